@@ -1,0 +1,90 @@
+// Package core is a seedlog node as a pure state machine: the controller quorum, the
+// active controller, the broker's partitions and group coordinator and the Kafka API
+// handlers, composed behind one small contract that both worlds drive.
+//
+// Inputs are method calls, each carrying the current time on the node's own clock:
+// Start (what recovery found on disk), Request (a decoded client request), ConnClosed,
+// Peer (an encoded message from another node), Done (a disk completion) and Tick (time
+// passed). Outputs accumulate until Drain: client responses, messages to peers, disk
+// work, notes for traces and logs. Deadline tells the shell when to call Tick next.
+//
+// The node never blocks, never reads a clock and never touches a file. Outputs that may
+// leave only after disk work completes (a vote after its quorum state is synced, an
+// acks=all produce after the ISR synced, an offset commit after it is durable) are held
+// inside the node behind a disk.Gate and appear in Drain only after the Done that
+// releases them, so a shell cannot send them early.
+package core
+
+import (
+	"fmt"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ConnID identifies a client connection; the shell assigns it and reports its closing.
+type ConnID uint64
+
+// Request is a decoded client request.
+type Request struct {
+	Conn     ConnID
+	Corr     int32 // correlation id, echoed in the response
+	Version  int16
+	ClientID string
+	Msg      kmsg.Request // Msg.Key() is the API key; Msg.GetVersion() == Version
+}
+
+// Response is a client response, emitted in request order per connection. Msg's version
+// is set to the request's.
+type Response struct {
+	Conn ConnID
+	Corr int32
+	Msg  kmsg.Response
+}
+
+// Message is an encoded message to a peer node.
+type Message struct {
+	To      int32
+	Payload []byte
+}
+
+// Note is something worth a trace line, a log line or a coverage count: an election, a
+// truncation, a fence. Kind is a short stable token; Text is for people.
+type Note struct {
+	Kind string
+	Text string
+}
+
+func (n Note) String() string { return n.Kind + ": " + n.Text }
+
+// Output is everything a node asks of its shell since the last Drain.
+type Output struct {
+	Responses []Response
+	// Close lists connections the node gave up on (a protocol violation); the shell
+	// closes them after sending the Responses above.
+	Close    []ConnID
+	Messages []Message
+	Ops      []disk.Op
+	Notes    []Note
+	// Fatal, when set, means the node stopped: its durable state is unknown (a failed
+	// write or sync) or an invariant broke. The shell discards the node and starts a new
+	// one from disk recovery. Nothing else in this Output may be acted on except Notes.
+	Fatal error
+}
+
+// Empty reports whether the output holds nothing.
+func (o *Output) Empty() bool {
+	return len(o.Responses) == 0 && len(o.Close) == 0 && len(o.Messages) == 0 &&
+		len(o.Ops) == 0 && len(o.Notes) == 0 && o.Fatal == nil
+}
+
+// FatalError is what Output.Fatal holds.
+type FatalError struct {
+	Node   int32
+	Reason string
+}
+
+func (e *FatalError) Error() string { return fmt.Sprintf("node %d stopped: %s", e.Node, e.Reason) }
+
+// NoDeadline is what Deadline returns when nothing is scheduled.
+const NoDeadline = int64(1<<63 - 1)

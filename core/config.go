@@ -1,0 +1,121 @@
+package core
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seedlog/seedlog/core/plant"
+)
+
+// Config is a node's configuration. The real node reads it from a file and flags; the
+// simulator draws it per seed.
+type Config struct {
+	NodeID int32
+	// Voters are the node ids of the controller quorum, sorted. A node whose id is among
+	// them votes and may become the active controller.
+	Voters []int32
+	// Broker makes the node serve clients and host partitions. A node may be a voter, a
+	// broker, or both (the default for small clusters).
+	Broker bool
+	// Host and Port are advertised to clients in Metadata responses.
+	Host string
+	Port int32
+	Rack string
+	// Seed seeds the node's PRNG. It must differ per incarnation (each start), because
+	// the broker draws its incarnation id from it.
+	Seed uint64
+	Timing
+	Defaults
+	Plants plant.Set
+}
+
+// Timing holds every timeout. Zero values take the defaults of DefaultTiming.
+type Timing struct {
+	ElectionTimeout     time.Duration // quorum election timeout, randomized in [T, 2T)
+	QuorumFetchMaxWait  time.Duration // the quorum leader holds an idle fetch this long
+	QuorumFetchTimeout  time.Duration // no quorum fetch success this long -> election / resign
+	HeartbeatInterval   time.Duration // broker heartbeat to the controller
+	SessionTimeout      time.Duration // the controller fences a broker silent this long
+	LeaseDuration       time.Duration // a heartbeat ack lets a broker lead this long
+	ClockDriftMax       float64       // bound on any clock's rate error, e.g. 0.01 for 1%
+	ReplicaLagMax       time.Duration // replica.lag.time.max.ms
+	ReplicaFetchMaxWait time.Duration // follower fetch long-poll
+	RequestTimeout      time.Duration // forwarded requests and read barriers give up after this
+}
+
+// DefaultTiming follows Apache Kafka's defaults where Kafka has one.
+var DefaultTiming = Timing{
+	ElectionTimeout:     1000 * time.Millisecond,
+	QuorumFetchMaxWait:  500 * time.Millisecond,
+	QuorumFetchTimeout:  2000 * time.Millisecond,
+	HeartbeatInterval:   2000 * time.Millisecond,
+	SessionTimeout:      9000 * time.Millisecond,
+	LeaseDuration:       4000 * time.Millisecond,
+	ClockDriftMax:       0.01,
+	ReplicaLagMax:       30000 * time.Millisecond,
+	ReplicaFetchMaxWait: 500 * time.Millisecond,
+	RequestTimeout:      30000 * time.Millisecond,
+}
+
+// Defaults are cluster-wide topic defaults.
+type Defaults struct {
+	Partitions        int32 // num.partitions
+	ReplicationFactor int32 // default.replication.factor
+	MinInsyncReplicas int32 // min.insync.replicas
+	// FlushAsync acknowledges after the write reaches the page cache instead of after
+	// fsync (log.flush=async). It gives up promise 1 of DESIGN.md.
+	FlushAsync bool
+}
+
+// DefaultDefaults are Kafka's defaults, except min.insync.replicas which seedlog raises
+// to 2 where the replication factor allows (see the topic config table).
+var DefaultDefaults = Defaults{Partitions: 1, ReplicationFactor: 1, MinInsyncReplicas: 1}
+
+// withDefaults fills zero values.
+func (c Config) withDefaults() Config {
+	t, d := &c.Timing, DefaultTiming
+	fill := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	fill(&t.ElectionTimeout, d.ElectionTimeout)
+	fill(&t.QuorumFetchMaxWait, d.QuorumFetchMaxWait)
+	fill(&t.QuorumFetchTimeout, d.QuorumFetchTimeout)
+	fill(&t.HeartbeatInterval, d.HeartbeatInterval)
+	fill(&t.SessionTimeout, d.SessionTimeout)
+	fill(&t.LeaseDuration, d.LeaseDuration)
+	fill(&t.ReplicaLagMax, d.ReplicaLagMax)
+	fill(&t.ReplicaFetchMaxWait, d.ReplicaFetchMaxWait)
+	fill(&t.RequestTimeout, d.RequestTimeout)
+	if t.ClockDriftMax == 0 {
+		t.ClockDriftMax = d.ClockDriftMax
+	}
+	if c.Defaults.Partitions == 0 {
+		c.Defaults.Partitions = DefaultDefaults.Partitions
+	}
+	if c.Defaults.ReplicationFactor == 0 {
+		c.Defaults.ReplicationFactor = DefaultDefaults.ReplicationFactor
+	}
+	if c.Defaults.MinInsyncReplicas == 0 {
+		c.Defaults.MinInsyncReplicas = DefaultDefaults.MinInsyncReplicas
+	}
+	return c
+}
+
+// IsVoter reports whether the node is in the controller quorum.
+func (c Config) IsVoter() bool { return slices.Contains(c.Voters, c.NodeID) }
+
+func (c Config) validate() error {
+	if len(c.Voters) == 0 {
+		return fmt.Errorf("config: no controller quorum voters")
+	}
+	if !slices.IsSorted(c.Voters) {
+		return fmt.Errorf("config: voters %v are not sorted", c.Voters)
+	}
+	if !c.Broker && !c.IsVoter() {
+		return fmt.Errorf("config: node %d is neither a broker nor a voter", c.NodeID)
+	}
+	return nil
+}

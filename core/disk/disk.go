@@ -1,0 +1,191 @@
+// Package disk describes the disk work a core node asks for and the completions it gets
+// back. The core never touches files: it emits Ops as data, a shell (package diskexec,
+// shared by the real node and the simulator) carries them out on storage, and each Op's
+// result returns to the core as a Done input.
+//
+// Ordering contract: a shell executes the Ops of one node in the order they were emitted
+// and delivers their Dones in that same order. An Op therefore sees the effects of every
+// earlier Op, and a Done for Op n means every Op before n is also done. The core relies on
+// this to release outputs that wait for durability (see Gate).
+package disk
+
+import (
+	"fmt"
+	"strings"
+)
+
+// LogID names a log on a node's disk. It is the log's directory name: "<topic>-<partition>"
+// as in Kafka, or "__cluster_metadata-0" for the controller quorum's log.
+type LogID string
+
+// MetadataLog is the log of the controller quorum.
+const MetadataLog LogID = "__cluster_metadata-0"
+
+// PartitionLog returns the LogID of a topic partition.
+func PartitionLog(topic string, partition int32) LogID {
+	return LogID(fmt.Sprintf("%s-%d", topic, partition))
+}
+
+// ParsePartitionLog splits a LogID into topic and partition.
+func ParsePartitionLog(id LogID) (topic string, partition int32, ok bool) {
+	s := string(id)
+	i := strings.LastIndexByte(s, '-')
+	if i <= 0 || i == len(s)-1 {
+		return "", 0, false
+	}
+	var p int64
+	for _, c := range s[i+1:] {
+		if c < '0' || c > '9' || p > 1<<31 {
+			return "", 0, false
+		}
+		p = p*10 + int64(c-'0')
+	}
+	if p >= 1<<31 {
+		return "", 0, false
+	}
+	return s[:i], int32(p), true
+}
+
+// OpID identifies an Op. IDs increase by one per Op emitted by a node incarnation.
+type OpID uint64
+
+// Kind is what an Op does.
+type Kind uint8
+
+// The kinds of disk work.
+const (
+	// Append writes whole batches (Data) to Log. Their offsets are stamped and dense:
+	// the first base offset equals the log's end offset (Offset repeats it as a check).
+	// Not durable until a later Sync of the same log completes.
+	Append Kind = iota + 1
+	// Sync makes everything appended to Log so far durable.
+	Sync
+	// Truncate removes every batch of Log at or above Offset, durably.
+	Truncate
+	// Reset empties Log and restarts it at Offset (a follower that installed a snapshot
+	// or fell behind the leader's log start), durably.
+	Reset
+	// DeleteBelow advances the log start offset of Log to Offset and deletes whole
+	// segments below it, durably.
+	DeleteBelow
+	// Read returns the whole batches of Log from the one holding Offset up to (not
+	// including) MaxOffset, at most MaxBytes except that the first batch is always whole.
+	Read
+	// WriteFile atomically and durably replaces the small file Name with Data. Name is
+	// relative to the node's data directory.
+	WriteFile
+	// RemoveFile removes the file Name, durably.
+	RemoveFile
+	// CreateLog creates Log, empty, starting at Offset, durably.
+	CreateLog
+	// DeleteLog removes Log and everything in it, durably.
+	DeleteLog
+	// LeaderEpochs durably replaces Log's leader-epoch checkpoint with Epochs.
+	LeaderEpochs
+)
+
+var kindNames = [...]string{"?", "append", "sync", "truncate", "reset", "delete-below", "read",
+	"write-file", "remove-file", "create-log", "delete-log", "leader-epochs"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// EpochEntry is one line of a leader-epoch checkpoint: the first offset written in an epoch.
+type EpochEntry struct {
+	Epoch       int32
+	StartOffset int64
+}
+
+// Op is one piece of disk work.
+type Op struct {
+	ID        OpID
+	Kind      Kind
+	Log       LogID
+	Offset    int64
+	MaxOffset int64 // Read: exclusive upper bound (usually the high watermark)
+	MaxBytes  int32 // Read
+	Data      []byte
+	Name      string
+	Epochs    []EpochEntry
+}
+
+func (o Op) String() string {
+	switch o.Kind {
+	case Append:
+		return fmt.Sprintf("#%d append %s @%d %dB", o.ID, o.Log, o.Offset, len(o.Data))
+	case Read:
+		return fmt.Sprintf("#%d read %s [%d,%d) max %dB", o.ID, o.Log, o.Offset, o.MaxOffset, o.MaxBytes)
+	case WriteFile, RemoveFile:
+		return fmt.Sprintf("#%d %s %s %dB", o.ID, o.Kind, o.Name, len(o.Data))
+	case Sync:
+		return fmt.Sprintf("#%d sync %s", o.ID, o.Log)
+	}
+	return fmt.Sprintf("#%d %s %s @%d", o.ID, o.Kind, o.Log, o.Offset)
+}
+
+// Done is the completion of an Op.
+type Done struct {
+	ID   OpID
+	Kind Kind
+	Log  LogID
+	// Err is nil on success. A failed Append, Sync, Truncate, Reset, DeleteBelow,
+	// WriteFile or CreateLog leaves the node's durable state unknown: the core stops and
+	// must be recovered (the fsyncgate rule). A failed Read is reported to the reader.
+	Err error
+	// Data holds the batches of a Read.
+	Data []byte
+	// Offset reports, for Read, the log start offset at the time of the read, so a reader
+	// that fell below it learns why it got nothing.
+	Offset int64
+}
+
+// Queue numbers and collects the Ops of one node. Every component of a node emits into
+// the same Queue, so OpIDs are globally ordered and Dones come back in that order.
+type Queue struct {
+	last OpID
+	ops  []Op
+}
+
+// Emit assigns op the next OpID, queues it and returns the ID.
+func (q *Queue) Emit(op Op) OpID {
+	q.last++
+	op.ID = q.last
+	q.ops = append(q.ops, op)
+	return op.ID
+}
+
+// Last is the ID of the most recently emitted Op (0 before the first).
+func (q *Queue) Last() OpID { return q.last }
+
+// Drain returns the queued Ops and empties the queue.
+func (q *Queue) Drain() []Op {
+	ops := q.ops
+	q.ops = nil
+	return ops
+}
+
+// Recovered is what a shell found on a node's disk at start-up, after recovering every
+// log (validating batches after each recovery point and cutting torn tails) and syncing
+// the result, so everything it reports is durable.
+type Recovered struct {
+	// Files holds the small files the core wrote with WriteFile, by name.
+	Files map[string][]byte
+	// Logs describes every log directory, sorted by ID.
+	Logs []LogState
+	// Metadata holds every batch of the metadata log, from its start offset to its end.
+	Metadata []byte
+}
+
+// LogState describes one recovered log.
+type LogState struct {
+	ID          LogID
+	StartOffset int64
+	EndOffset   int64
+	Epochs      []EpochEntry
+	// BytesCut counts bytes recovery removed from a torn or corrupt tail.
+	BytesCut int64
+}

@@ -1,0 +1,93 @@
+// Package plant names the deliberately wrong behaviours ("planted bugs") that the
+// simulator's self-test switches on to prove each checker catches what it should.
+//
+// A Set is carried in a node's configuration. In normal builds Set.On is a constant false,
+// so every planted branch compiles away and no release binary can switch one on. Building
+// with the tag simbugs makes Set real.
+package plant
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Name is one planted bug.
+type Name uint8
+
+// Every planted bug. Each names the component it breaks and what it does wrong.
+const (
+	// VoteBeforeSync: a voter grants a vote before its quorum state is synced.
+	VoteBeforeSync Name = iota
+	// CommitOldEpoch: the quorum leader advances the high watermark on a record of an
+	// older epoch (Raft's figure 8).
+	CommitOldEpoch
+	// NoTruncateDivergent: a quorum follower keeps a log suffix that diverges from the
+	// leader's.
+	NoTruncateDivergent
+	// AckBeforeISRSync: a partition leader acknowledges acks=all before the ISR synced.
+	AckBeforeISRSync
+	// FetchAboveHW: a partition leader serves consumers records above the high watermark.
+	FetchAboveHW
+	// TruncateToOwnHW: a follower truncates to its own high watermark instead of asking
+	// the leader where their logs diverge.
+	TruncateToOwnHW
+	// ServeAfterLease: a partition leader keeps serving after its lease expired.
+	ServeAfterLease
+	// IdempotentDup: a retried idempotent batch is appended a second time.
+	IdempotentDup
+	// EarlyReadNewLeader: a new partition leader serves reads before its high watermark
+	// covers its log end at election.
+	EarlyReadNewLeader
+	// StaleGenerationCommit: the group coordinator accepts commits from a stale generation.
+	StaleGenerationCommit
+	// CommitBeforeDurable: the group coordinator acknowledges an offset commit before it
+	// is durable on the ISR.
+	CommitBeforeDurable
+	// DoubleAssignAfterFailover: a new group coordinator hands out assignments without
+	// fencing the previous generation.
+	DoubleAssignAfterFailover
+	numNames
+)
+
+var names = [numNames]string{
+	VoteBeforeSync:            "vote-before-sync",
+	CommitOldEpoch:            "commit-old-epoch",
+	NoTruncateDivergent:       "no-truncate-divergent",
+	AckBeforeISRSync:          "ack-before-isr-sync",
+	FetchAboveHW:              "fetch-above-hw",
+	TruncateToOwnHW:           "truncate-to-own-hw",
+	ServeAfterLease:           "serve-after-lease",
+	IdempotentDup:             "idempotent-dup",
+	EarlyReadNewLeader:        "early-read-new-leader",
+	StaleGenerationCommit:     "stale-generation-commit",
+	CommitBeforeDurable:       "commit-before-durable",
+	DoubleAssignAfterFailover: "double-assign-after-failover",
+}
+
+func (n Name) String() string {
+	if n < numNames {
+		return names[n]
+	}
+	return fmt.Sprintf("plant(%d)", uint8(n))
+}
+
+// All lists every plant name, sorted.
+func All() []string {
+	out := make([]string, 0, numNames)
+	for _, s := range names {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Lookup finds a plant by its name.
+func Lookup(s string) (Name, error) {
+	for i, n := range names {
+		if n == s {
+			return Name(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown plant %q (known: %s)", s, strings.Join(All(), ", "))
+}

@@ -1,0 +1,382 @@
+package record
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+)
+
+// Known reports whether c is one of the codecs Kafka defines.
+func (c Codec) Known() bool { return c >= CodecNone && c <= CodecZstd }
+
+// Coder compresses and decompresses records, keeping the codecs' state (zstd's tables
+// above all) from one call to the next. The zero value is ready to use. A Coder must not
+// be used by two goroutines at once; the node's loop or the simulator owns one.
+//
+// Every codec is configured to run on the calling goroutine only: zstd with a concurrency
+// of 1, used through EncodeAll and its synchronous stream decoder, lz4 with a concurrency
+// of 1. Nothing here starts a goroutine.
+type Coder struct {
+	src   bytes.Reader
+	gzipW *gzip.Writer
+	gzipR *gzip.Reader
+	lz4W  *lz4.Writer
+	lz4R  *lz4.Reader
+	zstdE *zstd.Encoder
+	zstdD *zstd.Decoder
+}
+
+// Compress compresses src with codec using a fresh Coder. See Coder.Compress.
+func Compress(codec Codec, src []byte) ([]byte, error) {
+	var c Coder
+	return c.Compress(codec, src)
+}
+
+// Decompress decompresses src using a fresh Coder. See Coder.Decompress.
+func Decompress(codec Codec, src []byte, sizeMax int) ([]byte, error) {
+	var c Coder
+	return c.Decompress(codec, src, sizeMax)
+}
+
+// Compress compresses src with codec, as a producer would before putting the records in a
+// batch. The result is newly allocated, except for CodecNone, which returns src itself.
+func (c *Coder) Compress(codec Codec, src []byte) ([]byte, error) {
+	switch codec {
+	case CodecNone:
+		return src, nil
+	case CodecGzip:
+		return c.compressGzip(src)
+	case CodecSnappy:
+		// Raw snappy: every client reads it, and it needs no framing state.
+		return s2.EncodeSnappy(nil, src), nil
+	case CodecLZ4:
+		return c.compressLZ4(src)
+	case CodecZstd:
+		return c.compressZstd(src)
+	}
+	return nil, fmt.Errorf("%w: %s", ErrCodec, codec)
+}
+
+// Decompress reverses Compress for any codec, reading the variants real clients write:
+// gzip members (concatenated members too), raw or xerial-framed snappy, LZ4 frames, zstd
+// frames. The output may not exceed sizeMax bytes: past that Decompress stops and returns
+// ErrTooLarge, having held at most sizeMax+1 bytes of output plus the codec's own block
+// or window buffer (4 MiB for lz4; for zstd 8 MiB, or up to sizeMax when larger). Malformed input gives an
+// error wrapping ErrCorrupt, an unknown codec ErrCodec. The result is newly allocated,
+// except for CodecNone, which returns src itself, subject to the same cap.
+func (c *Coder) Decompress(codec Codec, src []byte, sizeMax int) ([]byte, error) {
+	if sizeMax < 0 {
+		panic(fmt.Sprintf("record: negative decompression cap %d", sizeMax))
+	}
+	if len(src) == 0 && codec != CodecNone && codec.Known() {
+		// Every framing has a header; some readers take no input for an empty stream.
+		return nil, corruptCodec(codec, errors.New("no compressed data"))
+	}
+	switch codec {
+	case CodecNone:
+		if len(src) > sizeMax {
+			return nil, tooLarge(codec, sizeMax)
+		}
+		return src, nil
+	case CodecGzip:
+		return c.decompressGzip(src, sizeMax)
+	case CodecSnappy:
+		return decompressSnappy(src, sizeMax)
+	case CodecLZ4:
+		return c.decompressLZ4(src, sizeMax)
+	case CodecZstd:
+		return c.decompressZstd(src, sizeMax)
+	}
+	return nil, fmt.Errorf("%w: %s", ErrCodec, codec)
+}
+
+func tooLarge(codec Codec, sizeMax int) error {
+	return fmt.Errorf("%w: %s records exceed %d bytes", ErrTooLarge, codec, sizeMax)
+}
+
+func corruptCodec(codec Codec, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrCorrupt, codec, err)
+}
+
+// compressedSizeHint sizes the output buffer of a compressor: records usually compress
+// at least twofold.
+func compressedSizeHint(srcSize int) int { return srcSize/2 + 64 }
+
+// decompressedSizeHint sizes the first output buffer of a stream decompressor.
+func decompressedSizeHint(srcSize int) int { return srcSize * 4 }
+
+func (c *Coder) compressGzip(src []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(compressedSizeHint(len(src)))
+	if c.gzipW == nil {
+		w, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+		if err != nil {
+			return nil, fmt.Errorf("record: gzip writer: %w", err)
+		}
+		c.gzipW = w
+	} else {
+		c.gzipW.Reset(&buf)
+	}
+	if _, err := c.gzipW.Write(src); err != nil {
+		return nil, fmt.Errorf("record: gzip: %w", err)
+	}
+	if err := c.gzipW.Close(); err != nil {
+		return nil, fmt.Errorf("record: gzip: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (c *Coder) decompressGzip(src []byte, sizeMax int) ([]byte, error) {
+	c.src.Reset(src)
+	var err error
+	if c.gzipR == nil {
+		c.gzipR, err = gzip.NewReader(&c.src)
+	} else {
+		err = c.gzipR.Reset(&c.src)
+	}
+	if err != nil {
+		c.gzipR = nil // a reader whose header failed is not worth resetting
+		return nil, corruptCodec(CodecGzip, err)
+	}
+	return readCapped(CodecGzip, c.gzipR, sizeMax, decompressedSizeHint(len(src)))
+}
+
+// lz4BlockSize is the block size Kafka's own clients use; larger blocks only cost memory
+// on both sides for batches that are rarely bigger.
+const lz4BlockSize = lz4.Block64Kb
+
+func (c *Coder) compressLZ4(src []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(compressedSizeHint(len(src)))
+	if c.lz4W == nil {
+		c.lz4W = lz4.NewWriter(&buf)
+		// One goroutine (the default, stated so it cannot drift) and a content checksum,
+		// which every Kafka client verifies or skips. Reset keeps these options.
+		err := c.lz4W.Apply(lz4.ConcurrencyOption(1), lz4.BlockSizeOption(lz4BlockSize), lz4.ChecksumOption(true))
+		if err != nil {
+			c.lz4W = nil
+			return nil, fmt.Errorf("record: lz4 writer: %w", err)
+		}
+	} else {
+		c.lz4W.Reset(&buf)
+	}
+	if _, err := c.lz4W.Write(src); err != nil {
+		c.lz4W = nil
+		return nil, fmt.Errorf("record: lz4: %w", err)
+	}
+	if err := c.lz4W.Close(); err != nil {
+		c.lz4W = nil
+		return nil, fmt.Errorf("record: lz4: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (c *Coder) decompressLZ4(src []byte, sizeMax int) ([]byte, error) {
+	c.src.Reset(src)
+	if c.lz4R == nil {
+		c.lz4R = lz4.NewReader(&c.src)
+		if err := c.lz4R.Apply(lz4.ConcurrencyOption(1)); err != nil {
+			c.lz4R = nil
+			return nil, fmt.Errorf("record: lz4 reader: %w", err)
+		}
+	} else {
+		c.lz4R.Reset(&c.src)
+	}
+	return readCapped(CodecLZ4, c.lz4R, sizeMax, decompressedSizeHint(len(src)))
+}
+
+// zstdWindowBytes keeps the window we write small: a batch is rarely larger, and every
+// consumer must allocate the window to decode.
+const zstdWindowBytes = 64 << 10
+
+// zstdWindowMin is the window we accept whatever the cap: the 8 MiB the zstd format
+// recommends every decoder support. The decoder allocates the window a frame declares
+// before decoding anything, so larger windows are accepted only up to the caller's cap.
+// Java's client writes 2 MiB windows at its default level; only levels 20 to 22 exceed
+// 8 MiB.
+const zstdWindowMin = 8 << 20
+
+func (c *Coder) compressZstd(src []byte) ([]byte, error) {
+	if c.zstdE == nil {
+		// Concurrency 1 and EncodeAll keep the encoder on the calling goroutine.
+		enc, err := zstd.NewWriter(nil,
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(zstdWindowBytes),
+			zstd.WithZeroFrames(true),
+			zstd.WithLowerEncoderMem(true),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("record: zstd writer: %w", err)
+		}
+		c.zstdE = enc
+	}
+	return c.zstdE.EncodeAll(src, make([]byte, 0, compressedSizeHint(len(src)))), nil
+}
+
+// decompressZstd streams rather than calling DecodeAll: DecodeAll checks windows against
+// its output cap, which refuses small frames under small caps, and without a declared
+// content size it only stops at the cap after decoding up to it. The stream decoder with
+// a concurrency of 1 runs synchronously, as fast as DecodeAll once its state is reused,
+// and lets readCapped stop one byte past the cap.
+func (c *Coder) decompressZstd(src []byte, sizeMax int) ([]byte, error) {
+	// A first frame that declares too large a size is refused from its header alone.
+	var frame zstd.Header
+	if frame.Decode(src) == nil && frame.HasFCS && frame.FrameContentSize > uint64(sizeMax) {
+		return nil, tooLarge(CodecZstd, sizeMax)
+	}
+	c.src.Reset(src)
+	if c.zstdD == nil {
+		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, fmt.Errorf("record: zstd reader: %w", err)
+		}
+		c.zstdD = dec
+	}
+	// In a stream the memory cap bounds the window.
+	windowMax := uint64(max(sizeMax, zstdWindowMin))
+	err := c.zstdD.ResetWithOptions(&c.src, zstd.WithDecoderMaxWindow(windowMax), zstd.WithDecoderMaxMemory(windowMax))
+	if err != nil {
+		c.zstdD = nil
+		return nil, fmt.Errorf("record: zstd reader: %w", err)
+	}
+	out, err := readCapped(CodecZstd, c.zstdD, sizeMax, decompressedSizeHint(len(src)))
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		return nil, fmt.Errorf("%w: zstd window larger than %d bytes", ErrTooLarge, windowMax)
+	}
+	return out, err
+}
+
+// readCapped reads r to its end, refusing to hold more than sizeMax bytes. sizeHint sizes
+// the first allocation.
+func readCapped(codec Codec, r io.Reader, sizeMax, sizeHint int) ([]byte, error) {
+	// One byte past the cap is enough to know the cap is exceeded.
+	holdMax := sizeMax
+	if holdMax < math.MaxInt {
+		holdMax++
+	}
+	buf := make([]byte, 0, min(max(sizeHint, 512), holdMax))
+	for idle := 0; ; {
+		if len(buf) == cap(buf) {
+			if len(buf) > sizeMax {
+				return nil, tooLarge(codec, sizeMax)
+			}
+			grown := make([]byte, len(buf), min(2*cap(buf), holdMax))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, corruptCodec(codec, err)
+		}
+		// A reader that makes no progress must not spin forever.
+		if idle = idle + 1; n > 0 {
+			idle = 0
+		}
+		if idle > 100 {
+			return nil, corruptCodec(codec, io.ErrNoProgress)
+		}
+	}
+	if len(buf) > sizeMax {
+		return nil, tooLarge(codec, sizeMax)
+	}
+	return buf, nil
+}
+
+// xerialMagic opens the framing that snappy-java's SnappyOutputStream writes, which the
+// Java client and librdkafka use for snappy batches.
+var xerialMagic = [8]byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
+
+const (
+	xerialHeaderSize = len(xerialMagic) + 4 + 4 // magic, version, minimum compatible version
+	xerialChunkHead  = 4                        // big-endian int32 length of the chunk
+)
+
+func decompressSnappy(src []byte, sizeMax int) ([]byte, error) {
+	if bytes.HasPrefix(src, xerialMagic[:]) {
+		return decodeXerial(src, sizeMax)
+	}
+	n, err := snappyDecodedLen(src)
+	if err != nil {
+		return nil, err
+	}
+	if n > sizeMax {
+		return nil, tooLarge(CodecSnappy, sizeMax)
+	}
+	out, err := snappy.DecodeStrict(make([]byte, n), src)
+	if err != nil {
+		return nil, corruptCodec(CodecSnappy, err)
+	}
+	return out, nil
+}
+
+// snappyDecodedLen reads the length a snappy block claims to decode to, so the caller can
+// refuse it before allocating.
+func snappyDecodedLen(block []byte) (int, error) {
+	n, err := snappy.DecodedLen(block)
+	if err != nil {
+		return 0, corruptCodec(CodecSnappy, err)
+	}
+	return n, nil
+}
+
+// decodeXerial checks the whole framing and the total decoded size first, then allocates
+// once and decodes each chunk in place.
+func decodeXerial(src []byte, sizeMax int) ([]byte, error) {
+	chunks, total, err := xerialChunks(src, sizeMax)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, total)
+	pos := 0
+	for _, c := range chunks {
+		n, _ := snappy.DecodedLen(c) // validated by xerialChunks
+		if _, err := snappy.DecodeStrict(out[pos:pos+n], c); err != nil {
+			return nil, corruptCodec(CodecSnappy, fmt.Errorf("xerial chunk at decoded byte %d: %w", pos, err))
+		}
+		pos += n
+	}
+	return out, nil
+}
+
+// xerialChunks splits an xerial stream into its snappy blocks and sums their decoded
+// lengths, failing as soon as the sum passes sizeMax.
+func xerialChunks(src []byte, sizeMax int) (chunks [][]byte, total int, err error) {
+	if len(src) < xerialHeaderSize {
+		return nil, 0, corruptCodec(CodecSnappy, fmt.Errorf("xerial header of %d bytes", len(src)))
+	}
+	rest := src[xerialHeaderSize:]
+	for len(rest) > 0 {
+		if len(rest) < xerialChunkHead {
+			return nil, 0, corruptCodec(CodecSnappy, fmt.Errorf("xerial chunk length cut after %d bytes", len(rest)))
+		}
+		size := int64(int32(binary.BigEndian.Uint32(rest)))
+		rest = rest[xerialChunkHead:]
+		if size < 0 || size > int64(len(rest)) {
+			return nil, 0, corruptCodec(CodecSnappy, fmt.Errorf("xerial chunk of %d bytes with %d left", size, len(rest)))
+		}
+		chunk := rest[:size:size]
+		rest = rest[size:]
+		n, err := snappyDecodedLen(chunk)
+		if err != nil {
+			return nil, 0, err
+		}
+		if total += n; total > sizeMax {
+			return nil, 0, tooLarge(CodecSnappy, sizeMax)
+		}
+		chunks = append(chunks, chunk)
+	}
+	return chunks, total, nil
+}

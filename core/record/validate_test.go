@@ -1,0 +1,103 @@
+package record
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestValidateProduceAccepts(t *testing.T) {
+	idempotent := Spec{ProducerID: 5, ProducerEpoch: 1, BaseSequence: 0}
+	for _, codec := range allCodecs {
+		for _, spec := range []Spec{Spec{}.NoProducer(), idempotent, {ProducerID: 5, BaseSequence: 10, Transactional: true}} {
+			spec.Codec = codec
+			b := mustBuild(t, spec, sampleRecords())
+			h, err := ValidateProduce(b, 4<<20)
+			if err != nil {
+				t.Fatalf("%s %+v: %v", codec, spec, err)
+			}
+			if h.RecordCount != int32(len(sampleRecords())) || h.Codec() != codec {
+				t.Fatalf("%s: header %+v", codec, h)
+			}
+			if code := ProduceErrorCode(err); code != 0 {
+				t.Fatalf("code %d for no error", code)
+			}
+		}
+	}
+}
+
+func TestValidateProduceRefuses(t *testing.T) {
+	one := mustBuild(t, Spec{}.NoProducer(), []kmsg.Record{{Value: []byte("v")}})
+	two := mustBuild(t, Spec{}.NoProducer(), []kmsg.Record{{Value: []byte("a")}, {Value: []byte("b")}})
+	rec := func(d int32) []byte { return rawRecord(d, nil, []byte("v"), nil) }
+	flipped := append([]byte{}, one...)
+	flipped[len(flipped)-1] ^= 0x40
+	magic1 := append([]byte{}, one...)
+	magic1[magicPos] = 1
+	zeros, _ := Compress(CodecGzip, make([]byte, 8<<20)) // 8 MiB of nothing in a few KiB
+	marker, _ := BuildEndTxn(Spec{ProducerID: 1, BaseSequence: -1}, true, 0)
+	control := mustBuild(t, Spec{Control: true}.NoProducer(), []kmsg.Record{{Key: ControlKey{Type: ControlCommit}.AppendTo(nil)}})
+	big := mustBuild(t, Spec{}.NoProducer(), []kmsg.Record{{Value: make([]byte, 5000)}})
+
+	cases := []struct {
+		name string
+		b    []byte
+		want error
+		code int16
+	}{
+		{"no batch", nil, ErrInvalidRecord, 87},
+		{"two batches", append(append([]byte{}, one...), one...), ErrInvalidRecord, 87},
+		{"a batch and a torn one", append(append([]byte{}, one...), one[:20]...), ErrInvalidRecord, 87},
+		{"magic 1", magic1, ErrInvalidRecord, 87},
+		{"transaction marker", marker, ErrInvalidRecord, 87},
+		{"control batch", control, ErrInvalidRecord, 87},
+		{"gap in offsets", rawBatch(rawHeader{lastOffsetDelta: 2, recordCount: 2, producerID: -1}, append(rec(0), rec(2)...)), ErrInvalidRecord, 87},
+		{"no records", rawBatch(rawHeader{lastOffsetDelta: 0, recordCount: 0, producerID: -1}, nil), ErrInvalidRecord, 87},
+		{"sequence missing", rawBatch(rawHeader{recordCount: 1, producerID: 3, baseSequence: -1}, rec(0)), ErrInvalidRecord, 87},
+		{"transactional without producer", rawBatch(rawHeader{attributes: AttrTransactional, recordCount: 1, producerID: -1}, rec(0)), ErrInvalidRecord, 87},
+		{"codec 7", rawBatch(rawHeader{attributes: 7, recordCount: 1, producerID: -1}, rec(0)), ErrCodec, 76},
+		{"batch over the cap", big, ErrTooLarge, 10},
+		{"records over the cap", rawBatch(rawHeader{attributes: int16(CodecGzip), recordCount: 1, producerID: -1}, zeros), ErrTooLarge, 10},
+		{"CRC mismatch", flipped, ErrChecksum, 2},
+		{"cut", one[:len(one)-2], ErrCorrupt, 2},
+		{"cut header", one[:30], ErrCorrupt, 2},
+		{"record counts disagree", rawBatch(rawHeader{recordCount: 1, producerID: -1}, two[HeaderSize:]), ErrCorrupt, 2},
+		{"offsets not from zero", rawBatch(rawHeader{lastOffsetDelta: 1, recordCount: 2, producerID: -1}, append(rec(1), rec(2)...)), ErrCorrupt, 2},
+		{"garbled gzip", rawBatch(rawHeader{attributes: int16(CodecGzip), recordCount: 1, producerID: -1}, []byte("not gzip")), ErrCorrupt, 2},
+	}
+	for _, c := range cases {
+		_, err := ValidateProduce(c.b, 4096)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+		if code := ProduceErrorCode(err); code != c.code {
+			t.Errorf("%s: code %d, want %d (%v)", c.name, code, c.code, err)
+		}
+	}
+}
+
+func TestProduceErrorCodePrecedence(t *testing.T) {
+	if code := ProduceErrorCode(fmt.Errorf("%w and %w", ErrCorrupt, ErrTooLarge)); code != 10 {
+		t.Errorf("too large wins over corrupt: %d", code)
+	}
+	if code := ProduceErrorCode(fmt.Errorf("%w: %w", ErrInvalidRecord, ErrMagic)); code != 87 {
+		t.Errorf("invalid record wins over magic: %d", code)
+	}
+	if code := ProduceErrorCode(errors.New("disk on fire")); code != -1 {
+		t.Errorf("unknown error: %d", code)
+	}
+}
+
+func TestValidateProduceDoesNotModify(t *testing.T) {
+	b := mustBuild(t, Spec{Codec: CodecZstd}.NoProducer(), sampleRecords())
+	before := append([]byte{}, b...)
+	if _, err := ValidateProduce(b, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, before) {
+		t.Fatal("ValidateProduce changed the batch")
+	}
+}

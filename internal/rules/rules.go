@@ -1,0 +1,285 @@
+// Package rules checks seedlog's source tree against DESIGN.md: which package may import
+// which (section 2), and the determinism rules for core, sim, netsim and disksim (section 5).
+// The repository test in this package runs it over the whole module.
+package rules
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Module is the module path; imports below it are classified by their top directory.
+const Module = "github.com/seedlog/seedlog"
+
+// Violation is one broken rule at a position in a file.
+type Violation struct {
+	Pos  token.Position
+	Rule string
+}
+
+func (v Violation) String() string { return fmt.Sprintf("%s: %s", v.Pos, v.Rule) }
+
+// coreStd is the standard library core may use: pure computation only. No os, no sync, no
+// net, no crypto/rand.
+var coreStd = set("bufio", "bytes", "cmp", "container/heap", "container/list",
+	"encoding/base64", "encoding/binary", "encoding/hex", "encoding/json", "errors", "fmt",
+	"hash", "hash/crc32", "hash/fnv", "io", "iter", "maps", "math", "math/bits",
+	"math/rand/v2", "slices", "sort", "strconv", "strings", "time", "unicode",
+	"unicode/utf8")
+
+// coreThirdParty are the modules core may use (prefix match).
+var coreThirdParty = []string{
+	"github.com/twmb/franz-go/pkg/kmsg",
+	"github.com/klauspost/compress",
+	"github.com/pierrec/lz4/v4",
+	"github.com/cespare/xxhash/v2",
+}
+
+// internalAllowed lists, for each top-level directory, the top-level directories of this
+// module it may import. A directory missing from the map may import any of them except
+// those in forbidden.
+var internalAllowed = map[string][]string{
+	"core":     {"core"},
+	"storage":  {"core/record"},
+	"disksim":  {"storage"},
+	"netsim":   {},
+	"traces":   {"core"},
+	"diskexec": {"core", "storage"},
+	"sim":      {"core", "storage", "disksim", "netsim", "traces", "diskexec"},
+	"sweep":    {"sim", "traces", "core"},
+	"node":     {"core", "storage", "diskexec", "internal"},
+	"internal": {"core", "storage", "internal"},
+}
+
+// externalAllowed lists third-party modules (prefix match) per top directory, for the
+// directories that have a closed list. true in stdOnly means standard library only.
+var externalAllowed = map[string][]string{
+	"core":     coreThirdParty,
+	"storage":  {},
+	"disksim":  {"github.com/cespare/xxhash/v2"},
+	"netsim":   {},
+	"traces":   {"github.com/cespare/xxhash/v2", "github.com/klauspost/compress", "github.com/anishathalye/porcupine", "github.com/twmb/franz-go/pkg/kmsg"},
+	"diskexec": {"github.com/twmb/franz-go/pkg/kmsg"},
+	"sim":      {"github.com/anishathalye/porcupine", "github.com/cespare/xxhash/v2", "github.com/twmb/franz-go/pkg/kmsg", "golang.org/x/exp"},
+}
+
+// deterministic are the directories bound by DESIGN.md section 5.
+var deterministic = set("core", "sim", "netsim", "disksim")
+
+// bannedCalls are package-level functions that read the environment or the wall clock.
+var bannedCalls = map[string]map[string]string{
+	"time": {"Now": "wall clock", "Since": "wall clock", "Until": "wall clock",
+		"Sleep": "timer", "After": "timer", "AfterFunc": "timer", "Tick": "timer",
+		"NewTimer": "timer", "NewTicker": "timer"},
+	"os": {"Getenv": "environment", "LookupEnv": "environment", "Environ": "environment",
+		"Hostname": "environment", "Getpid": "environment"},
+	"runtime": {"NumCPU": "environment", "GOMAXPROCS": "environment", "Gosched": "scheduler"},
+}
+
+// randConstructors are the math/rand functions that build a seeded source; every other
+// package-level call uses the global source.
+var randConstructors = set("New", "NewSource", "NewPCG", "NewChaCha8", "NewZipf")
+
+// CheckTree checks every non-test Go file below root, which is the module root.
+func CheckTree(root string) ([]Violation, error) {
+	var out []Violation
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			name := d.Name()
+			if path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		vs, err := CheckFile(filepath.ToSlash(rel), src)
+		if err != nil {
+			return err
+		}
+		out = append(out, vs...)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, err
+}
+
+// CheckFile checks the source of one file given by its path relative to the module root.
+func CheckFile(rel string, src []byte) ([]Violation, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, rel, src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	dir := strings.Split(rel, "/")[0]
+	c := checker{fset: fset, dir: dir}
+	c.imports(f)
+	if deterministic[dir] {
+		c.determinism(f)
+	}
+	return c.out, nil
+}
+
+type checker struct {
+	fset *token.FileSet
+	dir  string
+	out  []Violation
+}
+
+func (c *checker) report(pos token.Pos, format string, args ...any) {
+	c.out = append(c.out, Violation{Pos: c.fset.Position(pos), Rule: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) imports(f *ast.File) {
+	for _, spec := range f.Imports {
+		path, _ := strconv.Unquote(spec.Path.Value)
+		switch {
+		case path == Module || strings.HasPrefix(path, Module+"/"):
+			c.internalImport(spec, strings.TrimPrefix(strings.TrimPrefix(path, Module), "/"))
+		case isStd(path):
+			if c.dir == "core" && !coreStd[path] {
+				c.report(spec.Pos(), "core imports %q, which is not on the standard library allowlist", path)
+			}
+			if deterministic[c.dir] && path == "crypto/rand" {
+				c.report(spec.Pos(), "%s imports crypto/rand: randomness must come from the seeded PRNG", c.dir)
+			}
+			if deterministic[c.dir] && path == "math/rand" {
+				c.report(spec.Pos(), "%s imports math/rand: use a seeded math/rand/v2 Rand passed in", c.dir)
+			}
+		default:
+			allowed, closed := externalAllowed[c.dir]
+			if closed && !hasPrefix(path, allowed) {
+				c.report(spec.Pos(), "%s imports %q, which is outside its allowed dependencies", c.dir, path)
+			}
+		}
+	}
+}
+
+func (c *checker) internalImport(spec *ast.ImportSpec, target string) {
+	if target == "cmd" || strings.HasPrefix(target, "cmd/") {
+		c.report(spec.Pos(), "nothing may import cmd (imported from %s)", c.dir)
+		return
+	}
+	allowed, closed := internalAllowed[c.dir]
+	if !closed {
+		return // cmd may import anything but itself
+	}
+	for _, a := range allowed {
+		if target == a || strings.HasPrefix(target, a+"/") {
+			return
+		}
+	}
+	if target == c.dir || strings.HasPrefix(target, c.dir+"/") {
+		return
+	}
+	c.report(spec.Pos(), "%s may not import %s", c.dir, target)
+}
+
+func (c *checker) determinism(f *ast.File) {
+	names := importNames(f)
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.GoStmt:
+			c.report(n.Pos(), "go statement in %s: the simulated world runs on one goroutine", c.dir)
+		case *ast.SelectStmt:
+			c.report(n.Pos(), "select in %s: no channels in deterministic code", c.dir)
+		case *ast.ChanType:
+			c.report(n.Pos(), "channel type in %s: no channels in deterministic code", c.dir)
+		case *ast.SendStmt:
+			c.report(n.Pos(), "channel send in %s", c.dir)
+		case *ast.UnaryExpr:
+			if n.Op == token.ARROW {
+				c.report(n.Pos(), "channel receive in %s", c.dir)
+			}
+		case *ast.SelectorExpr:
+			c.selector(n, names)
+		}
+		return true
+	})
+}
+
+func (c *checker) selector(n *ast.SelectorExpr, names map[string]string) {
+	id, ok := n.X.(*ast.Ident)
+	if !ok {
+		return
+	}
+	pkg, ok := names[id.Name]
+	if !ok {
+		return
+	}
+	if why, ok := bannedCalls[pkg][n.Sel.Name]; ok {
+		c.report(n.Pos(), "%s.%s in %s (%s): time and environment enter only as inputs", pkg, n.Sel.Name, c.dir, why)
+	}
+	if (pkg == "math/rand" || pkg == "math/rand/v2") && ast.IsExported(n.Sel.Name) &&
+		!randConstructors[n.Sel.Name] && !isRandType(n.Sel.Name) {
+		c.report(n.Pos(), "%s.%s uses the global random source in %s", pkg, n.Sel.Name, c.dir)
+	}
+}
+
+// isRandType reports whether name is a type of math/rand, which may be named freely.
+func isRandType(name string) bool {
+	switch name {
+	case "Rand", "Source", "Source64", "PCG", "ChaCha8", "Zipf":
+		return true
+	}
+	return false
+}
+
+// importNames maps the local name of each import to its path.
+func importNames(f *ast.File) map[string]string {
+	m := map[string]string{}
+	for _, spec := range f.Imports {
+		path, _ := strconv.Unquote(spec.Path.Value)
+		name := path[strings.LastIndex(path, "/")+1:]
+		if path == "math/rand/v2" {
+			name = "rand"
+		}
+		if spec.Name != nil {
+			name = spec.Name.Name
+		}
+		m[name] = path
+	}
+	return m
+}
+
+func isStd(path string) bool {
+	first := strings.Split(path, "/")[0]
+	return !strings.Contains(first, ".")
+}
+
+func hasPrefix(path string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func set(xs ...string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}

@@ -1,0 +1,227 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// File names of the checkpoints kept in each log directory.
+const (
+	OffsetsCheckpointName     = "log-offsets-checkpoint"
+	LeaderEpochCheckpointName = "leader-epoch-checkpoint"
+)
+
+// ErrBadCheckpoint reports a checkpoint file whose contents do not parse or do not
+// validate.
+var ErrBadCheckpoint = errors.New("storage: bad checkpoint")
+
+const offsetsCheckpointMagic = "seedlog-log-offsets 1"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// offsetsCheckpoint is the durable copy of a log's start offset and recovery point. Both
+// live in one file so that one atomic write updates both and deleting old segments costs a
+// single checkpoint write.
+type offsetsCheckpoint struct {
+	logStartOffset int64
+	recoveryPoint  int64
+}
+
+// encode renders the checkpoint as text (see doc.go). The CRC line catches corruption at
+// rest; a torn write cannot happen because the file is replaced atomically.
+func (c offsetsCheckpoint) encode() []byte {
+	body := fmt.Sprintf("%s\nlog-start-offset %d\nrecovery-point %d\n",
+		offsetsCheckpointMagic, c.logStartOffset, c.recoveryPoint)
+	sum := crc32.Checksum([]byte(body), castagnoli)
+	return fmt.Appendf(nil, "%scrc32c %08x\n", body, sum)
+}
+
+func decodeOffsetsCheckpoint(data []byte) (offsetsCheckpoint, error) {
+	bad := func(format string, args ...any) (offsetsCheckpoint, error) {
+		return offsetsCheckpoint{}, fmt.Errorf("%w: %s: %s", ErrBadCheckpoint, OffsetsCheckpointName, fmt.Sprintf(format, args...))
+	}
+	crcAt := bytes.LastIndex(data, []byte("crc32c "))
+	if crcAt < 0 {
+		return bad("no crc32c line")
+	}
+	body, crcLine := data[:crcAt], string(data[crcAt:])
+	sum := crc32.Checksum(body, castagnoli)
+	if want := fmt.Sprintf("crc32c %08x\n", sum); crcLine != want {
+		return bad("checksum line %q, computed %q", crcLine, want)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+	if len(lines) != 3 || lines[0] != offsetsCheckpointMagic {
+		return bad("unexpected layout")
+	}
+	start, err := parseNamedOffset(lines[1], "log-start-offset")
+	if err != nil {
+		return bad("%v", err)
+	}
+	rp, err := parseNamedOffset(lines[2], "recovery-point")
+	if err != nil {
+		return bad("%v", err)
+	}
+	return offsetsCheckpoint{logStartOffset: start, recoveryPoint: rp}, nil
+}
+
+func parseNamedOffset(line, name string) (int64, error) {
+	value, ok := strings.CutPrefix(line, name+" ")
+	if !ok {
+		return 0, fmt.Errorf("expected %q, got %q", name, line)
+	}
+	return parseOffset(value)
+}
+
+// parseOffset accepts only canonical non-negative decimals, so that a file differing from
+// what encode writes is rejected rather than half-understood.
+func parseOffset(s string) (int64, error) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 || strconv.FormatInt(v, 10) != s {
+		return 0, fmt.Errorf("bad offset %q", s)
+	}
+	return v, nil
+}
+
+func writeOffsetsCheckpoint(fsys FS, dir string, c offsetsCheckpoint) error {
+	return WriteFileAtomic(fsys, path.Join(dir, OffsetsCheckpointName), c.encode())
+}
+
+// readOffsetsCheckpoint returns the checkpoint, or an error wrapping fs.ErrNotExist when
+// there is none, or one wrapping ErrBadCheckpoint when it is garbled.
+func readOffsetsCheckpoint(fsys FS, dir string) (offsetsCheckpoint, error) {
+	data, err := ReadFile(fsys, path.Join(dir, OffsetsCheckpointName))
+	if err != nil {
+		return offsetsCheckpoint{}, err
+	}
+	return decodeOffsetsCheckpoint(data)
+}
+
+// EpochEntry says that leader epoch Epoch wrote the records from StartOffset up to the
+// StartOffset of the next entry.
+type EpochEntry struct {
+	Epoch       int32
+	StartOffset int64
+}
+
+const leaderEpochCheckpointVersion = 0
+
+// leaderEpochCheckpointBytesMax bounds how much of a leader-epoch checkpoint is read; a
+// real one holds a few entries per leader change, far below this.
+const leaderEpochCheckpointBytesMax = 16 << 20
+
+// WriteLeaderEpochs durably replaces the leader-epoch checkpoint of the log in dir with
+// entries, in Kafka's text format. It refuses entries that ReadLeaderEpochs would reject,
+// so a bad cache fails where it is written rather than at the next start-up.
+func WriteLeaderEpochs(fsys FS, dir string, entries []EpochEntry) error {
+	if err := validateEpochs(entries); err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d\n%d\n", leaderEpochCheckpointVersion, len(entries))
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
+	}
+	return WriteFileAtomic(fsys, path.Join(dir, LeaderEpochCheckpointName), []byte(b.String()))
+}
+
+// ReadLeaderEpochs returns the entries of the leader-epoch checkpoint of the log in dir.
+// A log that never had one (a new log) yields no entries and no error. A file that does
+// not parse, or whose epochs or start offsets go backwards, yields an error wrapping
+// ErrBadCheckpoint.
+func ReadLeaderEpochs(fsys FS, dir string) ([]EpochEntry, error) {
+	name := path.Join(dir, LeaderEpochCheckpointName)
+	st, err := fsys.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: stat %s: %w", name, err)
+	}
+	if st.Size > leaderEpochCheckpointBytesMax {
+		return nil, fmt.Errorf("%w: %s: %d bytes", ErrBadCheckpoint, name, st.Size)
+	}
+	data, err := ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := decodeLeaderEpochs(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, name, err)
+	}
+	return entries, nil
+}
+
+func decodeLeaderEpochs(data []byte) ([]EpochEntry, error) {
+	text, ok := strings.CutSuffix(string(data), "\n")
+	if !ok {
+		return nil, errors.New("missing final newline")
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) < 2 {
+		return nil, errors.New("missing header")
+	}
+	if lines[0] != strconv.Itoa(leaderEpochCheckpointVersion) {
+		return nil, fmt.Errorf("unsupported version %q", lines[0])
+	}
+	count, err := strconv.Atoi(lines[1])
+	if err != nil || count < 0 || strconv.Itoa(count) != lines[1] {
+		return nil, fmt.Errorf("bad entry count %q", lines[1])
+	}
+	if count != len(lines)-2 {
+		return nil, fmt.Errorf("entry count %d, found %d lines", count, len(lines)-2)
+	}
+	entries := make([]EpochEntry, count)
+	for i, line := range lines[2:] {
+		e, err := parseEpochLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		entries[i] = e
+	}
+	if err := validateEpochs(entries); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+func parseEpochLine(line string) (EpochEntry, error) {
+	epochText, offsetText, ok := strings.Cut(line, " ")
+	if !ok {
+		return EpochEntry{}, fmt.Errorf("malformed line %q", line)
+	}
+	epoch, err := strconv.ParseInt(epochText, 10, 32)
+	if err != nil || epoch < 0 || strconv.FormatInt(epoch, 10) != epochText {
+		return EpochEntry{}, fmt.Errorf("bad epoch %q", epochText)
+	}
+	offset, err := parseOffset(offsetText)
+	if err != nil {
+		return EpochEntry{}, err
+	}
+	return EpochEntry{Epoch: int32(epoch), StartOffset: offset}, nil
+}
+
+// validateEpochs enforces what a leader-epoch cache guarantees: epochs strictly increase
+// (each leader change bumps the epoch) and start offsets never go backwards (a later
+// epoch starts where or after the earlier one did; equal offsets mean the earlier epoch
+// wrote nothing).
+func validateEpochs(entries []EpochEntry) error {
+	for i, e := range entries {
+		if e.Epoch < 0 || e.StartOffset < 0 {
+			return fmt.Errorf("%w: leader epoch entry %d is negative: %+v", ErrBadCheckpoint, i, e)
+		}
+		if i == 0 {
+			continue
+		}
+		prev := entries[i-1]
+		if e.Epoch <= prev.Epoch || e.StartOffset < prev.StartOffset {
+			return fmt.Errorf("%w: leader epoch entry %d (%+v) does not follow %+v", ErrBadCheckpoint, i, e, prev)
+		}
+	}
+	return nil
+}

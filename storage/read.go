@@ -1,0 +1,243 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/seedlog/seedlog/core/record"
+)
+
+// walkBufferBytesMax bounds the scratch buffer used to read batch headers in chunks.
+const walkBufferBytesMax = 64 << 10
+
+// headerWalker reads the batch headers of one segment, fetching a chunk at a time so
+// that stepping over small batches does not cost a read each.
+type headerWalker struct {
+	s      *segment
+	buf    []byte
+	bufPos int64 // file position of buf[0]
+	n      int   // valid bytes in buf
+}
+
+func (l *Log) newHeaderWalker(s *segment) headerWalker {
+	if l.headerBuf == nil {
+		l.headerBuf = make([]byte, min(l.cfg.IndexIntervalBytes+record.HeaderSize, walkBufferBytesMax))
+	}
+	return headerWalker{s: s, buf: l.headerBuf}
+}
+
+// header returns the header of the batch at pos, checking that the batch lies inside the
+// segment and that its offsets make sense. It does not check the CRC.
+func (w *headerWalker) header(pos int64) (record.Header, error) {
+	s := w.s
+	if pos+record.HeaderSize > s.sizeBytes {
+		return record.Header{}, corruptf(s, pos, "batch header runs past the segment end %d", s.sizeBytes)
+	}
+	if pos < w.bufPos || pos+record.HeaderSize > w.bufPos+int64(w.n) {
+		n := int(min(int64(len(w.buf)), s.sizeBytes-pos))
+		if err := readFull(s.logFile, w.buf[:n], pos); err != nil {
+			return record.Header{}, fmt.Errorf("storage: read segment %d: %w", s.base, err)
+		}
+		w.bufPos, w.n = pos, n
+	}
+	off := pos - w.bufPos
+	h, err := record.ParseHeader(w.buf[off : off+record.HeaderSize])
+	if err != nil {
+		return h, corruptf(s, pos, "%v", err)
+	}
+	if h.LastOffsetDelta < 0 || pos+int64(h.Size()) > s.sizeBytes {
+		return h, corruptf(s, pos, "batch of %d bytes with last offset delta %d does not fit the segment of %d bytes",
+			h.Size(), h.LastOffsetDelta, s.sizeBytes)
+	}
+	return h, nil
+}
+
+func corruptf(s *segment, pos int64, format string, args ...any) error {
+	return fmt.Errorf("%w: segment %d at byte %d: %s", ErrCorrupt, s.base, pos, fmt.Sprintf(format, args...))
+}
+
+// locate finds the batch holding offset, which must lie in [StartOffset, EndOffset).
+func (l *Log) locate(offset int64) (segIndex int, pos int64, h record.Header, err error) {
+	segIndex = l.segmentFloor(offset)
+	if segIndex < 0 {
+		panic(fmt.Sprintf("storage: offset %d below the first segment %d", offset, l.segments[0].base))
+	}
+	s := l.segments[segIndex]
+	rel, pos := s.index.floor(offset - s.base)
+	expected := s.base + rel
+	w := l.newHeaderWalker(s)
+	for pos < s.sizeBytes {
+		if h, err = w.header(pos); err != nil {
+			return 0, 0, h, err
+		}
+		if h.BaseOffset != expected {
+			return 0, 0, h, corruptf(s, pos, "batch base offset %d, want %d", h.BaseOffset, expected)
+		}
+		if offset < h.NextOffset() {
+			return segIndex, pos, h, nil
+		}
+		expected = h.NextOffset()
+		pos += int64(h.Size())
+	}
+	return 0, 0, h, corruptf(s, pos, "offset %d not found; segment ends at offset %d", offset, expected)
+}
+
+// Read returns whole batches, starting with the one holding offset, in offset order and
+// across segments. It stops before the first batch whose base offset is >= maxOffset
+// (callers pass the high watermark) and before the first batch that would take the total
+// past maxBytes; the first batch is returned whole whatever its size, so a reader always
+// makes progress. Every returned batch has passed record.Check; bytes that fail it are
+// never returned: Read fails with ErrCorrupt instead.
+//
+// offset == EndOffset() yields no bytes; offsets below StartOffset() or above EndOffset()
+// yield ErrOffsetOutOfRange. The first batch may start below offset (and even below
+// StartOffset()): readers skip the records they did not ask for, as in Kafka.
+func (l *Log) Read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
+	if err := l.usable(); err != nil {
+		return nil, err
+	}
+	if offset < l.startOffset || offset > l.EndOffset() {
+		return nil, fmt.Errorf("%w: read at %d, log spans [%d, %d]", ErrOffsetOutOfRange, offset, l.startOffset, l.EndOffset())
+	}
+	if offset == l.EndOffset() {
+		return nil, nil
+	}
+	segIndex, pos, first, err := l.locate(offset)
+	if err != nil {
+		return nil, err
+	}
+	if first.BaseOffset >= maxOffset {
+		return nil, nil
+	}
+	budget := int64(max(maxBytes, first.Size()))
+	expected := first.BaseOffset
+	var out []byte
+	for ; segIndex < len(l.segments); segIndex, pos = segIndex+1, 0 {
+		s := l.segments[segIndex]
+		limit := s.sizeBytes
+		if maxOffset < s.next {
+			limit = s.index.ceilPos(maxOffset-s.base, s.sizeBytes)
+		}
+		n := min(limit-pos, budget-int64(len(out)))
+		if n <= 0 {
+			break
+		}
+		start := len(out)
+		out = slices.Grow(out, int(n))[:start+int(n)]
+		if err := readFull(s.logFile, out[start:], pos); err != nil {
+			return nil, fmt.Errorf("storage: read segment %d: %w", s.base, err)
+		}
+		consumed, stop, err := checkReadBatches(s, pos, out[start:], &expected, maxOffset)
+		if err != nil {
+			return nil, err
+		}
+		out = out[:start+consumed]
+		if stop || pos+int64(consumed) < s.sizeBytes {
+			break
+		}
+	}
+	return out, nil
+}
+
+// checkReadBatches validates the batches in buf, read from s at filePos, and returns how
+// many bytes of whole batches to keep. stop reports that reading must end here (a batch at
+// or past maxOffset, or one that does not fit in buf).
+func checkReadBatches(s *segment, filePos int64, buf []byte, expected *int64, maxOffset int64) (consumed int, stop bool, err error) {
+	for consumed < len(buf) {
+		pos := filePos + int64(consumed)
+		h, err := record.Check(buf[consumed:])
+		if errors.Is(err, record.ErrShort) {
+			// The batch continues past what was read: fine if the segment holds it (it
+			// would exceed maxBytes), corrupt if the segment ends first.
+			size := int64(record.HeaderSize)
+			if hh, perr := record.ParseHeader(buf[consumed:]); perr == nil {
+				size = int64(hh.Size())
+			}
+			if pos+size > s.sizeBytes {
+				return 0, false, corruptf(s, pos, "batch of %d bytes runs past the segment end %d", size, s.sizeBytes)
+			}
+			return consumed, true, nil
+		}
+		if err != nil {
+			return 0, false, corruptf(s, pos, "%v", err)
+		}
+		if h.BaseOffset != *expected {
+			return 0, false, corruptf(s, pos, "batch base offset %d, want %d", h.BaseOffset, *expected)
+		}
+		if h.BaseOffset >= maxOffset {
+			return consumed, true, nil
+		}
+		*expected = h.NextOffset()
+		consumed += h.Size()
+	}
+	return consumed, false, nil
+}
+
+// OffsetForTimestamp returns the first offset, at batch granularity, whose batch has a
+// max timestamp >= ts: the base offset of the first such batch, or StartOffset() if that
+// batch begins below it. This is Kafka's ListOffsets-by-timestamp answer except that
+// Kafka resolves to the first record inside the batch; a batch holds records of one
+// producer request, so the difference is bounded by a batch. found is false when no batch
+// qualifies. The returned batch is CRC-checked; the batches skipped on the way are checked
+// for framing and dense offsets only, since they are not served.
+func (l *Log) OffsetForTimestamp(ts int64) (offset int64, found bool, err error) {
+	if err := l.usable(); err != nil {
+		return 0, false, err
+	}
+	for i := max(l.segmentFloor(l.startOffset), 0); i < len(l.segments); i++ {
+		s := l.segments[i]
+		// maxTimestamp is never below the true maximum, so skipping is safe.
+		if s.empty() || s.maxTimestamp < ts {
+			continue
+		}
+		offset, found, err := l.offsetForTimestampIn(s, ts)
+		if err != nil || found {
+			return offset, found, err
+		}
+	}
+	return -1, false, nil
+}
+
+func (l *Log) offsetForTimestampIn(s *segment, ts int64) (int64, bool, error) {
+	var rel, pos int64
+	if r, ok := s.timeIndex.lastBelow(ts); ok {
+		// Every batch up to the one at r is below ts; start from the closest indexed batch.
+		rel, pos = s.index.floor(r)
+	}
+	expected := s.base + rel
+	w := l.newHeaderWalker(s)
+	for pos < s.sizeBytes {
+		h, err := w.header(pos)
+		if err != nil {
+			return 0, false, err
+		}
+		if h.BaseOffset != expected {
+			return 0, false, corruptf(s, pos, "batch base offset %d, want %d", h.BaseOffset, expected)
+		}
+		if h.NextOffset() > l.startOffset && h.MaxTimestamp >= ts {
+			if err := checkBatchAt(s, pos, h.Size()); err != nil {
+				return 0, false, err
+			}
+			return max(h.BaseOffset, l.startOffset), true, nil
+		}
+		expected = h.NextOffset()
+		pos += int64(h.Size())
+	}
+	if expected != s.next {
+		return 0, false, corruptf(s, pos, "segment ends at offset %d, want %d", expected, s.next)
+	}
+	return 0, false, nil
+}
+
+// checkBatchAt reads the batch at pos in s and verifies it whole.
+func checkBatchAt(s *segment, pos int64, size int) error {
+	buf := make([]byte, size)
+	if err := readFull(s.logFile, buf, pos); err != nil {
+		return fmt.Errorf("storage: read segment %d: %w", s.base, err)
+	}
+	if _, err := record.Check(buf); err != nil {
+		return corruptf(s, pos, "%v", err)
+	}
+	return nil
+}
