@@ -239,12 +239,12 @@ func (f *FS) recount(n *inode) {
 // release frees n once nothing refers to it, and with it the durable entries of a
 // freed directory.
 func (f *FS) release(n *inode) {
+	if n.curLinks < 0 || n.durLinks < 0 || n.opens < 0 {
+		panic(fmt.Sprintf("disksim: inode %d has negative references", n.id))
+	}
 	f.recount(n)
 	if n.curLinks > 0 || n.durLinks > 0 || n.opens > 0 || n.id == rootID {
 		return
-	}
-	if n.curLinks < 0 || n.durLinks < 0 || n.opens < 0 {
-		panic(fmt.Sprintf("disksim: inode %d has negative references", n.id))
 	}
 	delete(f.inodes, n.id)
 	if n.dir == nil {

@@ -13,43 +13,50 @@ import (
 	"github.com/seedlog/seedlog/storage"
 )
 
+// tb is what the helpers need from *testing.T and *rapid.T alike.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 func seeded(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5eed)) }
 
-func newFS(t testing.TB, seed uint64, cfg Config) *FS {
+func newFS(t tb, seed uint64, cfg Config) *FS {
 	t.Helper()
 	return New(seeded(seed), cfg)
 }
 
 // checked fails the test when the FS's internal invariants are broken.
-func checked(t testing.TB, f *FS) {
+func checked(t tb, f *FS) {
 	t.Helper()
 	if err := f.CheckInvariants(); err != nil {
 		t.Fatalf("invariants: %v\n%s", err, f.DumpTree())
 	}
 }
 
-func must(t testing.TB, err error) {
+func must(t tb, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-func create(t testing.TB, f *FS, name string) storage.File {
+func create(t tb, f *FS, name string) storage.File {
 	t.Helper()
 	h, err := f.Create(name)
 	must(t, err)
 	return h
 }
 
-func open(t testing.TB, f *FS, name string) storage.File {
+func open(t tb, f *FS, name string) storage.File {
 	t.Helper()
 	h, err := f.Open(name)
 	must(t, err)
 	return h
 }
 
-func writeAt(t testing.TB, h storage.File, p []byte, off int64) {
+func writeAt(t tb, h storage.File, p []byte, off int64) {
 	t.Helper()
 	n, err := h.WriteAt(p, off)
 	if err != nil || n != len(p) {
@@ -59,7 +66,7 @@ func writeAt(t testing.TB, h storage.File, p []byte, off int64) {
 
 // writeFile creates name with data and optionally syncs it; it leaves the directory
 // unsynced.
-func writeFile(t testing.TB, f *FS, name string, data []byte, sync bool) {
+func writeFile(t tb, f *FS, name string, data []byte, sync bool) {
 	t.Helper()
 	h := create(t, f, name)
 	writeAt(t, h, data, 0)
@@ -70,7 +77,7 @@ func writeFile(t testing.TB, f *FS, name string, data []byte, sync bool) {
 }
 
 // contents reads the whole of name as the current view has it.
-func contents(t testing.TB, f *FS, name string) []byte {
+func contents(t tb, f *FS, name string) []byte {
 	t.Helper()
 	h := open(t, f, name)
 	defer h.Close()
@@ -84,7 +91,7 @@ func contents(t testing.TB, f *FS, name string) []byte {
 	return p
 }
 
-func exists(t testing.TB, f *FS, name string) bool {
+func exists(t tb, f *FS, name string) bool {
 	t.Helper()
 	_, err := f.Stat(name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -102,7 +109,7 @@ func pattern(seed byte, n int) []byte {
 	return p
 }
 
-func wantErr(t testing.TB, err error, target error, op string) {
+func wantErr(t tb, err error, target error, op string) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("%s: got %v, want %v", op, err, target)

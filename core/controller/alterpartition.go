@@ -1,0 +1,161 @@
+package controller
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// alterPartition handles a partition leader's ISR change (KIP-497, with KIP-841's
+// eligibility and KIP-903's broker epochs from v3).
+func (c *Controller) alterPartition(p Proposer, from int32, m *kmsg.AlterPartitionRequest) kmsg.Response {
+	resp := kmsg.NewPtrAlterPartitionResponse()
+	resp.Version = m.Version
+	if out := c.checkAlterPartitionSender(from, m); out.failed() {
+		resp.ErrorCode = out.code
+		return resp
+	}
+	var recs []metadata.Record
+	seen := map[metadata.TopicPartition]bool{}
+	for _, t := range m.Topics {
+		rt := kmsg.NewAlterPartitionResponseTopic()
+		rt.Topic, rt.TopidID = t.Topic, t.TopicID
+		info, topicOut := c.alterPartitionTopic(m.Version, t)
+		for _, rp := range t.Partitions {
+			out := topicOut
+			tp := metadata.TopicPartition{TopicID: info.ID, Partition: rp.Partition}
+			if !out.failed() && seen[tp] {
+				out = fail(errInvalidRequest, "partition listed more than once")
+			}
+			seen[tp] = true
+			var ps metadata.PartitionState
+			var change *metadata.PartitionChange
+			if !out.failed() {
+				ps, change, out = c.alterOne(m, info.ID, rp)
+			}
+			if change != nil {
+				recs = append(recs, *change)
+			}
+			rt.Partitions = append(rt.Partitions, alterPartitionResult(rp.Partition, ps, out))
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if len(recs) > c.proposalMax {
+		return alterPartitionError(m, fail(errInvalidRequest, "too many partitions in one request"))
+	}
+	if out := proposeOutcome(c.propose(p, recs)); out.failed() {
+		return alterPartitionError(m, out)
+	}
+	return resp
+}
+
+func (c *Controller) checkAlterPartitionSender(from int32, m *kmsg.AlterPartitionRequest) outcome {
+	if from != m.BrokerID {
+		return fail(errClusterAuthorizationFailed, "")
+	}
+	if b, ok := c.pending.Broker(m.BrokerID); !ok || b.Epoch != m.BrokerEpoch {
+		return fail(errStaleBrokerEpoch, "")
+	}
+	return ok()
+}
+
+// alterPartitionTopic resolves a topic by name (v0-1) or id (v2+).
+func (c *Controller) alterPartitionTopic(version int16, t kmsg.AlterPartitionRequestTopic) (metadata.TopicInfo, outcome) {
+	if version < 2 {
+		info, found := c.pending.Topic(t.Topic)
+		if !found {
+			return info, fail(errUnknownTopicOrPartition, "")
+		}
+		return info, ok()
+	}
+	info, found := c.pending.TopicByID(t.TopicID)
+	if !found {
+		return info, fail(errUnknownTopicID, "")
+	}
+	return info, ok()
+}
+
+// alterOne checks one partition's ISR change and returns the partition as it will be.
+// The change is nil when the ISR is already the requested one.
+func (c *Controller) alterOne(m *kmsg.AlterPartitionRequest, topicID [16]byte,
+	rp kmsg.AlterPartitionRequestTopicPartition) (metadata.PartitionState, *metadata.PartitionChange, outcome) {
+	ps, found := c.pending.Partition(topicID, rp.Partition)
+	switch {
+	case !found:
+		return ps, nil, fail(errUnknownTopicOrPartition, "")
+	case rp.LeaderEpoch != ps.LeaderEpoch:
+		return ps, nil, fail(errFencedLeaderEpoch, fmt.Sprintf("leader epoch %d, current %d", rp.LeaderEpoch, ps.LeaderEpoch))
+	case m.BrokerID != ps.Leader:
+		return ps, nil, fail(errInvalidRequest, fmt.Sprintf("broker %d is not the leader", m.BrokerID))
+	case rp.LeaderRecoveryState != 0:
+		return ps, nil, fail(errInvalidRequest, "leader recovery is not supported (no unclean election)")
+	case rp.PartitionEpoch != ps.PartitionEpoch:
+		return ps, nil, fail(errInvalidUpdateVersion, fmt.Sprintf("partition epoch %d, current %d", rp.PartitionEpoch, ps.PartitionEpoch))
+	}
+	isr, epochs := requestedISR(m.Version, rp)
+	if out := c.checkNewISR(ps, isr, epochs); out.failed() {
+		return ps, nil, out
+	}
+	if slices.Equal(isr, ps.ISR) {
+		return ps, nil, ok()
+	}
+	change := metadata.PartitionChange{TopicID: topicID, Partition: rp.Partition, ISR: isr, Leader: metadata.LeaderUnchanged}
+	ps.ISR = isr
+	ps.PartitionEpoch++
+	return ps, &change, ok()
+}
+
+// requestedISR returns the new ISR and, from v3, the broker epoch of each member.
+func requestedISR(version int16, rp kmsg.AlterPartitionRequestTopicPartition) ([]int32, []int64) {
+	if version < 3 {
+		return slices.Clone(rp.NewISR), nil
+	}
+	isr := make([]int32, 0, len(rp.NewEpochISR))
+	epochs := make([]int64, 0, len(rp.NewEpochISR))
+	for _, e := range rp.NewEpochISR {
+		isr = append(isr, e.BrokerID)
+		epochs = append(epochs, e.BrokerEpoch)
+	}
+	return isr, epochs
+}
+
+// checkNewISR: a non-empty subset of the replicas holding the leader, every member
+// unfenced, not shutting down, and (when epochs are given) at its current epoch.
+func (c *Controller) checkNewISR(ps metadata.PartitionState, isr []int32, epochs []int64) outcome {
+	if len(isr) == 0 || !slices.Contains(isr, ps.Leader) {
+		return fail(errInvalidRequest, fmt.Sprintf("ISR %v must hold the leader %d", isr, ps.Leader))
+	}
+	for i, id := range isr {
+		if !slices.Contains(ps.Replicas, id) || slices.Contains(isr[:i], id) {
+			return fail(errInvalidRequest, fmt.Sprintf("ISR %v is not a set of replicas %v", isr, ps.Replicas))
+		}
+		if c.leaving(id) {
+			return fail(errIneligibleReplica, fmt.Sprintf("broker %d is fenced or shutting down", id))
+		}
+		if epochs != nil && epochs[i] != -1 {
+			if b, _ := c.pending.Broker(id); b.Epoch != epochs[i] {
+				return fail(errIneligibleReplica, fmt.Sprintf("broker %d epoch %d, current %d", id, epochs[i], b.Epoch))
+			}
+		}
+	}
+	return ok()
+}
+
+func alterPartitionResult(p int32, ps metadata.PartitionState, out outcome) kmsg.AlterPartitionResponseTopicPartition {
+	r := kmsg.NewAlterPartitionResponseTopicPartition()
+	r.Partition, r.ErrorCode = p, out.code
+	r.LeaderID = metadata.NoLeader
+	if !out.failed() {
+		r.LeaderID, r.LeaderEpoch, r.ISR, r.PartitionEpoch = ps.Leader, ps.LeaderEpoch, ps.ISR, ps.PartitionEpoch
+	}
+	return r
+}
+
+func alterPartitionError(m *kmsg.AlterPartitionRequest, out outcome) kmsg.Response {
+	resp := kmsg.NewPtrAlterPartitionResponse()
+	resp.Version = m.Version
+	resp.ErrorCode = out.code
+	return resp
+}

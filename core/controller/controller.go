@@ -1,0 +1,379 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Bounds on what requests can make the controller hold or propose.
+const (
+	// WaitingMax bounds the requests waiting for their records to commit. A request
+	// beyond it is answered at once with REQUEST_TIMED_OUT (retriable).
+	WaitingMax = 4096
+	// RecordsPerProposalMax bounds one proposal. A topic or partition increase that
+	// needs more records is refused with INVALID_PARTITIONS; fencing work is split.
+	RecordsPerProposalMax = 10_000
+	// RequestRecordsMax bounds the records one admin request may propose in total; the
+	// items beyond it fail with THROTTLING_QUOTA_EXCEEDED, which clients retry.
+	RequestRecordsMax = 50_000
+	// BrokersMax bounds registrations.
+	BrokersMax = 1024
+	// proposeRetry is how long fencing and leadership moves wait after the quorum
+	// refused a proposal, so that Deadline never asks for a Tick at the same instant
+	// over and over.
+	proposeRetry = 100 * time.Millisecond
+)
+
+// Proposer appends records to the quorum log. The records of one call take consecutive
+// offsets ending at lastOffset, after everything proposed before.
+type Proposer interface {
+	Propose(now int64, records [][]byte) (lastOffset int64, err error)
+}
+
+// Request is one request for the controller. From is the broker that sent it, or -1
+// when a broker forwards it on behalf of a client.
+type Request struct {
+	ID   uint64
+	From int32
+	Msg  kmsg.Request
+}
+
+// Response answers the Request with the same ID. Msg has the request's version.
+type Response struct {
+	ID  uint64
+	Msg kmsg.Response
+}
+
+// Status is the controller's view, for checkers and traces.
+type Status struct {
+	Active          bool
+	CommittedOffset int64
+	PendingOffset   int64 // the last offset proposed (== committed when idle)
+	Waiting         int
+	Brokers         []BrokerStatus
+}
+
+// BrokerStatus is one broker as the active controller sees it. Times are nanoseconds
+// on the controller's clock; they are zero when the controller is not active.
+type BrokerStatus struct {
+	ID            int32
+	Epoch         int64
+	Fenced        bool
+	ShuttingDown  bool
+	LastHeartbeat int64
+	// FenceAt is when the controller fences the broker if it hears nothing more.
+	FenceAt int64
+	// LeaseEndMax is the latest time, on the controller's clock, at which the lease of
+	// the broker's last acknowledged heartbeat can end. Lease safety is LeaseEndMax <
+	// FenceAt.
+	LeaseEndMax int64
+}
+
+// waiter is a response held until the records it depends on commit.
+type waiter struct {
+	req    Request
+	resp   kmsg.Response
+	offset int64 // release once the committed image reaches it
+}
+
+// Controller is the active controller's state machine. See the package doc.
+type Controller struct {
+	cfg       Config
+	active    bool
+	now       int64
+	committed metadata.Image
+	// pending is committed plus every record proposed and not yet committed.
+	pending metadata.Image
+	// proposedOffset is the last offset proposed in this term, or the committed offset
+	// at activation.
+	proposedOffset int64
+	// lastHeard is when each registered broker was last heard from (controller-local).
+	lastHeard map[int32]int64
+	// shuttingDown marks brokers in controlled shutdown. Volatile: a broker repeats
+	// WantShutdown in every heartbeat, so a new controller learns it again.
+	shuttingDown map[int32]bool
+	// reconcile is set while leaderships or ISRs may still need to move off brokers that
+	// are fenced or shutting down, or leaderless partitions may be able to elect.
+	reconcile bool
+	// retryAt holds fencing and leadership moves back after a refused proposal.
+	retryAt int64
+	waiting []waiter // in arrival order; offsets never decrease
+	ready   []Response
+	// proposalMax is RecordsPerProposalMax; tests lower it to exercise splitting.
+	proposalMax int
+}
+
+// New returns an inactive controller. It panics on a config Validate rejects: the
+// node validates its configuration at start-up.
+func New(cfg Config) *Controller {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	return &Controller{cfg: cfg, proposalMax: RecordsPerProposalMax}
+}
+
+// Supports reports whether Handle accepts requests with this API key.
+func Supports(key int16) bool {
+	switch key {
+	case 19, 20, 33, 37, 44, 56, 62, 63, 67:
+		return true
+	}
+	return false
+}
+
+// Activate makes this controller active: its node now leads the quorum, and committed
+// is the image of every record the quorum has committed. Precondition: the quorum's
+// high watermark covers the start of the new leader epoch, so committed holds every
+// record of earlier epochs and nothing proposed earlier can still commit unseen.
+//
+// Every registered broker is treated as heard from now: the controller waits a whole
+// session before fencing anyone, since it cannot know which heartbeats its predecessor
+// acknowledged.
+func (c *Controller) Activate(now int64, committed metadata.Image) {
+	if c.active {
+		c.Deactivate()
+	}
+	c.observe(now)
+	c.active = true
+	c.committed, c.pending = committed, committed
+	c.proposedOffset = committed.Offset()
+	c.lastHeard = map[int32]int64{}
+	for _, id := range committed.BrokerIDs() {
+		c.lastHeard[id] = c.now
+	}
+	c.shuttingDown = map[int32]bool{}
+	c.reconcile = true
+	c.retryAt = 0
+}
+
+// Deactivate is called when the node lost quorum leadership: every waiting request
+// fails with NOT_CONTROLLER and the volatile state is dropped.
+func (c *Controller) Deactivate() {
+	for _, w := range c.waiting {
+		c.ready = append(c.ready, Response{ID: w.req.ID, Msg: errorResponse(w.req.Msg, fail(errNotController, ""))})
+	}
+	c.waiting = nil
+	c.active = false
+	c.pending = c.committed
+	c.lastHeard, c.shuttingDown, c.reconcile = nil, nil, false
+}
+
+// Committed tells the controller the committed image advanced to im.
+func (c *Controller) Committed(now int64, im metadata.Image) {
+	c.observe(now)
+	c.committed = im
+	if !c.active {
+		c.pending = im
+		return
+	}
+	if im.Offset() >= c.proposedOffset {
+		// Everything proposed has committed: the two images must agree.
+		c.pending = im
+	}
+	for _, id := range im.BrokerIDs() {
+		if _, ok := c.lastHeard[id]; !ok {
+			c.lastHeard[id] = c.now
+		}
+	}
+	c.release()
+}
+
+// Handle takes one request. Its response comes out of Ready, once the records it
+// proposed (and any proposed before it) have committed. Handle panics on an API key
+// Supports rejects: routing is the node's job.
+func (c *Controller) Handle(now int64, p Proposer, req Request) {
+	c.observe(now)
+	if !Supports(req.Msg.Key()) {
+		panic(fmt.Sprintf("controller: request key %d routed to the controller", req.Msg.Key()))
+	}
+	if !c.active {
+		c.respondNow(req, errorResponse(req.Msg, fail(errNotController, "")))
+		return
+	}
+	if len(c.waiting) >= WaitingMax {
+		c.respondNow(req, errorResponse(req.Msg, fail(errRequestTimedOut, "controller busy")))
+		return
+	}
+	// A session that ran out is fenced before anything else reads liveness.
+	c.fenceExpired(p)
+	resp := c.dispatch(p, req)
+	c.waiting = append(c.waiting, waiter{req: req, resp: resp, offset: c.proposedOffset})
+	c.release()
+}
+
+func (c *Controller) dispatch(p Proposer, req Request) kmsg.Response {
+	switch m := req.Msg.(type) {
+	case *kmsg.BrokerRegistrationRequest:
+		return c.register(p, req.From, m)
+	case *kmsg.BrokerHeartbeatRequest:
+		return c.heartbeat(p, req.From, m)
+	case *kmsg.AlterPartitionRequest:
+		return c.alterPartition(p, req.From, m)
+	case *kmsg.CreateTopicsRequest:
+		return c.createTopics(p, m)
+	case *kmsg.DeleteTopicsRequest:
+		return c.deleteTopics(p, m)
+	case *kmsg.CreatePartitionsRequest:
+		return c.createPartitions(p, m)
+	case *kmsg.IncrementalAlterConfigsRequest:
+		return c.incrementalAlterConfigs(p, m)
+	case *kmsg.AlterConfigsRequest:
+		return c.alterConfigs(p, m)
+	case *kmsg.AllocateProducerIDsRequest:
+		return c.allocateProducerIDs(p, req.From, m)
+	}
+	panic(fmt.Sprintf("controller: no handler for %T", req.Msg))
+}
+
+// Tick fences brokers whose session ran out and finishes moving leaderships.
+func (c *Controller) Tick(now int64, p Proposer) {
+	c.observe(now)
+	if !c.active {
+		return
+	}
+	c.fenceExpired(p)
+	if c.reconcile {
+		c.reconcileAll(p)
+	}
+}
+
+// Deadline is when Tick next has work: the earliest session expiry, or now while
+// leadership moves are unfinished. math.MaxInt64 when there is nothing to wait for.
+func (c *Controller) Deadline() int64 {
+	if !c.active {
+		return math.MaxInt64
+	}
+	at := int64(math.MaxInt64)
+	if c.reconcile {
+		at = c.now
+	}
+	for _, id := range c.pending.BrokerIDs() {
+		if !c.pending.IsFenced(id) {
+			at = min(at, c.fenceAt(id))
+		}
+	}
+	return max(at, c.retryAt)
+}
+
+// Ready drains the responses that may be sent. The node calls it after every input.
+// Responses come out in arrival order, except that REQUEST_TIMED_OUT for a request
+// refused because WaitingMax requests were waiting overtakes them.
+func (c *Controller) Ready() []Response {
+	out := c.ready
+	c.ready = nil
+	return out
+}
+
+// Status reports the controller's view of the brokers.
+func (c *Controller) Status() Status {
+	st := Status{Active: c.active, CommittedOffset: c.committed.Offset(), PendingOffset: c.pending.Offset(),
+		Waiting: len(c.waiting)}
+	for _, b := range c.pending.Brokers() {
+		bs := BrokerStatus{ID: b.ID, Epoch: b.Epoch, Fenced: b.Fenced, ShuttingDown: c.shuttingDown[b.ID]}
+		if c.active {
+			bs.LastHeartbeat = c.lastHeard[b.ID]
+			bs.FenceAt = c.fenceAt(b.ID)
+			bs.LeaseEndMax = bs.LastHeartbeat + c.leaseSpanMax()
+		}
+		st.Brokers = append(st.Brokers, bs)
+	}
+	return st
+}
+
+// leaseSpanMax bounds, on the controller's clock, how long after receiving a heartbeat
+// the broker's lease from it can last: the broker sent it no later than it arrived, and
+// LeaseDuration on the broker's clock is at most LeaseDuration/(1-drift) real time,
+// which the controller's clock measures as at most (1+drift) times that.
+func (c *Controller) leaseSpanMax() int64 {
+	d := c.cfg.ClockDriftMax
+	return int64(math.Ceil(float64(c.cfg.LeaseDuration) * (1 + d) / (1 - d)))
+}
+
+func (c *Controller) fenceAt(id int32) int64 {
+	return c.lastHeard[id] + int64(c.cfg.SessionTimeout)
+}
+
+func (c *Controller) observe(now int64) {
+	if now > c.now {
+		c.now = now
+	}
+}
+
+func (c *Controller) respondNow(req Request, resp kmsg.Response) {
+	c.ready = append(c.ready, Response{ID: req.ID, Msg: resp})
+}
+
+// release moves every waiting response whose records have committed to ready, in order.
+func (c *Controller) release() {
+	n := 0
+	for n < len(c.waiting) && c.waiting[n].offset <= c.committed.Offset() {
+		w := c.waiting[n]
+		c.ready = append(c.ready, Response{ID: w.req.ID, Msg: w.resp})
+		n++
+	}
+	c.waiting = c.waiting[n:]
+	if len(c.waiting) == 0 {
+		c.waiting = nil
+	}
+}
+
+// Errors from propose.
+var (
+	errProposalInvalid = errors.New("controller: proposal fails validation")
+	errProposeFailed   = errors.New("controller: quorum refused the proposal")
+)
+
+// propose checks recs against the pending image, hands them to the quorum and applies
+// them to the pending image at the offsets the quorum assigned.
+func (c *Controller) propose(p Proposer, recs []metadata.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if len(recs) > c.proposalMax {
+		panic(fmt.Sprintf("controller: proposal of %d records", len(recs)))
+	}
+	entries := make([]metadata.Entry, len(recs))
+	encoded := make([][]byte, len(recs))
+	for i, r := range recs {
+		entries[i] = metadata.Entry{Offset: c.pending.Offset() + 1 + int64(i), Record: r}
+		encoded[i] = metadata.Encode(r)
+	}
+	// Validation does not depend on the exact offsets, only on their order.
+	if _, err := c.pending.ApplyBatch(entries); err != nil {
+		return fmt.Errorf("%w: %w", errProposalInvalid, err)
+	}
+	last, err := p.Propose(c.now, encoded)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errProposeFailed, err)
+	}
+	first := last - int64(len(recs)) + 1
+	if first <= c.proposedOffset || first <= c.pending.Offset() {
+		panic(fmt.Sprintf("controller: quorum placed a proposal at %d..%d, not after %d", first, last, c.proposedOffset))
+	}
+	for i := range entries {
+		entries[i].Offset = first + int64(i)
+	}
+	next, err := c.pending.ApplyBatch(entries)
+	if err != nil {
+		panic(fmt.Sprintf("controller: proposal valid at trial offsets but not at %d..%d: %v", first, last, err))
+	}
+	c.pending, c.proposedOffset = next, last
+	return nil
+}
+
+// proposeOutcome maps a propose error to what the request is told.
+func proposeOutcome(err error) outcome {
+	switch {
+	case err == nil:
+		return ok()
+	case errors.Is(err, errProposalInvalid):
+		return fail(errUnknownServerError, err.Error())
+	default:
+		return fail(errNotController, err.Error())
+	}
+}

@@ -1,0 +1,95 @@
+package controller
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// errorResponse answers req with out on every item (or at the top level where the
+// response has one error), at the request's version.
+func errorResponse(req kmsg.Request, out outcome) kmsg.Response {
+	switch m := req.(type) {
+	case *kmsg.BrokerRegistrationRequest:
+		r := kmsg.NewPtrBrokerRegistrationResponse()
+		r.Version, r.ErrorCode, r.BrokerEpoch = m.Version, out.code, -1
+		return r
+	case *kmsg.BrokerHeartbeatRequest:
+		r := kmsg.NewPtrBrokerHeartbeatResponse()
+		r.Version, r.ErrorCode, r.IsFenced = m.Version, out.code, true
+		return r
+	case *kmsg.AlterPartitionRequest:
+		return alterPartitionError(m, out)
+	case *kmsg.AllocateProducerIDsRequest:
+		r := kmsg.NewPtrAllocateProducerIDsResponse()
+		r.Version, r.ErrorCode = m.Version, out.code
+		return r
+	case *kmsg.CreateTopicsRequest:
+		return createTopicsError(m, out)
+	case *kmsg.DeleteTopicsRequest:
+		return deleteTopicsError(m, out)
+	case *kmsg.CreatePartitionsRequest:
+		r := kmsg.NewPtrCreatePartitionsResponse()
+		r.Version = m.Version
+		for _, t := range m.Topics {
+			rt := kmsg.NewCreatePartitionsResponseTopic()
+			rt.Topic, rt.ErrorCode, rt.ErrorMessage = t.Topic, out.code, out.message()
+			r.Topics = append(r.Topics, rt)
+		}
+		return r
+	case *kmsg.IncrementalAlterConfigsRequest:
+		r := kmsg.NewPtrIncrementalAlterConfigsResponse()
+		r.Version = m.Version
+		for _, res := range m.Resources {
+			rr := kmsg.NewIncrementalAlterConfigsResponseResource()
+			rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
+			rr.ErrorCode, rr.ErrorMessage = out.code, out.message()
+			r.Resources = append(r.Resources, rr)
+		}
+		return r
+	case *kmsg.AlterConfigsRequest:
+		r := kmsg.NewPtrAlterConfigsResponse()
+		r.Version = m.Version
+		for _, res := range m.Resources {
+			rr := kmsg.NewAlterConfigsResponseResource()
+			rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
+			rr.ErrorCode, rr.ErrorMessage = out.code, out.message()
+			r.Resources = append(r.Resources, rr)
+		}
+		return r
+	}
+	panic(fmt.Sprintf("controller: no error response for %T", req))
+}
+
+func createTopicsError(m *kmsg.CreateTopicsRequest, out outcome) kmsg.Response {
+	r := kmsg.NewPtrCreateTopicsResponse()
+	r.Version = m.Version
+	for _, t := range m.Topics {
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = t.Topic, -1, -1
+		rt.ErrorCode, rt.ErrorMessage = out.code, out.message()
+		r.Topics = append(r.Topics, rt)
+	}
+	return r
+}
+
+func deleteTopicsError(m *kmsg.DeleteTopicsRequest, out outcome) kmsg.Response {
+	r := kmsg.NewPtrDeleteTopicsResponse()
+	r.Version = m.Version
+	add := func(name *string, id [16]byte) {
+		rt := kmsg.NewDeleteTopicsResponseTopic()
+		rt.Topic, rt.TopicID = name, id
+		rt.ErrorCode, rt.ErrorMessage = out.code, out.message()
+		r.Topics = append(r.Topics, rt)
+	}
+	if m.Version < 6 {
+		for _, name := range m.TopicNames {
+			add(&name, [16]byte{})
+		}
+		return r
+	}
+	for _, t := range m.Topics {
+		add(t.Topic, t.TopicID)
+	}
+	return r
+}

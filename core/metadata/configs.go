@@ -1,0 +1,164 @@
+package metadata
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ConfigType is how a config value is parsed.
+type ConfigType uint8
+
+const (
+	ConfigString ConfigType = iota + 1
+	ConfigInt               // 32-bit
+	ConfigLong              // 64-bit
+	ConfigBool
+	ConfigList // comma-separated
+)
+
+// ConfigSource says where a resolved value comes from. The values are Kafka's
+// DescribeConfigs source numbers.
+type ConfigSource int8
+
+const (
+	SourceTopic          ConfigSource = 1 // DYNAMIC_TOPIC_CONFIG
+	SourceBroker         ConfigSource = 2 // DYNAMIC_BROKER_CONFIG
+	SourceClusterDefault ConfigSource = 3 // DYNAMIC_DEFAULT_BROKER_CONFIG
+	SourceDefault        ConfigSource = 5 // DEFAULT_CONFIG
+)
+
+// ConfigDef describes one topic config seedlog understands. Name is the topic-level key;
+// BrokerName is the key that sets the default for every topic at the cluster (resource
+// "") or broker level, as in Kafka (retention.ms <- log.retention.ms).
+type ConfigDef struct {
+	Name       string
+	BrokerName string
+	Type       ConfigType
+	Default    string
+	Doc        string
+	min        int64    // Int and Long: smallest allowed value
+	choices    []string // String and List: allowed values (elements for List); nil means any
+}
+
+// topicConfigDefs is the one table of topic configs, sorted by Name. The controller
+// validates against it and brokers list it in DescribeConfigs.
+var topicConfigDefs = []ConfigDef{
+	{Name: "cleanup.policy", BrokerName: "log.cleanup.policy", Type: ConfigList, Default: "delete",
+		Doc: "delete (retention by time and size), compact, or both", choices: []string{"compact", "delete"}},
+	{Name: "flush.mode", BrokerName: "log.flush", Type: ConfigString, Default: "sync",
+		Doc: "sync: acks wait for fsync on the ISR. async: acks wait for the page cache only, " +
+			"as Kafka does by default; acknowledged records can be lost when every replica loses power",
+		choices: []string{"async", "sync"}},
+	{Name: "max.message.bytes", BrokerName: "message.max.bytes", Type: ConfigInt, Default: "1048588",
+		Doc: "largest record batch the topic accepts", min: 0},
+	{Name: "message.timestamp.type", BrokerName: "log.message.timestamp.type", Type: ConfigString,
+		Default: "CreateTime", Doc: "CreateTime keeps the producer's timestamp; LogAppendTime stamps the leader's",
+		choices: []string{"CreateTime", "LogAppendTime"}},
+	{Name: "min.insync.replicas", BrokerName: "min.insync.replicas", Type: ConfigInt, Default: "1",
+		Doc: "replicas that must hold an acks=all record before it is acknowledged", min: 1},
+	{Name: "retention.bytes", BrokerName: "log.retention.bytes", Type: ConfigLong, Default: "-1",
+		Doc: "size per partition beyond which old segments are deleted; -1 for no limit", min: -1},
+	{Name: "retention.ms", BrokerName: "log.retention.ms", Type: ConfigLong, Default: "604800000",
+		Doc: "age beyond which old segments are deleted; -1 for no limit", min: -1},
+	{Name: "segment.bytes", BrokerName: "log.segment.bytes", Type: ConfigInt, Default: "1073741824",
+		Doc: "size at which a segment is rolled", min: 14},
+	{Name: "segment.ms", BrokerName: "log.roll.ms", Type: ConfigLong, Default: "604800000",
+		Doc: "age at which a segment is rolled", min: 1},
+	{Name: "unclean.leader.election.enable", BrokerName: "unclean.leader.election.enable", Type: ConfigBool,
+		Default: "false", Doc: "must be false: seedlog never elects a leader from outside the ISR, " +
+			"which could lose acknowledged records", choices: []string{"false"}},
+}
+
+// TopicConfigDefs returns a copy of the topic config table, sorted by Name.
+func TopicConfigDefs() []ConfigDef { return slices.Clone(topicConfigDefs) }
+
+// TopicConfigDef looks up a topic-level key.
+func TopicConfigDef(name string) (ConfigDef, bool) {
+	for _, d := range topicConfigDefs {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return ConfigDef{}, false
+}
+
+// BrokerConfigDef looks up a broker-level key (one that sets a topic default).
+func BrokerConfigDef(brokerName string) (ConfigDef, bool) {
+	for _, d := range topicConfigDefs {
+		if d.BrokerName == brokerName {
+			return d, true
+		}
+	}
+	return ConfigDef{}, false
+}
+
+// Check reports whether value is acceptable for d.
+func (d ConfigDef) Check(value string) error {
+	switch d.Type {
+	case ConfigInt, ConfigLong:
+		bits := 64
+		if d.Type == ConfigInt {
+			bits = 32
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(value), 10, bits)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a %d-bit integer", d.Name, value, bits)
+		}
+		if v < d.min {
+			return fmt.Errorf("%s: %d is below the minimum %d", d.Name, v, d.min)
+		}
+	case ConfigBool:
+		v := strings.ToLower(strings.TrimSpace(value))
+		if v != "true" && v != "false" {
+			return fmt.Errorf("%s: %q is not a boolean", d.Name, value)
+		}
+		if d.choices != nil && !slices.Contains(d.choices, v) {
+			return fmt.Errorf("%s: %q is not supported", d.Name, value)
+		}
+	case ConfigString:
+		if d.choices != nil && !slices.Contains(d.choices, value) {
+			return fmt.Errorf("%s: %q is not one of %v", d.Name, value, d.choices)
+		}
+	case ConfigList:
+		items := SplitList(value)
+		if len(items) == 0 {
+			return fmt.Errorf("%s: empty list", d.Name)
+		}
+		for _, it := range items {
+			if d.choices != nil && !slices.Contains(d.choices, it) {
+				return fmt.Errorf("%s: %q is not one of %v", d.Name, it, d.choices)
+			}
+		}
+	}
+	return nil
+}
+
+// SplitList splits a List value into its trimmed, non-empty elements.
+func SplitList(value string) []string {
+	var out []string
+	for _, it := range strings.Split(value, ",") {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// ResolveTopicConfig returns the value of topic config key for a topic: the topic's own
+// setting, else the cluster-wide default set under the broker-level key, else the table
+// default. ok is false for a key not in the table.
+func (im Image) ResolveTopicConfig(topic, key string) (value string, source ConfigSource, ok bool) {
+	d, ok := TopicConfigDef(key)
+	if !ok {
+		return "", 0, false
+	}
+	if v, set := im.topicConfigValue(topic, key); set {
+		return v, SourceTopic, true
+	}
+	if v, set := im.brokerConfigs[""][d.BrokerName]; set {
+		return v, SourceClusterDefault, true
+	}
+	return d.Default, SourceDefault, true
+}
