@@ -54,7 +54,7 @@
 // (magic 0x184D2204, with a correct header checksum in magic v2), zstd is RFC 8878
 // frames. Snappy comes in two shapes. Raw snappy is one snappy block: a uvarint of the
 // decoded length, then the compressed data. snappy-java's stream, which the Java client
-// and librdkafka write, is "xerial" framed:
+// writes and the other clients read, is "xerial" framed:
 //
 //	offset  size  field
 //	0       8     magic 0x82 'S' 'N' 'A' 'P' 'P' 'Y' 0x00

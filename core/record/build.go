@@ -63,17 +63,18 @@ func Build(spec Spec, recs []kmsg.Record) ([]byte, error) {
 	if int64(len(recs)) > math.MaxInt32 {
 		return nil, fmt.Errorf("record: %d records do not fit in a batch", len(recs))
 	}
+	deltaMax, err := timestampDeltaMax(spec.FirstTimestamp, recs)
+	if err != nil {
+		return nil, err
+	}
 	body := make([]byte, 0, bodySizeHint(recs))
-	deltaMax := timestampDelta(&recs[0])
 	for i := range recs {
-		deltaMax = max(deltaMax, timestampDelta(&recs[i]))
 		body = appendRecord(body, &recs[i], int32(i))
 	}
 	if len(body) > BatchSizeMaxDef-(HeaderSize-lengthFieldEnd) {
 		return nil, fmt.Errorf("%w: %d bytes of records", ErrTooLarge, len(body))
 	}
 	if spec.Codec != CodecNone {
-		var err error
 		if body, err = Compress(spec.Codec, body); err != nil {
 			return nil, err
 		}
@@ -107,6 +108,20 @@ func BuildValues(spec Spec, values ...[]byte) ([]byte, error) {
 		recs[i].Value = v
 	}
 	return Build(spec, recs)
+}
+
+// timestampDeltaMax is the largest timestamp delta of recs (the max timestamp is the
+// first plus that, even when every delta is negative), refusing timestamps that overflow.
+func timestampDeltaMax(firstTimestamp int64, recs []kmsg.Record) (int64, error) {
+	deltaMax := timestampDelta(&recs[0])
+	for i := range recs {
+		delta := timestampDelta(&recs[i])
+		if sum := firstTimestamp + delta; (delta > 0 && sum < firstTimestamp) || (delta < 0 && sum > firstTimestamp) {
+			return 0, fmt.Errorf("record: record %d: timestamp %d%+d overflows", i, firstTimestamp, delta)
+		}
+		deltaMax = max(deltaMax, delta)
+	}
+	return deltaMax, nil
 }
 
 func timestampDelta(r *kmsg.Record) int64 {

@@ -43,6 +43,10 @@ func Compress(codec Codec, src []byte) ([]byte, error) {
 
 // Decompress decompresses src using a fresh Coder. See Coder.Decompress.
 func Decompress(codec Codec, src []byte, sizeMax int) ([]byte, error) {
+	if codec == CodecNone {
+		// The common case needs no codec state; skip allocating it.
+		return uncompressed(src, sizeMax)
+	}
 	var c Coder
 	return c.Decompress(codec, src, sizeMax)
 }
@@ -74,19 +78,16 @@ func (c *Coder) Compress(codec Codec, src []byte) ([]byte, error) {
 // error wrapping ErrCorrupt, an unknown codec ErrCodec. The result is newly allocated,
 // except for CodecNone, which returns src itself, subject to the same cap.
 func (c *Coder) Decompress(codec Codec, src []byte, sizeMax int) ([]byte, error) {
-	if sizeMax < 0 {
-		panic(fmt.Sprintf("record: negative decompression cap %d", sizeMax))
+	if codec == CodecNone {
+		return uncompressed(src, sizeMax)
 	}
-	if len(src) == 0 && codec != CodecNone && codec.Known() {
+	assertCap(sizeMax)
+	defer c.src.Reset(nil) // hold on to no caller's bytes between calls
+	if len(src) == 0 && codec.Known() {
 		// Every framing has a header; some readers take no input for an empty stream.
 		return nil, corruptCodec(codec, errors.New("no compressed data"))
 	}
 	switch codec {
-	case CodecNone:
-		if len(src) > sizeMax {
-			return nil, tooLarge(codec, sizeMax)
-		}
-		return src, nil
 	case CodecGzip:
 		return c.decompressGzip(src, sizeMax)
 	case CodecSnappy:
@@ -97,6 +98,20 @@ func (c *Coder) Decompress(codec Codec, src []byte, sizeMax int) ([]byte, error)
 		return c.decompressZstd(src, sizeMax)
 	}
 	return nil, fmt.Errorf("%w: %s", ErrCodec, codec)
+}
+
+func uncompressed(src []byte, sizeMax int) ([]byte, error) {
+	assertCap(sizeMax)
+	if len(src) > sizeMax {
+		return nil, tooLarge(CodecNone, sizeMax)
+	}
+	return src, nil
+}
+
+func assertCap(sizeMax int) {
+	if sizeMax < 0 {
+		panic(fmt.Sprintf("record: negative decompression cap %d", sizeMax))
+	}
 }
 
 func tooLarge(codec Codec, sizeMax int) error {
@@ -111,8 +126,20 @@ func corruptCodec(codec Codec, err error) error {
 // at least twofold.
 func compressedSizeHint(srcSize int) int { return srcSize/2 + 64 }
 
-// decompressedSizeHint sizes the first output buffer of a stream decompressor.
+// decompressedSizeHint sizes the first output buffer of a stream decompressor when the
+// stream does not say how large it is.
 func decompressedSizeHint(srcSize int) int { return srcSize * 4 }
+
+// gzipSizeHint reads the size a gzip stream ends with (of its last member, modulo 2^32).
+// A lie costs at most an allocation of the cap, which the caller accepted.
+func gzipSizeHint(src []byte) int {
+	const trailerSize = 8 // CRC-32 and size, little-endian
+	if len(src) < 10+trailerSize {
+		return decompressedSizeHint(len(src))
+	}
+	// One byte more than the data lets the reader see the end without growing.
+	return int(binary.LittleEndian.Uint32(src[len(src)-4:])) + 1
+}
 
 func (c *Coder) compressGzip(src []byte) ([]byte, error) {
 	var buf bytes.Buffer
@@ -147,7 +174,7 @@ func (c *Coder) decompressGzip(src []byte, sizeMax int) ([]byte, error) {
 		c.gzipR = nil // a reader whose header failed is not worth resetting
 		return nil, corruptCodec(CodecGzip, err)
 	}
-	return readCapped(CodecGzip, c.gzipR, sizeMax, decompressedSizeHint(len(src)))
+	return readCapped(CodecGzip, c.gzipR, sizeMax, gzipSizeHint(src))
 }
 
 // lz4BlockSize is the block size Kafka's own clients use; larger blocks only cost memory
@@ -229,9 +256,13 @@ func (c *Coder) compressZstd(src []byte) ([]byte, error) {
 // and lets readCapped stop one byte past the cap.
 func (c *Coder) decompressZstd(src []byte, sizeMax int) ([]byte, error) {
 	// A first frame that declares too large a size is refused from its header alone.
+	sizeHint := decompressedSizeHint(len(src))
 	var frame zstd.Header
-	if frame.Decode(src) == nil && frame.HasFCS && frame.FrameContentSize > uint64(sizeMax) {
-		return nil, tooLarge(CodecZstd, sizeMax)
+	if frame.Decode(src) == nil && frame.HasFCS {
+		if frame.FrameContentSize > uint64(sizeMax) {
+			return nil, tooLarge(CodecZstd, sizeMax)
+		}
+		sizeHint = int(frame.FrameContentSize) + 1
 	}
 	c.src.Reset(src)
 	if c.zstdD == nil {
@@ -248,7 +279,7 @@ func (c *Coder) decompressZstd(src []byte, sizeMax int) ([]byte, error) {
 		c.zstdD = nil
 		return nil, fmt.Errorf("record: zstd reader: %w", err)
 	}
-	out, err := readCapped(CodecZstd, c.zstdD, sizeMax, decompressedSizeHint(len(src)))
+	out, err := readCapped(CodecZstd, c.zstdD, sizeMax, sizeHint)
 	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
 		return nil, fmt.Errorf("%w: zstd window larger than %d bytes", ErrTooLarge, windowMax)
 	}
@@ -296,7 +327,7 @@ func readCapped(codec Codec, r io.Reader, sizeMax, sizeHint int) ([]byte, error)
 }
 
 // xerialMagic opens the framing that snappy-java's SnappyOutputStream writes, which the
-// Java client and librdkafka use for snappy batches.
+// Java client uses for snappy batches.
 var xerialMagic = [8]byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
 
 const (

@@ -92,8 +92,8 @@ func TestDecompressGarbage(t *testing.T) {
 	garbage := [][]byte{
 		{}, {1}, []byte("definitely not compressed"),
 		{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1, 2, 3},  // gzip header, junk deflate
-		{0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7, 1, 2},   // lz4 frame magic, junk
-		{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00, 0x01, 0x02},   // zstd magic, junk
+		{0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7, 1, 2},  // lz4 frame magic, junk
+		{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00, 0x01, 0x02},  // zstd magic, junk
 		append(append([]byte{}, xerialMagic[:]...), 0, 0), // xerial magic, cut header
 	}
 	for _, codec := range allCodecs[1:] {
@@ -379,5 +379,51 @@ func TestZstdBombShapeDecodes(t *testing.T) {
 	out, err := Decompress(CodecZstd, zstdBomb(3<<17, false), 3<<17)
 	if err != nil || len(out) != 3<<17 || !bytes.Equal(out, make([]byte, 3<<17)) {
 		t.Fatalf("small RLE frame: %d bytes, %v", len(out), err)
+	}
+}
+
+// TestNoGoroutines guards the determinism rule for core: no codec may start a goroutine,
+// not even one that outlives the call inside a reused Coder.
+func TestNoGoroutines(t *testing.T) {
+	in := bytes.Join(jsonValues(300, 1024, 10), nil) // several blocks of every codec
+	before := runtime.NumGoroutine()
+	var c Coder
+	for _, codec := range allCodecs {
+		for range 3 {
+			z, err := c.Compress(codec, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Decompress(codec, z, len(in)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Decompress(codec, z, len(in)); err != nil {
+				t.Fatal(err)
+			}
+			if n := runtime.NumGoroutine(); n != before {
+				t.Fatalf("%s: %d goroutines, %d before", codec, n, before)
+			}
+		}
+	}
+}
+
+func TestEmptySnappyBlock(t *testing.T) {
+	// A raw snappy block of decoded length 0 is the valid encoding of nothing.
+	out, err := Decompress(CodecSnappy, []byte{0}, 0)
+	if err != nil || len(out) != 0 {
+		t.Fatalf("%q, %v", out, err)
+	}
+}
+
+func TestNegativeCapIsABug(t *testing.T) {
+	for _, codec := range allCodecs {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: a negative cap did not panic", codec)
+				}
+			}()
+			Decompress(codec, []byte("x"), -1)
+		}()
 	}
 }

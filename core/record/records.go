@@ -69,7 +69,13 @@ type Iter struct {
 // NewIter prepares to walk the records of the batch at the start of b, decompressing them
 // (into at most sizeMax bytes) when the batch is compressed. Like DecodeRecords, it expects
 // a batch that passed Check and does not verify the CRC again.
-func NewIter(b []byte, sizeMax int) (Iter, error) {
+func NewIter(b []byte, sizeMax int) (Iter, error) { return newIter(nil, b, sizeMax) }
+
+// NewIter is the package's NewIter decompressing with c's reusable state.
+func (c *Coder) NewIter(b []byte, sizeMax int) (Iter, error) { return newIter(c, b, sizeMax) }
+
+// newIter decompresses with c, or with fresh state when c is nil.
+func newIter(c *Coder, b []byte, sizeMax int) (Iter, error) {
 	h, err := ParseHeader(b)
 	if err != nil {
 		return Iter{}, err
@@ -85,7 +91,12 @@ func NewIter(b []byte, sizeMax int) (Iter, error) {
 	if h.RecordCount == 0 && len(data) == 0 {
 		return Iter{h: h}, nil
 	}
-	if data, err = Decompress(h.Codec(), data, sizeMax); err != nil {
+	if c == nil {
+		data, err = Decompress(h.Codec(), data, sizeMax)
+	} else {
+		data, err = c.Decompress(h.Codec(), data, sizeMax)
+	}
+	if err != nil {
 		return Iter{}, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 	}
 	return Iter{h: h, data: data[:len(data):len(data)]}, nil
@@ -155,8 +166,10 @@ func (it *Iter) corrupt(format string, args ...any) error {
 
 // CountRecords walks the batch at the start of b, checking every record, and returns how
 // many it holds.
-func CountRecords(b []byte, sizeMax int) (int, error) {
-	it, err := NewIter(b, sizeMax)
+func CountRecords(b []byte, sizeMax int) (int, error) { return countRecords(nil, b, sizeMax) }
+
+func countRecords(c *Coder, b []byte, sizeMax int) (int, error) {
+	it, err := newIter(c, b, sizeMax)
 	if err != nil {
 		return 0, err
 	}
@@ -185,8 +198,8 @@ func decodeRecord(b []byte, rec *kmsg.Record, hdrBuf []kmsg.Header) (int, error)
 	rec.TimestampDelta64 = d.varint64("timestamp delta")
 	rec.TimestampDelta = int32(rec.TimestampDelta64)
 	rec.OffsetDelta = d.varint32("offset delta")
-	rec.Key = d.nullableBytes("key")
-	rec.Value = d.nullableBytes("value")
+	rec.Key = d.nullableBytes("key length", "key")
+	rec.Value = d.nullableBytes("value length", "value")
 	rec.Headers = d.headers(hdrBuf)
 	if d.err != nil {
 		return 0, d.err
@@ -257,8 +270,8 @@ func (d *decoder) varint64(field string) int64 {
 }
 
 // nullableBytes reads a varint length and that many bytes; length -1 is null.
-func (d *decoder) nullableBytes(field string) []byte {
-	n := d.varint32(field + " length")
+func (d *decoder) nullableBytes(lengthField, field string) []byte {
+	n := d.varint32(lengthField)
 	if d.err != nil || n == -1 {
 		return nil
 	}
@@ -291,7 +304,7 @@ func (d *decoder) headers(dst []kmsg.Header) []kmsg.Header {
 		// Kafka has no null header key; a null value is fine.
 		keyLen := d.varint32("header key length")
 		key := d.take("header key", keyLen)
-		value := d.nullableBytes("header value")
+		value := d.nullableBytes("header value length", "header value")
 		dst = append(dst, kmsg.Header{Key: string(key), Value: value})
 	}
 	if count == 0 {

@@ -63,6 +63,9 @@ func checkIter(t *testing.T, b []byte, spec Spec, recs []kmsg.Record) {
 	if err != nil {
 		t.Fatalf("NewIter: %v", err)
 	}
+	if h, _ := Check(b); it.Header() != h {
+		t.Fatalf("iterator header %+v, Check says %+v", it.Header(), h)
+	}
 	i := 0
 	for it.Next() {
 		if i >= len(recs) {
@@ -389,6 +392,17 @@ func TestBuildMaxTimestamp(t *testing.T) {
 	h, err := Check(b)
 	if err != nil || h.MaxTimestamp != 990 {
 		t.Fatalf("max timestamp %d, %v; want 990", h.MaxTimestamp, err)
+	}
+}
+
+func TestBuildRefusesTimestampOverflow(t *testing.T) {
+	for _, c := range []struct{ first, delta int64 }{{math.MaxInt64, 1}, {-1, math.MinInt64}, {math.MinInt64, -1}} {
+		if _, err := Build(Spec{FirstTimestamp: c.first}.NoProducer(), []kmsg.Record{{TimestampDelta64: c.delta}}); err == nil {
+			t.Errorf("timestamp %d%+d accepted", c.first, c.delta)
+		}
+	}
+	if _, err := Build(Spec{FirstTimestamp: math.MaxInt64 - 1}.NoProducer(), []kmsg.Record{{TimestampDelta64: 1}}); err != nil {
+		t.Errorf("largest timestamp refused: %v", err)
 	}
 }
 

@@ -3,16 +3,8 @@ package record
 import (
 	"errors"
 	"fmt"
-)
 
-// Kafka error codes for a partition's records in a Produce response.
-const (
-	codeNone                       int16 = 0
-	codeUnknownServerError         int16 = -1
-	codeCorruptMessage             int16 = 2
-	codeMessageTooLarge            int16 = 10
-	codeUnsupportedCompressionType int16 = 76
-	codeInvalidRecord              int16 = 87
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // ProduceErrorCode maps an error from ValidateProduce (or any function here) to the Kafka
@@ -22,7 +14,8 @@ const (
 //	ErrTooLarge                          MESSAGE_TOO_LARGE (10)
 //	ErrCodec                             UNSUPPORTED_COMPRESSION_TYPE (76)
 //	ErrInvalidRecord                     INVALID_RECORD (87)
-//	ErrCorrupt, ErrChecksum, ErrShort    CORRUPT_MESSAGE (2)
+//	ErrCorrupt, ErrChecksum, ErrShort,
+//	ErrMagic                             CORRUPT_MESSAGE (2)
 //	anything else                        UNKNOWN_SERVER_ERROR (-1)
 //
 // The first match in that order wins. Produce v3 to v6 cannot carry zstd; refusing it
@@ -31,17 +24,17 @@ const (
 func ProduceErrorCode(err error) int16 {
 	switch {
 	case err == nil:
-		return codeNone
+		return 0
 	case errors.Is(err, ErrTooLarge):
-		return codeMessageTooLarge
+		return kerr.MessageTooLarge.Code
 	case errors.Is(err, ErrCodec):
-		return codeUnsupportedCompressionType
+		return kerr.UnsupportedCompressionType.Code
 	case errors.Is(err, ErrInvalidRecord):
-		return codeInvalidRecord
-	case errors.Is(err, ErrCorrupt), errors.Is(err, ErrChecksum), errors.Is(err, ErrShort):
-		return codeCorruptMessage
+		return kerr.InvalidRecord.Code
+	case errors.Is(err, ErrCorrupt), errors.Is(err, ErrChecksum), errors.Is(err, ErrShort), errors.Is(err, ErrMagic):
+		return kerr.CorruptMessage.Code
 	}
-	return codeUnknownServerError
+	return kerr.UnknownServerError.Code
 }
 
 // ValidateProduce checks the records a client sent for one partition before a leader
@@ -54,7 +47,14 @@ func ProduceErrorCode(err error) int16 {
 // small compressed batch cannot make the leader allocate without bound.
 //
 // Errors wrap the sentinels ProduceErrorCode maps to Kafka codes.
-func ValidateProduce(b []byte, sizeMax int) (Header, error) {
+func ValidateProduce(b []byte, sizeMax int) (Header, error) { return validateProduce(nil, b, sizeMax) }
+
+// ValidateProduce is the package's ValidateProduce decompressing with c's reusable state.
+func (c *Coder) ValidateProduce(b []byte, sizeMax int) (Header, error) {
+	return validateProduce(c, b, sizeMax)
+}
+
+func validateProduce(c *Coder, b []byte, sizeMax int) (Header, error) {
 	h, err := checkProduceBatch(b, sizeMax)
 	if err != nil {
 		return Header{}, err
@@ -64,7 +64,7 @@ func ValidateProduce(b []byte, sizeMax int) (Header, error) {
 	}
 	// Offset deltas are checked to rise strictly within [0, LastOffsetDelta], and there
 	// are LastOffsetDelta+1 of them: they can only be 0, 1, 2, ...
-	n, err := CountRecords(b, sizeMax)
+	n, err := countRecords(c, b, sizeMax)
 	if err != nil {
 		return Header{}, err
 	}

@@ -68,13 +68,22 @@ func TestValidateProduceRefuses(t *testing.T) {
 		{"offsets not from zero", rawBatch(rawHeader{lastOffsetDelta: 1, recordCount: 2, producerID: -1}, append(rec(1), rec(2)...)), ErrCorrupt, 2},
 		{"garbled gzip", rawBatch(rawHeader{attributes: int16(CodecGzip), recordCount: 1, producerID: -1}, []byte("not gzip")), ErrCorrupt, 2},
 	}
+	var coder Coder // shared across cases: a failure must not spoil the next call
 	for _, c := range cases {
-		_, err := ValidateProduce(c.b, 4096)
-		if !errors.Is(err, c.want) {
-			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		for _, validate := range []func([]byte, int) (Header, error){ValidateProduce, coder.ValidateProduce} {
+			_, err := validate(c.b, 4096)
+			if !errors.Is(err, c.want) {
+				t.Errorf("%s: %v, want %v", c.name, err, c.want)
+			}
+			if code := ProduceErrorCode(err); code != c.code {
+				t.Errorf("%s: code %d, want %d (%v)", c.name, code, c.code, err)
+			}
 		}
-		if code := ProduceErrorCode(err); code != c.code {
-			t.Errorf("%s: code %d, want %d (%v)", c.name, code, c.code, err)
+	}
+	// After all those failures, the shared Coder still validates good batches.
+	for _, codec := range allCodecs {
+		if _, err := coder.ValidateProduce(mustBuild(t, Spec{Codec: codec}.NoProducer(), sampleRecords()), 4<<20); err != nil {
+			t.Errorf("%s after failures: %v", codec, err)
 		}
 	}
 }
@@ -85,6 +94,9 @@ func TestProduceErrorCodePrecedence(t *testing.T) {
 	}
 	if code := ProduceErrorCode(fmt.Errorf("%w: %w", ErrInvalidRecord, ErrMagic)); code != 87 {
 		t.Errorf("invalid record wins over magic: %d", code)
+	}
+	if code := ProduceErrorCode(fmt.Errorf("%w: 1", ErrMagic)); code != 2 {
+		t.Errorf("magic alone: %d", code)
 	}
 	if code := ProduceErrorCode(errors.New("disk on fire")); code != -1 {
 		t.Errorf("unknown error: %d", code)
