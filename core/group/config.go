@@ -1,0 +1,107 @@
+package group
+
+import (
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/seedlog/seedlog/core/plant"
+)
+
+// Log is the coordinator's __consumer_offsets partition, provided by the node.
+type Log interface {
+	// Append writes one batch of key/value records with acks=all semantics and calls done
+	// once, with the base offset when every record is durable on the ISR (below the HW),
+	// or an error (not leader any more, timeout, too few replicas...). done may run before
+	// Append returns. Wrap ErrNotLeader or ErrTooLarge in the error when they apply: they
+	// decide which Kafka error code the client sees.
+	Append(now int64, recs []KV, done func(baseOffset int64, err error))
+	// Load reads every batch below the high watermark from the log start, calling batch
+	// for each chunk of whole batches in order (record batches, possibly compressed), then
+	// done(nil) or done(err). The coordinator does not keep b after batch returns.
+	Load(now int64, batch func(b []byte), done func(err error))
+}
+
+// KV is one record for the log. A nil Value is a tombstone.
+type KV struct{ Key, Value []byte }
+
+// Errors a Log may wrap to tell the coordinator why an append failed. Any other error
+// reads as "the partition cannot take writes right now" (COORDINATOR_NOT_AVAILABLE).
+var (
+	// ErrNotLeader: this broker no longer leads the partition (NOT_COORDINATOR).
+	ErrNotLeader = errors.New("group: not the leader of the offsets partition")
+	// ErrTooLarge: the records do not fit in a batch (INVALID_COMMIT_OFFSET_SIZE for
+	// commits).
+	ErrTooLarge = errors.New("group: records too large for the offsets partition")
+)
+
+// Kafka's defaults for the group settings.
+const (
+	DefaultSessionTimeoutMin     = 6 * time.Second  // group.min.session.timeout.ms
+	DefaultSessionTimeoutMax     = 30 * time.Minute // group.max.session.timeout.ms
+	DefaultInitialRebalanceDelay = 3 * time.Second  // group.initial.rebalance.delay.ms
+	DefaultMembersMax            = 1000
+	DefaultGroupsMax             = 10000
+	DefaultProtocolsMax          = 32
+	DefaultMetadataBytesMax      = 1 << 20
+	DefaultOffsetMetadataMax     = 4096 // offset.metadata.max.bytes
+	DefaultCommitsInFlightMax    = 1024
+)
+
+// Config sets up one Coordinator. Zero values take the defaults above, except
+// InitialRebalanceDelay, where zero means no delay (DefaultConfig sets Kafka's 3 s).
+type Config struct {
+	Partition int32 // the __consumer_offsets partition this coordinator leads
+
+	// Range a member's session timeout must fall in (group.min/max.session.timeout.ms).
+	SessionTimeoutMin, SessionTimeoutMax time.Duration
+	// How long a group that starts from Empty waits for more members before completing its
+	// first join, extended by each new member up to the rebalance timeout.
+	InitialRebalanceDelay time.Duration
+
+	MembersMax int // members and member ids handed out per group (group.max.size)
+	GroupsMax  int // groups per coordinator; joins and commits creating more are refused
+
+	ProtocolsMax     int // protocols one JoinGroup may offer
+	MetadataBytesMax int // bytes of one protocol's metadata or one member's assignment
+	// OffsetMetadataMax bounds the metadata string of one committed offset.
+	OffsetMetadataMax int
+	// CommitsInFlightMax bounds the offset-commit appends waiting for durability.
+	CommitsInFlightMax int
+
+	Rand   *rand.Rand // member ids; must be set
+	Plants plant.Set
+}
+
+// DefaultConfig is Kafka's configuration for the coordinator of one partition.
+func DefaultConfig(partition int32, rng *rand.Rand) Config {
+	return Config{
+		Partition:             partition,
+		SessionTimeoutMin:     DefaultSessionTimeoutMin,
+		SessionTimeoutMax:     DefaultSessionTimeoutMax,
+		InitialRebalanceDelay: DefaultInitialRebalanceDelay,
+		Rand:                  rng,
+	}.withDefaults()
+}
+
+func (cfg Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if cfg.SessionTimeoutMin <= 0 {
+		cfg.SessionTimeoutMin = DefaultSessionTimeoutMin
+	}
+	if cfg.SessionTimeoutMax <= 0 {
+		cfg.SessionTimeoutMax = DefaultSessionTimeoutMax
+	}
+	cfg.InitialRebalanceDelay = max(cfg.InitialRebalanceDelay, 0)
+	def(&cfg.MembersMax, DefaultMembersMax)
+	def(&cfg.GroupsMax, DefaultGroupsMax)
+	def(&cfg.ProtocolsMax, DefaultProtocolsMax)
+	def(&cfg.MetadataBytesMax, DefaultMetadataBytesMax)
+	def(&cfg.OffsetMetadataMax, DefaultOffsetMetadataMax)
+	def(&cfg.CommitsInFlightMax, DefaultCommitsInFlightMax)
+	return cfg
+}

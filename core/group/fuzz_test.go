@@ -1,0 +1,146 @@
+package group
+
+import (
+	"testing"
+	"time"
+
+	"github.com/seedlog/seedlog/core/record"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Fuzz with, for example,
+//
+//	go test ./core/group -run '^$' -fuzz '^FuzzLoadRecord$' -fuzztime 1m
+//
+// Whatever the offsets partition holds, loading it must not panic: it fails cleanly or
+// yields groups that serve requests without panicking either.
+
+// FuzzLoadChunk hands arbitrary bytes to the loader as a chunk of batches, and again with
+// the CRC repaired so the record decoder is reached.
+func FuzzLoadChunk(f *testing.F) {
+	for _, kv := range seedRecords() {
+		b, err := record.Build(record.Spec{}.NoProducer(), []kmsg.Record{{Key: kv.Key, Value: kv.Value}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Add(make([]byte, record.HeaderSize))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		loadAndServe(t, [][]byte{b})
+		if h, err := record.ParseHeader(b); err == nil && h.Size() <= len(b) {
+			fixed := append([]byte(nil), b...)
+			record.SetCRC(fixed)
+			loadAndServe(t, [][]byte{fixed})
+		}
+	})
+}
+
+// FuzzLoadRecord puts arbitrary keys and values in valid batches, after a valid history,
+// so the kmsg decoders and the rebuilding of groups see every shape of record.
+func FuzzLoadRecord(f *testing.F) {
+	for _, kv := range seedRecords() {
+		f.Add(kv.Key, kv.Value, kv.Value == nil)
+	}
+	f.Fuzz(func(t *testing.T, key, value []byte, tombstone bool) {
+		if tombstone {
+			value = nil
+		}
+		var batches [][]byte
+		for i, kv := range append(seedRecords(), KV{Key: key, Value: value}) {
+			b, err := record.Build(record.Spec{BaseOffset: int64(i)}.NoProducer(), []kmsg.Record{{Key: kv.Key, Value: kv.Value}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			batches = append(batches, b)
+		}
+		loadAndServe(t, batches)
+	})
+}
+
+// seedRecords are valid records of every kind and version this coordinator reads.
+func seedRecords() []KV {
+	inst := "i1"
+	out := []KV{
+		{Key: offsetKey("g", tp{"t", 0}), Value: offsetValue(offset{offset: 5, leaderEpoch: 2, metadata: "m"})},
+		{Key: offsetKey("g", tp{"t", 1}), Value: nil},
+	}
+	for v := int16(0); v <= valueVersionMax; v++ {
+		gv := kmsg.NewGroupMetadataValue()
+		gv.Version = v
+		gv.ProtocolType = "consumer"
+		gv.Generation = 4
+		gv.Protocol = kmsg.StringPtr("range")
+		gv.Leader = kmsg.StringPtr("m1")
+		gv.Members = []kmsg.GroupMetadataValueMember{
+			{MemberID: "m1", InstanceID: &inst, ClientID: "c", SessionTimeoutMillis: 10000, RebalanceTimeoutMillis: 20000,
+				Subscription: []byte("s"), Assignment: []byte("a")},
+			{MemberID: "m2", ClientID: "c", SessionTimeoutMillis: 0, RebalanceTimeoutMillis: -1},
+		}
+		ov := kmsg.NewOffsetCommitValue()
+		ov.Version = v
+		ov.Offset = 9
+		key := groupKey("g")
+		if v == 1 {
+			key = groupKey("other")
+		}
+		out = append(out, KV{Key: key, Value: gv.AppendTo(nil)}, KV{Key: offsetKey("g", tp{"t", int32(v)}), Value: ov.AppendTo(nil)})
+	}
+	k0 := kmsg.OffsetCommitKey{Version: 0, Group: "g0", Topic: "t", Partition: 3}
+	return append(out, KV{Key: k0.AppendTo(nil), Value: offsetValue(offset{offset: 1})}, KV{Key: groupKey("other")})
+}
+
+// loadAndServe loads batches into a new coordinator and, if it serves, drives every group
+// it rebuilt through the requests members and administrators send.
+func loadAndServe(t *testing.T, batches [][]byte) {
+	log := newFakeLog(t)
+	log.batches = batches
+	cfg := testConfig()
+	now := int64(time.Hour)
+	c := NewCoordinator(now, cfg, log)
+	st := c.Status()
+	switch st.Phase {
+	case "failed":
+		if st.LoadErr == "" || c.Availability() != codeCoordinatorNotAvailable {
+			t.Fatalf("failed load without a reason: %+v", st)
+		}
+		return
+	case "serving":
+	default:
+		t.Fatalf("phase %s after loading", st.Phase)
+	}
+	h := &harness{t: t, cfg: cfg, log: log, c: c, now: now}
+	for _, g := range st.Groups {
+		serveGroup(h, g)
+	}
+	h.run(time.Minute)
+	h.c.Status()
+	h.c.ListGroups(h.now, nil)
+}
+
+func serveGroup(h *harness, g GroupStatus) {
+	ignore := func(*kmsg.JoinGroupResponse) {}
+	for _, m := range g.Members {
+		h.heartbeat(g.ID, m.ID, g.Generation)
+		req := joinReq(g.ID, m.ID, g.Protocol, "range")
+		if m.InstanceID != "" {
+			req.InstanceID = kmsg.StringPtr(m.InstanceID)
+		}
+		h.c.JoinGroup(h.now, req, "c", "h", ignore)
+		h.sync(syncReq(g.ID, m.ID, g.Generation, map[string]string{m.ID: "x"}))
+		h.commit(commitReq(g.ID, m.ID, g.Generation, map[int32]int64{0: 1}))
+		if m.InstanceID != "" {
+			h.c.JoinGroup(h.now, staticJoinReq(g.ID, "", m.InstanceID, g.Protocol), "c", "h", ignore)
+		}
+	}
+	h.c.JoinGroup(h.now, joinReq(g.ID, "", g.Protocol), "c", "h", ignore)
+	h.run(time.Second)
+	h.c.DescribeGroup(h.now, g.ID)
+	h.fetch(g.ID, 0, true)
+	h.commit(commitReq(g.ID, "", -1, map[int32]int64{0: 1}))
+	if len(g.Members) > 0 {
+		h.leave(g.ID, g.Members[0].ID)
+	}
+	h.c.DeleteGroup(h.now, g.ID, func(int16) {})
+}

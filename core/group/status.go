@@ -1,0 +1,86 @@
+package group
+
+import (
+	"bytes"
+	"maps"
+	"slices"
+)
+
+// Status is a snapshot of the coordinator for the simulator's checkers and for people.
+// Byte slices are copies.
+type Status struct {
+	Partition int32
+	Phase     string // loading, serving, failed or closed
+	LoadErr   string
+	Groups    []GroupStatus // sorted by id
+}
+
+// GroupStatus is one group.
+type GroupStatus struct {
+	ID           string
+	State        string // Kafka's names: Empty, PreparingRebalance, CompletingRebalance, Stable, Dead
+	ProtocolType string
+	Protocol     string
+	Generation   int32
+	Leader       string
+	Members      []MemberStatus // sorted by id
+	Offsets      []OffsetStatus // durable commits, sorted by topic and partition
+}
+
+// MemberStatus is one member. Assignment is what the member was handed for the group's
+// generation (raw bytes, as the leader sent them), nil while there is none.
+type MemberStatus struct {
+	ID         string
+	InstanceID string // "" for a dynamic member
+	ClientID   string
+	ClientHost string
+	Assignment []byte
+}
+
+// OffsetStatus is one committed offset.
+type OffsetStatus struct {
+	Topic       string
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    string
+}
+
+// Status describes every group.
+func (c *Coordinator) Status() Status {
+	s := Status{Partition: c.cfg.Partition, Phase: c.phase.String()}
+	if c.loadErr != nil {
+		s.LoadErr = c.loadErr.Error()
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.groups)) {
+		s.Groups = append(s.Groups, c.groups[id].status())
+	}
+	return s
+}
+
+func (g *group) status() GroupStatus {
+	gs := GroupStatus{
+		ID:           g.id,
+		State:        g.state.String(),
+		ProtocolType: g.protocolType,
+		Protocol:     g.protocol,
+		Generation:   g.generation,
+		Leader:       g.leader,
+	}
+	for _, id := range g.memberIDs() {
+		m := g.members[id]
+		gs.Members = append(gs.Members, MemberStatus{
+			ID:         m.id,
+			InstanceID: deref(m.instanceID),
+			ClientID:   m.clientID,
+			ClientHost: m.clientHost,
+			Assignment: bytes.Clone(m.assignment),
+		})
+	}
+	for _, p := range slices.SortedFunc(maps.Keys(g.offsets), compareTP) {
+		o := g.offsets[p]
+		gs.Offsets = append(gs.Offsets, OffsetStatus{Topic: p.topic, Partition: p.partition,
+			Offset: o.offset, LeaderEpoch: o.leaderEpoch, Metadata: o.metadata})
+	}
+	return gs
+}
