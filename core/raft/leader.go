@@ -1,0 +1,282 @@
+package raft
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/seedlog/seedlog/core/plant"
+)
+
+// leaderState is what a leader tracks about its epoch.
+type leaderState struct {
+	peers   []peerProgress // by voter index; the leader's own entry is unused
+	held    []heldFetch    // at most one per replica, in arrival order
+	beginAt int64          // next BeginQuorumEpoch to voters that have not fetched yet
+}
+
+type peerProgress struct {
+	// durable is the fetch offset of the voter's last fetch that matched this log: its
+	// log equals this one below it, and it is synced there. -1 until it fetches.
+	durable   int64
+	lastFetch int64 // for check-quorum; the election time until the first fetch
+	fetched   bool  // fetched in this epoch, so it knows the leader
+}
+
+type heldFetch struct {
+	from  int32
+	req   Fetch
+	until int64
+}
+
+func (r *Raft) becomeLeader(now int64) {
+	r.role, r.leader = Leader, r.cfg.ID
+	r.votes, r.rejects = nil, nil
+	r.lead = &leaderState{
+		peers:   make([]peerProgress, len(r.cfg.Voters)),
+		beginAt: now + int64(r.cfg.ElectionTimeout)/2,
+	}
+	for i := range r.lead.peers {
+		r.lead.peers[i] = peerProgress{durable: -1, lastFetch: now}
+	}
+	r.note("elected", "%d leads epoch %d from offset %d", r.cfg.ID, r.epoch, r.log.end())
+	value := leaderChangeValue(r.cfg.ID, r.epoch, r.cfg.Voters)
+	batch, err := buildBatch(r.log.end(), r.epoch, now/1e6, true, [][]byte{value})
+	if err != nil {
+		panic(fmt.Sprintf("raft %d: %v", r.cfg.ID, err))
+	}
+	r.appendLocal(batch)
+	r.beginQuorumEpoch()
+	r.advanceLeaderHW()
+}
+
+// beginQuorumEpoch tells the voters that have not fetched yet who leads.
+func (r *Raft) beginQuorumEpoch() {
+	for i, v := range r.cfg.Voters {
+		if i != r.voterIdx && !r.lead.peers[i].fetched {
+			r.send(v, &BeginQuorumEpoch{Epoch: r.epoch, LeaderID: r.cfg.ID})
+		}
+	}
+}
+
+// dropLeadership stops serving: held fetches learn that this member no longer leads.
+func (r *Raft) dropLeadership() {
+	for _, h := range r.lead.held {
+		r.send(h.from, r.refusal(&h.req, CodeNotLeader, -1))
+	}
+	r.lead = nil
+}
+
+func (r *Raft) tickLeader(now int64) {
+	if now >= r.quorumDeadline() {
+		r.resign(now)
+		return
+	}
+	r.expireHeldFetches(now)
+	if now >= r.lead.beginAt {
+		r.beginQuorumEpoch()
+		r.lead.beginAt = now + int64(r.cfg.ElectionTimeout)/2
+	}
+}
+
+func (r *Raft) leaderDeadline() int64 {
+	d := r.quorumDeadline()
+	for _, h := range r.lead.held {
+		d = min(d, h.until)
+	}
+	for i, p := range r.lead.peers {
+		if i != r.voterIdx && !p.fetched {
+			d = min(d, r.lead.beginAt)
+		}
+	}
+	return d
+}
+
+// quorumDeadline is when the leader must resign unless more voters fetch: FetchTimeout
+// after the time by which a majority (itself included) last fetched.
+func (r *Raft) quorumDeadline() int64 {
+	if r.majority == 1 {
+		return math.MaxInt64
+	}
+	times := make([]int64, 0, len(r.cfg.Voters)-1)
+	for i, p := range r.lead.peers {
+		if i != r.voterIdx {
+			times = append(times, p.lastFetch)
+		}
+	}
+	slices.SortFunc(times, func(a, b int64) int { return cmp.Compare(b, a) })
+	return times[r.majority-2] + int64(r.cfg.FetchTimeout)
+}
+
+// resign gives up leadership after losing touch with a majority, staying in the epoch
+// so that an election can pick a leader that a majority reaches.
+func (r *Raft) resign(now int64) {
+	r.note("resigned", "%d lost touch with a majority in epoch %d", r.cfg.ID, r.epoch)
+	r.leaveRole("check-quorum")
+	r.role, r.leader = Unattached, -1
+	r.lastLeaderContact = noTime
+	r.resetElectionTimer(now)
+}
+
+// advanceLeaderHW moves the high watermark to the largest offset a majority of voters
+// has durably, provided the entry below it is of this epoch (an entry of an older epoch
+// on a majority can still be replaced by a leader that never saw it).
+func (r *Raft) advanceLeaderHW() {
+	offs := make([]int64, len(r.cfg.Voters))
+	for i, p := range r.lead.peers {
+		offs[i] = p.durable
+	}
+	offs[r.voterIdx] = r.durableOffset
+	slices.SortFunc(offs, func(a, b int64) int { return cmp.Compare(b, a) })
+	m := offs[r.majority-1]
+	if m <= r.hwMem {
+		return
+	}
+	if r.log.epochBefore(m) != r.epoch && !r.cfg.Plants.On(plant.CommitOldEpoch) {
+		return
+	}
+	r.raiseHW(min(m, r.durableOffset))
+}
+
+func (r *Raft) onFetch(now int64, from int32, m *Fetch) {
+	if m.ReplicaID != from || from == r.cfg.ID || m.FetchOffset < 0 || m.LastFetchedEpoch < 0 {
+		return
+	}
+	if m.Epoch > r.epoch {
+		r.adopt(now, m.Epoch, -1)
+	}
+	switch {
+	case m.Epoch < r.epoch:
+		r.send(from, r.refusal(m, CodeFencedEpoch, r.leader))
+		return
+	case r.role != Leader:
+		r.send(from, r.refusal(m, CodeNotLeader, r.leader))
+		return
+	}
+	vi := r.voterIndex(from)
+	if vi >= 0 {
+		r.lead.peers[vi].lastFetch = now
+		r.lead.peers[vi].fetched = true
+	}
+	div, snap := r.checkFetchPosition(m.FetchOffset, m.LastFetchedEpoch)
+	if div == nil && !snap {
+		if vi >= 0 {
+			r.lead.peers[vi].durable = m.FetchOffset
+			r.advanceLeaderHW()
+		}
+		if m.FetchOffset == r.log.end() && m.KnownHW == r.hwDurable && r.cfg.FetchMaxWait > 0 {
+			r.holdFetch(now, from, m)
+			return
+		}
+	}
+	r.serveFetch(from, m)
+}
+
+func (r *Raft) refusal(m *Fetch, code Code, leader int32) *FetchResponse {
+	return &FetchResponse{Epoch: r.epoch, Leader: leader, Code: code, FetchOffset: m.FetchOffset,
+		LastFetchedEpoch: m.LastFetchedEpoch, HW: r.hwDurable, LogStartOffset: r.log.start}
+}
+
+// checkFetchPosition compares a fetcher's position with this log: nil and false when
+// its log matches below offset; where to truncate when it diverges; true when the
+// position is below this log's start and only the snapshot can help.
+func (r *Raft) checkFetchPosition(offset int64, lastEpoch int32) (div *EpochEnd, snapshot bool) {
+	if offset < r.log.start {
+		return nil, true
+	}
+	e, end, ok := r.log.endOfEpoch(lastEpoch)
+	if !ok {
+		return nil, true
+	}
+	if e == lastEpoch && end >= offset {
+		return nil, false
+	}
+	return &EpochEnd{Epoch: e, EndOffset: end}, false
+}
+
+// serveFetch answers a fetch with batches, a divergence or a snapshot id.
+func (r *Raft) serveFetch(to int32, m *Fetch) {
+	resp := r.refusal(m, CodeNone, r.cfg.ID)
+	div, snap := r.checkFetchPosition(m.FetchOffset, m.LastFetchedEpoch)
+	switch {
+	case snap && r.snap == nil:
+		return // only a malformed position gets here: a log starting above 0 has a snapshot
+	case snap:
+		resp.Snapshot = &SnapshotID{EndOffset: r.snap.EndOffset, Epoch: r.snap.Epoch}
+	case div != nil:
+		resp.Diverging = div
+	default:
+		resp.Batches = r.log.slice(m.FetchOffset, r.cfg.FetchBytesMax)
+	}
+	r.send(to, resp)
+}
+
+// holdFetch parks a fetch that would return nothing, replacing an older one from the
+// same replica, until data arrives, the high watermark moves or FetchMaxWait passes.
+func (r *Raft) holdFetch(now int64, from int32, m *Fetch) {
+	h := heldFetch{from: from, req: *m, until: now + int64(r.cfg.FetchMaxWait)}
+	for i := range r.lead.held {
+		if r.lead.held[i].from == from {
+			r.lead.held[i] = h
+			return
+		}
+	}
+	if len(r.lead.held) >= r.cfg.HeldFetchesMax {
+		r.serveFetch(from, m)
+		return
+	}
+	r.lead.held = append(r.lead.held, h)
+}
+
+func (r *Raft) completeHeldFetches() {
+	if r.lead == nil {
+		return
+	}
+	held := r.lead.held
+	r.lead.held = nil
+	for i := range held {
+		r.serveFetch(held[i].from, &held[i].req)
+	}
+}
+
+func (r *Raft) expireHeldFetches(now int64) {
+	kept := r.lead.held[:0]
+	for _, h := range r.lead.held {
+		if now >= h.until {
+			r.serveFetch(h.from, &h.req)
+		} else {
+			kept = append(kept, h)
+		}
+	}
+	clear(r.lead.held[len(kept):])
+	r.lead.held = kept
+}
+
+func (r *Raft) onFetchSnapshot(now int64, from int32, m *FetchSnapshot) {
+	if m.ReplicaID != from || from == r.cfg.ID {
+		return
+	}
+	if m.Epoch > r.epoch {
+		r.adopt(now, m.Epoch, -1)
+	}
+	resp := &FetchSnapshotResponse{Epoch: r.epoch, Leader: r.leader, Snapshot: m.Snapshot, Position: m.Position}
+	switch {
+	case m.Epoch < r.epoch:
+		resp.Code = CodeFencedEpoch
+	case r.role != Leader:
+		resp.Code = CodeNotLeader
+	case r.snap == nil || r.snap.EndOffset != m.Snapshot.EndOffset || r.snap.Epoch != m.Snapshot.Epoch ||
+		m.Position < 0 || m.Position > int64(len(r.snap.Data)):
+		resp.Code = CodeUnknownSnapshot
+	default:
+		if vi := r.voterIndex(from); vi >= 0 {
+			r.lead.peers[vi].lastFetch = now
+			r.lead.peers[vi].fetched = true
+		}
+		data := r.snap.Data
+		resp.Size = int64(len(data))
+		resp.Chunk = data[m.Position:min(int64(len(data)), m.Position+int64(r.cfg.SnapshotChunkBytes))]
+	}
+	r.send(from, resp)
+}
