@@ -29,9 +29,13 @@ type ConnID uint64
 type Request struct {
 	Conn     ConnID
 	Corr     int32 // correlation id, echoed in the response
+	Key      int16
 	Version  int16
 	ClientID string
-	Msg      kmsg.Request // Msg.Key() is the API key; Msg.GetVersion() == Version
+	// Msg is the decoded request, with Msg.GetVersion() == Version. It is nil when the
+	// key or version is not served (wire.ErrUnsupported): the node answers ApiVersions
+	// with its version-0 error response and closes the connection for anything else.
+	Msg kmsg.Request
 }
 
 // Response is a client response, emitted in request order per connection. Msg's version

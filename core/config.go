@@ -22,6 +22,11 @@ type Config struct {
 	Host string
 	Port int32
 	Rack string
+	// ClusterID names the cluster in Metadata responses and registrations.
+	ClusterID string
+	// MetadataSnapshotRecords is how many committed metadata records pass between two
+	// snapshots of the image (0: a default of 1000).
+	MetadataSnapshotRecords int
 	// Seed seeds the node's PRNG. It must differ per incarnation (each start), because
 	// the broker draws its incarnation id from it.
 	Seed uint64
@@ -91,6 +96,9 @@ func (c Config) withDefaults() Config {
 	fill(&t.RequestTimeout, d.RequestTimeout)
 	if t.ClockDriftMax == 0 {
 		t.ClockDriftMax = d.ClockDriftMax
+	}
+	if c.ClusterID == "" {
+		c.ClusterID = "seedlog"
 	}
 	if c.Defaults.Partitions == 0 {
 		c.Defaults.Partitions = DefaultDefaults.Partitions

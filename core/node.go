@@ -1,20 +1,31 @@
 package core
 
 import (
+	"fmt"
 	"math/rand/v2"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/raft"
 )
 
 // Node is one seedlog node. It is not safe for concurrent use: one goroutine (the real
 // node's loop, or the simulator) owns it.
 type Node struct {
-	cfg     Config
-	rng     *rand.Rand
-	queue   disk.Queue
-	out     Output
+	cfg   Config
+	rng   *rand.Rand
+	queue disk.Queue
+	out   Output
+	now   int64 // the time of the input being handled
+
 	started bool
 	stopped bool
+
+	quorum quorum
+	ctrl   controllerHost
+	rpc    rpcClient
+	broker brokerState
+	conns  conns
 }
 
 // New creates a node. It does nothing until Start.
@@ -35,11 +46,133 @@ func (n *Node) ID() int32 { return n.cfg.NodeID }
 // Config returns the node's configuration with defaults filled in.
 func (n *Node) Config() Config { return n.cfg }
 
+// Start hands the node what recovery found on its disk. It must be the first input.
+func (n *Node) Start(now int64, rec disk.Recovered) {
+	if n.started {
+		panic("core: Start called twice")
+	}
+	n.started = true
+	n.now = now
+	if err := n.startQuorum(now, rec); err != nil {
+		n.stop(fmt.Sprintf("recovering the metadata quorum: %v", err))
+		return
+	}
+	if n.cfg.IsVoter() {
+		n.ctrl.init(n)
+	}
+	if n.cfg.Broker {
+		n.startBroker(now, rec)
+	}
+	n.after(now)
+}
+
+// Peer delivers an encoded message from node from.
+func (n *Node) Peer(now int64, from int32, payload []byte) {
+	if !n.accept(now) {
+		return
+	}
+	m, err := decodePeer(payload)
+	if err != nil {
+		n.note("peer-garbage", fmt.Sprintf("from node %d: %v", from, err))
+		return
+	}
+	switch m := m.(type) {
+	case raft.Message:
+		n.stepQuorum(func() { n.quorum.raft.Step(now, from, m) })
+	case callMsg:
+		n.ctrl.serveCall(n, from, m)
+	case answerMsg:
+		n.rpc.answer(n, m)
+	case barrierMsg:
+		n.ctrl.serveBarrier(n, from, m)
+	case barrierAnswerMsg:
+		n.rpc.barrierAnswer(n, m)
+	default:
+		n.stepReplicaMessage(from, m)
+	}
+	n.after(now)
+}
+
+// Done delivers the completion of a disk op.
+func (n *Node) Done(now int64, d disk.Done) {
+	if !n.accept(now) {
+		return
+	}
+	switch owner := n.queue.TakeOwner(d.ID).(type) {
+	case *raft.Raft:
+		n.stepQuorum(func() { owner.Done(now, d) })
+	case func(disk.Done):
+		owner(d)
+	case doneHandler:
+		prev := n.queue.SetOwner(owner)
+		owner.Done(now, d)
+		n.queue.SetOwner(prev)
+	case nil:
+		panic(fmt.Sprintf("core: completion of an op nobody emitted: %+v", d))
+	}
+	n.after(now)
+}
+
+// doneHandler is a component that emits disk ops and takes their completions.
+type doneHandler interface {
+	Done(now int64, d disk.Done)
+}
+
+// Tick tells the node that time passed.
+func (n *Node) Tick(now int64) {
+	if !n.accept(now) {
+		return
+	}
+	n.stepQuorum(func() { n.quorum.raft.Tick(now) })
+	n.ctrl.tick(n)
+	n.rpc.tick(n)
+	n.tickBroker(now)
+	n.after(now)
+}
+
+// Deadline is the local time at which the node next needs a Tick.
+func (n *Node) Deadline() int64 {
+	if !n.started || n.stopped {
+		return NoDeadline
+	}
+	d := n.quorum.raft.Deadline()
+	d = min(d, n.ctrl.deadline(), n.rpc.deadline(), n.brokerDeadline())
+	return d
+}
+
+// accept checks an input's time and the node's state.
+func (n *Node) accept(now int64) bool {
+	if !n.started {
+		panic("core: input before Start")
+	}
+	if n.stopped {
+		return false
+	}
+	if now < n.now {
+		panic(fmt.Sprintf("core: time went backwards on node %d: %d after %d", n.cfg.NodeID, now, n.now))
+	}
+	n.now = now
+	return true
+}
+
+// after runs once per input, after it was handled: it drains the components' outputs.
+func (n *Node) after(now int64) {
+	if n.stopped {
+		return
+	}
+	n.drainQuorum(now)
+	n.ctrl.drain(n)
+	n.drainReplicas(now)
+}
+
 // Drain returns the outputs accumulated since the last Drain.
 func (n *Node) Drain() Output {
 	n.out.Ops = n.queue.Drain()
 	out := n.out
 	n.out = Output{}
+	if out.Fatal != nil {
+		out.Ops, out.Messages, out.Responses, out.Close = nil, nil, nil, nil
+	}
 	return out
 }
 
@@ -58,3 +191,10 @@ func (n *Node) Stopped() bool { return n.stopped }
 func (n *Node) note(kind, text string) {
 	n.out.Notes = append(n.out.Notes, Note{Kind: kind, Text: text})
 }
+
+func (n *Node) send(to int32, payload []byte) {
+	n.out.Messages = append(n.out.Messages, Message{To: to, Payload: payload})
+}
+
+// Image is the metadata image the node has applied (everything below the quorum's HW).
+func (n *Node) Image() metadata.Image { return n.quorum.image }

@@ -82,10 +82,18 @@ const (
 	DeleteLog
 	// LeaderEpochs durably replaces Log's leader-epoch checkpoint with Epochs.
 	LeaderEpochs
+	// FindTime looks up the first offset of Log whose batch max timestamp is at least
+	// Offset (a timestamp in ms), below MaxOffset. Done.Offset is that offset, or -1.
+	FindTime
+	// Retain applies retention to Log: it deletes the oldest segments whose newest
+	// record is older than Retention.Ms before Retention.NowMs, and then the oldest while
+	// the log is larger than Retention.Bytes (a negative limit disables each rule), never
+	// deleting at or above MaxOffset. Done.Offset is the log start offset afterwards.
+	Retain
 )
 
 var kindNames = [...]string{"?", "append", "sync", "truncate", "reset", "delete-below", "read",
-	"write-file", "remove-file", "create-log", "delete-log", "leader-epochs"}
+	"write-file", "remove-file", "create-log", "delete-log", "leader-epochs", "find-time", "retain"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -111,6 +119,14 @@ type Op struct {
 	Data      []byte
 	Name      string
 	Epochs    []EpochEntry
+	Retention Retention
+}
+
+// Retention is the policy of a Retain op.
+type Retention struct {
+	NowMs int64 // the node's clock, ms since the Unix epoch
+	Ms    int64 // retention.ms; negative: keep forever
+	Bytes int64 // retention.bytes; negative: no size limit
 }
 
 func (o Op) String() string {
@@ -138,16 +154,25 @@ type Done struct {
 	Err error
 	// Data holds the batches of a Read.
 	Data []byte
-	// Offset reports, for Read, the log start offset at the time of the read, so a reader
-	// that fell below it learns why it got nothing.
+	// Offset reports, for Read and Retain, the log start offset after the op (a reader
+	// below it learns why it got nothing), and for FindTime the offset found or -1.
 	Offset int64
 }
 
 // Queue numbers and collects the Ops of one node. Every component of a node emits into
-// the same Queue, so OpIDs are globally ordered and Dones come back in that order.
+// the same Queue, so OpIDs are globally ordered and Dones come back in that order. The
+// node tags each Op with the component that emitted it (SetOwner) and routes each Done
+// back to that owner (TakeOwner).
 type Queue struct {
-	last OpID
-	ops  []Op
+	last   OpID
+	ops    []Op
+	owner  any
+	owners []owned // ops emitted and not yet taken, in ID order
+}
+
+type owned struct {
+	id    OpID
+	owner any
 }
 
 // Emit assigns op the next OpID, queues it and returns the ID.
@@ -155,7 +180,33 @@ func (q *Queue) Emit(op Op) OpID {
 	q.last++
 	op.ID = q.last
 	q.ops = append(q.ops, op)
+	q.owners = append(q.owners, owned{op.ID, q.owner})
 	return op.ID
+}
+
+// SetOwner makes owner the tag of the Ops emitted from now on and returns the previous
+// tag, for the caller to restore.
+func (q *Queue) SetOwner(owner any) (prev any) {
+	prev, q.owner = q.owner, owner
+	return prev
+}
+
+// TakeOwner returns the tag of Op id and forgets it and every earlier Op. Dones arrive in
+// Op order, so the entries before id are for Ops whose Dones were lost with a discarded
+// owner; it returns nil for an unknown id.
+func (q *Queue) TakeOwner(id OpID) any {
+	i := 0
+	for i < len(q.owners) && q.owners[i].id < id {
+		i++
+	}
+	var owner any
+	if i < len(q.owners) && q.owners[i].id == id {
+		owner = q.owners[i].owner
+		i++
+	}
+	clear(q.owners[:i])
+	q.owners = q.owners[i:]
+	return owner
 }
 
 // Last is the ID of the most recently emitted Op (0 before the first).

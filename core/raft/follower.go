@@ -11,6 +11,10 @@ import (
 
 // followerState is what a follower or observer tracks while pulling from the leader.
 type followerState struct {
+	// readRound is the highest read round seen from the leader of readRoundEpoch.
+	readRound      uint64
+	readRoundEpoch int32
+
 	req       Message // the outstanding Fetch or FetchSnapshot, nil if none
 	to        int32   // where req went
 	retryAt   int64   // resend req then: it or its response may be lost
@@ -68,7 +72,11 @@ func (r *Raft) nextFetch() Message {
 	if r.fol.lastEpochOverride >= 0 {
 		last = r.fol.lastEpochOverride
 	}
-	return &Fetch{Epoch: r.epoch, ReplicaID: r.cfg.ID, FetchOffset: r.log.end(), LastFetchedEpoch: last, KnownHW: r.leaderHW}
+	f := &Fetch{Epoch: r.epoch, ReplicaID: r.cfg.ID, FetchOffset: r.log.end(), LastFetchedEpoch: last, KnownHW: r.leaderHW}
+	if r.fol.readRoundEpoch == r.epoch {
+		f.ReadRound = r.fol.readRound
+	}
+	return f
 }
 
 func (r *Raft) tickFollower(now int64) {
@@ -144,6 +152,10 @@ func (r *Raft) onFetchResponse(now int64, from int32, m *FetchResponse) {
 	if !r.attach(now, from) {
 		return
 	}
+	if r.fol.readRoundEpoch != r.epoch {
+		r.fol.readRound, r.fol.readRoundEpoch = 0, r.epoch
+	}
+	r.fol.readRound = max(r.fol.readRound, m.ReadRound)
 	switch {
 	case m.Diverging != nil:
 		r.onDiverging(*m.Diverging)

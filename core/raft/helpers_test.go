@@ -95,6 +95,7 @@ func (c *tcluster) pump() {
 		}
 		n.rd.Committed = append(n.rd.Committed, rd.Committed...)
 		n.rd.Notes = append(n.rd.Notes, rd.Notes...)
+		n.rd.Reads = append(n.rd.Reads, rd.Reads...)
 		if rd.Installed != nil {
 			n.rd.Installed = rd.Installed
 		}

@@ -14,9 +14,15 @@ type leaderState struct {
 	peers   []peerProgress // by voter index; the leader's own entry is unused
 	held    []heldFetch    // at most one per replica, in arrival order
 	beginAt int64          // next BeginQuorumEpoch to voters that have not fetched yet
+	// epochStart is the offset after this leader's leader-change record: once the high
+	// watermark reaches it, everything earlier epochs committed is committed here too.
+	epochStart int64
+	reads      readState
 }
 
 type peerProgress struct {
+	// readRound is the highest read round this voter echoed in a fetch of this epoch.
+	readRound uint64
 	// durable is the fetch offset of the voter's last fetch that matched this log: its
 	// log equals this one below it, and it is synced there. -1 until it fetches.
 	durable   int64
@@ -47,6 +53,7 @@ func (r *Raft) becomeLeader(now int64) {
 		panic(fmt.Sprintf("raft %d: %v", r.cfg.ID, err))
 	}
 	r.appendLocal(batch)
+	r.lead.epochStart = r.log.end()
 	r.beginQuorumEpoch()
 	r.advanceLeaderHW()
 }
@@ -62,6 +69,7 @@ func (r *Raft) beginQuorumEpoch() {
 
 // dropLeadership stops serving: held fetches learn that this member no longer leads.
 func (r *Raft) dropLeadership() {
+	r.failReads()
 	for _, h := range r.lead.held {
 		r.send(h.from, r.refusal(&h.req, CodeNotLeader, -1))
 	}
@@ -158,6 +166,8 @@ func (r *Raft) onFetch(now int64, from int32, m *Fetch) {
 	if vi >= 0 {
 		r.lead.peers[vi].lastFetch = now
 		r.lead.peers[vi].fetched = true
+		r.lead.peers[vi].readRound = max(r.lead.peers[vi].readRound, m.ReadRound)
+		r.confirmReads()
 	}
 	div, snap := r.checkFetchPosition(m.FetchOffset, m.LastFetchedEpoch)
 	if div == nil && !snap {
@@ -174,8 +184,12 @@ func (r *Raft) onFetch(now int64, from int32, m *Fetch) {
 }
 
 func (r *Raft) refusal(m *Fetch, code Code, leader int32) *FetchResponse {
-	return &FetchResponse{Epoch: r.epoch, Leader: leader, Code: code, FetchOffset: m.FetchOffset,
+	resp := &FetchResponse{Epoch: r.epoch, Leader: leader, Code: code, FetchOffset: m.FetchOffset,
 		LastFetchedEpoch: m.LastFetchedEpoch, HW: r.hwDurable, LogStartOffset: r.log.start}
+	if r.lead != nil {
+		resp.ReadRound = r.lead.reads.round
+	}
+	return resp
 }
 
 // checkFetchPosition compares a fetcher's position with this log: nil and false when

@@ -118,6 +118,9 @@ type Fetch struct {
 	// KnownHW is the last high watermark the fetcher heard from the leader; the leader
 	// holds an idle fetch only if the fetcher already knows its current one.
 	KnownHW int64
+	// ReadRound echoes the highest read round the fetcher saw in a response of this
+	// epoch's leader: the fetch was sent after that round began (see reads.go).
+	ReadRound uint64
 }
 
 // EpochEnd is where an epoch ends in the leader's log.
@@ -148,6 +151,8 @@ type FetchResponse struct {
 	Snapshot *SnapshotID
 	// Batches are whole batches from FetchOffset.
 	Batches []byte
+	// ReadRound is the leader's current read round when it sent the response.
+	ReadRound uint64
 }
 
 // FetchSnapshot asks for the bytes of a snapshot from Position.
@@ -211,6 +216,7 @@ func (m *Fetch) AppendTo(w *enc.Writer) {
 	w.I64(m.FetchOffset)
 	w.I32(m.LastFetchedEpoch)
 	w.I64(m.KnownHW)
+	w.U64(m.ReadRound)
 }
 
 func (m *FetchResponse) AppendTo(w *enc.Writer) {
@@ -231,6 +237,7 @@ func (m *FetchResponse) AppendTo(w *enc.Writer) {
 		appendSnapshotID(w, *m.Snapshot)
 	}
 	w.Bytes(m.Batches)
+	w.U64(m.ReadRound)
 }
 
 func (m *FetchSnapshot) AppendTo(w *enc.Writer) {
@@ -295,7 +302,7 @@ func decodeBody(kind MsgKind, r *enc.Reader) Message {
 		return &BeginQuorumEpochResponse{Epoch: r.I32(), Leader: r.I32(), Code: readCode(r)}
 	case KindFetch:
 		return &Fetch{Epoch: r.I32(), ReplicaID: r.I32(), FetchOffset: r.I64(),
-			LastFetchedEpoch: r.I32(), KnownHW: r.I64()}
+			LastFetchedEpoch: r.I32(), KnownHW: r.I64(), ReadRound: r.U64()}
 	case KindFetchResponse:
 		return decodeFetchResponse(r)
 	case KindFetchSnapshot:
@@ -319,6 +326,7 @@ func decodeFetchResponse(r *enc.Reader) *FetchResponse {
 		m.Snapshot = &id
 	}
 	m.Batches = readBytes(r)
+	m.ReadRound = r.U64()
 	if r.Err() == nil && m.Diverging != nil && m.Snapshot != nil {
 		r.Fail(fmt.Errorf("%w: fetch response both diverging and pointing at a snapshot", enc.ErrBad))
 	}

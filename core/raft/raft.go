@@ -82,7 +82,9 @@ type Ready struct {
 	// Committed are newly committed entries, in order, each delivered once per
 	// incarnation. After a restart they start again from the snapshot (or log start).
 	Committed []Entry
-	Notes     []Note
+	// Reads answers ReadIndex calls.
+	Reads []ReadResult
+	Notes []Note
 	// Fatal is set once a disk op failed or the log contradicts committed state: raft has
 	// stopped and the node must be recovered from disk. It stays set.
 	Fatal error

@@ -38,6 +38,7 @@ var coreStd = set("bufio", "bytes", "cmp", "container/heap", "container/list",
 // coreThirdParty are the modules core may use (prefix match).
 var coreThirdParty = []string{
 	"github.com/twmb/franz-go/pkg/kmsg",
+	"github.com/twmb/franz-go/pkg/kerr", // Kafka error codes: constants only
 	"github.com/klauspost/compress",
 	"github.com/pierrec/lz4/v4",
 	"github.com/cespare/xxhash/v2",

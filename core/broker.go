@@ -1,0 +1,168 @@
+package core
+
+import (
+	"fmt"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// brokerListener is the name of the one listener a seedlog broker registers.
+const brokerListener = "PLAINTEXT"
+
+// brokerState is the broker's standing with the active controller: its registration,
+// its heartbeats and the lease they grant.
+//
+// The lease is what lets a deposed partition leader stop before a new one starts
+// (DESIGN.md 4.3): the broker may lead only until LeaseDuration after it *sent* the last
+// heartbeat the controller acknowledged unfenced, measured on its own clock; the
+// controller fences it only after a session timeout long enough that, with the bounded
+// clock drift, every such lease has ended (controller.LeaseSafe).
+type brokerState struct {
+	incarnation [16]byte
+	epoch       int64 // -1 until registered
+	registering bool
+	registerAt  int64 // when to try registering again after a refusal
+	heartbeat   bool  // a heartbeat is in flight
+	nextBeat    int64 // when the next heartbeat is due
+	fenced      bool
+	leaseEnd    int64 // local time at which the lease lapses
+	shutdown    bool  // controlled shutdown requested
+	shutdownOK  bool  // the controller moved every leadership away
+}
+
+func (n *Node) startBroker(now int64, rec disk.Recovered) {
+	b := &n.broker
+	for i := range b.incarnation {
+		b.incarnation[i] = byte(n.rng.Uint32())
+	}
+	b.epoch, b.fenced = -1, true
+	n.startReplicas(now, rec)
+	n.register()
+}
+
+func (n *Node) register() {
+	b := &n.broker
+	b.registering = true
+	req := kmsg.NewPtrBrokerRegistrationRequest()
+	req.SetVersion(0)
+	req.BrokerID = n.cfg.NodeID
+	req.ClusterID = n.cfg.ClusterID
+	req.IncarnationID = b.incarnation
+	req.Listeners = []kmsg.BrokerRegistrationRequestListener{{
+		Name: brokerListener, Host: n.cfg.Host, Port: uint16(n.cfg.Port), SecurityProtocol: 0,
+	}}
+	if n.cfg.Rack != "" {
+		req.Rack = &n.cfg.Rack
+	}
+	n.rpc.callController(n, req, func(resp kmsg.Response, err error) {
+		b.registering = false
+		b.registerAt = n.now + int64(n.cfg.HeartbeatInterval)/4
+		r, _ := resp.(*kmsg.BrokerRegistrationResponse)
+		switch {
+		case err != nil || r == nil:
+			n.note("broker-register-retry", fmt.Sprint(err))
+		case r.ErrorCode != 0:
+			n.note("broker-register-refused", kerr.ErrorForCode(r.ErrorCode).Error())
+		default:
+			b.epoch = r.BrokerEpoch
+			b.nextBeat = n.now
+			n.note("broker-registered", fmt.Sprintf("broker %d epoch %d", n.cfg.NodeID, b.epoch))
+		}
+	})
+}
+
+func (n *Node) sendHeartbeat() {
+	b := &n.broker
+	b.heartbeat = true
+	sentAt := n.now
+	b.nextBeat = sentAt + int64(n.cfg.HeartbeatInterval)
+	req := kmsg.NewPtrBrokerHeartbeatRequest()
+	req.SetVersion(0)
+	req.BrokerID = n.cfg.NodeID
+	req.BrokerEpoch = b.epoch
+	req.CurrentMetadataOffset = n.quorum.image.Offset()
+	req.WantShutdown = b.shutdown
+	epoch := b.epoch
+	n.rpc.callController(n, req, func(resp kmsg.Response, err error) {
+		b.heartbeat = false
+		r, _ := resp.(*kmsg.BrokerHeartbeatResponse)
+		if err != nil || r == nil || b.epoch != epoch {
+			return
+		}
+		switch r.ErrorCode {
+		case 0:
+		case kerr.StaleBrokerEpoch.Code, kerr.BrokerIDNotRegistered.Code:
+			// The controller lost or replaced the registration: register again.
+			b.epoch, b.fenced = -1, true
+			n.note("broker-reregister", kerr.ErrorForCode(r.ErrorCode).Error())
+			return
+		default:
+			return
+		}
+		wasFenced := b.fenced
+		b.fenced = r.IsFenced
+		if !r.IsFenced {
+			b.leaseEnd = max(b.leaseEnd, sentAt+int64(n.cfg.LeaseDuration))
+		}
+		if wasFenced != b.fenced {
+			n.note("broker-fenced", fmt.Sprintf("broker %d fenced=%v", n.cfg.NodeID, b.fenced))
+		}
+		b.shutdownOK = r.ShouldShutdown
+		n.leaseChanged()
+	})
+}
+
+func (n *Node) tickBroker(now int64) {
+	if !n.cfg.Broker {
+		return
+	}
+	b := &n.broker
+	switch {
+	case b.epoch < 0 && !b.registering && now >= b.registerAt:
+		n.register()
+	case b.epoch >= 0 && !b.heartbeat && now >= b.nextBeat:
+		n.sendHeartbeat()
+	}
+	n.tickReplicas(now)
+}
+
+func (n *Node) brokerDeadline() int64 {
+	if !n.cfg.Broker {
+		return NoDeadline
+	}
+	d := n.replicasDeadline()
+	if b := &n.broker; b.epoch >= 0 && !b.heartbeat {
+		d = min(d, b.nextBeat)
+	} else if b.epoch < 0 && !b.registering {
+		d = min(d, b.registerAt)
+	}
+	if n.broker.leaseEnd > n.now {
+		d = min(d, n.broker.leaseEnd)
+	}
+	return d
+}
+
+// LeaseValid reports whether the broker may act as a partition leader at now.
+func (n *Node) LeaseValid(now int64) bool {
+	b := &n.broker
+	return b.epoch >= 0 && !b.fenced && now < b.leaseEnd
+}
+
+// Shutdown asks the controller to move every leadership off this broker; ShutdownReady
+// reports when that is done and the node may stop without making partitions unavailable.
+func (n *Node) Shutdown() { n.broker.shutdown = true }
+
+// ShutdownReady reports whether a controlled shutdown completed.
+func (n *Node) ShutdownReady() bool { return !n.cfg.Broker || n.broker.shutdownOK }
+
+// metadataChanged reacts to a new committed image: the controller learns it, barriers
+// waiting for it complete, and the broker's replicas follow it.
+func (n *Node) metadataChanged(now int64) {
+	n.ctrl.committed(n, n.quorum.image)
+	n.rpc.settleBarriers(n)
+	if n.cfg.Broker {
+		n.syncReplicas(now)
+	}
+}

@@ -1,0 +1,107 @@
+package kafka
+
+// Metadata, key 3, versions 0-12.
+//
+// Deviations from Apache Kafka:
+//   - Linearizable: the node answers only after a read barrier through the active
+//     controller, so a Metadata response reflects every topic change acknowledged before
+//     the request was sent. Kafka answers from the broker's cache, which may lag.
+//   - Topics are never created automatically; AllowAutoTopicCreation is ignored and an
+//     unknown topic is UNKNOWN_TOPIC_OR_PARTITION. Create topics explicitly.
+//   - ControllerID is the answering broker: clients send admin requests to the
+//     "controller", and every seedlog broker forwards them to the active controller.
+//   - Authorized operations are not computed (-2147483648, "not requested").
+
+import (
+	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// View is what a broker's read-only handlers see of the cluster.
+type View struct {
+	Image     metadata.Image
+	ClusterID string
+	NodeID    int32
+}
+
+// InternalTopics are topics seedlog creates for itself.
+var internalTopics = map[string]bool{"__consumer_offsets": true}
+
+const authorizedOperationsNone = -2147483648
+
+// Metadata answers from the view's image.
+func Metadata(v View, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	resp.SetVersion(req.GetVersion())
+	resp.ClusterID = &v.ClusterID
+	resp.ControllerID = v.NodeID
+	for _, b := range v.Image.Brokers() {
+		if b.Fenced || len(b.Listeners) == 0 {
+			continue
+		}
+		mb := kmsg.MetadataResponseBroker{NodeID: b.ID, Host: b.Listeners[0].Host, Port: b.Listeners[0].Port}
+		if b.Rack != "" {
+			rack := b.Rack
+			mb.Rack = &rack
+		}
+		resp.Brokers = append(resp.Brokers, mb)
+	}
+	all := req.Topics == nil || (req.GetVersion() == 0 && len(req.Topics) == 0)
+	if all {
+		for _, t := range v.Image.Topics() {
+			resp.Topics = append(resp.Topics, metadataTopic(v, t))
+		}
+		return resp
+	}
+	for _, rt := range req.Topics {
+		t, ok := lookupTopic(v.Image, rt.Topic, rt.TopicID)
+		if !ok {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic, mt.TopicID = rt.Topic, rt.TopicID
+			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			if rt.Topic == nil {
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+			}
+			mt.AuthorizedOperations = authorizedOperationsNone
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		resp.Topics = append(resp.Topics, metadataTopic(v, t))
+	}
+	return resp
+}
+
+// lookupTopic finds a topic by name, or by id when the name is absent (v10+).
+func lookupTopic(im metadata.Image, name *string, id [16]byte) (metadata.TopicInfo, bool) {
+	if name != nil {
+		return im.Topic(*name)
+	}
+	if id == ([16]byte{}) {
+		return metadata.TopicInfo{}, false
+	}
+	return im.TopicByID(id)
+}
+
+func metadataTopic(v View, t metadata.TopicInfo) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic, mt.TopicID = &name, t.ID
+	mt.IsInternal = internalTopics[t.Name]
+	mt.AuthorizedOperations = authorizedOperationsNone
+	for _, p := range v.Image.Partitions(t.ID) {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition, mp.Leader, mp.LeaderEpoch = p.Partition, p.Leader, p.LeaderEpoch
+		mp.Replicas, mp.ISR = p.Replicas, p.ISR
+		if p.Leader < 0 {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		for _, r := range p.Replicas {
+			if v.Image.IsFenced(r) {
+				mp.OfflineReplicas = append(mp.OfflineReplicas, r)
+			}
+		}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}

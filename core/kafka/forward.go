@@ -1,0 +1,67 @@
+package kafka
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Forwarded reports whether a request goes to the active controller: topic creation,
+// deletion, partition increases and config changes. The broker that received it forwards
+// it and relays the controller's response (Kafka's KRaft forwarding, KIP-590).
+func Forwarded(key int16) bool {
+	switch key {
+	case 19, 20, 33, 37, 44:
+		return true
+	}
+	return false
+}
+
+// ForwardError builds the response to a forwarded request that could not reach the
+// active controller: every item of the request fails with code.
+func ForwardError(req kmsg.Request, code int16) kmsg.Response {
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	switch r := req.(type) {
+	case *kmsg.CreateTopicsRequest:
+		out := resp.(*kmsg.CreateTopicsResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewCreateTopicsResponseTopic()
+			rt.Topic, rt.ErrorCode = t.Topic, code
+			out.Topics = append(out.Topics, rt)
+		}
+	case *kmsg.DeleteTopicsRequest:
+		out := resp.(*kmsg.DeleteTopicsResponse)
+		for _, name := range r.TopicNames {
+			rt := kmsg.NewDeleteTopicsResponseTopic()
+			n := name
+			rt.Topic, rt.ErrorCode = &n, code
+			out.Topics = append(out.Topics, rt)
+		}
+		for _, t := range r.Topics {
+			rt := kmsg.NewDeleteTopicsResponseTopic()
+			rt.Topic, rt.TopicID, rt.ErrorCode = t.Topic, t.TopicID, code
+			out.Topics = append(out.Topics, rt)
+		}
+	case *kmsg.CreatePartitionsRequest:
+		out := resp.(*kmsg.CreatePartitionsResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewCreatePartitionsResponseTopic()
+			rt.Topic, rt.ErrorCode = t.Topic, code
+			out.Topics = append(out.Topics, rt)
+		}
+	case *kmsg.AlterConfigsRequest:
+		out := resp.(*kmsg.AlterConfigsResponse)
+		for _, rs := range r.Resources {
+			rr := kmsg.NewAlterConfigsResponseResource()
+			rr.ResourceType, rr.ResourceName, rr.ErrorCode = rs.ResourceType, rs.ResourceName, code
+			out.Resources = append(out.Resources, rr)
+		}
+	case *kmsg.IncrementalAlterConfigsRequest:
+		out := resp.(*kmsg.IncrementalAlterConfigsResponse)
+		for _, rs := range r.Resources {
+			rr := kmsg.NewIncrementalAlterConfigsResponseResource()
+			rr.ResourceType, rr.ResourceName, rr.ErrorCode = rs.ResourceType, rs.ResourceName, code
+			out.Resources = append(out.Resources, rr)
+		}
+	}
+	return resp
+}

@@ -1,0 +1,28 @@
+package partition
+
+// Kafka error codes a replica answers with. They are the protocol's numbers, so the Kafka
+// handlers copy them into responses unchanged.
+const (
+	CodeNone                         int16 = 0
+	CodeOffsetOutOfRange             int16 = 1
+	CodeCorruptMessage               int16 = 2
+	CodeUnknownTopicOrPartition      int16 = 3
+	CodeLeaderNotAvailable           int16 = 5
+	CodeNotLeaderOrFollower          int16 = 6
+	CodeRequestTimedOut              int16 = 7
+	CodeMessageTooLarge              int16 = 10
+	CodeNotEnoughReplicas            int16 = 19
+	CodeNotEnoughReplicasAfterAppend int16 = 20
+	CodeInvalidRequiredAcks          int16 = 21
+	CodeUnsupportedVersion           int16 = 35
+	CodeNotController                int16 = 41
+	CodeInvalidRequest               int16 = 42
+	CodeOutOfOrderSequenceNumber     int16 = 45
+	CodeInvalidProducerEpoch         int16 = 47
+	CodeKafkaStorageError            int16 = 56
+	CodeFencedLeaderEpoch            int16 = 74
+	CodeUnknownLeaderEpoch           int16 = 75
+	CodeOffsetNotAvailable           int16 = 78
+	CodeInvalidUpdateVersion         int16 = 95
+	CodeIneligibleReplica            int16 = 107
+)

@@ -1,0 +1,215 @@
+package partition
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/plant"
+)
+
+// Config is what a replica needs from its node. Zero durations and limits take the
+// defaults of DefaultConfig.
+type Config struct {
+	Topic     string
+	TopicID   [16]byte
+	Partition int32
+	// NodeID is this broker's id; the replica leads when State.Leader equals it.
+	NodeID int32
+	// Queue is the node's disk queue: every Op the replica needs goes through it, so its
+	// Dones come back in emission order (see package disk).
+	Queue  *disk.Queue
+	Plants plant.Set
+	// FlushAsync selects log.flush=async: a replica's durable offset is its log end as
+	// soon as an append completes, without waiting for a sync. See the package doc for
+	// what that gives up.
+	FlushAsync bool
+
+	// ReplicaLagMax is replica.lag.time.max.ms: an ISR follower that has not caught up
+	// with the leader's log end for this long is removed from the ISR.
+	ReplicaLagMax time.Duration
+	// FollowerFetchMaxWait is how long a leader holds a follower's fetch when the
+	// follower is at the log end (replica.fetch.wait.max.ms).
+	FollowerFetchMaxWait time.Duration
+	// FollowerFetchBytesMax bounds the records of one follower fetch response
+	// (replica.fetch.max.bytes); the first batch is always whole.
+	FollowerFetchBytesMax int32
+	// PeerRequestTimeout is how long a follower waits for an answer beyond the leader's
+	// hold time before it asks again (messages between replicas can be lost).
+	PeerRequestTimeout time.Duration
+	// FollowerBackoff is how long a follower waits after an error answer before asking
+	// again (replica.fetch.backoff.ms).
+	FollowerBackoff time.Duration
+	// AlterBackoff is how long a leader waits after a failed AlterPartition before it
+	// proposes an ISR change again.
+	AlterBackoff time.Duration
+	// AlterTimeout is how long a leader waits for an AlterPartition result before it
+	// considers the outcome unknown and may ask again.
+	AlterTimeout time.Duration
+	// RetentionCheckInterval is log.retention.check.interval.ms.
+	RetentionCheckInterval time.Duration
+	// SnapshotInterval is how often the producer state is snapshotted.
+	SnapshotInterval time.Duration
+	// AsyncSyncInterval is how often a log is synced in FlushAsync mode, where nothing
+	// waits for the syncs (log.flush.interval.ms).
+	AsyncSyncInterval time.Duration
+
+	// PendingMax bounds the client requests a replica holds at once: produces waiting
+	// for acknowledgement, offset lookups, record deletions.
+	PendingMax int
+	// FetchesMax bounds consumer fetches held for long polling or waiting for a read.
+	FetchesMax int
+	// ProducersMax bounds the idempotent producers tracked; beyond it the producer whose
+	// newest batch is oldest is forgotten.
+	ProducersMax int
+	// TailBatchesMax bounds the in-memory index of recent batches used to estimate how
+	// many bytes a long-polling fetch would get.
+	TailBatchesMax int
+	// ReplayBytesMax bounds one read while the producer state is rebuilt at start-up.
+	ReplayBytesMax int32
+
+	// LeaseValid reports whether this broker's controller lease is valid at now. A
+	// leader serves clients only while it is. nil means always valid.
+	LeaseValid func(now int64) bool
+	// WallClockMs converts the node's now to ms since the Unix epoch, for retention.ms.
+	// nil means now/1e6.
+	WallClockMs func(now int64) int64
+}
+
+// DefaultConfig holds the defaults, Apache Kafka's where Kafka has one.
+var DefaultConfig = Config{
+	ReplicaLagMax:          30 * time.Second,
+	FollowerFetchMaxWait:   500 * time.Millisecond,
+	FollowerFetchBytesMax:  1 << 20,
+	PeerRequestTimeout:     5 * time.Second,
+	FollowerBackoff:        1 * time.Second,
+	AlterBackoff:           100 * time.Millisecond,
+	AlterTimeout:           30 * time.Second,
+	RetentionCheckInterval: 5 * time.Minute,
+	SnapshotInterval:       1 * time.Minute,
+	AsyncSyncInterval:      1 * time.Second,
+	PendingMax:             10000,
+	FetchesMax:             1000,
+	ProducersMax:           10000,
+	TailBatchesMax:         4096,
+	ReplayBytesMax:         1 << 20,
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig
+	durs := []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&c.ReplicaLagMax, d.ReplicaLagMax},
+		{&c.FollowerFetchMaxWait, d.FollowerFetchMaxWait},
+		{&c.PeerRequestTimeout, d.PeerRequestTimeout},
+		{&c.FollowerBackoff, d.FollowerBackoff},
+		{&c.AlterBackoff, d.AlterBackoff},
+		{&c.AlterTimeout, d.AlterTimeout},
+		{&c.RetentionCheckInterval, d.RetentionCheckInterval},
+		{&c.SnapshotInterval, d.SnapshotInterval},
+		{&c.AsyncSyncInterval, d.AsyncSyncInterval},
+	}
+	for _, x := range durs {
+		if *x.v <= 0 {
+			*x.v = x.def
+		}
+	}
+	ints := []struct {
+		v   *int
+		def int
+	}{
+		{&c.PendingMax, d.PendingMax},
+		{&c.FetchesMax, d.FetchesMax},
+		{&c.ProducersMax, d.ProducersMax},
+		{&c.TailBatchesMax, d.TailBatchesMax},
+	}
+	for _, x := range ints {
+		if *x.v <= 0 {
+			*x.v = x.def
+		}
+	}
+	if c.FollowerFetchBytesMax <= 0 {
+		c.FollowerFetchBytesMax = d.FollowerFetchBytesMax
+	}
+	if c.ReplayBytesMax <= 0 {
+		c.ReplayBytesMax = d.ReplayBytesMax
+	}
+	return c
+}
+
+// MessageBytesMaxDefault is Kafka's max.message.bytes default.
+const MessageBytesMaxDefault = 1048588
+
+// State is the partition's metadata as the controller committed it, plus the topic
+// configuration the replica enforces. The node passes every change through Update.
+type State struct {
+	Replicas []int32
+	ISR      []int32
+	// Leader is the leading broker, -1 when the partition has none.
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	// MinISR is min.insync.replicas (at least 1).
+	MinISR int32
+	// RetentionMs and RetentionBytes are retention.ms and retention.bytes; negative
+	// disables the rule, zero takes Kafka's defaults (7 days, no size limit).
+	RetentionMs    int64
+	RetentionBytes int64
+	// MessageBytesMax is max.message.bytes; zero takes MessageBytesMaxDefault.
+	MessageBytesMax int32
+}
+
+func (s State) clone() State {
+	s.Replicas = slices.Clone(s.Replicas)
+	s.ISR = slices.Clone(s.ISR)
+	slices.Sort(s.ISR)
+	return s
+}
+
+func (s State) minISR() int { return max(int(s.MinISR), 1) }
+
+func (s State) messageBytesMax() int {
+	if s.MessageBytesMax <= 0 {
+		return MessageBytesMaxDefault
+	}
+	return int(s.MessageBytesMax)
+}
+
+const retentionMsDefault = 7 * 24 * 3600 * 1000
+
+func (s State) retention() (ms, bytes int64) {
+	ms, bytes = s.RetentionMs, s.RetentionBytes
+	if ms == 0 {
+		ms = retentionMsDefault
+	}
+	if bytes == 0 {
+		bytes = -1
+	}
+	return ms, bytes
+}
+
+// Role is what a replica currently does.
+type Role uint8
+
+// The roles. A replica is inactive before its first Update, when it is not among the
+// partition's replicas, and when it refuses to lead (see Update).
+const (
+	RoleInactive Role = iota
+	RoleLeader
+	RoleFollower
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleInactive:
+		return "inactive"
+	case RoleLeader:
+		return "leader"
+	case RoleFollower:
+		return "follower"
+	}
+	return fmt.Sprintf("role(%d)", uint8(r))
+}

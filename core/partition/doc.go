@@ -1,0 +1,186 @@
+// Package partition is one broker's replica of one partition: Kafka's ISR replication
+// with seedlog's durability, as a pure state machine. The node feeds it metadata
+// (Update), client requests (Produce, Fetch, ListOffsets, OffsetForLeaderEpoch,
+// DeleteRecords), messages from the other replicas (Step), disk completions (Done) and
+// time (Tick), and collects disk work from its disk.Queue and everything else from Ready.
+// Client answers are callbacks, made before the call that decided them returns (inside
+// Produce or Fetch when the answer is immediate, inside Done, Step, Tick, Update or
+// AlterPartitionResult otherwise), in a deterministic order.
+//
+// # State
+//
+// A replica keeps its log start offset, its log end offset (LEO, counting appends it has
+// emitted: later Ops see them, because a node executes its Ops in order), its durable
+// offset (what completed syncs cover), its high watermark (HW), its leader-epoch cache
+// (for each epoch that wrote, the offset of its first batch; persisted with
+// disk.LeaderEpochs whenever it changes, always before the batches that need it) and the
+// state of idempotent producers. Role comes from metadata: leader when State.Leader is
+// this broker, follower when it is among State.Replicas, inactive otherwise.
+//
+// # Durability modes
+//
+// In the default mode a replica's durable offset is what a completed disk.Sync covers:
+// the leader counts itself through it, followers report it in every fetch, and a
+// follower fetches again only once what it appended is synced. An acknowledged acks=all
+// record is therefore on the disks of every member of the ISR, at least
+// min.insync.replicas of them, and survives any crash pattern that leaves one of those
+// disks intact, all brokers losing power at once included.
+//
+// With Config.FlushAsync (log.flush=async, Kafka's page-cache durability) the durable
+// offset is the log end as soon as an append completes; syncs run every
+// AsyncSyncInterval and nothing waits for them. A record is acknowledged once it is in
+// the page cache of every ISR member, which survives a minority of crashes but not a
+// correlated power loss of the ISR: that can lose acknowledged acks=all writes (the
+// package's TestPowerLoss shows it), and a follower may then have to truncate below its
+// high watermark (noted as "truncate-below-hw").
+//
+// # Leader
+//
+// Produce validates the batch (record.ValidateProduce against max.message.bytes),
+// applies the idempotence rules, stamps its base offset (the LEO) and leader epoch in
+// place (both lie outside the CRC) and emits Append then, in sync mode, Sync. acks=0 is
+// answered at once (the handler sends nothing); acks=1 once the leader's own append is
+// durable (sync) or done (async), held behind a disk.Gate; acks=all is refused with
+// NOT_ENOUGH_REPLICAS when the ISR is smaller than min.insync.replicas, and otherwise
+// waits in a purgatory until the HW passes its last offset. It fails with
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR falls below the minimum, REQUEST_TIMED_OUT
+// after its timeout, and NOT_LEADER_OR_FOLLOWER when leadership ends (the record may
+// still commit; the client retries).
+//
+// The HW is the smallest durable offset over the maximal ISR (the committed ISR, the
+// leader, and the members of a pending AlterPartition: a joining member counts as soon as
+// it is proposed, a leaving one until its removal is committed, KIP-497/841). It advances
+// only while that set has at least min.insync.replicas members, and never moves back
+// while leader. The leader tracks each follower's fetch offset, durable offset, last
+// fetch and last caught-up time (a fetch at the leader's LEO, or reaching the LEO the
+// leader had at the follower's previous fetch: Kafka's lastCaughtUpTime).
+//
+// ISR changes go to the controller as AlterPartition requests (Ready.AlterISR, one
+// outstanding at a time, carrying the partition epoch for compare-and-set). A member not
+// caught up for ReplicaLagMax leaves; a follower joins once its durable offset reaches
+// both the HW and the start of the leader's epoch (so it holds everything committed and
+// everything of earlier epochs) and it is not lagging by time. The node reports each
+// outcome with AlterPartitionResult. Success applies the new ISR; an unknown outcome
+// (timeout, NOT_CONTROLLER) keeps the proposed members counted and resends after
+// AlterBackoff; a stale view (INVALID_UPDATE_VERSION, FENCED_LEADER_EPOCH) keeps them
+// counted until metadata with a newer partition epoch settles it; a refusal
+// (INELIGIBLE_REPLICA, INVALID_REQUEST) drops the change. Metadata is authoritative.
+//
+// A leader serves clients (produce, consumer fetch, ListOffsets, OffsetForLeaderEpoch,
+// DeleteRecords) only while Config.LeaseValid says its controller lease holds; it answers
+// NOT_LEADER_OR_FOLLOWER otherwise. Replication traffic is not gated: serving a follower
+// cannot expose anything. A new leader accepts produces at once but serves reads
+// (consumer fetch, ListOffsets latest or by time) only once its HW covers its LEO at
+// election; before that it answers OFFSET_NOT_AVAILABLE, which clients retry after a
+// metadata refresh (KIP-207 uses the code for a leader whose HW has not caught up), so no
+// client ever sees an HW below one an earlier leader showed it.
+//
+// Client requests are fenced by leader epoch (KIP-320): a current leader epoch below the
+// replica's is FENCED_LEADER_EPOCH, above it UNKNOWN_LEADER_EPOCH, -1 is not checked.
+// Produce carries no epoch.
+//
+// Consumer fetches read below the HW only (the last stable offset is the HW:
+// transactions are not supported) and are held while fewer than MinBytes are readable,
+// up to MaxWait; readable bytes are estimated from an in-memory index of the latest
+// TailBatchesMax batches, and a range reaching below it counts as enough. Reads are
+// disk.Read Ops emitted in order after the appends they cover, answered when their Done
+// arrives. ListOffsets answers -2 (and -4) with the log start, -1 with the HW, a
+// timestamp with disk.FindTime below the HW (answer timestamps are -1); -3 is
+// UNSUPPORTED_VERSION. DeleteRecords advances the log start (to at most the HW; -1 means
+// the HW) with disk.DeleteBelow and answers once it is done. Retention runs on the leader
+// every RetentionCheckInterval with disk.Retain bounded by the HW.
+//
+// # Followers
+//
+// On becoming follower in an epoch (and after a restart, which starts as inactive until
+// metadata arrives) a replica asks the leader where its own latest epoch ends
+// (OffsetForLeaderEpoch, KIP-101): the leader answers with the largest epoch not above
+// it that it knows and that epoch's end in its log. The follower truncates to the smaller
+// of that end and its own end of that epoch. If the leader answers with an epoch the
+// follower does not have, the follower cuts at the end of its own newest epoch below the
+// answer and asks again (KIP-279); each round removes an epoch, so the exchange ends.
+// Truncation (disk.Truncate) is durable.
+//
+// Then it fetches: each Fetch carries its fetch offset (LEO), durable offset, last
+// fetched epoch and log start. The leader checks the last fetched epoch against its own
+// epochs on every fetch (KIP-595) and answers a diverging follower with where that epoch
+// ends; the follower reconciles exactly as above. A fetch offset below the leader's log
+// start gets OFFSET_OUT_OF_RANGE and the follower restarts its log at the leader's
+// start (disk.Reset), or at the start of the batch holding it when the leader's start
+// lies inside a batch. The follower checks every batch (CRC, dense offsets from its LEO,
+// epochs never above the leader's nor below its own newest), appends the valid prefix,
+// syncs, keeps its producer state in step, takes HW = min(leader's HW, own LEO) and the
+// log start min(leader's, own HW). It fetches again once the append is durable. A
+// follower truncates below its HW only after a loss the configuration allowed (async
+// mode) or a disk lost synced data; that is noted ("truncate-below-hw") and done, since
+// keeping a suffix the leader disowns would leave replicas disagreeing forever.
+//
+// Requests that get no answer are sent again after FollowerFetchMaxWait plus
+// PeerRequestTimeout; error answers are retried after FollowerBackoff. Answers are matched
+// to the outstanding request id and its echoed fields, so duplicates and stale answers
+// are dropped.
+//
+// # Peer messages
+//
+// Fetch, FetchAnswer, EpochQuery and EpochAnswer travel between replicas of one partition,
+// encoded with EncodeMessage (a kind byte and big-endian fields, package enc) and decoded
+// with DecodeMessage, which never panics and bounds every length by its input. Each
+// carries the partition's Key for routing; the replica names peers by node id only.
+//
+// # Idempotent producers
+//
+// Per producer id the replica keeps the epoch and the latest batches (first and last
+// sequence, first and last offset). On produce, an older epoch is INVALID_PRODUCER_EPOCH;
+// a newer epoch must start at sequence 0; in the same epoch a batch equal to one of the
+// latest is a duplicate, answered with the offset of the first copy under the same acks
+// rule (an acks=all retry waits for the HW like the original) and not appended; anything
+// else must follow the last sequence (wrapping after MaxInt32) or gets
+// OUT_OF_ORDER_SEQUENCE_NUMBER. A producer the replica does not know must start at 0:
+// Kafka accepts any sequence there, which lets a batch in ahead of an earlier one that
+// failed and reorders the producer's records; clients answer OUT_OF_ORDER_SEQUENCE_NUMBER
+// by taking a new epoch and starting again (the answer carries the log start so they can
+// tell state removed with the log from loss). State changes when batches are appended, on
+// followers too, so it survives failover. Six batches are kept per producer: the five a
+// client may have in flight, plus one, so that truncating an uncommitted suffix (at most
+// five batches per producer) leaves its last committed sequence. Producer state outlives
+// the log it describes (retention and DeleteRecords do not drop it: a retry of a batch
+// deleted here but still above another replica's log start would otherwise be written
+// twice after a failover); beyond ProducersMax the producer whose newest batch is oldest
+// is forgotten.
+//
+// Every SnapshotInterval the state as of min(HW, durable offset) is written atomically
+// to SnapshotFile(log) (a CRC-protected encoding; batches above the snapshot offset are
+// left out). A new replica reads the snapshot from the files it is given and replays the
+// batch headers of the log after it with disk.Read Ops ("loading"); replaying also
+// completes the leader-epoch cache. While loading it serves nothing.
+//
+// # Restarts
+//
+// A restarted replica's log is durable (recovery syncs what it keeps), its HW is the
+// log start until a leader says more, and it refuses to lead any epoch up to the newest
+// its recovered checkpoint names: it may have lost unsynced batches of that epoch that
+// followers copied, and writing different batches at those offsets under the same epoch
+// would break the rule that logs agreeing on an epoch agree on its bytes. The controller
+// bumps the epoch whenever a broker registers again, so this only guards against a
+// broken controller.
+//
+// # Contract with the node
+//
+//   - Every Op goes through Config.Queue; the node routes each Done back to the replica
+//     that emitted it, in emission order (a Done out of order panics). A failed write
+//     makes the replica fatal (Ready.Fatal); the node must stop and recover.
+//   - A zero disk.LogState (ID "") means the log does not exist: the replica emits
+//     CreateLog first.
+//   - Ready is drained after each input; AlterISR must be sent and answered with
+//     AlterPartitionResult (REQUEST_TIMED_OUT when no answer came).
+//   - Produce takes ownership of the batch bytes (the replica stamps them in place and
+//     hands them to the disk).
+//   - Close fails everything pending with NOT_LEADER_OR_FOLLOWER; Dones for the Ops still
+//     outstanding are then ignored.
+//
+// Limits: PendingMax bounds waiting produces, offset lookups and deletions (beyond it:
+// REQUEST_TIMED_OUT, nothing appended); FetchesMax bounds held or reading consumer
+// fetches (beyond it a fetch is answered at once with no records); one held fetch per
+// follower; ProducersMax; max.message.bytes per batch; FollowerFetchBytesMax per
+// replication answer.
+package partition

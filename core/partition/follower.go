@@ -1,0 +1,292 @@
+package partition
+
+import (
+	"errors"
+	"time"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/core/record"
+)
+
+// followerState is what a replica keeps only while it follows.
+type followerState struct {
+	leader int32 // -1: the partition has no leader; wait
+	// needQuery: find where the logs diverge (OffsetForLeaderEpoch) before fetching.
+	needQuery bool
+	inflight  uint64 // the request awaiting an answer, 0 if none
+	kind      MsgKind
+	timeoutAt int64
+	retryAt   int64     // after an error answer, ask again no earlier than this
+	waitOp    disk.OpID // fetch again only once this Op is done (what was appended is durable)
+}
+
+func (r *Replica) becomeFollower(now int64) {
+	r.role = RoleFollower
+	f := &followerState{leader: r.st.Leader, needQuery: true}
+	r.fol = f
+	// An epoch that never wrote (this replica led it and appended nothing) must not be
+	// taken for the epoch of the last batch.
+	var changed bool
+	if r.epochs, changed = r.epochs.truncateFromEnd(r.leo); changed {
+		r.persistEpochs()
+	}
+	if r.on(plant.TruncateToOwnHW) {
+		r.followerTruncate(r.hw)
+		f.needQuery = false
+	}
+	r.note("follower", "epoch %d of leader %d at log end %d", r.epoch, f.leader, r.leo)
+	r.pump(now)
+}
+
+// pump sends the follower's next request when nothing is outstanding.
+func (r *Replica) pump(now int64) {
+	f := r.fol
+	if f == nil || f.leader < 0 || f.inflight != 0 || f.waitOp != 0 || now < f.retryAt || r.loading != nil {
+		return
+	}
+	f.retryAt = 0
+	r.reqSeq++
+	f.inflight = r.reqSeq
+	if f.needQuery && len(r.epochs) > 0 {
+		f.kind = KindEpochQuery
+		f.timeoutAt = now + int64(r.cfg.PeerRequestTimeout)
+		r.send(f.leader, &EpochQuery{Key: r.key, RequestID: r.reqSeq, ReplicaID: r.self(),
+			CurrentLeaderEpoch: r.epoch, LeaderEpoch: r.epochs.latest()})
+		return
+	}
+	f.needQuery = false
+	f.kind = KindFetch
+	f.timeoutAt = now + int64(r.cfg.FollowerFetchMaxWait) + int64(r.cfg.PeerRequestTimeout)
+	r.send(f.leader, &Fetch{Key: r.key, RequestID: r.reqSeq, ReplicaID: r.self(), CurrentLeaderEpoch: r.epoch,
+		FetchOffset: r.leo, DurableOffset: r.durable, LastFetchedEpoch: r.epochs.latest(),
+		LogStartOffset: r.startOffset, MaxBytes: r.cfg.FollowerFetchBytesMax,
+		MaxWaitMs: int32(r.cfg.FollowerFetchMaxWait / time.Millisecond)})
+}
+
+// answered accepts an answer to the outstanding request of the given kind.
+func (r *Replica) answered(from int32, id uint64, kind MsgKind) bool {
+	f := r.fol
+	if f == nil || from != f.leader || f.inflight == 0 || id != f.inflight || kind != f.kind {
+		return false
+	}
+	f.inflight = 0
+	return true
+}
+
+func (r *Replica) backoff(now int64) {
+	r.fol.retryAt = now + int64(r.cfg.FollowerBackoff)
+}
+
+func (r *Replica) onEpochAnswer(now int64, from int32, m *EpochAnswer) {
+	if !r.answered(from, m.RequestID, KindEpochQuery) {
+		return
+	}
+	switch {
+	case m.Err != CodeNone:
+		r.backoff(now)
+	case m.RequestedEpoch != r.epochs.latest():
+		// Our log changed since we asked: ask again.
+	case m.LeaderEpoch < 0 || m.EndOffset < 0:
+		// The leader cannot say; its divergence check on fetch still protects the log.
+		r.fol.needQuery = false
+	default:
+		r.reconcile(m.LeaderEpoch, m.EndOffset, m.LogStartOffset)
+	}
+	r.pump(now)
+}
+
+// reconcile truncates the log where it diverges from the leader's, given that the
+// leader's log holds epoch leaderEpoch up to endOffset (KIP-101, KIP-279). If this log
+// does not know that epoch, it cuts at the end of its own newest epoch below it and asks
+// again; each round removes at least one epoch, so the exchange ends.
+//
+// An end at or below the leader's log start means the leader no longer has what the
+// epoch wrote and cannot vouch for anything here from its start on; that offset may
+// even lie inside a batch (DeleteRecords cuts anywhere). The log starts over at the
+// leader's log start.
+func (r *Replica) reconcile(leaderEpoch int32, endOffset, leaderStart int64) {
+	if endOffset <= leaderStart && endOffset < r.leo {
+		if r.leo != leaderStart || r.startOffset != leaderStart {
+			r.note("reset", "the leader's epoch %d ends at %d, at or below its log start %d", leaderEpoch, endOffset, leaderStart)
+			r.resetLog(leaderStart)
+		}
+		r.fol.needQuery = false
+		return
+	}
+	mine, myEnd := r.epochs.endOffsetFor(leaderEpoch, r.leo)
+	if mine != leaderEpoch {
+		if mine < 0 {
+			// Nothing here at or below that epoch: keep nothing the leader cannot vouch for.
+			myEnd = min(endOffset, r.leo)
+		}
+		r.followerTruncate(min(myEnd, r.leo))
+		r.fol.needQuery = len(r.epochs) > 0
+		return
+	}
+	r.followerTruncate(min(endOffset, myEnd, r.leo))
+	r.fol.needQuery = false
+}
+
+// followerTruncate cuts the log at offset. Below the high watermark that means committed
+// records are lost, which only a durability the configuration gave up (FlushAsync) or a
+// disk that lost synced data can cause: noted, and done anyway, since keeping a log the
+// leader disowns would leave the replicas disagreeing forever.
+func (r *Replica) followerTruncate(offset int64) {
+	if offset >= r.leo {
+		return
+	}
+	if offset < r.hw {
+		r.note("truncate-below-hw", "truncating to %d below the high watermark %d", offset, r.hw)
+	}
+	r.note("truncate", "log end %d -> %d", r.leo, offset)
+	if offset < r.startOffset {
+		r.resetLog(offset)
+		return
+	}
+	r.truncateLog(offset)
+}
+
+func (r *Replica) onFetchAnswer(now int64, from int32, m *FetchAnswer) {
+	if !r.answered(from, m.RequestID, KindFetch) {
+		return
+	}
+	switch {
+	case m.FetchOffset != r.leo:
+		// The log moved since the fetch was sent: fetch again.
+	case m.Err == CodeOffsetOutOfRange:
+		r.outOfRange(now, m)
+	case m.Err != CodeNone:
+		r.backoff(now)
+	case m.LeaderEpoch != r.epoch:
+		r.backoff(now)
+	case m.Diverging:
+		r.note("diverging", "leader has epoch %d ending at %d", m.DivergingEpoch, m.DivergingEndOffset)
+		r.reconcile(m.DivergingEpoch, m.DivergingEndOffset, m.LogStartOffset)
+	default:
+		r.appendFetched(now, m)
+	}
+	r.pump(now)
+}
+
+// outOfRange handles a fetch offset the leader's log does not span.
+func (r *Replica) outOfRange(now int64, m *FetchAnswer) {
+	switch {
+	case r.leo < m.LogStartOffset:
+		r.note("reset", "log end %d is below the leader's log start %d", r.leo, m.LogStartOffset)
+		r.resetLog(m.LogStartOffset)
+	case r.leo > m.LogEndOffset && m.LogEndOffset >= m.LogStartOffset:
+		r.followerTruncate(m.LogEndOffset)
+	default:
+		r.backoff(now)
+	}
+}
+
+var errFetchedBatch = errors.New("partition: fetched batch rejected")
+
+// appendFetched appends the batches of a fetch answer. Each batch is checked (CRC,
+// offsets dense from the log end, epoch not above the leader's and not below the log's
+// newest); the valid prefix is appended, and a rejected batch makes the follower find
+// the divergence point again.
+func (r *Replica) appendFetched(now int64, m *FetchAnswer) {
+	f := r.fol
+	data, hs, err := r.checkFetched(m.Records)
+	if err != nil {
+		r.note("fetch-rejected", "%v", err)
+	}
+	if len(hs) > 0 {
+		if hs[0].BaseOffset < r.leo {
+			// The log was reset into the middle of a batch (the leader's log start lies
+			// inside it): restart the log where that batch starts.
+			r.resetLog(hs[0].BaseOffset)
+		}
+		changed, ok := false, true
+		for i := range hs {
+			var c bool
+			if r.epochs, c, ok = r.epochs.assign(hs[i].PartitionLeaderEpoch, hs[i].BaseOffset); !ok {
+				r.note("fetch-rejected", "batch at %d of epoch %d is older than epoch %d", hs[i].BaseOffset, hs[i].PartitionLeaderEpoch, r.epochs.latest())
+				data, hs = data[:batchesSize(hs[:i])], hs[:i]
+				f.needQuery = true
+				break
+			}
+			changed = changed || c
+		}
+		if changed {
+			r.persistEpochs()
+		}
+		if len(hs) > 0 {
+			for i := range hs {
+				r.producers.apply(hs[i], hs[i].BaseOffset)
+			}
+			f.waitOp = r.appendLog(data, hs)
+		}
+	}
+	if err != nil && len(hs) == 0 {
+		f.needQuery = true
+		r.backoff(now)
+	}
+	r.hw = max(r.hw, min(m.HighWatermark, r.leo))
+	if start := min(m.LogStartOffset, r.hw); start > r.startOffset {
+		r.deleteBelow(start, pendingOp{})
+	}
+}
+
+func batchesSize(hs []record.Header) int {
+	n := 0
+	for i := range hs {
+		n += hs[i].Size()
+	}
+	return n
+}
+
+// checkFetched returns the longest valid prefix of b and its headers.
+func (r *Replica) checkFetched(b []byte) ([]byte, []record.Header, error) {
+	hs := r.hdrBuf[:0]
+	defer func() { r.hdrBuf = hs[:0] }()
+	next := r.leo
+	pos := 0
+	var err error
+	for pos < len(b) {
+		h, cerr := record.Check(b[pos:])
+		if cerr != nil {
+			err = cerr
+			break
+		}
+		if h.PartitionLeaderEpoch > r.epoch || h.PartitionLeaderEpoch < 0 {
+			err = errFetchedBatch
+			break
+		}
+		if len(hs) == 0 && h.BaseOffset < next && h.NextOffset() > next && r.leo == r.startOffset {
+			next = h.BaseOffset // reset into the middle of this batch; see appendFetched
+		}
+		if h.BaseOffset != next {
+			err = errFetchedBatch
+			break
+		}
+		hs = append(hs, h)
+		next = h.NextOffset()
+		pos += h.Size()
+	}
+	return b[:pos], hs, err
+}
+
+func (r *Replica) followerTick(now int64) {
+	f := r.fol
+	if f.inflight != 0 && now >= f.timeoutAt {
+		f.inflight = 0
+	}
+	r.pump(now)
+}
+
+func (r *Replica) followerDeadline() int64 {
+	f := r.fol
+	switch {
+	case f.leader < 0 || f.waitOp != 0 || r.loading != nil:
+		return NoDeadline
+	case f.inflight != 0:
+		return f.timeoutAt
+	case f.retryAt > 0:
+		return f.retryAt
+	}
+	return NoDeadline
+}

@@ -1,0 +1,210 @@
+package partition
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/seedlog/seedlog/core/disk"
+)
+
+func (c *tcluster) mustEqualLogs(ids ...int32) {
+	c.t.Helper()
+	want := joined(c.logValues(ids[0]))
+	for _, id := range ids[1:] {
+		if got := joined(c.logValues(id)); got != want {
+			c.t.Fatalf("node %d log\n %s\nnode %d log\n %s", id, got, ids[0], want)
+		}
+	}
+}
+
+// KIP-101: a follower with an uncommitted suffix from the old epoch cuts it where the
+// leader's epoch ends, then fetches.
+func TestTruncateDivergentSuffix(t *testing.T) {
+	disks := map[int32]*memDisk{1: diskWith(0, 1, 1), 2: diskWith(0, 1, 1, 1)}
+	c := newClusterWith(t, 2, disks, State{Leader: 1, LeaderEpoch: 2, PartitionEpoch: 1, MinISR: 1}, nil)
+	if c.sent[KindEpochQuery] != 1 {
+		t.Fatalf("%d epoch queries", c.sent[KindEpochQuery])
+	}
+	c.mustEqualLogs(1, 2)
+	if got := c.r(2).Status().LogEndOffset; got != 4 {
+		t.Fatalf("follower leo %d", got)
+	}
+	c.produce(1, batchOf("x"), -1)
+	c.mustEqualLogs(1, 2)
+}
+
+// KIP-279: when the leader answers with an epoch the follower does not have, the
+// follower cuts at the end of its own epoch below it and asks again.
+func TestTruncateMultiStep(t *testing.T) {
+	// Leader epochs 1 [0,4) 2 [4,8) 4 [8,10); follower epochs 1 [0,4) 3 [4,10).
+	disks := map[int32]*memDisk{1: diskWith(0, 1, 1, 2, 2, 4), 2: diskWith(0, 1, 1, 3, 3, 3)}
+	c := newClusterWith(t, 2, disks, State{Leader: 1, LeaderEpoch: 5, PartitionEpoch: 1, MinISR: 1}, nil)
+	if c.sent[KindEpochQuery] != 2 {
+		t.Fatalf("%d epoch queries, want 2", c.sent[KindEpochQuery])
+	}
+	c.mustEqualLogs(1, 2)
+	if !c.hasNote(2, "truncate") {
+		t.Fatal("no truncation noted")
+	}
+	if got := c.r(2).Status().Epochs; !slices.Equal(got, []disk.EpochEntry{{Epoch: 1, StartOffset: 0}, {Epoch: 2, StartOffset: 4}, {Epoch: 4, StartOffset: 8}}) {
+		t.Fatalf("follower epochs %v", got)
+	}
+}
+
+// The leader checks every follower fetch against its epochs (KIP-595) and answers a
+// divergent one with where the follower's last epoch ends.
+func TestLeaderDetectsDivergingFetch(t *testing.T) {
+	disks := map[int32]*memDisk{1: diskWith(0, 1, 1, 2, 2, 4)}
+	c := newClusterWith(t, 2, disks, State{Leader: 1, LeaderEpoch: 5, PartitionEpoch: 1, MinISR: 1}, nil)
+	cases := []struct {
+		offset    int64
+		lastEpoch int32
+		div       bool
+		epoch     int32
+		end       int64
+	}{
+		{10, 4, false, 0, 0},
+		{6, 2, false, 0, 0},
+		{10, 3, true, 2, 8},
+		{12, 4, true, 4, 10},
+		{6, 1, true, 1, 4},
+	}
+	for _, tc := range cases {
+		c.r(1).Step(c.now, 2, &Fetch{Key: c.r(1).key, RequestID: 7, ReplicaID: 2, CurrentLeaderEpoch: 5,
+			FetchOffset: tc.offset, DurableOffset: tc.offset, LastFetchedEpoch: tc.lastEpoch, MaxWaitMs: 0})
+		c.collect(c.node(1))
+		c.runOps(c.node(1), -1)
+		out := c.node(1).out
+		c.node(1).out = nil
+		a := out[len(out)-1].Msg.(*FetchAnswer)
+		if a.Diverging != tc.div || (tc.div && (a.DivergingEpoch != tc.epoch || a.DivergingEndOffset != tc.end)) {
+			t.Errorf("fetch at %d epoch %d: diverging %v %d@%d, want %v %d@%d", tc.offset, tc.lastEpoch,
+				a.Diverging, a.DivergingEpoch, a.DivergingEndOffset, tc.div, tc.epoch, tc.end)
+		}
+	}
+}
+
+// A follower whose log ends below the leader's log start starts its log over there.
+func TestResetBelowLogStart(t *testing.T) {
+	disks := map[int32]*memDisk{1: diskWith(100, 1, 1)}
+	c := newClusterWith(t, 2, disks, State{Leader: 1, LeaderEpoch: 2, PartitionEpoch: 1, MinISR: 1}, nil)
+	if !c.hasNote(2, "reset") {
+		t.Fatal("no reset")
+	}
+	c.mustEqualLogs(1, 2)
+	if st := c.r(2).Status(); st.LogStartOffset != 100 || st.LogEndOffset != 104 {
+		t.Fatalf("follower %+v", st)
+	}
+}
+
+// When the leader's log start lies inside a batch, the follower starts its log where that
+// batch starts and then follows the leader's log start.
+func TestResetIntoBatch(t *testing.T) {
+	d := diskWith(100, 1, 1)
+	d.logs[disk.PartitionLog("t", 0)].start = 101
+	c := newClusterWith(t, 2, map[int32]*memDisk{1: d}, State{Leader: 1, LeaderEpoch: 2, PartitionEpoch: 1, MinISR: 1}, nil)
+	c.produce(1, batchOf("x"), -1)
+	c.advance(50 * time.Millisecond)
+	if st := c.r(2).Status(); st.LogStartOffset != 101 || st.LogEndOffset != 105 {
+		t.Fatalf("follower %+v", st)
+	}
+	if got := joined(c.logValues(2)); got != "100:100e1 101:101e1 102:102e1 103:103e1 104:x" {
+		t.Fatalf("follower log %s", got)
+	}
+}
+
+// A restarted replica must not lead an epoch its checkpoint names: it may have lost
+// batches of that epoch that followers copied.
+func TestRefuseToLeadRecoveredEpoch(t *testing.T) {
+	disks := map[int32]*memDisk{1: diskWith(0, 1, 3)}
+	c := newClusterWith(t, 2, disks, State{Leader: 1, LeaderEpoch: 3, PartitionEpoch: 1, MinISR: 1}, nil)
+	if st := c.r(1).Status(); st.Role != RoleInactive || !c.hasNote(1, "refuse-lead") {
+		t.Fatalf("led epoch 3 again: %+v", st)
+	}
+	if got := c.produce(1, batchOf("a"), 1).one(t).Err; got != CodeNotLeaderOrFollower {
+		t.Fatalf("produce: %d", got)
+	}
+	c.elect(1)
+	if st := c.r(1).Status(); st.Role != RoleLeader || st.LeaderEpoch != 4 {
+		t.Fatalf("epoch 4: %+v", st)
+	}
+}
+
+// A failed write stops the replica: its durable state is unknown.
+func TestFailedWriteIsFatal(t *testing.T) {
+	c := newCluster(t, 1, 1, nil)
+	n := c.node(1)
+	n.holdDisk = true
+	p := c.produce(1, batchOf("a"), 1)
+	op := n.queued[0]
+	n.queued = n.queued[1:]
+	n.r.Done(c.now, disk.Done{ID: op.ID, Kind: op.Kind, Log: op.Log, Err: errMem})
+	c.collect(n)
+	if n.fatal == nil {
+		t.Fatal("no fatal error")
+	}
+	if got := p.one(t).Err; got != CodeNotLeaderOrFollower {
+		t.Fatalf("pending produce: %d", got)
+	}
+	if got := c.produce(1, batchOf("b"), 1).one(t).Err; got != CodeNotLeaderOrFollower {
+		t.Fatalf("produce after fatal: %d", got)
+	}
+}
+
+func TestDoneOutOfOrderPanics(t *testing.T) {
+	c := newCluster(t, 1, 1, nil)
+	n := c.node(1)
+	n.holdDisk = true
+	c.produce(1, batchOf("a"), 1)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic")
+		}
+	}()
+	op := n.queued[1]
+	n.r.Done(c.now, disk.Done{ID: op.ID, Kind: op.Kind, Log: op.Log})
+}
+
+// A follower's high watermark is the leader's, capped by its own log end; it follows the
+// leader's log start.
+func TestFollowerLearnsHWAndStart(t *testing.T) {
+	c := newCluster(t, 3, 1, nil)
+	for _, v := range []string{"a", "b", "c"} {
+		c.produce(1, batchOf(v), -1)
+	}
+	var res []DeleteResult
+	c.r(1).DeleteRecords(c.now, 2, func(r DeleteResult) { res = append(res, r) })
+	c.collect(c.node(1))
+	c.settle()
+	if len(res) != 1 || res[0].Err != CodeNone || res[0].LowWatermark != 2 {
+		t.Fatalf("delete: %+v", res)
+	}
+	c.produce(1, batchOf("d"), -1)
+	c.advance(50 * time.Millisecond)
+	for _, id := range []int32{2, 3} {
+		if st := c.r(id).Status(); st.HighWatermark != 4 || st.LogStartOffset != 2 {
+			t.Errorf("follower %d: hw %d start %d", id, st.HighWatermark, st.LogStartOffset)
+		}
+	}
+}
+
+// When the leader's answer for the follower's epoch is its own log start (it deleted what
+// that epoch wrote) the follower starts over at the leader's log start, even when that
+// lies inside a batch.
+func TestResetWhenLeaderStartPassedEpoch(t *testing.T) {
+	d := diskWith(0, 1, 1, 2, 2) // epoch 1 [0,4), epoch 2 [4,8)
+	l := d.logs[disk.PartitionLog("t", 0)]
+	l.start, l.batches, l.synced, l.epochs = 5, l.batches[2:], 2, []disk.EpochEntry{{Epoch: 2, StartOffset: 5}}
+	disks := map[int32]*memDisk{1: d, 2: diskWith(0, 1, 1, 1, 1)}
+	c := newClusterWith(t, 2, disks, State{Leader: 1, LeaderEpoch: 3, PartitionEpoch: 1, MinISR: 1}, nil)
+	if !c.hasNote(2, "reset") {
+		t.Fatal("no reset")
+	}
+	c.produce(1, batchOf("x"), -1)
+	c.advance(50 * time.Millisecond)
+	if st := c.r(2).Status(); st.LogStartOffset != 5 || st.LogEndOffset != 9 || st.HighWatermark != 9 {
+		t.Fatalf("follower %+v", st)
+	}
+	c.mustEqualLogs(1, 2)
+}

@@ -1,0 +1,261 @@
+package partition
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/seedlog/seedlog/core/disk"
+)
+
+func TestIdempotentDuplicateAnsweredWithOriginalOffset(t *testing.T) {
+	c := newCluster(t, 3, 1, nil)
+	c.produce(1, batchOf("x"), -1)
+	first := c.produce(1, idemBatch(7, 0, 0, "a", "b"), -1).one(t)
+	c.produce(1, idemBatch(7, 0, 2, "c"), -1)
+	again := c.produce(1, idemBatch(7, 0, 0, "a", "b"), -1).one(t)
+	if first.Err != CodeNone || again.Err != CodeNone || again.BaseOffset != first.BaseOffset || first.BaseOffset != 1 {
+		t.Fatalf("first %+v, retry %+v", first, again)
+	}
+	if got := joined(c.logValues(1)); got != "0:x 1:a 2:b 3:c" {
+		t.Fatalf("log %s", got)
+	}
+	// The new leader has the state too: it came with the batches.
+	c.elect(2)
+	c.advance(50 * time.Millisecond)
+	if got := c.produce(2, idemBatch(7, 0, 2, "c"), -1).one(t); got.Err != CodeNone || got.BaseOffset != 3 {
+		t.Fatalf("retry at the new leader: %+v", got)
+	}
+	c.mustEqualLogs(1, 2, 3)
+}
+
+// The retry of a batch not yet committed waits, like the first copy, for the high
+// watermark.
+func TestIdempotentDuplicateOfPendingBatchWaits(t *testing.T) {
+	c := newCluster(t, 3, 1, func(cfg *Config) { cfg.ReplicaLagMax = time.Hour })
+	c.node(3).dropOut = true
+	first := c.produce(1, idemBatch(7, 0, 0, "a"), -1)
+	retry := c.produce(1, idemBatch(7, 0, 0, "a"), -1)
+	if !first.pending() || !retry.pending() {
+		t.Fatal("answered before the ISR synced")
+	}
+	c.node(3).dropOut = false
+	c.advance(200 * time.Millisecond)
+	if a, b := first.one(t), retry.one(t); a.Err != CodeNone || b.Err != CodeNone || a.BaseOffset != b.BaseOffset {
+		t.Fatalf("first %+v retry %+v", a, b)
+	}
+	if got := joined(c.logValues(3)); got != "0:a" {
+		t.Fatalf("log %s", got)
+	}
+}
+
+func TestIdempotentSequenceRules(t *testing.T) {
+	c := newCluster(t, 1, 1, nil)
+	steps := []struct {
+		epoch int16
+		seq   int32
+		n     int
+		want  int16
+	}{
+		{0, 3, 1, CodeOutOfOrderSequenceNumber}, // unknown producer, not at 0
+		{0, 0, 2, CodeNone},
+		{0, 3, 1, CodeOutOfOrderSequenceNumber}, // gap
+		{0, 2, 1, CodeNone},
+		{0, 1, 1, CodeOutOfOrderSequenceNumber}, // not a duplicate (0-1 was one batch)
+		{1, 5, 1, CodeOutOfOrderSequenceNumber}, // a new epoch starts at 0
+		{1, 0, 1, CodeNone},
+		{0, 3, 1, CodeInvalidProducerEpoch}, // fenced epoch
+		{1, 1, 1, CodeNone},
+	}
+	for i, s := range steps {
+		vals := make([]string, s.n)
+		for j := range vals {
+			vals[j] = "v"
+		}
+		if got := c.produce(1, idemBatch(9, s.epoch, s.seq, vals...), 1).one(t).Err; got != s.want {
+			t.Errorf("step %d (epoch %d seq %d): %d, want %d", i, s.epoch, s.seq, got, s.want)
+		}
+	}
+}
+
+// Duplicates are recognised among the last five batches; sequences wrap after MaxInt32.
+func TestIdempotentWindowAndWrap(t *testing.T) {
+	c := newCluster(t, 1, 1, nil)
+	seq := int32(0)
+	var bases []int64
+	for range 6 {
+		r := c.produce(1, idemBatch(5, 0, seq, "a", "b"), 1).one(t)
+		bases = append(bases, r.BaseOffset)
+		seq += 2
+	}
+	for i := 1; i < 6; i++ {
+		if r := c.produce(1, idemBatch(5, 0, int32(2*i), "a", "b"), 1).one(t); r.BaseOffset != bases[i] {
+			t.Fatalf("retry of batch %d: %+v, want base %d", i, r, bases[i])
+		}
+	}
+	if leo := c.r(1).Status().LogEndOffset; leo != 12 {
+		t.Fatalf("leo %d", leo)
+	}
+
+	// Wrap: a batch ending at MaxInt32 is followed by one starting at 0.
+	c.produce(1, idemBatch(6, 0, 0, "a"), 1) // known producer
+	ps := &c.r(1).producers
+	ps.m[6].batches[0].lastSeq = math.MaxInt32 - 2
+	if got := c.produce(1, idemBatch(6, 0, math.MaxInt32-1, "a", "b"), 1).one(t).Err; got != CodeNone {
+		t.Fatalf("up to MaxInt32: %d", got)
+	}
+	if got := c.produce(1, idemBatch(6, 0, 0, "c"), 1).one(t).Err; got != CodeNone {
+		t.Fatalf("after the wrap: %d", got)
+	}
+}
+
+// After a restart the producer state comes back from the snapshot plus the log after it.
+func TestProducerStateRebuiltFromSnapshotAndLog(t *testing.T) {
+	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
+	c.produce(1, idemBatch(1, 0, 0, "a"), -1)
+	c.produce(1, idemBatch(2, 0, 0, "b"), -1)
+	c.advance(20 * time.Millisecond) // snapshot at offset 2
+	snap := c.node(1).d.files[SnapshotFile(disk.PartitionLog("t", 0))]
+	if _, off, err := decodeSnapshot(snap, 10); err != nil || off != 2 {
+		t.Fatalf("snapshot: offset %d, %v", off, err)
+	}
+	c.produce(1, idemBatch(1, 0, 1, "c"), -1)
+	c.produce(1, idemBatch(3, 0, 0, "d"), -1)
+
+	n := c.node(1)
+	n.holdDisk = true
+	c.start(1, n.d)
+	if st := c.r(1).Status(); !st.Loading {
+		t.Fatal("not loading")
+	}
+	if got := c.produce(1, idemBatch(1, 0, 1, "c"), -1).one(t).Err; got != CodeNotLeaderOrFollower {
+		t.Fatalf("produce while loading: %d", got)
+	}
+	c.node(1).holdDisk = false
+	c.settle()
+	c.elect(1)
+	for _, tc := range []struct {
+		pid  int64
+		seq  int32
+		base int64
+	}{{1, 1, 2}, {2, 0, 1}, {3, 0, 3}, {1, 0, 0}} {
+		if got := c.produce(1, idemBatch(tc.pid, 0, tc.seq, "?"), -1).one(t); got.Err != CodeNone || got.BaseOffset != tc.base {
+			t.Errorf("retry of producer %d seq %d: %+v, want base %d", tc.pid, tc.seq, got, tc.base)
+		}
+	}
+	if leo := c.r(1).Status().LogEndOffset; leo != 4 {
+		t.Fatalf("leo %d: a retry was appended", leo)
+	}
+}
+
+// A lost or corrupt snapshot means replaying the whole log.
+func TestCorruptSnapshotReplaysEverything(t *testing.T) {
+	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
+	c.produce(1, idemBatch(1, 0, 0, "a"), -1)
+	c.advance(20 * time.Millisecond)
+	c.produce(1, idemBatch(1, 0, 1, "b"), -1)
+	name := SnapshotFile(disk.PartitionLog("t", 0))
+	c.node(1).d.files[name][5] ^= 0xff
+	c.start(1, c.node(1).d)
+	if !c.hasNote(1, "snapshot-ignored") {
+		t.Fatal("corrupt snapshot used")
+	}
+	c.elect(1)
+	if got := c.produce(1, idemBatch(1, 0, 0, "a"), -1).one(t); got.BaseOffset != 0 {
+		t.Fatalf("retry: %+v", got)
+	}
+}
+
+func TestProducersBound(t *testing.T) {
+	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.ProducersMax = 2 })
+	for pid := int64(1); pid <= 3; pid++ {
+		c.produce(1, idemBatch(pid, 0, 0, "a"), 1)
+	}
+	if n := c.r(1).Status().Producers; n != 2 {
+		t.Fatalf("%d producers", n)
+	}
+	// Producer 1, the oldest, was forgotten: its next batch is out of sequence.
+	if got := c.produce(1, idemBatch(1, 0, 1, "b"), 1).one(t).Err; got != CodeOutOfOrderSequenceNumber {
+		t.Fatalf("forgotten producer: %d", got)
+	}
+	if got := c.produce(1, idemBatch(3, 0, 1, "b"), 1).one(t).Err; got != CodeNone {
+		t.Fatalf("kept producer: %d", got)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	c := newCluster(t, 3, 1, func(cfg *Config) {
+		cfg.RetentionCheckInterval = 100 * time.Millisecond
+		cfg.ReplicaLagMax = time.Hour
+		cfg.WallClockMs = func(int64) int64 { return 10_000 }
+	})
+	c.st.RetentionMs = 5000 // the batches' timestamps are 1000
+	c.st.PartitionEpoch++
+	c.update()
+	for _, v := range []string{"a", "b", "c"} {
+		c.produce(1, batchOf(v), -1)
+	}
+	c.node(3).holdDisk = true
+	c.produce(1, batchOf("d"), -1) // not committed: retention stops below the high watermark
+	c.advance(150 * time.Millisecond)
+	if st := c.r(1).Status(); st.LogStartOffset != 3 || st.HighWatermark != 3 {
+		t.Fatalf("leader after retention: %+v", st)
+	}
+	c.node(3).holdDisk = false
+	c.advance(100 * time.Millisecond)
+	for _, id := range c.ids {
+		if st := c.r(id).Status(); st.LogStartOffset < 3 {
+			t.Errorf("node %d log start %d", id, st.LogStartOffset)
+		}
+	}
+	if got := c.listOffsets(1, ListEarliest); got.Offset < 3 {
+		t.Fatalf("earliest %+v", got)
+	}
+}
+
+func TestDeleteRecords(t *testing.T) {
+	c := newCluster(t, 1, 1, nil)
+	for _, v := range []string{"a", "b", "c"} {
+		c.produce(1, batchOf(v), -1)
+	}
+	del := func(off int64) DeleteResult {
+		var got []DeleteResult
+		c.r(1).DeleteRecords(c.now, off, func(r DeleteResult) { got = append(got, r) })
+		c.collect(c.node(1))
+		c.settle()
+		if len(got) != 1 {
+			t.Fatalf("DeleteRecords(%d) answered %d times", off, len(got))
+		}
+		return got[0]
+	}
+	if got := del(4); got.Err != CodeOffsetOutOfRange {
+		t.Fatalf("past the hw: %+v", got)
+	}
+	if got := del(1); got.Err != CodeNone || got.LowWatermark != 1 {
+		t.Fatalf("%+v", got)
+	}
+	if got := del(0); got.Err != CodeNone || got.LowWatermark != 1 {
+		t.Fatalf("below the start: %+v", got)
+	}
+	if got := del(-1); got.Err != CodeNone || got.LowWatermark != 3 {
+		t.Fatalf("-1: %+v", got)
+	}
+	if got := c.fetch(1, FetchRequest{CurrentLeaderEpoch: -1, FetchOffset: 1}).one(t); got.Err != CodeOffsetOutOfRange || got.LogStartOffset != 3 {
+		t.Fatalf("fetch below the start: %+v", got)
+	}
+}
+
+func TestListOffsetsByTime(t *testing.T) {
+	c := newCluster(t, 1, 1, nil)
+	c.produce(1, batchOf("a"), -1)
+	c.produce(1, batchOf("b"), -1)
+	if got := c.listOffsets(1, 500); got.Err != CodeNone || got.Offset != 0 || got.LeaderEpoch != 1 {
+		t.Fatalf("%+v", got)
+	}
+	if got := c.listOffsets(1, 5000); got.Err != CodeNone || got.Offset != -1 {
+		t.Fatalf("after every batch: %+v", got)
+	}
+	if got := c.listOffsets(1, ListMaxTimestamp); got.Err != CodeUnsupportedVersion {
+		t.Fatalf("max timestamp: %+v", got)
+	}
+}

@@ -1,0 +1,615 @@
+package partition
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/core/record"
+)
+
+// leaderState is what a replica keeps only while it leads.
+type leaderState struct {
+	// electionLEO is the log end when this leadership began: the first offset of the
+	// leader's epoch. Reads wait until the high watermark reaches it, and a follower
+	// joins the ISR only once it holds everything below it.
+	electionLEO int64
+	readReady   bool
+	followers   []*followerInfo // sorted by id
+	// purgatory holds acks=all produces until the high watermark passes them, sorted by
+	// last offset.
+	purgatory []produceWaiter
+	consumers []*consumerFetch // held consumer fetches
+	alter     *alterState
+	// alterRetryAt delays the next ISR change after the controller refused one.
+	alterRetryAt int64
+	// maximal is the ISR the high watermark is computed over: the committed ISR, this
+	// replica, and the members of a pending change (KIP-497/841: a joining member counts
+	// as soon as it is proposed, a leaving one until its removal is committed).
+	maximal []int32
+}
+
+// followerInfo is the leader's view of one follower, learned from its fetches.
+type followerInfo struct {
+	id           int32
+	fetchOffset  int64 // -1 until its first fetch in this leadership
+	durable      int64 // -1 likewise
+	lastFetch    int64
+	lastFetchLEO int64 // the leader's log end at the follower's previous fetch
+	// lastCaughtUp is the last time the follower was known to hold the leader's whole
+	// log: the time of a fetch at the log end, or of a previous fetch whose log end this
+	// fetch reached (Kafka's lastCaughtUpTime).
+	lastCaughtUp int64
+	held         *Fetch // a fetch at the log end, held for long polling
+	heldUntil    int64
+}
+
+type alterState struct {
+	req     AlterRequest
+	waiting bool // a request is out and unanswered
+	sentAt  int64
+	// resendAt is when to send the same change again after a retriable failure; 0 means
+	// wait for metadata to settle the outcome.
+	resendAt int64
+}
+
+type produceWaiter struct {
+	reply    func(ProduceResult)
+	res      ProduceResult
+	last     int64
+	deadline int64
+}
+
+func (l *leaderState) follower(id int32) *followerInfo {
+	i, ok := slices.BinarySearchFunc(l.followers, id, func(f *followerInfo, id int32) int { return cmp.Compare(f.id, id) })
+	if !ok {
+		return nil
+	}
+	return l.followers[i]
+}
+
+func (r *Replica) becomeLeader(now int64) {
+	if r.epoch <= r.epochFloor || r.epochs.latest() >= r.epoch {
+		r.note("refuse-lead", "epoch %d: this log already holds epoch %d (checkpoint named %d)", r.epoch, r.epochs.latest(), r.epochFloor)
+		return
+	}
+	r.role = RoleLeader
+	r.epochs, _, _ = r.epochs.assign(r.epoch, r.leo)
+	r.persistEpochs()
+	r.lead = &leaderState{electionLEO: r.leo, readReady: r.hw >= r.leo}
+	r.syncFollowers(now)
+	r.note("leader", "epoch %d at log end %d, high watermark %d", r.epoch, r.leo, r.hw)
+	r.isrChanged(now)
+	r.maybeAlterISR(now)
+}
+
+// syncFollowers keeps one followerInfo per replica other than this one.
+func (r *Replica) syncFollowers(now int64) {
+	l := r.lead
+	var out []*followerInfo
+	for _, id := range r.st.Replicas {
+		if id == r.self() {
+			continue
+		}
+		f := l.follower(id)
+		if f == nil {
+			f = &followerInfo{id: id, fetchOffset: -1, durable: -1, lastFetchLEO: -1, lastCaughtUp: now}
+		}
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b *followerInfo) int { return cmp.Compare(a.id, b.id) })
+	out = slices.CompactFunc(out, func(a, b *followerInfo) bool { return a.id == b.id })
+	l.followers = out
+}
+
+// leaderMetadata applies metadata that keeps this replica leader in the same epoch.
+func (r *Replica) leaderMetadata(now int64) {
+	l := r.lead
+	if l.alter != nil && r.st.PartitionEpoch > l.alter.req.PartitionEpoch {
+		l.alter = nil // the metadata settles its outcome
+	}
+	r.syncFollowers(now)
+	r.isrChanged(now)
+	r.maybeAlterISR(now)
+}
+
+// endLeadership fails what waits on this leadership.
+func (r *Replica) endLeadership(code int16) {
+	l := r.lead
+	for _, w := range l.purgatory {
+		r.answerProduce(w.reply, ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1})
+	}
+	l.purgatory = nil
+	for _, c := range l.consumers {
+		r.consumerWait--
+		r.answerFetch(c.reply, errFetch(code))
+	}
+	l.consumers = nil
+}
+
+// ---- produce ----
+
+// Produce appends one batch from a client (a Produce request's records for this
+// partition, which the replica validates, stamps and takes ownership of) and calls reply
+// with the outcome:
+//
+//   - acks=0 and acks=1 as Kafka: acks=0 at once (the handler sends nothing), acks=1
+//     once the leader's own append is durable (sync mode) or done (FlushAsync);
+//   - acks=all (-1) once the high watermark passes the batch, i.e. once every member of
+//     the ISR holds it durably, or with NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR
+//     falls below min.insync.replicas, REQUEST_TIMED_OUT after timeout,
+//     NOT_LEADER_OR_FOLLOWER when leadership ends (the batch may still be committed);
+//   - NOT_ENOUGH_REPLICAS without appending when the ISR is below min.insync.replicas.
+//
+// An idempotent producer's retry of one of its last five batches is not appended again:
+// it is answered, under the same acks rule, with the offset of the first copy.
+func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Duration, reply func(ProduceResult)) {
+	if r.dead() {
+		if reply != nil {
+			reply(ProduceResult{Err: CodeNotLeaderOrFollower, BaseOffset: -1, LogStartOffset: -1})
+		}
+		return
+	}
+	defer r.flush()
+	fail := func(code int16) {
+		r.answerProduce(reply, ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1})
+	}
+	if code := r.produceAdmission(now, acks); code != CodeNone {
+		fail(code)
+		return
+	}
+	h, err := record.ValidateProduce(batch, r.st.messageBytesMax())
+	if err != nil {
+		fail(record.ProduceErrorCode(err))
+		return
+	}
+	if acks != 0 && r.pendingClients() >= r.cfg.PendingMax {
+		fail(CodeRequestTimedOut)
+		return
+	}
+	if h.ProducerID >= 0 && r.answeredBySequence(now, h, acks, timeout, reply) {
+		return
+	}
+	base := r.leo
+	record.SetBaseOffset(batch, base)
+	record.SetPartitionLeaderEpoch(batch, r.epoch)
+	h.BaseOffset, h.PartitionLeaderEpoch = base, r.epoch
+	r.producers.apply(h, base)
+	r.hdrBuf = append(r.hdrBuf[:0], h)
+	r.appendLog(batch, r.hdrBuf)
+	r.acknowledge(now, base, h.LastOffset(), acks, timeout, reply)
+	r.leoMoved()
+}
+
+// answeredBySequence applies the idempotence rules to a batch of an idempotent producer
+// and reports whether that answered it (an error, or a duplicate answered with the offset
+// of its first copy).
+func (r *Replica) answeredBySequence(now int64, h record.Header, acks int16, timeout time.Duration, reply func(ProduceResult)) bool {
+	verdict, dup := r.producers.check(h)
+	code := CodeNone
+	switch verdict {
+	case seqOldEpoch:
+		code = CodeInvalidProducerEpoch
+	case seqOutOfOrder:
+		code = CodeOutOfOrderSequenceNumber
+	case seqDuplicate:
+		if r.on(plant.IdempotentDup) {
+			return false
+		}
+		r.acknowledge(now, dup.base, dup.last, acks, timeout, reply)
+		return true
+	default:
+		return false
+	}
+	// The log start lets a client tell state that went with the log from loss.
+	r.answerProduce(reply, ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: r.startOffset})
+	return true
+}
+
+func (r *Replica) produceAdmission(now int64, acks int16) int16 {
+	switch {
+	case r.role != RoleLeader || r.loading != nil || !r.leaseValid(now):
+		return CodeNotLeaderOrFollower
+	case acks != 0 && acks != 1 && acks != -1:
+		return CodeInvalidRequiredAcks
+	case acks == -1 && len(r.st.ISR) < r.st.minISR():
+		return CodeNotEnoughReplicas
+	}
+	return CodeNone
+}
+
+// acknowledge answers a produce of [base, last] under its acks rule, now or later.
+func (r *Replica) acknowledge(now, base, last int64, acks int16, timeout time.Duration, reply func(ProduceResult)) {
+	res := ProduceResult{BaseOffset: base, LogStartOffset: r.startOffset}
+	switch {
+	case acks == 0:
+		r.answerProduce(reply, res)
+	case acks == 1 || r.on(plant.AckBeforeISRSync):
+		if last < r.durable {
+			r.answerProduce(reply, res)
+			return
+		}
+		r.ackGate.Hold(r.lastSyncOp, &produceWaiter{reply: reply, res: res, last: last})
+	default:
+		if last < r.hw {
+			r.answerProduce(reply, res)
+			return
+		}
+		w := produceWaiter{reply: reply, res: res, last: last, deadline: now + int64(timeout)}
+		l := r.lead
+		i, _ := slices.BinarySearchFunc(l.purgatory, last+1, func(w produceWaiter, t int64) int {
+			if w.last < t {
+				return -1
+			}
+			return 1
+		})
+		l.purgatory = slices.Insert(l.purgatory, i, w)
+	}
+}
+
+// leoMoved serves the follower fetches held at the old log end.
+func (r *Replica) leoMoved() {
+	for _, f := range r.lead.followers {
+		if f.held != nil && f.held.FetchOffset < r.leo {
+			m := f.held
+			f.held = nil
+			r.serveFollower(f.id, m)
+		}
+	}
+}
+
+// ---- high watermark and ISR ----
+
+// isrChanged recomputes the maximal ISR after metadata or a pending change moved.
+func (r *Replica) isrChanged(now int64) {
+	l := r.lead
+	set := append(slices.Clone(r.st.ISR), r.self())
+	if l.alter != nil {
+		set = append(set, l.alter.req.ISR...)
+	}
+	slices.Sort(set)
+	l.maximal = slices.Compact(set)
+	if len(l.maximal) < r.st.minISR() && len(l.purgatory) > 0 {
+		for _, w := range l.purgatory {
+			r.answerProduce(w.reply, ProduceResult{Err: CodeNotEnoughReplicasAfterAppend, BaseOffset: -1, LogStartOffset: -1})
+		}
+		l.purgatory = l.purgatory[:0]
+	}
+	r.advanceHW(now)
+}
+
+// advanceHW moves the high watermark to the smallest durable offset over the maximal
+// ISR, while that ISR has at least min.insync.replicas members. It never moves back.
+func (r *Replica) advanceHW(now int64) {
+	l := r.lead
+	if len(l.maximal) < r.st.minISR() {
+		return
+	}
+	hw := r.durable
+	for _, id := range l.maximal {
+		if id == r.self() {
+			continue
+		}
+		f := l.follower(id)
+		if f == nil {
+			return // a member that is not a replica: wait for metadata to agree
+		}
+		hw = min(hw, f.durable)
+	}
+	if hw <= r.hw {
+		return
+	}
+	r.hw = hw
+	i := 0
+	for i < len(l.purgatory) && l.purgatory[i].last < hw {
+		r.answerProduce(l.purgatory[i].reply, l.purgatory[i].res)
+		i++
+	}
+	if i > 0 {
+		n := copy(l.purgatory, l.purgatory[i:])
+		clear(l.purgatory[n:])
+		l.purgatory = l.purgatory[:n]
+	}
+	if !l.readReady && r.hw >= l.electionLEO {
+		l.readReady = true
+		r.note("read-ready", "epoch %d: high watermark %d covers the log at election", r.epoch, r.hw)
+	}
+	r.hwMoved(now)
+}
+
+// maybeAlterISR proposes an ISR change when a member fell behind for longer than
+// ReplicaLagMax or a replica outside the ISR caught up.
+func (r *Replica) maybeAlterISR(now int64) {
+	l := r.lead
+	if l.alter != nil || now < l.alterRetryAt || !r.isrWouldChange(now) {
+		return
+	}
+	var isr []int32
+	shrunk, grown := false, false
+	for _, id := range r.st.ISR {
+		if id != r.self() && r.outOfSync(id, now) {
+			shrunk = true
+			continue
+		}
+		isr = append(isr, id)
+	}
+	if !slices.Contains(isr, r.self()) {
+		isr = append(isr, r.self())
+	}
+	for _, f := range l.followers {
+		if !slices.Contains(r.st.ISR, f.id) && r.inSync(f, now) {
+			isr = append(isr, f.id)
+			grown = true
+		}
+	}
+	slices.Sort(isr)
+	if slices.Equal(isr, r.st.ISR) {
+		return
+	}
+	r.alterSeq++
+	l.alter = &alterState{req: AlterRequest{
+		RequestID: r.alterSeq, Topic: r.cfg.Topic, TopicID: r.cfg.TopicID, Partition: r.cfg.Partition,
+		Leader: r.self(), LeaderEpoch: r.epoch, PartitionEpoch: r.st.PartitionEpoch, ISR: isr,
+	}}
+	r.sendAlter(now)
+	r.note("isr-change", "propose %v (was %v; shrink %v, expand %v)", isr, r.st.ISR, shrunk, grown)
+	r.isrChanged(now)
+}
+
+// isrWouldChange is maybeAlterISR's decision without building the new ISR, which it does
+// on every follower fetch.
+func (r *Replica) isrWouldChange(now int64) bool {
+	if !slices.Contains(r.st.ISR, r.self()) {
+		return true
+	}
+	for _, id := range r.st.ISR {
+		if id != r.self() && r.outOfSync(id, now) {
+			return true
+		}
+	}
+	for _, f := range r.lead.followers {
+		if !slices.Contains(r.st.ISR, f.id) && r.inSync(f, now) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Replica) sendAlter(now int64) {
+	a := r.lead.alter
+	a.waiting, a.sentAt, a.resendAt = true, now, 0
+	req := a.req
+	req.ISR = slices.Clone(req.ISR)
+	r.out.AlterISR = &req
+}
+
+func (r *Replica) outOfSync(id int32, now int64) bool {
+	f := r.lead.follower(id)
+	return f == nil || now-f.lastCaughtUp > int64(r.cfg.ReplicaLagMax)
+}
+
+// inSync reports whether a follower may join the ISR: it holds, durably, everything up to
+// the high watermark and everything of earlier epochs, and it is not out of sync by
+// time (a silent follower's old offsets do not make it rejoin).
+func (r *Replica) inSync(f *followerInfo, now int64) bool {
+	return f.fetchOffset >= 0 && f.durable >= r.hw && f.durable >= r.lead.electionLEO &&
+		now-f.lastCaughtUp <= int64(r.cfg.ReplicaLagMax)
+}
+
+// AlterPartitionResult reports the outcome of the AlterRequest with res.RequestID. A
+// success is applied at once (the metadata that follows will agree). A failure whose
+// outcome is unknown (a timeout, NOT_CONTROLLER, ...) keeps the proposed members counted
+// in the maximal ISR and sends the same change again after AlterBackoff; a stale view
+// (INVALID_UPDATE_VERSION, FENCED_LEADER_EPOCH) keeps them counted until metadata with a
+// newer partition epoch arrives; an outright refusal (INELIGIBLE_REPLICA,
+// INVALID_REQUEST) drops the change.
+func (r *Replica) AlterPartitionResult(now int64, res AlterResult) {
+	if r.dead() || r.lead == nil || r.lead.alter == nil || r.lead.alter.req.RequestID != res.RequestID || !r.lead.alter.waiting {
+		return
+	}
+	defer r.flush()
+	l := r.lead
+	a := l.alter
+	a.waiting = false
+	switch res.Err {
+	case CodeNone:
+		l.alter = nil
+		if res.LeaderEpoch == r.epoch && res.PartitionEpoch > r.st.PartitionEpoch {
+			r.st.ISR = slices.Sorted(slices.Values(res.ISR))
+			r.st.PartitionEpoch = res.PartitionEpoch
+			r.note("isr", "committed %v at partition epoch %d", r.st.ISR, r.st.PartitionEpoch)
+		}
+	case CodeIneligibleReplica, CodeInvalidRequest:
+		l.alter = nil
+		l.alterRetryAt = now + int64(r.cfg.AlterBackoff)
+	case CodeInvalidUpdateVersion, CodeFencedLeaderEpoch:
+		a.resendAt = 0
+	default:
+		a.resendAt = now + int64(r.cfg.AlterBackoff)
+	}
+	r.syncFollowers(now)
+	r.isrChanged(now)
+	r.maybeAlterISR(now)
+}
+
+// ---- serving followers ----
+
+// peerGate checks a follower's request against this replica's leadership.
+func (r *Replica) peerGate(currentLeaderEpoch int32) int16 {
+	switch {
+	case r.role == RoleInactive || r.loading != nil:
+		return CodeNotLeaderOrFollower
+	case currentLeaderEpoch < r.epoch:
+		return CodeFencedLeaderEpoch
+	case currentLeaderEpoch > r.epoch:
+		return CodeUnknownLeaderEpoch
+	case r.role != RoleLeader:
+		return CodeNotLeaderOrFollower
+	}
+	return CodeNone
+}
+
+func (r *Replica) onEpochQuery(from int32, m *EpochQuery) {
+	ans := &EpochAnswer{Key: r.key, RequestID: m.RequestID, RequestedEpoch: m.LeaderEpoch,
+		LeaderEpoch: -1, EndOffset: -1, LogStartOffset: r.startOffset}
+	if ans.Err = r.peerGate(m.CurrentLeaderEpoch); ans.Err == CodeNone {
+		ans.LeaderEpoch, ans.EndOffset = r.epochs.endOffsetFor(m.LeaderEpoch, r.leo)
+	}
+	r.send(from, ans)
+}
+
+func (r *Replica) fetchAnswer(m *Fetch) *FetchAnswer {
+	return &FetchAnswer{Key: r.key, RequestID: m.RequestID, FetchOffset: m.FetchOffset, LeaderEpoch: r.epoch,
+		HighWatermark: r.hw, LogStartOffset: r.startOffset, LogEndOffset: r.leo}
+}
+
+// onFetch serves a follower's fetch: it checks the follower's log against this one
+// (divergence, KIP-595), records the follower's progress, and answers with the batches
+// after its fetch offset, holding the fetch while there are none.
+func (r *Replica) onFetch(now int64, from int32, m *Fetch) {
+	ans := r.fetchAnswer(m)
+	if ans.Err = r.peerGate(m.CurrentLeaderEpoch); ans.Err != CodeNone {
+		r.send(from, ans)
+		return
+	}
+	f := r.lead.follower(from)
+	switch {
+	case f == nil:
+		ans.Err = CodeNotLeaderOrFollower
+	case m.FetchOffset < r.startOffset:
+		ans.Err = CodeOffsetOutOfRange
+	default:
+		if ep, end := r.epochs.endOffsetFor(m.LastFetchedEpoch, r.leo); m.LastFetchedEpoch >= 0 && (ep != m.LastFetchedEpoch || end < m.FetchOffset) {
+			ans.Diverging, ans.DivergingEpoch, ans.DivergingEndOffset = true, ep, end
+		} else if m.FetchOffset > r.leo {
+			ans.Err = CodeOffsetOutOfRange
+		}
+	}
+	if ans.Err != CodeNone || ans.Diverging {
+		r.send(from, ans)
+		return
+	}
+	r.recordFetch(now, f, m)
+	r.advanceHW(now)
+	r.maybeAlterISR(now)
+	f.held = nil
+	if m.FetchOffset < r.leo || m.MaxWaitMs <= 0 {
+		r.serveFollower(from, m)
+		return
+	}
+	f.held = m
+	f.heldUntil = now + min(int64(m.MaxWaitMs)*int64(time.Millisecond), int64(r.cfg.FollowerFetchMaxWait))
+}
+
+func (r *Replica) recordFetch(now int64, f *followerInfo, m *Fetch) {
+	switch {
+	case m.FetchOffset >= r.leo:
+		f.lastCaughtUp = now
+	case f.lastFetchLEO >= 0 && m.FetchOffset >= f.lastFetchLEO:
+		f.lastCaughtUp = max(f.lastCaughtUp, f.lastFetch)
+	}
+	f.lastFetchLEO, f.lastFetch = r.leo, now
+	f.fetchOffset = m.FetchOffset
+	f.durable = min(m.DurableOffset, m.FetchOffset)
+}
+
+// serveFollower reads the batches after the fetch offset and answers when the read is done.
+func (r *Replica) serveFollower(to int32, m *Fetch) {
+	ans := r.fetchAnswer(m)
+	if m.FetchOffset >= r.leo {
+		r.send(to, ans)
+		return
+	}
+	maxBytes := r.cfg.FollowerFetchBytesMax
+	if m.MaxBytes > 0 {
+		maxBytes = min(maxBytes, m.MaxBytes)
+	}
+	r.emit(disk.Op{Kind: disk.Read, Offset: m.FetchOffset, MaxOffset: r.leo, MaxBytes: maxBytes},
+		pendingOp{purpose: opFollowerRead, follower: ans, to: to})
+}
+
+func (r *Replica) followerReadDone(p pendingOp, d disk.Done) {
+	if p.gen != r.gen || r.lead == nil {
+		return // leadership ended: the follower asks again
+	}
+	ans := p.follower
+	ans.HighWatermark, ans.LogStartOffset, ans.LogEndOffset = r.hw, r.startOffset, r.leo
+	switch {
+	case d.Err == nil:
+		ans.Records = d.Data
+	case d.Offset > ans.FetchOffset:
+		ans.Err, ans.LogStartOffset = CodeOffsetOutOfRange, d.Offset
+	default:
+		ans.Err = CodeKafkaStorageError
+	}
+	r.send(p.to, ans)
+}
+
+// ---- timers ----
+
+func (r *Replica) leaderTick(now int64) {
+	l := r.lead
+	kept := l.purgatory[:0]
+	for _, w := range l.purgatory {
+		if now >= w.deadline {
+			r.answerProduce(w.reply, ProduceResult{Err: CodeRequestTimedOut, BaseOffset: -1, LogStartOffset: -1})
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(l.purgatory[len(kept):])
+	l.purgatory = kept
+	for _, f := range l.followers {
+		if f.held != nil && now >= f.heldUntil {
+			m := f.held
+			f.held = nil
+			r.serveFollower(f.id, m)
+		}
+	}
+	r.expireConsumers(now)
+	if a := l.alter; a != nil {
+		if a.waiting && now-a.sentAt >= int64(r.cfg.AlterTimeout) {
+			a.waiting = false
+			a.resendAt = now
+		}
+		if !a.waiting && a.resendAt > 0 && now >= a.resendAt {
+			r.alterSeq++
+			a.req.RequestID = r.alterSeq
+			r.sendAlter(now)
+		}
+	}
+	r.maybeAlterISR(now)
+}
+
+func (r *Replica) leaderDeadline() int64 {
+	l := r.lead
+	d := NoDeadline
+	for _, w := range l.purgatory {
+		d = min(d, w.deadline)
+	}
+	for _, f := range l.followers {
+		if f.held != nil {
+			d = min(d, f.heldUntil)
+		}
+	}
+	for _, c := range l.consumers {
+		d = min(d, c.deadline)
+	}
+	if a := l.alter; a != nil {
+		if a.waiting {
+			d = min(d, a.sentAt+int64(r.cfg.AlterTimeout))
+		} else if a.resendAt > 0 {
+			d = min(d, a.resendAt)
+		}
+		return d
+	}
+	// The next time an ISR member turns out of sync.
+	for _, id := range r.st.ISR {
+		if f := l.follower(id); f != nil {
+			d = min(d, max(f.lastCaughtUp+int64(r.cfg.ReplicaLagMax)+1, l.alterRetryAt))
+		}
+	}
+	return d
+}

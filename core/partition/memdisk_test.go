@@ -1,0 +1,204 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/record"
+)
+
+// memDisk is a model of one node's disk for tests: logs as lists of whole batches with a
+// durable prefix, small files, leader-epoch checkpoints. Ops take effect when executed;
+// a crash keeps the durable prefix of each log and a random part of what follows it.
+type memDisk struct {
+	logs  map[disk.LogID]*memLog
+	files map[string][]byte
+}
+
+type memLog struct {
+	start   int64
+	batches []memBatch
+	synced  int // batches[:synced] are durable
+	epochs  []disk.EpochEntry
+}
+
+type memBatch struct {
+	base, next int64
+	maxTS      int64
+	epoch      int32
+	data       []byte
+	sum        uint64
+}
+
+func newMemDisk() *memDisk {
+	return &memDisk{logs: map[disk.LogID]*memLog{}, files: map[string][]byte{}}
+}
+
+func (l *memLog) end() int64 {
+	if n := len(l.batches); n > 0 {
+		return l.batches[n-1].next
+	}
+	return l.start
+}
+
+var errMem = errors.New("memdisk")
+
+func (d *memDisk) exec(op disk.Op) disk.Done {
+	done := disk.Done{ID: op.ID, Kind: op.Kind, Log: op.Log}
+	l := d.logs[op.Log]
+	needLog := op.Kind != disk.CreateLog && op.Kind != disk.WriteFile && op.Kind != disk.RemoveFile
+	if needLog && l == nil {
+		done.Err = fmt.Errorf("%w: no log %s", errMem, op.Log)
+		return done
+	}
+	switch op.Kind {
+	case disk.CreateLog:
+		d.logs[op.Log] = &memLog{start: op.Offset}
+	case disk.Append:
+		done.Err = l.append(op)
+	case disk.Sync:
+		l.synced = len(l.batches)
+	case disk.Truncate:
+		if op.Offset < l.start {
+			done.Err = fmt.Errorf("%w: truncate to %d below start %d", errMem, op.Offset, l.start)
+			break
+		}
+		n := len(l.batches)
+		for n > 0 && l.batches[n-1].next > op.Offset {
+			n--
+		}
+		l.batches = l.batches[:n]
+		l.synced = min(l.synced, n)
+	case disk.Reset:
+		l.batches, l.synced, l.start = nil, 0, op.Offset
+	case disk.DeleteBelow:
+		if op.Offset > l.end() {
+			done.Err = fmt.Errorf("%w: delete below %d past end %d", errMem, op.Offset, l.end())
+			break
+		}
+		l.deleteBelow(op.Offset)
+	case disk.Read:
+		done.Data, done.Offset, done.Err = l.read(op)
+	case disk.FindTime:
+		done.Offset = -1
+		for _, b := range l.batches {
+			if b.base >= op.MaxOffset {
+				break
+			}
+			if b.maxTS >= op.Offset {
+				done.Offset = max(b.base, l.start)
+				break
+			}
+		}
+	case disk.Retain:
+		l.retain(op)
+		done.Offset = l.start
+	case disk.LeaderEpochs:
+		l.epochs = slices.Clone(op.Epochs)
+	case disk.WriteFile:
+		d.files[op.Name] = slices.Clone(op.Data)
+	case disk.RemoveFile:
+		delete(d.files, op.Name)
+	default:
+		done.Err = fmt.Errorf("%w: op %s", errMem, op.Kind)
+	}
+	return done
+}
+
+func (l *memLog) append(op disk.Op) error {
+	if op.Offset != l.end() {
+		return fmt.Errorf("%w: append at %d, log ends at %d", errMem, op.Offset, l.end())
+	}
+	next := op.Offset
+	var add []memBatch
+	_, err := record.Split(op.Data, func(h record.Header, b []byte) error {
+		if h.BaseOffset != next {
+			return fmt.Errorf("%w: batch at %d, expected %d", errMem, h.BaseOffset, next)
+		}
+		next = h.NextOffset()
+		add = append(add, memBatch{base: h.BaseOffset, next: next, maxTS: h.MaxTimestamp,
+			epoch: h.PartitionLeaderEpoch, data: slices.Clone(b), sum: batchSum(b)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	l.batches = append(l.batches, add...)
+	return nil
+}
+
+func (l *memLog) deleteBelow(offset int64) {
+	if offset <= l.start {
+		return
+	}
+	l.start = offset
+	n := 0
+	for n < len(l.batches) && l.batches[n].next <= offset {
+		n++
+	}
+	l.batches = l.batches[n:]
+	l.synced = max(l.synced-n, 0)
+}
+
+func (l *memLog) read(op disk.Op) ([]byte, int64, error) {
+	if op.Offset < l.start || op.Offset > l.end() {
+		return nil, l.start, fmt.Errorf("%w: read at %d, log spans [%d, %d]", errMem, op.Offset, l.start, l.end())
+	}
+	var out []byte
+	for _, b := range l.batches {
+		if b.next <= op.Offset {
+			continue
+		}
+		if b.base >= op.MaxOffset || (len(out) > 0 && len(out)+len(b.data) > int(op.MaxBytes)) {
+			break
+		}
+		out = append(out, b.data...)
+	}
+	return out, l.start, nil
+}
+
+func (l *memLog) retain(op disk.Op) {
+	cut := l.start
+	var size int64
+	for _, b := range l.batches {
+		size += int64(len(b.data))
+	}
+	for _, b := range l.batches {
+		if b.next > op.MaxOffset {
+			break
+		}
+		old := op.Retention.Ms >= 0 && b.maxTS < op.Retention.NowMs-op.Retention.Ms
+		big := op.Retention.Bytes >= 0 && size > op.Retention.Bytes
+		if !old && !big {
+			break
+		}
+		size -= int64(len(b.data))
+		cut = b.next
+	}
+	l.deleteBelow(cut)
+}
+
+// crash keeps each log's durable prefix and a random number of the batches after it.
+func (d *memDisk) crash(rng *rand.Rand) {
+	for _, l := range d.logs {
+		keep := l.synced
+		if extra := len(l.batches) - l.synced; extra > 0 {
+			keep += rng.IntN(extra + 1)
+		}
+		l.batches = l.batches[:keep]
+		l.synced = keep
+	}
+}
+
+// recovered is what recovery reports for log id, and the files.
+func (d *memDisk) recovered(id disk.LogID) (disk.LogState, map[string][]byte) {
+	l := d.logs[id]
+	if l == nil {
+		return disk.LogState{}, d.files
+	}
+	l.synced = len(l.batches)
+	return disk.LogState{ID: id, StartOffset: l.start, EndOffset: l.end(), Epochs: slices.Clone(l.epochs)}, d.files
+}

@@ -1,0 +1,233 @@
+package partition
+
+import (
+	"fmt"
+
+	"github.com/seedlog/seedlog/core/enc"
+)
+
+// Key names the partition a peer message belongs to, so the node can route it.
+type Key struct {
+	TopicID   [16]byte
+	Partition int32
+}
+
+// MsgKind tags a peer message on the wire.
+type MsgKind uint8
+
+// The peer messages between replicas of one partition.
+const (
+	KindFetch       MsgKind = 1 // follower -> leader
+	KindFetchAnswer MsgKind = 2 // leader -> follower
+	KindEpochQuery  MsgKind = 3 // follower -> leader: OffsetForLeaderEpoch
+	KindEpochAnswer MsgKind = 4 // leader -> follower
+)
+
+func (k MsgKind) String() string {
+	switch k {
+	case KindFetch:
+		return "fetch"
+	case KindFetchAnswer:
+		return "fetch-answer"
+	case KindEpochQuery:
+		return "epoch-query"
+	case KindEpochAnswer:
+		return "epoch-answer"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Message is a peer message. The concrete types are *Fetch, *FetchAnswer, *EpochQuery
+// and *EpochAnswer.
+type Message interface {
+	Kind() MsgKind
+	PartitionKey() Key
+	appendTo(w *enc.Writer)
+}
+
+// Fetch is a follower's fetch request.
+type Fetch struct {
+	Key                Key
+	RequestID          uint64
+	ReplicaID          int32
+	CurrentLeaderEpoch int32
+	// FetchOffset is the follower's log end offset: everything below it is appended.
+	FetchOffset int64
+	// DurableOffset is what the follower's completed syncs cover (its log end after an
+	// append in FlushAsync mode); the leader's high watermark counts only this.
+	DurableOffset int64
+	// LastFetchedEpoch is the epoch of the follower's last batch, -1 for an empty log;
+	// the leader checks it against its own epochs (divergence, KIP-595).
+	LastFetchedEpoch int32
+	LogStartOffset   int64
+	MaxBytes         int32
+	MaxWaitMs        int32
+}
+
+// FetchAnswer is the leader's answer to a Fetch.
+type FetchAnswer struct {
+	Key       Key
+	RequestID uint64
+	// FetchOffset echoes the request's.
+	FetchOffset    int64
+	Err            int16
+	LeaderEpoch    int32
+	HighWatermark  int64
+	LogStartOffset int64
+	LogEndOffset   int64
+	// Diverging is set when the follower's log diverges from the leader's: DivergingEpoch
+	// is the largest epoch not above the follower's last fetched epoch that the leader
+	// has, and DivergingEndOffset where it ends in the leader's log.
+	Diverging          bool
+	DivergingEpoch     int32
+	DivergingEndOffset int64
+	// Records are whole batches starting at FetchOffset.
+	Records []byte
+}
+
+// EpochQuery asks the leader where an epoch ends in its log (OffsetForLeaderEpoch).
+type EpochQuery struct {
+	Key                Key
+	RequestID          uint64
+	ReplicaID          int32
+	CurrentLeaderEpoch int32
+	LeaderEpoch        int32
+}
+
+// EpochAnswer answers an EpochQuery.
+type EpochAnswer struct {
+	Key       Key
+	RequestID uint64
+	Err       int16
+	// RequestedEpoch echoes the query's LeaderEpoch.
+	RequestedEpoch int32
+	LeaderEpoch    int32
+	EndOffset      int64
+	LogStartOffset int64
+}
+
+func (*Fetch) Kind() MsgKind       { return KindFetch }
+func (*FetchAnswer) Kind() MsgKind { return KindFetchAnswer }
+func (*EpochQuery) Kind() MsgKind  { return KindEpochQuery }
+func (*EpochAnswer) Kind() MsgKind { return KindEpochAnswer }
+
+func (m *Fetch) PartitionKey() Key       { return m.Key }
+func (m *FetchAnswer) PartitionKey() Key { return m.Key }
+func (m *EpochQuery) PartitionKey() Key  { return m.Key }
+func (m *EpochAnswer) PartitionKey() Key { return m.Key }
+
+func (k Key) appendTo(w *enc.Writer) {
+	w.B = append(w.B, k.TopicID[:]...)
+	w.I32(k.Partition)
+}
+
+func readKey(r *enc.Reader) Key {
+	var k Key
+	for i := range k.TopicID {
+		k.TopicID[i] = r.U8()
+	}
+	k.Partition = r.I32()
+	return k
+}
+
+func (m *Fetch) appendTo(w *enc.Writer) {
+	m.Key.appendTo(w)
+	w.U64(m.RequestID)
+	w.I32(m.ReplicaID)
+	w.I32(m.CurrentLeaderEpoch)
+	w.I64(m.FetchOffset)
+	w.I64(m.DurableOffset)
+	w.I32(m.LastFetchedEpoch)
+	w.I64(m.LogStartOffset)
+	w.I32(m.MaxBytes)
+	w.I32(m.MaxWaitMs)
+}
+
+func (m *FetchAnswer) appendTo(w *enc.Writer) {
+	m.Key.appendTo(w)
+	w.U64(m.RequestID)
+	w.I64(m.FetchOffset)
+	w.I16(m.Err)
+	w.I32(m.LeaderEpoch)
+	w.I64(m.HighWatermark)
+	w.I64(m.LogStartOffset)
+	w.I64(m.LogEndOffset)
+	w.Bool(m.Diverging)
+	w.I32(m.DivergingEpoch)
+	w.I64(m.DivergingEndOffset)
+	w.Bytes(m.Records)
+}
+
+func (m *EpochQuery) appendTo(w *enc.Writer) {
+	m.Key.appendTo(w)
+	w.U64(m.RequestID)
+	w.I32(m.ReplicaID)
+	w.I32(m.CurrentLeaderEpoch)
+	w.I32(m.LeaderEpoch)
+}
+
+func (m *EpochAnswer) appendTo(w *enc.Writer) {
+	m.Key.appendTo(w)
+	w.U64(m.RequestID)
+	w.I16(m.Err)
+	w.I32(m.RequestedEpoch)
+	w.I32(m.LeaderEpoch)
+	w.I64(m.EndOffset)
+	w.I64(m.LogStartOffset)
+}
+
+// EncodeMessage appends m, a kind byte followed by its fields, to w.
+func EncodeMessage(w *enc.Writer, m Message) {
+	w.U8(uint8(m.Kind()))
+	m.appendTo(w)
+}
+
+// Encode returns m encoded on its own.
+func Encode(m Message) []byte {
+	var w enc.Writer
+	EncodeMessage(&w, m)
+	return w.B
+}
+
+// DecodeMessage reads one message from r. It never panics; on bad input it returns an
+// error and r's error is set. Records alias r's bytes.
+func DecodeMessage(r *enc.Reader) (Message, error) {
+	var m Message
+	switch k := MsgKind(r.U8()); k {
+	case KindFetch:
+		m = &Fetch{Key: readKey(r), RequestID: r.U64(), ReplicaID: r.I32(),
+			CurrentLeaderEpoch: r.I32(), FetchOffset: r.I64(), DurableOffset: r.I64(),
+			LastFetchedEpoch: r.I32(), LogStartOffset: r.I64(), MaxBytes: r.I32(), MaxWaitMs: r.I32()}
+	case KindFetchAnswer:
+		m = &FetchAnswer{Key: readKey(r), RequestID: r.U64(), FetchOffset: r.I64(), Err: r.I16(),
+			LeaderEpoch: r.I32(), HighWatermark: r.I64(), LogStartOffset: r.I64(), LogEndOffset: r.I64(),
+			Diverging: r.Bool(), DivergingEpoch: r.I32(), DivergingEndOffset: r.I64(), Records: r.Bytes()}
+	case KindEpochQuery:
+		m = &EpochQuery{Key: readKey(r), RequestID: r.U64(), ReplicaID: r.I32(),
+			CurrentLeaderEpoch: r.I32(), LeaderEpoch: r.I32()}
+	case KindEpochAnswer:
+		m = &EpochAnswer{Key: readKey(r), RequestID: r.U64(), Err: r.I16(), RequestedEpoch: r.I32(),
+			LeaderEpoch: r.I32(), EndOffset: r.I64(), LogStartOffset: r.I64()}
+	default:
+		if r.Err() == nil {
+			r.Fail(fmt.Errorf("%w: partition message kind %d", enc.ErrBad, uint8(k)))
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("partition: decode message: %w", err)
+	}
+	return m, nil
+}
+
+// Decode decodes a message that fills b exactly.
+func Decode(b []byte) (Message, error) {
+	r := enc.Reader{B: b}
+	m, err := DecodeMessage(&r)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("partition: decode %s: %w", m.Kind(), err)
+	}
+	return m, nil
+}

@@ -1,0 +1,205 @@
+package partition
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/enc"
+	"github.com/seedlog/seedlog/core/record"
+)
+
+func ep(pairs ...int64) epochCache {
+	var c epochCache
+	for i := 0; i < len(pairs); i += 2 {
+		c = append(c, disk.EpochEntry{Epoch: int32(pairs[i]), StartOffset: pairs[i+1]})
+	}
+	return c
+}
+
+func TestEndOffsetFor(t *testing.T) {
+	c := ep(1, 0, 2, 4, 4, 8) // log end 10
+	cases := []struct {
+		req   int32
+		epoch int32
+		end   int64
+	}{
+		{-1, -1, -1},
+		{0, 0, 0}, // older than all: ends where the first known starts
+		{1, 1, 4},
+		{2, 2, 8},
+		{3, 2, 8},
+		{4, 4, 10},
+		{5, 4, 10},
+	}
+	for _, tc := range cases {
+		if e, end := c.endOffsetFor(tc.req, 10); e != tc.epoch || end != tc.end {
+			t.Errorf("endOffsetFor(%d) = %d@%d, want %d@%d", tc.req, e, end, tc.epoch, tc.end)
+		}
+	}
+	if e, end := epochCache(nil).endOffsetFor(3, 10); e != -1 || end != -1 {
+		t.Errorf("empty cache: %d@%d", e, end)
+	}
+	if got := c.epochAt(5); got != 2 {
+		t.Errorf("epochAt(5) = %d", got)
+	}
+}
+
+func TestEpochCacheEdits(t *testing.T) {
+	c := ep(1, 0, 2, 4, 4, 8)
+	if got, ch := slices.Clone(c).truncateFromEnd(8); !ch || !slices.Equal(got, ep(1, 0, 2, 4)) {
+		t.Errorf("truncateFromEnd(8) = %v", got)
+	}
+	if got, ch := slices.Clone(c).truncateFromEnd(9); ch || !slices.Equal(got, c) {
+		t.Errorf("truncateFromEnd(9) = %v", got)
+	}
+	if got, ch := slices.Clone(c).truncateFromStart(5); !ch || !slices.Equal(got, ep(2, 5, 4, 8)) {
+		t.Errorf("truncateFromStart(5) = %v", got)
+	}
+	if got, ch := slices.Clone(c).truncateFromStart(8); !ch || !slices.Equal(got, ep(4, 8)) {
+		t.Errorf("truncateFromStart(8) = %v", got)
+	}
+	if got, ch := slices.Clone(c).truncateFromStart(0); ch || !slices.Equal(got, c) {
+		t.Errorf("truncateFromStart(0) = %v", got)
+	}
+	if got, ch, ok := ep(1, 0, 3, 10).assign(5, 10); !ok || !ch || !slices.Equal(got, ep(1, 0, 5, 10)) {
+		t.Errorf("assign at an empty epoch's start: %v %v %v", got, ch, ok)
+	}
+	if got, ch, ok := slices.Clone(c).assign(4, 10); !ok || ch || !slices.Equal(got, c) {
+		t.Errorf("assign same epoch: %v %v %v", got, ch, ok)
+	}
+	if got, ch, ok := slices.Clone(c).assign(6, 10); !ok || !ch || !slices.Equal(got, ep(1, 0, 2, 4, 4, 8, 6, 10)) {
+		t.Errorf("assign newer: %v %v %v", got, ch, ok)
+	}
+	if _, _, ok := slices.Clone(c).assign(3, 10); ok {
+		t.Error("assign older epoch after a written newer one accepted")
+	}
+	// An epoch that never wrote (starting at the log end) gives way.
+	if got, _, ok := ep(1, 0, 5, 10).assign(3, 10); !ok || !slices.Equal(got, ep(1, 0, 3, 10)) {
+		t.Errorf("assign over an empty epoch: %v %v", got, ok)
+	}
+	got := sanitizeEpochs(ep(1, 0, 1, 3, 2, 4, 3, 4, 5, 20), 2, 10)
+	if !slices.Equal(got, ep(1, 2, 3, 4)) {
+		t.Errorf("sanitize: %v", got)
+	}
+}
+
+func TestTailIndex(t *testing.T) {
+	ti := newTailIndex(3)
+	ti.add(0, 10, 100)
+	ti.add(10, 20, 200)
+	if got := ti.bytesBetween(0, 20); got != 300 {
+		t.Errorf("all: %d", got)
+	}
+	if got := ti.bytesBetween(15, 20); got != 200 {
+		t.Errorf("inside a batch: %d", got)
+	}
+	if got := ti.bytesBetween(20, 20); got != 0 {
+		t.Errorf("empty range: %d", got)
+	}
+	ti.add(20, 30, 300)
+	ti.add(30, 40, 400) // forgets [0,10)
+	if got := ti.bytesBetween(5, 40); got != math.MaxInt64 {
+		t.Errorf("below the remembered: %d", got)
+	}
+	if got := ti.bytesBetween(10, 30); got != 500 {
+		t.Errorf("middle: %d", got)
+	}
+	ti.truncate(25)
+	if got := ti.bytesBetween(10, 40); got != 500 {
+		t.Errorf("after truncate: %d", got)
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	p := newProducerState(100)
+	rng := rand.New(rand.NewPCG(1, 2))
+	off := int64(0)
+	seqs := map[int64]int32{}
+	for range 200 {
+		pid := int64(rng.IntN(8))
+		n := int32(1 + rng.IntN(4))
+		h := record.Header{ProducerID: pid, ProducerEpoch: 0, BaseSequence: seqs[pid], LastOffsetDelta: n - 1, BaseOffset: off}
+		p.apply(h, off)
+		seqs[pid] += n
+		off += int64(n)
+	}
+	b := p.encodeSnapshot(off)
+	q, at, err := decodeSnapshot(b, 100)
+	if err != nil || at != off {
+		t.Fatalf("decode: %v at %d", err, at)
+	}
+	if !reflect.DeepEqual(p.m, q.m) {
+		t.Fatal("state differs after a round trip")
+	}
+	// Below an offset, later batches are left out.
+	b = p.encodeSnapshot(off - 10)
+	q, _, err = decodeSnapshot(b, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range q.m {
+		if e.newest().last >= off-10 {
+			t.Fatalf("producer %d keeps a batch ending at %d", e.id, e.newest().last)
+		}
+	}
+	for i := range b {
+		bad := bytes.Clone(b)
+		bad[i] ^= 0x10
+		if _, _, err := decodeSnapshot(bad, 100); err == nil {
+			t.Fatalf("flipped byte %d accepted", i)
+		}
+	}
+}
+
+func sampleMessages() []Message {
+	k := Key{TopicID: [16]byte{1, 2, 3}, Partition: 7}
+	return []Message{
+		&Fetch{Key: k, RequestID: 1, ReplicaID: 2, CurrentLeaderEpoch: 3, FetchOffset: 4, DurableOffset: 3,
+			LastFetchedEpoch: 2, LogStartOffset: 1, MaxBytes: 1 << 20, MaxWaitMs: 500},
+		&FetchAnswer{Key: k, RequestID: 1, FetchOffset: 4, Err: 0, LeaderEpoch: 3, HighWatermark: 4,
+			LogStartOffset: 0, LogEndOffset: 9, Records: batchOf("a", "b")},
+		&FetchAnswer{Key: k, RequestID: 2, FetchOffset: 4, Diverging: true, DivergingEpoch: 2, DivergingEndOffset: 3},
+		&EpochQuery{Key: k, RequestID: 3, ReplicaID: 2, CurrentLeaderEpoch: 3, LeaderEpoch: 2},
+		&EpochAnswer{Key: k, RequestID: 3, Err: CodeFencedLeaderEpoch, RequestedEpoch: 2, LeaderEpoch: -1, EndOffset: -1},
+	}
+}
+
+func TestMessageRoundTrip(t *testing.T) {
+	for _, m := range sampleMessages() {
+		b := Encode(m)
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("%s: %v", m.Kind(), err)
+		}
+		if fa, ok := got.(*FetchAnswer); ok && len(fa.Records) == 0 {
+			fa.Records = m.(*FetchAnswer).Records // nil and empty both decode as empty
+		}
+		if !reflect.DeepEqual(got, m) {
+			t.Fatalf("%s: got %+v, want %+v", m.Kind(), got, m)
+		}
+		for n := range len(b) {
+			if _, err := Decode(b[:n]); err == nil {
+				t.Fatalf("%s cut to %d bytes decoded", m.Kind(), n)
+			}
+		}
+		if _, err := Decode(append(b, 0)); err == nil {
+			t.Fatalf("%s with a trailing byte decoded", m.Kind())
+		}
+	}
+	if _, err := Decode([]byte{99}); err == nil {
+		t.Fatal("unknown kind decoded")
+	}
+	r := enc.Reader{B: nil}
+	if _, err := DecodeMessage(&r); err == nil {
+		t.Fatal("empty input decoded")
+	}
+}
+
+func idemHeader(pid int64, epoch int16, seq int32, n int32) record.Header {
+	return record.Header{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, LastOffsetDelta: n - 1, RecordCount: n}
+}

@@ -1,0 +1,281 @@
+package partition
+
+import (
+	"time"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/plant"
+)
+
+// consumerFetch is a consumer fetch held for long polling or waiting for its read.
+type consumerFetch struct {
+	req      FetchRequest
+	reply    func(FetchResult)
+	deadline int64
+}
+
+func errFetch(code int16) FetchResult {
+	return FetchResult{Err: code, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}
+}
+
+// clientGate decides whether this replica may answer a client's read or lookup as leader:
+// fencing by leader epoch (KIP-320; -1 skips the check), leadership, and the lease.
+func (r *Replica) clientGate(now int64, currentLeaderEpoch int32) int16 {
+	switch {
+	case r.role == RoleInactive || r.loading != nil:
+		return CodeNotLeaderOrFollower
+	case currentLeaderEpoch >= 0 && currentLeaderEpoch < r.epoch:
+		return CodeFencedLeaderEpoch
+	case currentLeaderEpoch > r.epoch:
+		return CodeUnknownLeaderEpoch
+	case r.role != RoleLeader || !r.leaseValid(now):
+		return CodeNotLeaderOrFollower
+	}
+	return CodeNone
+}
+
+// readReady reports whether a leader may serve reads: only once its high watermark
+// covers its log end at election, so a consumer never sees a high watermark below one
+// an earlier leader showed it.
+func (r *Replica) readReady() bool {
+	return r.lead.readReady || r.on(plant.EarlyReadNewLeader)
+}
+
+// readLimit is the end of what consumers may read: the high watermark.
+func (r *Replica) readLimit() int64 {
+	if r.on(plant.FetchAboveHW) {
+		return r.leo
+	}
+	return r.hw
+}
+
+func (r *Replica) fetchResult() FetchResult {
+	return FetchResult{HighWatermark: r.hw, LastStableOffset: r.hw, LogStartOffset: r.startOffset}
+}
+
+// Fetch serves one partition of a consumer's fetch. Only the leader serves consumers
+// (no KIP-392 follower fetching), only records below the high watermark, and a new leader
+// only once its high watermark covers its log end at election: before that it answers
+// OFFSET_NOT_AVAILABLE, which clients retry after refreshing metadata (KIP-207 uses the
+// same code for a leader whose high watermark has not caught up). The fetch is held
+// until MinBytes are readable or MaxWait passes; readable bytes are estimated from the
+// sizes of recent batches, and a range older than those remembered counts as enough.
+// Transactions are not supported, so the last stable offset is the high watermark.
+func (r *Replica) Fetch(now int64, req FetchRequest, reply func(FetchResult)) {
+	if r.dead() {
+		if reply != nil {
+			reply(errFetch(CodeNotLeaderOrFollower))
+		}
+		return
+	}
+	defer r.flush()
+	if code := r.clientGate(now, req.CurrentLeaderEpoch); code != CodeNone {
+		r.answerFetch(reply, errFetch(code))
+		return
+	}
+	if !r.readReady() {
+		r.answerFetch(reply, errFetch(CodeOffsetNotAvailable))
+		return
+	}
+	if req.FetchOffset < r.startOffset || req.FetchOffset > r.leo {
+		res := r.fetchResult()
+		res.Err = CodeOffsetOutOfRange
+		r.answerFetch(reply, res)
+		return
+	}
+	c := &consumerFetch{req: req, reply: reply, deadline: now + int64(req.MaxWait)}
+	if r.consumerWait >= r.cfg.FetchesMax {
+		// Beyond the bound nothing is held or read: an empty answer is always correct,
+		// and the client fetches again.
+		r.answerFetch(reply, r.fetchResult())
+		return
+	}
+	if req.MaxWait <= 0 || req.MinBytes <= 0 || r.fetchSatisfied(c) {
+		r.serveConsumer(c)
+		return
+	}
+	r.consumerWait++
+	r.lead.consumers = append(r.lead.consumers, c)
+}
+
+func (r *Replica) fetchSatisfied(c *consumerFetch) bool {
+	return r.tail.bytesBetween(c.req.FetchOffset, r.readLimit()) >= int64(c.req.MinBytes)
+}
+
+// serveConsumer answers a fetch now: empty when nothing is readable, else after a read.
+func (r *Replica) serveConsumer(c *consumerFetch) {
+	limit := r.readLimit()
+	if c.req.FetchOffset >= limit {
+		r.answerFetch(c.reply, r.fetchResult())
+		return
+	}
+	r.consumerWait++
+	r.emit(disk.Op{Kind: disk.Read, Offset: c.req.FetchOffset, MaxOffset: limit, MaxBytes: max(c.req.MaxBytes, 0)},
+		pendingOp{purpose: opConsumerRead, consumer: c})
+}
+
+func (r *Replica) consumerReadDone(now int64, p pendingOp, d disk.Done) {
+	c := p.consumer
+	if c == nil {
+		return // already failed
+	}
+	r.consumerWait--
+	if p.gen != r.gen || r.lead == nil {
+		r.answerFetch(c.reply, errFetch(CodeNotLeaderOrFollower))
+		return
+	}
+	res := r.fetchResult()
+	switch {
+	case d.Err == nil:
+		res.Records = d.Data
+	case d.Offset > c.req.FetchOffset:
+		res.Err, res.LogStartOffset = CodeOffsetOutOfRange, d.Offset
+	default:
+		res.Err = CodeKafkaStorageError
+	}
+	r.answerFetch(c.reply, res)
+}
+
+// hwMoved serves the held consumer fetches that now have enough to read.
+func (r *Replica) hwMoved(now int64) {
+	l := r.lead
+	kept := l.consumers[:0]
+	for _, c := range l.consumers {
+		if r.fetchSatisfied(c) {
+			r.consumerWait--
+			r.serveConsumer(c)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	clear(l.consumers[len(kept):])
+	l.consumers = kept
+}
+
+func (r *Replica) expireConsumers(now int64) {
+	l := r.lead
+	kept := l.consumers[:0]
+	for _, c := range l.consumers {
+		if now >= c.deadline {
+			r.consumerWait--
+			r.serveConsumer(c)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	clear(l.consumers[len(kept):])
+	l.consumers = kept
+}
+
+// ListOffsets answers a ListOffsets lookup: ListEarliest (and ListEarliestLocal) with the
+// log start, ListLatest with the high watermark, a timestamp with the first batch whose
+// max timestamp is at least it (below the high watermark; -1 when none). Timestamps in
+// answers are -1: the disk lookup reports offsets only. The isolation level does not
+// matter while transactions are unsupported.
+func (r *Replica) ListOffsets(now int64, ts int64, currentLeaderEpoch int32, isolation int8, reply func(ListOffsetsResult)) {
+	fail := ListOffsetsResult{Offset: -1, Timestamp: -1, LeaderEpoch: -1}
+	if r.dead() {
+		if reply != nil {
+			fail.Err = CodeNotLeaderOrFollower
+			reply(fail)
+		}
+		return
+	}
+	defer r.flush()
+	if fail.Err = r.clientGate(now, currentLeaderEpoch); fail.Err != CodeNone {
+		r.answerList(reply, fail)
+		return
+	}
+	switch {
+	case ts == ListEarliest || ts == ListEarliestLocal:
+		r.answerList(reply, ListOffsetsResult{Offset: r.startOffset, Timestamp: -1, LeaderEpoch: r.epochs.epochAt(r.startOffset)})
+	case ts < 0 && ts != ListLatest:
+		fail.Err = CodeUnsupportedVersion
+		r.answerList(reply, fail)
+	case !r.readReady():
+		fail.Err = CodeOffsetNotAvailable
+		r.answerList(reply, fail)
+	case ts == ListLatest:
+		r.answerList(reply, ListOffsetsResult{Offset: r.hw, Timestamp: -1, LeaderEpoch: r.epochs.latest()})
+	case r.pendingClients() >= r.cfg.PendingMax:
+		fail.Err = CodeRequestTimedOut
+		r.answerList(reply, fail)
+	default:
+		r.clientOps++
+		r.emit(disk.Op{Kind: disk.FindTime, Offset: ts, MaxOffset: r.hw}, pendingOp{purpose: opFindTime, list: reply})
+	}
+}
+
+func (r *Replica) findTimeDone(p pendingOp, d disk.Done) {
+	if p.list == nil {
+		return
+	}
+	r.clientOps--
+	res := ListOffsetsResult{Offset: -1, Timestamp: -1, LeaderEpoch: -1}
+	switch {
+	case d.Err != nil:
+		res.Err = CodeKafkaStorageError
+	case d.Offset >= 0:
+		res.Offset, res.LeaderEpoch = d.Offset, r.epochs.epochAt(d.Offset)
+	}
+	r.answerList(p.list, res)
+}
+
+// OffsetForLeaderEpoch answers a client's OffsetForLeaderEpoch (KIP-320 validation):
+// the largest epoch <= epoch this log knows and where it ends.
+func (r *Replica) OffsetForLeaderEpoch(now int64, currentLeaderEpoch, epoch int32) EpochEndResult {
+	if r.dead() {
+		return EpochEndResult{Err: CodeNotLeaderOrFollower, LeaderEpoch: -1, EndOffset: -1}
+	}
+	if code := r.clientGate(now, currentLeaderEpoch); code != CodeNone {
+		return EpochEndResult{Err: code, LeaderEpoch: -1, EndOffset: -1}
+	}
+	e, end := r.epochs.endOffsetFor(epoch, r.leo)
+	return EpochEndResult{LeaderEpoch: e, EndOffset: end}
+}
+
+// DeleteRecords advances the log start offset to offset (-1: the high watermark), which
+// must not exceed the high watermark, and answers once the deletion is durable.
+// Followers follow the new start from the leader's fetch answers.
+func (r *Replica) DeleteRecords(now int64, offset int64, reply func(DeleteResult)) {
+	if r.dead() {
+		if reply != nil {
+			reply(DeleteResult{Err: CodeNotLeaderOrFollower, LowWatermark: -1})
+		}
+		return
+	}
+	defer r.flush()
+	if code := r.clientGate(now, -1); code != CodeNone {
+		r.answerDelete(reply, DeleteResult{Err: code, LowWatermark: -1})
+		return
+	}
+	if offset == -1 {
+		offset = r.hw
+	}
+	switch {
+	case offset < 0 || offset > r.hw:
+		r.answerDelete(reply, DeleteResult{Err: CodeOffsetOutOfRange, LowWatermark: -1})
+	case offset <= r.startOffset:
+		r.answerDelete(reply, DeleteResult{LowWatermark: r.startOffset})
+	case r.pendingClients() >= r.cfg.PendingMax:
+		r.answerDelete(reply, DeleteResult{Err: CodeRequestTimedOut, LowWatermark: -1})
+	default:
+		r.clientOps++
+		r.deleteBelow(offset, pendingOp{purpose: opDeleteRecords, del: reply, offset: offset})
+	}
+}
+
+// maybeRetain applies retention on the leader, never at or above the high watermark.
+func (r *Replica) maybeRetain(now int64) {
+	if r.lead == nil || r.loading != nil || r.retaining || r.hw <= r.startOffset {
+		return
+	}
+	ms, bytes := r.st.retention()
+	nowMs := now / int64(time.Millisecond)
+	if r.cfg.WallClockMs != nil {
+		nowMs = r.cfg.WallClockMs(now)
+	}
+	r.retaining = true
+	r.emit(disk.Op{Kind: disk.Retain, MaxOffset: r.hw, Retention: disk.Retention{NowMs: nowMs, Ms: ms, Bytes: bytes}},
+		pendingOp{purpose: opRetain})
+}

@@ -1,0 +1,139 @@
+package core
+
+import (
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// callsMax bounds the calls to the controller a node has outstanding.
+const callsMax = 4096
+
+// callRetry is how long a call waits before trying again when no controller is known or
+// the one it tried was not active.
+const callRetry = 50 * time.Millisecond
+
+// errCallTimeout: the call got no answer in time; it may or may not have taken effect.
+var errCallTimeout = errors.New("no answer from the controller in time")
+
+// errCallsFull: too many calls are outstanding; the call was not sent.
+var errCallsFull = errors.New("too many outstanding controller calls")
+
+// rpcClient sends Kafka requests to the active controller, wherever it is: over the
+// network, or straight to this node's own controller when it is the active one. A call
+// is retried only when it surely was not acted on (no controller known, or the receiver
+// answered that its controller is not active); any other failure is reported as is.
+type rpcClient struct {
+	nextID  uint64
+	pending []*call // in deadline order: every call has the same timeout
+	// barriers are read-index requests in flight.
+	barriers []*barrier
+}
+
+type call struct {
+	id       uint64
+	req      kmsg.Request
+	deadline int64
+	retryAt  int64 // when to (re)send; 0 while sent and awaiting an answer
+	sentTo   int32
+	reply    func(kmsg.Response, error)
+}
+
+// callController sends req to the active controller and calls reply once, with the
+// response or an error (errCallTimeout, errCallsFull).
+func (c *rpcClient) callController(n *Node, req kmsg.Request, reply func(kmsg.Response, error)) {
+	if len(c.pending) >= callsMax {
+		reply(nil, errCallsFull)
+		return
+	}
+	c.nextID++
+	cl := &call{id: c.nextID, req: req, deadline: n.now + int64(n.cfg.RequestTimeout), retryAt: n.now, reply: reply}
+	c.pending = append(c.pending, cl)
+	c.send(n, cl)
+}
+
+// send tries to deliver cl to the active controller.
+func (c *rpcClient) send(n *Node, cl *call) {
+	leader := n.quorum.raft.Status().Leader
+	switch {
+	case leader == n.cfg.NodeID && n.ctrl.active:
+		cl.retryAt = 0
+		n.ctrl.handleLocal(n, cl.req, func(resp kmsg.Response) { c.finish(cl, resp, nil) })
+	case leader < 0 || leader == n.cfg.NodeID:
+		cl.retryAt = n.now + int64(callRetry) // no active controller known yet
+	default:
+		cl.retryAt, cl.sentTo = 0, leader
+		n.send(leader, encodeCall(callMsg{id: cl.id, key: cl.req.Key(), version: cl.req.GetVersion(), body: cl.req.AppendTo(nil)}))
+	}
+}
+
+// answer takes a controller's answer to a call.
+func (c *rpcClient) answer(n *Node, m answerMsg) {
+	cl := c.find(m.id)
+	if cl == nil || cl.retryAt != 0 {
+		return // finished, or a duplicate answer to an earlier attempt
+	}
+	if m.code == kerr.NotController.Code {
+		cl.retryAt = n.now + int64(callRetry)
+		return
+	}
+	resp := cl.req.ResponseKind()
+	resp.SetVersion(cl.req.GetVersion())
+	if err := resp.ReadFrom(m.body); err != nil {
+		n.note("peer-garbage", "controller answer: "+err.Error())
+		return
+	}
+	c.finish(cl, resp, nil)
+}
+
+func (c *rpcClient) find(id uint64) *call {
+	for _, cl := range c.pending {
+		if cl.id == id {
+			return cl
+		}
+	}
+	return nil
+}
+
+func (c *rpcClient) finish(cl *call, resp kmsg.Response, err error) {
+	for i, p := range c.pending {
+		if p == cl {
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			cl.reply(resp, err)
+			return
+		}
+	}
+}
+
+func (c *rpcClient) tick(n *Node) {
+	for len(c.pending) > 0 && c.pending[0].deadline <= n.now {
+		cl := c.pending[0]
+		c.pending = c.pending[1:]
+		cl.reply(nil, errCallTimeout)
+	}
+	for _, cl := range c.pending {
+		if cl.retryAt != 0 && cl.retryAt <= n.now {
+			c.send(n, cl)
+		}
+	}
+	c.tickBarriers(n)
+}
+
+func (c *rpcClient) deadline() int64 {
+	d := NoDeadline
+	for _, cl := range c.pending {
+		d = min(d, cl.deadline)
+		if cl.retryAt != 0 {
+			d = min(d, cl.retryAt)
+		}
+	}
+	for _, b := range c.barriers {
+		d = min(d, b.deadline)
+		if b.retryAt != 0 {
+			d = min(d, b.retryAt)
+		}
+	}
+	return d
+}
