@@ -354,15 +354,27 @@ func (l *Log) syncSegment(s *segment, active bool) error {
 }
 
 // maybePersistRecoveryPoint writes the checkpoint when the recovery point went backwards
-// (it must never claim more than the disk holds) or crossed into a later segment.
-// Recovery rescans the whole segment holding the recovery point, so persisting progress
-// within a segment would buy nothing.
+// (it must never claim more than the disk holds) or moved to a later segment. Recovery
+// rescans the whole segment holding the last offset below the recovery point, so
+// persisting progress within a segment would buy nothing.
 func (l *Log) maybePersistRecoveryPoint() error {
 	if l.persisted.recoveryPoint <= l.recoveryPoint &&
-		l.segmentFloor(l.persisted.recoveryPoint) == l.segmentFloor(l.recoveryPoint) {
+		l.recoverySegmentBase(l.persisted.recoveryPoint) == l.recoverySegmentBase(l.recoveryPoint) {
 		return nil
 	}
 	return l.persistCheckpoint()
+}
+
+// recoverySegment returns the index of the first segment recovery scans for recovery
+// point rp: the one holding offset rp-1, the last one known durable. Not the one holding
+// rp: when rp is a segment's end, that segment is the one that rolled last, and the final
+// time index entry the roll gave it may not be synced yet.
+func (l *Log) recoverySegment(rp int64) int {
+	return max(l.segmentFloor(rp-1), 0)
+}
+
+func (l *Log) recoverySegmentBase(rp int64) int64 {
+	return l.segments[l.recoverySegment(rp)].base
 }
 
 // persistCheckpoint durably writes the log start offset and recovery point.
@@ -377,18 +389,23 @@ func (l *Log) persistCheckpoint() error {
 	return nil
 }
 
-// Close persists the checkpoint if it is stale (unless the log failed) and closes the
-// files. It does not sync data: what was appended since the last Sync may be lost in a
-// crash, as before. Closing a closed log does nothing.
+// Close persists the checkpoint if it is stale, writes out the active segment's indexes
+// (unless the log failed) and closes the files. It does not sync data: what was appended
+// since the last Sync may be lost in a crash, as before. Closing a closed log does
+// nothing.
 func (l *Log) Close() error {
 	if l.closed {
 		return nil
 	}
 	l.closed = true
 	var err error
-	current := offsetsCheckpoint{logStartOffset: l.startOffset, recoveryPoint: l.recoveryPoint}
-	if l.failure == nil && current != l.persisted {
-		err = l.persistCheckpoint()
+	if l.failure == nil {
+		// Unsynced, like the data they index: they only spare the next recovery a rewrite.
+		err = l.active().flushIndexes()
+		current := offsetsCheckpoint{logStartOffset: l.startOffset, recoveryPoint: l.recoveryPoint}
+		if current != l.persisted {
+			err = errors.Join(err, l.persistCheckpoint())
+		}
 	}
 	for _, s := range l.segments {
 		err = errors.Join(err, s.closeFiles())

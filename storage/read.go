@@ -88,12 +88,26 @@ func (l *Log) locate(offset int64) (segIndex int, pos int64, h record.Header, er
 // (callers pass the high watermark) and before the first batch that would take the total
 // past maxBytes; the first batch is returned whole whatever its size, so a reader always
 // makes progress. Every returned batch has passed record.Check; bytes that fail it are
-// never returned: Read fails with ErrCorrupt instead.
+// never returned: Read reads once more, in case the disk returned bad bytes only once,
+// and then fails with ErrCorrupt.
 //
 // offset == EndOffset() yields no bytes; offsets below StartOffset() or above EndOffset()
 // yield ErrOffsetOutOfRange. The first batch may start below offset (and even below
-// StartOffset()): readers skip the records they did not ask for, as in Kafka.
+// StartOffset()): readers skip the records they did not ask for, as in Kafka. The result
+// is a new slice owned by the caller; Read reads up to maxBytes (bounded by the offset
+// index's view of maxOffset) in one ReadAt per segment. Callers read below the high
+// watermark, which never moves back past a truncation, so the bytes stay valid.
 func (l *Log) Read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
+	b, err := l.read(offset, maxOffset, maxBytes)
+	if errors.Is(err, ErrCorrupt) {
+		// Reads change nothing, so one more costs only time, and it tells a transient
+		// read fault from damage at rest.
+		b, err = l.read(offset, maxOffset, maxBytes)
+	}
+	return b, err
+}
+
+func (l *Log) read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
 	if err := l.usable(); err != nil {
 		return nil, err
 	}
@@ -142,31 +156,33 @@ func (l *Log) Read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
 
 // checkReadBatches validates the batches in buf, read from s at filePos, and returns how
 // many bytes of whole batches to keep. stop reports that reading must end here (a batch at
-// or past maxOffset, or one that does not fit in buf).
+// or past maxOffset, or one that does not fit in buf). Batches not returned are not
+// checked: damage there is for the read that would return them to find.
 func checkReadBatches(s *segment, filePos int64, buf []byte, expected *int64, maxOffset int64) (consumed int, stop bool, err error) {
 	for consumed < len(buf) {
 		pos := filePos + int64(consumed)
-		h, err := record.Check(buf[consumed:])
-		if errors.Is(err, record.ErrShort) {
-			// The batch continues past what was read: fine if the segment holds it (it
-			// would exceed maxBytes), corrupt if the segment ends first.
-			size := int64(record.HeaderSize)
-			if hh, perr := record.ParseHeader(buf[consumed:]); perr == nil {
-				size = int64(hh.Size())
-			}
-			if pos+size > s.sizeBytes {
-				return 0, false, corruptf(s, pos, "batch of %d bytes runs past the segment end %d", size, s.sizeBytes)
+		h, err := record.ParseHeader(buf[consumed:])
+		switch {
+		case errors.Is(err, record.ErrShort):
+			// Only part of the header was read: the batch would exceed maxBytes, unless
+			// the segment itself ends inside it.
+			if pos+record.HeaderSize > s.sizeBytes {
+				return 0, false, corruptf(s, pos, "batch header runs past the segment end %d", s.sizeBytes)
 			}
 			return consumed, true, nil
-		}
-		if err != nil {
+		case err != nil:
 			return 0, false, corruptf(s, pos, "%v", err)
-		}
-		if h.BaseOffset != *expected {
+		case h.BaseOffset != *expected:
 			return 0, false, corruptf(s, pos, "batch base offset %d, want %d", h.BaseOffset, *expected)
-		}
-		if h.BaseOffset >= maxOffset {
+		case h.BaseOffset >= maxOffset:
 			return consumed, true, nil
+		case pos+int64(h.Size()) > s.sizeBytes:
+			return 0, false, corruptf(s, pos, "batch of %d bytes runs past the segment end %d", h.Size(), s.sizeBytes)
+		case consumed+h.Size() > len(buf):
+			return consumed, true, nil // it would exceed maxBytes
+		}
+		if _, err := record.Check(buf[consumed : consumed+h.Size()]); err != nil {
+			return 0, false, corruptf(s, pos, "%v", err)
 		}
 		*expected = h.NextOffset()
 		consumed += h.Size()
@@ -182,6 +198,14 @@ func checkReadBatches(s *segment, filePos int64, buf []byte, expected *int64, ma
 // qualifies. The returned batch is CRC-checked; the batches skipped on the way are checked
 // for framing and dense offsets only, since they are not served.
 func (l *Log) OffsetForTimestamp(ts int64) (offset int64, found bool, err error) {
+	offset, found, err = l.offsetForTimestamp(ts)
+	if errors.Is(err, ErrCorrupt) {
+		offset, found, err = l.offsetForTimestamp(ts) // as in Read
+	}
+	return offset, found, err
+}
+
+func (l *Log) offsetForTimestamp(ts int64) (offset int64, found bool, err error) {
 	if err := l.usable(); err != nil {
 		return 0, false, err
 	}

@@ -84,6 +84,14 @@ func newSegmentState(base int64) *segment {
 
 func (s *segment) empty() bool { return s.sizeBytes == 0 }
 
+// forget resets what the segment knows about its contents to an empty segment, keeping
+// its open files, so that a scan can add the batches back.
+func (s *segment) forget() {
+	fresh := newSegmentState(s.base)
+	fresh.logFile, fresh.indexFile, fresh.timeIndexFile = s.logFile, s.indexFile, s.timeIndexFile
+	*s = *fresh
+}
+
 func (s *segment) fileName(dir, suffix string) string {
 	return path.Join(dir, SegmentFileName(s.base, suffix))
 }

@@ -1,10 +1,6 @@
 package storage
 
-import (
-	"fmt"
-
-	"github.com/seedlog/seedlog/core/record"
-)
+import "fmt"
 
 // TruncateTo removes every batch whose last offset is >= offset, so that EndOffset()
 // becomes offset when offset is a batch boundary. Callers truncate at boundaries; if
@@ -233,21 +229,20 @@ func (l *Log) resetTo(offset int64) error {
 	return nil
 }
 
-// rebaseEmpty turns segment s, the last one, into an empty segment based at offset.
+// rebaseEmpty turns segment s, the only one left, into an empty segment based at offset.
 func (l *Log) rebaseEmpty(s *segment, offset int64) error {
 	if s.base == offset {
 		return l.trimSegment(s, 0, offset)
 	}
-	// A different base means a different file name: replace the segment.
-	if err := l.removeLastSegment(); err != nil {
-		return err
-	}
+	// A different base means a different file name. The new segment exists before the
+	// old one goes, so the log always has a segment.
 	ns, err := l.createSegment(offset)
 	if err != nil {
 		return err
 	}
-	l.segments = append(l.segments, ns)
-	return nil
+	l.segments[len(l.segments)-1] = ns
+	if err := s.closeFiles(); err != nil {
+		return fmt.Errorf("close segment %d: %w", s.base, err)
+	}
+	return removeSegmentFiles(l.fsys, l.dir, s.base)
 }
-
-var _ = record.HeaderSize

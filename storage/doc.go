@@ -1,0 +1,159 @@
+// Package storage keeps seedlog's logs on disk: the FS boundary (FS, File, OSFS), the
+// partition log (Log), its checkpoints, and the recovery that runs when a log is opened.
+// The same code serves partition logs and the controller's metadata log, in the real
+// world over OSFS and in the simulator over disksim.
+//
+// # Directory layout
+//
+// A log owns one directory (for a partition, "<topic>-<partition>" by convention):
+//
+//	00000000000000000000.log         segment: record batches from offset 0
+//	00000000000000000000.index       its sparse offset index
+//	00000000000000000000.timeindex   its time index
+//	00000000000000001234.log         next segment, base offset 1234, ...
+//	log-offsets-checkpoint           log start offset and recovery point
+//	leader-epoch-checkpoint          leader epoch cache (written by its owner)
+//	*.tmp                            scratch of WriteFileAtomic; removed by OpenLog
+//
+// Segment files are named by their base offset in 20 decimal digits, as in Kafka. The
+// segments' offsets are dense: each segment starts at the offset after the previous one's
+// last batch. The last segment is the active one; appends go there. Other entries in the
+// directory (a producer-state snapshot, say) are left alone by OpenLog.
+//
+// # .log
+//
+// A segment file is a plain concatenation of Kafka record batches (magic v2), exactly as
+// appended, with no framing of its own. The batch layout is documented in core/record: a
+// 61-byte header (base offset, length, partition leader epoch, magic, CRC-32C over the
+// rest, attributes, last offset delta, timestamps, producer fields, record count), then
+// the records. The first batch's base offset equals the segment's base offset and each
+// next batch starts at the previous one's last offset + 1. A segment is at most
+// LogConfig.SegmentBytesMax bytes unless it holds a single larger batch.
+//
+// Kafka's batch CRC covers the bytes from the attributes on. The base offset is checked
+// by density instead. The partition leader epoch (4 bytes) is covered by nothing, so
+// damage confined to it cannot be detected here.
+//
+// # .index
+//
+// A sparse map from offsets to byte positions in the segment file. Entries of 8 bytes,
+// big-endian:
+//
+//	offset  size  field
+//	0       4     relative offset: base offset of a batch minus the segment's base (uint32)
+//	4       4     byte position of that batch in the .log file (uint32)
+//
+// The first batch always has an entry (0, 0); after that a batch gets one when it starts
+// at least LogConfig.IndexIntervalBytes after the last indexed batch. Both fields strictly
+// increase. Unlike Kafka, which indexes a batch's last offset, seedlog indexes its base
+// offset, so every entry names a batch boundary; a lookup takes the last entry at or
+// below the wanted offset and walks the batch headers from there, at most about one index
+// interval.
+//
+// # .timeindex
+//
+// Entries of 12 bytes, big-endian:
+//
+//	offset  size  field
+//	0       8     timestamp: the largest batch max timestamp in the segment up to and
+//	              including the batch below (int64, ms)
+//	8       4     relative offset of that batch's base offset (uint32)
+//
+// An entry is added together with an offset index entry when the running maximum grew
+// since the last time index entry, and once more when the segment stops being active, so
+// that the last entry of an inactive segment holds its exact maximum. Both fields
+// strictly increase. Timestamps below 0 (Kafka's "no timestamp" is -1) never make an
+// entry. To find the first batch with a max timestamp >= ts, a lookup takes the last
+// entry with a timestamp < ts (every batch up to its batch is too old) and walks from
+// there.
+//
+// Indexes live in memory while a log is open and the files are their copies, written
+// when a segment rolls (and at Close) and synced by the next Sync. The active segment's
+// index files are never synced: recovery always rebuilds them.
+//
+// # log-offsets-checkpoint
+//
+// One text file holds the log start offset and the recovery point, so one atomic write
+// updates both:
+//
+//	seedlog-log-offsets 1
+//	log-start-offset <decimal>
+//	recovery-point <decimal>
+//	crc32c <8 lowercase hex digits: CRC-32C of the three lines above, newlines included>
+//
+// Every line ends with "\n". Values are canonical non-negative decimals. The file is
+// replaced with WriteFileAtomic, so a crash leaves the old or the new version; the CRC
+// catches damage at rest, after which recovery treats the file as missing.
+//
+// # leader-epoch-checkpoint
+//
+// Kafka's format, written with WriteLeaderEpochs and read with ReadLeaderEpochs:
+//
+//	0                          version
+//	<n>                        number of entries
+//	<epoch> <start offset>     n lines, each "\n"-terminated
+//
+// Epochs strictly increase and start offsets never decrease; both are non-negative.
+// Anything else is rejected with ErrBadCheckpoint. A missing file means no entries.
+//
+// # Durability rules
+//
+// The FS contract (see FS) is POSIX's: file bytes are durable after File.Sync, directory
+// entries after SyncDir of their directory, and after a failed sync nothing written since
+// the last good one can be trusted. On top of it:
+//
+//   - Append writes into the page cache (or disksim's unsynced state) and syncs nothing.
+//   - Sync syncs the log file of every segment written since the last sync, the index
+//     files of those that are no longer active, and the directory if segments were
+//     created or removed. Then the recovery point becomes the end offset.
+//   - The recovery point is checkpointed when it moves to a later segment or backwards,
+//     and at Close; recovery rescans the segment holding the last durable offset anyway,
+//     so finer progress is not worth a write.
+//   - TruncateTo and TruncateFullyAndStartAt leave the whole log durable, the truncation
+//     included, before they return; a lowered recovery point is checkpointed.
+//   - DeleteBelow checkpoints the new log start offset before it removes any file, and
+//     does not wait for the removals to be durable: recovery finishes them.
+//   - Checkpoints are replaced atomically (write a .tmp, sync it, rename, sync the
+//     directory). Every directory sync makes all pending entries of the log directory
+//     durable, segment creations included.
+//   - Any failed write, sync or file operation fails the Log (ErrLogFailed): it refuses
+//     every further change and must be closed and reopened, which runs recovery. This is
+//     the fsyncgate rule: a later successful fsync proves nothing.
+//   - OpenLog ends with everything it kept durable: recovery point = end offset.
+//
+// # Recovery
+//
+// OpenLog:
+//
+//  1. lists the directory; removes *.tmp files and index files whose .log is missing;
+//     records entries that are not seedlog's and leaves them alone;
+//  2. reads log-offsets-checkpoint; when it is missing or garbled, the log start offset
+//     falls back to the first segment's base offset and every segment is scanned;
+//  3. removes segments that end at or below the log start offset (an interrupted
+//     DeleteBelow);
+//  4. trusts the segments before the one holding the last durable offset (recovery point
+//     - 1) after cheap checks: index files of whole entries, strictly increasing, inside
+//     the segment; the first batch carrying the segment's base offset; the batch headers
+//     after the last index entry ending exactly at the end of the file and at the next
+//     segment's base offset. The first segment that fails these checks is scanned, and
+//     so is every segment after it;
+//  5. scans: reads every batch of the remaining segments, checking framing, CRC, dense
+//     offsets within and across segments, and that each segment starts where the
+//     previous one ended. A batch that fails is read once more, so that one bad read
+//     does not destroy data. At the first batch or segment that fails, it cuts: truncates
+//     that segment's file there, or removes the segment if it is the one out of place,
+//     and removes every later segment. The indexes of the scanned segments are rebuilt;
+//  6. if nothing survived at or above the log start offset, restarts the log empty there;
+//  7. writes the rebuilt index files where they differ, syncs the scanned segments and the
+//     directory, and checkpoints the recovery point at the end offset.
+//
+// A recovery point beyond the end of the data only moves step 4's boundary to the last
+// segment: it is never trusted further than the segments on disk. Vanished segments (a
+// crash lost their unsynced directory entries) just shorten the log; a hole (a later
+// segment present without an earlier one) is cut at the hole. Recovery never keeps a
+// batch it could not validate; trusted segments are not read at open, but Read checks
+// every batch it returns and answers ErrCorrupt for damage there (after one more read).
+// A cut below the checkpointed recovery point means durable data was damaged, not a tail
+// lost in a crash; RecoveryReport.CutBelowRecoveryPoint says so, and the owner must treat
+// it as a disk fault. Log.Recovery reports what recovery did (RecoveryReport).
+package storage

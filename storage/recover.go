@@ -1,0 +1,577 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/seedlog/seedlog/core/record"
+)
+
+// RecoveryReport says what OpenLog found on disk and what it repaired.
+type RecoveryReport struct {
+	// CheckpointProblem is empty when the offsets checkpoint was read; otherwise it says
+	// why not (missing or garbled) and recovery scanned the whole log.
+	CheckpointProblem string
+	// ScannedFromOffset is the base offset of the first segment whose batches were all
+	// validated; the SegmentsTrusted segments before it passed cheap checks only.
+	ScannedFromOffset int64
+	SegmentsTrusted   int
+	SegmentsScanned   int
+	BytesScanned      int64
+	// IndexesRebuilt counts the scanned segments whose index files had to be rewritten.
+	IndexesRebuilt int
+	// ReadsRetried counts batches that failed validation, then passed when read again:
+	// the disk returned bad bytes once (a transient read fault) and no cut was made.
+	ReadsRetried int
+
+	// CutOffset is where the tail of the log was cut, or -1 if it was not: the first
+	// offset of a torn, corrupt or out-of-place batch or segment. Everything from there
+	// on was removed.
+	CutOffset int64
+	CutReason string
+	// BytesCut counts the bytes removed by the cut, deleted segments included.
+	BytesCut int64
+	// SegmentsDeleted counts the segments removed by the cut.
+	SegmentsDeleted int
+	// CutBelowRecoveryPoint reports that the cut removed offsets the checkpoint declared
+	// durable: data at rest was damaged, not merely a tail lost in a crash.
+	CutBelowRecoveryPoint bool
+
+	// SegmentsBelowStartDeleted counts segments wholly below the log start offset that an
+	// interrupted DeleteBelow had left behind.
+	SegmentsBelowStartDeleted int
+	// ResetToStart reports that nothing survived at or above the log start offset, so
+	// the log restarted empty there.
+	ResetToStart bool
+	// StrayFilesRemoved counts leftover scratch files (*.tmp) and index files without a
+	// segment.
+	StrayFilesRemoved int
+	// UnknownFiles lists the entries that are not seedlog's; they are left alone.
+	UnknownFiles []string
+}
+
+// CutTail reports whether recovery removed a tail of the log.
+func (r RecoveryReport) CutTail() bool { return r.CutOffset >= 0 }
+
+// OpenLog opens the log in dir, creating the directory if needed, and recovers it (the
+// algorithm is in doc.go). When it returns, everything the log holds has been validated
+// or passed the sanity checks of durable segments, is durable, and RecoveryPoint() equals
+// EndOffset(). An empty directory gives an empty log at offset 0, or at the checkpointed
+// log start offset.
+func OpenLog(fsys FS, dir string, cfg LogConfig) (*Log, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureDir(fsys, dir); err != nil {
+		return nil, fmt.Errorf("storage: open log %s: %w", dir, err)
+	}
+	l := &Log{fsys: fsys, dir: dir, cfg: cfg, recovery: RecoveryReport{CutOffset: -1}}
+	if err := l.recover(); err != nil {
+		for _, s := range l.segments {
+			_ = s.closeFiles()
+		}
+		return nil, fmt.Errorf("storage: recover log %s: %w", dir, err)
+	}
+	return l, nil
+}
+
+// ensureDir creates dir if it is missing and makes the new entries durable.
+func ensureDir(fsys FS, dir string) error {
+	st, err := fsys.Stat(dir)
+	if err == nil {
+		if !st.IsDir {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var created []string
+	for d := dir; ; d = path.Dir(d) {
+		if _, err := fsys.Stat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+		if d == "." || d == "/" {
+			break
+		}
+	}
+	if err := fsys.MkdirAll(dir); err != nil {
+		return err
+	}
+	// Parents first is not needed: each SyncDir makes one new entry durable.
+	for _, d := range created {
+		if err := fsys.SyncDir(path.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Log) recover() error {
+	bases, err := l.listSegments()
+	if err != nil {
+		return err
+	}
+	start, rp, err := l.loadCheckpoint()
+	if err != nil {
+		return err
+	}
+	if bases, err = l.dropSegmentsBelow(bases, start); err != nil {
+		return err
+	}
+	if err := l.openSegments(bases, max(start, 0)); err != nil {
+		return err
+	}
+	l.startOffset = max(start, l.segments[0].base)
+	if rp < 0 {
+		rp = l.startOffset
+	}
+	scanFrom := l.trustedPrefix(max(rp, l.startOffset))
+	l.recovery.SegmentsTrusted = scanFrom
+	if err := l.scanSegments(scanFrom); err != nil {
+		return err
+	}
+	if err := l.settleStart(); err != nil {
+		return err
+	}
+	return l.finishRecovery()
+}
+
+// listSegments returns the base offsets of the segments in the directory, sorted, after
+// removing scratch files and index files that lost their segment.
+func (l *Log) listSegments() ([]int64, error) {
+	names, err := l.fsys.List(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	logs := map[int64]bool{}
+	var indexFiles []string
+	for _, name := range names {
+		full := path.Join(l.dir, name)
+		base, suffix, ok := parseSegmentFileName(name)
+		switch {
+		case strings.HasSuffix(name, TmpSuffix):
+			if err := l.removeStray(full); err != nil {
+				return nil, err
+			}
+		case ok && suffix == LogFileSuffix:
+			st, err := l.fsys.Stat(full)
+			if err != nil {
+				return nil, fmt.Errorf("stat %s: %w", full, err)
+			}
+			if st.IsDir {
+				l.recovery.UnknownFiles = append(l.recovery.UnknownFiles, name)
+				continue
+			}
+			logs[base] = true
+		case ok:
+			indexFiles = append(indexFiles, name)
+		case name == OffsetsCheckpointName || name == LeaderEpochCheckpointName:
+		default:
+			l.recovery.UnknownFiles = append(l.recovery.UnknownFiles, name)
+		}
+	}
+	for _, name := range indexFiles {
+		if base, _, _ := parseSegmentFileName(name); !logs[base] {
+			if err := l.removeStray(path.Join(l.dir, name)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	bases := make([]int64, 0, len(logs))
+	for base := range logs {
+		bases = append(bases, base)
+	}
+	slices.Sort(bases)
+	return bases, nil
+}
+
+func (l *Log) removeStray(name string) error {
+	st, err := l.fsys.Stat(name)
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", name, err)
+	}
+	if st.IsDir {
+		l.recovery.UnknownFiles = append(l.recovery.UnknownFiles, path.Base(name))
+		return nil
+	}
+	if err := l.fsys.Remove(name); err != nil {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	l.recovery.StrayFilesRemoved++
+	l.dirUnsynced = true
+	return nil
+}
+
+// loadCheckpoint returns the checkpointed start offset and recovery point, or -1 for
+// both when the checkpoint is missing or garbled.
+func (l *Log) loadCheckpoint() (start, rp int64, err error) {
+	c, err := readOffsetsCheckpoint(l.fsys, l.dir)
+	switch {
+	case err == nil:
+		l.persisted = c
+		return c.logStartOffset, c.recoveryPoint, nil
+	case errors.Is(err, fs.ErrNotExist):
+		l.recovery.CheckpointProblem = "missing"
+	case errors.Is(err, ErrBadCheckpoint):
+		l.recovery.CheckpointProblem = err.Error()
+	default:
+		return 0, 0, err
+	}
+	l.persisted = offsetsCheckpoint{logStartOffset: -1, recoveryPoint: -1}
+	return -1, -1, nil
+}
+
+// dropSegmentsBelow deletes the segments that end at or below start: those followed by
+// a segment based at or below it. The last segment is kept whatever its offsets.
+func (l *Log) dropSegmentsBelow(bases []int64, start int64) ([]int64, error) {
+	for len(bases) > 1 && bases[1] <= start {
+		if err := removeSegmentFiles(l.fsys, l.dir, bases[0]); err != nil {
+			return nil, err
+		}
+		l.recovery.SegmentsBelowStartDeleted++
+		l.dirUnsynced = true
+		bases = bases[1:]
+	}
+	return bases, nil
+}
+
+// openSegments opens the log file of each segment. With no segment at all it creates an
+// empty one at emptyBase.
+func (l *Log) openSegments(bases []int64, emptyBase int64) error {
+	if len(bases) == 0 {
+		s, err := l.createSegment(emptyBase)
+		if err != nil {
+			return err
+		}
+		l.segments = append(l.segments, s)
+		return nil
+	}
+	for _, base := range bases {
+		s := newSegmentState(base)
+		l.segments = append(l.segments, s)
+		var err error
+		if s.logFile, err = l.fsys.Open(s.fileName(l.dir, LogFileSuffix)); err != nil {
+			return fmt.Errorf("open segment %d: %w", base, err)
+		}
+		if s.sizeBytes, err = s.logFile.Size(); err != nil {
+			return fmt.Errorf("size of segment %d: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// trustedPrefix returns the index of the first segment recovery must scan: the one
+// recoverySegment names, or an earlier one that fails the sanity checks. The segments
+// before it keep their indexes.
+func (l *Log) trustedPrefix(rp int64) int {
+	scanFrom := l.recoverySegment(rp)
+	for i := range scanFrom {
+		if err := l.loadTrustedSegment(l.segments[i], l.segments[i+1].base); err != nil {
+			return i
+		}
+	}
+	return scanFrom
+}
+
+// loadTrustedSegment loads a segment below the recovery point without reading all of
+// it: its index files must be sane, its first batch must carry its base offset, and the
+// batches after the last index entry must end exactly at the file's end and at nextBase.
+func (l *Log) loadTrustedSegment(s *segment, nextBase int64) error {
+	relEnd := nextBase - s.base
+	if s.empty() || relEnd <= 0 || relEnd-1 > relOffsetMax || s.sizeBytes > segmentPosMax {
+		return fmt.Errorf("segment %d: %d bytes, next segment at %d", s.base, s.sizeBytes, nextBase)
+	}
+	indexBuf, err := ReadFile(l.fsys, s.fileName(l.dir, IndexFileSuffix))
+	if err != nil {
+		return err
+	}
+	timeBuf, err := ReadFile(l.fsys, s.fileName(l.dir, TimeIndexFileSuffix))
+	if err != nil {
+		return err
+	}
+	if err := checkOffsetIndex(indexBuf, s.sizeBytes, relEnd); err != nil {
+		return err
+	}
+	if err := checkTimeIndex(timeBuf, relEnd); err != nil {
+		return err
+	}
+	s.index = offsetIndex{buf: indexBuf, flushedBytes: len(indexBuf)}
+	s.timeIndex = timeIndex{buf: timeBuf, flushedBytes: len(timeBuf)}
+	s.next = nextBase
+	w := l.newHeaderWalker(s)
+	first, err := w.header(0)
+	if err != nil {
+		return err
+	}
+	if first.BaseOffset != s.base {
+		return corruptf(s, 0, "first batch base offset %d", first.BaseOffset)
+	}
+	s.rollTimestamp = first.MaxTimestamp
+	s.maxTimestamp = max(s.timeIndex.lastTimestamp(), first.MaxTimestamp)
+	return l.recomputeTailFromLastEntry(s, &w)
+}
+
+// recomputeTailFromLastEntry walks from the last offset index entry to the end of the
+// segment, checking framing and offsets, and notes the last batch.
+func (l *Log) recomputeTailFromLastEntry(s *segment, w *headerWalker) error {
+	rel, pos := s.index.floor(s.next - s.base)
+	expected := s.base + rel
+	for pos < s.sizeBytes {
+		h, err := w.header(pos)
+		if err != nil {
+			return err
+		}
+		if h.BaseOffset != expected {
+			return corruptf(s, pos, "batch base offset %d, want %d", h.BaseOffset, expected)
+		}
+		s.maxTimestamp = max(s.maxTimestamp, h.MaxTimestamp)
+		s.lastBatchBase = h.BaseOffset
+		expected = h.NextOffset()
+		pos += int64(h.Size())
+	}
+	if expected != s.next {
+		return corruptf(s, pos, "segment ends at offset %d, next segment starts at %d", expected, s.next)
+	}
+	return nil
+}
+
+// scanSegments validates every batch from segment scanFrom on, rebuilding the indexes
+// in memory, and cuts the log at the first batch or segment that does not fit. Scanned
+// segments are marked unsynced: finishRecovery writes their indexes and syncs them.
+func (l *Log) scanSegments(scanFrom int) error {
+	l.recovery.ScannedFromOffset = l.segments[scanFrom].base
+	var buf []byte
+	expected := l.segments[scanFrom].base
+	for i := scanFrom; i < len(l.segments); i++ {
+		s := l.segments[i]
+		if s.base != expected {
+			reason := fmt.Sprintf("segment %d does not continue the log at offset %d", s.base, expected)
+			return l.cutTail(i, false, 0, expected, reason)
+		}
+		fileBytes := s.sizeBytes
+		s.forget()
+		s.unsynced = true
+		var reason, err error
+		if buf, reason, err = l.scanSegment(s, fileBytes, buf); err != nil {
+			return err
+		}
+		l.recovery.SegmentsScanned++
+		l.recovery.BytesScanned += s.sizeBytes
+		if reason != nil {
+			return l.cutTail(i, true, fileBytes, s.next, reason.Error())
+		}
+		expected = s.next
+	}
+	return nil
+}
+
+// cutTail removes the log from offset cutOffset on. The segments after segIndex go; so
+// does segment segIndex unless keep is set, in which case its file, fileBytes long, is
+// cut to the batches validated so far.
+func (l *Log) cutTail(segIndex int, keep bool, fileBytes int64, cutOffset int64, reason string) error {
+	r := &l.recovery
+	r.CutOffset, r.CutReason = cutOffset, reason
+	// Offsets below the start offset are gone anyway; losing them loses nothing durable.
+	r.CutBelowRecoveryPoint = l.persisted.recoveryPoint > max(cutOffset, l.startOffset)
+	for len(l.segments) > segIndex+1 {
+		r.BytesCut += l.active().sizeBytes
+		r.SegmentsDeleted++
+		if err := l.removeLastSegment(); err != nil {
+			return err
+		}
+	}
+	s := l.segments[segIndex]
+	if !keep {
+		r.BytesCut += s.sizeBytes
+		r.SegmentsDeleted++
+		return l.removeLastSegment()
+	}
+	if fileBytes > s.sizeBytes {
+		r.BytesCut += fileBytes - s.sizeBytes
+		if err := s.logFile.Truncate(s.sizeBytes); err != nil {
+			return fmt.Errorf("truncate segment %d to %d bytes: %w", s.base, s.sizeBytes, err)
+		}
+	}
+	return nil
+}
+
+// scanChunkBytes is how much of a segment recovery reads at a time.
+const scanChunkBytes = 1 << 20
+
+// scanSegment reads the segment file from the start and adds every valid batch to s.
+// reason says why it stopped before the end of the file; err is an I/O error. buf is
+// scratch, returned grown.
+func (l *Log) scanSegment(s *segment, fileBytes int64, buf []byte) (_ []byte, reason, err error) {
+	if want := min(scanChunkBytes, fileBytes); int64(len(buf)) < want {
+		buf = make([]byte, want)
+	}
+	var bufPos int64
+	bufLen := 0
+	for pos := int64(0); pos < fileBytes; {
+		// Get the batch header, then the whole batch, into buf.
+		need := min(int64(record.HeaderSize), fileBytes-pos)
+		if pos+need > bufPos+int64(bufLen) {
+			if buf, err = refill(s, buf, pos, fileBytes); err != nil {
+				return buf, nil, err
+			}
+			bufPos, bufLen = pos, int(min(int64(len(buf)), fileBytes-pos))
+		}
+		h, err := record.ParseHeader(buf[pos-bufPos : bufLen])
+		if err != nil {
+			return buf, fmt.Errorf("segment %d at byte %d: %w", s.base, pos, err), nil
+		}
+		size := int64(h.Size())
+		if pos+size > fileBytes {
+			return buf, fmt.Errorf("segment %d at byte %d: batch of %d bytes is torn by the end of the file at %d",
+				s.base, pos, size, fileBytes), nil
+		}
+		if pos+size > bufPos+int64(bufLen) {
+			if size > int64(len(buf)) {
+				buf = make([]byte, size) // bounded by the file size, checked above
+			}
+			if buf, err = refill(s, buf, pos, fileBytes); err != nil {
+				return buf, nil, err
+			}
+			bufPos, bufLen = pos, int(min(int64(len(buf)), fileBytes-pos))
+		}
+		if reason := l.addScannedBatch(s, pos, buf[pos-bufPos:pos-bufPos+size]); reason != nil {
+			// A cut destroys data, so make sure the disk, not one bad read, says so.
+			again := make([]byte, size)
+			if err := readFull(s.logFile, again, pos); err != nil {
+				return buf, nil, fmt.Errorf("read segment %d: %w", s.base, err)
+			}
+			if bytes.Equal(again, buf[pos-bufPos:pos-bufPos+size]) || l.addScannedBatch(s, pos, again) != nil {
+				return buf, reason, nil
+			}
+			l.recovery.ReadsRetried++
+		}
+		pos += size
+	}
+	return buf, nil, nil
+}
+
+// refill reads the file from pos into buf, as much as fits.
+func refill(s *segment, buf []byte, pos, fileBytes int64) ([]byte, error) {
+	n := min(int64(len(buf)), fileBytes-pos)
+	if err := readFull(s.logFile, buf[:n], pos); err != nil {
+		return buf, fmt.Errorf("read segment %d: %w", s.base, err)
+	}
+	return buf, nil
+}
+
+// addScannedBatch validates one batch met by recovery and adds it to the segment.
+func (l *Log) addScannedBatch(s *segment, pos int64, batch []byte) error {
+	h, err := record.Check(batch)
+	if err != nil {
+		return fmt.Errorf("segment %d at byte %d: %w", s.base, pos, err)
+	}
+	switch {
+	case h.BaseOffset != s.next:
+		return fmt.Errorf("segment %d at byte %d: batch base offset %d, want %d", s.base, pos, h.BaseOffset, s.next)
+	case h.LastOffset()-s.base > relOffsetMax || pos > segmentPosMax:
+		return fmt.Errorf("segment %d at byte %d: batch at offset %d is beyond what the indexes can address",
+			s.base, pos, h.BaseOffset)
+	}
+	s.addBatch(&h, int64(l.cfg.IndexIntervalBytes))
+	return nil
+}
+
+// settleStart reconciles the start offset with what survived: segments wholly below it
+// go, and if nothing reaches it the log restarts empty there.
+func (l *Log) settleStart() error {
+	if l.startOffset > l.EndOffset() {
+		l.recovery.ResetToStart = true
+		ns, err := l.createSegment(l.startOffset)
+		if err != nil {
+			return err
+		}
+		l.segments = append(l.segments, ns)
+	}
+	for len(l.segments) > 1 && l.segments[0].next <= l.startOffset {
+		l.recovery.SegmentsBelowStartDeleted++
+		if err := l.removeFirstSegment(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finishRecovery writes the rebuilt indexes of the scanned segments, syncs them and the
+// directory, and checkpoints the recovery point at the end offset.
+func (l *Log) finishRecovery() error {
+	last := len(l.segments) - 1
+	for i, s := range l.segments {
+		if !s.unsynced {
+			continue
+		}
+		if i < last {
+			s.seal()
+		}
+		created, err := s.openIndexFiles(l.fsys, l.dir)
+		if err != nil {
+			return err
+		}
+		l.dirUnsynced = l.dirUnsynced || created
+		rebuilt, err := reconcileIndexFiles(s)
+		if err != nil {
+			return err
+		}
+		if rebuilt {
+			l.recovery.IndexesRebuilt++
+		}
+		if err := s.flushIndexes(); err != nil {
+			return err
+		}
+	}
+	// Whatever a crash left unsynced in the directory becomes durable here too.
+	l.dirUnsynced = true
+	if err := l.syncAll(); err != nil {
+		return err
+	}
+	if current := (offsetsCheckpoint{logStartOffset: l.startOffset, recoveryPoint: l.recoveryPoint}); current != l.persisted {
+		return l.persistCheckpoint()
+	}
+	return nil
+}
+
+// reconcileIndexFiles compares the index files of s with the rebuilt indexes, cuts the
+// files where they first differ and records how much of them is right, so that
+// flushIndexes writes only the difference. It reports whether anything will change.
+func reconcileIndexFiles(s *segment) (bool, error) {
+	a, err := reconcileIndexFile(s.indexFile, s.index.buf, &s.index.flushedBytes)
+	if err != nil {
+		return false, fmt.Errorf("offset index of segment %d: %w", s.base, err)
+	}
+	b, err := reconcileIndexFile(s.timeIndexFile, s.timeIndex.buf, &s.timeIndex.flushedBytes)
+	if err != nil {
+		return false, fmt.Errorf("time index of segment %d: %w", s.base, err)
+	}
+	return a || b, nil
+}
+
+func reconcileIndexFile(f File, want []byte, flushedBytes *int) (bool, error) {
+	have, err := readAll(f)
+	if err != nil {
+		return false, err
+	}
+	same := 0
+	for same < len(have) && same < len(want) && have[same] == want[same] {
+		same++
+	}
+	if same < len(have) {
+		if err := f.Truncate(int64(same)); err != nil {
+			return false, err
+		}
+	}
+	*flushedBytes = same
+	return !bytes.Equal(have, want), nil
+}
