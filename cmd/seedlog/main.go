@@ -1,0 +1,126 @@
+// Command seedlog is the seedlog binary: brokers, a development cluster, the simulator,
+// trace tools and client commands. Each command group lives in its own file and has one
+// line in the commands table below.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// command is one entry of the dispatcher: `seedlog <name> ...`.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string) int
+}
+
+// commands is the dispatcher's table, one line per command group.
+var commands = []command{
+	{"sim", "run the deterministic simulator (run, sweep; bare: the default sweep)", simCommand},
+	{"trace", "show, render and replay simulation traces (show, html, verify)", traceCommand},
+}
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the command ran and found a problem (a failing seed, ...)
+	exitUsage   = 2
+	exitProblem = 3 // the command could not run (a file it could not read, ...)
+)
+
+func main() {
+	os.Exit(dispatch(os.Args[1:]))
+}
+
+func dispatch(args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(os.Stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(args[1:])
+		}
+	}
+	return usageError("unknown command %q; run 'seedlog help' for the list", args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: seedlog <command> [arguments]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+}
+
+// usageError prints one line saying what was wrong and returns exitUsage.
+func usageError(format string, args ...any) int {
+	fmt.Fprintf(os.Stderr, "seedlog: "+format+"\n", args...)
+	return exitUsage
+}
+
+// problem prints one line and returns exitProblem.
+func problem(format string, args ...any) int {
+	fmt.Fprintf(os.Stderr, "seedlog: "+format+"\n", args...)
+	return exitProblem
+}
+
+// parseFlags parses args with fs, allowing flags after positional arguments (seedlog
+// trace show FILE --node 2). It returns the positional arguments, or a usage error line.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%s %v", fs.Name(), err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if rest[0] == "--" {
+			return append(positional, rest[1:]...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// flagHelp prints a flag set's usage to stdout.
+func flagHelp(fs *flag.FlagSet, synopsis string) int {
+	fmt.Fprintf(os.Stdout, "usage: %s\n", synopsis)
+	fs.SetOutput(os.Stdout)
+	fs.PrintDefaults()
+	return exitOK
+}
+
+// listFlag collects a repeatable flag that also accepts comma-separated values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// isTerminal reports whether f is a terminal (progress bars only go there).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/seedlog/seedlog/sim"
+	"github.com/seedlog/seedlog/sim/simtest"
+)
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"bogus"},
+		{"sim", "bogus"},
+		{"sim", "run"},
+		{"sim", "run", "--seed", "x"},
+		{"sim", "run", "--seed", "1", "extra"},
+		{"sim", "sweep"},
+		{"sim", "sweep", "--seeds", "5", "--jobs", "0"},
+		{"trace"},
+		{"trace", "show"},
+		{"trace", "show", "a", "b"},
+		{"trace", "show", "f", "--node", "x"},
+		{"trace", "show", "f", "--partition", "nopart"},
+		{"trace", "show", "f", "--from", "2s", "--to", "1s"},
+		{"trace", "html", "f"},
+	} {
+		if code := dispatch(args); code != exitUsage {
+			t.Errorf("seedlog %s: exit %d, want %d", strings.Join(args, " "), code, exitUsage)
+		}
+	}
+}
+
+func TestTraceCommandsRenderAFailingSeed(t *testing.T) {
+	dir := t.TempDir()
+	var failing *sim.Result
+	for seed := uint64(1); seed <= 200 && failing == nil; seed++ {
+		opts := simtest.Options(seed, true)
+		if r := sim.Run(opts); r.Failure != nil {
+			opts.KeepTrace = true
+			r = sim.Run(opts)
+			failing = &r
+		}
+	}
+	if failing == nil {
+		t.Fatal("no failing seed to render")
+	}
+	path := filepath.Join(dir, "seed.trace")
+	if err := failing.Trace.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"trace", "show", path},
+		{"trace", "show", path, "--node", "1", "--from", "1s", "--to", "5s"},
+		{"trace", "show", path, "--partition", "t0/0"},
+	} {
+		if code := dispatch(args); code != exitOK {
+			t.Errorf("seedlog %s: exit %d", strings.Join(args, " "), code)
+		}
+	}
+	out := filepath.Join(dir, "seed.html")
+	if code := dispatch([]string{"trace", "html", path, "-o", out}); code != exitOK {
+		t.Fatalf("trace html: exit %d", code)
+	}
+	page, err := os.ReadFile(out)
+	if err != nil || !strings.Contains(string(page), "<svg") || !strings.Contains(string(page), "srcdoc=") {
+		t.Fatalf("html page: %v, %d bytes", err, len(page))
+	}
+	if code := dispatch([]string{"trace", "show", filepath.Join(dir, "missing.trace")}); code != exitProblem {
+		t.Fatalf("missing file: exit %d, want %d", code, exitProblem)
+	}
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/sim"
+	"github.com/seedlog/seedlog/sweep"
+)
+
+// The default sweep of a bare `seedlog sim`: about a minute on a 2-core machine.
+const (
+	defaultSweepSeeds = 2000
+	defaultSweepStart = 1
+	defaultOutDir     = "sim-out"
+)
+
+func simCommand(args []string) int {
+	if len(args) == 0 {
+		return simSweep(defaultSweepSeeds, defaultSweepStart, runtime.NumCPU(), defaultOutDir, nil)
+	}
+	switch args[0] {
+	case "run":
+		return simRunCommand(args[1:])
+	case "sweep":
+		return simSweepCommand(args[1:])
+	case "-h", "--help", "help":
+		fmt.Println(`usage:
+  seedlog sim                     the default sweep (` + fmt.Sprint(defaultSweepSeeds) + ` seeds, all CPUs, traces of failures in ` + defaultOutDir + `/)
+  seedlog sim run --seed N [--trace FILE] [--plant NAME]
+  seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--plant NAME]`)
+		return exitOK
+	}
+	return usageError("sim: unknown subcommand %q (want run or sweep)", args[0])
+}
+
+// checkPlants validates plant names before anything runs.
+func checkPlants(names []string) error {
+	if _, err := plant.Parse(names...); err != nil {
+		if !plant.Enabled {
+			return fmt.Errorf("--plant needs a binary built with -tags simbugs (go run -tags simbugs ./cmd/seedlog ...)")
+		}
+		return err
+	}
+	return nil
+}
+
+func simRunCommand(args []string) int {
+	fs := flag.NewFlagSet("sim run", flag.ContinueOnError)
+	seed := fs.Uint64("seed", 0, "the seed to run (required)")
+	tracePath := fs.String("trace", "", "write the run's trace to this file (failing runs write one anyway)")
+	var plants listFlag
+	fs.Var(&plants, "plant", "switch on a planted bug (repeatable; needs -tags simbugs)")
+	quiet := fs.Bool("q", false, "do not print the configuration block")
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return flagHelp(fs, "seedlog sim run --seed N [--trace FILE] [--plant NAME]")
+	}
+	if err != nil {
+		return usageError("%v; see seedlog sim run -h", err)
+	}
+	if len(pos) > 0 {
+		return usageError("sim run: unexpected argument %q; see seedlog sim run -h", pos[0])
+	}
+	seedSet := false
+	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
+	if !seedSet {
+		return usageError("sim run: --seed is required, e.g. seedlog sim run --seed 42")
+	}
+	if err := checkPlants(plants); err != nil {
+		return usageError("sim run: %v", err)
+	}
+	opts := sim.Options{Seed: *seed, Plants: plants, KeepTrace: true}
+	if !*quiet {
+		opts.Log = os.Stdout
+	}
+	r := sim.Run(opts)
+	if r.Failure != nil && r.Failure.Checker == "setup" {
+		return problem("sim run: %v", r.Failure.Message)
+	}
+	fmt.Println(r.Summary())
+	for _, u := range r.Unknown {
+		fmt.Printf("unknown (check timed out): %s\n", u)
+	}
+	if cov := r.Coverage.String(); cov != "" {
+		fmt.Printf("coverage:\n  %s\n", strings.ReplaceAll(cov, "\n", "\n  "))
+	}
+	path := *tracePath
+	if path == "" && r.Failure != nil {
+		path = filepath.Join(defaultOutDir, sweep.TraceName(r.Seed))
+		if err := os.MkdirAll(defaultOutDir, 0o755); err != nil {
+			return problem("sim run: %v", err)
+		}
+	}
+	if path != "" {
+		if err := r.Trace.WriteFile(path); err != nil {
+			return problem("sim run: %v", err)
+		}
+		fmt.Printf("trace: %s (seedlog trace show %s; seedlog trace html %s -o seed.html)\n", path, path, path)
+	}
+	if r.Failure != nil {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func simSweepCommand(args []string) int {
+	fs := flag.NewFlagSet("sim sweep", flag.ContinueOnError)
+	seeds := fs.Int("seeds", 0, "how many seeds to run (required)")
+	start := fs.Uint64("start", defaultSweepStart, "the first seed")
+	jobs := fs.Int("jobs", runtime.NumCPU(), "runs at once")
+	out := fs.String("out", defaultOutDir, "directory for the traces of failing seeds")
+	var plants listFlag
+	fs.Var(&plants, "plant", "switch on a planted bug (repeatable; needs -tags simbugs)")
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return flagHelp(fs, "seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--plant NAME]")
+	}
+	if err != nil {
+		return usageError("%v; see seedlog sim sweep -h", err)
+	}
+	if len(pos) > 0 {
+		return usageError("sim sweep: unexpected argument %q; see seedlog sim sweep -h", pos[0])
+	}
+	if *seeds <= 0 {
+		return usageError("sim sweep: --seeds must be a positive count, e.g. seedlog sim sweep --seeds 100")
+	}
+	if *jobs <= 0 {
+		return usageError("sim sweep: --jobs must be at least 1")
+	}
+	if err := checkPlants(plants); err != nil {
+		return usageError("sim sweep: %v", err)
+	}
+	return simSweep(*seeds, *start, *jobs, *out, plants)
+}
+
+func simSweep(seeds int, start uint64, jobs int, out string, plants []string) int {
+	cfg := sweep.Config{
+		Base:   sim.Options{Plants: plants},
+		Seeds:  seeds,
+		Start:  start,
+		Jobs:   jobs,
+		OutDir: out,
+	}
+	fmt.Printf("sweeping seeds %d..%d with %d jobs", start, start+uint64(seeds)-1, jobs)
+	if len(plants) > 0 {
+		fmt.Printf(", plants %s", strings.Join(plants, ","))
+	}
+	fmt.Println()
+	if isTerminal(os.Stderr) {
+		cfg.Progress = progressBar
+	}
+	s := sweep.Run(cfg)
+	if cfg.Progress != nil {
+		fmt.Fprint(os.Stderr, "\r\033[K")
+	}
+	if first, ok := s.FirstFailure(); ok && first.Failure.Checker == "setup" {
+		return problem("sim: %v", first.Failure.Message)
+	}
+	s.Write(os.Stdout)
+	if len(s.Failed()) > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// progressBar draws one line on stderr.
+func progressBar(done, total, failed int) {
+	const width = 40
+	filled := done * width / max(total, 1)
+	fmt.Fprintf(os.Stderr, "\r[%s%s] %d/%d seeds, %d failed", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, failed)
+}

@@ -1,0 +1,336 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/seedlog/seedlog/traces"
+)
+
+// checkers runs the invariants after every step and the history checkers after a run.
+type checkers struct {
+	w          *World
+	invariants []Invariant
+	quorum     *quorumInvariants
+	// Results of the history checks, for the run's result.
+	unknown         []string // checks that ran out of time
+	linearizability string   // Porcupine's visualization of a failed check
+}
+
+func newCheckers(w *World) *checkers {
+	c := &checkers{w: w, invariants: w.opts.Invariants}
+	if w.opts.Inspect != nil && w.opts.Inspect.Quorum != nil {
+		c.quorum = newQuorumInvariants(w)
+	}
+	return c
+}
+
+// afterStep runs every invariant over node n after it took an input.
+func (c *checkers) afterStep(n *simNode) {
+	w := c.w
+	if w.failure != nil || !n.up {
+		return
+	}
+	v := View{w: w}
+	if c.quorum != nil {
+		if err := c.quorum.check(v, n); err != nil {
+			w.fail("invariant:quorum", n.spec.ID, "%v", err)
+			return
+		}
+	}
+	for _, inv := range c.invariants {
+		if err := inv.Check(v, n.spec.ID); err != nil {
+			w.fail("invariant:"+inv.Name, n.spec.ID, "%v", err)
+			return
+		}
+	}
+}
+
+// afterStart re-checks everything a restarted node holds against what was committed.
+func (c *checkers) afterStart(n *simNode) {
+	if c.quorum != nil {
+		c.quorum.restarted(n.spec.ID)
+	}
+}
+
+func (c *checkers) afterCrash(*simNode) {}
+
+// livenessStarted arms the quorum's liveness bound: a leader within ten election
+// timeouts once faults stop.
+func (c *checkers) livenessStarted(l *liveness) {
+	w := c.w
+	if c.quorum == nil {
+		return
+	}
+	bound := 10 * w.cfg.Timing.ElectionTimeout
+	l.probe.later(bound, func() {
+		if w.failure != nil {
+			return
+		}
+		if leader, ok := (View{w: w}).QuorumLeader(); !ok {
+			w.fail("liveness", -1, "no quorum leader %v after faults stopped (10 election timeouts)", bound)
+		} else {
+			w.cov.Inc("liveness:leader")
+			_ = leader
+		}
+	})
+}
+
+// afterRun runs the history checkers.
+func (c *checkers) afterRun() {
+	w := c.w
+	if msg := checkListBrokers(w.hist.Ops, w.cfg.Brokers()); msg != "" {
+		w.fail("list-brokers", -1, "%s", msg)
+		return
+	}
+	timeout := w.opts.CheckTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	res := CheckMetadata(w.hist.Ops, timeout)
+	for _, key := range res.Unknown {
+		c.unknown = append(c.unknown, "metadata "+key)
+		w.cov.Inc("check:linearizability-unknown")
+		w.record(traces.Event{Kind: traces.KindCheck, Sub: traces.CheckUnknown, Node: -1, Peer: -1, Topic: key},
+			func() string { return fmt.Sprintf("linearizability of topic %s: unknown (check timed out)", key) })
+	}
+	if res.Illegal != "" {
+		c.linearizability = res.Visualization
+		w.fail("linearizability", -1, "metadata history of topic %q is not linearizable (%d operations)", res.Illegal, res.IllegalOps)
+		return
+	}
+	w.cov.Add("check:linearizable-keys", int64(res.Checked))
+}
+
+// quorumInvariants checks the controller quorum after every step:
+//
+//   - at most one leader per epoch;
+//   - a committed record (below a node's HW) is never lost or changed on any node: the
+//     first report of each committed offset is kept as (epoch, hash of data) and every
+//     later report, on any node, must match — which also makes any two logs agree up to
+//     the smaller HW;
+//   - epoch and HW never decrease on a node, across restarts too;
+//   - a node's log never ends below its HW;
+//   - no voter lacking the newest committed record could win an election: it would need
+//     the votes of a majority whose durable logs are no more up to date than its own
+//     (Raft's leader completeness, checked before the loss can happen rather than after).
+type quorumInvariants struct {
+	inspect   *Inspect
+	leaders   map[int32]int32 // epoch -> the node that led it
+	committed map[int64]entryMark
+	newest    committedRecord
+	nodes     map[int32]*quorumNode
+	voters    []int32
+	// machine returns a voter's machine, nil while it is down.
+	machine func(id int32) Machine
+}
+
+// committedRecord is the newest committed record seen.
+type committedRecord struct {
+	offset int64
+	epoch  int32
+	hash   uint64
+}
+
+type entryMark struct {
+	epoch int32
+	hash  uint64
+	node  int32 // first node seen holding it committed
+}
+
+type quorumNode struct {
+	maxEpoch int32
+	maxHW    int64
+	// durEnd and durEpoch describe the node's durable log (end offset and the epoch of
+	// its last entry), as last seen; durKnown says they are. They outlive a crash: what
+	// is durable survives it.
+	durEnd   int64
+	durEpoch int32
+	durKnown bool
+	// held caches whether the node's log held the newest committed record, for the log
+	// shape it was computed on.
+	held    bool
+	heldKey [4]int64
+	// checkedTo is the offset below which the node's entries were compared with the
+	// committed map.
+	checkedTo int64
+	seen      bool
+}
+
+func newQuorumInvariants(w *World) *quorumInvariants {
+	return &quorumInvariants{
+		inspect:   w.opts.Inspect,
+		leaders:   map[int32]int32{},
+		committed: map[int64]entryMark{},
+		nodes:     map[int32]*quorumNode{},
+		voters:    w.cfg.Voters(),
+		machine:   func(id int32) Machine { return View{w: w}.Machine(id) },
+	}
+}
+
+func (q *quorumInvariants) node(id int32) *quorumNode {
+	qn := q.nodes[id]
+	if qn == nil {
+		qn = &quorumNode{}
+		q.nodes[id] = qn
+	}
+	return qn
+}
+
+// restarted makes the next check compare everything the node holds again.
+func (q *quorumInvariants) restarted(id int32) {
+	qn := q.node(id)
+	qn.checkedTo = 0
+	qn.heldKey = [4]int64{}
+}
+
+func (q *quorumInvariants) check(v View, n *simNode) error {
+	id := n.spec.ID
+	st, ok := q.inspect.Quorum(n.m)
+	if !ok {
+		return nil
+	}
+	qn := q.node(id)
+	if qn.seen {
+		if st.Epoch < qn.maxEpoch {
+			return fmt.Errorf("node %d: quorum epoch went back from %d to %d", id, qn.maxEpoch, st.Epoch)
+		}
+		if st.HW < qn.maxHW {
+			return fmt.Errorf("node %d: quorum high watermark went back from %d to %d (epoch %d)", id, qn.maxHW, st.HW, st.Epoch)
+		}
+	}
+	qn.seen = true
+	qn.maxEpoch, qn.maxHW = st.Epoch, st.HW
+	if st.Leader {
+		if other, ok := q.leaders[st.ActingEpoch]; ok && other != id {
+			return fmt.Errorf("two quorum leaders in epoch %d: node %d and node %d", st.ActingEpoch, other, id)
+		}
+		q.leaders[st.ActingEpoch] = id
+	}
+	if st.EndOffset < st.HW {
+		return fmt.Errorf("node %d: metadata log ends at %d, below its high watermark %d (epoch %d)", id, st.EndOffset, st.HW, st.Epoch)
+	}
+	if err := q.checkEntries(n, st, qn); err != nil {
+		return err
+	}
+	q.noteDurable(n, st, qn)
+	return q.checkElectable()
+}
+
+// noteDurable records the epoch of the node's last durable entry.
+func (q *quorumInvariants) noteDurable(n *simNode, st QuorumStatus, qn *quorumNode) {
+	if q.inspect.Entries == nil || !n.spec.Voter {
+		return
+	}
+	end := min(st.DurableOffset, st.EndOffset)
+	switch {
+	case qn.durKnown && end == qn.durEnd:
+		return // unchanged (a rewrite below the end goes through a truncation first)
+	case end <= st.StartOffset:
+		qn.durKnown = false // below the snapshot: the epoch is not exposed
+		return
+	}
+	es := q.inspect.Entries(n.m, end-1, end)
+	if len(es) != 1 {
+		qn.durKnown = false
+		return
+	}
+	qn.durEnd, qn.durEpoch, qn.durKnown = end, es[0].Epoch, true
+}
+
+// checkElectable checks that no up voter lacking the newest committed record could be
+// elected by a majority of voters whose durable logs are no more up to date than its
+// log. Voters whose durable log is not known count as refusing.
+func (q *quorumInvariants) checkElectable() error {
+	if q.inspect.Entries == nil || len(q.committed) == 0 {
+		return nil
+	}
+	c := q.newest
+	voters := q.voters
+	for _, x := range voters {
+		m := q.machine(x)
+		if m == nil {
+			continue
+		}
+		st, ok := q.inspect.Quorum(m)
+		if !ok {
+			continue
+		}
+		votes := 0
+		for _, y := range voters {
+			yn := q.nodes[y]
+			if yn == nil || !yn.durKnown {
+				continue
+			}
+			if st.LastEpoch > yn.durEpoch || (st.LastEpoch == yn.durEpoch && st.EndOffset >= yn.durEnd) {
+				votes++
+			}
+		}
+		if votes > len(voters)/2 && !q.holdsCached(x, m, st, c) {
+			return fmt.Errorf("voter %d could be elected with a log (last epoch %d, end %d) lacking committed record %d@%d: %d of %d voters' durable logs are no more up to date",
+				x, st.LastEpoch, st.EndOffset, c.offset, c.epoch, votes, len(voters))
+		}
+	}
+	return nil
+}
+
+// holdsCached is holds, remembered while the node's log keeps its shape (start, end,
+// last epoch) and the newest committed record stays the same.
+func (q *quorumInvariants) holdsCached(id int32, m Machine, st QuorumStatus, c committedRecord) bool {
+	qn := q.node(id)
+	key := [4]int64{st.StartOffset + 1, st.EndOffset, int64(st.LastEpoch), c.offset}
+	if qn.heldKey != key {
+		qn.held, qn.heldKey = q.holds(m, st, c), key
+	}
+	return qn.held
+}
+
+// holds reports whether a node's log holds committed record c.
+func (q *quorumInvariants) holds(m Machine, st QuorumStatus, c committedRecord) bool {
+	switch {
+	case c.offset < st.StartOffset:
+		return true // inside its snapshot
+	case c.offset >= st.EndOffset:
+		return false
+	}
+	es := q.inspect.Entries(m, c.offset, c.offset+1)
+	return len(es) == 1 && es[0].Epoch == c.epoch && xxhash.Sum64(es[0].Data) == c.hash
+}
+
+// checkEntries compares the node's newly committed entries with the committed map.
+func (q *quorumInvariants) checkEntries(n *simNode, st QuorumStatus, qn *quorumNode) error {
+	if q.inspect.Entries == nil {
+		return nil
+	}
+	from := max(qn.checkedTo, st.StartOffset)
+	if from >= st.HW {
+		return nil
+	}
+	entries := q.inspect.Entries(n.m, from, st.HW)
+	id := n.spec.ID
+	want := from
+	for _, e := range entries {
+		if e.Offset != want {
+			return fmt.Errorf("node %d: committed metadata record at offset %d is missing (log holds %d next; HW %d, epoch %d)", id, want, e.Offset, st.HW, st.Epoch)
+		}
+		h := xxhash.Sum64(e.Data)
+		if m, ok := q.committed[e.Offset]; ok {
+			if m.epoch != e.Epoch || m.hash != h {
+				return fmt.Errorf("committed metadata record at offset %d differs: node %d first had epoch %d hash %016x, node %d now has epoch %d hash %016x",
+					e.Offset, m.node, m.epoch, m.hash, id, e.Epoch, h)
+			}
+		} else {
+			q.committed[e.Offset] = entryMark{epoch: e.Epoch, hash: h, node: id}
+			if e.Offset >= q.newest.offset {
+				q.newest = committedRecord{offset: e.Offset, epoch: e.Epoch, hash: h}
+			}
+		}
+		want++
+	}
+	if want != st.HW {
+		return fmt.Errorf("node %d: committed metadata records [%d, %d) are missing from its log (HW %d, epoch %d)", id, want, st.HW, st.HW, st.Epoch)
+	}
+	qn.checkedTo = st.HW
+	return nil
+}

@@ -1,0 +1,358 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/netsim"
+)
+
+// NodeSpec is one node of the simulated cluster.
+type NodeSpec struct {
+	ID     int32
+	Voter  bool
+	Broker bool
+	// DriftPPM is the clock's rate error in parts per million; SkewNS its offset.
+	DriftPPM int64
+	SkewNS   int64
+}
+
+// FaultConfig says which faults a run injects and how often.
+type FaultConfig struct {
+	// Interval is the mean virtual time between two fault actions.
+	Interval time.Duration
+	// Kinds switched on for this seed.
+	Crash, Pause, Partition, Clog, LinkRates, DiskEIO, DiskENOSPC, ReadCorrupt, AtRestCorrupt, ClockJump bool
+	// CrashOnWrite crashes a node, with CrashOnWritePPM per op, while one of its small
+	// state files is being written (WriteFile: the quorum state, a snapshot, a
+	// checkpoint), and restarts it soon: the window where an output released before its
+	// state is durable shows.
+	CrashOnWrite    bool
+	CrashOnWritePPM int64
+	// DowntimeMax bounds how long a crashed node stays down and a paused node stays
+	// paused; PartitionMax how long a partition or clog lasts before it heals.
+	DowntimeMax  time.Duration
+	PartitionMax time.Duration
+	// Link rates (parts per million) applied to every link while LinkRates is on.
+	LossPPM, DupPPM, ReorderPPM, StreamBreakPPM int64
+	// Disk rates (parts per million per operation) while DiskEIO, DiskENOSPC and
+	// ReadCorrupt are on.
+	WriteEIOPPM, SyncEIOPPM, ENOSPCPPM, ReadCorruptPPM int64
+}
+
+// kinds lists the fault kinds and whether each is on, in a fixed order.
+func (f *FaultConfig) kinds() []struct {
+	name string
+	on   bool
+} {
+	return []struct {
+		name string
+		on   bool
+	}{
+		{"crash", f.Crash}, {"pause", f.Pause}, {"partition", f.Partition}, {"clog", f.Clog},
+		{"link-rates", f.LinkRates}, {"disk-eio", f.DiskEIO}, {"disk-enospc", f.DiskENOSPC},
+		{"read-corrupt", f.ReadCorrupt}, {"at-rest-corrupt", f.AtRestCorrupt}, {"clock-jump", f.ClockJump},
+		{"crash-on-write", f.CrashOnWrite},
+	}
+}
+
+// Any reports whether any fault kind is on.
+func (f *FaultConfig) Any() bool {
+	for _, k := range f.kinds() {
+		if k.on {
+			return true
+		}
+	}
+	return false
+}
+
+// WorkloadConfig says what the clients do.
+type WorkloadConfig struct {
+	Clients int
+	// OpInterval is the mean think time of a client between two operations.
+	OpInterval time.Duration
+	// Topics is the pool of topic names operations pick from.
+	Topics []string
+	// Relative weights of the metadata operations.
+	Create, Delete, CreatePartitions, Describe, ListBrokers int
+	// PartitionsMax bounds the partition counts of creates and create-partitions.
+	PartitionsMax int32
+	// RFMax bounds the replication factor of creates; above the broker count it makes
+	// some creates fail with INVALID_REPLICATION_FACTOR on purpose.
+	RFMax int32
+	// Versions is how clients pick an API version: "max", "min" or "random" within the
+	// range both the broker and the client serve.
+	Versions string
+}
+
+// Config is a run's configuration, drawn from its seed (swarm testing): each seed tests
+// its own cluster shape, fault mix and workload.
+type Config struct {
+	Seed   uint64
+	Plants plant.Set
+	Nodes  []NodeSpec // sorted by ID
+	// Separate is true when controllers and brokers are distinct nodes.
+	Separate bool
+	// TimingScale is the factor applied to seedlog's default timeouts, in percent.
+	TimingScale int
+	Timing      core.Timing
+	Link        netsim.LinkConfig
+	Faults      FaultConfig
+	Workload    WorkloadConfig
+	// SafetyDuration is how long faults and the workload run.
+	SafetyDuration time.Duration
+	// LivenessBound is how long, once faults stop, the cluster has to converge.
+	LivenessBound time.Duration
+	// SnapshotRecords is how many committed metadata records pass between two metadata
+	// snapshots (0: the node's default). Small values make lagging followers install
+	// snapshots.
+	SnapshotRecords int
+}
+
+// Voters returns the ids of the controller quorum's voters, sorted.
+func (c Config) Voters() []int32 {
+	var out []int32
+	for _, n := range c.Nodes {
+		if n.Voter {
+			out = append(out, n.ID)
+		}
+	}
+	return out
+}
+
+// Brokers returns the ids of the brokers, sorted.
+func (c Config) Brokers() []int32 {
+	var out []int32
+	for _, n := range c.Nodes {
+		if n.Broker {
+			out = append(out, n.ID)
+		}
+	}
+	return out
+}
+
+// Draw draws the configuration of a seed.
+func Draw(seed uint64, plants plant.Set) Config {
+	rng := Stream(seed, streamConfig, 0)
+	c := Config{Seed: seed, Plants: plants}
+	c.Nodes, c.Separate = drawCluster(rng)
+	c.TimingScale = []int{25, 50, 100}[rng.IntN(3)]
+	c.Timing = scaleTiming(core.DefaultTiming, c.TimingScale)
+	drawClocks(rng, c.Nodes, c.Timing.ClockDriftMax)
+	c.Link = netsim.DefaultLink()
+	c.Faults = drawFaults(rng, c.Timing)
+	c.Workload = drawWorkload(rng, len(c.Brokers()))
+	c.SafetyDuration = time.Duration(15+rng.IntN(31)) * time.Second
+	if rng.IntN(2) == 0 {
+		c.SnapshotRecords = 5 + rng.IntN(46)
+	}
+	c.LivenessBound = LivenessBound(c.Timing)
+	return c
+}
+
+// LivenessBound is the virtual time a healed cluster has to converge: a quorum leader
+// within ten election timeouts, then metadata operations succeeding, which may need the
+// brokers to register again and the controller to see a heartbeat (one session timeout
+// and one heartbeat), and requests forwarded before the cluster settled to give up (one
+// request timeout). (The quorum's own bound, a leader within ten election timeouts, is
+// checked separately.)
+func LivenessBound(t core.Timing) time.Duration {
+	return 10*t.ElectionTimeout + t.SessionTimeout + t.HeartbeatInterval + t.RequestTimeout
+}
+
+// drawCluster picks 1 to 5 nodes and their roles: every node a broker with the first
+// 1, 3 or 5 also voting, or (from 2 nodes) separate controllers and brokers.
+func drawCluster(rng *rand.Rand) ([]NodeSpec, bool) {
+	size := 1 + rng.IntN(5)
+	separate := size >= 2 && rng.IntN(10) < 3
+	var voters int
+	if separate {
+		voters = 1
+		if size >= 4 && rng.IntN(2) == 0 {
+			voters = 3
+		}
+	} else {
+		choices := []int{1}
+		if size >= 3 {
+			choices = append(choices, 3, 3)
+		}
+		if size >= 5 {
+			choices = append(choices, 5)
+		}
+		voters = choices[rng.IntN(len(choices))]
+	}
+	nodes := make([]NodeSpec, size)
+	for i := range nodes {
+		nodes[i] = NodeSpec{ID: int32(i + 1), Voter: i < voters, Broker: !separate || i >= voters}
+	}
+	return nodes, separate
+}
+
+func drawClocks(rng *rand.Rand, nodes []NodeSpec, driftMax float64) {
+	// Each clock uses at most half of the drift budget, leaving the rest to jumps.
+	limit := int64(driftMax * ppmScale / 2)
+	for i := range nodes {
+		nodes[i].DriftPPM = rng.Int64N(2*limit+1) - limit
+		nodes[i].SkewNS = rng.Int64N(int64(2*time.Second)) - int64(time.Second)
+	}
+}
+
+// ScaleTiming returns seedlog's default timeouts scaled to percent.
+func ScaleTiming(percent int) core.Timing { return scaleTiming(core.DefaultTiming, percent) }
+
+func scaleTiming(t core.Timing, percent int) core.Timing {
+	s := func(d time.Duration) time.Duration { return d * time.Duration(percent) / 100 }
+	t.ElectionTimeout = s(t.ElectionTimeout)
+	t.QuorumFetchMaxWait = s(t.QuorumFetchMaxWait)
+	t.QuorumFetchTimeout = s(t.QuorumFetchTimeout)
+	t.HeartbeatInterval = s(t.HeartbeatInterval)
+	t.SessionTimeout = s(t.SessionTimeout)
+	t.LeaseDuration = s(t.LeaseDuration)
+	t.ReplicaLagMax = s(t.ReplicaLagMax)
+	t.ReplicaFetchMaxWait = s(t.ReplicaFetchMaxWait)
+	t.RequestTimeout = s(t.RequestTimeout)
+	return t
+}
+
+func drawFaults(rng *rand.Rand, t core.Timing) FaultConfig {
+	f := FaultConfig{
+		Interval:     time.Duration(300+rng.IntN(2700)) * time.Millisecond,
+		DowntimeMax:  max(2*t.ElectionTimeout, time.Duration(1+rng.IntN(4))*t.SessionTimeout/2),
+		PartitionMax: max(2*t.ElectionTimeout, time.Duration(1+rng.IntN(4))*t.SessionTimeout/2),
+	}
+	if rng.IntN(10) == 0 {
+		return f // a fault-free seed now and then, as a baseline
+	}
+	on := func(p int) bool { return rng.IntN(100) < p }
+	f.Crash = on(50)
+	f.Pause = on(35)
+	f.Partition = on(50)
+	f.Clog = on(30)
+	f.LinkRates = on(35)
+	f.DiskEIO = on(25)
+	f.DiskENOSPC = on(15)
+	f.ReadCorrupt = on(15)
+	f.AtRestCorrupt = on(15)
+	f.ClockJump = on(25)
+	f.CrashOnWrite = on(35)
+	f.CrashOnWritePPM = 10_000 + rng.Int64N(290_000)
+	f.LossPPM = rng.Int64N(50_000)
+	f.DupPPM = rng.Int64N(20_000)
+	f.ReorderPPM = rng.Int64N(100_000)
+	f.StreamBreakPPM = rng.Int64N(5_000)
+	f.WriteEIOPPM = rng.Int64N(2_000)
+	f.SyncEIOPPM = rng.Int64N(5_000)
+	f.ENOSPCPPM = rng.Int64N(2_000)
+	f.ReadCorruptPPM = rng.Int64N(2_000)
+	return f
+}
+
+func drawWorkload(rng *rand.Rand, brokers int) WorkloadConfig {
+	w := WorkloadConfig{
+		Clients:       1 + rng.IntN(4),
+		OpInterval:    time.Duration(30+rng.IntN(470)) * time.Millisecond,
+		PartitionsMax: int32(1 + rng.IntN(6)),
+		RFMax:         int32(min(brokers, 3)),
+		Versions:      []string{"max", "min", "random"}[rng.IntN(3)],
+	}
+	if rng.IntN(5) == 0 {
+		w.RFMax++ // some creates ask for more replicas than there are brokers
+	}
+	for i := range 2 + rng.IntN(5) {
+		w.Topics = append(w.Topics, fmt.Sprintf("t%d", i))
+	}
+	w.Create = 10 + rng.IntN(30)
+	w.Delete = rng.IntN(20)
+	w.CreatePartitions = rng.IntN(20)
+	w.Describe = 10 + rng.IntN(30)
+	w.ListBrokers = rng.IntN(15)
+	return w
+}
+
+// String renders the configuration as the block a run prints before anything else.
+func (c Config) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "seed %d\n", c.Seed)
+	shape := "combined voter+broker"
+	if c.Separate {
+		shape = "separate controllers and brokers"
+	}
+	fmt.Fprintf(&b, "cluster: %d nodes, %s, voters %v, brokers %v\n", len(c.Nodes), shape, c.Voters(), c.Brokers())
+	t := &c.Timing
+	fmt.Fprintf(&b, "timing: %d%% of defaults: election %v, quorum fetch timeout %v, heartbeat %v, session %v, lease %v, request %v, drift max %g%%\n",
+		c.TimingScale, t.ElectionTimeout, t.QuorumFetchTimeout, t.HeartbeatInterval, t.SessionTimeout, t.LeaseDuration, t.RequestTimeout, t.ClockDriftMax*100)
+	b.WriteString("clocks:")
+	for _, n := range c.Nodes {
+		fmt.Fprintf(&b, " n%d drift %+dppm skew %v;", n.ID, n.DriftPPM, time.Duration(n.SkewNS).Round(time.Millisecond))
+	}
+	b.WriteString("\n")
+	l := &c.Link
+	fmt.Fprintf(&b, "network: delay %v + [0,%v), tail %.1f%% %v..%v\n", l.DelayBase, l.DelayJitter, l.TailProb*100, l.TailMin, l.TailMax)
+	f := &c.Faults
+	var on, off []string
+	for _, k := range f.kinds() {
+		if k.on {
+			on = append(on, k.name)
+		} else {
+			off = append(off, k.name)
+		}
+	}
+	if len(on) == 0 {
+		b.WriteString("faults: none\n")
+	} else {
+		fmt.Fprintf(&b, "faults: every ~%v: %s (off: %s)\n", f.Interval, strings.Join(on, " "), strings.Join(off, " "))
+		fmt.Fprintf(&b, "  downtime <= %v, partitions <= %v; link loss %s dup %s reorder %s stream-break %s; disk write-eio %s sync-eio %s enospc %s read-corrupt %s\n",
+			f.DowntimeMax, f.PartitionMax, ppm(f.LossPPM), ppm(f.DupPPM), ppm(f.ReorderPPM), ppm(f.StreamBreakPPM),
+			ppm(f.WriteEIOPPM), ppm(f.SyncEIOPPM), ppm(f.ENOSPCPPM), ppm(f.ReadCorruptPPM))
+		if f.CrashOnWrite {
+			fmt.Fprintf(&b, "  crash while writing state files: %s of writes\n", ppm(f.CrashOnWritePPM))
+		}
+	}
+	w := &c.Workload
+	fmt.Fprintf(&b, "workload: %d clients, an op every ~%v each, topics %v, mix create %d delete %d create-partitions %d describe %d list-brokers %d, partitions <= %d, rf <= %d, versions %s\n",
+		w.Clients, w.OpInterval, w.Topics, w.Create, w.Delete, w.CreatePartitions, w.Describe, w.ListBrokers, w.PartitionsMax, w.RFMax, w.Versions)
+	snapshots := "node default"
+	if c.SnapshotRecords > 0 {
+		snapshots = fmt.Sprintf("every %d records", c.SnapshotRecords)
+	}
+	fmt.Fprintf(&b, "metadata snapshots: %s\n", snapshots)
+	fmt.Fprintf(&b, "phases: safety %v, liveness bound %v\n", c.SafetyDuration, c.LivenessBound)
+	plants := c.Plants.String()
+	if plants == "" {
+		plants = "none"
+	}
+	fmt.Fprintf(&b, "plants: %s\n", plants)
+	return b.String()
+}
+
+func ppm(v int64) string { return fmt.Sprintf("%.2f%%", float64(v)/10_000) }
+
+// validate checks what the simulator relies on.
+func (c *Config) validate() error {
+	if len(c.Nodes) == 0 {
+		return fmt.Errorf("sim: config has no nodes")
+	}
+	if !slices.IsSortedFunc(c.Nodes, func(a, b NodeSpec) int { return int(a.ID - b.ID) }) {
+		return fmt.Errorf("sim: nodes are not sorted by id")
+	}
+	if v := len(c.Voters()); v == 0 || v%2 == 0 {
+		return fmt.Errorf("sim: %d voters; want an odd number", v)
+	}
+	if len(c.Brokers()) == 0 {
+		return fmt.Errorf("sim: no brokers")
+	}
+	if c.Workload.Clients < 0 || len(c.Workload.Topics) == 0 {
+		return fmt.Errorf("sim: workload needs topics")
+	}
+	for _, n := range c.Nodes {
+		if n.ID < 1 || n.ID >= clientAddrBase {
+			return fmt.Errorf("sim: node id %d outside [1, %d)", n.ID, clientAddrBase)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Coverage counts interesting events of a run: node notes ("note:elected",
+// "note:truncated", ...), faults injected ("fault:crash", ...), network and disk
+// statistics ("net:...", "disk:..."), recoveries, client outcomes ("op:create:ok") and
+// checker events ("check:..."). Sweeps sum them, so a sweep that never exercised a path
+// says so.
+type Coverage map[string]int64
+
+// Inc adds one to a counter.
+func (c Coverage) Inc(name string) { c[name]++ }
+
+// Add adds v to a counter (zero values are kept, so a summary can list what stayed 0).
+func (c Coverage) Add(name string, v int64) { c[name] += v }
+
+// Merge adds every counter of o into c.
+func (c Coverage) Merge(o Coverage) {
+	for k, v := range o {
+		c[k] += v
+	}
+}
+
+// Names returns the counter names, sorted.
+func (c Coverage) Names() []string {
+	names := make([]string, 0, len(c))
+	for k := range c {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// String lists the non-zero counters, sorted, several per line.
+func (c Coverage) String() string {
+	var b strings.Builder
+	col := 0
+	for _, k := range c.Names() {
+		if c[k] == 0 {
+			continue
+		}
+		item := fmt.Sprintf("%s=%d", k, c[k])
+		if col > 0 && col+len(item) > 100 {
+			b.WriteByte('\n')
+			col = 0
+		}
+		if col > 0 {
+			b.WriteString("  ")
+			col += 2
+		}
+		b.WriteString(item)
+		col += len(item)
+	}
+	return b.String()
+}
+
+// FaultKinds are the fault counters a sweep expects to see non-zero.
+var FaultKinds = []string{"fault:crash", "fault:restart", "fault:pause", "fault:partition", "fault:clog",
+	"fault:link-rates", "fault:disk-eio", "fault:disk-enospc", "fault:read-corrupt", "fault:at-rest-corrupt",
+	"fault:clock-jump", "fault:crash-on-write"}
+
+// Interesting are the protocol events a sweep expects to have exercised. Counters come
+// from the node's notes; the list grows with the protocols.
+var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "note:quorum-truncated",
+	"note:quorum-snapshot-installed", "note:quorum-resigned", "note:broker-fenced", "recovery:cut-tail", "recovery:after-fsync-loss", "shell:fatal"}
+
+// Missing lists the names among want whose counter is 0 in c.
+func (c Coverage) Missing(want []string) []string {
+	var out []string
+	for _, k := range want {
+		if c[k] == 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}

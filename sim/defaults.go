@@ -1,0 +1,24 @@
+package sim
+
+import (
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/kafka"
+	"github.com/seedlog/seedlog/diskexec"
+	"github.com/seedlog/seedlog/storage"
+)
+
+// The simulator runs the node on the same disk executor and served-versions table as the
+// real node.
+func init() {
+	DefaultOpenDisk = openDiskexec
+	DefaultServed = kafka.Served
+}
+
+// openDiskexec recovers a node's disk with the shared executor.
+func openDiskexec(fsys storage.FS) (Executor, disk.Recovered, error) {
+	x, rec, err := diskexec.Open(fsys, diskexec.Config{})
+	if err != nil {
+		return nil, rec, err
+	}
+	return x, rec, nil
+}

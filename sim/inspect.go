@@ -1,0 +1,147 @@
+package sim
+
+// QuorumStatus is what the checkers read of a node's controller quorum state. It mirrors
+// the quorum's own status so that the checkers do not depend on its package.
+type QuorumStatus struct {
+	// Leader is true when the node leads the quorum in ActingEpoch.
+	Leader bool
+	Role   string
+	// Epoch is the durable epoch (it never decreases, across restarts too);
+	// ActingEpoch the epoch the node acts in, ahead of Epoch until its quorum state is
+	// written.
+	Epoch       int32
+	ActingEpoch int32
+	LeaderID    int32 // leader of ActingEpoch, -1 when unknown
+	VotedFor    int32 // -1 when none
+	// HW is the high watermark the node exposes (durable on it); EndOffset its log end;
+	// StartOffset the first offset it still holds.
+	HW          int64
+	EndOffset   int64
+	StartOffset int64
+	// DurableOffset: everything below it is synced. LastEpoch is the epoch of the last
+	// entry held (in memory).
+	DurableOffset int64
+	LastEpoch     int32
+}
+
+// QuorumEntry is one record of the metadata log.
+type QuorumEntry struct {
+	Offset int64
+	Epoch  int32
+	Data   []byte
+}
+
+// Inspect adapts a machine's inspection methods for the checkers. A nil function means
+// the machine offers nothing of that kind, and the checkers that need it stay off.
+type Inspect struct {
+	// Quorum returns the node's quorum status; false when the node has none (yet).
+	Quorum func(m Machine) (QuorumStatus, bool)
+	// Entries returns the entries the node holds in [from, to), in order.
+	Entries func(m Machine, from, to int64) []QuorumEntry
+	// Metadata returns the node's metadata image, summarized.
+	Metadata func(m Machine) (MetadataView, bool)
+}
+
+// MetadataView summarizes a node's metadata image for checkers and scenarios.
+type MetadataView struct {
+	Offset  int64 // last applied record, -1 for none
+	Brokers []BrokerView
+	Topics  []TopicView
+}
+
+// BrokerView is one registered broker.
+type BrokerView struct {
+	ID     int32
+	Epoch  int64
+	Fenced bool
+}
+
+// TopicView is one topic and the leader of each partition (-1 for none).
+type TopicView struct {
+	Name    string
+	Leaders []int32
+}
+
+// View is the read-only view of the world invariants get. Invariants may call only the
+// machines' inspection methods.
+type View struct{ w *World }
+
+// Now is the virtual time.
+func (v View) Now() int64 { return v.w.now }
+
+// Config is the run's configuration.
+func (v View) Config() *Config { return &v.w.cfg }
+
+// Up reports whether node id is running (crashed nodes are not; paused ones are).
+func (v View) Up(id int32) bool {
+	n := v.w.node(id)
+	return n != nil && n.up
+}
+
+// Incarnation is node id's incarnation number.
+func (v View) Incarnation(id int32) uint32 { return v.w.node(id).inc }
+
+// Machine returns node id's machine, nil when the node is down.
+func (v View) Machine(id int32) Machine {
+	n := v.w.node(id)
+	if n == nil || !n.up {
+		return nil
+	}
+	return n.m
+}
+
+// Notes returns how many notes of each kind node id emitted so far, over all its
+// incarnations.
+func (v View) Notes(id int32) Coverage {
+	n := v.w.node(id)
+	if n == nil {
+		return nil
+	}
+	return n.notes
+}
+
+// Quorum returns node id's quorum status, when the node is up and exposes one.
+func (v View) Quorum(id int32) (QuorumStatus, bool) {
+	m := v.Machine(id)
+	if m == nil || v.w.opts.Inspect.Quorum == nil {
+		return QuorumStatus{}, false
+	}
+	return v.w.opts.Inspect.Quorum(m)
+}
+
+// Metadata returns node id's metadata image, when the node is up and exposes one.
+func (v View) Metadata(id int32) (MetadataView, bool) {
+	m := v.Machine(id)
+	if m == nil || v.w.opts.Inspect.Metadata == nil {
+		return MetadataView{}, false
+	}
+	return v.w.opts.Inspect.Metadata(m)
+}
+
+// QuorumLeader returns the leader of the highest epoch any up voter acts in, if an up
+// node leads it.
+func (v View) QuorumLeader() (int32, bool) {
+	var best QuorumStatus
+	bestID, found := int32(-1), false
+	for _, id := range v.Config().Voters() {
+		st, ok := v.Quorum(id)
+		if !ok {
+			continue
+		}
+		if !found || st.ActingEpoch > best.ActingEpoch || (st.ActingEpoch == best.ActingEpoch && st.Leader && !best.Leader) {
+			best, bestID, found = st, id, true
+		}
+	}
+	if !found || !best.Leader {
+		return -1, false
+	}
+	return bestID, true
+}
+
+// Invariant is a check run after every step of a node (every input it took).
+type Invariant struct {
+	Name string
+	// Check returns an error describing the violation: what, which node, which offsets
+	// or epochs.
+	Check func(v View, node int32) error
+}

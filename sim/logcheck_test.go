@@ -1,0 +1,79 @@
+package sim
+
+import (
+	"strings"
+	"testing"
+)
+
+// goodLogHistory is a clean history of two producers and one consumer on one partition.
+func goodLogHistory() *LogHistory {
+	return &LogHistory{
+		Produces: []LogProduce{
+			{Client: 1, Partition: "t/0", Value: "a", Call: 10, Return: 20, Outcome: OK, Offset: 0},
+			{Client: 2, Partition: "t/0", Value: "b", Call: 15, Return: 25, Outcome: OK, Offset: 1},
+			{Client: 1, Partition: "t/0", Value: "c", Call: 30, Return: 40, Outcome: OK, Offset: 2},
+			{Client: 2, Partition: "t/0", Value: "d", Call: 35, Return: Never, Outcome: Indeterminate},
+			{Client: 2, Partition: "t/0", Value: "e", Call: 50, Return: 51, Outcome: Failed, NotSent: true},
+		},
+		Fetches: []LogFetch{
+			{Client: 3, Partition: "t/0", Call: 22, Return: 23, Records: []LogRecord{{0, "a"}}, HW: 1},
+			{Client: 3, Partition: "t/0", Call: 45, Return: 46, Records: []LogRecord{{1, "b"}, {2, "c"}}, HW: 3},
+		},
+		Final: map[string][]LogRecord{"t/0": {{0, "a"}, {1, "b"}, {2, "c"}, {3, "d"}}},
+	}
+}
+
+func TestCheckLogAcceptsGoodHistory(t *testing.T) {
+	if vs := CheckLog(goodLogHistory()); len(vs) != 0 {
+		t.Fatalf("clean history flagged:\n%s", FormatLogViolations(vs))
+	}
+}
+
+func TestCheckLogFindsEachKind(t *testing.T) {
+	cases := []struct {
+		kind   string
+		mutate func(h *LogHistory)
+	}{
+		{"lost", func(h *LogHistory) { h.Final["t/0"] = h.Final["t/0"][:2] }},
+		{"lost", func(h *LogHistory) { h.Produces[2].Offset = 5 }},
+		{"duplicate", func(h *LogHistory) { h.Final["t/0"] = append(h.Final["t/0"], LogRecord{4, "c"}) }},
+		{"reorder", func(h *LogHistory) {
+			// c was invoked after a was acknowledged but lands before it.
+			h.Final["t/0"] = []LogRecord{{0, "c"}, {1, "b"}, {2, "a"}, {3, "d"}}
+			h.Fetches = nil
+			h.Produces[0].Offset, h.Produces[2].Offset = 2, 0
+		}},
+		{"phantom", func(h *LogHistory) { h.Final["t/0"] = append(h.Final["t/0"], LogRecord{4, "zz"}) }},
+		{"phantom", func(h *LogHistory) { h.Final["t/0"] = append(h.Final["t/0"], LogRecord{4, "e"}) }},
+		{"inconsistent", func(h *LogHistory) { h.Fetches[1].Records[0] = LogRecord{1, "x"} }},
+		{"backwards", func(h *LogHistory) {
+			h.Fetches = append(h.Fetches, LogFetch{Client: 3, Partition: "t/0", Call: 47, Return: 48, Records: nil, HW: 2})
+		}},
+		{"stale", func(h *LogHistory) { h.Fetches[1].HW = 2; h.Fetches[1].Records = h.Fetches[1].Records[:1] }},
+	}
+	for _, tc := range cases {
+		h := goodLogHistory()
+		tc.mutate(h)
+		vs := CheckLog(h)
+		found := false
+		for _, v := range vs {
+			if v.Kind == tc.kind {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s not found; got:\n%s", tc.kind, FormatLogViolations(vs))
+		}
+	}
+}
+
+func TestCheckLogBoundsReports(t *testing.T) {
+	h := &LogHistory{Final: map[string][]LogRecord{}}
+	for i := range 100 {
+		h.Final["t/0"] = append(h.Final["t/0"], LogRecord{int64(i), strings.Repeat("x", i+1)})
+	}
+	vs := CheckLog(h)
+	if len(vs) != logViolationsMax {
+		t.Fatalf("%d violations reported, want the bound %d", len(vs), logViolationsMax)
+	}
+}

@@ -1,0 +1,189 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/kafka/wire"
+	"github.com/seedlog/seedlog/netsim"
+	"github.com/seedlog/seedlog/traces"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// link is one client connection: a netsim stream from a client to a node. The node
+// knows it by ConnID, which is the stream id.
+type link struct {
+	id     netsim.StreamID
+	client *Client
+	cc     *conn
+	node   int32
+	// inc is the node incarnation the connection reached; a crash breaks it.
+	inc uint32
+}
+
+// sendPeer sends a message from node n as datagrams: peer traffic may be lost,
+// duplicated and reordered.
+func (w *World) sendPeer(n *simNode, m core.Message) {
+	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutMessage, Node: n.spec.ID, Peer: m.To, A: int64(len(m.Payload)), Hash: xxhash.Sum64(m.Payload)},
+		func() string { return fmt.Sprintf("to n%d, %d bytes", m.To, len(m.Payload)) })
+	if w.node(m.To) == nil {
+		w.fail("shell", n.spec.ID, "node %d sent a message to unknown node %d", n.spec.ID, m.To)
+		return
+	}
+	w.arrivals = w.net.Send(w.arrivals[:0], netsim.Time(w.now), n.addr, netsim.Addr(m.To), len(m.Payload))
+	for _, at := range w.arrivals {
+		e := w.schedule(int64(at), evPeer)
+		e.node = m.To
+		e.from = n.spec.ID
+		e.data = m.Payload
+	}
+}
+
+// arrivePeer delivers a datagram unless the link was cut while it flew or the node is
+// down (a down machine drops packets).
+func (w *World) arrivePeer(e *event) {
+	if !w.net.Connected(netsim.Addr(e.from), netsim.Addr(e.node)) {
+		w.cov.Inc("net:datagrams-cut-in-flight")
+		return
+	}
+	n := w.node(e.node)
+	if !n.up {
+		return
+	}
+	n.deliver(input{kind: inPeer, from: e.from, data: e.data})
+}
+
+// sendResponse frames a response and sends it on the client's connection.
+func (w *World) sendResponse(n *simNode, r core.Response) {
+	if r.Msg == nil {
+		w.fail("shell", n.spec.ID, "node %d emitted a nil response for corr %d", n.spec.ID, r.Corr)
+		return
+	}
+	frame := wire.AppendResponse(nil, r.Corr, r.Msg)
+	id := netsim.StreamID(r.Conn)
+	l := w.links[id]
+	var client int32 = -1
+	if l != nil {
+		client = l.client.id
+	}
+	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutResponse, Node: n.spec.ID, Peer: client, A: int64(r.Corr), B: int64(r.Msg.Key()), Hash: xxhash.Sum64(frame)},
+		func() string { return fmt.Sprintf("client %d corr %d %s", client, r.Corr, describeResponse(r.Msg)) })
+	if l == nil || l.node != n.spec.ID || l.inc != n.inc {
+		return // the connection is gone; the response is lost with it
+	}
+	w.streamSend(l, n.addr, l.client.addr, frame)
+}
+
+// streamSend sends one frame on a link from one end to the other.
+func (w *World) streamSend(l *link, from, to netsim.Addr, frame []byte) {
+	at, res := w.net.StreamSend(netsim.Time(w.now), l.id, from, len(frame))
+	switch res {
+	case netsim.StreamSent:
+		e := w.schedule(int64(at), evStream)
+		e.stream = l.id
+		e.from = int32(from)
+		e.node = int32(to)
+		e.data = frame
+	case netsim.StreamBroke:
+		w.breakLink(l.id, false)
+	}
+}
+
+// arriveStream delivers a frame to the receiving end unless the stream broke meanwhile.
+func (w *World) arriveStream(e *event) {
+	if w.net.Broken(e.stream) {
+		return
+	}
+	l := w.links[e.stream]
+	if l == nil {
+		return
+	}
+	if e.node >= clientAddrBase {
+		l.cc.receive(e.data)
+		return
+	}
+	n := w.node(e.node)
+	if !n.up || n.inc != l.inc {
+		// The machine behind the address is down or restarted: connection reset.
+		w.breakLink(l.id, true)
+		return
+	}
+	n.deliver(input{kind: inRequest, client: l.client.id, conn: core.ConnID(l.id), data: e.data})
+}
+
+// openLink opens a connection from client c to node; ok is false when refused.
+func (w *World) openLink(c *Client, cc *conn, node int32) (*link, bool) {
+	n := w.node(node)
+	if n == nil {
+		return nil, false
+	}
+	id, ok := w.net.Open(c.addr, n.addr)
+	if !ok {
+		return nil, false
+	}
+	l := &link{id: id, client: c, cc: cc, node: node, inc: n.inc}
+	if !n.up {
+		// Nobody listens: the connection attempt fails at once.
+		w.net.Close(id)
+		return nil, false
+	}
+	w.links[id] = l
+	return l, true
+}
+
+// breakLink breaks a connection and tells both ends, at the current time, through an
+// event (so that no end learns of it in the middle of another step). byNode says the
+// node end closed it or is gone, so it is not told.
+func (w *World) breakLink(id netsim.StreamID, byNode bool) {
+	w.net.Break(id)
+	if _, ok := w.links[id]; !ok {
+		return
+	}
+	e := w.schedule(w.now, evStreamNote)
+	e.stream = id
+	if byNode {
+		e.token = 1
+	}
+}
+
+// streamBroken tells both ends of a connection that it broke.
+func (w *World) streamBroken(id netsim.StreamID, byNode bool) {
+	l := w.links[id]
+	if l == nil {
+		return
+	}
+	delete(w.links, id)
+	l.cc.broken()
+	n := w.node(l.node)
+	if !byNode && n.up && n.inc == l.inc {
+		n.deliver(input{kind: inConnClosed, client: l.client.id, conn: core.ConnID(id)})
+	}
+}
+
+// brokenByFault handles the streams a network fault broke.
+func (w *World) brokenByFault(ids []netsim.StreamID) {
+	for _, id := range ids {
+		if l := w.links[id]; l != nil {
+			w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultStreamBreak, Node: l.node, Peer: l.client.id, A: int64(id)}, nil)
+			e := w.schedule(w.now, evStreamNote)
+			e.stream = id
+		}
+	}
+}
+
+// linkClient returns the client of a connection, or -1.
+func (w *World) linkClient(c core.ConnID) int32 {
+	if l := w.links[netsim.StreamID(c)]; l != nil {
+		return l.client.id
+	}
+	return -1
+}
+
+func describeRequest(r kmsg.Request) string {
+	return fmt.Sprintf("%s v%d", kmsg.NameForKey(r.Key()), r.GetVersion())
+}
+
+func describeResponse(r kmsg.Response) string {
+	return fmt.Sprintf("%s v%d", kmsg.NameForKey(r.Key()), r.GetVersion())
+}

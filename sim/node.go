@@ -1,0 +1,486 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/kafka/wire"
+	"github.com/seedlog/seedlog/disksim"
+	"github.com/seedlog/seedlog/netsim"
+	"github.com/seedlog/seedlog/traces"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// pauseBufferMax bounds the inputs a paused node holds. Beyond it, datagrams are dropped
+// (the network may lose them anyway); disk completions, requests and closes are always
+// kept, and they are bounded by the node's own outstanding work and the clients' requests.
+const pauseBufferMax = 1 << 14
+
+// readLatencyBytesMax caps the size a read's latency is drawn for (its answer is not
+// known before it runs).
+const readLatencyBytesMax = 1 << 20
+
+// simNode is the shell around one node: its machine, its disk, its clock.
+type simNode struct {
+	w        *World
+	spec     NodeSpec
+	addr     netsim.Addr
+	m        Machine
+	exec     Executor
+	fs       *disksim.FS
+	crashRng *rand.Rand
+	clock    clock
+	// inc is the incarnation: it grows at every crash, so that events scheduled for an
+	// earlier incarnation are recognized as stale and dropped.
+	inc uint32
+	up  bool
+	// paused holds inputs in order while the process is stopped; its clock keeps running.
+	paused      bool
+	pauseGen    uint64
+	pauseBuf    []input
+	tickPending bool
+	// tickGen invalidates every Tick event but the latest; tickAt is its virtual time
+	// (-1 when none is scheduled).
+	tickGen uint64
+	tickAt  int64
+	// diskFree is when the disk finishes the last op emitted: completions are FIFO.
+	diskFree int64
+	starts   int
+	// crashArmed makes the node crash at a random moment while its next disk op is still
+	// in flight; restartAfter is the downtime that follows.
+	crashArmed   bool
+	restartAfter time.Duration
+	// notes counts the node's notes by kind, over all its incarnations.
+	notes Coverage
+	// syncEIOSeen is the disk's failed-sync count at the last start, to count recoveries
+	// that follow an fsync loss.
+	syncEIOSeen int64
+}
+
+// inputKind is one of the node's inputs.
+type inputKind uint8
+
+const (
+	inTick inputKind = iota + 1
+	inPeer
+	inRequest
+	inConnClosed
+	inDone
+)
+
+// input is an input on its way to a node (buffered while the node is paused).
+type input struct {
+	kind   inputKind
+	from   int32
+	client int32
+	conn   core.ConnID
+	data   []byte
+	done   disk.Done
+}
+
+// current reports whether the node is up in incarnation inc.
+func (n *simNode) current(inc uint32) bool { return n.up && n.inc == inc }
+
+func (n *simNode) localNow() int64 { return n.clock.local(n.w.now) }
+
+// deliver hands an input to the node, or buffers it while the node is paused.
+func (n *simNode) deliver(in input) {
+	if n.paused {
+		n.buffer(in)
+		return
+	}
+	n.w.acting = n.spec.ID
+	n.apply(in)
+	n.act()
+	n.w.checks.afterStep(n)
+}
+
+func (n *simNode) buffer(in input) {
+	switch {
+	case in.kind == inTick:
+		n.tickPending = true
+	case in.kind == inPeer && len(n.pauseBuf) >= pauseBufferMax:
+		n.w.cov.Inc("shell:pause-buffer-drop")
+	default:
+		n.pauseBuf = append(n.pauseBuf, in)
+	}
+}
+
+// apply calls the machine's input method and records the input.
+func (n *simNode) apply(in input) {
+	w, now, id := n.w, n.localNow(), n.spec.ID
+	switch in.kind {
+	case inTick:
+		w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InTick, Node: id, Peer: -1, A: now}, nil)
+		n.m.Tick(now)
+	case inPeer:
+		w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InPeer, Node: id, Peer: in.from, A: int64(len(in.data)), Hash: xxhash.Sum64(in.data)},
+			func() string { return fmt.Sprintf("from n%d, %d bytes", in.from, len(in.data)) })
+		n.m.Peer(now, in.from, in.data)
+	case inRequest:
+		n.request(now, in)
+	case inConnClosed:
+		w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InConnClosed, Node: id, Peer: in.client, A: int64(in.conn)},
+			func() string { return fmt.Sprintf("client %d connection %d closed", in.client, in.conn) })
+		n.m.ConnClosed(now, in.conn)
+	case inDone:
+		d := &in.done
+		topic, part := logPartition(d.Log)
+		var h uint64
+		if len(d.Data) > 0 {
+			h = xxhash.Sum64(d.Data)
+		}
+		w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InDone, Node: id, Peer: -1, A: int64(d.ID), B: int64(d.Kind), Hash: h, Topic: topic, Part: part},
+			func() string {
+				if d.Err != nil {
+					return fmt.Sprintf("done #%d %s %s: %v", d.ID, d.Kind, d.Log, d.Err)
+				}
+				return fmt.Sprintf("done #%d %s %s", d.ID, d.Kind, d.Log)
+			})
+		n.m.Done(now, in.done)
+	}
+}
+
+// request decodes a request frame and hands it to the node. Frames are whole: a client
+// sends one frame per stream message.
+func (n *simNode) request(now int64, in input) {
+	w, id := n.w, n.spec.ID
+	frame := in.data
+	h, req, err := wire.ParseRequest(frame[4:], w.served)
+	w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InRequest, Node: id, Peer: in.client, A: int64(h.Corr), B: int64(h.Key)<<16 | int64(h.Version), Hash: xxhash.Sum64(frame)},
+		func() string {
+			if err != nil {
+				return fmt.Sprintf("client %d corr %d %s v%d: %v", in.client, h.Corr, kmsg.NameForKey(h.Key), h.Version, err)
+			}
+			return fmt.Sprintf("client %d corr %d %s", in.client, h.Corr, describeRequest(req))
+		})
+	switch {
+	case err == nil, errors.Is(err, wire.ErrUnsupported):
+		// An unsupported key or version reaches the node without a body: it answers
+		// ApiVersions with its version-0 error response and closes the connection for
+		// anything else, as the real node does.
+		n.m.Request(now, core.Request{Conn: in.conn, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: req})
+	default:
+		w.cov.Inc("shell:bad-request")
+		w.breakLink(netsim.StreamID(in.conn), true)
+	}
+}
+
+// act drains the node's outputs and carries them out.
+func (n *simNode) act() {
+	w := n.w
+	out := n.m.Drain()
+	id := n.spec.ID
+	for _, note := range out.Notes {
+		w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutNote, Node: id, Peer: -1, Hash: xxhash.Sum64String(note.Kind + "\x00" + note.Text)},
+			func() string { return note.String() })
+		w.cov.Inc("note:" + note.Kind)
+		n.notes.Inc(note.Kind)
+	}
+	if out.Fatal != nil {
+		// Nothing else of this output may be acted on: the node's durable state is
+		// unknown. It restarts from what its disk holds.
+		w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutFatal, Node: id, Peer: -1, Hash: xxhash.Sum64String(out.Fatal.Error())},
+			func() string { return out.Fatal.Error() })
+		w.cov.Inc("shell:fatal")
+		n.crash("fatal: " + out.Fatal.Error())
+		n.scheduleRestart(w.now + int64(10*time.Millisecond))
+		return
+	}
+	for _, op := range out.Ops {
+		n.doOp(op)
+	}
+	for _, m := range out.Messages {
+		w.sendPeer(n, m)
+	}
+	for _, r := range out.Responses {
+		w.sendResponse(n, r)
+	}
+	for _, c := range out.Close {
+		w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutClose, Node: id, Peer: w.linkClient(c), A: int64(c)}, nil)
+		w.breakLink(netsim.StreamID(c), true)
+	}
+	n.scheduleTick()
+}
+
+// doOp queues a disk op: the disk carries it out when it completes, after the op's
+// latency and never before an earlier op (ops run and complete in emission order).
+// Running it at completion rather than at emission matters: until then a crash loses it,
+// as a real crash loses work still in the device queue, so an output released before its
+// op completed (a vote before its state is synced) can be caught.
+func (n *simNode) doOp(op disk.Op) {
+	w := n.w
+	topic, part := logPartition(op.Log)
+	var h uint64
+	if len(op.Data) > 0 {
+		h = xxhash.Sum64(op.Data)
+	}
+	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutOp, Node: n.spec.ID, Peer: -1, A: int64(op.ID), B: int64(op.Kind), Hash: h, Topic: topic, Part: part},
+		func() string { return op.String() })
+	at := max(n.diskFree, w.now+int64(n.opLatency(op)))
+	n.diskFree = at
+	e := w.schedule(at, evDiskDone)
+	e.node = n.spec.ID
+	e.inc = n.inc
+	e.op = op
+	if n.crashArmed || w.faults.crashOnWrite(n, op) {
+		n.crashArmed = false
+		c := w.schedule(w.now+w.faults.rng.Int64N(max(at-w.now, 1)), evCrash)
+		c.node = n.spec.ID
+		c.inc = n.inc
+	}
+}
+
+// complete carries out a queued op and delivers its completion (held while paused: the
+// disk works on while the process is stopped).
+func (n *simNode) complete(op disk.Op) {
+	done := n.exec.Do(op)
+	if done.ID != op.ID {
+		panic(fmt.Sprintf("sim: executor answered op #%d with done #%d", op.ID, done.ID))
+	}
+	n.deliver(input{kind: inDone, done: done})
+}
+
+// opLatency models how long an op takes on the disk.
+func (n *simNode) opLatency(op disk.Op) time.Duration {
+	fs := n.fs
+	switch op.Kind {
+	case disk.Append:
+		return fs.Latency(disksim.OpWrite, len(op.Data))
+	case disk.Sync:
+		return fs.Latency(disksim.OpSync, 0)
+	case disk.Read:
+		return fs.Latency(disksim.OpRead, int(min(max(op.MaxBytes, 0), readLatencyBytesMax)))
+	case disk.WriteFile, disk.LeaderEpochs:
+		return fs.Latency(disksim.OpWrite, len(op.Data)) + fs.Latency(disksim.OpSync, 0) +
+			fs.Latency(disksim.OpMetadata, 0) + fs.Latency(disksim.OpSyncDir, 0)
+	}
+	// Truncate, Reset, DeleteBelow, CreateLog, DeleteLog, RemoveFile: metadata changes
+	// made durable.
+	return fs.Latency(disksim.OpMetadata, 0) + fs.Latency(disksim.OpSync, 0) + fs.Latency(disksim.OpSyncDir, 0)
+}
+
+// scheduleTick keeps exactly one live Tick event per node, at the virtual time its local
+// deadline comes due.
+func (n *simNode) scheduleTick() {
+	if !n.up || n.paused {
+		return
+	}
+	d := n.m.Deadline()
+	if d == core.NoDeadline {
+		if n.tickAt >= 0 {
+			n.tickGen++
+			n.tickAt = -1
+		}
+		return
+	}
+	w := n.w
+	// A deadline at or before now means "tick me now"; one microsecond later keeps a
+	// node that keeps asking for the past from spinning at one instant.
+	at := max(n.clock.virtual(d, w.now), w.now+int64(time.Microsecond))
+	if at == n.tickAt {
+		return
+	}
+	n.tickGen++
+	n.tickAt = at
+	e := w.schedule(at, evTick)
+	e.node = n.spec.ID
+	e.inc = n.inc
+	e.gen = n.tickGen
+}
+
+// start boots a new incarnation from what the disk holds.
+func (n *simNode) start() {
+	w := n.w
+	exec, rec, err := w.opts.OpenDisk(n.fs)
+	if err != nil {
+		if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSPC) {
+			// The disk is failing on purpose: the machine cannot boot now and tries
+			// again later, as an operator would.
+			w.cov.Inc("recovery:io-error")
+			n.scheduleRestart(w.now + int64(100*time.Millisecond))
+			return
+		}
+		// Recovery of a disk that only suffered faults within the budget must succeed.
+		w.fail("recovery", n.spec.ID, "node %d cannot recover its disk: %v", n.spec.ID, err)
+		return
+	}
+	cfg := n.coreConfig()
+	m, err := w.opts.Machine(cfg)
+	if err != nil {
+		checker := "shell"
+		if errors.Is(err, ErrNoNode) {
+			checker = "setup" // this build cannot run the node at all
+		}
+		w.fail(checker, n.spec.ID, "node %d: %v", n.spec.ID, err)
+		return
+	}
+	n.m, n.exec, n.up = m, exec, true
+	n.starts++
+	n.diskFree = w.now
+	if n.starts > 1 {
+		w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultRestart, Node: n.spec.ID, Peer: -1, A: int64(n.inc)}, func() string {
+			return fmt.Sprintf("node %d restarts (incarnation %d)", n.spec.ID, n.inc)
+		})
+		w.cov.Inc("fault:restart")
+	}
+	var cut int64
+	for _, l := range rec.Logs {
+		cut += l.BytesCut
+	}
+	if cut > 0 {
+		w.cov.Inc("recovery:cut-tail")
+	}
+	if eio := n.fs.Stats().SyncEIO; eio > n.syncEIOSeen {
+		n.syncEIOSeen = eio
+		w.cov.Inc("recovery:after-fsync-loss")
+	}
+	w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InStart, Node: n.spec.ID, Peer: -1, A: int64(n.inc), B: int64(len(rec.Logs)), Hash: recoveredDigest(&rec)},
+		func() string {
+			return fmt.Sprintf("start incarnation %d: %d logs, %d files, %d metadata bytes, %d bytes cut", n.inc, len(rec.Logs), len(rec.Files), len(rec.Metadata), cut)
+		})
+	w.acting = n.spec.ID
+	m.Start(n.localNow(), rec)
+	n.act()
+	w.checks.afterStart(n)
+	w.checks.afterStep(n)
+}
+
+// coreConfig is the node's configuration for its current incarnation.
+func (n *simNode) coreConfig() core.Config {
+	c := &n.w.cfg
+	return core.Config{
+		NodeID:    n.spec.ID,
+		Voters:    c.Voters(),
+		Broker:    n.spec.Broker,
+		Host:      fmt.Sprintf("node-%d", n.spec.ID),
+		ClusterID: "seedlog-sim",
+		Port:      9092,
+		Seed:      coreSeed(c.Seed, n.spec.ID, n.inc),
+		Timing:    c.Timing,
+		Defaults:  core.DefaultDefaults,
+		Plants:    c.Plants,
+
+		MetadataSnapshotRecords: c.SnapshotRecords,
+	}
+}
+
+// crash stops the node as a power loss would: its process and every pending event of
+// its incarnation are gone, its disk becomes the crash image, its connections break.
+// The executor is dropped without Close: a dying machine flushes nothing.
+func (n *simNode) crash(reason string) {
+	w := n.w
+	if !n.up {
+		return
+	}
+	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultCrash, Node: n.spec.ID, Peer: -1, A: int64(n.inc)}, func() string {
+		return fmt.Sprintf("node %d crashes (%s)", n.spec.ID, reason)
+	})
+	n.inc++
+	n.up = false
+	n.m, n.exec = nil, nil
+	n.crashArmed = false
+	n.paused, n.pauseBuf, n.tickPending = false, nil, false
+	n.tickGen++
+	n.tickAt = -1
+	n.fs = n.fs.Crash(n.crashRng)
+	for _, id := range w.sortedLinks(n.spec.ID) {
+		w.breakLink(id, true)
+	}
+	w.checks.afterCrash(n)
+}
+
+func (n *simNode) scheduleRestart(at int64) {
+	e := n.w.schedule(at, evRestart)
+	e.node = n.spec.ID
+	e.inc = n.inc
+}
+
+// pause stops the process until resume (at until, or by hand when until < 0); inputs
+// wait in order.
+func (n *simNode) pause(until int64) {
+	w := n.w
+	n.paused = true
+	n.pauseGen++
+	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultPause, Node: n.spec.ID, Peer: -1, A: until}, func() string {
+		if until < 0 {
+			return fmt.Sprintf("node %d paused", n.spec.ID)
+		}
+		return fmt.Sprintf("node %d paused until %v", n.spec.ID, time.Duration(until))
+	})
+	if until < 0 {
+		return
+	}
+	e := w.schedule(until, evResume)
+	e.node = n.spec.ID
+	e.inc = n.inc
+	e.gen = n.pauseGen
+}
+
+// resume delivers the buffered inputs in order, then a tick: the node wakes with a stale
+// view of the world and a clock that moved on.
+func (n *simNode) resume() {
+	w := n.w
+	buf := n.pauseBuf
+	n.paused, n.pauseBuf = false, nil
+	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultResume, Node: n.spec.ID, Peer: -1, A: int64(len(buf))}, func() string {
+		return fmt.Sprintf("node %d resumes with %d buffered inputs", n.spec.ID, len(buf))
+	})
+	inc := n.inc
+	for _, in := range buf {
+		if !n.current(inc) || n.paused {
+			return // a fatal output crashed it on the way
+		}
+		n.deliver(in)
+	}
+	if n.current(inc) && !n.paused {
+		n.tickPending = false
+		n.tickAt = -1
+		n.deliver(input{kind: inTick})
+	}
+}
+
+// logPartition maps a disk log to the partition it holds, for trace filters.
+func logPartition(id disk.LogID) (string, int32) {
+	if id == "" {
+		return "", 0
+	}
+	if t, p, ok := disk.ParsePartitionLog(id); ok {
+		return t, p
+	}
+	return string(id), 0
+}
+
+// recoveredDigest hashes what recovery reported, so that the fingerprint covers it.
+func recoveredDigest(r *disk.Recovered) uint64 {
+	d := xxhash.New()
+	var buf [8]byte
+	put := func(v int64) {
+		for i := range 8 {
+			buf[i] = byte(v >> (8 * i))
+		}
+		_, _ = d.Write(buf[:])
+	}
+	for _, l := range r.Logs {
+		_, _ = d.WriteString(string(l.ID))
+		put(l.StartOffset)
+		put(l.EndOffset)
+		put(l.BytesCut)
+		for _, e := range l.Epochs {
+			put(int64(e.Epoch))
+			put(e.StartOffset)
+		}
+	}
+	for _, name := range sortedKeys(r.Files) {
+		_, _ = d.WriteString(name)
+		_, _ = d.Write(r.Files[name])
+	}
+	_, _ = d.Write(r.Metadata)
+	return d.Sum64()
+}

@@ -1,0 +1,140 @@
+package sim
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/traces"
+)
+
+// Result is what one run produced.
+type Result struct {
+	Seed        uint64
+	Config      Config
+	Fingerprint uint64
+	Events      int64
+	Steps       int64
+	VirtualEnd  time.Duration
+	// Failure is nil for a passing run.
+	Failure *Failure
+	// Unknown lists the checks that ran out of time: never a pass.
+	Unknown  []string
+	Coverage Coverage
+	History  History
+	// Linearizability is Porcupine's visualization of a failed check.
+	Linearizability string
+	// Trace holds the events when Options.KeepTrace was set.
+	Trace *traces.Trace
+}
+
+// Passed reports whether the run found no violation.
+func (r *Result) Passed() bool { return r.Failure == nil }
+
+// Run runs one seed.
+func Run(opts Options) Result {
+	w, err := newWorld(opts)
+	if err != nil {
+		return Result{Seed: opts.Seed, Failure: &Failure{Checker: "setup", Message: err.Error(), Node: -1}, Coverage: Coverage{}}
+	}
+	w.run()
+	return w.result()
+}
+
+func (w *World) result() Result {
+	r := Result{
+		Seed:            w.cfg.Seed,
+		Config:          w.cfg,
+		Fingerprint:     w.rec.Fingerprint(),
+		Events:          w.rec.Count(),
+		Steps:           w.steps,
+		VirtualEnd:      time.Duration(w.now),
+		Failure:         w.failure,
+		Unknown:         w.checks.unknown,
+		Coverage:        w.cov,
+		History:         w.hist,
+		Linearizability: w.checks.linearizability,
+	}
+	if w.rec.Keeping() {
+		r.Trace = &traces.Trace{Header: r.Header(), Events: w.rec.Events()}
+	}
+	return r
+}
+
+// BuildTags are the build tags of this binary that change a run's behaviour.
+func BuildTags() []string {
+	if plant.Enabled {
+		return []string{"simbugs"}
+	}
+	return nil
+}
+
+// Header is the trace header describing this run.
+func (r *Result) Header() traces.Header {
+	h := traces.Header{
+		Seed:            r.Seed,
+		Config:          r.Config.String(),
+		BuildTags:       BuildTags(),
+		Fingerprint:     r.Fingerprint,
+		Events:          r.Events,
+		VirtualEnd:      int64(r.VirtualEnd),
+		Linearizability: r.Linearizability,
+		Coverage:        r.Coverage,
+	}
+	if p := r.Config.Plants.String(); p != "" {
+		h.Plants = strings.Split(p, ",")
+	}
+	if r.Failure != nil {
+		h.Checker, h.Failure, h.FailureAt = r.Failure.Checker, r.Failure.Message, r.Failure.At
+	}
+	return h
+}
+
+// Summary is a one-line account of the run.
+func (r *Result) Summary() string {
+	status := "ok"
+	if r.Failure != nil {
+		status = "FAIL " + r.Failure.Error()
+	}
+	unknown := ""
+	if len(r.Unknown) > 0 {
+		unknown = fmt.Sprintf(" unknown=%d", len(r.Unknown))
+	}
+	return fmt.Sprintf("seed %d: %s (fingerprint %016x, %d events, %v virtual, %d ops%s)",
+		r.Seed, status, r.Fingerprint, r.Events, r.VirtualEnd.Round(time.Millisecond), len(r.History.Ops), unknown)
+}
+
+// Replay re-runs the seed a trace header describes and returns the new fingerprint; it
+// is the rerun function for traces.VerifyReplay.
+func Replay(base Options) traces.Rerun {
+	return func(h traces.Header) (uint64, error) {
+		opts := base
+		opts.Seed = h.Seed
+		opts.Plants = h.Plants
+		opts.KeepTrace = false
+		r := Run(opts)
+		if r.Failure != nil && r.Failure.Checker == "setup" {
+			return 0, r.Failure
+		}
+		return r.Fingerprint, nil
+	}
+}
+
+// sortedKeys returns a map's keys in order, so that map order never reaches a run.
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// recordPhase records a phase change.
+func (w *World) recordPhase(p phase, text string) {
+	sub := map[phase]uint8{phaseSafety: traces.PhaseSafety, phaseLiveness: traces.PhaseLiveness, phaseFinalReads: traces.PhaseFinalReads, phaseEnd: traces.PhaseEnd}[p]
+	w.record(traces.Event{Kind: traces.KindPhase, Sub: sub, Node: -1, Peer: -1}, func() string { return text })
+}

@@ -1,0 +1,115 @@
+package scenario
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/seedlog/seedlog/sim/simtest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden transcripts of the stories")
+
+// toyBase runs scripts on the toy node, to test the language itself.
+var toyBase = Options{Base: simtest.Options(0, false)}
+
+func TestToyScript(t *testing.T) {
+	script := `# the toy keeps its topics on node 1
+cluster voters=1 brokers=3 seed=3
+run 1s
+create-topic t partitions=2
+expect last == ok
+create-topic t partitions=2
+expect last == TOPIC_ALREADY_EXISTS
+describe t
+crash 1
+describe t timeout=2s
+restart 1
+run 1s
+describe t
+expect last == exists, 2 partitions
+list-brokers
+status
+`
+	out, err := Run(script, toyBase)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"# the toy keeps its topics on node 1\n",
+		"> cluster voters=1 brokers=3 seed=3\ncluster: 3 nodes, voters [1], brokers [1 2 3]\n",
+		"> create-topic t partitions=2\n-> ok\n",
+		"-> TOPIC_ALREADY_EXISTS\n",
+		"> describe t timeout=2s\n-> pending\n",
+		"> describe t\n-> exists, 2 partitions\n",
+		"-> brokers [1 2 3]\n",
+		"> status\nn1 up\nn2 up\nn3 up\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, out)
+		}
+	}
+	again, err := Run(script, toyBase)
+	if err != nil || again != out {
+		t.Fatalf("a script gave two transcripts (%v)", err)
+	}
+}
+
+func TestScriptErrorsNameTheLine(t *testing.T) {
+	cases := map[string]string{
+		"run 1s":                                        "line 1: run 1s: build the cluster first",
+		"cluster voters=2":                              "odd number of voters",
+		"cluster voters=1 brokers=2\nfly away":          `line 2: fly away: unknown command "fly"`,
+		"cluster voters=1 brokers=2\ncrash 9":           `"9" is not a node`,
+		"cluster voters=1 brokers=2\nrun soon":          "is not a duration",
+		"cluster voters=1 brokers=2\nexpect leader":     "line 2: expect leader: expectation failed: the quorum has no leader",
+		"cluster voters=1 brokers=2\nrun 1s\nrestart 1": "node 1 is up",
+		"cluster voters=1 brokers=2\npartition 1 |":     "want: partition",
+		"cluster voters=1 brokers=2\nexpect last == ok": "expectation failed",
+		"# nothing": "never built a cluster",
+	}
+	for script, want := range cases {
+		_, err := Run(script, toyBase)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("script %q: error %v, want %q", script, err, want)
+		}
+	}
+}
+
+// TestStories runs the quorum stories in testdata against the real node and compares
+// each transcript with its golden file (go test -update rewrites them).
+func TestStories(t *testing.T) {
+	scripts, err := filepath.Glob("testdata/*.txt")
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("no stories: %v", err)
+	}
+	for _, path := range scripts {
+		name := strings.TrimSuffix(filepath.Base(path), ".txt")
+		t.Run(name, func(t *testing.T) {
+			script, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := Run(string(script), Options{})
+			if err != nil {
+				t.Fatalf("%v\ntranscript so far:\n%s", err, out)
+			}
+			golden := strings.TrimSuffix(path, ".txt") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./sim/scenario -update to create it)", err)
+			}
+			if out != string(want) {
+				t.Errorf("transcript differs from %s (go test ./sim/scenario -update to accept):\n--- got\n%s--- want\n%s", golden, out, want)
+			}
+		})
+	}
+}

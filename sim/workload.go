@@ -1,0 +1,418 @@
+package sim
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// The metadata workload: clients create, delete and grow topics from a small pool of
+// names, describe one topic and list the brokers, all through the Kafka API.
+//
+// Retries: a request that never left the client is retried (after a metadata refresh)
+// until the operation's deadline. A request that left is never retried: if its answer is
+// lost the operation is indeterminate, because a retry could apply it a second time and
+// no single linearization point would explain the result. Reads have no effect, so they
+// retry on any error.
+
+// opBackoff is the pause before a retry.
+const opBackoff = 50 * time.Millisecond
+
+// requestTimeout is how long a client waits for one answer.
+func (w *World) requestTimeout() time.Duration {
+	return max(w.cfg.Timing.RequestTimeout/3, time.Second)
+}
+
+// startClients creates the workload clients and schedules their first operations.
+func (w *World) startClients() {
+	for range w.cfg.Workload.Clients {
+		c := w.addClient(roleWorkload)
+		c.scheduleNext()
+	}
+}
+
+// scheduleNext plans the client's next operation after an exponential think time.
+func (c *Client) scheduleNext() {
+	mean := float64(c.w.cfg.Workload.OpInterval)
+	think := time.Duration(c.rng.ExpFloat64() * mean)
+	e := c.w.schedule(c.w.now+int64(think), evWorkload)
+	e.node = c.id
+}
+
+// nextOp starts the client's next operation, while the safety phase lasts.
+func (c *Client) nextOp() {
+	if c.stopped || c.busy || c.w.phase != phaseSafety || c.w.failure != nil {
+		return
+	}
+	op := c.drawOp()
+	c.busy = true
+	c.run(op, func() {
+		c.busy = false
+		c.scheduleNext()
+	})
+}
+
+// drawOp picks an operation by the seed's mix.
+func (c *Client) drawOp() *Op {
+	wl := &c.w.cfg.Workload
+	rng := c.w.workRng
+	topic := wl.Topics[rng.IntN(len(wl.Topics))]
+	weights := []int{wl.Create, wl.Delete, wl.CreatePartitions, wl.Describe, wl.ListBrokers}
+	total := 0
+	for _, x := range weights {
+		total += x
+	}
+	r := rng.IntN(max(total, 1))
+	kind := OpDescribe
+	for i, x := range weights {
+		if r < x {
+			kind = OpKind(i + 1)
+			break
+		}
+		r -= x
+	}
+	op := &Op{Kind: kind, Topic: topic}
+	switch kind {
+	case OpCreate:
+		op.Count = 1 + rng.Int32N(wl.PartitionsMax)
+		op.RF = 1 + rng.Int32N(max(wl.RFMax, 1))
+	case OpCreatePartitions:
+		op.Count = 1 + rng.Int32N(wl.PartitionsMax+2)
+	case OpListBrokers:
+		op.Topic = ""
+	}
+	return op
+}
+
+// run performs one operation and calls done when it completed.
+func (c *Client) run(op *Op, done func()) {
+	w := c.w
+	w.invoke(c, op)
+	finish := func(outcome Outcome) {
+		w.complete(op, outcome)
+		done()
+	}
+	switch op.Kind {
+	case OpCreate:
+		c.mutate(op, createTopicsRequest(op, w.requestTimeout()), createTopicsCode, finish)
+	case OpDelete:
+		c.mutate(op, deleteTopicsRequest(op, w.requestTimeout()), deleteTopicsCode, finish)
+	case OpCreatePartitions:
+		c.mutate(op, createPartitionsRequest(op, w.requestTimeout()), createPartitionsCode, finish)
+	case OpDescribe:
+		c.read(op, describeTopicRequest, describeResult, w.now+int64(2*w.requestTimeout()), finish)
+	case OpListBrokers:
+		c.read(op, c.listBrokersRequest, listBrokersResult, w.now+int64(2*w.requestTimeout()), finish)
+	}
+}
+
+// definite lists, per operation, the error codes that are results the model must
+// explain; any other code leaves the effect unknown.
+var definite = map[OpKind][]int16{
+	OpCreate:           {errTopicAlreadyExists, errInvalidPartitions, errInvalidReplicationFactor, errInvalidTopic, errInvalidReplicaAssignment, errPolicyViolation},
+	OpDelete:           {errUnknownTopicOrPartition, errUnknownTopicID},
+	OpCreatePartitions: {errUnknownTopicOrPartition, errInvalidPartitions, errInvalidReplicaAssignment},
+}
+
+// mutate sends an admin request and classifies the answer.
+func (c *Client) mutate(op *Op, req kmsg.Request, code func(kmsg.Response) int16, finish func(Outcome)) {
+	w := c.w
+	deadline := w.now + int64(2*w.requestTimeout())
+	var attempt func()
+	attempt = func() {
+		target := c.adminTarget()
+		op.Node = target
+		c.send(target, req, w.requestTimeout(), func(resp kmsg.Response, err error) {
+			switch {
+			case errors.Is(err, errNotSent) && w.now < deadline && w.failure == nil:
+				c.later(opBackoff, func() { c.refreshMetadata(attempt) })
+			case errors.Is(err, errNotSent):
+				op.Code = -1
+				finish(Failed)
+			case err != nil:
+				c.controller = -1
+				finish(Indeterminate)
+			default:
+				op.Code = code(resp)
+				switch {
+				case op.Code == errNone:
+					finish(OK)
+				case slices.Contains(definite[op.Kind], op.Code):
+					finish(Failed)
+				default:
+					if op.Code == errNotController {
+						c.controller = -1
+					}
+					finish(Indeterminate)
+				}
+			}
+		})
+	}
+	if c.controller < 0 {
+		// Like a real admin client, learn where admin requests go first.
+		c.refreshMetadata(attempt)
+		return
+	}
+	attempt()
+}
+
+// read sends a read to any broker, retrying on any failure until the deadline; a read
+// that never got an answer is indeterminate (and constrains nothing).
+func (c *Client) read(op *Op, build func(*Op) kmsg.Request, result func(*Op, kmsg.Response) bool, deadline int64, finish func(Outcome)) {
+	w := c.w
+	var attempt func()
+	attempt = func() {
+		target := c.randomBroker()
+		op.Node = target
+		c.send(target, build(op), w.requestTimeout(), func(resp kmsg.Response, err error) {
+			if md, ok := resp.(*kmsg.MetadataResponse); ok && err == nil {
+				c.learn(md)
+			}
+			if errors.Is(err, errNoVersion) && op.Kind == OpListBrokers && !c.metadataLists {
+				c.metadataLists = true
+				attempt()
+				return
+			}
+			if err == nil && result(op, resp) {
+				finish(OK)
+				return
+			}
+			if w.now >= deadline || w.failure != nil {
+				finish(Indeterminate)
+				return
+			}
+			c.later(opBackoff, func() { c.refreshMetadata(attempt) })
+		})
+	}
+	attempt()
+}
+
+func createTopicsRequest(op *Op, timeout time.Duration) kmsg.Request {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = int32(timeout / time.Millisecond)
+	t := kmsg.NewCreateTopicsRequestTopic()
+	t.Topic = op.Topic
+	t.NumPartitions = op.Count
+	t.ReplicationFactor = int16(op.RF)
+	req.Topics = append(req.Topics, t)
+	return req
+}
+
+func createTopicsCode(resp kmsg.Response) int16 {
+	r := resp.(*kmsg.CreateTopicsResponse)
+	if len(r.Topics) != 1 {
+		return errInvalidRequest
+	}
+	return r.Topics[0].ErrorCode
+}
+
+func deleteTopicsRequest(op *Op, timeout time.Duration) kmsg.Request {
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = int32(timeout / time.Millisecond)
+	req.TopicNames = []string{op.Topic}
+	t := kmsg.NewDeleteTopicsRequestTopic()
+	t.Topic = kmsg.StringPtr(op.Topic)
+	req.Topics = append(req.Topics, t)
+	return req
+}
+
+func deleteTopicsCode(resp kmsg.Response) int16 {
+	r := resp.(*kmsg.DeleteTopicsResponse)
+	if len(r.Topics) != 1 {
+		return errInvalidRequest
+	}
+	return r.Topics[0].ErrorCode
+}
+
+func createPartitionsRequest(op *Op, timeout time.Duration) kmsg.Request {
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	req.TimeoutMillis = int32(timeout / time.Millisecond)
+	t := kmsg.NewCreatePartitionsRequestTopic()
+	t.Topic = op.Topic
+	t.Count = op.Count
+	req.Topics = append(req.Topics, t)
+	return req
+}
+
+func createPartitionsCode(resp kmsg.Response) int16 {
+	r := resp.(*kmsg.CreatePartitionsResponse)
+	if len(r.Topics) != 1 {
+		return errInvalidRequest
+	}
+	return r.Topics[0].ErrorCode
+}
+
+func describeTopicRequest(op *Op) kmsg.Request {
+	req := kmsg.NewPtrMetadataRequest()
+	t := kmsg.NewMetadataRequestTopic()
+	t.Topic = kmsg.StringPtr(op.Topic)
+	req.Topics = append(req.Topics, t)
+	req.AllowAutoTopicCreation = false
+	return req
+}
+
+// describeResult reads a Metadata answer for one topic: it exists with so many
+// partitions, or it does not exist. Other errors (a topic whose partitions have no
+// leader yet, ...) say nothing definite and the read is retried.
+func describeResult(op *Op, resp kmsg.Response) bool {
+	r := resp.(*kmsg.MetadataResponse)
+	for _, t := range r.Topics {
+		if t.Topic == nil || *t.Topic != op.Topic {
+			continue
+		}
+		switch t.ErrorCode {
+		case errNone:
+			op.Exists, op.Partitions = true, int32(len(t.Partitions))
+			return true
+		case errUnknownTopicOrPartition:
+			op.Exists, op.Partitions = false, 0
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// listBrokersRequest asks for every registered broker, fenced ones included
+// (DescribeCluster v2, KIP-919), or, from a broker that does not serve it, for the live
+// brokers (Metadata without topics).
+func (c *Client) listBrokersRequest(*Op) kmsg.Request {
+	if !c.metadataLists {
+		req := kmsg.NewPtrDescribeClusterRequest()
+		req.IncludeFencedBrokers = true
+		return req
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{}
+	return req
+}
+
+func listBrokersResult(op *Op, resp kmsg.Response) bool {
+	op.Brokers = op.Brokers[:0]
+	switch r := resp.(type) {
+	case *kmsg.DescribeClusterResponse:
+		if r.ErrorCode != errNone {
+			return false
+		}
+		for _, b := range r.Brokers {
+			op.Brokers = append(op.Brokers, b.NodeID)
+		}
+		op.AllBrokers = true
+	case *kmsg.MetadataResponse:
+		for _, b := range r.Brokers {
+			op.Brokers = append(op.Brokers, b.NodeID)
+		}
+		op.AllBrokers = false
+	}
+	slices.Sort(op.Brokers)
+	return true
+}
+
+// liveness drives the liveness phase: once faults stop, a probe client must get a
+// metadata operation through within the bound, then a reader reads everything.
+type liveness struct {
+	w        *World
+	start    int64
+	probe    *Client
+	reader   *Client
+	reached  bool
+	attempts int
+}
+
+// probeTopic is the topic the liveness probe creates (outside the workload's pool).
+const probeTopic = "probe"
+
+func startLiveness(w *World) *liveness {
+	l := &liveness{w: w, start: w.now}
+	for _, c := range w.clients {
+		c.stopped = true
+	}
+	l.probe = w.addClient(roleProbe)
+	l.probe.later(w.cfg.LivenessBound, func() {
+		if !l.reached {
+			w.fail("liveness", -1, "no metadata operation succeeded within %v after faults stopped (%d attempts)", w.cfg.LivenessBound, l.attempts)
+		}
+	})
+	w.checks.livenessStarted(l)
+	l.tryProbe()
+	return l
+}
+
+// tryProbe creates the probe topic (success or "already exists" both show the
+// controller answers) and then reads it back.
+func (l *liveness) tryProbe() {
+	w := l.w
+	if w.failure != nil {
+		return
+	}
+	l.attempts++
+	op := &Op{Kind: OpCreate, Topic: probeTopic, Count: 1, RF: 1}
+	l.probe.run(op, func() {
+		if op.Outcome == OK || (op.Outcome == Failed && op.Code == errTopicAlreadyExists) {
+			l.readProbe()
+			return
+		}
+		l.probe.later(opBackoff*4, l.tryProbe)
+	})
+}
+
+func (l *liveness) readProbe() {
+	op := &Op{Kind: OpDescribe, Topic: probeTopic}
+	l.probe.run(op, func() {
+		if op.Outcome == OK && op.Exists {
+			l.converged()
+			return
+		}
+		l.probe.later(opBackoff*4, l.tryProbe)
+	})
+}
+
+// converged starts the final reads.
+func (l *liveness) converged() {
+	w := l.w
+	if l.reached {
+		return
+	}
+	l.reached = true
+	w.cov.Inc("liveness:converged")
+	w.phase = phaseFinalReads
+	w.recordPhase(phaseFinalReads, "final reads: every topic is read to resolve indeterminate operations")
+	l.reader = w.addClient(roleReader)
+	l.reader.later(w.cfg.LivenessBound, func() {
+		if w.phase == phaseFinalReads {
+			w.fail("liveness", -1, "final reads did not complete within %v", w.cfg.LivenessBound)
+		}
+	})
+	topics := append(slices.Clone(w.cfg.Workload.Topics), probeTopic)
+	l.finalRead(topics, 0)
+}
+
+// finalRead describes topics[i:] one by one, retrying each until it succeeds, then
+// lists the brokers, then ends the run.
+func (l *liveness) finalRead(topics []string, i int) {
+	w := l.w
+	if w.failure != nil || w.phase != phaseFinalReads {
+		return
+	}
+	if i == len(topics) {
+		op := &Op{Kind: OpListBrokers, Final: true}
+		l.reader.run(op, func() {
+			if op.Outcome != OK {
+				l.reader.later(opBackoff, func() { l.finalRead(topics, i) })
+				return
+			}
+			w.phase = phaseEnd
+		})
+		return
+	}
+	op := &Op{Kind: OpDescribe, Topic: topics[i], Final: true}
+	l.reader.run(op, func() {
+		if op.Outcome != OK {
+			l.reader.later(opBackoff, func() { l.finalRead(topics, i) })
+			return
+		}
+		l.finalRead(topics, i+1)
+	})
+}

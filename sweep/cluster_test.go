@@ -1,0 +1,72 @@
+package sweep
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seedlog/seedlog/sim"
+)
+
+// sweepSeeds is the size of the sweep `go test` runs; SEEDLOG_SWEEP_SEEDS overrides it.
+func sweepSeeds(t testing.TB) int {
+	if s := os.Getenv("SEEDLOG_SWEEP_SEEDS"); s != "" {
+		var n int
+		if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
+			t.Fatalf("SEEDLOG_SWEEP_SEEDS=%q", s)
+		}
+		return n
+	}
+	if testing.Short() {
+		return 20
+	}
+	return 300
+}
+
+// TestSweep is the sweep `make test` runs with the real node: every seed must pass, and
+// running with one job gives the same fingerprints as with several.
+func TestSweep(t *testing.T) {
+	n := sweepSeeds(t)
+	jobs := max(runtime.NumCPU(), 2)
+	s := Run(Config{Base: sim.Options{}, Seeds: n, Start: 1, Jobs: jobs})
+	var report strings.Builder
+	s.Write(&report)
+	t.Log("\n" + report.String())
+	if first, ok := s.FirstFailure(); ok && first.Failure.Checker == "setup" {
+		t.Fatalf("the real node cannot run in this build: %v", first.Failure.Message)
+	}
+	for _, f := range s.Failed() {
+		t.Errorf("seed %d: %v (reproduce and keep its trace: go run ./cmd/seedlog sim run --seed %d)", f.Seed, f.Failure, f.Seed)
+	}
+	one := Run(Config{Base: sim.Options{}, Seeds: min(n, 20), Start: 1, Jobs: 1})
+	want := map[uint64]uint64{}
+	for seed, fp := range s.Fingerprints() {
+		if seed < 1+uint64(min(n, 20)) {
+			want[seed] = fp
+		}
+	}
+	if !maps.Equal(one.Fingerprints(), want) {
+		t.Fatal("fingerprints with 1 job differ from those with several")
+	}
+}
+
+// BenchmarkDefaultSweep reports seeds per minute for the default sweep configuration.
+func BenchmarkDefaultSweep(b *testing.B) {
+	seeds, failed := 0, 0
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		s := Run(Config{Base: sim.Options{}, Seeds: 20, Start: uint64(1 + 20*i), Jobs: runtime.NumCPU()})
+		if first, ok := s.FirstFailure(); ok && first.Failure.Checker == "setup" {
+			b.Fatalf("the real node cannot run in this build: %v", first.Failure.Message)
+		}
+		seeds += len(s.Seeds)
+		failed += len(s.Failed())
+	}
+	b.ReportMetric(float64(seeds)/time.Since(start).Minutes(), "seeds/min")
+	// Failing seeds are the sweep test's business; here they only cost time like others.
+	b.ReportMetric(float64(failed), "failed-seeds")
+}
