@@ -1,10 +1,11 @@
 package kafka
 
-// DescribeCluster, key 60, versions 0-1.
+// DescribeCluster, key 60, versions 0-2.
 //
 // Deviations from Apache Kafka: like Metadata, answered after a read barrier, so it is
 // linearizable; ControllerID is the answering broker (it forwards admin requests); v1's
 // EndpointType "controller" is not served (controllers are not reachable by clients).
+// v2's IncludeFencedBrokers lists fenced brokers too, marked IsFenced, as Kafka does.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -24,10 +25,10 @@ func DescribeCluster(v View, req *kmsg.DescribeClusterRequest) *kmsg.DescribeClu
 	resp.EndpointType = 1
 	resp.ClusterAuthorizedOperations = authorizedOperationsNone
 	for _, b := range v.Image.Brokers() {
-		if b.Fenced || len(b.Listeners) == 0 {
+		if (b.Fenced && !req.IncludeFencedBrokers) || len(b.Listeners) == 0 {
 			continue
 		}
-		db := kmsg.DescribeClusterResponseBroker{NodeID: b.ID, Host: b.Listeners[0].Host, Port: b.Listeners[0].Port}
+		db := kmsg.DescribeClusterResponseBroker{NodeID: b.ID, Host: b.Listeners[0].Host, Port: b.Listeners[0].Port, IsFenced: b.Fenced}
 		if b.Rack != "" {
 			rack := b.Rack
 			db.Rack = &rack

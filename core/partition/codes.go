@@ -18,6 +18,7 @@ const (
 	CodeNotController                int16 = 41
 	CodeInvalidRequest               int16 = 42
 	CodeOutOfOrderSequenceNumber     int16 = 45
+	CodeDuplicateSequenceNumber      int16 = 46
 	CodeInvalidProducerEpoch         int16 = 47
 	CodeKafkaStorageError            int16 = 56
 	CodeFencedLeaderEpoch            int16 = 74

@@ -88,7 +88,11 @@
 // timestamp with disk.FindTime below the HW (answer timestamps are -1); -3 is
 // UNSUPPORTED_VERSION. DeleteRecords advances the log start (to at most the HW; -1 means
 // the HW) with disk.DeleteBelow and answers once it is done. Retention runs on the leader
-// every RetentionCheckInterval with disk.Retain bounded by the HW.
+// every RetentionCheckInterval with disk.Retain bounded by the HW. Followers follow the
+// leader's log start as they fetch, so after a failover records below an acknowledged
+// DeleteRecords can stay readable until the new leader's own log start passes them
+// (Kafka narrows that window by answering DeleteRecords only once every replica's log
+// start has moved; seedlog does not wait).
 //
 // # Followers
 //
@@ -133,20 +137,27 @@
 // sequence, first and last offset). On produce, an older epoch is INVALID_PRODUCER_EPOCH;
 // a newer epoch must start at sequence 0; in the same epoch a batch equal to one of the
 // latest is a duplicate, answered with the offset of the first copy under the same acks
-// rule (an acks=all retry waits for the HW like the original) and not appended; anything
-// else must follow the last sequence (wrapping after MaxInt32) or gets
-// OUT_OF_ORDER_SEQUENCE_NUMBER. A producer the replica does not know must start at 0:
-// Kafka accepts any sequence there, which lets a batch in ahead of an earlier one that
-// failed and reorders the producer's records; clients answer OUT_OF_ORDER_SEQUENCE_NUMBER
-// by taking a new epoch and starting again (the answer carries the log start so they can
-// tell state removed with the log from loss). State changes when batches are appended, on
-// followers too, so it survives failover. Six batches are kept per producer: the five a
-// client may have in flight, plus one, so that truncating an uncommitted suffix (at most
-// five batches per producer) leaves its last committed sequence. Producer state outlives
-// the log it describes (retention and DeleteRecords do not drop it: a retry of a batch
-// deleted here but still above another replica's log start would otherwise be written
-// twice after a failover); beyond ProducersMax the producer whose newest batch is oldest
-// is forgotten.
+// rule (an acks=all retry waits for the HW like the original) and not appended; a batch
+// whose sequences all precede the oldest one remembered was written before it (a leader
+// appends one epoch's batches in sequence order only) and is answered
+// DUPLICATE_SEQUENCE_NUMBER, which Kafka clients take as success, once that oldest batch
+// is committed (acks=all) or durable (acks=1); anything else must follow the last
+// sequence (wrapping after MaxInt32) or gets OUT_OF_ORDER_SEQUENCE_NUMBER.
+//
+// A producer the replica does not know must start at 0. Kafka accepts any sequence
+// there, which lets a batch in ahead of an earlier one that failed and reorders the
+// producer's records; clients answer OUT_OF_ORDER_SEQUENCE_NUMBER by taking a new epoch
+// and starting again (the answer carries the log start so they can tell state that went
+// with the log from loss).
+//
+// State changes when batches are appended, on followers too, so it survives failover.
+// Six batches are kept per producer: the five a client may have in flight, plus one, so
+// that truncating an uncommitted suffix (at most five batches per producer) leaves its
+// last committed sequence. Producer state outlives the log it describes: retention and
+// DeleteRecords do not drop it, since a client told its state is gone restarts its
+// sequences, and a retry of a batch deleted here but still above another replica's log
+// start would then be written twice after a failover. Beyond ProducersMax the producer
+// whose newest batch is oldest is forgotten.
 //
 // Every SnapshotInterval the state as of min(HW, durable offset) is written atomically
 // to SnapshotFile(log) (a CRC-protected encoding; batches above the snapshot offset are

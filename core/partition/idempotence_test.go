@@ -78,6 +78,27 @@ func TestIdempotentSequenceRules(t *testing.T) {
 	}
 }
 
+// A retry of a batch older than every batch remembered was written before them: it is
+// answered DUPLICATE_SEQUENCE_NUMBER (success for clients) once they are committed.
+func TestIdempotentOlderDuplicate(t *testing.T) {
+	c := newCluster(t, 1, 1, nil)
+	for seq := int32(0); seq < 8; seq++ {
+		c.produce(1, idemBatch(4, 0, seq, "v"), -1)
+	}
+	if got := c.produce(1, idemBatch(4, 0, 0, "v"), -1).one(t); got.Err != CodeDuplicateSequenceNumber {
+		t.Fatalf("retry of seq 0: %+v", got)
+	}
+	if got := c.produce(1, idemBatch(4, 0, 3, "v"), -1).one(t); got.Err != CodeNone || got.BaseOffset != 3 {
+		t.Fatalf("retry of seq 3, still remembered: %+v", got)
+	}
+	if got := c.produce(1, idemBatch(4, 0, 10, "v"), -1).one(t); got.Err != CodeOutOfOrderSequenceNumber {
+		t.Fatalf("gap: %+v", got)
+	}
+	if leo := c.r(1).Status().LogEndOffset; leo != 8 {
+		t.Fatalf("leo %d", leo)
+	}
+}
+
 // Duplicates are recognised among the last five batches; sequences wrap after MaxInt32.
 func TestIdempotentWindowAndWrap(t *testing.T) {
 	c := newCluster(t, 1, 1, nil)

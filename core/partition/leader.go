@@ -143,8 +143,10 @@ func (r *Replica) endLeadership(code int16) {
 //     NOT_LEADER_OR_FOLLOWER when leadership ends (the batch may still be committed);
 //   - NOT_ENOUGH_REPLICAS without appending when the ISR is below min.insync.replicas.
 //
-// An idempotent producer's retry of one of its last five batches is not appended again:
-// it is answered, under the same acks rule, with the offset of the first copy.
+// An idempotent producer's retry of one of its last batches is not appended again: it is
+// answered, under the same acks rule, with the offset of the first copy; a retry of a
+// batch older than those remembered gets DUPLICATE_SEQUENCE_NUMBER, which clients take
+// as success.
 func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Duration, reply func(ProduceResult)) {
 	if r.dead() {
 		if reply != nil {
@@ -179,7 +181,7 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 	r.producers.apply(h, base)
 	r.hdrBuf = append(r.hdrBuf[:0], h)
 	r.appendLog(batch, r.hdrBuf)
-	r.acknowledge(now, base, h.LastOffset(), acks, timeout, reply)
+	r.acknowledge(now, ProduceResult{BaseOffset: base}, h.LastOffset(), acks, timeout, reply)
 	r.leoMoved()
 }
 
@@ -198,7 +200,12 @@ func (r *Replica) answeredBySequence(now int64, h record.Header, acks int16, tim
 		if r.on(plant.IdempotentDup) {
 			return false
 		}
-		r.acknowledge(now, dup.base, dup.last, acks, timeout, reply)
+		r.acknowledge(now, ProduceResult{BaseOffset: dup.base}, dup.last, acks, timeout, reply)
+		return true
+	case seqOlder:
+		// Kafka clients take DUPLICATE_SEQUENCE_NUMBER as success with an unknown
+		// offset; it waits, under the acks rule, for the later batch that proves it.
+		r.acknowledge(now, ProduceResult{Err: CodeDuplicateSequenceNumber, BaseOffset: -1}, dup.last, acks, timeout, reply)
 		return true
 	default:
 		return false
@@ -220,9 +227,10 @@ func (r *Replica) produceAdmission(now int64, acks int16) int16 {
 	return CodeNone
 }
 
-// acknowledge answers a produce of [base, last] under its acks rule, now or later.
-func (r *Replica) acknowledge(now, base, last int64, acks int16, timeout time.Duration, reply func(ProduceResult)) {
-	res := ProduceResult{BaseOffset: base, LogStartOffset: r.startOffset}
+// acknowledge answers a produce with res under its acks rule, now or once the batches up
+// to last are durable here (acks=1) or committed (acks=all).
+func (r *Replica) acknowledge(now int64, res ProduceResult, last int64, acks int16, timeout time.Duration, reply func(ProduceResult)) {
+	res.LogStartOffset = r.startOffset
 	switch {
 	case acks == 0:
 		r.answerProduce(reply, res)

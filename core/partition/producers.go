@@ -75,6 +75,7 @@ type seqVerdict uint8
 const (
 	seqAppend     seqVerdict = iota // in sequence (or from a producer not known)
 	seqDuplicate                    // one of the last batches again: answer, do not append
+	seqOlder                        // written before every batch remembered: DUPLICATE_SEQUENCE_NUMBER
 	seqOutOfOrder                   // OUT_OF_ORDER_SEQUENCE_NUMBER
 	seqOldEpoch                     // INVALID_PRODUCER_EPOCH
 )
@@ -121,10 +122,18 @@ func (p *producerState) check(h record.Header) (seqVerdict, producerBatch) {
 			return seqDuplicate, b
 		}
 	}
-	if e.n > 0 && !inSequence(e.newest().lastSeq, h.BaseSequence) {
-		return seqOutOfOrder, producerBatch{}
+	if e.n == 0 || inSequence(e.newest().lastSeq, h.BaseSequence) {
+		return seqAppend, producerBatch{}
 	}
-	return seqAppend, producerBatch{}
+	// A leader appends a producer's batches of one epoch in sequence order only, so a
+	// batch whose sequences all precede the oldest one remembered was written before it
+	// (its own metadata is gone: pushed out, or deleted with the log it described).
+	oldest := e.batches[0]
+	if oldest.epoch == h.ProducerEpoch && h.BaseSequence <= last && last < oldest.firstSeq &&
+		oldest.firstSeq <= e.newest().lastSeq {
+		return seqOlder, oldest
+	}
+	return seqOutOfOrder, producerBatch{}
 }
 
 // apply records a batch appended at base (on a leader after check, on a follower as it
@@ -147,6 +156,12 @@ func (p *producerState) apply(h record.Header, base int64) {
 	}
 	if h.IsControl() {
 		return
+	}
+	if e.n > 0 && !inSequence(e.newest().lastSeq, h.BaseSequence) {
+		// Batches in between are unknown here (replay could not see them: they lay
+		// between a snapshot and a later log start). Older ones would mislead the
+		// duplicate checks; only what follows can be vouched for.
+		e.n = 0
 	}
 	e.push(producerBatch{epoch: h.ProducerEpoch, firstSeq: h.BaseSequence, lastSeq: lastSeqOf(h),
 		base: base, last: base + int64(h.LastOffsetDelta)})

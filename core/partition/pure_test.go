@@ -203,3 +203,23 @@ func TestMessageRoundTrip(t *testing.T) {
 func idemHeader(pid int64, epoch int16, seq int32, n int32) record.Header {
 	return record.Header{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, LastOffsetDelta: n - 1, RecordCount: n}
 }
+
+// Batches applied out of sequence (replay after a snapshot older than the log start)
+// make the older ones unreliable: only what follows the gap is kept.
+func TestProducerStateGap(t *testing.T) {
+	p := newProducerState(10)
+	p.apply(idemHeader(1, 0, 0, 3), 0)
+	p.apply(idemHeader(1, 0, 7, 2), 20)
+	if e := p.m[1]; e.n != 1 || e.batches[0].firstSeq != 7 {
+		t.Fatalf("window %+v", e.batches[:e.n])
+	}
+	if v, _ := p.check(idemHeader(1, 0, 5, 2)); v != seqOlder {
+		t.Fatalf("seq 5 before the window: verdict %d", v)
+	}
+	if v, _ := p.check(idemHeader(1, 0, 9, 1)); v != seqAppend {
+		t.Fatalf("seq 9: verdict %d", v)
+	}
+	if v, _ := p.check(idemHeader(1, 0, 10, 1)); v != seqOutOfOrder {
+		t.Fatalf("seq 10: verdict %d", v)
+	}
+}

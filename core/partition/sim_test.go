@@ -107,15 +107,18 @@ type world struct {
 	healing  bool
 	steps    int
 
-	ackFloor int64            // max end offset of an acks=all batch acknowledged so far
-	acked    []ackRecord      // acks=all acknowledgements
-	observed map[int64]string // offset -> value, as consumers saw it
-	leaderHW map[[2]int64]int64
-	fifo     map[[2]int64]int64 // (client, node) -> last arrival, for ordered connections
-	nextPID  int64
-	stats    simStats
-	trace    []string // kept only when tracing
-	tracing  bool
+	ackFloor int64 // max end offset of an acks=all batch acknowledged so far
+	// deletedBelow is the highest low watermark DeleteRecords acknowledged: records
+	// below it are gone for clients, even where a replica's log start lags behind.
+	deletedBelow int64
+	acked        []ackRecord      // acks=all acknowledgements
+	observed     map[int64]string // offset -> value, as consumers saw it
+	leaderHW     map[[2]int64]int64
+	fifo         map[[2]int64]int64 // (client, node) -> last arrival, for ordered connections
+	nextPID      int64
+	stats        simStats
+	trace        []string // kept only when tracing
+	tracing      bool
 }
 
 func (w *world) tracef(format string, args ...any) {
@@ -420,6 +423,9 @@ func (w *world) scheduleFaults() {
 						w.tracef("n%d delete records below %d: %+v", l, off, res)
 						if res.Err == CodeNone && res.LowWatermark < off {
 							w.failf("DeleteRecords(%d) answered low watermark %d", off, res.LowWatermark)
+						}
+						if res.Err == CodeNone {
+							w.deletedBelow = max(w.deletedBelow, res.LowWatermark)
 						}
 					})
 					w.pump(n)
@@ -778,8 +784,8 @@ func (p *sproducer) send(b *pbatch) {
 
 func (p *sproducer) answer(b *pbatch, res ProduceResult, timedOut bool) {
 	w := p.w
-	if !timedOut && res.Err == CodeNone {
-		p.acked(b, res.BaseOffset)
+	if !timedOut && (res.Err == CodeNone || res.Err == CodeDuplicateSequenceNumber) {
+		p.acked(b, res.BaseOffset) // a duplicate older than the broker remembers: offset unknown
 		return
 	}
 	p.failed = true
@@ -831,11 +837,15 @@ func (p *sproducer) acked(b *pbatch, base int64) {
 		i = 0
 	}
 	p.unacked = slices.Delete(p.unacked, i, i+1)
-	p.lastAcked = max(p.lastAcked, base+int64(len(b.values))-1)
+	if base >= 0 {
+		p.lastAcked = max(p.lastAcked, base+int64(len(b.values))-1)
+	}
 	if p.acks == -1 {
 		w.stats.acks++
 		w.acked = append(w.acked, ackRecord{values: b.values, base: base})
-		w.ackFloor = max(w.ackFloor, base+int64(len(b.values)))
+		if base >= 0 {
+			w.ackFloor = max(w.ackFloor, base+int64(len(b.values)))
+		}
 	}
 }
 
@@ -1006,8 +1016,10 @@ func (w *world) checkAgreement() {
 			if la == nil || lb == nil {
 				continue
 			}
+			// A log start set by a Reset not yet done on disk excludes what lies below it.
+			from := max(a.r.startOffset, b.r.startOffset)
 			limit := min(a.r.hw, b.r.hw, la.end(), lb.end())
-			if off, ok := diverge(la, lb, limit); !ok {
+			if off, ok := diverge(la, lb, from, limit); !ok {
 				w.failf("nodes %d and %d disagree at offset %d below high watermarks %d/%d", a.id, b.id, off, a.r.hw, b.r.hw)
 			}
 		}
@@ -1020,12 +1032,15 @@ func batchSum(b []byte) uint64 {
 	return h.Sum64()
 }
 
-// diverge compares two logs' batches wholly below limit.
-func diverge(a, b *memLog, limit int64) (int64, bool) {
+// diverge compares two logs' batches starting at or after from and ending by limit.
+func diverge(a, b *memLog, from, limit int64) (int64, bool) {
 	j := 0
 	for _, x := range a.batches {
 		if x.next > limit {
 			break
+		}
+		if x.base < from {
+			continue
 		}
 		for j < len(b.batches) && b.batches[j].base < x.base {
 			j++
@@ -1091,6 +1106,7 @@ func (w *world) describe() string {
 func (w *world) finalChecks() {
 	l := w.node(w.ctrl.st.Leader)
 	lg := l.d.logs[disk.PartitionLog("t", 0)]
+	cut := max(lg.start, w.deletedBelow)
 	final := map[int64]string{}
 	seen := map[string]int64{}
 	var next int64 = -1
@@ -1105,6 +1121,9 @@ func (w *world) finalChecks() {
 			return
 		}
 		for it.Next() {
+			if it.Offset() < cut {
+				continue
+			}
 			v := string(it.Record().Value)
 			final[it.Offset()] = v
 			if prev, ok := seen[v]; ok {
@@ -1118,13 +1137,13 @@ func (w *world) finalChecks() {
 	for _, a := range w.acked {
 		for i, v := range a.values {
 			if a.base < 0 {
-				if _, ok := seen[v]; !ok && lg.start == 0 {
+				if _, ok := seen[v]; !ok && cut == 0 {
 					w.failf("record %q, committed before an acknowledged later batch, is lost", v)
 				}
 				continue
 			}
 			off := a.base + int64(i)
-			if off < lg.start {
+			if off < cut {
 				continue
 			}
 			if got, ok := final[off]; !ok || got != v {
@@ -1138,7 +1157,7 @@ func (w *world) finalChecks() {
 	}
 	sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
 	for _, off := range offs {
-		if off < lg.start {
+		if off < cut {
 			continue
 		}
 		if got := final[off]; got != w.observed[off] {
@@ -1148,7 +1167,7 @@ func (w *world) finalChecks() {
 	}
 	for _, n := range w.nodes {
 		other := n.d.logs[disk.PartitionLog("t", 0)]
-		if off, ok := diverge(lg, other, lg.end()); !ok || other.end() != lg.end() {
+		if off, ok := diverge(lg, other, 0, lg.end()); !ok || other.end() != lg.end() {
 			w.failf("node %d's final log differs from the leader's at %d", n.id, off)
 		}
 		want := epochsOf(other)
