@@ -164,5 +164,6 @@ func (n *Node) metadataChanged(now int64) {
 	n.rpc.settleBarriers(n)
 	if n.cfg.Broker {
 		n.syncReplicas(now)
+		n.syncCoordinators(now)
 	}
 }

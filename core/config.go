@@ -27,6 +27,11 @@ type Config struct {
 	// MetadataSnapshotRecords is how many committed metadata records pass between two
 	// snapshots of the image (0: a default of 1000).
 	MetadataSnapshotRecords int
+	// QuorumFetchBytesMax bounds the batches of one quorum fetch response beyond the
+	// first, and QuorumSnapshotChunkBytes one snapshot chunk (0: 1 MiB each). The
+	// simulator shrinks them so that small clusters still split their transfers.
+	QuorumFetchBytesMax      int
+	QuorumSnapshotChunkBytes int
 	// Seed seeds the node's PRNG. It must differ per incarnation (each start), because
 	// the broker draws its incarnation id from it.
 	Seed uint64
@@ -71,6 +76,8 @@ type Defaults struct {
 	// FlushAsync acknowledges after the write reaches the page cache instead of after
 	// fsync (log.flush=async). It gives up promise 1 of DESIGN.md.
 	FlushAsync bool
+	// OffsetsTopicPartitions is offsets.topic.num.partitions (Kafka's default: 50).
+	OffsetsTopicPartitions int32
 }
 
 // DefaultDefaults are Kafka's defaults, except min.insync.replicas which seedlog raises
@@ -97,6 +104,12 @@ func (c Config) withDefaults() Config {
 	if t.ClockDriftMax == 0 {
 		t.ClockDriftMax = d.ClockDriftMax
 	}
+	if c.QuorumFetchBytesMax <= 0 {
+		c.QuorumFetchBytesMax = 1 << 20
+	}
+	if c.QuorumSnapshotChunkBytes <= 0 {
+		c.QuorumSnapshotChunkBytes = 1 << 20
+	}
 	if c.ClusterID == "" {
 		c.ClusterID = "seedlog"
 	}
@@ -105,6 +118,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Defaults.ReplicationFactor == 0 {
 		c.Defaults.ReplicationFactor = DefaultDefaults.ReplicationFactor
+	}
+	if c.Defaults.OffsetsTopicPartitions == 0 {
+		c.Defaults.OffsetsTopicPartitions = 50
 	}
 	if c.Defaults.MinInsyncReplicas == 0 {
 		c.Defaults.MinInsyncReplicas = DefaultDefaults.MinInsyncReplicas

@@ -13,6 +13,17 @@ import (
 // callsServedMax bounds the controller calls a node holds awaiting commit.
 const callsServedMax = 4096
 
+// callsRememberedMax bounds the calls remembered to drop duplicates: the network may
+// deliver a datagram twice, and executing a CreatePartitions twice would answer the
+// client with the second execution's error.
+const callsRememberedMax = 8192
+
+type callKey struct {
+	from        int32
+	incarnation uint64
+	id          uint64
+}
+
 // controllerHost runs the controller on a voter and activates it while the node leads
 // the quorum and the quorum has committed the start of the leader's epoch.
 type controllerHost struct {
@@ -25,6 +36,8 @@ type controllerHost struct {
 	active      bool
 	nextID      uint64
 	calls       map[uint64]callOrigin
+	seen        map[callKey]bool
+	seenOrder   []callKey // oldest first, for eviction
 }
 
 // callOrigin is where a controller response goes: back to a peer's call, or to a
@@ -52,6 +65,21 @@ func (h *controllerHost) init(n *Node) {
 	})
 	h.leaderEpoch = -1
 	h.calls = map[uint64]callOrigin{}
+	h.seen = map[callKey]bool{}
+}
+
+// firstSight reports whether a call is new, and remembers it.
+func (h *controllerHost) firstSight(k callKey) bool {
+	if h.seen[k] {
+		return false
+	}
+	if len(h.seenOrder) >= callsRememberedMax {
+		delete(h.seen, h.seenOrder[0])
+		h.seenOrder = h.seenOrder[1:]
+	}
+	h.seen[k] = true
+	h.seenOrder = append(h.seenOrder, k)
+	return true
 }
 
 // follow activates or deactivates the controller after the quorum changed.
@@ -136,6 +164,9 @@ func (h *controllerHost) serveCall(n *Node, from int32, m callMsg) {
 	if !h.active || len(h.calls) >= callsServedMax {
 		n.send(from, encodeAnswer(answerMsg{id: m.id, code: kerr.NotController.Code}))
 		return
+	}
+	if !h.firstSight(callKey{from, m.incarnation, m.id}) {
+		return // a duplicate: the first copy is being (or was) answered
 	}
 	h.handle(n, req, callOrigin{from: from, remoteID: m.id}, fromFor(m.key, from))
 }

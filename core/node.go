@@ -21,11 +21,15 @@ type Node struct {
 	started bool
 	stopped bool
 
-	quorum quorum
-	ctrl   controllerHost
-	rpc    rpcClient
-	broker brokerState
-	conns  conns
+	quorum   quorum
+	ctrl     controllerHost
+	rpc      rpcClient
+	broker   brokerState
+	replicas replicaHost
+	groups   groupHost
+	pids     producerIDs
+	waits    []*wait
+	conns    conns
 }
 
 // New creates a node. It does nothing until Start.
@@ -53,6 +57,7 @@ func (n *Node) Start(now int64, rec disk.Recovered) {
 	}
 	n.started = true
 	n.now = now
+	n.rpc.incarnation = n.rng.Uint64()
 	if err := n.startQuorum(now, rec); err != nil {
 		n.stop(fmt.Sprintf("recovering the metadata quorum: %v", err))
 		return
@@ -99,10 +104,12 @@ func (n *Node) Done(now int64, d disk.Done) {
 		return
 	}
 	switch owner := n.queue.TakeOwner(d.ID).(type) {
-	case *raft.Raft:
-		n.stepQuorum(func() { owner.Done(now, d) })
+	case *quorum:
+		n.stepQuorum(func() { owner.raft.Done(now, d) })
 	case func(disk.Done):
 		owner(d)
+	case *hosted:
+		n.withReplica(owner, func() { owner.r.Done(now, d) })
 	case doneHandler:
 		prev := n.queue.SetOwner(owner)
 		owner.Done(now, d)
@@ -127,6 +134,7 @@ func (n *Node) Tick(now int64) {
 	n.ctrl.tick(n)
 	n.rpc.tick(n)
 	n.tickBroker(now)
+	n.groups.tick(now)
 	n.after(now)
 }
 
@@ -136,7 +144,7 @@ func (n *Node) Deadline() int64 {
 		return NoDeadline
 	}
 	d := n.quorum.raft.Deadline()
-	d = min(d, n.ctrl.deadline(), n.rpc.deadline(), n.brokerDeadline())
+	d = min(d, n.ctrl.deadline(), n.rpc.deadline(), n.brokerDeadline(), n.groups.deadline(), n.waitsDeadline())
 	return d
 }
 
@@ -162,6 +170,8 @@ func (n *Node) after(now int64) {
 	}
 	n.drainQuorum(now)
 	n.ctrl.drain(n)
+	n.drainReplicas(now)
+	n.settleWaits()
 	n.drainReplicas(now)
 }
 

@@ -10,7 +10,7 @@ import (
 // Peer messages are framed as one kind byte and a body encoded with core/enc.
 //
 //	kind 1  quorum    a core/raft message (raft.EncodeMessage)
-//	kind 2  call      {id u64, key i16, version i16, body bytes}: a Kafka request to the
+//	kind 2  call      {incarnation u64, id u64, key i16, version i16, body bytes}: a Kafka request to the
 //	                  active controller (registration, heartbeat, AlterPartition,
 //	                  AllocateProducerIDs, or a client's admin request forwarded)
 //	kind 3  answer    {id u64, code i16, body bytes}: the response to a call; code is
@@ -32,6 +32,9 @@ const (
 const peerMessageBytesMax = 128 << 20
 
 type callMsg struct {
+	// incarnation is random per start of the sending node, so that (sender,
+	// incarnation, id) names one call even across restarts and duplicated datagrams.
+	incarnation  uint64
 	id           uint64
 	key, version int16
 	body         []byte
@@ -59,6 +62,7 @@ func encodeQuorum(m raft.Message) []byte {
 
 func encodeCall(m callMsg) []byte {
 	w := enc.Writer{B: []byte{peerCall}}
+	w.U64(m.incarnation)
 	w.U64(m.id)
 	w.I16(m.key)
 	w.I16(m.version)
@@ -107,7 +111,7 @@ func decodePeer(b []byte) (any, error) {
 		}
 		m = qm
 	case peerCall:
-		m = callMsg{id: r.U64(), key: r.I16(), version: r.I16(), body: r.Bytes()}
+		m = callMsg{incarnation: r.U64(), id: r.U64(), key: r.I16(), version: r.I16(), body: r.Bytes()}
 	case peerAnswer:
 		m = answerMsg{id: r.U64(), code: r.I16(), body: r.Bytes()}
 	case peerBarrier:

@@ -77,14 +77,18 @@ func (n *Node) startQuorum(now int64, rec disk.Recovered) error {
 		n.emitNodeOp(disk.Op{Kind: disk.CreateLog, Log: disk.MetadataLog}, "creating the metadata log")
 	}
 	t := n.cfg.Timing
+	// raft.New may already emit ops (repairing an interrupted snapshot install), so the
+	// quorum, not the raft it holds, owns them.
+	prev := n.queue.SetOwner(q)
+	defer n.queue.SetOwner(prev)
 	r, err := raft.New(raft.Config{
 		ID:                 n.cfg.NodeID,
 		Voters:             n.cfg.Voters,
 		ElectionTimeout:    t.ElectionTimeout,
 		FetchMaxWait:       t.QuorumFetchMaxWait,
 		FetchTimeout:       t.QuorumFetchTimeout,
-		FetchBytesMax:      1 << 20,
-		SnapshotChunkBytes: 1 << 20,
+		FetchBytesMax:      n.cfg.QuorumFetchBytesMax,
+		SnapshotChunkBytes: n.cfg.QuorumSnapshotChunkBytes,
 		Rand:               rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64())),
 		Plants:             n.cfg.Plants,
 		Queue:              &n.queue,
@@ -111,7 +115,7 @@ func (n *Node) emitNodeOp(op disk.Op, what string) disk.OpID {
 
 // stepQuorum runs fn, a call into raft, with raft owning the disk ops it emits.
 func (n *Node) stepQuorum(fn func()) {
-	prev := n.queue.SetOwner(n.quorum.raft)
+	prev := n.queue.SetOwner(&n.quorum)
 	fn()
 	n.queue.SetOwner(prev)
 }

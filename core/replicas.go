@@ -1,23 +1,336 @@
 package core
 
 import (
-	"errors"
+	"fmt"
+	"slices"
+	"strconv"
 
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/enc"
+	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/partition"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// The broker's partition replicas. (Placeholder until core/partition lands.)
+// topicIDFile holds, in each partition log directory, the id of the topic the log belongs
+// to, so that a log left by a deleted topic is never mistaken for a new topic of the same
+// name.
+const topicIDFile = "topic-id"
 
-func (n *Node) startReplicas(now int64, rec disk.Recovered)              {}
-func (n *Node) syncReplicas(now int64)                                   {}
-func (n *Node) tickReplicas(now int64)                                   {}
-func (n *Node) replicasDeadline() int64                                  { return NoDeadline }
-func (n *Node) drainReplicas(now int64)                                  {}
-func (n *Node) leaseChanged()                                            {}
-func (n *Node) stepReplicaMessage(from int32, m any)                     {}
-func (n *Node) dispatchData(req Request, reply func(kmsg.Response)) bool { return false }
+// replicaHost keeps the broker's partition replicas in step with the metadata image.
+type replicaHost struct {
+	byLog map[disk.LogID]*hosted
+	ids   []disk.LogID // sorted, for deterministic iteration
+	// recovered are the logs found on disk at start, not yet claimed by a replica.
+	recovered map[disk.LogID]disk.LogState
+	files     map[string][]byte
+	// strayChecked is set once the broker, caught up and unfenced, removed the recovered
+	// logs of topics that no longer exist.
+	strayChecked bool
+}
+
+type hosted struct {
+	r       *partition.Replica
+	topic   string
+	topicID [16]byte
+	part    int32
+}
+
+func (n *Node) startReplicas(now int64, rec disk.Recovered) {
+	h := &n.replicas
+	h.byLog = map[disk.LogID]*hosted{}
+	h.recovered = map[disk.LogID]disk.LogState{}
+	h.files = rec.Files
+	for _, l := range rec.Logs {
+		if l.ID != disk.MetadataLog {
+			h.recovered[l.ID] = l
+		}
+	}
+}
+
+// withReplica runs fn, a call into hr's replica, with hr owning the disk ops it emits.
+func (n *Node) withReplica(hr *hosted, fn func()) {
+	prev := n.queue.SetOwner(hr)
+	fn()
+	n.queue.SetOwner(prev)
+}
+
+// syncReplicas creates, updates and removes replicas to match the image.
+func (n *Node) syncReplicas(now int64) {
+	h := &n.replicas
+	im := n.quorum.image
+	want := map[disk.LogID]metadata.TopicPartition{}
+	for _, tp := range im.PartitionsReplicatedOn(n.cfg.NodeID) {
+		want[disk.PartitionLog(tp.Topic, tp.Partition)] = tp
+	}
+	for _, id := range slices.Clone(h.ids) {
+		if tp, ok := want[id]; !ok || tp.TopicID != h.byLog[id].topicID {
+			n.removeReplica(now, id)
+		}
+	}
+	for _, id := range sortedLogIDs(want) {
+		tp := want[id]
+		hr := h.byLog[id]
+		if hr == nil {
+			hr = n.addReplica(now, id, tp)
+		}
+		st := n.replicaState(im, tp)
+		n.withReplica(hr, func() { hr.r.Update(now, st) })
+	}
+	if !h.strayChecked && n.broker.epoch >= 0 && !n.broker.fenced {
+		h.strayChecked = true
+		for _, id := range sortedLogIDs(h.recovered) {
+			n.note("replica-stray", fmt.Sprintf("removing log %s of a topic that no longer exists", id))
+			delete(h.recovered, id)
+			n.emitNodeOp(disk.Op{Kind: disk.DeleteLog, Log: id}, "deleting stray log "+string(id))
+		}
+	}
+}
+
+func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) *hosted {
+	h := &n.replicas
+	st, found := h.recovered[id]
+	if found {
+		delete(h.recovered, id)
+		if b, ok := h.files[string(id)+"/"+topicIDFile]; !ok || [16]byte(pad16(b)) != tp.TopicID {
+			// The log belongs to an older topic of the same name: start afresh.
+			n.emitNodeOp(disk.Op{Kind: disk.DeleteLog, Log: id}, "deleting the log of a replaced topic")
+			st, found = disk.LogState{}, false
+		}
+	}
+	im := n.quorum.image
+	t := n.cfg.Timing
+	hr := &hosted{topic: tp.Topic, topicID: tp.TopicID, part: tp.Partition}
+	// New may emit ops already (creating the log), so hr owns them, not the replica.
+	prev := n.queue.SetOwner(hr)
+	hr.r = partition.New(partition.Config{
+		Topic:                tp.Topic,
+		TopicID:              tp.TopicID,
+		Partition:            tp.Partition,
+		NodeID:               n.cfg.NodeID,
+		Queue:                &n.queue,
+		Plants:               n.cfg.Plants,
+		FlushAsync:           n.topicFlushAsync(im, tp.Topic),
+		ReplicaLagMax:        t.ReplicaLagMax,
+		FollowerFetchMaxWait: t.ReplicaFetchMaxWait,
+		LeaseValid:           n.LeaseValid,
+	}, st, h.files, now)
+	n.queue.SetOwner(prev)
+	if !found {
+		id16 := tp.TopicID
+		n.emitNodeOp(disk.Op{Kind: disk.WriteFile, Name: string(id) + "/" + topicIDFile, Data: id16[:]}, "writing the topic id of "+string(id))
+	}
+	h.byLog[id] = hr
+	h.ids = append(h.ids, id)
+	slices.Sort(h.ids)
+	n.note("replica-added", string(id))
+	return hr
+}
+
+func pad16(b []byte) []byte {
+	if len(b) != 16 {
+		return make([]byte, 16)
+	}
+	return b
+}
+
+func (n *Node) removeReplica(now int64, id disk.LogID) {
+	h := &n.replicas
+	hr := h.byLog[id]
+	n.withReplica(hr, func() { hr.r.Close() })
+	n.drainReplica(now, hr)
+	delete(h.byLog, id)
+	h.ids = slices.DeleteFunc(h.ids, func(x disk.LogID) bool { return x == id })
+	n.emitNodeOp(disk.Op{Kind: disk.DeleteLog, Log: id}, "deleting log "+string(id))
+	n.note("replica-removed", string(id))
+}
+
+// replicaState is the partition's committed state plus the topic configs a replica
+// enforces.
+func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) partition.State {
+	ps, _ := im.Partition(tp.TopicID, tp.Partition)
+	st := partition.State{
+		Replicas: ps.Replicas, ISR: ps.ISR, Leader: ps.Leader,
+		LeaderEpoch: ps.LeaderEpoch, PartitionEpoch: ps.PartitionEpoch,
+		MinISR:          int32(n.topicInt(im, tp.Topic, "min.insync.replicas", int64(n.cfg.Defaults.MinInsyncReplicas))),
+		RetentionMs:     n.topicInt(im, tp.Topic, "retention.ms", 0),
+		RetentionBytes:  n.topicInt(im, tp.Topic, "retention.bytes", 0),
+		MessageBytesMax: int32(n.topicInt(im, tp.Topic, "max.message.bytes", 0)),
+	}
+	return st
+}
+
+// topicInt resolves an integer topic config; def applies when nothing overrides the
+// table default (0 keeps the table default).
+func (n *Node) topicInt(im metadata.Image, topic, key string, def int64) int64 {
+	v, src, ok := im.ResolveTopicConfig(topic, key)
+	if !ok {
+		return def
+	}
+	if src == metadata.SourceDefault && def != 0 {
+		return def
+	}
+	x, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return def
+	}
+	return x
+}
+
+func (n *Node) topicFlushAsync(im metadata.Image, topic string) bool {
+	v, src, ok := im.ResolveTopicConfig(topic, "flush.mode")
+	if !ok || src == metadata.SourceDefault {
+		return n.cfg.Defaults.FlushAsync
+	}
+	return v == "async"
+}
+
+func (n *Node) tickReplicas(now int64) {
+	for _, id := range n.replicas.ids {
+		hr := n.replicas.byLog[id]
+		n.withReplica(hr, func() { hr.r.Tick(now) })
+	}
+}
+
+func (n *Node) replicasDeadline() int64 {
+	d := NoDeadline
+	for _, id := range n.replicas.ids {
+		d = min(d, n.replicas.byLog[id].r.Deadline())
+	}
+	return d
+}
+
+func (n *Node) drainReplicas(now int64) {
+	for _, id := range n.replicas.ids {
+		n.drainReplica(now, n.replicas.byLog[id])
+		if n.stopped {
+			return
+		}
+	}
+}
+
+func (n *Node) drainReplica(now int64, hr *hosted) {
+	rd := hr.r.Ready()
+	for _, note := range rd.Notes {
+		n.note("replica-"+note.Kind, note.Text)
+	}
+	if rd.Fatal != nil {
+		n.stop(fmt.Sprintf("replica %s-%d: %v", hr.topic, hr.part, rd.Fatal))
+		return
+	}
+	for _, env := range rd.Messages {
+		w := enc.Writer{B: []byte{peerReplica}}
+		partition.EncodeMessage(&w, env.Msg)
+		n.send(env.To, w.B)
+	}
+	if a := rd.AlterISR; a != nil {
+		n.alterPartition(hr, *a)
+	}
+}
+
+// alterPartition sends a leader's ISR change to the controller and reports the outcome.
+func (n *Node) alterPartition(hr *hosted, a partition.AlterRequest) {
+	req := kmsg.NewPtrAlterPartitionRequest()
+	req.SetVersion(2) // topic ids, no per-member broker epochs
+	req.BrokerID, req.BrokerEpoch = n.cfg.NodeID, n.broker.epoch
+	t := kmsg.NewAlterPartitionRequestTopic()
+	t.TopicID = a.TopicID
+	p := kmsg.NewAlterPartitionRequestTopicPartition()
+	p.Partition, p.LeaderEpoch, p.PartitionEpoch, p.NewISR = a.Partition, a.LeaderEpoch, a.PartitionEpoch, a.ISR
+	t.Partitions = append(t.Partitions, p)
+	req.Topics = append(req.Topics, t)
+	n.rpc.callController(n, req, func(resp kmsg.Response, err error) {
+		res := partition.AlterResult{RequestID: a.RequestID, Err: kerr.RequestTimedOut.Code}
+		if r, ok := resp.(*kmsg.AlterPartitionResponse); ok && err == nil {
+			res = alterResult(a, r)
+		}
+		if n.replicas.byLog[disk.PartitionLog(hr.topic, hr.part)] == hr {
+			n.withReplica(hr, func() { hr.r.AlterPartitionResult(n.now, res) })
+		}
+	})
+}
+
+func alterResult(a partition.AlterRequest, r *kmsg.AlterPartitionResponse) partition.AlterResult {
+	res := partition.AlterResult{RequestID: a.RequestID, Err: r.ErrorCode}
+	if r.ErrorCode != 0 {
+		return res
+	}
+	res.Err = kerr.UnknownServerError.Code
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			if p.Partition == a.Partition {
+				res.Err, res.ISR, res.LeaderEpoch, res.PartitionEpoch = p.ErrorCode, p.ISR, p.LeaderEpoch, p.PartitionEpoch
+			}
+		}
+	}
+	return res
+}
+
+func (n *Node) leaseChanged() {}
+
+// decodeReplicaMessage decodes a peer message between replicas of a partition.
 func decodeReplicaMessage(r *enc.Reader) (any, error) {
-	return nil, errors.New("replica messages not served")
+	m, err := partition.DecodeMessage(r)
+	if err != nil {
+		return nil, err
+	}
+	return replicaMsg{m}, nil
+}
+
+type replicaMsg struct{ m partition.Message }
+
+func (n *Node) stepReplicaMessage(from int32, m any) {
+	rm, ok := m.(replicaMsg)
+	if !ok {
+		return
+	}
+	key := rm.m.PartitionKey()
+	hr := n.replicaByKey(key.TopicID, key.Partition)
+	if hr == nil {
+		return // not (or no longer) a replica here: the sender retries and learns
+	}
+	n.withReplica(hr, func() { hr.r.Step(n.now, from, rm.m) })
+}
+
+// replicaByKey finds the replica of a partition by topic id.
+func (n *Node) replicaByKey(topicID [16]byte, p int32) *hosted {
+	t, ok := n.quorum.image.TopicByID(topicID)
+	if !ok {
+		return nil
+	}
+	return n.replicas.byLog[disk.PartitionLog(t.Name, p)]
+}
+
+// replica finds the replica of a partition by topic name.
+func (n *Node) replica(topic string, p int32) *hosted {
+	return n.replicas.byLog[disk.PartitionLog(topic, p)]
+}
+
+// Replicas lists the status of every replica on this broker, sorted by log, for checkers
+// and metrics.
+func (n *Node) Replicas() []ReplicaStatus {
+	out := make([]ReplicaStatus, 0, len(n.replicas.ids))
+	for _, id := range n.replicas.ids {
+		hr := n.replicas.byLog[id]
+		out = append(out, ReplicaStatus{Topic: hr.topic, TopicID: hr.topicID, Partition: hr.part, Status: hr.r.Status()})
+	}
+	return out
+}
+
+// ReplicaStatus is one replica's status.
+type ReplicaStatus struct {
+	Topic     string
+	TopicID   [16]byte
+	Partition int32
+	partition.Status
+}
+
+func sortedLogIDs[V any](m map[disk.LogID]V) []disk.LogID {
+	ids := make([]disk.LogID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }

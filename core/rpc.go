@@ -26,8 +26,9 @@ var errCallsFull = errors.New("too many outstanding controller calls")
 // is retried only when it surely was not acted on (no controller known, or the receiver
 // answered that its controller is not active); any other failure is reported as is.
 type rpcClient struct {
-	nextID  uint64
-	pending []*call // in deadline order: every call has the same timeout
+	incarnation uint64 // random per start; see callMsg
+	nextID      uint64
+	pending     []*call // in deadline order: every call has the same timeout
 	// barriers are read-index requests in flight.
 	barriers []*barrier
 }
@@ -65,7 +66,7 @@ func (c *rpcClient) send(n *Node, cl *call) {
 		cl.retryAt = n.now + int64(callRetry) // no active controller known yet
 	default:
 		cl.retryAt, cl.sentTo = 0, leader
-		n.send(leader, encodeCall(callMsg{id: cl.id, key: cl.req.Key(), version: cl.req.GetVersion(), body: cl.req.AppendTo(nil)}))
+		n.send(leader, encodeCall(callMsg{incarnation: c.incarnation, id: cl.id, key: cl.req.Key(), version: cl.req.GetVersion(), body: cl.req.AppendTo(nil)}))
 	}
 }
 

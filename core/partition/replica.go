@@ -676,3 +676,11 @@ func (r *Replica) startMoved(offset int64) {
 		r.persistEpochs()
 	}
 }
+
+// HighWatermark is the replica's high watermark; cheaper than Status for callers that
+// poll it (a fetch waiting for new records).
+func (r *Replica) HighWatermark() int64 { return r.hw }
+
+// Leading reports whether the replica currently leads, and in which leader epoch. The
+// node polls it to run a group coordinator exactly where the offsets partition is led.
+func (r *Replica) Leading() (bool, int32) { return r.role == RoleLeader, r.epoch }

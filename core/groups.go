@@ -1,0 +1,264 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/group"
+	"github.com/seedlog/seedlog/core/partition"
+	"github.com/seedlog/seedlog/core/record"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// OffsetsTopic is the internal topic holding group metadata and committed offsets.
+const OffsetsTopic = "__consumer_offsets"
+
+// offsetsAppendTimeout bounds one write of a group coordinator.
+const offsetsAppendTimeout = 30 * time.Second
+
+// loadRetry is how long a coordinator's load waits when its partition's new leader
+// cannot serve reads yet.
+const loadRetry = 50 * time.Millisecond
+
+// groupHost runs a group coordinator for every partition of the offsets topic this
+// broker leads, and finds coordinators for clients.
+type groupHost struct {
+	coords   map[int32]*groupCoord // by offsets partition
+	creating bool                  // a CreateTopics of the offsets topic is in flight
+}
+
+type groupCoord struct {
+	c     *group.Coordinator
+	epoch int32 // the leader epoch it was started in
+	log   *offsetsLog
+}
+
+// syncCoordinators starts a coordinator where this broker newly leads an offsets
+// partition and closes those it no longer leads.
+func (n *Node) syncCoordinators(now int64) {
+	g := &n.groups
+	if g.coords == nil {
+		g.coords = map[int32]*groupCoord{}
+	}
+	leading := map[int32]int32{}
+	for _, id := range n.replicas.ids {
+		hr := n.replicas.byLog[id]
+		if hr.topic != OffsetsTopic {
+			continue
+		}
+		if ok, epoch := hr.r.Leading(); ok {
+			leading[hr.part] = epoch
+		}
+	}
+	for _, p := range sortedKeys(g.coords) {
+		if epoch, ok := leading[p]; !ok || epoch != g.coords[p].epoch {
+			g.coords[p].log.closed = true
+			g.coords[p].c.Close()
+			delete(g.coords, p)
+			n.note("group-coordinator-stopped", fmt.Sprintf("offsets partition %d", p))
+		}
+	}
+	for _, p := range sortedKeys(leading) {
+		if g.coords[p] != nil {
+			continue
+		}
+		log := &offsetsLog{n: n, part: p}
+		cfg := group.DefaultConfig(p, rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64())))
+		cfg.Plants = n.cfg.Plants
+		g.coords[p] = &groupCoord{c: group.NewCoordinator(now, cfg, log), epoch: leading[p], log: log}
+		n.note("group-coordinator-started", fmt.Sprintf("offsets partition %d epoch %d", p, leading[p]))
+	}
+}
+
+func (g *groupHost) coordinator(n *Node, groupID string) (*group.Coordinator, int16) {
+	t, ok := n.quorum.image.Topic(OffsetsTopic)
+	if !ok {
+		return nil, kerr.CoordinatorNotAvailable.Code
+	}
+	gc := g.coords[group.PartitionFor(groupID, t.Partitions)]
+	if gc == nil {
+		return nil, kerr.NotCoordinator.Code
+	}
+	if code := gc.c.Availability(); code != 0 {
+		return nil, code
+	}
+	return gc.c, 0
+}
+
+func (g *groupHost) find(n *Node, groupID string, reply func(int32, string, int32, int16)) {
+	im := n.quorum.image
+	t, ok := im.Topic(OffsetsTopic)
+	if !ok {
+		g.createOffsetsTopic(n)
+		reply(-1, "", -1, kerr.CoordinatorNotAvailable.Code)
+		return
+	}
+	leader, _, ok := im.LeaderOf(t.ID, group.PartitionFor(groupID, t.Partitions))
+	b, known := im.Broker(leader)
+	if !ok || leader < 0 || !known || b.Fenced || len(b.Listeners) == 0 {
+		reply(-1, "", -1, kerr.CoordinatorNotAvailable.Code)
+		return
+	}
+	reply(leader, b.Listeners[0].Host, b.Listeners[0].Port, 0)
+}
+
+// createOffsetsTopic asks the controller to create the offsets topic, as Kafka does on
+// the first FindCoordinator.
+func (g *groupHost) createOffsetsTopic(n *Node) {
+	if g.creating {
+		return
+	}
+	g.creating = true
+	live := 0
+	for _, b := range n.quorum.image.Brokers() {
+		if !b.Fenced {
+			live++
+		}
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.SetVersion(5)
+	t := kmsg.NewCreateTopicsRequestTopic()
+	t.Topic, t.NumPartitions, t.ReplicationFactor = OffsetsTopic, n.cfg.Defaults.OffsetsTopicPartitions, int16(max(1, min(3, live)))
+	compact := "compact"
+	t.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "cleanup.policy", Value: &compact}}
+	req.Topics = append(req.Topics, t)
+	n.rpc.callController(n, req, func(kmsg.Response, error) { g.creating = false })
+}
+
+func (g *groupHost) all() []*group.Coordinator {
+	out := make([]*group.Coordinator, 0, len(g.coords))
+	for _, p := range sortedKeys(g.coords) {
+		out = append(out, g.coords[p].c)
+	}
+	return out
+}
+
+func (g *groupHost) tick(now int64) {
+	for _, p := range sortedKeys(g.coords) {
+		g.coords[p].c.Tick(now)
+	}
+}
+
+func (g *groupHost) deadline() int64 {
+	d := NoDeadline
+	for _, gc := range g.coords {
+		d = min(d, gc.c.Deadline())
+	}
+	return d
+}
+
+// GroupStatus lists the state of every coordinator on this broker, for checkers.
+func (n *Node) GroupStatus() []group.Status {
+	out := []group.Status{}
+	for _, c := range n.groups.all() {
+		out = append(out, c.Status())
+	}
+	return out
+}
+
+// offsetsLog is a coordinator's offsets partition (group.Log), through the local
+// replica, which must be the partition's leader.
+type offsetsLog struct {
+	n      *Node
+	part   int32
+	closed bool
+}
+
+func (l *offsetsLog) replica() *hosted {
+	if l.closed {
+		return nil
+	}
+	return l.n.replica(OffsetsTopic, l.part)
+}
+
+// Append writes the records as one batch with acks=all.
+func (l *offsetsLog) Append(now int64, recs []group.KV, done func(int64, error)) {
+	r := l.replica()
+	if r == nil {
+		done(-1, group.ErrNotLeader)
+		return
+	}
+	krs := make([]kmsg.Record, len(recs))
+	for i, kv := range recs {
+		krs[i] = kmsg.Record{Key: kv.Key, Value: kv.Value}
+	}
+	batch, err := record.Build(record.Spec{PartitionLeaderEpoch: -1, FirstTimestamp: now / 1e6}.NoProducer(), krs)
+	if err != nil {
+		done(-1, fmt.Errorf("%w: %v", group.ErrTooLarge, err))
+		return
+	}
+	l.n.withReplica(r, func() {
+		r.r.Produce(now, batch, -1, offsetsAppendTimeout, func(res partition.ProduceResult) {
+			switch res.Err {
+			case 0:
+				done(res.BaseOffset, nil)
+			case kerr.NotLeaderForPartition.Code, kerr.FencedLeaderEpoch.Code:
+				done(-1, group.ErrNotLeader)
+			case kerr.MessageTooLarge.Code, kerr.RecordListTooLarge.Code:
+				done(-1, group.ErrTooLarge)
+			default:
+				done(-1, kerr.ErrorForCode(res.Err))
+			}
+		})
+	})
+}
+
+// Load reads the partition from its start to its high watermark.
+func (l *offsetsLog) Load(now int64, batch func([]byte), done func(error)) {
+	r := l.replica()
+	if r == nil {
+		done(group.ErrNotLeader)
+		return
+	}
+	l.loadFrom(r.r.Status().LogStartOffset, batch, done)
+}
+
+func (l *offsetsLog) loadFrom(off int64, batch func([]byte), done func(error)) {
+	r := l.replica()
+	if r == nil {
+		done(group.ErrNotLeader)
+		return
+	}
+	n := l.n
+	req := partition.FetchRequest{CurrentLeaderEpoch: -1, FetchOffset: off, MaxBytes: 1 << 20}
+	n.withReplica(r, func() {
+		r.r.Fetch(n.now, req, func(res partition.FetchResult) {
+			switch {
+			case res.Err == kerr.OffsetNotAvailable.Code: // a new leader not ready to serve
+				n.Wait(n.now+int64(loadRetry), func() bool { return false }, func() { l.loadFrom(off, batch, done) })
+			case res.Err == kerr.OffsetOutOfRange.Code && off < res.LogStartOffset:
+				l.loadFrom(res.LogStartOffset, batch, done)
+			case res.Err != 0:
+				done(kerr.ErrorForCode(res.Err))
+			case len(res.Records) == 0:
+				done(nil) // reached the high watermark
+			default:
+				next := off
+				record.Split(res.Records, func(h record.Header, _ []byte) error {
+					next = h.NextOffset()
+					return nil
+				})
+				if next <= off {
+					done(errors.New("offsets log: a read made no progress"))
+					return
+				}
+				batch(res.Records)
+				l.loadFrom(next, batch, done)
+			}
+		})
+	})
+}
+
+func sortedKeys[K int32 | disk.LogID, V any](m map[K]V) []K {
+	ks := make([]K, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

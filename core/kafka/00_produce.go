@@ -1,0 +1,91 @@
+package kafka
+
+// Produce, key 0, versions 0-11.
+//
+// Deviations from Apache Kafka:
+//   - Versions 0-2 carry the pre-v2 message format, which seedlog does not store: every
+//     partition is answered UNSUPPORTED_FOR_MESSAGE_FORMAT. (They are advertised only so
+//     that librdkafka 2.0.x enables compression.)
+//   - Transactions are not supported: a request with a transactional id is answered
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every partition.
+//   - acks=1 and acks=all wait for fsync (log.flush=sync, the default): acks=1 for the
+//     leader's, acks=all for the ISR's. Kafka acknowledges from the page cache.
+//   - LogAppendTime is always -1 (CreateTime): message.timestamp.type=LogAppendTime is
+//     accepted as a config but batches keep the producer's timestamps.
+//   - v10+ leader hints (CurrentLeader, NodeEndpoints) are not filled in; clients refresh
+//     metadata on NOT_LEADER_OR_FOLLOWER instead.
+
+import (
+	"time"
+
+	"github.com/seedlog/seedlog/core/partition"
+	"github.com/seedlog/seedlog/core/record"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Produce appends each partition's batch through its replica and answers once every
+// partition has an outcome. acks=0 gets no response at all: reply(nil).
+func Produce(b Broker, req *kmsg.ProduceRequest, reply func(kmsg.Response)) {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	resp.SetVersion(req.GetVersion())
+	var global int16 // an error for every partition
+	switch {
+	case req.GetVersion() < 3:
+		global = codeUnsupportedForMessageFormat
+	case req.TransactionID != nil:
+		global = codeTransactionalIDAuthorization
+	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
+		global = codeInvalidRequiredAcks
+	}
+	pending := 1 // released by the loop itself, so a synchronous answer cannot finish early
+	finish := func() {
+		if pending--; pending == 0 {
+			if req.Acks == 0 {
+				reply(nil)
+				return
+			}
+			reply(resp)
+		}
+	}
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic = t.Topic
+		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
+		resp.Topics = append(resp.Topics, rt)
+		parts := resp.Topics[len(resp.Topics)-1].Partitions
+		for i, p := range t.Partitions {
+			out := &parts[i]
+			*out = kmsg.NewProduceResponseTopicPartition()
+			out.Partition, out.BaseOffset, out.LogAppendTime, out.LogStartOffset = p.Partition, -1, -1, -1
+			if code := produceCheck(b, req, t.Topic, p, global); code != 0 {
+				out.ErrorCode = code
+				continue
+			}
+			pending++
+			b.Replica(t.Topic, p.Partition).Produce(b.Now(), p.Records, req.Acks, timeout, func(r partition.ProduceResult) {
+				out.ErrorCode, out.BaseOffset, out.LogStartOffset = r.Err, r.BaseOffset, r.LogStartOffset
+				if r.Err != 0 {
+					out.BaseOffset = -1
+				}
+				finish()
+			})
+		}
+	}
+	finish()
+}
+
+// produceCheck returns the error of a partition that never reaches its replica.
+func produceCheck(b Broker, req *kmsg.ProduceRequest, topic string, p kmsg.ProduceRequestTopicPartition, global int16) int16 {
+	if global != 0 {
+		return global
+	}
+	if b.Replica(topic, p.Partition) == nil {
+		return partErr(b.View(), topic, p.Partition)
+	}
+	// zstd needs produce v7 (KIP-110): an older client could not read it back.
+	if h, err := record.ParseHeader(p.Records); err == nil && h.Codec() == record.CodecZstd && req.GetVersion() < 7 {
+		return codeUnsupportedCompressionType
+	}
+	return 0
+}

@@ -1,0 +1,53 @@
+package kafka
+
+import (
+	"time"
+
+	"github.com/seedlog/seedlog/core/group"
+	"github.com/seedlog/seedlog/core/partition"
+)
+
+// Replica is a partition replica as handlers use it: the methods of partition.Replica
+// that serve clients. The node's implementation routes the disk work each call emits.
+type Replica interface {
+	Produce(now int64, batch []byte, acks int16, timeout time.Duration, reply func(partition.ProduceResult))
+	Fetch(now int64, req partition.FetchRequest, reply func(partition.FetchResult))
+	ListOffsets(now int64, ts int64, currentLeaderEpoch int32, isolation int8, reply func(partition.ListOffsetsResult))
+	OffsetForLeaderEpoch(now int64, currentLeaderEpoch, epoch int32) partition.EpochEndResult
+	DeleteRecords(now int64, offset int64, reply func(partition.DeleteResult))
+	HighWatermark() int64
+}
+
+// Broker is what the handlers see of the node that runs them.
+type Broker interface {
+	// Now is the time of the request being handled, on the node's clock.
+	Now() int64
+	View() View
+	// Replica returns this broker's replica of a partition, or nil when it hosts none.
+	Replica(topic string, partition int32) Replica
+	// Wait calls fire once: as soon as ready() returns true (the node asks after every
+	// input it handles) or when its clock reaches deadline. Fetch uses it to long-poll.
+	Wait(deadline int64, ready func() bool, fire func())
+	// ProducerID hands out a new producer id (epoch 0) from the block this broker holds,
+	// asking the controller for a new block when it runs out; code is non-zero on failure.
+	ProducerID(reply func(id int64, code int16))
+	// Coordinator returns the coordinator of a group when this broker is it, or the error
+	// code a client gets (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE,
+	// COORDINATOR_LOAD_IN_PROGRESS).
+	Coordinator(groupID string) (*group.Coordinator, int16)
+	// FindCoordinator locates the coordinator broker of a group, creating the group
+	// offsets topic first if it does not exist yet.
+	FindCoordinator(groupID string, reply func(node int32, host string, port int32, code int16))
+	// Groups lists the coordinators this broker runs, for ListGroups.
+	Groups() []*group.Coordinator
+}
+
+// partErr answers for a partition this broker has no replica of: unknown when the topic
+// does not exist, otherwise this broker is simply not its leader.
+func partErr(v View, topic string, p int32) int16 {
+	t, ok := v.Image.Topic(topic)
+	if !ok || p < 0 || p >= t.Partitions {
+		return codeUnknownTopicOrPartition
+	}
+	return codeNotLeaderOrFollower
+}
