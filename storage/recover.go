@@ -324,6 +324,13 @@ func (l *Log) loadTrustedSegment(s *segment, nextBase int64) error {
 // segment, checking framing and offsets, and notes the last batch.
 func (l *Log) recomputeTailFromLastEntry(s *segment, w *headerWalker) error {
 	rel, pos := s.index.floor(s.next - s.base)
+	return walkTail(s, w, rel, pos)
+}
+
+// walkTail walks the batches of s from pos, the position of relative offset rel, to the
+// end of the segment: it checks that offsets run densely up to s.next and keeps the
+// segment's max timestamp and last batch up to date.
+func walkTail(s *segment, w *headerWalker, rel, pos int64) error {
 	expected := s.base + rel
 	for pos < s.sizeBytes {
 		h, err := w.header(pos)
@@ -339,7 +346,7 @@ func (l *Log) recomputeTailFromLastEntry(s *segment, w *headerWalker) error {
 		pos += int64(h.Size())
 	}
 	if expected != s.next {
-		return corruptf(s, pos, "segment ends at offset %d, next segment starts at %d", expected, s.next)
+		return corruptf(s, pos, "segment ends at offset %d, want %d", expected, s.next)
 	}
 	return nil
 }

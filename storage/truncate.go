@@ -110,25 +110,8 @@ func (l *Log) recomputeTail(s *segment) error {
 		s.maxTimestamp = ts
 		rel, pos = s.index.floor(int64(r))
 	}
-	expected := s.base + rel
 	w := l.newHeaderWalker(s)
-	for pos < s.sizeBytes {
-		h, err := w.header(pos)
-		if err != nil {
-			return err
-		}
-		if h.BaseOffset != expected {
-			return corruptf(s, pos, "batch base offset %d, want %d", h.BaseOffset, expected)
-		}
-		s.maxTimestamp = max(s.maxTimestamp, h.MaxTimestamp)
-		s.lastBatchBase = h.BaseOffset
-		expected = h.NextOffset()
-		pos += int64(h.Size())
-	}
-	if expected != s.next {
-		return corruptf(s, pos, "segment ends at offset %d, want %d", expected, s.next)
-	}
-	return nil
+	return walkTail(s, &w, rel, pos)
 }
 
 // DeleteBelow advances the log start offset to offset (never backwards) and deletes the
