@@ -136,12 +136,10 @@ func (n *Node) ProducerID(reply func(id int64, code int16)) {
 		p.waiting = nil
 		r, _ := resp.(*kmsg.AllocateProducerIDsResponse)
 		if err != nil || r == nil || r.ErrorCode != 0 {
-			code := kerr.CoordinatorNotAvailable.Code
-			if r != nil && r.ErrorCode != 0 {
-				code = r.ErrorCode
-			}
+			// Whatever the controller said, the client may simply retry: clients treat
+			// unexpected codes from InitProducerID as fatal.
 			for _, w := range waiting {
-				w(-1, code)
+				w(-1, kerr.CoordinatorNotAvailable.Code)
 			}
 			return
 		}

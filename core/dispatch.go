@@ -13,6 +13,45 @@ func (n *Node) dispatchData(req Request, reply func(kmsg.Response)) bool {
 		kafka.Produce(n, m, reply)
 	case *kmsg.FetchRequest:
 		kafka.Fetch(n, m, reply)
+	case *kmsg.ListOffsetsRequest:
+		kafka.ListOffsets(n, m, reply)
+	case *kmsg.OffsetForLeaderEpochRequest:
+		kafka.OffsetForLeaderEpoch(n, m, reply)
+	case *kmsg.DeleteRecordsRequest:
+		kafka.DeleteRecords(n, m, reply)
+	case *kmsg.InitProducerIDRequest:
+		kafka.InitProducerID(n, m, reply)
+	case *kmsg.DescribeConfigsRequest:
+		reply(kafka.DescribeConfigs(n.view(), m))
+	default:
+		return n.dispatchGroup(req, reply)
+	}
+	return true
+}
+
+// dispatchGroup routes the requests served by group coordinators.
+func (n *Node) dispatchGroup(req Request, reply func(kmsg.Response)) bool {
+	switch m := req.Msg.(type) {
+	case *kmsg.FindCoordinatorRequest:
+		kafka.FindCoordinator(n, m, reply)
+	case *kmsg.JoinGroupRequest:
+		kafka.JoinGroup(n, m, req.ClientID, reply)
+	case *kmsg.SyncGroupRequest:
+		kafka.SyncGroup(n, m, reply)
+	case *kmsg.HeartbeatRequest:
+		kafka.Heartbeat(n, m, reply)
+	case *kmsg.LeaveGroupRequest:
+		kafka.LeaveGroup(n, m, reply)
+	case *kmsg.OffsetCommitRequest:
+		kafka.OffsetCommit(n, m, reply)
+	case *kmsg.OffsetFetchRequest:
+		kafka.OffsetFetch(n, m, reply)
+	case *kmsg.DescribeGroupsRequest:
+		kafka.DescribeGroups(n, m, reply)
+	case *kmsg.ListGroupsRequest:
+		kafka.ListGroups(n, m, reply)
+	case *kmsg.DeleteGroupsRequest:
+		kafka.DeleteGroups(n, m, reply)
 	default:
 		return false
 	}

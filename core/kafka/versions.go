@@ -14,31 +14,31 @@ type span struct{ min, max int16 }
 // the pre-v2 message format are answered with an error code, never misread.
 var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set := func(key, min, max int16) { t[key] = &span{min, max} }
-	set(0, 0, 11)  // Produce
-	set(1, 0, 16)  // Fetch
-	set(2, 0, 8)   // ListOffsets
-	set(3, 0, 12)  // Metadata
-	set(8, 0, 9)   // OffsetCommit
-	set(9, 0, 9)   // OffsetFetch
-	set(10, 0, 5)  // FindCoordinator
-	set(11, 0, 9)  // JoinGroup
-	set(12, 0, 4)  // Heartbeat
-	set(13, 0, 5)  // LeaveGroup
-	set(14, 0, 5)  // SyncGroup
-	set(15, 0, 5)  // DescribeGroups
-	set(16, 0, 4)  // ListGroups
-	set(18, 0, 4)  // ApiVersions
-	set(19, 0, 7)  // CreateTopics
-	set(20, 0, 6)  // DeleteTopics
-	set(21, 0, 2)  // DeleteRecords
-	set(22, 0, 5)  // InitProducerID
-	set(23, 0, 4)  // OffsetForLeaderEpoch
-	set(32, 0, 4)  // DescribeConfigs
-	set(33, 0, 2)  // AlterConfigs
-	set(37, 0, 3)  // CreatePartitions
-	set(42, 0, 2)  // DeleteGroups
-	set(44, 0, 1)  // IncrementalAlterConfigs
-	set(60, 0, 2)  // DescribeCluster
+	set(0, 0, 11) // Produce
+	set(1, 0, 16) // Fetch
+	set(2, 0, 8)  // ListOffsets
+	set(3, 0, 12) // Metadata
+	set(8, 0, 9)  // OffsetCommit
+	set(9, 0, 9)  // OffsetFetch
+	set(10, 0, 5) // FindCoordinator
+	set(11, 0, 9) // JoinGroup
+	set(12, 0, 4) // Heartbeat
+	set(13, 0, 5) // LeaveGroup
+	set(14, 0, 5) // SyncGroup
+	set(15, 0, 5) // DescribeGroups
+	set(16, 0, 4) // ListGroups
+	set(18, 0, 4) // ApiVersions
+	set(19, 0, 7) // CreateTopics
+	set(20, 0, 6) // DeleteTopics
+	set(21, 0, 2) // DeleteRecords
+	set(22, 0, 5) // InitProducerID
+	set(23, 0, 4) // OffsetForLeaderEpoch
+	set(32, 0, 4) // DescribeConfigs
+	set(33, 0, 2) // AlterConfigs
+	set(37, 0, 3) // CreatePartitions
+	set(42, 0, 2) // DeleteGroups
+	set(44, 0, 1) // IncrementalAlterConfigs
+	set(60, 0, 2) // DescribeCluster
 	return t
 }()
 

@@ -10,7 +10,7 @@ import (
 // epoch. Nothing is persisted: a member partitioned away cannot inflate the epoch.
 func (r *Raft) startPreVote(now int64) {
 	r.resetElectionTimer(now)
-	if r.voterIdx < 0 || r.fol.installing != nil || r.epoch == math.MaxInt32 {
+	if r.voterIdx < 0 || r.fol.installing != nil || r.epoch == math.MaxInt32 || r.rec.active || r.cut != nil {
 		return
 	}
 	r.leaveRole("election timeout")
@@ -106,6 +106,12 @@ func (r *Raft) upToDate(lastEpoch int32, end int64) bool {
 	return lastEpoch > mine || (lastEpoch == mine && end >= r.log.end())
 }
 
+// mayVote reports whether this member may grant a vote or pre-vote in epoch: not while it
+// recovers, and only above its vote floor.
+func (r *Raft) mayVote(epoch int32) bool {
+	return !r.rec.active && epoch > r.voteFloor
+}
+
 // heardFromLeader reports whether this member knows of a live leader: it leads, or heard
 // from the leader within the election timeout.
 func (r *Raft) heardFromLeader(now int64) bool {
@@ -127,7 +133,7 @@ func (r *Raft) onVoteRequest(now int64, from int32, m *VoteRequest) {
 	if m.Epoch > r.epoch {
 		r.adopt(now, m.Epoch, -1)
 	}
-	grant := r.leader < 0 && (r.votedFor == -1 || r.votedFor == from) && r.upToDate(m.LastEpoch, m.EndOffset)
+	grant := r.leader < 0 && (r.votedFor == -1 || r.votedFor == from) && r.mayVote(m.Epoch) && r.upToDate(m.LastEpoch, m.EndOffset)
 	if grant && r.votedFor != from {
 		r.votedFor = from
 		r.persist()
@@ -142,7 +148,7 @@ func (r *Raft) onVoteRequest(now int64, from int32, m *VoteRequest) {
 }
 
 func (r *Raft) answerPreVote(now int64, from int32, m *VoteRequest) {
-	grant := r.voterIdx >= 0 && m.Epoch > r.epoch && !r.heardFromLeader(now) && r.upToDate(m.LastEpoch, m.EndOffset)
+	grant := r.voterIdx >= 0 && m.Epoch > r.epoch && r.mayVote(m.Epoch) && !r.heardFromLeader(now) && r.upToDate(m.LastEpoch, m.EndOffset)
 	r.send(from, &VoteResponse{Epoch: r.epoch, Leader: r.leader, VoteEpoch: m.Epoch, PreVote: true, Granted: grant})
 }
 

@@ -49,6 +49,9 @@ func (r *Raft) maybeFetch(now int64) {
 		r.logOpsPending() || !r.stateDurable() || now < r.fol.notBefore {
 		return
 	}
+	if r.voterIdx >= 0 && r.qs.durable.acked < r.log.end() {
+		return // the fetch offset is an acknowledgement: it must be on disk first
+	}
 	to := r.leader
 	if to < 0 {
 		if r.voterIdx >= 0 {
@@ -107,6 +110,13 @@ func (r *Raft) onFetchTimeout(now int64) {
 	r.fol.deadline = now + int64(r.cfg.FetchTimeout)
 	if r.voterIdx >= 0 {
 		r.note("fetch-timeout", "%d heard nothing good from leader %d in epoch %d", r.cfg.ID, r.leader, r.epoch)
+		if r.rec.active {
+			// It may not stand: it looks for whoever leads now.
+			r.leaveRole("fetch timeout")
+			r.follow(now, -1)
+			r.poll(now)
+			return
+		}
 		r.startPreVote(now)
 		return
 	}
@@ -156,6 +166,7 @@ func (r *Raft) onFetchResponse(now int64, from int32, m *FetchResponse) {
 		r.fol.readRound, r.fol.readRoundEpoch = 0, r.epoch
 	}
 	r.fol.readRound = max(r.fol.readRound, m.ReadRound)
+	r.onLeaderAnswer(m)
 	switch {
 	case m.Diverging != nil:
 		r.onDiverging(*m.Diverging)
@@ -168,6 +179,7 @@ func (r *Raft) onFetchResponse(now int64, from int32, m *FetchResponse) {
 		r.advanceFollowerHW()
 	}
 	r.maybeFetch(now)
+	r.maybeRecovered()
 }
 
 // attach takes a good response from `from` as coming from the leader of this epoch.
@@ -295,13 +307,16 @@ func (r *Raft) takeChunk(m *FetchSnapshotResponse) {
 // no candidacy).
 func (r *Raft) beginInstall(s Snapshot) {
 	r.fol.snap = nil
-	if s.EndOffset < r.hwMem {
-		r.stop(fmt.Errorf("raft %d: snapshot at %d below the high watermark %d", r.cfg.ID, s.EndOffset, r.hwMem))
+	if s.EndOffset < r.committedNext {
+		r.stop(fmt.Errorf("raft %d: snapshot at %d below the entries delivered up to %d", r.cfg.ID, s.EndOffset, r.committedNext))
 		return
 	}
 	r.fol.installing = &s
-	r.emit(disk.Op{Kind: disk.WriteFile, Name: SnapshotFile, Data: EncodeSnapshotFile(s)}, opSnapshotFile, s.EndOffset)
-	r.emit(disk.Op{Kind: disk.Reset, Log: disk.MetadataLog, Offset: s.EndOffset}, opReset, s.EndOffset)
+	// A log beyond the snapshot's end held only entries the leader does not have (it sends
+	// a snapshot when it cannot match the fetch position), so they were never committed.
+	r.cutLog(s.EndOffset,
+		repairOp{disk.Op{Kind: disk.WriteFile, Name: SnapshotFile, Data: EncodeSnapshotFile(s), Offset: s.EndOffset}, opSnapshotFile},
+		repairOp{disk.Op{Kind: disk.Reset, Log: disk.MetadataLog, Offset: s.EndOffset}, opReset})
 }
 
 func (r *Raft) onResetDone(now int64, offset int64) {
@@ -313,6 +328,7 @@ func (r *Raft) onResetDone(now int64, offset int64) {
 	r.snap = s
 	r.log.reset(s.EndOffset, s.Epoch)
 	r.durableOffset = offset
+	r.ackedMem = offset
 	r.raiseHW(offset)
 	// The snapshot is durable committed data: the node's image starts over from it.
 	r.out.Committed = nil
@@ -321,5 +337,7 @@ func (r *Raft) onResetDone(now int64, offset int64) {
 	r.leaderHW = max(r.leaderHW, offset)
 	r.out.Installed = s
 	r.note("snapshot-installed", "%d installed snapshot %d of epoch %d", r.cfg.ID, s.EndOffset, s.Epoch)
+	r.persist()
 	r.maybeFetch(now)
+	r.maybeRecovered()
 }

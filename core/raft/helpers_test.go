@@ -253,7 +253,7 @@ func values(es []Entry) string {
 
 // restored is what n's disk holds, assuming every op completed.
 func (n *tnode) restored() Restored {
-	rec := Restored{QuorumState: n.files[QuorumStateFile]}
+	rec := Restored{QuorumState: n.files[QuorumStateFile], QuorumStateCopy: n.files[QuorumStateCopyFile]}
 	if b, ok := n.files[SnapshotFile]; ok {
 		s, err := DecodeSnapshotFile(b)
 		if err != nil {

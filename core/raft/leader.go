@@ -135,7 +135,9 @@ func (r *Raft) advanceLeaderHW() {
 	for i, p := range r.lead.peers {
 		offs[i] = p.durable
 	}
-	offs[r.voterIdx] = r.durableOffset
+	// Its own offset counts only as far as it is acknowledged: the write that makes the
+	// resulting high watermark durable carries that acknowledgement too.
+	offs[r.voterIdx] = min(r.durableOffset, r.ackedMem)
 	slices.SortFunc(offs, func(a, b int64) int { return cmp.Compare(b, a) })
 	m := offs[r.majority-1]
 	if m <= r.hwMem {
@@ -185,7 +187,7 @@ func (r *Raft) onFetch(now int64, from int32, m *Fetch) {
 
 func (r *Raft) refusal(m *Fetch, code Code, leader int32) *FetchResponse {
 	resp := &FetchResponse{Epoch: r.epoch, Leader: leader, Code: code, FetchOffset: m.FetchOffset,
-		LastFetchedEpoch: m.LastFetchedEpoch, HW: r.hwDurable, LogStartOffset: r.log.start}
+		LastFetchedEpoch: m.LastFetchedEpoch, HW: r.hwDurable, LogStartOffset: r.log.start, EndOffset: r.log.end()}
 	if r.lead != nil {
 		resp.ReadRound = r.lead.reads.round
 	}

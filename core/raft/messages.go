@@ -24,12 +24,14 @@ const (
 	KindFetchResponse
 	KindFetchSnapshot
 	KindFetchSnapshotResponse
+	KindEpochQuery
+	KindEpochAnswer
 	kindEnd
 )
 
 var kindNames = [...]string{"?", "vote", "vote-response", "begin-quorum-epoch",
 	"begin-quorum-epoch-response", "fetch", "fetch-response", "fetch-snapshot",
-	"fetch-snapshot-response"}
+	"fetch-snapshot-response", "epoch-query", "epoch-answer"}
 
 func (k MsgKind) String() string {
 	if k < kindEnd {
@@ -153,6 +155,8 @@ type FetchResponse struct {
 	Batches []byte
 	// ReadRound is the leader's current read round when it sent the response.
 	ReadRound uint64
+	// EndOffset is the responder's log end offset when it answered.
+	EndOffset int64
 }
 
 // FetchSnapshot asks for the bytes of a snapshot from Position.
@@ -174,6 +178,19 @@ type FetchSnapshotResponse struct {
 	Chunk    []byte
 }
 
+// EpochQuery asks a voter for its epoch and leader. A member that restarted after losing
+// data asks every voter, to find the leader and to learn above which epoch it may vote.
+type EpochQuery struct {
+	Nonce uint64 // echoed in the answer; new for each incarnation of the asker
+}
+
+// EpochAnswer answers an EpochQuery.
+type EpochAnswer struct {
+	Nonce  uint64
+	Epoch  int32 // the responder's epoch
+	Leader int32 // its leader in Epoch, -1 if unknown
+}
+
 func (*VoteRequest) Kind() MsgKind              { return KindVoteRequest }
 func (*VoteResponse) Kind() MsgKind             { return KindVoteResponse }
 func (*BeginQuorumEpoch) Kind() MsgKind         { return KindBeginQuorumEpoch }
@@ -182,6 +199,8 @@ func (*Fetch) Kind() MsgKind                    { return KindFetch }
 func (*FetchResponse) Kind() MsgKind            { return KindFetchResponse }
 func (*FetchSnapshot) Kind() MsgKind            { return KindFetchSnapshot }
 func (*FetchSnapshotResponse) Kind() MsgKind    { return KindFetchSnapshotResponse }
+func (*EpochQuery) Kind() MsgKind               { return KindEpochQuery }
+func (*EpochAnswer) Kind() MsgKind              { return KindEpochAnswer }
 
 func (m *VoteRequest) AppendTo(w *enc.Writer) {
 	w.I32(m.Epoch)
@@ -238,6 +257,7 @@ func (m *FetchResponse) AppendTo(w *enc.Writer) {
 	}
 	w.Bytes(m.Batches)
 	w.U64(m.ReadRound)
+	w.I64(m.EndOffset)
 }
 
 func (m *FetchSnapshot) AppendTo(w *enc.Writer) {
@@ -255,6 +275,14 @@ func (m *FetchSnapshotResponse) AppendTo(w *enc.Writer) {
 	w.I64(m.Position)
 	w.I64(m.Size)
 	w.Bytes(m.Chunk)
+}
+
+func (m *EpochQuery) AppendTo(w *enc.Writer) { w.U64(m.Nonce) }
+
+func (m *EpochAnswer) AppendTo(w *enc.Writer) {
+	w.U64(m.Nonce)
+	w.I32(m.Epoch)
+	w.I32(m.Leader)
 }
 
 func appendSnapshotID(w *enc.Writer, id SnapshotID) {
@@ -311,6 +339,10 @@ func decodeBody(kind MsgKind, r *enc.Reader) Message {
 	case KindFetchSnapshotResponse:
 		return &FetchSnapshotResponse{Epoch: r.I32(), Leader: r.I32(), Code: readCode(r),
 			Snapshot: readSnapshotID(r), Position: r.I64(), Size: r.I64(), Chunk: readBytes(r)}
+	case KindEpochQuery:
+		return &EpochQuery{Nonce: r.U64()}
+	case KindEpochAnswer:
+		return &EpochAnswer{Nonce: r.U64(), Epoch: r.I32(), Leader: r.I32()}
 	}
 	return nil
 }
@@ -327,6 +359,7 @@ func decodeFetchResponse(r *enc.Reader) *FetchResponse {
 	}
 	m.Batches = readBytes(r)
 	m.ReadRound = r.U64()
+	m.EndOffset = r.I64()
 	if r.Err() == nil && m.Diverging != nil && m.Snapshot != nil {
 		r.Fail(fmt.Errorf("%w: fetch response both diverging and pointing at a snapshot", enc.ErrBad))
 	}

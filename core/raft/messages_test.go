@@ -84,13 +84,13 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 }
 
 func TestQuorumStateAndSnapshotFiles(t *testing.T) {
-	qs := quorumState{epoch: 7, votedFor: 3, hw: 1234}
-	got, err := decodeQuorumState(encodeQuorumState(qs))
-	if err != nil || got != qs {
-		t.Fatalf("quorum state %+v, %v", got, err)
+	qs := quorumState{epoch: 7, votedFor: 3, hw: 1234, acked: 1240, recovering: true, recoverAcked: 1300, voteFloor: 6}
+	got, seq, err := decodeQuorumState(encodeQuorumState(qs, 17))
+	if err != nil || got != qs || seq != 17 {
+		t.Fatalf("quorum state %+v (seq %d), %v", got, seq, err)
 	}
-	if got, err := decodeQuorumState(nil); err != nil || got != emptyQuorumState() {
-		t.Fatalf("absent quorum state: %+v, %v", got, err)
+	if l := loadQuorumState(nil, nil); !l.fresh || l.lost || l.qs != emptyQuorumState() {
+		t.Fatalf("absent quorum state: %+v", l)
 	}
 	s := Snapshot{EndOffset: 99, Epoch: 4, Data: []byte("image")}
 	gs, err := DecodeSnapshotFile(EncodeSnapshotFile(s))
@@ -104,10 +104,10 @@ func TestQuorumStateAndSnapshotFiles(t *testing.T) {
 			t.Fatalf("flipping byte %d: %v", i, err)
 		}
 	}
-	for i := range encodeQuorumState(qs) {
-		b := encodeQuorumState(qs)
+	for i := range encodeQuorumState(qs, 17) {
+		b := encodeQuorumState(qs, 17)
 		b[i] ^= 1
-		if _, err := decodeQuorumState(b); !errors.Is(err, ErrBadFile) {
+		if _, _, err := decodeQuorumState(b); !errors.Is(err, ErrBadFile) {
 			t.Fatalf("flipping byte %d of the quorum state: %v", i, err)
 		}
 	}

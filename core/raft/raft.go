@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/seedlog/seedlog/core/disk"
-	"github.com/seedlog/seedlog/core/record"
 )
 
 // Errors from Propose.
@@ -43,12 +41,20 @@ func (r Role) String() string {
 
 // Restored is what the node recovered from disk for the metadata log.
 type Restored struct {
-	QuorumState []byte    // contents of QuorumStateFile; nil if absent
-	Snapshot    *Snapshot // latest durable snapshot, or nil
+	QuorumState     []byte // contents of QuorumStateFile; nil if absent
+	QuorumStateCopy []byte // contents of QuorumStateCopyFile; nil if absent
+	// Snapshot is the latest durable snapshot, or nil. The node's image starts from it
+	// (or from nothing): raft never drops a snapshot it was given.
+	Snapshot *Snapshot
+	// SnapshotLost: SnapshotFile exists but does not decode (nor does the image in it).
+	// Raft removes it, restarts the log empty at 0 and recovers from the leader.
+	SnapshotLost bool
 	// StartOffset is the log start offset of disk.MetadataLog (the snapshot's end offset
 	// when a snapshot cut the log).
 	StartOffset int64
-	// Batches are every batch of the metadata log from StartOffset to its end, all durable.
+	// Batches are every batch of the metadata log from StartOffset to its end, all
+	// durable. Raft checks them again and cuts the log at the first that does not check
+	// out.
 	Batches []byte
 }
 
@@ -103,11 +109,21 @@ type Status struct {
 	VotedFor     int32
 	// HW is the durable high watermark: everything below it is committed and has been
 	// (or is being) delivered in Ready.Committed. It never decreases, across restarts too.
+	// While Recovering, HW may exceed EndOffset: the member lost entries it had seen
+	// committed and fetches them again.
 	HW            int64
 	EndOffset     int64
 	DurableOffset int64 // everything below it is synced
 	StartOffset   int64
 	LastEpoch     int32 // epoch of the last entry
+	// Recovering: the member lost acknowledged entries, its snapshot or its quorum state
+	// and has not caught up with a leader since. It grants no votes or pre-votes and does
+	// not stand for election (see the package doc).
+	Recovering bool
+	// QuorumStateLost: this incarnation started without a readable quorum state, so its
+	// epoch, vote and high watermark started over from what the log shows and may be
+	// lower than before the restart. Set until the member has recovered.
+	QuorumStateLost bool
 }
 
 // Raft is one member of the controller quorum. It is not safe for concurrent use.
@@ -128,7 +144,16 @@ type Raft struct {
 
 	// durableOffset: everything below it is synced (on this node's disk).
 	durableOffset int64
-	syncAgain     bool // the log grew while a Sync was in flight
+	// ackedMem is the log end this member acknowledges as durable, persisted with the
+	// quorum state; qs.durable.acked is the part already written.
+	ackedMem int64
+	// cut holds disk ops that shorten the log, waiting for the quorum state to
+	// acknowledge no more than what they leave; nil when none.
+	cut       *pendingCut
+	syncAgain bool // the log grew while a Sync was in flight
+	// voteFloor: votes and pre-votes are granted only in epochs above it.
+	voteFloor int32
+	rec       recovery
 	// hwMem is the high watermark this member knows; hwDurable <= hwMem is the part
 	// whose quorum-state write completed, the only part ever exposed.
 	hwMem, hwDurable int64
@@ -146,129 +171,12 @@ type Raft struct {
 	lead *leaderState // non-nil exactly while role == Leader
 	fol  followerState
 
-	out    Ready
-	fatal  error
-	repair *repairOp // only during New
+	out     Ready
+	fatal   error
+	repairs []repairOp // only during New
 }
 
 const noTime = math.MinInt64 / 4
-
-// New starts a member from what the node recovered. It may emit disk ops (repairing a
-// log left behind by an interrupted snapshot install), and its first Ready re-delivers
-// the committed entries after the snapshot.
-func New(cfg Config, rec Restored) (*Raft, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	qs, err := decodeQuorumState(rec.QuorumState)
-	if err != nil {
-		return nil, fmt.Errorf("raft: %w", err)
-	}
-	r := &Raft{
-		cfg:               cfg,
-		voterIdx:          slices.Index(cfg.Voters, cfg.ID),
-		majority:          len(cfg.Voters)/2 + 1,
-		epoch:             qs.epoch,
-		votedFor:          qs.votedFor,
-		leader:            -1,
-		lastLeaderContact: noTime,
-	}
-	r.qs.durable = qs
-	r.fol.lastEpochOverride = -1
-	if r.voterIdx < 0 {
-		r.role = Observer
-	}
-	if err := r.restoreLog(rec); err != nil {
-		return nil, fmt.Errorf("raft: recovering the metadata log: %w", err)
-	}
-	if err := r.restoreHW(qs.hw); err != nil {
-		return nil, fmt.Errorf("raft: %w", err)
-	}
-	if r.repair != nil {
-		r.emit(r.repair.op, r.repair.kind, r.repair.op.Offset)
-		r.repair = nil
-	}
-	return r, nil
-}
-
-// restoreLog loads the recovered batches and reconciles them with the snapshot.
-func (r *Raft) restoreLog(rec Restored) error {
-	startEpoch := int32(-1)
-	switch {
-	case rec.Snapshot == nil && rec.StartOffset != 0:
-		return fmt.Errorf("log starts at %d without a snapshot", rec.StartOffset)
-	case rec.Snapshot == nil:
-		startEpoch = 0
-	case rec.Snapshot.EndOffset < rec.StartOffset:
-		return fmt.Errorf("snapshot ends at %d below the log start %d", rec.Snapshot.EndOffset, rec.StartOffset)
-	case rec.Snapshot.EndOffset == rec.StartOffset:
-		startEpoch = rec.Snapshot.Epoch
-	}
-	r.log = newMemLog(rec.StartOffset, startEpoch)
-	if err := r.loadBatches(rec.Batches); err != nil {
-		return err
-	}
-	if s := rec.Snapshot; s != nil {
-		c := *s
-		r.snap = &c
-		r.fitLogToSnapshot(c)
-	}
-	if last := r.log.lastEpoch(); last > r.epoch {
-		return fmt.Errorf("log holds epoch %d beyond the quorum state's epoch %d", last, r.epoch)
-	}
-	r.durableOffset = r.log.end()
-	r.hwMem = r.log.start
-	r.committedNext = r.log.start
-	return nil
-}
-
-func (r *Raft) loadBatches(b []byte) error {
-	n, err := record.Split(b, func(h record.Header, batch []byte) error {
-		if err := checkBatch(h, batch, r.log.end(), r.log.lastEpoch(), math.MaxInt32); err != nil {
-			return err
-		}
-		r.log.append(logBatch{base: h.BaseOffset, next: h.NextOffset(), epoch: h.PartitionLeaderEpoch, data: batch})
-		return nil
-	})
-	if err == nil && n != len(b) {
-		err = fmt.Errorf("%d bytes left after the last batch", len(b)-n)
-	}
-	return err
-}
-
-// fitLogToSnapshot drops what the snapshot covers. A log that ends before the snapshot,
-// or disagrees with its epoch, was being replaced by it when the node stopped.
-func (r *Raft) fitLogToSnapshot(s Snapshot) {
-	if s.EndOffset == r.log.start {
-		return
-	}
-	if s.EndOffset <= r.log.end() && r.log.isBoundary(s.EndOffset) && r.log.epochBefore(s.EndOffset) == s.Epoch {
-		r.log.deleteBelow(s.EndOffset)
-		r.repair = &repairOp{disk.Op{Kind: disk.DeleteBelow, Log: disk.MetadataLog, Offset: s.EndOffset}, opDeleteBelow}
-		return
-	}
-	r.log.reset(s.EndOffset, s.Epoch)
-	r.repair = &repairOp{disk.Op{Kind: disk.Reset, Log: disk.MetadataLog, Offset: s.EndOffset}, opReset}
-}
-
-// repairOp is the disk op New emits once the recovered state checks out.
-type repairOp struct {
-	op   disk.Op
-	kind opKind
-}
-
-// restoreHW sets the high watermark from the quorum state and re-delivers what it covers.
-// A snapshot is committed data, so it raises the high watermark to its end.
-func (r *Raft) restoreHW(hw int64) error {
-	hw = max(hw, r.log.start)
-	if hw > r.log.end() {
-		return fmt.Errorf("high watermark %d beyond the recovered log end %d: the disk lost synced data", hw, r.log.end())
-	}
-	r.hwMem, r.leaderHW = hw, hw
-	r.setHWDurable(hw)
-	return nil
-}
 
 // Step handles a message from peer from.
 func (r *Raft) Step(now int64, from int32, m Message) {
@@ -292,6 +200,10 @@ func (r *Raft) Step(now int64, from int32, m Message) {
 		r.onFetchSnapshot(now, from, m)
 	case *FetchSnapshotResponse:
 		r.onFetchSnapshotResponse(now, from, m)
+	case *EpochQuery:
+		r.send(from, &EpochAnswer{Nonce: m.Nonce, Epoch: r.epoch, Leader: r.leader})
+	case *EpochAnswer:
+		r.onEpochAnswer(now, from, m)
 	}
 	r.checkInvariants()
 }
@@ -300,6 +212,9 @@ func (r *Raft) Step(now int64, from int32, m Message) {
 func (r *Raft) Tick(now int64) {
 	if !r.enter(now) {
 		return
+	}
+	if r.pollDue() && now >= r.rec.pollAt {
+		r.poll(now)
 	}
 	switch r.role {
 	case Leader:
@@ -334,12 +249,18 @@ func (r *Raft) Deadline() int64 {
 		return math.MaxInt64
 	case !r.started:
 		return 0
-	case r.role == Leader:
-		return r.leaderDeadline()
-	case r.role == Follower || r.role == Observer:
-		return r.followerDeadline()
 	}
-	return r.electionDeadline()
+	d := r.electionDeadline()
+	switch r.role {
+	case Leader:
+		d = r.leaderDeadline()
+	case Follower, Observer:
+		d = r.followerDeadline()
+	}
+	if r.pollDue() {
+		d = min(d, r.rec.pollAt)
+	}
+	return d
 }
 
 // Ready drains the outputs.
@@ -352,17 +273,19 @@ func (r *Raft) Ready() Ready {
 // Status reports the member's state.
 func (r *Raft) Status() Status {
 	return Status{
-		ID:            r.cfg.ID,
-		Role:          r.role,
-		Epoch:         r.qs.durable.epoch,
-		PendingEpoch:  r.epoch,
-		Leader:        r.leader,
-		VotedFor:      r.qs.durable.votedFor,
-		HW:            r.hwDurable,
-		EndOffset:     r.log.end(),
-		DurableOffset: r.durableOffset,
-		StartOffset:   r.log.start,
-		LastEpoch:     r.log.lastEpoch(),
+		ID:              r.cfg.ID,
+		Role:            r.role,
+		Epoch:           r.qs.durable.epoch,
+		PendingEpoch:    r.epoch,
+		Leader:          r.leader,
+		VotedFor:        r.qs.durable.votedFor,
+		HW:              r.hwDurable,
+		EndOffset:       r.log.end(),
+		DurableOffset:   r.durableOffset,
+		StartOffset:     r.log.start,
+		LastEpoch:       r.log.lastEpoch(),
+		Recovering:      r.rec.active,
+		QuorumStateLost: r.rec.active && r.rec.stateLost,
 	}
 }
 
@@ -451,8 +374,11 @@ func (r *Raft) checkInvariants() {
 	if r.fatal != nil {
 		return
 	}
-	if r.hwDurable > r.hwMem || r.hwMem > r.log.end() {
+	if r.hwDurable > r.hwMem || (r.hwMem > r.log.end() && !r.rec.active) {
 		panic(fmt.Sprintf("raft %d: high watermark %d (durable %d) beyond log end %d", r.cfg.ID, r.hwMem, r.hwDurable, r.log.end()))
+	}
+	if r.rec.active && r.role == Leader {
+		panic(fmt.Sprintf("raft %d: leading epoch %d while recovering", r.cfg.ID, r.epoch))
 	}
 	if (r.role == Leader) != (r.lead != nil) {
 		panic(fmt.Sprintf("raft %d: role %s with leader state %v", r.cfg.ID, r.role, r.lead != nil))

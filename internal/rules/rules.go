@@ -69,7 +69,7 @@ var externalAllowed = map[string][]string{
 	"netsim":   {},
 	"traces":   {"github.com/cespare/xxhash/v2", "github.com/klauspost/compress", "github.com/anishathalye/porcupine", "github.com/twmb/franz-go/pkg/kmsg"},
 	"diskexec": {"github.com/twmb/franz-go/pkg/kmsg"},
-	"sim":      {"github.com/anishathalye/porcupine", "github.com/cespare/xxhash/v2", "github.com/twmb/franz-go/pkg/kmsg", "golang.org/x/exp"},
+	"sim":      {"github.com/anishathalye/porcupine", "github.com/cespare/xxhash/v2", "github.com/twmb/franz-go/pkg/kmsg", "github.com/twmb/franz-go/pkg/kerr", "golang.org/x/exp"},
 }
 
 // deterministic are the directories bound by DESIGN.md section 5.

@@ -1,0 +1,50 @@
+package kafka
+
+// DeleteRecords, key 21, versions 0-2.
+//
+// Deviations from Apache Kafka:
+//   - A partition is answered once its new log start is durable on the leader; Kafka
+//     waits until every replica's log start has moved (or the request's timeout passes).
+//     The timeout is therefore not used. After a failover, records below an acknowledged
+//     deletion can stay readable until the new leader's own log start passes them.
+//
+// As in Kafka, offset -1 means the high watermark, and an offset above it is
+// OFFSET_OUT_OF_RANGE.
+
+import (
+	"github.com/seedlog/seedlog/core/partition"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DeleteRecords moves each partition's log start up to the offset asked for and answers
+// once every partition has an outcome.
+func DeleteRecords(b Broker, req *kmsg.DeleteRecordsRequest, reply func(kmsg.Response)) {
+	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	resp.SetVersion(req.GetVersion())
+	g := newGather(func() { reply(resp) })
+	for _, t := range req.Topics {
+		rt := kmsg.NewDeleteRecordsResponseTopic()
+		rt.Topic = t.Topic
+		rt.Partitions = make([]kmsg.DeleteRecordsResponseTopicPartition, len(t.Partitions))
+		for i, p := range t.Partitions {
+			out := &rt.Partitions[i]
+			*out = kmsg.NewDeleteRecordsResponseTopicPartition()
+			out.Partition, out.LowWatermark = p.Partition, -1
+			rep := b.Replica(t.Topic, p.Partition)
+			if rep == nil {
+				out.ErrorCode = partErr(b.View(), t.Topic, p.Partition)
+				continue
+			}
+			g.add()
+			rep.DeleteRecords(b.Now(), p.Offset, func(r partition.DeleteResult) {
+				out.ErrorCode, out.LowWatermark = r.Err, r.LowWatermark
+				if r.Err != 0 {
+					out.LowWatermark = -1
+				}
+				g.answered()
+			})
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	g.close()
+}

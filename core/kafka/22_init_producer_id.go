@@ -1,0 +1,45 @@
+package kafka
+
+// InitProducerID, key 22, versions 0-5.
+//
+// Deviations from Apache Kafka:
+//   - Transactions are not supported: a request with a transactional id (even an empty
+//     one) is answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the code Produce uses for
+//     transactional batches, so a transactional producer fails at once instead of
+//     retrying. The transaction timeout is not used.
+//
+// As in Kafka for an idempotent producer, any broker answers, from the block of producer
+// ids it holds (a broker that cannot get a block answers with the code the node reports);
+// a request naming its current producer id and epoch (v3+, KIP-360) gets a fresh producer
+// id at epoch 0, and naming only one of the two is INVALID_REQUEST.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// InitProducerID hands an idempotent producer a new producer id.
+func InitProducerID(b Broker, req *kmsg.InitProducerIDRequest, reply func(kmsg.Response)) {
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.SetVersion(req.GetVersion())
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	fail := func(code int16) {
+		resp.ErrorCode = code
+		reply(resp)
+	}
+	switch {
+	case req.TransactionalID != nil:
+		fail(kerr.TransactionalIDAuthorizationFailed.Code)
+	case req.GetVersion() >= 3 && (req.ProducerID == -1) != (req.ProducerEpoch == -1):
+		fail(kerr.InvalidRequest.Code)
+	default:
+		b.ProducerID(func(id int64, code int16) {
+			if code != 0 {
+				fail(code)
+				return
+			}
+			resp.ProducerID, resp.ProducerEpoch = id, 0
+			reply(resp)
+		})
+	}
+}

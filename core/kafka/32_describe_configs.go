@@ -1,0 +1,197 @@
+package kafka
+
+// DescribeConfigs, key 32, versions 0-4.
+//
+// Deviations from Apache Kafka:
+//   - Only the configs seedlog understands are listed (metadata.TopicConfigDefs): for a
+//     topic, each topic-level key; for a broker, each broker-level key that sets a topic
+//     default. Kafka lists every config it has.
+//   - Broker configs are cluster-wide. A broker resource, "" (the cluster default) or
+//     the id of any registered broker, lists every key with its cluster-level value or
+//     its default; Kafka lists only the keys set for "", and answers only for its own id.
+//     Under a broker id every key is read-only: seedlog takes broker-level keys for the
+//     cluster default only.
+//   - Only topic and broker resources are served; other types are INVALID_REQUEST.
+//
+// Like Kafka, and unlike seedlog's Metadata, the answer comes from the broker's metadata
+// image without a read barrier: a config change acknowledged a moment ago may not show
+// yet. As in Kafka, an unknown topic is UNKNOWN_TOPIC_OR_PARTITION, a null ConfigNames
+// asks for every key and names in it that are not configs are left out, synonyms (v1+)
+// run from the most to the least specific source, and from v3 every config carries its
+// type, and its documentation when asked for.
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DescribeConfigs answers from the view's image.
+func DescribeConfigs(v View, req *kmsg.DescribeConfigsRequest) *kmsg.DescribeConfigsResponse {
+	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
+	resp.SetVersion(req.GetVersion())
+	for _, r := range req.Resources {
+		resp.Resources = append(resp.Resources, describeResource(v, req, r))
+	}
+	return resp
+}
+
+// configEntry is one config of a resource before it takes the shape of a version.
+type configEntry struct {
+	name     string
+	def      metadata.ConfigDef
+	value    string
+	source   metadata.ConfigSource
+	readOnly bool
+	synonyms []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
+}
+
+func describeResource(v View, req *kmsg.DescribeConfigsRequest, r kmsg.DescribeConfigsRequestResource) kmsg.DescribeConfigsResponseResource {
+	out := kmsg.NewDescribeConfigsResponseResource()
+	out.ResourceType, out.ResourceName = r.ResourceType, r.ResourceName
+	var entries []configEntry
+	switch r.ResourceType {
+	case kmsg.ConfigResourceTypeTopic:
+		if _, ok := v.Image.Topic(r.ResourceName); !ok {
+			return resourceError(out, kerr.UnknownTopicOrPartition.Code, fmt.Sprintf("unknown topic %q", r.ResourceName))
+		}
+		entries = topicConfigEntries(v, r.ResourceName)
+	case kmsg.ConfigResourceTypeBroker:
+		if !knownBrokerResource(v, r.ResourceName) {
+			return resourceError(out, kerr.InvalidRequest.Code, fmt.Sprintf("%q is neither \"\" nor a registered broker id", r.ResourceName))
+		}
+		entries = brokerConfigEntries(v, r.ResourceName != "")
+	default:
+		return resourceError(out, kerr.InvalidRequest.Code, fmt.Sprintf("resource type %d is not served", r.ResourceType))
+	}
+	for _, e := range entries {
+		if r.ConfigNames == nil || slices.Contains(r.ConfigNames, e.name) {
+			out.Configs = append(out.Configs, describedConfig(req, e))
+		}
+	}
+	return out
+}
+
+func resourceError(out kmsg.DescribeConfigsResponseResource, code int16, msg string) kmsg.DescribeConfigsResponseResource {
+	out.ErrorCode, out.ErrorMessage = code, &msg
+	return out
+}
+
+// knownBrokerResource reports whether name is the cluster default or a registered broker.
+func knownBrokerResource(v View, name string) bool {
+	if name == "" {
+		return true
+	}
+	id, err := strconv.ParseInt(name, 10, 32)
+	if err != nil || metadata.BrokerResourceName(int32(id)) != name {
+		return false
+	}
+	_, ok := v.Image.Broker(int32(id))
+	return ok
+}
+
+// topicConfigEntries lists every topic config with its resolved value.
+func topicConfigEntries(v View, topic string) []configEntry {
+	cluster := clusterConfig(v)
+	var entries []configEntry
+	for _, d := range metadata.TopicConfigDefs() {
+		value, source, ok := v.Image.ResolveTopicConfig(topic, d.Name)
+		if !ok {
+			panic(fmt.Sprintf("kafka: topic config %q of the table does not resolve", d.Name))
+		}
+		var syns []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
+		if source == metadata.SourceTopic {
+			syns = append(syns, synonym(d.Name, value, metadata.SourceTopic))
+		}
+		entries = append(entries, configEntry{
+			name: d.Name, def: d, value: value, source: source,
+			synonyms: append(syns, brokerSynonyms(d, cluster)...),
+		})
+	}
+	return entries
+}
+
+// brokerConfigEntries lists every broker-level key with its cluster-level value, sorted
+// by name. perBroker marks them read-only: seedlog sets them for the cluster only.
+func brokerConfigEntries(v View, perBroker bool) []configEntry {
+	cluster := clusterConfig(v)
+	var entries []configEntry
+	for _, d := range metadata.TopicConfigDefs() {
+		e := configEntry{name: d.BrokerName, def: d, value: d.Default, source: metadata.SourceDefault,
+			readOnly: perBroker, synonyms: brokerSynonyms(d, cluster)}
+		if value, ok := cluster[d.BrokerName]; ok {
+			e.value, e.source = value, metadata.SourceClusterDefault
+		}
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(a, b configEntry) int { return cmp.Compare(a.name, b.name) })
+	return entries
+}
+
+// clusterConfig is the cluster-level broker config as a lookup table.
+func clusterConfig(v View) map[string]string {
+	m := map[string]string{}
+	for _, e := range v.Image.BrokerConfig("") {
+		m[e.Key] = e.Value
+	}
+	return m
+}
+
+// brokerSynonyms are the broker-level sources of a key below the topic's own: the
+// cluster default when set, then the built-in default.
+func brokerSynonyms(d metadata.ConfigDef, cluster map[string]string) []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
+	var syns []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
+	if value, ok := cluster[d.BrokerName]; ok {
+		syns = append(syns, synonym(d.BrokerName, value, metadata.SourceClusterDefault))
+	}
+	return append(syns, synonym(d.BrokerName, d.Default, metadata.SourceDefault))
+}
+
+func synonym(name, value string, source metadata.ConfigSource) kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
+	s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+	s.Name, s.Value, s.Source = name, kmsg.StringPtr(value), kmsg.ConfigSource(source)
+	return s
+}
+
+// describedConfig shapes an entry for the request's version and flags.
+func describedConfig(req *kmsg.DescribeConfigsRequest, e configEntry) kmsg.DescribeConfigsResponseResourceConfig {
+	version := req.GetVersion()
+	c := kmsg.NewDescribeConfigsResponseResourceConfig()
+	c.Name, c.Value, c.ReadOnly = e.name, kmsg.StringPtr(e.value), e.readOnly
+	if version == 0 {
+		c.IsDefault = e.source == metadata.SourceDefault
+	} else {
+		c.Source = kmsg.ConfigSource(e.source)
+		if req.IncludeSynonyms {
+			c.ConfigSynonyms = e.synonyms
+		}
+	}
+	if version >= 3 {
+		c.ConfigType = configType(e.def.Type)
+		if req.IncludeDocumentation {
+			c.Documentation = kmsg.StringPtr(e.def.Doc)
+		}
+	}
+	return c
+}
+
+func configType(t metadata.ConfigType) kmsg.ConfigType {
+	switch t {
+	case metadata.ConfigString:
+		return kmsg.ConfigTypeString
+	case metadata.ConfigInt:
+		return kmsg.ConfigTypeInt
+	case metadata.ConfigLong:
+		return kmsg.ConfigTypeLong
+	case metadata.ConfigBool:
+		return kmsg.ConfigTypeBoolean
+	case metadata.ConfigList:
+		return kmsg.ConfigTypeList
+	}
+	panic(fmt.Sprintf("kafka: config type %d has no Kafka type", t))
+}
