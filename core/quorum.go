@@ -54,17 +54,26 @@ func (n *Node) readIndex(done func(index int64, ok bool)) {
 
 func (n *Node) startQuorum(now int64, rec disk.Recovered) error {
 	q := &n.quorum
-	restored := raft.Restored{QuorumState: rec.Files[raft.QuorumStateFile], Batches: rec.Metadata}
+	restored := raft.Restored{
+		QuorumState:     rec.Files[raft.QuorumStateFile],
+		QuorumStateCopy: rec.Files[raft.QuorumStateCopyFile],
+		Batches:         rec.Metadata,
+	}
 	if b, ok := rec.Files[raft.SnapshotFile]; ok {
 		s, err := raft.DecodeSnapshotFile(b)
+		var im metadata.Image
+		if err == nil {
+			im, err = metadata.DecodeSnapshot(s.Data)
+		}
 		if err != nil {
-			return err
+			// Raft starts over from an empty log, takes no part in elections until it has
+			// caught up, and gets the leader's snapshot.
+			restored.SnapshotLost = true
+			n.note("quorum-snapshot-lost", err.Error())
+		} else {
+			restored.Snapshot = &s
+			q.image, q.lastEpoch, q.applied = im, s.Epoch, s.EndOffset
 		}
-		restored.Snapshot = &s
-		if q.image, err = metadata.DecodeSnapshot(s.Data); err != nil {
-			return fmt.Errorf("metadata snapshot: %w", err)
-		}
-		q.lastEpoch, q.applied = s.Epoch, s.EndOffset
 	}
 	found := false
 	for _, l := range rec.Logs {

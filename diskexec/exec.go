@@ -107,10 +107,15 @@ func (e *Executor) recoverLog(id disk.LogID) (disk.LogState, error) {
 	return st, nil
 }
 
+// readAll reads every batch of l. Bytes that fail validation end the read: what came
+// before is returned, and the owner (raft) re-checks it and learns what it lost.
 func readAll(l *storage.Log) ([]byte, error) {
 	var out []byte
 	for off := l.StartOffset(); off < l.EndOffset(); {
 		b, err := l.Read(off, l.EndOffset(), readChunkBytes)
+		if errors.Is(err, storage.ErrCorrupt) {
+			return out, nil
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -48,6 +48,11 @@ type Config struct {
 	// SnapshotBytesMax bounds a snapshot a follower accepts. 0 means
 	// SnapshotBytesMaxDefault.
 	SnapshotBytesMax int
+
+	// trustSurvivors (set only by this package's tests) restarts a member that lost
+	// acknowledged entries or its quorum state as if nothing had been lost, so that the
+	// tests can show what the recovery rules prevent.
+	trustSurvivors bool
 }
 
 func (c Config) withDefaults() Config {

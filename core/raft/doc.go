@@ -57,7 +57,7 @@
 // between their last and the leader's) and append the valid prefix.
 //
 // The leader's high watermark is the largest offset below which a majority of voters
-// (the leader through its own synced offset) hold the log durably, provided the entry
+// (the leader through its own synced and acknowledged offset) hold the log durably, provided the entry
 // just below it has the leader's epoch: an older entry on a majority can still be
 // overwritten by a leader that never had it (Raft's figure 8). A follower's is the
 // smaller of the leader's and its own durable offset.
@@ -65,22 +65,32 @@
 // # Messages
 //
 // VoteRequest/VoteResponse (pre-votes and votes), BeginQuorumEpoch and its response,
-// Fetch/FetchResponse and FetchSnapshot/FetchSnapshotResponse. EncodeMessage writes a
+// Fetch/FetchResponse, FetchSnapshot/FetchSnapshotResponse, and EpochQuery/EpochAnswer
+// (a recovering member asks a voter for its epoch and leader). EncodeMessage writes a
 // kind byte and the body with core/enc; DecodeMessage never panics, bounds lengths by
 // the input and rejects trailing bytes. Responses echo what they answer, so duplicated,
 // reordered and stale responses are recognized and ignored.
 //
 // # What is durable when
 //
-//   - The quorum state (QuorumStateFile: epoch, vote, high watermark) is written with
-//     disk.WriteFile, one write at a time; changes made meanwhile go out together in the
-//     next write. Every message that depends on an epoch or a vote waits behind a
-//     disk.Gate for the write that records it: vote answers, a candidate's vote
-//     requests, a follower's fetches in a new epoch.
+//   - The quorum state (epoch, vote, high watermark, acknowledged end, recovery state)
+//     is written with disk.WriteFile to QuorumStateFile and then to QuorumStateCopyFile,
+//     one write at a time; changes made meanwhile go out together in the next write. A
+//     write counts when its second copy is written. Every message that depends on an
+//     epoch or a vote waits behind a disk.Gate for the write that records it: vote
+//     answers, a candidate's vote requests, a follower's fetches in a new epoch.
+//   - The acknowledged end is the log end a member reported as durable. A voter fetches
+//     from an offset (which the leader counts as its durable end) only once a
+//     quorum-state write acknowledges it; a leader counts its own log only as far as the
+//     write that records the resulting high watermark acknowledges it. Cutting the log
+//     (a divergent suffix, a log replaced by a snapshot) first lowers the acknowledged
+//     end, durably; the cut follows.
 //   - The high watermark is exposed (Ready.Committed, Status.HW, fetch responses) only
-//     as far as it is durable, so it never goes back on a member, across restarts too.
-//     After a restart the entries from the snapshot (or log start) up to the persisted
-//     high watermark are delivered again, for the node to rebuild its image.
+//     as far as it is durable, so it never goes back on a member, across restarts too
+//     (unless the quorum state itself is lost: Status.QuorumStateLost). After a restart
+//     the entries from the snapshot (or log start) up to the persisted high watermark
+//     are delivered again, as far as the log holds them, for the node to rebuild its
+//     image.
 //   - Log entries are durable once the Sync after their Append completes; Truncate,
 //     Reset and DeleteBelow are durable when done. A failed op stops raft (Ready.Fatal):
 //     the node must recover from disk rather than trust what it believes was written.
@@ -95,12 +105,74 @@
 // loses unsynced data at once, nothing acknowledged as committed is lost either, for the
 // same reason; entries above the high watermark may vanish, and their offsets may be
 // reused by later proposals (a proposer only learns an entry's fate when it commits).
-// Lost quorum-state writes are harmless: nothing that depended on them left. What
-// cannot be survived is a majority losing *synced* data (a disk that lies about fsync,
-// or one wiped): committed entries can then be lost or replaced, and a voter that forgot
-// its vote can vote twice in an epoch. A member notices some of this at restart (a high
-// watermark beyond its log, a log epoch beyond its quorum state) and refuses to start;
-// the rest is invisible to it.
+// Lost quorum-state writes are harmless: nothing that depended on them left. Damage at
+// rest to a minority of voters is survived too (next section). What cannot be survived
+// is a majority losing *synced* data (disks that lie about fsync, or are wiped or
+// damaged together): committed entries can then be lost or replaced, and voters that
+// forgot their votes can elect two leaders in an epoch. Damage that checksums do not
+// reveal is invisible to a member.
+//
+// # Surviving a damaged disk
+//
+// Raft assumes that what a member wrote durably stays written; seedlog also survives
+// damage at rest to the quorum files (metadata log, quorum state, snapshot) of a
+// minority of voters. Detecting the damage is not enough: a voter that restarts with a
+// shorter log may have helped commit an entry it no longer holds, and if it votes as if
+// its log were whole, a majority lacking the entry can elect a leader without it.
+//
+// Detection. At restart every batch is checked again (CRC, dense offsets, epochs: the
+// epoch in a batch header is outside the batch CRC, but every epoch in a log begins with
+// its leader's leader-change record, which names the epoch under the CRC), and the log is
+// cut at the first batch that fails. A log that then ends below the acknowledged end or
+// the high watermark lost acknowledged entries; one that ends at or beyond them did not,
+// since deliberate cuts lower the acknowledged end first. Of the two quorum-state copies
+// the newer intact one (epoch, then write sequence) is used: each alone is at least the
+// state last acted on, because a state counts only once both copies hold it. Copies that
+// differ are both written again before anything depends on the newer, so that losing it
+// later cannot silently bring back the older. A snapshot that does not decode takes the
+// log below it along: the member removes it and restarts its log empty at 0.
+//
+// Recovering. A member that lost acknowledged entries, its snapshot or both quorum-state
+// copies starts Recovering (Status.Recovering, persisted until it ends): it grants no
+// votes or pre-votes and does not stand. It asks every voter for its epoch and leader
+// (EpochQuery) and follows the leader. It has recovered once, in the epoch of a leader
+// that answered one of its fetches, its durable log reaches its own high watermark, the
+// leader's high watermark in that first answer, and the leader's log end in that answer
+// as far as the end it had acknowledged (the whole of it when that end is unknown). From
+// then on it votes only in epochs above that leader's. Meanwhile Status.HW may exceed
+// Status.EndOffset, and Ready.Committed delivers entries as the log holds them again.
+//
+// Why nothing committed is lost. Let entry e be committed in epoch E: a majority M
+// acknowledged it. From then on each member of M holds e durably or is recovering. A
+// member that loses e finds its log below its acknowledged end (or its snapshot or
+// quorum state gone) and recovers; it stops only when its log holds the prefix of a
+// leader's log, in an epoch at least E, up to its acknowledged end; that leader holds e
+// at the same offset (leader completeness, by induction on epochs), so the member holds e
+// again. Recovering members do not vote, so every election majority consists of members
+// that do; it intersects M, the members of M in it hold e, and they vote only for logs
+// that hold e (the up-to-date check). So every leader after E holds e. The argument needs
+// no bound on the number of recovering members: that bound (a minority of voters
+// damaged) is what keeps a majority able to vote and a copy of e in existence. A
+// recovering member's fetches still count toward the high watermark, since it
+// acknowledged them: it is one more member that holds the entries or recovers. A lone
+// voter that loses data stays recovering: nobody else holds what it lost.
+//
+// Votes after losing the quorum state. A member without its quorum state may have voted
+// in epochs it no longer knows, and voting again in one of them could elect a second
+// leader there. Its log does not bound those epochs (its last epoch plus one would not
+// do): a member can vote in many epochs, for candidates that never win, without
+// receiving an entry. So it votes only above its vote floor: the highest epoch that every
+// other voter reports in answer to queries sent after its restart (answers carry the
+// query's nonce). Say it voted for C in epoch E' before the loss. If C still holds its
+// state, C persisted E' before asking for votes, reports at least E', and the floor
+// covers E'. If C lost its state, its candidacy ended with it, unless C had already won
+// E'; then a majority persisted E' to vote for it, one of them kept its state (only a
+// minority is damaged), reports at least E', and the floor covers E' again. Either way
+// the member never votes in E' again, or its old vote can help nobody win E'. The price
+// is liveness: it votes again only after every voter answered. The same argument bounds
+// the epochs of the commits it acknowledged, so the leader it catches up with, in an
+// epoch at least the floor, holds all those entries; their offsets being unknown, it
+// catches up with that leader's whole log.
 //
 // # Planted bugs
 //
@@ -116,6 +188,8 @@
 // refuses the fetches it holds, and followers time out otherwise); the leader id is not
 // persisted, so a restarted member starts Unattached and learns the leader from
 // BeginQuorumEpoch or from pre-vote answers; Fetch carries the high watermark the
-// fetcher knows so the leader does not hold a fetch whose answer would move it; and
-// Status.Epoch is the durable epoch, with PendingEpoch the one the member acts in.
+// fetcher knows so the leader does not hold a fetch whose answer would move it;
+// Status.Epoch is the durable epoch, with PendingEpoch the one the member acts in; and
+// recovery from damaged disks (acknowledged ends, two quorum-state copies, EpochQuery,
+// the leader's log end in FetchResponse) is seedlog's own.
 package raft

@@ -315,14 +315,15 @@ func (r *Raft) beginInstall(s Snapshot) {
 	// A log beyond the snapshot's end held only entries the leader does not have (it sends
 	// a snapshot when it cannot match the fetch position), so they were never committed.
 	r.cutLog(s.EndOffset,
-		repairOp{disk.Op{Kind: disk.WriteFile, Name: SnapshotFile, Data: EncodeSnapshotFile(s), Offset: s.EndOffset}, opSnapshotFile},
+		repairOp{disk.Op{Kind: disk.WriteFile, Name: SnapshotFile, Data: EncodeSnapshotFile(s)}, opSnapshotFile},
 		repairOp{disk.Op{Kind: disk.Reset, Log: disk.MetadataLog, Offset: s.EndOffset}, opReset})
 }
 
 func (r *Raft) onResetDone(now int64, offset int64) {
 	s := r.fol.installing
 	if s == nil || s.EndOffset != offset {
-		return // the repair New emitted
+		r.maybeFetch(now) // the repair New emitted
+		return
 	}
 	r.fol.installing = nil
 	r.snap = s

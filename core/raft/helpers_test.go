@@ -129,8 +129,11 @@ func (c *tcluster) completeDisk(ids ...int32) {
 			for len(n.ops) > 0 {
 				op := n.ops[0]
 				n.ops = n.ops[1:]
-				if op.Kind == disk.WriteFile {
+				switch op.Kind {
+				case disk.WriteFile:
 					n.files[op.Name] = op.Data
+				case disk.RemoveFile:
+					delete(n.files, op.Name)
 				}
 				n.r.Done(c.now, disk.Done{ID: op.ID, Kind: op.Kind, Log: op.Log})
 				progress = true

@@ -181,6 +181,7 @@ type FetchSnapshotResponse struct {
 // EpochQuery asks a voter for its epoch and leader. A member that restarted after losing
 // data asks every voter, to find the leader and to learn above which epoch it may vote.
 type EpochQuery struct {
+	Epoch int32  // the asker's epoch: like any message, a higher one is adopted
 	Nonce uint64 // echoed in the answer; new for each incarnation of the asker
 }
 
@@ -277,7 +278,10 @@ func (m *FetchSnapshotResponse) AppendTo(w *enc.Writer) {
 	w.Bytes(m.Chunk)
 }
 
-func (m *EpochQuery) AppendTo(w *enc.Writer) { w.U64(m.Nonce) }
+func (m *EpochQuery) AppendTo(w *enc.Writer) {
+	w.I32(m.Epoch)
+	w.U64(m.Nonce)
+}
 
 func (m *EpochAnswer) AppendTo(w *enc.Writer) {
 	w.U64(m.Nonce)
@@ -340,7 +344,7 @@ func decodeBody(kind MsgKind, r *enc.Reader) Message {
 		return &FetchSnapshotResponse{Epoch: r.I32(), Leader: r.I32(), Code: readCode(r),
 			Snapshot: readSnapshotID(r), Position: r.I64(), Size: r.I64(), Chunk: readBytes(r)}
 	case KindEpochQuery:
-		return &EpochQuery{Nonce: r.U64()}
+		return &EpochQuery{Epoch: r.I32(), Nonce: r.U64()}
 	case KindEpochAnswer:
 		return &EpochAnswer{Nonce: r.U64(), Epoch: r.I32(), Leader: r.I32()}
 	}

@@ -19,7 +19,7 @@ func sampleMessages() []Message {
 		&BeginQuorumEpochResponse{Epoch: 6, Leader: 1, Code: CodeFencedEpoch},
 		&Fetch{Epoch: 5, ReplicaID: 7, FetchOffset: 100, LastFetchedEpoch: 4, KnownHW: 90},
 		&FetchResponse{Epoch: 5, Leader: 3, FetchOffset: 100, LastFetchedEpoch: 4, HW: 99, LogStartOffset: 10,
-			Batches: []byte("not really batches")},
+			Batches: []byte("not really batches"), EndOffset: 120},
 		&FetchResponse{Epoch: 5, Leader: 3, Code: CodeNone, FetchOffset: 7, LastFetchedEpoch: 2,
 			Diverging: &EpochEnd{Epoch: 2, EndOffset: 5}},
 		&FetchResponse{Epoch: 5, Leader: 3, FetchOffset: 0, Snapshot: &SnapshotID{EndOffset: 50, Epoch: 4}},
@@ -28,6 +28,9 @@ func sampleMessages() []Message {
 		&FetchSnapshotResponse{Epoch: 5, Leader: 3, Snapshot: SnapshotID{EndOffset: 50, Epoch: 4}, Position: 17,
 			Size: 40, Chunk: []byte("chunk")},
 		&FetchSnapshotResponse{Epoch: 5, Leader: 3, Code: CodeUnknownSnapshot},
+		&EpochQuery{Epoch: 3, Nonce: 0xfeedface12345},
+		&EpochAnswer{Nonce: 0xfeedface12345, Epoch: 7, Leader: -1},
+		&EpochAnswer{Nonce: 1, Epoch: 2, Leader: 3},
 	}
 }
 

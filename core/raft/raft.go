@@ -201,7 +201,7 @@ func (r *Raft) Step(now int64, from int32, m Message) {
 	case *FetchSnapshotResponse:
 		r.onFetchSnapshotResponse(now, from, m)
 	case *EpochQuery:
-		r.send(from, &EpochAnswer{Nonce: m.Nonce, Epoch: r.epoch, Leader: r.leader})
+		r.onEpochQuery(now, from, m)
 	case *EpochAnswer:
 		r.onEpochAnswer(now, from, m)
 	}

@@ -42,10 +42,24 @@ func (r *Raft) poll(now int64) {
 	}
 	for i, v := range r.cfg.Voters {
 		if i != r.voterIdx && (!c.answered[i] || r.voteFloor != noVotes) {
-			r.send(v, &EpochQuery{Nonce: c.nonce})
+			r.send(v, &EpochQuery{Epoch: r.epoch, Nonce: c.nonce})
 		}
 	}
 	c.pollAt = now + int64(r.cfg.ElectionTimeout)/2
+}
+
+// onEpochQuery answers with this member's epoch and leader. The asker's epoch came from a
+// candidate or leader, and a higher one is adopted as from any message: otherwise a
+// recovering member that learned of an epoch the others did not would wait for its
+// leader forever.
+func (r *Raft) onEpochQuery(now int64, from int32, m *EpochQuery) {
+	if r.voterIndex(from) < 0 || from == r.cfg.ID {
+		return
+	}
+	if m.Epoch > r.epoch {
+		r.adopt(now, m.Epoch, -1)
+	}
+	r.send(from, &EpochAnswer{Nonce: m.Nonce, Epoch: r.epoch, Leader: r.leader})
 }
 
 // onEpochAnswer takes a voter's epoch and leader. Once every other voter answered a query

@@ -43,14 +43,14 @@ func New(cfg Config, rec Restored) (*Raft, error) {
 	switch {
 	case snapshotGone:
 		r.lostAcked(qs.acked)
-	case r.log.end() < qs.acked:
+	case r.log.end() < qs.acked && !cfg.trustSurvivors:
 		why = append(why, fmt.Sprintf("the log ends at %d below the acknowledged end %d", r.log.end(), qs.acked))
 		r.lostAcked(qs.acked)
 	case r.log.end() < qs.hw:
 		why = append(why, fmt.Sprintf("the log ends at %d below the high watermark %d", r.log.end(), qs.hw))
 		r.lostAcked(qs.acked)
 	}
-	r.restoreOffsets(qs.hw)
+	r.restoreOffsets(qs.hw, r.qs.durable.hw)
 	for _, rp := range r.repairs {
 		r.emit(rp.op, rp.kind, rp.op.Offset)
 	}
@@ -90,10 +90,17 @@ func (r *Raft) restoreQuorumState(l loadedQuorumState, rec Restored, snapshotGon
 		reason = fmt.Sprintf("the log holds epoch %d beyond the quorum state's epoch %d", r.log.lastEpoch(), l.qs.epoch)
 	}
 	if reason == "" {
+		if l.rewrite && l.why != "" {
+			*why = append(*why, "a quorum-state copy is unusable ("+strings.TrimSuffix(l.why, "; ")+"); both are written again")
+		}
 		r.qs.durable, r.qs.seq, r.qs.rewrite = l.durable, l.seq, l.rewrite
 		return l.qs
 	}
 	*why = append(*why, reason)
+	if r.cfg.trustSurvivors {
+		r.qs.durable = quorumState{votedFor: -1, acked: -1}
+		return quorumState{epoch: r.log.lastEpoch(), votedFor: -1}
+	}
 	r.rec.stateLost = true
 	// Nothing is durable: the first write records the state below, and everything that
 	// depends on the epoch or the acknowledged end waits for it.
@@ -102,9 +109,10 @@ func (r *Raft) restoreQuorumState(l loadedQuorumState, rec Restored, snapshotGon
 }
 
 // restoreOffsets sets the durable and acknowledged ends to the recovered log and the high
-// watermark from the quorum state, and re-delivers what the log holds below it. A
-// snapshot is committed data, so it raises the high watermark to its end.
-func (r *Raft) restoreOffsets(hw int64) {
+// watermark from the quorum state, and re-delivers what the log holds below the part of
+// it that both copies hold (the rest follows their rewrite). A snapshot is committed
+// data, so it raises the high watermark to its end.
+func (r *Raft) restoreOffsets(hw, hwBoth int64) {
 	if r.voterIdx < 0 && r.voteFloor == noVotes {
 		r.voteFloor = 0 // an observer never votes: there is nothing to learn
 	}
@@ -113,7 +121,7 @@ func (r *Raft) restoreOffsets(hw int64) {
 	r.committedNext = r.log.start
 	hw = max(hw, r.log.start)
 	r.hwMem, r.leaderHW = hw, hw
-	r.setHWDurable(hw)
+	r.setHWDurable(max(min(hwBoth, hw), r.log.start))
 }
 
 // restoreLog loads the recovered log and reconciles it with the snapshot. What does not

@@ -28,6 +28,7 @@ import (
 
 var (
 	flagSeeds = flag.Int("raft.seeds", 0, "seeds for TestSimulation (default 300, 60 with -short)")
+	flagFirst = flag.Uint64("raft.first", 1, "first seed of TestSimulation")
 	flagSeed  = flag.Uint64("raft.seed", 0, "run only this seed of TestSimulation, with a trace")
 	flagPlant = flag.String("raft.plant", "", "with -raft.seed: replay with this plant on (needs -tags simbugs)")
 )
@@ -59,7 +60,9 @@ type simConfig struct {
 	// fatalFails: a member stopping on a contradiction fails the run. Off in the plant
 	// self-test, so that the checkers, not raft's own assertions, must catch the bug.
 	fatalFails bool
-	trace      bool
+	// trustSurvivors turns the recovery rules off (Config.trustSurvivors).
+	trustSurvivors bool
+	trace          bool
 }
 
 // drawConfig picks a configuration from the seed (swarm testing: each seed its own mix).
@@ -236,8 +239,8 @@ func newWorld(cfg simConfig) *world {
 		w.nodes = append(w.nodes, sn)
 	}
 	w.healAt = cfg.safety
-	// A leader and a commit must come within 10 election timeouts of healing; members
-	// that lost data then fetch it again, at most FetchBytesMax per round trip.
+	// After healing, a leader must come within 10 election timeouts, a commit within
+	// commitTimeouts, and every member must be done recovering by catchUpTimeouts.
 	w.endAt = w.healAt + catchUpTimeouts*int64(cfg.election)
 	w.nextFault = w.expo(cfg.faultEvery)
 	w.nextPropose = w.expo(cfg.proposeEvery)
@@ -304,6 +307,7 @@ func (w *world) raftConfig(sn *simNode) Config {
 		Plants:              w.cfg.plants,
 		Queue:               sn.q,
 		UncommittedBytesMax: 2 << 10,
+		trustSurvivors:      w.cfg.trustSurvivors,
 	}
 }
 
@@ -386,8 +390,11 @@ func (w *world) run() {
 	if w.err == nil {
 		w.chk.logsAgree()
 	}
-	if w.err == nil && (!w.probe.done || w.probe.doneAt > w.healAt+10*int64(w.cfg.election)) {
-		w.fail("liveness: no proposal committed within 10 election timeouts of healing")
+	if w.err == nil && (w.probe.leaderAt == 0 || w.probe.leaderAt > w.healAt+10*int64(w.cfg.election)) {
+		w.fail("liveness: no leader within 10 election timeouts of healing")
+	}
+	if w.err == nil && (!w.probe.done || w.probe.doneAt > w.healAt+commitTimeouts*int64(w.cfg.election)) {
+		w.fail("liveness: no proposal committed within %d election timeouts of healing", commitTimeouts)
 	}
 	for _, sn := range w.nodes {
 		if w.err == nil && sn.up && sn.r.Status().Recovering {
@@ -396,9 +403,15 @@ func (w *world) run() {
 	}
 }
 
+// commitTimeouts bounds, in election timeouts after healing, the time until a proposal
+// commits. A majority may first have to fetch what it missed, every round trip through
+// an append, a sync and the quorum-state write that acknowledges them.
+const commitTimeouts = 20
+
 // catchUpTimeouts bounds, in election timeouts after healing, the time every member has
-// to finish recovering.
-const catchUpTimeouts = 40
+// to finish recovering. It is generous: a member that lost its log early fetches the
+// whole log again, FetchBytesMax (as little as 100 bytes here) per round trip.
+const catchUpTimeouts = 200
 
 // caughtUp reports whether every member is up and none is still recovering.
 func (w *world) caughtUp() bool {
@@ -950,7 +963,7 @@ func (c *checker) committed(sn *simNode, e Entry) {
 	if ch := c.chains[e.Offset]; ch != sn.img.chain {
 		w.fail("node %d's image diverges at %d", sn.id, e.Offset)
 	}
-	if w.probe.pending && string(e.Data) == w.probe.value {
+	if w.probe.pending && !w.probe.done && string(e.Data) == w.probe.value {
 		w.probe.done, w.probe.doneAt = true, w.now
 		w.logf("probe %s committed", w.probe.value)
 	}
@@ -1135,6 +1148,9 @@ func (c *checker) restartsRecovering(sn *simNode) bool {
 	}
 	l := loadQuorumState(d.files[QuorumStateFile], d.files[QuorumStateCopyFile])
 	st := c.durableState(sn)
+	if c.w.cfg.trustSurvivors {
+		return !l.lost && (l.qs.recovering || st.end < l.qs.hw)
+	}
 	switch {
 	case l.lost || l.qs.recovering || (l.fresh && (st.end > 0 || d.snap != nil)) || st.lastEpoch > l.qs.epoch:
 		return true
@@ -1210,7 +1226,7 @@ func TestSimulation(t *testing.T) {
 		return
 	}
 	total := map[string]int{}
-	for seed := uint64(1); seed <= uint64(simSeeds()); seed++ {
+	for seed := *flagFirst; seed < *flagFirst+uint64(simSeeds()); seed++ {
 		counts, err := runSimCounts(drawConfig(seed))
 		if err != nil {
 			t.Fatalf("%v\nreplay: go test ./core/raft -run TestSimulation -raft.seed=%d", err, seed)
@@ -1255,4 +1271,29 @@ func TestSimulationIsDeterministic(t *testing.T) {
 			t.Fatalf("seed %d: two runs differ", seed)
 		}
 	}
+}
+
+// Without the recovery rules, damage to a minority of voters loses committed entries or
+// elects two leaders in an epoch, and the checkers see it: the corruption runs above
+// test something.
+func TestCorruptionWithoutRecoveryIsCaught(t *testing.T) {
+	for seed := uint64(1); seed <= 300; seed++ {
+		cfg := drawConfig(seed)
+		if cfg.voters < 3 {
+			continue
+		}
+		cfg.corruptP = 0.5
+		cfg.trustSurvivors = true
+		err := runSim(cfg)
+		if err == nil {
+			continue
+		}
+		first, _, _ := strings.Cut(err.Error(), "\nlast events")
+		if strings.Contains(first, "liveness:") {
+			t.Fatalf("seed %d fails liveness, not safety:\n%s", seed, first)
+		}
+		t.Logf("caught at seed %d:\n%s", seed, first)
+		return
+	}
+	t.Fatal("trusting whatever survives the damage went unnoticed for 300 seeds")
 }
