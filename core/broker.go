@@ -56,7 +56,7 @@ func (n *Node) register() {
 	if n.cfg.Rack != "" {
 		req.Rack = &n.cfg.Rack
 	}
-	n.rpc.callController(n, req, func(resp kmsg.Response, err error) {
+	n.rpc.callControllerWithin(n, req, n.cfg.HeartbeatInterval, func(resp kmsg.Response, err error) {
 		b.registering = false
 		b.registerAt = n.now + int64(n.cfg.HeartbeatInterval)/4
 		r, _ := resp.(*kmsg.BrokerRegistrationResponse)
@@ -85,7 +85,7 @@ func (n *Node) sendHeartbeat() {
 	req.CurrentMetadataOffset = n.quorum.image.Offset()
 	req.WantShutdown = b.shutdown
 	epoch := b.epoch
-	n.rpc.callController(n, req, func(resp kmsg.Response, err error) {
+	n.rpc.callControllerWithin(n, req, n.cfg.HeartbeatInterval, func(resp kmsg.Response, err error) {
 		b.heartbeat = false
 		r, _ := resp.(*kmsg.BrokerHeartbeatResponse)
 		if err != nil || r == nil || b.epoch != epoch {

@@ -229,7 +229,14 @@ func (l *offsetsLog) loadFrom(off int64, batch func([]byte), done func(error)) {
 	n.withReplica(r, func() {
 		r.r.Fetch(n.now, req, func(res partition.FetchResult) {
 			switch {
-			case res.Err == kerr.OffsetNotAvailable.Code: // a new leader not ready to serve
+			case res.Err == kerr.OffsetNotAvailable.Code || res.Err == kerr.NotLeaderForPartition.Code ||
+				res.Err == kerr.LeaderNotAvailable.Code:
+				// A new leader not ready to serve reads, still loading its producer state
+				// or waiting for its lease: wait while it still leads.
+				if lead, _ := r.r.Leading(); !lead || l.closed {
+					done(group.ErrNotLeader)
+					return
+				}
 				n.Wait(n.now+int64(loadRetry), func() bool { return false }, func() { l.loadFrom(off, batch, done) })
 			case res.Err == kerr.OffsetOutOfRange.Code && off < res.LogStartOffset:
 				l.loadFrom(res.LogStartOffset, batch, done)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -28,7 +29,7 @@ var errCallsFull = errors.New("too many outstanding controller calls")
 type rpcClient struct {
 	incarnation uint64 // random per start; see callMsg
 	nextID      uint64
-	pending     []*call // in deadline order: every call has the same timeout
+	pending     []*call // in deadline order
 	// barriers are read-index requests in flight.
 	barriers []*barrier
 }
@@ -43,16 +44,32 @@ type call struct {
 }
 
 // callController sends req to the active controller and calls reply once, with the
-// response or an error (errCallTimeout, errCallsFull).
+// response or an error (errCallTimeout, errCallsFull), within the request timeout.
 func (c *rpcClient) callController(n *Node, req kmsg.Request, reply func(kmsg.Response, error)) {
+	c.callControllerWithin(n, req, n.cfg.RequestTimeout, reply)
+}
+
+// callControllerWithin is callController with its own timeout. Heartbeats use a short
+// one: a heartbeat stuck on a controller that crashed must not keep the next one from
+// reaching its successor before the session expires.
+func (c *rpcClient) callControllerWithin(n *Node, req kmsg.Request, timeout time.Duration, reply func(kmsg.Response, error)) {
 	if len(c.pending) >= callsMax {
 		reply(nil, errCallsFull)
 		return
 	}
 	c.nextID++
-	cl := &call{id: c.nextID, req: req, deadline: n.now + int64(n.cfg.RequestTimeout), retryAt: n.now, reply: reply}
-	c.pending = append(c.pending, cl)
+	cl := &call{id: c.nextID, req: req, deadline: n.now + int64(timeout), retryAt: n.now, reply: reply}
+	c.pending = slices.Insert(c.pending, c.deadlineIndex(cl.deadline), cl)
 	c.send(n, cl)
+}
+
+// deadlineIndex is where a call due at deadline goes to keep pending in deadline order.
+func (c *rpcClient) deadlineIndex(deadline int64) int {
+	i := len(c.pending)
+	for i > 0 && c.pending[i-1].deadline > deadline {
+		i--
+	}
+	return i
 }
 
 // send tries to deliver cl to the active controller.

@@ -70,6 +70,10 @@ func Open(fsys storage.FS, cfg Config) (*Executor, disk.Recovered, error) {
 			return nil, rec, err
 		}
 		rec.Logs = append(rec.Logs, state)
+		if err := e.readLogFiles(name, rec.Files); err != nil {
+			e.Close()
+			return nil, rec, err
+		}
 	}
 	if l := e.logs[disk.MetadataLog]; l != nil {
 		if rec.Metadata, err = readAll(l); err != nil {
@@ -109,6 +113,41 @@ func (e *Executor) recoverLog(id disk.LogID) (disk.LogState, error) {
 
 // readAll reads every batch of l. Bytes that fail validation end the read: what came
 // before is returned, and the owner (raft) re-checks it and learns what it lost.
+// readLogFiles adds to files the small files the core keeps inside a log directory
+// (a producer-state snapshot, the topic id), named "<log>/<file>". Storage's own files
+// are left to storage.
+func (e *Executor) readLogFiles(dir string, files map[string][]byte) error {
+	names, err := e.fsys.List(dir)
+	if err != nil {
+		return fmt.Errorf("diskexec: list %s: %w", dir, err)
+	}
+	for _, name := range names {
+		if storageFile(name) {
+			continue
+		}
+		p := path.Join(dir, name)
+		data, err := storage.ReadFile(e.fsys, p)
+		if err != nil {
+			return fmt.Errorf("diskexec: read %s: %w", p, err)
+		}
+		files[p] = data
+	}
+	return nil
+}
+
+// storageFile reports whether name is one of storage's files in a log directory.
+func storageFile(name string) bool {
+	switch {
+	case name == storage.OffsetsCheckpointName, name == storage.LeaderEpochCheckpointName,
+		strings.HasSuffix(name, storage.TmpSuffix),
+		strings.HasSuffix(name, storage.LogFileSuffix),
+		strings.HasSuffix(name, storage.IndexFileSuffix),
+		strings.HasSuffix(name, storage.TimeIndexFileSuffix):
+		return true
+	}
+	return false
+}
+
 func readAll(l *storage.Log) ([]byte, error) {
 	var out []byte
 	for off := l.StartOffset(); off < l.EndOffset(); {

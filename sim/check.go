@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,15 +14,24 @@ type checkers struct {
 	w          *World
 	invariants []Invariant
 	quorum     *quorumInvariants
+	data       *dataInvariants
+	serve      *serveWatch
 	// Results of the history checks, for the run's result.
 	unknown         []string // checks that ran out of time
 	linearizability string   // Porcupine's visualization of a failed check
+	// allowed lists violations the configuration allows (log.flush=async losing
+	// acknowledged records), reported but not failures.
+	allowed []string
 }
 
 func newCheckers(w *World) *checkers {
 	c := &checkers{w: w, invariants: w.opts.Invariants}
 	if w.opts.Inspect != nil && w.opts.Inspect.Quorum != nil {
 		c.quorum = newQuorumInvariants(w)
+	}
+	if w.cfg.Data.On() {
+		c.data = newDataInvariants(w)
+		c.serve = newServeWatch(w)
 	}
 	return c
 }
@@ -39,6 +49,17 @@ func (c *checkers) afterStep(n *simNode) {
 			return
 		}
 	}
+	if c.data != nil {
+		if err := c.data.check(n); err != nil {
+			checker := "invariant:partitions"
+			if errors.As(err, new(groupViolation)) {
+				checker = "invariant:groups"
+			}
+			w.fail(checker, n.spec.ID, "%v", err)
+			return
+		}
+		c.serve.stepped(n)
+	}
 	for _, inv := range c.invariants {
 		if err := inv.Check(v, n.spec.ID); err != nil {
 			w.fail("invariant:"+inv.Name, n.spec.ID, "%v", err)
@@ -54,7 +75,11 @@ func (c *checkers) afterStart(n *simNode) {
 	}
 }
 
-func (c *checkers) afterCrash(*simNode) {}
+func (c *checkers) afterCrash(n *simNode) {
+	if c.data != nil {
+		c.data.crashed(n)
+	}
+}
 
 // livenessStarted arms the quorum's liveness bound: a leader within ten election
 // timeouts once faults stop.
@@ -101,6 +126,7 @@ func (c *checkers) afterRun() {
 		return
 	}
 	w.cov.Add("check:linearizable-keys", int64(res.Checked))
+	c.checkData(timeout)
 }
 
 // quorumInvariants checks the controller quorum after every step:

@@ -21,13 +21,21 @@ var (
 	errTimeout   = errors.New("request timed out")
 	errBroken    = errors.New("connection broke with the request in flight")
 	errMalformed = errors.New("response could not be decoded")
+	// errNoResponse ends an acks=0 produce once sent: no answer ever comes.
+	errNoResponse = errors.New("sent; acks=0 gets no response")
 )
 
 // clientMinVersion is the lowest version a simulated client uses per API key, where an
 // older version cannot express what the client means (Metadata v0 cannot ask for no
 // topics; DescribeCluster before v2 cannot include fenced brokers; DeleteTopics and
 // CreatePartitions are fine from v0).
-var clientMinVersion = map[int16]int16{metadataKey: 1, describeClusterKey: 2}
+//
+// Data clients: Produce before v3 and Fetch before v4 carry the old message format, which
+// seedlog does not store; ListOffsets v0 answers with an offset list; OffsetCommit and
+// OffsetFetch before v1 and v2 keep offsets in ZooKeeper; JoinGroup before v4 has no
+// member id round trip (KIP-394), which every client since uses.
+var clientMinVersion = map[int16]int16{metadataKey: 1, describeClusterKey: 2, produceKey: 3, fetchKey: 4,
+	listOffsetsKey: 1, offsetCommitKey: 2, offsetFetchKey: 1, joinGroupKey: 4, syncGroupKey: 1, heartbeatKey: 1, leaveGroupKey: 1}
 
 // Client is a small deterministic Kafka client: connections to brokers with an
 // ApiVersions handshake, correlation ids, in-order response matching, per-request
@@ -65,6 +73,16 @@ type Client struct {
 	// direct sends admin requests to the known controller-forwarding broker every time
 	// (scenarios); otherwise a quarter of them go to any broker, to exercise forwarding.
 	direct bool
+	// topics is what the client knows of the data topics; refreshing is set while a
+	// Metadata request for them is out, and refreshWaiters run when it ends.
+	topics         map[string]*topicMeta
+	extraTopics    []string // topics beyond the data topics the client refreshes
+	refreshing     bool
+	refreshWaiters []func()
+	// act, when set, starts the client's next operation instead of the metadata
+	// workload; interval is its mean think time.
+	act      func()
+	interval time.Duration
 }
 
 type clientRole uint8
@@ -73,6 +91,11 @@ const (
 	roleWorkload clientRole = iota + 1
 	roleProbe
 	roleReader
+	roleSetup
+	roleProducer
+	roleConsumer
+	roleMember
+	roleDataProbe
 )
 
 // conn is a client's connection to one node.
@@ -97,6 +120,12 @@ type call struct {
 	done     bool
 	cb       func(kmsg.Response, error)
 	internal bool // the handshake
+	// lo and hi narrow the versions this call may use, when limited (a field that only
+	// some versions carry).
+	lo, hi  int16
+	limited bool
+	// silent marks an acks=0 produce: the broker never answers it.
+	silent bool
 }
 
 func newClient(w *World, id int32, role clientRole) *Client {
@@ -148,7 +177,19 @@ func (c *Client) timer(tok uint64) {
 // send sends req to node and calls cb with the response or an error, always later than
 // now (never from inside send).
 func (c *Client) send(node int32, req kmsg.Request, timeout time.Duration, cb func(kmsg.Response, error)) {
-	cl := &call{req: req, timeout: timeout, cb: cb}
+	c.sendCall(node, &call{req: req, timeout: timeout, cb: cb})
+}
+
+// sendLimited is send with the request's version limited to [lo, hi].
+func (c *Client) sendLimited(node int32, req kmsg.Request, lo, hi int16, timeout time.Duration, cb func(kmsg.Response, error)) {
+	c.sendCall(node, &call{req: req, timeout: timeout, cb: cb, lo: lo, hi: hi, limited: true})
+}
+
+func (c *Client) sendCall(node int32, cl *call) {
+	cb, timeout := cl.cb, cl.timeout
+	if p, ok := cl.req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
+		cl.silent = true
+	}
 	cc := c.connTo(node)
 	if cc == nil {
 		c.later(0, func() { cb(nil, errNotSent) })
@@ -235,7 +276,8 @@ func (c *Client) handshake(cc *conn, version int16) {
 }
 
 // pickVersion chooses a version of key both ends serve, per the seed's policy.
-func (cc *conn) pickVersion(req kmsg.Request) (int16, bool) {
+func (cc *conn) pickVersion(cl *call) (int16, bool) {
+	req := cl.req
 	key := req.Key()
 	r, ok := cc.versions[key]
 	if !ok {
@@ -243,6 +285,9 @@ func (cc *conn) pickVersion(req kmsg.Request) (int16, bool) {
 	}
 	lo := max(r[0], clientMinVersion[key])
 	hi := min(r[1], req.MaxVersion())
+	if cl.limited {
+		lo, hi = max(lo, cl.lo), min(hi, cl.hi)
+	}
 	if lo > hi {
 		return 0, false
 	}
@@ -259,7 +304,7 @@ func (cc *conn) pickVersion(req kmsg.Request) (int16, bool) {
 func (cc *conn) write(cl *call) {
 	c := cc.c
 	if !cl.internal {
-		v, ok := cc.pickVersion(cl.req)
+		v, ok := cc.pickVersion(cl)
 		if !ok {
 			c.w.cov.Inc("client:no-common-version")
 			c.finish(cl, nil, errNoVersion)
@@ -270,6 +315,11 @@ func (cc *conn) write(cl *call) {
 	c.corr++
 	cl.corr = c.corr
 	frame := c.fmt.AppendRequest(nil, cl.req, cl.corr)
+	if cl.silent {
+		c.w.streamSend(cc.link, c.addr, netsim.Addr(cc.node), frame)
+		c.later(0, func() { c.finish(cl, nil, errNoResponse) })
+		return
+	}
 	cc.inflight = append(cc.inflight, cl)
 	c.w.streamSend(cc.link, c.addr, netsim.Addr(cc.node), frame)
 }

@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,7 @@ func steadyLoad(c *sim.Config) {
 	c.Workload.Clients = 4
 	c.Workload.OpInterval = 20 * time.Millisecond
 	c.Workload.RFMax = 3
+	c.Data = sim.DataConfig{}
 	c.SafetyDuration = 60 * time.Second
 }
 
@@ -62,4 +64,101 @@ func BenchmarkSimulatedTime(b *testing.B) {
 		virtual += r.VirtualEnd
 	}
 	b.ReportMetric(virtual.Seconds()/time.Since(start).Seconds(), "sim-s/wall-s")
+}
+
+// steadyProduce is a 3-node cluster under a steady produce load (and readers, and one
+// consumer group), without faults.
+func steadyProduce(c *sim.Config) {
+	c.Nodes = []sim.NodeSpec{{ID: 1, Voter: true, Broker: true}, {ID: 2, Voter: true, Broker: true}, {ID: 3, Voter: true, Broker: true}}
+	c.Separate = false
+	c.Faults = sim.FaultConfig{Interval: time.Second}
+	c.Workload.Clients = 0
+	c.Data.Topics = []sim.DataTopic{{Name: "d0", Partitions: 3, RF: 3, MinISR: 2}}
+	c.Data.Producers = []sim.ProducerSpec{
+		{Acks: -1, Idempotent: true, InFlightMax: 5, RecordsMax: 3},
+		{Acks: -1, InFlightMax: 2, RecordsMax: 2},
+		{Acks: 1, InFlightMax: 2, RecordsMax: 1},
+	}
+	c.Data.Readers = 2
+	// About 30 batches a second, plus the readers' and the group's fetches.
+	c.Data.OpInterval = 100 * time.Millisecond
+	c.Data.GrowInterval = 0
+	c.Data.Groups = []sim.GroupSpec{{Name: "g0", Members: 2, Assignor: "range", Topics: []string{"d0"}}}
+	c.SafetyDuration = 60 * time.Second
+}
+
+// BenchmarkSteadyLoad reports simulated seconds per wall second for a 3-node cluster
+// under a steady produce load.
+func BenchmarkSteadyLoad(b *testing.B) {
+	requireNode(b)
+	var virtual time.Duration
+	ops := 0
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		r := sim.Run(sim.Options{Seed: uint64(i + 1), Adjust: steadyProduce})
+		if r.Failure != nil {
+			b.Fatalf("seed %d: %v", i+1, r.Failure)
+		}
+		virtual += r.VirtualEnd
+		ops += len(r.History.Ops)
+	}
+	b.ReportMetric(virtual.Seconds()/time.Since(start).Seconds(), "sim-s/wall-s")
+	b.ReportMetric(float64(ops)/float64(b.N), "ops/run")
+}
+
+// powerLosses makes correlated power losses part of every seed's faults, often, with an
+// acks=all producer in the workload.
+func powerLosses(c *sim.Config) {
+	c.Faults.PowerLoss = true
+	c.Faults.Crash = true
+	c.Faults.Interval = min(c.Faults.Interval, 2*time.Second)
+	for _, p := range c.Data.Producers {
+		if p.Acks == -1 {
+			return
+		}
+	}
+	c.Data.Producers = append(c.Data.Producers, sim.ProducerSpec{Acks: -1, InFlightMax: 2, RecordsMax: 2})
+}
+
+// With log.flush=async, a correlated power loss loses acknowledged acks=all records: the
+// log checker reports it, as what that mode allows, within 500 seeds.
+func TestAsyncFlushLosesAcknowledgedWrites(t *testing.T) {
+	requireNode(t)
+	for seed := uint64(1); seed <= 500; seed++ {
+		r := sim.Run(sim.Options{Seed: seed, FlushAsync: true, Adjust: powerLosses})
+		if len(r.Allowed) == 0 || !strings.Contains(r.Allowed[0], "acknowledged acks=all") {
+			continue
+		}
+		if r.Failure != nil {
+			t.Fatalf("seed %d: the allowed loss came with a failure: %v", seed, r.Failure)
+		}
+		if !strings.Contains(r.Config.String(), "log.flush=async") {
+			t.Fatalf("seed %d: the configuration block does not say log.flush=async", seed)
+		}
+		t.Logf("seed %d: %s", seed, r.Allowed[0])
+		return
+	}
+	t.Fatal("500 seeds with log.flush=async and power losses lost no acknowledged record")
+}
+
+// With the default log.flush=sync, the same correlated power losses lose nothing.
+func TestSyncFlushSurvivesPowerLoss(t *testing.T) {
+	requireNode(t)
+	seeds := uint64(30)
+	if testing.Short() {
+		seeds = 10
+	}
+	losses := 0
+	for seed := uint64(1); seed <= seeds; seed++ {
+		r := sim.Run(sim.Options{Seed: seed, Adjust: powerLosses})
+		if r.Coverage["fault:power-loss"] > 0 {
+			losses++
+		}
+		if r.Failure != nil || len(r.Allowed) > 0 {
+			t.Errorf("seed %d with power losses: %v %v", seed, r.Failure, r.Allowed)
+		}
+	}
+	if losses == 0 {
+		t.Fatal("no seed had a power loss")
+	}
 }

@@ -34,6 +34,9 @@ type FaultConfig struct {
 	// state is durable shows.
 	CrashOnWrite    bool
 	CrashOnWritePPM int64
+	// PowerLoss crashes every node at once (a correlated power loss) and restarts them
+	// together after a while: what is not synced anywhere is gone.
+	PowerLoss bool
 	// DowntimeMax bounds how long a crashed node stays down and a paused node stays
 	// paused; PartitionMax how long a partition or clog lasts before it heals.
 	DowntimeMax  time.Duration
@@ -57,7 +60,7 @@ func (f *FaultConfig) kinds() []struct {
 		{"crash", f.Crash}, {"pause", f.Pause}, {"partition", f.Partition}, {"clog", f.Clog},
 		{"link-rates", f.LinkRates}, {"disk-eio", f.DiskEIO}, {"disk-enospc", f.DiskENOSPC},
 		{"read-corrupt", f.ReadCorrupt}, {"at-rest-corrupt", f.AtRestCorrupt}, {"clock-jump", f.ClockJump},
-		{"crash-on-write", f.CrashOnWrite},
+		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss},
 	}
 }
 
@@ -104,6 +107,7 @@ type Config struct {
 	Link        netsim.LinkConfig
 	Faults      FaultConfig
 	Workload    WorkloadConfig
+	Data        DataConfig
 	// SafetyDuration is how long faults and the workload run.
 	SafetyDuration time.Duration
 	// LivenessBound is how long, once faults stop, the cluster has to converge.
@@ -112,6 +116,11 @@ type Config struct {
 	// snapshots (0: the node's default). Small values make lagging followers install
 	// snapshots.
 	SnapshotRecords int
+	// QuorumFetchBytesMax and QuorumSnapshotChunkBytes bound the controller quorum's
+	// fetch answers and snapshot chunks (0: the node's defaults). Small values split
+	// transfers into many rounds, where stale-epoch commits show.
+	QuorumFetchBytesMax      int
+	QuorumSnapshotChunkBytes int
 }
 
 // Voters returns the ids of the controller quorum's voters, sorted.
@@ -152,7 +161,38 @@ func Draw(seed uint64, plants plant.Set) Config {
 		c.SnapshotRecords = 5 + rng.IntN(46)
 	}
 	c.LivenessBound = LivenessBound(c.Timing)
+	drawExtra(seed, &c)
 	return c
+}
+
+// drawExtra draws what was added to the configuration after the first release of the
+// simulator, from its own stream so that the earlier draws stay as they were.
+func drawExtra(seed uint64, c *Config) {
+	c.Data = drawData(seed, len(c.Brokers()))
+	c.Data.DeliveryTimeout = 4 * clientRequestTimeout(c.Timing)
+	rng := Stream(seed, streamDataConfig, 1)
+	if rng.IntN(2) == 0 {
+		// Kafka's replica.lag.time.max.ms is far longer than a run; a shorter one makes
+		// followers leave and rejoin the ISR within it.
+		c.Timing.ReplicaLagMax = max(time.Duration(1000+rng.IntN(5000))*time.Millisecond, 4*c.Timing.ReplicaFetchMaxWait)
+	}
+	c.Faults.PowerLoss = c.Faults.Crash && rng.IntN(3) == 0
+	if rng.IntN(2) == 0 {
+		c.QuorumFetchBytesMax = 64 + rng.IntN(2000)
+		c.QuorumSnapshotChunkBytes = 64 + rng.IntN(2000)
+	}
+	c.LivenessBound = LivenessBound(c.Timing)
+	if c.Data.On() {
+		c.LivenessBound += DataLivenessExtra(c.Timing)
+	}
+}
+
+// DataLivenessExtra is the time a healed cluster has, beyond the metadata bound, to
+// elect a leader for every partition and get a produce and a fetch through: brokers
+// re-register and are unfenced, leaders get a lease, followers catch up and rejoin the
+// ISR, and requests sent before the cluster settled time out.
+func DataLivenessExtra(t core.Timing) time.Duration {
+	return 2*t.SessionTimeout + t.LeaseDuration + 2*t.RequestTimeout
 }
 
 // LivenessBound is the virtual time a healed cluster has to converge: a quorum leader
@@ -320,7 +360,12 @@ func (c Config) String() string {
 	if c.SnapshotRecords > 0 {
 		snapshots = fmt.Sprintf("every %d records", c.SnapshotRecords)
 	}
-	fmt.Fprintf(&b, "metadata snapshots: %s\n", snapshots)
+	fmt.Fprintf(&b, "metadata snapshots: %s", snapshots)
+	if c.QuorumFetchBytesMax > 0 {
+		fmt.Fprintf(&b, "; quorum fetches <= %d bytes, snapshot chunks <= %d bytes", c.QuorumFetchBytesMax, c.QuorumSnapshotChunkBytes)
+	}
+	fmt.Fprintf(&b, "; replica lag max %v\n", c.Timing.ReplicaLagMax)
+	b.WriteString(c.Data.String())
 	fmt.Fprintf(&b, "phases: safety %v, liveness bound %v\n", c.SafetyDuration, c.LivenessBound)
 	plants := c.Plants.String()
 	if plants == "" {

@@ -186,13 +186,8 @@ func (w *World) Heal() {
 // Do runs one client operation from a dedicated client, waits up to limit for it to
 // complete, and returns it (Pending if it did not).
 func (w *World) Do(op *Op, limit time.Duration) (*Op, *Failure) {
-	if w.scenarioClient == nil {
-		w.scenarioClient = w.addClient(roleWorkload)
-		w.scenarioClient.stopped = true
-		w.scenarioClient.direct = true
-	}
 	done := false
-	w.scenarioClient.run(op, func() { done = true })
+	w.scenario().run(op, func() { done = true })
 	_, f := w.RunUntil(func() bool { return done }, limit)
 	return op, f
 }
@@ -205,4 +200,71 @@ func (w *World) Finish() Result {
 		w.finish()
 	}
 	return w.result()
+}
+
+// Produce sends value to a partition with acks=all from the scenario client, trying again
+// with a new operation after each failure, until one is acknowledged or limit passed. It
+// returns the last operation.
+func (w *World) Produce(tp TopicPartition, value string, limit time.Duration) (*Op, *Failure) {
+	c := w.scenario()
+	c.watch(tp.Topic)
+	end := w.now + int64(limit)
+	var last *Op
+	for {
+		done := false
+		c.produceOnce(tp, value, func(op *Op) { last, done = op, true })
+		if ok, f := w.RunUntil(func() bool { return done }, time.Duration(end-w.now)); f != nil || !ok {
+			return last, f
+		}
+		if last.Outcome == OK || w.now >= end {
+			return last, nil
+		}
+		if _, f := w.RunUntil(func() bool { return false }, opBackoff); f != nil {
+			return last, f
+		}
+	}
+}
+
+// Fetch reads a partition at offset through its leader from the scenario client, trying
+// again after each failure until a read succeeds or limit passed. It returns the last
+// read (nil if none could start).
+func (w *World) Fetch(tp TopicPartition, offset int64, limit time.Duration) (*Op, *Failure) {
+	c := w.scenario()
+	c.watch(tp.Topic)
+	end := w.now + int64(limit)
+	var last *Op
+	for {
+		done := false
+		var op *Op
+		c.fetchOnce(tp, offset, 1, func(o *Op) { op, done = o, true })
+		if ok, f := w.RunUntil(func() bool { return done }, time.Duration(end-w.now)); f != nil || !ok {
+			return last, f
+		}
+		if op.ID > 0 {
+			last = op
+		}
+		if op.Outcome == OK || w.now >= end {
+			return last, nil
+		}
+		if _, f := w.RunUntil(func() bool { return false }, opBackoff); f != nil {
+			return last, f
+		}
+	}
+}
+
+// scenario returns the client of World.Do, Produce and Fetch.
+func (w *World) scenario() *Client {
+	if w.scenarioClient == nil {
+		w.scenarioClient = w.addClient(roleWorkload)
+		w.scenarioClient.stopped = true
+		w.scenarioClient.direct = true
+	}
+	return w.scenarioClient
+}
+
+// watch makes the client learn topic's partitions when it refreshes.
+func (c *Client) watch(topic string) {
+	if !slices.Contains(c.extraTopics, topic) && !slices.Contains(c.w.dataTopicNames(), topic) {
+		c.extraTopics = append(c.extraTopics, topic)
+	}
 }

@@ -62,12 +62,19 @@ func (c Coverage) String() string {
 // FaultKinds are the fault counters a sweep expects to see non-zero.
 var FaultKinds = []string{"fault:crash", "fault:restart", "fault:pause", "fault:partition", "fault:clog",
 	"fault:link-rates", "fault:disk-eio", "fault:disk-enospc", "fault:read-corrupt", "fault:at-rest-corrupt",
-	"fault:clock-jump", "fault:crash-on-write"}
+	"fault:clock-jump", "fault:crash-on-write", "fault:power-loss"}
 
 // Interesting are the protocol events a sweep expects to have exercised. Counters come
 // from the node's notes; the list grows with the protocols.
 var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "note:quorum-truncated",
-	"note:quorum-snapshot-installed", "note:quorum-resigned", "note:broker-fenced", "recovery:cut-tail", "recovery:after-fsync-loss", "shell:fatal"}
+	"note:quorum-snapshot-installed", "note:quorum-resigned", "note:broker-fenced", "recovery:cut-tail", "recovery:after-fsync-loss", "shell:fatal",
+	// partitions
+	"note:replica-truncate", "partition:isr-shrink", "partition:isr-shrink-to-min",
+	"partition:isr-expand", "partition:leader-failover", "producer:duplicate-answered",
+	"fetch:long-poll", "liveness:data-converged",
+	// groups
+	"group:rebalance", "group:coordinator-failover", "group:leader-rejoin-new-partitions", "group:leave",
+	"group:member-id-required", "group:commit-retry"}
 
 // Missing lists the names among want whose counter is 0 in c.
 func (c Coverage) Missing(want []string) []string {

@@ -40,12 +40,37 @@
 // # Runs
 //
 // Each seed first draws its configuration (Draw: cluster shape and roles, timing scale,
-// clocks, fault kinds and rates, workload mix) and prints it. The safety phase runs the
-// workload under faults within the fault budget (faults.go). The liveness phase then heals
-// the network, restarts crashed nodes, resumes paused ones and stops all faults: the
-// quorum must elect a leader within ten election timeouts and a metadata operation must
-// succeed within Config.LivenessBound. Final reads then read every topic, resolving the
-// operations whose outcome was unknown.
+// clocks, fault kinds and rates, the metadata workload; then, from its own stream, the
+// data workload of DataConfig) and prints it. The safety phase runs the workloads under
+// faults within the fault budget (faults.go). The liveness phase then heals the network,
+// restarts crashed nodes, resumes paused ones and stops all faults: the quorum must elect
+// a leader within ten election timeouts and a metadata operation must succeed within
+// Config.LivenessBound; then a probe must get an acks=all produce and a fetch of it
+// through on every data partition within the same bound (every partition has a leader
+// again). Once every producer resolved the batches it held, final reads read every data
+// partition from offset 0 to the high watermark the first read answered, consumer groups
+// must catch up to it, and every topic is described, which resolves the operations whose
+// outcome was unknown.
+//
+// # The data workload
+//
+// A setup client creates one or two data topics (1 to 4 partitions, replication factor
+// up to min(brokers, 5), min.insync.replicas from 1 to the replication factor, half of
+// them equal to it). Producers (acks 0, 1 or all; idempotent or not; up to five batches
+// in flight per partition; codecs drawn) send real ProduceRequests built with
+// core/record, each batch one operation with record values unique in the run; see
+// producer.go for retries, leader discovery and producer resets. Readers fetch from the
+// leader with the leader epoch they know (KIP-320) and look up the earliest and latest
+// offsets. Consumer groups (member.go) join with the KIP-394 member id round trip, sync
+// with the range or round-robin assignor computed by their leader, heartbeat, resume from
+// OffsetFetch, fetch, process and commit after processing, leave now and then, use
+// static membership sometimes, and rejoin when told to or when partitions are added (a
+// grower client runs CreatePartitions on the data topics).
+//
+// With Options.FlushAsync every topic runs with log.flush=async and correlated power
+// losses (every node crashing at once) are in every fault mix. That mode gives up
+// promise 1 of DESIGN.md; a run that loses acknowledged records reports the loss in
+// Result.Allowed (and the sweep summary says the mode allows it) instead of failing.
 //
 // # Clients and histories
 //
@@ -58,12 +83,35 @@
 //
 // # Checkers
 //
-// Invariants run after every step (quorum: one leader per epoch, committed records never
+// Invariants run after every step. Quorum: one leader per epoch, committed records never
 // lost or changed on any node, logs agreeing up to the smaller high watermark, epochs and
-// high watermarks never decreasing, across restarts too; plus any Options.Invariants).
-// After the run, Porcupine checks the metadata history per topic (a check that runs out
-// of time is "unknown", never a pass), broker lists must only grow, and CheckLog checks
-// produce/fetch histories. Coverage counts what each run exercised.
+// high watermarks never decreasing, across restarts too. Partitions (partinv.go): one
+// leader per (partition, leader epoch); no two replicas of a partition leading with a
+// valid lease at once; a replica's high watermark never decreasing within an epoch and
+// incarnation; every ISR member durably holding everything below its leader's high
+// watermark; replicas agreeing below the smaller high watermark; in every image the ISR
+// within the replicas and the leader within the ISR. Groups: in every coordinator's view,
+// no partition owned by two members of one generation, and a generation never handed out
+// twice with different owners. Serving (serve.go): a request that reached a node without
+// a valid lease is never answered with success, nor a read that reached a new leader not
+// yet ready to serve reads. Plus any Options.Invariants.
+//
+// After the run: broker lists must only grow; Porcupine checks the metadata history per
+// topic; CheckLog checks the produce and fetch history against the final reads (lost,
+// duplicated, torn, reordered or phantom records, gaps, reads disagreeing, high
+// watermarks going back, reads missing acknowledged writes); Porcupine checks each data
+// partition with the partition model (partmodel.go: the state is the committed length;
+// a produce present in the final read at base b commits there, in state b; a fetch or
+// ListOffsets latest that answered high watermark h reads state h) and each (group,
+// partition)'s committed offset as a register (groupmodel.go); the records every data
+// replica holds below its high watermark are read back from its disk and compared with
+// the final read. As operations complete: no partition assigned to two members of one
+// generation as the members saw it, and no commit accepted from a generation older than
+// one whose assignment was handed out before the commit began. A group must have
+// processed every record of the final read, with no gaps, before the run may end. A
+// Porcupine check that runs out of time is "unknown", never a pass. Coverage counts what
+// each run exercised (truncations, ISR shrinks and expansions, leader and coordinator
+// failovers, duplicates answered to idempotent producers, rebalances, long polls, ...).
 //
 // # Traces
 //

@@ -94,6 +94,7 @@ func (f *faultSchedule) act(gen uint64) {
 	add(c.ReadCorrupt, f.readCorrupt)
 	add(c.AtRestCorrupt, f.atRestCorrupt)
 	add(c.ClockJump, f.clockJump)
+	add(c.PowerLoss, f.powerLoss)
 	if len(kinds) > 0 && !kinds[f.rng.IntN(len(kinds))]() {
 		f.w.cov.Inc("fault:skipped-by-budget")
 	}
@@ -161,6 +162,30 @@ func (f *faultSchedule) crash() bool {
 	f.w.cov.Inc("fault:crash")
 	n.crash("crash fault")
 	n.scheduleRestart(f.w.now + int64(downtime))
+	return true
+}
+
+// powerLoss crashes every node at once, as a power loss in one data center would, and
+// restarts them together: whatever no disk synced is gone everywhere.
+func (f *faultSchedule) powerLoss() bool {
+	w := f.w
+	up := 0
+	for _, n := range w.nodes {
+		if n.up {
+			up++
+		}
+	}
+	if up == 0 {
+		return false
+	}
+	w.cov.Inc("fault:power-loss")
+	downtime := f.duration(f.cfg.DowntimeMax)
+	for _, n := range w.nodes {
+		if n.up {
+			n.crash("power loss")
+		}
+		n.scheduleRestart(w.now + int64(downtime))
+	}
 	return true
 }
 

@@ -1,7 +1,10 @@
 package sim
 
 import (
+	"encoding/binary"
+
 	"fmt"
+	"github.com/cespare/xxhash/v2"
 	"math"
 	"strings"
 	"time"
@@ -12,16 +15,30 @@ import (
 // OpKind is a kind of client operation in the history.
 type OpKind uint8
 
-// The operations of the metadata workload.
+// The operations of the metadata workload, then those of the data workload.
 const (
 	OpCreate OpKind = iota + 1
 	OpDelete
 	OpCreatePartitions
 	OpDescribe
 	OpListBrokers
+	// OpProduce is one batch to one partition.
+	OpProduce
+	// OpFetch is one consumer fetch of one partition, from the leader.
+	OpFetch
+	// OpListOffsets is one ListOffsets lookup (earliest or latest) of one partition.
+	OpListOffsets
+	// OpJoin is a JoinGroup then SyncGroup round of a group member: it ends with the
+	// member's generation and assignment.
+	OpJoin
+	// OpCommit is one OffsetCommit of a group member.
+	OpCommit
+	// OpOffsetFetch is one OffsetFetch of a group member.
+	OpOffsetFetch
 )
 
-var opKindNames = [...]string{"?", "create", "delete", "create-partitions", "describe", "list-brokers"}
+var opKindNames = [...]string{"?", "create", "delete", "create-partitions", "describe", "list-brokers",
+	"produce", "fetch", "list-offsets", "join", "commit", "offset-fetch"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opKindNames) {
@@ -31,7 +48,12 @@ func (k OpKind) String() string {
 }
 
 // IsRead reports whether the operation has no effect.
-func (k OpKind) IsRead() bool { return k == OpDescribe || k == OpListBrokers }
+func (k OpKind) IsRead() bool {
+	return k == OpDescribe || k == OpListBrokers || k == OpFetch || k == OpListOffsets || k == OpOffsetFetch
+}
+
+// IsData reports whether the operation belongs to the data workload.
+func (k OpKind) IsData() bool { return k >= OpProduce }
 
 // Outcome is how an operation ended.
 type Outcome uint8
@@ -80,7 +102,57 @@ type Op struct {
 	AllBrokers bool
 	// Final marks the complete reads after the liveness phase.
 	Final bool
+
+	// Data operations. Partition is the partition of a produce, fetch or lookup.
+	Partition int32
+	// Produce: the batch's record values (unique in the run), acks, and the idempotent
+	// producer's id, epoch and base sequence (-1 when not idempotent). Sent says some
+	// attempt left the client; Attempts counts them.
+	Values   []string
+	Acks     int16
+	Producer int64
+	Epoch    int16
+	Sequence int32
+	Sent     bool
+	Attempts int
+	// Offset: a produce's acknowledged base offset (-1 when the answer did not say, as
+	// DUPLICATE_SEQUENCE_NUMBER does); a fetch's fetch offset; a lookup's answer.
+	Offset int64
+	// ListAt is a lookup's timestamp: -2 for the earliest offset, -1 for the latest.
+	ListAt int64
+	// LeaderEpoch is the leader epoch a read carried (-1: none).
+	LeaderEpoch int32
+	// HW and Records are what a fetch answered: the high watermark and the records at or
+	// after the fetch offset.
+	HW      int64
+	Records []LogRecord
+
+	// Group operations: the group, the member and its generation, what a join ended with,
+	// what a commit wrote or an offset fetch read.
+	Group      string
+	Member     string
+	Instance   string
+	Generation int32
+	Assigned   []TopicPartition
+	Offsets    []PartitionOffset
 }
+
+// TopicPartition names one partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TopicPartition) String() string { return fmt.Sprintf("%s/%d", tp.Topic, tp.Partition) }
+
+// PartitionOffset is one committed offset (-1: none).
+type PartitionOffset struct {
+	TopicPartition
+	Offset int64
+}
+
+// key is the partition of a data operation.
+func (o *Op) key() TopicPartition { return TopicPartition{o.Topic, o.Partition} }
 
 func (o *Op) input() string {
 	switch o.Kind {
@@ -90,6 +162,26 @@ func (o *Op) input() string {
 		return fmt.Sprintf("create-partitions %s count=%d", o.Topic, o.Count)
 	case OpDelete, OpDescribe:
 		return fmt.Sprintf("%s %s", o.Kind, o.Topic)
+	case OpProduce:
+		idem := ""
+		if o.Producer >= 0 {
+			idem = fmt.Sprintf(" pid=%d/%d seq=%d", o.Producer, o.Epoch, o.Sequence)
+		}
+		return fmt.Sprintf("produce %s/%d acks=%d%s %v", o.Topic, o.Partition, o.Acks, idem, o.Values)
+	case OpFetch:
+		return fmt.Sprintf("fetch %s/%d at %d epoch %d", o.Topic, o.Partition, o.Offset, o.LeaderEpoch)
+	case OpListOffsets:
+		which := "latest"
+		if o.ListAt == -2 {
+			which = "earliest"
+		}
+		return fmt.Sprintf("list-offsets %s/%d %s", o.Topic, o.Partition, which)
+	case OpJoin:
+		return fmt.Sprintf("join %s as %q", o.Group, o.Instance)
+	case OpCommit:
+		return fmt.Sprintf("commit %s member %s generation %d %v", o.Group, o.Member, o.Generation, o.Offsets)
+	case OpOffsetFetch:
+		return fmt.Sprintf("offset-fetch %s", o.Group)
 	}
 	return o.Kind.String()
 }
@@ -116,6 +208,16 @@ func (o *Op) output() string {
 		return fmt.Sprintf("exists, %d partitions", o.Partitions)
 	case OpListBrokers:
 		return fmt.Sprintf("brokers %v", o.Brokers)
+	case OpProduce:
+		return fmt.Sprintf("ok at %d", o.Offset)
+	case OpFetch:
+		return fmt.Sprintf("hw %d, %d records %v", o.HW, len(o.Records), o.Records)
+	case OpListOffsets:
+		return fmt.Sprintf("offset %d", o.Offset)
+	case OpJoin:
+		return fmt.Sprintf("member %s generation %d assigned %v", o.Member, o.Generation, o.Assigned)
+	case OpOffsetFetch:
+		return fmt.Sprintf("%v", o.Offsets)
 	}
 	return "ok"
 }
@@ -140,7 +242,11 @@ func (w *World) invoke(c *Client, op *Op) {
 	op.Call = w.now
 	op.Node = -1
 	w.hist.Ops = append(w.hist.Ops, op)
-	w.record(traces.Event{Kind: traces.KindInvoke, Sub: 1, Node: -1, Peer: c.id, A: int64(op.ID), B: int64(op.Kind), Topic: op.Topic, Part: -1},
+	part := int32(-1)
+	if op.Kind == OpProduce || op.Kind == OpFetch || op.Kind == OpListOffsets {
+		part = op.Partition
+	}
+	w.record(traces.Event{Kind: traces.KindInvoke, Sub: 1, Node: -1, Peer: c.id, A: int64(op.ID), B: int64(op.Kind), Topic: op.Topic, Part: part},
 		func() string { return fmt.Sprintf("op %d %s", op.ID, op.input()) })
 }
 
@@ -160,7 +266,11 @@ func (w *World) complete(op *Op, outcome Outcome) {
 		op.Return = Never
 	}
 	w.cov.Inc("op:" + op.Kind.String() + ":" + outcome.String())
-	w.record(traces.Event{Kind: traces.KindComplete, Sub: sub, Node: op.Node, Peer: op.Client, A: int64(op.ID), B: int64(op.Code), Topic: op.Topic, Part: -1},
+	part := int32(-1)
+	if op.Kind == OpProduce || op.Kind == OpFetch || op.Kind == OpListOffsets {
+		part = op.Partition
+	}
+	w.record(traces.Event{Kind: traces.KindComplete, Sub: sub, Node: op.Node, Peer: op.Client, A: int64(op.ID), B: int64(op.Code), Topic: op.Topic, Part: part, Hash: op.digest()},
 		func() string { return fmt.Sprintf("op %d %s -> %s", op.ID, op.input(), op.output()) })
 }
 
@@ -182,4 +292,36 @@ func (h *History) String() string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// digest hashes what an operation ended with, so that the fingerprint covers results
+// and not only the events that led to them.
+func (o *Op) digest() uint64 {
+	if !o.Kind.IsData() {
+		return 0
+	}
+	d := xxhash.New()
+	var buf [8]byte
+	put := func(v int64) {
+		binary.LittleEndian.PutUint64(buf[:], uint64(v))
+		_, _ = d.Write(buf[:])
+	}
+	put(o.Offset)
+	put(o.HW)
+	put(int64(o.Generation))
+	for _, r := range o.Records {
+		put(r.Offset)
+		_, _ = d.WriteString(r.Value)
+	}
+	for _, tp := range o.Assigned {
+		_, _ = d.WriteString(tp.Topic)
+		put(int64(tp.Partition))
+	}
+	for _, po := range o.Offsets {
+		_, _ = d.WriteString(po.Topic)
+		put(int64(po.Partition))
+		put(po.Offset)
+	}
+	_, _ = d.WriteString(o.Member)
+	return d.Sum64()
 }

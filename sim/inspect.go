@@ -1,5 +1,7 @@
 package sim
 
+import "github.com/seedlog/seedlog/core/disk"
+
 // QuorumStatus is what the checkers read of a node's controller quorum state. It mirrors
 // the quorum's own status so that the checkers do not depend on its package.
 type QuorumStatus struct {
@@ -40,6 +42,62 @@ type Inspect struct {
 	Entries func(m Machine, from, to int64) []QuorumEntry
 	// Metadata returns the node's metadata image, summarized.
 	Metadata func(m Machine) (MetadataView, bool)
+	// Replicas appends the node's partition replicas to dst[:0] and returns it.
+	Replicas func(m Machine, dst []ReplicaView) []ReplicaView
+	// LeaseValid reports whether the node's controller lease lets it lead at local time
+	// now.
+	LeaseValid func(m Machine, now int64) bool
+	// Groups returns the state of every group coordinator the node runs.
+	Groups func(m Machine) []CoordinatorView
+	// ImageOffset is the last record applied to the node's metadata image; ImageCheck
+	// checks the image for the partition invariants (ISR within replicas, leader within
+	// ISR).
+	ImageOffset func(m Machine) int64
+	ImageCheck  func(m Machine) error
+}
+
+// ReplicaView is what the checkers read of one partition replica.
+type ReplicaView struct {
+	Topic     string
+	TopicID   [16]byte
+	Partition int32
+	Leader    bool
+	Follower  bool
+	// LeaderEpoch is the epoch the replica acts in.
+	LeaderEpoch int32
+	// HW, LEO, Durable and Start are the high watermark, log end, durable offset (all
+	// below it is synced, or in async mode written) and log start.
+	HW, LEO, Durable, Start int64
+	// ISR is the committed ISR the replica knows.
+	ISR []int32
+	// Epochs is the leader-epoch cache: epoch and first offset, ascending.
+	Epochs    []disk.EpochEntry
+	ReadReady bool
+	Loading   bool
+	Closed    bool
+}
+
+// CoordinatorView is one group coordinator.
+type CoordinatorView struct {
+	Partition int32
+	Serving   bool
+	Groups    []GroupView
+}
+
+// GroupView is one group as its coordinator sees it.
+type GroupView struct {
+	ID         string
+	State      string
+	Generation int32
+	// Members and what each was handed for the generation (nil: nothing yet).
+	Members []GroupMemberView
+}
+
+// GroupMemberView is one member of a group.
+type GroupMemberView struct {
+	ID         string
+	InstanceID string
+	Assignment []byte
 }
 
 // MetadataView summarizes a node's metadata image for checkers and scenarios.

@@ -1,7 +1,13 @@
 package sim
 
 import (
+	"fmt"
+	"slices"
+
+	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/partition"
 	"github.com/seedlog/seedlog/core/raft"
 )
 
@@ -16,8 +22,87 @@ type imageHolder interface {
 	Image() metadata.Image
 }
 
+// dataInspectable is what core.Node offers about its partitions, lease and groups.
+type dataInspectable interface {
+	Replicas() []core.ReplicaStatus
+	LeaseValid(now int64) bool
+	GroupStatus() []group.Status
+}
+
 func init() {
-	DefaultInspect = &Inspect{Quorum: coreQuorum, Entries: coreQuorumEntries, Metadata: coreMetadata}
+	DefaultInspect = &Inspect{Quorum: coreQuorum, Entries: coreQuorumEntries, Metadata: coreMetadata,
+		Replicas: coreReplicas, LeaseValid: coreLeaseValid, Groups: coreGroups, ImageOffset: coreImageOffset, ImageCheck: coreImageCheck}
+}
+
+func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
+	d, ok := m.(dataInspectable)
+	if !ok {
+		return dst[:0]
+	}
+	out := dst[:0]
+	for _, r := range d.Replicas() {
+		out = append(out, ReplicaView{Topic: r.Topic, TopicID: r.TopicID, Partition: r.Partition,
+			Leader: r.Role == partition.RoleLeader, Follower: r.Role == partition.RoleFollower, LeaderEpoch: r.LeaderEpoch,
+			HW: r.HighWatermark, LEO: r.LogEndOffset, Durable: r.DurableOffset, Start: r.LogStartOffset,
+			ISR: r.ISR, Epochs: r.Epochs, ReadReady: r.ReadReady, Loading: r.Loading, Closed: r.Closed})
+	}
+	return out
+}
+
+func coreLeaseValid(m Machine, now int64) bool {
+	d, ok := m.(dataInspectable)
+	return ok && d.LeaseValid(now)
+}
+
+func coreGroups(m Machine) []CoordinatorView {
+	d, ok := m.(dataInspectable)
+	if !ok {
+		return nil
+	}
+	var out []CoordinatorView
+	for _, s := range d.GroupStatus() {
+		cv := CoordinatorView{Partition: s.Partition, Serving: s.Phase == "serving"}
+		for _, g := range s.Groups {
+			gv := GroupView{ID: g.ID, State: g.State, Generation: g.Generation}
+			for _, mem := range g.Members {
+				gv.Members = append(gv.Members, GroupMemberView{ID: mem.ID, InstanceID: mem.InstanceID, Assignment: mem.Assignment})
+			}
+			cv.Groups = append(cv.Groups, gv)
+		}
+		out = append(out, cv)
+	}
+	return out
+}
+
+func coreImageOffset(m Machine) int64 {
+	h, ok := m.(imageHolder)
+	if !ok {
+		return -1
+	}
+	return h.Image().Offset()
+}
+
+// coreImageCheck checks the partitions of a node's image: every ISR member is a replica
+// and the leader, when there is one, is in the ISR.
+func coreImageCheck(m Machine) error {
+	h, ok := m.(imageHolder)
+	if !ok {
+		return nil
+	}
+	im := h.Image()
+	for _, t := range im.Topics() {
+		for _, p := range im.Partitions(t.ID) {
+			for _, id := range p.ISR {
+				if !slices.Contains(p.Replicas, id) {
+					return fmt.Errorf("image at offset %d: %s/%d has ISR %v, not within its replicas %v", im.Offset(), t.Name, p.Partition, p.ISR, p.Replicas)
+				}
+			}
+			if p.Leader >= 0 && !slices.Contains(p.ISR, p.Leader) {
+				return fmt.Errorf("image at offset %d: %s/%d is led by %d, outside its ISR %v", im.Offset(), t.Name, p.Partition, p.Leader, p.ISR)
+			}
+		}
+	}
+	return nil
 }
 
 func coreMetadata(m Machine) (MetadataView, bool) {

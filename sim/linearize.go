@@ -128,7 +128,7 @@ type MetadataCheck struct {
 func CheckMetadata(ops []*Op, timeout time.Duration) MetadataCheck {
 	byTopic := map[string][]porcupine.Operation{}
 	for _, op := range ops {
-		if op.Kind == OpListBrokers || op.Outcome == Pending {
+		if op.Kind == OpListBrokers || op.Kind.IsData() || op.Outcome == Pending {
 			continue
 		}
 		if op.Kind.IsRead() && op.Outcome != OK {

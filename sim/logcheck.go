@@ -11,17 +11,25 @@ import (
 // complement of Porcupine for partition logs. Records are identified by a unique value
 // their producer wrote. It reports:
 //
-//   - lost: an acknowledged produce whose record is missing from the final complete read
-//     (or sits at another offset than the one acknowledged);
+//   - lost: an acknowledged acks=all produce whose record is missing from the final
+//     complete read, or any acknowledged produce whose record sits at another offset than
+//     the one acknowledged;
+//   - lost-read: a record some fetch read at an offset the final read does not reach;
 //   - duplicate: one value at two offsets;
+//   - torn: the records of one batch not side by side in the log, or only some of them;
 //   - reorder: two produces to one partition where the first was acknowledged before the
 //     second was invoked, but the second's record sits at a lower offset;
-//   - phantom: a record read that no produce wrote (or only a produce that never left its
-//     client);
+//   - phantom: a record read that no produce wrote, or that a produce refused with a
+//     definite error (or never sent) wrote;
+//   - gap: the final read's offsets are not dense from 0 up to its high watermark;
 //   - inconsistent: two reads disagreeing about the record at one offset;
-//   - backwards: a client seeing a partition's high watermark decrease;
-//   - stale: a fetch that began after a produce was acknowledged, with a high watermark
-//     not above that produce's offset.
+//   - above-hw: a fetch returning a record at or above the high watermark it answered;
+//   - backwards: a client seeing a partition's high watermark decrease, or any read
+//     seeing a high watermark above the final read's;
+//   - stale: a read that began after an acks=all produce was acknowledged, with a high
+//     watermark not above that produce's offset;
+//   - earliest: a lookup of the earliest offset answering anything but 0 (the workload
+//     never deletes records and retention never removes any within a run).
 
 // LogRecord is a record read at an offset.
 type LogRecord struct {
@@ -36,14 +44,23 @@ type LogProduce struct {
 	Value     string
 	Call      int64
 	Return    int64
-	// Outcome OK means acknowledged at Offset. Failed with NotSent means the request
-	// never left the client; any other failure may still have been written.
+	// Outcome OK means acknowledged at Offset (-1 when the answer did not say). Failed
+	// means nothing was written: the request never left the client (NotSent) or was
+	// refused with an error that says so. Indeterminate may have been written.
 	Outcome Outcome
 	Offset  int64
 	NotSent bool
+	// Weak marks an acknowledgement that promises no durability (acks 0 or 1): the
+	// record may be lost, but if it stays it stays at the offset acknowledged.
+	Weak bool
+	// Batch names the produce (operation) the record belongs to, Index its place in the
+	// batch; Batch 0 means a batch of one.
+	Batch int
+	Index int
 }
 
-// LogFetch is one read of a partition.
+// LogFetch is one read of a partition (a fetch, or a lookup of the latest offset, which
+// reads the high watermark).
 type LogFetch struct {
 	Client    int32
 	Partition string
@@ -54,17 +71,27 @@ type LogFetch struct {
 	HW int64
 }
 
+// LogEarliest is a lookup of the earliest offset.
+type LogEarliest struct {
+	Client    int32
+	Partition string
+	Call      int64
+	Offset    int64
+}
+
 // LogHistory is what the checker reads. Final holds, per partition, a complete read of
-// the log at the end of the run, in offset order.
+// the log at the end of the run, in offset order, up to FinalHW when it is given.
 type LogHistory struct {
 	Produces []LogProduce
 	Fetches  []LogFetch
+	Earliest []LogEarliest
 	Final    map[string][]LogRecord
+	FinalHW  map[string]int64
 }
 
 // LogViolation is one problem found.
 type LogViolation struct {
-	Kind      string // lost, duplicate, reorder, phantom, inconsistent, backwards, stale
+	Kind      string
 	Partition string
 	Message   string
 }
@@ -73,19 +100,26 @@ func (v LogViolation) String() string {
 	return fmt.Sprintf("%s in %s: %s", v.Kind, v.Partition, v.Message)
 }
 
-// logViolationsMax bounds what the checker reports.
-const logViolationsMax = 20
+// logViolationsMax bounds what the checker reports, and logKindMax what it reports of
+// one kind (so one flood does not hide the others).
+const (
+	logViolationsMax = 20
+	logKindMax       = 5
+)
 
 // CheckLog checks a log history and returns what it found (nil when the history is
 // fine), in a deterministic order.
 func CheckLog(h *LogHistory) []LogViolation {
-	c := logChecker{h: h, at: map[string]map[int64]string{}, where: map[string]map[string]int64{}}
+	c := logChecker{h: h, at: map[string]map[int64]string{}, where: map[string]map[string]int64{}, kinds: map[string]int{}}
+	// Every check runs even when reads disagree: the final read comes first and is what
+	// the others compare with, so a lost record is reported as lost too.
 	c.readsAgree()
-	if len(c.out) == 0 {
-		c.lostAndReordered()
-		c.phantoms()
-		c.watermarks()
-	}
+	c.dense()
+	c.lostAndReordered()
+	c.torn()
+	c.phantoms()
+	c.watermarks()
+	c.earliest()
 	return c.out
 }
 
@@ -96,10 +130,12 @@ type logChecker struct {
 	at    map[string]map[int64]string
 	where map[string]map[string]int64
 	out   []LogViolation
+	kinds map[string]int
 }
 
 func (c *logChecker) report(kind, partition, format string, args ...any) {
-	if len(c.out) < logViolationsMax {
+	if len(c.out) < logViolationsMax && c.kinds[kind] < logKindMax {
+		c.kinds[kind]++
 		c.out = append(c.out, LogViolation{Kind: kind, Partition: partition, Message: fmt.Sprintf(format, args...)})
 	}
 }
@@ -122,7 +158,8 @@ func (c *logChecker) see(partition string, r LogRecord, source string) {
 	at[r.Offset], where[r.Value] = r.Value, r.Offset
 }
 
-// readsAgree folds every read into the offset maps, checking they never disagree.
+// readsAgree folds every read into the offset maps, checking they never disagree, and
+// that fetches return only records below the high watermark they answered.
 func (c *logChecker) readsAgree() {
 	for _, p := range sortedKeys(c.h.Final) {
 		for _, r := range c.h.Final[p] {
@@ -132,7 +169,27 @@ func (c *logChecker) readsAgree() {
 	for i := range c.h.Fetches {
 		f := &c.h.Fetches[i]
 		for _, r := range f.Records {
+			if r.Offset >= f.HW {
+				c.report("above-hw", f.Partition, "fetch by client %d at %v returned %q at offset %d with high watermark %d", f.Client, time.Duration(f.Call), r.Value, r.Offset, f.HW)
+				return
+			}
 			c.see(f.Partition, r, fmt.Sprintf("fetch by client %d at %v", f.Client, time.Duration(f.Call)))
+		}
+	}
+}
+
+// dense checks that each final read holds every offset from 0 to its high watermark.
+func (c *logChecker) dense() {
+	for _, p := range sortedKeys(c.h.Final) {
+		recs := c.h.Final[p]
+		for i, r := range recs {
+			if r.Offset != int64(i) {
+				c.report("gap", p, "the final read has offset %d where %d belongs", r.Offset, i)
+				break
+			}
+		}
+		if hw, ok := c.h.FinalHW[p]; ok && int64(len(recs)) != hw {
+			c.report("gap", p, "the final read holds %d records below its high watermark %d", len(recs), hw)
 		}
 	}
 }
@@ -145,13 +202,23 @@ func (c *logChecker) lostAndReordered() {
 		if p.Outcome != OK {
 			continue
 		}
-		byPartition[p.Partition] = append(byPartition[p.Partition], p)
 		final, ok := c.finalOffset(p.Partition, p.Value)
 		switch {
-		case !ok:
+		case !ok && !p.Weak:
 			c.report("lost", p.Partition, "value %q acknowledged at offset %d to client %d at %v is not in the final read", p.Value, p.Offset, p.Client, time.Duration(p.Return))
-		case final != p.Offset:
+		case ok && p.Offset >= 0 && final != p.Offset:
 			c.report("lost", p.Partition, "value %q acknowledged at offset %d is at offset %d in the final read", p.Value, p.Offset, final)
+		case ok && p.Offset >= 0:
+			byPartition[p.Partition] = append(byPartition[p.Partition], p)
+		}
+	}
+	for _, part := range sortedKeys(c.h.FinalHW) {
+		hw := c.h.FinalHW[part]
+		for _, off := range sortedKeys(c.at[part]) {
+			if off >= hw {
+				c.report("lost-read", part, "value %q was read at offset %d, beyond the final read's high watermark %d", c.at[part][off], off, hw)
+				break
+			}
 		}
 	}
 	for _, part := range sortedKeys(byPartition) {
@@ -180,19 +247,74 @@ func (c *logChecker) lostAndReordered() {
 }
 
 func (c *logChecker) finalOffset(partition, value string) (int64, bool) {
-	for _, r := range c.h.Final[partition] {
-		if r.Value == value {
-			return r.Offset, true
+	if _, ok := c.h.Final[partition]; !ok {
+		return 0, false
+	}
+	off, ok := c.where[partition][value]
+	if !ok {
+		return 0, false
+	}
+	// where holds every read; the final read is dense, so an offset below its end is in
+	// it exactly when some read agreed with it (readsAgree passed).
+	recs := c.h.Final[partition]
+	if off >= int64(len(recs)) || recs[off].Value != value {
+		return 0, false
+	}
+	return off, true
+}
+
+// torn checks that each batch is whole and contiguous in the final read, or absent.
+func (c *logChecker) torn() {
+	type key struct {
+		partition string
+		batch     int
+	}
+	batches := map[key][]*LogProduce{}
+	var order []key
+	for i := range c.h.Produces {
+		p := &c.h.Produces[i]
+		if p.Batch == 0 {
+			continue
+		}
+		k := key{p.Partition, p.Batch}
+		if _, ok := batches[k]; !ok {
+			order = append(order, k)
+		}
+		batches[k] = append(batches[k], p)
+	}
+	for _, k := range order {
+		recs := batches[k]
+		base, present := int64(-1), 0
+		for _, p := range recs {
+			if off, ok := c.finalOffset(p.Partition, p.Value); ok {
+				present++
+				if base < 0 {
+					base = off - int64(p.Index)
+				}
+				if off != base+int64(p.Index) {
+					c.report("torn", k.partition, "value %q of batch %d is at offset %d, not %d", p.Value, k.batch, off, base+int64(p.Index))
+					return
+				}
+			}
+		}
+		if present != 0 && present != len(recs) {
+			c.report("torn", k.partition, "only %d of the %d records of batch %d are in the final read", present, len(recs), k.batch)
+			return
 		}
 	}
-	return 0, false
 }
 
 // phantoms finds values read that no produce could have written.
 func (c *logChecker) phantoms() {
 	written := map[string]map[string]bool{}
-	for _, p := range c.h.Produces {
-		if p.Outcome == Failed && p.NotSent {
+	refused := map[string]map[string]*LogProduce{}
+	for i := range c.h.Produces {
+		p := &c.h.Produces[i]
+		if p.Outcome == Failed {
+			if refused[p.Partition] == nil {
+				refused[p.Partition] = map[string]*LogProduce{}
+			}
+			refused[p.Partition][p.Value] = p
 			continue
 		}
 		if written[p.Partition] == nil {
@@ -203,15 +325,18 @@ func (c *logChecker) phantoms() {
 	for _, part := range sortedKeys(c.at) {
 		for _, off := range sortedKeys(c.at[part]) {
 			v := c.at[part][off]
-			if !written[part][v] {
+			if p := refused[part][v]; p != nil {
+				c.report("phantom", part, "value %q read at offset %d belongs to a produce that failed definitively (client %d at %v)", v, off, p.Client, time.Duration(p.Call))
+			} else if !written[part][v] {
 				c.report("phantom", part, "value %q read at offset %d was never produced", v, off)
 			}
 		}
 	}
 }
 
-// watermarks checks that no client sees a high watermark go back, and that a fetch that
-// starts after an acknowledgement sees it.
+// watermarks checks that no client sees a high watermark go back, that no read sees
+// one above the final read's, and that a read that starts after an acknowledgement
+// sees it.
 func (c *logChecker) watermarks() {
 	type key struct {
 		client    int32
@@ -225,21 +350,56 @@ func (c *logChecker) watermarks() {
 		if prev, ok := last[k]; ok && f.Call > prev.Return && f.HW < prev.HW {
 			c.report("backwards", f.Partition, "client %d saw high watermark %d at %v, then %d at %v", f.Client, prev.HW, time.Duration(prev.Return), f.HW, time.Duration(f.Return))
 		}
+		if hw, ok := c.h.FinalHW[f.Partition]; ok && f.HW > hw {
+			c.report("backwards", f.Partition, "client %d saw high watermark %d at %v, above the final read's %d", f.Client, f.HW, time.Duration(f.Return), hw)
+		}
 		last[k] = f
 	}
-	acked := map[string][]LogProduce{}
+	// For each partition, the acknowledged acks=all produces by completion time, with a
+	// running maximum of their offsets: a read that began at t must see beyond the
+	// maximum over those acknowledged before t.
+	type ack struct {
+		ret, off int64
+		value    string
+	}
+	acked := map[string][]ack{}
 	for _, p := range c.h.Produces {
-		if p.Outcome == OK {
-			acked[p.Partition] = append(acked[p.Partition], p)
+		if p.Outcome == OK && !p.Weak && p.Offset >= 0 {
+			acked[p.Partition] = append(acked[p.Partition], ack{p.Return, p.Offset, p.Value})
 		}
 	}
-	for _, f := range c.h.Fetches {
-		for _, p := range acked[f.Partition] {
-			if p.Return < f.Call && f.HW <= p.Offset {
-				c.report("stale", f.Partition, "fetch by client %d at %v saw high watermark %d, below offset %d acknowledged at %v",
-					f.Client, time.Duration(f.Call), f.HW, p.Offset, time.Duration(p.Return))
-				break
+	for _, part := range sortedKeys(acked) {
+		as := acked[part]
+		slices.SortStableFunc(as, func(a, b ack) int { return cmpInt64(a.ret, b.ret) })
+		for i := 1; i < len(as); i++ {
+			if as[i].off < as[i-1].off {
+				as[i].off, as[i].value = as[i-1].off, as[i-1].value
 			}
+		}
+		acked[part] = as
+	}
+	for _, f := range c.h.Fetches {
+		as := acked[f.Partition]
+		i, _ := slices.BinarySearchFunc(as, f.Call, func(a ack, t int64) int {
+			if a.ret < t {
+				return -1
+			}
+			return 1
+		})
+		if i > 0 && f.HW <= as[i-1].off {
+			a := as[i-1]
+			c.report("stale", f.Partition, "read by client %d at %v saw high watermark %d, below %q at offset %d acknowledged at %v",
+				f.Client, time.Duration(f.Call), f.HW, a.value, a.off, time.Duration(a.ret))
+		}
+	}
+}
+
+// earliest checks lookups of the earliest offset.
+func (c *logChecker) earliest() {
+	for _, e := range c.h.Earliest {
+		if e.Offset != 0 {
+			c.report("earliest", e.Partition, "client %d looked up the earliest offset at %v and got %d; nothing ever deleted records", e.Client, time.Duration(e.Call), e.Offset)
+			return
 		}
 	}
 }

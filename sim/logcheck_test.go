@@ -73,7 +73,7 @@ func TestCheckLogBoundsReports(t *testing.T) {
 		h.Final["t/0"] = append(h.Final["t/0"], LogRecord{int64(i), strings.Repeat("x", i+1)})
 	}
 	vs := CheckLog(h)
-	if len(vs) != logViolationsMax {
-		t.Fatalf("%d violations reported, want the bound %d", len(vs), logViolationsMax)
+	if len(vs) != logKindMax {
+		t.Fatalf("%d violations reported, want the bound per kind %d", len(vs), logKindMax)
 	}
 }

@@ -60,6 +60,9 @@ func (w *World) sendResponse(n *simNode, r core.Response) {
 		w.fail("shell", n.spec.ID, "node %d emitted a nil response for corr %d", n.spec.ID, r.Corr)
 		return
 	}
+	if w.checks.serve != nil {
+		w.checks.serve.answered(n, r)
+	}
 	frame := wire.AppendResponse(nil, r.Corr, r.Msg)
 	id := netsim.StreamID(r.Conn)
 	l := w.links[id]
@@ -154,6 +157,9 @@ func (w *World) streamBroken(id netsim.StreamID, byNode bool) {
 		return
 	}
 	delete(w.links, id)
+	if w.checks.serve != nil {
+		w.checks.serve.connClosed(core.ConnID(id))
+	}
 	l.cc.broken()
 	n := w.node(l.node)
 	if !byNode && n.up && n.inc == l.inc {

@@ -165,6 +165,9 @@ func (n *simNode) request(now int64, in input) {
 		// An unsupported key or version reaches the node without a body: it answers
 		// ApiVersions with its version-0 error response and closes the connection for
 		// anything else, as the real node does.
+		if w.checks.serve != nil && err == nil {
+			w.checks.serve.arrived(n, in.conn, h.Corr, req)
+		}
 		n.m.Request(now, core.Request{Conn: in.conn, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: req})
 	default:
 		w.cov.Inc("shell:bad-request")
@@ -200,6 +203,12 @@ func (n *simNode) act() {
 		w.sendPeer(n, m)
 	}
 	for _, r := range out.Responses {
+		if d := w.checks.data; d != nil {
+			switch r.Msg.(type) {
+			case *kmsg.JoinGroupResponse, *kmsg.SyncGroupResponse, *kmsg.OffsetCommitResponse:
+				d.groupsDue[id-1] = true
+			}
+		}
 		w.sendResponse(n, r)
 	}
 	for _, c := range out.Close {
@@ -355,6 +364,11 @@ func (n *simNode) start() {
 // coreConfig is the node's configuration for its current incarnation.
 func (n *simNode) coreConfig() core.Config {
 	c := &n.w.cfg
+	defaults := core.DefaultDefaults
+	defaults.FlushAsync = c.Data.FlushAsync
+	if c.Data.OffsetsPartitions > 0 {
+		defaults.OffsetsTopicPartitions = c.Data.OffsetsPartitions
+	}
 	return core.Config{
 		NodeID:    n.spec.ID,
 		Voters:    c.Voters(),
@@ -364,10 +378,12 @@ func (n *simNode) coreConfig() core.Config {
 		Port:      9092,
 		Seed:      coreSeed(c.Seed, n.spec.ID, n.inc),
 		Timing:    c.Timing,
-		Defaults:  core.DefaultDefaults,
+		Defaults:  defaults,
 		Plants:    c.Plants,
 
-		MetadataSnapshotRecords: c.SnapshotRecords,
+		MetadataSnapshotRecords:  c.SnapshotRecords,
+		QuorumFetchBytesMax:      c.QuorumFetchBytesMax,
+		QuorumSnapshotChunkBytes: c.QuorumSnapshotChunkBytes,
 	}
 }
 

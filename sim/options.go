@@ -39,6 +39,11 @@ type Options struct {
 	NoWorkload bool
 	// NoFaults switches every fault off whatever the seed drew.
 	NoFaults bool
+	// FlushAsync runs every topic with log.flush=async (Kafka's page-cache durability)
+	// and puts correlated power losses in every fault mix: acknowledged acks=all records
+	// may then be lost, which the run reports as allowed (Result.Allowed), not as a
+	// failure.
+	FlushAsync bool
 }
 
 // DefaultOpenDisk is the disk executor used when Options.OpenDisk is nil; the build sets

@@ -22,7 +22,10 @@ type Result struct {
 	// Failure is nil for a passing run.
 	Failure *Failure
 	// Unknown lists the checks that ran out of time: never a pass.
-	Unknown  []string
+	Unknown []string
+	// Allowed lists violations the run's configuration allows (log.flush=async losing
+	// acknowledged records to a correlated power loss): reported, not failures.
+	Allowed  []string
 	Coverage Coverage
 	History  History
 	// Linearizability is Porcupine's visualization of a failed check.
@@ -54,6 +57,7 @@ func (w *World) result() Result {
 		VirtualEnd:      time.Duration(w.now),
 		Failure:         w.failure,
 		Unknown:         w.checks.unknown,
+		Allowed:         w.checks.allowed,
 		Coverage:        w.cov,
 		History:         w.hist,
 		Linearizability: w.checks.linearizability,

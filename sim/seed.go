@@ -23,16 +23,19 @@ import (
 //	faults   the fault schedule (index 0)
 //	workload what the clients do (index 0)
 //	client   client i's own choices (index = client id)
+//	data     the data workload's configuration (index 0) and later additions to the
+//	         configuration (index 1)
 const (
-	streamConfig   = "config"
-	streamNet      = "net"
-	streamDisk     = "disk"
-	streamCrash    = "crash"
-	streamCore     = "core"
-	streamClock    = "clock"
-	streamFaults   = "faults"
-	streamWorkload = "workload"
-	streamClient   = "client"
+	streamConfig     = "config"
+	streamNet        = "net"
+	streamDisk       = "disk"
+	streamCrash      = "crash"
+	streamCore       = "core"
+	streamClock      = "clock"
+	streamFaults     = "faults"
+	streamWorkload   = "workload"
+	streamClient     = "client"
+	streamDataConfig = "data"
 )
 
 // streamSeeds returns the two PCG seed words of a stream.

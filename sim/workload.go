@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/seedlog/seedlog/core"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -21,9 +22,9 @@ import (
 const opBackoff = 50 * time.Millisecond
 
 // requestTimeout is how long a client waits for one answer.
-func (w *World) requestTimeout() time.Duration {
-	return max(w.cfg.Timing.RequestTimeout/3, time.Second)
-}
+func (w *World) requestTimeout() time.Duration { return clientRequestTimeout(w.cfg.Timing) }
+
+func clientRequestTimeout(t core.Timing) time.Duration { return max(t.RequestTimeout/3, time.Second) }
 
 // startClients creates the workload clients and schedules their first operations.
 func (w *World) startClients() {
@@ -36,6 +37,9 @@ func (w *World) startClients() {
 // scheduleNext plans the client's next operation after an exponential think time.
 func (c *Client) scheduleNext() {
 	mean := float64(c.w.cfg.Workload.OpInterval)
+	if c.interval > 0 {
+		mean = float64(c.interval)
+	}
 	think := time.Duration(c.rng.ExpFloat64() * mean)
 	e := c.w.schedule(c.w.now+int64(think), evWorkload)
 	e.node = c.id
@@ -43,6 +47,10 @@ func (c *Client) scheduleNext() {
 
 // nextOp starts the client's next operation, while the safety phase lasts.
 func (c *Client) nextOp() {
+	if c.act != nil {
+		c.act()
+		return
+	}
 	if c.stopped || c.busy || c.w.phase != phaseSafety || c.w.failure != nil {
 		return
 	}
@@ -377,8 +385,20 @@ func (l *liveness) converged() {
 	}
 	l.reached = true
 	w.cov.Inc("liveness:converged")
-	w.phase = phaseFinalReads
-	w.recordPhase(phaseFinalReads, "final reads: every topic is read to resolve indeterminate operations")
+	if w.data != nil {
+		w.data.converge(l.finalMetadataReads)
+		return
+	}
+	l.finalMetadataReads()
+}
+
+// finalMetadataReads describes every topic and lists the brokers, then ends the run.
+func (l *liveness) finalMetadataReads() {
+	w := l.w
+	if w.phase != phaseFinalReads {
+		w.phase = phaseFinalReads
+		w.recordPhase(phaseFinalReads, "final reads: every topic is read to resolve indeterminate operations")
+	}
 	l.reader = w.addClient(roleReader)
 	l.reader.later(w.cfg.LivenessBound, func() {
 		if w.phase == phaseFinalReads {
@@ -386,6 +406,7 @@ func (l *liveness) converged() {
 		}
 	})
 	topics := append(slices.Clone(w.cfg.Workload.Topics), probeTopic)
+	topics = append(topics, w.dataTopicNames()...)
 	l.finalRead(topics, 0)
 }
 

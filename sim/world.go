@@ -9,8 +9,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/core/record"
 	"github.com/seedlog/seedlog/disksim"
 	"github.com/seedlog/seedlog/netsim"
 	"github.com/seedlog/seedlog/traces"
@@ -63,6 +65,10 @@ type World struct {
 	scenarioClient *Client
 	// acting is the node taking an input right now (-1 for none), to blame panics.
 	acting int32
+	// coder decompresses the batches clients read.
+	coder record.Coder
+	// data drives the data workload; nil when the run has none.
+	data *dataWorkload
 }
 
 // Failure is what made a run fail.
@@ -92,6 +98,11 @@ func newWorld(opts Options) (*World, error) {
 	}
 	if opts.NoWorkload {
 		cfg.Workload.Clients = 0
+		cfg.Data = DataConfig{}
+	}
+	if opts.FlushAsync && cfg.Data.On() {
+		cfg.Data.FlushAsync = true
+		cfg.Faults.PowerLoss = !opts.NoFaults
 	}
 	if opts.Adjust != nil {
 		opts.Adjust(&cfg)
@@ -259,6 +270,9 @@ func (w *World) startAll() {
 		e.inc = n.inc
 	}
 	w.startClients()
+	if w.cfg.Data.On() {
+		w.startData()
+	}
 	w.faults.start()
 	w.schedule(int64(w.cfg.SafetyDuration), evPhase)
 }
@@ -320,6 +334,9 @@ func (w *World) advancePhase() {
 		return fmt.Sprintf("liveness phase: faults stop, the cluster must converge within %v", w.cfg.LivenessBound)
 	})
 	w.faults.stopAll()
+	if w.data != nil {
+		w.data.livenessStarted()
+	}
 	w.live = startLiveness(w)
 }
 
@@ -373,4 +390,10 @@ func (w *World) sortedLinks(node int32) []netsim.StreamID {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// clientNote records a client's note in the trace (a producer reset, a rejoin, ...).
+func (w *World) clientNote(c *Client, text string) {
+	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutNote, Node: -1, Peer: c.id, Hash: xxhash.Sum64String(text)},
+		func() string { return fmt.Sprintf("client %d: %s", c.id, text) })
 }

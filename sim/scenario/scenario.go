@@ -14,7 +14,8 @@
 // snapshot makes the nodes snapshot their metadata image every that many records.
 //
 // Wherever a node is expected, "leader" names the current quorum leader and "old-leader"
-// the node that "leader" named last (crash leader ... expect leader != old-leader).
+// the node that "leader" named last (crash leader ... expect leader != old-leader);
+// "leader-of:t/0" names the leader of partition 0 of topic t in the quorum leader's image.
 //
 // Time and faults:
 //
@@ -37,6 +38,10 @@
 //	create-partitions t count=4
 //	describe t
 //	list-brokers
+//	produce t/0 VALUE           one record with acks=all, sent again (as a new operation)
+//	                            until acknowledged: prints "ok at OFFSET" or the last error
+//	fetch t/0 [at=0]            read from the partition's leader until a read succeeds:
+//	                            prints the high watermark and the records
 //
 // Inspection and expectations:
 //
@@ -147,6 +152,8 @@ func (r *runner) command(line string) error {
 		return r.lifecycle(name, args)
 	case "create-topic", "delete-topic", "create-partitions", "describe", "list-brokers":
 		return r.operation(name, args)
+	case "produce", "fetch":
+		return r.data(name, args)
 	case "status":
 		r.status()
 		return nil
@@ -240,6 +247,7 @@ func (r *runner) cluster(args []string) error {
 		c.Workload.Clients = 0
 		c.SafetyDuration = 1000 * time.Hour
 		c.SnapshotRecords = snapshot
+		c.QuorumFetchBytesMax, c.QuorumSnapshotChunkBytes = 0, 0
 		c.LivenessBound = sim.LivenessBound(c.Timing)
 	}
 	w, err := sim.NewWorld(opts)
@@ -380,6 +388,14 @@ func (r *runner) nodeList(words []string) ([]int32, error) {
 			ids = append(ids, r.oldLeader)
 			continue
 		}
+		if p, ok := strings.CutPrefix(w, "leader-of:"); ok {
+			id, err := r.partitionLeader(p)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+			continue
+		}
 		n, err := strconv.Atoi(w)
 		if err != nil || n < 1 || n > len(r.w.Config().Nodes) {
 			return nil, fmt.Errorf("%q is not a node (1..%d)", w, len(r.w.Config().Nodes))
@@ -499,6 +515,78 @@ func (r *runner) operation(name string, args []string) error {
 	r.last = op.Result()
 	r.printf("-> %s", r.last)
 	return nil
+}
+
+// data produces to or fetches from a partition.
+func (r *runner) data(name string, args []string) error {
+	kv, bare := keyValues(args)
+	want := 1
+	if name == "produce" {
+		want = 2
+	}
+	if len(bare) != want {
+		return fmt.Errorf("want: produce TOPIC/PARTITION VALUE, or fetch TOPIC/PARTITION [at=OFFSET]")
+	}
+	tp, err := parsePartition(bare[0])
+	if err != nil {
+		return err
+	}
+	timeout := r.opts.OpTimeout
+	if s, ok := kv["timeout"]; ok {
+		if timeout, err = parseDuration(s); err != nil {
+			return err
+		}
+	}
+	var op *sim.Op
+	var f *sim.Failure
+	if name == "produce" {
+		op, f = r.w.Produce(tp, bare[1], timeout)
+	} else {
+		at, err := intArg(kv, "at", 0)
+		if err != nil {
+			return err
+		}
+		op, f = r.w.Fetch(tp, int64(at), timeout)
+	}
+	if f != nil {
+		return f
+	}
+	r.last = "nothing"
+	if op != nil {
+		r.last = op.Result()
+	}
+	r.printf("-> %s", r.last)
+	return nil
+}
+
+// parsePartition parses TOPIC/PARTITION.
+func parsePartition(s string) (sim.TopicPartition, error) {
+	topic, p, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(p)
+	if !ok || topic == "" || err != nil || n < 0 {
+		return sim.TopicPartition{}, fmt.Errorf("%q is not TOPIC/PARTITION", s)
+	}
+	return sim.TopicPartition{Topic: topic, Partition: int32(n)}, nil
+}
+
+// partitionLeader is the leader of a partition in the quorum leader's image.
+func (r *runner) partitionLeader(s string) (int32, error) {
+	tp, err := parsePartition(s)
+	if err != nil {
+		return 0, err
+	}
+	v := r.w.View()
+	seer, ok := v.QuorumLeader()
+	if !ok {
+		return 0, fmt.Errorf("the quorum has no leader to ask who leads %s", s)
+	}
+	md, _ := v.Metadata(seer)
+	for _, t := range md.Topics {
+		if t.Name == tp.Topic && int(tp.Partition) < len(t.Leaders) && t.Leaders[tp.Partition] > 0 {
+			return t.Leaders[tp.Partition], nil
+		}
+	}
+	return 0, fmt.Errorf("%s has no leader", s)
 }
 
 // notes prints the kinds of notes a node emitted.

@@ -355,7 +355,7 @@ func (x *toyExec) Close() error { return nil }
 
 // Options runs the toy on a seed. The toy has one copy of its state, so corruption
 // (which the budget allows on a minority of voters) would lose data it cannot refetch:
-// it stays off.
+// it stays off. It serves no partitions, so the data workload is off too.
 func Options(seed uint64, ackEarly bool) sim.Options {
 	return sim.Options{
 		Seed:     seed,
@@ -363,6 +363,7 @@ func Options(seed uint64, ackEarly bool) sim.Options {
 		Served:   ToyServed,
 		Adjust: func(c *sim.Config) {
 			c.Faults.ReadCorrupt, c.Faults.AtRestCorrupt = false, false
+			c.Data = sim.DataConfig{} // the toy serves no partitions
 		},
 		MachineFor: func(c *sim.Config) sim.NewMachine { return Machine(slices.Clone(c.Brokers()), ackEarly) },
 	}

@@ -1,0 +1,152 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/seedlog/seedlog/traces"
+)
+
+// logHistory builds the log checker's input from the run's history and final reads.
+func (w *World) logHistory() *LogHistory {
+	h := &LogHistory{Final: map[string][]LogRecord{}, FinalHW: map[string]int64{}}
+	d := w.data
+	for _, tp := range d.finalPartitions() {
+		h.Final[tp.String()] = d.finalReads[tp]
+		h.FinalHW[tp.String()] = d.finalHW[tp]
+	}
+	for _, op := range w.hist.Ops {
+		part := op.key().String()
+		switch op.Kind {
+		case OpProduce:
+			batch := 0
+			if len(op.Values) > 1 {
+				batch = op.ID
+			}
+			for i, v := range op.Values {
+				lp := LogProduce{Client: op.Client, Partition: part, Value: v, Call: op.Call, Return: op.Return,
+					Outcome: op.Outcome, Offset: -1, NotSent: op.Outcome == Failed && op.Code < 0,
+					Weak: op.Acks != -1, Batch: batch, Index: i}
+				if op.Offset >= 0 {
+					lp.Offset = op.Offset + int64(i)
+				}
+				h.Produces = append(h.Produces, lp)
+			}
+		case OpFetch:
+			if op.Outcome == OK {
+				h.Fetches = append(h.Fetches, LogFetch{Client: op.Client, Partition: part, Call: op.Call, Return: op.Return, Records: op.Records, HW: op.HW})
+			}
+		case OpListOffsets:
+			switch {
+			case op.Outcome != OK:
+			case op.ListAt == -2:
+				h.Earliest = append(h.Earliest, LogEarliest{Client: op.Client, Partition: part, Call: op.Call, Offset: op.Offset})
+			default:
+				h.Fetches = append(h.Fetches, LogFetch{Client: op.Client, Partition: part, Call: op.Call, Return: op.Return, HW: op.Offset})
+			}
+		}
+	}
+	return h
+}
+
+// checkData runs the data checkers after the run: the log checker, Porcupine per
+// partition, Porcupine per committed offset. It reports whether the run may go on to
+// other checks.
+func (c *checkers) checkData(timeout time.Duration) bool {
+	w := c.w
+	if w.data == nil || w.phase != phaseEnd {
+		return true
+	}
+	vs := CheckLog(w.logHistory())
+	w.cov.Add("check:log-partitions", int64(len(w.data.finalHW)))
+	if len(vs) > 0 {
+		if w.cfg.Data.FlushAsync && lossOnly(vs) {
+			// log.flush=async gives up promise 1: a correlated power loss may take
+			// acknowledged records with it. Report it as what the mode allows.
+			what := "log.flush=async lost records: "
+			if firstLost(vs).Kind == "lost" {
+				what = "log.flush=async lost acknowledged acks=all records: "
+			}
+			c.allowed = append(c.allowed, what+firstLost(vs).String())
+			w.cov.Inc("check:async-loss")
+			if firstLost(vs).Kind == "lost" {
+				w.cov.Inc("check:async-lost-acknowledged")
+			}
+			w.record(traces.Event{Kind: traces.KindCheck, Sub: traces.CheckPassed, Node: -1, Peer: -1},
+				func() string { return "allowed by log.flush=async: " + FormatLogViolations(vs) })
+			return false
+		}
+		w.fail("log-history", -1, "%d problems; first: %s\n%s", len(vs), vs[0], FormatLogViolations(vs))
+		return false
+	}
+	res := CheckPartitions(w.hist.Ops, w.data.finalReads, timeout)
+	w.cov.Add("check:linearizable-partitions", int64(res.Checked-len(res.Unknown)))
+	for _, key := range res.Unknown {
+		c.noteUnknown("partition " + key)
+	}
+	if res.Illegal != "" {
+		c.linearizability = res.Visualization
+		w.fail("linearizability", -1, "produce/fetch/list-offsets history of partition %s is not linearizable (%d operations)", res.Illegal, res.IllegalOps)
+		return false
+	}
+	if w.cfg.Data.FlushAsync {
+		// Committed offsets live in an async topic too: they may be lost.
+		return c.checkReplicasAgree()
+	}
+	off := CheckOffsets(w.hist.Ops, timeout)
+	w.cov.Add("check:linearizable-offsets", int64(off.Checked-len(off.Unknown)))
+	for _, key := range off.Unknown {
+		c.noteUnknown("offsets " + key)
+	}
+	if off.Illegal != "" {
+		c.linearizability = off.Visualization
+		w.fail("linearizability", -1, "committed offsets of %s are not linearizable (%d operations)", off.Illegal, off.IllegalOps)
+		return false
+	}
+	return c.checkReplicasAgree()
+}
+
+// lossOnly reports whether violations are what losing acknowledged records explains:
+// records gone, reads that saw them disagreeing with the final read, watermarks seen
+// above what remained.
+func lossOnly(vs []LogViolation) bool {
+	for _, v := range vs {
+		switch v.Kind {
+		case "lost", "lost-read", "inconsistent", "backwards", "stale", "gap":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// firstLost returns the first acknowledged record lost, else the first violation.
+func firstLost(vs []LogViolation) LogViolation {
+	for _, v := range vs {
+		if v.Kind == "lost" {
+			return v
+		}
+	}
+	return vs[0]
+}
+
+func (c *checkers) noteUnknown(what string) {
+	w := c.w
+	c.unknown = append(c.unknown, what)
+	w.cov.Inc("check:linearizability-unknown")
+	w.record(traces.Event{Kind: traces.KindCheck, Sub: traces.CheckUnknown, Node: -1, Peer: -1},
+		func() string { return fmt.Sprintf("linearizability of %s: unknown (check timed out)", what) })
+}
+
+// groupCoverage describes, for a failure message, what each group processed of each
+// partition against the final read.
+func (d *dataWorkload) groupCoverage() string {
+	var b strings.Builder
+	for _, g := range d.groups {
+		for _, tp := range d.finalPartitions() {
+			fmt.Fprintf(&b, "group %s %s: processed %v of [0, %d)\n", g.spec.Name, tp, g.processed[tp], d.finalHW[tp])
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,183 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/seedlog/seedlog/core/record"
+)
+
+// DataConfig says what the data clients do: producers, readers and consumer groups over
+// a few data topics that a setup client creates at the start and that live for the
+// whole run. It is drawn from its own random stream, so drawing it never shifts the rest
+// of the configuration.
+type DataConfig struct {
+	Topics    []DataTopic
+	Producers []ProducerSpec
+	// Readers are plain consumers: fetches and ListOffsets on any partition.
+	Readers int
+	Groups  []GroupSpec
+	// OpInterval is the mean think time of a data client between two operations.
+	OpInterval time.Duration
+	// GrowInterval is the mean time between two CreatePartitions on a data topic (0:
+	// never); PartitionsMax bounds the growth.
+	GrowInterval  time.Duration
+	PartitionsMax int32
+	// FetchWaitMax is the max.wait of readers' and members' fetches.
+	FetchWaitMax time.Duration
+	// FlushAsync runs every topic with log.flush=async (Kafka's page-cache durability),
+	// which gives up promise 1 of DESIGN.md: a correlated power loss may lose
+	// acknowledged acks=all records. The checkers then report such a loss as allowed.
+	FlushAsync bool
+	// OffsetsPartitions is offsets.topic.num.partitions.
+	OffsetsPartitions int32
+	// DeliveryTimeout bounds how long a producer keeps retrying one batch.
+	DeliveryTimeout time.Duration
+}
+
+// On reports whether the run has a data workload.
+func (d *DataConfig) On() bool { return len(d.Topics) > 0 }
+
+// DataTopic is one data topic.
+type DataTopic struct {
+	Name       string
+	Partitions int32
+	RF         int32
+	MinISR     int32
+}
+
+// ProducerSpec is one producer's behaviour.
+type ProducerSpec struct {
+	Acks       int16 // 0, 1 or -1
+	Idempotent bool  // only with acks -1, as Kafka requires
+	// InFlightMax is how many batches of one partition may be in flight at once (at most
+	// five for an idempotent producer, Kafka's bound).
+	InFlightMax int
+	// RecordsMax bounds the records of one batch.
+	RecordsMax int
+	Codec      record.Codec
+}
+
+// GroupSpec is one consumer group.
+type GroupSpec struct {
+	Name    string
+	Members int
+	// Assignor is "range" or "roundrobin", computed by the group's leader.
+	Assignor string
+	// Static gives members a group.instance.id (KIP-345).
+	Static bool
+	// LeavePPM is the chance per processed poll that a member leaves the group for a
+	// while (LeaveGroup, then a new join).
+	LeavePPM int64
+	Topics   []string
+}
+
+// drawData draws the data workload of a seed. Brokers bounds replication factors.
+func drawData(seed uint64, brokers int) DataConfig {
+	rng := Stream(seed, streamDataConfig, 0)
+	d := DataConfig{
+		OpInterval:        time.Duration(20+rng.IntN(280)) * time.Millisecond,
+		FetchWaitMax:      time.Duration(20+rng.IntN(480)) * time.Millisecond,
+		OffsetsPartitions: int32(1 + rng.IntN(3)),
+		Readers:           1 + rng.IntN(3),
+		PartitionsMax:     4,
+		FlushAsync:        false,
+	}
+	for i := range 1 + rng.IntN(2) {
+		rf := int32(1 + rng.IntN(min(brokers, 5)))
+		minISR := rf
+		if rng.IntN(2) == 0 {
+			// Half of the topics need every replica in sync: a replica down leaves the
+			// partition unable to commit, and a new leader unable to serve reads, for long.
+			minISR = int32(1 + rng.IntN(int(rf)))
+		}
+		d.Topics = append(d.Topics, DataTopic{
+			Name:       fmt.Sprintf("d%d", i),
+			Partitions: int32(1 + rng.IntN(4)),
+			RF:         rf,
+			MinISR:     minISR,
+		})
+	}
+	for range 1 + rng.IntN(3) {
+		d.Producers = append(d.Producers, drawProducer(rng))
+	}
+	if rng.IntN(2) == 0 {
+		g := GroupSpec{
+			Name:     "g0",
+			Members:  1 + rng.IntN(3),
+			Assignor: []string{"range", "roundrobin"}[rng.IntN(2)],
+			Static:   rng.IntN(3) == 0,
+			LeavePPM: []int64{0, 5_000, 30_000}[rng.IntN(3)],
+		}
+		for _, t := range d.Topics {
+			g.Topics = append(g.Topics, t.Name)
+		}
+		d.Groups = append(d.Groups, g)
+		if rng.IntN(2) == 0 {
+			d.GrowInterval = time.Duration(4+rng.IntN(12)) * time.Second
+		}
+	}
+	return d
+}
+
+func drawProducer(rng *rand.Rand) ProducerSpec {
+	p := ProducerSpec{
+		Acks:        []int16{-1, -1, -1, 1, 0}[rng.IntN(5)],
+		InFlightMax: 1 + rng.IntN(5),
+		RecordsMax:  1 + rng.IntN(3),
+		Codec:       []record.Codec{record.CodecNone, record.CodecNone, record.CodecGzip, record.CodecSnappy, record.CodecLZ4, record.CodecZstd}[rng.IntN(6)],
+	}
+	if p.Acks == -1 {
+		p.Idempotent = rng.IntN(2) == 0
+	}
+	return p
+}
+
+// String renders the data workload for the configuration block.
+func (d *DataConfig) String() string {
+	if !d.On() {
+		return "data: none\n"
+	}
+	var b strings.Builder
+	b.WriteString("data: topics")
+	for _, t := range d.Topics {
+		fmt.Fprintf(&b, " %s(partitions=%d rf=%d min.insync=%d)", t.Name, t.Partitions, t.RF, t.MinISR)
+	}
+	flush := "sync"
+	if d.FlushAsync {
+		flush = "async (acknowledged writes may be lost to a correlated power loss)"
+	}
+	fmt.Fprintf(&b, "; log.flush=%s; an op every ~%v; fetch wait <= %v; offsets partitions %d\n", flush, d.OpInterval, d.FetchWaitMax, d.OffsetsPartitions)
+	b.WriteString("  producers:")
+	for i, p := range d.Producers {
+		kind := "plain"
+		if p.Idempotent {
+			kind = "idempotent"
+		}
+		fmt.Fprintf(&b, " #%d acks=%d %s in-flight<=%d records<=%d %s;", i+1, p.Acks, kind, p.InFlightMax, p.RecordsMax, p.Codec)
+	}
+	fmt.Fprintf(&b, " readers: %d\n", d.Readers)
+	for _, g := range d.Groups {
+		static := "dynamic"
+		if g.Static {
+			static = "static"
+		}
+		fmt.Fprintf(&b, "  group %s: %d %s members, %s assignor, leave %s per poll, topics %v\n", g.Name, g.Members, static, g.Assignor, ppm(g.LeavePPM), g.Topics)
+	}
+	if d.GrowInterval > 0 {
+		fmt.Fprintf(&b, "  partitions grow every ~%v up to %d\n", d.GrowInterval, d.PartitionsMax)
+	}
+	return b.String()
+}
+
+// dataTopic returns the data topic named name.
+func (d *DataConfig) topic(name string) (DataTopic, bool) {
+	for _, t := range d.Topics {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return DataTopic{}, false
+}

@@ -1,0 +1,407 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/seedlog/seedlog/core/disk"
+)
+
+// coreOffsetsTopic is the topic holding group state: its leader failovers are
+// coordinator failovers.
+const coreOffsetsTopic = "__consumer_offsets"
+
+// dataInvariants checks partition replicas and group coordinators after every step of a
+// node, against the latest state of every other node (each node's state only changes
+// when it takes an input, so the latest seen is its state now):
+//
+//   - at most one leader per (partition, leader epoch);
+//   - no two replicas of a partition lead with a valid lease at the same instant (a
+//     deposed leader may still believe it leads, but its lease must have lapsed, on its
+//     own clock, before another replica's lease lets it serve);
+//   - per replica and incarnation, the high watermark never decreases within an epoch;
+//     HW <= log end, durable offset <= log end, log start <= HW;
+//   - every member of a leader's ISR durably holds everything below the leader's HW;
+//   - two replicas agree below the smaller of their HWs (their leader-epoch caches
+//     describe the same epochs there; the bytes are compared at the end of the run);
+//   - in every node's metadata image, the ISR is within the replicas and the leader
+//     within the ISR;
+//   - in every coordinator's view, no partition has two owners in one generation of a
+//     group, and a generation number never comes back with a different owner.
+//
+// With log.flush=async the durability invariants are off: that mode lets a correlated
+// power loss take what the ISR acknowledged, and followers then truncate below their HW;
+// so are the group checks, as group records may be lost with it.
+type dataInvariants struct {
+	w     *World
+	async bool
+	// replicas caches each node's replicas as of its last step, by node index; nil
+	// while the node is down. spare holds the previous list of each node, reused.
+	replicas [][]ReplicaView
+	spare    [][]ReplicaView
+	// groupsDue marks nodes whose coordinators answered a join or sync (or started)
+	// since their groups were last checked.
+	groupsDue []bool
+	// lease is each node's lease validity at its last step.
+	lease   []bool
+	leaders map[epochKey]int32
+	hws     map[hwKey]hwMark
+	images  []int64
+	// owners holds, per group and generation, the owner of each partition seen in any
+	// coordinator's view.
+	owners map[genKey]map[TopicPartition]string
+	// lastLeader is the latest leader epoch seen per partition and its leader, to count
+	// failovers.
+	lastLeader map[partKey][2]int32
+}
+
+type partKey struct {
+	topicID   [16]byte
+	partition int32
+}
+
+type epochKey struct {
+	partKey
+	epoch int32
+}
+
+type hwKey struct {
+	partKey
+	node int32
+	inc  uint32
+}
+
+type hwMark struct {
+	epoch int32
+	hw    int64
+}
+
+// groupViolation marks an invariant violation of a group coordinator.
+type groupViolation struct{ error }
+
+type genKey struct {
+	group      string
+	generation int32
+}
+
+func newDataInvariants(w *World) *dataInvariants {
+	return &dataInvariants{
+		w:         w,
+		async:     w.cfg.Data.FlushAsync,
+		replicas:  make([][]ReplicaView, len(w.nodes)),
+		spare:     make([][]ReplicaView, len(w.nodes)),
+		groupsDue: make([]bool, len(w.nodes)),
+		lease:     make([]bool, len(w.nodes)),
+		leaders:   map[epochKey]int32{},
+		hws:       map[hwKey]hwMark{},
+		images:    make([]int64, len(w.nodes)),
+		owners:    map[genKey]map[TopicPartition]string{},
+
+		lastLeader: map[partKey][2]int32{},
+	}
+}
+
+// count updates the coverage counters of ISR shrinks (to min.insync.replicas, too) and
+// expansions of data partitions from a node's replicas before and after a step.
+func (d *dataInvariants) count(before, after []ReplicaView) {
+	cov := d.w.cov
+	for i := range after {
+		r := &after[i]
+		if !r.Leader || r.Closed {
+			continue
+		}
+		pk := partKey{r.TopicID, r.Partition}
+		t, data := d.w.cfg.Data.topic(r.Topic)
+		if !data {
+			continue
+		}
+		o := findReplica(before, pk)
+		if o == nil || !o.Leader || o.LeaderEpoch != r.LeaderEpoch || len(o.ISR) == len(r.ISR) {
+			continue
+		}
+		if len(r.ISR) < len(o.ISR) {
+			cov.Inc("partition:isr-shrink")
+			if int32(len(r.ISR)) == t.MinISR {
+				cov.Inc("partition:isr-shrink-to-min")
+			}
+		} else {
+			cov.Inc("partition:isr-expand")
+		}
+	}
+}
+
+func (d *dataInvariants) crashed(n *simNode) {
+	d.replicas[n.spec.ID-1] = nil
+	d.lease[n.spec.ID-1] = false
+	d.groupsDue[n.spec.ID-1] = true
+}
+
+// check runs the invariants after node n took an input.
+func (d *dataInvariants) check(n *simNode) error {
+	ins := d.w.opts.Inspect
+	id := n.spec.ID
+	if ins.ImageCheck != nil && ins.ImageOffset != nil {
+		if err := d.checkImage(n); err != nil {
+			return err
+		}
+	}
+	if ins.Replicas == nil || !n.spec.Broker {
+		return nil
+	}
+
+	// A lease that became valid makes every leader replica of the node serve again:
+	// check them all.
+	lease := ins.LeaseValid != nil && ins.LeaseValid(n.m, n.localNow())
+	renewed := lease && !d.lease[id-1]
+	d.lease[id-1] = lease
+	prev := d.replicas[id-1]
+	reps := ins.Replicas(n.m, d.spare[id-1])
+	d.count(prev, reps)
+	d.replicas[id-1], d.spare[id-1] = reps, prev
+	for i := range reps {
+		r := &reps[i]
+		if r.Closed {
+			continue
+		}
+		// A replica that did not change since the node's last step was checked then,
+		// against every other node as it was; each other node's changes are checked
+		// against it when that node steps.
+		if i < len(prev) && sameView(&prev[i], r) && !(renewed && r.Leader) {
+			continue
+		}
+		if err := d.checkReplica(n, r); err != nil {
+			return fmt.Errorf("%s/%d on node %d: %w", r.Topic, r.Partition, id, err)
+		}
+	}
+	if ins.Groups != nil && d.groupsDue[id-1] && !d.async {
+		d.groupsDue[id-1] = false
+		return d.checkGroups(n)
+	}
+	return nil
+}
+
+// checkImage checks the node's metadata image when it changed.
+func (d *dataInvariants) checkImage(n *simNode) error {
+	ins := d.w.opts.Inspect
+	off := ins.ImageOffset(n.m)
+	if off == d.images[n.spec.ID-1] {
+		return nil
+	}
+	d.images[n.spec.ID-1] = off
+	return ins.ImageCheck(n.m)
+}
+
+func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
+	id := n.spec.ID
+	pk := partKey{r.TopicID, r.Partition}
+	if r.Durable > r.LEO || (!d.async && r.HW > r.LEO) {
+		return fmt.Errorf("offsets out of order: log start %d, HW %d, durable %d, log end %d", r.Start, r.HW, r.Durable, r.LEO)
+	}
+	if r.Leader {
+		k := epochKey{pk, r.LeaderEpoch}
+		if other, ok := d.leaders[k]; ok && other != id {
+			return fmt.Errorf("two leaders in leader epoch %d: node %d and node %d", r.LeaderEpoch, other, id)
+		}
+		d.leaders[k] = id
+		if last, ok := d.lastLeader[pk]; ok && r.LeaderEpoch > last[0] && last[1] != id {
+			if r.Topic == coreOffsetsTopic {
+				d.w.cov.Inc("group:coordinator-failover")
+			} else if _, data := d.w.cfg.Data.topic(r.Topic); data {
+				d.w.cov.Inc("partition:leader-failover")
+			}
+		}
+		if last, ok := d.lastLeader[pk]; !ok || r.LeaderEpoch > last[0] {
+			d.lastLeader[pk] = [2]int32{r.LeaderEpoch, id}
+		}
+	}
+	if !d.async && !r.Loading {
+		hk := hwKey{pk, id, n.inc}
+		if last, ok := d.hws[hk]; ok && last.epoch == r.LeaderEpoch && r.HW < last.hw {
+			return fmt.Errorf("high watermark went back from %d to %d in leader epoch %d", last.hw, r.HW, r.LeaderEpoch)
+		}
+		d.hws[hk] = hwMark{r.LeaderEpoch, r.HW}
+	}
+	if err := d.checkLease(n, r); err != nil {
+		return err
+	}
+	for j, reps := range d.replicas {
+		other := int32(j + 1)
+		if other == id || reps == nil {
+			continue
+		}
+		o := findReplica(reps, pk)
+		if o == nil || o.Closed {
+			continue
+		}
+		if err := d.checkPair(n.spec.ID, r, other, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLease fails when r leads with a valid lease while another replica does too.
+func (d *dataInvariants) checkLease(n *simNode, r *ReplicaView) error {
+	ins := d.w.opts.Inspect
+	if !r.Leader || ins.LeaseValid == nil || !ins.LeaseValid(n.m, n.localNow()) {
+		return nil
+	}
+	pk := partKey{r.TopicID, r.Partition}
+	for j, reps := range d.replicas {
+		m := d.w.nodes[j]
+		if m == n || reps == nil || !m.up {
+			continue
+		}
+		if o := findReplica(reps, pk); o != nil && o.Leader && !o.Closed && ins.LeaseValid(m.m, m.localNow()) {
+			return fmt.Errorf("two leaders with valid leases at once: node %d (epoch %d) and node %d (epoch %d)", n.spec.ID, r.LeaderEpoch, m.spec.ID, o.LeaderEpoch)
+		}
+	}
+	return nil
+}
+
+// checkPair checks r on node a against o on node b.
+func (d *dataInvariants) checkPair(a int32, r *ReplicaView, b int32, o *ReplicaView) error {
+	if d.async {
+		return nil
+	}
+	// An ISR member holds everything below its leader's HW.
+	if r.Leader && slices.Contains(r.ISR, b) && !o.Loading && o.Durable < r.HW {
+		return fmt.Errorf("ISR member %d durably holds up to %d, below the leader's high watermark %d (leader epoch %d, ISR %v)", b, o.Durable, r.HW, r.LeaderEpoch, r.ISR)
+	}
+	if o.Leader && slices.Contains(o.ISR, a) && !r.Loading && r.Durable < o.HW {
+		return fmt.Errorf("it is in the ISR %v of leader %d (epoch %d, HW %d) but durably holds only up to %d", o.ISR, b, o.LeaderEpoch, o.HW, r.Durable)
+	}
+	if r.Loading || o.Loading {
+		return nil
+	}
+	hw := min(r.HW, o.HW)
+	if ea, eb := epochsBelow(r.Epochs, hw), epochsBelow(o.Epochs, hw); !slices.Equal(ea, eb) {
+		return fmt.Errorf("logs disagree below offset %d, the smaller HW: node %d has epochs %v, node %d has %v", hw, a, ea, b, eb)
+	}
+	return nil
+}
+
+// sameView reports whether two views of one node's replica show the same state.
+func sameView(a, b *ReplicaView) bool {
+	return a.Partition == b.Partition && a.TopicID == b.TopicID && a.Leader == b.Leader && a.Follower == b.Follower &&
+		a.LeaderEpoch == b.LeaderEpoch && a.HW == b.HW && a.LEO == b.LEO && a.Durable == b.Durable && a.Start == b.Start &&
+		a.ReadReady == b.ReadReady && a.Loading == b.Loading && a.Closed == b.Closed &&
+		slices.Equal(a.ISR, b.ISR) && slices.Equal(a.Epochs, b.Epochs)
+}
+
+// epochsBelow returns the epoch cache entries that start below hw.
+func epochsBelow(epochs []disk.EpochEntry, hw int64) []disk.EpochEntry {
+	i := 0
+	for i < len(epochs) && epochs[i].StartOffset < hw {
+		i++
+	}
+	return epochs[:i]
+}
+
+// findReplica finds the replica of a partition in a node's list.
+func findReplica(reps []ReplicaView, pk partKey) *ReplicaView {
+	for i := range reps {
+		if reps[i].Partition == pk.partition && reps[i].TopicID == pk.topicID {
+			return &reps[i]
+		}
+	}
+	return nil
+}
+
+// checkGroups checks the node's coordinators: no partition with two owners in one
+// generation of a group, across every coordinator seen.
+func (d *dataInvariants) checkGroups(n *simNode) error {
+	for _, cv := range d.w.opts.Inspect.Groups(n.m) {
+		if !cv.Serving {
+			continue
+		}
+		for _, g := range cv.Groups {
+			if err := d.checkGroup(n.spec.ID, cv.Partition, g); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (d *dataInvariants) checkGroup(node, part int32, g GroupView) error {
+	k := genKey{g.ID, g.Generation}
+	owners := d.owners[k]
+	for _, m := range g.Members {
+		if m.Assignment == nil {
+			continue
+		}
+		tps, err := decodeAssignment(m.Assignment)
+		if err != nil {
+			continue // not a consumer assignment: nothing to check
+		}
+		owner := m.ID
+		if m.InstanceID != "" {
+			owner = "instance " + m.InstanceID
+		}
+		if owners == nil {
+			owners = map[TopicPartition]string{}
+			d.owners[k] = owners
+		}
+		for _, tp := range tps {
+			if prev, ok := owners[tp]; ok && prev != owner {
+				return groupViolation{fmt.Errorf("group %s generation %d (coordinator on node %d, offsets partition %d): partition %s is owned by %s and by %s",
+					g.ID, g.Generation, node, part, tp, prev, owner)}
+			}
+			owners[tp] = owner
+		}
+	}
+	return nil
+}
+
+// checkReplicasAgree reads every up replica of every data partition from its node's
+// disk at the end of the run and compares what it holds below its high watermark with
+// the final read.
+func (c *checkers) checkReplicasAgree() bool {
+	w := c.w
+	ins := w.opts.Inspect
+	if ins.Replicas == nil || w.data == nil {
+		return true
+	}
+	final := map[string]map[int64]string{}
+	for _, tp := range w.data.finalPartitions() {
+		m := map[int64]string{}
+		for _, r := range w.data.finalReads[tp] {
+			m[r.Offset] = r.Value
+		}
+		final[tp.String()] = m
+	}
+	for _, n := range w.nodes {
+		if !n.up || !n.spec.Broker {
+			continue
+		}
+		for _, r := range ins.Replicas(n.m, nil) {
+			tp := TopicPartition{r.Topic, r.Partition}
+			want, ok := final[tp.String()]
+			if !ok || r.Closed || r.Loading || r.HW <= r.Start {
+				continue
+			}
+			done := n.exec.Do(disk.Op{Kind: disk.Read, Log: disk.PartitionLog(r.Topic, r.Partition), Offset: r.Start, MaxOffset: r.HW, MaxBytes: 64 << 20})
+			if done.Err != nil {
+				w.fail("replicas", n.spec.ID, "reading %s [%d, %d) back from node %d's disk: %v", tp, r.Start, r.HW, n.spec.ID, done.Err)
+				return false
+			}
+			recs, _, err := w.decodeRecords(done.Data, r.Start)
+			if err != nil {
+				w.fail("replicas", n.spec.ID, "node %d's copy of %s: %v", n.spec.ID, tp, err)
+				return false
+			}
+			for _, rec := range recs {
+				if rec.Offset >= r.HW {
+					break
+				}
+				if v, ok := want[rec.Offset]; ok && v != rec.Value {
+					w.fail("replicas", n.spec.ID, "node %d holds %q at %s offset %d, below its HW %d; the final read has %q", n.spec.ID, rec.Value, tp, rec.Offset, r.HW, v)
+					return false
+				}
+			}
+			w.cov.Inc("check:replica-compared")
+		}
+	}
+	return true
+}

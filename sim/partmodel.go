@@ -1,0 +1,161 @@
+package sim
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// The partition model: linearizability of produce, fetch and ListOffsets, per partition.
+//
+// The state is the committed log's length: the high watermark, n. The log's content is
+// not part of the state because the log checker already pins it down: every read agrees
+// with the final complete read, offsets are dense, and each batch sits whole at one
+// place. So what is left to check is timing:
+//
+//   - a produce whose batch is in the final read at base b with k records commits there:
+//     it is legal only in state n = b and takes the state to b + k. An acks=all produce
+//     acknowledged must commit between its invocation and its acknowledgement; any other
+//     produce present in the final read (acks 0 or 1, or one whose outcome is unknown)
+//     commits at some time after its invocation (it completes "never"). A produce absent
+//     from the final read never committed and is left out, as is one that failed;
+//   - a fetch that answered high watermark h, or a lookup of the latest offset that
+//     answered h, reads the state: it is legal only in state n = h.
+//
+// So a read that began after an acknowledgement sees the acknowledged batch, a read
+// never shows a high watermark that was not the committed length at some instant of it
+// (no reading from a deposed leader that fell behind, nor from a new leader that has
+// not caught up), and batches commit in offset order within their windows. Reads that
+// failed say nothing and are left out.
+
+// partInput and partOutput are what Porcupine sees of an operation.
+type partInput struct {
+	produce bool
+	base    int64 // produce: where the batch is in the final read
+	count   int64 // produce: its records
+	op      int   // the history operation, for descriptions
+	text    string
+}
+
+type partOutput struct {
+	hw int64 // read: the high watermark answered
+}
+
+var partitionModel = porcupine.Model{
+	Init: func() any { return int64(0) },
+	Step: func(state, input, output any) (bool, any) {
+		n, in := state.(int64), input.(partInput)
+		if in.produce {
+			if n != in.base {
+				return false, n
+			}
+			return true, n + in.count
+		}
+		return n == output.(partOutput).hw, n
+	},
+	Equal: func(a, b any) bool { return a.(int64) == b.(int64) },
+	DescribeOperation: func(input, output any) string {
+		in := input.(partInput)
+		if in.produce {
+			return fmt.Sprintf("op %d %s: commits [%d, %d)", in.op, in.text, in.base, in.base+in.count)
+		}
+		return fmt.Sprintf("op %d %s: hw %d", in.op, in.text, output.(partOutput).hw)
+	},
+	DescribeState: func(state any) string { return fmt.Sprintf("committed %d", state.(int64)) },
+}
+
+// PartitionCheck is the result of checking the partition histories.
+type PartitionCheck struct {
+	Checked       int
+	Unknown       []string
+	Illegal       string
+	IllegalOps    int
+	Visualization string
+}
+
+// CheckPartitions checks the produce, fetch and ListOffsets operations of a history for
+// linearizability, partition by partition, given the final read of each partition
+// (values to offsets). Partitions without a final read are not checked.
+func CheckPartitions(ops []*Op, final map[TopicPartition][]LogRecord, timeout time.Duration) PartitionCheck {
+	where := map[TopicPartition]map[string]int64{}
+	for tp, recs := range final {
+		m := make(map[string]int64, len(recs))
+		for _, r := range recs {
+			m[r.Value] = r.Offset
+		}
+		where[tp] = m
+	}
+	byPart := map[TopicPartition][]porcupine.Operation{}
+	for _, op := range ops {
+		tp := op.key()
+		w, ok := where[tp]
+		if !ok {
+			continue
+		}
+		if po, ok := partitionOp(op, w); ok {
+			byPart[tp] = append(byPart[tp], po)
+		}
+	}
+	var res PartitionCheck
+	keys := make([]TopicPartition, 0, len(byPart))
+	for tp := range byPart {
+		keys = append(keys, tp)
+	}
+	sortedPartitions(keys)
+	for _, tp := range keys {
+		history := byPart[tp]
+		verdict, info := porcupine.CheckOperationsVerbose(partitionModel, history, timeout)
+		res.Checked++
+		switch verdict {
+		case porcupine.Unknown:
+			res.Unknown = append(res.Unknown, tp.String())
+		case porcupine.Illegal:
+			if res.Illegal == "" {
+				res.Illegal, res.IllegalOps = tp.String(), len(history)
+				var buf bytes.Buffer
+				if err := porcupine.Visualize(partitionModel, info, &buf); err == nil {
+					res.Visualization = buf.String()
+				}
+			}
+		}
+	}
+	return res
+}
+
+// partitionOp converts an operation for the partition model; false leaves it out.
+func partitionOp(op *Op, final map[string]int64) (porcupine.Operation, bool) {
+	po := porcupine.Operation{ClientId: int(op.Client - 1), Call: op.Call, Return: op.Return}
+	switch op.Kind {
+	case OpProduce:
+		if op.Outcome == Failed || op.Outcome == Pending || len(op.Values) == 0 {
+			return po, false
+		}
+		base, ok := final[op.Values[0]]
+		if !ok {
+			return po, false
+		}
+		if op.Outcome != OK || op.Acks != -1 {
+			po.Return = Never
+		}
+		po.Input = partInput{produce: true, base: base, count: int64(len(op.Values)), op: op.ID, text: fmt.Sprintf("produce acks=%d by client %d", op.Acks, op.Client)}
+		po.Output = partOutput{}
+	case OpFetch:
+		if op.Outcome != OK {
+			return po, false
+		}
+		po.Input = partInput{op: op.ID, text: fmt.Sprintf("fetch at %d by client %d via node %d", op.Offset, op.Client, op.Node)}
+		po.Output = partOutput{hw: op.HW}
+	case OpListOffsets:
+		if op.Outcome != OK || op.ListAt != -1 {
+			return po, false
+		}
+		po.Input = partInput{op: op.ID, text: fmt.Sprintf("list latest by client %d via node %d", op.Client, op.Node)}
+		po.Output = partOutput{hw: op.Offset}
+	default:
+		return po, false
+	}
+	po.Metadata = fmt.Sprintf("op %d", op.ID)
+	return po, true
+}

@@ -1,0 +1,241 @@
+package sim
+
+import (
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Readers are plain consumers: each keeps a position per partition and fetches from the
+// leader it knows, with the leader epoch it knows (KIP-320), moving forward; now and then
+// it looks up the earliest or the latest offset. Every fetch and lookup is an operation
+// of the history: reads have no effect, so only those that got an answer constrain
+// anything.
+
+// reader is one reader client.
+type reader struct {
+	c   *Client
+	pos map[TopicPartition]int64
+	// busy is set while a read is out.
+	busy bool
+}
+
+func (w *World) startReader() *reader {
+	c := w.addClient(roleConsumer)
+	c.interval = w.cfg.Data.OpInterval
+	r := &reader{c: c, pos: map[TopicPartition]int64{}}
+	c.act = r.tick
+	c.scheduleNext()
+	return r
+}
+
+func (r *reader) tick() {
+	c := r.c
+	w := c.w
+	if w.phase != phaseSafety || w.failure != nil {
+		return
+	}
+	if r.busy {
+		c.scheduleNext()
+		return
+	}
+	known := c.knownPartitions(w.dataTopicNames())
+	if len(known) == 0 {
+		c.refreshTopics(nil)
+		c.scheduleNext()
+		return
+	}
+	tp := known[c.rng.IntN(len(known))]
+	r.busy = true
+	done := func() {
+		r.busy = false
+		c.scheduleNext()
+	}
+	switch x := c.rng.IntN(10); {
+	case x < 7:
+		minBytes := int32(1)
+		if c.rng.IntN(3) == 0 {
+			minBytes = int32(1 + c.rng.IntN(4096)) // a long poll
+		}
+		c.fetchOnce(tp, r.pos[tp], minBytes, func(op *Op) {
+			if op.Outcome == OK {
+				if n := len(op.Records); n > 0 {
+					r.pos[tp] = op.Records[n-1].Offset + 1
+				}
+			} else if op.Code == errOffsetOutOfRange {
+				r.pos[tp] = 0
+			}
+			done()
+		})
+	default:
+		at := int64(-1)
+		if x == 9 {
+			at = -2
+		}
+		c.listOnce(tp, at, func(op *Op) {
+			if op.Outcome == OK && at == -2 && r.pos[tp] < op.Offset {
+				r.pos[tp] = op.Offset
+			}
+			done()
+		})
+	}
+}
+
+// fetchOnce performs one fetch operation of tp at offset, through the leader the client
+// knows (refreshing first when it knows none), and calls done with the finished
+// operation.
+func (c *Client) fetchOnce(tp TopicPartition, offset int64, minBytes int32, done func(*Op)) {
+	w := c.w
+	leader, epoch, ok := c.leaderOf(tp)
+	if !ok {
+		c.refreshTopics(func() {
+			if _, _, ok := c.leaderOf(tp); !ok {
+				c.later(dataBackoff, func() { done(&Op{Kind: OpFetch, Outcome: Failed, Code: -1}) })
+				return
+			}
+			c.fetchOnce(tp, offset, minBytes, done)
+		})
+		return
+	}
+	op := &Op{Kind: OpFetch, Topic: tp.Topic, Partition: tp.Partition, Offset: offset, LeaderEpoch: epoch, HW: -1, Producer: -1}
+	w.invoke(c, op)
+	op.Node = leader
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = -1
+	req.MaxWaitMillis = int32(w.cfg.Data.FetchWaitMax / time.Millisecond)
+	req.MinBytes = minBytes
+	req.MaxBytes = int32(1 + c.rng.IntN(64<<10))
+	req.SessionEpoch = -1
+	t := kmsg.NewFetchRequestTopic()
+	t.Topic = tp.Topic
+	hi := int16(12)
+	if id := c.topics[tp.Topic].id; id != ([16]byte{}) {
+		t.TopicID = id
+		hi = 32767
+	}
+	p := kmsg.NewFetchRequestTopicPartition()
+	p.Partition = tp.Partition
+	p.CurrentLeaderEpoch = epoch
+	p.FetchOffset = offset
+	p.LogStartOffset = -1
+	p.LastFetchedEpoch = -1
+	p.PartitionMaxBytes = req.MaxBytes
+	t.Partitions = append(t.Partitions, p)
+	req.Topics = append(req.Topics, t)
+	if minBytes > 1 {
+		w.cov.Inc("fetch:long-poll")
+	}
+	timeout := w.requestTimeout() + w.cfg.Data.FetchWaitMax
+	c.sendLimited(leader, req, 0, hi, timeout, func(resp kmsg.Response, err error) {
+		c.fetchAnswer(op, tp, resp, err)
+		done(op)
+	})
+}
+
+// fetchAnswer completes a fetch operation.
+func (c *Client) fetchAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err error) {
+	w := c.w
+	if err != nil {
+		// Refused, broken or timed out: the leader may be gone; learn again.
+		op.Code = -1
+		c.forgetLeader(tp)
+		w.complete(op, Failed)
+		return
+	}
+	r := resp.(*kmsg.FetchResponse)
+	var part *kmsg.FetchResponseTopicPartition
+	if r.ErrorCode == errNone && len(r.Topics) == 1 && len(r.Topics[0].Partitions) == 1 {
+		part = &r.Topics[0].Partitions[0]
+	}
+	switch {
+	case part == nil:
+		op.Code = r.ErrorCode
+		if op.Code == errNone {
+			op.Code = errInvalidRequest
+		}
+		w.complete(op, Failed)
+		return
+	case part.ErrorCode != errNone:
+		op.Code = part.ErrorCode
+		if slices.Contains(staleLeaderCodes, part.ErrorCode) || part.ErrorCode == errOffsetNotAvailable {
+			c.forgetLeader(tp)
+		}
+		w.complete(op, Failed)
+		return
+	}
+	recs, _, derr := w.decodeRecords(part.RecordBatches, op.Offset)
+	if derr != nil {
+		w.fail("client", op.Node, "client %d: node %d served %s/%d at %d: %v", c.id, op.Node, tp.Topic, tp.Partition, op.Offset, derr)
+		return
+	}
+	op.HW = part.HighWatermark
+	op.Records = recs
+	w.cov.Inc("fetch:ok")
+	if len(recs) > 0 {
+		w.cov.Inc("fetch:records")
+	}
+	w.complete(op, OK)
+}
+
+// listOnce performs one ListOffsets operation (at -2: earliest, -1: latest).
+func (c *Client) listOnce(tp TopicPartition, at int64, done func(*Op)) {
+	w := c.w
+	leader, epoch, ok := c.leaderOf(tp)
+	if !ok {
+		c.refreshTopics(func() {
+			if _, _, ok := c.leaderOf(tp); !ok {
+				c.later(dataBackoff, func() { done(&Op{Kind: OpListOffsets, Outcome: Failed, Code: -1}) })
+				return
+			}
+			c.listOnce(tp, at, done)
+		})
+		return
+	}
+	op := &Op{Kind: OpListOffsets, Topic: tp.Topic, Partition: tp.Partition, ListAt: at, LeaderEpoch: epoch, Offset: -1, HW: -1, Producer: -1}
+	w.invoke(c, op)
+	op.Node = leader
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	t := kmsg.NewListOffsetsRequestTopic()
+	t.Topic = tp.Topic
+	p := kmsg.NewListOffsetsRequestTopicPartition()
+	p.Partition = tp.Partition
+	p.CurrentLeaderEpoch = epoch
+	p.Timestamp = at
+	p.MaxNumOffsets = 1
+	t.Partitions = append(t.Partitions, p)
+	req.Topics = append(req.Topics, t)
+	c.send(leader, req, w.requestTimeout(), func(resp kmsg.Response, err error) {
+		c.listAnswer(op, tp, resp, err)
+		done(op)
+	})
+}
+
+func (c *Client) listAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err error) {
+	w := c.w
+	if err != nil {
+		op.Code = -1
+		c.forgetLeader(tp)
+		w.complete(op, Failed)
+		return
+	}
+	r := resp.(*kmsg.ListOffsetsResponse)
+	if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
+		op.Code = errInvalidRequest
+		w.complete(op, Failed)
+		return
+	}
+	part := &r.Topics[0].Partitions[0]
+	if part.ErrorCode != errNone {
+		op.Code = part.ErrorCode
+		if slices.Contains(staleLeaderCodes, part.ErrorCode) || part.ErrorCode == errOffsetNotAvailable {
+			c.forgetLeader(tp)
+		}
+		w.complete(op, Failed)
+		return
+	}
+	op.Offset = part.Offset
+	w.cov.Inc("list-offsets:ok")
+	w.complete(op, OK)
+}
