@@ -137,10 +137,15 @@ func (c *checkers) afterRun() {
 //     later report, on any node, must match — which also makes any two logs agree up to
 //     the smaller HW;
 //   - epoch and HW never decrease on a node, across restarts too;
-//   - a node's log never ends below its HW;
+//   - a node's log never ends below its HW, unless it is recovering from detected disk
+//     corruption (it lost entries and takes no part in elections until it caught up);
 //   - no voter lacking the newest committed record could win an election: it would need
 //     the votes of a majority whose durable logs are no more up to date than its own
 //     (Raft's leader completeness, checked before the loss can happen rather than after).
+//     Recovering voters neither stand nor vote, so they count on neither side.
+//
+// A node that started without a readable quorum state knows neither its epoch nor its
+// HW: its maxima start over from what it recovers.
 type quorumInvariants struct {
 	inspect   *Inspect
 	leaders   map[int32]int32 // epoch -> the node that led it
@@ -182,6 +187,10 @@ type quorumNode struct {
 	// committed map.
 	checkedTo int64
 	seen      bool
+	// recovering is the node's last known recovering state. It outlives a crash: a
+	// recovering node persists the fact (and detects its loss again at start-up), so it
+	// stays out of elections until it has caught up.
+	recovering bool
 }
 
 func newQuorumInvariants(w *World) *quorumInvariants {
@@ -218,6 +227,9 @@ func (q *quorumInvariants) check(v View, n *simNode) error {
 		return nil
 	}
 	qn := q.node(id)
+	if st.QuorumStateLost {
+		qn.seen = false
+	}
 	if qn.seen {
 		if st.Epoch < qn.maxEpoch {
 			return fmt.Errorf("node %d: quorum epoch went back from %d to %d", id, qn.maxEpoch, st.Epoch)
@@ -228,13 +240,14 @@ func (q *quorumInvariants) check(v View, n *simNode) error {
 	}
 	qn.seen = true
 	qn.maxEpoch, qn.maxHW = st.Epoch, st.HW
+	qn.recovering = st.Recovering
 	if st.Leader {
 		if other, ok := q.leaders[st.ActingEpoch]; ok && other != id {
 			return fmt.Errorf("two quorum leaders in epoch %d: node %d and node %d", st.ActingEpoch, other, id)
 		}
 		q.leaders[st.ActingEpoch] = id
 	}
-	if st.EndOffset < st.HW {
+	if st.EndOffset < st.HW && !st.Recovering {
 		return fmt.Errorf("node %d: metadata log ends at %d, below its high watermark %d (epoch %d)", id, st.EndOffset, st.HW, st.Epoch)
 	}
 	if err := q.checkEntries(n, st, qn); err != nil {
@@ -274,9 +287,18 @@ func (q *quorumInvariants) checkElectable() error {
 	}
 	c := q.newest
 	voters := q.voters
+	recovering := map[int32]bool{}
+	for _, y := range voters {
+		recovering[y] = q.node(y).recovering
+		if m := q.machine(y); m != nil {
+			if st, ok := q.inspect.Quorum(m); ok {
+				recovering[y] = st.Recovering
+			}
+		}
+	}
 	for _, x := range voters {
 		m := q.machine(x)
-		if m == nil {
+		if m == nil || recovering[x] {
 			continue
 		}
 		st, ok := q.inspect.Quorum(m)
@@ -286,7 +308,7 @@ func (q *quorumInvariants) checkElectable() error {
 		votes := 0
 		for _, y := range voters {
 			yn := q.nodes[y]
-			if yn == nil || !yn.durKnown {
+			if yn == nil || !yn.durKnown || recovering[y] {
 				continue
 			}
 			if st.LastEpoch > yn.durEpoch || (st.LastEpoch == yn.durEpoch && st.EndOffset >= yn.durEnd) {
@@ -330,10 +352,11 @@ func (q *quorumInvariants) checkEntries(n *simNode, st QuorumStatus, qn *quorumN
 		return nil
 	}
 	from := max(qn.checkedTo, st.StartOffset)
-	if from >= st.HW {
+	to := min(st.HW, st.EndOffset) // a recovering node may hold less than its HW
+	if from >= to {
 		return nil
 	}
-	entries := q.inspect.Entries(n.m, from, st.HW)
+	entries := q.inspect.Entries(n.m, from, to)
 	id := n.spec.ID
 	want := from
 	for _, e := range entries {
@@ -354,9 +377,9 @@ func (q *quorumInvariants) checkEntries(n *simNode, st QuorumStatus, qn *quorumN
 		}
 		want++
 	}
-	if want != st.HW {
-		return fmt.Errorf("node %d: committed metadata records [%d, %d) are missing from its log (HW %d, epoch %d)", id, want, st.HW, st.HW, st.Epoch)
+	if want != to {
+		return fmt.Errorf("node %d: committed metadata records [%d, %d) are missing from its log (HW %d, epoch %d)", id, want, to, st.HW, st.Epoch)
 	}
-	qn.checkedTo = st.HW
+	qn.checkedTo = to
 	return nil
 }

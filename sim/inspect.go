@@ -24,6 +24,12 @@ type QuorumStatus struct {
 	// entry held (in memory).
 	DurableOffset int64
 	LastEpoch     int32
+	// Recovering: the node lost acknowledged entries, its snapshot or its quorum state to
+	// disk corruption and takes no part in elections until it caught up from a leader.
+	// QuorumStateLost: it also started without its epoch and vote, so its epoch and HW
+	// start over from its log.
+	Recovering      bool
+	QuorumStateLost bool
 }
 
 // QuorumEntry is one record of the metadata log.

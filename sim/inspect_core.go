@@ -144,6 +144,9 @@ func coreQuorum(m Machine) (QuorumStatus, bool) {
 
 		DurableOffset: st.DurableOffset,
 		LastEpoch:     st.LastEpoch,
+
+		Recovering:      st.Recovering,
+		QuorumStateLost: st.QuorumStateLost,
 	}, true
 }
 
