@@ -10,6 +10,7 @@ build:
 
 test: lint
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 20m -tags simbugs -run 'Plant' ./core/... ./sim/...
 
 sim:
 	$(GO) run ./cmd/seedlog sim sweep --seeds $(SEEDS)

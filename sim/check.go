@@ -76,6 +76,9 @@ func (c *checkers) afterStart(n *simNode) {
 }
 
 func (c *checkers) afterCrash(n *simNode) {
+	if c.quorum != nil {
+		c.quorum.crashed(n.spec.ID)
+	}
 	if c.data != nil {
 		c.data.crashed(n)
 	}
@@ -153,6 +156,8 @@ type quorumInvariants struct {
 	newest    committedRecord
 	nodes     map[int32]*quorumNode
 	voters    []int32
+	// voterNodes are the voters' states, in the order of voters.
+	voterNodes []*quorumNode
 	// machine returns a voter's machine, nil while it is down.
 	machine func(id int32) Machine
 }
@@ -191,6 +196,11 @@ type quorumNode struct {
 	// recovering node persists the fact (and detects its loss again at start-up), so it
 	// stays out of elections until it has caught up.
 	recovering bool
+	// st is the node's quorum status after its last step, valid while running is set
+	// (it is up and exposes one): a node's state changes only when it takes an input,
+	// and every input is followed by a check, so this is its status now.
+	st      QuorumStatus
+	running bool
 }
 
 func newQuorumInvariants(w *World) *quorumInvariants {
@@ -213,6 +223,9 @@ func (q *quorumInvariants) node(id int32) *quorumNode {
 	return qn
 }
 
+// crashed forgets the status of a node that went down.
+func (q *quorumInvariants) crashed(id int32) { q.node(id).running = false }
+
 // restarted makes the next check compare everything the node holds again.
 func (q *quorumInvariants) restarted(id int32) {
 	qn := q.node(id)
@@ -222,11 +235,12 @@ func (q *quorumInvariants) restarted(id int32) {
 
 func (q *quorumInvariants) check(v View, n *simNode) error {
 	id := n.spec.ID
+	qn := q.node(id)
 	st, ok := q.inspect.Quorum(n.m)
+	qn.st, qn.running = st, ok
 	if !ok {
 		return nil
 	}
-	qn := q.node(id)
 	if st.QuorumStateLost {
 		qn.seen = false
 	}
@@ -286,50 +300,71 @@ func (q *quorumInvariants) checkElectable() error {
 		return nil
 	}
 	c := q.newest
-	voters := q.voters
-	recovering := map[int32]bool{}
-	for _, y := range voters {
-		recovering[y] = q.node(y).recovering
-		if m := q.machine(y); m != nil {
-			if st, ok := q.inspect.Quorum(m); ok {
-				recovering[y] = st.Recovering
-			}
+	if len(q.voterNodes) != len(q.voters) {
+		for _, id := range q.voters {
+			q.voterNodes = append(q.voterNodes, q.node(id))
 		}
 	}
-	for _, x := range voters {
-		m := q.machine(x)
-		if m == nil || recovering[x] {
+	voters := q.voterNodes
+	for i, xn := range voters {
+		// recovering is the last status seen, which a crash does not reset (see
+		// quorumNode).
+		if xn.recovering {
 			continue
 		}
-		st, ok := q.inspect.Quorum(m)
-		if !ok {
+		var lastEpoch int32
+		var end int64
+		switch {
+		case xn.running:
+			lastEpoch, end = xn.st.LastEpoch, xn.st.EndOffset
+		case xn.durKnown && !q.downHolds(xn, c):
+			// A voter that is down restarts with its durable log: if that log lacks the
+			// record and could win, the record is as good as lost.
+			lastEpoch, end = xn.durEpoch, xn.durEnd
+		default:
 			continue
 		}
 		votes := 0
-		for _, y := range voters {
-			yn := q.nodes[y]
-			if yn == nil || !yn.durKnown || recovering[y] {
+		for _, yn := range voters {
+			if !yn.durKnown || yn.recovering {
 				continue
 			}
-			if st.LastEpoch > yn.durEpoch || (st.LastEpoch == yn.durEpoch && st.EndOffset >= yn.durEnd) {
+			if lastEpoch > yn.durEpoch || (lastEpoch == yn.durEpoch && end >= yn.durEnd) {
 				votes++
 			}
 		}
-		if votes > len(voters)/2 && !q.holdsCached(x, m, st, c) {
-			return fmt.Errorf("voter %d could be elected with a log (last epoch %d, end %d) lacking committed record %d@%d: %d of %d voters' durable logs are no more up to date",
-				x, st.LastEpoch, st.EndOffset, c.offset, c.epoch, votes, len(voters))
+		if votes > len(voters)/2 && (!xn.running || !q.holdsCached(q.voters[i], xn.st, c)) {
+			state := "a log"
+			if !xn.running {
+				state = "the durable log it restarts with"
+			}
+			return fmt.Errorf("voter %d could be elected with %s (last epoch %d, end %d) lacking committed record %d@%d: %d of %d voters' durable logs are no more up to date",
+				q.voters[i], state, lastEpoch, end, c.offset, c.epoch, votes, len(voters))
 		}
 	}
 	return nil
 }
 
+// downHolds reports whether the durable log of a voter that is down may hold committed
+// record c: only what its last entry tells is known (epochs do not decrease along a
+// log), so a log that may hold it counts as holding it.
+func (q *quorumInvariants) downHolds(xn *quorumNode, c committedRecord) bool {
+	switch {
+	case xn.durEnd <= c.offset:
+		return false
+	case xn.durEnd-1 == c.offset:
+		return xn.durEpoch == c.epoch
+	}
+	return xn.durEpoch >= c.epoch
+}
+
 // holdsCached is holds, remembered while the node's log keeps its shape (start, end,
 // last epoch) and the newest committed record stays the same.
-func (q *quorumInvariants) holdsCached(id int32, m Machine, st QuorumStatus, c committedRecord) bool {
+func (q *quorumInvariants) holdsCached(id int32, st QuorumStatus, c committedRecord) bool {
 	qn := q.node(id)
 	key := [4]int64{st.StartOffset + 1, st.EndOffset, int64(st.LastEpoch), c.offset}
 	if qn.heldKey != key {
-		qn.held, qn.heldKey = q.holds(m, st, c), key
+		qn.held, qn.heldKey = q.holds(q.machine(id), st, c), key
 	}
 	return qn.held
 }

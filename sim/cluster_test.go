@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,88 @@ func TestSyncFlushSurvivesPowerLoss(t *testing.T) {
 	}
 	if losses == 0 {
 		t.Fatal("no seed had a power loss")
+	}
+}
+
+// The liveness phase may leave a minority of the brokers down for good: partitions that
+// kept a live ISR member must still get a leader and serve, the others may stay offline,
+// and every check must still pass. Every seed here leaves as many brokers down as the
+// budget allows.
+func TestLivenessWithBrokersLeftDown(t *testing.T) {
+	requireNode(t)
+	seeds := uint64(40)
+	if testing.Short() {
+		seeds = 12
+	}
+	leaveDown := func(c *sim.Config) {
+		if n := (len(c.Brokers()) - 1) / 2; n > 0 {
+			c.Faults.Crash = true
+			c.Faults.LivenessDown = n
+		}
+	}
+	cov := sim.Coverage{}
+	for seed := uint64(1); seed <= seeds; seed++ {
+		r := sim.Run(sim.Options{Seed: seed, Adjust: leaveDown})
+		if r.Failure != nil {
+			t.Errorf("seed %d: %v", seed, r.Failure)
+		}
+		cov.Merge(r.Coverage)
+	}
+	if cov["liveness:broker-left-down"] == 0 {
+		t.Fatal("no seed left a broker down")
+	}
+	if cov["liveness:data-converged"] == 0 {
+		t.Fatal("no seed probed its partitions")
+	}
+	t.Logf("left down %d, partitions offline %d, below min.insync %d, unread %d", cov["liveness:broker-left-down"],
+		cov["liveness:partition-offline"], cov["liveness:probe-below-min-isr"], cov["liveness:partition-unread"])
+}
+
+// With log.flush=async a power loss can take records below a high watermark: the
+// partition's history then cannot be linearizable, which the mode allows and the run
+// reports as allowed, not as a failure.
+func TestAsyncLostCommittedRecordsAreAllowed(t *testing.T) {
+	requireNode(t)
+	for seed := uint64(1); seed <= 100; seed++ {
+		r := sim.Run(sim.Options{Seed: seed, FlushAsync: true, Adjust: powerLosses})
+		lost := slices.ContainsFunc(r.Allowed, func(a string) bool { return strings.Contains(a, "lost committed records") })
+		if r.Failure != nil {
+			t.Fatalf("seed %d with log.flush=async: %v", seed, r.Failure)
+		}
+		if lost {
+			t.Logf("seed %d: %s", seed, r.Allowed[0])
+			return
+		}
+	}
+	t.Fatal("100 seeds with log.flush=async and power losses never lost committed records")
+}
+
+// A run with log.flush=async records the mode in its trace, and a replay from the trace
+// alone reproduces it.
+func TestAsyncTraceReplays(t *testing.T) {
+	requireNode(t)
+	r := sim.Run(sim.Options{Seed: 5, FlushAsync: true, KeepTrace: true})
+	h := r.Trace.Header
+	if !slices.Contains(h.Modes, sim.ModeFlushAsync) {
+		t.Fatalf("trace modes %v lack %s", h.Modes, sim.ModeFlushAsync)
+	}
+	got, err := sim.Replay(sim.Options{})(h)
+	if err != nil || got != r.Fingerprint {
+		t.Fatalf("replay: fingerprint %016x, %v; want %016x", got, err, r.Fingerprint)
+	}
+	if sync := sim.Run(sim.Options{Seed: 5}); sync.Fingerprint == r.Fingerprint {
+		t.Fatal("the mode does not change the run: the test shows nothing")
+	}
+}
+
+// Seeds whose consumer group once stopped making progress: a static leader that
+// rejoined was not told it leads, and the leader's metadata checks waited on its poll
+// loop.
+func TestGroupRegressionSeeds(t *testing.T) {
+	requireNode(t)
+	for _, seed := range []uint64{1456, 2227} {
+		if r := sim.Run(realOptions(seed)); r.Failure != nil {
+			t.Errorf("seed %d: %v", seed, r.Failure)
+		}
 	}
 }

@@ -37,6 +37,12 @@ type FaultConfig struct {
 	// PowerLoss crashes every node at once (a correlated power loss) and restarts them
 	// together after a while: what is not synced anywhere is gone.
 	PowerLoss bool
+	// Storm marks a seed whose faults come every few election timeouts.
+	Storm bool
+	// LivenessDown is how many brokers the liveness phase leaves down (crashed, never
+	// restarted), always a minority of the brokers and of the voters: partitions with a
+	// live ISR member must still get a leader, the others may stay offline.
+	LivenessDown int
 	// DowntimeMax bounds how long a crashed node stays down and a paused node stays
 	// paused; PartitionMax how long a partition or clog lasts before it heals.
 	DowntimeMax  time.Duration
@@ -184,6 +190,17 @@ func drawExtra(seed uint64, c *Config) {
 	c.LivenessBound = LivenessBound(c.Timing)
 	if c.Data.On() {
 		c.LivenessBound += DataLivenessExtra(c.Timing)
+	}
+	later := Stream(seed, streamDataConfig, 2)
+	if c.Faults.Crash && later.IntN(4) == 0 {
+		// A storm now and then: faults every few election timeouts, as dense as the
+		// quorum's own simulator draws them. Leader changes that interrupt each other
+		// are where commit rules fail (Raft's figure 8).
+		c.Faults.Storm = true
+		c.Faults.Interval = time.Duration(1+later.IntN(4)) * c.Timing.ElectionTimeout
+	}
+	if minority := (len(c.Brokers()) - 1) / 2; c.Faults.Crash && minority > 0 && later.IntN(4) == 0 {
+		c.Faults.LivenessDown = 1 + later.IntN(minority)
 	}
 }
 
@@ -351,6 +368,9 @@ func (c Config) String() string {
 			ppm(f.WriteEIOPPM), ppm(f.SyncEIOPPM), ppm(f.ENOSPCPPM), ppm(f.ReadCorruptPPM))
 		if f.CrashOnWrite {
 			fmt.Fprintf(&b, "  crash while writing state files: %s of writes\n", ppm(f.CrashOnWritePPM))
+		}
+		if f.LivenessDown > 0 {
+			fmt.Fprintf(&b, "  the liveness phase leaves up to %d broker(s) down\n", f.LivenessDown)
 		}
 	}
 	w := &c.Workload

@@ -212,7 +212,7 @@ func (w *World) Produce(tp TopicPartition, value string, limit time.Duration) (*
 	var last *Op
 	for {
 		done := false
-		c.produceOnce(tp, value, func(op *Op) { last, done = op, true })
+		c.produceOnce(tp, value, -1, func(op *Op) { last, done = op, true })
 		if ok, f := w.RunUntil(func() bool { return done }, time.Duration(end-w.now)); f != nil || !ok {
 			return last, f
 		}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seedlog/seedlog/core/group"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -35,10 +36,15 @@ type dataWorkload struct {
 	liveStart int64
 	// drained is set once every group caught up after the final reads.
 	drained bool
+	// unread marks the partitions the final reads could not reach: every member of
+	// their ISR is a broker the liveness phase left down, or a leader took over with
+	// fewer live replicas than min.insync.replicas and cannot serve reads.
+	unread map[TopicPartition]bool
 }
 
 func (w *World) startData() {
-	d := &dataWorkload{w: w, created: map[string]bool{}, finalReads: map[TopicPartition][]LogRecord{}, finalHW: map[TopicPartition]int64{}}
+	d := &dataWorkload{w: w, created: map[string]bool{}, finalReads: map[TopicPartition][]LogRecord{}, finalHW: map[TopicPartition]int64{},
+		unread: map[TopicPartition]bool{}}
 	w.data = d
 	d.setup = w.addClient(roleSetup)
 	d.setup.direct = true
@@ -183,12 +189,17 @@ func (d *dataWorkload) probeTopics(done func()) {
 }
 
 // probeEach produces one record to tps[i] with acks=all and reads it back, then moves
-// on to the next partition.
+// on to the next partition. A partition whose every ISR member was left down may stay
+// offline (unclean election is off), and is skipped.
 func (d *dataWorkload) probeEach(tps []TopicPartition, i int, done func()) {
 	w := d.w
 	c := d.probe
 	if w.failure != nil || w.phase != phaseLiveness {
 		return
+	}
+	for i < len(tps) && d.offline(tps[i]) {
+		w.cov.Inc("liveness:partition-offline")
+		i++
 	}
 	if i == len(tps) {
 		done()
@@ -197,35 +208,56 @@ func (d *dataWorkload) probeEach(tps []TopicPartition, i int, done func()) {
 	retry := func() { c.later(dataBackoff, func() { c.refreshTopics(func() { d.probeEach(tps, i, done) }) }) }
 	tp := tps[i]
 	d.probes++
-	c.produceOnce(tp, fmt.Sprintf("probe-%d", d.probes), func(op *Op) {
-		if op.Outcome != OK {
+	below := d.belowMinISR(tp)
+	c.produceOnce(tp, fmt.Sprintf("probe-%d", d.probes), -1, func(op *Op) {
+		switch {
+		case op.Outcome == OK:
+			d.probeRead(tp, op.Offset, func() { d.probeEach(tps, i+1, done) })
+		case below && op.Outcome == Failed && op.Code == errNotEnoughReplicas:
+			// Fewer replicas than min.insync.replicas are left: the leader must refuse
+			// acks=all, and its high watermark cannot move (records commit only on
+			// min.insync.replicas replicas). It can still answer reads, with records
+			// below its high watermark or, if it took over and its high watermark does
+			// not cover its log, with OFFSET_NOT_AVAILABLE.
+			w.cov.Inc("liveness:probe-below-min-isr")
+			d.probeRead(tp, -1, func() { d.probeEach(tps, i+1, done) })
+		default:
 			retry()
-			return
 		}
-		var read func()
-		read = func() {
-			c.fetchOnce(tp, op.Offset, 1, func(f *Op) {
-				if w.failure != nil || w.phase != phaseLiveness {
-					return
-				}
-				if f.Outcome == OK && len(f.Records) > 0 && f.Records[0].Offset == op.Offset {
-					d.probeEach(tps, i+1, done)
-					return
-				}
-				c.later(dataBackoff, func() { c.refreshTopics(read) })
-			})
-		}
-		read()
 	})
 }
 
-// produceOnce sends one record with acks=all as a plain producer would, and calls done
-// with the finished operation.
-func (c *Client) produceOnce(tp TopicPartition, value string, done func(*Op)) {
+// probeRead fetches tp through its leader until a read succeeds: one that returns the
+// record at offset, or, when offset is -1, a read from the log start that a leader
+// answered (records, or OFFSET_NOT_AVAILABLE from a leader not ready to serve). Then it
+// calls next.
+func (d *dataWorkload) probeRead(tp TopicPartition, offset int64, next func()) {
+	w := d.w
+	c := d.probe
+	c.fetchOnce(tp, max(offset, 0), 1, func(f *Op) {
+		if w.failure != nil || w.phase != phaseLiveness {
+			return
+		}
+		served := f.Outcome == OK && (offset < 0 || len(f.Records) > 0 && f.Records[0].Offset == offset)
+		if offset < 0 && f.Outcome == Failed && f.Code == errOffsetNotAvailable {
+			w.cov.Inc("liveness:probe-leader-not-read-ready")
+			served = true
+		}
+		if served {
+			next()
+			return
+		}
+		c.later(dataBackoff, func() { c.refreshTopics(func() { d.probeRead(tp, offset, next) }) })
+	})
+}
+
+// produceOnce sends one record with acks as a plain producer would, and calls done with
+// the finished operation.
+func (c *Client) produceOnce(tp TopicPartition, value string, acks int16, done func(*Op)) {
 	w := c.w
-	p := &producer{c: c, spec: ProducerSpec{Acks: -1, InFlightMax: 1, RecordsMax: 1}, pid: -1, epoch: -1, parts: map[TopicPartition]*prodPart{}}
+	p := &producer{c: c, spec: ProducerSpec{Acks: acks, InFlightMax: 1, RecordsMax: 1}, pid: -1, epoch: -1, parts: map[TopicPartition]*prodPart{}}
 	pp := p.part(tp)
-	op := &Op{Kind: OpProduce, Topic: tp.Topic, Partition: tp.Partition, Values: []string{value}, Acks: -1,
+	op := &Op{Kind: OpProduce, Topic: tp.Topic, Partition: tp.Partition, Values: []string{value}, Acks: acks,
 		Producer: -1, Epoch: -1, Sequence: -1, Offset: -1, LeaderEpoch: -1}
 	w.invoke(c, op)
 	pp.pending = append(pp.pending, &prodBatch{op: op, deadline: w.now + int64(w.requestTimeout())})
@@ -272,18 +304,108 @@ func (d *dataWorkload) finalReadAll(done func()) {
 			w.fail(checker, -1, "final reads of the data partitions and consumer groups did not complete within %v\n%s", w.cfg.LivenessBound, d.groupCoverage())
 		}
 	})
-	d.final.refreshTopics(func() {
+	d.finalPartitionsKnown(func() {
 		tps := d.final.knownPartitions(w.dataTopicNames())
 		d.finalReadEach(tps, 0, done)
 	})
 }
 
+// finalPartitionsKnown refreshes the final reader's metadata until it knows at least
+// the partitions the liveness probe went through, then calls done. A refresh can fail
+// (a broker left down, a connection broken) and say nothing.
+func (d *dataWorkload) finalPartitionsKnown(done func()) {
+	c := d.final
+	c.refreshTopics(func() {
+		if d.w.failure != nil {
+			return
+		}
+		for _, t := range d.w.dataTopicNames() {
+			if n := c.partitions(t); n == 0 || n < d.probe.partitions(t) {
+				c.later(dataBackoff, func() { d.finalPartitionsKnown(done) })
+				return
+			}
+		}
+		done()
+	})
+}
+
 func (d *dataWorkload) finalReadEach(tps []TopicPartition, i int, done func()) {
+	for i < len(tps) && d.offline(tps[i]) {
+		d.leaveUnread(tps[i])
+		i++
+	}
 	if i == len(tps) {
 		done()
 		return
 	}
 	d.finalRead(tps[i], 0, -1, func() { d.finalReadEach(tps, i+1, done) })
+}
+
+// leaveUnread gives up the final read of a partition that cannot be read to its end.
+func (d *dataWorkload) leaveUnread(tp TopicPartition) {
+	d.w.cov.Inc("liveness:partition-unread")
+	d.unread[tp] = true
+	delete(d.finalReads, tp)
+	delete(d.finalHW, tp)
+}
+
+// belowMinISR reports whether the replicas of a data partition that were not left down
+// are fewer than its min.insync.replicas: no acks=all produce can succeed there.
+func (d *dataWorkload) belowMinISR(tp TopicPartition) bool {
+	t, ok := d.w.cfg.Data.topic(tp.Topic)
+	if !ok || d.w.cfg.Faults.LivenessDown == 0 {
+		return false
+	}
+	_, replicas, ok := d.imagePartition(tp)
+	if !ok {
+		return false
+	}
+	live := 0
+	for _, id := range replicas {
+		if n := d.w.node(id); n != nil && !n.leftDown {
+			live++
+		}
+	}
+	return int32(live) < t.MinISR
+}
+
+// imagePartition returns a partition's ISR and replicas in the quorum leader's image.
+func (d *dataWorkload) imagePartition(tp TopicPartition) (isr, replicas []int32, ok bool) {
+	v := View{w: d.w}
+	seer, ok := v.QuorumLeader()
+	if !ok {
+		return nil, nil, false
+	}
+	md, ok := v.Metadata(seer)
+	if !ok {
+		return nil, nil, false
+	}
+	for _, t := range md.Topics {
+		if t.Name == tp.Topic && int(tp.Partition) < len(t.ISRs) && int(tp.Partition) < len(t.Replicas) {
+			return t.ISRs[tp.Partition], t.Replicas[tp.Partition], true
+		}
+	}
+	return nil, nil, false
+}
+
+// offline reports whether a partition can have no leader for the rest of the run:
+// every member of its ISR, in the quorum leader's image, is a broker the liveness
+// phase left down. False whenever that is not known.
+func (d *dataWorkload) offline(tp TopicPartition) bool {
+	w := d.w
+	if w.cfg.Faults.LivenessDown == 0 || w.phase == phaseSafety {
+		return false
+	}
+	isr, _, ok := d.imagePartition(tp)
+	if !ok || len(isr) == 0 {
+		return false
+	}
+	for _, id := range isr {
+		if n := w.node(id); n == nil || !n.leftDown {
+			return false
+		}
+	}
+	return true
 }
 
 // finalRead reads tp from pos until target (the first answer's high watermark), then
@@ -300,6 +422,14 @@ func (d *dataWorkload) finalRead(tp TopicPartition, pos, target int64, done func
 			return
 		}
 		if op.Outcome != OK {
+			// A partition that lost its ISR, or a leader that took over with fewer
+			// replicas than min.insync.replicas (its high watermark can never cover
+			// its log), cannot be read to the end.
+			if d.offline(tp) || op.Code == errOffsetNotAvailable && d.belowMinISR(tp) {
+				d.leaveUnread(tp)
+				done()
+				return
+			}
 			c.later(dataBackoff, func() { c.refreshTopics(func() { d.finalRead(tp, pos, target, done) }) })
 			return
 		}
@@ -335,7 +465,7 @@ func (d *dataWorkload) drainGroups(done func()) {
 		return
 	}
 	for _, g := range d.groups {
-		if !g.caughtUp() {
+		if !g.caughtUp() && !d.coordinatorOffline(g) {
 			d.final.later(dataBackoff, func() { d.drainGroups(done) })
 			return
 		}
@@ -343,6 +473,24 @@ func (d *dataWorkload) drainGroups(done func()) {
 	d.drained = true
 	done()
 }
+
+// coordinatorOffline reports whether a group's offsets partition is offline: its
+// coordinator cannot come back, and neither can the group.
+func (d *dataWorkload) coordinatorOffline(g *groupRun) bool {
+	parts := d.w.cfg.Data.OffsetsPartitions
+	if parts <= 0 {
+		parts = offsetsPartitionsDefault
+	}
+	if !d.offline(TopicPartition{coreOffsetsTopic, group.PartitionFor(g.spec.Name, parts)}) {
+		return false
+	}
+	d.w.cov.Inc("liveness:group-coordinator-offline")
+	return true
+}
+
+// offsetsPartitionsDefault is the node's offsets.topic.num.partitions when the run
+// does not set one.
+const offsetsPartitionsDefault = 50
 
 // groupGap reports whether a group processed records of a partition beyond a hole it
 // never processed: a commit ran ahead of processing, or a member skipped records.

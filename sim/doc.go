@@ -52,6 +52,18 @@
 // must catch up to it, and every topic is described, which resolves the operations whose
 // outcome was unknown.
 //
+// Some seeds (FaultConfig.LivenessDown) leave a minority of the brokers down for the
+// whole liveness phase, crashed and never restarted, keeping a majority of the voters
+// and enough brokers for every data topic. Promise 7 then asks for less, and the probe
+// checks exactly that: a partition whose ISR, in the quorum leader's image, holds only
+// brokers left down may stay offline (unclean election is off) and is skipped; one left
+// with fewer live replicas than its min.insync.replicas must refuse acks=all with
+// NOT_ENOUGH_REPLICAS and answer a read (OFFSET_NOT_AVAILABLE from a leader that took
+// over, since its high watermark cannot move); every other partition must take the
+// produce and serve it. Final reads skip the partitions that cannot be read to the end
+// (the log checker then looks only at their reads and at the order of their acks=all
+// acknowledgements), and a group whose offsets partition is offline need not catch up.
+//
 // # The data workload
 //
 // A setup client creates one or two data topics (1 to 4 partitions, replication factor
@@ -65,12 +77,17 @@
 // with the range or round-robin assignor computed by their leader, heartbeat, resume from
 // OffsetFetch, fetch, process and commit after processing, leave now and then, use
 // static membership sometimes, and rejoin when told to or when partitions are added (a
-// grower client runs CreatePartitions on the data topics).
+// grower client runs CreatePartitions on the data topics). Members keep heartbeating,
+// and the leader keeps refreshing metadata on its own timer, in every phase until the
+// run ends; who leads follows franz-go, including a static leader that rejoined (the
+// prefix rule before JoinGroup v9, SkipAssignment from v9, KIP-814).
 //
 // With Options.FlushAsync every topic runs with log.flush=async and correlated power
 // losses (every node crashing at once) are in every fault mix. That mode gives up
 // promise 1 of DESIGN.md; a run that loses acknowledged records reports the loss in
-// Result.Allowed (and the sweep summary says the mode allows it) instead of failing.
+// Result.Allowed (and the sweep summary says the mode allows it) instead of failing. So
+// does a partition whose later leader's log ended below a high watermark reached before
+// (committed records lost): its history cannot be linearizable and is not checked.
 //
 // # Clients and histories
 //

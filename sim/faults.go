@@ -139,9 +139,9 @@ func (f *faultSchedule) duration(limit time.Duration) time.Duration {
 	return time.Duration(1 + f.rng.Int64N(int64(limit)))
 }
 
-// crash crashes a node now or, half of the time, arms it to crash while its next disk
-// op is in flight: the moments between an op's emission and its completion are where
-// durability bugs hide, and they are too short for crashes at random times to hit.
+// crash crashes a node now or, half of the time, arms it to crash at a chosen kind of
+// moment (crashArm): while its next disk op is in flight, just after it next answers
+// clients, or just after it next wins a quorum election.
 func (f *faultSchedule) crash() bool {
 	n := f.pick(f.upNodes())
 	if leader, ok := f.w.View().QuorumLeader(); ok && f.rng.IntN(2) == 0 {
@@ -150,12 +150,16 @@ func (f *faultSchedule) crash() bool {
 			n = l
 		}
 	}
-	if n == nil || n.crashArmed {
+	if n == nil || n.armed != armNone {
 		return false
 	}
 	downtime := f.duration(f.cfg.DowntimeMax)
-	if f.rng.IntN(2) == 0 {
-		n.crashArmed, n.restartAfter = true, downtime
+	if r := f.rng.IntN(6); r >= 3 {
+		n.armed, n.restartAfter = armDiskOp+crashArm(r-3), downtime
+		if n.armed == armElected && !n.spec.Voter {
+			n.armed = armAnswer
+		}
+		n.armedKey = armedWriteKeys[f.rng.IntN(len(armedWriteKeys))]
 		f.w.cov.Inc("fault:crash-armed")
 		return true
 	}
@@ -539,8 +543,73 @@ func (f *faultSchedule) crashOnWrite(n *simNode, op disk.Op) bool {
 	return true
 }
 
+// chooseLeftDown picks the brokers the liveness phase keeps down, up to
+// LivenessDown: those already down first, then others at random. The choice keeps a
+// majority of the voters up and uncorrupted (corrupted voters recover only from a
+// leader), fewer than half of the brokers down, an uncorrupted broker up, and enough
+// brokers up for every data topic's replication factor.
+func (f *faultSchedule) chooseLeftDown() []int32 {
+	w := f.w
+	want := f.cfg.LivenessDown
+	if want <= 0 {
+		return nil
+	}
+	var down, up []int32
+	for _, id := range w.cfg.Brokers() {
+		if w.node(id).up {
+			up = append(up, id)
+		} else {
+			down = append(down, id)
+		}
+	}
+	f.rng.Shuffle(len(up), func(i, j int) { up[i], up[j] = up[j], up[i] })
+	var chosen []int32
+	for _, id := range append(down, up...) {
+		if len(chosen) == want {
+			break
+		}
+		if f.mayLeaveDown(append(chosen, id)) {
+			chosen = append(chosen, id)
+		}
+	}
+	slices.Sort(chosen)
+	return chosen
+}
+
+// mayLeaveDown reports whether keeping the brokers ids down stays within the budget of
+// chooseLeftDown.
+func (f *faultSchedule) mayLeaveDown(ids []int32) bool {
+	w := f.w
+	brokers, voters := w.cfg.Brokers(), w.cfg.Voters()
+	if len(ids) > (len(brokers)-1)/2 {
+		return false
+	}
+	for _, t := range w.cfg.Data.Topics {
+		// A data topic whose creation was not confirmed yet must still be creatable.
+		if len(brokers)-len(ids) < int(t.RF) {
+			return false
+		}
+	}
+	unhealthy := 0
+	for _, v := range voters {
+		if slices.Contains(ids, v) || f.corrupted[v] {
+			unhealthy++
+		}
+	}
+	if unhealthy > (len(voters)-1)/2 {
+		return false
+	}
+	for _, b := range brokers {
+		if !slices.Contains(ids, b) && !f.corrupted[b] {
+			return true
+		}
+	}
+	return false
+}
+
 // stopAll ends the safety phase's faults: the network heals and goes quiet, disks stop
-// failing, crashed nodes restart and paused ones resume, now.
+// failing, crashed nodes restart and paused ones resume, now, except the brokers the
+// liveness phase leaves down (Faults.LivenessDown), which crash now if they are up.
 func (f *faultSchedule) stopAll() {
 	w := f.w
 	f.stopped = true
@@ -551,10 +620,22 @@ func (f *faultSchedule) stopAll() {
 	f.setLinks(w.cfg.Link)
 	for _, n := range w.nodes {
 		n.fs.SetFaults(disksim.Faults{})
-		n.crashArmed = false
+		n.armed = armNone
+	}
+	for _, id := range f.chooseLeftDown() {
+		n := w.node(id)
+		n.leftDown = true
+		w.cov.Inc("liveness:broker-left-down")
+		w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultCrash, Node: id, Peer: -1, A: int64(n.inc)}, func() string {
+			return fmt.Sprintf("node %d stays down for the liveness phase", id)
+		})
+		if n.up {
+			n.crash("left down for the liveness phase")
+		}
 	}
 	for _, n := range w.nodes {
 		switch {
+		case n.leftDown:
 		case !n.up:
 			n.scheduleRestart(w.now)
 		case n.paused:

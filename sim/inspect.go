@@ -120,10 +120,13 @@ type BrokerView struct {
 	Fenced bool
 }
 
-// TopicView is one topic and the leader of each partition (-1 for none).
+// TopicView is one topic and the leader (-1 for none), ISR and replicas of each
+// partition.
 type TopicView struct {
-	Name    string
-	Leaders []int32
+	Name     string
+	Leaders  []int32
+	ISRs     [][]int32
+	Replicas [][]int32
 }
 
 // View is the read-only view of the world invariants get. Invariants may call only the

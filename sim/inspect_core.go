@@ -119,6 +119,8 @@ func coreMetadata(m Machine) (MetadataView, bool) {
 		tv := TopicView{Name: t.Name}
 		for _, p := range im.Partitions(t.ID) {
 			tv.Leaders = append(tv.Leaders, p.Leader)
+			tv.ISRs = append(tv.ISRs, slices.Clone(p.ISR))
+			tv.Replicas = append(tv.Replicas, slices.Clone(p.Replicas))
 		}
 		v.Topics = append(v.Topics, tv)
 	}

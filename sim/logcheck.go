@@ -87,6 +87,10 @@ type LogHistory struct {
 	Earliest []LogEarliest
 	Final    map[string][]LogRecord
 	FinalHW  map[string]int64
+	// Unread are the partitions no final read could reach (their ISR was left down, or
+	// too few replicas were left to move their high watermark): their acknowledged
+	// records cannot be looked for, only their reads checked.
+	Unread map[string]bool
 }
 
 // LogViolation is one problem found.
@@ -140,22 +144,31 @@ func (c *logChecker) report(kind, partition, format string, args ...any) {
 	}
 }
 
-// see records that a read saw value at offset.
-func (c *logChecker) see(partition string, r LogRecord, source string) {
+// see records that a read saw value at offset. source names the read (nil: the final
+// read); it is formatted only for a report.
+func (c *logChecker) see(partition string, r LogRecord, source *LogFetch) {
 	at, where := c.at[partition], c.where[partition]
 	if at == nil {
 		at, where = map[int64]string{}, map[string]int64{}
 		c.at[partition], c.where[partition] = at, where
 	}
 	if v, ok := at[r.Offset]; ok && v != r.Value {
-		c.report("inconsistent", partition, "offset %d read as %q and as %q (%s)", r.Offset, v, r.Value, source)
+		c.report("inconsistent", partition, "offset %d read as %q and as %q (%s)", r.Offset, v, r.Value, readName(source))
 		return
 	}
 	if o, ok := where[r.Value]; ok && o != r.Offset {
-		c.report("duplicate", partition, "value %q at offsets %d and %d (%s)", r.Value, min(o, r.Offset), max(o, r.Offset), source)
+		c.report("duplicate", partition, "value %q at offsets %d and %d (%s)", r.Value, min(o, r.Offset), max(o, r.Offset), readName(source))
 		return
 	}
 	at[r.Offset], where[r.Value] = r.Value, r.Offset
+}
+
+// readName names a read for a report.
+func readName(f *LogFetch) string {
+	if f == nil {
+		return "final read"
+	}
+	return fmt.Sprintf("fetch by client %d at %v", f.Client, time.Duration(f.Call))
 }
 
 // readsAgree folds every read into the offset maps, checking they never disagree, and
@@ -163,7 +176,7 @@ func (c *logChecker) see(partition string, r LogRecord, source string) {
 func (c *logChecker) readsAgree() {
 	for _, p := range sortedKeys(c.h.Final) {
 		for _, r := range c.h.Final[p] {
-			c.see(p, r, "final read")
+			c.see(p, r, nil)
 		}
 	}
 	for i := range c.h.Fetches {
@@ -173,7 +186,7 @@ func (c *logChecker) readsAgree() {
 				c.report("above-hw", f.Partition, "fetch by client %d at %v returned %q at offset %d with high watermark %d", f.Client, time.Duration(f.Call), r.Value, r.Offset, f.HW)
 				return
 			}
-			c.see(f.Partition, r, fmt.Sprintf("fetch by client %d at %v", f.Client, time.Duration(f.Call)))
+			c.see(f.Partition, r, f)
 		}
 	}
 }
@@ -200,6 +213,14 @@ func (c *logChecker) lostAndReordered() {
 	for i := range c.h.Produces {
 		p := &c.h.Produces[i]
 		if p.Outcome != OK {
+			continue
+		}
+		if c.h.Unread[p.Partition] {
+			// Only acks=all acknowledgements keep their offsets for sure (an acks=1
+			// record may be lost and its offset reused).
+			if p.Offset >= 0 && !p.Weak {
+				byPartition[p.Partition] = append(byPartition[p.Partition], p)
+			}
 			continue
 		}
 		final, ok := c.finalOffset(p.Partition, p.Value)

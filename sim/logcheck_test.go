@@ -77,3 +77,30 @@ func TestCheckLogBoundsReports(t *testing.T) {
 		t.Fatalf("%d violations reported, want the bound per kind %d", len(vs), logKindMax)
 	}
 }
+
+// A partition no final read could reach: its acknowledged records cannot be looked for,
+// but acks=all acknowledgements still keep their order, and reads still agree.
+func TestCheckLogUnreadPartition(t *testing.T) {
+	h := goodLogHistory()
+	h.Final, h.Unread = map[string][]LogRecord{}, map[string]bool{"t/0": true}
+	if vs := CheckLog(h); len(vs) != 0 {
+		t.Fatalf("an unread partition's acknowledged records were reported:\n%s", FormatLogViolations(vs))
+	}
+	// c, invoked after a was acknowledged, acknowledged below it.
+	h.Produces[0].Offset, h.Produces[2].Offset = 2, 0
+	h.Fetches = nil
+	if vs := CheckLog(h); len(vs) != 1 || vs[0].Kind != "reorder" {
+		t.Fatalf("reordered acks=all acknowledgements of an unread partition: %v", vs)
+	}
+	// An acks=1 record may be lost and its offset reused: no order is promised.
+	h.Produces[0].Weak, h.Produces[1].Weak = true, true
+	if vs := CheckLog(h); len(vs) != 0 {
+		t.Fatalf("weak acknowledgements of an unread partition were ordered:\n%s", FormatLogViolations(vs))
+	}
+	h = goodLogHistory()
+	h.Final, h.Unread = map[string][]LogRecord{}, map[string]bool{"t/0": true}
+	h.Fetches = append(h.Fetches, LogFetch{Client: 4, Partition: "t/0", Call: 47, Return: 48, Records: []LogRecord{{1, "x"}}, HW: 3})
+	if vs := CheckLog(h); len(vs) == 0 || vs[0].Kind != "inconsistent" {
+		t.Fatalf("reads of an unread partition disagreeing were not reported: %v", vs)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -19,6 +20,16 @@ import (
 // REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION and UNKNOWN_MEMBER_ID (forgetting its id for
 // the last), and the leader rejoins when a subscribed topic gained partitions.
 //
+// The leader watches the metadata on its own timer, as clients refresh metadata apart
+// from their poll loop: a member stuck retrying a commit or waiting on a slow fetch
+// still notices new partitions. Leadership follows what franz-go makes of JoinGroup:
+// the member named leader leads; at version 9, SkipAssignment (KIP-814) says a static
+// leader that rejoined a Stable group leads without sending an assignment (it computes
+// one anyway and rejoins when the old one it is handed differs); before version 9 a
+// static member whose instance id prefixes the leader id knows it replaced the leader
+// and watches the metadata without an assignment to compute. Without that, a group
+// whose static leader restarted would never notice new partitions.
+//
 // Commits run beside the membership: a commit that must be retried (the coordinator
 // moved, a timeout) is retried with the generation it started with, even while the
 // member rejoins, as franz-go's do. The coordinator must refuse it once the group moved
@@ -31,6 +42,8 @@ const (
 	memberHeartbeat        = 2 * time.Second
 	// leaderMetadataEvery is how often the group leader looks for new partitions.
 	leaderMetadataEvery = 2 * time.Second
+	// joinGroupSkipAssignmentVersion is the first JoinGroup version with SkipAssignment.
+	joinGroupSkipAssignmentVersion = 9
 )
 
 type memberState uint8
@@ -78,13 +91,17 @@ type member struct {
 	// round grows at every (re)join; callbacks of an older round stop.
 	round    uint64
 	assigned []TopicPartition
+	// leading is set while the member leads its generation and watches the metadata.
+	leading bool
 	// counts are the partition counts the leader's assignment used.
 	counts map[string]int32
-	pos    map[TopicPartition]int64
-	next   int
-	joinOp *Op
-	// lastMetadata is when the leader last looked for new partitions.
-	lastMetadata int64
+	// expected is what a leader told to skip the assignment computed for itself: a
+	// different assignment handed back means the group's is stale.
+	expected []TopicPartition
+	skipped  bool
+	pos      map[TopicPartition]int64
+	next     int
+	joinOp   *Op
 }
 
 func (w *World) startGroup(spec GroupSpec) *groupRun {
@@ -234,11 +251,23 @@ func (m *member) sendJoin(round uint64) {
 			if r.Protocol != nil {
 				m.protocol = *r.Protocol
 			}
-			if m.memberID == m.leaderID {
+			m.skipped, m.expected = false, nil
+			m.leading = m.joinedAsLeader(r)
+			switch {
+			case m.memberID == m.leaderID:
 				m.lead(round, r)
-				return
+			case m.leading:
+				w.cov.Inc("group:static-leader-without-plan")
+				m.sendSync(round, nil)
+			default:
+				if m.instance != "" && strings.HasPrefix(m.leaderID, m.instance+"-") {
+					// Version 9 and up: the coordinator named this member's old
+					// incarnation, yet did not say SkipAssignment. No member of the group
+					// watches for new partitions now.
+					w.cov.Inc("group:static-leader-unnamed")
+				}
+				m.sendSync(round, nil)
 			}
-			m.sendSync(round, nil)
 		case errMemberIDRequired:
 			w.cov.Inc("group:member-id-required")
 			m.memberID = r.MemberID
@@ -252,6 +281,15 @@ func (m *member) sendJoin(round uint64) {
 			m.retry(round, func() { m.sendJoin(round) })
 		}
 	})
+}
+
+// joinedAsLeader reports whether a successful join makes the member its generation's
+// leader, as franz-go decides it (see the top of this file).
+func (m *member) joinedAsLeader(r *kmsg.JoinGroupResponse) bool {
+	if r.MemberID == r.LeaderID {
+		return true
+	}
+	return r.GetVersion() < joinGroupSkipAssignmentVersion && m.instance != "" && strings.HasPrefix(r.LeaderID, m.instance+"-")
 }
 
 // lead computes the assignment from the members' subscriptions and fresh metadata.
@@ -281,12 +319,19 @@ func (m *member) lead(round uint64, r *kmsg.JoinGroupResponse) {
 			}
 		}
 		m.counts = counts
-		m.lastMetadata = c.w.now
 		var plan map[string][]TopicPartition
 		if m.protocol == "roundrobin" {
 			plan = roundRobinAssign(members, counts)
 		} else {
 			plan = rangeAssign(members, counts)
+		}
+		if r.SkipAssignment {
+			// The group keeps the assignment it has; this one only tells whether that
+			// is stale.
+			c.w.cov.Inc("group:skip-assignment")
+			m.skipped, m.expected = true, plan[m.memberID]
+			m.sendSync(round, nil)
+			return
 		}
 		var out []kmsg.SyncGroupRequestGroupAssignment
 		for _, am := range members {
@@ -355,7 +400,37 @@ func (m *member) synced(round uint64, r *kmsg.SyncGroupResponse) {
 	m.g.synced(m, op)
 	m.pos = map[TopicPartition]int64{}
 	m.c.later(memberHeartbeat, func() { m.heartbeat(round) })
+	if m.leading {
+		if m.skipped && !slices.Equal(m.expected, tps) {
+			w.cov.Inc("group:leader-rejoin-stale-assignment")
+			m.join()
+			return
+		}
+		m.c.later(leaderMetadataEvery, func() { m.watch(round) })
+	}
 	m.resume(round)
+}
+
+// watch is the leader's metadata loop: while the round lasts, it refreshes the
+// subscribed topics and rejoins when one has more partitions than the assignment used.
+func (m *member) watch(round uint64) {
+	c := m.c
+	if !m.active(round) || m.state != memberStable {
+		return
+	}
+	c.refreshTopics(func() {
+		if !m.active(round) || m.state != memberStable {
+			return
+		}
+		for _, t := range m.g.spec.Topics {
+			if n := c.partitions(t); n > m.counts[t] {
+				c.w.cov.Inc("group:leader-rejoin-new-partitions")
+				m.join()
+				return
+			}
+		}
+		c.later(leaderMetadataEvery, func() { m.watch(round) })
+	})
 }
 
 // heartbeat keeps the session alive while the round lasts.
@@ -507,28 +582,8 @@ func (m *member) poll(round uint64) {
 	if !m.active(round) || m.state != memberStable {
 		return
 	}
-	if m.memberID == m.leaderID && w.now-m.lastMetadata >= int64(leaderMetadataEvery) {
-		m.lastMetadata = w.now
-		c.refreshTopics(func() {
-			if !m.active(round) {
-				return
-			}
-			for _, t := range m.g.spec.Topics {
-				if n := c.partitions(t); n > m.counts[t] {
-					w.cov.Inc("group:leader-rejoin-new-partitions")
-					m.join()
-					return
-				}
-			}
-			m.poll(round)
-		})
-		return
-	}
 	if len(m.assigned) == 0 {
-		if m.memberID == m.leaderID {
-			c.later(leaderMetadataEvery, func() { m.poll(round) })
-		}
-		return
+		return // heartbeats (and the leader's watch) go on; a rebalance brings work
 	}
 	if w.phase == phaseSafety && m.g.spec.LeavePPM > 0 && c.rng.Int64N(1_000_000) < m.g.spec.LeavePPM {
 		m.leave(round)

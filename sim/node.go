@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"syscall"
 	"time"
 
@@ -52,15 +53,19 @@ type simNode struct {
 	// diskFree is when the disk finishes the last op emitted: completions are FIFO.
 	diskFree int64
 	starts   int
-	// crashArmed makes the node crash at a random moment while its next disk op is still
-	// in flight; restartAfter is the downtime that follows.
-	crashArmed   bool
+	// armed makes the node crash at the next moment of its kind (see crashArm);
+	// restartAfter is the downtime that follows.
+	armed        crashArm
 	restartAfter time.Duration
+	// armedKey is the API whose answer an armAnswer crash waits for.
+	armedKey int16
 	// notes counts the node's notes by kind, over all its incarnations.
 	notes Coverage
 	// syncEIOSeen is the disk's failed-sync count at the last start, to count recoveries
 	// that follow an fsync loss.
 	syncEIOSeen int64
+	// leftDown marks a node the liveness phase keeps down: it never restarts.
+	leftDown bool
 }
 
 // inputKind is one of the node's inputs.
@@ -185,6 +190,11 @@ func (n *simNode) act() {
 			func() string { return note.String() })
 		w.cov.Inc("note:" + note.Kind)
 		n.notes.Inc(note.Kind)
+		if n.armed == armElected && note.Kind == "quorum-elected" {
+			n.armed = armNone
+			w.cov.Inc("fault:crash-after-election")
+			n.crashWithin(int64(armedWindow))
+		}
 	}
 	if out.Fatal != nil {
 		// Nothing else of this output may be acted on: the node's durable state is
@@ -210,6 +220,11 @@ func (n *simNode) act() {
 			}
 		}
 		w.sendResponse(n, r)
+	}
+	if n.armed == armAnswer && slices.ContainsFunc(out.Responses, func(r core.Response) bool { return r.Msg.Key() == n.armedKey }) {
+		n.armed = armNone
+		w.cov.Inc("fault:crash-after-answer")
+		n.crashWithin(int64(armedWindow))
 	}
 	for _, c := range out.Close {
 		w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutClose, Node: id, Peer: w.linkClient(c), A: int64(c)}, nil)
@@ -238,12 +253,44 @@ func (n *simNode) doOp(op disk.Op) {
 	e.node = n.spec.ID
 	e.inc = n.inc
 	e.op = op
-	if n.crashArmed || w.faults.crashOnWrite(n, op) {
-		n.crashArmed = false
-		c := w.schedule(w.now+w.faults.rng.Int64N(max(at-w.now, 1)), evCrash)
-		c.node = n.spec.ID
-		c.inc = n.inc
+	if n.armed == armDiskOp || w.faults.crashOnWrite(n, op) {
+		n.armed = armNone
+		n.crashWithin(at - w.now)
 	}
+}
+
+// crashArm is the moment an armed crash waits for. The windows they aim at are too short
+// for crashes at random times to hit.
+type crashArm uint8
+
+const (
+	armNone crashArm = iota
+	// armDiskOp: while the next disk op is in flight, where durability bugs hide.
+	armDiskOp
+	// armAnswer: just after the node next answers a write of one API (armedWriteKeys),
+	// before what it acknowledged is replicated and synced: an answer given too early is
+	// lost with the node.
+	armAnswer
+	// armElected: just after the node next wins a quorum election, before its first
+	// records reach the other voters (a leader that commits a record of an earlier
+	// epoch on a count of replicas can then lose it: Raft's figure 8).
+	armElected
+)
+
+// armedWriteKeys are the APIs whose answers acknowledge writes: Produce, OffsetCommit,
+// CreateTopics, CreatePartitions.
+var armedWriteKeys = []int16{0, 8, 19, 37}
+
+// armedWindow bounds how long after its moment an armed crash of the answer or elected
+// kind strikes: about one network round trip.
+const armedWindow = 2 * time.Millisecond
+
+// crashWithin schedules a crash at a random moment within d from now.
+func (n *simNode) crashWithin(d int64) {
+	w := n.w
+	c := w.schedule(w.now+w.faults.rng.Int64N(max(d, 1)), evCrash)
+	c.node = n.spec.ID
+	c.inc = n.inc
 }
 
 // complete carries out a queued op and delivers its completion (held while paused: the
@@ -401,7 +448,7 @@ func (n *simNode) crash(reason string) {
 	n.inc++
 	n.up = false
 	n.m, n.exec = nil, nil
-	n.crashArmed = false
+	n.armed = armNone
 	n.paused, n.pauseBuf, n.tickPending = false, nil, false
 	n.tickGen++
 	n.tickAt = -1

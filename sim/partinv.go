@@ -53,6 +53,11 @@ type dataInvariants struct {
 	// lastLeader is the latest leader epoch seen per partition and its leader, to count
 	// failovers.
 	lastLeader map[partKey][2]int32
+	// With log.flush=async: the highest high watermark any leader of a data partition
+	// reached, and the partitions whose later leaders' logs ended below it (committed
+	// records lost), with a description of the first time.
+	committedMax map[TopicPartition]int64
+	regressed    map[TopicPartition]string
 }
 
 type partKey struct {
@@ -98,6 +103,9 @@ func newDataInvariants(w *World) *dataInvariants {
 		owners:    map[genKey]map[TopicPartition]string{},
 
 		lastLeader: map[partKey][2]int32{},
+
+		committedMax: map[TopicPartition]int64{},
+		regressed:    map[TopicPartition]string{},
 	}
 }
 
@@ -214,6 +222,9 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 			d.lastLeader[pk] = [2]int32{r.LeaderEpoch, id}
 		}
 	}
+	if d.async && r.Leader && !r.Loading {
+		d.noteCommitted(id, r)
+	}
 	if !d.async && !r.Loading {
 		hk := hwKey{pk, id, n.inc}
 		if last, ok := d.hws[hk]; ok && last.epoch == r.LeaderEpoch && r.HW < last.hw {
@@ -238,6 +249,22 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 		}
 	}
 	return nil
+}
+
+// noteCommitted watches a leader of a data partition with log.flush=async: a leader
+// whose log ends below a high watermark reached before has lost committed records,
+// which the mode allows and after which the partition's history cannot be linearizable.
+func (d *dataInvariants) noteCommitted(id int32, r *ReplicaView) {
+	if _, data := d.w.cfg.Data.topic(r.Topic); !data {
+		return
+	}
+	tp := TopicPartition{r.Topic, r.Partition}
+	top := d.committedMax[tp]
+	if _, seen := d.regressed[tp]; !seen && r.LEO < top {
+		d.regressed[tp] = fmt.Sprintf("node %d leads epoch %d with its log ending at %d, below the high watermark %d reached before", id, r.LeaderEpoch, r.LEO, top)
+		d.w.cov.Inc("check:async-committed-lost")
+	}
+	d.committedMax[tp] = max(top, r.HW)
 }
 
 // checkLease fails when r leads with a valid lease while another replica does too.

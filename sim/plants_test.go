@@ -18,25 +18,30 @@ import (
 // Where each was caught when this table was written (checker, first seed; the seeds move
 // whenever the swarm or the node changes):
 //
-//	vote-before-sync               invariant:quorum, 39
-//	commit-old-epoch               invariant:quorum, 118
-//	no-truncate-divergent          invariant:quorum, 23
+//	vote-before-sync               invariant:quorum (two leaders in an epoch), 18
+//	no-truncate-divergent          invariant:quorum (an electable voter lacks a commit), 7
 //	ack-before-isr-sync            log-history (stale: a read after the ack misses it), 1
 //	fetch-above-hw                 log-history (above-hw), 1
-//	truncate-to-own-hw             invariant:partitions (an ISR member holds less than the HW), 41
+//	truncate-to-own-hw             log-history (inconsistent reads of one offset), 7
 //	serve-after-lease              invariant:lease, 1
 //	idempotent-dup                 log-history (duplicate), 1
-//	early-read-new-leader          invariant:read-ready, 1
+//	early-read-new-leader          invariant:read-ready, 16
 //	stale-generation-commit        groups (stale commit accepted), 5
-//	commit-before-durable          linearizability (committed offsets), 127
-//	double-assign-after-failover   groups (a generation handed out twice), 85
+//	commit-before-durable          linearizability (committed offsets), 107
+//	double-assign-after-failover   invariant:groups (a partition owned twice), 60
+//
+// commit-old-epoch (Raft's figure 8) is not in the table: the whole cluster does not
+// reach it in hundreds of seeds. A new quorum leader writes its leader-change record at
+// once and followers long-poll, so an old-epoch record reaches a majority together with
+// a record of the new epoch, except in windows narrower than a network round trip. The
+// quorum's own simulator (core/raft, with message loss up to 15% and faults every few
+// election timeouts) catches it within its first seeds; see core/raft/plants_test.go.
 var plantCases = []struct {
 	plant    string
 	checkers []string
 	seeds    int
 }{
 	{"vote-before-sync", []string{"invariant:quorum", "linearizability"}, 200},
-	{"commit-old-epoch", []string{"invariant:quorum", "linearizability"}, 200},
 	{"no-truncate-divergent", []string{"invariant:quorum", "linearizability"}, 200},
 	{"ack-before-isr-sync", []string{"log-history", "linearizability", "invariant:partitions"}, 200},
 	{"fetch-above-hw", []string{"log-history", "linearizability"}, 200},

@@ -91,6 +91,9 @@ func (r *Result) Header() traces.Header {
 	if p := r.Config.Plants.String(); p != "" {
 		h.Plants = strings.Split(p, ",")
 	}
+	if r.Config.Data.FlushAsync {
+		h.Modes = append(h.Modes, ModeFlushAsync)
+	}
 	if r.Failure != nil {
 		h.Checker, h.Failure, h.FailureAt = r.Failure.Checker, r.Failure.Message, r.Failure.At
 	}
@@ -111,6 +114,12 @@ func (r *Result) Summary() string {
 		r.Seed, status, r.Fingerprint, r.Events, r.VirtualEnd.Round(time.Millisecond), len(r.History.Ops), unknown)
 }
 
+// ModeFlushAsync names Options.FlushAsync among a trace's modes.
+const ModeFlushAsync = "flush-async"
+
+// FlushAsyncAllows says what log.flush=async gives up, for summaries.
+const FlushAsyncAllows = "log.flush=async allows acknowledged acks=all records to be lost (it gives up promise 1: a correlated power loss takes what no disk synced); such losses are reported as allowed, not as failures"
+
 // Replay re-runs the seed a trace header describes and returns the new fingerprint; it
 // is the rerun function for traces.VerifyReplay.
 func Replay(base Options) traces.Rerun {
@@ -118,6 +127,7 @@ func Replay(base Options) traces.Rerun {
 		opts := base
 		opts.Seed = h.Seed
 		opts.Plants = h.Plants
+		opts.FlushAsync = opts.FlushAsync || slices.Contains(h.Modes, ModeFlushAsync)
 		opts.KeepTrace = false
 		r := Run(opts)
 		if r.Failure != nil && r.Failure.Checker == "setup" {

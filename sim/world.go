@@ -298,11 +298,11 @@ func (w *World) dispatch(e *event) {
 	case evCrash:
 		if n := w.node(e.node); n.current(e.inc) && w.phase == phaseSafety {
 			w.cov.Inc("fault:crash")
-			n.crash("crash fault, with disk work in flight")
+			n.crash("armed crash fault")
 			n.scheduleRestart(w.now + int64(n.restartAfter))
 		}
 	case evRestart:
-		if n := w.node(e.node); !n.up && e.inc == n.inc {
+		if n := w.node(e.node); !n.up && e.inc == n.inc && !n.leftDown {
 			n.start()
 		}
 	case evResume:

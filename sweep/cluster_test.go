@@ -87,7 +87,7 @@ func TestAsyncSweepSaysLossIsAllowed(t *testing.T) {
 	}
 	var report strings.Builder
 	s.Write(&report)
-	if !strings.Contains(report.String(), "log.flush=async allows it") {
+	if !strings.Contains(report.String(), "log.flush=async allows it") || !strings.Contains(report.String(), "mode: "+sim.FlushAsyncAllows) {
 		t.Fatalf("the summary does not say the mode allows the loss:\n%s", report.String())
 	}
 }

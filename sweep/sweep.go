@@ -69,6 +69,8 @@ type Summary struct {
 	Coverage sim.Coverage
 	Wall     time.Duration
 	Skipped  int // seeds not run because an earlier one failed (StopAtFirstFailure)
+	// FlushAsync is set when the sweep ran with log.flush=async, which allows losses.
+	FlushAsync bool
 }
 
 // Failed returns the failing seeds, in order.
@@ -147,7 +149,7 @@ func Run(cfg Config) Summary {
 	}
 	wg.Wait()
 
-	s := Summary{Coverage: sim.Coverage{}, Wall: time.Since(start)}
+	s := Summary{Coverage: sim.Coverage{}, Wall: time.Since(start), FlushAsync: cfg.Base.FlushAsync}
 	for i := range results {
 		if results[i] == nil || i >= limit {
 			s.Skipped++
@@ -254,6 +256,9 @@ func (s *Summary) Write(w io.Writer) {
 		len(s.Seeds), len(failed), s.Skipped, s.Wall.Round(time.Millisecond), float64(len(s.Seeds))/secs*60, virtual.Seconds()/secs, events)
 	if u := s.Unknown(); u > 0 {
 		fmt.Fprintf(w, "%d checks ran out of time (unknown, not passes)\n", u)
+	}
+	if s.FlushAsync {
+		fmt.Fprintf(w, "mode: %s\n", sim.FlushAsyncAllows)
 	}
 	if allowed := s.AllowedLosses(); len(allowed) > 0 {
 		acked := 0

@@ -29,6 +29,9 @@ type Header struct {
 	Plants []string `json:"plants,omitempty"`
 	// BuildTags are the build tags of the binary that ran it; a replay needs the same.
 	BuildTags []string `json:"build_tags,omitempty"`
+	// Modes are the run options beyond the seed that change what it does ("flush-async"
+	// for log.flush=async); a replay sets them again.
+	Modes []string `json:"modes,omitempty"`
 	// Fingerprint is the run's fingerprint; Events the number of events.
 	Fingerprint uint64 `json:"fingerprint"`
 	Events      int64  `json:"events"`

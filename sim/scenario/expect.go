@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -81,6 +82,10 @@ func (r *runner) expect(args []string) error {
 		return nil
 	case "fenced", "unfenced":
 		return r.expectFenced(args)
+	case "leader-of":
+		return r.expectPartitionLeader(args)
+	case "isr":
+		return r.expectISR(args)
 	case "last":
 		if len(args) < 3 || (args[1] != "==" && args[1] != "!=") {
 			return fmt.Errorf("want: expect last == RESULT")
@@ -91,7 +96,46 @@ func (r *runner) expect(args []string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("cannot expect %q (leader, epoch, role, note, fenced, unfenced, last)", args[0])
+	return fmt.Errorf("cannot expect %q (leader, epoch, role, note, fenced, unfenced, leader-of, isr, last)", args[0])
+}
+
+// expectPartitionLeader checks "leader-of T/P == NODE" (or !=) in the quorum leader's
+// image; a partition without a leader fails either way.
+func (r *runner) expectPartitionLeader(args []string) error {
+	if len(args) != 4 || (args[2] != "==" && args[2] != "!=") {
+		return fmt.Errorf("want: expect leader-of TOPIC/PARTITION == NODE (or !=)")
+	}
+	ids, err := r.nodeList(args[3:])
+	if err != nil {
+		return err
+	}
+	leader, err := r.partitionLeader(args[1])
+	if err != nil {
+		return fmt.Errorf("expectation failed: %v", err)
+	}
+	if (leader == ids[0]) != (args[2] == "==") {
+		return fmt.Errorf("expectation failed: %s is led by node %d", args[1], leader)
+	}
+	return nil
+}
+
+// expectISR checks "isr T/P contains NODE" (or lacks) in the quorum leader's image.
+func (r *runner) expectISR(args []string) error {
+	if len(args) != 4 || (args[2] != "contains" && args[2] != "lacks") {
+		return fmt.Errorf("want: expect isr TOPIC/PARTITION contains NODE (or lacks)")
+	}
+	ids, err := r.nodeList(args[3:])
+	if err != nil {
+		return err
+	}
+	isr, err := r.partitionISR(args[1])
+	if err != nil {
+		return err
+	}
+	if slices.Contains(isr, ids[0]) != (args[2] == "contains") {
+		return fmt.Errorf("expectation failed: the ISR of %s is %v", args[1], isr)
+	}
+	return nil
 }
 
 func (r *runner) expectFenced(args []string) error {

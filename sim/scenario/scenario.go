@@ -52,6 +52,8 @@
 //	expect epoch >= 3           the highest durable epoch among voters (==, !=, <, <=, >, >=)
 //	expect role 2 == follower   node 2's quorum role
 //	expect fenced 3             broker 3 is fenced in the leader's image (or: unfenced 3)
+//	expect leader-of t/0 == 2   partition 0 of t has a leader, node 2 (or != 2, != old-leader)
+//	expect isr t/0 contains 2   node 2 is in the partition's ISR (or: lacks 2)
 //	expect last == ok           the last operation's result, as printed after "->"
 //	expect note 3 quorum-snapshot-installed   node 3 emitted a note of that kind
 //	notes 3                     the kinds of notes node 3 emitted, with counts
@@ -587,6 +589,26 @@ func (r *runner) partitionLeader(s string) (int32, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s has no leader", s)
+}
+
+// partitionISR is the ISR of a partition in the quorum leader's image.
+func (r *runner) partitionISR(s string) ([]int32, error) {
+	tp, err := parsePartition(s)
+	if err != nil {
+		return nil, err
+	}
+	v := r.w.View()
+	seer, ok := v.QuorumLeader()
+	if !ok {
+		return nil, fmt.Errorf("the quorum has no leader to ask for the ISR of %s", s)
+	}
+	md, _ := v.Metadata(seer)
+	for _, t := range md.Topics {
+		if t.Name == tp.Topic && int(tp.Partition) < len(t.ISRs) {
+			return t.ISRs[tp.Partition], nil
+		}
+	}
+	return nil, fmt.Errorf("no partition %s", s)
 }
 
 // notes prints the kinds of notes a node emitted.

@@ -59,15 +59,18 @@ status
 
 func TestScriptErrorsNameTheLine(t *testing.T) {
 	cases := map[string]string{
-		"run 1s":                                        "line 1: run 1s: build the cluster first",
-		"cluster voters=2":                              "odd number of voters",
-		"cluster voters=1 brokers=2\nfly away":          `line 2: fly away: unknown command "fly"`,
-		"cluster voters=1 brokers=2\ncrash 9":           `"9" is not a node`,
-		"cluster voters=1 brokers=2\nrun soon":          "is not a duration",
-		"cluster voters=1 brokers=2\nexpect leader":     "line 2: expect leader: expectation failed: the quorum has no leader",
-		"cluster voters=1 brokers=2\nrun 1s\nrestart 1": "node 1 is up",
-		"cluster voters=1 brokers=2\npartition 1 |":     "want: partition",
-		"cluster voters=1 brokers=2\nexpect last == ok": "expectation failed",
+		"run 1s":                                                "line 1: run 1s: build the cluster first",
+		"cluster voters=2":                                      "odd number of voters",
+		"cluster voters=1 brokers=2\nfly away":                  `line 2: fly away: unknown command "fly"`,
+		"cluster voters=1 brokers=2\ncrash 9":                   `"9" is not a node`,
+		"cluster voters=1 brokers=2\nrun soon":                  "is not a duration",
+		"cluster voters=1 brokers=2\nexpect leader":             "line 2: expect leader: expectation failed: the quorum has no leader",
+		"cluster voters=1 brokers=2\nrun 1s\nrestart 1":         "node 1 is up",
+		"cluster voters=1 brokers=2\npartition 1 |":             "want: partition",
+		"cluster voters=1 brokers=2\nexpect last == ok":         "expectation failed",
+		"cluster voters=1 brokers=2\nexpect isr t/0 has 1":      "want: expect isr",
+		"cluster voters=1 brokers=2\nexpect leader-of t/0 = 1":  "want: expect leader-of",
+		"cluster voters=1 brokers=2\nexpect leader-of t/0 == 1": "expectation failed: the quorum has no leader",
 		"# nothing": "never built a cluster",
 	}
 	for script, want := range cases {

@@ -364,6 +364,7 @@ func Options(seed uint64, ackEarly bool) sim.Options {
 		Adjust: func(c *sim.Config) {
 			c.Faults.ReadCorrupt, c.Faults.AtRestCorrupt = false, false
 			c.Data = sim.DataConfig{} // the toy serves no partitions
+			c.Faults.LivenessDown = 0 // the toy's topics live on one broker
 		},
 		MachineFor: func(c *sim.Config) sim.NewMachine { return Machine(slices.Clone(c.Brokers()), ackEarly) },
 	}
