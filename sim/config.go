@@ -37,8 +37,10 @@ type FaultConfig struct {
 	// PowerLoss crashes every node at once (a correlated power loss) and restarts them
 	// together after a while: what is not synced anywhere is gone.
 	PowerLoss bool
-	// Storm marks a seed whose faults come every few election timeouts.
-	Storm bool
+	// Storm marks a seed whose faults come every few election timeouts; in it a new
+	// quorum leader crashes with ElectedCrashPPM right after its election.
+	Storm           bool
+	ElectedCrashPPM int64
 	// LivenessDown is how many brokers the liveness phase leaves down (crashed, never
 	// restarted), always a minority of the brokers and of the voters: partitions with a
 	// live ISR member must still get a leader, the others may stay offline.
@@ -198,6 +200,7 @@ func drawExtra(seed uint64, c *Config) {
 		// are where commit rules fail (Raft's figure 8).
 		c.Faults.Storm = true
 		c.Faults.Interval = time.Duration(1+later.IntN(4)) * c.Timing.ElectionTimeout
+		c.Faults.ElectedCrashPPM = 100_000 + later.Int64N(500_000)
 	}
 	if minority := (len(c.Brokers()) - 1) / 2; c.Faults.Crash && minority > 0 && later.IntN(4) == 0 {
 		c.Faults.LivenessDown = 1 + later.IntN(minority)
@@ -368,6 +371,9 @@ func (c Config) String() string {
 			ppm(f.WriteEIOPPM), ppm(f.SyncEIOPPM), ppm(f.ENOSPCPPM), ppm(f.ReadCorruptPPM))
 		if f.CrashOnWrite {
 			fmt.Fprintf(&b, "  crash while writing state files: %s of writes\n", ppm(f.CrashOnWritePPM))
+		}
+		if f.Storm {
+			fmt.Fprintf(&b, "  storm: a new quorum leader crashes right after its election in %s of elections\n", ppm(f.ElectedCrashPPM))
 		}
 		if f.LivenessDown > 0 {
 			fmt.Fprintf(&b, "  the liveness phase leaves up to %d broker(s) down\n", f.LivenessDown)

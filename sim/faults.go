@@ -530,6 +530,22 @@ func (f *faultSchedule) clockJump() bool {
 	return true
 }
 
+// crashAfterElection decides whether a node that just won a quorum election crashes
+// right after (armElected, or ElectedCrashPPM in a storm); it sets the downtime.
+func (f *faultSchedule) crashAfterElection(n *simNode) bool {
+	if f.stopped {
+		return false
+	}
+	if n.armed == armElected {
+		return true
+	}
+	if !f.cfg.Storm || n.armed != armNone || f.rng.Int64N(1_000_000) >= f.cfg.ElectedCrashPPM {
+		return false
+	}
+	n.restartAfter = f.duration(f.cfg.DowntimeMax)
+	return true
+}
+
 // crashOnWrite decides whether a node crashes while op is in flight (CrashOnWrite); it
 // sets the short downtime that follows.
 func (f *faultSchedule) crashOnWrite(n *simNode, op disk.Op) bool {

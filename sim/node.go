@@ -190,10 +190,17 @@ func (n *simNode) act() {
 			func() string { return note.String() })
 		w.cov.Inc("note:" + note.Kind)
 		n.notes.Inc(note.Kind)
-		if n.armed == armElected && note.Kind == "quorum-elected" {
-			n.armed = armNone
+		if note.Kind == "quorum-elected" && w.faults.crashAfterElection(n) {
+			// Half of the time at once, half once its next sync made its first records
+			// durable: a leader whose records are durable only on its own disk is the
+			// start of figure 8.
 			w.cov.Inc("fault:crash-after-election")
-			n.crashWithin(int64(armedWindow))
+			if w.faults.rng.IntN(2) == 0 {
+				n.armed = armNone
+				n.crashWithin(int64(armedWindow))
+			} else {
+				n.armed = armSynced
+			}
 		}
 	}
 	if out.Fatal != nil {
@@ -275,6 +282,8 @@ const (
 	// records reach the other voters (a leader that commits a record of an earlier
 	// epoch on a count of replicas can then lose it: Raft's figure 8).
 	armElected
+	// armSynced: as soon as the node's next sync completes (set by armElected).
+	armSynced
 )
 
 // armedWriteKeys are the APIs whose answers acknowledge writes: Produce, OffsetCommit,
@@ -299,6 +308,12 @@ func (n *simNode) complete(op disk.Op) {
 	done := n.exec.Do(op)
 	if done.ID != op.ID {
 		panic(fmt.Sprintf("sim: executor answered op #%d with done #%d", op.ID, done.ID))
+	}
+	if n.armed == armSynced && op.Kind == disk.Sync && n.w.phase == phaseSafety {
+		n.w.cov.Inc("fault:crash-after-sync")
+		n.crash("armed crash fault, after a sync")
+		n.scheduleRestart(n.w.now + int64(n.restartAfter))
+		return
 	}
 	n.deliver(input{kind: inDone, done: done})
 }

@@ -23,6 +23,13 @@ type command struct {
 var commands = []command{
 	{"sim", "run the deterministic simulator (run, sweep; bare: the default sweep)", simCommand},
 	{"trace", "show, render and replay simulation traces (show, html, verify)", traceCommand},
+	{"broker", "run a broker (--config FILE; flags override it)", brokerCommand},
+	{"dev", "run a development cluster of N brokers in one process", devCommand},
+	{"topic", "create, list, describe and delete topics", topicCommand},
+	{"produce", "write stdin lines as records to a topic", produceCommand},
+	{"consume", "print a topic's records, alone or as a group member", consumeCommand},
+	{"group", "list and describe consumer groups, reset their offsets", groupCommand},
+	{"bench", "measure produce throughput and latency against a cluster", benchCommand},
 }
 
 // Exit codes.

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// clientOptions are the flags every client command shares.
+type clientOptions struct {
+	brokers string
+	timeout time.Duration
+}
+
+func (o *clientOptions) register(fs *flag.FlagSet) {
+	const usage = "bootstrap brokers host:port[,host:port] (default: the running `seedlog dev` cluster)"
+	fs.StringVar(&o.brokers, "b", "", usage)
+	fs.StringVar(&o.brokers, "brokers", "", usage)
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on a request after this long")
+}
+
+// errNoCluster says how to point a client command at a cluster.
+var errNoCluster = errors.New("no cluster to talk to: start one with 'seedlog dev' or pass -b host:port")
+
+// seeds returns the bootstrap addresses: the flag, else the dev cluster's record.
+func (o *clientOptions) seeds() ([]string, error) {
+	s := o.brokers
+	if s == "" {
+		b, err := os.ReadFile(devBootstrapPath())
+		if err != nil {
+			return nil, errNoCluster
+		}
+		s = strings.TrimSpace(string(b))
+	}
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errNoCluster
+	}
+	return out, nil
+}
+
+// client creates a kgo client on the bootstrap brokers.
+func (o *clientOptions) client(extra ...kgo.Opt) (*kgo.Client, error) {
+	seeds, err := o.seeds()
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(seeds...),
+		kgo.ClientID("seedlog-cli"),
+		kgo.RetryTimeout(o.timeout),
+	}, extra...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return cl, nil
+}
+
+// ctx is a context bounded by the request timeout.
+func (o *clientOptions) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), o.timeout)
+}
+
+// requestError explains a failed request in one line with what to do.
+func requestError(what string, err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("%s: no answer in time; is the cluster up (seedlog dev, or -b host:port)?", what)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || strings.Contains(err.Error(), "unable to dial") {
+		return fmt.Sprintf("%s: %v; is the cluster up (seedlog dev, or -b host:port)?", what, err)
+	}
+	return fmt.Sprintf("%s: %v", what, err)
+}
+
+// codeError turns a Kafka error code into an error (nil for 0), with its message.
+func codeError(code int16, msg *string) error {
+	err := kerr.ErrorForCode(code)
+	if err == nil {
+		return nil
+	}
+	if msg != nil && *msg != "" {
+		return fmt.Errorf("%v: %s", err, *msg)
+	}
+	return err
+}
+
+// parseClientFlags parses a client command's flags. It returns the positional arguments
+// and, when it returns early, the exit code.
+func parseClientFlags(fs *flag.FlagSet, args []string, synopsis string) ([]string, int, bool) {
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, flagHelp(fs, synopsis), false
+	}
+	if err != nil {
+		return nil, usageError("%v; usage: %s", err, synopsis), false
+	}
+	return pos, 0, true
+}
+
+// repeatFlag collects a repeatable flag, one value per occurrence (values may hold
+// commas: --config cleanup.policy=compact,delete).
+type repeatFlag []string
+
+func (r *repeatFlag) String() string { return strings.Join(*r, " ") }
+
+func (r *repeatFlag) Set(v string) error {
+	*r = append(*r, v)
+	return nil
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestDevConfigsLayout checks the dev cluster's layout: the first three brokers vote,
+// the rest are brokers reached through `peers`, ports follow --port, every
+// configuration validates.
+func TestDevConfigsLayout(t *testing.T) {
+	cfgs, err := devConfigs(devOptions{brokers: 5, port: 30000, sets: repeatFlag{"num.partitions=4"}}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfgs) != 5 {
+		t.Fatalf("%d configurations", len(cfgs))
+	}
+	for i, c := range cfgs {
+		if err := c.Validate(); err != nil {
+			t.Errorf("broker %d: %v", i+1, err)
+		}
+		if c.NodeID != int32(i+1) || c.Listener != fmt.Sprintf("127.0.0.1:%d", 30000+i) || c.PeerListener != fmt.Sprintf("127.0.0.1:%d", 40000+i) {
+			t.Errorf("broker %d: id %d, listener %s, peer listener %s", i+1, c.NodeID, c.Listener, c.PeerListener)
+		}
+		if voter := i < 3; c.Controller != voter || !c.Broker {
+			t.Errorf("broker %d: controller %v broker %v", i+1, c.Controller, c.Broker)
+		}
+		if len(c.Voters) != 3 || len(c.Peers) != 2 || c.Peers[0].ID != 4 || c.Peers[1].Addr != "127.0.0.1:40004" {
+			t.Errorf("broker %d: voters %v peers %v", i+1, c.Voters, c.Peers)
+		}
+		if c.Defaults.Partitions != 4 || c.Defaults.ReplicationFactor != 3 || c.Defaults.MinInsyncReplicas != 2 {
+			t.Errorf("broker %d: defaults %+v", i+1, c.Defaults)
+		}
+		if !strings.HasSuffix(c.DataDir, fmt.Sprintf("node-%d", i+1)) {
+			t.Errorf("broker %d: data dir %s", i+1, c.DataDir)
+		}
+	}
+	one, err := devConfigs(devOptions{brokers: 1, port: 30000}, t.TempDir())
+	if err != nil || one[0].Defaults.ReplicationFactor != 1 || one[0].Defaults.MinInsyncReplicas != 1 {
+		t.Errorf("one broker: %v %+v", err, one)
+	}
+	if _, err := devConfigs(devOptions{brokers: 3, port: 30000, sets: repeatFlag{"nosuch.key=1"}}, t.TempDir()); err == nil {
+		t.Error("an unknown --set key was accepted")
+	}
+}
+
+func TestClientCommandUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{
+		{"topic"}, {"topic", "bogus"}, {"topic", "create"}, {"topic", "create", "a", "b"},
+		{"topic", "create", "a", "--config", "novalue"}, {"topic", "delete"},
+		{"produce"}, {"produce", "t", "--acks", "2"}, {"consume"}, {"consume", "a", "b"},
+		{"group"}, {"group", "describe"}, {"group", "reset-offsets", "g", "--topic", "t"},
+		{"group", "reset-offsets", "g", "--topic", "t", "--to-earliest", "--to-latest"},
+		{"bench", "--acks", "7"}, {"bench", "--duration", "1s", "--warmup", "2s"}, {"bench", "extra"},
+		{"dev", "--brokers", "0"}, {"dev", "--port", "65000", "--brokers", "3"}, {"dev", "extra"},
+		{"broker", "--node.id", "x"}, {"broker", "extra"}, {"broker", "--log-level", "loud"},
+	} {
+		if code := dispatch(args); code != exitUsage {
+			t.Errorf("seedlog %s: exit %d, want %d", strings.Join(args, " "), code, exitUsage)
+		}
+	}
+}

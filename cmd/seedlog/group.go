@@ -1,0 +1,439 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const groupSynopsis = `seedlog group list
+       seedlog group describe GROUP [GROUP ...]
+       seedlog group reset-offsets GROUP --topic T (--to-earliest | --to-latest | --to-offset N) [--execute]
+  every subcommand takes -b/--brokers host:port (default: the running dev cluster)`
+
+func groupCommand(args []string) int {
+	if len(args) == 0 {
+		return usageError("group: want a subcommand (list, describe, reset-offsets); see seedlog group -h")
+	}
+	switch args[0] {
+	case "list":
+		return groupList(args[1:])
+	case "describe":
+		return groupDescribe(args[1:])
+	case "reset-offsets":
+		return groupResetOffsets(args[1:])
+	case "-h", "--help", "help":
+		fmt.Println("usage: " + groupSynopsis)
+		return exitOK
+	}
+	return usageError("group: unknown subcommand %q (want list, describe, reset-offsets)", args[0])
+}
+
+func groupList(args []string) int {
+	fs := flag.NewFlagSet("group list", flag.ContinueOnError)
+	var o clientOptions
+	o.register(fs)
+	pos, code, ok := parseClientFlags(fs, args, "seedlog group list")
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageError("group list: unexpected argument %q", pos[0])
+	}
+	cl, err := o.client()
+	if err != nil {
+		return problem("%v", err)
+	}
+	defer cl.Close()
+	ctx, cancel := o.ctx()
+	defer cancel()
+	// Every broker coordinates some groups: ask them all.
+	var groups []kmsg.ListGroupsResponseGroup
+	for _, shard := range cl.RequestSharded(ctx, kmsg.NewPtrListGroupsRequest()) {
+		if shard.Err != nil {
+			return problem("%s", requestError(fmt.Sprintf("list groups on broker %d", shard.Meta.NodeID), shard.Err))
+		}
+		resp := shard.Resp.(*kmsg.ListGroupsResponse)
+		if err := codeError(resp.ErrorCode, nil); err != nil {
+			return problem("list groups on broker %d: %v", shard.Meta.NodeID, err)
+		}
+		groups = append(groups, resp.Groups...)
+	}
+	slices.SortFunc(groups, func(a, b kmsg.ListGroupsResponseGroup) int { return strings.Compare(a.Group, b.Group) })
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "GROUP\tSTATE\tPROTOCOL-TYPE")
+	for _, g := range groups {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", g.Group, orDash(g.GroupState), orDash(g.ProtocolType))
+	}
+	w.Flush()
+	return exitOK
+}
+
+func groupDescribe(args []string) int {
+	fs := flag.NewFlagSet("group describe", flag.ContinueOnError)
+	var o clientOptions
+	o.register(fs)
+	pos, code, ok := parseClientFlags(fs, args, "seedlog group describe GROUP [GROUP ...]")
+	if !ok {
+		return code
+	}
+	if len(pos) == 0 {
+		return usageError("group describe: want at least one group")
+	}
+	cl, err := o.client()
+	if err != nil {
+		return problem("%v", err)
+	}
+	defer cl.Close()
+	exit := exitOK
+	for _, g := range pos {
+		if code := describeGroup(&o, cl, g); code != exitOK {
+			exit = code
+		}
+	}
+	return exit
+}
+
+// groupOffsets is one partition of a group's offsets table.
+type groupOffsets struct {
+	topic     string
+	partition int32
+	committed int64
+	end       int64
+	member    string
+}
+
+func describeGroup(o *clientOptions, cl *kgo.Client, group string) int {
+	ctx, cancel := o.ctx()
+	defer cancel()
+	dreq := kmsg.NewPtrDescribeGroupsRequest()
+	dreq.Groups = []string{group}
+	dresp, err := dreq.RequestWith(ctx, cl)
+	if err != nil {
+		return problem("%s", requestError("describe group "+group, err))
+	}
+	if len(dresp.Groups) != 1 {
+		return problem("describe group %s: %d groups in the answer", group, len(dresp.Groups))
+	}
+	dg := dresp.Groups[0]
+	if err := codeError(dg.ErrorCode, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "seedlog: group %s: %v\n", group, err)
+		return exitFailed
+	}
+	owners := assignmentOwners(dg.Members)
+	rows, err := committedOffsets(ctx, cl, group)
+	if err != nil {
+		return problem("%s", requestError("offsets of group "+group, err))
+	}
+	for tp := range owners {
+		if !slices.ContainsFunc(rows, func(r groupOffsets) bool { return r.topic == tp.topic && r.partition == tp.partition }) {
+			rows = append(rows, groupOffsets{topic: tp.topic, partition: tp.partition, committed: -1})
+		}
+	}
+	if err := fillEndOffsets(ctx, cl, rows); err != nil {
+		return problem("%s", requestError("end offsets", err))
+	}
+	slices.SortFunc(rows, func(a, b groupOffsets) int {
+		if c := strings.Compare(a.topic, b.topic); c != 0 {
+			return c
+		}
+		return int(a.partition - b.partition)
+	})
+	fmt.Printf("Group %s: state %s, protocol %s, %d members\n", group, dg.State, orDash(dg.Protocol), len(dg.Members))
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tMEMBER")
+	for i := range rows {
+		r := &rows[i]
+		r.member = owners[topicPartition{r.topic, r.partition}]
+		cur, lag := "-", "-"
+		if r.committed >= 0 {
+			cur = fmt.Sprint(r.committed)
+			if r.end >= 0 {
+				lag = fmt.Sprint(r.end - r.committed)
+			}
+		}
+		end := "-"
+		if r.end >= 0 {
+			end = fmt.Sprint(r.end)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", r.topic, r.partition, cur, end, lag, orDash(r.member))
+	}
+	w.Flush()
+	return exitOK
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// assignmentOwners maps each assigned partition to "member-id (client-id@host)".
+func assignmentOwners(members []kmsg.DescribeGroupsResponseGroupMember) map[topicPartition]string {
+	out := map[topicPartition]string{}
+	for _, m := range members {
+		var a kmsg.ConsumerMemberAssignment
+		if err := a.ReadFrom(m.MemberAssignment); err != nil {
+			continue // not a consumer-protocol group: nothing to show per partition
+		}
+		who := fmt.Sprintf("%s (%s@%s)", m.MemberID, m.ClientID, m.ClientHost)
+		for _, t := range a.Topics {
+			for _, p := range t.Partitions {
+				out[topicPartition{t.Topic, p}] = who
+			}
+		}
+	}
+	return out
+}
+
+// committedOffsets fetches every offset a group committed.
+func committedOffsets(ctx context.Context, cl *kgo.Client, group string) ([]groupOffsets, error) {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = group
+	rg := kmsg.NewOffsetFetchRequestGroup()
+	rg.Group = group
+	req.Groups = append(req.Groups, rg) // v8+ carries groups in this list
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	topics, code := resp.Topics, resp.ErrorCode
+	if len(resp.Groups) == 1 {
+		code = resp.Groups[0].ErrorCode
+		topics = nil
+		for _, t := range resp.Groups[0].Topics {
+			ot := kmsg.OffsetFetchResponseTopic{Topic: t.Topic}
+			for _, p := range t.Partitions {
+				ot.Partitions = append(ot.Partitions, kmsg.OffsetFetchResponseTopicPartition{Partition: p.Partition, Offset: p.Offset, ErrorCode: p.ErrorCode})
+			}
+			topics = append(topics, ot)
+		}
+	}
+	if err := codeError(code, nil); err != nil {
+		return nil, err
+	}
+	var out []groupOffsets
+	for _, t := range topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode == 0 && p.Offset >= 0 {
+				out = append(out, groupOffsets{topic: t.Topic, partition: p.Partition, committed: p.Offset})
+			}
+		}
+	}
+	return out, nil
+}
+
+// fillEndOffsets sets the log end offset (high watermark) of each row, -1 where unknown.
+func fillEndOffsets(ctx context.Context, cl *kgo.Client, rows []groupOffsets) error {
+	ends, err := listOffsets(ctx, cl, rowsPartitions(rows), -1)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		end, ok := ends[topicPartition{rows[i].topic, rows[i].partition}]
+		rows[i].end = -1
+		if ok {
+			rows[i].end = end
+		}
+	}
+	return nil
+}
+
+func rowsPartitions(rows []groupOffsets) []topicPartition {
+	var out []topicPartition
+	for _, r := range rows {
+		out = append(out, topicPartition{r.topic, r.partition})
+	}
+	return out
+}
+
+// listOffsets asks the partitions' leaders for the offset at timestamp ts (-1: the end,
+// -2: the start). Partitions that answered with an error are left out.
+func listOffsets(ctx context.Context, cl *kgo.Client, tps []topicPartition, ts int64) (map[topicPartition]int64, error) {
+	out := map[topicPartition]int64{}
+	if len(tps) == 0 {
+		return out, nil
+	}
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	byTopic := map[string]int{}
+	for _, tp := range tps {
+		i, ok := byTopic[tp.topic]
+		if !ok {
+			i = len(req.Topics)
+			byTopic[tp.topic] = i
+			t := kmsg.NewListOffsetsRequestTopic()
+			t.Topic = tp.topic
+			req.Topics = append(req.Topics, t)
+		}
+		p := kmsg.NewListOffsetsRequestTopicPartition()
+		p.Partition, p.Timestamp, p.CurrentLeaderEpoch = tp.partition, ts, -1
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode == 0 {
+				out[topicPartition{t.Topic, p.Partition}] = p.Offset
+			}
+		}
+	}
+	return out, nil
+}
+
+func groupResetOffsets(args []string) int {
+	fs := flag.NewFlagSet("group reset-offsets", flag.ContinueOnError)
+	var o clientOptions
+	o.register(fs)
+	topic := fs.String("topic", "", "the topic whose offsets to reset (every partition)")
+	toEarliest := fs.Bool("to-earliest", false, "reset to each partition's log start")
+	toLatest := fs.Bool("to-latest", false, "reset to each partition's end")
+	toOffset := fs.Int64("to-offset", -1, "reset every partition to this offset")
+	execute := fs.Bool("execute", false, "commit the new offsets (without it: only show them)")
+	const synopsis = "seedlog group reset-offsets GROUP --topic T (--to-earliest | --to-latest | --to-offset N) [--execute]"
+	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	if !ok {
+		return code
+	}
+	modes := 0
+	for _, b := range []bool{*toEarliest, *toLatest, *toOffset >= 0} {
+		if b {
+			modes++
+		}
+	}
+	if len(pos) != 1 || *topic == "" || modes != 1 {
+		return usageError("group reset-offsets: want one group, --topic and exactly one of --to-earliest, --to-latest, --to-offset N; usage: %s", synopsis)
+	}
+	group := pos[0]
+	cl, err := o.client()
+	if err != nil {
+		return problem("%v", err)
+	}
+	defer cl.Close()
+	ctx, cancel := o.ctx()
+	defer cancel()
+	if code := checkGroupInactive(ctx, cl, group); code != exitOK {
+		return code
+	}
+	meta, code := requestMetadata(&o, cl, []string{*topic})
+	if meta == nil {
+		return code
+	}
+	if len(meta.Topics) != 1 || meta.Topics[0].ErrorCode != 0 {
+		return problem("group reset-offsets: topic %s: %v", *topic, codeError(meta.Topics[0].ErrorCode, nil))
+	}
+	var tps []topicPartition
+	for _, p := range meta.Topics[0].Partitions {
+		tps = append(tps, topicPartition{*topic, p.Partition})
+	}
+	slices.SortFunc(tps, func(a, b topicPartition) int { return int(a.partition - b.partition) })
+	targets, err := resetTargets(ctx, cl, tps, *toEarliest, *toLatest, *toOffset)
+	if err != nil {
+		return problem("%s", requestError("group reset-offsets", err))
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TOPIC\tPARTITION\tNEW-OFFSET")
+	for _, tp := range tps {
+		fmt.Fprintf(w, "%s\t%d\t%d\n", tp.topic, tp.partition, targets[tp])
+	}
+	w.Flush()
+	if !*execute {
+		fmt.Println("(dry run: add --execute to commit these offsets)")
+		return exitOK
+	}
+	return commitOffsets(ctx, cl, group, tps, targets)
+}
+
+// checkGroupInactive refuses to reset the offsets of a group with live members: they
+// would overwrite the reset with their next commit.
+func checkGroupInactive(ctx context.Context, cl *kgo.Client, group string) int {
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return problem("%s", requestError("describe group "+group, err))
+	}
+	if len(resp.Groups) == 1 {
+		g := resp.Groups[0]
+		if err := codeError(g.ErrorCode, nil); err != nil {
+			return problem("group %s: %v", group, err)
+		}
+		if g.State != "Empty" && g.State != "Dead" && g.State != "" {
+			fmt.Fprintf(os.Stderr, "seedlog: group %s is %s with %d members; stop its consumers before resetting offsets\n", group, g.State, len(g.Members))
+			return exitFailed
+		}
+	}
+	return exitOK
+}
+
+func resetTargets(ctx context.Context, cl *kgo.Client, tps []topicPartition, earliest, latest bool, offset int64) (map[topicPartition]int64, error) {
+	if !earliest && !latest {
+		out := map[topicPartition]int64{}
+		for _, tp := range tps {
+			out[tp] = offset
+		}
+		return out, nil
+	}
+	ts := int64(-1)
+	if earliest {
+		ts = -2
+	}
+	out, err := listOffsets(ctx, cl, tps, ts)
+	if err != nil {
+		return nil, err
+	}
+	for _, tp := range tps {
+		if _, ok := out[tp]; !ok {
+			return nil, fmt.Errorf("no offset for %s/%d (no leader?); try again", tp.topic, tp.partition)
+		}
+	}
+	return out, nil
+}
+
+// commitOffsets commits outside any generation, as an admin tool does for an empty group.
+func commitOffsets(ctx context.Context, cl *kgo.Client, group string, tps []topicPartition, targets map[topicPartition]int64) int {
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation, req.MemberID = group, -1, ""
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = tps[0].topic
+	for _, tp := range tps {
+		p := kmsg.NewOffsetCommitRequestTopicPartition()
+		p.Partition, p.Offset, p.LeaderEpoch = tp.partition, targets[tp], -1
+		rt.Partitions = append(rt.Partitions, p)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return problem("%s", requestError("commit offsets", err))
+	}
+	exit := exitOK
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				fmt.Fprintf(os.Stderr, "seedlog: commit %s/%d: %v\n", t.Topic, p.Partition, err)
+				exit = exitFailed
+			}
+		}
+	}
+	if exit == exitOK {
+		fmt.Printf("committed new offsets for group %s\n", group)
+	}
+	return exit
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

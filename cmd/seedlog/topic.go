@@ -1,0 +1,256 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const topicSynopsis = `seedlog topic create NAME [--partitions N] [--replication-factor R] [--config k=v ...]
+       seedlog topic list [--internal]
+       seedlog topic describe [NAME ...]
+       seedlog topic delete NAME [NAME ...]
+  every subcommand takes -b/--brokers host:port (default: the running dev cluster)`
+
+func topicCommand(args []string) int {
+	if len(args) == 0 {
+		return usageError("topic: want a subcommand (create, list, describe, delete); see seedlog topic -h")
+	}
+	switch args[0] {
+	case "create":
+		return topicCreate(args[1:])
+	case "list":
+		return topicList(args[1:])
+	case "describe":
+		return topicDescribe(args[1:])
+	case "delete":
+		return topicDelete(args[1:])
+	case "-h", "--help", "help":
+		fmt.Println("usage: " + topicSynopsis)
+		return exitOK
+	}
+	return usageError("topic: unknown subcommand %q (want create, list, describe, delete)", args[0])
+}
+
+func topicCreate(args []string) int {
+	fs := flag.NewFlagSet("topic create", flag.ContinueOnError)
+	var o clientOptions
+	o.register(fs)
+	partitions := fs.Int("partitions", -1, "number of partitions (default: the cluster's num.partitions)")
+	rf := fs.Int("replication-factor", -1, "replicas per partition (default: the cluster's default.replication.factor)")
+	var configs repeatFlag
+	fs.Var(&configs, "config", "a topic config key=value (repeatable), e.g. --config retention.ms=3600000")
+	var named repeatFlag
+	fs.Var(&named, "topic", "topic name, as kafka-topics.sh spells it (repeatable)")
+	pos, code, ok := parseClientFlags(fs, args, "seedlog topic create NAME [--partitions N] [--replication-factor R] [--config k=v ...]")
+	pos = append(pos, named...)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageError("topic create: want one topic name, got %d arguments", len(pos))
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	t := kmsg.NewCreateTopicsRequestTopic()
+	t.Topic, t.NumPartitions, t.ReplicationFactor = pos[0], int32(*partitions), int16(*rf)
+	for _, kv := range configs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return usageError("topic create: --config %q: want key=value", kv)
+		}
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = k, kmsg.StringPtr(v)
+		t.Configs = append(t.Configs, c)
+	}
+	req.Topics = append(req.Topics, t)
+	cl, err := o.client()
+	if err != nil {
+		return problem("%v", err)
+	}
+	defer cl.Close()
+	ctx, cancel := o.ctx()
+	defer cancel()
+	req.TimeoutMillis = int32(o.timeout.Milliseconds())
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return problem("%s", requestError("create topic "+pos[0], err))
+	}
+	for _, rt := range resp.Topics {
+		if err := codeError(rt.ErrorCode, rt.ErrorMessage); err != nil {
+			fmt.Fprintf(os.Stderr, "seedlog: create topic %s: %v\n", rt.Topic, err)
+			return exitFailed
+		}
+		fmt.Printf("created topic %s (%d partitions, replication factor %d)\n", rt.Topic, rt.NumPartitions, rt.ReplicationFactor)
+	}
+	return exitOK
+}
+
+func topicList(args []string) int {
+	fs := flag.NewFlagSet("topic list", flag.ContinueOnError)
+	var o clientOptions
+	o.register(fs)
+	internal := fs.Bool("internal", false, "list internal topics (__consumer_offsets) too")
+	pos, code, ok := parseClientFlags(fs, args, "seedlog topic list [--internal]")
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageError("topic list: unexpected argument %q", pos[0])
+	}
+	meta, code := fetchMetadata(&o, nil)
+	if meta == nil {
+		return code
+	}
+	var names []string
+	for _, t := range meta.Topics {
+		if t.Topic != nil && (*internal || !t.IsInternal) {
+			names = append(names, *t.Topic)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		fmt.Println(n)
+	}
+	return exitOK
+}
+
+func topicDescribe(args []string) int {
+	fs := flag.NewFlagSet("topic describe", flag.ContinueOnError)
+	var o clientOptions
+	o.register(fs)
+	var named repeatFlag
+	fs.Var(&named, "topic", "topic name, as kafka-topics.sh spells it (repeatable)")
+	pos, code, ok := parseClientFlags(fs, args, "seedlog topic describe [NAME ...]")
+	pos = append(pos, named...)
+	if !ok {
+		return code
+	}
+	meta, code := fetchMetadata(&o, pos)
+	if meta == nil {
+		return code
+	}
+	slices.SortFunc(meta.Topics, func(a, b kmsg.MetadataResponseTopic) int { return strings.Compare(deref(a.Topic), deref(b.Topic)) })
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	exit := exitOK
+	for _, t := range meta.Topics {
+		if err := codeError(t.ErrorCode, nil); err != nil {
+			fmt.Fprintf(os.Stderr, "seedlog: topic %s: %v\n", deref(t.Topic), err)
+			exit = exitFailed
+			continue
+		}
+		slices.SortFunc(t.Partitions, func(a, b kmsg.MetadataResponseTopicPartition) int { return int(a.Partition - b.Partition) })
+		rf := 0
+		if len(t.Partitions) > 0 {
+			rf = len(t.Partitions[0].Replicas)
+		}
+		fmt.Fprintf(w, "Topic: %s\tPartitionCount: %d\tReplicationFactor: %d\tInternal: %v\n", deref(t.Topic), len(t.Partitions), rf, t.IsInternal)
+		for _, p := range t.Partitions {
+			fmt.Fprintf(w, "\tPartition: %d\tLeader: %d\tEpoch: %d\tReplicas: %s\tIsr: %s%s\n", p.Partition, p.Leader, p.LeaderEpoch,
+				joinInts(p.Replicas), joinInts(p.ISR), partitionNote(p.ErrorCode))
+		}
+	}
+	w.Flush()
+	return exit
+}
+
+func partitionNote(code int16) string {
+	if err := codeError(code, nil); err != nil {
+		return "\t(" + err.Error() + ")"
+	}
+	return ""
+}
+
+func topicDelete(args []string) int {
+	fs := flag.NewFlagSet("topic delete", flag.ContinueOnError)
+	var o clientOptions
+	o.register(fs)
+	var named repeatFlag
+	fs.Var(&named, "topic", "topic name, as kafka-topics.sh spells it (repeatable)")
+	pos, code, ok := parseClientFlags(fs, args, "seedlog topic delete NAME [NAME ...]")
+	pos = append(pos, named...)
+	if !ok {
+		return code
+	}
+	if len(pos) == 0 {
+		return usageError("topic delete: want at least one topic name")
+	}
+	cl, err := o.client()
+	if err != nil {
+		return problem("%v", err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = int32(o.timeout.Milliseconds())
+	req.TopicNames = pos
+	for _, name := range pos {
+		t := kmsg.NewDeleteTopicsRequestTopic()
+		t.Topic = kmsg.StringPtr(name)
+		req.Topics = append(req.Topics, t)
+	}
+	ctx, cancel := o.ctx()
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return problem("%s", requestError("delete topics", err))
+	}
+	exit := exitOK
+	for _, t := range resp.Topics {
+		if err := codeError(t.ErrorCode, t.ErrorMessage); err != nil {
+			fmt.Fprintf(os.Stderr, "seedlog: delete topic %s: %v\n", deref(t.Topic), err)
+			exit = exitFailed
+			continue
+		}
+		fmt.Printf("deleted topic %s\n", deref(t.Topic))
+	}
+	return exit
+}
+
+// fetchMetadata asks for the given topics (nil: all). On failure it returns nil and the
+// exit code, after printing the error.
+func fetchMetadata(o *clientOptions, topics []string) (*kmsg.MetadataResponse, int) {
+	cl, err := o.client()
+	if err != nil {
+		return nil, problem("%v", err)
+	}
+	defer cl.Close()
+	return requestMetadata(o, cl, topics)
+}
+
+func requestMetadata(o *clientOptions, cl *kgo.Client, topics []string) (*kmsg.MetadataResponse, int) {
+	req := kmsg.NewPtrMetadataRequest()
+	if topics != nil {
+		for _, name := range topics {
+			t := kmsg.NewMetadataRequestTopic()
+			t.Topic = kmsg.StringPtr(name)
+			req.Topics = append(req.Topics, t)
+		}
+	}
+	ctx, cancel := o.ctx()
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, problem("%s", requestError("metadata", err))
+	}
+	return resp, exitOK
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func joinInts(v []int32) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,123 @@
+package integration
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestClientCommands drives the topic, produce, consume and group commands against a
+// dev cluster they find without an address flag.
+func TestClientCommands(t *testing.T) {
+	d := startDev(t, 3)
+
+	out := d.must("", "topic", "create", "cli", "--partitions", "3", "--replication-factor", "3", "--config", "retention.ms=3600000")
+	if !strings.Contains(out, "created topic cli (3 partitions, replication factor 3)") {
+		t.Fatalf("topic create said %q", out)
+	}
+	if r := d.seedlog("", "topic", "create", "cli"); r.code != 1 || !strings.Contains(r.stderr, "TOPIC_ALREADY_EXISTS") {
+		t.Errorf("creating an existing topic: exit %d, %q", r.code, r.stderr)
+	}
+	if out := d.must("", "topic", "list"); !slices.Contains(strings.Fields(out), "cli") {
+		t.Errorf("topic list: %q", out)
+	}
+	waitFor(t, "a leader and full ISR for every partition of cli", func() bool {
+		out := d.must("", "topic", "describe", "cli")
+		return strings.Contains(out, "PartitionCount: 3") && strings.Count(out, "Isr: ") == 3 &&
+			!strings.Contains(out, "Leader: -1") && strings.Count(out, ",") >= 12
+	})
+
+	var in strings.Builder
+	var want []string
+	for i := range 100 {
+		fmt.Fprintf(&in, "key-%d:value-%d\n", i, i)
+		want = append(want, fmt.Sprintf("key-%d\tvalue-%d", i, i))
+	}
+	d.must(in.String(), "produce", "cli", "--key-separator", ":")
+	got := strings.Split(strings.TrimSpace(d.must("", "consume", "cli", "--from-beginning", "--max-messages", "100", "--print-key")), "\n")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("consumed %d records, want the 100 produced; first: %q", len(got), got[:min(3, len(got))])
+	}
+
+	d.must("", "consume", "cli", "--group", "cg", "--from-beginning", "--max-messages", "100")
+	if out := d.must("", "group", "list"); !strings.Contains(out, "cg") {
+		t.Errorf("group list: %q", out)
+	}
+	if cur, lag := groupTotals(t, d.must("", "group", "describe", "cg")); cur != 100 || lag != 0 {
+		t.Errorf("after consuming everything: committed %d, lag %d; want 100 and 0", cur, lag)
+	}
+	dry := d.must("", "group", "reset-offsets", "cg", "--topic", "cli", "--to-earliest")
+	if !strings.Contains(dry, "dry run") {
+		t.Errorf("reset-offsets without --execute: %q", dry)
+	}
+	if cur, _ := groupTotals(t, d.must("", "group", "describe", "cg")); cur != 100 {
+		t.Errorf("a dry run changed the offsets: committed %d", cur)
+	}
+	d.must("", "group", "reset-offsets", "cg", "--topic", "cli", "--to-earliest", "--execute")
+	if cur, lag := groupTotals(t, d.must("", "group", "describe", "cg")); cur != 0 || lag != 100 {
+		t.Errorf("after reset to earliest: committed %d, lag %d; want 0 and 100", cur, lag)
+	}
+
+	d.must("", "topic", "delete", "cli")
+	waitFor(t, "cli gone from the topic list", func() bool {
+		return !slices.Contains(strings.Fields(d.must("", "topic", "list")), "cli")
+	})
+
+	for _, args := range [][]string{
+		{"topic"}, {"topic", "create"}, {"topic", "create", "a", "b"}, {"topic", "bogus"},
+		{"produce"}, {"produce", "t", "--acks", "2"}, {"consume"}, {"group", "describe"},
+		{"group", "reset-offsets", "g", "--topic", "t"}, {"dev", "--brokers", "0"},
+		{"broker", "--node.id", "x"}, {"bench", "--acks", "7"},
+	} {
+		if r := d.seedlog("", args...); r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") > 2 {
+			t.Errorf("seedlog %s: exit %d (want 2), stderr %q", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+
+	// A second dev cluster on a port the first one holds fails with one line naming the
+	// port and the flag to change.
+	_, port, _ := net.SplitHostPort(d.seeds()[0])
+	r := d.seedlog("", "dev", "--port", port)
+	if r.code != 3 || !strings.Contains(r.stderr, port) || !strings.Contains(r.stderr, "--port") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("dev on a taken port: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// groupTotals sums the CURRENT-OFFSET and LAG columns of `group describe`.
+func groupTotals(t *testing.T, out string) (committed, lag int64) {
+	t.Helper()
+	rows := 0
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[0] == "TOPIC" || f[0] == "Group" {
+			continue
+		}
+		c, err1 := strconv.ParseInt(f[2], 10, 64)
+		l, err2 := strconv.ParseInt(f[4], 10, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("group describe row %q", line)
+		}
+		committed, lag, rows = committed+c, lag+l, rows+1
+	}
+	if rows == 0 {
+		t.Fatalf("group describe shows no partitions:\n%s", out)
+	}
+	return committed, lag
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 60s: %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

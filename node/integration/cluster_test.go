@@ -1,0 +1,329 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// fastSettings scale seedlog's timeouts to a quarter (the simulator's fastest setting),
+// so that a failover takes a few seconds.
+var fastSettings = map[string]string{
+	"controller.quorum.election.timeout.ms": "250",
+	"controller.quorum.fetch.max.wait.ms":   "125",
+	"controller.quorum.fetch.timeout.ms":    "500",
+	"broker.heartbeat.interval.ms":          "500",
+	"broker.session.timeout.ms":             "2250",
+	"broker.lease.ms":                       "1000",
+	// Above the 5s a follower waits before resending a fetch that got no answer (one
+	// sent before the leader created its replica is dropped), so the ISR of a new topic
+	// does not shrink while its followers start.
+	"replica.lag.time.max.ms":   "8000",
+	"replica.fetch.wait.max.ms": "125",
+	// Below the session timeout: a broker's heartbeat sent to a controller that just died
+	// is abandoned only after request.timeout.ms, so with a longer timeout a controller
+	// failover fences every broker before they find the new controller.
+	"request.timeout.ms":             "1500",
+	"controlled.shutdown.timeout.ms": "5000",
+	"offsets.topic.num.partitions":   "6",
+	"default.replication.factor":     "3",
+	"min.insync.replicas":            "2",
+}
+
+// proc is one broker process.
+type proc struct {
+	id         int
+	dir        string
+	clientAddr string
+	cmd        *exec.Cmd
+	exited     chan struct{}
+	exitErr    error
+	starts     int
+}
+
+// cluster is a set of broker processes, each a voter and a broker.
+type cluster struct {
+	t     *testing.T
+	dir   string
+	procs []*proc
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func newCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	c := &cluster{t: t, dir: t.TempDir()}
+	if os.Getenv("SEEDLOG_TEST_KEEP") != "" {
+		dir, err := os.MkdirTemp("", "seedlog-"+strings.ReplaceAll(t.Name(), "/", "-")+"-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.dir = dir
+		t.Logf("keeping data and logs in %s", dir)
+	}
+	var voters []string
+	for i := range n {
+		voters = append(voters, fmt.Sprintf("%d@%s", i+1, freeAddr(t)))
+	}
+	for i := range n {
+		p := &proc{id: i + 1, dir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i+1)), clientAddr: freeAddr(t)}
+		if err := os.MkdirAll(p.dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		props := map[string]string{
+			"node.id":                  fmt.Sprint(p.id),
+			"process.roles":            "broker,controller",
+			"controller.quorum.voters": strings.Join(voters, ","),
+			"listeners":                p.clientAddr,
+			"log.dirs":                 filepath.Join(p.dir, "data"),
+			"cluster.id":               "integration",
+		}
+		for k, v := range fastSettings {
+			props[k] = v
+		}
+		var b strings.Builder
+		for k, v := range props {
+			fmt.Fprintf(&b, "%s=%s\n", k, v)
+		}
+		if err := os.WriteFile(filepath.Join(p.dir, "broker.properties"), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.procs = append(c.procs, p)
+	}
+	t.Cleanup(c.shutdown)
+	for i := range n {
+		c.start(i)
+	}
+	return c
+}
+
+// start starts broker i (from 0), appending its output to its log file.
+func (c *cluster) start(i int) {
+	c.t.Helper()
+	p := c.procs[i]
+	logf, err := os.OpenFile(filepath.Join(p.dir, "broker.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p.starts++
+	fmt.Fprintf(logf, "==== start %d at %s\n", p.starts, time.Now().Format(time.RFC3339Nano))
+	level := os.Getenv("SEEDLOG_TEST_LOG_LEVEL")
+	if level == "" {
+		level = "info"
+	}
+	cmd := exec.Command(seedlogBin, "broker", "--config", filepath.Join(p.dir, "broker.properties"), "--log-level", level)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// The brokers die with the test binary, whatever way it ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		c.t.Fatalf("starting broker %d: %v", p.id, err)
+	}
+	p.cmd, p.exited = cmd, make(chan struct{})
+	go func() {
+		p.exitErr = cmd.Wait()
+		logf.Close()
+		close(p.exited)
+	}()
+}
+
+func (c *cluster) running(i int) bool {
+	p := c.procs[i]
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill sends SIGKILL to broker i and waits for it to die.
+func (c *cluster) kill(i int) {
+	c.t.Helper()
+	p := c.procs[i]
+	if !c.running(i) {
+		c.t.Fatalf("broker %d is not running (%v)", p.id, p.exitErr)
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+}
+
+// stop sends SIGTERM to broker i and waits for a clean exit.
+func (c *cluster) stop(i int) {
+	c.t.Helper()
+	p := c.procs[i]
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		if p.exitErr != nil {
+			c.t.Errorf("broker %d exited with %v after SIGTERM", p.id, p.exitErr)
+		}
+	case <-time.After(20 * time.Second):
+		c.t.Errorf("broker %d still running 20s after SIGTERM", p.id)
+		c.kill(i)
+	}
+}
+
+// shutdown kills every broker; on failure it prints the tail of their logs.
+func (c *cluster) shutdown() {
+	for i, p := range c.procs {
+		if c.running(i) {
+			p.cmd.Process.Signal(syscall.SIGKILL)
+			<-p.exited
+		} else if p.cmd != nil && p.exitErr != nil && !strings.Contains(p.exitErr.Error(), "killed") {
+			c.t.Errorf("broker %d exited on its own: %v", p.id, p.exitErr)
+		}
+	}
+	if c.t.Failed() {
+		for _, p := range c.procs {
+			c.t.Logf("---- broker %d log (tail) ----\n%s", p.id, tail(filepath.Join(p.dir, "broker.log"), 60))
+		}
+	}
+}
+
+func tail(path string, lines int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+func (c *cluster) seeds() []string {
+	var out []string
+	for _, p := range c.procs {
+		out = append(out, p.clientAddr)
+	}
+	return out
+}
+
+// client returns a franz-go client on every broker of the cluster.
+func (c *cluster) client(opts ...kgo.Opt) *kgo.Client {
+	c.t.Helper()
+	opts = append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...), kgo.RetryTimeout(60 * time.Second),
+		kgo.FetchMaxWait(500 * time.Millisecond), kgo.MetadataMinAge(250 * time.Millisecond)}, opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(cl.Close)
+	return cl
+}
+
+// waitBrokers waits until metadata lists want brokers.
+func (c *cluster) waitBrokers(cl *kgo.Client, want int) {
+	c.t.Helper()
+	c.eventually(60*time.Second, fmt.Sprintf("%d brokers in metadata", want), func() bool {
+		resp, err := kmsg.NewPtrMetadataRequest().RequestWith(context.Background(), cl)
+		return err == nil && len(resp.Brokers) == want
+	})
+}
+
+// createTopic creates a topic and waits until every partition has a leader and a full ISR.
+func (c *cluster) createTopic(cl *kgo.Client, name string, partitions, rf int) {
+	c.t.Helper()
+	c.eventually(60*time.Second, "create topic "+name, func() bool {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, int32(partitions), int16(rf)
+		req.Topics = append(req.Topics, rt)
+		req.TimeoutMillis = 10000
+		resp, err := req.RequestWith(context.Background(), cl)
+		return err == nil && len(resp.Topics) == 1 && (resp.Topics[0].ErrorCode == 0 || resp.Topics[0].ErrorCode == 36)
+	})
+	c.eventually(60*time.Second, "leaders and full ISRs of "+name, func() bool {
+		ps := c.partitions(cl, name)
+		ok := len(ps) == partitions
+		for _, p := range ps {
+			ok = ok && p.ErrorCode == 0 && p.Leader >= 0 && len(p.ISR) == rf
+		}
+		return ok
+	})
+}
+
+// partitions returns the metadata of a topic's partitions (nil on error).
+func (c *cluster) partitions(cl *kgo.Client, topic string) []kmsg.MetadataResponseTopicPartition {
+	req := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, mt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
+		return nil
+	}
+	return resp.Topics[0].Partitions
+}
+
+func (c *cluster) eventually(limit time.Duration, what string, ok func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("not within %v: %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readPartition reads a partition from offset 0 up to its high watermark with a fresh
+// client.
+func readPartition(t *testing.T, seeds []string, topic string, p int32) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.FetchMaxWait(300*time.Millisecond),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(0)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	hw, next := int64(-1), int64(0)
+	deadline := time.Now().Add(60 * time.Second)
+	for hw < 0 || next < hw {
+		if time.Now().After(deadline) {
+			t.Fatalf("reading %s/%d: at offset %d of high watermark %d after 60s", topic, p, next, hw)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if fp.Err != nil {
+				if !errors.Is(fp.Err, context.DeadlineExceeded) {
+					t.Logf("reading %s/%d: %v", topic, p, fp.Err)
+				}
+				return
+			}
+			hw = fp.HighWatermark
+			for _, r := range fp.Records {
+				out = append(out, r)
+				next = r.Offset + 1
+			}
+		})
+	}
+	return out
+}

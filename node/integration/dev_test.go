@@ -1,0 +1,165 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// devCluster is a `seedlog dev` process.
+type devCluster struct {
+	t         *testing.T
+	dir       string // XDG_RUNTIME_DIR of the cluster and of the client commands
+	bootstrap string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	exitErr   error
+}
+
+// startDev starts `seedlog dev` with free ports and waits until every broker is in the
+// metadata. The cluster must stop cleanly on SIGINT at the end of the test.
+func startDev(t *testing.T, brokers int) *devCluster {
+	t.Helper()
+	d := &devCluster{t: t, dir: t.TempDir(), exited: make(chan struct{})}
+	d.cmd = exec.Command(seedlogBin, "dev", "--port", "0", "--brokers", fmt.Sprint(brokers),
+		"--data", filepath.Join(d.dir, "data"))
+	d.cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+d.dir)
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	logf, err := os.Create(filepath.Join(d.dir, "dev.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.Stderr = logf
+	stdout, err := d.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		d.exitErr = d.cmd.Wait()
+		logf.Close()
+		close(d.exited)
+	}()
+	t.Cleanup(d.stop)
+	timeout := time.After(30 * time.Second)
+	for d.bootstrap == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("seedlog dev exited before printing its bootstrap address:\n%s", tail(filepath.Join(d.dir, "dev.log"), 20))
+			}
+			if b, found := strings.CutPrefix(l, "bootstrap: "); found {
+				d.bootstrap = b
+			}
+		case <-timeout:
+			t.Fatal("seedlog dev printed no bootstrap address in 30s")
+		}
+	}
+	go func() {
+		for range lines {
+		}
+	}()
+	recorded, err := os.ReadFile(filepath.Join(d.dir, "seedlog-dev", "bootstrap"))
+	if err != nil || strings.TrimSpace(string(recorded)) != d.bootstrap {
+		t.Fatalf("bootstrap file holds %q (%v), printed %q", recorded, err, d.bootstrap)
+	}
+	cl := d.client()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := kmsg.NewPtrMetadataRequest().RequestWith(context.Background(), cl)
+		if err == nil && len(resp.Brokers) == brokers {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dev cluster: %d brokers not in the metadata after 60s", brokers)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return d
+}
+
+func (d *devCluster) seeds() []string { return strings.Split(d.bootstrap, ",") }
+
+func (d *devCluster) client(opts ...kgo.Opt) *kgo.Client {
+	d.t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(d.seeds()...), kgo.FetchMaxWait(500 * time.Millisecond)}, opts...)...)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(cl.Close)
+	return cl
+}
+
+// stop interrupts the cluster like Ctrl-C and expects a clean exit.
+func (d *devCluster) stop() {
+	d.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-d.exited:
+		if d.exitErr != nil {
+			d.t.Errorf("seedlog dev exited with %v after SIGINT:\n%s", d.exitErr, tail(filepath.Join(d.dir, "dev.log"), 20))
+		}
+	case <-time.After(30 * time.Second):
+		d.t.Errorf("seedlog dev still running 30s after SIGINT")
+		d.cmd.Process.Kill()
+		<-d.exited
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "seedlog-dev", "bootstrap")); err == nil {
+		d.t.Errorf("seedlog dev left its bootstrap file behind")
+	}
+}
+
+// result is the outcome of a seedlog command.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// seedlog runs the binary with the dev cluster's environment (so client commands find it
+// without -b), feeding stdin.
+func (d *devCluster) seedlog(stdin string, args ...string) result {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, seedlogBin, args...)
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+d.dir)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatalf("seedlog %s: %v", strings.Join(args, " "), err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+// must runs a seedlog command that must succeed.
+func (d *devCluster) must(stdin string, args ...string) string {
+	d.t.Helper()
+	r := d.seedlog(stdin, args...)
+	if r.code != 0 {
+		d.t.Fatalf("seedlog %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}

@@ -1,0 +1,319 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/diskexec"
+	"github.com/seedlog/seedlog/storage"
+)
+
+// Node is a running seedlog node: the core state machine, driven by one goroutine, with
+// TCP, disk, clock and metrics around it.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	clock   clock
+	core    *core.Node
+	rec     disk.Recovered // handed to the core at Start, then dropped
+	disk    *diskWorker
+	peers   *peerNet
+	metrics *metrics
+	// peerAdvertised is where other nodes reach this one, announced in handshakes.
+	peerAdvertised string
+	lock           *dataLock
+
+	clientLn  net.Listener
+	peerLn    net.Listener // nil: peers share the client listener
+	metricsLn net.Listener
+	httpSrv   *http.Server
+
+	inputs chan input
+	dones  chan []disk.Done
+	calls  chan func()
+
+	// conns is owned by the loop goroutine.
+	conns     map[core.ConnID]*clientConn
+	nextConn  atomic.Uint64
+	connCount atomic.Int64
+
+	// sockets holds every open client and peer socket, to close them all at stop.
+	socketsMu     sync.Mutex
+	sockets       map[net.Conn]struct{}
+	socketsClosed bool
+
+	// lastNote, lastNoteAt and noteRepeats fold repeated notes; loop goroutine only.
+	lastNote    core.Note
+	lastNoteAt  time.Time
+	noteRepeats int
+
+	quit     chan struct{} // closed when the node stops
+	kill     chan struct{} // closed by Stop
+	killOnce sync.Once
+	wg       sync.WaitGroup // every goroutine but the loop
+	ran      atomic.Bool
+}
+
+// New prepares a node: it validates cfg, locks and recovers the data directory and binds
+// every listener, so that configuration and port problems surface before Run.
+func New(cfg Config, logger *slog.Logger) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	n := &Node{
+		cfg:     cfg,
+		log:     logger.With("node", cfg.NodeID),
+		clock:   newClock(),
+		metrics: newMetrics(),
+		inputs:  make(chan input, inputsMax),
+		dones:   make(chan []disk.Done, 16),
+		calls:   make(chan func()),
+		conns:   map[core.ConnID]*clientConn{},
+		sockets: map[net.Conn]struct{}{},
+		quit:    make(chan struct{}),
+		kill:    make(chan struct{}),
+	}
+	if err := n.open(); err != nil {
+		n.discard()
+		return nil, err
+	}
+	return n, nil
+}
+
+// open does the fallible part of New.
+func (n *Node) open() error {
+	cfg := n.cfg
+	var err error
+	if n.lock, err = openDataDir(cfg); err != nil {
+		return err
+	}
+	if err := n.bind(); err != nil {
+		return err
+	}
+	exec, rec, err := diskexec.Open(storage.NewOSFS(cfg.DataDir), diskexec.Config{Log: cfg.StorageConfig()})
+	if err != nil {
+		return fmt.Errorf("recovering %s: %w", cfg.DataDir, err)
+	}
+	addLogFiles(cfg.DataDir, &rec)
+	n.rec = rec
+	n.disk = newDiskWorker(exec, n.dones, n.quit, n.metrics)
+	host, port := n.advertised()
+	n.peerAdvertised = n.advertisedPeer(host, port)
+	if n.core, err = core.New(cfg.CoreConfig(rand.Uint64(), host, port)); err != nil {
+		return err
+	}
+	n.peers = newPeerNet(n)
+	return nil
+}
+
+// bind opens the listeners. A port already taken is reported with the setting to change.
+func (n *Node) bind() error {
+	var err error
+	if n.clientLn, err = listen(n.cfg.Listener, "listeners"); err != nil {
+		return err
+	}
+	if a := n.cfg.peerBind(); a != "" {
+		setting := "peer.listener"
+		if n.cfg.PeerListener == "" {
+			setting = "controller.quorum.voters"
+		}
+		if n.peerLn, err = listen(a, setting); err != nil {
+			return err
+		}
+	}
+	if a := n.cfg.MetricsListener; a != "" {
+		if n.metricsLn, err = listen(a, "metrics.listener"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PortError is a listener that could not bind.
+type PortError struct {
+	Addr    string
+	Setting string
+	Err     error
+}
+
+func (e *PortError) Error() string {
+	return fmt.Sprintf("cannot listen on %s (%s): %v", e.Addr, e.Setting, e.Err)
+}
+
+func (e *PortError) Unwrap() error { return e.Err }
+
+func listen(addr, setting string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			err = op.Err
+		}
+		return nil, &PortError{Addr: addr, Setting: setting, Err: err}
+	}
+	return ln, nil
+}
+
+// advertised is the client address put in the node's broker registration.
+func (n *Node) advertised() (string, int32) {
+	host, portStr, _ := net.SplitHostPort(n.clientLn.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+	if cfgHost, _, err := net.SplitHostPort(n.cfg.Listener); err == nil && cfgHost != "" {
+		host = cfgHost
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	if n.cfg.AdvertisedHost != "" {
+		return n.cfg.AdvertisedHost, n.cfg.AdvertisedPort
+	}
+	return host, int32(port)
+}
+
+// advertisedPeer is the peer address this node announces in its handshakes: its peer
+// listener's, or the advertised client address when peers share that listener. A
+// wildcard bind host is replaced by the advertised client host.
+func (n *Node) advertisedPeer(clientHost string, clientPort int32) string {
+	if n.peerLn == nil {
+		return net.JoinHostPort(clientHost, strconv.Itoa(int(clientPort)))
+	}
+	host, port, _ := net.SplitHostPort(n.peerLn.Addr().String())
+	if cfgHost, _, err := net.SplitHostPort(n.cfg.peerBind()); err == nil && cfgHost != "" {
+		host = cfgHost
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = clientHost
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// ClientAddr is the bound client listener address.
+func (n *Node) ClientAddr() string { return n.clientLn.Addr().String() }
+
+// PeerAddr is the bound peer listener address (the client listener's when shared).
+func (n *Node) PeerAddr() string {
+	if n.peerLn != nil {
+		return n.peerLn.Addr().String()
+	}
+	return n.ClientAddr()
+}
+
+// MetricsAddr is the bound metrics address, empty when metrics are off.
+func (n *Node) MetricsAddr() string {
+	if n.metricsLn == nil {
+		return ""
+	}
+	return n.metricsLn.Addr().String()
+}
+
+// ID is the node id.
+func (n *Node) ID() int32 { return n.cfg.NodeID }
+
+// Stop makes Run return at once, without a controlled shutdown. Safe to call any time,
+// more than once, from any goroutine.
+func (n *Node) Stop() { n.killOnce.Do(func() { close(n.kill) }) }
+
+// Close releases a node that was never run: its listeners, data lock and open logs.
+// On a running node it is Stop.
+func (n *Node) Close() {
+	if !n.ran.CompareAndSwap(false, true) {
+		n.Stop()
+		return
+	}
+	n.discard()
+}
+
+// discard releases what New acquired, for a node that never ran.
+func (n *Node) discard() {
+	n.closeNetwork()
+	if n.disk != nil {
+		n.disk.exec.Close()
+	}
+	n.unlock()
+}
+
+// Run serves until ctx is cancelled, then shuts down in a controlled way: leadership
+// moves to other brokers first, for at most the configured shutdown timeout. Run returns
+// nil after a shutdown and the core's fatal error when the node stopped on its own (its
+// durable state is unknown; a new Node recovers from disk). A Node runs once.
+func (n *Node) Run(ctx context.Context) error {
+	if !n.ran.CompareAndSwap(false, true) {
+		return errors.New("node: Run called twice")
+	}
+	n.log.Info("starting", "client", n.ClientAddr(), "peer", n.PeerAddr(), "data", n.cfg.DataDir,
+		"broker", n.cfg.Broker, "controller", n.cfg.Controller)
+	n.startGoroutines()
+	err := n.loop(ctx)
+	close(n.quit)
+	n.closeConns()
+	n.closeNetwork()
+	n.wg.Wait()
+	n.disk.close()
+	// Only now may another process take the data directory: the last batch is done.
+	n.unlock()
+	if err != nil {
+		n.log.Error("stopped", "err", err)
+	} else {
+		n.log.Info("stopped")
+	}
+	return err
+}
+
+func (n *Node) startGoroutines() {
+	n.goFunc(n.disk.run)
+	n.goFunc(func() { n.acceptClients(n.clientLn) })
+	if n.peerLn != nil {
+		n.goFunc(func() { n.acceptPeers(n.peerLn) })
+	}
+	if n.metricsLn != nil {
+		n.httpSrv = &http.Server{Handler: n.metricsHandler(), ReadHeaderTimeout: 5 * time.Second}
+		n.goFunc(func() { _ = n.httpSrv.Serve(n.metricsLn) })
+	}
+}
+
+func (n *Node) goFunc(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+// closeNetwork closes the listeners, the metrics server and the peer links.
+func (n *Node) closeNetwork() {
+	for _, ln := range []net.Listener{n.clientLn, n.peerLn, n.metricsLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	if n.httpSrv != nil {
+		n.httpSrv.Close()
+	}
+	if n.peers != nil {
+		n.peers.close()
+	}
+}
+
+func (n *Node) unlock() {
+	if n.lock != nil {
+		n.lock.release()
+		n.lock = nil
+	}
+}
