@@ -34,8 +34,11 @@
 // makes them stale), replaces the disk with disksim's crash image and breaks the node's
 // connections; a restart recovers with diskexec on that image and starts a new core node
 // with a new seed. A pause buffers the node's inputs in order while its clock runs on; on
-// resume they are delivered, then a Tick. Half of the crashes are armed to strike while
-// the node's next disk op is in flight, where durability bugs live.
+// resume they are delivered, then a Tick. Half of the crashes are armed (crashArm) to
+// strike at a moment too short for random timing to hit: while the node's next disk op
+// is in flight, just after it answers a write, or just after it wins a quorum election.
+// A quarter of the seeds with crashes are storms (FaultConfig.Storm): faults every few
+// election timeouts, and new quorum leaders crashing right after their election.
 //
 // # Runs
 //

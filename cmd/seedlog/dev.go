@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -229,7 +230,7 @@ func devConfigs(o devOptions, dataDir string) ([]node.Config, error) {
 		if o.metrics {
 			set["metrics.listener"] = fmt.Sprintf("127.0.0.1:%d", ports[i].metrics)
 		}
-		for _, k := range sortedKeys(set) {
+		for _, k := range slices.Sorted(maps.Keys(set)) {
 			if err := cfg.Set(k, set[k]); err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
@@ -318,13 +319,4 @@ func writeDevBootstrap(addrs string) func() {
 			os.Remove(path)
 		}
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
