@@ -121,13 +121,8 @@ func topicList(args []string) int {
 }
 
 func topicDescribe(args []string) int {
-	fs := flag.NewFlagSet("topic describe", flag.ContinueOnError)
 	var o clientOptions
-	o.register(fs)
-	var named repeatFlag
-	fs.Var(&named, "topic", "topic name, as kafka-topics.sh spells it (repeatable)")
-	pos, code, ok := parseClientFlags(fs, args, "seedlog topic describe [NAME ...]")
-	pos = append(pos, named...)
+	pos, code, ok := parseTopicNames(&o, "topic describe", args, "seedlog topic describe [NAME ...]")
 	if !ok {
 		return code
 	}
@@ -167,13 +162,8 @@ func partitionNote(code int16) string {
 }
 
 func topicDelete(args []string) int {
-	fs := flag.NewFlagSet("topic delete", flag.ContinueOnError)
 	var o clientOptions
-	o.register(fs)
-	var named repeatFlag
-	fs.Var(&named, "topic", "topic name, as kafka-topics.sh spells it (repeatable)")
-	pos, code, ok := parseClientFlags(fs, args, "seedlog topic delete NAME [NAME ...]")
-	pos = append(pos, named...)
+	pos, code, ok := parseTopicNames(&o, "topic delete", args, "seedlog topic delete NAME [NAME ...]")
 	if !ok {
 		return code
 	}
@@ -253,4 +243,15 @@ func joinInts(v []int32) string {
 		s[i] = fmt.Sprint(x)
 	}
 	return strings.Join(s, ",")
+}
+
+// parseTopicNames parses the flags of a subcommand that takes topic names, as
+// arguments or as kafka-topics.sh's repeatable --topic.
+func parseTopicNames(o *clientOptions, name string, args []string, synopsis string) ([]string, int, bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	o.register(fs)
+	var named repeatFlag
+	fs.Var(&named, "topic", "topic name, as kafka-topics.sh spells it (repeatable)")
+	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	return append(pos, named...), code, ok
 }
