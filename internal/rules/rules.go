@@ -52,11 +52,12 @@ var internalAllowed = map[string][]string{
 	"storage":  {"core/record"},
 	"disksim":  {"storage"},
 	"netsim":   {},
+	"peerauth": {},
 	"traces":   {"core"},
 	"diskexec": {"core", "storage"},
-	"sim":      {"core", "storage", "disksim", "netsim", "traces", "diskexec"},
+	"sim":      {"core", "storage", "disksim", "netsim", "traces", "diskexec", "peerauth"},
 	"sweep":    {"sim", "traces", "core"},
-	"node":     {"core", "storage", "diskexec", "internal"},
+	"node":     {"core", "storage", "diskexec", "internal", "peerauth"},
 	"internal": {"core", "storage", "internal"},
 }
 
@@ -67,13 +68,14 @@ var externalAllowed = map[string][]string{
 	"storage":  {},
 	"disksim":  {"github.com/cespare/xxhash/v2"},
 	"netsim":   {},
+	"peerauth": {},
 	"traces":   {"github.com/cespare/xxhash/v2", "github.com/klauspost/compress", "github.com/anishathalye/porcupine", "github.com/twmb/franz-go/pkg/kmsg"},
 	"diskexec": {"github.com/twmb/franz-go/pkg/kmsg"},
 	"sim":      {"github.com/anishathalye/porcupine", "github.com/cespare/xxhash/v2", "github.com/twmb/franz-go/pkg/kmsg", "github.com/twmb/franz-go/pkg/kerr", "golang.org/x/exp"},
 }
 
 // deterministic are the directories bound by DESIGN.md section 5.
-var deterministic = set("core", "sim", "netsim", "disksim")
+var deterministic = set("core", "sim", "netsim", "disksim", "peerauth")
 
 // bannedCalls are package-level functions that read the environment or the wall clock.
 var bannedCalls = map[string]map[string]string{
