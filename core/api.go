@@ -32,6 +32,9 @@ type Request struct {
 	Key      int16
 	Version  int16
 	ClientID string
+	// Listener names the listener the request arrived on; Metadata answers with each
+	// broker's listener of that name. Empty: the first one.
+	Listener string
 	// Msg is the decoded request, with Msg.GetVersion() == Version. It is nil when the
 	// key or version is not served (wire.ErrUnsupported): the node answers ApiVersions
 	// with its version-0 error response and closes the connection for anything else.

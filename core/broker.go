@@ -8,7 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// brokerListener is the name of the one listener a seedlog broker registers.
+// brokerListener names the listener registered when the configuration lists none.
 const brokerListener = "PLAINTEXT"
 
 // brokerState is the broker's standing with the active controller: its registration,
@@ -50,9 +50,7 @@ func (n *Node) register() {
 	req.BrokerID = n.cfg.NodeID
 	req.ClusterID = n.cfg.ClusterID
 	req.IncarnationID = b.incarnation
-	req.Listeners = []kmsg.BrokerRegistrationRequestListener{{
-		Name: brokerListener, Host: n.cfg.Host, Port: uint16(n.cfg.Port), SecurityProtocol: 0,
-	}}
+	req.Listeners = registrationListeners(n.cfg)
 	if n.cfg.Rack != "" {
 		req.Rack = &n.cfg.Rack
 	}
@@ -166,4 +164,16 @@ func (n *Node) metadataChanged(now int64) {
 		n.syncReplicas(now)
 		n.syncCoordinators(now)
 	}
+}
+
+func registrationListeners(cfg Config) []kmsg.BrokerRegistrationRequestListener {
+	ls := cfg.Listeners
+	if len(ls) == 0 {
+		ls = []Listener{{Name: brokerListener, Host: cfg.Host, Port: cfg.Port}}
+	}
+	out := make([]kmsg.BrokerRegistrationRequestListener, len(ls))
+	for i, l := range ls {
+		out[i] = kmsg.BrokerRegistrationRequestListener{Name: l.Name, Host: l.Host, Port: uint16(l.Port), SecurityProtocol: l.SecurityProtocol}
+	}
+	return out
 }

@@ -18,10 +18,13 @@ type Config struct {
 	// Broker makes the node serve clients and host partitions. A node may be a voter, a
 	// broker, or both (the default for small clusters).
 	Broker bool
-	// Host and Port are advertised to clients in Metadata responses.
-	Host string
-	Port int32
-	Rack string
+	// Listeners are the endpoints the broker registers: its client listeners, which
+	// Metadata responses hand to clients by the name they connected on, and its
+	// inter-broker listener. Empty: one PLAINTEXT listener at Host and Port.
+	Listeners []Listener
+	Host      string
+	Port      int32
+	Rack      string
 	// ClusterID names the cluster in Metadata responses and registrations.
 	ClusterID string
 	// MetadataSnapshotRecords is how many committed metadata records pass between two
@@ -38,6 +41,15 @@ type Config struct {
 	Timing
 	Defaults
 	Plants plant.Set
+}
+
+// Listener is an advertised endpoint. SecurityProtocol uses Kafka's codes (0
+// PLAINTEXT, 1 SSL).
+type Listener struct {
+	Name             string
+	Host             string
+	Port             int32
+	SecurityProtocol int16
 }
 
 // Timing holds every timeout. Zero values take the defaults of DefaultTiming.

@@ -100,11 +100,12 @@ func (g *groupHost) find(n *Node, groupID string, reply func(int32, string, int3
 	}
 	leader, _, ok := im.LeaderOf(t.ID, group.PartitionFor(groupID, t.Partitions))
 	b, known := im.Broker(leader)
-	if !ok || leader < 0 || !known || b.Fenced || len(b.Listeners) == 0 {
+	l, reachable := b.Endpoint(n.listener)
+	if !ok || leader < 0 || !known || b.Fenced || !reachable {
 		reply(-1, "", -1, kerr.CoordinatorNotAvailable.Code)
 		return
 	}
-	reply(leader, b.Listeners[0].Host, b.Listeners[0].Port, 0)
+	reply(leader, l.Host, l.Port, 0)
 }
 
 // createOffsetsTopic asks the controller to create the offsets topic, as Kafka does on

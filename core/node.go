@@ -17,6 +17,8 @@ type Node struct {
 	queue disk.Queue
 	out   Output
 	now   int64 // the time of the input being handled
+	// listener names the listener of the client request being handled.
+	listener string
 
 	started bool
 	stopped bool

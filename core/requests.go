@@ -28,6 +28,8 @@ func (n *Node) ConnClosed(now int64, c ConnID) {
 }
 
 func (n *Node) request(req Request) {
+	n.listener = req.Listener
+	defer func() { n.listener = "" }()
 	s := n.conns.open(req.Conn, req.Corr)
 	if s == nil {
 		n.closeConn(req.Conn, "too many requests in flight")
@@ -57,9 +59,11 @@ func (n *Node) dispatch(req Request, reply func(kmsg.Response)) {
 	case *kmsg.ApiVersionsRequest:
 		reply(kafka.ApiVersions(m))
 	case *kmsg.MetadataRequest:
-		n.afterBarrier(m, reply, func() kmsg.Response { return kafka.Metadata(n.view(), m) })
+		l := req.Listener
+		n.afterBarrier(m, reply, func() kmsg.Response { return kafka.Metadata(n.viewFrom(l), m) })
 	case *kmsg.DescribeClusterRequest:
-		n.afterBarrier(m, reply, func() kmsg.Response { return kafka.DescribeCluster(n.view(), m) })
+		l := req.Listener
+		n.afterBarrier(m, reply, func() kmsg.Response { return kafka.DescribeCluster(n.viewFrom(l), m) })
 	default:
 		if kafka.Forwarded(m.Key()) {
 			n.forward(m, reply)
@@ -116,6 +120,9 @@ func (n *Node) closeConn(c ConnID, why string) {
 	n.note("conn-closed", why)
 }
 
-func (n *Node) view() kafka.View {
-	return kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID}
+func (n *Node) view() kafka.View { return n.viewFrom(n.listener) }
+
+// viewFrom is the view of a request that came on listener l.
+func (n *Node) viewFrom(l string) kafka.View {
+	return kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID, Listener: l}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -83,16 +84,22 @@ func startCluster(t *testing.T, n, voters int, mutate func(i int, c *Config)) *t
 	t.Helper()
 	tc := &testCluster{t: t}
 	tc.ctx, tc.stop = context.WithCancel(context.Background())
-	var voterList []string
-	for i := range min(n, voters) {
-		voterList = append(voterList, fmt.Sprintf("%d@%s", i+1, freeAddr(t)))
+	var voterList, peerAddrs []string
+	for i := range n {
+		peerAddrs = append(peerAddrs, "127.0.0.1:0")
+		if i < voters {
+			peerAddrs[i] = freeAddr(t)
+			voterList = append(voterList, fmt.Sprintf("%d@%s", i+1, peerAddrs[i]))
+		}
 	}
+	secret := testSecretFile(t)
 	for i := range n {
 		c := DefaultConfig()
 		fastTiming(&c)
 		must(t, c.Set("node.id", fmt.Sprint(i+1)))
 		must(t, c.Set("controller.quorum.voters", strings.Join(voterList, ",")))
-		must(t, c.Set("listeners", "127.0.0.1:0"))
+		must(t, c.Set("listeners", "PLAINTEXT://127.0.0.1:0,PEER://"+peerAddrs[i]))
+		must(t, c.Set("peer.secret.file", secret))
 		must(t, c.Set("log.dirs", t.TempDir()))
 		must(t, c.Set("default.replication.factor", fmt.Sprint(min(n, 3))))
 		roles := "broker"
@@ -121,8 +128,8 @@ func (tc *testCluster) start(i int) {
 	if err != nil {
 		tc.t.Fatalf("node %d: %v", i+1, err)
 	}
-	// A restarted node keeps its client port, so that clients find it again.
-	tc.cfgs[i].Listener = n.ClientAddr()
+	// A restarted node keeps its ports, so that clients and peers find it again.
+	must(tc.t, tc.cfgs[i].Set("listeners", "PLAINTEXT://"+n.ClientAddr()+",PEER://"+n.PeerAddr()))
 	errc := make(chan error, 1)
 	tc.mu.Lock()
 	tc.nodes[i], tc.errs[i] = n, errc
@@ -221,6 +228,13 @@ func (tc *testCluster) waitLeaders(cl *kgo.Client, name string, partitions int) 
 		time.Sleep(100 * time.Millisecond)
 	}
 	tc.t.Fatalf("topic %s: partitions without a leader after 30s", name)
+}
+
+// testSecretFile writes a cluster secret for the test's nodes.
+func testSecretFile(t testing.TB) string {
+	path := filepath.Join(t.TempDir(), "peer.secret")
+	must(t, os.WriteFile(path, []byte("0123456789abcdef0123456789abcdef-test-secret\n"), 0o600))
+	return path
 }
 
 func must(t testing.TB, err error) {

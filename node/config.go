@@ -24,22 +24,37 @@ type Config struct {
 	NodeID     int32
 	Broker     bool // process.roles contains broker
 	Controller bool // process.roles contains controller
-	// Voters are the controller quorum: node ids and the peer addresses they listen on.
+	// Voters are the controller quorum: node ids and the addresses of their controller
+	// listeners.
 	Voters []Voter
-	// Listener is the client (Kafka protocol) address to bind.
-	Listener string
-	// PeerListener is the address to bind for other nodes. Empty: a voter binds its own
-	// entry of Voters, any other node takes peer connections on the client listener.
-	PeerListener string
-	// AdvertisedHost and AdvertisedPort are what clients are told to connect to (zero:
-	// the client listener's).
-	AdvertisedHost string
-	AdvertisedPort int32
+	// Listeners are the listeners to bind, in the order of the listeners setting: name,
+	// address, and the security protocol and role Validate resolves for each.
+	Listeners []Listener
+	// Advertised gives the host:port announced for a listener (by name) where it
+	// differs from the bound address.
+	Advertised []Listener
+	// ProtocolMap maps listener names to security protocols
+	// (listener.security.protocol.map).
+	ProtocolMap map[string]string
+	// ControllerListenerNames name the listeners voters take peers on; the first is the
+	// one controller.quorum.voters addresses. InterBrokerListener names the listener
+	// brokers take peers on (empty: the first controller listener). Only these
+	// listeners speak the peer protocol; every other listener serves Kafka clients.
+	ControllerListenerNames []string
+	InterBrokerListener     string
 	// Peers gives peer addresses of nodes that are not voters. Without an entry, a node
-	// is reached through the client listener its broker registration advertises.
-	Peers           []Voter
-	DataDir         string
-	MetricsListener string // empty: no metrics endpoint
+	// is reached at the address its authenticated handshake announced, or at the
+	// inter-broker listener its broker registration advertises.
+	Peers []Voter
+	// PeerSecretFile holds the cluster secret that authenticates peers on PLAINTEXT
+	// peer listeners; PeerTLS the certificates for SSL peer listeners.
+	PeerSecretFile string
+	PeerTLS        TLSFiles
+	DataDir        string
+	// MetricsListener serves /metrics (empty: off); a host-less address binds
+	// 127.0.0.1. MetricsPprof adds Go's profiles under /debug/pprof/.
+	MetricsListener string
+	MetricsPprof    bool
 	ClusterID       string
 	Rack            string
 
@@ -53,8 +68,26 @@ type Config struct {
 	// FrameBytesMax caps one client request (socket.request.max.bytes); a larger frame
 	// closes the connection.
 	FrameBytesMax int
+	// MessageBytesMax is the ceiling of any topic's max.message.bytes
+	// (message.max.bytes): the largest batch, compressed or not, a broker accepts.
+	MessageBytesMax int
+	// FetchBytesMax and ReplicaFetchBytesMax cap the records of one client fetch
+	// response and of one answer to a follower.
+	FetchBytesMax        int
+	ReplicaFetchBytesMax int
+	// QueuedRequestBytesMax caps the bytes of client requests read and not yet taken by
+	// the loop, across all connections (queued.max.request.bytes).
+	QueuedRequestBytesMax int64
 	// ConnectionsMax caps client connections; more are accepted and closed at once.
 	ConnectionsMax int
+	// PeerConnectionsMax caps incoming peer connections, handshakes included.
+	PeerConnectionsMax int
+	// IdleTimeout closes a client connection with nothing in flight that sent nothing
+	// for this long (connections.max.idle.ms).
+	IdleTimeout time.Duration
+	// FrameReadTimeout bounds the time from a frame's first byte to its last
+	// (socket.request.read.timeout.ms): a connection that stalls mid-frame is closed.
+	FrameReadTimeout time.Duration
 	// InFlightPerConnMax caps the requests of one connection awaiting a response; the
 	// reader stops reading until one is answered.
 	InFlightPerConnMax int
@@ -62,6 +95,12 @@ type Config struct {
 	PeerQueueMax int
 	// ShutdownTimeout bounds a controlled shutdown's wait for leadership to move away.
 	ShutdownTimeout time.Duration
+}
+
+// TLSFiles are PEM files: a certificate chain, its private key, and the CAs that sign
+// the cluster's node certificates.
+type TLSFiles struct {
+	CertFile, KeyFile, CAFile string
 }
 
 // Voter is a node id and the address of its peer listener.
@@ -92,29 +131,62 @@ var settings = []Setting{
 	{"process.roles", "broker,controller", "broker (serves clients, hosts partitions), controller (votes in the metadata quorum), or both", func(c *Config, v string) error {
 		return parseRoles(c, v)
 	}},
-	{"controller.quorum.voters", "1@127.0.0.1:9093", "the metadata quorum: id@host:port of every voter's peer listener, comma-separated", func(c *Config, v string) error {
+	{"controller.quorum.voters", "1@127.0.0.1:9093", "the metadata quorum: id@host:port of every voter's controller listener, comma-separated", func(c *Config, v string) error {
 		var err error
 		c.Voters, err = parseVoters(v)
 		return err
 	}},
-	{"listeners", "127.0.0.1:9092", "client listener host:port (PLAINTEXT://host:port is accepted)", func(c *Config, v string) error {
-		c.Listener = stripScheme(v)
-		return checkHostPort(c.Listener)
+	{"listeners", "PLAINTEXT://127.0.0.1:9092,PEER://127.0.0.1:9093", "NAME://host:port of every listener, comma-separated; the peer listeners (controller.listener.names, inter.broker.listener.name) speak only the peer protocol, every other one serves Kafka clients", func(c *Config, v string) error {
+		var err error
+		c.Listeners, err = parseListeners(v)
+		return err
 	}},
-	{"peer.listener", "", "peer listener host:port; empty: a voter binds its controller.quorum.voters address, other nodes share the client listener", func(c *Config, v string) error {
-		c.PeerListener = stripScheme(v)
-		if v == "" {
-			return nil
+	{"advertised.listeners", "", "NAME://host:port announced for a listener where it differs from the bound address (a wildcard host is replaced by the machine's hostname)", func(c *Config, v string) error {
+		var err error
+		c.Advertised, err = parseListeners(v)
+		return err
+	}},
+	{"listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SSL:SSL,PEER:PLAINTEXT,CONTROLLER:PLAINTEXT,BROKER:PLAINTEXT", "NAME:PROTOCOL for every listener name; PLAINTEXT peer listeners authenticate peers with peer.secret.file, SSL ones with mutual TLS (peer.tls.*); client listeners take PLAINTEXT", func(c *Config, v string) error {
+		var err error
+		c.ProtocolMap, err = parseProtocolMap(v)
+		return err
+	}},
+	{"controller.listener.names", "PEER", "names of the listeners voters take peers on; controller.quorum.voters gives the address of the first", func(c *Config, v string) error {
+		c.ControllerListenerNames = nil
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				c.ControllerListenerNames = append(c.ControllerListenerNames, name)
+			}
 		}
-		return checkHostPort(c.PeerListener)
+		if len(c.ControllerListenerNames) == 0 {
+			return errors.New("must name at least one listener")
+		}
+		return nil
 	}},
-	{"peers", "", "id@host:port of the peer listeners of nodes outside the quorum (optional: without it they are reached through their advertised client address)", func(c *Config, v string) error {
+	{"inter.broker.listener.name", "", "the listener brokers take peers on (replication, controller answers); empty: the first controller listener", func(c *Config, v string) error {
+		c.InterBrokerListener = strings.TrimSpace(v)
+		return nil
+	}},
+	{"peers", "", "id@host:port of the inter-broker listeners of nodes outside the quorum (optional: without it they are reached at the address their handshake announces)", func(c *Config, v string) error {
 		var err error
 		c.Peers, err = parseVoters(v)
 		return err
 	}},
-	{"advertised.listeners", "", "host:port clients are told to connect to; empty: the client listener's (a wildcard host becomes the machine's hostname)", func(c *Config, v string) error {
-		return parseAdvertised(c, stripScheme(v))
+	{"peer.secret.file", "", "file holding the cluster secret (at least 32 bytes, e.g. from `openssl rand -hex 32`) that authenticates peers on PLAINTEXT peer listeners; required unless the cluster is this one node or the peer listeners use SSL", func(c *Config, v string) error {
+		c.PeerSecretFile = v
+		return nil
+	}},
+	{"peer.tls.cert.file", "", "PEM certificate chain of this node for SSL peer listeners; it must carry the URI SAN seedlog:node:<node.id>", func(c *Config, v string) error {
+		c.PeerTLS.CertFile = v
+		return nil
+	}},
+	{"peer.tls.key.file", "", "PEM private key of peer.tls.cert.file", func(c *Config, v string) error {
+		c.PeerTLS.KeyFile = v
+		return nil
+	}},
+	{"peer.tls.ca.file", "", "PEM bundle of the CAs that sign the cluster's node certificates", func(c *Config, v string) error {
+		c.PeerTLS.CAFile = v
+		return nil
 	}},
 	{"log.dirs", "./seedlog-data", "the data directory (one directory; logs, metadata and quorum state)", func(c *Config, v string) error {
 		if strings.Contains(v, ",") {
@@ -123,12 +195,21 @@ var settings = []Setting{
 		c.DataDir = v
 		return nonEmpty(v)
 	}},
-	{"metrics.listener", "", "host:port serving Prometheus metrics at /metrics; empty: off", func(c *Config, v string) error {
+	{"metrics.listener", "", "host:port serving Prometheus metrics at /metrics (:port binds 127.0.0.1; give 0.0.0.0:port to serve every interface); empty: off", func(c *Config, v string) error {
 		c.MetricsListener = v
 		if v == "" {
 			return nil
 		}
-		return checkHostPort(v)
+		if err := checkHostPort(v); err != nil {
+			return err
+		}
+		if host, port, _ := net.SplitHostPort(v); host == "" {
+			c.MetricsListener = net.JoinHostPort("127.0.0.1", port)
+		}
+		return nil
+	}},
+	{"metrics.pprof.enable", "false", "also serve Go's profiles at /debug/pprof/ on metrics.listener (they reveal the broker's internals: keep the listener private)", func(c *Config, v string) error {
+		return parseBool(v, &c.MetricsPprof)
 	}},
 	{"cluster.id", "seedlog", "the cluster's id; peers from another cluster are refused", func(c *Config, v string) error {
 		c.ClusterID = v
@@ -204,9 +285,31 @@ var settings = []Setting{
 		}
 		return nil
 	}},
+	{"message.max.bytes", "1048588", "the largest record batch any topic accepts: the ceiling of max.message.bytes, and of a batch's size once decompressed", func(c *Config, v string) error {
+		return parsePositiveInt(v, &c.MessageBytesMax)
+	}},
+	{"fetch.max.bytes", "57671680", "records in one client fetch response at most, whatever the client asks for (one batch always fits)", func(c *Config, v string) error {
+		return parsePositiveInt(v, &c.FetchBytesMax)
+	}},
+	{"replica.fetch.response.max.bytes", "10485760", "records in one answer to a follower at most (one batch always fits)", func(c *Config, v string) error {
+		return parsePositiveInt(v, &c.ReplicaFetchBytesMax)
+	}},
+	{"queued.max.request.bytes", "536870912", "bytes of client requests being read or waiting for the broker, across all connections; reading pauses at the limit and connections stalled mid-request are closed to make room", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 1<<20 {
+			return fmt.Errorf("want bytes >= 1048576, got %q", v)
+		}
+		c.QueuedRequestBytesMax = n
+		return nil
+	}},
 	{"max.connections", "4096", "client connections served at once; more are closed on accept", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.ConnectionsMax)
 	}},
+	{"peer.connections.max", "256", "incoming peer connections at once, handshakes included; at the limit the oldest unfinished handshake is closed", func(c *Config, v string) error {
+		return parsePositiveInt(v, &c.PeerConnectionsMax)
+	}},
+	{"connections.max.idle.ms", "600000", "a client connection with nothing in flight that sends nothing for this long is closed", durationKey(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+	{"socket.request.read.timeout.ms", "30000", "a request must arrive whole within this long of its first byte, or its connection is closed", durationKey(func(c *Config) *time.Duration { return &c.FrameReadTimeout })},
 	{"max.inflight.requests.per.connection", "64", "requests of one connection awaiting responses; the broker stops reading that connection beyond it", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.InFlightPerConnMax)
 	}},
@@ -327,7 +430,8 @@ func FlagOverrides(fs *flag.FlagSet) func(c *Config) error {
 	}
 }
 
-// Validate checks the settings against each other.
+// Validate checks the settings against each other and resolves each listener's
+// protocol and role. Everything it accepts, New can start.
 func (c *Config) Validate() error {
 	if !c.Broker && !c.Controller {
 		return errors.New("process.roles: no role")
@@ -347,9 +451,46 @@ func (c *Config) Validate() error {
 	if c.Defaults.MinInsyncReplicas > c.Defaults.ReplicationFactor {
 		return fmt.Errorf("min.insync.replicas (%d) above default.replication.factor (%d)", c.Defaults.MinInsyncReplicas, c.Defaults.ReplicationFactor)
 	}
+	if c.MessageBytesMax > c.FrameBytesMax {
+		return fmt.Errorf("message.max.bytes (%d) above socket.request.max.bytes (%d): no request could carry such a batch", c.MessageBytesMax, c.FrameBytesMax)
+	}
+	if int64(c.FrameBytesMax) > c.QueuedRequestBytesMax {
+		return fmt.Errorf("socket.request.max.bytes (%d) above queued.max.request.bytes (%d): a request that large could never be read", c.FrameBytesMax, c.QueuedRequestBytesMax)
+	}
 	for _, p := range c.Peers {
 		if slices.ContainsFunc(c.Voters, func(v Voter) bool { return v.ID == p.ID }) {
 			return fmt.Errorf("peers: node %d is a voter; its address comes from controller.quorum.voters", p.ID)
+		}
+	}
+	if err := c.resolveListeners(); err != nil {
+		return err
+	}
+	return c.checkPeerAuth()
+}
+
+// LoneNode reports whether the cluster is this node alone: the only voter, with no
+// other node configured. Only such a node may run without peer authentication.
+func (c *Config) LoneNode() bool {
+	return len(c.Voters) == 1 && c.Voters[0].ID == c.NodeID && len(c.Peers) == 0
+}
+
+// checkPeerAuth refuses a cluster of several nodes whose peers would not prove who they
+// are.
+func (c *Config) checkPeerAuth() error {
+	tlsSet := c.PeerTLS != (TLSFiles{})
+	if tlsSet && (c.PeerTLS.CertFile == "" || c.PeerTLS.KeyFile == "" || c.PeerTLS.CAFile == "") {
+		return errors.New("peer.tls.cert.file, peer.tls.key.file and peer.tls.ca.file go together: set all three")
+	}
+	switch c.PeerProtocol() {
+	case protocolSSL:
+		if !tlsSet {
+			return errors.New("the peer listeners use SSL: set peer.tls.cert.file, peer.tls.key.file and peer.tls.ca.file")
+		}
+	default:
+		if c.PeerSecretFile == "" && !c.LoneNode() {
+			return errors.New("peers are not authenticated: a cluster of several nodes needs peer.secret.file " +
+				"(the same secret on every node; create one with `seedlog peer-auth secret FILE`) " +
+				"or SSL peer listeners with peer.tls.* (`seedlog peer-auth certs`)")
 		}
 	}
 	return nil
@@ -359,7 +500,7 @@ func (c *Config) isVoter() bool {
 	return slices.ContainsFunc(c.Voters, func(v Voter) bool { return v.ID == c.NodeID })
 }
 
-// voterAddr returns the peer address of node id from the voters or peers list.
+// peerAddr returns the peer address of node id from the voters or peers list.
 func (c *Config) peerAddr(id int32) (string, bool) {
 	for _, l := range [][]Voter{c.Voters, c.Peers} {
 		for _, v := range l {
@@ -371,31 +512,19 @@ func (c *Config) peerAddr(id int32) (string, bool) {
 	return "", false
 }
 
-// peerBind is the address the peer listener binds; empty when peers share the client
-// listener.
-func (c *Config) peerBind() string {
-	if c.PeerListener != "" {
-		return c.PeerListener
-	}
-	if a, ok := c.peerAddr(c.NodeID); ok {
-		return a
-	}
-	return ""
-}
-
-// CoreConfig is the state machine's configuration.
-func (c *Config) CoreConfig(seed uint64, advertisedHost string, advertisedPort int32) core.Config {
+// CoreConfig is the state machine's configuration. listeners are the advertised
+// listeners the broker registers, client listeners first.
+func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config {
 	voters := make([]int32, len(c.Voters))
 	for i, v := range c.Voters {
 		voters[i] = v.ID
 	}
 	slices.Sort(voters)
-	return core.Config{
+	cc := core.Config{
 		NodeID:                  c.NodeID,
 		Voters:                  voters,
 		Broker:                  c.Broker,
-		Host:                    advertisedHost,
-		Port:                    advertisedPort,
+		Listeners:               listeners,
 		Rack:                    c.Rack,
 		ClusterID:               c.ClusterID,
 		MetadataSnapshotRecords: c.MetadataSnapshotRecords,
@@ -403,6 +532,10 @@ func (c *Config) CoreConfig(seed uint64, advertisedHost string, advertisedPort i
 		Timing:                  c.Timing,
 		Defaults:                c.Defaults,
 	}
+	if len(listeners) > 0 {
+		cc.Host, cc.Port = listeners[0].Host, listeners[0].Port
+	}
+	return cc
 }
 
 // StorageConfig is the configuration of the logs.
@@ -411,8 +544,8 @@ func (c *Config) StorageConfig() storage.LogConfig {
 		SegmentBytesMax:    c.SegmentBytes,
 		IndexIntervalBytes: c.IndexIntervalBytes,
 		// A batch is never larger than the request that carried it. Refusing it on disk
-		// would stop the node, so the storage bound follows the frame bound and the
-		// per-topic max.message.bytes does the policing.
+		// would stop the node, so the storage bound follows the frame bound and
+		// max.message.bytes does the policing.
 		BatchBytesMax: c.FrameBytesMax,
 	}
 }
@@ -460,31 +593,6 @@ func parseVoters(v string) ([]Voter, error) {
 	return out, nil
 }
 
-func parseAdvertised(c *Config, v string) error {
-	c.AdvertisedHost, c.AdvertisedPort = "", 0
-	if v == "" {
-		return nil
-	}
-	host, port, err := net.SplitHostPort(v)
-	if err != nil {
-		return err
-	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || host == "" {
-		return fmt.Errorf("want host:port, got %q", v)
-	}
-	c.AdvertisedHost, c.AdvertisedPort = host, int32(p)
-	return nil
-}
-
-func stripScheme(v string) string {
-	v = strings.TrimSpace(v)
-	if i := strings.Index(v, "://"); i >= 0 {
-		return v[i+3:]
-	}
-	return v
-}
-
 func checkHostPort(v string) error {
 	_, port, err := net.SplitHostPort(v)
 	if err != nil {
@@ -519,6 +627,15 @@ func parsePositive32(v string, dst *int32) error {
 	if *dst < 1 {
 		return fmt.Errorf("want at least 1, got %q", v)
 	}
+	return nil
+}
+
+func parseBool(v string, dst *bool) error {
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("want true or false, got %q", v)
+	}
+	*dst = b
 	return nil
 }
 

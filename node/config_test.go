@@ -31,7 +31,8 @@ func TestPropertiesOverDefaultsAndFlagsOverProperties(t *testing.T) {
 node.id = 2
 process.roles=broker
 controller.quorum.voters=1@h1:9093,3@h3:9093
-listeners=PLAINTEXT://0.0.0.0:9092
+listeners=PLAINTEXT://0.0.0.0:9092,PEER://0.0.0.0:9093
+peer.secret.file=/etc/seedlog/peer.secret
 broker.session.timeout.ms: 6000
 log.flush=async
 `))
@@ -42,8 +43,8 @@ log.flush=async
 	apply := FlagOverrides(fs)
 	must(t, fs.Parse([]string{"--node.id=4", "--broker.lease.ms", "1500"}))
 	must(t, apply(&c))
-	if c.NodeID != 4 || c.Controller || !c.Broker || c.Listener != "0.0.0.0:9092" {
-		t.Errorf("node %d controller %v broker %v listener %q", c.NodeID, c.Controller, c.Broker, c.Listener)
+	if c.NodeID != 4 || c.Controller || !c.Broker || c.Listeners[0].Addr != "0.0.0.0:9092" {
+		t.Errorf("node %d controller %v broker %v listeners %+v", c.NodeID, c.Controller, c.Broker, c.Listeners)
 	}
 	if c.Timing.SessionTimeout != 6*time.Second || c.Timing.LeaseDuration != 1500*time.Millisecond || !c.Defaults.FlushAsync {
 		t.Errorf("timing %+v flush async %v", c.Timing, c.Defaults.FlushAsync)
@@ -52,7 +53,10 @@ log.flush=async
 		t.Errorf("voters %+v", c.Voters)
 	}
 	must(t, c.Validate())
-	if got := c.CoreConfig(1, "h", 9092); got.Voters[0] != 1 || got.Voters[1] != 3 || got.Broker != true {
+	if l := c.Listeners; l[0].Peer || l[0].Protocol != "PLAINTEXT" || !l[1].Peer || c.PeerProtocol() != "PLAINTEXT" {
+		t.Errorf("listeners resolved as %+v", l)
+	}
+	if got := c.CoreConfig(1, nil); got.Voters[0] != 1 || got.Voters[1] != 3 || got.Broker != true {
 		t.Errorf("core config %+v", got)
 	}
 }
@@ -70,6 +74,21 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"broker.lease.ms=9000", "below broker.session.timeout.ms"},
 		{"socket.request.max.bytes=2000000000", "at most"},
 		{"min.insync.replicas=2", "above default.replication.factor"},
+		{"listeners=127.0.0.1:9092", "NAME://host:port"},
+		{"listeners=PLAINTEXT://h:1,PLAINTEXT://h:2", "given twice"},
+		{"listeners=PLAINTEXT://h:1,OTHER://h:2", "OTHER has no security protocol"},
+		{"listeners=PEER://h:2", "needs a client listener"},
+		{"listeners=PLAINTEXT://h:1", "needs its controller listener PEER"},
+		{"listener.security.protocol.map=PLAINTEXT:SASL_SSL", "SASL is not supported yet"},
+		{"listener.security.protocol.map=PLAINTEXT:SSL,PEER:PLAINTEXT", "TLS for client listeners"},
+		{"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,PEER:SSL", "peer.tls.cert.file"},
+		{"peer.tls.cert.file=c.pem", "go together"},
+		{"advertised.listeners=NOPE://h:1", "not in listeners"},
+		{"controller.quorum.voters=1@h:1,2@h:2", "peers are not authenticated"},
+		{"peers=7@h:7", "peers are not authenticated"},
+		{"message.max.bytes=200000000", "above socket.request.max.bytes"},
+		{"queued.max.request.bytes=1048576", "could never be read"},
+		{"metrics.listener=nohost", "metrics.listener"},
 	} {
 		c := DefaultConfig()
 		p, err := ParseProperties(strings.NewReader(tc.text))
@@ -100,7 +119,9 @@ func TestExampleListsEverySetting(t *testing.T) {
 			t.Errorf("example.properties lacks the line %q", strings.TrimSpace(line))
 		}
 	}
-	if fmt.Sprint(c) != fmt.Sprint(DefaultConfig()) {
-		t.Errorf("example.properties changes the defaults:\n%+v\n%+v", c, DefaultConfig())
+	def := DefaultConfig()
+	must(t, def.Validate())
+	if fmt.Sprint(c) != fmt.Sprint(def) {
+		t.Errorf("example.properties changes the defaults:\n%+v\n%+v", c, def)
 	}
 }

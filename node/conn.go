@@ -2,12 +2,12 @@ package node
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -17,25 +17,26 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// connBufferBytes sizes each connection's read and write buffers.
-const connBufferBytes = 64 << 10
+// Per-connection buffers. A connection costs little until it carries traffic: the read
+// buffer holds frame headers (bodies are read into buffers that grow as their bytes
+// arrive, under the request budget), and the write buffer is allocated with the first
+// response.
+const (
+	connReadBufferBytes  = 4 << 10
+	connWriteBufferBytes = 64 << 10
+	// frameChunkMin is the smallest buffer a frame body starts in.
+	frameChunkMin = 4 << 10
+)
 
-// acceptClients accepts client connections until the listener closes. A connection
-// whose first four bytes are the peer preamble is a peer sharing this listener.
-func (n *Node) acceptClients(ln net.Listener) {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if !isClosed(err) {
-				n.log.Error("accepting clients", "err", err)
-			}
-			return
-		}
-		n.goFunc(func() { n.serveAccepted(nc) })
-	}
-}
+// Errors that end a client connection.
+var (
+	errIdle              = errors.New("idle for connections.max.idle.ms")
+	errPeerOnClientPort  = errors.New("a seedlog peer connected to a client listener")
+	errFrameReadTimedOut = errors.New("request not complete within socket.request.read.timeout.ms")
+)
 
-func (n *Node) serveAccepted(nc net.Conn) {
+// serveClient runs one connection accepted on client listener l.
+func (n *Node) serveClient(l *boundListener, nc net.Conn) {
 	if !n.track(nc) {
 		return
 	}
@@ -44,35 +45,27 @@ func (n *Node) serveAccepted(nc net.Conn) {
 	if n.connCount.Add(1) > int64(n.cfg.ConnectionsMax) {
 		n.connCount.Add(-1)
 		n.metrics.connsRefused.Add(1)
-		n.log.Warn("too many client connections; closing a new one", "remote", nc.RemoteAddr().String(), "max.connections", n.cfg.ConnectionsMax)
+		n.refusals.note("max.connections", "too many client connections; closing new ones", "listener", l.cfg.Name, "max.connections", n.cfg.ConnectionsMax)
 		return
 	}
-	counted := true
-	defer func() {
-		if counted {
-			n.connCount.Add(-1)
-		}
-	}()
-	br := bufio.NewReaderSize(nc, connBufferBytes)
-	head, err := br.Peek(4)
-	if err != nil {
-		return
-	}
-	if binary.BigEndian.Uint32(head) == peerPreamble {
-		counted = false
-		n.connCount.Add(-1)
-		n.servePeer(nc, br)
-		return
-	}
-	c := newClientConn(n, nc)
+	defer n.connCount.Add(-1)
+	c := newClientConn(n, nc, l.cfg.Name)
 	if !n.send(input{kind: inConnOpen, conn: c}) {
 		return
 	}
 	n.metrics.connsOpened.Add(1)
 	n.goFunc(c.writeLoop)
-	err = c.readLoop(br)
+	err := c.readLoop(bufio.NewReaderSize(nc, connReadBufferBytes))
 	c.shutdown()
-	if err != nil && !isClosed(err) {
+	switch {
+	case errors.Is(err, errPeerOnClientPort):
+		n.refusals.note("peer-on-client-listener", "a peer connected to a client listener; peers belong on a controller or inter-broker listener (check controller.quorum.voters and peers)",
+			"listener", l.cfg.Name, "remote", nc.RemoteAddr().String())
+	case errors.Is(err, errIdle):
+		n.metrics.connsIdleClosed.Add(1)
+	case errors.Is(err, errFrameReadTimedOut):
+		n.metrics.framesTimedOut.Add(1)
+	case err != nil && !isClosed(err):
 		n.log.Debug("client connection closed", "remote", nc.RemoteAddr().String(), "err", err)
 	}
 	n.send(input{kind: inConnClosed, conn: c})
@@ -81,12 +74,13 @@ func (n *Node) serveAccepted(nc net.Conn) {
 // clientConn is one Kafka client connection: a reader goroutine that decodes requests
 // for the loop and a writer goroutine that encodes the loop's responses in order.
 type clientConn struct {
-	id core.ConnID
-	nc net.Conn
-	n  *Node
+	id       core.ConnID
+	nc       net.Conn
+	n        *Node
+	listener string
 
-	// slots holds one token per request awaiting its response; the reader blocks when
-	// the connection has InFlightPerConnMax of them.
+	// slots holds one token per request awaiting its response; the reader takes one
+	// before it reads the next request and blocks while InFlightPerConnMax are taken.
 	slots chan struct{}
 	// out carries the loop's responses to the writer. One slot per in-flight request
 	// plus one for the close, so the loop's send never blocks.
@@ -111,81 +105,158 @@ type pendingReq struct {
 	start time.Time
 }
 
-func newClientConn(n *Node, nc net.Conn) *clientConn {
+func newClientConn(n *Node, nc net.Conn, listener string) *clientConn {
 	max := n.cfg.InFlightPerConnMax
 	return &clientConn{
-		id:     core.ConnID(n.nextConn.Add(1)),
-		nc:     nc,
-		n:      n,
-		slots:  make(chan struct{}, max),
-		out:    make(chan outItem, max+1),
-		closed: make(chan struct{}),
+		id:       core.ConnID(n.nextConn.Add(1)),
+		nc:       nc,
+		n:        n,
+		listener: listener,
+		slots:    make(chan struct{}, max),
+		out:      make(chan outItem, max+1),
+		closed:   make(chan struct{}),
 	}
 }
 
-// readLoop reads frames until the connection fails or carries something that is not a
-// Kafka request. An unsupported key or version still goes to the core (without a body):
-// it answers ApiVersions and closes the connection for anything else.
+// readLoop reads requests until the connection fails, idles out or carries something
+// that is not a Kafka request. An unsupported key or version still goes to the core
+// (without a body): it answers ApiVersions and closes the connection for anything else.
 func (c *clientConn) readLoop(br *bufio.Reader) error {
+	cfg := &c.n.cfg
 	for {
-		req, size, err := nextRequest(br, c.id, c.n.cfg.FrameBytesMax)
+		if !c.takeSlot() {
+			return nil
+		}
+		if err := c.awaitFrame(br); err != nil {
+			return err
+		}
+		c.nc.SetReadDeadline(time.Now().Add(cfg.FrameReadTimeout))
+		fb := c.n.budget.frame(c.shutdown)
+		req, size, err := readRequest(br, c.id, c.listener, cfg.FrameBytesMax, fb, c.closed)
+		fb.complete()
 		c.n.metrics.bytesIn.Add(int64(size))
 		if err != nil {
+			fb.release()
 			if size > 0 || !isClosed(err) {
 				c.n.metrics.badFrames.Add(1)
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return errFrameReadTimedOut
+			}
 			return err
 		}
-		if !c.admit(req) || !c.n.send(input{kind: inRequest, req: req}) {
+		c.admitted(req)
+		if !c.n.send(input{kind: inRequest, req: req, budget: fb}) {
+			fb.release()
 			return nil
 		}
 	}
 }
 
-// nextRequest reads and decodes one request frame of at most frameMax bytes. size is
-// the bytes consumed from r. An error means the connection must be closed.
-func nextRequest(r io.Reader, id core.ConnID, frameMax int) (req core.Request, size int, err error) {
+// awaitFrame waits for the first byte of the next frame. A connection with nothing in
+// flight that sends nothing for IdleTimeout is closed; one whose requests are still
+// being answered (a long-polling fetch) is not idle.
+func (c *clientConn) awaitFrame(br *bufio.Reader) error {
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(c.n.cfg.IdleTimeout))
+		_, err := br.Peek(1)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		if c.inFlight() == 0 {
+			return errIdle
+		}
+	}
+}
+
+// takeSlot waits for room for one more request in flight.
+func (c *clientConn) takeSlot() bool {
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	case <-c.closed:
+		return false
+	case <-c.n.quit:
+		return false
+	}
+}
+
+// admitted accounts for a request about to go to the core. An acks=0 produce gets no
+// response, so it gives its slot back at once.
+func (c *clientConn) admitted(req core.Request) {
+	if p, ok := req.Msg.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
+		<-c.slots
+		c.n.metrics.requestSilent(req.Key)
+		return
+	}
+	c.mu.Lock()
+	c.inflight = append(c.inflight, pendingReq{corr: req.Corr, key: req.Key, start: time.Now()})
+	c.mu.Unlock()
+}
+
+func (c *clientConn) inFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.inflight)
+}
+
+// readRequest reads and decodes one request frame of at most frameMax bytes, its body
+// in a buffer that grows (taking fb's budget, when fb is not nil) as bytes arrive. size
+// is the bytes consumed from br. An error means the connection must be closed.
+func readRequest(br *bufio.Reader, id core.ConnID, listener string, frameMax int, fb *frameBudget, closed <-chan struct{}) (req core.Request, size int, err error) {
 	var prefix [4]byte
-	if n, err := io.ReadFull(r, prefix[:]); err != nil {
+	if n, err := io.ReadFull(br, prefix[:]); err != nil {
 		if n > 0 {
-			return req, n, fmt.Errorf("truncated frame size: %w", err)
+			return req, n, fmt.Errorf("truncated frame size: %w", unexpectedEOF(err))
 		}
 		return req, 0, err
 	}
-	frame, err := readFrame(r, prefix, frameMax)
+	if binary.BigEndian.Uint32(prefix[:]) == peerPreamble {
+		return req, 4, errPeerOnClientPort
+	}
+	n, _, err := wire.FrameSize(prefix[:], frameMax)
 	if err != nil {
-		return req, 4 + len(frame), err
+		return req, 4, err
+	}
+	frame, err := readBody(br, n, fb, closed)
+	if err != nil {
+		return req, 4 + len(frame), fmt.Errorf("truncated frame: %w", err)
 	}
 	req, err = decodeRequest(id, frame)
-	return req, 4 + len(frame), err
+	req.Listener = listener
+	return req, 4 + n, err
 }
 
-// frameEagerBytesMax: frames up to this size get their buffer at once; larger ones grow
-// it as bytes arrive, so a size prefix alone cannot make the broker allocate 100 MiB.
-const frameEagerBytesMax = 1 << 20
-
-// readFrame reads the body of a frame whose size prefix is size. On a truncated frame it
-// returns what it read and an error.
-func readFrame(r io.Reader, size [4]byte, max int) ([]byte, error) {
-	n, _, err := wire.FrameSize(size[:], max)
-	if err != nil {
-		return nil, err
-	}
+// readBody reads a frame body of size bytes into a buffer that starts small and doubles
+// as bytes arrive, so that a size prefix alone allocates nothing large. fb, when not
+// nil, is charged for every byte of buffer before it is allocated. On error it returns
+// what it read.
+func readBody(br *bufio.Reader, size int, fb *frameBudget, closed <-chan struct{}) ([]byte, error) {
 	// A fresh buffer per frame: the decoded request (a produce's records) aliases it and
 	// lives on in the core.
-	if n <= frameEagerBytesMax {
-		frame := make([]byte, n)
-		if got, err := io.ReadFull(r, frame); err != nil {
-			return frame[:got], fmt.Errorf("truncated frame: %w", unexpectedEOF(err))
+	var buf []byte
+	for len(buf) < size {
+		if len(buf) == cap(buf) {
+			want := min(size, max(2*cap(buf), frameChunkMin, br.Buffered()))
+			if fb != nil {
+				if err := fb.grow(int64(want-cap(buf)), closed); err != nil {
+					return buf, err
+				}
+			}
+			grown := make([]byte, len(buf), want)
+			copy(grown, buf)
+			buf = grown
 		}
-		return frame, nil
+		k, err := br.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err != nil && len(buf) < size {
+			return buf, unexpectedEOF(err)
+		}
 	}
-	var buf bytes.Buffer
-	got, err := io.CopyN(&buf, r, int64(n))
-	if err != nil {
-		return buf.Bytes()[:got], fmt.Errorf("truncated frame: %w", unexpectedEOF(err))
-	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 // unexpectedEOF turns an EOF inside a frame into io.ErrUnexpectedEOF: only an EOF
@@ -207,26 +278,6 @@ func decodeRequest(id core.ConnID, frame []byte) (core.Request, error) {
 	return core.Request{Conn: id, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: msg}, nil
 }
 
-// admit accounts for a request about to go to the core, waiting while the connection
-// has too many in flight. An acks=0 produce gets no response, so it takes no slot.
-func (c *clientConn) admit(req core.Request) bool {
-	if p, ok := req.Msg.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
-		c.n.metrics.requestSilent(req.Key)
-		return true
-	}
-	select {
-	case c.slots <- struct{}{}:
-	case <-c.closed:
-		return false
-	case <-c.n.quit:
-		return false
-	}
-	c.mu.Lock()
-	c.inflight = append(c.inflight, pendingReq{corr: req.Corr, key: req.Key, start: time.Now()})
-	c.mu.Unlock()
-	return true
-}
-
 // respond is called by the loop; it never blocks.
 func (c *clientConn) respond(r core.Response) { c.push(outItem{resp: r}) }
 
@@ -245,7 +296,7 @@ func (c *clientConn) push(it outItem) {
 }
 
 func (c *clientConn) writeLoop() {
-	bw := bufio.NewWriterSize(c.nc, connBufferBytes)
+	var bw *bufio.Writer // allocated with the first response
 	var buf []byte
 	for {
 		var it outItem
@@ -253,6 +304,9 @@ func (c *clientConn) writeLoop() {
 		case it = <-c.out:
 		case <-c.closed:
 			return
+		}
+		if bw == nil {
+			bw = bufio.NewWriterSize(c.nc, connWriteBufferBytes)
 		}
 		if it.close {
 			bw.Flush()

@@ -1,11 +1,13 @@
 package node
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/core/record"
+	"github.com/seedlog/seedlog/peerauth"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -30,12 +33,13 @@ func FuzzClientFrames(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
+		br := bufio.NewReaderSize(r, 16)
 		consumed := 0
 		for {
-			req, size, err := nextRequest(r, 7, fuzzFrameMax)
+			req, size, err := readRequest(br, 7, "L", fuzzFrameMax, nil, nil)
 			consumed += size
-			if consumed != len(data)-r.Len() {
-				t.Fatalf("size %d accounts for %d bytes, %d were read", size, consumed, len(data)-r.Len())
+			if read := len(data) - r.Len() - br.Buffered(); consumed != read {
+				t.Fatalf("size %d accounts for %d bytes, %d were read", size, consumed, read)
 			}
 			if err != nil {
 				if errors.Is(err, io.EOF) && size != 0 {
@@ -43,8 +47,8 @@ func FuzzClientFrames(f *testing.F) {
 				}
 				return
 			}
-			if req.Conn != 7 {
-				t.Fatalf("request on connection %d", req.Conn)
+			if req.Conn != 7 || req.Listener != "L" {
+				t.Fatalf("request on connection %d listener %q", req.Conn, req.Listener)
 			}
 			if req.Msg == nil {
 				lo, hi, ok := kafka.Served.Range(req.Key)
@@ -88,24 +92,39 @@ func FuzzParseRequest(f *testing.F) {
 	})
 }
 
-// FuzzPeerHandshake checks the peer handshake reader: anything it accepts is exactly a
-// handshake as appendHandshake writes it.
+// FuzzPeerHandshake plays arbitrary bytes as the dialing side of a peer connection
+// against a node's acceptor with a cluster secret. Nothing may panic, and nothing may
+// pass: bytes written in advance cannot answer the acceptor's fresh challenge.
 func FuzzPeerHandshake(f *testing.F) {
-	f.Add(appendHandshake(nil, handshake{id: 3, cluster: "seedlog", addr: "10.0.0.3:9093"}))
-	f.Add(appendHandshake(nil, handshake{id: -1}))
+	secret := []byte("0123456789abcdef0123456789abcdef-fuzz")
+	s, _ := peerauth.NewSecret(secret)
+	good := peerauth.Hello{Version: peerauth.Version, Node: 3, Cluster: "seedlog", Addr: "10.0.0.3:9093"}
+	_, hello := peerauth.Dial(s, good)
+	pre := binary.BigEndian.AppendUint32(nil, peerPreamble)
+	f.Add(append(appendPeerFrame(bytes.Clone(pre), hello), appendPeerFrame(nil, make([]byte, peerauth.ProofBytes))...))
+	f.Add(appendPeerFrame(bytes.Clone(pre), hello[:len(hello)-1]))
 	f.Add([]byte("SDLP\x00\x00\x00\x09\x01\x00\x00\x00\x01\x00\x00\x00\x00"))
+	n := &Node{cfg: DefaultConfig()}
+	n.peerAuth.secret = s
+	l := &boundListener{cfg: Listener{Name: "PEER", Protocol: protocolPlaintext, Peer: true}}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := bytes.NewReader(data)
-		h, err := readHandshake(r)
-		if err != nil {
-			return
-		}
-		want := appendHandshake(nil, h)
-		if got := data[:len(data)-r.Len()]; !bytes.Equal(got, want) {
-			t.Fatalf("accepted %x, which re-encodes as %x", got, want)
+		if _, err := n.acceptPeer(l, &scriptConn{r: bytes.NewReader(data)}); err == nil {
+			t.Fatalf("a scripted dialer passed the handshake: %x", data)
 		}
 	})
 }
+
+// scriptConn is a connection whose peer sends a fixed script and ignores what it gets.
+type scriptConn struct {
+	net.Conn
+	r *bytes.Reader
+}
+
+func (c *scriptConn) Read(p []byte) (int, error)      { return c.r.Read(p) }
+func (c *scriptConn) Write(p []byte) (int, error)     { return len(p), nil }
+func (c *scriptConn) SetDeadline(time.Time) error     { return nil }
+func (c *scriptConn) SetReadDeadline(time.Time) error { return nil }
+func (c *scriptConn) RemoteAddr() net.Addr            { return &net.TCPAddr{} }
 
 // fuzzSeeds are whole client byte streams: well-formed requests as real clients send
 // them, and the malformed shapes the robustness test sends.

@@ -34,6 +34,7 @@ type input struct {
 	kind    inputKind
 	conn    *clientConn
 	req     core.Request
+	budget  *frameBudget // a request's share of queued.max.request.bytes, returned once taken
 	from    int32
 	payload []byte
 }
@@ -104,6 +105,7 @@ func (n *Node) apply(in input) {
 		n.conns[in.conn.id] = in.conn
 	case inRequest:
 		n.core.Request(now, in.req)
+		in.budget.release()
 	case inConnClosed:
 		delete(n.conns, in.conn.id)
 		n.core.ConnClosed(now, in.conn.id)

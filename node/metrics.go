@@ -35,18 +35,27 @@ func (h *histogram) observe(d time.Duration) {
 // metrics holds the counters written by connection, peer and disk goroutines. Gauges
 // that describe the core's state are read on the loop goroutine at scrape time.
 type metrics struct {
-	requests      [kmsg.MaxKey + 1]atomic.Int64
-	latency       [kmsg.MaxKey + 1]histogram
-	bytesIn       atomic.Int64
-	bytesOut      atomic.Int64
-	badFrames     atomic.Int64
-	connsOpened   atomic.Int64
-	connsRefused  atomic.Int64
-	peerBytesIn   atomic.Int64
-	peerBytesOut  atomic.Int64
-	peerDropped   atomic.Int64
-	fsync         histogram
-	fsyncBatchOps atomic.Int64
+	requests     [kmsg.MaxKey + 1]atomic.Int64
+	latency      [kmsg.MaxKey + 1]histogram
+	bytesIn      atomic.Int64
+	bytesOut     atomic.Int64
+	badFrames    atomic.Int64
+	connsOpened  atomic.Int64
+	connsRefused atomic.Int64
+	// connsIdleClosed and framesTimedOut count client connections closed for idling and
+	// for stalling mid-request; acceptErrors failed accepts (descriptors exhausted).
+	connsIdleClosed atomic.Int64
+	framesTimedOut  atomic.Int64
+	acceptErrors    atomic.Int64
+	// peerAuthFailed counts peer handshakes and frames that failed authentication;
+	// peerRefused peer connections refused at peer.connections.max.
+	peerAuthFailed atomic.Int64
+	peerRefused    atomic.Int64
+	peerBytesIn    atomic.Int64
+	peerBytesOut   atomic.Int64
+	peerDropped    atomic.Int64
+	fsync          histogram
+	fsyncBatchOps  atomic.Int64
 }
 
 func newMetrics() *metrics {
@@ -122,12 +131,14 @@ func (n *Node) metricsHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		n.writeMetrics(w)
 	})
-	// Profiles of the running broker (the loop, the disk worker, the connections), on
-	// the same opt-in listener as the metrics.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	if n.cfg.MetricsPprof {
+		// Profiles of the running broker (the loop, the disk worker, the connections),
+		// only when asked for: they reveal the broker's internals.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	}
 	return mux
 }
 
@@ -155,6 +166,15 @@ func (n *Node) writeMetrics(w io.Writer) {
 	e.counter("seedlog_connections_opened_total", "client connections accepted", m.connsOpened.Load())
 	e.counter("seedlog_connections_refused_total", "client connections closed on accept (max.connections)", m.connsRefused.Load())
 	e.gauge("seedlog_connections", "open client connections", float64(n.connCount.Load()))
+	e.counter("seedlog_connections_idle_closed_total", "client connections closed after connections.max.idle.ms", m.connsIdleClosed.Load())
+	e.counter("seedlog_request_read_timeouts_total", "client connections closed for stalling mid-request (socket.request.read.timeout.ms)", m.framesTimedOut.Load())
+	e.counter("seedlog_accept_errors_total", "failed accepts (descriptors or buffers exhausted); the listener retries", m.acceptErrors.Load())
+	used, evicted := n.budget.usage()
+	e.gauge("seedlog_queued_request_bytes", "client request bytes held, against queued.max.request.bytes", float64(used))
+	e.counter("seedlog_stalled_requests_evicted_total", "connections closed to free request memory held by a stalled request", evicted)
+	e.gauge("seedlog_peer_connections", "incoming peer connections, handshakes included", float64(n.peerSlots.open()))
+	e.counter("seedlog_peer_auth_failures_total", "peer handshakes and frames that failed authentication", m.peerAuthFailed.Load())
+	e.counter("seedlog_peer_connections_refused_total", "peer connections refused at peer.connections.max", m.peerRefused.Load())
 	e.counter("seedlog_peer_bytes_in_total", "bytes read from peers", m.peerBytesIn.Load())
 	e.counter("seedlog_peer_bytes_out_total", "bytes written to peers", m.peerBytesOut.Load())
 	e.counter("seedlog_peer_messages_dropped_total", "peer messages dropped (peer unreachable or queue full)", m.peerDropped.Load())

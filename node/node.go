@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,26 +22,31 @@ import (
 // Node is a running seedlog node: the core state machine, driven by one goroutine, with
 // TCP, disk, clock and metrics around it.
 type Node struct {
-	cfg     Config
-	log     *slog.Logger
-	clock   clock
-	core    *core.Node
-	rec     disk.Recovered // handed to the core at Start, then dropped
-	disk    *diskWorker
-	peers   *peerNet
-	metrics *metrics
+	cfg      Config
+	log      *slog.Logger
+	clock    clock
+	core     *core.Node
+	rec      disk.Recovered // handed to the core at Start, then dropped
+	disk     *diskWorker
+	peers    *peerNet
+	peerAuth peerAuth
+	metrics  *metrics
 	// peerAdvertised is where other nodes reach this one, announced in handshakes.
 	peerAdvertised string
 	lock           *dataLock
 
-	clientLn  net.Listener
-	peerLn    net.Listener // nil: peers share the client listener
+	listeners []*boundListener
 	metricsLn net.Listener
 	httpSrv   *http.Server
 
 	inputs chan input
 	dones  chan []disk.Done
 	calls  chan func()
+
+	// budget bounds the client request bytes held (queued.max.request.bytes).
+	budget    *requestBudget
+	peerSlots *peerSlots
+	refusals  *refusalLog
 
 	// conns is owned by the loop goroutine.
 	conns     map[core.ConnID]*clientConn
@@ -66,8 +70,9 @@ type Node struct {
 	ran      atomic.Bool
 }
 
-// New prepares a node: it validates cfg, locks and recovers the data directory and binds
-// every listener, so that configuration and port problems surface before Run.
+// New prepares a node: it validates cfg, loads the peer credentials, checks the
+// descriptor limit, locks and recovers the data directory and binds every listener, so
+// that configuration, credential and port problems surface before Run.
 func New(cfg Config, logger *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -76,18 +81,21 @@ func New(cfg Config, logger *slog.Logger) (*Node, error) {
 		logger = slog.Default()
 	}
 	n := &Node{
-		cfg:     cfg,
-		log:     logger.With("node", cfg.NodeID),
-		clock:   newClock(),
-		metrics: newMetrics(),
-		inputs:  make(chan input, inputsMax),
-		dones:   make(chan []disk.Done, 16),
-		calls:   make(chan func()),
-		conns:   map[core.ConnID]*clientConn{},
-		sockets: map[net.Conn]struct{}{},
-		quit:    make(chan struct{}),
-		kill:    make(chan struct{}),
+		cfg:       cfg,
+		log:       logger.With("node", cfg.NodeID),
+		clock:     newClock(),
+		metrics:   newMetrics(),
+		inputs:    make(chan input, inputsMax),
+		dones:     make(chan []disk.Done, 16),
+		calls:     make(chan func()),
+		budget:    newRequestBudget(cfg.QueuedRequestBytesMax),
+		peerSlots: &peerSlots{max: cfg.PeerConnectionsMax},
+		conns:     map[core.ConnID]*clientConn{},
+		sockets:   map[net.Conn]struct{}{},
+		quit:      make(chan struct{}),
+		kill:      make(chan struct{}),
 	}
+	n.refusals = newRefusalLog(n.log)
 	if err := n.open(); err != nil {
 		n.discard()
 		return nil, err
@@ -99,6 +107,12 @@ func New(cfg Config, logger *slog.Logger) (*Node, error) {
 func (n *Node) open() error {
 	cfg := n.cfg
 	var err error
+	if n.peerAuth, err = loadPeerAuth(&cfg); err != nil {
+		return err
+	}
+	if err := checkFileLimit(&cfg); err != nil {
+		return err
+	}
 	if n.lock, err = openDataDir(cfg); err != nil {
 		return err
 	}
@@ -112,9 +126,8 @@ func (n *Node) open() error {
 	addLogFiles(cfg.DataDir, &rec)
 	n.rec = rec
 	n.disk = newDiskWorker(exec, n.dones, n.quit, n.metrics)
-	host, port := n.advertised()
-	n.peerAdvertised = n.advertisedPeer(host, port)
-	if n.core, err = core.New(cfg.CoreConfig(rand.Uint64(), host, port)); err != nil {
+	n.peerAdvertised = n.advertisedPeer()
+	if n.core, err = core.New(cfg.CoreConfig(rand.Uint64(), registered(&n.cfg, n.listeners))); err != nil {
 		return err
 	}
 	n.peers = newPeerNet(n)
@@ -123,20 +136,15 @@ func (n *Node) open() error {
 
 // bind opens the listeners. A port already taken is reported with the setting to change.
 func (n *Node) bind() error {
-	var err error
-	if n.clientLn, err = listen(n.cfg.Listener, "listeners"); err != nil {
-		return err
-	}
-	if a := n.cfg.peerBind(); a != "" {
-		setting := "peer.listener"
-		if n.cfg.PeerListener == "" {
-			setting = "controller.quorum.voters"
-		}
-		if n.peerLn, err = listen(a, setting); err != nil {
+	for _, l := range n.cfg.Listeners {
+		ln, err := listen(l.Addr, "listeners "+l.Name)
+		if err != nil {
 			return err
 		}
+		n.listeners = append(n.listeners, &boundListener{cfg: l, ln: ln})
 	}
 	if a := n.cfg.MetricsListener; a != "" {
+		var err error
 		if n.metricsLn, err = listen(a, "metrics.listener"); err != nil {
 			return err
 		}
@@ -169,51 +177,41 @@ func listen(addr, setting string) (net.Listener, error) {
 	return ln, nil
 }
 
-// advertised is the client address put in the node's broker registration.
-func (n *Node) advertised() (string, int32) {
-	host, portStr, _ := net.SplitHostPort(n.clientLn.Addr().String())
-	port, _ := strconv.Atoi(portStr)
-	if cfgHost, _, err := net.SplitHostPort(n.cfg.Listener); err == nil && cfgHost != "" {
-		host = cfgHost
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		if h, err := os.Hostname(); err == nil {
-			host = h
+// advertisedPeer is the address this node announces in its peer handshakes: the
+// advertised address of its inter-broker listener (its controller listener when it is
+// only a controller).
+func (n *Node) advertisedPeer() string {
+	for _, b := range n.listeners {
+		if b.cfg.Name == n.cfg.peerListenerName() {
+			host, port := n.cfg.advertise(b.cfg, b.ln.Addr())
+			return net.JoinHostPort(host, strconv.Itoa(int(port)))
 		}
 	}
-	if n.cfg.AdvertisedHost != "" {
-		return n.cfg.AdvertisedHost, n.cfg.AdvertisedPort
-	}
-	return host, int32(port)
+	return ""
 }
 
-// advertisedPeer is the peer address this node announces in its handshakes: its peer
-// listener's, or the advertised client address when peers share that listener. A
-// wildcard bind host is replaced by the advertised client host.
-func (n *Node) advertisedPeer(clientHost string, clientPort int32) string {
-	if n.peerLn == nil {
-		return net.JoinHostPort(clientHost, strconv.Itoa(int(clientPort)))
+// Listener returns the bound address of the listener named name, or "".
+func (n *Node) Listener(name string) string {
+	for _, b := range n.listeners {
+		if b.cfg.Name == name {
+			return b.ln.Addr().String()
+		}
 	}
-	host, port, _ := net.SplitHostPort(n.peerLn.Addr().String())
-	if cfgHost, _, err := net.SplitHostPort(n.cfg.peerBind()); err == nil && cfgHost != "" {
-		host = cfgHost
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = clientHost
-	}
-	return net.JoinHostPort(host, port)
+	return ""
 }
 
-// ClientAddr is the bound client listener address.
-func (n *Node) ClientAddr() string { return n.clientLn.Addr().String() }
-
-// PeerAddr is the bound peer listener address (the client listener's when shared).
-func (n *Node) PeerAddr() string {
-	if n.peerLn != nil {
-		return n.peerLn.Addr().String()
+// ClientAddr is the bound address of the first client listener.
+func (n *Node) ClientAddr() string {
+	for _, b := range n.listeners {
+		if !b.cfg.Peer {
+			return b.ln.Addr().String()
+		}
 	}
-	return n.ClientAddr()
+	return ""
 }
+
+// PeerAddr is the bound address of the listener this node announces to peers.
+func (n *Node) PeerAddr() string { return n.Listener(n.cfg.peerListenerName()) }
 
 // MetricsAddr is the bound metrics address, empty when metrics are off.
 func (n *Node) MetricsAddr() string {
@@ -257,7 +255,11 @@ func (n *Node) Run(ctx context.Context) error {
 	if !n.ran.CompareAndSwap(false, true) {
 		return errors.New("node: Run called twice")
 	}
-	n.log.Info("starting", "client", n.ClientAddr(), "peer", n.PeerAddr(), "data", n.cfg.DataDir,
+	var ls []any
+	for _, l := range n.listeners {
+		ls = append(ls, l.cfg.Name, l.ln.Addr().String())
+	}
+	n.log.Info("starting", "listeners", fmt.Sprint(ls...), "peer_auth", n.peerAuthMode(), "data", n.cfg.DataDir,
 		"broker", n.cfg.Broker, "controller", n.cfg.Controller)
 	n.startGoroutines()
 	err := n.loop(ctx)
@@ -278,9 +280,12 @@ func (n *Node) Run(ctx context.Context) error {
 
 func (n *Node) startGoroutines() {
 	n.goFunc(n.disk.run)
-	n.goFunc(func() { n.acceptClients(n.clientLn) })
-	if n.peerLn != nil {
-		n.goFunc(func() { n.acceptPeers(n.peerLn) })
+	for _, l := range n.listeners {
+		serve := n.serveClient
+		if l.cfg.Peer {
+			serve = n.servePeer
+		}
+		n.goFunc(func() { n.acceptLoop(l, serve) })
 	}
 	if n.metricsLn != nil {
 		n.httpSrv = &http.Server{Handler: n.metricsHandler(), ReadHeaderTimeout: 5 * time.Second}
@@ -298,10 +303,11 @@ func (n *Node) goFunc(f func()) {
 
 // closeNetwork closes the listeners, the metrics server and the peer links.
 func (n *Node) closeNetwork() {
-	for _, ln := range []net.Listener{n.clientLn, n.peerLn, n.metricsLn} {
-		if ln != nil {
-			ln.Close()
-		}
+	for _, l := range n.listeners {
+		l.ln.Close()
+	}
+	if n.metricsLn != nil {
+		n.metricsLn.Close()
 	}
 	if n.httpSrv != nil {
 		n.httpSrv.Close()
@@ -316,4 +322,15 @@ func (n *Node) unlock() {
 		n.lock.release()
 		n.lock = nil
 	}
+}
+
+// peerAuthMode names how peers authenticate, for the start-up log line.
+func (n *Node) peerAuthMode() string {
+	switch {
+	case n.peerAuth.tls != nil:
+		return "mutual TLS"
+	case n.peerAuth.secret.Valid():
+		return "cluster secret"
+	}
+	return "none (a lone node takes no peers)"
 }

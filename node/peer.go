@@ -2,57 +2,116 @@ package node
 
 import (
 	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/seedlog/seedlog/core/raft"
+	"github.com/seedlog/seedlog/peerauth"
 )
 
-// Peer framing. A node opens one connection to each peer it sends to and only writes on
-// it; the peer's answers come on the connection the peer opened. The connection starts
-// with a preamble and a handshake frame, then carries frames:
+// Peer connections. Peers speak only on the controller and inter-broker listeners,
+// never on a client listener. A node opens one connection to each peer it sends to and
+// only writes frames on it; the peer's messages come on the connection the peer opened.
+// A connection opens with a preamble and an authenticated handshake:
 //
-//	preamble   u32  peerPreamble ("SDLP")
-//	handshake  u32 length, then: u8 version, i32 sender node id, u16 length + cluster
-//	           id, u16 length + the sender's peer address (host:port)
-//	frames     u32 length, then one core message
+//	dialer:   u32 peerPreamble ("SDLP"), u32 length, peerauth.Hello
+//	PLAINTEXT (peer.secret.file): the peerauth handshake proves the cluster secret both
+//	ways; then
+//	acceptor: u32 length, peerauth challenge
+//	dialer:   u32 length, peerauth proof
+//	frames:   u32 length, one core message, a 16-byte HMAC under the connection's key
+//	SSL (peer.tls.*): the Hello travels inside mutual TLS and must name the node the
+//	certificate names; frames are u32 length and one core message.
 //
-// The preamble read as a Kafka frame size is above any allowed request, so a client
-// listener can take peer connections too. A node outside controller.quorum.voters and
-// `peers` is reached at the address its handshake announced, or else through the client
-// address its broker registration advertises. The handshake matters for a new broker:
-// the quorum must answer its first fetches and its registration before the registration
-// is in the metadata.
+// The sender of every message is the node id the handshake proved, never a field of
+// the message. A node learns the peer address another node's authenticated handshake
+// announces, so that it can answer a broker whose registration is not yet committed.
 const (
 	peerPreamble uint32 = 0x53444C50
-	peerVersion  uint8  = 1
-	// peerHandshakeBytesMax bounds the handshake frame (a cluster id and an address).
-	peerHandshakeBytesMax = 1 << 10
-	// peerFrameSlackBytes is added to the client frame limit for a peer frame: a
-	// replica fetch answer carries at least one batch, as large as a produce allowed.
+	// peerFrameSlackBytes is added to the largest payload a peer may send: a replica
+	// fetch answer carries up to replica.fetch.response.max.bytes plus one batch.
 	peerFrameSlackBytes = 1 << 20
+	// peerReadBufferBytes sizes the reader of a peer connection.
+	peerReadBufferBytes = 64 << 10
 )
 
 // Dial and backoff timings of peer links.
 const (
 	peerDialTimeout    = 2 * time.Second
 	peerWriteTimeout   = 10 * time.Second
-	peerHandshakeWait  = 10 * time.Second
+	peerHandshakeWait  = 5 * time.Second
 	peerBackoffMin     = 50 * time.Millisecond
 	peerBackoffMax     = 2 * time.Second
 	peerLogEveryFailed = 30 // log every this many failed dials to one peer
 )
 
+// peerAuth is how this node proves itself to peers and checks them: a cluster secret, a
+// TLS certificate, or neither (a lone node, which takes no peers at all).
+type peerAuth struct {
+	secret peerauth.Secret
+	tls    *peerTLS
+}
+
+var errNoPeerAuth = errors.New("this node has no peer authentication configured (peer.secret.file or peer.tls.*): it takes no peers")
+
+func loadPeerAuth(cfg *Config) (peerAuth, error) {
+	var a peerAuth
+	if cfg.PeerProtocol() == protocolSSL {
+		t, err := loadPeerTLS(cfg.PeerTLS, cfg.NodeID)
+		a.tls = t
+		return a, err
+	}
+	if cfg.PeerSecretFile == "" {
+		return a, nil
+	}
+	s, err := readSecretFile(cfg.PeerSecretFile)
+	a.secret = s
+	return a, err
+}
+
+// readSecretFile reads the cluster secret: the file's bytes without trailing white space.
+func readSecretFile(path string) (peerauth.Secret, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return peerauth.Secret{}, fmt.Errorf("peer.secret.file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, peerauth.SecretBytesMax+64))
+	if err != nil {
+		return peerauth.Secret{}, fmt.Errorf("peer.secret.file: %w", err)
+	}
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	s, err := peerauth.NewSecret(b)
+	if err != nil {
+		return s, fmt.Errorf("peer.secret.file %s: %w (create one with `seedlog peer-auth secret FILE`)", path, err)
+	}
+	return s, nil
+}
+
+func nonce() [peerauth.NonceBytes]byte {
+	var n [peerauth.NonceBytes]byte
+	rand.Read(n[:])
+	return n
+}
+
 // peerNet holds the outgoing links to other nodes.
 type peerNet struct {
 	n *Node
-	// book maps node ids to addresses learned from the metadata image (advertised
-	// client listeners), for nodes that the configuration does not list.
+	// book maps node ids to the inter-broker addresses of their broker registrations,
+	// for nodes that the configuration does not list.
 	book        atomic.Pointer[map[int32]string]
 	bookVersion int64 // image offset the book was built from; loop goroutine only
 	// announced maps node ids to the peer addresses their handshakes announced.
@@ -103,17 +162,17 @@ func (p *peerNet) refreshBook() {
 	}
 	p.bookVersion = im.Offset()
 	book := map[int32]string{}
+	name := p.n.cfg.interBrokerName()
 	for _, b := range im.Brokers() {
-		if len(b.Listeners) > 0 {
-			l := b.Listeners[0]
+		if l, ok := b.Endpoint(name); ok && l.Name == name {
 			book[b.ID] = net.JoinHostPort(l.Host, fmt.Sprint(l.Port))
 		}
 	}
 	p.book.Store(&book)
 }
 
-// addr is where node id listens for peers: its configured address, else the one its
-// handshake announced, else the client address its broker registration advertises.
+// addr is where node id takes peers: its configured address, else the one its
+// handshake announced, else the inter-broker listener its registration advertises.
 func (p *peerNet) addr(id int32) string {
 	if a, ok := p.n.cfg.peerAddr(id); ok {
 		return a
@@ -127,13 +186,16 @@ func (p *peerNet) addr(id int32) string {
 	return (*p.book.Load())[id]
 }
 
-// announcedMax bounds the addresses learned from handshakes: anyone who can connect can
-// send one, and a cluster has far fewer nodes.
+// announcedMax bounds the addresses learned from handshakes; a cluster has far fewer
+// nodes.
 const announcedMax = 1024
 
-// learn records the peer address a handshake announced.
+// learn records the peer address an authenticated handshake announced.
 func (p *peerNet) learn(id int32, addr string) {
 	if addr == "" || id == p.n.cfg.NodeID {
+		return
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return
 	}
 	p.announcedMu.Lock()
@@ -177,8 +239,11 @@ func (l *peerLink) run() {
 	failed := 0
 	log := l.p.n.log.With("peer", l.to)
 	for {
-		nc, err := l.dial()
+		nc, sealer, err := l.dial()
 		if err != nil {
+			if errors.Is(err, errLinkStopped) {
+				return
+			}
 			l.reachable.Store(false)
 			l.dropQueued()
 			if failed%peerLogEveryFailed == 0 {
@@ -186,7 +251,7 @@ func (l *peerLink) run() {
 			}
 			failed++
 			// Jitter keeps the nodes of a restarted cluster from dialling in lockstep.
-			wait := backoff/2 + rand.N(backoff/2+1)
+			wait := backoff/2 + mrand.N(backoff/2+1)
 			backoff = min(2*backoff, peerBackoffMax)
 			if !l.sleep(wait) {
 				return
@@ -198,7 +263,7 @@ func (l *peerLink) run() {
 		}
 		failed, backoff = 0, peerBackoffMin
 		l.reachable.Store(true)
-		err = l.serve(nc)
+		err = l.serve(nc, sealer)
 		l.p.n.untrack(nc)
 		if err != nil && !errors.Is(err, errLinkStopped) {
 			log.Debug("peer connection lost", "err", err)
@@ -213,33 +278,95 @@ func (l *peerLink) run() {
 
 var errLinkStopped = errors.New("peer link stopped")
 
-func (l *peerLink) dial() (net.Conn, error) {
+// dial connects to the peer and runs the handshake as the dialer. sealer is nil on a
+// TLS connection.
+func (l *peerLink) dial() (net.Conn, *peerauth.Sealer, error) {
+	n := l.p.n
+	if !n.peerAuth.secret.Valid() && n.peerAuth.tls == nil {
+		return nil, nil, errNoPeerAuth
+	}
 	addr := l.p.addr(l.to)
 	if addr == "" {
-		return nil, fmt.Errorf("no address known for node %d", l.to)
+		return nil, nil, fmt.Errorf("no address known for node %d", l.to)
 	}
-	nc, err := net.DialTimeout("tcp", addr, peerDialTimeout)
+	raw, err := net.DialTimeout("tcp", addr, peerDialTimeout)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
+	if tc, ok := raw.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	if !l.p.n.track(nc) {
-		return nil, errLinkStopped
+	if !n.track(raw) {
+		return nil, nil, errLinkStopped
 	}
-	hs := appendHandshake(nil, handshake{id: l.p.n.cfg.NodeID, cluster: l.p.n.cfg.ClusterID, addr: l.p.n.peerAdvertised})
-	nc.SetWriteDeadline(time.Now().Add(peerWriteTimeout))
-	if _, err := nc.Write(hs); err != nil {
-		l.p.n.untrack(nc)
+	nc, sealer, err := l.handshake(raw)
+	if err != nil {
+		n.untrack(raw)
+		n.metrics.peerAuthFailed.Add(1)
+		return nil, nil, fmt.Errorf("handshake with node %d at %s: %w", l.to, addr, err)
+	}
+	return nc, sealer, nil
+}
+
+func (l *peerLink) handshake(raw net.Conn) (net.Conn, *peerauth.Sealer, error) {
+	n := l.p.n
+	deadline := time.Now().Add(peerHandshakeWait)
+	raw.SetDeadline(deadline)
+	defer raw.SetDeadline(time.Time{})
+	hello := peerauth.Hello{Version: peerauth.Version, Node: n.cfg.NodeID, Cluster: n.cfg.ClusterID, Addr: n.peerAdvertised}
+	if t := n.peerAuth.tls; t != nil {
+		tc := tls.Client(raw, t.client(l.to))
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, nil, err
+		}
+		_, err := tc.Write(appendPeerFrame(binary.BigEndian.AppendUint32(nil, peerPreamble), peerauth.AppendHello(nil, hello)))
+		return tc, nil, err
+	}
+	hello.Nonce = nonce()
+	d, hb := peerauth.Dial(n.peerAuth.secret, hello)
+	if _, err := raw.Write(appendPeerFrame(binary.BigEndian.AppendUint32(nil, peerPreamble), hb)); err != nil {
+		return nil, nil, err
+	}
+	ch, err := readPeerFrame(raw, peerauth.ChallengeBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	proof, key, err := d.Finish(ch, l.to)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := raw.Write(appendPeerFrame(nil, proof)); err != nil {
+		return nil, nil, err
+	}
+	return raw, peerauth.NewSealer(key), nil
+}
+
+// appendPeerFrame appends a u32 length and body.
+func appendPeerFrame(dst, body []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(body)))
+	return append(dst, body...)
+}
+
+// readPeerFrame reads one u32-length-prefixed handshake frame of at most max bytes.
+func readPeerFrame(r io.Reader, max int) ([]byte, error) {
+	var size [4]byte
+	if _, err := io.ReadFull(r, size[:]); err != nil {
 		return nil, err
 	}
-	return nc, nil
+	s := binary.BigEndian.Uint32(size[:])
+	if s > uint32(max) {
+		return nil, fmt.Errorf("handshake frame of %d bytes (at most %d)", s, max)
+	}
+	b := make([]byte, s)
+	_, err := io.ReadFull(r, b)
+	return b, err
 }
 
 // serve writes queued messages until the connection fails or the link stops. The peer
-// never writes on this connection; a read returning means it closed.
-func (l *peerLink) serve(nc net.Conn) error {
+// never writes on this connection after the handshake; a read returning means it closed.
+func (l *peerLink) serve(nc net.Conn, sealer *peerauth.Sealer) error {
 	dead := make(chan error, 1)
 	go func() {
 		_, err := io.Copy(io.Discard, nc)
@@ -248,8 +375,9 @@ func (l *peerLink) serve(nc net.Conn) error {
 		}
 		dead <- err
 	}()
-	bw := bufio.NewWriterSize(nc, connBufferBytes)
+	bw := bufio.NewWriterSize(nc, connWriteBufferBytes)
 	var hdr [4]byte
+	var tag []byte
 	for {
 		var msg []byte
 		select {
@@ -260,12 +388,17 @@ func (l *peerLink) serve(nc net.Conn) error {
 			return errLinkStopped
 		}
 		nc.SetWriteDeadline(time.Now().Add(peerWriteTimeout))
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(msg)))
+		tag = tag[:0]
+		if sealer != nil {
+			tag = sealer.Tag(tag, msg)
+		}
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(msg)+len(tag)))
 		bw.Write(hdr[:])
-		if _, err := bw.Write(msg); err != nil {
+		bw.Write(msg)
+		if _, err := bw.Write(tag); err != nil {
 			return err
 		}
-		l.p.n.metrics.peerBytesOut.Add(int64(len(msg) + 4))
+		l.p.n.metrics.peerBytesOut.Add(int64(len(msg) + len(tag) + 4))
 		if len(l.queue) == 0 {
 			if err := bw.Flush(); err != nil {
 				return err
@@ -296,128 +429,150 @@ func (l *peerLink) dropQueued() {
 	}
 }
 
-// handshake is what a peer connection opens with.
-type handshake struct {
-	id      int32
-	cluster string
-	addr    string // where the sender takes peer connections
-}
-
-func appendHandshake(dst []byte, h handshake) []byte {
-	dst = binary.BigEndian.AppendUint32(dst, peerPreamble)
-	body := []byte{peerVersion}
-	body = binary.BigEndian.AppendUint32(body, uint32(h.id))
-	body = binary.BigEndian.AppendUint16(body, uint16(len(h.cluster)))
-	body = append(body, h.cluster...)
-	body = binary.BigEndian.AppendUint16(body, uint16(len(h.addr)))
-	body = append(body, h.addr...)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(body)))
-	return append(dst, body...)
-}
-
-// readHandshake reads the preamble and handshake of an incoming peer connection.
-func readHandshake(r io.Reader) (handshake, error) {
-	var h handshake
-	var head [8]byte
-	if _, err := io.ReadFull(r, head[:]); err != nil {
-		return h, err
+// servePeer runs one connection accepted on peer listener l: it authenticates the peer
+// and hands its messages to the loop.
+func (n *Node) servePeer(l *boundListener, raw net.Conn) {
+	if !n.track(raw) {
+		return
 	}
-	if binary.BigEndian.Uint32(head[:]) != peerPreamble {
-		return h, errors.New("not a seedlog peer connection")
+	defer n.untrack(raw)
+	slot := n.peerSlots.enter(raw)
+	if slot == nil {
+		n.metrics.peerRefused.Add(1)
+		n.refusals.note("peer.connections.max", "too many peer connections; closing a new one", "listener", l.cfg.Name, "remote", raw.RemoteAddr().String(), "peer.connections.max", n.cfg.PeerConnectionsMax)
+		return
 	}
-	size := binary.BigEndian.Uint32(head[4:])
-	if size < 9 || size > peerHandshakeBytesMax {
-		return h, fmt.Errorf("peer handshake of %d bytes", size)
-	}
-	body := make([]byte, size)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return h, err
-	}
-	if body[0] != peerVersion {
-		return h, fmt.Errorf("peer protocol version %d, want %d", body[0], peerVersion)
-	}
-	h.id = int32(binary.BigEndian.Uint32(body[1:]))
-	rest := body[5:]
-	var ok bool
-	if h.cluster, rest, ok = cutString16(rest); !ok {
-		return h, errors.New("peer handshake: bad cluster id length")
-	}
-	if h.addr, rest, ok = cutString16(rest); !ok || len(rest) != 0 {
-		return h, errors.New("peer handshake: bad address length")
-	}
-	if h.addr != "" {
-		if _, _, err := net.SplitHostPort(h.addr); err != nil {
-			return h, fmt.Errorf("peer handshake: address %q: %v", h.addr, err)
-		}
-	}
-	return h, nil
-}
-
-// cutString16 splits a u16-length-prefixed string off b.
-func cutString16(b []byte) (string, []byte, bool) {
-	if len(b) < 2 {
-		return "", nil, false
-	}
-	n := int(binary.BigEndian.Uint16(b))
-	if len(b) < 2+n {
-		return "", nil, false
-	}
-	return string(b[2 : 2+n]), b[2+n:], true
-}
-
-// acceptPeers accepts connections on the peer listener.
-func (n *Node) acceptPeers(ln net.Listener) {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if !isClosed(err) {
-				n.log.Error("accepting peers", "err", err)
-			}
-			return
-		}
-		n.goFunc(func() {
-			if !n.track(nc) {
-				return
-			}
-			defer n.untrack(nc)
-			n.servePeer(nc, bufio.NewReaderSize(nc, connBufferBytes))
-		})
-	}
-}
-
-// servePeer reads a peer's messages and hands them to the loop. The caller closes nc.
-func (n *Node) servePeer(nc net.Conn, br *bufio.Reader) {
-	nc.SetReadDeadline(time.Now().Add(peerHandshakeWait))
-	h, err := readHandshake(br)
+	defer n.peerSlots.leave(slot)
+	p, err := n.acceptPeer(l, raw)
 	if err != nil {
-		n.log.Warn("bad peer handshake", "remote", nc.RemoteAddr().String(), "err", err)
+		n.metrics.peerAuthFailed.Add(1)
+		n.refusals.note("peer-handshake", "peer refused", "listener", l.cfg.Name, "remote", raw.RemoteAddr().String(), "err", err)
 		return
 	}
-	if h.cluster != n.cfg.ClusterID {
-		n.log.Warn("peer from another cluster refused", "remote", nc.RemoteAddr().String(), "peer", h.id, "cluster.id", h.cluster)
-		return
+	n.peerSlots.authenticated(slot)
+	n.peers.learn(p.from, p.addr)
+	err = n.readPeerFrames(p)
+	if errors.Is(err, peerauth.ErrTag) {
+		n.metrics.peerAuthFailed.Add(1)
+		n.refusals.note("peer-frame-tag", "a peer frame failed authentication; closing", "peer", p.from, "remote", raw.RemoteAddr().String())
+	} else if err != nil && !isClosed(err) {
+		n.log.Debug("peer connection closed", "peer", p.from, "err", err)
 	}
-	from := h.id
-	n.peers.learn(from, h.addr)
-	nc.SetReadDeadline(time.Time{})
-	max := n.cfg.FrameBytesMax + peerFrameSlackBytes
+}
+
+// acceptedPeer is an authenticated incoming peer connection.
+type acceptedPeer struct {
+	nc     net.Conn
+	br     *bufio.Reader
+	from   int32  // the proven node id
+	addr   string // where it takes peers, as it announced
+	opener *peerauth.Opener
+}
+
+// acceptPeer runs the handshake as the acceptor.
+func (n *Node) acceptPeer(l *boundListener, raw net.Conn) (acceptedPeer, error) {
+	p := acceptedPeer{nc: raw, from: -1}
+	raw.SetDeadline(time.Now().Add(peerHandshakeWait))
+	defer raw.SetDeadline(time.Time{})
+	certID := int32(-1)
+	if l.cfg.Protocol == protocolSSL {
+		if n.peerAuth.tls == nil {
+			return p, errNoPeerAuth
+		}
+		tc := tls.Server(raw, n.peerAuth.tls.server())
+		if err := tc.Handshake(); err != nil {
+			return p, err
+		}
+		id, err := tlsPeerID(tc)
+		if err != nil {
+			return p, err
+		}
+		p.nc, certID = tc, id
+	} else if !n.peerAuth.secret.Valid() {
+		return p, errNoPeerAuth
+	}
+	p.br = bufio.NewReaderSize(p.nc, peerReadBufferBytes)
+	var pre [4]byte
+	if _, err := io.ReadFull(p.br, pre[:]); err != nil {
+		return p, err
+	}
+	if binary.BigEndian.Uint32(pre[:]) != peerPreamble {
+		return p, errors.New("not a seedlog peer connection (a Kafka client on a peer listener?)")
+	}
+	hb, err := readPeerFrame(p.br, peerauth.HelloBytesMax)
+	if err != nil {
+		return p, err
+	}
+	h, err := peerauth.ParseHello(hb)
+	switch {
+	case err != nil:
+		return p, err
+	case h.Cluster != n.cfg.ClusterID:
+		return p, fmt.Errorf("a peer of cluster %q (this is %q)", h.Cluster, n.cfg.ClusterID)
+	case h.Node == n.cfg.NodeID:
+		return p, fmt.Errorf("a peer claims this node's own id %d", h.Node)
+	}
+	if certID >= 0 {
+		if h.Node != certID {
+			return p, fmt.Errorf("a peer with the certificate of node %d claims to be node %d", certID, h.Node)
+		}
+		p.from, p.addr = h.Node, h.Addr
+		return p, nil
+	}
+	a, ch, err := peerauth.Accept(n.peerAuth.secret, hb, n.cfg.NodeID, nonce())
+	if err != nil {
+		return p, err
+	}
+	if _, err := raw.Write(appendPeerFrame(nil, ch)); err != nil {
+		return p, err
+	}
+	proof, err := readPeerFrame(p.br, peerauth.ProofBytes)
+	if err != nil {
+		return p, err
+	}
+	key, err := a.Finish(proof)
+	if err != nil {
+		return p, fmt.Errorf("node %d (claimed): %w", h.Node, err)
+	}
+	p.from, p.addr, p.opener = h.Node, h.Addr, peerauth.NewOpener(key)
+	return p, nil
+}
+
+// peerFrameMax is the largest frame a peer may send: the largest core message plus its
+// tag.
+func (n *Node) peerFrameMax() int {
+	payload := max(raft.MessageBytesMax, n.cfg.FrameBytesMax+n.cfg.ReplicaFetchBytesMax)
+	return payload + peerFrameSlackBytes + peerauth.TagBytes
+}
+
+// readPeerFrames reads an authenticated peer's frames and hands their messages to the
+// loop until the connection fails or a frame does not authenticate.
+func (n *Node) readPeerFrames(p acceptedPeer) error {
+	frameMax := uint32(n.peerFrameMax())
 	var size [4]byte
 	for {
-		if _, err := io.ReadFull(br, size[:]); err != nil {
-			return
+		p.nc.SetReadDeadline(time.Now().Add(n.cfg.IdleTimeout))
+		if _, err := io.ReadFull(p.br, size[:]); err != nil {
+			return err
 		}
 		s := binary.BigEndian.Uint32(size[:])
-		if s > uint32(max) {
-			n.log.Warn("oversized peer frame; closing", "peer", from, "bytes", s)
-			return
+		if s > frameMax {
+			return fmt.Errorf("peer frame of %d bytes (at most %d)", s, frameMax)
 		}
-		payload := make([]byte, s)
-		if _, err := io.ReadFull(br, payload); err != nil {
-			return
+		p.nc.SetReadDeadline(time.Now().Add(n.cfg.FrameReadTimeout))
+		frame, err := readBody(p.br, int(s), nil, nil)
+		if err != nil {
+			return err
+		}
+		payload := frame
+		if p.opener != nil {
+			if payload, err = p.opener.Open(frame); err != nil {
+				return err
+			}
 		}
 		n.metrics.peerBytesIn.Add(int64(s) + 4)
-		if !n.send(input{kind: inPeer, from: from, payload: payload}) {
-			return
+		if !n.send(input{kind: inPeer, from: p.from, payload: payload}) {
+			return nil
 		}
 	}
 }

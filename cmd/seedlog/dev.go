@@ -38,6 +38,7 @@ type devOptions struct {
 	port    int
 	metrics bool
 	verbose bool
+	peerTLS bool
 	sets    repeatFlag
 }
 
@@ -49,10 +50,11 @@ func devCommand(args []string) int {
 	fs.IntVar(&o.port, "port", devPortDefault, "client port of broker 1; broker i uses port+i-1, peers port+10000+i-1 (0: any free ports)")
 	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics of broker i on port+20000+i-1")
 	fs.BoolVar(&o.verbose, "v", false, "log at info level (default: warnings only)")
+	fs.BoolVar(&o.peerTLS, "peer-tls", false, "authenticate peers with mutual TLS from a throwaway CA (default: a generated cluster secret)")
 	fs.Var(&o.sets, "set", "a broker setting for every broker, key=value (repeatable), e.g. --set num.partitions=3")
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		return flagHelp(fs, "seedlog dev [--brokers N] [--data DIR] [--port P] [--set key=value ...]")
+		return flagHelp(fs, "seedlog dev [--brokers N] [--data DIR] [--port P] [--peer-tls] [--set key=value ...]")
 	}
 	if err != nil {
 		return usageError("%v; see seedlog dev -h", err)
@@ -191,9 +193,15 @@ func superviseDevBroker(ctx context.Context, n *node.Node, cfg node.Config, logg
 	}
 }
 
-// devConfigs builds the configuration of every dev broker.
+// devConfigs builds the configuration of every dev broker. Peers authenticate with a
+// cluster secret, or with certificates from a throwaway CA (--peer-tls), made in the
+// data directory on first use and kept with it.
 func devConfigs(o devOptions, dataDir string) ([]node.Config, error) {
 	ports, err := devPorts(o)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := devPeerCredentials(o, dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -215,8 +223,7 @@ func devConfigs(o devOptions, dataDir string) ([]node.Config, error) {
 			"process.roles":                  "broker",
 			"controller.quorum.voters":       strings.Join(voterList, ","),
 			"peers":                          strings.Join(peerList, ","),
-			"listeners":                      fmt.Sprintf("127.0.0.1:%d", ports[i].client),
-			"peer.listener":                  fmt.Sprintf("127.0.0.1:%d", ports[i].peer),
+			"listeners":                      fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,PEER://127.0.0.1:%d", ports[i].client, ports[i].peer),
 			"log.dirs":                       filepath.Join(dataDir, fmt.Sprintf("node-%d", i+1)),
 			"cluster.id":                     devClusterID,
 			"default.replication.factor":     strconv.Itoa(min(o.brokers, 3)),
@@ -224,6 +231,7 @@ func devConfigs(o devOptions, dataDir string) ([]node.Config, error) {
 			"offsets.topic.num.partitions":   "10",
 			"controlled.shutdown.timeout.ms": "5000",
 		}
+		maps.Copy(set, creds(int32(i+1)))
 		if i < voters {
 			set["process.roles"] = "broker,controller"
 		}
@@ -247,6 +255,34 @@ func devConfigs(o devOptions, dataDir string) ([]node.Config, error) {
 		cfgs = append(cfgs, cfg)
 	}
 	return cfgs, nil
+}
+
+// devPeerCredentials makes (or finds, in a kept data directory) the dev cluster's peer
+// credentials and returns the settings that give node id its own.
+func devPeerCredentials(o devOptions, dataDir string) (func(id int32) map[string]string, error) {
+	if !o.peerTLS {
+		path := filepath.Join(dataDir, "peer.secret")
+		if err := ensureSecretFile(path); err != nil {
+			return nil, err
+		}
+		return func(int32) map[string]string { return map[string]string{"peer.secret.file": path} }, nil
+	}
+	dir := filepath.Join(dataDir, "peer-tls")
+	var ids []int32
+	for i := range o.brokers {
+		ids = append(ids, int32(i+1))
+	}
+	if err := ensureNodeCerts(dir, ids, nil, devCertValidity); err != nil {
+		return nil, err
+	}
+	return func(id int32) map[string]string {
+		return map[string]string{
+			"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PEER:SSL",
+			"peer.tls.ca.file":               filepath.Join(dir, "ca.pem"),
+			"peer.tls.cert.file":             filepath.Join(dir, fmt.Sprintf("node-%d.pem", id)),
+			"peer.tls.key.file":              filepath.Join(dir, fmt.Sprintf("node-%d.key", id)),
+		}
+	}, nil
 }
 
 type devPortSet struct{ client, peer, metrics int }

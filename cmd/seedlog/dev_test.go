@@ -21,8 +21,9 @@ func TestDevConfigsLayout(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Errorf("broker %d: %v", i+1, err)
 		}
-		if c.NodeID != int32(i+1) || c.Listener != fmt.Sprintf("127.0.0.1:%d", 30000+i) || c.PeerListener != fmt.Sprintf("127.0.0.1:%d", 40000+i) {
-			t.Errorf("broker %d: id %d, listener %s, peer listener %s", i+1, c.NodeID, c.Listener, c.PeerListener)
+		want := fmt.Sprintf("[{PLAINTEXT 127.0.0.1:%d PLAINTEXT false} {PEER 127.0.0.1:%d PLAINTEXT true}]", 30000+i, 40000+i)
+		if c.NodeID != int32(i+1) || fmt.Sprint(c.Listeners) != want || c.PeerSecretFile == "" {
+			t.Errorf("broker %d: id %d, listeners %v (want %s), secret %q", i+1, c.NodeID, c.Listeners, want, c.PeerSecretFile)
 		}
 		if voter := i < 3; c.Controller != voter || !c.Broker {
 			t.Errorf("broker %d: controller %v broker %v", i+1, c.Controller, c.Broker)
@@ -35,6 +36,15 @@ func TestDevConfigsLayout(t *testing.T) {
 		}
 		if !strings.HasSuffix(c.DataDir, fmt.Sprintf("node-%d", i+1)) {
 			t.Errorf("broker %d: data dir %s", i+1, c.DataDir)
+		}
+	}
+	tlsCfgs, err := devConfigs(devOptions{brokers: 3, port: 30000, peerTLS: true}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range tlsCfgs {
+		if err := c.Validate(); err != nil || c.PeerProtocol() != "SSL" || c.PeerSecretFile != "" {
+			t.Errorf("--peer-tls broker %d: %v, protocol %s", i+1, err, c.PeerProtocol())
 		}
 	}
 	one, err := devConfigs(devOptions{brokers: 1, port: 30000}, t.TempDir())

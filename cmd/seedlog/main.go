@@ -25,6 +25,7 @@ var commands = []command{
 	{"trace", "show, render and replay simulation traces (show, html, verify)", traceCommand},
 	{"broker", "run a broker (--config FILE; flags override it)", brokerCommand},
 	{"dev", "run a development cluster of N brokers in one process", devCommand},
+	{"peer-auth", "make peer credentials: a cluster secret, or a CA and node certificates", peerAuthCommand},
 	{"topic", "create, list, describe and delete topics", topicCommand},
 	{"produce", "write stdin lines as records to a topic", produceCommand},
 	{"consume", "print a topic's records, alone or as a group member", consumeCommand},

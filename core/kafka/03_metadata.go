@@ -23,6 +23,9 @@ type View struct {
 	Image     metadata.Image
 	ClusterID string
 	NodeID    int32
+	// Listener names the listener the request came on: brokers are described by their
+	// listener of that name, and left out when they have none.
+	Listener string
 }
 
 // InternalTopics are topics seedlog creates for itself.
@@ -37,10 +40,11 @@ func Metadata(v View, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp.ClusterID = &v.ClusterID
 	resp.ControllerID = v.NodeID
 	for _, b := range v.Image.Brokers() {
-		if b.Fenced || len(b.Listeners) == 0 {
+		l, ok := b.Endpoint(v.Listener)
+		if b.Fenced || !ok {
 			continue
 		}
-		mb := kmsg.MetadataResponseBroker{NodeID: b.ID, Host: b.Listeners[0].Host, Port: b.Listeners[0].Port}
+		mb := kmsg.MetadataResponseBroker{NodeID: b.ID, Host: l.Host, Port: l.Port}
 		if b.Rack != "" {
 			rack := b.Rack
 			mb.Rack = &rack

@@ -25,10 +25,11 @@ func DescribeCluster(v View, req *kmsg.DescribeClusterRequest) *kmsg.DescribeClu
 	resp.EndpointType = 1
 	resp.ClusterAuthorizedOperations = authorizedOperationsNone
 	for _, b := range v.Image.Brokers() {
-		if (b.Fenced && !req.IncludeFencedBrokers) || len(b.Listeners) == 0 {
+		l, ok := b.Endpoint(v.Listener)
+		if (b.Fenced && !req.IncludeFencedBrokers) || !ok {
 			continue
 		}
-		db := kmsg.DescribeClusterResponseBroker{NodeID: b.ID, Host: b.Listeners[0].Host, Port: b.Listeners[0].Port, IsFenced: b.Fenced}
+		db := kmsg.DescribeClusterResponseBroker{NodeID: b.ID, Host: l.Host, Port: l.Port, IsFenced: b.Fenced}
 		if b.Rack != "" {
 			rack := b.Rack
 			db.Rack = &rack

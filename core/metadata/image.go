@@ -56,6 +56,17 @@ type Broker struct {
 	CatchUpOffset int64
 }
 
+// Endpoint is the broker's listener named name, or its first listener when name is
+// empty. Clients are given the listener of the name they connected on, as in Kafka.
+func (b Broker) Endpoint(name string) (Listener, bool) {
+	for _, l := range b.Listeners {
+		if name == "" || l.Name == name {
+			return l, true
+		}
+	}
+	return Listener{}, false
+}
+
 // PartitionState is one partition as the image holds it.
 type PartitionState struct {
 	TopicID        [16]byte

@@ -46,6 +46,7 @@ type proc struct {
 	id         int
 	dir        string
 	clientAddr string
+	peerAddr   string
 	cmd        *exec.Cmd
 	exited     chan struct{}
 	exitErr    error
@@ -69,7 +70,8 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newCluster(t *testing.T, n int) *cluster {
+// newCluster starts n brokers, each a voter, with the fast settings and extra on top.
+func newCluster(t *testing.T, n int, extra ...map[string]string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir()}
 	if os.Getenv("SEEDLOG_TEST_KEEP") != "" {
@@ -80,12 +82,17 @@ func newCluster(t *testing.T, n int) *cluster {
 		c.dir = dir
 		t.Logf("keeping data and logs in %s", dir)
 	}
+	secret := filepath.Join(c.dir, "peer.secret")
+	if err := os.WriteFile(secret, []byte("integration-test-cluster-secret-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var voters []string
 	for i := range n {
-		voters = append(voters, fmt.Sprintf("%d@%s", i+1, freeAddr(t)))
+		p := &proc{id: i + 1, dir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i+1)), clientAddr: freeAddr(t), peerAddr: freeAddr(t)}
+		voters = append(voters, fmt.Sprintf("%d@%s", p.id, p.peerAddr))
+		c.procs = append(c.procs, p)
 	}
-	for i := range n {
-		p := &proc{id: i + 1, dir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i+1)), clientAddr: freeAddr(t)}
+	for _, p := range c.procs {
 		if err := os.MkdirAll(p.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -93,12 +100,18 @@ func newCluster(t *testing.T, n int) *cluster {
 			"node.id":                  fmt.Sprint(p.id),
 			"process.roles":            "broker,controller",
 			"controller.quorum.voters": strings.Join(voters, ","),
-			"listeners":                p.clientAddr,
+			"listeners":                "PLAINTEXT://" + p.clientAddr + ",PEER://" + p.peerAddr,
+			"peer.secret.file":         secret,
 			"log.dirs":                 filepath.Join(p.dir, "data"),
 			"cluster.id":               "integration",
 		}
 		for k, v := range fastSettings {
 			props[k] = v
+		}
+		for _, e := range extra {
+			for k, v := range e {
+				props[k] = strings.ReplaceAll(v, "{id}", fmt.Sprint(p.id))
+			}
 		}
 		var b strings.Builder
 		for k, v := range props {
@@ -107,7 +120,6 @@ func newCluster(t *testing.T, n int) *cluster {
 		if err := os.WriteFile(filepath.Join(p.dir, "broker.properties"), []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c.procs = append(c.procs, p)
 	}
 	t.Cleanup(c.shutdown)
 	for i := range n {
