@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // flakyListener fails Accept with an error a number of times, then hands out conns.
@@ -68,8 +70,8 @@ func TestAcceptSurvivesDescriptorExhaustion(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no connection served after the descriptor shortage ended")
 	}
-	if got := n.metrics.acceptErrors.Load(); got != 12 {
-		t.Errorf("%d accept errors counted, want 12", got)
+	if got := testutil.ToFloat64(n.metrics.acceptErrors.c); got != 12 {
+		t.Errorf("%v accept errors counted, want 12", got)
 	}
 	l.Close()
 	<-done

@@ -9,12 +9,12 @@ import (
 func TestBudgetWaitsAndGrantsInOrder(t *testing.T) {
 	b := newRequestBudget(100)
 	a := b.frame(nil)
-	must(t, a.grow(80, nil))
+	must(t, a.grow(80, 80, nil))
 	got := make(chan int, 2)
 	for i, n := range []int64{30, 10} {
 		f := b.frame(nil)
 		go func() {
-			must(t, f.grow(n, nil))
+			must(t, f.grow(n, 1000, nil))
 			got <- i
 		}()
 		time.Sleep(20 * time.Millisecond) // queue them in this order
@@ -37,10 +37,10 @@ func TestBudgetWaitsAndGrantsInOrder(t *testing.T) {
 func TestBudgetWaiterLeavesWhenItsConnectionCloses(t *testing.T) {
 	b := newRequestBudget(10)
 	a := b.frame(nil)
-	must(t, a.grow(10, nil))
+	must(t, a.grow(10, 10, nil))
 	closed := make(chan struct{})
 	errc := make(chan error, 1)
-	go func() { errc <- b.frame(nil).grow(5, closed) }()
+	go func() { errc <- b.frame(nil).grow(5, 5, closed) }()
 	time.Sleep(20 * time.Millisecond)
 	close(closed)
 	if err := <-errc; err != errBudgetClosed {
@@ -63,12 +63,12 @@ func TestBudgetEvictsTheOldestStalledFrame(t *testing.T) {
 			evicted[i].Store(true)
 			frames[i].release() // what the reader does once its socket is closed
 		})
-		must(t, frames[i].grow(30, nil))
+		must(t, frames[i].grow(30, 1000, nil))
 		time.Sleep(10 * time.Millisecond)
 	}
 	frames[0].complete() // read whole: waiting for the loop, not stalled
 	start := time.Now()
-	must(t, b.frame(nil).grow(40, nil))
+	must(t, b.frame(nil).grow(40, 40, nil))
 	if waited := time.Since(start); waited < budgetStallAge/2 {
 		t.Errorf("evicted after %v, before the frames were stalled", waited)
 	}

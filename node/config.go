@@ -78,6 +78,9 @@ type Config struct {
 	// QueuedRequestBytesMax caps the bytes of client requests read and not yet taken by
 	// the loop, across all connections (queued.max.request.bytes).
 	QueuedRequestBytesMax int64
+	// MemoryLimitBytes is the soft limit the broker command gives the Go heap
+	// (memory.limit.bytes); 0 picks QueuedRequestBytesMax plus 1 GiB.
+	MemoryLimitBytes int64
 	// ConnectionsMax caps client connections; more are accepted and closed at once.
 	ConnectionsMax int
 	// PeerConnectionsMax caps incoming peer connections, handshakes included.
@@ -302,6 +305,14 @@ var settings = []Setting{
 		c.QueuedRequestBytesMax = n
 		return nil
 	}},
+	{"memory.limit.bytes", "0", "soft limit of the broker's Go heap, which collects garbage harder near it (GOMEMLIMIT in the environment wins); 0: queued.max.request.bytes plus 1 GiB. Request memory is bounded by queued.max.request.bytes; this bounds the garbage it leaves", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || (n != 0 && n < 64<<20) {
+			return fmt.Errorf("want 0 or bytes >= 67108864, got %q", v)
+		}
+		c.MemoryLimitBytes = n
+		return nil
+	}},
 	{"max.connections", "4096", "client connections served at once; more are closed on accept", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.ConnectionsMax)
 	}},
@@ -466,6 +477,14 @@ func (c *Config) Validate() error {
 		return err
 	}
 	return c.checkPeerAuth()
+}
+
+// MemoryLimit is the soft heap limit to apply: memory.limit.bytes, or its default.
+func (c *Config) MemoryLimit() int64 {
+	if c.MemoryLimitBytes > 0 {
+		return c.MemoryLimitBytes
+	}
+	return c.QueuedRequestBytesMax + 1<<30
 }
 
 // LoneNode reports whether the cluster is this node alone: the only voter, with no

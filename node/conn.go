@@ -231,18 +231,22 @@ func readRequest(br *bufio.Reader, id core.ConnID, listener string, frameMax int
 }
 
 // readBody reads a frame body of size bytes into a buffer that starts small and doubles
-// as bytes arrive, so that a size prefix alone allocates nothing large. fb, when not
-// nil, is charged for every byte of buffer before it is allocated. On error it returns
-// what it read.
+// as bytes arrive (at most twice what arrived), so that a size prefix alone allocates
+// nothing large. fb, when not nil, is charged for every byte of buffer before it is
+// allocated. On error it returns what it read.
 func readBody(br *bufio.Reader, size int, fb *frameBudget, closed <-chan struct{}) ([]byte, error) {
 	// A fresh buffer per frame: the decoded request (a produce's records) aliases it and
 	// lives on in the core.
 	var buf []byte
 	for len(buf) < size {
 		if len(buf) == cap(buf) {
+			// Room is made for bytes that are there, not for bytes announced.
+			if _, err := br.Peek(1); err != nil {
+				return buf, unexpectedEOF(err)
+			}
 			want := min(size, max(2*cap(buf), frameChunkMin, br.Buffered()))
 			if fb != nil {
-				if err := fb.grow(int64(want-cap(buf)), closed); err != nil {
+				if err := fb.grow(int64(want-cap(buf)), int64(size-len(buf)), closed); err != nil {
 					return buf, err
 				}
 			}

@@ -93,7 +93,7 @@ func (w *diskWorker) runBatch(ops []disk.Op) bool {
 	otherDones := w.exec.DoAll(others)
 	start := time.Now()
 	syncDones := w.exec.DoAll(syncs)
-	w.metrics.fsync.observe(time.Since(start))
+	w.metrics.fsync.Observe(time.Since(start).Seconds())
 	w.metrics.fsyncBatchOps.Add(int64(len(syncs)))
 	dones := make([]disk.Done, 0, len(rest))
 	for _, op := range rest {

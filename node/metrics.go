@@ -1,16 +1,15 @@
 package node
 
 import (
-	"bufio"
-	"fmt"
-	"io"
 	"net/http"
 	"net/http/pprof"
-	"slices"
 	"strconv"
-	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -19,63 +18,86 @@ import (
 // fetch served from memory) to 10s (a request waiting out a leader election).
 var bucketBounds = []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// histogram is a lock-free Prometheus histogram.
-type histogram struct {
-	counts [17 + 1]atomic.Int64 // one per bound, then +Inf
-	sumNs  atomic.Int64
-}
+// counter is a Prometheus counter that takes integer increments.
+type counter struct{ c prometheus.Counter }
 
-func (h *histogram) observe(d time.Duration) {
-	s := d.Seconds()
-	i, _ := slices.BinarySearch(bucketBounds, s)
-	h.counts[i].Add(1)
-	h.sumNs.Add(int64(d))
-}
+func (c counter) Add(n int64) { c.c.Add(float64(n)) }
 
-// metrics holds the counters written by connection, peer and disk goroutines. Gauges
-// that describe the core's state are read on the loop goroutine at scrape time.
+// metrics holds what connection, peer and disk goroutines count, in one registry per
+// node (tests run several nodes in a process). Gauges that describe the core's state
+// are read on the loop goroutine at scrape time by coreCollector; the Go runtime and
+// process collectors add heap, goroutines and open descriptors.
 type metrics struct {
-	requests     [kmsg.MaxKey + 1]atomic.Int64
-	latency      [kmsg.MaxKey + 1]histogram
-	bytesIn      atomic.Int64
-	bytesOut     atomic.Int64
-	badFrames    atomic.Int64
-	connsOpened  atomic.Int64
-	connsRefused atomic.Int64
-	// connsIdleClosed and framesTimedOut count client connections closed for idling and
-	// for stalling mid-request; acceptErrors failed accepts (descriptors exhausted).
-	connsIdleClosed atomic.Int64
-	framesTimedOut  atomic.Int64
-	acceptErrors    atomic.Int64
-	// peerAuthFailed counts peer handshakes and frames that failed authentication;
-	// peerRefused peer connections refused at peer.connections.max.
-	peerAuthFailed atomic.Int64
-	peerRefused    atomic.Int64
-	peerBytesIn    atomic.Int64
-	peerBytesOut   atomic.Int64
-	peerDropped    atomic.Int64
-	fsync          histogram
-	fsyncBatchOps  atomic.Int64
+	reg *prometheus.Registry
+	// requests and latency are resolved per API key once, not per request.
+	requests [kmsg.MaxKey + 1]prometheus.Counter
+	latency  [kmsg.MaxKey + 1]prometheus.Observer
+
+	bytesIn, bytesOut, badFrames                  counter
+	connsOpened, connsRefused                     counter
+	connsIdleClosed, framesTimedOut, acceptErrors counter
+	peerBytesIn, peerBytesOut, peerDropped        counter
+	peerAuthFailed, peerRefused                   counter
+	fsync                                         prometheus.Histogram
+	fsyncBatchOps                                 counter
 }
 
 func newMetrics() *metrics {
-	if len(bucketBounds)+1 != len(histogram{}.counts) {
-		panic("node: histogram bucket count")
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "seedlog_requests_total", Help: "client requests by API"}, []string{"api"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "seedlog_request_duration_seconds",
+		Help: "client request latency, frame read to response written, by API", Buckets: bucketBounds}, []string{"api"})
+	m.reg.MustRegister(requests, latency)
+	for k := range m.requests {
+		if _, _, ok := kafka.Served.Range(int16(k)); ok {
+			m.requests[k] = requests.WithLabelValues(apiName(k))
+			m.latency[k] = latency.WithLabelValues(apiName(k))
+		}
 	}
-	return &metrics{}
+	c := func(name, help string) counter {
+		cc := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+		m.reg.MustRegister(cc)
+		return counter{cc}
+	}
+	m.bytesIn = c("seedlog_client_bytes_in_total", "bytes read from clients")
+	m.bytesOut = c("seedlog_client_bytes_out_total", "bytes written to clients")
+	m.badFrames = c("seedlog_bad_frames_total", "client frames that closed their connection (oversized, truncated, malformed)")
+	m.connsOpened = c("seedlog_connections_opened_total", "client connections accepted")
+	m.connsRefused = c("seedlog_connections_refused_total", "client connections closed on accept (max.connections)")
+	m.connsIdleClosed = c("seedlog_connections_idle_closed_total", "client connections closed after connections.max.idle.ms")
+	m.framesTimedOut = c("seedlog_request_read_timeouts_total", "client connections closed for stalling mid-request (socket.request.read.timeout.ms)")
+	m.acceptErrors = c("seedlog_accept_errors_total", "failed accepts (descriptors or buffers exhausted); the listener retries")
+	m.peerBytesIn = c("seedlog_peer_bytes_in_total", "bytes read from peers")
+	m.peerBytesOut = c("seedlog_peer_bytes_out_total", "bytes written to peers")
+	m.peerDropped = c("seedlog_peer_messages_dropped_total", "peer messages dropped (peer unreachable or queue full)")
+	m.peerAuthFailed = c("seedlog_peer_auth_failures_total", "peer handshakes and frames that failed authentication")
+	m.peerRefused = c("seedlog_peer_connections_refused_total", "peer connections refused at peer.connections.max")
+	m.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "seedlog_fsync_duration_seconds",
+		Help: "duration of the fsyncs of one group commit", Buckets: bucketBounds})
+	m.reg.MustRegister(m.fsync)
+	m.fsyncBatchOps = c("seedlog_fsync_requests_total", "sync ops served by group commits")
+	return m
 }
 
 func (m *metrics) requestDone(key int16, d time.Duration) {
-	if key >= 0 && int(key) < len(m.requests) {
-		m.requests[key].Add(1)
-		m.latency[key].observe(d)
+	if key >= 0 && int(key) < len(m.requests) && m.requests[key] != nil {
+		m.requests[key].Inc()
+		m.latency[key].Observe(d.Seconds())
 	}
 }
 
 func (m *metrics) requestSilent(key int16) {
-	if key >= 0 && int(key) < len(m.requests) {
-		m.requests[key].Add(1)
+	if key >= 0 && int(key) < len(m.requests) && m.requests[key] != nil {
+		m.requests[key].Inc()
 	}
+}
+
+func apiName(key int) string {
+	if name := kmsg.NameForKey(int16(key)); name != "" {
+		return name
+	}
+	return "Unknown" + strconv.Itoa(key)
 }
 
 // coreGauges is the core's state at one scrape.
@@ -126,11 +148,9 @@ func (n *Node) gauges() coreGauges {
 }
 
 func (n *Node) metricsHandler() http.Handler {
+	n.metrics.reg.MustRegister(coreCollector{n})
 	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		n.writeMetrics(w)
-	})
+	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	if n.cfg.MetricsPprof {
 		// Profiles of the running broker (the loop, the disk worker, the connections),
 		// only when asked for: they reveal the broker's internals.
@@ -142,142 +162,57 @@ func (n *Node) metricsHandler() http.Handler {
 	return mux
 }
 
-// writeMetrics writes the Prometheus text exposition format.
-func (n *Node) writeMetrics(w io.Writer) {
-	bw := bufio.NewWriter(w)
-	defer bw.Flush()
-	m := n.metrics
-	e := expo{w: bw}
-	e.header("seedlog_requests_total", "counter", "client requests by API")
-	for k := range m.requests {
-		if v := m.requests[k].Load(); v > 0 {
-			e.sample("seedlog_requests_total", apiLabel(k), float64(v))
-		}
-	}
-	e.header("seedlog_request_duration_seconds", "histogram", "client request latency, frame read to response written, by API")
-	for k := range m.latency {
-		if m.requests[k].Load() > 0 {
-			e.histogram("seedlog_request_duration_seconds", apiLabel(k), &m.latency[k])
-		}
-	}
-	e.counter("seedlog_client_bytes_in_total", "bytes read from clients", m.bytesIn.Load())
-	e.counter("seedlog_client_bytes_out_total", "bytes written to clients", m.bytesOut.Load())
-	e.counter("seedlog_bad_frames_total", "client frames that closed their connection (oversized, truncated, malformed)", m.badFrames.Load())
-	e.counter("seedlog_connections_opened_total", "client connections accepted", m.connsOpened.Load())
-	e.counter("seedlog_connections_refused_total", "client connections closed on accept (max.connections)", m.connsRefused.Load())
-	e.gauge("seedlog_connections", "open client connections", float64(n.connCount.Load()))
-	e.counter("seedlog_connections_idle_closed_total", "client connections closed after connections.max.idle.ms", m.connsIdleClosed.Load())
-	e.counter("seedlog_request_read_timeouts_total", "client connections closed for stalling mid-request (socket.request.read.timeout.ms)", m.framesTimedOut.Load())
-	e.counter("seedlog_accept_errors_total", "failed accepts (descriptors or buffers exhausted); the listener retries", m.acceptErrors.Load())
-	used, evicted := n.budget.usage()
-	e.gauge("seedlog_queued_request_bytes", "client request bytes held, against queued.max.request.bytes", float64(used))
-	e.counter("seedlog_stalled_requests_evicted_total", "connections closed to free request memory held by a stalled request", evicted)
-	e.gauge("seedlog_peer_connections", "incoming peer connections, handshakes included", float64(n.peerSlots.open()))
-	e.counter("seedlog_peer_auth_failures_total", "peer handshakes and frames that failed authentication", m.peerAuthFailed.Load())
-	e.counter("seedlog_peer_connections_refused_total", "peer connections refused at peer.connections.max", m.peerRefused.Load())
-	e.counter("seedlog_peer_bytes_in_total", "bytes read from peers", m.peerBytesIn.Load())
-	e.counter("seedlog_peer_bytes_out_total", "bytes written to peers", m.peerBytesOut.Load())
-	e.counter("seedlog_peer_messages_dropped_total", "peer messages dropped (peer unreachable or queue full)", m.peerDropped.Load())
-	e.header("seedlog_fsync_duration_seconds", "histogram", "duration of the fsyncs of one group commit")
-	e.histogram("seedlog_fsync_duration_seconds", "", &m.fsync)
-	e.counter("seedlog_fsync_requests_total", "sync ops served by group commits", m.fsyncBatchOps.Load())
-	n.writeCoreMetrics(&e, n.gauges())
-}
+// coreCollector reports the state the node's goroutines share and the core's, read at
+// scrape time. It describes nothing up front (an unchecked collector): the partitions
+// it reports come and go.
+type coreCollector struct{ n *Node }
 
-func (n *Node) writeCoreMetrics(e *expo, g coreGauges) {
-	e.gauge("seedlog_up", "1 when the node's loop answered this scrape", b2f(g.ok))
+func (coreCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c coreCollector) Collect(ch chan<- prometheus.Metric) {
+	n := c.n
+	gauge := func(name, help string, v float64, labels ...string) {
+		var names, values []string
+		for i := 0; i+1 < len(labels); i += 2 {
+			names, values = append(names, labels[i]), append(values, labels[i+1])
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, names, nil), prometheus.GaugeValue, v, values...)
+	}
+	gauge("seedlog_connections", "open client connections", float64(n.connCount.Load()))
+	used, evicted := n.budget.usage()
+	gauge("seedlog_queued_request_bytes", "client request bytes held, against queued.max.request.bytes", float64(used))
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("seedlog_stalled_requests_evicted_total",
+		"connections closed to free request memory held by a stalled request", nil, nil), prometheus.CounterValue, float64(evicted))
+	gauge("seedlog_peer_connections", "incoming peer connections, handshakes included", float64(n.peerSlots.open()))
+	g := n.gauges()
+	gauge("seedlog_up", "1 when the node's loop answered this scrape", b2f(g.ok))
 	if !g.ok {
 		return
 	}
-	e.header("seedlog_quorum_role", "gauge", "the node's role in the metadata quorum")
-	e.sample("seedlog_quorum_role", `role="`+g.quorumRole+`"`, 1)
-	e.gauge("seedlog_quorum_epoch", "metadata quorum epoch", float64(g.quorumEpoch))
-	e.gauge("seedlog_quorum_leader", "metadata quorum leader id (-1: unknown)", float64(g.quorumLeader))
-	e.gauge("seedlog_quorum_high_watermark", "metadata quorum high watermark", float64(g.quorumHW))
-	e.gauge("seedlog_quorum_log_end_offset", "metadata log end offset", float64(g.quorumEnd))
-	e.gauge("seedlog_lease_valid", "1 while the broker holds a lease to lead partitions", b2f(g.leaseValid))
-	e.gauge("seedlog_under_replicated_partitions", "partitions led here whose ISR is smaller than their replica set", float64(g.underReplicate))
-	e.gauge("seedlog_group_coordinators", "consumer group coordinators on this broker", float64(g.groups))
+	gauge("seedlog_quorum_role", "the node's role in the metadata quorum", 1, "role", g.quorumRole)
+	gauge("seedlog_quorum_epoch", "metadata quorum epoch", float64(g.quorumEpoch))
+	gauge("seedlog_quorum_leader", "metadata quorum leader id (-1: unknown)", float64(g.quorumLeader))
+	gauge("seedlog_quorum_high_watermark", "metadata quorum high watermark", float64(g.quorumHW))
+	gauge("seedlog_quorum_log_end_offset", "metadata log end offset", float64(g.quorumEnd))
+	gauge("seedlog_lease_valid", "1 while the broker holds a lease to lead partitions", b2f(g.leaseValid))
+	gauge("seedlog_under_replicated_partitions", "partitions led here whose ISR is smaller than their replica set", float64(g.underReplicate))
+	gauge("seedlog_group_coordinators", "consumer group coordinators on this broker", float64(g.groups))
 	led := 0
 	for _, p := range g.partitions {
 		if p.leader {
 			led++
 		}
 	}
-	e.gauge("seedlog_partitions_led", "partitions led by this broker", float64(led))
-	e.gauge("seedlog_replicas", "partition replicas hosted by this broker", float64(len(g.partitions)))
-	e.header("seedlog_partition_isr_size", "gauge", "in-sync replicas of a partition led here")
+	gauge("seedlog_partitions_led", "partitions led by this broker", float64(led))
+	gauge("seedlog_replicas", "partition replicas hosted by this broker", float64(len(g.partitions)))
 	for _, p := range g.partitions {
+		part := strconv.Itoa(int(p.partition))
 		if p.leader {
-			e.sample("seedlog_partition_isr_size", partLabel(p), float64(p.isr))
+			gauge("seedlog_partition_isr_size", "in-sync replicas of a partition led here", float64(p.isr), "topic", p.topic, "partition", part)
 		}
+		gauge("seedlog_partition_high_watermark", "high watermark of each replica", float64(p.hw), "topic", p.topic, "partition", part)
+		gauge("seedlog_partition_log_end_offset", "log end offset of each replica", float64(p.leo), "topic", p.topic, "partition", part)
 	}
-	e.header("seedlog_partition_high_watermark", "gauge", "high watermark of each replica")
-	for _, p := range g.partitions {
-		e.sample("seedlog_partition_high_watermark", partLabel(p), float64(p.hw))
-	}
-	e.header("seedlog_partition_log_end_offset", "gauge", "log end offset of each replica")
-	for _, p := range g.partitions {
-		e.sample("seedlog_partition_log_end_offset", partLabel(p), float64(p.leo))
-	}
-}
-
-// expo writes exposition lines.
-type expo struct{ w io.Writer }
-
-func (e *expo) header(name, kind, help string) {
-	fmt.Fprintf(e.w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, kind)
-}
-
-func (e *expo) sample(name, labels string, v float64) {
-	if labels != "" {
-		name += "{" + labels + "}"
-	}
-	fmt.Fprintf(e.w, "%s %s\n", name, strconv.FormatFloat(v, 'g', -1, 64))
-}
-
-func (e *expo) counter(name, help string, v int64) {
-	e.header(name, "counter", help)
-	e.sample(name, "", float64(v))
-}
-
-func (e *expo) gauge(name, help string, v float64) {
-	e.header(name, "gauge", help)
-	e.sample(name, "", v)
-}
-
-func (e *expo) histogram(name, labels string, h *histogram) {
-	sep := ""
-	if labels != "" {
-		sep = ","
-	}
-	var cum int64
-	for i, b := range bucketBounds {
-		cum += h.counts[i].Load()
-		e.sample(name+"_bucket", labels+sep+`le="`+strconv.FormatFloat(b, 'g', -1, 64)+`"`, float64(cum))
-	}
-	cum += h.counts[len(bucketBounds)].Load()
-	e.sample(name+"_bucket", labels+sep+`le="+Inf"`, float64(cum))
-	e.sample(name+"_sum", labels, float64(h.sumNs.Load())/1e9)
-	e.sample(name+"_count", labels, float64(cum))
-}
-
-func apiLabel(key int) string {
-	name := kmsg.NameForKey(int16(key))
-	if name == "" {
-		name = "Unknown" + strconv.Itoa(key)
-	}
-	return `api="` + name + `"`
-}
-
-func partLabel(p partitionGauge) string {
-	return `topic="` + escapeLabel(p.topic) + `",partition="` + strconv.Itoa(int(p.partition)) + `"`
-}
-
-// escapeLabel escapes a label value. Kafka topic names are [a-zA-Z0-9._-], so this only
-// guards against a future relaxation.
-func escapeLabel(s string) string {
-	return strconv.Quote(s)[1 : len(strconv.Quote(s))-1]
 }
 
 func b2f(b bool) float64 {

@@ -70,7 +70,7 @@ func TestMetricsExposition(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s = scrape(t, tc.nodes[0].MetricsAddr())
-		if s[`seedlog_partition_high_watermark{topic="m",partition="0"}`] == 50 || time.Now().After(deadline) {
+		if s[`seedlog_partition_high_watermark{partition="0",topic="m"}`] == 50 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -89,14 +89,24 @@ func TestMetricsExposition(t *testing.T) {
 		`seedlog_lease_valid`:                                            func(v float64) bool { return v == 1 },
 		`seedlog_partitions_led`:                                         func(v float64) bool { return v >= 1 },
 		`seedlog_under_replicated_partitions`:                            func(v float64) bool { return v == 0 },
-		`seedlog_partition_isr_size{topic="m",partition="0"}`:            func(v float64) bool { return v == 1 },
-		`seedlog_partition_high_watermark{topic="m",partition="0"}`:      func(v float64) bool { return v == 50 },
-		`seedlog_partition_log_end_offset{topic="m",partition="0"}`:      func(v float64) bool { return v == 50 },
+		`seedlog_partition_isr_size{partition="0",topic="m"}`:            func(v float64) bool { return v == 1 },
+		`seedlog_partition_high_watermark{partition="0",topic="m"}`:      func(v float64) bool { return v == 50 },
+		`seedlog_partition_log_end_offset{partition="0",topic="m"}`:      func(v float64) bool { return v == 50 },
+		`go_memstats_heap_alloc_bytes`:                                   func(v float64) bool { return v > 0 },
+		`process_open_fds`:                                               func(v float64) bool { return v > 0 },
+		`seedlog_peer_auth_failures_total`:                               func(v float64) bool { return v == 0 },
 	} {
 		v, ok := s[name]
 		if !ok || !check(v) {
 			t.Errorf("%s = %v (present %v)", name, v, ok)
 		}
+	}
+	// Profiles are off unless metrics.pprof.enable is set.
+	resp, err := http.Get("http://" + tc.nodes[0].MetricsAddr() + "/debug/pprof/")
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/debug/pprof/ answered %d with profiles off", resp.StatusCode)
 	}
 	// Buckets are cumulative.
 	prev := -1.0
@@ -132,11 +142,11 @@ func TestUnderReplicatedPartitions(t *testing.T) {
 	for {
 		produceN(t, cl, "u", 0, "w", 1)
 		s := scrape(t, tc.nodes[leader].MetricsAddr())
-		if s["seedlog_under_replicated_partitions"] == 1 && s[`seedlog_partition_isr_size{topic="u",partition="0"}`] == 2 {
+		if s["seedlog_under_replicated_partitions"] == 1 && s[`seedlog_partition_isr_size{partition="0",topic="u"}`] == 2 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after killing a follower: under-replicated %v, ISR size %v", s["seedlog_under_replicated_partitions"], s[`seedlog_partition_isr_size{topic="u",partition="0"}`])
+			t.Fatalf("after killing a follower: under-replicated %v, ISR size %v", s["seedlog_under_replicated_partitions"], s[`seedlog_partition_isr_size{partition="0",topic="u"}`])
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -44,6 +45,11 @@ func brokerCommand(args []string) int {
 	n, err := node.New(cfg, logger)
 	if err != nil {
 		return problem("%s", startError(err, ""))
+	}
+	// The heap's soft limit is process-wide, so the one-broker command sets it, not the
+	// node (a dev cluster runs several in one process).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit())
 	}
 	ctx, stop := stopOnSignals("seedlog: shutting down (moving leadership away); signal again to stop at once", n.Stop)
 	defer stop()

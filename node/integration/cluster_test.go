@@ -47,10 +47,12 @@ type proc struct {
 	dir        string
 	clientAddr string
 	peerAddr   string
-	cmd        *exec.Cmd
-	exited     chan struct{}
-	exitErr    error
-	starts     int
+	// metricsAddr serves the broker's /metrics.
+	metricsAddr string
+	cmd         *exec.Cmd
+	exited      chan struct{}
+	exitErr     error
+	starts      int
 }
 
 // cluster is a set of broker processes, each a voter and a broker.
@@ -58,6 +60,8 @@ type cluster struct {
 	t     *testing.T
 	dir   string
 	procs []*proc
+	// wrap prefixes the broker command (prlimit, to start a broker with few descriptors).
+	wrap []string
 }
 
 func freeAddr(t *testing.T) string {
@@ -70,10 +74,19 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// newCluster starts n brokers, each a voter, with the fast settings and extra on top.
-func newCluster(t *testing.T, n int, extra ...map[string]string) *cluster {
+// clusterOpts adjust a cluster: settings on top of the fast ones ({id} in a value
+// becomes the node id), and a command prefix for every broker.
+type clusterOpts struct {
+	settings map[string]string
+	wrap     []string
+}
+
+// newCluster starts n brokers, each a voter, with the fast settings.
+func newCluster(t *testing.T, n int) *cluster { return newClusterWith(t, n, clusterOpts{}) }
+
+func newClusterWith(t *testing.T, n int, o clusterOpts) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dir: t.TempDir()}
+	c := &cluster{t: t, dir: t.TempDir(), wrap: o.wrap}
 	if os.Getenv("SEEDLOG_TEST_KEEP") != "" {
 		dir, err := os.MkdirTemp("", "seedlog-"+strings.ReplaceAll(t.Name(), "/", "-")+"-")
 		if err != nil {
@@ -88,7 +101,7 @@ func newCluster(t *testing.T, n int, extra ...map[string]string) *cluster {
 	}
 	var voters []string
 	for i := range n {
-		p := &proc{id: i + 1, dir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i+1)), clientAddr: freeAddr(t), peerAddr: freeAddr(t)}
+		p := &proc{id: i + 1, dir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i+1)), clientAddr: freeAddr(t), peerAddr: freeAddr(t), metricsAddr: freeAddr(t)}
 		voters = append(voters, fmt.Sprintf("%d@%s", p.id, p.peerAddr))
 		c.procs = append(c.procs, p)
 	}
@@ -102,16 +115,15 @@ func newCluster(t *testing.T, n int, extra ...map[string]string) *cluster {
 			"controller.quorum.voters": strings.Join(voters, ","),
 			"listeners":                "PLAINTEXT://" + p.clientAddr + ",PEER://" + p.peerAddr,
 			"peer.secret.file":         secret,
+			"metrics.listener":         p.metricsAddr,
 			"log.dirs":                 filepath.Join(p.dir, "data"),
 			"cluster.id":               "integration",
 		}
 		for k, v := range fastSettings {
 			props[k] = v
 		}
-		for _, e := range extra {
-			for k, v := range e {
-				props[k] = strings.ReplaceAll(v, "{id}", fmt.Sprint(p.id))
-			}
+		for k, v := range o.settings {
+			props[k] = strings.ReplaceAll(v, "{id}", fmt.Sprint(p.id))
 		}
 		var b strings.Builder
 		for k, v := range props {
@@ -142,7 +154,8 @@ func (c *cluster) start(i int) {
 	if level == "" {
 		level = "info"
 	}
-	cmd := exec.Command(seedlogBin, "broker", "--config", filepath.Join(p.dir, "broker.properties"), "--log-level", level)
+	args := append(append([]string{}, c.wrap...), seedlogBin, "broker", "--config", filepath.Join(p.dir, "broker.properties"), "--log-level", level)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The brokers die with the test binary, whatever way it ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
