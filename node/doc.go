@@ -9,20 +9,31 @@
 // responses to connection writers. Nothing else touches the core, so the code that runs
 // here is the code the simulator checks.
 //
-//   - Client connections: a reader per connection reads frames (socket.request.max.bytes;
-//     an oversized, truncated or malformed frame closes that connection only), parses
-//     the header and decodes the request, and hands it to the loop. It stops reading
-//     while the connection has max.inflight.requests.per.connection requests waiting. A
-//     writer per connection encodes the responses in request order, as the core emits
-//     them; an acks=0 produce has none.
+//   - Listeners: one accept loop per listener of the listeners setting. Client
+//     listeners serve Kafka clients only; the controller and inter-broker listeners
+//     serve peers only. An accept that fails because descriptors or buffers ran out
+//     is retried with backoff, never the end of the listener; refusals of every kind
+//     are logged at most once per ten seconds per reason, with a count.
+//   - Client connections: a reader per connection takes an in-flight slot
+//     (max.inflight.requests.per.connection), waits for the next frame (a connection
+//     with nothing in flight that stays silent for connections.max.idle.ms is
+//     closed), then reads the frame within socket.request.read.timeout.ms. The body
+//     goes into a buffer that grows only as bytes arrive, charged against
+//     queued.max.request.bytes across all connections (see budget.go: nearly-complete
+//     requests are served first, and stalled ones are evicted when memory is short).
+//     The reader decodes the request and hands it to the loop, which returns the
+//     bytes to the budget once it took the request. A writer per connection encodes
+//     the responses in request order, as the core emits them; an acks=0 produce has
+//     none. The write buffer is allocated with the first response.
 //   - The disk worker executes ops in emission order with diskexec. Ops arriving while a
 //     batch runs form the next batch, whose syncs are one fsync per log (group commit).
 //     Completions return to the loop in order; those before a batch's first sync return
 //     before the fsync, so reads do not wait for other writers' syncs.
 //   - Peer links: one outgoing connection per peer, redialled with exponential backoff
 //     and jitter; messages are dropped while the peer is unreachable or its queue
-//     (peer.queue.max) is full, which the protocols tolerate. Incoming peer connections
-//     are read by their own goroutine.
+//     (peer.queue.max) is full, which the protocols tolerate. Incoming peer
+//     connections (at most peer.connections.max, the oldest unfinished handshake
+//     making room for a new one) are authenticated, then read by their own goroutine.
 //
 // The clock is the wall time at start plus the monotonic time since, in Unix
 // nanoseconds: it never goes backwards, whatever happens to the wall clock.
@@ -42,18 +53,35 @@
 // key is an error. example.properties in this directory lists every key with its
 // default and meaning; Settings returns the same table. The main ones:
 //
-//	node.id                    this node's id
-//	process.roles              broker, controller, or broker,controller
-//	controller.quorum.voters   id@host:port of each voter's peer listener
-//	listeners                  client listener host:port
-//	advertised.listeners       host:port given to clients (default: the listener's)
-//	peer.listener              peer listener (default: the node's voter address; a
-//	                           node outside the quorum takes peers on its client listener)
-//	log.dirs                   the data directory
-//	metrics.listener           Prometheus endpoint host:port (/metrics)
-//	log.flush                  sync (default; acks wait for fsync) or async (UNSAFE:
-//	                           Kafka's page-cache durability, loses acknowledged records
-//	                           when every replica loses power)
+//	node.id                         this node's id
+//	process.roles                   broker, controller, or broker,controller
+//	listeners                       NAME://host:port of every listener
+//	                                (default PLAINTEXT://127.0.0.1:9092,PEER://127.0.0.1:9093)
+//	controller.listener.names       the listeners voters take peers on (default PEER)
+//	inter.broker.listener.name      the listener brokers take peers on (default: the
+//	                                first controller listener)
+//	listener.security.protocol.map  NAME:PROTOCOL; a PLAINTEXT peer listener
+//	                                authenticates with peer.secret.file, an SSL one
+//	                                with mutual TLS (peer.tls.cert.file, .key.file,
+//	                                .ca.file); client listeners are PLAINTEXT
+//	advertised.listeners            NAME://host:port given out where it differs from
+//	                                the bound address
+//	controller.quorum.voters        id@host:port of each voter's controller listener
+//	log.dirs                        the data directory
+//	metrics.listener                Prometheus endpoint host:port (/metrics; :port binds
+//	                                127.0.0.1); metrics.pprof.enable adds /debug/pprof/
+//	log.flush                       sync (default; acks wait for fsync) or async (UNSAFE:
+//	                                Kafka's page-cache durability, loses acknowledged
+//	                                records when every replica loses power)
+//
+// Bounds on what clients and peers can make a broker hold: socket.request.max.bytes
+// (one request), message.max.bytes (one batch, compressed or not: the ceiling of every
+// topic's max.message.bytes), fetch.max.bytes and replica.fetch.response.max.bytes
+// (one fetch response), queued.max.request.bytes (request bytes across connections),
+// max.connections and peer.connections.max, connections.max.idle.ms,
+// socket.request.read.timeout.ms, and memory.limit.bytes (the heap's soft limit, set by
+// `seedlog broker`). At start a broker checks that its descriptor limit covers
+// max.connections and peer.connections.max with room for its files.
 //
 // The timings of core.Timing (controller.quorum.*.ms, broker.heartbeat.interval.ms,
 // broker.session.timeout.ms, broker.lease.ms, clock.drift.max, replica.*.ms,
@@ -65,17 +93,20 @@
 // quorum state and metadata snapshot, a lock file (one process per directory) and
 // meta.properties, which pins the directory to one node id and cluster id.
 //
-// # Peer protocol
+// # Peers
 //
-// Nodes exchange the core's messages over TCP in a compact framing: a 4-byte preamble
-// "SDLP", a handshake frame (protocol version, sender node id, cluster id, the sender's
-// peer address; a peer from another cluster is refused), then frames of a u32
-// big-endian length and one message. Each node writes only on the connections it
-// opened. A node finds a peer at its configured address (controller.quorum.voters,
-// peers), else at the address its handshake announced, else at the client address of its
-// broker registration. The preamble, read as a Kafka frame size, exceeds any allowed
-// request, so the client listener also accepts peers: a broker outside the quorum needs
-// no peer listener of its own.
+// Peers talk only on the controller and inter-broker listeners, in a compact framing
+// (peer.go): a preamble "SDLP", a handshake, then frames of a u32 length and one core
+// message. With a cluster secret the handshake is peerauth's (each side proves the
+// secret over fresh nonces; every frame carries an HMAC under the connection's key);
+// with SSL it is mutual TLS, and a node's id is the URI SAN seedlog:node:<id> of its
+// certificate. Either way the sender of a message is the id the handshake proved. A
+// cluster of several nodes refuses to start with neither; a lone node (the only voter,
+// no peers configured) takes no peer connections at all. Each node writes only on the
+// connections it opened. A node finds a peer at its configured address
+// (controller.quorum.voters, peers), else at the address its authenticated handshake
+// announced, else at the inter-broker listener of its broker registration.
+// `seedlog peer-auth secret|certs` makes the credentials; `seedlog dev` makes its own.
 //
 // # Metrics
 //
@@ -85,6 +116,10 @@
 // per group commit (seedlog_fsync_duration_seconds), the quorum's role, epoch, leader
 // and high watermark, the broker's lease, and per partition replica: ISR size (on the
 // leader), high watermark, log end offset, and the count of under-replicated partitions
-// led here. Gauges of the core's state are read on the loop at scrape time. The same
-// listener serves Go's profiles at /debug/pprof/.
+// led here. Gauges of the core's state are read on the loop at scrape time. Connection
+// limits have their counters (idle closes, read timeouts, failed accepts, evicted
+// stalled requests, request bytes held, peer connections, peer authentication
+// failures), and the Go runtime and process collectors add heap, goroutines and open
+// descriptors. With metrics.pprof.enable the same listener serves Go's profiles at
+// /debug/pprof/.
 package node
