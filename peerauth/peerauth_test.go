@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/seedlog/seedlog/core/plant"
 )
 
 func secret(t testing.TB, fill byte) Secret {
@@ -48,7 +50,7 @@ func TestHandshakeAgreesOnAKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := NewSealer(dk).Seal(nil, []byte("vote for me"))
-	got, err := NewOpener(ak).Open(frame)
+	got, err := NewOpener(ak, plant.Set{}).Open(frame)
 	if err != nil || string(got) != "vote for me" {
 		t.Fatalf("open: %q, %v", got, err)
 	}
@@ -111,17 +113,17 @@ func TestFramesDoNotCrossConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := NewSealer(dk).Seal(nil, []byte("fetch"))
-	if _, err := NewOpener(other).Open(frame); !errors.Is(err, ErrTag) {
+	if _, err := NewOpener(other, plant.Set{}).Open(frame); !errors.Is(err, ErrTag) {
 		t.Fatalf("frame of another connection: %v, want ErrTag", err)
 	}
 	for i := range frame {
 		bad := bytes.Clone(frame)
 		bad[i] ^= 0x40
-		if _, err := NewOpener(dk).Open(bad); !errors.Is(err, ErrTag) {
+		if _, err := NewOpener(dk, plant.Set{}).Open(bad); !errors.Is(err, ErrTag) {
 			t.Fatalf("flipped byte %d: %v, want ErrTag", i, err)
 		}
 	}
-	if _, err := NewOpener(dk).Open(frame[:TagBytes-1]); !errors.Is(err, ErrTag) {
+	if _, err := NewOpener(dk, plant.Set{}).Open(frame[:TagBytes-1]); !errors.Is(err, ErrTag) {
 		t.Fatalf("short frame: %v", err)
 	}
 }
@@ -207,7 +209,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add(sealed)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		payload, err := NewOpener(ak).Open(frame)
+		payload, err := NewOpener(ak, plant.Set{}).Open(frame)
 		if err == nil && !bytes.Equal(frame, sealed) {
 			t.Fatalf("forged frame %x opened as %q", frame, payload)
 		}
