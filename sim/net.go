@@ -7,6 +7,7 @@ import (
 	"github.com/seedlog/seedlog/core"
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/netsim"
+	"github.com/seedlog/seedlog/peerauth"
 	"github.com/seedlog/seedlog/traces"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -23,25 +24,36 @@ type link struct {
 }
 
 // sendPeer sends a message from node n as datagrams: peer traffic may be lost,
-// duplicated and reordered.
+// duplicated and reordered. The message is sealed on the connection n -> m.To (see
+// auth.go); when m.To is down no connection opens and the message is lost, after the
+// network drew its fate as for any datagram (so that a down receiver shifts no draws).
 func (w *World) sendPeer(n *simNode, m core.Message) {
 	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutMessage, Node: n.spec.ID, Peer: m.To, A: int64(len(m.Payload)), Hash: xxhash.Sum64(m.Payload)},
 		func() string { return fmt.Sprintf("to n%d, %d bytes", m.To, len(m.Payload)) })
-	if w.node(m.To) == nil {
+	to := w.node(m.To)
+	if to == nil {
 		w.fail("shell", n.spec.ID, "node %d sent a message to unknown node %d", n.spec.ID, m.To)
 		return
 	}
-	w.arrivals = w.net.Send(w.arrivals[:0], netsim.Time(w.now), n.addr, netsim.Addr(m.To), len(m.Payload))
+	s := w.auth.dial(n, to)
+	w.arrivals = w.net.Send(w.arrivals[:0], netsim.Time(w.now), n.addr, to.addr, len(m.Payload)+peerauth.TagBytes)
+	if s == nil {
+		w.cov.Inc("auth:dial-refused")
+		return
+	}
+	frame := s.sealer.Seal(make([]byte, 0, len(m.Payload)+peerauth.TagBytes), m.Payload)
 	for _, at := range w.arrivals {
 		e := w.schedule(int64(at), evPeer)
 		e.node = m.To
 		e.from = n.spec.ID
-		e.data = m.Payload
+		e.data = frame
+		e.token = s.serial
 	}
 }
 
 // arrivePeer delivers a datagram unless the link was cut while it flew or the node is
-// down (a down machine drops packets).
+// down (a down machine drops packets), once the receiving end of its connection opened
+// it: the node learns the sender from the connection, never from the datagram.
 func (w *World) arrivePeer(e *event) {
 	if !w.net.Connected(netsim.Addr(e.from), netsim.Addr(e.node)) {
 		w.cov.Inc("net:datagrams-cut-in-flight")
@@ -51,7 +63,11 @@ func (w *World) arrivePeer(e *event) {
 	if !n.up {
 		return
 	}
-	n.deliver(input{kind: inPeer, from: e.from, data: e.data})
+	payload, from, ok := w.auth.open(e.from, n, e.data, e.token)
+	if !ok {
+		return
+	}
+	n.deliver(input{kind: inPeer, from: from, data: payload})
 }
 
 // sendResponse frames a response and sends it on the client's connection.

@@ -69,6 +69,8 @@ type World struct {
 	coder record.Coder
 	// data drives the data workload; nil when the run has none.
 	data *dataWorkload
+	// auth authenticates the peer connections.
+	auth *peerAuth
 }
 
 // Failure is what made a run fail.
@@ -148,6 +150,7 @@ func newWorld(opts Options) (*World, error) {
 		return nil, err
 	}
 	w.buildNodes()
+	w.auth = newPeerAuth(w)
 	w.checks = newCheckers(w)
 	w.faults = newFaultSchedule(w)
 	w.hardEnd = int64(cfg.SafetyDuration + 4*cfg.LivenessBound + 10*cfg.Timing.RequestTimeout)
