@@ -323,14 +323,23 @@ func (a *attacker) controllerRequest(target *simNode) kmsg.Request {
 		t *TopicView
 		p int
 	}
-	var led []part
+	// Partitions led by another broker; those with replicas outside the ISR first: an
+	// ISR "expanded" to a replica that is not in sync is the damage an ISR change in
+	// the leader's name can do.
+	var led, lagging []part
 	for i := range md.Topics {
 		t := &md.Topics[i]
 		for p, l := range t.Leaders {
 			if l >= 0 && l != target.spec.ID {
 				led = append(led, part{t, p})
+				if len(t.ISRs[p]) < len(t.Replicas[p]) {
+					lagging = append(lagging, part{t, p})
+				}
 			}
 		}
+	}
+	if len(lagging) > 0 && a.rng.IntN(4) != 0 {
+		led = lagging
 	}
 	switch r := a.rng.IntN(3); {
 	case r == 0 && len(led) > 0:
@@ -349,7 +358,7 @@ func (a *attacker) controllerRequest(target *simNode) kmsg.Request {
 		rt.TopicID = t.ID
 		rp := kmsg.NewAlterPartitionRequestTopicPartition()
 		rp.Partition, rp.LeaderEpoch, rp.PartitionEpoch = int32(p), t.LeaderEpochs[p], t.PartitionEpochs[p]
-		if a.rng.IntN(2) == 0 {
+		if a.rng.IntN(4) != 0 {
 			rp.NewISR = append([]int32(nil), t.Replicas[p]...) // every replica, in sync or not
 		} else {
 			rp.NewISR = []int32{leader}
