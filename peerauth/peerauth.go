@@ -242,40 +242,47 @@ type Key struct{ k []byte }
 // Valid reports whether k came from a finished handshake.
 func (k Key) Valid() bool { return len(k.k) > 0 }
 
-// Sealer appends tags to frames. It reuses its hash: one per writer.
-type Sealer struct{ h hash.Hash }
+// Sealer appends tags to frames. It reuses its hash and scratch space: one per writer.
+type Sealer struct{ mac }
 
-// Opener checks and strips tags. It reuses its hash: one per reader.
+// Opener checks and strips tags. It reuses its hash and scratch space: one per reader.
 type Opener struct {
-	h hash.Hash
+	mac
 	// plants are the planted bugs of a simulated run (always none in a release build).
 	plants plant.Set
 }
 
+// mac is an HMAC-SHA256 under one key and the scratch space of its sums, so that
+// tagging a frame allocates nothing.
+type mac struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
 // NewSealer starts the writing end of a key.
-func NewSealer(k Key) *Sealer { return &Sealer{h: hmac.New(sha256.New, k.k)} }
+func NewSealer(k Key) *Sealer { return &Sealer{mac{h: hmac.New(sha256.New, k.k)}} }
 
 // NewOpener starts the reading end of a key. plants is the node's set of planted bugs
 // (core/plant): the zero Set outside the simulator's self-test.
 func NewOpener(k Key, plants plant.Set) *Opener {
-	return &Opener{h: hmac.New(sha256.New, k.k), plants: plants}
+	return &Opener{mac: mac{h: hmac.New(sha256.New, k.k)}, plants: plants}
 }
 
-func tag(h hash.Hash, payload []byte, dst []byte) []byte {
-	h.Reset()
-	h.Write(payload)
-	var sum [sha256.Size]byte
-	return append(dst, h.Sum(sum[:0])[:TagBytes]...)
+// tag returns the tag of payload, in m's scratch space (valid until the next call).
+func (m *mac) tag(payload []byte) []byte {
+	m.h.Reset()
+	m.h.Write(payload)
+	return m.h.Sum(m.sum[:0])[:TagBytes]
 }
 
 // Seal appends payload and its tag to dst.
 func (s *Sealer) Seal(dst, payload []byte) []byte {
 	dst = append(dst, payload...)
-	return tag(s.h, payload, dst)
+	return append(dst, s.tag(payload)...)
 }
 
 // Tag appends the tag of payload to dst, for a writer that sends payload itself.
-func (s *Sealer) Tag(dst, payload []byte) []byte { return tag(s.h, payload, dst) }
+func (s *Sealer) Tag(dst, payload []byte) []byte { return append(dst, s.tag(payload)...) }
 
 // Open checks a sealed frame and returns its payload, which aliases frame.
 func (o *Opener) Open(frame []byte) ([]byte, error) {
@@ -286,8 +293,7 @@ func (o *Opener) Open(frame []byte) ([]byte, error) {
 	if o.plants.On(plant.PeerAuthSkipped) {
 		return payload, nil // planted bug: the tag is never checked
 	}
-	var want [TagBytes]byte
-	if !hmac.Equal(frame[len(payload):], tag(o.h, payload, want[:0])) {
+	if !hmac.Equal(frame[len(payload):], o.tag(payload)) {
 		return nil, ErrTag
 	}
 	return payload, nil

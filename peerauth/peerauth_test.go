@@ -26,7 +26,7 @@ func nonce(b byte) [NonceBytes]byte {
 }
 
 // handshake runs a whole handshake from node 2 to node 1 and returns both keys.
-func handshake(t *testing.T, dialSecret, acceptSecret Secret, want int32) (Key, Key, error) {
+func handshake(t testing.TB, dialSecret, acceptSecret Secret, want int32) (Key, Key, error) {
 	t.Helper()
 	d, hello := Dial(dialSecret, Hello{Node: 2, Cluster: "c", Addr: "10.0.0.2:9093", Nonce: nonce(1)})
 	a, challenge, err := Accept(acceptSecret, hello, 1, nonce(100))
@@ -214,4 +214,38 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("forged frame %x opened as %q", frame, payload)
 		}
 	})
+}
+
+// Sealing and opening a frame allocate nothing beyond the frame itself.
+func TestSealAndOpenDoNotAllocate(t *testing.T) {
+	dk, ak, err := handshake(t, secret(t, 7), secret(t, 7), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, o := NewSealer(dk), NewOpener(ak, plant.Set{})
+	payload := bytes.Repeat([]byte{7}, 300)
+	buf := make([]byte, 0, len(payload)+TagBytes)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := o.Open(s.Seal(buf[:0], payload)); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per seal and open", n)
+	}
+}
+
+func BenchmarkSealOpen(b *testing.B) {
+	dk, ak, err := handshake(b, secret(b, 7), secret(b, 7), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, o := NewSealer(dk), NewOpener(ak, plant.Set{})
+	payload := bytes.Repeat([]byte{7}, 200)
+	buf := make([]byte, 0, len(payload)+TagBytes)
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if _, err := o.Open(s.Seal(buf[:0], payload)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
