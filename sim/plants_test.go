@@ -18,8 +18,8 @@ import (
 // Where each was caught when this table was written (checker, first seed; the seeds move
 // whenever the swarm or the node changes):
 //
-//	vote-before-sync               invariant:quorum (two leaders in an epoch), 18
-//	no-truncate-divergent          invariant:quorum (an electable voter lacks a commit), 7
+//	vote-before-sync               invariant:quorum (two leaders in an epoch), 69
+//	no-truncate-divergent          invariant:quorum (a committed record differs), 16
 //	ack-before-isr-sync            log-history (stale: a read after the ack misses it), 1
 //	fetch-above-hw                 log-history (above-hw), 1
 //	truncate-to-own-hw             log-history (inconsistent reads of one offset), 7
@@ -28,7 +28,7 @@ import (
 //	early-read-new-leader          invariant:read-ready, 16
 //	stale-generation-commit        groups (stale commit accepted), 5
 //	commit-before-durable          linearizability (committed offsets), 107
-//	double-assign-after-failover   invariant:groups (a partition owned twice), 60
+//	double-assign-after-failover   invariant:groups (a partition owned twice), 16
 //	peer-auth-skipped              invariant:partitions (an ISR member short of its leader's
 //	                               HW: the byzantine client's fetch in its name claimed what
 //	                               the leader had just sent it), 1
