@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -40,20 +41,22 @@ import (
 // (see hostile): votes and BeginQuorumEpoch at epoch 2^31-1 or just above the current
 // one, forged votes for candidates, quorum and partition fetches in a follower's name
 // claiming the leader's whole log as fetched and durable, snapshot fetches, heartbeats,
-// ISR changes and registrations in another broker's name. Every answer a partition
-// leader sends a follower is, with AimPPM, followed by a fetch in that follower's name
-// claiming exactly what the answer carried as fetched and durable: what a leader that
-// credits a follower with at most what it sent it still takes, before the follower
-// holds it. With authentication skipped (the plant peer-auth-skipped), these fetches
-// make leaders acknowledge writes their followers do not hold.
+// ISR changes and registrations in another broker's name. Every answer carrying records
+// that a partition or quorum leader sends a follower is, with AimPPM, followed by a
+// fetch in that follower's name claiming exactly what the answer carried as fetched
+// and durable: what a leader that credits a follower with at most what it sent it still
+// takes, before the follower holds it. With authentication skipped (the plant
+// peer-auth-skipped), these fetches make leaders acknowledge writes their followers do
+// not hold.
 
 // attackerID is the byzantine client's client id; its address is clientAddrBase.
 const attackerID = 0
 
 // Bounds of the attacker's state.
 const (
-	attackCapturedMax = 64 // captured sealed frames kept for replays
-	attackConnsMax    = 8  // client connections open at once
+	attackCapturedMax      = 64   // captured sealed frames kept for replays
+	attackCapturedBytesMax = 4096 // larger frames are not kept (they hold records alive)
+	attackConnsMax         = 8    // client connections open at once
 )
 
 // listeners the attacker targets, for traces (Event.B of a FaultAttack).
@@ -74,7 +77,6 @@ type attacker struct {
 	nCapture int
 	// stranger seals with a key from a handshake under a secret of the attacker's own.
 	stranger *peerauth.Sealer
-	secret   peerauth.Secret
 	conns    int
 	nextID   uint64
 }
@@ -91,12 +93,15 @@ func newAttacker(w *World) *attacker {
 	a.client = &Client{w: w, id: attackerID, addr: netsim.Addr(clientAddrBase + attackerID)}
 	key := make([]byte, peerauth.SecretBytesMin)
 	fillRandom(a.rng, key)
-	a.secret, _ = peerauth.NewSecret(key)
+	secret, err := peerauth.NewSecret(key)
+	if err != nil {
+		panic(err)
+	}
 	var dn, an [peerauth.NonceBytes]byte
 	fillRandom(a.rng, dn[:])
 	fillRandom(a.rng, an[:])
-	d, hello := peerauth.Dial(a.secret, peerauth.Hello{Node: 1, Cluster: simClusterID, Nonce: dn})
-	acc, ch, err := peerauth.Accept(a.secret, hello, 2, an)
+	d, hello := peerauth.Dial(secret, peerauth.Hello{Node: 1, Cluster: simClusterID, Nonce: dn})
+	acc, ch, err := peerauth.Accept(secret, hello, 2, an)
 	if err != nil {
 		panic(err)
 	}
@@ -177,8 +182,10 @@ func (a *attacker) record(target, claimed int32, listener int64, kind string, b 
 // and answers a partition leader's fetch answer (or a quorum leader's fetch response)
 // that carries records with a fetch in the follower's name claiming them, with AimPPM.
 func (a *attacker) observe(from, to int32, payload, frame []byte, serial uint64) {
-	a.captured[a.nCapture%attackCapturedMax] = capture{from: from, to: to, serial: serial, frame: frame}
-	a.nCapture++
+	if len(frame) <= attackCapturedBytesMax {
+		a.captured[a.nCapture%attackCapturedMax] = capture{from: from, to: to, serial: serial, frame: frame}
+		a.nCapture++
+	}
 	if a.cfg.AimPPM <= 0 || len(payload) < 2 {
 		return
 	}
@@ -316,6 +323,9 @@ func (a *attacker) flip() {
 	frame := append([]byte(nil), c.frame...)
 	for range 1 + a.rng.IntN(3) {
 		frame[a.rng.IntN(len(frame))] ^= byte(1 + a.rng.IntN(255))
+	}
+	if bytes.Equal(frame, c.frame) {
+		frame[0] ^= 0x80 // two flips of one byte undid each other
 	}
 	a.inject(c.from, c.to, frame, "flipped", a.delay())
 }
