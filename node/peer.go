@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/raft"
 	"github.com/seedlog/seedlog/peerauth"
 )
@@ -534,7 +535,7 @@ func (n *Node) acceptPeer(l *boundListener, raw net.Conn) (acceptedPeer, error) 
 	if err != nil {
 		return p, fmt.Errorf("node %d (claimed): %w", h.Node, err)
 	}
-	p.from, p.addr, p.opener = h.Node, h.Addr, peerauth.NewOpener(key)
+	p.from, p.addr, p.opener = h.Node, h.Addr, peerauth.NewOpener(key, plant.Set{})
 	return p, nil
 }
 

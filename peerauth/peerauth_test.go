@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/seedlog/seedlog/core/plant"
 )
 
 func secret(t testing.TB, fill byte) Secret {
@@ -24,7 +26,7 @@ func nonce(b byte) [NonceBytes]byte {
 }
 
 // handshake runs a whole handshake from node 2 to node 1 and returns both keys.
-func handshake(t *testing.T, dialSecret, acceptSecret Secret, want int32) (Key, Key, error) {
+func handshake(t testing.TB, dialSecret, acceptSecret Secret, want int32) (Key, Key, error) {
 	t.Helper()
 	d, hello := Dial(dialSecret, Hello{Node: 2, Cluster: "c", Addr: "10.0.0.2:9093", Nonce: nonce(1)})
 	a, challenge, err := Accept(acceptSecret, hello, 1, nonce(100))
@@ -48,7 +50,7 @@ func TestHandshakeAgreesOnAKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := NewSealer(dk).Seal(nil, []byte("vote for me"))
-	got, err := NewOpener(ak).Open(frame)
+	got, err := NewOpener(ak, plant.Set{}).Open(frame)
 	if err != nil || string(got) != "vote for me" {
 		t.Fatalf("open: %q, %v", got, err)
 	}
@@ -111,17 +113,17 @@ func TestFramesDoNotCrossConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := NewSealer(dk).Seal(nil, []byte("fetch"))
-	if _, err := NewOpener(other).Open(frame); !errors.Is(err, ErrTag) {
+	if _, err := NewOpener(other, plant.Set{}).Open(frame); !errors.Is(err, ErrTag) {
 		t.Fatalf("frame of another connection: %v, want ErrTag", err)
 	}
 	for i := range frame {
 		bad := bytes.Clone(frame)
 		bad[i] ^= 0x40
-		if _, err := NewOpener(dk).Open(bad); !errors.Is(err, ErrTag) {
+		if _, err := NewOpener(dk, plant.Set{}).Open(bad); !errors.Is(err, ErrTag) {
 			t.Fatalf("flipped byte %d: %v, want ErrTag", i, err)
 		}
 	}
-	if _, err := NewOpener(dk).Open(frame[:TagBytes-1]); !errors.Is(err, ErrTag) {
+	if _, err := NewOpener(dk, plant.Set{}).Open(frame[:TagBytes-1]); !errors.Is(err, ErrTag) {
 		t.Fatalf("short frame: %v", err)
 	}
 }
@@ -207,9 +209,43 @@ func FuzzOpen(f *testing.F) {
 	f.Add(sealed)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		payload, err := NewOpener(ak).Open(frame)
+		payload, err := NewOpener(ak, plant.Set{}).Open(frame)
 		if err == nil && !bytes.Equal(frame, sealed) {
 			t.Fatalf("forged frame %x opened as %q", frame, payload)
 		}
 	})
+}
+
+// Sealing and opening a frame allocate nothing beyond the frame itself.
+func TestSealAndOpenDoNotAllocate(t *testing.T) {
+	dk, ak, err := handshake(t, secret(t, 7), secret(t, 7), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, o := NewSealer(dk), NewOpener(ak, plant.Set{})
+	payload := bytes.Repeat([]byte{7}, 300)
+	buf := make([]byte, 0, len(payload)+TagBytes)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := o.Open(s.Seal(buf[:0], payload)); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per seal and open", n)
+	}
+}
+
+func BenchmarkSealOpen(b *testing.B) {
+	dk, ak, err := handshake(b, secret(b, 7), secret(b, 7), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, o := NewSealer(dk), NewOpener(ak, plant.Set{})
+	payload := bytes.Repeat([]byte{7}, 200)
+	buf := make([]byte, 0, len(payload)+TagBytes)
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if _, err := o.Open(s.Seal(buf[:0], payload)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

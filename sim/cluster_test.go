@@ -200,10 +200,12 @@ func TestLivenessWithBrokersLeftDown(t *testing.T) {
 
 // With log.flush=async a power loss can take records below a high watermark: the
 // partition's history then cannot be linearizable, which the mode allows and the run
-// reports as allowed, not as a failure.
+// reports as allowed, not as a failure. About one seed in a hundred loses committed
+// records (the first is seed 161 since peer connections reset at crashes).
 func TestAsyncLostCommittedRecordsAreAllowed(t *testing.T) {
 	requireNode(t)
-	for seed := uint64(1); seed <= 100; seed++ {
+	const seeds = 300
+	for seed := uint64(1); seed <= seeds; seed++ {
 		r := sim.Run(sim.Options{Seed: seed, FlushAsync: true, Adjust: powerLosses})
 		lost := slices.ContainsFunc(r.Allowed, func(a string) bool { return strings.Contains(a, "lost committed records") })
 		if r.Failure != nil {
@@ -214,7 +216,7 @@ func TestAsyncLostCommittedRecordsAreAllowed(t *testing.T) {
 			return
 		}
 	}
-	t.Fatal("100 seeds with log.flush=async and power losses never lost committed records")
+	t.Fatalf("%d seeds with log.flush=async and power losses never lost committed records", seeds)
 }
 
 // A run with log.flush=async records the mode in its trace, and a replay from the trace

@@ -41,6 +41,16 @@ type FaultConfig struct {
 	// quorum leader crashes with ElectedCrashPPM right after its election.
 	Storm           bool
 	ElectedCrashPPM int64
+	// Byzantine runs an attacker outside the cluster (attack.go) from the start of the
+	// run to its end, the liveness phase included: every ~AttackInterval it sends forged
+	// or malformed traffic to a client listener or a peer endpoint, and it follows a
+	// leader's fetch answer carrying records with a forged fetch in the follower's name
+	// with AimPPM.
+	Byzantine      bool
+	AttackInterval time.Duration
+	AimPPM         int64
+	// byzantineForced: Options.Byzantine switched it on (a trace then says so).
+	byzantineForced bool
 	// LivenessDown is how many brokers the liveness phase leaves down (crashed, never
 	// restarted), always a minority of the brokers and of the voters: partitions with a
 	// live ISR member must still get a leader, the others may stay offline.
@@ -68,7 +78,7 @@ func (f *FaultConfig) kinds() []struct {
 		{"crash", f.Crash}, {"pause", f.Pause}, {"partition", f.Partition}, {"clog", f.Clog},
 		{"link-rates", f.LinkRates}, {"disk-eio", f.DiskEIO}, {"disk-enospc", f.DiskENOSPC},
 		{"read-corrupt", f.ReadCorrupt}, {"at-rest-corrupt", f.AtRestCorrupt}, {"clock-jump", f.ClockJump},
-		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss},
+		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss}, {"byzantine", f.Byzantine},
 	}
 }
 
@@ -205,6 +215,18 @@ func drawExtra(seed uint64, c *Config) {
 	if minority := (len(c.Brokers()) - 1) / 2; c.Faults.Crash && minority > 0 && later.IntN(4) == 0 {
 		c.Faults.LivenessDown = 1 + later.IntN(minority)
 	}
+	on := drawAttack(seed, &c.Faults)
+	c.Faults.Byzantine = on && c.Faults.Any()
+}
+
+// drawAttack draws the byzantine client's rates into f and whether the seed has one
+// (a quarter of the seeds with faults).
+func drawAttack(seed uint64, f *FaultConfig) bool {
+	rng := Stream(seed, streamAttack, 0)
+	on := rng.IntN(4) == 0
+	f.AttackInterval = time.Duration(20+rng.IntN(480)) * time.Millisecond
+	f.AimPPM = 50_000 + rng.Int64N(950_000)
+	return on
 }
 
 // DataLivenessExtra is the time a healed cluster has, beyond the metadata bound, to
@@ -377,6 +399,9 @@ func (c Config) String() string {
 		}
 		if f.LivenessDown > 0 {
 			fmt.Fprintf(&b, "  the liveness phase leaves up to %d broker(s) down\n", f.LivenessDown)
+		}
+		if f.Byzantine {
+			fmt.Fprintf(&b, "  byzantine client: an attack every ~%v until the run ends; forged fetches after %s of leaders' answers\n", f.AttackInterval, ppm(f.AimPPM))
 		}
 	}
 	w := &c.Workload

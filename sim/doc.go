@@ -23,10 +23,14 @@
 //
 // After every input the shell drains the node and acts on its output: disk ops are queued
 // and carried out by the executor when they complete (after a latency drawn from disksim,
-// in emission order), and their Done is delivered then; messages become netsim datagrams;
-// responses are framed (wire.AppendResponse) and sent on the client's stream; Close breaks
-// the stream; notes go to the trace and the coverage counters; a Fatal output crashes the
-// node, which restarts from its disk. Running an op at its completion rather than at its
+// in emission order), and their Done is delivered then; messages become netsim datagrams,
+// sealed on authenticated peer connections (below); responses are framed
+// (wire.AppendResponse) and sent on the client's stream; Close breaks the stream; notes
+// go to the trace and the coverage counters; a Fatal output crashes the node, which
+// restarts from its disk. Bytes that reach a node on a client stream are cut into
+// frames as the real node's reader does (a size prefix over the frame limit closes the
+// connection; a frame not yet whole waits for its bytes), then wire.ParseRequest decodes
+// them: a malformed frame closes the connection. Running an op at its completion rather than at its
 // emission means a crash loses the ops still queued, as a real crash loses what the device
 // had not done yet: an output released before its op completed is then caught.
 //
@@ -39,6 +43,69 @@
 // is in flight, just after it answers a write, or just after it wins a quorum election.
 // A quarter of the seeds with crashes are storms (FaultConfig.Storm): faults every few
 // election timeouts, and new quorum leaders crashing right after their election.
+//
+// # Peer authentication
+//
+// Real brokers talk to each other only on a peer listener, over connections that open
+// with the peerauth handshake (both sides prove the cluster secret over fresh nonces)
+// and carry an HMAC on every frame; a message's sender is the node the handshake
+// proved, never a field. The shell runs the same code (auth.go): each ordered pair of
+// nodes (from, to), in their current incarnations, is one connection. The first
+// datagram from sends to to in these incarnations runs the handshake in-process
+// (peerauth.Dial, Accept, Dialer.Finish, Acceptor.Finish) with nonces from the run's
+// "auth" stream and a cluster secret drawn from it first; every datagram is sealed with
+// the pair's Sealer, opened on arrival with the receiver's Opener (which carries the
+// run's plants), and handed to the node with the sender of the session. A crash of
+// either end ends the connection: a datagram sealed before it no longer opens and is
+// dropped as a connection reset, and one sent to a node that is down finds nobody to
+// connect to. Traces record the unsealed payloads: sealing alone changes no fingerprint
+// (resets and refused connections do, where they change what nodes receive).
+// Coverage: auth:session (handshakes), auth:refused:reset, auth:refused:no-session,
+// auth:refused:tag and auth:refused:handshake (datagrams and handshakes refused, by
+// reason), auth:dial-refused (messages to a node that was down).
+//
+// # The byzantine client
+//
+// A quarter of the seeds with faults (and every seed with Options.Byzantine, sim
+// --byzantine) have an attacker outside the cluster (attack.go, attackclient.go) that
+// acts every ~FaultConfig.AttackInterval from the start of the run to its end, through
+// the liveness phase and the final reads: the cluster must stay live and every checker
+// must pass under the attack. It is omniscient: it reads the cluster through the
+// checkers' inspection hooks and sees every datagram, so it aims at current leaders,
+// epochs and offsets, and builds its messages with core's peer encoders.
+//
+//   - On a node's client listener (its own netsim stream, client 0): the old peer
+//     preamble "SDLP" and handshake, raw and Kafka-framed peer messages, flexible
+//     Produce and Fetch requests whose tagged-field count is 0xffffffff (in the header or
+//     the body), truncated and random frames (random frames only use read APIs),
+//     controller calls, and Kafka fetches with a broker's replica id. The node must close
+//     the connection or answer with an error (a follower fetch) and nothing else; the
+//     attacker checks the answers it gets ("attack" failures) and hangs up after a while.
+//   - On a node's peer endpoint, injected into the connection of (a real node it claims
+//     to be, the node): hostile messages unsealed, under a made-up tag or sealed with a
+//     key of its own; sealed frames captured from another pair or an earlier
+//     incarnation; captured frames with flipped bytes. The messages: VoteRequest and
+//     BeginQuorumEpoch at epoch 2^31-1 or just above the target's, granted votes for a
+//     candidate, quorum and partition fetches in a follower's name claiming the leader's
+//     whole log as fetched and durable, FetchSnapshot, read barriers, and
+//     BrokerHeartbeat (fence or shutdown wishes), AlterPartition (the ISR widened to
+//     replicas out of sync) and BrokerRegistration in another broker's name. After a
+//     leader's fetch answer that carries records, with AimPPM, it sends a fetch in the
+//     follower's name claiming exactly what the answer carried as fetched and durable,
+//     before the follower can have synced it.
+//   - Forged handshakes: a Hello in another node's name (also of an old version, or cut
+//     short) fed to peerauth.Accept, then a made-up proof, or the acceptor's own proof
+//     reflected, fed to Acceptor.Finish. One that passes fails the run.
+//
+// Authentication must refuse every peer frame: none may reach a node. The plant
+// peer-auth-skipped (an Opener that never checks the tag) shows what they would do:
+// leaders acknowledging writes their followers do not hold, two quorum leaders or
+// leased partition leaders at once, lost committed quorum records. Coverage:
+// fault:byzantine (attacks), attack:client-listener, attack:peer-listener and
+// attack:peer-handshake (frames per target listener), attack:client-closed (client
+// connections a node closed on an attacker frame), attack:client-answered,
+// attack:aimed-fetch, attack:peer-delivered (forged frames that opened: only ever with
+// the plant) and attack:kind:<kind>.
 //
 // # Runs
 //

@@ -120,13 +120,16 @@ type BrokerView struct {
 	Fenced bool
 }
 
-// TopicView is one topic and the leader (-1 for none), ISR and replicas of each
-// partition.
+// TopicView is one topic and the leader (-1 for none), ISR, replicas, leader epoch and
+// partition epoch of each partition.
 type TopicView struct {
-	Name     string
-	Leaders  []int32
-	ISRs     [][]int32
-	Replicas [][]int32
+	Name            string
+	ID              [16]byte
+	Leaders         []int32
+	ISRs            [][]int32
+	Replicas        [][]int32
+	LeaderEpochs    []int32
+	PartitionEpochs []int32
 }
 
 // View is the read-only view of the world invariants get. Invariants may call only the

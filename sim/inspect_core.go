@@ -116,11 +116,13 @@ func coreMetadata(m Machine) (MetadataView, bool) {
 		v.Brokers = append(v.Brokers, BrokerView{ID: b.ID, Epoch: b.Epoch, Fenced: b.Fenced})
 	}
 	for _, t := range im.Topics() {
-		tv := TopicView{Name: t.Name}
+		tv := TopicView{Name: t.Name, ID: t.ID}
 		for _, p := range im.Partitions(t.ID) {
 			tv.Leaders = append(tv.Leaders, p.Leader)
 			tv.ISRs = append(tv.ISRs, slices.Clone(p.ISR))
 			tv.Replicas = append(tv.Replicas, slices.Clone(p.Replicas))
+			tv.LeaderEpochs = append(tv.LeaderEpochs, p.LeaderEpoch)
+			tv.PartitionEpochs = append(tv.PartitionEpochs, p.PartitionEpoch)
 		}
 		v.Topics = append(v.Topics, tv)
 	}

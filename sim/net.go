@@ -1,12 +1,14 @@
 package sim
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/seedlog/seedlog/core"
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/netsim"
+	"github.com/seedlog/seedlog/peerauth"
 	"github.com/seedlog/seedlog/traces"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -20,28 +22,47 @@ type link struct {
 	node   int32
 	// inc is the node incarnation the connection reached; a crash breaks it.
 	inc uint32
+	// attack is set on the byzantine client's connections (cc is then nil).
+	attack *attackConn
+	// rx holds the bytes of a request frame not yet whole. Simulated clients send one
+	// whole frame per stream message; only the byzantine client splits or cuts them.
+	rx []byte
 }
 
 // sendPeer sends a message from node n as datagrams: peer traffic may be lost,
-// duplicated and reordered.
+// duplicated and reordered. The message is sealed on the connection n -> m.To (see
+// auth.go); when m.To is down no connection opens and the message is lost, after the
+// network drew its fate as for any datagram (so that a down receiver shifts no draws).
 func (w *World) sendPeer(n *simNode, m core.Message) {
 	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutMessage, Node: n.spec.ID, Peer: m.To, A: int64(len(m.Payload)), Hash: xxhash.Sum64(m.Payload)},
 		func() string { return fmt.Sprintf("to n%d, %d bytes", m.To, len(m.Payload)) })
-	if w.node(m.To) == nil {
+	to := w.node(m.To)
+	if to == nil {
 		w.fail("shell", n.spec.ID, "node %d sent a message to unknown node %d", n.spec.ID, m.To)
 		return
 	}
-	w.arrivals = w.net.Send(w.arrivals[:0], netsim.Time(w.now), n.addr, netsim.Addr(m.To), len(m.Payload))
+	s := w.auth.dial(n, to)
+	w.arrivals = w.net.Send(w.arrivals[:0], netsim.Time(w.now), n.addr, to.addr, len(m.Payload)+peerauth.TagBytes)
+	if s == nil {
+		w.cov.Inc("auth:dial-refused")
+		return
+	}
+	frame := s.sealer.Seal(make([]byte, 0, len(m.Payload)+peerauth.TagBytes), m.Payload)
+	if w.attack != nil {
+		w.attack.observe(n.spec.ID, m.To, m.Payload, frame, s.serial)
+	}
 	for _, at := range w.arrivals {
 		e := w.schedule(int64(at), evPeer)
 		e.node = m.To
 		e.from = n.spec.ID
-		e.data = m.Payload
+		e.data = frame
+		e.token = s.serial
 	}
 }
 
 // arrivePeer delivers a datagram unless the link was cut while it flew or the node is
-// down (a down machine drops packets).
+// down (a down machine drops packets), once the receiving end of its connection opened
+// it: the node learns the sender from the connection, never from the datagram.
 func (w *World) arrivePeer(e *event) {
 	if !w.net.Connected(netsim.Addr(e.from), netsim.Addr(e.node)) {
 		w.cov.Inc("net:datagrams-cut-in-flight")
@@ -51,7 +72,11 @@ func (w *World) arrivePeer(e *event) {
 	if !n.up {
 		return
 	}
-	n.deliver(input{kind: inPeer, from: e.from, data: e.data})
+	payload, from, ok := w.auth.open(e.from, n, e.data, e.token)
+	if !ok {
+		return
+	}
+	n.deliver(input{kind: inPeer, from: from, data: payload})
 }
 
 // sendResponse frames a response and sends it on the client's connection.
@@ -103,6 +128,10 @@ func (w *World) arriveStream(e *event) {
 		return
 	}
 	if e.node >= clientAddrBase {
+		if l.attack != nil {
+			w.attack.receive(l, e.data)
+			return
+		}
 		l.cc.receive(e.data)
 		return
 	}
@@ -112,7 +141,53 @@ func (w *World) arriveStream(e *event) {
 		w.breakLink(l.id, true)
 		return
 	}
-	n.deliver(input{kind: inRequest, client: l.client.id, conn: core.ConnID(l.id), data: e.data})
+	if l.rx == nil && wholeFrame(e.data) {
+		n.deliver(input{kind: inRequest, client: l.client.id, conn: core.ConnID(l.id), data: e.data})
+		return
+	}
+	w.reassemble(l, n, e.data)
+}
+
+// wholeFrame reports whether b is exactly one request frame: a size prefix and that
+// many bytes.
+func wholeFrame(b []byte) bool {
+	return len(b) >= 4 && int64(binary.BigEndian.Uint32(b)) == int64(len(b)-4)
+}
+
+// reassemble reads request frames from bytes that arrived on a connection as the real
+// node's reader does: a size prefix (over the frame limit: the connection is closed),
+// then that many bytes, waiting for more when they are not all there yet.
+func (w *World) reassemble(l *link, n *simNode, data []byte) {
+	l.rx = append(l.rx, data...)
+	for l.rx != nil {
+		size, ok, err := wire.FrameSize(l.rx, wire.FrameSizeDefaultMax)
+		if err != nil {
+			w.cov.Inc("shell:bad-frame")
+			l.rx = nil
+			w.closeByNode(l.id)
+			return
+		}
+		if !ok || len(l.rx) < 4+size {
+			return // the rest of the frame has not arrived
+		}
+		frame := l.rx[: 4+size : 4+size]
+		l.rx = l.rx[4+size:]
+		if len(l.rx) == 0 {
+			l.rx = nil
+		}
+		n.deliver(input{kind: inRequest, client: l.client.id, conn: core.ConnID(l.id), data: frame})
+		if w.net.Broken(l.id) || !n.current(l.inc) {
+			return
+		}
+	}
+}
+
+// closeByNode closes a client connection from the node's end.
+func (w *World) closeByNode(id netsim.StreamID) {
+	if l := w.links[id]; l != nil && l.attack != nil && !w.net.Broken(id) {
+		w.cov.Inc("attack:client-closed")
+	}
+	w.breakLink(id, true)
 }
 
 // openLink opens a connection from client c to node; ok is false when refused.
@@ -160,7 +235,11 @@ func (w *World) streamBroken(id netsim.StreamID, byNode bool) {
 	if w.checks.serve != nil {
 		w.checks.serve.connClosed(core.ConnID(id))
 	}
-	l.cc.broken()
+	if l.attack != nil {
+		w.attack.broken(l)
+	} else {
+		l.cc.broken()
+	}
 	n := w.node(l.node)
 	if !byNode && n.up && n.inc == l.inc {
 		n.deliver(input{kind: inConnClosed, client: l.client.id, conn: core.ConnID(id)})

@@ -176,7 +176,7 @@ func (n *simNode) request(now int64, in input) {
 		n.m.Request(now, core.Request{Conn: in.conn, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: req})
 	default:
 		w.cov.Inc("shell:bad-request")
-		w.breakLink(netsim.StreamID(in.conn), true)
+		w.closeByNode(netsim.StreamID(in.conn))
 	}
 }
 
@@ -235,7 +235,7 @@ func (n *simNode) act() {
 	}
 	for _, c := range out.Close {
 		w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutClose, Node: id, Peer: w.linkClient(c), A: int64(c)}, nil)
-		w.breakLink(netsim.StreamID(c), true)
+		w.closeByNode(netsim.StreamID(c))
 	}
 	n.scheduleTick()
 }

@@ -44,6 +44,9 @@ type Options struct {
 	// may then be lost, which the run reports as allowed (Result.Allowed), not as a
 	// failure.
 	FlushAsync bool
+	// Byzantine switches the byzantine client on (FaultConfig.Byzantine) whatever the
+	// seed drew, even with NoFaults.
+	Byzantine bool
 }
 
 // DefaultOpenDisk is the disk executor used when Options.OpenDisk is nil; the build sets

@@ -18,8 +18,8 @@ import (
 // Where each was caught when this table was written (checker, first seed; the seeds move
 // whenever the swarm or the node changes):
 //
-//	vote-before-sync               invariant:quorum (two leaders in an epoch), 18
-//	no-truncate-divergent          invariant:quorum (an electable voter lacks a commit), 7
+//	vote-before-sync               invariant:quorum (two leaders in an epoch), 69
+//	no-truncate-divergent          invariant:quorum (a committed record differs), 16
 //	ack-before-isr-sync            log-history (stale: a read after the ack misses it), 1
 //	fetch-above-hw                 log-history (above-hw), 1
 //	truncate-to-own-hw             log-history (inconsistent reads of one offset), 7
@@ -28,7 +28,18 @@ import (
 //	early-read-new-leader          invariant:read-ready, 16
 //	stale-generation-commit        groups (stale commit accepted), 5
 //	commit-before-durable          linearizability (committed offsets), 107
-//	double-assign-after-failover   invariant:groups (a partition owned twice), 60
+//	double-assign-after-failover   invariant:groups (a partition owned twice), 16
+//	peer-auth-skipped              invariant:partitions (an ISR member short of its leader's
+//	                               HW: the byzantine client's fetch in its name claimed what
+//	                               the leader had just sent it), 1
+//
+// peer-auth-skipped runs with the byzantine client in every seed (byzantine): only an
+// attacker turns a reader that skips the tag check into damage. It is caught in about
+// two seeds of three by attacks a leader cannot tell from the real thing even when it
+// credits a follower with at most what it sent it and refuses epoch jumps: fetches in a
+// follower's name claiming exactly what the leader just sent that follower (partition
+// and quorum leaders), votes and BeginQuorumEpoch one epoch up, heartbeats and ISR
+// changes in a broker's name. The bound of 50 seeds is a wide margin over that.
 //
 // commit-old-epoch (Raft's figure 8) is not in the table: the whole cluster does not
 // reach it in hundreds of seeds. A new quorum leader writes its leader-change record at
@@ -40,18 +51,21 @@ var plantCases = []struct {
 	plant    string
 	checkers []string
 	seeds    int
+	// byzantine switches the byzantine client on in every seed (sim.Options.Byzantine).
+	byzantine bool
 }{
-	{"vote-before-sync", []string{"invariant:quorum", "linearizability"}, 200},
-	{"no-truncate-divergent", []string{"invariant:quorum", "linearizability"}, 200},
-	{"ack-before-isr-sync", []string{"log-history", "linearizability", "invariant:partitions"}, 200},
-	{"fetch-above-hw", []string{"log-history", "linearizability"}, 200},
-	{"truncate-to-own-hw", []string{"invariant:partitions", "log-history", "linearizability"}, 200},
-	{"serve-after-lease", []string{"invariant:lease", "log-history", "linearizability"}, 200},
-	{"idempotent-dup", []string{"log-history"}, 200},
-	{"early-read-new-leader", []string{"invariant:read-ready", "log-history", "linearizability"}, 200},
-	{"stale-generation-commit", []string{"groups"}, 200},
-	{"commit-before-durable", []string{"linearizability", "groups"}, 200},
-	{"double-assign-after-failover", []string{"invariant:groups", "groups"}, 200},
+	{"vote-before-sync", []string{"invariant:quorum", "linearizability"}, 200, false},
+	{"no-truncate-divergent", []string{"invariant:quorum", "linearizability"}, 200, false},
+	{"ack-before-isr-sync", []string{"log-history", "linearizability", "invariant:partitions"}, 200, false},
+	{"fetch-above-hw", []string{"log-history", "linearizability"}, 200, false},
+	{"truncate-to-own-hw", []string{"invariant:partitions", "log-history", "linearizability"}, 200, false},
+	{"serve-after-lease", []string{"invariant:lease", "log-history", "linearizability"}, 200, false},
+	{"idempotent-dup", []string{"log-history"}, 200, false},
+	{"early-read-new-leader", []string{"invariant:read-ready", "log-history", "linearizability"}, 200, false},
+	{"stale-generation-commit", []string{"groups"}, 200, false},
+	{"commit-before-durable", []string{"linearizability", "groups"}, 200, false},
+	{"double-assign-after-failover", []string{"invariant:groups", "groups"}, 200, false},
+	{"peer-auth-skipped", []string{"invariant:partitions", "invariant:quorum", "log-history", "linearizability", "invariant:lease", "liveness"}, 50, true},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its
@@ -60,24 +74,29 @@ var plantCases = []struct {
 // the node, not the plant); failures in other checkers are logged.
 func TestPlantsAreCaught(t *testing.T) {
 	requireNode(t)
-	var baseline sync.Map // seed -> *sim.Failure without plants
-	failsAnyway := func(seed uint64) *sim.Failure {
-		if f, ok := baseline.Load(seed); ok {
+	type runKey struct {
+		seed      uint64
+		byzantine bool
+	}
+	var baseline sync.Map // runKey -> *sim.Failure without plants
+	failsAnyway := func(seed uint64, byzantine bool) *sim.Failure {
+		k := runKey{seed, byzantine}
+		if f, ok := baseline.Load(k); ok {
 			return f.(*sim.Failure)
 		}
-		r := sim.Run(sim.Options{Seed: seed})
-		baseline.Store(seed, r.Failure)
+		r := sim.Run(sim.Options{Seed: seed, Byzantine: byzantine})
+		baseline.Store(k, r.Failure)
 		return r.Failure
 	}
 	for _, pc := range plantCases {
 		t.Run(pc.plant, func(t *testing.T) {
 			s := sweep.Run(sweep.Config{
-				Base:  sim.Options{Plants: []string{pc.plant}},
+				Base:  sim.Options{Plants: []string{pc.plant}, Byzantine: pc.byzantine},
 				Seeds: pc.seeds,
 				Start: 1,
 				Jobs:  runtime.NumCPU(),
 				StopWhen: func(r sweep.Seed) bool {
-					return r.Failure != nil && slices.Contains(pc.checkers, r.Failure.Checker) && failsAnyway(r.Seed) == nil
+					return r.Failure != nil && slices.Contains(pc.checkers, r.Failure.Checker) && failsAnyway(r.Seed, pc.byzantine) == nil
 				},
 			})
 			for _, f := range s.Failed() {
@@ -85,7 +104,7 @@ func TestPlantsAreCaught(t *testing.T) {
 					t.Logf("seed %d failed in %s instead: %.300s", f.Seed, f.Failure.Checker, f.Failure.Message)
 					continue
 				}
-				if failsAnyway(f.Seed) != nil {
+				if failsAnyway(f.Seed, pc.byzantine) != nil {
 					t.Logf("seed %d fails without the plant too: it does not count", f.Seed)
 					continue
 				}

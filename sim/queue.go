@@ -9,19 +9,22 @@ import (
 type evKind uint8
 
 const (
-	evTick       evKind = iota + 1 // a node's deadline (gen guards staleness)
-	evPeer                         // a datagram reaches a node
-	evStream                       // a stream message reaches its receiving end
-	evDiskDone                     // a disk completion reaches a node
-	evRestart                      // a crashed node starts again
-	evResume                       // a paused node resumes
-	evClient                       // a client timer (token says which)
-	evFault                        // the fault schedule acts
-	evFaultUndo                    // a fault's planned end (heal of a partition, ...)
-	evPhase                        // the run moves to its next phase
-	evWorkload                     // a client starts its next operation
-	evStreamNote                   // a broken stream's end learns of it
-	evCrash                        // an armed crash comes due (inc guards staleness)
+	evTick        evKind = iota + 1 // a node's deadline (gen guards staleness)
+	evPeer                          // a datagram reaches a node
+	evStream                        // a stream message reaches its receiving end
+	evDiskDone                      // a disk completion reaches a node
+	evRestart                       // a crashed node starts again
+	evResume                        // a paused node resumes
+	evClient                        // a client timer (token says which)
+	evFault                         // the fault schedule acts
+	evFaultUndo                     // a fault's planned end (heal of a partition, ...)
+	evPhase                         // the run moves to its next phase
+	evWorkload                      // a client starts its next operation
+	evStreamNote                    // a broken stream's end learns of it
+	evCrash                         // an armed crash comes due (inc guards staleness)
+	evAttack                        // the byzantine client attacks
+	evAttackClose                   // the byzantine client hangs up a connection (stream)
+	evForged                        // a datagram the byzantine client forged reaches a node
 )
 
 // event is one entry of the queue. Fields are used per kind; unused ones stay zero. Events

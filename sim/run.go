@@ -94,6 +94,9 @@ func (r *Result) Header() traces.Header {
 	if r.Config.Data.FlushAsync {
 		h.Modes = append(h.Modes, ModeFlushAsync)
 	}
+	if r.Config.Faults.byzantineForced {
+		h.Modes = append(h.Modes, ModeByzantine)
+	}
 	if r.Failure != nil {
 		h.Checker, h.Failure, h.FailureAt = r.Failure.Checker, r.Failure.Message, r.Failure.At
 	}
@@ -117,6 +120,9 @@ func (r *Result) Summary() string {
 // ModeFlushAsync names Options.FlushAsync among a trace's modes.
 const ModeFlushAsync = "flush-async"
 
+// ModeByzantine names Options.Byzantine among a trace's modes.
+const ModeByzantine = "byzantine"
+
 // FlushAsyncAllows says what log.flush=async gives up, for summaries.
 const FlushAsyncAllows = "log.flush=async allows acknowledged acks=all records to be lost (it gives up promise 1: a correlated power loss takes what no disk synced); such losses are reported as allowed, not as failures"
 
@@ -128,6 +134,7 @@ func Replay(base Options) traces.Rerun {
 		opts.Seed = h.Seed
 		opts.Plants = h.Plants
 		opts.FlushAsync = opts.FlushAsync || slices.Contains(h.Modes, ModeFlushAsync)
+		opts.Byzantine = opts.Byzantine || slices.Contains(h.Modes, ModeByzantine)
 		opts.KeepTrace = false
 		r := Run(opts)
 		if r.Failure != nil && r.Failure.Checker == "setup" {

@@ -25,6 +25,10 @@ import (
 //	client   client i's own choices (index = client id)
 //	data     the data workload's configuration (index 0) and later additions to the
 //	         configuration (index 1, then 2)
+//	auth     peer authentication: the cluster secret, then the handshakes' nonces
+//	         (index 0)
+//	attack   the byzantine client: whether a seed has one and how it acts (index 0),
+//	         what it sends (index 1)
 const (
 	streamConfig     = "config"
 	streamNet        = "net"
@@ -36,6 +40,8 @@ const (
 	streamWorkload   = "workload"
 	streamClient     = "client"
 	streamDataConfig = "data"
+	streamAuth       = "auth"
+	streamAttack     = "attack"
 )
 
 // streamSeeds returns the two PCG seed words of a stream.

@@ -69,6 +69,10 @@ type World struct {
 	coder record.Coder
 	// data drives the data workload; nil when the run has none.
 	data *dataWorkload
+	// auth authenticates the peer connections; attack is the byzantine client, nil
+	// unless the seed has one.
+	auth   *peerAuth
+	attack *attacker
 }
 
 // Failure is what made a run fail.
@@ -95,6 +99,10 @@ func newWorld(opts Options) (*World, error) {
 	cfg := Draw(opts.Seed, plants)
 	if opts.NoFaults {
 		cfg.Faults = FaultConfig{Interval: cfg.Faults.Interval}
+	}
+	if opts.Byzantine {
+		drawAttack(opts.Seed, &cfg.Faults)
+		cfg.Faults.Byzantine, cfg.Faults.byzantineForced = true, true
 	}
 	if opts.NoWorkload {
 		cfg.Workload.Clients = 0
@@ -148,6 +156,10 @@ func newWorld(opts Options) (*World, error) {
 		return nil, err
 	}
 	w.buildNodes()
+	w.auth = newPeerAuth(w)
+	if cfg.Faults.Byzantine {
+		w.attack = newAttacker(w)
+	}
 	w.checks = newCheckers(w)
 	w.faults = newFaultSchedule(w)
 	w.hardEnd = int64(cfg.SafetyDuration + 4*cfg.LivenessBound + 10*cfg.Timing.RequestTimeout)
@@ -274,6 +286,9 @@ func (w *World) startAll() {
 		w.startData()
 	}
 	w.faults.start()
+	if w.attack != nil {
+		w.attack.start()
+	}
 	w.schedule(int64(w.cfg.SafetyDuration), evPhase)
 }
 
@@ -319,6 +334,12 @@ func (w *World) dispatch(e *event) {
 		w.faults.undo(e.token)
 	case evPhase:
 		w.advancePhase()
+	case evAttack:
+		w.attack.act()
+	case evAttackClose:
+		w.attack.hangUp(e.stream)
+	case evForged:
+		w.arriveForged(e)
 	default:
 		panic(fmt.Sprintf("sim: unknown event kind %d", e.kind))
 	}

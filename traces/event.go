@@ -92,6 +92,7 @@ const (
 	FaultClockJump                    // A: nanoseconds the clock jumped forward
 	FaultStreamBreak                  // Peer: client; A: stream id
 	FaultStop                         // faults stopped (start of the liveness phase)
+	FaultAttack                       // Peer: claimed sender or -1; A: bytes; B: listener (1 client, 2 peer, 3 peer handshake); Hash: the bytes
 )
 
 // Sub values for KindInvoke and KindComplete. Peer is the client, Node the broker it was
@@ -272,7 +273,7 @@ func (e *Event) SubName() string {
 var subNames = map[Kind][]string{
 	KindInput:    {"", "start", "request", "conn-closed", "peer", "done", "tick"},
 	KindOutput:   {"", "response", "close", "message", "op", "note", "fatal"},
-	KindFault:    {"", "crash", "restart", "pause", "resume", "partition", "clog", "heal", "link-rates", "disk", "corrupt", "clock-jump", "stream-break", "stop"},
+	KindFault:    {"", "crash", "restart", "pause", "resume", "partition", "clog", "heal", "link-rates", "disk", "corrupt", "clock-jump", "stream-break", "stop", "attack"},
 	KindInvoke:   {"", "invoke", "invoke", "invoke"},
 	KindComplete: {"", "ok", "failed", "indeterminate"},
 	KindPhase:    {"", "safety", "liveness", "final-reads", "end"},

@@ -34,17 +34,24 @@ func simCommand(args []string) int {
 	case "-h", "--help", "help":
 		fmt.Println(`usage:
   seedlog sim                     the default sweep (` + fmt.Sprint(defaultSweepSeeds) + ` seeds, all CPUs, traces of failures in ` + defaultOutDir + `/)
-  seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async]
-  seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--plant NAME] [--flush sync|async]
+  seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async] [--byzantine]
+  seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--plant NAME] [--flush sync|async] [--byzantine]
 
 --flush async runs every data topic with log.flush=async (Kafka's page-cache
 durability) and adds correlated power losses (every node at once) to every fault mix.
 That mode gives up promise 1: acknowledged acks=all records may be lost, and the run
-or sweep reports such losses as allowed by the mode rather than as failures.`)
+or sweep reports such losses as allowed by the mode rather than as failures.
+
+--byzantine switches the byzantine client on in every seed (a quarter of the seeds
+with faults draw it anyway): an attacker sending forged and malformed peer and client
+traffic to the nodes' listeners for the whole run.`)
 		return exitOK
 	}
 	return usageError("sim: unknown subcommand %q (want run or sweep)", args[0])
 }
+
+// byzantineUsage documents --byzantine for sim run and sim sweep.
+const byzantineUsage = "switch the byzantine client on whatever the seed drew: forged and malformed traffic to the nodes' client listeners and peer endpoints for the whole run"
 
 // flushUsage documents --flush for sim run and sim sweep.
 const flushUsage = "log.flush mode of the data topics: sync, or async (Kafka's page-cache durability, with correlated power losses in every fault mix: acknowledged acks=all records may be lost, which is reported as allowed, not as a failure)"
@@ -90,9 +97,10 @@ func simRunCommand(args []string) int {
 	fs.Var(&plants, "plant", "switch on a planted bug (repeatable; needs -tags simbugs)")
 	quiet := fs.Bool("q", false, "do not print the configuration block")
 	flush := fs.String("flush", "sync", flushUsage)
+	byzantine := fs.Bool("byzantine", false, byzantineUsage)
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		return flagHelp(fs, "seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async]")
+		return flagHelp(fs, "seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async] [--byzantine]")
 	}
 	if err != nil {
 		return usageError("%v; see seedlog sim run -h", err)
@@ -112,7 +120,7 @@ func simRunCommand(args []string) int {
 	if err != nil {
 		return usageError("sim run: %v", err)
 	}
-	opts := sim.Options{Seed: *seed, Plants: plants, KeepTrace: true, FlushAsync: async}
+	opts := sim.Options{Seed: *seed, Plants: plants, KeepTrace: true, FlushAsync: async, Byzantine: *byzantine}
 	if !*quiet {
 		opts.Log = os.Stdout
 	}
@@ -161,9 +169,10 @@ func simSweepCommand(args []string) int {
 	var plants listFlag
 	fs.Var(&plants, "plant", "switch on a planted bug (repeatable; needs -tags simbugs)")
 	flush := fs.String("flush", "sync", flushUsage)
+	byzantine := fs.Bool("byzantine", false, byzantineUsage)
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		return flagHelp(fs, "seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--plant NAME] [--flush sync|async]")
+		return flagHelp(fs, "seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--plant NAME] [--flush sync|async] [--byzantine]")
 	}
 	if err != nil {
 		return usageError("%v; see seedlog sim sweep -h", err)
@@ -184,7 +193,7 @@ func simSweepCommand(args []string) int {
 	if err != nil {
 		return usageError("sim sweep: %v", err)
 	}
-	return simSweep(*seeds, *start, *jobs, *out, sim.Options{Plants: plants, FlushAsync: async})
+	return simSweep(*seeds, *start, *jobs, *out, sim.Options{Plants: plants, FlushAsync: async, Byzantine: *byzantine})
 }
 
 func simSweep(seeds int, start uint64, jobs int, out string, base sim.Options) int {
@@ -202,6 +211,9 @@ func simSweep(seeds int, start uint64, jobs int, out string, base sim.Options) i
 	}
 	if base.FlushAsync {
 		fmt.Print(", log.flush=async")
+	}
+	if base.Byzantine {
+		fmt.Print(", byzantine client in every seed")
 	}
 	fmt.Println()
 	if isTerminal(os.Stderr) {

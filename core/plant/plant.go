@@ -47,6 +47,10 @@ const (
 	// DoubleAssignAfterFailover: a new group coordinator hands out assignments without
 	// fencing the previous generation.
 	DoubleAssignAfterFailover
+	// PeerAuthSkipped: a peer connection's reader hands on every frame without checking
+	// its tag (peerauth.Opener.Open), so anyone who can inject bytes into a connection
+	// speaks in the name of the node at its other end.
+	PeerAuthSkipped
 	numNames
 )
 
@@ -63,6 +67,7 @@ var names = [numNames]string{
 	StaleGenerationCommit:     "stale-generation-commit",
 	CommitBeforeDurable:       "commit-before-durable",
 	DoubleAssignAfterFailover: "double-assign-after-failover",
+	PeerAuthSkipped:           "peer-auth-skipped",
 }
 
 func (n Name) String() string {

@@ -52,7 +52,7 @@ var internalAllowed = map[string][]string{
 	"storage":  {"core/record"},
 	"disksim":  {"storage"},
 	"netsim":   {},
-	"peerauth": {},
+	"peerauth": {"core/plant"}, // planted bugs compile away outside simbugs builds
 	"traces":   {"core"},
 	"diskexec": {"core", "storage"},
 	"sim":      {"core", "storage", "disksim", "netsim", "traces", "diskexec", "peerauth"},

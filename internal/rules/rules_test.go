@@ -42,6 +42,8 @@ func TestEachRuleFires(t *testing.T) {
 		{"node/a.go", `package node; import "github.com/seedlog/seedlog/cmd/seedlog"; var _ = 1`, "nothing may import cmd"},
 		{"storage/a.go", `package storage; import "github.com/seedlog/seedlog/core/raft"; var _ = 1`, "storage may not import core/raft"},
 		{"netsim/a.go", `package netsim; import "github.com/cespare/xxhash/v2"; var _ = xxhash.Sum64`, "outside its allowed dependencies"},
+		{"peerauth/a.go", `package peerauth; import "github.com/seedlog/seedlog/core/raft"; var _ = 1`, "peerauth may not import core/raft"},
+		{"peerauth/a.go", `package peerauth; import "github.com/seedlog/seedlog/core"; var _ = 1`, "peerauth may not import core"},
 	}
 	for _, c := range cases {
 		vs, err := CheckFile(c.path, []byte(c.src))
@@ -66,6 +68,7 @@ func TestAllowedCodePasses(t *testing.T) {
 		{"sim/a.go", `package sim; import "github.com/seedlog/seedlog/disksim"; var _ disksim.FS`},
 		{"node/a.go", `package node; import "time"; func f() { _ = time.Now(); go f() }`},
 		{"cmd/seedlog/a.go", `package main; import "github.com/seedlog/seedlog/sim"; var _ sim.X`},
+		{"peerauth/a.go", `package peerauth; import "github.com/seedlog/seedlog/core/plant"; var _ plant.Set`},
 	}
 	for _, c := range cases {
 		vs, err := CheckFile(c.path, []byte(c.src))
