@@ -81,7 +81,12 @@
 //
 // Followers and observers pull: Fetch{epoch, fetchOffset, lastFetchedEpoch, knownHW}. A
 // member sends its next fetch only when everything it appended is synced, so a voter's
-// fetch offset is also its durable offset, which the leader counts. The leader checks
+// fetch offset is also its durable offset, which the leader counts, but no further than
+// its own answers to that voter covered in its epoch (an answer at offset F with batches
+// up to E covers max(F, E); the last snapshot chunk covers the snapshot's end): a voter
+// cannot hold what it was never sent, so a faulty one claiming the leader's whole log
+// does not commit it. A fetch that claims more than is credited is answered at once, not
+// held, so the next fetch, which counts, follows a round trip later. The leader checks
 // (fetchOffset, lastFetchedEpoch) against its epochs: when they match it answers with
 // whole batches from fetchOffset (at most FetchBytesMax, the first batch always whole);
 // when they do not, with Diverging{epoch, endOffset}, the largest epoch it has up to
