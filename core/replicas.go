@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/seedlog/seedlog/core/disk"
-	"github.com/seedlog/seedlog/core/enc"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -220,9 +219,7 @@ func (n *Node) drainReplica(now int64, hr *hosted) {
 		return
 	}
 	for _, env := range rd.Messages {
-		w := enc.Writer{B: []byte{peerReplica}}
-		partition.EncodeMessage(&w, env.Msg)
-		n.send(env.To, w.B)
+		n.send(env.To, encodeReplica(env.Msg))
 	}
 	if a := rd.AlterISR; a != nil {
 		n.alterPartition(hr, *a)
@@ -269,22 +266,7 @@ func alterResult(a partition.AlterRequest, r *kmsg.AlterPartitionResponse) parti
 
 func (n *Node) leaseChanged() {}
 
-// decodeReplicaMessage decodes a peer message between replicas of a partition.
-func decodeReplicaMessage(r *enc.Reader) (any, error) {
-	m, err := partition.DecodeMessage(r)
-	if err != nil {
-		return nil, err
-	}
-	return replicaMsg{m}, nil
-}
-
-type replicaMsg struct{ m partition.Message }
-
-func (n *Node) stepReplicaMessage(from int32, m any) {
-	rm, ok := m.(replicaMsg)
-	if !ok {
-		return
-	}
+func (n *Node) stepReplicaMessage(from int32, rm replicaMsg) {
 	key := rm.m.PartitionKey()
 	hr := n.replicaByKey(key.TopicID, key.Partition)
 	if hr == nil {
