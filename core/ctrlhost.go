@@ -60,6 +60,7 @@ func (h *controllerHost) init(n *Node) {
 		DefaultPartitions:        n.cfg.Defaults.Partitions,
 		DefaultReplicationFactor: n.cfg.Defaults.ReplicationFactor,
 		ProducerIDBlockSize:      1000,
+		MessageBytesMax:          n.cfg.MessageBytesMax,
 		Rand:                     rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64())),
 		Plants:                   n.cfg.Plants,
 	})

@@ -104,16 +104,18 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 	// New may emit ops already (creating the log), so hr owns them, not the replica.
 	prev := n.queue.SetOwner(hr)
 	hr.r = partition.New(partition.Config{
-		Topic:                tp.Topic,
-		TopicID:              tp.TopicID,
-		Partition:            tp.Partition,
-		NodeID:               n.cfg.NodeID,
-		Queue:                &n.queue,
-		Plants:               n.cfg.Plants,
-		FlushAsync:           n.topicFlushAsync(im, tp.Topic),
-		ReplicaLagMax:        t.ReplicaLagMax,
-		FollowerFetchMaxWait: t.ReplicaFetchMaxWait,
-		LeaseValid:           n.LeaseValid,
+		Topic:                    tp.Topic,
+		TopicID:                  tp.TopicID,
+		Partition:                tp.Partition,
+		NodeID:                   n.cfg.NodeID,
+		Queue:                    &n.queue,
+		Plants:                   n.cfg.Plants,
+		FlushAsync:               n.topicFlushAsync(im, tp.Topic),
+		ReplicaLagMax:            t.ReplicaLagMax,
+		FollowerFetchMaxWait:     t.ReplicaFetchMaxWait,
+		LeaseValid:               n.LeaseValid,
+		MessageBytesMax:          n.cfg.MessageBytesMax,
+		FollowerResponseBytesMax: n.cfg.ReplicaFetchResponseBytesMax,
 	}, st, h.files, now)
 	n.queue.SetOwner(prev)
 	if !found {

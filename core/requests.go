@@ -117,5 +117,5 @@ func (n *Node) closeConn(c ConnID, why string) {
 }
 
 func (n *Node) view() kafka.View {
-	return kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID}
+	return kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID, FetchBytesMax: n.cfg.FetchBytesMax}
 }

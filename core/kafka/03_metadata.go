@@ -23,6 +23,9 @@ type View struct {
 	Image     metadata.Image
 	ClusterID string
 	NodeID    int32
+	// FetchBytesMax is the broker's fetch.max.bytes: the most record bytes one Fetch
+	// response carries, whatever the request asks (0: FetchBytesMaxDefault).
+	FetchBytesMax int32
 }
 
 // InternalTopics are topics seedlog creates for itself.

@@ -72,6 +72,10 @@ type Config struct {
 	TailBatchesMax int
 	// ReplayBytesMax bounds one read while the producer state is rebuilt at start-up.
 	ReplayBytesMax int32
+	// MessageBytesMax is this broker's message.max.bytes: the ceiling of the topic's
+	// max.message.bytes at produce time, which bounds a batch and its records once
+	// decompressed. Metadata a differently configured controller wrote cannot lift it.
+	MessageBytesMax int32
 
 	// LeaseValid reports whether this broker's controller lease is valid at now. A
 	// leader serves clients only while it is. nil means always valid.
@@ -99,6 +103,7 @@ var DefaultConfig = Config{
 	ProducersMax:             10000,
 	TailBatchesMax:           4096,
 	ReplayBytesMax:           1 << 20,
+	MessageBytesMax:          MessageBytesMaxDefault,
 }
 
 func (c Config) withDefaults() Config {
@@ -144,6 +149,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReplayBytesMax <= 0 {
 		c.ReplayBytesMax = d.ReplayBytesMax
+	}
+	if c.MessageBytesMax <= 0 {
+		c.MessageBytesMax = d.MessageBytesMax
 	}
 	return c
 }

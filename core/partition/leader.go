@@ -174,7 +174,7 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 		fail(code)
 		return
 	}
-	h, err := record.ValidateProduce(batch, r.st.messageBytesMax())
+	h, err := record.ValidateProduce(batch, r.messageBytesMax())
 	if err != nil {
 		fail(record.ProduceErrorCode(err))
 		return
@@ -195,6 +195,11 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 	r.appendLog(batch, r.hdrBuf)
 	r.acknowledge(now, ProduceResult{BaseOffset: base}, h.LastOffset(), acks, timeout, reply)
 	r.leoMoved()
+}
+
+// messageBytesMax is the topic's max.message.bytes under this broker's ceiling.
+func (r *Replica) messageBytesMax() int {
+	return min(r.st.messageBytesMax(), int(r.cfg.MessageBytesMax))
 }
 
 // answeredBySequence applies the idempotence rules to a batch of an idempotent producer
