@@ -79,6 +79,9 @@ func (r *Raft) epochChanged(now int64, epoch int32) {
 // majority of voters vouch for moves the anchor up to it: that is how a member that was
 // away while the quorum went through many elections catches up.
 func (r *Raft) admitEpoch(now int64, from int32, m Message) bool {
+	if m == nil {
+		return false
+	}
 	e := messageEpoch(m)
 	if e <= r.epoch {
 		return true
