@@ -27,8 +27,11 @@ import (
 //	idempotent-dup                 log-history (duplicate), 1
 //	early-read-new-leader          invariant:read-ready, 16
 //	stale-generation-commit        groups (stale commit accepted), 5
-//	commit-before-durable          linearizability (committed offsets), 107
+//	commit-before-durable          linearizability (committed offsets), 247
 //	double-assign-after-failover   invariant:groups (a partition owned twice), 60
+//
+// commit-before-durable is caught in about one seed of 230 (17 of seeds 1-4000), so its
+// first catch moves far with any change of timing: its bound leaves room for that.
 //
 // commit-old-epoch (Raft's figure 8) is not in the table: the whole cluster does not
 // reach it in hundreds of seeds. A new quorum leader writes its leader-change record at
@@ -50,7 +53,7 @@ var plantCases = []struct {
 	{"idempotent-dup", []string{"log-history"}, 200},
 	{"early-read-new-leader", []string{"invariant:read-ready", "log-history", "linearizability"}, 200},
 	{"stale-generation-commit", []string{"groups"}, 200},
-	{"commit-before-durable", []string{"linearizability", "groups"}, 200},
+	{"commit-before-durable", []string{"linearizability", "groups"}, 1000},
 	{"double-assign-after-failover", []string{"invariant:groups", "groups"}, 200},
 }
 
