@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/seedlog/seedlog/core/controller"
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/plant"
 )
 
@@ -35,6 +37,17 @@ type Config struct {
 	// simulator shrinks them so that small clusters still split their transfers.
 	QuorumFetchBytesMax      int
 	QuorumSnapshotChunkBytes int
+	// MessageBytesMax is the broker's static message.max.bytes (0: Kafka's 1048588): the
+	// controller refuses a max.message.bytes (topic or cluster default) above it, and
+	// partitions enforce at most it whatever the metadata says, since a batch's records
+	// are decompressed up to that size on the node's loop.
+	MessageBytesMax int32
+	// FetchBytesMax is fetch.max.bytes (0: Kafka's 57671680): the most record bytes one
+	// client Fetch response reads, whatever the request asks.
+	FetchBytesMax int32
+	// ReplicaFetchResponseBytesMax is replica.fetch.response.max.bytes (0: Kafka's
+	// 10485760): the most record bytes a leader's answer to one follower fetch carries.
+	ReplicaFetchResponseBytesMax int32
 	// Seed seeds the node's PRNG. It must differ per incarnation (each start), because
 	// the broker draws its incarnation id from it.
 	Seed uint64
@@ -92,6 +105,12 @@ type Defaults struct {
 	OffsetsTopicPartitions int32
 }
 
+// Kafka's defaults for the byte limits of Config.
+const (
+	MessageBytesMaxDefault              = controller.MessageBytesMaxDefault // message.max.bytes
+	ReplicaFetchResponseBytesMaxDefault = 10 << 20                          // replica.fetch.response.max.bytes
+)
+
 // DefaultDefaults are Kafka's defaults, except min.insync.replicas which seedlog raises
 // to 2 where the replication factor allows (see the topic config table).
 var DefaultDefaults = Defaults{Partitions: 1, ReplicationFactor: 1, MinInsyncReplicas: 1}
@@ -121,6 +140,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QuorumSnapshotChunkBytes <= 0 {
 		c.QuorumSnapshotChunkBytes = 1 << 20
+	}
+	if c.MessageBytesMax <= 0 {
+		c.MessageBytesMax = MessageBytesMaxDefault
+	}
+	if c.FetchBytesMax <= 0 {
+		c.FetchBytesMax = kafka.FetchBytesMaxDefault
+	}
+	if c.ReplicaFetchResponseBytesMax <= 0 {
+		c.ReplicaFetchResponseBytesMax = ReplicaFetchResponseBytesMaxDefault
 	}
 	if c.ClusterID == "" {
 		c.ClusterID = "seedlog"

@@ -60,6 +60,7 @@ func (h *controllerHost) init(n *Node) {
 		DefaultPartitions:        n.cfg.Defaults.Partitions,
 		DefaultReplicationFactor: n.cfg.Defaults.ReplicationFactor,
 		ProducerIDBlockSize:      1000,
+		MessageBytesMax:          n.cfg.MessageBytesMax,
 		Rand:                     rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64())),
 		Plants:                   n.cfg.Plants,
 	})
@@ -145,30 +146,21 @@ func (h *controllerHost) drain(n *Node) {
 			o.local(r.Msg)
 			continue
 		}
-		n.send(o.from, encodeAnswer(answerMsg{id: o.remoteID, body: r.Msg.AppendTo(nil)}))
+		n.send(o.from, encodeAnswer(answerMsg{id: o.remoteID, key: r.Msg.Key(), version: r.Msg.GetVersion(), body: r.Msg.AppendTo(nil)}))
 	}
 }
 
-// serveCall handles a Kafka request another node sent to the active controller.
+// serveCall handles a Kafka request another node sent to the active controller;
+// DecodePeer decoded and checked it.
 func (h *controllerHost) serveCall(n *Node, from int32, m callMsg) {
-	req := kmsg.RequestForKey(m.key)
-	if req == nil || !controller.Supports(m.key) || m.version < 0 || m.version > req.MaxVersion() {
-		n.note("peer-garbage", "controller call with key "+kmsg.NameForKey(m.key))
-		return
-	}
-	req.SetVersion(m.version)
-	if err := req.ReadFrom(m.body); err != nil {
-		n.note("peer-garbage", "controller call: "+err.Error())
-		return
-	}
 	if !h.active || len(h.calls) >= callsServedMax {
-		n.send(from, encodeAnswer(answerMsg{id: m.id, code: kerr.NotController.Code}))
+		n.send(from, encodeAnswer(answerMsg{id: m.id, code: kerr.NotController.Code, key: m.key, version: m.version}))
 		return
 	}
 	if !h.firstSight(callKey{from, m.incarnation, m.id}) {
 		return // a duplicate: the first copy is being (or was) answered
 	}
-	h.handle(n, req, callOrigin{from: from, remoteID: m.id}, fromFor(m.key, from))
+	h.handle(n, m.req, callOrigin{from: from, remoteID: m.id}, fromFor(m.key, from))
 }
 
 // handleLocal serves a request of this node itself.

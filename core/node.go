@@ -73,17 +73,24 @@ func (n *Node) Start(now int64, rec disk.Recovered) {
 	n.after(now)
 }
 
-// Peer delivers an encoded message from node from.
+// Peer delivers an encoded message from node from: DecodePeer, then PeerMessage.
 func (n *Node) Peer(now int64, from int32, payload []byte) {
+	m, err := DecodePeer(payload)
+	if err != nil {
+		if n.accept(now) {
+			n.note("peer-garbage", fmt.Sprintf("from node %d: %v", from, err))
+		}
+		return
+	}
+	n.PeerMessage(now, from, m)
+}
+
+// PeerMessage delivers a message from node from that DecodePeer decoded.
+func (n *Node) PeerMessage(now int64, from int32, pm PeerMessage) {
 	if !n.accept(now) {
 		return
 	}
-	m, err := decodePeer(payload)
-	if err != nil {
-		n.note("peer-garbage", fmt.Sprintf("from node %d: %v", from, err))
-		return
-	}
-	switch m := m.(type) {
+	switch m := pm.m.(type) {
 	case raft.Message:
 		n.stepQuorum(func() { n.quorum.raft.Step(now, from, m) })
 	case callMsg:
@@ -94,7 +101,7 @@ func (n *Node) Peer(now int64, from int32, payload []byte) {
 		n.ctrl.serveBarrier(n, from, m)
 	case barrierAnswerMsg:
 		n.rpc.barrierAnswer(n, m)
-	default:
+	case replicaMsg:
 		n.stepReplicaMessage(from, m)
 	}
 	n.after(now)

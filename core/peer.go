@@ -3,8 +3,11 @@ package core
 import (
 	"fmt"
 
+	"github.com/seedlog/seedlog/core/controller"
 	"github.com/seedlog/seedlog/core/enc"
+	"github.com/seedlog/seedlog/core/partition"
 	"github.com/seedlog/seedlog/core/raft"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Peer messages are framed as one kind byte and a body encoded with core/enc.
@@ -13,12 +16,17 @@ import (
 //	kind 2  call      {incarnation u64, id u64, key i16, version i16, body bytes}: a Kafka request to the
 //	                  active controller (registration, heartbeat, AlterPartition,
 //	                  AllocateProducerIDs, or a client's admin request forwarded)
-//	kind 3  answer    {id u64, code i16, body bytes}: the response to a call; code is
-//	                  NOT_CONTROLLER when the receiver is not the active controller, in
-//	                  which case body is empty
+//	kind 3  answer    {id u64, code i16, key i16, version i16, body bytes}: the response
+//	                  to a call, with the call's key and version so that it decodes
+//	                  without the call; code is NOT_CONTROLLER when the receiver is not
+//	                  the active controller, in which case body is empty
 //	kind 4  barrier   {id u64}: asks the active controller for a read index
 //	kind 5  barrier answer {id u64, code i16, index i64}
 //	kind 6  replica   a core/partition message
+//
+// DecodePeer decodes all of it, the Kafka request of a call and the response of an
+// answer included, without any node state: the shell runs it where the bytes arrive (a
+// connection's reader goroutine), off the node's loop.
 const (
 	peerQuorum        = 1
 	peerCall          = 2
@@ -31,6 +39,12 @@ const (
 // peerMessageBytesMax bounds a peer message the node accepts.
 const peerMessageBytesMax = 128 << 20
 
+// PeerMessage is a peer message decoded by DecodePeer, to hand to (*Node).PeerMessage.
+// Its contents are the node's business; the zero value is ignored.
+type PeerMessage struct {
+	m any // raft.Message, callMsg, answerMsg, barrierMsg, barrierAnswerMsg or replicaMsg
+}
+
 type callMsg struct {
 	// incarnation is random per start of the sending node, so that (sender,
 	// incarnation, id) names one call even across restarts and duplicated datagrams.
@@ -38,12 +52,15 @@ type callMsg struct {
 	id           uint64
 	key, version int16
 	body         []byte
+	req          kmsg.Request // body decoded; nil when encoding
 }
 
 type answerMsg struct {
-	id   uint64
-	code int16
-	body []byte
+	id           uint64
+	code         int16
+	key, version int16 // of the call answered
+	body         []byte
+	resp         kmsg.Response // body decoded when code is 0; nil otherwise and when encoding
 }
 
 type barrierMsg struct{ id uint64 }
@@ -54,9 +71,17 @@ type barrierAnswerMsg struct {
 	index int64
 }
 
+type replicaMsg struct{ m partition.Message }
+
 func encodeQuorum(m raft.Message) []byte {
 	w := enc.Writer{B: []byte{peerQuorum}}
 	raft.EncodeMessage(&w, m)
+	return w.B
+}
+
+func encodeReplica(m partition.Message) []byte {
+	w := enc.Writer{B: []byte{peerReplica}}
+	partition.EncodeMessage(&w, m)
 	return w.B
 }
 
@@ -74,6 +99,8 @@ func encodeAnswer(m answerMsg) []byte {
 	w := enc.Writer{B: []byte{peerAnswer}}
 	w.U64(m.id)
 	w.I16(m.code)
+	w.I16(m.key)
+	w.I16(m.version)
 	w.Bytes(m.body)
 	return w.B
 }
@@ -92,43 +119,114 @@ func encodeBarrierAnswer(m barrierAnswerMsg) []byte {
 	return w.B
 }
 
-// decodePeer decodes a peer message into one of raft.Message, callMsg, answerMsg,
-// barrierMsg, barrierAnswerMsg or a replica message. It never panics.
-func decodePeer(b []byte) (any, error) {
+// encodePeer encodes a decoded message again, from the bytes it was decoded from: a
+// Kafka body is carried as received.
+func encodePeer(m PeerMessage) []byte {
+	switch m := m.m.(type) {
+	case raft.Message:
+		return encodeQuorum(m)
+	case callMsg:
+		return encodeCall(m)
+	case answerMsg:
+		return encodeAnswer(m)
+	case barrierMsg:
+		return encodeBarrier(m)
+	case barrierAnswerMsg:
+		return encodeBarrierAnswer(m)
+	case replicaMsg:
+		return encodeReplica(m.m)
+	}
+	return nil
+}
+
+// DecodePeer decodes a peer message. It needs no node and never panics, so the shell
+// may call it on any goroutine; byte fields alias b. A call's Kafka request is decoded
+// and checked here (a key the controller serves, a version the key has), and so is an
+// answer's response.
+func DecodePeer(b []byte) (PeerMessage, error) {
 	if len(b) == 0 {
-		return nil, fmt.Errorf("empty peer message")
+		return PeerMessage{}, fmt.Errorf("empty peer message")
 	}
 	if len(b) > peerMessageBytesMax {
-		return nil, fmt.Errorf("peer message of %d bytes", len(b))
+		return PeerMessage{}, fmt.Errorf("peer message of %d bytes", len(b))
 	}
 	r := enc.Reader{B: b[1:]}
 	var m any
+	var err error
 	switch b[0] {
 	case peerQuorum:
-		qm, err := raft.DecodeMessage(&r)
-		if err != nil {
-			return nil, err
-		}
-		m = qm
+		m, err = raft.DecodeMessage(&r)
 	case peerCall:
-		m = callMsg{incarnation: r.U64(), id: r.U64(), key: r.I16(), version: r.I16(), body: r.Bytes()}
+		m, err = decodeCall(&r)
 	case peerAnswer:
-		m = answerMsg{id: r.U64(), code: r.I16(), body: r.Bytes()}
+		m, err = decodeAnswer(&r)
 	case peerBarrier:
 		m = barrierMsg{id: r.U64()}
 	case peerBarrierAnswer:
 		m = barrierAnswerMsg{id: r.U64(), code: r.I16(), index: r.I64()}
 	case peerReplica:
-		rm, err := decodeReplicaMessage(&r)
-		if err != nil {
-			return nil, err
-		}
-		m = rm
+		var pm partition.Message
+		pm, err = partition.DecodeMessage(&r)
+		m = replicaMsg{pm}
 	default:
-		return nil, fmt.Errorf("unknown peer message kind %d", b[0])
+		return PeerMessage{}, fmt.Errorf("unknown peer message kind %d", b[0])
 	}
-	if err := r.Done(); err != nil {
-		return nil, fmt.Errorf("peer message kind %d: %w", b[0], err)
+	if err == nil {
+		err = r.Done()
 	}
+	if err != nil {
+		return PeerMessage{}, fmt.Errorf("peer message kind %d: %w", b[0], err)
+	}
+	return PeerMessage{m}, nil
+}
+
+// decodeCall reads a call and decodes its request.
+func decodeCall(r *enc.Reader) (callMsg, error) {
+	m := callMsg{incarnation: r.U64(), id: r.U64(), key: r.I16(), version: r.I16(), body: r.Bytes()}
+	if err := r.Err(); err != nil {
+		return m, err
+	}
+	req := kmsg.RequestForKey(m.key)
+	if err := checkControllerKey(m.key, m.version, req); err != nil {
+		return m, err
+	}
+	req.SetVersion(m.version)
+	if err := req.ReadFrom(m.body); err != nil {
+		return m, fmt.Errorf("controller call %s v%d: %w", kmsg.NameForKey(m.key), m.version, err)
+	}
+	m.req = req
 	return m, nil
+}
+
+// decodeAnswer reads an answer and, when it carries a response, decodes it.
+func decodeAnswer(r *enc.Reader) (answerMsg, error) {
+	m := answerMsg{id: r.U64(), code: r.I16(), key: r.I16(), version: r.I16(), body: r.Bytes()}
+	switch {
+	case r.Err() != nil:
+		return m, r.Err()
+	case m.code != 0 && len(m.body) > 0:
+		return m, fmt.Errorf("controller answer with code %d and a body", m.code)
+	case m.code != 0:
+		return m, nil
+	}
+	req := kmsg.RequestForKey(m.key)
+	if err := checkControllerKey(m.key, m.version, req); err != nil {
+		return m, err
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(m.version)
+	if err := resp.ReadFrom(m.body); err != nil {
+		return m, fmt.Errorf("controller answer %s v%d: %w", kmsg.NameForKey(m.key), m.version, err)
+	}
+	m.resp = resp
+	return m, nil
+}
+
+// checkControllerKey checks a call's key and version before its body is decoded: only
+// what the controller serves, at a version the key has.
+func checkControllerKey(key, version int16, req kmsg.Request) error {
+	if req == nil || !controller.Supports(key) || version < 0 || version > req.MaxVersion() {
+		return fmt.Errorf("controller call with key %d (%s) version %d", key, kmsg.NameForKey(key), version)
+	}
+	return nil
 }

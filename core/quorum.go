@@ -96,6 +96,7 @@ func (n *Node) startQuorum(now int64, rec disk.Recovered) error {
 		ElectionTimeout:    t.ElectionTimeout,
 		FetchMaxWait:       t.QuorumFetchMaxWait,
 		FetchTimeout:       t.QuorumFetchTimeout,
+		ClockDriftMax:      t.ClockDriftMax,
 		FetchBytesMax:      n.cfg.QuorumFetchBytesMax,
 		SnapshotChunkBytes: n.cfg.QuorumSnapshotChunkBytes,
 		Rand:               rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64())),

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/seedlog/seedlog/core/disk"
-	"github.com/seedlog/seedlog/core/enc"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -105,16 +104,18 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 	// New may emit ops already (creating the log), so hr owns them, not the replica.
 	prev := n.queue.SetOwner(hr)
 	hr.r = partition.New(partition.Config{
-		Topic:                tp.Topic,
-		TopicID:              tp.TopicID,
-		Partition:            tp.Partition,
-		NodeID:               n.cfg.NodeID,
-		Queue:                &n.queue,
-		Plants:               n.cfg.Plants,
-		FlushAsync:           n.topicFlushAsync(im, tp.Topic),
-		ReplicaLagMax:        t.ReplicaLagMax,
-		FollowerFetchMaxWait: t.ReplicaFetchMaxWait,
-		LeaseValid:           n.LeaseValid,
+		Topic:                    tp.Topic,
+		TopicID:                  tp.TopicID,
+		Partition:                tp.Partition,
+		NodeID:                   n.cfg.NodeID,
+		Queue:                    &n.queue,
+		Plants:                   n.cfg.Plants,
+		FlushAsync:               n.topicFlushAsync(im, tp.Topic),
+		ReplicaLagMax:            t.ReplicaLagMax,
+		FollowerFetchMaxWait:     t.ReplicaFetchMaxWait,
+		LeaseValid:               n.LeaseValid,
+		MessageBytesMax:          n.cfg.MessageBytesMax,
+		FollowerResponseBytesMax: n.cfg.ReplicaFetchResponseBytesMax,
 	}, st, h.files, now)
 	n.queue.SetOwner(prev)
 	if !found {
@@ -220,9 +221,7 @@ func (n *Node) drainReplica(now int64, hr *hosted) {
 		return
 	}
 	for _, env := range rd.Messages {
-		w := enc.Writer{B: []byte{peerReplica}}
-		partition.EncodeMessage(&w, env.Msg)
-		n.send(env.To, w.B)
+		n.send(env.To, encodeReplica(env.Msg))
 	}
 	if a := rd.AlterISR; a != nil {
 		n.alterPartition(hr, *a)
@@ -269,22 +268,7 @@ func alterResult(a partition.AlterRequest, r *kmsg.AlterPartitionResponse) parti
 
 func (n *Node) leaseChanged() {}
 
-// decodeReplicaMessage decodes a peer message between replicas of a partition.
-func decodeReplicaMessage(r *enc.Reader) (any, error) {
-	m, err := partition.DecodeMessage(r)
-	if err != nil {
-		return nil, err
-	}
-	return replicaMsg{m}, nil
-}
-
-type replicaMsg struct{ m partition.Message }
-
-func (n *Node) stepReplicaMessage(from int32, m any) {
-	rm, ok := m.(replicaMsg)
-	if !ok {
-		return
-	}
+func (n *Node) stepReplicaMessage(from int32, rm replicaMsg) {
 	key := rm.m.PartitionKey()
 	hr := n.replicaByKey(key.TopicID, key.Partition)
 	if hr == nil {

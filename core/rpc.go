@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -87,23 +88,26 @@ func (c *rpcClient) send(n *Node, cl *call) {
 	}
 }
 
-// answer takes a controller's answer to a call.
+// answer takes a controller's answer to a call, which DecodePeer decoded. An answer
+// naming another key or version than the call it claims to answer is ignored.
 func (c *rpcClient) answer(n *Node, m answerMsg) {
 	cl := c.find(m.id)
 	if cl == nil || cl.retryAt != 0 {
 		return // finished, or a duplicate answer to an earlier attempt
 	}
-	if m.code == kerr.NotController.Code {
+	if m.key != cl.req.Key() || m.version != cl.req.GetVersion() {
+		n.note("peer-garbage", fmt.Sprintf("controller answer for %s v%d to call %d, a %s v%d",
+			kmsg.NameForKey(m.key), m.version, m.id, kmsg.NameForKey(cl.req.Key()), cl.req.GetVersion()))
+		return
+	}
+	switch {
+	case m.code == kerr.NotController.Code:
 		cl.retryAt = n.now + int64(callRetry)
-		return
+	case m.resp == nil:
+		n.note("peer-garbage", fmt.Sprintf("controller answer to call %d with code %d", m.id, m.code))
+	default:
+		c.finish(cl, m.resp, nil)
 	}
-	resp := cl.req.ResponseKind()
-	resp.SetVersion(cl.req.GetVersion())
-	if err := resp.ReadFrom(m.body); err != nil {
-		n.note("peer-garbage", "controller answer: "+err.Error())
-		return
-	}
-	c.finish(cl, resp, nil)
 }
 
 func (c *rpcClient) find(id uint64) *call {

@@ -540,16 +540,19 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 	}
 	slices.Sort(voters)
 	cc := core.Config{
-		NodeID:                  c.NodeID,
-		Voters:                  voters,
-		Broker:                  c.Broker,
-		Listeners:               listeners,
-		Rack:                    c.Rack,
-		ClusterID:               c.ClusterID,
-		MetadataSnapshotRecords: c.MetadataSnapshotRecords,
-		Seed:                    seed,
-		Timing:                  c.Timing,
-		Defaults:                c.Defaults,
+		NodeID:                       c.NodeID,
+		Voters:                       voters,
+		Broker:                       c.Broker,
+		Listeners:                    listeners,
+		Rack:                         c.Rack,
+		ClusterID:                    c.ClusterID,
+		MetadataSnapshotRecords:      c.MetadataSnapshotRecords,
+		Seed:                         seed,
+		Timing:                       c.Timing,
+		Defaults:                     c.Defaults,
+		MessageBytesMax:              int32(c.MessageBytesMax),
+		FetchBytesMax:                int32(c.FetchBytesMax),
+		ReplicaFetchResponseBytesMax: int32(c.ReplicaFetchBytesMax),
 	}
 	if len(listeners) > 0 {
 		cc.Host, cc.Port = listeners[0].Host, listeners[0].Port

@@ -31,12 +31,12 @@ const (
 )
 
 type input struct {
-	kind    inputKind
-	conn    *clientConn
-	req     core.Request
-	budget  *frameBudget // a request's share of queued.max.request.bytes, returned once taken
-	from    int32
-	payload []byte
+	kind   inputKind
+	conn   *clientConn
+	req    core.Request
+	budget *frameBudget // a request's share of queued.max.request.bytes, returned once taken
+	from   int32
+	peer   core.PeerMessage // decoded by the connection's reader, off the loop
 }
 
 // loop is the only goroutine that touches the core.
@@ -110,7 +110,7 @@ func (n *Node) apply(in input) {
 		delete(n.conns, in.conn.id)
 		n.core.ConnClosed(now, in.conn.id)
 	case inPeer:
-		n.core.Peer(now, in.from, in.payload)
+		n.core.PeerMessage(now, in.from, in.peer)
 	}
 }
 

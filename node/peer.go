@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seedlog/seedlog/core"
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/raft"
 	"github.com/seedlog/seedlog/peerauth"
@@ -63,6 +64,8 @@ type peerAuth struct {
 	secret peerauth.Secret
 	tls    *peerTLS
 }
+
+var errPeerGarbage = errors.New("a peer message that does not decode")
 
 var errNoPeerAuth = errors.New("this node has no peer authentication configured (peer.secret.file or peer.tls.*): it takes no peers")
 
@@ -456,6 +459,8 @@ func (n *Node) servePeer(l *boundListener, raw net.Conn) {
 	if errors.Is(err, peerauth.ErrTag) {
 		n.metrics.peerAuthFailed.Add(1)
 		n.refusals.note("peer-frame-tag", "a peer frame failed authentication; closing", "peer", p.from, "remote", raw.RemoteAddr().String())
+	} else if errors.Is(err, errPeerGarbage) {
+		n.refusals.note("peer-garbage", "a peer sent a message that does not decode; closing", "peer", p.from, "err", err)
 	} else if err != nil && !isClosed(err) {
 		n.log.Debug("peer connection closed", "peer", p.from, "err", err)
 	}
@@ -572,7 +577,13 @@ func (n *Node) readPeerFrames(p acceptedPeer) error {
 			}
 		}
 		n.metrics.peerBytesIn.Add(int64(s) + 4)
-		if !n.send(input{kind: inPeer, from: p.from, payload: payload}) {
+		m, err := core.DecodePeer(payload)
+		if err != nil {
+			// An authenticated peer that sends what does not decode runs another
+			// version or is broken; its connection ends, and it redials.
+			return fmt.Errorf("%w: %v", errPeerGarbage, err)
+		}
+		if !n.send(input{kind: inPeer, from: p.from, peer: m}) {
 			return nil
 		}
 	}

@@ -27,7 +27,7 @@ import (
 //	idempotent-dup                 log-history (duplicate), 1
 //	early-read-new-leader          invariant:read-ready, 16
 //	stale-generation-commit        groups (stale commit accepted), 5
-//	commit-before-durable          linearizability (committed offsets), 107
+//	commit-before-durable          linearizability (committed offsets), 247
 //	double-assign-after-failover   invariant:groups (a partition owned twice), 16
 //	peer-auth-skipped              invariant:partitions (an ISR member short of its leader's
 //	                               HW: the byzantine client's fetch in its name claimed what
@@ -40,6 +40,9 @@ import (
 // follower's name claiming exactly what the leader just sent that follower (partition
 // and quorum leaders), votes and BeginQuorumEpoch one epoch up, heartbeats and ISR
 // changes in a broker's name. The bound of 50 seeds is a wide margin over that.
+//
+// commit-before-durable is caught in about one seed of 230 (17 of seeds 1-4000), so its
+// first catch moves far with any change of timing: its bound leaves room for that.
 //
 // commit-old-epoch (Raft's figure 8) is not in the table: the whole cluster does not
 // reach it in hundreds of seeds. A new quorum leader writes its leader-change record at
@@ -63,7 +66,7 @@ var plantCases = []struct {
 	{"idempotent-dup", []string{"log-history"}, 200, false},
 	{"early-read-new-leader", []string{"invariant:read-ready", "log-history", "linearizability"}, 200, false},
 	{"stale-generation-commit", []string{"groups"}, 200, false},
-	{"commit-before-durable", []string{"linearizability", "groups"}, 200, false},
+	{"commit-before-durable", []string{"linearizability", "groups"}, 1000, false},
 	{"double-assign-after-failover", []string{"invariant:groups", "groups"}, 200, false},
 	{"peer-auth-skipped", []string{"invariant:partitions", "invariant:quorum", "log-history", "linearizability", "invariant:lease", "liveness"}, 50, true},
 }

@@ -35,9 +35,23 @@ type Config struct {
 	DefaultReplicationFactor int32
 	// ProducerIDBlockSize is how many producer ids one AllocateProducerIDs hands out.
 	ProducerIDBlockSize int64
+	// MessageBytesMax is the broker's static message.max.bytes: the ceiling of every
+	// max.message.bytes the controller accepts, for a topic or as the cluster default.
+	// 0 means MessageBytesMaxDefault.
+	MessageBytesMax int32
 	// Rand places replicas and draws topic ids.
 	Rand   *rand.Rand
 	Plants plant.Set
+}
+
+// MessageBytesMaxDefault is Kafka's message.max.bytes default.
+const MessageBytesMaxDefault = 1048588
+
+func (c Config) messageBytesMax() int32 {
+	if c.MessageBytesMax <= 0 {
+		return MessageBytesMaxDefault
+	}
+	return c.MessageBytesMax
 }
 
 // DefaultConfig returns Kafka-like settings that satisfy the lease inequality with room
@@ -53,6 +67,7 @@ func DefaultConfig(nodeID int32, rng *rand.Rand) Config {
 		DefaultPartitions:        1,
 		DefaultReplicationFactor: 1,
 		ProducerIDBlockSize:      1000,
+		MessageBytesMax:          MessageBytesMaxDefault,
 		Rand:                     rng,
 	}
 }
@@ -76,6 +91,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("controller: clock drift bound %v outside [0, 0.5)", c.ClockDriftMax)
 	case c.DefaultPartitions < 1 || c.DefaultReplicationFactor < 1 || c.DefaultReplicationFactor > math.MaxInt16:
 		return fmt.Errorf("controller: default partitions %d, replication factor %d", c.DefaultPartitions, c.DefaultReplicationFactor)
+	case c.MessageBytesMax < 0:
+		return fmt.Errorf("controller: message bytes max %d", c.MessageBytesMax)
 	case c.ProducerIDBlockSize < 1 || c.ProducerIDBlockSize > math.MaxInt32:
 		return fmt.Errorf("controller: producer id block size %d outside 1..%d", c.ProducerIDBlockSize, math.MaxInt32)
 	case c.Rand == nil:

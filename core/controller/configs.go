@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/seedlog/seedlog/core/metadata"
@@ -26,7 +27,7 @@ const (
 )
 
 // topicConfigOverrides validates CreateTopics configs against the table.
-func topicConfigOverrides(cfgs []kmsg.CreateTopicsRequestTopicConfig) (map[string]string, outcome) {
+func (c *Controller) topicConfigOverrides(cfgs []kmsg.CreateTopicsRequestTopicConfig) (map[string]string, outcome) {
 	out := map[string]string{}
 	for _, cf := range cfgs {
 		if _, dup := out[cf.Name]; dup {
@@ -39,7 +40,7 @@ func topicConfigOverrides(cfgs []kmsg.CreateTopicsRequestTopicConfig) (map[strin
 		case cf.Value == nil:
 			return nil, fail(errInvalidConfig, fmt.Sprintf("config %q has a null value", cf.Name))
 		}
-		if err := def.Check(*cf.Value); err != nil {
+		if err := c.checkConfig(cf.Name, def, *cf.Value); err != nil {
 			return nil, fail(errInvalidConfig, err.Error())
 		}
 		out[cf.Name] = *cf.Value
@@ -149,7 +150,7 @@ func (c *Controller) alterResource(p Proposer, b *budget, typ int8, name string,
 	for _, e := range c.currentConfig(res, name) {
 		current[e.Key] = e.Value
 	}
-	next, out := applyConfigOps(current, ops, lookup, replace)
+	next, out := c.applyConfigOps(current, ops, lookup, replace)
 	if out.failed() || validateOnly {
 		return out
 	}
@@ -194,7 +195,7 @@ func (c *Controller) currentConfig(res metadata.ConfigResource, name string) []m
 }
 
 // applyConfigOps returns the keys of a resource after ops, validating every value.
-func applyConfigOps(current map[string]string, ops []configOp, lookup func(string) (metadata.ConfigDef, bool),
+func (c *Controller) applyConfigOps(current map[string]string, ops []configOp, lookup func(string) (metadata.ConfigDef, bool),
 	replace bool) (map[string]string, outcome) {
 	next := map[string]string{}
 	if !replace {
@@ -212,14 +213,14 @@ func applyConfigOps(current map[string]string, ops []configOp, lookup func(strin
 		if !known {
 			return nil, fail(errInvalidConfig, fmt.Sprintf("unknown config %q", op.key))
 		}
-		if out := applyConfigOp(next, def, op); out.failed() {
+		if out := c.applyConfigOp(next, def, op); out.failed() {
 			return nil, out
 		}
 	}
 	return next, ok()
 }
 
-func applyConfigOp(next map[string]string, def metadata.ConfigDef, op configOp) outcome {
+func (c *Controller) applyConfigOp(next map[string]string, def metadata.ConfigDef, op configOp) outcome {
 	if op.op == opDelete {
 		delete(next, op.key)
 		return ok()
@@ -238,11 +239,28 @@ func applyConfigOp(next map[string]string, def metadata.ConfigDef, op configOp) 
 	default:
 		return fail(errInvalidRequest, fmt.Sprintf("unknown operation %d", op.op))
 	}
-	if err := def.Check(value); err != nil {
+	if err := c.checkConfig(op.key, def, value); err != nil {
 		return fail(errInvalidConfig, err.Error())
 	}
 	next[op.key] = value
 	return ok()
+}
+
+// checkConfig checks the value of key (def's topic or broker name) against the table and
+// against this broker's ceilings: a max.message.bytes above message.max.bytes would let
+// a client make a partition decompress that much on the node's loop.
+func (c *Controller) checkConfig(key string, def metadata.ConfigDef, value string) error {
+	if err := def.Check(value); err != nil {
+		return err
+	}
+	if def.Name != "max.message.bytes" {
+		return nil
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(value), 10, 32)
+	if ceiling := c.cfg.messageBytesMax(); err == nil && v > int64(ceiling) {
+		return fmt.Errorf("%s=%d exceeds the broker ceiling message.max.bytes=%d", key, v, ceiling)
+	}
+	return nil
 }
 
 // editList appends or subtracts list elements, starting from the current value or the

@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/seedlog/seedlog/core/metadata"
@@ -138,4 +140,65 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// max.message.bytes, for a topic or as the cluster default (message.max.bytes), may not
+// exceed the broker's ceiling, whichever request sets it; the refusal names the ceiling.
+func TestMessageBytesCeiling(t *testing.T) {
+	for _, ceiling := range []int32{0, 4 << 20} {
+		cfg := testConfig(1)
+		cfg.MessageBytesMax = ceiling
+		h := newHarnessConfig(t, cfg)
+		h.cluster(1)
+		h.createTopic("t", 1, 1)
+		limit := int64(MessageBytesMaxDefault)
+		if ceiling > 0 {
+			limit = int64(ceiling)
+		}
+		above, at := strp(fmt.Sprint(limit+1)), strp(fmt.Sprint(limit))
+		create := func(v *string) (int16, string) {
+			m := kmsg.NewPtrCreateTopicsRequest()
+			m.Version = 7
+			m.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "n" + *v, NumPartitions: 1, ReplicationFactor: 1,
+				Configs: []kmsg.CreateTopicsRequestTopicConfig{{Name: "max.message.bytes", Value: v}}}}
+			r := h.call(-1, m).(*kmsg.CreateTopicsResponse).Topics[0]
+			return r.ErrorCode, deref(r.ErrorMessage)
+		}
+		incremental := func(typ kmsg.ConfigResourceType, name, key string, v *string) (int16, string) {
+			r := h.call(-1, incReq(typ, name, incOp{key, 0, v})).(*kmsg.IncrementalAlterConfigsResponse).Resources[0]
+			return r.ErrorCode, deref(r.ErrorMessage)
+		}
+		replace := func(key string, v *string) (int16, string) {
+			m := kmsg.NewPtrAlterConfigsRequest()
+			m.Version = 1
+			m.Resources = []kmsg.AlterConfigsRequestResource{{ResourceType: 2, ResourceName: "t",
+				Configs: []kmsg.AlterConfigsRequestResourceConfig{{Name: key, Value: v}}}}
+			r := h.call(-1, m).(*kmsg.AlterConfigsResponse).Resources[0]
+			return r.ErrorCode, deref(r.ErrorMessage)
+		}
+		steps := []struct {
+			name string
+			do   func(*string) (int16, string)
+		}{
+			{"CreateTopics", create},
+			{"IncrementalAlterConfigs topic", func(v *string) (int16, string) { return incremental(2, "t", "max.message.bytes", v) }},
+			{"IncrementalAlterConfigs cluster", func(v *string) (int16, string) { return incremental(4, "", "message.max.bytes", v) }},
+			{"AlterConfigs topic", func(v *string) (int16, string) { return replace("max.message.bytes", v) }},
+		}
+		for _, s := range steps {
+			for _, v := range []*string{above, strp("2147483647")} {
+				records := len(h.q.entries)
+				code, msg := s.do(v)
+				if code != errInvalidConfig || !strings.Contains(msg, fmt.Sprintf("message.max.bytes=%d", limit)) {
+					t.Fatalf("ceiling %d, %s %s: code %d %q", limit, s.name, *v, code, msg)
+				}
+				if len(h.q.entries) != records {
+					t.Fatalf("%s: a refused value was proposed", s.name)
+				}
+			}
+			if code, msg := s.do(at); code != 0 {
+				t.Fatalf("ceiling %d, %s at the ceiling: %d %q", limit, s.name, code, msg)
+			}
+		}
+	}
 }

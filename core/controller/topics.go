@@ -75,7 +75,7 @@ func (c *Controller) planTopic(t kmsg.CreateTopicsRequestTopic, validateOnly boo
 		return topicPlan{}, fail(errInvalidTopicException,
 			fmt.Sprintf("topic %q collides with %q: names differing only in '.' and '_' are not allowed", t.Topic, other))
 	}
-	overrides, out := topicConfigOverrides(t.Configs)
+	overrides, out := c.topicConfigOverrides(t.Configs)
 	if out.failed() {
 		return topicPlan{}, out
 	}

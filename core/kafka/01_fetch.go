@@ -15,6 +15,12 @@ package kafka
 //     re-read each time a high watermark of its partitions moves.
 //   - read_committed reads up to the high watermark: without transactions the last stable
 //     offset equals it.
+//   - The response's byte budget is min(MaxBytes, the broker's fetch.max.bytes), at every
+//     version. Partitions are read one after another, each at most min(PartitionMaxBytes,
+//     what the budget has left); once it is spent the rest answer with their offsets only.
+//     As in Kafka the first partition with records returns at least one whole batch; a
+//     later partition's first batch may be read beyond the budget and is then dropped, so
+//     a response never materializes more than the budget plus one batch.
 
 import (
 	"time"
@@ -60,17 +66,18 @@ func Fetch(b Broker, req *kmsg.FetchRequest, reply func(kmsg.Response)) {
 		global = codeNotLeaderOrFollower
 	}
 	parts := fetchParts(b, req, resp, global)
+	budget := fetchBudget(b.View(), req)
 	deadline := b.Now() + int64(time.Duration(req.MaxWaitMillis)*time.Millisecond)
 	var read func()
 	read = func() {
-		readAll(b, parts, func() {
+		readAll(b, parts, budget, func() {
 			total, failed := 0, false
 			for _, fp := range parts {
 				total += len(fp.out.RecordBatches)
 				failed = failed || fp.out.ErrorCode != 0
 			}
 			if failed || total >= int(max(req.MinBytes, 1)) || b.Now() >= deadline {
-				trimToMaxBytes(parts, req.MaxBytes, req.GetVersion())
+				trimToMaxBytes(parts, budget)
 				reply(resp)
 				return
 			}
@@ -78,6 +85,22 @@ func Fetch(b Broker, req *kmsg.FetchRequest, reply func(kmsg.Response)) {
 		})
 	}
 	read()
+}
+
+// FetchBytesMaxDefault is Kafka's fetch.max.bytes default.
+const FetchBytesMaxDefault = 57671680
+
+// fetchBudget is the most record bytes one response carries: the request's MaxBytes (v3+)
+// under the broker's fetch.max.bytes.
+func fetchBudget(v View, req *kmsg.FetchRequest) int {
+	budget := int(v.FetchBytesMax)
+	if budget <= 0 {
+		budget = FetchBytesMaxDefault
+	}
+	if req.GetVersion() >= 3 {
+		budget = min(budget, max(int(req.MaxBytes), 0))
+	}
+	return budget
 }
 
 // fetchParts builds the response skeleton and the partitions to read, answering the
@@ -120,25 +143,45 @@ func fetchParts(b Broker, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, glob
 	return parts
 }
 
-// readAll reads every partition once, without waiting, and calls done when all answered.
-func readAll(b Broker, parts []*fetchPart, done func()) {
-	pending := 1
-	finish := func() {
-		if pending--; pending == 0 {
-			done()
+// readAll reads every partition once, without waiting, one after another so that each
+// read knows what the budget has left, and calls done when all answered. A partition
+// answered at once (nothing to read, an error) goes on in the same loop; one that waits
+// for a disk read goes on from its answer.
+func readAll(b Broker, parts []*fetchPart, budget int, done func()) {
+	left, i := budget, 0
+	var next func()
+	next = func() {
+		for i < len(parts) {
+			fp := parts[i]
+			i++
+			inLoop, waiting := true, true
+			fp.hwSeen = fp.rep.HighWatermark()
+			fp.rep.Fetch(b.Now(), partRead(fp.req, left), func(r partition.FetchResult) {
+				o := fp.out
+				o.ErrorCode, o.HighWatermark, o.LastStableOffset, o.LogStartOffset = r.Err, r.HighWatermark, r.LastStableOffset, r.LogStartOffset
+				o.RecordBatches = r.Records
+				left -= len(r.Records)
+				waiting = false
+				if !inLoop {
+					next()
+				}
+			})
+			inLoop = false
+			if waiting {
+				return
+			}
 		}
+		done()
 	}
-	for _, fp := range parts {
-		pending++
-		fp.hwSeen = fp.rep.HighWatermark()
-		fp.rep.Fetch(b.Now(), fp.req, func(r partition.FetchResult) {
-			o := fp.out
-			o.ErrorCode, o.HighWatermark, o.LastStableOffset, o.LogStartOffset = r.Err, r.HighWatermark, r.LastStableOffset, r.LogStartOffset
-			o.RecordBatches = r.Records
-			finish()
-		})
-	}
-	finish()
+	next()
+}
+
+// partRead is one partition's read: at most min(its PartitionMaxBytes, left), and offsets
+// only once nothing is left.
+func partRead(req partition.FetchRequest, left int) partition.FetchRequest {
+	req.MaxBytes = int32(min(max(int(req.MaxBytes), 0), max(left, 0)))
+	req.OffsetsOnly = left <= 0
+	return req
 }
 
 // anyNewRecords reports whether a high watermark moved since the last read.
@@ -151,19 +194,16 @@ func anyNewRecords(parts []*fetchPart) bool {
 	return false
 }
 
-// trimToMaxBytes drops the records of partitions past the response's byte budget (v3+),
+// trimToMaxBytes drops the records of partitions past the response's byte budget,
 // keeping the first partition that has records whole, as Kafka does.
-func trimToMaxBytes(parts []*fetchPart, maxBytes int32, version int16) {
-	if version < 3 || maxBytes <= 0 {
-		return
-	}
+func trimToMaxBytes(parts []*fetchPart, budget int) {
 	total := 0
 	for _, fp := range parts {
 		n := len(fp.out.RecordBatches)
 		if n == 0 {
 			continue
 		}
-		if total > 0 && total+n > int(maxBytes) {
+		if total > 0 && total+n > budget {
 			fp.out.RecordBatches = nil
 			continue
 		}

@@ -26,6 +26,9 @@ type View struct {
 	// Listener names the listener the request came on: brokers are described by their
 	// listener of that name, and left out when they have none.
 	Listener string
+	// FetchBytesMax is the broker's fetch.max.bytes: the most record bytes one Fetch
+	// response carries, whatever the request asks (0: FetchBytesMaxDefault).
+	FetchBytesMax int32
 }
 
 // InternalTopics are topics seedlog creates for itself.

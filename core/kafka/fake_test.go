@@ -63,6 +63,10 @@ type fakeReplica struct {
 	hold  bool     // keep answers until release
 	held  []func() // answers kept, in call order
 	calls []string // what was asked, in order
+	// batches are the sizes of the batches a fetch reads, as the disk does: whole
+	// batches up to MaxBytes, the first always; fetches records what fetches asked.
+	batches []int
+	fetches []partition.FetchRequest
 }
 
 func (r *fakeReplica) answer(f func()) {
@@ -85,8 +89,17 @@ func (r *fakeReplica) release(order ...int) {
 func (r *fakeReplica) Produce(int64, []byte, int16, time.Duration, func(partition.ProduceResult)) {
 	panic("not used")
 }
-func (r *fakeReplica) Fetch(int64, partition.FetchRequest, func(partition.FetchResult)) {
-	panic("not used")
+func (r *fakeReplica) Fetch(now int64, req partition.FetchRequest, reply func(partition.FetchResult)) {
+	r.calls = append(r.calls, fmt.Sprintf("fetch max=%d offsets-only=%v", req.MaxBytes, req.OffsetsOnly))
+	r.fetches = append(r.fetches, req)
+	res := partition.FetchResult{HighWatermark: 42, LastStableOffset: 42}
+	for _, n := range r.batches {
+		if req.OffsetsOnly || (len(res.Records) > 0 && len(res.Records)+n > int(req.MaxBytes)) {
+			break
+		}
+		res.Records = append(res.Records, make([]byte, n)...)
+	}
+	r.answer(func() { reply(res) })
 }
 func (r *fakeReplica) HighWatermark() int64 { return 0 }
 
@@ -182,6 +195,8 @@ type fakeBroker struct {
 	findCalls []string
 	findHold  bool
 	findHeld  []func()
+
+	fetchBytesMax int32 // fetch.max.bytes in the view
 }
 
 func newFakeBroker(t testing.TB, configs ...metadata.Config) *fakeBroker {
@@ -228,7 +243,9 @@ func (b *fakeBroker) tick(d time.Duration) {
 }
 
 func (b *fakeBroker) Now() int64 { return b.now }
-func (b *fakeBroker) View() View { return View{Image: b.image, ClusterID: "test", NodeID: 1} }
+func (b *fakeBroker) View() View {
+	return View{Image: b.image, ClusterID: "test", NodeID: 1, FetchBytesMax: b.fetchBytesMax}
+}
 
 func (b *fakeBroker) Replica(topic string, p int32) Replica {
 	if r := b.replicas[topicPartition{topic, p}]; r != nil {

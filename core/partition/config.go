@@ -32,9 +32,13 @@ type Config struct {
 	// FollowerFetchMaxWait is how long a leader holds a follower's fetch when the
 	// follower is at the log end (replica.fetch.wait.max.ms).
 	FollowerFetchMaxWait time.Duration
-	// FollowerFetchBytesMax bounds the records of one follower fetch response
+	// FollowerFetchBytesMax is what a follower asks for in each fetch
 	// (replica.fetch.max.bytes); the first batch is always whole.
 	FollowerFetchBytesMax int32
+	// FollowerResponseBytesMax bounds the records of the leader's answer to one follower
+	// fetch, whatever the fetch asks for (replica.fetch.response.max.bytes); the first
+	// batch is always whole.
+	FollowerResponseBytesMax int32
 	// PeerRequestTimeout is how long a follower waits for an answer beyond the leader's
 	// hold time before it asks again (messages between replicas can be lost).
 	PeerRequestTimeout time.Duration
@@ -68,6 +72,10 @@ type Config struct {
 	TailBatchesMax int
 	// ReplayBytesMax bounds one read while the producer state is rebuilt at start-up.
 	ReplayBytesMax int32
+	// MessageBytesMax is this broker's message.max.bytes: the ceiling of the topic's
+	// max.message.bytes at produce time, which bounds a batch and its records once
+	// decompressed. Metadata a differently configured controller wrote cannot lift it.
+	MessageBytesMax int32
 
 	// LeaseValid reports whether this broker's controller lease is valid at now. A
 	// leader serves clients only while it is. nil means always valid.
@@ -79,21 +87,23 @@ type Config struct {
 
 // DefaultConfig holds the defaults, Apache Kafka's where Kafka has one.
 var DefaultConfig = Config{
-	ReplicaLagMax:          30 * time.Second,
-	FollowerFetchMaxWait:   500 * time.Millisecond,
-	FollowerFetchBytesMax:  1 << 20,
-	PeerRequestTimeout:     5 * time.Second,
-	FollowerBackoff:        1 * time.Second,
-	AlterBackoff:           100 * time.Millisecond,
-	AlterTimeout:           30 * time.Second,
-	RetentionCheckInterval: 5 * time.Minute,
-	SnapshotInterval:       1 * time.Minute,
-	AsyncSyncInterval:      1 * time.Second,
-	PendingMax:             10000,
-	FetchesMax:             1000,
-	ProducersMax:           10000,
-	TailBatchesMax:         4096,
-	ReplayBytesMax:         1 << 20,
+	ReplicaLagMax:            30 * time.Second,
+	FollowerFetchMaxWait:     500 * time.Millisecond,
+	FollowerFetchBytesMax:    1 << 20,
+	FollowerResponseBytesMax: 10 << 20,
+	PeerRequestTimeout:       5 * time.Second,
+	FollowerBackoff:          1 * time.Second,
+	AlterBackoff:             100 * time.Millisecond,
+	AlterTimeout:             30 * time.Second,
+	RetentionCheckInterval:   5 * time.Minute,
+	SnapshotInterval:         1 * time.Minute,
+	AsyncSyncInterval:        1 * time.Second,
+	PendingMax:               10000,
+	FetchesMax:               1000,
+	ProducersMax:             10000,
+	TailBatchesMax:           4096,
+	ReplayBytesMax:           1 << 20,
+	MessageBytesMax:          MessageBytesMaxDefault,
 }
 
 func (c Config) withDefaults() Config {
@@ -134,8 +144,14 @@ func (c Config) withDefaults() Config {
 	if c.FollowerFetchBytesMax <= 0 {
 		c.FollowerFetchBytesMax = d.FollowerFetchBytesMax
 	}
+	if c.FollowerResponseBytesMax <= 0 {
+		c.FollowerResponseBytesMax = d.FollowerResponseBytesMax
+	}
 	if c.ReplayBytesMax <= 0 {
 		c.ReplayBytesMax = d.ReplayBytesMax
+	}
+	if c.MessageBytesMax <= 0 {
+		c.MessageBytesMax = d.MessageBytesMax
 	}
 	return c
 }

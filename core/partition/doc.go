@@ -53,7 +53,13 @@
 // only while that set has at least min.insync.replicas members, and never moves back
 // while leader. The leader tracks each follower's fetch offset, durable offset, last
 // fetch and last caught-up time (a fetch at the leader's LEO, or reaching the LEO the
-// leader had at the follower's previous fetch: Kafka's lastCaughtUpTime).
+// leader had at the follower's previous fetch: Kafka's lastCaughtUpTime). It credits a
+// follower's offsets no further than its own answers to that follower covered in this
+// leadership (an answer at F with records up to E covers max(F, E)): a follower cannot
+// hold what it was never sent, so a buggy or impersonated one that claims the whole log
+// moves neither the HW nor acks=all, nor joins the ISR. A fetch claiming more than is
+// credited is answered at once rather than held, so that the next fetch, which counts,
+// follows a round trip later (a new leader's HW and reads do not wait a long poll).
 //
 // ISR changes go to the controller as AlterPartition requests (Ready.AlterISR, one
 // outstanding at a time, carrying the partition epoch for compare-and-set). A member not
@@ -192,6 +198,6 @@
 // Limits: PendingMax bounds waiting produces, offset lookups and deletions (beyond it:
 // REQUEST_TIMED_OUT, nothing appended); FetchesMax bounds held or reading consumer
 // fetches (beyond it a fetch is answered at once with no records); one held fetch per
-// follower; ProducersMax; max.message.bytes per batch; FollowerFetchBytesMax per
-// replication answer.
+// follower; ProducersMax; max.message.bytes per batch; FollowerResponseBytesMax per
+// replication answer, whatever the follower asks for.
 package partition

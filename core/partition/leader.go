@@ -33,9 +33,21 @@ type leaderState struct {
 
 // followerInfo is the leader's view of one follower, learned from its fetches.
 type followerInfo struct {
-	id           int32
-	fetchOffset  int64 // -1 until its first fetch in this leadership
-	durable      int64 // -1 likewise
+	id int32
+	// fetchOffset and durable are what the follower's last fetch claimed, credited no
+	// further than sentEnd; -1 until a fetch of this leadership is credited.
+	fetchOffset int64
+	durable     int64
+	// sentEnd is the largest offset this leader's answers to the follower covered in
+	// this leadership: an answer to a fetch at F carrying records up to E covers
+	// max(F, E), an empty one covers F; -1 until the first. A follower cannot hold what
+	// it was never sent, or more than an answer confirmed it holds, so a buggy or
+	// impersonated follower claiming the whole log counts for neither the high watermark
+	// nor acks=all. It starts at -1 rather than at the high watermark: committed records
+	// are safe either way, but inSync compares the durable offset with the high
+	// watermark, and a claim of the high watermark nothing backs must not make a
+	// follower join the ISR.
+	sentEnd      int64
 	lastFetch    int64
 	lastFetchLEO int64 // the leader's log end at the follower's previous fetch
 	// lastCaughtUp is the last time the follower was known to hold the leader's whole
@@ -95,7 +107,7 @@ func (r *Replica) syncFollowers(now int64) {
 		}
 		f := l.follower(id)
 		if f == nil {
-			f = &followerInfo{id: id, fetchOffset: -1, durable: -1, lastFetchLEO: -1, lastCaughtUp: now}
+			f = &followerInfo{id: id, fetchOffset: -1, durable: -1, sentEnd: -1, lastFetchLEO: -1, lastCaughtUp: now}
 		}
 		out = append(out, f)
 	}
@@ -162,7 +174,7 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 		fail(code)
 		return
 	}
-	h, err := record.ValidateProduce(batch, r.st.messageBytesMax())
+	h, err := record.ValidateProduce(batch, r.messageBytesMax())
 	if err != nil {
 		fail(record.ProduceErrorCode(err))
 		return
@@ -183,6 +195,11 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 	r.appendLog(batch, r.hdrBuf)
 	r.acknowledge(now, ProduceResult{BaseOffset: base}, h.LastOffset(), acks, timeout, reply)
 	r.leoMoved()
+}
+
+// messageBytesMax is the topic's max.message.bytes under this broker's ceiling.
+func (r *Replica) messageBytesMax() int {
+	return min(r.st.messageBytesMax(), int(r.cfg.MessageBytesMax))
 }
 
 // answeredBySequence applies the idempotence rules to a batch of an idempotent producer
@@ -499,11 +516,14 @@ func (r *Replica) onFetch(now int64, from int32, m *Fetch) {
 		r.send(from, ans)
 		return
 	}
-	r.recordFetch(now, f, m)
+	credited := r.recordFetch(now, f, m)
 	r.advanceHW(now)
 	r.maybeAlterISR(now)
 	f.held = nil
-	if m.FetchOffset < r.leo || m.MaxWaitMs <= 0 {
+	// A fetch claiming more than is credited is answered at once: the answer is what
+	// lets the next fetch count, and a new leader's high watermark (and its readiness to
+	// serve reads) should not wait a long poll for it.
+	if m.FetchOffset < r.leo || m.MaxWaitMs <= 0 || !credited {
 		r.serveFollower(from, m)
 		return
 	}
@@ -511,26 +531,38 @@ func (r *Replica) onFetch(now int64, from int32, m *Fetch) {
 	f.heldUntil = now + min(int64(m.MaxWaitMs)*int64(time.Millisecond), int64(r.cfg.FollowerFetchMaxWait))
 }
 
-func (r *Replica) recordFetch(now int64, f *followerInfo, m *Fetch) {
+// recordFetch takes a follower's progress from its fetch, as far as this leader's answers
+// covered it, and reports whether the fetch offset counted whole.
+func (r *Replica) recordFetch(now int64, f *followerInfo, m *Fetch) bool {
+	offset := min(m.FetchOffset, f.sentEnd)
 	switch {
-	case m.FetchOffset >= r.leo:
+	case offset >= r.leo:
 		f.lastCaughtUp = now
-	case f.lastFetchLEO >= 0 && m.FetchOffset >= f.lastFetchLEO:
+	case f.lastFetchLEO >= 0 && offset >= f.lastFetchLEO:
 		f.lastCaughtUp = max(f.lastCaughtUp, f.lastFetch)
 	}
 	f.lastFetchLEO, f.lastFetch = r.leo, now
-	f.fetchOffset = m.FetchOffset
-	f.durable = min(m.DurableOffset, m.FetchOffset)
+	f.fetchOffset = offset
+	f.durable = min(m.DurableOffset, offset)
+	return offset == m.FetchOffset
+}
+
+// sent records that an answer to follower `to` covered the log up to offset.
+func (r *Replica) sent(to int32, offset int64) {
+	if f := r.lead.follower(to); f != nil {
+		f.sentEnd = max(f.sentEnd, offset)
+	}
 }
 
 // serveFollower reads the batches after the fetch offset and answers when the read is done.
 func (r *Replica) serveFollower(to int32, m *Fetch) {
 	ans := r.fetchAnswer(m)
 	if m.FetchOffset >= r.leo {
+		r.sent(to, m.FetchOffset)
 		r.send(to, ans)
 		return
 	}
-	maxBytes := r.cfg.FollowerFetchBytesMax
+	maxBytes := r.cfg.FollowerResponseBytesMax
 	if m.MaxBytes > 0 {
 		maxBytes = min(maxBytes, m.MaxBytes)
 	}
@@ -547,12 +579,26 @@ func (r *Replica) followerReadDone(p pendingOp, d disk.Done) {
 	switch {
 	case d.Err == nil:
 		ans.Records = d.Data
+		r.sent(p.to, max(ans.FetchOffset, batchesEnd(d.Data)))
 	case d.Offset > ans.FetchOffset:
 		ans.Err, ans.LogStartOffset = CodeOffsetOutOfRange, d.Offset
 	default:
 		ans.Err = CodeKafkaStorageError
 	}
 	r.send(p.to, ans)
+}
+
+// batchesEnd is the offset after the last whole batch of b, -1 when b holds none.
+func batchesEnd(b []byte) int64 {
+	end := int64(-1)
+	for len(b) > 0 {
+		h, err := record.ParseHeader(b)
+		if err != nil || h.Size() > len(b) {
+			break
+		}
+		end, b = h.NextOffset(), b[h.Size():]
+	}
+	return end
 }
 
 // ---- timers ----

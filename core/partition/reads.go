@@ -90,7 +90,7 @@ func (r *Replica) Fetch(now int64, req FetchRequest, reply func(FetchResult)) {
 		r.answerFetch(reply, r.fetchResult())
 		return
 	}
-	if req.MaxWait <= 0 || req.MinBytes <= 0 || r.fetchSatisfied(c) {
+	if req.MaxWait <= 0 || req.MinBytes <= 0 || req.OffsetsOnly || r.fetchSatisfied(c) {
 		r.serveConsumer(c)
 		return
 	}
@@ -102,10 +102,11 @@ func (r *Replica) fetchSatisfied(c *consumerFetch) bool {
 	return r.tail.bytesBetween(c.req.FetchOffset, r.readLimit()) >= int64(c.req.MinBytes)
 }
 
-// serveConsumer answers a fetch now: empty when nothing is readable, else after a read.
+// serveConsumer answers a fetch now: empty when nothing is readable or no records are
+// wanted, else after a read.
 func (r *Replica) serveConsumer(c *consumerFetch) {
 	limit := r.readLimit()
-	if c.req.FetchOffset >= limit {
+	if c.req.FetchOffset >= limit || c.req.OffsetsOnly {
 		r.answerFetch(c.reply, r.fetchResult())
 		return
 	}

@@ -23,6 +23,9 @@ type FetchRequest struct {
 	FetchOffset        int64
 	// MaxBytes bounds the records returned, except that the first batch is always whole.
 	MaxBytes int32
+	// OffsetsOnly asks for no records at all, only the offsets and the error a fetch
+	// would get: the fetch response this partition belongs to has spent its byte budget.
+	OffsetsOnly bool
 	// MinBytes and MaxWait make the fetch a long poll: it is held until at least MinBytes
 	// are readable or MaxWait has passed.
 	MinBytes int32

@@ -32,7 +32,11 @@ type Config struct {
 	// FetchTimeout: a follower with no good fetch response this long starts an election
 	// (an observer tries another voter); a leader that no majority fetched from this long
 	// resigns. It must exceed FetchMaxWait.
-	FetchTimeout       time.Duration
+	FetchTimeout time.Duration
+	// ClockDriftMax bounds every member's clock rate error (0.01: a clock advances
+	// between 0.99 and 1.01 seconds per real second). The epoch guard needs it to bound
+	// how fast elections can raise the epoch as seen on this member's clock.
+	ClockDriftMax      float64
 	FetchBytesMax      int // batches per fetch response, beyond the first
 	SnapshotChunkBytes int // snapshot bytes per FetchSnapshot response
 	Rand               *rand.Rand
@@ -87,6 +91,9 @@ func (c Config) validate() error {
 	}
 	if c.FetchMaxWait < 0 || c.FetchTimeout <= c.FetchMaxWait {
 		errs = append(errs, fmt.Errorf("fetch timeout %v must exceed fetch max wait %v", c.FetchTimeout, c.FetchMaxWait))
+	}
+	if !(c.ClockDriftMax >= 0 && c.ClockDriftMax < 0.5) {
+		errs = append(errs, fmt.Errorf("clock drift bound %v outside [0, 0.5)", c.ClockDriftMax))
 	}
 	if c.FetchBytesMax <= 0 || c.SnapshotChunkBytes <= 0 {
 		errs = append(errs, fmt.Errorf("fetch bytes max %d, snapshot chunk bytes %d", c.FetchBytesMax, c.SnapshotChunkBytes))

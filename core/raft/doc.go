@@ -39,11 +39,54 @@
 // epoch and leader, so the sender catches up. Observers never vote or stand; they learn
 // epochs and leaders from responses.
 //
+// # Epochs from peers
+//
+// Epochs only grow, and adopting one is persisted, so a single message carrying epoch
+// 2^31-1 would make a member unable to ever stand again (startPreVote stops there), and
+// three such messages would leave the quorum leaderless for good. Step therefore drops,
+// with an "epoch-refused" note, any message whose epoch exceeds what a legitimate
+// sequence of elections could have reached. The bound rests on the election timer:
+// a voter stands at most once per S = min(ElectionTimeout, FetchTimeout) on its own clock
+// (its election timer restarts when it stands; a follower stands when its leader was
+// silent for FetchTimeout, and it follows only after standing), and every stand raises
+// the quorum's highest epoch by at most one. Clocks run at 1±ρ (ρ = ClockDriftMax), so
+// while e passes on this member's clock a voter's clock advances at most
+// e(1+ρ)/(1-ρ), and the quorum's epoch grows by at most V per period
+// P = S(1-ρ)/(1+ρ) of this member's clock, plus one stand per voter in progress. A member
+// accepts epochs up to
+//
+//	anchorEpoch + epochSlack + V * ceil((now - anchorTime) / P)
+//
+// where the anchor is its epoch when it started (as recovered from disk) and moves to
+// each epoch it later adopts or stands in, but only when that tightens the bound: an
+// adopted epoch may come from a peer that lies within the bound, and anchoring on it
+// would let the lie grow by epochSlack at every message. epochSlack (1024) covers what
+// the rate cannot see: the elections the quorum held while this member was down or cut
+// off before its anchor, the stands in progress at the anchor, a pre-vote's epoch+1 and
+// clock jumps. Simulated runs with crash and partition storms stay below a hundred
+// epochs. Observers apply the same bound.
+//
+// A member that was away longer than the slack covers (a broker added to an old
+// cluster, a voter whose quorum state was lost) would refuse the real epoch. So every
+// epoch above a member's own that another voter's message carried is remembered, and
+// once a majority of the voters carried an epoch, the anchor moves up to it
+// ("epoch-vouched"): not every member of a majority can be the faulty one. A minority of
+// faulty voters can therefore raise the epoch by epochSlack once, and then only as fast
+// as legitimate elections could: 2^31/V periods to exhaust the epochs, about 14 years
+// with five voters and the default one-second election timeout. The guard defends the epoch only: a faulty voter can still lie in
+// every other field (its log in a vote request, its fetch offset), which Raft does not
+// survive in general.
+//
 // # Replication
 //
 // Followers and observers pull: Fetch{epoch, fetchOffset, lastFetchedEpoch, knownHW}. A
 // member sends its next fetch only when everything it appended is synced, so a voter's
-// fetch offset is also its durable offset, which the leader counts. The leader checks
+// fetch offset is also its durable offset, which the leader counts, but no further than
+// its own answers to that voter covered in its epoch (an answer at offset F with batches
+// up to E covers max(F, E); the last snapshot chunk covers the snapshot's end): a voter
+// cannot hold what it was never sent, so a faulty one claiming the leader's whole log
+// does not commit it. A fetch that claims more than is credited is answered at once, not
+// held, so the next fetch, which counts, follows a round trip later. The leader checks
 // (fetchOffset, lastFetchedEpoch) against its epochs: when they match it answers with
 // whole batches from fetchOffset (at most FetchBytesMax, the first batch always whole);
 // when they do not, with Diverging{epoch, endOffset}, the largest epoch it has up to

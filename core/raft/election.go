@@ -69,6 +69,7 @@ func (r *Raft) checkPreVotes(now int64) {
 func (r *Raft) becomeCandidate(now int64) {
 	r.leaveRole("candidacy")
 	r.epoch++
+	r.epochChanged(now, r.epoch)
 	r.votedFor = r.cfg.ID
 	r.role, r.leader = Candidate, -1
 	r.votes = make([]bool, len(r.cfg.Voters))

@@ -24,8 +24,15 @@ type peerProgress struct {
 	// readRound is the highest read round this voter echoed in a fetch of this epoch.
 	readRound uint64
 	// durable is the fetch offset of the voter's last fetch that matched this log: its
-	// log equals this one below it, and it is synced there. -1 until it fetches.
-	durable   int64
+	// log equals this one below it, and it is synced there. -1 until it fetches. It is
+	// credited no further than sent.
+	durable int64
+	// sent is the largest offset this leader's answers to the voter covered in this
+	// epoch (an answer at offset F carrying batches up to E covers max(F, E)); -1 none.
+	// A voter cannot hold more than it was sent, or than an earlier answer confirmed it
+	// holds, so a fetch claiming more, from a faulty or impersonated voter, is not
+	// counted for the high watermark.
+	sent      int64
 	lastFetch int64 // for check-quorum; the election time until the first fetch
 	fetched   bool  // fetched in this epoch, so it knows the leader
 }
@@ -44,7 +51,7 @@ func (r *Raft) becomeLeader(now int64) {
 		beginAt: now + int64(r.cfg.ElectionTimeout)/2,
 	}
 	for i := range r.lead.peers {
-		r.lead.peers[i] = peerProgress{durable: -1, lastFetch: now}
+		r.lead.peers[i] = peerProgress{durable: -1, sent: -1, lastFetch: now}
 	}
 	r.note("elected", "%d leads epoch %d from offset %d", r.cfg.ID, r.epoch, r.log.end())
 	value := leaderChangeValue(r.cfg.ID, r.epoch, r.cfg.Voters)
@@ -173,16 +180,31 @@ func (r *Raft) onFetch(now int64, from int32, m *Fetch) {
 	}
 	div, snap := r.checkFetchPosition(m.FetchOffset, m.LastFetchedEpoch)
 	if div == nil && !snap {
-		if vi >= 0 {
-			r.lead.peers[vi].durable = m.FetchOffset
-			r.advanceLeaderHW()
-		}
-		if m.FetchOffset == r.log.end() && m.KnownHW == r.hwDurable && r.cfg.FetchMaxWait > 0 {
+		credited := vi < 0 || r.creditFetch(vi, m.FetchOffset)
+		// A fetch not fully credited is answered at once: the answer is what lets the
+		// next fetch count, and the high watermark should not wait a long poll for it.
+		if credited && m.FetchOffset == r.log.end() && m.KnownHW == r.hwDurable && r.cfg.FetchMaxWait > 0 {
 			r.holdFetch(now, from, m)
 			return
 		}
 	}
 	r.serveFetch(from, m)
+}
+
+// creditFetch counts a voter's fetch offset as its durable offset, as far as this
+// leader's answers covered it, and reports whether it counted whole.
+func (r *Raft) creditFetch(vi int, offset int64) bool {
+	p := &r.lead.peers[vi]
+	p.durable = min(offset, p.sent)
+	r.advanceLeaderHW()
+	return p.durable == offset
+}
+
+// covered records that an answer to voter `to` covered the log up to offset.
+func (r *Raft) covered(to int32, offset int64) {
+	if vi := r.voterIndex(to); vi >= 0 && r.lead != nil {
+		r.lead.peers[vi].sent = max(r.lead.peers[vi].sent, offset)
+	}
 }
 
 func (r *Raft) refusal(m *Fetch, code Code, leader int32) *FetchResponse {
@@ -223,7 +245,9 @@ func (r *Raft) serveFetch(to int32, m *Fetch) {
 	case div != nil:
 		resp.Diverging = div
 	default:
-		resp.Batches = r.log.slice(m.FetchOffset, r.cfg.FetchBytesMax)
+		var next int64
+		resp.Batches, next = r.log.slice(m.FetchOffset, r.cfg.FetchBytesMax)
+		r.covered(to, max(m.FetchOffset, next))
 	}
 	r.send(to, resp)
 }
@@ -293,6 +317,9 @@ func (r *Raft) onFetchSnapshot(now int64, from int32, m *FetchSnapshot) {
 		data := r.snap.Data
 		resp.Size = int64(len(data))
 		resp.Chunk = data[m.Position:min(int64(len(data)), m.Position+int64(r.cfg.SnapshotChunkBytes))]
+		if m.Position+int64(len(resp.Chunk)) == resp.Size {
+			r.covered(from, r.snap.EndOffset) // the last chunk completes the snapshot
+		}
 	}
 	r.send(from, resp)
 }

@@ -153,21 +153,24 @@ func (l *memLog) deleteBelow(o int64) {
 }
 
 // slice returns whole batches from the one holding from, at most bytesMax bytes except
-// that the first batch is always whole.
-func (l *memLog) slice(from int64, bytesMax int) []byte {
+// that the first batch is always whole, and the offset after the last of them (from
+// when there are none).
+func (l *memLog) slice(from int64, bytesMax int) ([]byte, int64) {
 	i := l.find(from)
 	if i < 0 {
-		return nil
+		return nil, from
 	}
 	var out []byte
+	next := from
 	for ; i < len(l.batches); i++ {
 		d := l.batches[i].data
 		if len(out) > 0 && len(out)+len(d) > bytesMax {
 			break
 		}
 		out = append(out, d...)
+		next = l.batches[i].next
 	}
-	return out
+	return out, next
 }
 
 // bytesFrom sums the sizes of the batches at or above o.

@@ -89,19 +89,19 @@ func TestMemLogTruncateAndDelete(t *testing.T) {
 func TestMemLogSlice(t *testing.T) {
 	l := testLog(t)
 	size := len(l.batches[0].data)
-	if got := l.slice(0, 1); !bytes.Equal(got, l.batches[0].data) {
-		t.Fatalf("the first batch is not always whole: %d bytes", len(got))
+	if got, next := l.slice(0, 1); !bytes.Equal(got, l.batches[0].data) || next != l.batches[0].next {
+		t.Fatalf("the first batch is not always whole: %d bytes, next %d", len(got), next)
 	}
-	if got := l.slice(1, 2*size); !bytes.HasPrefix(got, l.batches[0].data) {
+	if got, _ := l.slice(1, 2*size); !bytes.HasPrefix(got, l.batches[0].data) {
 		t.Fatalf("a fetch inside a batch starts at that batch")
 	}
-	if got := l.slice(6, 1<<20); got != nil {
-		t.Fatalf("slice at the end: %d bytes", len(got))
+	if got, next := l.slice(6, 1<<20); got != nil || next != 6 {
+		t.Fatalf("slice at the end: %d bytes, next %d", len(got), next)
 	}
-	all := l.slice(0, 1<<20)
+	all, next := l.slice(0, 1<<20)
 	n, err := record.Split(all, func(record.Header, []byte) error { return nil })
-	if err != nil || n != len(all) || n != l.bytesFrom(0) {
-		t.Fatalf("slice of everything: %d of %d bytes, %v", n, len(all), err)
+	if err != nil || n != len(all) || n != l.bytesFrom(0) || next != l.end() {
+		t.Fatalf("slice of everything: %d of %d bytes, next %d, %v", n, len(all), next, err)
 	}
 }
 

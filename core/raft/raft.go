@@ -168,8 +168,9 @@ type Raft struct {
 	votes             []bool // prospective and candidate: granted, by voter index
 	rejects           []bool // prospective and candidate: refused, by voter index
 
-	lead *leaderState // non-nil exactly while role == Leader
-	fol  followerState
+	lead  *leaderState // non-nil exactly while role == Leader
+	fol   followerState
+	guard epochGuard
 
 	out     Ready
 	fatal   error
@@ -180,7 +181,7 @@ const noTime = math.MinInt64 / 4
 
 // Step handles a message from peer from.
 func (r *Raft) Step(now int64, from int32, m Message) {
-	if !r.enter(now) {
+	if !r.enter(now) || !r.admitEpoch(now, from, m) {
 		return
 	}
 	switch m := m.(type) {

@@ -26,6 +26,7 @@ func New(cfg Config, rec Restored) (*Raft, error) {
 		majority:          len(cfg.Voters)/2 + 1,
 		leader:            -1,
 		lastLeaderContact: noTime,
+		guard:             newEpochGuard(cfg),
 	}
 	r.fol.lastEpochOverride = -1
 	r.rec.followed = -1

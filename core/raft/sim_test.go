@@ -220,6 +220,9 @@ func runSimCounts(cfg simConfig) (map[string]int, error) {
 		// Liveness in hundredths of an election timeout after healing, for the log.
 		w.counts["max: leader after heal (ET/100)"] = int((w.probe.leaderAt - w.healAt) * 100 / int64(cfg.election))
 		w.counts["max: commit after heal (ET/100)"] = int((w.probe.doneAt - w.healAt) * 100 / int64(cfg.election))
+		for _, e := range w.chk.maxEpoch {
+			w.counts["max: epoch"] = max(w.counts["max: epoch"], int(e))
+		}
 	}
 	return w.counts, w.err
 }
@@ -301,6 +304,7 @@ func (w *world) raftConfig(sn *simNode) Config {
 		ElectionTimeout:     w.cfg.election,
 		FetchMaxWait:        w.cfg.fetchMaxWait,
 		FetchTimeout:        w.cfg.fetchTimeout,
+		ClockDriftMax:       1e-4, // ppm is within ±100
 		FetchBytesMax:       w.cfg.fetchBytesMax,
 		SnapshotChunkBytes:  w.cfg.chunkBytes,
 		Rand:                rand.New(rand.NewPCG(w.cfg.seed, uint64(sn.id)<<32|sn.lives)),
@@ -742,8 +746,15 @@ func (w *world) process(sn *simNode) {
 		w.chk.committed(sn, e)
 	}
 	for _, note := range rd.Notes {
-		if note.Kind == "elected" {
+		switch note.Kind {
+		case "elected":
 			w.chk.leaderComplete(sn)
+		case "epoch-refused":
+			// Every message here is legitimate: the guard's bound is wrong.
+			w.fail("node %d: %s", sn.id, note.Text)
+			return
+		case "candidate":
+			w.chk.stood(sn)
 		}
 	}
 	w.chk.status(sn)
@@ -915,6 +926,8 @@ type checker struct {
 	maxOff   int64            // largest committed offset seen, -1 none
 	maxEpoch []int32          // per node, across restarts
 	maxHW    []int64
+	// lastStand is when each member last stood for election, on its own clock; 0 never.
+	lastStand []int64
 }
 
 type entrySig struct {
@@ -929,7 +942,20 @@ type entrySig struct {
 func newChecker(w *world) checker {
 	n := w.cfg.voters + w.cfg.observers
 	return checker{w: w, leaders: map[int32]int32{}, entries: map[int64]entrySig{},
-		chains: map[int64]uint64{}, maxOff: -1, maxEpoch: make([]int32, n), maxHW: make([]int64, n)}
+		chains: map[int64]uint64{}, maxOff: -1, maxEpoch: make([]int32, n), maxHW: make([]int64, n),
+		lastStand: make([]int64, n)}
+}
+
+// stood checks what the epoch guard's bound rests on: a member stands at most once per
+// ElectionTimeout or FetchTimeout, whichever is shorter, on its own clock, across
+// restarts too.
+func (c *checker) stood(sn *simNode) {
+	at := sn.local(c.w.now)
+	gap := min(c.w.cfg.election, c.w.cfg.fetchTimeout)
+	if prev := c.lastStand[sn.idx]; prev != 0 && at-prev < int64(gap) {
+		c.w.fail("node %d stands again %v after its last stand, less than %v", sn.id, time.Duration(at-prev), gap)
+	}
+	c.lastStand[sn.idx] = at
 }
 
 func (c *checker) committed(sn *simNode, e Entry) {

@@ -343,6 +343,7 @@ func (r *Raft) appendLocal(batch []byte) record.Header {
 
 // start arms the timers on the first input.
 func (r *Raft) start(now int64) {
+	r.guard.anchor(now, r.epoch)
 	if r.voterIdx >= 0 {
 		r.resetElectionTimer(now)
 		if r.rec.active {
@@ -368,6 +369,7 @@ func (r *Raft) adopt(now int64, epoch int32, leader int32) {
 	}
 	r.leaveRole("epoch %d, leader %d", epoch, leader)
 	if epoch > r.epoch {
+		r.epochChanged(now, epoch)
 		r.epoch, r.votedFor = epoch, -1
 		r.persist()
 	}

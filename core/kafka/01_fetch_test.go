@@ -1,0 +1,131 @@
+package kafka
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// fetchOrders asks for every partition of "orders" with the given byte limits.
+func fetchOrders(t *testing.T, b *fakeBroker, maxBytes, partitionMaxBytes int32) *kmsg.FetchResponse {
+	t.Helper()
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(12)
+	req.ReplicaID, req.MaxBytes, req.MinBytes, req.SessionEpoch = -1, maxBytes, 1, -1
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "orders"
+	for p := range int32(3) {
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.Partition, fp.CurrentLeaderEpoch, fp.PartitionMaxBytes = p, -1, partitionMaxBytes
+		ft.Partitions = append(ft.Partitions, fp)
+	}
+	req.Topics = append(req.Topics, ft)
+	r := &replies{t: t}
+	Fetch(b, viaWire(t, req), r.reply)
+	resp := r.one().(*kmsg.FetchResponse)
+	checkWire(t, resp)
+	return resp
+}
+
+func hostOrders(b *fakeBroker, batches ...int) []*fakeReplica {
+	var reps []*fakeReplica
+	for p := range int32(3) {
+		r := b.host("orders", p)
+		r.batches = slices.Clone(batches)
+		reps = append(reps, r)
+	}
+	return reps
+}
+
+func recordBytes(resp *kmsg.FetchResponse) []int {
+	var out []int
+	for _, p := range resp.Topics[0].Partitions {
+		out = append(out, len(p.RecordBatches))
+	}
+	return out
+}
+
+// A client asking for 2 GiB gets at most fetch.max.bytes read for it: partitions are
+// read one after another with what the budget has left, and once it is spent the rest
+// answer with their offsets only.
+func TestFetchBoundedByBrokerFetchBytesMax(t *testing.T) {
+	b := newFakeBroker(t)
+	b.fetchBytesMax = 1000
+	reps := hostOrders(b, 400, 400, 400, 400)
+	resp := fetchOrders(t, b, math.MaxInt32, math.MaxInt32)
+	want := [][]string{{"fetch max=1000 offsets-only=false"}, {"fetch max=200 offsets-only=false"}, {"fetch max=0 offsets-only=true"}}
+	for p, r := range reps {
+		if !slices.Equal(r.calls, want[p]) {
+			t.Errorf("partition %d asked %v, want %v", p, r.calls, want[p])
+		}
+	}
+	// Partition 1's first batch was read beyond the budget (as the disk returns a first
+	// batch whole) and dropped: at most one batch beyond the budget is ever read.
+	if got := recordBytes(resp); !slices.Equal(got, []int{800, 0, 0}) {
+		t.Fatalf("record bytes %v", got)
+	}
+	for _, p := range resp.Topics[0].Partitions {
+		if p.ErrorCode != 0 || p.HighWatermark != 42 {
+			t.Fatalf("partition %d: code %d, high watermark %d", p.Partition, p.ErrorCode, p.HighWatermark)
+		}
+	}
+}
+
+// The request's own MaxBytes bounds the response when below the broker's, and each
+// partition reads at most its PartitionMaxBytes; the first partition with records
+// returns a whole batch even when larger, as in Kafka.
+func TestFetchBoundedByRequestAndPartitionMaxBytes(t *testing.T) {
+	b := newFakeBroker(t)
+	reps := hostOrders(b, 400, 400)
+	resp := fetchOrders(t, b, 900, 300)
+	want := []string{"fetch max=300 offsets-only=false"}
+	if !slices.Equal(reps[0].calls, want) || !slices.Equal(reps[1].calls, want) {
+		t.Fatalf("asked %v and %v", reps[0].calls, reps[1].calls)
+	}
+	if got := recordBytes(resp); !slices.Equal(got, []int{400, 400, 0}) {
+		t.Fatalf("record bytes %v", got)
+	}
+	if got := reps[2].calls; !slices.Equal(got, []string{"fetch max=100 offsets-only=false"}) {
+		t.Fatalf("partition 2 asked %v", got)
+	}
+	// Nothing but the broker's default limits a client asking for everything.
+	b = newFakeBroker(t)
+	reps = hostOrders(b, 10)
+	fetchOrders(t, b, math.MaxInt32, math.MaxInt32)
+	if got := reps[0].fetches[0].MaxBytes; got != FetchBytesMaxDefault {
+		t.Fatalf("first read of %d bytes, want fetch.max.bytes' default %d", got, FetchBytesMaxDefault)
+	}
+}
+
+// A partition whose read is under way holds the next one back: the budget it leaves is
+// known only once it answers.
+func TestFetchReadsPartitionsInTurn(t *testing.T) {
+	b := newFakeBroker(t)
+	reps := hostOrders(b, 400)
+	reps[0].hold = true
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(12)
+	req.ReplicaID, req.MaxBytes, req.MinBytes, req.SessionEpoch = -1, 1000, 1, -1
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "orders"
+	for p := range int32(3) {
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.Partition, fp.CurrentLeaderEpoch, fp.PartitionMaxBytes = p, -1, 1000
+		ft.Partitions = append(ft.Partitions, fp)
+	}
+	req.Topics = append(req.Topics, ft)
+	r := &replies{t: t}
+	Fetch(b, req, r.reply)
+	if len(r.got) != 0 || len(reps[1].calls) != 0 {
+		t.Fatalf("partition 1 read before partition 0 answered: %v", reps[1].calls)
+	}
+	reps[0].release(0)
+	if got := recordBytes(r.one().(*kmsg.FetchResponse)); !slices.Equal(got, []int{400, 400, 0}) {
+		t.Fatalf("record bytes %v", got)
+	}
+	if got := reps[2].calls; !slices.Equal(got, []string{"fetch max=200 offsets-only=false"}) {
+		t.Fatalf("partition 2 asked %v", got)
+	}
+}
