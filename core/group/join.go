@@ -8,6 +8,9 @@ import (
 )
 
 // joinArgs is a JoinGroup request, checked and copied out of the request's buffers.
+// joinSkipAssignmentVersion is the first JoinGroup version with SkipAssignment.
+const joinSkipAssignmentVersion = 9
+
 type joinArgs struct {
 	version          int16
 	memberID         string
@@ -231,7 +234,7 @@ func (c *Coordinator) replaceStatic(now int64, g *group, old *member, a joinArgs
 	switch g.state {
 	case stateStable:
 		if unchanged {
-			c.persistReplacement(g, m, leaderBefore)
+			c.persistReplacement(g, m, leaderBefore, a.version)
 			return
 		}
 		c.prepareRebalance(g)
@@ -243,10 +246,14 @@ func (c *Coordinator) replaceStatic(now int64, g *group, old *member, a joinArgs
 }
 
 // persistReplacement records a Stable group with a static member's new id, then answers
-// its join with the current generation. The leader named is the one before the
-// replacement, so a replaced leader does not run an assignment a Stable group would not
-// hand out. If a rebalance starts meanwhile, its completion answers the join instead.
-func (c *Coordinator) persistReplacement(g *group, m *member, leaderBefore string) {
+// its join with the current generation. A replaced leader must not run an assignment a
+// Stable group would not hand out, yet must keep watching the group's metadata (no other
+// member does): from JoinGroup v9 it is named leader with SkipAssignment set (KIP-814);
+// before, the leader named is the old member id, which clients take as theirs by its
+// instance prefix. If a rebalance starts meanwhile, its completion answers the join
+// instead.
+func (c *Coordinator) persistReplacement(g *group, m *member, leaderBefore string, version int16) {
+	skip := version >= joinSkipAssignmentVersion && g.leader == m.id
 	gen, id := g.generation, m.id
 	c.append([]KV{c.groupRecord(g, nil)}, func(_ int64, err error) {
 		// The member may have been replaced again (a later record carries its id), or a
@@ -259,6 +266,12 @@ func (c *Coordinator) persistReplacement(g *group, m *member, leaderBefore strin
 			c.answerJoin(m, joinError(appendCode(err), m.id))
 			return
 		}
-		c.answerJoin(m, c.joinResponse(g, m, leaderBefore))
+		if !skip {
+			c.answerJoin(m, c.joinResponse(g, m, leaderBefore))
+			return
+		}
+		resp := c.joinResponse(g, m, m.id)
+		resp.SkipAssignment = true
+		c.answerJoin(m, resp)
 	}, nil)
 }

@@ -79,16 +79,28 @@ func TestStaticReplacementWithoutRebalance(t *testing.T) {
 	}
 }
 
-func TestStaticReplacementOfLeaderNamesOldLeader(t *testing.T) {
+// TestStaticReplacementOfLeader: a static leader that rejoins a Stable group must not
+// run a new assignment, yet must keep leading (it alone watches the group's metadata).
+// From JoinGroup v9 it is named leader with SkipAssignment (KIP-814); before, the old
+// member id stays the named leader, which clients recognize by its instance prefix.
+func TestStaticReplacementOfLeader(t *testing.T) {
 	h := newHarness(t)
-	ids, gen := h.staticGroup("g", "i1", "i2")
+	_, gen := h.staticGroup("g", "i1", "i2")
 	resp := h.join(staticJoinReq("g", "", "i1")).get()
-	if resp.LeaderID != ids[0] || resp.MemberID == ids[0] || len(resp.Members) != 0 {
-		t.Errorf("replaced leader told leader %s member %s with %d members; it must not think it leads",
-			resp.LeaderID, resp.MemberID, len(resp.Members))
+	if resp.LeaderID != resp.MemberID || !resp.SkipAssignment || len(resp.Members) != 2 {
+		t.Errorf("v9: replaced leader told leader %s member %s skip %v with %d members; want itself, skip, both members",
+			resp.LeaderID, resp.MemberID, resp.SkipAssignment, len(resp.Members))
 	}
 	if st := h.group("g"); st.Leader != resp.MemberID || st.Generation != gen {
 		t.Errorf("group leader %s generation %d", st.Leader, st.Generation)
+	}
+	old := staticJoinReq("g", "", "i1")
+	old.Version = 8
+	prev := resp.MemberID
+	resp = h.join(old).get()
+	if resp.LeaderID != prev || resp.MemberID == prev || resp.SkipAssignment || len(resp.Members) != 0 {
+		t.Errorf("v8: replaced leader told leader %s member %s skip %v with %d members; want the old id named",
+			resp.LeaderID, resp.MemberID, resp.SkipAssignment, len(resp.Members))
 	}
 }
 

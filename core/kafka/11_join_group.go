@@ -5,8 +5,9 @@ package kafka
 // Deviations from Apache Kafka (core/group documents the coordinator's own):
 //   - Members' client hosts are empty in DescribeGroups: the node does not see client
 //     addresses. (Kafka shows "/" and the address.)
-//   - SkipAssignment (v9, KIP-814) is never set: a static leader that rejoins always
-//     computes the assignment again.
+//   - A static leader that rejoins a Stable group with unchanged subscriptions is named
+//     leader with SkipAssignment from v9 (KIP-814); before v9 the old member id stays the
+//     named leader, as Kafka did before KIP-814.
 //
 // As in Kafka, an empty group id is INVALID_GROUP_ID, and a request reaching a broker
 // that does not coordinate the group gets NOT_COORDINATOR (or the load/availability code
