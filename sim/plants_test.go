@@ -19,19 +19,20 @@ import (
 // whenever the swarm or the node changes):
 //
 //	vote-before-sync               invariant:quorum (two leaders in an epoch), 69
-//	no-truncate-divergent          invariant:quorum (a committed record differs), 16
+//	no-truncate-divergent          invariant:quorum (a committed record differs), 3
 //	ack-before-isr-sync            log-history (stale: a read after the ack misses it), 1
 //	fetch-above-hw                 log-history (above-hw), 1
-//	truncate-to-own-hw             log-history (inconsistent reads of one offset), 7
+//	truncate-to-own-hw             log-history (inconsistent reads of one offset), 8
 //	serve-after-lease              invariant:lease, 1
 //	idempotent-dup                 log-history (duplicate), 1
 //	early-read-new-leader          invariant:read-ready, 16
 //	stale-generation-commit        groups (stale commit accepted), 5
 //	commit-before-durable          linearizability (committed offsets), 247
-//	double-assign-after-failover   invariant:groups (a partition owned twice), 16
-//	peer-auth-skipped              invariant:partitions (an ISR member short of its leader's
-//	                               HW: the byzantine client's fetch in its name claimed what
-//	                               the leader had just sent it), 1
+//	double-assign-after-failover   invariant:groups (a partition owned twice), 60
+//	peer-auth-skipped              liveness (forged traffic kept data partitions from
+//	                               serving after faults stopped), 1; before the core's
+//	                               defences, invariant:partitions (an ISR member short of
+//	                               its leader's HW after a forged fetch in its name)
 //
 // peer-auth-skipped runs with the byzantine client in every seed (byzantine): only an
 // attacker turns a reader that skips the tag check into damage. It is caught in about
