@@ -2,8 +2,12 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // scrape reads a broker's /metrics into name{labels} -> value; nil when it cannot.
@@ -256,5 +262,61 @@ func TestDescriptorExhaustionRecovers(t *testing.T) {
 	}
 	if b, err := os.ReadFile(p.dir + "/broker.log"); err == nil && strings.Count(string(b), "accepting connections failed") > 20 {
 		t.Errorf("%d log lines about failed accepts: they should be rate-limited", strings.Count(string(b), "accepting connections failed"))
+	}
+}
+
+// cpuTime is the CPU a process used so far (user and system), from /proc.
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // clock ticks (USER_HZ)
+}
+
+// TestTagBombsCostLittleCPU sends 500 flexible Produce requests whose tagged-field
+// count announces 2^32-1 tags (once 3.7 to 63 CPU-seconds each) to a real broker's
+// client listener, and 500 controller calls carrying one to its peer listener. Each is
+// refused at once; the CPU the broker spent beyond an idle window of the same length is
+// reported per request.
+func TestTagBombsCostLittleCPU(t *testing.T) {
+	c := newClusterWith(t, 1, clusterOpts{settings: map[string]string{
+		"default.replication.factor": "1", "min.insync.replicas": "1", "offsets.topic.num.partitions": "1",
+	}})
+	p := c.procs[0]
+	c.waitBrokers(c.client(), 1)
+	pid := p.cmd.Process.Pid
+	produceBomb, _ := hex.DecodeString(strings.ReplaceAll("0000 0009 00000029 0004 73655664 00 00 ffff0000 03e8 02 02 74 02 000000ff 02 41 ffffffff 0f 00", " ", ""))
+	callBomb := frameOf(append(callHeader(kmsg.NewPtrBrokerHeartbeatRequest()), 0x0a, 0x05, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0, 0))
+	send := func(addr string, b []byte) {
+		nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		nc.Write(b)
+		if _, err := io.Copy(io.Discard, nc); err != nil {
+			t.Fatalf("a bomb to %s: the connection stayed open: %v", addr, err)
+		}
+	}
+	start, cpu0 := time.Now(), cpuTime(t, pid)
+	for range 500 {
+		send(p.clientAddr, frameOf(produceBomb))
+		send(p.peerAddr, append(binary.BigEndian.AppendUint32(nil, 0x53444C50), callBomb...))
+	}
+	spent, took := cpuTime(t, pid)-cpu0, time.Since(start)
+	cpu1 := cpuTime(t, pid)
+	time.Sleep(took)
+	idle := cpuTime(t, pid) - cpu1
+	perBomb := (spent - idle) / 1000
+	t.Logf("1000 tag bombs in %v: the broker spent %v of CPU, %v in an idle window as long: %v per bomb (connection set-up included)", took, spent, idle, max(perBomb, 0))
+	if perBomb > 20*time.Millisecond {
+		t.Errorf("%v of CPU per tag bomb", perBomb)
 	}
 }
