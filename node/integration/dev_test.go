@@ -29,11 +29,11 @@ type devCluster struct {
 
 // startDev starts `seedlog dev` with free ports and waits until every broker is in the
 // metadata. The cluster must stop cleanly on SIGINT at the end of the test.
-func startDev(t *testing.T, brokers int) *devCluster {
+func startDev(t *testing.T, brokers int, extra ...string) *devCluster {
 	t.Helper()
 	d := &devCluster{t: t, dir: t.TempDir(), exited: make(chan struct{})}
-	d.cmd = exec.Command(seedlogBin, "dev", "--port", "0", "--brokers", fmt.Sprint(brokers),
-		"--data", filepath.Join(d.dir, "data"))
+	args := append([]string{"dev", "--port", "0", "--brokers", fmt.Sprint(brokers), "--data", filepath.Join(d.dir, "data")}, extra...)
+	d.cmd = exec.Command(seedlogBin, args...)
 	d.cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+d.dir)
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, err := os.Create(filepath.Join(d.dir, "dev.log"))
