@@ -80,9 +80,18 @@ func TestClientCommands(t *testing.T) {
 		}
 	}
 
-	// A second dev cluster on a port the first one holds fails with one line naming the
-	// port and the flag to change.
-	_, port, _ := net.SplitHostPort(d.seeds()[0])
+	// A dev cluster on a port already taken fails with one line naming the port and the
+	// flag to change. The port is low enough for dev's layout (peers at port+10000,
+	// metrics at port+20000), which the first cluster's kernel-chosen ports need not be.
+	var ln net.Listener
+	for p := 20000; ln == nil && p < 45000; p += 7 {
+		ln, _ = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+	}
+	if ln == nil {
+		t.Fatal("no free port below 45000")
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	r := d.seedlog("", "dev", "--port", port)
 	if r.code != 3 || !strings.Contains(r.stderr, port) || !strings.Contains(r.stderr, "--port") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Errorf("dev on a taken port: exit %d, %q", r.code, r.stderr)
