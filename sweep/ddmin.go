@@ -145,11 +145,12 @@ func (m *Minimizer) Groups(stage string, keep []int, groups [][]int) []int {
 }
 
 // DDMin shrinks keep, which must fail, to a 1-minimal failing subset (removing any one
-// item makes it pass) unless the budget ends the search first.
+// item makes it pass; a single item is tested against the empty set too) unless the
+// budget ends the search first.
 func (m *Minimizer) DDMin(keep []int) []int {
 	n := 2
 	from := 0
-	for len(keep) >= 2 && !m.exhausted {
+	for len(keep) > 0 && !m.exhausted {
 		n = min(n, len(keep))
 		chunks := split(keep, n)
 		// Complements, starting where the last removal succeeded: removing one chunk

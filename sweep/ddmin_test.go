@@ -80,6 +80,18 @@ func TestDDMinStopsAtItsBudget(t *testing.T) {
 	}
 }
 
+// A failure that needs nothing shrinks to nothing; one that needs one item keeps it.
+func TestDDMinDownToNothing(t *testing.T) {
+	m := &Minimizer{Fails: func([]int) bool { return true }, Jobs: 2}
+	if got := m.DDMin(upTo(50)); len(got) != 0 {
+		t.Fatalf("kept %v of a failure that needs nothing", got)
+	}
+	m = &Minimizer{Fails: containsAll(9), Jobs: 2}
+	if got := m.DDMin(upTo(50)); !slices.Equal(got, []int{9}) {
+		t.Fatalf("kept %v, want [9]", got)
+	}
+}
+
 func TestGroupsRemovesWholeGroups(t *testing.T) {
 	m := &Minimizer{Fails: containsAll(5, 12), Jobs: 3}
 	groups := [][]int{{0, 1, 2}, {3, 4, 5}, {6, 7}, {8, 9, 10, 11}, {12, 13}, {14, 15, 16, 17, 18, 19}}
