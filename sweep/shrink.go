@@ -31,11 +31,14 @@ type ShrinkConfig struct {
 
 // ShrinkProgress is where a shrink is.
 type ShrinkProgress struct {
-	Stage         string
-	Replays       int
-	Faults, Ops   int
-	Wall          time.Duration
-	Checker, Last string
+	// Stage is the part of the search: the whole schedule, the steps after the
+	// failure, groups of steps, ddmin, done.
+	Stage string
+	// Replays so far, and the faults and client operations of the smallest failing
+	// schedule found.
+	Replays     int
+	Faults, Ops int
+	Wall        time.Duration
 }
 
 // ShrinkResult is what a shrink found.

@@ -62,8 +62,15 @@ func simShrinkCommand(args []string) int {
 	tuneGC()
 	base := sc.Options(simBase)
 	faults, ops := sc.Schedule.Counts()
-	fmt.Printf("shrinking seed %d (%s): %d faults, %d client operations; at most %d replays, %v, %d at once\n",
-		sc.Seed, h.Checker, faults, ops, *maxReplays, *maxTime, *jobs)
+	bounds := []string{"no bound on replays", "no time limit"}
+	if *maxReplays > 0 {
+		bounds[0] = fmt.Sprintf("at most %d replays", *maxReplays)
+	}
+	if *maxTime > 0 {
+		bounds[1] = fmt.Sprintf("at most %v", *maxTime)
+	}
+	fmt.Printf("shrinking seed %d (%s): %d faults, %d client operations; %s, %s, %d at once\n",
+		sc.Seed, h.Checker, faults, ops, bounds[0], bounds[1], *jobs)
 	cfg := sweep.ShrinkConfig{
 		Base:       base,
 		Schedule:   sc.Schedule,
