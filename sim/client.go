@@ -83,6 +83,12 @@ type Client struct {
 	// workload; interval is its mean think time.
 	act      func()
 	interval time.Duration
+	// desc says what the client is, for scenario files; onStep starts a step of a
+	// schedule (script.go) and returns why it could not, if it could not; steps holds
+	// the steps waiting for the client to be free.
+	desc   string
+	onStep func(st *Step) string
+	steps  []int
 }
 
 type clientRole uint8
@@ -96,6 +102,7 @@ const (
 	roleConsumer
 	roleMember
 	roleDataProbe
+	roleGrower
 )
 
 // conn is a client's connection to one node.

@@ -139,6 +139,9 @@ type Config struct {
 	// transfers into many rounds, where stale-epoch commits show.
 	QuorumFetchBytesMax      int
 	QuorumSnapshotChunkBytes int
+	// scripted describes the schedule a scripted run replays instead of drawing faults
+	// and operations ("" for a seed's own run).
+	scripted string
 }
 
 // Voters returns the ids of the controller quorum's voters, sorted.
@@ -418,6 +421,9 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, "; replica lag max %v\n", c.Timing.ReplicaLagMax)
 	b.WriteString(c.Data.String())
 	fmt.Fprintf(&b, "phases: safety %v, liveness bound %v\n", c.SafetyDuration, c.LivenessBound)
+	if c.scripted != "" {
+		fmt.Fprintf(&b, "schedule: %s\n", c.scripted)
+	}
 	plants := c.Plants.String()
 	if plants == "" {
 		plants = "none"

@@ -48,6 +48,7 @@ func (w *World) startData() {
 	w.data = d
 	d.setup = w.addClient(roleSetup)
 	d.setup.direct = true
+	d.setup.desc = "the setup client (it creates the data topics)"
 	for _, t := range w.cfg.Data.Topics {
 		d.create(t)
 	}
@@ -61,9 +62,11 @@ func (w *World) startData() {
 		d.groups = append(d.groups, w.startGroup(g))
 	}
 	if w.cfg.Data.GrowInterval > 0 {
-		d.grower = w.addClient(roleSetup)
+		d.grower = w.addClient(roleGrower)
 		d.grower.interval = w.cfg.Data.GrowInterval
+		d.grower.desc = "the grower (it adds partitions to the data topics)"
 		d.grower.act = d.grow
+		d.grower.onStep = d.growStep
 		d.grower.scheduleNext()
 	}
 }
@@ -104,21 +107,61 @@ func (d *dataWorkload) grow() {
 	if !d.created[topic] || c.busy {
 		return
 	}
+	if s := w.script; s != nil {
+		st := s.turn(c, StepAddPartition)
+		if st == nil {
+			return
+		}
+		if topic = st.Topic; !d.created[topic] {
+			s.skipTurn(c, "the topic is not created yet")
+			return
+		}
+	}
+	d.addPartition(topic)
+}
+
+// addPartition refreshes what the grower knows of topic and adds a partition to it
+// unless it has PartitionsMax.
+func (d *dataWorkload) addPartition(topic string) {
+	c := d.grower
+	w := d.w
+	w.recordStep(Step{Kind: StepAddPartition, Client: c.id, Topic: topic})
 	c.busy = true
+	free := func() {
+		c.busy = false
+		if s := w.script; s != nil {
+			s.freed(c)
+		}
+	}
 	c.refreshTopics(func() {
 		n := c.partitions(topic)
 		if n == 0 || n >= w.cfg.Data.PartitionsMax {
-			c.busy = false
+			free()
 			return
 		}
 		op := &Op{Kind: OpCreatePartitions, Topic: topic, Count: n + 1}
 		c.run(op, func() {
-			c.busy = false
 			if op.Outcome == OK {
 				w.cov.Inc("data:partitions-grown")
 			}
+			free()
 		})
 	})
+}
+
+// growStep starts a scheduled round of the grower.
+func (d *dataWorkload) growStep(st *Step) string {
+	if _, ok := d.w.cfg.Data.topic(st.Topic); !ok {
+		return fmt.Sprintf("no data topic %s", st.Topic)
+	}
+	if !d.created[st.Topic] {
+		return "the topic is not created yet"
+	}
+	if d.grower.busy {
+		return stepBusy
+	}
+	d.addPartition(st.Topic)
+	return ""
 }
 
 // livenessStarted stops the safety-phase clients: producers only finish the batches
@@ -353,7 +396,7 @@ func (d *dataWorkload) leaveUnread(tp TopicPartition) {
 // are fewer than its min.insync.replicas: no acks=all produce can succeed there.
 func (d *dataWorkload) belowMinISR(tp TopicPartition) bool {
 	t, ok := d.w.cfg.Data.topic(tp.Topic)
-	if !ok || d.w.cfg.Faults.LivenessDown == 0 {
+	if !ok || !d.w.leavesDown() {
 		return false
 	}
 	_, replicas, ok := d.imagePartition(tp)
@@ -393,7 +436,7 @@ func (d *dataWorkload) imagePartition(tp TopicPartition) (isr, replicas []int32,
 // phase left down. False whenever that is not known.
 func (d *dataWorkload) offline(tp TopicPartition) bool {
 	w := d.w
-	if w.cfg.Faults.LivenessDown == 0 || w.phase == phaseSafety {
+	if !w.leavesDown() || w.phase == phaseSafety {
 		return false
 	}
 	isr, _, ok := d.imagePartition(tp)
@@ -465,13 +508,21 @@ func (d *dataWorkload) drainGroups(done func()) {
 		return
 	}
 	for _, g := range d.groups {
-		if !g.caughtUp() && !d.coordinatorOffline(g) {
+		if g.started() && !g.caughtUp() && !d.coordinatorOffline(g) {
 			d.final.later(dataBackoff, func() { d.drainGroups(done) })
 			return
 		}
 	}
 	d.drained = true
 	done()
+}
+
+// leavesDown reports whether the liveness phase may leave brokers down.
+func (w *World) leavesDown() bool {
+	if w.script != nil {
+		return w.script.leavesDown()
+	}
+	return w.cfg.Faults.LivenessDown > 0
 }
 
 // coordinatorOffline reports whether a group's offsets partition is offline: its

@@ -205,4 +205,34 @@
 // Every input, output, fault and client operation is an event of the run's trace: hashed
 // into the fingerprint always, kept only when asked (Options.KeepTrace), so replaying a
 // seed costs nothing extra and a failing seed can be re-run with its trace kept.
+//
+// # Schedules, scenarios and shrinking
+//
+// Every run records its schedule (schedule.go, Result.Schedule): each fault the fault
+// schedule injected, resolved to its targets and parameters (a crash with its downtime,
+// a partition's shape and how long it lasts, a disk fault's rates, an armed crash with
+// the moment it waited for and how it struck), and each operation a client's generator
+// started, with its arguments (a metadata operation, a producer's batch, a reader's
+// fetch or lookup, the grower's round, a group member's start or departure), each at
+// its virtual time. Recording draws nothing and records no event: a seed's run and
+// fingerprint are the same as without it. A trace's header carries the schedule as a
+// scenario file.
+//
+// A run driven by a schedule (Options.Schedule, script.go) draws its configuration
+// from the seed but takes faults and client operations from the schedule only. The
+// generators still run and draw as always, and act only at the very times of their
+// steps, with the steps' arguments; steps no generator meets come due by themselves.
+// Replaying a run's whole schedule therefore repeats the run: same events, same
+// fingerprint. A step that cannot apply (a crash of a node that is down, a corruption
+// over the fault budget) is skipped and the trace says so (traces.Step). The byzantine
+// client, when the seed or the options switch it on, runs as in the seed's run: it is
+// part of the configuration, not of the schedule.
+//
+// A scenario file (scenario.go) is a schedule in text: the seed, plants and modes, then
+// one step per line ("at 1.25s crash 2 down=800ms", "at 3s client 6 produce d0/1
+// records=2"), for people to read and edit; seedlog sim run --scenario replays one, and
+// sim/scenario runs one as a story. seedlog sim shrink minimizes a failing trace's
+// schedule by delta debugging (sweep.Shrink): each candidate is a deterministic replay,
+// and it still fails when the same checker fails. The shrunk scenario's trace marks its
+// steps in the HTML timeline.
 package sim

@@ -60,6 +60,10 @@ func newFaultSchedule(w *World) *faultSchedule {
 }
 
 func (f *faultSchedule) start() {
+	if f.w.script != nil {
+		f.nextScripted()
+		return
+	}
 	if !f.cfg.Any() {
 		return
 	}
@@ -72,9 +76,30 @@ func (f *faultSchedule) next() {
 	e.gen = f.gen
 }
 
+// nextScripted plans the schedule's next fault step (a scripted run's fault schedule).
+func (f *faultSchedule) nextScripted() {
+	if _, st := f.w.script.nextFaultStep(); st != nil {
+		e := f.w.schedule(int64(st.At), evFault)
+		e.gen = f.gen
+	}
+}
+
 // act injects one fault and plans the next.
 func (f *faultSchedule) act(gen uint64) {
 	if f.stopped || gen != f.gen {
+		return
+	}
+	if s := f.w.script; s != nil {
+		i, st := s.nextFaultStep()
+		s.nextFault++
+		s.take(i)
+		if why := f.applicable(st); why != "" {
+			s.skip(i, why)
+		} else {
+			f.apply(*st, st)
+			s.applied(i)
+		}
+		f.nextScripted()
 		return
 	}
 	var kinds []func() bool
@@ -99,6 +124,133 @@ func (f *faultSchedule) act(gen uint64) {
 		f.w.cov.Inc("fault:skipped-by-budget")
 	}
 	f.next()
+}
+
+// applicable says why a scripted fault step cannot apply now ("" when it can): the
+// checks the fault schedule's own draws make, and the fault budget.
+func (f *faultSchedule) applicable(st *Step) string {
+	w := f.w
+	n := w.node(st.Node)
+	switch st.Kind {
+	case StepCrash:
+		if !n.up {
+			return fmt.Sprintf("node %d is down", st.Node)
+		}
+	case StepArm:
+		if !n.up {
+			return fmt.Sprintf("node %d is down", st.Node)
+		}
+		if n.armed != armNone {
+			return fmt.Sprintf("node %d is already armed to crash", st.Node)
+		}
+	case StepPause:
+		if !n.up || n.paused {
+			return fmt.Sprintf("node %d is not running", st.Node)
+		}
+	case StepPowerLoss:
+		if !slices.ContainsFunc(w.nodes, func(n *simNode) bool { return n.up }) {
+			return "every node is down"
+		}
+	case StepReadCorrupt:
+		if !f.mayCorrupt(n) {
+			return fmt.Sprintf("corrupting node %d goes over the fault budget", st.Node)
+		}
+	case StepCorrupt:
+		if !f.mayCorrupt(n) {
+			return fmt.Sprintf("corrupting node %d goes over the fault budget", st.Node)
+		}
+		if !isQuorumFile(st.File) {
+			return fmt.Sprintf("%s is not a quorum file (the budget allows only those)", st.File)
+		}
+		info, err := n.fs.Stat(st.File)
+		if err != nil || info.Size == 0 || info.IsDir {
+			return fmt.Sprintf("node %d has no file %s to corrupt", st.Node, st.File)
+		}
+	case StepClockJump:
+		if f.jumpBudget(n) <= 0 {
+			return fmt.Sprintf("node %d's clock has no drift budget left to jump", st.Node)
+		}
+	}
+	return ""
+}
+
+// apply carries out one fault step, drawn by the fault schedule or taken from a
+// schedule (plan, nil when drawn), and records it in the run's schedule.
+func (f *faultSchedule) apply(st Step, plan *Step) {
+	w := f.w
+	n := w.node(st.Node)
+	switch st.Kind {
+	case StepCrash:
+		w.recordStep(st)
+		w.cov.Inc("fault:crash")
+		n.crash("crash fault")
+		n.scheduleRestart(w.now + int64(st.Down))
+	case StepArm:
+		n.armed, n.restartAfter, n.armedKey = st.Moment, st.Down, st.Key
+		n.armRec, n.armPlan = w.recordStep(st), plan
+		w.cov.Inc("fault:crash-armed")
+	case StepPowerLoss:
+		w.recordStep(st)
+		w.cov.Inc("fault:power-loss")
+		for _, n := range w.nodes {
+			if n.up {
+				n.crash("power loss")
+			}
+			n.scheduleRestart(w.now + int64(st.Down))
+		}
+	case StepPause:
+		w.recordStep(st)
+		w.cov.Inc("fault:pause")
+		n.pause(w.now + int64(st.For))
+	case StepNet:
+		f.applyNet(st)
+	case StepLinkRates:
+		w.recordStep(st)
+		lc := w.cfg.Link
+		lc.LossProb = float64(st.LossPPM) / 1e6
+		lc.DupProb = float64(st.DupPPM) / 1e6
+		lc.ReorderProb = float64(st.ReorderPPM) / 1e6
+		lc.StreamBreakProb = float64(st.BreakPPM) / 1e6
+		f.setLinks(lc)
+		w.cov.Inc("fault:link-rates")
+		w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultLinkRates, Node: -1, Peer: -1, A: st.LossPPM, B: st.DupPPM},
+			func() string {
+				return fmt.Sprintf("links lossy: loss %s dup %s reorder %s stream-break %s", ppm(st.LossPPM), ppm(st.DupPPM), ppm(st.ReorderPPM), ppm(st.BreakPPM))
+			})
+		f.planUndo(st.For, f.quietLinks)
+	case StepDiskEIO:
+		w.recordStep(st)
+		f.diskFaultOn(n, "disk-eio", disksim.Faults{
+			WriteEIOProb:   float64(st.WriteEIOPPM) / 1e6,
+			SyncEIOProb:    float64(st.SyncEIOPPM) / 1e6,
+			SyncDirEIOProb: float64(st.SyncEIOPPM) / 1e6,
+		}, st.WriteEIOPPM+st.SyncEIOPPM, 0, st.For)
+	case StepDiskENOSPC:
+		w.recordStep(st)
+		f.diskFaultOn(n, "disk-enospc", disksim.Faults{ENOSPCProb: float64(st.ENOSPCPPM) / 1e6}, 0, st.ENOSPCPPM, st.For)
+	case StepReadCorrupt:
+		w.recordStep(st)
+		f.corrupted[n.spec.ID] = true
+		f.diskFaultOn(n, "read-corrupt", disksim.Faults{ReadCorruptProb: float64(st.ReadCorruptPPM) / 1e6}, 0, 0, st.For)
+	case StepCorrupt:
+		f.applyCorrupt(st, n)
+	case StepClockJump:
+		if plan != nil {
+			st.By = min(st.By, f.jumpBudget(n))
+		}
+		w.recordStep(st)
+		n.clock.jump(w.now, st.By)
+		w.cov.Inc("fault:clock-jump")
+		w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultClockJump, Node: n.spec.ID, Peer: -1, A: int64(st.By)},
+			func() string { return fmt.Sprintf("node %d clock jumps forward %v", n.spec.ID, st.By) })
+		if n.up && !n.paused {
+			// The node's deadline moved closer in virtual time.
+			n.tickAt = -2
+			n.scheduleTick()
+		}
+	default:
+		panic(fmt.Sprintf("sim: step %v is not applied by the fault schedule", st.Kind))
+	}
 }
 
 // planUndo schedules fn at the end of a fault.
@@ -153,28 +305,26 @@ func (f *faultSchedule) crash() bool {
 	if n == nil || n.armed != armNone {
 		return false
 	}
-	downtime := f.duration(f.cfg.DowntimeMax)
+	st := Step{Kind: StepCrash, Node: n.spec.ID, Down: f.duration(f.cfg.DowntimeMax)}
 	if r := f.rng.IntN(6); r >= 3 {
-		n.armed, n.restartAfter = armDiskOp+crashArm(r-3), downtime
-		if n.armed == armElected && !n.spec.Voter {
-			n.armed = armAnswer
+		st.Kind, st.Moment = StepArm, armDiskOp+crashArm(r-3)
+		if st.Moment == armElected && !n.spec.Voter {
+			st.Moment = armAnswer
 		}
-		n.armedKey = armedWriteKeys[f.rng.IntN(len(armedWriteKeys))]
-		f.w.cov.Inc("fault:crash-armed")
-		return true
+		// The key is drawn for every armed crash; only armAnswer uses it.
+		if key := armedWriteKeys[f.rng.IntN(len(armedWriteKeys))]; st.Moment == armAnswer {
+			st.Key = key
+		}
 	}
-	f.w.cov.Inc("fault:crash")
-	n.crash("crash fault")
-	n.scheduleRestart(f.w.now + int64(downtime))
+	f.apply(st, nil)
 	return true
 }
 
 // powerLoss crashes every node at once, as a power loss in one data center would, and
 // restarts them together: whatever no disk synced is gone everywhere.
 func (f *faultSchedule) powerLoss() bool {
-	w := f.w
 	up := 0
-	for _, n := range w.nodes {
+	for _, n := range f.w.nodes {
 		if n.up {
 			up++
 		}
@@ -182,14 +332,7 @@ func (f *faultSchedule) powerLoss() bool {
 	if up == 0 {
 		return false
 	}
-	w.cov.Inc("fault:power-loss")
-	downtime := f.duration(f.cfg.DowntimeMax)
-	for _, n := range w.nodes {
-		if n.up {
-			n.crash("power loss")
-		}
-		n.scheduleRestart(w.now + int64(downtime))
-	}
+	f.apply(Step{Kind: StepPowerLoss, Down: f.duration(f.cfg.DowntimeMax)}, nil)
 	return true
 }
 
@@ -198,8 +341,7 @@ func (f *faultSchedule) pause() bool {
 	if n == nil {
 		return false
 	}
-	f.w.cov.Inc("fault:pause")
-	n.pause(f.w.now + int64(f.duration(f.cfg.DowntimeMax)))
+	f.apply(Step{Kind: StepPause, Node: n.spec.ID, For: f.duration(f.cfg.DowntimeMax)}, nil)
 	return true
 }
 
@@ -257,12 +399,30 @@ func (f *faultSchedule) partition() bool {
 		}
 		fault = netsim.Isolate(w.clients[f.rng.IntN(len(w.clients))].addr)
 	}
+	f.apply(Step{Kind: StepNet, Net: fault, For: f.duration(f.cfg.PartitionMax)}, nil)
+	return true
+}
+
+// applyNet applies a network fault step: a cut until For has passed (its end heals the
+// whole network), or a clog of one link for For.
+func (f *faultSchedule) applyNet(st Step) {
+	w := f.w
+	fault := st.Net
+	w.recordStep(st)
+	if fault.Kind == netsim.FaultClog {
+		a, b := fault.From, fault.To
+		until := w.now + int64(st.For)
+		w.cov.Inc("fault:clog")
+		w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultClog, Node: int32(a), Peer: int32(b), A: until},
+			func() string { return netsim.Clog(a, b, netsim.Time(until)).String() })
+		w.brokenByFault(w.net.Apply(netsim.Time(w.now), netsim.Clog(a, b, netsim.Time(until))))
+		return
+	}
 	w.cov.Inc("fault:partition")
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultPartition, Node: -1, Peer: -1, Hash: xxhash.Sum64String(fault.String())},
 		func() string { return fault.String() })
 	w.brokenByFault(w.net.Apply(netsim.Time(w.now), fault))
-	f.planUndo(f.duration(f.cfg.PartitionMax), f.heal)
-	return true
+	f.planUndo(st.For, f.heal)
 }
 
 // heal removes every cut and clog (netsim heals all at once).
@@ -283,11 +443,7 @@ func (f *faultSchedule) clog() bool {
 	if a == b || (a >= clientAddrBase && b >= clientAddrBase) {
 		return false
 	}
-	until := w.now + int64(f.duration(f.cfg.PartitionMax))
-	w.cov.Inc("fault:clog")
-	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultClog, Node: int32(a), Peer: int32(b), A: until},
-		func() string { return netsim.Clog(a, b, netsim.Time(until)).String() })
-	w.brokenByFault(w.net.Apply(netsim.Time(w.now), netsim.Clog(a, b, netsim.Time(until))))
+	f.apply(Step{Kind: StepNet, Net: netsim.Clog(a, b, 0), For: f.duration(f.cfg.PartitionMax)}, nil)
 	return true
 }
 
@@ -305,18 +461,9 @@ func (f *faultSchedule) addrs() []netsim.Addr {
 
 // linkRates makes every link lossy for a while.
 func (f *faultSchedule) linkRates() bool {
-	lc := f.w.cfg.Link
-	lc.LossProb = float64(f.cfg.LossPPM) / 1e6
-	lc.DupProb = float64(f.cfg.DupPPM) / 1e6
-	lc.ReorderProb = float64(f.cfg.ReorderPPM) / 1e6
-	lc.StreamBreakProb = float64(f.cfg.StreamBreakPPM) / 1e6
-	f.setLinks(lc)
-	f.w.cov.Inc("fault:link-rates")
-	f.w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultLinkRates, Node: -1, Peer: -1, A: f.cfg.LossPPM, B: f.cfg.DupPPM},
-		func() string {
-			return fmt.Sprintf("links lossy: loss %s dup %s reorder %s stream-break %s", ppm(f.cfg.LossPPM), ppm(f.cfg.DupPPM), ppm(f.cfg.ReorderPPM), ppm(f.cfg.StreamBreakPPM))
-		})
-	f.planUndo(f.duration(f.cfg.PartitionMax), f.quietLinks)
+	c := &f.cfg
+	f.apply(Step{Kind: StepLinkRates, LossPPM: c.LossPPM, DupPPM: c.DupPPM, ReorderPPM: c.ReorderPPM, BreakPPM: c.StreamBreakPPM,
+		For: f.duration(f.cfg.PartitionMax)}, nil)
 	return true
 }
 
@@ -338,20 +485,16 @@ func (f *faultSchedule) setLinks(lc netsim.LinkConfig) {
 	}
 }
 
-// diskFault switches disk faults on for one node for a while.
-func (f *faultSchedule) diskFault(kind string, faults disksim.Faults, a, b int64) bool {
-	n := f.pick(f.upNodes())
-	if n == nil {
-		return false
-	}
+// diskFaultOn switches disk faults on for one node for a while; a and b go to the
+// trace event.
+func (f *faultSchedule) diskFaultOn(n *simNode, kind string, faults disksim.Faults, a, b int64, d time.Duration) {
 	w := f.w
 	w.cov.Inc("fault:" + kind)
 	n.fs.SetFaults(faults)
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultDisk, Node: n.spec.ID, Peer: -1, A: a, B: b},
 		func() string { return fmt.Sprintf("node %d disk faults: %s", n.spec.ID, kind) })
 	id := n.spec.ID
-	f.planUndo(f.duration(f.cfg.PartitionMax), func() { f.quietDisk(id) })
-	return true
+	f.planUndo(d, func() { f.quietDisk(id) })
 }
 
 // quietDisk switches a node's disk faults off (the node's current disk: a crash
@@ -365,15 +508,22 @@ func (f *faultSchedule) quietDisk(id int32) {
 }
 
 func (f *faultSchedule) diskEIO() bool {
-	return f.diskFault("disk-eio", disksim.Faults{
-		WriteEIOProb:   float64(f.cfg.WriteEIOPPM) / 1e6,
-		SyncEIOProb:    float64(f.cfg.SyncEIOPPM) / 1e6,
-		SyncDirEIOProb: float64(f.cfg.SyncEIOPPM) / 1e6,
-	}, f.cfg.WriteEIOPPM+f.cfg.SyncEIOPPM, 0)
+	n := f.pick(f.upNodes())
+	if n == nil {
+		return false
+	}
+	f.apply(Step{Kind: StepDiskEIO, Node: n.spec.ID, WriteEIOPPM: f.cfg.WriteEIOPPM, SyncEIOPPM: f.cfg.SyncEIOPPM,
+		For: f.duration(f.cfg.PartitionMax)}, nil)
+	return true
 }
 
 func (f *faultSchedule) diskENOSPC() bool {
-	return f.diskFault("disk-enospc", disksim.Faults{ENOSPCProb: float64(f.cfg.ENOSPCPPM) / 1e6}, 0, f.cfg.ENOSPCPPM)
+	n := f.pick(f.upNodes())
+	if n == nil {
+		return false
+	}
+	f.apply(Step{Kind: StepDiskENOSPC, Node: n.spec.ID, ENOSPCPPM: f.cfg.ENOSPCPPM, For: f.duration(f.cfg.PartitionMax)}, nil)
+	return true
 }
 
 // mayCorrupt says whether corrupting node n stays within the budget: corrupted voters
@@ -417,18 +567,7 @@ func (f *faultSchedule) readCorrupt() bool {
 	if n == nil {
 		return false
 	}
-	f.corrupted[n.spec.ID] = true
-	return f.diskFaultOn(n, "read-corrupt", disksim.Faults{ReadCorruptProb: float64(f.cfg.ReadCorruptPPM) / 1e6})
-}
-
-func (f *faultSchedule) diskFaultOn(n *simNode, kind string, faults disksim.Faults) bool {
-	w := f.w
-	w.cov.Inc("fault:" + kind)
-	n.fs.SetFaults(faults)
-	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultDisk, Node: n.spec.ID, Peer: -1},
-		func() string { return fmt.Sprintf("node %d disk faults: %s", n.spec.ID, kind) })
-	id := n.spec.ID
-	f.planUndo(f.duration(f.cfg.PartitionMax), func() { f.quietDisk(id) })
+	f.apply(Step{Kind: StepReadCorrupt, Node: n.spec.ID, ReadCorruptPPM: f.cfg.ReadCorruptPPM, For: f.duration(f.cfg.PartitionMax)}, nil)
 	return true
 }
 
@@ -449,17 +588,28 @@ func (f *faultSchedule) atRestCorrupt() bool {
 	}
 	off := f.rng.Int64N(info.Size)
 	size := 1 + f.rng.IntN(int(min(8, info.Size-off)))
+	f.apply(Step{Kind: StepCorrupt, Node: n.spec.ID, File: name, Offset: off, Bytes: size}, nil)
+	return true
+}
+
+// applyCorrupt corrupts bytes of a file at rest, kept within the file.
+func (f *faultSchedule) applyCorrupt(st Step, n *simNode) {
+	w := f.w
+	if info, err := n.fs.Stat(st.File); err == nil {
+		st.Offset = min(st.Offset, info.Size-1)
+		st.Bytes = max(min(st.Bytes, int(info.Size-st.Offset)), 1)
+	}
+	name, off, size := st.File, st.Offset, st.Bytes
 	if err := n.fs.CorruptAtRest(name, off, size); err != nil {
 		panic(err)
 	}
+	w.recordStep(st)
 	f.corrupted[n.spec.ID] = true
-	w := f.w
 	w.cov.Inc("fault:at-rest-corrupt")
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultCorrupt, Node: n.spec.ID, Peer: -1, A: off, B: int64(size), Hash: xxhash.Sum64String(name)},
 		func() string {
 			return fmt.Sprintf("node %d: %d bytes corrupted at rest in %s at %d", n.spec.ID, size, name, off)
 		})
-	return true
 }
 
 // quorumFiles lists the files of the controller quorum on a disk, sorted: the metadata
@@ -518,20 +668,45 @@ func (f *faultSchedule) clockJump() bool {
 	i := f.rng.IntN(len(able))
 	n := able[i]
 	d := time.Duration(1 + f.rng.Int64N(int64(budgets[i])))
-	n.clock.jump(w.now, d)
-	w.cov.Inc("fault:clock-jump")
-	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultClockJump, Node: n.spec.ID, Peer: -1, A: int64(d)},
-		func() string { return fmt.Sprintf("node %d clock jumps forward %v", n.spec.ID, d) })
-	if n.up && !n.paused {
-		// The node's deadline moved closer in virtual time.
-		n.tickAt = -2
-		n.scheduleTick()
-	}
+	f.apply(Step{Kind: StepClockJump, Node: n.spec.ID, By: d}, nil)
 	return true
 }
 
+// jumpBudget is how far node n's clock may jump now.
+func (f *faultSchedule) jumpBudget(n *simNode) time.Duration {
+	t := &f.w.cfg.Timing
+	return n.clock.jumpBudget(f.w.now, int64(t.ClockDriftMax*ppmScale), min(t.LeaseDuration, t.ElectionTimeout))
+}
+
+// afterElection crashes a node that just won a quorum election when it was armed to
+// (armElected), when a storm decides so (ElectedCrashPPM) or when the schedule says so:
+// half of the time at once, half once its next sync made its first records durable (a
+// leader whose records are durable only on its own disk is the start of figure 8).
+func (f *faultSchedule) afterElection(n *simNode) {
+	if !f.crashAfterElection(n) {
+		return
+	}
+	f.w.cov.Inc("fault:crash-after-election")
+	then := thenNow
+	if n.armPlan != nil {
+		if n.armPlan.Then == thenSync {
+			then = thenSync
+		}
+	} else if f.rng.IntN(2) != 0 {
+		then = thenSync
+	}
+	if then == thenNow {
+		n.armed = armNone
+		n.strike(int64(armedWindow), thenNow)
+		return
+	}
+	n.armed = armSynced
+	f.w.resolveStep(n.armRec, thenSync, 0)
+}
+
 // crashAfterElection decides whether a node that just won a quorum election crashes
-// right after (armElected, or ElectedCrashPPM in a storm); it sets the downtime.
+// right after (armElected, or ElectedCrashPPM in a storm, or a scheduled step); it sets
+// the downtime.
 func (f *faultSchedule) crashAfterElection(n *simNode) bool {
 	if f.stopped {
 		return false
@@ -539,16 +714,44 @@ func (f *faultSchedule) crashAfterElection(n *simNode) bool {
 	if n.armed == armElected {
 		return true
 	}
+	if s := f.w.script; s != nil {
+		if n.armed != armNone {
+			return false
+		}
+		i, st := s.crashAtElection(n)
+		if st == nil {
+			return false
+		}
+		s.applied(i)
+		n.restartAfter = st.Down
+		n.armRec, n.armPlan = f.w.recordStep(Step{Kind: StepCrashAtElection, Node: n.spec.ID, Down: st.Down}), st
+		return true
+	}
 	if !f.cfg.Storm || n.armed != armNone || f.rng.Int64N(1_000_000) >= f.cfg.ElectedCrashPPM {
 		return false
 	}
 	n.restartAfter = f.duration(f.cfg.DowntimeMax)
+	n.armRec, n.armPlan = f.w.recordStep(Step{Kind: StepCrashAtElection, Node: n.spec.ID, Down: n.restartAfter}), nil
 	return true
 }
 
-// crashOnWrite decides whether a node crashes while op is in flight (CrashOnWrite); it
-// sets the short downtime that follows.
+// crashOnWrite decides whether a node crashes while op is in flight (CrashOnWrite, or a
+// scheduled step); it sets the short downtime that follows.
 func (f *faultSchedule) crashOnWrite(n *simNode, op disk.Op) bool {
+	if s := f.w.script; s != nil {
+		if f.stopped || op.Kind != disk.WriteFile {
+			return false
+		}
+		i, st := s.crashOnWrite(n)
+		if st == nil {
+			return false
+		}
+		s.applied(i)
+		n.restartAfter = st.Down
+		f.w.cov.Inc("fault:crash-on-write")
+		n.armRec, n.armPlan = f.w.recordStep(Step{Kind: StepCrashOnWrite, Node: n.spec.ID, Down: st.Down, Nth: n.writeNth}), st
+		return true
+	}
 	if !f.cfg.CrashOnWrite || f.stopped || op.Kind != disk.WriteFile || f.rng.Int64N(1_000_000) >= f.cfg.CrashOnWritePPM {
 		return false
 	}
@@ -556,6 +759,7 @@ func (f *faultSchedule) crashOnWrite(n *simNode, op disk.Op) bool {
 	// the cluster still acts on what it sent.
 	n.restartAfter = time.Duration(1 + f.rng.Int64N(int64(2*f.w.cfg.Timing.ElectionTimeout)))
 	f.w.cov.Inc("fault:crash-on-write")
+	n.armRec, n.armPlan = f.w.recordStep(Step{Kind: StepCrashOnWrite, Node: n.spec.ID, Down: n.restartAfter, Nth: n.writeNth}), nil
 	return true
 }
 
@@ -566,6 +770,18 @@ func (f *faultSchedule) crashOnWrite(n *simNode, op disk.Op) bool {
 // brokers up for every data topic's replication factor.
 func (f *faultSchedule) chooseLeftDown() []int32 {
 	w := f.w
+	if s := w.script; s != nil {
+		var chosen []int32
+		for _, id := range s.leftDown() {
+			if w.node(id).spec.Broker && f.mayLeaveDown(append(slices.Clone(chosen), id)) {
+				chosen = append(chosen, id)
+			}
+		}
+		if len(chosen) > 0 {
+			w.recordStep(Step{Kind: StepLeaveDown, Nodes: chosen})
+		}
+		return chosen
+	}
 	want := f.cfg.LivenessDown
 	if want <= 0 {
 		return nil
@@ -589,6 +805,9 @@ func (f *faultSchedule) chooseLeftDown() []int32 {
 		}
 	}
 	slices.Sort(chosen)
+	if len(chosen) > 0 {
+		w.recordStep(Step{Kind: StepLeaveDown, Nodes: chosen})
+	}
 	return chosen
 }
 

@@ -242,6 +242,9 @@ func (w *World) invoke(c *Client, op *Op) {
 	op.Call = w.now
 	op.Node = -1
 	w.hist.Ops = append(w.hist.Ops, op)
+	if w.script != nil {
+		w.script.invoked(c, op)
+	}
 	part := int32(-1)
 	if op.Kind == OpProduce || op.Kind == OpFetch || op.Kind == OpListOffsets {
 		part = op.Partition

@@ -102,6 +102,8 @@ type member struct {
 	pos      map[TopicPartition]int64
 	next     int
 	joinOp   *Op
+	// begun is set once the member started (its first join).
+	begun bool
 }
 
 func (w *World) startGroup(spec GroupSpec) *groupRun {
@@ -112,14 +114,40 @@ func (w *World) startGroup(spec GroupSpec) *groupRun {
 		if spec.Static {
 			m.instance = fmt.Sprintf("%s-i%d", spec.Name, i)
 		}
+		c.desc = fmt.Sprintf("member %d of group %s", i, spec.Name)
+		c.onStep = m.step
 		g.members = append(g.members, m)
 		// Members start spread over the first second, as processes do.
-		c.later(time.Duration(c.rng.Int64N(int64(time.Second))), m.start)
+		c.later(time.Duration(c.rng.Int64N(int64(time.Second))), m.turn)
 	}
 	return g
 }
 
+// started reports whether any member of the group started: a schedule may start none.
+func (g *groupRun) started() bool {
+	return slices.ContainsFunc(g.members, func(m *member) bool { return m.begun })
+}
+
+// turn is the member's drawn start, which a schedule may take or leave.
+func (m *member) turn() {
+	if s := m.c.w.script; s != nil && s.turn(m.c, StepJoin) == nil {
+		return
+	}
+	m.start()
+}
+
+// step starts a scheduled member.
+func (m *member) step(st *Step) string {
+	if m.begun {
+		return "the member started already"
+	}
+	m.start()
+	return ""
+}
+
 func (m *member) start() {
+	m.begun = true
+	m.c.w.recordStep(Step{Kind: StepJoin, Client: m.c.id, Group: m.g.spec.Name})
 	m.round++
 	m.find(m.round, m.join)
 }
@@ -585,7 +613,7 @@ func (m *member) poll(round uint64) {
 	if len(m.assigned) == 0 {
 		return // heartbeats (and the leader's watch) go on; a rebalance brings work
 	}
-	if w.phase == phaseSafety && m.g.spec.LeavePPM > 0 && c.rng.Int64N(1_000_000) < m.g.spec.LeavePPM {
+	if w.phase == phaseSafety && m.leaves() {
 		m.leave(round)
 		return
 	}
@@ -753,10 +781,21 @@ func commitCode(r *kmsg.OffsetCommitResponse, want int) int16 {
 	return errNone
 }
 
+// leaves decides at a poll whether the member leaves the group for a while: with
+// LeavePPM, or when the schedule has a departure due.
+func (m *member) leaves() bool {
+	drawn := m.g.spec.LeavePPM > 0 && m.c.rng.Int64N(1_000_000) < m.g.spec.LeavePPM
+	if s := m.c.w.script; s != nil {
+		return s.leave(m.c)
+	}
+	return drawn
+}
+
 // leave sends LeaveGroup and stays away for a while.
 func (m *member) leave(round uint64) {
 	c := m.c
 	w := c.w
+	w.recordStep(Step{Kind: StepLeave, Client: c.id, Group: m.g.spec.Name})
 	m.state = memberLeft
 	m.round++
 	w.cov.Inc("group:leave")

@@ -66,6 +66,14 @@ type simNode struct {
 	syncEIOSeen int64
 	// leftDown marks a node the liveness phase keeps down: it never restarts.
 	leftDown bool
+	// armRec is the armed crash's step in the run's schedule (its strike is filled in
+	// when it strikes), armPlan the step of a schedule it replays (nil when drawn).
+	armRec  int
+	armPlan *Step
+	// writeAt and writeNth count the state-file writes at one instant, which a crash on
+	// write names.
+	writeAt  int64
+	writeNth int
 }
 
 // inputKind is one of the node's inputs.
@@ -190,17 +198,8 @@ func (n *simNode) act() {
 			func() string { return note.String() })
 		w.cov.Inc("note:" + note.Kind)
 		n.notes.Inc(note.Kind)
-		if note.Kind == "quorum-elected" && w.faults.crashAfterElection(n) {
-			// Half of the time at once, half once its next sync made its first records
-			// durable: a leader whose records are durable only on its own disk is the
-			// start of figure 8.
-			w.cov.Inc("fault:crash-after-election")
-			if w.faults.rng.IntN(2) == 0 {
-				n.armed = armNone
-				n.crashWithin(int64(armedWindow))
-			} else {
-				n.armed = armSynced
-			}
+		if note.Kind == "quorum-elected" {
+			w.faults.afterElection(n)
 		}
 	}
 	if out.Fatal != nil {
@@ -231,7 +230,7 @@ func (n *simNode) act() {
 	if n.armed == armAnswer && slices.ContainsFunc(out.Responses, func(r core.Response) bool { return r.Msg.Key() == n.armedKey }) {
 		n.armed = armNone
 		w.cov.Inc("fault:crash-after-answer")
-		n.crashWithin(int64(armedWindow))
+		n.strike(int64(armedWindow), thenUnknown)
 	}
 	for _, c := range out.Close {
 		w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutClose, Node: id, Peer: w.linkClient(c), A: int64(c)}, nil)
@@ -260,9 +259,16 @@ func (n *simNode) doOp(op disk.Op) {
 	e.node = n.spec.ID
 	e.inc = n.inc
 	e.op = op
+	if op.Kind == disk.WriteFile {
+		if n.writeAt != w.now {
+			n.writeAt, n.writeNth = w.now, 0
+		} else {
+			n.writeNth++
+		}
+	}
 	if n.armed == armDiskOp || w.faults.crashOnWrite(n, op) {
 		n.armed = armNone
-		n.crashWithin(at - w.now)
+		n.strike(at-w.now, thenUnknown)
 	}
 }
 
@@ -294,10 +300,19 @@ var armedWriteKeys = []int16{0, 8, 19, 37}
 // kind strikes: about one network round trip.
 const armedWindow = 2 * time.Millisecond
 
-// crashWithin schedules a crash at a random moment within d from now.
-func (n *simNode) crashWithin(d int64) {
+// strike schedules an armed crash at a random moment within d from now, or, when the
+// crash comes from a schedule, at the delay it recorded (kept within d); then says how
+// a crash after an election strikes, for the run's schedule.
+func (n *simNode) strike(d int64, then crashThen) {
 	w := n.w
-	c := w.schedule(w.now+w.faults.rng.Int64N(max(d, 1)), evCrash)
+	var delay int64
+	if n.armPlan != nil {
+		delay = strikeWithin(n.armPlan.Strike, d)
+	} else {
+		delay = w.faults.rng.Int64N(max(d, 1))
+	}
+	w.resolveStep(n.armRec, then, time.Duration(delay))
+	c := w.schedule(w.now+delay, evCrash)
 	c.node = n.spec.ID
 	c.inc = n.inc
 }

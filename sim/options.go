@@ -47,6 +47,10 @@ type Options struct {
 	// Byzantine switches the byzantine client on (FaultConfig.Byzantine) whatever the
 	// seed drew, even with NoFaults.
 	Byzantine bool
+	// Schedule, when set, drives the run instead of the seed's generators: faults and
+	// client operations come from it only, at their times (script.go). The configuration
+	// is still the seed's.
+	Schedule *Schedule
 }
 
 // DefaultOpenDisk is the disk executor used when Options.OpenDisk is nil; the build sets

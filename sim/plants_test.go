@@ -119,3 +119,52 @@ func TestPlantsAreCaught(t *testing.T) {
 		})
 	}
 }
+
+// shrinkCases are plants whose first failing seed TestPlantShrinks shrinks: a few
+// seconds each on two cores, one per family of checker.
+var shrinkCases = []struct {
+	plant string
+	seed  uint64
+}{
+	{"fetch-above-hw", 1},
+	{"serve-after-lease", 1},
+	{"double-assign-after-failover", 60},
+	{"commit-before-durable", 247},
+}
+
+// TestPlantShrinks shrinks a planted bug's failing seed: the shrunk schedule, written
+// as a scenario file and read back, still fails the same checker, and is smaller.
+func TestPlantShrinks(t *testing.T) {
+	requireNode(t)
+	for _, sc := range shrinkCases {
+		t.Run(sc.plant, func(t *testing.T) {
+			opts := sim.Options{Seed: sc.seed, Plants: []string{sc.plant}}
+			r := sim.Run(opts)
+			if r.Failure == nil {
+				t.Fatalf("seed %d passes with %s: update shrinkCases from the sweep", sc.seed, sc.plant)
+			}
+			faults, ops := r.Schedule.Counts()
+			res, err := sweep.Shrink(sweep.ShrinkConfig{Base: opts, Schedule: r.Schedule, Checker: r.Failure.Checker,
+				Jobs: runtime.NumCPU(), MaxReplays: 300})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f2, o2 := res.Schedule.Counts()
+			t.Logf("%s seed %d (%s): %d -> %d faults, %d -> %d client operations, %d replays, %v",
+				sc.plant, sc.seed, r.Failure.Checker, faults, f2, ops, o2, res.Replays, res.Wall)
+			if f2+o2 >= faults+ops {
+				t.Fatalf("nothing was removed")
+			}
+			shrunk := r.Scenario()
+			shrunk.Schedule = res.Schedule
+			file, err := sim.ParseScenario(shrunk.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			again := sim.Run(file.Options(sim.Options{}))
+			if again.Failure == nil || again.Failure.Checker != r.Failure.Checker {
+				t.Fatalf("the shrunk scenario's replay: %v, want a failure of %s", again.Failure, r.Failure.Checker)
+			}
+		})
+	}
+}

@@ -86,7 +86,13 @@ func (w *World) startProducer(spec ProducerSpec) *producer {
 	c := w.addClient(roleProducer)
 	c.interval = w.cfg.Data.OpInterval
 	p := &producer{c: c, spec: spec, pid: -1, epoch: -1, parts: map[TopicPartition]*prodPart{}}
+	kind := "plain"
+	if spec.Idempotent {
+		kind = "idempotent"
+	}
+	c.desc = fmt.Sprintf("a producer (acks=%d %s, %s)", spec.Acks, kind, spec.Codec)
 	c.act = p.tick
+	c.onStep = p.step
 	c.scheduleNext()
 	return p
 }
@@ -111,6 +117,27 @@ func (p *producer) tick() {
 		return
 	}
 	n := 1 + c.rng.IntN(p.spec.RecordsMax)
+	if s := w.script; s != nil {
+		st := s.turn(c, StepProduce)
+		if st == nil {
+			return
+		}
+		tp, n = TopicPartition{st.Topic, st.Partition}, st.Records
+		if pp = p.part(tp); len(pp.pending) >= pendingMax {
+			w.cov.Inc("producer:buffer-full")
+			s.skipTurn(c, "the producer's buffer is full")
+			return
+		}
+	}
+	p.produce(pp, n)
+}
+
+// produce makes a batch of n new records for a partition and sends what it may.
+func (p *producer) produce(pp *prodPart, n int) {
+	c := p.c
+	w := c.w
+	tp := pp.tp
+	w.recordStep(Step{Kind: StepProduce, Client: c.id, Topic: tp.Topic, Partition: tp.Partition, Records: n})
 	values := make([]string, n)
 	for i := range values {
 		p.written++
@@ -122,6 +149,17 @@ func (p *producer) tick() {
 	b := &prodBatch{op: op, deadline: w.now + int64(w.cfg.Data.DeliveryTimeout)}
 	pp.pending = append(pp.pending, b)
 	p.pump(pp)
+}
+
+// step starts a scheduled batch.
+func (p *producer) step(st *Step) string {
+	pp := p.part(TopicPartition{st.Topic, st.Partition})
+	if len(pp.pending) >= pendingMax {
+		p.c.w.cov.Inc("producer:buffer-full")
+		return "the producer's buffer is full"
+	}
+	p.produce(pp, st.Records)
+	return ""
 }
 
 func (p *producer) part(tp TopicPartition) *prodPart {

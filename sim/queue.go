@@ -25,6 +25,7 @@ const (
 	evAttack                        // the byzantine client attacks
 	evAttackClose                   // the byzantine client hangs up a connection (stream)
 	evForged                        // a datagram the byzantine client forged reaches a node
+	evScript                        // a client step of a schedule comes due (token: its index)
 )
 
 // event is one entry of the queue. Fields are used per kind; unused ones stay zero. Events

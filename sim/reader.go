@@ -25,7 +25,9 @@ func (w *World) startReader() *reader {
 	c := w.addClient(roleConsumer)
 	c.interval = w.cfg.Data.OpInterval
 	r := &reader{c: c, pos: map[TopicPartition]int64{}}
+	c.desc = "a reader"
 	c.act = r.tick
+	c.onStep = r.step
 	c.scheduleNext()
 	return r
 }
@@ -48,17 +50,47 @@ func (r *reader) tick() {
 	}
 	tp := known[c.rng.IntN(len(known))]
 	r.busy = true
-	done := func() {
-		r.busy = false
-		c.scheduleNext()
-	}
+	st := Step{Kind: StepFetch, Client: c.id, Topic: tp.Topic, Partition: tp.Partition, MinBytes: 1}
 	switch x := c.rng.IntN(10); {
 	case x < 7:
-		minBytes := int32(1)
 		if c.rng.IntN(3) == 0 {
-			minBytes = int32(1 + c.rng.IntN(4096)) // a long poll
+			st.MinBytes = int32(1 + c.rng.IntN(4096)) // a long poll
 		}
-		c.fetchOnce(tp, r.pos[tp], minBytes, func(op *Op) {
+	default:
+		st.Kind, st.ListAt, st.MinBytes = StepListOffsets, -1, 0
+		if x == 9 {
+			st.ListAt = -2
+		}
+	}
+	if s := w.script; s != nil {
+		planned := s.turn(c, StepFetch, StepListOffsets)
+		if planned == nil {
+			r.busy = false
+			c.scheduleNext()
+			return
+		}
+		st = *planned
+	}
+	r.read(&st, true)
+}
+
+// read performs a fetch or ListOffsets step; turn says a generator's turn started it,
+// and plans the next turn when it completes.
+func (r *reader) read(st *Step, turn bool) {
+	c := r.c
+	c.w.recordStep(Step{Kind: st.Kind, Client: c.id, Topic: st.Topic, Partition: st.Partition, MinBytes: st.MinBytes, ListAt: st.ListAt})
+	tp := TopicPartition{st.Topic, st.Partition}
+	done := func() {
+		r.busy = false
+		if turn {
+			c.scheduleNext()
+		}
+		if s := c.w.script; s != nil {
+			s.freed(c)
+		}
+	}
+	if st.Kind == StepFetch {
+		c.fetchOnce(tp, r.pos[tp], st.MinBytes, func(op *Op) {
 			if op.Outcome == OK {
 				if n := len(op.Records); n > 0 {
 					r.pos[tp] = op.Records[n-1].Offset + 1
@@ -68,18 +100,25 @@ func (r *reader) tick() {
 			}
 			done()
 		})
-	default:
-		at := int64(-1)
-		if x == 9 {
-			at = -2
-		}
-		c.listOnce(tp, at, func(op *Op) {
-			if op.Outcome == OK && at == -2 && r.pos[tp] < op.Offset {
-				r.pos[tp] = op.Offset
-			}
-			done()
-		})
+		return
 	}
+	at := st.ListAt
+	c.listOnce(tp, at, func(op *Op) {
+		if op.Outcome == OK && at == -2 && r.pos[tp] < op.Offset {
+			r.pos[tp] = op.Offset
+		}
+		done()
+	})
+}
+
+// step starts a scheduled read.
+func (r *reader) step(st *Step) string {
+	if r.busy {
+		return stepBusy
+	}
+	r.busy = true
+	r.read(st, false)
+	return ""
 }
 
 // fetchOnce performs one fetch operation of tp at offset, through the leader the client

@@ -32,6 +32,15 @@ type Result struct {
 	Linearizability string
 	// Trace holds the events when Options.KeepTrace was set.
 	Trace *traces.Trace
+	// Schedule is what the run applied: the faults and client operations its
+	// generators drew or, for a scripted run, the steps of its schedule that applied.
+	Schedule Schedule
+	// Replayed is the schedule a scripted run replayed (Options.Schedule), nil for a
+	// seed's own run; StepsDone says what became of each of its steps.
+	Replayed  *Schedule
+	StepsDone []traces.Step
+	// Clients says what each client is (index: client id - 1), for scenario files.
+	Clients []string
 }
 
 // Passed reports whether the run found no violation.
@@ -61,6 +70,14 @@ func (w *World) result() Result {
 		Coverage:        w.cov,
 		History:         w.hist,
 		Linearizability: w.checks.linearizability,
+		Schedule:        Schedule{Steps: w.sched.steps},
+	}
+	for _, c := range w.clients {
+		r.Clients = append(r.Clients, c.desc)
+	}
+	if w.script != nil {
+		r.Replayed = &Schedule{Steps: w.script.steps}
+		r.StepsDone = w.script.report()
 	}
 	if w.rec.Keeping() {
 		r.Trace = &traces.Trace{Header: r.Header(), Events: w.rec.Events()}
@@ -100,7 +117,53 @@ func (r *Result) Header() traces.Header {
 	if r.Failure != nil {
 		h.Checker, h.Failure, h.FailureAt = r.Failure.Checker, r.Failure.Message, r.Failure.At
 	}
+	h.Schedule = r.Scenario().String()
+	h.Scripted = r.Replayed != nil
+	h.Steps = r.StepsDone
 	return h
+}
+
+// Scenario returns the run as a scenario file: its seed and modes, and the schedule
+// its generators drew or, for a scripted run, the one it replayed. The comments give
+// the run's configuration and outcome and say what each client is.
+func (r *Result) Scenario() *Scenario {
+	sc := &Scenario{Seed: r.Seed, FlushAsync: r.Config.Data.FlushAsync, Byzantine: r.Config.Faults.byzantineForced, Schedule: r.Schedule}
+	if p := r.Config.Plants.String(); p != "" {
+		sc.Plants = strings.Split(p, ",")
+	}
+	if r.Replayed != nil {
+		sc.Schedule = *r.Replayed
+	}
+	faults, ops := sc.Schedule.Counts()
+	what := "the faults and client operations seed %d drew"
+	if r.Replayed != nil {
+		what = "the schedule replayed over seed %d's configuration"
+	}
+	sc.Comments = append(sc.Comments, "seedlog scenario: "+fmt.Sprintf(what, r.Seed)+fmt.Sprintf(" (%d faults, %d client operations).", faults, ops))
+	if r.Failure != nil {
+		sc.Comments = append(sc.Comments, "The run failed: "+firstLine(r.Failure.Error()))
+	} else {
+		sc.Comments = append(sc.Comments, "The run passed.")
+	}
+	sc.Comments = append(sc.Comments, "Replay it with: seedlog sim run --scenario FILE (the language is described in sim/scenario.go).")
+	sc.Comments = append(sc.Comments, "", "The configuration, drawn from the seed:")
+	for _, line := range strings.Split(strings.TrimRight(r.Config.String(), "\n"), "\n") {
+		sc.Comments = append(sc.Comments, "  "+line)
+	}
+	sc.Comments = append(sc.Comments, "", "Clients:")
+	for i, d := range r.Clients {
+		if d != "" {
+			sc.Comments = append(sc.Comments, fmt.Sprintf("  client %d: %s", i+1, d))
+		}
+	}
+	sc.Comments = append(sc.Comments, "")
+	return sc
+}
+
+// firstLine returns s up to its first newline.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // Summary is a one-line account of the run.
@@ -126,8 +189,9 @@ const ModeByzantine = "byzantine"
 // FlushAsyncAllows says what log.flush=async gives up, for summaries.
 const FlushAsyncAllows = "log.flush=async allows acknowledged acks=all records to be lost (it gives up promise 1: a correlated power loss takes what no disk synced); such losses are reported as allowed, not as failures"
 
-// Replay re-runs the seed a trace header describes and returns the new fingerprint; it
-// is the rerun function for traces.VerifyReplay.
+// Replay re-runs the seed a trace header describes (with the schedule it replayed, for
+// a scripted run) and returns the new fingerprint; it is the rerun function for
+// traces.VerifyReplay.
 func Replay(base Options) traces.Rerun {
 	return func(h traces.Header) (uint64, error) {
 		opts := base
@@ -136,6 +200,13 @@ func Replay(base Options) traces.Rerun {
 		opts.FlushAsync = opts.FlushAsync || slices.Contains(h.Modes, ModeFlushAsync)
 		opts.Byzantine = opts.Byzantine || slices.Contains(h.Modes, ModeByzantine)
 		opts.KeepTrace = false
+		if h.Scripted {
+			sc, err := ParseScenario(h.Schedule)
+			if err != nil {
+				return 0, fmt.Errorf("the trace's scenario: %w", err)
+			}
+			opts.Schedule = &sc.Schedule
+		}
 		r := Run(opts)
 		if r.Failure != nil && r.Failure.Checker == "setup" {
 			return 0, r.Failure

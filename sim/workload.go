@@ -30,6 +30,8 @@ func clientRequestTimeout(t core.Timing) time.Duration { return max(t.RequestTim
 func (w *World) startClients() {
 	for range w.cfg.Workload.Clients {
 		c := w.addClient(roleWorkload)
+		c.desc = "a metadata workload client"
+		c.onStep = c.adminStep
 		c.scheduleNext()
 	}
 }
@@ -55,11 +57,48 @@ func (c *Client) nextOp() {
 		return
 	}
 	op := c.drawOp()
+	if s := c.w.script; s != nil {
+		st := s.turn(c, StepAdmin)
+		if st == nil {
+			c.scheduleNext()
+			return
+		}
+		op = st.adminOp()
+	}
+	c.startAdmin(op, true)
+}
+
+// startAdmin runs a metadata operation; turn says a generator's turn started it, and
+// plans the next turn when it completes.
+func (c *Client) startAdmin(op *Op, turn bool) {
+	c.w.recordStep(Step{Kind: StepAdmin, Client: c.id, OpKind: op.Kind, Topic: op.Topic, Count: op.Count, RF: op.RF})
 	c.busy = true
 	c.run(op, func() {
 		c.busy = false
-		c.scheduleNext()
+		if turn {
+			c.scheduleNext()
+		}
+		if s := c.w.script; s != nil {
+			s.freed(c)
+		}
 	})
+}
+
+// adminStep starts a scheduled metadata operation.
+func (c *Client) adminStep(st *Step) string {
+	if c.stopped {
+		return "the client stopped"
+	}
+	if c.busy {
+		return stepBusy
+	}
+	c.startAdmin(st.adminOp(), false)
+	return ""
+}
+
+// adminOp is the metadata operation of a step.
+func (st *Step) adminOp() *Op {
+	return &Op{Kind: st.OpKind, Topic: st.Topic, Count: st.Count, RF: st.RF}
 }
 
 // drawOp picks an operation by the seed's mix.

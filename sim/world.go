@@ -73,6 +73,10 @@ type World struct {
 	// unless the seed has one.
 	auth   *peerAuth
 	attack *attacker
+	// sched records the schedule the run applies; script, when set, is the schedule it
+	// replays instead of drawing one (Options.Schedule).
+	sched  scheduleRecorder
+	script *script
 }
 
 // Failure is what made a run fail.
@@ -114,6 +118,10 @@ func newWorld(opts Options) (*World, error) {
 	}
 	if opts.Adjust != nil {
 		opts.Adjust(&cfg)
+	}
+	if opts.Schedule != nil {
+		faults, ops := opts.Schedule.Counts()
+		cfg.scripted = fmt.Sprintf("scripted: %d faults and %d client operations replace the seed's fault and workload draws", faults, ops)
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -162,6 +170,9 @@ func newWorld(opts Options) (*World, error) {
 	}
 	w.checks = newCheckers(w)
 	w.faults = newFaultSchedule(w)
+	if opts.Schedule != nil {
+		w.script = newScript(w, opts.Schedule)
+	}
 	w.hardEnd = int64(cfg.SafetyDuration + 4*cfg.LivenessBound + 10*cfg.Timing.RequestTimeout)
 	return w, nil
 }
@@ -193,6 +204,8 @@ func (w *World) buildNodes() {
 			clock:    clock{offset: spec.SkewNS, driftPPM: spec.DriftPPM},
 			tickAt:   -1,
 			notes:    Coverage{},
+			armRec:   -1,
+			writeAt:  -1,
 		}
 		w.nodes = append(w.nodes, n)
 	}
@@ -290,6 +303,13 @@ func (w *World) startAll() {
 		w.attack.start()
 	}
 	w.schedule(int64(w.cfg.SafetyDuration), evPhase)
+	if w.script != nil {
+		if err := w.script.validate(); err != nil {
+			w.fail("setup", -1, "%v", err)
+			return
+		}
+		w.script.start()
+	}
 }
 
 // dispatch handles one event.
@@ -340,6 +360,8 @@ func (w *World) dispatch(e *event) {
 		w.attack.hangUp(e.stream)
 	case evForged:
 		w.arriveForged(e)
+	case evScript:
+		w.script.due(e)
 	default:
 		panic(fmt.Sprintf("sim: unknown event kind %d", e.kind))
 	}

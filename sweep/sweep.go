@@ -1,7 +1,9 @@
 // Package sweep runs many simulation seeds in parallel. Each seed's run is one
 // single-threaded, deterministic sim.Run; parallelism only decides which seeds run at the
 // same time, so per-seed results (fingerprints above all) are the same whatever the number
-// of jobs, and results are always reported in seed order.
+// of jobs, and results are always reported in seed order. Shrink minimizes a failing
+// run's schedule the same way: its replays run in parallel, each one deterministic, and
+// its answer does not depend on the number of jobs.
 package sweep
 
 import (

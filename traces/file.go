@@ -47,6 +47,33 @@ type Header struct {
 	Linearizability string `json:"linearizability,omitempty"`
 	// Coverage holds the run's coverage counters.
 	Coverage map[string]int64 `json:"coverage,omitempty"`
+	// Schedule is the run's schedule in the scenario file format (seedlog sim run
+	// --scenario reads it, seedlog sim shrink minimizes it): for a seed's run, the
+	// faults and client operations its generators drew; for a scripted run (Scripted),
+	// the scenario it replayed.
+	Schedule string `json:"schedule,omitempty"`
+	// Scripted says the run replayed Schedule instead of drawing its own.
+	Scripted bool `json:"scripted,omitempty"`
+	// Steps are a scripted run's steps, as it applied them; renderers mark them.
+	Steps []Step `json:"steps,omitempty"`
+}
+
+// Step is one step of a scripted run's schedule, as the run applied it.
+type Step struct {
+	// At is when the step applied, or was skipped (virtual nanoseconds).
+	At int64 `json:"at"`
+	// Line is the step as the scenario file writes it, without its time.
+	Line string `json:"line"`
+	// Fault says the step is a fault; otherwise it is a client operation.
+	Fault bool `json:"fault,omitempty"`
+	// Node is the node a fault concerns (-1 for the network or every node), Client the
+	// client of an operation (-1 for none).
+	Node   int32 `json:"node"`
+	Client int32 `json:"client"`
+	// Op is the history operation the step started (its invoke event's A), 0 for none.
+	Op int64 `json:"op,omitempty"`
+	// Skipped says why the step did not apply ("" when it did).
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Trace is a header and its events.

@@ -28,6 +28,7 @@ func WriteHTML(w io.Writer, t *Trace) error {
 	fmt.Fprintf(bw, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>seedlog trace seed %d</title>\n<style>%s</style></head><body>\n", t.Header.Seed, htmlCSS)
 	writeHTMLHeader(bw, &t.Header)
 	p.write(bw)
+	writeHTMLSteps(bw, &t.Header)
 	writeHTMLFaults(bw, t)
 	if t.Header.Linearizability != "" {
 		fmt.Fprintf(bw, "<h2>Linearizability (Porcupine)</h2>\n<iframe class=\"porcupine\" sandbox=\"allow-scripts\" srcdoc=\"%s\"></iframe>\n", html.EscapeString(t.Header.Linearizability))
@@ -43,6 +44,7 @@ svg text{font-size:11px;font-family:monospace}
 table{border-collapse:collapse;font-size:12px;font-family:monospace}
 td{padding:1px 8px;border-bottom:1px solid #eee;vertical-align:top}
 iframe.porcupine{width:100%;height:800px;border:1px solid #ccc}
+tr.step td{background:#fff6c8}tr.skipped td{color:#888}
 .legend span{display:inline-block;margin-right:14px;font-size:12px}
 .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}`
 
@@ -59,6 +61,44 @@ func writeHTMLHeader(w io.Writer, h *Header) {
 	}
 	fmt.Fprintln(w, "</p>")
 	fmt.Fprintf(w, "<details><summary>configuration</summary><pre>%s</pre></details>\n", html.EscapeString(h.Config))
+	if h.Scripted {
+		faults, ops, skipped := stepCounts(h.Steps)
+		fmt.Fprintf(w, "<p>A scenario replay: %d faults and %d client operations from its schedule (%d not applied), marked in the timeline below.</p>\n", faults, ops, skipped)
+		fmt.Fprintf(w, "<details><summary>scenario</summary><pre>%s</pre></details>\n", html.EscapeString(h.Schedule))
+	}
+}
+
+func stepCounts(steps []Step) (faults, ops, skipped int) {
+	for _, st := range steps {
+		if st.Fault {
+			faults++
+		} else {
+			ops++
+		}
+		if st.Skipped != "" {
+			skipped++
+		}
+	}
+	return faults, ops, skipped
+}
+
+// writeHTMLSteps lists a scripted run's steps and what became of each.
+func writeHTMLSteps(w io.Writer, h *Header) {
+	if len(h.Steps) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "<h2>Scenario steps</h2><table>")
+	for i, st := range h.Steps {
+		class, status := "step", "applied"
+		if st.Skipped != "" {
+			class, status = "skipped", "not applied: "+st.Skipped
+		}
+		if st.Op > 0 {
+			status += fmt.Sprintf(" (op %d)", st.Op)
+		}
+		fmt.Fprintf(w, "<tr class=\"%s\"><td>%d</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", class, i+1, FormatTime(st.At), html.EscapeString(st.Line), html.EscapeString(status))
+	}
+	fmt.Fprintln(w, "</table>")
 }
 
 // plot is the timeline: lanes for nodes and clients over virtual time.
@@ -84,6 +124,12 @@ func newPlot(t *Trace) *plot {
 			p.clients = append(p.clients, e.Peer)
 		}
 	}
+	for _, st := range t.Header.Steps {
+		if st.Client >= 0 && !seenC[st.Client] {
+			seenC[st.Client] = true
+			p.clients = append(p.clients, st.Client)
+		}
+	}
 	slices.Sort(p.nodes)
 	slices.Sort(p.clients)
 	return p
@@ -96,7 +142,7 @@ func (p *plot) x(at int64) float64 {
 func (p *plot) write(w io.Writer) {
 	lanes := len(p.nodes) + len(p.clients) + 1
 	height := 30 + lanes*htmlLaneH
-	fmt.Fprintln(w, `<h2>Timeline</h2><div class="legend"><span><i style="background:#9bd"></i>activity</span><span><i style="background:#e66"></i>crashed</span><span><i style="background:#fc6"></i>paused</span><span><i style="background:#c39"></i>fault</span><span><i style="background:#393"></i>note</span><span><i style="background:#6b6"></i>op ok</span><span><i style="background:#d93"></i>op failed</span><span><i style="background:#999"></i>op indeterminate</span></div>`)
+	fmt.Fprintln(w, `<h2>Timeline</h2><div class="legend"><span><i style="background:#9bd"></i>activity</span><span><i style="background:#e66"></i>crashed</span><span><i style="background:#fc6"></i>paused</span><span><i style="background:#c39"></i>fault</span><span><i style="background:#393"></i>note</span><span><i style="background:#6b6"></i>op ok</span><span><i style="background:#d93"></i>op failed</span><span><i style="background:#999"></i>op indeterminate</span><span><i style="background:#fc0;border:1px solid #000"></i>scenario step</span></div>`)
 	fmt.Fprintf(w, "<svg width=\"%d\" height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">\n", htmlWidth, height)
 	p.axis(w, height)
 	lane := map[int32]int{}
@@ -115,6 +161,7 @@ func (p *plot) write(w io.Writer) {
 	p.downtime(w, lane)
 	p.marks(w, lane, netLane)
 	p.ops(w, clientLane)
+	p.steps(w, lane, netLane, clientLane)
 	if h := p.t.Header; h.Failure != "" {
 		x := p.x(h.FailureAt)
 		fmt.Fprintf(w, "<line x1=\"%.1f\" y1=\"20\" x2=\"%.1f\" y2=\"%d\" stroke=\"#b00\" stroke-width=\"2\"><title>%s</title></line>\n", x, x, height, html.EscapeString(h.Failure))
@@ -238,7 +285,28 @@ func (p *plot) marks(w io.Writer, lane map[int32]int, netLane int) {
 	}
 }
 
-// ops draws each client operation as a bar from invocation to completion.
+// steps marks a scripted run's steps: a flag on the lane of the node, the network or
+// the client each concerns (operations' bars are outlined by ops).
+func (p *plot) steps(w io.Writer, lane map[int32]int, netLane int, clientLane map[int32]int) {
+	for i, st := range p.t.Header.Steps {
+		li := netLane
+		if l, ok := lane[st.Node]; ok && st.Node >= 0 {
+			li = l
+		} else if l, ok := clientLane[st.Client]; ok && st.Client >= 0 {
+			li = l
+		}
+		x, y := p.x(st.At), laneY(li)
+		fill, tip := "#fc0", fmt.Sprintf("step %d at %s: %s", i+1, strings.TrimSpace(FormatTime(st.At)), st.Line)
+		if st.Skipped != "" {
+			fill, tip = "#fff", tip+" (not applied: "+st.Skipped+")"
+		}
+		fmt.Fprintf(w, "<polygon points=\"%.1f,%d %.1f,%d %.1f,%d\" fill=\"%s\" stroke=\"#000\" stroke-width=\"1\"><title>%s</title></polygon>\n",
+			x, y+htmlLaneH-2, x-5, y+htmlLaneH-11, x+5, y+htmlLaneH-11, fill, html.EscapeString(tip))
+	}
+}
+
+// ops draws each client operation as a bar from invocation to completion; those a
+// scripted run's steps started are outlined.
 func (p *plot) ops(w io.Writer, lane map[int32]int) {
 	type open struct {
 		at   int64
@@ -247,14 +315,25 @@ func (p *plot) ops(w io.Writer, lane map[int32]int) {
 	pending := map[int64]open{}
 	var order []int64
 	drawn := 0
-	bar := func(client int32, from, to int64, color, tip string) {
+	stepOf := map[int64]int{}
+	for i, st := range p.t.Header.Steps {
+		if st.Op > 0 {
+			stepOf[st.Op] = i + 1
+		}
+	}
+	bar := func(client int32, op, from, to int64, color, tip string) {
 		if drawn >= htmlMarksMax {
 			return
 		}
 		drawn++
 		y := laneY(lane[client])
-		fmt.Fprintf(w, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" stroke=\"#fff\" stroke-width=\"0.5\"><title>%s</title></rect>\n",
-			p.x(from), y+3, max(p.x(to)-p.x(from), 2), htmlLaneH-8, color, html.EscapeString(tip))
+		stroke := `stroke="#fff" stroke-width="0.5"`
+		if n, ok := stepOf[op]; ok {
+			stroke = `stroke="#000" stroke-width="2"`
+			tip = fmt.Sprintf("step %d: %s", n, tip)
+		}
+		fmt.Fprintf(w, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" %s><title>%s</title></rect>\n",
+			p.x(from), y+3, max(p.x(to)-p.x(from), 2), htmlLaneH-8, color, stroke, html.EscapeString(tip))
 	}
 	for i := range p.t.Events {
 		e := &p.t.Events[i]
@@ -269,7 +348,7 @@ func (p *plot) ops(w io.Writer, lane map[int32]int) {
 			}
 			delete(pending, e.A)
 			color := map[uint8]string{OpOK: "#6b6", OpFailed: "#d93", OpIndeterminate: "#999"}[e.Sub]
-			bar(e.Peer, o.at, e.At, color, o.text+" => "+e.Text)
+			bar(e.Peer, e.A, o.at, e.At, color, o.text+" => "+e.Text)
 		}
 	}
 	for _, id := range order {
@@ -277,7 +356,7 @@ func (p *plot) ops(w io.Writer, lane map[int32]int) {
 			// Never completed: the run ended first.
 			for i := range p.t.Events {
 				if e := &p.t.Events[i]; e.Kind == KindInvoke && e.A == id {
-					bar(e.Peer, o.at, p.end, "#ccc", o.text+" => (still running)")
+					bar(e.Peer, id, o.at, p.end, "#ccc", o.text+" => (still running)")
 					break
 				}
 			}

@@ -79,6 +79,9 @@ func FormatTime(at int64) string {
 	return fmt.Sprintf("%12.6fs", float64(at)/float64(time.Second))
 }
 
+// stepsShownMax bounds the scenario steps a text header lists.
+const stepsShownMax = 40
+
 // WriteText writes the header and one line per selected event.
 func WriteText(w io.Writer, t *Trace, f Filter) error {
 	bw := bufio.NewWriter(w)
@@ -108,6 +111,21 @@ func writeHeaderText(w io.Writer, h *Header) {
 		fmt.Fprintf(w, "FAILED (%s) at %s: %s\n", h.Checker, strings.TrimSpace(FormatTime(h.FailureAt)), h.Failure)
 	} else {
 		fmt.Fprintln(w, "passed")
+	}
+	if h.Scripted {
+		faults, ops, skipped := stepCounts(h.Steps)
+		fmt.Fprintf(w, "scenario replay: %d faults, %d client operations (%d not applied)\n", faults, ops, skipped)
+		for i, st := range h.Steps {
+			if i == stepsShownMax {
+				fmt.Fprintf(w, "  ... %d more steps (seedlog trace html lists them all)\n", len(h.Steps)-i)
+				break
+			}
+			status := ""
+			if st.Skipped != "" {
+				status = " (not applied: " + st.Skipped + ")"
+			}
+			fmt.Fprintf(w, "  step at %s %s%s\n", strings.TrimSpace(FormatTime(st.At)), st.Line, status)
+		}
 	}
 	for _, line := range strings.Split(strings.TrimRight(h.Config, "\n"), "\n") {
 		fmt.Fprintf(w, "  %s\n", line)

@@ -27,6 +27,12 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"trace", "show", "f", "--partition", "nopart"},
 		{"trace", "show", "f", "--from", "2s", "--to", "1s"},
 		{"trace", "html", "f"},
+		{"sim", "run", "--seed", "1", "--scenario", "f"},
+		{"sim", "run", "--scenario", "f", "--plant", "idempotent-dup"},
+		{"sim", "shrink"},
+		{"sim", "shrink", "a", "b"},
+		{"sim", "shrink", "f", "--jobs", "0"},
+		{"sim", "shrink", "f", "--max-replays", "-1"},
 	} {
 		if code := dispatch(args); code != exitUsage {
 			t.Errorf("seedlog %s: exit %d, want %d", strings.Join(args, " "), code, exitUsage)
@@ -71,5 +77,62 @@ func TestTraceCommandsRenderAFailingSeed(t *testing.T) {
 	}
 	if code := dispatch([]string{"trace", "show", filepath.Join(dir, "missing.trace")}); code != exitProblem {
 		t.Fatalf("missing file: exit %d, want %d", code, exitProblem)
+	}
+}
+
+// sim shrink writes a scenario that fails as the trace did, sim run --scenario replays
+// it, and the trace of the replay marks its steps and verifies.
+func TestShrinkAndReplayAScenario(t *testing.T) {
+	dir := t.TempDir()
+	saved := simBase
+	defer func() { simBase = saved }()
+	simBase = simtest.Options(0, true)
+	var failing *sim.Result
+	for seed := uint64(1); seed <= 200 && failing == nil; seed++ {
+		opts := simtest.Options(seed, true)
+		if r := sim.Run(opts); r.Failure != nil {
+			opts.KeepTrace = true
+			r = sim.Run(opts)
+			failing = &r
+		}
+	}
+	if failing == nil {
+		t.Fatal("no failing seed to shrink")
+	}
+	path := filepath.Join(dir, "seed.trace")
+	if err := failing.Trace.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	scenario := filepath.Join(dir, "shrunk.scenario")
+	if code := dispatch([]string{"sim", "shrink", path, "-o", scenario, "--max-replays", "300", "-q"}); code != exitOK {
+		t.Fatalf("sim shrink: exit %d", code)
+	}
+	text, err := os.ReadFile(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := sim.ParseScenario(string(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults, ops := sc.Schedule.Counts()
+	before, beforeOps := failing.Schedule.Counts()
+	if faults+ops == 0 || faults+ops >= before+beforeOps || !strings.Contains(string(text), "# Shrunk by seedlog sim shrink") {
+		t.Fatalf("scenario of %d faults and %d operations (from %d and %d):\n%s", faults, ops, before, beforeOps, text)
+	}
+	replayTrace := filepath.Join(dir, "replay.trace")
+	if code := dispatch([]string{"sim", "run", "--scenario", scenario, "--trace", replayTrace, "-q"}); code != exitFailed {
+		t.Fatalf("sim run --scenario: exit %d, want %d (it fails)", code, exitFailed)
+	}
+	page := filepath.Join(dir, "replay.html")
+	if code := dispatch([]string{"trace", "html", replayTrace, "-o", page}); code != exitOK {
+		t.Fatalf("trace html: exit %d", code)
+	}
+	html, err := os.ReadFile(page)
+	if err != nil || !strings.Contains(string(html), "Scenario steps") || !strings.Contains(string(html), "<polygon") {
+		t.Fatalf("the page does not mark the scenario's steps (%v)", err)
+	}
+	if code := dispatch([]string{"sim", "shrink", replayTrace, "-o", filepath.Join(dir, "again.scenario"), "-q"}); code != exitOK {
+		t.Fatalf("sim shrink of a scenario's trace: exit %d", code)
 	}
 }

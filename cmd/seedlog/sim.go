@@ -9,11 +9,15 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/sim"
 	"github.com/seedlog/seedlog/sweep"
 )
+
+// simBase is the base of the options of sim run and sim shrink (tests run a toy node).
+var simBase = sim.Options{}
 
 // The default sweep of a bare `seedlog sim`: about a minute on a 2-core machine.
 const (
@@ -31,11 +35,20 @@ func simCommand(args []string) int {
 		return simRunCommand(args[1:])
 	case "sweep":
 		return simSweepCommand(args[1:])
+	case "shrink":
+		return simShrinkCommand(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println(`usage:
   seedlog sim                     the default sweep (` + fmt.Sprint(defaultSweepSeeds) + ` seeds, all CPUs, traces of failures in ` + defaultOutDir + `/)
   seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async] [--byzantine]
+  seedlog sim run --scenario FILE [--trace FILE]
   seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--plant NAME] [--flush sync|async] [--byzantine]
+  seedlog sim shrink TRACE [-o FILE] [--max-replays N] [--max-time D] [--jobs J]
+
+sim shrink replays a failing trace's schedule (every fault and client operation its
+run drew) with steps removed, by delta debugging, while the same checker still fails,
+and writes the smallest failing schedule as a scenario file that sim run --scenario
+replays and a person can read and edit.
 
 --flush async runs every data topic with log.flush=async (Kafka's page-cache
 durability) and adds correlated power losses (every node at once) to every fault mix.
@@ -47,7 +60,7 @@ with faults draw it anyway): an attacker sending forged and malformed peer and c
 traffic to the nodes' listeners for the whole run.`)
 		return exitOK
 	}
-	return usageError("sim: unknown subcommand %q (want run or sweep)", args[0])
+	return usageError("sim: unknown subcommand %q (want run, sweep or shrink)", args[0])
 }
 
 // byzantineUsage documents --byzantine for sim run and sim sweep.
@@ -91,7 +104,8 @@ func checkPlants(names []string) error {
 
 func simRunCommand(args []string) int {
 	fs := flag.NewFlagSet("sim run", flag.ContinueOnError)
-	seed := fs.Uint64("seed", 0, "the seed to run (required)")
+	seed := fs.Uint64("seed", 0, "the seed to run (required, unless --scenario)")
+	scenarioPath := fs.String("scenario", "", "replay this scenario file (seedlog sim shrink writes them) instead of a seed's own draws")
 	tracePath := fs.String("trace", "", "write the run's trace to this file (failing runs write one anyway)")
 	var plants listFlag
 	fs.Var(&plants, "plant", "switch on a planted bug (repeatable; needs -tags simbugs)")
@@ -100,7 +114,7 @@ func simRunCommand(args []string) int {
 	byzantine := fs.Bool("byzantine", false, byzantineUsage)
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		return flagHelp(fs, "seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async] [--byzantine]")
+		return flagHelp(fs, "seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async] [--byzantine]\n       seedlog sim run --scenario FILE [--trace FILE]")
 	}
 	if err != nil {
 		return usageError("%v; see seedlog sim run -h", err)
@@ -110,17 +124,32 @@ func simRunCommand(args []string) int {
 	}
 	seedSet := false
 	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
-	if !seedSet {
-		return usageError("sim run: --seed is required, e.g. seedlog sim run --seed 42")
-	}
-	if err := checkPlants(plants); err != nil {
-		return usageError("sim run: %v", err)
+	if seedSet == (*scenarioPath != "") {
+		return usageError("sim run: want --seed or --scenario, e.g. seedlog sim run --seed 42")
 	}
 	async, err := parseFlush(*flush)
 	if err != nil {
 		return usageError("sim run: %v", err)
 	}
-	opts := sim.Options{Seed: *seed, Plants: plants, KeepTrace: true, FlushAsync: async, Byzantine: *byzantine}
+	opts := simBase
+	opts.Seed, opts.Plants, opts.KeepTrace, opts.FlushAsync, opts.Byzantine = *seed, plants, true, async, *byzantine
+	var sc *sim.Scenario
+	if *scenarioPath != "" {
+		if len(plants) > 0 {
+			return usageError("sim run: a scenario names its plants itself (plants NAME in the file)")
+		}
+		text, err := os.ReadFile(*scenarioPath)
+		if err != nil {
+			return problem("sim run: %v", err)
+		}
+		if sc, err = sim.ParseScenario(string(text)); err != nil {
+			return problem("sim run: %s: %v", *scenarioPath, err)
+		}
+		opts = sc.Options(opts)
+	}
+	if err := checkPlants(opts.Plants); err != nil {
+		return usageError("sim run: %v", err)
+	}
 	if !*quiet {
 		opts.Log = os.Stdout
 	}
@@ -129,7 +158,10 @@ func simRunCommand(args []string) int {
 		return problem("sim run: %v", r.Failure.Message)
 	}
 	fmt.Println(r.Summary())
-	if async {
+	if sc != nil {
+		printSteps(&r)
+	}
+	if opts.FlushAsync {
 		fmt.Printf("mode: %s\n", sim.FlushAsyncAllows)
 	}
 	for _, a := range r.Allowed {
@@ -143,7 +175,11 @@ func simRunCommand(args []string) int {
 	}
 	path := *tracePath
 	if path == "" && r.Failure != nil {
-		path = filepath.Join(defaultOutDir, sweep.TraceName(r.Seed))
+		name := sweep.TraceName(r.Seed)
+		if sc != nil {
+			name = scenarioTraceName(*scenarioPath)
+		}
+		path = filepath.Join(defaultOutDir, name)
 		if err := os.MkdirAll(defaultOutDir, 0o755); err != nil {
 			return problem("sim run: %v", err)
 		}
@@ -158,6 +194,34 @@ func simRunCommand(args []string) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// scenarioTraceName is the trace file name of a failing scenario replay:
+// seed-42.scenario gives seed-42.scenario.trace.
+func scenarioTraceName(path string) string {
+	base := filepath.Base(path)
+	return strings.TrimSuffix(base, filepath.Ext(base)) + ".scenario.trace"
+}
+
+// printSteps says how a scripted run applied its schedule: the counts, and the steps
+// that did not apply.
+func printSteps(r *sim.Result) {
+	faults, ops := r.Replayed.Counts()
+	var skipped []string
+	for _, st := range r.StepsDone {
+		if st.Skipped != "" {
+			skipped = append(skipped, fmt.Sprintf("  at %v %s: %s", time.Duration(st.At), st.Line, st.Skipped))
+		}
+	}
+	fmt.Printf("scenario: %d faults, %d client operations, %d not applied\n", faults, ops, len(skipped))
+	const shown = 20
+	for i, line := range skipped {
+		if i == shown {
+			fmt.Printf("  ... and %d more\n", len(skipped)-shown)
+			break
+		}
+		fmt.Println(line)
+	}
 }
 
 func simSweepCommand(args []string) int {

@@ -26,7 +26,7 @@ func traceCommand(args []string) int {
 		fmt.Println(`usage:
   seedlog trace show FILE [--node N] [--partition T/P] [--from T] [--to T]
   seedlog trace html FILE -o OUT.html
-  seedlog trace verify FILE      re-run the trace's seed and compare fingerprints`)
+  seedlog trace verify FILE      re-run the trace's seed (and scenario, for a scenario replay) and compare fingerprints`)
 		return exitOK
 	}
 	return usageError("trace: unknown subcommand %q (want show, html or verify)", args[0])
@@ -156,6 +156,10 @@ func traceVerify(args []string) int {
 		fmt.Fprintf(os.Stderr, "seedlog: %v\n", err)
 		return exitFailed
 	}
-	fmt.Printf("seed %d reproduces fingerprint %016x\n", t.Header.Seed, t.Header.Fingerprint)
+	what := fmt.Sprintf("seed %d", t.Header.Seed)
+	if t.Header.Scripted {
+		what += "'s scenario"
+	}
+	fmt.Printf("%s reproduces fingerprint %016x\n", what, t.Header.Fingerprint)
 	return exitOK
 }

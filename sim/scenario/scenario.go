@@ -60,6 +60,14 @@
 //
 // The simulator's invariants run after every step; a violation fails the script at the
 // command that was running, and the history checkers run at the end.
+//
+// # Replays
+//
+// A script whose first command is `seed N` instead of `cluster` is a scenario file
+// (seedlog sim shrink writes them; the language is described in sim/scenario.go): a
+// whole simulated run of seed N's configuration whose faults and client operations come
+// from the script's `at TIME STEP` lines. Run replays it and its transcript says how
+// the run ended and which steps did not apply.
 package scenario
 
 import (
@@ -82,6 +90,9 @@ type Options struct {
 
 // Run executes a script and returns its transcript. The error names the line that failed.
 func Run(script string, opts Options) (string, error) {
+	if isReplay(script) {
+		return runReplay(script, opts)
+	}
 	r := &runner{opts: opts, out: &strings.Builder{}}
 	if r.opts.OpTimeout == 0 {
 		r.opts.OpTimeout = 30 * time.Second
@@ -110,6 +121,49 @@ func Run(script string, opts Options) (string, error) {
 		return r.out.String(), fmt.Errorf("at the end: %v", res.Failure)
 	}
 	return r.out.String(), nil
+}
+
+// isReplay reports whether a script is a scenario file: its first command is seed.
+func isReplay(script string) bool {
+	for _, line := range strings.Split(script, "\n") {
+		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+			return strings.HasPrefix(t, "seed ")
+		}
+	}
+	return false
+}
+
+// runReplay runs a scenario file: its comments, then a summary of the replay and of
+// the steps that did not apply, then how the run ended.
+func runReplay(script string, opts Options) (string, error) {
+	out := &strings.Builder{}
+	for _, line := range strings.Split(strings.TrimRight(script, "\n"), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") || strings.TrimSpace(line) == "" {
+			out.WriteString(line + "\n")
+		}
+	}
+	sc, err := sim.ParseScenario(script)
+	if err != nil {
+		return out.String(), err
+	}
+	faults, ops := sc.Schedule.Counts()
+	fmt.Fprintf(out, "> replay of seed %d: %d faults, %d client operations\n", sc.Seed, faults, ops)
+	r := sim.Run(sc.Options(opts.Base))
+	if r.Failure != nil && r.Failure.Checker == "setup" {
+		return out.String(), r.Failure
+	}
+	for _, st := range r.StepsDone {
+		if st.Skipped != "" {
+			fmt.Fprintf(out, "not applied: at %v %s: %s\n", time.Duration(st.At), st.Line, st.Skipped)
+		}
+	}
+	if r.Failure != nil {
+		line, _, _ := strings.Cut(r.Failure.Error(), "\n")
+		fmt.Fprintf(out, "-> failed: %s\n", line)
+		return out.String(), fmt.Errorf("the replay failed: %v", r.Failure)
+	}
+	fmt.Fprintf(out, "-> passed (%d operations, %v virtual)\n", len(r.History.Ops), r.VirtualEnd.Round(time.Millisecond))
+	return out.String(), nil
 }
 
 type runner struct {

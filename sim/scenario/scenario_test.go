@@ -116,3 +116,31 @@ func TestStories(t *testing.T) {
 		})
 	}
 }
+
+// A script that starts with seed is a scenario file: a whole run of the seed's
+// configuration whose faults and operations come from the script.
+func TestReplayScript(t *testing.T) {
+	script := `# two crashes of node 1, the second while it is down
+seed 4
+at 2s crash 1 down=3s
+at 2.5s crash 1 down=1s
+at 3s client 1 create-topic t9 partitions=2 rf=1
+`
+	out, err := Run(script, toyBase)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"# two crashes of node 1, the second while it is down\n",
+		"> replay of seed 4: 2 faults, 1 client operations\n",
+		"not applied: at 2.5s crash 1 down=1s: node 1 is down\n",
+		"-> passed (",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := Run("seed 4\nat 1s crash 99 down=1s\n", toyBase); err == nil || !strings.Contains(err.Error(), "no node 99") {
+		t.Fatalf("a step on a node that does not exist: %v", err)
+	}
+}

@@ -1,0 +1,209 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seedlog/seedlog/netsim"
+)
+
+// The schedule of a run is what its generators drew: every fault the fault schedule
+// injected, resolved to its targets and parameters, and every client operation the
+// workload started, with its arguments, each at its virtual time. Every run records it
+// (Result.Schedule); drawing it costs no randomness and records no trace event, so a
+// seed's run is the same whether anyone looks at its schedule or not.
+//
+// A run can also be driven by a schedule (Options.Schedule): the configuration still
+// comes from the seed, but faults and client operations come from the schedule only, at
+// their times (script.go). A schedule is the unit seedlog sim shrink minimizes, and a
+// scenario file (scenario.go) is its text form.
+//
+// Granularity. A fault is one step: a crash with its downtime, a partition with how long
+// it lasts, a disk fault and its rates; a step's undo (the heal, the restart) belongs to
+// it. A crash armed for a moment too short to hit at random (crashArm) is one step too,
+// taken at its arming, with how it struck once it did. A client operation is one step:
+// removing it removes the request and everything the client does to get it through
+// (retries, metadata refreshes, an idempotent producer's resends). Group members are
+// driven by the group protocol, not by a generator: a member's steps are its start (it
+// joins, and from then on polls, commits and heartbeats on its own) and its departures.
+
+// StepKind is the kind of a schedule step.
+type StepKind uint8
+
+// The kinds of steps: faults first, then client operations.
+const (
+	// StepCrash crashes Node now; it restarts after Down.
+	StepCrash StepKind = iota + 1
+	// StepArm arms Node to crash at its next Moment (crashArm); it restarts after Down.
+	StepArm
+	// StepCrashOnWrite crashes Node while it writes a state file (disk.WriteFile): the
+	// first such write at or after At (the Nth of those at exactly At). CrashOnWrite.
+	StepCrashOnWrite
+	// StepCrashAtElection crashes Node right after it wins a quorum election, the first
+	// at or after At (a storm's elected crash).
+	StepCrashAtElection
+	// StepPowerLoss crashes every node at once; they restart together after Down.
+	StepPowerLoss
+	// StepPause pauses Node for For.
+	StepPause
+	// StepNet applies the network fault Net for For (a clog ends by itself after For).
+	StepNet
+	// StepLinkRates makes every link lossy with the step's rates for For.
+	StepLinkRates
+	// StepDiskEIO, StepDiskENOSPC and StepReadCorrupt switch disk faults on for Node's
+	// disk for For.
+	StepDiskEIO
+	StepDiskENOSPC
+	StepReadCorrupt
+	// StepCorrupt corrupts Bytes bytes at Offset of File on Node's disk, at rest.
+	StepCorrupt
+	// StepClockJump makes Node's clock jump forward By.
+	StepClockJump
+	// StepLeaveDown leaves Nodes down for the liveness phase (At is when it began).
+	StepLeaveDown
+
+	// StepAdmin is one metadata operation of a workload client: OpKind on Topic with
+	// Count and RF.
+	StepAdmin
+	// StepProduce is one batch of Records records from a producer to Topic/Partition.
+	StepProduce
+	// StepFetch is one fetch of a reader at its position in Topic/Partition, MinBytes.
+	StepFetch
+	// StepListOffsets is one ListOffsets of a reader, ListAt -2 (earliest) or -1 (latest).
+	StepListOffsets
+	// StepAddPartition is one round of the grower: it refreshes Topic and, when it has
+	// fewer partitions than the limit, adds one.
+	StepAddPartition
+	// StepJoin starts a group member: it joins Group and then works on its own.
+	StepJoin
+	// StepLeave makes a group member leave Group at its first poll at or after At; it
+	// rejoins after a while.
+	StepLeave
+	stepKindEnd
+)
+
+// IsFault reports whether the step is a fault (as opposed to a client operation).
+func (k StepKind) IsFault() bool { return k < StepAdmin }
+
+// Step is one step of a schedule. The fields a kind uses are listed with each kind.
+type Step struct {
+	At     time.Duration // virtual time since the start of the run
+	Kind   StepKind
+	Node   int32 // the node a fault concerns
+	Client int32 // the client of an operation
+
+	// Faults.
+	Down   time.Duration // how long crashed nodes stay down
+	For    time.Duration // how long a fault lasts
+	By     time.Duration // how far a clock jumps
+	Moment crashArm      // StepArm: armDiskOp, armAnswer or armElected
+	Key    int16         // StepArm at armAnswer: the API whose answer it waits for
+	// Then is how a crash after an election strikes: thenNow (within Strike) or
+	// thenSync (at the node's next completed sync); thenUnknown until it struck.
+	Then   crashThen
+	Strike time.Duration // delay from the moment to the crash
+	Nth    int           // StepCrashOnWrite: among the node's writes at exactly At
+	Net    netsim.Fault  // StepNet (a clog's Until is set when it is applied)
+	// Rates in parts per million: link loss, duplication, reordering, stream breaks;
+	// disk write EIO, sync EIO, ENOSPC, read corruption.
+	LossPPM, DupPPM, ReorderPPM, BreakPPM int64
+	WriteEIOPPM, SyncEIOPPM               int64
+	ENOSPCPPM, ReadCorruptPPM             int64
+	File                                  string // StepCorrupt
+	Offset                                int64
+	Bytes                                 int
+	Nodes                                 []int32 // StepLeaveDown
+
+	// Client operations.
+	OpKind    OpKind // StepAdmin
+	Topic     string
+	Partition int32
+	Count     int32 // StepAdmin: partitions of a create, new count of a create-partitions
+	RF        int32
+	Records   int   // StepProduce
+	MinBytes  int32 // StepFetch
+	ListAt    int64 // StepListOffsets
+	Group     string
+}
+
+// crashThen is how a crash right after an election strikes.
+type crashThen uint8
+
+const (
+	thenUnknown crashThen = iota
+	thenNow               // within Strike of the election
+	thenSync              // at the node's next completed sync
+)
+
+// Schedule is the steps of a run, in time order (steps at one time keep their order).
+type Schedule struct {
+	Steps []Step
+}
+
+// Counts returns how many of the schedule's steps are faults and how many client
+// operations.
+func (s *Schedule) Counts() (faults, ops int) {
+	for i := range s.Steps {
+		if s.Steps[i].Kind.IsFault() {
+			faults++
+		} else {
+			ops++
+		}
+	}
+	return faults, ops
+}
+
+// Subset returns the schedule made of the steps at the given indices (ascending).
+func (s *Schedule) Subset(keep []int) Schedule {
+	out := Schedule{Steps: make([]Step, 0, len(keep))}
+	for _, i := range keep {
+		out.Steps = append(out.Steps, s.Steps[i])
+	}
+	return out
+}
+
+// Sort puts the steps in time order, keeping the order of steps at one time.
+func (s *Schedule) Sort() {
+	slices.SortStableFunc(s.Steps, func(a, b Step) int {
+		switch {
+		case a.At < b.At:
+			return -1
+		case a.At > b.At:
+			return 1
+		}
+		return 0
+	})
+}
+
+// scheduleRecorder keeps the steps a run applied, in order (Result.Schedule).
+type scheduleRecorder struct {
+	steps []Step
+}
+
+// recordStep records a step at the current time and returns its index, for steps
+// whose resolution comes later (an armed crash's strike).
+func (w *World) recordStep(st Step) int {
+	st.At = time.Duration(w.now)
+	w.sched.steps = append(w.sched.steps, st)
+	return len(w.sched.steps) - 1
+}
+
+// resolveStep fills in how an armed crash struck, once it did.
+func (w *World) resolveStep(i int, then crashThen, strike time.Duration) {
+	if i < 0 || i >= len(w.sched.steps) {
+		return
+	}
+	st := &w.sched.steps[i]
+	if then != thenUnknown {
+		st.Then = then
+	}
+	st.Strike = strike
+}
+
+func (k StepKind) String() string {
+	if k > 0 && k < stepKindEnd {
+		return stepVerbs[k]
+	}
+	return fmt.Sprintf("step(%d)", uint8(k))
+}
