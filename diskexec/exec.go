@@ -84,8 +84,19 @@ func Open(fsys storage.FS, cfg Config) (*Executor, disk.Recovered, error) {
 	return e, rec, nil
 }
 
+// logConfig is the configuration of log id: the metadata log never fences damage, since
+// the quorum recovers lost entries itself (core/raft) and needs its log to end where its
+// last valid entry does.
+func (e *Executor) logConfig(id disk.LogID) storage.LogConfig {
+	cfg := e.cfg.Log
+	if id == disk.MetadataLog {
+		cfg.NoFences = true
+	}
+	return cfg
+}
+
 func (e *Executor) recoverLog(id disk.LogID) (disk.LogState, error) {
-	l, err := storage.OpenLog(e.fsys, string(id), e.cfg.Log)
+	l, err := storage.OpenLog(e.fsys, string(id), e.logConfig(id))
 	if err != nil {
 		return disk.LogState{}, fmt.Errorf("diskexec: recover log %s: %w", id, err)
 	}
@@ -104,6 +115,8 @@ func (e *Executor) recoverLog(id disk.LogID) (disk.LogState, error) {
 		StartOffset: l.StartOffset(),
 		EndOffset:   l.EndOffset(),
 		BytesCut:    l.Recovery().BytesCut,
+		Fences:      diskFences(l.Fences()),
+		FencedNow:   diskFences(l.Recovery().Fenced),
 	}
 	for _, ep := range epochs {
 		st.Epochs = append(st.Epochs, disk.EpochEntry{Epoch: ep.Epoch, StartOffset: ep.StartOffset})
@@ -139,6 +152,7 @@ func (e *Executor) readLogFiles(dir string, files map[string][]byte) error {
 func storageFile(name string) bool {
 	switch {
 	case name == storage.OffsetsCheckpointName, name == storage.LeaderEpochCheckpointName,
+		name == storage.FencesFileName, name == storage.FencesCopyFileName,
 		strings.HasSuffix(name, storage.TmpSuffix),
 		strings.HasSuffix(name, storage.LogFileSuffix),
 		strings.HasSuffix(name, storage.IndexFileSuffix),
@@ -253,47 +267,71 @@ func (e *Executor) do(op disk.Op) disk.Done {
 			err = fmt.Errorf("%w: %s", ErrUnknownLog, op.Log)
 			break
 		}
-		d.Data, d.Offset, err = e.onLog(l, op)
+		d.Data, d.Offset, d.Fences, err = e.onLog(l, op)
 	}
 	if err != nil {
 		d.Err = fmt.Errorf("%s: %w", op, err)
+		d.Corrupt = errors.Is(err, storage.ErrCorrupt)
+		var fe *storage.FencedError
+		if errors.As(err, &fe) {
+			d.Fences = diskFences([]storage.Fence{fe.Fence})
+		}
 	}
 	return d
 }
 
-func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, error) {
+func diskFences(fs []storage.Fence) []disk.Fence {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]disk.Fence, len(fs))
+	for i, f := range fs {
+		out[i] = disk.Fence{From: f.From, To: f.To, Kind: disk.FenceKind(f.Kind)}
+	}
+	return out
+}
+
+func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fence, error) {
 	switch op.Kind {
 	case disk.Append:
 		if op.Offset != l.EndOffset() {
-			return nil, 0, fmt.Errorf("append at %d but the log ends at %d", op.Offset, l.EndOffset())
+			return nil, 0, nil, fmt.Errorf("append at %d but the log ends at %d", op.Offset, l.EndOffset())
 		}
-		return nil, 0, l.Append(op.Data)
+		return nil, 0, nil, l.Append(op.Data)
 	case disk.Truncate:
-		return nil, 0, l.TruncateTo(op.Offset)
+		return nil, 0, nil, l.TruncateTo(op.Offset)
 	case disk.Reset:
-		return nil, 0, l.TruncateFullyAndStartAt(op.Offset)
+		return nil, 0, nil, l.TruncateFullyAndStartAt(op.Offset)
 	case disk.DeleteBelow:
-		return nil, 0, l.DeleteBelow(op.Offset)
+		return nil, 0, nil, l.DeleteBelow(op.Offset)
 	case disk.Read:
 		b, err := l.Read(op.Offset, op.MaxOffset, int(op.MaxBytes))
-		return b, l.StartOffset(), err
+		return b, l.StartOffset(), nil, err
 	case disk.FindTime:
 		off, found, err := l.OffsetForTimestamp(op.Offset)
 		if err != nil || !found || off >= op.MaxOffset {
-			return nil, -1, err
+			return nil, -1, nil, err
 		}
-		return nil, off, nil
+		return nil, off, nil, nil
 	case disk.Retain:
 		err := l.DeleteBelow(retentionCutoff(l.Segments(), l.StartOffset(), op.MaxOffset, op.Retention))
-		return nil, l.StartOffset(), err
+		return nil, l.StartOffset(), nil, err
 	case disk.LeaderEpochs:
 		entries := make([]storage.EpochEntry, len(op.Epochs))
 		for i, ep := range op.Epochs {
 			entries[i] = storage.EpochEntry{Epoch: ep.Epoch, StartOffset: ep.StartOffset}
 		}
-		return nil, 0, storage.WriteLeaderEpochs(e.fsys, string(op.Log), entries)
+		return nil, 0, nil, storage.WriteLeaderEpochs(e.fsys, string(op.Log), entries)
+	case disk.CheckDamage:
+		found, err := l.CheckDamage(op.Offset)
+		return nil, 0, diskFences(found), err
+	case disk.Skip:
+		if op.Offset != l.EndOffset() {
+			return nil, 0, nil, fmt.Errorf("skip from %d but the log ends at %d", op.Offset, l.EndOffset())
+		}
+		return nil, 0, nil, l.SkipTo(op.MaxOffset, storage.FenceLost)
 	}
-	return nil, 0, fmt.Errorf("unknown op kind %v", op.Kind)
+	return nil, 0, nil, fmt.Errorf("unknown op kind %v", op.Kind)
 }
 
 func (e *Executor) writeFile(name string, data []byte) error {
@@ -316,7 +354,7 @@ func (e *Executor) createLog(id disk.LogID, start int64) error {
 	if e.logs[id] != nil {
 		return fmt.Errorf("log %s exists", id)
 	}
-	l, err := storage.OpenLog(e.fsys, string(id), e.cfg.Log)
+	l, err := storage.OpenLog(e.fsys, string(id), e.logConfig(id))
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,11 @@ type LogConfig struct {
 	IndexIntervalBytes int
 	// BatchBytesMax: Append refuses larger batches.
 	BatchBytesMax int
+	// NoFences makes recovery cut the log at damage below the recovery point, as at a
+	// torn tail, instead of fencing it: for a log whose owner recovers lost entries by
+	// protocol and needs its log to end where its last valid entry does (the controller
+	// quorum's). The cut is reported (RecoveryReport.CutBelowRecoveryPoint).
+	NoFences bool
 }
 
 func (c LogConfig) withDefaults() (LogConfig, error) {
