@@ -76,12 +76,36 @@ func Open(fsys storage.FS, cfg Config) (*Executor, disk.Recovered, error) {
 		}
 	}
 	if l := e.logs[disk.MetadataLog]; l != nil {
-		if rec.Metadata, err = readAll(l); err != nil {
+		var end int64
+		if rec.Metadata, end, err = readAll(l); err != nil {
 			e.Close()
 			return nil, rec, fmt.Errorf("diskexec: read the metadata log: %w", err)
 		}
+		if err := cutMetadataLog(l, end, &rec); err != nil {
+			e.Close()
+			return nil, rec, err
+		}
 	}
 	return e, rec, nil
+}
+
+// cutMetadataLog cuts the metadata log at end, where the batches handed to raft end,
+// when bytes after it failed validation (damage in a segment recovery trusted without
+// reading): raft appends after what it was given, so the log must end there too. Raft
+// learns what it lost from its quorum state and fetches it back.
+func cutMetadataLog(l *storage.Log, end int64, rec *disk.Recovered) error {
+	if end >= l.EndOffset() {
+		return nil
+	}
+	if err := l.TruncateTo(end); err != nil {
+		return fmt.Errorf("diskexec: cut the metadata log at %d after damage: %w", end, err)
+	}
+	for i := range rec.Logs {
+		if rec.Logs[i].ID == disk.MetadataLog {
+			rec.Logs[i].EndOffset = l.EndOffset()
+		}
+	}
+	return nil
 }
 
 // logConfig is the configuration of log id: the metadata log never fences damage, since
@@ -124,8 +148,6 @@ func (e *Executor) recoverLog(id disk.LogID) (disk.LogState, error) {
 	return st, nil
 }
 
-// readAll reads every batch of l. Bytes that fail validation end the read: what came
-// before is returned, and the owner (raft) re-checks it and learns what it lost.
 // readLogFiles adds to files the small files the core keeps inside a log directory
 // (a producer-state snapshot, the topic id), named "<log>/<file>". Storage's own files
 // are left to storage.
@@ -162,15 +184,19 @@ func storageFile(name string) bool {
 	return false
 }
 
-func readAll(l *storage.Log) ([]byte, error) {
+// readAll reads every batch of l and returns them with the offset after the last. Bytes
+// that fail validation end the read: what came before is returned, and the owner (raft)
+// re-checks it and learns what it lost.
+func readAll(l *storage.Log) ([]byte, int64, error) {
 	var out []byte
-	for off := l.StartOffset(); off < l.EndOffset(); {
+	off := l.StartOffset()
+	for off < l.EndOffset() {
 		b, err := l.Read(off, l.EndOffset(), readChunkBytes)
 		if errors.Is(err, storage.ErrCorrupt) {
-			return out, nil
+			return out, off, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if len(b) == 0 {
 			break
@@ -178,11 +204,11 @@ func readAll(l *storage.Log) ([]byte, error) {
 		out = append(out, b...)
 		last := lastNextOffset(b)
 		if last <= off {
-			return nil, fmt.Errorf("no progress reading at %d", off)
+			return nil, 0, fmt.Errorf("no progress reading at %d", off)
 		}
 		off = last
 	}
-	return out, nil
+	return out, off, nil
 }
 
 // Close closes every open log.
