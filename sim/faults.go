@@ -46,16 +46,19 @@ type faultSchedule struct {
 	// undos are the planned ends of running faults, by token.
 	undos     map[uint64]func()
 	nextUndo  uint64
-	corrupted map[int32]bool // nodes that ever got corruption
+	corrupted map[int32]bool // nodes that ever got corruption of quorum files or reads
+	// partDamage is the ground truth of partition corruption (partcorrupt.go).
+	partDamage partDamage
 }
 
 func newFaultSchedule(w *World) *faultSchedule {
 	return &faultSchedule{
-		w:         w,
-		rng:       Stream(w.cfg.Seed, streamFaults, 0),
-		cfg:       w.cfg.Faults,
-		undos:     map[uint64]func(){},
-		corrupted: map[int32]bool{},
+		w:          w,
+		rng:        Stream(w.cfg.Seed, streamFaults, 0),
+		cfg:        w.cfg.Faults,
+		undos:      map[uint64]func(){},
+		corrupted:  map[int32]bool{},
+		partDamage: partDamage{},
 	}
 }
 
@@ -118,6 +121,7 @@ func (f *faultSchedule) act(gen uint64) {
 	add(c.DiskENOSPC, f.diskENOSPC)
 	add(c.ReadCorrupt, f.readCorrupt)
 	add(c.AtRestCorrupt, f.atRestCorrupt)
+	add(c.PartitionCorrupt, f.partitionCorrupt)
 	add(c.ClockJump, f.clockJump)
 	add(c.PowerLoss, f.powerLoss)
 	if len(kinds) > 0 && !kinds[f.rng.IntN(len(kinds))]() {
@@ -156,6 +160,9 @@ func (f *faultSchedule) applicable(st *Step) string {
 			return fmt.Sprintf("corrupting node %d goes over the fault budget", st.Node)
 		}
 	case StepCorrupt:
+		if isPartitionSegment(st.File) {
+			return f.partitionTargetProblem(n, st)
+		}
 		if !f.mayCorrupt(n) {
 			return fmt.Sprintf("corrupting node %d goes over the fault budget", st.Node)
 		}
@@ -233,6 +240,10 @@ func (f *faultSchedule) apply(st Step, plan *Step) {
 		f.corrupted[n.spec.ID] = true
 		f.diskFaultOn(n, "read-corrupt", disksim.Faults{ReadCorruptProb: float64(st.ReadCorruptPPM) / 1e6}, 0, 0, st.For)
 	case StepCorrupt:
+		if isPartitionSegment(st.File) {
+			f.applyPartitionCorrupt(st, n)
+			break
+		}
 		f.applyCorrupt(st, n)
 	case StepClockJump:
 		if plan != nil {

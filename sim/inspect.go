@@ -81,6 +81,13 @@ type ReplicaView struct {
 	ReadReady bool
 	Loading   bool
 	Closed    bool
+	// Resigning: it leads in metadata but gave the leadership up (damaged data while
+	// another in-sync replica exists) and serves nothing; Leader is false then.
+	Resigning bool
+	// Fences are the log's fenced ranges (damaged on this disk, or declared lost).
+	Fences []disk.Fence
+	// Repairs counts truncations that cut damaged data to fetch it back.
+	Repairs int
 }
 
 // CoordinatorView is one group coordinator.

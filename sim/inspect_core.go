@@ -42,9 +42,10 @@ func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
 	out := dst[:0]
 	for _, r := range d.Replicas() {
 		out = append(out, ReplicaView{Topic: r.Topic, TopicID: r.TopicID, Partition: r.Partition,
-			Leader: r.Role == partition.RoleLeader, Follower: r.Role == partition.RoleFollower, LeaderEpoch: r.LeaderEpoch,
+			Leader: r.Role == partition.RoleLeader && !r.Resigning, Follower: r.Role == partition.RoleFollower, LeaderEpoch: r.LeaderEpoch,
 			HW: r.HighWatermark, LEO: r.LogEndOffset, Durable: r.DurableOffset, Start: r.LogStartOffset,
-			ISR: r.ISR, Epochs: r.Epochs, ReadReady: r.ReadReady, Loading: r.Loading, Closed: r.Closed})
+			ISR: r.ISR, Epochs: r.Epochs, ReadReady: r.ReadReady, Loading: r.Loading, Closed: r.Closed,
+			Resigning: r.Resigning, Fences: r.Fences, Repairs: r.Repairs})
 	}
 	return out
 }
