@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -298,6 +299,18 @@ func (n *Node) Replicas() []ReplicaStatus {
 	for _, id := range n.replicas.ids {
 		hr := n.replicas.byLog[id]
 		out = append(out, ReplicaStatus{Topic: hr.topic, TopicID: hr.topicID, Partition: hr.part, Status: hr.r.Status()})
+	}
+	return out
+}
+
+// replicaFences lists the replicas that hold fenced ranges, sorted by log.
+func (n *Node) replicaFences() []kafka.ReplicaFences {
+	var out []kafka.ReplicaFences
+	for _, id := range n.replicas.ids {
+		hr := n.replicas.byLog[id]
+		if st := hr.r.Status(); len(st.Fences) > 0 {
+			out = append(out, kafka.ReplicaFences{Topic: hr.topic, Partition: hr.part, Fences: st.Fences})
+		}
 	}
 	return out
 }
