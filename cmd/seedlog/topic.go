@@ -154,7 +154,7 @@ func topicDescribe(args []string) int {
 		fmt.Fprintf(w, "Topic: %s\tPartitionCount: %d\tReplicationFactor: %d\tInternal: %v\n", deref(t.Topic), len(t.Partitions), rf, t.IsInternal)
 		for _, p := range t.Partitions {
 			fmt.Fprintf(w, "\tPartition: %d\tLeader: %d\tEpoch: %d\tReplicas: %s\tIsr: %s%s%s\n", p.Partition, p.Leader, p.LeaderEpoch,
-				joinInts(p.Replicas), joinInts(p.ISR), partitionNote(p.ErrorCode), fenced.note(deref(t.Topic), p.Partition))
+				joinInts(p.Replicas), joinInts(p.ISR), partitionNote(p.ErrorCode), fenced.note(deref(t.Topic), p))
 		}
 	}
 	w.Flush()
@@ -163,13 +163,28 @@ func topicDescribe(args []string) int {
 
 // fencedByPartition holds, per "<topic>-<partition>", the fenced ranges brokers
 // reported, as "broker N: [from,to) kind".
-type fencedByPartition map[string][]string
+type fencedByPartition map[string][]fencedRange
 
-func (f fencedByPartition) note(topic string, p int32) string {
-	if rs := f[fmt.Sprintf("%s-%d", topic, p)]; len(rs) > 0 {
-		return "\tFenced: " + strings.Join(rs, "; ")
+type fencedRange struct {
+	broker         int32
+	from, to, kind string
+}
+
+// note renders the fenced ranges of a partition. A damaged range on a leader that is the
+// only member of its ISR is lost: no in-sync copy of it is left to fetch it back from.
+func (f fencedByPartition) note(topic string, p kmsg.MetadataResponseTopicPartition) string {
+	var out []string
+	for _, r := range f[fmt.Sprintf("%s-%d", topic, p.Partition)] {
+		kind := r.kind
+		if kind == "damaged" && r.broker == p.Leader && len(p.ISR) == 1 && p.ISR[0] == p.Leader {
+			kind = "damaged, lost: no other in-sync replica"
+		}
+		out = append(out, fmt.Sprintf("broker %d: [%s,%s) %s", r.broker, r.from, r.to, kind))
 	}
-	return ""
+	if len(out) == 0 {
+		return ""
+	}
+	return "\tFenced: " + strings.Join(out, "; ")
 }
 
 // fencedRanges asks every broker that hosts a replica of the described topics for the
@@ -212,7 +227,7 @@ func fencedRanges(o *clientOptions, cl *kgo.Client, meta *kmsg.MetadataResponse)
 				rng, kind, ok2 := strings.Cut(rest, ":")
 				from, to, ok3 := strings.Cut(rng, "-")
 				if ok && ok2 && ok3 {
-					out[part] = append(out[part], fmt.Sprintf("broker %d: [%s,%s) %s", id, from, to, kind))
+					out[part] = append(out[part], fencedRange{broker: id, from: from, to: to, kind: kind})
 				}
 			}
 		}
