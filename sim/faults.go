@@ -33,8 +33,12 @@ import (
 //     only while the corrupted voters stay a minority of the quorum ((V-1)/2 at most) and
 //     at least one broker stays intact, and only into the controller quorum's files
 //     (metadata log, quorum state, snapshots), whose every committed record lives on a
-//     majority. Partition data gets no corruption until partitions replicate (a later
-//     rule bounds it by the ISR).
+//     majority.
+//   - Partition corruption (partcorrupt.go) damages synced partition data at rest, in
+//     closed segments below their recovery point, on any broker: the protocol must
+//     lose nothing while another in-sync copy is intact when the damage is found, and
+//     must fence what no in-sync copy holds; the checkers tell the two apart (partinv.go,
+//     logcheck.go). Read corruption reaches partition data too.
 //   - Clock jumps: forward only, and within the drift budget (see clock.jumpBudget).
 type faultSchedule struct {
 	w   *World
