@@ -48,7 +48,8 @@ type Inspect struct {
 	Entries func(m Machine, from, to int64) []QuorumEntry
 	// Metadata returns the node's metadata image, summarized.
 	Metadata func(m Machine) (MetadataView, bool)
-	// Replicas appends the node's partition replicas to dst[:0] and returns it.
+	// Replicas appends the node's partition replicas to dst[:0] and returns it. It may
+	// reuse the ISR and Epochs slices of the elements of dst it overwrites.
 	Replicas func(m Machine, dst []ReplicaView) []ReplicaView
 	// LeaseValid reports whether the node's controller lease lets it lead at local time
 	// now.

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
@@ -34,12 +35,34 @@ func init() {
 		Replicas: coreReplicas, LeaseValid: coreLeaseValid, Groups: coreGroups, ImageOffset: coreImageOffset, ImageCheck: coreImageCheck}
 }
 
+// replicaBriefs is the cheaper way core.Node offers its replicas: without copies.
+type replicaBriefs interface {
+	EachReplica(fn func(topic string, topicID [16]byte, partition int32, b partition.Brief))
+}
+
+// coreReplicas runs after every step of a broker, so it allocates nothing once dst has
+// grown: each view reuses the ISR and epoch slices of the element of dst it overwrites.
 func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
+	out := dst[:0]
+	if e, ok := m.(replicaBriefs); ok {
+		e.EachReplica(func(topic string, topicID [16]byte, part int32, b partition.Brief) {
+			var isr []int32
+			var epochs []disk.EpochEntry
+			if len(out) < cap(out) {
+				prev := out[:len(out)+1][len(out)]
+				isr, epochs = prev.ISR[:0], prev.Epochs[:0]
+			}
+			out = append(out, ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
+				Leader: b.Role == partition.RoleLeader, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
+				HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
+				ISR: append(isr, b.ISR...), Epochs: append(epochs, b.Epochs...), ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed})
+		})
+		return out
+	}
 	d, ok := m.(dataInspectable)
 	if !ok {
-		return dst[:0]
+		return out
 	}
-	out := dst[:0]
 	for _, r := range d.Replicas() {
 		out = append(out, ReplicaView{Topic: r.Topic, TopicID: r.TopicID, Partition: r.Partition,
 			Leader: r.Role == partition.RoleLeader, Follower: r.Role == partition.RoleFollower, LeaderEpoch: r.LeaderEpoch,
