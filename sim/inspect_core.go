@@ -35,17 +35,13 @@ func init() {
 		Replicas: coreReplicas, LeaseValid: coreLeaseValid, Groups: coreGroups, ImageOffset: coreImageOffset, ImageCheck: coreImageCheck}
 }
 
-// replicaBriefs is the cheaper way core.Node offers its replicas: without copies.
-type replicaBriefs interface {
-	EachReplica(fn func(topic string, topicID [16]byte, partition int32, b partition.Brief))
-}
-
 // coreReplicas runs after every step of a broker, so it allocates nothing once dst has
 // grown: each view reuses the ISR and epoch slices of the element of dst it overwrites.
 func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
 	out := dst[:0]
-	if e, ok := m.(replicaBriefs); ok {
-		e.EachReplica(func(topic string, topicID [16]byte, part int32, b partition.Brief) {
+	// The concrete type lets the callback stay on the stack.
+	if n, ok := m.(*core.Node); ok {
+		n.EachReplica(func(topic string, topicID [16]byte, part int32, b partition.Brief) {
 			var isr []int32
 			var epochs []disk.EpochEntry
 			if len(out) < cap(out) {
