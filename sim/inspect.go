@@ -51,6 +51,11 @@ type Inspect struct {
 	// Replicas appends the node's partition replicas to dst[:0] and returns it. It may
 	// reuse the ISR and Epochs slices of the elements of dst it overwrites.
 	Replicas func(m Machine, dst []ReplicaView) []ReplicaView
+	// EachReplica, when set, calls fn with each of the node's partition replicas, in the
+	// order of Replicas, without copying: a view's ISR and Epochs alias the machine's
+	// state and are valid only during the call. The checker that runs after every step
+	// uses it to copy only the replicas that changed.
+	EachReplica func(m Machine, fn func(ReplicaView))
 	// LeaseValid reports whether the node's controller lease lets it lead at local time
 	// now.
 	LeaseValid func(m Machine, now int64) bool

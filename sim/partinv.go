@@ -58,6 +58,9 @@ type dataInvariants struct {
 	// records lost), with a description of the first time.
 	committedMax map[TopicPartition]int64
 	regressed    map[TopicPartition]string
+	// visit and visitFn serve checkInPlace.
+	visit   replicaVisit
+	visitFn func(ReplicaView)
 }
 
 type partKey struct {
@@ -90,7 +93,7 @@ type genKey struct {
 }
 
 func newDataInvariants(w *World) *dataInvariants {
-	return &dataInvariants{
+	d := &dataInvariants{
 		w:         w,
 		async:     w.cfg.Data.FlushAsync,
 		replicas:  make([][]ReplicaView, len(w.nodes)),
@@ -107,34 +110,41 @@ func newDataInvariants(w *World) *dataInvariants {
 		committedMax: map[TopicPartition]int64{},
 		regressed:    map[TopicPartition]string{},
 	}
+	d.visitFn = d.visitReplica
+	return d
 }
 
 // count updates the coverage counters of ISR shrinks (to min.insync.replicas, too) and
 // expansions of data partitions from a node's replicas before and after a step.
 func (d *dataInvariants) count(before, after []ReplicaView) {
-	cov := d.w.cov
 	for i := range after {
 		r := &after[i]
 		if !r.Leader || r.Closed {
 			continue
 		}
-		pk := partKey{r.TopicID, r.Partition}
-		t, data := d.w.cfg.Data.topic(r.Topic)
-		if !data {
-			continue
+		if o := findReplica(before, partKey{r.TopicID, r.Partition}); o != nil {
+			d.countPair(o, r)
 		}
-		o := findReplica(before, pk)
-		if o == nil || !o.Leader || o.LeaderEpoch != r.LeaderEpoch || len(o.ISR) == len(r.ISR) {
-			continue
+	}
+}
+
+// countPair counts an ISR change of leader replica r since its view o.
+func (d *dataInvariants) countPair(o, r *ReplicaView) {
+	if !r.Leader || r.Closed || !o.Leader || o.LeaderEpoch != r.LeaderEpoch || len(o.ISR) == len(r.ISR) {
+		return
+	}
+	t, data := d.w.cfg.Data.topic(r.Topic)
+	if !data {
+		return
+	}
+	cov := d.w.cov
+	if len(r.ISR) < len(o.ISR) {
+		cov.Inc("partition:isr-shrink")
+		if int32(len(r.ISR)) == t.MinISR {
+			cov.Inc("partition:isr-shrink-to-min")
 		}
-		if len(r.ISR) < len(o.ISR) {
-			cov.Inc("partition:isr-shrink")
-			if int32(len(r.ISR)) == t.MinISR {
-				cov.Inc("partition:isr-shrink-to-min")
-			}
-		} else {
-			cov.Inc("partition:isr-expand")
-		}
+	} else {
+		cov.Inc("partition:isr-expand")
 	}
 }
 
@@ -163,6 +173,16 @@ func (d *dataInvariants) check(n *simNode) error {
 	renewed := lease && !d.lease[id-1]
 	d.lease[id-1] = lease
 	prev := d.replicas[id-1]
+	if ins.EachReplica != nil && prev != nil {
+		done, err := d.checkInPlace(n, prev, renewed)
+		if err != nil {
+			return err
+		}
+		if done {
+			return d.maybeCheckGroups(n)
+		}
+		// The node's replicas changed shape (one came or went): compare them whole.
+	}
 	reps := ins.Replicas(n.m, d.spare[id-1])
 	d.count(prev, reps)
 	d.replicas[id-1], d.spare[id-1] = reps, prev
@@ -181,11 +201,82 @@ func (d *dataInvariants) check(n *simNode) error {
 			return fmt.Errorf("%s/%d on node %d: %w", r.Topic, r.Partition, id, err)
 		}
 	}
-	if ins.Groups != nil && d.groupsDue[id-1] && !d.async {
+	return d.maybeCheckGroups(n)
+}
+
+// maybeCheckGroups checks the node's coordinators when they answered a join or sync.
+func (d *dataInvariants) maybeCheckGroups(n *simNode) error {
+	id := n.spec.ID
+	if d.w.opts.Inspect.Groups != nil && d.groupsDue[id-1] && !d.async {
 		d.groupsDue[id-1] = false
 		return d.checkGroups(n)
 	}
 	return nil
+}
+
+// checkInPlace is check for a node whose replicas are those of views, its list as of
+// its last step, one for one: it compares each replica with its view where it lies
+// (Inspect.EachReplica copies nothing), and only a replica that changed (or a leader
+// whose lease became valid again) is copied into its view and checked, as check would.
+// It reports false, having checked a prefix, when the replicas differ from views in
+// number or identity; the caller then compares the whole list, and the views already
+// brought up to date compare equal.
+func (d *dataInvariants) checkInPlace(n *simNode, views []ReplicaView, renewed bool) (bool, error) {
+	v := &d.visit
+	*v = replicaVisit{n: n, views: views, renewed: renewed, shape: true}
+	d.w.opts.Inspect.EachReplica(n.m, d.visitFn)
+	if v.err != nil {
+		return false, v.err
+	}
+	return v.shape && v.next == len(views), nil
+}
+
+// replicaVisit is the state of one checkInPlace, for visitReplica.
+type replicaVisit struct {
+	n       *simNode
+	views   []ReplicaView
+	renewed bool
+	next    int  // index of the next replica
+	shape   bool // the replicas so far are those of views, one for one
+	err     error
+}
+
+// visitReplica is checkInPlace's callback, bound once (visitFn) so that passing it
+// allocates nothing.
+func (d *dataInvariants) visitReplica(r ReplicaView) {
+	v := &d.visit
+	if !v.shape || v.err != nil {
+		return
+	}
+	i := v.next
+	v.next++
+	if i >= len(v.views) || v.views[i].Partition != r.Partition || v.views[i].TopicID != r.TopicID {
+		v.shape = false
+		return
+	}
+	view := &v.views[i]
+	if sameView(view, &r) {
+		if !(v.renewed && r.Leader && !r.Closed) {
+			return
+		}
+	} else {
+		d.countPair(view, &r)
+		setView(view, &r)
+	}
+	if view.Closed {
+		return
+	}
+	if err := d.checkReplica(v.n, view); err != nil {
+		v.err = fmt.Errorf("%s/%d on node %d: %w", view.Topic, view.Partition, v.n.spec.ID, err)
+	}
+}
+
+// setView makes dst a copy of src, reusing dst's slices.
+func setView(dst, src *ReplicaView) {
+	isr, epochs := dst.ISR[:0], dst.Epochs[:0]
+	*dst = *src
+	dst.ISR = append(isr, src.ISR...)
+	dst.Epochs = append(epochs, src.Epochs...)
 }
 
 // checkImage checks the node's metadata image when it changed.
