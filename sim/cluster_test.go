@@ -251,12 +251,12 @@ func TestGroupRegressionSeeds(t *testing.T) {
 }
 
 // The per-step partition checker compares replicas in place when the machine offers
-// Inspect.EachReplica: with faults, it must count and find exactly what comparing the
+// Inspect.ReplicaViews: with faults, it must count and find exactly what comparing the
 // whole lists finds.
 func TestReplicaChecksInPlaceMatchWholeLists(t *testing.T) {
 	requireNode(t)
 	whole := *sim.DefaultInspect
-	whole.EachReplica = nil
+	whole.ReplicaViews = nil
 	seeds := uint64(12)
 	if testing.Short() {
 		seeds = 4

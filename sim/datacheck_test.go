@@ -202,7 +202,7 @@ type fakeData struct {
 	lease bool
 }
 
-// dataFixtureInPlace makes dataFixture offer Inspect.EachReplica, so that the checks
+// dataFixtureInPlace makes dataFixture offer Inspect.ReplicaViews, so that the checks
 // run on the path that compares replicas in place.
 var dataFixtureInPlace bool
 
@@ -213,10 +213,8 @@ func dataFixture(async bool) (*dataInvariants, []*simNode, []*fakeData) {
 		LeaseValid: func(m Machine, now int64) bool { return m.(*fakeData).lease },
 	}
 	if dataFixtureInPlace {
-		w.opts.Inspect.EachReplica = func(m Machine, fn func(ReplicaView)) {
-			for _, r := range m.(*fakeData).reps {
-				fn(r)
-			}
+		w.opts.Inspect.ReplicaViews = func(m Machine, dst []ReplicaView) []ReplicaView {
+			return append(dst[:0], m.(*fakeData).reps...)
 		}
 	}
 	w.cfg.Data.FlushAsync = async

@@ -51,11 +51,11 @@ type Inspect struct {
 	// Replicas appends the node's partition replicas to dst[:0] and returns it. It may
 	// reuse the ISR and Epochs slices of the elements of dst it overwrites.
 	Replicas func(m Machine, dst []ReplicaView) []ReplicaView
-	// EachReplica, when set, calls fn with each of the node's partition replicas, in the
-	// order of Replicas, without copying: a view's ISR and Epochs alias the machine's
-	// state and are valid only during the call. The checker that runs after every step
-	// uses it to copy only the replicas that changed.
-	EachReplica func(m Machine, fn func(ReplicaView))
+	// ReplicaViews, when set, is Replicas without copies: the views' ISR and Epochs
+	// alias the machine's state, valid only until its next input and never to be
+	// modified. The checker that runs after every step uses it to copy only the
+	// replicas that changed.
+	ReplicaViews func(m Machine, dst []ReplicaView) []ReplicaView
 	// LeaseValid reports whether the node's controller lease lets it lead at local time
 	// now.
 	LeaseValid func(m Machine, now int64) bool

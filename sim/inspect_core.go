@@ -32,7 +32,7 @@ type dataInspectable interface {
 
 func init() {
 	DefaultInspect = &Inspect{Quorum: coreQuorum, Entries: coreQuorumEntries, Metadata: coreMetadata,
-		Replicas: coreReplicas, EachReplica: coreEachReplica, LeaseValid: coreLeaseValid, Groups: coreGroups, ImageOffset: coreImageOffset, ImageCheck: coreImageCheck}
+		Replicas: coreReplicas, ReplicaViews: coreReplicaViews, LeaseValid: coreLeaseValid, Groups: coreGroups, ImageOffset: coreImageOffset, ImageCheck: coreImageCheck}
 }
 
 // coreReplicas runs after every step of a broker, so it allocates nothing once dst has
@@ -68,22 +68,20 @@ func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
 	return out
 }
 
-// coreEachReplica passes each replica's view by value: a pointer would make every view
-// escape to the heap through fn.
-func coreEachReplica(m Machine, fn func(ReplicaView)) {
+// coreReplicaViews is coreReplicas without copying the replicas' slices.
+func coreReplicaViews(m Machine, dst []ReplicaView) []ReplicaView {
 	n, ok := m.(*core.Node)
 	if !ok {
-		for _, r := range coreReplicas(m, nil) {
-			fn(r)
-		}
-		return
+		return coreReplicas(m, dst)
 	}
+	out := dst[:0]
 	n.EachReplica(func(topic string, topicID [16]byte, part int32, b partition.Brief) {
-		fn(ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
+		out = append(out, ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
 			Leader: b.Role == partition.RoleLeader, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
 			HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
 			ISR: b.ISR, Epochs: b.Epochs, ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed})
 	})
+	return out
 }
 
 func coreLeaseValid(m Machine, now int64) bool {

@@ -58,9 +58,8 @@ type dataInvariants struct {
 	// records lost), with a description of the first time.
 	committedMax map[TopicPartition]int64
 	regressed    map[TopicPartition]string
-	// visit and visitFn serve checkInPlace.
-	visit   replicaVisit
-	visitFn func(ReplicaView)
+	// aliases is checkInPlace's scratch list.
+	aliases []ReplicaView
 }
 
 type partKey struct {
@@ -110,7 +109,6 @@ func newDataInvariants(w *World) *dataInvariants {
 		committedMax: map[TopicPartition]int64{},
 		regressed:    map[TopicPartition]string{},
 	}
-	d.visitFn = d.visitReplica
 	return d
 }
 
@@ -173,7 +171,7 @@ func (d *dataInvariants) check(n *simNode) error {
 	renewed := lease && !d.lease[id-1]
 	d.lease[id-1] = lease
 	prev := d.replicas[id-1]
-	if ins.EachReplica != nil && prev != nil {
+	if ins.ReplicaViews != nil && prev != nil {
 		done, err := d.checkInPlace(n, prev, renewed)
 		if err != nil {
 			return err
@@ -216,59 +214,35 @@ func (d *dataInvariants) maybeCheckGroups(n *simNode) error {
 
 // checkInPlace is check for a node whose replicas are those of views, its list as of
 // its last step, one for one: it compares each replica with its view where it lies
-// (Inspect.EachReplica copies nothing), and only a replica that changed (or a leader
+// (Inspect.ReplicaViews copies nothing), and only a replica that changed (or a leader
 // whose lease became valid again) is copied into its view and checked, as check would.
-// It reports false, having checked a prefix, when the replicas differ from views in
-// number or identity; the caller then compares the whole list, and the views already
-// brought up to date compare equal.
+// It reports false when the replicas differ from views in number or identity, having
+// brought a prefix of views up to date; the caller then compares the whole lists, and
+// those views compare equal.
 func (d *dataInvariants) checkInPlace(n *simNode, views []ReplicaView, renewed bool) (bool, error) {
-	v := &d.visit
-	*v = replicaVisit{n: n, views: views, renewed: renewed, shape: true}
-	d.w.opts.Inspect.EachReplica(n.m, d.visitFn)
-	if v.err != nil {
-		return false, v.err
-	}
-	return v.shape && v.next == len(views), nil
-}
-
-// replicaVisit is the state of one checkInPlace, for visitReplica.
-type replicaVisit struct {
-	n       *simNode
-	views   []ReplicaView
-	renewed bool
-	next    int  // index of the next replica
-	shape   bool // the replicas so far are those of views, one for one
-	err     error
-}
-
-// visitReplica is checkInPlace's callback, bound once (visitFn) so that passing it
-// allocates nothing.
-func (d *dataInvariants) visitReplica(r ReplicaView) {
-	v := &d.visit
-	if !v.shape || v.err != nil {
-		return
-	}
-	i := v.next
-	v.next++
-	if i >= len(v.views) || v.views[i].Partition != r.Partition || v.views[i].TopicID != r.TopicID {
-		v.shape = false
-		return
-	}
-	view := &v.views[i]
-	if sameView(view, &r) {
-		if !(v.renewed && r.Leader && !r.Closed) {
-			return
+	d.aliases = d.w.opts.Inspect.ReplicaViews(n.m, d.aliases[:0])
+	for i := range d.aliases {
+		r := &d.aliases[i]
+		if i >= len(views) || views[i].Partition != r.Partition || views[i].TopicID != r.TopicID {
+			return false, nil
 		}
-	} else {
-		d.countPair(view, &r)
-		setView(view, &r)
+		view := &views[i]
+		if sameView(view, r) {
+			if !(renewed && r.Leader && !r.Closed) {
+				continue
+			}
+		} else {
+			d.countPair(view, r)
+			setView(view, r)
+		}
+		if view.Closed {
+			continue
+		}
+		if err := d.checkReplica(n, view); err != nil {
+			return false, fmt.Errorf("%s/%d on node %d: %w", view.Topic, view.Partition, n.spec.ID, err)
+		}
 	}
-	if view.Closed {
-		return
-	}
-	if err := d.checkReplica(v.n, view); err != nil {
-		v.err = fmt.Errorf("%s/%d on node %d: %w", view.Topic, view.Partition, v.n.spec.ID, err)
-	}
+	return len(d.aliases) == len(views), nil
 }
 
 // setView makes dst a copy of src, reusing dst's slices.
