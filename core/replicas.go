@@ -22,14 +22,21 @@ const topicIDFile = "topic-id"
 type replicaHost struct {
 	byLog map[disk.LogID]*hosted
 	// sorted holds the replicas of byLog ordered by log id, for deterministic iteration
-	// without a map lookup per replica.
+	// without a map lookup per replica; byPart holds them by topic and partition, for
+	// lookups that need not build the log id.
 	sorted []*hosted
+	byPart map[topicPart]*hosted
 	// recovered are the logs found on disk at start, not yet claimed by a replica.
 	recovered map[disk.LogID]disk.LogState
 	files     map[string][]byte
 	// strayChecked is set once the broker, caught up and unfenced, removed the recovered
 	// logs of topics that no longer exist.
 	strayChecked bool
+}
+
+type topicPart struct {
+	topic string
+	part  int32
 }
 
 type hosted struct {
@@ -43,6 +50,7 @@ type hosted struct {
 func (n *Node) startReplicas(now int64, rec disk.Recovered) {
 	h := &n.replicas
 	h.byLog = map[disk.LogID]*hosted{}
+	h.byPart = map[topicPart]*hosted{}
 	h.recovered = map[disk.LogID]disk.LogState{}
 	h.files = rec.Files
 	for _, l := range rec.Logs {
@@ -127,6 +135,7 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 		n.emitNodeOp(disk.Op{Kind: disk.WriteFile, Name: string(id) + "/" + topicIDFile, Data: id16[:]}, "writing the topic id of "+string(id))
 	}
 	h.byLog[id] = hr
+	h.byPart[topicPart{hr.topic, hr.part}] = hr
 	h.sorted = append(h.sorted, hr)
 	slices.SortFunc(h.sorted, func(a, b *hosted) int { return strings.Compare(string(a.id), string(b.id)) })
 	n.note("replica-added", string(id))
@@ -146,6 +155,7 @@ func (n *Node) removeReplica(now int64, id disk.LogID) {
 	n.withReplica(hr, func() { hr.r.Close() })
 	n.drainReplica(now, hr)
 	delete(h.byLog, id)
+	delete(h.byPart, topicPart{hr.topic, hr.part})
 	h.sorted = slices.DeleteFunc(h.sorted, func(x *hosted) bool { return x.id == id })
 	n.emitNodeOp(disk.Op{Kind: disk.DeleteLog, Log: id}, "deleting log "+string(id))
 	n.note("replica-removed", string(id))
@@ -247,7 +257,7 @@ func (n *Node) alterPartition(hr *hosted, a partition.AlterRequest) {
 		if r, ok := resp.(*kmsg.AlterPartitionResponse); ok && err == nil {
 			res = alterResult(a, r)
 		}
-		if n.replicas.byLog[disk.PartitionLog(hr.topic, hr.part)] == hr {
+		if n.replicas.byPart[topicPart{hr.topic, hr.part}] == hr {
 			n.withReplica(hr, func() { hr.r.AlterPartitionResult(n.now, res) })
 		}
 	})
@@ -286,12 +296,12 @@ func (n *Node) replicaByKey(topicID [16]byte, p int32) *hosted {
 	if !ok {
 		return nil
 	}
-	return n.replicas.byLog[disk.PartitionLog(t.Name, p)]
+	return n.replicas.byPart[topicPart{t.Name, p}]
 }
 
 // replica finds the replica of a partition by topic name.
 func (n *Node) replica(topic string, p int32) *hosted {
-	return n.replicas.byLog[disk.PartitionLog(topic, p)]
+	return n.replicas.byPart[topicPart{topic, p}]
 }
 
 // Replicas lists the status of every replica on this broker, sorted by log, for checkers
