@@ -82,7 +82,7 @@ type fileData struct {
 	// (a Sync put it in dur, and no clone has shared it since): when the next Sync
 	// replaces it, it goes to spare for writable to reuse, which saves allocating and
 	// collecting a block per write after every Sync. A block in own is reused only if
-	// it is still the one dur holds.
+	// it is still the one dur holds. Nil until the first Sync.
 	own   map[int64]*block
 	spare []*block
 }
@@ -97,7 +97,6 @@ func newFileData() *fileData {
 		dirty: map[int64]struct{}{},
 		lost:  map[int64]*byteMask{},
 		holes: map[int64]struct{}{},
-		own:   map[int64]*block{},
 	}
 }
 
@@ -151,6 +150,9 @@ func (fd *fileData) setDurable(k int64, b *block) {
 		fd.spare = append(fd.spare, old)
 	}
 	fd.dur.blocks[k] = b
+	if fd.own == nil {
+		fd.own = map[int64]*block{}
+	}
 	fd.own[k] = b
 }
 
@@ -315,7 +317,6 @@ func (fd *fileData) clone() *fileData {
 	// The clone shares every durable block: none is this file's alone any more.
 	clear(fd.own)
 	c := &fileData{
-		own:           map[int64]*block{},
 		cur:           image{size: fd.cur.size, blocks: make(map[int64]*block, len(fd.cur.blocks))},
 		dur:           image{size: fd.dur.size, blocks: make(map[int64]*block, len(fd.dur.blocks))},
 		dirty:         make(map[int64]struct{}, len(fd.dirty)),
