@@ -317,7 +317,6 @@ func (c *clientConn) writeLoop() {
 			c.shutdown()
 			return
 		}
-		emptyRecordsNotNull(it.resp.Msg)
 		buf = wire.AppendResponse(buf[:0], it.resp.Corr, it.resp.Msg)
 		if _, err := bw.Write(buf); err != nil {
 			c.shutdown()
@@ -333,25 +332,6 @@ func (c *clientConn) writeLoop() {
 		}
 		if cap(buf) > 1<<20 {
 			buf = nil // do not pin one large fetch response's buffer for the connection's life
-		}
-	}
-}
-
-// emptyRecordsNotNull gives every fetched partition without records an empty record
-// set instead of a null one. Apache Kafka writes an empty set, and librdkafka 2.0 fails
-// to parse a null one ("invalid MessageSetSize -1"), so a kcat consumer at the end of a
-// partition would never see its end. The Fetch handler should build them this way; until
-// it does, the writer fixes them up.
-func emptyRecordsNotNull(resp kmsg.Response) {
-	f, ok := resp.(*kmsg.FetchResponse)
-	if !ok {
-		return
-	}
-	for i := range f.Topics {
-		for j := range f.Topics[i].Partitions {
-			if p := &f.Topics[i].Partitions[j]; p.RecordBatches == nil {
-				p.RecordBatches = []byte{}
-			}
 		}
 	}
 }
