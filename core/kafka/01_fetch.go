@@ -21,9 +21,10 @@ package kafka
 //     As in Kafka the first partition with records returns at least one whole batch; a
 //     later partition's first batch may be read beyond the budget and is then dropped, so
 //     a response never materializes more than the budget plus one batch.
-//   - None: like Apache Kafka, a partition without records gets an empty record set,
-//     never a null one (librdkafka 2.0 fails to parse a null one, "invalid MessageSetSize
-//     -1", so a kcat consumer at the end of a partition would never see its end).
+//
+// As in Apache Kafka, a partition without records gets an empty record set, never a null
+// one: librdkafka 2.0 fails to parse a null one ("invalid MessageSetSize -1"), so a kcat
+// consumer at the end of a partition would never see its end.
 
 import (
 	"time"
