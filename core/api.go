@@ -42,7 +42,9 @@ type Request struct {
 }
 
 // Response is a client response, emitted in request order per connection. Msg's version
-// is set to the request's.
+// is set to the request's. A nil Msg is the completion of a request that gets no
+// response (an acks=0 produce): the shell sends nothing, and the request no longer
+// counts against the connection's in-flight bound (Config.InFlightPerConnMax).
 type Response struct {
 	Conn ConnID
 	Corr int32

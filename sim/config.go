@@ -183,6 +183,11 @@ func Draw(seed uint64, plants plant.Set) Config {
 	}
 	c.LivenessBound = LivenessBound(c.Timing)
 	drawExtra(seed, &c)
+	if err := c.validate(); err != nil {
+		// The draws stay within what the node accepts (core.Config.Validate included):
+		// a seed must test the cluster, not a configuration no node would start with.
+		panic(fmt.Sprintf("sim: seed %d drew an invalid configuration: %v", seed, err))
+	}
 	return c
 }
 
@@ -454,6 +459,11 @@ func (c *Config) validate() error {
 	for _, n := range c.Nodes {
 		if n.ID < 1 || n.ID >= clientAddrBase {
 			return fmt.Errorf("sim: node id %d outside [1, %d)", n.ID, clientAddrBase)
+		}
+		// The core's own check, as the real node makes it at start: a configuration
+		// it refuses would only make the node panic or stop.
+		if err := c.coreConfig(n, 0).Validate(); err != nil {
+			return fmt.Errorf("sim: node %d: %w", n.ID, err)
 		}
 	}
 	return nil

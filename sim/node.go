@@ -227,7 +227,7 @@ func (n *simNode) act() {
 		}
 		w.sendResponse(n, r)
 	}
-	if n.armed == armAnswer && slices.ContainsFunc(out.Responses, func(r core.Response) bool { return r.Msg.Key() == n.armedKey }) {
+	if n.armed == armAnswer && slices.ContainsFunc(out.Responses, func(r core.Response) bool { return r.Msg != nil && r.Msg.Key() == n.armedKey }) {
 		n.armed = armNone
 		w.cov.Inc("fault:crash-after-answer")
 		n.strike(int64(armedWindow), thenUnknown)
@@ -439,21 +439,25 @@ func (n *simNode) start() {
 }
 
 // coreConfig is the node's configuration for its current incarnation.
-func (n *simNode) coreConfig() core.Config {
-	c := &n.w.cfg
+func (n *simNode) coreConfig() core.Config { return n.w.cfg.coreConfig(n.spec, n.inc) }
+
+// coreConfig is the configuration of node spec's incarnation inc. Limits the
+// configuration does not draw (the connection bounds, the byte limits) stay zero: the
+// core's defaults, which are the real node's defaults too.
+func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 	defaults := core.DefaultDefaults
 	defaults.FlushAsync = c.Data.FlushAsync
 	if c.Data.OffsetsPartitions > 0 {
 		defaults.OffsetsTopicPartitions = c.Data.OffsetsPartitions
 	}
 	return core.Config{
-		NodeID:    n.spec.ID,
+		NodeID:    spec.ID,
 		Voters:    c.Voters(),
-		Broker:    n.spec.Broker,
-		Host:      fmt.Sprintf("node-%d", n.spec.ID),
+		Broker:    spec.Broker,
+		Host:      fmt.Sprintf("node-%d", spec.ID),
 		ClusterID: "seedlog-sim",
 		Port:      9092,
-		Seed:      coreSeed(c.Seed, n.spec.ID, n.inc),
+		Seed:      coreSeed(c.Seed, spec.ID, inc),
 		Timing:    c.Timing,
 		Defaults:  defaults,
 		Plants:    c.Plants,
