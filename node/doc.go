@@ -4,8 +4,9 @@
 // # Goroutines
 //
 // One goroutine, the loop, owns the core.Node. It takes an input (a client request, a
-// peer message, disk completions, a timer tick), steps the core, and carries out what
-// the core's Drain returned: disk ops go to the disk worker, messages to peer links,
+// peer message, disk completions, a timer tick) and whatever else is already waiting, up
+// to core.InputBatchMax inputs, steps the core with each, and carries out what the
+// core's Drain returned for all of them: disk ops go to the disk worker, messages to peer links,
 // responses to connection writers. Nothing else touches the core, so the code that runs
 // here is the code the simulator checks.
 //
@@ -28,7 +29,9 @@
 //   - The disk worker executes ops in emission order with diskexec. Ops arriving while a
 //     batch runs form the next batch, whose syncs are one fsync per log (group commit).
 //     Completions return to the loop in order; those before a batch's first sync return
-//     before the fsync, so reads do not wait for other writers' syncs.
+//     before the fsync, so reads do not wait for other writers' syncs. The batches and
+//     which completions leave before the fsync are diskexec's (Queue, Batch), which the
+//     simulator runs too; the worker only takes the whole queue when it is free.
 //   - Peer links: one outgoing connection per peer, redialled with exponential backoff
 //     and jitter; messages are dropped while the peer is unreachable or its queue
 //     (peer.queue.max) is full, which the protocols tolerate. Incoming peer

@@ -855,7 +855,7 @@ func (f *faultSchedule) stopAll() {
 	f.setLinks(w.cfg.Link)
 	for _, n := range w.nodes {
 		n.fs.SetFaults(disksim.Faults{})
-		n.armed = armNone
+		n.armed, n.crashOp = armNone, 0
 	}
 	for _, id := range f.chooseLeftDown() {
 		n := w.node(id)

@@ -25,10 +25,11 @@ type Machine interface {
 // NewMachine builds a node incarnation from its configuration.
 type NewMachine func(cfg core.Config) (Machine, error)
 
-// Executor carries out one node's disk work on its storage, synchronously: Do applies the
-// op at once and returns its completion, which the simulator delivers later.
+// Executor carries out one node's disk work on its storage, synchronously: DoAll applies
+// ops at once, group-committing their syncs as diskexec.Executor does, and returns their
+// completions, which the simulator delivers when diskexec's batch steps say (disk.go).
 type Executor interface {
-	Do(op disk.Op) disk.Done
+	DoAll(ops []disk.Op) []disk.Done
 	Close() error
 }
 

@@ -181,12 +181,14 @@ func (w *World) reassemble(l *link, n *simNode, data []byte) {
 	}
 }
 
-// closeByNode closes a client connection from the node's end.
+// closeByNode closes a client connection from the node's end. The node still learns
+// that it ended, as from the real node's reader: requests it took after deciding to
+// close the connection, before it drained that decision, may have opened it again.
 func (w *World) closeByNode(id netsim.StreamID) {
 	if l := w.links[id]; l != nil && l.attack != nil && !w.net.Broken(id) {
 		w.cov.Inc("attack:client-closed")
 	}
-	w.breakLink(id, true)
+	w.breakLink(id, false)
 }
 
 // openLink opens a connection from client c to node; ok is false when refused.
@@ -211,7 +213,7 @@ func (w *World) openLink(c *Client, cc *conn, node int32) (*link, bool) {
 
 // breakLink breaks a connection and tells both ends, at the current time, through an
 // event (so that no end learns of it in the middle of another step). byNode says the
-// node end closed it or is gone, so it is not told.
+// node end is gone (it crashed), so it is not told.
 func (w *World) breakLink(id netsim.StreamID, byNode bool) {
 	w.net.Break(id)
 	if _, ok := w.links[id]; !ok {

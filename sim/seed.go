@@ -29,6 +29,9 @@ import (
 //	         (index 0)
 //	attack   the byzantine client: whether a seed has one and how it acts (index 0),
 //	         what it sends (index 1)
+//	shell    how the node shells batch their work (index 0: ShellConfig)
+//	disk-batch   node i's disk batch boundaries (index = node id)
+//	input-batch  node i's input batches (index = node id)
 const (
 	streamConfig     = "config"
 	streamNet        = "net"
@@ -42,6 +45,9 @@ const (
 	streamDataConfig = "data"
 	streamAuth       = "auth"
 	streamAttack     = "attack"
+	streamShell      = "shell"
+	streamDiskBatch  = "disk-batch"
+	streamInputBatch = "input-batch"
 )
 
 // streamSeeds returns the two PCG seed words of a stream.
