@@ -37,6 +37,11 @@ type FaultConfig struct {
 	// PowerLoss crashes every node at once (a correlated power loss) and restarts them
 	// together after a while: what is not synced anywhere is gone.
 	PowerLoss bool
+	// Shutdown sends a node a SIGTERM now and then: a controlled shutdown (shutdown.go)
+	// that stops it once the controller moved its leaderships away, or after
+	// ShutdownTimeout (controlled.shutdown.timeout.ms); it restarts after a downtime.
+	Shutdown        bool
+	ShutdownTimeout time.Duration
 	// Storm marks a seed whose faults come every few election timeouts; in it a new
 	// quorum leader crashes with ElectedCrashPPM right after its election.
 	Storm           bool
@@ -78,7 +83,8 @@ func (f *FaultConfig) kinds() []struct {
 		{"crash", f.Crash}, {"pause", f.Pause}, {"partition", f.Partition}, {"clog", f.Clog},
 		{"link-rates", f.LinkRates}, {"disk-eio", f.DiskEIO}, {"disk-enospc", f.DiskENOSPC},
 		{"read-corrupt", f.ReadCorrupt}, {"at-rest-corrupt", f.AtRestCorrupt}, {"clock-jump", f.ClockJump},
-		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss}, {"byzantine", f.Byzantine},
+		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss}, {"controlled-shutdown", f.Shutdown},
+		{"byzantine", f.Byzantine},
 	}
 }
 
@@ -300,6 +306,17 @@ func drawExtra(seed uint64, c *Config) {
 	on := drawAttack(seed, &c.Faults)
 	c.Faults.Byzantine = on && c.Faults.Any()
 	c.Shell = drawShell(seed)
+	drawShutdown(seed, c.Timing, &c.Faults)
+}
+
+// drawShutdown draws the controlled shutdowns of a seed, from its own stream: a third of
+// the seeds with faults have them, and their timeout ranges from a couple of heartbeats
+// (shutdowns that time out with leaderships still there) to two session timeouts.
+func drawShutdown(seed uint64, t core.Timing, f *FaultConfig) {
+	rng := Stream(seed, streamDataConfig, 3)
+	on := rng.IntN(3) == 0
+	f.ShutdownTimeout = 2*t.HeartbeatInterval + time.Duration(rng.Int64N(int64(2*t.SessionTimeout)))
+	f.Shutdown = on && f.Any()
 }
 
 // drawAttack draws the byzantine client's rates into f and whether the seed has one
@@ -482,6 +499,9 @@ func (c Config) String() string {
 		}
 		if f.LivenessDown > 0 {
 			fmt.Fprintf(&b, "  the liveness phase leaves up to %d broker(s) down\n", f.LivenessDown)
+		}
+		if f.Shutdown {
+			fmt.Fprintf(&b, "  controlled shutdowns time out after %v\n", f.ShutdownTimeout)
 		}
 		if f.Byzantine {
 			fmt.Fprintf(&b, "  byzantine client: an attack every ~%v until the run ends; forged fetches after %s of leaders' answers\n", f.AttackInterval, ppm(f.AimPPM))

@@ -87,6 +87,8 @@ type simNode struct {
 	// write names.
 	writeAt  int64
 	writeNth int
+	// shutdown is the controlled shutdown in progress (shutdown.go), nil when none.
+	shutdown *shutdownState
 }
 
 // inputKind is one of the node's inputs.
@@ -164,6 +166,7 @@ func (n *simNode) drain() {
 	n.w.acting = n.spec.ID
 	n.act()
 	n.w.checks.afterStep(n)
+	n.checkShutdown()
 }
 
 func (n *simNode) buffer(in input) {
@@ -491,17 +494,25 @@ func (n *simNode) crash(reason string) {
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultCrash, Node: n.spec.ID, Peer: -1, A: int64(n.inc)}, func() string {
 		return fmt.Sprintf("node %d crashes (%s)", n.spec.ID, reason)
 	})
+	n.down()
+	n.fs = n.fs.Crash(n.crashRng)
+}
+
+// down ends the process of the current incarnation: every pending event of it goes
+// stale, the outputs of inputs it took and had not drained are lost, so is the disk
+// work it queued and not yet ran, and its connections break.
+func (n *simNode) down() {
+	w := n.w
 	n.inc++
 	n.up = false
 	n.m, n.exec = nil, nil
 	n.armed = armNone
-	// The process's undrained outputs and the disk's queued work die with it.
+	n.shutdown = nil
 	n.undrained = 0
 	n.diskQ, n.batch, n.diskWaking, n.crashOp = diskexec.Queue{}, nil, false, 0
 	n.paused, n.pauseBuf, n.tickPending = false, nil, false
 	n.tickGen++
 	n.tickAt = -1
-	n.fs = n.fs.Crash(n.crashRng)
 	for _, id := range w.sortedLinks(n.spec.ID) {
 		w.breakLink(id, true)
 	}
@@ -561,6 +572,9 @@ func (n *simNode) resume() {
 		n.tickPending = false
 		n.tickAt = -1
 		n.deliver(input{kind: inTick})
+	}
+	if n.current(inc) && !n.paused {
+		n.checkShutdown() // a controlled shutdown's timeout may have passed meanwhile
 	}
 }
 

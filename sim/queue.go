@@ -27,6 +27,7 @@ const (
 	evScript                        // a client step of a schedule comes due (token: its index)
 	evDiskStart                     // a node's free disk starts its next batch
 	evDrain                         // a node drains the outputs of the inputs it took (gen guards staleness)
+	evStopBy                        // a node's controlled shutdown times out
 )
 
 // event is one entry of the queue. Fields are used per kind; unused ones stay zero. Events

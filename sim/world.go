@@ -336,6 +336,10 @@ func (w *World) dispatch(e *event) {
 		if n := w.node(e.node); n.current(e.inc) {
 			n.startBatch()
 		}
+	case evStopBy:
+		if n := w.node(e.node); n.current(e.inc) {
+			n.shutdownTimedOut()
+		}
 	case evDrain:
 		if n := w.node(e.node); n.current(e.inc) && e.gen == n.drainGen && n.undrained > 0 && !n.paused {
 			n.drain()

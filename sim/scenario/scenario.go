@@ -29,6 +29,9 @@
 //	heal                        remove every cut
 //	crash 2 / restart 2         power loss of node 2 / start it again from its disk
 //	pause 2 / resume 2          stop node 2's process / let it go on
+//	shutdown 2 [timeout=30s]    SIGTERM: node 2 asks the controller to move its leaderships
+//	                            away and stops once they did, or after the timeout; it
+//	                            stays down until restarted
 //
 // Client operations (through the Kafka API, from one client, waiting up to `timeout`;
 // one still running then prints "pending" and goes on in the background):
@@ -206,6 +209,8 @@ func (r *runner) command(line string) error {
 		return nil
 	case "crash", "restart", "pause", "resume":
 		return r.lifecycle(name, args)
+	case "shutdown":
+		return r.shutdown(args)
 	case "create-topic", "delete-topic", "create-partitions", "describe", "list-brokers":
 		return r.operation(name, args)
 	case "produce", "fetch":
@@ -526,6 +531,24 @@ func (r *runner) lifecycle(name string, args []string) error {
 		return r.w.Pause(ids[0])
 	}
 	return r.w.Resume(ids[0])
+}
+
+func (r *runner) shutdown(args []string) error {
+	kv, bare := keyValues(args)
+	ids, err := r.nodeList(bare)
+	if err != nil {
+		return err
+	}
+	if len(ids) != 1 {
+		return fmt.Errorf("want: shutdown NODE [timeout=DURATION]")
+	}
+	timeout := 30 * time.Second
+	if s, ok := kv["timeout"]; ok {
+		if timeout, err = parseDuration(s); err != nil {
+			return err
+		}
+	}
+	return r.w.Shutdown(ids[0], timeout)
 }
 
 func (r *runner) operation(name string, args []string) error {

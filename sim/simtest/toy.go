@@ -105,6 +105,12 @@ func (t *toyNode) Deadline() int64 {
 	return t.next
 }
 
+// Shutdown does nothing: the toy leads nothing that could move away.
+func (t *toyNode) Shutdown() {}
+
+// ShutdownReady is always true: the toy may stop at once.
+func (t *toyNode) ShutdownReady() bool { return true }
+
 func (t *toyNode) Peer(now int64, from int32, payload []byte) {
 	if len(payload) != 8 {
 		t.stop("bad peer payload")
