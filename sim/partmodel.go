@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -103,7 +104,7 @@ func CheckPartitions(ops []*Op, final map[TopicPartition][]LogRecord, timeout ti
 	for tp := range byPart {
 		keys = append(keys, tp)
 	}
-	sortedPartitions(keys)
+	slices.SortFunc(keys, compareTP)
 	for _, tp := range keys {
 		history := byPart[tp]
 		verdict, info := porcupine.CheckOperationsVerbose(partitionModel, history, timeout)
