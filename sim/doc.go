@@ -49,6 +49,11 @@
 // resume they are delivered, then a Tick. Half of the crashes are armed (crashArm) to
 // strike at a moment too short for random timing to hit: while the node's next disk op
 // is in flight (within the batch step that runs it), just after it answers a write, or just after it wins a quorum election.
+// A third of the seeds with faults send controlled shutdowns (shutdown.go): a simulated
+// SIGTERM makes the shell call Shutdown and keep stepping the node until ShutdownReady
+// or the drawn controlled-shutdown timeout, then stop it as a clean process exit (no
+// crash image: the disk keeps what was written) and restart it after a downtime.
+// Coverage: fault:controlled-shutdown, shutdown:ready, shutdown:timed-out.
 // A quarter of the seeds with crashes are storms (FaultConfig.Storm): faults every few
 // election timeouts, and new quorum leaders crashing right after their election.
 //
