@@ -25,7 +25,9 @@
 //     The reader decodes the request and hands it to the loop, which returns the
 //     bytes to the budget once it took the request. A writer per connection encodes
 //     the responses in request order, as the core emits them; an acks=0 produce has
-//     none. The write buffer is allocated with the first response.
+//     none, but holds its slot until the core emits its completion (a nil response), so
+//     the reader never has more in flight than the core counts against the same bound.
+//     The write buffer is allocated with the first response.
 //   - The disk worker executes ops in emission order with diskexec. Ops arriving while a
 //     batch runs form the next batch, whose syncs are one fsync per log (group commit).
 //     Completions return to the loop in order; those before a batch's first sync return

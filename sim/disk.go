@@ -38,6 +38,9 @@ func (n *simNode) startBatch() {
 	w := n.w
 	n.diskWaking = false
 	queued := n.diskQ.Len()
+	if queued == 0 {
+		return
+	}
 	take := w.cfg.Shell.drawDiskBatch(n.diskRng, queued)
 	if take > 0 && take < queued {
 		w.cov.Inc("shell:disk-batch-cut")
