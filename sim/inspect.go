@@ -194,6 +194,15 @@ func (v View) Metadata(id int32) (MetadataView, bool) {
 	return v.w.opts.Inspect.Metadata(m)
 }
 
+// Replicas returns node id's partition replicas, when the node is up and exposes them.
+func (v View) Replicas(id int32) []ReplicaView {
+	m := v.Machine(id)
+	if m == nil || v.w.opts.Inspect.Replicas == nil {
+		return nil
+	}
+	return v.w.opts.Inspect.Replicas(m, nil)
+}
+
 // QuorumLeader returns the leader of the highest epoch any up voter acts in, if an up
 // node leads it.
 func (v View) QuorumLeader() (int32, bool) {

@@ -473,7 +473,7 @@ func (c *checkers) checkReplicasAgree() bool {
 			if !ok || r.Closed || r.Loading || r.HW <= r.Start {
 				continue
 			}
-			done := n.exec.Do(disk.Op{Kind: disk.Read, Log: disk.PartitionLog(r.Topic, r.Partition), Offset: r.Start, MaxOffset: r.HW, MaxBytes: 64 << 20})
+			done := n.exec.DoAll([]disk.Op{{Kind: disk.Read, Log: disk.PartitionLog(r.Topic, r.Partition), Offset: r.Start, MaxOffset: r.HW, MaxBytes: 64 << 20}})[0]
 			if done.Err != nil {
 				w.fail("replicas", n.spec.ID, "reading %s [%d, %d) back from node %d's disk: %v", tp, r.Start, r.HW, n.spec.ID, done.Err)
 				return false

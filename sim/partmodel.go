@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -116,7 +117,7 @@ func CheckPartitions(ops []*Op, final map[TopicPartition][]LogRecord, timeout ti
 	for tp := range byPart {
 		keys = append(keys, tp)
 	}
-	sortedPartitions(keys)
+	slices.SortFunc(keys, compareTP)
 	for _, tp := range keys {
 		history := byPart[tp]
 		verdict, info := porcupine.CheckOperationsVerbose(partitionModel, history, timeout)
