@@ -46,8 +46,7 @@ func (n *Node) syncCoordinators(now int64) {
 		g.coords = map[int32]*groupCoord{}
 	}
 	leading := map[int32]int32{}
-	for _, id := range n.replicas.ids {
-		hr := n.replicas.byLog[id]
+	for _, hr := range n.replicas.sorted {
 		if hr.topic != OffsetsTopic {
 			continue
 		}

@@ -73,14 +73,22 @@ type barrierAnswerMsg struct {
 
 type replicaMsg struct{ m partition.Message }
 
+// peerMessageBytes is the room a peer message starts with: most fit in it, so encoding
+// one allocates once instead of growing its buffer from a few bytes.
+const peerMessageBytes = 128
+
 func encodeQuorum(m raft.Message) []byte {
-	w := enc.Writer{B: []byte{peerQuorum}}
+	w := enc.Writer{B: append(make([]byte, 0, peerMessageBytes), peerQuorum)}
 	raft.EncodeMessage(&w, m)
 	return w.B
 }
 
 func encodeReplica(m partition.Message) []byte {
-	w := enc.Writer{B: []byte{peerReplica}}
+	size := peerMessageBytes
+	if a, ok := m.(*partition.FetchAnswer); ok {
+		size += len(a.Records)
+	}
+	w := enc.Writer{B: append(make([]byte, 0, size), peerReplica)}
 	partition.EncodeMessage(&w, m)
 	return w.B
 }

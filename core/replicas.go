@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/kafka"
@@ -21,7 +22,11 @@ const topicIDFile = "topic-id"
 // replicaHost keeps the broker's partition replicas in step with the metadata image.
 type replicaHost struct {
 	byLog map[disk.LogID]*hosted
-	ids   []disk.LogID // sorted, for deterministic iteration
+	// sorted holds the replicas of byLog ordered by log id, for deterministic iteration
+	// without a map lookup per replica; byPart holds them by topic and partition, for
+	// lookups that need not build the log id.
+	sorted []*hosted
+	byPart map[topicPart]*hosted
 	// recovered are the logs found on disk at start, not yet claimed by a replica.
 	recovered map[disk.LogID]disk.LogState
 	files     map[string][]byte
@@ -30,7 +35,13 @@ type replicaHost struct {
 	strayChecked bool
 }
 
+type topicPart struct {
+	topic string
+	part  int32
+}
+
 type hosted struct {
+	id      disk.LogID
 	r       *partition.Replica
 	topic   string
 	topicID [16]byte
@@ -40,6 +51,7 @@ type hosted struct {
 func (n *Node) startReplicas(now int64, rec disk.Recovered) {
 	h := &n.replicas
 	h.byLog = map[disk.LogID]*hosted{}
+	h.byPart = map[topicPart]*hosted{}
 	h.recovered = map[disk.LogID]disk.LogState{}
 	h.files = rec.Files
 	for _, l := range rec.Logs {
@@ -64,9 +76,9 @@ func (n *Node) syncReplicas(now int64) {
 	for _, tp := range im.PartitionsReplicatedOn(n.cfg.NodeID) {
 		want[disk.PartitionLog(tp.Topic, tp.Partition)] = tp
 	}
-	for _, id := range slices.Clone(h.ids) {
-		if tp, ok := want[id]; !ok || tp.TopicID != h.byLog[id].topicID {
-			n.removeReplica(now, id)
+	for _, hr := range slices.Clone(h.sorted) {
+		if tp, ok := want[hr.id]; !ok || tp.TopicID != hr.topicID {
+			n.removeReplica(now, hr.id)
 		}
 	}
 	for _, id := range sortedLogIDs(want) {
@@ -101,7 +113,7 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 	}
 	im := n.quorum.image
 	t := n.cfg.Timing
-	hr := &hosted{topic: tp.Topic, topicID: tp.TopicID, part: tp.Partition}
+	hr := &hosted{id: id, topic: tp.Topic, topicID: tp.TopicID, part: tp.Partition}
 	// New may emit ops already (creating the log), so hr owns them, not the replica.
 	prev := n.queue.SetOwner(hr)
 	hr.r = partition.New(partition.Config{
@@ -124,8 +136,9 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 		n.emitNodeOp(disk.Op{Kind: disk.WriteFile, Name: string(id) + "/" + topicIDFile, Data: id16[:]}, "writing the topic id of "+string(id))
 	}
 	h.byLog[id] = hr
-	h.ids = append(h.ids, id)
-	slices.Sort(h.ids)
+	h.byPart[topicPart{hr.topic, hr.part}] = hr
+	h.sorted = append(h.sorted, hr)
+	slices.SortFunc(h.sorted, func(a, b *hosted) int { return strings.Compare(string(a.id), string(b.id)) })
 	n.note("replica-added", string(id))
 	return hr
 }
@@ -143,7 +156,8 @@ func (n *Node) removeReplica(now int64, id disk.LogID) {
 	n.withReplica(hr, func() { hr.r.Close() })
 	n.drainReplica(now, hr)
 	delete(h.byLog, id)
-	h.ids = slices.DeleteFunc(h.ids, func(x disk.LogID) bool { return x == id })
+	delete(h.byPart, topicPart{hr.topic, hr.part})
+	h.sorted = slices.DeleteFunc(h.sorted, func(x *hosted) bool { return x.id == id })
 	n.emitNodeOp(disk.Op{Kind: disk.DeleteLog, Log: id}, "deleting log "+string(id))
 	n.note("replica-removed", string(id))
 }
@@ -189,23 +203,22 @@ func (n *Node) topicFlushAsync(im metadata.Image, topic string) bool {
 }
 
 func (n *Node) tickReplicas(now int64) {
-	for _, id := range n.replicas.ids {
-		hr := n.replicas.byLog[id]
+	for _, hr := range n.replicas.sorted {
 		n.withReplica(hr, func() { hr.r.Tick(now) })
 	}
 }
 
 func (n *Node) replicasDeadline() int64 {
 	d := NoDeadline
-	for _, id := range n.replicas.ids {
-		d = min(d, n.replicas.byLog[id].r.Deadline())
+	for _, hr := range n.replicas.sorted {
+		d = min(d, hr.r.Deadline())
 	}
 	return d
 }
 
 func (n *Node) drainReplicas(now int64) {
-	for _, id := range n.replicas.ids {
-		n.drainReplica(now, n.replicas.byLog[id])
+	for _, hr := range n.replicas.sorted {
+		n.drainReplica(now, hr)
 		if n.stopped {
 			return
 		}
@@ -245,7 +258,7 @@ func (n *Node) alterPartition(hr *hosted, a partition.AlterRequest) {
 		if r, ok := resp.(*kmsg.AlterPartitionResponse); ok && err == nil {
 			res = alterResult(a, r)
 		}
-		if n.replicas.byLog[disk.PartitionLog(hr.topic, hr.part)] == hr {
+		if n.replicas.byPart[topicPart{hr.topic, hr.part}] == hr {
 			n.withReplica(hr, func() { hr.r.AlterPartitionResult(n.now, res) })
 		}
 	})
@@ -284,20 +297,19 @@ func (n *Node) replicaByKey(topicID [16]byte, p int32) *hosted {
 	if !ok {
 		return nil
 	}
-	return n.replicas.byLog[disk.PartitionLog(t.Name, p)]
+	return n.replicas.byPart[topicPart{t.Name, p}]
 }
 
 // replica finds the replica of a partition by topic name.
 func (n *Node) replica(topic string, p int32) *hosted {
-	return n.replicas.byLog[disk.PartitionLog(topic, p)]
+	return n.replicas.byPart[topicPart{topic, p}]
 }
 
 // Replicas lists the status of every replica on this broker, sorted by log, for checkers
 // and metrics.
 func (n *Node) Replicas() []ReplicaStatus {
-	out := make([]ReplicaStatus, 0, len(n.replicas.ids))
-	for _, id := range n.replicas.ids {
-		hr := n.replicas.byLog[id]
+	out := make([]ReplicaStatus, 0, len(n.replicas.sorted))
+	for _, hr := range n.replicas.sorted {
 		out = append(out, ReplicaStatus{Topic: hr.topic, TopicID: hr.topicID, Partition: hr.part, Status: hr.r.Status()})
 	}
 	return out
@@ -306,13 +318,21 @@ func (n *Node) Replicas() []ReplicaStatus {
 // replicaFences lists the replicas that hold fenced ranges, sorted by log.
 func (n *Node) replicaFences() []kafka.ReplicaFences {
 	var out []kafka.ReplicaFences
-	for _, id := range n.replicas.ids {
-		hr := n.replicas.byLog[id]
+	for _, hr := range n.replicas.sorted {
 		if st := hr.r.Status(); len(st.Fences) > 0 {
 			out = append(out, kafka.ReplicaFences{Topic: hr.topic, Partition: hr.part, Fences: st.Fences})
 		}
 	}
 	return out
+}
+
+// EachReplica calls fn with the brief state of every replica on this broker, sorted by
+// log, for checkers that look after every input. The brief's slices alias the replica's
+// state: fn must copy what it keeps.
+func (n *Node) EachReplica(fn func(topic string, topicID [16]byte, partition int32, b partition.Brief)) {
+	for _, hr := range n.replicas.sorted {
+		fn(hr.topic, hr.topicID, hr.part, hr.r.Brief())
+	}
 }
 
 // ReplicaStatus is one replica's status.

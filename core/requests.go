@@ -30,7 +30,7 @@ func (n *Node) ConnClosed(now int64, c ConnID) {
 func (n *Node) request(req Request) {
 	n.listener = req.Listener
 	defer func() { n.listener = "" }()
-	s := n.conns.open(req.Conn, req.Corr)
+	s := n.conns.open(&n.cfg, req.Conn, req.Corr)
 	if s == nil {
 		n.closeConn(req.Conn, "too many requests in flight")
 		return

@@ -78,7 +78,17 @@ type fileData struct {
 	truncFloor, truncLast int64
 	// One-shot faults armed by FS.FailNextSync and FS.FailNextWrite.
 	failNextSync, failNextWrite bool
+	// own holds, per block number, the durable block that no one but this file holds
+	// (a Sync put it in dur, and no clone has shared it since): when the next Sync
+	// replaces it, it goes to spare for writable to reuse, which saves allocating and
+	// collecting a block per write after every Sync. A block in own is reused only if
+	// it is still the one dur holds. Nil until the first Sync.
+	own   map[int64]*block
+	spare []*block
 }
+
+// spareBlocksMax bounds the blocks a file keeps for reuse.
+const spareBlocksMax = 16
 
 func newFileData() *fileData {
 	return &fileData{
@@ -114,13 +124,36 @@ func (fd *fileData) writable(k int64) *block {
 	if _, ok := fd.dirty[k]; ok {
 		return fd.cur.blocks[k]
 	}
-	nb := new(block)
-	if b := fd.cur.blocks[k]; b != nil {
-		*nb = *b
+	var nb *block
+	if n := len(fd.spare); n > 0 {
+		nb, fd.spare = fd.spare[n-1], fd.spare[:n-1]
+		if b := fd.cur.blocks[k]; b != nil {
+			*nb = *b
+		} else {
+			clear(nb[:])
+		}
+	} else {
+		nb = new(block)
+		if b := fd.cur.blocks[k]; b != nil {
+			*nb = *b
+		}
 	}
 	fd.cur.blocks[k] = nb
 	fd.dirty[k] = struct{}{}
 	return nb
+}
+
+// setDurable makes b the durable block k, which only this file holds, and keeps the
+// block it replaces for reuse when that one was only this file's too.
+func (fd *fileData) setDurable(k int64, b *block) {
+	if old, ok := fd.own[k]; ok && old != b && fd.dur.blocks[k] == old && len(fd.spare) < spareBlocksMax {
+		fd.spare = append(fd.spare, old)
+	}
+	fd.dur.blocks[k] = b
+	if fd.own == nil {
+		fd.own = map[int64]*block{}
+	}
+	fd.own[k] = b
 }
 
 // write costs O(len(p)) plus one block copy per block not yet dirty.
@@ -201,7 +234,7 @@ func (fd *fileData) sync() {
 		cb := fd.cur.blocks[k]
 		m := fd.lost[k]
 		if m == nil {
-			fd.dur.blocks[k] = cb
+			fd.setDurable(k, cb)
 			delete(fd.dirty, k)
 			continue
 		}
@@ -211,11 +244,12 @@ func (fd *fileData) sync() {
 				nb[i] = fd.dur.byteAt(k, i)
 			}
 		}
-		fd.dur.blocks[k] = &nb
+		fd.setDurable(k, &nb)
 	}
 	for k := range fd.holes {
 		if _, ok := fd.cur.blocks[k]; !ok {
 			delete(fd.dur.blocks, k)
+			delete(fd.own, k)
 		}
 	}
 	clear(fd.holes)
@@ -280,6 +314,8 @@ func (fd *fileData) unsyncedBytes() int64 {
 }
 
 func (fd *fileData) clone() *fileData {
+	// The clone shares every durable block: none is this file's alone any more.
+	clear(fd.own)
 	c := &fileData{
 		cur:           image{size: fd.cur.size, blocks: make(map[int64]*block, len(fd.cur.blocks))},
 		dur:           image{size: fd.dur.size, blocks: make(map[int64]*block, len(fd.dur.blocks))},

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"maps"
 	"strings"
 	"testing"
 )
@@ -194,5 +195,30 @@ func TestQuorumInvariantsCatchAnElectableLaggard(t *testing.T) {
 	err := setup(QuorumStatus{Epoch: 2, HW: 1, EndOffset: 2, DurableOffset: 2, LastEpoch: 2}, diverged)
 	if err == nil || !strings.Contains(err.Error(), "could be elected") {
 		t.Fatalf("an electable voter lacking a committed record was not flagged: %v", err)
+	}
+}
+
+// checkElectable skips voters and records it passed on before: with faults, runs must
+// find exactly what they find when it looks every time.
+func TestElectableMemoryChangesNothing(t *testing.T) {
+	seeds := uint64(16)
+	if testing.Short() {
+		seeds = 4
+	}
+	run := func(seed uint64, always bool) Result {
+		w, err := newWorld(Options{Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.checks.quorum.electableAlways = always
+		w.run()
+		return w.result()
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
+		a, b := run(seed, false), run(seed, true)
+		if a.Fingerprint != b.Fingerprint || (a.Failure == nil) != (b.Failure == nil) ||
+			(a.Failure != nil && a.Failure.Error() != b.Failure.Error()) || !maps.Equal(a.Coverage, b.Coverage) {
+			t.Fatalf("seed %d: with memory %016x %v, without %016x %v", seed, a.Fingerprint, a.Failure, b.Fingerprint, b.Failure)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -247,6 +248,32 @@ func TestGroupRegressionSeeds(t *testing.T) {
 	for _, seed := range []uint64{1456, 2227} {
 		if r := sim.Run(realOptions(seed)); r.Failure != nil {
 			t.Errorf("seed %d: %v", seed, r.Failure)
+		}
+	}
+}
+
+// The per-step partition checker compares replicas in place when the machine offers
+// Inspect.ReplicaViews: with faults, it must count and find exactly what comparing the
+// whole lists finds.
+func TestReplicaChecksInPlaceMatchWholeLists(t *testing.T) {
+	requireNode(t)
+	whole := *sim.DefaultInspect
+	whole.ReplicaViews = nil
+	seeds := uint64(12)
+	if testing.Short() {
+		seeds = 4
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
+		a := sim.Run(sim.Options{Seed: seed})
+		b := sim.Run(sim.Options{Seed: seed, Inspect: &whole})
+		if a.Fingerprint != b.Fingerprint || (a.Failure == nil) != (b.Failure == nil) {
+			t.Fatalf("seed %d: in place %016x %v, whole lists %016x %v", seed, a.Fingerprint, a.Failure, b.Fingerprint, b.Failure)
+		}
+		if a.Failure != nil && a.Failure.Error() != b.Failure.Error() {
+			t.Fatalf("seed %d: in place %v, whole lists %v", seed, a.Failure, b.Failure)
+		}
+		if !maps.Equal(a.Coverage, b.Coverage) {
+			t.Fatalf("seed %d: coverage in place %v, whole lists %v", seed, a.Coverage, b.Coverage)
 		}
 	}
 }

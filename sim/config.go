@@ -42,6 +42,11 @@ type FaultConfig struct {
 	// PowerLoss crashes every node at once (a correlated power loss) and restarts them
 	// together after a while: what is not synced anywhere is gone.
 	PowerLoss bool
+	// Shutdown sends a node a SIGTERM now and then: a controlled shutdown (shutdown.go)
+	// that stops it once the controller moved its leaderships away, or after
+	// ShutdownTimeout (controlled.shutdown.timeout.ms); it restarts after a downtime.
+	Shutdown        bool
+	ShutdownTimeout time.Duration
 	// Storm marks a seed whose faults come every few election timeouts; in it a new
 	// quorum leader crashes with ElectedCrashPPM right after its election.
 	Storm           bool
@@ -84,7 +89,8 @@ func (f *FaultConfig) kinds() []struct {
 		{"link-rates", f.LinkRates}, {"disk-eio", f.DiskEIO}, {"disk-enospc", f.DiskENOSPC},
 		{"read-corrupt", f.ReadCorrupt}, {"at-rest-corrupt", f.AtRestCorrupt}, {"partition-corrupt", f.PartitionCorrupt},
 		{"clock-jump", f.ClockJump},
-		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss}, {"byzantine", f.Byzantine},
+		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss}, {"controlled-shutdown", f.Shutdown},
+		{"byzantine", f.Byzantine},
 	}
 }
 
@@ -132,6 +138,7 @@ type Config struct {
 	Faults      FaultConfig
 	Workload    WorkloadConfig
 	Data        DataConfig
+	Shell       ShellConfig
 	// SafetyDuration is how long faults and the workload run.
 	SafetyDuration time.Duration
 	// LivenessBound is how long, once faults stop, the cluster has to converge.
@@ -153,6 +160,79 @@ type Config struct {
 	// scripted describes the schedule a scripted run replays instead of drawing faults
 	// and operations ("" for a seed's own run).
 	scripted string
+}
+
+// ShellConfig is how the node shells batch their work, drawn per seed within what the
+// real node may do: its loop takes every input already waiting, up to
+// core.InputBatchMax, before one Drain, and its disk worker makes everything queued
+// while a batch ran the next batch (diskexec). The zero value drains after every input
+// and starts every batch at once with everything queued.
+type ShellConfig struct {
+	// InputBatchMax bounds the inputs a node takes before one Drain (at most
+	// core.InputBatchMax); each round's bound is drawn in [1, InputBatchMax].
+	InputBatchMax int
+	// InputWindow: inputs that arrive within a drawn [0, InputWindow] of a round's first
+	// join the round (0: those at the same virtual time).
+	InputWindow time.Duration
+	// DiskWake: a free disk starts its next batch a drawn [0, DiskWake] after an op is
+	// queued, so that ops emitted meanwhile join it.
+	DiskWake time.Duration
+	// DiskCutPPM is the share of batches (parts per million) that take only a drawn
+	// prefix of the ops queued, half of those a single op, instead of every op queued.
+	DiskCutPPM int64
+}
+
+// drawShell draws a seed's ShellConfig from its own stream.
+func drawShell(seed uint64) ShellConfig {
+	rng := Stream(seed, streamShell, 0)
+	s := ShellConfig{InputBatchMax: core.InputBatchMax}
+	switch rng.IntN(4) {
+	case 0:
+		s.InputBatchMax = 1
+	case 1:
+		s.InputBatchMax = 2 + rng.IntN(7)
+	}
+	s.InputWindow = []time.Duration{0, 0, 20 * time.Microsecond, 200 * time.Microsecond}[rng.IntN(4)]
+	s.DiskWake = []time.Duration{0, 50 * time.Microsecond, 500 * time.Microsecond}[rng.IntN(3)]
+	s.DiskCutPPM = []int64{0, 250_000, 1_000_000}[rng.IntN(3)]
+	return s
+}
+
+func (s *ShellConfig) drawInputCap(rng *rand.Rand) int {
+	if s.InputBatchMax <= 1 {
+		return 1
+	}
+	return 1 + rng.IntN(s.InputBatchMax)
+}
+
+func (s *ShellConfig) drawInputWindow(rng *rand.Rand) time.Duration {
+	if s.InputWindow <= 0 {
+		return 0
+	}
+	return time.Duration(rng.Int64N(int64(s.InputWindow) + 1))
+}
+
+func (s *ShellConfig) drawDiskWake(rng *rand.Rand) time.Duration {
+	if s.DiskWake <= 0 {
+		return 0
+	}
+	return time.Duration(rng.Int64N(int64(s.DiskWake) + 1))
+}
+
+// drawDiskBatch is how many of the queued ops the next batch takes (0: all of them).
+func (s *ShellConfig) drawDiskBatch(rng *rand.Rand, queued int) int {
+	if s.DiskCutPPM <= 0 || rng.Int64N(1_000_000) >= s.DiskCutPPM {
+		return 0
+	}
+	if rng.IntN(2) == 0 {
+		return 1
+	}
+	return 1 + rng.IntN(queued)
+}
+
+func (s ShellConfig) String() string {
+	return fmt.Sprintf("shell: up to %d inputs per drain within %v; disk batches start within %v, %s of them cut short\n",
+		s.InputBatchMax, s.InputWindow, s.DiskWake, ppm(s.DiskCutPPM))
 }
 
 // Voters returns the ids of the controller quorum's voters, sorted.
@@ -194,6 +274,11 @@ func Draw(seed uint64, plants plant.Set) Config {
 	}
 	c.LivenessBound = LivenessBound(c.Timing)
 	drawExtra(seed, &c)
+	if err := c.validate(); err != nil {
+		// The draws stay within what the node accepts (core.Config.Validate included):
+		// a seed must test the cluster, not a configuration no node would start with.
+		panic(fmt.Sprintf("sim: seed %d drew an invalid configuration: %v", seed, err))
+	}
 	return c
 }
 
@@ -231,6 +316,8 @@ func drawExtra(seed uint64, c *Config) {
 	}
 	on := drawAttack(seed, &c.Faults)
 	c.Faults.Byzantine = on && c.Faults.Any()
+	c.Shell = drawShell(seed)
+	drawShutdown(seed, c.Timing, &c.Faults)
 	drawLogs(seed, c)
 }
 
@@ -238,7 +325,7 @@ func drawExtra(seed uint64, c *Config) {
 // stream: a third of the seeds, and every seed that damages partition data, run with
 // segments small enough to roll many times.
 func drawLogs(seed uint64, c *Config) {
-	rng := Stream(seed, streamDataConfig, 3)
+	rng := Stream(seed, streamDataConfig, 4)
 	c.Faults.PartitionCorrupt = c.Faults.Any() && c.Data.On() && rng.IntN(2) == 0
 	c.Faults.AllCopiesPPM = []int64{0, 100_000, 300_000}[rng.IntN(3)]
 	small := rng.IntN(3) == 0
@@ -251,6 +338,16 @@ func drawLogs(seed uint64, c *Config) {
 	case small:
 		c.SegmentBytes, c.IndexIntervalBytes = bytes, interval
 	}
+}
+
+// drawShutdown draws the controlled shutdowns of a seed, from its own stream: a third of
+// the seeds with faults have them, and their timeout ranges from a couple of heartbeats
+// (shutdowns that time out with leaderships still there) to two session timeouts.
+func drawShutdown(seed uint64, t core.Timing, f *FaultConfig) {
+	rng := Stream(seed, streamDataConfig, 3)
+	on := rng.IntN(3) == 0
+	f.ShutdownTimeout = 2*t.HeartbeatInterval + time.Duration(rng.Int64N(int64(2*t.SessionTimeout)))
+	f.Shutdown = on && f.Any()
 }
 
 // drawAttack draws the byzantine client's rates into f and whether the seed has one
@@ -437,6 +534,9 @@ func (c Config) String() string {
 		if f.LivenessDown > 0 {
 			fmt.Fprintf(&b, "  the liveness phase leaves up to %d broker(s) down\n", f.LivenessDown)
 		}
+		if f.Shutdown {
+			fmt.Fprintf(&b, "  controlled shutdowns time out after %v\n", f.ShutdownTimeout)
+		}
 		if f.Byzantine {
 			fmt.Fprintf(&b, "  byzantine client: an attack every ~%v until the run ends; forged fetches after %s of leaders' answers\n", f.AttackInterval, ppm(f.AimPPM))
 		}
@@ -458,6 +558,7 @@ func (c Config) String() string {
 	}
 	b.WriteString("\n")
 	b.WriteString(c.Data.String())
+	b.WriteString(c.Shell.String())
 	fmt.Fprintf(&b, "phases: safety %v, liveness bound %v\n", c.SafetyDuration, c.LivenessBound)
 	if c.scripted != "" {
 		fmt.Fprintf(&b, "schedule: %s\n", c.scripted)
@@ -486,12 +587,20 @@ func (c *Config) validate() error {
 	if len(c.Brokers()) == 0 {
 		return fmt.Errorf("sim: no brokers")
 	}
+	if s := c.Shell; s.InputBatchMax > core.InputBatchMax || s.InputWindow < 0 || s.DiskWake < 0 || s.DiskCutPPM < 0 {
+		return fmt.Errorf("sim: shell %+v outside what the real node does (at most %d inputs per drain)", s, core.InputBatchMax)
+	}
 	if c.Workload.Clients < 0 || len(c.Workload.Topics) == 0 {
 		return fmt.Errorf("sim: workload needs topics")
 	}
 	for _, n := range c.Nodes {
 		if n.ID < 1 || n.ID >= clientAddrBase {
 			return fmt.Errorf("sim: node id %d outside [1, %d)", n.ID, clientAddrBase)
+		}
+		// The core's own check, as the real node makes it at start: a configuration
+		// it refuses would only make the node panic or stop.
+		if err := c.coreConfig(n, 0).Validate(); err != nil {
+			return fmt.Errorf("sim: node %d: %w", n.ID, err)
 		}
 	}
 	return nil

@@ -63,7 +63,7 @@ func (c Coverage) String() string {
 var FaultKinds = []string{"fault:crash", "fault:restart", "fault:pause", "fault:partition", "fault:clog",
 	"fault:link-rates", "fault:disk-eio", "fault:disk-enospc", "fault:read-corrupt", "fault:at-rest-corrupt",
 	"fault:partition-corrupt", "fault:partition-sector-lost", "fault:partition-corrupt-every-copy",
-	"fault:clock-jump", "fault:crash-on-write", "fault:power-loss", "fault:byzantine"}
+	"fault:clock-jump", "fault:crash-on-write", "fault:power-loss", "fault:controlled-shutdown", "fault:byzantine"}
 
 // Interesting are the protocol events a sweep expects to have exercised. Counters come
 // from the node's notes; the list grows with the protocols.
@@ -81,7 +81,9 @@ var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "n
 	"group:member-id-required", "group:commit-retry",
 	// peer authentication and the byzantine client
 	"auth:session", "auth:refused:reset", "auth:refused:tag", "auth:refused:no-session", "auth:refused:handshake",
-	"attack:client-closed", "attack:client-answered", "attack:aimed-fetch"}
+	"attack:client-closed", "attack:client-answered", "attack:aimed-fetch",
+	// the shell: controlled shutdowns, input batches, group commits cut short
+	"shutdown:ready", "shutdown:timed-out", "shell:inputs-batched", "shell:disk-batch-grouped", "shell:disk-batch-cut"}
 
 // Missing lists the names among want whose counter is 0 in c.
 func (c Coverage) Missing(want []string) []string {

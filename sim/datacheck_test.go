@@ -204,11 +204,20 @@ type fakeData struct {
 	lease bool
 }
 
+// dataFixtureInPlace makes dataFixture offer Inspect.ReplicaViews, so that the checks
+// run on the path that compares replicas in place.
+var dataFixtureInPlace bool
+
 func dataFixture(async bool) (*dataInvariants, []*simNode, []*fakeData) {
 	w := testWorld()
 	w.opts.Inspect = &Inspect{
 		Replicas:   func(m Machine, dst []ReplicaView) []ReplicaView { return append(dst[:0], m.(*fakeData).reps...) },
 		LeaseValid: func(m Machine, now int64) bool { return m.(*fakeData).lease },
+	}
+	if dataFixtureInPlace {
+		w.opts.Inspect.ReplicaViews = func(m Machine, dst []ReplicaView) []ReplicaView {
+			return append(dst[:0], m.(*fakeData).reps...)
+		}
 	}
 	w.cfg.Data.FlushAsync = async
 	var nodes []*simNode
@@ -227,7 +236,17 @@ func replica(leader bool, epoch int32, hw, leo, durable int64, isr ...int32) Rep
 		HW: hw, LEO: leo, Durable: durable, ISR: isr, Epochs: []disk.EpochEntry{{Epoch: 0, StartOffset: 0}}}
 }
 
+// The invariants catch the same violations whether the replicas are compared whole or
+// in place.
 func TestDataInvariants(t *testing.T) {
+	for _, inPlace := range []bool{false, true} {
+		dataFixtureInPlace = inPlace
+		t.Run(map[bool]string{false: "whole", true: "in-place"}[inPlace], testDataInvariants)
+	}
+	dataFixtureInPlace = false
+}
+
+func testDataInvariants(t *testing.T) {
 	d, nodes, ms := dataFixture(false)
 	ms[0].reps = []ReplicaView{replica(true, 1, 5, 6, 6, 1, 2)}
 	ms[1].reps = []ReplicaView{replica(false, 1, 4, 6, 6, 1, 2)}

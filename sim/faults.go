@@ -128,6 +128,7 @@ func (f *faultSchedule) act(gen uint64) {
 	add(c.PartitionCorrupt, f.partitionCorrupt)
 	add(c.ClockJump, f.clockJump)
 	add(c.PowerLoss, f.powerLoss)
+	add(c.Shutdown, f.shutdown)
 	if len(kinds) > 0 && !kinds[f.rng.IntN(len(kinds))]() {
 		f.w.cov.Inc("fault:skipped-by-budget")
 	}
@@ -154,6 +155,13 @@ func (f *faultSchedule) applicable(st *Step) string {
 	case StepPause:
 		if !n.up || n.paused {
 			return fmt.Sprintf("node %d is not running", st.Node)
+		}
+	case StepShutdown:
+		if !n.up || n.paused {
+			return fmt.Sprintf("node %d is not running", st.Node)
+		}
+		if n.shutdown != nil {
+			return fmt.Sprintf("node %d is already shutting down", st.Node)
 		}
 	case StepPowerLoss:
 		if !slices.ContainsFunc(w.nodes, func(n *simNode) bool { return n.up }) {
@@ -213,6 +221,10 @@ func (f *faultSchedule) apply(st Step, plan *Step) {
 		w.recordStep(st)
 		w.cov.Inc("fault:pause")
 		n.pause(w.now + int64(st.For))
+	case StepShutdown:
+		w.recordStep(st)
+		w.cov.Inc("fault:controlled-shutdown")
+		n.beginShutdown(st.For, st.Down)
 	case StepNet:
 		f.applyNet(st)
 	case StepLinkRates:
@@ -348,6 +360,23 @@ func (f *faultSchedule) powerLoss() bool {
 		return false
 	}
 	f.apply(Step{Kind: StepPowerLoss, Down: f.duration(f.cfg.DowntimeMax)}, nil)
+	return true
+}
+
+// shutdown sends a running node a SIGTERM (shutdown.go): it stops once its leaderships
+// moved away or its controlled shutdown timed out, and restarts after a downtime.
+func (f *faultSchedule) shutdown() bool {
+	var able []*simNode
+	for _, n := range f.upNodes() {
+		if n.shutdown == nil {
+			able = append(able, n)
+		}
+	}
+	n := f.pick(able)
+	if n == nil {
+		return false
+	}
+	f.apply(Step{Kind: StepShutdown, Node: n.spec.ID, For: f.cfg.ShutdownTimeout, Down: f.duration(f.cfg.DowntimeMax)}, nil)
 	return true
 }
 
@@ -870,7 +899,13 @@ func (f *faultSchedule) stopAll() {
 	f.setLinks(w.cfg.Link)
 	for _, n := range w.nodes {
 		n.fs.SetFaults(disksim.Faults{})
-		n.armed = armNone
+		n.armed, n.crashOp = armNone, 0
+		if n.shutdown != nil && n.up {
+			// A controlled shutdown still under way ends now, and the node restarts
+			// with the others: the liveness phase waits for no fault.
+			n.shutdown.down = -1
+			n.stopClean(false)
+		}
 	}
 	for _, id := range f.chooseLeftDown() {
 		n := w.node(id)

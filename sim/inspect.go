@@ -48,8 +48,14 @@ type Inspect struct {
 	Entries func(m Machine, from, to int64) []QuorumEntry
 	// Metadata returns the node's metadata image, summarized.
 	Metadata func(m Machine) (MetadataView, bool)
-	// Replicas appends the node's partition replicas to dst[:0] and returns it.
+	// Replicas appends the node's partition replicas to dst[:0] and returns it. It may
+	// reuse the ISR and Epochs slices of the elements of dst it overwrites.
 	Replicas func(m Machine, dst []ReplicaView) []ReplicaView
+	// ReplicaViews, when set, is Replicas without copies: the views' ISR and Epochs
+	// alias the machine's state, valid only until its next input and never to be
+	// modified. The checker that runs after every step uses it to copy only the
+	// replicas that changed.
+	ReplicaViews func(m Machine, dst []ReplicaView) []ReplicaView
 	// LeaseValid reports whether the node's controller lease lets it lead at local time
 	// now.
 	LeaseValid func(m Machine, now int64) bool
@@ -193,6 +199,15 @@ func (v View) Metadata(id int32) (MetadataView, bool) {
 		return MetadataView{}, false
 	}
 	return v.w.opts.Inspect.Metadata(m)
+}
+
+// Replicas returns node id's partition replicas, when the node is up and exposes them.
+func (v View) Replicas(id int32) []ReplicaView {
+	m := v.Machine(id)
+	if m == nil || v.w.opts.Inspect.Replicas == nil {
+		return nil
+	}
+	return v.w.opts.Inspect.Replicas(m, nil)
 }
 
 // QuorumLeader returns the leader of the highest epoch any up voter acts in, if an up

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
@@ -31,15 +32,35 @@ type dataInspectable interface {
 
 func init() {
 	DefaultInspect = &Inspect{Quorum: coreQuorum, Entries: coreQuorumEntries, Metadata: coreMetadata,
-		Replicas: coreReplicas, LeaseValid: coreLeaseValid, Groups: coreGroups, ImageOffset: coreImageOffset, ImageCheck: coreImageCheck}
+		Replicas: coreReplicas, ReplicaViews: coreReplicaViews, LeaseValid: coreLeaseValid, Groups: coreGroups, ImageOffset: coreImageOffset, ImageCheck: coreImageCheck}
 }
 
+// coreReplicas runs after every step of a broker, so it allocates nothing once dst has
+// grown: each view reuses the ISR and epoch slices of the element of dst it overwrites.
 func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
+	out := dst[:0]
+	// The concrete type lets the callback stay on the stack.
+	if n, ok := m.(*core.Node); ok {
+		n.EachReplica(func(topic string, topicID [16]byte, part int32, b partition.Brief) {
+			var isr []int32
+			var epochs []disk.EpochEntry
+			var fences []disk.Fence
+			if len(out) < cap(out) {
+				prev := out[:len(out)+1][len(out)]
+				isr, epochs, fences = prev.ISR[:0], prev.Epochs[:0], prev.Fences[:0]
+			}
+			out = append(out, ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
+				Leader: b.Role == partition.RoleLeader && !b.Resigning, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
+				HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
+				ISR: append(isr, b.ISR...), Epochs: append(epochs, b.Epochs...), ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
+				Resigning: b.Resigning, Fences: append(fences, b.Fences...), Repairs: b.Repairs})
+		})
+		return out
+	}
 	d, ok := m.(dataInspectable)
 	if !ok {
-		return dst[:0]
+		return out
 	}
-	out := dst[:0]
 	for _, r := range d.Replicas() {
 		out = append(out, ReplicaView{Topic: r.Topic, TopicID: r.TopicID, Partition: r.Partition,
 			Leader: r.Role == partition.RoleLeader && !r.Resigning, Follower: r.Role == partition.RoleFollower, LeaderEpoch: r.LeaderEpoch,
@@ -47,6 +68,23 @@ func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
 			ISR: r.ISR, Epochs: r.Epochs, ReadReady: r.ReadReady, Loading: r.Loading, Closed: r.Closed,
 			Resigning: r.Resigning, Fences: r.Fences, Repairs: r.Repairs})
 	}
+	return out
+}
+
+// coreReplicaViews is coreReplicas without copying the replicas' slices.
+func coreReplicaViews(m Machine, dst []ReplicaView) []ReplicaView {
+	n, ok := m.(*core.Node)
+	if !ok {
+		return coreReplicas(m, dst)
+	}
+	out := dst[:0]
+	n.EachReplica(func(topic string, topicID [16]byte, part int32, b partition.Brief) {
+		out = append(out, ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
+			Leader: b.Role == partition.RoleLeader && !b.Resigning, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
+			HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
+			ISR: b.ISR, Epochs: b.Epochs, ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
+			Resigning: b.Resigning, Fences: b.Fences, Repairs: b.Repairs})
+	})
 	return out
 }
 

@@ -207,6 +207,11 @@ func readName(f *LogFetch) string {
 func (c *logChecker) readsAgree() {
 	c.fencedAt = map[string]map[int64]bool{}
 	for _, p := range sortedKeys(c.h.Final) {
+		if c.at[p] == nil {
+			// Fetches read what the final read holds: size the maps for it once.
+			n := len(c.h.Final[p])
+			c.at[p], c.where[p] = make(map[int64]string, n), make(map[string]int64, n)
+		}
 		for _, r := range c.h.Final[p] {
 			if r.Fenced {
 				if c.fencedAt[p] == nil {

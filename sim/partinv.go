@@ -62,6 +62,8 @@ type dataInvariants struct {
 	// was the only member of its ISR: offsets the partition declared lost because no
 	// in-sync copy of them was intact. Reads may fail there, and only there.
 	declared map[TopicPartition][]offRange
+	// aliases is checkInPlace's scratch list.
+	aliases []ReplicaView
 }
 
 type partKey struct {
@@ -95,7 +97,7 @@ type genKey struct {
 }
 
 func newDataInvariants(w *World) *dataInvariants {
-	return &dataInvariants{
+	d := &dataInvariants{
 		w:         w,
 		async:     w.cfg.Data.FlushAsync,
 		replicas:  make([][]ReplicaView, len(w.nodes)),
@@ -113,34 +115,40 @@ func newDataInvariants(w *World) *dataInvariants {
 		regressed:    map[TopicPartition]string{},
 		declared:     map[TopicPartition][]offRange{},
 	}
+	return d
 }
 
 // count updates the coverage counters of ISR shrinks (to min.insync.replicas, too) and
 // expansions of data partitions from a node's replicas before and after a step.
 func (d *dataInvariants) count(before, after []ReplicaView) {
-	cov := d.w.cov
 	for i := range after {
 		r := &after[i]
 		if !r.Leader || r.Closed {
 			continue
 		}
-		pk := partKey{r.TopicID, r.Partition}
-		t, data := d.w.cfg.Data.topic(r.Topic)
-		if !data {
-			continue
+		if o := findReplica(before, partKey{r.TopicID, r.Partition}); o != nil {
+			d.countPair(o, r)
 		}
-		o := findReplica(before, pk)
-		if o == nil || !o.Leader || o.LeaderEpoch != r.LeaderEpoch || len(o.ISR) == len(r.ISR) {
-			continue
+	}
+}
+
+// countPair counts an ISR change of leader replica r since its view o.
+func (d *dataInvariants) countPair(o, r *ReplicaView) {
+	if !r.Leader || r.Closed || !o.Leader || o.LeaderEpoch != r.LeaderEpoch || len(o.ISR) == len(r.ISR) {
+		return
+	}
+	t, data := d.w.cfg.Data.topic(r.Topic)
+	if !data {
+		return
+	}
+	cov := d.w.cov
+	if len(r.ISR) < len(o.ISR) {
+		cov.Inc("partition:isr-shrink")
+		if int32(len(r.ISR)) == t.MinISR {
+			cov.Inc("partition:isr-shrink-to-min")
 		}
-		if len(r.ISR) < len(o.ISR) {
-			cov.Inc("partition:isr-shrink")
-			if int32(len(r.ISR)) == t.MinISR {
-				cov.Inc("partition:isr-shrink-to-min")
-			}
-		} else {
-			cov.Inc("partition:isr-expand")
-		}
+	} else {
+		cov.Inc("partition:isr-expand")
 	}
 }
 
@@ -169,6 +177,16 @@ func (d *dataInvariants) check(n *simNode) error {
 	renewed := lease && !d.lease[id-1]
 	d.lease[id-1] = lease
 	prev := d.replicas[id-1]
+	if ins.ReplicaViews != nil && prev != nil {
+		done, err := d.checkInPlace(n, prev, renewed)
+		if err != nil {
+			return err
+		}
+		if done {
+			return d.maybeCheckGroups(n)
+		}
+		// The node's replicas changed shape (one came or went): compare them whole.
+	}
 	reps := ins.Replicas(n.m, d.spare[id-1])
 	d.count(prev, reps)
 	d.replicas[id-1], d.spare[id-1] = reps, prev
@@ -187,11 +205,58 @@ func (d *dataInvariants) check(n *simNode) error {
 			return fmt.Errorf("%s/%d on node %d: %w", r.Topic, r.Partition, id, err)
 		}
 	}
-	if ins.Groups != nil && d.groupsDue[id-1] && !d.async {
+	return d.maybeCheckGroups(n)
+}
+
+// maybeCheckGroups checks the node's coordinators when they answered a join or sync.
+func (d *dataInvariants) maybeCheckGroups(n *simNode) error {
+	id := n.spec.ID
+	if d.w.opts.Inspect.Groups != nil && d.groupsDue[id-1] && !d.async {
 		d.groupsDue[id-1] = false
 		return d.checkGroups(n)
 	}
 	return nil
+}
+
+// checkInPlace is check for a node whose replicas are those of views, its list as of
+// its last step, one for one: it compares each replica with its view where it lies
+// (Inspect.ReplicaViews copies nothing), and only a replica that changed (or a leader
+// whose lease became valid again) is copied into its view and checked, as check would.
+// It reports false when the replicas differ from views in number or identity, having
+// brought a prefix of views up to date; the caller then compares the whole lists, and
+// those views compare equal.
+func (d *dataInvariants) checkInPlace(n *simNode, views []ReplicaView, renewed bool) (bool, error) {
+	d.aliases = d.w.opts.Inspect.ReplicaViews(n.m, d.aliases[:0])
+	for i := range d.aliases {
+		r := &d.aliases[i]
+		if i >= len(views) || views[i].Partition != r.Partition || views[i].TopicID != r.TopicID {
+			return false, nil
+		}
+		view := &views[i]
+		if sameView(view, r) {
+			if !(renewed && r.Leader && !r.Closed) {
+				continue
+			}
+		} else {
+			d.countPair(view, r)
+			setView(view, r)
+		}
+		if view.Closed {
+			continue
+		}
+		if err := d.checkReplica(n, view); err != nil {
+			return false, fmt.Errorf("%s/%d on node %d: %w", view.Topic, view.Partition, n.spec.ID, err)
+		}
+	}
+	return len(d.aliases) == len(views), nil
+}
+
+// setView makes dst a copy of src, reusing dst's slices.
+func setView(dst, src *ReplicaView) {
+	isr, epochs := dst.ISR[:0], dst.Epochs[:0]
+	*dst = *src
+	dst.ISR = append(isr, src.ISR...)
+	dst.Epochs = append(epochs, src.Epochs...)
 }
 
 // checkImage checks the node's metadata image when it changed.
@@ -485,7 +550,7 @@ func (c *checkers) checkReplicasAgree() bool {
 func (c *checkers) compareReplica(n *simNode, r ReplicaView, tp TopicPartition, want map[int64]string) bool {
 	w := c.w
 	for at := r.Start; at < r.HW; {
-		done := n.exec.Do(disk.Op{Kind: disk.Read, Log: disk.PartitionLog(r.Topic, r.Partition), Offset: at, MaxOffset: r.HW, MaxBytes: 64 << 20})
+		done := n.exec.DoAll([]disk.Op{{Kind: disk.Read, Log: disk.PartitionLog(r.Topic, r.Partition), Offset: at, MaxOffset: r.HW, MaxBytes: 64 << 20}})[0]
 		switch {
 		case done.Err != nil && len(done.Fences) > 0 && done.Fences[0].To > at:
 			at = done.Fences[0].To

@@ -3,6 +3,8 @@ package sim
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -36,7 +38,19 @@ type partInput struct {
 	base    int64 // produce: where the batch is in the final read
 	count   int64 // produce: its records
 	op      int   // the history operation, for descriptions
-	text    string
+	src     *Op   // the same, described only when Porcupine draws a failed check
+}
+
+// text describes the operation for Porcupine's visualization.
+func (in partInput) text() string {
+	op := in.src
+	switch op.Kind {
+	case OpProduce:
+		return fmt.Sprintf("produce acks=%d by client %d", op.Acks, op.Client)
+	case OpFetch:
+		return fmt.Sprintf("fetch at %d by client %d via node %d", op.Offset, op.Client, op.Node)
+	}
+	return fmt.Sprintf("list latest by client %d via node %d", op.Client, op.Node)
 }
 
 type partOutput struct {
@@ -59,9 +73,9 @@ var partitionModel = porcupine.Model{
 	DescribeOperation: func(input, output any) string {
 		in := input.(partInput)
 		if in.produce {
-			return fmt.Sprintf("op %d %s: commits [%d, %d)", in.op, in.text, in.base, in.base+in.count)
+			return fmt.Sprintf("op %d %s: commits [%d, %d)", in.op, in.text(), in.base, in.base+in.count)
 		}
-		return fmt.Sprintf("op %d %s: hw %d", in.op, in.text, output.(partOutput).hw)
+		return fmt.Sprintf("op %d %s: hw %d", in.op, in.text(), output.(partOutput).hw)
 	},
 	DescribeState: func(state any) string { return fmt.Sprintf("committed %d", state.(int64)) },
 }
@@ -103,7 +117,7 @@ func CheckPartitions(ops []*Op, final map[TopicPartition][]LogRecord, timeout ti
 	for tp := range byPart {
 		keys = append(keys, tp)
 	}
-	sortedPartitions(keys)
+	slices.SortFunc(keys, compareTP)
 	for _, tp := range keys {
 		history := byPart[tp]
 		verdict, info := porcupine.CheckOperationsVerbose(partitionModel, history, timeout)
@@ -139,23 +153,23 @@ func partitionOp(op *Op, final map[string]int64) (porcupine.Operation, bool) {
 		if op.Outcome != OK || op.Acks != -1 {
 			po.Return = Never
 		}
-		po.Input = partInput{produce: true, base: base, count: int64(len(op.Values)), op: op.ID, text: fmt.Sprintf("produce acks=%d by client %d", op.Acks, op.Client)}
+		po.Input = partInput{produce: true, base: base, count: int64(len(op.Values)), op: op.ID, src: op}
 		po.Output = partOutput{}
 	case OpFetch:
 		if op.Outcome != OK {
 			return po, false
 		}
-		po.Input = partInput{op: op.ID, text: fmt.Sprintf("fetch at %d by client %d via node %d", op.Offset, op.Client, op.Node)}
+		po.Input = partInput{op: op.ID, src: op}
 		po.Output = partOutput{hw: op.HW}
 	case OpListOffsets:
 		if op.Outcome != OK || op.ListAt != -1 {
 			return po, false
 		}
-		po.Input = partInput{op: op.ID, text: fmt.Sprintf("list latest by client %d via node %d", op.Client, op.Node)}
+		po.Input = partInput{op: op.ID, src: op}
 		po.Output = partOutput{hw: op.Offset}
 	default:
 		return po, false
 	}
-	po.Metadata = fmt.Sprintf("op %d", op.ID)
+	po.Metadata = "op " + strconv.Itoa(op.ID)
 	return po, true
 }

@@ -52,6 +52,8 @@ import (
 //	                                        a data partition, at rest (how=lose zeroes
 //	                                        the bytes: a lost sector)
 //	clock-jump N by=D                       the node's clock jumps forward
+//	shutdown N timeout=T down=D             SIGTERM: a controlled shutdown, the node stops
+//	                                        when ready or after T, restarts after D
 //	leave-down N...                         leave brokers down for the liveness phase
 //
 // Client operations, each started by the client it names at its time (the clients and
@@ -130,7 +132,7 @@ func (sc *Scenario) String() string {
 // formatStep's).
 var stepVerbs = [...]string{"?", "crash", "crash-armed", "crash-on-write", "crash-at-election", "power-loss",
 	"pause", "network", "link-rates", "disk-eio", "disk-enospc", "read-corrupt", "corrupt", "clock-jump",
-	"leave-down", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave"}
+	"shutdown", "leave-down", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave"}
 
 // addrName renders a network address: a node id, or cK for client K.
 func addrName(a netsim.Addr) string {
@@ -212,6 +214,8 @@ func formatStep(st *Step) string {
 		return fmt.Sprintf("corrupt %d file=%s offset=%d bytes=%d", st.Node, st.File, st.Offset, st.Bytes)
 	case StepClockJump:
 		return fmt.Sprintf("clock-jump %d by=%v", st.Node, st.By)
+	case StepShutdown:
+		return fmt.Sprintf("shutdown %d timeout=%v down=%v", st.Node, st.For, st.Down)
 	case StepLeaveDown:
 		ids := make([]string, len(st.Nodes))
 		for i, id := range st.Nodes {
@@ -543,6 +547,11 @@ func parseStep(words []string) (Step, error) {
 		node()
 		st.Kind = StepPause
 		st.For = a.duration("for", true)
+	case "shutdown":
+		node()
+		st.Kind = StepShutdown
+		st.For = a.duration("timeout", true)
+		st.Down = a.duration("down", true)
 	case "isolate", "split", "bridge":
 		st.Kind = StepNet
 		st.For = a.duration("for", true)

@@ -60,6 +60,9 @@ const (
 	StepCorrupt
 	// StepClockJump makes Node's clock jump forward By.
 	StepClockJump
+	// StepShutdown sends Node a SIGTERM: a controlled shutdown that stops it once its
+	// leaderships moved away or after For (its timeout); it restarts after Down.
+	StepShutdown
 	// StepLeaveDown leaves Nodes down for the liveness phase (At is when it began).
 	StepLeaveDown
 

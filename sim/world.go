@@ -201,6 +201,8 @@ func (w *World) buildNodes() {
 			addr:     netsim.Addr(spec.ID),
 			fs:       disksim.New(Stream(w.cfg.Seed, streamDisk, int64(spec.ID)), dc),
 			crashRng: Stream(w.cfg.Seed, streamCrash, int64(spec.ID)),
+			diskRng:  Stream(w.cfg.Seed, streamDiskBatch, int64(spec.ID)),
+			inputRng: Stream(w.cfg.Seed, streamInputBatch, int64(spec.ID)),
 			clock:    clock{offset: spec.SkewNS, driftPPM: spec.DriftPPM},
 			tickAt:   -1,
 			notes:    Coverage{},
@@ -328,7 +330,19 @@ func (w *World) dispatch(e *event) {
 		w.streamBroken(e.stream, e.token == 1)
 	case evDiskDone:
 		if n := w.node(e.node); n.current(e.inc) {
-			n.complete(e.op)
+			n.stepDone(e.token)
+		}
+	case evDiskStart:
+		if n := w.node(e.node); n.current(e.inc) {
+			n.startBatch()
+		}
+	case evStopBy:
+		if n := w.node(e.node); n.current(e.inc) {
+			n.shutdownTimedOut()
+		}
+	case evDrain:
+		if n := w.node(e.node); n.current(e.inc) && e.gen == n.drainGen && n.undrained > 0 && !n.paused {
+			n.drain()
 		}
 	case evCrash:
 		if n := w.node(e.node); n.current(e.inc) && w.phase == phaseSafety {

@@ -4,6 +4,10 @@
 // of jobs, and results are always reported in seed order. Shrink minimizes a failing
 // run's schedule the same way: its replays run in parallel, each one deterministic, and
 // its answer does not depend on the number of jobs.
+//
+// A sweep may also be cut into shards (Config.Shard), disjoint parts of its seed range
+// that several machines run: each writes a result file (WriteResultFile) and Merge joins
+// them into one summary, checking that every seed ran in exactly one shard.
 package sweep
 
 import (
@@ -25,9 +29,11 @@ import (
 type Config struct {
 	// Base is the options of every run; Seed is set per run.
 	Base sim.Options
-	// Seeds is how many seeds to run, from Start.
+	// Seeds is how many seeds the sweep has, from Start.
 	Seeds int
 	Start uint64
+	// Shard, when set, runs only that part of the seeds (see Shard.Range).
+	Shard Shard
 	// Jobs is the number of runs at once (at least 1).
 	Jobs int
 	// OutDir, when set, receives a trace file for every failing seed (the seed is run
@@ -73,6 +79,15 @@ type Summary struct {
 	Skipped  int // seeds not run because an earlier one failed (StopAtFirstFailure)
 	// FlushAsync is set when the sweep ran with log.flush=async, which allows losses.
 	FlushAsync bool
+	// Start and Total describe the whole sweep's seeds; Shard is the part of them this
+	// summary covers (the zero Shard for all of them).
+	Start uint64
+	Total int
+	Shard Shard
+	// Jobs, Plants and Byzantine are the sweep's settings.
+	Jobs      int
+	Plants    []string
+	Byzantine bool
 }
 
 // Failed returns the failing seeds, in order.
@@ -99,7 +114,7 @@ func (s *Summary) Unknown() int {
 func Run(cfg Config) Summary {
 	start := time.Now()
 	jobs := max(cfg.Jobs, 1)
-	n := max(cfg.Seeds, 0)
+	first, n := cfg.Shard.Range(cfg.Start, cfg.Seeds)
 	stop := cfg.StopWhen
 	if stop == nil && cfg.StopAtFirstFailure {
 		stop = func(s Seed) bool { return s.Failure != nil }
@@ -131,7 +146,7 @@ func Run(cfg Config) Summary {
 				if !ok {
 					return
 				}
-				r, cov := runSeed(cfg, cfg.Start+uint64(i))
+				r, cov := runSeed(cfg, first+uint64(i))
 				stopHere := stop != nil && stop(*r)
 				mu.Lock()
 				results[i], coverage[i] = r, cov
@@ -151,7 +166,9 @@ func Run(cfg Config) Summary {
 	}
 	wg.Wait()
 
-	s := Summary{Coverage: sim.Coverage{}, Wall: time.Since(start), FlushAsync: cfg.Base.FlushAsync}
+	s := Summary{Coverage: sim.Coverage{}, Wall: time.Since(start), FlushAsync: cfg.Base.FlushAsync,
+		Start: cfg.Start, Total: max(cfg.Seeds, 0), Shard: cfg.Shard.norm(), Jobs: jobs,
+		Plants: cfg.Base.Plants, Byzantine: cfg.Base.Byzantine}
 	for i := range results {
 		if results[i] == nil || i >= limit {
 			s.Skipped++

@@ -238,3 +238,26 @@ func TestVerifyReplay(t *testing.T) {
 		t.Fatal("different build tags passed")
 	}
 }
+
+// A Recorder hashes the events it collected in batches: its fingerprint is the same as
+// an event at a time would give, however many events it holds and whenever it is asked.
+func TestRecorderFingerprintOverManyEvents(t *testing.T) {
+	var evs []Event
+	for i := range 5000 {
+		e := sampleEvents()[i%9]
+		e.At, e.A = int64(i)*1000, int64(i)
+		evs = append(evs, e)
+	}
+	r := NewRecorder(false)
+	for i := range evs {
+		r.Add(&evs[i])
+		if i == 1234 {
+			if got, want := r.Fingerprint(), Fingerprint(evs[:i+1]); got != want {
+				t.Fatalf("after %d events: %x, want %x", i+1, got, want)
+			}
+		}
+	}
+	if got, want := r.Fingerprint(), Fingerprint(evs); got != want || r.Fingerprint() != want {
+		t.Fatalf("after %d events: %x, want %x", len(evs), got, want)
+	}
+}

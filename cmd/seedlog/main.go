@@ -21,7 +21,7 @@ type command struct {
 
 // commands is the dispatcher's table, one line per command group.
 var commands = []command{
-	{"sim", "run the deterministic simulator (run, sweep, shrink; bare: the default sweep)", simCommand},
+	{"sim", "run the deterministic simulator (run, sweep, shrink, merge; bare: the default sweep)", simCommand},
 	{"trace", "show, render and replay simulation traces (show, html, verify)", traceCommand},
 	{"broker", "run a broker (--config FILE; flags override it)", brokerCommand},
 	{"dev", "run a development cluster of N brokers in one process", devCommand},

@@ -20,6 +20,11 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"sim", "run", "--seed", "1", "extra"},
 		{"sim", "sweep"},
 		{"sim", "sweep", "--seeds", "5", "--jobs", "0"},
+		{"sim", "sweep", "--seeds", "5", "--shard", "0/2"},
+		{"sim", "sweep", "--seeds", "5", "--shard", "3/2"},
+		{"sim", "sweep", "--seeds", "5", "--shard", "half"},
+		{"sim", "merge"},
+		{"sim", "merge", "--bogus", "dir"},
 		{"trace"},
 		{"trace", "show"},
 		{"trace", "show", "a", "b"},
@@ -134,5 +139,30 @@ func TestShrinkAndReplayAScenario(t *testing.T) {
 	}
 	if code := dispatch([]string{"sim", "shrink", replayTrace, "-o", filepath.Join(dir, "again.scenario"), "-q"}); code != exitOK {
 		t.Fatalf("sim shrink of a scenario's trace: exit %d", code)
+	}
+}
+
+// Two shards of a sweep, run by the CLI, merge into the whole sweep; without one of
+// them the merge fails and says which is missing.
+func TestSimSweepShardsMerge(t *testing.T) {
+	dir := t.TempDir()
+	for _, shard := range []string{"1/2", "2/2"} {
+		if code := dispatch([]string{"sim", "sweep", "--seeds", "2", "--start", "3", "--jobs", "2", "--shard", shard, "--out", dir}); code != exitOK {
+			t.Fatalf("sim sweep --shard %s: exit %d", shard, code)
+		}
+	}
+	for _, name := range []string{"shard-1-of-2.json", "shard-2-of-2.json"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code := dispatch([]string{"sim", "merge", dir}); code != exitOK {
+		t.Fatalf("sim merge of both shards: exit %d", code)
+	}
+	if code := dispatch([]string{"sim", "merge", filepath.Join(dir, "shard-2-of-2.json")}); code != exitFailed {
+		t.Fatalf("sim merge without shard 1/2: exit %d, want %d", code, exitFailed)
+	}
+	if code := dispatch([]string{"sim", "merge", filepath.Join(dir, "missing")}); code != exitProblem {
+		t.Fatalf("sim merge of a missing directory: exit %d, want %d", code, exitProblem)
 	}
 }

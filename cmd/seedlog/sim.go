@@ -28,7 +28,7 @@ const (
 
 func simCommand(args []string) int {
 	if len(args) == 0 {
-		return simSweep(defaultSweepSeeds, defaultSweepStart, runtime.NumCPU(), defaultOutDir, sim.Options{})
+		return simSweep(defaultSweepSeeds, defaultSweepStart, runtime.NumCPU(), defaultOutDir, sweep.Shard{}, sim.Options{})
 	}
 	switch args[0] {
 	case "run":
@@ -37,18 +37,29 @@ func simCommand(args []string) int {
 		return simSweepCommand(args[1:])
 	case "shrink":
 		return simShrinkCommand(args[1:])
+	case "merge":
+		return simMergeCommand(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println(`usage:
   seedlog sim                     the default sweep (` + fmt.Sprint(defaultSweepSeeds) + ` seeds, all CPUs, traces of failures in ` + defaultOutDir + `/)
   seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async] [--byzantine]
   seedlog sim run --scenario FILE [--trace FILE]
-  seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--plant NAME] [--flush sync|async] [--byzantine]
+  seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--shard K/N] [--plant NAME] [--flush sync|async] [--byzantine]
   seedlog sim shrink TRACE [-o FILE] [--max-replays N] [--max-time D] [--jobs J]
+  seedlog sim merge DIR...         join the result files of a sweep's shards into one summary
 
 sim shrink replays a failing trace's schedule (every fault and client operation its
 run drew) with steps removed, by delta debugging, while the same checker still fails,
 and writes the smallest failing schedule as a scenario file that sim run --scenario
 replays and a person can read and edit.
+
+Every sweep writes DIR/shard-K-of-N.json (shard-1-of-1.json without --shard): the
+seeds it ran with their fingerprints, its failures with their trace files, allowed
+losses, checks that ran out of time, and its coverage counters. --shard K/N runs the
+K-th of N contiguous blocks of the seeds, whose sizes differ by at most one (seeds
+start+(K-1)*seeds/N up to start+K*seeds/N-1), so N machines can run one sweep; sim
+merge checks that every seed ran in exactly one shard and prints the sweep's summary.
+docs/sim-on-kubernetes.md runs the shards as a Kubernetes Indexed Job.
 
 --flush async runs every data topic with log.flush=async (Kafka's page-cache
 durability) and adds correlated power losses (every node at once) to every fault mix.
@@ -60,7 +71,7 @@ with faults draw it anyway): an attacker sending forged and malformed peer and c
 traffic to the nodes' listeners for the whole run.`)
 		return exitOK
 	}
-	return usageError("sim: unknown subcommand %q (want run, sweep or shrink)", args[0])
+	return usageError("sim: unknown subcommand %q (want run, sweep, shrink or merge)", args[0])
 }
 
 // byzantineUsage documents --byzantine for sim run and sim sweep.
@@ -229,14 +240,15 @@ func simSweepCommand(args []string) int {
 	seeds := fs.Int("seeds", 0, "how many seeds to run (required)")
 	start := fs.Uint64("start", defaultSweepStart, "the first seed")
 	jobs := fs.Int("jobs", runtime.NumCPU(), "runs at once")
-	out := fs.String("out", defaultOutDir, "directory for the traces of failing seeds")
+	out := fs.String("out", defaultOutDir, "directory for the result file (shard-K-of-N.json) and the traces of failing seeds")
+	shardSpec := fs.String("shard", "", "run only the K-th of N contiguous blocks of the seeds (K/N, 1 <= K <= N); sim merge joins the shards' result files")
 	var plants listFlag
 	fs.Var(&plants, "plant", "switch on a planted bug (repeatable; needs -tags simbugs)")
 	flush := fs.String("flush", "sync", flushUsage)
 	byzantine := fs.Bool("byzantine", false, byzantineUsage)
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		return flagHelp(fs, "seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--plant NAME] [--flush sync|async] [--byzantine]")
+		return flagHelp(fs, "seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--shard K/N] [--plant NAME] [--flush sync|async] [--byzantine]")
 	}
 	if err != nil {
 		return usageError("%v; see seedlog sim sweep -h", err)
@@ -250,6 +262,12 @@ func simSweepCommand(args []string) int {
 	if *jobs <= 0 {
 		return usageError("sim sweep: --jobs must be at least 1")
 	}
+	var shard sweep.Shard
+	if *shardSpec != "" {
+		if shard, err = sweep.ParseShard(*shardSpec); err != nil {
+			return usageError("sim sweep: --%v", err)
+		}
+	}
 	if err := checkPlants(plants); err != nil {
 		return usageError("sim sweep: %v", err)
 	}
@@ -257,19 +275,25 @@ func simSweepCommand(args []string) int {
 	if err != nil {
 		return usageError("sim sweep: %v", err)
 	}
-	return simSweep(*seeds, *start, *jobs, *out, sim.Options{Plants: plants, FlushAsync: async, Byzantine: *byzantine})
+	return simSweep(*seeds, *start, *jobs, *out, shard, sim.Options{Plants: plants, FlushAsync: async, Byzantine: *byzantine})
 }
 
-func simSweep(seeds int, start uint64, jobs int, out string, base sim.Options) int {
+func simSweep(seeds int, start uint64, jobs int, out string, shard sweep.Shard, base sim.Options) int {
 	tuneGC()
 	cfg := sweep.Config{
 		Base:   base,
 		Seeds:  seeds,
 		Start:  start,
+		Shard:  shard,
 		Jobs:   jobs,
 		OutDir: out,
 	}
-	fmt.Printf("sweeping seeds %d..%d with %d jobs", start, start+uint64(seeds)-1, jobs)
+	if shard.Whole() {
+		fmt.Printf("sweeping seeds %d..%d with %d jobs", start, start+uint64(seeds)-1, jobs)
+	} else {
+		first, n := shard.Range(start, seeds)
+		fmt.Printf("sweeping shard %s of seeds %d..%d: seeds %s with %d jobs", shard, start, start+uint64(seeds)-1, seedSpan(first, n), jobs)
+	}
 	if len(base.Plants) > 0 {
 		fmt.Printf(", plants %s", strings.Join(base.Plants, ","))
 	}
@@ -291,7 +315,56 @@ func simSweep(seeds int, start uint64, jobs int, out string, base sim.Options) i
 		return problem("sim: %v", first.Failure.Message)
 	}
 	s.Write(os.Stdout)
+	path, err := s.WriteResultFile(out)
+	if err != nil {
+		return problem("sim sweep: writing the result file: %v", err)
+	}
+	fmt.Printf("result: %s\n", path)
 	if len(s.Failed()) > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// seedSpan prints n seeds from first.
+func seedSpan(first uint64, n int) string {
+	if n <= 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d..%d", first, first+uint64(n)-1)
+}
+
+// simMergeCommand joins the result files of a sweep's shards. It fails (exit 1) when a
+// seed failed, or when the files are not one whole sweep: a shard or seed missing, one
+// present twice, or shards of different sweeps.
+func simMergeCommand(args []string) int {
+	fs := flag.NewFlagSet("sim merge", flag.ContinueOnError)
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Println("usage: seedlog sim merge DIR|FILE...\n\nJoins the shard-K-of-N.json result files in the directories (or the files named) into one\nsummary; exits 1 when a seed failed or a shard is missing, overlapping or of another sweep.")
+		return exitOK
+	}
+	if err != nil {
+		return usageError("%v; see seedlog sim merge -h", err)
+	}
+	if len(pos) == 0 {
+		return usageError("sim merge: name the directories (or files) holding the shards' results, e.g. seedlog sim merge results/")
+	}
+	paths, err := sweep.FindResultFiles(pos)
+	if err != nil {
+		return problem("sim merge: %v", err)
+	}
+	m, err := sweep.Merge(paths)
+	if err != nil {
+		return problem("sim merge: %v", err)
+	}
+	m.Write(os.Stdout)
+	failed := len(m.Summary.Failed())
+	if len(m.Problems) > 0 {
+		fmt.Fprintf(os.Stderr, "seedlog: sim merge: the files are not one whole sweep (see the MISSING, OVERLAP and MIXED lines)\n")
+		return exitFailed
+	}
+	if failed > 0 {
 		return exitFailed
 	}
 	return exitOK

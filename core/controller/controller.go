@@ -106,6 +106,8 @@ type Controller struct {
 	ready   []Response
 	// proposalMax is RecordsPerProposalMax; tests lower it to exercise splitting.
 	proposalMax int
+	// deadlineIDs is Deadline's scratch buffer.
+	deadlineIDs []int32
 }
 
 // New returns an inactive controller. It panics on a config Validate rejects: the
@@ -252,7 +254,9 @@ func (c *Controller) Deadline() int64 {
 	if c.reconcile {
 		at = c.now
 	}
-	for _, id := range c.pending.BrokerIDs() {
+	// The node asks after every input: reuse one buffer for the ids.
+	c.deadlineIDs = c.pending.AppendBrokerIDs(c.deadlineIDs[:0])
+	for _, id := range c.deadlineIDs {
 		if !c.pending.IsFenced(id) {
 			at = min(at, c.fenceAt(id))
 		}

@@ -81,12 +81,22 @@ type produceWaiter struct {
 	deadline int64
 }
 
+// follower finds a follower by id (followers are sorted by id). It runs for every ISR
+// member whenever the node asks for its deadline, so it is a plain binary search.
 func (l *leaderState) follower(id int32) *followerInfo {
-	i, ok := slices.BinarySearchFunc(l.followers, id, func(f *followerInfo, id int32) int { return cmp.Compare(f.id, id) })
-	if !ok {
-		return nil
+	lo, hi := 0, len(l.followers)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if l.followers[mid].id < id {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
 	}
-	return l.followers[i]
+	if lo < len(l.followers) && l.followers[lo].id == id {
+		return l.followers[lo]
+	}
+	return nil
 }
 
 func (r *Replica) becomeLeader(now int64) {

@@ -227,3 +227,46 @@ func TestProducerStateGap(t *testing.T) {
 		t.Fatalf("seq 10: verdict %d", v)
 	}
 }
+
+// The tail index grows to its bound and then forgets its oldest batches, through
+// truncations and resets, as a list of the last max batches would.
+func TestTailIndexMatchesAList(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, max := range []int{1, 2, 3, 8} {
+		ti := newTailIndex(max)
+		var model []tailBatch
+		next := int64(0)
+		for step := range 2000 {
+			switch r := rng.IntN(10); {
+			case r < 7:
+				n := 1 + rng.Int64N(5)
+				ti.add(next, next+n, int(n*10))
+				model = append(model, tailBatch{base: next, next: next + n, size: int32(n * 10)})
+				if len(model) > max {
+					model = model[1:]
+				}
+				next += n
+			case r < 9:
+				cut := next - rng.Int64N(8)
+				ti.truncate(cut)
+				for len(model) > 0 && model[len(model)-1].base >= cut {
+					model = model[:len(model)-1]
+				}
+				if len(model) > 0 {
+					next = model[len(model)-1].next
+				}
+			default:
+				ti.reset()
+				model = nil
+			}
+			if ti.count != len(model) {
+				t.Fatalf("max %d step %d: %d batches, want %d", max, step, ti.count, len(model))
+			}
+			for i := range model {
+				if *ti.at(i) != model[i] {
+					t.Fatalf("max %d step %d: batch %d is %+v, want %+v", max, step, i, *ti.at(i), model[i])
+				}
+			}
+		}
+	}
+}

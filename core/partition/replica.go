@@ -590,6 +590,21 @@ func (r *Replica) Status() Status {
 	return s
 }
 
+// Brief returns the replica's state as Status does, without copying (see Brief).
+func (r *Replica) Brief() Brief {
+	b := Brief{
+		Role: r.role, LeaderEpoch: r.epoch,
+		LogStartOffset: r.startOffset, LogEndOffset: r.leo, DurableOffset: r.durable, HighWatermark: r.hw,
+		Epochs: r.epochs, ISR: r.st.ISR, Loading: r.loading != nil, Closed: r.closed,
+		Fences: r.fences, Repairs: r.repairs,
+	}
+	if r.lead != nil {
+		b.ReadReady = r.lead.readReady
+		b.Resigning = r.lead.resigning
+	}
+	return b
+}
+
 func (r *Replica) pendingClients() int {
 	n := r.ackGate.Len() + r.clientOps
 	if r.lead != nil {

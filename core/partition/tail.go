@@ -7,8 +7,11 @@ import "math"
 // Older batches are forgotten; a range reaching below the oldest one remembered is
 // assumed to hold enough.
 type tailIndex struct {
+	// ring grows as batches come, up to max entries, and then wraps: most replicas never
+	// hold max batches, and a replica is created at every start of its node.
 	ring  []tailBatch
-	head  int // index of the oldest entry
+	max   int
+	head  int // index of the oldest entry; 0 until ring wraps
 	count int
 }
 
@@ -17,12 +20,16 @@ type tailBatch struct {
 	size       int32
 }
 
-func newTailIndex(n int) tailIndex { return tailIndex{ring: make([]tailBatch, n)} }
+func newTailIndex(n int) tailIndex { return tailIndex{max: n} }
 
 func (t *tailIndex) at(i int) *tailBatch { return &t.ring[(t.head+i)%len(t.ring)] }
 
 func (t *tailIndex) add(base, next int64, size int) {
-	if t.count == len(t.ring) {
+	switch {
+	case t.count < len(t.ring):
+	case len(t.ring) < t.max:
+		t.ring = append(t.ring, tailBatch{}) // head is 0: the ring has not wrapped
+	default:
 		t.head = (t.head + 1) % len(t.ring)
 		t.count--
 	}

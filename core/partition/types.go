@@ -181,3 +181,23 @@ type Status struct {
 	// watermark may go back then).
 	Repairs int
 }
+
+// Brief is the part of Status a checker reads after every input of a node. Unlike
+// Status it copies nothing: ISR and Epochs alias the replica's own state, so they are
+// valid only until the replica's next input and must not be modified.
+type Brief struct {
+	Role           Role
+	LeaderEpoch    int32
+	LogStartOffset int64
+	LogEndOffset   int64
+	DurableOffset  int64
+	HighWatermark  int64
+	Epochs         []disk.EpochEntry
+	ISR            []int32
+	Loading        bool
+	ReadReady      bool
+	Closed         bool
+	Resigning      bool
+	Fences         []disk.Fence
+	Repairs        int
+}
