@@ -65,7 +65,7 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 	h := w.logHistory()
 	if c.data != nil {
 		h.Declared = map[string][][2]int64{}
-		for tp, rs := range c.data.declared {
+		for tp, rs := range c.data.declared { // order-independent: fills another map
 			for _, r := range rs {
 				h.Declared[tp.String()] = append(h.Declared[tp.String()], [2]int64{r.from, r.to})
 			}
