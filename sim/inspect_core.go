@@ -190,6 +190,7 @@ func coreQuorum(m Machine) (QuorumStatus, bool) {
 
 		Recovering:      st.Recovering,
 		QuorumStateLost: st.QuorumStateLost,
+		SnapshotLost:    st.SnapshotLost,
 	}, true
 }
 
