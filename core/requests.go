@@ -124,5 +124,9 @@ func (n *Node) view() kafka.View { return n.viewFrom(n.listener) }
 
 // viewFrom is the view of a request that came on listener l.
 func (n *Node) viewFrom(l string) kafka.View {
-	return kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID, Listener: l, FetchBytesMax: n.cfg.FetchBytesMax}
+	v := kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID, Listener: l, FetchBytesMax: n.cfg.FetchBytesMax}
+	if n.cfg.Broker {
+		v.Fences = n.replicaFences
+	}
+	return v
 }

@@ -28,6 +28,11 @@ type FaultConfig struct {
 	Interval time.Duration
 	// Kinds switched on for this seed.
 	Crash, Pause, Partition, Clog, LinkRates, DiskEIO, DiskENOSPC, ReadCorrupt, AtRestCorrupt, ClockJump bool
+	// PartitionCorrupt damages synced partition data at rest (partcorrupt.go): bits
+	// flipped in a batch of a closed segment, or a sector of one lost. With AllCopiesPPM
+	// the same batch is damaged on every replica that holds it in a closed segment.
+	PartitionCorrupt bool
+	AllCopiesPPM     int64
 	// CrashOnWrite crashes a node, with CrashOnWritePPM per op, while one of its small
 	// state files is being written (WriteFile: the quorum state, a snapshot, a
 	// checkpoint), and restarts it soon: the window where an output released before its
@@ -82,7 +87,8 @@ func (f *FaultConfig) kinds() []struct {
 	}{
 		{"crash", f.Crash}, {"pause", f.Pause}, {"partition", f.Partition}, {"clog", f.Clog},
 		{"link-rates", f.LinkRates}, {"disk-eio", f.DiskEIO}, {"disk-enospc", f.DiskENOSPC},
-		{"read-corrupt", f.ReadCorrupt}, {"at-rest-corrupt", f.AtRestCorrupt}, {"clock-jump", f.ClockJump},
+		{"read-corrupt", f.ReadCorrupt}, {"at-rest-corrupt", f.AtRestCorrupt}, {"partition-corrupt", f.PartitionCorrupt},
+		{"clock-jump", f.ClockJump},
 		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss}, {"controlled-shutdown", f.Shutdown},
 		{"byzantine", f.Byzantine},
 	}
@@ -141,6 +147,11 @@ type Config struct {
 	// snapshots (0: the node's default). Small values make lagging followers install
 	// snapshots.
 	SnapshotRecords int
+	// SegmentBytes and IndexIntervalBytes configure the nodes' logs (log.segment.bytes,
+	// log.index.interval.bytes; 0: the node's defaults). Small segments roll, so that
+	// there are closed segments to recover, trust and damage.
+	SegmentBytes       int64
+	IndexIntervalBytes int
 	// QuorumFetchBytesMax and QuorumSnapshotChunkBytes bound the controller quorum's
 	// fetch answers and snapshot chunks (0: the node's defaults). Small values split
 	// transfers into many rounds, where stale-epoch commits show.
@@ -307,6 +318,26 @@ func drawExtra(seed uint64, c *Config) {
 	c.Faults.Byzantine = on && c.Faults.Any()
 	c.Shell = drawShell(seed)
 	drawShutdown(seed, c.Timing, &c.Faults)
+	drawLogs(seed, c)
+}
+
+// drawLogs draws the log configuration and partition corruption, from their own
+// stream: a third of the seeds, and every seed that damages partition data, run with
+// segments small enough to roll many times.
+func drawLogs(seed uint64, c *Config) {
+	rng := Stream(seed, streamDataConfig, 4)
+	c.Faults.PartitionCorrupt = c.Faults.Any() && c.Data.On() && rng.IntN(2) == 0
+	c.Faults.AllCopiesPPM = []int64{0, 100_000, 300_000}[rng.IntN(3)]
+	small := rng.IntN(3) == 0
+	bytes := int64(1+rng.IntN(16)) << 10
+	interval := 64 << rng.IntN(5)
+	switch {
+	case c.Faults.PartitionCorrupt:
+		// A partition takes a few kilobytes in a run: segments of a few batches.
+		c.SegmentBytes, c.IndexIntervalBytes = bytes/4, interval/2
+	case small:
+		c.SegmentBytes, c.IndexIntervalBytes = bytes, interval
+	}
 }
 
 // drawShutdown draws the controlled shutdowns of a seed, from its own stream: a third of
@@ -488,6 +519,9 @@ func (c Config) String() string {
 		b.WriteString("faults: none\n")
 	} else {
 		fmt.Fprintf(&b, "faults: every ~%v: %s (off: %s)\n", f.Interval, strings.Join(on, " "), strings.Join(off, " "))
+		if f.PartitionCorrupt {
+			fmt.Fprintf(&b, "  partition corruption: a batch of a closed segment, on every replica in %s of the faults\n", ppm(f.AllCopiesPPM))
+		}
 		fmt.Fprintf(&b, "  downtime <= %v, partitions <= %v; link loss %s dup %s reorder %s stream-break %s; disk write-eio %s sync-eio %s enospc %s read-corrupt %s\n",
 			f.DowntimeMax, f.PartitionMax, ppm(f.LossPPM), ppm(f.DupPPM), ppm(f.ReorderPPM), ppm(f.StreamBreakPPM),
 			ppm(f.WriteEIOPPM), ppm(f.SyncEIOPPM), ppm(f.ENOSPCPPM), ppm(f.ReadCorruptPPM))
@@ -518,7 +552,11 @@ func (c Config) String() string {
 	if c.QuorumFetchBytesMax > 0 {
 		fmt.Fprintf(&b, "; quorum fetches <= %d bytes, snapshot chunks <= %d bytes", c.QuorumFetchBytesMax, c.QuorumSnapshotChunkBytes)
 	}
-	fmt.Fprintf(&b, "; replica lag max %v\n", c.Timing.ReplicaLagMax)
+	fmt.Fprintf(&b, "; replica lag max %v", c.Timing.ReplicaLagMax)
+	if c.SegmentBytes > 0 {
+		fmt.Fprintf(&b, "; log segments of %d bytes, an index entry every %d bytes", c.SegmentBytes, c.IndexIntervalBytes)
+	}
+	b.WriteString("\n")
 	b.WriteString(c.Data.String())
 	b.WriteString(c.Shell.String())
 	fmt.Fprintf(&b, "phases: safety %v, liveness bound %v\n", c.SafetyDuration, c.LivenessBound)

@@ -62,6 +62,7 @@ func (c Coverage) String() string {
 // FaultKinds are the fault counters a sweep expects to see non-zero.
 var FaultKinds = []string{"fault:crash", "fault:restart", "fault:pause", "fault:partition", "fault:clog",
 	"fault:link-rates", "fault:disk-eio", "fault:disk-enospc", "fault:read-corrupt", "fault:at-rest-corrupt",
+	"fault:partition-corrupt", "fault:partition-sector-lost", "fault:partition-corrupt-every-copy",
 	"fault:clock-jump", "fault:crash-on-write", "fault:power-loss", "fault:controlled-shutdown", "fault:byzantine"}
 
 // Interesting are the protocol events a sweep expects to have exercised. Counters come
@@ -72,6 +73,9 @@ var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "n
 	"note:replica-truncate", "partition:isr-shrink", "partition:isr-shrink-to-min",
 	"partition:isr-expand", "partition:leader-failover", "producer:duplicate-answered",
 	"fetch:long-poll", "liveness:data-converged",
+	// damaged partition data: fenced, handed over, fetched back, declared lost, copied
+	"note:replica-damaged", "note:replica-resign", "note:replica-repair", "note:replica-lost", "note:replica-gap",
+	"check:declared-lost",
 	// groups
 	"group:rebalance", "group:coordinator-failover", "group:leader-rejoin-new-partitions", "group:leave",
 	"group:member-id-required", "group:commit-retry",

@@ -188,9 +188,13 @@
 // high watermarks never decreasing, across restarts too. Partitions (partinv.go): one
 // leader per (partition, leader epoch); no two replicas of a partition leading with a
 // valid lease at once; a replica's high watermark never decreasing within an epoch and
-// incarnation; every ISR member durably holding everything below its leader's high
-// watermark; replicas agreeing below the smaller high watermark; in every image the ISR
-// within the replicas and the leader within the ISR. Groups: in every coordinator's view,
+// incarnation (except when it cuts damaged data to fetch it back); every ISR member
+// durably holding everything below its leader's high watermark; replicas agreeing below
+// the smaller high watermark; in every image the ISR within the replicas and the leader
+// within the ISR; a range a replica fences as damaged holding a batch a fault damaged on
+// that node; no replica leading while it holds damaged data and its ISR has another
+// member (a leader alone in its ISR declares its fenced ranges lost, and reads may fail
+// only there). Groups: in every coordinator's view,
 // no partition owned by two members of one generation, and a generation never handed out
 // twice with different owners. Serving (serve.go): a request that reached a node without
 // a valid lease is never answered with success, nor a read that reached a new leader not
@@ -199,7 +203,10 @@
 // After the run: broker lists must only grow; Porcupine checks the metadata history per
 // topic; CheckLog checks the produce and fetch history against the final reads (lost,
 // duplicated, torn, reordered or phantom records, gaps, reads disagreeing, high
-// watermarks going back, reads missing acknowledged writes); Porcupine checks each data
+// watermarks going back, reads missing acknowledged writes, offsets answering
+// CORRUPT_MESSAGE outside the ranges declared lost; acknowledged records in those
+// ranges are reported as allowed by the damage, and those partitions' histories are not
+// checked for linearizability); Porcupine checks each data
 // partition with the partition model (partmodel.go: the state is the committed length;
 // a produce present in the final read at base b commits there, in state b; a fetch or
 // ListOffsets latest that answered high watermark h reads state h) and each (group,

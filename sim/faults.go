@@ -33,8 +33,12 @@ import (
 //     only while the corrupted voters stay a minority of the quorum ((V-1)/2 at most) and
 //     at least one broker stays intact, and only into the controller quorum's files
 //     (metadata log, quorum state, snapshots), whose every committed record lives on a
-//     majority. Partition data gets no corruption until partitions replicate (a later
-//     rule bounds it by the ISR).
+//     majority.
+//   - Partition corruption (partcorrupt.go) damages synced partition data at rest, in
+//     closed segments below their recovery point, on any broker: the protocol must
+//     lose nothing while another in-sync copy is intact when the damage is found, and
+//     must fence what no in-sync copy holds; the checkers tell the two apart (partinv.go,
+//     logcheck.go). Read corruption reaches partition data too.
 //   - Clock jumps: forward only, and within the drift budget (see clock.jumpBudget).
 type faultSchedule struct {
 	w   *World
@@ -46,16 +50,19 @@ type faultSchedule struct {
 	// undos are the planned ends of running faults, by token.
 	undos     map[uint64]func()
 	nextUndo  uint64
-	corrupted map[int32]bool // nodes that ever got corruption
+	corrupted map[int32]bool // nodes that ever got corruption of quorum files or reads
+	// partDamage is the ground truth of partition corruption (partcorrupt.go).
+	partDamage partDamage
 }
 
 func newFaultSchedule(w *World) *faultSchedule {
 	return &faultSchedule{
-		w:         w,
-		rng:       Stream(w.cfg.Seed, streamFaults, 0),
-		cfg:       w.cfg.Faults,
-		undos:     map[uint64]func(){},
-		corrupted: map[int32]bool{},
+		w:          w,
+		rng:        Stream(w.cfg.Seed, streamFaults, 0),
+		cfg:        w.cfg.Faults,
+		undos:      map[uint64]func(){},
+		corrupted:  map[int32]bool{},
+		partDamage: partDamage{},
 	}
 }
 
@@ -118,6 +125,7 @@ func (f *faultSchedule) act(gen uint64) {
 	add(c.DiskENOSPC, f.diskENOSPC)
 	add(c.ReadCorrupt, f.readCorrupt)
 	add(c.AtRestCorrupt, f.atRestCorrupt)
+	add(c.PartitionCorrupt, f.partitionCorrupt)
 	add(c.ClockJump, f.clockJump)
 	add(c.PowerLoss, f.powerLoss)
 	add(c.Shutdown, f.shutdown)
@@ -164,6 +172,9 @@ func (f *faultSchedule) applicable(st *Step) string {
 			return fmt.Sprintf("corrupting node %d goes over the fault budget", st.Node)
 		}
 	case StepCorrupt:
+		if isPartitionSegment(st.File) {
+			return f.partitionTargetProblem(n, st)
+		}
 		if !f.mayCorrupt(n) {
 			return fmt.Sprintf("corrupting node %d goes over the fault budget", st.Node)
 		}
@@ -245,6 +256,10 @@ func (f *faultSchedule) apply(st Step, plan *Step) {
 		f.corrupted[n.spec.ID] = true
 		f.diskFaultOn(n, "read-corrupt", disksim.Faults{ReadCorruptProb: float64(st.ReadCorruptPPM) / 1e6}, 0, 0, st.For)
 	case StepCorrupt:
+		if isPartitionSegment(st.File) {
+			f.applyPartitionCorrupt(st, n)
+			break
+		}
 		f.applyCorrupt(st, n)
 	case StepClockJump:
 		if plan != nil {

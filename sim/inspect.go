@@ -27,9 +27,11 @@ type QuorumStatus struct {
 	// Recovering: the node lost acknowledged entries, its snapshot or its quorum state to
 	// disk corruption and takes no part in elections until it caught up from a leader.
 	// QuorumStateLost: it also started without its epoch and vote, so its epoch and HW
-	// start over from its log.
+	// start over from its log. SnapshotLost: it started with a snapshot that did not
+	// decode, so its HW starts over from its quorum state.
 	Recovering      bool
 	QuorumStateLost bool
+	SnapshotLost    bool
 }
 
 // QuorumEntry is one record of the metadata log.
@@ -87,6 +89,13 @@ type ReplicaView struct {
 	ReadReady bool
 	Loading   bool
 	Closed    bool
+	// Resigning: it leads in metadata but gave the leadership up (damaged data while
+	// another in-sync replica exists) and serves nothing; Leader is false then.
+	Resigning bool
+	// Fences are the log's fenced ranges (damaged on this disk, or declared lost).
+	Fences []disk.Fence
+	// Repairs counts truncations that cut damaged data to fetch it back.
+	Repairs int
 }
 
 // CoordinatorView is one group coordinator.

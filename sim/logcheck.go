@@ -29,12 +29,27 @@ import (
 //   - stale: a read that began after an acks=all produce was acknowledged, with a high
 //     watermark not above that produce's offset;
 //   - earliest: a lookup of the earliest offset answering anything but 0 (the workload
-//     never deletes records and retention never removes any within a run).
+//     never deletes records and retention never removes any within a run);
+//   - fenced: the final read answered CORRUPT_MESSAGE at an offset no leader declared
+//     lost (Declared: fenced while it was the only member of its ISR). Reads may fail
+//     only where no in-sync copy was left intact;
+//   - damage-lost (allowed): an acknowledged acks=all record at an offset the partition
+//     declared lost. It was on every in-sync replica, and every one of them was
+//     damaged: the run reports it as allowed by the damage, not as a failure.
 
-// LogRecord is a record read at an offset.
+// LogRecord is a record read at an offset. Fenced marks an offset of a final read that
+// answered CORRUPT_MESSAGE: no record, the partition fenced it (Value is empty).
 type LogRecord struct {
 	Offset int64
 	Value  string
+	Fenced bool
+}
+
+func (r LogRecord) String() string {
+	if r.Fenced {
+		return fmt.Sprintf("{%d fenced}", r.Offset)
+	}
+	return fmt.Sprintf("{%d %s}", r.Offset, r.Value)
 }
 
 // LogProduce is one produce of one record.
@@ -91,6 +106,19 @@ type LogHistory struct {
 	// too few replicas were left to move their high watermark): their acknowledged
 	// records cannot be looked for, only their reads checked.
 	Unread map[string]bool
+	// Declared holds, per partition, the offset ranges [from, to) a leader declared lost
+	// (see "fenced" above).
+	Declared map[string][][2]int64
+}
+
+// declared reports whether offset lies in a range the partition declared lost.
+func (h *LogHistory) declared(partition string, offset int64) bool {
+	for _, r := range h.Declared[partition] {
+		if r[0] <= offset && offset < r[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // LogViolation is one problem found.
@@ -119,6 +147,7 @@ func CheckLog(h *LogHistory) []LogViolation {
 	// the others compare with, so a lost record is reported as lost too.
 	c.readsAgree()
 	c.dense()
+	c.fenced()
 	c.lostAndReordered()
 	c.torn()
 	c.phantoms()
@@ -135,6 +164,8 @@ type logChecker struct {
 	where map[string]map[string]int64
 	out   []LogViolation
 	kinds map[string]int
+	// fencedAt maps partition -> offsets the final read found fenced.
+	fencedAt map[string]map[int64]bool
 }
 
 func (c *logChecker) report(kind, partition, format string, args ...any) {
@@ -174,6 +205,7 @@ func readName(f *LogFetch) string {
 // readsAgree folds every read into the offset maps, checking they never disagree, and
 // that fetches return only records below the high watermark they answered.
 func (c *logChecker) readsAgree() {
+	c.fencedAt = map[string]map[int64]bool{}
 	for _, p := range sortedKeys(c.h.Final) {
 		if c.at[p] == nil {
 			// Fetches read what the final read holds: size the maps for it once.
@@ -181,6 +213,13 @@ func (c *logChecker) readsAgree() {
 			c.at[p], c.where[p] = make(map[int64]string, n), make(map[string]int64, n)
 		}
 		for _, r := range c.h.Final[p] {
+			if r.Fenced {
+				if c.fencedAt[p] == nil {
+					c.fencedAt[p] = map[int64]bool{}
+				}
+				c.fencedAt[p][r.Offset] = true
+				continue
+			}
 			c.see(p, r, nil)
 		}
 	}
@@ -230,6 +269,8 @@ func (c *logChecker) lostAndReordered() {
 		}
 		final, ok := c.finalOffset(p.Partition, p.Value)
 		switch {
+		case !ok && !p.Weak && c.lostToDamage(p):
+			c.report("damage-lost", p.Partition, "value %q acknowledged at offset %d to client %d at %v sits in a range declared lost: every in-sync copy was damaged", p.Value, p.Offset, p.Client, time.Duration(p.Return))
 		case !ok && !p.Weak:
 			c.report("lost", p.Partition, "value %q acknowledged at offset %d to client %d at %v is not in the final read", p.Value, p.Offset, p.Client, time.Duration(p.Return))
 		case ok && p.Offset >= 0 && final != p.Offset:
@@ -272,6 +313,29 @@ func (c *logChecker) lostAndReordered() {
 	}
 }
 
+// fenced checks that the final read met fenced offsets only where a leader declared them
+// lost.
+func (c *logChecker) fenced() {
+	for _, p := range sortedKeys(c.fencedAt) {
+		for _, off := range sortedKeys(c.fencedAt[p]) {
+			if !c.h.declared(p, off) {
+				c.report("fenced", p, "the final read found offset %d fenced, but no leader alone in its ISR declared it lost", off)
+				break
+			}
+		}
+	}
+}
+
+// lostToDamage reports whether an acknowledged record missing from the final read sits
+// at an offset the partition declared lost (or, when its offset is unknown, whether the
+// partition lost any).
+func (c *logChecker) lostToDamage(p *LogProduce) bool {
+	if p.Offset < 0 {
+		return len(c.fencedAt[p.Partition]) > 0
+	}
+	return c.fencedAt[p.Partition][p.Offset] && c.h.declared(p.Partition, p.Offset)
+}
+
 func (c *logChecker) finalOffset(partition, value string) (int64, bool) {
 	if _, ok := c.h.Final[partition]; !ok {
 		return 0, false
@@ -283,7 +347,7 @@ func (c *logChecker) finalOffset(partition, value string) (int64, bool) {
 	// where holds every read; the final read is dense, so an offset below its end is in
 	// it exactly when some read agreed with it (readsAgree passed).
 	recs := c.h.Final[partition]
-	if off >= int64(len(recs)) || recs[off].Value != value {
+	if off >= int64(len(recs)) || recs[off].Fenced || recs[off].Value != value {
 		return 0, false
 	}
 	return off, true
@@ -323,11 +387,24 @@ func (c *logChecker) torn() {
 				}
 			}
 		}
-		if present != 0 && present != len(recs) {
+		if present != 0 && present != len(recs) && !c.fencedPart(recs, base) {
 			c.report("torn", k.partition, "only %d of the %d records of batch %d are in the final read", present, len(recs), k.batch)
 			return
 		}
 	}
+}
+
+// fencedPart reports whether the records of a batch (based at base in the final read)
+// that the final read lacks sit at fenced offsets: a fence cuts at batch boundaries of
+// the log that held it, and a batch was damaged whole, but the part a follower copied
+// before the damage stays.
+func (c *logChecker) fencedPart(recs []*LogProduce, base int64) bool {
+	for _, p := range recs {
+		if _, ok := c.finalOffset(p.Partition, p.Value); !ok && !c.fencedAt[p.Partition][base+int64(p.Index)] {
+			return false
+		}
+	}
+	return true
 }
 
 // phantoms finds values read that no produce could have written.

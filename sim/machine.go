@@ -38,8 +38,9 @@ type Executor interface {
 }
 
 // OpenDisk recovers a node's storage and returns the executor over it and what recovery
-// found. The simulator calls it at every start, on the disk a crash left.
-type OpenDisk func(fsys storage.FS) (Executor, disk.Recovered, error)
+// found. The simulator calls it at every start, on the disk a crash left, with the
+// configuration of the node's logs.
+type OpenDisk func(fsys storage.FS, cfg storage.LogConfig) (Executor, disk.Recovered, error)
 
 // ErrNoNode says core.Node does not implement Machine in this build, so a run with the
 // real node cannot start.

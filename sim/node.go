@@ -15,6 +15,7 @@ import (
 	"github.com/seedlog/seedlog/diskexec"
 	"github.com/seedlog/seedlog/disksim"
 	"github.com/seedlog/seedlog/netsim"
+	"github.com/seedlog/seedlog/storage"
 	"github.com/seedlog/seedlog/traces"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -400,7 +401,7 @@ func (n *simNode) scheduleTick() {
 // start boots a new incarnation from what the disk holds.
 func (n *simNode) start() {
 	w := n.w
-	exec, rec, err := w.opts.OpenDisk(n.fs)
+	exec, rec, err := w.opts.OpenDisk(n.fs, storage.LogConfig{SegmentBytesMax: w.cfg.SegmentBytes, IndexIntervalBytes: w.cfg.IndexIntervalBytes})
 	if err != nil {
 		if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSPC) {
 			// The disk is failing on purpose: the machine cannot boot now and tries

@@ -97,6 +97,8 @@ func (r *reader) read(st *Step, turn bool) {
 				}
 			} else if op.Code == errOffsetOutOfRange {
 				r.pos[tp] = 0
+			} else if op.Code == errCorruptMessage {
+				r.pos[tp]++ // a fenced offset: read on after it
 			}
 			done()
 		})

@@ -47,7 +47,10 @@ import (
 //	disk-eio N for=D write-ppm=W sync-ppm=S
 //	disk-enospc N for=D ppm=P
 //	read-corrupt N for=D ppm=P
-//	corrupt N file=PATH offset=O bytes=B    corrupt a quorum file at rest
+//	corrupt N file=PATH offset=O bytes=B [how=lose]
+//	                                        corrupt a quorum file, or a closed segment of
+//	                                        a data partition, at rest (how=lose zeroes
+//	                                        the bytes: a lost sector)
 //	clock-jump N by=D                       the node's clock jumps forward
 //	shutdown N timeout=T down=D             SIGTERM: a controlled shutdown, the node stops
 //	                                        when ready or after T, restarts after D
@@ -205,6 +208,9 @@ func formatStep(st *Step) string {
 	case StepReadCorrupt:
 		return fmt.Sprintf("read-corrupt %d for=%v ppm=%d", st.Node, st.For, st.ReadCorruptPPM)
 	case StepCorrupt:
+		if st.Lose {
+			return fmt.Sprintf("corrupt %d file=%s offset=%d bytes=%d how=lose", st.Node, st.File, st.Offset, st.Bytes)
+		}
 		return fmt.Sprintf("corrupt %d file=%s offset=%d bytes=%d", st.Node, st.File, st.Offset, st.Bytes)
 	case StepClockJump:
 		return fmt.Sprintf("clock-jump %d by=%v", st.Node, st.By)
@@ -623,6 +629,13 @@ func parseStep(words []string) (Step, error) {
 		st.File = file
 		st.Offset = a.int64("offset", true)
 		st.Bytes = int(a.int64("bytes", true))
+		switch how, ok := a.str("how"); {
+		case !ok || how == "flip":
+		case how == "lose":
+			st.Lose = true
+		default:
+			return st, fmt.Errorf("how=%q is neither flip nor lose", how)
+		}
 	case "clock-jump":
 		node()
 		st.Kind = StepClockJump

@@ -116,7 +116,10 @@ type Step struct {
 	File                                  string // StepCorrupt
 	Offset                                int64
 	Bytes                                 int
-	Nodes                                 []int32 // StepLeaveDown
+	// Lose: StepCorrupt on a partition segment zeroes the bytes (a lost sector) instead
+	// of flipping bits.
+	Lose  bool
+	Nodes []int32 // StepLeaveDown
 
 	// Client operations.
 	OpKind    OpKind // StepAdmin

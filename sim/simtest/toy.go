@@ -337,7 +337,7 @@ func decodeTopics(b []byte) (map[string]int32, error) {
 type toyExec struct{ fsys storage.FS }
 
 // Open is the toy's disk executor.
-func Open(fsys storage.FS) (sim.Executor, disk.Recovered, error) {
+func Open(fsys storage.FS, _ storage.LogConfig) (sim.Executor, disk.Recovered, error) {
 	rec := disk.Recovered{Files: map[string][]byte{}}
 	data, err := storage.ReadFile(fsys, toyFile)
 	switch {
@@ -372,7 +372,7 @@ func Options(seed uint64, ackEarly bool) sim.Options {
 		OpenDisk: Open,
 		Served:   ToyServed,
 		Adjust: func(c *sim.Config) {
-			c.Faults.ReadCorrupt, c.Faults.AtRestCorrupt = false, false
+			c.Faults.ReadCorrupt, c.Faults.AtRestCorrupt, c.Faults.PartitionCorrupt = false, false, false
 			c.Data = sim.DataConfig{} // the toy serves no partitions
 			c.Faults.LivenessDown = 0 // the toy's topics live on one broker
 		},
