@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/record"
 	"github.com/seedlog/seedlog/storage"
 )
 
@@ -76,9 +77,16 @@ func Open(fsys storage.FS, cfg Config) (*Executor, disk.Recovered, error) {
 		}
 	}
 	if l := e.logs[disk.MetadataLog]; l != nil {
-		if rec.Metadata, err = readAll(l); err != nil {
+		var cut int64
+		if rec.Metadata, cut, err = readAll(l); err != nil {
 			e.Close()
 			return nil, rec, fmt.Errorf("diskexec: read the metadata log: %w", err)
+		}
+		if cut >= 0 {
+			if err := cutMetadata(l, cut, &rec); err != nil {
+				e.Close()
+				return nil, rec, fmt.Errorf("diskexec: cut the metadata log at damage: %w", err)
+			}
 		}
 	}
 	return e, rec, nil
@@ -148,15 +156,28 @@ func storageFile(name string) bool {
 	return false
 }
 
-func readAll(l *storage.Log) ([]byte, error) {
-	var out []byte
+//
+// cut is the offset where damage begins (-1 when none): recovery validates a log only
+// from its recovery point, so bytes that decayed at rest in a sealed segment below it
+// show only here, and Open cuts the log there (cutMetadata) so that the log on disk
+// ends where the batches the owner is given end.
+func readAll(l *storage.Log) (out []byte, cut int64, err error) {
 	for off := l.StartOffset(); off < l.EndOffset(); {
 		b, err := l.Read(off, l.EndOffset(), readChunkBytes)
 		if errors.Is(err, storage.ErrCorrupt) {
-			return out, nil
+			// Find the last good batch before the damage, one batch at a time.
+			for off < l.EndOffset() {
+				b, err := l.Read(off, l.EndOffset(), 1)
+				if err != nil || len(b) == 0 {
+					break
+				}
+				out = append(out, b...)
+				off = lastNextOffset(b)
+			}
+			return out, off, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, -1, err
 		}
 		if len(b) == 0 {
 			break
@@ -164,12 +185,54 @@ func readAll(l *storage.Log) ([]byte, error) {
 		out = append(out, b...)
 		last := lastNextOffset(b)
 		if last <= off {
-			return nil, fmt.Errorf("no progress reading at %d", off)
+			return nil, -1, fmt.Errorf("no progress reading at %d", off)
 		}
 		off = last
 	}
-	return out, nil
+	return out, -1, nil
 }
+
+// cutMetadata cuts the metadata log at cut, where readAll found damage, durably, and
+// updates what recovery reports of it. When the damaged batch's own header cannot be
+// parsed, the cut falls one batch earlier (rec.Metadata loses that batch too): the
+// owner recovers whatever it lost from its peers either way.
+func cutMetadata(l *storage.Log, cut int64, rec *disk.Recovered) error {
+	size := func() (n int64) {
+		for _, s := range l.Segments() {
+			n += s.SizeBytes
+		}
+		return n
+	}
+	before := size()
+	err := l.TruncateTo(cut)
+	if errors.Is(err, storage.ErrCorrupt) {
+		base, end, last := int64(-1), 0, 0
+		record.Split(rec.Metadata, func(h record.Header, b []byte) error {
+			base, end, last = h.BaseOffset, end+len(b), len(b)
+			return nil
+		})
+		if base < 0 {
+			err = l.TruncateFullyAndStartAt(l.StartOffset())
+		} else {
+			rec.Metadata = rec.Metadata[:end-last]
+			err = l.TruncateTo(base)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := l.Sync(); err != nil {
+		return err
+	}
+	for i := range rec.Logs {
+		if rec.Logs[i].ID == disk.MetadataLog {
+			rec.Logs[i].EndOffset = l.EndOffset()
+			rec.Logs[i].BytesCut += before - size()
+		}
+	}
+	return nil
+}
+
 
 // Close closes every open log.
 func (e *Executor) Close() error {
