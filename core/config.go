@@ -48,6 +48,9 @@ type Config struct {
 	// ReplicaFetchResponseBytesMax is replica.fetch.response.max.bytes (0: Kafka's
 	// 10485760): the most record bytes a leader's answer to one follower fetch carries.
 	ReplicaFetchResponseBytesMax int32
+	// RetentionCheckInterval is log.retention.check.interval.ms: how often a partition
+	// leader applies retention (0: Kafka's 5 minutes).
+	RetentionCheckInterval time.Duration
 	// Seed seeds the node's PRNG. It must differ per incarnation (each start), because
 	// the broker draws its incarnation id from it.
 	Seed uint64

@@ -59,6 +59,14 @@ type FaultConfig struct {
 	// paused; PartitionMax how long a partition or clog lasts before it heals.
 	DowntimeMax  time.Duration
 	PartitionMax time.Duration
+	// LeaseEdge cuts a broker off from the controller until just about the moment its
+	// lease ends (wide.go).
+	LeaseEdge bool
+	// EdgePPM is the share of fault durations drawn close to a timeout (a lease, a
+	// session, an election timeout) rather than at random (wide.go).
+	EdgePPM int64
+	// Swarm says how the seed switched whole kinds on and off (wide.go).
+	Swarm string
 	// Link rates (parts per million) applied to every link while LinkRates is on.
 	LossPPM, DupPPM, ReorderPPM, StreamBreakPPM int64
 	// Disk rates (parts per million per operation) while DiskEIO, DiskENOSPC and
@@ -79,6 +87,7 @@ func (f *FaultConfig) kinds() []struct {
 		{"link-rates", f.LinkRates}, {"disk-eio", f.DiskEIO}, {"disk-enospc", f.DiskENOSPC},
 		{"read-corrupt", f.ReadCorrupt}, {"at-rest-corrupt", f.AtRestCorrupt}, {"clock-jump", f.ClockJump},
 		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss}, {"byzantine", f.Byzantine},
+		{"lease-edge", f.LeaseEdge},
 	}
 }
 
@@ -126,6 +135,8 @@ type Config struct {
 	Faults      FaultConfig
 	Workload    WorkloadConfig
 	Data        DataConfig
+	// Wide holds the wide draws: storage, sizes, swarm switches, timing edges (wide.go).
+	Wide WideConfig
 	// SafetyDuration is how long faults and the workload run.
 	SafetyDuration time.Duration
 	// LivenessBound is how long, once faults stop, the cluster has to converge.
@@ -139,6 +150,8 @@ type Config struct {
 	// transfers into many rounds, where stale-epoch commits show.
 	QuorumFetchBytesMax      int
 	QuorumSnapshotChunkBytes int
+	// durationSet is Options.Duration, when it set SafetyDuration.
+	durationSet time.Duration
 	// scripted describes the schedule a scripted run replays instead of drawing faults
 	// and operations ("" for a seed's own run).
 	scripted string
@@ -220,6 +233,7 @@ func drawExtra(seed uint64, c *Config) {
 	}
 	on := drawAttack(seed, &c.Faults)
 	c.Faults.Byzantine = on && c.Faults.Any()
+	drawWide(seed, c)
 }
 
 // drawAttack draws the byzantine client's rates into f and whether the seed has one
@@ -390,7 +404,11 @@ func (c Config) String() string {
 	if len(on) == 0 {
 		b.WriteString("faults: none\n")
 	} else {
-		fmt.Fprintf(&b, "faults: every ~%v: %s (off: %s)\n", f.Interval, strings.Join(on, " "), strings.Join(off, " "))
+		offs := "all on"
+		if len(off) > 0 {
+			offs = "off: " + strings.Join(off, " ")
+		}
+		fmt.Fprintf(&b, "faults: every ~%v: %s (%s)\n", f.Interval, strings.Join(on, " "), offs)
 		fmt.Fprintf(&b, "  downtime <= %v, partitions <= %v; link loss %s dup %s reorder %s stream-break %s; disk write-eio %s sync-eio %s enospc %s read-corrupt %s\n",
 			f.DowntimeMax, f.PartitionMax, ppm(f.LossPPM), ppm(f.DupPPM), ppm(f.ReorderPPM), ppm(f.StreamBreakPPM),
 			ppm(f.WriteEIOPPM), ppm(f.SyncEIOPPM), ppm(f.ENOSPCPPM), ppm(f.ReadCorruptPPM))
@@ -420,6 +438,7 @@ func (c Config) String() string {
 	}
 	fmt.Fprintf(&b, "; replica lag max %v\n", c.Timing.ReplicaLagMax)
 	b.WriteString(c.Data.String())
+	b.WriteString(c.wideString())
 	fmt.Fprintf(&b, "phases: safety %v, liveness bound %v\n", c.SafetyDuration, c.LivenessBound)
 	if c.scripted != "" {
 		fmt.Fprintf(&b, "schedule: %s\n", c.scripted)

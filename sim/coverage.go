@@ -71,7 +71,7 @@ var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "n
 	// partitions
 	"note:replica-truncate", "partition:isr-shrink", "partition:isr-shrink-to-min",
 	"partition:isr-expand", "partition:leader-failover", "producer:duplicate-answered",
-	"fetch:long-poll", "liveness:data-converged",
+	"fetch:long-poll", "liveness:data-converged", "note:replica-reset",
 	// groups
 	"group:rebalance", "group:coordinator-failover", "group:leader-rejoin-new-partitions", "group:leave",
 	"group:member-id-required", "group:commit-retry",

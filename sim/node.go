@@ -461,6 +461,8 @@ func (n *simNode) coreConfig() core.Config {
 		MetadataSnapshotRecords:  c.SnapshotRecords,
 		QuorumFetchBytesMax:      c.QuorumFetchBytesMax,
 		QuorumSnapshotChunkBytes: c.QuorumSnapshotChunkBytes,
+		MessageBytesMax:          c.Wide.MessageBytesMax,
+		RetentionCheckInterval:   c.Wide.RetentionCheck,
 	}
 }
 

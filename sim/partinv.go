@@ -367,6 +367,9 @@ func (d *dataInvariants) checkPair(a int32, r *ReplicaView, b int32, o *ReplicaV
 		return nil
 	}
 	hw := min(r.HW, o.HW)
+	if r.Start > 0 || o.Start > 0 {
+		return agreeAbove(a, r, b, o, hw)
+	}
 	if ea, eb := epochsBelow(r.Epochs, hw), epochsBelow(o.Epochs, hw); !slices.Equal(ea, eb) {
 		return fmt.Errorf("logs disagree below offset %d, the smaller HW: node %d has epochs %v, node %d has %v", hw, a, ea, b, eb)
 	}

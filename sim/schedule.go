@@ -80,6 +80,9 @@ const (
 	// StepLeave makes a group member leave Group at its first poll at or after At; it
 	// rejoins after a while.
 	StepLeave
+	// StepDeleteRecords is one DeleteRecords of a reader: Topic/Partition below Offset
+	// (-1: the high watermark).
+	StepDeleteRecords
 	stepKindEnd
 )
 
@@ -111,7 +114,7 @@ type Step struct {
 	WriteEIOPPM, SyncEIOPPM               int64
 	ENOSPCPPM, ReadCorruptPPM             int64
 	File                                  string // StepCorrupt
-	Offset                                int64
+	Offset                                int64  // StepCorrupt; StepDeleteRecords
 	Bytes                                 int
 	Nodes                                 []int32 // StepLeaveDown
 
