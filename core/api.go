@@ -42,7 +42,9 @@ type Request struct {
 }
 
 // Response is a client response, emitted in request order per connection. Msg's version
-// is set to the request's.
+// is set to the request's. A nil Msg is the completion of a request that gets no
+// response (an acks=0 produce): the shell sends nothing, and the request no longer
+// counts against the connection's in-flight bound (Config.InFlightPerConnMax).
 type Response struct {
 	Conn ConnID
 	Corr int32
@@ -92,6 +94,13 @@ type FatalError struct {
 }
 
 func (e *FatalError) Error() string { return fmt.Sprintf("node %d stopped: %s", e.Node, e.Reason) }
+
+// InputBatchMax bounds the inputs a shell hands the node before it drains the outputs
+// of all of them at once (one Drain carries the outputs of many inputs: fewer disk
+// batches and socket writes). The real node's loop takes up to this many inputs that are
+// already waiting; the simulator delivers up to this many that arrive at nearly the same
+// virtual time, in seeded batch sizes. A disk batch's completions count as one input.
+const InputBatchMax = 64
 
 // NoDeadline is what Deadline returns when nothing is scheduled.
 const NoDeadline = int64(1<<63 - 1)

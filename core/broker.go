@@ -101,7 +101,9 @@ func (n *Node) sendHeartbeat() {
 		}
 		wasFenced := b.fenced
 		b.fenced = r.IsFenced
-		if !r.IsFenced {
+		if !r.IsFenced && !b.shutdown {
+			// A broker in controlled shutdown gave its lease up (Shutdown): the
+			// controller moves its leaderships without waiting for a lease to end.
 			b.leaseEnd = max(b.leaseEnd, sentAt+int64(n.cfg.LeaseDuration))
 		}
 		if wasFenced != b.fenced {
@@ -150,7 +152,24 @@ func (n *Node) LeaseValid(now int64) bool {
 
 // Shutdown asks the controller to move every leadership off this broker; ShutdownReady
 // reports when that is done and the node may stop without making partitions unavailable.
-func (n *Node) Shutdown() { n.broker.shutdown = true }
+//
+// The controller moves the leaderships of a broker in controlled shutdown at once,
+// without waiting for its lease to run out (core/controller), so the broker gives its
+// lease up first: from now on it leads nothing, and no heartbeat answer gives the lease
+// back. Its next heartbeat, which asks for the shutdown, is due at once.
+func (n *Node) Shutdown() {
+	b := &n.broker
+	if b.shutdown || !n.cfg.Broker {
+		b.shutdown = true
+		return
+	}
+	b.shutdown = true
+	b.leaseEnd = min(b.leaseEnd, n.now)
+	if !b.heartbeat {
+		b.nextBeat = min(b.nextBeat, n.now)
+	}
+	n.note("broker-shutdown", fmt.Sprintf("broker %d gives its lease up and asks the controller to move its leaderships", n.cfg.NodeID))
+}
 
 // ShutdownReady reports whether a controlled shutdown completed.
 func (n *Node) ShutdownReady() bool { return !n.cfg.Broker || n.broker.shutdownOK }

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -51,6 +50,15 @@ type Config struct {
 	// RetentionCheckInterval is log.retention.check.interval.ms: how often a partition
 	// leader applies retention (0: Kafka's 5 minutes).
 	RetentionCheckInterval time.Duration
+	// InFlightPerConnMax is max.inflight.requests.per.connection (0:
+	// InFlightPerConnMaxDefault): the requests of one connection that may await their
+	// responses. A request beyond it closes the connection; the real node's reader stops
+	// reading a connection at this bound, so only a shell that does not is ever refused.
+	InFlightPerConnMax int
+	// ConnectionsMax is max.connections (0: ConnectionsMaxDefault): the client
+	// connections the node tracks at once. A request on one more closes it; the real
+	// node closes connections beyond it on accept.
+	ConnectionsMax int
 	// Seed seeds the node's PRNG. It must differ per incarnation (each start), because
 	// the broker draws its incarnation id from it.
 	Seed uint64
@@ -114,6 +122,14 @@ const (
 	ReplicaFetchResponseBytesMaxDefault = 10 << 20                          // replica.fetch.response.max.bytes
 )
 
+// Defaults of the connection limits of Config. Real clients pipeline a handful of
+// requests per connection (franz-go and librdkafka default to 5 produce requests, plus
+// metadata and fetches); a client past the in-flight bound is misbehaving.
+const (
+	InFlightPerConnMaxDefault = 64   // max.inflight.requests.per.connection
+	ConnectionsMaxDefault     = 4096 // max.connections
+)
+
 // DefaultDefaults are Kafka's defaults, except min.insync.replicas which seedlog raises
 // to 2 where the replication factor allows (see the topic config table).
 var DefaultDefaults = Defaults{Partitions: 1, ReplicationFactor: 1, MinInsyncReplicas: 1}
@@ -153,6 +169,12 @@ func (c Config) withDefaults() Config {
 	if c.ReplicaFetchResponseBytesMax <= 0 {
 		c.ReplicaFetchResponseBytesMax = ReplicaFetchResponseBytesMaxDefault
 	}
+	if c.InFlightPerConnMax == 0 {
+		c.InFlightPerConnMax = InFlightPerConnMaxDefault
+	}
+	if c.ConnectionsMax == 0 {
+		c.ConnectionsMax = ConnectionsMaxDefault
+	}
 	if c.ClusterID == "" {
 		c.ClusterID = "seedlog"
 	}
@@ -173,16 +195,3 @@ func (c Config) withDefaults() Config {
 
 // IsVoter reports whether the node is in the controller quorum.
 func (c Config) IsVoter() bool { return slices.Contains(c.Voters, c.NodeID) }
-
-func (c Config) validate() error {
-	if len(c.Voters) == 0 {
-		return fmt.Errorf("config: no controller quorum voters")
-	}
-	if !slices.IsSorted(c.Voters) {
-		return fmt.Errorf("config: voters %v are not sorted", c.Voters)
-	}
-	if !c.Broker && !c.IsVoter() {
-		return fmt.Errorf("config: node %d is neither a broker nor a voter", c.NodeID)
-	}
-	return nil
-}

@@ -1,6 +1,13 @@
 package core
 
-import "testing"
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 // The byte limits take Kafka's defaults when left zero, and the Fetch handler sees the
 // broker's fetch.max.bytes.
@@ -19,5 +26,72 @@ func TestConfigByteLimitDefaults(t *testing.T) {
 	}
 	if got := n.view().FetchBytesMax; got != 4096 {
 		t.Fatalf("the view carries fetch.max.bytes %d", got)
+	}
+}
+
+// Validate names the setting at fault, by the real node's name for it, on one line.
+func TestValidateNamesTheSetting(t *testing.T) {
+	base := Config{NodeID: 1, Voters: []int32{1}, Broker: true}
+	if err := base.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for _, tc := range []struct {
+		change func(c *Config)
+		want   string
+	}{
+		{func(c *Config) { c.LeaseDuration = 8 * time.Second }, "broker.lease.ms=8000 is unsafe"},
+		{func(c *Config) { c.LeaseDuration = time.Second }, "broker.lease.ms=1000 must exceed broker.heartbeat.interval.ms=2000"},
+		{func(c *Config) { c.QuorumFetchTimeout = 100 * time.Millisecond }, "controller.quorum.fetch.timeout.ms=100 must exceed"},
+		{func(c *Config) { c.SessionTimeout = time.Second }, "broker.session.timeout.ms=1000 must exceed broker.heartbeat.interval.ms"},
+		{func(c *Config) { c.ReplicaLagMax = 100 * time.Millisecond }, "replica.lag.time.max.ms=100 must exceed replica.fetch.wait.max.ms=500"},
+		{func(c *Config) { c.RequestTimeout = time.Microsecond }, "request.timeout.ms=0.001"},
+		{func(c *Config) { c.ElectionTimeout = 1 << 62 }, "controller.quorum.election.timeout.ms"},
+		{func(c *Config) { c.ClockDriftMax = 0.5 }, "clock.drift.max=0.5"},
+		{func(c *Config) { c.ClockDriftMax = math.NaN() }, "clock.drift.max=NaN"},
+		{func(c *Config) { c.Defaults.MinInsyncReplicas = 2 }, "min.insync.replicas=2 above default.replication.factor=1"},
+		{func(c *Config) { c.Defaults.ReplicationFactor = 40000 }, "default.replication.factor=40000"},
+		{func(c *Config) { c.InFlightPerConnMax = -1 }, "max.inflight.requests.per.connection=-1"},
+		{func(c *Config) { c.ConnectionsMax = -1 }, "max.connections=-1"},
+		{func(c *Config) { c.Voters = []int32{2, 1} }, "controller.quorum.voters [2 1]"},
+		{func(c *Config) { c.Voters = nil }, "controller.quorum.voters is empty"},
+		{func(c *Config) { c.Broker, c.NodeID = false, 2 }, "process.roles"},
+		{func(c *Config) { c.NodeID = -1 }, "node.id=-1"},
+	} {
+		c := base
+		tc.change(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("error %v, want one line mentioning %q", err, tc.want)
+		}
+		if _, nerr := New(c); nerr == nil {
+			t.Errorf("New accepts what Validate rejects (%q)", tc.want)
+		}
+	}
+}
+
+// The connection limits come from the configuration: a request beyond
+// InFlightPerConnMax on one connection, or on one connection more than ConnectionsMax,
+// is refused; a silent request (acks=0) leaves the count when its completion is emitted,
+// as a response with a nil Msg.
+func TestConnLimitsFromConfig(t *testing.T) {
+	cfg := Config{InFlightPerConnMax: 2, ConnectionsMax: 2}
+	var c conns
+	a, b := c.open(&cfg, 1, 1), c.open(&cfg, 1, 2)
+	if a == nil || b == nil || c.open(&cfg, 1, 3) != nil {
+		t.Fatal("want two requests in flight on connection 1, and no third")
+	}
+	if c.open(&cfg, 2, 1) == nil || c.open(&cfg, 3, 1) != nil {
+		t.Fatal("want a second connection, and no third")
+	}
+	out := c.fill(b, nil, nil)
+	if len(out) != 0 {
+		t.Fatalf("a response emitted before an earlier one: %v", out)
+	}
+	out = c.fill(a, &kmsg.ApiVersionsResponse{}, nil)
+	if len(out) != 2 || out[0].Corr != 1 || out[0].Msg == nil || out[1].Corr != 2 || out[1].Msg != nil {
+		t.Fatalf("emitted %+v, want corr 1 answered, then corr 2 done silently", out)
+	}
+	if c.open(&cfg, 1, 3) == nil {
+		t.Fatal("the slots did not come back")
 	}
 }

@@ -34,10 +34,11 @@ type Node struct {
 	conns    conns
 }
 
-// New creates a node. It does nothing until Start.
+// New creates a node. It does nothing until Start. A configuration Validate rejects is
+// an error; one it accepts never makes the node panic at Start.
 func New(cfg Config) (*Node, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &Node{

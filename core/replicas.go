@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -311,6 +312,17 @@ func (n *Node) Replicas() []ReplicaStatus {
 	out := make([]ReplicaStatus, 0, len(n.replicas.sorted))
 	for _, hr := range n.replicas.sorted {
 		out = append(out, ReplicaStatus{Topic: hr.topic, TopicID: hr.topicID, Partition: hr.part, Status: hr.r.Status()})
+	}
+	return out
+}
+
+// replicaFences lists the replicas that hold fenced ranges, sorted by log.
+func (n *Node) replicaFences() []kafka.ReplicaFences {
+	var out []kafka.ReplicaFences
+	for _, hr := range n.replicas.sorted {
+		if st := hr.r.Status(); len(st.Fences) > 0 {
+			out = append(out, kafka.ReplicaFences{Topic: hr.topic, Partition: hr.part, Fences: st.Fences})
+		}
 	}
 	return out
 }

@@ -30,7 +30,7 @@ func (n *Node) ConnClosed(now int64, c ConnID) {
 func (n *Node) request(req Request) {
 	n.listener = req.Listener
 	defer func() { n.listener = "" }()
-	s := n.conns.open(req.Conn, req.Corr)
+	s := n.conns.open(&n.cfg, req.Conn, req.Corr)
 	if s == nil {
 		n.closeConn(req.Conn, "too many requests in flight")
 		return
@@ -124,5 +124,9 @@ func (n *Node) view() kafka.View { return n.viewFrom(n.listener) }
 
 // viewFrom is the view of a request that came on listener l.
 func (n *Node) viewFrom(l string) kafka.View {
-	return kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID, Listener: l, FetchBytesMax: n.cfg.FetchBytesMax}
+	v := kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID, Listener: l, FetchBytesMax: n.cfg.FetchBytesMax}
+	if n.cfg.Broker {
+		v.Fences = n.replicaFences
+	}
+	return v
 }

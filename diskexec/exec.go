@@ -18,7 +18,6 @@ import (
 	"strings"
 
 	"github.com/seedlog/seedlog/core/disk"
-	"github.com/seedlog/seedlog/core/record"
 	"github.com/seedlog/seedlog/storage"
 )
 
@@ -77,23 +76,51 @@ func Open(fsys storage.FS, cfg Config) (*Executor, disk.Recovered, error) {
 		}
 	}
 	if l := e.logs[disk.MetadataLog]; l != nil {
-		var cut int64
-		if rec.Metadata, cut, err = readAll(l); err != nil {
+		var end int64
+		if rec.Metadata, end, err = readAll(l); err != nil {
 			e.Close()
 			return nil, rec, fmt.Errorf("diskexec: read the metadata log: %w", err)
 		}
-		if cut >= 0 {
-			if err := cutMetadata(l, cut, &rec); err != nil {
-				e.Close()
-				return nil, rec, fmt.Errorf("diskexec: cut the metadata log at damage: %w", err)
-			}
+		if err := cutMetadataLog(l, end, &rec); err != nil {
+			e.Close()
+			return nil, rec, err
 		}
 	}
 	return e, rec, nil
 }
 
+// cutMetadataLog cuts the metadata log at end, where the batches handed to raft end,
+// when bytes after it failed validation (damage in a segment recovery trusted without
+// reading): raft appends after what it was given, so the log must end there too. Raft
+// learns what it lost from its quorum state and fetches it back.
+func cutMetadataLog(l *storage.Log, end int64, rec *disk.Recovered) error {
+	if end >= l.EndOffset() {
+		return nil
+	}
+	if err := l.TruncateTo(end); err != nil {
+		return fmt.Errorf("diskexec: cut the metadata log at %d after damage: %w", end, err)
+	}
+	for i := range rec.Logs {
+		if rec.Logs[i].ID == disk.MetadataLog {
+			rec.Logs[i].EndOffset = l.EndOffset()
+		}
+	}
+	return nil
+}
+
+// logConfig is the configuration of log id: the metadata log never fences damage, since
+// the quorum recovers lost entries itself (core/raft) and needs its log to end where its
+// last valid entry does.
+func (e *Executor) logConfig(id disk.LogID) storage.LogConfig {
+	cfg := e.cfg.Log
+	if id == disk.MetadataLog {
+		cfg.NoFences = true
+	}
+	return cfg
+}
+
 func (e *Executor) recoverLog(id disk.LogID) (disk.LogState, error) {
-	l, err := storage.OpenLog(e.fsys, string(id), e.cfg.Log)
+	l, err := storage.OpenLog(e.fsys, string(id), e.logConfig(id))
 	if err != nil {
 		return disk.LogState{}, fmt.Errorf("diskexec: recover log %s: %w", id, err)
 	}
@@ -112,6 +139,8 @@ func (e *Executor) recoverLog(id disk.LogID) (disk.LogState, error) {
 		StartOffset: l.StartOffset(),
 		EndOffset:   l.EndOffset(),
 		BytesCut:    l.Recovery().BytesCut,
+		Fences:      diskFences(l.Fences()),
+		FencedNow:   diskFences(l.Recovery().Fenced),
 	}
 	for _, ep := range epochs {
 		st.Epochs = append(st.Epochs, disk.EpochEntry{Epoch: ep.Epoch, StartOffset: ep.StartOffset})
@@ -119,8 +148,6 @@ func (e *Executor) recoverLog(id disk.LogID) (disk.LogState, error) {
 	return st, nil
 }
 
-// readAll reads every batch of l. Bytes that fail validation end the read: what came
-// before is returned, and the owner (raft) re-checks it and learns what it lost.
 // readLogFiles adds to files the small files the core keeps inside a log directory
 // (a producer-state snapshot, the topic id), named "<log>/<file>". Storage's own files
 // are left to storage.
@@ -147,6 +174,7 @@ func (e *Executor) readLogFiles(dir string, files map[string][]byte) error {
 func storageFile(name string) bool {
 	switch {
 	case name == storage.OffsetsCheckpointName, name == storage.LeaderEpochCheckpointName,
+		name == storage.FencesFileName, name == storage.FencesCopyFileName,
 		strings.HasSuffix(name, storage.TmpSuffix),
 		strings.HasSuffix(name, storage.LogFileSuffix),
 		strings.HasSuffix(name, storage.IndexFileSuffix),
@@ -156,28 +184,19 @@ func storageFile(name string) bool {
 	return false
 }
 
-//
-// cut is the offset where damage begins (-1 when none): recovery validates a log only
-// from its recovery point, so bytes that decayed at rest in a sealed segment below it
-// show only here, and Open cuts the log there (cutMetadata) so that the log on disk
-// ends where the batches the owner is given end.
-func readAll(l *storage.Log) (out []byte, cut int64, err error) {
-	for off := l.StartOffset(); off < l.EndOffset(); {
+// readAll reads every batch of l and returns them with the offset after the last. Bytes
+// that fail validation end the read: what came before is returned, and the owner (raft)
+// re-checks it and learns what it lost.
+func readAll(l *storage.Log) ([]byte, int64, error) {
+	var out []byte
+	off := l.StartOffset()
+	for off < l.EndOffset() {
 		b, err := l.Read(off, l.EndOffset(), readChunkBytes)
 		if errors.Is(err, storage.ErrCorrupt) {
-			// Find the last good batch before the damage, one batch at a time.
-			for off < l.EndOffset() {
-				b, err := l.Read(off, l.EndOffset(), 1)
-				if err != nil || len(b) == 0 {
-					break
-				}
-				out = append(out, b...)
-				off = lastNextOffset(b)
-			}
 			return out, off, nil
 		}
 		if err != nil {
-			return nil, -1, err
+			return nil, 0, err
 		}
 		if len(b) == 0 {
 			break
@@ -185,54 +204,12 @@ func readAll(l *storage.Log) (out []byte, cut int64, err error) {
 		out = append(out, b...)
 		last := lastNextOffset(b)
 		if last <= off {
-			return nil, -1, fmt.Errorf("no progress reading at %d", off)
+			return nil, 0, fmt.Errorf("no progress reading at %d", off)
 		}
 		off = last
 	}
-	return out, -1, nil
+	return out, off, nil
 }
-
-// cutMetadata cuts the metadata log at cut, where readAll found damage, durably, and
-// updates what recovery reports of it. When the damaged batch's own header cannot be
-// parsed, the cut falls one batch earlier (rec.Metadata loses that batch too): the
-// owner recovers whatever it lost from its peers either way.
-func cutMetadata(l *storage.Log, cut int64, rec *disk.Recovered) error {
-	size := func() (n int64) {
-		for _, s := range l.Segments() {
-			n += s.SizeBytes
-		}
-		return n
-	}
-	before := size()
-	err := l.TruncateTo(cut)
-	if errors.Is(err, storage.ErrCorrupt) {
-		base, end, last := int64(-1), 0, 0
-		record.Split(rec.Metadata, func(h record.Header, b []byte) error {
-			base, end, last = h.BaseOffset, end+len(b), len(b)
-			return nil
-		})
-		if base < 0 {
-			err = l.TruncateFullyAndStartAt(l.StartOffset())
-		} else {
-			rec.Metadata = rec.Metadata[:end-last]
-			err = l.TruncateTo(base)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if err := l.Sync(); err != nil {
-		return err
-	}
-	for i := range rec.Logs {
-		if rec.Logs[i].ID == disk.MetadataLog {
-			rec.Logs[i].EndOffset = l.EndOffset()
-			rec.Logs[i].BytesCut += before - size()
-		}
-	}
-	return nil
-}
-
 
 // Close closes every open log.
 func (e *Executor) Close() error {
@@ -316,47 +293,71 @@ func (e *Executor) do(op disk.Op) disk.Done {
 			err = fmt.Errorf("%w: %s", ErrUnknownLog, op.Log)
 			break
 		}
-		d.Data, d.Offset, err = e.onLog(l, op)
+		d.Data, d.Offset, d.Fences, err = e.onLog(l, op)
 	}
 	if err != nil {
 		d.Err = fmt.Errorf("%s: %w", op, err)
+		d.Corrupt = errors.Is(err, storage.ErrCorrupt)
+		var fe *storage.FencedError
+		if errors.As(err, &fe) {
+			d.Fences = diskFences([]storage.Fence{fe.Fence})
+		}
 	}
 	return d
 }
 
-func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, error) {
+func diskFences(fs []storage.Fence) []disk.Fence {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]disk.Fence, len(fs))
+	for i, f := range fs {
+		out[i] = disk.Fence{From: f.From, To: f.To, Kind: disk.FenceKind(f.Kind)}
+	}
+	return out
+}
+
+func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fence, error) {
 	switch op.Kind {
 	case disk.Append:
 		if op.Offset != l.EndOffset() {
-			return nil, 0, fmt.Errorf("append at %d but the log ends at %d", op.Offset, l.EndOffset())
+			return nil, 0, nil, fmt.Errorf("append at %d but the log ends at %d", op.Offset, l.EndOffset())
 		}
-		return nil, 0, l.Append(op.Data)
+		return nil, 0, nil, l.Append(op.Data)
 	case disk.Truncate:
-		return nil, 0, l.TruncateTo(op.Offset)
+		return nil, 0, nil, l.TruncateTo(op.Offset)
 	case disk.Reset:
-		return nil, 0, l.TruncateFullyAndStartAt(op.Offset)
+		return nil, 0, nil, l.TruncateFullyAndStartAt(op.Offset)
 	case disk.DeleteBelow:
-		return nil, 0, l.DeleteBelow(op.Offset)
+		return nil, 0, nil, l.DeleteBelow(op.Offset)
 	case disk.Read:
 		b, err := l.Read(op.Offset, op.MaxOffset, int(op.MaxBytes))
-		return b, l.StartOffset(), err
+		return b, l.StartOffset(), nil, err
 	case disk.FindTime:
 		off, found, err := l.OffsetForTimestamp(op.Offset)
 		if err != nil || !found || off >= op.MaxOffset {
-			return nil, -1, err
+			return nil, -1, nil, err
 		}
-		return nil, off, nil
+		return nil, off, nil, nil
 	case disk.Retain:
 		err := l.DeleteBelow(retentionCutoff(l.Segments(), l.StartOffset(), op.MaxOffset, op.Retention))
-		return nil, l.StartOffset(), err
+		return nil, l.StartOffset(), nil, err
 	case disk.LeaderEpochs:
 		entries := make([]storage.EpochEntry, len(op.Epochs))
 		for i, ep := range op.Epochs {
 			entries[i] = storage.EpochEntry{Epoch: ep.Epoch, StartOffset: ep.StartOffset}
 		}
-		return nil, 0, storage.WriteLeaderEpochs(e.fsys, string(op.Log), entries)
+		return nil, 0, nil, storage.WriteLeaderEpochs(e.fsys, string(op.Log), entries)
+	case disk.CheckDamage:
+		found, err := l.CheckDamage(op.Offset)
+		return nil, 0, diskFences(found), err
+	case disk.Skip:
+		if op.Offset != l.EndOffset() {
+			return nil, 0, nil, fmt.Errorf("skip from %d but the log ends at %d", op.Offset, l.EndOffset())
+		}
+		return nil, 0, nil, l.SkipTo(op.MaxOffset, storage.FenceLost)
 	}
-	return nil, 0, fmt.Errorf("unknown op kind %v", op.Kind)
+	return nil, 0, nil, fmt.Errorf("unknown op kind %v", op.Kind)
 }
 
 func (e *Executor) writeFile(name string, data []byte) error {
@@ -379,7 +380,7 @@ func (e *Executor) createLog(id disk.LogID, start int64) error {
 	if e.logs[id] != nil {
 		return fmt.Errorf("log %s exists", id)
 	}
-	l, err := storage.OpenLog(e.fsys, string(id), e.cfg.Log)
+	l, err := storage.OpenLog(e.fsys, string(id), e.logConfig(id))
 	if err != nil {
 		return err
 	}

@@ -289,3 +289,96 @@ func testMetadataDamage(t *testing.T, at int64, keep int) {
 	}
 	mustDone(t, e2.Do(disk.Op{ID: 1, Kind: disk.Append, Log: disk.MetadataLog, Offset: int64(3 * keep), Data: batch(t, int64(3*keep), 3)}))
 }
+
+// damageBatchIn flips bits in the second batch of the first segment of log id, at
+// rest.
+func damageBatchIn(t *testing.T, fsys *disksim.FS, id disk.LogID) {
+	t.Helper()
+	name := string(id) + "/" + storage.SegmentFileName(0, storage.LogFileSuffix)
+	data, err := storage.ReadFile(fsys, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := record.ParseHeader(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fsys.CorruptAtRest(name, int64(h.Size())+30, 2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fillSegments appends batches of two records to log id until it has several segments,
+// syncs, and returns the log's end.
+func fillSegments(t *testing.T, e *Executor, id disk.LogID, create bool) int64 {
+	t.Helper()
+	if create {
+		mustDone(t, e.Do(disk.Op{Kind: disk.CreateLog, Log: id}))
+	}
+	off := int64(0)
+	for range 40 {
+		mustDone(t, e.Do(disk.Op{Kind: disk.Append, Log: id, Offset: off, Data: batch(t, off, 2)}))
+		off += 2
+	}
+	mustDone(t, e.Do(disk.Op{Kind: disk.Sync, Log: id}))
+	return off
+}
+
+// Damage in a closed segment of a partition log is fenced when a read meets it
+// (CheckDamage), the log keeps its end, and recovery reports the fence; the metadata
+// log is cut where the batches handed to raft end instead, so that raft's next append
+// continues it.
+func TestDamageFencedInPartitionsCutInTheMetadataLog(t *testing.T) {
+	fsys := newFS(t)
+	cfg := Config{Log: storage.LogConfig{SegmentBytesMax: 400}}
+	e, _, err := Open(fsys, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := disk.PartitionLog("t", 0)
+	end := fillSegments(t, e, part, true)
+	fillSegments(t, e, disk.MetadataLog, true)
+	damageBatchIn(t, fsys, part)
+	damageBatchIn(t, fsys, disk.MetadataLog)
+
+	d := e.Do(disk.Op{Kind: disk.Read, Log: part, Offset: 2, MaxOffset: end, MaxBytes: 1 << 20})
+	if d.Err == nil || !d.Corrupt {
+		t.Fatalf("read of the damaged batch: %+v", d)
+	}
+	d = e.Do(disk.Op{Kind: disk.CheckDamage, Log: part, Offset: 2})
+	mustDone(t, d)
+	want := disk.Fence{From: 2, To: 4, Kind: disk.FenceDamaged}
+	if len(d.Fences) != 1 || d.Fences[0] != want {
+		t.Fatalf("check: %+v", d)
+	}
+	d = e.Do(disk.Op{Kind: disk.Read, Log: part, Offset: 3, MaxOffset: end, MaxBytes: 1 << 20})
+	if d.Err == nil || len(d.Fences) != 1 || d.Fences[0] != want {
+		t.Fatalf("read in the fence: %+v", d)
+	}
+	mustDone(t, e.Do(disk.Op{Kind: disk.Read, Log: part, Offset: 4, MaxOffset: end, MaxBytes: 1 << 20}))
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	e, rec, err := Open(fsys, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for _, l := range rec.Logs {
+		switch l.ID {
+		case part:
+			if l.EndOffset != end || len(l.Fences) != 1 || l.Fences[0] != want {
+				t.Fatalf("partition log recovered as %+v", l)
+			}
+		case disk.MetadataLog:
+			if l.EndOffset != 2 {
+				t.Fatalf("metadata log recovered as %+v, want it cut at 2", l)
+			}
+		}
+	}
+	if lastNextOffset(rec.Metadata) != 2 {
+		t.Fatalf("metadata batches end at %d", lastNextOffset(rec.Metadata))
+	}
+	mustDone(t, e.Do(disk.Op{Kind: disk.Append, Log: disk.MetadataLog, Offset: 2, Data: batch(t, 2, 1)}))
+}

@@ -84,6 +84,44 @@ func (f *FS) CorruptAtRest(name string, off int64, n int) error {
 	return nil
 }
 
+// LoseAtRest makes the n bytes at off of file name read back as zeros, in both its
+// durable and its current image (each within its own size): a sector the device lost
+// after it was written and synced. Only bytes that change count in Stats.
+func (f *FS) LoseAtRest(name string, off int64, n int) error {
+	fd, err := f.fileNamed("lose", name)
+	if err != nil {
+		return err
+	}
+	if off < 0 || n < 0 {
+		return pathErr("lose", name, syscall.EINVAL)
+	}
+	n = int(max(0, min(int64(n), max(fd.cur.size, fd.dur.size)-off)))
+	masks := make([]byte, n)
+	changed := false
+	for i := range masks {
+		// XOR with the byte itself zeroes it: take the current byte, or the durable one
+		// where the current image is shorter.
+		pos := off + int64(i)
+		switch {
+		case pos < fd.cur.size:
+			masks[i] = fd.cur.byteAt(pos/BlockSize, int(pos%BlockSize))
+		case pos < fd.dur.size:
+			masks[i] = fd.dur.byteAt(pos/BlockSize, int(pos%BlockSize))
+		}
+		changed = changed || masks[i] != 0
+	}
+	if !changed {
+		return nil
+	}
+	end := off + int64(n)
+	for k := off / BlockSize; k*BlockSize < end; k++ {
+		corruptBlock(fd, k, off, masks)
+	}
+	f.stats.AtRestCorruptions++
+	f.stats.AtRestCorruptBytes += int64(n)
+	return nil
+}
+
 // Corruption describes one CorruptRandom.
 type Corruption struct {
 	Name  string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -50,13 +51,19 @@ func fastTiming(c *Config) {
 	}
 }
 
+// freeAddr returns a free loopback address for a node to bind later, picked below the
+// kernel's ephemeral range so that no outgoing connection or port-0 listener takes it
+// meanwhile (the integration tests pick from 20000-32000, these from 10000-20000).
 func freeAddr(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(10000)))
+		if err == nil {
+			ln.Close()
+			return ln.Addr().String()
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
 
 // testLogger logs warnings and errors through t.Log; SEEDLOG_TEST_LOG_LEVEL=debug (or

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"slices"
@@ -228,10 +229,10 @@ var settings = []Setting{
 	{"controller.quorum.fetch.timeout.ms", ms(core.DefaultTiming.QuorumFetchTimeout), "no successful quorum fetch for this long starts an election", durationKey(func(c *Config) *time.Duration { return &c.Timing.QuorumFetchTimeout })},
 	{"broker.heartbeat.interval.ms", ms(core.DefaultTiming.HeartbeatInterval), "broker heartbeat to the controller", durationKey(func(c *Config) *time.Duration { return &c.Timing.HeartbeatInterval })},
 	{"broker.session.timeout.ms", ms(core.DefaultTiming.SessionTimeout), "the controller fences a broker silent this long", durationKey(func(c *Config) *time.Duration { return &c.Timing.SessionTimeout })},
-	{"broker.lease.ms", ms(core.DefaultTiming.LeaseDuration), "a heartbeat acknowledgement lets a broker lead this long; must be below the session timeout", durationKey(func(c *Config) *time.Duration { return &c.Timing.LeaseDuration })},
+	{"broker.lease.ms", ms(core.DefaultTiming.LeaseDuration), "a heartbeat acknowledgement lets a broker lead this long; must exceed the heartbeat interval, and (broker.lease.ms + controller.quorum.fetch.timeout.ms) * (1 + clock.drift.max) must be below broker.session.timeout.ms * (1 - clock.drift.max)", durationKey(func(c *Config) *time.Duration { return &c.Timing.LeaseDuration })},
 	{"clock.drift.max", strconv.FormatFloat(core.DefaultTiming.ClockDriftMax, 'g', -1, 64), "bound on any clock's rate error (0.01 is 1%)", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 || f >= 0.5 {
+		if err != nil || !(f > 0 && f < 0.5) { // NaN fails too
 			return fmt.Errorf("want a fraction in (0, 0.5), got %q", v)
 		}
 		c.Timing.ClockDriftMax = f
@@ -289,13 +290,13 @@ var settings = []Setting{
 		return nil
 	}},
 	{"message.max.bytes", "1048588", "the largest record batch any topic accepts: the ceiling of max.message.bytes, and of a batch's size once decompressed", func(c *Config, v string) error {
-		return parsePositiveInt(v, &c.MessageBytesMax)
+		return parsePositiveInt32(v, &c.MessageBytesMax)
 	}},
 	{"fetch.max.bytes", "57671680", "records in one client fetch response at most, whatever the client asks for (one batch always fits)", func(c *Config, v string) error {
-		return parsePositiveInt(v, &c.FetchBytesMax)
+		return parsePositiveInt32(v, &c.FetchBytesMax)
 	}},
 	{"replica.fetch.response.max.bytes", "10485760", "records in one answer to a follower at most (one batch always fits)", func(c *Config, v string) error {
-		return parsePositiveInt(v, &c.ReplicaFetchBytesMax)
+		return parsePositiveInt32(v, &c.ReplicaFetchBytesMax)
 	}},
 	{"queued.max.request.bytes", "536870912", "bytes of client requests being read or waiting for the broker, across all connections; reading pauses at the limit and connections stalled mid-request are closed to make room", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -313,7 +314,7 @@ var settings = []Setting{
 		c.MemoryLimitBytes = n
 		return nil
 	}},
-	{"max.connections", "4096", "client connections served at once; more are closed on accept", func(c *Config, v string) error {
+	{"max.connections", strconv.Itoa(core.ConnectionsMaxDefault), "client connections served at once; more are closed on accept", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.ConnectionsMax)
 	}},
 	{"peer.connections.max", "256", "incoming peer connections at once, handshakes included; at the limit the oldest unfinished handshake is closed", func(c *Config, v string) error {
@@ -321,7 +322,7 @@ var settings = []Setting{
 	}},
 	{"connections.max.idle.ms", "600000", "a client connection with nothing in flight that sends nothing for this long is closed", durationKey(func(c *Config) *time.Duration { return &c.IdleTimeout })},
 	{"socket.request.read.timeout.ms", "30000", "a request must arrive whole within this long of its first byte, or its connection is closed", durationKey(func(c *Config) *time.Duration { return &c.FrameReadTimeout })},
-	{"max.inflight.requests.per.connection", "64", "requests of one connection awaiting responses; the broker stops reading that connection beyond it", func(c *Config, v string) error {
+	{"max.inflight.requests.per.connection", strconv.Itoa(core.InFlightPerConnMaxDefault), "requests of one connection awaiting responses (an acks=0 produce until the broker processed it); the broker stops reading that connection beyond it", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.InFlightPerConnMax)
 	}},
 	{"peer.queue.max", "4096", "messages queued for one peer; more are dropped (the protocols retry)", func(c *Config, v string) error {
@@ -456,11 +457,10 @@ func (c *Config) Validate() error {
 		}
 		return fmt.Errorf("node %d is in controller.quorum.voters but process.roles lacks controller", c.NodeID)
 	}
-	if c.Timing.LeaseDuration >= c.Timing.SessionTimeout {
-		return fmt.Errorf("broker.lease.ms (%v) must be below broker.session.timeout.ms (%v)", c.Timing.LeaseDuration, c.Timing.SessionTimeout)
-	}
-	if c.Defaults.MinInsyncReplicas > c.Defaults.ReplicationFactor {
-		return fmt.Errorf("min.insync.replicas (%d) above default.replication.factor (%d)", c.Defaults.MinInsyncReplicas, c.Defaults.ReplicationFactor)
+	// Everything the core relies on, checked by the core itself on the configuration
+	// this node will build: what passes here boots without panicking.
+	if err := c.CoreConfig(0, nil).Validate(); err != nil {
+		return err
 	}
 	if c.MessageBytesMax > c.FrameBytesMax {
 		return fmt.Errorf("message.max.bytes (%d) above socket.request.max.bytes (%d): no request could carry such a batch", c.MessageBytesMax, c.FrameBytesMax)
@@ -553,6 +553,8 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		MessageBytesMax:              int32(c.MessageBytesMax),
 		FetchBytesMax:                int32(c.FetchBytesMax),
 		ReplicaFetchResponseBytesMax: int32(c.ReplicaFetchBytesMax),
+		InFlightPerConnMax:           c.InFlightPerConnMax,
+		ConnectionsMax:               c.ConnectionsMax,
 	}
 	if len(listeners) > 0 {
 		cc.Host, cc.Port = listeners[0].Host, listeners[0].Port
@@ -670,11 +672,22 @@ func parsePositiveInt(v string, dst *int) error {
 	return nil
 }
 
+// parsePositiveInt32 parses a positive int that the core holds as an int32.
+func parsePositiveInt32(v string, dst *int) error {
+	if err := parsePositiveInt(v, dst); err != nil {
+		return err
+	}
+	if *dst > math.MaxInt32 {
+		return fmt.Errorf("at most %d, got %q", math.MaxInt32, v)
+	}
+	return nil
+}
+
 func durationKey(field func(c *Config) *time.Duration) func(c *Config, v string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil || n < 1 {
-			return fmt.Errorf("want milliseconds >= 1, got %q", v)
+		if err != nil || n < 1 || n > core.TimingMsMax {
+			return fmt.Errorf("want milliseconds in [1, %d], got %q", core.TimingMsMax, v)
 		}
 		*field(c) = time.Duration(n) * time.Millisecond
 		return nil

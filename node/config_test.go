@@ -41,12 +41,12 @@ log.flush=async
 	must(t, c.Apply(p))
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	apply := FlagOverrides(fs)
-	must(t, fs.Parse([]string{"--node.id=4", "--broker.lease.ms", "1500"}))
+	must(t, fs.Parse([]string{"--node.id=4", "--broker.lease.ms", "2500"}))
 	must(t, apply(&c))
 	if c.NodeID != 4 || c.Controller || !c.Broker || c.Listeners[0].Addr != "0.0.0.0:9092" {
 		t.Errorf("node %d controller %v broker %v listeners %+v", c.NodeID, c.Controller, c.Broker, c.Listeners)
 	}
-	if c.Timing.SessionTimeout != 6*time.Second || c.Timing.LeaseDuration != 1500*time.Millisecond || !c.Defaults.FlushAsync {
+	if c.Timing.SessionTimeout != 6*time.Second || c.Timing.LeaseDuration != 2500*time.Millisecond || !c.Defaults.FlushAsync {
 		t.Errorf("timing %+v flush async %v", c.Timing, c.Defaults.FlushAsync)
 	}
 	if len(c.Voters) != 2 || c.Voters[1] != (Voter{3, "h3:9093"}) {
@@ -72,6 +72,13 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"process.roles=broker\nnode.id=1", "lacks controller"},
 		{"process.roles=controller\nnode.id=5", "not in controller.quorum.voters"},
 		{"broker.lease.ms=9000", "below broker.session.timeout.ms"},
+		{"broker.lease.ms=8000", "broker.lease.ms=8000 is unsafe"},
+		{"broker.lease.ms=1500", "broker.lease.ms=1500 must exceed broker.heartbeat.interval.ms=2000"},
+		{"clock.drift.max=NaN", "clock.drift.max"},
+		{"replica.lag.time.max.ms=400", "replica.lag.time.max.ms=400 must exceed replica.fetch.wait.max.ms=500"},
+		{"controller.quorum.fetch.timeout.ms=400", "must exceed controller.quorum.fetch.max.wait.ms=500"},
+		{"broker.session.timeout.ms=99999999999", "broker.session.timeout.ms"},
+		{"fetch.max.bytes=4294967296", "fetch.max.bytes"},
 		{"socket.request.max.bytes=2000000000", "at most"},
 		{"min.insync.replicas=2", "above default.replication.factor"},
 		{"listeners=127.0.0.1:9092", "NAME://host:port"},

@@ -100,9 +100,10 @@ type outItem struct {
 
 // pendingReq is what the writer needs to account for a response.
 type pendingReq struct {
-	corr  int32
-	key   int16
-	start time.Time
+	corr   int32
+	key    int16
+	start  time.Time
+	silent bool // an acks=0 produce: counted in no latency metric
 }
 
 func newClientConn(n *Node, nc net.Conn, listener string) *clientConn {
@@ -184,16 +185,19 @@ func (c *clientConn) takeSlot() bool {
 	}
 }
 
-// admitted accounts for a request about to go to the core. An acks=0 produce gets no
-// response, so it gives its slot back at once.
+// admitted accounts for a request about to go to the core. It holds its slot until the
+// core emits its response, or, for an acks=0 produce, which gets none, its silent
+// completion: the reader then never has more requests in flight than the core counts,
+// and the core's bound (the same max.inflight.requests.per.connection) never closes a
+// connection this reader fed.
 func (c *clientConn) admitted(req core.Request) {
+	silent := false
 	if p, ok := req.Msg.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
-		<-c.slots
+		silent = true
 		c.n.metrics.requestSilent(req.Key)
-		return
 	}
 	c.mu.Lock()
-	c.inflight = append(c.inflight, pendingReq{corr: req.Corr, key: req.Key, start: time.Now()})
+	c.inflight = append(c.inflight, pendingReq{corr: req.Corr, key: req.Key, start: time.Now(), silent: silent})
 	c.mu.Unlock()
 }
 
@@ -309,23 +313,28 @@ func (c *clientConn) writeLoop() {
 		case <-c.closed:
 			return
 		}
-		if bw == nil {
-			bw = bufio.NewWriterSize(c.nc, connWriteBufferBytes)
-		}
 		if it.close {
-			bw.Flush()
+			if bw != nil {
+				bw.Flush()
+			}
 			c.shutdown()
 			return
 		}
-		emptyRecordsNotNull(it.resp.Msg)
-		buf = wire.AppendResponse(buf[:0], it.resp.Corr, it.resp.Msg)
-		if _, err := bw.Write(buf); err != nil {
-			c.shutdown()
-			return
+		// A nil Msg is a request without a response (an acks=0 produce): nothing to
+		// write, but it is done and frees its slot.
+		if it.resp.Msg != nil {
+			if bw == nil {
+				bw = bufio.NewWriterSize(c.nc, connWriteBufferBytes)
+			}
+			buf = wire.AppendResponse(buf[:0], it.resp.Corr, it.resp.Msg)
+			if _, err := bw.Write(buf); err != nil {
+				c.shutdown()
+				return
+			}
+			c.n.metrics.bytesOut.Add(int64(len(buf)))
 		}
-		c.n.metrics.bytesOut.Add(int64(len(buf)))
 		c.answered(it.resp.Corr)
-		if len(c.out) == 0 {
+		if bw != nil && len(c.out) == 0 {
 			if err := bw.Flush(); err != nil {
 				c.shutdown()
 				return
@@ -333,25 +342,6 @@ func (c *clientConn) writeLoop() {
 		}
 		if cap(buf) > 1<<20 {
 			buf = nil // do not pin one large fetch response's buffer for the connection's life
-		}
-	}
-}
-
-// emptyRecordsNotNull gives every fetched partition without records an empty record
-// set instead of a null one. Apache Kafka writes an empty set, and librdkafka 2.0 fails
-// to parse a null one ("invalid MessageSetSize -1"), so a kcat consumer at the end of a
-// partition would never see its end. The Fetch handler should build them this way; until
-// it does, the writer fixes them up.
-func emptyRecordsNotNull(resp kmsg.Response) {
-	f, ok := resp.(*kmsg.FetchResponse)
-	if !ok {
-		return
-	}
-	for i := range f.Topics {
-		for j := range f.Topics[i].Partitions {
-			if p := &f.Topics[i].Partitions[j]; p.RecordBatches == nil {
-				p.RecordBatches = []byte{}
-			}
 		}
 	}
 }
@@ -374,7 +364,7 @@ func (c *clientConn) answered(corr int32) {
 	if !found || popped > 1 {
 		c.n.log.Error("responses out of request order", "conn", c.id, "corr", corr)
 	}
-	if found {
+	if found && !p.silent {
 		c.n.metrics.requestDone(p.key, time.Since(p.start))
 	}
 }

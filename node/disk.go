@@ -9,9 +9,11 @@ import (
 )
 
 // diskWorker runs the core's disk work on one goroutine, in emission order, and returns
-// the completions in that order. Ops that arrive while a batch runs wait and form the
-// next batch, so the syncs of everything that queued up during one fsync are done by one
-// fsync per log: group commit.
+// the completions in that order. Ops that arrive while a batch runs wait in the queue and
+// form the next batch, whose syncs are one fsync per log: group commit. The batches, and
+// which completions leave before the fsyncs, are diskexec's (Queue, Batch), which the
+// simulator runs too; this worker only takes the whole queue whenever it is free, moves
+// the completions to the loop and times the fsyncs.
 type diskWorker struct {
 	exec    *diskexec.Executor
 	dones   chan<- []disk.Done
@@ -19,7 +21,7 @@ type diskWorker struct {
 	metrics *metrics
 
 	mu      sync.Mutex
-	pending []disk.Op
+	pending diskexec.Queue
 	wake    chan struct{} // capacity 1: "pending is not empty"
 	stopped chan struct{} // closed when run returns
 }
@@ -32,7 +34,7 @@ func newDiskWorker(exec *diskexec.Executor, dones chan<- []disk.Done, quit <-cha
 // submit queues ops behind everything submitted before. It never blocks.
 func (w *diskWorker) submit(ops []disk.Op) {
 	w.mu.Lock()
-	w.pending = append(w.pending, ops...)
+	w.pending.Add(ops...)
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
@@ -40,12 +42,11 @@ func (w *diskWorker) submit(ops []disk.Op) {
 	}
 }
 
-func (w *diskWorker) take() []disk.Op {
+// take makes everything queued the next batch.
+func (w *diskWorker) take() *diskexec.Batch {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ops := w.pending
-	w.pending = nil
-	return ops
+	return w.pending.Take(0)
 }
 
 func (w *diskWorker) run() {
@@ -56,54 +57,34 @@ func (w *diskWorker) run() {
 		case <-w.quit:
 			return
 		}
-		if ops := w.take(); len(ops) > 0 && !w.runBatch(ops) {
+		if b := w.take(); len(b.Ops()) > 0 && !w.runBatch(b) {
 			return
 		}
 	}
 }
 
-// runBatch executes one batch. The completions of the ops before the first Sync go back
-// at once (a fetch's read need not wait for someone else's fsync); the rest go back after
-// the syncs. DoAll already runs every other op of a batch before its syncs, so running
-// the two groups as separate DoAll calls changes nothing on disk, and it lets the fsyncs
-// be timed on their own.
-func (w *diskWorker) runBatch(ops []disk.Op) bool {
-	first := len(ops)
-	for i, op := range ops {
-		if op.Kind == disk.Sync {
-			first = i
-			break
-		}
-	}
-	if first > 0 && !w.deliver(w.exec.DoAll(ops[:first])) {
+// runBatch executes one batch: the early completions go back at once, the rest after
+// the fsyncs.
+func (w *diskWorker) runBatch(b *diskexec.Batch) bool {
+	if early := b.RunEarly(w.exec); len(early) > 0 && !w.deliver(early) {
 		return false
 	}
-	rest := ops[first:]
-	if len(rest) == 0 {
+	late := b.RunLate(w.exec, func(fsync func()) {
+		start := time.Now()
+		fsync()
+		w.metrics.fsync.Observe(time.Since(start).Seconds())
+	})
+	if len(late) == 0 {
 		return true
 	}
-	var others, syncs []disk.Op
-	for _, op := range rest {
+	syncs := 0
+	for _, op := range b.Late() {
 		if op.Kind == disk.Sync {
-			syncs = append(syncs, op)
-		} else {
-			others = append(others, op)
+			syncs++
 		}
 	}
-	otherDones := w.exec.DoAll(others)
-	start := time.Now()
-	syncDones := w.exec.DoAll(syncs)
-	w.metrics.fsync.Observe(time.Since(start).Seconds())
-	w.metrics.fsyncBatchOps.Add(int64(len(syncs)))
-	dones := make([]disk.Done, 0, len(rest))
-	for _, op := range rest {
-		if op.Kind == disk.Sync {
-			dones, syncDones = append(dones, syncDones[0]), syncDones[1:]
-		} else {
-			dones, otherDones = append(dones, otherDones[0]), otherDones[1:]
-		}
-	}
-	return w.deliver(dones)
+	w.metrics.fsyncBatchOps.Add(int64(syncs))
+	return w.deliver(late)
 }
 
 func (w *diskWorker) deliver(d []disk.Done) bool {

@@ -4,8 +4,9 @@
 // # Goroutines
 //
 // One goroutine, the loop, owns the core.Node. It takes an input (a client request, a
-// peer message, disk completions, a timer tick), steps the core, and carries out what
-// the core's Drain returned: disk ops go to the disk worker, messages to peer links,
+// peer message, disk completions, a timer tick) and whatever else is already waiting, up
+// to core.InputBatchMax inputs, steps the core with each, and carries out what the
+// core's Drain returned for all of them: disk ops go to the disk worker, messages to peer links,
 // responses to connection writers. Nothing else touches the core, so the code that runs
 // here is the code the simulator checks.
 //
@@ -24,11 +25,15 @@
 //     The reader decodes the request and hands it to the loop, which returns the
 //     bytes to the budget once it took the request. A writer per connection encodes
 //     the responses in request order, as the core emits them; an acks=0 produce has
-//     none. The write buffer is allocated with the first response.
+//     none, but holds its slot until the core emits its completion (a nil response), so
+//     the reader never has more in flight than the core counts against the same bound.
+//     The write buffer is allocated with the first response.
 //   - The disk worker executes ops in emission order with diskexec. Ops arriving while a
 //     batch runs form the next batch, whose syncs are one fsync per log (group commit).
 //     Completions return to the loop in order; those before a batch's first sync return
-//     before the fsync, so reads do not wait for other writers' syncs.
+//     before the fsync, so reads do not wait for other writers' syncs. The batches and
+//     which completions leave before the fsync are diskexec's (Queue, Batch), which the
+//     simulator runs too; the worker only takes the whole queue when it is free.
 //   - Peer links: one outgoing connection per peer, redialled with exponential backoff
 //     and jitter; messages are dropped while the peer is unreachable or its queue
 //     (peer.queue.max) is full, which the protocols tolerate. Incoming peer

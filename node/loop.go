@@ -12,13 +12,10 @@ import (
 // pushes back on clients and peers through TCP.
 const inputsMax = 4096
 
-// inputBatchMax and inputBatchTime bound the queued inputs the loop takes before it
-// drains the core's outputs once for all of them: enough to share a disk batch and a
-// socket write, little enough that the first input's outputs do not wait long.
-const (
-	inputBatchMax  = 64
-	inputBatchTime = 200 * time.Microsecond
-)
+// inputBatchTime bounds, with core.InputBatchMax, the queued inputs the loop takes
+// before it drains the core's outputs once for all of them: enough to share a disk batch
+// and a socket write, little enough that the first input's outputs do not wait long.
+const inputBatchTime = 200 * time.Microsecond
 
 // inputKind is what reached the loop.
 type inputKind uint8
@@ -82,11 +79,12 @@ func (n *Node) loop(ctx context.Context) error {
 	}
 }
 
-// applyQueued takes what else is already waiting, up to a bound, so that one Drain
-// carries the outputs of many inputs (fewer disk batches and socket writes).
+// applyQueued takes what else is already waiting, up to core.InputBatchMax inputs in
+// all with the one just applied, so that one Drain carries the outputs of many inputs
+// (fewer disk batches and socket writes).
 func (n *Node) applyQueued() {
 	start := time.Now()
-	for i := 0; i < inputBatchMax && time.Since(start) < inputBatchTime; i++ {
+	for i := 1; i < core.InputBatchMax && time.Since(start) < inputBatchTime; i++ {
 		select {
 		case in := <-n.inputs:
 			n.apply(in)

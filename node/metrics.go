@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -120,6 +121,8 @@ type partitionGauge struct {
 	leader        bool
 	isr, replicas int
 	hw, leo       int64
+	// fences counts the replica's fenced ranges and offsets by kind (damaged, lost).
+	fenceRanges, fenceOffsets map[disk.FenceKind]int64
 }
 
 // gauges reads the core's state on the loop goroutine.
@@ -132,8 +135,13 @@ func (n *Node) gauges() coreGauges {
 		g.leaseValid = n.core.LeaseValid(n.clock.now())
 		im := n.core.Image()
 		for _, r := range n.core.Replicas() {
-			pg := partitionGauge{topic: r.Topic, partition: r.Partition, leader: r.Role == partition.RoleLeader,
-				isr: len(r.ISR), hw: r.HighWatermark, leo: r.LogEndOffset}
+			pg := partitionGauge{topic: r.Topic, partition: r.Partition, leader: r.Role == partition.RoleLeader && !r.Resigning,
+				isr: len(r.ISR), hw: r.HighWatermark, leo: r.LogEndOffset,
+				fenceRanges: map[disk.FenceKind]int64{}, fenceOffsets: map[disk.FenceKind]int64{}}
+			for _, f := range r.Fences {
+				pg.fenceRanges[f.Kind]++
+				pg.fenceOffsets[f.Kind] += f.To - f.From
+			}
 			if ps, ok := im.Partition(r.TopicID, r.Partition); ok {
 				pg.replicas = len(ps.Replicas)
 			}
@@ -212,6 +220,12 @@ func (c coreCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge("seedlog_partition_high_watermark", "high watermark of each replica", float64(p.hw), "topic", p.topic, "partition", part)
 		gauge("seedlog_partition_log_end_offset", "log end offset of each replica", float64(p.leo), "topic", p.topic, "partition", part)
+		for _, kind := range []disk.FenceKind{disk.FenceDamaged, disk.FenceLost} {
+			gauge("seedlog_partition_fenced_ranges", "offset ranges of a replica with no readable data: damaged (failed their checksums on this disk, fetched back once out of the ISR) or lost (no intact in-sync copy was left)",
+				float64(p.fenceRanges[kind]), "topic", p.topic, "partition", part, "kind", kind.String())
+			gauge("seedlog_partition_fenced_offsets", "offsets in a replica's fenced ranges, by kind",
+				float64(p.fenceOffsets[kind]), "topic", p.topic, "partition", part, "kind", kind.String())
+		}
 	}
 }
 

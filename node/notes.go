@@ -25,14 +25,20 @@ var (
 	notesWarn = map[string]bool{
 		"fatal": true, "peer-garbage": true, "bad-batch": true, "truncate-below-hw": true,
 		"conflicting-leader": true, "epoch-cache-repaired": true,
-		"stray": true,
+		"stray": true, "resign": true, "repair": true, "gap": true, "read-retried": true,
 	}
+	// notesError are the notes an operator must act on: data that failed its checksums
+	// on this disk (fenced, to be fetched back from another replica), and ranges that
+	// no in-sync replica held intact (lost).
+	notesError   = map[string]bool{"damaged": true, "lost": true}
 	notePrefixes = []string{"replica-", "quorum-", "group-"}
 )
 
 func noteLevel(kind string) slog.Level {
 	for _, k := range []string{kind, trimNotePrefix(kind)} {
 		switch {
+		case notesError[k]:
+			return slog.LevelError
 		case notesWarn[k]:
 			return slog.LevelWarn
 		case notesInfo[k]:

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -28,6 +29,11 @@ type FaultConfig struct {
 	Interval time.Duration
 	// Kinds switched on for this seed.
 	Crash, Pause, Partition, Clog, LinkRates, DiskEIO, DiskENOSPC, ReadCorrupt, AtRestCorrupt, ClockJump bool
+	// PartitionCorrupt damages synced partition data at rest (partcorrupt.go): bits
+	// flipped in a batch of a closed segment, or a sector of one lost. With AllCopiesPPM
+	// the same batch is damaged on every replica that holds it in a closed segment.
+	PartitionCorrupt bool
+	AllCopiesPPM     int64
 	// CrashOnWrite crashes a node, with CrashOnWritePPM per op, while one of its small
 	// state files is being written (WriteFile: the quorum state, a snapshot, a
 	// checkpoint), and restarts it soon: the window where an output released before its
@@ -37,6 +43,11 @@ type FaultConfig struct {
 	// PowerLoss crashes every node at once (a correlated power loss) and restarts them
 	// together after a while: what is not synced anywhere is gone.
 	PowerLoss bool
+	// Shutdown sends a node a SIGTERM now and then: a controlled shutdown (shutdown.go)
+	// that stops it once the controller moved its leaderships away, or after
+	// ShutdownTimeout (controlled.shutdown.timeout.ms); it restarts after a downtime.
+	Shutdown        bool
+	ShutdownTimeout time.Duration
 	// Storm marks a seed whose faults come every few election timeouts; in it a new
 	// quorum leader crashes with ElectedCrashPPM right after its election.
 	Storm           bool
@@ -65,8 +76,6 @@ type FaultConfig struct {
 	// EdgePPM is the share of fault durations drawn close to a timeout (a lease, a
 	// session, an election timeout) rather than at random (wide.go).
 	EdgePPM int64
-	// Swarm says how the seed switched whole kinds on and off (wide.go).
-	Swarm string
 	// Link rates (parts per million) applied to every link while LinkRates is on.
 	LossPPM, DupPPM, ReorderPPM, StreamBreakPPM int64
 	// Disk rates (parts per million per operation) while DiskEIO, DiskENOSPC and
@@ -85,9 +94,10 @@ func (f *FaultConfig) kinds() []struct {
 	}{
 		{"crash", f.Crash}, {"pause", f.Pause}, {"partition", f.Partition}, {"clog", f.Clog},
 		{"link-rates", f.LinkRates}, {"disk-eio", f.DiskEIO}, {"disk-enospc", f.DiskENOSPC},
-		{"read-corrupt", f.ReadCorrupt}, {"at-rest-corrupt", f.AtRestCorrupt}, {"clock-jump", f.ClockJump},
-		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss}, {"byzantine", f.Byzantine},
-		{"lease-edge", f.LeaseEdge},
+		{"read-corrupt", f.ReadCorrupt}, {"at-rest-corrupt", f.AtRestCorrupt}, {"partition-corrupt", f.PartitionCorrupt},
+		{"clock-jump", f.ClockJump},
+		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss}, {"controlled-shutdown", f.Shutdown},
+		{"byzantine", f.Byzantine}, {"lease-edge", f.LeaseEdge},
 	}
 }
 
@@ -136,7 +146,8 @@ type Config struct {
 	Workload    WorkloadConfig
 	Data        DataConfig
 	// Wide holds the wide draws: storage, sizes, swarm switches, timing edges (wide.go).
-	Wide WideConfig
+	Wide  WideConfig
+	Shell ShellConfig
 	// SafetyDuration is how long faults and the workload run.
 	SafetyDuration time.Duration
 	// LivenessBound is how long, once faults stop, the cluster has to converge.
@@ -145,6 +156,14 @@ type Config struct {
 	// snapshots (0: the node's default). Small values make lagging followers install
 	// snapshots.
 	SnapshotRecords int
+	// SegmentBytes and IndexIntervalBytes configure the nodes' logs (log.segment.bytes,
+	// log.index.interval.bytes; 0: the node's defaults). Small segments roll, so that
+	// there are closed segments to recover, trust and damage.
+	SegmentBytes       int64
+	IndexIntervalBytes int
+	// SegmentAge is log.roll.ms (0: never): a segment older than it rolls at the next
+	// append.
+	SegmentAge time.Duration
 	// QuorumFetchBytesMax and QuorumSnapshotChunkBytes bound the controller quorum's
 	// fetch answers and snapshot chunks (0: the node's defaults). Small values split
 	// transfers into many rounds, where stale-epoch commits show.
@@ -155,6 +174,79 @@ type Config struct {
 	// scripted describes the schedule a scripted run replays instead of drawing faults
 	// and operations ("" for a seed's own run).
 	scripted string
+}
+
+// ShellConfig is how the node shells batch their work, drawn per seed within what the
+// real node may do: its loop takes every input already waiting, up to
+// core.InputBatchMax, before one Drain, and its disk worker makes everything queued
+// while a batch ran the next batch (diskexec). The zero value drains after every input
+// and starts every batch at once with everything queued.
+type ShellConfig struct {
+	// InputBatchMax bounds the inputs a node takes before one Drain (at most
+	// core.InputBatchMax); each round's bound is drawn in [1, InputBatchMax].
+	InputBatchMax int
+	// InputWindow: inputs that arrive within a drawn [0, InputWindow] of a round's first
+	// join the round (0: those at the same virtual time).
+	InputWindow time.Duration
+	// DiskWake: a free disk starts its next batch a drawn [0, DiskWake] after an op is
+	// queued, so that ops emitted meanwhile join it.
+	DiskWake time.Duration
+	// DiskCutPPM is the share of batches (parts per million) that take only a drawn
+	// prefix of the ops queued, half of those a single op, instead of every op queued.
+	DiskCutPPM int64
+}
+
+// drawShell draws a seed's ShellConfig from its own stream.
+func drawShell(seed uint64) ShellConfig {
+	rng := Stream(seed, streamShell, 0)
+	s := ShellConfig{InputBatchMax: core.InputBatchMax}
+	switch rng.IntN(4) {
+	case 0:
+		s.InputBatchMax = 1
+	case 1:
+		s.InputBatchMax = 2 + rng.IntN(7)
+	}
+	s.InputWindow = []time.Duration{0, 0, 20 * time.Microsecond, 200 * time.Microsecond}[rng.IntN(4)]
+	s.DiskWake = []time.Duration{0, 50 * time.Microsecond, 500 * time.Microsecond}[rng.IntN(3)]
+	s.DiskCutPPM = []int64{0, 250_000, 1_000_000}[rng.IntN(3)]
+	return s
+}
+
+func (s *ShellConfig) drawInputCap(rng *rand.Rand) int {
+	if s.InputBatchMax <= 1 {
+		return 1
+	}
+	return 1 + rng.IntN(s.InputBatchMax)
+}
+
+func (s *ShellConfig) drawInputWindow(rng *rand.Rand) time.Duration {
+	if s.InputWindow <= 0 {
+		return 0
+	}
+	return time.Duration(rng.Int64N(int64(s.InputWindow) + 1))
+}
+
+func (s *ShellConfig) drawDiskWake(rng *rand.Rand) time.Duration {
+	if s.DiskWake <= 0 {
+		return 0
+	}
+	return time.Duration(rng.Int64N(int64(s.DiskWake) + 1))
+}
+
+// drawDiskBatch is how many of the queued ops the next batch takes (0: all of them).
+func (s *ShellConfig) drawDiskBatch(rng *rand.Rand, queued int) int {
+	if s.DiskCutPPM <= 0 || rng.Int64N(1_000_000) >= s.DiskCutPPM {
+		return 0
+	}
+	if rng.IntN(2) == 0 {
+		return 1
+	}
+	return 1 + rng.IntN(queued)
+}
+
+func (s ShellConfig) String() string {
+	return fmt.Sprintf("shell: up to %d inputs per drain within %v; disk batches start within %v, %s of them cut short\n",
+		s.InputBatchMax, s.InputWindow, s.DiskWake, ppm(s.DiskCutPPM))
 }
 
 // Voters returns the ids of the controller quorum's voters, sorted.
@@ -196,6 +288,11 @@ func Draw(seed uint64, plants plant.Set) Config {
 	}
 	c.LivenessBound = LivenessBound(c.Timing)
 	drawExtra(seed, &c)
+	if err := c.validate(); err != nil {
+		// The draws stay within what the node accepts (core.Config.Validate included):
+		// a seed must test the cluster, not a configuration no node would start with.
+		panic(fmt.Sprintf("sim: seed %d drew an invalid configuration: %v", seed, err))
+	}
 	return c
 }
 
@@ -233,7 +330,69 @@ func drawExtra(seed uint64, c *Config) {
 	}
 	on := drawAttack(seed, &c.Faults)
 	c.Faults.Byzantine = on && c.Faults.Any()
+	c.Shell = drawShell(seed)
+	drawShutdown(seed, c.Timing, &c.Faults)
+	drawLogs(seed, c)
 	drawWide(seed, c)
+}
+
+// drawLogs draws partition corruption, from the logs' own stream. How the logs lie in
+// segments is drawn later (drawSegments), once the fault swarm has settled which kinds
+// the seed runs: seeds that damage partition data need segments of a few batches.
+func drawLogs(seed uint64, c *Config) {
+	rng := Stream(seed, streamDataConfig, 4)
+	c.Faults.PartitionCorrupt = c.Faults.Any() && c.Data.On() && rng.IntN(2) == 0
+	c.Faults.AllCopiesPPM = []int64{0, 100_000, 300_000}[rng.IntN(3)]
+}
+
+// Shares of seeds, in percent, of the segment draws (drawSegments).
+const (
+	tinySegmentsPercent   = 6  // 16 KiB segments rolled every few milliseconds
+	smallSegmentsPercent  = 30 // segments of 1 to 16 KiB
+	mediumSegmentsPercent = 25 // segments of 16 KiB to 1 MiB
+	segmentAgePercent     = 25 // of the small and medium ones, rolled by age too
+)
+
+// drawSegments draws how the nodes' logs lie in segments (log.segment.bytes,
+// log.index.interval.bytes, log.roll.ms), the one place they are drawn, from their own
+// stream. Most seeds keep Kafka's 1 GiB segments; the others roll them, so that rolls,
+// retention of whole segments, truncations across segments and recovery of closed
+// segments run under faults. Every seed that damages partition data takes segments of
+// a few batches: a partition holds a few kilobytes in a run, and the damage goes to
+// closed segments.
+func drawSegments(seed uint64, c *Config) {
+	rng := Stream(seed, streamDataConfig, 5)
+	bytes := int64(1+rng.IntN(16)) << 10
+	interval := 64 << rng.IntN(5)
+	age := time.Duration(500+rng.IntN(9500)) * time.Millisecond
+	aged := rng.IntN(100) < segmentAgePercent || c.Faults.Any()
+	switch r := rng.IntN(100); {
+	case c.Faults.PartitionCorrupt:
+		c.SegmentBytes, c.IndexIntervalBytes = bytes/4, interval/2
+	case r < tinySegmentsPercent:
+		// About a batch per segment, and a roll every few milliseconds: every
+		// truncation and deletion crosses segments.
+		c.SegmentBytes, c.IndexIntervalBytes = 16<<10, interval
+		c.SegmentAge = time.Duration(5+rng.IntN(95)) * time.Millisecond
+	case r < tinySegmentsPercent+smallSegmentsPercent:
+		c.SegmentBytes, c.IndexIntervalBytes = bytes, interval
+	case r < tinySegmentsPercent+smallSegmentsPercent+mediumSegmentsPercent:
+		// Log-uniform from 16 KiB to 1 MiB.
+		c.SegmentBytes, c.IndexIntervalBytes = int64(float64(16<<10)*math.Exp2(rng.Float64()*6)), interval
+		if aged {
+			c.SegmentAge = age
+		}
+	}
+}
+
+// drawShutdown draws the controlled shutdowns of a seed, from its own stream: a third of
+// the seeds with faults have them, and their timeout ranges from a couple of heartbeats
+// (shutdowns that time out with leaderships still there) to two session timeouts.
+func drawShutdown(seed uint64, t core.Timing, f *FaultConfig) {
+	rng := Stream(seed, streamDataConfig, 3)
+	on := rng.IntN(3) == 0
+	f.ShutdownTimeout = 2*t.HeartbeatInterval + time.Duration(rng.Int64N(int64(2*t.SessionTimeout)))
+	f.Shutdown = on && f.Any()
 }
 
 // drawAttack draws the byzantine client's rates into f and whether the seed has one
@@ -409,6 +568,9 @@ func (c Config) String() string {
 			offs = "off: " + strings.Join(off, " ")
 		}
 		fmt.Fprintf(&b, "faults: every ~%v: %s (%s)\n", f.Interval, strings.Join(on, " "), offs)
+		if f.PartitionCorrupt {
+			fmt.Fprintf(&b, "  partition corruption: a batch of a closed segment, on every replica in %s of the faults\n", ppm(f.AllCopiesPPM))
+		}
 		fmt.Fprintf(&b, "  downtime <= %v, partitions <= %v; link loss %s dup %s reorder %s stream-break %s; disk write-eio %s sync-eio %s enospc %s read-corrupt %s\n",
 			f.DowntimeMax, f.PartitionMax, ppm(f.LossPPM), ppm(f.DupPPM), ppm(f.ReorderPPM), ppm(f.StreamBreakPPM),
 			ppm(f.WriteEIOPPM), ppm(f.SyncEIOPPM), ppm(f.ENOSPCPPM), ppm(f.ReadCorruptPPM))
@@ -420,6 +582,9 @@ func (c Config) String() string {
 		}
 		if f.LivenessDown > 0 {
 			fmt.Fprintf(&b, "  the liveness phase leaves up to %d broker(s) down\n", f.LivenessDown)
+		}
+		if f.Shutdown {
+			fmt.Fprintf(&b, "  controlled shutdowns time out after %v\n", f.ShutdownTimeout)
 		}
 		if f.Byzantine {
 			fmt.Fprintf(&b, "  byzantine client: an attack every ~%v until the run ends; forged fetches after %s of leaders' answers\n", f.AttackInterval, ppm(f.AimPPM))
@@ -436,8 +601,16 @@ func (c Config) String() string {
 	if c.QuorumFetchBytesMax > 0 {
 		fmt.Fprintf(&b, "; quorum fetches <= %d bytes, snapshot chunks <= %d bytes", c.QuorumFetchBytesMax, c.QuorumSnapshotChunkBytes)
 	}
-	fmt.Fprintf(&b, "; replica lag max %v\n", c.Timing.ReplicaLagMax)
+	fmt.Fprintf(&b, "; replica lag max %v", c.Timing.ReplicaLagMax)
+	if c.SegmentBytes > 0 {
+		fmt.Fprintf(&b, "; log segments of %d bytes, an index entry every %d bytes", c.SegmentBytes, c.IndexIntervalBytes)
+	}
+	if c.SegmentAge > 0 {
+		fmt.Fprintf(&b, ", rolled after %v", c.SegmentAge)
+	}
+	b.WriteString("\n")
 	b.WriteString(c.Data.String())
+	b.WriteString(c.Shell.String())
 	b.WriteString(c.wideString())
 	fmt.Fprintf(&b, "phases: safety %v, liveness bound %v\n", c.SafetyDuration, c.LivenessBound)
 	if c.scripted != "" {
@@ -467,12 +640,20 @@ func (c *Config) validate() error {
 	if len(c.Brokers()) == 0 {
 		return fmt.Errorf("sim: no brokers")
 	}
+	if s := c.Shell; s.InputBatchMax > core.InputBatchMax || s.InputWindow < 0 || s.DiskWake < 0 || s.DiskCutPPM < 0 {
+		return fmt.Errorf("sim: shell %+v outside what the real node does (at most %d inputs per drain)", s, core.InputBatchMax)
+	}
 	if c.Workload.Clients < 0 || len(c.Workload.Topics) == 0 {
 		return fmt.Errorf("sim: workload needs topics")
 	}
 	for _, n := range c.Nodes {
 		if n.ID < 1 || n.ID >= clientAddrBase {
 			return fmt.Errorf("sim: node id %d outside [1, %d)", n.ID, clientAddrBase)
+		}
+		// The core's own check, as the real node makes it at start: a configuration
+		// it refuses would only make the node panic or stop.
+		if err := c.coreConfig(n, 0).Validate(); err != nil {
+			return fmt.Errorf("sim: node %d: %w", n.ID, err)
 		}
 	}
 	return nil

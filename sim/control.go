@@ -109,6 +109,21 @@ func (w *World) Restart(id int32) error {
 	return nil
 }
 
+// Shutdown sends node id a SIGTERM: a controlled shutdown that stops it once its
+// leaderships moved away, or after timeout. It stays down until Restart.
+func (w *World) Shutdown(id int32, timeout time.Duration) error {
+	n, err := w.mustNode(id)
+	if err != nil {
+		return err
+	}
+	if !n.up || n.paused || n.shutdown != nil {
+		return fmt.Errorf("node %d is not running, or already shutting down", id)
+	}
+	w.cov.Inc("fault:controlled-shutdown")
+	n.beginShutdown(timeout, -1)
+	return nil
+}
+
 // Pause stops node id's process until Resume; its inputs wait.
 func (w *World) Pause(id int32) error {
 	n, err := w.mustNode(id)

@@ -62,7 +62,8 @@ func (c Coverage) String() string {
 // FaultKinds are the fault counters a sweep expects to see non-zero.
 var FaultKinds = []string{"fault:crash", "fault:restart", "fault:pause", "fault:partition", "fault:clog",
 	"fault:link-rates", "fault:disk-eio", "fault:disk-enospc", "fault:read-corrupt", "fault:at-rest-corrupt",
-	"fault:clock-jump", "fault:crash-on-write", "fault:power-loss", "fault:byzantine"}
+	"fault:partition-corrupt", "fault:partition-sector-lost", "fault:partition-corrupt-every-copy",
+	"fault:clock-jump", "fault:crash-on-write", "fault:power-loss", "fault:controlled-shutdown", "fault:byzantine"}
 
 // Interesting are the protocol events a sweep expects to have exercised. Counters come
 // from the node's notes; the list grows with the protocols.
@@ -72,12 +73,17 @@ var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "n
 	"note:replica-truncate", "partition:isr-shrink", "partition:isr-shrink-to-min",
 	"partition:isr-expand", "partition:leader-failover", "producer:duplicate-answered",
 	"fetch:long-poll", "liveness:data-converged", "note:replica-reset",
+	// damaged partition data: fenced, handed over, fetched back, declared lost, copied
+	"note:replica-damaged", "note:replica-resign", "note:replica-repair", "note:replica-lost", "note:replica-gap",
+	"check:declared-lost",
 	// groups
 	"group:rebalance", "group:coordinator-failover", "group:leader-rejoin-new-partitions", "group:leave",
 	"group:member-id-required", "group:commit-retry",
 	// peer authentication and the byzantine client
 	"auth:session", "auth:refused:reset", "auth:refused:tag", "auth:refused:no-session", "auth:refused:handshake",
-	"attack:client-closed", "attack:client-answered", "attack:aimed-fetch"}
+	"attack:client-closed", "attack:client-answered", "attack:aimed-fetch",
+	// the shell: controlled shutdowns, input batches, group commits cut short
+	"shutdown:ready", "shutdown:timed-out", "shell:inputs-batched", "shell:disk-batch-grouped", "shell:disk-batch-cut"}
 
 // Missing lists the names among want whose counter is 0 in c.
 func (c Coverage) Missing(want []string) []string {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,15 +67,25 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 	if w.data == nil || w.phase != phaseEnd {
 		return true
 	}
-	vs := CheckLog(w.logHistory())
+	h := w.logHistory()
+	if c.data != nil {
+		h.Declared = map[string][][2]int64{}
+		for tp, rs := range c.data.declared { // order-independent: fills another map
+			for _, r := range rs {
+				h.Declared[tp.String()] = append(h.Declared[tp.String()], [2]int64{r.from, r.to})
+			}
+		}
+	}
+	vs := CheckLog(h)
 	w.cov.Add("check:log-partitions", int64(len(w.data.finalHW)))
+	vs = c.allowDamageLosses(vs)
 	if len(vs) > 0 {
 		if w.cfg.Data.FlushAsync && lossOnly(vs) {
 			// log.flush=async gives up promise 1: a correlated power loss may take
 			// acknowledged records with it. Report it as what the mode allows.
-			what := "log.flush=async lost records: "
+			what := AllowedAsync + " lost records: "
 			if firstLost(vs).Kind == "lost" {
-				what = "log.flush=async lost acknowledged acks=all records: "
+				what = AllowedAsync + " lost acknowledged acks=all records: "
 			}
 			c.allowed = append(c.allowed, what+firstLost(vs).String())
 			w.cov.Inc("check:async-loss")
@@ -115,22 +126,56 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 	return c.checkReplicasAgree()
 }
 
-// linearizableReads returns the final reads of the partitions whose histories must be
-// linearizable: all of them, except with log.flush=async those that lost committed
-// records (the model's committed length went back), which are reported as allowed.
-func (c *checkers) linearizableReads() map[TopicPartition][]LogRecord {
+// Prefixes of Result.Allowed entries: what allowed the loss.
+const (
+	AllowedAsync  = "log.flush=async"
+	AllowedDamage = "partition corruption"
+)
+
+// allowDamageLosses takes out of vs the acknowledged records lost where the partition
+// declared a range lost (every in-sync copy was damaged), reports them as allowed, and
+// returns the rest.
+func (c *checkers) allowDamageLosses(vs []LogViolation) []LogViolation {
 	w := c.w
-	if c.data == nil || len(c.data.regressed) == 0 {
-		return w.data.finalReads
-	}
-	out := map[TopicPartition][]LogRecord{}
-	for _, tp := range w.data.finalPartitions() {
-		why, lost := c.data.regressed[tp]
-		if !lost {
-			out[tp] = w.data.finalReads[tp]
+	var rest, lost []LogViolation
+	for _, v := range vs {
+		if v.Kind == "damage-lost" {
+			lost = append(lost, v)
 			continue
 		}
-		c.allowed = append(c.allowed, fmt.Sprintf("log.flush=async lost committed records of %s (%s): its history is not checked for linearizability", tp, why))
+		rest = append(rest, v)
+	}
+	if len(lost) > 0 {
+		c.allowed = append(c.allowed, fmt.Sprintf("%s lost %d acknowledged records with every in-sync copy damaged; first: %s", AllowedDamage, len(lost), lost[0]))
+		w.cov.Inc("check:damage-lost-acknowledged")
+		w.record(traces.Event{Kind: traces.KindCheck, Sub: traces.CheckPassed, Node: -1, Peer: -1},
+			func() string { return "allowed by the damage: " + FormatLogViolations(lost) })
+	}
+	return rest
+}
+
+// linearizableReads returns the final reads of the partitions whose histories must be
+// linearizable: all of them, except with log.flush=async those that lost committed
+// records (the model's committed length went back), and those whose final read met a
+// range the partition declared lost (its records are gone, and the model's committed
+// length cannot be replayed through it), which are reported as allowed.
+func (c *checkers) linearizableReads() map[TopicPartition][]LogRecord {
+	w := c.w
+	out := map[TopicPartition][]LogRecord{}
+	for _, tp := range w.data.finalPartitions() {
+		recs := w.data.finalReads[tp]
+		if c.data != nil {
+			if why, lost := c.data.regressed[tp]; lost {
+				c.allowed = append(c.allowed, fmt.Sprintf("%s lost committed records of %s (%s): its history is not checked for linearizability", AllowedAsync, tp, why))
+				continue
+			}
+		}
+		if i := slices.IndexFunc(recs, func(r LogRecord) bool { return r.Fenced }); i >= 0 {
+			c.allowed = append(c.allowed, fmt.Sprintf("%s: %s answers CORRUPT_MESSAGE from offset %d (a range declared lost): its history is not checked for linearizability", AllowedDamage, tp, recs[i].Offset))
+			w.cov.Inc("check:damage-unlinearized")
+			continue
+		}
+		out[tp] = recs
 	}
 	return out
 }

@@ -19,7 +19,7 @@ func partitionHistory() ([]*Op, map[TopicPartition][]LogRecord) {
 		{ID: 5, Client: 3, Kind: OpProduce, Topic: "d", Values: []string{"x"}, Acks: -1, Call: 42, Return: Never, Outcome: Indeterminate},
 		{ID: 6, Client: 2, Kind: OpFetch, Topic: "d", Call: 50, Return: 51, Outcome: OK, HW: 3},
 	}
-	final := map[TopicPartition][]LogRecord{{"d", 0}: {{0, "a"}, {1, "b"}, {2, "c"}}}
+	final := map[TopicPartition][]LogRecord{{"d", 0}: {{Offset: 0, Value: "a"}, {Offset: 1, Value: "b"}, {Offset: 2, Value: "c"}}}
 	return ops, final
 }
 
@@ -83,9 +83,9 @@ func TestCheckLogFindsNewKinds(t *testing.T) {
 				{Client: 1, Partition: "t/0", Value: "b", Call: 1, Return: 2, Outcome: OK, Offset: 1, Batch: 7, Index: 1},
 				{Client: 2, Partition: "t/0", Value: "c", Call: 3, Return: 4, Outcome: OK, Offset: 2, Weak: true},
 			},
-			Fetches:  []LogFetch{{Client: 3, Partition: "t/0", Call: 5, Return: 6, Records: []LogRecord{{0, "a"}, {1, "b"}}, HW: 2}},
+			Fetches:  []LogFetch{{Client: 3, Partition: "t/0", Call: 5, Return: 6, Records: []LogRecord{{Offset: 0, Value: "a"}, {Offset: 1, Value: "b"}}, HW: 2}},
 			Earliest: []LogEarliest{{Client: 3, Partition: "t/0", Call: 7, Offset: 0}},
-			Final:    map[string][]LogRecord{"t/0": {{0, "a"}, {1, "b"}, {2, "c"}}},
+			Final:    map[string][]LogRecord{"t/0": {{Offset: 0, Value: "a"}, {Offset: 1, Value: "b"}, {Offset: 2, Value: "c"}}},
 			FinalHW:  map[string]int64{"t/0": 3},
 		}
 	}
@@ -96,15 +96,17 @@ func TestCheckLogFindsNewKinds(t *testing.T) {
 		kind   string
 		mutate func(h *LogHistory)
 	}{
-		{"gap", func(h *LogHistory) { h.Final["t/0"] = []LogRecord{{0, "a"}, {1, "b"}, {3, "c"}} }},
+		{"gap", func(h *LogHistory) {
+			h.Final["t/0"] = []LogRecord{{Offset: 0, Value: "a"}, {Offset: 1, Value: "b"}, {Offset: 3, Value: "c"}}
+		}},
 		{"gap", func(h *LogHistory) { h.FinalHW["t/0"] = 4 }},
 		{"torn", func(h *LogHistory) {
-			h.Final["t/0"] = []LogRecord{{0, "a"}, {1, "c"}, {2, "b"}}
+			h.Final["t/0"] = []LogRecord{{Offset: 0, Value: "a"}, {Offset: 1, Value: "c"}, {Offset: 2, Value: "b"}}
 			h.Fetches = nil
 			h.Produces[1].Offset, h.Produces[2].Offset = -1, -1
 		}},
 		{"torn", func(h *LogHistory) {
-			h.Final["t/0"] = []LogRecord{{0, "a"}}
+			h.Final["t/0"] = []LogRecord{{Offset: 0, Value: "a"}}
 			h.FinalHW["t/0"] = 1
 			h.Fetches = nil
 			h.Produces[1].Outcome = Indeterminate
@@ -112,7 +114,7 @@ func TestCheckLogFindsNewKinds(t *testing.T) {
 		}},
 		{"above-hw", func(h *LogHistory) { h.Fetches[0].HW = 1 }},
 		{"lost-read", func(h *LogHistory) {
-			h.Fetches = append(h.Fetches, LogFetch{Client: 3, Partition: "t/0", Call: 8, Return: 9, Records: []LogRecord{{3, "d"}}, HW: 4})
+			h.Fetches = append(h.Fetches, LogFetch{Client: 3, Partition: "t/0", Call: 8, Return: 9, Records: []LogRecord{{Offset: 3, Value: "d"}}, HW: 4})
 			h.Produces = append(h.Produces, LogProduce{Client: 2, Partition: "t/0", Value: "d", Call: 7, Return: Never, Outcome: Indeterminate})
 		}},
 		{"backwards", func(h *LogHistory) {

@@ -479,6 +479,14 @@ func (d *dataWorkload) finalRead(tp TopicPartition, pos, target int64, done func
 			d.finalToStart(tp, pos, target, done)
 			return
 		}
+		if op.Outcome != OK && op.Code == errCorruptMessage {
+			// The partition fenced this offset (damaged data with no in-sync copy left):
+			// note it and read on after it, as an application that skips it would.
+			w.cov.Inc("final-read:fenced-offset")
+			d.finalReads[tp] = append(d.finalReads[tp], LogRecord{Offset: pos, Fenced: true})
+			d.finalRead(tp, pos+1, target, done)
+			return
+		}
 		if op.Outcome != OK {
 			// A partition that lost its ISR, or a leader that took over with fewer
 			// replicas than min.insync.replicas (its high watermark can never cover

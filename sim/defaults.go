@@ -15,8 +15,8 @@ func init() {
 }
 
 // openDiskexec recovers a node's disk with the shared executor.
-func openDiskexec(fsys storage.FS) (Executor, disk.Recovered, error) {
-	x, rec, err := diskexec.Open(fsys, diskexec.Config{})
+func openDiskexec(fsys storage.FS, cfg storage.LogConfig) (Executor, disk.Recovered, error) {
+	x, rec, err := diskexec.Open(fsys, diskexec.Config{Log: cfg})
 	if err != nil {
 		return nil, rec, err
 	}

@@ -40,7 +40,9 @@ func TestCheckLogDeletionStillFinds(t *testing.T) {
 			h.Final["t/0"] = h.Final["t/0"][:1]
 		}},
 		// a topic that never deletes answers an earliest offset above 0
-		{"earliest", func(h *LogHistory) { h.Start, h.MayDelete, h.DeleteOnly, h.Final["t/0"] = nil, nil, nil, goodLogHistory().Final["t/0"] }},
+		{"earliest", func(h *LogHistory) {
+			h.Start, h.MayDelete, h.DeleteOnly, h.Final["t/0"] = nil, nil, nil, goodLogHistory().Final["t/0"]
+		}},
 		// the log starts above every offset DeleteRecords asked for
 		{"deleted", func(h *LogHistory) { h.Deletes[0].Offset = 1 }},
 		// the final read is not dense from its start
@@ -66,7 +68,7 @@ func TestCheckLogBatchCutByTheStart(t *testing.T) {
 			{Client: 1, Partition: "t/0", Value: "b", Call: 10, Return: 20, Outcome: OK, Offset: 1, Batch: 1, Index: 1},
 			{Client: 1, Partition: "t/0", Value: "c", Call: 10, Return: 20, Outcome: OK, Offset: 2, Batch: 1, Index: 2},
 		},
-		Final:      map[string][]LogRecord{"t/0": {{1, "b"}, {2, "c"}}},
+		Final:      map[string][]LogRecord{"t/0": {{Offset: 1, Value: "b"}, {Offset: 2, Value: "c"}}},
 		Start:      map[string]int64{"t/0": 1},
 		MayDelete:  map[string]bool{"t/0": true},
 		DeleteOnly: map[string]bool{"t/0": true},
@@ -75,7 +77,7 @@ func TestCheckLogBatchCutByTheStart(t *testing.T) {
 	if vs := CheckLog(h); len(vs) != 0 {
 		t.Fatalf("%s", FormatLogViolations(vs))
 	}
-	h.Final["t/0"] = []LogRecord{{1, "b"}}
+	h.Final["t/0"] = []LogRecord{{Offset: 1, Value: "b"}}
 	h.FinalHW = map[string]int64{"t/0": 2}
 	if vs := CheckLog(h); len(vs) == 0 {
 		t.Fatal("a batch missing its last record above the start passed")

@@ -21,18 +21,26 @@
 //
 // # The node shell
 //
-// After every input the shell drains the node and acts on its output: disk ops are queued
-// and carried out by the executor when they complete (after a latency drawn from disksim,
-// in emission order), and their Done is delivered then; messages become netsim datagrams,
-// sealed on authenticated peer connections (below); responses are framed
-// (wire.AppendResponse) and sent on the client's stream; Close breaks the stream; notes
-// go to the trace and the coverage counters; a Fatal output crashes the node, which
-// restarts from its disk. Bytes that reach a node on a client stream are cut into
-// frames as the real node's reader does (a size prefix over the frame limit closes the
-// connection; a frame not yet whole waits for its bytes), then wire.ParseRequest decodes
-// them: a malformed frame closes the connection. Running an op at its completion rather than at its
-// emission means a crash loses the ops still queued, as a real crash loses what the device
-// had not done yet: an output released before its op completed is then caught.
+// The shell takes inputs as the real node's loop does: it drains the node once for a
+// round of inputs, up to core.InputBatchMax of them, those that arrive within a short
+// window of the round's first (ShellConfig, drawn per seed: from one input per Drain to
+// the whole bound, and from the same virtual time to 200µs); the completions a disk batch
+// step releases are one input. It acts on the output: disk ops are queued and run in
+// group commits by the same code as the real node's disk worker (disk.go, diskexec's
+// Queue and Batch), with batch boundaries drawn per seed and completions timed by
+// disksim's latencies; messages become netsim datagrams, sealed on authenticated peer
+// connections (below); responses are framed (wire.AppendResponse) and sent on the
+// client's stream (a nil response, an acks=0 produce's completion, sends nothing); Close
+// breaks the stream, and the node is told the connection ended, as the real node's
+// reader tells it; notes go to the trace and the coverage counters; a Fatal output
+// crashes the node, which restarts from its disk. Bytes that reach a node on a client
+// stream are cut into frames as the real node's reader does (a size prefix over the
+// frame limit closes the connection; a frame not yet whole waits for its bytes), then
+// wire.ParseRequest decodes them: a malformed frame closes the connection. Running a
+// batch step's ops when the step completes rather than when they were emitted means a
+// crash loses the ops still queued or running, as a real crash loses what the device had
+// not done yet: an output released before its op completed is then caught. A crash also
+// loses the outputs of inputs the node took and had not drained yet.
 //
 // Node faults: a crash drops the process and its pending events (an incarnation number
 // makes them stale), replaces the disk with disksim's crash image and breaks the node's
@@ -40,7 +48,12 @@
 // with a new seed. A pause buffers the node's inputs in order while its clock runs on; on
 // resume they are delivered, then a Tick. Half of the crashes are armed (crashArm) to
 // strike at a moment too short for random timing to hit: while the node's next disk op
-// is in flight, just after it answers a write, or just after it wins a quorum election.
+// is in flight (within the batch step that runs it), just after it answers a write, or just after it wins a quorum election.
+// A third of the seeds with faults send controlled shutdowns (shutdown.go): a simulated
+// SIGTERM makes the shell call Shutdown and keep stepping the node until ShutdownReady
+// or the drawn controlled-shutdown timeout, then stop it as a clean process exit (no
+// crash image: the disk keeps what was written) and restart it after a downtime.
+// Coverage: fault:controlled-shutdown, shutdown:ready, shutdown:timed-out.
 // A quarter of the seeds with crashes are storms (FaultConfig.Storm): faults every few
 // election timeouts, and new quorum leaders crashing right after their election.
 //
@@ -175,9 +188,13 @@
 // high watermarks never decreasing, across restarts too. Partitions (partinv.go): one
 // leader per (partition, leader epoch); no two replicas of a partition leading with a
 // valid lease at once; a replica's high watermark never decreasing within an epoch and
-// incarnation; every ISR member durably holding everything below its leader's high
-// watermark; replicas agreeing below the smaller high watermark; in every image the ISR
-// within the replicas and the leader within the ISR. Groups: in every coordinator's view,
+// incarnation (except when it cuts damaged data to fetch it back); every ISR member
+// durably holding everything below its leader's high watermark; replicas agreeing below
+// the smaller high watermark; in every image the ISR within the replicas and the leader
+// within the ISR; a range a replica fences as damaged holding a batch a fault damaged on
+// that node; no replica leading while it holds damaged data and its ISR has another
+// member (a leader alone in its ISR declares its fenced ranges lost, and reads may fail
+// only there). Groups: in every coordinator's view,
 // no partition owned by two members of one generation, and a generation never handed out
 // twice with different owners. Serving (serve.go): a request that reached a node without
 // a valid lease is never answered with success, nor a read that reached a new leader not
@@ -186,7 +203,10 @@
 // After the run: broker lists must only grow; Porcupine checks the metadata history per
 // topic; CheckLog checks the produce and fetch history against the final reads (lost,
 // duplicated, torn, reordered or phantom records, gaps, reads disagreeing, high
-// watermarks going back, reads missing acknowledged writes); Porcupine checks each data
+// watermarks going back, reads missing acknowledged writes, offsets answering
+// CORRUPT_MESSAGE outside the ranges declared lost; acknowledged records in those
+// ranges are reported as allowed by the damage, and those partitions' histories are not
+// checked for linearizability); Porcupine checks each data
 // partition with the partition model (partmodel.go: the state is the committed length;
 // a produce present in the final read at base b commits there, in state b; a fetch or
 // ListOffsets latest that answered high watermark h reads state h) and each (group,

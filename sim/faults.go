@@ -33,8 +33,12 @@ import (
 //     only while the corrupted voters stay a minority of the quorum ((V-1)/2 at most) and
 //     at least one broker stays intact, and only into the controller quorum's files
 //     (metadata log, quorum state, snapshots), whose every committed record lives on a
-//     majority. Partition data gets no corruption until partitions replicate (a later
-//     rule bounds it by the ISR).
+//     majority.
+//   - Partition corruption (partcorrupt.go) damages synced partition data at rest, in
+//     closed segments below their recovery point, on any broker: the protocol must
+//     lose nothing while another in-sync copy is intact when the damage is found, and
+//     must fence what no in-sync copy holds; the checkers tell the two apart (partinv.go,
+//     logcheck.go). Read corruption reaches partition data too.
 //   - Clock jumps: forward only, and within the drift budget (see clock.jumpBudget).
 type faultSchedule struct {
 	w   *World
@@ -46,16 +50,19 @@ type faultSchedule struct {
 	// undos are the planned ends of running faults, by token.
 	undos     map[uint64]func()
 	nextUndo  uint64
-	corrupted map[int32]bool // nodes that ever got corruption
+	corrupted map[int32]bool // nodes that ever got corruption of quorum files or reads
+	// partDamage is the ground truth of partition corruption (partcorrupt.go).
+	partDamage partDamage
 }
 
 func newFaultSchedule(w *World) *faultSchedule {
 	return &faultSchedule{
-		w:         w,
-		rng:       Stream(w.cfg.Seed, streamFaults, 0),
-		cfg:       w.cfg.Faults,
-		undos:     map[uint64]func(){},
-		corrupted: map[int32]bool{},
+		w:          w,
+		rng:        Stream(w.cfg.Seed, streamFaults, 0),
+		cfg:        w.cfg.Faults,
+		undos:      map[uint64]func(){},
+		corrupted:  map[int32]bool{},
+		partDamage: partDamage{},
 	}
 }
 
@@ -118,9 +125,11 @@ func (f *faultSchedule) act(gen uint64) {
 	add(c.DiskENOSPC, f.diskENOSPC)
 	add(c.ReadCorrupt, f.readCorrupt)
 	add(c.AtRestCorrupt, f.atRestCorrupt)
+	add(c.PartitionCorrupt, f.partitionCorrupt)
 	add(c.ClockJump, f.clockJump)
 	add(c.PowerLoss, f.powerLoss)
 	add(c.LeaseEdge, f.leaseEdge)
+	add(c.Shutdown, f.shutdown)
 	if len(kinds) > 0 && !kinds[f.rng.IntN(len(kinds))]() {
 		f.w.cov.Inc("fault:skipped-by-budget")
 	}
@@ -148,6 +157,13 @@ func (f *faultSchedule) applicable(st *Step) string {
 		if !n.up || n.paused {
 			return fmt.Sprintf("node %d is not running", st.Node)
 		}
+	case StepShutdown:
+		if !n.up || n.paused {
+			return fmt.Sprintf("node %d is not running", st.Node)
+		}
+		if n.shutdown != nil {
+			return fmt.Sprintf("node %d is already shutting down", st.Node)
+		}
 	case StepPowerLoss:
 		if !slices.ContainsFunc(w.nodes, func(n *simNode) bool { return n.up }) {
 			return "every node is down"
@@ -157,6 +173,9 @@ func (f *faultSchedule) applicable(st *Step) string {
 			return fmt.Sprintf("corrupting node %d goes over the fault budget", st.Node)
 		}
 	case StepCorrupt:
+		if isPartitionSegment(st.File) {
+			return f.partitionTargetProblem(n, st)
+		}
 		if !f.mayCorrupt(n) {
 			return fmt.Sprintf("corrupting node %d goes over the fault budget", st.Node)
 		}
@@ -203,6 +222,10 @@ func (f *faultSchedule) apply(st Step, plan *Step) {
 		w.recordStep(st)
 		w.cov.Inc("fault:pause")
 		n.pause(w.now + int64(st.For))
+	case StepShutdown:
+		w.recordStep(st)
+		w.cov.Inc("fault:controlled-shutdown")
+		n.beginShutdown(st.For, st.Down)
 	case StepNet:
 		f.applyNet(st)
 	case StepLinkRates:
@@ -234,6 +257,10 @@ func (f *faultSchedule) apply(st Step, plan *Step) {
 		f.corrupted[n.spec.ID] = true
 		f.diskFaultOn(n, "read-corrupt", disksim.Faults{ReadCorruptProb: float64(st.ReadCorruptPPM) / 1e6}, 0, 0, st.For)
 	case StepCorrupt:
+		if isPartitionSegment(st.File) {
+			f.applyPartitionCorrupt(st, n)
+			break
+		}
 		f.applyCorrupt(st, n)
 	case StepClockJump:
 		if plan != nil {
@@ -339,6 +366,23 @@ func (f *faultSchedule) powerLoss() bool {
 		return false
 	}
 	f.apply(Step{Kind: StepPowerLoss, Down: f.duration(f.cfg.DowntimeMax)}, nil)
+	return true
+}
+
+// shutdown sends a running node a SIGTERM (shutdown.go): it stops once its leaderships
+// moved away or its controlled shutdown timed out, and restarts after a downtime.
+func (f *faultSchedule) shutdown() bool {
+	var able []*simNode
+	for _, n := range f.upNodes() {
+		if n.shutdown == nil {
+			able = append(able, n)
+		}
+	}
+	n := f.pick(able)
+	if n == nil {
+		return false
+	}
+	f.apply(Step{Kind: StepShutdown, Node: n.spec.ID, For: f.cfg.ShutdownTimeout, Down: f.duration(f.cfg.DowntimeMax)}, nil)
 	return true
 }
 
@@ -861,7 +905,13 @@ func (f *faultSchedule) stopAll() {
 	f.setLinks(w.cfg.Link)
 	for _, n := range w.nodes {
 		n.fs.SetFaults(disksim.Faults{})
-		n.armed = armNone
+		n.armed, n.crashOp = armNone, 0
+		if n.shutdown != nil && n.up {
+			// A controlled shutdown still under way ends now, and the node restarts
+			// with the others: the liveness phase waits for no fault.
+			n.shutdown.down = -1
+			n.stopClean(false)
+		}
 	}
 	for _, id := range f.chooseLeftDown() {
 		n := w.node(id)

@@ -87,6 +87,13 @@ type ReplicaView struct {
 	ReadReady bool
 	Loading   bool
 	Closed    bool
+	// Resigning: it leads in metadata but gave the leadership up (damaged data while
+	// another in-sync replica exists) and serves nothing; Leader is false then.
+	Resigning bool
+	// Fences are the log's fenced ranges (damaged on this disk, or declared lost).
+	Fences []disk.Fence
+	// Repairs counts truncations that cut damaged data to fetch it back.
+	Repairs int
 }
 
 // CoordinatorView is one group coordinator.
@@ -192,6 +199,15 @@ func (v View) Metadata(id int32) (MetadataView, bool) {
 		return MetadataView{}, false
 	}
 	return v.w.opts.Inspect.Metadata(m)
+}
+
+// Replicas returns node id's partition replicas, when the node is up and exposes them.
+func (v View) Replicas(id int32) []ReplicaView {
+	m := v.Machine(id)
+	if m == nil || v.w.opts.Inspect.Replicas == nil {
+		return nil
+	}
+	return v.w.opts.Inspect.Replicas(m, nil)
 }
 
 // QuorumLeader returns the leader of the highest epoch any up voter acts in, if an up

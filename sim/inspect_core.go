@@ -44,14 +44,16 @@ func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
 		n.EachReplica(func(topic string, topicID [16]byte, part int32, b partition.Brief) {
 			var isr []int32
 			var epochs []disk.EpochEntry
+			var fences []disk.Fence
 			if len(out) < cap(out) {
 				prev := out[:len(out)+1][len(out)]
-				isr, epochs = prev.ISR[:0], prev.Epochs[:0]
+				isr, epochs, fences = prev.ISR[:0], prev.Epochs[:0], prev.Fences[:0]
 			}
 			out = append(out, ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
-				Leader: b.Role == partition.RoleLeader, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
+				Leader: b.Role == partition.RoleLeader && !b.Resigning, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
 				HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
-				ISR: append(isr, b.ISR...), Epochs: append(epochs, b.Epochs...), ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed})
+				ISR: append(isr, b.ISR...), Epochs: append(epochs, b.Epochs...), ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
+				Resigning: b.Resigning, Fences: append(fences, b.Fences...), Repairs: b.Repairs})
 		})
 		return out
 	}
@@ -61,9 +63,10 @@ func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
 	}
 	for _, r := range d.Replicas() {
 		out = append(out, ReplicaView{Topic: r.Topic, TopicID: r.TopicID, Partition: r.Partition,
-			Leader: r.Role == partition.RoleLeader, Follower: r.Role == partition.RoleFollower, LeaderEpoch: r.LeaderEpoch,
+			Leader: r.Role == partition.RoleLeader && !r.Resigning, Follower: r.Role == partition.RoleFollower, LeaderEpoch: r.LeaderEpoch,
 			HW: r.HighWatermark, LEO: r.LogEndOffset, Durable: r.DurableOffset, Start: r.LogStartOffset,
-			ISR: r.ISR, Epochs: r.Epochs, ReadReady: r.ReadReady, Loading: r.Loading, Closed: r.Closed})
+			ISR: r.ISR, Epochs: r.Epochs, ReadReady: r.ReadReady, Loading: r.Loading, Closed: r.Closed,
+			Resigning: r.Resigning, Fences: r.Fences, Repairs: r.Repairs})
 	}
 	return out
 }
@@ -77,9 +80,10 @@ func coreReplicaViews(m Machine, dst []ReplicaView) []ReplicaView {
 	out := dst[:0]
 	n.EachReplica(func(topic string, topicID [16]byte, part int32, b partition.Brief) {
 		out = append(out, ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
-			Leader: b.Role == partition.RoleLeader, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
+			Leader: b.Role == partition.RoleLeader && !b.Resigning, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
 			HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
-			ISR: b.ISR, Epochs: b.Epochs, ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed})
+			ISR: b.ISR, Epochs: b.Epochs, ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
+			Resigning: b.Resigning, Fences: b.Fences, Repairs: b.Repairs})
 	})
 	return out
 }

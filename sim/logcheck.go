@@ -32,16 +32,31 @@ import (
 //     whose records are never deleted, or above the final high watermark on one whose
 //     are;
 //   - deleted: a final read starting above every offset DeleteRecords asked for, on a
-//     partition only DeleteRecords deletes from (see deletion.go).
+//     partition only DeleteRecords deletes from (see deletion.go);
+//   - fenced: the final read answered CORRUPT_MESSAGE at an offset no leader declared
+//     lost (Declared: fenced while it was the only member of its ISR). Reads may fail
+//     only where no in-sync copy was left intact;
+//   - damage-lost (allowed): an acknowledged acks=all record at an offset the partition
+//     declared lost. It was on every in-sync replica, and every one of them was
+//     damaged: the run reports it as allowed by the damage, not as a failure.
 //
 // Where records may be deleted (retention, DeleteRecords), the final read begins at
 // the partition's log start (Start): records below it are gone, and only their reads
 // are checked.
 
-// LogRecord is a record read at an offset.
+// LogRecord is a record read at an offset. Fenced marks an offset of a final read that
+// answered CORRUPT_MESSAGE: no record, the partition fenced it (Value is empty).
 type LogRecord struct {
 	Offset int64
 	Value  string
+	Fenced bool
+}
+
+func (r LogRecord) String() string {
+	if r.Fenced {
+		return fmt.Sprintf("{%d fenced}", r.Offset)
+	}
+	return fmt.Sprintf("{%d %s}", r.Offset, r.Value)
 }
 
 // LogProduce is one produce of one record.
@@ -106,6 +121,9 @@ type LogHistory struct {
 	MayDelete  map[string]bool
 	DeleteOnly map[string]bool
 	Deletes    []LogDelete
+	// Declared holds, per partition, the offset ranges [from, to) a leader declared lost
+	// (see "fenced" above).
+	Declared map[string][][2]int64
 }
 
 // LogDelete is one DeleteRecords that may have taken effect: below Offset, or below
@@ -115,6 +133,16 @@ type LogDelete struct {
 	Partition string
 	Call      int64
 	Offset    int64
+}
+
+// declared reports whether offset lies in a range the partition declared lost.
+func (h *LogHistory) declared(partition string, offset int64) bool {
+	for _, r := range h.Declared[partition] {
+		if r[0] <= offset && offset < r[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // LogViolation is one problem found.
@@ -143,6 +171,7 @@ func CheckLog(h *LogHistory) []LogViolation {
 	// the others compare with, so a lost record is reported as lost too.
 	c.readsAgree()
 	c.dense()
+	c.fenced()
 	c.lostAndReordered()
 	c.torn()
 	c.phantoms()
@@ -160,6 +189,8 @@ type logChecker struct {
 	where map[string]map[string]int64
 	out   []LogViolation
 	kinds map[string]int
+	// fencedAt maps partition -> offsets the final read found fenced.
+	fencedAt map[string]map[int64]bool
 }
 
 func (c *logChecker) report(kind, partition, format string, args ...any) {
@@ -199,6 +230,7 @@ func readName(f *LogFetch) string {
 // readsAgree folds every read into the offset maps, checking they never disagree, and
 // that fetches return only records below the high watermark they answered.
 func (c *logChecker) readsAgree() {
+	c.fencedAt = map[string]map[int64]bool{}
 	for _, p := range sortedKeys(c.h.Final) {
 		if c.at[p] == nil {
 			// Fetches read what the final read holds: size the maps for it once.
@@ -206,6 +238,13 @@ func (c *logChecker) readsAgree() {
 			c.at[p], c.where[p] = make(map[int64]string, n), make(map[string]int64, n)
 		}
 		for _, r := range c.h.Final[p] {
+			if r.Fenced {
+				if c.fencedAt[p] == nil {
+					c.fencedAt[p] = map[int64]bool{}
+				}
+				c.fencedAt[p][r.Offset] = true
+				continue
+			}
 			c.see(p, r, nil)
 		}
 	}
@@ -262,6 +301,8 @@ func (c *logChecker) lostAndReordered() {
 			if p.Offset >= 0 {
 				byPartition[p.Partition] = append(byPartition[p.Partition], p)
 			}
+		case !ok && !p.Weak && c.lostToDamage(p):
+			c.report("damage-lost", p.Partition, "value %q acknowledged at offset %d to client %d at %v sits in a range declared lost: every in-sync copy was damaged", p.Value, p.Offset, p.Client, time.Duration(p.Return))
 		case !ok && !p.Weak:
 			c.report("lost", p.Partition, "value %q acknowledged at offset %d to client %d at %v is not in the final read", p.Value, p.Offset, p.Client, time.Duration(p.Return))
 		case ok && p.Offset >= 0 && final != p.Offset:
@@ -304,6 +345,29 @@ func (c *logChecker) lostAndReordered() {
 	}
 }
 
+// fenced checks that the final read met fenced offsets only where a leader declared them
+// lost.
+func (c *logChecker) fenced() {
+	for _, p := range sortedKeys(c.fencedAt) {
+		for _, off := range sortedKeys(c.fencedAt[p]) {
+			if !c.h.declared(p, off) {
+				c.report("fenced", p, "the final read found offset %d fenced, but no leader alone in its ISR declared it lost", off)
+				break
+			}
+		}
+	}
+}
+
+// lostToDamage reports whether an acknowledged record missing from the final read sits
+// at an offset the partition declared lost (or, when its offset is unknown, whether the
+// partition lost any).
+func (c *logChecker) lostToDamage(p *LogProduce) bool {
+	if p.Offset < 0 {
+		return len(c.fencedAt[p.Partition]) > 0
+	}
+	return c.fencedAt[p.Partition][p.Offset] && c.h.declared(p.Partition, p.Offset)
+}
+
 func (c *logChecker) finalOffset(partition, value string) (int64, bool) {
 	if _, ok := c.h.Final[partition]; !ok {
 		return 0, false
@@ -316,7 +380,7 @@ func (c *logChecker) finalOffset(partition, value string) (int64, bool) {
 	// it exactly when some read agreed with it (readsAgree passed).
 	recs := c.h.Final[partition]
 	i := off - c.h.Start[partition]
-	if i < 0 || i >= int64(len(recs)) || recs[i].Value != value {
+	if i < 0 || i >= int64(len(recs)) || recs[i].Fenced || recs[i].Value != value {
 		return 0, false
 	}
 	return off, true
@@ -377,11 +441,24 @@ func (c *logChecker) torn() {
 				}
 			}
 		}
-		if present != 0 && present+deleted != len(recs) {
+		if present != 0 && present+deleted != len(recs) && !c.fencedPart(recs, base) {
 			c.report("torn", k.partition, "only %d of the %d records of batch %d are in the final read", present, len(recs), k.batch)
 			return
 		}
 	}
+}
+
+// fencedPart reports whether the records of a batch (based at base in the final read)
+// that the final read lacks sit at fenced offsets: a fence cuts at batch boundaries of
+// the log that held it, and a batch was damaged whole, but the part a follower copied
+// before the damage stays.
+func (c *logChecker) fencedPart(recs []*LogProduce, base int64) bool {
+	for _, p := range recs {
+		if _, ok := c.finalOffset(p.Partition, p.Value); !ok && !c.fencedAt[p.Partition][base+int64(p.Index)] {
+			return false
+		}
+	}
+	return true
 }
 
 // phantoms finds values read that no produce could have written.

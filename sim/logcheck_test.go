@@ -16,10 +16,10 @@ func goodLogHistory() *LogHistory {
 			{Client: 2, Partition: "t/0", Value: "e", Call: 50, Return: 51, Outcome: Failed, NotSent: true},
 		},
 		Fetches: []LogFetch{
-			{Client: 3, Partition: "t/0", Call: 22, Return: 23, Records: []LogRecord{{0, "a"}}, HW: 1},
-			{Client: 3, Partition: "t/0", Call: 45, Return: 46, Records: []LogRecord{{1, "b"}, {2, "c"}}, HW: 3},
+			{Client: 3, Partition: "t/0", Call: 22, Return: 23, Records: []LogRecord{{Offset: 0, Value: "a"}}, HW: 1},
+			{Client: 3, Partition: "t/0", Call: 45, Return: 46, Records: []LogRecord{{Offset: 1, Value: "b"}, {Offset: 2, Value: "c"}}, HW: 3},
 		},
-		Final: map[string][]LogRecord{"t/0": {{0, "a"}, {1, "b"}, {2, "c"}, {3, "d"}}},
+		Final: map[string][]LogRecord{"t/0": {{Offset: 0, Value: "a"}, {Offset: 1, Value: "b"}, {Offset: 2, Value: "c"}, {Offset: 3, Value: "d"}}},
 	}
 }
 
@@ -36,16 +36,16 @@ func TestCheckLogFindsEachKind(t *testing.T) {
 	}{
 		{"lost", func(h *LogHistory) { h.Final["t/0"] = h.Final["t/0"][:2] }},
 		{"lost", func(h *LogHistory) { h.Produces[2].Offset = 5 }},
-		{"duplicate", func(h *LogHistory) { h.Final["t/0"] = append(h.Final["t/0"], LogRecord{4, "c"}) }},
+		{"duplicate", func(h *LogHistory) { h.Final["t/0"] = append(h.Final["t/0"], LogRecord{Offset: 4, Value: "c"}) }},
 		{"reorder", func(h *LogHistory) {
 			// c was invoked after a was acknowledged but lands before it.
-			h.Final["t/0"] = []LogRecord{{0, "c"}, {1, "b"}, {2, "a"}, {3, "d"}}
+			h.Final["t/0"] = []LogRecord{{Offset: 0, Value: "c"}, {Offset: 1, Value: "b"}, {Offset: 2, Value: "a"}, {Offset: 3, Value: "d"}}
 			h.Fetches = nil
 			h.Produces[0].Offset, h.Produces[2].Offset = 2, 0
 		}},
-		{"phantom", func(h *LogHistory) { h.Final["t/0"] = append(h.Final["t/0"], LogRecord{4, "zz"}) }},
-		{"phantom", func(h *LogHistory) { h.Final["t/0"] = append(h.Final["t/0"], LogRecord{4, "e"}) }},
-		{"inconsistent", func(h *LogHistory) { h.Fetches[1].Records[0] = LogRecord{1, "x"} }},
+		{"phantom", func(h *LogHistory) { h.Final["t/0"] = append(h.Final["t/0"], LogRecord{Offset: 4, Value: "zz"}) }},
+		{"phantom", func(h *LogHistory) { h.Final["t/0"] = append(h.Final["t/0"], LogRecord{Offset: 4, Value: "e"}) }},
+		{"inconsistent", func(h *LogHistory) { h.Fetches[1].Records[0] = LogRecord{Offset: 1, Value: "x"} }},
 		{"backwards", func(h *LogHistory) {
 			h.Fetches = append(h.Fetches, LogFetch{Client: 3, Partition: "t/0", Call: 47, Return: 48, Records: nil, HW: 2})
 		}},
@@ -70,7 +70,7 @@ func TestCheckLogFindsEachKind(t *testing.T) {
 func TestCheckLogBoundsReports(t *testing.T) {
 	h := &LogHistory{Final: map[string][]LogRecord{}}
 	for i := range 100 {
-		h.Final["t/0"] = append(h.Final["t/0"], LogRecord{int64(i), strings.Repeat("x", i+1)})
+		h.Final["t/0"] = append(h.Final["t/0"], LogRecord{Offset: int64(i), Value: strings.Repeat("x", i+1)})
 	}
 	vs := CheckLog(h)
 	if len(vs) != logKindMax {
@@ -99,7 +99,7 @@ func TestCheckLogUnreadPartition(t *testing.T) {
 	}
 	h = goodLogHistory()
 	h.Final, h.Unread = map[string][]LogRecord{}, map[string]bool{"t/0": true}
-	h.Fetches = append(h.Fetches, LogFetch{Client: 4, Partition: "t/0", Call: 47, Return: 48, Records: []LogRecord{{1, "x"}}, HW: 3})
+	h.Fetches = append(h.Fetches, LogFetch{Client: 4, Partition: "t/0", Call: 47, Return: 48, Records: []LogRecord{{Offset: 1, Value: "x"}}, HW: 3})
 	if vs := CheckLog(h); len(vs) == 0 || vs[0].Kind != "inconsistent" {
 		t.Fatalf("reads of an unread partition disagreeing were not reported: %v", vs)
 	}

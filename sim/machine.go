@@ -20,25 +20,31 @@ type Machine interface {
 	Tick(now int64)
 	Drain() core.Output
 	Deadline() int64
+	// Shutdown starts a controlled shutdown (SIGTERM); ShutdownReady reports whether it
+	// completed, so that the process may exit.
+	Shutdown()
+	ShutdownReady() bool
 }
 
 // NewMachine builds a node incarnation from its configuration.
 type NewMachine func(cfg core.Config) (Machine, error)
 
-// Executor carries out one node's disk work on its storage, synchronously: Do applies the
-// op at once and returns its completion, which the simulator delivers later.
+// Executor carries out one node's disk work on its storage, synchronously: DoAll applies
+// ops at once, group-committing their syncs as diskexec.Executor does, and returns their
+// completions, which the simulator delivers when diskexec's batch steps say (disk.go).
 type Executor interface {
-	Do(op disk.Op) disk.Done
+	DoAll(ops []disk.Op) []disk.Done
 	Close() error
 }
 
 // OpenDisk recovers a node's storage and returns the executor over it and what recovery
-// found. The simulator calls it at every start, on the disk a crash left.
-type OpenDisk func(fsys storage.FS) (Executor, disk.Recovered, error)
+// found. The simulator calls it at every start, on the disk a crash left, with the
+// configuration of the node's logs.
+type OpenDisk func(fsys storage.FS, cfg storage.LogConfig) (Executor, disk.Recovered, error)
 
 // ErrNoNode says core.Node does not implement Machine in this build, so a run with the
 // real node cannot start.
-var ErrNoNode = errors.New("sim: core.Node does not implement the node contract (Start, Request, ConnClosed, Peer, Done, Tick, Drain, Deadline)")
+var ErrNoNode = errors.New("sim: core.Node does not implement the node contract (Start, Request, ConnClosed, Peer, Done, Tick, Drain, Deadline, Shutdown, ShutdownReady)")
 
 // CoreMachine builds a real core.Node.
 func CoreMachine(cfg core.Config) (Machine, error) {

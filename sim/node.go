@@ -12,6 +12,7 @@ import (
 	"github.com/seedlog/seedlog/core"
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/kafka/wire"
+	"github.com/seedlog/seedlog/diskexec"
 	"github.com/seedlog/seedlog/disksim"
 	"github.com/seedlog/seedlog/netsim"
 	"github.com/seedlog/seedlog/traces"
@@ -50,9 +51,21 @@ type simNode struct {
 	// (-1 when none is scheduled).
 	tickGen uint64
 	tickAt  int64
-	// diskFree is when the disk finishes the last op emitted: completions are FIFO.
-	diskFree int64
-	starts   int
+	starts  int
+	// The disk (disk.go): ops wait in diskQ in emission order; batch is the group
+	// commit running (nil when the disk is free), diskWaking says a batch start is
+	// scheduled. crashOp is an op whose batch an armed crash waits for (0: none).
+	diskQ      diskexec.Queue
+	batch      *diskexec.Batch
+	diskWaking bool
+	crashOp    disk.OpID
+	// diskRng draws the disk's batch boundaries, inputRng the input batches.
+	diskRng, inputRng *rand.Rand
+	// undrained counts the inputs applied since the last Drain, up to inputCap;
+	// drainGen invalidates every drain event but the latest.
+	undrained int
+	inputCap  int
+	drainGen  uint64
 	// armed makes the node crash at the next moment of its kind (see crashArm);
 	// restartAfter is the downtime that follows.
 	armed        crashArm
@@ -74,6 +87,8 @@ type simNode struct {
 	// write names.
 	writeAt  int64
 	writeNth int
+	// shutdown is the controlled shutdown in progress (shutdown.go), nil when none.
+	shutdown *shutdownState
 }
 
 // inputKind is one of the node's inputs.
@@ -84,7 +99,9 @@ const (
 	inPeer
 	inRequest
 	inConnClosed
-	inDone
+	// inDones is the completions a disk batch step released: one input, as the real
+	// node's loop takes them.
+	inDones
 )
 
 // input is an input on its way to a node (buffered while the node is paused).
@@ -94,7 +111,7 @@ type input struct {
 	client int32
 	conn   core.ConnID
 	data   []byte
-	done   disk.Done
+	dones  []disk.Done
 }
 
 // current reports whether the node is up in incarnation inc.
@@ -102,16 +119,54 @@ func (n *simNode) current(inc uint32) bool { return n.up && n.inc == inc }
 
 func (n *simNode) localNow() int64 { return n.clock.local(n.w.now) }
 
-// deliver hands an input to the node, or buffers it while the node is paused.
+// deliver hands an input to the node, or buffers it while the node is paused. As the
+// real node's loop takes what is already waiting before one Drain, inputs that arrive
+// within a short window of the first (ShellConfig) join it, up to a drawn batch size:
+// the node drains once for all of them (see drainAfter).
 func (n *simNode) deliver(in input) {
 	if n.paused {
 		n.buffer(in)
 		return
 	}
-	n.w.acting = n.spec.ID
+	w := n.w
+	w.acting = n.spec.ID
+	first := n.undrained == 0
+	if first {
+		n.inputCap = w.cfg.Shell.drawInputCap(n.inputRng)
+	}
 	n.apply(in)
+	n.undrained++
+	if n.undrained >= n.inputCap {
+		n.drain()
+		return
+	}
+	w.checks.afterStep(n)
+	if first {
+		n.drainAfter(w.cfg.Shell.drawInputWindow(n.inputRng))
+	}
+}
+
+// drainAfter schedules the Drain of the inputs taken so far: later inputs that arrive
+// before it join them.
+func (n *simNode) drainAfter(window time.Duration) {
+	n.drainGen++
+	e := n.w.schedule(n.w.now+int64(window), evDrain)
+	e.node = n.spec.ID
+	e.inc = n.inc
+	e.gen = n.drainGen
+}
+
+// drain acts on the outputs of every input taken since the last Drain.
+func (n *simNode) drain() {
+	if n.undrained > 1 {
+		n.w.cov.Inc("shell:inputs-batched")
+	}
+	n.undrained = 0
+	n.drainGen++
+	n.w.acting = n.spec.ID
 	n.act()
 	n.w.checks.afterStep(n)
+	n.checkShutdown()
 }
 
 func (n *simNode) buffer(in input) {
@@ -142,21 +197,23 @@ func (n *simNode) apply(in input) {
 		w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InConnClosed, Node: id, Peer: in.client, A: int64(in.conn)},
 			func() string { return fmt.Sprintf("client %d connection %d closed", in.client, in.conn) })
 		n.m.ConnClosed(now, in.conn)
-	case inDone:
-		d := &in.done
-		topic, part := logPartition(d.Log)
-		var h uint64
-		if len(d.Data) > 0 {
-			h = xxhash.Sum64(d.Data)
+	case inDones:
+		for i := range in.dones {
+			d := &in.dones[i]
+			topic, part := logPartition(d.Log)
+			var h uint64
+			if len(d.Data) > 0 {
+				h = xxhash.Sum64(d.Data)
+			}
+			w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InDone, Node: id, Peer: -1, A: int64(d.ID), B: int64(d.Kind), Hash: h, Topic: topic, Part: part},
+				func() string {
+					if d.Err != nil {
+						return fmt.Sprintf("done #%d %s %s: %v", d.ID, d.Kind, d.Log, d.Err)
+					}
+					return fmt.Sprintf("done #%d %s %s", d.ID, d.Kind, d.Log)
+				})
+			n.m.Done(now, *d)
 		}
-		w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InDone, Node: id, Peer: -1, A: int64(d.ID), B: int64(d.Kind), Hash: h, Topic: topic, Part: part},
-			func() string {
-				if d.Err != nil {
-					return fmt.Sprintf("done #%d %s %s: %v", d.ID, d.Kind, d.Log, d.Err)
-				}
-				return fmt.Sprintf("done #%d %s %s", d.ID, d.Kind, d.Log)
-			})
-		n.m.Done(now, in.done)
 	}
 }
 
@@ -227,7 +284,7 @@ func (n *simNode) act() {
 		}
 		w.sendResponse(n, r)
 	}
-	if n.armed == armAnswer && slices.ContainsFunc(out.Responses, func(r core.Response) bool { return r.Msg.Key() == n.armedKey }) {
+	if n.armed == armAnswer && slices.ContainsFunc(out.Responses, func(r core.Response) bool { return r.Msg != nil && r.Msg.Key() == n.armedKey }) {
 		n.armed = armNone
 		w.cov.Inc("fault:crash-after-answer")
 		n.strike(int64(armedWindow), thenUnknown)
@@ -239,11 +296,9 @@ func (n *simNode) act() {
 	n.scheduleTick()
 }
 
-// doOp queues a disk op: the disk carries it out when it completes, after the op's
-// latency and never before an earlier op (ops run and complete in emission order).
-// Running it at completion rather than at emission matters: until then a crash loses it,
-// as a real crash loses work still in the device queue, so an output released before its
-// op completed (a vote before its state is synced) can be caught.
+// doOp queues a disk op behind every op emitted before (disk.go runs them in group
+// commits). An armed crash that waits for a disk op in flight (armDiskOp, or a crash on
+// a state file's write) takes this op: it strikes while the batch that carries it runs.
 func (n *simNode) doOp(op disk.Op) {
 	w := n.w
 	topic, part := logPartition(op.Log)
@@ -253,12 +308,7 @@ func (n *simNode) doOp(op disk.Op) {
 	}
 	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutOp, Node: n.spec.ID, Peer: -1, A: int64(op.ID), B: int64(op.Kind), Hash: h, Topic: topic, Part: part},
 		func() string { return op.String() })
-	at := max(n.diskFree, w.now+int64(n.opLatency(op)))
-	n.diskFree = at
-	e := w.schedule(at, evDiskDone)
-	e.node = n.spec.ID
-	e.inc = n.inc
-	e.op = op
+	n.diskQ.Add(op)
 	if op.Kind == disk.WriteFile {
 		if n.writeAt != w.now {
 			n.writeAt, n.writeNth = w.now, 0
@@ -266,10 +316,11 @@ func (n *simNode) doOp(op disk.Op) {
 			n.writeNth++
 		}
 	}
-	if n.armed == armDiskOp || w.faults.crashOnWrite(n, op) {
+	if n.crashOp == 0 && (n.armed == armDiskOp || w.faults.crashOnWrite(n, op)) {
 		n.armed = armNone
-		n.strike(at-w.now, thenUnknown)
+		n.crashOp = op.ID
 	}
+	n.wakeDisk()
 }
 
 // crashArm is the moment an armed crash waits for. The windows they aim at are too short
@@ -317,41 +368,6 @@ func (n *simNode) strike(d int64, then crashThen) {
 	c.inc = n.inc
 }
 
-// complete carries out a queued op and delivers its completion (held while paused: the
-// disk works on while the process is stopped).
-func (n *simNode) complete(op disk.Op) {
-	done := n.exec.Do(op)
-	if done.ID != op.ID {
-		panic(fmt.Sprintf("sim: executor answered op #%d with done #%d", op.ID, done.ID))
-	}
-	if n.armed == armSynced && op.Kind == disk.Sync && n.w.phase == phaseSafety {
-		n.w.cov.Inc("fault:crash-after-sync")
-		n.crash("armed crash fault, after a sync")
-		n.scheduleRestart(n.w.now + int64(n.restartAfter))
-		return
-	}
-	n.deliver(input{kind: inDone, done: done})
-}
-
-// opLatency models how long an op takes on the disk.
-func (n *simNode) opLatency(op disk.Op) time.Duration {
-	fs := n.fs
-	switch op.Kind {
-	case disk.Append:
-		return fs.Latency(disksim.OpWrite, len(op.Data))
-	case disk.Sync:
-		return fs.Latency(disksim.OpSync, 0)
-	case disk.Read:
-		return fs.Latency(disksim.OpRead, int(min(max(op.MaxBytes, 0), readLatencyBytesMax)))
-	case disk.WriteFile, disk.LeaderEpochs:
-		return fs.Latency(disksim.OpWrite, len(op.Data)) + fs.Latency(disksim.OpSync, 0) +
-			fs.Latency(disksim.OpMetadata, 0) + fs.Latency(disksim.OpSyncDir, 0)
-	}
-	// Truncate, Reset, DeleteBelow, CreateLog, DeleteLog, RemoveFile: metadata changes
-	// made durable.
-	return fs.Latency(disksim.OpMetadata, 0) + fs.Latency(disksim.OpSync, 0) + fs.Latency(disksim.OpSyncDir, 0)
-}
-
 // scheduleTick keeps exactly one live Tick event per node, at the virtual time its local
 // deadline comes due.
 func (n *simNode) scheduleTick() {
@@ -384,7 +400,7 @@ func (n *simNode) scheduleTick() {
 // start boots a new incarnation from what the disk holds.
 func (n *simNode) start() {
 	w := n.w
-	exec, rec, err := w.opts.OpenDisk(n.fs)
+	exec, rec, err := w.opts.OpenDisk(n.fs, w.cfg.logConfig())
 	if err != nil {
 		if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSPC) {
 			// The disk is failing on purpose: the machine cannot boot now and tries
@@ -409,7 +425,6 @@ func (n *simNode) start() {
 	}
 	n.m, n.exec, n.up = m, exec, true
 	n.starts++
-	n.diskFree = w.now
 	if n.starts > 1 {
 		w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultRestart, Node: n.spec.ID, Peer: -1, A: int64(n.inc)}, func() string {
 			return fmt.Sprintf("node %d restarts (incarnation %d)", n.spec.ID, n.inc)
@@ -439,21 +454,25 @@ func (n *simNode) start() {
 }
 
 // coreConfig is the node's configuration for its current incarnation.
-func (n *simNode) coreConfig() core.Config {
-	c := &n.w.cfg
+func (n *simNode) coreConfig() core.Config { return n.w.cfg.coreConfig(n.spec, n.inc) }
+
+// coreConfig is the configuration of node spec's incarnation inc. Limits the
+// configuration does not draw (the connection bounds, the byte limits) stay zero: the
+// core's defaults, which are the real node's defaults too.
+func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 	defaults := core.DefaultDefaults
 	defaults.FlushAsync = c.Data.FlushAsync
 	if c.Data.OffsetsPartitions > 0 {
 		defaults.OffsetsTopicPartitions = c.Data.OffsetsPartitions
 	}
 	return core.Config{
-		NodeID:    n.spec.ID,
+		NodeID:    spec.ID,
 		Voters:    c.Voters(),
-		Broker:    n.spec.Broker,
-		Host:      fmt.Sprintf("node-%d", n.spec.ID),
+		Broker:    spec.Broker,
+		Host:      fmt.Sprintf("node-%d", spec.ID),
 		ClusterID: "seedlog-sim",
 		Port:      9092,
-		Seed:      coreSeed(c.Seed, n.spec.ID, n.inc),
+		Seed:      coreSeed(c.Seed, spec.ID, inc),
 		Timing:    c.Timing,
 		Defaults:  defaults,
 		Plants:    c.Plants,
@@ -477,14 +496,25 @@ func (n *simNode) crash(reason string) {
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultCrash, Node: n.spec.ID, Peer: -1, A: int64(n.inc)}, func() string {
 		return fmt.Sprintf("node %d crashes (%s)", n.spec.ID, reason)
 	})
+	n.down()
+	n.fs = n.fs.Crash(n.crashRng)
+}
+
+// down ends the process of the current incarnation: every pending event of it goes
+// stale, the outputs of inputs it took and had not drained are lost, so is the disk
+// work it queued and not yet ran, and its connections break.
+func (n *simNode) down() {
+	w := n.w
 	n.inc++
 	n.up = false
 	n.m, n.exec = nil, nil
 	n.armed = armNone
+	n.shutdown = nil
+	n.undrained = 0
+	n.diskQ, n.batch, n.diskWaking, n.crashOp = diskexec.Queue{}, nil, false, 0
 	n.paused, n.pauseBuf, n.tickPending = false, nil, false
 	n.tickGen++
 	n.tickAt = -1
-	n.fs = n.fs.Crash(n.crashRng)
 	for _, id := range w.sortedLinks(n.spec.ID) {
 		w.breakLink(id, true)
 	}
@@ -501,6 +531,12 @@ func (n *simNode) scheduleRestart(at int64) {
 // wait in order.
 func (n *simNode) pause(until int64) {
 	w := n.w
+	if n.undrained > 0 {
+		n.drain() // the loop finishes the round it is in
+		if !n.up {
+			return // a fatal output crashed it
+		}
+	}
 	n.paused = true
 	n.pauseGen++
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultPause, Node: n.spec.ID, Peer: -1, A: until}, func() string {
@@ -538,6 +574,9 @@ func (n *simNode) resume() {
 		n.tickPending = false
 		n.tickAt = -1
 		n.deliver(input{kind: inTick})
+	}
+	if n.current(inc) && !n.paused {
+		n.checkShutdown() // a controlled shutdown's timeout may have passed meanwhile
 	}
 }
 

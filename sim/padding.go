@@ -75,6 +75,17 @@ func (w *World) messageBytesMax() int {
 	return int(defaultMessageBytesMax)
 }
 
+// fetchBytesMax bounds the max.bytes a client's fetch draws: 64 KiB, or room for
+// several of the largest padded records, so that consumers keep up with producers of
+// big records as real ones, whose fetches take megabytes, do.
+func (w *World) fetchBytesMax() int {
+	n := 64 << 10
+	for _, p := range w.cfg.Data.Producers {
+		n = max(n, 8*p.ValueBytesMax)
+	}
+	return n
+}
+
 // paddingBuffer returns the run's padding, made at first use: words of a small
 // vocabulary and random bytes, as long as the largest padding plus room to start it
 // anywhere.

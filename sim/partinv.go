@@ -58,6 +58,10 @@ type dataInvariants struct {
 	// records lost), with a description of the first time.
 	committedMax map[TopicPartition]int64
 	regressed    map[TopicPartition]string
+	// declared holds, per data partition, the ranges a leader served as fenced while it
+	// was the only member of its ISR: offsets the partition declared lost because no
+	// in-sync copy of them was intact. Reads may fail there, and only there.
+	declared map[TopicPartition][]offRange
 	// aliases is checkInPlace's scratch list.
 	aliases []ReplicaView
 }
@@ -79,8 +83,9 @@ type hwKey struct {
 }
 
 type hwMark struct {
-	epoch int32
-	hw    int64
+	epoch   int32
+	hw      int64
+	repairs int
 }
 
 // groupViolation marks an invariant violation of a group coordinator.
@@ -108,6 +113,7 @@ func newDataInvariants(w *World) *dataInvariants {
 
 		committedMax: map[TopicPartition]int64{},
 		regressed:    map[TopicPartition]string{},
+		declared:     map[TopicPartition][]offRange{},
 	}
 	return d
 }
@@ -291,11 +297,16 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 		d.noteCommitted(id, r)
 	}
 	if !d.async && !r.Loading {
+		// A replica that cut damaged data to fetch it back moves its high watermark back
+		// with its log (it is out of the ISR then: nothing counts on it).
 		hk := hwKey{pk, id, n.inc}
-		if last, ok := d.hws[hk]; ok && last.epoch == r.LeaderEpoch && r.HW < last.hw {
+		if last, ok := d.hws[hk]; ok && last.epoch == r.LeaderEpoch && r.HW < last.hw && r.Repairs == last.repairs {
 			return fmt.Errorf("high watermark went back from %d to %d in leader epoch %d", last.hw, r.HW, r.LeaderEpoch)
 		}
-		d.hws[hk] = hwMark{r.LeaderEpoch, r.HW}
+		d.hws[hk] = hwMark{r.LeaderEpoch, r.HW, r.Repairs}
+	}
+	if err := d.checkDamage(id, r); err != nil {
+		return err
 	}
 	if err := d.checkLease(n, r); err != nil {
 		return err
@@ -376,11 +387,59 @@ func (d *dataInvariants) checkPair(a int32, r *ReplicaView, b int32, o *ReplicaV
 	return nil
 }
 
+// checkDamage checks a replica's fences against what the faults damaged, and its
+// conduct with damage:
+//
+//   - a range fenced as damaged holds a batch a fault damaged on this node (storage never
+//     fences intact data, whatever a transient read fault returned);
+//   - a replica holding damaged data does not lead while its ISR has another member:
+//     that member may hold the data intact, and reads must not lose it (it resigns);
+//   - a leader that is the only member of its ISR declares its fenced ranges lost: the
+//     one place reads may fail (kept in declared).
+func (d *dataInvariants) checkDamage(id int32, r *ReplicaView) error {
+	if len(r.Fences) == 0 {
+		return nil
+	}
+	log := disk.PartitionLog(r.Topic, r.Partition)
+	damaged := false
+	for _, f := range r.Fences {
+		if f.Kind != disk.FenceDamaged {
+			continue
+		}
+		damaged = true
+		if !d.w.faults.partDamage.overlaps(id, log, offRange{f.From, f.To}) {
+			return fmt.Errorf("it fenced %v as damaged, but no fault damaged a batch there", f)
+		}
+	}
+	if !r.Leader || r.Loading {
+		return nil
+	}
+	others := slices.ContainsFunc(r.ISR, func(m int32) bool { return m != id })
+	if damaged && others {
+		return fmt.Errorf("it leads epoch %d holding damaged data (fences %v) while its ISR %v has other members", r.LeaderEpoch, r.Fences, r.ISR)
+	}
+	if others {
+		return nil
+	}
+	tp := TopicPartition{r.Topic, r.Partition}
+	if _, data := d.w.cfg.Data.topic(r.Topic); !data {
+		return nil
+	}
+	for _, f := range r.Fences {
+		if rg := (offRange{f.From, f.To}); !slices.Contains(d.declared[tp], rg) {
+			d.declared[tp] = append(d.declared[tp], rg)
+			d.w.cov.Inc("check:declared-lost")
+		}
+	}
+	return nil
+}
+
 // sameView reports whether two views of one node's replica show the same state.
 func sameView(a, b *ReplicaView) bool {
 	return a.Partition == b.Partition && a.TopicID == b.TopicID && a.Leader == b.Leader && a.Follower == b.Follower &&
 		a.LeaderEpoch == b.LeaderEpoch && a.HW == b.HW && a.LEO == b.LEO && a.Durable == b.Durable && a.Start == b.Start &&
 		a.ReadReady == b.ReadReady && a.Loading == b.Loading && a.Closed == b.Closed &&
+		a.Resigning == b.Resigning && a.Repairs == b.Repairs && slices.Equal(a.Fences, b.Fences) &&
 		slices.Equal(a.ISR, b.ISR) && slices.Equal(a.Epochs, b.Epochs)
 }
 
@@ -462,7 +521,9 @@ func (c *checkers) checkReplicasAgree() bool {
 	for _, tp := range w.data.finalPartitions() {
 		m := map[int64]string{}
 		for _, r := range w.data.finalReads[tp] {
-			m[r.Offset] = r.Value
+			if !r.Fenced {
+				m[r.Offset] = r.Value
+			}
 		}
 		final[tp.String()] = m
 	}
@@ -476,27 +537,52 @@ func (c *checkers) checkReplicasAgree() bool {
 			if !ok || r.Closed || r.Loading || r.HW <= r.Start {
 				continue
 			}
-			done := n.exec.Do(disk.Op{Kind: disk.Read, Log: disk.PartitionLog(r.Topic, r.Partition), Offset: r.Start, MaxOffset: r.HW, MaxBytes: 64 << 20})
-			if done.Err != nil {
-				w.fail("replicas", n.spec.ID, "reading %s [%d, %d) back from node %d's disk: %v", tp, r.Start, r.HW, n.spec.ID, done.Err)
+			if !c.compareReplica(n, r, tp, want) {
 				return false
-			}
-			recs, _, err := w.decodeRecords(done.Data, r.Start)
-			if err != nil {
-				w.fail("replicas", n.spec.ID, "node %d's copy of %s: %v", n.spec.ID, tp, err)
-				return false
-			}
-			for _, rec := range recs {
-				if rec.Offset >= r.HW {
-					break
-				}
-				if v, ok := want[rec.Offset]; ok && v != rec.Value {
-					w.fail("replicas", n.spec.ID, "node %d holds %q at %s offset %d, below its HW %d; the final read has %q", n.spec.ID, rec.Value, tp, rec.Offset, r.HW, v)
-					return false
-				}
 			}
 			w.cov.Inc("check:replica-compared")
 		}
+	}
+	return true
+}
+
+// compareReplica reads a replica's log below its high watermark from its node's disk and
+// compares every record with the final read. Fenced ranges are skipped; so is what lies
+// beyond damage the replica has not met yet (a fault damaged it and nothing read it
+// since: nothing tells where its batches resume without mending the log).
+func (c *checkers) compareReplica(n *simNode, r ReplicaView, tp TopicPartition, want map[int64]string) bool {
+	w := c.w
+	for at := r.Start; at < r.HW; {
+		done := n.exec.DoAll([]disk.Op{{Kind: disk.Read, Log: disk.PartitionLog(r.Topic, r.Partition), Offset: at, MaxOffset: r.HW, MaxBytes: 64 << 20}})[0]
+		switch {
+		case done.Err != nil && len(done.Fences) > 0 && done.Fences[0].To > at:
+			at = done.Fences[0].To
+			continue
+		case done.Err != nil && done.Corrupt && w.faults.partDamage.overlaps(n.spec.ID, disk.PartitionLog(r.Topic, r.Partition), offRange{at, r.HW}):
+			w.cov.Inc("check:replica-damage-unread")
+			return true
+		case done.Err != nil:
+			w.fail("replicas", n.spec.ID, "reading %s [%d, %d) back from node %d's disk: %v", tp, at, r.HW, n.spec.ID, done.Err)
+			return false
+		}
+		recs, _, err := w.decodeRecords(done.Data, at)
+		if err != nil {
+			w.fail("replicas", n.spec.ID, "node %d's copy of %s: %v", n.spec.ID, tp, err)
+			return false
+		}
+		if len(recs) == 0 {
+			return true
+		}
+		for _, rec := range recs {
+			if rec.Offset >= r.HW {
+				return true
+			}
+			if v, ok := want[rec.Offset]; ok && v != rec.Value {
+				w.fail("replicas", n.spec.ID, "node %d holds %q at %s offset %d, below its HW %d; the final read has %q", n.spec.ID, rec.Value, tp, rec.Offset, r.HW, v)
+				return false
+			}
+		}
+		at = recs[len(recs)-1].Offset + 1
 	}
 	return true
 }

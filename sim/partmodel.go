@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -156,7 +157,7 @@ func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start 
 	for tp := range byPart {
 		keys = append(keys, tp)
 	}
-	sortedPartitions(keys)
+	slices.SortFunc(keys, compareTP)
 	for _, tp := range keys {
 		history := byPart[tp]
 		model := partitionModel

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/netsim"
 )
 
@@ -12,7 +11,7 @@ const (
 	evTick        evKind = iota + 1 // a node's deadline (gen guards staleness)
 	evPeer                          // a datagram reaches a node
 	evStream                        // a stream message reaches its receiving end
-	evDiskDone                      // a disk completion reaches a node
+	evDiskDone                      // a step of a node's disk batch completes (token: which)
 	evRestart                       // a crashed node starts again
 	evResume                        // a paused node resumes
 	evClient                        // a client timer (token says which)
@@ -26,6 +25,9 @@ const (
 	evAttackClose                   // the byzantine client hangs up a connection (stream)
 	evForged                        // a datagram the byzantine client forged reaches a node
 	evScript                        // a client step of a schedule comes due (token: its index)
+	evDiskStart                     // a node's free disk starts its next batch
+	evDrain                         // a node drains the outputs of the inputs it took (gen guards staleness)
+	evStopBy                        // a node's controlled shutdown times out
 )
 
 // event is one entry of the queue. Fields are used per kind; unused ones stay zero. Events
@@ -44,7 +46,6 @@ type event struct {
 	token  uint64
 	stream netsim.StreamID
 	data   []byte
-	op     disk.Op
 }
 
 // queue is a binary min-heap of events ordered by (at, seq). seq increases with every

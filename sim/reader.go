@@ -109,6 +109,8 @@ func (r *reader) read(st *Step, turn bool) {
 					r.toStart(tp, done)
 					return
 				}
+			} else if op.Code == errCorruptMessage {
+				r.pos[tp]++ // a fenced offset: read on after it
 			}
 			done()
 		})
@@ -159,7 +161,7 @@ func (c *Client) fetchOnce(tp TopicPartition, offset int64, minBytes int32, done
 	req.ReplicaID = -1
 	req.MaxWaitMillis = int32(w.cfg.Data.FetchWaitMax / time.Millisecond)
 	req.MinBytes = minBytes
-	req.MaxBytes = int32(1 + c.rng.IntN(64<<10))
+	req.MaxBytes = int32(1 + c.rng.IntN(w.fetchBytesMax()))
 	req.SessionEpoch = -1
 	t := kmsg.NewFetchRequestTopic()
 	t.Topic = tp.Topic

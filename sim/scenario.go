@@ -48,8 +48,13 @@ import (
 //	disk-eio N for=D write-ppm=W sync-ppm=S
 //	disk-enospc N for=D ppm=P
 //	read-corrupt N for=D ppm=P
-//	corrupt N file=PATH offset=O bytes=B    corrupt a quorum file at rest
+//	corrupt N file=PATH offset=O bytes=B [how=lose]
+//	                                        corrupt a quorum file, or a closed segment of
+//	                                        a data partition, at rest (how=lose zeroes
+//	                                        the bytes: a lost sector)
 //	clock-jump N by=D                       the node's clock jumps forward
+//	shutdown N timeout=T down=D             SIGTERM: a controlled shutdown, the node stops
+//	                                        when ready or after T, restarts after D
 //	leave-down N...                         leave brokers down for the liveness phase
 //
 // Client operations, each started by the client it names at its time (the clients and
@@ -137,7 +142,7 @@ func (sc *Scenario) String() string {
 // formatStep's).
 var stepVerbs = [...]string{"?", "crash", "crash-armed", "crash-on-write", "crash-at-election", "power-loss",
 	"pause", "network", "link-rates", "disk-eio", "disk-enospc", "read-corrupt", "corrupt", "clock-jump",
-	"leave-down", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave", "delete-records"}
+	"shutdown", "leave-down", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave", "delete-records"}
 
 // addrName renders a network address: a node id, or cK for client K.
 func addrName(a netsim.Addr) string {
@@ -213,9 +218,14 @@ func formatStep(st *Step) string {
 	case StepReadCorrupt:
 		return fmt.Sprintf("read-corrupt %d for=%v ppm=%d", st.Node, st.For, st.ReadCorruptPPM)
 	case StepCorrupt:
+		if st.Lose {
+			return fmt.Sprintf("corrupt %d file=%s offset=%d bytes=%d how=lose", st.Node, st.File, st.Offset, st.Bytes)
+		}
 		return fmt.Sprintf("corrupt %d file=%s offset=%d bytes=%d", st.Node, st.File, st.Offset, st.Bytes)
 	case StepClockJump:
 		return fmt.Sprintf("clock-jump %d by=%v", st.Node, st.By)
+	case StepShutdown:
+		return fmt.Sprintf("shutdown %d timeout=%v down=%v", st.Node, st.For, st.Down)
 	case StepLeaveDown:
 		ids := make([]string, len(st.Nodes))
 		for i, id := range st.Nodes {
@@ -558,6 +568,11 @@ func parseStep(words []string) (Step, error) {
 		node()
 		st.Kind = StepPause
 		st.For = a.duration("for", true)
+	case "shutdown":
+		node()
+		st.Kind = StepShutdown
+		st.For = a.duration("timeout", true)
+		st.Down = a.duration("down", true)
 	case "isolate", "split", "bridge":
 		st.Kind = StepNet
 		st.For = a.duration("for", true)
@@ -635,6 +650,13 @@ func parseStep(words []string) (Step, error) {
 		st.File = file
 		st.Offset = a.int64("offset", true)
 		st.Bytes = int(a.int64("bytes", true))
+		switch how, ok := a.str("how"); {
+		case !ok || how == "flip":
+		case how == "lose":
+			st.Lose = true
+		default:
+			return st, fmt.Errorf("how=%q is neither flip nor lose", how)
+		}
 	case "clock-jump":
 		node()
 		st.Kind = StepClockJump

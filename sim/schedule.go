@@ -60,6 +60,9 @@ const (
 	StepCorrupt
 	// StepClockJump makes Node's clock jump forward By.
 	StepClockJump
+	// StepShutdown sends Node a SIGTERM: a controlled shutdown that stops it once its
+	// leaderships moved away or after For (its timeout); it restarts after Down.
+	StepShutdown
 	// StepLeaveDown leaves Nodes down for the liveness phase (At is when it began).
 	StepLeaveDown
 
@@ -116,7 +119,10 @@ type Step struct {
 	File                                  string // StepCorrupt
 	Offset                                int64  // StepCorrupt; StepDeleteRecords
 	Bytes                                 int
-	Nodes                                 []int32 // StepLeaveDown
+	// Lose: StepCorrupt on a partition segment zeroes the bytes (a lost sector) instead
+	// of flipping bits.
+	Lose  bool
+	Nodes []int32 // StepLeaveDown
 
 	// Client operations.
 	OpKind    OpKind // StepAdmin

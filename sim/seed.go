@@ -24,11 +24,14 @@ import (
 //	workload what the clients do (index 0)
 //	client   client i's own choices (index = client id)
 //	data     the data workload's configuration (index 0) and later additions to the
-//	         configuration (index 1, then 2)
+//	         configuration (index 1, then 2, then 3: controlled shutdowns)
 //	auth     peer authentication: the cluster secret, then the handshakes' nonces
 //	         (index 0)
 //	attack   the byzantine client: whether a seed has one and how it acts (index 0),
 //	         what it sends (index 1)
+//	shell    how the node shells batch their work (index 0: ShellConfig)
+//	disk-batch   node i's disk batch boundaries (index = node id)
+//	input-batch  node i's input batches (index = node id)
 const (
 	streamConfig     = "config"
 	streamNet        = "net"
@@ -42,6 +45,9 @@ const (
 	streamDataConfig = "data"
 	streamAuth       = "auth"
 	streamAttack     = "attack"
+	streamShell      = "shell"
+	streamDiskBatch  = "disk-batch"
+	streamInputBatch = "input-batch"
 )
 
 // streamSeeds returns the two PCG seed words of a stream.

@@ -162,12 +162,12 @@ func TestPauseBufferIsBounded(t *testing.T) {
 	for range pauseBufferMax + 10 {
 		n.deliver(input{kind: inPeer, from: 2})
 	}
-	n.deliver(input{kind: inDone})
+	n.deliver(input{kind: inDones})
 	n.deliver(input{kind: inTick})
 	if len(n.pauseBuf) != pauseBufferMax+1 {
 		t.Fatalf("%d inputs buffered, want the bound %d plus the disk completion", len(n.pauseBuf), pauseBufferMax)
 	}
-	if n.pauseBuf[pauseBufferMax].kind != inDone || !n.tickPending {
+	if n.pauseBuf[pauseBufferMax].kind != inDones || !n.tickPending {
 		t.Fatal("a disk completion was dropped or the tick was not remembered")
 	}
 	if n.w.cov["shell:pause-buffer-drop"] != 10 {

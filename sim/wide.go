@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -37,10 +36,6 @@ import (
 //
 // WideConfig holds the draws that are not a field of another part of Config.
 type WideConfig struct {
-	// SegmentBytes and SegmentAge are every log's log.segment.bytes and log.roll.ms
-	// (0: the node's defaults, 1 GiB and never).
-	SegmentBytes int64
-	SegmentAge   time.Duration
 	// RetentionCheck is log.retention.check.interval.ms (0: the node's default).
 	RetentionCheck time.Duration
 	// MessageBytesMax is the brokers' message.max.bytes (0: Kafka's default).
@@ -62,21 +57,16 @@ const streamWide = "wide"
 // Shares of seeds, in percent, of the wide draws.
 const (
 	widePercent          = 8  // the wide tail: 20 to 50 data partitions
-	tinySegmentsPercent  = 6  // segments rolled every few milliseconds
-	smallSegmentsPercent = 45 // segments of 16 KiB to 1 MiB
-	segmentAgePercent    = 25 // of those, rolled by age too
 	tightTimingPercent   = 25 // timings close to their limits
 	lowMessageMaxPercent = 15 // message.max.bytes lowered
 )
-
-// segmentBytesMin is the smallest log.segment.bytes the node accepts.
-const segmentBytesMin = 16 << 10
 
 // drawWide draws the wide part of a seed's configuration.
 func drawWide(seed uint64, c *Config) {
 	rng := Stream(seed, streamWide, 0)
 	wc := &c.Wide
-	drawStorage(rng, c)
+	drawFaultSwarm(rng, c)
+	drawSegments(seed, c)
 	if rng.IntN(100) < lowMessageMaxPercent {
 		wc.MessageBytesMax = int32(16<<10 + rng.IntN(240<<10))
 	}
@@ -97,7 +87,6 @@ func drawWide(seed uint64, c *Config) {
 		// Failed syncs often enough that nodes recover from them.
 		f.SyncEIOPPM = 10_000 + rng.Int64N(40_000)
 	}
-	drawFaultSwarm(rng, c)
 	drawEdges(rng, c)
 	c.LivenessBound = LivenessBound(c.Timing)
 	if c.Data.On() {
@@ -116,25 +105,6 @@ func (d *DataConfig) partitions() int {
 		n += int(t.Partitions)
 	}
 	return n
-}
-
-// drawStorage draws segment sizes and ages.
-func drawStorage(rng *rand.Rand, c *Config) {
-	wc := &c.Wide
-	if rng.IntN(100) < tinySegmentsPercent {
-		// About a batch per segment: every truncation and deletion crosses segments.
-		wc.SegmentBytes = segmentBytesMin
-		wc.SegmentAge = time.Duration(5+rng.IntN(95)) * time.Millisecond
-		return
-	}
-	if rng.IntN(100) >= smallSegmentsPercent {
-		return
-	}
-	// Log-uniform from 16 KiB to 1 MiB.
-	wc.SegmentBytes = int64(float64(segmentBytesMin) * math.Exp2(rng.Float64()*6))
-	if rng.IntN(100) < segmentAgePercent || c.Faults.Any() {
-		wc.SegmentAge = time.Duration(500+rng.IntN(9500)) * time.Millisecond
-	}
 }
 
 // drawWideData widens the data topics: 20 to 50 partitions over 3 to 6 topics, the
@@ -204,7 +174,7 @@ func drawRecordSizes(rng *rand.Rand, c *Config) {
 // delete segments during the run, and some seeds' readers DeleteRecords.
 func drawRetention(rng *rand.Rand, c *Config) {
 	d := &c.Data
-	seg := c.Wide.SegmentBytes
+	seg := c.SegmentBytes
 	for i := range d.Topics {
 		t := &d.Topics[i]
 		if rng.IntN(100) < 30 {
@@ -217,9 +187,9 @@ func drawRetention(rng *rand.Rand, c *Config) {
 	if d.Readers > 0 && rng.IntN(100) < 30 {
 		d.DeletePPM = int64(20_000 + rng.IntN(180_000))
 	}
-	if d.deletes() && c.Wide.SegmentAge == 0 && rng.IntN(100) < 70 {
+	if d.deletes() && c.SegmentAge == 0 && rng.IntN(100) < 70 {
 		// Retention deletes whole segments only: roll them by age.
-		c.Wide.SegmentAge = time.Duration(300+rng.IntN(4700)) * time.Millisecond
+		c.SegmentAge = time.Duration(300+rng.IntN(4700)) * time.Millisecond
 	}
 	if d.deletes() {
 		c.Wide.RetentionCheck = time.Duration(200+rng.IntN(2800)) * time.Millisecond
@@ -337,10 +307,11 @@ func drawWorkloadSwarm(rng *rand.Rand, c *Config) {
 	}
 }
 
-// faultKindsSwitch lists the switches of the fault kinds, in kinds() order.
+// switches lists the switches of the fault kinds, in kinds() order.
 func (f *FaultConfig) switches() []*bool {
 	return []*bool{&f.Crash, &f.Pause, &f.Partition, &f.Clog, &f.LinkRates, &f.DiskEIO, &f.DiskENOSPC,
-		&f.ReadCorrupt, &f.AtRestCorrupt, &f.ClockJump, &f.CrashOnWrite, &f.PowerLoss, &f.Byzantine, &f.LeaseEdge}
+		&f.ReadCorrupt, &f.AtRestCorrupt, &f.PartitionCorrupt, &f.ClockJump, &f.CrashOnWrite, &f.PowerLoss,
+		&f.Shutdown, &f.Byzantine, &f.LeaseEdge}
 }
 
 // drawFaultSwarm switches whole fault kinds on or off: as drawn, none, a single one,
@@ -351,35 +322,34 @@ func drawFaultSwarm(rng *rand.Rand, c *Config) {
 	f.LeaseEdge = f.Any() && rng.IntN(4) == 0
 	single := rng.IntN(len(sw))
 	half := rng.Uint64()
-	switch r := rng.IntN(100); {
-	case r < 60:
-		f.Swarm = "drawn"
-	case r < 65:
-		f.Swarm = "none"
-		for _, s := range sw {
-			*s = false
-		}
-	case r < 80:
-		f.Swarm = "single"
+	set := func(on func(i int) bool) {
 		for i, s := range sw {
-			*s = i == single
-		}
-	case r < 90:
-		f.Swarm = "all"
-		for _, s := range sw {
-			*s = true
-		}
-	default:
-		f.Swarm = "half"
-		for i, s := range sw {
-			*s = half>>i&1 == 1
+			*s = on(i)
 		}
 	}
-	c.Wide.FaultSwarm = f.Swarm
+	swarm := &c.Wide.FaultSwarm
+	switch r := rng.IntN(100); {
+	case r < 60:
+		*swarm = "drawn"
+	case r < 65:
+		*swarm = "none"
+		set(func(int) bool { return false })
+	case r < 80:
+		*swarm = "single"
+		set(func(i int) bool { return i == single })
+	case r < 90:
+		*swarm = "all"
+		set(func(int) bool { return true })
+	default:
+		*swarm = "half"
+		set(func(i int) bool { return half>>i&1 == 1 })
+	}
+	// Damage to partition data needs data partitions.
+	f.PartitionCorrupt = f.PartitionCorrupt && c.Data.On()
 	if !f.Crash {
 		f.Storm, f.ElectedCrashPPM, f.LivenessDown = false, 0, 0
 	}
-	if f.Swarm != "drawn" && f.Storm {
+	if *swarm != "drawn" && f.Storm {
 		f.Interval = max(f.Interval, c.Timing.ElectionTimeout)
 	}
 }
@@ -450,18 +420,11 @@ func edgeTimeouts(t *core.Timing) []time.Duration {
 func (c *Config) wideString() string {
 	var b strings.Builder
 	wc := &c.Wide
-	segments := "1 GiB (default)"
-	if wc.SegmentBytes > 0 {
-		segments = fmt.Sprintf("%d KiB", wc.SegmentBytes>>10)
-	}
-	if wc.SegmentAge > 0 {
-		segments += fmt.Sprintf(", rolled after %v", wc.SegmentAge)
-	}
 	maxMsg := "default"
 	if wc.MessageBytesMax > 0 {
 		maxMsg = fmt.Sprintf("%d", wc.MessageBytesMax)
 	}
-	fmt.Fprintf(&b, "storage: segments %s; message.max.bytes %s", segments, maxMsg)
+	fmt.Fprintf(&b, "sizes: message.max.bytes %s", maxMsg)
 	if wc.RetentionCheck > 0 {
 		fmt.Fprintf(&b, "; retention checked every %v", wc.RetentionCheck)
 	}

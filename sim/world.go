@@ -150,12 +150,13 @@ func newWorld(opts Options) (*World, error) {
 	if w.opts.Machine == nil {
 		w.opts.Machine = CoreMachine
 	}
-	if w.opts.OpenDisk == nil && DefaultOpenDisk != nil {
-		w.opts.OpenDisk = openDiskFor(&w.cfg, w.cov)
+	if w.opts.OpenDisk == nil {
+		w.opts.OpenDisk = DefaultOpenDisk
 	}
 	if w.opts.OpenDisk == nil {
 		return nil, errors.New("sim: no disk executor in this build (Options.OpenDisk and DefaultOpenDisk are nil)")
 	}
+	w.opts.OpenDisk = countSegments(w.opts.OpenDisk, w.cov)
 	if w.opts.Inspect == nil {
 		w.opts.Inspect = DefaultInspect
 	}
@@ -207,6 +208,8 @@ func (w *World) buildNodes() {
 			addr:     netsim.Addr(spec.ID),
 			fs:       disksim.New(Stream(w.cfg.Seed, streamDisk, int64(spec.ID)), dc),
 			crashRng: Stream(w.cfg.Seed, streamCrash, int64(spec.ID)),
+			diskRng:  Stream(w.cfg.Seed, streamDiskBatch, int64(spec.ID)),
+			inputRng: Stream(w.cfg.Seed, streamInputBatch, int64(spec.ID)),
 			clock:    clock{offset: spec.SkewNS, driftPPM: spec.DriftPPM},
 			tickAt:   -1,
 			notes:    Coverage{},
@@ -334,7 +337,19 @@ func (w *World) dispatch(e *event) {
 		w.streamBroken(e.stream, e.token == 1)
 	case evDiskDone:
 		if n := w.node(e.node); n.current(e.inc) {
-			n.complete(e.op)
+			n.stepDone(e.token)
+		}
+	case evDiskStart:
+		if n := w.node(e.node); n.current(e.inc) {
+			n.startBatch()
+		}
+	case evStopBy:
+		if n := w.node(e.node); n.current(e.inc) {
+			n.shutdownTimedOut()
+		}
+	case evDrain:
+		if n := w.node(e.node); n.current(e.inc) && e.gen == n.drainGen && n.undrained > 0 && !n.paused {
+			n.drain()
 		}
 	case evCrash:
 		if n := w.node(e.node); n.current(e.inc) && w.phase == phaseSafety {

@@ -225,3 +225,20 @@ func validateEpochs(entries []EpochEntry) error {
 	}
 	return nil
 }
+
+// ReadOffsetsCheckpoint returns the log start offset and the recovery point checkpointed
+// in log directory dir: everything the log's segments hold below that recovery point
+// was synced. (The simulator aims its damage to synced data with it.)
+func ReadOffsetsCheckpoint(fsys FS, dir string) (start, recoveryPoint int64, err error) {
+	c, err := readOffsetsCheckpoint(fsys, dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	return c.logStartOffset, c.recoveryPoint, nil
+}
+
+// ParseSegmentFileName returns the base offset and suffix of a segment file name
+// (LogFileSuffix, IndexFileSuffix or TimeIndexFileSuffix), ok false for any other name.
+func ParseSegmentFileName(name string) (base int64, suffix string, ok bool) {
+	return parseSegmentFileName(name)
+}

@@ -13,12 +13,14 @@
 //	00000000000000001234.log         next segment, base offset 1234, ...
 //	log-offsets-checkpoint           log start offset and recovery point
 //	leader-epoch-checkpoint          leader epoch cache (written by its owner)
+//	fenced-ranges, fenced-ranges.1   the fenced ranges, twice (only once there were any)
 //	*.tmp                            scratch of WriteFileAtomic; removed by OpenLog
 //
 // Segment files are named by their base offset in 20 decimal digits, as in Kafka. The
 // segments' offsets are dense: each segment starts at the offset after the previous one's
-// last batch. The last segment is the active one; appends go there. Other entries in the
-// directory (a producer-state snapshot, say) are left alone by OpenLog.
+// last batch, or at the end of a fenced range that starts there (see Damage). The last
+// segment is the active one; appends go there. Other entries in the directory (a
+// producer-state snapshot, say) are left alone by OpenLog.
 //
 // # .log
 //
@@ -96,6 +98,26 @@
 // Epochs strictly increase and start offsets never decrease; both are non-negative.
 // Anything else is rejected with ErrBadCheckpoint. A missing file means no entries.
 //
+// # fenced-ranges
+//
+// The offset ranges the log holds no batches for although they were assigned (see
+// Damage), in one text file written twice, to fenced-ranges and then fenced-ranges.1,
+// each with WriteFileAtomic:
+//
+//	seedlog-fenced-ranges 1
+//	generation <decimal>
+//	<kind> <from> <to>         one line per range, kind "damaged" or "lost"
+//	crc32c <8 lowercase hex digits: CRC-32C of the lines above, newlines included>
+//
+// Ranges [from, to) are non-empty, sorted and disjoint; at most 4096. Values are
+// canonical decimals; anything else is rejected with ErrBadCheckpoint. Reading takes the
+// valid copy with the higher generation, so damage to one copy, or a crash between the
+// two writes, loses nothing; both copies garbled leave the ranges unknown
+// (RecoveryReport.FencesProblem), and recovery then cuts at the first gap between
+// segments as at a hole. Each write bumps the generation. A range must end where a
+// segment starts and begin after the segment before it did: recovery drops one that does
+// not (the trace of an interrupted fencing or skip, redone or undone below).
+//
 // # Durability rules
 //
 // The FS contract (see FS) is POSIX's: file bytes are durable after File.Sync, directory
@@ -119,6 +141,9 @@
 //   - Any failed write, sync or file operation fails the Log (ErrLogFailed): it refuses
 //     every further change and must be closed and reopened, which runs recovery. This is
 //     the fsyncgate rule: a later successful fsync proves nothing.
+//   - A fenced-ranges record is durable before any segment it describes is created,
+//     cut or removed, and a copy of batches moved by a fencing is durable before the
+//     segment they came from is cut (see Damage).
 //   - OpenLog ends with everything it kept durable: recovery point = end offset.
 //
 // # Recovery
@@ -139,10 +164,14 @@
 //     so is every segment after it;
 //  5. scans: reads every batch of the remaining segments, checking framing, CRC, dense
 //     offsets within and across segments, and that each segment starts where the
-//     previous one ended. A batch that fails is read once more, so that one bad read
-//     does not destroy data. At the first batch or segment that fails, it cuts: truncates
-//     that segment's file there, or removes the segment if it is the one out of place,
-//     and removes every later segment. The indexes of the scanned segments are rebuilt;
+//     previous one ended (or where a fenced range starting there ends). A batch that
+//     fails is read again until it validates or two reads agree byte for byte, so that
+//     a bad read never destroys data. A batch that fails below the checkpointed recovery
+//     point (at an offset at or above the log start) is damage to synced data: it is
+//     fenced (see Damage) and the scan goes on with the batches after it. At the first
+//     other batch or segment that fails (a torn tail, a hole), it cuts: truncates that
+//     segment's file there, or removes the segment if it is the one out of place, and
+//     removes every later segment. The indexes of the scanned segments are rebuilt;
 //  6. if nothing survived at or above the log start offset, restarts the log empty there;
 //  7. writes the rebuilt index files where they differ, syncs the scanned segments and the
 //     directory, and checkpoints the recovery point at the end offset.
@@ -150,10 +179,54 @@
 // A recovery point beyond the end of the data only moves step 4's boundary to the last
 // segment: it is never trusted further than the segments on disk. Vanished segments (a
 // crash lost their unsynced directory entries) just shorten the log; a hole (a later
-// segment present without an earlier one) is cut at the hole. Recovery never keeps a
-// batch it could not validate; trusted segments are not read at open, but Read checks
-// every batch it returns and answers ErrCorrupt for damage there (after one more read).
-// A cut below the checkpointed recovery point means durable data was damaged, not a tail
-// lost in a crash; RecoveryReport.CutBelowRecoveryPoint says so, and the owner must treat
-// it as a disk fault. Log.Recovery reports what recovery did (RecoveryReport).
+// segment present without an earlier one, and no fenced range between them) is cut at
+// the hole. Recovery never keeps a batch it could not validate; trusted segments are not
+// read at open, but Read checks every batch it returns, stops before a bad batch that
+// follows good ones, and answers ErrCorrupt for a read that starts at one (after one
+// more read); CheckDamage then tells damage from a transient fault. A cut below the
+// checkpointed recovery point (LogConfig.NoFences, or a hole) means durable data was
+// damaged, not a tail lost in a crash; RecoveryReport.CutBelowRecoveryPoint says so, and
+// the owner must treat it as a disk fault. Log.Recovery reports what recovery did
+// (RecoveryReport).
+//
+// # Damage
+//
+// Synced data that fails validation (bits decayed at rest, a lost sector) is never cut
+// with everything after it: that would shorten a log whose end was acknowledged and let
+// new writes take offsets already handed out. Its stretch is fenced instead. From the
+// end of the valid batches before the damage (offset a, byte p of the segment), the
+// bytes are searched for the first position q where a batch starts that validates, has
+// a base offset b above a (and below the segment's expected end), and either ends the
+// file or is followed by a batch that validates and continues its offsets; the search
+// reads the stretch in whole passes until two agree, so a transient read fault never
+// moves a fence. Then, in this order, each step durable before the next:
+//
+//  1. the range [a, b) is added to the fenced-ranges record, kind damaged (ranges that
+//     touch merge; damaged wins over lost);
+//  2. the bytes from q to the end of the file are copied into a new segment based at b
+//     (when no batch validates after the damage, b is the segment's expected end: the
+//     next segment's base, or for the last segment the recovery point, trusted no
+//     further than one offset per byte left on disk, else the damage is cut as a torn
+//     tail; the last segment then gets an empty successor at b);
+//  3. the damaged segment is truncated at p, or removed when p is 0 (a fenced range may
+//     then precede the first segment: the log start lies in it).
+//
+// A crash after step 1 leaves the record and the damaged segment uncut: recovery meets
+// the same damage at a where a fence starts, drops that fence and any segment based at
+// its end (an incomplete copy), and fences again (RecoveryReport.InterruptedFencesRedone).
+// The log end never moves; reads of a fenced offset fail with a FencedError, which says
+// where the range ends. Log.CheckDamage does the same at run time for the segment holding
+// an offset a read failed at, and then validates the moved batches in turn.
+//
+// A follower copying a range its leader declared lost calls SkipTo: the range [end,
+// offset) is recorded first (kind lost), then the active segment is sealed (an empty one
+// is replaced) by a new empty segment at offset. A crash in between leaves a fence with
+// no segment after it, which recovery drops: the skip did not happen. TruncateTo cuts
+// fences with the batches (one holding the truncation point is cut there, and the log
+// ends at that point with no batch); DeleteBelow cuts them at the new start;
+// TruncateFullyAndStartAt drops them all.
+//
+// The controller quorum's log opens with LogConfig.NoFences: its owner recovers lost
+// entries from the other voters and needs its log to end where its last valid entry
+// does, so recovery cuts there as before.
 package storage

@@ -94,12 +94,23 @@ func checkRecoveredLog(t *testing.T, l *Log, onDisk [][]byte, trusting bool) []b
 	t.Helper()
 	start, end := l.StartOffset(), l.EndOffset()
 	segs := l.Segments()
-	if start > end || segs[0].BaseOffset > start || segs[len(segs)-1].NextOffset != end || l.RecoveryPoint() != end {
-		t.Fatalf("log [%d, %d) rp %d, segments %+v", start, end, l.RecoveryPoint(), segs)
+	fences := l.Fences()
+	first := segs[0].BaseOffset
+	if len(fences) > 0 && fences[0].To == first {
+		first = fences[0].From
+	}
+	if start > end || first > start || segs[len(segs)-1].NextOffset != end || l.RecoveryPoint() != end {
+		t.Fatalf("log [%d, %d) rp %d, segments %+v, fences %v", start, end, l.RecoveryPoint(), segs, fences)
 	}
 	for i := 1; i < len(segs); i++ {
-		if segs[i].BaseOffset != segs[i-1].NextOffset {
-			t.Fatalf("segments not dense: %+v", segs)
+		gap := slices.Contains(fences, Fence{From: segs[i-1].NextOffset, To: segs[i].BaseOffset, Kind: FenceDamaged})
+		if segs[i].BaseOffset != segs[i-1].NextOffset && !gap {
+			t.Fatalf("segments not dense: %+v, fences %v", segs, fences)
+		}
+	}
+	for _, f := range fences {
+		if f.From < start || f.To > end || !slices.ContainsFunc(segs, func(s SegmentInfo) bool { return s.BaseOffset == f.To }) {
+			t.Fatalf("fence %v out of place in [%d, %d), segments %+v", f, start, end, segs)
 		}
 	}
 	var served []byte
@@ -107,6 +118,14 @@ func checkRecoveredLog(t *testing.T, l *Log, onDisk [][]byte, trusting bool) []b
 		b, err := l.Read(offset, end, 1<<12)
 		if trusting && errors.Is(err, ErrCorrupt) {
 			return served
+		}
+		var fe *FencedError
+		if errors.As(err, &fe) {
+			if !fe.Fence.Contains(offset) || !slices.Contains(fences, fe.Fence) {
+				t.Fatalf("read at %d: %v, fences %v", offset, err, fences)
+			}
+			offset = fe.Fence.To
+			continue
 		}
 		if err != nil || len(b) == 0 {
 			t.Fatalf("read at %d of [%d, %d): %d bytes, %v", offset, start, end, len(b), err)

@@ -50,6 +50,11 @@ type LogConfig struct {
 	IndexIntervalBytes int
 	// BatchBytesMax: Append refuses larger batches.
 	BatchBytesMax int
+	// NoFences makes recovery cut the log at damage below the recovery point, as at a
+	// torn tail, instead of fencing it: for a log whose owner recovers lost entries by
+	// protocol and needs its log to end where its last valid entry does (the controller
+	// quorum's). The cut is reported (RecoveryReport.CutBelowRecoveryPoint).
+	NoFences bool
 }
 
 func (c LogConfig) withDefaults() (LogConfig, error) {
@@ -90,8 +95,10 @@ type SegmentInfo struct {
 // locking.
 //
 // Invariants: segments is never empty and is ordered by base offset; each segment's
-// next offset is the following segment's base; startOffset lies in
-// [segments[0].base, EndOffset()]; recoveryPoint <= EndOffset() and everything below it
+// next offset is the following segment's base, or the From of a fence whose To is that
+// base; fences lie in [startOffset, EndOffset()), each followed by a segment starting at
+// its To; startOffset lies in [firstOffset(), EndOffset()] (the first segment's base, or
+// the start of a fence before it); recoveryPoint <= EndOffset() and everything below it
 // is durable.
 type Log struct {
 	fsys FS
@@ -103,6 +110,13 @@ type Log struct {
 	recoveryPoint int64
 	persisted     offsetsCheckpoint // what the checkpoint file holds
 	dirUnsynced   bool              // entries created or removed since the last directory sync
+
+	// fences are the log's fenced ranges, sorted and disjoint (see Fence); fencesGen is
+	// the generation of the fenced-ranges record on disk, fencesPersisted whether one
+	// was written.
+	fences          []Fence
+	fencesGen       uint64
+	fencesPersisted bool
 
 	failure  error // set by the first failed mutation; sticky
 	closed   bool

@@ -309,9 +309,15 @@ func TestReadNeverServesCorruptBatches(t *testing.T) {
 	size := int64(len(batches[0]))
 	// Damage the last byte of the third batch (offsets 4 and 5), inside its CRC.
 	corruptFile(t, o, "topic-0/00000000000000000000.log", 3*size-1)
-	for _, offset := range []int64{0, 2, 4, 5} {
+	// A read that reaches the damage stops before it; one that starts there fails.
+	for offset, want := range map[int64][]byte{0: slices.Concat(batches[0], batches[1]), 2: batches[1]} {
+		if got, err := l.Read(offset, 100, 1<<20); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("Read(%d) up to the damaged batch: %d bytes, %v", offset, len(got), err)
+		}
+	}
+	for _, offset := range []int64{4, 5} {
 		if _, err := l.Read(offset, 100, 1<<20); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("Read(%d) across the damaged batch = %v, want ErrCorrupt", offset, err)
+			t.Errorf("Read(%d) of the damaged batch = %v, want ErrCorrupt", offset, err)
 		}
 	}
 	if got, err := l.Read(0, 4, 1<<20); err != nil || !bytes.Equal(got, slices.Concat(batches[0], batches[1])) {
@@ -782,13 +788,17 @@ func TestReadRetriesTransientDamage(t *testing.T) {
 	if damaged != 1 || err != nil || !bytes.Equal(got, slices.Concat(batches...)) {
 		t.Fatalf("damaged %d reads: %d bytes, %v", damaged, len(got), err)
 	}
-	// Damage on every read is damage: ErrCorrupt.
+	// Damage on every read is damage: the read stops before the bad batch, and one
+	// starting at it gets ErrCorrupt.
 	m.readFault = func(name string, p []byte, off int64) {
-		if len(p) > 100 {
+		if off+int64(len(p)) == 3*int64(len(batches[0])) {
 			p[len(p)-1] ^= 1
 		}
 	}
-	if _, err := l.Read(0, 6, 1<<20); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("read with persistent damage: %v", err)
+	if got, err := l.Read(0, 6, 1<<20); err != nil || !bytes.Equal(got, slices.Concat(batches[:2]...)) {
+		t.Fatalf("read with persistent damage: %d bytes, %v", len(got), err)
+	}
+	if _, err := l.Read(4, 6, 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read of the damaged batch: %v", err)
 	}
 }

@@ -88,8 +88,10 @@ func (l *Log) locate(offset int64) (segIndex int, pos int64, h record.Header, er
 // (callers pass the high watermark) and before the first batch that would take the total
 // past maxBytes; the first batch is returned whole whatever its size, so a reader always
 // makes progress. Every returned batch has passed record.Check; bytes that fail it are
-// never returned: Read reads once more, in case the disk returned bad bytes only once,
-// and then fails with ErrCorrupt.
+// never returned: a read stops before a bad batch that follows good ones, and a read
+// starting at one reads once more, in case the disk returned bad bytes only once, and
+// then fails with ErrCorrupt (CheckDamage finds out whether the damage is real). It also
+// stops before a fence, and a read starting inside one fails with a FencedError.
 //
 // offset == EndOffset() yields no bytes; offsets below StartOffset() or above EndOffset()
 // yield ErrOffsetOutOfRange. The first batch may start below offset (and even below
@@ -116,6 +118,9 @@ func (l *Log) read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
 	}
 	if offset == l.EndOffset() {
 		return nil, nil
+	}
+	if f, ok := l.fenceContaining(offset); ok {
+		return nil, &FencedError{Fence: f}
 	}
 	segIndex, pos, first, err := l.locate(offset)
 	if err != nil {
@@ -144,11 +149,19 @@ func (l *Log) read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
 		}
 		consumed, stop, err := checkReadBatches(s, pos, out[start:], &expected, maxOffset)
 		if err != nil {
-			return nil, err
+			if start+consumed == 0 {
+				return nil, err
+			}
+			// Return the batches before the bad one; a read starting at it fails and
+			// names its offset.
+			return out[:start+consumed], nil
 		}
 		out = out[:start+consumed]
 		if stop || pos+int64(consumed) < s.sizeBytes {
 			break
+		}
+		if segIndex+1 < len(l.segments) && l.segments[segIndex+1].base != s.next {
+			break // a fence follows: the next read starting there gets the error
 		}
 	}
 	return out, nil
@@ -157,7 +170,8 @@ func (l *Log) read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
 // checkReadBatches validates the batches in buf, read from s at filePos, and returns how
 // many bytes of whole batches to keep. stop reports that reading must end here (a batch at
 // or past maxOffset, or one that does not fit in buf). Batches not returned are not
-// checked: damage there is for the read that would return them to find.
+// checked: damage there is for the read that would return them to find. With an error,
+// consumed still counts the valid batches before the bad one.
 func checkReadBatches(s *segment, filePos int64, buf []byte, expected *int64, maxOffset int64) (consumed int, stop bool, err error) {
 	for consumed < len(buf) {
 		pos := filePos + int64(consumed)
@@ -167,22 +181,22 @@ func checkReadBatches(s *segment, filePos int64, buf []byte, expected *int64, ma
 			// Only part of the header was read: the batch would exceed maxBytes, unless
 			// the segment itself ends inside it.
 			if pos+record.HeaderSize > s.sizeBytes {
-				return 0, false, corruptf(s, pos, "batch header runs past the segment end %d", s.sizeBytes)
+				return consumed, false, corruptf(s, pos, "batch header runs past the segment end %d", s.sizeBytes)
 			}
 			return consumed, true, nil
 		case err != nil:
-			return 0, false, corruptf(s, pos, "%v", err)
+			return consumed, false, corruptf(s, pos, "%v", err)
 		case h.BaseOffset != *expected:
-			return 0, false, corruptf(s, pos, "batch base offset %d, want %d", h.BaseOffset, *expected)
+			return consumed, false, corruptf(s, pos, "batch base offset %d, want %d", h.BaseOffset, *expected)
 		case h.BaseOffset >= maxOffset:
 			return consumed, true, nil
 		case pos+int64(h.Size()) > s.sizeBytes:
-			return 0, false, corruptf(s, pos, "batch of %d bytes runs past the segment end %d", h.Size(), s.sizeBytes)
+			return consumed, false, corruptf(s, pos, "batch of %d bytes runs past the segment end %d", h.Size(), s.sizeBytes)
 		case consumed+h.Size() > len(buf):
 			return consumed, true, nil // it would exceed maxBytes
 		}
 		if _, err := record.Check(buf[consumed : consumed+h.Size()]); err != nil {
-			return 0, false, corruptf(s, pos, "%v", err)
+			return consumed, false, corruptf(s, pos, "%v", err)
 		}
 		*expected = h.NextOffset()
 		consumed += h.Size()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -41,6 +42,17 @@ type RecoveryReport struct {
 	// CutBelowRecoveryPoint reports that the cut removed offsets the checkpoint declared
 	// durable: data at rest was damaged, not merely a tail lost in a crash.
 	CutBelowRecoveryPoint bool
+
+	// Fenced lists the ranges this recovery fenced: damage to synced data (below the
+	// checkpointed recovery point) that a scan met, with the valid batches after it
+	// kept. FenceReasons says what failed for each.
+	Fenced       []Fence
+	FenceReasons []string
+	// InterruptedFencesRedone counts fencings a crash had interrupted, redone.
+	InterruptedFencesRedone int
+	// FencesProblem is empty when the fenced-ranges record was read whole (or never
+	// written); otherwise it says which copy was missing or garbled.
+	FencesProblem string
 
 	// SegmentsBelowStartDeleted counts segments wholly below the log start offset that an
 	// interrupted DeleteBelow had left behind.
@@ -124,13 +136,18 @@ func (l *Log) recover() error {
 	if err != nil {
 		return err
 	}
+	if err := l.loadFences(); err != nil {
+		return err
+	}
+	loaded := slices.Clone(l.fences)
 	if bases, err = l.dropSegmentsBelow(bases, start); err != nil {
 		return err
 	}
 	if err := l.openSegments(bases, max(start, 0)); err != nil {
 		return err
 	}
-	l.startOffset = max(start, l.segments[0].base)
+	l.fencesMatchSegments()
+	l.startOffset = max(start, l.firstOffset())
 	if rp < 0 {
 		rp = l.startOffset
 	}
@@ -142,7 +159,38 @@ func (l *Log) recover() error {
 	if err := l.settleStart(); err != nil {
 		return err
 	}
+	l.clipFences(l.startOffset, l.EndOffset())
+	if err := l.saveFences(loaded); err != nil {
+		return err
+	}
 	return l.finishRecovery()
+}
+
+// loadFences reads the fenced-ranges record. A missing record means no fences; one whose
+// copies are both garbled leaves the fences unknown (RecoveryReport.FencesProblem), and
+// every gap between segments is then cut as a hole.
+func (l *Log) loadFences() error {
+	gen, fences, problem, err := readFences(l.fsys, l.dir)
+	if err != nil {
+		return fmt.Errorf("read fenced ranges: %w", err)
+	}
+	l.fencesGen, l.fences, l.recovery.FencesProblem = gen, fences, problem
+	l.fencesPersisted = gen > 0
+	return nil
+}
+
+// fencesMatchSegments drops the fences that do not sit between two segments as they
+// should (ending where a segment starts, after the segment before it began): what an
+// interrupted fencing or skip left behind.
+func (l *Log) fencesMatchSegments() {
+	l.fences = slices.DeleteFunc(l.fences, func(f Fence) bool {
+		for i, s := range l.segments {
+			if s.base == f.To {
+				return i > 0 && f.From <= l.segments[i-1].base
+			}
+		}
+		return true
+	})
 }
 
 // listSegments returns the base offsets of the segments in the directory, sorted, after
@@ -174,7 +222,8 @@ func (l *Log) listSegments() ([]int64, error) {
 			logs[base] = true
 		case ok:
 			indexFiles = append(indexFiles, name)
-		case name == OffsetsCheckpointName || name == LeaderEpochCheckpointName:
+		case name == OffsetsCheckpointName || name == LeaderEpochCheckpointName ||
+			name == FencesFileName || name == FencesCopyFileName:
 		default:
 			l.recovery.UnknownFiles = append(l.recovery.UnknownFiles, name)
 		}
@@ -275,7 +324,7 @@ func (l *Log) openSegments(bases []int64, emptyBase int64) error {
 func (l *Log) trustedPrefix(rp int64) int {
 	scanFrom := l.recoverySegment(rp)
 	for i := range scanFrom {
-		if err := l.loadTrustedSegment(l.segments[i], l.segments[i+1].base); err != nil {
+		if err := l.loadTrustedSegment(l.segments[i], l.segmentEnd(i)); err != nil {
 			return i
 		}
 	}
@@ -352,15 +401,17 @@ func walkTail(s *segment, w *headerWalker, rel, pos int64) error {
 }
 
 // scanSegments validates every batch from segment scanFrom on, rebuilding the indexes
-// in memory, and cuts the log at the first batch or segment that does not fit. Scanned
-// segments are marked unsynced: finishRecovery writes their indexes and syncs them.
+// in memory. Damage below the checkpointed recovery point (synced data) is fenced and
+// the scan goes on with the batches after it (fenceDamage); anything else that does not
+// fit (a torn tail, a hole) cuts the log there. Scanned segments are marked unsynced:
+// finishRecovery writes their indexes and syncs them.
 func (l *Log) scanSegments(scanFrom int) error {
 	l.recovery.ScannedFromOffset = l.segments[scanFrom].base
 	var buf []byte
 	expected := l.segments[scanFrom].base
 	for i := scanFrom; i < len(l.segments); i++ {
 		s := l.segments[i]
-		if s.base != expected {
+		if !l.continues(expected, s.base) {
 			reason := fmt.Sprintf("segment %d does not continue the log at offset %d", s.base, expected)
 			return l.cutTail(i, false, 0, expected, reason)
 		}
@@ -372,13 +423,95 @@ func (l *Log) scanSegments(scanFrom int) error {
 			return err
 		}
 		l.recovery.SegmentsScanned++
-		l.recovery.BytesScanned += s.sizeBytes
-		if reason != nil {
+		l.recovery.BytesScanned += fileBytes
+		if reason == nil {
+			expected = s.next
+			continue
+		}
+		fenced, err := l.fenceScanned(i, fileBytes, reason.Error())
+		if err != nil {
+			return err
+		}
+		if !fenced {
 			return l.cutTail(i, true, fileBytes, s.next, reason.Error())
 		}
-		expected = s.next
+		f, _ := l.fenceContaining(s.next)
+		expected = f.To
+		if i < len(l.segments) && l.segments[i] != s {
+			i-- // the damaged segment held nothing valid and went: scan what took its place
+		}
 	}
 	return nil
+}
+
+// damagedDurable reports whether a batch that failed validation at offset was synced
+// data: some offset of it at or above the log start lies below the checkpointed
+// recovery point. Above it, a crash may have torn what was never synced, and nothing
+// acknowledged can lie there. (DeleteBelow raises the recovery point to the new start
+// without a sync: offsets below the start say nothing.)
+func (l *Log) damagedDurable(offset int64) bool {
+	return l.persisted.recoveryPoint >= 0 && max(offset, l.startOffset) < l.persisted.recoveryPoint
+}
+
+// fenceScanned decides what to do with the damage recovery met in segment i (a file of
+// fileBytes whose valid batches end at s.next), and fences it when it may: the damaged
+// batch lies below the checkpointed recovery point (synced data, which no crash tears),
+// and either valid batches resume after it or the segment's end is known. The last
+// segment's end is known from the recovery point only, which is trusted no further than
+// the bytes on disk could hold (one offset per byte left). Otherwise it reports false
+// and the caller cuts, as for a torn tail.
+//
+// A fence starting exactly there whose segment is the next one is the trace of a fencing
+// a crash interrupted (the damaged segment was not cut yet, so that segment may be an
+// incomplete copy): it is dropped and redone.
+func (l *Log) fenceScanned(i int, fileBytes int64, reason string) (bool, error) {
+	s := l.segments[i]
+	a := s.next
+	if l.cfg.NoFences || !l.damagedDurable(a) {
+		return false, nil
+	}
+	if f, ok := l.fenceContaining(a); ok && f.From == a && i+1 < len(l.segments) && l.segments[i+1].base == f.To {
+		l.fences = slices.DeleteFunc(l.fences, func(g Fence) bool { return g == f })
+		ns := l.segments[i+1]
+		if err := ns.closeFiles(); err != nil {
+			return false, fmt.Errorf("close segment %d: %w", ns.base, err)
+		}
+		l.segments = append(l.segments[:i+1], l.segments[i+2:]...)
+		if err := removeSegmentFiles(l.fsys, l.dir, ns.base); err != nil {
+			return false, err
+		}
+		l.recovery.InterruptedFencesRedone++
+	}
+	last := i == len(l.segments)-1
+	limit := int64(math.MaxInt64)
+	if !last {
+		limit = l.segmentEnd(i)
+	}
+	p := s.sizeBytes
+	q, b, err := resync(s.logFile, p+1, fileBytes, a, limit)
+	if err != nil {
+		return false, fmt.Errorf("segment %d: %w", s.base, err)
+	}
+	switch {
+	case q >= 0:
+	case !last:
+		b = limit
+	case l.persisted.recoveryPoint-a <= fileBytes-p:
+		b = l.persisted.recoveryPoint
+	default:
+		return false, nil
+	}
+	f, moved, err := l.fenceDamage(i, p, fileBytes, a, q, b)
+	if err != nil {
+		return false, err
+	}
+	l.recovery.Fenced = append(l.recovery.Fenced, f)
+	l.recovery.FenceReasons = append(l.recovery.FenceReasons, reason)
+	if moved {
+		ns := l.segments[segmentIndex(l.segments, f.To)]
+		ns.unsynced = true
+	}
+	return true, nil
 }
 
 // cutTail removes the log from offset cutOffset on. The segments after segIndex go; so
@@ -416,7 +549,9 @@ const scanChunkBytes = 1 << 20
 
 // scanSegment reads the segment file from the start and adds every valid batch to s.
 // reason says why it stopped before the end of the file; err is an I/O error. buf is
-// scratch, returned grown.
+// scratch, returned grown. A batch that fails is read again until it validates (the
+// disk returned bad bytes once: ReadsRetried) or two reads agree: a cut or a fence
+// destroys data, so the disk, not one bad read, must say so.
 func (l *Log) scanSegment(s *segment, fileBytes int64, buf []byte) (_ []byte, reason, err error) {
 	if want := min(scanChunkBytes, fileBytes); int64(len(buf)) < want {
 		buf = make([]byte, want)
@@ -432,36 +567,42 @@ func (l *Log) scanSegment(s *segment, fileBytes int64, buf []byte) (_ []byte, re
 			}
 			bufPos, bufLen = pos, int(min(int64(len(buf)), fileBytes-pos))
 		}
-		h, err := record.ParseHeader(buf[pos-bufPos : bufLen])
+		h, perr := record.ParseHeader(buf[pos-bufPos : bufLen])
+		var first error
+		switch size := int64(h.Size()); {
+		case perr != nil:
+			first = fmt.Errorf("segment %d at byte %d: %w", s.base, pos, perr)
+		case pos+size > fileBytes:
+			first = fmt.Errorf("segment %d at byte %d: batch of %d bytes is torn by the end of the file at %d",
+				s.base, pos, size, fileBytes)
+		default:
+			if pos+size > bufPos+int64(bufLen) {
+				if size > int64(len(buf)) {
+					buf = make([]byte, size) // bounded by the file size, checked above
+				}
+				if buf, err = refill(s, buf, pos, fileBytes); err != nil {
+					return buf, nil, err
+				}
+				bufPos, bufLen = pos, int(min(int64(len(buf)), fileBytes-pos))
+			}
+			if first = l.addScannedBatch(s, pos, buf[pos-bufPos:pos-bufPos+size]); first == nil {
+				pos += size
+				continue
+			}
+		}
+		again, valid, err := stableBatchAt(s.logFile, pos, fileBytes)
 		if err != nil {
-			return buf, fmt.Errorf("segment %d at byte %d: %w", s.base, pos, err), nil
+			return buf, nil, fmt.Errorf("read segment %d: %w", s.base, err)
 		}
-		size := int64(h.Size())
-		if pos+size > fileBytes {
-			return buf, fmt.Errorf("segment %d at byte %d: batch of %d bytes is torn by the end of the file at %d",
-				s.base, pos, size, fileBytes), nil
+		if !valid {
+			return buf, first, nil
 		}
-		if pos+size > bufPos+int64(bufLen) {
-			if size > int64(len(buf)) {
-				buf = make([]byte, size) // bounded by the file size, checked above
-			}
-			if buf, err = refill(s, buf, pos, fileBytes); err != nil {
-				return buf, nil, err
-			}
-			bufPos, bufLen = pos, int(min(int64(len(buf)), fileBytes-pos))
+		if reason := l.addScannedBatch(s, pos, again); reason != nil {
+			return buf, reason, nil
 		}
-		if reason := l.addScannedBatch(s, pos, buf[pos-bufPos:pos-bufPos+size]); reason != nil {
-			// A cut destroys data, so make sure the disk, not one bad read, says so.
-			again := make([]byte, size)
-			if err := readFull(s.logFile, again, pos); err != nil {
-				return buf, nil, fmt.Errorf("read segment %d: %w", s.base, err)
-			}
-			if bytes.Equal(again, buf[pos-bufPos:pos-bufPos+size]) || l.addScannedBatch(s, pos, again) != nil {
-				return buf, reason, nil
-			}
-			l.recovery.ReadsRetried++
-		}
-		pos += size
+		l.recovery.ReadsRetried++
+		pos += int64(len(again))
+		bufLen = 0 // the buffer held bad bytes: read afresh
 	}
 	return buf, nil, nil
 }

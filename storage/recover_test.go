@@ -164,19 +164,6 @@ func TestRecoverCutsAtCorruptionAndDropsLaterSegments(t *testing.T) {
 	}
 }
 
-func TestRecoverFlagsDamageBelowRecoveryPoint(t *testing.T) {
-	d := newDiskLog(t, LogConfig{})
-	batches, _ := d.fill(4, true)
-	name := seg(0, LogFileSuffix)
-	data := d.read(name)
-	data[len(batches[0])+len(batches[1])-1] ^= 1
-	d.write(name, data)
-	r := d.open().Recovery()
-	if r.CutOffset != 2 || !r.CutBelowRecoveryPoint {
-		t.Fatalf("report %+v", r)
-	}
-}
-
 // TestRecoverTrustsDurableSegments shows the trust model: a segment wholly below the
 // recovery point is not read at open, so damage in its middle is found by Read, which
 // refuses to serve it.

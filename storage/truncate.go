@@ -1,6 +1,9 @@
 package storage
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // TruncateTo removes every batch whose last offset is >= offset, so that EndOffset()
 // becomes offset when offset is a batch boundary. Callers truncate at boundaries; if
@@ -12,6 +15,9 @@ import "fmt"
 // When TruncateTo returns nil the truncation and everything before it is durable
 // (RecoveryPoint() == EndOffset()), so no crash can bring the removed suffix back after
 // new batches were written over it. An I/O error fails the log.
+//
+// Fences at or above offset go with the batches; a fence holding offset is cut there and
+// the log ends at offset, after it, with no batch.
 func (l *Log) TruncateTo(offset int64) error {
 	if err := l.writable(); err != nil {
 		return err
@@ -22,19 +28,57 @@ func (l *Log) TruncateTo(offset int64) error {
 	if offset < l.startOffset {
 		return fmt.Errorf("%w: truncate to %d, log spans [%d, %d]", ErrOffsetOutOfRange, offset, l.startOffset, l.EndOffset())
 	}
-	segIndex, pos, h, err := l.locate(offset)
-	if err != nil {
-		return err
-	}
-	if h.BaseOffset < l.startOffset {
-		err = l.resetTo(l.startOffset)
+	before := slices.Clone(l.fences)
+	var err error
+	if f, ok := l.fenceContaining(offset); ok {
+		err = l.truncateInFence(f, offset)
 	} else {
-		err = l.truncateAt(segIndex, pos, h.BaseOffset)
+		segIndex, pos, h, lerr := l.locate(offset)
+		if lerr != nil {
+			return lerr
+		}
+		if h.BaseOffset < l.startOffset {
+			err = l.resetTo(l.startOffset)
+		} else {
+			err = l.truncateAt(segIndex, pos, h.BaseOffset)
+		}
+	}
+	if err == nil {
+		l.clipFences(l.startOffset, l.EndOffset())
+		err = l.saveFences(before)
 	}
 	if err != nil {
 		return l.fail(fmt.Errorf("truncate to %d: %w", offset, err))
 	}
 	return nil
+}
+
+// truncateInFence truncates the log to offset, which lies in fence f: to the end of the
+// segment before f when offset is f's start, else to an empty segment at offset with f
+// cut there. Segments go newest first; a crash part-way leaves the log ending at f's
+// start at worst, which only a follower truncates into, and it fetches the rest again.
+func (l *Log) truncateInFence(f Fence, offset int64) error {
+	if offset == f.From {
+		i := l.segmentFloor(f.From - 1)
+		if i < 0 {
+			return l.resetTo(l.startOffset)
+		}
+		s := l.segments[i]
+		return l.truncateAt(i, s.sizeBytes, s.next)
+	}
+	ns, err := l.createSegment(offset)
+	if err != nil {
+		return err
+	}
+	for len(l.segments) > 0 && l.active().base >= f.To {
+		if err := l.removeLastSegment(); err != nil {
+			_ = ns.closeFiles()
+			return err
+		}
+	}
+	l.segments = append(l.segments, ns)
+	l.recoveryPoint = min(l.recoveryPoint, offset)
+	return l.syncAll()
 }
 
 // truncateAt cuts the log at byte pos of segment segIndex, where a batch with base offset
@@ -154,7 +198,9 @@ func (l *Log) deleteBelow(offset int64) error {
 			return err
 		}
 	}
-	return nil
+	before := slices.Clone(l.fences)
+	l.clipFences(l.startOffset, l.EndOffset())
+	return l.saveFences(before)
 }
 
 // TruncateFullyAndStartAt empties the log and restarts it at offset: StartOffset(),
@@ -202,6 +248,11 @@ func (l *Log) resetTo(offset int64) error {
 		return err
 	}
 	if err := l.persistCheckpoint(); err != nil {
+		return err
+	}
+	before := l.fences
+	l.fences = nil
+	if err := l.saveFences(before); err != nil {
 		return err
 	}
 	for len(l.segments) > 1 {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,8 +83,8 @@ func BenchmarkDefaultSweep(b *testing.B) {
 // passes and the summary says the mode allows the loss.
 func TestAsyncSweepSaysLossIsAllowed(t *testing.T) {
 	s := Run(Config{Base: sim.Options{FlushAsync: true}, Seeds: 500, Start: 1, Jobs: max(runtime.NumCPU(), 2),
-		StopWhen: func(r Seed) bool { return len(r.Allowed) > 0 }})
-	allowed := s.AllowedLosses()
+		StopWhen: func(r Seed) bool { return len(allowedBy(r, sim.AllowedAsync)) > 0 }})
+	allowed := s.allowedBy(sim.AllowedAsync)
 	if len(allowed) == 0 {
 		t.Fatal("500 seeds with log.flush=async lost nothing")
 	}
@@ -94,5 +95,39 @@ func TestAsyncSweepSaysLossIsAllowed(t *testing.T) {
 	s.Write(&report)
 	if !strings.Contains(report.String(), "log.flush=async allows it") || !strings.Contains(report.String(), "mode: "+sim.FlushAsyncAllows) {
 		t.Fatalf("the summary does not say the mode allows the loss:\n%s", report.String())
+	}
+}
+
+func allowedBy(r Seed, prefix string) []string {
+	var out []string
+	for _, a := range r.Allowed {
+		if strings.HasPrefix(a, prefix) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// TestDamageSweepSaysLossIsAllowed runs seeds until partition corruption damages every
+// in-sync copy of acknowledged records: the seed passes, and the summary says the damage
+// allowed the loss.
+func TestDamageSweepSaysLossIsAllowed(t *testing.T) {
+	s := Run(Config{Seeds: 200, Start: 1, Jobs: max(runtime.NumCPU(), 2),
+		StopWhen: func(r Seed) bool {
+			return slices.ContainsFunc(allowedBy(r, sim.AllowedDamage), func(a string) bool { return strings.Contains(a, "acknowledged") })
+		}})
+	allowed := s.allowedBy(sim.AllowedDamage)
+	if len(allowed) == 0 {
+		t.Fatal("200 seeds lost nothing to partition corruption")
+	}
+	for _, r := range allowed {
+		if r.Failure != nil {
+			t.Fatalf("seed %d: %v", r.Seed, r.Failure)
+		}
+	}
+	var report strings.Builder
+	s.Write(&report)
+	if !strings.Contains(report.String(), "allowed by the damage") {
+		t.Fatalf("the summary does not say the damage allowed the loss:\n%s", report.String())
 	}
 }

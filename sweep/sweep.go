@@ -284,7 +284,7 @@ func (s *Summary) Write(w io.Writer) {
 	if s.FlushAsync {
 		fmt.Fprintf(w, "mode: %s\n", sim.FlushAsyncAllows)
 	}
-	if allowed := s.AllowedLosses(); len(allowed) > 0 {
+	if allowed := s.allowedBy(sim.AllowedAsync); len(allowed) > 0 {
 		acked := 0
 		for _, r := range allowed {
 			if strings.Contains(r.Allowed[0], "acknowledged") {
@@ -292,6 +292,16 @@ func (s *Summary) Write(w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, "%d seeds lost records, %d of them acknowledged acks=all records: log.flush=async allows it (it gives up promise 1: a correlated power loss takes what no disk synced); e.g. seed %d: %s\n",
+			len(allowed), acked, allowed[0].Seed, allowed[0].Allowed[0])
+	}
+	if allowed := s.allowedBy(sim.AllowedDamage); len(allowed) > 0 {
+		acked := 0
+		for _, r := range allowed {
+			if slices.ContainsFunc(r.Allowed, func(a string) bool { return strings.Contains(a, "acknowledged") }) {
+				acked++
+			}
+		}
+		fmt.Fprintf(w, "%d seeds lost records to partition corruption, %d of them acknowledged acks=all records: allowed by the damage (every in-sync copy of them was damaged; the partition fenced them and kept its offsets); e.g. seed %d: %s\n",
 			len(allowed), acked, allowed[0].Seed, allowed[0].Allowed[0])
 	}
 	fmt.Fprintln(w, "coverage:")
@@ -305,6 +315,17 @@ func (s *Summary) Write(w io.Writer) {
 		fmt.Fprintf(w, "never exercised: %s\n", strings.Join(missing, " "))
 	}
 	s.writeGate(w)
+}
+
+// allowedBy returns the seeds with an allowed loss whose description starts with prefix.
+func (s *Summary) allowedBy(prefix string) []Seed {
+	var out []Seed
+	for _, r := range s.Seeds {
+		if slices.ContainsFunc(r.Allowed, func(a string) bool { return strings.HasPrefix(a, prefix) }) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // AllowedLosses returns the seeds whose configuration allowed what went wrong, in order.

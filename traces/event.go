@@ -93,6 +93,8 @@ const (
 	FaultStreamBreak                  // Peer: client; A: stream id
 	FaultStop                         // faults stopped (start of the liveness phase)
 	FaultAttack                       // Peer: claimed sender or -1; A: bytes; B: listener (1 client, 2 peer, 3 peer handshake); Hash: the bytes
+	FaultShutdown                     // a SIGTERM: controlled shutdown; A: when it times out (virtual)
+	FaultStopped                      // the process exited after a controlled shutdown; A: incarnation that stopped; B: 1 when ready, 0 when it timed out
 )
 
 // Sub values for KindInvoke and KindComplete. Peer is the client, Node the broker it was

@@ -229,7 +229,7 @@ func (p *plot) downtime(w io.Writer, lane map[int32]int) {
 			continue
 		}
 		switch e.Sub {
-		case FaultCrash:
+		case FaultCrash, FaultStopped:
 			crashed[e.Node] = e.At
 		case FaultRestart:
 			if from, ok := crashed[e.Node]; ok {

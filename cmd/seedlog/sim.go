@@ -192,7 +192,7 @@ func simRunCommand(args []string) int {
 		fmt.Printf("mode: %s\n", sim.FlushAsyncAllows)
 	}
 	for _, a := range r.Allowed {
-		fmt.Printf("allowed by the mode: %s\n", a)
+		fmt.Printf("allowed: %s\n", a)
 	}
 	for _, u := range r.Unknown {
 		fmt.Printf("unknown (check timed out): %s\n", u)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -126,10 +127,16 @@ func topicDescribe(args []string) int {
 	if !ok {
 		return code
 	}
-	meta, code := fetchMetadata(&o, pos)
+	cl, err := o.client()
+	if err != nil {
+		return problem("%v", err)
+	}
+	defer cl.Close()
+	meta, code := requestMetadata(&o, cl, pos)
 	if meta == nil {
 		return code
 	}
+	fenced := fencedRanges(&o, cl, meta)
 	slices.SortFunc(meta.Topics, func(a, b kmsg.MetadataResponseTopic) int { return strings.Compare(deref(a.Topic), deref(b.Topic)) })
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	exit := exitOK
@@ -146,12 +153,86 @@ func topicDescribe(args []string) int {
 		}
 		fmt.Fprintf(w, "Topic: %s\tPartitionCount: %d\tReplicationFactor: %d\tInternal: %v\n", deref(t.Topic), len(t.Partitions), rf, t.IsInternal)
 		for _, p := range t.Partitions {
-			fmt.Fprintf(w, "\tPartition: %d\tLeader: %d\tEpoch: %d\tReplicas: %s\tIsr: %s%s\n", p.Partition, p.Leader, p.LeaderEpoch,
-				joinInts(p.Replicas), joinInts(p.ISR), partitionNote(p.ErrorCode))
+			fmt.Fprintf(w, "\tPartition: %d\tLeader: %d\tEpoch: %d\tReplicas: %s\tIsr: %s%s%s\n", p.Partition, p.Leader, p.LeaderEpoch,
+				joinInts(p.Replicas), joinInts(p.ISR), partitionNote(p.ErrorCode), fenced.note(deref(t.Topic), p))
 		}
 	}
 	w.Flush()
 	return exit
+}
+
+// fencedByPartition holds, per "<topic>-<partition>", the fenced ranges brokers
+// reported, as "broker N: [from,to) kind".
+type fencedByPartition map[string][]fencedRange
+
+type fencedRange struct {
+	broker         int32
+	from, to, kind string
+}
+
+// note renders the fenced ranges of a partition. A damaged range on a leader that is the
+// only member of its ISR is lost: no in-sync copy of it is left to fetch it back from.
+func (f fencedByPartition) note(topic string, p kmsg.MetadataResponseTopicPartition) string {
+	var out []string
+	for _, r := range f[fmt.Sprintf("%s-%d", topic, p.Partition)] {
+		kind := r.kind
+		if kind == "damaged" && r.broker == p.Leader && len(p.ISR) == 1 && p.ISR[0] == p.Leader {
+			kind = "damaged, lost: no other in-sync replica"
+		}
+		out = append(out, fmt.Sprintf("broker %d: [%s,%s) %s", r.broker, r.from, r.to, kind))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "\tFenced: " + strings.Join(out, "; ")
+}
+
+// fencedRanges asks every broker that hosts a replica of the described topics for the
+// ranges of its replicas that hold no readable data (the read-only entry
+// seedlog.fenced.ranges of its own broker resource): damaged ranges, which it fetches
+// back from an intact leader, and lost ones, which answer CORRUPT_MESSAGE for good. A
+// broker that does not answer is said so on stderr.
+func fencedRanges(o *clientOptions, cl *kgo.Client, meta *kmsg.MetadataResponse) fencedByPartition {
+	var ids []int32
+	for _, t := range meta.Topics {
+		for _, p := range t.Partitions {
+			for _, id := range p.Replicas {
+				if !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	slices.Sort(ids)
+	out := fencedByPartition{}
+	for _, id := range ids {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		res := kmsg.NewDescribeConfigsRequestResource()
+		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeBroker, fmt.Sprint(id)
+		res.ConfigNames = []string{kafka.FencedRangesConfig}
+		req.Resources = append(req.Resources, res)
+		ctx, cancel := o.ctx()
+		resp, err := req.RequestWith(ctx, cl.Broker(int(id)))
+		cancel()
+		if err != nil || len(resp.Resources) != 1 {
+			fmt.Fprintf(os.Stderr, "seedlog: broker %d did not say which of its ranges are fenced: %v\n", id, err)
+			continue
+		}
+		for _, c := range resp.Resources[0].Configs {
+			if c.Name != kafka.FencedRangesConfig || c.Value == nil || *c.Value == "" {
+				continue
+			}
+			for _, item := range strings.Split(*c.Value, ",") {
+				part, rest, ok := strings.Cut(item, ":")
+				rng, kind, ok2 := strings.Cut(rest, ":")
+				from, to, ok3 := strings.Cut(rng, "-")
+				if ok && ok2 && ok3 {
+					out[part] = append(out[part], fencedRange{broker: id, from: from, to: to, kind: kind})
+				}
+			}
+		}
+	}
+	return out
 }
 
 func partitionNote(code int16) string {

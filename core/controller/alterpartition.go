@@ -95,6 +95,9 @@ func (c *Controller) alterOne(m *kmsg.AlterPartitionRequest, topicID [16]byte,
 		return ps, nil, fail(errInvalidUpdateVersion, fmt.Sprintf("partition epoch %d, current %d", rp.PartitionEpoch, ps.PartitionEpoch))
 	}
 	isr, epochs := requestedISR(m.Version, rp)
+	if !slices.Contains(isr, ps.Leader) {
+		return c.resignation(ps, topicID, rp.Partition, isr)
+	}
 	if out := c.checkNewISR(ps, isr, epochs); out.failed() {
 		return ps, nil, out
 	}
@@ -105,6 +108,41 @@ func (c *Controller) alterOne(m *kmsg.AlterPartitionRequest, topicID [16]byte,
 	ps.ISR = isr
 	ps.PartitionEpoch++
 	return ps, &change, ok()
+}
+
+// resignation handles an ISR change that leaves out the leader that sent it: its log is
+// damaged (synced data failed validation) while other in-sync replicas may hold the data
+// intact, and it stopped serving before it asked (seedlog's extension of AlterPartition;
+// Kafka never lets a leader leave its ISR). The new ISR must be exactly the current one
+// without the leader. The first replica in replica order that is in it and neither
+// fenced nor shutting down becomes the leader, or none when every member is down: the
+// partition then waits for one of them rather than have a damaged copy lead. The
+// leader's removal from the ISR is what keeps it from being elected again until it has
+// fetched its damage back and its next leader lets it in.
+func (c *Controller) resignation(ps metadata.PartitionState, topicID [16]byte, partition int32,
+	isr []int32) (metadata.PartitionState, *metadata.PartitionChange, outcome) {
+	want := slices.DeleteFunc(slices.Clone(ps.ISR), func(id int32) bool { return id == ps.Leader })
+	if len(isr) == 0 || !sameSet(isr, want) {
+		return ps, nil, fail(errInvalidRequest, fmt.Sprintf("ISR %v must hold the leader %d, or be the ISR %v without it", isr, ps.Leader, ps.ISR))
+	}
+	leader := metadata.NoLeader
+	for _, r := range ps.Replicas {
+		if slices.Contains(isr, r) && !c.leaving(r) {
+			leader = r
+			break
+		}
+	}
+	change := metadata.PartitionChange{TopicID: topicID, Partition: partition, ISR: slices.Clone(isr), Leader: leader}
+	ps.ISR, ps.Leader = slices.Clone(isr), leader
+	ps.PartitionEpoch++
+	ps.LeaderEpoch++
+	return ps, &change, ok()
+}
+
+// sameSet reports whether a and b hold the same ids, each once.
+func sameSet(a, b []int32) bool {
+	a, b = slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))
+	return slices.Equal(a, b) && len(slices.Compact(slices.Clone(a))) == len(a)
 }
 
 // requestedISR returns the new ISR and, from v3, the broker epoch of each member.

@@ -117,7 +117,12 @@
 //     broker-level keys of that table (log.retention.ms, log.flush, ...);
 //   - CreateTopics and CreatePartitions ignore TimeoutMillis: the answer comes when the
 //     records commit;
-//   - AlterPartition never changes the leader, and refuses LeaderRecoveryState
+//   - AlterPartition changes the leader in one case only: a leader may ask for its ISR
+//     without itself, because its log is damaged (synced data failed validation) and
+//     another member may hold the data intact. It stopped serving before asking; it
+//     leaves the ISR and the first eligible member in replica order leads (none while
+//     every member is fenced). Out of the ISR it cannot be elected until it fetched the
+//     damage back and its leader let it in again. It refuses LeaderRecoveryState
 //     RECOVERING, which only follows an unclean election.
 //
 // Replica placement (CreateTopics without an assignment, CreatePartitions) uses the

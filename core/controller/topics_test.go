@@ -321,7 +321,7 @@ func TestAlterPartition(t *testing.T) {
 		{"future leader epoch", 2, 1, 0, func(rp *kmsg.AlterPartitionRequestTopicPartition) { rp.LeaderEpoch++ }, []int32{1}, errFencedLeaderEpoch},
 		{"partition epoch CAS", 2, 1, 0, func(rp *kmsg.AlterPartitionRequestTopicPartition) { rp.PartitionEpoch-- }, []int32{1}, errInvalidUpdateVersion},
 		{"not the leader", 2, 2, 0, nil, []int32{2}, errInvalidRequest},
-		{"ISR without leader", 2, 1, 0, nil, []int32{3}, errInvalidRequest},
+		{"ISR without leader, not a resignation", 2, 1, 0, nil, []int32{2}, errInvalidRequest},
 		{"empty ISR", 2, 1, 0, nil, nil, errInvalidRequest},
 		{"ISR outside replicas", 2, 1, 0, nil, []int32{1, 4}, errInvalidRequest},
 		{"ISR duplicate", 2, 1, 0, nil, []int32{1, 1}, errInvalidRequest},
@@ -472,5 +472,46 @@ func TestAllVersions(t *testing.T) {
 			}
 			h.call(1, m) // checks version and encoding
 		}
+	}
+}
+
+// A leader whose log is damaged leaves its ISR: the controller elects another member,
+// never the damaged one again (it is out of the ISR, which a new controller reads from
+// the metadata), and leaves the partition leaderless rather than elect it when every
+// other member is down.
+func TestAlterPartitionResignation(t *testing.T) {
+	h := newHarness(t)
+	h.cluster(3)
+	tid := h.manualTopic("t", [][]int32{{1, 2, 3}, {1, 2, 3}})
+	before, _ := h.committed.Partition(tid, 0)
+	r := h.alterISR(1, tid, 0, []int32{2, 3})
+	got := r.Topics[0].Partitions[0]
+	after, _ := h.committed.Partition(tid, 0)
+	if got.ErrorCode != 0 || got.LeaderID != 2 || got.LeaderEpoch != before.LeaderEpoch+1 ||
+		after.Leader != 2 || !slices.Equal(after.ISR, []int32{2, 3}) {
+		t.Fatalf("resignation: answer %+v, image %+v", got, after)
+	}
+	// Only the ISR without the leader is a resignation.
+	if r := h.alterISR(2, tid, 0, []int32{3, 1}); r.Topics[0].Partitions[0].ErrorCode != errInvalidRequest {
+		t.Fatalf("ISR gaining a member without the leader: %+v", r.Topics[0].Partitions[0])
+	}
+	// Its next leader fails: a new controller elects the remaining member, not 1.
+	h.silence(2, h.cfg.SessionTimeout+h.cfg.HeartbeatInterval)
+	h.c.Deactivate()
+	h.c.Activate(h.now, h.committed)
+	h.heartbeatAll(2)
+	h.advance(0)
+	if ps, _ := h.committed.Partition(tid, 0); ps.Leader != 3 || slices.Contains(ps.ISR, 1) {
+		t.Fatalf("after failover: %+v", ps)
+	}
+	// Partition 1: once its other members are fenced they leave its ISR, and the last
+	// member cannot resign: it is the only copy left, damaged or not.
+	h.silence(3, h.cfg.SessionTimeout+h.cfg.HeartbeatInterval)
+	ps1, _ := h.committed.Partition(tid, 1)
+	if ps1.Leader != 1 || !slices.Equal(ps1.ISR, []int32{1}) {
+		t.Fatalf("partition 1 before: %+v", ps1)
+	}
+	if r := h.alterISR(1, tid, 1, nil); r.Topics[0].Partitions[0].ErrorCode != errInvalidRequest {
+		t.Fatalf("the last member resigned: %+v", r.Topics[0].Partitions[0])
 	}
 }

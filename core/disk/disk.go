@@ -90,10 +90,53 @@ const (
 	// the log is larger than Retention.Bytes (a negative limit disables each rule), never
 	// deleting at or above MaxOffset. Done.Offset is the log start offset afterwards.
 	Retain
+	// CheckDamage verifies the part of Log holding Offset after a Read or FindTime of it
+	// failed validation (Done.Corrupt). Damage that reads back the same twice is fenced:
+	// Done.Fences lists the new fences (FenceDamaged), none when the bytes read back
+	// intact (the fault was transient). The log end never moves. Durable when done.
+	CheckDamage
+	// Skip moves the end of Log from Offset to MaxOffset with no batch in between, the
+	// range fenced as FenceLost (a follower copying a range its leader declared lost).
+	// Durable when done.
+	Skip
 )
 
 var kindNames = [...]string{"?", "append", "sync", "truncate", "reset", "delete-below", "read",
-	"write-file", "remove-file", "create-log", "delete-log", "leader-epochs", "find-time", "retain"}
+	"write-file", "remove-file", "create-log", "delete-log", "leader-epochs", "find-time", "retain",
+	"check-damage", "skip"}
+
+// FenceKind says why a fenced range of a log has no readable batches (storage.FenceKind).
+type FenceKind uint8
+
+const (
+	// FenceDamaged: this disk held the batches and their synced bytes failed
+	// validation. Another replica may still hold them.
+	FenceDamaged FenceKind = 1
+	// FenceLost: the partition declared the range lost and this log copied the gap.
+	FenceLost FenceKind = 2
+)
+
+func (k FenceKind) String() string {
+	switch k {
+	case FenceDamaged:
+		return "damaged"
+	case FenceLost:
+		return "lost"
+	}
+	return fmt.Sprintf("fence-kind(%d)", uint8(k))
+}
+
+// Fence is a range [From, To) of a log's offsets with no readable batches: the offsets
+// stay assigned, reads of them fail, and the log end never moves back over them.
+type Fence struct {
+	From, To int64
+	Kind     FenceKind
+}
+
+func (f Fence) String() string { return fmt.Sprintf("[%d,%d) %s", f.From, f.To, f.Kind) }
+
+// Contains reports whether offset lies in the fence.
+func (f Fence) Contains(offset int64) bool { return f.From <= offset && offset < f.To }
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -157,6 +200,12 @@ type Done struct {
 	// Offset reports, for Read and Retain, the log start offset after the op (a reader
 	// below it learns why it got nothing), and for FindTime the offset found or -1.
 	Offset int64
+	// Corrupt reports that a Read or FindTime failed because bytes failed validation
+	// (twice): damage at rest, or a transient fault. CheckDamage tells them apart.
+	Corrupt bool
+	// Fences holds, for a Read or FindTime that met a fenced offset, that fence (Err is
+	// set), and for CheckDamage the fences it added.
+	Fences []Fence
 }
 
 // Queue numbers and collects the Ops of one node. Every component of a node emits into
@@ -239,4 +288,8 @@ type LogState struct {
 	Epochs      []EpochEntry
 	// BytesCut counts bytes recovery removed from a torn or corrupt tail.
 	BytesCut int64
+	// Fences are the log's fenced ranges, in offset order; FencedNow those this
+	// recovery added (damage it found in synced data).
+	Fences    []Fence
+	FencedNow []Fence
 }

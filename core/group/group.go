@@ -271,6 +271,7 @@ func (g *group) rebalanceTimeoutMax() int64 {
 // firstJoined is the member that joined earliest, or nil.
 func (g *group) firstJoined() *member {
 	var first *member
+	// order-independent: joinSeq is unique per member (nextJoinSeq), so the earliest is one member whatever the order.
 	for _, m := range g.members {
 		if first == nil || m.joinSeq < first.joinSeq {
 			first = m

@@ -21,6 +21,10 @@ package kafka
 //     As in Kafka the first partition with records returns at least one whole batch; a
 //     later partition's first batch may be read beyond the budget and is then dropped, so
 //     a response never materializes more than the budget plus one batch.
+//
+// As in Apache Kafka, a partition without records gets an empty record set, never a null
+// one: librdkafka 2.0 fails to parse a null one ("invalid MessageSetSize -1"), so a kcat
+// consumer at the end of a partition would never see its end.
 
 import (
 	"time"
@@ -78,6 +82,7 @@ func Fetch(b Broker, req *kmsg.FetchRequest, reply func(kmsg.Response)) {
 			}
 			if failed || total >= int(max(req.MinBytes, 1)) || b.Now() >= deadline {
 				trimToMaxBytes(parts, budget)
+				emptyRecordsNotNull(resp)
 				reply(resp)
 				return
 			}
@@ -182,6 +187,18 @@ func partRead(req partition.FetchRequest, left int) partition.FetchRequest {
 	req.MaxBytes = int32(min(max(int(req.MaxBytes), 0), max(left, 0)))
 	req.OffsetsOnly = left <= 0
 	return req
+}
+
+// emptyRecordsNotNull gives every partition of resp without records an empty record
+// set instead of a null one, as Apache Kafka writes it.
+func emptyRecordsNotNull(resp *kmsg.FetchResponse) {
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			if p := &resp.Topics[i].Partitions[j]; p.RecordBatches == nil {
+				p.RecordBatches = []byte{}
+			}
+		}
+	}
 }
 
 // anyNewRecords reports whether a high watermark moved since the last read.

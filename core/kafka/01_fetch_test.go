@@ -129,3 +129,21 @@ func TestFetchReadsPartitionsInTurn(t *testing.T) {
 		t.Fatalf("partition 2 asked %v", got)
 	}
 }
+
+// Partitions without records are answered with an empty record set, never a null one,
+// as Apache Kafka writes them: librdkafka 2.0 cannot parse a null one. The handler
+// builds them so; nothing downstream rewrites responses.
+func TestFetchEmptyRecordsAreNotNull(t *testing.T) {
+	b := newFakeBroker(t)
+	b.fetchBytesMax = 500
+	hostOrders(b, 400, 400)
+	resp := fetchOrders(t, b, math.MaxInt32, math.MaxInt32)
+	for _, p := range resp.Topics[0].Partitions {
+		if p.RecordBatches == nil {
+			t.Fatalf("partition %d: null record set", p.Partition)
+		}
+	}
+	if got := recordBytes(resp); !slices.Equal(got, []int{400, 0, 0}) {
+		t.Fatalf("record bytes %v", got)
+	}
+}

@@ -13,6 +13,7 @@ package kafka
 //   - Authorized operations are not computed (-2147483648, "not requested").
 
 import (
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -29,6 +30,18 @@ type View struct {
 	// FetchBytesMax is the broker's fetch.max.bytes: the most record bytes one Fetch
 	// response carries, whatever the request asks (0: FetchBytesMaxDefault).
 	FetchBytesMax int32
+	// Fences, when set, lists this broker's replicas that hold fenced ranges (see
+	// FencedRangesConfig); nil where the broker hosts no replicas.
+	Fences func() []ReplicaFences
+}
+
+// ReplicaFences are the fenced ranges of one replica on this broker: offsets whose
+// batches failed their checksums on its disk (damaged) or that the partition declared
+// lost.
+type ReplicaFences struct {
+	Topic     string
+	Partition int32
+	Fences    []disk.Fence
 }
 
 // InternalTopics are topics seedlog creates for itself.

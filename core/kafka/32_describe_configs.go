@@ -12,6 +12,11 @@ package kafka
 //     Under a broker id every key is read-only: seedlog takes broker-level keys for the
 //     cluster default only.
 //   - Only topic and broker resources are served; other types are INVALID_REQUEST.
+//   - A broker describing its own id adds one read-only entry that is status, not a
+//     setting: seedlog.fenced.ranges (FencedRangesConfig), the offset ranges of its
+//     replicas that hold no readable data. Kafka would show them in DescribeLogDirs,
+//     which seedlog does not serve; Kafka's tools show a broker's own entries when asked
+//     for it by id (kafka-configs.sh --describe --broker N, seedlog topic describe).
 //
 // Like Kafka, and unlike seedlog's Metadata, the answer comes from the broker's metadata
 // image without a read barrier: a config change acknowledged a moment ago may not show
@@ -25,6 +30,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -66,6 +72,10 @@ func describeResource(v View, req *kmsg.DescribeConfigsRequest, r kmsg.DescribeC
 			return resourceError(out, kerr.InvalidRequest.Code, fmt.Sprintf("%q is neither \"\" nor a registered broker id", r.ResourceName))
 		}
 		entries = brokerConfigEntries(v, r.ResourceName != "")
+		if r.ResourceName == strconv.Itoa(int(v.NodeID)) && v.Fences != nil {
+			entries = append(entries, fencedRangesEntry(v.Fences()))
+			slices.SortFunc(entries, func(a, b configEntry) int { return cmp.Compare(a.name, b.name) })
+		}
 	default:
 		return resourceError(out, kerr.InvalidRequest.Code, fmt.Sprintf("resource type %d is not served", r.ResourceType))
 	}
@@ -93,6 +103,27 @@ func knownBrokerResource(v View, name string) bool {
 	}
 	_, ok := v.Image.Broker(int32(id))
 	return ok
+}
+
+// FencedRangesConfig names the status entry of a broker's own resource: its replicas'
+// fenced ranges, "<topic>-<partition>:<from>-<to>:<damaged|lost>" joined by commas,
+// empty when there are none. Damaged ranges failed their checksums on this broker's disk
+// (it fetches them back from an intact leader once out of the ISR); lost ranges had no
+// intact in-sync copy left: reads of them answer CORRUPT_MESSAGE for good.
+const FencedRangesConfig = "seedlog.fenced.ranges"
+
+var fencedRangesDef = metadata.ConfigDef{Name: FencedRangesConfig, Type: metadata.ConfigList,
+	Doc: "status, read-only: offset ranges of this broker's replicas with no readable data, topic-partition:from-to:damaged|lost"}
+
+func fencedRangesEntry(rs []ReplicaFences) configEntry {
+	var parts []string
+	for _, r := range rs {
+		for _, f := range r.Fences {
+			parts = append(parts, fmt.Sprintf("%s-%d:%d-%d:%s", r.Topic, r.Partition, f.From, f.To, f.Kind))
+		}
+	}
+	return configEntry{name: FencedRangesConfig, def: fencedRangesDef, value: strings.Join(parts, ","),
+		source: metadata.SourceDefault, readOnly: true}
 }
 
 // topicConfigEntries lists every topic config with its resolved value.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -194,6 +195,32 @@ func TestDescribeConfigsBroker(t *testing.T) {
 			} else if seg.IsDefault || !policy.IsDefault {
 				t.Errorf("v0: is-default %v and %v", seg.IsDefault, policy.IsDefault)
 			}
+		}
+	}
+}
+
+// A broker describing its own id adds the read-only status entry of its fenced ranges;
+// another broker's id does not get it.
+func TestDescribeConfigsFencedRanges(t *testing.T) {
+	b := configCluster(t)
+	v := b.View()
+	v.Fences = func() []ReplicaFences {
+		return []ReplicaFences{{Topic: "orders", Partition: 2, Fences: []disk.Fence{
+			{From: 403, To: 419, Kind: disk.FenceLost}, {From: 500, To: 502, Kind: disk.FenceDamaged}}}}
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.SetVersion(4)
+	req.Resources = []kmsg.DescribeConfigsRequestResource{configResource(kmsg.ConfigResourceTypeBroker, "1"),
+		configResource(kmsg.ConfigResourceTypeBroker, "2")}
+	resp := DescribeConfigs(v, viaWire(t, req))
+	checkWire(t, resp)
+	own := findConfig(t, resp.Resources[0], FencedRangesConfig)
+	if *own.Value != "orders-2:403-419:lost,orders-2:500-502:damaged" || !own.ReadOnly {
+		t.Fatalf("entry %+v", own)
+	}
+	for _, c := range resp.Resources[1].Configs {
+		if c.Name == FencedRangesConfig {
+			t.Fatal("another broker's resource lists this broker's fences")
 		}
 	}
 }

@@ -129,6 +129,7 @@ func (im Image) BrokerIDs() []int32 { return im.brokerIDs() }
 // callers that reuse a buffer.
 func (im Image) AppendBrokerIDs(dst []int32) []int32 {
 	start := len(dst)
+	// order-independent: the appended ids are sorted right after.
 	for id := range im.brokers {
 		dst = append(dst, id)
 	}

@@ -175,6 +175,43 @@
 // batch headers of the log after it with disk.Read Ops ("loading"); replaying also
 // completes the leader-epoch cache. While loading it serves nothing.
 //
+// # Damaged replicas
+//
+// A replica whose synced data fails validation stops counting as a durable copy until
+// it fetched the damage back from an intact leader. Damage is found by recovery (the
+// LogState's FencedNow) or when a read fails its CRC twice (Done.Corrupt): the replica
+// answers the reader KAFKA_STORAGE_ERROR (retriable) and emits disk.CheckDamage, which
+// fences the damage on disk when two reads of it agree and finds nothing after a
+// transient fault. The replica keeps a copy of its log's fences: FenceDamaged ranges are
+// this disk's damage, FenceLost ones gaps the partition declared lost.
+//
+//   - A follower with damage says so in every Fetch (Damaged, DamagedFrom). Its leader
+//     counts it out of sync at once (it proposes the ISR without it) and never in sync
+//     while the flag is set, whatever its offsets. Once an answer says the leader no
+//     longer counts it in the ISR (FetchAnswer.InISR false), the follower truncates to
+//     the start of the damage (below its high watermark: noted "repair") and fetches the
+//     range again; it rejoins when caught up like any follower.
+//   - A leader with damage while its committed ISR has other members resigns: it stops
+//     serving at once (produces, reads and followers get NOT_LEADER_OR_FOLLOWER, like a
+//     broker in controlled shutdown), then sends an AlterPartition whose ISR is the
+//     committed one without itself; the controller removes it and elects another member
+//     (see core/controller). So no damaged copy leads while an in-sync replica may hold
+//     the data intact, and it cannot be elected again until it rejoined the ISR. A
+//     replica elected while damaged resigns the same way, before serving anything.
+//   - A leader with damage that is the only member of its ISR has no intact in-sync copy
+//     to hand over to: the damaged range is lost (noted "lost", once). Consumer reads of
+//     a fenced offset get CORRUPT_MESSAGE, which Kafka's Java consumer raises to the
+//     application (rather than retry forever, as it does KAFKA_STORAGE_ERROR), so it can
+//     seek past; a follower fetching inside it gets a FetchAnswer with GapEnd and the
+//     epochs that began in it, and copies the gap with disk.Skip (FenceLost). The log end
+//     never moves back, so no offset is used twice. When another replica later joins its
+//     ISR, a leader that still has damage resigns to it (that replica may hold the range
+//     intact) and repairs as a follower.
+//
+// A follower's copy of the fences is updated as its ops go (truncations cut them, a
+// reset drops them, a skip adds one); a fence reported by an op emitted before a later
+// truncation is dropped, since the truncation may have removed it.
+//
 // # Restarts
 //
 // A restarted replica's log is durable (recovery syncs what it keeps), its HW is the
@@ -198,6 +235,7 @@
 //     hands them to the disk).
 //   - Close fails everything pending with NOT_LEADER_OR_FOLLOWER; Dones for the Ops still
 //     outstanding are then ignored.
+//   - A failed CheckDamage or Skip is a failed write (Ready.Fatal): both change the log.
 //
 // Limits: PendingMax bounds waiting produces, offset lookups and deletions (beyond it:
 // REQUEST_TIMED_OUT, nothing appended); FetchesMax bounds held or reading consumer

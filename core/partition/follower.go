@@ -19,6 +19,8 @@ type followerState struct {
 	timeoutAt int64
 	retryAt   int64     // after an error answer, ask again no earlier than this
 	waitOp    disk.OpID // fetch again only once this Op is done (what was appended is durable)
+	// outOfISR: the leader's last answer said it does not count this replica in the ISR.
+	outOfISR bool
 }
 
 func (r *Replica) becomeFollower(now int64) {
@@ -45,6 +47,11 @@ func (r *Replica) pump(now int64) {
 	if f == nil || f.leader < 0 || f.inflight != 0 || f.waitOp != 0 || now < f.retryAt || r.loading != nil {
 		return
 	}
+	if from, damaged := r.unrepaired(); damaged && f.outOfISR {
+		// The leader no longer counts this replica: cut the damage away and fetch it back.
+		f.outOfISR = false
+		r.repair(from)
+	}
 	f.retryAt = 0
 	r.reqSeq++
 	f.inflight = r.reqSeq
@@ -58,10 +65,11 @@ func (r *Replica) pump(now int64) {
 	f.needQuery = false
 	f.kind = KindFetch
 	f.timeoutAt = now + int64(r.cfg.FollowerFetchMaxWait) + int64(r.cfg.PeerRequestTimeout)
+	damagedFrom, damaged := r.unrepaired()
 	r.send(f.leader, &Fetch{Key: r.key, RequestID: r.reqSeq, ReplicaID: r.self(), CurrentLeaderEpoch: r.epoch,
 		FetchOffset: r.leo, DurableOffset: r.durable, LastFetchedEpoch: r.epochs.latest(),
 		LogStartOffset: r.startOffset, MaxBytes: r.cfg.FollowerFetchBytesMax,
-		MaxWaitMs: int32(r.cfg.FollowerFetchMaxWait / time.Millisecond)})
+		MaxWaitMs: int32(r.cfg.FollowerFetchMaxWait / time.Millisecond), Damaged: damaged, DamagedFrom: damagedFrom})
 }
 
 // answered accepts an answer to the outstanding request of the given kind.
@@ -163,7 +171,11 @@ func (r *Replica) onFetchAnswer(now int64, from int32, m *FetchAnswer) {
 	case m.Diverging:
 		r.note("diverging", "leader has epoch %d ending at %d", m.DivergingEpoch, m.DivergingEndOffset)
 		r.reconcile(m.DivergingEpoch, m.DivergingEndOffset, m.LogStartOffset)
+	case m.GapEnd > r.leo && len(m.Records) == 0:
+		r.fol.outOfISR = !m.InISR
+		r.skipGap(now, m)
 	default:
+		r.fol.outOfISR = !m.InISR
 		r.appendFetched(now, m)
 	}
 	r.pump(now)

@@ -250,6 +250,19 @@ func (c *tcluster) commitAlters(n *tnode) {
 			c.st.ISR = slices.Clone(a.ISR)
 			c.st.PartitionEpoch++
 			res.ISR, res.PartitionEpoch = slices.Clone(a.ISR), c.st.PartitionEpoch
+			if !slices.Contains(a.ISR, a.Leader) {
+				// The leader resigns: elect the first replica of the new ISR, as the
+				// controller does.
+				c.st.Leader = -1
+				for _, id := range c.st.Replicas {
+					if slices.Contains(a.ISR, id) {
+						c.st.Leader = id
+						break
+					}
+				}
+				c.st.LeaderEpoch++
+				res.LeaderEpoch = c.st.LeaderEpoch
+			}
 		}
 		n.r.AlterPartitionResult(c.now, res)
 		c.collect(n)

@@ -29,6 +29,10 @@ type leaderState struct {
 	// replica, and the members of a pending change (KIP-497/841: a joining member counts
 	// as soon as it is proposed, a leaving one until its removal is committed).
 	maximal []int32
+	// resigning: the log is damaged and another in-sync replica exists. The replica
+	// serves nothing and asks the controller to take it out of the ISR (which elects
+	// another member) until metadata moves the leadership.
+	resigning bool
 }
 
 // followerInfo is the leader's view of one follower, learned from its fetches.
@@ -56,6 +60,9 @@ type followerInfo struct {
 	lastCaughtUp int64
 	held         *Fetch // a fetch at the log end, held for long polling
 	heldUntil    int64
+	// damaged: the follower's last fetch said its log holds damaged data. It leaves the
+	// ISR at once and cannot join until it fetched the data back.
+	damaged bool
 }
 
 type alterState struct {
@@ -98,6 +105,14 @@ func (r *Replica) becomeLeader(now int64) {
 		return
 	}
 	r.role = RoleLeader
+	if r.mustResign() {
+		// Damaged, with another in-sync replica: never serve, hand the leadership on.
+		r.lead = &leaderState{electionLEO: r.leo}
+		r.syncFollowers(now)
+		r.isrChanged(now)
+		r.resign(now)
+		return
+	}
 	r.epochs, _, _ = r.epochs.assign(r.epoch, r.leo)
 	r.persistEpochs()
 	r.lead = &leaderState{electionLEO: r.leo, readReady: r.hw >= r.leo}
@@ -105,6 +120,7 @@ func (r *Replica) becomeLeader(now int64) {
 	r.note("leader", "epoch %d at log end %d, high watermark %d", r.epoch, r.leo, r.hw)
 	r.isrChanged(now)
 	r.maybeAlterISR(now)
+	r.damageMoved(now)
 }
 
 // syncFollowers keeps one followerInfo per replica other than this one.
@@ -135,6 +151,7 @@ func (r *Replica) leaderMetadata(now int64) {
 	r.syncFollowers(now)
 	r.isrChanged(now)
 	r.maybeAlterISR(now)
+	r.damageMoved(now)
 }
 
 // endLeadership fails what waits on this leadership.
@@ -244,7 +261,7 @@ func (r *Replica) answeredBySequence(now int64, h record.Header, acks int16, tim
 
 func (r *Replica) produceAdmission(now int64, acks int16) int16 {
 	switch {
-	case r.role != RoleLeader || r.loading != nil || !r.leaseValid(now):
+	case r.role != RoleLeader || r.loading != nil || r.lead.resigning || !r.leaseValid(now):
 		return CodeNotLeaderOrFollower
 	case acks != 0 && acks != 1 && acks != -1:
 		return CodeInvalidRequiredAcks
@@ -319,7 +336,7 @@ func (r *Replica) isrChanged(now int64) {
 // ISR, while that ISR has at least min.insync.replicas members. It never moves back.
 func (r *Replica) advanceHW(now int64) {
 	l := r.lead
-	if len(l.maximal) < r.st.minISR() {
+	if len(l.maximal) < r.st.minISR() || l.resigning {
 		return
 	}
 	hw := r.durable
@@ -358,6 +375,10 @@ func (r *Replica) advanceHW(now int64) {
 // ReplicaLagMax or a replica outside the ISR caught up.
 func (r *Replica) maybeAlterISR(now int64) {
 	l := r.lead
+	if l.resigning {
+		r.proposeResignation(now)
+		return
+	}
 	if l.alter != nil || now < l.alterRetryAt || !r.isrWouldChange(now) {
 		return
 	}
@@ -412,6 +433,26 @@ func (r *Replica) isrWouldChange(now int64) bool {
 	return false
 }
 
+// proposeResignation asks for the committed ISR without this replica: the controller
+// takes it out and elects another member (see the controller's AlterPartition).
+func (r *Replica) proposeResignation(now int64) {
+	l := r.lead
+	if l.alter != nil || now < l.alterRetryAt || !slices.Contains(r.st.ISR, r.self()) {
+		return
+	}
+	isr := slices.DeleteFunc(slices.Clone(r.st.ISR), func(id int32) bool { return id == r.self() })
+	if len(isr) == 0 {
+		return
+	}
+	r.alterSeq++
+	l.alter = &alterState{req: AlterRequest{
+		RequestID: r.alterSeq, Topic: r.cfg.Topic, TopicID: r.cfg.TopicID, Partition: r.cfg.Partition,
+		Leader: r.self(), LeaderEpoch: r.epoch, PartitionEpoch: r.st.PartitionEpoch, ISR: isr,
+	}}
+	r.sendAlter(now)
+	r.note("isr-change", "propose %v (was %v; this leader resigns)", isr, r.st.ISR)
+}
+
 func (r *Replica) sendAlter(now int64) {
 	a := r.lead.alter
 	a.waiting, a.sentAt, a.resendAt = true, now, 0
@@ -422,14 +463,14 @@ func (r *Replica) sendAlter(now int64) {
 
 func (r *Replica) outOfSync(id int32, now int64) bool {
 	f := r.lead.follower(id)
-	return f == nil || now-f.lastCaughtUp > int64(r.cfg.ReplicaLagMax)
+	return f == nil || f.damaged || now-f.lastCaughtUp > int64(r.cfg.ReplicaLagMax)
 }
 
 // inSync reports whether a follower may join the ISR: it holds, durably, everything up to
 // the high watermark and everything of earlier epochs, and it is not out of sync by
 // time (a silent follower's old offsets do not make it rejoin).
 func (r *Replica) inSync(f *followerInfo, now int64) bool {
-	return f.fetchOffset >= 0 && f.durable >= r.hw && f.durable >= r.lead.electionLEO &&
+	return f.fetchOffset >= 0 && f.durable >= r.hw && f.durable >= r.lead.electionLEO && !f.damaged &&
 		now-f.lastCaughtUp <= int64(r.cfg.ReplicaLagMax)
 }
 
@@ -467,6 +508,7 @@ func (r *Replica) AlterPartitionResult(now int64, res AlterResult) {
 	r.syncFollowers(now)
 	r.isrChanged(now)
 	r.maybeAlterISR(now)
+	r.damageMoved(now)
 }
 
 // ---- serving followers ----
@@ -480,7 +522,7 @@ func (r *Replica) peerGate(currentLeaderEpoch int32) int16 {
 		return CodeFencedLeaderEpoch
 	case currentLeaderEpoch > r.epoch:
 		return CodeUnknownLeaderEpoch
-	case r.role != RoleLeader:
+	case r.role != RoleLeader || r.lead.resigning:
 		return CodeNotLeaderOrFollower
 	}
 	return CodeNone
@@ -496,8 +538,9 @@ func (r *Replica) onEpochQuery(from int32, m *EpochQuery) {
 }
 
 func (r *Replica) fetchAnswer(m *Fetch) *FetchAnswer {
+	inISR := r.lead != nil && slices.Contains(r.lead.maximal, m.ReplicaID)
 	return &FetchAnswer{Key: r.key, RequestID: m.RequestID, FetchOffset: m.FetchOffset, LeaderEpoch: r.epoch,
-		HighWatermark: r.hw, LogStartOffset: r.startOffset, LogEndOffset: r.leo}
+		HighWatermark: r.hw, LogStartOffset: r.startOffset, LogEndOffset: r.leo, InISR: inISR}
 }
 
 // onFetch serves a follower's fetch: it checks the follower's log against this one
@@ -554,6 +597,7 @@ func (r *Replica) recordFetch(now int64, f *followerInfo, m *Fetch) bool {
 	f.lastFetchLEO, f.lastFetch = r.leo, now
 	f.fetchOffset = offset
 	f.durable = min(m.DurableOffset, offset)
+	f.damaged = m.Damaged
 	return offset == m.FetchOffset
 }
 
@@ -577,7 +621,7 @@ func (r *Replica) serveFollower(to int32, m *Fetch) {
 		maxBytes = min(maxBytes, m.MaxBytes)
 	}
 	r.emit(disk.Op{Kind: disk.Read, Offset: m.FetchOffset, MaxOffset: r.leo, MaxBytes: maxBytes},
-		pendingOp{purpose: opFollowerRead, follower: ans, to: to})
+		pendingOp{purpose: opFollowerRead, follower: ans, to: to, truncs: r.truncs})
 }
 
 func (r *Replica) followerReadDone(p pendingOp, d disk.Done) {
@@ -586,12 +630,23 @@ func (r *Replica) followerReadDone(p pendingOp, d disk.Done) {
 	}
 	ans := p.follower
 	ans.HighWatermark, ans.LogStartOffset, ans.LogEndOffset = r.hw, r.startOffset, r.leo
+	ans.InISR = slices.Contains(r.lead.maximal, p.to)
 	switch {
 	case d.Err == nil:
 		ans.Records = d.Data
 		r.sent(p.to, max(ans.FetchOffset, batchesEnd(d.Data)))
 	case d.Offset > ans.FetchOffset:
 		ans.Err, ans.LogStartOffset = CodeOffsetOutOfRange, d.Offset
+	case len(d.Fences) > 0 && d.Fences[0].Contains(ans.FetchOffset):
+		// A leader that serves holds no damage another in-sync replica could repair
+		// (it would have resigned): the range is lost, and the follower copies the gap.
+		r.fenceMet(p, d.Fences)
+		f := d.Fences[0]
+		ans.GapEnd, ans.GapEpochs = f.To, r.gapEpochs(ans.FetchOffset, f.To)
+		r.sent(p.to, f.To)
+	case d.Corrupt:
+		r.checkDamage(ans.FetchOffset)
+		ans.Err = CodeKafkaStorageError
 	default:
 		ans.Err = CodeKafkaStorageError
 	}

@@ -14,6 +14,8 @@ import (
 type loader struct {
 	next, end     int64
 	epochsChanged bool
+	// waitCheck: a replay read failed validation; read again once CheckDamage is done.
+	waitCheck bool
 }
 
 func (r *Replica) startLoading(now int64, snap []byte) {
@@ -44,12 +46,27 @@ func (r *Replica) startLoading(now int64, snap []byte) {
 func (r *Replica) emitLoadRead() {
 	l := r.loading
 	r.emit(disk.Op{Kind: disk.Read, Offset: l.next, MaxOffset: l.end, MaxBytes: r.cfg.ReplayBytesMax},
-		pendingOp{purpose: opLoadRead})
+		pendingOp{purpose: opLoadRead, truncs: r.truncs})
 }
 
-func (r *Replica) loadReadDone(now int64, d disk.Done) {
+func (r *Replica) loadReadDone(now int64, p pendingOp, d disk.Done) {
 	l := r.loading
-	if d.Err != nil {
+	switch {
+	case d.Err != nil && len(d.Fences) > 0 && d.Fences[0].Contains(l.next):
+		// Nothing to replay in a fenced range: go on after it.
+		r.fenceMet(p, d.Fences)
+		l.next = d.Fences[0].To
+		if l.next >= l.end {
+			r.finishLoading(now)
+			return
+		}
+		r.emitLoadRead()
+		return
+	case d.Err != nil && d.Corrupt:
+		l.waitCheck = true
+		r.checkDamage(l.next)
+		return
+	case d.Err != nil:
 		r.fail(fmt.Errorf("partition %s: replay read at %d: %w", r.log, l.next, d.Err))
 		return
 	}

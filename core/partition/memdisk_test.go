@@ -16,6 +16,9 @@ import (
 type memDisk struct {
 	logs  map[disk.LogID]*memLog
 	files map[string][]byte
+	// scanAtRecovery makes recovery find damaged batches (as a scan of their segment
+	// would) and fence them; otherwise only a read meets them.
+	scanAtRecovery bool
 }
 
 type memLog struct {
@@ -31,6 +34,10 @@ type memBatch struct {
 	epoch      int32
 	data       []byte
 	sum        uint64
+	// damaged: the bytes fail validation (not found yet); fenced: the range is a fence
+	// of that kind, with no data.
+	damaged bool
+	fenced  disk.FenceKind
 }
 
 func newMemDisk() *memDisk {
@@ -70,8 +77,20 @@ func (d *memDisk) exec(op disk.Op) disk.Done {
 		for n > 0 && l.batches[n-1].next > op.Offset {
 			n--
 		}
+		var cut *memBatch
+		if n < len(l.batches) && l.batches[n].fenced != 0 && l.batches[n].base < op.Offset {
+			b := l.batches[n]
+			b.next = op.Offset // a fence holding the offset is cut there
+			cut = &b
+		}
 		l.batches = l.batches[:n]
 		l.synced = min(l.synced, n)
+		if cut != nil {
+			l.batches = append(l.batches, *cut)
+			if l.synced == n {
+				l.synced++
+			}
+		}
 	case disk.Reset:
 		l.batches, l.synced, l.start = nil, 0, op.Offset
 	case disk.DeleteBelow:
@@ -81,7 +100,7 @@ func (d *memDisk) exec(op disk.Op) disk.Done {
 		}
 		l.deleteBelow(op.Offset)
 	case disk.Read:
-		done.Data, done.Offset, done.Err = l.read(op)
+		done.Data, done.Offset, done.Corrupt, done.Fences, done.Err = l.read(op)
 	case disk.FindTime:
 		done.Offset = -1
 		for _, b := range l.batches {
@@ -96,6 +115,15 @@ func (d *memDisk) exec(op disk.Op) disk.Done {
 	case disk.Retain:
 		l.retain(op)
 		done.Offset = l.start
+	case disk.CheckDamage:
+		done.Fences = l.fenceDamaged()
+	case disk.Skip:
+		if op.Offset != l.end() || op.MaxOffset <= op.Offset {
+			done.Err = fmt.Errorf("%w: skip %d->%d, log ends at %d", errMem, op.Offset, op.MaxOffset, l.end())
+			break
+		}
+		l.batches = append(l.batches, memBatch{base: op.Offset, next: op.MaxOffset, fenced: disk.FenceLost})
+		l.synced = len(l.batches)
 	case disk.LeaderEpochs:
 		l.epochs = slices.Clone(op.Epochs)
 	case disk.WriteFile:
@@ -143,9 +171,9 @@ func (l *memLog) deleteBelow(offset int64) {
 	l.synced = max(l.synced-n, 0)
 }
 
-func (l *memLog) read(op disk.Op) ([]byte, int64, error) {
+func (l *memLog) read(op disk.Op) ([]byte, int64, bool, []disk.Fence, error) {
 	if op.Offset < l.start || op.Offset > l.end() {
-		return nil, l.start, fmt.Errorf("%w: read at %d, log spans [%d, %d]", errMem, op.Offset, l.start, l.end())
+		return nil, l.start, false, nil, fmt.Errorf("%w: read at %d, log spans [%d, %d]", errMem, op.Offset, l.start, l.end())
 	}
 	var out []byte
 	for _, b := range l.batches {
@@ -155,9 +183,61 @@ func (l *memLog) read(op disk.Op) ([]byte, int64, error) {
 		if b.base >= op.MaxOffset || (len(out) > 0 && len(out)+len(b.data) > int(op.MaxBytes)) {
 			break
 		}
+		switch {
+		case b.fenced != 0 && len(out) == 0:
+			f := disk.Fence{From: b.base, To: b.next, Kind: b.fenced}
+			return nil, l.start, false, []disk.Fence{f}, fmt.Errorf("%w: read at %d in fence %v", errMem, op.Offset, f)
+		case b.damaged && len(out) == 0:
+			return nil, l.start, true, nil, fmt.Errorf("%w: batch at %d fails its CRC", errMem, b.base)
+		case b.fenced != 0 || b.damaged:
+			return out, l.start, false, nil, nil
+		}
 		out = append(out, b.data...)
 	}
-	return out, l.start, nil
+	return out, l.start, false, nil, nil
+}
+
+// fenceDamaged turns the damaged batches into damaged fences and returns them.
+func (l *memLog) fenceDamaged() []disk.Fence {
+	var out []disk.Fence
+	for i := range l.batches {
+		if b := &l.batches[i]; b.damaged {
+			b.damaged, b.fenced, b.data = false, disk.FenceDamaged, nil
+			out = append(out, disk.Fence{From: b.base, To: b.next, Kind: disk.FenceDamaged})
+		}
+	}
+	return out
+}
+
+// fences returns the log's fences, merged as storage merges them.
+func (l *memLog) fences() []disk.Fence {
+	var out []disk.Fence
+	for _, b := range l.batches {
+		if b.fenced == 0 {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].To == b.base {
+			if b.fenced == disk.FenceDamaged {
+				out[n-1].Kind = disk.FenceDamaged
+			}
+			out[n-1].To = b.next
+			continue
+		}
+		out = append(out, disk.Fence{From: b.base, To: b.next, Kind: b.fenced})
+	}
+	return out
+}
+
+// damage makes the batch of log id holding offset fail validation, as bytes decayed at
+// rest would.
+func (d *memDisk) damage(id disk.LogID, offset int64) {
+	for i := range d.logs[id].batches {
+		if b := &d.logs[id].batches[i]; b.base <= offset && offset < b.next {
+			b.damaged = true
+			return
+		}
+	}
+	panic(fmt.Sprintf("no batch at %d", offset))
 }
 
 func (l *memLog) retain(op disk.Op) {
@@ -200,5 +280,10 @@ func (d *memDisk) recovered(id disk.LogID) (disk.LogState, map[string][]byte) {
 		return disk.LogState{}, d.files
 	}
 	l.synced = len(l.batches)
-	return disk.LogState{ID: id, StartOffset: l.start, EndOffset: l.end(), Epochs: slices.Clone(l.epochs)}, d.files
+	var now []disk.Fence
+	if d.scanAtRecovery {
+		now = l.fenceDamaged()
+	}
+	return disk.LogState{ID: id, StartOffset: l.start, EndOffset: l.end(), Epochs: slices.Clone(l.epochs),
+		Fences: l.fences(), FencedNow: now}, d.files
 }

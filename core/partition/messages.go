@@ -3,6 +3,7 @@ package partition
 import (
 	"fmt"
 
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/enc"
 )
 
@@ -62,6 +63,12 @@ type Fetch struct {
 	LogStartOffset   int64
 	MaxBytes         int32
 	MaxWaitMs        int32
+	// Damaged is set while the follower's log holds a range whose synced bytes failed
+	// validation on its disk and that it has not fetched back (DamagedFrom is its
+	// start): the leader takes it out of the ISR at once and never back until it is
+	// repaired, whatever its offsets say.
+	Damaged     bool
+	DamagedFrom int64
 }
 
 // FetchAnswer is the leader's answer to a Fetch.
@@ -83,6 +90,15 @@ type FetchAnswer struct {
 	DivergingEndOffset int64
 	// Records are whole batches starting at FetchOffset.
 	Records []byte
+	// InISR tells the follower whether the leader counts it in the ISR (the maximal
+	// one): a damaged follower cuts its log back to repair it only once it is out.
+	InISR bool
+	// GapEnd, when above FetchOffset, says that the leader's log has no batches from
+	// FetchOffset up to GapEnd: the partition declared them lost (no in-sync copy of
+	// them was left intact). The follower fences the same range and fetches on from
+	// GapEnd. GapEpochs are the leader's epoch cache entries starting in the gap.
+	GapEnd    int64
+	GapEpochs []disk.EpochEntry
 }
 
 // EpochQuery asks the leader where an epoch ends in its log (OffsetForLeaderEpoch).
@@ -141,6 +157,8 @@ func (m *Fetch) appendTo(w *enc.Writer) {
 	w.I64(m.LogStartOffset)
 	w.I32(m.MaxBytes)
 	w.I32(m.MaxWaitMs)
+	w.Bool(m.Damaged)
+	w.I64(m.DamagedFrom)
 }
 
 func (m *FetchAnswer) appendTo(w *enc.Writer) {
@@ -156,6 +174,26 @@ func (m *FetchAnswer) appendTo(w *enc.Writer) {
 	w.I32(m.DivergingEpoch)
 	w.I64(m.DivergingEndOffset)
 	w.Bytes(m.Records)
+	w.Bool(m.InISR)
+	w.I64(m.GapEnd)
+	w.Len(len(m.GapEpochs))
+	for _, e := range m.GapEpochs {
+		w.I32(e.Epoch)
+		w.I64(e.StartOffset)
+	}
+}
+
+// readEpochs reads a list of epoch entries; its length is bounded by the input.
+func readEpochs(r *enc.Reader) []disk.EpochEntry {
+	n := r.Len(12)
+	if n == 0 {
+		return nil
+	}
+	out := make([]disk.EpochEntry, n)
+	for i := range out {
+		out[i] = disk.EpochEntry{Epoch: r.I32(), StartOffset: r.I64()}
+	}
+	return out
 }
 
 func (m *EpochQuery) appendTo(w *enc.Writer) {
@@ -197,11 +235,13 @@ func DecodeMessage(r *enc.Reader) (Message, error) {
 	case KindFetch:
 		m = &Fetch{Key: readKey(r), RequestID: r.U64(), ReplicaID: r.I32(),
 			CurrentLeaderEpoch: r.I32(), FetchOffset: r.I64(), DurableOffset: r.I64(),
-			LastFetchedEpoch: r.I32(), LogStartOffset: r.I64(), MaxBytes: r.I32(), MaxWaitMs: r.I32()}
+			LastFetchedEpoch: r.I32(), LogStartOffset: r.I64(), MaxBytes: r.I32(), MaxWaitMs: r.I32(),
+			Damaged: r.Bool(), DamagedFrom: r.I64()}
 	case KindFetchAnswer:
 		m = &FetchAnswer{Key: readKey(r), RequestID: r.U64(), FetchOffset: r.I64(), Err: r.I16(),
 			LeaderEpoch: r.I32(), HighWatermark: r.I64(), LogStartOffset: r.I64(), LogEndOffset: r.I64(),
-			Diverging: r.Bool(), DivergingEpoch: r.I32(), DivergingEndOffset: r.I64(), Records: r.Bytes()}
+			Diverging: r.Bool(), DivergingEpoch: r.I32(), DivergingEndOffset: r.I64(), Records: r.Bytes(),
+			InISR: r.Bool(), GapEnd: r.I64(), GapEpochs: readEpochs(r)}
 	case KindEpochQuery:
 		m = &EpochQuery{Key: readKey(r), RequestID: r.U64(), ReplicaID: r.I32(),
 			CurrentLeaderEpoch: r.I32(), LeaderEpoch: r.I32()}

@@ -172,6 +172,7 @@ func (p *producerState) apply(h record.Header, base int64) {
 func (p *producerState) evictFor(n int) {
 	for len(p.m)+n > p.max && len(p.m) > 0 {
 		var victim *producerEntry
+		// order-independent: olderProducer is a total order (ties go by producer id), so the oldest is one producer whatever the order.
 		for _, e := range p.m {
 			if victim == nil || olderProducer(e, victim) {
 				victim = e

@@ -28,7 +28,7 @@ func (r *Replica) clientGate(now int64, currentLeaderEpoch int32) int16 {
 		return CodeFencedLeaderEpoch
 	case currentLeaderEpoch > r.epoch:
 		return CodeUnknownLeaderEpoch
-	case r.role != RoleLeader || !r.leaseValid(now):
+	case r.role != RoleLeader || r.lead.resigning || !r.leaseValid(now):
 		return CodeNotLeaderOrFollower
 	}
 	return CodeNone
@@ -112,7 +112,7 @@ func (r *Replica) serveConsumer(c *consumerFetch) {
 	}
 	r.consumerWait++
 	r.emit(disk.Op{Kind: disk.Read, Offset: c.req.FetchOffset, MaxOffset: limit, MaxBytes: max(c.req.MaxBytes, 0)},
-		pendingOp{purpose: opConsumerRead, consumer: c})
+		pendingOp{purpose: opConsumerRead, consumer: c, truncs: r.truncs})
 }
 
 func (r *Replica) consumerReadDone(now int64, p pendingOp, d disk.Done) {
@@ -131,6 +131,18 @@ func (r *Replica) consumerReadDone(now int64, p pendingOp, d disk.Done) {
 		res.Records = d.Data
 	case d.Offset > c.req.FetchOffset:
 		res.Err, res.LogStartOffset = CodeOffsetOutOfRange, d.Offset
+	case len(d.Fences) > 0:
+		// The offset lies in a fenced range: no replica this leader could hand over to
+		// holds it, so it is lost and always will be. CORRUPT_MESSAGE reaches the
+		// application (Kafka's Java consumer raises it rather than retry forever), which
+		// can seek past the range.
+		r.fenceMet(p, d.Fences)
+		res.Err = CodeCorruptMessage
+	case d.Corrupt:
+		// Damage not known yet, or a transient fault: the check tells them apart, and
+		// the client's retry meets the answer.
+		r.checkDamage(c.req.FetchOffset)
+		res.Err = CodeKafkaStorageError
 	default:
 		res.Err = CodeKafkaStorageError
 	}
@@ -203,7 +215,7 @@ func (r *Replica) ListOffsets(now int64, ts int64, currentLeaderEpoch int32, iso
 		r.answerList(reply, fail)
 	default:
 		r.clientOps++
-		r.emit(disk.Op{Kind: disk.FindTime, Offset: ts, MaxOffset: r.hw}, pendingOp{purpose: opFindTime, list: reply})
+		r.emit(disk.Op{Kind: disk.FindTime, Offset: ts, MaxOffset: r.hw}, pendingOp{purpose: opFindTime, list: reply, truncs: r.truncs})
 	}
 }
 
@@ -215,6 +227,11 @@ func (r *Replica) findTimeDone(p pendingOp, d disk.Done) {
 	res := ListOffsetsResult{Offset: -1, Timestamp: -1, LeaderEpoch: -1}
 	switch {
 	case d.Err != nil:
+		if d.Corrupt && r.lead != nil {
+			// The bad bytes' offset is unknown here: the check starts at the log start,
+			// which covers the segment the lookup walked first.
+			r.checkDamage(r.startOffset)
+		}
 		res.Err = CodeKafkaStorageError
 	case d.Offset >= 0:
 		res.Offset, res.LeaderEpoch = d.Offset, r.epochs.epochAt(d.Offset)
@@ -268,7 +285,7 @@ func (r *Replica) DeleteRecords(now int64, offset int64, reply func(DeleteResult
 
 // maybeRetain applies retention on the leader, never at or above the high watermark.
 func (r *Replica) maybeRetain(now int64) {
-	if r.lead == nil || r.loading != nil || r.retaining || r.hw <= r.startOffset {
+	if r.lead == nil || r.lead.resigning || r.loading != nil || r.retaining || r.hw <= r.startOffset {
 		return
 	}
 	ms, bytes := r.st.retention()

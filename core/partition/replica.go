@@ -45,6 +45,16 @@ type Replica struct {
 	tail        tailIndex
 	producers   producerState
 	hdrBuf      []record.Header
+	// fences mirrors the log's fenced ranges (disk.Fence), sorted: FenceDamaged ranges
+	// are damage this disk found in synced data, FenceLost ones gaps copied from a
+	// leader. Invariant: each lies in [startOffset, leo).
+	fences []disk.Fence
+	// truncs counts the truncations and resets emitted, so that a fence reported by an
+	// op emitted before one of them is known to be stale.
+	truncs    uint64
+	checking  bool         // a CheckDamage is outstanding
+	lostNoted []disk.Fence // damaged ranges already announced as lost
+	repairs   int          // truncations that cut damaged data to fetch it back
 
 	ops          []pendingOp // ops[opsHead:] are emitted and not yet done, in emission order
 	opsHead      int
@@ -84,6 +94,7 @@ const (
 	opFindTime
 	opDeleteRecords
 	opRetain
+	opCheckDamage
 )
 
 // pendingOp is an Op emitted and not yet done.
@@ -101,6 +112,8 @@ type pendingOp struct {
 	list     func(ListOffsetsResult)
 	del      func(DeleteResult)
 	offset   int64
+	// truncs is Replica.truncs when a Read, FindTime or CheckDamage was emitted.
+	truncs uint64
 }
 
 // call is a reply to deliver once the replica's state is consistent again.
@@ -146,6 +159,11 @@ func New(cfg Config, st disk.LogState, files map[string][]byte, now int64) *Repl
 			panic(fmt.Sprintf("partition: recovered log %s for partition %s", st.ID, log))
 		}
 		r.startOffset, r.leo = st.StartOffset, st.EndOffset
+		r.fences = slices.Clone(st.Fences)
+		r.clipFences()
+		for _, f := range st.FencedNow {
+			r.note("damaged", "recovery found offsets [%d, %d) damaged in synced data and fenced them: reads of them fail, the log keeps its end", f.From, f.To)
+		}
 		r.epochFloor = maxEpoch(st.Epochs)
 		r.epochs = sanitizeEpochs(st.Epochs, st.StartOffset, st.EndOffset)
 		if !slices.Equal(r.epochs, st.Epochs) {
@@ -382,6 +400,10 @@ func (r *Replica) complete(now int64, p pendingOp, d disk.Done) {
 		if !r.cfg.FlushAsync {
 			r.setDurable(p.covers)
 		}
+	case disk.Skip:
+		r.setDurable(p.covers) // a skip is durable when done
+	case disk.CheckDamage:
+		r.damageChecked(now, p, d)
 	case disk.Read:
 		r.readDone(now, p, d)
 	case disk.FindTime:
@@ -413,7 +435,7 @@ func (r *Replica) readDone(now int64, p pendingOp, d disk.Done) {
 	case opFollowerRead:
 		r.followerReadDone(p, d)
 	case opLoadRead:
-		r.loadReadDone(now, d)
+		r.loadReadDone(now, p, d)
 	}
 }
 
@@ -551,8 +573,10 @@ func (r *Replica) Status() Status {
 		Epochs: slices.Clone([]disk.EpochEntry(r.epochs)), ISR: slices.Clone(r.st.ISR),
 		Loading: r.loading != nil, Producers: len(r.producers.m), Closed: r.closed,
 		Pending: r.pendingClients(), Fetches: r.consumerWait,
+		Fences: slices.Clone(r.fences), Repairs: r.repairs,
 	}
 	if l := r.lead; l != nil {
+		s.Resigning = l.resigning
 		s.MaximalISR = slices.Clone(l.maximal)
 		if l.alter != nil {
 			s.PendingISR = slices.Clone(l.alter.req.ISR)
@@ -560,7 +584,7 @@ func (r *Replica) Status() Status {
 		s.ReadReady = l.readReady
 		for _, f := range l.followers {
 			s.Followers = append(s.Followers, FollowerStatus{ID: f.id, FetchOffset: f.fetchOffset,
-				DurableOffset: f.durable, LastFetch: f.lastFetch, LastCaughtUp: f.lastCaughtUp})
+				DurableOffset: f.durable, LastFetch: f.lastFetch, LastCaughtUp: f.lastCaughtUp, Damaged: f.damaged})
 		}
 	}
 	return s
@@ -572,9 +596,11 @@ func (r *Replica) Brief() Brief {
 		Role: r.role, LeaderEpoch: r.epoch,
 		LogStartOffset: r.startOffset, LogEndOffset: r.leo, DurableOffset: r.durable, HighWatermark: r.hw,
 		Epochs: r.epochs, ISR: r.st.ISR, Loading: r.loading != nil, Closed: r.closed,
+		Fences: r.fences, Repairs: r.repairs,
 	}
 	if r.lead != nil {
 		b.ReadReady = r.lead.readReady
+		b.Resigning = r.lead.resigning
 	}
 	return b
 }
@@ -625,8 +651,10 @@ func (r *Replica) truncateLog(offset int64) {
 		return
 	}
 	r.emit(disk.Op{Kind: disk.Truncate, Offset: offset}, pendingOp{})
+	r.truncs++
 	r.clampCovers(offset)
 	r.leo = offset
+	r.clipFences()
 	r.durable = min(r.durable, offset)
 	r.syncedCover = min(r.syncedCover, offset)
 	r.hw = min(r.hw, offset)
@@ -644,8 +672,10 @@ func (r *Replica) truncateLog(offset int64) {
 // resetLog empties the log and restarts it at offset.
 func (r *Replica) resetLog(offset int64) {
 	r.emit(disk.Op{Kind: disk.Reset, Offset: offset}, pendingOp{})
+	r.truncs++
 	r.clampCovers(offset)
 	r.startOffset, r.leo, r.durable, r.hw, r.syncedCover = offset, offset, offset, offset, offset
+	r.fences = nil
 	r.tail.reset()
 	r.producers.clear()
 	if len(r.epochs) > 0 {
@@ -689,6 +719,7 @@ func (r *Replica) startMoved(offset int64) {
 	}
 	r.startOffset = offset
 	r.hw = max(r.hw, offset)
+	r.clipFences()
 	var changed bool
 	if r.epochs, changed = r.epochs.truncateFromStart(offset); changed {
 		r.persistEpochs()
@@ -701,4 +732,6 @@ func (r *Replica) HighWatermark() int64 { return r.hw }
 
 // Leading reports whether the replica currently leads, and in which leader epoch. The
 // node polls it to run a group coordinator exactly where the offsets partition is led.
-func (r *Replica) Leading() (bool, int32) { return r.role == RoleLeader, r.epoch }
+func (r *Replica) Leading() (bool, int32) {
+	return r.role == RoleLeader && !r.lead.resigning, r.epoch
+}

@@ -141,6 +141,8 @@ type FollowerStatus struct {
 	DurableOffset int64 // -1 likewise
 	LastFetch     int64
 	LastCaughtUp  int64
+	// Damaged: the follower's last fetch said its log holds damaged data.
+	Damaged bool
 }
 
 // Status is a read-only view of a replica for the node, metrics and invariant checks.
@@ -169,6 +171,15 @@ type Status struct {
 	Pending   int
 	Fetches   int
 	Closed    bool
+	// Fences are the log's fenced ranges: FenceDamaged ones found damaged on this disk
+	// and not fetched back yet, FenceLost ones the partition declared lost.
+	Fences []disk.Fence
+	// Resigning: the replica leads in metadata but gave the leadership up (its log is
+	// damaged and another in-sync replica exists) and serves nothing.
+	Resigning bool
+	// Repairs counts the truncations that cut damaged data to fetch it back (the high
+	// watermark may go back then).
+	Repairs int
 }
 
 // Brief is the part of Status a checker reads after every input of a node. Unlike
@@ -186,4 +197,7 @@ type Brief struct {
 	Loading        bool
 	ReadReady      bool
 	Closed         bool
+	Resigning      bool
+	Fences         []disk.Fence
+	Repairs        int
 }

@@ -51,6 +51,10 @@ const (
 	// its tag (peerauth.Opener.Open), so anyone who can inject bytes into a connection
 	// speaks in the name of the node at its other end.
 	PeerAuthSkipped
+	// CorruptReplicaElectable: a partition replica whose synced data failed validation
+	// keeps counting as a durable copy: it stays in (or rejoins) the ISR without fetching
+	// the damaged range back, and keeps leading with other in-sync replicas around.
+	CorruptReplicaElectable
 	numNames
 )
 
@@ -68,6 +72,7 @@ var names = [numNames]string{
 	CommitBeforeDurable:       "commit-before-durable",
 	DoubleAssignAfterFailover: "double-assign-after-failover",
 	PeerAuthSkipped:           "peer-auth-skipped",
+	CorruptReplicaElectable:   "corrupt-replica-electable",
 }
 
 func (n Name) String() string {

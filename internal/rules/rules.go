@@ -1,15 +1,18 @@
 // Package rules checks seedlog's source tree against DESIGN.md: which package may import
-// which (section 2), and the determinism rules for core, sim, netsim and disksim (section 5).
-// The repository test in this package runs it over the whole module.
+// which (section 2), and the determinism rules for core, sim, netsim, disksim, diskexec
+// and peerauth (section 5), map iteration order included (maporder.go). The repository
+// test in this package runs it over the whole module.
 package rules
 
 import (
 	"fmt"
 	"go/ast"
+	"go/build"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -74,8 +77,9 @@ var externalAllowed = map[string][]string{
 	"sim":      {"github.com/anishathalye/porcupine", "github.com/cespare/xxhash/v2", "github.com/twmb/franz-go/pkg/kmsg", "github.com/twmb/franz-go/pkg/kerr", "golang.org/x/exp"},
 }
 
-// deterministic are the directories bound by DESIGN.md section 5.
-var deterministic = set("core", "sim", "netsim", "disksim", "peerauth")
+// deterministic are the directories bound by DESIGN.md section 5. diskexec is among
+// them: the simulator runs it as the real node does, on its one goroutine.
+var deterministic = set("core", "sim", "netsim", "disksim", "diskexec", "peerauth")
 
 // bannedCalls are package-level functions that read the environment or the wall clock.
 var bannedCalls = map[string]map[string]string{
@@ -93,7 +97,9 @@ var randConstructors = set("New", "NewSource", "NewPCG", "NewChaCha8", "NewZipf"
 
 // CheckTree checks every non-test Go file below root, which is the module root.
 func CheckTree(root string) ([]Violation, error) {
+	fset := token.NewFileSet()
 	var out []Violation
+	pkgs := map[string][]*ast.File{} // files of the map rule's directories, by directory
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -112,36 +118,153 @@ func CheckTree(root string) ([]Violation, error) {
 		if err != nil {
 			return err
 		}
+		rel = filepath.ToSlash(rel)
 		src, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
-		vs, err := CheckFile(filepath.ToSlash(rel), src)
+		f, c, err := checkSyntax(fset, rel, src)
 		if err != nil {
 			return err
 		}
-		out = append(out, vs...)
+		out = append(out, c.out...)
+		if mapOrderDirs[c.dir] {
+			dir := pathpkg.Dir(rel)
+			pkgs[dir] = append(pkgs[dir], f)
+		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	vs, err := checkMapOrder(root, fset, pkgs)
+	out = append(out, vs...)
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out, err
 }
 
+// buildVariants are the build configurations the map rule type-checks: the default
+// build, then the planted bugs' (a file only the latter has is judged in it).
+var buildVariants = [][]string{nil, {"simbugs"}}
+
+// checkMapOrder type-checks each package of the map rule's directories, in every build
+// variant that has files the earlier ones lacked, and judges its map ranges.
+func checkMapOrder(root string, fset *token.FileSet, pkgs map[string][]*ast.File) ([]Violation, error) {
+	if len(pkgs) == 0 {
+		return nil, nil
+	}
+	var patterns []string
+	for _, d := range sortedSet(mapOrderDirs) {
+		patterns = append(patterns, "./"+d+"/...")
+	}
+	var out []Violation
+	judged := map[*ast.File]bool{}
+	for _, tags := range buildVariants {
+		exports := newExportData(root, tags)
+		loaded := false
+		ctx := build.Default
+		ctx.BuildTags = tags
+		for _, dir := range sortedKeys(pkgs) {
+			bp, err := ctx.ImportDir(filepath.Join(root, filepath.FromSlash(dir)), 0)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", dir, err)
+			}
+			built := set(bp.GoFiles...)
+			var files []*ast.File
+			fresh := false
+			for _, f := range pkgs[dir] {
+				if built[pathpkg.Base(fset.Position(f.Pos()).Filename)] {
+					files = append(files, f)
+					fresh = fresh || !judged[f]
+				}
+			}
+			if !fresh {
+				continue
+			}
+			if !loaded {
+				if err := exports.load(patterns...); err != nil {
+					return nil, err
+				}
+				loaded = true
+			}
+			info, err := typeCheck(fset, files, exports, true)
+			if err != nil {
+				return nil, fmt.Errorf("%s (tags %v): %w", dir, tags, err)
+			}
+			for _, f := range files {
+				if judged[f] {
+					continue
+				}
+				judged[f] = true
+				c := checker{fset: fset, dir: topDir(fset.Position(f.Pos()).Filename)}
+				c.mapOrder(f, info)
+				out = append(out, c.out...)
+			}
+		}
+	}
+	for _, dir := range sortedKeys(pkgs) {
+		for _, f := range pkgs[dir] {
+			if judged[f] {
+				continue
+			}
+			c := checker{fset: fset, dir: topDir(fset.Position(f.Pos()).Filename)}
+			ast.Inspect(f, func(n ast.Node) bool {
+				if rs, ok := n.(*ast.RangeStmt); ok {
+					c.report(rs.Pos(), "range in a file no build variant of the map iteration rule includes (%v): it cannot be type-checked", buildVariants)
+				}
+				return true
+			})
+			out = append(out, c.out...)
+		}
+	}
+	return out, nil
+}
+
 // CheckFile checks the source of one file given by its path relative to the module root.
+// A file of the map rule's directories is type-checked on its own for it, judged with
+// whatever types resolve.
 func CheckFile(rel string, src []byte) ([]Violation, error) {
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, rel, src, parser.SkipObjectResolution)
+	f, c, err := checkSyntax(fset, rel, src)
 	if err != nil {
 		return nil, err
 	}
-	dir := strings.Split(rel, "/")[0]
-	c := checker{fset: fset, dir: dir}
-	c.imports(f)
-	if deterministic[dir] {
-		c.determinism(f)
+	if mapOrderDirs[c.dir] {
+		info, err := typeCheck(fset, []*ast.File{f}, newExportData("", nil), false)
+		if err != nil {
+			return nil, err
+		}
+		c.mapOrder(f, info)
 	}
 	return c.out, nil
 }
+
+// checkSyntax parses one file and runs the checks that need no types.
+func checkSyntax(fset *token.FileSet, rel string, src []byte) (*ast.File, *checker, error) {
+	f, err := parser.ParseFile(fset, rel, src, parser.SkipObjectResolution|parser.ParseComments)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &checker{fset: fset, dir: topDir(rel)}
+	c.imports(f)
+	if deterministic[c.dir] {
+		c.determinism(f)
+	}
+	return f, c, nil
+}
+
+func topDir(rel string) string { return strings.Split(rel, "/")[0] }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sortedSet(m map[string]bool) []string { return sortedKeys(m) }
 
 type checker struct {
 	fset *token.FileSet

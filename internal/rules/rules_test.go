@@ -80,3 +80,84 @@ func TestAllowedCodePasses(t *testing.T) {
 		}
 	}
 }
+
+// The map iteration rule: ranges over maps whose order could reach an output fire, in
+// every deterministic directory it covers; diskexec is bound by the determinism rules.
+func TestMapOrderFires(t *testing.T) {
+	cases := []struct{ path, src string }{
+		{"sim/a.go", `package sim; func f(m map[string]int) []string { var out []string; for k := range m { out = append(out, k) }; return out }`},
+		{"core/a.go", `package core; func send(string, int) {}; func f(m map[string]int) { for k, v := range m { send(k, v) } }`},
+		{"core/a.go", `package core; import "maps"; func f(m map[string]int) (out []string) { for k := range maps.Keys(m) { out = append(out, k) }; return }`},
+		{"core/a.go", `package core; func f(m map[string]int) (last int) { for _, v := range m { last = v }; return }`},
+		{"core/a.go", `package core; func f(m, inv map[string]string) { for k, v := range m { inv[v] = k } }`},
+		{"diskexec/a.go", `package diskexec; func f(m map[int]int) (s int) { for k := range m { s = k }; return }`},
+		{"core/a.go", `package core; type C map[string]int; func g(string) {}; func f(c C) { for k := range c { g(k) } }`},
+		{"core/a.go", `package core; func f(m map[string]float64) (sum float64) { for _, v := range m { sum += v }; return }`},
+		{"core/a.go", `package core; func g(string) {}; func f(m map[string]int) {
+	// order-independent:
+	for k := range m { g(k) } }`},
+		{"core/a.go", `package core; func g(string) {}; func f[M ~map[string]int](m M) { for k := range m { g(k) } }`},
+		{"core/a.go", `package core; func f(m map[string]int) (keys []string) { for k := range m { keys = append(keys, k) }; return keys }`},
+		{"sim/a.go", `package sim; func next() bool { return true }; func f(m map[int]int) { for k := range m { if next() { delete(m, k) } } }`},
+		{"core/a.go", `package core; func f(m map[int]int) int { for k := range m { if k > 2 { return k } }; return 0 }`},
+	}
+	for _, c := range cases {
+		vs, err := CheckFile(c.path, []byte(c.src))
+		if err != nil {
+			t.Fatalf("%s: %v", c.src, err)
+		}
+		found := false
+		for _, v := range vs {
+			found = found || strings.Contains(v.Rule, "range over a map")
+		}
+		if !found {
+			t.Errorf("%s in %s: want a map range violation, got %v", c.src, c.path, vs)
+		}
+	}
+	for _, c := range []struct{ src, want string }{
+		{`package diskexec; func f() { go f() }`, "go statement in diskexec"},
+		{`package diskexec; import "time"; func f() { _ = time.Now() }`, "time.Now in diskexec"},
+		{`package diskexec; import "math/rand/v2"; func f() int { return rand.IntN(3) }`, "global random source in diskexec"},
+	} {
+		vs, err := CheckFile("diskexec/a.go", []byte(c.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, v := range vs {
+			found = found || strings.Contains(v.Rule, c.want)
+		}
+		if !found {
+			t.Errorf("%s: want %q, got %v", c.src, c.want, vs)
+		}
+	}
+}
+
+// Order-independent shapes pass, and so does anything outside the rule's directories.
+func TestMapOrderAllowsIndependentShapes(t *testing.T) {
+	cases := []struct{ path, src string }{
+		{"core/a.go", `package core; import "slices"; func f(m map[string]int) (keys []string) { for k := range m { keys = append(keys, k) }; slices.Sort(keys); return }`},
+		{"sim/a.go", `package sim; import "sort"; func f(m map[string]int) (keys []string) { for k, v := range m { if v > 0 { keys = append(keys, k) } }; sort.Strings(keys); return }`},
+		{"core/a.go", `package core; import ("maps"; "slices"); func g(string) {}; func f(m map[string]int) { for _, k := range slices.Sorted(maps.Keys(m)) { g(k) } }`},
+		{"core/a.go", `package core; func f(m map[int]int) { for k := range m { if k > 3 { delete(m, k) } } }`},
+		{"core/a.go", `package core; func f(m map[int]int) (n int) { for _, v := range m { if v > 0 { n++ } }; return }`},
+		{"core/a.go", `package core; func f(m, c map[string]int) { for k, v := range m { c[k] = v } }`},
+		{"core/a.go", `package core; func f(m map[string]int64) { d := int64(0); for _, v := range m { d = min(d, v) }; _ = d }`},
+		{"core/a.go", `package core; func f(m map[string]int) bool { for _, v := range m { if v < 0 { return true } }; return false }`},
+		{"core/a.go", `package core; type T struct{ x int }; func f(m map[int]*T) { for _, p := range m { if p.x > 0 { p.x = 0 } } }`},
+		{"diskexec/a.go", `package diskexec; func g(int) {}; func f(m map[int]int) {
+	// order-independent: every value is the same one.
+	for _, v := range m { g(v) } }`},
+		{"node/a.go", `package node; func g(string) {}; func f(m map[string]int) { for k := range m { g(k) } }`},
+		{"core/a.go", `package core; func g(int) {}; func f(s []int) { for _, v := range s { g(v) } }`},
+	}
+	for _, c := range cases {
+		vs, err := CheckFile(c.path, []byte(c.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) != 0 {
+			t.Errorf("%s in %s: unexpected violations %v", c.src, c.path, vs)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -64,15 +65,25 @@ type cluster struct {
 	wrap []string
 }
 
+// freeAddr returns a free loopback address for a broker to bind later. It picks from
+// below the kernel's ephemeral range (32768-60999 on Linux), where neither a client's
+// outgoing connection nor another test's listener on port 0 can take the port between
+// this check and the broker's bind.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			ln.Close()
+			return ln.Addr().String()
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
+
+const freePortLow, freePortHigh = 20000, 32000
 
 // clusterOpts adjust a cluster: settings on top of the fast ones ({id} in a value
 // becomes the node id), and a command prefix for every broker.

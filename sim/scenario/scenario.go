@@ -15,7 +15,8 @@
 //
 // Wherever a node is expected, "leader" names the current quorum leader and "old-leader"
 // the node that "leader" named last (crash leader ... expect leader != old-leader);
-// "leader-of:t/0" names the leader of partition 0 of topic t in the quorum leader's image.
+// "leader-of:t/0" names the leader of partition 0 of topic t in the quorum leader's image;
+// "crashed" the node the last crash or shutdown named.
 //
 // Time and faults:
 //
@@ -29,6 +30,9 @@
 //	heal                        remove every cut
 //	crash 2 / restart 2         power loss of node 2 / start it again from its disk
 //	pause 2 / resume 2          stop node 2's process / let it go on
+//	shutdown 2 [timeout=30s]    SIGTERM: node 2 asks the controller to move its leaderships
+//	                            away and stops once they did, or after the timeout; it
+//	                            stays down until restarted
 //
 // Client operations (through the Kafka API, from one client, waiting up to `timeout`;
 // one still running then prints "pending" and goes on in the background):
@@ -49,13 +53,31 @@
 //	                            the quorum leader (or the first node up) sees them
 //	expect leader               the quorum has a leader
 //	expect leader == 2          ... and it is node 2 (or != 2, or != old-leader)
+//	expect leader == none       the quorum has no leader
 //	expect epoch >= 3           the highest durable epoch among voters (==, !=, <, <=, >, >=)
+//	expect epoch 2 > old-leader node 2's durable epoch, against a number or another
+//	                            node's; "all": every voter that is up
+//	expect hw all == leader     the quorum high watermark of a node (or of every voter
+//	                            up), against a number or another node's; also vote,
+//	                            log-start and log-end (the metadata log's bounds)
+//	expect log-start 1 > log-end 3   one value of a node's quorum state against another
+//	                            value of another node's
+//	expect follows all          every node up but the quorum leader (or one node) follows
+//	                            it in its epoch, as a follower or an observer
 //	expect role 2 == follower   node 2's quorum role
-//	expect fenced 3             broker 3 is fenced in the leader's image (or: unfenced 3)
-//	expect leader-of t/0 == 2   partition 0 of t has a leader, node 2 (or != 2, != old-leader)
+//	expect fenced 3             broker 3 is fenced in the leader's image (or: unfenced 3;
+//	                            "all": every broker)
+//	expect metadata 5 == leader the offset of node 5's metadata image, against a number or
+//	                            another node's
+//	expect leader-of t/0 == 2   partition 0 of t has a leader, node 2 (or != 2, != old-leader;
+//	                            t/* for every partition of t)
+//	expect leader-in-isr t/*    every partition of t (or t/0) has a leader in its ISR
 //	expect isr t/0 contains 2   node 2 is in the partition's ISR (or: lacks 2)
+//	expect durable t/0 isr >= 2 every ISR member (or one node) holds offsets below 2 of
+//	                            the partition on its disk, synced
 //	expect last == ok           the last operation's result, as printed after "->"
-//	expect note 3 quorum-snapshot-installed   node 3 emitted a note of that kind
+//	expect note 3 quorum-snapshot-installed   node 3 emitted a note of that kind (over all
+//	                            its incarnations; "... >= 2" compares the count)
 //	notes 3                     the kinds of notes node 3 emitted, with counts
 //
 // The simulator's invariants run after every step; a violation fails the script at the
@@ -171,8 +193,9 @@ type runner struct {
 	w    *sim.World
 	out  *strings.Builder
 	last string // the last operation's result
-	// oldLeader is the node the word "leader" last stood for.
-	oldLeader int32
+	// oldLeader is the node the word "leader" last stood for; crashed the node the last
+	// crash or shutdown named.
+	oldLeader, crashed int32
 }
 
 func (r *runner) printf(format string, args ...any) { fmt.Fprintf(r.out, format+"\n", args...) }
@@ -206,6 +229,8 @@ func (r *runner) command(line string) error {
 		return nil
 	case "crash", "restart", "pause", "resume":
 		return r.lifecycle(name, args)
+	case "shutdown":
+		return r.shutdown(args)
 	case "create-topic", "delete-topic", "create-partitions", "describe", "list-brokers":
 		return r.operation(name, args)
 	case "produce", "fetch":
@@ -443,6 +468,12 @@ func (r *runner) nodeList(words []string) ([]int32, error) {
 			}
 			ids = append(ids, r.oldLeader)
 			continue
+		case "crashed":
+			if r.crashed == 0 {
+				return nil, fmt.Errorf("no node was crashed or shut down yet")
+			}
+			ids = append(ids, r.crashed)
+			continue
 		}
 		if p, ok := strings.CutPrefix(w, "leader-of:"); ok {
 			id, err := r.partitionLeader(p)
@@ -519,6 +550,7 @@ func (r *runner) lifecycle(name string, args []string) error {
 	}
 	switch name {
 	case "crash":
+		r.crashed = ids[0]
 		return r.w.Crash(ids[0])
 	case "restart":
 		return r.w.Restart(ids[0])
@@ -526,6 +558,25 @@ func (r *runner) lifecycle(name string, args []string) error {
 		return r.w.Pause(ids[0])
 	}
 	return r.w.Resume(ids[0])
+}
+
+func (r *runner) shutdown(args []string) error {
+	kv, bare := keyValues(args)
+	ids, err := r.nodeList(bare)
+	if err != nil {
+		return err
+	}
+	if len(ids) != 1 {
+		return fmt.Errorf("want: shutdown NODE [timeout=DURATION]")
+	}
+	r.crashed = ids[0]
+	timeout := 30 * time.Second
+	if s, ok := kv["timeout"]; ok {
+		if timeout, err = parseDuration(s); err != nil {
+			return err
+		}
+	}
+	return r.w.Shutdown(ids[0], timeout)
 }
 
 func (r *runner) operation(name string, args []string) error {

@@ -72,6 +72,14 @@ func TestScriptErrorsNameTheLine(t *testing.T) {
 		"cluster voters=1 brokers=2\nexpect leader-of t/0 = 1":  "want: expect leader-of",
 		"cluster voters=1 brokers=2\nexpect leader-of t/0 == 1": "expectation failed: the quorum has no leader",
 		"# nothing": "never built a cluster",
+		"cluster voters=1 brokers=2\nexpect follows all":         "the quorum has no leader",
+		"cluster voters=1 brokers=2\nexpect durable t/0 1 >= 1":  "holds no replica of t/0",
+		"cluster voters=1 brokers=2\nexpect hw 1 == 3":           "node 1 is down or has no quorum state",
+		"cluster voters=1 brokers=2\nexpect vote 1 > log-nope 2": "cannot compare with",
+		"cluster voters=1 brokers=2\nexpect note 1 x >= y":       "is not a count",
+		"cluster voters=1 brokers=2\nexpect leader-in-isr t/*":   "no leader to ask",
+		"cluster voters=1 brokers=2\nexpect fenced crashed":      "no node was crashed",
+		"cluster voters=1 brokers=2\nexpect metadata 1 == 0":     "no metadata image",
 	}
 	for script, want := range cases {
 		_, err := Run(script, toyBase)

@@ -105,6 +105,12 @@ func (t *toyNode) Deadline() int64 {
 	return t.next
 }
 
+// Shutdown does nothing: the toy leads nothing that could move away.
+func (t *toyNode) Shutdown() {}
+
+// ShutdownReady is always true: the toy may stop at once.
+func (t *toyNode) ShutdownReady() bool { return true }
+
 func (t *toyNode) Peer(now int64, from int32, payload []byte) {
 	if len(payload) != 8 {
 		t.stop("bad peer payload")
@@ -331,7 +337,7 @@ func decodeTopics(b []byte) (map[string]int32, error) {
 type toyExec struct{ fsys storage.FS }
 
 // Open is the toy's disk executor.
-func Open(fsys storage.FS) (sim.Executor, disk.Recovered, error) {
+func Open(fsys storage.FS, _ storage.LogConfig) (sim.Executor, disk.Recovered, error) {
 	rec := disk.Recovered{Files: map[string][]byte{}}
 	data, err := storage.ReadFile(fsys, toyFile)
 	switch {
@@ -343,12 +349,16 @@ func Open(fsys storage.FS) (sim.Executor, disk.Recovered, error) {
 	return &toyExec{fsys: fsys}, rec, nil
 }
 
-func (x *toyExec) Do(op disk.Op) disk.Done {
-	d := disk.Done{ID: op.ID, Kind: op.Kind, Log: op.Log}
-	if op.Kind == disk.WriteFile {
-		d.Err = storage.WriteFileAtomic(x.fsys, op.Name, op.Data)
+func (x *toyExec) DoAll(ops []disk.Op) []disk.Done {
+	dones := make([]disk.Done, len(ops))
+	for i, op := range ops {
+		d := disk.Done{ID: op.ID, Kind: op.Kind, Log: op.Log}
+		if op.Kind == disk.WriteFile {
+			d.Err = storage.WriteFileAtomic(x.fsys, op.Name, op.Data)
+		}
+		dones[i] = d
 	}
-	return d
+	return dones
 }
 
 func (x *toyExec) Close() error { return nil }
@@ -362,7 +372,7 @@ func Options(seed uint64, ackEarly bool) sim.Options {
 		OpenDisk: Open,
 		Served:   ToyServed,
 		Adjust: func(c *sim.Config) {
-			c.Faults.ReadCorrupt, c.Faults.AtRestCorrupt = false, false
+			c.Faults.ReadCorrupt, c.Faults.AtRestCorrupt, c.Faults.PartitionCorrupt = false, false, false
 			c.Data = sim.DataConfig{} // the toy serves no partitions
 			c.Faults.LivenessDown = 0 // the toy's topics live on one broker
 		},

@@ -1,0 +1,152 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/disksim"
+)
+
+// The node's disk runs the real node's group commit (diskexec.Queue and Batch): ops wait
+// in emission order; when the disk is free, a prefix of them becomes a batch, which runs
+// in two steps whose completions leave when diskexec says: the ops before its first Sync
+// (released at once), then the rest with one fsync per log (released after the
+// fsyncs). Only the timing is the simulator's: a free disk starts its next batch a
+// seeded moment after an op is queued (ops emitted meanwhile join it), a seeded share
+// of the batches take only a prefix of what is queued (down to one op; the real node
+// takes everything), and each step completes after the latencies disksim draws for its
+// ops, one sync per log for the fsyncs. A step's ops run on the disk when the step
+// completes, not before: a crash loses every op of a step still running, as a real
+// crash loses what the device had not done yet, so an output released before its op
+// completed (a vote before its state is synced) can be caught.
+
+// wakeDisk schedules the next batch's start when the disk is free and ops wait.
+func (n *simNode) wakeDisk() {
+	if n.batch != nil || n.diskWaking || n.diskQ.Len() == 0 {
+		return
+	}
+	n.diskWaking = true
+	e := n.w.schedule(n.w.now+int64(n.w.cfg.Shell.drawDiskWake(n.diskRng)), evDiskStart)
+	e.node = n.spec.ID
+	e.inc = n.inc
+}
+
+// startBatch takes the next batch and schedules the completions of its steps.
+func (n *simNode) startBatch() {
+	w := n.w
+	n.diskWaking = false
+	queued := n.diskQ.Len()
+	if queued == 0 {
+		return
+	}
+	take := w.cfg.Shell.drawDiskBatch(n.diskRng, queued)
+	if take > 0 && take < queued {
+		w.cov.Inc("shell:disk-batch-cut")
+	}
+	b := n.diskQ.Take(take)
+	n.batch = b
+	var early, late time.Duration
+	for _, op := range b.Early() {
+		early += n.opLatency(op)
+	}
+	for _, op := range b.Late() {
+		if op.Kind != disk.Sync {
+			late += n.opLatency(op)
+		}
+	}
+	for range b.Fsyncs() {
+		late += n.fs.Latency(disksim.OpSync, 0)
+	}
+	earlyAt := w.now + int64(early)
+	lateAt := earlyAt + int64(late)
+	if len(b.Ops()) > 1 {
+		w.cov.Inc("shell:disk-batch-grouped")
+	}
+	if i := slices.IndexFunc(b.Ops(), func(op disk.Op) bool { return op.ID == n.crashOp }); n.crashOp != 0 && i >= 0 {
+		// The armed crash strikes while the step that carries its op runs.
+		end := lateAt
+		if i < len(b.Early()) {
+			end = earlyAt
+		}
+		n.crashOp = 0
+		n.strike(end-w.now, thenUnknown)
+	}
+	if len(b.Early()) > 0 {
+		n.scheduleStep(earlyAt, stepEarly)
+	}
+	if len(b.Late()) > 0 {
+		n.scheduleStep(lateAt, stepLate)
+	}
+}
+
+// A batch's steps, as the token of their completion events.
+const (
+	stepEarly = 1
+	stepLate  = 2
+)
+
+func (n *simNode) scheduleStep(at int64, step uint64) {
+	e := n.w.schedule(at, evDiskDone)
+	e.node = n.spec.ID
+	e.inc = n.inc
+	e.token = step
+}
+
+// stepDone carries out a step of the running batch and delivers its completions (held
+// while paused: the disk works on while the process is stopped).
+func (n *simNode) stepDone(step uint64) {
+	b := n.batch
+	var want []disk.Op
+	var dones []disk.Done
+	if step == stepEarly {
+		want, dones = b.Early(), b.RunEarly(n.exec)
+	} else {
+		want, dones = b.Late(), b.RunLate(n.exec, nil)
+	}
+	if len(dones) != len(want) {
+		panic(fmt.Sprintf("sim: %d completions for %d ops", len(dones), len(want)))
+	}
+	for i, d := range dones {
+		if d.ID != want[i].ID {
+			panic(fmt.Sprintf("sim: executor answered op #%d with done #%d", want[i].ID, d.ID))
+		}
+	}
+	if step == stepLate || len(b.Late()) == 0 {
+		n.batch = nil
+	}
+	if step == stepLate && n.armed == armSynced && n.w.phase == phaseSafety &&
+		slices.ContainsFunc(want, func(op disk.Op) bool { return op.Kind == disk.Sync }) {
+		n.w.cov.Inc("fault:crash-after-sync")
+		n.crash("armed crash fault, after a sync")
+		n.scheduleRestart(n.w.now + int64(n.restartAfter))
+		return
+	}
+	inc := n.inc
+	if len(dones) > 0 {
+		n.deliver(input{kind: inDones, dones: dones})
+	}
+	if n.current(inc) {
+		n.wakeDisk()
+	}
+}
+
+// opLatency models how long an op takes on the disk.
+func (n *simNode) opLatency(op disk.Op) time.Duration {
+	fs := n.fs
+	switch op.Kind {
+	case disk.Append:
+		return fs.Latency(disksim.OpWrite, len(op.Data))
+	case disk.Sync:
+		return fs.Latency(disksim.OpSync, 0)
+	case disk.Read:
+		return fs.Latency(disksim.OpRead, int(min(max(op.MaxBytes, 0), readLatencyBytesMax)))
+	case disk.WriteFile, disk.LeaderEpochs:
+		return fs.Latency(disksim.OpWrite, len(op.Data)) + fs.Latency(disksim.OpSync, 0) +
+			fs.Latency(disksim.OpMetadata, 0) + fs.Latency(disksim.OpSyncDir, 0)
+	}
+	// Truncate, Reset, DeleteBelow, CreateLog, DeleteLog, RemoveFile: metadata changes
+	// made durable.
+	return fs.Latency(disksim.OpMetadata, 0) + fs.Latency(disksim.OpSync, 0) + fs.Latency(disksim.OpSyncDir, 0)
+}
