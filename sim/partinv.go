@@ -251,12 +251,15 @@ func (d *dataInvariants) checkInPlace(n *simNode, views []ReplicaView, renewed b
 	return len(d.aliases) == len(views), nil
 }
 
-// setView makes dst a copy of src, reusing dst's slices.
+// setView makes dst a copy of src, reusing dst's slices. Every slice is copied: src's
+// are the node's own, and a view that kept one would let a later copy into the view
+// (coreReplicas reuses a view's slices) write into the node's state.
 func setView(dst, src *ReplicaView) {
-	isr, epochs := dst.ISR[:0], dst.Epochs[:0]
+	isr, epochs, fences := dst.ISR[:0], dst.Epochs[:0], dst.Fences[:0]
 	*dst = *src
 	dst.ISR = append(isr, src.ISR...)
 	dst.Epochs = append(epochs, src.Epochs...)
+	dst.Fences = append(fences, src.Fences...)
 }
 
 // checkImage checks the node's metadata image when it changed.
