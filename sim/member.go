@@ -627,18 +627,15 @@ func (m *member) poll(round uint64) {
 		}
 		if op.Outcome == Failed && op.Code == errCorruptMessage && m.active(round) {
 			// A fenced offset (damaged data no in-sync replica held intact): the
-			// application skips it, and the skip is processed and committed like a record.
+			// application skips it, and the skip is processed and committed like a
+			// record. Skipping costs no processing, and the next poll reads the same
+			// partition again: a fenced range spans every offset of the damaged
+			// batches, and they are skipped one by one.
 			w.cov.Inc("group:fenced-offset-skipped")
-			c.later(m.processingTime(), func() {
-				if w.failure != nil || w.phase == phaseEnd {
-					return
-				}
-				m.g.process(tp, span{from, from + 1})
-				if m.active(round) {
-					m.pos[tp] = from + 1
-				}
-				m.commit(round, gen, memberID, []PartitionOffset{{tp, from + 1}}, w.now+int64(2*w.requestTimeout()), func() { m.poll(round) })
-			})
+			m.g.process(tp, span{from, from + 1})
+			m.pos[tp] = from + 1
+			m.next--
+			m.commit(round, gen, memberID, []PartitionOffset{{tp, from + 1}}, w.now+int64(2*w.requestTimeout()), func() { m.poll(round) })
 			return
 		}
 		if op.Outcome != OK || len(op.Records) == 0 {
