@@ -15,9 +15,9 @@ import (
 // Each item is a coverage counter (see Coverage) that must be non-zero over the sweep.
 // The draws make every item occur in at least about one seed of twenty (a passing sweep
 // names the least exercised items and their seed counts), so that a window of 200
-// seeds missing one is a change to look at, not bad luck. Rarer paths (a follower's
-// divergent suffix, a follower restarting its log below its leader's log start) are
-// in Interesting: sweeps name them when missed, without failing.
+// seeds missing one is a change to look at, not bad luck. Rarer paths (a follower
+// restarting its log below its leader's log start) are in Interesting: sweeps name
+// them when missed, without failing.
 
 // GateSeedsMin is the smallest sweep the gate applies to: smaller sweeps print what
 // they missed, and pass.
@@ -50,6 +50,8 @@ var Gate = []GateItem{
 	{"fault", "fault:disk-enospc", "a disk is full"},
 	{"fault", "fault:read-corrupt", "a disk returns corrupt reads"},
 	{"fault", "fault:at-rest-corrupt", "bytes decay at rest"},
+	{"fault", "fault:partition-corrupt", "synced partition data is damaged in a closed segment"},
+	{"fault", "fault:controlled-shutdown", "a node shuts down on SIGTERM, handing its leaderships over"},
 	{"fault", "fault:clock-jump", "a clock jumps forward"},
 	{"fault", "fault:byzantine", "the byzantine client attacks"},
 	{"fault", "fault:lease-edge", "a broker cut off from the controller until its lease ends"},
@@ -81,6 +83,12 @@ var Gate = []GateItem{
 	{"path", "partition:leader-failover", "a partition leader fails over"},
 	{"path", "partition:isr-shrink-to-min", "an ISR shrinks to min.insync.replicas"},
 	{"path", "partition:isr-expand", "a replica rejoins the ISR"},
+	{"path", "note:replica-truncate", "a follower truncates a divergent suffix after an election"},
+	{"path", "note:replica-damaged", "a replica fences partition data that failed its checksums"},
+	{"path", "note:replica-resign", "a leader holding damaged data hands its leadership over"},
+	{"path", "note:replica-repair", "a damaged replica fetches the damaged range back"},
+	{"path", "check:declared-lost", "a leader alone in its ISR declares a damaged range lost"},
+	{"path", "shutdown:ready", "a controlled shutdown completes once its leaderships moved"},
 	{"path", "note:quorum-elected", "the controller quorum elects a leader"},
 	{"path", "note:quorum-truncated", "a quorum follower truncates a divergent suffix"},
 	{"path", "note:quorum-snapshot-installed", "a quorum follower installs a snapshot"},

@@ -2,8 +2,11 @@ package sweep
 
 import (
 	"bytes"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seedlog/seedlog/sim"
 )
@@ -71,5 +74,27 @@ func TestGateItemsAreDistinct(t *testing.T) {
 			t.Errorf("gate item %+v", it)
 		}
 		seen[it.Counter] = true
+	}
+}
+
+// A real sweep whose draws stopped reaching a fault kind fails the gate and names the
+// kind: 200 seeds with controlled shutdowns switched off after the draw (their safety
+// phase cut to 3 seconds, to keep the test quick).
+func TestGateFailsASweepThatNeverShutsANodeDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a sweep of sim.GateSeedsMin seeds")
+	}
+	noShutdowns := func(c *sim.Config) {
+		c.Faults.Shutdown = false
+		c.SafetyDuration = min(c.SafetyDuration, 3*time.Second)
+	}
+	s := Run(Config{Base: sim.Options{Adjust: noShutdowns}, Seeds: sim.GateSeedsMin, Start: 1, Jobs: max(runtime.NumCPU(), 2)})
+	if !slices.ContainsFunc(s.GateMissing(), func(it sim.GateItem) bool { return it.Counter == "fault:controlled-shutdown" }) {
+		t.Fatalf("the gate missed that no seed shut a node down; missing: %v", s.GateMissing())
+	}
+	var out bytes.Buffer
+	s.Write(&out)
+	if !strings.Contains(out.String(), "coverage gate FAILED") || !strings.Contains(out.String(), "fault:controlled-shutdown") {
+		t.Fatalf("the summary does not say so:\n%s", out.String())
 	}
 }
