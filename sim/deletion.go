@@ -200,7 +200,7 @@ func (w *World) deletionHistory(h *LogHistory) {
 			h.DeleteOnly[p] = t.RetentionMs <= 0 && t.RetentionBytes <= 0
 		}
 	}
-	for tp := range d.unread {
+	for tp := range d.unread { // order-independent: fills another map
 		if dc.mayDelete(tp.Topic) {
 			h.MayDelete[tp.String()] = true
 		}
