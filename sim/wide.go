@@ -16,11 +16,11 @@ import (
 // The wide draws: what a seed reaches beyond the first simulator's swarm, drawn from
 // their own stream ("wide") after everything else, so that they change no earlier draw.
 //
-//   - Storage: most seeds keep Kafka's 1 GiB segments; the others roll segments at
-//     16 KiB to 1 MiB (log.segment.bytes) and some by age too (log.roll.ms), on every
-//     log of every node, so that rolls, retention across segments and truncation across
-//     segments run under faults. Topics get retention.ms and retention.bytes small
-//     enough to delete segments within a run, checked every few hundred milliseconds
+//   - Storage: many seeds roll their segments early (drawSegments, after the fault
+//     swarm here: seeds that damage partition data need small segments), so that
+//     rolls, retention across segments and truncation across segments run under
+//     faults. Topics get retention.ms and retention.bytes small enough to delete
+//     segments within a run, checked every few hundred milliseconds
 //     (log.retention.check.interval.ms), and readers issue DeleteRecords now and then.
 //   - Size: a tail of seeds goes wide, with 20 to 50 data partitions over 3 to 6
 //     topics and the offsets topic at Kafka's 50 partitions; producers draw bigger
