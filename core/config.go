@@ -47,6 +47,9 @@ type Config struct {
 	// ReplicaFetchResponseBytesMax is replica.fetch.response.max.bytes (0: Kafka's
 	// 10485760): the most record bytes a leader's answer to one follower fetch carries.
 	ReplicaFetchResponseBytesMax int32
+	// RetentionCheckInterval is log.retention.check.interval.ms: how often a partition
+	// leader applies retention (0: Kafka's 5 minutes).
+	RetentionCheckInterval time.Duration
 	// InFlightPerConnMax is max.inflight.requests.per.connection (0:
 	// InFlightPerConnMaxDefault): the requests of one connection that may await their
 	// responses. A request beyond it closes the connection; the real node's reader stops

@@ -129,6 +129,7 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 		LeaseValid:               n.LeaseValid,
 		MessageBytesMax:          n.cfg.MessageBytesMax,
 		FollowerResponseBytesMax: n.cfg.ReplicaFetchResponseBytesMax,
+		RetentionCheckInterval:   n.cfg.RetentionCheckInterval,
 	}, st, h.files, now)
 	n.queue.SetOwner(prev)
 	if !found {

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/record"
 	"github.com/seedlog/seedlog/storage"
 )
 
@@ -92,12 +93,28 @@ func Open(fsys storage.FS, cfg Config) (*Executor, disk.Recovered, error) {
 // cutMetadataLog cuts the metadata log at end, where the batches handed to raft end,
 // when bytes after it failed validation (damage in a segment recovery trusted without
 // reading): raft appends after what it was given, so the log must end there too. Raft
-// learns what it lost from its quorum state and fetches it back.
+// learns what it lost from its quorum state and fetches it back. When the cut cannot
+// find where the damaged batch begins (its header is what decayed), it falls one batch
+// earlier, and raft is given one batch less.
 func cutMetadataLog(l *storage.Log, end int64, rec *disk.Recovered) error {
 	if end >= l.EndOffset() {
 		return nil
 	}
-	if err := l.TruncateTo(end); err != nil {
+	err := l.TruncateTo(end)
+	if errors.Is(err, storage.ErrCorrupt) {
+		base, lastAt, pos := int64(-1), 0, 0
+		record.Split(rec.Metadata, func(h record.Header, b []byte) error {
+			base, lastAt, pos = h.BaseOffset, pos, pos+len(b)
+			return nil
+		})
+		if base < 0 {
+			err = l.TruncateFullyAndStartAt(l.StartOffset())
+		} else {
+			rec.Metadata = rec.Metadata[:lastAt]
+			err = l.TruncateTo(base)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("diskexec: cut the metadata log at %d after damage: %w", end, err)
 	}
 	for i := range rec.Logs {

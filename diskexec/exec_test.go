@@ -232,6 +232,64 @@ func TestRetentionCutoffKeepsTheActiveSegmentAndTheUncommitted(t *testing.T) {
 	}
 }
 
+// TestRecoveryCutsTheMetadataLogAtDamageBelowTheRecoveryPoint: bytes that decayed at
+// rest in a sealed segment of the metadata log, below the recovery point that recovery
+// scans from, end the recovered metadata where they begin, and the log is cut there
+// too, so that the log the core is told about and the one on disk agree: the next
+// append goes where the recovered batches end. Damage to a batch's header ends the
+// log there too.
+func TestRecoveryCutsTheMetadataLogAtDamageBelowTheRecoveryPoint(t *testing.T) {
+	const batchBytes = 88 // a batch of three two-byte records
+	t.Run("body", func(t *testing.T) { testMetadataDamage(t, batchBytes+record.HeaderSize+2, 3) })
+	t.Run("header", func(t *testing.T) { testMetadataDamage(t, batchBytes, 3) })
+}
+
+// testMetadataDamage damages, at byte at, the segment of the metadata log that holds
+// offsets 6 to 12 in two batches, and checks that the first keep batches of the log
+// survive, and no more.
+func testMetadataDamage(t *testing.T, at int64, keep int) {
+	fsys := newFS(t)
+	cfg := Config{Log: storage.LogConfig{SegmentBytesMax: 200}}
+	e, _, err := Open(fsys, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := []disk.Op{{ID: 1, Kind: disk.CreateLog, Log: disk.MetadataLog}}
+	var want []byte
+	for i := range 6 {
+		b := batch(t, int64(3*i), 3)
+		ops = append(ops, disk.Op{ID: disk.OpID(2 + i), Kind: disk.Append, Log: disk.MetadataLog, Offset: int64(3 * i), Data: b})
+		if i < keep {
+			want = append(want, b...)
+		}
+	}
+	ops = append(ops, disk.Op{ID: 20, Kind: disk.Sync, Log: disk.MetadataLog})
+	mustDone(t, e.DoAll(ops)...)
+	shape, _ := e.Shape(disk.MetadataLog)
+	if shape.Segments < 3 {
+		t.Fatalf("%d segments; the test needs the damage in a sealed one", shape.Segments)
+	}
+	fsys = crashAll(fsys)
+	seg := string(disk.MetadataLog) + "/00000000000000000006.log"
+	if err := fsys.CorruptAtRest(seg, at, 4); err != nil {
+		t.Fatal(err)
+	}
+	e2, rec, err := Open(fsys, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if !bytes.Equal(rec.Metadata, want) {
+		t.Fatalf("metadata recovered as %d bytes, want the %d bytes before the damage", len(rec.Metadata), len(want))
+	}
+	for _, l := range rec.Logs {
+		if l.ID == disk.MetadataLog && l.EndOffset != int64(3*keep) {
+			t.Fatalf("the metadata log is reported to end at %d, want %d", l.EndOffset, 3*keep)
+		}
+	}
+	mustDone(t, e2.Do(disk.Op{ID: 1, Kind: disk.Append, Log: disk.MetadataLog, Offset: int64(3 * keep), Data: batch(t, int64(3*keep), 3)}))
+}
+
 // damageBatchIn flips bits in the second batch of the first segment of log id, at
 // rest.
 func damageBatchIn(t *testing.T, fsys *disksim.FS, id disk.LogID) {

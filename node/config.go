@@ -65,6 +65,11 @@ type Config struct {
 	SegmentBytes            int64
 	IndexIntervalBytes      int
 	MetadataSnapshotRecords int
+	// SegmentAge is log.roll.ms: a segment whose records span longer rolls.
+	SegmentAge time.Duration
+	// RetentionCheckInterval is log.retention.check.interval.ms: how often a partition
+	// leader applies its topic's retention.
+	RetentionCheckInterval time.Duration
 
 	// FrameBytesMax caps one client request (socket.request.max.bytes); a larger frame
 	// closes the connection.
@@ -277,6 +282,8 @@ var settings = []Setting{
 	{"log.index.interval.bytes", strconv.Itoa(storage.DefaultIndexIntervalBytes), "bytes between two offset index entries", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.IndexIntervalBytes)
 	}},
+	{"log.roll.ms", ms(7 * 24 * time.Hour), "a log segment rolls once its records span this long (by their timestamps)", durationKey(func(c *Config) *time.Duration { return &c.SegmentAge })},
+	{"log.retention.check.interval.ms", ms(5 * time.Minute), "how often a partition leader deletes the segments its topic's retention no longer keeps", durationKey(func(c *Config) *time.Duration { return &c.RetentionCheckInterval })},
 	{"metadata.snapshot.records", "1000", "committed metadata records between two snapshots of the metadata image", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.MetadataSnapshotRecords)
 	}},
@@ -553,6 +560,7 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		MessageBytesMax:              int32(c.MessageBytesMax),
 		FetchBytesMax:                int32(c.FetchBytesMax),
 		ReplicaFetchResponseBytesMax: int32(c.ReplicaFetchBytesMax),
+		RetentionCheckInterval:       c.RetentionCheckInterval,
 		InFlightPerConnMax:           c.InFlightPerConnMax,
 		ConnectionsMax:               c.ConnectionsMax,
 	}
@@ -567,6 +575,7 @@ func (c *Config) StorageConfig() storage.LogConfig {
 	return storage.LogConfig{
 		SegmentBytesMax:    c.SegmentBytes,
 		IndexIntervalBytes: c.IndexIntervalBytes,
+		SegmentAgeMax:      c.SegmentAge,
 		// A batch is never larger than the request that carried it. Refusing it on disk
 		// would stop the node, so the storage bound follows the frame bound and
 		// max.message.bytes does the policing.

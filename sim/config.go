@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -69,6 +70,12 @@ type FaultConfig struct {
 	// paused; PartitionMax how long a partition or clog lasts before it heals.
 	DowntimeMax  time.Duration
 	PartitionMax time.Duration
+	// LeaseEdge cuts a broker off from the controller until just about the moment its
+	// lease ends (wide.go).
+	LeaseEdge bool
+	// EdgePPM is the share of fault durations drawn close to a timeout (a lease, a
+	// session, an election timeout) rather than at random (wide.go).
+	EdgePPM int64
 	// Link rates (parts per million) applied to every link while LinkRates is on.
 	LossPPM, DupPPM, ReorderPPM, StreamBreakPPM int64
 	// Disk rates (parts per million per operation) while DiskEIO, DiskENOSPC and
@@ -90,7 +97,7 @@ func (f *FaultConfig) kinds() []struct {
 		{"read-corrupt", f.ReadCorrupt}, {"at-rest-corrupt", f.AtRestCorrupt}, {"partition-corrupt", f.PartitionCorrupt},
 		{"clock-jump", f.ClockJump},
 		{"crash-on-write", f.CrashOnWrite}, {"power-loss", f.PowerLoss}, {"controlled-shutdown", f.Shutdown},
-		{"byzantine", f.Byzantine},
+		{"byzantine", f.Byzantine}, {"lease-edge", f.LeaseEdge},
 	}
 }
 
@@ -138,7 +145,9 @@ type Config struct {
 	Faults      FaultConfig
 	Workload    WorkloadConfig
 	Data        DataConfig
-	Shell       ShellConfig
+	// Wide holds the wide draws: storage, sizes, swarm switches, timing edges (wide.go).
+	Wide  WideConfig
+	Shell ShellConfig
 	// SafetyDuration is how long faults and the workload run.
 	SafetyDuration time.Duration
 	// LivenessBound is how long, once faults stop, the cluster has to converge.
@@ -152,11 +161,16 @@ type Config struct {
 	// there are closed segments to recover, trust and damage.
 	SegmentBytes       int64
 	IndexIntervalBytes int
+	// SegmentAge is log.roll.ms (0: never): a segment older than it rolls at the next
+	// append.
+	SegmentAge time.Duration
 	// QuorumFetchBytesMax and QuorumSnapshotChunkBytes bound the controller quorum's
 	// fetch answers and snapshot chunks (0: the node's defaults). Small values split
 	// transfers into many rounds, where stale-epoch commits show.
 	QuorumFetchBytesMax      int
 	QuorumSnapshotChunkBytes int
+	// durationSet is Options.Duration, when it set SafetyDuration.
+	durationSet time.Duration
 	// scripted describes the schedule a scripted run replays instead of drawing faults
 	// and operations ("" for a seed's own run).
 	scripted string
@@ -319,24 +333,55 @@ func drawExtra(seed uint64, c *Config) {
 	c.Shell = drawShell(seed)
 	drawShutdown(seed, c.Timing, &c.Faults)
 	drawLogs(seed, c)
+	drawWide(seed, c)
 }
 
-// drawLogs draws the log configuration and partition corruption, from their own
-// stream: a third of the seeds, and every seed that damages partition data, run with
-// segments small enough to roll many times.
+// drawLogs draws partition corruption, from the logs' own stream. How the logs lie in
+// segments is drawn later (drawSegments), once the fault swarm has settled which kinds
+// the seed runs: seeds that damage partition data need segments of a few batches.
 func drawLogs(seed uint64, c *Config) {
 	rng := Stream(seed, streamDataConfig, 4)
 	c.Faults.PartitionCorrupt = c.Faults.Any() && c.Data.On() && rng.IntN(2) == 0
 	c.Faults.AllCopiesPPM = []int64{0, 100_000, 300_000}[rng.IntN(3)]
-	small := rng.IntN(3) == 0
+}
+
+// Shares of seeds, in percent, of the segment draws (drawSegments).
+const (
+	tinySegmentsPercent   = 6  // 16 KiB segments rolled every few milliseconds
+	smallSegmentsPercent  = 30 // segments of 1 to 16 KiB
+	mediumSegmentsPercent = 25 // segments of 16 KiB to 1 MiB
+	segmentAgePercent     = 25 // of the small and medium ones, rolled by age too
+)
+
+// drawSegments draws how the nodes' logs lie in segments (log.segment.bytes,
+// log.index.interval.bytes, log.roll.ms), the one place they are drawn, from their own
+// stream. Most seeds keep Kafka's 1 GiB segments; the others roll them, so that rolls,
+// retention of whole segments, truncations across segments and recovery of closed
+// segments run under faults. Every seed that damages partition data takes segments of
+// a few batches: a partition holds a few kilobytes in a run, and the damage goes to
+// closed segments.
+func drawSegments(seed uint64, c *Config) {
+	rng := Stream(seed, streamDataConfig, 5)
 	bytes := int64(1+rng.IntN(16)) << 10
 	interval := 64 << rng.IntN(5)
-	switch {
+	age := time.Duration(500+rng.IntN(9500)) * time.Millisecond
+	aged := rng.IntN(100) < segmentAgePercent || c.Faults.Any()
+	switch r := rng.IntN(100); {
 	case c.Faults.PartitionCorrupt:
-		// A partition takes a few kilobytes in a run: segments of a few batches.
 		c.SegmentBytes, c.IndexIntervalBytes = bytes/4, interval/2
-	case small:
+	case r < tinySegmentsPercent:
+		// About a batch per segment, and a roll every few milliseconds: every
+		// truncation and deletion crosses segments.
+		c.SegmentBytes, c.IndexIntervalBytes = 16<<10, interval
+		c.SegmentAge = time.Duration(5+rng.IntN(95)) * time.Millisecond
+	case r < tinySegmentsPercent+smallSegmentsPercent:
 		c.SegmentBytes, c.IndexIntervalBytes = bytes, interval
+	case r < tinySegmentsPercent+smallSegmentsPercent+mediumSegmentsPercent:
+		// Log-uniform from 16 KiB to 1 MiB.
+		c.SegmentBytes, c.IndexIntervalBytes = int64(float64(16<<10)*math.Exp2(rng.Float64()*6)), interval
+		if aged {
+			c.SegmentAge = age
+		}
 	}
 }
 
@@ -518,7 +563,11 @@ func (c Config) String() string {
 	if len(on) == 0 {
 		b.WriteString("faults: none\n")
 	} else {
-		fmt.Fprintf(&b, "faults: every ~%v: %s (off: %s)\n", f.Interval, strings.Join(on, " "), strings.Join(off, " "))
+		offs := "all on"
+		if len(off) > 0 {
+			offs = "off: " + strings.Join(off, " ")
+		}
+		fmt.Fprintf(&b, "faults: every ~%v: %s (%s)\n", f.Interval, strings.Join(on, " "), offs)
 		if f.PartitionCorrupt {
 			fmt.Fprintf(&b, "  partition corruption: a batch of a closed segment, on every replica in %s of the faults\n", ppm(f.AllCopiesPPM))
 		}
@@ -556,9 +605,13 @@ func (c Config) String() string {
 	if c.SegmentBytes > 0 {
 		fmt.Fprintf(&b, "; log segments of %d bytes, an index entry every %d bytes", c.SegmentBytes, c.IndexIntervalBytes)
 	}
+	if c.SegmentAge > 0 {
+		fmt.Fprintf(&b, ", rolled after %v", c.SegmentAge)
+	}
 	b.WriteString("\n")
 	b.WriteString(c.Data.String())
 	b.WriteString(c.Shell.String())
+	b.WriteString(c.wideString())
 	fmt.Fprintf(&b, "phases: safety %v, liveness bound %v\n", c.SafetyDuration, c.LivenessBound)
 	if c.scripted != "" {
 		fmt.Fprintf(&b, "schedule: %s\n", c.scripted)

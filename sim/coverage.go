@@ -72,7 +72,7 @@ var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "n
 	// partitions
 	"note:replica-truncate", "partition:isr-shrink", "partition:isr-shrink-to-min",
 	"partition:isr-expand", "partition:leader-failover", "producer:duplicate-answered",
-	"fetch:long-poll", "liveness:data-converged",
+	"fetch:long-poll", "liveness:data-converged", "note:replica-reset",
 	// damaged partition data: fenced, handed over, fetched back, declared lost, copied
 	"note:replica-damaged", "note:replica-resign", "note:replica-repair", "note:replica-lost", "note:replica-gap",
 	"check:declared-lost",

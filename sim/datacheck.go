@@ -17,6 +17,7 @@ func (w *World) logHistory() *LogHistory {
 		h.Final[tp.String()] = d.finalReads[tp]
 		h.FinalHW[tp.String()] = d.finalHW[tp]
 	}
+	w.deletionHistory(h)
 	for tp := range d.unread {
 		h.Unread[tp.String()] = true
 	}
@@ -40,6 +41,10 @@ func (w *World) logHistory() *LogHistory {
 		case OpFetch:
 			if op.Outcome == OK {
 				h.Fetches = append(h.Fetches, LogFetch{Client: op.Client, Partition: part, Call: op.Call, Return: op.Return, Records: op.Records, HW: op.HW})
+			}
+		case OpDeleteRecords:
+			if op.Outcome == OK || op.Outcome == Indeterminate {
+				h.Deletes = append(h.Deletes, LogDelete{Client: op.Client, Partition: part, Call: op.Call, Offset: op.Offset})
 			}
 		case OpListOffsets:
 			switch {
@@ -94,7 +99,7 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 		w.fail("log-history", -1, "%d problems; first: %s\n%s", len(vs), vs[0], FormatLogViolations(vs))
 		return false
 	}
-	res := CheckPartitions(w.hist.Ops, c.linearizableReads(), timeout)
+	res := CheckPartitionsFrom(w.hist.Ops, c.linearizableReads(), w.data.finalStart, timeout)
 	w.cov.Add("check:linearizable-partitions", int64(res.Checked-len(res.Unknown)))
 	for _, key := range res.Unknown {
 		c.noteUnknown("partition " + key)

@@ -333,3 +333,16 @@ func TestDataInvariantsCheckCoordinators(t *testing.T) {
 		t.Fatalf("generation reused: %v", err)
 	}
 }
+
+// A view copied in place shares no slice with the node's replica: coreReplicas later
+// reuses a view's slices for other replicas, and would write into the node's state.
+func TestSetViewCopiesEverySlice(t *testing.T) {
+	src := replica(true, 1, 5, 6, 6, 1, 2)
+	src.Fences = []disk.Fence{{From: 16, To: 20, Kind: disk.FenceDamaged}}
+	var dst ReplicaView
+	setView(&dst, &src)
+	dst.ISR[0], dst.Epochs[0].Epoch, dst.Fences[0].From = 9, 9, 0
+	if src.ISR[0] != 1 || src.Epochs[0].Epoch != 0 || src.Fences[0].From != 16 {
+		t.Fatalf("the copy writes into its source: %+v", src)
+	}
+}

@@ -227,9 +227,14 @@ const (
 // record.Build would set up a fresh codec for every batch, which for zstd costs more
 // than everything else a batch takes.
 func (w *World) buildBatch(spec record.Spec, values []string) ([]byte, error) {
+	return w.buildRecords(spec, valuesOf(values))
+}
+
+// buildRecords is buildBatch for records already made.
+func (w *World) buildRecords(spec record.Spec, recs []kmsg.Record) ([]byte, error) {
 	codec := spec.Codec
 	spec.Codec = record.CodecNone
-	plain, err := record.Build(spec, valuesOf(values))
+	plain, err := record.Build(spec, recs)
 	if err != nil || codec == record.CodecNone {
 		return plain, err
 	}

@@ -35,6 +35,9 @@ type DataConfig struct {
 	OffsetsPartitions int32
 	// DeliveryTimeout bounds how long a producer keeps retrying one batch.
 	DeliveryTimeout time.Duration
+	// DeletePPM is the chance of a reader's operation to be a DeleteRecords below
+	// what it read (0: readers never delete).
+	DeletePPM int64
 }
 
 // On reports whether the run has a data workload.
@@ -46,6 +49,10 @@ type DataTopic struct {
 	Partitions int32
 	RF         int32
 	MinISR     int32
+	// RetentionMs and RetentionBytes are the topic's retention.ms and retention.bytes
+	// (0: not set, the node's defaults).
+	RetentionMs    int64
+	RetentionBytes int64
 }
 
 // ProducerSpec is one producer's behaviour.
@@ -58,6 +65,9 @@ type ProducerSpec struct {
 	// RecordsMax bounds the records of one batch.
 	RecordsMax int
 	Codec      record.Codec
+	// ValueBytesMax bounds the padding each record carries beside its value (0: none):
+	// bigger records and batches (wide.go).
+	ValueBytesMax int
 }
 
 // GroupSpec is one consumer group.
@@ -72,6 +82,10 @@ type GroupSpec struct {
 	// while (LeaveGroup, then a new join).
 	LeavePPM int64
 	Topics   []string
+	// StartDelay is when the members start (wide.go): a group that starts once every
+	// broker registered gets an offsets topic with three replicas, whose coordinators
+	// can fail over.
+	StartDelay time.Duration
 }
 
 // drawData draws the data workload of a seed. Brokers bounds replication factors.
@@ -143,7 +157,14 @@ func (d *DataConfig) String() string {
 	var b strings.Builder
 	b.WriteString("data: topics")
 	for _, t := range d.Topics {
-		fmt.Fprintf(&b, " %s(partitions=%d rf=%d min.insync=%d)", t.Name, t.Partitions, t.RF, t.MinISR)
+		fmt.Fprintf(&b, " %s(partitions=%d rf=%d min.insync=%d", t.Name, t.Partitions, t.RF, t.MinISR)
+		if t.RetentionMs > 0 {
+			fmt.Fprintf(&b, " retention.ms=%d", t.RetentionMs)
+		}
+		if t.RetentionBytes > 0 {
+			fmt.Fprintf(&b, " retention.bytes=%d", t.RetentionBytes)
+		}
+		b.WriteString(")")
 	}
 	flush := "sync"
 	if d.FlushAsync {
@@ -156,9 +177,17 @@ func (d *DataConfig) String() string {
 		if p.Idempotent {
 			kind = "idempotent"
 		}
-		fmt.Fprintf(&b, " #%d acks=%d %s in-flight<=%d records<=%d %s;", i+1, p.Acks, kind, p.InFlightMax, p.RecordsMax, p.Codec)
+		fmt.Fprintf(&b, " #%d acks=%d %s in-flight<=%d records<=%d %s", i+1, p.Acks, kind, p.InFlightMax, p.RecordsMax, p.Codec)
+		if p.ValueBytesMax > 0 {
+			fmt.Fprintf(&b, " padding<=%dB", p.ValueBytesMax)
+		}
+		b.WriteString(";")
 	}
-	fmt.Fprintf(&b, " readers: %d\n", d.Readers)
+	fmt.Fprintf(&b, " readers: %d", d.Readers)
+	if d.DeletePPM > 0 {
+		fmt.Fprintf(&b, ", DeleteRecords in %s of their operations", ppm(d.DeletePPM))
+	}
+	b.WriteString("\n")
 	for _, g := range d.Groups {
 		static := "dynamic"
 		if g.Static {

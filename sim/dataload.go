@@ -30,6 +30,9 @@ type dataWorkload struct {
 	// finalHW the high watermark it read up to.
 	finalReads map[TopicPartition][]LogRecord
 	finalHW    map[TopicPartition]int64
+	// finalStart is where the final read of a partition begins: its log start, above 0
+	// only when records were deleted (deletion.go).
+	finalStart map[TopicPartition]int64
 	// probes counts values made by the liveness probe.
 	probes int
 	// liveStart is when the liveness phase began.
@@ -44,13 +47,16 @@ type dataWorkload struct {
 
 func (w *World) startData() {
 	d := &dataWorkload{w: w, created: map[string]bool{}, finalReads: map[TopicPartition][]LogRecord{}, finalHW: map[TopicPartition]int64{},
-		unread: map[TopicPartition]bool{}}
+		finalStart: map[TopicPartition]int64{}, unread: map[TopicPartition]bool{}}
 	w.data = d
 	d.setup = w.addClient(roleSetup)
 	d.setup.direct = true
 	d.setup.desc = "the setup client (it creates the data topics)"
 	for _, t := range w.cfg.Data.Topics {
 		d.create(t)
+	}
+	if w.cfg.Data.partitions() >= manyPartitions {
+		w.cov.Inc("workload:many-partitions")
 	}
 	for _, spec := range w.cfg.Data.Producers {
 		d.producers = append(d.producers, w.startProducer(spec))
@@ -81,6 +87,7 @@ func (d *dataWorkload) create(t DataTopic) {
 	req := createTopicsRequest(op, w.requestTimeout()).(*kmsg.CreateTopicsRequest)
 	minISR := strconv.Itoa(int(t.MinISR))
 	req.Topics[0].Configs = append(req.Topics[0].Configs, kmsg.CreateTopicsRequestTopicConfig{Name: "min.insync.replicas", Value: &minISR})
+	req.Topics[0].Configs = append(req.Topics[0].Configs, retentionConfigs(t)...)
 	c := d.setup
 	w.invoke(c, op)
 	c.mutate(op, req, createTopicsCode, func(outcome Outcome) {
@@ -286,6 +293,12 @@ func (d *dataWorkload) probeRead(tp TopicPartition, offset int64, next func()) {
 			w.cov.Inc("liveness:probe-leader-not-read-ready")
 			served = true
 		}
+		if f.Outcome == Failed && f.Code == errOffsetOutOfRange && w.cfg.Data.mayDelete(tp.Topic) {
+			// A leader answered: records below its log start are deleted, the probe's
+			// own too when retention took it as soon as it was written. The log checker
+			// still holds the record to its final read (below its start, or in it).
+			served = true
+		}
 		if served {
 			next()
 			return
@@ -390,6 +403,7 @@ func (d *dataWorkload) leaveUnread(tp TopicPartition) {
 	d.unread[tp] = true
 	delete(d.finalReads, tp)
 	delete(d.finalHW, tp)
+	delete(d.finalStart, tp)
 }
 
 // belowMinISR reports whether the replicas of a data partition that were not left down
@@ -462,6 +476,10 @@ func (d *dataWorkload) finalRead(tp TopicPartition, pos, target int64, done func
 	}
 	c.fetchOnce(tp, pos, 1, func(op *Op) {
 		if w.failure != nil {
+			return
+		}
+		if op.Outcome != OK && op.Code == errOffsetOutOfRange && w.cfg.Data.mayDelete(tp.Topic) {
+			d.finalToStart(tp, pos, target, done)
 			return
 		}
 		if op.Outcome != OK && op.Code == errCorruptMessage {

@@ -218,7 +218,20 @@
 // processed every record of the final read, with no gaps, before the run may end. A
 // Porcupine check that runs out of time is "unknown", never a pass. Coverage counts what
 // each run exercised (truncations, ISR shrinks and expansions, leader and coordinator
-// failovers, duplicates answered to idempotent producers, rebalances, long polls, ...).
+// failovers, duplicates answered to idempotent producers, rebalances, long polls, ...),
+// and a sweep of 200 seeds or more fails when an item of the coverage gate (gate.go:
+// every fault kind, every kind of client work, the critical paths) was never reached.
+//
+// # Wider draws
+//
+// Beyond the cluster, timings, faults and workload, each seed draws (wide.go) how its
+// logs lie in segments (drawSegments: Kafka's 1 GiB, or segments of a few batches to
+// 1 MiB, some rolled by age), topic retention and readers' DeleteRecords, records and
+// batches up to and past message.max.bytes, a tail of 20 to 50 data partitions over
+// several topics, whole fault and workload kinds switched on or off, and timings at
+// their edges: leases as long as the lease inequality allows, brokers cut off until
+// about the moment their lease ends, fault durations within milliseconds of a timeout.
+// Options.Duration (--duration) runs the safety phase longer than its draw.
 //
 // # Traces
 //

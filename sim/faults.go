@@ -128,6 +128,7 @@ func (f *faultSchedule) act(gen uint64) {
 	add(c.PartitionCorrupt, f.partitionCorrupt)
 	add(c.ClockJump, f.clockJump)
 	add(c.PowerLoss, f.powerLoss)
+	add(c.LeaseEdge, f.leaseEdge)
 	add(c.Shutdown, f.shutdown)
 	if len(kinds) > 0 && !kinds[f.rng.IntN(len(kinds))]() {
 		f.w.cov.Inc("fault:skipped-by-budget")
@@ -315,6 +316,9 @@ func (f *faultSchedule) pick(nodes []*simNode) *simNode {
 }
 
 func (f *faultSchedule) duration(limit time.Duration) time.Duration {
+	if d, ok := f.edgeDuration(); ok {
+		return d
+	}
 	return time.Duration(1 + f.rng.Int64N(int64(limit)))
 }
 
@@ -328,6 +332,8 @@ func (f *faultSchedule) crash() bool {
 		if l := f.w.node(leader); l.up && !l.paused {
 			n = l
 		}
+	} else if l := f.partitionLeader(); l != nil {
+		n = l
 	}
 	if n == nil || n.armed != armNone {
 		return false

@@ -35,10 +35,13 @@ const (
 	OpCommit
 	// OpOffsetFetch is one OffsetFetch of a group member.
 	OpOffsetFetch
+	// OpDeleteRecords is one DeleteRecords of one partition below Offset (-1: the high
+	// watermark); HW is the low watermark it answered.
+	OpDeleteRecords
 )
 
 var opKindNames = [...]string{"?", "create", "delete", "create-partitions", "describe", "list-brokers",
-	"produce", "fetch", "list-offsets", "join", "commit", "offset-fetch"}
+	"produce", "fetch", "list-offsets", "join", "commit", "offset-fetch", "delete-records"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opKindNames) {
@@ -182,6 +185,8 @@ func (o *Op) input() string {
 		return fmt.Sprintf("commit %s member %s generation %d %v", o.Group, o.Member, o.Generation, o.Offsets)
 	case OpOffsetFetch:
 		return fmt.Sprintf("offset-fetch %s", o.Group)
+	case OpDeleteRecords:
+		return fmt.Sprintf("delete-records %s/%d below %d", o.Topic, o.Partition, o.Offset)
 	}
 	return o.Kind.String()
 }
@@ -218,6 +223,8 @@ func (o *Op) output() string {
 		return fmt.Sprintf("member %s generation %d assigned %v", o.Member, o.Generation, o.Assigned)
 	case OpOffsetFetch:
 		return fmt.Sprintf("%v", o.Offsets)
+	case OpDeleteRecords:
+		return fmt.Sprintf("low watermark %d", o.HW)
 	}
 	return "ok"
 }
@@ -246,7 +253,7 @@ func (w *World) invoke(c *Client, op *Op) {
 		w.script.invoked(c, op)
 	}
 	part := int32(-1)
-	if op.Kind == OpProduce || op.Kind == OpFetch || op.Kind == OpListOffsets {
+	if op.Kind == OpProduce || op.Kind == OpFetch || op.Kind == OpListOffsets || op.Kind == OpDeleteRecords {
 		part = op.Partition
 	}
 	w.record(traces.Event{Kind: traces.KindInvoke, Sub: 1, Node: -1, Peer: c.id, A: int64(op.ID), B: int64(op.Kind), Topic: op.Topic, Part: part},
@@ -269,8 +276,9 @@ func (w *World) complete(op *Op, outcome Outcome) {
 		op.Return = Never
 	}
 	w.cov.Inc("op:" + op.Kind.String() + ":" + outcome.String())
+	w.countWorkload(op)
 	part := int32(-1)
-	if op.Kind == OpProduce || op.Kind == OpFetch || op.Kind == OpListOffsets {
+	if op.Kind == OpProduce || op.Kind == OpFetch || op.Kind == OpListOffsets || op.Kind == OpDeleteRecords {
 		part = op.Partition
 	}
 	w.record(traces.Event{Kind: traces.KindComplete, Sub: sub, Node: op.Node, Peer: op.Client, A: int64(op.ID), B: int64(op.Code), Topic: op.Topic, Part: part, Hash: op.digest()},

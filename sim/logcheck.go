@@ -28,14 +28,21 @@ import (
 //     seeing a high watermark above the final read's;
 //   - stale: a read that began after an acks=all produce was acknowledged, with a high
 //     watermark not above that produce's offset;
-//   - earliest: a lookup of the earliest offset answering anything but 0 (the workload
-//     never deletes records and retention never removes any within a run);
+//   - earliest: a lookup of the earliest offset answering anything but 0 on a partition
+//     whose records are never deleted, or above the final high watermark on one whose
+//     are;
+//   - deleted: a final read starting above every offset DeleteRecords asked for, on a
+//     partition only DeleteRecords deletes from (see deletion.go);
 //   - fenced: the final read answered CORRUPT_MESSAGE at an offset no leader declared
 //     lost (Declared: fenced while it was the only member of its ISR). Reads may fail
 //     only where no in-sync copy was left intact;
 //   - damage-lost (allowed): an acknowledged acks=all record at an offset the partition
 //     declared lost. It was on every in-sync replica, and every one of them was
 //     damaged: the run reports it as allowed by the damage, not as a failure.
+//
+// Where records may be deleted (retention, DeleteRecords), the final read begins at
+// the partition's log start (Start): records below it are gone, and only their reads
+// are checked.
 
 // LogRecord is a record read at an offset. Fenced marks an offset of a final read that
 // answered CORRUPT_MESSAGE: no record, the partition fenced it (Value is empty).
@@ -106,9 +113,26 @@ type LogHistory struct {
 	// too few replicas were left to move their high watermark): their acknowledged
 	// records cannot be looked for, only their reads checked.
 	Unread map[string]bool
+	// Start is where a partition's final read begins, its log start at the end (absent:
+	// 0). MayDelete marks the partitions whose records may be deleted; DeleteOnly those
+	// of them only DeleteRecords deletes from, and Deletes holds the DeleteRecords that
+	// may have taken effect.
+	Start      map[string]int64
+	MayDelete  map[string]bool
+	DeleteOnly map[string]bool
+	Deletes    []LogDelete
 	// Declared holds, per partition, the offset ranges [from, to) a leader declared lost
 	// (see "fenced" above).
 	Declared map[string][][2]int64
+}
+
+// LogDelete is one DeleteRecords that may have taken effect: below Offset, or below
+// the high watermark when Offset is -1.
+type LogDelete struct {
+	Client    int32
+	Partition string
+	Call      int64
+	Offset    int64
 }
 
 // declared reports whether offset lies in a range the partition declared lost.
@@ -153,6 +177,7 @@ func CheckLog(h *LogHistory) []LogViolation {
 	c.phantoms()
 	c.watermarks()
 	c.earliest()
+	c.deleted()
 	return c.out
 }
 
@@ -235,18 +260,20 @@ func (c *logChecker) readsAgree() {
 	}
 }
 
-// dense checks that each final read holds every offset from 0 to its high watermark.
+// dense checks that each final read holds every offset from its start to its high
+// watermark.
 func (c *logChecker) dense() {
 	for _, p := range sortedKeys(c.h.Final) {
 		recs := c.h.Final[p]
+		start := c.h.Start[p]
 		for i, r := range recs {
-			if r.Offset != int64(i) {
-				c.report("gap", p, "the final read has offset %d where %d belongs", r.Offset, i)
+			if r.Offset != start+int64(i) {
+				c.report("gap", p, "the final read has offset %d where %d belongs", r.Offset, start+int64(i))
 				break
 			}
 		}
-		if hw, ok := c.h.FinalHW[p]; ok && int64(len(recs)) != hw {
-			c.report("gap", p, "the final read holds %d records below its high watermark %d", len(recs), hw)
+		if hw, ok := c.h.FinalHW[p]; ok && start+int64(len(recs)) != hw {
+			c.report("gap", p, "the final read holds %d records from %d below its high watermark %d", len(recs), start, hw)
 		}
 	}
 }
@@ -269,6 +296,11 @@ func (c *logChecker) lostAndReordered() {
 		}
 		final, ok := c.finalOffset(p.Partition, p.Value)
 		switch {
+		case !ok && !p.Weak && c.deletedBelowStart(p):
+			// Deleted by retention or DeleteRecords; its reads are still checked.
+			if p.Offset >= 0 {
+				byPartition[p.Partition] = append(byPartition[p.Partition], p)
+			}
 		case !ok && !p.Weak && c.lostToDamage(p):
 			c.report("damage-lost", p.Partition, "value %q acknowledged at offset %d to client %d at %v sits in a range declared lost: every in-sync copy was damaged", p.Value, p.Offset, p.Client, time.Duration(p.Return))
 		case !ok && !p.Weak:
@@ -347,10 +379,23 @@ func (c *logChecker) finalOffset(partition, value string) (int64, bool) {
 	// where holds every read; the final read is dense, so an offset below its end is in
 	// it exactly when some read agreed with it (readsAgree passed).
 	recs := c.h.Final[partition]
-	if off >= int64(len(recs)) || recs[off].Fenced || recs[off].Value != value {
+	i := off - c.h.Start[partition]
+	if i < 0 || i >= int64(len(recs)) || recs[i].Fenced || recs[i].Value != value {
 		return 0, false
 	}
 	return off, true
+}
+
+// deletedBelowStart reports whether an acknowledged record missing from the final
+// read may have been deleted: its partition may delete records and it was
+// acknowledged below the final read's start (or at an offset the answer did not say,
+// with the start above 0).
+func (c *logChecker) deletedBelowStart(p *LogProduce) bool {
+	start := c.h.Start[p.Partition]
+	if !c.h.MayDelete[p.Partition] || start == 0 {
+		return false
+	}
+	return p.Offset < start
 }
 
 // torn checks that each batch is whole and contiguous in the final read, or absent.
@@ -374,7 +419,8 @@ func (c *logChecker) torn() {
 	}
 	for _, k := range order {
 		recs := batches[k]
-		base, present := int64(-1), 0
+		start := c.h.Start[k.partition]
+		base, present, deleted := int64(-1), 0, 0
 		for _, p := range recs {
 			if off, ok := c.finalOffset(p.Partition, p.Value); ok {
 				present++
@@ -387,7 +433,15 @@ func (c *logChecker) torn() {
 				}
 			}
 		}
-		if present != 0 && present != len(recs) && !c.fencedPart(recs, base) {
+		if present != 0 && c.h.MayDelete[k.partition] {
+			// Records of the batch below the final read's start were deleted.
+			for _, p := range recs {
+				if base+int64(p.Index) < start {
+					deleted++
+				}
+			}
+		}
+		if present != 0 && present+deleted != len(recs) && !c.fencedPart(recs, base) {
 			c.report("torn", k.partition, "only %d of the %d records of batch %d are in the final read", present, len(recs), k.batch)
 			return
 		}
@@ -500,6 +554,13 @@ func (c *logChecker) watermarks() {
 // earliest checks lookups of the earliest offset.
 func (c *logChecker) earliest() {
 	for _, e := range c.h.Earliest {
+		if c.h.MayDelete[e.Partition] {
+			if hw, ok := c.h.FinalHW[e.Partition]; ok && e.Offset > hw {
+				c.report("earliest", e.Partition, "client %d looked up the earliest offset at %v and got %d, above the final high watermark %d", e.Client, time.Duration(e.Call), e.Offset, hw)
+				return
+			}
+			continue
+		}
 		if e.Offset != 0 {
 			c.report("earliest", e.Partition, "client %d looked up the earliest offset at %v and got %d; nothing ever deleted records", e.Client, time.Duration(e.Call), e.Offset)
 			return

@@ -117,8 +117,8 @@ func (w *World) startGroup(spec GroupSpec) *groupRun {
 		c.desc = fmt.Sprintf("member %d of group %s", i, spec.Name)
 		c.onStep = m.step
 		g.members = append(g.members, m)
-		// Members start spread over the first second, as processes do.
-		c.later(time.Duration(c.rng.Int64N(int64(time.Second))), m.turn)
+		// Members start spread over the first second, as processes do (after StartDelay).
+		c.later(spec.StartDelay+time.Duration(c.rng.Int64N(int64(time.Second))), m.turn)
 	}
 	return g
 }
@@ -647,6 +647,13 @@ func (m *member) poll(round uint64) {
 		}
 		if op.Outcome != OK || len(op.Records) == 0 {
 			if !m.active(round) {
+				return
+			}
+			if op.Outcome == Failed && op.Code == errOffsetOutOfRange && w.cfg.Data.mayDelete(tp.Topic) {
+				// Retention or DeleteRecords removed records the group had not
+				// processed: start from the log start, as auto.offset.reset=earliest
+				// does (deletion.go).
+				m.resetToStart(round, tp, from)
 				return
 			}
 			if op.Outcome == Failed && op.Code == errOffsetOutOfRange {

@@ -15,7 +15,6 @@ import (
 	"github.com/seedlog/seedlog/diskexec"
 	"github.com/seedlog/seedlog/disksim"
 	"github.com/seedlog/seedlog/netsim"
-	"github.com/seedlog/seedlog/storage"
 	"github.com/seedlog/seedlog/traces"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -401,7 +400,7 @@ func (n *simNode) scheduleTick() {
 // start boots a new incarnation from what the disk holds.
 func (n *simNode) start() {
 	w := n.w
-	exec, rec, err := w.opts.OpenDisk(n.fs, storage.LogConfig{SegmentBytesMax: w.cfg.SegmentBytes, IndexIntervalBytes: w.cfg.IndexIntervalBytes})
+	exec, rec, err := w.opts.OpenDisk(n.fs, w.cfg.logConfig())
 	if err != nil {
 		if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSPC) {
 			// The disk is failing on purpose: the machine cannot boot now and tries
@@ -481,6 +480,8 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		MetadataSnapshotRecords:  c.SnapshotRecords,
 		QuorumFetchBytesMax:      c.QuorumFetchBytesMax,
 		QuorumSnapshotChunkBytes: c.QuorumSnapshotChunkBytes,
+		MessageBytesMax:          c.Wide.MessageBytesMax,
+		RetentionCheckInterval:   c.Wide.RetentionCheck,
 	}
 }
 

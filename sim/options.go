@@ -47,6 +47,10 @@ type Options struct {
 	// Byzantine switches the byzantine client on (FaultConfig.Byzantine) whatever the
 	// seed drew, even with NoFaults.
 	Byzantine bool
+	// Duration, when positive, is the length of the safety phase instead of the seed's
+	// draw (15 to 45 seconds): longer runs reach what builds up slowly (segments rolled
+	// and deleted, producer ids expiring, snapshots). A trace records it.
+	Duration time.Duration
 	// Schedule, when set, drives the run instead of the seed's generators: faults and
 	// client operations come from it only, at their times (script.go). The configuration
 	// is still the seed's.

@@ -251,7 +251,9 @@ func (d *dataInvariants) checkInPlace(n *simNode, views []ReplicaView, renewed b
 	return len(d.aliases) == len(views), nil
 }
 
-// setView makes dst a copy of src, reusing dst's slices.
+// setView makes dst a copy of src, reusing dst's slices. Every slice is copied: src's
+// are the node's own, and a view that kept one would let a later copy into the view
+// (coreReplicas reuses a view's slices) write into the node's state.
 func setView(dst, src *ReplicaView) {
 	isr, epochs, fences := dst.ISR[:0], dst.Epochs[:0], dst.Fences[:0]
 	*dst = *src
@@ -379,6 +381,9 @@ func (d *dataInvariants) checkPair(a int32, r *ReplicaView, b int32, o *ReplicaV
 		return nil
 	}
 	hw := min(r.HW, o.HW)
+	if r.Start > 0 || o.Start > 0 {
+		return agreeAbove(a, r, b, o, hw)
+	}
 	if ea, eb := epochsBelow(r.Epochs, hw), epochsBelow(o.Epochs, hw); !slices.Equal(ea, eb) {
 		return fmt.Errorf("logs disagree below offset %d, the smaller HW: node %d has epochs %v, node %d has %v", hw, a, ea, b, eb)
 	}

@@ -26,6 +26,11 @@ import (
 //   - a fetch that answered high watermark h, or a lookup of the latest offset that
 //     answered h, reads the state: it is legal only in state n = h.
 //
+// Where records were deleted (deletion.go), the final read starts at the log start S
+// and the batches below it are unknown: the state starts as "some length up to S"
+// (floor), in which a read of a high watermark up to S is legal, and the batch that
+// holds offset S (present in the final read, maybe only in part) commits from it.
+//
 // So a read that began after an acknowledgement sees the acknowledged batch, a read
 // never shows a high watermark that was not the committed length at some instant of it
 // (no reading from a deposed leader that fell behind, nor from a new leader that has
@@ -57,27 +62,56 @@ type partOutput struct {
 	hw int64 // read: the high watermark answered
 }
 
-var partitionModel = porcupine.Model{
-	Init: func() any { return int64(0) },
-	Step: func(state, input, output any) (bool, any) {
-		n, in := state.(int64), input.(partInput)
-		if in.produce {
-			if n != in.base {
-				return false, n
+var partitionModel = partitionModelFrom(0)
+
+// partState is the model's state: the committed length n or, while floor is set, some
+// length up to n (records below the final read's start were deleted).
+type partState struct {
+	n     int64
+	floor bool
+}
+
+// partitionModelFrom is the partition model of a partition whose final read starts
+// at start.
+func partitionModelFrom(start int64) porcupine.Model {
+	return porcupine.Model{
+		Init: func() any { return partState{n: start, floor: start > 0} },
+		Step: func(state, input, output any) (bool, any) {
+			st, in := state.(partState), input.(partInput)
+			if in.produce {
+				if st.floor {
+					if in.base <= st.n && st.n < in.base+in.count {
+						return true, partState{n: in.base + in.count}
+					}
+					return false, st
+				}
+				if st.n != in.base {
+					return false, st
+				}
+				return true, partState{n: st.n + in.count}
 			}
-			return true, n + in.count
-		}
-		return n == output.(partOutput).hw, n
-	},
-	Equal: func(a, b any) bool { return a.(int64) == b.(int64) },
-	DescribeOperation: func(input, output any) string {
-		in := input.(partInput)
-		if in.produce {
-			return fmt.Sprintf("op %d %s: commits [%d, %d)", in.op, in.text(), in.base, in.base+in.count)
-		}
-		return fmt.Sprintf("op %d %s: hw %d", in.op, in.text(), output.(partOutput).hw)
-	},
-	DescribeState: func(state any) string { return fmt.Sprintf("committed %d", state.(int64)) },
+			hw := output.(partOutput).hw
+			if st.floor {
+				return hw <= st.n, st
+			}
+			return st.n == hw, st
+		},
+		Equal: func(a, b any) bool { return a.(partState) == b.(partState) },
+		DescribeOperation: func(input, output any) string {
+			in := input.(partInput)
+			if in.produce {
+				return fmt.Sprintf("op %d %s: commits [%d, %d)", in.op, in.text(), in.base, in.base+in.count)
+			}
+			return fmt.Sprintf("op %d %s: hw %d", in.op, in.text(), output.(partOutput).hw)
+		},
+		DescribeState: func(state any) string {
+			st := state.(partState)
+			if st.floor {
+				return fmt.Sprintf("committed at most %d (deleted below)", st.n)
+			}
+			return fmt.Sprintf("committed %d", st.n)
+		},
+	}
 }
 
 // PartitionCheck is the result of checking the partition histories.
@@ -93,6 +127,12 @@ type PartitionCheck struct {
 // linearizability, partition by partition, given the final read of each partition
 // (values to offsets). Partitions without a final read are not checked.
 func CheckPartitions(ops []*Op, final map[TopicPartition][]LogRecord, timeout time.Duration) PartitionCheck {
+	return CheckPartitionsFrom(ops, final, nil, timeout)
+}
+
+// CheckPartitionsFrom is CheckPartitions for final reads that start at start (absent:
+// 0), where records below were deleted.
+func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start map[TopicPartition]int64, timeout time.Duration) PartitionCheck {
 	where := map[TopicPartition]map[string]int64{}
 	for tp, recs := range final {
 		m := make(map[string]int64, len(recs))
@@ -120,7 +160,11 @@ func CheckPartitions(ops []*Op, final map[TopicPartition][]LogRecord, timeout ti
 	slices.SortFunc(keys, compareTP)
 	for _, tp := range keys {
 		history := byPart[tp]
-		verdict, info := porcupine.CheckOperationsVerbose(partitionModel, history, timeout)
+		model := partitionModel
+		if s := start[tp]; s > 0 {
+			model = partitionModelFrom(s)
+		}
+		verdict, info := porcupine.CheckOperationsVerbose(model, history, timeout)
 		res.Checked++
 		switch verdict {
 		case porcupine.Unknown:
@@ -129,7 +173,7 @@ func CheckPartitions(ops []*Op, final map[TopicPartition][]LogRecord, timeout ti
 			if res.Illegal == "" {
 				res.Illegal, res.IllegalOps = tp.String(), len(history)
 				var buf bytes.Buffer
-				if err := porcupine.Visualize(partitionModel, info, &buf); err == nil {
+				if err := porcupine.Visualize(model, info, &buf); err == nil {
 					res.Visualization = buf.String()
 				}
 			}
@@ -146,7 +190,15 @@ func partitionOp(op *Op, final map[string]int64) (porcupine.Operation, bool) {
 		if op.Outcome == Failed || op.Outcome == Pending || len(op.Values) == 0 {
 			return po, false
 		}
-		base, ok := final[op.Values[0]]
+		base, ok := int64(0), false
+		for i, v := range op.Values {
+			// The first records of a batch may have been deleted (DeleteRecords cuts
+			// batches): the base follows from any record present.
+			if off, found := final[v]; found {
+				base, ok = off-int64(i), true
+				break
+			}
+		}
 		if !ok {
 			return po, false
 		}

@@ -45,6 +45,10 @@ type producer struct {
 	order   []TopicPartition // parts' keys in creation order
 	// attemptSeq numbers attempts; an answer to an attempt no longer flying is dropped.
 	attemptSeq uint64
+	// padded counts the padding bytes sent (padding.go); large marks a batch just
+	// built with a large record.
+	padded int
+	large  bool
 }
 
 // prodPart is a producer's state for one partition.
@@ -279,7 +283,7 @@ func (p *producer) attempt(pp *prodPart, b *prodBatch, leader int32) {
 		if p.spec.Idempotent {
 			spec.ProducerID, spec.ProducerEpoch, spec.BaseSequence = b.op.Producer, b.op.Epoch, b.op.Sequence
 		}
-		batch, err := w.buildBatch(spec, b.op.Values)
+		batch, err := w.buildRecords(spec, p.records(b.op.Values))
 		if err != nil {
 			w.fail("client", -1, "client %d cannot build a batch: %v", c.id, err)
 			return
@@ -304,6 +308,8 @@ func (p *producer) attempt(pp *prodPart, b *prodBatch, leader int32) {
 	b.op.Node = leader
 	if b.op.Attempts > 1 {
 		w.cov.Inc("producer:retry")
+	} else {
+		p.countKind(b)
 	}
 	// zstd needs Produce v7 (KIP-110).
 	lo := int16(0)
@@ -393,6 +399,7 @@ func (p *producer) answerPlain(pp *prodPart, b *prodBatch, code int16, offset in
 		p.resolve(pp, b, Failed, -1)
 	case slices.Contains(noEffectProduceCodes, code):
 		b.op.Code = code
+		p.countRefused(code)
 		p.resolve(pp, b, Failed, -1)
 	default:
 		b.op.Code = code

@@ -52,6 +52,11 @@ func (r *reader) tick() {
 	r.busy = true
 	st := Step{Kind: StepFetch, Client: c.id, Topic: tp.Topic, Partition: tp.Partition, MinBytes: 1}
 	switch x := c.rng.IntN(10); {
+	case r.deletes(tp):
+		st.Kind, st.MinBytes, st.Offset = StepDeleteRecords, 0, r.pos[tp]
+		if x < 3 {
+			st.Offset = -1 // everything committed: lagging followers restart their logs
+		}
 	case x < 7:
 		if c.rng.IntN(3) == 0 {
 			st.MinBytes = int32(1 + c.rng.IntN(4096)) // a long poll
@@ -63,7 +68,7 @@ func (r *reader) tick() {
 		}
 	}
 	if s := w.script; s != nil {
-		planned := s.turn(c, StepFetch, StepListOffsets)
+		planned := s.turn(c, StepFetch, StepListOffsets, StepDeleteRecords)
 		if planned == nil {
 			r.busy = false
 			c.scheduleNext()
@@ -78,7 +83,7 @@ func (r *reader) tick() {
 // and plans the next turn when it completes.
 func (r *reader) read(st *Step, turn bool) {
 	c := r.c
-	c.w.recordStep(Step{Kind: st.Kind, Client: c.id, Topic: st.Topic, Partition: st.Partition, MinBytes: st.MinBytes, ListAt: st.ListAt})
+	c.w.recordStep(Step{Kind: st.Kind, Client: c.id, Topic: st.Topic, Partition: st.Partition, MinBytes: st.MinBytes, ListAt: st.ListAt, Offset: st.Offset})
 	tp := TopicPartition{st.Topic, st.Partition}
 	done := func() {
 		r.busy = false
@@ -89,7 +94,8 @@ func (r *reader) read(st *Step, turn bool) {
 			s.freed(c)
 		}
 	}
-	if st.Kind == StepFetch {
+	switch st.Kind {
+	case StepFetch:
 		c.fetchOnce(tp, r.pos[tp], st.MinBytes, func(op *Op) {
 			if op.Outcome == OK {
 				if n := len(op.Records); n > 0 {
@@ -97,11 +103,20 @@ func (r *reader) read(st *Step, turn bool) {
 				}
 			} else if op.Code == errOffsetOutOfRange {
 				r.pos[tp] = 0
+				if c.w.cfg.Data.mayDelete(tp.Topic) {
+					// Records were deleted: look the log start up, as a consumer resetting
+					// to the earliest offset does.
+					r.toStart(tp, done)
+					return
+				}
 			} else if op.Code == errCorruptMessage {
 				r.pos[tp]++ // a fenced offset: read on after it
 			}
 			done()
 		})
+		return
+	case StepDeleteRecords:
+		c.deleteOnce(tp, st.Offset, func(*Op) { done() })
 		return
 	}
 	at := st.ListAt
@@ -146,7 +161,7 @@ func (c *Client) fetchOnce(tp TopicPartition, offset int64, minBytes int32, done
 	req.ReplicaID = -1
 	req.MaxWaitMillis = int32(w.cfg.Data.FetchWaitMax / time.Millisecond)
 	req.MinBytes = minBytes
-	req.MaxBytes = int32(1 + c.rng.IntN(64<<10))
+	req.MaxBytes = int32(1 + c.rng.IntN(w.fetchBytesMax()))
 	req.SessionEpoch = -1
 	t := kmsg.NewFetchRequestTopic()
 	t.Topic = tp.Topic

@@ -114,6 +114,7 @@ func (r *Result) Header() traces.Header {
 	if r.Config.Faults.byzantineForced {
 		h.Modes = append(h.Modes, ModeByzantine)
 	}
+	h.Duration = int64(r.Config.durationSet)
 	if r.Failure != nil {
 		h.Checker, h.Failure, h.FailureAt = r.Failure.Checker, r.Failure.Message, r.Failure.At
 	}
@@ -127,7 +128,7 @@ func (r *Result) Header() traces.Header {
 // its generators drew or, for a scripted run, the one it replayed. The comments give
 // the run's configuration and outcome and say what each client is.
 func (r *Result) Scenario() *Scenario {
-	sc := &Scenario{Seed: r.Seed, FlushAsync: r.Config.Data.FlushAsync, Byzantine: r.Config.Faults.byzantineForced, Schedule: r.Schedule}
+	sc := &Scenario{Seed: r.Seed, FlushAsync: r.Config.Data.FlushAsync, Byzantine: r.Config.Faults.byzantineForced, Duration: r.Config.durationSet, Schedule: r.Schedule}
 	if p := r.Config.Plants.String(); p != "" {
 		sc.Plants = strings.Split(p, ",")
 	}
@@ -199,6 +200,9 @@ func Replay(base Options) traces.Rerun {
 		opts.Plants = h.Plants
 		opts.FlushAsync = opts.FlushAsync || slices.Contains(h.Modes, ModeFlushAsync)
 		opts.Byzantine = opts.Byzantine || slices.Contains(h.Modes, ModeByzantine)
+		if h.Duration > 0 {
+			opts.Duration = time.Duration(h.Duration)
+		}
 		opts.KeepTrace = false
 		if h.Scripted {
 			sc, err := ParseScenario(h.Schedule)

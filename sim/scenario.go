@@ -18,6 +18,7 @@ import (
 //	seed 42                       the seed whose configuration the run draws (required)
 //	plants fetch-above-hw         planted bugs, comma-separated (needs -tags simbugs)
 //	mode flush-async              log.flush=async (Options.FlushAsync); mode byzantine too
+//	duration 2m                   the safety phase's length (Options.Duration)
 //	at 1.25s STEP                 a step at that virtual time (a Go duration, exact to 1ns)
 //
 // Faults (N is a node id; an address is a node id or cK for client K):
@@ -64,6 +65,7 @@ import (
 //	client K produce T/P records=R          a producer's batch of R new records
 //	client K fetch T/P min-bytes=M          a reader's fetch at its position
 //	client K list-offsets T/P latest        (or earliest)
+//	client K delete-records T/P offset=O    a reader's DeleteRecords below O (-1: the HW)
 //	client K add-partition T                the grower adds a partition to T if it may
 //	client K join G                         a group member starts: it joins and works
 //	client K leave G                        ... leaves at its next poll, rejoins later
@@ -78,7 +80,9 @@ type Scenario struct {
 	Plants     []string
 	FlushAsync bool
 	Byzantine  bool
-	Schedule   Schedule
+	// Duration is the safety phase's length when the run set it (0: the seed's draw).
+	Duration time.Duration
+	Schedule Schedule
 	// Comments are printed at the top of the file, one per line (without "# ").
 	Comments []string
 	// Notes are comments printed after steps, by step index.
@@ -92,6 +96,9 @@ func (sc *Scenario) Options(base Options) Options {
 	opts.Plants = slices.Clone(sc.Plants)
 	opts.FlushAsync = opts.FlushAsync || sc.FlushAsync
 	opts.Byzantine = opts.Byzantine || sc.Byzantine
+	if sc.Duration > 0 {
+		opts.Duration = sc.Duration
+	}
 	s := sc.Schedule
 	opts.Schedule = &s
 	return opts
@@ -117,6 +124,9 @@ func (sc *Scenario) String() string {
 	if sc.Byzantine {
 		fmt.Fprintf(&b, "mode %s\n", ModeByzantine)
 	}
+	if sc.Duration > 0 {
+		fmt.Fprintf(&b, "duration %v\n", sc.Duration)
+	}
 	for i := range sc.Schedule.Steps {
 		st := &sc.Schedule.Steps[i]
 		line := fmt.Sprintf("at %v %s", st.At, formatStep(st))
@@ -132,7 +142,7 @@ func (sc *Scenario) String() string {
 // formatStep's).
 var stepVerbs = [...]string{"?", "crash", "crash-armed", "crash-on-write", "crash-at-election", "power-loss",
 	"pause", "network", "link-rates", "disk-eio", "disk-enospc", "read-corrupt", "corrupt", "clock-jump",
-	"shutdown", "leave-down", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave"}
+	"shutdown", "leave-down", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave", "delete-records"}
 
 // addrName renders a network address: a node id, or cK for client K.
 func addrName(a netsim.Addr) string {
@@ -249,6 +259,8 @@ func formatStep(st *Step) string {
 			at = "earliest"
 		}
 		return c + fmt.Sprintf("list-offsets %s %s", tp, at)
+	case StepDeleteRecords:
+		return c + fmt.Sprintf("delete-records %s offset=%d", tp, st.Offset)
 	case StepAddPartition:
 		return c + "add-partition " + st.Topic
 	case StepJoin:
@@ -318,6 +330,15 @@ func ParseScenario(text string) (*Scenario, error) {
 					return nil, fail("unknown mode %q (want %s or %s)", m, ModeFlushAsync, ModeByzantine)
 				}
 			}
+		case "duration":
+			if len(words) != 2 {
+				return nil, fail("want: duration D")
+			}
+			d, err := time.ParseDuration(words[1])
+			if err != nil || d <= 0 {
+				return nil, fail("%q is not a positive duration", words[1])
+			}
+			sc.Duration = d
 		case "at":
 			if len(words) < 3 {
 				return nil, fail("want: at TIME STEP")
@@ -333,7 +354,7 @@ func ParseScenario(text string) (*Scenario, error) {
 			st.At = at
 			sc.Schedule.Steps = append(sc.Schedule.Steps, st)
 		default:
-			return nil, fail("unknown line (want seed, plants, mode or at TIME STEP)")
+			return nil, fail("unknown line (want seed, plants, mode, duration or at TIME STEP)")
 		}
 	}
 	if !seedSeen {
@@ -750,6 +771,15 @@ func parseClientStep(words []string) (Step, error) {
 				return st, fmt.Errorf("list-offsets: %q: want earliest or latest", a.bare[1])
 			}
 		}
+	case "delete-records":
+		st.Kind = StepDeleteRecords
+		tp()
+		v, _ := a.str("offset")
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil || n < -1 {
+			a.setErr(fmt.Errorf("offset=%q: want an offset, or -1 for the high watermark", v))
+		}
+		st.Offset = n
 	case "add-partition":
 		st.Kind, st.Topic = StepAddPartition, first()
 	case "join":

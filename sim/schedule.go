@@ -83,6 +83,9 @@ const (
 	// StepLeave makes a group member leave Group at its first poll at or after At; it
 	// rejoins after a while.
 	StepLeave
+	// StepDeleteRecords is one DeleteRecords of a reader: Topic/Partition below Offset
+	// (-1: the high watermark).
+	StepDeleteRecords
 	stepKindEnd
 )
 
@@ -114,7 +117,7 @@ type Step struct {
 	WriteEIOPPM, SyncEIOPPM               int64
 	ENOSPCPPM, ReadCorruptPPM             int64
 	File                                  string // StepCorrupt
-	Offset                                int64
+	Offset                                int64  // StepCorrupt; StepDeleteRecords
 	Bytes                                 int
 	// Lose: StepCorrupt on a partition segment zeroes the bytes (a lost sector) instead
 	// of flipping bits.

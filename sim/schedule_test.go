@@ -17,7 +17,7 @@ import (
 // scenario file.
 func TestScheduleReplayRepeatsTheRun(t *testing.T) {
 	requireNode(t)
-	for _, opts := range []sim.Options{{Seed: 1}, {Seed: 4}, {Seed: 10, Byzantine: true}} {
+	for _, opts := range []sim.Options{{Seed: 1}, {Seed: 4}, {Seed: 13, Byzantine: true}} {
 		a := sim.Run(opts)
 		if a.Failure != nil {
 			t.Fatalf("seed %d fails: %v", opts.Seed, a.Failure)
@@ -141,6 +141,7 @@ seed 9
 plants fetch-above-hw,idempotent-dup
 mode flush-async
 mode byzantine
+duration 2m30s
 at 1s crash 2 down=1.5s
 at 1.000000001s crash 3 down=800ms arm=disk-op strike=12µs
 at 1.1s crash 1 down=2s arm=answer:Produce strike=1ms
@@ -171,6 +172,8 @@ at 5s client 6 produce d0/1 records=3
 at 5s client 7 fetch d0/0 min-bytes=100
 at 5s client 7 list-offsets d0/2 earliest
 at 5s client 7 list-offsets d0/2 latest
+at 5s client 7 delete-records d0/2 offset=12
+at 5s client 8 delete-records d0/1 offset=-1
 at 5s client 9 add-partition d1
 at 5s client 10 join g0
 at 6s client 10 leave g0
@@ -180,7 +183,7 @@ at 30s leave-down 2 3
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.Seed != 9 || len(sc.Plants) != 2 || !sc.FlushAsync || !sc.Byzantine || len(sc.Schedule.Steps) != 34 {
+	if sc.Seed != 9 || len(sc.Plants) != 2 || !sc.FlushAsync || !sc.Byzantine || sc.Duration != 150*time.Second || len(sc.Schedule.Steps) != 36 {
 		t.Fatalf("parsed %+v", sc)
 	}
 	var lines []string
@@ -196,12 +199,12 @@ at 30s leave-down 2 3
 		}
 	}
 	sc2, err := sim.ParseScenario(again)
-	if err != nil || !reflect.DeepEqual(sc2.Schedule, sc.Schedule) {
+	if err != nil || !reflect.DeepEqual(sc2.Schedule, sc.Schedule) || sc2.Duration != sc.Duration {
 		t.Fatalf("second round trip: %v", err)
 	}
 	faults, ops := sc.Schedule.Counts()
-	if faults != 22 || ops != 12 {
-		t.Fatalf("%d faults and %d operations, want 22 and 12", faults, ops)
+	if faults != 22 || ops != 14 {
+		t.Fatalf("%d faults and %d operations, want 22 and 14", faults, ops)
 	}
 
 	for bad, want := range map[string]string{
@@ -218,6 +221,8 @@ at 30s leave-down 2 3
 		"seed 1\nat 1s client 3 produce d0/0":             "records= is required",
 		"seed 1\nat 1s client 3 list-offsets d0/0 middle": "earliest or latest",
 		"seed 1\nmode fast":                               "unknown mode",
+		"seed 1\nduration soon":                           "not a positive duration",
+		"seed 1\nat 1s client 3 delete-records d0/0":      "want an offset",
 		"seed 1\nbanana":                                  "unknown line",
 	} {
 		if _, err := sim.ParseScenario(bad); err == nil || !strings.Contains(err.Error(), want) {

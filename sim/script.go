@@ -291,7 +291,7 @@ func (c *Client) accepts(st *Step) bool {
 	case roleProducer:
 		return st.Kind == StepProduce
 	case roleConsumer:
-		return st.Kind == StepFetch || st.Kind == StepListOffsets
+		return st.Kind == StepFetch || st.Kind == StepListOffsets || st.Kind == StepDeleteRecords
 	case roleGrower:
 		return st.Kind == StepAddPartition
 	case roleMember:

@@ -77,6 +77,9 @@ type World struct {
 	// replays instead of drawing one (Options.Schedule).
 	sched  scheduleRecorder
 	script *script
+
+	// padding is the run's record padding (padding.go), made at first use.
+	padding []byte
 }
 
 // Failure is what made a run fail.
@@ -116,6 +119,9 @@ func newWorld(opts Options) (*World, error) {
 		cfg.Data.FlushAsync = true
 		cfg.Faults.PowerLoss = !opts.NoFaults
 	}
+	if opts.Duration > 0 {
+		cfg.SafetyDuration, cfg.durationSet = opts.Duration, opts.Duration
+	}
 	if opts.Adjust != nil {
 		opts.Adjust(&cfg)
 	}
@@ -150,6 +156,7 @@ func newWorld(opts Options) (*World, error) {
 	if w.opts.OpenDisk == nil {
 		return nil, errors.New("sim: no disk executor in this build (Options.OpenDisk and DefaultOpenDisk are nil)")
 	}
+	w.opts.OpenDisk = countSegments(w.opts.OpenDisk, w.cov)
 	if w.opts.Inspect == nil {
 		w.opts.Inspect = DefaultInspect
 	}

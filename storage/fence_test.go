@@ -432,3 +432,65 @@ func TestTruncateToADamagedHeader(t *testing.T) {
 		t.Fatalf("read batches at %v", offsetsOf(t, got))
 	}
 }
+
+// TestRecoverRedoesAFencingMergedWithTheFenceBefore: damage in the first batch of a
+// segment that follows a fence makes one fence of both, and a crash after the merged
+// fence was recorded but before the segment after the damage was made leaves a fence
+// ending where no segment starts. Recovery keeps the part of it before the damaged
+// segment, and the damage is fenced again when found; recovery used to drop the whole
+// fence and cut the log where it began, acknowledged batches after it included.
+func TestRecoverRedoesAFencingMergedWithTheFenceBefore(t *testing.T) {
+	d := newDiskLog(t, LogConfig{SegmentBytesMax: 600, IndexIntervalBytes: 100})
+	batches, segs := d.fill(30, true)
+	if len(segs) < 3 {
+		t.Fatalf("segments %+v", segs)
+	}
+	k := segs[1].BaseOffset
+	first := seg(0, LogFileSuffix)
+	data := d.read(first)
+	data[len(data)-1] ^= 1 // the last batch of the first segment, offsets k-2 and k-1
+	d.write(first, data)
+	l := d.open()
+	want := Fence{From: k - 2, To: k, Kind: FenceDamaged}
+	if found, err := l.CheckDamage(k - 2); err != nil || !slices.Equal(found, []Fence{want}) {
+		t.Fatalf("found %v, %v", found, err)
+	}
+	end := l.EndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The first batch of the next segment decays, and a fencing of it was interrupted
+	// once the merged fence was recorded.
+	second := seg(k, LogFileSuffix)
+	data = d.read(second)
+	data[record.HeaderSize+2] ^= 1
+	d.write(second, data)
+	merged := Fence{From: k - 2, To: k + 2, Kind: FenceDamaged}
+	record := encodeFences(100, []Fence{merged})
+	d.write(FencesFileName, record)
+	d.write(FencesCopyFileName, record)
+
+	l = d.open()
+	defer l.Close()
+	if r := l.Recovery(); r.CutTail() || l.EndOffset() != end || !slices.Equal(l.Fences(), []Fence{want}) {
+		t.Fatalf("end %d (want %d), fences %v, report %+v", l.EndOffset(), end, l.Fences(), r)
+	}
+	// The damaged segment lies below the recovery point, trusted: a read finds the
+	// damage, and the check fences it again.
+	if _, err := l.Read(k, end, 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read of the damaged batch: %v", err)
+	}
+	if _, err := l.CheckDamage(k); err != nil || !slices.Equal(l.Fences(), []Fence{merged}) {
+		t.Fatalf("fences %v, %v", l.Fences(), err)
+	}
+	got, _ := readFenced(t, l)
+	var intact [][]byte
+	for i, b := range batches {
+		if o := int64(2 * i); !merged.Contains(o) {
+			intact = append(intact, b)
+		}
+	}
+	if !bytes.Equal(got, slices.Concat(intact...)) {
+		t.Fatalf("read batches at %v", offsetsOf(t, got))
+	}
+}

@@ -181,16 +181,38 @@ func (l *Log) loadFences() error {
 
 // fencesMatchSegments drops the fences that do not sit between two segments as they
 // should (ending where a segment starts, after the segment before it began): what an
-// interrupted fencing or skip left behind.
+// interrupted fencing or skip left behind. A fence that ends where no segment starts
+// but holds the start of one keeps its part before that segment: damage in a
+// segment's first batch merges its fence with the fence that ends there, and a crash
+// before the segment after the damage was made leaves the merged fence; the damage is
+// fenced again when the scan meets it.
 func (l *Log) fencesMatchSegments() {
-	l.fences = slices.DeleteFunc(l.fences, func(f Fence) bool {
-		for i, s := range l.segments {
-			if s.base == f.To {
-				return i > 0 && f.From <= l.segments[i-1].base
-			}
+	out := l.fences[:0]
+	for _, f := range l.fences {
+		if f.To = l.fenceEnd(f); f.To > f.From {
+			out = append(out, f)
 		}
-		return true
-	})
+	}
+	l.fences = out
+}
+
+// fenceEnd returns where fence f may end (f.From: nowhere): at the first segment that
+// starts inside it or at its end, after the segment before that one began.
+func (l *Log) fenceEnd(f Fence) int64 {
+	for i, s := range l.segments {
+		switch {
+		case s.base <= f.From:
+			continue
+		case s.base > f.To, i > 0 && f.From <= l.segments[i-1].base:
+			return f.From
+		case s.base < f.To && slices.ContainsFunc(l.segments[i+1:], func(n *segment) bool { return n.base == f.To }):
+			// A segment where the fence ends exists too: not a fencing cut short
+			// before its segment was made, and not one to guess at.
+			return f.From
+		}
+		return s.base
+	}
+	return f.From
 }
 
 // listSegments returns the base offsets of the segments in the directory, sorted, after

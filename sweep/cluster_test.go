@@ -29,8 +29,10 @@ func sweepSeeds(t testing.TB) int {
 	return 200
 }
 
-// TestSweep is the sweep `make test` runs with the real node: every seed must pass, and
-// running with one job gives the same fingerprints as with several.
+// TestSweep is the sweep `make test` runs with the real node: every seed must pass, the
+// coverage gate must pass (every fault kind, workload kind and critical path of
+// sim.Gate exercised; sweeps below sim.GateSeedsMin seeds skip it), and running with
+// one job gives the same fingerprints as with several.
 func TestSweep(t *testing.T) {
 	n := sweepSeeds(t)
 	jobs := max(runtime.NumCPU(), 2)
@@ -43,6 +45,9 @@ func TestSweep(t *testing.T) {
 	}
 	for _, f := range s.Failed() {
 		t.Errorf("seed %d: %v (reproduce and keep its trace: go run ./cmd/seedlog sim run --seed %d)", f.Seed, f.Failure, f.Seed)
+	}
+	if missing := s.GateMissing(); len(missing) > 0 {
+		t.Errorf("coverage gate: %d seeds never exercised:\n%s", n, sim.FormatGateItems(missing))
 	}
 	one := Run(Config{Base: sim.Options{}, Seeds: min(n, 20), Start: 1, Jobs: 1})
 	want := map[uint64]uint64{}

@@ -39,6 +39,8 @@ type ResultFile struct {
 	Allowed  []ResultNotes   `json:"allowed"`
 	Unknown  []ResultNotes   `json:"unknown"`
 	Coverage sim.Coverage    `json:"coverage"`
+	// SeedsWith counts, per coverage counter, the seeds in which it was non-zero.
+	SeedsWith sim.Coverage `json:"seeds_with,omitempty"`
 }
 
 // ResultSweep identifies the sweep a shard belongs to: shards merge only when all of
@@ -50,6 +52,8 @@ type ResultSweep struct {
 	Byzantine  bool     `json:"byzantine"`
 	Plants     []string `json:"plants"`
 	BuildTags  []string `json:"build_tags"`
+	// DurationNS is the safety phase's length of every seed (0: each seed's draw).
+	DurationNS int64 `json:"duration_ns,omitempty"`
 	// Build is the binary's VCS revision ("+modified" when its tree had changes), empty
 	// when the binary does not know it.
 	Build string `json:"build"`
@@ -139,6 +143,8 @@ func (s *Summary) Result() ResultFile {
 		Unknown:  []ResultNotes{},
 		Coverage: s.Coverage,
 	}
+	r.SeedsWith = s.SeedsWith
+	r.Sweep.DurationNS = int64(s.Duration)
 	if r.Coverage == nil {
 		r.Coverage = sim.Coverage{}
 	}
@@ -267,8 +273,8 @@ func Merge(paths []string) (Merged, error) {
 	m.checkSameSweep(files)
 	m.checkShards(files)
 	sw := files[0].Sweep
-	s := Summary{Coverage: sim.Coverage{}, FlushAsync: sw.FlushAsync, Start: sw.Start, Total: sw.Seeds,
-		Plants: sw.Plants, Byzantine: sw.Byzantine}
+	s := Summary{Coverage: sim.Coverage{}, SeedsWith: sim.Coverage{}, FlushAsync: sw.FlushAsync, Start: sw.Start, Total: sw.Seeds,
+		Plants: sw.Plants, Byzantine: sw.Byzantine, Duration: time.Duration(sw.DurationNS)}
 	// A seed that ran in several files counts once, from the first of them.
 	ran := map[uint64]bool{}
 	for i, r := range files {
@@ -279,6 +285,7 @@ func Merge(paths []string) (Merged, error) {
 		}
 		s.Skipped += r.Skipped
 		s.Coverage.Merge(r.Coverage)
+		s.SeedsWith.Merge(r.SeedsWith)
 		seeds, err := r.summarySeeds(filepath.Dir(paths[i]))
 		if err != nil {
 			return Merged{}, fmt.Errorf("%s: %w", paths[i], err)
@@ -339,7 +346,7 @@ func (m *Merged) checkSameSweep(files []ResultFile) {
 		if a.Start != b.Start || a.Seeds != b.Seeds {
 			diffs = append(diffs, fmt.Sprintf("seeds %s, not %s", seedRange(b.Start, b.Seeds), seedRange(a.Start, a.Seeds)))
 		}
-		if a.FlushAsync != b.FlushAsync || a.Byzantine != b.Byzantine || !slices.Equal(a.Plants, b.Plants) || !slices.Equal(a.BuildTags, b.BuildTags) {
+		if a.FlushAsync != b.FlushAsync || a.Byzantine != b.Byzantine || a.DurationNS != b.DurationNS || !slices.Equal(a.Plants, b.Plants) || !slices.Equal(a.BuildTags, b.BuildTags) {
 			diffs = append(diffs, fmt.Sprintf("options %s, not %s", b.options(), a.options()))
 		}
 		if a.Build != "" && b.Build != "" && a.Build != b.Build {
@@ -354,6 +361,9 @@ func (m *Merged) checkSameSweep(files []ResultFile) {
 func (s ResultSweep) options() string {
 	o := fmt.Sprintf("flush=%s byzantine=%v plants=%s tags=%s", map[bool]string{false: "sync", true: "async"}[s.FlushAsync], s.Byzantine,
 		strings.Join(s.Plants, ","), strings.Join(s.BuildTags, ","))
+	if s.DurationNS > 0 {
+		o += fmt.Sprintf(" duration=%v", time.Duration(s.DurationNS))
+	}
 	return "[" + o + "]"
 }
 

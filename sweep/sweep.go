@@ -75,8 +75,10 @@ type Seed struct {
 type Summary struct {
 	Seeds    []Seed
 	Coverage sim.Coverage
-	Wall     time.Duration
-	Skipped  int // seeds not run because an earlier one failed (StopAtFirstFailure)
+	// SeedsWith counts, per coverage counter, the seeds in which it was non-zero.
+	SeedsWith sim.Coverage
+	Wall      time.Duration
+	Skipped   int // seeds not run because an earlier one failed (StopAtFirstFailure)
 	// FlushAsync is set when the sweep ran with log.flush=async, which allows losses.
 	FlushAsync bool
 	// Start and Total describe the whole sweep's seeds; Shard is the part of them this
@@ -88,6 +90,8 @@ type Summary struct {
 	Jobs      int
 	Plants    []string
 	Byzantine bool
+	// Duration is the safety phase's length every seed ran with (0: each seed's draw).
+	Duration time.Duration
 }
 
 // Failed returns the failing seeds, in order.
@@ -166,9 +170,9 @@ func Run(cfg Config) Summary {
 	}
 	wg.Wait()
 
-	s := Summary{Coverage: sim.Coverage{}, Wall: time.Since(start), FlushAsync: cfg.Base.FlushAsync,
+	s := Summary{Coverage: sim.Coverage{}, SeedsWith: sim.Coverage{}, Wall: time.Since(start), FlushAsync: cfg.Base.FlushAsync,
 		Start: cfg.Start, Total: max(cfg.Seeds, 0), Shard: cfg.Shard.norm(), Jobs: jobs,
-		Plants: cfg.Base.Plants, Byzantine: cfg.Base.Byzantine}
+		Plants: cfg.Base.Plants, Byzantine: cfg.Base.Byzantine, Duration: cfg.Base.Duration}
 	for i := range results {
 		if results[i] == nil || i >= limit {
 			s.Skipped++
@@ -176,6 +180,7 @@ func Run(cfg Config) Summary {
 		}
 		s.Seeds = append(s.Seeds, *results[i])
 		s.Coverage.Merge(coverage[i])
+		s.SeedsWith.Merge(seedsWith(coverage[i]))
 	}
 	if cfg.OutDir != "" {
 		for i := range s.Seeds {
@@ -309,6 +314,7 @@ func (s *Summary) Write(w io.Writer) {
 	if missing := s.Coverage.Missing(sim.Interesting); len(missing) > 0 {
 		fmt.Fprintf(w, "never exercised: %s\n", strings.Join(missing, " "))
 	}
+	s.writeGate(w)
 }
 
 // allowedBy returns the seeds with an allowed loss whose description starts with prefix.

@@ -32,6 +32,9 @@ type Header struct {
 	// Modes are the run options beyond the seed that change what it does ("flush-async"
 	// for log.flush=async); a replay sets them again.
 	Modes []string `json:"modes,omitempty"`
+	// Duration is the safety phase's length when the run set it (nanoseconds; 0: the
+	// seed's own draw); a replay sets it again.
+	Duration int64 `json:"duration,omitempty"`
 	// Fingerprint is the run's fingerprint; Events the number of events.
 	Fingerprint uint64 `json:"fingerprint"`
 	Events      int64  `json:"events"`

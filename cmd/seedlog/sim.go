@@ -42,9 +42,9 @@ func simCommand(args []string) int {
 	case "-h", "--help", "help":
 		fmt.Println(`usage:
   seedlog sim                     the default sweep (` + fmt.Sprint(defaultSweepSeeds) + ` seeds, all CPUs, traces of failures in ` + defaultOutDir + `/)
-  seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async] [--byzantine]
+  seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async] [--byzantine] [--duration D]
   seedlog sim run --scenario FILE [--trace FILE]
-  seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--shard K/N] [--plant NAME] [--flush sync|async] [--byzantine]
+  seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--shard K/N] [--plant NAME] [--flush sync|async] [--byzantine] [--duration D]
   seedlog sim shrink TRACE [-o FILE] [--max-replays N] [--max-time D] [--jobs J]
   seedlog sim merge DIR...         join the result files of a sweep's shards into one summary
 
@@ -68,7 +68,16 @@ or sweep reports such losses as allowed by the mode rather than as failures.
 
 --byzantine switches the byzantine client on in every seed (a quarter of the seeds
 with faults draw it anyway): an attacker sending forged and malformed peer and client
-traffic to the nodes' listeners for the whole run.`)
+traffic to the nodes' listeners for the whole run.
+
+--duration D runs every seed's safety phase for D instead of its draw (15 to 45
+seconds): long runs reach what builds up slowly. Traces and scenario files record it.
+
+A sweep of ` + fmt.Sprint(sim.GateSeedsMin) + ` seeds or more (or the merge of a sweep's shards) fails when
+its coverage misses an item of the gate (sim.Gate in sim/gate.go: every fault kind,
+every kind of client work and the critical paths: segment rolls, retention,
+truncations, failovers, elections, snapshots, recoveries, rebalances, ...); it prints
+what was never exercised. Smaller sweeps print it and pass.`)
 		return exitOK
 	}
 	return usageError("sim: unknown subcommand %q (want run, sweep, shrink or merge)", args[0])
@@ -76,6 +85,9 @@ traffic to the nodes' listeners for the whole run.`)
 
 // byzantineUsage documents --byzantine for sim run and sim sweep.
 const byzantineUsage = "switch the byzantine client on whatever the seed drew: forged and malformed traffic to the nodes' client listeners and peer endpoints for the whole run"
+
+// durationUsage documents --duration for sim run and sim sweep.
+const durationUsage = "length of the safety phase (faults and workload) instead of each seed's draw of 15 to 45 seconds, e.g. 5m; traces record it and replay it"
 
 // flushUsage documents --flush for sim run and sim sweep.
 const flushUsage = "log.flush mode of the data topics: sync, or async (Kafka's page-cache durability, with correlated power losses in every fault mix: acknowledged acks=all records may be lost, which is reported as allowed, not as a failure)"
@@ -123,9 +135,10 @@ func simRunCommand(args []string) int {
 	quiet := fs.Bool("q", false, "do not print the configuration block")
 	flush := fs.String("flush", "sync", flushUsage)
 	byzantine := fs.Bool("byzantine", false, byzantineUsage)
+	duration := fs.Duration("duration", 0, durationUsage)
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		return flagHelp(fs, "seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async] [--byzantine]\n       seedlog sim run --scenario FILE [--trace FILE]")
+		return flagHelp(fs, "seedlog sim run --seed N [--trace FILE] [--plant NAME] [--flush sync|async] [--byzantine] [--duration D]\n       seedlog sim run --scenario FILE [--trace FILE]")
 	}
 	if err != nil {
 		return usageError("%v; see seedlog sim run -h", err)
@@ -143,7 +156,10 @@ func simRunCommand(args []string) int {
 		return usageError("sim run: %v", err)
 	}
 	opts := simBase
-	opts.Seed, opts.Plants, opts.KeepTrace, opts.FlushAsync, opts.Byzantine = *seed, plants, true, async, *byzantine
+	if *duration < 0 {
+		return usageError("sim run: --duration must be positive, e.g. --duration 5m")
+	}
+	opts.Seed, opts.Plants, opts.KeepTrace, opts.FlushAsync, opts.Byzantine, opts.Duration = *seed, plants, true, async, *byzantine, *duration
 	var sc *sim.Scenario
 	if *scenarioPath != "" {
 		if len(plants) > 0 {
@@ -246,9 +262,10 @@ func simSweepCommand(args []string) int {
 	fs.Var(&plants, "plant", "switch on a planted bug (repeatable; needs -tags simbugs)")
 	flush := fs.String("flush", "sync", flushUsage)
 	byzantine := fs.Bool("byzantine", false, byzantineUsage)
+	duration := fs.Duration("duration", 0, durationUsage)
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		return flagHelp(fs, "seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--shard K/N] [--plant NAME] [--flush sync|async] [--byzantine]")
+		return flagHelp(fs, "seedlog sim sweep --seeds N [--start S] [--jobs J] [--out DIR] [--shard K/N] [--plant NAME] [--flush sync|async] [--byzantine] [--duration D]")
 	}
 	if err != nil {
 		return usageError("%v; see seedlog sim sweep -h", err)
@@ -275,7 +292,10 @@ func simSweepCommand(args []string) int {
 	if err != nil {
 		return usageError("sim sweep: %v", err)
 	}
-	return simSweep(*seeds, *start, *jobs, *out, shard, sim.Options{Plants: plants, FlushAsync: async, Byzantine: *byzantine})
+	if *duration < 0 {
+		return usageError("sim sweep: --duration must be positive, e.g. --duration 5m")
+	}
+	return simSweep(*seeds, *start, *jobs, *out, shard, sim.Options{Plants: plants, FlushAsync: async, Byzantine: *byzantine, Duration: *duration})
 }
 
 func simSweep(seeds int, start uint64, jobs int, out string, shard sweep.Shard, base sim.Options) int {
@@ -303,6 +323,9 @@ func simSweep(seeds int, start uint64, jobs int, out string, shard sweep.Shard, 
 	if base.Byzantine {
 		fmt.Print(", byzantine client in every seed")
 	}
+	if base.Duration > 0 {
+		fmt.Printf(", safety phase %v", base.Duration)
+	}
 	fmt.Println()
 	if isTerminal(os.Stderr) {
 		cfg.Progress = progressBar
@@ -321,6 +344,10 @@ func simSweep(seeds int, start uint64, jobs int, out string, shard sweep.Shard, 
 	}
 	fmt.Printf("result: %s\n", path)
 	if len(s.Failed()) > 0 {
+		return exitFailed
+	}
+	if s.GateFailed() {
+		fmt.Fprintf(os.Stderr, "seedlog: sim sweep: the coverage gate failed: %d seeds never exercised what the gate lists (see above)\n", len(s.Seeds))
 		return exitFailed
 	}
 	return exitOK
@@ -365,6 +392,10 @@ func simMergeCommand(args []string) int {
 		return exitFailed
 	}
 	if failed > 0 {
+		return exitFailed
+	}
+	if m.Summary.GateFailed() {
+		fmt.Fprintf(os.Stderr, "seedlog: sim merge: the coverage gate failed (see above)\n")
 		return exitFailed
 	}
 	return exitOK

@@ -162,8 +162,12 @@
 // last committed sequence. Producer state outlives the log it describes: retention and
 // DeleteRecords do not drop it, since a client told its state is gone restarts its
 // sequences, and a retry of a batch deleted here but still above another replica's log
-// start would then be written twice after a failover. Beyond ProducersMax the producer
-// whose newest batch is oldest is forgotten.
+// start would then be written twice after a failover. A replica snapshots the state
+// (below) before it deletes records, so that a restart, which replays the log from the
+// newest snapshot, does not forget it either. (A follower that restarts its log at its
+// leader's log start never saw the batches below it, and knows nothing of their
+// producers.) Beyond ProducersMax the producer whose newest batch is oldest is
+// forgotten.
 //
 // Every SnapshotInterval the state as of min(HW, durable offset) is written atomically
 // to SnapshotFile(log) (a CRC-protected encoding; batches above the snapshot offset are

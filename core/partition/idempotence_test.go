@@ -280,3 +280,46 @@ func TestListOffsetsByTime(t *testing.T) {
 		t.Fatalf("max timestamp: %+v", got)
 	}
 }
+
+// A producer whose batches were all deleted (DeleteRecords, retention) is still known
+// after a restart: the replica writes its producer state before it deletes records,
+// so the replay after a restart, which starts at the log start, does not forget it, and
+// a retry of a deleted batch is answered as a duplicate instead of written again.
+func TestProducerStateSurvivesDeletionAndRestart(t *testing.T) {
+	for _, how := range []string{"delete-records", "retention"} {
+		t.Run(how, func(t *testing.T) {
+			c := newCluster(t, 1, 1, func(cfg *Config) {
+				cfg.RetentionCheckInterval = 100 * time.Millisecond
+				cfg.WallClockMs = func(int64) int64 { return 10_000 }
+			})
+			if how == "retention" {
+				c.st.RetentionBytes = 1 // everything below the active segment may go
+				c.st.PartitionEpoch++
+				c.update()
+			}
+			first := c.produce(1, idemBatch(7, 0, 0, "a"), -1).one(t)
+			c.produce(1, batchOf("b"), -1)
+			c.produce(1, batchOf("c"), -1)
+			if how == "delete-records" {
+				c.r(1).DeleteRecords(c.now, -1, func(DeleteResult) {})
+				c.collect(c.node(1))
+				c.settle()
+			} else {
+				c.advance(150 * time.Millisecond)
+			}
+			if st := c.r(1).Status(); st.LogStartOffset <= first.BaseOffset {
+				t.Fatalf("nothing deleted: %+v", st)
+			}
+			c.start(1, c.node(1).d)
+			c.settle()
+			c.elect(1)
+			again := c.produce(1, idemBatch(7, 0, 0, "a"), -1).one(t)
+			if again.Err != CodeNone || again.BaseOffset != first.BaseOffset {
+				t.Fatalf("retry of a deleted batch after a restart: %+v, want the duplicate answer at %d", again, first.BaseOffset)
+			}
+			if leo := c.r(1).Status().LogEndOffset; leo != 3 {
+				t.Fatalf("log end %d: the retry was written again", leo)
+			}
+		})
+	}
+}

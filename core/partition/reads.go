@@ -294,6 +294,7 @@ func (r *Replica) maybeRetain(now int64) {
 		nowMs = r.cfg.WallClockMs(now)
 	}
 	r.retaining = true
+	r.maybeSnapshot() // before the batches it describes go: see startMoved
 	r.emit(disk.Op{Kind: disk.Retain, MaxOffset: r.hw, Retention: disk.Retention{NowMs: nowMs, Ms: ms, Bytes: bytes}},
 		pendingOp{purpose: opRetain})
 }

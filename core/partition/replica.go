@@ -700,6 +700,7 @@ func (r *Replica) clampCovers(offset int64) {
 
 // deleteBelow advances the log start to offset (<= the high watermark).
 func (r *Replica) deleteBelow(offset int64, p pendingOp) {
+	r.maybeSnapshot() // before the batches it describes go: see startMoved
 	r.emit(disk.Op{Kind: disk.DeleteBelow, Offset: offset}, p)
 	r.startMoved(offset)
 }
@@ -707,7 +708,11 @@ func (r *Replica) deleteBelow(offset int64, p pendingOp) {
 // startMoved records a new log start offset. Producer state outlives the batches it
 // describes: dropping it would make the producer restart its sequences, and a retry of
 // a batch deleted here but still above another replica's log start would then be
-// written twice after a failover. Only the ProducersMax bound forgets producers.
+// written twice after a failover. Only the ProducersMax bound forgets producers. A
+// restart rebuilds the state from the newest snapshot and the log after it, so a
+// snapshot is written before records are deleted (deleteBelow, maybeRetain): without
+// it the replay, starting at the new log start, would forget the producers whose
+// batches were deleted, and write a retry of one of those batches again.
 func (r *Replica) startMoved(offset int64) {
 	if offset <= r.startOffset {
 		return

@@ -1,0 +1,21 @@
+package diskexec
+
+import "github.com/seedlog/seedlog/core/disk"
+
+// Shape describes how a log lies in segments: enough for the simulator to count the
+// ops that rolled, deleted or truncated whole segments.
+type Shape struct {
+	Segments    int
+	FirstBase   int64
+	StartOffset int64
+	EndOffset   int64
+}
+
+// Shape returns the shape of log id; false when the executor holds no such log.
+func (e *Executor) Shape(id disk.LogID) (Shape, bool) {
+	l := e.logs[id]
+	if l == nil {
+		return Shape{}, false
+	}
+	return Shape{Segments: l.SegmentCount(), FirstBase: l.FirstBase(), StartOffset: l.StartOffset(), EndOffset: l.EndOffset()}, true
+}

@@ -1,0 +1,116 @@
+package sim
+
+import (
+	"slices"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/diskexec"
+	"github.com/seedlog/seedlog/storage"
+)
+
+// Coverage of what the disk executor's ops did to segments: a roll, retention or
+// DeleteRecords deleting whole segments, a truncation removing whole segments (a
+// Truncate, or a Reset of a log of several segments). Each counts as storage:NAME, and
+// by the log's kind as storage:NAME:data, storage:NAME:offsets or
+// storage:NAME:metadata.
+
+// logConfig is the configuration of every node's logs.
+func (c *Config) logConfig() storage.LogConfig {
+	return storage.LogConfig{SegmentBytesMax: c.SegmentBytes, IndexIntervalBytes: c.IndexIntervalBytes, SegmentAgeMax: c.SegmentAge}
+}
+
+// countSegments wraps open so that the diskexec executors it opens count, into cov,
+// what their ops did to segments. Other executors are left as they are.
+func countSegments(open OpenDisk, cov Coverage) OpenDisk {
+	return func(fsys storage.FS, cfg storage.LogConfig) (Executor, disk.Recovered, error) {
+		x, rec, err := open(fsys, cfg)
+		if d, ok := x.(*diskexec.Executor); ok && err == nil {
+			return &countingExecutor{x: d, cov: cov}, rec, nil
+		}
+		return x, rec, err
+	}
+}
+
+// countingExecutor counts what a batch of ops did to the segments of each log it
+// touched, from the log's shape before and after the batch.
+type countingExecutor struct {
+	x   *diskexec.Executor
+	cov Coverage
+}
+
+func (c *countingExecutor) Close() error { return c.x.Close() }
+
+func (c *countingExecutor) DoAll(ops []disk.Op) []disk.Done {
+	type touched struct {
+		id     disk.LogID
+		kinds  uint64 // bit per disk.Kind
+		before diskexec.Shape
+		ok     bool
+	}
+	var logs []touched
+	for _, op := range ops {
+		switch op.Kind {
+		case disk.Append, disk.Truncate, disk.Retain, disk.DeleteBelow, disk.Reset:
+		default:
+			continue
+		}
+		i := slices.IndexFunc(logs, func(t touched) bool { return t.id == op.Log })
+		if i < 0 {
+			before, ok := c.x.Shape(op.Log)
+			logs = append(logs, touched{id: op.Log, before: before, ok: ok})
+			i = len(logs) - 1
+		}
+		logs[i].kinds |= 1 << uint(op.Kind)
+	}
+	dones := c.x.DoAll(ops)
+	for _, t := range logs {
+		after, ok := c.x.Shape(t.id)
+		if t.ok && ok {
+			c.count(t.id, t.kinds, t.before, after)
+		}
+	}
+	return dones
+}
+
+// count counts what ops of the kinds in the kinds bit set did to log id's segments.
+func (c *countingExecutor) count(id disk.LogID, kinds uint64, before, after diskexec.Shape) {
+	has := func(k disk.Kind) bool { return kinds&(1<<uint(k)) != 0 }
+	inc := func(name string) {
+		c.cov.Inc("storage:" + name)
+		c.cov.Inc("storage:" + name + logKindSuffix(id))
+	}
+	if has(disk.Append) && after.Segments > before.Segments && after.EndOffset > before.EndOffset {
+		inc("segment-roll")
+	}
+	if has(disk.Truncate) && after.Segments < before.Segments && after.EndOffset < before.EndOffset {
+		inc("truncate-across-segments")
+	}
+	if has(disk.Retain) && after.FirstBase > before.FirstBase {
+		inc("retention-deleted-segments")
+	}
+	if has(disk.DeleteBelow) && after.StartOffset > before.StartOffset {
+		inc("delete-below")
+		if after.FirstBase > before.FirstBase {
+			c.cov.Inc("storage:delete-below-segments")
+		}
+	}
+	if has(disk.Reset) {
+		inc("reset")
+		if before.Segments > 1 {
+			// A log restarted elsewhere (a follower below its leader's log start, a
+			// quorum follower installing a snapshot) is truncated whole.
+			inc("truncate-across-segments")
+		}
+	}
+}
+
+// logKindSuffix names the kind of a log for counters.
+func logKindSuffix(id disk.LogID) string {
+	if id == disk.MetadataLog {
+		return ":metadata"
+	}
+	if t, _, ok := disk.ParsePartitionLog(id); ok && t == coreOffsetsTopic {
+		return ":offsets"
+	}
+	return ":data"
+}
