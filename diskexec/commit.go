@@ -1,6 +1,10 @@
 package diskexec
 
-import "github.com/seedlog/seedlog/core/disk"
+import (
+	"slices"
+
+	"github.com/seedlog/seedlog/core/disk"
+)
 
 // Group commit, as both worlds run it.
 //
@@ -42,16 +46,16 @@ func (q *Queue) Add(ops ...disk.Op) { q.ops = append(q.ops, ops...) }
 func (q *Queue) Len() int { return len(q.ops) }
 
 // Take removes the first n ops waiting (every op when n <= 0 or n exceeds them) and
-// returns them as a batch.
+// returns them as a batch. The batch gets a copy of exactly its ops, so that the queue
+// keeps its own array for the ops that come next instead of growing a new one.
 func (q *Queue) Take(n int) *Batch {
 	if n <= 0 || n > len(q.ops) {
 		n = len(q.ops)
 	}
-	ops := q.ops[:n:n]
-	q.ops = q.ops[n:]
-	if len(q.ops) == 0 {
-		q.ops = nil // let the backing array go
-	}
+	ops := slices.Clone(q.ops[:n])
+	rest := copy(q.ops, q.ops[n:])
+	clear(q.ops[rest:]) // let the taken ops' data go
+	q.ops = q.ops[:rest]
 	return NewBatch(ops)
 }
 
@@ -120,23 +124,31 @@ func (b *Batch) RunLate(r Runner, fsync func(run func())) []disk.Done {
 	if len(late) == 0 {
 		return nil
 	}
-	var others, syncs []disk.Op
+	// One array holds both lists: the other ops from its start, the Syncs from its end
+	// (in reverse, put back in order below).
+	split := make([]disk.Op, len(late))
+	others, nsyncs := split[:0], 0
 	for _, op := range late {
 		if op.Kind == disk.Sync {
-			syncs = append(syncs, op)
+			nsyncs++
+			split[len(split)-nsyncs] = op
 		} else {
 			others = append(others, op)
 		}
 	}
+	syncs := split[len(split)-nsyncs:]
+	slices.Reverse(syncs)
 	var otherDones, syncDones []disk.Done
 	if len(others) > 0 {
 		otherDones = r.DoAll(others)
 	}
-	runSyncs := func() { syncDones = r.DoAll(syncs) }
 	if fsync != nil {
-		fsync(runSyncs)
+		fsync(func() { syncDones = r.DoAll(syncs) })
 	} else {
-		runSyncs()
+		syncDones = r.DoAll(syncs)
+	}
+	if len(otherDones) == 0 {
+		return syncDones // the step holds only Syncs, already in op order
 	}
 	dones := make([]disk.Done, 0, len(late))
 	for _, op := range late {

@@ -119,7 +119,7 @@ func (c *crasher) inode(id inodeID) (*inode, bool) {
 // file computes the post-crash contents of a file, durable and current alike.
 func (c *crasher) file(old *fileData) *fileData {
 	baseSize, cutoff := c.truncation(old)
-	fd := newFileData()
+	fd := newFileData(&c.new.pool)
 	for k, b := range old.dur.blocks {
 		start := k * BlockSize
 		switch {

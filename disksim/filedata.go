@@ -85,19 +85,74 @@ type fileData struct {
 	// it is still the one dur holds. Nil until the first Sync.
 	own   map[int64]*block
 	spare []*block
+	// pool is the FS's blocks of released files, which writable takes after spare.
+	pool *blockPool
 }
 
 // spareBlocksMax bounds the blocks a file keeps for reuse.
 const spareBlocksMax = 16
 
-func newFileData() *fileData {
+func newFileData(pool *blockPool) *fileData {
 	return &fileData{
 		cur:   newImage(),
 		dur:   newImage(),
 		dirty: map[int64]struct{}{},
 		lost:  map[int64]*byteMask{},
 		holes: map[int64]struct{}{},
+		pool:  pool,
 	}
+}
+
+// blockPool holds blocks that belonged to files the FS released and that nothing else
+// holds, for other files' writes to reuse: a small file replaced at every change
+// (storage.WriteFileAtomic) would otherwise allocate and zero a block every time. Each FS
+// has its own; a post-crash FS or a clone starts with an empty one.
+type blockPool struct{ blocks []*block }
+
+// poolBlocksMax bounds the blocks an FS keeps for reuse.
+const poolBlocksMax = 64
+
+func (p *blockPool) get() *block {
+	n := len(p.blocks)
+	if n == 0 {
+		return nil
+	}
+	b := p.blocks[n-1]
+	p.blocks[n-1] = nil
+	p.blocks = p.blocks[:n-1]
+	return b
+}
+
+func (p *blockPool) put(b *block) {
+	// A block in the pool twice would end up in two files: refuse rather than trust.
+	if b == nil || len(p.blocks) >= poolBlocksMax || slices.Contains(p.blocks, b) {
+		return
+	}
+	p.blocks = append(p.blocks, b)
+}
+
+// reclaim gives the pool the blocks only this file holds, once the FS released it (no
+// link, durable or current, and no open File reaches it): its dirty blocks, which are
+// private to cur; the durable blocks of own that dur still holds; its spare blocks.
+// Blocks it shares (with a clone, or those a crash carried over) are in none of these.
+func (fd *fileData) reclaim() {
+	if fd.pool == nil {
+		return
+	}
+	// order-independent: which of these blocks a later write reuses changes nothing it
+	// writes, since writable overwrites or clears the whole block first.
+	for k := range fd.dirty {
+		fd.pool.put(fd.cur.blocks[k])
+	}
+	for k, b := range fd.own {
+		if fd.dur.blocks[k] == b {
+			fd.pool.put(b)
+		}
+	}
+	for _, b := range fd.spare {
+		fd.pool.put(b)
+	}
+	fd.spare = nil
 }
 
 func (fd *fileData) read(p []byte, off int64) int {
@@ -127,6 +182,10 @@ func (fd *fileData) writable(k int64) *block {
 	var nb *block
 	if n := len(fd.spare); n > 0 {
 		nb, fd.spare = fd.spare[n-1], fd.spare[:n-1]
+	} else if fd.pool != nil {
+		nb = fd.pool.get()
+	}
+	if nb != nil {
 		if b := fd.cur.blocks[k]; b != nil {
 			*nb = *b
 		} else {
@@ -313,7 +372,7 @@ func (fd *fileData) unsyncedBytes() int64 {
 	return n
 }
 
-func (fd *fileData) clone() *fileData {
+func (fd *fileData) clone(pool *blockPool) *fileData {
 	// The clone shares every durable block: none is this file's alone any more.
 	clear(fd.own)
 	c := &fileData{
@@ -327,6 +386,7 @@ func (fd *fileData) clone() *fileData {
 		truncLast:     fd.truncLast,
 		failNextSync:  fd.failNextSync,
 		failNextWrite: fd.failNextWrite,
+		pool:          pool,
 	}
 	for k, b := range fd.dur.blocks {
 		c.dur.blocks[k] = b

@@ -67,6 +67,8 @@ type FS struct {
 	stats     Stats
 	// crashed is set by Crash: the FS then belongs to a dead machine.
 	crashed bool
+	// pool holds the blocks of released files for reuse (see blockPool).
+	pool blockPool
 }
 
 // New returns an empty FS (a root directory only). Its fault and latency draws come from
@@ -115,7 +117,7 @@ func (f *FS) newInode(isDir bool) *inode {
 	if isDir {
 		n.dir = newDirData()
 	} else {
-		n.file = newFileData()
+		n.file = newFileData(&f.pool)
 	}
 	f.inodes[n.id] = n
 	return n
@@ -248,6 +250,7 @@ func (f *FS) release(n *inode) {
 	}
 	delete(f.inodes, n.id)
 	if n.dir == nil {
+		n.file.reclaim()
 		return
 	}
 	if len(n.dir.cur) != 0 {

@@ -24,7 +24,7 @@ func (f *FS) Clone() *FS {
 	for id, n := range f.inodes {
 		cn := &inode{id: id, curLinks: n.curLinks, durLinks: n.durLinks}
 		if n.file != nil {
-			cn.file = n.file.clone()
+			cn.file = n.file.clone(&c.pool)
 		} else {
 			cn.dir = &dirData{cur: cloneMap(n.dir.cur), dur: cloneMap(n.dir.dur), pending: cloneMap(n.dir.pending)}
 		}

@@ -321,7 +321,7 @@ func (cc *conn) write(cl *call) {
 	}
 	c.corr++
 	cl.corr = c.corr
-	frame := c.fmt.AppendRequest(nil, cl.req, cl.corr)
+	frame := c.w.frameOf(func(b []byte) []byte { return c.fmt.AppendRequest(b, cl.req, cl.corr) })
 	if cl.silent {
 		c.w.streamSend(cc.link, c.addr, netsim.Addr(cc.node), frame)
 		c.later(0, func() { c.finish(cl, nil, errNoResponse) })

@@ -231,6 +231,13 @@ func dataFixture(async bool) (*dataInvariants, []*simNode, []*fakeData) {
 	return newDataInvariants(w), nodes, ms
 }
 
+// stepCheck runs the invariants as after n took an input: the fixtures change a node's
+// replicas directly, not through an input.
+func stepCheck(d *dataInvariants, n *simNode) error {
+	n.unchecked = true
+	return d.check(n)
+}
+
 func replica(leader bool, epoch int32, hw, leo, durable int64, isr ...int32) ReplicaView {
 	return ReplicaView{Topic: "d", TopicID: [16]byte{1}, Leader: leader, Follower: !leader, LeaderEpoch: epoch,
 		HW: hw, LEO: leo, Durable: durable, ISR: isr, Epochs: []disk.EpochEntry{{Epoch: 0, StartOffset: 0}}}
@@ -251,21 +258,21 @@ func testDataInvariants(t *testing.T) {
 	ms[0].reps = []ReplicaView{replica(true, 1, 5, 6, 6, 1, 2)}
 	ms[1].reps = []ReplicaView{replica(false, 1, 4, 6, 6, 1, 2)}
 	for _, n := range nodes[:2] {
-		if err := d.check(n); err != nil {
+		if err := stepCheck(d, n); err != nil {
 			t.Fatalf("healthy replicas flagged: %v", err)
 		}
 	}
 	// The follower holds less than the leader's HW durably while in its ISR.
 	ms[1].reps = []ReplicaView{replica(false, 1, 4, 6, 3, 1, 2)}
-	if err := d.check(nodes[1]); err == nil || !strings.Contains(err.Error(), "durably holds only up to 3") {
+	if err := stepCheck(d, nodes[1]); err == nil || !strings.Contains(err.Error(), "durably holds only up to 3") {
 		t.Fatalf("ISR member behind the HW: %v", err)
 	}
 
 	d, nodes, ms = dataFixture(false)
 	ms[0].reps = []ReplicaView{replica(true, 2, 5, 6, 6, 1)}
 	ms[1].reps = []ReplicaView{replica(true, 2, 5, 6, 6, 2)}
-	_ = d.check(nodes[0])
-	if err := d.check(nodes[1]); err == nil || !strings.Contains(err.Error(), "two leaders in leader epoch 2") {
+	_ = stepCheck(d, nodes[0])
+	if err := stepCheck(d, nodes[1]); err == nil || !strings.Contains(err.Error(), "two leaders in leader epoch 2") {
 		t.Fatalf("two leaders: %v", err)
 	}
 
@@ -273,16 +280,16 @@ func testDataInvariants(t *testing.T) {
 	ms[0].reps = []ReplicaView{replica(true, 2, 5, 6, 6, 1)}
 	ms[1].reps = []ReplicaView{replica(true, 3, 0, 6, 6, 2)}
 	ms[0].lease, ms[1].lease = true, true
-	_ = d.check(nodes[0])
-	if err := d.check(nodes[1]); err == nil || !strings.Contains(err.Error(), "valid leases") {
+	_ = stepCheck(d, nodes[0])
+	if err := stepCheck(d, nodes[1]); err == nil || !strings.Contains(err.Error(), "valid leases") {
 		t.Fatalf("overlapping leases: %v", err)
 	}
 
 	d, nodes, ms = dataFixture(false)
 	ms[0].reps = []ReplicaView{replica(true, 2, 5, 6, 6, 1)}
-	_ = d.check(nodes[0])
+	_ = stepCheck(d, nodes[0])
 	ms[0].reps = []ReplicaView{replica(true, 2, 4, 6, 6, 1)}
-	if err := d.check(nodes[0]); err == nil || !strings.Contains(err.Error(), "went back from 5 to 4") {
+	if err := stepCheck(d, nodes[0]); err == nil || !strings.Contains(err.Error(), "went back from 5 to 4") {
 		t.Fatalf("HW back: %v", err)
 	}
 
@@ -291,8 +298,8 @@ func testDataInvariants(t *testing.T) {
 	a.Epochs = []disk.EpochEntry{{Epoch: 0, StartOffset: 0}, {Epoch: 2, StartOffset: 4}}
 	b.Epochs = []disk.EpochEntry{{Epoch: 0, StartOffset: 0}, {Epoch: 1, StartOffset: 4}}
 	ms[0].reps, ms[1].reps = []ReplicaView{a}, []ReplicaView{b}
-	_ = d.check(nodes[0])
-	if err := d.check(nodes[1]); err == nil || !strings.Contains(err.Error(), "disagree below offset 6") {
+	_ = stepCheck(d, nodes[0])
+	if err := stepCheck(d, nodes[1]); err == nil || !strings.Contains(err.Error(), "disagree below offset 6") {
 		t.Fatalf("diverging logs: %v", err)
 	}
 	// Above the smaller HW they may differ.
@@ -300,8 +307,8 @@ func testDataInvariants(t *testing.T) {
 	b.HW = 4
 	d, nodes, ms = dataFixture(false)
 	ms[0].reps, ms[1].reps = []ReplicaView{a}, []ReplicaView{b}
-	_ = d.check(nodes[0])
-	if err := d.check(nodes[1]); err != nil {
+	_ = stepCheck(d, nodes[0])
+	if err := stepCheck(d, nodes[1]); err != nil {
 		t.Fatalf("logs diverging above the smaller HW flagged: %v", err)
 	}
 
@@ -310,9 +317,37 @@ func testDataInvariants(t *testing.T) {
 	ms[0].reps = []ReplicaView{replica(true, 1, 5, 6, 6, 1, 2)}
 	ms[1].reps = []ReplicaView{replica(false, 1, 3, 3, 3, 1, 2)}
 	for _, n := range nodes[:2] {
-		if err := d.check(n); err != nil {
+		if err := stepCheck(d, n); err != nil {
 			t.Fatalf("async mode: %v", err)
 		}
+	}
+}
+
+// A node that took no input since its last check (it drained) is not read again: what
+// the check would find is what the last one found. A lease that became valid again
+// without an input (the node's clock jumped back) still has its leaders checked.
+func TestDataInvariantsSkipANodeWithoutInput(t *testing.T) {
+	d, nodes, ms := dataFixture(false)
+	ms[0].reps = []ReplicaView{replica(true, 2, 5, 6, 6, 1)}
+	ms[1].reps = []ReplicaView{replica(true, 3, 0, 6, 6, 2)}
+	ms[1].lease = true
+	if err := stepCheck(d, nodes[0]); err != nil {
+		t.Fatalf("first check: %v", err)
+	}
+	if err := stepCheck(d, nodes[1]); err != nil {
+		t.Fatalf("first check: %v", err)
+	}
+	// Without an input the replicas are not read: a change made behind the check's back
+	// goes unseen.
+	ms[0].reps = []ReplicaView{replica(true, 3, 5, 6, 6, 1)}
+	if err := d.check(nodes[0]); err != nil {
+		t.Fatalf("a node without input was read again: %v", err)
+	}
+	// A lease valid again makes the leaders overlap with node 2's: checked.
+	ms[0].reps = []ReplicaView{replica(true, 2, 5, 6, 6, 1)}
+	ms[0].lease = true
+	if err := d.check(nodes[0]); err == nil || !strings.Contains(err.Error(), "valid leases") {
+		t.Fatalf("renewed lease without input: %v", err)
 	}
 }
 
@@ -322,14 +357,14 @@ func TestDataInvariantsCheckCoordinators(t *testing.T) {
 		{ID: "a", Assignment: encodeAssignment(tps("t0/0"))}, {ID: "b", Assignment: encodeAssignment(tps("t0/1"))}}}}}}
 	d.w.opts.Inspect.Groups = func(Machine) []CoordinatorView { return views }
 	d.groupsDue[0] = true
-	if err := d.check(nodes[0]); err != nil {
+	if err := stepCheck(d, nodes[0]); err != nil {
 		t.Fatalf("healthy coordinator flagged: %v", err)
 	}
 	// Another coordinator (after a failover) hands generation 4 out again, differently.
 	views = []CoordinatorView{{Partition: 0, Serving: true, Groups: []GroupView{{ID: "g", Generation: 4, Members: []GroupMemberView{
 		{ID: "c", Assignment: encodeAssignment(tps("t0/0", "t0/1"))}}}}}}
 	d.groupsDue[1] = true
-	if err := d.check(nodes[1]); err == nil || !strings.Contains(err.Error(), "owned by a and by c") {
+	if err := stepCheck(d, nodes[1]); err == nil || !strings.Contains(err.Error(), "owned by a and by c") {
 		t.Fatalf("generation reused: %v", err)
 	}
 }

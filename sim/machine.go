@@ -26,6 +26,9 @@ type Machine interface {
 	ShutdownReady() bool
 }
 
+// Drain, Deadline and ShutdownReady must not change what Inspect reads of a machine: the
+// invariants do not read a machine's replicas again until it took an input.
+
 // NewMachine builds a node incarnation from its configuration.
 type NewMachine func(cfg core.Config) (Machine, error)
 

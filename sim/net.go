@@ -87,7 +87,7 @@ func (w *World) sendResponse(n *simNode, r core.Response) {
 	if w.checks.serve != nil {
 		w.checks.serve.answered(n, r)
 	}
-	frame := wire.AppendResponse(nil, r.Corr, r.Msg)
+	frame := w.frameOf(func(b []byte) []byte { return wire.AppendResponse(b, r.Corr, r.Msg) })
 	id := netsim.StreamID(r.Conn)
 	l := w.links[id]
 	var client int32 = -1

@@ -89,6 +89,10 @@ type simNode struct {
 	writeNth int
 	// shutdown is the controlled shutdown in progress (shutdown.go), nil when none.
 	shutdown *shutdownState
+	// unchecked says the machine took an input (or started, or was told to shut down)
+	// since the partition invariants last read its replicas: until it does, they read
+	// the same replicas again (Drain, Deadline and ShutdownReady change nothing).
+	unchecked bool
 }
 
 // inputKind is one of the node's inputs.
@@ -183,6 +187,7 @@ func (n *simNode) buffer(in input) {
 // apply calls the machine's input method and records the input.
 func (n *simNode) apply(in input) {
 	w, now, id := n.w, n.localNow(), n.spec.ID
+	n.unchecked = true
 	switch in.kind {
 	case inTick:
 		w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InTick, Node: id, Peer: -1, A: now}, nil)
@@ -447,6 +452,7 @@ func (n *simNode) start() {
 			return fmt.Sprintf("start incarnation %d: %d logs, %d files, %d metadata bytes, %d bytes cut", n.inc, len(rec.Logs), len(rec.Files), len(rec.Metadata), cut)
 		})
 	w.acting = n.spec.ID
+	n.unchecked = true
 	m.Start(n.localNow(), rec)
 	n.act()
 	w.checks.afterStart(n)

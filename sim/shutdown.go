@@ -46,6 +46,7 @@ func (n *simNode) beginShutdown(timeout, down time.Duration) {
 			return fmt.Sprintf("node %d gets SIGTERM: controlled shutdown within %v", n.spec.ID, timeout)
 		})
 	w.acting = n.spec.ID
+	n.unchecked = true
 	n.m.Shutdown()
 	e := w.schedule(n.shutdown.deadline, evStopBy)
 	e.node = n.spec.ID

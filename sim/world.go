@@ -56,6 +56,10 @@ type World struct {
 	workRng *rand.Rand
 	// arrivals is scratch space for netsim.Send.
 	arrivals []netsim.Time
+	// frameScratch is where request and response frames are encoded before they are
+	// copied out at their exact size (frameOf): encoding into a new slice grew it from
+	// nothing, several times per frame.
+	frameScratch []byte
 	// hardEnd stops a run that never finishes its phases.
 	hardEnd int64
 	log     io.Writer
@@ -235,6 +239,13 @@ func (w *World) schedule(at int64, kind evKind) *event {
 	e.kind = kind
 	w.q.push(e)
 	return e
+}
+
+// frameOf returns a copy of the frame that encode appends to its argument: the copy
+// is the frame's own, for the network and the receiving end to keep.
+func (w *World) frameOf(encode func([]byte) []byte) []byte {
+	w.frameScratch = encode(w.frameScratch[:0])
+	return slices.Clone(w.frameScratch)
 }
 
 // record adds a trace event. text is called only when the trace is kept.

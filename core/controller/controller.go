@@ -106,8 +106,6 @@ type Controller struct {
 	ready   []Response
 	// proposalMax is RecordsPerProposalMax; tests lower it to exercise splitting.
 	proposalMax int
-	// deadlineIDs is Deadline's scratch buffer.
-	deadlineIDs []int32
 }
 
 // New returns an inactive controller. It panics on a config Validate rejects: the
@@ -254,13 +252,7 @@ func (c *Controller) Deadline() int64 {
 	if c.reconcile {
 		at = c.now
 	}
-	// The node asks after every input: reuse one buffer for the ids.
-	c.deadlineIDs = c.pending.AppendBrokerIDs(c.deadlineIDs[:0])
-	for _, id := range c.deadlineIDs {
-		if !c.pending.IsFenced(id) {
-			at = min(at, c.fenceAt(id))
-		}
-	}
+	at = min(at, c.pending.MinUnfenced(c.fenceAt, math.MaxInt64))
 	return max(at, c.retryAt)
 }
 

@@ -217,6 +217,9 @@ type Queue struct {
 	ops    []Op
 	owner  any
 	owners []owned // ops emitted and not yet taken, in ID order
+	// drained is how many Ops the last Drain that returned any returned: the next batch
+	// of Ops starts with room for as many, instead of growing its array from one Op.
+	drained int
 }
 
 type owned struct {
@@ -228,6 +231,9 @@ type owned struct {
 func (q *Queue) Emit(op Op) OpID {
 	q.last++
 	op.ID = q.last
+	if q.ops == nil {
+		q.ops = make([]Op, 0, max(q.drained, 1))
+	}
 	q.ops = append(q.ops, op)
 	q.owners = append(q.owners, owned{op.ID, q.owner})
 	return op.ID
@@ -254,7 +260,13 @@ func (q *Queue) TakeOwner(id OpID) any {
 		i++
 	}
 	clear(q.owners[:i])
-	q.owners = q.owners[i:]
+	if i == len(q.owners) {
+		// Every op emitted is taken: the next ones reuse the room these held, rather than
+		// only the room after them, which would soon need a new array.
+		q.owners = q.owners[:0]
+	} else {
+		q.owners = q.owners[i:]
+	}
 	return owner
 }
 
@@ -265,6 +277,9 @@ func (q *Queue) Last() OpID { return q.last }
 func (q *Queue) Drain() []Op {
 	ops := q.ops
 	q.ops = nil
+	if len(ops) > 0 {
+		q.drained = len(ops)
+	}
 	return ops
 }
 

@@ -125,16 +125,18 @@ func (im Image) Brokers() []Broker {
 // BrokerIDs lists the registered broker ids, sorted.
 func (im Image) BrokerIDs() []int32 { return im.brokerIDs() }
 
-// AppendBrokerIDs appends the registered broker ids, sorted, to dst: BrokerIDs for
-// callers that reuse a buffer.
-func (im Image) AppendBrokerIDs(dst []int32) []int32 {
-	start := len(dst)
-	// order-independent: the appended ids are sorted right after.
-	for id := range im.brokers {
-		dst = append(dst, id)
+// MinUnfenced returns the smallest at(id) over the registered brokers that are not
+// fenced, or none when there is no such broker. at must not change anything: the node
+// asks after every input (Controller.Deadline), so the ids are neither copied nor sorted.
+func (im Image) MinUnfenced(at func(id int32) int64, none int64) int64 {
+	d := none
+	// order-independent: a minimum of a function without side effects.
+	for id, b := range im.brokers {
+		if !b.Fenced {
+			d = min(d, at(id))
+		}
 	}
-	slices.Sort(dst[start:])
-	return dst
+	return d
 }
 
 // BrokerEpoch returns the epoch of broker id and whether it is fenced, without copying
