@@ -208,3 +208,12 @@ func (p proposer) Propose(now int64, records [][]byte) (last int64, err error) {
 	p.n.stepQuorum(func() { last, err = p.n.quorum.raft.Propose(now, records) })
 	return last, err
 }
+
+// ControllerStatus is the controller's view of the brokers, for checkers; false on a
+// node that runs no controller (not a voter).
+func (n *Node) ControllerStatus() (controller.Status, bool) {
+	if n.ctrl.c == nil {
+		return controller.Status{}, false
+	}
+	return n.ctrl.c.Status(), true
+}

@@ -16,6 +16,7 @@ type checkers struct {
 	quorum     *quorumInvariants
 	data       *dataInvariants
 	serve      *serveWatch
+	lease      *leaseInvariants
 	// Results of the history checks, for the run's result.
 	unknown         []string // checks that ran out of time
 	linearizability string   // Porcupine's visualization of a failed check
@@ -32,6 +33,9 @@ func newCheckers(w *World) *checkers {
 	if w.cfg.Data.On() {
 		c.data = newDataInvariants(w)
 		c.serve = newServeWatch(w)
+	}
+	if w.opts.Inspect != nil {
+		c.lease = newLeaseInvariants(w)
 	}
 	return c
 }
@@ -52,13 +56,22 @@ func (c *checkers) afterStep(n *simNode) {
 	if c.data != nil {
 		if err := c.data.check(n); err != nil {
 			checker := "invariant:partitions"
-			if errors.As(err, new(groupViolation)) {
+			switch {
+			case errors.As(err, new(groupViolation)):
 				checker = "invariant:groups"
+			case errors.As(err, new(durableViolation)):
+				checker = "invariant:durable"
 			}
 			w.fail(checker, n.spec.ID, "%v", err)
 			return
 		}
 		c.serve.stepped(n)
+	}
+	if c.lease != nil {
+		if checker, err := c.lease.check(n); err != nil {
+			w.fail(checker, n.spec.ID, "%v", err)
+			return
+		}
 	}
 	for _, inv := range c.invariants {
 		if err := inv.Check(v, n.spec.ID); err != nil {

@@ -286,12 +286,24 @@ func (d *dataWorkload) probeRead(tp TopicPartition, offset int64, next func()) {
 			w.cov.Inc("liveness:probe-leader-not-read-ready")
 			served = true
 		}
+		if offset < 0 && f.Outcome == Failed && f.Code == errCorruptMessage && d.declaredLost(tp, 0) {
+			// The log start lies in a range the partition declared lost: reads of it
+			// fail there, and only there, by design; the leader answered.
+			w.cov.Inc("liveness:probe-read-declared-lost")
+			served = true
+		}
 		if served {
 			next()
 			return
 		}
 		c.later(dataBackoff, func() { c.refreshTopics(func() { d.probeRead(tp, offset, next) }) })
 	})
+}
+
+// declaredLost reports whether offset lies in a range tp declared lost.
+func (d *dataWorkload) declaredLost(tp TopicPartition, offset int64) bool {
+	c := d.w.checks.data
+	return c != nil && slices.ContainsFunc(c.declared[tp], func(r offRange) bool { return r.contains(offset) })
 }
 
 // produceOnce sends one record with acks as a plain producer would, and calls done with

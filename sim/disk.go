@@ -49,7 +49,9 @@ func (n *simNode) startBatch() {
 	n.batch = b
 	var early, late time.Duration
 	for _, op := range b.Early() {
-		early += n.opLatency(op)
+		if op.Kind != disk.Sync { // a Sync's time is its fsync's, in the late step
+			early += n.opLatency(op)
+		}
 	}
 	for _, op := range b.Late() {
 		if op.Kind != disk.Sync {
@@ -67,7 +69,7 @@ func (n *simNode) startBatch() {
 	if i := slices.IndexFunc(b.Ops(), func(op disk.Op) bool { return op.ID == n.crashOp }); n.crashOp != 0 && i >= 0 {
 		// The armed crash strikes while the step that carries its op runs.
 		end := lateAt
-		if i < len(b.Early()) {
+		if b.RunsEarly(i) {
 			end = earlyAt
 		}
 		n.crashOp = 0
@@ -76,7 +78,7 @@ func (n *simNode) startBatch() {
 	if len(b.Early()) > 0 {
 		n.scheduleStep(earlyAt, stepEarly)
 	}
-	if len(b.Late()) > 0 {
+	if b.HasLate() {
 		n.scheduleStep(lateAt, stepLate)
 	}
 }
@@ -113,7 +115,7 @@ func (n *simNode) stepDone(step uint64) {
 			panic(fmt.Sprintf("sim: executor answered op #%d with done #%d", want[i].ID, d.ID))
 		}
 	}
-	if step == stepLate || len(b.Late()) == 0 {
+	if step == stepLate || !b.HasLate() {
 		n.batch = nil
 	}
 	if step == stepLate && n.armed == armSynced && n.w.phase == phaseSafety &&

@@ -66,6 +66,30 @@ type Inspect struct {
 	// ISR).
 	ImageOffset func(m Machine) int64
 	ImageCheck  func(m Machine) error
+	// FencedBrokers appends to dst[:0] the brokers fenced (or not registered, of ids)
+	// in the node's metadata image.
+	FencedBrokers func(m Machine, ids, dst []int32) []int32
+	// Controller returns the node's controller's view of the brokers; false on a node
+	// that runs none.
+	Controller func(m Machine) (ControllerView, bool)
+}
+
+// ControllerView is what the checkers read of a controller. Times are on its node's
+// clock.
+type ControllerView struct {
+	Active  bool
+	Brokers []ControllerBroker
+}
+
+// ControllerBroker is one broker as a controller sees it: its registration epoch,
+// whether it is fenced or in controlled shutdown, and when the controller last heard
+// from it.
+type ControllerBroker struct {
+	ID            int32
+	Epoch         int64
+	Fenced        bool
+	ShuttingDown  bool
+	LastHeartbeat int64
 }
 
 // ReplicaView is what the checkers read of one partition replica.
@@ -94,6 +118,8 @@ type ReplicaView struct {
 	Fences []disk.Fence
 	// Repairs counts truncations that cut damaged data to fetch it back.
 	Repairs int
+	// MinISR is the min.insync.replicas the replica applies.
+	MinISR int32
 }
 
 // CoordinatorView is one group coordinator.

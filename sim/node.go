@@ -466,6 +466,7 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 	if c.Data.OffsetsPartitions > 0 {
 		defaults.OffsetsTopicPartitions = c.Data.OffsetsPartitions
 	}
+	defaults.OffsetsTopicReplicationFactor = c.Data.OffsetsRF
 	return core.Config{
 		NodeID:    spec.ID,
 		Voters:    c.Voters(),
@@ -510,7 +511,7 @@ func (n *simNode) down() {
 	n.armed = armNone
 	n.shutdown = nil
 	n.undrained = 0
-	n.diskQ, n.batch, n.diskWaking, n.crashOp = diskexec.Queue{}, nil, false, 0
+	n.diskQ, n.batch, n.diskWaking, n.crashOp = diskexec.Queue{Plants: w.cfg.Plants}, nil, false, 0
 	n.paused, n.pauseBuf, n.tickPending = false, nil, false
 	n.tickGen++
 	n.tickAt = -1

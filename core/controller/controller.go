@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -299,8 +300,15 @@ func (c *Controller) leaseSpanMax() int64 {
 }
 
 func (c *Controller) fenceAt(id int32) int64 {
+	if c.cfg.Plants.On(plant.FenceBeforeLease) {
+		// Planted bug: one tick before the lease of the last heartbeat can have ended.
+		return c.lastHeard[id] + c.leaseSpanMax() - int64(fenceTick)
+	}
 	return c.lastHeard[id] + int64(c.cfg.SessionTimeout)
 }
+
+// fenceTick is the tick the plant fence-before-lease fences that much too early.
+const fenceTick = time.Millisecond
 
 func (c *Controller) observe(now int64) {
 	if now > c.now {

@@ -1,0 +1,153 @@
+package sim
+
+import (
+	"fmt"
+	"path"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/record"
+	"github.com/seedlog/seedlog/disksim"
+	"github.com/seedlog/seedlog/storage"
+)
+
+// Durable truth: what the simulated disks would give back after a power loss, whatever
+// the crash draws (disksim's certain durable state), read without the node's storage or
+// its claims. The checkers that compare acknowledgements with it:
+//
+//   - an acks=all produce answered with success, a high watermark a partition leader
+//     advances, and a group record an OffsetCommit or SyncGroup answer promises must
+//     be covered by the synced data of at least min.insync.replicas replicas: every
+//     batch below the offset, on their disks' durable images, parsed and checksummed
+//     here (invariant:durable). Every broker counts, up or down: the leader may count
+//     replicas it is adding to its ISR, and members that went down after reporting
+//     their syncs; a broker that never replicated the partition has no such log.
+//
+// A segment whose walk stops at a batch that a fault damaged on that node (partDamage)
+// counts as holding what it held: that copy is not a lie of the node, and the damage
+// checkers judge it.
+
+// truthWalk is how far the durable image of one segment file was walked: its batches
+// up to byte pos parse, pass their checksums and run densely up to offset next. It
+// stays valid while the file's inode and durable generation stay the same.
+type truthWalk struct {
+	inode, gen uint64
+	pos, next  int64
+}
+
+type truthKey struct {
+	fs   *disksim.FS
+	file string
+}
+
+// durableTruth reads partition logs from the disks' durable images, remembering each
+// segment's walk so that every byte is checksummed once per durable generation.
+type durableTruth struct {
+	walks map[truthKey]*truthWalk
+	buf   []byte
+}
+
+func newDurableTruth() *durableTruth {
+	return &durableTruth{walks: map[truthKey]*truthWalk{}}
+}
+
+// forget drops the walks of a disk that a crash replaced.
+func (t *durableTruth) forget(fs *disksim.FS) {
+	// order-independent: deleting every key of one disk, whatever the order.
+	for k := range t.walks {
+		if k.fs == fs {
+			delete(t.walks, k)
+		}
+	}
+}
+
+// holds reports whether the durable image of log on fs holds every batch below offset
+// o, in the segment that holds o-1, checksummed and dense from the segment's start, and
+// how far it got when it does not (the offset after its last good batch).
+func (t *durableTruth) holds(fs *disksim.FS, log disk.LogID, o int64) (bool, int64) {
+	if o <= 0 {
+		return true, 0
+	}
+	base, ok := segmentBelow(fs.ListDurable(string(log)), o-1)
+	if !ok {
+		return false, 0
+	}
+	file := path.Join(string(log), storage.SegmentFileName(base, storage.LogFileSuffix))
+	st, ok := fs.StatDurable(file)
+	if !ok {
+		return false, base
+	}
+	k := truthKey{fs, file}
+	wk := t.walks[k]
+	if wk == nil || wk.inode != st.Inode || wk.gen != st.Gen {
+		wk = &truthWalk{inode: st.Inode, gen: st.Gen, next: base}
+		t.walks[k] = wk
+	}
+	for wk.next < o && wk.pos < st.Size {
+		var head [record.HeaderSize]byte
+		if fs.ReadDurable(file, head[:], wk.pos) < len(head) {
+			break
+		}
+		h, err := record.ParseHeader(head[:])
+		if err != nil || h.BaseOffset != wk.next || wk.pos+int64(h.Size()) > st.Size {
+			break
+		}
+		if cap(t.buf) < h.Size() {
+			t.buf = make([]byte, h.Size())
+		}
+		b := t.buf[:h.Size()]
+		fs.ReadDurable(file, b, wk.pos)
+		if _, err := record.Check(b); err != nil {
+			break
+		}
+		wk.pos += int64(h.Size())
+		wk.next = h.NextOffset()
+	}
+	return wk.next >= o, wk.next
+}
+
+// segmentBelow finds, among a log directory's names, the base of the segment that
+// would hold offset o: the largest base at or below it.
+func segmentBelow(names []string, o int64) (int64, bool) {
+	best, found := int64(0), false
+	for _, name := range names {
+		base, suffix, ok := storage.ParseSegmentFileName(name)
+		if ok && suffix == storage.LogFileSuffix && base <= o && (!found || base > best) {
+			best, found = base, true
+		}
+	}
+	return best, found
+}
+
+// checkDurable checks that offsets below o of leader r's partition are on the synced
+// disks of at least min.insync.replicas replicas. what says which acknowledgement
+// counts on it.
+func (d *dataInvariants) checkDurable(r *ReplicaView, o int64, what string) error {
+	if d.async || o <= r.Start {
+		return nil
+	}
+	log := disk.PartitionLog(r.Topic, r.Partition)
+	need := max(int(r.MinISR), 1)
+	var holding, short []string
+	for _, id := range d.brokers {
+		n := d.w.node(id)
+		ok, reached := d.truth.holds(n.fs, log, o)
+		switch {
+		case ok:
+			holding = append(holding, fmt.Sprint(id))
+		case d.w.faults.partDamage.overlaps(id, log, offRange{reached, o}):
+			d.w.cov.Inc("check:durable-damaged")
+			holding = append(holding, fmt.Sprintf("%d (damaged)", id))
+		default:
+			short = append(short, fmt.Sprintf("%d (synced up to %d)", id, reached))
+		}
+	}
+	d.w.cov.Inc("check:durable")
+	if len(holding) >= need {
+		return nil
+	}
+	return durableViolation{fmt.Errorf("%s at offset %d (leader epoch %d, ISR %v) but only %d replicas' synced disks hold it, below min.insync.replicas %d: holding %v, short %v",
+		what, o, r.LeaderEpoch, r.ISR, len(holding), need, holding, short)}
+}
+
+// durableViolation marks an acknowledgement the disks' durable images do not back.
+type durableViolation struct{ error }
