@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/diskexec"
 	"github.com/seedlog/seedlog/disksim"
 )
 
@@ -75,12 +76,29 @@ func (n *simNode) startBatch() {
 		n.crashOp = 0
 		n.strike(end-w.now, thenUnknown)
 	}
+	if n.armed == armUnsynced && n.crashOp == 0 && b.Fsyncs() > 0 && lateAt > earlyAt+1 && earlyWrite(b) {
+		// Strike once the early step's writes completed, before the fsyncs do (an event
+		// at earlyAt scheduled after this one comes after it).
+		n.armed = armNone
+		w.cov.Inc("fault:crash-before-fsync")
+		n.strikeBetween(earlyAt-w.now+1, lateAt-w.now, thenUnknown)
+	}
 	if len(b.Early()) > 0 {
 		n.scheduleStep(earlyAt, stepEarly)
 	}
 	if b.HasLate() {
 		n.scheduleStep(lateAt, stepLate)
 	}
+}
+
+// earlyWrite reports whether b's early step appends to a log.
+func earlyWrite(b *diskexec.Batch) bool {
+	for i, op := range b.Ops() {
+		if b.RunsEarly(i) && op.Kind == disk.Append {
+			return true
+		}
+	}
+	return false
 }
 
 // A batch's steps, as the token of their completion events.

@@ -266,6 +266,12 @@ func (n *simNode) act() {
 		w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutFatal, Node: id, Peer: -1, Hash: xxhash.Sum64String(out.Fatal.Error())},
 			func() string { return out.Fatal.Error() })
 		w.cov.Inc("shell:fatal")
+		if fe := (*core.FatalError)(nil); errors.As(out.Fatal, &fe) && fe.Invariant {
+			// No fault the run injected explains it: a bug, not an I/O error to recover
+			// from.
+			w.fail("fatal", id, "%v", out.Fatal)
+			return
+		}
 		n.crash("fatal: " + out.Fatal.Error())
 		n.scheduleRestart(w.now + int64(10*time.Millisecond))
 		return
@@ -342,11 +348,15 @@ const (
 	armElected
 	// armSynced: as soon as the node's next sync completes (set by armElected).
 	armSynced
+	// armUnsynced: after the node's next write completed and before the fsync that
+	// covers it completes (the window a disk worker that reports syncs early opens).
+	armUnsynced
 )
 
 // armedWriteKeys are the APIs whose answers acknowledge writes: Produce, OffsetCommit,
-// CreateTopics, CreatePartitions.
-var armedWriteKeys = []int16{0, 8, 19, 37}
+// CreateTopics, CreatePartitions, SyncGroup (the leader's carries the assignment the
+// coordinator writes).
+var armedWriteKeys = []int16{0, 8, 19, 37, 14}
 
 // armedWindow bounds how long after its moment an armed crash of the answer or elected
 // kind strikes: about one network round trip.
@@ -355,13 +365,17 @@ const armedWindow = 2 * time.Millisecond
 // strike schedules an armed crash at a random moment within d from now, or, when the
 // crash comes from a schedule, at the delay it recorded (kept within d); then says how
 // a crash after an election strikes, for the run's schedule.
-func (n *simNode) strike(d int64, then crashThen) {
+func (n *simNode) strike(d int64, then crashThen) { n.strikeBetween(0, d, then) }
+
+// strikeBetween is strike at a moment in [lo, hi) from now (hi, at most, from a
+// schedule).
+func (n *simNode) strikeBetween(lo, hi int64, then crashThen) {
 	w := n.w
 	var delay int64
 	if n.armPlan != nil {
-		delay = strikeWithin(n.armPlan.Strike, d)
+		delay = strikeWithin(n.armPlan.Strike, hi)
 	} else {
-		delay = w.faults.rng.Int64N(max(d, 1))
+		delay = lo + w.faults.rng.Int64N(max(hi-lo, 1))
 	}
 	w.resolveStep(n.armRec, then, time.Duration(delay))
 	c := w.schedule(w.now+delay, evCrash)

@@ -24,6 +24,9 @@ import (
 //
 //	crash N down=D                          crash now, restart after D
 //	crash N down=D arm=disk-op strike=S     crash S into the node's next disk op
+//	crash N down=D arm=before-fsync strike=S
+//	                                        ... S after its next batch started, once its
+//	                                        writes completed and before its fsyncs do
 //	crash N down=D arm=answer:Produce strike=S
 //	                                        ... S after it next answers that API
 //	crash N down=D arm=election then=now strike=S
@@ -172,6 +175,8 @@ func formatStep(st *Step) string {
 			s += "disk-op"
 		case armAnswer:
 			s += "answer:" + kmsg.NameForKey(st.Key)
+		case armUnsynced:
+			s += "before-fsync"
 		default:
 			s += "election"
 		}
@@ -508,16 +513,18 @@ func parseStep(words []string) (Step, error) {
 				st.Moment = armDiskOp
 			case arm == "election":
 				st.Moment = armElected
+			case arm == "before-fsync":
+				st.Moment = armUnsynced
 			case strings.HasPrefix(arm, "answer:"):
 				st.Moment = armAnswer
 				name := strings.TrimPrefix(arm, "answer:")
 				i := slices.IndexFunc(armedWriteKeys, func(k int16) bool { return kmsg.NameForKey(k) == name })
 				if i < 0 {
-					return st, fmt.Errorf("arm=answer:%s: want one of Produce, OffsetCommit, CreateTopics, CreatePartitions", name)
+					return st, fmt.Errorf("arm=answer:%s: want one of Produce, OffsetCommit, CreateTopics, CreatePartitions, SyncGroup", name)
 				}
 				st.Key = armedWriteKeys[i]
 			default:
-				return st, fmt.Errorf("arm=%q: want disk-op, answer:API or election", arm)
+				return st, fmt.Errorf("arm=%q: want disk-op, before-fsync, answer:API or election", arm)
 			}
 		case isOn && on == "write":
 			st.Kind = StepCrashOnWrite

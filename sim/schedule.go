@@ -100,7 +100,7 @@ type Step struct {
 	Down   time.Duration // how long crashed nodes stay down
 	For    time.Duration // how long a fault lasts
 	By     time.Duration // how far a clock jumps
-	Moment crashArm      // StepArm: armDiskOp, armAnswer or armElected
+	Moment crashArm      // StepArm: armDiskOp, armUnsynced, armAnswer or armElected
 	Key    int16         // StepArm at armAnswer: the API whose answer it waits for
 	// Then is how a crash after an election strikes: thenNow (within Strike) or
 	// thenSync (at the node's next completed sync); thenUnknown until it struck.
