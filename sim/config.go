@@ -285,6 +285,7 @@ func Draw(seed uint64, plants plant.Set) Config {
 // drawExtra draws what was added to the configuration after the first release of the
 // simulator, from its own stream so that the earlier draws stay as they were.
 func drawExtra(seed uint64, c *Config) {
+	drawEvenQuorum(seed, c)
 	c.Data = drawData(seed, len(c.Brokers()))
 	c.Data.DeliveryTimeout = 4 * clientRequestTimeout(c.Timing)
 	rng := Stream(seed, streamDataConfig, 1)
@@ -319,6 +320,24 @@ func drawExtra(seed uint64, c *Config) {
 	c.Shell = drawShell(seed)
 	drawShutdown(seed, c.Timing, &c.Faults)
 	drawLogs(seed, c)
+}
+
+// drawEvenQuorum makes the controller quorum of a fifth of the clusters whose voters
+// are brokers too an even number of voters, 2 or 4, from its own stream: a majority is
+// then more than half, and a split in halves leaves no side able to elect.
+func drawEvenQuorum(seed uint64, c *Config) {
+	rng := Stream(seed, streamDataConfig, 5)
+	size := len(c.Nodes)
+	if c.Separate || size < 2 || rng.IntN(5) != 0 {
+		return
+	}
+	voters := 2
+	if size >= 4 && rng.IntN(2) == 0 {
+		voters = 4
+	}
+	for i := range c.Nodes {
+		c.Nodes[i].Voter = i < voters
+	}
 }
 
 // drawLogs draws the log configuration and partition corruption, from their own
@@ -581,8 +600,8 @@ func (c *Config) validate() error {
 	if !slices.IsSortedFunc(c.Nodes, func(a, b NodeSpec) int { return int(a.ID - b.ID) }) {
 		return fmt.Errorf("sim: nodes are not sorted by id")
 	}
-	if v := len(c.Voters()); v == 0 || v%2 == 0 {
-		return fmt.Errorf("sim: %d voters; want an odd number", v)
+	if len(c.Voters()) == 0 {
+		return fmt.Errorf("sim: no voters")
 	}
 	if len(c.Brokers()) == 0 {
 		return fmt.Errorf("sim: no brokers")
