@@ -17,6 +17,8 @@ type checkers struct {
 	data       *dataInvariants
 	serve      *serveWatch
 	lease      *leaseInvariants
+	// truth reads the disks' durable images (truth.go).
+	truth *durableTruth
 	// Results of the history checks, for the run's result.
 	unknown         []string // checks that ran out of time
 	linearizability string   // Porcupine's visualization of a failed check
@@ -26,12 +28,12 @@ type checkers struct {
 }
 
 func newCheckers(w *World) *checkers {
-	c := &checkers{w: w, invariants: w.opts.Invariants}
+	c := &checkers{w: w, invariants: w.opts.Invariants, truth: newDurableTruth()}
 	if w.opts.Inspect != nil && w.opts.Inspect.Quorum != nil {
 		c.quorum = newQuorumInvariants(w)
 	}
 	if w.cfg.Data.On() {
-		c.data = newDataInvariants(w)
+		c.data = newDataInvariants(w, c.truth)
 		c.serve = newServeWatch(w)
 	}
 	if w.opts.Inspect != nil {
@@ -89,6 +91,7 @@ func (c *checkers) afterStart(n *simNode) {
 }
 
 func (c *checkers) afterCrash(n *simNode) {
+	c.truth.forget(n.fs)
 	if c.quorum != nil {
 		c.quorum.crashed(n.spec.ID)
 	}

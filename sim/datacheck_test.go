@@ -228,7 +228,7 @@ func dataFixture(async bool) (*dataInvariants, []*simNode, []*fakeData) {
 		w.nodes = append(w.nodes, n)
 		nodes, ms = append(nodes, n), append(ms, m)
 	}
-	return newDataInvariants(w), nodes, ms
+	return newDataInvariants(w, newDurableTruth()), nodes, ms
 }
 
 func replica(leader bool, epoch int32, hw, leo, durable int64, isr ...int32) ReplicaView {

@@ -428,6 +428,10 @@ func (n *simNode) start() {
 		w.fail("recovery", n.spec.ID, "node %d cannot recover its disk: %v", n.spec.ID, err)
 		return
 	}
+	if err := w.checks.truth.checkRecovered(w, n, &rec); err != nil {
+		w.fail("recovery", n.spec.ID, "%v", err)
+		return
+	}
 	cfg := n.coreConfig()
 	m, err := w.opts.Machine(cfg)
 	if err != nil {

@@ -102,7 +102,7 @@ type genKey struct {
 	generation int32
 }
 
-func newDataInvariants(w *World) *dataInvariants {
+func newDataInvariants(w *World, truth *durableTruth) *dataInvariants {
 	d := &dataInvariants{
 		w:         w,
 		async:     w.cfg.Data.FlushAsync,
@@ -121,7 +121,7 @@ func newDataInvariants(w *World) *dataInvariants {
 		regressed:    map[TopicPartition]string{},
 		declared:     map[TopicPartition][]offRange{},
 
-		truth:     newDurableTruth(),
+		truth:     truth,
 		brokers:   w.cfg.Brokers(),
 		hwChecked: map[hwKey]hwMark{},
 	}
@@ -182,7 +182,6 @@ func (d *dataInvariants) checkAdvance(id int32, hk hwKey, r *ReplicaView) error 
 }
 
 func (d *dataInvariants) crashed(n *simNode) {
-	d.truth.forget(n.fs)
 	d.replicas[n.spec.ID-1] = nil
 	d.lease[n.spec.ID-1] = false
 	d.groupsDue[n.spec.ID-1] = true

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"path"
+	"slices"
 
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/record"
@@ -21,6 +22,11 @@ import (
 //     here (invariant:durable). Every broker counts, up or down: the leader may count
 //     replicas it is adding to its ISR, and members that went down after reporting
 //     their syncs; a broker that never replicated the partition has no such log.
+//
+//   - after every restart, every batch recovery kept in each log's last segment (the
+//     one it always scans) and every batch of the metadata log it handed the node
+//     passes its checksum, up to the log end it reported (recovery); a log's fenced
+//     ranges and batches a fault damaged on that node are exempt.
 //
 // A segment whose walk stops at a batch that a fault damaged on that node (partDamage)
 // counts as holding what it held: that copy is not a lie of the node, and the damage
@@ -151,3 +157,32 @@ func (d *dataInvariants) checkDurable(r *ReplicaView, o int64, what string) erro
 
 // durableViolation marks an acknowledgement the disks' durable images do not back.
 type durableViolation struct{ error }
+
+// checkRecovered checks what recovery returned on node n against the disk: diskexec
+// synced what it kept, so the durable image is what it kept.
+func (t *durableTruth) checkRecovered(w *World, n *simNode, rec *disk.Recovered) error {
+	if _, err := record.Split(rec.Metadata, func(h record.Header, b []byte) error {
+		if _, err := record.Check(b); err != nil {
+			return fmt.Errorf("metadata batch at offset %d: %w", h.BaseOffset, err)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("node %d recovered a metadata log that fails its checks: %v", n.spec.ID, err)
+	}
+	for _, l := range rec.Logs {
+		if l.EndOffset <= l.StartOffset || l.ID == disk.MetadataLog {
+			continue
+		}
+		ok, reached := t.holds(n.fs, l.ID, l.EndOffset)
+		switch {
+		case ok:
+			w.cov.Inc("check:recovered-log")
+		case slices.ContainsFunc(l.Fences, func(f disk.Fence) bool { return f.To > reached }),
+			w.faults.partDamage.overlaps(n.spec.ID, l.ID, offRange{reached, l.EndOffset}):
+			w.cov.Inc("check:recovered-log-damaged")
+		default:
+			return fmt.Errorf("node %d recovered %s up to offset %d, but its last segment holds valid batches only up to %d", n.spec.ID, l.ID, l.EndOffset, reached)
+		}
+	}
+	return nil
+}
