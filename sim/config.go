@@ -51,6 +51,9 @@ type FaultConfig struct {
 	// quorum leader crashes with ElectedCrashPPM right after its election.
 	Storm           bool
 	ElectedCrashPPM int64
+	// TakeoverCrashPPM is the chance that a broker that just took over the leadership
+	// of a data partition crashes right after: back-to-back failovers.
+	TakeoverCrashPPM int64
 	// Byzantine runs an attacker outside the cluster (attack.go) from the start of the
 	// run to its end, the liveness phase included: every ~AttackInterval it sends forged
 	// or malformed traffic to a client listener or a peer endpoint, and it follows a
@@ -320,6 +323,9 @@ func drawExtra(seed uint64, c *Config) {
 	c.Shell = drawShell(seed)
 	drawShutdown(seed, c.Timing, &c.Faults)
 	drawLogs(seed, c)
+	if rng := Stream(seed, streamDataConfig, 6); c.Faults.Crash && c.Data.On() && rng.IntN(4) == 0 {
+		c.Faults.TakeoverCrashPPM = 200_000 + rng.Int64N(500_000)
+	}
 }
 
 // drawEvenQuorum makes the controller quorum of a fifth of the clusters whose voters
@@ -546,6 +552,9 @@ func (c Config) String() string {
 			ppm(f.WriteEIOPPM), ppm(f.SyncEIOPPM), ppm(f.ENOSPCPPM), ppm(f.ReadCorruptPPM))
 		if f.CrashOnWrite {
 			fmt.Fprintf(&b, "  crash while writing state files: %s of writes\n", ppm(f.CrashOnWritePPM))
+		}
+		if f.TakeoverCrashPPM > 0 {
+			fmt.Fprintf(&b, "  back-to-back failovers: a new data partition leader crashes right after taking over in %s of takeovers\n", ppm(f.TakeoverCrashPPM))
 		}
 		if f.Storm {
 			fmt.Fprintf(&b, "  storm: a new quorum leader crashes right after its election in %s of elections\n", ppm(f.ElectedCrashPPM))

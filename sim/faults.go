@@ -781,6 +781,49 @@ func (f *faultSchedule) afterElection(n *simNode) {
 	f.w.resolveStep(n.armRec, thenSync, 0)
 }
 
+// afterTakeover runs when node n noted that it leads a data partition (text is the
+// note's): when n took the leadership over from an earlier epoch, it may crash right
+// after, so that the partition fails over again at once (TakeoverCrashPPM, or a
+// scheduled step).
+func (f *faultSchedule) afterTakeover(n *simNode, text string) {
+	if f.stopped || n.armed != armNone || !f.takeover(text) {
+		return
+	}
+	if s := f.w.script; s != nil {
+		i, st := s.crashAtTakeover(n)
+		if st == nil {
+			return
+		}
+		s.applied(i)
+		n.restartAfter = st.Down
+		n.armRec, n.armPlan = f.w.recordStep(Step{Kind: StepCrashAtTakeover, Node: n.spec.ID, Down: st.Down}), st
+	} else {
+		if f.rng.Int64N(1_000_000) >= f.cfg.TakeoverCrashPPM {
+			return
+		}
+		n.restartAfter = f.duration(f.cfg.DowntimeMax)
+		n.armRec, n.armPlan = f.w.recordStep(Step{Kind: StepCrashAtTakeover, Node: n.spec.ID, Down: n.restartAfter}), nil
+	}
+	f.w.cov.Inc("fault:crash-after-takeover")
+	n.strike(int64(armedWindow), thenUnknown)
+}
+
+// takeover reports whether a partition leader note (core's "replica-leader": the log,
+// then "epoch N ...") is about a data partition in an epoch after its first.
+func (f *faultSchedule) takeover(text string) bool {
+	if f.w.script == nil && f.cfg.TakeoverCrashPPM == 0 {
+		return false
+	}
+	log, rest, ok := strings.Cut(text, ": ")
+	topic, _, isPart := disk.ParsePartitionLog(disk.LogID(log))
+	var epoch int32
+	if _, err := fmt.Sscanf(rest, "epoch %d", &epoch); !ok || !isPart || err != nil || epoch == 0 {
+		return false
+	}
+	_, data := f.w.cfg.Data.topic(topic)
+	return data
+}
+
 // crashAfterElection decides whether a node that just won a quorum election crashes
 // right after (armElected, or ElectedCrashPPM in a storm, or a scheduled step); it sets
 // the downtime.

@@ -256,8 +256,11 @@ func (n *simNode) act() {
 			func() string { return note.String() })
 		w.cov.Inc("note:" + note.Kind)
 		n.notes.Inc(note.Kind)
-		if note.Kind == "quorum-elected" {
+		switch note.Kind {
+		case "quorum-elected":
 			w.faults.afterElection(n)
+		case "replica-leader":
+			w.faults.afterTakeover(n, note.Text)
 		}
 	}
 	if out.Fatal != nil {

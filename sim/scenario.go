@@ -34,6 +34,8 @@ import (
 //	                                        then=sync: at its first sync after it
 //	crash N down=D on=write nth=K strike=S  S into its first state-file write at or after
 //	                                        the step (the K-th of those at exactly its time)
+//	crash N down=D on=takeover strike=S     S after it next takes over a data partition's
+//	                                        leadership from another leader
 //	crash N down=D on=election then=now strike=S
 //	                                        right after its first election at or after the
 //	                                        step (then=sync: at its next sync)
@@ -135,7 +137,7 @@ func (sc *Scenario) String() string {
 // formatStep's).
 var stepVerbs = [...]string{"?", "crash", "crash-armed", "crash-on-write", "crash-at-election", "power-loss",
 	"pause", "network", "link-rates", "disk-eio", "disk-enospc", "read-corrupt", "corrupt", "clock-jump",
-	"shutdown", "leave-down", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave"}
+	"shutdown", "leave-down", "crash-at-takeover", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave"}
 
 // addrName renders a network address: a node id, or cK for client K.
 func addrName(a netsim.Addr) string {
@@ -185,6 +187,8 @@ func formatStep(st *Step) string {
 		return fmt.Sprintf("crash %d down=%v on=write nth=%d", st.Node, st.Down, st.Nth) + formatStrike(st, false)
 	case StepCrashAtElection:
 		return fmt.Sprintf("crash %d down=%v on=election", st.Node, st.Down) + formatStrike(st, true)
+	case StepCrashAtTakeover:
+		return fmt.Sprintf("crash %d down=%v on=takeover", st.Node, st.Down) + formatStrike(st, false)
 	case StepPowerLoss:
 		return fmt.Sprintf("power-loss down=%v", st.Down)
 	case StepPause:
@@ -531,8 +535,10 @@ func parseStep(words []string) (Step, error) {
 			st.Nth = int(a.int64("nth", false))
 		case isOn && on == "election":
 			st.Kind = StepCrashAtElection
+		case isOn && on == "takeover":
+			st.Kind = StepCrashAtTakeover
 		case isOn:
-			return st, fmt.Errorf("on=%q: want write or election", on)
+			return st, fmt.Errorf("on=%q: want write, election or takeover", on)
 		}
 		if st.Kind != StepCrash {
 			st.Strike = a.duration("strike", false)

@@ -65,6 +65,10 @@ const (
 	StepShutdown
 	// StepLeaveDown leaves Nodes down for the liveness phase (At is when it began).
 	StepLeaveDown
+	// StepCrashAtTakeover crashes Node right after it next takes over the leadership of
+	// a data partition from another leader, the first at or after At: back-to-back
+	// failovers (FaultConfig.TakeoverCrashPPM).
+	StepCrashAtTakeover
 
 	// StepAdmin is one metadata operation of a workload client: OpKind on Topic with
 	// Count and RF.
