@@ -165,7 +165,7 @@ func (d *dataInvariants) countPair(o, r *ReplicaView) {
 // checkAdvance checks a leader's high watermark against the disks' durable images
 // when it moved past where it was last checked in the leader epoch (a leader's first
 // high watermark was its predecessor's, checked when that one advanced it).
-func (d *dataInvariants) checkAdvance(id int32, hk hwKey, r *ReplicaView) error {
+func (d *dataInvariants) checkAdvance(hk hwKey, r *ReplicaView) error {
 	if !r.Leader {
 		return nil
 	}
@@ -333,7 +333,7 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 			return fmt.Errorf("high watermark went back from %d to %d in leader epoch %d", last.hw, r.HW, r.LeaderEpoch)
 		}
 		d.hws[hk] = hwMark{r.LeaderEpoch, r.HW, r.Repairs}
-		if err := d.checkAdvance(id, hk, r); err != nil {
+		if err := d.checkAdvance(hk, r); err != nil {
 			return err
 		}
 	}

@@ -16,27 +16,41 @@ import (
 // one expected) and the seed bound it must be caught within. Adding a plant is one line.
 //
 // Where each was caught when this table was written (checker, first seed; the seeds move
-// whenever the swarm or the node changes; the second seed is from before the simulator
-// ran the node's group commit, input batching and controlled shutdowns):
+// whenever the swarm or the node changes; the second seed is from before the checkers
+// read the disks' durable images, committed group records and the controller's
+// fencing, and before even quorums, offsets.topic.replication.factor, crashes between a
+// write and its fsync and back-to-back partition failovers joined the draws):
 //
-//	vote-before-sync               invariant:quorum (two leaders in an epoch), 118 (69)
-//	no-truncate-divergent          invariant:quorum (a committed record differs), 3 (3)
-//	ack-before-isr-sync            log-history (stale: a read after the ack misses it), 1 (1)
+//	vote-before-sync               invariant:quorum (two leaders in an epoch), 88 (118)
+//	no-truncate-divergent          invariant:quorum (a voter lacking a committed record
+//	                               could be elected), 23 (3)
+//	ack-before-isr-sync            invariant:durable (an acks=all answer its ISR's
+//	                               synced disks do not back), 1 (1, log-history)
 //	fetch-above-hw                 log-history (above-hw), 1 (1)
 //	truncate-to-own-hw             invariant:partitions (an ISR member short of its
-//	                               leader's HW), 3 (8, log-history)
-//	serve-after-lease              invariant:lease, 1 (1)
-//	idempotent-dup                 log-history (duplicate), 1 (1)
-//	early-read-new-leader          invariant:read-ready, 16 (16)
-//	stale-generation-commit        groups (stale commit accepted), 5 (5)
-//	commit-before-durable          linearizability (committed offsets), 98 (247)
-//	double-assign-after-failover   invariant:groups (a partition owned twice), 16 (60)
-//	peer-auth-skipped              invariant:partitions (an ISR member short of its
-//	                               leader's HW after a forged fetch in its name), 1 (1, by
-//	                               liveness: forged traffic kept data partitions from
-//	                               serving after faults stopped)
+//	                               leader's HW), 1 (3)
+//	serve-after-lease              invariant:lease, 4 (1)
+//	idempotent-dup                 log-history (duplicate), 3 (1)
+//	early-read-new-leader          invariant:read-ready, 30 (16)
+//	stale-generation-commit        groups (stale commit accepted), 3 (5)
+//	commit-before-durable          invariant:durable (a commit answered above its offsets
+//	                               partition's HW), 1 (98, linearizability)
+//	double-assign-after-failover   groups (a commit accepted after a later generation
+//	                               was handed out), 3 (16, invariant:groups)
+//	peer-auth-skipped              invariant:durable (a HW its ISR's synced disks do not
+//	                               back, after a forged fetch in a follower's name), 1 (1,
+//	                               invariant:partitions)
 //	corrupt-replica-electable      invariant:partitions (a replica leads holding damaged
-//	                               data while its ISR has other members), 30 (30)
+//	                               data while its ISR has other members), 8 (30)
+//	sync-before-fsync              invariant:durable (a HW no synced disk backs), 2 (new)
+//	fence-before-lease             invariant:fence (fenced before the lease it granted
+//	                               could have ended), 1 (new)
+//	group-records-acks-one         invariant:durable (a commit or sync answered above its
+//	                               offsets partition's HW), 1 (new)
+//
+// In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME), sync-before-fsync
+// fails 428 seeds, fence-before-lease 304 and group-records-acks-one 106 (it needs a
+// group and an offsets topic with more than one replica).
 //
 // peer-auth-skipped runs with the byzantine client in every seed (byzantine): only an
 // attacker turns a reader that skips the tag check into damage. It is caught in about
@@ -46,8 +60,9 @@ import (
 // and quorum leaders), votes and BeginQuorumEpoch one epoch up, heartbeats and ISR
 // changes in a broker's name. The bound of 50 seeds is a wide margin over that.
 //
-// commit-before-durable is caught in about one seed of 230 (17 of seeds 1-4000), so its
-// first catch moves far with any change of timing: its bound leaves room for that.
+// commit-before-durable was caught in about one seed of 230 (17 of seeds 1-4000) by
+// the history checkers alone; invariant:durable sees every commit answered above the
+// high watermark. Its bound is from then.
 //
 // commit-old-epoch (Raft's figure 8) is not in the table: the whole cluster does not
 // reach it in hundreds of seeds. A new quorum leader writes its leader-change record at
@@ -64,17 +79,20 @@ var plantCases = []struct {
 }{
 	{"vote-before-sync", []string{"invariant:quorum", "linearizability"}, 200, false},
 	{"no-truncate-divergent", []string{"invariant:quorum", "linearizability"}, 200, false},
-	{"ack-before-isr-sync", []string{"log-history", "linearizability", "invariant:partitions"}, 200, false},
+	{"ack-before-isr-sync", []string{"invariant:durable", "log-history", "linearizability", "invariant:partitions"}, 200, false},
 	{"fetch-above-hw", []string{"log-history", "linearizability"}, 200, false},
-	{"truncate-to-own-hw", []string{"invariant:partitions", "log-history", "linearizability"}, 200, false},
+	{"truncate-to-own-hw", []string{"invariant:partitions", "invariant:durable", "log-history", "linearizability"}, 200, false},
 	{"serve-after-lease", []string{"invariant:lease", "log-history", "linearizability"}, 200, false},
 	{"idempotent-dup", []string{"log-history"}, 200, false},
 	{"early-read-new-leader", []string{"invariant:read-ready", "log-history", "linearizability"}, 200, false},
 	{"stale-generation-commit", []string{"groups"}, 200, false},
-	{"commit-before-durable", []string{"linearizability", "groups"}, 1000, false},
+	{"commit-before-durable", []string{"invariant:durable", "linearizability", "groups"}, 1000, false},
 	{"double-assign-after-failover", []string{"invariant:groups", "groups"}, 200, false},
-	{"peer-auth-skipped", []string{"invariant:partitions", "invariant:quorum", "log-history", "linearizability", "invariant:lease", "liveness"}, 50, true},
-	{"corrupt-replica-electable", []string{"invariant:partitions", "log-history", "linearizability", "replicas"}, 200, false},
+	{"peer-auth-skipped", []string{"invariant:partitions", "invariant:durable", "invariant:quorum", "log-history", "linearizability", "invariant:lease", "invariant:fence", "liveness"}, 50, true},
+	{"corrupt-replica-electable", []string{"invariant:partitions", "invariant:durable", "log-history", "linearizability", "replicas"}, 200, false},
+	{"sync-before-fsync", []string{"invariant:durable", "log-history", "linearizability", "invariant:partitions", "recovery"}, 50, false},
+	{"fence-before-lease", []string{"invariant:fence", "invariant:lease", "log-history", "linearizability"}, 50, false},
+	{"group-records-acks-one", []string{"invariant:durable", "linearizability", "groups"}, 50, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its
@@ -127,15 +145,18 @@ func TestPlantsAreCaught(t *testing.T) {
 
 // shrinkCases are plants and a failing seed of each that TestPlantShrinks shrinks: a few
 // seconds each on two cores, one per family of checker. The seed is the plant's first
-// catch, but for commit-before-durable, whose first catch (98) takes a minute to shrink.
+// catch.
 var shrinkCases = []struct {
 	plant string
 	seed  uint64
 }{
 	{"fetch-above-hw", 1},
-	{"serve-after-lease", 1},
-	{"double-assign-after-failover", 16},
-	{"commit-before-durable", 247},
+	{"serve-after-lease", 4},
+	{"double-assign-after-failover", 3},
+	{"commit-before-durable", 1},
+	{"sync-before-fsync", 2},
+	{"fence-before-lease", 1},
+	{"group-records-acks-one", 1},
 }
 
 // TestPlantShrinks shrinks a planted bug's failing seed: the shrunk schedule, written

@@ -20,6 +20,11 @@ import (
 //     success for that partition: a new leader serves no reads before then, so no
 //     client sees a high watermark below one an earlier leader showed.
 //
+// And it checks what a successful answer promises is committed (invariant:durable, see
+// truth.go): the offsets an acks=all produce acknowledged, and the group record an
+// OffsetCommit or SyncGroup wrote, which must also lie below its offsets partition's
+// high watermark on the answering node.
+//
 // It also counts idempotent produces answered without an append: the duplicates of
 // batches a retry sent again.
 type serveWatch struct {
