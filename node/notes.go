@@ -25,7 +25,7 @@ var (
 	notesWarn = map[string]bool{
 		"fatal": true, "peer-garbage": true, "bad-batch": true, "truncate-below-hw": true,
 		"conflicting-leader": true, "epoch-cache-repaired": true,
-		"stray": true, "resign": true, "repair": true, "gap": true, "read-retried": true,
+		"stray": true, "resign": true, "resume": true, "repair": true, "gap": true, "read-retried": true,
 	}
 	// notesError are the notes an operator must act on: data that failed its checksums
 	// on this disk (fenced, to be fetched back from another replica), and ranges that

@@ -155,7 +155,8 @@ func (c *checkers) afterRun() {
 //     first report of each committed offset is kept as (epoch, hash of data) and every
 //     later report, on any node, must match — which also makes any two logs agree up to
 //     the smaller HW;
-//   - epoch and HW never decrease on a node, across restarts too;
+//   - epoch and HW never decrease on a node, across restarts too (the HW may when the
+//     node restarted with a damaged snapshot, which had raised it);
 //   - a node's log never ends below its HW, unless it is recovering from detected disk
 //     corruption (it lost entries and takes no part in elections until it caught up);
 //   - no voter lacking the newest committed record could win an election: it would need
@@ -288,7 +289,7 @@ func (q *quorumInvariants) check(v View, n *simNode) error {
 		if st.Epoch < qn.maxEpoch {
 			return fmt.Errorf("node %d: quorum epoch went back from %d to %d", id, qn.maxEpoch, st.Epoch)
 		}
-		if st.HW < qn.maxHW {
+		if st.HW < qn.maxHW && !st.SnapshotLost {
 			return fmt.Errorf("node %d: quorum high watermark went back from %d to %d (epoch %d)", id, qn.maxHW, st.HW, st.Epoch)
 		}
 	}

@@ -27,9 +27,11 @@ type QuorumStatus struct {
 	// Recovering: the node lost acknowledged entries, its snapshot or its quorum state to
 	// disk corruption and takes no part in elections until it caught up from a leader.
 	// QuorumStateLost: it also started without its epoch and vote, so its epoch and HW
-	// start over from its log.
+	// start over from its log. SnapshotLost: it started with a snapshot that did not
+	// decode, so its HW starts over from its quorum state.
 	Recovering      bool
 	QuorumStateLost bool
+	SnapshotLost    bool
 }
 
 // QuorumEntry is one record of the metadata log.

@@ -228,6 +228,7 @@ func coreQuorum(m Machine) (QuorumStatus, bool) {
 
 		Recovering:      st.Recovering,
 		QuorumStateLost: st.QuorumStateLost,
+		SnapshotLost:    st.SnapshotLost,
 	}, true
 }
 

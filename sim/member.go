@@ -628,14 +628,18 @@ func (m *member) poll(round uint64) {
 		if op.Outcome == Failed && op.Code == errCorruptMessage && m.active(round) {
 			// A fenced offset (damaged data no in-sync replica held intact): the
 			// application skips it, and the skip is processed and committed like a record.
+			// Skipping takes no processing time, and the member polls the same partition
+			// next: a fenced range is skipped an offset at a time, so a partition with
+			// many of them would otherwise take a full round of polls per offset.
 			w.cov.Inc("group:fenced-offset-skipped")
-			c.later(m.processingTime(), func() {
+			c.later(0, func() {
 				if w.failure != nil || w.phase == phaseEnd {
 					return
 				}
 				m.g.process(tp, span{from, from + 1})
 				if m.active(round) {
 					m.pos[tp] = from + 1
+					m.next = max(m.next-1, 0)
 				}
 				m.commit(round, gen, memberID, []PartitionOffset{{tp, from + 1}}, w.now+int64(2*w.requestTimeout()), func() { m.poll(round) })
 			})

@@ -282,10 +282,11 @@ func (d *dataInvariants) checkInPlace(n *simNode, views []ReplicaView, renewed b
 
 // setView makes dst a copy of src, reusing dst's slices.
 func setView(dst, src *ReplicaView) {
-	isr, epochs := dst.ISR[:0], dst.Epochs[:0]
+	isr, epochs, fences := dst.ISR[:0], dst.Epochs[:0], dst.Fences[:0]
 	*dst = *src
 	dst.ISR = append(isr, src.ISR...)
 	dst.Epochs = append(epochs, src.Epochs...)
+	dst.Fences = append(fences, src.Fences...)
 }
 
 // checkImage checks the node's metadata image when it changed.

@@ -408,3 +408,27 @@ func FuzzFences(f *testing.F) {
 		}
 	})
 }
+
+// A cut at the base offset of a batch whose header is damaged needs nothing from that
+// header: the batches before it end there, and so does the log after the cut.
+func TestTruncateToADamagedHeader(t *testing.T) {
+	m := newMemFS()
+	cfg := LogConfig{SegmentBytesMax: 600, IndexIntervalBytes: 100}
+	l := mustOpen(t, m, "p", cfg)
+	defer l.Close()
+	batches := appendN(t, l, 20, 2, 100)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// The base offset of batch 2 (offsets 4 and 5) of segment 0.
+	ino := m.live["p/"+seg(0, LogFileSuffix)]
+	ino.data[2*len(batches[0])+3] ^= 4
+	ino.synced[2*len(batches[0])+3] ^= 4
+	if err := l.TruncateTo(4); err != nil || l.EndOffset() != 4 {
+		t.Fatalf("truncate to the damaged batch: %v, end %d", err, l.EndOffset())
+	}
+	got, _ := readFenced(t, l)
+	if !bytes.Equal(got, slices.Concat(batches[:2]...)) {
+		t.Fatalf("read batches at %v", offsetsOf(t, got))
+	}
+}

@@ -83,6 +83,29 @@ func (l *Log) locate(offset int64) (segIndex int, pos int64, h record.Header, er
 	return 0, 0, h, corruptf(s, pos, "offset %d not found; segment ends at offset %d", offset, expected)
 }
 
+// boundary finds the byte position where the batch holding offset starts, when offset is
+// the base offset of a segment or the next offset after a batch that validates: a
+// truncation there needs nothing from the batch at offset, whose header may be damaged.
+func (l *Log) boundary(offset int64) (segIndex int, pos int64, ok bool) {
+	segIndex = l.segmentFloor(offset)
+	if segIndex < 0 {
+		return 0, 0, false
+	}
+	s := l.segments[segIndex]
+	rel, pos := s.index.floor(offset - s.base)
+	expected := s.base + rel
+	w := l.newHeaderWalker(s)
+	for pos < s.sizeBytes && expected < offset {
+		h, err := w.header(pos)
+		if err != nil || h.BaseOffset != expected {
+			return 0, 0, false
+		}
+		expected = h.NextOffset()
+		pos += int64(h.Size())
+	}
+	return segIndex, pos, expected == offset
+}
+
 // Read returns whole batches, starting with the one holding offset, in offset order and
 // across segments. It stops before the first batch whose base offset is >= maxOffset
 // (callers pass the high watermark) and before the first batch that would take the total

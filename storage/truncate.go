@@ -3,6 +3,8 @@ package storage
 import (
 	"fmt"
 	"slices"
+
+	"github.com/seedlog/seedlog/core/record"
 )
 
 // TruncateTo removes every batch whose last offset is >= offset, so that EndOffset()
@@ -35,7 +37,13 @@ func (l *Log) TruncateTo(offset int64) error {
 	} else {
 		segIndex, pos, h, lerr := l.locate(offset)
 		if lerr != nil {
-			return lerr
+			// The batch at offset is damaged, but the batches before it end exactly
+			// there: that is where the log ends after the cut.
+			i, at, ok := l.boundary(offset)
+			if !ok {
+				return lerr
+			}
+			segIndex, pos, h = i, at, record.Header{BaseOffset: offset}
 		}
 		if h.BaseOffset < l.startOffset {
 			err = l.resetTo(l.startOffset)

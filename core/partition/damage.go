@@ -136,6 +136,9 @@ func (r *Replica) fenceMet(p pendingOp, fs []disk.Fence) {
 // damage steps down when another in-sync replica exists, and otherwise says the damaged
 // ranges are lost; a follower tells its leader with its next fetch.
 func (r *Replica) damageMoved(now int64) {
+	if l := r.lead; l != nil && l.resigning && !r.othersInISR() {
+		r.resume(now)
+	}
 	if l := r.lead; l != nil && !l.resigning {
 		if r.mustResign() {
 			r.resign(now)
@@ -174,6 +177,22 @@ func (r *Replica) resign(now int64) {
 	r.gen++ // work begun as a serving leader is stale
 	from, _ := r.localDamage()
 	r.note("resign", "epoch %d: the log is damaged from offset %d and the ISR %v has other members: asking to leave it", r.epoch, from, r.st.ISR)
+	r.maybeAlterISR(now)
+}
+
+// resume takes back a leadership this replica was resigning when its committed ISR no
+// longer has another member: an ISR shrink that was in flight when it resigned
+// committed, and there is no one left to hand the leadership to. It serves again as the
+// only copy, with its damaged ranges lost.
+func (r *Replica) resume(now int64) {
+	if r.epochs.latest() < r.epoch {
+		// It resigned as it was elected, before it started its epoch.
+		r.epochs, _, _ = r.epochs.assign(r.epoch, r.leo)
+		r.persistEpochs()
+	}
+	r.lead.resigning = false
+	r.note("resume", "epoch %d: no other in-sync replica is left to take the leadership (ISR %v): serving again", r.epoch, r.st.ISR)
+	r.isrChanged(now)
 	r.maybeAlterISR(now)
 }
 

@@ -193,3 +193,37 @@ func TestFollowerCopiesLostRange(t *testing.T) {
 		t.Fatalf("after the gap: %+v", res)
 	}
 }
+
+// A leader that resigns over damage while its shrink of the ISR to itself is in flight
+// takes the leadership back once that shrink commits: no one is left to hand it to, and
+// a partition that never serves again would be lost as a whole.
+func TestResigningLeaderResumesWhenAlone(t *testing.T) {
+	c := newCluster(t, 2, 1, nil)
+	c.produceN(1, 4, "v")
+	c.autoAlter = false
+	c.node(2).dropOut = true
+	c.advance(300 * time.Millisecond) // node 2 falls behind: node 1 proposes ISR [1]
+	if len(c.node(1).alters) == 0 {
+		t.Fatal("no ISR shrink proposed")
+	}
+	c.node(1).d.damage(damageLog, 2)
+	if got := c.fetch(1, FetchRequest{CurrentLeaderEpoch: -1, FetchOffset: 2, MaxBytes: 1 << 20}).one(t); got.Err != CodeKafkaStorageError {
+		t.Fatalf("fetch of the damaged batch: %+v", got)
+	}
+	if st := c.r(1).Status(); !st.Resigning {
+		t.Fatalf("node 1 did not resign with ISR %v: %+v", c.st.ISR, st)
+	}
+	c.commitAlters(c.node(1))
+	c.autoAlter = true
+	c.advance(50 * time.Millisecond)
+	st := c.r(1).Status()
+	if st.Resigning || st.Role != RoleLeader || !slices.Equal(c.st.ISR, []int32{1}) || !c.hasNote(1, "resume") {
+		t.Fatalf("node 1 after the shrink committed: ISR %v, status %+v, notes %v", c.st.ISR, st, c.node(1).notes)
+	}
+	if p := c.produce(1, batchOf("after"), -1).one(t); p.Err != CodeNone || p.BaseOffset != 8 {
+		t.Fatalf("produce after resuming: %+v", p)
+	}
+	if !c.hasNote(1, "lost") {
+		t.Fatalf("the damaged range was not declared lost: %v", c.node(1).notes)
+	}
+}

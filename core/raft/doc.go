@@ -130,7 +130,8 @@
 //     end, durably; the cut follows.
 //   - The high watermark is exposed (Ready.Committed, Status.HW, fetch responses) only
 //     as far as it is durable, so it never goes back on a member, across restarts too
-//     (unless the quorum state itself is lost: Status.QuorumStateLost). After a restart
+//     (unless the quorum state itself is lost, Status.QuorumStateLost, or the snapshot
+//     that raised it, Status.SnapshotLost). After a restart
 //     the entries from the snapshot (or log start) up to the persisted high watermark
 //     are delivered again, as far as the log holds them, for the node to rebuild its
 //     image.

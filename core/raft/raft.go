@@ -124,6 +124,11 @@ type Status struct {
 	// epoch, vote and high watermark started over from what the log shows and may be
 	// lower than before the restart. Set until the member has recovered.
 	QuorumStateLost bool
+	// SnapshotLost: this incarnation started with a snapshot that did not decode. The
+	// snapshot had raised the high watermark to its end; without it the high watermark
+	// starts over from the quorum state and may be lower than before the restart. Set
+	// until the member has recovered.
+	SnapshotLost bool
 }
 
 // Raft is one member of the controller quorum. It is not safe for concurrent use.
@@ -287,6 +292,7 @@ func (r *Raft) Status() Status {
 		LastEpoch:       r.log.lastEpoch(),
 		Recovering:      r.rec.active,
 		QuorumStateLost: r.rec.active && r.rec.stateLost,
+		SnapshotLost:    r.rec.active && r.rec.snapshotLost,
 	}
 }
 

@@ -11,8 +11,9 @@ type recovery struct {
 	// ackedOld is the acknowledged end below which it lost entries; -1 when unknown.
 	// Persisted with active.
 	ackedOld int64
-	// stateLost: this incarnation found no readable quorum state.
-	stateLost bool
+	// stateLost: this incarnation found no readable quorum state. snapshotLost: it found
+	// a snapshot that did not decode.
+	stateLost, snapshotLost bool
 
 	// followed is the epoch whose leader answered a fetch in this incarnation, -1 none;
 	// target is what the durable log must reach in it, set from that first answer.
@@ -122,7 +123,7 @@ func (r *Raft) maybeRecovered() {
 	case r.durableOffset < c.target || r.durableOffset < r.hwMem || r.fol.installing != nil || r.cut != nil:
 		return
 	}
-	c.active, c.ackedOld, c.stateLost = false, 0, false
+	c.active, c.ackedOld, c.stateLost, c.snapshotLost = false, 0, false, false
 	// It may have voted in this epoch before the loss; it votes only in later ones.
 	if r.voteFloor == noVotes {
 		r.voteFloor = 0

@@ -384,7 +384,7 @@ func TestLostSnapshotRestartsTheLogFromZero(t *testing.T) {
 		t.Fatalf("ops %v, want the snapshot removed and the log reset to 0", ops)
 	}
 	n.ops = append(n.ops, ops...)
-	if st := n.r.Status(); !st.Recovering || st.StartOffset != 0 || st.EndOffset != 0 || st.HW != 5 {
+	if st := n.r.Status(); !st.Recovering || !st.SnapshotLost || st.StartOffset != 0 || st.EndOffset != 0 || st.HW != 5 {
 		t.Fatalf("status %+v", st)
 	}
 	n.r.Tick(c.now)
@@ -393,7 +393,7 @@ func TestLostSnapshotRestartsTheLogFromZero(t *testing.T) {
 		c.advance(testMaxWait)
 	}
 	st := n.r.Status()
-	if st.Recovering || n.rd.Installed == nil || n.rd.Installed.EndOffset != 4 || st.EndOffset != 5 {
+	if st.Recovering || st.SnapshotLost || n.rd.Installed == nil || n.rd.Installed.EndOffset != 4 || st.EndOffset != 5 {
 		t.Fatalf("after catching up: %+v, installed %+v", st, n.rd.Installed)
 	}
 	if got := values(n.takeCommitted()); got != "4:d@1" {

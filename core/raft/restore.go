@@ -35,6 +35,7 @@ func New(cfg Config, rec Restored) (*Raft, error) {
 	}
 	var why []string
 	snapshotGone := r.restoreLog(rec, &why)
+	r.rec.snapshotLost = rec.SnapshotLost
 	qs := r.restoreQuorumState(loadQuorumState(rec.QuorumState, rec.QuorumStateCopy), rec, snapshotGone, &why)
 	r.epoch, r.votedFor, r.voteFloor = qs.epoch, qs.votedFor, qs.voteFloor
 	r.rec.active, r.rec.ackedOld = qs.recovering, qs.recoverAcked
