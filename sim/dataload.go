@@ -552,11 +552,38 @@ func (d *dataWorkload) coordinatorOffline(g *groupRun) bool {
 	if parts <= 0 {
 		parts = offsetsPartitionsDefault
 	}
-	if !d.offline(TopicPartition{coreOffsetsTopic, group.PartitionFor(g.spec.Name, parts)}) {
+	if !d.offline(TopicPartition{coreOffsetsTopic, group.PartitionFor(g.spec.Name, parts)}) && !d.offsetsUncreatable() {
 		return false
 	}
 	d.w.cov.Inc("liveness:group-coordinator-offline")
 	return true
+}
+
+// offsetsUncreatable reports whether the offsets topic, which the quorum leader's image
+// does not hold, never can be created: offsets.topic.replication.factor asks for more
+// live brokers than the liveness phase left up.
+func (d *dataWorkload) offsetsUncreatable() bool {
+	w := d.w
+	rf := int(w.cfg.Data.OffsetsRF)
+	if rf == 0 || !w.leavesDown() || w.phase == phaseSafety {
+		return false
+	}
+	v := View{w: w}
+	seer, ok := v.QuorumLeader()
+	if !ok {
+		return false
+	}
+	md, ok := v.Metadata(seer)
+	if !ok || slices.ContainsFunc(md.Topics, func(t TopicView) bool { return t.Name == coreOffsetsTopic }) {
+		return false
+	}
+	up := 0
+	for _, id := range w.cfg.Brokers() {
+		if !w.node(id).leftDown {
+			up++
+		}
+	}
+	return up < rf
 }
 
 // offsetsPartitionsDefault is the node's offsets.topic.num.partitions when the run
