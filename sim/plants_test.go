@@ -49,7 +49,7 @@ import (
 //	                               offsets partition's HW), 1 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME), sync-before-fsync
-// fails 426 seeds, fence-before-lease 304 and group-records-acks-one 105 (it needs a
+// fails 425 seeds, fence-before-lease 304 and group-records-acks-one 105 (it needs a
 // group and an offsets topic with more than one replica).
 //
 // peer-auth-skipped runs with the byzantine client in every seed (byzantine): only an
