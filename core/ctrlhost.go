@@ -209,11 +209,13 @@ func (p proposer) Propose(now int64, records [][]byte) (last int64, err error) {
 	return last, err
 }
 
-// ControllerStatus is the controller's view of the brokers, for checkers; false on a
-// node that runs no controller (not a voter).
-func (n *Node) ControllerStatus() (controller.Status, bool) {
+// EachControllerBroker calls fn with every broker as the node's controller sees it,
+// for checkers, and reports whether that controller is active; false, without calls, on
+// a node that runs no controller (not a voter). ids is scratch space, returned for
+// reuse.
+func (n *Node) EachControllerBroker(ids []int32, fn func(controller.BrokerStatus)) (bool, []int32) {
 	if n.ctrl.c == nil {
-		return controller.Status{}, false
+		return false, ids
 	}
-	return n.ctrl.c.Status(), true
+	return n.ctrl.c.EachBroker(ids, fn)
 }

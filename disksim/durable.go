@@ -99,3 +99,13 @@ func (f *FS) ListDurable(dir string) []string {
 	}
 	return out
 }
+
+// DirGen is a generation of directory dir's entries, resolved as ListDurable resolves
+// it: while it stays the same, so does what ListDurable returns.
+func (f *FS) DirGen(dir string) (uint64, bool) {
+	n, ok := f.lookupCertain(path.Clean(dir))
+	if !ok || !n.isDir() {
+		return 0, false
+	}
+	return n.dir.gen, true
+}

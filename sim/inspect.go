@@ -71,21 +71,15 @@ type Inspect struct {
 	// FencedBrokers appends to dst[:0] the brokers fenced (or not registered, of ids)
 	// in the node's metadata image.
 	FencedBrokers func(m Machine, ids, dst []int32) []int32
-	// Controller returns the node's controller's view of the brokers; false on a node
-	// that runs none.
-	Controller func(m Machine) (ControllerView, bool)
-}
-
-// ControllerView is what the checkers read of a controller. Times are on its node's
-// clock.
-type ControllerView struct {
-	Active  bool
-	Brokers []ControllerBroker
+	// Controller calls fn with every broker as the node's controller sees it and reports
+	// whether that controller is active (false, without calls, on a node that runs
+	// none). ids is scratch space, returned for reuse.
+	Controller func(m Machine, ids []int32, fn func(ControllerBroker)) (bool, []int32)
 }
 
 // ControllerBroker is one broker as a controller sees it: its registration epoch,
 // whether it is fenced or in controlled shutdown, and when the controller last heard
-// from it.
+// from it (on the controller's clock, while active).
 type ControllerBroker struct {
 	ID            int32
 	Epoch         int64

@@ -39,7 +39,7 @@ func init() {
 
 // controllerInspectable is what core.Node offers about its controller.
 type controllerInspectable interface {
-	ControllerStatus() (controller.Status, bool)
+	EachControllerBroker(ids []int32, fn func(controller.BrokerStatus)) (bool, []int32)
 }
 
 func coreFencedBrokers(m Machine, ids, dst []int32) []int32 {
@@ -57,20 +57,14 @@ func coreFencedBrokers(m Machine, ids, dst []int32) []int32 {
 	return out
 }
 
-func coreController(m Machine) (ControllerView, bool) {
+func coreController(m Machine, ids []int32, fn func(ControllerBroker)) (bool, []int32) {
 	c, ok := m.(controllerInspectable)
 	if !ok {
-		return ControllerView{}, false
+		return false, ids
 	}
-	st, ok := c.ControllerStatus()
-	if !ok {
-		return ControllerView{}, false
-	}
-	v := ControllerView{Active: st.Active}
-	for _, b := range st.Brokers {
-		v.Brokers = append(v.Brokers, ControllerBroker{ID: b.ID, Epoch: b.Epoch, Fenced: b.Fenced, ShuttingDown: b.ShuttingDown, LastHeartbeat: b.LastHeartbeat})
-	}
-	return v, true
+	return c.EachControllerBroker(ids, func(b controller.BrokerStatus) {
+		fn(ControllerBroker{ID: b.ID, Epoch: b.Epoch, Fenced: b.Fenced, ShuttingDown: b.ShuttingDown, LastHeartbeat: b.LastHeartbeat})
+	})
 }
 
 // coreReplicas runs after every step of a broker, so it allocates nothing once dst has

@@ -32,6 +32,9 @@ type leaseInvariants struct {
 	unfenced map[fenceKey]int64
 	// active lists the controllers active at their last step.
 	active map[int32]bool
+	// seen and ids are scratch space for reading a controller's brokers.
+	seen []ControllerBroker
+	ids  []int32
 	// leaseSpan bounds, on a controller's clock, how long after a heartbeat reached it
 	// the lease that heartbeat granted can last.
 	leaseSpan int64
@@ -67,8 +70,10 @@ func (l *leaseInvariants) check(n *simNode) (string, error) {
 	if ins.Controller == nil || !n.spec.Voter {
 		return "", nil
 	}
-	cv, ok := ins.Controller(n.m)
-	if !ok || !cv.Active {
+	l.seen = l.seen[:0]
+	var active bool
+	active, l.ids = ins.Controller(n.m, l.ids, func(b ControllerBroker) { l.seen = append(l.seen, b) })
+	if !active {
 		if l.active[id] {
 			// A controller that activates again hears every broker anew: what it saw
 			// before says nothing about its next view.
@@ -84,7 +89,7 @@ func (l *leaseInvariants) check(n *simNode) (string, error) {
 	}
 	l.active[id] = true
 	now := n.localNow()
-	for _, b := range cv.Brokers {
+	for _, b := range l.seen {
 		k := fenceKey{id, b.ID, b.Epoch}
 		heard, seen := l.unfenced[k]
 		if !b.Fenced {

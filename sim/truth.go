@@ -49,11 +49,48 @@ type truthKey struct {
 // segment's walk so that every byte is checksummed once per durable generation.
 type durableTruth struct {
 	walks map[truthKey]*truthWalk
-	buf   []byte
+	// segments holds each log directory's segment bases (sorted) as of a generation of
+	// its entries.
+	segments map[truthKey]segmentList
+	buf      []byte
+}
+
+type segmentList struct {
+	gen   uint64
+	bases []int64
 }
 
 func newDurableTruth() *durableTruth {
-	return &durableTruth{walks: map[truthKey]*truthWalk{}}
+	return &durableTruth{walks: map[truthKey]*truthWalk{}, segments: map[truthKey]segmentList{}}
+}
+
+// segmentBelow finds the base of the segment of log that would hold offset o on fs's
+// durable image: the largest base at or below it.
+func (t *durableTruth) segmentBelow(fs *disksim.FS, log disk.LogID, o int64) (int64, bool) {
+	gen, ok := fs.DirGen(string(log))
+	if !ok {
+		return 0, false
+	}
+	k := truthKey{fs, string(log)}
+	sl, cached := t.segments[k]
+	if !cached || sl.gen != gen {
+		sl = segmentList{gen: gen}
+		for _, name := range fs.ListDurable(string(log)) {
+			if base, suffix, ok := storage.ParseSegmentFileName(name); ok && suffix == storage.LogFileSuffix {
+				sl.bases = append(sl.bases, base)
+			}
+		}
+		slices.Sort(sl.bases)
+		t.segments[k] = sl
+	}
+	i, found := slices.BinarySearch(sl.bases, o)
+	if found {
+		return o, true
+	}
+	if i == 0 {
+		return 0, false
+	}
+	return sl.bases[i-1], true
 }
 
 // forget drops the walks of a disk that a crash replaced.
@@ -62,6 +99,12 @@ func (t *durableTruth) forget(fs *disksim.FS) {
 	for k := range t.walks {
 		if k.fs == fs {
 			delete(t.walks, k)
+		}
+	}
+	// order-independent: the same.
+	for k := range t.segments {
+		if k.fs == fs {
+			delete(t.segments, k)
 		}
 	}
 }
@@ -73,7 +116,7 @@ func (t *durableTruth) holds(fs *disksim.FS, log disk.LogID, o int64) (bool, int
 	if o <= 0 {
 		return true, 0
 	}
-	base, ok := segmentBelow(fs.ListDurable(string(log)), o-1)
+	base, ok := t.segmentBelow(fs, log, o-1)
 	if !ok {
 		return false, 0
 	}
@@ -109,19 +152,6 @@ func (t *durableTruth) holds(fs *disksim.FS, log disk.LogID, o int64) (bool, int
 		wk.next = h.NextOffset()
 	}
 	return wk.next >= o, wk.next
-}
-
-// segmentBelow finds, among a log directory's names, the base of the segment that
-// would hold offset o: the largest base at or below it.
-func segmentBelow(names []string, o int64) (int64, bool) {
-	best, found := int64(0), false
-	for _, name := range names {
-		base, suffix, ok := storage.ParseSegmentFileName(name)
-		if ok && suffix == storage.LogFileSuffix && base <= o && (!found || base > best) {
-			best, found = base, true
-		}
-	}
-	return best, found
 }
 
 // checkDurable checks that offsets below o of leader r's partition are on the synced

@@ -290,6 +290,22 @@ func (c *Controller) Status() Status {
 	return st
 }
 
+// EachBroker calls fn with every registered broker as Status would list it (without
+// FenceAt and LeaseEndMax), for checkers that look after every step; it reports whether
+// the controller is active. ids is scratch space, returned for reuse.
+func (c *Controller) EachBroker(ids []int32, fn func(BrokerStatus)) (bool, []int32) {
+	ids = c.pending.AppendBrokerIDs(ids[:0])
+	for _, id := range ids {
+		epoch, fenced, _ := c.pending.BrokerEpoch(id)
+		bs := BrokerStatus{ID: id, Epoch: epoch, Fenced: fenced, ShuttingDown: c.shuttingDown[id]}
+		if c.active {
+			bs.LastHeartbeat = c.lastHeard[id]
+		}
+		fn(bs)
+	}
+	return c.active, ids
+}
+
 // leaseSpanMax bounds, on the controller's clock, how long after receiving a heartbeat
 // the broker's lease from it can last: the broker sent it no later than it arrived, and
 // LeaseDuration on the broker's clock is at most LeaseDuration/(1-drift) real time,
