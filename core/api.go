@@ -91,6 +91,11 @@ func (o *Output) Empty() bool {
 type FatalError struct {
 	Node   int32
 	Reason string
+	// Invariant says the stop has no disk fault behind it: the node's state contradicts
+	// what was committed (a metadata log asked to truncate below its high watermark, or
+	// left diverging; a committed record or a leader's snapshot that does not apply). A
+	// restart does not make it right: the simulator fails the run.
+	Invariant bool
 }
 
 func (e *FatalError) Error() string { return fmt.Sprintf("node %d stopped: %s", e.Node, e.Reason) }

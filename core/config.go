@@ -114,6 +114,11 @@ type Defaults struct {
 	FlushAsync bool
 	// OffsetsTopicPartitions is offsets.topic.num.partitions (Kafka's default: 50).
 	OffsetsTopicPartitions int32
+	// OffsetsTopicReplicationFactor is offsets.topic.replication.factor: the offsets
+	// topic is created with it once that many brokers are live (FindCoordinator answers
+	// COORDINATOR_NOT_AVAILABLE until then, as Kafka does). 0 creates it at once with as
+	// many replicas as live brokers, up to 3.
+	OffsetsTopicReplicationFactor int32
 }
 
 // Kafka's defaults for the byte limits of Config.

@@ -208,3 +208,14 @@ func (p proposer) Propose(now int64, records [][]byte) (last int64, err error) {
 	p.n.stepQuorum(func() { last, err = p.n.quorum.raft.Propose(now, records) })
 	return last, err
 }
+
+// EachControllerBroker calls fn with every broker as the node's controller sees it,
+// for checkers, and reports whether that controller is active; false, without calls, on
+// a node that runs no controller (not a voter). ids is scratch space, returned for
+// reuse.
+func (n *Node) EachControllerBroker(ids []int32, fn func(controller.BrokerStatus)) (bool, []int32) {
+	if n.ctrl.c == nil {
+		return false, ids
+	}
+	return n.ctrl.c.EachBroker(ids, fn)
+}

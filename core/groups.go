@@ -10,6 +10,7 @@ import (
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/partition"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -113,17 +114,24 @@ func (g *groupHost) createOffsetsTopic(n *Node) {
 	if g.creating {
 		return
 	}
-	g.creating = true
 	live := 0
 	for _, b := range n.quorum.image.Brokers() {
 		if !b.Fenced {
 			live++
 		}
 	}
+	rf := int16(max(1, min(3, live)))
+	if want := n.cfg.Defaults.OffsetsTopicReplicationFactor; want > 0 {
+		if int32(live) < want {
+			return // not yet: too few brokers are live for the replication asked
+		}
+		rf = int16(want)
+	}
+	g.creating = true
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.SetVersion(5)
 	t := kmsg.NewCreateTopicsRequestTopic()
-	t.Topic, t.NumPartitions, t.ReplicationFactor = OffsetsTopic, n.cfg.Defaults.OffsetsTopicPartitions, int16(max(1, min(3, live)))
+	t.Topic, t.NumPartitions, t.ReplicationFactor = OffsetsTopic, n.cfg.Defaults.OffsetsTopicPartitions, rf
 	compact := "compact"
 	t.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "cleanup.policy", Value: &compact}}
 	req.Topics = append(req.Topics, t)
@@ -192,8 +200,12 @@ func (l *offsetsLog) Append(now int64, recs []group.KV, done func(int64, error))
 		done(-1, fmt.Errorf("%w: %v", group.ErrTooLarge, err))
 		return
 	}
+	acks := int16(-1)
+	if l.n.cfg.Plants.On(plant.GroupRecordsAcksOne) {
+		acks = 1 // planted bug: answered once durable here, before the ISR has it
+	}
 	l.n.withReplica(r, func() {
-		r.r.Produce(now, batch, -1, offsetsAppendTimeout, func(res partition.ProduceResult) {
+		r.r.Produce(now, batch, acks, offsetsAppendTimeout, func(res partition.ProduceResult) {
 			switch res.Err {
 			case 0:
 				done(res.BaseOffset, nil)

@@ -197,12 +197,17 @@ func (n *Node) Drain() Output {
 }
 
 // stop makes the node fatal: every later input is ignored.
-func (n *Node) stop(reason string) {
+func (n *Node) stop(reason string) { n.halt(reason, false) }
+
+// stopBroken makes the node fatal for a broken invariant (FatalError.Invariant).
+func (n *Node) stopBroken(reason string) { n.halt(reason, true) }
+
+func (n *Node) halt(reason string, invariant bool) {
 	if n.stopped {
 		return
 	}
 	n.stopped = true
-	n.out.Fatal = &FatalError{Node: n.cfg.NodeID, Reason: reason}
+	n.out.Fatal = &FatalError{Node: n.cfg.NodeID, Reason: reason, Invariant: invariant}
 }
 
 // Stopped reports whether the node hit a fatal error.

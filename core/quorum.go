@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 
@@ -140,7 +141,7 @@ func (n *Node) drainQuorum(now int64) {
 		n.note("quorum-"+note.Kind, note.Text)
 	}
 	if rd.Fatal != nil {
-		n.stop(fmt.Sprintf("metadata quorum: %v", rd.Fatal))
+		n.halt(fmt.Sprintf("metadata quorum: %v", rd.Fatal), errors.Is(rd.Fatal, raft.ErrBrokenInvariant))
 		return
 	}
 	for _, env := range rd.Messages {
@@ -155,7 +156,7 @@ func (n *Node) drainQuorum(now int64) {
 	if s := rd.Installed; s != nil {
 		im, err := metadata.DecodeSnapshot(s.Data)
 		if err != nil {
-			n.stop(fmt.Sprintf("installed metadata snapshot at %d: %v", s.EndOffset, err))
+			n.stopBroken(fmt.Sprintf("installed metadata snapshot at %d: %v", s.EndOffset, err))
 			return
 		}
 		q.image, q.lastEpoch, q.applied, q.sinceSnapshot = im, s.Epoch, s.EndOffset, 0
@@ -185,7 +186,7 @@ func (n *Node) applyCommitted(entries []raft.Entry) bool {
 			im, err = im.Apply(e.Offset, rec)
 		}
 		if err != nil {
-			n.stop(fmt.Sprintf("committed metadata record at %d: %v", e.Offset, err))
+			n.stopBroken(fmt.Sprintf("committed metadata record at %d: %v", e.Offset, err))
 			return false
 		}
 		q.sinceSnapshot++

@@ -143,6 +143,8 @@ func validateDefaults(c Config) error {
 		return fmt.Errorf("min.insync.replicas=%d above default.replication.factor=%d", d.MinInsyncReplicas, d.ReplicationFactor)
 	case d.OffsetsTopicPartitions < 1:
 		return fmt.Errorf("offsets.topic.num.partitions=%d: want at least 1", d.OffsetsTopicPartitions)
+	case d.OffsetsTopicReplicationFactor < 0 || d.OffsetsTopicReplicationFactor > math.MaxInt16:
+		return fmt.Errorf("offsets.topic.replication.factor=%d: want 0 (up to 3 live brokers) to %d", d.OffsetsTopicReplicationFactor, math.MaxInt16)
 	}
 	return nil
 }

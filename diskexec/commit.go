@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/plant"
 )
 
 // Group commit, as both worlds run it.
@@ -37,6 +38,8 @@ type Runner interface {
 // by one goroutine at a time.
 type Queue struct {
 	ops []disk.Op
+	// Plants are the planted bugs switched on (the simulator's; never in the node).
+	Plants plant.Set
 }
 
 // Add queues ops behind everything added before.
@@ -56,13 +59,19 @@ func (q *Queue) Take(n int) *Batch {
 	rest := copy(q.ops, q.ops[n:])
 	clear(q.ops[rest:]) // let the taken ops' data go
 	q.ops = q.ops[:rest]
-	return NewBatch(ops)
+	b := NewBatch(ops)
+	// Planted bug: the Syncs' completions leave with the early step, before the fsyncs
+	// that cover them run.
+	b.syncEarly = q.Plants.On(plant.SyncBeforeFsync)
+	return b
 }
 
 // Batch is ops that run as one group commit, in two steps (see above).
 type Batch struct {
 	ops   []disk.Op
 	first int // index of the first Sync, len(ops) when there is none
+	// syncEarly is the plant sync-before-fsync (see Queue.Take).
+	syncEarly bool
 }
 
 // NewBatch makes a batch of ops, in their order.
@@ -80,11 +89,57 @@ func NewBatch(ops []disk.Op) *Batch {
 // Ops is the batch's ops, in order.
 func (b *Batch) Ops() []disk.Op { return b.ops }
 
-// Early is the ops of the early step: those before the first Sync.
-func (b *Batch) Early() []disk.Op { return b.ops[:b.first] }
+// Early is the ops whose completions the early step releases: those before the first
+// Sync.
+func (b *Batch) Early() []disk.Op {
+	if b.syncEarly {
+		return append(b.ops[:b.first:b.first], b.lateSyncs(true)...)
+	}
+	return b.ops[:b.first]
+}
 
-// Late is the ops of the late step: the first Sync and everything after it.
-func (b *Batch) Late() []disk.Op { return b.ops[b.first:] }
+// Late is the ops whose completions the late step releases: the first Sync and
+// everything after it.
+func (b *Batch) Late() []disk.Op {
+	if b.syncEarly {
+		return b.lateSyncs(false)
+	}
+	return b.ops[b.first:]
+}
+
+// HasLate reports whether the batch has a late step: a Sync, and maybe ops after it.
+func (b *Batch) HasLate() bool { return b.first < len(b.ops) }
+
+// RunsEarly reports whether the op at index i of Ops runs in the early step.
+func (b *Batch) RunsEarly(i int) bool { return i < b.first }
+
+// lateSyncs returns, for the plant, the late step's ops whose completions the early
+// step releases (syncs), or the others: the Syncs of each log before the late step's
+// first other op of that log, whose completions would otherwise leave out of order.
+func (b *Batch) lateSyncs(syncs bool) []disk.Op {
+	var out []disk.Op
+	for i, op := range b.ops[b.first:] {
+		if b.releasedEarly(b.first+i) == syncs {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// releasedEarly reports whether, with the plant, the completion of the late op at
+// index i leaves with the early step.
+func (b *Batch) releasedEarly(i int) bool {
+	op := b.ops[i]
+	if op.Kind != disk.Sync {
+		return false
+	}
+	for _, prev := range b.ops[b.first:i] {
+		if prev.Log == op.Log && prev.Kind != disk.Sync {
+			return false
+		}
+	}
+	return true
+}
 
 // Fsyncs is how many fsyncs the late step makes: one per log its Syncs name.
 func (b *Batch) Fsyncs() int {
@@ -109,10 +164,16 @@ func containsLog(logs []disk.LogID, id disk.LogID) bool {
 // RunEarly runs the early step and returns the completions that may be released now,
 // before the batch's fsyncs: those of the ops before its first Sync, none of them a Sync.
 func (b *Batch) RunEarly(r Runner) []disk.Done {
-	if b.first == 0 {
-		return nil
+	var dones []disk.Done
+	if b.first > 0 {
+		dones = r.DoAll(b.ops[:b.first])
 	}
-	return r.DoAll(b.Early())
+	if b.syncEarly {
+		for _, op := range b.lateSyncs(true) {
+			dones = append(dones, disk.Done{ID: op.ID, Kind: op.Kind, Log: op.Log})
+		}
+	}
+	return dones
 }
 
 // RunLate runs the late step: every op of it but the Syncs, then the Syncs (one fsync
@@ -120,7 +181,7 @@ func (b *Batch) RunEarly(r Runner) []disk.Done {
 // returns the step's completions in op order; they may be released only now that it
 // returned, after the fsyncs ran.
 func (b *Batch) RunLate(r Runner, fsync func(run func())) []disk.Done {
-	late := b.Late()
+	late := b.ops[b.first:]
 	if len(late) == 0 {
 		return nil
 	}
@@ -147,14 +208,17 @@ func (b *Batch) RunLate(r Runner, fsync func(run func())) []disk.Done {
 	} else {
 		syncDones = r.DoAll(syncs)
 	}
-	if len(otherDones) == 0 {
+	if len(otherDones) == 0 && !b.syncEarly {
 		return syncDones // the step holds only Syncs, already in op order
 	}
 	dones := make([]disk.Done, 0, len(late))
-	for _, op := range late {
-		if op.Kind == disk.Sync {
+	for i, op := range late {
+		switch {
+		case op.Kind == disk.Sync && b.syncEarly && b.releasedEarly(b.first+i):
+			syncDones = syncDones[1:] // released by the early step already
+		case op.Kind == disk.Sync:
 			dones, syncDones = append(dones, syncDones[0]), syncDones[1:]
-		} else {
+		default:
 			dones, otherDones = append(dones, otherDones[0]), otherDones[1:]
 		}
 	}

@@ -225,6 +225,7 @@ func corruptBlock(fd *fileData, k, off int64, masks []byte) bool {
 	durHit := flip(newDur, fd.dur.size)
 	if durHit {
 		fd.dur.blocks[k] = newDur
+		fd.durGen++ // durable bytes changed in place
 	}
 	if _, dirty := fd.dirty[k]; dirty {
 		return flip(fd.cur.blocks[k], fd.cur.size) || durHit

@@ -87,6 +87,13 @@ type fileData struct {
 	spare []*block
 	// pool is the FS's blocks of released files, which writable takes after spare.
 	pool *blockPool
+	// durGen counts the Syncs that may have changed durable bytes below the durable size
+	// they found (a truncation or an overwrite made durable): a reader of the durable
+	// image that saw generation g up to some size may trust what it read while the
+	// generation stays g. overwrote reports a write below the durable size since the
+	// last Sync.
+	durGen    uint64
+	overwrote bool
 }
 
 // spareBlocksMax bounds the blocks a file keeps for reuse.
@@ -218,6 +225,9 @@ func (fd *fileData) setDurable(k int64, b *block) {
 // write costs O(len(p)) plus one block copy per block not yet dirty.
 func (fd *fileData) write(p []byte, off int64) {
 	end := off + int64(len(p))
+	if off < fd.dur.size {
+		fd.overwrote = true
+	}
 	for pos := off; pos < end; {
 		k, in := pos/BlockSize, int(pos%BlockSize)
 		step := int(min(int64(BlockSize-in), end-pos))
@@ -312,6 +322,10 @@ func (fd *fileData) sync() {
 		}
 	}
 	clear(fd.holes)
+	if fd.truncated || fd.overwrote {
+		fd.durGen++
+	}
+	fd.overwrote = false
 	fd.dur.size = fd.cur.size
 	fd.truncated = false
 	fd.truncFloor, fd.truncLast = 0, 0
@@ -387,6 +401,8 @@ func (fd *fileData) clone(pool *blockPool) *fileData {
 		failNextSync:  fd.failNextSync,
 		failNextWrite: fd.failNextWrite,
 		pool:          pool,
+		durGen:        fd.durGen,
+		overwrote:     fd.overwrote,
 	}
 	for k, b := range fd.dur.blocks {
 		c.dur.blocks[k] = b

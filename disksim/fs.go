@@ -46,6 +46,8 @@ type dirData struct {
 	// pending maps each name whose cur and dur entries differ to the last change that
 	// touched it.
 	pending map[string]changeID
+	// gen counts the changes to cur and dur, for readers that keep a listing.
+	gen uint64
 }
 
 func newDirData() *dirData {
@@ -197,6 +199,7 @@ func underlying(err error) error {
 // current entries, as part of change ch.
 func (f *FS) setEntry(dir *inode, name string, target *inode, ch changeID) {
 	d := dir.dir
+	d.gen++
 	var old *inode
 	if id, ok := d.cur[name]; ok {
 		old = f.inodes[id]
@@ -443,6 +446,7 @@ func (f *FS) SyncDir(dir string) error {
 
 func (f *FS) syncDir(n *inode) {
 	d := n.dir
+	d.gen++
 	var dropped []*inode
 	for _, name := range sortedNames(d.pending) {
 		if id, ok := d.dur[name]; ok {

@@ -26,7 +26,7 @@ func (f *FS) Clone() *FS {
 		if n.file != nil {
 			cn.file = n.file.clone(&c.pool)
 		} else {
-			cn.dir = &dirData{cur: cloneMap(n.dir.cur), dur: cloneMap(n.dir.dur), pending: cloneMap(n.dir.pending)}
+			cn.dir = &dirData{cur: cloneMap(n.dir.cur), dur: cloneMap(n.dir.dur), pending: cloneMap(n.dir.pending), gen: n.dir.gen}
 		}
 		c.inodes[id] = cn
 	}

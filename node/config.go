@@ -271,6 +271,9 @@ var settings = []Setting{
 	{"offsets.topic.num.partitions", "50", "partitions of __consumer_offsets", func(c *Config, v string) error {
 		return parsePositive32(v, &c.Defaults.OffsetsTopicPartitions)
 	}},
+	{"offsets.topic.replication.factor", "0", "replicas of __consumer_offsets, created once that many brokers are live; 0: as many as are live, up to 3", func(c *Config, v string) error {
+		return parseInt32(v, &c.Defaults.OffsetsTopicReplicationFactor)
+	}},
 	{"log.segment.bytes", strconv.Itoa(storage.DefaultSegmentBytesMax), "a log segment rolls at this size", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1<<14 || n > 1<<31-1 {

@@ -91,8 +91,10 @@
 // The timings of core.Timing (controller.quorum.*.ms, broker.heartbeat.interval.ms,
 // broker.session.timeout.ms, broker.lease.ms, clock.drift.max, replica.*.ms,
 // request.timeout.ms) and the topic defaults of core.Defaults (num.partitions,
-// default.replication.factor, min.insync.replicas, offsets.topic.num.partitions) use
-// Kafka's names and defaults where Kafka has them.
+// default.replication.factor, min.insync.replicas, offsets.topic.num.partitions,
+// offsets.topic.replication.factor) use Kafka's names, and Kafka's defaults where Kafka
+// has them (offsets.topic.replication.factor defaults to 0: as many replicas as brokers
+// are live when the first group looks for its coordinator, up to 3).
 //
 // The data directory holds the logs (one directory per partition, Kafka's layout), the
 // quorum state and metadata snapshot, a lock file (one process per directory) and

@@ -16,6 +16,9 @@ type checkers struct {
 	quorum     *quorumInvariants
 	data       *dataInvariants
 	serve      *serveWatch
+	lease      *leaseInvariants
+	// truth reads the disks' durable images (truth.go).
+	truth *durableTruth
 	// Results of the history checks, for the run's result.
 	unknown         []string // checks that ran out of time
 	linearizability string   // Porcupine's visualization of a failed check
@@ -25,13 +28,16 @@ type checkers struct {
 }
 
 func newCheckers(w *World) *checkers {
-	c := &checkers{w: w, invariants: w.opts.Invariants}
+	c := &checkers{w: w, invariants: w.opts.Invariants, truth: newDurableTruth()}
 	if w.opts.Inspect != nil && w.opts.Inspect.Quorum != nil {
 		c.quorum = newQuorumInvariants(w)
 	}
 	if w.cfg.Data.On() {
-		c.data = newDataInvariants(w)
+		c.data = newDataInvariants(w, c.truth)
 		c.serve = newServeWatch(w)
+	}
+	if w.opts.Inspect != nil {
+		c.lease = newLeaseInvariants(w)
 	}
 	return c
 }
@@ -52,13 +58,22 @@ func (c *checkers) afterStep(n *simNode) {
 	if c.data != nil {
 		if err := c.data.check(n); err != nil {
 			checker := "invariant:partitions"
-			if errors.As(err, new(groupViolation)) {
+			switch {
+			case errors.As(err, new(groupViolation)):
 				checker = "invariant:groups"
+			case errors.As(err, new(durableViolation)):
+				checker = "invariant:durable"
 			}
 			w.fail(checker, n.spec.ID, "%v", err)
 			return
 		}
 		c.serve.stepped(n)
+	}
+	if c.lease != nil {
+		if checker, err := c.lease.check(n); err != nil {
+			w.fail(checker, n.spec.ID, "%v", err)
+			return
+		}
 	}
 	for _, inv := range c.invariants {
 		if err := inv.Check(v, n.spec.ID); err != nil {
@@ -76,6 +91,7 @@ func (c *checkers) afterStart(n *simNode) {
 }
 
 func (c *checkers) afterCrash(n *simNode) {
+	c.truth.forget(n.fs)
 	if c.quorum != nil {
 		c.quorum.crashed(n.spec.ID)
 	}

@@ -52,6 +52,9 @@ type FaultConfig struct {
 	// quorum leader crashes with ElectedCrashPPM right after its election.
 	Storm           bool
 	ElectedCrashPPM int64
+	// TakeoverCrashPPM is the chance that a broker that just took over the leadership
+	// of a data partition crashes right after: back-to-back failovers.
+	TakeoverCrashPPM int64
 	// Byzantine runs an attacker outside the cluster (attack.go) from the start of the
 	// run to its end, the liveness phase included: every ~AttackInterval it sends forged
 	// or malformed traffic to a client listener or a peer endpoint, and it follows a
@@ -299,6 +302,7 @@ func Draw(seed uint64, plants plant.Set) Config {
 // drawExtra draws what was added to the configuration after the first release of the
 // simulator, from its own stream so that the earlier draws stay as they were.
 func drawExtra(seed uint64, c *Config) {
+	drawEvenQuorum(seed, c)
 	c.Data = drawData(seed, len(c.Brokers()))
 	c.Data.DeliveryTimeout = 4 * clientRequestTimeout(c.Timing)
 	rng := Stream(seed, streamDataConfig, 1)
@@ -334,6 +338,27 @@ func drawExtra(seed uint64, c *Config) {
 	drawShutdown(seed, c.Timing, &c.Faults)
 	drawLogs(seed, c)
 	drawWide(seed, c)
+	if rng := Stream(seed, streamDataConfig, 6); c.Faults.Crash && c.Data.On() && rng.IntN(4) == 0 {
+		c.Faults.TakeoverCrashPPM = 200_000 + rng.Int64N(500_000)
+	}
+}
+
+// drawEvenQuorum makes the controller quorum of a fifth of the clusters whose voters
+// are brokers too an even number of voters, 2 or 4, from its own stream: a majority is
+// then more than half, and a split in halves leaves no side able to elect.
+func drawEvenQuorum(seed uint64, c *Config) {
+	rng := Stream(seed, streamDataConfig, 7)
+	size := len(c.Nodes)
+	if c.Separate || size < 2 || rng.IntN(5) != 0 {
+		return
+	}
+	voters := 2
+	if size >= 4 && rng.IntN(2) == 0 {
+		voters = 4
+	}
+	for i := range c.Nodes {
+		c.Nodes[i].Voter = i < voters
+	}
 }
 
 // drawLogs draws partition corruption, from the logs' own stream. How the logs lie in
@@ -577,6 +602,9 @@ func (c Config) String() string {
 		if f.CrashOnWrite {
 			fmt.Fprintf(&b, "  crash while writing state files: %s of writes\n", ppm(f.CrashOnWritePPM))
 		}
+		if f.TakeoverCrashPPM > 0 {
+			fmt.Fprintf(&b, "  back-to-back failovers: a new data partition leader crashes right after taking over in %s of takeovers\n", ppm(f.TakeoverCrashPPM))
+		}
 		if f.Storm {
 			fmt.Fprintf(&b, "  storm: a new quorum leader crashes right after its election in %s of elections\n", ppm(f.ElectedCrashPPM))
 		}
@@ -634,8 +662,8 @@ func (c *Config) validate() error {
 	if !slices.IsSortedFunc(c.Nodes, func(a, b NodeSpec) int { return int(a.ID - b.ID) }) {
 		return fmt.Errorf("sim: nodes are not sorted by id")
 	}
-	if v := len(c.Voters()); v == 0 || v%2 == 0 {
-		return fmt.Errorf("sim: %d voters; want an odd number", v)
+	if len(c.Voters()) == 0 {
+		return fmt.Errorf("sim: no voters")
 	}
 	if len(c.Brokers()) == 0 {
 		return fmt.Errorf("sim: no brokers")

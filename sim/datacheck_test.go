@@ -228,7 +228,7 @@ func dataFixture(async bool) (*dataInvariants, []*simNode, []*fakeData) {
 		w.nodes = append(w.nodes, n)
 		nodes, ms = append(nodes, n), append(ms, m)
 	}
-	return newDataInvariants(w), nodes, ms
+	return newDataInvariants(w, newDurableTruth()), nodes, ms
 }
 
 // stepCheck runs the invariants as after n took an input: the fixtures change a node's

@@ -31,8 +31,10 @@ type DataConfig struct {
 	// which gives up promise 1 of DESIGN.md: a correlated power loss may lose
 	// acknowledged acks=all records. The checkers then report such a loss as allowed.
 	FlushAsync bool
-	// OffsetsPartitions is offsets.topic.num.partitions.
+	// OffsetsPartitions is offsets.topic.num.partitions; OffsetsRF is
+	// offsets.topic.replication.factor (0: as many replicas as live brokers, up to 3).
 	OffsetsPartitions int32
+	OffsetsRF         int32
 	// DeliveryTimeout bounds how long a producer keeps retrying one batch.
 	DeliveryTimeout time.Duration
 	// DeletePPM is the chance of a reader's operation to be a DeleteRecords below
@@ -132,6 +134,12 @@ func drawData(seed uint64, brokers int) DataConfig {
 		if rng.IntN(2) == 0 {
 			d.GrowInterval = time.Duration(4+rng.IntN(12)) * time.Second
 		}
+		if rng.IntN(3) != 0 {
+			// Kafka's offsets.topic.replication.factor, up to the brokers: group records
+			// then wait for followers (otherwise the topic gets as many replicas as
+			// brokers are live when the first group looks for its coordinator, often one).
+			d.OffsetsRF = int32(min(brokers, 3))
+		}
 	}
 	return d
 }
@@ -170,7 +178,11 @@ func (d *DataConfig) String() string {
 	if d.FlushAsync {
 		flush = "async (acknowledged writes may be lost to a correlated power loss)"
 	}
-	fmt.Fprintf(&b, "; log.flush=%s; an op every ~%v; fetch wait <= %v; offsets partitions %d\n", flush, d.OpInterval, d.FetchWaitMax, d.OffsetsPartitions)
+	fmt.Fprintf(&b, "; log.flush=%s; an op every ~%v; fetch wait <= %v; offsets partitions %d", flush, d.OpInterval, d.FetchWaitMax, d.OffsetsPartitions)
+	if d.OffsetsRF > 0 {
+		fmt.Fprintf(&b, " rf=%d", d.OffsetsRF)
+	}
+	b.WriteString("\n")
 	b.WriteString("  producers:")
 	for i, p := range d.Producers {
 		kind := "plain"

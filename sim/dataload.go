@@ -299,12 +299,24 @@ func (d *dataWorkload) probeRead(tp TopicPartition, offset int64, next func()) {
 			// still holds the record to its final read (below its start, or in it).
 			served = true
 		}
+		if offset < 0 && f.Outcome == Failed && f.Code == errCorruptMessage && d.declaredLost(tp, 0) {
+			// The log start lies in a range the partition declared lost: reads of it
+			// fail there, and only there, by design; the leader answered.
+			w.cov.Inc("liveness:probe-read-declared-lost")
+			served = true
+		}
 		if served {
 			next()
 			return
 		}
 		c.later(dataBackoff, func() { c.refreshTopics(func() { d.probeRead(tp, offset, next) }) })
 	})
+}
+
+// declaredLost reports whether offset lies in a range tp declared lost.
+func (d *dataWorkload) declaredLost(tp TopicPartition, offset int64) bool {
+	c := d.w.checks.data
+	return c != nil && slices.ContainsFunc(c.declared[tp], func(r offRange) bool { return r.contains(offset) })
 }
 
 // produceOnce sends one record with acks as a plain producer would, and calls done with
@@ -558,11 +570,38 @@ func (d *dataWorkload) coordinatorOffline(g *groupRun) bool {
 	if parts <= 0 {
 		parts = offsetsPartitionsDefault
 	}
-	if !d.offline(TopicPartition{coreOffsetsTopic, group.PartitionFor(g.spec.Name, parts)}) {
+	if !d.offline(TopicPartition{coreOffsetsTopic, group.PartitionFor(g.spec.Name, parts)}) && !d.offsetsUncreatable() {
 		return false
 	}
 	d.w.cov.Inc("liveness:group-coordinator-offline")
 	return true
+}
+
+// offsetsUncreatable reports whether the offsets topic, which the quorum leader's image
+// does not hold, never can be created: offsets.topic.replication.factor asks for more
+// live brokers than the liveness phase left up.
+func (d *dataWorkload) offsetsUncreatable() bool {
+	w := d.w
+	rf := int(w.cfg.Data.OffsetsRF)
+	if rf == 0 || !w.leavesDown() || w.phase == phaseSafety {
+		return false
+	}
+	v := View{w: w}
+	seer, ok := v.QuorumLeader()
+	if !ok {
+		return false
+	}
+	md, ok := v.Metadata(seer)
+	if !ok || slices.ContainsFunc(md.Topics, func(t TopicView) bool { return t.Name == coreOffsetsTopic }) {
+		return false
+	}
+	up := 0
+	for _, id := range w.cfg.Brokers() {
+		if !w.node(id).leftDown {
+			up++
+		}
+	}
+	return up < rf
 }
 
 // offsetsPartitionsDefault is the node's offsets.topic.num.partitions when the run

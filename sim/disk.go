@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/diskexec"
 	"github.com/seedlog/seedlog/disksim"
 )
 
@@ -49,7 +50,9 @@ func (n *simNode) startBatch() {
 	n.batch = b
 	var early, late time.Duration
 	for _, op := range b.Early() {
-		early += n.opLatency(op)
+		if op.Kind != disk.Sync { // a Sync's time is its fsync's, in the late step
+			early += n.opLatency(op)
+		}
 	}
 	for _, op := range b.Late() {
 		if op.Kind != disk.Sync {
@@ -67,18 +70,35 @@ func (n *simNode) startBatch() {
 	if i := slices.IndexFunc(b.Ops(), func(op disk.Op) bool { return op.ID == n.crashOp }); n.crashOp != 0 && i >= 0 {
 		// The armed crash strikes while the step that carries its op runs.
 		end := lateAt
-		if i < len(b.Early()) {
+		if b.RunsEarly(i) {
 			end = earlyAt
 		}
 		n.crashOp = 0
 		n.strike(end-w.now, thenUnknown)
 	}
+	if n.armed == armUnsynced && n.crashOp == 0 && b.Fsyncs() > 0 && lateAt > earlyAt+1 && earlyWrite(b) {
+		// Strike once the early step's writes completed, before the fsyncs do (an event
+		// at earlyAt scheduled after this one comes after it).
+		n.armed = armNone
+		w.cov.Inc("fault:crash-before-fsync")
+		n.strikeBetween(earlyAt-w.now+1, lateAt-w.now, thenUnknown)
+	}
 	if len(b.Early()) > 0 {
 		n.scheduleStep(earlyAt, stepEarly)
 	}
-	if len(b.Late()) > 0 {
+	if b.HasLate() {
 		n.scheduleStep(lateAt, stepLate)
 	}
+}
+
+// earlyWrite reports whether b's early step appends to a log.
+func earlyWrite(b *diskexec.Batch) bool {
+	for i, op := range b.Ops() {
+		if b.RunsEarly(i) && op.Kind == disk.Append {
+			return true
+		}
+	}
+	return false
 }
 
 // A batch's steps, as the token of their completion events.
@@ -113,7 +133,7 @@ func (n *simNode) stepDone(step uint64) {
 			panic(fmt.Sprintf("sim: executor answered op #%d with done #%d", want[i].ID, d.ID))
 		}
 	}
-	if step == stepLate || len(b.Late()) == 0 {
+	if step == stepLate || !b.HasLate() {
 		n.batch = nil
 	}
 	if step == stepLate && n.armed == armSynced && n.w.phase == phaseSafety &&

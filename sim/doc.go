@@ -48,7 +48,13 @@
 // with a new seed. A pause buffers the node's inputs in order while its clock runs on; on
 // resume they are delivered, then a Tick. Half of the crashes are armed (crashArm) to
 // strike at a moment too short for random timing to hit: while the node's next disk op
-// is in flight (within the batch step that runs it), just after it answers a write, or just after it wins a quorum election.
+// is in flight (within the batch step that runs it), once its next batch's writes
+// completed and before their fsyncs do, just after it answers a write (an OffsetCommit
+// or SyncGroup on a group coordinator, the leader of an offsets partition), or just
+// after it wins a quorum election. In a quarter of the seeds with crashes and data
+// (FaultConfig.TakeoverCrashPPM), a broker that just took over the leadership of a data
+// partition may crash right after: back-to-back failovers. Coverage:
+// fault:crash-before-fsync, fault:crash-after-answer, fault:crash-after-takeover.
 // A third of the seeds with faults send controlled shutdowns (shutdown.go): a simulated
 // SIGTERM makes the shell call Shutdown and keep stepping the node until ShutdownReady
 // or the drawn controlled-shutdown timeout, then stop it as a clean process exit (no
@@ -124,7 +130,8 @@
 //
 // Each seed first draws its configuration (Draw: cluster shape and roles, timing scale,
 // clocks, fault kinds and rates, the metadata workload; then, from its own stream, the
-// data workload of DataConfig) and prints it. The safety phase runs the workloads under
+// data workload of DataConfig) and prints it. A fifth of the clusters whose voters are
+// brokers too run an even quorum (2 or 4 voters). The safety phase runs the workloads under
 // faults within the fault budget (faults.go). The liveness phase then heals the network,
 // restarts crashed nodes, resumes paused ones and stops all faults: the quorum must elect
 // a leader within ten election timeouts and a metadata operation must succeed within
@@ -156,7 +163,10 @@
 // core/record, each batch one operation with record values unique in the run; see
 // producer.go for retries, leader discovery and producer resets. Readers fetch from the
 // leader with the leader epoch they know (KIP-320) and look up the earliest and latest
-// offsets. Consumer groups (member.go) join with the KIP-394 member id round trip, sync
+// offsets. Two thirds of the seeds with a group set offsets.topic.replication.factor to
+// min(brokers, 3) (the offsets topic then waits for that many live brokers; otherwise it
+// takes as many as are live when the first group looks for its coordinator, often one).
+// Consumer groups (member.go) join with the KIP-394 member id round trip, sync
 // with the range or round-robin assignor computed by their leader, heartbeat, resume from
 // OffsetFetch, fetch, process and commit after processing, leave now and then, use
 // static membership sometimes, and rejoin when told to or when partitions are added (a
@@ -232,6 +242,23 @@
 // their edges: leases as long as the lease inequality allows, brokers cut off until
 // about the moment their lease ends, fault durations within milliseconds of a timeout.
 // Options.Duration (--duration) runs the safety phase longer than its draw.
+//
+// Ground truth (truth.go, leasecheck.go): some checkers read what the nodes cannot lie
+// about. The durable images of the simulated disks (what every crash keeps, read
+// through disksim and checksummed here) must back every acks=all produce answered with
+// success, every high watermark a partition leader advances and every group record an
+// OffsetCommit or SyncGroup answer promises, on at least min.insync.replicas replicas;
+// the group record must also lie below its offsets partition's high watermark when the
+// answer leaves (invariant:durable). After every restart, the batches recovery kept in
+// each log's last segment and the metadata batches it handed the node pass their
+// checksums (recovery). No broker holds a valid lease while fenced in the newest
+// committed metadata (invariant:lease), and an active controller fences a broker only
+// after the lease its last heartbeat granted can have ended, LeaseDuration stretched by
+// the clock drift allowed (invariant:fence). A fatal stop for a broken invariant
+// (core.FatalError.Invariant: the metadata log asked to truncate below its high
+// watermark or left diverging, a committed record or a leader's snapshot that does not
+// apply) fails the run (fatal); one after a failed disk op is an I/O fault the node
+// restarts from.
 //
 // # Traces
 //

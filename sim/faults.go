@@ -323,8 +323,9 @@ func (f *faultSchedule) duration(limit time.Duration) time.Duration {
 }
 
 // crash crashes a node now or, half of the time, arms it to crash at a chosen kind of
-// moment (crashArm): while its next disk op is in flight, just after it next answers
-// clients, or just after it next wins a quorum election.
+// moment (crashArm): while its next disk op is in flight, between its next write and
+// the fsync that covers it, just after it next answers clients (an OffsetCommit or
+// SyncGroup on a group coordinator), or just after it next wins a quorum election.
 func (f *faultSchedule) crash() bool {
 	n := f.pick(f.upNodes())
 	if leader, ok := f.w.View().QuorumLeader(); ok && f.rng.IntN(2) == 0 {
@@ -344,13 +345,45 @@ func (f *faultSchedule) crash() bool {
 		if st.Moment == armElected && !n.spec.Voter {
 			st.Moment = armAnswer
 		}
-		// The key is drawn for every armed crash; only armAnswer uses it.
-		if key := armedWriteKeys[f.rng.IntN(len(armedWriteKeys))]; st.Moment == armAnswer {
-			st.Key = key
+		// The key is drawn for every armed crash; armAnswer waits for its answer, and
+		// it splits the crashes on a disk op between an op in flight and the window
+		// between a write and its fsync.
+		i := f.rng.IntN(len(armedWriteKeys))
+		switch st.Moment {
+		case armAnswer:
+			st.Key = armedWriteKeys[i]
+			if c := f.coordinator(); (st.Key == 8 || st.Key == 14) && c != nil {
+				// Only a group coordinator, the leader of an offsets partition, answers
+				// these.
+				st.Node = c.spec.ID
+			}
+		case armDiskOp:
+			if i%2 == 1 {
+				st.Moment = armUnsynced
+			}
 		}
 	}
 	f.apply(st, nil)
 	return true
+}
+
+// coordinator returns the up, unpaused node with the lowest id that leads an offsets
+// partition, nil when none does.
+func (f *faultSchedule) coordinator() *simNode {
+	d := f.w.checks.data
+	if d == nil {
+		return nil
+	}
+	for i, reps := range d.replicas {
+		n := f.w.nodes[i]
+		if !n.up || n.paused || n.armed != armNone {
+			continue
+		}
+		if slices.ContainsFunc(reps, func(r ReplicaView) bool { return r.Topic == coreOffsetsTopic && r.Leader && !r.Closed }) {
+			return n
+		}
+	}
+	return nil
 }
 
 // powerLoss crashes every node at once, as a power loss in one data center would, and
@@ -752,6 +785,49 @@ func (f *faultSchedule) afterElection(n *simNode) {
 	}
 	n.armed = armSynced
 	f.w.resolveStep(n.armRec, thenSync, 0)
+}
+
+// afterTakeover runs when node n noted that it leads a data partition (text is the
+// note's): when n took the leadership over from an earlier epoch, it may crash right
+// after, so that the partition fails over again at once (TakeoverCrashPPM, or a
+// scheduled step).
+func (f *faultSchedule) afterTakeover(n *simNode, text string) {
+	if f.stopped || n.armed != armNone || !f.takeover(text) {
+		return
+	}
+	if s := f.w.script; s != nil {
+		i, st := s.crashAtTakeover(n)
+		if st == nil {
+			return
+		}
+		s.applied(i)
+		n.restartAfter = st.Down
+		n.armRec, n.armPlan = f.w.recordStep(Step{Kind: StepCrashAtTakeover, Node: n.spec.ID, Down: st.Down}), st
+	} else {
+		if f.rng.Int64N(1_000_000) >= f.cfg.TakeoverCrashPPM {
+			return
+		}
+		n.restartAfter = f.duration(f.cfg.DowntimeMax)
+		n.armRec, n.armPlan = f.w.recordStep(Step{Kind: StepCrashAtTakeover, Node: n.spec.ID, Down: n.restartAfter}), nil
+	}
+	f.w.cov.Inc("fault:crash-after-takeover")
+	n.strike(int64(armedWindow), thenUnknown)
+}
+
+// takeover reports whether a partition leader note (core's "replica-leader": the log,
+// then "epoch N ...") is about a data partition in an epoch after its first.
+func (f *faultSchedule) takeover(text string) bool {
+	if f.w.script == nil && f.cfg.TakeoverCrashPPM == 0 {
+		return false
+	}
+	log, rest, ok := strings.Cut(text, ": ")
+	topic, _, isPart := disk.ParsePartitionLog(disk.LogID(log))
+	var epoch int32
+	if _, err := fmt.Sscanf(rest, "epoch %d", &epoch); !ok || !isPart || err != nil || epoch == 0 {
+		return false
+	}
+	_, data := f.w.cfg.Data.topic(topic)
+	return data
 }
 
 // crashAfterElection decides whether a node that just won a quorum election crashes

@@ -68,6 +68,24 @@ type Inspect struct {
 	// ISR).
 	ImageOffset func(m Machine) int64
 	ImageCheck  func(m Machine) error
+	// FencedBrokers appends to dst[:0] the brokers fenced (or not registered, of ids)
+	// in the node's metadata image.
+	FencedBrokers func(m Machine, ids, dst []int32) []int32
+	// Controller calls fn with every broker as the node's controller sees it and reports
+	// whether that controller is active (false, without calls, on a node that runs
+	// none). ids is scratch space, returned for reuse.
+	Controller func(m Machine, ids []int32, fn func(ControllerBroker)) (bool, []int32)
+}
+
+// ControllerBroker is one broker as a controller sees it: its registration epoch,
+// whether it is fenced or in controlled shutdown, and when the controller last heard
+// from it (on the controller's clock, while active).
+type ControllerBroker struct {
+	ID            int32
+	Epoch         int64
+	Fenced        bool
+	ShuttingDown  bool
+	LastHeartbeat int64
 }
 
 // ReplicaView is what the checkers read of one partition replica.
@@ -96,6 +114,8 @@ type ReplicaView struct {
 	Fences []disk.Fence
 	// Repairs counts truncations that cut damaged data to fetch it back.
 	Repairs int
+	// MinISR is the min.insync.replicas the replica applies.
+	MinISR int32
 }
 
 // CoordinatorView is one group coordinator.

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/controller"
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/metadata"
@@ -32,7 +33,38 @@ type dataInspectable interface {
 
 func init() {
 	DefaultInspect = &Inspect{Quorum: coreQuorum, Entries: coreQuorumEntries, Metadata: coreMetadata,
-		Replicas: coreReplicas, ReplicaViews: coreReplicaViews, LeaseValid: coreLeaseValid, Groups: coreGroups, ImageOffset: coreImageOffset, ImageCheck: coreImageCheck}
+		Replicas: coreReplicas, ReplicaViews: coreReplicaViews, LeaseValid: coreLeaseValid, Groups: coreGroups, ImageOffset: coreImageOffset, ImageCheck: coreImageCheck,
+		FencedBrokers: coreFencedBrokers, Controller: coreController}
+}
+
+// controllerInspectable is what core.Node offers about its controller.
+type controllerInspectable interface {
+	EachControllerBroker(ids []int32, fn func(controller.BrokerStatus)) (bool, []int32)
+}
+
+func coreFencedBrokers(m Machine, ids, dst []int32) []int32 {
+	out := dst[:0]
+	h, ok := m.(imageHolder)
+	if !ok {
+		return out
+	}
+	im := h.Image()
+	for _, id := range ids {
+		if im.IsFenced(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func coreController(m Machine, ids []int32, fn func(ControllerBroker)) (bool, []int32) {
+	c, ok := m.(controllerInspectable)
+	if !ok {
+		return false, ids
+	}
+	return c.EachControllerBroker(ids, func(b controller.BrokerStatus) {
+		fn(ControllerBroker{ID: b.ID, Epoch: b.Epoch, Fenced: b.Fenced, ShuttingDown: b.ShuttingDown, LastHeartbeat: b.LastHeartbeat})
+	})
 }
 
 // coreReplicas runs after every step of a broker, so it allocates nothing once dst has
@@ -53,7 +85,7 @@ func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
 				Leader: b.Role == partition.RoleLeader && !b.Resigning, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
 				HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
 				ISR: append(isr, b.ISR...), Epochs: append(epochs, b.Epochs...), ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
-				Resigning: b.Resigning, Fences: append(fences, b.Fences...), Repairs: b.Repairs})
+				Resigning: b.Resigning, Fences: append(fences, b.Fences...), Repairs: b.Repairs, MinISR: b.MinISR})
 		})
 		return out
 	}
@@ -83,7 +115,7 @@ func coreReplicaViews(m Machine, dst []ReplicaView) []ReplicaView {
 			Leader: b.Role == partition.RoleLeader && !b.Resigning, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
 			HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
 			ISR: b.ISR, Epochs: b.Epochs, ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
-			Resigning: b.Resigning, Fences: b.Fences, Repairs: b.Repairs})
+			Resigning: b.Resigning, Fences: b.Fences, Repairs: b.Repairs, MinISR: b.MinISR})
 	})
 	return out
 }

@@ -260,8 +260,11 @@ func (n *simNode) act() {
 			func() string { return note.String() })
 		w.cov.Inc("note:" + note.Kind)
 		n.notes.Inc(note.Kind)
-		if note.Kind == "quorum-elected" {
+		switch note.Kind {
+		case "quorum-elected":
 			w.faults.afterElection(n)
+		case "replica-leader":
+			w.faults.afterTakeover(n, note.Text)
 		}
 	}
 	if out.Fatal != nil {
@@ -270,6 +273,12 @@ func (n *simNode) act() {
 		w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutFatal, Node: id, Peer: -1, Hash: xxhash.Sum64String(out.Fatal.Error())},
 			func() string { return out.Fatal.Error() })
 		w.cov.Inc("shell:fatal")
+		if fe := (*core.FatalError)(nil); errors.As(out.Fatal, &fe) && fe.Invariant {
+			// No fault the run injected explains it: a bug, not an I/O error to recover
+			// from.
+			w.fail("fatal", id, "%v", out.Fatal)
+			return
+		}
 		n.crash("fatal: " + out.Fatal.Error())
 		n.scheduleRestart(w.now + int64(10*time.Millisecond))
 		return
@@ -346,11 +355,15 @@ const (
 	armElected
 	// armSynced: as soon as the node's next sync completes (set by armElected).
 	armSynced
+	// armUnsynced: after the node's next write completed and before the fsync that
+	// covers it completes (the window a disk worker that reports syncs early opens).
+	armUnsynced
 )
 
 // armedWriteKeys are the APIs whose answers acknowledge writes: Produce, OffsetCommit,
-// CreateTopics, CreatePartitions.
-var armedWriteKeys = []int16{0, 8, 19, 37}
+// CreateTopics, CreatePartitions, SyncGroup (the leader's carries the assignment the
+// coordinator writes).
+var armedWriteKeys = []int16{0, 8, 19, 37, 14}
 
 // armedWindow bounds how long after its moment an armed crash of the answer or elected
 // kind strikes: about one network round trip.
@@ -359,13 +372,17 @@ const armedWindow = 2 * time.Millisecond
 // strike schedules an armed crash at a random moment within d from now, or, when the
 // crash comes from a schedule, at the delay it recorded (kept within d); then says how
 // a crash after an election strikes, for the run's schedule.
-func (n *simNode) strike(d int64, then crashThen) {
+func (n *simNode) strike(d int64, then crashThen) { n.strikeBetween(0, d, then) }
+
+// strikeBetween is strike at a moment in [lo, hi) from now (hi, at most, from a
+// schedule).
+func (n *simNode) strikeBetween(lo, hi int64, then crashThen) {
 	w := n.w
 	var delay int64
 	if n.armPlan != nil {
-		delay = strikeWithin(n.armPlan.Strike, d)
+		delay = strikeWithin(n.armPlan.Strike, hi)
 	} else {
-		delay = w.faults.rng.Int64N(max(d, 1))
+		delay = lo + w.faults.rng.Int64N(max(hi-lo, 1))
 	}
 	w.resolveStep(n.armRec, then, time.Duration(delay))
 	c := w.schedule(w.now+delay, evCrash)
@@ -416,6 +433,10 @@ func (n *simNode) start() {
 		}
 		// Recovery of a disk that only suffered faults within the budget must succeed.
 		w.fail("recovery", n.spec.ID, "node %d cannot recover its disk: %v", n.spec.ID, err)
+		return
+	}
+	if err := w.checks.truth.checkRecovered(w, n, &rec); err != nil {
+		w.fail("recovery", n.spec.ID, "%v", err)
 		return
 	}
 	cfg := n.coreConfig()
@@ -471,6 +492,7 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 	if c.Data.OffsetsPartitions > 0 {
 		defaults.OffsetsTopicPartitions = c.Data.OffsetsPartitions
 	}
+	defaults.OffsetsTopicReplicationFactor = c.Data.OffsetsRF
 	return core.Config{
 		NodeID:    spec.ID,
 		Voters:    c.Voters(),
@@ -517,7 +539,7 @@ func (n *simNode) down() {
 	n.armed = armNone
 	n.shutdown = nil
 	n.undrained = 0
-	n.diskQ, n.batch, n.diskWaking, n.crashOp = diskexec.Queue{}, nil, false, 0
+	n.diskQ, n.batch, n.diskWaking, n.crashOp = diskexec.Queue{Plants: w.cfg.Plants}, nil, false, 0
 	n.paused, n.pauseBuf, n.tickPending = false, nil, false
 	n.tickGen++
 	n.tickAt = -1

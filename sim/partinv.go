@@ -64,6 +64,12 @@ type dataInvariants struct {
 	declared map[TopicPartition][]offRange
 	// aliases is checkInPlace's scratch list.
 	aliases []ReplicaView
+	// truth reads the disks' durable images (truth.go); hwChecked is the high
+	// watermark each leader replica (per incarnation) was last checked at against them,
+	// and brokers lists the nodes whose disks checkDurable reads.
+	truth     *durableTruth
+	hwChecked map[hwKey]hwMark
+	brokers   []int32
 }
 
 type partKey struct {
@@ -96,7 +102,7 @@ type genKey struct {
 	generation int32
 }
 
-func newDataInvariants(w *World) *dataInvariants {
+func newDataInvariants(w *World, truth *durableTruth) *dataInvariants {
 	d := &dataInvariants{
 		w:         w,
 		async:     w.cfg.Data.FlushAsync,
@@ -114,6 +120,10 @@ func newDataInvariants(w *World) *dataInvariants {
 		committedMax: map[TopicPartition]int64{},
 		regressed:    map[TopicPartition]string{},
 		declared:     map[TopicPartition][]offRange{},
+
+		truth:     truth,
+		brokers:   w.cfg.Brokers(),
+		hwChecked: map[hwKey]hwMark{},
 	}
 	return d
 }
@@ -150,6 +160,25 @@ func (d *dataInvariants) countPair(o, r *ReplicaView) {
 	} else {
 		cov.Inc("partition:isr-expand")
 	}
+}
+
+// checkAdvance checks a leader's high watermark against the disks' durable images
+// when it moved past where it was last checked in the leader epoch (a leader's first
+// high watermark was its predecessor's, checked when that one advanced it).
+func (d *dataInvariants) checkAdvance(hk hwKey, r *ReplicaView) error {
+	if !r.Leader {
+		return nil
+	}
+	last, seen := d.hwChecked[hk]
+	seen = seen && last.epoch == r.LeaderEpoch
+	if seen && r.HW <= last.hw {
+		return nil
+	}
+	d.hwChecked[hk] = hwMark{epoch: r.LeaderEpoch, hw: r.HW}
+	if !seen {
+		return nil
+	}
+	return d.checkDurable(r, r.HW, "the high watermark advanced")
 }
 
 func (d *dataInvariants) crashed(n *simNode) {
@@ -314,6 +343,9 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 			return fmt.Errorf("high watermark went back from %d to %d in leader epoch %d", last.hw, r.HW, r.LeaderEpoch)
 		}
 		d.hws[hk] = hwMark{r.LeaderEpoch, r.HW, r.Repairs}
+		if err := d.checkAdvance(hk, r); err != nil {
+			return err
+		}
 	}
 	if err := d.checkDamage(id, r); err != nil {
 		return err

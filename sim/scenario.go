@@ -25,6 +25,9 @@ import (
 //
 //	crash N down=D                          crash now, restart after D
 //	crash N down=D arm=disk-op strike=S     crash S into the node's next disk op
+//	crash N down=D arm=before-fsync strike=S
+//	                                        ... S after its next batch started, once its
+//	                                        writes completed and before its fsyncs do
 //	crash N down=D arm=answer:Produce strike=S
 //	                                        ... S after it next answers that API
 //	crash N down=D arm=election then=now strike=S
@@ -32,6 +35,8 @@ import (
 //	                                        then=sync: at its first sync after it
 //	crash N down=D on=write nth=K strike=S  S into its first state-file write at or after
 //	                                        the step (the K-th of those at exactly its time)
+//	crash N down=D on=takeover strike=S     S after it next takes over a data partition's
+//	                                        leadership from another leader
 //	crash N down=D on=election then=now strike=S
 //	                                        right after its first election at or after the
 //	                                        step (then=sync: at its next sync)
@@ -142,7 +147,7 @@ func (sc *Scenario) String() string {
 // formatStep's).
 var stepVerbs = [...]string{"?", "crash", "crash-armed", "crash-on-write", "crash-at-election", "power-loss",
 	"pause", "network", "link-rates", "disk-eio", "disk-enospc", "read-corrupt", "corrupt", "clock-jump",
-	"shutdown", "leave-down", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave", "delete-records"}
+	"shutdown", "leave-down", "crash-at-takeover", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave", "delete-records"}
 
 // addrName renders a network address: a node id, or cK for client K.
 func addrName(a netsim.Addr) string {
@@ -182,6 +187,8 @@ func formatStep(st *Step) string {
 			s += "disk-op"
 		case armAnswer:
 			s += "answer:" + kmsg.NameForKey(st.Key)
+		case armUnsynced:
+			s += "before-fsync"
 		default:
 			s += "election"
 		}
@@ -190,6 +197,8 @@ func formatStep(st *Step) string {
 		return fmt.Sprintf("crash %d down=%v on=write nth=%d", st.Node, st.Down, st.Nth) + formatStrike(st, false)
 	case StepCrashAtElection:
 		return fmt.Sprintf("crash %d down=%v on=election", st.Node, st.Down) + formatStrike(st, true)
+	case StepCrashAtTakeover:
+		return fmt.Sprintf("crash %d down=%v on=takeover", st.Node, st.Down) + formatStrike(st, false)
 	case StepPowerLoss:
 		return fmt.Sprintf("power-loss down=%v", st.Down)
 	case StepPause:
@@ -529,24 +538,28 @@ func parseStep(words []string) (Step, error) {
 				st.Moment = armDiskOp
 			case arm == "election":
 				st.Moment = armElected
+			case arm == "before-fsync":
+				st.Moment = armUnsynced
 			case strings.HasPrefix(arm, "answer:"):
 				st.Moment = armAnswer
 				name := strings.TrimPrefix(arm, "answer:")
 				i := slices.IndexFunc(armedWriteKeys, func(k int16) bool { return kmsg.NameForKey(k) == name })
 				if i < 0 {
-					return st, fmt.Errorf("arm=answer:%s: want one of Produce, OffsetCommit, CreateTopics, CreatePartitions", name)
+					return st, fmt.Errorf("arm=answer:%s: want one of Produce, OffsetCommit, CreateTopics, CreatePartitions, SyncGroup", name)
 				}
 				st.Key = armedWriteKeys[i]
 			default:
-				return st, fmt.Errorf("arm=%q: want disk-op, answer:API or election", arm)
+				return st, fmt.Errorf("arm=%q: want disk-op, before-fsync, answer:API or election", arm)
 			}
 		case isOn && on == "write":
 			st.Kind = StepCrashOnWrite
 			st.Nth = int(a.int64("nth", false))
 		case isOn && on == "election":
 			st.Kind = StepCrashAtElection
+		case isOn && on == "takeover":
+			st.Kind = StepCrashAtTakeover
 		case isOn:
-			return st, fmt.Errorf("on=%q: want write or election", on)
+			return st, fmt.Errorf("on=%q: want write, election or takeover", on)
 		}
 		if st.Kind != StepCrash {
 			st.Strike = a.duration("strike", false)

@@ -65,6 +65,10 @@ const (
 	StepShutdown
 	// StepLeaveDown leaves Nodes down for the liveness phase (At is when it began).
 	StepLeaveDown
+	// StepCrashAtTakeover crashes Node right after it next takes over the leadership of
+	// a data partition from another leader, the first at or after At: back-to-back
+	// failovers (FaultConfig.TakeoverCrashPPM).
+	StepCrashAtTakeover
 
 	// StepAdmin is one metadata operation of a workload client: OpKind on Topic with
 	// Count and RF.
@@ -103,7 +107,7 @@ type Step struct {
 	Down   time.Duration // how long crashed nodes stay down
 	For    time.Duration // how long a fault lasts
 	By     time.Duration // how far a clock jumps
-	Moment crashArm      // StepArm: armDiskOp, armAnswer or armElected
+	Moment crashArm      // StepArm: armDiskOp, armUnsynced, armAnswer or armElected
 	Key    int16         // StepArm at armAnswer: the API whose answer it waits for
 	// Then is how a crash after an election strikes: thenNow (within Strike) or
 	// thenSync (at the node's next completed sync); thenUnknown until it struck.

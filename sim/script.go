@@ -44,6 +44,7 @@ type script struct {
 	leaves     map[int32][]int
 	onWrite    map[int32][]int
 	onElection map[int32][]int
+	onTakeover map[int32][]int
 	leaveDown  []int
 	// await maps a client to the step whose history operation it starts next; turnStep
 	// is the step the last generator's turn took.
@@ -53,7 +54,7 @@ type script struct {
 
 func newScript(w *World, s *Schedule) *script {
 	sc := &script{w: w, steps: slices.Clone(s.Steps), ops: map[int32][]int{}, leaves: map[int32][]int{},
-		onWrite: map[int32][]int{}, onElection: map[int32][]int{}, await: map[int32]int{}}
+		onWrite: map[int32][]int{}, onElection: map[int32][]int{}, onTakeover: map[int32][]int{}, await: map[int32]int{}}
 	sched := Schedule{Steps: sc.steps}
 	sched.Sort()
 	sc.used = make([]bool, len(sc.steps))
@@ -69,6 +70,8 @@ func newScript(w *World, s *Schedule) *script {
 			sc.onWrite[st.Node] = append(sc.onWrite[st.Node], i)
 		case StepCrashAtElection:
 			sc.onElection[st.Node] = append(sc.onElection[st.Node], i)
+		case StepCrashAtTakeover:
+			sc.onTakeover[st.Node] = append(sc.onTakeover[st.Node], i)
 		case StepLeaveDown:
 			sc.leaveDown = append(sc.leaveDown, i)
 		case StepLeave:
@@ -346,6 +349,19 @@ func (s *script) crashOnWrite(n *simNode) (int, *Step) {
 // crashAtElection takes the crash waiting for an election of node n, if one is due.
 func (s *script) crashAtElection(n *simNode) (int, *Step) {
 	for _, i := range s.onElection[n.spec.ID] {
+		st := &s.steps[i]
+		if !s.used[i] && int64(st.At) <= s.w.now {
+			s.take(i)
+			return i, st
+		}
+	}
+	return -1, nil
+}
+
+// crashAtTakeover takes the crash waiting for node n to take over a partition, if one
+// is due.
+func (s *script) crashAtTakeover(n *simNode) (int, *Step) {
+	for _, i := range s.onTakeover[n.spec.ID] {
 		st := &s.steps[i]
 		if !s.used[i] && int64(st.At) <= s.w.now {
 			s.take(i)

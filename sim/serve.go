@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/seedlog/seedlog/core"
 	"github.com/seedlog/seedlog/core/record"
@@ -19,11 +20,21 @@ import (
 //     success for that partition: a new leader serves no reads before then, so no
 //     client sees a high watermark below one an earlier leader showed.
 //
+// And it checks what a successful answer promises is committed (invariant:durable, see
+// truth.go): the offsets an acks=all produce acknowledged, and the group record an
+// OffsetCommit or SyncGroup wrote, which must also lie below its offsets partition's
+// high watermark on the answering node.
+//
 // It also counts idempotent produces answered without an append: the duplicates of
 // batches a retry sent again.
 type serveWatch struct {
 	w       *World
 	pending map[serveKey]*serveMark
+	// syncRecords is the group record written for each generation's assignment.
+	syncRecords map[genKey]groupRecord
+	// fresh is the answering node's replicas, read when an answer leaves (aliasing
+	// its state: valid until its next input).
+	fresh []ReplicaView
 	// last is the request the node being stepped is taking, to compare its replicas
 	// after the step.
 	last *serveMark
@@ -44,10 +55,40 @@ type serveMark struct {
 	idemTP    TopicPartition
 	leoBefore int64
 	noAppend  bool
+	// acks=all produce: the records each partition's batches carry, to find where the
+	// acknowledged offsets end.
+	acksAll []producedCount
+	// OffsetCommit and SyncGroup: the group and generation, the log ends of the
+	// offsets partitions the node led before the request, and the group record it
+	// appended (found once the node took the request; see groupRecord).
+	groupKey   genKey
+	syncGroup  bool
+	offsetsLEO []partLEO
+	record     *groupRecord
+	accounted  bool
+}
+
+type producedCount struct {
+	tp      TopicPartition
+	records int64
+}
+
+type partLEO struct {
+	partition int32
+	leo       int64
+}
+
+// groupRecord is a record a coordinator appended to its offsets partition for a
+// request: answering the request with success promises it is committed, so the
+// partition's high watermark on the node must be past end when the answer leaves.
+type groupRecord struct {
+	node      int32
+	partition int32
+	end       int64
 }
 
 func newServeWatch(w *World) *serveWatch {
-	return &serveWatch{w: w, pending: map[serveKey]*serveMark{}}
+	return &serveWatch{w: w, pending: map[serveKey]*serveMark{}, syncRecords: map[genKey]groupRecord{}}
 }
 
 // arrived notes a data request reaching node n, before the node takes it.
@@ -65,6 +106,9 @@ func (s *serveWatch) arrived(n *simNode, conn core.ConnID, corr int32, req kmsg.
 		if r.Acks == 0 {
 			return
 		}
+		if r.Acks == -1 {
+			m.acksAll = producedCounts(r)
+		}
 		if len(r.Topics) == 1 && len(r.Topics[0].Partitions) == 1 {
 			p := r.Topics[0].Partitions[0]
 			if h, err := record.ParseHeader(p.Records); err == nil && h.ProducerID >= 0 {
@@ -80,6 +124,10 @@ func (s *serveWatch) arrived(n *simNode, conn core.ConnID, corr int32, req kmsg.
 				m.notReady = s.notReady(m.notReady, reps, TopicPartition{t.Topic, p.Partition}, t.TopicID)
 			}
 		}
+	case *kmsg.OffsetCommitRequest:
+		m.groupKey, m.offsetsLEO = genKey{r.Group, r.Generation}, offsetsLEOs(reps)
+	case *kmsg.SyncGroupRequest:
+		m.groupKey, m.syncGroup, m.offsetsLEO = genKey{r.Group, r.Generation}, true, offsetsLEOs(reps)
 	case *kmsg.ListOffsetsRequest:
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
@@ -115,11 +163,35 @@ func (s *serveWatch) notReady(out []TopicPartition, reps []ReplicaView, tp Topic
 func (s *serveWatch) stepped(n *simNode) {
 	m := s.last
 	s.last = nil
-	if m == nil || !m.idem || s.w.checks.data == nil {
+	if m == nil || s.w.checks.data == nil {
+		return
+	}
+	s.account(n, m, s.w.checks.data.replicas[n.spec.ID-1])
+	if !m.idem {
 		return
 	}
 	if rv := findReplicaByName(s.w.checks.data.replicas[n.spec.ID-1], m.idemTP); rv != nil && rv.LEO == m.leoBefore {
 		m.noAppend = true
+	}
+}
+
+// account finds the group record the node appended for an OffsetCommit or SyncGroup
+// it took, from its replicas after the step: one request appends at most one batch,
+// to the offsets partition of its group.
+func (s *serveWatch) account(n *simNode, m *serveMark, reps []ReplicaView) {
+	if m.accounted || m.offsetsLEO == nil && m.groupKey == (genKey{}) {
+		return
+	}
+	m.accounted = true
+	for _, after := range offsetsLEOs(reps) {
+		i := slices.IndexFunc(m.offsetsLEO, func(b partLEO) bool { return b.partition == after.partition })
+		if i >= 0 && after.leo > m.offsetsLEO[i].leo {
+			m.record = &groupRecord{node: n.spec.ID, partition: after.partition, end: after.leo}
+			if m.syncGroup {
+				s.syncRecords[m.groupKey] = *m.record
+			}
+			return
+		}
 	}
 }
 
@@ -132,6 +204,24 @@ func (s *serveWatch) answered(n *simNode, r core.Response) {
 	}
 	delete(s.pending, k)
 	w := s.w
+	if m.acksAll != nil || m.groupKey != (genKey{}) {
+		// The node's replicas as they are now: its last input, which released this
+		// answer, may not have been checked yet (a round's last input is checked after
+		// its drain).
+		if w.opts.Inspect.ReplicaViews != nil {
+			s.fresh = w.opts.Inspect.ReplicaViews(n.m, s.fresh[:0])
+		} else {
+			s.fresh = w.opts.Inspect.Replicas(n.m, s.fresh[:0])
+		}
+		if m == s.last {
+			// The request's own step ends with this answer: account for it first.
+			s.account(n, m, s.fresh)
+		}
+		if err := s.checkCommitted(n, m, r.Msg, s.fresh); err != nil {
+			w.fail("invariant:durable", n.spec.ID, "%v", err)
+			return
+		}
+	}
 	ok := okPartitions(r.Msg, s.w.checks.data.replicas[n.spec.ID-1])
 	if m.noLease && len(ok) > 0 {
 		w.fail("invariant:lease", n.spec.ID, "node %d answered %s for %v although its lease had expired when the request arrived",
@@ -150,6 +240,91 @@ func (s *serveWatch) answered(n *simNode, r core.Response) {
 	if m.idem && m.noAppend && len(ok) > 0 {
 		w.cov.Inc("producer:duplicate-answered")
 	}
+}
+
+// checkCommitted checks what a successful answer promises is committed against the
+// node's high watermark and the disks' durable images: the offsets an acks=all produce
+// acknowledged, and the group record an OffsetCommit or SyncGroup wrote.
+func (s *serveWatch) checkCommitted(n *simNode, m *serveMark, resp kmsg.Response, reps []ReplicaView) error {
+	d := s.w.checks.data
+	switch r := resp.(type) {
+	case *kmsg.ProduceResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				tp := TopicPartition{t.Topic, p.Partition}
+				i := slices.IndexFunc(m.acksAll, func(c producedCount) bool { return c.tp == tp })
+				if p.ErrorCode != errNone || p.BaseOffset < 0 || i < 0 {
+					continue
+				}
+				rv := findReplicaByName(reps, tp)
+				if rv == nil {
+					continue
+				}
+				if err := d.checkDurable(rv, p.BaseOffset+m.acksAll[i].records, "an acks=all produce to "+tp.String()+" was acknowledged"); err != nil {
+					return err
+				}
+			}
+		}
+	case *kmsg.OffsetCommitResponse:
+		ok := slices.ContainsFunc(r.Topics, func(t kmsg.OffsetCommitResponseTopic) bool {
+			return slices.ContainsFunc(t.Partitions, func(p kmsg.OffsetCommitResponseTopicPartition) bool { return p.ErrorCode == errNone })
+		})
+		if ok && m.record != nil {
+			return s.checkGroupRecord(n, *m.record, reps, fmt.Sprintf("an OffsetCommit of group %s", m.groupKey.group))
+		}
+	case *kmsg.SyncGroupResponse:
+		if rec, ok := s.syncRecords[m.groupKey]; ok && r.ErrorCode == errNone && rec.node == n.spec.ID {
+			return s.checkGroupRecord(n, rec, reps, fmt.Sprintf("a SyncGroup of group %s generation %d", m.groupKey.group, m.groupKey.generation))
+		}
+	}
+	return nil
+}
+
+// checkGroupRecord checks that a group record answered as written is below its
+// partition's high watermark on the node that answered, and on enough synced disks.
+func (s *serveWatch) checkGroupRecord(n *simNode, rec groupRecord, reps []ReplicaView, what string) error {
+	rv := findReplicaByName(reps, TopicPartition{coreOffsetsTopic, rec.partition})
+	if rv == nil || s.w.checks.data.async {
+		return nil
+	}
+	s.w.cov.Inc("check:group-record-committed")
+	if rv.HW < rec.end {
+		return fmt.Errorf("%s was answered with its record ending at %d of %s/%d, above the high watermark %d (leader epoch %d, ISR %v)",
+			what, rec.end, coreOffsetsTopic, rec.partition, rv.HW, rv.LeaderEpoch, rv.ISR)
+	}
+	if !rv.Leader {
+		return nil
+	}
+	return s.w.checks.data.checkDurable(rv, rec.end, what+" was answered")
+}
+
+// producedCounts counts the records of each partition of an acks=all produce.
+func producedCounts(r *kmsg.ProduceRequest) []producedCount {
+	var out []producedCount
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			var n int64
+			if _, err := record.Split(p.Records, func(h record.Header, _ []byte) error {
+				n += int64(h.LastOffsetDelta) + 1
+				return nil
+			}); err != nil || n == 0 {
+				continue
+			}
+			out = append(out, producedCount{TopicPartition{t.Topic, p.Partition}, n})
+		}
+	}
+	return out
+}
+
+// offsetsLEOs lists the log ends of the offsets partitions the node leads.
+func offsetsLEOs(reps []ReplicaView) []partLEO {
+	out := []partLEO{}
+	for i := range reps {
+		if r := &reps[i]; r.Topic == coreOffsetsTopic && r.Leader && !r.Closed {
+			out = append(out, partLEO{r.Partition, r.LEO})
+		}
+	}
+	return out
 }
 
 // connClosed forgets the requests of a closed connection.

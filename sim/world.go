@@ -13,6 +13,7 @@ import (
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
+	"github.com/seedlog/seedlog/diskexec"
 	"github.com/seedlog/seedlog/disksim"
 	"github.com/seedlog/seedlog/netsim"
 	"github.com/seedlog/seedlog/traces"
@@ -219,6 +220,7 @@ func (w *World) buildNodes() {
 			notes:    Coverage{},
 			armRec:   -1,
 			writeAt:  -1,
+			diskQ:    diskexec.Queue{Plants: w.cfg.Plants},
 		}
 		w.nodes = append(w.nodes, n)
 	}

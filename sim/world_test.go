@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/sim"
 	"github.com/seedlog/seedlog/sim/simtest"
 	"github.com/seedlog/seedlog/traces"
@@ -93,4 +95,59 @@ func BenchmarkToySimulatedTime(b *testing.B) {
 		virtual += r.VirtualEnd
 	}
 	b.ReportMetric(virtual.Seconds()/time.Since(start).Seconds(), "sim-s/wall-s")
+}
+
+// haltingMachine stops its node once a second of its clock has passed since it started:
+// with a broken invariant, or as after a failed write.
+type haltingMachine struct {
+	sim.Machine
+	id         int32
+	invariant  bool
+	start, now int64
+	halted     bool
+}
+
+func (h *haltingMachine) Start(now int64, rec disk.Recovered) {
+	h.start, h.now = now, now
+	h.Machine.Start(now, rec)
+}
+
+func (h *haltingMachine) Tick(now int64) {
+	h.now = now
+	h.Machine.Tick(now)
+}
+
+func (h *haltingMachine) Drain() core.Output {
+	out := h.Machine.Drain()
+	if !h.halted && h.now-h.start >= int64(time.Second) {
+		h.halted = true
+		return core.Output{Fatal: &core.FatalError{Node: h.id, Reason: "halting on purpose", Invariant: h.invariant}}
+	}
+	return out
+}
+
+// A fatal stop for a broken invariant fails the run; one after a failed write is an I/O
+// fault the node restarts from.
+func TestFatalBrokenInvariantFailsTheRun(t *testing.T) {
+	for _, invariant := range []bool{true, false} {
+		opts := simtest.Options(1, false)
+		toy := opts.MachineFor
+		opts.MachineFor = func(c *sim.Config) sim.NewMachine {
+			newToy := toy(c)
+			return func(cfg core.Config) (sim.Machine, error) {
+				m, err := newToy(cfg)
+				if err != nil || cfg.NodeID != c.Brokers()[0] {
+					return m, err
+				}
+				return &haltingMachine{Machine: m, id: cfg.NodeID, invariant: invariant}, nil
+			}
+		}
+		r := sim.Run(opts)
+		switch {
+		case invariant && (r.Failure == nil || r.Failure.Checker != "fatal"):
+			t.Errorf("a broken invariant's fatal stop: %v, want a failure of checker fatal", r.Failure)
+		case !invariant && r.Failure != nil:
+			t.Errorf("a fatal stop after a failed write failed the run: %v", r.Failure)
+		}
+	}
 }

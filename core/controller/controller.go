@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -281,6 +282,22 @@ func (c *Controller) Status() Status {
 	return st
 }
 
+// EachBroker calls fn with every registered broker as Status would list it (without
+// FenceAt and LeaseEndMax), for checkers that look after every step; it reports whether
+// the controller is active. ids is scratch space, returned for reuse.
+func (c *Controller) EachBroker(ids []int32, fn func(BrokerStatus)) (bool, []int32) {
+	ids = c.pending.AppendBrokerIDs(ids[:0])
+	for _, id := range ids {
+		epoch, fenced, _ := c.pending.BrokerEpoch(id)
+		bs := BrokerStatus{ID: id, Epoch: epoch, Fenced: fenced, ShuttingDown: c.shuttingDown[id]}
+		if c.active {
+			bs.LastHeartbeat = c.lastHeard[id]
+		}
+		fn(bs)
+	}
+	return c.active, ids
+}
+
 // leaseSpanMax bounds, on the controller's clock, how long after receiving a heartbeat
 // the broker's lease from it can last: the broker sent it no later than it arrived, and
 // LeaseDuration on the broker's clock is at most LeaseDuration/(1-drift) real time,
@@ -291,8 +308,15 @@ func (c *Controller) leaseSpanMax() int64 {
 }
 
 func (c *Controller) fenceAt(id int32) int64 {
+	if c.cfg.Plants.On(plant.FenceBeforeLease) {
+		// Planted bug: one tick before the lease of the last heartbeat can have ended.
+		return c.lastHeard[id] + c.leaseSpanMax() - int64(fenceTick)
+	}
 	return c.lastHeard[id] + int64(c.cfg.SessionTimeout)
 }
+
+// fenceTick is the tick the plant fence-before-lease fences that much too early.
+const fenceTick = time.Millisecond
 
 func (c *Controller) observe(now int64) {
 	if now > c.now {

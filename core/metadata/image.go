@@ -139,6 +139,18 @@ func (im Image) MinUnfenced(at func(id int32) int64, none int64) int64 {
 	return d
 }
 
+// AppendBrokerIDs appends the registered broker ids, sorted, to dst, for callers that
+// reuse a buffer.
+func (im Image) AppendBrokerIDs(dst []int32) []int32 {
+	start := len(dst)
+	// order-independent: the appended ids are sorted right after.
+	for id := range im.brokers {
+		dst = append(dst, id)
+	}
+	slices.Sort(dst[start:])
+	return dst
+}
+
 // BrokerEpoch returns the epoch of broker id and whether it is fenced, without copying
 // its registration.
 func (im Image) BrokerEpoch(id int32) (epoch int64, fenced, ok bool) {

@@ -200,4 +200,6 @@ type Brief struct {
 	Resigning      bool
 	Fences         []disk.Fence
 	Repairs        int
+	// MinISR is the min.insync.replicas the replica applies.
+	MinISR int32
 }

@@ -55,6 +55,16 @@ const (
 	// keeps counting as a durable copy: it stays in (or rejoins) the ISR without fetching
 	// the damaged range back, and keeps leading with other in-sync replicas around.
 	CorruptReplicaElectable
+	// SyncBeforeFsync: the disk worker (diskexec's group commit) releases a Sync's
+	// completion before the fsync that covers it returned.
+	SyncBeforeFsync
+	// FenceBeforeLease: the controller fences a broker one tick before the lease of its
+	// last heartbeat, plus the clock drift allowed, has passed.
+	FenceBeforeLease
+	// GroupRecordsAcksOne: group records and offset commits are written to
+	// __consumer_offsets with acks=1: answered once durable on the leader, before the
+	// ISR has them.
+	GroupRecordsAcksOne
 	numNames
 )
 
@@ -73,6 +83,9 @@ var names = [numNames]string{
 	DoubleAssignAfterFailover: "double-assign-after-failover",
 	PeerAuthSkipped:           "peer-auth-skipped",
 	CorruptReplicaElectable:   "corrupt-replica-electable",
+	SyncBeforeFsync:           "sync-before-fsync",
+	FenceBeforeLease:          "fence-before-lease",
+	GroupRecordsAcksOne:       "group-records-acks-one",
 }
 
 func (n Name) String() string {

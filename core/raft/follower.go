@@ -225,9 +225,9 @@ func (r *Raft) onDiverging(d EpochEnd) {
 	}
 	switch {
 	case target < r.hwMem:
-		r.stop(fmt.Errorf("raft %d: leader %d asks to truncate at %d, below the high watermark %d", r.cfg.ID, r.leader, target, r.hwMem))
+		r.stop(fmt.Errorf("%w: raft %d: leader %d asks to truncate at %d, below the high watermark %d", ErrBrokenInvariant, r.cfg.ID, r.leader, target, r.hwMem))
 	case target >= r.log.end():
-		r.stop(fmt.Errorf("raft %d: divergence at epoch %d end %d leaves the log [%d,%d) as it is", r.cfg.ID, d.Epoch, d.EndOffset, r.log.start, r.log.end()))
+		r.stop(fmt.Errorf("%w: raft %d: divergence at epoch %d end %d leaves the log [%d,%d) as it is", ErrBrokenInvariant, r.cfg.ID, d.Epoch, d.EndOffset, r.log.start, r.log.end()))
 	default:
 		r.note("truncated", "%d truncates from %d to %d (leader's epoch %d ends at %d)", r.cfg.ID, r.log.end(), target, d.Epoch, d.EndOffset)
 		r.truncate(target)
@@ -308,7 +308,7 @@ func (r *Raft) takeChunk(m *FetchSnapshotResponse) {
 func (r *Raft) beginInstall(s Snapshot) {
 	r.fol.snap = nil
 	if s.EndOffset < r.committedNext {
-		r.stop(fmt.Errorf("raft %d: snapshot at %d below the entries delivered up to %d", r.cfg.ID, s.EndOffset, r.committedNext))
+		r.stop(fmt.Errorf("%w: raft %d: snapshot at %d below the entries delivered up to %d", ErrBrokenInvariant, r.cfg.ID, s.EndOffset, r.committedNext))
 		return
 	}
 	r.fol.installing = &s

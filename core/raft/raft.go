@@ -367,6 +367,11 @@ func (r *Raft) note(kind, format string, args ...any) {
 	r.out.Notes = append(r.out.Notes, Note{Kind: kind, Text: fmt.Sprintf(format, args...)})
 }
 
+// ErrBrokenInvariant marks a fatal stop that no disk fault explains: the log
+// contradicts what was committed, or what the leader asks of it. Shells report it as
+// a bug rather than restart the node as after a failed write.
+var ErrBrokenInvariant = errors.New("broken invariant")
+
 // stop makes raft fatal: it ignores every later input.
 func (r *Raft) stop(err error) {
 	if r.fatal == nil {

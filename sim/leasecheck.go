@@ -1,0 +1,113 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// leaseInvariants checks leases against committed metadata and the controller's fencing
+// against the leases it granted, after every step of a node:
+//
+//   - no broker holds a valid lease (on its own clock) while it is fenced in the newest
+//     committed metadata any node applied: a fenced broker's partitions move on, and
+//     its lease must have ended before the fencing was decided (DESIGN.md 4.3);
+//   - an active controller fences a broker (not in controlled shutdown, which gives its
+//     lease up) only after the lease its last heartbeat can have granted has ended:
+//     later than LeaseDuration*(1+drift)/(1-drift) after that heartbeat reached it, on
+//     its clock, computed here from the run's timing rather than the controller's.
+type leaseInvariants struct {
+	w *World
+	// newestImage is the highest metadata image offset any node applied, and fenced the
+	// brokers fenced in it.
+	newestImage int64
+	fenced      []int32
+	brokers     []int32
+	// unfenced holds, per (controller node, broker, registration epoch) seen unfenced in
+	// that controller's view, when the controller had last heard from the broker then,
+	// to catch the step that fences it. A step that fences a broker may also take a
+	// heartbeat from it (the session ran out first): the fence is judged by what the
+	// controller had heard before the step.
+	unfenced map[fenceKey]int64
+	// active lists the controllers active at their last step.
+	active map[int32]bool
+	// seen and ids are scratch space for reading a controller's brokers.
+	seen []ControllerBroker
+	ids  []int32
+	// leaseSpan bounds, on a controller's clock, how long after a heartbeat reached it
+	// the lease that heartbeat granted can last.
+	leaseSpan int64
+}
+
+type fenceKey struct {
+	controller, broker int32
+	epoch              int64
+}
+
+func newLeaseInvariants(w *World) *leaseInvariants {
+	t := w.cfg.Timing
+	return &leaseInvariants{
+		w: w, newestImage: -1, brokers: w.cfg.Brokers(), unfenced: map[fenceKey]int64{}, active: map[int32]bool{},
+		leaseSpan: int64(math.Ceil(float64(t.LeaseDuration) * (1 + t.ClockDriftMax) / (1 - t.ClockDriftMax))),
+	}
+}
+
+// check runs the invariants after node n took an input; it returns the checker that
+// failed with its error.
+func (l *leaseInvariants) check(n *simNode) (string, error) {
+	ins := l.w.opts.Inspect
+	if ins.ImageOffset != nil && ins.FencedBrokers != nil {
+		if off := ins.ImageOffset(n.m); off > l.newestImage {
+			l.newestImage = off
+			l.fenced = ins.FencedBrokers(n.m, l.brokers, l.fenced)
+		}
+	}
+	id := n.spec.ID
+	if n.spec.Broker && ins.LeaseValid != nil && slices.Contains(l.fenced, id) && ins.LeaseValid(n.m, n.localNow()) {
+		return "invariant:lease", fmt.Errorf("broker %d holds a valid lease while fenced in the newest committed metadata (offset %d)", id, l.newestImage)
+	}
+	if ins.Controller == nil || !n.spec.Voter {
+		return "", nil
+	}
+	l.seen = l.seen[:0]
+	var active bool
+	active, l.ids = ins.Controller(n.m, l.ids, func(b ControllerBroker) { l.seen = append(l.seen, b) })
+	if !active {
+		if l.active[id] {
+			// A controller that activates again hears every broker anew: what it saw
+			// before says nothing about its next view.
+			l.active[id] = false
+			// order-independent: deleting every key of one controller, whatever the order.
+			for k := range l.unfenced {
+				if k.controller == id {
+					delete(l.unfenced, k)
+				}
+			}
+		}
+		return "", nil
+	}
+	l.active[id] = true
+	now := n.localNow()
+	for _, b := range l.seen {
+		k := fenceKey{id, b.ID, b.Epoch}
+		heard, seen := l.unfenced[k]
+		if !b.Fenced {
+			l.unfenced[k] = b.LastHeartbeat
+			continue
+		}
+		if !seen {
+			continue
+		}
+		delete(l.unfenced, k)
+		if b.ShuttingDown {
+			continue
+		}
+		l.w.cov.Inc("check:fence-after-lease")
+		if end := heard + l.leaseSpan; now <= end {
+			return "invariant:fence", fmt.Errorf("controller %d fenced broker %d (epoch %d) %v after its last heartbeat, before the lease it granted could have ended (%v after it, with the clock drift allowed)",
+				id, b.ID, b.Epoch, time.Duration(now-heard), time.Duration(l.leaseSpan))
+		}
+	}
+	return "", nil
+}
