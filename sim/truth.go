@@ -93,6 +93,19 @@ func (t *durableTruth) segmentBelow(fs *disksim.FS, log disk.LogID, o int64) (in
 	return sl.bases[i-1], true
 }
 
+// startsAbove reports whether every segment of log on fs's durable image starts above
+// offset o: the log start moved past o there (DeleteRecords, retention, or a follower
+// that restarted its log at its leader's log start), which happens only below a high
+// watermark that was checked when it advanced.
+func (t *durableTruth) startsAbove(fs *disksim.FS, log disk.LogID, o int64) bool {
+	if _, ok := fs.DirGen(string(log)); !ok {
+		return false
+	}
+	t.segmentBelow(fs, log, o) // brings the segment list up to date
+	sl := t.segments[truthKey{fs, string(log)}]
+	return len(sl.bases) > 0 && sl.bases[0] > o
+}
+
 // forget drops the walks of a disk that a crash replaced.
 func (t *durableTruth) forget(fs *disksim.FS) {
 	// order-independent: deleting every key of one disk, whatever the order.
@@ -118,6 +131,9 @@ func (t *durableTruth) holds(fs *disksim.FS, log disk.LogID, o int64) (bool, int
 	}
 	base, ok := t.segmentBelow(fs, log, o-1)
 	if !ok {
+		if t.startsAbove(fs, log, o-1) {
+			return true, o
+		}
 		return false, 0
 	}
 	file := path.Join(string(log), storage.SegmentFileName(base, storage.LogFileSuffix))

@@ -73,7 +73,10 @@ func TestKcat(t *testing.T) {
 		var in strings.Builder
 		var want []string
 		for i := range 300 {
-			line := fmt.Sprintf("k%d:%s value %d %s", i, codec.name, i, strings.Repeat("x", i%50))
+			// librdkafka may send a batch uncompressed when compressing it saves
+			// nothing (seen with snappy and a batch of one short record): every value
+			// carries a long run, so even a batch of one record shrinks.
+			line := fmt.Sprintf("k%d:%s value %d %s", i, codec.name, i, strings.Repeat("x", 100+i%50))
 			in.WriteString(line + "\n")
 			want = append(want, line)
 		}
