@@ -189,6 +189,11 @@ func (d *dataInvariants) checkDurable(r *ReplicaView, o int64, what string) erro
 		case d.w.faults.partDamage.overlaps(id, log, offRange{reached, o}):
 			d.w.cov.Inc("check:durable-damaged")
 			holding = append(holding, fmt.Sprintf("%d (damaged)", id))
+		case d.declaredCovers(TopicPartition{r.Topic, r.Partition}, reached, o):
+			// What it lacks was declared lost: it holds the gap the leader declared,
+			// a fence and no batch.
+			d.w.cov.Inc("check:durable-declared-lost")
+			holding = append(holding, fmt.Sprintf("%d (declared lost from %d)", id, reached))
 		default:
 			short = append(short, fmt.Sprintf("%d (synced up to %d)", id, reached))
 		}
@@ -199,6 +204,18 @@ func (d *dataInvariants) checkDurable(r *ReplicaView, o int64, what string) erro
 	}
 	return durableViolation{fmt.Errorf("%s at offset %d (leader epoch %d, ISR %v) but only %d replicas' synced disks hold it, below min.insync.replicas %d: holding %v, short %v",
 		what, o, r.LeaderEpoch, r.ISR, len(holding), need, holding, short)}
+}
+
+// declaredCovers reports whether ranges tp declared lost cover [from, to).
+func (d *dataInvariants) declaredCovers(tp TopicPartition, from, to int64) bool {
+	for from < to {
+		i := slices.IndexFunc(d.declared[tp], func(r offRange) bool { return r.contains(from) })
+		if i < 0 {
+			return false
+		}
+		from = d.declared[tp][i].to
+	}
+	return true
 }
 
 // durableViolation marks an acknowledgement the disks' durable images do not back.
