@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -189,9 +190,9 @@ func checkListBrokers(ops []*Op, brokers []int32) string {
 		}
 	}
 	byReturn := slices.Clone(lists)
-	slices.SortStableFunc(byReturn, func(a, b *Op) int { return cmpInt64(a.Return, b.Return) })
+	slices.SortStableFunc(byReturn, func(a, b *Op) int { return cmp.Compare(a.Return, b.Return) })
 	byCall := slices.Clone(lists)
-	slices.SortStableFunc(byCall, func(a, b *Op) int { return cmpInt64(a.Call, b.Call) })
+	slices.SortStableFunc(byCall, func(a, b *Op) int { return cmp.Compare(a.Call, b.Call) })
 	seen := map[int32]*Op{} // broker -> a list that showed it
 	j := 0
 	for _, op := range byCall {
@@ -211,14 +212,4 @@ func checkListBrokers(ops []*Op, brokers []int32) string {
 		}
 	}
 	return ""
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -325,9 +326,9 @@ func (c *logChecker) lostAndReordered() {
 		// Sort by completion; any produce invoked after an earlier one completed must
 		// sit at a higher offset.
 		byReturn := slices.Clone(acked)
-		slices.SortStableFunc(byReturn, func(a, b *LogProduce) int { return cmpInt64(a.Return, b.Return) })
+		slices.SortStableFunc(byReturn, func(a, b *LogProduce) int { return cmp.Compare(a.Return, b.Return) })
 		byCall := slices.Clone(acked)
-		slices.SortStableFunc(byCall, func(a, b *LogProduce) int { return cmpInt64(a.Call, b.Call) })
+		slices.SortStableFunc(byCall, func(a, b *LogProduce) int { return cmp.Compare(a.Call, b.Call) })
 		j := 0
 		var highest *LogProduce // the acknowledged produce with the highest offset so far
 		for _, p := range byCall {
@@ -500,7 +501,7 @@ func (c *logChecker) watermarks() {
 		partition string
 	}
 	fetches := slices.Clone(c.h.Fetches)
-	slices.SortStableFunc(fetches, func(a, b LogFetch) int { return cmpInt64(a.Return, b.Return) })
+	slices.SortStableFunc(fetches, func(a, b LogFetch) int { return cmp.Compare(a.Return, b.Return) })
 	last := map[key]LogFetch{}
 	for _, f := range fetches {
 		k := key{f.Client, f.Partition}
@@ -527,7 +528,7 @@ func (c *logChecker) watermarks() {
 	}
 	for _, part := range sortedKeys(acked) {
 		as := acked[part]
-		slices.SortStableFunc(as, func(a, b ack) int { return cmpInt64(a.ret, b.ret) })
+		slices.SortStableFunc(as, func(a, b ack) int { return cmp.Compare(a.ret, b.ret) })
 		for i := 1; i < len(as); i++ {
 			if as[i].off < as[i-1].off {
 				as[i].off, as[i].value = as[i-1].off, as[i-1].value

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -258,7 +259,7 @@ func (l *Log) addFence(f Fence) {
 		}
 	}
 	out = append(out, f)
-	slices.SortFunc(out, func(a, b Fence) int { return cmpInt64(a.From, b.From) })
+	slices.SortFunc(out, func(a, b Fence) int { return cmp.Compare(a.From, b.From) })
 	l.fences = out
 }
 
@@ -272,16 +273,6 @@ func (l *Log) clipFences(from, to int64) {
 		}
 	}
 	l.fences = out
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // segmentEnd is the offset segment i must end at: the next segment's base, or the start

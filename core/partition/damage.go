@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/seedlog/seedlog/core/disk"
@@ -71,18 +72,8 @@ func (r *Replica) addFence(f disk.Fence) {
 		}
 	}
 	out = append(out, f)
-	slices.SortFunc(out, func(a, b disk.Fence) int { return cmpOffsets(a.From, b.From) })
+	slices.SortFunc(out, func(a, b disk.Fence) int { return cmp.Compare(a.From, b.From) })
 	r.fences = out
-}
-
-func cmpOffsets(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // checkDamage asks the disk to verify the part of the log holding offset, after a read
