@@ -52,7 +52,25 @@ type durableTruth struct {
 	// segments holds each log directory's segment bases (sorted) as of a generation of
 	// its entries.
 	segments map[truthKey]segmentList
-	buf      []byte
+	// names holds segment file paths already built, by log and base.
+	names map[segmentName]string
+	buf   []byte
+}
+
+type segmentName struct {
+	log  disk.LogID
+	base int64
+}
+
+// segmentFile returns the path of log's segment file at base.
+func (t *durableTruth) segmentFile(log disk.LogID, base int64) string {
+	k := segmentName{log, base}
+	name, ok := t.names[k]
+	if !ok {
+		name = path.Join(string(log), storage.SegmentFileName(base, storage.LogFileSuffix))
+		t.names[k] = name
+	}
+	return name
 }
 
 type segmentList struct {
@@ -61,7 +79,7 @@ type segmentList struct {
 }
 
 func newDurableTruth() *durableTruth {
-	return &durableTruth{walks: map[truthKey]*truthWalk{}, segments: map[truthKey]segmentList{}}
+	return &durableTruth{walks: map[truthKey]*truthWalk{}, segments: map[truthKey]segmentList{}, names: map[segmentName]string{}}
 }
 
 // segmentBelow finds the base of the segment of log that would hold offset o on fs's
@@ -136,7 +154,7 @@ func (t *durableTruth) holds(fs *disksim.FS, log disk.LogID, o int64) (bool, int
 		}
 		return false, 0
 	}
-	file := path.Join(string(log), storage.SegmentFileName(base, storage.LogFileSuffix))
+	file := t.segmentFile(log, base)
 	st, ok := fs.StatDurable(file)
 	if !ok {
 		return false, base

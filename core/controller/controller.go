@@ -283,19 +283,19 @@ func (c *Controller) Status() Status {
 }
 
 // EachBroker calls fn with every registered broker as Status would list it (without
-// FenceAt and LeaseEndMax), for checkers that look after every step; it reports whether
-// the controller is active. ids is scratch space, returned for reuse.
+// FenceAt and LeaseEndMax), for checkers that look after every step, when the
+// controller is active; it reports whether it is. ids is scratch space, returned for
+// reuse.
 func (c *Controller) EachBroker(ids []int32, fn func(BrokerStatus)) (bool, []int32) {
+	if !c.active {
+		return false, ids
+	}
 	ids = c.pending.AppendBrokerIDs(ids[:0])
 	for _, id := range ids {
 		epoch, fenced, _ := c.pending.BrokerEpoch(id)
-		bs := BrokerStatus{ID: id, Epoch: epoch, Fenced: fenced, ShuttingDown: c.shuttingDown[id]}
-		if c.active {
-			bs.LastHeartbeat = c.lastHeard[id]
-		}
-		fn(bs)
+		fn(BrokerStatus{ID: id, Epoch: epoch, Fenced: fenced, ShuttingDown: c.shuttingDown[id], LastHeartbeat: c.lastHeard[id]})
 	}
-	return c.active, ids
+	return true, ids
 }
 
 // leaseSpanMax bounds, on the controller's clock, how long after receiving a heartbeat
