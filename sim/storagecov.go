@@ -16,7 +16,7 @@ import (
 
 // logConfig is the configuration of every node's logs.
 func (c *Config) logConfig() storage.LogConfig {
-	return storage.LogConfig{SegmentBytesMax: c.SegmentBytes, IndexIntervalBytes: c.IndexIntervalBytes, SegmentAgeMax: c.SegmentAge}
+	return storage.LogConfig{SegmentBytesMax: c.SegmentBytes, IndexIntervalBytes: c.IndexIntervalBytes, SegmentAgeMax: c.SegmentAge, Plants: c.Plants}
 }
 
 // countSegments wraps open so that the diskexec executors it opens count, into cov,

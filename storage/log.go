@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
 )
 
@@ -55,6 +56,8 @@ type LogConfig struct {
 	// protocol and needs its log to end where its last valid entry does (the controller
 	// quorum's). The cut is reported (RecoveryReport.CutBelowRecoveryPoint).
 	NoFences bool
+	// Plants are the planted bugs switched on (the simulator's; never in the node).
+	Plants plant.Set
 }
 
 func (c LogConfig) withDefaults() (LogConfig, error) {
@@ -104,6 +107,9 @@ type Log struct {
 	fsys FS
 	dir  string
 	cfg  LogConfig
+	// scanningAtOpen: recovery is scanning segments (only the planted bug
+	// RecoverySkipsCRC looks at it).
+	scanningAtOpen bool
 
 	segments      []*segment
 	startOffset   int64

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
 )
 
@@ -429,6 +430,8 @@ func walkTail(s *segment, w *headerWalker, rel, pos int64) error {
 // finishRecovery writes their indexes and syncs them.
 func (l *Log) scanSegments(scanFrom int) error {
 	l.recovery.ScannedFromOffset = l.segments[scanFrom].base
+	l.scanningAtOpen = true
+	defer func() { l.scanningAtOpen = false }()
 	var buf []byte
 	expected := l.segments[scanFrom].base
 	for i := scanFrom; i < len(l.segments); i++ {
@@ -640,7 +643,12 @@ func refill(s *segment, buf []byte, pos, fileBytes int64) ([]byte, error) {
 
 // addScannedBatch validates one batch met by recovery and adds it to the segment.
 func (l *Log) addScannedBatch(s *segment, pos int64, batch []byte) error {
-	h, err := record.Check(batch)
+	check := record.Check
+	if l.scanningAtOpen && l.cfg.Plants.On(plant.RecoverySkipsCRC) {
+		// Planted bug: the header is all recovery looks at.
+		check = record.ParseHeader
+	}
+	h, err := check(batch)
 	if err != nil {
 		return fmt.Errorf("segment %d at byte %d: %w", s.base, pos, err)
 	}

@@ -65,6 +65,9 @@ const (
 	// __consumer_offsets with acks=1: answered once durable on the leader, before the
 	// ISR has them.
 	GroupRecordsAcksOne
+	// RecoverySkipsCRC: log recovery keeps every batch whose header parses after the
+	// recovery point without checking its CRC, so a torn write survives a restart.
+	RecoverySkipsCRC
 	numNames
 )
 
@@ -86,6 +89,7 @@ var names = [numNames]string{
 	SyncBeforeFsync:           "sync-before-fsync",
 	FenceBeforeLease:          "fence-before-lease",
 	GroupRecordsAcksOne:       "group-records-acks-one",
+	RecoverySkipsCRC:          "recovery-skips-crc",
 }
 
 func (n Name) String() string {
