@@ -227,3 +227,27 @@ func TestResigningLeaderResumesWhenAlone(t *testing.T) {
 		t.Fatalf("the damaged range was not declared lost: %v", c.node(1).notes)
 	}
 }
+
+// A gap a leader's answer says ends past the leader's own log end is refused: the
+// follower's log end never moves to wherever an answer says.
+func TestFollowerRefusesAGapPastTheLeadersEnd(t *testing.T) {
+	d1 := diskWith(0, 1, 1, 2, 3, 3)
+	d1.damage(damageLog, 4)
+	c := newClusterTampered(t, 2, map[int32]*memDisk{1: d1}, State{Leader: 1, LeaderEpoch: 4, PartitionEpoch: 4,
+		ISR: []int32{1}, MinISR: 1}, func(m Message) {
+		if a, ok := m.(*FetchAnswer); ok && a.GapEnd > a.FetchOffset {
+			a.GapEnd = a.LogEndOffset + 1000
+		}
+	})
+	c.advance(300 * time.Millisecond)
+	if c.sent[KindFetchAnswer] == 0 {
+		t.Fatal("no fetch answered")
+	}
+	leaderEnd := c.r(1).Status().LogEndOffset
+	if !c.hasNote(2, "fetch-rejected") || c.hasNote(2, "gap") {
+		t.Fatalf("follower notes %v", c.node(2).notes)
+	}
+	if end := c.r(2).Status().LogEndOffset; end > leaderEnd {
+		t.Fatalf("follower log end %d, past the leader's %d", end, leaderEnd)
+	}
+}

@@ -171,6 +171,11 @@ func (r *Replica) onFetchAnswer(now int64, from int32, m *FetchAnswer) {
 	case m.Diverging:
 		r.note("diverging", "leader has epoch %d ending at %d", m.DivergingEpoch, m.DivergingEndOffset)
 		r.reconcile(m.DivergingEpoch, m.DivergingEndOffset, m.LogStartOffset)
+	case m.GapEnd > m.LogEndOffset:
+		// A gap is a range of the leader's log: one past its end is a bad answer, and
+		// skipping it would move this log's end to wherever the answer said.
+		r.note("fetch-rejected", "gap to %d beyond the leader's log end %d", m.GapEnd, m.LogEndOffset)
+		r.backoff(now)
 	case m.GapEnd > r.leo && len(m.Records) == 0:
 		r.fol.outOfISR = !m.InISR
 		r.skipGap(now, m)

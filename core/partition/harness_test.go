@@ -44,6 +44,15 @@ type tcluster struct {
 	// autoAlter makes a fake controller commit every valid AlterPartition at once.
 	autoAlter bool
 	sent      map[MsgKind]int // messages delivered, by kind
+	// tamper, when set, may change every message after it is decoded, before delivery.
+	tamper func(m Message)
+}
+
+// newClusterTampered is newClusterWith with tamper set from the start.
+func newClusterTampered(t *testing.T, n int, disks map[int32]*memDisk, st State, tamper func(Message)) *tcluster {
+	c := &tcluster{t: t, now: int64(time.Hour), nodes: map[int32]*tnode{}, base: testConfig(), autoAlter: true,
+		sent: map[MsgKind]int{}, tamper: tamper}
+	return c.init(n, disks, st)
 }
 
 func testConfig() Config {
@@ -69,6 +78,11 @@ func newClusterWith(t *testing.T, n int, disks map[int32]*memDisk, st State, twe
 	if tweak != nil {
 		tweak(&c.base)
 	}
+	return c.init(n, disks, st)
+}
+
+// init starts n replicas on disks (a new disk where none is given) with st, and settles.
+func (c *tcluster) init(n int, disks map[int32]*memDisk, st State) *tcluster {
 	for i := 1; i <= n; i++ {
 		c.ids = append(c.ids, int32(i))
 	}
@@ -229,6 +243,9 @@ func (c *tcluster) deliver(from int32, e Envelope) {
 	m, err := Decode(Encode(e.Msg))
 	if err != nil {
 		c.t.Fatalf("decode %s: %v", e.Msg.Kind(), err)
+	}
+	if c.tamper != nil {
+		c.tamper(m)
 	}
 	c.sent[m.Kind()]++
 	dst.r.Step(c.now, from, m)
