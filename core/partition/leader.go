@@ -2,6 +2,7 @@ package partition
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
@@ -404,13 +405,7 @@ func (r *Replica) maybeAlterISR(now int64) {
 	if slices.Equal(isr, r.st.ISR) {
 		return
 	}
-	r.alterSeq++
-	l.alter = &alterState{req: AlterRequest{
-		RequestID: r.alterSeq, Topic: r.cfg.Topic, TopicID: r.cfg.TopicID, Partition: r.cfg.Partition,
-		Leader: r.self(), LeaderEpoch: r.epoch, PartitionEpoch: r.st.PartitionEpoch, ISR: isr,
-	}}
-	r.sendAlter(now)
-	r.note("isr-change", "propose %v (was %v; shrink %v, expand %v)", isr, r.st.ISR, shrunk, grown)
+	r.proposeISR(now, isr, fmt.Sprintf("shrink %v, expand %v", shrunk, grown))
 	r.isrChanged(now)
 }
 
@@ -444,13 +439,19 @@ func (r *Replica) proposeResignation(now int64) {
 	if len(isr) == 0 {
 		return
 	}
+	r.proposeISR(now, isr, "this leader resigns")
+}
+
+// proposeISR asks the controller for isr as the committed ISR (AlterPartition); why
+// goes into the note.
+func (r *Replica) proposeISR(now int64, isr []int32, why string) {
 	r.alterSeq++
-	l.alter = &alterState{req: AlterRequest{
+	r.lead.alter = &alterState{req: AlterRequest{
 		RequestID: r.alterSeq, Topic: r.cfg.Topic, TopicID: r.cfg.TopicID, Partition: r.cfg.Partition,
 		Leader: r.self(), LeaderEpoch: r.epoch, PartitionEpoch: r.st.PartitionEpoch, ISR: isr,
 	}}
 	r.sendAlter(now)
-	r.note("isr-change", "propose %v (was %v; this leader resigns)", isr, r.st.ISR)
+	r.note("isr-change", "propose %v (was %v; %s)", isr, r.st.ISR, why)
 }
 
 func (r *Replica) sendAlter(now int64) {
