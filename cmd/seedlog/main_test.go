@@ -45,24 +45,29 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 	}
 }
 
-func TestTraceCommandsRenderAFailingSeed(t *testing.T) {
-	dir := t.TempDir()
-	var failing *sim.Result
-	for seed := uint64(1); seed <= 200 && failing == nil; seed++ {
+// writeFailingTrace runs the toy simulation's seeds until one fails, writes its trace
+// to dir/seed.trace and returns the path and the run.
+func writeFailingTrace(t *testing.T, dir string) (string, sim.Result) {
+	t.Helper()
+	for seed := uint64(1); seed <= 200; seed++ {
 		opts := simtest.Options(seed, true)
 		if r := sim.Run(opts); r.Failure != nil {
 			opts.KeepTrace = true
 			r = sim.Run(opts)
-			failing = &r
+			path := filepath.Join(dir, "seed.trace")
+			if err := r.Trace.WriteFile(path); err != nil {
+				t.Fatal(err)
+			}
+			return path, r
 		}
 	}
-	if failing == nil {
-		t.Fatal("no failing seed to render")
-	}
-	path := filepath.Join(dir, "seed.trace")
-	if err := failing.Trace.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
+	t.Fatal("no failing seed in 200")
+	return "", sim.Result{}
+}
+
+func TestTraceCommandsRenderAFailingSeed(t *testing.T) {
+	dir := t.TempDir()
+	path, _ := writeFailingTrace(t, dir)
 	for _, args := range [][]string{
 		{"trace", "show", path},
 		{"trace", "show", path, "--node", "1", "--from", "1s", "--to", "5s"},
@@ -92,22 +97,7 @@ func TestShrinkAndReplayAScenario(t *testing.T) {
 	saved := simBase
 	defer func() { simBase = saved }()
 	simBase = simtest.Options(0, true)
-	var failing *sim.Result
-	for seed := uint64(1); seed <= 200 && failing == nil; seed++ {
-		opts := simtest.Options(seed, true)
-		if r := sim.Run(opts); r.Failure != nil {
-			opts.KeepTrace = true
-			r = sim.Run(opts)
-			failing = &r
-		}
-	}
-	if failing == nil {
-		t.Fatal("no failing seed to shrink")
-	}
-	path := filepath.Join(dir, "seed.trace")
-	if err := failing.Trace.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
+	path, failing := writeFailingTrace(t, dir)
 	scenario := filepath.Join(dir, "shrunk.scenario")
 	if code := dispatch([]string{"sim", "shrink", path, "-o", scenario, "--max-replays", "300", "-q"}); code != exitOK {
 		t.Fatalf("sim shrink: exit %d", code)
