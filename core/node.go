@@ -6,6 +6,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/partition"
 	"github.com/seedlog/seedlog/core/raft"
 )
 
@@ -102,7 +103,7 @@ func (n *Node) PeerMessage(now int64, from int32, pm PeerMessage) {
 		n.ctrl.serveBarrier(n, from, m)
 	case barrierAnswerMsg:
 		n.rpc.barrierAnswer(n, m)
-	case replicaMsg:
+	case partition.Message:
 		n.stepReplicaMessage(from, m)
 	}
 	n.after(now)

@@ -42,7 +42,10 @@ const peerMessageBytesMax = 128 << 20
 // PeerMessage is a peer message decoded by DecodePeer, to hand to (*Node).PeerMessage.
 // Its contents are the node's business; the zero value is ignored.
 type PeerMessage struct {
-	m any // raft.Message, callMsg, answerMsg, barrierMsg, barrierAnswerMsg or replicaMsg
+	// m is a raft.Message, callMsg, answerMsg, barrierMsg, barrierAnswerMsg or
+	// partition.Message. The two message interfaces are held as they are, without a
+	// wrapper, so that a decoded message costs no allocation beyond its own.
+	m any
 }
 
 type callMsg struct {
@@ -70,8 +73,6 @@ type barrierAnswerMsg struct {
 	code  int16
 	index int64
 }
-
-type replicaMsg struct{ m partition.Message }
 
 // peerMessageBytes is the room a peer message starts with: most fit in it, so encoding
 // one allocates once instead of growing its buffer from a few bytes.
@@ -141,8 +142,8 @@ func encodePeer(m PeerMessage) []byte {
 		return encodeBarrier(m)
 	case barrierAnswerMsg:
 		return encodeBarrierAnswer(m)
-	case replicaMsg:
-		return encodeReplica(m.m)
+	case partition.Message:
+		return encodeReplica(m)
 	}
 	return nil
 }
@@ -173,9 +174,7 @@ func DecodePeer(b []byte) (PeerMessage, error) {
 	case peerBarrierAnswer:
 		m = barrierAnswerMsg{id: r.U64(), code: r.I16(), index: r.I64()}
 	case peerReplica:
-		var pm partition.Message
-		pm, err = partition.DecodeMessage(&r)
-		m = replicaMsg{pm}
+		m, err = partition.DecodeMessage(&r)
 	default:
 		return PeerMessage{}, fmt.Errorf("unknown peer message kind %d", b[0])
 	}

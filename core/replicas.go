@@ -283,13 +283,13 @@ func alterResult(a partition.AlterRequest, r *kmsg.AlterPartitionResponse) parti
 
 func (n *Node) leaseChanged() {}
 
-func (n *Node) stepReplicaMessage(from int32, rm replicaMsg) {
-	key := rm.m.PartitionKey()
+func (n *Node) stepReplicaMessage(from int32, m partition.Message) {
+	key := m.PartitionKey()
 	hr := n.replicaByKey(key.TopicID, key.Partition)
 	if hr == nil {
 		return // not (or no longer) a replica here: the sender retries and learns
 	}
-	n.withReplica(hr, func() { hr.r.Step(n.now, from, rm.m) })
+	n.withReplica(hr, func() { hr.r.Step(n.now, from, m) })
 }
 
 // replicaByKey finds the replica of a partition by topic id.
