@@ -227,6 +227,9 @@ func (n *Node) drainReplicas(now int64) {
 }
 
 func (n *Node) drainReplica(now int64, hr *hosted) {
+	if !hr.r.HasReady() {
+		return
+	}
 	rd := hr.r.Ready()
 	for _, note := range rd.Notes {
 		n.note("replica-"+note.Kind, note.Text)

@@ -490,6 +490,13 @@ func (r *Replica) dropAll(code int16) {
 	}
 }
 
+// HasReady reports whether Ready has anything to return: a node that drains its
+// replicas after every input skips the idle ones without copying their empty Ready.
+func (r *Replica) HasReady() bool {
+	o := &r.out
+	return len(o.Messages) > 0 || o.AlterISR != nil || len(o.Notes) > 0 || o.Fatal != nil
+}
+
 // Ready returns what the replica asks of the node since the last call.
 func (r *Replica) Ready() Ready {
 	out := r.out
