@@ -51,7 +51,9 @@ type Response struct {
 	Msg  kmsg.Response
 }
 
-// Message is an encoded message to a peer node.
+// Message is an encoded message to a peer node. Payload is the message's own, never
+// shared with another message: the shell may append to it (a frame's authentication
+// tag) and use its spare capacity.
 type Message struct {
 	To      int32
 	Payload []byte

@@ -47,7 +47,9 @@ func (w *World) sendPeer(n *simNode, m core.Message) {
 		w.cov.Inc("auth:dial-refused")
 		return
 	}
-	frame := s.sealer.Seal(make([]byte, 0, len(m.Payload)+peerauth.TagBytes), m.Payload)
+	// The payload is the message's own (core.Message): the tag goes after it, in its
+	// spare capacity when it has some.
+	frame := s.sealer.Tag(m.Payload, m.Payload)
 	if w.attack != nil {
 		w.attack.observe(n.spec.ID, m.To, m.Payload, frame, s.serial)
 	}
