@@ -154,6 +154,29 @@ func (c *Client) knownPartitions(topics []string) []TopicPartition {
 	return out
 }
 
+// pickPartition draws one of the data partitions the client knows, each as likely, as
+// an index into knownPartitions would, without building the list; ok is false, and
+// nothing is drawn, when it knows none.
+func (c *Client) pickPartition() (tp TopicPartition, ok bool) {
+	topics := c.w.cfg.Data.Topics
+	known := 0
+	for _, t := range topics {
+		known += int(c.partitions(t.Name))
+	}
+	if known == 0 {
+		return TopicPartition{}, false
+	}
+	i := int32(c.rng.IntN(known))
+	for _, t := range topics {
+		if n := c.partitions(t.Name); i >= n {
+			i -= n
+		} else {
+			return TopicPartition{t.Name, i}, true
+		}
+	}
+	panic("sim: a partition drawn beyond the known ones")
+}
+
 // errCorruptBatch says a broker served a batch that fails its checks.
 var errCorruptBatch = errors.New("corrupt batch")
 

@@ -109,12 +109,11 @@ func (p *producer) tick() {
 		return
 	}
 	defer c.scheduleNext()
-	known := c.knownPartitions(w.dataTopicNames())
-	if len(known) == 0 {
+	tp, ok := c.pickPartition()
+	if !ok {
 		c.refreshTopics(nil)
 		return
 	}
-	tp := known[c.rng.IntN(len(known))]
 	pp := p.part(tp)
 	if len(pp.pending) >= pendingMax {
 		w.cov.Inc("producer:buffer-full")

@@ -42,13 +42,12 @@ func (r *reader) tick() {
 		c.scheduleNext()
 		return
 	}
-	known := c.knownPartitions(w.dataTopicNames())
-	if len(known) == 0 {
+	tp, ok := c.pickPartition()
+	if !ok {
 		c.refreshTopics(nil)
 		c.scheduleNext()
 		return
 	}
-	tp := known[c.rng.IntN(len(known))]
 	r.busy = true
 	st := Step{Kind: StepFetch, Client: c.id, Topic: tp.Topic, Partition: tp.Partition, MinBytes: 1}
 	switch x := c.rng.IntN(10); {
