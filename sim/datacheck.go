@@ -21,6 +21,9 @@ func (w *World) logHistory() *LogHistory {
 	for tp := range d.unread {
 		h.Unread[tp.String()] = true
 	}
+	if n := producedValues(w.hist.Ops); n > 0 {
+		h.Produces = make([]LogProduce, 0, n)
+	}
 	for _, op := range w.hist.Ops {
 		part := op.key().String()
 		switch op.Kind {
@@ -57,6 +60,17 @@ func (w *World) logHistory() *LogHistory {
 		}
 	}
 	return h
+}
+
+// producedValues counts the records the produce operations of ops carry.
+func producedValues(ops []*Op) int {
+	n := 0
+	for _, op := range ops {
+		if op.Kind == OpProduce {
+			n += len(op.Values)
+		}
+	}
+	return n
 }
 
 // checkData runs the data checkers after the run: the log checker, Porcupine per
