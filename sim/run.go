@@ -70,7 +70,7 @@ func (w *World) result() Result {
 		Coverage:        w.cov,
 		History:         w.hist,
 		Linearizability: w.checks.linearizability,
-		Schedule:        Schedule{Steps: w.sched.steps},
+		Schedule:        Schedule{Steps: w.sched.all()},
 	}
 	for _, c := range w.clients {
 		r.Clients = append(r.Clients, c.desc)

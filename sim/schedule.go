@@ -189,25 +189,76 @@ func (s *Schedule) Sort() {
 	})
 }
 
-// scheduleRecorder keeps the steps a run applied, in order (Result.Schedule).
+// scheduleRecorder keeps the steps a run applied, in order (Result.Schedule). It holds
+// them in chunks that never move, so that the thousands of steps of a long run are not
+// copied again at every growth of one slice; all joins them once, at the end.
 type scheduleRecorder struct {
-	steps []Step
+	chunks [][]Step
+	n      int
+}
+
+// The first chunk holds stepChunkFirst steps, each next one twice as many as the one
+// before, up to stepChunkMax: short runs stay small, long ones grow in few steps.
+const (
+	stepChunkFirst = 16
+	stepChunkMax   = 512
+)
+
+// add appends a step and returns its index.
+func (r *scheduleRecorder) add(st Step) int {
+	last := len(r.chunks) - 1
+	if last < 0 || len(r.chunks[last]) == cap(r.chunks[last]) {
+		size := stepChunkFirst
+		if last >= 0 {
+			size = min(2*cap(r.chunks[last]), stepChunkMax)
+		}
+		r.chunks = append(r.chunks, make([]Step, 0, size))
+		last++
+	}
+	r.chunks[last] = append(r.chunks[last], st)
+	r.n++
+	return r.n - 1
+}
+
+// at returns the step at index i, or nil when there is none.
+func (r *scheduleRecorder) at(i int) *Step {
+	if i < 0 {
+		return nil
+	}
+	for _, c := range r.chunks {
+		if i < len(c) {
+			return &c[i]
+		}
+		i -= len(c)
+	}
+	return nil
+}
+
+// all returns the steps in one slice (nil when there are none).
+func (r *scheduleRecorder) all() []Step {
+	if r.n == 0 {
+		return nil
+	}
+	out := make([]Step, 0, r.n)
+	for _, c := range r.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 // recordStep records a step at the current time and returns its index, for steps
 // whose resolution comes later (an armed crash's strike).
 func (w *World) recordStep(st Step) int {
 	st.At = time.Duration(w.now)
-	w.sched.steps = append(w.sched.steps, st)
-	return len(w.sched.steps) - 1
+	return w.sched.add(st)
 }
 
 // resolveStep fills in how an armed crash struck, once it did.
 func (w *World) resolveStep(i int, then crashThen, strike time.Duration) {
-	if i < 0 || i >= len(w.sched.steps) {
+	st := w.sched.at(i)
+	if st == nil {
 		return
 	}
-	st := &w.sched.steps[i]
 	if then != thenUnknown {
 		st.Then = then
 	}
