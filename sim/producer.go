@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/seedlog/seedlog/core/record"
@@ -144,7 +145,7 @@ func (p *producer) produce(pp *prodPart, n int) {
 	values := make([]string, n)
 	for i := range values {
 		p.written++
-		values[i] = fmt.Sprintf("c%d-%d", c.id, p.written)
+		values[i] = recordValue(c.id, p.written)
 	}
 	op := &Op{Kind: OpProduce, Topic: tp.Topic, Partition: tp.Partition, Values: values, Acks: p.spec.Acks,
 		Producer: -1, Epoch: -1, Sequence: -1, Offset: -1, LeaderEpoch: -1}
@@ -152,6 +153,17 @@ func (p *producer) produce(pp *prodPart, n int) {
 	b := &prodBatch{op: op, deadline: w.now + int64(w.cfg.Data.DeliveryTimeout)}
 	pp.pending = append(pp.pending, b)
 	p.pump(pp)
+}
+
+// recordValue is the value of the nth record client c produced, "c<c>-<n>": unique in
+// the run, so that the checkers tell every record apart.
+func recordValue(c int32, n int) string {
+	var buf [24]byte
+	b := append(buf[:0], 'c')
+	b = strconv.AppendInt(b, int64(c), 10)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(n), 10)
+	return string(b)
 }
 
 // step starts a scheduled batch.
