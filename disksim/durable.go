@@ -34,7 +34,7 @@ func (f *FS) lookupCertain(name string) (*inode, bool) {
 	if c == "." {
 		return n, true
 	}
-	for _, part := range strings.Split(c, "/") {
+	for part := range strings.SplitSeq(c, "/") {
 		if !n.isDir() {
 			return nil, false
 		}
@@ -91,11 +91,15 @@ func (f *FS) ListDurable(dir string) []string {
 	if !ok || !n.isDir() {
 		return nil
 	}
-	var out []string
-	for _, name := range sortedNames(n.dir.dur) {
+	names := sortedNames(n.dir.dur)
+	out := names[:0]
+	for _, name := range names {
 		if cur, ok := n.dir.cur[name]; ok && cur == n.dir.dur[name] {
 			out = append(out, name)
 		}
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

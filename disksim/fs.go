@@ -137,6 +137,9 @@ func pathErr(op, name string, err error) error {
 // clean validates a slash-separated relative name and returns its canonical form; "." is
 // the root.
 func clean(name string) (string, bool) {
+	if fs.ValidPath(name) {
+		return name, true // no empty, "." or ".." element: canonical already
+	}
 	if name == "" {
 		return "", false
 	}
@@ -157,7 +160,7 @@ func (f *FS) lookup(op, name string) (*inode, error) {
 	if c == "." {
 		return n, nil
 	}
-	for _, part := range strings.Split(c, "/") {
+	for part := range strings.SplitSeq(c, "/") {
 		if !n.isDir() {
 			return nil, pathErr(op, name, syscall.ENOTDIR)
 		}
@@ -177,8 +180,11 @@ func (f *FS) lookupParent(op, name string) (*inode, string, error) {
 	if !ok || c == "." {
 		return nil, "", pathErr(op, name, syscall.EINVAL)
 	}
-	dir, base := path.Split(c)
-	parent, err := f.lookup(op, path.Clean(dir))
+	dir, base := ".", c
+	if i := strings.LastIndexByte(c, '/'); i >= 0 {
+		dir, base = c[:i], c[i+1:]
+	}
+	parent, err := f.lookup(op, dir)
 	if err != nil {
 		return nil, "", pathErr(op, name, underlying(err))
 	}
@@ -267,7 +273,12 @@ func (f *FS) release(n *inode) {
 }
 
 func sortedNames[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
+	if len(m) == 0 {
+		return nil
+	}
+	names := slices.AppendSeq(make([]string, 0, len(m)), maps.Keys(m))
+	slices.Sort(names)
+	return names
 }
 
 // Create creates name as a new, empty file. An existing file of that name is unlinked,
@@ -383,7 +394,7 @@ func (f *FS) MkdirAll(dir string) error {
 	if c == "." {
 		return nil
 	}
-	for _, part := range strings.Split(c, "/") {
+	for part := range strings.SplitSeq(c, "/") {
 		id, ok := n.dir.cur[part]
 		if !ok {
 			child := f.newInode(true)
