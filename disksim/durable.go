@@ -91,15 +91,18 @@ func (f *FS) ListDurable(dir string) []string {
 	if !ok || !n.isDir() {
 		return nil
 	}
-	names := sortedNames(n.dir.dur)
-	out := names[:0]
-	for _, name := range names {
-		if cur, ok := n.dir.cur[name]; ok && cur == n.dir.dur[name] {
+	d := n.dir
+	if d.durNames == nil {
+		d.durNames = sortedNames(d.dur)
+	}
+	var out []string
+	for _, name := range d.durNames {
+		if cur, ok := d.cur[name]; ok && cur == d.dur[name] {
+			if out == nil {
+				out = make([]string, 0, len(d.durNames))
+			}
 			out = append(out, name)
 		}
-	}
-	if len(out) == 0 {
-		return nil
 	}
 	return out
 }

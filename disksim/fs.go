@@ -48,6 +48,9 @@ type dirData struct {
 	pending map[string]changeID
 	// gen counts the changes to cur and dur, for readers that keep a listing.
 	gen uint64
+	// durNames is the names of dur, sorted, or nil until listed again: a file replaced
+	// under the same name (a checkpoint rewritten) changes an entry, not the names.
+	durNames []string
 }
 
 func newDirData() *dirData {
@@ -460,16 +463,21 @@ func (f *FS) syncDir(n *inode) {
 	d.gen++
 	var dropped []*inode
 	for _, name := range sortedNames(d.pending) {
-		if id, ok := d.dur[name]; ok {
+		id, inDur := d.dur[name]
+		if inDur {
 			child := f.inodes[id]
 			child.durLinks--
 			dropped = append(dropped, child)
 		}
-		if id, ok := d.cur[name]; ok {
+		id, inCur := d.cur[name]
+		if inCur {
 			f.inodes[id].durLinks++
 			d.dur[name] = id
 		} else {
 			delete(d.dur, name)
+		}
+		if inCur != inDur {
+			d.durNames = nil
 		}
 	}
 	clear(d.pending)
