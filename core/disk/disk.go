@@ -213,14 +213,19 @@ type Done struct {
 // node tags each Op with the component that emitted it (SetOwner) and routes each Done
 // back to that owner (TakeOwner).
 type Queue struct {
-	last   OpID
+	last OpID
+	// ops holds the Ops emitted since the last Drain, at the start of the room that is
+	// left in an array shared with the Ops drained before: each Drain hands out its own
+	// part of the array and the next Ops go after it, so that a node that drains an Op
+	// or two at a time does not allocate an array per Drain. A drained part is never
+	// written again; it lives, and so do the Ops' Data, while the array does.
 	ops    []Op
 	owner  any
 	owners []owned // ops emitted and not yet taken, in ID order
-	// drained is how many Ops the last Drain that returned any returned: the next batch
-	// of Ops starts with room for as many, instead of growing its array from one Op.
-	drained int
 }
+
+// opsArrayLen is how many Ops an array that Drains share has room for, at least.
+const opsArrayLen = 32
 
 type owned struct {
 	id    OpID
@@ -231,8 +236,8 @@ type owned struct {
 func (q *Queue) Emit(op Op) OpID {
 	q.last++
 	op.ID = q.last
-	if q.ops == nil {
-		q.ops = make([]Op, 0, max(q.drained, 1))
+	if len(q.ops) == cap(q.ops) {
+		q.ops = append(make([]Op, 0, max(opsArrayLen, 2*len(q.ops))), q.ops...)
 	}
 	q.ops = append(q.ops, op)
 	q.owners = append(q.owners, owned{op.ID, q.owner})
@@ -273,13 +278,15 @@ func (q *Queue) TakeOwner(id OpID) any {
 // Last is the ID of the most recently emitted Op (0 before the first).
 func (q *Queue) Last() OpID { return q.last }
 
-// Drain returns the queued Ops and empties the queue.
+// Drain returns the queued Ops and empties the queue. The caller owns them: appending
+// to them never reaches the room the next Ops take.
 func (q *Queue) Drain() []Op {
-	ops := q.ops
-	q.ops = nil
-	if len(ops) > 0 {
-		q.drained = len(ops)
+	n := len(q.ops)
+	if n == 0 {
+		return nil
 	}
+	ops := q.ops[:n:n]
+	q.ops = q.ops[n:]
 	return ops
 }
 

@@ -1,0 +1,41 @@
+package disk
+
+import (
+	"slices"
+	"testing"
+)
+
+// The Ops a Drain returns are the caller's: later Emits, and the caller's own appends,
+// leave each other's Ops alone, however the Drains share an array.
+func TestDrainedOpsStayTheCallers(t *testing.T) {
+	var q Queue
+	var drains [][]Op
+	for n := range 70 {
+		for range n % 5 {
+			q.Emit(Op{Kind: Append, Offset: int64(n)})
+		}
+		drains = append(drains, q.Drain())
+	}
+	next := OpID(1)
+	for n, ops := range drains {
+		if len(ops) != n%5 || (len(ops) == 0) != (ops == nil) {
+			t.Fatalf("drain %d gave %d ops, want %d", n, len(ops), n%5)
+		}
+		for _, op := range ops {
+			if op.ID != next || op.Offset != int64(n) {
+				t.Fatalf("drain %d holds %v, want #%d at %d", n, op, next, n)
+			}
+			next++
+		}
+	}
+	q.Emit(Op{Kind: Sync})
+	mine := q.Drain()
+	mine = append(mine, Op{Kind: Read})
+	q.Emit(Op{Kind: Truncate})
+	if got := q.Drain(); len(got) != 1 || got[0].Kind != Truncate {
+		t.Fatalf("drained %v after the caller appended", got)
+	}
+	if !slices.EqualFunc(mine, []Op{{Kind: Sync}, {Kind: Read}}, func(a, b Op) bool { return a.Kind == b.Kind }) {
+		t.Fatalf("the caller's ops became %v", mine)
+	}
+}
