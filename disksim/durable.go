@@ -2,6 +2,7 @@ package disksim
 
 import (
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -95,9 +96,16 @@ func (f *FS) ListDurable(dir string) []string {
 	if d.durNames == nil {
 		d.durNames = sortedNames(d.dur)
 	}
+	if len(d.durNames) == 0 {
+		return nil
+	}
+	if len(d.pending) == 0 {
+		return slices.Clone(d.durNames) // every durable entry is current too
+	}
+	// A durable entry that is not pending is the current entry too (see dirData).
 	var out []string
 	for _, name := range d.durNames {
-		if cur, ok := d.cur[name]; ok && cur == d.dur[name] {
+		if _, ok := d.pending[name]; !ok {
 			if out == nil {
 				out = make([]string, 0, len(d.durNames))
 			}

@@ -59,7 +59,7 @@ func TestDurableViewIsWhatEveryCrashKeeps(t *testing.T) {
 }
 
 // ListDurable follows every change of a directory's durable names, though it keeps
-// their sorted listing between changes.
+// their sorted listing from one call to the next.
 func TestListDurableFollowsNameChanges(t *testing.T) {
 	f := newFS(t, 1, DefaultConfig())
 	list := func(want ...string) {
@@ -67,6 +67,7 @@ func TestListDurableFollowsNameChanges(t *testing.T) {
 		if got := f.ListDurable("."); !slices.Equal(got, want) {
 			t.Fatalf("ListDurable = %v, want %v", got, want)
 		}
+		checked(t, f)
 	}
 	create := func(name string) {
 		t.Helper()

@@ -48,9 +48,23 @@ type dirData struct {
 	pending map[string]changeID
 	// gen counts the changes to cur and dur, for readers that keep a listing.
 	gen uint64
-	// durNames is the names of dur, sorted, or nil until listed again: a file replaced
-	// under the same name (a checkpoint rewritten) changes an entry, not the names.
+	// durNames is the names of dur, sorted, or nil until first listed. Syncs keep it in
+	// step with dur, which gains and loses a name or two at a time.
 	durNames []string
+}
+
+// durNameChanged keeps durNames in step with name entering dur (added) or leaving it.
+func (d *dirData) durNameChanged(name string, added bool) {
+	if d.durNames == nil {
+		return
+	}
+	i, found := slices.BinarySearch(d.durNames, name)
+	switch {
+	case added && !found:
+		d.durNames = slices.Insert(d.durNames, i, name)
+	case !added && found:
+		d.durNames = slices.Delete(d.durNames, i, i+1)
+	}
 }
 
 func newDirData() *dirData {
@@ -477,7 +491,7 @@ func (f *FS) syncDir(n *inode) {
 			delete(d.dur, name)
 		}
 		if inCur != inDur {
-			d.durNames = nil
+			d.durNameChanged(name, inCur)
 		}
 	}
 	clear(d.pending)
