@@ -39,8 +39,9 @@ func (f *FS) lookupCertain(name string) (*inode, bool) {
 		if !n.isDir() {
 			return nil, false
 		}
+		// A durable entry that is not pending is the current entry too (see dirData).
 		id, ok := n.dir.dur[part]
-		if cur, inCur := n.dir.cur[part]; !ok || !inCur || cur != id {
+		if !ok || n.dir.isPending(part) {
 			return nil, false
 		}
 		n = f.inodes[id]
@@ -105,7 +106,7 @@ func (f *FS) ListDurable(dir string) []string {
 	// A durable entry that is not pending is the current entry too (see dirData).
 	var out []string
 	for _, name := range d.durNames {
-		if _, ok := d.pending[name]; !ok {
+		if !d.isPending(name) {
 			if out == nil {
 				out = make([]string, 0, len(d.durNames))
 			}

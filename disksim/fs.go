@@ -53,6 +53,16 @@ type dirData struct {
 	durNames []string
 }
 
+// isPending reports whether name's current and durable entries differ; most of the
+// time no entry does, and the answer costs no lookup.
+func (d *dirData) isPending(name string) bool {
+	if len(d.pending) == 0 {
+		return false
+	}
+	_, ok := d.pending[name]
+	return ok
+}
+
 // durNameChanged keeps durNames in step with name entering dur (added) or leaving it.
 func (d *dirData) durNameChanged(name string, added bool) {
 	if d.durNames == nil {
