@@ -11,6 +11,7 @@ package disk
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -23,7 +24,7 @@ const MetadataLog LogID = "__cluster_metadata-0"
 
 // PartitionLog returns the LogID of a topic partition.
 func PartitionLog(topic string, partition int32) LogID {
-	return LogID(fmt.Sprintf("%s-%d", topic, partition))
+	return LogID(topic + "-" + strconv.Itoa(int(partition)))
 }
 
 // ParsePartitionLog splits a LogID into topic and partition.

@@ -39,3 +39,18 @@ func TestDrainedOpsStayTheCallers(t *testing.T) {
 		t.Fatalf("the caller's ops became %v", mine)
 	}
 }
+
+// A partition's log is named as Kafka names its directory, and parses back.
+func TestPartitionLogNames(t *testing.T) {
+	for _, c := range []struct {
+		topic     string
+		partition int32
+		want      LogID
+	}{{"t", 0, "t-0"}, {"orders", 7, "orders-7"}, {"a-b", 123, "a-b-123"}, {"x", 1<<31 - 1, "x-2147483647"}} {
+		id := PartitionLog(c.topic, c.partition)
+		topic, partition, ok := ParsePartitionLog(id)
+		if id != c.want || !ok || topic != c.topic || partition != c.partition {
+			t.Errorf("PartitionLog(%q, %d) = %q, parsed back as %q %d %v", c.topic, c.partition, id, topic, partition, ok)
+		}
+	}
+}
