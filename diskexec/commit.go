@@ -163,7 +163,8 @@ func (b *Batch) releasedEarly(i int) bool {
 
 // Fsyncs is how many fsyncs the late step makes: one per log its Syncs name.
 func (b *Batch) Fsyncs() int {
-	var logs []disk.LogID
+	var room [4]disk.LogID // a batch's syncs name few logs
+	logs := room[:0]
 	for _, op := range b.Late() {
 		if op.Kind == disk.Sync && !containsLog(logs, op.Log) {
 			logs = append(logs, op.Log)
@@ -221,15 +222,11 @@ func (b *Batch) RunLate(r Runner, fsync func(run func())) []disk.Done {
 	}
 	syncs := split[len(split)-nsyncs:]
 	slices.Reverse(syncs)
-	var otherDones, syncDones []disk.Done
+	var otherDones []disk.Done
 	if len(others) > 0 {
 		otherDones = r.DoAll(others)
 	}
-	if fsync != nil {
-		fsync(func() { syncDones = r.DoAll(syncs) })
-	} else {
-		syncDones = r.DoAll(syncs)
-	}
+	syncDones := runSyncs(r, syncs, fsync)
 	if len(otherDones) == 0 && !b.syncEarly {
 		return syncDones // the step holds only Syncs, already in op order
 	}
@@ -244,5 +241,15 @@ func (b *Batch) RunLate(r Runner, fsync func(run func())) []disk.Done {
 			dones, otherDones = append(dones, otherDones[0]), otherDones[1:]
 		}
 	}
+	return dones
+}
+
+// runSyncs runs the Syncs of a late step, through fsync when it is not nil.
+func runSyncs(r Runner, syncs []disk.Op, fsync func(run func())) []disk.Done {
+	if fsync == nil {
+		return r.DoAll(syncs)
+	}
+	var dones []disk.Done
+	fsync(func() { dones = r.DoAll(syncs) })
 	return dones
 }
