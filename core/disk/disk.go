@@ -220,9 +220,13 @@ type Queue struct {
 	// part of the array and the next Ops go after it, so that a node that drains an Op
 	// or two at a time does not allocate an array per Drain. A drained part is never
 	// written again; it lives, and so do the Ops' Data, while the array does.
-	ops    []Op
-	owner  any
-	owners []owned // ops emitted and not yet taken, in ID order
+	ops   []Op
+	owner any
+	// owners holds the tags of the ops emitted, in ID order, from the first not yet
+	// taken (at index taken). Taking moves taken on rather than the slice, so that the
+	// room of the tags taken is used again (see Emit).
+	owners []owned
+	taken  int
 }
 
 // opsArrayLen is how many Ops an array that Drains share has room for, at least.
@@ -241,6 +245,13 @@ func (q *Queue) Emit(op Op) OpID {
 		q.ops = append(make([]Op, 0, max(opsArrayLen, 2*len(q.ops))), q.ops...)
 	}
 	q.ops = append(q.ops, op)
+	if len(q.owners) == cap(q.owners) && q.taken > 0 && q.taken >= len(q.owners)/2 {
+		// Moving the tags not taken to the front is cheaper than a new array when they
+		// are at most half of it, and moves each tag once on average.
+		rest := copy(q.owners, q.owners[q.taken:])
+		clear(q.owners[rest:])
+		q.owners, q.taken = q.owners[:rest], 0
+	}
 	q.owners = append(q.owners, owned{op.ID, q.owner})
 	return op.ID
 }
@@ -256,7 +267,7 @@ func (q *Queue) SetOwner(owner any) (prev any) {
 // Op order, so the entries before id are for Ops whose Dones were lost with a discarded
 // owner; it returns nil for an unknown id.
 func (q *Queue) TakeOwner(id OpID) any {
-	i := 0
+	i := q.taken
 	for i < len(q.owners) && q.owners[i].id < id {
 		i++
 	}
@@ -265,13 +276,11 @@ func (q *Queue) TakeOwner(id OpID) any {
 		owner = q.owners[i].owner
 		i++
 	}
-	clear(q.owners[:i])
+	clear(q.owners[q.taken:i])
+	q.taken = i
 	if i == len(q.owners) {
-		// Every op emitted is taken: the next ones reuse the room these held, rather than
-		// only the room after them, which would soon need a new array.
-		q.owners = q.owners[:0]
-	} else {
-		q.owners = q.owners[i:]
+		// Every op emitted is taken: the next ones reuse the room these held.
+		q.owners, q.taken = q.owners[:0], 0
 	}
 	return owner
 }

@@ -54,3 +54,34 @@ func TestPartitionLogNames(t *testing.T) {
 		}
 	}
 }
+
+// TakeOwner gives each Op's tag once, to Dones that come back in Op order, however
+// emitting and taking interleave; the tags of skipped Ops are gone.
+func TestTakeOwnerFollowsEmission(t *testing.T) {
+	var q Queue
+	tags := map[OpID]int{}
+	var next OpID = 1 // the first Op not taken yet
+	for round := range 200 {
+		for i := range round % 7 {
+			q.SetOwner(round*10 + i)
+			tags[q.Emit(Op{Kind: Sync})] = round*10 + i
+		}
+		q.Drain()
+		for range round % 5 {
+			if next > q.Last() {
+				break
+			}
+			id := next
+			if round%11 == 0 && id < q.Last() {
+				id++ // the Done of id-1 was lost with its owner
+			}
+			if got := q.TakeOwner(id); got != tags[id] {
+				t.Fatalf("round %d: op %d has owner %v, want %d", round, id, got, tags[id])
+			}
+			if q.TakeOwner(id) != nil || (id > next && q.TakeOwner(next) != nil) {
+				t.Fatalf("round %d: op %d, or one before it, taken twice", round, id)
+			}
+			next = id + 1
+		}
+	}
+}
