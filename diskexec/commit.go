@@ -38,6 +38,10 @@ type Runner interface {
 // by one goroutine at a time.
 type Queue struct {
 	ops []disk.Op
+	// taken is the batch the last Take returned. Both worlds run one batch at a time and
+	// are done with it before they take the next, so the next Take reuses it and its
+	// array instead of allocating a batch per group commit.
+	taken *Batch
 	// Plants are the planted bugs switched on (the simulator's; never in the node).
 	Plants plant.Set
 }
@@ -49,17 +53,23 @@ func (q *Queue) Add(ops ...disk.Op) { q.ops = append(q.ops, ops...) }
 func (q *Queue) Len() int { return len(q.ops) }
 
 // Take removes the first n ops waiting (every op when n <= 0 or n exceeds them) and
-// returns them as a batch. The batch gets a copy of exactly its ops, so that the queue
-// keeps its own array for the ops that come next instead of growing a new one.
+// returns them as a batch, valid until the next Take. The batch gets a copy of exactly
+// its ops, so that the queue keeps its own array for the ops that come next instead of
+// growing a new one.
 func (q *Queue) Take(n int) *Batch {
 	if n <= 0 || n > len(q.ops) {
 		n = len(q.ops)
 	}
-	ops := slices.Clone(q.ops[:n])
+	b := q.taken
+	if b == nil {
+		b = new(Batch)
+		q.taken = b
+	}
+	clear(b.ops[min(n, len(b.ops)):]) // let the previous batch's data go
+	b.reset(append(b.ops[:0], q.ops[:n]...))
 	rest := copy(q.ops, q.ops[n:])
 	clear(q.ops[rest:]) // let the taken ops' data go
 	q.ops = q.ops[:rest]
-	b := NewBatch(ops)
 	// Planted bug: the Syncs' completions leave with the early step, before the fsyncs
 	// that cover them run.
 	b.syncEarly = q.Plants.On(plant.SyncBeforeFsync)
@@ -72,10 +82,20 @@ type Batch struct {
 	first int // index of the first Sync, len(ops) when there is none
 	// syncEarly is the plant sync-before-fsync (see Queue.Take).
 	syncEarly bool
+	// split is RunLate's room to sort the late step's ops, kept for the batches that
+	// reuse this one (see Queue.Take).
+	split []disk.Op
 }
 
 // NewBatch makes a batch of ops, in their order.
 func NewBatch(ops []disk.Op) *Batch {
+	b := new(Batch)
+	b.reset(ops)
+	return b
+}
+
+// reset makes b the batch of ops, in their order, keeping its room.
+func (b *Batch) reset(ops []disk.Op) {
 	first := len(ops)
 	for i, op := range ops {
 		if op.Kind == disk.Sync {
@@ -83,7 +103,7 @@ func NewBatch(ops []disk.Op) *Batch {
 			break
 		}
 	}
-	return &Batch{ops: ops, first: first}
+	b.ops, b.first, b.syncEarly = ops, first, false
 }
 
 // Ops is the batch's ops, in order.
@@ -143,7 +163,8 @@ func (b *Batch) releasedEarly(i int) bool {
 
 // Fsyncs is how many fsyncs the late step makes: one per log its Syncs name.
 func (b *Batch) Fsyncs() int {
-	var logs []disk.LogID
+	var room [4]disk.LogID // a batch's syncs name few logs
+	logs := room[:0]
 	for _, op := range b.Late() {
 		if op.Kind == disk.Sync && !containsLog(logs, op.Log) {
 			logs = append(logs, op.Log)
@@ -187,7 +208,9 @@ func (b *Batch) RunLate(r Runner, fsync func(run func())) []disk.Done {
 	}
 	// One array holds both lists: the other ops from its start, the Syncs from its end
 	// (in reverse, put back in order below).
-	split := make([]disk.Op, len(late))
+	split := slices.Grow(b.split[:0], len(late))[:len(late)]
+	b.split = split
+	defer clear(split) // let the ops' data go
 	others, nsyncs := split[:0], 0
 	for _, op := range late {
 		if op.Kind == disk.Sync {
@@ -199,15 +222,11 @@ func (b *Batch) RunLate(r Runner, fsync func(run func())) []disk.Done {
 	}
 	syncs := split[len(split)-nsyncs:]
 	slices.Reverse(syncs)
-	var otherDones, syncDones []disk.Done
+	var otherDones []disk.Done
 	if len(others) > 0 {
 		otherDones = r.DoAll(others)
 	}
-	if fsync != nil {
-		fsync(func() { syncDones = r.DoAll(syncs) })
-	} else {
-		syncDones = r.DoAll(syncs)
-	}
+	syncDones := runSyncs(r, syncs, fsync)
 	if len(otherDones) == 0 && !b.syncEarly {
 		return syncDones // the step holds only Syncs, already in op order
 	}
@@ -222,5 +241,15 @@ func (b *Batch) RunLate(r Runner, fsync func(run func())) []disk.Done {
 			dones, otherDones = append(dones, otherDones[0]), otherDones[1:]
 		}
 	}
+	return dones
+}
+
+// runSyncs runs the Syncs of a late step, through fsync when it is not nil.
+func runSyncs(r Runner, syncs []disk.Op, fsync func(run func())) []disk.Done {
+	if fsync == nil {
+		return r.DoAll(syncs)
+	}
+	var dones []disk.Done
+	fsync(func() { dones = r.DoAll(syncs) })
 	return dones
 }

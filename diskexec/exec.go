@@ -263,8 +263,9 @@ func (e *Executor) DoAll(ops []disk.Op) []disk.Done {
 		}
 	}
 	// A batch names few logs: a list finds the one sync of each faster than a map, and
-	// a batch without Syncs allocates nothing for them.
-	var synced []syncResult
+	// its first few entries need no allocation.
+	var room [4]syncResult
+	synced := room[:0]
 	for i, op := range ops {
 		if op.Kind != disk.Sync {
 			continue

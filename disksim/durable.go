@@ -2,6 +2,7 @@ package disksim
 
 import (
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -34,12 +35,13 @@ func (f *FS) lookupCertain(name string) (*inode, bool) {
 	if c == "." {
 		return n, true
 	}
-	for _, part := range strings.Split(c, "/") {
+	for part := range strings.SplitSeq(c, "/") {
 		if !n.isDir() {
 			return nil, false
 		}
+		// A durable entry that is not pending is the current entry too (see dirData).
 		id, ok := n.dir.dur[part]
-		if cur, inCur := n.dir.cur[part]; !ok || !inCur || cur != id {
+		if !ok || n.dir.isPending(part) {
 			return nil, false
 		}
 		n = f.inodes[id]
@@ -91,9 +93,23 @@ func (f *FS) ListDurable(dir string) []string {
 	if !ok || !n.isDir() {
 		return nil
 	}
+	d := n.dir
+	if d.durNames == nil {
+		d.durNames = sortedNames(d.dur)
+	}
+	if len(d.durNames) == 0 {
+		return nil
+	}
+	if len(d.pending) == 0 {
+		return slices.Clone(d.durNames) // every durable entry is current too
+	}
+	// A durable entry that is not pending is the current entry too (see dirData).
 	var out []string
-	for _, name := range sortedNames(n.dir.dur) {
-		if cur, ok := n.dir.cur[name]; ok && cur == n.dir.dur[name] {
+	for _, name := range d.durNames {
+		if !d.isPending(name) {
+			if out == nil {
+				out = make([]string, 0, len(d.durNames))
+			}
 			out = append(out, name)
 		}
 	}

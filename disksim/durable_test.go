@@ -57,3 +57,37 @@ func TestDurableViewIsWhatEveryCrashKeeps(t *testing.T) {
 		t.Fatalf("durable bytes %q, after a crash %q", buf[:n], want[:m])
 	}
 }
+
+// ListDurable follows every change of a directory's durable names, though it keeps
+// their sorted listing from one call to the next.
+func TestListDurableFollowsNameChanges(t *testing.T) {
+	f := newFS(t, 1, DefaultConfig())
+	list := func(want ...string) {
+		t.Helper()
+		if got := f.ListDurable("."); !slices.Equal(got, want) {
+			t.Fatalf("ListDurable = %v, want %v", got, want)
+		}
+		checked(t, f)
+	}
+	create := func(name string) {
+		t.Helper()
+		fl, err := f.Create(name)
+		must(t, err)
+		must(t, fl.Close())
+	}
+	create("b")
+	list()
+	must(t, f.SyncDir("."))
+	list("b")
+	create("a")
+	create("b.tmp")
+	must(t, f.SyncDir("."))
+	list("a", "b", "b.tmp")
+	must(t, f.Rename("b.tmp", "b"))
+	list("a") // b is pending: a crash may bring either file back
+	must(t, f.SyncDir("."))
+	list("a", "b")
+	must(t, f.Remove("a"))
+	must(t, f.SyncDir("."))
+	list("b")
+}

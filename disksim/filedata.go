@@ -66,10 +66,12 @@ type fileData struct {
 	dirty map[int64]struct{}
 	// lost marks the bytes that a failed Sync lost: they stay readable in cur, but no
 	// later Sync makes them durable and no crash keeps them. Overwriting or truncating a
-	// byte clears its mark. Every key is in dirty.
+	// byte clears its mark. Every key is in dirty. Nil until the first failed Sync: most
+	// files never see one.
 	lost map[int64]*byteMask
 	// holes holds blocks that Truncate removed from cur since the last successful Sync
-	// while dur still has them; the next Sync drops them from dur.
+	// while dur still has them; the next Sync drops them from dur. Nil until the first
+	// such Truncate.
 	holes map[int64]struct{}
 	// truncated reports a Truncate since the last successful Sync. truncFloor is the
 	// smallest of the durable size and every size set since; truncLast the last size set.
@@ -104,8 +106,6 @@ func newFileData(pool *blockPool) *fileData {
 		cur:   newImage(),
 		dur:   newImage(),
 		dirty: map[int64]struct{}{},
-		lost:  map[int64]*byteMask{},
-		holes: map[int64]struct{}{},
 		pool:  pool,
 	}
 }
@@ -274,6 +274,9 @@ func (fd *fileData) dropBlocksFrom(first int64) {
 	last := (fd.cur.size - 1) / BlockSize
 	drop := func(k int64) {
 		if _, ok := fd.dur.blocks[k]; ok {
+			if fd.holes == nil {
+				fd.holes = map[int64]struct{}{}
+			}
 			fd.holes[k] = struct{}{}
 		}
 		delete(fd.cur.blocks, k)
@@ -349,6 +352,9 @@ func (fd *fileData) markLost() int64 {
 			}
 		}
 		if m.count() > 0 {
+			if fd.lost == nil {
+				fd.lost = map[int64]*byteMask{}
+			}
 			fd.lost[k] = m
 		}
 	}

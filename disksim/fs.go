@@ -48,6 +48,33 @@ type dirData struct {
 	pending map[string]changeID
 	// gen counts the changes to cur and dur, for readers that keep a listing.
 	gen uint64
+	// durNames is the names of dur, sorted, or nil until first listed. Syncs keep it in
+	// step with dur, which gains and loses a name or two at a time.
+	durNames []string
+}
+
+// isPending reports whether name's current and durable entries differ; most of the
+// time no entry does, and the answer costs no lookup.
+func (d *dirData) isPending(name string) bool {
+	if len(d.pending) == 0 {
+		return false
+	}
+	_, ok := d.pending[name]
+	return ok
+}
+
+// durNameChanged keeps durNames in step with name entering dur (added) or leaving it.
+func (d *dirData) durNameChanged(name string, added bool) {
+	if d.durNames == nil {
+		return
+	}
+	i, found := slices.BinarySearch(d.durNames, name)
+	switch {
+	case added && !found:
+		d.durNames = slices.Insert(d.durNames, i, name)
+	case !added && found:
+		d.durNames = slices.Delete(d.durNames, i, i+1)
+	}
 }
 
 func newDirData() *dirData {
@@ -137,6 +164,9 @@ func pathErr(op, name string, err error) error {
 // clean validates a slash-separated relative name and returns its canonical form; "." is
 // the root.
 func clean(name string) (string, bool) {
+	if fs.ValidPath(name) {
+		return name, true // no empty, "." or ".." element: canonical already
+	}
 	if name == "" {
 		return "", false
 	}
@@ -157,7 +187,7 @@ func (f *FS) lookup(op, name string) (*inode, error) {
 	if c == "." {
 		return n, nil
 	}
-	for _, part := range strings.Split(c, "/") {
+	for part := range strings.SplitSeq(c, "/") {
 		if !n.isDir() {
 			return nil, pathErr(op, name, syscall.ENOTDIR)
 		}
@@ -177,8 +207,11 @@ func (f *FS) lookupParent(op, name string) (*inode, string, error) {
 	if !ok || c == "." {
 		return nil, "", pathErr(op, name, syscall.EINVAL)
 	}
-	dir, base := path.Split(c)
-	parent, err := f.lookup(op, path.Clean(dir))
+	dir, base := ".", c
+	if i := strings.LastIndexByte(c, '/'); i >= 0 {
+		dir, base = c[:i], c[i+1:]
+	}
+	parent, err := f.lookup(op, dir)
 	if err != nil {
 		return nil, "", pathErr(op, name, underlying(err))
 	}
@@ -267,7 +300,12 @@ func (f *FS) release(n *inode) {
 }
 
 func sortedNames[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
+	if len(m) == 0 {
+		return nil
+	}
+	names := slices.AppendSeq(make([]string, 0, len(m)), maps.Keys(m))
+	slices.Sort(names)
+	return names
 }
 
 // Create creates name as a new, empty file. An existing file of that name is unlinked,
@@ -383,7 +421,7 @@ func (f *FS) MkdirAll(dir string) error {
 	if c == "." {
 		return nil
 	}
-	for _, part := range strings.Split(c, "/") {
+	for part := range strings.SplitSeq(c, "/") {
 		id, ok := n.dir.cur[part]
 		if !ok {
 			child := f.newInode(true)
@@ -449,16 +487,21 @@ func (f *FS) syncDir(n *inode) {
 	d.gen++
 	var dropped []*inode
 	for _, name := range sortedNames(d.pending) {
-		if id, ok := d.dur[name]; ok {
+		id, inDur := d.dur[name]
+		if inDur {
 			child := f.inodes[id]
 			child.durLinks--
 			dropped = append(dropped, child)
 		}
-		if id, ok := d.cur[name]; ok {
+		id, inCur := d.cur[name]
+		if inCur {
 			f.inodes[id].durLinks++
 			d.dur[name] = id
 		} else {
 			delete(d.dur, name)
+		}
+		if inCur != inDur {
+			d.durNameChanged(name, inCur)
 		}
 	}
 	clear(d.pending)

@@ -325,6 +325,9 @@ func (f *FS) checkDir(n *inode, curLinks, durLinks map[inodeID]int) error {
 	if len(d.pending) > len(d.cur)+len(d.dur) {
 		return fmt.Errorf("dir %d: stale pending entries", n.id)
 	}
+	if d.durNames != nil && !slices.Equal(d.durNames, sortedNames(d.dur)) {
+		return fmt.Errorf("dir %d: listed durable names %q, durable entries %q", n.id, d.durNames, sortedNames(d.dur))
+	}
 	return nil
 }
 

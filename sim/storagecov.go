@@ -36,32 +36,37 @@ func countSegments(open OpenDisk, cov Coverage) OpenDisk {
 type countingExecutor struct {
 	x   *diskexec.Executor
 	cov Coverage
+	// touched is DoAll's room for the logs of a batch, kept from one batch to the next.
+	touched []touchedLog
+}
+
+// touchedLog is a log that a batch's ops may change the segments of.
+type touchedLog struct {
+	id     disk.LogID
+	kinds  uint64 // bit per disk.Kind
+	before diskexec.Shape
+	ok     bool
 }
 
 func (c *countingExecutor) Close() error { return c.x.Close() }
 
 func (c *countingExecutor) DoAll(ops []disk.Op) []disk.Done {
-	type touched struct {
-		id     disk.LogID
-		kinds  uint64 // bit per disk.Kind
-		before diskexec.Shape
-		ok     bool
-	}
-	var logs []touched
+	logs := c.touched[:0]
 	for _, op := range ops {
 		switch op.Kind {
 		case disk.Append, disk.Truncate, disk.Retain, disk.DeleteBelow, disk.Reset:
 		default:
 			continue
 		}
-		i := slices.IndexFunc(logs, func(t touched) bool { return t.id == op.Log })
+		i := slices.IndexFunc(logs, func(t touchedLog) bool { return t.id == op.Log })
 		if i < 0 {
 			before, ok := c.x.Shape(op.Log)
-			logs = append(logs, touched{id: op.Log, before: before, ok: ok})
+			logs = append(logs, touchedLog{id: op.Log, before: before, ok: ok})
 			i = len(logs) - 1
 		}
 		logs[i].kinds |= 1 << uint(op.Kind)
 	}
+	c.touched = logs
 	dones := c.x.DoAll(ops)
 	for _, t := range logs {
 		after, ok := c.x.Shape(t.id)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -800,5 +801,19 @@ func TestReadRetriesTransientDamage(t *testing.T) {
 	}
 	if _, err := l.Read(4, 6, 1<<20); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("read of the damaged batch: %v", err)
+	}
+}
+
+// Segment files are named as Kafka names them: the base offset in 20 zero-padded
+// digits, then the suffix; and the names parse back.
+func TestSegmentFileNames(t *testing.T) {
+	for _, base := range []int64{0, 7, 1234, 99999999999, 1<<63 - 1} {
+		name := SegmentFileName(base, IndexFileSuffix)
+		if want := fmt.Sprintf("%020d.index", base); name != want {
+			t.Errorf("SegmentFileName(%d) = %q, want %q", base, name, want)
+		}
+		if got, suffix, ok := parseSegmentFileName(name); !ok || got != base || suffix != IndexFileSuffix {
+			t.Errorf("%q parsed as %d %q %v", name, got, suffix, ok)
+		}
 	}
 }

@@ -19,10 +19,19 @@ const (
 
 const segmentNameDigits = 20
 
+// segmentNameZeros pads a base offset to segmentNameDigits.
+const segmentNameZeros = "00000000000000000000"
+
 // SegmentFileName returns the name of a segment file: the base offset in 20 decimal
 // digits, then the suffix, as Kafka names them.
 func SegmentFileName(baseOffset int64, suffix string) string {
-	return fmt.Sprintf("%0*d%s", segmentNameDigits, baseOffset, suffix)
+	if baseOffset < 0 {
+		return fmt.Sprintf("%0*d%s", segmentNameDigits, baseOffset, suffix)
+	}
+	// Without fmt: a log names its segments' files at every roll, deletion and recovery.
+	var digits [segmentNameDigits]byte
+	d := strconv.AppendInt(digits[:0], baseOffset, 10)
+	return segmentNameZeros[len(d):] + string(d) + suffix
 }
 
 // parseSegmentFileName returns the base offset and suffix of a segment file name, or

@@ -11,6 +11,7 @@ package disk
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -23,7 +24,7 @@ const MetadataLog LogID = "__cluster_metadata-0"
 
 // PartitionLog returns the LogID of a topic partition.
 func PartitionLog(topic string, partition int32) LogID {
-	return LogID(fmt.Sprintf("%s-%d", topic, partition))
+	return LogID(topic + "-" + strconv.Itoa(int(partition)))
 }
 
 // ParsePartitionLog splits a LogID into topic and partition.
@@ -213,14 +214,23 @@ type Done struct {
 // node tags each Op with the component that emitted it (SetOwner) and routes each Done
 // back to that owner (TakeOwner).
 type Queue struct {
-	last   OpID
-	ops    []Op
-	owner  any
-	owners []owned // ops emitted and not yet taken, in ID order
-	// drained is how many Ops the last Drain that returned any returned: the next batch
-	// of Ops starts with room for as many, instead of growing its array from one Op.
-	drained int
+	last OpID
+	// ops holds the Ops emitted since the last Drain, at the start of the room that is
+	// left in an array shared with the Ops drained before: each Drain hands out its own
+	// part of the array and the next Ops go after it, so that a node that drains an Op
+	// or two at a time does not allocate an array per Drain. A drained part is never
+	// written again; it lives, and so do the Ops' Data, while the array does.
+	ops   []Op
+	owner any
+	// owners holds the tags of the ops emitted, in ID order, from the first not yet
+	// taken (at index taken). Taking moves taken on rather than the slice, so that the
+	// room of the tags taken is used again (see Emit).
+	owners []owned
+	taken  int
 }
+
+// opsArrayLen is how many Ops an array that Drains share has room for, at least.
+const opsArrayLen = 32
 
 type owned struct {
 	id    OpID
@@ -231,10 +241,17 @@ type owned struct {
 func (q *Queue) Emit(op Op) OpID {
 	q.last++
 	op.ID = q.last
-	if q.ops == nil {
-		q.ops = make([]Op, 0, max(q.drained, 1))
+	if len(q.ops) == cap(q.ops) {
+		q.ops = append(make([]Op, 0, max(opsArrayLen, 2*len(q.ops))), q.ops...)
 	}
 	q.ops = append(q.ops, op)
+	if len(q.owners) == cap(q.owners) && q.taken > 0 && q.taken >= len(q.owners)/2 {
+		// Moving the tags not taken to the front is cheaper than a new array when they
+		// are at most half of it, and moves each tag once on average.
+		rest := copy(q.owners, q.owners[q.taken:])
+		clear(q.owners[rest:])
+		q.owners, q.taken = q.owners[:rest], 0
+	}
 	q.owners = append(q.owners, owned{op.ID, q.owner})
 	return op.ID
 }
@@ -250,7 +267,7 @@ func (q *Queue) SetOwner(owner any) (prev any) {
 // Op order, so the entries before id are for Ops whose Dones were lost with a discarded
 // owner; it returns nil for an unknown id.
 func (q *Queue) TakeOwner(id OpID) any {
-	i := 0
+	i := q.taken
 	for i < len(q.owners) && q.owners[i].id < id {
 		i++
 	}
@@ -259,13 +276,11 @@ func (q *Queue) TakeOwner(id OpID) any {
 		owner = q.owners[i].owner
 		i++
 	}
-	clear(q.owners[:i])
+	clear(q.owners[q.taken:i])
+	q.taken = i
 	if i == len(q.owners) {
-		// Every op emitted is taken: the next ones reuse the room these held, rather than
-		// only the room after them, which would soon need a new array.
-		q.owners = q.owners[:0]
-	} else {
-		q.owners = q.owners[i:]
+		// Every op emitted is taken: the next ones reuse the room these held.
+		q.owners, q.taken = q.owners[:0], 0
 	}
 	return owner
 }
@@ -273,13 +288,15 @@ func (q *Queue) TakeOwner(id OpID) any {
 // Last is the ID of the most recently emitted Op (0 before the first).
 func (q *Queue) Last() OpID { return q.last }
 
-// Drain returns the queued Ops and empties the queue.
+// Drain returns the queued Ops and empties the queue. The caller owns them: appending
+// to them never reaches the room the next Ops take.
 func (q *Queue) Drain() []Op {
-	ops := q.ops
-	q.ops = nil
-	if len(ops) > 0 {
-		q.drained = len(ops)
+	n := len(q.ops)
+	if n == 0 {
+		return nil
 	}
+	ops := q.ops[:n:n]
+	q.ops = q.ops[n:]
 	return ops
 }
 
