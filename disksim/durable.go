@@ -34,7 +34,10 @@ func (f *FS) lookupCertain(name string) (*inode, bool) {
 	if c == "." {
 		return n, true
 	}
-	for _, part := range strings.Split(c, "/") {
+	// Cut rather than Split: the checkers resolve names after every step.
+	for rest, more := c, true; more; {
+		var part string
+		part, rest, more = strings.Cut(rest, "/")
 		if !n.isDir() {
 			return nil, false
 		}
