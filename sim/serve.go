@@ -38,6 +38,8 @@ type serveWatch struct {
 	// last is the request the node being stepped is taking, to compare its replicas
 	// after the step.
 	last *serveMark
+	// ok is answered's scratch list of the partitions an answer served.
+	ok []TopicPartition
 }
 
 type serveKey struct {
@@ -222,7 +224,8 @@ func (s *serveWatch) answered(n *simNode, r core.Response) {
 			return
 		}
 	}
-	ok := okPartitions(r.Msg, s.w.checks.data.replicas[n.spec.ID-1])
+	s.ok = okPartitions(s.ok[:0], r.Msg, s.w.checks.data.replicas[n.spec.ID-1])
+	ok := s.ok
 	if m.noLease && len(ok) > 0 {
 		w.fail("invariant:lease", n.spec.ID, "node %d answered %s for %v although its lease had expired when the request arrived",
 			n.spec.ID, kmsg.NameForKey(r.Msg.Key()), ok)
@@ -260,7 +263,7 @@ func (s *serveWatch) checkCommitted(n *simNode, m *serveMark, resp kmsg.Response
 				if rv == nil {
 					continue
 				}
-				if err := d.checkDurable(rv, p.BaseOffset+m.acksAll[i].records, "an acks=all produce to "+tp.String()+" was acknowledged"); err != nil {
+				if err := d.checkDurable(rv, p.BaseOffset+m.acksAll[i].records, func() string { return "an acks=all produce to " + tp.String() + " was acknowledged" }); err != nil {
 					return err
 				}
 			}
@@ -270,11 +273,13 @@ func (s *serveWatch) checkCommitted(n *simNode, m *serveMark, resp kmsg.Response
 			return slices.ContainsFunc(t.Partitions, func(p kmsg.OffsetCommitResponseTopicPartition) bool { return p.ErrorCode == errNone })
 		})
 		if ok && m.record != nil {
-			return s.checkGroupRecord(n, *m.record, reps, fmt.Sprintf("an OffsetCommit of group %s", m.groupKey.group))
+			return s.checkGroupRecord(n, *m.record, reps, func() string { return "an OffsetCommit of group " + m.groupKey.group })
 		}
 	case *kmsg.SyncGroupResponse:
 		if rec, ok := s.syncRecords[m.groupKey]; ok && r.ErrorCode == errNone && rec.node == n.spec.ID {
-			return s.checkGroupRecord(n, rec, reps, fmt.Sprintf("a SyncGroup of group %s generation %d", m.groupKey.group, m.groupKey.generation))
+			return s.checkGroupRecord(n, rec, reps, func() string {
+				return fmt.Sprintf("a SyncGroup of group %s generation %d", m.groupKey.group, m.groupKey.generation)
+			})
 		}
 	}
 	return nil
@@ -282,7 +287,7 @@ func (s *serveWatch) checkCommitted(n *simNode, m *serveMark, resp kmsg.Response
 
 // checkGroupRecord checks that a group record answered as written is below its
 // partition's high watermark on the node that answered, and on enough synced disks.
-func (s *serveWatch) checkGroupRecord(n *simNode, rec groupRecord, reps []ReplicaView, what string) error {
+func (s *serveWatch) checkGroupRecord(n *simNode, rec groupRecord, reps []ReplicaView, what func() string) error {
 	rv := findReplicaByName(reps, TopicPartition{coreOffsetsTopic, rec.partition})
 	if rv == nil || s.w.checks.data.async {
 		return nil
@@ -290,12 +295,12 @@ func (s *serveWatch) checkGroupRecord(n *simNode, rec groupRecord, reps []Replic
 	s.w.cov.Inc("check:group-record-committed")
 	if rv.HW < rec.end {
 		return fmt.Errorf("%s was answered with its record ending at %d of %s/%d, above the high watermark %d (leader epoch %d, ISR %v)",
-			what, rec.end, coreOffsetsTopic, rec.partition, rv.HW, rv.LeaderEpoch, rv.ISR)
+			what(), rec.end, coreOffsetsTopic, rec.partition, rv.HW, rv.LeaderEpoch, rv.ISR)
 	}
 	if !rv.Leader {
 		return nil
 	}
-	return s.w.checks.data.checkDurable(rv, rec.end, what+" was answered")
+	return s.w.checks.data.checkDurable(rv, rec.end, func() string { return what() + " was answered" })
 }
 
 // producedCounts counts the records of each partition of an acks=all produce.
@@ -336,9 +341,9 @@ func (s *serveWatch) connClosed(conn core.ConnID) {
 	}
 }
 
-// okPartitions lists the partitions a data response answered with success; reps names
-// the topics a response gives by id.
-func okPartitions(resp kmsg.Response, reps []ReplicaView) []TopicPartition {
+// okPartitions appends to out the partitions a data response answered with success;
+// reps names the topics a response gives by id.
+func okPartitions(out []TopicPartition, resp kmsg.Response, reps []ReplicaView) []TopicPartition {
 	name := func(topic string, id [16]byte) string {
 		if topic != "" {
 			return topic
@@ -350,7 +355,6 @@ func okPartitions(resp kmsg.Response, reps []ReplicaView) []TopicPartition {
 		}
 		return fmt.Sprintf("topic-id-%x", id)
 	}
-	var out []TopicPartition
 	switch r := resp.(type) {
 	case *kmsg.ProduceResponse:
 		for _, t := range r.Topics {
