@@ -2,6 +2,7 @@ package disksim
 
 import (
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -90,17 +91,28 @@ func (f *FS) ReadDurable(name string, p []byte, off int64) int {
 
 // ListDurable returns, sorted, the names in directory dir that every crash keeps.
 func (f *FS) ListDurable(dir string) []string {
+	return f.AppendDurable(nil, dir, "")
+}
+
+// AppendDurable appends to dst, sorted, the names in directory dir that every crash
+// keeps and that end in suffix: a checker that keeps a listing of some files reads it
+// without sorting the others.
+func (f *FS) AppendDurable(dst []string, dir, suffix string) []string {
 	n, ok := f.lookupCertain(path.Clean(dir))
 	if !ok || !n.isDir() {
-		return nil
+		return dst
 	}
-	var out []string
-	for _, name := range sortedNames(n.dir.dur) {
-		if cur, ok := n.dir.cur[name]; ok && cur == n.dir.dur[name] {
-			out = append(out, name)
+	from := len(dst)
+	for name, id := range n.dir.dur {
+		if !strings.HasSuffix(name, suffix) {
+			continue
+		}
+		if cur, ok := n.dir.cur[name]; ok && cur == id {
+			dst = append(dst, name)
 		}
 	}
-	return out
+	slices.Sort(dst[from:])
+	return dst
 }
 
 // DirGen is a generation of directory dir's entries, resolved as ListDurable resolves

@@ -61,7 +61,9 @@ type truthLog struct {
 // segment's walk so that every byte is checksummed once per durable generation.
 type durableTruth struct {
 	logs map[truthKey]*truthLog
-	buf  []byte
+	// buf and names are scratch space for reading segments and listing directories.
+	buf   []byte
+	names []string
 }
 
 // truthChunk is how many durable bytes a walk reads at once (more when a batch is
@@ -87,7 +89,8 @@ func (t *durableTruth) log(fs *disksim.FS, log disk.LogID) (*truthLog, bool) {
 	}
 	if !tl.listed || tl.gen != gen {
 		tl.listed, tl.gen, tl.bases = true, gen, tl.bases[:0]
-		for _, name := range fs.ListDurable(string(log)) {
+		t.names = fs.AppendDurable(t.names[:0], string(log), storage.LogFileSuffix)
+		for _, name := range t.names {
 			if base, suffix, ok := storage.ParseSegmentFileName(name); ok && suffix == storage.LogFileSuffix {
 				tl.bases = append(tl.bases, base)
 			}
@@ -164,7 +167,8 @@ func (t *durableTruth) holds(fs *disksim.FS, log disk.LogID, o int64) (bool, int
 }
 
 // walkTo walks wk's file, whose first size bytes are durable, until its batches reach
-// offset o or one fails to parse, to check or to follow the one before it.
+// offset o or the next one does not parse, pass its checksum or follow on from the one
+// before it.
 func (t *durableTruth) walkTo(fs *disksim.FS, wk *truthWalk, size, o int64) {
 	var win []byte // the durable bytes read from wk.pos on
 	for wk.next < o && wk.pos < size {
