@@ -40,6 +40,8 @@ type serveWatch struct {
 	last *serveMark
 	// ok is answered's scratch list of the partitions an answer served.
 	ok []TopicPartition
+	// free holds marks nothing refers to any more, for arrived to reuse.
+	free []*serveMark
 }
 
 type serveKey struct {
@@ -68,6 +70,8 @@ type serveMark struct {
 	offsetsLEO []partLEO
 	record     *groupRecord
 	accounted  bool
+	// answered says the answer left: the mark is no longer pending.
+	answered bool
 }
 
 type producedCount struct {
@@ -102,7 +106,7 @@ func (s *serveWatch) arrived(n *simNode, conn core.ConnID, corr int32, req kmsg.
 		return
 	}
 	reps := d.replicas[n.spec.ID-1]
-	m := &serveMark{key: serveKey{n.spec.ID, conn, corr}}
+	m := serveMark{key: serveKey{n.spec.ID, conn, corr}}
 	switch r := req.(type) {
 	case *kmsg.ProduceRequest:
 		if r.Acks == 0 {
@@ -142,8 +146,28 @@ func (s *serveWatch) arrived(n *simNode, conn core.ConnID, corr int32, req kmsg.
 		return
 	}
 	m.noLease = !ins.LeaseValid(n.m, n.localNow())
-	s.pending[m.key] = m
-	s.last = m
+	pm := s.newMark()
+	*pm = m
+	s.pending[m.key] = pm
+	s.last = pm
+}
+
+// newMark returns a mark to fill, reusing one nothing refers to any more.
+func (s *serveWatch) newMark() *serveMark {
+	if len(s.free) == 0 {
+		return &serveMark{}
+	}
+	m := s.free[len(s.free)-1]
+	s.free = s.free[:len(s.free)-1]
+	return m
+}
+
+// release makes a mark that left pending reusable once the step taking its request
+// is done with it too.
+func (s *serveWatch) release(m *serveMark) {
+	if m != s.last {
+		s.free = append(s.free, m)
+	}
 }
 
 // notReady appends tp when n leads it without being ready to serve reads.
@@ -167,6 +191,10 @@ func (s *serveWatch) stepped(n *simNode) {
 	s.last = nil
 	if m == nil || s.w.checks.data == nil {
 		return
+	}
+	if m.answered {
+		s.release(m)
+		return // its answer left within the step, having counted what it found
 	}
 	s.account(n, m, s.w.checks.data.replicas[n.spec.ID-1])
 	if !m.idem {
@@ -205,6 +233,8 @@ func (s *serveWatch) answered(n *simNode, r core.Response) {
 		return
 	}
 	delete(s.pending, k)
+	m.answered = true
+	defer s.release(m)
 	w := s.w
 	if m.acksAll != nil || m.groupKey != (genKey{}) {
 		// The node's replicas as they are now: its last input, which released this
