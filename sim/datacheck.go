@@ -21,8 +21,14 @@ func (w *World) logHistory() *LogHistory {
 	for tp := range d.unread {
 		h.Unread[tp.String()] = true
 	}
+	h.Produces, h.Fetches = sizedFor(w.hist.Ops)
+	names := map[TopicPartition]string{}
 	for _, op := range w.hist.Ops {
-		part := op.key().String()
+		part, ok := names[op.key()]
+		if !ok {
+			part = op.key().String()
+			names[op.key()] = part
+		}
 		switch op.Kind {
 		case OpProduce:
 			batch := 0
@@ -57,6 +63,29 @@ func (w *World) logHistory() *LogHistory {
 		}
 	}
 	return h
+}
+
+// sizedFor returns empty lists of the produces and reads of ops, with room for all of
+// them (nil when there are none).
+func sizedFor(ops []*Op) ([]LogProduce, []LogFetch) {
+	var produced, read int
+	for _, op := range ops {
+		switch op.Kind {
+		case OpProduce:
+			produced += len(op.Values)
+		case OpFetch, OpListOffsets:
+			read++
+		}
+	}
+	var produces []LogProduce
+	var fetches []LogFetch
+	if produced > 0 {
+		produces = make([]LogProduce, 0, produced)
+	}
+	if read > 0 {
+		fetches = make([]LogFetch, 0, read)
+	}
+	return produces, fetches
 }
 
 // checkData runs the data checkers after the run: the log checker, Porcupine per
