@@ -49,10 +49,12 @@ type truthKey struct {
 }
 
 // truthLog is what durableTruth remembers of one log directory on one disk: its segment
-// bases (sorted) as of a generation of the directory's entries, and each segment's walk.
+// files and their bases (sorted) as of a generation of the directory's entries, and each
+// segment's walk.
 type truthLog struct {
 	listed bool
 	gen    uint64
+	names  []string
 	bases  []int64
 	walks  map[int64]*truthWalk
 }
@@ -87,16 +89,22 @@ func (t *durableTruth) log(fs *disksim.FS, log disk.LogID) (*truthLog, bool) {
 		tl = &truthLog{walks: map[int64]*truthWalk{}}
 		t.logs[k] = tl
 	}
-	if !tl.listed || tl.gen != gen {
-		tl.listed, tl.gen, tl.bases = true, gen, tl.bases[:0]
-		t.names = fs.AppendDurable(t.names[:0], string(log), storage.LogFileSuffix)
-		for _, name := range t.names {
-			if base, suffix, ok := storage.ParseSegmentFileName(name); ok && suffix == storage.LogFileSuffix {
-				tl.bases = append(tl.bases, base)
-			}
-		}
-		slices.Sort(tl.bases)
+	if tl.listed && tl.gen == gen {
+		return tl, true
 	}
+	tl.listed, tl.gen = true, gen
+	// Most changes to the directory are its checkpoints': the segment files stay.
+	t.names = fs.AppendDurable(t.names[:0], string(log), storage.LogFileSuffix)
+	if slices.Equal(t.names, tl.names) {
+		return tl, true
+	}
+	tl.names, tl.bases = append(tl.names[:0], t.names...), tl.bases[:0]
+	for _, name := range tl.names {
+		if base, suffix, ok := storage.ParseSegmentFileName(name); ok && suffix == storage.LogFileSuffix {
+			tl.bases = append(tl.bases, base)
+		}
+	}
+	slices.Sort(tl.bases)
 	return tl, true
 }
 
