@@ -71,7 +71,7 @@ func newLeaseInvariants(w *World) *leaseInvariants {
 // controller shows what it showed then.
 func (l *leaseInvariants) check(n *simNode, stepped bool) (string, error) {
 	ins := l.w.opts.Inspect
-	if ins.ImageOffset != nil && ins.FencedBrokers != nil {
+	if stepped && ins.ImageOffset != nil && ins.FencedBrokers != nil {
 		if off := ins.ImageOffset(n.m); off > l.newestImage {
 			l.newestImage = off
 			l.fenced = ins.FencedBrokers(n.m, l.brokers, l.fenced)
