@@ -2,7 +2,6 @@ package disksim
 
 import (
 	"path"
-	"slices"
 	"strings"
 )
 
@@ -89,31 +88,28 @@ func (f *FS) ReadDurable(name string, p []byte, off int64) int {
 
 // ListDurable returns, sorted, the names in directory dir that every crash keeps.
 func (f *FS) ListDurable(dir string) []string {
+	return f.AppendDurable(nil, dir, "")
+}
+
+// AppendDurable appends to dst, sorted, the names in directory dir that every crash
+// keeps and that end in suffix: a checker that keeps a listing of some files reads
+// only those.
+func (f *FS) AppendDurable(dst []string, dir, suffix string) []string {
 	n, ok := f.lookupCertain(path.Clean(dir))
 	if !ok || !n.isDir() {
-		return nil
+		return dst
 	}
 	d := n.dir
 	if d.durNames == nil {
 		d.durNames = sortedNames(d.dur)
 	}
-	if len(d.durNames) == 0 {
-		return nil
-	}
-	if len(d.pending) == 0 {
-		return slices.Clone(d.durNames) // every durable entry is current too
-	}
 	// A durable entry that is not pending is the current entry too (see dirData).
-	var out []string
 	for _, name := range d.durNames {
-		if !d.isPending(name) {
-			if out == nil {
-				out = make([]string, 0, len(d.durNames))
-			}
-			out = append(out, name)
+		if strings.HasSuffix(name, suffix) && !d.isPending(name) {
+			dst = append(dst, name)
 		}
 	}
-	return out
+	return dst
 }
 
 // DirGen is a generation of directory dir's entries, resolved as ListDurable resolves

@@ -69,7 +69,7 @@ func TestQuorumInvariantsPassAHealthyHistory(t *testing.T) {
 	for i, step := range steps {
 		step()
 		for _, n := range nodes {
-			if err := q.check(View{}, n); err != nil {
+			if err := q.check(View{}, n, true); err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}
 		}
@@ -132,14 +132,14 @@ func TestQuorumInvariantsCatchViolations(t *testing.T) {
 		q, nodes, fakes := quorumFixture()
 		tc.setup(fakes)
 		for _, n := range nodes {
-			if err := q.check(View{}, n); err != nil {
+			if err := q.check(View{}, n, true); err != nil {
 				t.Fatalf("%s: setup failed: %v", name, err)
 			}
 		}
 		tc.then(fakes)
 		var err error
 		for _, n := range nodes {
-			if err = q.check(View{}, n); err != nil {
+			if err = q.check(View{}, n, true); err != nil {
 				break
 			}
 		}
@@ -154,15 +154,15 @@ func TestQuorumInvariantsRecheckAfterRestart(t *testing.T) {
 	q, nodes, fakes := quorumFixture()
 	fakes[0].entries = entries(1, "a", "b")
 	fakes[0].st = QuorumStatus{Epoch: 1, HW: 2, EndOffset: 2}
-	if err := q.check(View{}, nodes[0]); err != nil {
+	if err := q.check(View{}, nodes[0], true); err != nil {
 		t.Fatal(err)
 	}
 	fakes[0].entries = entries(1, "a", "Z")
-	if err := q.check(View{}, nodes[0]); err != nil {
+	if err := q.check(View{}, nodes[0], true); err != nil {
 		t.Fatalf("unchanged HW re-checked entries already checked: %v", err)
 	}
 	q.restarted(1)
-	if err := q.check(View{}, nodes[0]); err == nil {
+	if err := q.check(View{}, nodes[0], true); err == nil {
 		t.Fatal("a changed committed record survived a restart unnoticed")
 	}
 }
@@ -180,7 +180,7 @@ func TestQuorumInvariantsCatchAnElectableLaggard(t *testing.T) {
 		fakes[2].entries = laggardLog
 		fakes[2].st = laggard
 		for _, n := range nodes {
-			if err := q.check(View{}, n); err != nil {
+			if err := q.check(View{}, n, true); err != nil {
 				return err
 			}
 		}

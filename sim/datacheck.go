@@ -21,11 +21,14 @@ func (w *World) logHistory() *LogHistory {
 	for tp := range d.unread {
 		h.Unread[tp.String()] = true
 	}
-	if n := producedValues(w.hist.Ops); n > 0 {
-		h.Produces = make([]LogProduce, 0, n)
-	}
+	h.Produces, h.Fetches = sizedFor(w.hist.Ops)
+	names := map[TopicPartition]string{}
 	for _, op := range w.hist.Ops {
-		part := op.key().String()
+		part, ok := names[op.key()]
+		if !ok {
+			part = op.key().String()
+			names[op.key()] = part
+		}
 		switch op.Kind {
 		case OpProduce:
 			batch := 0
@@ -62,15 +65,27 @@ func (w *World) logHistory() *LogHistory {
 	return h
 }
 
-// producedValues counts the records the produce operations of ops carry.
-func producedValues(ops []*Op) int {
-	n := 0
+// sizedFor returns empty lists of the produces and reads of ops, with room for all of
+// them (nil when there are none).
+func sizedFor(ops []*Op) ([]LogProduce, []LogFetch) {
+	var produced, read int
 	for _, op := range ops {
-		if op.Kind == OpProduce {
-			n += len(op.Values)
+		switch op.Kind {
+		case OpProduce:
+			produced += len(op.Values)
+		case OpFetch, OpListOffsets:
+			read++
 		}
 	}
-	return n
+	var produces []LogProduce
+	var fetches []LogFetch
+	if produced > 0 {
+		produces = make([]LogProduce, 0, produced)
+	}
+	if read > 0 {
+		fetches = make([]LogFetch, 0, read)
+	}
+	return produces, fetches
 }
 
 // checkData runs the data checkers after the run: the log checker, Porcupine per

@@ -213,17 +213,18 @@ func (w *World) deletionHistory(h *LogHistory) {
 // those of the offsets both logs hold below the smaller high watermark.
 func agreeAbove(a int32, r *ReplicaView, b int32, o *ReplicaView, hw int64) error {
 	from := max(r.Start, o.Start)
-	ea, eb := epochsBetween(r.Epochs, from, hw), epochsBetween(o.Epochs, from, hw)
-	if !slices.Equal(ea, eb) {
-		return fmt.Errorf("logs disagree in [%d, %d), above both log starts and below the smaller HW: node %d has epochs %v, node %d has %v", from, hw, a, ea, b, eb)
+	// It runs after every step: the lists are built on the stack, unless they are long.
+	var bufA, bufB [8]disk.EpochEntry
+	if slices.Equal(appendEpochsBetween(bufA[:0], r.Epochs, from, hw), appendEpochsBetween(bufB[:0], o.Epochs, from, hw)) {
+		return nil
 	}
-	return nil
+	ea, eb := appendEpochsBetween(nil, r.Epochs, from, hw), appendEpochsBetween(nil, o.Epochs, from, hw)
+	return fmt.Errorf("logs disagree in [%d, %d), above both log starts and below the smaller HW: node %d has epochs %v, node %d has %v", from, hw, a, ea, b, eb)
 }
 
-// epochsBetween returns the epochs of the offsets in [from, to), each starting at
-// from at the earliest; epochs of no offset in the range are left out.
-func epochsBetween(epochs []disk.EpochEntry, from, to int64) []disk.EpochEntry {
-	var out []disk.EpochEntry
+// appendEpochsBetween appends to out the epochs of the offsets in [from, to), each
+// starting at from at the earliest; epochs of no offset in the range are left out.
+func appendEpochsBetween(out, epochs []disk.EpochEntry, from, to int64) []disk.EpochEntry {
 	for i, e := range epochs {
 		if e.StartOffset >= to {
 			break

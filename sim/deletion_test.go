@@ -103,16 +103,16 @@ func TestPartitionModelFromALogStart(t *testing.T) {
 
 func TestEpochsBetween(t *testing.T) {
 	epochs := []disk.EpochEntry{{Epoch: 0, StartOffset: 0}, {Epoch: 2, StartOffset: 10}, {Epoch: 3, StartOffset: 20}}
-	got := epochsBetween(epochs, 12, 30)
+	got := appendEpochsBetween(nil, epochs, 12, 30)
 	want := []disk.EpochEntry{{Epoch: 2, StartOffset: 12}, {Epoch: 3, StartOffset: 20}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	if got := epochsBetween(epochs, 20, 20); len(got) != 0 {
+	if got := appendEpochsBetween(nil, epochs, 20, 20); len(got) != 0 {
 		t.Fatalf("empty range: %v", got)
 	}
 	// A follower that restarted its log at 12 knows only the epoch from 12 on.
-	if !slices.Equal(epochsBetween([]disk.EpochEntry{{Epoch: 2, StartOffset: 12}, {Epoch: 3, StartOffset: 20}}, 12, 30), want) {
+	if !slices.Equal(appendEpochsBetween(nil, []disk.EpochEntry{{Epoch: 2, StartOffset: 12}, {Epoch: 3, StartOffset: 20}}, 12, 30), want) {
 		t.Fatal("the follower's view differs")
 	}
 }

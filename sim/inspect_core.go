@@ -58,13 +58,19 @@ func coreFencedBrokers(m Machine, ids, dst []int32) []int32 {
 }
 
 func coreController(m Machine, ids []int32, fn func(ControllerBroker)) (bool, []int32) {
+	// The concrete type lets the callback stay on the stack.
+	if n, ok := m.(*core.Node); ok {
+		return n.EachControllerBroker(ids, func(b controller.BrokerStatus) { fn(controllerBroker(b)) })
+	}
 	c, ok := m.(controllerInspectable)
 	if !ok {
 		return false, ids
 	}
-	return c.EachControllerBroker(ids, func(b controller.BrokerStatus) {
-		fn(ControllerBroker{ID: b.ID, Epoch: b.Epoch, Fenced: b.Fenced, ShuttingDown: b.ShuttingDown, LastHeartbeat: b.LastHeartbeat})
-	})
+	return c.EachControllerBroker(ids, func(b controller.BrokerStatus) { fn(controllerBroker(b)) })
+}
+
+func controllerBroker(b controller.BrokerStatus) ControllerBroker {
+	return ControllerBroker{ID: b.ID, Epoch: b.Epoch, Fenced: b.Fenced, ShuttingDown: b.ShuttingDown, LastHeartbeat: b.LastHeartbeat}
 }
 
 // coreReplicas runs after every step of a broker, so it allocates nothing once dst has

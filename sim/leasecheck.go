@@ -30,14 +30,25 @@ type leaseInvariants struct {
 	// heartbeat from it (the session ran out first): the fence is judged by what the
 	// controller had heard before the step.
 	unfenced map[fenceKey]int64
-	// active lists the controllers active at their last step.
-	active map[int32]bool
-	// seen and ids are scratch space for reading a controller's brokers.
+	// controllers holds, by node index, what each controller showed at its last step.
+	controllers []controllerSeen
+	// seen and ids are scratch space for reading a controller's brokers, and note
+	// appends to seen.
 	seen []ControllerBroker
 	ids  []int32
+	note func(ControllerBroker)
 	// leaseSpan bounds, on a controller's clock, how long after a heartbeat reached it
 	// the lease that heartbeat granted can last.
 	leaseSpan int64
+}
+
+// controllerSeen is what a controller showed at its last step: whether it was active,
+// and then the brokers it showed, all of which were checked. While it stays active and
+// shows the same brokers, checking them again would change nothing: each unfenced one
+// is in unfenced already, and each fenced one is not.
+type controllerSeen struct {
+	active  bool
+	brokers []ControllerBroker
 }
 
 type fenceKey struct {
@@ -47,17 +58,20 @@ type fenceKey struct {
 
 func newLeaseInvariants(w *World) *leaseInvariants {
 	t := w.cfg.Timing
-	return &leaseInvariants{
-		w: w, newestImage: -1, brokers: w.cfg.Brokers(), unfenced: map[fenceKey]int64{}, active: map[int32]bool{},
+	l := &leaseInvariants{
+		w: w, newestImage: -1, brokers: w.cfg.Brokers(), unfenced: map[fenceKey]int64{}, controllers: make([]controllerSeen, len(w.nodes)),
 		leaseSpan: int64(math.Ceil(float64(t.LeaseDuration) * (1 + t.ClockDriftMax) / (1 - t.ClockDriftMax))),
 	}
+	l.note = func(b ControllerBroker) { l.seen = append(l.seen, b) }
+	return l
 }
 
 // check runs the invariants after node n took an input; it returns the checker that
-// failed with its error.
-func (l *leaseInvariants) check(n *simNode) (string, error) {
+// failed with its error. Unless n stepped (took an input since its last check), its
+// controller shows what it showed then.
+func (l *leaseInvariants) check(n *simNode, stepped bool) (string, error) {
 	ins := l.w.opts.Inspect
-	if ins.ImageOffset != nil && ins.FencedBrokers != nil {
+	if stepped && ins.ImageOffset != nil && ins.FencedBrokers != nil {
 		if off := ins.ImageOffset(n.m); off > l.newestImage {
 			l.newestImage = off
 			l.fenced = ins.FencedBrokers(n.m, l.brokers, l.fenced)
@@ -67,17 +81,18 @@ func (l *leaseInvariants) check(n *simNode) (string, error) {
 	if n.spec.Broker && ins.LeaseValid != nil && slices.Contains(l.fenced, id) && ins.LeaseValid(n.m, n.localNow()) {
 		return "invariant:lease", fmt.Errorf("broker %d holds a valid lease while fenced in the newest committed metadata (offset %d)", id, l.newestImage)
 	}
-	if ins.Controller == nil || !n.spec.Voter {
+	if ins.Controller == nil || !n.spec.Voter || !stepped {
 		return "", nil
 	}
 	l.seen = l.seen[:0]
 	var active bool
-	active, l.ids = ins.Controller(n.m, l.ids, func(b ControllerBroker) { l.seen = append(l.seen, b) })
+	active, l.ids = ins.Controller(n.m, l.ids, l.note)
+	last := &l.controllers[id-1]
 	if !active {
-		if l.active[id] {
+		if last.active {
 			// A controller that activates again hears every broker anew: what it saw
 			// before says nothing about its next view.
-			l.active[id] = false
+			last.active = false
 			// order-independent: deleting every key of one controller, whatever the order.
 			for k := range l.unfenced {
 				if k.controller == id {
@@ -87,9 +102,13 @@ func (l *leaseInvariants) check(n *simNode) (string, error) {
 		}
 		return "", nil
 	}
-	l.active[id] = true
+	if last.active && slices.Equal(last.brokers, l.seen) {
+		return "", nil
+	}
+	last.active = true
+	last.brokers, l.seen = l.seen, last.brokers
 	now := n.localNow()
-	for _, b := range l.seen {
+	for _, b := range last.brokers {
 		k := fenceKey{id, b.ID, b.Epoch}
 		heard, seen := l.unfenced[k]
 		if !b.Fenced {

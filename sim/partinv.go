@@ -70,6 +70,9 @@ type dataInvariants struct {
 	truth     *durableTruth
 	hwChecked map[hwKey]hwMark
 	brokers   []int32
+	// copies is checkDurable's scratch list, and logs names each partition's log.
+	copies []durableCopy
+	logs   map[TopicPartition]disk.LogID
 }
 
 type partKey struct {
@@ -124,6 +127,7 @@ func newDataInvariants(w *World, truth *durableTruth) *dataInvariants {
 		truth:     truth,
 		brokers:   w.cfg.Brokers(),
 		hwChecked: map[hwKey]hwMark{},
+		logs:      map[TopicPartition]disk.LogID{},
 	}
 	return d
 }
@@ -178,7 +182,7 @@ func (d *dataInvariants) checkAdvance(hk hwKey, r *ReplicaView) error {
 	if !seen {
 		return nil
 	}
-	return d.checkDurable(r, r.HW, "the high watermark advanced")
+	return d.checkDurable(r, r.HW, func() string { return "the high watermark advanced" })
 }
 
 func (d *dataInvariants) crashed(n *simNode) {
@@ -191,7 +195,8 @@ func (d *dataInvariants) crashed(n *simNode) {
 func (d *dataInvariants) check(n *simNode) error {
 	ins := d.w.opts.Inspect
 	id := n.spec.ID
-	if ins.ImageCheck != nil && ins.ImageOffset != nil {
+	// The node's image changes only with an input.
+	if n.unchecked && ins.ImageCheck != nil && ins.ImageOffset != nil {
 		if err := d.checkImage(n); err != nil {
 			return err
 		}
@@ -442,7 +447,7 @@ func (d *dataInvariants) checkDamage(id int32, r *ReplicaView) error {
 	if len(r.Fences) == 0 {
 		return nil
 	}
-	log := disk.PartitionLog(r.Topic, r.Partition)
+	log := d.partitionLog(TopicPartition{r.Topic, r.Partition})
 	damaged := false
 	for _, f := range r.Fences {
 		if f.Kind != disk.FenceDamaged {

@@ -38,6 +38,10 @@ type serveWatch struct {
 	// last is the request the node being stepped is taking, to compare its replicas
 	// after the step.
 	last *serveMark
+	// ok is answered's scratch list of the partitions an answer served.
+	ok []TopicPartition
+	// free holds marks nothing refers to any more, for arrived to reuse.
+	free []*serveMark
 }
 
 type serveKey struct {
@@ -66,6 +70,8 @@ type serveMark struct {
 	offsetsLEO []partLEO
 	record     *groupRecord
 	accounted  bool
+	// answered says the answer left: the mark is no longer pending.
+	answered bool
 }
 
 type producedCount struct {
@@ -100,7 +106,7 @@ func (s *serveWatch) arrived(n *simNode, conn core.ConnID, corr int32, req kmsg.
 		return
 	}
 	reps := d.replicas[n.spec.ID-1]
-	m := &serveMark{key: serveKey{n.spec.ID, conn, corr}}
+	m := serveMark{key: serveKey{n.spec.ID, conn, corr}}
 	switch r := req.(type) {
 	case *kmsg.ProduceRequest:
 		if r.Acks == 0 {
@@ -140,8 +146,28 @@ func (s *serveWatch) arrived(n *simNode, conn core.ConnID, corr int32, req kmsg.
 		return
 	}
 	m.noLease = !ins.LeaseValid(n.m, n.localNow())
-	s.pending[m.key] = m
-	s.last = m
+	pm := s.newMark()
+	*pm = m
+	s.pending[m.key] = pm
+	s.last = pm
+}
+
+// newMark returns a mark to fill, reusing one nothing refers to any more.
+func (s *serveWatch) newMark() *serveMark {
+	if len(s.free) == 0 {
+		return &serveMark{}
+	}
+	m := s.free[len(s.free)-1]
+	s.free = s.free[:len(s.free)-1]
+	return m
+}
+
+// release makes a mark that left pending reusable once the step taking its request
+// is done with it too.
+func (s *serveWatch) release(m *serveMark) {
+	if m != s.last {
+		s.free = append(s.free, m)
+	}
 }
 
 // notReady appends tp when n leads it without being ready to serve reads.
@@ -165,6 +191,10 @@ func (s *serveWatch) stepped(n *simNode) {
 	s.last = nil
 	if m == nil || s.w.checks.data == nil {
 		return
+	}
+	if m.answered {
+		s.release(m)
+		return // its answer left within the step, having counted what it found
 	}
 	s.account(n, m, s.w.checks.data.replicas[n.spec.ID-1])
 	if !m.idem {
@@ -203,6 +233,8 @@ func (s *serveWatch) answered(n *simNode, r core.Response) {
 		return
 	}
 	delete(s.pending, k)
+	m.answered = true
+	defer s.release(m)
 	w := s.w
 	if m.acksAll != nil || m.groupKey != (genKey{}) {
 		// The node's replicas as they are now: its last input, which released this
@@ -222,7 +254,8 @@ func (s *serveWatch) answered(n *simNode, r core.Response) {
 			return
 		}
 	}
-	ok := okPartitions(r.Msg, s.w.checks.data.replicas[n.spec.ID-1])
+	s.ok = okPartitions(s.ok[:0], r.Msg, s.w.checks.data.replicas[n.spec.ID-1])
+	ok := s.ok
 	if m.noLease && len(ok) > 0 {
 		w.fail("invariant:lease", n.spec.ID, "node %d answered %s for %v although its lease had expired when the request arrived",
 			n.spec.ID, kmsg.NameForKey(r.Msg.Key()), ok)
@@ -260,7 +293,7 @@ func (s *serveWatch) checkCommitted(n *simNode, m *serveMark, resp kmsg.Response
 				if rv == nil {
 					continue
 				}
-				if err := d.checkDurable(rv, p.BaseOffset+m.acksAll[i].records, "an acks=all produce to "+tp.String()+" was acknowledged"); err != nil {
+				if err := d.checkDurable(rv, p.BaseOffset+m.acksAll[i].records, func() string { return "an acks=all produce to " + tp.String() + " was acknowledged" }); err != nil {
 					return err
 				}
 			}
@@ -270,11 +303,13 @@ func (s *serveWatch) checkCommitted(n *simNode, m *serveMark, resp kmsg.Response
 			return slices.ContainsFunc(t.Partitions, func(p kmsg.OffsetCommitResponseTopicPartition) bool { return p.ErrorCode == errNone })
 		})
 		if ok && m.record != nil {
-			return s.checkGroupRecord(n, *m.record, reps, fmt.Sprintf("an OffsetCommit of group %s", m.groupKey.group))
+			return s.checkGroupRecord(n, *m.record, reps, func() string { return "an OffsetCommit of group " + m.groupKey.group })
 		}
 	case *kmsg.SyncGroupResponse:
 		if rec, ok := s.syncRecords[m.groupKey]; ok && r.ErrorCode == errNone && rec.node == n.spec.ID {
-			return s.checkGroupRecord(n, rec, reps, fmt.Sprintf("a SyncGroup of group %s generation %d", m.groupKey.group, m.groupKey.generation))
+			return s.checkGroupRecord(n, rec, reps, func() string {
+				return fmt.Sprintf("a SyncGroup of group %s generation %d", m.groupKey.group, m.groupKey.generation)
+			})
 		}
 	}
 	return nil
@@ -282,7 +317,7 @@ func (s *serveWatch) checkCommitted(n *simNode, m *serveMark, resp kmsg.Response
 
 // checkGroupRecord checks that a group record answered as written is below its
 // partition's high watermark on the node that answered, and on enough synced disks.
-func (s *serveWatch) checkGroupRecord(n *simNode, rec groupRecord, reps []ReplicaView, what string) error {
+func (s *serveWatch) checkGroupRecord(n *simNode, rec groupRecord, reps []ReplicaView, what func() string) error {
 	rv := findReplicaByName(reps, TopicPartition{coreOffsetsTopic, rec.partition})
 	if rv == nil || s.w.checks.data.async {
 		return nil
@@ -290,12 +325,12 @@ func (s *serveWatch) checkGroupRecord(n *simNode, rec groupRecord, reps []Replic
 	s.w.cov.Inc("check:group-record-committed")
 	if rv.HW < rec.end {
 		return fmt.Errorf("%s was answered with its record ending at %d of %s/%d, above the high watermark %d (leader epoch %d, ISR %v)",
-			what, rec.end, coreOffsetsTopic, rec.partition, rv.HW, rv.LeaderEpoch, rv.ISR)
+			what(), rec.end, coreOffsetsTopic, rec.partition, rv.HW, rv.LeaderEpoch, rv.ISR)
 	}
 	if !rv.Leader {
 		return nil
 	}
-	return s.w.checks.data.checkDurable(rv, rec.end, what+" was answered")
+	return s.w.checks.data.checkDurable(rv, rec.end, func() string { return what() + " was answered" })
 }
 
 // producedCounts counts the records of each partition of an acks=all produce.
@@ -336,9 +371,9 @@ func (s *serveWatch) connClosed(conn core.ConnID) {
 	}
 }
 
-// okPartitions lists the partitions a data response answered with success; reps names
-// the topics a response gives by id.
-func okPartitions(resp kmsg.Response, reps []ReplicaView) []TopicPartition {
+// okPartitions appends to out the partitions a data response answered with success;
+// reps names the topics a response gives by id.
+func okPartitions(out []TopicPartition, resp kmsg.Response, reps []ReplicaView) []TopicPartition {
 	name := func(topic string, id [16]byte) string {
 		if topic != "" {
 			return topic
@@ -350,7 +385,6 @@ func okPartitions(resp kmsg.Response, reps []ReplicaView) []TopicPartition {
 		}
 		return fmt.Sprintf("topic-id-%x", id)
 	}
-	var out []TopicPartition
 	switch r := resp.(type) {
 	case *kmsg.ProduceResponse:
 		for _, t := range r.Topics {

@@ -34,194 +34,270 @@ import (
 
 // truthWalk is how far the durable image of one segment file was walked: its batches
 // up to byte pos parse, pass their checksums and run densely up to offset next. It
-// stays valid while the file's inode and durable generation stay the same.
+// stays valid while the file's inode and durable generation stay the same; started
+// says it describes a file at all.
 type truthWalk struct {
+	file       string
+	started    bool
 	inode, gen uint64
 	pos, next  int64
 }
 
 type truthKey struct {
-	fs   *disksim.FS
-	file string
+	fs  *disksim.FS
+	log disk.LogID
+}
+
+// truthLog is what durableTruth remembers of one log directory on one disk: its segment
+// files and their bases (sorted) as of a generation of the directory's entries, and each
+// segment's walk.
+type truthLog struct {
+	listed bool
+	gen    uint64
+	names  []string
+	bases  []int64
+	walks  map[int64]*truthWalk
 }
 
 // durableTruth reads partition logs from the disks' durable images, remembering each
 // segment's walk so that every byte is checksummed once per durable generation.
 type durableTruth struct {
-	walks map[truthKey]*truthWalk
-	// segments holds each log directory's segment bases (sorted) as of a generation of
-	// its entries.
-	segments map[truthKey]segmentList
-	// names holds segment file paths already built, by log and base.
-	names map[segmentName]string
+	logs map[truthKey]*truthLog
+	// buf and names are scratch space for reading segments and listing directories.
 	buf   []byte
+	names []string
 }
 
-type segmentName struct {
-	log  disk.LogID
-	base int64
-}
-
-// segmentFile returns the path of log's segment file at base.
-func (t *durableTruth) segmentFile(log disk.LogID, base int64) string {
-	k := segmentName{log, base}
-	name, ok := t.names[k]
-	if !ok {
-		name = path.Join(string(log), storage.SegmentFileName(base, storage.LogFileSuffix))
-		t.names[k] = name
-	}
-	return name
-}
-
-type segmentList struct {
-	gen   uint64
-	bases []int64
-}
+// truthChunk is how many durable bytes a walk reads at once (more when a batch is
+// larger): a read resolves the file's name, so batches are not read one by one.
+const truthChunk = 32 << 10
 
 func newDurableTruth() *durableTruth {
-	return &durableTruth{walks: map[truthKey]*truthWalk{}, segments: map[truthKey]segmentList{}, names: map[segmentName]string{}}
+	return &durableTruth{logs: map[truthKey]*truthLog{}}
 }
 
-// segmentBelow finds the base of the segment of log that would hold offset o on fs's
-// durable image: the largest base at or below it.
-func (t *durableTruth) segmentBelow(fs *disksim.FS, log disk.LogID, o int64) (int64, bool) {
+// log returns what is remembered of log on fs, its segment list brought up to date
+// with fs's durable image; false when the image has no such directory.
+func (t *durableTruth) log(fs *disksim.FS, log disk.LogID) (*truthLog, bool) {
 	gen, ok := fs.DirGen(string(log))
 	if !ok {
-		return 0, false
+		return nil, false
 	}
-	k := truthKey{fs, string(log)}
-	sl, cached := t.segments[k]
-	if !cached || sl.gen != gen {
-		sl = segmentList{gen: gen}
-		for _, name := range fs.ListDurable(string(log)) {
-			if base, suffix, ok := storage.ParseSegmentFileName(name); ok && suffix == storage.LogFileSuffix {
-				sl.bases = append(sl.bases, base)
-			}
+	k := truthKey{fs, log}
+	tl := t.logs[k]
+	if tl == nil {
+		tl = &truthLog{walks: map[int64]*truthWalk{}}
+		t.logs[k] = tl
+	}
+	if tl.listed && tl.gen == gen {
+		return tl, true
+	}
+	tl.listed, tl.gen = true, gen
+	// Most changes to the directory are its checkpoints': the segment files stay.
+	t.names = fs.AppendDurable(t.names[:0], string(log), storage.LogFileSuffix)
+	if slices.Equal(t.names, tl.names) {
+		return tl, true
+	}
+	tl.names, tl.bases = append(tl.names[:0], t.names...), tl.bases[:0]
+	for _, name := range tl.names {
+		if base, suffix, ok := storage.ParseSegmentFileName(name); ok && suffix == storage.LogFileSuffix {
+			tl.bases = append(tl.bases, base)
 		}
-		slices.Sort(sl.bases)
-		t.segments[k] = sl
 	}
-	i, found := slices.BinarySearch(sl.bases, o)
+	slices.Sort(tl.bases)
+	return tl, true
+}
+
+// segmentBelow finds the base of the segment that would hold offset o: the largest
+// base at or below it.
+func (tl *truthLog) segmentBelow(o int64) (int64, bool) {
+	i, found := slices.BinarySearch(tl.bases, o)
 	if found {
 		return o, true
 	}
 	if i == 0 {
 		return 0, false
 	}
-	return sl.bases[i-1], true
+	return tl.bases[i-1], true
 }
 
-// startsAbove reports whether every segment of log on fs's durable image starts above
-// offset o: the log start moved past o there (DeleteRecords, retention, or a follower
-// that restarted its log at its leader's log start), which happens only below a high
-// watermark that was checked when it advanced.
-func (t *durableTruth) startsAbove(fs *disksim.FS, log disk.LogID, o int64) bool {
-	if _, ok := fs.DirGen(string(log)); !ok {
-		return false
+// walk returns the walk of the segment at base.
+func (tl *truthLog) walk(log disk.LogID, base int64) *truthWalk {
+	wk := tl.walks[base]
+	if wk == nil {
+		wk = &truthWalk{file: path.Join(string(log), storage.SegmentFileName(base, storage.LogFileSuffix))}
+		tl.walks[base] = wk
 	}
-	t.segmentBelow(fs, log, o) // brings the segment list up to date
-	sl := t.segments[truthKey{fs, string(log)}]
-	return len(sl.bases) > 0 && sl.bases[0] > o
+	return wk
 }
 
 // forget drops the walks of a disk that a crash replaced.
 func (t *durableTruth) forget(fs *disksim.FS) {
 	// order-independent: deleting every key of one disk, whatever the order.
-	for k := range t.walks {
+	for k := range t.logs {
 		if k.fs == fs {
-			delete(t.walks, k)
-		}
-	}
-	// order-independent: the same.
-	for k := range t.segments {
-		if k.fs == fs {
-			delete(t.segments, k)
+			delete(t.logs, k)
 		}
 	}
 }
 
 // holds reports whether the durable image of log on fs holds every batch below offset
 // o, in the segment that holds o-1, checksummed and dense from the segment's start, and
-// how far it got when it does not (the offset after its last good batch).
+// how far it got when it does not (the offset after its last good batch). When every
+// segment starts above o-1, the log start moved past it there (DeleteRecords,
+// retention, or a follower that restarted its log at its leader's log start), which
+// happens only below a high watermark that was checked when it advanced.
 func (t *durableTruth) holds(fs *disksim.FS, log disk.LogID, o int64) (bool, int64) {
 	if o <= 0 {
 		return true, 0
 	}
-	base, ok := t.segmentBelow(fs, log, o-1)
+	tl, ok := t.log(fs, log)
 	if !ok {
-		if t.startsAbove(fs, log, o-1) {
+		return false, 0
+	}
+	base, ok := tl.segmentBelow(o - 1)
+	if !ok {
+		if len(tl.bases) > 0 && tl.bases[0] > o-1 {
 			return true, o
 		}
 		return false, 0
 	}
-	file := t.segmentFile(log, base)
-	st, ok := fs.StatDurable(file)
+	wk := tl.walk(log, base)
+	st, ok := fs.StatDurable(wk.file)
 	if !ok {
 		return false, base
 	}
-	k := truthKey{fs, file}
-	wk := t.walks[k]
-	if wk == nil || wk.inode != st.Inode || wk.gen != st.Gen {
-		wk = &truthWalk{inode: st.Inode, gen: st.Gen, next: base}
-		t.walks[k] = wk
+	if !wk.started || wk.inode != st.Inode || wk.gen != st.Gen {
+		*wk = truthWalk{file: wk.file, started: true, inode: st.Inode, gen: st.Gen, next: base}
 	}
-	for wk.next < o && wk.pos < st.Size {
-		var head [record.HeaderSize]byte
-		if fs.ReadDurable(file, head[:], wk.pos) < len(head) {
+	t.walkTo(fs, wk, st.Size, o)
+	return wk.next >= o, wk.next
+}
+
+// walkTo walks wk's file, whose first size bytes are durable, until its batches reach
+// offset o or the next one does not parse, pass its checksum or follow on from the one
+// before it.
+func (t *durableTruth) walkTo(fs *disksim.FS, wk *truthWalk, size, o int64) {
+	var win []byte // the durable bytes read from wk.pos on
+	for wk.next < o && wk.pos < size {
+		if len(win) < record.HeaderSize {
+			if win = t.read(fs, wk, size, record.HeaderSize); len(win) < record.HeaderSize {
+				break
+			}
+		}
+		h, err := record.ParseHeader(win[:record.HeaderSize])
+		if err != nil || h.BaseOffset != wk.next || wk.pos+int64(h.Size()) > size {
 			break
 		}
-		h, err := record.ParseHeader(head[:])
-		if err != nil || h.BaseOffset != wk.next || wk.pos+int64(h.Size()) > st.Size {
-			break
+		if len(win) < h.Size() {
+			win = t.read(fs, wk, size, h.Size())
 		}
-		if cap(t.buf) < h.Size() {
-			t.buf = make([]byte, h.Size())
-		}
-		b := t.buf[:h.Size()]
-		fs.ReadDurable(file, b, wk.pos)
-		if _, err := record.Check(b); err != nil {
+		if _, err := record.Check(win[:h.Size()]); err != nil {
 			break
 		}
 		wk.pos += int64(h.Size())
 		wk.next = h.NextOffset()
+		win = win[h.Size():]
 	}
-	return wk.next >= o, wk.next
+}
+
+// read reads durable bytes of wk's file from wk.pos: a chunk, or need when that is
+// more, short where the first size bytes end.
+func (t *durableTruth) read(fs *disksim.FS, wk *truthWalk, size int64, need int) []byte {
+	n := int(min(size-wk.pos, int64(max(need, truthChunk))))
+	if cap(t.buf) < n {
+		t.buf = make([]byte, n)
+	}
+	return t.buf[:fs.ReadDurable(wk.file, t.buf[:n], wk.pos)]
 }
 
 // checkDurable checks that offsets below o of leader r's partition are on the synced
 // disks of at least min.insync.replicas replicas. what says which acknowledgement
-// counts on it.
-func (d *dataInvariants) checkDurable(r *ReplicaView, o int64, what string) error {
+// counts on it; it is built only to describe a violation.
+func (d *dataInvariants) checkDurable(r *ReplicaView, o int64, what func() string) error {
 	if d.async || o <= r.Start {
 		return nil
 	}
-	log := disk.PartitionLog(r.Topic, r.Partition)
+	tp := TopicPartition{r.Topic, r.Partition}
+	log := d.partitionLog(tp)
 	need := max(int(r.MinISR), 1)
-	var holding, short []string
+	d.copies = d.copies[:0]
+	holding := 0
 	for _, id := range d.brokers {
 		n := d.w.node(id)
-		ok, reached := d.truth.holds(n.fs, log, o)
+		c := durableCopy{id: id}
+		var ok bool
+		ok, c.reached = d.truth.holds(n.fs, log, o)
 		switch {
 		case ok:
-			holding = append(holding, fmt.Sprint(id))
-		case d.w.faults.partDamage.overlaps(id, log, offRange{reached, o}):
+			c.state = copyHeld
+		case d.w.faults.partDamage.overlaps(id, log, offRange{c.reached, o}):
 			d.w.cov.Inc("check:durable-damaged")
-			holding = append(holding, fmt.Sprintf("%d (damaged)", id))
-		case d.declaredCovers(TopicPartition{r.Topic, r.Partition}, reached, o):
+			c.state = copyDamaged
+		case d.declaredCovers(tp, c.reached, o):
 			// What it lacks was declared lost: it holds the gap the leader declared,
 			// a fence and no batch.
 			d.w.cov.Inc("check:durable-declared-lost")
-			holding = append(holding, fmt.Sprintf("%d (declared lost from %d)", id, reached))
+			c.state = copyDeclared
 		default:
-			short = append(short, fmt.Sprintf("%d (synced up to %d)", id, reached))
+			c.state = copyShort
 		}
+		if c.state != copyShort {
+			holding++
+		}
+		d.copies = append(d.copies, c)
 	}
 	d.w.cov.Inc("check:durable")
-	if len(holding) >= need {
+	if holding >= need {
 		return nil
 	}
+	held, short := describeCopies(d.copies)
 	return durableViolation{fmt.Errorf("%s at offset %d (leader epoch %d, ISR %v) but only %d replicas' synced disks hold it, below min.insync.replicas %d: holding %v, short %v",
-		what, o, r.LeaderEpoch, r.ISR, len(holding), need, holding, short)}
+		what(), o, r.LeaderEpoch, r.ISR, holding, need, held, short)}
+}
+
+// durableCopy is how the synced disk of one broker stands for checkDurable: whether it
+// counts as holding the offsets, and the offset after its last good batch.
+type durableCopy struct {
+	id      int32
+	state   copyState
+	reached int64
+}
+
+type copyState uint8
+
+const (
+	copyHeld     copyState = iota
+	copyDamaged            // short where a fault damaged a batch on it
+	copyDeclared           // short where the leader declared the offsets lost
+	copyShort
+)
+
+// describeCopies describes the copies holding the offsets and those short of them.
+func describeCopies(copies []durableCopy) (holding, short []string) {
+	for _, c := range copies {
+		switch c.state {
+		case copyHeld:
+			holding = append(holding, fmt.Sprint(c.id))
+		case copyDamaged:
+			holding = append(holding, fmt.Sprintf("%d (damaged)", c.id))
+		case copyDeclared:
+			holding = append(holding, fmt.Sprintf("%d (declared lost from %d)", c.id, c.reached))
+		default:
+			short = append(short, fmt.Sprintf("%d (synced up to %d)", c.id, c.reached))
+		}
+	}
+	return holding, short
+}
+
+// partitionLog returns the log of a partition, naming it once.
+func (d *dataInvariants) partitionLog(tp TopicPartition) disk.LogID {
+	log, ok := d.logs[tp]
+	if !ok {
+		log = disk.PartitionLog(tp.Topic, tp.Partition)
+		d.logs[tp] = log
+	}
+	return log
 }
 
 // declaredCovers reports whether ranges tp declared lost cover [from, to).
