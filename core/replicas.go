@@ -174,8 +174,21 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 		RetentionMs:     n.topicInt(im, tp.Topic, "retention.ms", 0),
 		RetentionBytes:  n.topicInt(im, tp.Topic, "retention.bytes", 0),
 		MessageBytesMax: int32(n.topicInt(im, tp.Topic, "max.message.bytes", 0)),
+		KeepAll:         !topicDeletes(im, tp.Topic),
 	}
 	return st
+}
+
+// topicDeletes reports whether the topic's cleanup.policy lists delete: only then do
+// retention and DeleteRecords remove records.
+func topicDeletes(im metadata.Image, topic string) bool {
+	v, _, _ := im.ResolveTopicConfig(topic, "cleanup.policy")
+	for p := range strings.SplitSeq(v, ",") {
+		if strings.TrimSpace(p) == "delete" {
+			return true
+		}
+	}
+	return false
 }
 
 // topicInt resolves an integer topic config; def applies when nothing overrides the

@@ -55,6 +55,9 @@ type DataTopic struct {
 	// (0: not set, the node's defaults).
 	RetentionMs    int64
 	RetentionBytes int64
+	// Compact sets cleanup.policy=compact: the topic keeps every record whatever its
+	// retention says, and DeleteRecords is refused (POLICY_VIOLATION).
+	Compact bool
 }
 
 // ProducerSpec is one producer's behaviour.
@@ -171,6 +174,9 @@ func (d *DataConfig) String() string {
 		}
 		if t.RetentionBytes > 0 {
 			fmt.Fprintf(&b, " retention.bytes=%d", t.RetentionBytes)
+		}
+		if t.Compact {
+			b.WriteString(" cleanup.policy=compact")
 		}
 		b.WriteString(")")
 	}

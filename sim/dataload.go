@@ -54,6 +54,9 @@ func (w *World) startData() {
 	d.setup.desc = "the setup client (it creates the data topics)"
 	for _, t := range w.cfg.Data.Topics {
 		d.create(t)
+		if t.Compact {
+			w.cov.Inc("workload:compacted-retention")
+		}
 	}
 	if w.cfg.Data.partitions() >= manyPartitions {
 		w.cov.Inc("workload:many-partitions")

@@ -129,6 +129,9 @@ func (c *Client) deleteAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err
 		op.HW = part.LowWatermark
 		w.cov.Inc("workload:delete-records")
 		w.complete(op, OK)
+	case part.ErrorCode == errPolicyViolation:
+		w.cov.Inc("workload:delete-records-refused-compacted")
+		w.complete(op, Failed)
 	case slices.Contains(deleteRecordsNoEffect, part.ErrorCode):
 		if slices.Contains(staleLeaderCodes, part.ErrorCode) {
 			c.forgetLeader(tp)

@@ -73,6 +73,7 @@ var Gate = []GateItem{
 	{"workload", "workload:grow", "partitions added to data topics"},
 	{"workload", "workload:delete-records", "DeleteRecords"},
 	{"workload", "workload:many-partitions", "a run with 20 or more data partitions"},
+	{"workload", "workload:compacted-retention", "a compacted topic whose retention configs must delete nothing"},
 
 	// Critical paths.
 	{"path", "storage:segment-roll", "a partition log rolls a new segment"},

@@ -46,6 +46,8 @@ import (
 //	                               offsets partition's HW), 1 (new)
 //	recovery-skips-crc             recovery (a recovered log's last segment fails its
 //	                               checksums on the disk), 93 (new)
+//	retention-ignores-policy       log-start (a fetch of a compacted topic answers a log
+//	                               start above 0), 8 (new; 16 of the first 300 seeds)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -96,6 +98,7 @@ var plantCases = []struct {
 	{"fence-before-lease", []string{"invariant:fence", "invariant:lease", "log-history", "linearizability"}, 50, false},
 	{"group-records-acks-one", []string{"invariant:durable", "linearizability", "groups"}, 50, false},
 	{"recovery-skips-crc", []string{"recovery"}, 200, false},
+	{"retention-ignores-policy", []string{"log-start", "groups", "log-history"}, 100, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

@@ -203,6 +203,11 @@ func (c *Client) fetchAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err 
 	if r.ErrorCode == errNone && len(r.Topics) == 1 && len(r.Topics[0].Partitions) == 1 {
 		part = &r.Topics[0].Partitions[0]
 	}
+	if part != nil && part.LogStartOffset > 0 && !w.cfg.Data.mayDelete(tp.Topic) {
+		w.fail("log-start", op.Node, "node %d answered a fetch of %s/%d with log start %d, but nothing may delete its records (%s)",
+			op.Node, tp.Topic, tp.Partition, part.LogStartOffset, w.cfg.Data.keepsAllBecause(tp.Topic))
+		return
+	}
 	switch {
 	case part == nil:
 		op.Code = r.ErrorCode

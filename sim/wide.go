@@ -171,7 +171,9 @@ func drawRecordSizes(rng *rand.Rand, c *Config) {
 }
 
 // drawRetention gives some data topics retention.ms or retention.bytes small enough to
-// delete segments during the run, and some seeds' readers DeleteRecords.
+// delete segments during the run, and some seeds' readers DeleteRecords. A quarter of
+// the topics with retention are compacted (cleanup.policy=compact), which must keep
+// every record all the same, as __consumer_offsets does.
 func drawRetention(rng *rand.Rand, c *Config) {
 	d := &c.Data
 	seg := c.SegmentBytes
@@ -182,6 +184,9 @@ func drawRetention(rng *rand.Rand, c *Config) {
 		}
 		if seg > 0 && rng.IntN(100) < 30 {
 			t.RetentionBytes = seg * int64(1+rng.IntN(6))
+		}
+		if (t.RetentionMs > 0 || t.RetentionBytes > 0) && rng.IntN(100) < 25 {
+			t.Compact = true
 		}
 	}
 	if d.Readers > 0 && rng.IntN(100) < 30 {
@@ -197,7 +202,8 @@ func drawRetention(rng *rand.Rand, c *Config) {
 }
 
 // deletes reports whether records may be deleted during the run: a data topic has a
-// retention small enough to act, or readers issue DeleteRecords.
+// retention small enough to act (or to be ignored, on a compacted topic), or readers
+// issue DeleteRecords.
 func (d *DataConfig) deletes() bool {
 	if d.DeletePPM > 0 {
 		return true
@@ -210,10 +216,19 @@ func (d *DataConfig) deletes() bool {
 	return false
 }
 
-// mayDelete reports whether records of topic may be deleted during the run.
+// mayDelete reports whether records of topic may be deleted during the run: never on
+// a compacted topic.
 func (d *DataConfig) mayDelete(topic string) bool {
 	t, ok := d.topic(topic)
-	return ok && (d.DeletePPM > 0 || t.RetentionMs > 0 || t.RetentionBytes > 0)
+	return ok && !t.Compact && (d.DeletePPM > 0 || t.RetentionMs > 0 || t.RetentionBytes > 0)
+}
+
+// keepsAllBecause says why no record of topic may be deleted during the run.
+func (d *DataConfig) keepsAllBecause(topic string) string {
+	if t, ok := d.topic(topic); ok && t.Compact {
+		return "cleanup.policy=compact"
+	}
+	return "no retention small enough to act and no DeleteRecords"
 }
 
 // drawWorkloadSwarm switches whole kinds of client work on or off.
@@ -453,9 +468,13 @@ func orDash(s string) string {
 // codecName names a codec for coverage counters.
 func codecName(c record.Codec) string { return strings.ToLower(c.String()) }
 
-// retentionConfigs are the retention configs a data topic is created with.
+// retentionConfigs are the retention and cleanup configs a data topic is created with.
 func retentionConfigs(t DataTopic) []kmsg.CreateTopicsRequestTopicConfig {
 	var out []kmsg.CreateTopicsRequestTopicConfig
+	if t.Compact {
+		compact := "compact"
+		out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "cleanup.policy", Value: &compact})
+	}
 	add := func(name string, v int64) {
 		if v > 0 {
 			s := strconv.FormatInt(v, 10)

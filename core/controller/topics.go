@@ -223,6 +223,9 @@ func (c *Controller) deleteTopics(p Proposer, m *kmsg.DeleteTopicsRequest) kmsg.
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		info, out := c.deletedTopic(it)
 		rt.Topic, rt.TopicID = it.Topic, it.TopicID
+		if !out.failed() && metadata.InternalTopic(info.Name) {
+			out = refuseInternal(info.Name, "cannot be deleted: it holds the committed offsets of every group")
+		}
 		if !out.failed() {
 			name := info.Name
 			rt.Topic, rt.TopicID = &name, info.ID
@@ -251,6 +254,12 @@ func (c *Controller) deletedTopic(it kmsg.DeleteTopicsRequestTopic) (metadata.To
 		return info, fail(errUnknownTopicOrPartition, "")
 	}
 	return info, ok()
+}
+
+// refuseInternal refuses a change to a topic the brokers made for themselves; why says
+// what the change would break.
+func refuseInternal(name, why string) outcome {
+	return fail(errInvalidRequest, fmt.Sprintf("topic %q is internal and %s", name, why))
 }
 
 func (c *Controller) createPartitions(p Proposer, m *kmsg.CreatePartitionsRequest) kmsg.Response {
@@ -282,6 +291,9 @@ func (c *Controller) planPartitions(t kmsg.CreatePartitionsRequestTopic) ([]meta
 	info, found := c.pending.Topic(t.Topic)
 	if !found {
 		return nil, fail(errUnknownTopicOrPartition, "")
+	}
+	if metadata.InternalTopic(t.Topic) {
+		return nil, refuseInternal(t.Topic, "keeps its partition count: each group's offsets live on the partition its name maps to")
 	}
 	if t.Count <= info.Partitions {
 		return nil, fail(errInvalidPartitions, fmt.Sprintf("topic has %d partitions; the count can only grow", info.Partitions))

@@ -192,6 +192,34 @@ func TestDeleteTopics(t *testing.T) {
 	}
 }
 
+// The offsets topic can be neither deleted nor grown: either would lose or move every
+// group's committed offsets.
+func TestInternalTopicKeepsItsShape(t *testing.T) {
+	h := newHarness(t)
+	h.cluster(1)
+	tid := h.createTopic("__consumer_offsets", 2, 1)
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.Version = 6
+	name := "__consumer_offsets"
+	del.Topics = []kmsg.DeleteTopicsRequestTopic{{Topic: &name}, {TopicID: tid}}
+	r := h.call(-1, del).(*kmsg.DeleteTopicsResponse)
+	if codes := errorCodes(r); !slices.Equal(codes, []int16{errInvalidRequest, errInvalidRequest}) {
+		t.Fatalf("delete: %v", codes)
+	}
+	if msg := deref(r.Topics[0].ErrorMessage); !strings.Contains(msg, "internal") {
+		t.Fatalf("delete message %q does not say why", msg)
+	}
+	grow := kmsg.NewPtrCreatePartitionsRequest()
+	grow.Version = 3
+	grow.Topics = []kmsg.CreatePartitionsRequestTopic{{Topic: name, Count: 4}}
+	if got := h.call(-1, grow).(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode; got != errInvalidRequest {
+		t.Fatalf("create partitions: code %d", got)
+	}
+	if _, ok := h.committed.Topic(name); !ok || len(h.committed.Partitions(tid)) != 2 {
+		t.Fatalf("the offsets topic changed: %d partitions", len(h.committed.Partitions(tid)))
+	}
+}
+
 func TestCreatePartitions(t *testing.T) {
 	h := newHarness(t)
 	h.cluster(3)

@@ -44,9 +44,6 @@ type ReplicaFences struct {
 	Fences    []disk.Fence
 }
 
-// InternalTopics are topics seedlog creates for itself.
-var internalTopics = map[string]bool{"__consumer_offsets": true}
-
 const authorizedOperationsNone = -2147483648
 
 // Metadata answers from the view's image.
@@ -107,7 +104,7 @@ func metadataTopic(v View, t metadata.TopicInfo) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic, mt.TopicID = &name, t.ID
-	mt.IsInternal = internalTopics[t.Name]
+	mt.IsInternal = metadata.InternalTopic(t.Name)
 	mt.AuthorizedOperations = authorizedOperationsNone
 	for _, p := range v.Image.Partitions(t.ID) {
 		mp := kmsg.NewMetadataResponseTopicPartition()

@@ -46,7 +46,9 @@ type ConfigDef struct {
 // validates against it and brokers list it in DescribeConfigs.
 var topicConfigDefs = []ConfigDef{
 	{Name: "cleanup.policy", BrokerName: "log.cleanup.policy", Type: ConfigList, Default: "delete",
-		Doc: "delete (retention by time and size), compact, or both", choices: []string{"compact", "delete"}},
+		Doc: "delete: retention by time and size and DeleteRecords remove old records; compact alone: " +
+			"nothing is removed (DeleteRecords answers POLICY_VIOLATION); compaction itself does not run yet",
+		choices: []string{"compact", "delete"}},
 	{Name: "flush.mode", BrokerName: "log.flush", Type: ConfigString, Default: "sync",
 		Doc: "sync: acks wait for fsync on the ISR. async: acks wait for the page cache only, " +
 			"as Kafka does by default; acknowledged records can be lost when every replica loses power",

@@ -34,3 +34,8 @@ func ValidTopicName(name string) error {
 // CollisionKey maps a topic name to the key Kafka uses to detect collisions: metric
 // names replace '.' with '_', so "a.b" and "a_b" would report under one name.
 func CollisionKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
+
+// InternalTopic reports whether the brokers made the topic for themselves: clients may
+// read it, but neither delete it nor change its partition count, which would lose or
+// move every group's committed offsets.
+func InternalTopic(name string) bool { return name == "__consumer_offsets" }

@@ -17,6 +17,7 @@ const (
 	CodeUnsupportedVersion           int16 = 35
 	CodeNotController                int16 = 41
 	CodeInvalidRequest               int16 = 42
+	CodePolicyViolation              int16 = 44
 	CodeOutOfOrderSequenceNumber     int16 = 45
 	CodeDuplicateSequenceNumber      int16 = 46
 	CodeInvalidProducerEpoch         int16 = 47

@@ -266,6 +266,32 @@ func TestDeleteRecords(t *testing.T) {
 	}
 }
 
+// A log whose cleanup.policy is compact alone keeps every record: retention passes it
+// by and DeleteRecords is refused with POLICY_VIOLATION, as in Kafka.
+func TestCompactOnlyLogKeepsEverything(t *testing.T) {
+	c := newCluster(t, 1, 1, func(cfg *Config) {
+		cfg.RetentionCheckInterval = 100 * time.Millisecond
+		cfg.WallClockMs = func(int64) int64 { return 10_000 }
+	})
+	c.st.RetentionMs, c.st.RetentionBytes, c.st.KeepAll = 5000, 1, true
+	c.st.PartitionEpoch++
+	c.update()
+	for _, v := range []string{"a", "b", "c"} {
+		c.produce(1, batchOf(v), -1)
+	}
+	c.advance(time.Second)
+	var got []DeleteResult
+	c.r(1).DeleteRecords(c.now, 2, func(r DeleteResult) { got = append(got, r) })
+	c.collect(c.node(1))
+	c.settle()
+	if len(got) != 1 || got[0].Err != CodePolicyViolation {
+		t.Fatalf("DeleteRecords on a compacted log: %+v", got)
+	}
+	if st := c.r(1).Status(); st.LogStartOffset != 0 || st.HighWatermark != 3 {
+		t.Fatalf("the log lost records: %+v", st)
+	}
+}
+
 func TestListOffsetsByTime(t *testing.T) {
 	c := newCluster(t, 1, 1, nil)
 	c.produce(1, batchOf("a"), -1)

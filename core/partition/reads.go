@@ -271,6 +271,8 @@ func (r *Replica) DeleteRecords(now int64, offset int64, reply func(DeleteResult
 		offset = r.hw
 	}
 	switch {
+	case r.st.KeepAll:
+		r.answerDelete(reply, DeleteResult{Err: CodePolicyViolation, LowWatermark: -1})
 	case offset < 0 || offset > r.hw:
 		r.answerDelete(reply, DeleteResult{Err: CodeOffsetOutOfRange, LowWatermark: -1})
 	case offset <= r.startOffset:
@@ -286,6 +288,9 @@ func (r *Replica) DeleteRecords(now int64, offset int64, reply func(DeleteResult
 // maybeRetain applies retention on the leader, never at or above the high watermark.
 func (r *Replica) maybeRetain(now int64) {
 	if r.lead == nil || r.lead.resigning || r.loading != nil || r.retaining || r.hw <= r.startOffset {
+		return
+	}
+	if r.st.KeepAll && !r.on(plant.RetentionIgnoresPolicy) {
 		return
 	}
 	ms, bytes := r.st.retention()

@@ -68,6 +68,9 @@ const (
 	// RecoverySkipsCRC: log recovery keeps every batch whose header parses after the
 	// recovery point without checking its CRC, so a torn write survives a restart.
 	RecoverySkipsCRC
+	// RetentionIgnoresPolicy: retention deletes from a log whose cleanup.policy is
+	// compact alone, as if it were delete (__consumer_offsets loses committed offsets).
+	RetentionIgnoresPolicy
 	numNames
 )
 
@@ -90,6 +93,7 @@ var names = [numNames]string{
 	FenceBeforeLease:          "fence-before-lease",
 	GroupRecordsAcksOne:       "group-records-acks-one",
 	RecoverySkipsCRC:          "recovery-skips-crc",
+	RetentionIgnoresPolicy:    "retention-ignores-policy",
 }
 
 func (n Name) String() string {

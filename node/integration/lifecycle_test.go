@@ -1,0 +1,131 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// A compacted topic keeps every record however small its retention, while a topic with
+// cleanup.policy=delete beside it loses its old segments; DeleteRecords on the compacted
+// one is refused with POLICY_VIOLATION; and __consumer_offsets can be neither deleted
+// nor grown.
+func TestCompactedTopicsAndOffsetsTopicKeepTheirRecords(t *testing.T) {
+	c := newClusterWith(t, 1, clusterOpts{settings: map[string]string{
+		"default.replication.factor":      "1",
+		"min.insync.replicas":             "1",
+		"log.retention.check.interval.ms": "200",
+		"log.roll.ms":                     "100",
+	}})
+	cl := c.client()
+	c.waitBrokers(cl, 1)
+	createWithConfigs(t, c, cl, "deleted", map[string]string{"cleanup.policy": "delete", "retention.ms": "1"})
+	createWithConfigs(t, c, cl, "compacted", map[string]string{"cleanup.policy": "compact", "retention.ms": "1"})
+	ctx := context.Background()
+	for i := range 20 {
+		for _, topic := range []string{"deleted", "compacted"} {
+			r := &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i%5), Value: fmt.Appendf(nil, "v%d", i)}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("produce to %s: %v", topic, err)
+			}
+		}
+		time.Sleep(30 * time.Millisecond) // segments roll by age: spread the records
+	}
+	c.eventually(30*time.Second, "retention of the delete topic", func() bool { return logStart(t, cl, "deleted") > 0 })
+	time.Sleep(time.Second) // several more retention checks
+	if start := logStart(t, cl, "compacted"); start != 0 {
+		t.Fatalf("the compacted topic's log start moved to %d", start)
+	}
+	if n := len(readPartition(t, c.seeds(), "compacted", 0)); n != 20 {
+		t.Fatalf("the compacted topic holds %d records, want 20", n)
+	}
+
+	del := kmsg.NewPtrDeleteRecordsRequest()
+	del.TimeoutMillis = 5000
+	del.Topics = []kmsg.DeleteRecordsRequestTopic{{Topic: "compacted", Partitions: []kmsg.DeleteRecordsRequestTopicPartition{{Partition: 0, Offset: 5}}}}
+	dresp, err := del.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := dresp.Topics[0].Partitions[0].ErrorCode; code != 44 {
+		t.Fatalf("DeleteRecords on a compacted topic: code %d, want 44 (POLICY_VIOLATION)", code)
+	}
+
+	// Committing an offset creates __consumer_offsets.
+	c.eventually(30*time.Second, "an offset commit", func() bool {
+		commit := kmsg.NewPtrOffsetCommitRequest()
+		commit.Group, commit.Generation = "g", -1
+		commit.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "compacted", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 7}}}}
+		resp, err := commit.RequestWith(ctx, cl)
+		return err == nil && resp.Topics[0].Partitions[0].ErrorCode == 0
+	})
+	dt := kmsg.NewPtrDeleteTopicsRequest()
+	dt.TimeoutMillis = 5000
+	dt.TopicNames = []string{"__consumer_offsets"}
+	dt.Topics = []kmsg.DeleteTopicsRequestTopic{{Topic: kmsg.StringPtr("__consumer_offsets")}}
+	dtresp, err := dt.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := dtresp.Topics[0].ErrorCode; code != 42 {
+		t.Fatalf("DeleteTopics __consumer_offsets: code %d, want 42 (INVALID_REQUEST)", code)
+	}
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	cp.TimeoutMillis = 5000
+	cp.Topics = []kmsg.CreatePartitionsRequestTopic{{Topic: "__consumer_offsets", Count: 60}}
+	cpresp, err := cp.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := cpresp.Topics[0].ErrorCode; code != 42 {
+		t.Fatalf("CreatePartitions __consumer_offsets: code %d, want 42 (INVALID_REQUEST)", code)
+	}
+	fetch := kmsg.NewPtrOffsetFetchRequest()
+	fetch.Group = "g"
+	fetch.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "compacted", Partitions: []int32{0}}}
+	fresp, err := fetch.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fresp.Topics[0].Partitions[0].Offset; got != 7 {
+		t.Fatalf("the committed offset reads back as %d, want 7", got)
+	}
+}
+
+// createWithConfigs creates a one-partition topic with configs and waits for its leader.
+func createWithConfigs(t *testing.T, c *cluster, cl *kgo.Client, name string, configs map[string]string) {
+	t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 1, 1
+	for k, v := range configs {
+		rt.Configs = append(rt.Configs, kmsg.CreateTopicsRequestTopicConfig{Name: k, Value: kmsg.StringPtr(v)})
+	}
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 10000
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create %s: %v %+v", name, err, resp)
+	}
+	c.eventually(30*time.Second, "a leader of "+name, func() bool {
+		ps := c.partitions(cl, name)
+		return len(ps) == 1 && ps[0].Leader >= 0
+	})
+}
+
+// logStart returns partition 0's log start offset (ListOffsets earliest), -1 on error.
+func logStart(t *testing.T, cl *kgo.Client, topic string) int64 {
+	t.Helper()
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	req.Topics = []kmsg.ListOffsetsRequestTopic{{Topic: topic, Partitions: []kmsg.ListOffsetsRequestTopicPartition{{Partition: 0, Timestamp: -2, CurrentLeaderEpoch: -1}}}}
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		return -1
+	}
+	return resp.Topics[0].Partitions[0].Offset
+}
