@@ -28,7 +28,7 @@ type imageHolder interface {
 type dataInspectable interface {
 	Replicas() []core.ReplicaStatus
 	LeaseValid(now int64) bool
-	GroupStatus() []group.Status
+	GroupMembers() []group.Status
 }
 
 func init() {
@@ -137,7 +137,7 @@ func coreGroups(m Machine) []CoordinatorView {
 		return nil
 	}
 	var out []CoordinatorView
-	for _, s := range d.GroupStatus() {
+	for _, s := range d.GroupMembers() {
 		cv := CoordinatorView{Partition: s.Partition, Serving: s.Phase == "serving"}
 		for _, g := range s.Groups {
 			gv := GroupView{ID: g.ID, State: g.State, Generation: g.Generation}
