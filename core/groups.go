@@ -169,6 +169,16 @@ func (n *Node) GroupStatus() []group.Status {
 	return out
 }
 
+// GroupMembers is GroupStatus without the committed offsets, which checkers of
+// assignments need not copy.
+func (n *Node) GroupMembers() []group.Status {
+	out := []group.Status{}
+	for _, c := range n.groups.all() {
+		out = append(out, c.MemberStatus())
+	}
+	return out
+}
+
 // offsetsLog is a coordinator's offsets partition (group.Log), through the local
 // replica, which must be the partition's leader.
 type offsetsLog struct {

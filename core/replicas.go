@@ -33,6 +33,9 @@ type replicaHost struct {
 	// strayChecked is set once the broker, caught up and unfenced, removed the recovered
 	// logs of topics that no longer exist.
 	strayChecked bool
+	// brief is where EachReplica builds each replica's brief: a variable of its own
+	// would be allocated at every call, as the callback receives its address.
+	brief partition.Brief
 }
 
 type topicPart struct {
@@ -344,12 +347,16 @@ func (n *Node) replicaFences() []kafka.ReplicaFences {
 }
 
 // EachReplica calls fn with the brief state of every replica on this broker, sorted by
-// log, for checkers that look after every input. The brief's slices alias the replica's
-// state: fn must copy what it keeps.
-func (n *Node) EachReplica(fn func(topic string, topicID [16]byte, partition int32, b partition.Brief)) {
+// log, for checkers that look after every input. The brief is passed by pointer, as it
+// is large and fn runs for every replica after every input; it and its slices alias
+// state fn must not keep: fn must copy what it keeps.
+func (n *Node) EachReplica(fn func(topic string, topicID [16]byte, partition int32, b *partition.Brief)) {
+	b := &n.replicas.brief
 	for _, hr := range n.replicas.sorted {
-		fn(hr.topic, hr.topicID, hr.part, hr.r.Brief())
+		*b = hr.r.Brief()
+		fn(hr.topic, hr.topicID, hr.part, b)
 	}
+	*b = partition.Brief{} // let go of the last replica's state
 }
 
 // ReplicaStatus is one replica's status.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/seedlog/seedlog/core"
 	"github.com/seedlog/seedlog/core/controller"
-	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
@@ -28,7 +27,7 @@ type imageHolder interface {
 type dataInspectable interface {
 	Replicas() []core.ReplicaStatus
 	LeaseValid(now int64) bool
-	GroupStatus() []group.Status
+	GroupMembers() []group.Status
 }
 
 func init() {
@@ -79,19 +78,12 @@ func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
 	out := dst[:0]
 	// The concrete type lets the callback stay on the stack.
 	if n, ok := m.(*core.Node); ok {
-		n.EachReplica(func(topic string, topicID [16]byte, part int32, b partition.Brief) {
-			var isr []int32
-			var epochs []disk.EpochEntry
-			var fences []disk.Fence
-			if len(out) < cap(out) {
-				prev := out[:len(out)+1][len(out)]
-				isr, epochs, fences = prev.ISR[:0], prev.Epochs[:0], prev.Fences[:0]
-			}
-			out = append(out, ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
-				Leader: b.Role == partition.RoleLeader && !b.Resigning, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
-				HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
-				ISR: append(isr, b.ISR...), Epochs: append(epochs, b.Epochs...), ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
-				Resigning: b.Resigning, Fences: append(fences, b.Fences...), Repairs: b.Repairs, MinISR: b.MinISR})
+		n.EachReplica(func(topic string, topicID [16]byte, part int32, b *partition.Brief) {
+			out = growView(out)
+			v := &out[len(out)-1]
+			isr, epochs, fences := v.ISR[:0], v.Epochs[:0], v.Fences[:0]
+			setBrief(v, topic, topicID, part, b)
+			v.ISR, v.Epochs, v.Fences = append(isr, b.ISR...), append(epochs, b.Epochs...), append(fences, b.Fences...)
 		})
 		return out
 	}
@@ -116,14 +108,30 @@ func coreReplicaViews(m Machine, dst []ReplicaView) []ReplicaView {
 		return coreReplicas(m, dst)
 	}
 	out := dst[:0]
-	n.EachReplica(func(topic string, topicID [16]byte, part int32, b partition.Brief) {
-		out = append(out, ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
-			Leader: b.Role == partition.RoleLeader && !b.Resigning, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
-			HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
-			ISR: b.ISR, Epochs: b.Epochs, ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
-			Resigning: b.Resigning, Fences: b.Fences, Repairs: b.Repairs, MinISR: b.MinISR})
+	n.EachReplica(func(topic string, topicID [16]byte, part int32, b *partition.Brief) {
+		out = growView(out)
+		setBrief(&out[len(out)-1], topic, topicID, part, b)
 	})
 	return out
+}
+
+// growView extends views by one element, the next of its array when there is one (its
+// slices are there to reuse).
+func growView(views []ReplicaView) []ReplicaView {
+	if len(views) < cap(views) {
+		return views[:len(views)+1]
+	}
+	return append(views, ReplicaView{})
+}
+
+// setBrief makes v the view of a replica from its brief, in place: a view is large, and
+// one is built for every replica after every step. Its slices alias the replica's.
+func setBrief(v *ReplicaView, topic string, topicID [16]byte, part int32, b *partition.Brief) {
+	*v = ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
+		Leader: b.Role == partition.RoleLeader && !b.Resigning, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
+		HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
+		ISR: b.ISR, Epochs: b.Epochs, ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
+		Resigning: b.Resigning, Fences: b.Fences, Repairs: b.Repairs, MinISR: b.MinISR}
 }
 
 func coreLeaseValid(m Machine, now int64) bool {
@@ -137,7 +145,7 @@ func coreGroups(m Machine) []CoordinatorView {
 		return nil
 	}
 	var out []CoordinatorView
-	for _, s := range d.GroupStatus() {
+	for _, s := range d.GroupMembers() {
 		cv := CoordinatorView{Partition: s.Partition, Serving: s.Phase == "serving"}
 		for _, g := range s.Groups {
 			gv := GroupView{ID: g.ID, State: g.State, Generation: g.Generation}

@@ -48,16 +48,31 @@ type OffsetStatus struct {
 
 // Status describes every group.
 func (c *Coordinator) Status() Status {
+	return c.status(true)
+}
+
+// MemberStatus is Status without the groups' committed offsets, for checkers that look
+// only at members and their assignments after many inputs.
+func (c *Coordinator) MemberStatus() Status {
+	return c.status(false)
+}
+
+func (c *Coordinator) status(offsets bool) Status {
 	s := Status{Partition: c.cfg.Partition, Phase: c.phase.String()}
 	if c.loadErr != nil {
 		s.LoadErr = c.loadErr.Error()
 	}
 	for _, id := range slices.Sorted(maps.Keys(c.groups)) {
-		s.Groups = append(s.Groups, c.groups[id].status())
+		gs := c.groups[id].status()
+		if offsets {
+			gs.Offsets = c.groups[id].offsetStatus()
+		}
+		s.Groups = append(s.Groups, gs)
 	}
 	return s
 }
 
+// status describes the group but its offsets.
 func (g *group) status() GroupStatus {
 	gs := GroupStatus{
 		ID:           g.id,
@@ -77,10 +92,16 @@ func (g *group) status() GroupStatus {
 			Assignment: bytes.Clone(m.assignment),
 		})
 	}
+	return gs
+}
+
+// offsetStatus describes the group's committed offsets.
+func (g *group) offsetStatus() []OffsetStatus {
+	var out []OffsetStatus
 	for _, p := range slices.SortedFunc(maps.Keys(g.offsets), compareTP) {
 		o := g.offsets[p]
-		gs.Offsets = append(gs.Offsets, OffsetStatus{Topic: p.topic, Partition: p.partition,
+		out = append(out, OffsetStatus{Topic: p.topic, Partition: p.partition,
 			Offset: o.offset, LeaderEpoch: o.leaderEpoch, Metadata: o.metadata})
 	}
-	return gs
+	return out
 }
