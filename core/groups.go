@@ -29,8 +29,11 @@ const loadRetry = 50 * time.Millisecond
 // groupHost runs a group coordinator for every partition of the offsets topic this
 // broker leads, and finds coordinators for clients.
 type groupHost struct {
-	coords   map[int32]*groupCoord // by offsets partition
-	creating bool                  // a CreateTopics of the offsets topic is in flight
+	coords map[int32]*groupCoord // by offsets partition
+	// sorted holds the coordinators of coords ordered by partition, for deterministic
+	// iteration on every tick and deadline without sorting the keys each time.
+	sorted   []*groupCoord
+	creating bool // a CreateTopics of the offsets topic is in flight
 }
 
 type groupCoord struct {
@@ -55,8 +58,10 @@ func (n *Node) syncCoordinators(now int64) {
 			leading[hr.part] = epoch
 		}
 	}
+	changed := false
 	for _, p := range sortedKeys(g.coords) {
 		if epoch, ok := leading[p]; !ok || epoch != g.coords[p].epoch {
+			changed = true
 			g.coords[p].log.closed = true
 			g.coords[p].c.Close()
 			delete(g.coords, p)
@@ -67,11 +72,24 @@ func (n *Node) syncCoordinators(now int64) {
 		if g.coords[p] != nil {
 			continue
 		}
+		changed = true
 		log := &offsetsLog{n: n, part: p}
 		cfg := group.DefaultConfig(p, rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64())))
 		cfg.Plants = n.cfg.Plants
 		g.coords[p] = &groupCoord{c: group.NewCoordinator(now, cfg, log), epoch: leading[p], log: log}
 		n.note("group-coordinator-started", fmt.Sprintf("offsets partition %d epoch %d", p, leading[p]))
+	}
+	if changed {
+		g.sortCoordinators()
+	}
+}
+
+// sortCoordinators rebuilds sorted from coords, in a new slice: a loop over the old one
+// may be under way.
+func (g *groupHost) sortCoordinators() {
+	g.sorted = make([]*groupCoord, 0, len(g.coords))
+	for _, p := range sortedKeys(g.coords) {
+		g.sorted = append(g.sorted, g.coords[p])
 	}
 }
 
@@ -139,22 +157,22 @@ func (g *groupHost) createOffsetsTopic(n *Node) {
 }
 
 func (g *groupHost) all() []*group.Coordinator {
-	out := make([]*group.Coordinator, 0, len(g.coords))
-	for _, p := range sortedKeys(g.coords) {
-		out = append(out, g.coords[p].c)
+	out := make([]*group.Coordinator, 0, len(g.sorted))
+	for _, gc := range g.sorted {
+		out = append(out, gc.c)
 	}
 	return out
 }
 
 func (g *groupHost) tick(now int64) {
-	for _, p := range sortedKeys(g.coords) {
-		g.coords[p].c.Tick(now)
+	for _, gc := range g.sorted {
+		gc.c.Tick(now)
 	}
 }
 
 func (g *groupHost) deadline() int64 {
 	d := NoDeadline
-	for _, gc := range g.coords {
+	for _, gc := range g.sorted {
 		d = min(d, gc.c.Deadline())
 	}
 	return d

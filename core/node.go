@@ -149,7 +149,9 @@ func (n *Node) Tick(now int64) {
 	n.after(now)
 }
 
-// Deadline is the local time at which the node next needs a Tick.
+// Deadline is the local time at which the node next needs a Tick. It is asked between
+// inputs: the quorum, the controller, the replicas and the group coordinators keep their
+// answers until their next input.
 func (n *Node) Deadline() int64 {
 	if !n.started || n.stopped {
 		return NoDeadline

@@ -105,6 +105,10 @@ type Controller struct {
 	retryAt int64
 	waiting []waiter // in arrival order; offsets never decrease
 	ready   []Response
+	// deadline is Deadline's last answer, still right while deadlineKnown: every input
+	// (observe) and Deactivate clear it.
+	deadline      int64
+	deadlineKnown bool
 	// proposalMax is RecordsPerProposalMax; tests lower it to exercise splitting.
 	proposalMax int
 }
@@ -155,6 +159,7 @@ func (c *Controller) Activate(now int64, committed metadata.Image) {
 // Deactivate is called when the node lost quorum leadership: every waiting request
 // fails with NOT_CONTROLLER and the volatile state is dropped.
 func (c *Controller) Deactivate() {
+	c.deadlineKnown = false
 	for _, w := range c.waiting {
 		c.ready = append(c.ready, Response{ID: w.req.ID, Msg: errorResponse(w.req.Msg, fail(errNotController, ""))})
 	}
@@ -246,6 +251,15 @@ func (c *Controller) Tick(now int64, p Proposer) {
 // Deadline is when Tick next has work: the earliest session expiry, or now while
 // leadership moves are unfinished. math.MaxInt64 when there is nothing to wait for.
 func (c *Controller) Deadline() int64 {
+	if !c.deadlineKnown {
+		c.deadline = c.nextDeadline()
+		c.deadlineKnown = true
+	}
+	return c.deadline
+}
+
+// nextDeadline computes Deadline's answer.
+func (c *Controller) nextDeadline() int64 {
 	if !c.active {
 		return math.MaxInt64
 	}
@@ -318,7 +332,10 @@ func (c *Controller) fenceAt(id int32) int64 {
 // fenceTick is the tick the plant fence-before-lease fences that much too early.
 const fenceTick = time.Millisecond
 
+// observe takes the time of an input. Every input calls it before changing anything,
+// so it also forgets the deadline.
 func (c *Controller) observe(now int64) {
+	c.deadlineKnown = false
 	if now > c.now {
 		c.now = now
 	}

@@ -92,7 +92,12 @@ func (h *harness) commit() {
 	h.collect()
 }
 
+// collect takes the responses after an input, and checks that Deadline equals the one
+// computed from scratch: a cached answer left stale by some input would delay a Tick.
 func (h *harness) collect() {
+	if d, want := h.c.Deadline(), h.c.nextDeadline(); d != want {
+		h.t.Fatalf("Deadline %d, computed from the controller's state %d", d, want)
+	}
 	for _, r := range h.c.Ready() {
 		if _, dup := h.responses[r.ID]; dup {
 			h.t.Fatalf("second response for request %d", r.ID)

@@ -42,6 +42,12 @@ type Coordinator struct {
 	// for real at the next input.
 	timersPending bool
 
+	// deadline is Deadline's last answer, still right while deadlineKnown. Every way
+	// into the coordinator that can change its state (an input, a Log callback, Close)
+	// clears deadlineKnown, so Deadline walks the groups only after a change.
+	deadline      int64
+	deadlineKnown bool
+
 	appends         map[uint64]*appendOp // appends handed to the log, not yet done
 	nextOpID        uint64
 	commitsInFlight int
@@ -80,6 +86,7 @@ func NewCoordinator(now int64, cfg Config, log Log) *Coordinator {
 // taken as never going back. Timers started outside an input start now.
 func (c *Coordinator) enter(now int64) int64 {
 	c.depth++
+	c.deadlineKnown = false
 	c.now = max(c.now, now)
 	if c.timersPending {
 		c.startPendingTimers()
@@ -164,6 +171,7 @@ func (c *Coordinator) append(recs []KV, done func(baseOffset int64, err error), 
 		if op == nil {
 			return // closed, or a second answer from a faulty log
 		}
+		c.deadlineKnown = false
 		delete(c.appends, id)
 		op.done(baseOffset, err)
 		if c.depth == 0 {
@@ -179,6 +187,7 @@ func (c *Coordinator) Close() {
 	if c.phase == phaseClosed {
 		return
 	}
+	c.deadlineKnown = false
 	c.phase = phaseClosed
 	c.load = nil
 	for _, id := range slices.Sorted(maps.Keys(c.appends)) {
@@ -247,6 +256,15 @@ func (c *Coordinator) Tick(now int64) {
 // Deadline is when Tick should run next: the earliest timer, now when a timer waits to
 // start, math.MaxInt64 when nothing is scheduled.
 func (c *Coordinator) Deadline() int64 {
+	if !c.deadlineKnown {
+		c.deadline = c.nextDeadline()
+		c.deadlineKnown = true
+	}
+	return c.deadline
+}
+
+// nextDeadline computes Deadline's answer from the groups.
+func (c *Coordinator) nextDeadline() int64 {
 	if c.phase != phaseServing {
 		return math.MaxInt64
 	}

@@ -196,6 +196,17 @@ func testConfig() Config {
 	return cfg
 }
 
+// deadline is the coordinator's Deadline, which must equal the one computed from
+// scratch: a cached answer left stale by some input would delay or skip a Tick.
+func (h *harness) deadline() int64 {
+	h.t.Helper()
+	d := h.c.Deadline()
+	if want := h.c.nextDeadline(); d != want {
+		h.t.Fatalf("Deadline %d, computed from the groups %d", d, want)
+	}
+	return d
+}
+
 func newHarness(t *testing.T) *harness { return newHarnessConfig(t, testConfig()) }
 
 func newHarnessConfig(t *testing.T, cfg Config) *harness {
@@ -223,7 +234,7 @@ func (h *harness) run(d time.Duration) {
 		if i > 10000 {
 			h.t.Fatal("timers do not settle")
 		}
-		dl := h.c.Deadline()
+		dl := h.deadline()
 		if dl > target {
 			break
 		}

@@ -41,6 +41,7 @@ func (l *loader) group(id string) *loadedGroup {
 // checks, or a record of a kind this coordinator writes that does not decode, fails the
 // load: skipping it could roll a group back to an older generation.
 func (c *Coordinator) loadChunk(b []byte) {
+	c.deadlineKnown = false
 	if c.phase != phaseLoading || c.load.err != nil {
 		return
 	}
@@ -103,6 +104,7 @@ func (l *loader) record(logOffset int64, key, value []byte) error {
 
 // loadDone ends loading: the groups are rebuilt and served, or the coordinator fails.
 func (c *Coordinator) loadDone(err error) {
+	c.deadlineKnown = false
 	if c.phase != phaseLoading {
 		return
 	}

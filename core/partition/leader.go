@@ -188,6 +188,7 @@ func (r *Replica) endLeadership(code int16) {
 // batch older than those remembered gets DUPLICATE_SEQUENCE_NUMBER, which clients take
 // as success.
 func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Duration, reply func(ProduceResult)) {
+	r.deadlineKnown = false
 	if r.dead() {
 		if reply != nil {
 			reply(ProduceResult{Err: CodeNotLeaderOrFollower, BaseOffset: -1, LogStartOffset: -1})
@@ -483,6 +484,7 @@ func (r *Replica) inSync(f *followerInfo, now int64) bool {
 // newer partition epoch arrives; an outright refusal (INELIGIBLE_REPLICA,
 // INVALID_REQUEST) drops the change.
 func (r *Replica) AlterPartitionResult(now int64, res AlterResult) {
+	r.deadlineKnown = false
 	if r.dead() || r.lead == nil || r.lead.alter == nil || r.lead.alter.req.RequestID != res.RequestID || !r.lead.alter.waiting {
 		return
 	}

@@ -62,6 +62,7 @@ func (r *Replica) fetchResult() FetchResult {
 // sizes of recent batches, and a range older than those remembered counts as enough.
 // Transactions are not supported, so the last stable offset is the high watermark.
 func (r *Replica) Fetch(now int64, req FetchRequest, reply func(FetchResult)) {
+	r.deadlineKnown = false
 	if r.dead() {
 		if reply != nil {
 			reply(errFetch(CodeNotLeaderOrFollower))
@@ -186,6 +187,7 @@ func (r *Replica) expireConsumers(now int64) {
 // answers are -1: the disk lookup reports offsets only. The isolation level does not
 // matter while transactions are unsupported.
 func (r *Replica) ListOffsets(now int64, ts int64, currentLeaderEpoch int32, isolation int8, reply func(ListOffsetsResult)) {
+	r.deadlineKnown = false
 	fail := ListOffsetsResult{Offset: -1, Timestamp: -1, LeaderEpoch: -1}
 	if r.dead() {
 		if reply != nil {
@@ -242,6 +244,7 @@ func (r *Replica) findTimeDone(p pendingOp, d disk.Done) {
 // OffsetForLeaderEpoch answers a client's OffsetForLeaderEpoch (KIP-320 validation):
 // the largest epoch <= epoch this log knows and where it ends.
 func (r *Replica) OffsetForLeaderEpoch(now int64, currentLeaderEpoch, epoch int32) EpochEndResult {
+	r.deadlineKnown = false
 	if r.dead() {
 		return EpochEndResult{Err: CodeNotLeaderOrFollower, LeaderEpoch: -1, EndOffset: -1}
 	}
@@ -256,6 +259,7 @@ func (r *Replica) OffsetForLeaderEpoch(now int64, currentLeaderEpoch, epoch int3
 // must not exceed the high watermark, and answers once the deletion is durable.
 // Followers follow the new start from the leader's fetch answers.
 func (r *Replica) DeleteRecords(now int64, offset int64, reply func(DeleteResult)) {
+	r.deadlineKnown = false
 	if r.dead() {
 		if reply != nil {
 			reply(DeleteResult{Err: CodeNotLeaderOrFollower, LowWatermark: -1})

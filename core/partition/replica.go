@@ -56,6 +56,11 @@ type Replica struct {
 	lostNoted []disk.Fence // damaged ranges already announced as lost
 	repairs   int          // truncations that cut damaged data to fetch it back
 
+	// deadline is Deadline's last answer, still right while deadlineKnown. Every
+	// exported method that can change the replica's state clears deadlineKnown first.
+	deadline      int64
+	deadlineKnown bool
+
 	ops          []pendingOp // ops[opsHead:] are emitted and not yet done, in emission order
 	opsHead      int
 	lastSyncOp   disk.OpID // the newest Sync (sync mode) or Append (async mode)
@@ -295,6 +300,7 @@ func (r *Replica) answerDelete(reply func(DeleteResult), res DeleteResult) {
 // controller never asks for that, because a restarted broker registers anew and loses its
 // leaderships with an epoch bump; the replica stays inactive if it is asked anyway.
 func (r *Replica) Update(now int64, s State) {
+	r.deadlineKnown = false
 	if r.dead() {
 		return
 	}
@@ -356,6 +362,7 @@ func (r *Replica) stepDown(now int64) {
 // Done delivers the completion of an Op the replica emitted. Dones must come in the order
 // the Ops were emitted (the disk package's contract); anything else is a broken invariant.
 func (r *Replica) Done(now int64, d disk.Done) {
+	r.deadlineKnown = false
 	if r.closed {
 		return
 	}
@@ -451,6 +458,7 @@ func (r *Replica) fail(err error) {
 // state (the partition moved away or was deleted). Later inputs are ignored, Dones of
 // Ops still outstanding included.
 func (r *Replica) Close() {
+	r.deadlineKnown = false
 	if r.closed {
 		return
 	}
@@ -506,6 +514,7 @@ func (r *Replica) Ready() Ready {
 
 // Step delivers a message from the replica on node from.
 func (r *Replica) Step(now int64, from int32, m Message) {
+	r.deadlineKnown = false
 	if r.dead() || m == nil || m.PartitionKey() != r.key {
 		return
 	}
@@ -528,6 +537,7 @@ func (r *Replica) Step(now int64, from int32, m Message) {
 
 // Tick lets time pass: timeouts, ISR checks, retention, snapshots, periodic syncs.
 func (r *Replica) Tick(now int64) {
+	r.deadlineKnown = false
 	if r.dead() {
 		return
 	}
@@ -556,6 +566,15 @@ func (r *Replica) Tick(now int64) {
 
 // Deadline is the earliest time at which Tick has something to do.
 func (r *Replica) Deadline() int64 {
+	if !r.deadlineKnown {
+		r.deadline = r.nextDeadline()
+		r.deadlineKnown = true
+	}
+	return r.deadline
+}
+
+// nextDeadline computes Deadline's answer from the replica's state.
+func (r *Replica) nextDeadline() int64 {
 	if r.dead() {
 		return NoDeadline
 	}

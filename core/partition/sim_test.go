@@ -154,6 +154,16 @@ func (w *world) failf(format string, args ...any) {
 	}
 }
 
+// deadline is the node's Deadline, which must equal the one computed from scratch: a
+// cached answer left stale by some input would delay or skip a Tick.
+func (w *world) deadline(n *snode) int64 {
+	d := n.r.Deadline()
+	if want := n.r.nextDeadline(); d != want {
+		w.failf("node %d: Deadline %d, computed from its state %d", n.id, d, want)
+	}
+	return d
+}
+
 func (w *world) at(t int64, fn func()) {
 	w.seq++
 	heap.Push(&w.events, event{at: max(t, w.now), seq: w.seq, fn: fn})
@@ -301,7 +311,7 @@ func (w *world) pump(n *snode) {
 		w.failf("node %d fatal: %v", n.id, rd.Fatal)
 	}
 	w.checkNode(n)
-	if d := n.r.Deadline(); d != NoDeadline && (n.tickAt <= w.now || d < n.tickAt) {
+	if d := w.deadline(n); d != NoDeadline && (n.tickAt <= w.now || d < n.tickAt) {
 		d = max(d, w.now+1)
 		n.tickAt = d
 		w.at(d, func() {

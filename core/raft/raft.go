@@ -165,6 +165,11 @@ type Raft struct {
 	leaderHW         int64 // the last durable HW a leader reported to this member
 	committedNext    int64 // the next offset to deliver in Ready.Committed
 
+	// deadline is Deadline's last answer, still right while deadlineKnown: every input
+	// (enter, ReadIndex, SnapshotTaken) clears it before changing anything.
+	deadline      int64
+	deadlineKnown bool
+
 	started           bool
 	lastNow           int64
 	electionAt        int64 // voters without a leader: when to ask for pre-votes
@@ -236,6 +241,7 @@ func (r *Raft) Tick(now int64) {
 // enter records now, starts the timers on the first input and reports whether raft
 // still runs.
 func (r *Raft) enter(now int64) bool {
+	r.deadlineKnown = false
 	if r.fatal != nil {
 		return false
 	}
@@ -250,6 +256,15 @@ func (r *Raft) enter(now int64) bool {
 // Deadline is the earliest time at which Tick has something to do: 0 before the first
 // input (a first Tick arms the timers), math.MaxInt64 once stopped.
 func (r *Raft) Deadline() int64 {
+	if !r.deadlineKnown {
+		r.deadline = r.nextDeadline()
+		r.deadlineKnown = true
+	}
+	return r.deadline
+}
+
+// nextDeadline computes Deadline's answer.
+func (r *Raft) nextDeadline() int64 {
 	switch {
 	case r.fatal != nil:
 		return math.MaxInt64
@@ -345,6 +360,7 @@ func (r *Raft) Propose(now int64, records [][]byte) (lastOffset int64, err error
 // batch (every prefix the node applies from Ready.Committed does). Raft keeps s to serve
 // followers that fell behind and drops the log below it.
 func (r *Raft) SnapshotTaken(s Snapshot) {
+	r.deadlineKnown = false
 	// A snapshot being installed from the leader supersedes the node's own.
 	if r.fatal != nil || (r.snap != nil && s.EndOffset < r.snap.EndOffset) || r.fol.installing != nil {
 		return

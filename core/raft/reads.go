@@ -46,6 +46,7 @@ type ReadResult struct {
 // ReadIndex asks for the committed offset a linearizable read must reflect. The answer
 // comes in a later Ready.Reads with the same id.
 func (r *Raft) ReadIndex(now int64, id uint64) {
+	r.deadlineKnown = false
 	if r.role != Leader || r.hwDurable < r.lead.epochStart || len(r.lead.reads.pending) >= readsMax {
 		r.out.Reads = append(r.out.Reads, ReadResult{ID: id})
 		return

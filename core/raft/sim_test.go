@@ -268,6 +268,16 @@ func (w *world) logf(format string, args ...any) {
 	w.trace = append(w.trace, line)
 }
 
+// deadline is the node's Deadline, which must equal the one computed from scratch: a
+// cached answer left stale by some input would delay or skip a Tick.
+func (w *world) deadline(sn *simNode) int64 {
+	d := sn.r.Deadline()
+	if want := sn.r.nextDeadline(); d != want {
+		w.fail("node %d: Deadline %d, computed from its state %d", sn.id, d, want)
+	}
+	return d
+}
+
 func (w *world) fail(format string, args ...any) {
 	if w.err != nil {
 		return
@@ -448,7 +458,7 @@ func (w *world) nextTime() int64 {
 		if sn.crashAt > 0 {
 			t = min(t, sn.crashAt)
 		}
-		t = min(t, sn.global(sn.r.Deadline(), w.now))
+		t = min(t, sn.global(w.deadline(sn), w.now))
 	}
 	return t
 }
