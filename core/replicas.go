@@ -178,8 +178,15 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 		RetentionBytes:  n.topicInt(im, tp.Topic, "retention.bytes", 0),
 		MessageBytesMax: int32(n.topicInt(im, tp.Topic, "max.message.bytes", 0)),
 		KeepAll:         !topicDeletes(im, tp.Topic),
+		LogAppendTime:   topicString(im, tp.Topic, "message.timestamp.type") == "LogAppendTime",
 	}
 	return st
+}
+
+// topicString resolves a string topic config.
+func topicString(im metadata.Image, topic, key string) string {
+	v, _, _ := im.ResolveTopicConfig(topic, key)
+	return v
 }
 
 // topicDeletes reports whether the topic's cleanup.policy lists delete: only then do

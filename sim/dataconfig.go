@@ -58,6 +58,8 @@ type DataTopic struct {
 	// Compact sets cleanup.policy=compact: the topic keeps every record whatever its
 	// retention says, and DeleteRecords is refused (POLICY_VIOLATION).
 	Compact bool
+	// LogAppendTime sets message.timestamp.type=LogAppendTime (timestamps.go).
+	LogAppendTime bool
 }
 
 // ProducerSpec is one producer's behaviour.
@@ -177,6 +179,9 @@ func (d *DataConfig) String() string {
 		}
 		if t.Compact {
 			b.WriteString(" cleanup.policy=compact")
+		}
+		if t.LogAppendTime {
+			b.WriteString(" message.timestamp.type=LogAppendTime")
 		}
 		b.WriteString(")")
 	}

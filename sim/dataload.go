@@ -43,11 +43,14 @@ type dataWorkload struct {
 	// their ISR is a broker the liveness phase left down, or a leader took over with
 	// fewer live replicas than min.insync.replicas and cannot serve reads.
 	unread map[TopicPartition]bool
+	// appendTimes holds the LogAppendTime each acknowledged batch of a LogAppendTime
+	// topic was answered with, by the batch's first value (timestamps.go).
+	appendTimes map[string]int64
 }
 
 func (w *World) startData() {
 	d := &dataWorkload{w: w, created: map[string]bool{}, finalReads: map[TopicPartition][]LogRecord{}, finalHW: map[TopicPartition]int64{},
-		finalStart: map[TopicPartition]int64{}, unread: map[TopicPartition]bool{}}
+		finalStart: map[TopicPartition]int64{}, unread: map[TopicPartition]bool{}, appendTimes: map[string]int64{}}
 	w.data = d
 	d.setup = w.addClient(roleSetup)
 	d.setup.direct = true
@@ -90,7 +93,7 @@ func (d *dataWorkload) create(t DataTopic) {
 	req := createTopicsRequest(op, w.requestTimeout()).(*kmsg.CreateTopicsRequest)
 	minISR := strconv.Itoa(int(t.MinISR))
 	req.Topics[0].Configs = append(req.Topics[0].Configs, kmsg.CreateTopicsRequestTopicConfig{Name: "min.insync.replicas", Value: &minISR})
-	req.Topics[0].Configs = append(req.Topics[0].Configs, retentionConfigs(t)...)
+	req.Topics[0].Configs = append(req.Topics[0].Configs, topicConfigs(t)...)
 	c := d.setup
 	w.invoke(c, op)
 	c.mutate(op, req, createTopicsCode, func(outcome Outcome) {

@@ -74,6 +74,7 @@ var Gate = []GateItem{
 	{"workload", "workload:delete-records", "DeleteRecords"},
 	{"workload", "workload:many-partitions", "a run with 20 or more data partitions"},
 	{"workload", "workload:compacted-retention", "a compacted topic whose retention configs must delete nothing"},
+	{"workload", "produce:log-append-time", "produces to a LogAppendTime topic, answered with the leader's time"},
 
 	// Critical paths.
 	{"path", "storage:segment-roll", "a partition log rolls a new segment"},

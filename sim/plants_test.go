@@ -48,6 +48,8 @@ import (
 //	                               checksums on the disk), 93 (new)
 //	retention-ignores-policy       log-start (a fetch of a compacted topic answers a log
 //	                               start above 0), 8 (new; 16 of the first 300 seeds)
+//	log-append-time-ignored        timestamps (a batch of a LogAppendTime topic fetched
+//	                               without the attribute), 5 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -99,6 +101,7 @@ var plantCases = []struct {
 	{"group-records-acks-one", []string{"invariant:durable", "linearizability", "groups"}, 50, false},
 	{"recovery-skips-crc", []string{"recovery"}, 200, false},
 	{"retention-ignores-policy", []string{"log-start", "groups", "log-history"}, 100, false},
+	{"log-append-time-ignored", []string{"timestamps"}, 50, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

@@ -339,8 +339,9 @@ func (p *producer) attempt(pp *prodPart, b *prodBatch, leader int32) {
 	})
 }
 
-// produceResult extracts the partition's answer from a Produce response.
-func produceResult(resp kmsg.Response, tp TopicPartition) (int16, int64) {
+// produceResult extracts the partition's answer from a Produce response: its code, base
+// offset and LogAppendTime.
+func produceResult(resp kmsg.Response, tp TopicPartition) (int16, int64, int64) {
 	r := resp.(*kmsg.ProduceResponse)
 	for _, t := range r.Topics {
 		if t.Topic != tp.Topic {
@@ -348,11 +349,11 @@ func produceResult(resp kmsg.Response, tp TopicPartition) (int16, int64) {
 		}
 		for _, pr := range t.Partitions {
 			if pr.Partition == tp.Partition {
-				return pr.ErrorCode, pr.BaseOffset
+				return pr.ErrorCode, pr.BaseOffset, pr.LogAppendTime
 			}
 		}
 	}
-	return errInvalidRequest, -1
+	return errInvalidRequest, -1, -1
 }
 
 // noEffectProduceCodes are answers that say the batch was not appended: refused before
@@ -376,8 +377,12 @@ func (p *producer) answer(pp *prodPart, b *prodBatch, resp kmsg.Response, err er
 	code, offset := int16(0), int64(-1)
 	switch {
 	case err == nil:
-		code, offset = produceResult(resp, pp.tp)
+		var appendTime int64
+		code, offset, appendTime = produceResult(resp, pp.tp)
 		b.op.Sent = true
+		if code == errNone {
+			w.appendTimeAnswered(pp.tp.Topic, b.op.Values, appendTime)
+		}
 	case errors.Is(err, errNotSent):
 		code = -1
 	default:

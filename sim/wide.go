@@ -82,6 +82,7 @@ func drawWide(seed uint64, c *Config) {
 				c.Data.Groups[i].StartDelay = time.Duration(2000+rng.IntN(6000)) * time.Millisecond
 			}
 		}
+		drawTimestampTypes(rng, c)
 	}
 	if f := &c.Faults; f.DiskEIO && rng.IntN(100) < 40 {
 		// Failed syncs often enough that nodes recover from them.
@@ -468,12 +469,15 @@ func orDash(s string) string {
 // codecName names a codec for coverage counters.
 func codecName(c record.Codec) string { return strings.ToLower(c.String()) }
 
-// retentionConfigs are the retention and cleanup configs a data topic is created with.
-func retentionConfigs(t DataTopic) []kmsg.CreateTopicsRequestTopicConfig {
+// topicConfigs are the retention, cleanup and timestamp configs a data topic is
+// created with.
+func topicConfigs(t DataTopic) []kmsg.CreateTopicsRequestTopicConfig {
 	var out []kmsg.CreateTopicsRequestTopicConfig
 	if t.Compact {
-		compact := "compact"
-		out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "cleanup.policy", Value: &compact})
+		out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "cleanup.policy", Value: kmsg.StringPtr("compact")})
+	}
+	if t.LogAppendTime {
+		out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "message.timestamp.type", Value: kmsg.StringPtr("LogAppendTime")})
 	}
 	add := func(name string, v int64) {
 		if v > 0 {

@@ -10,8 +10,8 @@ package kafka
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every partition.
 //   - acks=1 and acks=all wait for fsync (log.flush=sync, the default): acks=1 for the
 //     leader's, acks=all for the ISR's. Kafka acknowledges from the page cache.
-//   - LogAppendTime is always -1 (CreateTime): message.timestamp.type=LogAppendTime is
-//     accepted as a config but batches keep the producer's timestamps.
+//   - The answer to a retried duplicate of an idempotent batch on a LogAppendTime topic
+//     carries LogAppendTime -1: the producer state does not keep the time it was stamped.
 //   - v10+ leader hints (CurrentLeader, NodeEndpoints) are not filled in; clients refresh
 //     metadata on NOT_LEADER_OR_FOLLOWER instead.
 
@@ -65,6 +65,9 @@ func Produce(b Broker, req *kmsg.ProduceRequest, reply func(kmsg.Response)) {
 			pending++
 			b.Replica(t.Topic, p.Partition).Produce(b.Now(), p.Records, req.Acks, timeout, func(r partition.ProduceResult) {
 				out.ErrorCode, out.BaseOffset, out.LogStartOffset = r.Err, r.BaseOffset, r.LogStartOffset
+				if r.AppendTimeMs > 0 {
+					out.LogAppendTime = r.AppendTimeMs
+				}
 				if r.Err != 0 {
 					out.BaseOffset = -1
 				}

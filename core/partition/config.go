@@ -174,6 +174,9 @@ type State struct {
 	// disables the rule, zero takes Kafka's defaults (7 days, no size limit).
 	RetentionMs    int64
 	RetentionBytes int64
+	// LogAppendTime is true when message.timestamp.type is LogAppendTime: the leader
+	// stamps its own time into each batch it appends.
+	LogAppendTime bool
 	// KeepAll is true when cleanup.policy lacks delete (compact alone): as in Kafka,
 	// neither retention nor DeleteRecords removes anything from such a log.
 	KeepAll bool

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/record"
 )
 
 func TestIdempotentDuplicateAnsweredWithOriginalOffset(t *testing.T) {
@@ -289,6 +290,29 @@ func TestCompactOnlyLogKeepsEverything(t *testing.T) {
 	}
 	if st := c.r(1).Status(); st.LogStartOffset != 0 || st.HighWatermark != 3 {
 		t.Fatalf("the log lost records: %+v", st)
+	}
+}
+
+// On a LogAppendTime topic the leader stamps its time into the batch, whose CRC still
+// holds, answers with it, and its followers copy the stamped batch.
+func TestLogAppendTime(t *testing.T) {
+	c := newCluster(t, 3, 1, func(cfg *Config) {
+		cfg.WallClockMs = func(int64) int64 { return 123_456 }
+	})
+	c.st.LogAppendTime = true
+	c.st.PartitionEpoch++
+	c.update()
+	got := c.produce(1, batchOf("a", "b"), -1).one(t)
+	if got.Err != CodeNone || got.AppendTimeMs != 123_456 {
+		t.Fatalf("produce answer %+v", got)
+	}
+	f := c.fetch(1, FetchRequest{CurrentLeaderEpoch: -1, FetchOffset: 0}).one(t)
+	h, err := record.Check(f.Records)
+	if err != nil || h.Attributes&record.AttrLogAppendTime == 0 || h.MaxTimestamp != 123_456 || h.FirstTimestamp != 1000 {
+		t.Fatalf("stored batch %+v, %v", h, err)
+	}
+	if st := c.r(2).Status(); st.LogEndOffset != 2 {
+		t.Fatalf("follower %+v", st)
 	}
 }
 

@@ -219,10 +219,18 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 	record.SetBaseOffset(batch, base)
 	record.SetPartitionLeaderEpoch(batch, r.epoch)
 	h.BaseOffset, h.PartitionLeaderEpoch = base, r.epoch
+	res := ProduceResult{BaseOffset: base}
+	if r.st.LogAppendTime {
+		res.AppendTimeMs = r.wallMs(now)
+		h.MaxTimestamp = res.AppendTimeMs
+		if !r.on(plant.LogAppendTimeIgnored) {
+			record.SetLogAppendTime(batch, res.AppendTimeMs)
+		}
+	}
 	r.producers.apply(h, base)
 	r.hdrBuf = append(r.hdrBuf[:0], h)
 	r.appendLog(batch, r.hdrBuf)
-	r.acknowledge(now, ProduceResult{BaseOffset: base}, h.LastOffset(), acks, timeout, reply)
+	r.acknowledge(now, res, h.LastOffset(), acks, timeout, reply)
 	r.leoMoved()
 }
 

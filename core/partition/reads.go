@@ -289,6 +289,14 @@ func (r *Replica) DeleteRecords(now int64, offset int64, reply func(DeleteResult
 	}
 }
 
+// wallMs is the node's now in ms since the Unix epoch, the unit of record timestamps.
+func (r *Replica) wallMs(now int64) int64 {
+	if r.cfg.WallClockMs != nil {
+		return r.cfg.WallClockMs(now)
+	}
+	return now / int64(time.Millisecond)
+}
+
 // maybeRetain applies retention on the leader, never at or above the high watermark.
 func (r *Replica) maybeRetain(now int64) {
 	if r.lead == nil || r.lead.resigning || r.loading != nil || r.retaining || r.hw <= r.startOffset {
@@ -298,10 +306,7 @@ func (r *Replica) maybeRetain(now int64) {
 		return
 	}
 	ms, bytes := r.st.retention()
-	nowMs := now / int64(time.Millisecond)
-	if r.cfg.WallClockMs != nil {
-		nowMs = r.cfg.WallClockMs(now)
-	}
+	nowMs := r.wallMs(now)
 	r.retaining = true
 	r.maybeSnapshot() // before the batches it describes go: see startMoved
 	r.emit(disk.Op{Kind: disk.Retain, MaxOffset: r.hw, Retention: disk.Retention{NowMs: nowMs, Ms: ms, Bytes: bytes}},

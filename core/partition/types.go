@@ -13,6 +13,9 @@ type ProduceResult struct {
 	// an idempotent producer already wrote, the offset it was first written at.
 	BaseOffset     int64
 	LogStartOffset int64
+	// AppendTimeMs is the leader's time it stamped into the batch when the topic's
+	// message.timestamp.type is LogAppendTime, 0 otherwise (and for a duplicate).
+	AppendTimeMs int64
 }
 
 // FetchRequest is one partition of a consumer's Fetch.

@@ -71,6 +71,9 @@ const (
 	// RetentionIgnoresPolicy: retention deletes from a log whose cleanup.policy is
 	// compact alone, as if it were delete (__consumer_offsets loses committed offsets).
 	RetentionIgnoresPolicy
+	// LogAppendTimeIgnored: a leader of a LogAppendTime topic answers with its time but
+	// stores the batch with the producer's timestamps.
+	LogAppendTimeIgnored
 	numNames
 )
 
@@ -94,6 +97,7 @@ var names = [numNames]string{
 	GroupRecordsAcksOne:       "group-records-acks-one",
 	RecoverySkipsCRC:          "recovery-skips-crc",
 	RetentionIgnoresPolicy:    "retention-ignores-policy",
+	LogAppendTimeIgnored:      "log-append-time-ignored",
 }
 
 func (n Name) String() string {

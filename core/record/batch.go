@@ -236,6 +236,17 @@ func SetPartitionLeaderEpoch(b []byte, epoch int32) {
 	binary.BigEndian.PutUint32(b[epochPos:], uint32(epoch))
 }
 
+// SetLogAppendTime marks the batch at the start of b as timestamped by the log
+// (message.timestamp.type=LogAppendTime) at ms: its max timestamp becomes ms, which
+// readers take as every record's timestamp, and its CRC, which covers both, is
+// recomputed. The records inside, compressed or not, stay as they are.
+func SetLogAppendTime(b []byte, ms int64) {
+	attrs := binary.BigEndian.Uint16(b[attributesPos:])
+	binary.BigEndian.PutUint16(b[attributesPos:], attrs|AttrLogAppendTime)
+	binary.BigEndian.PutUint64(b[maxTSPos:], uint64(ms))
+	SetCRC(b)
+}
+
 // SetCRC recomputes and stores the CRC of the batch at the start of b, whose header must
 // already hold its length.
 func SetCRC(b []byte) {

@@ -129,3 +129,26 @@ func logStart(t *testing.T, cl *kgo.Client, topic string) int64 {
 	}
 	return resp.Topics[0].Partitions[0].Offset
 }
+
+// On a LogAppendTime topic the broker's time replaces the producer's: a consumer sees
+// the records stamped by the log, at the time the broker appended them.
+func TestLogAppendTimeStampsTheBrokersTime(t *testing.T) {
+	c := newClusterWith(t, 1, clusterOpts{settings: map[string]string{"default.replication.factor": "1", "min.insync.replicas": "1"}})
+	cl := c.client()
+	c.waitBrokers(cl, 1)
+	createWithConfigs(t, c, cl, "stamped", map[string]string{"message.timestamp.type": "LogAppendTime"})
+	old := time.Now().Add(-24 * time.Hour).Truncate(time.Millisecond)
+	before := time.Now().Add(-time.Second) // the broker's clock is this machine's
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "stamped", Value: []byte("v"), Timestamp: old}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().Add(time.Second)
+	recs := readPartition(t, c.seeds(), "stamped", 0)
+	if len(recs) != 1 {
+		t.Fatalf("read %d records", len(recs))
+	}
+	r := recs[0]
+	if r.Attrs.TimestampType() != 1 || r.Timestamp.Before(before) || r.Timestamp.After(after) {
+		t.Fatalf("record timestamp %v (type %d), want the broker's time between %v and %v", r.Timestamp, r.Attrs.TimestampType(), before, after)
+	}
+}
