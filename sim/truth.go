@@ -34,8 +34,10 @@ import (
 
 // truthWalk is how far the durable image of one segment file was walked: its batches
 // up to byte pos parse, pass their checksums and run densely up to offset next. It
-// stays valid while the file's inode and durable generation stay the same; started
-// says it describes a file at all.
+// stays valid while the file's inode and durable generation stay the same and its
+// certain durable size does not drop below pos (a truncation not yet synced lowers it
+// without a new generation: a crash may keep it); started says it describes a file at
+// all.
 type truthWalk struct {
 	file       string
 	started    bool
@@ -167,7 +169,7 @@ func (t *durableTruth) holds(fs *disksim.FS, log disk.LogID, o int64) (bool, int
 	if !ok {
 		return false, base
 	}
-	if !wk.started || wk.inode != st.Inode || wk.gen != st.Gen {
+	if !wk.started || wk.inode != st.Inode || wk.gen != st.Gen || wk.pos > st.Size {
 		*wk = truthWalk{file: wk.file, started: true, inode: st.Inode, gen: st.Gen, next: base}
 	}
 	t.walkTo(fs, wk, st.Size, o)
