@@ -41,7 +41,7 @@ import (
 //	                               data while its ISR has other members), 3 (30)
 //	sync-before-fsync              invariant:durable (a HW no synced disk backs), 1 (new)
 //	fence-before-lease             invariant:fence (fenced before the lease it granted
-//	                               could have ended), 3 (new)
+//	                               could have ended), 1 (3)
 //	group-records-acks-one         invariant:durable (a commit or sync answered above its
 //	                               offsets partition's HW), 1 (new)
 //	recovery-skips-crc             recovery (a recovered log's last segment fails its
@@ -164,7 +164,7 @@ var shrinkCases = []struct {
 	{"double-assign-after-failover", 11},
 	{"commit-before-durable", 1},
 	{"sync-before-fsync", 1},
-	{"fence-before-lease", 3},
+	{"fence-before-lease", 1},
 	{"group-records-acks-one", 1},
 }
 
