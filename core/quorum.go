@@ -7,6 +7,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/raft"
 )
 
@@ -204,7 +205,9 @@ func (n *Node) maybeSnapshot() {
 		every = metadataSnapshotRecordsDefault
 	}
 	end := q.applied
-	if q.snapshotting || q.sinceSnapshot < every || end < q.raft.Status().StartOffset {
+	st := q.raft.Status()
+	installing := st.Installing && !n.cfg.Plants.On(plant.SnapshotDuringInstall)
+	if q.snapshotting || q.sinceSnapshot < every || end < st.StartOffset || installing {
 		return
 	}
 	s := raft.Snapshot{EndOffset: end, Epoch: q.lastEpoch, Data: q.image.EncodeSnapshot()}

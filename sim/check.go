@@ -241,6 +241,8 @@ type quorumNode struct {
 	// and every input is followed by a check, so this is its status now.
 	st      QuorumStatus
 	running bool
+	// snap reads the node's durable snapshot file (snapfile.go).
+	snap snapshotFileTruth
 }
 
 func newQuorumInvariants(w *World) *quorumInvariants {
@@ -317,6 +319,9 @@ func (q *quorumInvariants) check(v View, n *simNode, stepped bool) error {
 	}
 	if err := q.checkEntries(n, st, qn); err != nil {
 		return err
+	}
+	if err := qn.snap.check(n.fs, st.StartOffset); err != nil {
+		return fmt.Errorf("node %d: %w", id, err)
 	}
 	q.noteDurable(n, st, qn)
 	return q.checkElectable()

@@ -74,6 +74,9 @@ const (
 	// LogAppendTimeIgnored: a leader of a LogAppendTime topic answers with its time but
 	// stores the batch with the producer's timestamps.
 	LogAppendTimeIgnored
+	// SnapshotDuringInstall: a node writes a snapshot of its own image while raft installs
+	// a newer one from the leader; the older write may complete last and win the file.
+	SnapshotDuringInstall
 	numNames
 )
 
@@ -98,6 +101,7 @@ var names = [numNames]string{
 	RecoverySkipsCRC:          "recovery-skips-crc",
 	RetentionIgnoresPolicy:    "retention-ignores-policy",
 	LogAppendTimeIgnored:      "log-append-time-ignored",
+	SnapshotDuringInstall:     "snapshot-during-install",
 }
 
 func (n Name) String() string {

@@ -129,6 +129,11 @@ type Status struct {
 	// starts over from the quorum state and may be lower than before the restart. Set
 	// until the member has recovered.
 	SnapshotLost bool
+	// Installing: a snapshot fetched from the leader is being written to SnapshotFile.
+	// The node must not write a snapshot of its own meanwhile: the write that completes
+	// last decides the file, and the node's would be older than the log start the
+	// install moves to.
+	Installing bool
 }
 
 // Raft is one member of the controller quorum. It is not safe for concurrent use.
@@ -308,6 +313,7 @@ func (r *Raft) Status() Status {
 		Recovering:      r.rec.active,
 		QuorumStateLost: r.rec.active && r.rec.stateLost,
 		SnapshotLost:    r.rec.active && r.rec.snapshotLost,
+		Installing:      r.fol.installing != nil,
 	}
 }
 
