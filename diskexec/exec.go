@@ -324,21 +324,18 @@ func (e *Executor) do(op disk.Op) disk.Done {
 		d.Corrupt = errors.Is(err, storage.ErrCorrupt)
 		var fe *storage.FencedError
 		if errors.As(err, &fe) {
-			d.Fences = diskFences([]storage.Fence{fe.Fence})
+			d.Fences = []disk.Fence{fe.Fence}
 		}
 	}
 	return d
 }
 
-func diskFences(fs []storage.Fence) []disk.Fence {
+// diskFences is a log's fences as a Done carries them: nil when there are none.
+func diskFences(fs []disk.Fence) []disk.Fence {
 	if len(fs) == 0 {
 		return nil
 	}
-	out := make([]disk.Fence, len(fs))
-	for i, f := range fs {
-		out[i] = disk.Fence{From: f.From, To: f.To, Kind: disk.FenceKind(f.Kind)}
-	}
-	return out
+	return fs
 }
 
 func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fence, error) {

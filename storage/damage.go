@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/seedlog/seedlog/core/disk"
 	"math"
 
 	"github.com/seedlog/seedlog/core/record"
@@ -158,7 +159,7 @@ func (l *Log) fenceDamage(i int, p, fileBytes, a, q, b int64) (Fence, bool, erro
 		return Fence{}, false, fmt.Errorf("segment %d: damage at offset %d with nothing to fence up to %d", s.base, a, b)
 	}
 	f := Fence{From: a, To: b, Kind: FenceDamaged}
-	l.addFence(f)
+	l.fences = disk.AddFence(l.fences, f)
 	if err := l.persistFences(); err != nil {
 		return Fence{}, false, err
 	}

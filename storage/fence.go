@@ -2,9 +2,9 @@ package storage
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
+	"github.com/seedlog/seedlog/core/disk"
 	"hash/crc32"
 	"io/fs"
 	"path"
@@ -24,27 +24,19 @@ const (
 // (FencedError says which). Reads of it never succeed.
 var ErrFenced = errors.New("storage: offset in a fenced range")
 
-// FenceKind says why a range of offsets holds no readable batches.
-type FenceKind uint8
-
-const (
-	// FenceDamaged: this disk held the batches, and their synced bytes failed validation
-	// (damage at rest, a lost sector). Another replica may still hold them.
-	FenceDamaged FenceKind = 1
-	// FenceLost: the log's owner declared the offsets lost (their last in-sync copy was
-	// damaged) and this log copied the gap: nothing will ever be readable there.
-	FenceLost FenceKind = 2
+// Fence and FenceKind are the disk vocabulary's (core/disk), so that the log, the disk
+// executor and the partition replica share one definition. The log's segments stop at a
+// fence's From and the next segment starts at its To; a read of the range fails with a
+// FencedError.
+type (
+	Fence     = disk.Fence
+	FenceKind = disk.FenceKind
 )
 
-func (k FenceKind) String() string {
-	switch k {
-	case FenceDamaged:
-		return "damaged"
-	case FenceLost:
-		return "lost"
-	}
-	return fmt.Sprintf("fence-kind(%d)", uint8(k))
-}
+const (
+	FenceDamaged = disk.FenceDamaged
+	FenceLost    = disk.FenceLost
+)
 
 func parseFenceKind(s string) (FenceKind, bool) {
 	switch s {
@@ -55,19 +47,6 @@ func parseFenceKind(s string) (FenceKind, bool) {
 	}
 	return 0, false
 }
-
-// Fence is a range of offsets [From, To) with no readable batches. The log's segments
-// stop at From and the next segment starts at To; the offsets stay assigned (the log end
-// never moves back over them), and a read of them fails with a FencedError.
-type Fence struct {
-	From, To int64
-	Kind     FenceKind
-}
-
-func (f Fence) String() string { return fmt.Sprintf("[%d,%d) %s", f.From, f.To, f.Kind) }
-
-// Contains reports whether offset lies in the fence.
-func (f Fence) Contains(offset int64) bool { return f.From <= offset && offset < f.To }
 
 // FencedError is returned for a read or lookup of an offset inside a fence.
 type FencedError struct{ Fence Fence }
@@ -244,37 +223,6 @@ func (l *Log) fenceEndingAt(offset int64) (Fence, bool) {
 	return Fence{}, false
 }
 
-// addFence records f, merging it with fences it overlaps or touches. A merged range is
-// damaged if any part of it is: this disk may be the one to repair it.
-func (l *Log) addFence(f Fence) {
-	out := l.fences[:0:0]
-	for _, g := range l.fences {
-		if g.To < f.From || g.From > f.To {
-			out = append(out, g)
-			continue
-		}
-		f.From, f.To = min(f.From, g.From), max(f.To, g.To)
-		if g.Kind == FenceDamaged {
-			f.Kind = FenceDamaged
-		}
-	}
-	out = append(out, f)
-	slices.SortFunc(out, func(a, b Fence) int { return cmp.Compare(a.From, b.From) })
-	l.fences = out
-}
-
-// clipFences keeps only the parts of fences inside [from, to).
-func (l *Log) clipFences(from, to int64) {
-	out := l.fences[:0:0]
-	for _, f := range l.fences {
-		f.From, f.To = max(f.From, from), min(f.To, to)
-		if f.From < f.To {
-			out = append(out, f)
-		}
-	}
-	l.fences = out
-}
-
 // segmentEnd is the offset segment i must end at: the next segment's base, or the start
 // of the fence between them.
 func (l *Log) segmentEnd(i int) int64 {
@@ -326,7 +274,7 @@ func (l *Log) SkipTo(offset int64, kind FenceKind) error {
 }
 
 func (l *Log) skipTo(end, offset int64, kind FenceKind) error {
-	l.addFence(Fence{From: end, To: offset, Kind: kind})
+	l.fences = disk.AddFence(l.fences, Fence{From: end, To: offset, Kind: kind})
 	if err := l.persistFences(); err != nil {
 		return err
 	}

@@ -208,7 +208,7 @@ func TestFencesSurviveADamagedCopy(t *testing.T) {
 		bad[len(bad)/2] ^= 1
 		d.write(copyName, bad)
 		l := d.open()
-		if !slices.Equal(l.Fences(), []Fence{{2, 4, FenceDamaged}}) || l.Recovery().FencesProblem == "" {
+		if !slices.Equal(l.Fences(), []Fence{{From: 2, To: 4, Kind: FenceDamaged}}) || l.Recovery().FencesProblem == "" {
 			t.Fatalf("with %s damaged: fences %v report %+v", copyName, l.Fences(), l.Recovery())
 		}
 		if err := l.Close(); err != nil {
@@ -309,7 +309,7 @@ func TestTruncateAndDeleteAroundFences(t *testing.T) {
 	if err := l.TruncateTo(damaged + 1); err != nil {
 		t.Fatal(err)
 	}
-	if l.EndOffset() != damaged+1 || !slices.Equal(l.Fences(), []Fence{{damaged, damaged + 1, FenceDamaged}}) {
+	if l.EndOffset() != damaged+1 || !slices.Equal(l.Fences(), []Fence{{From: damaged, To: damaged + 1, Kind: FenceDamaged}}) {
 		t.Fatalf("end %d fences %v", l.EndOffset(), l.Fences())
 	}
 	if err := l.Append(simpleBatch(t, damaged+1, 2, 100)); err != nil {
@@ -336,7 +336,7 @@ func TestTruncateAndDeleteAroundFences(t *testing.T) {
 	if err := l.DeleteBelow(f.From + 1); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(l.Fences(), []Fence{{f.From + 1, f.From + 3, FenceLost}}) || l.StartOffset() != f.From+1 {
+	if !slices.Equal(l.Fences(), []Fence{{From: f.From + 1, To: f.From + 3, Kind: FenceLost}}) || l.StartOffset() != f.From+1 {
 		t.Fatalf("start %d fences %v", l.StartOffset(), l.Fences())
 	}
 	if _, err := l.Read(f.From+1, l.EndOffset(), 1<<20); !errors.Is(err, ErrFenced) {
@@ -365,7 +365,7 @@ func TestSkipSurvivesRestartAndCrash(t *testing.T) {
 	}
 	l = d.open()
 	defer l.Close()
-	if l.EndOffset() != 12 || !slices.Equal(l.Fences(), []Fence{{4, 12, FenceLost}}) {
+	if l.EndOffset() != 12 || !slices.Equal(l.Fences(), []Fence{{From: 4, To: 12, Kind: FenceLost}}) {
 		t.Fatalf("end %d fences %v", l.EndOffset(), l.Fences())
 	}
 	if err := l.SkipTo(12, FenceLost); !errors.Is(err, ErrInvalidAppend) {
@@ -374,7 +374,7 @@ func TestSkipSurvivesRestartAndCrash(t *testing.T) {
 }
 
 func TestFencesRecordRoundTrips(t *testing.T) {
-	fences := []Fence{{0, 3, FenceDamaged}, {5, 9, FenceLost}}
+	fences := []Fence{{From: 0, To: 3, Kind: FenceDamaged}, {From: 5, To: 9, Kind: FenceLost}}
 	gen, got, err := decodeFences(encodeFences(7, fences))
 	if err != nil || gen != 7 || !slices.Equal(got, fences) {
 		t.Fatalf("%d %v %v", gen, got, err)
@@ -396,7 +396,7 @@ func TestFencesRecordRoundTrips(t *testing.T) {
 // whatever it accepts encodes back to the same bytes.
 func FuzzFences(f *testing.F) {
 	f.Add(encodeFences(1, nil))
-	f.Add(encodeFences(3, []Fence{{0, 3, FenceDamaged}, {5, 9, FenceLost}}))
+	f.Add(encodeFences(3, []Fence{{From: 0, To: 3, Kind: FenceDamaged}, {From: 5, To: 9, Kind: FenceLost}}))
 	f.Add([]byte("seedlog-fenced-ranges 1\ngeneration 1\ndamaged 3 1\ncrc32c 00000000\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		gen, fences, err := decodeFences(data)

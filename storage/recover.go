@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/seedlog/seedlog/core/disk"
 	"io/fs"
 	"math"
 	"path"
@@ -160,7 +161,7 @@ func (l *Log) recover() error {
 	if err := l.settleStart(); err != nil {
 		return err
 	}
-	l.clipFences(l.startOffset, l.EndOffset())
+	l.fences = disk.ClipFences(l.fences, l.startOffset, l.EndOffset())
 	if err := l.saveFences(loaded); err != nil {
 		return err
 	}

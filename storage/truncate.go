@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"github.com/seedlog/seedlog/core/disk"
 	"slices"
 
 	"github.com/seedlog/seedlog/core/record"
@@ -52,7 +53,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		}
 	}
 	if err == nil {
-		l.clipFences(l.startOffset, l.EndOffset())
+		l.fences = disk.ClipFences(l.fences, l.startOffset, l.EndOffset())
 		err = l.saveFences(before)
 	}
 	if err != nil {
@@ -207,7 +208,7 @@ func (l *Log) deleteBelow(offset int64) error {
 		}
 	}
 	before := slices.Clone(l.fences)
-	l.clipFences(l.startOffset, l.EndOffset())
+	l.fences = disk.ClipFences(l.fences, l.startOffset, l.EndOffset())
 	return l.saveFences(before)
 }
 

@@ -10,7 +10,9 @@
 package disk
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -106,14 +108,15 @@ var kindNames = [...]string{"?", "append", "sync", "truncate", "reset", "delete-
 	"write-file", "remove-file", "create-log", "delete-log", "leader-epochs", "find-time", "retain",
 	"check-damage", "skip"}
 
-// FenceKind says why a fenced range of a log has no readable batches (storage.FenceKind).
+// FenceKind says why a fenced range of a log has no readable batches.
 type FenceKind uint8
 
 const (
-	// FenceDamaged: this disk held the batches and their synced bytes failed
-	// validation. Another replica may still hold them.
+	// FenceDamaged: this disk held the batches, and their synced bytes failed validation
+	// (damage at rest, a lost sector). Another replica may still hold them.
 	FenceDamaged FenceKind = 1
-	// FenceLost: the partition declared the range lost and this log copied the gap.
+	// FenceLost: the log's owner declared the offsets lost (their last in-sync copy was
+	// damaged) and this log copied the gap: nothing will ever be readable there.
 	FenceLost FenceKind = 2
 )
 
@@ -128,7 +131,8 @@ func (k FenceKind) String() string {
 }
 
 // Fence is a range [From, To) of a log's offsets with no readable batches: the offsets
-// stay assigned, reads of them fail, and the log end never moves back over them.
+// stay assigned, reads of them fail, and the log end never moves back over them. The
+// storage log and the partition replica keep the same list of them.
 type Fence struct {
 	From, To int64
 	Kind     FenceKind
@@ -138,6 +142,39 @@ func (f Fence) String() string { return fmt.Sprintf("[%d,%d) %s", f.From, f.To, 
 
 // Contains reports whether offset lies in the fence.
 func (f Fence) Contains(offset int64) bool { return f.From <= offset && offset < f.To }
+
+// AddFence returns fences, sorted by From, with f merged into those it overlaps or
+// touches. A merged range is damaged if any part of it is: this disk may be the one to
+// repair it. fences itself is left as it was.
+func AddFence(fences []Fence, f Fence) []Fence {
+	out := make([]Fence, 0, len(fences)+1)
+	for _, g := range fences {
+		if g.To < f.From || g.From > f.To {
+			out = append(out, g)
+			continue
+		}
+		f.From, f.To = min(f.From, g.From), max(f.To, g.To)
+		if g.Kind == FenceDamaged {
+			f.Kind = FenceDamaged
+		}
+	}
+	out = append(out, f)
+	slices.SortFunc(out, func(a, b Fence) int { return cmp.Compare(a.From, b.From) })
+	return out
+}
+
+// ClipFences returns the parts of fences inside [from, to); fences itself is left as it
+// was.
+func ClipFences(fences []Fence, from, to int64) []Fence {
+	var out []Fence
+	for _, f := range fences {
+		f.From, f.To = max(f.From, from), min(f.To, to)
+		if f.From < f.To {
+			out = append(out, f)
+		}
+	}
+	return out
+}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

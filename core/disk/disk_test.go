@@ -85,3 +85,27 @@ func TestTakeOwnerFollowsEmission(t *testing.T) {
 		}
 	}
 }
+
+// Fences that overlap or touch merge into one, damaged if any part was; the list stays
+// sorted, and neither function changes the list it was given.
+func TestFenceListsMergeAndClip(t *testing.T) {
+	given := []Fence{{From: 2, To: 4, Kind: FenceLost}, {From: 10, To: 12, Kind: FenceLost}}
+	kept := slices.Clone(given)
+	got := AddFence(given, Fence{From: 4, To: 6, Kind: FenceDamaged})
+	want := []Fence{{From: 2, To: 6, Kind: FenceDamaged}, {From: 10, To: 12, Kind: FenceLost}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("add touching: %v, want %v", got, want)
+	}
+	if got := AddFence(given, Fence{From: 0, To: 1, Kind: FenceLost}); got[0] != (Fence{From: 0, To: 1, Kind: FenceLost}) || len(got) != 3 {
+		t.Fatalf("add apart: %v", got)
+	}
+	if got := ClipFences(want, 3, 11); !slices.Equal(got, []Fence{{From: 3, To: 6, Kind: FenceDamaged}, {From: 10, To: 11, Kind: FenceLost}}) {
+		t.Fatalf("clip: %v", got)
+	}
+	if got := ClipFences(want, 6, 10); got != nil {
+		t.Fatalf("clip to a gap: %v", got)
+	}
+	if !slices.Equal(given, kept) {
+		t.Fatalf("the list given changed: %v", given)
+	}
+}

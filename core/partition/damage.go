@@ -1,7 +1,6 @@
 package partition
 
 import (
-	"cmp"
 	"slices"
 
 	"github.com/seedlog/seedlog/core/disk"
@@ -44,37 +43,12 @@ func (r *Replica) mustResign() bool {
 	return damaged && r.othersInISR()
 }
 
-// fencesChanged applies what a log operation did to the fences: keep only what lies in
+// clipFences applies what a log operation did to the fences: keep only what lies in
 // [r.startOffset, r.leo).
-func (r *Replica) clipFences() {
-	out := r.fences[:0:0]
-	for _, f := range r.fences {
-		f.From, f.To = max(f.From, r.startOffset), min(f.To, r.leo)
-		if f.From < f.To {
-			out = append(out, f)
-		}
-	}
-	r.fences = out
-}
+func (r *Replica) clipFences() { r.fences = disk.ClipFences(r.fences, r.startOffset, r.leo) }
 
-// addFence records a fence the log gained, merging it as storage does: ranges that
-// touch become one, damaged if either part was.
-func (r *Replica) addFence(f disk.Fence) {
-	out := r.fences[:0:0]
-	for _, g := range r.fences {
-		if g.To < f.From || g.From > f.To {
-			out = append(out, g)
-			continue
-		}
-		f.From, f.To = min(f.From, g.From), max(f.To, g.To)
-		if g.Kind == disk.FenceDamaged {
-			f.Kind = disk.FenceDamaged
-		}
-	}
-	out = append(out, f)
-	slices.SortFunc(out, func(a, b disk.Fence) int { return cmp.Compare(a.From, b.From) })
-	r.fences = out
-}
+// addFence records a fence the log gained, merged as the storage log merges it.
+func (r *Replica) addFence(f disk.Fence) { r.fences = disk.AddFence(r.fences, f) }
 
 // checkDamage asks the disk to verify the part of the log holding offset, after a read
 // of it failed validation. One check runs at a time: a reader meeting the damage again
