@@ -75,6 +75,7 @@ var Gate = []GateItem{
 	{"workload", "workload:many-partitions", "a run with 20 or more data partitions"},
 	{"workload", "workload:compacted-retention", "a compacted topic whose retention configs must delete nothing"},
 	{"workload", "produce:log-append-time", "produces to a LogAppendTime topic, answered with the leader's time"},
+	{"workload", "workload:internal-topic-refused", "a delete or partition increase of __consumer_offsets, refused"},
 
 	// Critical paths.
 	{"path", "storage:segment-roll", "a partition log rolls a new segment"},

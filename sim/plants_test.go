@@ -52,6 +52,8 @@ import (
 //	                               without the attribute), 5 (new)
 //	snapshot-during-install        invariant:quorum (the durable snapshot file ends below
 //	                               the metadata log start), 391 (new)
+//	internal-topic-changeable      internal-topics (a delete or partition increase of
+//	                               __consumer_offsets succeeded), 1 (new; 105 of 300)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -108,6 +110,7 @@ var plantCases = []struct {
 	{"retention-ignores-policy", []string{"log-start", "groups", "log-history"}, 100, false},
 	{"log-append-time-ignored", []string{"timestamps"}, 50, false},
 	{"snapshot-during-install", []string{"invariant:quorum"}, 500, false},
+	{"internal-topic-changeable", []string{"internal-topics"}, 50, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

@@ -130,7 +130,30 @@ func (c *Client) drawOp() *Op {
 	case OpListBrokers:
 		op.Topic = ""
 	}
+	if (kind == OpDelete || kind == OpCreatePartitions) && len(c.w.cfg.Data.Groups) > 0 && rng.IntN(internalTopicOneIn) == 0 {
+		op.Topic = coreOffsetsTopic
+	}
 	return op
+}
+
+// internalTopicOneIn: one delete or partition increase in this many aims at
+// __consumer_offsets, which must refuse it, when the seed's groups use the topic.
+const internalTopicOneIn = 8
+
+// checkInternalTopicAnswer fails the run when a delete or partition increase of
+// __consumer_offsets succeeded: either would lose or move every group's committed
+// offsets.
+func (c *Client) checkInternalTopicAnswer(op *Op) {
+	if op.Topic != coreOffsetsTopic {
+		return
+	}
+	if op.Code == errNone {
+		c.w.fail("internal-topics", op.Node, "client %d: %s of %s succeeded", c.id, op.Kind, op.Topic)
+		return
+	}
+	if op.Code == errInvalidRequest {
+		c.w.cov.Inc("workload:internal-topic-refused")
+	}
 }
 
 // run performs one operation and calls done when it completed.
@@ -183,6 +206,7 @@ func (c *Client) mutate(op *Op, req kmsg.Request, code func(kmsg.Response) int16
 				finish(Indeterminate)
 			default:
 				op.Code = code(resp)
+				c.checkInternalTopicAnswer(op)
 				switch {
 				case op.Code == errNone:
 					finish(OK)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -223,7 +224,7 @@ func (c *Controller) deleteTopics(p Proposer, m *kmsg.DeleteTopicsRequest) kmsg.
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		info, out := c.deletedTopic(it)
 		rt.Topic, rt.TopicID = it.Topic, it.TopicID
-		if !out.failed() && metadata.InternalTopic(info.Name) {
+		if !out.failed() && metadata.InternalTopic(info.Name) && !c.cfg.Plants.On(plant.InternalTopicChangeable) {
 			out = refuseInternal(info.Name, "cannot be deleted: it holds the committed offsets of every group")
 		}
 		if !out.failed() {
@@ -292,7 +293,7 @@ func (c *Controller) planPartitions(t kmsg.CreatePartitionsRequestTopic) ([]meta
 	if !found {
 		return nil, fail(errUnknownTopicOrPartition, "")
 	}
-	if metadata.InternalTopic(t.Topic) {
+	if metadata.InternalTopic(t.Topic) && !c.cfg.Plants.On(plant.InternalTopicChangeable) {
 		return nil, refuseInternal(t.Topic, "keeps its partition count: each group's offsets live on the partition its name maps to")
 	}
 	if t.Count <= info.Partitions {

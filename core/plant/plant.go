@@ -77,6 +77,9 @@ const (
 	// SnapshotDuringInstall: a node writes a snapshot of its own image while raft installs
 	// a newer one from the leader; the older write may complete last and win the file.
 	SnapshotDuringInstall
+	// InternalTopicChangeable: the controller deletes __consumer_offsets, or adds
+	// partitions to it, when asked.
+	InternalTopicChangeable
 	numNames
 )
 
@@ -102,6 +105,7 @@ var names = [numNames]string{
 	RetentionIgnoresPolicy:    "retention-ignores-policy",
 	LogAppendTimeIgnored:      "log-append-time-ignored",
 	SnapshotDuringInstall:     "snapshot-during-install",
+	InternalTopicChangeable:   "internal-topic-changeable",
 }
 
 func (n Name) String() string {
