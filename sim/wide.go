@@ -91,12 +91,16 @@ func drawWide(seed uint64, c *Config) {
 	drawEdges(rng, c)
 	c.LivenessBound = LivenessBound(c.Timing)
 	if c.Data.On() {
-		c.LivenessBound += DataLivenessExtra(c.Timing) + time.Duration(c.Data.partitions())*dataProbePerPartition
+		perPartition := dataProbePerPartition + c.Data.FetchWaitMax
+		c.LivenessBound += DataLivenessExtra(c.Timing) + time.Duration(c.Data.partitions())*perPartition
 	}
 }
 
 // dataProbePerPartition is the time the liveness probe and the final reads may take
-// per data partition, beyond the bound: they go through partitions one by one.
+// per data partition, beyond the bound: they go through partitions one by one. A group
+// member also polls its partitions one at a time, and a fetch of an idle one waits up
+// to FetchWaitMax, so a probe record written just after the member passed its
+// partition waits a whole pass: the bound gets that much more per partition.
 const dataProbePerPartition = 100 * time.Millisecond
 
 // partitions counts the data partitions at creation.
