@@ -50,6 +50,9 @@ type Config struct {
 	// RetentionCheckInterval is log.retention.check.interval.ms: how often a partition
 	// leader applies retention (0: Kafka's 5 minutes).
 	RetentionCheckInterval time.Duration
+	// CleanerBackoff is log.cleaner.backoff.ms: how often a replica of a compacted topic
+	// checks whether its log is due for a cleaning pass (0: the partition default).
+	CleanerBackoff time.Duration
 	// InFlightPerConnMax is max.inflight.requests.per.connection (0:
 	// InFlightPerConnMaxDefault): the requests of one connection that may await their
 	// responses. A request beyond it closes the connection; the real node's reader stops

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seedlog/seedlog/core/compact"
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
@@ -133,6 +134,7 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 		MessageBytesMax:          n.cfg.MessageBytesMax,
 		FollowerResponseBytesMax: n.cfg.ReplicaFetchResponseBytesMax,
 		RetentionCheckInterval:   n.cfg.RetentionCheckInterval,
+		CleanerBackoff:           n.cfg.CleanerBackoff,
 	}, st, h.files, now)
 	n.queue.SetOwner(prev)
 	if !found {
@@ -177,10 +179,26 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 		RetentionMs:     n.topicInt(im, tp.Topic, "retention.ms", 0),
 		RetentionBytes:  n.topicInt(im, tp.Topic, "retention.bytes", 0),
 		MessageBytesMax: int32(n.topicInt(im, tp.Topic, "max.message.bytes", 0)),
-		KeepAll:         !topicDeletes(im, tp.Topic),
+		KeepAll:         !topicHasPolicy(im, tp.Topic, "delete"),
+		Compact:         topicHasPolicy(im, tp.Topic, "compact"),
 		LogAppendTime:   topicString(im, tp.Topic, "message.timestamp.type") == "LogAppendTime",
 	}
+	if st.Compact {
+		st.Compaction = compact.Policy{
+			DirtyRatioMin:     topicFloat(im, tp.Topic, "min.cleanable.dirty.ratio"),
+			LagMinMs:          n.topicInt(im, tp.Topic, "min.compaction.lag.ms", 0),
+			LagMaxMs:          n.topicInt(im, tp.Topic, "max.compaction.lag.ms", 0),
+			DeleteRetentionMs: n.topicInt(im, tp.Topic, "delete.retention.ms", 0),
+		}
+	}
 	return st
+}
+
+// topicFloat resolves a decimal topic config (0 when it does not parse: the controller
+// validated it).
+func topicFloat(im metadata.Image, topic, key string) float64 {
+	v, _ := strconv.ParseFloat(topicString(im, topic, key), 64)
+	return v
 }
 
 // topicString resolves a string topic config.
@@ -189,12 +207,12 @@ func topicString(im metadata.Image, topic, key string) string {
 	return v
 }
 
-// topicDeletes reports whether the topic's cleanup.policy lists delete: only then do
-// retention and DeleteRecords remove records.
-func topicDeletes(im metadata.Image, topic string) bool {
+// topicHasPolicy reports whether the topic's cleanup.policy lists policy: with delete,
+// retention and DeleteRecords remove records; with compact, the cleaner runs.
+func topicHasPolicy(im metadata.Image, topic, policy string) bool {
 	v, _, _ := im.ResolveTopicConfig(topic, "cleanup.policy")
 	for p := range strings.SplitSeq(v, ",") {
-		if strings.TrimSpace(p) == "delete" {
+		if strings.TrimSpace(p) == policy {
 			return true
 		}
 	}

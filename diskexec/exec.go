@@ -372,6 +372,12 @@ func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fenc
 	case disk.CheckDamage:
 		found, err := l.CheckDamage(op.Offset)
 		return nil, 0, diskFences(found), err
+	case disk.Clean:
+		rep, err := l.Clean(op.MaxOffset, op.Compaction)
+		if errors.Is(err, storage.ErrDedupeBufferSmall) {
+			return nil, -1, nil, nil
+		}
+		return nil, rep.DirtyEnd, nil, err
 	case disk.Skip:
 		if op.Offset != l.EndOffset() {
 			return nil, 0, nil, fmt.Errorf("skip from %d but the log ends at %d", op.Offset, l.EndOffset())

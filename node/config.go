@@ -67,6 +67,11 @@ type Config struct {
 	MetadataSnapshotRecords int
 	// SegmentAge is log.roll.ms: a segment whose records span longer rolls.
 	SegmentAge time.Duration
+	// CleanerBackoff is log.cleaner.backoff.ms and CleanerDedupeBytes
+	// log.cleaner.dedupe.buffer.size: how often a compacted log is looked at, and the
+	// memory of one compaction pass's offset map.
+	CleanerBackoff     time.Duration
+	CleanerDedupeBytes int64
 	// RetentionCheckInterval is log.retention.check.interval.ms: how often a partition
 	// leader applies its topic's retention.
 	RetentionCheckInterval time.Duration
@@ -286,6 +291,15 @@ var settings = []Setting{
 		return parsePositiveInt(v, &c.IndexIntervalBytes)
 	}},
 	{"log.roll.ms", ms(7 * 24 * time.Hour), "a log segment rolls once its records span this long (by their timestamps)", durationKey(func(c *Config) *time.Duration { return &c.SegmentAge })},
+	{"log.cleaner.backoff.ms", ms(15 * time.Second), "how often each replica of a compacted topic checks whether its log is due for a cleaning pass", durationKey(func(c *Config) *time.Duration { return &c.CleanerBackoff })},
+	{"log.cleaner.dedupe.buffer.size", strconv.Itoa(storage.DefaultDedupeBytes), "memory of a cleaning pass's key map (24 bytes a key); a pass maps as many dirty segments as fit", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1<<16 || n > 1<<36 {
+			return fmt.Errorf("want bytes in [65536, 68719476736], got %q", v)
+		}
+		c.CleanerDedupeBytes = n
+		return nil
+	}},
 	{"log.retention.check.interval.ms", ms(5 * time.Minute), "how often a partition leader deletes the segments its topic's retention no longer keeps", durationKey(func(c *Config) *time.Duration { return &c.RetentionCheckInterval })},
 	{"metadata.snapshot.records", "1000", "committed metadata records between two snapshots of the metadata image", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.MetadataSnapshotRecords)
@@ -564,6 +578,7 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		FetchBytesMax:                int32(c.FetchBytesMax),
 		ReplicaFetchResponseBytesMax: int32(c.ReplicaFetchBytesMax),
 		RetentionCheckInterval:       c.RetentionCheckInterval,
+		CleanerBackoff:               c.CleanerBackoff,
 		InFlightPerConnMax:           c.InFlightPerConnMax,
 		ConnectionsMax:               c.ConnectionsMax,
 	}
@@ -578,6 +593,7 @@ func (c *Config) StorageConfig() storage.LogConfig {
 	return storage.LogConfig{
 		SegmentBytesMax:    c.SegmentBytes,
 		IndexIntervalBytes: c.IndexIntervalBytes,
+		DedupeBytes:        c.CleanerDedupeBytes,
 		SegmentAgeMax:      c.SegmentAge,
 		// A batch is never larger than the request that carried it. Refusing it on disk
 		// would stop the node, so the storage bound follows the frame bound and

@@ -36,26 +36,42 @@ type offsetsCheckpoint struct {
 // encode renders the checkpoint as text (see doc.go). The CRC line catches corruption at
 // rest; a torn write cannot happen because the file is replaced atomically.
 func (c offsetsCheckpoint) encode() []byte {
-	body := fmt.Sprintf("%s\nlog-start-offset %d\nrecovery-point %d\n",
-		offsetsCheckpointMagic, c.logStartOffset, c.recoveryPoint)
-	sum := crc32.Checksum([]byte(body), castagnoli)
-	return fmt.Appendf(nil, "%scrc32c %08x\n", body, sum)
+	return withCRCLine(fmt.Sprintf("%s\nlog-start-offset %d\nrecovery-point %d\n",
+		offsetsCheckpointMagic, c.logStartOffset, c.recoveryPoint))
+}
+
+// withCRCLine ends a text file's body with the line that checks it: "crc32c " and the
+// CRC-32C of the body in 8 lowercase hex digits.
+func withCRCLine(body string) []byte {
+	return fmt.Appendf(nil, "%scrc32c %08x\n", body, crc32.Checksum([]byte(body), castagnoli))
+}
+
+// checkCRCLine returns the body of a text file that withCRCLine ended, ending in a
+// newline, or an error wrapping ErrBadCheckpoint naming the file.
+func checkCRCLine(data []byte, name string) (string, error) {
+	crcAt := bytes.LastIndex(data, []byte("crc32c "))
+	if crcAt < 0 {
+		return "", fmt.Errorf("%w: %s: no crc32c line", ErrBadCheckpoint, name)
+	}
+	body, crcLine := data[:crcAt], string(data[crcAt:])
+	if want := fmt.Sprintf("crc32c %08x\n", crc32.Checksum(body, castagnoli)); crcLine != want {
+		return "", fmt.Errorf("%w: %s: checksum line %q, computed %q", ErrBadCheckpoint, name, crcLine, want)
+	}
+	if len(body) == 0 || body[len(body)-1] != '\n' {
+		return "", fmt.Errorf("%w: %s: missing final newline", ErrBadCheckpoint, name)
+	}
+	return string(body), nil
 }
 
 func decodeOffsetsCheckpoint(data []byte) (offsetsCheckpoint, error) {
 	bad := func(format string, args ...any) (offsetsCheckpoint, error) {
 		return offsetsCheckpoint{}, fmt.Errorf("%w: %s: %s", ErrBadCheckpoint, OffsetsCheckpointName, fmt.Sprintf(format, args...))
 	}
-	crcAt := bytes.LastIndex(data, []byte("crc32c "))
-	if crcAt < 0 {
-		return bad("no crc32c line")
+	body, err := checkCRCLine(data, OffsetsCheckpointName)
+	if err != nil {
+		return offsetsCheckpoint{}, err
 	}
-	body, crcLine := data[:crcAt], string(data[crcAt:])
-	sum := crc32.Checksum(body, castagnoli)
-	if want := fmt.Sprintf("crc32c %08x\n", sum); crcLine != want {
-		return bad("checksum line %q, computed %q", crcLine, want)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
 	if len(lines) != 3 || lines[0] != offsetsCheckpointMagic {
 		return bad("unexpected layout")
 	}

@@ -34,3 +34,11 @@ func NextOffsetAfter(tb fatalfer, b []byte) int64 {
 	tb.Helper()
 	return nextOffsetAfter(tb, b)
 }
+
+// Compaction helpers (clean_test.go) for the crash test on disksim.
+var (
+	WriteKeys      = writeKeys
+	ReadKeyed      = readKeyed
+	CheckCompacted = checkCompacted
+	TestPolicy     = testPolicy
+)

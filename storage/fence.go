@@ -1,11 +1,9 @@
 package storage
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"github.com/seedlog/seedlog/core/disk"
-	"hash/crc32"
 	"io/fs"
 	"path"
 	"slices"
@@ -71,8 +69,7 @@ func encodeFences(gen uint64, fences []Fence) []byte {
 	for _, f := range fences {
 		fmt.Fprintf(&b, "%s %d %d\n", f.Kind, f.From, f.To)
 	}
-	body := b.String()
-	return fmt.Appendf(nil, "%scrc32c %08x\n", body, crc32.Checksum([]byte(body), castagnoli))
+	return withCRCLine(b.String())
 }
 
 // decodeFences parses a fenced-ranges record. Ranges must be non-empty, sorted and
@@ -81,18 +78,11 @@ func decodeFences(data []byte) (gen uint64, fences []Fence, err error) {
 	bad := func(format string, args ...any) (uint64, []Fence, error) {
 		return 0, nil, fmt.Errorf("%w: %s: %s", ErrBadCheckpoint, FencesFileName, fmt.Sprintf(format, args...))
 	}
-	crcAt := bytes.LastIndex(data, []byte("crc32c "))
-	if crcAt < 0 {
-		return bad("no crc32c line")
+	body, err := checkCRCLine(data, FencesFileName)
+	if err != nil {
+		return 0, nil, err
 	}
-	body, crcLine := data[:crcAt], string(data[crcAt:])
-	if want := fmt.Sprintf("crc32c %08x\n", crc32.Checksum(body, castagnoli)); crcLine != want {
-		return bad("checksum line %q, computed %q", crcLine, want)
-	}
-	text, ok := strings.CutSuffix(string(body), "\n")
-	if !ok {
-		return bad("missing final newline")
-	}
+	text := strings.TrimSuffix(body, "\n")
 	lines := strings.Split(text, "\n")
 	if len(lines) < 2 || lines[0] != fencesMagic {
 		return bad("unexpected layout")

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/seedlog/seedlog/core/compact"
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
 )
@@ -51,6 +52,9 @@ type LogConfig struct {
 	IndexIntervalBytes int
 	// BatchBytesMax: Append refuses larger batches.
 	BatchBytesMax int
+	// DedupeBytes is the memory of a compaction pass's offset map
+	// (log.cleaner.dedupe.buffer.size), allocated at the log's first pass.
+	DedupeBytes int64
 	// NoFences makes recovery cut the log at damage below the recovery point, as at a
 	// torn tail, instead of fencing it: for a log whose owner recovers lost entries by
 	// protocol and needs its log to end where its last valid entry does (the controller
@@ -70,6 +74,9 @@ func (c LogConfig) withDefaults() (LogConfig, error) {
 	if c.BatchBytesMax == 0 {
 		c.BatchBytesMax = DefaultBatchBytesMax
 	}
+	if c.DedupeBytes == 0 {
+		c.DedupeBytes = DefaultDedupeBytes
+	}
 	switch {
 	case c.SegmentBytesMax < 1 || c.SegmentBytesMax > math.MaxInt32:
 		return c, fmt.Errorf("storage: SegmentBytesMax %d outside [1, %d]", c.SegmentBytesMax, math.MaxInt32)
@@ -77,6 +84,8 @@ func (c LogConfig) withDefaults() (LogConfig, error) {
 		return c, fmt.Errorf("storage: negative SegmentAgeMax %v", c.SegmentAgeMax)
 	case c.IndexIntervalBytes < 1:
 		return c, fmt.Errorf("storage: IndexIntervalBytes %d < 1", c.IndexIntervalBytes)
+	case c.DedupeBytes < 1<<10 || c.DedupeBytes > 1<<40:
+		return c, fmt.Errorf("storage: DedupeBytes %d outside [1 KiB, 1 TiB]", c.DedupeBytes)
 	case c.BatchBytesMax < record.HeaderSize || c.BatchBytesMax > record.BatchSizeMaxDef:
 		return c, fmt.Errorf("storage: BatchBytesMax %d outside [%d, %d]", c.BatchBytesMax, record.HeaderSize, record.BatchSizeMaxDef)
 	}
@@ -123,6 +132,11 @@ type Log struct {
 	fences          []Fence
 	fencesGen       uint64
 	fencesPersisted bool
+
+	// passes is the cleaning history (compaction); offsetMap the memory of a pass,
+	// kept between passes.
+	passes    compact.Passes
+	offsetMap *compact.OffsetMap
 
 	failure  error // set by the first failed mutation; sticky
 	closed   bool

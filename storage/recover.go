@@ -50,6 +50,8 @@ type RecoveryReport struct {
 	// kept. FenceReasons says what failed for each.
 	Fenced       []Fence
 	FenceReasons []string
+	// CleanSwapsFinished counts compaction swaps a crash had interrupted, completed.
+	CleanSwapsFinished int
 	// InterruptedFencesRedone counts fencings a crash had interrupted, redone.
 	InterruptedFencesRedone int
 	// FencesProblem is empty when the fenced-ranges record was read whole (or never
@@ -130,6 +132,9 @@ func ensureDir(fsys FS, dir string) error {
 }
 
 func (l *Log) recover() error {
+	if err := l.finishSwaps(); err != nil {
+		return err
+	}
 	bases, err := l.listSegments()
 	if err != nil {
 		return err
@@ -163,6 +168,12 @@ func (l *Log) recover() error {
 	}
 	l.fences = disk.ClipFences(l.fences, l.startOffset, l.EndOffset())
 	if err := l.saveFences(loaded); err != nil {
+		return err
+	}
+	if l.passes, err = readPasses(l.fsys, l.dir); err != nil {
+		return err
+	}
+	if err := l.cutPasses(); err != nil {
 		return err
 	}
 	return l.finishRecovery()
@@ -247,7 +258,7 @@ func (l *Log) listSegments() ([]int64, error) {
 		case ok:
 			indexFiles = append(indexFiles, name)
 		case name == OffsetsCheckpointName || name == LeaderEpochCheckpointName ||
-			name == FencesFileName || name == FencesCopyFileName:
+			name == FencesFileName || name == FencesCopyFileName || name == CleanerPassesName:
 		default:
 			l.recovery.UnknownFiles = append(l.recovery.UnknownFiles, name)
 		}

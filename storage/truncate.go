@@ -2,9 +2,9 @@ package storage
 
 import (
 	"fmt"
-	"github.com/seedlog/seedlog/core/disk"
 	"slices"
 
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/record"
 )
 
@@ -55,6 +55,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err == nil {
 		l.fences = disk.ClipFences(l.fences, l.startOffset, l.EndOffset())
 		err = l.saveFences(before)
+	}
+	if err == nil {
+		err = l.cutPasses()
 	}
 	if err != nil {
 		return l.fail(fmt.Errorf("truncate to %d: %w", offset, err))
@@ -269,7 +272,7 @@ func (l *Log) resetTo(offset int64) error {
 			return err
 		}
 	}
-	return nil
+	return l.cutPasses()
 }
 
 // rebaseEmpty turns segment s, the only one left, into an empty segment based at offset.

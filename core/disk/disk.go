@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/seedlog/seedlog/core/compact"
 )
 
 // LogID names a log on a node's disk. It is the log's directory name: "<topic>-<partition>"
@@ -102,11 +104,18 @@ const (
 	// range fenced as FenceLost (a follower copying a range its leader declared lost).
 	// Durable when done.
 	Skip
+	// Clean runs a compaction pass (package compact, policy Compaction) over the closed,
+	// durable segments of Log that end at or below MaxOffset. Done.Offset is the offset
+	// below which the log is clean afterwards, or -1 when the pass could not run because
+	// the cleaner's offset map cannot hold one segment's keys. Damage met while reading
+	// fails the op with Done.Corrupt, Done.Offset the damaged batch, and changes nothing.
+	// Durable when done.
+	Clean
 )
 
 var kindNames = [...]string{"?", "append", "sync", "truncate", "reset", "delete-below", "read",
 	"write-file", "remove-file", "create-log", "delete-log", "leader-epochs", "find-time", "retain",
-	"check-damage", "skip"}
+	"check-damage", "skip", "clean"}
 
 // FenceKind says why a fenced range of a log has no readable batches.
 type FenceKind uint8
@@ -201,6 +210,8 @@ type Op struct {
 	Name      string
 	Epochs    []EpochEntry
 	Retention Retention
+	// Compaction is the policy of a Clean op.
+	Compaction compact.Policy
 }
 
 // Retention is the policy of a Retain op.
@@ -236,7 +247,8 @@ type Done struct {
 	// Data holds the batches of a Read.
 	Data []byte
 	// Offset reports, for Read and Retain, the log start offset after the op (a reader
-	// below it learns why it got nothing), and for FindTime the offset found or -1.
+	// below it learns why it got nothing), for FindTime the offset found or -1, and for
+	// Clean what the op's doc says.
 	Offset int64
 	// Corrupt reports that a Read or FindTime failed because bytes failed validation
 	// (twice): damage at rest, or a transient fault. CheckDamage tells them apart.

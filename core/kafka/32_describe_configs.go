@@ -223,6 +223,8 @@ func configType(t metadata.ConfigType) kmsg.ConfigType {
 		return kmsg.ConfigTypeBoolean
 	case metadata.ConfigList:
 		return kmsg.ConfigTypeList
+	case metadata.ConfigDouble:
+		return kmsg.ConfigTypeDouble
 	}
 	panic(fmt.Sprintf("kafka: config type %d has no Kafka type", t))
 }

@@ -15,7 +15,8 @@ const (
 	ConfigInt               // 32-bit
 	ConfigLong              // 64-bit
 	ConfigBool
-	ConfigList // comma-separated
+	ConfigList   // comma-separated
+	ConfigDouble // a decimal number
 )
 
 // ConfigSource says where a resolved value comes from. The values are Kafka's
@@ -39,6 +40,7 @@ type ConfigDef struct {
 	Default    string
 	Doc        string
 	min        int64    // Int and Long: smallest allowed value
+	maxDouble  float64  // Double: the allowed range is [0, maxDouble]
 	choices    []string // String and List: allowed values (elements for List); nil means any
 }
 
@@ -46,18 +48,27 @@ type ConfigDef struct {
 // validates against it and brokers list it in DescribeConfigs.
 var topicConfigDefs = []ConfigDef{
 	{Name: "cleanup.policy", BrokerName: "log.cleanup.policy", Type: ConfigList, Default: "delete",
-		Doc: "delete: retention by time and size and DeleteRecords remove old records; compact alone: " +
-			"nothing is removed (DeleteRecords answers POLICY_VIOLATION); compaction itself does not run yet",
+		Doc: "delete: retention by time and size and DeleteRecords remove old records; compact: the log " +
+			"cleaner keeps the latest record of each key (records without a key are refused with INVALID_RECORD); " +
+			"compact alone: retention and DeleteRecords remove nothing (DeleteRecords answers POLICY_VIOLATION)",
 		choices: []string{"compact", "delete"}},
+	{Name: "delete.retention.ms", BrokerName: "log.cleaner.delete.retention.ms", Type: ConfigLong, Default: "86400000",
+		Doc: "how long a tombstone stays after the cleaner first passed it", min: 0},
 	{Name: "flush.mode", BrokerName: "log.flush", Type: ConfigString, Default: "sync",
 		Doc: "sync: acks wait for fsync on the ISR. async: acks wait for the page cache only, " +
 			"as Kafka does by default; acknowledged records can be lost when every replica loses power",
 		choices: []string{"async", "sync"}},
+	{Name: "max.compaction.lag.ms", BrokerName: "log.cleaner.max.compaction.lag.ms", Type: ConfigLong,
+		Default: "9223372036854775807", Doc: "a record older than this is cleaned whatever the dirty ratio", min: 1},
 	{Name: "max.message.bytes", BrokerName: "message.max.bytes", Type: ConfigInt, Default: "1048588",
 		Doc: "largest record batch the topic accepts", min: 0},
 	{Name: "message.timestamp.type", BrokerName: "log.message.timestamp.type", Type: ConfigString,
 		Default: "CreateTime", Doc: "CreateTime keeps the producer's timestamp; LogAppendTime stamps the leader's",
 		choices: []string{"CreateTime", "LogAppendTime"}},
+	{Name: "min.cleanable.dirty.ratio", BrokerName: "log.cleaner.min.cleanable.ratio", Type: ConfigDouble,
+		Default: "0.5", Doc: "share of a compacted log that must be dirty (written since the last pass) for a pass", maxDouble: 1},
+	{Name: "min.compaction.lag.ms", BrokerName: "log.cleaner.min.compaction.lag.ms", Type: ConfigLong, Default: "0",
+		Doc: "a record younger than this stays uncompacted", min: 0},
 	{Name: "min.insync.replicas", BrokerName: "min.insync.replicas", Type: ConfigInt, Default: "1",
 		Doc: "replicas that must hold an acks=all record before it is acknowledged", min: 1},
 	{Name: "retention.bytes", BrokerName: "log.retention.bytes", Type: ConfigLong, Default: "-1",
@@ -110,6 +121,14 @@ func (d ConfigDef) Check(value string) error {
 		}
 		if v < d.min {
 			return fmt.Errorf("%s: %d is below the minimum %d", d.Name, v, d.min)
+		}
+	case ConfigDouble:
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil || v != v {
+			return fmt.Errorf("%s: %q is not a number", d.Name, value)
+		}
+		if v < 0 || v > d.maxDouble {
+			return fmt.Errorf("%s: %v is outside [0, %v]", d.Name, v, d.maxDouble)
 		}
 	case ConfigBool:
 		v := strings.ToLower(strings.TrimSpace(value))

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/seedlog/seedlog/core/compact"
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/plant"
 )
@@ -53,6 +54,9 @@ type Config struct {
 	AlterTimeout time.Duration
 	// RetentionCheckInterval is log.retention.check.interval.ms.
 	RetentionCheckInterval time.Duration
+	// CleanerBackoff is log.cleaner.backoff.ms: how often a compacted log is looked at
+	// for a cleaning pass.
+	CleanerBackoff time.Duration
 	// SnapshotInterval is how often the producer state is snapshotted.
 	SnapshotInterval time.Duration
 	// AsyncSyncInterval is how often a log is synced in FlushAsync mode, where nothing
@@ -96,6 +100,7 @@ var DefaultConfig = Config{
 	AlterBackoff:             100 * time.Millisecond,
 	AlterTimeout:             30 * time.Second,
 	RetentionCheckInterval:   5 * time.Minute,
+	CleanerBackoff:           15 * time.Second,
 	SnapshotInterval:         1 * time.Minute,
 	AsyncSyncInterval:        1 * time.Second,
 	PendingMax:               10000,
@@ -119,6 +124,7 @@ func (c Config) withDefaults() Config {
 		{&c.AlterBackoff, d.AlterBackoff},
 		{&c.AlterTimeout, d.AlterTimeout},
 		{&c.RetentionCheckInterval, d.RetentionCheckInterval},
+		{&c.CleanerBackoff, d.CleanerBackoff},
 		{&c.SnapshotInterval, d.SnapshotInterval},
 		{&c.AsyncSyncInterval, d.AsyncSyncInterval},
 	}
@@ -180,6 +186,11 @@ type State struct {
 	// KeepAll is true when cleanup.policy lacks delete (compact alone): as in Kafka,
 	// neither retention nor DeleteRecords removes anything from such a log.
 	KeepAll bool
+	// Compact is true when cleanup.policy lists compact: every replica cleans its own log
+	// with Compaction (NowMs is filled in at each pass), and produce refuses records
+	// without a key.
+	Compact    bool
+	Compaction compact.Policy
 	// MessageBytesMax is max.message.bytes; zero takes MessageBytesMaxDefault.
 	MessageBytesMax int32
 }

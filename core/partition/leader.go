@@ -203,7 +203,11 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 		fail(code)
 		return
 	}
-	h, err := record.ValidateProduce(batch, r.messageBytesMax())
+	validate := record.ValidateProduce
+	if r.st.Compact {
+		validate = record.ValidateCompactedProduce
+	}
+	h, err := validate(batch, r.messageBytesMax())
 	if err != nil {
 		fail(record.ProduceErrorCode(err))
 		return

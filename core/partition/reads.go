@@ -297,6 +297,19 @@ func (r *Replica) wallMs(now int64) int64 {
 	return now / int64(time.Millisecond)
 }
 
+// maybeClean asks for a compaction pass of a compacted log. Every replica cleans its own
+// log, below its high watermark: what a follower has above it may still be truncated.
+func (r *Replica) maybeClean(now int64) {
+	if !r.st.Compact || r.loading != nil || r.cleaning || r.hw <= r.startOffset {
+		return
+	}
+	r.cleaning = true
+	r.maybeSnapshot() // the producers of the batches a pass empties stay known: see startMoved
+	p := r.st.Compaction
+	p.NowMs = r.wallMs(now)
+	r.emit(disk.Op{Kind: disk.Clean, MaxOffset: r.hw, Compaction: p}, pendingOp{purpose: opClean})
+}
+
 // maybeRetain applies retention on the leader, never at or above the high watermark.
 func (r *Replica) maybeRetain(now int64) {
 	if r.lead == nil || r.lead.resigning || r.loading != nil || r.retaining || r.hw <= r.startOffset {

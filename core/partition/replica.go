@@ -81,6 +81,9 @@ type Replica struct {
 	snapOffset    int64 // offset of the newest snapshot written
 	nextRetention int64
 	retaining     bool
+	nextClean     int64
+	cleaning      bool
+	cleanedTo     int64 // the log is compacted below this offset (as far as known)
 	nextAsyncSync int64
 
 	out    Ready
@@ -99,6 +102,7 @@ const (
 	opFindTime
 	opDeleteRecords
 	opRetain
+	opClean
 	opCheckDamage
 )
 
@@ -180,6 +184,7 @@ func New(cfg Config, st disk.LogState, files map[string][]byte, now int64) *Repl
 	r.durable, r.hw, r.syncedCover = r.leo, r.startOffset, r.leo
 	r.nextSnapshot = now + int64(cfg.SnapshotInterval)
 	r.nextRetention = now + int64(cfg.RetentionCheckInterval)
+	r.nextClean = now + int64(cfg.CleanerBackoff)
 	r.nextAsyncSync = now + int64(cfg.AsyncSyncInterval)
 	r.startLoading(now, files[r.snapName])
 	return r
@@ -378,6 +383,12 @@ func (r *Replica) Done(now int64, d disk.Done) {
 		return
 	}
 	defer r.flush()
+	if d.Err != nil && p.kind == disk.Clean && d.Corrupt {
+		// The pass changed nothing; the damage is checked as after a failed read.
+		r.cleaning = false
+		r.checkDamage(d.Offset)
+		return
+	}
 	if d.Err != nil && p.kind != disk.Read && p.kind != disk.FindTime {
 		r.fail(fmt.Errorf("partition %s: %s failed: %w", r.log, p.kind, d.Err))
 		return
@@ -420,6 +431,14 @@ func (r *Replica) complete(now int64, p pendingOp, d disk.Done) {
 			r.clientOps--
 			r.answerDelete(p.del, DeleteResult{LowWatermark: p.offset})
 		}
+	case disk.Clean:
+		r.cleaning = false
+		if d.Offset < 0 {
+			r.note("cleaner-map-too-small", "log.cleaner.dedupe.buffer.size cannot hold the keys of one segment: the log stays uncompacted")
+		} else if d.Offset > r.cleanedTo {
+			r.note("cleaned", "compacted up to offset %d", d.Offset)
+		}
+		r.cleanedTo = max(r.cleanedTo, d.Offset)
 	case disk.Retain:
 		r.retaining = false
 		if d.Offset > r.startOffset {
@@ -550,6 +569,10 @@ func (r *Replica) Tick(now int64) {
 		r.nextRetention = now + int64(r.cfg.RetentionCheckInterval)
 		r.maybeRetain(now)
 	}
+	if now >= r.nextClean {
+		r.nextClean = now + int64(r.cfg.CleanerBackoff)
+		r.maybeClean(now)
+	}
 	if r.cfg.FlushAsync && now >= r.nextAsyncSync {
 		r.nextAsyncSync = now + int64(r.cfg.AsyncSyncInterval)
 		if r.leo > r.syncedCover {
@@ -578,7 +601,7 @@ func (r *Replica) nextDeadline() int64 {
 	if r.dead() {
 		return NoDeadline
 	}
-	d := min(r.nextSnapshot, r.nextRetention)
+	d := min(r.nextSnapshot, r.nextRetention, r.nextClean)
 	if r.cfg.FlushAsync {
 		d = min(d, r.nextAsyncSync)
 	}

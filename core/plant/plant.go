@@ -80,6 +80,12 @@ const (
 	// InternalTopicChangeable: the controller deletes __consumer_offsets, or adds
 	// partitions to it, when asked.
 	InternalTopicChangeable
+	// CleanerKeepsOldest: the log cleaner keeps the first record of each key it meets
+	// and drops the later ones.
+	CleanerKeepsOldest
+	// TombstoneRemovedAtOnce: the log cleaner drops a tombstone in the pass that first
+	// cleans it, without waiting delete.retention.ms.
+	TombstoneRemovedAtOnce
 	numNames
 )
 
@@ -106,6 +112,8 @@ var names = [numNames]string{
 	LogAppendTimeIgnored:      "log-append-time-ignored",
 	SnapshotDuringInstall:     "snapshot-during-install",
 	InternalTopicChangeable:   "internal-topic-changeable",
+	CleanerKeepsOldest:        "cleaner-keeps-oldest",
+	TombstoneRemovedAtOnce:    "tombstone-removed-at-once",
 }
 
 func (n Name) String() string {

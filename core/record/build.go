@@ -194,3 +194,41 @@ func varintSize(v int64) int {
 	}
 	return n
 }
+
+// Retained appends to dst the batch orig with its records replaced by records (count of
+// them, already compressed with orig's codec; none for an empty batch): what compaction
+// leaves of a batch. Every header field but the length, the record count and the CRC
+// stays: the base offset and the last offset delta keep the batch's offsets, the
+// producer fields keep its producer's sequence.
+func Retained(dst, orig []byte, records []byte, count int32) []byte {
+	start := len(dst)
+	dst = append(dst, orig[:HeaderSize]...)
+	dst = append(dst, records...)
+	b := dst[start:]
+	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-lengthFieldEnd))
+	binary.BigEndian.PutUint32(b[recordCountPos:], uint32(count))
+	SetCRC(b)
+	return dst
+}
+
+// AppendEmpty appends to dst a batch without records covering the offsets [base, next),
+// which compaction emptied: it keeps a log's offsets dense where whole batches went.
+// next-base-1 must fit the last offset delta (an int32). It carries no producer, and
+// maxTimestamp as both timestamps, so that a segment's newest timestamp stays what it was.
+func AppendEmpty(dst []byte, base, next int64, epoch int32, maxTimestamp int64) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, HeaderSize)...)
+	b := dst[start:]
+	binary.BigEndian.PutUint64(b[0:], uint64(base))
+	binary.BigEndian.PutUint32(b[8:], HeaderSize-lengthFieldEnd)
+	binary.BigEndian.PutUint32(b[epochPos:], uint32(epoch))
+	b[magicPos] = MagicV2
+	binary.BigEndian.PutUint32(b[lastDeltaPos:], uint32(next-base-1))
+	binary.BigEndian.PutUint64(b[firstTSPos:], uint64(maxTimestamp))
+	binary.BigEndian.PutUint64(b[maxTSPos:], uint64(maxTimestamp))
+	binary.BigEndian.PutUint64(b[producerIDPos:], math.MaxUint64) // -1
+	binary.BigEndian.PutUint16(b[producerEpPos:], math.MaxUint16)
+	binary.BigEndian.PutUint32(b[baseSeqPos:], math.MaxUint32)
+	SetCRC(b)
+	return dst
+}

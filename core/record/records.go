@@ -60,6 +60,7 @@ type Iter struct {
 	h       Header
 	data    []byte // the records, decompressed
 	pos     int    // start of the next record in data
+	last    int    // start of the record Next decoded
 	decoded int32  // records decoded so far
 	rec     kmsg.Record
 	hdrBuf  []kmsg.Header // reused by each record's Headers
@@ -135,10 +136,15 @@ func (it *Iter) Next() bool {
 			it.decoded, delta, deltaPrev, it.h.LastOffsetDelta)
 		return false
 	}
+	it.last = it.pos
 	it.pos += n
 	it.decoded++
 	return true
 }
+
+// RecordBytes is the encoding of the record Next decoded, length prefix included, as it
+// sits in the batch (decompressed): a batch keeps some records by concatenating theirs.
+func (it *Iter) RecordBytes() []byte { return it.data[it.last:it.pos] }
 
 // Record is the record Next decoded. It and its Headers are overwritten by the next call
 // to Next; keys and values alias the batch.

@@ -47,14 +47,22 @@ func ProduceErrorCode(err error) int16 {
 // small compressed batch cannot make the leader allocate without bound.
 //
 // Errors wrap the sentinels ProduceErrorCode maps to Kafka codes.
-func ValidateProduce(b []byte, sizeMax int) (Header, error) { return validateProduce(nil, b, sizeMax) }
+func ValidateProduce(b []byte, sizeMax int) (Header, error) {
+	return validateProduce(nil, b, sizeMax, false)
+}
 
 // ValidateProduce is the package's ValidateProduce decompressing with c's reusable state.
 func (c *Coder) ValidateProduce(b []byte, sizeMax int) (Header, error) {
-	return validateProduce(c, b, sizeMax)
+	return validateProduce(c, b, sizeMax, false)
 }
 
-func validateProduce(c *Coder, b []byte, sizeMax int) (Header, error) {
+// ValidateCompactedProduce is ValidateProduce for a compacted topic, whose cleaner keeps
+// records by key: every record must have one (INVALID_RECORD otherwise, as in Kafka).
+func ValidateCompactedProduce(b []byte, sizeMax int) (Header, error) {
+	return validateProduce(nil, b, sizeMax, true)
+}
+
+func validateProduce(c *Coder, b []byte, sizeMax int, keys bool) (Header, error) {
 	h, err := checkProduceBatch(b, sizeMax)
 	if err != nil {
 		return Header{}, err
@@ -64,8 +72,18 @@ func validateProduce(c *Coder, b []byte, sizeMax int) (Header, error) {
 	}
 	// Offset deltas are checked to rise strictly within [0, LastOffsetDelta], and there
 	// are LastOffsetDelta+1 of them: they can only be 0, 1, 2, ...
-	n, err := countRecords(c, b, sizeMax)
+	it, err := newIter(c, b, sizeMax)
 	if err != nil {
+		return Header{}, err
+	}
+	n := 0
+	for it.Next() {
+		if keys && it.Record().Key == nil {
+			return Header{}, fmt.Errorf("%w: record %d has no key, which a compacted topic needs", ErrInvalidRecord, n)
+		}
+		n++
+	}
+	if err := it.Err(); err != nil {
 		return Header{}, err
 	}
 	if n != int(h.RecordCount) {

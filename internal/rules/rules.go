@@ -52,7 +52,7 @@ var coreThirdParty = []string{
 // those in forbidden.
 var internalAllowed = map[string][]string{
 	"core":     {"core"},
-	"storage":  {"core/record", "core/plant", "core/disk"}, // planted bugs compile away outside simbugs builds
+	"storage":  {"core/record", "core/plant", "core/disk", "core/compact"}, // planted bugs compile away outside simbugs builds
 	"disksim":  {"storage"},
 	"netsim":   {},
 	"peerauth": {"core/plant"}, // planted bugs compile away outside simbugs builds

@@ -2,16 +2,19 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// A compacted topic keeps every record however small its retention, while a topic with
-// cleanup.policy=delete beside it loses its old segments; DeleteRecords on the compacted
+// A compacted topic keeps every record however small its retention (its cleaner is held
+// back here), while a topic with cleanup.policy=delete beside it loses its old segments; DeleteRecords on the compacted
 // one is refused with POLICY_VIOLATION; and __consumer_offsets can be neither deleted
 // nor grown.
 func TestCompactedTopicsAndOffsetsTopicKeepTheirRecords(t *testing.T) {
@@ -20,6 +23,7 @@ func TestCompactedTopicsAndOffsetsTopicKeepTheirRecords(t *testing.T) {
 		"min.insync.replicas":             "1",
 		"log.retention.check.interval.ms": "200",
 		"log.roll.ms":                     "100",
+		"log.cleaner.backoff.ms":          "3600000",
 	}})
 	cl := c.client()
 	c.waitBrokers(cl, 1)
@@ -93,6 +97,91 @@ func TestCompactedTopicsAndOffsetsTopicKeepTheirRecords(t *testing.T) {
 	}
 	if got := fresp.Topics[0].Partitions[0].Offset; got != 7 {
 		t.Fatalf("the committed offset reads back as %d, want 7", got)
+	}
+}
+
+// A compacted topic written with 100 keys × 50 overwrites, the last write of ten keys a
+// tombstone, compacts down to the latest value of each live key, each at the offset it
+// was written at; the tombstones go once delete.retention.ms has passed. franz-go and
+// kcat read the compacted log (and the empty batches left where whole batches went).
+// A record without a key is refused with INVALID_RECORD.
+func TestCompactionKeepsTheLatestValueOfEachKey(t *testing.T) {
+	c := newClusterWith(t, 1, clusterOpts{settings: map[string]string{
+		"default.replication.factor": "1",
+		"min.insync.replicas":        "1",
+		"log.segment.bytes":          "16384",
+		"log.roll.ms":                "300",
+		"log.cleaner.backoff.ms":     "100",
+	}})
+	cl := c.client(kgo.ProducerLinger(0))
+	c.waitBrokers(cl, 1)
+	createWithConfigs(t, c, cl, "keyed", map[string]string{"cleanup.policy": "compact",
+		"min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "1000", "segment.bytes": "16384"})
+	ctx := context.Background()
+	const keys, rounds, dead = 100, 50, 10
+	latest := map[string]*kgo.Record{} // key -> its last write, offset included
+	for round := range rounds {
+		var batch []*kgo.Record
+		for k := range keys {
+			r := &kgo.Record{Topic: "keyed", Key: fmt.Appendf(nil, "k%03d", k), Value: fmt.Appendf(nil, "v%03d-%02d", k, round)}
+			if round == rounds-1 && k < dead {
+				r.Value = nil
+			}
+			batch = append(batch, r)
+		}
+		if err := cl.ProduceSync(ctx, batch...).FirstErr(); err != nil {
+			t.Fatalf("produce round %d: %v", round, err)
+		}
+		for _, r := range batch {
+			latest[string(r.Key)] = r
+		}
+	}
+	// Roll the last overwrites out of the active segment, which is never cleaned.
+	time.Sleep(400 * time.Millisecond)
+	end := &kgo.Record{Topic: "keyed", Key: []byte("end"), Value: []byte("end")}
+	if err := cl.ProduceSync(ctx, end).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	latest["end"] = end
+
+	want := map[string]string{} // "key=value@offset" of every record that must stay
+	for k, r := range latest {
+		if r.Value != nil {
+			want[k] = fmt.Sprintf("%s=%s@%d", k, r.Value, r.Offset)
+		}
+	}
+	if len(want) != keys-dead+1 {
+		t.Fatalf("%d live keys written", len(want))
+	}
+	var got []*kgo.Record
+	c.eventually(60*time.Second, "compaction down to the live keys", func() bool {
+		got = readPartition(t, c.seeds(), "keyed", 0)
+		return len(got) == len(want)
+	})
+	for _, r := range got {
+		if w := want[string(r.Key)]; w != fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Offset) {
+			t.Fatalf("read %s=%s@%d, want %s", r.Key, r.Value, r.Offset, w)
+		}
+	}
+	if start := logStart(t, cl, "keyed"); start != 0 {
+		t.Fatalf("compaction moved the log start to %d", start)
+	}
+
+	bin := kcatPath(t)
+	lines := lines(kcat(t, bin, "", "-b", strings.Join(c.seeds(), ","), "-C", "-t", "keyed", "-o", "beginning", "-e", "-q", "-f", "%k=%s@%o\n"))
+	if len(lines) != len(want) {
+		t.Fatalf("kcat read %d records, want %d", len(lines), len(want))
+	}
+	for _, line := range lines {
+		k, _, _ := strings.Cut(line, "=")
+		if want[k] != line {
+			t.Fatalf("kcat read %s, want %s", line, want[k])
+		}
+	}
+
+	err := cl.ProduceSync(ctx, &kgo.Record{Topic: "keyed", Value: []byte("no key")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("a record without a key: %v, want INVALID_RECORD", err)
 	}
 }
 

@@ -1,0 +1,587 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/seedlog/seedlog/core/compact"
+	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/core/record"
+)
+
+// File names of compaction (formats in doc.go).
+const (
+	// CleanerPassesName is the log's cleaning history: where each pass ended and when.
+	CleanerPassesName = "cleaner-passes"
+	// cleaningSuffix ends a cleaned segment being written; swapSuffix one written in
+	// full, whose rename to <base>.log is under way.
+	cleaningSuffix = ".cleaning"
+	swapSuffix     = ".swap"
+)
+
+// DefaultDedupeBytes is Kafka's log.cleaner.dedupe.buffer.size default.
+const DefaultDedupeBytes = 128 << 20
+
+// recordsBytesMax bounds what the records of one batch may decompress to in a pass: the
+// size the produce path allows (core/partition's decompression cap is the same order).
+const recordsBytesMax = 64 << 20
+
+// cleanChunkBytes is how much of a segment a pass reads, and buffers for writing, at once.
+const cleanChunkBytes = 256 << 10
+
+// CleanReport says what a cleaning pass did. Cleaned is false when the log was not due.
+type CleanReport struct {
+	Cleaned bool
+	// DirtyEnd is the offset below which the log is clean after the pass.
+	DirtyEnd int64
+	// SegmentsIn and SegmentsOut count the segments the pass rewrote and wrote.
+	SegmentsIn, SegmentsOut int
+	BytesIn, BytesOut       int64
+	// RecordsIn counts the records read; RecordsRemoved those the pass dropped, of which
+	// TombstonesRemoved were tombstones.
+	RecordsIn, RecordsRemoved, TombstonesRemoved int64
+	// KeysMapped is how many keys the pass's offset map held.
+	KeysMapped int
+}
+
+// ErrDedupeBufferSmall: the cleaner's offset map cannot hold the keys of a single dirty
+// segment (log.cleaner.dedupe.buffer.size is too small for the log); nothing changed.
+var ErrDedupeBufferSmall = errors.New("storage: cleaner offset map too small for one segment")
+
+// Clean runs one compaction pass (see package core/compact) over the closed segments that
+// end at or below bound and at or below the recovery point. The pass is crash-safe: each
+// run of rewritten segments is replaced as a whole or not at all (doc.go, "Compaction").
+// Damage met while reading ends the pass with an error wrapping ErrCorrupt (at the
+// returned DirtyEnd) and changes nothing; an I/O error fails the log.
+func (l *Log) Clean(bound int64, p compact.Policy) (CleanReport, error) {
+	rep := CleanReport{DirtyEnd: l.startOffset}
+	if err := l.writable(); err != nil {
+		return rep, err
+	}
+	bound = min(bound, l.recoveryPoint)
+	var segs []compact.Segment
+	for _, s := range l.segments[:len(l.segments)-1] {
+		if s.next > bound {
+			break
+		}
+		segs = append(segs, compact.Segment{BaseOffset: s.base, NextOffset: s.next, SizeBytes: s.sizeBytes, MaxTimestamp: s.maxTimestamp})
+	}
+	passes := l.passes.Clip(l.startOffset, l.EndOffset())
+	rep.DirtyEnd = max(passes.Cleaned(), l.startOffset)
+	rng, ok := compact.Plan(segs, passes, p)
+	if !ok {
+		return rep, nil
+	}
+	if l.offsetMap == nil {
+		l.offsetMap = compact.NewOffsetMap(l.cfg.DedupeBytes)
+	}
+	c := cleaner{l: l, m: l.offsetMap, p: p, passes: passes, producers: map[int64]int64{}, rep: &rep}
+	c.m.Clear()
+	mapped := rng.First
+	for ; mapped < rng.End; mapped++ {
+		full, err := c.mapSegment(l.segments[mapped])
+		if err != nil {
+			return rep, err
+		}
+		if full {
+			break
+		}
+	}
+	if mapped == rng.First && rng.End > rng.First {
+		return rep, fmt.Errorf("%w: %s: segment %d, %d bytes of map", ErrDedupeBufferSmall, l.dir, segs[rng.First].BaseOffset, c.m.SizeBytes())
+	}
+	rep.KeysMapped = c.m.Len()
+	for i := range mapped {
+		if err := c.noteProducers(l.segments[i]); err != nil {
+			return rep, err
+		}
+	}
+	groups := compact.Groups(segs, mapped, l.cfg.SegmentBytesMax, func(i int) bool { return segs[i-1].NextOffset == segs[i].BaseOffset })
+	// Last run first, so that the indexes of the runs before stay where they were.
+	for g := len(groups) - 2; g >= 0; g-- {
+		if err := c.cleanRun(groups[g], groups[g+1]); err != nil {
+			return rep, err
+		}
+	}
+	dirtyEnd := max(segs[mapped-1].NextOffset, rep.DirtyEnd)
+	l.passes = passes.Swept(p).Add(dirtyEnd, p.NowMs, l.startOffset)
+	if err := writePasses(l.fsys, l.dir, l.passes); err != nil {
+		return rep, l.fail(fmt.Errorf("clean: %w", err))
+	}
+	rep.Cleaned, rep.DirtyEnd = true, dirtyEnd
+	return rep, nil
+}
+
+// cleaner is one pass.
+type cleaner struct {
+	l      *Log
+	m      *compact.OffsetMap
+	p      compact.Policy
+	passes compact.Passes
+	// producers maps each producer id to the base offset of its last batch in the
+	// segments the pass rewrites: that batch stays, emptied if need be, so that the
+	// producer's sequence survives for its retries (as in Kafka).
+	producers map[int64]int64
+	coder     record.Coder
+	rep       *CleanReport
+	out       []byte // the rewritten run, buffered up to cleanChunkBytes
+}
+
+func (c *cleaner) on(n plant.Name) bool { return c.l.cfg.Plants.On(n) }
+
+// eachBatch calls fn with every batch of s, checked (CRC included), in order.
+func (c *cleaner) eachBatch(s *segment, fn func(h record.Header, batch []byte) error) error {
+	buf := make([]byte, min(s.sizeBytes, cleanChunkBytes))
+	var bufPos, n int64 // buf holds the file's bytes [bufPos, bufPos+n)
+	for pos := int64(0); pos < s.sizeBytes; {
+		if pos+record.HeaderSize > bufPos+n {
+			k := min(int64(len(buf)), s.sizeBytes-pos)
+			if err := readFull(s.logFile, buf[:k], pos); err != nil {
+				return c.l.fail(fmt.Errorf("clean: read segment %d: %w", s.base, err))
+			}
+			bufPos, n = pos, k
+		}
+		h, err := record.ParseHeader(buf[pos-bufPos:])
+		if err == nil && (h.Size() < record.HeaderSize || pos+int64(h.Size()) > s.sizeBytes) {
+			err = record.ErrCorrupt
+		}
+		if err != nil {
+			return c.corrupt(s, pos, s.base, err)
+		}
+		if pos+int64(h.Size()) > bufPos+n {
+			if int64(h.Size()) > int64(len(buf)) {
+				buf = make([]byte, h.Size())
+			}
+			k := min(int64(len(buf)), s.sizeBytes-pos)
+			if err := readFull(s.logFile, buf[:k], pos); err != nil {
+				return c.l.fail(fmt.Errorf("clean: read segment %d: %w", s.base, err))
+			}
+			bufPos, n = pos, k
+		}
+		batch := buf[pos-bufPos : pos-bufPos+int64(h.Size())]
+		if _, err := record.Check(batch); err != nil {
+			return c.corrupt(s, pos, h.BaseOffset, err)
+		}
+		if err := fn(h, batch); err != nil {
+			return err
+		}
+		pos += int64(h.Size())
+	}
+	return nil
+}
+
+// corrupt reports damage the pass met at offset (byte pos of s): nothing changed, and
+// the owner checks the damage there (DirtyEnd) as after a failed read.
+func (c *cleaner) corrupt(s *segment, pos, offset int64, err error) error {
+	c.rep.DirtyEnd = offset
+	return fmt.Errorf("clean: %w", corruptf(s, pos, "%v", err))
+}
+
+// mapSegment puts every key of s into the offset map. It reports full when the map ran
+// out of room before the segment's end: the keys it did put point at records that stay
+// (the segment is not rewritten), so the records they shadow may still go.
+func (c *cleaner) mapSegment(s *segment) (full bool, err error) {
+	err = c.eachBatch(s, func(h record.Header, batch []byte) error {
+		if h.IsControl() || h.RecordCount == 0 {
+			return nil
+		}
+		it, err := c.coder.NewIter(batch, recordsBytesMax)
+		if err != nil {
+			return c.corrupt(s, 0, h.BaseOffset, err)
+		}
+		for it.Next() {
+			key := it.Record().Key
+			if key == nil {
+				continue
+			}
+			if c.on(plant.CleanerKeepsOldest) {
+				if _, seen := c.m.Get(key); seen {
+					continue
+				}
+			}
+			if !c.m.Put(key, it.Offset()) {
+				full = true
+				return errMapFull
+			}
+		}
+		if err := it.Err(); err != nil {
+			return c.corrupt(s, 0, h.BaseOffset, err)
+		}
+		return nil
+	})
+	if errors.Is(err, errMapFull) {
+		return true, nil
+	}
+	return false, err
+}
+
+var errMapFull = errors.New("offset map full")
+
+func (c *cleaner) noteProducers(s *segment) error {
+	return c.eachBatch(s, func(h record.Header, _ []byte) error {
+		if h.ProducerID >= 0 {
+			c.producers[h.ProducerID] = h.BaseOffset
+		}
+		return nil
+	})
+}
+
+// cleanRun rewrites segments [i, j) into one, and swaps it in: written in full under
+// <base>-<end>.cleaning and synced; renamed to <base>-<end>.swap (the commit: from
+// here recovery finishes the swap); the old segments' files removed; the swap renamed
+// to <base>.log and its indexes written.
+func (c *cleaner) cleanRun(i, j int) error {
+	l := c.l
+	base, end := l.segments[i].base, l.segments[j-1].next
+	name := path.Join(l.dir, cleanName(base, end, cleaningSuffix))
+	f, err := l.fsys.Create(name)
+	if err != nil {
+		return l.fail(fmt.Errorf("clean: create %s: %w", name, err))
+	}
+	ns := newSegmentState(base)
+	ns.logFile = f
+	w := runWriter{c: c, s: ns}
+	for _, s := range l.segments[i:j] {
+		c.rep.SegmentsIn++
+		c.rep.BytesIn += s.sizeBytes
+		if err := c.eachBatch(s, w.batch); err != nil {
+			_ = f.Close()
+			_ = l.fsys.Remove(name)
+			return err
+		}
+	}
+	if err := w.finish(end); err != nil {
+		_ = f.Close()
+		return l.fail(fmt.Errorf("clean: write %s: %w", name, err))
+	}
+	ns.seal()
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return l.fail(fmt.Errorf("clean: sync %s: %w", name, err))
+	}
+	if err := f.Close(); err != nil {
+		return l.fail(fmt.Errorf("clean: close %s: %w", name, err))
+	}
+	ns.logFile = nil
+	swap := path.Join(l.dir, cleanName(base, end, swapSuffix))
+	if err := l.fsys.Rename(name, swap); err != nil {
+		return l.fail(fmt.Errorf("clean: rename %s: %w", name, err))
+	}
+	if err := l.fsys.SyncDir(l.dir); err != nil {
+		return l.fail(fmt.Errorf("clean: sync directory: %w", err))
+	}
+	for _, s := range l.segments[i:j] {
+		if err := s.closeFiles(); err != nil {
+			return l.fail(fmt.Errorf("clean: close segment %d: %w", s.base, err))
+		}
+	}
+	if err := finishSwap(l.fsys, l.dir, base, end, l.segmentBases(i, j)); err != nil {
+		return l.fail(fmt.Errorf("clean: %w", err))
+	}
+	if ns.logFile, err = l.fsys.Open(ns.fileName(l.dir, LogFileSuffix)); err != nil {
+		return l.fail(fmt.Errorf("clean: open segment %d: %w", base, err))
+	}
+	if _, err := ns.openIndexFiles(l.fsys, l.dir); err != nil {
+		return l.fail(fmt.Errorf("clean: %w", err))
+	}
+	if err := errors.Join(ns.flushIndexes(), ns.syncIndexes(), ns.closeIndexFiles(), l.fsys.SyncDir(l.dir)); err != nil {
+		return l.fail(fmt.Errorf("clean: indexes of segment %d: %w", base, err))
+	}
+	c.rep.SegmentsOut++
+	c.rep.BytesOut += ns.sizeBytes
+	l.segments = append(l.segments[:i], append([]*segment{ns}, l.segments[j:]...)...)
+	return nil
+}
+
+func (l *Log) segmentBases(i, j int) []int64 {
+	bases := make([]int64, 0, j-i)
+	for _, s := range l.segments[i:j] {
+		bases = append(bases, s.base)
+	}
+	return bases
+}
+
+// finishSwap completes a committed swap of the segments [base, end), whose old bases
+// are given: removes their files, durably, then renames the swap file to <base>.log
+// (durable with the next directory sync). The index files of <base> are removed too:
+// they described the old segment. Recovery calls it again after a crash; it is idempotent.
+func finishSwap(fsys FS, dir string, base, end int64, oldBases []int64) error {
+	for _, b := range oldBases {
+		if err := removeSegmentFiles(fsys, dir, b); err != nil {
+			return err
+		}
+	}
+	if err := fsys.SyncDir(dir); err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	swap := path.Join(dir, cleanName(base, end, swapSuffix))
+	if err := fsys.Rename(swap, path.Join(dir, SegmentFileName(base, LogFileSuffix))); err != nil {
+		return fmt.Errorf("rename %s: %w", swap, err)
+	}
+	return nil
+}
+
+// cleanName names a cleaned segment in the making: "<base>-<end>" in 20 digits each, and
+// the suffix.
+func cleanName(base, end int64, suffix string) string {
+	return SegmentFileName(base, "-") + SegmentFileName(end, suffix)
+}
+
+// parseCleanName is the inverse of cleanName.
+func parseCleanName(name, suffix string) (base, end int64, ok bool) {
+	rest, ok := strings.CutSuffix(name, suffix)
+	if !ok || len(rest) != 2*segmentNameDigits+1 || rest[segmentNameDigits] != '-' {
+		return 0, 0, false
+	}
+	b, err1 := strconv.ParseUint(rest[:segmentNameDigits], 10, 63)
+	e, err2 := strconv.ParseUint(rest[segmentNameDigits+1:], 10, 63)
+	if err1 != nil || err2 != nil || e <= b || strings.ContainsAny(rest[:segmentNameDigits]+rest[segmentNameDigits+1:], "+-") {
+		return 0, 0, false
+	}
+	return int64(b), int64(e), true
+}
+
+// runWriter writes the batches a pass keeps of a run into the new segment, with empty
+// batches over the offsets of the batches it dropped.
+type runWriter struct {
+	c *cleaner
+	s *segment
+	// A run of dropped batches waiting for its empty batch: [gapFrom, next batch),
+	// in leader epoch gapEpoch (an empty batch never spans two epochs, so that the
+	// epoch history replayed from the log stays whole), newest timestamp gapTime.
+	gap      bool
+	gapFrom  int64
+	gapEpoch int32
+	gapTime  int64
+	written  int64 // bytes of the file written
+	kept     []byte
+	empty    []byte
+}
+
+func (w *runWriter) batch(h record.Header, batch []byte) error {
+	kept, err := w.c.filter(h, batch, w.kept[:0])
+	if err != nil {
+		return err
+	}
+	w.kept = kept[:0]
+	if len(kept) == 0 {
+		if w.gap && w.gapEpoch != h.PartitionLeaderEpoch {
+			if err := w.flushGap(h.BaseOffset); err != nil {
+				return err
+			}
+		}
+		if !w.gap {
+			w.gap, w.gapFrom, w.gapEpoch, w.gapTime = true, h.BaseOffset, h.PartitionLeaderEpoch, h.MaxTimestamp
+		}
+		w.gapTime = max(w.gapTime, h.MaxTimestamp)
+		return nil
+	}
+	if err := w.flushGap(h.BaseOffset); err != nil {
+		return err
+	}
+	return w.write(kept)
+}
+
+func (w *runWriter) flushGap(next int64) error {
+	if !w.gap {
+		return nil
+	}
+	w.gap = false
+	w.empty = record.AppendEmpty(w.empty[:0], w.gapFrom, next, w.gapEpoch, w.gapTime)
+	return w.write(w.empty)
+}
+
+// write appends whole batches to the segment and its in-memory indexes.
+func (w *runWriter) write(batches []byte) error {
+	for pos := 0; pos < len(batches); {
+		h, err := record.ParseHeader(batches[pos:])
+		if err != nil {
+			return err
+		}
+		w.s.addBatch(&h, int64(w.c.l.cfg.IndexIntervalBytes))
+		pos += h.Size()
+	}
+	w.c.out = append(w.c.out, batches...)
+	if len(w.c.out) >= cleanChunkBytes {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *runWriter) flush() error {
+	if len(w.c.out) == 0 {
+		return nil
+	}
+	if _, err := w.s.logFile.WriteAt(w.c.out, w.written); err != nil {
+		return err
+	}
+	w.written += int64(len(w.c.out))
+	w.c.out = w.c.out[:0]
+	return nil
+}
+
+func (w *runWriter) finish(end int64) error {
+	if err := w.flushGap(end); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+// filter appends to dst what the pass keeps of one batch: all of it, some of its records
+// in a rebuilt batch, the batch emptied (the last of its producer), or nothing.
+func (c *cleaner) filter(h record.Header, batch, dst []byte) ([]byte, error) {
+	if h.IsControl() || h.RecordCount == 0 {
+		return append(dst, batch...), nil
+	}
+	it, err := c.coder.NewIter(batch, recordsBytesMax)
+	if err != nil {
+		c.rep.DirtyEnd = h.BaseOffset
+		return nil, fmt.Errorf("%w: batch at %d: %w", ErrCorrupt, h.BaseOffset, err)
+	}
+	var body []byte
+	var kept int32
+	for it.Next() {
+		r := it.Record()
+		c.rep.RecordsIn++
+		if c.keep(compact.Record{Offset: it.Offset(), Key: r.Key, Tombstone: r.Value == nil}) {
+			body = append(body, it.RecordBytes()...)
+			kept++
+			continue
+		}
+		c.rep.RecordsRemoved++
+		if r.Value == nil {
+			c.rep.TombstonesRemoved++
+		}
+	}
+	if err := it.Err(); err != nil {
+		c.rep.DirtyEnd = h.BaseOffset
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	switch {
+	case kept == h.RecordCount:
+		return append(dst, batch...), nil
+	case kept == 0 && (h.ProducerID < 0 || c.producers[h.ProducerID] != h.BaseOffset):
+		return dst, nil
+	case kept == 0:
+		return record.Retained(dst, batch, nil, 0), nil
+	}
+	if h.Codec() != record.CodecNone {
+		if body, err = c.coder.Compress(h.Codec(), body); err != nil {
+			return nil, fmt.Errorf("clean: recompress batch at %d: %w", h.BaseOffset, err)
+		}
+	}
+	return record.Retained(dst, batch, body, kept), nil
+}
+
+func (c *cleaner) keep(r compact.Record) bool {
+	latest, mapped := c.m.Get(r.Key)
+	if r.Key != nil && c.on(plant.CleanerKeepsOldest) {
+		return !mapped || latest >= r.Offset
+	}
+	if r.Key != nil && r.Tombstone && c.on(plant.TombstoneRemovedAtOnce) {
+		return false
+	}
+	return compact.Keep(r, latest, mapped, c.passes, c.p)
+}
+
+// cutPasses forgets the cleaning history above the log's end (after a truncation: new
+// batches written there were never cleaned) and below its start, durably.
+func (l *Log) cutPasses() error {
+	clipped := l.passes.Clip(l.startOffset, l.EndOffset())
+	if slices.Equal(clipped, l.passes) {
+		return nil
+	}
+	if err := writePasses(l.fsys, l.dir, clipped); err != nil {
+		return err
+	}
+	l.passes = clipped
+	return nil
+}
+
+// finishSwaps completes the swaps a crash interrupted (see cleanRun) and removes the
+// cleaned segments a crash left unfinished. It runs first in recovery.
+func (l *Log) finishSwaps() error {
+	names, err := l.fsys.List(l.dir)
+	if err != nil {
+		return fmt.Errorf("list: %w", err)
+	}
+	for _, name := range names {
+		if _, _, ok := parseCleanName(name, cleaningSuffix); ok {
+			if err := l.removeStray(path.Join(l.dir, name)); err != nil {
+				return err
+			}
+			continue
+		}
+		base, end, ok := parseCleanName(name, swapSuffix)
+		if !ok {
+			continue
+		}
+		old := []int64{base}
+		for _, other := range names {
+			if b, suffix, ok := parseSegmentFileName(other); ok && suffix == LogFileSuffix && b > base && b < end {
+				old = append(old, b)
+			}
+		}
+		if err := finishSwap(l.fsys, l.dir, base, end, old); err != nil {
+			return fmt.Errorf("finish swap %s: %w", name, err)
+		}
+		l.recovery.CleanSwapsFinished++
+		l.dirUnsynced = true
+	}
+	return nil
+}
+
+// writePasses durably replaces the log's cleaning history.
+func writePasses(fsys FS, dir string, ps compact.Passes) error {
+	var b strings.Builder
+	b.WriteString(passesMagic + "\n")
+	for _, p := range ps {
+		fmt.Fprintf(&b, "%d %d\n", p.End, p.TimeMs)
+	}
+	return WriteFileAtomic(fsys, path.Join(dir, CleanerPassesName), withCRCLine(b.String()))
+}
+
+const passesMagic = "seedlog-cleaner-passes 1"
+
+// readPasses reads the cleaning history; a missing or garbled file is an empty history
+// (tombstones then wait a full delete.retention.ms from the next pass: never less).
+func readPasses(fsys FS, dir string) (compact.Passes, error) {
+	data, err := ReadFile(fsys, path.Join(dir, CleanerPassesName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ps, _ := decodePasses(data)
+	return ps, nil
+}
+
+// decodePasses parses a cleaner-passes file: ends strictly rising and times canonical
+// non-negative decimals, at most compact.PassesMax lines.
+func decodePasses(data []byte) (compact.Passes, error) {
+	body, err := checkCRCLine(data, CleanerPassesName)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+	if lines[0] != passesMagic || len(lines)-1 > compact.PassesMax {
+		return nil, fmt.Errorf("%w: %s: unexpected layout", ErrBadCheckpoint, CleanerPassesName)
+	}
+	ps := compact.Passes{}
+	for _, line := range lines[1:] {
+		endText, timeText, ok := strings.Cut(line, " ")
+		end, err1 := parseOffset(endText)
+		t, err2 := parseOffset(timeText)
+		if !ok || err1 != nil || err2 != nil || (len(ps) > 0 && end <= ps[len(ps)-1].End) {
+			return nil, fmt.Errorf("%w: %s: bad line %q", ErrBadCheckpoint, CleanerPassesName, line)
+		}
+		ps = append(ps, compact.Pass{End: end, TimeMs: t})
+	}
+	return ps, nil
+}

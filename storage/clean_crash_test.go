@@ -1,0 +1,152 @@
+package storage_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+	"testing"
+
+	"github.com/seedlog/seedlog/disksim"
+	"github.com/seedlog/seedlog/storage"
+)
+
+func openLog(t *testing.T, fsys storage.FS, cfg storage.LogConfig) *storage.Log {
+	t.Helper()
+	l, err := storage.OpenLog(fsys, "t-0", cfg)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return l
+}
+
+// budgetFS fails every change once its budget of changes is spent, as a crash would
+// stop them.
+type budgetFS struct {
+	storage.FS
+	left int
+}
+
+var errBudget = fmt.Errorf("budget spent: %w", syscall.EIO)
+
+func (b *budgetFS) spend() error {
+	if b.left <= 0 {
+		return errBudget
+	}
+	b.left--
+	return nil
+}
+
+func (b *budgetFS) Create(name string) (storage.File, error) {
+	if err := b.spend(); err != nil {
+		return nil, err
+	}
+	f, err := b.FS.Create(name)
+	return budgetFile{f, b}, err
+}
+
+func (b *budgetFS) Open(name string) (storage.File, error) {
+	f, err := b.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return budgetFile{f, b}, nil
+}
+
+func (b *budgetFS) Remove(name string) error {
+	if err := b.spend(); err != nil {
+		return err
+	}
+	return b.FS.Remove(name)
+}
+
+func (b *budgetFS) Rename(o, n string) error {
+	if err := b.spend(); err != nil {
+		return err
+	}
+	return b.FS.Rename(o, n)
+}
+
+func (b *budgetFS) SyncDir(dir string) error {
+	if err := b.spend(); err != nil {
+		return err
+	}
+	return b.FS.SyncDir(dir)
+}
+
+type budgetFile struct {
+	storage.File
+	b *budgetFS
+}
+
+func (f budgetFile) WriteAt(p []byte, off int64) (int, error) {
+	if err := f.b.spend(); err != nil {
+		return 0, err
+	}
+	return f.File.WriteAt(p, off)
+}
+
+func (f budgetFile) Sync() error {
+	if err := f.b.spend(); err != nil {
+		return err
+	}
+	return f.File.Sync()
+}
+
+func (f budgetFile) Truncate(size int64) error {
+	if err := f.b.spend(); err != nil {
+		return err
+	}
+	return f.File.Truncate(size)
+}
+
+// TestCleanCrashAtEveryStep stops a pass after each of its disk changes in turn,
+// crashes, and checks that recovery leaves either the old segments or the new ones:
+// every key's latest record at its offset, every record read one written there.
+func TestCleanCrashAtEveryStep(t *testing.T) {
+	cfg := storage.LogConfig{SegmentBytesMax: 1024, IndexIntervalBytes: 128}
+	base := disksim.New(rand.New(rand.NewPCG(1, 1)), disksim.Config{})
+	l := openLog(t, base, cfg)
+	written := storage.WriteKeys(t, l, 8, 12, 3)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	finished, swapsFinished := false, 0
+	for budget := 0; !finished; budget++ {
+		for seed := range uint64(3) {
+			fsys := &budgetFS{FS: base.Clone(), left: 1 << 30}
+			l := openLog(t, fsys, cfg)
+			fsys.left = budget
+			_, err := l.Clean(l.EndOffset(), storage.TestPolicy)
+			if err == nil {
+				finished = true
+			} else if !errors.Is(err, errBudget) {
+				t.Fatalf("budget %d: clean: %v", budget, err)
+			}
+			img := fsys.FS.(*disksim.FS).Crash(rand.New(rand.NewPCG(seed, 2)))
+			l2 := openLog(t, img, cfg)
+			swapsFinished += l2.Recovery().CleanSwapsFinished
+			if rec := l2.Recovery(); rec.CutBelowRecoveryPoint || len(rec.Fenced) > 0 {
+				t.Fatalf("budget %d seed %d: recovery found damage: %+v", budget, seed, rec)
+			}
+			if l2.EndOffset() != written[len(written)-1].Offset+1 {
+				t.Fatalf("budget %d seed %d: log ends at %d", budget, seed, l2.EndOffset())
+			}
+			storage.CheckCompacted(t, storage.ReadKeyed(t, l2), written, false)
+			// The next pass completes what the crash cut short.
+			if _, err := l2.Clean(l2.EndOffset(), storage.TestPolicy); err != nil {
+				t.Fatalf("budget %d seed %d: clean after recovery: %v", budget, seed, err)
+			}
+			storage.CheckCompacted(t, storage.ReadKeyed(t, l2), written, false)
+		}
+		if budget > 500 {
+			t.Fatal("the pass never finished")
+		}
+	}
+	if swapsFinished == 0 {
+		t.Fatal("no crash fell between a swap's commit and its end")
+	}
+}
