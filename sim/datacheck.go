@@ -18,6 +18,7 @@ func (w *World) logHistory() *LogHistory {
 		h.FinalHW[tp.String()] = d.finalHW[tp]
 	}
 	w.deletionHistory(h)
+	w.compactionHistory(h)
 	for tp := range d.unread {
 		h.Unread[tp.String()] = true
 	}
@@ -107,6 +108,7 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 	}
 	vs := CheckLog(h)
 	w.cov.Add("check:log-partitions", int64(len(w.data.finalHW)))
+	w.cov.Add("check:compacted-away", int64(h.CompactedAway))
 	vs = c.allowDamageLosses(vs)
 	if len(vs) > 0 {
 		if w.cfg.Data.FlushAsync && lossOnly(vs) {
@@ -128,8 +130,9 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 		w.fail("log-history", -1, "%d problems; first: %s\n%s", len(vs), vs[0], FormatLogViolations(vs))
 		return false
 	}
-	res := CheckPartitionsFrom(w.hist.Ops, c.linearizableReads(), w.data.finalStart, timeout)
+	res := CheckPartitionsFrom(w.hist.Ops, c.linearizableReads(), w.data.finalStart, w.compactedHWs(), timeout)
 	w.cov.Add("check:linearizable-partitions", int64(res.Checked-len(res.Unknown)))
+	w.cov.Add("check:linearizable-compacted-uncovered", int64(len(res.Uncovered)))
 	for _, key := range res.Unknown {
 		c.noteUnknown("partition " + key)
 	}

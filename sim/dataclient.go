@@ -198,7 +198,7 @@ func (w *World) decodeRecords(b []byte, from int64) ([]LogRecord, int64, error) 
 		}
 		for it.Next() {
 			if off := it.Offset(); off >= from {
-				out = append(out, LogRecord{Offset: off, Value: string(it.Record().Value)})
+				out = append(out, LogRecord{Offset: off, Value: recordName(it.Record())})
 			}
 		}
 		if err := it.Err(); err != nil {

@@ -55,9 +55,14 @@ type DataTopic struct {
 	// (0: not set, the node's defaults).
 	RetentionMs    int64
 	RetentionBytes int64
-	// Compact sets cleanup.policy=compact: the topic keeps every record whatever its
-	// retention says, and DeleteRecords is refused (POLICY_VIOLATION).
-	Compact bool
+	// Compact sets cleanup.policy=compact: the cleaner keeps the latest record of each
+	// key, retention removes nothing, and DeleteRecords is refused (POLICY_VIOLATION).
+	// Records take their keys from Keys of them (compaction.go); DirtyRatio and
+	// DeleteRetentionMs are min.cleanable.dirty.ratio and delete.retention.ms.
+	Compact           bool
+	Keys              int
+	DirtyRatio        float64
+	DeleteRetentionMs int64
 	// LogAppendTime sets message.timestamp.type=LogAppendTime (timestamps.go).
 	LogAppendTime bool
 }
@@ -178,7 +183,7 @@ func (d *DataConfig) String() string {
 			fmt.Fprintf(&b, " retention.bytes=%d", t.RetentionBytes)
 		}
 		if t.Compact {
-			b.WriteString(" cleanup.policy=compact")
+			b.WriteString(" cleanup.policy=compact" + t.compactionString())
 		}
 		if t.LogAppendTime {
 			b.WriteString(" message.timestamp.type=LogAppendTime")

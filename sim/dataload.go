@@ -535,6 +535,10 @@ func (d *dataWorkload) finalRead(tp TopicPartition, pos, target int64, done func
 			d.finalReads[tp] = append(d.finalReads[tp], r)
 			next = r.Offset + 1
 		}
+		if op.Next > next {
+			// Batches that compaction emptied end the read: read on after them.
+			next = min(op.Next, target)
+		}
 		if next == pos && pos < target {
 			// Nothing came back below the target: let the fetch wait and try again.
 			c.later(dataBackoff, func() { d.finalRead(tp, pos, target, done) })

@@ -126,9 +126,11 @@ type Op struct {
 	// LeaderEpoch is the leader epoch a read carried (-1: none).
 	LeaderEpoch int32
 	// HW and Records are what a fetch answered: the high watermark and the records at or
-	// after the fetch offset.
+	// after the fetch offset. Next is the offset after its last whole batch: past
+	// batches compaction emptied, which hold no record.
 	HW      int64
 	Records []LogRecord
+	Next    int64
 
 	// Group operations: the group, the member and its generation, what a join ended with,
 	// what a commit wrote or an offset fetch read.

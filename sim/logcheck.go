@@ -125,6 +125,13 @@ type LogHistory struct {
 	// Declared holds, per partition, the offset ranges [from, to) a leader declared lost
 	// (see "fenced" above).
 	Declared map[string][][2]int64
+	// Compacted holds the compacted partitions (compactcheck.go); FinalAt is when the
+	// final reads had all returned.
+	Compacted map[string]CompactedPartition
+	FinalAt   int64
+	// CompactedAway is set by the checker: the acknowledged records missing from final
+	// reads that the cleaner removed.
+	CompactedAway int
 }
 
 // LogDelete is one DeleteRecords that may have taken effect: below Offset, or below
@@ -175,6 +182,7 @@ func CheckLog(h *LogHistory) []LogViolation {
 	c.fenced()
 	c.lostAndReordered()
 	c.torn()
+	c.compactedReads()
 	c.phantoms()
 	c.watermarks()
 	c.earliest()
@@ -192,6 +200,8 @@ type logChecker struct {
 	kinds map[string]int
 	// fencedAt maps partition -> offsets the final read found fenced.
 	fencedAt map[string]map[int64]bool
+	// compactedLogs indexes the compacted partitions, built at first use.
+	compactedLogs map[string]*compactedLog
 }
 
 func (c *logChecker) report(kind, partition, format string, args ...any) {
@@ -265,6 +275,10 @@ func (c *logChecker) readsAgree() {
 // watermark.
 func (c *logChecker) dense() {
 	for _, p := range sortedKeys(c.h.Final) {
+		if _, ok := c.h.Compacted[p]; ok {
+			c.denseCompacted(p)
+			continue
+		}
 		recs := c.h.Final[p]
 		start := c.h.Start[p]
 		for i, r := range recs {
@@ -299,6 +313,11 @@ func (c *logChecker) lostAndReordered() {
 		switch {
 		case !ok && !p.Weak && c.deletedBelowStart(p):
 			// Deleted by retention or DeleteRecords; its reads are still checked.
+			if p.Offset >= 0 {
+				byPartition[p.Partition] = append(byPartition[p.Partition], p)
+			}
+		case !ok && !p.Weak && c.compactedAway(p):
+			c.h.CompactedAway++
 			if p.Offset >= 0 {
 				byPartition[p.Partition] = append(byPartition[p.Partition], p)
 			}
@@ -377,6 +396,9 @@ func (c *logChecker) finalOffset(partition, value string) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
+	if _, ok := c.h.Compacted[partition]; ok {
+		return c.finalOffsetCompacted(partition, value, off)
+	}
 	// where holds every read; the final read is dense, so an offset below its end is in
 	// it exactly when some read agreed with it (readsAgree passed).
 	recs := c.h.Final[partition]
@@ -442,11 +464,56 @@ func (c *logChecker) torn() {
 				}
 			}
 		}
-		if present != 0 && present+deleted != len(recs) && !c.fencedPart(recs, base) {
-			c.report("torn", k.partition, "only %d of the %d records of batch %d are in the final read", present, len(recs), k.batch)
+		if present != 0 && present+deleted != len(recs) && !c.fencedPart(recs, base) && !c.compactedPart(recs, base) {
+			c.report("torn", k.partition, "only %d of the %d records of batch %d are in the final read%s", present, len(recs), k.batch, c.compactedWhy(recs, base))
 			return
 		}
 	}
+}
+
+// compactedAway reports whether an acknowledged record missing from the final read of a
+// compacted partition may have been removed by its cleaner.
+func (c *logChecker) compactedAway(p *LogProduce) bool {
+	cl := c.compacted(p.Partition)
+	if cl == nil {
+		return false
+	}
+	ok, _ := cl.mayLack(p.Value, p.Offset, c.h.FinalAt)
+	return ok
+}
+
+// compactedPart reports whether the records of a batch (based at base) that the final
+// read of a compacted partition lacks may have been removed by its cleaner.
+func (c *logChecker) compactedPart(recs []*LogProduce, base int64) bool {
+	cl := c.compacted(recs[0].Partition)
+	if cl == nil {
+		return false
+	}
+	for _, p := range recs {
+		if _, ok := c.finalOffset(p.Partition, p.Value); !ok {
+			if may, _ := cl.mayLack(p.Value, base+int64(p.Index), c.h.FinalAt); !may {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// compactedWhy says why the cleaner could not have removed the first record of a batch
+// the final read of a compacted partition lacks ("" on other partitions).
+func (c *logChecker) compactedWhy(recs []*LogProduce, base int64) string {
+	cl := c.compacted(recs[0].Partition)
+	if cl == nil {
+		return ""
+	}
+	for _, p := range recs {
+		if _, ok := c.finalOffset(p.Partition, p.Value); !ok {
+			if may, why := cl.mayLack(p.Value, base+int64(p.Index), c.h.FinalAt); !may {
+				return fmt.Sprintf(": %q at offset %d (key %s) cannot have been compacted away: %s", p.Value, base+int64(p.Index), compactKey(p.Value, cl.spec.Keys), why)
+			}
+		}
+	}
+	return ""
 }
 
 // fencedPart reports whether the records of a batch (based at base in the final read)

@@ -645,6 +645,21 @@ func (m *member) poll(round uint64) {
 			})
 			return
 		}
+		if op.Outcome == OK && len(op.Records) == 0 && op.Next > from {
+			// Only batches compaction emptied: the position moves past them.
+			w.cov.Inc("group:empty-batches-skipped")
+			c.later(0, func() {
+				if w.failure != nil || w.phase == phaseEnd {
+					return
+				}
+				m.g.process(tp, span{from, op.Next})
+				if m.active(round) {
+					m.pos[tp] = op.Next
+				}
+				m.commit(round, gen, memberID, []PartitionOffset{{tp, op.Next}}, w.now+int64(2*w.requestTimeout()), func() { m.poll(round) })
+			})
+			return
+		}
 		if op.Outcome != OK || len(op.Records) == 0 {
 			if !m.active(round) {
 				return
@@ -670,6 +685,12 @@ func (m *member) poll(round uint64) {
 			return
 		}
 		first, last := op.Records[0].Offset, op.Records[len(op.Records)-1].Offset
+		end := max(last+1, op.Next)
+		if t, _ := w.cfg.Data.topic(tp.Topic); t.Compact {
+			// The records between the position and the first one read were compacted
+			// away: the consumer saw all there is of them.
+			first = from
+		}
 		// Processing takes a while, and a rebalance may complete meanwhile: what was
 		// processed is committed with the generation it was fetched in, as consumers
 		// that commit on revocation do. The coordinator must refuse it once the group
@@ -678,11 +699,11 @@ func (m *member) poll(round uint64) {
 			if w.failure != nil || w.phase == phaseEnd {
 				return
 			}
-			m.g.process(tp, span{first, last + 1})
+			m.g.process(tp, span{first, end})
 			if m.active(round) {
-				m.pos[tp] = last + 1
+				m.pos[tp] = end
 			}
-			m.commit(round, gen, memberID, []PartitionOffset{{tp, last + 1}}, w.now+int64(2*w.requestTimeout()), func() { m.poll(round) })
+			m.commit(round, gen, memberID, []PartitionOffset{{tp, end}}, w.now+int64(2*w.requestTimeout()), func() { m.poll(round) })
 		})
 	})
 }

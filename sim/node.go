@@ -510,6 +510,7 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		QuorumSnapshotChunkBytes: c.QuorumSnapshotChunkBytes,
 		MessageBytesMax:          c.Wide.MessageBytesMax,
 		RetentionCheckInterval:   c.Wide.RetentionCheck,
+		CleanerBackoff:           c.Wide.CleanerBackoff,
 	}
 }
 

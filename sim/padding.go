@@ -26,9 +26,14 @@ const largeRecordBytes = 4 << 10
 // batchOverheadBytes is about what a record adds to a batch beyond its key.
 const batchOverheadBytes = 40
 
-// records makes the records of a batch of values, with their padding.
-func (p *producer) records(values []string) []kmsg.Record {
+// records makes the records of a batch of values to topic, with their padding: in the
+// key, or on a compacted topic, whose keys are the cleaner's, in a header.
+func (p *producer) records(topic string, values []string) []kmsg.Record {
 	recs := valuesOf(values)
+	t, _ := p.c.w.cfg.Data.topic(topic)
+	if t.Compact {
+		shapeCompacted(t, recs, values)
+	}
 	limit := p.spec.ValueBytesMax
 	if limit <= 0 || p.padded >= paddingBudget {
 		return recs
@@ -58,7 +63,11 @@ func (p *producer) records(values []string) []kmsg.Record {
 	}
 	for i, v := range values {
 		off := int(xxhash.Sum64String(v) % uint64(len(buf)-sizes[i]+1))
-		recs[i].Key = buf[off : off+sizes[i]]
+		if t.Compact {
+			recs[i].Headers = append(recs[i].Headers, kmsg.Header{Key: "pad", Value: buf[off : off+sizes[i]]})
+		} else {
+			recs[i].Key = buf[off : off+sizes[i]]
+		}
 		p.padded += sizes[i]
 		if sizes[i] >= largeRecordBytes {
 			p.large = true

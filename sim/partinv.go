@@ -612,12 +612,12 @@ func (c *checkers) compareReplica(n *simNode, r ReplicaView, tp TopicPartition, 
 			w.fail("replicas", n.spec.ID, "reading %s [%d, %d) back from node %d's disk: %v", tp, at, r.HW, n.spec.ID, done.Err)
 			return false
 		}
-		recs, _, err := w.decodeRecords(done.Data, at)
+		recs, next, err := w.decodeRecords(done.Data, at)
 		if err != nil {
 			w.fail("replicas", n.spec.ID, "node %d's copy of %s: %v", n.spec.ID, tp, err)
 			return false
 		}
-		if len(recs) == 0 {
+		if next <= at {
 			return true
 		}
 		for _, rec := range recs {
@@ -629,7 +629,7 @@ func (c *checkers) compareReplica(n *simNode, r ReplicaView, tp TopicPartition, 
 				return false
 			}
 		}
-		at = recs[len(recs)-1].Offset + 1
+		at = next
 	}
 	return true
 }

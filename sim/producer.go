@@ -294,7 +294,7 @@ func (p *producer) attempt(pp *prodPart, b *prodBatch, leader int32) {
 		if p.spec.Idempotent {
 			spec.ProducerID, spec.ProducerEpoch, spec.BaseSequence = b.op.Producer, b.op.Epoch, b.op.Sequence
 		}
-		batch, err := w.buildRecords(spec, p.records(b.op.Values))
+		batch, err := w.buildRecords(spec, p.records(pp.tp.Topic, b.op.Values))
 		if err != nil {
 			w.fail("client", -1, "client %d cannot build a batch: %v", c.id, err)
 			return

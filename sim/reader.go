@@ -100,6 +100,7 @@ func (r *reader) read(st *Step, turn bool) {
 				if n := len(op.Records); n > 0 {
 					r.pos[tp] = op.Records[n-1].Offset + 1
 				}
+				r.pos[tp] = max(r.pos[tp], op.Next)
 			} else if op.Code == errOffsetOutOfRange {
 				r.pos[tp] = 0
 				if c.w.cfg.Data.mayDelete(tp.Topic) {
@@ -225,14 +226,18 @@ func (c *Client) fetchAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err 
 		return
 	}
 	w.checkTimestamps(tp, part.RecordBatches)
-	recs, _, derr := w.decodeRecords(part.RecordBatches, op.Offset)
+	recs, next, derr := w.decodeRecords(part.RecordBatches, op.Offset)
 	if derr != nil {
 		w.fail("client", op.Node, "client %d: node %d served %s/%d at %d: %v", c.id, op.Node, tp.Topic, tp.Partition, op.Offset, derr)
 		return
 	}
 	op.HW = part.HighWatermark
 	op.Records = recs
+	op.Next = next
 	w.cov.Inc("fetch:ok")
+	if len(recs) == 0 && next > op.Offset {
+		w.cov.Inc("fetch:only-empty-batches")
+	}
 	if len(recs) > 0 {
 		w.cov.Inc("fetch:records")
 	}

@@ -58,7 +58,7 @@ func (w *World) checkTimestamps(tp TopicPartition, batches []byte) {
 		if err != nil || !it.Next() {
 			return nil // the decode that follows reports bad bytes
 		}
-		if want, ok := w.data.appendTimes[string(it.Record().Value)]; ok && want != h.MaxTimestamp {
+		if want, ok := w.data.appendTimes[recordName(it.Record())]; ok && want != h.MaxTimestamp {
 			w.fail("timestamps", -1, "%s: the batch at offset %d holds LogAppendTime %d, but its produce was answered %d",
 				tp, h.BaseOffset, h.MaxTimestamp, want)
 		} else if ok {

@@ -38,6 +38,8 @@ import (
 type WideConfig struct {
 	// RetentionCheck is log.retention.check.interval.ms (0: the node's default).
 	RetentionCheck time.Duration
+	// CleanerBackoff is log.cleaner.backoff.ms (0: the node's default, 15 s).
+	CleanerBackoff time.Duration
 	// MessageBytesMax is the brokers' message.max.bytes (0: Kafka's default).
 	MessageBytesMax int32
 	// FaultSwarm and WorkloadSwarm say how the seed switched whole kinds on and off:
@@ -83,6 +85,7 @@ func drawWide(seed uint64, c *Config) {
 			}
 		}
 		drawTimestampTypes(rng, c)
+		drawCompaction(seed, c)
 	}
 	if f := &c.Faults; f.DiskEIO && rng.IntN(100) < 40 {
 		// Failed syncs often enough that nodes recover from them.
@@ -448,6 +451,9 @@ func (c *Config) wideString() string {
 	if wc.RetentionCheck > 0 {
 		fmt.Fprintf(&b, "; retention checked every %v", wc.RetentionCheck)
 	}
+	if wc.CleanerBackoff > 0 {
+		fmt.Fprintf(&b, "; cleaner backoff %v", wc.CleanerBackoff)
+	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "swarm: faults %s, workload %s", orDash(wc.FaultSwarm), orDash(wc.WorkloadSwarm))
 	if wc.Wide {
@@ -478,7 +484,9 @@ func codecName(c record.Codec) string { return strings.ToLower(c.String()) }
 func topicConfigs(t DataTopic) []kmsg.CreateTopicsRequestTopicConfig {
 	var out []kmsg.CreateTopicsRequestTopicConfig
 	if t.Compact {
-		out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "cleanup.policy", Value: kmsg.StringPtr("compact")})
+		out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "cleanup.policy", Value: kmsg.StringPtr("compact")},
+			kmsg.CreateTopicsRequestTopicConfig{Name: "min.cleanable.dirty.ratio", Value: kmsg.StringPtr(strconv.FormatFloat(t.DirtyRatio, 'g', -1, 64))},
+			kmsg.CreateTopicsRequestTopicConfig{Name: "delete.retention.ms", Value: kmsg.StringPtr(strconv.FormatInt(t.DeleteRetentionMs, 10))})
 	}
 	if t.LogAppendTime {
 		out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "message.timestamp.type", Value: kmsg.StringPtr("LogAppendTime")})

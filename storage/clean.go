@@ -358,6 +358,7 @@ type runWriter struct {
 	gapFrom  int64
 	gapEpoch int32
 	gapTime  int64
+	gapStamp bool // the batches were stamped with the log append time
 	written  int64 // bytes of the file written
 	kept     []byte
 	empty    []byte
@@ -370,13 +371,14 @@ func (w *runWriter) batch(h record.Header, batch []byte) error {
 	}
 	w.kept = kept[:0]
 	if len(kept) == 0 {
-		if w.gap && w.gapEpoch != h.PartitionLeaderEpoch {
+		stamped := h.Attributes&record.AttrLogAppendTime != 0
+		if w.gap && (w.gapEpoch != h.PartitionLeaderEpoch || w.gapStamp != stamped) {
 			if err := w.flushGap(h.BaseOffset); err != nil {
 				return err
 			}
 		}
 		if !w.gap {
-			w.gap, w.gapFrom, w.gapEpoch, w.gapTime = true, h.BaseOffset, h.PartitionLeaderEpoch, h.MaxTimestamp
+			w.gap, w.gapFrom, w.gapEpoch, w.gapTime, w.gapStamp = true, h.BaseOffset, h.PartitionLeaderEpoch, h.MaxTimestamp, stamped
 		}
 		w.gapTime = max(w.gapTime, h.MaxTimestamp)
 		return nil
@@ -392,7 +394,7 @@ func (w *runWriter) flushGap(next int64) error {
 		return nil
 	}
 	w.gap = false
-	w.empty = record.AppendEmpty(w.empty[:0], w.gapFrom, next, w.gapEpoch, w.gapTime)
+	w.empty = record.AppendEmpty(w.empty[:0], w.gapFrom, next, w.gapEpoch, w.gapTime, w.gapStamp)
 	return w.write(w.empty)
 }
 

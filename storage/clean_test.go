@@ -154,6 +154,28 @@ func TestCleanKeepsLatestOfEachKey(t *testing.T) {
 	}
 	got := readKeyed(t, l)
 	checkCompacted(t, got, written, false)
+	// A read at any offset starts with the batch holding it; an empty run that holds it
+	// starts there, as a follower whose log ends there needs.
+	empties := 0
+	for o := l.StartOffset(); o < l.EndOffset(); o++ {
+		b, err := l.Read(o, l.EndOffset(), 1)
+		if err != nil {
+			t.Fatalf("read at %d: %v", o, err)
+		}
+		h, _ := record.ParseHeader(b)
+		if h.BaseOffset > o || h.NextOffset() <= o || h.IsEmptyRun() && h.BaseOffset != o {
+			t.Fatalf("read at %d starts with batch [%d, %d) (empty run %v)", o, h.BaseOffset, h.NextOffset(), h.IsEmptyRun())
+		}
+		if _, err := record.Check(b[:h.Size()]); err != nil {
+			t.Fatalf("read at %d: %v", o, err)
+		}
+		if h.IsEmptyRun() {
+			empties++
+		}
+	}
+	if empties == 0 {
+		t.Fatal("no read met a run of compacted offsets")
+	}
 	// Only the latest of each key, and the last (active) segment's records, are left.
 	if want := 30; len(got) > want+len(written)/10 {
 		t.Fatalf("%d records left of %d", len(got), len(written))

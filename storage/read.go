@@ -177,7 +177,7 @@ func (l *Log) read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
 			}
 			// Return the batches before the bad one; a read starting at it fails and
 			// names its offset.
-			return out[:start+consumed], nil
+			return trimEmptyRun(out[:start+consumed], offset), nil
 		}
 		out = out[:start+consumed]
 		if stop || pos+int64(consumed) < s.sizeBytes {
@@ -187,7 +187,18 @@ func (l *Log) read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
 			break // a fence follows: the next read starting there gets the error
 		}
 	}
-	return out, nil
+	return trimEmptyRun(out, offset), nil
+}
+
+// trimEmptyRun makes a first batch that compaction emptied (record.AppendEmpty), and
+// that holds offset past its start, begin at offset: one such batch covers the offsets
+// of many batches that went, and a follower whose log ends among them must get a batch
+// that starts at its end.
+func trimEmptyRun(out []byte, offset int64) []byte {
+	if h, err := record.ParseHeader(out); err == nil && h.IsEmptyRun() && h.BaseOffset < offset && len(out) >= h.Size() {
+		record.TrimEmpty(out, offset)
+	}
+	return out
 }
 
 // checkReadBatches validates the batches in buf, read from s at filePos, and returns how

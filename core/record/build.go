@@ -214,8 +214,9 @@ func Retained(dst, orig []byte, records []byte, count int32) []byte {
 // AppendEmpty appends to dst a batch without records covering the offsets [base, next),
 // which compaction emptied: it keeps a log's offsets dense where whole batches went.
 // next-base-1 must fit the last offset delta (an int32). It carries no producer, and
-// maxTimestamp as both timestamps, so that a segment's newest timestamp stays what it was.
-func AppendEmpty(dst []byte, base, next int64, epoch int32, maxTimestamp int64) []byte {
+// maxTimestamp as both timestamps, so that a segment's newest timestamp stays what it was,
+// stamped by the log when logAppendTime is set, as the batches it replaces were.
+func AppendEmpty(dst []byte, base, next int64, epoch int32, maxTimestamp int64, logAppendTime bool) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, HeaderSize)...)
 	b := dst[start:]
@@ -223,6 +224,9 @@ func AppendEmpty(dst []byte, base, next int64, epoch int32, maxTimestamp int64) 
 	binary.BigEndian.PutUint32(b[8:], HeaderSize-lengthFieldEnd)
 	binary.BigEndian.PutUint32(b[epochPos:], uint32(epoch))
 	b[magicPos] = MagicV2
+	if logAppendTime {
+		binary.BigEndian.PutUint16(b[attributesPos:], AttrLogAppendTime)
+	}
 	binary.BigEndian.PutUint32(b[lastDeltaPos:], uint32(next-base-1))
 	binary.BigEndian.PutUint64(b[firstTSPos:], uint64(maxTimestamp))
 	binary.BigEndian.PutUint64(b[maxTSPos:], uint64(maxTimestamp))
@@ -231,4 +235,21 @@ func AppendEmpty(dst []byte, base, next int64, epoch int32, maxTimestamp int64) 
 	binary.BigEndian.PutUint32(b[baseSeqPos:], math.MaxUint32)
 	SetCRC(b)
 	return dst
+}
+
+// TrimEmpty makes the batch at the start of b, which must be one AppendEmpty made,
+// start at from instead, within its offsets: a reader of an offset inside a run of
+// compacted offsets gets a batch that begins where it asked (a follower appends
+// batches only at its log end).
+func TrimEmpty(b []byte, from int64) {
+	next := int64(binary.BigEndian.Uint64(b[0:])) + int64(binary.BigEndian.Uint32(b[lastDeltaPos:])) + 1
+	binary.BigEndian.PutUint64(b[0:], uint64(from))
+	binary.BigEndian.PutUint32(b[lastDeltaPos:], uint32(next-from-1))
+	SetCRC(b)
+}
+
+// IsEmptyRun reports whether h is a batch AppendEmpty made: no records, no producer,
+// nothing but its header.
+func (h Header) IsEmptyRun() bool {
+	return h.RecordCount == 0 && h.ProducerID < 0 && h.Size() == HeaderSize
 }
