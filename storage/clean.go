@@ -358,7 +358,7 @@ type runWriter struct {
 	gapFrom  int64
 	gapEpoch int32
 	gapTime  int64
-	gapStamp bool // the batches were stamped with the log append time
+	gapStamp bool  // the batches were stamped with the log append time
 	written  int64 // bytes of the file written
 	kept     []byte
 	empty    []byte
