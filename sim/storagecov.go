@@ -10,7 +10,7 @@ import (
 
 // Coverage of what the disk executor's ops did to segments: a roll, retention or
 // DeleteRecords deleting whole segments, a truncation removing whole segments (a
-// Truncate, or a Reset of a log of several segments). Each counts as storage:NAME, and
+// Truncate, or a Reset of a log of several segments), a cleaning pass merging segments. Each counts as storage:NAME, and
 // by the log's kind as storage:NAME:data, storage:NAME:offsets or
 // storage:NAME:metadata.
 
@@ -54,7 +54,7 @@ func (c *countingExecutor) DoAll(ops []disk.Op) []disk.Done {
 	logs := c.touched[:0]
 	for _, op := range ops {
 		switch op.Kind {
-		case disk.Append, disk.Truncate, disk.Retain, disk.DeleteBelow, disk.Reset:
+		case disk.Append, disk.Truncate, disk.Retain, disk.DeleteBelow, disk.Reset, disk.Clean:
 		default:
 			continue
 		}
@@ -92,6 +92,9 @@ func (c *countingExecutor) count(id disk.LogID, kinds uint64, before, after disk
 	}
 	if has(disk.Retain) && after.FirstBase > before.FirstBase {
 		inc("retention-deleted-segments")
+	}
+	if has(disk.Clean) && after.Segments < before.Segments && after.EndOffset == before.EndOffset {
+		inc("clean-merged-segments")
 	}
 	if has(disk.DeleteBelow) && after.StartOffset > before.StartOffset {
 		inc("delete-below")

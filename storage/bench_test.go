@@ -1,10 +1,15 @@
 package storage
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/seedlog/seedlog/core/compact"
 	"github.com/seedlog/seedlog/core/record"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -89,6 +94,107 @@ func BenchmarkAppendSync(b *testing.B) {
 		b.StopTimer()
 		if err := f.Close(); err != nil {
 			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkClean measures a compaction pass over a log of keyed records of which one in
+// ten is the latest of its key (each key written ten times), against copying the same
+// segment files (read, write, fsync). The log is 64 MiB, or SEEDLOG_BENCH_CLEAN_MB; its
+// segments are 128 MiB at most. Each iteration cleans a fresh copy; only the pass is
+// timed. map-bytes is what the pass's offset map grew to (within
+// log.cleaner.dedupe.buffer.size), the bulk of its memory; B/op is all it allocated.
+func BenchmarkClean(b *testing.B) {
+	logBytes := int64(64 << 20)
+	if mb, err := strconv.Atoi(os.Getenv("SEEDLOG_BENCH_CLEAN_MB")); err == nil && mb > 0 {
+		logBytes = int64(mb) << 20
+	}
+	cfg := LogConfig{SegmentBytesMax: 128 << 20}
+	template := b.TempDir()
+	l := mustOpen(b, NewOSFS(template), "p0", cfg)
+	const perBatch, valueBytes = 100, 100
+	records := logBytes / (valueBytes + 30)
+	keys := records / 10
+	value := make([]byte, valueBytes)
+	recs := make([]kmsg.Record, perBatch)
+	for n := int64(0); n < records; n += perBatch {
+		for i := range recs {
+			recs[i] = kmsg.Record{Key: fmt.Appendf(nil, "key-%09d", (n+int64(i))%keys), Value: value}
+		}
+		batch, err := record.Build(record.Spec{BaseOffset: l.EndOffset(), FirstTimestamp: 1_700_000_000_000}.NoProducer(), recs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Append(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// A last small segment to be the active one, never cleaned.
+	l.cfg.SegmentBytesMax = 1
+	batch, _ := record.Build(record.Spec{BaseOffset: l.EndOffset()}.NoProducer(), recs[:1])
+	if err := errors.Join(l.Append(batch), l.Sync(), l.Close()); err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	entries, _ := os.ReadDir(filepath.Join(template, "p0"))
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), LogFileSuffix) {
+			size += info.Size()
+		}
+	}
+	fresh := func(b *testing.B) string {
+		b.StopTimer()
+		defer b.StartTimer()
+		dir := b.TempDir()
+		if err := os.CopyFS(filepath.Join(dir, "p0"), os.DirFS(filepath.Join(template, "p0"))); err != nil {
+			b.Fatal(err)
+		}
+		return dir
+	}
+	b.Run("clean", func(b *testing.B) {
+		b.SetBytes(size)
+		b.ReportAllocs()
+		var rep CleanReport
+		var mapBytes int
+		for range b.N {
+			l := mustOpen(b, NewOSFS(fresh(b)), "p0", cfg)
+			var err error
+			if rep, err = l.Clean(l.EndOffset(), compact.Policy{NowMs: 1_700_000_000_000, DirtyRatioMin: 0.5, LagMaxMs: -1}); err != nil || !rep.Cleaned {
+				b.Fatalf("clean: %+v %v", rep, err)
+			}
+			b.StopTimer()
+			mapBytes = l.offsetMap.SizeBytes()
+			if err := l.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(mapBytes), "map-bytes")
+		b.ReportMetric(float64(rep.BytesOut)/float64(rep.BytesIn), "out/in")
+	})
+	b.Run("copy", func(b *testing.B) {
+		b.SetBytes(size)
+		for range b.N {
+			dir := fresh(b)
+			for _, e := range entries {
+				if !strings.HasSuffix(e.Name(), LogFileSuffix) {
+					continue
+				}
+				data, err := os.ReadFile(filepath.Join(dir, "p0", e.Name()))
+				if err != nil {
+					b.Fatal(err)
+				}
+				f, err := os.Create(filepath.Join(dir, "p0", e.Name()+".copy"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := f.Write(data); err != nil {
+					b.Fatal(err)
+				}
+				if err := errors.Join(f.Sync(), f.Close()); err != nil {
+					b.Fatal(err)
+				}
+			}
 		}
 	})
 }

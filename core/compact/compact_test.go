@@ -101,6 +101,25 @@ func TestOffsetMap(t *testing.T) {
 	}
 }
 
+func TestOffsetMapGrows(t *testing.T) {
+	m := NewOffsetMap(64 << 20)
+	first := m.SizeBytes()
+	const n = 200_000
+	for i := range n {
+		if !m.Put(fmt.Appendf(nil, "key-%d", i), int64(i)) {
+			t.Fatalf("key %d refused", i)
+		}
+	}
+	if m.SizeBytes() <= first || m.SizeBytes() > 64<<20 {
+		t.Fatalf("map of %d bytes after %d keys (started at %d)", m.SizeBytes(), n, first)
+	}
+	for i := range n {
+		if got, ok := m.Get(fmt.Appendf(nil, "key-%d", i)); !ok || got != int64(i) {
+			t.Fatalf("key-%d = %d %v after growing", i, got, ok)
+		}
+	}
+}
+
 func TestPasses(t *testing.T) {
 	var ps Passes
 	ps = ps.Add(10, 100, 0)

@@ -14,6 +14,9 @@ type OffsetMap struct {
 	slots []byte
 	n     int // slots in use
 	limit int // slots that may be used: a load factor keeps probes short
+	// slotsMax is the budget in slots: the table starts small and doubles up to it, so
+	// that a log with few keys neither clears nor misses the cache over the whole budget.
+	slotsMax int
 }
 
 const (
@@ -23,19 +26,42 @@ const (
 	loadFactor = 0.9
 )
 
-// NewOffsetMap returns a map using at most budgetBytes (at least one slot's worth).
+// offsetMapSlotsFirst is the table's size before it grows.
+const offsetMapSlotsFirst = 1 << 14
+
+// NewOffsetMap returns a map using at most budgetBytes (at least two slots' worth).
 func NewOffsetMap(budgetBytes int64) *OffsetMap {
-	slots := max(budgetBytes/slotBytes, 2)
-	return &OffsetMap{slots: make([]byte, slots*slotBytes), limit: max(int(float64(slots)*loadFactor), 1)}
+	m := &OffsetMap{slotsMax: int(max(budgetBytes/slotBytes, 2))}
+	m.resize(min(m.slotsMax, offsetMapSlotsFirst))
+	return m
+}
+
+func (m *OffsetMap) resize(slots int) {
+	m.slots = make([]byte, slots*slotBytes)
+	m.limit = max(int(float64(slots)*loadFactor), 1)
 }
 
 // Full reports whether the map has no room for another key.
-func (m *OffsetMap) Full() bool { return m.n >= m.limit }
+func (m *OffsetMap) Full() bool { return m.n >= m.limit && len(m.slots)/slotBytes >= m.slotsMax }
+
+// grow doubles the table, up to the budget, and puts the keys back.
+func (m *OffsetMap) grow() {
+	old := m.slots
+	m.resize(min(2*len(old)/slotBytes, m.slotsMax))
+	for pos := 0; pos < len(old); pos += slotBytes {
+		if binary.BigEndian.Uint64(old[pos+digestBytes:]) == 0 {
+			continue
+		}
+		d := [digestBytes]byte(old[pos : pos+digestBytes])
+		i, _ := m.find(&d)
+		copy(m.slots[i:i+slotBytes], old[pos:pos+slotBytes])
+	}
+}
 
 // Len is the number of keys mapped.
 func (m *OffsetMap) Len() int { return m.n }
 
-// SizeBytes is the memory the map holds.
+// SizeBytes is the memory the map holds now (it grows up to its budget).
 func (m *OffsetMap) SizeBytes() int { return len(m.slots) }
 
 // Clear forgets every key and keeps the memory.
@@ -53,6 +79,10 @@ func (m *OffsetMap) Put(key []byte, offset int64) bool {
 	if !found {
 		if m.Full() {
 			return false
+		}
+		if m.n >= m.limit {
+			m.grow()
+			i, _ = m.find(&d)
 		}
 		copy(m.slots[i:], d[:])
 		m.n++
