@@ -14,6 +14,9 @@
 //	log-offsets-checkpoint           log start offset and recovery point
 //	leader-epoch-checkpoint          leader epoch cache (written by its owner)
 //	fenced-ranges, fenced-ranges.1   the fenced ranges, twice (only once there were any)
+//	cleaner-passes                   compaction's history (only once a pass ran)
+//	<base>-<end>.cleaning            a cleaned segment being written; removed by OpenLog
+//	<base>-<end>.swap                a cleaned segment written in full; OpenLog swaps it in
 //	*.tmp                            scratch of WriteFileAtomic; removed by OpenLog
 //
 // Segment files are named by their base offset in 20 decimal digits, as in Kafka. The
@@ -225,6 +228,48 @@
 // fences with the batches (one holding the truncation point is cut there, and the log
 // ends at that point with no batch); DeleteBelow cuts them at the new start;
 // TruncateFullyAndStartAt drops them all.
+//
+// # Compaction
+//
+// Log.Clean runs a pass of the log cleaner (cleanup.policy=compact; the decisions are
+// package core/compact's). It rewrites runs of consecutive closed segments below the
+// high watermark and the recovery point, each run into one segment named by the run's
+// first base offset. The records it keeps keep their offsets and their batches' base
+// offset, last offset delta, producer fields and leader epoch; a batch losing some
+// records is rebuilt around the rest (recompressed with its codec), one losing all goes,
+// except the last batch of each producer, kept without records so that its sequence
+// survives. Offsets whose batches all went are covered by batches without records or
+// producer (record.AppendEmpty), one per run of dropped batches and leader epoch, so a
+// cleaned segment's offsets are as dense as any other's and recovery, indexes and the
+// epoch history read it as before. A read at an offset inside such a batch gets it cut
+// to start there.
+//
+// A run is swapped in so that a crash leaves either all its old segments or the new one:
+//
+//  1. the new segment is written as <base>-<end>.cleaning (both offsets in 20 digits:
+//     the run covers [base, end)) and synced;
+//  2. it is renamed to <base>-<end>.swap and the directory synced: the commit point;
+//  3. the files of the old segments (<base>'s included) are removed, the directory
+//     synced;
+//  4. the swap file is renamed to <base>.log, its indexes written and synced, the
+//     directory synced.
+//
+// OpenLog removes *.cleaning files and finishes every swap it finds by redoing 3 and 4
+// (its index files are left for recovery to rebuild). Renames are atomic (see FS).
+//
+// cleaner-passes records where each pass ended and when it ran, the clock of the node
+// in ms: the offsets below the last end are clean, and a tombstone may go
+// delete.retention.ms after the pass that first cleaned it. A pass that removed the
+// tombstones of an earlier one marks it swept (time 0):
+//
+//	seedlog-cleaner-passes 1
+//	<end> <time>               one line per pass, ends rising, at most 64
+//	crc32c <8 lowercase hex digits: CRC-32C of the lines above, newlines included>
+//
+// A missing or garbled history is an empty one: the next pass cleans from the log start
+// and tombstones wait a full delete.retention.ms again. A truncation below the history's
+// end cuts it before returning, durably, and so does recovery, before anything is
+// appended: batches written again above the cut are never taken for clean.
 //
 // The controller quorum's log opens with LogConfig.NoFences: its owner recovers lost
 // entries from the other voters and needs its log to end where its last valid entry
