@@ -11,6 +11,7 @@ import (
 	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -183,6 +184,10 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 		Compact:         topicHasPolicy(im, tp.Topic, "compact"),
 		LogAppendTime:   topicString(im, tp.Topic, "message.timestamp.type") == "LogAppendTime",
 	}
+	st.Segments = disk.SegmentLimits{Bytes: topicOverride(im, tp.Topic, "segment.bytes"), AgeMs: topicOverride(im, tp.Topic, "segment.ms")}
+	if n.cfg.Plants.On(plant.TopicSegmentsIgnored) {
+		st.Segments = disk.SegmentLimits{}
+	}
 	if st.Compact {
 		st.Compaction = compact.Policy{
 			DirtyRatioMin:     topicFloat(im, tp.Topic, "min.cleanable.dirty.ratio"),
@@ -192,6 +197,17 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 		}
 	}
 	return st
+}
+
+// topicOverride resolves an integer topic config set for the topic or the cluster, 0
+// when only the table's default applies (the node's own setting stands then).
+func topicOverride(im metadata.Image, topic, key string) int64 {
+	v, src, ok := im.ResolveTopicConfig(topic, key)
+	if !ok || src == metadata.SourceDefault {
+		return 0
+	}
+	x, _ := strconv.ParseInt(v, 10, 64)
+	return max(x, 0)
 }
 
 // topicFloat resolves a decimal topic config (0 when it does not parse: the controller

@@ -9,6 +9,7 @@
 package diskexec
 
 import (
+	"time"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -372,6 +373,8 @@ func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fenc
 	case disk.CheckDamage:
 		found, err := l.CheckDamage(op.Offset)
 		return nil, 0, diskFences(found), err
+	case disk.SetSegments:
+		return nil, 0, nil, l.SetSegmentLimits(op.Segments.Bytes, time.Duration(op.Segments.AgeMs)*time.Millisecond)
 	case disk.Clean:
 		rep, err := l.Clean(op.MaxOffset, op.Compaction)
 		if errors.Is(err, storage.ErrDedupeBufferSmall) {

@@ -1,6 +1,9 @@
 package diskexec
 
-import "github.com/seedlog/seedlog/core/disk"
+import (
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/storage"
+)
 
 // Shape describes how a log lies in segments: enough for the simulator to count the
 // ops that rolled, deleted or truncated whole segments.
@@ -18,4 +21,13 @@ func (e *Executor) Shape(id disk.LogID) (Shape, bool) {
 		return Shape{}, false
 	}
 	return Shape{Segments: l.SegmentCount(), FirstBase: l.FirstBase(), StartOffset: l.StartOffset(), EndOffset: l.EndOffset()}, true
+}
+
+// Segments describes the segments of log id, oldest first; nil when the executor holds
+// no such log.
+func (e *Executor) Segments(id disk.LogID) []storage.SegmentInfo {
+	if l := e.logs[id]; l != nil {
+		return l.Segments()
+	}
+	return nil
 }

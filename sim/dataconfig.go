@@ -65,6 +65,9 @@ type DataTopic struct {
 	DeleteRetentionMs int64
 	// LogAppendTime sets message.timestamp.type=LogAppendTime (timestamps.go).
 	LogAppendTime bool
+	// SegmentBytes and SegmentMs are the topic's segment.bytes and segment.ms (0: not
+	// set, the node's log.segment.bytes and log.roll.ms; segments.go).
+	SegmentBytes, SegmentMs int64
 }
 
 // ProducerSpec is one producer's behaviour.
@@ -188,6 +191,7 @@ func (d *DataConfig) String() string {
 		if t.LogAppendTime {
 			b.WriteString(" message.timestamp.type=LogAppendTime")
 		}
+		b.WriteString(t.segmentsString())
 		b.WriteString(")")
 	}
 	flush := "sync"

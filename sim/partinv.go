@@ -584,7 +584,7 @@ func (c *checkers) checkReplicasAgree() bool {
 			if !ok || r.Closed || r.Loading || r.HW <= r.Start {
 				continue
 			}
-			if !c.compareReplica(n, r, tp, want) {
+			if !c.compareReplica(n, r, tp, want) || !c.checkTopicSegments(n, tp) {
 				return false
 			}
 			w.cov.Inc("check:replica-compared")

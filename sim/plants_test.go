@@ -54,6 +54,12 @@ import (
 //	                               the metadata log start), 391 (new)
 //	internal-topic-changeable      internal-topics (a delete or partition increase of
 //	                               __consumer_offsets succeeded), 1 (new; 105 of 300)
+//	cleaner-keeps-oldest           log-history (an acknowledged latest value of a key
+//	                               missing, no later one written), 8 (new; 56 of 300)
+//	tombstone-removed-at-once      log-history (a tombstone gone before
+//	                               delete.retention.ms), 8 (new; 30 of 300)
+//	topic-segments-ignored         segments (a closed segment of several batches above
+//	                               its topic's segment.bytes), 28 (new; 7 of 100)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -111,6 +117,9 @@ var plantCases = []struct {
 	{"log-append-time-ignored", []string{"timestamps"}, 50, false},
 	{"snapshot-during-install", []string{"invariant:quorum"}, 500, false},
 	{"internal-topic-changeable", []string{"internal-topics"}, 50, false},
+	{"cleaner-keeps-oldest", []string{"log-history", "linearizability"}, 50, false},
+	{"tombstone-removed-at-once", []string{"log-history"}, 50, false},
+	{"topic-segments-ignored", []string{"segments"}, 100, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

@@ -86,6 +86,7 @@ func drawWide(seed uint64, c *Config) {
 		}
 		drawTimestampTypes(rng, c)
 		drawCompaction(seed, c)
+		drawTopicSegments(seed, c)
 	}
 	if f := &c.Faults; f.DiskEIO && rng.IntN(100) < 40 {
 		// Failed syncs often enough that nodes recover from them.
@@ -499,6 +500,8 @@ func topicConfigs(t DataTopic) []kmsg.CreateTopicsRequestTopicConfig {
 	}
 	add("retention.ms", t.RetentionMs)
 	add("retention.bytes", t.RetentionBytes)
+	add("segment.bytes", t.SegmentBytes)
+	add("segment.ms", t.SegmentMs)
 	return out
 }
 

@@ -97,6 +97,8 @@ type SegmentInfo struct {
 	BaseOffset int64
 	NextOffset int64 // offset after the segment's last batch; BaseOffset when empty
 	SizeBytes  int64
+	// LastBatchBase is the base offset of its last batch: BaseOffset when it holds one.
+	LastBatchBase int64
 	// MaxTimestamp is the largest batch max timestamp in the segment, or -1 when no
 	// batch carries a non-negative one.
 	MaxTimestamp int64
@@ -116,6 +118,9 @@ type Log struct {
 	fsys FS
 	dir  string
 	cfg  LogConfig
+	// opened is the configuration the log was opened with: SetSegmentLimits' zeros
+	// take its limits back.
+	opened LogConfig
 	// scanningAtOpen: recovery is scanning segments (only the planted bug
 	// RecoverySkipsCRC looks at it).
 	scanningAtOpen bool
@@ -166,7 +171,7 @@ func (l *Log) Recovery() RecoveryReport { return l.recovery }
 func (l *Log) Segments() []SegmentInfo {
 	infos := make([]SegmentInfo, len(l.segments))
 	for i, s := range l.segments {
-		infos[i] = SegmentInfo{BaseOffset: s.base, NextOffset: s.next, SizeBytes: s.sizeBytes, MaxTimestamp: s.maxTimestamp}
+		infos[i] = SegmentInfo{BaseOffset: s.base, NextOffset: s.next, SizeBytes: s.sizeBytes, MaxTimestamp: s.maxTimestamp, LastBatchBase: s.lastBatchBase}
 	}
 	return infos
 }
@@ -200,6 +205,26 @@ func (l *Log) fail(err error) error {
 		l.failure = fmt.Errorf("%w: %s: %w", ErrLogFailed, l.dir, err)
 	}
 	return l.failure
+}
+
+// SetSegmentLimits changes when the log rolls a new segment (a topic's segment.bytes and
+// segment.ms): past bytes, or once a segment's records span age; zero takes back what
+// the log was opened with. Segments already written stay as they are.
+func (l *Log) SetSegmentLimits(bytes int64, age time.Duration) error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if bytes < 0 || bytes > math.MaxInt32 || age < 0 {
+		return fmt.Errorf("storage: segment limits %d bytes, %v outside [0, %d], [0, ∞)", bytes, age, math.MaxInt32)
+	}
+	l.cfg.SegmentBytesMax, l.cfg.SegmentAgeMax = l.opened.SegmentBytesMax, l.opened.SegmentAgeMax
+	if bytes > 0 {
+		l.cfg.SegmentBytesMax = bytes
+	}
+	if age > 0 {
+		l.cfg.SegmentAgeMax = age
+	}
+	return nil
 }
 
 // Append writes one or more whole batches at the end of the log. Every batch is

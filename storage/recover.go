@@ -87,7 +87,7 @@ func OpenLog(fsys FS, dir string, cfg LogConfig) (*Log, error) {
 	if err := ensureDir(fsys, dir); err != nil {
 		return nil, fmt.Errorf("storage: open log %s: %w", dir, err)
 	}
-	l := &Log{fsys: fsys, dir: dir, cfg: cfg, recovery: RecoveryReport{CutOffset: -1}}
+	l := &Log{fsys: fsys, dir: dir, cfg: cfg, opened: cfg, recovery: RecoveryReport{CutOffset: -1}}
 	if err := l.recover(); err != nil {
 		for _, s := range l.segments {
 			_ = s.closeFiles()

@@ -111,11 +111,14 @@ const (
 	// fails the op with Done.Corrupt, Done.Offset the damaged batch, and changes nothing.
 	// Durable when done.
 	Clean
+	// SetSegments makes Log roll its segments by Segments (a topic's segment.bytes and
+	// segment.ms); zero fields take the node's settings back. Nothing is written.
+	SetSegments
 )
 
 var kindNames = [...]string{"?", "append", "sync", "truncate", "reset", "delete-below", "read",
 	"write-file", "remove-file", "create-log", "delete-log", "leader-epochs", "find-time", "retain",
-	"check-damage", "skip", "clean"}
+	"check-damage", "skip", "clean", "set-segments"}
 
 // FenceKind says why a fenced range of a log has no readable batches.
 type FenceKind uint8
@@ -212,6 +215,15 @@ type Op struct {
 	Retention Retention
 	// Compaction is the policy of a Clean op.
 	Compaction compact.Policy
+	// Segments are the limits of a SetSegments op.
+	Segments SegmentLimits
+}
+
+// SegmentLimits say when a log rolls a new segment: past Bytes (segment.bytes), or once
+// its records span AgeMs (segment.ms, on their timestamps). Zero: the node's setting.
+type SegmentLimits struct {
+	Bytes int64
+	AgeMs int64
 }
 
 // Retention is the policy of a Retain op.

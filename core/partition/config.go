@@ -193,6 +193,9 @@ type State struct {
 	Compaction compact.Policy
 	// MessageBytesMax is max.message.bytes; zero takes MessageBytesMaxDefault.
 	MessageBytesMax int32
+	// Segments are the topic's segment.bytes and segment.ms, zero where the topic sets
+	// none (the node's log.segment.bytes and log.roll.ms apply).
+	Segments disk.SegmentLimits
 }
 
 func (s State) clone() State {

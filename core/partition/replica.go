@@ -83,6 +83,7 @@ type Replica struct {
 	retaining     bool
 	nextClean     int64
 	cleaning      bool
+	segments      disk.SegmentLimits // the limits the log was last told
 	cleanedTo     int64 // the log is compacted below this offset (as far as known)
 	nextAsyncSync int64
 
@@ -314,6 +315,11 @@ func (r *Replica) Update(now int64, s State) {
 		return
 	}
 	r.st = s.clone()
+	if r.st.Segments != r.segments {
+		// The log is opened with the node's limits: a topic's own go to it at once.
+		r.segments = r.st.Segments
+		r.emit(disk.Op{Kind: disk.SetSegments, Segments: r.segments}, pendingOp{})
+	}
 	if r.loading != nil {
 		return // applied when loading ends
 	}

@@ -86,6 +86,9 @@ const (
 	// TombstoneRemovedAtOnce: the log cleaner drops a tombstone in the pass that first
 	// cleans it, without waiting delete.retention.ms.
 	TombstoneRemovedAtOnce
+	// TopicSegmentsIgnored: a topic's segment.bytes and segment.ms are accepted and never
+	// reach its logs, which roll by the node's settings.
+	TopicSegmentsIgnored
 	numNames
 )
 
@@ -114,6 +117,7 @@ var names = [numNames]string{
 	InternalTopicChangeable:   "internal-topic-changeable",
 	CleanerKeepsOldest:        "cleaner-keeps-oldest",
 	TombstoneRemovedAtOnce:    "tombstone-removed-at-once",
+	TopicSegmentsIgnored:      "topic-segments-ignored",
 }
 
 func (n Name) String() string {

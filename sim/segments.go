@@ -1,0 +1,80 @@
+package sim
+
+import (
+	"strconv"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/diskexec"
+)
+
+// Topic-level segment limits: some data topics set segment.bytes or segment.ms, which
+// their logs must roll by instead of the node's log.segment.bytes and log.roll.ms. The
+// check (segments): every closed segment of such a topic's logs, on every broker, is at
+// most its segment.bytes unless it holds a single batch; and segment.ms rolls them at all.
+
+// streamSegments is the stream of the topic segment draws.
+const streamSegments = "topic-segments"
+
+// drawTopicSegments gives some data topics their own segment.bytes (1 to 8 KiB) or
+// segment.ms (0.2 to 3 s).
+func drawTopicSegments(seed uint64, c *Config) {
+	rng := Stream(seed, streamSegments, 0)
+	for i := range c.Data.Topics {
+		t := &c.Data.Topics[i]
+		if rng.IntN(100) < 30 {
+			t.SegmentBytes = int64(1<<10 + rng.IntN(7<<10))
+		}
+		if rng.IntN(100) < 20 {
+			t.SegmentMs = int64(200 + rng.IntN(2800))
+		}
+	}
+}
+
+// segmentsString renders a topic's segment limits for the configuration block.
+func (t DataTopic) segmentsString() string {
+	s := ""
+	if t.SegmentBytes > 0 {
+		s += " segment.bytes=" + strconv.FormatInt(t.SegmentBytes, 10)
+	}
+	if t.SegmentMs > 0 {
+		s += " segment.ms=" + strconv.FormatInt(t.SegmentMs, 10)
+	}
+	return s
+}
+
+// checkTopicSegments checks the closed segments of node n's copy of tp against its
+// topic's segment.bytes.
+func (c *checkers) checkTopicSegments(n *simNode, tp TopicPartition) bool {
+	w := c.w
+	t, ok := w.cfg.Data.topic(tp.Topic)
+	if !ok || t.SegmentBytes <= 0 {
+		return true
+	}
+	x := executorOf(n.exec)
+	if x == nil {
+		return true
+	}
+	segs := x.Segments(disk.PartitionLog(tp.Topic, tp.Partition))
+	for i, s := range segs[:max(len(segs)-1, 0)] {
+		if s.SizeBytes > t.SegmentBytes && s.LastBatchBase != s.BaseOffset {
+			w.fail("segments", n.spec.ID, "node %d's segment %d of %s (%d of %d) holds %d bytes in several batches, above the topic's segment.bytes %d",
+				n.spec.ID, s.BaseOffset, tp, i+1, len(segs), s.SizeBytes, t.SegmentBytes)
+			return false
+		}
+	}
+	if len(segs) > 1 {
+		w.cov.Inc("check:topic-segment-bytes")
+	}
+	return true
+}
+
+// executorOf returns the diskexec executor behind x, nil when there is none.
+func executorOf(x Executor) *diskexec.Executor {
+	switch e := x.(type) {
+	case *diskexec.Executor:
+		return e
+	case *countingExecutor:
+		return e.x
+	}
+	return nil
+}
