@@ -348,3 +348,18 @@ func FuzzDecodePasses(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseCleanName(f *testing.F) {
+	f.Add(cleanName(0, 10, swapSuffix))
+	f.Add(cleanName(12345, 99999999, cleaningSuffix))
+	f.Add("00000000000000000001-00000000000000000000.swap")
+	f.Fuzz(func(t *testing.T, name string) {
+		base, end, ok := parseCleanName(name, swapSuffix)
+		if !ok {
+			return
+		}
+		if base < 0 || end <= base || cleanName(base, end, swapSuffix) != name {
+			t.Fatalf("%q parsed as [%d, %d)", name, base, end)
+		}
+	})
+}

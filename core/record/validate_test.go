@@ -113,3 +113,55 @@ func TestValidateProduceDoesNotModify(t *testing.T) {
 		t.Fatal("ValidateProduce changed the batch")
 	}
 }
+
+func TestValidateCompactedProduceNeedsKeys(t *testing.T) {
+	for _, codec := range allCodecs {
+		keyed := mustBuild(t, Spec{Codec: codec}.NoProducer(), []kmsg.Record{{Key: []byte("k"), Value: []byte("v")}, {Key: []byte{}, Value: nil}})
+		if _, err := ValidateCompactedProduce(keyed, 1<<20); err != nil {
+			t.Fatalf("%s: keyed records (an empty key, a tombstone) refused: %v", codec, err)
+		}
+		keyless := mustBuild(t, Spec{Codec: codec}.NoProducer(), []kmsg.Record{{Key: []byte("k"), Value: []byte("v")}, {Value: []byte("v")}})
+		_, err := ValidateCompactedProduce(keyless, 1<<20)
+		if !errors.Is(err, ErrInvalidRecord) || ProduceErrorCode(err) != 87 {
+			t.Fatalf("%s: a record without a key: %v, want INVALID_RECORD", codec, err)
+		}
+		if _, err := ValidateProduce(keyless, 1<<20); err != nil {
+			t.Fatalf("%s: a plain topic refused a record without a key: %v", codec, err)
+		}
+	}
+}
+
+func TestRetainedAndEmptyBatches(t *testing.T) {
+	orig := mustBuild(t, Spec{BaseOffset: 100, ProducerID: 3, ProducerEpoch: 1, BaseSequence: 7}, []kmsg.Record{{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Value: []byte("2")}, {Key: []byte("c"), Value: []byte("3")}})
+	it, err := NewIter(orig, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []byte
+	for it.Next() {
+		if string(it.Record().Key) != "b" {
+			kept = append(kept, it.RecordBytes()...)
+		}
+	}
+	b := Retained(nil, orig, kept, 2)
+	h, err := Check(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.BaseOffset != 100 || h.LastOffsetDelta != 2 || h.RecordCount != 2 || h.ProducerID != 3 || h.BaseSequence != 7 {
+		t.Fatalf("retained header %+v", h)
+	}
+	recs, err := DecodeRecords(b, 1<<20)
+	if err != nil || len(recs) != 2 || recs[1].OffsetDelta != 2 || string(recs[1].Key) != "c" {
+		t.Fatalf("retained records %+v %v", recs, err)
+	}
+	e := AppendEmpty(nil, 50, 60, 4, 1234, true)
+	h, err = Check(e)
+	if err != nil || !h.IsEmptyRun() || h.BaseOffset != 50 || h.NextOffset() != 60 || h.PartitionLeaderEpoch != 4 || h.Attributes&AttrLogAppendTime == 0 {
+		t.Fatalf("empty batch %+v %v", h, err)
+	}
+	TrimEmpty(e, 57)
+	if h, err = Check(e); err != nil || h.BaseOffset != 57 || h.NextOffset() != 60 {
+		t.Fatalf("trimmed %+v %v", h, err)
+	}
+}
