@@ -168,7 +168,7 @@ func (c *logChecker) compactedReads() {
 	for i := range c.h.Fetches {
 		f := &c.h.Fetches[i]
 		cl := c.compacted(f.Partition)
-		if cl == nil || len(f.Records) < 2 {
+		if cl == nil {
 			continue
 		}
 		c.compactedGaps(cl, f.Partition, f.Records, f.Return, readName(f))
@@ -182,6 +182,9 @@ func (c *logChecker) compactedReads() {
 
 // compactedGaps checks one read: recs, returned at t.
 func (c *logChecker) compactedGaps(cl *compactedLog, part string, recs []LogRecord, t int64, name string) {
+	if len(recs) < 2 {
+		return
+	}
 	first, last := recs[0].Offset, recs[len(recs)-1].Offset
 	lo, _ := slices.BinarySearchFunc(cl.known, first, func(k knownRecord, o int64) int { return cmp.Compare(k.offset, o) })
 	j := 0
