@@ -241,3 +241,69 @@ func TestLogAppendTimeStampsTheBrokersTime(t *testing.T) {
 		t.Fatalf("record timestamp %v (type %d), want the broker's time between %v and %v", r.Timestamp, r.Attrs.TimestampType(), before, after)
 	}
 }
+
+// An idle group's committed offset survives while another group commits long enough
+// that __consumer_offsets (with small segments and an eager cleaner) is compacted over
+// and over, and a restart that loads the group back from the compacted log.
+func TestIdleGroupOffsetSurvivesCompaction(t *testing.T) {
+	c := newClusterWith(t, 1, clusterOpts{settings: map[string]string{
+		"default.replication.factor":   "1",
+		"min.insync.replicas":          "1",
+		"offsets.topic.num.partitions": "1",
+		"log.cleaner.backoff.ms":       "100",
+	}})
+	cl := c.client()
+	c.waitBrokers(cl, 1)
+	createWithConfigs(t, c, cl, "t", nil)
+	ctx := context.Background()
+	commit := func(group string, offset int64) bool {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Group, req.Generation = group, -1
+		req.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: offset}}}}
+		resp, err := req.RequestWith(ctx, cl)
+		return err == nil && resp.Topics[0].Partitions[0].ErrorCode == 0
+	}
+	fetch := func(group string) int64 {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Group = group
+		req.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{0}}}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Topics) == 0 {
+			return -2
+		}
+		return resp.Topics[0].Partitions[0].Offset
+	}
+	c.eventually(30*time.Second, "the idle group's commit", func() bool { return commit("idle", 42) })
+
+	alter := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	res := kmsg.NewIncrementalAlterConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, "__consumer_offsets"
+	for k, v := range map[string]string{"segment.bytes": "2048", "segment.ms": "100", "min.cleanable.dirty.ratio": "0.01"} {
+		res.Configs = append(res.Configs, kmsg.IncrementalAlterConfigsRequestResourceConfig{Name: k, Value: kmsg.StringPtr(v)})
+	}
+	alter.Resources = append(alter.Resources, res)
+	aresp, err := alter.RequestWith(ctx, cl)
+	if err != nil || aresp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("alter __consumer_offsets: %v %+v", err, aresp)
+	}
+	const commits = 2000
+	for i := range int64(commits) {
+		if !commit("busy", i) {
+			t.Fatalf("busy commit %d failed", i)
+		}
+	}
+	c.eventually(60*time.Second, "__consumer_offsets compacted", func() bool {
+		return len(readPartition(t, c.seeds(), "__consumer_offsets", 0)) < commits/10
+	})
+	if start := logStart(t, cl, "__consumer_offsets"); start != 0 {
+		t.Fatalf("__consumer_offsets starts at %d", start)
+	}
+	cl.Close()
+	c.stop(0)
+	c.start(0)
+	cl = c.client()
+	c.eventually(30*time.Second, "the offsets loaded back", func() bool { return fetch("busy") == commits-1 })
+	if got := fetch("idle"); got != 42 {
+		t.Fatalf("the idle group's offset reads back as %d after compaction and a restart, want 42", got)
+	}
+}
