@@ -255,7 +255,12 @@ func (l *offsetsLog) Load(now int64, batch func([]byte), done func(error)) {
 		done(group.ErrNotLeader)
 		return
 	}
-	l.loadFrom(r.r.Status().LogStartOffset, batch, done)
+	st := r.r.Status()
+	from := st.LogStartOffset
+	if l.n.cfg.Plants.On(plant.OffsetsLoadSkipsCleaned) {
+		from = max(from, st.CleanedTo)
+	}
+	l.loadFrom(from, batch, done)
 }
 
 func (l *offsetsLog) loadFrom(off int64, batch func([]byte), done func(error)) {

@@ -60,6 +60,8 @@ import (
 //	                               delete.retention.ms), 8 (new; 30 of 300)
 //	topic-segments-ignored         segments (a closed segment of several batches above
 //	                               its topic's segment.bytes), 28 (new; 7 of 100)
+//	offsets-load-skips-cleaned     linearizability (committed offsets of a group went
+//	                               back after its coordinator moved), 67 (new; 8 of 300)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -120,6 +122,7 @@ var plantCases = []struct {
 	{"cleaner-keeps-oldest", []string{"log-history", "linearizability"}, 50, false},
 	{"tombstone-removed-at-once", []string{"log-history"}, 50, false},
 	{"topic-segments-ignored", []string{"segments"}, 100, false},
+	{"offsets-load-skips-cleaned", []string{"linearizability", "groups", "invariant:groups"}, 200, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

@@ -84,7 +84,7 @@ type Replica struct {
 	nextClean     int64
 	cleaning      bool
 	segments      disk.SegmentLimits // the limits the log was last told
-	cleanedTo     int64 // the log is compacted below this offset (as far as known)
+	cleanedTo     int64              // the log is compacted below this offset (as far as known)
 	nextAsyncSync int64
 
 	out    Ready
@@ -628,7 +628,7 @@ func (r *Replica) Status() Status {
 		Epochs: slices.Clone([]disk.EpochEntry(r.epochs)), ISR: slices.Clone(r.st.ISR),
 		Loading: r.loading != nil, Producers: len(r.producers.m), Closed: r.closed,
 		Pending: r.pendingClients(), Fetches: r.consumerWait,
-		Fences: slices.Clone(r.fences), Repairs: r.repairs,
+		Fences: slices.Clone(r.fences), Repairs: r.repairs, CleanedTo: r.cleanedTo,
 	}
 	if l := r.lead; l != nil {
 		s.Resigning = l.resigning

@@ -174,6 +174,9 @@ type Status struct {
 	Pending   int
 	Fetches   int
 	Closed    bool
+	// CleanedTo is the offset below which the log cleaner compacted this replica's log,
+	// as far as its passes told (compacted topics).
+	CleanedTo int64
 	// Fences are the log's fenced ranges: FenceDamaged ones found damaged on this disk
 	// and not fetched back yet, FenceLost ones the partition declared lost.
 	Fences []disk.Fence

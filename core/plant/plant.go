@@ -89,6 +89,10 @@ const (
 	// TopicSegmentsIgnored: a topic's segment.bytes and segment.ms are accepted and never
 	// reach its logs, which roll by the node's settings.
 	TopicSegmentsIgnored
+	// OffsetsLoadSkipsCleaned: a group coordinator loads __consumer_offsets from the
+	// end of what the cleaner compacted, missing the commits and groups in the cleaned
+	// prefix.
+	OffsetsLoadSkipsCleaned
 	numNames
 )
 
@@ -118,6 +122,7 @@ var names = [numNames]string{
 	CleanerKeepsOldest:        "cleaner-keeps-oldest",
 	TombstoneRemovedAtOnce:    "tombstone-removed-at-once",
 	TopicSegmentsIgnored:      "topic-segments-ignored",
+	OffsetsLoadSkipsCleaned:   "offsets-load-skips-cleaned",
 }
 
 func (n Name) String() string {
