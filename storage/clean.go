@@ -134,9 +134,12 @@ type cleaner struct {
 
 func (c *cleaner) on(n plant.Name) bool { return c.l.cfg.Plants.On(n) }
 
-// eachBatch calls fn with every batch of s, checked (CRC included), in order.
+// eachBatch calls fn with every batch of s, checked as a read checks them: CRC, and
+// offsets running densely from the segment's base (the CRC does not cover a batch's base
+// offset).
 func (c *cleaner) eachBatch(s *segment, fn func(h record.Header, batch []byte) error) error {
 	buf := make([]byte, min(s.sizeBytes, cleanChunkBytes))
+	expected := s.base
 	var bufPos, n int64 // buf holds the file's bytes [bufPos, bufPos+n)
 	for pos := int64(0); pos < s.sizeBytes; {
 		if pos+record.HeaderSize > bufPos+n {
@@ -147,11 +150,11 @@ func (c *cleaner) eachBatch(s *segment, fn func(h record.Header, batch []byte) e
 			bufPos, n = pos, k
 		}
 		h, err := record.ParseHeader(buf[pos-bufPos:])
-		if err == nil && (h.Size() < record.HeaderSize || pos+int64(h.Size()) > s.sizeBytes) {
-			err = record.ErrCorrupt
+		if err == nil && (h.Size() < record.HeaderSize || pos+int64(h.Size()) > s.sizeBytes || h.BaseOffset != expected) {
+			err = fmt.Errorf("%w: batch [%d, %d) of %d bytes where offset %d belongs", record.ErrCorrupt, h.BaseOffset, h.NextOffset(), h.Size(), expected)
 		}
 		if err != nil {
-			return c.corrupt(s, pos, s.base, err)
+			return c.corrupt(s, pos, expected, err)
 		}
 		if pos+int64(h.Size()) > bufPos+n {
 			if int64(h.Size()) > int64(len(buf)) {
@@ -170,6 +173,7 @@ func (c *cleaner) eachBatch(s *segment, fn func(h record.Header, batch []byte) e
 		if err := fn(h, batch); err != nil {
 			return err
 		}
+		expected = h.NextOffset()
 		pos += int64(h.Size())
 	}
 	return nil
@@ -258,6 +262,12 @@ func (c *cleaner) cleanRun(i, j int) error {
 	if err := w.finish(end); err != nil {
 		_ = f.Close()
 		return l.fail(fmt.Errorf("clean: write %s: %w", name, err))
+	}
+	if ns.next != end || ns.base != base {
+		// The run's offsets must come out exactly as they went in: never swap it in.
+		_ = f.Close()
+		_ = l.fsys.Remove(name)
+		return fmt.Errorf("clean: the cleaned run [%d, %d) came out as [%d, %d)", base, end, ns.base, ns.next)
 	}
 	ns.seal()
 	if err := f.Sync(); err != nil {

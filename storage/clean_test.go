@@ -363,3 +363,38 @@ func FuzzParseCleanName(f *testing.F) {
 		}
 	})
 }
+
+// The CRC does not cover a batch's base offset: damage there must stop a pass, as it
+// stops a read, not make the cleaner cover a wrong range.
+func TestCleanStopsAtADamagedBaseOffset(t *testing.T) {
+	fsys := newMemFS()
+	l := mustOpen(t, fsys, "t-0", LogConfig{SegmentBytesMax: 1024})
+	writeKeys(t, l, 6, 8, 2)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	s := l.segments[0]
+	first, err := record.ParseHeader(readSegmentBytes(t, s)[:record.HeaderSize])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Flip a high bit of the second batch's base offset.
+	if _, err := s.logFile.WriteAt([]byte{0x80}, int64(first.Size())+6); err != nil {
+		t.Fatal(err)
+	}
+	before := l.Segments()
+	rep, err := l.Clean(l.EndOffset(), testPolicy)
+	mustErrIs(t, err, ErrCorrupt)
+	if rep.DirtyEnd != first.NextOffset() || l.failure != nil || !slices.Equal(before, l.Segments()) {
+		t.Fatalf("pass over damage: %+v, failure %v, segments %v -> %v", rep, l.failure, before, l.Segments())
+	}
+}
+
+func readSegmentBytes(t *testing.T, s *segment) []byte {
+	t.Helper()
+	b := make([]byte, s.sizeBytes)
+	if err := readFull(s.logFile, b, 0); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
