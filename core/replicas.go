@@ -12,6 +12,7 @@ import (
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/core/record"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -184,8 +185,10 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 		Compact:         topicHasPolicy(im, tp.Topic, "compact"),
 		LogAppendTime:   topicString(im, tp.Topic, "message.timestamp.type") == "LogAppendTime",
 	}
+	st.Codec, st.Recompress = record.ParseCodec(topicString(im, tp.Topic, "compression.type"))
 	st.Segments = disk.SegmentLimits{Bytes: topicOverride(im, tp.Topic, "segment.bytes"), AgeMs: topicOverride(im, tp.Topic, "segment.ms")}
 	if n.cfg.Plants.On(plant.TopicSegmentsIgnored) {
+		st.Codec, st.Recompress = record.ParseCodec(topicString(im, tp.Topic, "compression.type"))
 		st.Segments = disk.SegmentLimits{}
 	}
 	if st.Compact {

@@ -68,6 +68,8 @@ type DataTopic struct {
 	// SegmentBytes and SegmentMs are the topic's segment.bytes and segment.ms (0: not
 	// set, the node's log.segment.bytes and log.roll.ms; segments.go).
 	SegmentBytes, SegmentMs int64
+	// CompressionType is the topic's compression.type ("": not set; compression.go).
+	CompressionType string
 }
 
 // ProducerSpec is one producer's behaviour.
@@ -192,6 +194,9 @@ func (d *DataConfig) String() string {
 			b.WriteString(" message.timestamp.type=LogAppendTime")
 		}
 		b.WriteString(t.segmentsString())
+		if t.CompressionType != "" {
+			b.WriteString(" compression.type=" + t.CompressionType)
+		}
 		b.WriteString(")")
 	}
 	flush := "sync"

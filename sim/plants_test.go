@@ -62,6 +62,8 @@ import (
 //	                               its topic's segment.bytes), 28 (new; 7 of 100)
 //	offsets-load-skips-cleaned     linearizability (committed offsets of a group went
 //	                               back after its coordinator moved), 67 (new; 8 of 300)
+//	compression-type-ignored       compression (a batch fetched from a topic with a
+//	                               compression.type in another codec), 1 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -123,6 +125,7 @@ var plantCases = []struct {
 	{"tombstone-removed-at-once", []string{"log-history"}, 50, false},
 	{"topic-segments-ignored", []string{"segments"}, 100, false},
 	{"offsets-load-skips-cleaned", []string{"linearizability", "groups", "invariant:groups"}, 200, false},
+	{"compression-type-ignored", []string{"compression"}, 50, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

@@ -226,6 +226,7 @@ func (c *Client) fetchAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err 
 		return
 	}
 	w.checkTimestamps(tp, part.RecordBatches)
+	w.checkCompression(tp, part.RecordBatches)
 	recs, next, derr := w.decodeRecords(part.RecordBatches, op.Offset)
 	if derr != nil {
 		w.fail("client", op.Node, "client %d: node %d served %s/%d at %d: %v", c.id, op.Node, tp.Topic, tp.Partition, op.Offset, derr)

@@ -87,6 +87,7 @@ func drawWide(seed uint64, c *Config) {
 		drawTimestampTypes(rng, c)
 		drawCompaction(seed, c)
 		drawTopicSegments(seed, c)
+		drawCompressionTypes(seed, c)
 	}
 	if f := &c.Faults; f.DiskEIO && rng.IntN(100) < 40 {
 		// Failed syncs often enough that nodes recover from them.
@@ -491,6 +492,9 @@ func topicConfigs(t DataTopic) []kmsg.CreateTopicsRequestTopicConfig {
 	}
 	if t.LogAppendTime {
 		out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "message.timestamp.type", Value: kmsg.StringPtr("LogAppendTime")})
+	}
+	if t.CompressionType != "" {
+		out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "compression.type", Value: kmsg.StringPtr(t.CompressionType)})
 	}
 	add := func(name string, v int64) {
 		if v > 0 {

@@ -52,6 +52,10 @@ var topicConfigDefs = []ConfigDef{
 			"cleaner keeps the latest record of each key (records without a key are refused with INVALID_RECORD); " +
 			"compact alone: retention and DeleteRecords remove nothing (DeleteRecords answers POLICY_VIOLATION)",
 		choices: []string{"compact", "delete"}},
+	{Name: "compression.type", BrokerName: "compression.type", Type: ConfigString, Default: "producer",
+		Doc: "producer keeps each batch as its producer compressed it; uncompressed (or none), gzip, snappy, lz4 " +
+			"or zstd: the leader recompresses every batch that differs",
+		choices: []string{"gzip", "lz4", "none", "producer", "snappy", "uncompressed", "zstd"}},
 	{Name: "delete.retention.ms", BrokerName: "log.cleaner.delete.retention.ms", Type: ConfigLong, Default: "86400000",
 		Doc: "how long a tombstone stays after the cleaner first passed it", min: 0},
 	{Name: "flush.mode", BrokerName: "log.flush", Type: ConfigString, Default: "sync",

@@ -8,6 +8,7 @@ import (
 	"github.com/seedlog/seedlog/core/compact"
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/core/record"
 )
 
 // Config is what a replica needs from its node. Zero durations and limits take the
@@ -193,6 +194,10 @@ type State struct {
 	Compaction compact.Policy
 	// MessageBytesMax is max.message.bytes; zero takes MessageBytesMaxDefault.
 	MessageBytesMax int32
+	// Recompress is set when compression.type names a codec (not producer): the leader
+	// stores every batch compressed with Codec.
+	Recompress bool
+	Codec      record.Codec
 	// Segments are the topic's segment.bytes and segment.ms, zero where the topic sets
 	// none (the node's log.segment.bytes and log.roll.ms apply).
 	Segments disk.SegmentLimits

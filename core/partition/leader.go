@@ -212,6 +212,15 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 		fail(record.ProduceErrorCode(err))
 		return
 	}
+	if r.st.Recompress && h.Codec() != r.st.Codec && !r.on(plant.CompressionTypeIgnored) {
+		if batch, err = r.coder.Recompress(batch, r.st.Codec, r.messageBytesMax()); err != nil {
+			fail(record.ProduceErrorCode(err))
+			return
+		}
+		if h, err = record.ParseHeader(batch); err != nil {
+			panic(fmt.Sprintf("partition %s: a recompressed batch does not parse: %v", r.log, err))
+		}
+	}
 	if acks != 0 && r.pendingClients() >= r.cfg.PendingMax {
 		fail(CodeRequestTimedOut)
 		return

@@ -84,6 +84,7 @@ type Replica struct {
 	nextClean     int64
 	cleaning      bool
 	segments      disk.SegmentLimits // the limits the log was last told
+	coder         record.Coder       // recompresses batches (compression.type)
 	cleanedTo     int64              // the log is compacted below this offset (as far as known)
 	nextAsyncSync int64
 

@@ -93,6 +93,9 @@ const (
 	// end of what the cleaner compacted, missing the commits and groups in the cleaned
 	// prefix.
 	OffsetsLoadSkipsCleaned
+	// CompressionTypeIgnored: a leader stores batches as their producers compressed
+	// them whatever the topic's compression.type says.
+	CompressionTypeIgnored
 	numNames
 )
 
@@ -123,6 +126,7 @@ var names = [numNames]string{
 	TombstoneRemovedAtOnce:    "tombstone-removed-at-once",
 	TopicSegmentsIgnored:      "topic-segments-ignored",
 	OffsetsLoadSkipsCleaned:   "offsets-load-skips-cleaned",
+	CompressionTypeIgnored:    "compression-type-ignored",
 }
 
 func (n Name) String() string {

@@ -253,3 +253,43 @@ func TrimEmpty(b []byte, from int64) {
 func (h Header) IsEmptyRun() bool {
 	return h.RecordCount == 0 && h.ProducerID < 0 && h.Size() == HeaderSize
 }
+
+// Recompress returns a new batch holding batch's records compressed with codec (none:
+// stored plain) and every other field as it was: a topic's compression.type applied to
+// what a producer sent. sizeMax bounds the records once decompressed.
+func (c *Coder) Recompress(batch []byte, codec Codec, sizeMax int) ([]byte, error) {
+	it, err := c.NewIter(batch, sizeMax)
+	if err != nil {
+		return nil, err
+	}
+	body, err := c.Compress(codec, it.data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, HeaderSize+len(body))
+	out = append(out, batch[:HeaderSize]...)
+	attrs := binary.BigEndian.Uint16(out[attributesPos:])&^AttrCodecMask | uint16(codec)
+	binary.BigEndian.PutUint16(out[attributesPos:], attrs)
+	out = append(out, body...)
+	binary.BigEndian.PutUint32(out[8:], uint32(len(out)-lengthFieldEnd))
+	SetCRC(out)
+	return out, nil
+}
+
+// ParseCodec reads a codec as a topic's compression.type names it: "none" or
+// "uncompressed", "gzip", "snappy", "lz4", "zstd".
+func ParseCodec(name string) (Codec, bool) {
+	switch name {
+	case "none", "uncompressed":
+		return CodecNone, true
+	case "gzip":
+		return CodecGzip, true
+	case "snappy":
+		return CodecSnappy, true
+	case "lz4":
+		return CodecLZ4, true
+	case "zstd":
+		return CodecZstd, true
+	}
+	return 0, false
+}

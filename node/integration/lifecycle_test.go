@@ -307,3 +307,39 @@ func TestIdleGroupOffsetSurvivesCompaction(t *testing.T) {
 		t.Fatalf("the idle group's offset reads back as %d after compaction and a restart, want 42", got)
 	}
 }
+
+// A topic's compression.type makes its leader store every batch in that codec, whatever
+// the producer sent; a codec Kafka does not know is refused with INVALID_CONFIG.
+func TestCompressionTypeRecompresses(t *testing.T) {
+	c := newClusterWith(t, 1, clusterOpts{settings: map[string]string{"default.replication.factor": "1", "min.insync.replicas": "1"}})
+	plain := c.client(kgo.ProducerBatchCompression(kgo.NoCompression()))
+	c.waitBrokers(plain, 1)
+	createWithConfigs(t, c, plain, "zipped", map[string]string{"compression.type": "zstd"})
+	ctx := context.Background()
+	for i := range 20 {
+		if err := plain.ProduceSync(ctx, &kgo.Record{Topic: "zipped", Value: fmt.Appendf(nil, "value %d %s", i, strings.Repeat("x", 200))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := readPartition(t, c.seeds(), "zipped", 0)
+	if len(recs) != 20 {
+		t.Fatalf("read %d records, want 20", len(recs))
+	}
+	for _, r := range recs {
+		if codec := r.Attrs.CompressionType(); codec != 4 {
+			t.Fatalf("record at %d in a batch with codec %d, want 4 (zstd)", r.Offset, codec)
+		}
+		if !strings.HasPrefix(string(r.Value), "value ") {
+			t.Fatalf("record at %d reads %q", r.Offset, r.Value)
+		}
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "bad", 1, 1
+	rt.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "compression.type", Value: kmsg.StringPtr("brotli")}}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, plain)
+	if err != nil || resp.Topics[0].ErrorCode != kerr.InvalidConfig.Code {
+		t.Fatalf("compression.type=brotli: %v %+v, want INVALID_CONFIG", err, resp)
+	}
+}
