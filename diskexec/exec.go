@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
 	"github.com/seedlog/seedlog/storage"
 )
@@ -362,7 +363,11 @@ func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fenc
 		}
 		return nil, off, nil, nil
 	case disk.Retain:
-		err := l.DeleteBelow(retentionCutoff(l.Segments(), l.StartOffset(), op.MaxOffset, op.Retention))
+		cut := retentionCutoff(l.Segments(), l.StartOffset(), op.MaxOffset, op.Retention)
+		if cut > l.StartOffset() && e.cfg.Log.Plants.On(plant.RetentionDeletesActive) {
+			cut = op.MaxOffset // the active segment goes with the expired ones
+		}
+		err := l.DeleteBelow(cut)
 		return nil, l.StartOffset(), nil, err
 	case disk.LeaderEpochs:
 		entries := make([]storage.EpochEntry, len(op.Epochs))

@@ -57,7 +57,7 @@ func (w *World) logHistory() *LogHistory {
 			switch {
 			case op.Outcome != OK:
 			case op.ListAt == -2:
-				h.Earliest = append(h.Earliest, LogEarliest{Client: op.Client, Partition: part, Call: op.Call, Offset: op.Offset})
+				h.Earliest = append(h.Earliest, LogEarliest{Client: op.Client, Partition: part, Call: op.Call, Return: op.Return, Offset: op.Offset})
 			default:
 				h.Fetches = append(h.Fetches, LogFetch{Client: op.Client, Partition: part, Call: op.Call, Return: op.Return, HW: op.Offset})
 			}

@@ -202,6 +202,14 @@ func (w *World) deletionHistory(h *LogHistory) {
 			h.MayDelete[p] = true
 			h.DeleteOnly[p] = t.RetentionMs <= 0 && t.RetentionBytes <= 0
 		}
+		if dc.mayDelete(tp.Topic) && t.RetentionMs > 0 && t.RetentionBytes <= 0 && dc.DeletePPM == 0 {
+			// A node's clock may be ahead by its skew and what drift and jumps add.
+			ahead := time.Second + time.Duration(w.cfg.Timing.ClockDriftMax*float64(w.now))
+			if h.RetainedAtLeast == nil {
+				h.RetainedAtLeast = map[string]time.Duration{}
+			}
+			h.RetainedAtLeast[p] = time.Duration(t.RetentionMs)*time.Millisecond - ahead
+		}
 	}
 	for tp := range d.unread { // order-independent: fills another map
 		if dc.mayDelete(tp.Topic) {

@@ -99,6 +99,7 @@ type LogEarliest struct {
 	Client    int32
 	Partition string
 	Call      int64
+	Return    int64
 	Offset    int64
 }
 
@@ -132,6 +133,11 @@ type LogHistory struct {
 	// CompactedAway is set by the checker: the acknowledged records missing from final
 	// reads that the cleaner removed.
 	CompactedAway int
+	// RetainedAtLeast holds the partitions only retention.ms deletes from, with the least
+	// time a record stays (retention.ms, less what the nodes' clocks may be ahead): a
+	// lookup of the earliest offset, or the final read's start, above a record younger
+	// than that is a deletion retention did not allow (retained).
+	RetainedAtLeast map[string]time.Duration
 }
 
 // LogDelete is one DeleteRecords that may have taken effect: below Offset, or below
@@ -183,6 +189,7 @@ func CheckLog(h *LogHistory) []LogViolation {
 	c.lostAndReordered()
 	c.torn()
 	c.compactedReads()
+	c.retained()
 	c.phantoms()
 	c.watermarks()
 	c.earliest()
@@ -631,6 +638,47 @@ func (c *logChecker) earliest() {
 		}
 		if e.Offset != 0 {
 			c.report("earliest", e.Partition, "client %d looked up the earliest offset at %v and got %d; nothing ever deleted records", e.Client, time.Duration(e.Call), e.Offset)
+			return
+		}
+	}
+}
+
+// retained checks that retention deleted no record younger than its partition's
+// retention.ms: every acknowledged record below a log start that a lookup answered, or
+// below the final read's start, was written at least RetainedAtLeast before.
+func (c *logChecker) retained() {
+	if len(c.h.RetainedAtLeast) == 0 {
+		return
+	}
+	type write struct {
+		offset, call int64
+		value        string
+	}
+	writes := map[string][]write{}
+	for i := range c.h.Produces {
+		p := &c.h.Produces[i]
+		if _, ok := c.h.RetainedAtLeast[p.Partition]; ok && p.Outcome == OK && p.Offset >= 0 {
+			writes[p.Partition] = append(writes[p.Partition], write{p.Offset, p.Call, p.Value})
+		}
+	}
+	check := func(part string, start, at int64, what string) bool {
+		least := int64(c.h.RetainedAtLeast[part])
+		for _, w := range writes[part] {
+			if w.offset < start && at-w.call < least {
+				c.report("retained", part, "%s at %v answered log start %d, above %q at offset %d written at %v: younger than retention.ms allows (%v)",
+					what, time.Duration(at), start, w.value, w.offset, time.Duration(w.call), time.Duration(least))
+				return false
+			}
+		}
+		return true
+	}
+	for _, e := range c.h.Earliest {
+		if _, ok := c.h.RetainedAtLeast[e.Partition]; ok && !check(e.Partition, e.Offset, e.Return, fmt.Sprintf("a lookup by client %d", e.Client)) {
+			return
+		}
+	}
+	for _, part := range sortedKeys(c.h.RetainedAtLeast) {
+		if s, ok := c.h.Start[part]; ok && !check(part, s, c.h.FinalAt, "the final read") {
 			return
 		}
 	}

@@ -64,6 +64,8 @@ import (
 //	                               back after its coordinator moved), 67 (new; 8 of 300)
 //	compression-type-ignored       compression (a batch fetched from a topic with a
 //	                               compression.type in another codec), 1 (new)
+//	retention-deletes-active       log-history (retained: a log start answered above a
+//	                               record younger than retention.ms), 3 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -126,6 +128,7 @@ var plantCases = []struct {
 	{"topic-segments-ignored", []string{"segments"}, 100, false},
 	{"offsets-load-skips-cleaned", []string{"linearizability", "groups", "invariant:groups"}, 200, false},
 	{"compression-type-ignored", []string{"compression"}, 50, false},
+	{"retention-deletes-active", []string{"log-history"}, 50, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

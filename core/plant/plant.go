@@ -96,6 +96,9 @@ const (
 	// CompressionTypeIgnored: a leader stores batches as their producers compressed
 	// them whatever the topic's compression.type says.
 	CompressionTypeIgnored
+	// RetentionDeletesActive: when retention deletes segments, it deletes everything
+	// below the high watermark with them, records too young to go included.
+	RetentionDeletesActive
 	numNames
 )
 
@@ -127,6 +130,7 @@ var names = [numNames]string{
 	TopicSegmentsIgnored:      "topic-segments-ignored",
 	OffsetsLoadSkipsCleaned:   "offsets-load-skips-cleaned",
 	CompressionTypeIgnored:    "compression-type-ignored",
+	RetentionDeletesActive:    "retention-deletes-active",
 }
 
 func (n Name) String() string {
