@@ -182,6 +182,7 @@ func (n *Node) after(now int64) {
 		return
 	}
 	n.drainQuorum(now)
+	n.rpc.orphaned(n)
 	n.ctrl.drain(n)
 	n.drainReplicas(now)
 	n.settleWaits()

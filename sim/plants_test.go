@@ -54,6 +54,16 @@ import (
 //	                               the metadata log start), 391 (new)
 //	internal-topic-changeable      internal-topics (a delete or partition increase of
 //	                               __consumer_offsets succeeded), 1 (new; 105 of 300)
+//	alter-lost-never-resent        liveness (a data partition whose ISR change was
+//	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
+//	                               the end), 43 (new)
+//
+// alter-lost-never-resent is the one plant only a liveness check can catch: it breaks
+// nothing, it only stops an ISR from changing again. It bites only when an
+// AlterPartition's outcome is unknown (lost with a controller that lost its
+// leadership, or unanswered in time) and the ISR it leaves keeps acks=all from
+// completing (a member missing below min.insync.replicas, or a dead one kept in):
+// 6 of seeds 1-600 (43, 67, 160, 278, 526, 534).
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -111,6 +121,7 @@ var plantCases = []struct {
 	{"log-append-time-ignored", []string{"timestamps"}, 50, false},
 	{"snapshot-during-install", []string{"invariant:quorum"}, 500, false},
 	{"internal-topic-changeable", []string{"internal-topics"}, 50, false},
+	{"alter-lost-never-resent", []string{"liveness"}, 600, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

@@ -80,6 +80,11 @@ const (
 	// InternalTopicChangeable: the controller deletes __consumer_offsets, or adds
 	// partitions to it, when asked.
 	InternalTopicChangeable
+	// AlterLostNeverResent: a partition leader treats an ISR change whose outcome is
+	// unknown (no answer in time, the controller replaced, NOT_CONTROLLER) like a stale
+	// view: it waits for metadata to settle it instead of sending it again, so a change
+	// the controller never saw never ends and the ISR never changes again.
+	AlterLostNeverResent
 	numNames
 )
 
@@ -106,6 +111,7 @@ var names = [numNames]string{
 	LogAppendTimeIgnored:      "log-append-time-ignored",
 	SnapshotDuringInstall:     "snapshot-during-install",
 	InternalTopicChangeable:   "internal-topic-changeable",
+	AlterLostNeverResent:      "alter-lost-never-resent",
 }
 
 func (n Name) String() string {
