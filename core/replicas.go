@@ -173,57 +173,48 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 	st := partition.State{
 		Replicas: ps.Replicas, ISR: ps.ISR, Leader: ps.Leader,
 		LeaderEpoch: ps.LeaderEpoch, PartitionEpoch: ps.PartitionEpoch,
-		MinISR:          int32(n.topicInt(im, tp.Topic, "min.insync.replicas", int64(n.cfg.Defaults.MinInsyncReplicas))),
-		RetentionMs:     n.topicInt(im, tp.Topic, "retention.ms", 0),
-		RetentionBytes:  n.topicInt(im, tp.Topic, "retention.bytes", 0),
-		MessageBytesMax: int32(n.topicInt(im, tp.Topic, "max.message.bytes", 0)),
-		KeepAll:         !topicDeletes(im, tp.Topic),
-		LogAppendTime:   topicString(im, tp.Topic, "message.timestamp.type") == "LogAppendTime",
+		MinISR:          int32(n.topicInt(im, tp.Topic, "min.insync.replicas")),
+		RetentionMs:     n.topicInt(im, tp.Topic, "retention.ms"),
+		RetentionBytes:  n.topicInt(im, tp.Topic, "retention.bytes"),
+		MessageBytesMax: int32(n.topicInt(im, tp.Topic, "max.message.bytes")),
+		KeepAll:         !n.topicDeletes(im, tp.Topic),
+		LogAppendTime:   n.topicString(im, tp.Topic, "message.timestamp.type") == "LogAppendTime",
 	}
 	return st
 }
 
-// topicString resolves a string topic config.
-func topicString(im metadata.Image, topic, key string) string {
-	v, _, _ := im.ResolveTopicConfig(topic, key)
+// topicString resolves a topic config as this broker enforces it: the topic's own
+// setting, the cluster-wide one, this broker's static one, the table default (the value
+// DescribeConfigs reports).
+func (n *Node) topicString(im metadata.Image, topic, key string) string {
+	v, _, ok := im.ResolveTopicConfig(topic, key, n.static)
+	if !ok {
+		panic(fmt.Sprintf("core: topic config %q is not in the table", key))
+	}
 	return v
 }
 
 // topicDeletes reports whether the topic's cleanup.policy lists delete: only then do
 // retention and DeleteRecords remove records.
-func topicDeletes(im metadata.Image, topic string) bool {
-	v, _, _ := im.ResolveTopicConfig(topic, "cleanup.policy")
-	for p := range strings.SplitSeq(v, ",") {
-		if strings.TrimSpace(p) == "delete" {
-			return true
-		}
-	}
-	return false
+func (n *Node) topicDeletes(im metadata.Image, topic string) bool {
+	return slices.Contains(metadata.SplitList(n.topicString(im, topic, "cleanup.policy")), "delete")
 }
 
-// topicInt resolves an integer topic config; def applies when nothing overrides the
-// table default (0 keeps the table default).
-func (n *Node) topicInt(im metadata.Image, topic, key string, def int64) int64 {
-	v, src, ok := im.ResolveTopicConfig(topic, key)
-	if !ok {
-		return def
-	}
-	if src == metadata.SourceDefault && def != 0 {
-		return def
-	}
-	x, err := strconv.ParseInt(v, 10, 64)
+// topicInt resolves an integer topic config. Every source was checked against the
+// table (the controller checks topic and cluster values, Validate the static ones); a
+// value that does not parse anyway falls back to the table default rather than stop
+// the broker on metadata it cannot change.
+func (n *Node) topicInt(im metadata.Image, topic, key string) int64 {
+	x, err := strconv.ParseInt(strings.TrimSpace(n.topicString(im, topic, key)), 10, 64)
 	if err != nil {
-		return def
+		d, _ := metadata.TopicConfigDef(key)
+		x, _ = strconv.ParseInt(d.Default, 10, 64)
 	}
 	return x
 }
 
 func (n *Node) topicFlushAsync(im metadata.Image, topic string) bool {
-	v, src, ok := im.ResolveTopicConfig(topic, "flush.mode")
-	if !ok || src == metadata.SourceDefault {
-		return n.cfg.Defaults.FlushAsync
-	}
-	return v == "async"
+	return n.topicString(im, topic, "flush.mode") == "async"
 }
 
 func (n *Node) tickReplicas(now int64) {
