@@ -2,10 +2,13 @@ package core
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/seedlog/seedlog/core/controller"
 	"github.com/seedlog/seedlog/core/kafka"
+	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/plant"
 )
 
@@ -62,6 +65,15 @@ type Config struct {
 	// connections the node tracks at once. A request on one more closes it; the real
 	// node closes connections beyond it on accept.
 	ConnectionsMax int
+	// StaticConfig holds the broker-level keys of topic configs (log.retention.ms,
+	// min.insync.replicas, log.flush, ...) that this broker's configuration file or
+	// flags set, with their values (metadata.StaticConfig: sorted, each key once). They
+	// apply to topics below their own settings and the cluster-wide ones, and
+	// DescribeConfigs reports them as STATIC_BROKER_CONFIG. A key that a typed field
+	// also holds (Defaults.MinInsyncReplicas, Defaults.FlushAsync, MessageBytesMax)
+	// must agree with it; a typed field off its default that is not listed counts as
+	// set (see staticConfig).
+	StaticConfig metadata.StaticConfig
 	// Seed seeds the node's PRNG. It must differ per incarnation (each start), because
 	// the broker draws its incarnation id from it.
 	Seed uint64
@@ -199,6 +211,36 @@ func (c Config) withDefaults() Config {
 		c.Defaults.MinInsyncReplicas = DefaultDefaults.MinInsyncReplicas
 	}
 	return c
+}
+
+// typedStatic lists the broker-level keys of topic configs that typed fields of c hold,
+// with the values they hold, sorted by key.
+func (c Config) typedStatic() metadata.StaticConfig {
+	flush := "sync"
+	if c.Defaults.FlushAsync {
+		flush = "async"
+	}
+	return metadata.StaticConfig{
+		{Key: "log.flush", Value: flush},
+		{Key: "message.max.bytes", Value: strconv.Itoa(int(c.MessageBytesMax))},
+		{Key: "min.insync.replicas", Value: strconv.Itoa(int(c.Defaults.MinInsyncReplicas))},
+	}
+}
+
+// staticConfig is the static layer of topic configs the node enforces and reports:
+// StaticConfig, plus each typed field off its table default that StaticConfig does not
+// list (the simulator and tests set typed fields alone). Validate has checked that
+// listed keys agree with their typed fields. c has its defaults filled in.
+func (c Config) staticConfig() metadata.StaticConfig {
+	out := slices.Clone(c.StaticConfig)
+	for _, e := range c.typedStatic() {
+		d, _ := metadata.BrokerConfigDef(e.Key)
+		if _, listed := c.StaticConfig.Lookup(e.Key); !listed && e.Value != d.Default {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b metadata.ConfigEntry) int { return strings.Compare(a.Key, b.Key) })
+	return out
 }
 
 // IsVoter reports whether the node is in the controller quorum.

@@ -2,10 +2,12 @@ package core
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -93,5 +95,69 @@ func TestConnLimitsFromConfig(t *testing.T) {
 	}
 	if c.open(&cfg, 1, 3) == nil {
 		t.Fatal("the slots did not come back")
+	}
+}
+
+// The static layer of topic configs is what the configuration lists, plus the typed
+// fields it does not list that are off their defaults; replicas enforce it below the
+// topic's own and the cluster-wide settings, and DescribeConfigs sees the same layer.
+func TestStaticConfigLayer(t *testing.T) {
+	cfg := Config{NodeID: 1, Voters: []int32{1}, Broker: true, MessageBytesMax: 500000,
+		Defaults:     Defaults{ReplicationFactor: 3, MinInsyncReplicas: 2, FlushAsync: true},
+		StaticConfig: metadata.StaticConfig{{Key: "log.retention.ms", Value: "7000"}, {Key: "min.insync.replicas", Value: "2"}}}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := metadata.StaticConfig{{Key: "log.flush", Value: "async"}, {Key: "log.retention.ms", Value: "7000"},
+		{Key: "message.max.bytes", Value: "500000"}, {Key: "min.insync.replicas", Value: "2"}}
+	if !slices.Equal(n.static, want) || !slices.Equal(n.view().Static, want) {
+		t.Fatalf("static layer %v, view %v; want %v", n.static, n.view().Static, want)
+	}
+
+	id := [16]byte{7}
+	im := metadata.Image{}
+	for _, rec := range []metadata.Record{
+		metadata.RegisterBroker{BrokerID: 1, Incarnation: [16]byte{1}},
+		metadata.Topic{Name: "t", ID: id},
+		metadata.Partition{TopicID: id, Partition: 0, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1},
+	} {
+		if im, err = im.Apply(im.Offset()+1, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tp := metadata.TopicPartition{Topic: "t", TopicID: id}
+	st := n.replicaState(im, tp)
+	if st.MinISR != 2 || st.RetentionMs != 7000 || st.MessageBytesMax != 500000 || !n.topicFlushAsync(im, "t") {
+		t.Fatalf("static layer not enforced: %+v", st)
+	}
+	for _, rec := range []metadata.Record{
+		metadata.Config{Resource: metadata.ConfigBroker, Key: "min.insync.replicas", Value: "1"},
+		metadata.Config{Resource: metadata.ConfigTopic, Name: "t", Key: "retention.ms", Value: "1000"},
+	} {
+		if im, err = im.Apply(im.Offset()+1, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := n.replicaState(im, tp); st.MinISR != 1 || st.RetentionMs != 1000 {
+		t.Fatalf("the cluster-wide and the topic's settings do not win over the static ones: %+v", st)
+	}
+
+	for _, tc := range []struct {
+		change func(c *Config)
+		want   string
+	}{
+		{func(c *Config) { c.StaticConfig[1].Value = "3" }, `min.insync.replicas: the static config says "3", the setting "2"`},
+		{func(c *Config) {
+			c.StaticConfig = append(c.StaticConfig, metadata.ConfigEntry{Key: "segment.bytes", Value: "1"})
+		}, "segment.bytes is not the broker-level key"},
+		{func(c *Config) { c.StaticConfig[0].Value = "soon" }, "log.retention.ms"},
+	} {
+		c := cfg
+		c.StaticConfig = slices.Clone(cfg.StaticConfig)
+		tc.change(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want %q", err, tc.want)
+		}
 	}
 }

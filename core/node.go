@@ -13,11 +13,14 @@ import (
 // Node is one seedlog node. It is not safe for concurrent use: one goroutine (the real
 // node's loop, or the simulator) owns it.
 type Node struct {
-	cfg   Config
-	rng   *rand.Rand
-	queue disk.Queue
-	out   Output
-	now   int64 // the time of the input being handled
+	cfg Config
+	// static is the static layer of topic configs (Config.staticConfig), which replicas
+	// enforce and DescribeConfigs reports.
+	static metadata.StaticConfig
+	rng    *rand.Rand
+	queue  disk.Queue
+	out    Output
+	now    int64 // the time of the input being handled
 	// listener names the listener of the client request being handled.
 	listener string
 
@@ -43,8 +46,9 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	return &Node{
-		cfg: cfg,
-		rng: rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.NodeID))),
+		cfg:    cfg,
+		static: cfg.staticConfig(),
+		rng:    rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.NodeID))),
 	}, nil
 }
 
@@ -182,6 +186,7 @@ func (n *Node) after(now int64) {
 		return
 	}
 	n.drainQuorum(now)
+	n.rpc.orphaned(n)
 	n.ctrl.drain(n)
 	n.drainReplicas(now)
 	n.settleWaits()

@@ -177,90 +177,80 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 	st := partition.State{
 		Replicas: ps.Replicas, ISR: ps.ISR, Leader: ps.Leader,
 		LeaderEpoch: ps.LeaderEpoch, PartitionEpoch: ps.PartitionEpoch,
-		MinISR:          int32(n.topicInt(im, tp.Topic, "min.insync.replicas", int64(n.cfg.Defaults.MinInsyncReplicas))),
-		RetentionMs:     n.topicInt(im, tp.Topic, "retention.ms", 0),
-		RetentionBytes:  n.topicInt(im, tp.Topic, "retention.bytes", 0),
-		MessageBytesMax: int32(n.topicInt(im, tp.Topic, "max.message.bytes", 0)),
-		KeepAll:         !topicHasPolicy(im, tp.Topic, "delete"),
-		Compact:         topicHasPolicy(im, tp.Topic, "compact"),
-		LogAppendTime:   topicString(im, tp.Topic, "message.timestamp.type") == "LogAppendTime",
+		MinISR:          int32(n.topicInt(im, tp.Topic, "min.insync.replicas")),
+		RetentionMs:     n.topicInt(im, tp.Topic, "retention.ms"),
+		RetentionBytes:  n.topicInt(im, tp.Topic, "retention.bytes"),
+		MessageBytesMax: int32(n.topicInt(im, tp.Topic, "max.message.bytes")),
+		KeepAll:         !n.topicHasPolicy(im, tp.Topic, "delete"),
+		Compact:         n.topicHasPolicy(im, tp.Topic, "compact"),
+		LogAppendTime:   n.topicString(im, tp.Topic, "message.timestamp.type") == "LogAppendTime",
 	}
-	st.Codec, st.Recompress = record.ParseCodec(topicString(im, tp.Topic, "compression.type"))
-	st.Segments = disk.SegmentLimits{Bytes: topicOverride(im, tp.Topic, "segment.bytes"), AgeMs: topicOverride(im, tp.Topic, "segment.ms")}
+	st.Codec, st.Recompress = record.ParseCodec(n.topicString(im, tp.Topic, "compression.type"))
+	st.Segments = disk.SegmentLimits{Bytes: n.topicOverride(im, tp.Topic, "segment.bytes"), AgeMs: n.topicOverride(im, tp.Topic, "segment.ms")}
 	if n.cfg.Plants.On(plant.TopicSegmentsIgnored) {
-		st.Codec, st.Recompress = record.ParseCodec(topicString(im, tp.Topic, "compression.type"))
 		st.Segments = disk.SegmentLimits{}
 	}
 	if st.Compact {
 		st.Compaction = compact.Policy{
-			DirtyRatioMin:     topicFloat(im, tp.Topic, "min.cleanable.dirty.ratio"),
-			LagMinMs:          n.topicInt(im, tp.Topic, "min.compaction.lag.ms", 0),
-			LagMaxMs:          n.topicInt(im, tp.Topic, "max.compaction.lag.ms", 0),
-			DeleteRetentionMs: n.topicInt(im, tp.Topic, "delete.retention.ms", 0),
+			DirtyRatioMin:     n.topicFloat(im, tp.Topic, "min.cleanable.dirty.ratio"),
+			LagMinMs:          n.topicInt(im, tp.Topic, "min.compaction.lag.ms"),
+			LagMaxMs:          n.topicInt(im, tp.Topic, "max.compaction.lag.ms"),
+			DeleteRetentionMs: n.topicInt(im, tp.Topic, "delete.retention.ms"),
 		}
 	}
 	return st
 }
 
-// topicOverride resolves an integer topic config set for the topic or the cluster, 0
-// when only the table's default applies (the node's own setting stands then).
-func topicOverride(im metadata.Image, topic, key string) int64 {
-	v, src, ok := im.ResolveTopicConfig(topic, key)
+// topicOverride resolves an integer topic config set anywhere but the table default, 0
+// when only the table's default applies (the storage layer's own setting stands then).
+func (n *Node) topicOverride(im metadata.Image, topic, key string) int64 {
+	v, src, ok := im.ResolveTopicConfig(topic, key, n.static)
 	if !ok || src == metadata.SourceDefault {
 		return 0
 	}
-	x, _ := strconv.ParseInt(v, 10, 64)
+	x, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	return max(x, 0)
 }
 
-// topicFloat resolves a decimal topic config (0 when it does not parse: the controller
-// validated it).
-func topicFloat(im metadata.Image, topic, key string) float64 {
-	v, _ := strconv.ParseFloat(topicString(im, topic, key), 64)
+// topicFloat resolves a decimal topic config (0 when it does not parse: every source was
+// checked against the table).
+func (n *Node) topicFloat(im metadata.Image, topic, key string) float64 {
+	v, _ := strconv.ParseFloat(strings.TrimSpace(n.topicString(im, topic, key)), 64)
 	return v
 }
 
-// topicString resolves a string topic config.
-func topicString(im metadata.Image, topic, key string) string {
-	v, _, _ := im.ResolveTopicConfig(topic, key)
+// topicString resolves a topic config as this broker enforces it: the topic's own
+// setting, the cluster-wide one, this broker's static one, the table default (the value
+// DescribeConfigs reports).
+func (n *Node) topicString(im metadata.Image, topic, key string) string {
+	v, _, ok := im.ResolveTopicConfig(topic, key, n.static)
+	if !ok {
+		panic(fmt.Sprintf("core: topic config %q is not in the table", key))
+	}
 	return v
 }
 
 // topicHasPolicy reports whether the topic's cleanup.policy lists policy: with delete,
 // retention and DeleteRecords remove records; with compact, the cleaner runs.
-func topicHasPolicy(im metadata.Image, topic, policy string) bool {
-	v, _, _ := im.ResolveTopicConfig(topic, "cleanup.policy")
-	for p := range strings.SplitSeq(v, ",") {
-		if strings.TrimSpace(p) == policy {
-			return true
-		}
-	}
-	return false
+func (n *Node) topicHasPolicy(im metadata.Image, topic, policy string) bool {
+	return slices.Contains(metadata.SplitList(n.topicString(im, topic, "cleanup.policy")), policy)
 }
 
-// topicInt resolves an integer topic config; def applies when nothing overrides the
-// table default (0 keeps the table default).
-func (n *Node) topicInt(im metadata.Image, topic, key string, def int64) int64 {
-	v, src, ok := im.ResolveTopicConfig(topic, key)
-	if !ok {
-		return def
-	}
-	if src == metadata.SourceDefault && def != 0 {
-		return def
-	}
-	x, err := strconv.ParseInt(v, 10, 64)
+// topicInt resolves an integer topic config. Every source was checked against the
+// table (the controller checks topic and cluster values, Validate the static ones); a
+// value that does not parse anyway falls back to the table default rather than stop
+// the broker on metadata it cannot change.
+func (n *Node) topicInt(im metadata.Image, topic, key string) int64 {
+	x, err := strconv.ParseInt(strings.TrimSpace(n.topicString(im, topic, key)), 10, 64)
 	if err != nil {
-		return def
+		d, _ := metadata.TopicConfigDef(key)
+		x, _ = strconv.ParseInt(d.Default, 10, 64)
 	}
 	return x
 }
 
 func (n *Node) topicFlushAsync(im metadata.Image, topic string) bool {
-	v, src, ok := im.ResolveTopicConfig(topic, "flush.mode")
-	if !ok || src == metadata.SourceDefault {
-		return n.cfg.Defaults.FlushAsync
-	}
-	return v == "async"
+	return n.topicString(im, topic, "flush.mode") == "async"
 }
 
 func (n *Node) tickReplicas(now int64) {

@@ -124,7 +124,8 @@ func (n *Node) view() kafka.View { return n.viewFrom(n.listener) }
 
 // viewFrom is the view of a request that came on listener l.
 func (n *Node) viewFrom(l string) kafka.View {
-	v := kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID, Listener: l, FetchBytesMax: n.cfg.FetchBytesMax}
+	v := kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID, Listener: l,
+		FetchBytesMax: n.cfg.FetchBytesMax, Static: n.static}
 	if n.cfg.Broker {
 		v.Fences = n.replicaFences
 	}

@@ -23,14 +23,25 @@ var errCallTimeout = errors.New("no answer from the controller in time")
 // errCallsFull: too many calls are outstanding; the call was not sent.
 var errCallsFull = errors.New("too many outstanding controller calls")
 
+// errCallOrphaned: the controller the call went to lost its leadership before it
+// answered; like a timeout, the call may or may not have taken effect.
+var errCallOrphaned = errors.New("the controller called lost its leadership before answering")
+
 // rpcClient sends Kafka requests to the active controller, wherever it is: over the
 // network, or straight to this node's own controller when it is the active one. A call
 // is retried only when it surely was not acted on (no controller known, or the receiver
 // answered that its controller is not active); any other failure is reported as is.
+// A call whose controller was replaced before it answered is reported at once
+// (errCallOrphaned) rather than at its deadline: the caller decides whether to try the
+// new controller, and an ISR change or a heartbeat must not wait out a request timeout
+// for an answer that will never come.
 type rpcClient struct {
 	incarnation uint64 // random per start; see callMsg
 	nextID      uint64
 	pending     []*call // in deadline order
+	// epochSeen is the quorum epoch orphaned last looked at: calls become orphans only
+	// when it moves.
+	epochSeen int32
 	// barriers are read-index requests in flight.
 	barriers []*barrier
 }
@@ -40,8 +51,11 @@ type call struct {
 	req      kmsg.Request
 	deadline int64
 	retryAt  int64 // when to (re)send; 0 while sent and awaiting an answer
-	sentTo   int32
-	reply    func(kmsg.Response, error)
+	// sentTo is the node the call went to (this node for its own controller), and
+	// sentEpoch the quorum epoch that node led when it was sent.
+	sentTo    int32
+	sentEpoch int32
+	reply     func(kmsg.Response, error)
 }
 
 // callController sends req to the active controller and calls reply once, with the
@@ -75,15 +89,16 @@ func (c *rpcClient) deadlineIndex(deadline int64) int {
 
 // send tries to deliver cl to the active controller.
 func (c *rpcClient) send(n *Node, cl *call) {
-	leader := n.quorum.raft.Status().Leader
+	st := n.quorum.raft.Status()
+	leader := st.Leader
 	switch {
 	case leader == n.cfg.NodeID && n.ctrl.active:
-		cl.retryAt = 0
+		cl.retryAt, cl.sentTo, cl.sentEpoch = 0, leader, st.PendingEpoch
 		n.ctrl.handleLocal(n, cl.req, func(resp kmsg.Response) { c.finish(cl, resp, nil) })
 	case leader < 0 || leader == n.cfg.NodeID:
 		cl.retryAt = n.now + int64(callRetry) // no active controller known yet
 	default:
-		cl.retryAt, cl.sentTo = 0, leader
+		cl.retryAt, cl.sentTo, cl.sentEpoch = 0, leader, st.PendingEpoch
 		n.send(leader, encodeCall(callMsg{incarnation: c.incarnation, id: cl.id, key: cl.req.Key(), version: cl.req.GetVersion(), body: cl.req.AppendTo(nil)}))
 	}
 }
@@ -126,6 +141,34 @@ func (c *rpcClient) finish(cl *call, resp kmsg.Response, err error) {
 			cl.reply(resp, err)
 			return
 		}
+	}
+}
+
+// orphaned fails the calls sent to another node's controller in an earlier quorum
+// epoch than the one this node now knows. That controller lost its leadership: an
+// answer it sent before may still arrive, but when the call or the answer was lost on
+// the way nothing will until the deadline, and the caller (an ISR change waiting to be
+// committed) would stall for a whole request timeout. The outcome is unknown either
+// way, so it is reported now, and a late answer is ignored. Calls to this node's own
+// controller are left alone: deactivation answers them (controller.Deactivate).
+func (c *rpcClient) orphaned(n *Node) {
+	epoch := n.quorum.raft.Status().PendingEpoch
+	if epoch == c.epochSeen {
+		return
+	}
+	c.epochSeen = epoch
+	var lost []*call
+	c.pending = slices.DeleteFunc(c.pending, func(cl *call) bool {
+		gone := cl.retryAt == 0 && cl.sentTo != n.cfg.NodeID && cl.sentEpoch < epoch
+		if gone {
+			lost = append(lost, cl)
+		}
+		return gone
+	})
+	for _, cl := range lost {
+		n.note("controller-call-orphaned", fmt.Sprintf("%s sent to n%d in quorum epoch %d, now %d",
+			kmsg.NameForKey(cl.req.Key()), cl.sentTo, cl.sentEpoch, epoch))
+		cl.reply(nil, errCallOrphaned)
 	}
 }
 

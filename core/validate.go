@@ -24,7 +24,7 @@ const TimingMsMax = math.MaxInt32
 // it binds a port, and the simulator on every configuration it draws.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	for _, check := range []func(Config) error{validateRoles, validateTimings, validateTimingOrder, validateLease, validateDefaults, validateLimits} {
+	for _, check := range []func(Config) error{validateRoles, validateTimings, validateTimingOrder, validateLease, validateDefaults, validateLimits, validateStatic} {
 		if err := check(c); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
@@ -145,6 +145,21 @@ func validateDefaults(c Config) error {
 		return fmt.Errorf("offsets.topic.num.partitions=%d: want at least 1", d.OffsetsTopicPartitions)
 	case d.OffsetsTopicReplicationFactor < 0 || d.OffsetsTopicReplicationFactor > math.MaxInt16:
 		return fmt.Errorf("offsets.topic.replication.factor=%d: want 0 (up to 3 live brokers) to %d", d.OffsetsTopicReplicationFactor, math.MaxInt16)
+	}
+	return nil
+}
+
+// validateStatic checks the static topic defaults, and that a key a typed field also
+// holds says what the field says: the node enforces the field, and DescribeConfigs must
+// report what is enforced.
+func validateStatic(c Config) error {
+	if err := c.StaticConfig.Check(); err != nil {
+		return err
+	}
+	for _, e := range c.typedStatic() {
+		if v, listed := c.StaticConfig.Lookup(e.Key); listed && v != e.Value {
+			return fmt.Errorf("%s: the static config says %q, the setting %q", e.Key, v, e.Value)
+		}
 	}
 	return nil
 }

@@ -18,7 +18,10 @@ func lastNextOffset(b []byte) int64 {
 
 // retentionCutoff is the new log start offset under policy p: the base offset of the first
 // segment that retention keeps. Only whole segments below maxOffset (the high watermark)
-// go, and the active segment always stays.
+// go, and the active segment always stays. Segments need not be contiguous: a range
+// fenced as damaged or lost may hold no segment, so the next segment's base can lie
+// beyond maxOffset; the cut then stops at maxOffset, since a log start above the high
+// watermark would carry a leader's high watermark over records its ISR does not hold.
 func retentionCutoff(segs []storage.SegmentInfo, start, maxOffset int64, p disk.Retention) int64 {
 	var total int64
 	for _, s := range segs {
@@ -35,7 +38,7 @@ func retentionCutoff(segs []storage.SegmentInfo, start, maxOffset int64, p disk.
 			break
 		}
 		total -= s.SizeBytes
-		cut = max(cut, segs[i+1].BaseOffset)
+		cut = max(cut, min(segs[i+1].BaseOffset, maxOffset))
 	}
 	return cut
 }

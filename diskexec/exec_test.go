@@ -232,6 +232,23 @@ func TestRetentionCutoffKeepsTheActiveSegmentAndTheUncommitted(t *testing.T) {
 	}
 }
 
+// A fenced range between two segments (damage that emptied a segment, a gap copied from
+// a leader) holds no segment: deleting the segment before it must not move the log start
+// past the high watermark into the next segment's base.
+func TestRetentionCutoffStopsAtTheHighWatermarkAcrossAGap(t *testing.T) {
+	segs := []storage.SegmentInfo{
+		{BaseOffset: 77, NextOffset: 79, SizeBytes: 100, MaxTimestamp: 1000},
+		{BaseOffset: 95, NextOffset: 100, SizeBytes: 100, MaxTimestamp: 2000},
+		{BaseOffset: 100, NextOffset: 136, SizeBytes: 100, MaxTimestamp: 3000},
+	}
+	p := disk.Retention{Ms: -1, Bytes: 150, NowMs: 0}
+	for _, tc := range []struct{ hw, want int64 }{{79, 79}, {90, 90}, {95, 95}, {136, 100}} {
+		if got := retentionCutoff(segs, 77, tc.hw, p); got != tc.want {
+			t.Errorf("high watermark %d: cut at %d, want %d", tc.hw, got, tc.want)
+		}
+	}
+}
+
 // TestRecoveryCutsTheMetadataLogAtDamageBelowTheRecoveryPoint: bytes that decayed at
 // rest in a sealed segment of the metadata log, below the recovery point that recovery
 // scans from, end the recovered metadata where they begin, and the log is cut there

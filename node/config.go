@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/seedlog/seedlog/core"
 	"github.com/seedlog/seedlog/core/kafka/wire"
+	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/storage"
 )
 
@@ -61,6 +63,13 @@ type Config struct {
 
 	Timing   core.Timing
 	Defaults core.Defaults
+	// TopicDefaults holds the broker-level keys of topic configs (min.insync.replicas,
+	// log.retention.ms, log.flush, ...) that the properties file or the flags set, with
+	// their values as the core compares them (staticValue): this broker's static topic
+	// defaults (core.Config.StaticConfig), which DescribeConfigs reports as
+	// STATIC_BROKER_CONFIG, as Kafka reports what server.properties sets. Keys left at
+	// their defaults are absent.
+	TopicDefaults map[string]string
 
 	SegmentBytes            int64
 	IndexIntervalBytes      int
@@ -262,6 +271,11 @@ var settings = []Setting{
 	{"min.insync.replicas", "1", "acks=all needs this many in-sync replicas (topics may override it)", func(c *Config, v string) error {
 		return parsePositive32(v, &c.Defaults.MinInsyncReplicas)
 	}},
+	topicDefault("log.retention.ms", "age beyond which a topic's old segments are deleted, for topics that do not set retention.ms; -1 for no limit"),
+	topicDefault("log.retention.bytes", "size per partition beyond which a topic's old segments are deleted, for topics that do not set retention.bytes; -1 for no limit"),
+	topicDefault("log.cleanup.policy", "cleanup.policy of topics that do not set one: delete, or compact (nothing is removed)"),
+	topicDefault("log.message.timestamp.type", "message.timestamp.type of topics that do not set one: CreateTime or LogAppendTime"),
+	topicDefault("unclean.leader.election.enable", "must be false: seedlog never elects a leader from outside the ISR"),
 	{"log.flush", "sync", "sync: acknowledge after fsync (the durability promise); async: after the page cache (Kafka's default; UNSAFE: a power loss on every replica loses acknowledged records)", func(c *Config, v string) error {
 		switch v {
 		case "sync":
@@ -354,6 +368,46 @@ var settings = []Setting{
 	}},
 }
 
+// topicDefault is the setting of a broker-level topic-config key that only sets the
+// default of its topic config: nothing but the core's static config holds it.
+func topicDefault(key, doc string) Setting {
+	d, ok := metadata.BrokerConfigDef(key)
+	if !ok {
+		panic(fmt.Sprintf("node: %s is not the broker-level key of a topic config", key))
+	}
+	return Setting{key, d.Default, doc, func(c *Config, v string) error { return d.Check(v) }}
+}
+
+// staticValue is the value of broker-level key k as the core compares it with its typed
+// fields (core.Config.StaticConfig), once v, given for k, is applied to c.
+func (c *Config) staticValue(k, v string) string {
+	switch k {
+	case "min.insync.replicas":
+		return strconv.Itoa(int(c.Defaults.MinInsyncReplicas))
+	case "log.flush":
+		if c.Defaults.FlushAsync {
+			return "async"
+		}
+		return "sync"
+	case "message.max.bytes":
+		return strconv.Itoa(c.MessageBytesMax)
+	case "log.segment.bytes":
+		return strconv.FormatInt(c.SegmentBytes, 10)
+	case "log.roll.ms":
+		return ms(c.SegmentAge)
+	}
+	return strings.TrimSpace(v)
+}
+
+// staticConfig is TopicDefaults as the core takes it: sorted by key.
+func (c *Config) staticConfig() metadata.StaticConfig {
+	var out metadata.StaticConfig
+	for _, k := range slices.Sorted(maps.Keys(c.TopicDefaults)) {
+		out = append(out, metadata.ConfigEntry{Key: k, Value: c.TopicDefaults[k]})
+	}
+	return out
+}
+
 // DefaultConfig is the configuration with every key at its default.
 func DefaultConfig() Config {
 	var c Config
@@ -399,6 +453,8 @@ func ParseProperties(r io.Reader) (Properties, error) {
 // Apply sets every key of p on c. An unknown key is an error: a typo must not silently
 // leave a setting at its default.
 func (c *Config) Apply(p Properties) error {
+	// Copies of a Config share the map: a copy must not change the original's.
+	c.TopicDefaults = maps.Clone(c.TopicDefaults)
 	for _, k := range p.Keys {
 		s, ok := lookupSetting(k)
 		if !ok {
@@ -406,6 +462,12 @@ func (c *Config) Apply(p Properties) error {
 		}
 		if err := s.apply(c, p.Values[k]); err != nil {
 			return fmt.Errorf("%s: %w", k, err)
+		}
+		if _, ok := metadata.BrokerConfigDef(k); ok {
+			if c.TopicDefaults == nil {
+				c.TopicDefaults = map[string]string{}
+			}
+			c.TopicDefaults[k] = c.staticValue(k, p.Values[k])
 		}
 	}
 	return nil
@@ -574,6 +636,7 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		Seed:                         seed,
 		Timing:                       c.Timing,
 		Defaults:                     c.Defaults,
+		StaticConfig:                 c.staticConfig(),
 		MessageBytesMax:              int32(c.MessageBytesMax),
 		FetchBytesMax:                int32(c.FetchBytesMax),
 		ReplicaFetchResponseBytesMax: int32(c.ReplicaFetchBytesMax),

@@ -3,12 +3,15 @@ package node
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/metadata"
 )
 
 func TestDefaultsValidate(t *testing.T) {
@@ -113,22 +116,70 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 
 // TestExampleListsEverySetting keeps example.properties, the documented sample, in step
 // with the settings table: it parses over the defaults without changing any of them, and
-// shows every key with its default.
+// shows every key with its default. Setting them makes the broker-level keys of topic
+// configs static settings (TopicDefaults), as server.properties does in Kafka.
 func TestExampleListsEverySetting(t *testing.T) {
 	text, err := os.ReadFile("example.properties")
 	must(t, err)
 	c, err := LoadConfig("example.properties")
 	must(t, err)
 	must(t, c.Validate())
+	var static []string
 	for _, s := range Settings() {
 		line := fmt.Sprintf("%s=%s\n", s.Key, s.Default)
 		if !strings.Contains(string(text), line) {
 			t.Errorf("example.properties lacks the line %q", strings.TrimSpace(line))
 		}
+		if d, ok := metadata.BrokerConfigDef(s.Key); ok {
+			static = append(static, s.Key)
+			if c.TopicDefaults[s.Key] != d.Default {
+				t.Errorf("static %s=%q, want the table default %q", s.Key, c.TopicDefaults[s.Key], d.Default)
+			}
+		}
+	}
+	if got := slices.Sorted(maps.Keys(c.TopicDefaults)); !slices.Equal(got, slices.Sorted(slices.Values(static))) {
+		t.Errorf("static topic defaults %v, want %v", got, static)
 	}
 	def := DefaultConfig()
 	must(t, def.Validate())
+	c.TopicDefaults = nil
 	if fmt.Sprint(c) != fmt.Sprint(def) {
 		t.Errorf("example.properties changes the defaults:\n%+v\n%+v", c, def)
+	}
+}
+
+// Every broker-level key of the topic config table is a setting, and the ones the
+// file or the flags give reach the core as its static config, in the core's form.
+func TestTopicDefaultsReachTheCore(t *testing.T) {
+	for _, d := range metadata.TopicConfigDefs() {
+		if _, ok := lookupSetting(d.BrokerName); !ok {
+			t.Errorf("%s (the broker-level key of %s) is not a setting", d.BrokerName, d.Name)
+		}
+	}
+	c := DefaultConfig()
+	if cc := c.CoreConfig(0, nil); len(cc.StaticConfig) != 0 {
+		t.Fatalf("defaults give a static config: %v", cc.StaticConfig)
+	}
+	base := c
+	must(t, c.Apply(Properties{Keys: []string{"default.replication.factor", "min.insync.replicas", "log.retention.ms", "log.flush", "log.roll.ms"},
+		Values: map[string]string{"default.replication.factor": "3", "min.insync.replicas": "2", "log.retention.ms": " 7000 ", "log.flush": "async", "log.roll.ms": "60000"}}))
+	must(t, c.Validate())
+	want := metadata.StaticConfig{{Key: "log.flush", Value: "async"}, {Key: "log.retention.ms", Value: "7000"},
+		{Key: "log.roll.ms", Value: "60000"}, {Key: "min.insync.replicas", Value: "2"}}
+	cc := c.CoreConfig(0, nil)
+	if !slices.Equal(cc.StaticConfig, want) {
+		t.Fatalf("static config %v, want %v", cc.StaticConfig, want)
+	}
+	if _, err := core.New(cc); err != nil {
+		t.Fatal(err)
+	}
+	if len(base.TopicDefaults) != 0 {
+		t.Fatalf("setting a copy changed the original: %v", base.TopicDefaults)
+	}
+	if err := c.Set("log.cleanup.policy", "shred"); err == nil {
+		t.Fatal("log.cleanup.policy=shred accepted")
+	}
+	if err := c.Set("unclean.leader.election.enable", "true"); err == nil {
+		t.Fatal("unclean.leader.election.enable=true accepted")
 	}
 }

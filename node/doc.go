@@ -96,6 +96,15 @@
 // has them (offsets.topic.replication.factor defaults to 0: as many replicas as brokers
 // are live when the first group looks for its coordinator, up to 3).
 //
+// Every broker-level key of a topic config (min.insync.replicas, log.flush,
+// message.max.bytes, log.segment.bytes, log.roll.ms, log.retention.ms,
+// log.retention.bytes, log.cleanup.policy, log.message.timestamp.type,
+// unclean.leader.election.enable) is a setting too. One the file or the flags give is
+// this broker's static default of its topic config (Config.TopicDefaults): topics get it
+// unless they, or the cluster-wide default (IncrementalAlterConfigs on broker ""), set
+// the config, and DescribeConfigs reports it as STATIC_BROKER_CONFIG, as Kafka reports
+// what server.properties sets.
+//
 // The data directory holds the logs (one directory per partition, Kafka's layout), the
 // quorum state and metadata snapshot, a lock file (one process per directory) and
 // meta.properties, which pins the directory to one node id and cluster id.

@@ -93,8 +93,10 @@ type member struct {
 	assigned []TopicPartition
 	// leading is set while the member leads its generation and watches the metadata.
 	leading bool
-	// counts are the partition counts the leader's assignment used.
-	counts map[string]int32
+	// counts are the partition counts the group's assignment used, as far as the leader
+	// can tell: the fewest of every plan it sent in generation countsGen (see lead).
+	counts    map[string]int32
+	countsGen int32
 	// expected is what a leader told to skip the assignment computed for itself: a
 	// different assignment handed back means the group's is stale.
 	expected []TopicPartition
@@ -110,7 +112,7 @@ func (w *World) startGroup(spec GroupSpec) *groupRun {
 	g := &groupRun{w: w, spec: spec, views: map[int32]map[string][]TopicPartition{}, processed: map[TopicPartition][]span{}}
 	for i := range spec.Members {
 		c := w.addClient(roleMember)
-		m := &member{g: g, c: c, coord: -1, gen: -1}
+		m := &member{g: g, c: c, coord: -1, gen: -1, countsGen: -1}
 		if spec.Static {
 			m.instance = fmt.Sprintf("%s-i%d", spec.Name, i)
 		}
@@ -346,7 +348,16 @@ func (m *member) lead(round uint64, r *kmsg.JoinGroupResponse) {
 				counts[t] = n
 			}
 		}
-		m.counts = counts
+		if m.countsGen == m.gen && m.counts != nil {
+			// A second plan in one generation (its SyncGroup answer was lost and the join
+			// repeated): the coordinator hands out whichever plan of the generation it
+			// made durable first, so the watch must compare with the smallest.
+			c.w.cov.Inc("group:leader-replanned")
+			m.counts = fewestPartitions(m.g.spec.Topics, m.counts, counts)
+		} else {
+			m.counts = counts
+		}
+		m.countsGen = m.gen
 		var plan map[string][]TopicPartition
 		if m.protocol == "roundrobin" {
 			plan = roundRobinAssign(members, counts)
@@ -437,6 +448,18 @@ func (m *member) synced(round uint64, r *kmsg.SyncGroupResponse) {
 		m.c.later(leaderMetadataEvery, func() { m.watch(round) })
 	}
 	m.resume(round)
+}
+
+// fewestPartitions is, per topic, the smaller of two partition counts (a topic missing
+// from one counts as none).
+func fewestPartitions(topics []string, a, b map[string]int32) map[string]int32 {
+	out := map[string]int32{}
+	for _, t := range topics {
+		if n := min(a[t], b[t]); n > 0 {
+			out[t] = n
+		}
+	}
+	return out
 }
 
 // watch is the leader's metadata loop: while the round lasts, it refreshes the

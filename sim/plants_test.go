@@ -66,6 +66,16 @@ import (
 //	                               compression.type in another codec), 1 (new)
 //	retention-deletes-active       log-history (retained: a log start answered above a
 //	                               record younger than retention.ms), 3 (new)
+//	alter-lost-never-resent        liveness (a data partition whose ISR change was
+//	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
+//	                               the end), 43 (new)
+//
+// alter-lost-never-resent is the one plant only a liveness check can catch: it breaks
+// nothing, it only stops an ISR from changing again. It bites only when an
+// AlterPartition's outcome is unknown (lost with a controller that lost its
+// leadership, or unanswered in time) and the ISR it leaves keeps acks=all from
+// completing (a member missing below min.insync.replicas, or a dead one kept in):
+// 6 of seeds 1-600 (43, 67, 160, 278, 526, 534).
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -129,6 +139,7 @@ var plantCases = []struct {
 	{"offsets-load-skips-cleaned", []string{"linearizability", "groups", "invariant:groups"}, 200, false},
 	{"compression-type-ignored", []string{"compression"}, 50, false},
 	{"retention-deletes-active", []string{"log-history"}, 50, false},
+	{"alter-lost-never-resent", []string{"liveness"}, 600, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

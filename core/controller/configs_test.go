@@ -90,7 +90,7 @@ func TestIncrementalAlterConfigs(t *testing.T) {
 	if got := code(incReq(4, "", incOp{"log.flush", 0, strp("async")})); got != 0 {
 		t.Fatalf("cluster default: %d", got)
 	}
-	if v, src, _ := h.committed.ResolveTopicConfig("t", "flush.mode"); v != "async" || src != metadata.SourceClusterDefault {
+	if v, src, _ := h.committed.ResolveTopicConfig("t", "flush.mode", nil); v != "async" || src != metadata.SourceClusterDefault {
 		t.Fatalf("flush.mode resolves to %q from %d", v, src)
 	}
 	// ValidateOnly changes nothing.

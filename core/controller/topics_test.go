@@ -126,7 +126,7 @@ func checkCreated(t *testing.T, h *harness, req kmsg.CreateTopicsRequestTopic, r
 		t.Fatalf("%d configs described", len(r.Configs))
 	}
 	for _, cf := range r.Configs {
-		want, src, _ := h.committed.ResolveTopicConfig(req.Topic, cf.Name)
+		want, src, _ := h.committed.ResolveTopicConfig(req.Topic, cf.Name, nil)
 		if deref(cf.Value) != want || cf.Source != int8(src) {
 			t.Fatalf("config %s = %q (source %d), image says %q (%d)", cf.Name, deref(cf.Value), cf.Source, want, src)
 		}

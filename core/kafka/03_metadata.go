@@ -33,6 +33,10 @@ type View struct {
 	// Fences, when set, lists this broker's replicas that hold fenced ranges (see
 	// FencedRangesConfig); nil where the broker hosts no replicas.
 	Fences func() []ReplicaFences
+	// Static is this broker's static layer of topic configs: what its configuration
+	// sets below the topics' own and the cluster-wide settings (DescribeConfigs reports
+	// it as STATIC_BROKER_CONFIG).
+	Static metadata.StaticConfig
 }
 
 // ReplicaFences are the fenced ranges of one replica on this broker: offsets whose

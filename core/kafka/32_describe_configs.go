@@ -2,15 +2,26 @@ package kafka
 
 // DescribeConfigs, key 32, versions 0-4.
 //
+// Every value is the one this broker enforces, with its true source, resolved as Kafka
+// does, from the most specific source: the topic's own setting (DYNAMIC_TOPIC_CONFIG),
+// the cluster-wide default set on broker resource "" (DYNAMIC_DEFAULT_BROKER_CONFIG),
+// this broker's static configuration, its file or flags (STATIC_BROKER_CONFIG, under
+// the broker-level key: min.insync.replicas, log.retention.ms, ...), and the built-in
+// default (DEFAULT_CONFIG). With include_synonyms (v1+) each config lists every source
+// that has a value, in that order, the topic's under the topic-level key and the others
+// under the broker-level key; the first is the value in force. seedlog has no
+// per-broker dynamic configs (DYNAMIC_BROKER_CONFIG).
+//
 // Deviations from Apache Kafka:
 //   - Only the configs seedlog understands are listed (metadata.TopicConfigDefs): for a
 //     topic, each topic-level key; for a broker, each broker-level key that sets a topic
 //     default. Kafka lists every config it has.
-//   - Broker configs are cluster-wide. A broker resource, "" (the cluster default) or
-//     the id of any registered broker, lists every key with its cluster-level value or
-//     its default; Kafka lists only the keys set for "", and answers only for its own id.
-//     Under a broker id every key is read-only: seedlog takes broker-level keys for the
-//     cluster default only.
+//   - Broker resource "" (the cluster default) lists every key with its cluster-level
+//     value or its built-in default; Kafka lists only the keys set for "". A broker's
+//     own id lists every key as that broker resolves it (cluster default, its static
+//     setting, built-in default), read-only: seedlog takes broker-level keys for the
+//     cluster default only. As in Kafka, another broker's id is INVALID_REQUEST: only
+//     that broker knows its static configuration.
 //   - Only topic and broker resources are served; other types are INVALID_REQUEST.
 //   - A broker describing its own id adds one read-only entry that is status, not a
 //     setting: seedlog.fenced.ranges (FencedRangesConfig), the offset ranges of its
@@ -21,9 +32,9 @@ package kafka
 // Like Kafka, and unlike seedlog's Metadata, the answer comes from the broker's metadata
 // image without a read barrier: a config change acknowledged a moment ago may not show
 // yet. As in Kafka, an unknown topic is UNKNOWN_TOPIC_OR_PARTITION, a null ConfigNames
-// asks for every key and names in it that are not configs are left out, synonyms (v1+)
-// run from the most to the least specific source, and from v3 every config carries its
-// type, and its documentation when asked for.
+// asks for every key and names in it that are not configs are left out, and from v3
+// every config carries its type, and its documentation when asked for. Version 0 has
+// no source: IsDefault says whether the value is the built-in default.
 
 import (
 	"cmp"
@@ -68,13 +79,15 @@ func describeResource(v View, req *kmsg.DescribeConfigsRequest, r kmsg.DescribeC
 		}
 		entries = topicConfigEntries(v, r.ResourceName)
 	case kmsg.ConfigResourceTypeBroker:
-		if !knownBrokerResource(v, r.ResourceName) {
+		switch own := strconv.Itoa(int(v.NodeID)); {
+		case r.ResourceName == "":
+			entries = clusterConfigEntries(v)
+		case r.ResourceName == own:
+			entries = ownConfigEntries(v)
+		case knownBrokerResource(v, r.ResourceName):
+			return resourceError(out, kerr.InvalidRequest.Code, fmt.Sprintf("broker %s describes its own configs: this is broker %s", r.ResourceName, own))
+		default:
 			return resourceError(out, kerr.InvalidRequest.Code, fmt.Sprintf("%q is neither \"\" nor a registered broker id", r.ResourceName))
-		}
-		entries = brokerConfigEntries(v, r.ResourceName != "")
-		if r.ResourceName == strconv.Itoa(int(v.NodeID)) && v.Fences != nil {
-			entries = append(entries, fencedRangesEntry(v.Fences()))
-			slices.SortFunc(entries, func(a, b configEntry) int { return cmp.Compare(a.name, b.name) })
 		}
 	default:
 		return resourceError(out, kerr.InvalidRequest.Code, fmt.Sprintf("resource type %d is not served", r.ResourceType))
@@ -126,61 +139,57 @@ func fencedRangesEntry(rs []ReplicaFences) configEntry {
 		source: metadata.SourceDefault, readOnly: true}
 }
 
-// topicConfigEntries lists every topic config with its resolved value.
+// topicConfigEntries lists every topic config with the value this broker enforces.
 func topicConfigEntries(v View, topic string) []configEntry {
-	cluster := clusterConfig(v)
 	var entries []configEntry
 	for _, d := range metadata.TopicConfigDefs() {
-		value, source, ok := v.Image.ResolveTopicConfig(topic, d.Name)
+		chain, ok := v.Image.TopicConfigChain(topic, d.Name, v.Static)
 		if !ok {
 			panic(fmt.Sprintf("kafka: topic config %q of the table does not resolve", d.Name))
 		}
-		var syns []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
-		if source == metadata.SourceTopic {
-			syns = append(syns, synonym(d.Name, value, metadata.SourceTopic))
-		}
-		entries = append(entries, configEntry{
-			name: d.Name, def: d, value: value, source: source,
-			synonyms: append(syns, brokerSynonyms(d, cluster)...),
-		})
+		entries = append(entries, chainEntry(d.Name, d, chain, false))
 	}
 	return entries
 }
 
-// brokerConfigEntries lists every broker-level key with its cluster-level value, sorted
-// by name. perBroker marks them read-only: seedlog sets them for the cluster only.
-func brokerConfigEntries(v View, perBroker bool) []configEntry {
-	cluster := clusterConfig(v)
+// clusterConfigEntries lists every broker-level key with its cluster-wide value (or
+// its built-in default), sorted by name: the layer broker resource "" sets.
+func clusterConfigEntries(v View) []configEntry {
 	var entries []configEntry
 	for _, d := range metadata.TopicConfigDefs() {
-		e := configEntry{name: d.BrokerName, def: d, value: d.Default, source: metadata.SourceDefault,
-			readOnly: perBroker, synonyms: brokerSynonyms(d, cluster)}
-		if value, ok := cluster[d.BrokerName]; ok {
-			e.value, e.source = value, metadata.SourceClusterDefault
-		}
-		entries = append(entries, e)
+		chain, _ := v.Image.BrokerConfigChain(d.BrokerName, nil)
+		entries = append(entries, chainEntry(d.BrokerName, d, chain, false))
 	}
+	return sortedEntries(entries)
+}
+
+// ownConfigEntries lists every broker-level key as this broker resolves it, read-only,
+// with the status entry of its fenced ranges when it hosts replicas; sorted by name.
+func ownConfigEntries(v View) []configEntry {
+	var entries []configEntry
+	for _, d := range metadata.TopicConfigDefs() {
+		chain, _ := v.Image.BrokerConfigChain(d.BrokerName, v.Static)
+		entries = append(entries, chainEntry(d.BrokerName, d, chain, true))
+	}
+	if v.Fences != nil {
+		entries = append(entries, fencedRangesEntry(v.Fences()))
+	}
+	return sortedEntries(entries)
+}
+
+// chainEntry is the entry of a config whose sources, most specific first, are chain:
+// the first holds the value in force, and all are its synonyms.
+func chainEntry(name string, d metadata.ConfigDef, chain []metadata.ConfigValue, readOnly bool) configEntry {
+	syns := make([]kmsg.DescribeConfigsResponseResourceConfigConfigSynonym, 0, len(chain))
+	for _, c := range chain {
+		syns = append(syns, synonym(c.Name, c.Value, c.Source))
+	}
+	return configEntry{name: name, def: d, value: chain[0].Value, source: chain[0].Source, readOnly: readOnly, synonyms: syns}
+}
+
+func sortedEntries(entries []configEntry) []configEntry {
 	slices.SortFunc(entries, func(a, b configEntry) int { return cmp.Compare(a.name, b.name) })
 	return entries
-}
-
-// clusterConfig is the cluster-level broker config as a lookup table.
-func clusterConfig(v View) map[string]string {
-	m := map[string]string{}
-	for _, e := range v.Image.BrokerConfig("") {
-		m[e.Key] = e.Value
-	}
-	return m
-}
-
-// brokerSynonyms are the broker-level sources of a key below the topic's own: the
-// cluster default when set, then the built-in default.
-func brokerSynonyms(d metadata.ConfigDef, cluster map[string]string) []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
-	var syns []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
-	if value, ok := cluster[d.BrokerName]; ok {
-		syns = append(syns, synonym(d.BrokerName, value, metadata.SourceClusterDefault))
-	}
-	return append(syns, synonym(d.BrokerName, d.Default, metadata.SourceDefault))
 }
 
 func synonym(name, value string, source metadata.ConfigSource) kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {

@@ -163,7 +163,7 @@ func TestDescribeConfigsBroker(t *testing.T) {
 		b := configCluster(t)
 		resp := describeConfigs(t, b, v, true, false,
 			configResource(kmsg.ConfigResourceTypeBroker, ""),
-			configResource(kmsg.ConfigResourceTypeBroker, "2"))
+			configResource(kmsg.ConfigResourceTypeBroker, "1"))
 		for i, r := range resp.Resources {
 			if r.ErrorCode != 0 || len(r.Configs) != len(defs) {
 				t.Fatalf("v%d broker %q: code %d, %d configs, want %d", v, r.ResourceName, r.ErrorCode, len(r.Configs), len(defs))
@@ -200,7 +200,7 @@ func TestDescribeConfigsBroker(t *testing.T) {
 }
 
 // A broker describing its own id adds the read-only status entry of its fenced ranges;
-// another broker's id does not get it.
+// another broker's id is refused: only that broker knows its static configuration.
 func TestDescribeConfigsFencedRanges(t *testing.T) {
 	b := configCluster(t)
 	v := b.View()
@@ -218,9 +218,101 @@ func TestDescribeConfigsFencedRanges(t *testing.T) {
 	if *own.Value != "orders-2:403-419:lost,orders-2:500-502:damaged" || !own.ReadOnly {
 		t.Fatalf("entry %+v", own)
 	}
-	for _, c := range resp.Resources[1].Configs {
-		if c.Name == FencedRangesConfig {
-			t.Fatal("another broker's resource lists this broker's fences")
+	if r := resp.Resources[1]; r.ErrorCode != kerr.InvalidRequest.Code || len(r.Configs) != 0 {
+		t.Fatalf("another broker's resource: code %d, %d configs", r.ErrorCode, len(r.Configs))
+	}
+}
+
+// staticView is configCluster seen from a broker whose configuration sets
+// min.insync.replicas, log.retention.ms and log.segment.bytes.
+func staticView(t *testing.T) View {
+	v := configCluster(t).View()
+	v.Static = metadata.StaticConfig{
+		{Key: "log.retention.ms", Value: "7000"},
+		{Key: "log.segment.bytes", Value: "4096"},
+		{Key: "min.insync.replicas", Value: "2"},
+	}
+	return v
+}
+
+// A broker's static settings are the values of the topics that set nothing above them,
+// reported as STATIC_BROKER_CONFIG under their broker-level names, and sit in the
+// synonym chain between the cluster-wide default and the built-in one.
+func TestDescribeConfigsStaticTopic(t *testing.T) {
+	for _, version := range versions(t, 32) {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		req.SetVersion(version)
+		req.IncludeSynonyms = true
+		req.Resources = []kmsg.DescribeConfigsRequestResource{configResource(kmsg.ConfigResourceTypeTopic, "orders")}
+		resp := DescribeConfigs(staticView(t), viaWire(t, req))
+		checkWire(t, resp)
+		r := resp.Resources[0]
+		for _, w := range []struct {
+			name, value string
+			source      kmsg.ConfigSource
+			synonyms    []string
+		}{
+			{"min.insync.replicas", "2", kmsg.ConfigSourceStaticBrokerConfig,
+				[]string{"min.insync.replicas=2@4", "min.insync.replicas=1@5"}},
+			{"retention.ms", "1000", kmsg.ConfigSourceDynamicTopicConfig,
+				[]string{"retention.ms=1000@1", "log.retention.ms=5000@3", "log.retention.ms=7000@4", "log.retention.ms=604800000@5"}},
+			{"segment.bytes", "2048", kmsg.ConfigSourceDynamicDefaultBrokerConfig,
+				[]string{"log.segment.bytes=2048@3", "log.segment.bytes=4096@4", "log.segment.bytes=1073741824@5"}},
+			{"retention.bytes", "-1", kmsg.ConfigSourceDefaultConfig, []string{"log.retention.bytes=-1@5"}},
+		} {
+			c := findConfig(t, r, w.name)
+			if *c.Value != w.value {
+				t.Errorf("v%d %s = %s, want %s", version, w.name, *c.Value, w.value)
+			}
+			if version == 0 {
+				if c.IsDefault != (w.source == kmsg.ConfigSourceDefaultConfig) {
+					t.Errorf("v0 %s: is-default %v", w.name, c.IsDefault)
+				}
+				continue
+			}
+			if c.Source != w.source || !slices.Equal(synonymsOf(c), w.synonyms) {
+				t.Errorf("v%d %s: source %v, synonyms %q; want %v, %q", version, w.name, c.Source, synonymsOf(c), w.source, w.synonyms)
+			}
+		}
+	}
+}
+
+// A broker's own resource resolves each broker-level key as the broker does, its
+// static settings included; the cluster default ("") is the cluster-wide layer alone.
+func TestDescribeConfigsStaticBroker(t *testing.T) {
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.SetVersion(4)
+	req.IncludeSynonyms = true
+	req.Resources = []kmsg.DescribeConfigsRequestResource{
+		configResource(kmsg.ConfigResourceTypeBroker, "1", "min.insync.replicas", "log.retention.ms"),
+		configResource(kmsg.ConfigResourceTypeBroker, "", "min.insync.replicas", "log.retention.ms"),
+	}
+	resp := DescribeConfigs(staticView(t), viaWire(t, req))
+	checkWire(t, resp)
+	type shape struct {
+		value    string
+		source   kmsg.ConfigSource
+		readOnly bool
+		synonyms string
+	}
+	got := func(r kmsg.DescribeConfigsResponseResource, name string) shape {
+		c := findConfig(t, r, name)
+		return shape{*c.Value, c.Source, c.ReadOnly, strings.Join(synonymsOf(c), " ")}
+	}
+	for _, tc := range []struct {
+		resource int
+		name     string
+		want     shape
+	}{
+		{0, "min.insync.replicas", shape{"2", kmsg.ConfigSourceStaticBrokerConfig, true, "min.insync.replicas=2@4 min.insync.replicas=1@5"}},
+		{0, "log.retention.ms", shape{"5000", kmsg.ConfigSourceDynamicDefaultBrokerConfig, true,
+			"log.retention.ms=5000@3 log.retention.ms=7000@4 log.retention.ms=604800000@5"}},
+		{1, "min.insync.replicas", shape{"1", kmsg.ConfigSourceDefaultConfig, false, "min.insync.replicas=1@5"}},
+		{1, "log.retention.ms", shape{"5000", kmsg.ConfigSourceDynamicDefaultBrokerConfig, false,
+			"log.retention.ms=5000@3 log.retention.ms=604800000@5"}},
+	} {
+		if g := got(resp.Resources[tc.resource], tc.name); g != tc.want {
+			t.Errorf("resource %q %s: %+v, want %+v", resp.Resources[tc.resource].ResourceName, tc.name, g, tc.want)
 		}
 	}
 }

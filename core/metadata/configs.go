@@ -27,6 +27,7 @@ const (
 	SourceTopic          ConfigSource = 1 // DYNAMIC_TOPIC_CONFIG
 	SourceBroker         ConfigSource = 2 // DYNAMIC_BROKER_CONFIG
 	SourceClusterDefault ConfigSource = 3 // DYNAMIC_DEFAULT_BROKER_CONFIG
+	SourceStatic         ConfigSource = 4 // STATIC_BROKER_CONFIG
 	SourceDefault        ConfigSource = 5 // DEFAULT_CONFIG
 )
 
@@ -171,10 +172,52 @@ func SplitList(value string) []string {
 	return out
 }
 
-// ResolveTopicConfig returns the value of topic config key for a topic: the topic's own
-// setting, else the cluster-wide default set under the broker-level key, else the table
-// default. ok is false for a key not in the table.
-func (im Image) ResolveTopicConfig(topic, key string) (value string, source ConfigSource, ok bool) {
+// StaticConfig is a broker's static settings of topic defaults: broker-level keys of the
+// topic config table (log.retention.ms, min.insync.replicas, ...) that its configuration
+// file or flags set, with their values, sorted by key. It is no part of the image: each
+// broker has its own, and passes it wherever a topic config is resolved.
+type StaticConfig []ConfigEntry
+
+// Lookup returns the value of a broker-level key, if set.
+func (s StaticConfig) Lookup(brokerKey string) (string, bool) {
+	for _, e := range s {
+		if e.Key == brokerKey {
+			return e.Value, true
+		}
+	}
+	return "", false
+}
+
+// Check reports the first entry that is not a broker-level key of the table with a
+// value the key accepts, and entries out of order or set twice.
+func (s StaticConfig) Check() error {
+	for i, e := range s {
+		d, ok := BrokerConfigDef(e.Key)
+		if !ok {
+			return fmt.Errorf("%s is not the broker-level key of a topic config", e.Key)
+		}
+		if err := d.Check(e.Value); err != nil {
+			return fmt.Errorf("%s: %w", e.Key, err)
+		}
+		if i > 0 && s[i-1].Key >= e.Key {
+			return fmt.Errorf("%s: static config keys must be sorted and set once", e.Key)
+		}
+	}
+	return nil
+}
+
+// ConfigValue is one source of a config's value.
+type ConfigValue struct {
+	// Name is the key as the source spells it: the topic-level key for a topic's own
+	// value, the broker-level key for every other source.
+	Name   string
+	Value  string
+	Source ConfigSource
+}
+
+// ResolveTopicConfig returns the value of topic config key for a topic, the first of
+// TopicConfigChain. ok is false for a key not in the table.
+func (im Image) ResolveTopicConfig(topic, key string, static StaticConfig) (value string, source ConfigSource, ok bool) {
 	d, ok := TopicConfigDef(key)
 	if !ok {
 		return "", 0, false
@@ -182,8 +225,56 @@ func (im Image) ResolveTopicConfig(topic, key string) (value string, source Conf
 	if v, set := im.topicConfigValue(topic, key); set {
 		return v, SourceTopic, true
 	}
+	v, src := im.resolveBrokerLevel(d, static)
+	return v, src, true
+}
+
+// resolveBrokerLevel is the value a topic without its own setting gets for d, and its
+// source: the cluster-wide default, else the broker's static setting, else the table
+// default.
+func (im Image) resolveBrokerLevel(d ConfigDef, static StaticConfig) (string, ConfigSource) {
 	if v, set := im.brokerConfigs[""][d.BrokerName]; set {
-		return v, SourceClusterDefault, true
+		return v, SourceClusterDefault
 	}
-	return d.Default, SourceDefault, true
+	if v, set := static.Lookup(d.BrokerName); set {
+		return v, SourceStatic
+	}
+	return d.Default, SourceDefault
+}
+
+// TopicConfigChain lists every source of topic config key for a topic, most specific
+// first, which is Kafka's order of DescribeConfigs synonyms: the topic's own setting,
+// the cluster-wide default (broker resource ""), the broker's static setting, the table
+// default (always there). The first is the value in force. ok is false for a key not in
+// the table.
+func (im Image) TopicConfigChain(topic, key string, static StaticConfig) ([]ConfigValue, bool) {
+	d, ok := TopicConfigDef(key)
+	if !ok {
+		return nil, false
+	}
+	var chain []ConfigValue
+	if v, set := im.topicConfigValue(topic, key); set {
+		chain = append(chain, ConfigValue{Name: key, Value: v, Source: SourceTopic})
+	}
+	return append(chain, im.brokerChain(d, static)...), true
+}
+
+// BrokerConfigChain is TopicConfigChain for a broker-level key, without a topic.
+func (im Image) BrokerConfigChain(brokerKey string, static StaticConfig) ([]ConfigValue, bool) {
+	d, ok := BrokerConfigDef(brokerKey)
+	if !ok {
+		return nil, false
+	}
+	return im.brokerChain(d, static), true
+}
+
+func (im Image) brokerChain(d ConfigDef, static StaticConfig) []ConfigValue {
+	var chain []ConfigValue
+	if v, set := im.brokerConfigs[""][d.BrokerName]; set {
+		chain = append(chain, ConfigValue{Name: d.BrokerName, Value: v, Source: SourceClusterDefault})
+	}
+	if v, set := static.Lookup(d.BrokerName); set {
+		chain = append(chain, ConfigValue{Name: d.BrokerName, Value: v, Source: SourceStatic})
+	}
+	return append(chain, ConfigValue{Name: d.BrokerName, Value: d.Default, Source: SourceDefault})
 }

@@ -1,8 +1,10 @@
 package metadata
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -112,7 +114,7 @@ func TestResolveTopicConfig(t *testing.T) {
 	im := baseImage(t)
 	check := func(key, want string, src ConfigSource) {
 		t.Helper()
-		v, s, ok := im.ResolveTopicConfig("t", key)
+		v, s, ok := im.ResolveTopicConfig("t", key, nil)
 		if !ok || v != want || s != src {
 			t.Fatalf("%s = %q (source %d, ok %v), want %q (%d)", key, v, s, ok, want, src)
 		}
@@ -121,8 +123,65 @@ func TestResolveTopicConfig(t *testing.T) {
 	check("flush.mode", "sync", SourceDefault)
 	im = mustApply(t, im, Config{Resource: ConfigBroker, Name: "", Key: "log.flush", Value: "async"})
 	check("flush.mode", "async", SourceClusterDefault)
-	if _, _, ok := im.ResolveTopicConfig("t", "no.such.key"); ok {
+	if _, _, ok := im.ResolveTopicConfig("t", "no.such.key", nil); ok {
 		t.Fatal("unknown key resolved")
+	}
+}
+
+// A broker's static setting sits between the cluster-wide default and the table
+// default: it applies to a topic that sets nothing above it, and the chain lists every
+// source with a value, most specific first.
+func TestTopicConfigChain(t *testing.T) {
+	im := mustApply(t, baseImage(t),
+		Config{Resource: ConfigBroker, Name: "", Key: "log.retention.ms", Value: "5000"})
+	static := StaticConfig{{Key: "log.retention.ms", Value: "7000"}, {Key: "min.insync.replicas", Value: "2"}}
+	render := func(chain []ConfigValue) string {
+		var out []string
+		for _, c := range chain {
+			out = append(out, fmt.Sprintf("%s=%s@%d", c.Name, c.Value, c.Source))
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		key, chain, value string
+		source            ConfigSource
+	}{
+		{"retention.ms", "retention.ms=1@1 log.retention.ms=5000@3 log.retention.ms=7000@4 log.retention.ms=604800000@5", "1", SourceTopic},
+		{"min.insync.replicas", "min.insync.replicas=2@4 min.insync.replicas=1@5", "2", SourceStatic},
+		{"flush.mode", "log.flush=sync@5", "sync", SourceDefault},
+	} {
+		chain, ok := im.TopicConfigChain("t", tc.key, static)
+		if !ok || render(chain) != tc.chain {
+			t.Errorf("%s: chain %q (ok %v), want %q", tc.key, render(chain), ok, tc.chain)
+		}
+		v, src, _ := im.ResolveTopicConfig("t", tc.key, static)
+		if v != tc.value || src != tc.source || chain[0].Value != v || chain[0].Source != src {
+			t.Errorf("%s resolves to %s@%d, want %s@%d, the chain's first", tc.key, v, src, tc.value, tc.source)
+		}
+	}
+	if chain, _ := im.BrokerConfigChain("log.retention.ms", static); render(chain) != "log.retention.ms=5000@3 log.retention.ms=7000@4 log.retention.ms=604800000@5" {
+		t.Errorf("broker chain %q", render(chain))
+	}
+	if _, ok := im.TopicConfigChain("t", "no.such.key", static); ok {
+		t.Error("unknown key has a chain")
+	}
+}
+
+func TestStaticConfigCheck(t *testing.T) {
+	for _, tc := range []struct {
+		static StaticConfig
+		bad    string
+	}{
+		{StaticConfig{{Key: "log.retention.ms", Value: "7000"}, {Key: "min.insync.replicas", Value: "2"}}, ""},
+		{StaticConfig{{Key: "retention.ms", Value: "7000"}}, "not the broker-level key"},
+		{StaticConfig{{Key: "min.insync.replicas", Value: "0"}}, "below the minimum"},
+		{StaticConfig{{Key: "min.insync.replicas", Value: "2"}, {Key: "log.retention.ms", Value: "7000"}}, "sorted"},
+		{StaticConfig{{Key: "log.flush", Value: "sync"}, {Key: "log.flush", Value: "sync"}}, "set once"},
+	} {
+		err := tc.static.Check()
+		if (err == nil) != (tc.bad == "") || (err != nil && !strings.Contains(err.Error(), tc.bad)) {
+			t.Errorf("%v: %v, want %q", tc.static, err, tc.bad)
+		}
 	}
 }
 

@@ -67,8 +67,9 @@
 // both the HW and the start of the leader's epoch (so it holds everything committed and
 // everything of earlier epochs) and it is not lagging by time. The node reports each
 // outcome with AlterPartitionResult. Success applies the new ISR; an unknown outcome
-// (timeout, NOT_CONTROLLER) keeps the proposed members counted and resends after
-// AlterBackoff; a stale view (INVALID_UPDATE_VERSION, FENCED_LEADER_EPOCH) keeps them
+// (timeout, NOT_CONTROLLER, a call whose controller was replaced before answering)
+// keeps the proposed members counted and resends after AlterBackoff (only metadata could
+// settle a change no controller saw, and none comes for it); a stale view (INVALID_UPDATE_VERSION, FENCED_LEADER_EPOCH) keeps them
 // counted until metadata with a newer partition epoch settles it; a refusal
 // (INELIGIBLE_REPLICA, INVALID_REQUEST) drops the change. Metadata is authoritative.
 //

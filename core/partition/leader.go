@@ -147,7 +147,11 @@ func (r *Replica) syncFollowers(now int64) {
 func (r *Replica) leaderMetadata(now int64) {
 	l := r.lead
 	if l.alter != nil && r.st.PartitionEpoch > l.alter.req.PartitionEpoch {
-		l.alter = nil // the metadata settles its outcome
+		// The metadata settles the change's outcome, often before the controller's
+		// answer arrives (which is then ignored): say so, or a trace shows a proposal
+		// that never ended.
+		l.alter = nil
+		r.note("isr", "%v at partition epoch %d from metadata", r.st.ISR, r.st.PartitionEpoch)
 	}
 	r.syncFollowers(now)
 	r.isrChanged(now)
@@ -527,12 +531,22 @@ func (r *Replica) AlterPartitionResult(now int64, res AlterResult) {
 	case CodeInvalidUpdateVersion, CodeFencedLeaderEpoch:
 		a.resendAt = 0
 	default:
-		a.resendAt = now + int64(r.cfg.AlterBackoff)
+		a.resendAt = r.resendLostAlter(now + int64(r.cfg.AlterBackoff))
 	}
 	r.syncFollowers(now)
 	r.isrChanged(now)
 	r.maybeAlterISR(now)
 	r.damageMoved(now)
+}
+
+// resendLostAlter is when to send again an ISR change whose outcome is unknown: at
+// resendAt. Only metadata could settle a change the controller never saw, and none
+// comes for it.
+func (r *Replica) resendLostAlter(resendAt int64) int64 {
+	if r.on(plant.AlterLostNeverResent) {
+		return 0
+	}
+	return resendAt
 }
 
 // ---- serving followers ----
@@ -715,7 +729,7 @@ func (r *Replica) leaderTick(now int64) {
 	if a := l.alter; a != nil {
 		if a.waiting && now-a.sentAt >= int64(r.cfg.AlterTimeout) {
 			a.waiting = false
-			a.resendAt = now
+			a.resendAt = r.resendLostAlter(now)
 		}
 		if !a.waiting && a.resendAt > 0 && now >= a.resendAt {
 			r.alterSeq++

@@ -99,6 +99,11 @@ const (
 	// RetentionDeletesActive: when retention deletes segments, it deletes everything
 	// below the high watermark with them, records too young to go included.
 	RetentionDeletesActive
+	// AlterLostNeverResent: a partition leader treats an ISR change whose outcome is
+	// unknown (no answer in time, the controller replaced, NOT_CONTROLLER) like a stale
+	// view: it waits for metadata to settle it instead of sending it again, so a change
+	// the controller never saw never ends and the ISR never changes again.
+	AlterLostNeverResent
 	numNames
 )
 
@@ -131,6 +136,7 @@ var names = [numNames]string{
 	OffsetsLoadSkipsCleaned:   "offsets-load-skips-cleaned",
 	CompressionTypeIgnored:    "compression-type-ignored",
 	RetentionDeletesActive:    "retention-deletes-active",
+	AlterLostNeverResent:      "alter-lost-never-resent",
 }
 
 func (n Name) String() string {
