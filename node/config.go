@@ -273,7 +273,12 @@ var settings = []Setting{
 	}},
 	topicDefault("log.retention.ms", "age beyond which a topic's old segments are deleted, for topics that do not set retention.ms; -1 for no limit"),
 	topicDefault("log.retention.bytes", "size per partition beyond which a topic's old segments are deleted, for topics that do not set retention.bytes; -1 for no limit"),
-	topicDefault("log.cleanup.policy", "cleanup.policy of topics that do not set one: delete, or compact (nothing is removed)"),
+	topicDefault("log.cleanup.policy", "cleanup.policy of topics that do not set one: delete, compact (the log cleaner keeps the latest record of each key), or both"),
+	topicDefault("log.cleaner.min.cleanable.ratio", "min.cleanable.dirty.ratio of topics that do not set one: the dirty share of a compacted log that starts a cleaning pass"),
+	topicDefault("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms of topics that do not set one: records younger stay uncompacted"),
+	topicDefault("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms of topics that do not set one: records older are compacted whatever the dirty ratio"),
+	topicDefault("log.cleaner.delete.retention.ms", "delete.retention.ms of topics that do not set one: how long a tombstone stays after the cleaner first passed it"),
+	topicDefault("compression.type", "compression.type of topics that do not set one: producer, or a codec the leader recompresses every batch with (uncompressed, gzip, snappy, lz4, zstd)"),
 	topicDefault("log.message.timestamp.type", "message.timestamp.type of topics that do not set one: CreateTime or LogAppendTime"),
 	topicDefault("unclean.leader.election.enable", "must be false: seedlog never elects a leader from outside the ISR"),
 	{"log.flush", "sync", "sync: acknowledge after fsync (the durability promise); async: after the page cache (Kafka's default; UNSAFE: a power loss on every replica loses acknowledged records)", func(c *Config, v string) error {
