@@ -80,32 +80,48 @@ const (
 	// InternalTopicChangeable: the controller deletes __consumer_offsets, or adds
 	// partitions to it, when asked.
 	InternalTopicChangeable
+	// OffsetsExpireWithMembers: offset expiry ignores a group's members, expiring offsets
+	// of a live group as if it were Empty, counting from each commit.
+	OffsetsExpireWithMembers
+	// OffsetsExpireEarly: offsets of a group that became Empty expire counting from their
+	// commit instead of from when the group lost its last member.
+	OffsetsExpireEarly
+	// OffsetDeleteNotDurable: OffsetDelete removes the offsets and answers before its
+	// tombstones are durable.
+	OffsetDeleteNotDurable
+	// OffsetDeleteIgnoresSubscription: OffsetDelete deletes the offsets of topics a
+	// consumer group with members is subscribed to.
+	OffsetDeleteIgnoresSubscription
 	numNames
 )
 
 var names = [numNames]string{
-	VoteBeforeSync:            "vote-before-sync",
-	CommitOldEpoch:            "commit-old-epoch",
-	NoTruncateDivergent:       "no-truncate-divergent",
-	AckBeforeISRSync:          "ack-before-isr-sync",
-	FetchAboveHW:              "fetch-above-hw",
-	TruncateToOwnHW:           "truncate-to-own-hw",
-	ServeAfterLease:           "serve-after-lease",
-	IdempotentDup:             "idempotent-dup",
-	EarlyReadNewLeader:        "early-read-new-leader",
-	StaleGenerationCommit:     "stale-generation-commit",
-	CommitBeforeDurable:       "commit-before-durable",
-	DoubleAssignAfterFailover: "double-assign-after-failover",
-	PeerAuthSkipped:           "peer-auth-skipped",
-	CorruptReplicaElectable:   "corrupt-replica-electable",
-	SyncBeforeFsync:           "sync-before-fsync",
-	FenceBeforeLease:          "fence-before-lease",
-	GroupRecordsAcksOne:       "group-records-acks-one",
-	RecoverySkipsCRC:          "recovery-skips-crc",
-	RetentionIgnoresPolicy:    "retention-ignores-policy",
-	LogAppendTimeIgnored:      "log-append-time-ignored",
-	SnapshotDuringInstall:     "snapshot-during-install",
-	InternalTopicChangeable:   "internal-topic-changeable",
+	VoteBeforeSync:                  "vote-before-sync",
+	CommitOldEpoch:                  "commit-old-epoch",
+	NoTruncateDivergent:             "no-truncate-divergent",
+	AckBeforeISRSync:                "ack-before-isr-sync",
+	FetchAboveHW:                    "fetch-above-hw",
+	TruncateToOwnHW:                 "truncate-to-own-hw",
+	ServeAfterLease:                 "serve-after-lease",
+	IdempotentDup:                   "idempotent-dup",
+	EarlyReadNewLeader:              "early-read-new-leader",
+	StaleGenerationCommit:           "stale-generation-commit",
+	CommitBeforeDurable:             "commit-before-durable",
+	DoubleAssignAfterFailover:       "double-assign-after-failover",
+	PeerAuthSkipped:                 "peer-auth-skipped",
+	CorruptReplicaElectable:         "corrupt-replica-electable",
+	SyncBeforeFsync:                 "sync-before-fsync",
+	FenceBeforeLease:                "fence-before-lease",
+	GroupRecordsAcksOne:             "group-records-acks-one",
+	RecoverySkipsCRC:                "recovery-skips-crc",
+	RetentionIgnoresPolicy:          "retention-ignores-policy",
+	LogAppendTimeIgnored:            "log-append-time-ignored",
+	SnapshotDuringInstall:           "snapshot-during-install",
+	InternalTopicChangeable:         "internal-topic-changeable",
+	OffsetsExpireWithMembers:        "offsets-expire-with-members",
+	OffsetsExpireEarly:              "offsets-expire-early",
+	OffsetDeleteNotDurable:          "offset-delete-not-durable",
+	OffsetDeleteIgnoresSubscription: "offset-delete-ignores-subscription",
 }
 
 func (n Name) String() string {
