@@ -50,6 +50,13 @@ type Config struct {
 	// RetentionCheckInterval is log.retention.check.interval.ms: how often a partition
 	// leader applies retention (0: Kafka's 5 minutes).
 	RetentionCheckInterval time.Duration
+	// OffsetsRetention is offsets.retention.minutes: how long a committed offset outlives
+	// its group's last member, or, in a group that never had members, its commit (0:
+	// Kafka's 7 days; the real node takes whole minutes, the simulator less).
+	// OffsetsRetentionCheck is offsets.retention.check.interval.ms (0: Kafka's 10
+	// minutes).
+	OffsetsRetention      time.Duration
+	OffsetsRetentionCheck time.Duration
 	// InFlightPerConnMax is max.inflight.requests.per.connection (0:
 	// InFlightPerConnMaxDefault): the requests of one connection that may await their
 	// responses. A request beyond it closes the connection; the real node's reader stops

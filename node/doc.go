@@ -94,7 +94,10 @@
 // default.replication.factor, min.insync.replicas, offsets.topic.num.partitions,
 // offsets.topic.replication.factor) use Kafka's names, and Kafka's defaults where Kafka
 // has them (offsets.topic.replication.factor defaults to 0: as many replicas as brokers
-// are live when the first group looks for its coordinator, up to 3).
+// are live when the first group looks for its coordinator, up to 3). So do the
+// committed offsets' lifetime, offsets.retention.minutes (Kafka's 10080, one minute at
+// least, about a century at most: offsets of a group with members never expire) and
+// offsets.retention.check.interval.ms (600000).
 //
 // The data directory holds the logs (one directory per partition, Kafka's layout), the
 // quorum state and metadata snapshot, a lock file (one process per directory) and
