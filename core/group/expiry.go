@@ -47,9 +47,9 @@ func (g *group) expired(nowMs, retentionMs int64, plants plant.Set) []tp {
 
 // expiryBase is the time an offset's retention counts from, in milliseconds.
 func (g *group) expiryBase(o offset, plants plant.Set) int64 {
-	if g.protocolType == "" || g.emptySinceMs < 0 || g.state != stateEmpty || plants.On(plant.OffsetsExpireEarly) {
+	if g.protocolType == "" || g.emptySinceMs < 0 || g.state != stateEmpty {
 		// A group that never had members, or one whose record does not say when it became
-		// Empty (Kafka's fallback); the plant forgets the group's members entirely.
+		// Empty (Kafka's fallback); or the planted bug, which ignores the members.
 		return o.commitMs
 	}
 	return max(g.emptySinceMs, o.commitMs)
@@ -91,6 +91,9 @@ func (g *group) mayExpire(plants plant.Set) bool {
 // tombstones are durable.
 func (c *Coordinator) expireOffsets(now int64) {
 	nowMs, retentionMs := millis(now), millis(int64(c.cfg.OffsetsRetention))
+	if c.cfg.Plants.On(plant.OffsetsExpireEarly) {
+		nowMs += millis(int64(c.cfg.OffsetsRetentionCheck)) // planted bug: a check early
+	}
 	for _, gid := range slices.Sorted(maps.Keys(c.groups)) {
 		if c.expiriesInFlight >= expiryAppendsMax {
 			return

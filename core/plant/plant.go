@@ -83,8 +83,8 @@ const (
 	// OffsetsExpireWithMembers: offset expiry ignores a group's members, expiring offsets
 	// of a live group as if it were Empty, counting from each commit.
 	OffsetsExpireWithMembers
-	// OffsetsExpireEarly: offsets of a group that became Empty expire counting from their
-	// commit instead of from when the group lost its last member.
+	// OffsetsExpireEarly: the expiry check deletes the offsets that will have expired by
+	// the next check, up to a check interval before their retention elapsed.
 	OffsetsExpireEarly
 	// OffsetDeleteNotDurable: OffsetDelete removes the offsets and answers before its
 	// tombstones are durable.
