@@ -260,6 +260,9 @@ func (n *simNode) act() {
 			func() string { return note.String() })
 		w.cov.Inc("note:" + note.Kind)
 		n.notes.Inc(note.Kind)
+		if note.Group != nil && w.checks.offsets != nil {
+			w.checks.offsets.event(n, note.Group)
+		}
 		switch note.Kind {
 		case "quorum-elected":
 			w.faults.afterElection(n)
@@ -510,6 +513,8 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		QuorumSnapshotChunkBytes: c.QuorumSnapshotChunkBytes,
 		MessageBytesMax:          c.Wide.MessageBytesMax,
 		RetentionCheckInterval:   c.Wide.RetentionCheck,
+		OffsetsRetention:         c.Data.OffsetsRetention,
+		OffsetsRetentionCheck:    c.Data.OffsetsRetentionCheck,
 	}
 }
 

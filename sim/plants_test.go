@@ -54,6 +54,15 @@ import (
 //	                               the metadata log start), 391 (new)
 //	internal-topic-changeable      internal-topics (a delete or partition increase of
 //	                               __consumer_offsets succeeded), 1 (new; 105 of 300)
+//	offsets-expire-with-members    offsets (an expiry durable while a member was in the
+//	                               group), 12 (new; 42 of 300)
+//	offsets-expire-early           offsets (an expiry less than the retention after a
+//	                               commit), 6 (new; 23 of 300)
+//	offset-delete-not-durable      invariant:durable (an OffsetDelete answered above its
+//	                               offsets partition's HW), 6 (new; 64 of 300)
+//	offset-delete-ignores-subscription
+//	                               offsets (a subscribed topic's offsets deleted while a
+//	                               member was in the group), 11 (new; 39 of 300)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -111,6 +120,10 @@ var plantCases = []struct {
 	{"log-append-time-ignored", []string{"timestamps"}, 50, false},
 	{"snapshot-during-install", []string{"invariant:quorum"}, 500, false},
 	{"internal-topic-changeable", []string{"internal-topics"}, 50, false},
+	{"offsets-expire-with-members", []string{"offsets", "linearizability"}, 200, false},
+	{"offsets-expire-early", []string{"offsets", "linearizability"}, 200, false},
+	{"offset-delete-not-durable", []string{"invariant:durable", "linearizability", "offsets"}, 200, false},
+	{"offset-delete-ignores-subscription", []string{"offsets", "linearizability"}, 200, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its
@@ -171,6 +184,7 @@ var shrinkCases = []string{
 	"sync-before-fsync",
 	"fence-before-lease",
 	"group-records-acks-one",
+	"offsets-expire-early",
 }
 
 // shrinkSeedsMax bounds the search for a shrink case's first failing seed.
