@@ -281,7 +281,7 @@ func (c *Coordinator) nextDeadline() int64 {
 	}
 	d := int64(math.MaxInt64)
 	expiry := false
-	for _, g := range c.groups {
+	for _, g := range c.groups { // order-independent: a minimum and an or
 		d = min(d, g.deadline())
 		expiry = expiry || g.mayExpire(c.cfg.Plants)
 	}

@@ -61,12 +61,12 @@ func (g *group) leftWith(parts []tp) bool {
 	if g.state != stateEmpty || len(g.pending) > 0 || len(g.removing) > 0 {
 		return false
 	}
-	for p := range g.offsets {
+	for p := range g.offsets { // order-independent: whether every key is in parts
 		if _, found := slices.BinarySearchFunc(parts, p, compareTP); !found {
 			return false
 		}
 	}
-	for p := range g.commitsPending {
+	for p := range g.commitsPending { // order-independent: whether every key is in parts
 		if _, found := slices.BinarySearchFunc(parts, p, compareTP); !found {
 			return false
 		}
