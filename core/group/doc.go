@@ -135,7 +135,9 @@
 // MEMBER_ID_REQUIRED count against the same bound), groups per coordinator (joins and
 // commits that would create more get COORDINATOR_NOT_AVAILABLE), protocols per join and
 // bytes of protocol metadata and assignments (INVALID_REQUEST), bytes of offset metadata
-// (OFFSET_METADATA_TOO_LARGE), and commits waiting for the log (COORDINATOR_NOT_AVAILABLE).
+// (OFFSET_METADATA_TOO_LARGE), and commits and OffsetDeletes waiting for the log
+// (COORDINATOR_NOT_AVAILABLE). One expiry check writes at most 1000 tombstones per group
+// and keeps at most 256 expiry appends in flight; the rest waits for the next check.
 //
 // # Differences from Kafka
 //
