@@ -19,6 +19,7 @@ import (
 	"fmt"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/group"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -64,6 +65,9 @@ type Message struct {
 type Note struct {
 	Kind string
 	Text string
+	// Group is the coordinator's event a note of a group-* kind reports, for checkers
+	// that follow expiries and removals; nil for other notes.
+	Group *group.Event
 }
 
 func (n Note) String() string { return n.Kind + ": " + n.Text }

@@ -56,6 +56,13 @@ type Config struct {
 	// CleanerBackoff is log.cleaner.backoff.ms: how often a replica of a compacted topic
 	// checks whether its log is due for a cleaning pass (0: the partition default).
 	CleanerBackoff time.Duration
+	// OffsetsRetention is offsets.retention.minutes: how long a committed offset outlives
+	// its group's last member, or, in a group that never had members, its commit (0:
+	// Kafka's 7 days; the real node takes whole minutes, the simulator less).
+	// OffsetsRetentionCheck is offsets.retention.check.interval.ms (0: Kafka's 10
+	// minutes).
+	OffsetsRetention      time.Duration
+	OffsetsRetentionCheck time.Duration
 	// InFlightPerConnMax is max.inflight.requests.per.connection (0:
 	// InFlightPerConnMaxDefault): the requests of one connection that may await their
 	// responses. A request beyond it closes the connection; the real node's reader stops

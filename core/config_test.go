@@ -58,6 +58,9 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		{func(c *Config) { c.Voters = nil }, "controller.quorum.voters is empty"},
 		{func(c *Config) { c.Broker, c.NodeID = false, 2 }, "process.roles"},
 		{func(c *Config) { c.NodeID = -1 }, "node.id=-1"},
+		{func(c *Config) { c.OffsetsRetention = -time.Minute }, "offsets.retention.minutes"},
+		{func(c *Config) { c.OffsetsRetention = 1 << 62 }, "offsets.retention.minutes"},
+		{func(c *Config) { c.OffsetsRetentionCheck = 1 << 62 }, "offsets.retention.check.interval.ms"},
 	} {
 		c := base
 		tc.change(&c)

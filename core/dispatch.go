@@ -52,6 +52,8 @@ func (n *Node) dispatchGroup(req Request, reply func(kmsg.Response)) bool {
 		kafka.ListGroups(n, m, reply)
 	case *kmsg.DeleteGroupsRequest:
 		kafka.DeleteGroups(n, m, reply)
+	case *kmsg.OffsetDeleteRequest:
+		kafka.OffsetDelete(n, m, reply)
 	default:
 		return false
 	}

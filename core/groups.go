@@ -76,12 +76,19 @@ func (n *Node) syncCoordinators(now int64) {
 		log := &offsetsLog{n: n, part: p}
 		cfg := group.DefaultConfig(p, rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64())))
 		cfg.Plants = n.cfg.Plants
+		cfg.OffsetsRetention, cfg.OffsetsRetentionCheck = n.cfg.OffsetsRetention, n.cfg.OffsetsRetentionCheck
+		cfg.Events = n.groupEvent
 		g.coords[p] = &groupCoord{c: group.NewCoordinator(now, cfg, log), epoch: leading[p], log: log}
 		n.note("group-coordinator-started", fmt.Sprintf("offsets partition %d epoch %d", p, leading[p]))
 	}
 	if changed {
 		g.sortCoordinators()
 	}
+}
+
+// groupEvent makes a note of a coordinator's event.
+func (n *Node) groupEvent(e group.Event) {
+	n.out.Notes = append(n.out.Notes, Note{Kind: e.Kind.String(), Text: e.String(), Group: &e})
 }
 
 // sortCoordinators rebuilds sorted from coords, in a new slice: a loop over the old one

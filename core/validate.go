@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/controller"
+	"github.com/seedlog/seedlog/core/group"
 )
 
 // TimingMsMax is the largest timing the node accepts, in milliseconds: Kafka's int
@@ -172,6 +173,11 @@ func validateLimits(c Config) error {
 		return fmt.Errorf("max.connections=%d: want at least 1", c.ConnectionsMax)
 	case c.MetadataSnapshotRecords < 0:
 		return fmt.Errorf("metadata.snapshot.records=%d: want at least 1", c.MetadataSnapshotRecords)
+	case c.OffsetsRetention < 0 || c.OffsetsRetention > group.OffsetsRetentionMax:
+		return fmt.Errorf("offsets.retention.minutes=%v: want a duration in (0, %v]", c.OffsetsRetention, group.OffsetsRetentionMax)
+	case c.OffsetsRetentionCheck < 0 || c.OffsetsRetentionCheck > TimingMsMax*time.Millisecond:
+		// The next check is the clock plus the interval: an unbounded one could overflow.
+		return fmt.Errorf("offsets.retention.check.interval.ms=%s: want milliseconds in [1, %d]", msString(c.OffsetsRetentionCheck), TimingMsMax)
 	}
 	return nil
 }

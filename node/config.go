@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/storage"
@@ -84,6 +85,11 @@ type Config struct {
 	// RetentionCheckInterval is log.retention.check.interval.ms: how often a partition
 	// leader applies its topic's retention.
 	RetentionCheckInterval time.Duration
+	// OffsetsRetention is offsets.retention.minutes: how long a committed offset outlives
+	// its group's last member (or its commit, in a group that never had members);
+	// OffsetsRetentionCheck is offsets.retention.check.interval.ms.
+	OffsetsRetention      time.Duration
+	OffsetsRetentionCheck time.Duration
 
 	// FrameBytesMax caps one client request (socket.request.max.bytes); a larger frame
 	// closes the connection.
@@ -131,6 +137,10 @@ type Voter struct {
 	ID   int32
 	Addr string
 }
+
+// offsetsRetentionMinutesMax bounds offsets.retention.minutes: the core compares
+// retention in milliseconds of the clock, which must not overflow (about a century).
+const offsetsRetentionMinutesMax = int64(group.OffsetsRetentionMax / time.Minute)
 
 // frameBytesLimit caps socket.request.max.bytes below the peer preamble read as a frame
 // size, so the client listener can always tell a peer from a client.
@@ -298,6 +308,15 @@ var settings = []Setting{
 	{"offsets.topic.replication.factor", "0", "replicas of __consumer_offsets, created once that many brokers are live; 0: as many as are live, up to 3", func(c *Config, v string) error {
 		return parseInt32(v, &c.Defaults.OffsetsTopicReplicationFactor)
 	}},
+	{"offsets.retention.minutes", "10080", "a group's committed offsets are deleted this long after its last member left (offsets of a group with members never are; in a group that never had members, this long after each commit)", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 1 || n > offsetsRetentionMinutesMax {
+			return fmt.Errorf("want minutes in [1, %d], got %q", offsetsRetentionMinutesMax, v)
+		}
+		c.OffsetsRetention = time.Duration(n) * time.Minute
+		return nil
+	}},
+	{"offsets.retention.check.interval.ms", "600000", "how often group coordinators delete the committed offsets offsets.retention.minutes no longer keeps", durationKey(func(c *Config) *time.Duration { return &c.OffsetsRetentionCheck })},
 	{"log.segment.bytes", strconv.Itoa(storage.DefaultSegmentBytesMax), "a log segment rolls at this size", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1<<14 || n > 1<<31-1 {
@@ -647,6 +666,8 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		ReplicaFetchResponseBytesMax: int32(c.ReplicaFetchBytesMax),
 		RetentionCheckInterval:       c.RetentionCheckInterval,
 		CleanerBackoff:               c.CleanerBackoff,
+		OffsetsRetention:             c.OffsetsRetention,
+		OffsetsRetentionCheck:        c.OffsetsRetentionCheck,
 		InFlightPerConnMax:           c.InFlightPerConnMax,
 		ConnectionsMax:               c.ConnectionsMax,
 	}

@@ -27,6 +27,20 @@ func TestDefaultsValidate(t *testing.T) {
 	}
 }
 
+// The offsets' lifetime reaches the group coordinators' configuration.
+func TestOffsetsRetentionReachesTheCore(t *testing.T) {
+	c := DefaultConfig()
+	if cc := c.CoreConfig(0, nil); cc.OffsetsRetention != 7*24*time.Hour || cc.OffsetsRetentionCheck != 10*time.Minute {
+		t.Errorf("defaults: retention %v, check %v", cc.OffsetsRetention, cc.OffsetsRetentionCheck)
+	}
+	must(t, c.Set("offsets.retention.minutes", "1"))
+	must(t, c.Set("offsets.retention.check.interval.ms", "250"))
+	must(t, c.Validate())
+	if cc := c.CoreConfig(0, nil); cc.OffsetsRetention != time.Minute || cc.OffsetsRetentionCheck != 250*time.Millisecond {
+		t.Errorf("set: retention %v, check %v", cc.OffsetsRetention, cc.OffsetsRetentionCheck)
+	}
+}
+
 func TestPropertiesOverDefaultsAndFlagsOverProperties(t *testing.T) {
 	p, err := ParseProperties(strings.NewReader(`
 # a comment
@@ -99,6 +113,9 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"message.max.bytes=200000000", "above socket.request.max.bytes"},
 		{"queued.max.request.bytes=1048576", "could never be read"},
 		{"metrics.listener=nohost", "metrics.listener"},
+		{"offsets.retention.minutes=0", "offsets.retention.minutes: want minutes in [1, 52560000]"},
+		{"offsets.retention.minutes=52560001", "offsets.retention.minutes"},
+		{"offsets.retention.check.interval.ms=0", "offsets.retention.check.interval.ms"},
 	} {
 		c := DefaultConfig()
 		p, err := ParseProperties(strings.NewReader(tc.text))

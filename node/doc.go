@@ -94,7 +94,10 @@
 // default.replication.factor, min.insync.replicas, offsets.topic.num.partitions,
 // offsets.topic.replication.factor) use Kafka's names, and Kafka's defaults where Kafka
 // has them (offsets.topic.replication.factor defaults to 0: as many replicas as brokers
-// are live when the first group looks for its coordinator, up to 3).
+// are live when the first group looks for its coordinator, up to 3). So do the
+// committed offsets' lifetime, offsets.retention.minutes (Kafka's 10080, one minute at
+// least, about a century at most: offsets of a group with members never expire) and
+// offsets.retention.check.interval.ms (600000).
 //
 // Every broker-level key of a topic config (min.insync.replicas, log.flush,
 // message.max.bytes, log.segment.bytes, log.roll.ms, log.retention.ms,

@@ -17,6 +17,8 @@ type checkers struct {
 	data       *dataInvariants
 	serve      *serveWatch
 	lease      *leaseInvariants
+	// offsets follows the coordinators' expiries and group removals (offsetlife.go).
+	offsets *offsetLife
 	// truth reads the disks' durable images (truth.go).
 	truth *durableTruth
 	// Results of the history checks, for the run's result.
@@ -35,6 +37,7 @@ func newCheckers(w *World) *checkers {
 	if w.cfg.Data.On() {
 		c.data = newDataInvariants(w, c.truth)
 		c.serve = newServeWatch(w)
+		c.offsets = newOffsetLife(w)
 	}
 	if w.opts.Inspect != nil {
 		c.lease = newLeaseInvariants(w)

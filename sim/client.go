@@ -103,6 +103,7 @@ const (
 	roleMember
 	roleDataProbe
 	roleGrower
+	roleOffsetAdmin
 )
 
 // conn is a client's connection to one node.

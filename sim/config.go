@@ -341,6 +341,27 @@ func drawExtra(seed uint64, c *Config) {
 	if rng := Stream(seed, streamDataConfig, 6); c.Faults.Crash && c.Data.On() && rng.IntN(4) == 0 {
 		c.Faults.TakeoverCrashPPM = 200_000 + rng.Int64N(500_000)
 	}
+	drawOffsetLifetimes(seed, &c.Data)
+}
+
+// drawOffsetLifetimes draws, from its own stream, how long committed offsets live and
+// whether an offsets administrator runs: half the seeds with data expire offsets within
+// a run (a retention of half a second to ten seconds, checked two to ten times per
+// retention), and half run the administrator, which commits a group without members,
+// deletes offsets (of that group and of the consumer group, Empty or not) and reads
+// them.
+func drawOffsetLifetimes(seed uint64, d *DataConfig) {
+	rng := Stream(seed, streamDataConfig, 8)
+	if !d.On() {
+		return
+	}
+	if rng.IntN(2) == 0 {
+		d.OffsetsRetention = time.Duration(500+rng.IntN(9500)) * time.Millisecond
+		d.OffsetsRetentionCheck = max(d.OffsetsRetention/time.Duration(2+rng.IntN(9)), 50*time.Millisecond)
+	}
+	if rng.IntN(2) == 0 {
+		d.OffsetAdminInterval = time.Duration(200+rng.IntN(1800)) * time.Millisecond
+	}
 }
 
 // drawEvenQuorum makes the controller quorum of a fifth of the clusters whose voters

@@ -78,7 +78,7 @@ var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "n
 	"check:declared-lost",
 	// groups
 	"group:rebalance", "group:coordinator-failover", "group:leader-rejoin-new-partitions", "group:leave",
-	"group:member-id-required", "group:commit-retry",
+	"group:member-id-required", "group:commit-retry", "offsets:group-removing", "note:group-offsets-expiry-unknown",
 	// peer authentication and the byzantine client
 	"auth:session", "auth:refused:reset", "auth:refused:tag", "auth:refused:no-session", "auth:refused:handshake",
 	"attack:client-closed", "attack:client-answered", "attack:aimed-fetch",

@@ -145,7 +145,11 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 		// Committed offsets live in an async topic too: they may be lost.
 		return c.checkReplicasAgree()
 	}
-	off := CheckOffsets(w.hist.Ops, timeout)
+	if msg := c.offsets.check(); msg != "" {
+		w.fail("offsets", -1, "%s", msg)
+		return false
+	}
+	off := CheckOffsets(w.hist.Ops, c.offsets.expiries, timeout)
 	w.cov.Add("check:linearizable-offsets", int64(off.Checked-len(off.Unknown)))
 	for _, key := range off.Unknown {
 		c.noteUnknown("offsets " + key)

@@ -60,18 +60,48 @@ func TestOffsetsModel(t *testing.T) {
 		return &Op{ID: id, Client: 2, Kind: OpOffsetFetch, Group: "g", Call: call, Return: ret, Outcome: OK, Offsets: []PartitionOffset{{tp, off}}}
 	}
 	good := []*Op{fetch(1, 0, 1, -1), commit(2, 2, 3, OK, 5), fetch(3, 4, 5, 5), commit(4, 6, Never, Indeterminate, 9), fetch(5, 7, 8, 5), fetch(6, 9, 10, 9)}
-	if res := CheckOffsets(good, time.Second); res.Illegal != "" || res.Checked != 1 {
+	if res := CheckOffsets(good, nil, time.Second); res.Illegal != "" || res.Checked != 1 {
 		t.Fatalf("good history: %+v", res)
 	}
 	// A commit acknowledged and then lost: a later fetch reads the older value.
 	lost := []*Op{commit(1, 0, 1, OK, 5), commit(2, 2, 3, OK, 7), fetch(3, 4, 5, 5)}
-	if res := CheckOffsets(lost, time.Second); res.Illegal == "" {
+	if res := CheckOffsets(lost, nil, time.Second); res.Illegal == "" {
 		t.Fatal("a lost commit was not caught")
 	}
 	// A refused commit writes nothing.
 	refused := []*Op{commit(1, 0, 1, Failed, 5), fetch(2, 2, 3, 5)}
-	if res := CheckOffsets(refused, time.Second); res.Illegal == "" {
+	if res := CheckOffsets(refused, nil, time.Second); res.Illegal == "" {
 		t.Fatal("a refused commit that took effect was not caught")
+	}
+	del := func(id int, call, ret int64, outcome Outcome, code int16) *Op {
+		return &Op{ID: id, Client: 3, Kind: OpOffsetDelete, Group: "g", Call: call, Return: ret, Outcome: outcome,
+			Offsets: []PartitionOffset{{tp, -1}}, Codes: []int16{code}}
+	}
+	// A deletion answered NONE writes -1: the offset must not come back.
+	if res := CheckOffsets([]*Op{commit(1, 0, 1, OK, 5), del(2, 2, 3, OK, errNone), fetch(3, 4, 5, -1)}, nil, time.Second); res.Illegal != "" {
+		t.Fatalf("a deletion read as deleted: %+v", res)
+	}
+	if res := CheckOffsets([]*Op{commit(1, 0, 1, OK, 5), del(2, 2, 3, OK, errNone), fetch(3, 4, 5, 5)}, nil, time.Second); res.Illegal == "" {
+		t.Fatal("an offset back after its acknowledged deletion was not caught")
+	}
+	if res := CheckOffsets([]*Op{commit(1, 0, 1, OK, 5), del(2, 2, 3, OK, errGroupSubscribedToTopic), fetch(3, 4, 5, -1)}, nil, time.Second); res.Illegal == "" {
+		t.Fatal("a refused deletion that took effect was not caught")
+	}
+	// An expiry writes -1 between its decision and its tombstones being durable.
+	expired := func(at, done int64) []*OffsetExpiry {
+		return []*OffsetExpiry{{Group: "g", Offsets: []TopicPartition{tp}, At: at, Done: done}}
+	}
+	if res := CheckOffsets([]*Op{commit(1, 0, 1, OK, 5), fetch(2, 4, 5, -1)}, expired(2, 3), time.Second); res.Illegal != "" {
+		t.Fatalf("an expired offset read as gone: %+v", res)
+	}
+	if res := CheckOffsets([]*Op{commit(1, 0, 1, OK, 5), fetch(2, 4, 5, 5)}, expired(2, 3), time.Second); res.Illegal == "" {
+		t.Fatal("an offset back after its durable expiry was not caught")
+	}
+	if res := CheckOffsets([]*Op{commit(1, 0, 1, OK, 5), fetch(2, 2, 3, -1)}, expired(4, Never), time.Second); res.Illegal == "" {
+		t.Fatal("an offset gone before any expiry was decided was not caught")
+	}
+	if res := CheckOffsets([]*Op{commit(1, 0, 1, OK, 5), fetch(2, 4, 5, 5), fetch(3, 8, 9, -1)}, expired(2, Never), time.Second); res.Illegal != "" {
+		t.Fatalf("an expiry of unknown outcome taking effect late: %+v", res)
 	}
 }
 

@@ -40,6 +40,14 @@ type DataConfig struct {
 	// DeletePPM is the chance of a reader's operation to be a DeleteRecords below
 	// what it read (0: readers never delete).
 	DeletePPM int64
+	// OffsetsRetention and OffsetsRetentionCheck are offsets.retention.minutes and
+	// offsets.retention.check.interval.ms (0: the node's defaults, days beyond a run).
+	// Some seeds draw them small enough that offsets expire within the run.
+	OffsetsRetention      time.Duration
+	OffsetsRetentionCheck time.Duration
+	// OffsetAdminInterval is the mean think time of the offsets administrator
+	// (offsetadmin.go), 0 when the seed has none.
+	OffsetAdminInterval time.Duration
 }
 
 // On reports whether the run has a data workload.
@@ -234,6 +242,12 @@ func (d *DataConfig) String() string {
 	}
 	if d.GrowInterval > 0 {
 		fmt.Fprintf(&b, "  partitions grow every ~%v up to %d\n", d.GrowInterval, d.PartitionsMax)
+	}
+	if d.OffsetsRetention > 0 {
+		fmt.Fprintf(&b, "  committed offsets expire %v after their group emptied (or their commit), checked every %v\n", d.OffsetsRetention, d.OffsetsRetentionCheck)
+	}
+	if d.OffsetAdminInterval > 0 {
+		fmt.Fprintf(&b, "  an offsets administrator commits to group %s, deletes and reads offsets every ~%v\n", adminGroup, d.OffsetAdminInterval)
 	}
 	return b.String()
 }

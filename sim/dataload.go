@@ -22,6 +22,7 @@ type dataWorkload struct {
 	readers   []*reader
 	groups    []*groupRun
 	grower    *Client
+	admin     *offsetAdmin
 	probe     *Client
 	final     *Client
 	// created marks the data topics whose creation is confirmed.
@@ -80,6 +81,9 @@ func (w *World) startData() {
 		d.grower.act = d.grow
 		d.grower.onStep = d.growStep
 		d.grower.scheduleNext()
+	}
+	if w.cfg.Data.OffsetAdminInterval > 0 {
+		d.admin = w.startOffsetAdmin()
 	}
 }
 

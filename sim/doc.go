@@ -170,7 +170,11 @@
 // with the range or round-robin assignor computed by their leader, heartbeat, resume from
 // OffsetFetch, fetch, process and commit after processing, leave now and then, use
 // static membership sometimes, and rejoin when told to or when partitions are added (a
-// grower client runs CreatePartitions on the data topics). Members keep heartbeating,
+// grower client runs CreatePartitions on the data topics). Half of the seeds with data
+// let committed offsets expire within the run (offsets.retention.minutes of half a
+// second to ten seconds), and half run an offsets administrator (offsetadmin.go) that
+// commits a group without members, deletes offsets with OffsetDelete (of that group and
+// of the consumer group, live or Empty) and reads them. Members keep heartbeating,
 // and the leader keeps refreshing metadata on its own timer, in every phase until the
 // run ends; who leads follows franz-go, including a static leader that rejoined (the
 // prefix rule before JoinGroup v9, SkipAssignment from v9, KIP-814).
@@ -220,7 +224,10 @@
 // partition with the partition model (partmodel.go: the state is the committed length;
 // a produce present in the final read at base b commits there, in state b; a fetch or
 // ListOffsets latest that answered high watermark h reads state h) and each (group,
-// partition)'s committed offset as a register (groupmodel.go); the records every data
+// partition)'s committed offset as a register (groupmodel.go: OffsetDelete and the
+// expiries coordinators report write -1), and whether each expiry and deletion was
+// allowed (offsetlife.go: none while a member is in the group, none before the
+// retention, no subscribed topic of a live group deleted); the records every data
 // replica holds below its high watermark are read back from its disk and compared with
 // the final read. As operations complete: no partition assigned to two members of one
 // generation as the members saw it, and no commit accepted from a generation older than

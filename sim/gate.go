@@ -77,6 +77,7 @@ var Gate = []GateItem{
 	{"workload", "fetch:compression-type-checked", "a batch fetched from a topic with a compression.type, in its codec"},
 	{"workload", "produce:log-append-time", "produces to a LogAppendTime topic, answered with the leader's time"},
 	{"workload", "workload:internal-topic-refused", "a delete or partition increase of __consumer_offsets, refused"},
+	{"workload", "workload:offset-delete", "OffsetDelete answered by a group coordinator"},
 
 	// Critical paths.
 	{"path", "storage:segment-roll", "a partition log rolls a new segment"},
@@ -106,6 +107,9 @@ var Gate = []GateItem{
 	{"path", "recovery:after-fsync-loss", "a node recovers after a failed fsync"},
 	{"path", "group:rebalance", "a consumer group rebalances"},
 	{"path", "group:coordinator-failover", "a group coordinator fails over"},
+	{"path", "note:group-offsets-expired", "committed offsets expire, their tombstones durable"},
+	{"path", "offsets:delete-NONE", "OffsetDelete deletes offsets"},
+	{"path", "offsets:delete-GROUP_SUBSCRIBED_TO_TOPIC", "OffsetDelete refuses a topic a live consumer group subscribes to"},
 	{"path", "producer:reset", "an idempotent producer resets its producer id"},
 	{"path", "producer:duplicate-answered", "a broker answers an idempotent retry as a duplicate"},
 	{"path", "fetch:long-poll", "fetches long-poll"},

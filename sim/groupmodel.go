@@ -13,6 +13,10 @@ import (
 // offset, -1 before any commit. An OffsetCommit acknowledged writes it between its
 // invocation and its answer; one whose answer left it unknown may write it at any time
 // after its invocation, or never; one refused wrote nothing and is left out. An
+// OffsetDelete writes -1 the same way, to each partition it answered NONE for (to each
+// partition it named, when its answer left its effect unknown). An expiry a coordinator
+// decided (offsetlife.go) writes -1 between its decision and its tombstones becoming
+// durable, or may at any time after the decision when that was never reported. An
 // OffsetFetch that answered reads it. A commit of several partitions is checked one
 // partition at a time (each register alone must be linearizable).
 
@@ -26,6 +30,7 @@ type offsetInput struct {
 	maybe  bool // an indeterminate write: it may not have happened
 	offset int64
 	op     int
+	what   string // "commit", "delete" or "expiry" for writes
 }
 
 type offsetOutput struct {
@@ -57,7 +62,10 @@ var offsetsModel = (&porcupine.NondeterministicModel{
 			if in.maybe {
 				maybe = " (unknown outcome)"
 			}
-			return fmt.Sprintf("op %d commit %d%s", in.op, in.offset, maybe)
+			if in.what == "commit" {
+				return fmt.Sprintf("op %d commit %d%s", in.op, in.offset, maybe)
+			}
+			return fmt.Sprintf("op %d %s%s", in.op, in.what, maybe)
 		}
 		return fmt.Sprintf("op %d offset-fetch -> %d", in.op, output.(offsetOutput).offset)
 	},
@@ -73,9 +81,10 @@ type OffsetsCheck struct {
 	Visualization string
 }
 
-// CheckOffsets checks the OffsetCommit and OffsetFetch operations of a history for
-// linearizability, one (group, partition) register at a time.
-func CheckOffsets(ops []*Op, timeout time.Duration) OffsetsCheck {
+// CheckOffsets checks the OffsetCommit, OffsetDelete and OffsetFetch operations of a
+// history, with the expiries coordinators decided, for linearizability, one (group,
+// partition) register at a time.
+func CheckOffsets(ops []*Op, expiries []*OffsetExpiry, timeout time.Duration) OffsetsCheck {
 	byKey := map[offsetKey][]porcupine.Operation{}
 	for _, op := range ops {
 		switch {
@@ -87,8 +96,22 @@ func CheckOffsets(ops []*Op, timeout time.Duration) OffsetsCheck {
 			for _, po := range op.Offsets {
 				k := offsetKey{op.Group, po.TopicPartition}
 				byKey[k] = append(byKey[k], porcupine.Operation{ClientId: int(op.Client - 1), Call: op.Call, Return: ret,
-					Input:  offsetInput{write: true, maybe: op.Outcome != OK, offset: po.Offset, op: op.ID},
+					Input:  offsetInput{write: true, maybe: op.Outcome != OK, offset: po.Offset, op: op.ID, what: "commit"},
 					Output: offsetOutput{}, Metadata: fmt.Sprintf("op %d generation %d member %s", op.ID, op.Generation, op.Member)})
+			}
+		case op.Kind == OpOffsetDelete && (op.Outcome == OK || op.Outcome == Indeterminate):
+			ret := op.Return
+			if op.Outcome != OK {
+				ret = Never
+			}
+			for i, po := range op.Offsets {
+				if op.Outcome == OK && op.Codes[i] != errNone {
+					continue // refused: nothing deleted
+				}
+				k := offsetKey{op.Group, po.TopicPartition}
+				byKey[k] = append(byKey[k], porcupine.Operation{ClientId: int(op.Client - 1), Call: op.Call, Return: ret,
+					Input:  offsetInput{write: true, maybe: op.Outcome != OK, offset: -1, op: op.ID, what: "offset-delete"},
+					Output: offsetOutput{}, Metadata: fmt.Sprintf("op %d", op.ID)})
 			}
 		case op.Kind == OpOffsetFetch && op.Outcome == OK:
 			for _, po := range op.Offsets {
@@ -96,6 +119,19 @@ func CheckOffsets(ops []*Op, timeout time.Duration) OffsetsCheck {
 				byKey[k] = append(byKey[k], porcupine.Operation{ClientId: int(op.Client - 1), Call: op.Call, Return: op.Return,
 					Input: offsetInput{op: op.ID}, Output: offsetOutput{offset: po.Offset}, Metadata: fmt.Sprintf("op %d", op.ID)})
 			}
+		}
+	}
+	// Each expiry is a client of its own, numbered after every real one.
+	clients := 0
+	for _, op := range ops {
+		clients = max(clients, int(op.Client))
+	}
+	for i, x := range expiries {
+		for _, tp := range x.Offsets {
+			k := offsetKey{x.Group, tp}
+			byKey[k] = append(byKey[k], porcupine.Operation{ClientId: clients + i, Call: x.At, Return: x.Done,
+				Input:  offsetInput{write: true, maybe: x.Done == Never, offset: -1, what: fmt.Sprintf("expiry on node %d", x.Node)},
+				Output: offsetOutput{}, Metadata: fmt.Sprintf("expiry on node %d", x.Node)})
 		}
 	}
 	keys := make([]offsetKey, 0, len(byKey))

@@ -38,10 +38,13 @@ const (
 	// OpDeleteRecords is one DeleteRecords of one partition below Offset (-1: the high
 	// watermark); HW is the low watermark it answered.
 	OpDeleteRecords
+	// OpOffsetDelete is one OffsetDelete of a group's offsets of the partitions in
+	// Offsets; Codes holds what each was answered.
+	OpOffsetDelete
 )
 
 var opKindNames = [...]string{"?", "create", "delete", "create-partitions", "describe", "list-brokers",
-	"produce", "fetch", "list-offsets", "join", "commit", "offset-fetch", "delete-records"}
+	"produce", "fetch", "list-offsets", "join", "commit", "offset-fetch", "delete-records", "offset-delete"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opKindNames) {
@@ -140,6 +143,12 @@ type Op struct {
 	Generation int32
 	Assigned   []TopicPartition
 	Offsets    []PartitionOffset
+	// Codes are an OffsetDelete's answers, one for each partition of Offsets.
+	Codes []int16
+	// Local is, for a commit, the earliest reading of any broker's clock at its
+	// invocation: the commit's timestamp, from which its offset's retention may count,
+	// is no earlier.
+	Local int64
 }
 
 // TopicPartition names one partition.
@@ -189,6 +198,12 @@ func (o *Op) input() string {
 		return fmt.Sprintf("offset-fetch %s", o.Group)
 	case OpDeleteRecords:
 		return fmt.Sprintf("delete-records %s/%d below %d", o.Topic, o.Partition, o.Offset)
+	case OpOffsetDelete:
+		tps := make([]string, len(o.Offsets))
+		for i, po := range o.Offsets {
+			tps[i] = po.TopicPartition.String()
+		}
+		return fmt.Sprintf("offset-delete %s %v", o.Group, tps)
 	}
 	return o.Kind.String()
 }
@@ -227,6 +242,12 @@ func (o *Op) output() string {
 		return fmt.Sprintf("%v", o.Offsets)
 	case OpDeleteRecords:
 		return fmt.Sprintf("low watermark %d", o.HW)
+	case OpOffsetDelete:
+		codes := make([]string, len(o.Codes))
+		for i, c := range o.Codes {
+			codes[i] = errorName(c)
+		}
+		return strings.Join(codes, " ")
 	}
 	return "ok"
 }
@@ -250,6 +271,9 @@ func (w *World) invoke(c *Client, op *Op) {
 	op.Client = c.id
 	op.Call = w.now
 	op.Node = -1
+	if op.Kind == OpCommit {
+		op.Local = w.earliestBrokerClock()
+	}
 	w.hist.Ops = append(w.hist.Ops, op)
 	if w.script != nil {
 		w.script.invoked(c, op)
@@ -334,6 +358,9 @@ func (o *Op) digest() uint64 {
 		_, _ = d.WriteString(po.Topic)
 		put(int64(po.Partition))
 		put(po.Offset)
+	}
+	for _, c := range o.Codes {
+		put(int64(c))
 	}
 	_, _ = d.WriteString(o.Member)
 	return d.Sum64()

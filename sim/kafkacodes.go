@@ -25,6 +25,7 @@ const (
 	createPartitionsKey int16 = 37
 	apiVersionsKey      int16 = 18
 	describeClusterKey  int16 = 60
+	offsetDeleteKey     int16 = 47
 	// apiKeysMax bounds the keys scanned when listing served versions.
 	apiKeysMax int16 = 100
 )
@@ -76,6 +77,9 @@ const (
 	errInvalidRecord                int16 = 87
 	errUnstableOffsetCommit         int16 = 88
 	errTransactionalIDAuthorization int16 = 53
+	errNonEmptyGroup                int16 = 68
+	errGroupIDNotFound              int16 = 69
+	errGroupSubscribedToTopic       int16 = 86
 )
 
 var errorNames = map[int16]string{

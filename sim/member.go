@@ -66,6 +66,8 @@ type groupRun struct {
 	syncs []syncMark
 	// processed holds, per partition, the offset ranges the members processed, merged.
 	processed map[TopicPartition][]span
+	// marks are the members' requests the coordinator accepted (offsetlife.go).
+	marks []memberMark
 }
 
 type syncMark struct {
@@ -396,7 +398,11 @@ func (m *member) sendSync(round uint64, assignments []kmsg.SyncGroupRequestGroup
 	req.Protocol = kmsg.StringPtr(m.protocol)
 	req.GroupAssignment = assignments
 	timeout := w.requestTimeout() + memberRebalanceTimeout
+	call, local := w.now, w.earliestBrokerClock()
 	c.sendLimited(m.coord, req, m.staticLo(syncGroupKey), 32767, timeout, func(resp kmsg.Response, err error) {
+		if err == nil && resp.(*kmsg.SyncGroupResponse).ErrorCode == errNone {
+			m.g.mark(req.MemberID, req.Generation, call, local, true)
+		}
 		if !m.active(round) {
 			return
 		}
@@ -496,7 +502,13 @@ func (m *member) heartbeat(round uint64) {
 	req.Generation = m.gen
 	req.MemberID = m.memberID
 	req.InstanceID = m.instancePtr()
+	call, local := w.now, w.earliestBrokerClock()
 	c.sendLimited(m.coord, req, m.staticLo(heartbeatKey), 32767, w.requestTimeout(), func(resp kmsg.Response, err error) {
+		if err == nil {
+			if code := resp.(*kmsg.HeartbeatResponse).ErrorCode; code == errNone || code == errRebalanceInProgress {
+				m.g.mark(req.MemberID, req.Generation, call, local, false)
+			}
+		}
 		if !m.active(round) {
 			return
 		}
@@ -810,6 +822,7 @@ func (m *member) commit(round uint64, gen int32, memberID string, offsets []Part
 		switch {
 		case code == errNone:
 			w.complete(op, OK)
+			m.g.mark(memberID, gen, op.Call, op.Local, false)
 			m.g.committed(op)
 			if m.active(round) {
 				next()

@@ -260,6 +260,9 @@ func (n *simNode) act() {
 			func() string { return note.String() })
 		w.cov.Inc("note:" + note.Kind)
 		n.notes.Inc(note.Kind)
+		if note.Group != nil && w.checks.offsets != nil {
+			w.checks.offsets.event(n, note.Group)
+		}
 		switch note.Kind {
 		case "quorum-elected":
 			w.faults.afterElection(n)
@@ -511,6 +514,8 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		MessageBytesMax:          c.Wide.MessageBytesMax,
 		RetentionCheckInterval:   c.Wide.RetentionCheck,
 		CleanerBackoff:           c.Wide.CleanerBackoff,
+		OffsetsRetention:         c.Data.OffsetsRetention,
+		OffsetsRetentionCheck:    c.Data.OffsetsRetentionCheck,
 	}
 }
 

@@ -169,5 +169,7 @@ func (w *World) countWorkload(op *Op) {
 		w.cov.Inc("workload:group")
 	case role == roleGrower && op.Kind == OpCreatePartitions:
 		w.cov.Inc("workload:grow")
+	case role == roleOffsetAdmin && op.Kind == OpOffsetDelete:
+		w.cov.Inc("workload:offset-delete")
 	}
 }

@@ -77,6 +77,16 @@ import (
 // completing (a member missing below min.insync.replicas, or a dead one kept in):
 // 6 of seeds 1-600 (43, 67, 160, 278, 526, 534).
 //
+//	offsets-expire-with-members    offsets (an expiry durable while a member was in the
+//	                               group), 12 (new; 42 of 300)
+//	offsets-expire-early           offsets (an expiry less than the retention after a
+//	                               commit), 6 (new; 23 of 300)
+//	offset-delete-not-durable      invariant:durable (an OffsetDelete answered above its
+//	                               offsets partition's HW), 6 (new; 64 of 300)
+//	offset-delete-ignores-subscription
+//	                               offsets (a subscribed topic's offsets deleted while a
+//	                               member was in the group), 11 (new; 39 of 300)
+//
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
 // twenty (the last needs a group and an offsets topic with more than one replica).
@@ -140,6 +150,10 @@ var plantCases = []struct {
 	{"compression-type-ignored", []string{"compression"}, 50, false},
 	{"retention-deletes-active", []string{"log-history"}, 50, false},
 	{"alter-lost-never-resent", []string{"liveness"}, 600, false},
+	{"offsets-expire-with-members", []string{"offsets", "linearizability"}, 200, false},
+	{"offsets-expire-early", []string{"offsets", "linearizability"}, 200, false},
+	{"offset-delete-not-durable", []string{"invariant:durable", "linearizability", "offsets"}, 200, false},
+	{"offset-delete-ignores-subscription", []string{"offsets", "linearizability"}, 200, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its
@@ -200,6 +214,7 @@ var shrinkCases = []string{
 	"sync-before-fsync",
 	"fence-before-lease",
 	"group-records-acks-one",
+	"offsets-expire-early",
 }
 
 // shrinkSeedsMax bounds the search for a shrink case's first failing seed.

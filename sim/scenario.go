@@ -74,6 +74,9 @@ import (
 //	client K add-partition T                the grower adds a partition to T if it may
 //	client K join G                         a group member starts: it joins and works
 //	client K leave G                        ... leaves at its next poll, rejoins later
+//	client K offset-commit G T/P offset=O   the offsets administrator commits O for T/P in G
+//	client K offset-delete G T partition=P  ... deletes G's offsets of T/P (-1: all of T)
+//	client K offset-fetch G                 ... reads G's offsets of every data partition
 //
 // A step that cannot apply when its time comes (a crash of a node that is down, a
 // corruption over the budget) is skipped and the run's trace says so.
@@ -147,7 +150,8 @@ func (sc *Scenario) String() string {
 // formatStep's).
 var stepVerbs = [...]string{"?", "crash", "crash-armed", "crash-on-write", "crash-at-election", "power-loss",
 	"pause", "network", "link-rates", "disk-eio", "disk-enospc", "read-corrupt", "corrupt", "clock-jump",
-	"shutdown", "leave-down", "crash-at-takeover", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave", "delete-records"}
+	"shutdown", "leave-down", "crash-at-takeover", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave", "delete-records",
+	"offset-commit", "offset-delete", "offset-fetch"}
 
 // addrName renders a network address: a node id, or cK for client K.
 func addrName(a netsim.Addr) string {
@@ -276,6 +280,12 @@ func formatStep(st *Step) string {
 		return c + "join " + st.Group
 	case StepLeave:
 		return c + "leave " + st.Group
+	case StepOffsetCommit:
+		return c + fmt.Sprintf("offset-commit %s %s offset=%d", st.Group, tp, st.Offset)
+	case StepOffsetDelete:
+		return c + fmt.Sprintf("offset-delete %s %s partition=%d", st.Group, st.Topic, st.Partition)
+	case StepOffsetFetch:
+		return c + "offset-fetch " + st.Group
 	}
 	return fmt.Sprintf("step-%d", st.Kind)
 }
@@ -799,6 +809,29 @@ func parseClientStep(words []string) (Step, error) {
 		st.Kind, st.Group = StepJoin, first()
 	case "leave":
 		st.Kind, st.Group = StepLeave, first()
+	case "offset-commit":
+		st.Kind, st.Group = StepOffsetCommit, first()
+		bare = 2
+		if len(a.bare) == 2 {
+			if st.Topic, st.Partition, err = parseTP(a.bare[1]); err != nil {
+				a.setErr(err)
+			}
+		}
+		st.Offset = a.int64("offset", true)
+	case "offset-delete":
+		st.Kind, st.Group = StepOffsetDelete, first()
+		bare = 2
+		if len(a.bare) == 2 {
+			st.Topic = a.bare[1]
+		}
+		v, _ := a.str("partition")
+		n, perr := strconv.ParseInt(v, 10, 32)
+		if perr != nil || n < -1 {
+			a.setErr(fmt.Errorf("partition=%q: want a partition, or -1 for every one", v))
+		}
+		st.Partition = int32(n)
+	case "offset-fetch":
+		st.Kind, st.Group = StepOffsetFetch, first()
 	default:
 		return st, fmt.Errorf("unknown client operation %q", verb)
 	}

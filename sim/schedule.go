@@ -90,6 +90,15 @@ const (
 	// StepDeleteRecords is one DeleteRecords of a reader: Topic/Partition below Offset
 	// (-1: the high watermark).
 	StepDeleteRecords
+	// StepOffsetCommit is one commit of the offsets administrator: Offset for
+	// Topic/Partition in Group, outside any generation.
+	StepOffsetCommit
+	// StepOffsetDelete is one OffsetDelete of the offsets administrator: Group's offsets
+	// of Topic/Partition (Partition -1: every partition of Topic).
+	StepOffsetDelete
+	// StepOffsetFetch is one OffsetFetch of the offsets administrator: every data
+	// partition's offset in Group.
+	StepOffsetFetch
 	stepKindEnd
 )
 
@@ -121,7 +130,7 @@ type Step struct {
 	WriteEIOPPM, SyncEIOPPM               int64
 	ENOSPCPPM, ReadCorruptPPM             int64
 	File                                  string // StepCorrupt
-	Offset                                int64  // StepCorrupt; StepDeleteRecords
+	Offset                                int64  // StepCorrupt; StepDeleteRecords; StepOffsetCommit
 	Bytes                                 int
 	// Lose: StepCorrupt on a partition segment zeroes the bytes (a lost sector) instead
 	// of flipping bits.

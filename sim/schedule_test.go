@@ -177,13 +177,17 @@ at 5s client 8 delete-records d0/1 offset=-1
 at 5s client 9 add-partition d1
 at 5s client 10 join g0
 at 6s client 10 leave g0
+at 6s client 11 offset-commit s0 d0/1 offset=7
+at 6s client 11 offset-delete g0 d0 partition=-1
+at 6s client 11 offset-delete s0 d1 partition=2
+at 6s client 11 offset-fetch g0
 at 30s leave-down 2 3
 `
 	sc, err := sim.ParseScenario(text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.Seed != 9 || len(sc.Plants) != 2 || !sc.FlushAsync || !sc.Byzantine || sc.Duration != 150*time.Second || len(sc.Schedule.Steps) != 36 {
+	if sc.Seed != 9 || len(sc.Plants) != 2 || !sc.FlushAsync || !sc.Byzantine || sc.Duration != 150*time.Second || len(sc.Schedule.Steps) != 40 {
 		t.Fatalf("parsed %+v", sc)
 	}
 	var lines []string
@@ -203,8 +207,8 @@ at 30s leave-down 2 3
 		t.Fatalf("second round trip: %v", err)
 	}
 	faults, ops := sc.Schedule.Counts()
-	if faults != 22 || ops != 14 {
-		t.Fatalf("%d faults and %d operations, want 22 and 14", faults, ops)
+	if faults != 22 || ops != 18 {
+		t.Fatalf("%d faults and %d operations, want 22 and 18", faults, ops)
 	}
 
 	for bad, want := range map[string]string{
@@ -223,6 +227,8 @@ at 30s leave-down 2 3
 		"seed 1\nmode fast":                               "unknown mode",
 		"seed 1\nduration soon":                           "not a positive duration",
 		"seed 1\nat 1s client 3 delete-records d0/0":      "want an offset",
+		"seed 1\nat 1s client 3 offset-delete g0 d0":      "want a partition",
+		"seed 1\nat 1s client 3 offset-commit s0 d0/0":    "offset= is required",
 		"seed 1\nbanana":                                  "unknown line",
 	} {
 		if _, err := sim.ParseScenario(bad); err == nil || !strings.Contains(err.Error(), want) {

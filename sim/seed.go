@@ -24,7 +24,8 @@ import (
 //	workload what the clients do (index 0)
 //	client   client i's own choices (index = client id)
 //	data     the data workload's configuration (index 0) and later additions to the
-//	         configuration (index 1, then 2, then 3: controlled shutdowns)
+//	         configuration (index 1, then 2, then 3: controlled shutdowns; 8: the
+//	         offsets' lifetimes)
 //	auth     peer authentication: the cluster secret, then the handshakes' nonces
 //	         (index 0)
 //	attack   the byzantine client: whether a seed has one and how it acts (index 0),

@@ -21,9 +21,9 @@ import (
 //     client sees a high watermark below one an earlier leader showed.
 //
 // And it checks what a successful answer promises is committed (invariant:durable, see
-// truth.go): the offsets an acks=all produce acknowledged, and the group record an
-// OffsetCommit or SyncGroup wrote, which must also lie below its offsets partition's
-// high watermark on the answering node.
+// truth.go): the offsets an acks=all produce acknowledged, and the group records an
+// OffsetCommit, SyncGroup or OffsetDelete wrote, which must also lie below its offsets
+// partition's high watermark on the answering node.
 //
 // It also counts idempotent produces answered without an append: the duplicates of
 // batches a retry sent again.
@@ -62,9 +62,10 @@ type serveMark struct {
 	// acks=all produce: the records each partition's batches carry, to find where the
 	// acknowledged offsets end.
 	acksAll []producedCount
-	// OffsetCommit and SyncGroup: the group and generation, the log ends of the
-	// offsets partitions the node led before the request, and the group record it
-	// appended (found once the node took the request; see groupRecord).
+	// OffsetCommit, SyncGroup and OffsetDelete: the group and generation (-1 for
+	// OffsetDelete), the log ends of the offsets partitions the node led before the
+	// request, and the group record it appended (found once the node took the request;
+	// see groupRecord).
 	groupKey   genKey
 	syncGroup  bool
 	offsetsLEO []partLEO
@@ -134,6 +135,8 @@ func (s *serveWatch) arrived(n *simNode, conn core.ConnID, corr int32, req kmsg.
 		m.groupKey, m.offsetsLEO = genKey{r.Group, r.Generation}, offsetsLEOs(reps)
 	case *kmsg.SyncGroupRequest:
 		m.groupKey, m.syncGroup, m.offsetsLEO = genKey{r.Group, r.Generation}, true, offsetsLEOs(reps)
+	case *kmsg.OffsetDeleteRequest:
+		m.groupKey, m.offsetsLEO = genKey{r.Group, -1}, offsetsLEOs(reps)
 	case *kmsg.ListOffsetsRequest:
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
@@ -304,6 +307,13 @@ func (s *serveWatch) checkCommitted(n *simNode, m *serveMark, resp kmsg.Response
 		})
 		if ok && m.record != nil {
 			return s.checkGroupRecord(n, *m.record, reps, func() string { return "an OffsetCommit of group " + m.groupKey.group })
+		}
+	case *kmsg.OffsetDeleteResponse:
+		ok := r.ErrorCode == errNone && slices.ContainsFunc(r.Topics, func(t kmsg.OffsetDeleteResponseTopic) bool {
+			return slices.ContainsFunc(t.Partitions, func(p kmsg.OffsetDeleteResponseTopicPartition) bool { return p.ErrorCode == errNone })
+		})
+		if ok && m.record != nil {
+			return s.checkGroupRecord(n, *m.record, reps, func() string { return "an OffsetDelete of group " + m.groupKey.group })
 		}
 	case *kmsg.SyncGroupResponse:
 		if rec, ok := s.syncRecords[m.groupKey]; ok && r.ErrorCode == errNone && rec.node == n.spec.ID {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -17,11 +19,12 @@ import (
 const groupSynopsis = `seedlog group list
        seedlog group describe GROUP [GROUP ...]
        seedlog group reset-offsets GROUP --topic T (--to-earliest | --to-latest | --to-offset N) [--execute]
+       seedlog group delete-offsets GROUP --topic T [--partition P]
   every subcommand takes -b/--brokers host:port (default: the running dev cluster)`
 
 func groupCommand(args []string) int {
 	if len(args) == 0 {
-		return usageError("group: want a subcommand (list, describe, reset-offsets); see seedlog group -h")
+		return usageError("group: want a subcommand (list, describe, reset-offsets, delete-offsets); see seedlog group -h")
 	}
 	switch args[0] {
 	case "list":
@@ -30,11 +33,13 @@ func groupCommand(args []string) int {
 		return groupDescribe(args[1:])
 	case "reset-offsets":
 		return groupResetOffsets(args[1:])
+	case "delete-offsets":
+		return groupDeleteOffsets(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println("usage: " + groupSynopsis)
 		return exitOK
 	}
-	return usageError("group: unknown subcommand %q (want list, describe, reset-offsets)", args[0])
+	return usageError("group: unknown subcommand %q (want list, describe, reset-offsets, delete-offsets)", args[0])
 }
 
 func groupList(args []string) int {
@@ -429,6 +434,99 @@ func commitOffsets(ctx context.Context, cl *kgo.Client, group string, tps []topi
 		fmt.Printf("committed new offsets for group %s\n", group)
 	}
 	return exit
+}
+
+func groupDeleteOffsets(args []string) int {
+	fs := flag.NewFlagSet("group delete-offsets", flag.ContinueOnError)
+	var o clientOptions
+	o.register(fs)
+	topic := fs.String("topic", "", "the topic whose committed offsets to delete")
+	partition := fs.Int("partition", -1, "only this partition (default: every partition of the topic)")
+	const synopsis = "seedlog group delete-offsets GROUP --topic T [--partition P]"
+	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 || *topic == "" || *partition < -1 || *partition > math.MaxInt32 {
+		return usageError("group delete-offsets: want one group and --topic, and --partition at least 0 if given; usage: %s", synopsis)
+	}
+	group := pos[0]
+	cl, err := o.client()
+	if err != nil {
+		return problem("%v", err)
+	}
+	defer cl.Close()
+	partitions := []int32{int32(*partition)}
+	if *partition < 0 {
+		meta, code := requestMetadata(&o, cl, []string{*topic})
+		if meta == nil {
+			return code
+		}
+		if len(meta.Topics) != 1 || meta.Topics[0].ErrorCode != 0 {
+			var code int16 = -1
+			if len(meta.Topics) == 1 {
+				code = meta.Topics[0].ErrorCode
+			}
+			return problem("group delete-offsets: topic %s: %v", *topic, codeError(code, nil))
+		}
+		partitions = partitions[:0]
+		for _, p := range meta.Topics[0].Partitions {
+			partitions = append(partitions, p.Partition)
+		}
+		slices.Sort(partitions)
+	}
+	req := kmsg.NewPtrOffsetDeleteRequest()
+	req.Group = group
+	rt := kmsg.NewOffsetDeleteRequestTopic()
+	rt.Topic = *topic
+	for _, p := range partitions {
+		rt.Partitions = append(rt.Partitions, kmsg.OffsetDeleteRequestTopicPartition{Partition: p})
+	}
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := o.ctx()
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return problem("%s", requestError("delete offsets of group "+group, err))
+	}
+	if err := codeError(resp.ErrorCode, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "seedlog: group %s: %v\n", group, err)
+		return exitFailed
+	}
+	return reportDeletedOffsets(group, resp)
+}
+
+// reportDeletedOffsets prints what an OffsetDelete did: one line for the deleted
+// partitions, one line for those it refused, grouped by reason.
+func reportDeletedOffsets(group string, resp *kmsg.OffsetDeleteResponse) int {
+	var deleted []string
+	refused := map[int16][]string{}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			name := fmt.Sprintf("%s/%d", t.Topic, p.Partition)
+			if p.ErrorCode == 0 {
+				deleted = append(deleted, name)
+				continue
+			}
+			refused[p.ErrorCode] = append(refused[p.ErrorCode], name)
+		}
+	}
+	if len(deleted) > 0 {
+		fmt.Printf("deleted the committed offsets of group %s for %s\n", group, strings.Join(deleted, " "))
+	}
+	if len(refused) == 0 {
+		return exitOK
+	}
+	var reasons []string
+	for _, code := range slices.Sorted(maps.Keys(refused)) {
+		why := kerr.ErrorForCode(code).Error()
+		if code == kerr.GroupSubscribedToTopic.Code {
+			why = "GROUP_SUBSCRIBED_TO_TOPIC (members of the group consume it: stop them first)"
+		}
+		reasons = append(reasons, fmt.Sprintf("%s: %s", strings.Join(refused[code], " "), why))
+	}
+	fmt.Fprintf(os.Stderr, "seedlog: group %s: offsets not deleted: %s\n", group, strings.Join(reasons, "; "))
+	return exitFailed
 }
 
 func orDash(s string) string {

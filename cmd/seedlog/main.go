@@ -29,7 +29,7 @@ var commands = []command{
 	{"topic", "create, list, describe and delete topics", topicCommand},
 	{"produce", "write stdin lines as records to a topic", produceCommand},
 	{"consume", "print a topic's records, alone or as a group member", consumeCommand},
-	{"group", "list and describe consumer groups, reset their offsets", groupCommand},
+	{"group", "list and describe consumer groups, reset and delete their offsets", groupCommand},
 	{"bench", "measure produce throughput and latency against a cluster", benchCommand},
 }
 

@@ -96,6 +96,7 @@ func (c *Coordinator) DeleteGroup(now int64, groupID string, reply func(code int
 	}
 	g.state = stateDead
 	g.pending = map[string]int64{}
+	c.event(Event{Kind: GroupRemoving, Group: g.id, AtMs: millis(c.now)})
 	recs := []KV{{Key: groupKey(g.id)}}
 	for _, p := range deletedPartitions(g) {
 		recs = append(recs, KV{Key: offsetKey(g.id, p)})

@@ -28,6 +28,7 @@ var (
 	codeGroupMaxSizeReached             = kerr.GroupMaxSizeReached.Code
 	codeFencedInstanceID                = kerr.FencedInstanceID.Code
 	codeUnstableOffsetCommit            = kerr.UnstableOffsetCommit.Code
+	codeGroupSubscribedToTopic          = kerr.GroupSubscribedToTopic.Code
 )
 
 // appendCode is the code a client sees when the log refused or lost an append of group

@@ -46,6 +46,13 @@ const (
 	DefaultMetadataBytesMax      = 1 << 20
 	DefaultOffsetMetadataMax     = 4096 // offset.metadata.max.bytes
 	DefaultCommitsInFlightMax    = 1024
+	// DefaultOffsetsRetention is offsets.retention.minutes (10080), and
+	// DefaultOffsetsRetentionCheck offsets.retention.check.interval.ms.
+	DefaultOffsetsRetention      = 7 * 24 * time.Hour
+	DefaultOffsetsRetentionCheck = 10 * time.Minute
+	// OffsetsRetentionMax bounds OffsetsRetention: retention is compared in milliseconds
+	// of the clock, which must not overflow.
+	OffsetsRetentionMax = 100 * 365 * 24 * time.Hour
 )
 
 // Config sets up one Coordinator. Zero values take the defaults above, except
@@ -66,8 +73,20 @@ type Config struct {
 	MetadataBytesMax int // bytes of one protocol's metadata or one member's assignment
 	// OffsetMetadataMax bounds the metadata string of one committed offset.
 	OffsetMetadataMax int
-	// CommitsInFlightMax bounds the offset-commit appends waiting for durability.
+	// CommitsInFlightMax bounds the appends of offset commits and OffsetDelete waiting
+	// for durability.
 	CommitsInFlightMax int
+
+	// OffsetsRetention is how long an offset outlives its group's last member (or, for a
+	// group that never had members, its commit): offsets.retention.minutes. Offsets of a
+	// group with members never expire. OffsetsRetentionCheck is how often expiry runs
+	// (offsets.retention.check.interval.ms).
+	OffsetsRetention      time.Duration
+	OffsetsRetentionCheck time.Duration
+
+	// Events, when set, hears of expiries and group removals as they are decided and as
+	// they end (the node makes notes of them for people and the simulator's checkers).
+	Events func(Event)
 
 	Rand   *rand.Rand // member ids; must be set
 	Plants plant.Set
@@ -103,5 +122,12 @@ func (cfg Config) withDefaults() Config {
 	def(&cfg.MetadataBytesMax, DefaultMetadataBytesMax)
 	def(&cfg.OffsetMetadataMax, DefaultOffsetMetadataMax)
 	def(&cfg.CommitsInFlightMax, DefaultCommitsInFlightMax)
+	if cfg.OffsetsRetention <= 0 {
+		cfg.OffsetsRetention = DefaultOffsetsRetention
+	}
+	cfg.OffsetsRetention = min(cfg.OffsetsRetention, OffsetsRetentionMax)
+	if cfg.OffsetsRetentionCheck <= 0 {
+		cfg.OffsetsRetentionCheck = DefaultOffsetsRetentionCheck
+	}
 	return cfg
 }

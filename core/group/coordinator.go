@@ -50,7 +50,11 @@ type Coordinator struct {
 
 	appends         map[uint64]*appendOp // appends handed to the log, not yet done
 	nextOpID        uint64
-	commitsInFlight int
+	commitsInFlight int // appends of commits and OffsetDelete not yet done
+	// expiriesInFlight counts the expiry appends not yet done; nextExpiryCheck is when
+	// the expiry check runs next (while some group may expire).
+	expiriesInFlight int
+	nextExpiryCheck  int64
 
 	// outbox holds replies until the state they come from is settled: they go out, in
 	// order, when the outermost input or Log callback returns, so a reply that calls
@@ -236,7 +240,7 @@ func (c *Coordinator) answerSync(m *member, resp *kmsg.SyncGroupResponse) {
 }
 
 // Tick runs the timers due at now: forgotten member ids, expired sessions, join phases
-// and sync phases that ran out.
+// and sync phases that ran out, and the expiry check of offsets.
 func (c *Coordinator) Tick(now int64) {
 	now = c.enter(now)
 	defer c.leave()
@@ -250,6 +254,10 @@ func (c *Coordinator) Tick(now int64) {
 		c.expireJoin(now, g)
 		c.expireSync(now, g)
 		c.dropIfVacant(g)
+	}
+	if now >= c.nextExpiryCheck {
+		c.nextExpiryCheck = now + int64(c.cfg.OffsetsRetentionCheck)
+		c.expireOffsets(now)
 	}
 }
 
@@ -272,8 +280,13 @@ func (c *Coordinator) nextDeadline() int64 {
 		return c.now
 	}
 	d := int64(math.MaxInt64)
-	for _, g := range c.groups {
+	expiry := false
+	for _, g := range c.groups { // order-independent: a minimum and an or
 		d = min(d, g.deadline())
+		expiry = expiry || g.mayExpire(c.cfg.Plants)
+	}
+	if expiry {
+		d = min(d, c.nextExpiryCheck)
 	}
 	return d
 }

@@ -1,6 +1,7 @@
 // Package group is seedlog's consumer group coordinator for Kafka's classic group
 // protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and the committed offsets of
-// groups (OffsetCommit, OffsetFetch), plus DescribeGroups, ListGroups and DeleteGroups.
+// groups (OffsetCommit, OffsetFetch, OffsetDelete, and their expiry), plus
+// DescribeGroups, ListGroups and DeleteGroups.
 //
 // A broker runs one Coordinator for each partition of the internal topic
 // __consumer_offsets it leads. A group lives in partition PartitionFor(groupID, n),
@@ -70,9 +71,25 @@
 // partitions themselves, and administrators). A stale generation gets ILLEGAL_GENERATION,
 // an unknown member UNKNOWN_MEMBER_ID. Commits are written to the log and acknowledged,
 // and shown to OffsetFetch, only once durable on the ISR. OffsetFetch with RequireStable
-// answers UNSTABLE_OFFSET_COMMIT for a partition with a commit on its way. Offsets do
-// not expire (Kafka's offsets.retention.minutes is not implemented), and topics are not
-// checked here: the node answers unknown topics itself.
+// answers UNSTABLE_OFFSET_COMMIT for a partition with a commit on its way. Topics are
+// not checked here: the node answers unknown topics itself.
+//
+// Offsets expire as in Kafka since KIP-211 (Config.OffsetsRetention, checked every
+// Config.OffsetsRetentionCheck, both on the coordinator's clock): never while the group
+// has members; in an Empty group that had members, OffsetsRetention after the group
+// became Empty (recorded with the group, so it survives failover); in a group that
+// never had members (one that only commits), OffsetsRetention after each commit. An
+// expired offset is deleted by a tombstone and stays visible until the tombstone is
+// durable. A group left Empty with no offsets is removed the same way (Dead until its
+// tombstone is durable; Kafka does the same); the next group of that name starts from
+// generation 0. Config.Events hears of each expiry and removal.
+//
+// OffsetDelete (KIP-496) deletes the offsets of the partitions named: all of them in an
+// Empty group; in a consumer group with members, those of topics no member subscribes to
+// (the others get GROUP_SUBSCRIBED_TO_TOPIC); a group of another protocol type with
+// members refuses (NON_EMPTY_GROUP), an unknown group gets GROUP_ID_NOT_FOUND. It is
+// answered once its tombstones are durable; an Empty group whose last offsets it deleted
+// is removed with them.
 //
 // DeleteGroups deletes only an Empty group (else NON_EMPTY_GROUP): tombstones for its
 // group record and every offset, answered once durable.
@@ -88,7 +105,10 @@
 //     when a static member's new id replaces the old one in a Stable group (its join waits
 //     for it), and when a join phase leaves the group Empty (nothing waits for it).
 //   - Offset record: one per committed partition; the commit waits for it.
-//   - Tombstones: on DeleteGroups, which waits for them.
+//   - Tombstones: on DeleteGroups and OffsetDelete, which wait for them, and on expiry.
+//     Tombstones of offsets of an Empty group that stays carry its group record in the
+//     same batch, so a coordinator that loads them also loads the group without members,
+//     never the members of an older record beside offsets deleted for want of them.
 //
 // A generation's assignment is handed out only after its group record is durable, and
 // the join phase hands out generation numbers above the recorded one. So a generation
@@ -115,7 +135,9 @@
 // MEMBER_ID_REQUIRED count against the same bound), groups per coordinator (joins and
 // commits that would create more get COORDINATOR_NOT_AVAILABLE), protocols per join and
 // bytes of protocol metadata and assignments (INVALID_REQUEST), bytes of offset metadata
-// (OFFSET_METADATA_TOO_LARGE), and commits waiting for the log (COORDINATOR_NOT_AVAILABLE).
+// (OFFSET_METADATA_TOO_LARGE), and commits and OffsetDeletes waiting for the log
+// (COORDINATOR_NOT_AVAILABLE). One expiry check writes at most 1000 tombstones per group
+// and keeps at most 256 expiry appends in flight; the rest waits for the next check.
 //
 // # Differences from Kafka
 //
@@ -124,8 +146,19 @@
 //   - A static member replaces its old incarnation without a rebalance only when its
 //     protocols and metadata are unchanged (Kafka only asks that the chosen protocol
 //     would not change).
-//   - Kafka's time-based removal of empty groups and expiry of offsets are not
-//     implemented.
+//   - Offsets of a consumer group with members never expire (Kafka expires those of
+//     topics the group no longer subscribes to, retention after their commit).
+//   - An offset committed to a group after it became Empty expires retention after its
+//     commit (Kafka counts from when the group became Empty, so offsets reset in a group
+//     Empty for longer than the retention expire at the next check).
+//   - OffsetDelete is answered once its tombstones are durable (Kafka does not wait);
+//     a group being removed answers COORDINATOR_NOT_AVAILABLE (Kafka:
+//     GROUP_ID_NOT_FOUND). The topics a consumer group subscribes to are those of its
+//     current members' metadata (Kafka takes them when a generation starts). OffsetDelete
+//     removes an Empty group only when it deleted the group's last offsets.
+//   - A removal whose tombstones the log refused leaves the group Dead, and the next
+//     expiry check writes them again (Kafka gives the group up in memory at once): once
+//     they may be in the log, a new generation must not start here.
 //   - A request superseded by a newer one from the same member (a second JoinGroup or
 //     SyncGroup while the first waits) is answered REBALANCE_IN_PROGRESS rather than never.
 //   - Record values of version 4 (flexible, written by Kafka 3.5+) are not read; seedlog

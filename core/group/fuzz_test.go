@@ -97,6 +97,8 @@ func loadAndServe(t *testing.T, batches [][]byte) {
 	log := newFakeLog(t)
 	log.batches = batches
 	cfg := testConfig()
+	// Short enough that the run below expires offsets and removes groups.
+	cfg.OffsetsRetention, cfg.OffsetsRetentionCheck = 10*time.Second, time.Second
 	now := int64(time.Hour)
 	c := NewCoordinator(now, cfg, log)
 	st := c.Status()
@@ -137,10 +139,34 @@ func serveGroup(h *harness, g GroupStatus) {
 	h.c.JoinGroup(h.now, joinReq(g.ID, "", g.Protocol), "c", "h", ignore)
 	h.run(time.Second)
 	h.c.DescribeGroup(h.now, g.ID)
+	h.offsetDelete(g.ID, "t", 1)
 	h.fetch(g.ID, 0, true)
 	h.commit(commitReq(g.ID, "", -1, map[int32]int64{0: 1}))
 	if len(g.Members) > 0 {
 		h.leave(g.ID, g.Members[0].ID)
 	}
 	h.c.DeleteGroup(h.now, g.ID, func(int16) {})
+}
+
+// FuzzOffsetDeleteSubscription gives a live member arbitrary protocol metadata, which
+// OffsetDelete decodes as a consumer subscription: it must answer, not panic.
+func FuzzOffsetDeleteSubscription(f *testing.F) {
+	md := kmsg.NewConsumerMemberMetadata()
+	md.Topics = []string{"t", "u"}
+	f.Add(md.AppendTo(nil))
+	f.Add([]byte{})
+	f.Add([]byte{0, 3, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, metadata []byte) {
+		h := newHarness(t)
+		req := joinReq("g", "")
+		req.Protocols[0].Metadata = metadata
+		first := h.join(req).get()
+		req.MemberID = first.MemberID
+		h.join(req)
+		h.run(10 * time.Second)
+		h.commit(commitReq("g", first.MemberID, 1, map[int32]int64{0: 1}))
+		if resp := h.offsetDelete("g", "t", 0, 1).get(); resp.ErrorCode != codeNone && resp.ErrorCode != codeNonEmptyGroup {
+			t.Fatalf("OffsetDelete answered %d", resp.ErrorCode)
+		}
+	})
 }

@@ -56,6 +56,16 @@ type member struct {
 	// syncReply is set while the member waits for the leader's assignment.
 	syncReply   func(*kmsg.SyncGroupResponse)
 	sessionFrom int64 // start of the current session timer; timerPending until an input
+
+	// sub caches the topics the member's consumer subscription names (subscription);
+	// setProtocols clears it.
+	sub *subscription
+}
+
+// setProtocols replaces the member's protocols, and so its subscription.
+func (m *member) setProtocols(ps []protocol) {
+	m.protocols = ps
+	m.sub = nil
 }
 
 func (m *member) awaiting() bool { return m.joinReply != nil || m.syncReply != nil }
@@ -143,7 +153,34 @@ type group struct {
 
 	offsets        map[tp]offset
 	commitsPending map[tp]int // commits handed to the log, not yet done
+
+	// emptySinceMs is when the group last became Empty, in milliseconds on the
+	// coordinator's clock (Kafka's current state timestamp); -1 when unknown. The offsets
+	// of an Empty group that had members expire counting from it.
+	emptySinceMs int64
+	// removing counts, per partition, the tombstones on their way to the log: expiry
+	// leaves those partitions alone until they are done.
+	removing map[tp]int
+	// tombstones holds, for a partition whose offset a durable tombstone removed while a
+	// commit of it was still in flight, the tombstone's place in the log: that commit's
+	// record lies before it and must not bring the offset back when it completes.
+	tombstones map[tp]int64
+	// removal is where the group stands in being removed for good (Dead, then gone).
+	removal removal
 }
+
+// removal is the progress of removing a group whose offsets are all gone: its
+// tombstones are on their way (the group is Dead meanwhile), or were refused and are
+// written again at the next expiry check. The group stays Dead in both cases: once the
+// tombstones may be in the log, a new generation here could end up in a log that says
+// the group was removed before it.
+type removal uint8
+
+const (
+	removalNone removal = iota
+	removalWriting
+	removalRetry
+)
 
 func newGroup(id string) *group {
 	return &group{
@@ -153,6 +190,9 @@ func newGroup(id string) *group {
 		pending:        map[string]int64{},
 		offsets:        map[tp]offset{},
 		commitsPending: map[tp]int{},
+		emptySinceMs:   -1,
+		removing:       map[tp]int{},
+		tombstones:     map[tp]int64{},
 	}
 }
 
@@ -160,7 +200,7 @@ func newGroup(id string) *group {
 // holds no members, offsets or work in flight.
 func (g *group) vacant() bool {
 	return g.state == stateEmpty && g.generation == 0 && len(g.members) == 0 &&
-		len(g.pending) == 0 && len(g.offsets) == 0 && len(g.commitsPending) == 0
+		len(g.pending) == 0 && len(g.offsets) == 0 && len(g.commitsPending) == 0 && len(g.removing) == 0
 }
 
 // memberIDs lists the member ids sorted, the order replies go out in.

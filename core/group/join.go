@@ -191,7 +191,7 @@ func (c *Coordinator) updateMember(m *member, a joinArgs, respond func(*kmsg.Joi
 	if m.joinReply != nil {
 		c.answerJoin(m, joinError(codeRebalanceInProgress, m.id))
 	}
-	m.protocols = a.protocols
+	m.setProtocols(a.protocols)
 	m.sessionTimeout = a.sessionTimeout
 	m.rebalanceTimeout = a.rebalanceTimeout
 	m.joinReply = respond
@@ -228,7 +228,7 @@ func (c *Coordinator) replaceStatic(now int64, g *group, old *member, a joinArgs
 	g.renameMember(m, c.newMemberID(g, *a.instanceID))
 	m.clientID, m.clientHost = a.clientID, a.clientHost
 	m.sessionTimeout, m.rebalanceTimeout = a.sessionTimeout, a.rebalanceTimeout
-	m.protocols = a.protocols
+	m.setProtocols(a.protocols)
 	m.sessionFrom = now
 	m.joinReply = respond
 	switch g.state {

@@ -124,6 +124,7 @@ func (c *Coordinator) loadDone(err error) {
 		}
 	}
 	c.phase = phaseServing
+	c.nextExpiryCheck = c.now + int64(c.cfg.OffsetsRetentionCheck)
 }
 
 // restoreGroup rebuilds a group from its last record and offsets. A group with members
@@ -155,6 +156,7 @@ func (c *Coordinator) restoreGroup(id string, lg *loadedGroup) *group {
 	}
 	if len(g.members) == 0 {
 		g.leader = ""
+		g.emptySinceMs = meta.CurrentStateTimestamp // -1 when the record does not say
 		return g
 	}
 	g.state = stateStable

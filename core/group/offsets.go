@@ -139,6 +139,11 @@ func (c *Coordinator) commitOffsets(g *group, commits []commit, codes [][]int16,
 			codes[cm.pos[0]][cm.pos[1]] = code
 		}
 	}
+	forget := func() {
+		for _, cm := range commits {
+			g.forgetTombstones([]tp{cm.tp})
+		}
+	}
 	if c.cfg.Plants.On(plant.CommitBeforeDurable) {
 		// Planted bug: acknowledge and expose the commit before the log made it durable.
 		for _, cm := range commits {
@@ -151,6 +156,7 @@ func (c *Coordinator) commitOffsets(g *group, commits []commit, codes [][]int16,
 	c.append(recs, func(base int64, err error) {
 		if err != nil {
 			settle(commitCode(err))
+			forget()
 			respond()
 			c.dropIfVacant(g)
 			return
@@ -161,6 +167,7 @@ func (c *Coordinator) commitOffsets(g *group, commits []commit, codes [][]int16,
 				g.storeOffset(cm.tp, cm.o, base+int64(i))
 			}
 		}
+		forget()
 		respond()
 	}, func() {
 		settle(codeNotCoordinator)
@@ -169,9 +176,13 @@ func (c *Coordinator) commitOffsets(g *group, commits []commit, codes [][]int16,
 }
 
 // storeOffset makes a durable commit visible unless a later record of that partition
-// already is: memory then agrees with what a replay of the log gives.
+// (a commit, or a tombstone) already is: memory then agrees with what a replay of the
+// log gives.
 func (g *group) storeOffset(p tp, o offset, logOffset int64) {
 	if cur, ok := g.offsets[p]; ok && cur.logOffset > logOffset {
+		return
+	}
+	if t, ok := g.tombstones[p]; ok && t > logOffset {
 		return
 	}
 	o.logOffset = logOffset

@@ -11,9 +11,13 @@ import (
 // simulator's checkers do, and returns the violation it saw ("" for none). Without the
 // plant every scenario must come out clean; with it (-tags simbugs) each must be caught.
 var plantScenarios = map[string]func(t *testing.T, cfg Config) string{
-	"stale-generation-commit":      staleGenerationCommitScenario,
-	"commit-before-durable":        commitBeforeDurableScenario,
-	"double-assign-after-failover": doubleAssignAfterFailoverScenario,
+	"stale-generation-commit":            staleGenerationCommitScenario,
+	"commit-before-durable":              commitBeforeDurableScenario,
+	"double-assign-after-failover":       doubleAssignAfterFailoverScenario,
+	"offsets-expire-with-members":        offsetsExpireWithMembersScenario,
+	"offsets-expire-early":               offsetsExpireEarlyScenario,
+	"offset-delete-not-durable":          offsetDeleteNotDurableScenario,
+	"offset-delete-ignores-subscription": offsetDeleteIgnoresSubscriptionScenario,
 }
 
 func TestPlantScenariosCleanWithoutPlants(t *testing.T) {
@@ -99,4 +103,64 @@ func doubleAssignAfterFailoverScenario(t *testing.T, cfg Config) string {
 	}
 	resp := h.sync(syncReq("g", id, newGen, map[string]string{id: "p0"})).get()
 	return handOut(id, newGen, string(resp.MemberAssignment))
+}
+
+// offsetsExpireWithMembersScenario: a member commits and stays, heartbeating, for many
+// retentions. Promise 9: committed offsets of a group with members never disappear.
+func offsetsExpireWithMembersScenario(t *testing.T, cfg Config) string {
+	cfg.OffsetsRetention, cfg.OffsetsRetentionCheck = testRetention, testCheck
+	h := newHarnessConfig(t, cfg)
+	ids, gen := h.stableGroup("g", 1)
+	h.commit(commitReq("g", ids[0], gen, map[int32]int64{0: 7}))
+	h.keepAlive("g", ids, gen, 3*testRetention)
+	if got := h.fetch("g", 0, false).Offset; got != 7 {
+		return fmt.Sprintf("offset committed by a member still in the group reads %d after %v", got, 3*testRetention)
+	}
+	return ""
+}
+
+// offsetsExpireEarlyScenario: a group without members commits, and is read until just
+// before the retention has elapsed. KIP-211: an offset lives its whole retention.
+func offsetsExpireEarlyScenario(t *testing.T, cfg Config) string {
+	cfg.OffsetsRetention, cfg.OffsetsRetentionCheck = testRetention, testCheck
+	h := newHarnessConfig(t, cfg)
+	h.commit(commitReq("s", "", -1, map[int32]int64{0: 7}))
+	committed := h.now
+	h.run(testRetention - testCheck/2)
+	if got := h.fetch("s", 0, false).Offset; got != 7 {
+		return fmt.Sprintf("offset reads %d %v after its commit, before the retention of %v", got, time.Duration(h.now-committed), testRetention)
+	}
+	return ""
+}
+
+// offsetDeleteNotDurableScenario: an OffsetDelete whose tombstones never become durable
+// (the leader of the offsets partition is deposed). The deletion is neither answered
+// nor visible before it is durable, so no client sees the offset come back.
+func offsetDeleteNotDurableScenario(t *testing.T, cfg Config) string {
+	h := newHarnessConfig(t, cfg)
+	h.commit(commitReq("s", "", -1, map[int32]int64{0: 5}))
+	h.log.auto = false
+	dc := h.offsetDelete("s", "t", 0)
+	gone := h.fetch("s", 0, false).Offset == -1
+	acked := dc.answered() && dc.get().ErrorCode == codeNone
+	h.log.fail(0, ErrNotLeader)
+	h.log.auto = true
+	h.failover(cfg)
+	if back := h.fetch("s", 0, false).Offset == 5; back && (acked || gone) {
+		return "an offset deleted before its tombstone was durable came back after failover"
+	}
+	return ""
+}
+
+// offsetDeleteIgnoresSubscriptionScenario: an OffsetDelete of a topic the live members
+// of a consumer group subscribe to must answer GROUP_SUBSCRIBED_TO_TOPIC and keep it.
+func offsetDeleteIgnoresSubscriptionScenario(t *testing.T, cfg Config) string {
+	h := newHarnessConfig(t, cfg)
+	id, gen := h.consumerGroup("g", "t")
+	h.commitTopic("g", id, gen, "t", 0, 5)
+	code := deleteCodes(h.offsetDelete("g", "t", 0).get())[0]
+	if got := h.fetch("g", 0, false).Offset; code == codeNone || got != 5 {
+		return fmt.Sprintf("OffsetDelete of a subscribed topic of a live group answered %d, offset now %d", code, got)
+	}
+	return ""
 }

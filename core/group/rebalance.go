@@ -81,6 +81,7 @@ func (c *Coordinator) completeJoin(g *group) {
 	}
 	if len(g.members) == 0 {
 		g.state, g.protocol, g.leader = stateEmpty, "", ""
+		g.emptySinceMs = millis(c.now)
 		// The new generation is recorded even without members, so a coordinator that
 		// takes over continues from it.
 		c.persistGroupQuietly(g)

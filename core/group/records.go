@@ -58,6 +58,9 @@ func (c *Coordinator) groupRecord(g *group, assignments map[string][]byte) KV {
 		v.Leader = kmsg.StringPtr(g.leader)
 	}
 	v.CurrentStateTimestamp = millis(c.now)
+	if g.state == stateEmpty && g.emptySinceMs >= 0 {
+		v.CurrentStateTimestamp = g.emptySinceMs // when it became Empty: its offsets expire from then
+	}
 	for _, m := range g.membersByJoin() {
 		a := m.assignment
 		if assignments != nil {

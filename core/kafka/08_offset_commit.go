@@ -8,7 +8,8 @@ package kafka
 //   - v0 commits go to the group coordinator like every other version (Kafka 0.8 wrote
 //     them to ZooKeeper).
 //   - The per-partition commit timestamp (v1) and the retention time (v2-4) are ignored:
-//     committed offsets do not expire.
+//     committed offsets expire by the broker's offsets.retention.minutes alone (KIP-211),
+//     counted from the coordinator's clock.
 //   - v9 is served with classic-group semantics: seedlog has no KIP-848 consumer groups,
 //     whose members would send a member epoch in the generation field.
 //

@@ -38,6 +38,7 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(37, 0, 3) // CreatePartitions
 	set(42, 0, 2) // DeleteGroups
 	set(44, 0, 1) // IncrementalAlterConfigs
+	set(47, 0, 0) // OffsetDelete
 	set(60, 0, 2) // DescribeCluster
 	return t
 }()

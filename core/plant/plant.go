@@ -104,39 +104,55 @@ const (
 	// view: it waits for metadata to settle it instead of sending it again, so a change
 	// the controller never saw never ends and the ISR never changes again.
 	AlterLostNeverResent
+	// OffsetsExpireWithMembers: offset expiry ignores a group's members, expiring offsets
+	// of a live group as if it were Empty, counting from each commit.
+	OffsetsExpireWithMembers
+	// OffsetsExpireEarly: the expiry check deletes the offsets that will have expired by
+	// the next check, up to a check interval before their retention elapsed.
+	OffsetsExpireEarly
+	// OffsetDeleteNotDurable: OffsetDelete removes the offsets and answers before its
+	// tombstones are durable.
+	OffsetDeleteNotDurable
+	// OffsetDeleteIgnoresSubscription: OffsetDelete deletes the offsets of topics a
+	// consumer group with members is subscribed to.
+	OffsetDeleteIgnoresSubscription
 	numNames
 )
 
 var names = [numNames]string{
-	VoteBeforeSync:            "vote-before-sync",
-	CommitOldEpoch:            "commit-old-epoch",
-	NoTruncateDivergent:       "no-truncate-divergent",
-	AckBeforeISRSync:          "ack-before-isr-sync",
-	FetchAboveHW:              "fetch-above-hw",
-	TruncateToOwnHW:           "truncate-to-own-hw",
-	ServeAfterLease:           "serve-after-lease",
-	IdempotentDup:             "idempotent-dup",
-	EarlyReadNewLeader:        "early-read-new-leader",
-	StaleGenerationCommit:     "stale-generation-commit",
-	CommitBeforeDurable:       "commit-before-durable",
-	DoubleAssignAfterFailover: "double-assign-after-failover",
-	PeerAuthSkipped:           "peer-auth-skipped",
-	CorruptReplicaElectable:   "corrupt-replica-electable",
-	SyncBeforeFsync:           "sync-before-fsync",
-	FenceBeforeLease:          "fence-before-lease",
-	GroupRecordsAcksOne:       "group-records-acks-one",
-	RecoverySkipsCRC:          "recovery-skips-crc",
-	RetentionIgnoresPolicy:    "retention-ignores-policy",
-	LogAppendTimeIgnored:      "log-append-time-ignored",
-	SnapshotDuringInstall:     "snapshot-during-install",
-	InternalTopicChangeable:   "internal-topic-changeable",
-	CleanerKeepsOldest:        "cleaner-keeps-oldest",
-	TombstoneRemovedAtOnce:    "tombstone-removed-at-once",
-	TopicSegmentsIgnored:      "topic-segments-ignored",
-	OffsetsLoadSkipsCleaned:   "offsets-load-skips-cleaned",
-	CompressionTypeIgnored:    "compression-type-ignored",
-	RetentionDeletesActive:    "retention-deletes-active",
-	AlterLostNeverResent:      "alter-lost-never-resent",
+	VoteBeforeSync:                  "vote-before-sync",
+	CommitOldEpoch:                  "commit-old-epoch",
+	NoTruncateDivergent:             "no-truncate-divergent",
+	AckBeforeISRSync:                "ack-before-isr-sync",
+	FetchAboveHW:                    "fetch-above-hw",
+	TruncateToOwnHW:                 "truncate-to-own-hw",
+	ServeAfterLease:                 "serve-after-lease",
+	IdempotentDup:                   "idempotent-dup",
+	EarlyReadNewLeader:              "early-read-new-leader",
+	StaleGenerationCommit:           "stale-generation-commit",
+	CommitBeforeDurable:             "commit-before-durable",
+	DoubleAssignAfterFailover:       "double-assign-after-failover",
+	PeerAuthSkipped:                 "peer-auth-skipped",
+	CorruptReplicaElectable:         "corrupt-replica-electable",
+	SyncBeforeFsync:                 "sync-before-fsync",
+	FenceBeforeLease:                "fence-before-lease",
+	GroupRecordsAcksOne:             "group-records-acks-one",
+	RecoverySkipsCRC:                "recovery-skips-crc",
+	RetentionIgnoresPolicy:          "retention-ignores-policy",
+	LogAppendTimeIgnored:            "log-append-time-ignored",
+	SnapshotDuringInstall:           "snapshot-during-install",
+	InternalTopicChangeable:         "internal-topic-changeable",
+	CleanerKeepsOldest:              "cleaner-keeps-oldest",
+	TombstoneRemovedAtOnce:          "tombstone-removed-at-once",
+	TopicSegmentsIgnored:            "topic-segments-ignored",
+	OffsetsLoadSkipsCleaned:         "offsets-load-skips-cleaned",
+	CompressionTypeIgnored:          "compression-type-ignored",
+	RetentionDeletesActive:          "retention-deletes-active",
+	AlterLostNeverResent:            "alter-lost-never-resent",
+	OffsetsExpireWithMembers:        "offsets-expire-with-members",
+	OffsetsExpireEarly:              "offsets-expire-early",
+	OffsetDeleteNotDurable:          "offset-delete-not-durable",
+	OffsetDeleteIgnoresSubscription: "offset-delete-ignores-subscription",
 }
 
 func (n Name) String() string {

@@ -64,6 +64,23 @@ func TestClientCommands(t *testing.T) {
 		t.Errorf("after reset to earliest: committed %d, lag %d; want 0 and 100", cur, lag)
 	}
 
+	if out := d.must("", "group", "delete-offsets", "cg", "--topic", "cli", "--partition", "0"); !strings.Contains(out, "deleted the committed offsets of group cg for cli/0") {
+		t.Errorf("delete-offsets said %q", out)
+	}
+	var shown []string
+	for _, line := range strings.Split(d.must("", "group", "describe", "cg"), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[0] == "cli" {
+			shown = append(shown, f[1])
+		}
+	}
+	if !slices.Equal(shown, []string{"1", "2"}) {
+		t.Errorf("describe after deleting partition 0's offset shows partitions %v, want 1 and 2", shown)
+	}
+	if r := d.seedlog("", "group", "delete-offsets", "nobody", "--topic", "cli"); r.code != 1 || !strings.Contains(r.stderr, "GROUP_ID_NOT_FOUND") ||
+		strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("delete-offsets of an unknown group: exit %d, %q", r.code, r.stderr)
+	}
+
 	d.must("", "topic", "delete", "cli")
 	waitFor(t, "cli gone from the topic list", func() bool {
 		return !slices.Contains(strings.Fields(d.must("", "topic", "list")), "cli")
@@ -72,7 +89,8 @@ func TestClientCommands(t *testing.T) {
 	for _, args := range [][]string{
 		{"topic"}, {"topic", "create"}, {"topic", "create", "a", "b"}, {"topic", "bogus"},
 		{"produce"}, {"produce", "t", "--acks", "2"}, {"consume"}, {"group", "describe"},
-		{"group", "reset-offsets", "g", "--topic", "t"}, {"dev", "--brokers", "0"},
+		{"group", "reset-offsets", "g", "--topic", "t"}, {"group", "delete-offsets", "g"}, {"group", "delete-offsets", "g", "--topic", "t", "--partition", "-2"},
+		{"dev", "--brokers", "0"},
 		{"broker", "--node.id", "x"}, {"bench", "--acks", "7"},
 	} {
 		if r := d.seedlog("", args...); r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") > 2 {
