@@ -31,6 +31,9 @@ import (
 type CompactedPartition struct {
 	Keys                  int
 	TombstoneStaysAtLeast time.Duration
+	// UncleanedAtLeast is how long a record stays uncompacted whatever supersedes it
+	// (min.compaction.lag.ms, less what the nodes' clocks may be ahead of the producers').
+	UncleanedAtLeast time.Duration
 }
 
 // compactedLog indexes what the checker knows of one compacted partition's records.
@@ -124,6 +127,9 @@ func (c *logChecker) compacted(part string) *compactedLog {
 // mayLack reports whether a read that returned at t may lack the record named v at
 // offset (-1: unknown), and the reason it may not when it may not.
 func (cl *compactedLog) mayLack(v string, offset, t int64) (bool, string) {
+	if called, ok := cl.called[v]; ok && t < called+int64(cl.spec.UncleanedAtLeast) {
+		return false, fmt.Sprintf("it was written less than min.compaction.lag.ms (at least %v) before", cl.spec.UncleanedAtLeast)
+	}
 	ws := cl.byKey[compactKey(v, cl.spec.Keys)]
 	if offset < 0 {
 		// Where it went is unknown: any record of its key at a known offset may have

@@ -44,6 +44,9 @@ func drawCompaction(seed uint64, c *Config) {
 		t.Keys = 2 + rng.IntN(30)
 		t.DirtyRatio = []float64{0.01, 0.1, 0.3, 0.5}[rng.IntN(4)]
 		t.DeleteRetentionMs = int64(500 + rng.IntN(20_000))
+		if rng.IntN(3) == 0 {
+			t.MinLagMs = int64(500 + rng.IntN(5000))
+		}
 	}
 	if rng.IntN(100) < 80 {
 		c.Wide.CleanerBackoff = time.Duration(200+rng.IntN(4800)) * time.Millisecond
@@ -100,8 +103,12 @@ func recordName(r *kmsg.Record) string {
 
 // compactionString renders the compaction draws of a topic for the configuration block.
 func (t DataTopic) compactionString() string {
+	lag := ""
+	if t.MinLagMs > 0 {
+		lag = " min.compaction.lag.ms=" + strconv.FormatInt(t.MinLagMs, 10)
+	}
 	return " keys=" + strconv.Itoa(t.Keys) + " min.cleanable.dirty.ratio=" + strconv.FormatFloat(t.DirtyRatio, 'g', -1, 64) +
-		" delete.retention.ms=" + strconv.FormatInt(t.DeleteRetentionMs, 10)
+		" delete.retention.ms=" + strconv.FormatInt(t.DeleteRetentionMs, 10) + lag
 }
 
 // compactionHistory adds to h the compacted partitions, for the log checker.
@@ -120,9 +127,12 @@ func (w *World) compactionHistory(h *LogHistory) {
 		if h.Compacted == nil {
 			h.Compacted = map[string]CompactedPartition{}
 		}
-		// A node's clock may run fast by the drift bound, jumps included.
+		// A node's clock may run fast by the drift bound, jumps included; against the
+		// producers' timestamps it may also be ahead by its skew.
 		stays := time.Duration(float64(t.DeleteRetentionMs) * float64(time.Millisecond) * (1 - 2*w.cfg.Timing.ClockDriftMax))
-		h.Compacted[tp.String()] = CompactedPartition{Keys: t.Keys, TombstoneStaysAtLeast: stays}
+		ahead := time.Second + time.Duration(w.cfg.Timing.ClockDriftMax*float64(w.now))
+		lag := time.Duration(t.MinLagMs)*time.Millisecond - ahead
+		h.Compacted[tp.String()] = CompactedPartition{Keys: t.Keys, TombstoneStaysAtLeast: stays, UncleanedAtLeast: max(lag, 0)}
 	}
 }
 

@@ -71,6 +71,8 @@ type DataTopic struct {
 	Keys              int
 	DirtyRatio        float64
 	DeleteRetentionMs int64
+	// MinLagMs is min.compaction.lag.ms (0: not set).
+	MinLagMs int64
 	// LogAppendTime sets message.timestamp.type=LogAppendTime (timestamps.go).
 	LogAppendTime bool
 	// SegmentBytes and SegmentMs are the topic's segment.bytes and segment.ms (0: not

@@ -66,6 +66,8 @@ import (
 //	                               compression.type in another codec), 1 (new)
 //	retention-deletes-active       log-history (retained: a log start answered above a
 //	                               record younger than retention.ms), 3 (new)
+//	compaction-lag-ignored         log-history (compacted-early: a read lacks a record
+//	                               younger than min.compaction.lag.ms), 43 (new; 4 of 300)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -149,6 +151,7 @@ var plantCases = []struct {
 	{"offsets-load-skips-cleaned", []string{"linearizability", "groups", "invariant:groups"}, 200, false},
 	{"compression-type-ignored", []string{"compression"}, 50, false},
 	{"retention-deletes-active", []string{"log-history"}, 50, false},
+	{"compaction-lag-ignored", []string{"log-history"}, 150, false},
 	{"alter-lost-never-resent", []string{"liveness"}, 600, false},
 	{"offsets-expire-with-members", []string{"offsets", "linearizability"}, 200, false},
 	{"offsets-expire-early", []string{"offsets", "linearizability"}, 200, false},

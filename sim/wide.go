@@ -489,6 +489,9 @@ func topicConfigs(t DataTopic) []kmsg.CreateTopicsRequestTopicConfig {
 		out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "cleanup.policy", Value: kmsg.StringPtr("compact")},
 			kmsg.CreateTopicsRequestTopicConfig{Name: "min.cleanable.dirty.ratio", Value: kmsg.StringPtr(strconv.FormatFloat(t.DirtyRatio, 'g', -1, 64))},
 			kmsg.CreateTopicsRequestTopicConfig{Name: "delete.retention.ms", Value: kmsg.StringPtr(strconv.FormatInt(t.DeleteRetentionMs, 10))})
+		if t.MinLagMs > 0 {
+			out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "min.compaction.lag.ms", Value: kmsg.StringPtr(strconv.FormatInt(t.MinLagMs, 10))})
+		}
 	}
 	if t.LogAppendTime {
 		out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "message.timestamp.type", Value: kmsg.StringPtr("LogAppendTime")})

@@ -71,6 +71,9 @@ func (l *Log) Clean(bound int64, p compact.Policy) (CleanReport, error) {
 		}
 		segs = append(segs, compact.Segment{BaseOffset: s.base, NextOffset: s.next, SizeBytes: s.sizeBytes, MaxTimestamp: s.maxTimestamp})
 	}
+	if l.cfg.Plants.On(plant.CompactionLagIgnored) {
+		p.LagMinMs = 0
+	}
 	passes := l.passes.Clip(l.startOffset, l.EndOffset())
 	rep.DirtyEnd = max(passes.Cleaned(), l.startOffset)
 	rng, ok := compact.Plan(segs, passes, p)

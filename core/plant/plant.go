@@ -116,6 +116,9 @@ const (
 	// OffsetDeleteIgnoresSubscription: OffsetDelete deletes the offsets of topics a
 	// consumer group with members is subscribed to.
 	OffsetDeleteIgnoresSubscription
+	// CompactionLagIgnored: the log cleaner cleans segments younger than the topic's
+	// min.compaction.lag.ms.
+	CompactionLagIgnored
 	numNames
 )
 
@@ -153,6 +156,7 @@ var names = [numNames]string{
 	OffsetsExpireEarly:              "offsets-expire-early",
 	OffsetDeleteNotDurable:          "offset-delete-not-durable",
 	OffsetDeleteIgnoresSubscription: "offset-delete-ignores-subscription",
+	CompactionLagIgnored:            "compaction-lag-ignored",
 }
 
 func (n Name) String() string {
