@@ -133,6 +133,7 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 	res := CheckPartitionsFrom(w.hist.Ops, c.linearizableReads(), w.data.finalStart, w.compactedHWs(), timeout)
 	w.cov.Add("check:linearizable-partitions", int64(res.Checked-len(res.Unknown)))
 	w.cov.Add("check:linearizable-compacted-uncovered", int64(len(res.Uncovered)))
+	w.cov.Add("check:linearizable-compacted", int64(res.CompactedChecked))
 	for _, key := range res.Unknown {
 		c.noteUnknown("partition " + key)
 	}

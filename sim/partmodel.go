@@ -121,11 +121,13 @@ type PartitionCheck struct {
 	// Uncovered lists the compacted partitions left unchecked: some batch was compacted
 	// away before any read saw it or an acknowledgement placed it, so the committed
 	// length cannot be replayed through it.
-	Uncovered     []string
-	Unknown       []string
-	Illegal       string
-	IllegalOps    int
-	Visualization string
+	Uncovered []string
+	// CompactedChecked counts the compacted partitions checked.
+	CompactedChecked int
+	Unknown          []string
+	Illegal          string
+	IllegalOps       int
+	Visualization    string
 }
 
 // CheckPartitions checks the produce, fetch and ListOffsets operations of a history for
@@ -169,9 +171,12 @@ func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start,
 	slices.SortFunc(keys, compareTP)
 	for _, tp := range keys {
 		history := byPart[tp]
-		if hw, ok := compacted[tp]; ok && !covered(history, start[tp], hw) {
-			res.Uncovered = append(res.Uncovered, tp.String())
-			continue
+		if hw, ok := compacted[tp]; ok {
+			if !covered(history, start[tp], hw) {
+				res.Uncovered = append(res.Uncovered, tp.String())
+				continue
+			}
+			res.CompactedChecked++
 		}
 		model := partitionModel
 		if s := start[tp]; s > 0 {
