@@ -40,6 +40,7 @@ import (
 // all.
 type truthWalk struct {
 	file       string
+	swap       bool // file is a cleaned segment being swapped in (truthLog.swaps)
 	started    bool
 	inode, gen uint64
 	pos, next  int64
@@ -59,6 +60,10 @@ type truthLog struct {
 	names  []string
 	bases  []int64
 	walks  map[int64]*truthWalk
+	// swaps maps a base to the cleaned segment a compaction swap left (storage's
+	// <base>-<end>.swap): recovery replaces the segments in [base, end) with it, so it
+	// is what the disk gives back there.
+	swaps map[int64]string
 }
 
 // durableTruth reads partition logs from the disks' durable images, remembering each
@@ -97,12 +102,23 @@ func (t *durableTruth) log(fs *disksim.FS, log disk.LogID) (*truthLog, bool) {
 	tl.listed, tl.gen = true, gen
 	// Most changes to the directory are its checkpoints': the segment files stay.
 	t.names = fs.AppendDurable(t.names[:0], string(log), storage.LogFileSuffix)
+	t.names = fs.AppendDurable(t.names, string(log), storage.SwapSuffix)
 	if slices.Equal(t.names, tl.names) {
 		return tl, true
 	}
-	tl.names, tl.bases = append(tl.names[:0], t.names...), tl.bases[:0]
+	tl.names, tl.bases, tl.swaps = append(tl.names[:0], t.names...), tl.bases[:0], nil
 	for _, name := range tl.names {
 		if base, suffix, ok := storage.ParseSegmentFileName(name); ok && suffix == storage.LogFileSuffix {
+			tl.bases = append(tl.bases, base)
+		}
+	}
+	for _, name := range tl.names {
+		if base, end, ok := storage.ParseSwapName(name); ok {
+			if tl.swaps == nil {
+				tl.swaps = map[int64]string{}
+			}
+			tl.swaps[base] = path.Join(string(log), name)
+			tl.bases = slices.DeleteFunc(tl.bases, func(b int64) bool { return b >= base && b < end })
 			tl.bases = append(tl.bases, base)
 		}
 	}
@@ -126,10 +142,16 @@ func (tl *truthLog) segmentBelow(o int64) (int64, bool) {
 // walk returns the walk of the segment at base.
 func (tl *truthLog) walk(log disk.LogID, base int64) *truthWalk {
 	wk := tl.walks[base]
-	if wk == nil {
+	swap, swapped := tl.swaps[base]
+	switch {
+	case swapped && (wk == nil || wk.file != swap):
+		wk = &truthWalk{file: swap, swap: true}
+	case !swapped && (wk == nil || wk.swap):
 		wk = &truthWalk{file: path.Join(string(log), storage.SegmentFileName(base, storage.LogFileSuffix))}
-		tl.walks[base] = wk
+	default:
+		return wk
 	}
+	tl.walks[base] = wk
 	return wk
 }
 
@@ -170,7 +192,7 @@ func (t *durableTruth) holds(fs *disksim.FS, log disk.LogID, o int64) (bool, int
 		return false, base
 	}
 	if !wk.started || wk.inode != st.Inode || wk.gen != st.Gen || wk.pos > st.Size {
-		*wk = truthWalk{file: wk.file, started: true, inode: st.Inode, gen: st.Gen, next: base}
+		*wk = truthWalk{file: wk.file, swap: wk.swap, started: true, inode: st.Inode, gen: st.Gen, next: base}
 	}
 	t.walkTo(fs, wk, st.Size, o)
 	return wk.next >= o, wk.next

@@ -161,3 +161,44 @@ func (d *truthDisk) size(base int64) int64 {
 	}
 	return st.Size
 }
+
+// A compaction swap interrupted after its commit leaves <base>-<end>.swap and some of
+// the segments it replaces: recovery finishes it, so the swap file is what the disk
+// holds in [base, end), whatever is left of the old segments.
+func TestDurableTruthReadsAnInterruptedSwap(t *testing.T) {
+	d := newTruthDisk(t)
+	tr := newDurableTruth()
+	d.segment(0, 2, 3)
+	d.segment(5, 4)
+	d.segment(9, 1)
+	d.want(tr, 9, true, 9)
+	// The cleaned run [0, 9) written in full and renamed to its swap name; segment 0's
+	// files removed, segment 5's not yet.
+	swap := path.Join(string(truthLogID), storage.SegmentFileName(0, "-")+storage.SegmentFileName(9, storage.SwapSuffix))
+	f, err := d.fs.Create(swap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.append(f, 0, 0, 9)
+	if err := d.fs.Remove(d.name(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.fs.SyncDir(string(truthLogID)); err != nil {
+		t.Fatal(err)
+	}
+	d.want(tr, 3, true, 9)
+	d.want(tr, 9, true, 9)
+	d.want(tr, 10, true, 10)
+	// The swap done: the file is <base>.log again.
+	if err := d.fs.Rename(swap, d.name(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.fs.Remove(d.name(5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.fs.SyncDir(string(truthLogID)); err != nil {
+		t.Fatal(err)
+	}
+	d.want(tr, 9, true, 9)
+	d.want(tr, 10, true, 10)
+}

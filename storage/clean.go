@@ -339,6 +339,14 @@ func finishSwap(fsys FS, dir string, base, end int64, oldBases []int64) error {
 	return nil
 }
 
+// ParseSwapName reads the name of a cleaned segment written in full whose swap a crash
+// may have interrupted: it holds the offsets [base, end) of the segments it replaces, and
+// recovery makes it <base>.log.
+func ParseSwapName(name string) (base, end int64, ok bool) { return parseCleanName(name, swapSuffix) }
+
+// SwapSuffix ends the name of a cleaned segment being swapped in (ParseSwapName).
+const SwapSuffix = swapSuffix
+
 // cleanName names a cleaned segment in the making: "<base>-<end>" in 20 digits each, and
 // the suffix.
 func cleanName(base, end int64, suffix string) string {
