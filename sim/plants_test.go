@@ -55,17 +55,17 @@ import (
 //	internal-topic-changeable      internal-topics (a delete or partition increase of
 //	                               __consumer_offsets succeeded), 1 (new; 105 of 300)
 //	cleaner-keeps-oldest           log-history (an acknowledged latest value of a key
-//	                               missing, no later one written), 8 (new; 56 of 300)
+//	                               missing, no later one written), 1 (new; 59 of 300)
 //	tombstone-removed-at-once      log-history (a tombstone gone before
-//	                               delete.retention.ms), 8 (new; 30 of 300)
+//	                               delete.retention.ms), 8 (new; 23 of 300)
 //	topic-segments-ignored         segments (a closed segment of several batches above
-//	                               its topic's segment.bytes), 28 (new; 7 of 100)
+//	                               its topic's segment.bytes), 28 (new; 16 of 300)
 //	offsets-load-skips-cleaned     linearizability (committed offsets of a group went
-//	                               back after its coordinator moved), 67 (new; 8 of 300)
+//	                               back after its coordinator moved), 85 (new; 5 of 300)
 //	compression-type-ignored       compression (a batch fetched from a topic with a
-//	                               compression.type in another codec), 1 (new)
+//	                               compression.type in another codec), 1 (new; 100 of 300)
 //	retention-deletes-active       log-history (retained: a log start answered above a
-//	                               record younger than retention.ms), 3 (new)
+//	                               record younger than retention.ms), 3 (new; 24 of 300)
 //	compaction-lag-ignored         log-history (compacted-early: a read lacks a record
 //	                               younger than min.compaction.lag.ms), 43 (new; 4 of 300)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
