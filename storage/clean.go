@@ -57,7 +57,8 @@ var ErrDedupeBufferSmall = errors.New("storage: cleaner offset map too small for
 // end at or below bound and at or below the recovery point. The pass is crash-safe: each
 // run of rewritten segments is replaced as a whole or not at all (doc.go, "Compaction").
 // Damage met while reading ends the pass with an error wrapping ErrCorrupt (at the
-// returned DirtyEnd) and changes nothing; an I/O error fails the log.
+// returned DirtyEnd): the runs already swapped in stay, whole, and the history does not
+// advance, so the next pass does their work again. An I/O error fails the log.
 func (l *Log) Clean(bound int64, p compact.Policy) (CleanReport, error) {
 	rep := CleanReport{DirtyEnd: l.startOffset}
 	if err := l.writable(); err != nil {
@@ -182,8 +183,8 @@ func (c *cleaner) eachBatch(s *segment, fn func(h record.Header, batch []byte) e
 	return nil
 }
 
-// corrupt reports damage the pass met at offset (byte pos of s): nothing changed, and
-// the owner checks the damage there (DirtyEnd) as after a failed read.
+// corrupt reports damage the pass met at offset (byte pos of s): the run being written
+// is dropped, and the owner checks the damage there (DirtyEnd) as after a failed read.
 func (c *cleaner) corrupt(s *segment, pos, offset int64, err error) error {
 	c.rep.DirtyEnd = offset
 	return fmt.Errorf("clean: %w", corruptf(s, pos, "%v", err))

@@ -108,8 +108,8 @@ const (
 	// durable segments of Log that end at or below MaxOffset. Done.Offset is the offset
 	// below which the log is clean afterwards, or -1 when the pass could not run because
 	// the cleaner's offset map cannot hold one segment's keys. Damage met while reading
-	// fails the op with Done.Corrupt, Done.Offset the damaged batch, and changes nothing.
-	// Durable when done.
+	// fails the op with Done.Corrupt, Done.Offset the damaged batch; what the pass swapped
+	// in before stays, whole. Durable when done.
 	Clean
 	// SetSegments makes Log roll its segments by Segments (a topic's segment.bytes and
 	// segment.ms); zero fields take the node's settings back. Nothing is written.
