@@ -185,6 +185,8 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 		Compact:         n.topicHasPolicy(im, tp.Topic, "compact"),
 		LogAppendTime:   n.topicString(im, tp.Topic, "message.timestamp.type") == "LogAppendTime",
 	}
+	st.TimestampBeforeMaxMs = n.topicInt(im, tp.Topic, "message.timestamp.before.max.ms")
+	st.TimestampAfterMaxMs = n.topicInt(im, tp.Topic, "message.timestamp.after.max.ms")
 	st.Codec, st.Recompress = record.ParseCodec(n.topicString(im, tp.Topic, "compression.type"))
 	st.Segments = disk.SegmentLimits{Bytes: n.topicOverride(im, tp.Topic, "segment.bytes"), AgeMs: n.topicOverride(im, tp.Topic, "segment.ms")}
 	if n.cfg.Plants.On(plant.TopicSegmentsIgnored) {

@@ -80,6 +80,9 @@ type DataTopic struct {
 	SegmentBytes, SegmentMs int64
 	// CompressionType is the topic's compression.type ("": not set; compression.go).
 	CompressionType string
+	// TimestampBoundMs is the topic's message.timestamp.before.max.ms and
+	// after.max.ms (0: not set; timestamps.go).
+	TimestampBoundMs int64
 }
 
 // ProducerSpec is one producer's behaviour.
@@ -206,6 +209,9 @@ func (d *DataConfig) String() string {
 		b.WriteString(t.segmentsString())
 		if t.CompressionType != "" {
 			b.WriteString(" compression.type=" + t.CompressionType)
+		}
+		if t.TimestampBoundMs > 0 {
+			fmt.Fprintf(&b, " message.timestamp.before/after.max.ms=%d", t.TimestampBoundMs)
 		}
 		b.WriteString(")")
 	}

@@ -75,6 +75,7 @@ var Gate = []GateItem{
 	{"workload", "workload:many-partitions", "a run with 20 or more data partitions"},
 	{"workload", "workload:compacted-retention", "a compacted topic whose retention configs must delete nothing"},
 	{"workload", "fetch:compression-type-checked", "a batch fetched from a topic with a compression.type, in its codec"},
+	{"workload", "produce:timestamp-refused", "a batch stamped outside its topic's message.timestamp.*.max.ms, refused"},
 	{"workload", "produce:log-append-time", "produces to a LogAppendTime topic, answered with the leader's time"},
 	{"workload", "workload:internal-topic-refused", "a delete or partition increase of __consumer_offsets, refused"},
 	{"workload", "workload:offset-delete", "OffsetDelete answered by a group coordinator"},

@@ -40,6 +40,7 @@ const (
 	errNotLeaderOrFollower          int16 = 6
 	errRequestTimedOut              int16 = 7
 	errMessageTooLarge              int16 = 10
+	errInvalidTimestamp             int16 = 32
 	errCoordinatorLoadInProgress    int16 = 14
 	errCoordinatorNotAvailable      int16 = 15
 	errNotCoordinator               int16 = 16

@@ -68,6 +68,8 @@ import (
 //	                               record younger than retention.ms), 3 (new; 24 of 300)
 //	compaction-lag-ignored         log-history (compacted-early: a read lacks a record
 //	                               younger than min.compaction.lag.ms), 43 (new; 4 of 300)
+//	timestamp-bounds-ignored       timestamps (a batch stamped an hour early appended),
+//	                               6 (new; 36 of 300)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -152,6 +154,7 @@ var plantCases = []struct {
 	{"compression-type-ignored", []string{"compression"}, 50, false},
 	{"retention-deletes-active", []string{"log-history"}, 50, false},
 	{"compaction-lag-ignored", []string{"log-history"}, 150, false},
+	{"timestamp-bounds-ignored", []string{"timestamps"}, 50, false},
 	{"alter-lost-never-resent", []string{"liveness"}, 600, false},
 	{"offsets-expire-with-members", []string{"offsets", "linearizability"}, 200, false},
 	{"offsets-expire-early", []string{"offsets", "linearizability"}, 200, false},

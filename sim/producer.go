@@ -81,6 +81,9 @@ type prodBatch struct {
 	maybe       bool
 	outstanding int
 	numbered    bool
+	// stampedOff: the batch carries a timestamp an hour before its topic's
+	// message.timestamp.before.max.ms allows (timestamps.go); it must be refused.
+	stampedOff bool
 }
 
 // pendingMax bounds a partition's unresolved batches: a producer whose batches cannot
@@ -293,6 +296,9 @@ func (p *producer) attempt(pp *prodPart, b *prodBatch, leader int32) {
 		spec := record.Spec{PartitionLeaderEpoch: -1, FirstTimestamp: (clockBase + w.now) / int64(time.Millisecond), Codec: p.spec.Codec}.NoProducer()
 		if p.spec.Idempotent {
 			spec.ProducerID, spec.ProducerEpoch, spec.BaseSequence = b.op.Producer, b.op.Epoch, b.op.Sequence
+		} else if w.stampOff(pp.tp.Topic, b.op.Values[0]) {
+			spec.FirstTimestamp -= int64(time.Hour / time.Millisecond)
+			b.stampedOff = true
 		}
 		batch, err := w.buildRecords(spec, p.records(pp.tp.Topic, b.op.Values))
 		if err != nil {
@@ -359,7 +365,7 @@ func produceResult(resp kmsg.Response, tp TopicPartition) (int16, int64, int64) 
 // noEffectProduceCodes are answers that say the batch was not appended: refused before
 // the leader appended anything.
 var noEffectProduceCodes = []int16{errNotEnoughReplicas, errUnknownTopicOrPartition, errInvalidRequiredAcks,
-	errCorruptMessage, errMessageTooLarge, errRecordListTooLarge, errInvalidRecord, errUnsupportedForMessageFormat,
+	errCorruptMessage, errMessageTooLarge, errRecordListTooLarge, errInvalidRecord, errInvalidTimestamp, errUnsupportedForMessageFormat,
 	errUnsupportedCompressionType, errTransactionalIDAuthorization, errOutOfOrderSequenceNumber,
 	errInvalidProducerEpoch, errUnknownProducerID, errLeaderNotAvailable}
 
@@ -401,6 +407,7 @@ func (p *producer) answer(pp *prodPart, b *prodBatch, resp kmsg.Response, err er
 
 func (p *producer) answerPlain(pp *prodPart, b *prodBatch, code int16, offset int64) {
 	w := p.c.w
+	w.checkTimestampBounds(pp.tp, b, code)
 	switch {
 	case code == errNone:
 		p.resolve(pp, b, OK, offset)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"github.com/cespare/xxhash/v2"
 	"math/rand/v2"
 
 	"github.com/seedlog/seedlog/core/record"
@@ -66,4 +67,45 @@ func (w *World) checkTimestamps(tp TopicPartition, batches []byte) {
 		}
 		return nil
 	})
+}
+
+// Timestamp bounds: some CreateTime data topics set message.timestamp.before.max.ms and
+// after.max.ms, wide enough that no batch a producer stamps with its own time and
+// retries until its delivery timeout falls outside, even against a skewed leader
+// clock. One batch in twenty of their plain producers is stamped an hour early instead:
+// the leader must refuse it with INVALID_TIMESTAMP, and must refuse nothing else (the
+// timestamps check). Idempotent producers, which would retry a refused batch, stamp
+// their own time.
+
+// streamTimestampBounds is the stream of the bound draws.
+const streamTimestampBounds = "timestamp-bounds"
+
+// drawTimestampBounds bounds the timestamps of a quarter of the CreateTime topics.
+func drawTimestampBounds(seed uint64, c *Config) {
+	rng := Stream(seed, streamTimestampBounds, 0)
+	for i := range c.Data.Topics {
+		t := &c.Data.Topics[i]
+		if !t.LogAppendTime && rng.IntN(4) == 0 {
+			t.TimestampBoundMs = c.Data.DeliveryTimeout.Milliseconds() + 3000 + int64(rng.IntN(10_000))
+		}
+	}
+}
+
+// stampOff reports whether a plain producer's batch whose first record is named v
+// carries a timestamp its topic must refuse.
+func (w *World) stampOff(topic, v string) bool {
+	t, _ := w.cfg.Data.topic(topic)
+	return t.TimestampBoundMs > 0 && xxhash.Sum64String(v)%20 == 0
+}
+
+// checkTimestampBounds checks a plain producer's answer against its batch's timestamp.
+func (w *World) checkTimestampBounds(tp TopicPartition, b *prodBatch, code int16) {
+	switch {
+	case b.stampedOff && code == errNone:
+		w.fail("timestamps", -1, "%s: a batch stamped an hour early was appended, past the topic's message.timestamp.before.max.ms", tp)
+	case b.stampedOff && code == errInvalidTimestamp:
+		w.cov.Inc("produce:timestamp-refused")
+	case code == errInvalidTimestamp:
+		w.fail("timestamps", -1, "%s: a batch stamped with its producer's time was refused with INVALID_TIMESTAMP", tp)
+	}
 }

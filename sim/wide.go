@@ -88,6 +88,7 @@ func drawWide(seed uint64, c *Config) {
 		drawCompaction(seed, c)
 		drawTopicSegments(seed, c)
 		drawCompressionTypes(seed, c)
+		drawTimestampBounds(seed, c)
 	}
 	if f := &c.Faults; f.DiskEIO && rng.IntN(100) < 40 {
 		// Failed syncs often enough that nodes recover from them.
@@ -509,6 +510,8 @@ func topicConfigs(t DataTopic) []kmsg.CreateTopicsRequestTopicConfig {
 	add("retention.bytes", t.RetentionBytes)
 	add("segment.bytes", t.SegmentBytes)
 	add("segment.ms", t.SegmentMs)
+	add("message.timestamp.before.max.ms", t.TimestampBoundMs)
+	add("message.timestamp.after.max.ms", t.TimestampBoundMs)
 	return out
 }
 

@@ -2,6 +2,7 @@ package partition
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -194,6 +195,10 @@ type State struct {
 	Compaction compact.Policy
 	// MessageBytesMax is max.message.bytes; zero takes MessageBytesMaxDefault.
 	MessageBytesMax int32
+	// TimestampBeforeMaxMs and TimestampAfterMaxMs are message.timestamp.before.max.ms
+	// and after.max.ms: a CreateTime record stamped further from the leader's clock is
+	// refused. Zero or math.MaxInt64: no bound.
+	TimestampBeforeMaxMs, TimestampAfterMaxMs int64
 	// Recompress is set when compression.type names a codec (not producer): the leader
 	// stores every batch compressed with Codec.
 	Recompress bool
@@ -211,6 +216,23 @@ func (s State) clone() State {
 }
 
 func (s State) minISR() int { return max(int(s.MinISR), 1) }
+
+// produceRules are what the leader checks of each record beyond its shape, at nowMs.
+func (s State) produceRules(nowMs int64) record.ProduceRules {
+	rules := record.ProduceRules{Keys: s.Compact}
+	bounded := func(ms int64) bool { return ms > 0 && ms < math.MaxInt64 }
+	if s.LogAppendTime || !bounded(s.TimestampBeforeMaxMs) && !bounded(s.TimestampAfterMaxMs) {
+		return rules
+	}
+	rules.Timestamps, rules.TimestampMin, rules.TimestampMax = true, math.MinInt64, math.MaxInt64
+	if bounded(s.TimestampBeforeMaxMs) {
+		rules.TimestampMin = nowMs - s.TimestampBeforeMaxMs
+	}
+	if bounded(s.TimestampAfterMaxMs) {
+		rules.TimestampMax = nowMs + s.TimestampAfterMaxMs
+	}
+	return rules
+}
 
 func (s State) messageBytesMax() int {
 	if s.MessageBytesMax <= 0 {

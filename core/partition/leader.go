@@ -207,11 +207,11 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 		fail(code)
 		return
 	}
-	validate := record.ValidateProduce
-	if r.st.Compact {
-		validate = record.ValidateCompactedProduce
+	rules := r.st.produceRules(r.wallMs(now))
+	if r.on(plant.TimestampBoundsIgnored) {
+		rules.Timestamps = false
 	}
-	h, err := validate(batch, r.messageBytesMax())
+	h, err := r.coder.ValidateProduceWith(batch, r.messageBytesMax(), rules)
 	if err != nil {
 		fail(record.ProduceErrorCode(err))
 		return

@@ -119,6 +119,9 @@ const (
 	// CompactionLagIgnored: the log cleaner cleans segments younger than the topic's
 	// min.compaction.lag.ms.
 	CompactionLagIgnored
+	// TimestampBoundsIgnored: a leader appends records stamped outside the topic's
+	// message.timestamp.before.max.ms and after.max.ms.
+	TimestampBoundsIgnored
 	numNames
 )
 
@@ -157,6 +160,7 @@ var names = [numNames]string{
 	OffsetDeleteNotDurable:          "offset-delete-not-durable",
 	OffsetDeleteIgnoresSubscription: "offset-delete-ignores-subscription",
 	CompactionLagIgnored:            "compaction-lag-ignored",
+	TimestampBoundsIgnored:          "timestamp-bounds-ignored",
 }
 
 func (n Name) String() string {

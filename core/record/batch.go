@@ -116,6 +116,8 @@ var (
 	// ErrInvalidRecord: well-formed bytes that a producer may not send (a control batch,
 	// a count that disagrees with the offset span, several batches, ...).
 	ErrInvalidRecord = errors.New("record: invalid record")
+	// ErrInvalidTimestamp: a record's timestamp lies outside what the topic accepts.
+	ErrInvalidTimestamp = errors.New("record: timestamp out of range")
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

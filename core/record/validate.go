@@ -14,6 +14,7 @@ import (
 //	ErrTooLarge                          MESSAGE_TOO_LARGE (10)
 //	ErrCodec                             UNSUPPORTED_COMPRESSION_TYPE (76)
 //	ErrInvalidRecord                     INVALID_RECORD (87)
+//	ErrInvalidTimestamp                  INVALID_TIMESTAMP (32)
 //	ErrCorrupt, ErrChecksum, ErrShort,
 //	ErrMagic                             CORRUPT_MESSAGE (2)
 //	anything else                        UNKNOWN_SERVER_ERROR (-1)
@@ -31,6 +32,8 @@ func ProduceErrorCode(err error) int16 {
 		return kerr.UnsupportedCompressionType.Code
 	case errors.Is(err, ErrInvalidRecord):
 		return kerr.InvalidRecord.Code
+	case errors.Is(err, ErrInvalidTimestamp):
+		return kerr.InvalidTimestamp.Code
 	case errors.Is(err, ErrCorrupt), errors.Is(err, ErrChecksum), errors.Is(err, ErrShort), errors.Is(err, ErrMagic):
 		return kerr.CorruptMessage.Code
 	}
@@ -48,21 +51,38 @@ func ProduceErrorCode(err error) int16 {
 //
 // Errors wrap the sentinels ProduceErrorCode maps to Kafka codes.
 func ValidateProduce(b []byte, sizeMax int) (Header, error) {
-	return validateProduce(nil, b, sizeMax, false)
+	return validateProduce(nil, b, sizeMax, ProduceRules{})
 }
 
 // ValidateProduce is the package's ValidateProduce decompressing with c's reusable state.
 func (c *Coder) ValidateProduce(b []byte, sizeMax int) (Header, error) {
-	return validateProduce(c, b, sizeMax, false)
+	return validateProduce(c, b, sizeMax, ProduceRules{})
 }
 
 // ValidateCompactedProduce is ValidateProduce for a compacted topic, whose cleaner keeps
 // records by key: every record must have one (INVALID_RECORD otherwise, as in Kafka).
 func ValidateCompactedProduce(b []byte, sizeMax int) (Header, error) {
-	return validateProduce(nil, b, sizeMax, true)
+	return validateProduce(nil, b, sizeMax, ProduceRules{Keys: true})
 }
 
-func validateProduce(c *Coder, b []byte, sizeMax int, keys bool) (Header, error) {
+// ProduceRules are what a topic asks of the records a producer sends beyond their
+// shape. The zero value asks nothing.
+type ProduceRules struct {
+	// Keys: every record must have a key (a compacted topic).
+	Keys bool
+	// Timestamps: every record's timestamp must lie in [TimestampMin, TimestampMax]
+	// (message.timestamp.before.max.ms and after.max.ms around the leader's clock), else
+	// ErrInvalidTimestamp.
+	Timestamps                 bool
+	TimestampMin, TimestampMax int64
+}
+
+// ValidateProduceWith is ValidateProduce that also applies rules.
+func (c *Coder) ValidateProduceWith(b []byte, sizeMax int, rules ProduceRules) (Header, error) {
+	return validateProduce(c, b, sizeMax, rules)
+}
+
+func validateProduce(c *Coder, b []byte, sizeMax int, rules ProduceRules) (Header, error) {
 	h, err := checkProduceBatch(b, sizeMax)
 	if err != nil {
 		return Header{}, err
@@ -78,8 +98,11 @@ func validateProduce(c *Coder, b []byte, sizeMax int, keys bool) (Header, error)
 	}
 	n := 0
 	for it.Next() {
-		if keys && it.Record().Key == nil {
+		if rules.Keys && it.Record().Key == nil {
 			return Header{}, fmt.Errorf("%w: record %d has no key, which a compacted topic needs", ErrInvalidRecord, n)
+		}
+		if ts := it.Timestamp(); rules.Timestamps && (ts < rules.TimestampMin || ts > rules.TimestampMax) {
+			return Header{}, fmt.Errorf("%w: record %d has timestamp %d, outside [%d, %d]", ErrInvalidTimestamp, n, ts, rules.TimestampMin, rules.TimestampMax)
 		}
 		n++
 	}

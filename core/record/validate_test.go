@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -163,5 +164,20 @@ func TestRetainedAndEmptyBatches(t *testing.T) {
 	TrimEmpty(e, 57)
 	if h, err = Check(e); err != nil || h.BaseOffset != 57 || h.NextOffset() != 60 {
 		t.Fatalf("trimmed %+v %v", h, err)
+	}
+}
+
+func TestValidateProduceTimestampBounds(t *testing.T) {
+	var c Coder
+	recs := []kmsg.Record{{Value: []byte("a")}, {Value: []byte("b"), TimestampDelta64: 50}}
+	b := mustBuild(t, Spec{FirstTimestamp: 1000}.NoProducer(), recs)
+	for _, tc := range []struct {
+		min, max int64
+		ok       bool
+	}{{1000, 1050, true}, {1001, 2000, false}, {0, 1049, false}, {math.MinInt64, math.MaxInt64, true}} {
+		_, err := c.ValidateProduceWith(b, 1<<20, ProduceRules{Timestamps: true, TimestampMin: tc.min, TimestampMax: tc.max})
+		if (err == nil) != tc.ok || err != nil && ProduceErrorCode(err) != 32 {
+			t.Fatalf("bounds [%d, %d]: %v, want ok %v (else INVALID_TIMESTAMP)", tc.min, tc.max, err, tc.ok)
+		}
 	}
 }

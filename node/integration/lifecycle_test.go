@@ -401,3 +401,29 @@ func TestRetentionMovesTheLogStartUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// message.timestamp.before.max.ms and after.max.ms refuse CreateTime records stamped too
+// far from the leader's clock with INVALID_TIMESTAMP, and take the rest.
+func TestTimestampBoundsRefuseFarRecords(t *testing.T) {
+	c := newClusterWith(t, 1, clusterOpts{settings: map[string]string{"default.replication.factor": "1", "min.insync.replicas": "1"}})
+	cl := c.client()
+	c.waitBrokers(cl, 1)
+	createWithConfigs(t, c, cl, "bounded", map[string]string{"message.timestamp.before.max.ms": "60000", "message.timestamp.after.max.ms": "60000"})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		at   time.Time
+		want error
+	}{
+		{time.Now(), nil},
+		{time.Now().Add(-time.Hour), kerr.InvalidTimestamp},
+		{time.Now().Add(time.Hour), kerr.InvalidTimestamp},
+	} {
+		err := cl.ProduceSync(ctx, &kgo.Record{Topic: "bounded", Value: []byte("v"), Timestamp: tc.at}).FirstErr()
+		if !errors.Is(err, tc.want) && !(err == nil && tc.want == nil) {
+			t.Fatalf("a record stamped %v: %v, want %v", time.Until(tc.at).Round(time.Second), err, tc.want)
+		}
+	}
+	if recs := readPartition(t, c.seeds(), "bounded", 0); len(recs) != 1 {
+		t.Fatalf("the topic holds %d records, want the one in bounds", len(recs))
+	}
+}
