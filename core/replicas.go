@@ -2,10 +2,12 @@ package core
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/seedlog/seedlog/core/compact"
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/kafka"
@@ -188,7 +190,14 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 	st.TimestampBeforeMaxMs = n.topicInt(im, tp.Topic, "message.timestamp.before.max.ms")
 	st.TimestampAfterMaxMs = n.topicInt(im, tp.Topic, "message.timestamp.after.max.ms")
 	st.Codec, st.Recompress = record.ParseCodec(n.topicString(im, tp.Topic, "compression.type"))
-	st.Segments = disk.SegmentLimits{Bytes: n.topicOverride(im, tp.Topic, "segment.bytes"), AgeMs: n.topicOverride(im, tp.Topic, "segment.ms")}
+	st.Segments = disk.SegmentLimits{Bytes: n.topicOverride(im, tp.Topic, "segment.bytes"), AgeMs: n.topicOverride(im, tp.Topic, "segment.ms"),
+		IndexBytes: int32(min(n.topicOverride(im, tp.Topic, "segment.index.bytes"), math.MaxInt32))}
+	if jitter := n.topicInt(im, tp.Topic, "segment.jitter.ms"); jitter > 0 {
+		// Kafka draws a jitter per segment; a fixed one per partition spreads the rolls
+		// of a topic's partitions as well, and keeps the node deterministic.
+		h := xxhash.Sum64String(tp.Topic) ^ uint64(tp.Partition)*0x9e3779b97f4a7c15
+		st.Segments.AgeMs = max(n.topicInt(im, tp.Topic, "segment.ms")-int64(h%uint64(jitter)), 1)
+	}
 	if n.cfg.Plants.On(plant.TopicSegmentsIgnored) {
 		st.Segments = disk.SegmentLimits{}
 	}

@@ -379,7 +379,7 @@ func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fenc
 		found, err := l.CheckDamage(op.Offset)
 		return nil, 0, diskFences(found), err
 	case disk.SetSegments:
-		return nil, 0, nil, l.SetSegmentLimits(op.Segments.Bytes, time.Duration(op.Segments.AgeMs)*time.Millisecond)
+		return nil, 0, nil, l.SetSegmentLimits(op.Segments.Bytes, time.Duration(op.Segments.AgeMs)*time.Millisecond, int(op.Segments.IndexBytes))
 	case disk.Clean:
 		rep, err := l.Clean(op.MaxOffset, op.Compaction)
 		if errors.Is(err, storage.ErrDedupeBufferSmall) {

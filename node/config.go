@@ -289,6 +289,8 @@ var settings = []Setting{
 	topicDefault("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms of topics that do not set one: records older are compacted whatever the dirty ratio"),
 	topicDefault("log.cleaner.delete.retention.ms", "delete.retention.ms of topics that do not set one: how long a tombstone stays after the cleaner first passed it"),
 	topicDefault("compression.type", "compression.type of topics that do not set one: producer, or a codec the leader recompresses every batch with (uncompressed, gzip, snappy, lz4, zstd)"),
+	topicDefault("log.index.size.max.bytes", "segment.index.bytes of topics that do not set one: a segment rolls before its offset or time index grows past this"),
+	topicDefault("log.roll.jitter.ms", "segment.jitter.ms of topics that do not set one: log.roll.ms is shortened by up to this, by an amount fixed per partition"),
 	topicDefault("log.message.timestamp.before.max.ms", "message.timestamp.before.max.ms of topics that do not set one: a record stamped further before the leader's clock is refused"),
 	topicDefault("log.message.timestamp.after.max.ms", "message.timestamp.after.max.ms of topics that do not set one: a record stamped further after the leader's clock is refused"),
 	topicDefault("log.message.timestamp.type", "message.timestamp.type of topics that do not set one: CreateTime or LogAppendTime"),

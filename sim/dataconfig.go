@@ -78,6 +78,9 @@ type DataTopic struct {
 	// SegmentBytes and SegmentMs are the topic's segment.bytes and segment.ms (0: not
 	// set, the node's log.segment.bytes and log.roll.ms; segments.go).
 	SegmentBytes, SegmentMs int64
+	// SegmentJitterMs and SegmentIndexBytes are segment.jitter.ms and
+	// segment.index.bytes (0: not set).
+	SegmentJitterMs, SegmentIndexBytes int64
 	// CompressionType is the topic's compression.type ("": not set; compression.go).
 	CompressionType string
 	// TimestampBoundMs is the topic's message.timestamp.before.max.ms and

@@ -89,6 +89,7 @@ var Gate = []GateItem{
 	{"path", "note:replica-cleaned", "a replica's log cleaner compacts a log (a data topic's or __consumer_offsets')"},
 	{"path", "storage:clean-merged-segments", "a cleaning pass merges segments it rewrote"},
 	{"path", "check:topic-segment-bytes", "a topic's own segment.bytes checked on a log it rolled"},
+	{"path", "check:topic-segment-index-bytes", "a topic's own segment.index.bytes checked on a log it rolled"},
 	{"path", "check:compacted-away", "an acknowledged record the cleaner removed, superseded or an expired tombstone"},
 	{"path", "group:offset-reset", "a group member resets to the log start after records were deleted"},
 	{"path", "partition:leader-failover", "a partition leader fails over"},

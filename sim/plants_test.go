@@ -70,6 +70,8 @@ import (
 //	                               younger than min.compaction.lag.ms), 43 (new; 4 of 300)
 //	timestamp-bounds-ignored       timestamps (a batch stamped an hour early appended),
 //	                               6 (new; 36 of 300)
+//	segment-index-bytes-ignored    segments (a closed segment's index above its topic's
+//	                               segment.index.bytes), 35 (new; 15 of 300)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -155,6 +157,7 @@ var plantCases = []struct {
 	{"retention-deletes-active", []string{"log-history"}, 50, false},
 	{"compaction-lag-ignored", []string{"log-history"}, 150, false},
 	{"timestamp-bounds-ignored", []string{"timestamps"}, 50, false},
+	{"segment-index-bytes-ignored", []string{"segments"}, 100, false},
 	{"alter-lost-never-resent", []string{"liveness"}, 600, false},
 	{"offsets-expire-with-members", []string{"offsets", "linearizability"}, 200, false},
 	{"offsets-expire-early", []string{"offsets", "linearizability"}, 200, false},

@@ -7,10 +7,12 @@ import (
 	"github.com/seedlog/seedlog/diskexec"
 )
 
-// Topic-level segment limits: some data topics set segment.bytes or segment.ms, which
-// their logs must roll by instead of the node's log.segment.bytes and log.roll.ms. The
-// check (segments): every closed segment of such a topic's logs, on every broker, is at
-// most its segment.bytes unless it holds a single batch; and segment.ms rolls them at all.
+// Topic-level segment limits: some data topics set segment.bytes, segment.ms (with
+// segment.jitter.ms) or segment.index.bytes, which their logs must roll by instead of
+// the node's settings. The check (segments): every closed segment of such a topic's
+// logs, on every broker, is at most its segment.bytes unless it holds a single batch,
+// and its indexes at most segment.index.bytes. segment.ms and its jitter are exercised,
+// not checked.
 
 // streamSegments is the stream of the topic segment draws.
 const streamSegments = "topic-segments"
@@ -26,6 +28,12 @@ func drawTopicSegments(seed uint64, c *Config) {
 		}
 		if rng.IntN(100) < 20 {
 			t.SegmentMs = int64(200 + rng.IntN(2800))
+			if rng.IntN(2) == 0 {
+				t.SegmentJitterMs = int64(rng.IntN(int(t.SegmentMs)))
+			}
+		}
+		if rng.IntN(100) < 20 {
+			t.SegmentIndexBytes = int64(24 + rng.IntN(200))
 		}
 	}
 }
@@ -39,6 +47,12 @@ func (t DataTopic) segmentsString() string {
 	if t.SegmentMs > 0 {
 		s += " segment.ms=" + strconv.FormatInt(t.SegmentMs, 10)
 	}
+	if t.SegmentJitterMs > 0 {
+		s += " segment.jitter.ms=" + strconv.FormatInt(t.SegmentJitterMs, 10)
+	}
+	if t.SegmentIndexBytes > 0 {
+		s += " segment.index.bytes=" + strconv.FormatInt(t.SegmentIndexBytes, 10)
+	}
 	return s
 }
 
@@ -47,7 +61,7 @@ func (t DataTopic) segmentsString() string {
 func (c *checkers) checkTopicSegments(n *simNode, tp TopicPartition) bool {
 	w := c.w
 	t, ok := w.cfg.Data.topic(tp.Topic)
-	if !ok || t.SegmentBytes <= 0 {
+	if !ok || t.SegmentBytes <= 0 && t.SegmentIndexBytes <= 0 {
 		return true
 	}
 	x := executorOf(n.exec)
@@ -56,14 +70,22 @@ func (c *checkers) checkTopicSegments(n *simNode, tp TopicPartition) bool {
 	}
 	segs := x.Segments(disk.PartitionLog(tp.Topic, tp.Partition))
 	for i, s := range segs[:max(len(segs)-1, 0)] {
-		if s.SizeBytes > t.SegmentBytes && s.LastBatchBase != s.BaseOffset {
+		if t.SegmentIndexBytes > 0 && int64(s.IndexBytes) > t.SegmentIndexBytes {
+			w.fail("segments", n.spec.ID, "node %d's segment %d of %s (%d of %d) has an index of %d bytes, above the topic's segment.index.bytes %d",
+				n.spec.ID, s.BaseOffset, tp, i+1, len(segs), s.IndexBytes, t.SegmentIndexBytes)
+			return false
+		}
+		if t.SegmentBytes > 0 && s.SizeBytes > t.SegmentBytes && s.LastBatchBase != s.BaseOffset {
 			w.fail("segments", n.spec.ID, "node %d's segment %d of %s (%d of %d) holds %d bytes in several batches, above the topic's segment.bytes %d",
 				n.spec.ID, s.BaseOffset, tp, i+1, len(segs), s.SizeBytes, t.SegmentBytes)
 			return false
 		}
 	}
-	if len(segs) > 1 {
+	if len(segs) > 1 && t.SegmentBytes > 0 {
 		w.cov.Inc("check:topic-segment-bytes")
+	}
+	if len(segs) > 1 && t.SegmentIndexBytes > 0 {
+		w.cov.Inc("check:topic-segment-index-bytes")
 	}
 	return true
 }

@@ -510,6 +510,8 @@ func topicConfigs(t DataTopic) []kmsg.CreateTopicsRequestTopicConfig {
 	add("retention.bytes", t.RetentionBytes)
 	add("segment.bytes", t.SegmentBytes)
 	add("segment.ms", t.SegmentMs)
+	add("segment.jitter.ms", t.SegmentJitterMs)
+	add("segment.index.bytes", t.SegmentIndexBytes)
 	add("message.timestamp.before.max.ms", t.TimestampBoundMs)
 	add("message.timestamp.after.max.ms", t.TimestampBoundMs)
 	return out

@@ -70,7 +70,8 @@ func (l *Log) Clean(bound int64, p compact.Policy) (CleanReport, error) {
 		if s.next > bound {
 			break
 		}
-		segs = append(segs, compact.Segment{BaseOffset: s.base, NextOffset: s.next, SizeBytes: s.sizeBytes, MaxTimestamp: s.maxTimestamp})
+		segs = append(segs, compact.Segment{BaseOffset: s.base, NextOffset: s.next, SizeBytes: s.sizeBytes, MaxTimestamp: s.maxTimestamp,
+			IndexBytes: int64(max(len(s.index.buf), len(s.timeIndex.buf)))})
 	}
 	if l.cfg.Plants.On(plant.CompactionLagIgnored) {
 		p.LagMinMs = 0
@@ -105,7 +106,7 @@ func (l *Log) Clean(bound int64, p compact.Policy) (CleanReport, error) {
 			return rep, err
 		}
 	}
-	groups := compact.Groups(segs, mapped, l.cfg.SegmentBytesMax, func(i int) bool { return segs[i-1].NextOffset == segs[i].BaseOffset })
+	groups := compact.Groups(segs, mapped, l.cfg.SegmentBytesMax, int64(l.cfg.SegmentIndexBytesMax), func(i int) bool { return segs[i-1].NextOffset == segs[i].BaseOffset })
 	// Last run first, so that the indexes of the runs before stay where they were.
 	for g := len(groups) - 2; g >= 0; g-- {
 		if err := c.cleanRun(groups[g], groups[g+1]); err != nil {

@@ -398,3 +398,20 @@ func readSegmentBytes(t *testing.T, s *segment) []byte {
 	}
 	return b
 }
+
+func TestSegmentIndexBytesRollsSegments(t *testing.T) {
+	l := mustOpen(t, newMemFS(), "t-0", LogConfig{IndexIntervalBytes: 1})
+	if err := l.SetSegmentLimits(0, 0, 48); err != nil {
+		t.Fatal(err)
+	}
+	writeKeys(t, l, 10, 4, 1)
+	segs := l.Segments()
+	if len(segs) < 3 {
+		t.Fatalf("%d segments: segment.index.bytes rolled none", len(segs))
+	}
+	for _, s := range segs[:len(segs)-1] {
+		if s.IndexBytes > 48 {
+			t.Fatalf("segment %d has %d index bytes, above 48", s.BaseOffset, s.IndexBytes)
+		}
+	}
+}

@@ -48,6 +48,10 @@ type LogConfig struct {
 	// timestamp of the active segment's first batch goes to a new segment (Kafka's
 	// segment.ms, measured on record timestamps, never on a clock). Zero disables it.
 	SegmentAgeMax time.Duration
+	// SegmentIndexBytesMax: a batch that would grow either index of the active segment
+	// past this size goes to a new segment (Kafka's segment.index.bytes). Zero: no
+	// limit but the relative offsets'.
+	SegmentIndexBytesMax int
 	// IndexIntervalBytes: the offset index gets an entry every this many bytes.
 	IndexIntervalBytes int
 	// BatchBytesMax: Append refuses larger batches.
@@ -99,6 +103,8 @@ type SegmentInfo struct {
 	SizeBytes  int64
 	// LastBatchBase is the base offset of its last batch: BaseOffset when it holds one.
 	LastBatchBase int64
+	// IndexBytes is the size of its larger index (offset or time index).
+	IndexBytes int
 	// MaxTimestamp is the largest batch max timestamp in the segment, or -1 when no
 	// batch carries a non-negative one.
 	MaxTimestamp int64
@@ -171,7 +177,8 @@ func (l *Log) Recovery() RecoveryReport { return l.recovery }
 func (l *Log) Segments() []SegmentInfo {
 	infos := make([]SegmentInfo, len(l.segments))
 	for i, s := range l.segments {
-		infos[i] = SegmentInfo{BaseOffset: s.base, NextOffset: s.next, SizeBytes: s.sizeBytes, MaxTimestamp: s.maxTimestamp, LastBatchBase: s.lastBatchBase}
+		infos[i] = SegmentInfo{BaseOffset: s.base, NextOffset: s.next, SizeBytes: s.sizeBytes, MaxTimestamp: s.maxTimestamp,
+			LastBatchBase: s.lastBatchBase, IndexBytes: max(len(s.index.buf), len(s.timeIndex.buf))}
 	}
 	return infos
 }
@@ -207,22 +214,26 @@ func (l *Log) fail(err error) error {
 	return l.failure
 }
 
-// SetSegmentLimits changes when the log rolls a new segment (a topic's segment.bytes and
-// segment.ms): past bytes, or once a segment's records span age; zero takes back what
-// the log was opened with. Segments already written stay as they are.
-func (l *Log) SetSegmentLimits(bytes int64, age time.Duration) error {
+// SetSegmentLimits changes when the log rolls a new segment (a topic's segment.bytes,
+// segment.ms and segment.index.bytes): past bytes, once a segment's records span age,
+// or before an index grows past indexBytes; zero takes back what the log was opened
+// with. Segments already written stay as they are.
+func (l *Log) SetSegmentLimits(bytes int64, age time.Duration, indexBytes int) error {
 	if err := l.usable(); err != nil {
 		return err
 	}
-	if bytes < 0 || bytes > math.MaxInt32 || age < 0 {
-		return fmt.Errorf("storage: segment limits %d bytes, %v outside [0, %d], [0, ∞)", bytes, age, math.MaxInt32)
+	if bytes < 0 || bytes > math.MaxInt32 || age < 0 || indexBytes < 0 {
+		return fmt.Errorf("storage: segment limits %d bytes, %v, index %d bytes outside [0, %d], [0, ∞), [0, ∞)", bytes, age, indexBytes, math.MaxInt32)
 	}
-	l.cfg.SegmentBytesMax, l.cfg.SegmentAgeMax = l.opened.SegmentBytesMax, l.opened.SegmentAgeMax
+	l.cfg.SegmentBytesMax, l.cfg.SegmentAgeMax, l.cfg.SegmentIndexBytesMax = l.opened.SegmentBytesMax, l.opened.SegmentAgeMax, l.opened.SegmentIndexBytesMax
 	if bytes > 0 {
 		l.cfg.SegmentBytesMax = bytes
 	}
 	if age > 0 {
 		l.cfg.SegmentAgeMax = age
+	}
+	if indexBytes > 0 {
+		l.cfg.SegmentIndexBytesMax = indexBytes
 	}
 	return nil
 }
@@ -315,6 +326,11 @@ func (l *Log) shouldRoll(s *segment, h *record.Header) bool {
 	}
 	if ageMax := l.cfg.SegmentAgeMax.Milliseconds(); ageMax > 0 && h.MaxTimestamp > s.rollTimestamp &&
 		uint64(h.MaxTimestamp)-uint64(s.rollTimestamp) > uint64(ageMax) {
+		return true
+	}
+	// The time index gets one more entry when the segment is sealed: keep room for it.
+	if m := l.cfg.SegmentIndexBytesMax; m > 0 && !l.cfg.Plants.On(plant.SegmentIndexBytesIgnored) &&
+		(len(s.index.buf)+offsetIndexEntryBytes > m || len(s.timeIndex.buf)+2*timeIndexEntryBytes > m) {
 		return true
 	}
 	return h.LastOffset()-s.base > relOffsetMax

@@ -53,13 +53,20 @@ func TestPlan(t *testing.T) {
 func TestGroups(t *testing.T) {
 	segs := []Segment{seg(0, 10, 60, 0), seg(10, 20, 60, 0), seg(20, 30, 60, 0), seg(35, 40, 10, 0), seg(40, 50, 10, 0)}
 	contiguous := func(i int) bool { return segs[i-1].NextOffset == segs[i].BaseOffset }
-	got := Groups(segs, 5, 130, contiguous)
+	got := Groups(segs, 5, 130, 0, contiguous)
 	// 0+1 fit 130, 2 does not; 3 starts after a hole; 4 joins it.
 	if want := []int{0, 2, 3, 5}; !slices.Equal(got, want) {
 		t.Fatalf("Groups = %v, want %v", got, want)
 	}
-	if got := Groups(segs, 0, 130, contiguous); !slices.Equal(got, []int{0}) {
+	if got := Groups(segs, 0, 130, 0, contiguous); !slices.Equal(got, []int{0}) {
 		t.Fatalf("Groups of none = %v", got)
+	}
+	for i := range segs {
+		segs[i].IndexBytes = 40
+	}
+	// Indexes of 40 bytes in runs of at most 100: two segments a run.
+	if got, want := Groups(segs, 5, 1000, 100, contiguous), []int{0, 2, 3, 5}; !slices.Equal(got, want) {
+		t.Fatalf("Groups by index size = %v, want %v", got, want)
 	}
 }
 

@@ -35,6 +35,8 @@ type Policy struct {
 type Segment struct {
 	BaseOffset, NextOffset int64
 	SizeBytes              int64
+	// IndexBytes is the size of its larger index (offset or time).
+	IndexBytes int64
 	// MaxTimestamp is the newest record's timestamp, -1 when none carries one.
 	MaxTimestamp int64
 }
@@ -103,16 +105,22 @@ func tooYoung(s Segment, p Policy) bool {
 // Groups splits the segments [0, end) a pass rewrites into runs that each become one new
 // segment: consecutive segments (contiguous reports whether segment i continues segment
 // i-1, no fenced range between them) whose sizes add up to at most sizeMax, the log's
-// segment size. It returns the index of each run's first segment, and end last.
-func Groups(segs []Segment, end int, sizeMax int64, contiguous func(i int) bool) []int {
+// segment size, and whose indexes add up to at most indexMax (0: no bound), its
+// segment.index.bytes, as Kafka groups them: a cleaned segment is no larger than its
+// parts, nor are its indexes. It returns the index of each run's first segment, and end
+// last.
+func Groups(segs []Segment, end int, sizeMax, indexMax int64, contiguous func(i int) bool) []int {
 	starts := []int{}
-	var size int64
+	var size, index int64
 	for i := range end {
-		if i == 0 || !contiguous(i) || size+segs[i].SizeBytes > sizeMax || segs[i].NextOffset-segs[starts[len(starts)-1]].BaseOffset > math.MaxInt32 {
+		s := segs[i]
+		if i == 0 || !contiguous(i) || size+s.SizeBytes > sizeMax || indexMax > 0 && index+s.IndexBytes > indexMax ||
+			s.NextOffset-segs[starts[len(starts)-1]].BaseOffset > math.MaxInt32 {
 			starts = append(starts, i)
-			size = 0
+			size, index = 0, 0
 		}
-		size += segs[i].SizeBytes
+		size += s.SizeBytes
+		index += s.IndexBytes
 	}
 	return append(starts, end)
 }

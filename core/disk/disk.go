@@ -219,11 +219,13 @@ type Op struct {
 	Segments SegmentLimits
 }
 
-// SegmentLimits say when a log rolls a new segment: past Bytes (segment.bytes), or once
-// its records span AgeMs (segment.ms, on their timestamps). Zero: the node's setting.
+// SegmentLimits say when a log rolls a new segment: past Bytes (segment.bytes), once its
+// records span AgeMs (segment.ms, on their timestamps), or before an index grows past
+// IndexBytes (segment.index.bytes). Zero: the node's setting.
 type SegmentLimits struct {
-	Bytes int64
-	AgeMs int64
+	Bytes      int64
+	AgeMs      int64
+	IndexBytes int32
 }
 
 // Retention is the policy of a Retain op.

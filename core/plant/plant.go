@@ -122,6 +122,9 @@ const (
 	// TimestampBoundsIgnored: a leader appends records stamped outside the topic's
 	// message.timestamp.before.max.ms and after.max.ms.
 	TimestampBoundsIgnored
+	// SegmentIndexBytesIgnored: a log rolls no segment for its indexes' size, whatever
+	// segment.index.bytes says.
+	SegmentIndexBytesIgnored
 	numNames
 )
 
@@ -161,6 +164,7 @@ var names = [numNames]string{
 	OffsetDeleteIgnoresSubscription: "offset-delete-ignores-subscription",
 	CompactionLagIgnored:            "compaction-lag-ignored",
 	TimestampBoundsIgnored:          "timestamp-bounds-ignored",
+	SegmentIndexBytesIgnored:        "segment-index-bytes-ignored",
 }
 
 func (n Name) String() string {
