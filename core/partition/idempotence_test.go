@@ -2,6 +2,7 @@ package partition
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -371,5 +372,30 @@ func TestProducerStateSurvivesDeletionAndRestart(t *testing.T) {
 				t.Fatalf("log end %d: the retry was written again", leo)
 			}
 		})
+	}
+}
+
+// An epoch checkpoint that starts above the log start (cut for a DeleteRecords whose
+// new start never became durable) is rebuilt from the log's batches, snapshot or not:
+// a replica must know the epoch of every offset it holds.
+func TestEpochCheckpointAboveTheLogStartIsRebuilt(t *testing.T) {
+	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
+	for _, v := range []string{"a", "b", "c", "d"} {
+		c.produce(1, idemBatch(1, 0, int32(v[0]-'a'), v), -1)
+	}
+	c.advance(20 * time.Millisecond) // a snapshot at offset 4
+	want := c.r(1).Status().Epochs
+	if len(want) != 1 || want[0].StartOffset != 0 {
+		t.Fatalf("epochs before: %v", want)
+	}
+	l := c.node(1).d.logs[disk.PartitionLog("t", 0)]
+	l.epochs = []disk.EpochEntry{{Epoch: want[0].Epoch, StartOffset: 2}}
+	c.start(1, c.node(1).d)
+	c.settle()
+	if got := c.r(1).Status().Epochs; !slices.Equal(got, want) {
+		t.Fatalf("epochs after a restart: %v, want %v", got, want)
+	}
+	if !slices.Equal(l.epochs, want) {
+		t.Fatalf("epoch checkpoint after a restart: %v, want %v", l.epochs, want)
 	}
 }

@@ -27,8 +27,10 @@ func (r *Replica) startLoading(now int64, snap []byte) {
 			r.note("snapshot-ignored", "%v", err)
 		case off > r.leo:
 			r.note("snapshot-ignored", "snapshot at %d is past the log end %d", off, r.leo)
-		case len(r.epochs) == 0 && r.leo > r.startOffset:
-			// The epoch checkpoint was lost: rebuild it, and the producers, from the start.
+		case r.leo > r.startOffset && (len(r.epochs) == 0 || r.epochs[0].StartOffset > r.startOffset):
+			// The epoch checkpoint was lost, or it was cut for a log start that never
+			// became durable (the DeleteBelow that moved it failed after the checkpoint
+			// was written): rebuild it, and the producers, from the start.
 		default:
 			r.producers = p
 			from = max(off, r.startOffset)
