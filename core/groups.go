@@ -109,6 +109,12 @@ func (g *groupHost) coordinator(n *Node, groupID string) (*group.Coordinator, in
 	if gc == nil {
 		return nil, kerr.NotCoordinator.Code
 	}
+	if !n.LeaseValid(n.now) && !n.cfg.Plants.On(plant.ServeAfterLease) {
+		// As the partition leader it runs on: once its lease may have ended, the
+		// controller may have moved the offsets partition, and a coordinator elsewhere
+		// may have changed what this one would answer.
+		return nil, kerr.NotCoordinator.Code
+	}
 	if code := gc.c.Availability(); code != 0 {
 		return nil, code
 	}
