@@ -59,3 +59,29 @@ func TestShutdownGivesTheLeaseUp(t *testing.T) {
 		t.Fatal("the controlled shutdown never completed")
 	}
 }
+
+// A broker whose lease may have ended stops acting as a group coordinator at once, as it
+// stops serving partition reads: the controller may already have moved the offsets
+// partition, and a coordinator elsewhere changed what this one would answer.
+func TestCoordinatorNeedsTheLease(t *testing.T) {
+	n, err := New(Config{NodeID: 1, Voters: []int32{1}, Broker: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	n.Start(now, disk.Recovered{Files: map[string][]byte{}})
+	run(t, n, &now, 5*time.Second, func() {})
+	code := int16(-1)
+	for i := 0; i < 100 && code != 0; i++ {
+		n.FindCoordinator("g", func(int32, string, int32, int16) {}) // creates __consumer_offsets
+		run(t, n, &now, 100*time.Millisecond, func() {})
+		_, code = n.Coordinator("g")
+	}
+	if code != 0 {
+		t.Fatalf("no coordinator for g after 10s: code %d", code)
+	}
+	n.Shutdown() // gives the lease up before anything else moves
+	if _, code := n.Coordinator("g"); code != 16 {
+		t.Fatalf("a broker without its lease still coordinates g: code %d, want NOT_COORDINATOR (16)", code)
+	}
+}
