@@ -59,16 +59,11 @@ func (c *Coder) ValidateProduce(b []byte, sizeMax int) (Header, error) {
 	return validateProduce(c, b, sizeMax, ProduceRules{})
 }
 
-// ValidateCompactedProduce is ValidateProduce for a compacted topic, whose cleaner keeps
-// records by key: every record must have one (INVALID_RECORD otherwise, as in Kafka).
-func ValidateCompactedProduce(b []byte, sizeMax int) (Header, error) {
-	return validateProduce(nil, b, sizeMax, ProduceRules{Keys: true})
-}
-
 // ProduceRules are what a topic asks of the records a producer sends beyond their
 // shape. The zero value asks nothing.
 type ProduceRules struct {
-	// Keys: every record must have a key (a compacted topic).
+	// Keys: every record must have a key (a compacted topic, whose cleaner keeps records
+	// by key; INVALID_RECORD otherwise, as in Kafka).
 	Keys bool
 	// Timestamps: every record's timestamp must lie in [TimestampMin, TimestampMax]
 	// (message.timestamp.before.max.ms and after.max.ms around the leader's clock), else

@@ -115,14 +115,16 @@ func TestValidateProduceDoesNotModify(t *testing.T) {
 	}
 }
 
-func TestValidateCompactedProduceNeedsKeys(t *testing.T) {
+func TestValidateProduceKeysRule(t *testing.T) {
+	var c Coder
+	keys := ProduceRules{Keys: true}
 	for _, codec := range allCodecs {
 		keyed := mustBuild(t, Spec{Codec: codec}.NoProducer(), []kmsg.Record{{Key: []byte("k"), Value: []byte("v")}, {Key: []byte{}, Value: nil}})
-		if _, err := ValidateCompactedProduce(keyed, 1<<20); err != nil {
+		if _, err := c.ValidateProduceWith(keyed, 1<<20, keys); err != nil {
 			t.Fatalf("%s: keyed records (an empty key, a tombstone) refused: %v", codec, err)
 		}
 		keyless := mustBuild(t, Spec{Codec: codec}.NoProducer(), []kmsg.Record{{Key: []byte("k"), Value: []byte("v")}, {Value: []byte("v")}})
-		_, err := ValidateCompactedProduce(keyless, 1<<20)
+		_, err := c.ValidateProduceWith(keyless, 1<<20, keys)
 		if !errors.Is(err, ErrInvalidRecord) || ProduceErrorCode(err) != 87 {
 			t.Fatalf("%s: a record without a key: %v, want INVALID_RECORD", codec, err)
 		}
