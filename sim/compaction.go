@@ -47,6 +47,15 @@ func drawCompaction(seed uint64, c *Config) {
 		if rng.IntN(3) == 0 {
 			t.MinLagMs = int64(500 + rng.IntN(5000))
 		}
+		if rng.IntN(3) == 0 {
+			// Overdue segments are cleaned whatever the dirty ratio.
+			t.MaxLagMs = int64(1000 + rng.IntN(10_000))
+		}
+	}
+	if rng.IntN(3) == 0 {
+		// Room for one key to a few hundred: passes that map only part of the dirty
+		// segments, or refuse.
+		c.CleanerDedupeBytes = int64(48) << rng.IntN(9)
 	}
 	if rng.IntN(100) < 80 {
 		c.Wide.CleanerBackoff = time.Duration(200+rng.IntN(4800)) * time.Millisecond
@@ -106,6 +115,9 @@ func (t DataTopic) compactionString() string {
 	lag := ""
 	if t.MinLagMs > 0 {
 		lag = " min.compaction.lag.ms=" + strconv.FormatInt(t.MinLagMs, 10)
+	}
+	if t.MaxLagMs > 0 {
+		lag += " max.compaction.lag.ms=" + strconv.FormatInt(t.MaxLagMs, 10)
 	}
 	return " keys=" + strconv.Itoa(t.Keys) + " min.cleanable.dirty.ratio=" + strconv.FormatFloat(t.DirtyRatio, 'g', -1, 64) +
 		" delete.retention.ms=" + strconv.FormatInt(t.DeleteRetentionMs, 10) + lag

@@ -167,6 +167,9 @@ type Config struct {
 	// SegmentAge is log.roll.ms (0: never): a segment older than it rolls at the next
 	// append.
 	SegmentAge time.Duration
+	// CleanerDedupeBytes is log.cleaner.dedupe.buffer.size (0: the node's default): a
+	// small map makes cleaning passes map part of the dirty segments, or refuse.
+	CleanerDedupeBytes int64
 	// QuorumFetchBytesMax and QuorumSnapshotChunkBytes bound the controller quorum's
 	// fetch answers and snapshot chunks (0: the node's defaults). Small values split
 	// transfers into many rounds, where stale-epoch commits show.

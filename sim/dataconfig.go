@@ -71,8 +71,9 @@ type DataTopic struct {
 	Keys              int
 	DirtyRatio        float64
 	DeleteRetentionMs int64
-	// MinLagMs is min.compaction.lag.ms (0: not set).
-	MinLagMs int64
+	// MinLagMs and MaxLagMs are min.compaction.lag.ms and max.compaction.lag.ms (0: not
+	// set).
+	MinLagMs, MaxLagMs int64
 	// LogAppendTime sets message.timestamp.type=LogAppendTime (timestamps.go).
 	LogAppendTime bool
 	// SegmentBytes and SegmentMs are the topic's segment.bytes and segment.ms (0: not

@@ -86,6 +86,7 @@ var Gate = []GateItem{
 	{"path", "storage:delete-below", "DeleteRecords moves a log start"},
 	{"path", "storage:truncate-across-segments", "a truncation removes whole segments (a divergent suffix, or a log restarted by Reset)"},
 	{"path", "note:replica-retention", "a leader's retention advances its log start"},
+	{"path", "note:replica-cleaner-map-too-small", "a cleaning pass refused: its offset map cannot hold one segment's keys"},
 	{"path", "note:replica-cleaned", "a replica's log cleaner compacts a log (a data topic's or __consumer_offsets')"},
 	{"path", "storage:clean-merged-segments", "a cleaning pass merges segments it rewrote"},
 	{"path", "check:topic-segment-bytes", "a topic's own segment.bytes checked on a log it rolled"},

@@ -16,7 +16,8 @@ import (
 
 // logConfig is the configuration of every node's logs.
 func (c *Config) logConfig() storage.LogConfig {
-	return storage.LogConfig{SegmentBytesMax: c.SegmentBytes, IndexIntervalBytes: c.IndexIntervalBytes, SegmentAgeMax: c.SegmentAge, Plants: c.Plants}
+	return storage.LogConfig{SegmentBytesMax: c.SegmentBytes, IndexIntervalBytes: c.IndexIntervalBytes, SegmentAgeMax: c.SegmentAge,
+		DedupeBytes: c.CleanerDedupeBytes, Plants: c.Plants}
 }
 
 // countSegments wraps open so that the diskexec executors it opens count, into cov,

@@ -457,6 +457,9 @@ func (c *Config) wideString() string {
 	if wc.CleanerBackoff > 0 {
 		fmt.Fprintf(&b, "; cleaner backoff %v", wc.CleanerBackoff)
 	}
+	if c.CleanerDedupeBytes > 0 {
+		fmt.Fprintf(&b, "; cleaner offset map %d bytes", c.CleanerDedupeBytes)
+	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "swarm: faults %s, workload %s", orDash(wc.FaultSwarm), orDash(wc.WorkloadSwarm))
 	if wc.Wide {
@@ -492,6 +495,9 @@ func topicConfigs(t DataTopic) []kmsg.CreateTopicsRequestTopicConfig {
 			kmsg.CreateTopicsRequestTopicConfig{Name: "delete.retention.ms", Value: kmsg.StringPtr(strconv.FormatInt(t.DeleteRetentionMs, 10))})
 		if t.MinLagMs > 0 {
 			out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "min.compaction.lag.ms", Value: kmsg.StringPtr(strconv.FormatInt(t.MinLagMs, 10))})
+		}
+		if t.MaxLagMs > 0 {
+			out = append(out, kmsg.CreateTopicsRequestTopicConfig{Name: "max.compaction.lag.ms", Value: kmsg.StringPtr(strconv.FormatInt(t.MaxLagMs, 10))})
 		}
 	}
 	if t.LogAppendTime {

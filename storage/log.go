@@ -88,8 +88,8 @@ func (c LogConfig) withDefaults() (LogConfig, error) {
 		return c, fmt.Errorf("storage: negative SegmentAgeMax %v", c.SegmentAgeMax)
 	case c.IndexIntervalBytes < 1:
 		return c, fmt.Errorf("storage: IndexIntervalBytes %d < 1", c.IndexIntervalBytes)
-	case c.DedupeBytes < 1<<10 || c.DedupeBytes > 1<<40:
-		return c, fmt.Errorf("storage: DedupeBytes %d outside [1 KiB, 1 TiB]", c.DedupeBytes)
+	case c.DedupeBytes < 48 || c.DedupeBytes > 1<<40:
+		return c, fmt.Errorf("storage: DedupeBytes %d outside [48 B (two keys), 1 TiB]", c.DedupeBytes)
 	case c.BatchBytesMax < record.HeaderSize || c.BatchBytesMax > record.BatchSizeMaxDef:
 		return c, fmt.Errorf("storage: BatchBytesMax %d outside [%d, %d]", c.BatchBytesMax, record.HeaderSize, record.BatchSizeMaxDef)
 	}
