@@ -56,6 +56,13 @@ type Config struct {
 	// CleanerBackoff is log.cleaner.backoff.ms: how often a replica of a compacted topic
 	// checks whether its log is due for a cleaning pass (0: the partition default).
 	CleanerBackoff time.Duration
+	// CleanerStepBytes is log.cleaner.io.buffer.size: what one step of a compaction pass
+	// reads and writes at most, so that other disk work runs between the steps (0: a
+	// pass in one step).
+	CleanerStepBytes int32
+	// CleanerBytesPerSec is log.cleaner.io.max.bytes.per.second: the average rate of the
+	// node's cleaning I/O across all its logs (0: no limit).
+	CleanerBytesPerSec int64
 	// OffsetsRetention is offsets.retention.minutes: how long a committed offset outlives
 	// its group's last member, or, in a group that never had members, its commit (0:
 	// Kafka's 7 days; the real node takes whole minutes, the simulator less).

@@ -66,6 +66,7 @@ func (n *Node) Start(now int64, rec disk.Recovered) {
 	n.started = true
 	n.now = now
 	n.rpc.incarnation = n.rng.Uint64()
+	n.replicas.cleaner.BytesPerSec = n.cfg.CleanerBytesPerSec
 	if err := n.startQuorum(now, rec); err != nil {
 		n.stop(fmt.Sprintf("recovering the metadata quorum: %v", err))
 		return

@@ -41,6 +41,8 @@ type replicaHost struct {
 	// brief is where EachReplica builds each replica's brief: a variable of its own
 	// would be allocated at every call, as the callback receives its address.
 	brief partition.Brief
+	// cleaner paces the compaction steps of every replica of the node.
+	cleaner compact.Throttle
 }
 
 type topicPart struct {
@@ -139,6 +141,8 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 		FollowerResponseBytesMax: n.cfg.ReplicaFetchResponseBytesMax,
 		RetentionCheckInterval:   n.cfg.RetentionCheckInterval,
 		CleanerBackoff:           n.cfg.CleanerBackoff,
+		CleanerStepBytes:         n.cfg.CleanerStepBytes,
+		CleanerThrottle:          &n.replicas.cleaner,
 	}, st, h.files, now)
 	n.queue.SetOwner(prev)
 	if !found {
@@ -192,11 +196,8 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 	st.Codec, st.Recompress = record.ParseCodec(n.topicString(im, tp.Topic, "compression.type"))
 	st.Segments = disk.SegmentLimits{Bytes: n.topicOverride(im, tp.Topic, "segment.bytes"), AgeMs: n.topicOverride(im, tp.Topic, "segment.ms"),
 		IndexBytes: int32(min(n.topicOverride(im, tp.Topic, "segment.index.bytes"), math.MaxInt32))}
-	if jitter := n.topicInt(im, tp.Topic, "segment.jitter.ms"); jitter > 0 {
-		// Kafka draws a jitter per segment; a fixed one per partition spreads the rolls
-		// of a topic's partitions as well, and keeps the node deterministic.
-		h := xxhash.Sum64String(tp.Topic) ^ uint64(tp.Partition)*0x9e3779b97f4a7c15
-		st.Segments.AgeMs = max(n.topicInt(im, tp.Topic, "segment.ms")-int64(h%uint64(jitter)), 1)
+	if jitter := n.topicInt(im, tp.Topic, "segment.jitter.ms"); jitter > 0 && !n.cfg.Plants.On(plant.SegmentJitterIgnored) {
+		st.Segments.AgeMs = SegmentAgeMs(tp.Topic, tp.Partition, n.topicInt(im, tp.Topic, "segment.ms"), jitter)
 	}
 	if n.cfg.Plants.On(plant.TopicSegmentsIgnored) {
 		st.Segments = disk.SegmentLimits{}
@@ -419,4 +420,16 @@ func sortedLogIDs[V any](m map[disk.LogID]V) []disk.LogID {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// SegmentAgeMs is the age at which a partition's segments roll: segment.ms less the
+// partition's share of segment.jitter.ms. Kafka draws a jitter per segment; a fixed one
+// per partition spreads the rolls of a topic's partitions as well, and keeps the node
+// deterministic.
+func SegmentAgeMs(topic string, partition int32, segmentMs, jitterMs int64) int64 {
+	if jitterMs <= 0 {
+		return segmentMs
+	}
+	h := xxhash.Sum64String(topic) ^ uint64(partition)*0x9e3779b97f4a7c15
+	return max(segmentMs-int64(h%uint64(jitterMs)), 1)
 }

@@ -178,6 +178,10 @@ func validateLimits(c Config) error {
 	case c.OffsetsRetentionCheck < 0 || c.OffsetsRetentionCheck > TimingMsMax*time.Millisecond:
 		// The next check is the clock plus the interval: an unbounded one could overflow.
 		return fmt.Errorf("offsets.retention.check.interval.ms=%s: want milliseconds in [1, %d]", msString(c.OffsetsRetentionCheck), TimingMsMax)
+	case c.CleanerStepBytes < 0:
+		return fmt.Errorf("log.cleaner.io.buffer.size=%d: want bytes in [1, %d]", c.CleanerStepBytes, math.MaxInt32)
+	case c.CleanerBytesPerSec < 0:
+		return fmt.Errorf("log.cleaner.io.max.bytes.per.second=%d: want a positive rate", c.CleanerBytesPerSec)
 	}
 	return nil
 }

@@ -319,6 +319,10 @@ func (e *Executor) do(op disk.Op) disk.Done {
 			err = fmt.Errorf("%w: %s", ErrUnknownLog, op.Log)
 			break
 		}
+		if op.Kind == disk.Clean {
+			err = clean(l, op, &d)
+			break
+		}
 		d.Data, d.Offset, d.Fences, err = e.onLog(l, op)
 	}
 	if err != nil {
@@ -380,12 +384,6 @@ func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fenc
 		return nil, 0, diskFences(found), err
 	case disk.SetSegments:
 		return nil, 0, nil, l.SetSegmentLimits(op.Segments.Bytes, time.Duration(op.Segments.AgeMs)*time.Millisecond, int(op.Segments.IndexBytes))
-	case disk.Clean:
-		rep, err := l.Clean(op.MaxOffset, op.Compaction)
-		if errors.Is(err, storage.ErrDedupeBufferSmall) {
-			return nil, -1, nil, nil
-		}
-		return nil, rep.DirtyEnd, nil, err
 	case disk.Skip:
 		if op.Offset != l.EndOffset() {
 			return nil, 0, nil, fmt.Errorf("skip from %d but the log ends at %d", op.Offset, l.EndOffset())
@@ -393,6 +391,17 @@ func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fenc
 		return nil, 0, nil, l.SkipTo(op.MaxOffset, storage.FenceLost)
 	}
 	return nil, 0, nil, fmt.Errorf("unknown op kind %v", op.Kind)
+}
+
+// clean carries out a Clean op.
+func clean(l *storage.Log, op disk.Op, d *disk.Done) error {
+	rep, err := l.CleanStep(op.MaxOffset, op.Compaction, int64(op.MaxBytes))
+	d.More, d.Bytes, d.Offset = rep.More, rep.StepBytes, rep.DirtyEnd
+	if errors.Is(err, storage.ErrDedupeBufferSmall) {
+		d.Offset = -1
+		return nil
+	}
+	return err
 }
 
 func (e *Executor) writeFile(name string, data []byte) error {

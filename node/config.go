@@ -82,6 +82,11 @@ type Config struct {
 	// memory of one compaction pass's offset map.
 	CleanerBackoff     time.Duration
 	CleanerDedupeBytes int64
+	// CleanerStepBytes is log.cleaner.io.buffer.size and CleanerBytesPerSec
+	// log.cleaner.io.max.bytes.per.second (0: no limit): what one cleaning step reads
+	// and writes, and the average rate of the node's cleaning I/O.
+	CleanerStepBytes   int
+	CleanerBytesPerSec int64
 	// RetentionCheckInterval is log.retention.check.interval.ms: how often a partition
 	// leader applies its topic's retention.
 	RetentionCheckInterval time.Duration
@@ -340,6 +345,25 @@ var settings = []Setting{
 			return fmt.Errorf("want bytes in [65536, 68719476736], got %q", v)
 		}
 		c.CleanerDedupeBytes = n
+		return nil
+	}},
+	{"log.cleaner.io.buffer.size", "524288", "what one step of a cleaning pass reads and writes before the node's other disk work has its turn", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1<<10 || n > 1<<31-1 {
+			return fmt.Errorf("want bytes in [1024, 2147483647], got %q", v)
+		}
+		c.CleanerStepBytes = n
+		return nil
+	}},
+	{"log.cleaner.io.max.bytes.per.second", "1.7976931348623157E308", "average rate of the node's cleaning reads and writes, all logs together (Kafka's default: no limit)", func(c *Config, v string) error {
+		rate, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(rate >= 1) {
+			return fmt.Errorf("want bytes per second, at least 1, got %q", v)
+		}
+		c.CleanerBytesPerSec = 0 // beyond what int64 holds: no limit
+		if rate < math.MaxInt64 {
+			c.CleanerBytesPerSec = int64(math.Ceil(rate))
+		}
 		return nil
 	}},
 	{"log.retention.check.interval.ms", ms(5 * time.Minute), "how often a partition leader deletes the segments its topic's retention no longer keeps", durationKey(func(c *Config) *time.Duration { return &c.RetentionCheckInterval })},
@@ -670,6 +694,8 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		ReplicaFetchResponseBytesMax: int32(c.ReplicaFetchBytesMax),
 		RetentionCheckInterval:       c.RetentionCheckInterval,
 		CleanerBackoff:               c.CleanerBackoff,
+		CleanerStepBytes:             int32(c.CleanerStepBytes),
+		CleanerBytesPerSec:           c.CleanerBytesPerSec,
 		OffsetsRetention:             c.OffsetsRetention,
 		OffsetsRetentionCheck:        c.OffsetsRetentionCheck,
 		InFlightPerConnMax:           c.InFlightPerConnMax,

@@ -88,6 +88,12 @@ func (w *diskWorker) runBatch(b *diskexec.Batch) bool {
 }
 
 func (w *diskWorker) deliver(d []disk.Done) bool {
+	for i := range d {
+		if d[i].Kind == disk.Clean {
+			w.metrics.cleanerSteps.Add(1)
+			w.metrics.cleanerBytes.Add(d[i].Bytes)
+		}
+	}
 	select {
 	case w.dones <- d:
 		return true

@@ -41,6 +41,7 @@ type metrics struct {
 	peerAuthFailed, peerRefused                   counter
 	fsync                                         prometheus.Histogram
 	fsyncBatchOps                                 counter
+	cleanerBytes, cleanerSteps                    counter
 }
 
 func newMetrics() *metrics {
@@ -78,6 +79,8 @@ func newMetrics() *metrics {
 		Help: "duration of the fsyncs of one group commit", Buckets: bucketBounds})
 	m.reg.MustRegister(m.fsync)
 	m.fsyncBatchOps = c("seedlog_fsync_requests_total", "sync ops served by group commits")
+	m.cleanerBytes = c("seedlog_log_cleaner_io_bytes_total", "bytes the log cleaner read and wrote (log.cleaner.io.max.bytes.per.second paces them)")
+	m.cleanerSteps = c("seedlog_log_cleaner_steps_total", "steps of cleaning passes (each at most about log.cleaner.io.buffer.size)")
 	return m
 }
 

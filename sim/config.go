@@ -170,6 +170,10 @@ type Config struct {
 	// CleanerDedupeBytes is log.cleaner.dedupe.buffer.size (0: the node's default): a
 	// small map makes cleaning passes map part of the dirty segments, or refuse.
 	CleanerDedupeBytes int64
+	// CleanerStepBytes is log.cleaner.io.buffer.size (0: a pass in one step) and
+	// CleanerBytesPerSec log.cleaner.io.max.bytes.per.second (0: no limit).
+	CleanerStepBytes   int32
+	CleanerBytesPerSec int64
 	// QuorumFetchBytesMax and QuorumSnapshotChunkBytes bound the controller quorum's
 	// fetch answers and snapshot chunks (0: the node's defaults). Small values split
 	// transfers into many rounds, where stale-epoch commits show.

@@ -249,6 +249,11 @@
 // their edges: leases as long as the lease inequality allows, brokers cut off until
 // about the moment their lease ends, fault durations within milliseconds of a timeout.
 // Options.Duration (--duration) runs the safety phase longer than its draw.
+// Compacted topics (compaction.go) and the cleaner's I/O (cleanerio.go: passes in
+// steps of a few hundred bytes, throttled to a few KiB/s) run under the same faults; a
+// topic's own segment limits (segments.go) are checked on every replica's closed
+// segments (segments), and every cleaning step a node starts against
+// log.cleaner.io.max.bytes.per.second (cleaner-throttle).
 //
 // Ground truth (truth.go, leasecheck.go): some checkers read what the nodes cannot lie
 // about. The durable images of the simulated disks (what every crash keeps, read

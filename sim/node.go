@@ -38,6 +38,7 @@ type simNode struct {
 	fs       *disksim.FS
 	crashRng *rand.Rand
 	clock    clock
+	cleaner  cleanerIO // what the cleaner throttle check knows of this incarnation
 	// inc is the incarnation: it grows at every crash, so that events scheduled for an
 	// earlier incarnation are recognized as stale and dropped.
 	inc uint32
@@ -217,6 +218,9 @@ func (n *simNode) apply(in input) {
 					}
 					return fmt.Sprintf("done #%d %s %s", d.ID, d.Kind, d.Log)
 				})
+			if d.Kind == disk.Clean {
+				n.cleanerStepDone(d.Bytes, d.More)
+			}
 			n.m.Done(now, *d)
 		}
 	}
@@ -326,6 +330,9 @@ func (n *simNode) doOp(op disk.Op) {
 	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutOp, Node: n.spec.ID, Peer: -1, A: int64(op.ID), B: int64(op.Kind), Hash: h, Topic: topic, Part: part},
 		func() string { return op.String() })
 	n.diskQ.Add(op)
+	if op.Kind == disk.Clean {
+		n.checkCleanerRate(n.localNow())
+	}
 	if op.Kind == disk.WriteFile {
 		if n.writeAt != w.now {
 			n.writeAt, n.writeNth = w.now, 0
@@ -453,6 +460,7 @@ func (n *simNode) start() {
 		return
 	}
 	n.m, n.exec, n.up = m, exec, true
+	n.resetCleanerIO()
 	n.starts++
 	if n.starts > 1 {
 		w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultRestart, Node: n.spec.ID, Peer: -1, A: int64(n.inc)}, func() string {
@@ -514,6 +522,8 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		MessageBytesMax:          c.Wide.MessageBytesMax,
 		RetentionCheckInterval:   c.Wide.RetentionCheck,
 		CleanerBackoff:           c.Wide.CleanerBackoff,
+		CleanerStepBytes:         c.CleanerStepBytes,
+		CleanerBytesPerSec:       c.CleanerBytesPerSec,
 		OffsetsRetention:         c.Data.OffsetsRetention,
 		OffsetsRetentionCheck:    c.Data.OffsetsRetentionCheck,
 	}

@@ -158,6 +158,8 @@ var plantCases = []struct {
 	{"compaction-lag-ignored", []string{"log-history"}, 150, false},
 	{"timestamp-bounds-ignored", []string{"timestamps"}, 50, false},
 	{"segment-index-bytes-ignored", []string{"segments"}, 100, false},
+	{"cleaner-throttle-ignored", []string{"cleaner-throttle"}, 100, false},
+	{"segment-jitter-ignored", []string{"segments"}, 200, false},
 	{"alter-lost-never-resent", []string{"liveness"}, 600, false},
 	{"offsets-expire-with-members", []string{"offsets", "linearizability"}, 200, false},
 	{"offsets-expire-early", []string{"offsets", "linearizability"}, 200, false},

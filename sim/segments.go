@@ -3,6 +3,7 @@ package sim
 import (
 	"strconv"
 
+	"github.com/seedlog/seedlog/core"
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/diskexec"
 )
@@ -11,8 +12,10 @@ import (
 // segment.jitter.ms) or segment.index.bytes, which their logs must roll by instead of
 // the node's settings. The check (segments): every closed segment of such a topic's
 // logs, on every broker, is at most its segment.bytes unless it holds a single batch,
-// and its indexes at most segment.index.bytes. segment.ms and its jitter are exercised,
-// not checked.
+// its indexes at most segment.index.bytes, and its records span at most its partition's
+// segment.ms less jitter (core.SegmentAgeMs), counted from the first batch's timestamp
+// as the roll rule counts. The cleaner merges segments by size alone, as Kafka's does,
+// so the age is not checked on compacted topics.
 
 // streamSegments is the stream of the topic segment draws.
 const streamSegments = "topic-segments"
@@ -61,7 +64,11 @@ func (t DataTopic) segmentsString() string {
 func (c *checkers) checkTopicSegments(n *simNode, tp TopicPartition) bool {
 	w := c.w
 	t, ok := w.cfg.Data.topic(tp.Topic)
-	if !ok || t.SegmentBytes <= 0 && t.SegmentIndexBytes <= 0 {
+	ageMs := int64(0)
+	if ok && t.SegmentMs > 0 && !t.Compact {
+		ageMs = core.SegmentAgeMs(tp.Topic, tp.Partition, t.SegmentMs, t.SegmentJitterMs)
+	}
+	if !ok || t.SegmentBytes <= 0 && t.SegmentIndexBytes <= 0 && ageMs == 0 {
 		return true
 	}
 	x := executorOf(n.exec)
@@ -75,11 +82,19 @@ func (c *checkers) checkTopicSegments(n *simNode, tp TopicPartition) bool {
 				n.spec.ID, s.BaseOffset, tp, i+1, len(segs), s.IndexBytes, t.SegmentIndexBytes)
 			return false
 		}
+		if ageMs > 0 && s.RollTimestamp >= 0 && s.MaxTimestamp-s.RollTimestamp > ageMs {
+			w.fail("segments", n.spec.ID, "node %d's segment %d of %s (%d of %d) spans %d ms of timestamps from its first batch, above the %d ms it rolls at (segment.ms %d, segment.jitter.ms %d)",
+				n.spec.ID, s.BaseOffset, tp, i+1, len(segs), s.MaxTimestamp-s.RollTimestamp, ageMs, t.SegmentMs, t.SegmentJitterMs)
+			return false
+		}
 		if t.SegmentBytes > 0 && s.SizeBytes > t.SegmentBytes && s.LastBatchBase != s.BaseOffset {
 			w.fail("segments", n.spec.ID, "node %d's segment %d of %s (%d of %d) holds %d bytes in several batches, above the topic's segment.bytes %d",
 				n.spec.ID, s.BaseOffset, tp, i+1, len(segs), s.SizeBytes, t.SegmentBytes)
 			return false
 		}
+	}
+	if len(segs) > 1 && ageMs > 0 {
+		w.cov.Inc("check:topic-segment-ms")
 	}
 	if len(segs) > 1 && t.SegmentBytes > 0 {
 		w.cov.Inc("check:topic-segment-bytes")

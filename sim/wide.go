@@ -86,6 +86,7 @@ func drawWide(seed uint64, c *Config) {
 		}
 		drawTimestampTypes(rng, c)
 		drawCompaction(seed, c)
+		drawCleanerIO(seed, c)
 		drawTopicSegments(seed, c)
 		drawCompressionTypes(seed, c)
 		drawTimestampBounds(seed, c)
@@ -459,6 +460,12 @@ func (c *Config) wideString() string {
 	}
 	if c.CleanerDedupeBytes > 0 {
 		fmt.Fprintf(&b, "; cleaner offset map %d bytes", c.CleanerDedupeBytes)
+	}
+	if c.CleanerStepBytes > 0 {
+		fmt.Fprintf(&b, "; cleaner steps of %d bytes", c.CleanerStepBytes)
+	}
+	if c.CleanerBytesPerSec > 0 {
+		fmt.Fprintf(&b, "; cleaner I/O %d B/s", c.CleanerBytesPerSec)
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "swarm: faults %s, workload %s", orDash(wc.FaultSwarm), orDash(wc.WorkloadSwarm))

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seedlog/seedlog/core/compact"
 	"github.com/seedlog/seedlog/core/record"
@@ -171,6 +172,37 @@ func BenchmarkClean(b *testing.B) {
 		}
 		b.ReportMetric(float64(mapBytes), "map-bytes")
 		b.ReportMetric(float64(rep.BytesOut)/float64(rep.BytesIn), "out/in")
+	})
+	// The same pass in steps of log.cleaner.io.buffer.size's default, as a node runs it:
+	// the longest step is how long the node's other disk work can wait behind the
+	// cleaner.
+	b.Run("steps", func(b *testing.B) {
+		b.SetBytes(size)
+		var longest time.Duration
+		steps := 0
+		for range b.N {
+			l := mustOpen(b, NewOSFS(fresh(b)), "p0", cfg)
+			steps = 0
+			for {
+				start := time.Now()
+				rep, err := l.CleanStep(l.EndOffset(), compact.Policy{NowMs: 1_700_000_000_000, DirtyRatioMin: 0.5, LagMaxMs: -1}, 512<<10)
+				longest = max(longest, time.Since(start))
+				steps++
+				if err != nil {
+					b.Fatalf("clean: %+v %v", rep, err)
+				}
+				if !rep.More {
+					break
+				}
+			}
+			b.StopTimer()
+			if err := l.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(longest.Microseconds())/1000, "max-step-ms")
+		b.ReportMetric(float64(steps), "steps")
 	})
 	b.Run("copy", func(b *testing.B) {
 		b.SetBytes(size)

@@ -37,6 +37,11 @@ const cleanChunkBytes = 256 << 10
 // CleanReport says what a cleaning pass did. Cleaned is false when the log was not due.
 type CleanReport struct {
 	Cleaned bool
+	// More: the step ended at its budget with the pass under way; the next CleanStep
+	// continues it. The other fields then describe the pass so far.
+	More bool
+	// StepBytes is what the step read and wrote (the cleaner's I/O throttle counts it).
+	StepBytes int64
 	// DirtyEnd is the offset below which the log is clean after the pass.
 	DirtyEnd int64
 	// SegmentsIn and SegmentsOut count the segments the pass rewrote and wrote.
@@ -53,17 +58,63 @@ type CleanReport struct {
 // segment (log.cleaner.dedupe.buffer.size is too small for the log); nothing changed.
 var ErrDedupeBufferSmall = errors.New("storage: cleaner offset map too small for one segment")
 
-// Clean runs one compaction pass (see package core/compact) over the closed segments that
-// end at or below bound and at or below the recovery point. The pass is crash-safe: each
-// run of rewritten segments is replaced as a whole or not at all (doc.go, "Compaction").
-// Damage met while reading ends the pass with an error wrapping ErrCorrupt (at the
-// returned DirtyEnd): the runs already swapped in stay, whole, and the history does not
-// advance, so the next pass does their work again. An I/O error fails the log.
+// Clean runs a whole compaction pass in one call: CleanStep without a step budget.
 func (l *Log) Clean(bound int64, p compact.Policy) (CleanReport, error) {
-	rep := CleanReport{DirtyEnd: l.startOffset}
+	return l.CleanStep(bound, p, 0)
+}
+
+// CleanStep carries the log's compaction pass (see package core/compact) forward by
+// about stepBytes of reading and writing, or to its end when stepBytes is 0, and reports
+// More while work is left. With no pass under way it starts one over the closed segments
+// that end at or below bound and at or below the recovery point; a pass keeps the bound
+// and policy it started with, and takes only p.NowMs from later steps (the history
+// records the pass at the time it ends). Between steps the log serves every other call;
+// a call that changes its segments other than at the end (TruncateTo,
+// TruncateFullyAndStartAt, a DeleteBelow that deletes, CheckDamage) drops the pass, and
+// the next step starts anew.
+//
+// The pass is crash-safe: each run of rewritten segments is replaced as a whole or not
+// at all (doc.go, "Compaction"). Damage met while reading ends the pass with an error
+// wrapping ErrCorrupt (at the returned DirtyEnd): the runs already swapped in stay,
+// whole, and the history does not advance, so the next pass does their work again. An
+// I/O error fails the log.
+func (l *Log) CleanStep(bound int64, p compact.Policy, stepBytes int64) (CleanReport, error) {
 	if err := l.writable(); err != nil {
+		return CleanReport{DirtyEnd: l.startOffset}, err
+	}
+	if l.pass == nil {
+		c, rep, ok := l.planPass(bound, p)
+		if !ok {
+			return rep, nil
+		}
+		l.pass = c
+	}
+	c := l.pass
+	c.endMs = max(c.endMs, p.NowMs)
+	c.stepBytes, c.spent = stepBytes, 0
+	done, err := c.step()
+	c.rep.StepBytes = c.spent
+	rep := c.rep
+	if err != nil {
+		l.dropPass()
 		return rep, err
 	}
+	if !done {
+		rep.More = true
+		return rep, nil
+	}
+	l.pass = nil
+	dirtyEnd := max(c.segs[c.mapped-1].NextOffset, rep.DirtyEnd)
+	l.passes = c.passes.Swept(c.p).Add(dirtyEnd, c.endMs, l.startOffset)
+	if err := writePasses(l.fsys, l.dir, l.passes); err != nil {
+		return rep, l.fail(fmt.Errorf("clean: %w", err))
+	}
+	rep.Cleaned, rep.DirtyEnd = true, dirtyEnd
+	return rep, nil
+}
+
+// planPass starts a pass when the log is due for one (compact.Plan).
+func (l *Log) planPass(bound int64, p compact.Policy) (*cleanPass, CleanReport, bool) {
 	bound = min(bound, l.recoveryPoint)
 	var segs []compact.Segment
 	for _, s := range l.segments[:len(l.segments)-1] {
@@ -77,52 +128,157 @@ func (l *Log) Clean(bound int64, p compact.Policy) (CleanReport, error) {
 		p.LagMinMs = 0
 	}
 	passes := l.passes.Clip(l.startOffset, l.EndOffset())
-	rep.DirtyEnd = max(passes.Cleaned(), l.startOffset)
+	rep := CleanReport{DirtyEnd: max(passes.Cleaned(), l.startOffset)}
 	rng, ok := compact.Plan(segs, passes, p)
 	if !ok {
-		return rep, nil
+		return nil, rep, false
 	}
 	if l.offsetMap == nil {
 		l.offsetMap = compact.NewOffsetMap(l.cfg.DedupeBytes)
 	}
-	c := cleaner{l: l, m: l.offsetMap, p: p, passes: passes, producers: map[int64]int64{}, rep: &rep}
-	c.m.Clear()
-	mapped := rng.First
-	for ; mapped < rng.End; mapped++ {
-		full, err := c.mapSegment(l.segments[mapped])
-		if err != nil {
-			return rep, err
-		}
-		if full {
-			break
-		}
+	l.offsetMap.Clear()
+	c := &cleanPass{
+		cleaner: cleaner{l: l, m: l.offsetMap, p: p, passes: passes, producers: map[int64]int64{}, rep: rep},
+		segs:    segs, rng: rng, endMs: p.NowMs, seg: rng.First,
 	}
-	if mapped == rng.First && rng.End > rng.First {
-		return rep, fmt.Errorf("%w: %s: segment %d, %d bytes of map", ErrDedupeBufferSmall, l.dir, segs[rng.First].BaseOffset, c.m.SizeBytes())
-	}
-	rep.KeysMapped = c.m.Len()
-	for i := range mapped {
-		if err := c.noteProducers(l.segments[i]); err != nil {
-			return rep, err
-		}
-	}
-	groups := compact.Groups(segs, mapped, l.cfg.SegmentBytesMax, int64(l.cfg.SegmentIndexBytesMax), func(i int) bool { return segs[i-1].NextOffset == segs[i].BaseOffset })
-	// Last run first, so that the indexes of the runs before stay where they were.
-	for g := len(groups) - 2; g >= 0; g-- {
-		if err := c.cleanRun(groups[g], groups[g+1]); err != nil {
-			return rep, err
-		}
-	}
-	dirtyEnd := max(segs[mapped-1].NextOffset, rep.DirtyEnd)
-	l.passes = passes.Swept(p).Add(dirtyEnd, p.NowMs, l.startOffset)
-	if err := writePasses(l.fsys, l.dir, l.passes); err != nil {
-		return rep, l.fail(fmt.Errorf("clean: %w", err))
-	}
-	rep.Cleaned, rep.DirtyEnd = true, dirtyEnd
-	return rep, nil
+	c.at = batchCursor{expected: l.segments[rng.First].base}
+	return c, rep, true
 }
 
-// cleaner is one pass.
+// dropPass ends the pass under way, if any, leaving the log as its last swap left it.
+// The run being written is removed; a crash before that is cleaned up by recovery.
+func (l *Log) dropPass() {
+	if l.pass == nil {
+		return
+	}
+	if w := l.pass.run; w != nil {
+		_ = w.s.logFile.Close()
+		_ = l.fsys.Remove(w.name)
+	}
+	l.pass = nil
+}
+
+// cleanPass is a pass under way. It maps the keys of the dirty segments (phaseMap),
+// finds each producer's last batch in the segments it will rewrite (phaseProducers),
+// then rewrites them run by run, last run first so that the indexes of the segments
+// before stay where they were (phaseRewrite). Segment indexes stay valid across steps:
+// between them the log only appends or rolls, or drops the pass.
+type cleanPass struct {
+	cleaner
+	segs []compact.Segment // the closed segments below the bound when the pass began
+	rng  compact.Range
+	// endMs is the newest clock a step was given: the history records the pass then.
+	endMs int64
+	phase passPhase
+	seg   int         // the segment the phase walks
+	at    batchCursor // and where in it
+	// mapped: the segments below it are rewritten, the map holding every key in them.
+	mapped int
+	groups []int
+	g      int        // the run being rewritten: segments [groups[g], groups[g+1])
+	run    *runWriter // its file, open across steps; nil between runs
+}
+
+type passPhase int
+
+const (
+	phaseMap passPhase = iota
+	phaseProducers
+	phaseRewrite
+)
+
+// batchCursor is where a walk of a segment stands: a byte position and the offset the
+// batch there must start at.
+type batchCursor struct{ pos, expected int64 }
+
+// step runs the pass until the step's budget is spent (false) or the pass is done.
+func (c *cleanPass) step() (bool, error) {
+	l := c.l
+	for c.phase == phaseMap {
+		if c.seg == c.rng.End {
+			c.endMapping()
+			break
+		}
+		full, done, err := c.mapSegment(l.segments[c.seg], &c.at)
+		if err != nil {
+			return false, err
+		}
+		if full {
+			c.endMapping()
+			break
+		}
+		if !done {
+			return false, nil
+		}
+		c.nextSegment()
+	}
+	if c.phase == phaseProducers && c.mapped == c.rng.First && c.rng.End > c.rng.First {
+		return false, fmt.Errorf("%w: %s: segment %d, %d bytes of map", ErrDedupeBufferSmall, l.dir, c.segs[c.rng.First].BaseOffset, c.m.SizeBytes())
+	}
+	for c.phase == phaseProducers {
+		if c.seg == c.mapped {
+			c.groups = compact.Groups(c.segs, c.mapped, l.cfg.SegmentBytesMax, int64(l.cfg.SegmentIndexBytesMax),
+				func(i int) bool { return c.segs[i-1].NextOffset == c.segs[i].BaseOffset })
+			c.phase, c.g = phaseRewrite, len(c.groups)-2
+			break
+		}
+		done, err := c.walk(l.segments[c.seg], &c.at, c.noteProducer)
+		if err != nil || !done {
+			return false, err
+		}
+		c.nextSegment()
+	}
+	for ; c.g >= 0; c.g-- {
+		if c.run == nil {
+			if err := c.openRun(); err != nil {
+				return false, err
+			}
+		}
+		for c.seg < c.groups[c.g+1] {
+			s := l.segments[c.seg]
+			if c.at.pos == 0 {
+				c.rep.SegmentsIn++
+				c.rep.BytesIn += s.sizeBytes
+			}
+			done, err := c.walk(s, &c.at, c.run.batch)
+			if err != nil || !done {
+				return false, err
+			}
+			c.nextSegment()
+		}
+		if err := c.finishRun(); err != nil {
+			return false, err
+		}
+		if c.overBudget() && c.g > 0 {
+			c.g--
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (c *cleanPass) nextSegment() {
+	c.seg++
+	if c.seg < len(c.l.segments) {
+		c.at = batchCursor{expected: c.l.segments[c.seg].base}
+	}
+}
+
+func (c *cleanPass) endMapping() {
+	c.mapped = c.seg
+	c.rep.KeysMapped = c.m.Len()
+	c.phase, c.seg = phaseProducers, -1
+	c.nextSegment()
+}
+
+func (c *cleanPass) noteProducer(h record.Header, _ []byte) error {
+	if h.ProducerID >= 0 {
+		c.producers[h.ProducerID] = h.BaseOffset
+	}
+	return nil
+}
+
+// cleaner is the state of one pass.
 type cleaner struct {
 	l      *Log
 	m      *compact.OffsetMap
@@ -133,55 +289,76 @@ type cleaner struct {
 	// producer's sequence survives for its retries (as in Kafka).
 	producers map[int64]int64
 	coder     record.Coder
-	rep       *CleanReport
+	rep       CleanReport
 	out       []byte // the rewritten run, buffered up to cleanChunkBytes
+	buf       []byte // what a walk read of a segment
+	// stepBytes is the step's budget (0: none), spent what it read and wrote so far.
+	stepBytes, spent int64
 }
 
 func (c *cleaner) on(n plant.Name) bool { return c.l.cfg.Plants.On(n) }
 
-// eachBatch calls fn with every batch of s, checked as a read checks them: CRC, and
-// offsets running densely from the segment's base (the CRC does not cover a batch's base
-// offset).
-func (c *cleaner) eachBatch(s *segment, fn func(h record.Header, batch []byte) error) error {
-	buf := make([]byte, min(s.sizeBytes, cleanChunkBytes))
-	expected := s.base
+func (c *cleaner) overBudget() bool { return c.stepBytes > 0 && c.spent >= c.stepBytes }
+
+// walk calls fn with the batches of s from at on, each checked as a read checks them:
+// CRC, and offsets running densely from the segment's base (the CRC does not cover a
+// batch's base offset). It moves at past each batch fn took, and stops at the end of the
+// segment (true) or when the step's budget is spent, after one batch at least.
+func (c *cleaner) walk(s *segment, at *batchCursor, fn func(h record.Header, batch []byte) error) (bool, error) {
+	chunk := int64(cleanChunkBytes)
+	if c.stepBytes > 0 {
+		chunk = max(min(chunk, c.stepBytes), record.HeaderSize)
+	}
+	if want := min(s.sizeBytes, chunk); int64(cap(c.buf)) < want {
+		c.buf = make([]byte, want)
+	}
+	buf := c.buf[:min(int64(cap(c.buf)), max(s.sizeBytes-at.pos, 0), chunk)]
 	var bufPos, n int64 // buf holds the file's bytes [bufPos, bufPos+n)
-	for pos := int64(0); pos < s.sizeBytes; {
+	read := func(pos, k int64) error {
+		if err := readFull(s.logFile, buf[:k], pos); err != nil {
+			return c.l.fail(fmt.Errorf("clean: read segment %d: %w", s.base, err))
+		}
+		c.spent += k
+		bufPos, n = pos, k
+		return nil
+	}
+	for took := false; at.pos < s.sizeBytes; took = true {
+		if took && c.overBudget() {
+			return false, nil
+		}
+		pos := at.pos
 		if pos+record.HeaderSize > bufPos+n {
-			k := min(int64(len(buf)), s.sizeBytes-pos)
-			if err := readFull(s.logFile, buf[:k], pos); err != nil {
-				return c.l.fail(fmt.Errorf("clean: read segment %d: %w", s.base, err))
+			if err := read(pos, min(int64(len(buf)), s.sizeBytes-pos)); err != nil {
+				return false, err
 			}
-			bufPos, n = pos, k
 		}
 		h, err := record.ParseHeader(buf[pos-bufPos:])
-		if err == nil && (h.Size() < record.HeaderSize || pos+int64(h.Size()) > s.sizeBytes || h.BaseOffset != expected) {
-			err = fmt.Errorf("%w: batch [%d, %d) of %d bytes where offset %d belongs", record.ErrCorrupt, h.BaseOffset, h.NextOffset(), h.Size(), expected)
+		if err == nil && (h.Size() < record.HeaderSize || pos+int64(h.Size()) > s.sizeBytes || h.BaseOffset != at.expected) {
+			err = fmt.Errorf("%w: batch [%d, %d) of %d bytes where offset %d belongs", record.ErrCorrupt, h.BaseOffset, h.NextOffset(), h.Size(), at.expected)
 		}
 		if err != nil {
-			return c.corrupt(s, pos, expected, err)
+			return false, c.corrupt(s, pos, at.expected, err)
 		}
 		if pos+int64(h.Size()) > bufPos+n {
 			if int64(h.Size()) > int64(len(buf)) {
-				buf = make([]byte, h.Size())
+				c.buf = make([]byte, h.Size())
+				buf = c.buf
 			}
-			k := min(int64(len(buf)), s.sizeBytes-pos)
-			if err := readFull(s.logFile, buf[:k], pos); err != nil {
-				return c.l.fail(fmt.Errorf("clean: read segment %d: %w", s.base, err))
+			if err := read(pos, min(int64(len(buf)), s.sizeBytes-pos)); err != nil {
+				return false, err
 			}
-			bufPos, n = pos, k
 		}
 		batch := buf[pos-bufPos : pos-bufPos+int64(h.Size())]
 		if _, err := record.Check(batch); err != nil {
-			return c.corrupt(s, pos, h.BaseOffset, err)
+			return false, c.corrupt(s, pos, h.BaseOffset, err)
 		}
 		if err := fn(h, batch); err != nil {
-			return err
+			return false, err
 		}
-		expected = h.NextOffset()
-		pos += int64(h.Size())
+		at.expected = h.NextOffset()
+		at.pos += int64(h.Size())
 	}
-	return nil
+	return true, nil
 }
 
 // corrupt reports damage the pass met at offset (byte pos of s): the run being written
@@ -191,11 +368,11 @@ func (c *cleaner) corrupt(s *segment, pos, offset int64, err error) error {
 	return fmt.Errorf("clean: %w", corruptf(s, pos, "%v", err))
 }
 
-// mapSegment puts every key of s into the offset map. It reports full when the map ran
-// out of room before the segment's end: the keys it did put point at records that stay
-// (the segment is not rewritten), so the records they shadow may still go.
-func (c *cleaner) mapSegment(s *segment) (full bool, err error) {
-	err = c.eachBatch(s, func(h record.Header, batch []byte) error {
+// mapSegment puts the keys of s from at on into the offset map. It reports full when
+// the map ran out of room before the segment's end: the keys it did put point at records
+// that stay (the segment is not rewritten), so the records they shadow may still go.
+func (c *cleaner) mapSegment(s *segment, at *batchCursor) (full, done bool, err error) {
+	done, err = c.walk(s, at, func(h record.Header, batch []byte) error {
 		if h.IsControl() || h.RecordCount == 0 {
 			return nil
 		}
@@ -214,7 +391,6 @@ func (c *cleaner) mapSegment(s *segment) (full bool, err error) {
 				}
 			}
 			if !c.m.Put(key, it.Offset()) {
-				full = true
 				return errMapFull
 			}
 		}
@@ -224,28 +400,17 @@ func (c *cleaner) mapSegment(s *segment) (full bool, err error) {
 		return nil
 	})
 	if errors.Is(err, errMapFull) {
-		return true, nil
+		return true, false, nil
 	}
-	return false, err
+	return false, done, err
 }
 
 var errMapFull = errors.New("offset map full")
 
-func (c *cleaner) noteProducers(s *segment) error {
-	return c.eachBatch(s, func(h record.Header, _ []byte) error {
-		if h.ProducerID >= 0 {
-			c.producers[h.ProducerID] = h.BaseOffset
-		}
-		return nil
-	})
-}
-
-// cleanRun rewrites segments [i, j) into one, and swaps it in: written in full under
-// <base>-<end>.cleaning and synced; renamed to <base>-<end>.swap (the commit: from
-// here recovery finishes the swap); the old segments' files removed; the swap renamed
-// to <base>.log and its indexes written.
-func (c *cleaner) cleanRun(i, j int) error {
+// openRun starts writing the run [groups[g], groups[g+1]) into <base>-<end>.cleaning.
+func (c *cleanPass) openRun() error {
 	l := c.l
+	i, j := c.groups[c.g], c.groups[c.g+1]
 	base, end := l.segments[i].base, l.segments[j-1].next
 	name := path.Join(l.dir, cleanName(base, end, cleaningSuffix))
 	f, err := l.fsys.Create(name)
@@ -254,16 +419,20 @@ func (c *cleaner) cleanRun(i, j int) error {
 	}
 	ns := newSegmentState(base)
 	ns.logFile = f
-	w := runWriter{c: c, s: ns}
-	for _, s := range l.segments[i:j] {
-		c.rep.SegmentsIn++
-		c.rep.BytesIn += s.sizeBytes
-		if err := c.eachBatch(s, w.batch); err != nil {
-			_ = f.Close()
-			_ = l.fsys.Remove(name)
-			return err
-		}
-	}
+	c.run = &runWriter{c: &c.cleaner, s: ns, name: name, end: end, first: i, last: j}
+	c.seg = i - 1
+	c.nextSegment()
+	return nil
+}
+
+// finishRun swaps the run written in full in: synced as .cleaning; renamed to
+// <base>-<end>.swap (the commit: from here recovery finishes the swap); the old
+// segments' files removed; the swap renamed to <base>.log and its indexes written.
+func (c *cleanPass) finishRun() error {
+	l, w := c.l, c.run
+	c.run = nil
+	ns, name, f := w.s, w.name, w.s.logFile
+	i, j, base, end := w.first, w.last, ns.base, w.end
 	if err := w.finish(end); err != nil {
 		_ = f.Close()
 		return l.fail(fmt.Errorf("clean: write %s: %w", name, err))
@@ -298,6 +467,7 @@ func (c *cleaner) cleanRun(i, j int) error {
 	if err := finishSwap(l.fsys, l.dir, base, end, l.segmentBases(i, j)); err != nil {
 		return l.fail(fmt.Errorf("clean: %w", err))
 	}
+	var err error
 	if ns.logFile, err = l.fsys.Open(ns.fileName(l.dir, LogFileSuffix)); err != nil {
 		return l.fail(fmt.Errorf("clean: open segment %d: %w", base, err))
 	}
@@ -374,6 +544,10 @@ func parseCleanName(name, suffix string) (base, end int64, ok bool) {
 type runWriter struct {
 	c *cleaner
 	s *segment
+	// name is the file being written; it replaces segments [first, last), which end at end.
+	name        string
+	end         int64
+	first, last int
 	// A run of dropped batches waiting for its empty batch: [gapFrom, next batch),
 	// in leader epoch gapEpoch (an empty batch never spans two epochs, so that the
 	// epoch history replayed from the log stays whole), newest timestamp gapTime.
@@ -446,6 +620,7 @@ func (w *runWriter) flush() error {
 		return err
 	}
 	w.written += int64(len(w.c.out))
+	w.c.spent += int64(len(w.c.out))
 	w.c.out = w.c.out[:0]
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -148,5 +149,59 @@ func TestCleanCrashAtEveryStep(t *testing.T) {
 	}
 	if swapsFinished == 0 {
 		t.Fatal("no crash fell between a swap's commit and its end")
+	}
+}
+
+// TestCleanCrashBetweenSteps crashes a pass carried out in small steps after each step
+// in turn: the run being written is only ever a .cleaning file, which recovery removes,
+// and what was swapped in before stays whole.
+func TestCleanCrashBetweenSteps(t *testing.T) {
+	cfg := storage.LogConfig{SegmentBytesMax: 1024, IndexIntervalBytes: 128}
+	base := disksim.New(rand.New(rand.NewPCG(3, 3)), disksim.Config{})
+	l := openLog(t, base, cfg)
+	written := storage.WriteKeys(t, l, 8, 12, 3)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const stepBytes = 300
+	for steps := 1; ; steps++ {
+		fsys := base.Clone()
+		l := openLog(t, fsys, cfg)
+		more := true
+		for range steps {
+			rep, err := l.CleanStep(l.EndOffset(), storage.TestPolicy, stepBytes)
+			if err != nil {
+				t.Fatalf("step: %v", err)
+			}
+			more = rep.More
+		}
+		img := fsys.Crash(rand.New(rand.NewPCG(uint64(steps), 4)))
+		l2 := openLog(t, img, cfg)
+		if rec := l2.Recovery(); rec.CutBelowRecoveryPoint || len(rec.Fenced) > 0 {
+			t.Fatalf("%d steps: recovery found damage: %+v", steps, rec)
+		}
+		names, err := img.List("t-0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			if strings.HasSuffix(n, ".cleaning") || strings.HasSuffix(n, storage.SwapSuffix) {
+				t.Fatalf("%d steps: %s left after recovery", steps, n)
+			}
+		}
+		storage.CheckCompacted(t, storage.ReadKeyed(t, l2), written, false)
+		if _, err := l2.Clean(l2.EndOffset(), storage.TestPolicy); err != nil {
+			t.Fatalf("%d steps: clean after recovery: %v", steps, err)
+		}
+		storage.CheckCompacted(t, storage.ReadKeyed(t, l2), written, false)
+		if !more {
+			if steps < 5 {
+				t.Fatalf("the pass took %d steps of %d bytes: nothing crashed mid-pass", steps, stepBytes)
+			}
+			return
+		}
 	}
 }

@@ -415,3 +415,95 @@ func TestSegmentIndexBytesRollsSegments(t *testing.T) {
 		}
 	}
 }
+
+// A pass carried out in steps of any budget, with batches appended between the steps,
+// leaves the segments it cleaned exactly as a pass in one call does; every step but
+// the last stops near its budget.
+func TestCleanInStepsMatchesOnePass(t *testing.T) {
+	cfg := LogConfig{SegmentBytesMax: 2048, IndexIntervalBytes: 256}
+	for _, stepBytes := range []int64{1, 61, 700, 3000, 1 << 20} {
+		t.Run(fmt.Sprint(stepBytes), func(t *testing.T) {
+			whole, stepped := mustOpen(t, newMemFS(), "t-0", cfg), mustOpen(t, newMemFS(), "t-0", cfg)
+			written := writeKeys(t, whole, 20, 30, 3)
+			writeKeys(t, stepped, 20, 30, 3)
+			for _, l := range []*Log{whole, stepped} {
+				if err := l.Sync(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			bound := whole.EndOffset()
+			if _, err := whole.Clean(bound, testPolicy); err != nil {
+				t.Fatal(err)
+			}
+			steps := 0
+			for {
+				steps++
+				rep, err := stepped.CleanStep(bound, testPolicy, stepBytes)
+				if err != nil {
+					t.Fatalf("step %d: %v", steps, err)
+				}
+				if rep.StepBytes == 0 {
+					t.Fatalf("step %d did nothing", steps)
+				}
+				if rep.More && stepBytes > 1 && rep.StepBytes > stepBytes+2*int64(cfg.SegmentBytesMax) {
+					t.Fatalf("step %d spent %d bytes of a %d budget", steps, rep.StepBytes, stepBytes)
+				}
+				appendKeyed(t, stepped, record.CodecNone, -1, 99, keyed{Key: "new", Value: fmt.Sprint(steps)})
+				if !rep.More {
+					break
+				}
+			}
+			if stepBytes < 1<<20 && steps < 3 {
+				t.Fatalf("%d steps of %d bytes", steps, stepBytes)
+			}
+			got, want := readKeyed(t, stepped), readKeyed(t, whole)
+			if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+				t.Fatalf("stepped pass kept %d records, the one-call pass %d", len(got), len(want))
+			}
+			checkCompacted(t, want, written, false)
+			for i, s := range whole.Segments()[:len(whole.Segments())-1] {
+				if g := stepped.Segments()[i]; g != s {
+					t.Fatalf("segment %d: stepped %+v, one call %+v", i, g, s)
+				}
+			}
+		})
+	}
+}
+
+// A call that moves segments other than at the end drops the pass under way and its
+// unfinished run; the next step starts a new pass.
+func TestCleanPassDroppedByTruncation(t *testing.T) {
+	fsys := newMemFS()
+	cfg := LogConfig{SegmentBytesMax: 2048, IndexIntervalBytes: 256}
+	l := mustOpen(t, fsys, "t-0", cfg)
+	written := writeKeys(t, l, 20, 30, 3)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for l.pass == nil || l.pass.run == nil {
+		if rep, err := l.CleanStep(l.EndOffset(), testPolicy, 200); err != nil || !rep.More {
+			t.Fatalf("step: %+v %v", rep, err)
+		}
+	}
+	cleaning := l.pass.run.name
+	written = written[:len(written)-3] // the last batch
+	if err := l.TruncateTo(written[len(written)-1].Offset + 1); err != nil {
+		t.Fatal(err)
+	}
+	if l.pass != nil {
+		t.Fatal("truncation left the pass under way")
+	}
+	if _, err := fsys.Stat(cleaning); err == nil {
+		t.Fatalf("%s outlived the pass", cleaning)
+	}
+	for {
+		rep, err := l.CleanStep(l.EndOffset(), testPolicy, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.More {
+			break
+		}
+	}
+	checkCompacted(t, readKeyed(t, l), written, false)
+}

@@ -265,6 +265,7 @@ func (l *Log) CheckDamage(offset int64) ([]Fence, error) {
 	if i < 0 || offset >= l.segments[i].next {
 		return nil, nil
 	}
+	l.dropPass()
 	found, err := l.checkSegments(i)
 	if err != nil {
 		return nil, l.fail(fmt.Errorf("check damage at %d: %w", offset, err))

@@ -257,6 +257,13 @@
 // OpenLog removes *.cleaning files and finishes every swap it finds by redoing 3 and 4
 // (its index files are left for recovery to rebuild). Renames are atomic (see FS).
 //
+// A pass may run in steps (CleanStep), each reading and writing about a budget of
+// bytes, so that a node's other disk work waits at most one step behind the cleaner
+// (the node paces the steps: log.cleaner.io.max.bytes.per.second). Between steps the
+// pass's offset map and position are held in memory, and a run being written stays a
+// .cleaning file; a crash loses the pass, and the next one starts over. A call that
+// moves segments other than at the log's end drops the pass and its .cleaning file.
+//
 // cleaner-passes records where each pass ended and when it ran, the clock of the node
 // in ms: the offsets below the last end are clean, and a tombstone may go
 // delete.retention.ms after the pass that first cleaned it. A pass that removed the

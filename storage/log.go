@@ -106,8 +106,9 @@ type SegmentInfo struct {
 	// IndexBytes is the size of its larger index (offset or time index).
 	IndexBytes int
 	// MaxTimestamp is the largest batch max timestamp in the segment, or -1 when no
-	// batch carries a non-negative one.
-	MaxTimestamp int64
+	// batch carries a non-negative one; RollTimestamp the first batch's, from which the
+	// segment's age counts (segment.ms).
+	MaxTimestamp, RollTimestamp int64
 }
 
 // Log is one partition's log: a directory of segments plus checkpoints (formats and
@@ -148,6 +149,8 @@ type Log struct {
 	// kept between passes.
 	passes    compact.Passes
 	offsetMap *compact.OffsetMap
+	// pass is the compaction pass under way between CleanSteps, nil when none is.
+	pass *cleanPass
 
 	failure  error // set by the first failed mutation; sticky
 	closed   bool
@@ -177,7 +180,7 @@ func (l *Log) Recovery() RecoveryReport { return l.recovery }
 func (l *Log) Segments() []SegmentInfo {
 	infos := make([]SegmentInfo, len(l.segments))
 	for i, s := range l.segments {
-		infos[i] = SegmentInfo{BaseOffset: s.base, NextOffset: s.next, SizeBytes: s.sizeBytes, MaxTimestamp: s.maxTimestamp,
+		infos[i] = SegmentInfo{BaseOffset: s.base, NextOffset: s.next, SizeBytes: s.sizeBytes, MaxTimestamp: s.maxTimestamp, RollTimestamp: s.rollTimestamp,
 			LastBatchBase: s.lastBatchBase, IndexBytes: max(len(s.index.buf), len(s.timeIndex.buf))}
 	}
 	return infos
@@ -473,6 +476,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.dropPass()
 	var err error
 	if l.failure == nil {
 		// Unsynced, like the data they index: they only spare the next recovery a rewrite.

@@ -38,7 +38,7 @@ func TestOpenCreatesEmptyLog(t *testing.T) {
 	if l.StartOffset() != 0 || l.EndOffset() != 0 || l.RecoveryPoint() != 0 {
 		t.Fatalf("new log spans [%d, %d) rp %d", l.StartOffset(), l.EndOffset(), l.RecoveryPoint())
 	}
-	if segs := l.Segments(); len(segs) != 1 || segs[0] != (SegmentInfo{MaxTimestamp: -1}) {
+	if segs := l.Segments(); len(segs) != 1 || segs[0] != (SegmentInfo{MaxTimestamp: -1, RollTimestamp: -1}) {
 		t.Fatalf("segments %+v", segs)
 	}
 	want := []string{
@@ -522,7 +522,7 @@ func TestDeleteBelow(t *testing.T) {
 	if err := l.DeleteBelow(30); err != nil {
 		t.Fatal(err)
 	}
-	if got := l.Segments(); len(got) != 1 || got[0] != (SegmentInfo{BaseOffset: 30, NextOffset: 30, MaxTimestamp: -1}) {
+	if got := l.Segments(); len(got) != 1 || got[0] != (SegmentInfo{BaseOffset: 30, NextOffset: 30, MaxTimestamp: -1, RollTimestamp: -1}) {
 		t.Fatalf("after deleting everything: %+v", got)
 	}
 	if err := l.Close(); err != nil {

@@ -31,6 +31,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	if offset < l.startOffset {
 		return fmt.Errorf("%w: truncate to %d, log spans [%d, %d]", ErrOffsetOutOfRange, offset, l.startOffset, l.EndOffset())
 	}
+	l.dropPass()
 	before := slices.Clone(l.fences)
 	var err error
 	if f, ok := l.fenceContaining(offset); ok {
@@ -186,6 +187,7 @@ func (l *Log) DeleteBelow(offset int64) error {
 	if offset > l.EndOffset() {
 		return fmt.Errorf("%w: delete below %d, log spans [%d, %d]", ErrOffsetOutOfRange, offset, l.startOffset, l.EndOffset())
 	}
+	l.dropPass()
 	if err := l.deleteBelow(offset); err != nil {
 		return l.fail(fmt.Errorf("delete below %d: %w", offset, err))
 	}
@@ -226,6 +228,7 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	if offset < 0 {
 		return fmt.Errorf("%w: start at negative offset %d", ErrOffsetOutOfRange, offset)
 	}
+	l.dropPass()
 	if err := l.resetTo(offset); err != nil {
 		return l.fail(fmt.Errorf("truncate fully and start at %d: %w", offset, err))
 	}

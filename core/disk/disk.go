@@ -104,12 +104,16 @@ const (
 	// range fenced as FenceLost (a follower copying a range its leader declared lost).
 	// Durable when done.
 	Skip
-	// Clean runs a compaction pass (package compact, policy Compaction) over the closed,
-	// durable segments of Log that end at or below MaxOffset. Done.Offset is the offset
-	// below which the log is clean afterwards, or -1 when the pass could not run because
-	// the cleaner's offset map cannot hold one segment's keys. Damage met while reading
-	// fails the op with Done.Corrupt, Done.Offset the damaged batch; what the pass swapped
-	// in before stays, whole. Durable when done.
+	// Clean carries the compaction pass (package compact, policy Compaction) of Log
+	// forward by about MaxBytes of reading and writing (0: to its end), starting one over
+	// the closed, durable segments that end at or below MaxOffset when none is under way.
+	// Done.More says the pass has work left, which the next Clean continues (the log may
+	// have dropped it meanwhile: the next Clean then starts anew); Done.Bytes is what the
+	// step read and wrote. When the pass ends, Done.Offset is the offset below which the
+	// log is clean, or -1 when the pass could not run because the cleaner's offset map
+	// cannot hold one segment's keys. Damage met while reading fails the op with
+	// Done.Corrupt, Done.Offset the damaged batch; what the pass swapped in before stays,
+	// whole. Durable when done.
 	Clean
 	// SetSegments makes Log roll its segments by Segments (a topic's segment.bytes and
 	// segment.ms); zero fields take the node's settings back. Nothing is written.
@@ -208,7 +212,7 @@ type Op struct {
 	Log       LogID
 	Offset    int64
 	MaxOffset int64 // Read: exclusive upper bound (usually the high watermark)
-	MaxBytes  int32 // Read
+	MaxBytes  int32 // Read; Clean: the step's budget
 	Data      []byte
 	Name      string
 	Epochs    []EpochEntry
@@ -270,6 +274,9 @@ type Done struct {
 	// Fences holds, for a Read or FindTime that met a fenced offset, that fence (Err is
 	// set), and for CheckDamage the fences it added.
 	Fences []Fence
+	// More and Bytes: for Clean, what the op's doc says.
+	More  bool
+	Bytes int64
 }
 
 // Queue numbers and collects the Ops of one node. Every component of a node emits into

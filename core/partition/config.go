@@ -59,6 +59,13 @@ type Config struct {
 	// CleanerBackoff is log.cleaner.backoff.ms: how often a compacted log is looked at
 	// for a cleaning pass.
 	CleanerBackoff time.Duration
+	// CleanerStepBytes bounds what one step of a compaction pass reads and writes
+	// (log.cleaner.io.buffer.size; 0: a pass in one step), so that a pass over a large log
+	// never holds up the node's other disk work for long.
+	CleanerStepBytes int32
+	// CleanerThrottle paces the cleaning steps of all the node's logs
+	// (log.cleaner.io.max.bytes.per.second); nil: no limit.
+	CleanerThrottle *compact.Throttle
 	// SnapshotInterval is how often the producer state is snapshotted.
 	SnapshotInterval time.Duration
 	// AsyncSyncInterval is how often a log is synced in FlushAsync mode, where nothing

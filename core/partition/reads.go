@@ -297,17 +297,33 @@ func (r *Replica) wallMs(now int64) int64 {
 	return now / int64(time.Millisecond)
 }
 
-// maybeClean asks for a compaction pass of a compacted log. Every replica cleans its own
+// maybeClean starts a compaction pass of a compacted log. Every replica cleans its own
 // log, below its high watermark: what a follower has above it may still be truncated.
 func (r *Replica) maybeClean(now int64) {
-	if !r.st.Compact || r.loading != nil || r.cleaning || r.hw <= r.startOffset {
+	if !r.st.Compact || r.loading != nil || r.cleaning || r.cleanMore || r.hw <= r.startOffset {
+		return
+	}
+	r.maybeSnapshot() // the producers of the batches a pass empties stay known: see startMoved
+	r.cleanMore = true
+	r.stepClean(now)
+}
+
+// stepClean carries the pass forward by one step (partition.Config.CleanerStepBytes)
+// once the node's cleaner throttle lets it.
+func (r *Replica) stepClean(now int64) {
+	if r.loading != nil {
+		// Reloading: the step waits for the next pass (a pass left under way in the log
+		// is continued or dropped there, never corrupted).
+		r.cleanMore = false
+		return
+	}
+	if r.cleaning || now < r.cfg.CleanerThrottle.Ready() && !r.on(plant.CleanerThrottleIgnored) {
 		return
 	}
 	r.cleaning = true
-	r.maybeSnapshot() // the producers of the batches a pass empties stay known: see startMoved
 	p := r.st.Compaction
 	p.NowMs = r.wallMs(now)
-	r.emit(disk.Op{Kind: disk.Clean, MaxOffset: r.hw, Compaction: p}, pendingOp{purpose: opClean})
+	r.emit(disk.Op{Kind: disk.Clean, MaxOffset: r.hw, MaxBytes: r.cfg.CleanerStepBytes, Compaction: p}, pendingOp{purpose: opClean})
 }
 
 // maybeRetain applies retention on the leader, never at or above the high watermark.

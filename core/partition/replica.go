@@ -82,7 +82,8 @@ type Replica struct {
 	nextRetention int64
 	retaining     bool
 	nextClean     int64
-	cleaning      bool
+	cleaning      bool               // a Clean op is in flight
+	cleanMore     bool               // a pass is under way: its next step waits for the cleaner throttle
 	segments      disk.SegmentLimits // the limits the log was last told
 	coder         record.Coder       // recompresses batches (compression.type)
 	cleanedTo     int64              // the log is compacted below this offset (as far as known)
@@ -391,8 +392,9 @@ func (r *Replica) Done(now int64, d disk.Done) {
 	}
 	defer r.flush()
 	if d.Err != nil && p.kind == disk.Clean && d.Corrupt {
-		// The pass changed nothing; the damage is checked as after a failed read.
-		r.cleaning = false
+		// The pass ended; the damage is checked as after a failed read.
+		r.cleaning, r.cleanMore = false, false
+		r.cfg.CleanerThrottle.Spent(now, d.Bytes)
 		r.checkDamage(d.Offset)
 		return
 	}
@@ -440,6 +442,11 @@ func (r *Replica) complete(now int64, p pendingOp, d disk.Done) {
 		}
 	case disk.Clean:
 		r.cleaning = false
+		r.cfg.CleanerThrottle.Spent(now, d.Bytes)
+		if r.cleanMore = d.More; d.More {
+			r.stepClean(now)
+			break
+		}
 		if d.Offset < 0 {
 			r.note("cleaner-map-too-small", "log.cleaner.dedupe.buffer.size cannot hold the keys of one segment: the log stays uncompacted")
 		} else if d.Offset > r.cleanedTo {
@@ -580,6 +587,9 @@ func (r *Replica) Tick(now int64) {
 		r.nextClean = now + int64(r.cfg.CleanerBackoff)
 		r.maybeClean(now)
 	}
+	if r.cleanMore {
+		r.stepClean(now)
+	}
 	if r.cfg.FlushAsync && now >= r.nextAsyncSync {
 		r.nextAsyncSync = now + int64(r.cfg.AsyncSyncInterval)
 		if r.leo > r.syncedCover {
@@ -609,6 +619,11 @@ func (r *Replica) nextDeadline() int64 {
 		return NoDeadline
 	}
 	d := min(r.nextSnapshot, r.nextRetention, r.nextClean)
+	if r.cleanMore && !r.cleaning {
+		// The throttle is shared: another log's step may push it later, which only
+		// makes this an early wake-up.
+		d = min(d, r.cfg.CleanerThrottle.Ready())
+	}
 	if r.cfg.FlushAsync {
 		d = min(d, r.nextAsyncSync)
 	}

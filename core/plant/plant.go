@@ -125,6 +125,12 @@ const (
 	// SegmentIndexBytesIgnored: a log rolls no segment for its indexes' size, whatever
 	// segment.index.bytes says.
 	SegmentIndexBytesIgnored
+	// CleanerThrottleIgnored: cleaning steps start as soon as the one before ends,
+	// whatever log.cleaner.io.max.bytes.per.second allows.
+	CleanerThrottleIgnored
+	// SegmentJitterIgnored: a topic's logs roll by segment.ms without the jitter that
+	// segment.jitter.ms takes off it.
+	SegmentJitterIgnored
 	numNames
 )
 
@@ -165,6 +171,8 @@ var names = [numNames]string{
 	CompactionLagIgnored:            "compaction-lag-ignored",
 	TimestampBoundsIgnored:          "timestamp-bounds-ignored",
 	SegmentIndexBytesIgnored:        "segment-index-bytes-ignored",
+	CleanerThrottleIgnored:          "cleaner-throttle-ignored",
+	SegmentJitterIgnored:            "segment-jitter-ignored",
 }
 
 func (n Name) String() string {

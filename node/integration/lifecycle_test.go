@@ -104,7 +104,8 @@ func TestCompactedTopicsAndOffsetsTopicKeepTheirRecords(t *testing.T) {
 // tombstone, compacts down to the latest value of each live key, each at the offset it
 // was written at; the tombstones go once delete.retention.ms has passed. franz-go and
 // kcat read the compacted log (and the empty batches left where whole batches went).
-// A record without a key is refused with INVALID_RECORD.
+// A record without a key is refused with INVALID_RECORD. The cleaner works in steps of
+// 4 KiB at 4 MiB/s.
 func TestCompactionKeepsTheLatestValueOfEachKey(t *testing.T) {
 	c := newClusterWith(t, 1, clusterOpts{settings: map[string]string{
 		"default.replication.factor": "1",
@@ -112,6 +113,9 @@ func TestCompactionKeepsTheLatestValueOfEachKey(t *testing.T) {
 		"log.segment.bytes":          "16384",
 		"log.roll.ms":                "300",
 		"log.cleaner.backoff.ms":     "100",
+		// Passes in many small steps, throttled: the other disk work runs between them.
+		"log.cleaner.io.buffer.size":          "4096",
+		"log.cleaner.io.max.bytes.per.second": "4194304",
 	}})
 	cl := c.client(kgo.ProducerLinger(0))
 	c.waitBrokers(cl, 1)
@@ -182,6 +186,10 @@ func TestCompactionKeepsTheLatestValueOfEachKey(t *testing.T) {
 	err := cl.ProduceSync(ctx, &kgo.Record{Topic: "keyed", Value: []byte("no key")}).FirstErr()
 	if !errors.Is(err, kerr.InvalidRecord) {
 		t.Fatalf("a record without a key: %v, want INVALID_RECORD", err)
+	}
+	m := scrape(c.procs[0].metricsAddr)
+	if steps, bytes := m["seedlog_log_cleaner_steps_total"], m["seedlog_log_cleaner_io_bytes_total"]; steps < 2 || bytes/steps > 2*(16<<10) {
+		t.Fatalf("the cleaner ran %v steps of %v bytes in all: want passes in steps of about 4 KiB", steps, bytes)
 	}
 }
 
