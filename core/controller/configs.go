@@ -36,7 +36,7 @@ func (c *Controller) topicConfigOverrides(cfgs []kmsg.CreateTopicsRequestTopicCo
 		def, known := metadata.TopicConfigDef(cf.Name)
 		switch {
 		case !known:
-			return nil, fail(errInvalidConfig, fmt.Sprintf("unknown topic config %q", cf.Name))
+			return nil, fail(errInvalidConfig, metadata.UnknownTopicConfig(cf.Name))
 		case cf.Value == nil:
 			return nil, fail(errInvalidConfig, fmt.Sprintf("config %q has a null value", cf.Name))
 		}
@@ -211,7 +211,7 @@ func (c *Controller) applyConfigOps(current map[string]string, ops []configOp, l
 		seen[op.key] = true
 		def, known := lookup(op.key)
 		if !known {
-			return nil, fail(errInvalidConfig, fmt.Sprintf("unknown config %q", op.key))
+			return nil, fail(errInvalidConfig, metadata.UnknownTopicConfig(op.key))
 		}
 		if out := c.applyConfigOp(next, def, op); out.failed() {
 			return nil, out

@@ -100,6 +100,37 @@ var topicConfigDefs = []ConfigDef{
 // TopicConfigDefs returns a copy of the topic config table, sorted by Name.
 func TopicConfigDefs() []ConfigDef { return slices.Clone(topicConfigDefs) }
 
+// refusedTopicConfigs are Kafka topic configs seedlog refuses (INVALID_CONFIG) rather
+// than accept and ignore, each with why.
+var refusedTopicConfigs = map[string]string{
+	"file.delete.delay.ms": "seedlog removes a segment's files as soon as they leave the log: every read goes " +
+		"through the broker's disk executor, so no reader can still hold a deleted segment open",
+	"flush.messages":                          "use flush.mode: sync (the default) fsyncs before every acknowledgement",
+	"flush.ms":                                "use flush.mode: sync (the default) fsyncs before every acknowledgement",
+	"index.interval.bytes":                    "the index interval is the broker's log.index.interval.bytes",
+	"preallocate":                             "segments are not preallocated",
+	"message.format.version":                  "seedlog writes record batches of format v2 only",
+	"message.downconversion.enable":           "seedlog serves record batches of format v2 only, never down-converted",
+	"message.timestamp.difference.max.ms":     "use message.timestamp.before.max.ms and message.timestamp.after.max.ms (KIP-937)",
+	"leader.replication.throttled.replicas":   "replication throttles are not supported",
+	"follower.replication.throttled.replicas": "replication throttles are not supported",
+	"remote.storage.enable":                   "tiered storage is not supported",
+	"local.retention.ms":                      "tiered storage is not supported",
+	"local.retention.bytes":                   "tiered storage is not supported",
+	"compression.gzip.level":                  "compression levels are not supported: batches recompressed by compression.type use each codec's default",
+	"compression.lz4.level":                   "compression levels are not supported: batches recompressed by compression.type use each codec's default",
+	"compression.zstd.level":                  "compression levels are not supported: batches recompressed by compression.type use each codec's default",
+}
+
+// UnknownTopicConfig is the error text for a config key seedlog does not know: for a
+// Kafka topic key it refuses, the reason.
+func UnknownTopicConfig(name string) string {
+	if why, ok := refusedTopicConfigs[name]; ok {
+		return fmt.Sprintf("topic config %q is not supported: %s", name, why)
+	}
+	return fmt.Sprintf("unknown config %q", name)
+}
+
 // TopicConfigDef looks up a topic-level key.
 func TopicConfigDef(name string) (ConfigDef, bool) {
 	for _, d := range topicConfigDefs {
