@@ -120,6 +120,14 @@ type GroupSpec struct {
 	// broker registered gets an offsets topic with three replicas, whose coordinators
 	// can fail over.
 	StartDelay time.Duration
+	// Idle members join and heartbeat, and do nothing else: they fetch nothing, commit
+	// nothing and do not watch for new partitions. Their group keeps whatever was
+	// committed for it before they joined for as long as they stay (KIP-211).
+	Idle bool
+	// SessionTimeout and HeartbeatInterval are the members' session.timeout.ms and
+	// heartbeat.interval.ms (0: 6 s and 2 s). Longer ones let a member stay in a group
+	// for days of virtual time at little cost.
+	SessionTimeout, HeartbeatInterval time.Duration
 }
 
 // drawData draws the data workload of a seed. Brokers bounds replication factors.
@@ -250,7 +258,14 @@ func (d *DataConfig) String() string {
 		if g.Static {
 			static = "static"
 		}
-		fmt.Fprintf(&b, "  group %s: %d %s members, %s assignor, leave %s per poll, topics %v\n", g.Name, g.Members, static, g.Assignor, ppm(g.LeavePPM), g.Topics)
+		fmt.Fprintf(&b, "  group %s: %d %s members, %s assignor, leave %s per poll, topics %v", g.Name, g.Members, static, g.Assignor, ppm(g.LeavePPM), g.Topics)
+		if g.Idle {
+			b.WriteString(", idle (heartbeats only)")
+		}
+		if g.SessionTimeout > 0 || g.HeartbeatInterval > 0 {
+			fmt.Fprintf(&b, ", session %v, heartbeat every %v", g.sessionTimeout(), g.heartbeatInterval())
+		}
+		b.WriteString("\n")
 	}
 	if d.GrowInterval > 0 {
 		fmt.Fprintf(&b, "  partitions grow every ~%v up to %d\n", d.GrowInterval, d.PartitionsMax)

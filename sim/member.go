@@ -35,7 +35,8 @@ import (
 // member rejoins, as franz-go's do. The coordinator must refuse it once the group moved
 // on; a coordinator that accepted it would be caught (stale-commit check).
 
-// Group timing. Kafka's coordinator refuses sessions below 6 s (group.min.session.timeout.ms).
+// Group timing, where GroupSpec sets none. Kafka's coordinator refuses sessions below
+// 6 s (group.min.session.timeout.ms).
 const (
 	memberSessionTimeout   = 6 * time.Second
 	memberRebalanceTimeout = 10 * time.Second
@@ -45,6 +46,22 @@ const (
 	// joinGroupSkipAssignmentVersion is the first JoinGroup version with SkipAssignment.
 	joinGroupSkipAssignmentVersion = 9
 )
+
+// sessionTimeout is the members' session.timeout.ms.
+func (g GroupSpec) sessionTimeout() time.Duration {
+	if g.SessionTimeout > 0 {
+		return g.SessionTimeout
+	}
+	return memberSessionTimeout
+}
+
+// heartbeatInterval is the members' heartbeat.interval.ms.
+func (g GroupSpec) heartbeatInterval() time.Duration {
+	if g.HeartbeatInterval > 0 {
+		return g.HeartbeatInterval
+	}
+	return memberHeartbeat
+}
 
 type memberState uint8
 
@@ -253,7 +270,7 @@ func (m *member) sendJoin(round uint64) {
 	w := c.w
 	req := kmsg.NewPtrJoinGroupRequest()
 	req.Group = m.g.spec.Name
-	req.SessionTimeoutMillis = int32(memberSessionTimeout / time.Millisecond)
+	req.SessionTimeoutMillis = int32(m.g.spec.sessionTimeout() / time.Millisecond)
 	req.RebalanceTimeoutMillis = int32(memberRebalanceTimeout / time.Millisecond)
 	req.MemberID = m.memberID
 	req.InstanceID = m.instancePtr()
@@ -444,7 +461,10 @@ func (m *member) synced(round uint64, r *kmsg.SyncGroupResponse) {
 	w.cov.Inc("group:generations-joined")
 	m.g.synced(m, op)
 	m.pos = map[TopicPartition]int64{}
-	m.c.later(memberHeartbeat, func() { m.heartbeat(round) })
+	m.c.later(m.g.spec.heartbeatInterval(), func() { m.heartbeat(round) })
+	if m.g.spec.Idle {
+		return // it heartbeats, and does nothing else
+	}
 	if m.leading {
 		if m.skipped && !slices.Equal(m.expected, tps) {
 			w.cov.Inc("group:leader-rejoin-stale-assignment")
@@ -512,7 +532,7 @@ func (m *member) heartbeat(round uint64) {
 		if !m.active(round) {
 			return
 		}
-		next := func() { c.later(memberHeartbeat, func() { m.heartbeat(round) }) }
+		next := func() { c.later(m.g.spec.heartbeatInterval(), func() { m.heartbeat(round) }) }
 		if err != nil {
 			m.lost(round, next)
 			return
@@ -988,9 +1008,12 @@ func addSpan(spans []span, r span) []span {
 }
 
 // caughtUp reports whether the group processed every partition of its topics up to the
-// final read's high watermark.
+// final read's high watermark. An idle group processes nothing and waits for nothing.
 func (g *groupRun) caughtUp() bool {
 	d := g.w.data
+	if g.spec.Idle {
+		return true
+	}
 	for _, tp := range d.finalPartitions() {
 		if !slices.Contains(g.spec.Topics, tp.Topic) {
 			continue

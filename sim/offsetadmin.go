@@ -175,8 +175,9 @@ func (a *offsetAdmin) locate(group string, then func(node int32)) {
 // lost forgets group's coordinator after an answer that says it moved or may have.
 func (a *offsetAdmin) lost(group string) { delete(a.coord, group) }
 
-// commit commits offset for tp in group, outside any generation.
-func (a *offsetAdmin) commit(node int32, group string, tp TopicPartition, offset int64, done func()) {
+// commit commits offset for tp in group, outside any generation; it returns the
+// operation, which done follows.
+func (a *offsetAdmin) commit(node int32, group string, tp TopicPartition, offset int64, done func()) *Op {
 	c := a.c
 	w := c.w
 	op := &Op{Kind: OpCommit, Group: group, Generation: -1, Offsets: []PartitionOffset{{tp, offset}}, Producer: -1}
@@ -215,6 +216,7 @@ func (a *offsetAdmin) commit(node int32, group string, tp TopicPartition, offset
 			w.complete(op, Indeterminate)
 		}
 	})
+	return op
 }
 
 // offsetDeleteNoEffect are the group-level OffsetDelete answers that say nothing was
@@ -294,9 +296,13 @@ func (a *offsetAdmin) delete(node int32, group, topic string, partition int32, d
 
 // fetch reads group's offsets of every data partition the administrator knows.
 func (a *offsetAdmin) fetch(node int32, group string, done func()) {
+	a.fetchOf(node, group, a.c.knownPartitions(a.c.w.dataTopicNames()), done)
+}
+
+// fetchOf reads group's offsets of tps; it returns the operation, which done follows.
+func (a *offsetAdmin) fetchOf(node int32, group string, tps []TopicPartition, done func()) *Op {
 	c := a.c
 	w := c.w
-	tps := c.knownPartitions(w.dataTopicNames())
 	op := &Op{Kind: OpOffsetFetch, Group: group, Producer: -1}
 	w.invoke(c, op)
 	op.Node = node
@@ -328,4 +334,5 @@ func (a *offsetAdmin) fetch(node int32, group string, done func()) {
 		w.cov.Inc("offsets:admin-fetch")
 		w.complete(op, OK)
 	})
+	return op
 }
