@@ -633,10 +633,19 @@ func (w *runWriter) finish(end int64) error {
 }
 
 // filter appends to dst what the pass keeps of one batch: all of it, some of its records
-// in a rebuilt batch, the batch emptied (the last of its producer), or nothing.
+// in a rebuilt batch, the batch emptied (the last of its producer), or nothing. A batch
+// an earlier pass left without records goes unless it is still its producer's last:
+// the empty batch the run writer puts over the offsets of what goes covers it too, so
+// that passes over a log whose keys are few leave one empty batch per run and leader
+// epoch, not one more at every pass.
 func (c *cleaner) filter(h record.Header, batch, dst []byte) ([]byte, error) {
-	if h.IsControl() || h.RecordCount == 0 {
+	switch {
+	case h.IsControl():
 		return append(dst, batch...), nil
+	case h.RecordCount == 0 && h.ProducerID >= 0 && c.producers[h.ProducerID] == h.BaseOffset:
+		return append(dst, batch...), nil
+	case h.RecordCount == 0:
+		return dst, nil
 	}
 	it, err := c.coder.NewIter(batch, recordsBytesMax)
 	if err != nil {

@@ -507,3 +507,46 @@ func TestCleanPassDroppedByTruncation(t *testing.T) {
 	}
 	checkCompacted(t, readKeyed(t, l), written, false)
 }
+
+// Passes over a log of a few keys, overwritten between passes by two producers, keep
+// it small: the empty batches earlier passes left (over dropped batches, or a
+// producer's last batch that is no longer its last) merge into the next pass's, so the
+// log does not grow by one empty batch per segment and pass.
+func TestCleanPassesDoNotPileUpEmptyBatches(t *testing.T) {
+	cfg := LogConfig{SegmentBytesMax: 600, IndexIntervalBytes: 128}
+	l := mustOpen(t, newMemFS(), "t-0", cfg)
+	var written []keyed
+	batches := func() int {
+		n := 0
+		for next := l.StartOffset(); next < l.EndOffset(); {
+			b, err := l.Read(next, l.EndOffset(), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, batch := range splitBatches(t, b) {
+				h, _ := record.ParseHeader(batch)
+				next = h.NextOffset()
+				n++
+			}
+		}
+		return n
+	}
+	var counts []int
+	for pass := range 40 {
+		for k := range 3 {
+			pid := int64(k % 2)
+			written = append(written, appendKeyed(t, l, record.CodecNone, pid, int64(pass), keyed{Key: fmt.Sprint("k", k), Value: fmt.Sprint(pass)})...)
+		}
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Clean(l.EndOffset(), testPolicy); err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, batches())
+	}
+	checkCompacted(t, readKeyed(t, l), written, false)
+	if last, mid := counts[len(counts)-1], counts[len(counts)/2]; last > mid+2 {
+		t.Fatalf("the log kept %d batches after %d passes, %d after %d: empty batches pile up (%v)", last, len(counts), mid, len(counts)/2, counts)
+	}
+}
