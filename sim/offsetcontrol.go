@@ -21,16 +21,8 @@ import (
 // returns the last operation (nil if none could start). A group with members refuses
 // such commits.
 func (w *World) CommitOffset(group string, tp TopicPartition, offset int64, limit time.Duration) (*Op, *Failure) {
-	a := w.handAdmin()
-	return w.retryOp(limit, func(done func(*Op)) {
-		a.locate(group, func(node int32) {
-			if node < 0 {
-				done(nil)
-				return
-			}
-			var op *Op
-			op = a.commit(node, group, tp, offset, func() { done(op) })
-		})
+	return w.atCoordinator(group, limit, func(a *offsetAdmin, node int32, done func()) *Op {
+		return a.commit(node, group, tp, offset, done)
 	})
 }
 
@@ -38,6 +30,14 @@ func (w *World) CommitOffset(group string, tp TopicPartition, offset int64, limi
 // one), trying again after each failure until a read succeeds or limit passed. It
 // returns the last read (nil if none could start).
 func (w *World) FetchOffsets(group string, tps []TopicPartition, limit time.Duration) (*Op, *Failure) {
+	return w.atCoordinator(group, limit, func(a *offsetAdmin, node int32, done func()) *Op {
+		return a.fetchOf(node, group, tps, done)
+	})
+}
+
+// atCoordinator sends an operation to group's coordinator, found anew for every try,
+// until retryOp is content or limit passed.
+func (w *World) atCoordinator(group string, limit time.Duration, send func(a *offsetAdmin, node int32, done func()) *Op) (*Op, *Failure) {
 	a := w.handAdmin()
 	return w.retryOp(limit, func(done func(*Op)) {
 		a.locate(group, func(node int32) {
@@ -46,7 +46,7 @@ func (w *World) FetchOffsets(group string, tps []TopicPartition, limit time.Dura
 				return
 			}
 			var op *Op
-			op = a.fetchOf(node, group, tps, func() { done(op) })
+			op = send(a, node, func() { done(op) })
 		})
 	})
 }

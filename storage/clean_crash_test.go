@@ -101,20 +101,25 @@ func (f budgetFile) Truncate(size int64) error {
 	return f.File.Truncate(size)
 }
 
+// keyedLog writes rounds of keyed overwrites into a log on a fresh simulated disk, synced
+// and closed, and returns the disk and what was written.
+func keyedLog(t *testing.T, cfg storage.LogConfig, seed uint64) (*disksim.FS, []storage.Keyed) {
+	t.Helper()
+	fsys := disksim.New(rand.New(rand.NewPCG(seed, seed)), disksim.Config{})
+	l := openLog(t, fsys, cfg)
+	written := storage.WriteKeys(t, l, 8, 12, 3)
+	if err := errors.Join(l.Sync(), l.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return fsys, written
+}
+
 // TestCleanCrashAtEveryStep stops a pass after each of its disk changes in turn,
 // crashes, and checks that recovery leaves either the old segments or the new ones:
 // every key's latest record at its offset, every record read one written there.
 func TestCleanCrashAtEveryStep(t *testing.T) {
 	cfg := storage.LogConfig{SegmentBytesMax: 1024, IndexIntervalBytes: 128}
-	base := disksim.New(rand.New(rand.NewPCG(1, 1)), disksim.Config{})
-	l := openLog(t, base, cfg)
-	written := storage.WriteKeys(t, l, 8, 12, 3)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	base, written := keyedLog(t, cfg, 1)
 	finished, swapsFinished := false, 0
 	for budget := 0; !finished; budget++ {
 		for seed := range uint64(3) {
@@ -157,15 +162,7 @@ func TestCleanCrashAtEveryStep(t *testing.T) {
 // and what was swapped in before stays whole.
 func TestCleanCrashBetweenSteps(t *testing.T) {
 	cfg := storage.LogConfig{SegmentBytesMax: 1024, IndexIntervalBytes: 128}
-	base := disksim.New(rand.New(rand.NewPCG(3, 3)), disksim.Config{})
-	l := openLog(t, base, cfg)
-	written := storage.WriteKeys(t, l, 8, 12, 3)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	base, written := keyedLog(t, cfg, 3)
 	const stepBytes = 300
 	for steps := 1; ; steps++ {
 		fsys := base.Clone()

@@ -35,6 +35,9 @@ func NextOffsetAfter(tb fatalfer, b []byte) int64 {
 	return nextOffsetAfter(tb, b)
 }
 
+// Keyed is a record of a compacted log in the tests.
+type Keyed = keyed
+
 // Compaction helpers (clean_test.go) for the crash test on disksim.
 var (
 	WriteKeys      = writeKeys
