@@ -62,6 +62,7 @@ func (o *clientOptions) client(extra ...kgo.Opt) (*kgo.Client, error) {
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("seedlog-cli"),
 		kgo.RetryTimeout(o.timeout),
+		kgo.RecordDeliveryTimeout(o.timeout),
 	}, extra...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -75,13 +76,41 @@ func (o *clientOptions) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), o.timeout)
 }
 
+// refused prints the cluster's refusal (or a failed check) in one line and returns
+// exitFailed.
+func refused(format string, args ...any) int {
+	fmt.Fprintf(os.Stderr, "seedlog: "+format+"\n", args...)
+	return exitFailed
+}
+
+// unreachable reports whether err says no broker could be reached (or none answered).
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) || strings.Contains(err.Error(), "unable to dial")
+}
+
+// retrying calls fn again while it fails with an error Kafka calls retriable (a
+// coordinator still loading, a leader moving) and ctx has time left.
+func retrying(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil || !kerr.IsRetriable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 // requestError explains a failed request in one line with what to do.
 func requestError(what string, err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Sprintf("%s: no answer in time; is the cluster up (seedlog dev, or -b host:port)?", what)
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || strings.Contains(err.Error(), "unable to dial") {
+	if unreachable(err) {
 		return fmt.Sprintf("%s: %v; is the cluster up (seedlog dev, or -b host:port)?", what, err)
 	}
 	return fmt.Sprintf("%s: %v", what, err)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -45,6 +47,9 @@ func consumeCommand(args []string) int {
 		return problem("%v", err)
 	}
 	defer cl.Close()
+	if code := checkTopicExists(&o, cl, "consume", pos[0]); code != exitOK {
+		return code
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	out := bufio.NewWriter(os.Stdout)
@@ -112,4 +117,24 @@ func (c *consumer) print(r *kgo.Record) {
 	}
 	c.out.Write(r.Value)
 	c.out.WriteByte('\n')
+}
+
+// checkTopicExists refuses a topic the cluster does not have, instead of waiting for it
+// in silence (a consumer would wait for it to be created).
+func checkTopicExists(o *clientOptions, cl *kgo.Client, what, topic string) int {
+	ctx, cancel := o.ctx()
+	defer cancel()
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if td, listed := topics[topic]; err == nil && !listed {
+		err = kerr.UnknownTopicOrPartition
+	} else if err == nil {
+		err = td.Err
+	}
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return refused("%s: topic %s does not exist; seedlog topic list shows the topics, seedlog topic create %s makes it", what, topic, topic)
+	case err != nil:
+		return problem("%s", requestError(what+" "+topic, err))
+	}
+	return exitOK
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/node"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Dev cluster layout: broker i (from 1) listens for clients on port+i-1 and for peers on
@@ -100,18 +102,6 @@ func runDev(o devOptions) int {
 		addrs = append(addrs, n.ClientAddr())
 	}
 	bootstrap := strings.Join(addrs, ",")
-	removeBootstrap := writeDevBootstrap(bootstrap)
-	defer removeBootstrap()
-	fmt.Printf("seedlog dev: %d brokers, data in %s\n", len(nodes), dataDir)
-	fmt.Printf("bootstrap: %s\n", bootstrap)
-	if o.metrics {
-		var ms []string
-		for _, n := range nodes {
-			ms = append(ms, "http://"+n.MetricsAddr()+"/metrics")
-		}
-		fmt.Printf("metrics: %s\n", strings.Join(ms, " "))
-	}
-	fmt.Printf("try: seedlog topic create demo --partitions 3; seedlog produce demo; seedlog consume demo --from-beginning (any Kafka client: -b %s); Ctrl-C stops\n", addrs[0])
 
 	// The whole cluster stops at once, so there is nowhere to move leadership to: the
 	// brokers stop without a controlled shutdown (everything acknowledged is on disk).
@@ -133,6 +123,26 @@ func runDev(o devOptions) int {
 			}
 		}()
 	}
+	// The bootstrap line is the promise that the cluster takes work: it is printed (and
+	// recorded for the client commands) once every broker is registered and unfenced
+	// and a controller is active, so that the first command may ask for every broker.
+	if err := waitDevReady(ctx, addrs, devReadyTimeout); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(os.Stderr, "seedlog dev: %v; it may still come up (run with -v to see why not)\n", err)
+	}
+	if ctx.Err() == nil {
+		removeBootstrap := writeDevBootstrap(bootstrap)
+		defer removeBootstrap()
+		fmt.Printf("seedlog dev: %d brokers, data in %s\n", len(nodes), dataDir)
+		fmt.Printf("bootstrap: %s\n", bootstrap)
+		if o.metrics {
+			var ms []string
+			for _, n := range nodes {
+				ms = append(ms, "http://"+n.MetricsAddr()+"/metrics")
+			}
+			fmt.Printf("metrics: %s\n", strings.Join(ms, " "))
+		}
+		fmt.Printf("try: seedlog topic create demo --partitions 3; seedlog produce demo; seedlog consume demo --from-beginning (any Kafka client: -b %s); Ctrl-C stops\n", addrs[0])
+	}
 	wg.Wait()
 	close(failed)
 	code := exitOK
@@ -141,6 +151,38 @@ func runDev(o devOptions) int {
 		code = exitProblem
 	}
 	return code
+}
+
+// devReadyTimeout bounds how long the dev cluster waits for its brokers to register.
+const devReadyTimeout = 60 * time.Second
+
+// waitDevReady waits until the cluster's metadata lists every broker of addrs and an
+// active controller.
+func waitDevReady(ctx context.Context, addrs []string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	brokers := 0
+	for {
+		// A client of its own each time: kgo answers a metadata request from its cache
+		// while that is fresh, which would hide brokers registered since.
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ClientID("seedlog-dev"))
+		if err != nil {
+			return err
+		}
+		m, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+		cl.Close()
+		if err == nil {
+			brokers = len(m.Brokers)
+			if brokers == len(addrs) && m.Controller >= 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d brokers registered after %v", brokers, len(addrs), timeout)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // stopper stops every broker registered with it, including those registered after it

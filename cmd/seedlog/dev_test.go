@@ -60,6 +60,7 @@ func TestClientCommandUsageErrorsExitTwo(t *testing.T) {
 	for _, args := range [][]string{
 		{"topic"}, {"topic", "bogus"}, {"topic", "create"}, {"topic", "create", "a", "b"},
 		{"topic", "create", "a", "--config", "novalue"}, {"topic", "delete"},
+		{"topic", "alter-config", "a"}, {"topic", "alter-config", "a", "--set", "novalue"}, {"topic", "alter-config", "--set", "k=v"},
 		{"produce"}, {"produce", "t", "--acks", "2"}, {"consume"}, {"consume", "a", "b"},
 		{"group"}, {"group", "describe"}, {"group", "reset-offsets", "g", "--topic", "t"},
 		{"group", "reset-offsets", "g", "--topic", "t", "--to-earliest", "--to-latest"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"maps"
@@ -121,22 +122,35 @@ func describeGroup(o *clientOptions, cl *kgo.Client, group string) int {
 	defer cancel()
 	dreq := kmsg.NewPtrDescribeGroupsRequest()
 	dreq.Groups = []string{group}
-	dresp, err := dreq.RequestWith(ctx, cl)
-	if err != nil {
+	var dg kmsg.DescribeGroupsResponseGroup
+	err := retrying(ctx, func() error {
+		// A coordinator still loading, or an offsets topic just created, answers with a
+		// retriable code: ask again within the timeout.
+		dresp, err := dreq.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		if len(dresp.Groups) != 1 {
+			return fmt.Errorf("%d groups in the answer", len(dresp.Groups))
+		}
+		dg = dresp.Groups[0]
+		return codeError(dg.ErrorCode, nil)
+	})
+	switch {
+	case errors.Is(err, kerr.GroupIDNotFound):
+		return refused("group %s does not exist; seedlog group list shows the groups", group)
+	case err != nil && dg.ErrorCode != 0:
+		return refused("group %s: %v", group, err)
+	case err != nil:
 		return problem("%s", requestError("describe group "+group, err))
-	}
-	if len(dresp.Groups) != 1 {
-		return problem("describe group %s: %d groups in the answer", group, len(dresp.Groups))
-	}
-	dg := dresp.Groups[0]
-	if err := codeError(dg.ErrorCode, nil); err != nil {
-		fmt.Fprintf(os.Stderr, "seedlog: group %s: %v\n", group, err)
-		return exitFailed
 	}
 	owners := assignmentOwners(dg.Members)
 	rows, err := committedOffsets(ctx, cl, group)
 	if err != nil {
 		return problem("%s", requestError("offsets of group "+group, err))
+	}
+	if dg.State == "Dead" && len(rows) == 0 {
+		return refused("group %s does not exist; seedlog group list shows the groups", group)
 	}
 	for tp := range owners {
 		if !slices.ContainsFunc(rows, func(r groupOffsets) bool { return r.topic == tp.topic && r.partition == tp.partition }) {
@@ -342,14 +356,14 @@ func groupResetOffsets(args []string) int {
 		tps = append(tps, topicPartition{*topic, p.Partition})
 	}
 	slices.SortFunc(tps, func(a, b topicPartition) int { return int(a.partition - b.partition) })
-	targets, err := resetTargets(ctx, cl, tps, *toEarliest, *toLatest, *toOffset)
+	targets, notes, err := resetTargets(ctx, cl, tps, *toEarliest, *toLatest, *toOffset)
 	if err != nil {
 		return problem("%s", requestError("group reset-offsets", err))
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "TOPIC\tPARTITION\tNEW-OFFSET")
+	fmt.Fprintln(w, "TOPIC\tPARTITION\tNEW-OFFSET\tNOTE")
 	for _, tp := range tps {
-		fmt.Fprintf(w, "%s\t%d\t%d\n", tp.topic, tp.partition, targets[tp])
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", tp.topic, tp.partition, targets[tp], orDash(notes[tp]))
 	}
 	w.Flush()
 	if !*execute {
@@ -381,28 +395,39 @@ func checkGroupInactive(ctx context.Context, cl *kgo.Client, group string) int {
 	return exitOK
 }
 
-func resetTargets(ctx context.Context, cl *kgo.Client, tps []topicPartition, earliest, latest bool, offset int64) (map[topicPartition]int64, error) {
-	if !earliest && !latest {
-		out := map[topicPartition]int64{}
-		for _, tp := range tps {
+// resetTargets is where each partition's offset goes: its log start, its end, or offset
+// clamped into [start, end] (noted), as Kafka's tool clamps it: an offset past the end
+// would show a negative lag and make consumers reset by their own policy.
+func resetTargets(ctx context.Context, cl *kgo.Client, tps []topicPartition, earliest, latest bool, offset int64) (map[topicPartition]int64, map[topicPartition]string, error) {
+	starts, err := listOffsets(ctx, cl, tps, -2)
+	if err != nil {
+		return nil, nil, err
+	}
+	ends, err := listOffsets(ctx, cl, tps, -1)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, notes := map[topicPartition]int64{}, map[topicPartition]string{}
+	for _, tp := range tps {
+		start, okStart := starts[tp]
+		end, okEnd := ends[tp]
+		if !okStart || !okEnd {
+			return nil, nil, fmt.Errorf("no offsets for %s/%d (no leader?); try again", tp.topic, tp.partition)
+		}
+		switch {
+		case earliest:
+			out[tp] = start
+		case latest:
+			out[tp] = end
+		case offset < start:
+			out[tp], notes[tp] = start, fmt.Sprintf("%d is below the log start: clamped", offset)
+		case offset > end:
+			out[tp], notes[tp] = end, fmt.Sprintf("%d is past the log end: clamped", offset)
+		default:
 			out[tp] = offset
 		}
-		return out, nil
 	}
-	ts := int64(-1)
-	if earliest {
-		ts = -2
-	}
-	out, err := listOffsets(ctx, cl, tps, ts)
-	if err != nil {
-		return nil, err
-	}
-	for _, tp := range tps {
-		if _, ok := out[tp]; !ok {
-			return nil, fmt.Errorf("no offset for %s/%d (no leader?); try again", tp.topic, tp.partition)
-		}
-	}
-	return out, nil
+	return out, notes, nil
 }
 
 // commitOffsets commits outside any generation, as an admin tool does for an empty group.

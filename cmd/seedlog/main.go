@@ -33,12 +33,12 @@ var commands = []command{
 	{"bench", "measure produce throughput and latency against a cluster", benchCommand},
 }
 
-// Exit codes.
+// Exit codes (listed by seedlog help).
 const (
 	exitOK      = 0
-	exitFailed  = 1 // the command ran and found a problem (a failing seed, ...)
+	exitFailed  = 1 // the command ran and found a problem (a failing seed, a refusal, ...)
 	exitUsage   = 2
-	exitProblem = 3 // the command could not run (a file it could not read, ...)
+	exitProblem = 3 // the command could not run (no cluster reachable, a file it could not read, ...)
 )
 
 func main() {
@@ -67,6 +67,11 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w, "\nclient commands give up after --timeout (30s unless set); every command exits")
+	fmt.Fprintln(w, "  0  done")
+	fmt.Fprintln(w, "  1  refused or failed: the cluster's error in words (or a failing seed, a failed check)")
+	fmt.Fprintln(w, "  2  a usage error")
+	fmt.Fprintln(w, "  3  could not run: no cluster reachable or no answer within --timeout, a file it could not read")
 }
 
 // usageError prints one line saying what was wrong and returns exitUsage.

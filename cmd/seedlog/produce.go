@@ -3,13 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -44,7 +48,7 @@ func produceCommand(args []string) int {
 		return problem("%v", err)
 	}
 	defer cl.Close()
-	return produceLines(cl, *keySep, int32(*partition))
+	return produceLines(&o, cl, pos[0], *acks, *keySep, int32(*partition))
 }
 
 // producerOpts maps --acks to kgo options. Idempotence needs acks=all.
@@ -60,7 +64,9 @@ func producerOpts(acks string) ([]kgo.Opt, error) {
 	return nil, fmt.Errorf("--acks: want all, 1 or 0, got %q", acks)
 }
 
-func produceLines(cl *kgo.Client, keySep string, partition int32) int {
+// produceLines writes stdin's lines. Every record is acknowledged or failed within the
+// --timeout (kgo's delivery timeout); a failure is explained in one line.
+func produceLines(o *clientOptions, cl *kgo.Client, topic, acks, keySep string, partition int32) int {
 	var (
 		sent, failed atomic.Int64
 		firstErr     error
@@ -93,9 +99,60 @@ func produceLines(cl *kgo.Client, keySep string, partition int32) int {
 		return problem("produce: reading stdin: %v", err)
 	}
 	if failed.Load() > 0 {
-		fmt.Fprintf(os.Stderr, "seedlog: produce: %d records acknowledged, %d failed (first error: %v)\n", sent.Load(), failed.Load(), firstErr)
-		return exitFailed
+		what := fmt.Sprintf("produce to %s: %d records acknowledged, %d failed", topic, sent.Load(), failed.Load())
+		if unreachable(firstErr) && sent.Load() == 0 {
+			return problem("%s", requestError(what, firstErr))
+		}
+		if why := explainNoAcks(o, cl, topic, acks, firstErr); why != "" {
+			return refused("%s: %s", what, why)
+		}
+		return refused("%s (first error: %v)", what, firstErr)
 	}
 	fmt.Fprintf(os.Stderr, "produced %d records\n", sent.Load())
 	return exitOK
+}
+
+// explainNoAcks says why writes to topic fail, when the topic's own state says it: an
+// acks=all write needs min.insync.replicas replicas in sync, which a topic whose
+// replication factor is lower can never have, and a partition with too few replicas in
+// sync has not now. "" when it sees no such reason.
+func explainNoAcks(o *clientOptions, cl *kgo.Client, topic, acks string, err error) string {
+	if acks != "all" && acks != "-1" {
+		return ""
+	}
+	if !errors.Is(err, kerr.NotEnoughReplicas) && !errors.Is(err, kerr.NotEnoughReplicasAfterAppend) && !errors.Is(err, kgo.ErrRecordTimeout) {
+		return ""
+	}
+	ctx, cancel := o.ctx()
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	topics, terr := adm.ListTopics(ctx, topic)
+	configs, cerr := adm.DescribeTopicConfigs(ctx, topic)
+	if terr != nil || cerr != nil || topics[topic].Err != nil || len(configs) != 1 || configs[0].Err != nil {
+		return ""
+	}
+	minISR := -1
+	for _, c := range configs[0].Configs {
+		if c.Key == "min.insync.replicas" && c.Value != nil {
+			minISR, _ = strconv.Atoi(*c.Value)
+		}
+	}
+	if minISR < 1 {
+		return ""
+	}
+	parts := topics[topic].Partitions.Sorted()
+	for _, p := range parts {
+		if rf := len(p.Replicas); rf < minISR {
+			return fmt.Sprintf("its replication factor %d is below its min.insync.replicas=%d, so no acks=all write can succeed; "+
+				"lower it (seedlog topic alter-config %s --set min.insync.replicas=%d), recreate the topic with --replication-factor %d or more, or produce with --acks 1",
+				rf, minISR, topic, rf, minISR)
+		}
+	}
+	for _, p := range parts {
+		if len(p.ISR) < minISR {
+			return fmt.Sprintf("partition %d has %d replicas in sync, below its min.insync.replicas=%d, so acks=all writes wait until enough of its brokers are back (seedlog topic describe %s)",
+				p.Partition, len(p.ISR), minISR, topic)
+		}
+	}
+	return ""
 }

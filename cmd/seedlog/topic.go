@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/seedlog/seedlog/core/kafka"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -17,11 +21,12 @@ const topicSynopsis = `seedlog topic create NAME [--partitions N] [--replication
        seedlog topic list [--internal]
        seedlog topic describe [NAME ...]
        seedlog topic delete NAME [NAME ...]
+       seedlog topic alter-config NAME (--set k=v | --delete k) ...
   every subcommand takes -b/--brokers host:port (default: the running dev cluster)`
 
 func topicCommand(args []string) int {
 	if len(args) == 0 {
-		return usageError("topic: want a subcommand (create, list, describe, delete); see seedlog topic -h")
+		return usageError("topic: want a subcommand (create, list, describe, delete, alter-config); see seedlog topic -h")
 	}
 	switch args[0] {
 	case "create":
@@ -32,11 +37,13 @@ func topicCommand(args []string) int {
 		return topicDescribe(args[1:])
 	case "delete":
 		return topicDelete(args[1:])
+	case "alter-config":
+		return topicAlterConfig(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println("usage: " + topicSynopsis)
 		return exitOK
 	}
-	return usageError("topic: unknown subcommand %q (want create, list, describe, delete)", args[0])
+	return usageError("topic: unknown subcommand %q (want create, list, describe, delete, alter-config)", args[0])
 }
 
 func topicCreate(args []string) int {
@@ -88,8 +95,96 @@ func topicCreate(args []string) int {
 			return exitFailed
 		}
 		fmt.Printf("created topic %s (%d partitions, replication factor %d)\n", rt.Topic, rt.NumPartitions, rt.ReplicationFactor)
+		warnBelowMinISR(ctx, cl, rt.Topic, int(rt.ReplicationFactor))
 	}
 	return exitOK
+}
+
+// warnBelowMinISR warns when a topic's replication factor is below the
+// min.insync.replicas in force for it: no acks=all write to it can succeed.
+func warnBelowMinISR(ctx context.Context, cl *kgo.Client, topic string, rf int) {
+	// The broker asked may learn of the new topic a moment after the controller made it.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var configs kadm.ResourceConfigs
+	err := retrying(ctx, func() error {
+		var err error
+		if configs, err = kadm.NewClient(cl).DescribeTopicConfigs(ctx, topic); err == nil && len(configs) == 1 {
+			err = configs[0].Err
+		}
+		return err
+	})
+	if err != nil || len(configs) != 1 {
+		return
+	}
+	for _, c := range configs[0].Configs {
+		if c.Key != "min.insync.replicas" || c.Value == nil {
+			continue
+		}
+		if minISR, err := strconv.Atoi(*c.Value); err == nil && rf > 0 && rf < minISR {
+			fmt.Fprintf(os.Stderr, "seedlog: warning: topic %s: replication factor %d is below its min.insync.replicas=%d, so acks=all writes "+
+				"(seedlog produce's default, and most clients') will fail with NOT_ENOUGH_REPLICAS; lower it (seedlog topic alter-config %s --set min.insync.replicas=%d) "+
+				"or create the topic with --replication-factor %d or more\n", topic, rf, minISR, topic, rf, minISR)
+		}
+	}
+}
+
+func topicAlterConfig(args []string) int {
+	fs := flag.NewFlagSet("topic alter-config", flag.ContinueOnError)
+	var o clientOptions
+	o.register(fs)
+	var sets, deletes repeatFlag
+	fs.Var(&sets, "set", "a topic config key=value to set (repeatable)")
+	fs.Var(&deletes, "delete", "a topic config key to remove, back to the cluster's value (repeatable)")
+	const synopsis = "seedlog topic alter-config NAME (--set k=v | --delete k) ..."
+	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 || len(sets)+len(deletes) == 0 {
+		return usageError("topic alter-config: want one topic and at least one --set or --delete; usage: %s", synopsis)
+	}
+	var alters []kadm.AlterConfig
+	for _, kv := range sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageError("topic alter-config: --set %q: want key=value", kv)
+		}
+		alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kmsg.StringPtr(v)})
+	}
+	for _, k := range deletes {
+		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+	}
+	cl, err := o.client()
+	if err != nil {
+		return problem("%v", err)
+	}
+	defer cl.Close()
+	ctx, cancel := o.ctx()
+	defer cancel()
+	resps, err := kadm.NewClient(cl).AlterTopicConfigs(ctx, alters, pos[0])
+	if err != nil {
+		return problem("%s", requestError("alter configs of topic "+pos[0], err))
+	}
+	for _, r := range resps {
+		if r.Err != nil {
+			if r.ErrMessage != "" {
+				return refused("alter configs of topic %s: %v: %s", r.Name, r.Err, r.ErrMessage)
+			}
+			return refused("alter configs of topic %s: %v", r.Name, r.Err)
+		}
+	}
+	fmt.Printf("altered topic %s: %s\n", pos[0], strings.Join(append(slices.Clone(sets), prefixed("-", deletes)...), " "))
+	return exitOK
+}
+
+// prefixed returns each of s behind prefix.
+func prefixed(prefix string, s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = prefix + v
+	}
+	return out
 }
 
 func topicList(args []string) int {

@@ -168,3 +168,56 @@ func TestDevWithPeerTLS(t *testing.T) {
 		t.Fatalf("consumed %d records over a TLS-replicated topic, want 50", len(got))
 	}
 }
+
+// The command line's rough edges: every command ends within its --timeout and says why
+// it failed, with an exit code from seedlog help (1: refused, 3: no cluster).
+func TestCommandsEndAndSayWhy(t *testing.T) {
+	d := startDev(t, 3)
+	if r := d.seedlog("", "help"); r.code != 0 || !strings.Contains(r.stderr, "3  could not run") {
+		t.Errorf("seedlog help: exit %d, does not list the exit codes:\n%s", r.code, r.stderr)
+	}
+
+	// The dev cluster asks for min.insync.replicas=2: a topic of one replica can never
+	// take an acks=all write. Creating it warns; producing to it ends with why.
+	r := d.seedlog("", "topic", "create", "single", "--replication-factor", "1")
+	if r.code != 0 || !strings.Contains(r.stderr, "warning: topic single: replication factor 1 is below its min.insync.replicas=2") {
+		t.Fatalf("topic create --replication-factor 1: exit %d, stderr %q", r.code, r.stderr)
+	}
+	start := time.Now()
+	r = d.seedlog("one\n", "produce", "single", "--timeout", "5s")
+	if took := time.Since(start); r.code != 1 || took > 20*time.Second ||
+		!strings.Contains(r.stderr, "below its min.insync.replicas=2") || !strings.Contains(r.stderr, "seedlog topic alter-config single --set min.insync.replicas=1") {
+		t.Fatalf("produce to a topic below min.insync.replicas: exit %d after %v, stderr %q", r.code, took, r.stderr)
+	}
+	d.must("", "topic", "alter-config", "single", "--set", "min.insync.replicas=1")
+	d.must("one\n", "produce", "single", "--timeout", "10s")
+	if r := d.seedlog("", "topic", "alter-config", "single", "--set", "no.such.key=1"); r.code != 1 || !strings.Contains(r.stderr, "INVALID_CONFIG") {
+		t.Errorf("alter-config of an unknown key: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	// A dead address: the records time out and the command says to check the cluster.
+	start = time.Now()
+	r = d.seedlog("one\n", "produce", "single", "-b", "127.0.0.1:1", "--timeout", "2s")
+	if took := time.Since(start); r.code != 3 || took > 15*time.Second || !strings.Contains(r.stderr, "is the cluster up") {
+		t.Errorf("produce to a dead address: exit %d after %v, stderr %q", r.code, took, r.stderr)
+	}
+	r = d.seedlog("", "consume", "nosuch", "--timeout", "5s")
+	if r.code != 1 || !strings.Contains(r.stderr, "topic nosuch does not exist") {
+		t.Errorf("consume of an unknown topic: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = d.seedlog("", "group", "describe", "nobody")
+	if r.code != 1 || !strings.Contains(r.stderr, "group nobody does not exist") {
+		t.Errorf("group describe of an unknown group: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	// reset-offsets --to-offset past the end is clamped to it: the lag never goes
+	// negative.
+	d.must("a\nb\nc\n", "produce", "single")
+	out := d.must("", "group", "reset-offsets", "idle", "--topic", "single", "--to-offset", "1000", "--execute")
+	if !strings.Contains(out, "1000 is past the log end: clamped") {
+		t.Errorf("reset-offsets past the end said %q", out)
+	}
+	if cur, lag := groupTotals(t, d.must("", "group", "describe", "idle")); cur != 4 || lag != 0 {
+		t.Errorf("after a reset past the end: committed %d, lag %d; want 4 and 0", cur, lag)
+	}
+}
