@@ -24,21 +24,36 @@ func consumeCommand(args []string) int {
 	group := fs.String("group", "", "consume as a member of this consumer group, committing offsets")
 	maxRecords := fs.Int("max-messages", 0, "exit after this many records (0: no limit)")
 	idle := fs.Duration("idle-exit", 0, "exit after this long without a record (0: never)")
-	printKey := fs.Bool("print-key", false, "print key<TAB>value")
-	printOffset := fs.Bool("print-offset", false, "print partition:offset<TAB> before each record")
-	const synopsis = "seedlog consume TOPIC [--from-beginning] [--group G] [--max-messages N] [--idle-exit D]"
+	var p printing
+	fs.BoolVar(&p.key, "print-key", false, "print key<TAB> before each value")
+	fs.BoolVar(&p.offset, "print-offset", false, "print partition:offset<TAB> before each record")
+	fs.BoolVar(&p.timestamp, "print-timestamp", false, "print the record's timestamp (RFC 3339, ms)<TAB> before each record")
+	fs.BoolVar(&p.headers, "print-headers", false, "print the record's headers as k=v,k=v<TAB> before its key and value")
+	partition := fs.Int("partition", -1, "read only this partition (not with --group)")
+	offset := fs.Int64("offset", -1, "with --partition: start at this offset (default: its end, or its start with --from-beginning)")
+	const synopsis = "seedlog consume TOPIC [--from-beginning] [--group G | --partition P [--offset O]] [--max-messages N] [--idle-exit D] [--print-key] [--print-offset] [--print-timestamp] [--print-headers]"
 	pos, code, ok := parseClientFlags(fs, args, synopsis)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		return usageError("consume: want one topic; usage: %s", synopsis)
+	if len(pos) != 1 || (*partition >= 0 && *group != "") || (*offset >= 0 && *partition < 0) || *offset < -1 {
+		return usageError("consume: want one topic, and --partition (with --offset) only without --group; usage: %s", synopsis)
 	}
 	start := kgo.NewOffset().AtEnd()
 	if *fromBeginning {
 		start = kgo.NewOffset().AtStart()
 	}
-	opts := []kgo.Opt{kgo.ConsumeTopics(pos[0]), kgo.ConsumeResetOffset(start)}
+	opts := []kgo.Opt{kgo.ConsumeResetOffset(start)}
+	switch {
+	case *partition >= 0:
+		at := start
+		if *offset >= 0 {
+			at = kgo.NewOffset().At(*offset)
+		}
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{pos[0]: {int32(*partition): at}}))
+	default:
+		opts = append(opts, kgo.ConsumeTopics(pos[0]))
+	}
 	if *group != "" {
 		opts = append(opts, kgo.ConsumerGroup(*group))
 	}
@@ -47,14 +62,14 @@ func consumeCommand(args []string) int {
 		return problem("%v", err)
 	}
 	defer cl.Close()
-	if code := checkTopicExists(&o, cl, "consume", pos[0]); code != exitOK {
+	if code := checkTopicExists(&o, cl, "consume", pos[0], int32(*partition)); code != exitOK {
 		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
-	c := consumer{cl: cl, out: out, max: *maxRecords, idle: *idle, printKey: *printKey, printOffset: *printOffset}
+	c := consumer{cl: cl, out: out, max: *maxRecords, idle: *idle, print: p}
 	if err := c.run(ctx); err != nil {
 		out.Flush()
 		return problem("consume: %v", err)
@@ -70,12 +85,18 @@ func consumeCommand(args []string) int {
 }
 
 type consumer struct {
-	cl                    *kgo.Client
-	out                   *bufio.Writer
-	max                   int
-	idle                  time.Duration
-	printKey, printOffset bool
-	seen                  int
+	cl    *kgo.Client
+	out   *bufio.Writer
+	max   int
+	idle  time.Duration
+	print printing
+	seen  int
+}
+
+// printing says what is printed of each record, in this order, tab separated, before
+// its value.
+type printing struct {
+	offset, timestamp, headers, key bool
 }
 
 // run polls until ctx ends, the record limit is reached or the idle time passes.
@@ -100,18 +121,30 @@ func (c *consumer) run(ctx context.Context) error {
 		if len(errs) > 0 {
 			return errors.Join(errs...)
 		}
-		fetches.EachRecord(c.print)
+		fetches.EachRecord(c.write)
 		c.out.Flush()
 	}
 	return nil
 }
 
-func (c *consumer) print(r *kgo.Record) {
+func (c *consumer) write(r *kgo.Record) {
 	c.seen++
-	if c.printOffset {
+	if c.print.offset {
 		fmt.Fprintf(c.out, "%d:%d\t", r.Partition, r.Offset)
 	}
-	if c.printKey {
+	if c.print.timestamp {
+		fmt.Fprintf(c.out, "%s\t", r.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	}
+	if c.print.headers {
+		for i, h := range r.Headers {
+			if i > 0 {
+				c.out.WriteByte(',')
+			}
+			fmt.Fprintf(c.out, "%s=%s", h.Key, h.Value)
+		}
+		c.out.WriteByte('\t')
+	}
+	if c.print.key {
 		c.out.Write(r.Key)
 		c.out.WriteByte('\t')
 	}
@@ -119,9 +152,10 @@ func (c *consumer) print(r *kgo.Record) {
 	c.out.WriteByte('\n')
 }
 
-// checkTopicExists refuses a topic the cluster does not have, instead of waiting for it
-// in silence (a consumer would wait for it to be created).
-func checkTopicExists(o *clientOptions, cl *kgo.Client, what, topic string) int {
+// checkTopicExists refuses a topic the cluster does not have, or a partition (>= 0) the
+// topic does not have, instead of waiting for it in silence (a consumer would wait for
+// it to be created).
+func checkTopicExists(o *clientOptions, cl *kgo.Client, what, topic string, partition int32) int {
 	ctx, cancel := o.ctx()
 	defer cancel()
 	topics, err := kadm.NewClient(cl).ListTopics(ctx, topic)
@@ -135,6 +169,9 @@ func checkTopicExists(o *clientOptions, cl *kgo.Client, what, topic string) int 
 		return refused("%s: topic %s does not exist; seedlog topic list shows the topics, seedlog topic create %s makes it", what, topic, topic)
 	case err != nil:
 		return problem("%s", requestError(what+" "+topic, err))
+	}
+	if n := int32(len(topics[topic].Partitions)); partition >= n {
+		return refused("%s: topic %s has %d partitions, numbered from 0: no partition %d", what, topic, n, partition)
 	}
 	return exitOK
 }

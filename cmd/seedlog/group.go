@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -19,13 +20,15 @@ import (
 
 const groupSynopsis = `seedlog group list
        seedlog group describe GROUP [GROUP ...]
-       seedlog group reset-offsets GROUP --topic T (--to-earliest | --to-latest | --to-offset N) [--execute]
+       seedlog group reset-offsets GROUP (--topic T ... | --all-topics) (--to-earliest | --to-latest | --to-offset N
+                                 | --to-datetime T | --shift-by N) [--execute]
        seedlog group delete-offsets GROUP --topic T [--partition P]
+       seedlog group delete GROUP [GROUP ...]
   every subcommand takes -b/--brokers host:port (default: the running dev cluster)`
 
 func groupCommand(args []string) int {
 	if len(args) == 0 {
-		return usageError("group: want a subcommand (list, describe, reset-offsets, delete-offsets); see seedlog group -h")
+		return usageError("group: want a subcommand (list, describe, reset-offsets, delete-offsets, delete); see seedlog group -h")
 	}
 	switch args[0] {
 	case "list":
@@ -36,11 +39,13 @@ func groupCommand(args []string) int {
 		return groupResetOffsets(args[1:])
 	case "delete-offsets":
 		return groupDeleteOffsets(args[1:])
+	case "delete":
+		return groupDelete(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println("usage: " + groupSynopsis)
 		return exitOK
 	}
-	return usageError("group: unknown subcommand %q (want list, describe, reset-offsets, delete-offsets)", args[0])
+	return usageError("group: unknown subcommand %q (want list, describe, reset-offsets, delete-offsets, delete)", args[0])
 }
 
 func groupList(args []string) int {
@@ -314,24 +319,31 @@ func groupResetOffsets(args []string) int {
 	fs := flag.NewFlagSet("group reset-offsets", flag.ContinueOnError)
 	var o clientOptions
 	o.register(fs)
-	topic := fs.String("topic", "", "the topic whose offsets to reset (every partition)")
-	toEarliest := fs.Bool("to-earliest", false, "reset to each partition's log start")
-	toLatest := fs.Bool("to-latest", false, "reset to each partition's end")
-	toOffset := fs.Int64("to-offset", -1, "reset every partition to this offset")
+	var topics repeatFlag
+	fs.Var(&topics, "topic", "a topic whose offsets to reset, every partition (repeatable)")
+	allTopics := fs.Bool("all-topics", false, "reset every topic the group has committed offsets for")
+	var m resetMode
+	fs.BoolVar(&m.earliest, "to-earliest", false, "reset to each partition's log start")
+	fs.BoolVar(&m.latest, "to-latest", false, "reset to each partition's end")
+	fs.Int64Var(&m.offset, "to-offset", -1, "reset every partition to this offset (clamped to the log)")
+	datetime := fs.String("to-datetime", "", "reset to each partition's first record at or after this time (RFC 3339, e.g. 2026-12-06T10:00:00Z)")
+	shift := fs.Int64("shift-by", 0, "move each committed offset by this many records, back when negative (clamped to the log)")
 	execute := fs.Bool("execute", false, "commit the new offsets (without it: only show them)")
-	const synopsis = "seedlog group reset-offsets GROUP --topic T (--to-earliest | --to-latest | --to-offset N) [--execute]"
+	const synopsis = "seedlog group reset-offsets GROUP (--topic T ... | --all-topics) (--to-earliest | --to-latest | --to-offset N | --to-datetime T | --shift-by N) [--execute]"
 	pos, code, ok := parseClientFlags(fs, args, synopsis)
 	if !ok {
 		return code
 	}
-	modes := 0
-	for _, b := range []bool{*toEarliest, *toLatest, *toOffset >= 0} {
-		if b {
-			modes++
+	m.shift, m.shifting = *shift, *shift != 0
+	if *datetime != "" {
+		t, err := time.Parse(time.RFC3339, *datetime)
+		if err != nil {
+			return usageError("group reset-offsets: --to-datetime %q: want RFC 3339, e.g. 2026-12-06T10:00:00Z", *datetime)
 		}
+		m.atMs, m.dating = t.UnixMilli(), true
 	}
-	if len(pos) != 1 || *topic == "" || modes != 1 {
-		return usageError("group reset-offsets: want one group, --topic and exactly one of --to-earliest, --to-latest, --to-offset N; usage: %s", synopsis)
+	if len(pos) != 1 || (len(topics) > 0) == *allTopics || m.count() != 1 {
+		return usageError("group reset-offsets: want one group, --topic or --all-topics, and exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by; usage: %s", synopsis)
 	}
 	group := pos[0]
 	cl, err := o.client()
@@ -344,33 +356,84 @@ func groupResetOffsets(args []string) int {
 	if code := checkGroupInactive(ctx, cl, group); code != exitOK {
 		return code
 	}
-	meta, code := requestMetadata(&o, cl, []string{*topic})
+	committed, err := committedOffsets(ctx, cl, group)
+	if err != nil {
+		return problem("%s", requestError("offsets of group "+group, err))
+	}
+	if *allTopics {
+		for _, r := range committed {
+			if !slices.Contains(topics, r.topic) {
+				topics = append(topics, r.topic)
+			}
+		}
+		if len(topics) == 0 {
+			return refused("group reset-offsets: group %s has no committed offsets (--all-topics resets the topics it has)", group)
+		}
+	}
+	meta, code := requestMetadata(&o, cl, topics)
 	if meta == nil {
 		return code
 	}
-	if len(meta.Topics) != 1 || meta.Topics[0].ErrorCode != 0 {
-		return problem("group reset-offsets: topic %s: %v", *topic, codeError(meta.Topics[0].ErrorCode, nil))
-	}
 	var tps []topicPartition
-	for _, p := range meta.Topics[0].Partitions {
-		tps = append(tps, topicPartition{*topic, p.Partition})
+	for _, t := range meta.Topics {
+		if err := codeError(t.ErrorCode, nil); err != nil {
+			return refused("group reset-offsets: topic %s: %v", deref(t.Topic), err)
+		}
+		for _, p := range t.Partitions {
+			tps = append(tps, topicPartition{deref(t.Topic), p.Partition})
+		}
 	}
-	slices.SortFunc(tps, func(a, b topicPartition) int { return int(a.partition - b.partition) })
-	targets, notes, err := resetTargets(ctx, cl, tps, *toEarliest, *toLatest, *toOffset)
+	slices.SortFunc(tps, func(a, b topicPartition) int {
+		if c := strings.Compare(a.topic, b.topic); c != 0 {
+			return c
+		}
+		return int(a.partition - b.partition)
+	})
+	targets, notes, err := resetTargets(ctx, cl, tps, m, committed)
 	if err != nil {
 		return problem("%s", requestError("group reset-offsets", err))
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "TOPIC\tPARTITION\tNEW-OFFSET\tNOTE")
+	var moved []topicPartition
 	for _, tp := range tps {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", tp.topic, tp.partition, targets[tp], orDash(notes[tp]))
+		target, ok := targets[tp]
+		if !ok {
+			fmt.Fprintf(w, "%s\t%d\t-\t%s\n", tp.topic, tp.partition, notes[tp])
+			continue
+		}
+		moved = append(moved, tp)
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", tp.topic, tp.partition, target, orDash(notes[tp]))
 	}
 	w.Flush()
 	if !*execute {
 		fmt.Println("(dry run: add --execute to commit these offsets)")
 		return exitOK
 	}
-	return commitOffsets(ctx, cl, group, tps, targets)
+	if len(moved) == 0 {
+		return refused("group reset-offsets: no partition to move")
+	}
+	return commitOffsets(ctx, cl, group, moved, targets)
+}
+
+// resetMode is where reset-offsets moves each partition: exactly one is chosen.
+type resetMode struct {
+	earliest, latest bool
+	offset           int64 // >= 0: --to-offset
+	dating           bool
+	atMs             int64 // --to-datetime, ms since the epoch
+	shifting         bool
+	shift            int64 // --shift-by
+}
+
+func (m resetMode) count() int {
+	n := 0
+	for _, b := range []bool{m.earliest, m.latest, m.offset >= 0, m.dating, m.shifting} {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // checkGroupInactive refuses to reset the offsets of a group with live members: they
@@ -395,10 +458,11 @@ func checkGroupInactive(ctx context.Context, cl *kgo.Client, group string) int {
 	return exitOK
 }
 
-// resetTargets is where each partition's offset goes: its log start, its end, or offset
-// clamped into [start, end] (noted), as Kafka's tool clamps it: an offset past the end
-// would show a negative lag and make consumers reset by their own policy.
-func resetTargets(ctx context.Context, cl *kgo.Client, tps []topicPartition, earliest, latest bool, offset int64) (map[topicPartition]int64, map[topicPartition]string, error) {
+// resetTargets is where each partition's offset goes: its log start, its end, the first
+// offset at a time, or an offset given or shifted, clamped into [start, end] (noted), as
+// Kafka's tool clamps it: an offset past the end would show a negative lag and make
+// consumers reset by their own policy.
+func resetTargets(ctx context.Context, cl *kgo.Client, tps []topicPartition, m resetMode, committed []groupOffsets) (map[topicPartition]int64, map[topicPartition]string, error) {
 	starts, err := listOffsets(ctx, cl, tps, -2)
 	if err != nil {
 		return nil, nil, err
@@ -407,6 +471,12 @@ func resetTargets(ctx context.Context, cl *kgo.Client, tps []topicPartition, ear
 	if err != nil {
 		return nil, nil, err
 	}
+	var atTime map[topicPartition]int64
+	if m.dating {
+		if atTime, err = listOffsets(ctx, cl, tps, m.atMs); err != nil {
+			return nil, nil, err
+		}
+	}
 	out, notes := map[topicPartition]int64{}, map[topicPartition]string{}
 	for _, tp := range tps {
 		start, okStart := starts[tp]
@@ -414,17 +484,32 @@ func resetTargets(ctx context.Context, cl *kgo.Client, tps []topicPartition, ear
 		if !okStart || !okEnd {
 			return nil, nil, fmt.Errorf("no offsets for %s/%d (no leader?); try again", tp.topic, tp.partition)
 		}
+		want := m.offset
 		switch {
-		case earliest:
-			out[tp] = start
-		case latest:
-			out[tp] = end
-		case offset < start:
-			out[tp], notes[tp] = start, fmt.Sprintf("%d is below the log start: clamped", offset)
-		case offset > end:
-			out[tp], notes[tp] = end, fmt.Sprintf("%d is past the log end: clamped", offset)
+		case m.earliest:
+			want = start
+		case m.latest:
+			want = end
+		case m.dating:
+			want = end // no record at or after the time: past the last one
+			if at, ok := atTime[tp]; ok && at >= 0 {
+				want = at
+			}
+		case m.shifting:
+			i := slices.IndexFunc(committed, func(r groupOffsets) bool { return r.topic == tp.topic && r.partition == tp.partition })
+			if i < 0 || committed[i].committed < 0 {
+				notes[tp] = "no committed offset to shift: left alone"
+				continue
+			}
+			want = committed[i].committed + m.shift
+		}
+		switch {
+		case want < start:
+			out[tp], notes[tp] = start, fmt.Sprintf("%d is below the log start: clamped", want)
+		case want > end:
+			out[tp], notes[tp] = end, fmt.Sprintf("%d is past the log end: clamped", want)
 		default:
-			out[tp] = offset
+			out[tp] = want
 		}
 	}
 	return out, notes, nil
@@ -434,14 +519,17 @@ func resetTargets(ctx context.Context, cl *kgo.Client, tps []topicPartition, ear
 func commitOffsets(ctx context.Context, cl *kgo.Client, group string, tps []topicPartition, targets map[topicPartition]int64) int {
 	req := kmsg.NewPtrOffsetCommitRequest()
 	req.Group, req.Generation, req.MemberID = group, -1, ""
-	rt := kmsg.NewOffsetCommitRequestTopic()
-	rt.Topic = tps[0].topic
-	for _, tp := range tps {
+	for _, tp := range tps { // sorted by topic
+		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != tp.topic {
+			rt := kmsg.NewOffsetCommitRequestTopic()
+			rt.Topic = tp.topic
+			req.Topics = append(req.Topics, rt)
+		}
 		p := kmsg.NewOffsetCommitRequestTopicPartition()
 		p.Partition, p.Offset, p.LeaderEpoch = tp.partition, targets[tp], -1
+		rt := &req.Topics[len(req.Topics)-1]
 		rt.Partitions = append(rt.Partitions, p)
 	}
-	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
 		return problem("%s", requestError("commit offsets", err))

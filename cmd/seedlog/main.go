@@ -26,10 +26,11 @@ var commands = []command{
 	{"broker", "run a broker (--config FILE; flags override it)", brokerCommand},
 	{"dev", "run a development cluster of N brokers in one process", devCommand},
 	{"peer-auth", "make peer credentials: a cluster secret, or a CA and node certificates", peerAuthCommand},
-	{"topic", "create, list, describe and delete topics", topicCommand},
+	{"topic", "create, list, describe, alter and delete topics, add partitions, delete records", topicCommand},
 	{"produce", "write stdin lines as records to a topic", produceCommand},
 	{"consume", "print a topic's records, alone or as a group member", consumeCommand},
-	{"group", "list and describe consumer groups, reset and delete their offsets", groupCommand},
+	{"group", "list, describe and delete consumer groups, reset and delete their offsets", groupCommand},
+	{"cluster", "describe the cluster: its brokers and active controller", clusterCommand},
 	{"bench", "measure produce throughput and latency against a cluster", benchCommand},
 }
 

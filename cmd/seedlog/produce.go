@@ -27,13 +27,23 @@ func produceCommand(args []string) int {
 	keySep := fs.String("key-separator", "", "split each line at the first occurrence into key and value (default: no key)")
 	acks := fs.String("acks", "all", "all, 1 or 0")
 	partition := fs.Int("partition", -1, "write every record to this partition (default: by key, else spread)")
-	const synopsis = "seedlog produce TOPIC [--key-separator SEP] [--acks all|1|0] [--partition P]  (records: stdin lines)"
+	var headerFlags repeatFlag
+	fs.Var(&headerFlags, "header", "a header key=value on every record (repeatable)")
+	const synopsis = "seedlog produce TOPIC [--key-separator SEP] [--header k=v ...] [--acks all|1|0] [--partition P]  (records: stdin lines)"
 	pos, code, ok := parseClientFlags(fs, args, synopsis)
 	if !ok {
 		return code
 	}
 	if len(pos) != 1 {
 		return usageError("produce: want one topic; usage: %s", synopsis)
+	}
+	var headers []kgo.RecordHeader
+	for _, kv := range headerFlags {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageError("produce: --header %q: want key=value", kv)
+		}
+		headers = append(headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
 	}
 	opts, err := producerOpts(*acks)
 	if err != nil {
@@ -48,7 +58,7 @@ func produceCommand(args []string) int {
 		return problem("%v", err)
 	}
 	defer cl.Close()
-	return produceLines(&o, cl, pos[0], *acks, *keySep, int32(*partition))
+	return produceLines(&o, cl, pos[0], *acks, *keySep, headers, int32(*partition))
 }
 
 // producerOpts maps --acks to kgo options. Idempotence needs acks=all.
@@ -66,7 +76,7 @@ func producerOpts(acks string) ([]kgo.Opt, error) {
 
 // produceLines writes stdin's lines. Every record is acknowledged or failed within the
 // --timeout (kgo's delivery timeout); a failure is explained in one line.
-func produceLines(o *clientOptions, cl *kgo.Client, topic, acks, keySep string, partition int32) int {
+func produceLines(o *clientOptions, cl *kgo.Client, topic, acks, keySep string, headers []kgo.RecordHeader, partition int32) int {
 	var (
 		sent, failed atomic.Int64
 		firstErr     error
@@ -77,7 +87,7 @@ func produceLines(o *clientOptions, cl *kgo.Client, topic, acks, keySep string, 
 	ctx := context.Background()
 	for sc.Scan() {
 		line := sc.Text()
-		r := &kgo.Record{Value: []byte(line), Partition: max(partition, 0)}
+		r := &kgo.Record{Value: []byte(line), Partition: max(partition, 0), Headers: headers}
 		if keySep != "" {
 			if k, v, ok := strings.Cut(line, keySep); ok {
 				r.Key, r.Value = []byte(k), []byte(v)

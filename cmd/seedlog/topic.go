@@ -19,14 +19,16 @@ import (
 
 const topicSynopsis = `seedlog topic create NAME [--partitions N] [--replication-factor R] [--config k=v ...]
        seedlog topic list [--internal]
-       seedlog topic describe [NAME ...]
+       seedlog topic describe [NAME ...] [--configs]
        seedlog topic delete NAME [NAME ...]
        seedlog topic alter-config NAME (--set k=v | --delete k) ...
+       seedlog topic add-partitions NAME --partitions N
+       seedlog topic delete-records NAME [--before OFFSET] [--partition P]
   every subcommand takes -b/--brokers host:port (default: the running dev cluster)`
 
 func topicCommand(args []string) int {
 	if len(args) == 0 {
-		return usageError("topic: want a subcommand (create, list, describe, delete, alter-config); see seedlog topic -h")
+		return usageError("topic: want a subcommand (create, list, describe, delete, alter-config, add-partitions, delete-records); see seedlog topic -h")
 	}
 	switch args[0] {
 	case "create":
@@ -39,11 +41,15 @@ func topicCommand(args []string) int {
 		return topicDelete(args[1:])
 	case "alter-config":
 		return topicAlterConfig(args[1:])
+	case "add-partitions":
+		return topicAddPartitions(args[1:])
+	case "delete-records":
+		return topicDeleteRecords(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println("usage: " + topicSynopsis)
 		return exitOK
 	}
-	return usageError("topic: unknown subcommand %q (want create, list, describe, delete, alter-config)", args[0])
+	return usageError("topic: unknown subcommand %q (want create, list, describe, delete, alter-config, add-partitions, delete-records)", args[0])
 }
 
 func topicCreate(args []string) int {
@@ -168,10 +174,7 @@ func topicAlterConfig(args []string) int {
 	}
 	for _, r := range resps {
 		if r.Err != nil {
-			if r.ErrMessage != "" {
-				return refused("alter configs of topic %s: %v: %s", r.Name, r.Err, r.ErrMessage)
-			}
-			return refused("alter configs of topic %s: %v", r.Name, r.Err)
+			return refused("alter configs of topic %s: %v%s", r.Name, r.Err, messageSuffix(r.ErrMessage))
 		}
 	}
 	fmt.Printf("altered topic %s: %s\n", pos[0], strings.Join(append(slices.Clone(sets), prefixed("-", deletes)...), " "))
@@ -218,15 +221,27 @@ func topicList(args []string) int {
 
 func topicDescribe(args []string) int {
 	var o clientOptions
-	pos, code, ok := parseTopicNames(&o, "topic describe", args, "seedlog topic describe [NAME ...]")
+	fs := flag.NewFlagSet("topic describe", flag.ContinueOnError)
+	o.register(fs)
+	var named repeatFlag
+	fs.Var(&named, "topic", "topic name, as kafka-topics.sh spells it (repeatable)")
+	configs := fs.Bool("configs", false, "list each topic's configs in force and where each comes from, instead of its partitions")
+	pos, code, ok := parseClientFlags(fs, args, "seedlog topic describe [NAME ...] [--configs]")
 	if !ok {
 		return code
 	}
+	pos = append(pos, named...)
 	cl, err := o.client()
 	if err != nil {
 		return problem("%v", err)
 	}
 	defer cl.Close()
+	if *configs {
+		if len(pos) == 0 {
+			return usageError("topic describe --configs: name the topics")
+		}
+		return printTopicConfigs(&o, cl, pos)
+	}
 	meta, code := requestMetadata(&o, cl, pos)
 	if meta == nil {
 		return code

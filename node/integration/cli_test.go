@@ -221,3 +221,78 @@ func TestCommandsEndAndSayWhy(t *testing.T) {
 		t.Errorf("after a reset past the end: committed %d, lag %d; want 4 and 0", cur, lag)
 	}
 }
+
+// The admin commands: topic describe --configs, add-partitions, delete-records; consume
+// of one partition from an offset with everything printed; produce with headers;
+// reset-offsets across all of a group's topics by shift and by time; group delete;
+// cluster describe.
+func TestAdminCommands(t *testing.T) {
+	d := startDev(t, 3)
+	d.must("", "topic", "create", "adm", "--partitions", "2", "--replication-factor", "3", "--config", "retention.ms=3600000")
+	out := d.must("", "topic", "describe", "adm", "--configs")
+	for _, want := range []string{"retention.ms  3600000  dynamic_topic_config", "min.insync.replicas  2  static_broker_config", "cleanup.policy  delete  default_config"} {
+		if !strings.Contains(strings.Join(strings.Fields(out), "  "), strings.Join(strings.Fields(want), "  ")) {
+			t.Errorf("topic describe --configs lacks %q:\n%s", want, out)
+		}
+	}
+	if out := d.must("", "topic", "add-partitions", "adm", "--partitions", "4"); !strings.Contains(out, "topic adm now has 4 partitions") {
+		t.Errorf("add-partitions said %q", out)
+	}
+	if r := d.seedlog("", "topic", "add-partitions", "adm", "--partitions", "3"); r.code != 1 || !strings.Contains(r.stderr, "INVALID_PARTITIONS") {
+		t.Errorf("add-partitions to fewer: exit %d, %q", r.code, r.stderr)
+	}
+	waitFor(t, "leaders for the 4 partitions of adm", func() bool {
+		out := d.must("", "topic", "describe", "adm")
+		return strings.Contains(out, "PartitionCount: 4") && !strings.Contains(out, "Leader: -1")
+	})
+
+	d.must("k0:v0\nk1:v1\nk2:v2\nk3:v3\nk4:v4\n", "produce", "adm", "--partition", "0", "--key-separator", ":", "--header", "src=cli", "--header", "n=1")
+	lines := strings.Split(strings.TrimSpace(d.must("", "consume", "adm", "--partition", "0", "--offset", "2", "--max-messages", "3",
+		"--print-offset", "--print-timestamp", "--print-headers", "--print-key")), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("consume --partition 0 --offset 2 --max-messages 3 printed %q", lines)
+	}
+	for i, l := range lines {
+		f := strings.Split(l, "\t")
+		if len(f) != 5 || f[0] != fmt.Sprintf("0:%d", i+2) || f[2] != "src=cli,n=1" || f[3] != fmt.Sprintf("k%d", i+2) || f[4] != fmt.Sprintf("v%d", i+2) {
+			t.Errorf("record %d printed as %q", i, l)
+		}
+		if _, err := time.Parse("2006-01-02T15:04:05.000Z07:00", f[1]); len(f) > 1 && err != nil {
+			t.Errorf("record %d: timestamp %q: %v", i, f[1], err)
+		}
+	}
+	if r := d.seedlog("", "consume", "adm", "--partition", "9"); r.code != 1 || !strings.Contains(r.stderr, "no partition 9") {
+		t.Errorf("consume of a partition the topic lacks: exit %d, %q", r.code, r.stderr)
+	}
+	if out := d.must("", "topic", "delete-records", "adm", "--partition", "0", "--before", "2"); !strings.Contains(strings.Join(strings.Fields(out), " "), "adm 0 2") {
+		t.Errorf("delete-records said %q", out)
+	}
+	if first := strings.SplitN(d.must("", "consume", "adm", "--partition", "0", "--from-beginning", "--max-messages", "1", "--print-offset"), "\t", 2)[0]; first != "0:2" {
+		t.Errorf("after delete-records --before 2 the first record is at %q", first)
+	}
+
+	d.must("", "consume", "adm", "--group", "g2", "--from-beginning", "--max-messages", "3")
+	if cur, _ := groupTotals(t, d.must("", "group", "describe", "g2")); cur != 3+2 {
+		t.Fatalf("group g2 committed %d in all, want 5 (offsets 2 to 4 of partition 0 read)", cur)
+	}
+	out = d.must("", "group", "reset-offsets", "g2", "--all-topics", "--shift-by", "-4", "--execute")
+	if cur, _ := groupTotals(t, d.must("", "group", "describe", "g2")); cur != 2 || !strings.Contains(out, "1 is below the log start: clamped") {
+		t.Errorf("after --shift-by -4 over all topics: committed %d (want 2: the log start), said %q", cur, out)
+	}
+	d.must("", "group", "reset-offsets", "g2", "--topic", "adm", "--to-datetime", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "--execute")
+	if cur, lag := groupTotals(t, d.must("", "group", "describe", "g2")); cur != 5 || lag != 0 {
+		t.Errorf("after --to-datetime an hour ahead: committed %d, lag %d; want 5 and 0", cur, lag)
+	}
+	if out := d.must("", "group", "delete", "g2"); !strings.Contains(out, "deleted group g2") {
+		t.Errorf("group delete said %q", out)
+	}
+	if r := d.seedlog("", "group", "describe", "g2"); r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("describe of a deleted group: exit %d, %q", r.code, r.stderr)
+	}
+	if r := d.seedlog("", "group", "delete", "g2"); r.code != 1 || !strings.Contains(r.stderr, "GROUP_ID_NOT_FOUND") {
+		t.Errorf("deleting it again: exit %d, %q", r.code, r.stderr)
+	}
+	if out := d.must("", "cluster", "describe"); !strings.Contains(out, "Brokers: 3") || strings.Contains(out, "Controller: -1") || strings.Count(out, "127.0.0.1:") != 3 {
+		t.Errorf("cluster describe said %q", out)
+	}
+}
