@@ -1,9 +1,20 @@
 package core
 
-import "github.com/twmb/franz-go/pkg/kerr"
+import (
+	"time"
+
+	"github.com/seedlog/seedlog/core/plant"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
 
 // barriersMax bounds the linearizable reads a node has waiting.
 const barriersMax = 4096
+
+// barrierReask is how long a barrier waits for another node's controller to answer
+// before it asks again: the question or the answer may have been lost. Any answer, to
+// this question or an earlier one, will do: each is an index some controller confirmed
+// it led at after the barrier began.
+const barrierReask = 500 * time.Millisecond
 
 // barrier is a linearizable read of the metadata image: it learns the quorum's committed
 // offset from the active controller (a read index, taken while that controller is sure
@@ -15,6 +26,10 @@ type barrier struct {
 	retryAt  int64 // when to (re)ask; 0 while asked
 	index    int64 // -1 until the controller answered
 	done     func(ok bool)
+	// sentTo, sentEpoch and sentAt: the node last asked, in which quorum epoch, when.
+	sentTo    int32
+	sentEpoch int32
+	sentAt    int64
 }
 
 // readBarrier calls done(true) once the image may be read linearizably, or done(false)
@@ -34,7 +49,7 @@ func (c *rpcClient) askIndex(n *Node, b *barrier) {
 	leader := n.quorum.raft.Status().Leader
 	switch {
 	case leader == n.cfg.NodeID:
-		b.retryAt = 0
+		b.retryAt, b.sentTo = 0, leader // raft answers it, or says it lost the lead
 		n.readIndex(func(index int64, ok bool) {
 			if !ok {
 				b.retryAt = n.now + int64(callRetry)
@@ -46,8 +61,26 @@ func (c *rpcClient) askIndex(n *Node, b *barrier) {
 	case leader < 0:
 		b.retryAt = n.now + int64(callRetry)
 	default:
-		b.retryAt = 0
+		b.retryAt, b.sentTo, b.sentEpoch, b.sentAt = 0, leader, n.quorum.raft.Status().PendingEpoch, n.now
 		n.send(leader, encodeBarrier(barrierMsg{id: b.id}))
+	}
+}
+
+// reasking reports whether b waits for another node's controller to answer, and asks
+// again when barrierReask passed.
+func (b *barrier) reasking(n *Node) bool {
+	return b.retryAt == 0 && b.index < 0 && b.sentTo != n.cfg.NodeID && !n.cfg.Plants.On(plant.BarrierWaitsOutLeaderChange)
+}
+
+// reaskOrphaned asks again, at once, the barriers sent to a controller of an earlier
+// quorum epoch than epoch: it lost its leadership, and when the question or its answer
+// was lost nothing would come before the barrier's deadline (a Metadata request would
+// wait the whole request timeout).
+func (c *rpcClient) reaskOrphaned(n *Node, epoch int32) {
+	for _, b := range c.barriers {
+		if b.reasking(n) && b.sentEpoch < epoch {
+			c.askIndex(n, b)
+		}
 	}
 }
 
@@ -101,7 +134,7 @@ func (c *rpcClient) tickBarriers(n *Node) {
 		b.done(false)
 	}
 	for _, b := range c.barriers {
-		if b.retryAt != 0 && b.retryAt <= n.now {
+		if b.retryAt != 0 && b.retryAt <= n.now || b.reasking(n) && b.sentAt+int64(barrierReask) <= n.now {
 			c.askIndex(n, b)
 		}
 	}

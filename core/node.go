@@ -162,7 +162,7 @@ func (n *Node) Deadline() int64 {
 		return NoDeadline
 	}
 	d := n.quorum.raft.Deadline()
-	d = min(d, n.ctrl.deadline(), n.rpc.deadline(), n.brokerDeadline(), n.groups.deadline(), n.waitsDeadline())
+	d = min(d, n.ctrl.deadline(), n.rpc.deadline(n), n.brokerDeadline(), n.groups.deadline(), n.waitsDeadline())
 	return d
 }
 

@@ -157,6 +157,7 @@ func (c *rpcClient) orphaned(n *Node) {
 		return
 	}
 	c.epochSeen = epoch
+	c.reaskOrphaned(n, epoch)
 	var lost []*call
 	c.pending = slices.DeleteFunc(c.pending, func(cl *call) bool {
 		gone := cl.retryAt == 0 && cl.sentTo != n.cfg.NodeID && cl.sentEpoch < epoch
@@ -186,7 +187,7 @@ func (c *rpcClient) tick(n *Node) {
 	c.tickBarriers(n)
 }
 
-func (c *rpcClient) deadline() int64 {
+func (c *rpcClient) deadline(n *Node) int64 {
 	d := NoDeadline
 	for _, cl := range c.pending {
 		d = min(d, cl.deadline)
@@ -198,6 +199,9 @@ func (c *rpcClient) deadline() int64 {
 		d = min(d, b.deadline)
 		if b.retryAt != 0 {
 			d = min(d, b.retryAt)
+		}
+		if b.reasking(n) {
+			d = min(d, b.sentAt+int64(barrierReask))
 		}
 	}
 	return d

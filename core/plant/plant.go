@@ -131,6 +131,10 @@ const (
 	// SegmentJitterIgnored: a topic's logs roll by segment.ms without the jitter that
 	// segment.jitter.ms takes off it.
 	SegmentJitterIgnored
+	// BarrierWaitsOutLeaderChange: a read barrier sent to a controller waits for its
+	// answer until the request timeout, even when that controller lost its leadership
+	// or the question was lost.
+	BarrierWaitsOutLeaderChange
 	numNames
 )
 
@@ -173,6 +177,7 @@ var names = [numNames]string{
 	SegmentIndexBytesIgnored:        "segment-index-bytes-ignored",
 	CleanerThrottleIgnored:          "cleaner-throttle-ignored",
 	SegmentJitterIgnored:            "segment-jitter-ignored",
+	BarrierWaitsOutLeaderChange:     "barrier-waits-out-leader-change",
 }
 
 func (n Name) String() string {
