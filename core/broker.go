@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -30,14 +31,26 @@ type brokerState struct {
 	leaseEnd    int64 // local time at which the lease lapses
 	shutdown    bool  // controlled shutdown requested
 	shutdownOK  bool  // the controller moved every leadership away
+	// leaderless is when this node last saw the metadata quorum without a leader it
+	// knows of, -1 while it knows one.
+	leaderless int64
+	shutdownAt int64 // when Shutdown was called
 }
+
+// shutdownGiveUp is how long, in election timeouts, a broker in controlled shutdown
+// waits while the quorum has no leader before it stops anyway: the last broker of a
+// cluster stopping one by one (its fellow voters gone) has no controller to move its
+// leaderships, nor anywhere to move them. Stopping then is a crash as far as its data is
+// concerned (everything acknowledged is durable), and it saves the wait for
+// controlled.shutdown.timeout.ms.
+const shutdownGiveUp = 3
 
 func (n *Node) startBroker(now int64, rec disk.Recovered) {
 	b := &n.broker
 	for i := range b.incarnation {
 		b.incarnation[i] = byte(n.rng.Uint32())
 	}
-	b.epoch, b.fenced = -1, true
+	b.epoch, b.fenced, b.leaderless = -1, true, now
 	n.startReplicas(now, rec)
 	n.register()
 }
@@ -141,6 +154,9 @@ func (n *Node) brokerDeadline() int64 {
 	if n.broker.leaseEnd > n.now {
 		d = min(d, n.broker.leaseEnd)
 	}
+	if b := &n.broker; b.shutdown && !b.shutdownOK && b.leaderless >= 0 && n.shutdownGiveUpAt() > n.now {
+		d = min(d, n.shutdownGiveUpAt())
+	}
 	return d
 }
 
@@ -163,7 +179,7 @@ func (n *Node) Shutdown() {
 		b.shutdown = true
 		return
 	}
-	b.shutdown = true
+	b.shutdown, b.shutdownAt = true, n.now
 	b.leaseEnd = min(b.leaseEnd, n.now)
 	if !b.heartbeat {
 		b.nextBeat = min(b.nextBeat, n.now)
@@ -171,8 +187,30 @@ func (n *Node) Shutdown() {
 	n.note("broker-shutdown", fmt.Sprintf("broker %d gives its lease up and asks the controller to move its leaderships", n.cfg.NodeID))
 }
 
-// ShutdownReady reports whether a controlled shutdown completed.
-func (n *Node) ShutdownReady() bool { return !n.cfg.Broker || n.broker.shutdownOK }
+// ShutdownReady reports whether a controlled shutdown completed: the controller moved
+// every leadership away, or the quorum has had no leader for shutdownGiveUp election
+// timeouts since the shutdown began.
+func (n *Node) ShutdownReady() bool {
+	b := &n.broker
+	giveUp := b.shutdown && b.leaderless >= 0 && n.now >= n.shutdownGiveUpAt() && !n.cfg.Plants.On(plant.ShutdownWaitsForQuorum)
+	return !n.cfg.Broker || b.shutdownOK || giveUp
+}
+
+// shutdownGiveUpAt is when a controlled shutdown stops waiting for a quorum leader.
+func (n *Node) shutdownGiveUpAt() int64 {
+	return max(n.broker.leaderless, n.broker.shutdownAt) + shutdownGiveUp*int64(n.cfg.Timing.ElectionTimeout)
+}
+
+// watchQuorumLeader notes when the quorum lost the last leader this node knew of.
+func (n *Node) watchQuorumLeader() {
+	b := &n.broker
+	switch known := n.quorum.raft.Status().Leader >= 0; {
+	case known:
+		b.leaderless = -1
+	case b.leaderless < 0:
+		b.leaderless = n.now
+	}
+}
 
 // metadataChanged reacts to a new committed image: the controller learns it, barriers
 // waiting for it complete, and the broker's replicas follow it.

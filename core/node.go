@@ -187,6 +187,9 @@ func (n *Node) after(now int64) {
 		return
 	}
 	n.drainQuorum(now)
+	if n.cfg.Broker {
+		n.watchQuorumLeader()
+	}
 	n.rpc.orphaned(n)
 	n.ctrl.drain(n)
 	n.drainReplicas(now)

@@ -49,7 +49,9 @@
 // unknown), Run returns it; the process exits non-zero and a restart recovers from disk
 // (`seedlog dev` restarts such a broker itself after a second). On SIGINT or SIGTERM the
 // broker asks the controller to move its leaderships away and stops when that is done,
-// or after controlled.shutdown.timeout.ms; a second signal stops it at once.
+// when the metadata quorum has had no leader for three election timeouts (the last
+// broker of a cluster stopped one by one: nothing can move its leaderships), or after
+// controlled.shutdown.timeout.ms; a second signal stops it at once.
 //
 // # Configuration
 //

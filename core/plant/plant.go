@@ -135,6 +135,9 @@ const (
 	// answer until the request timeout, even when that controller lost its leadership
 	// or the question was lost.
 	BarrierWaitsOutLeaderChange
+	// ShutdownWaitsForQuorum: a broker in controlled shutdown waits for a controller to
+	// move its leaderships however long the quorum has had no leader.
+	ShutdownWaitsForQuorum
 	numNames
 )
 
@@ -178,6 +181,7 @@ var names = [numNames]string{
 	CleanerThrottleIgnored:          "cleaner-throttle-ignored",
 	SegmentJitterIgnored:            "segment-jitter-ignored",
 	BarrierWaitsOutLeaderChange:     "barrier-waits-out-leader-change",
+	ShutdownWaitsForQuorum:          "shutdown-waits-for-quorum",
 }
 
 func (n Name) String() string {

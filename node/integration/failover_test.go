@@ -83,3 +83,20 @@ func (c *cluster) activeController() int {
 	})
 	return best
 }
+
+// Brokers stopped one by one with SIGTERM each end their controlled shutdown promptly,
+// the last one too: its fellow voters are gone, so no controller can move its
+// leaderships, and it stops a few election timeouts after the quorum lost its leader
+// instead of waiting out controlled.shutdown.timeout.ms (30 s here, Kafka's default).
+func TestLastBrokerStopsPromptly(t *testing.T) {
+	c := newClusterWith(t, 3, clusterOpts{settings: map[string]string{"controlled.shutdown.timeout.ms": "30000"}})
+	cl := c.client()
+	c.waitBrokers(cl, 3)
+	c.createTopic(cl, "s", 3, 3)
+	cl.Close()
+	for i := range c.procs {
+		start := time.Now()
+		c.stop(i)
+		t.Logf("broker %d stopped %v after SIGTERM", i+1, time.Since(start).Round(time.Millisecond))
+	}
+}
