@@ -13,9 +13,9 @@ import (
 )
 
 // Admin commands built on franz-go's kadm: topic add-partitions, delete-records and
-// describe --configs, group delete, cluster describe.
+// describe --configs, group delete, cluster describe (topic alter-config is in topic.go).
 
-// adminSession parses a client command's flags and opens its client; done closes it.
+// adminSession is an admin command's client options and, once open, its clients.
 type adminSession struct {
 	o   clientOptions
 	cl  *kgo.Client

@@ -137,8 +137,8 @@ func warnBelowMinISR(ctx context.Context, cl *kgo.Client, topic string, rf int) 
 
 func topicAlterConfig(args []string) int {
 	fs := flag.NewFlagSet("topic alter-config", flag.ContinueOnError)
-	var o clientOptions
-	o.register(fs)
+	var s adminSession
+	s.o.register(fs)
 	var sets, deletes repeatFlag
 	fs.Var(&sets, "set", "a topic config key=value to set (repeatable)")
 	fs.Var(&deletes, "delete", "a topic config key to remove, back to the cluster's value (repeatable)")
@@ -161,14 +161,13 @@ func topicAlterConfig(args []string) int {
 	for _, k := range deletes {
 		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
 	}
-	cl, err := o.client()
-	if err != nil {
-		return problem("%v", err)
+	if code := s.open(); code != exitOK {
+		return code
 	}
-	defer cl.Close()
-	ctx, cancel := o.ctx()
+	defer s.close()
+	ctx, cancel := s.o.ctx()
 	defer cancel()
-	resps, err := kadm.NewClient(cl).AlterTopicConfigs(ctx, alters, pos[0])
+	resps, err := s.adm.AlterTopicConfigs(ctx, alters, pos[0])
 	if err != nil {
 		return problem("%s", requestError("alter configs of topic "+pos[0], err))
 	}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,9 +41,11 @@ func TestMetadataOutlivesTheController(t *testing.T) {
 			}
 			return resp.(*kmsg.MetadataResponse), nil
 		}
-		if _, err := ask(); err != nil {
-			t.Fatal(err)
-		}
+		// The survivor may have restarted in the round before: ask until it answers.
+		c.eventually(30*time.Second, fmt.Sprintf("broker %d answering", survivor+1), func() bool {
+			_, err := ask()
+			return err == nil
+		})
 		c.kill(ctrl)
 		start := time.Now()
 		resp, err := ask()
