@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -68,14 +69,21 @@ type cluster struct {
 // freeAddr returns a free loopback address for a broker to bind later. It picks from
 // below the kernel's ephemeral range (32768-60999 on Linux), where neither a client's
 // outgoing connection nor another test's listener on port 0 can take the port between
-// this check and the broker's bind.
+// this check and the broker's bind. A port is handed out once per test binary: the
+// check alone would give two brokers of one cluster, not yet started, the same port.
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
 	for range 1000 {
 		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		if portsGiven[port] {
+			continue
+		}
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			ln.Close()
+			portsGiven[port] = true
 			return ln.Addr().String()
 		}
 	}
@@ -84,6 +92,11 @@ func freeAddr(t *testing.T) string {
 }
 
 const freePortLow, freePortHigh = 20000, 32000
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // clusterOpts adjust a cluster: settings on top of the fast ones ({id} in a value
 // becomes the node id), and a command prefix for every broker.
