@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -126,6 +127,34 @@ func (l *leaseInvariants) check(n *simNode, stepped bool) (string, error) {
 		if end := heard + l.leaseSpan; now <= end {
 			return "invariant:fence", fmt.Errorf("controller %d fenced broker %d (epoch %d) %v after its last heartbeat, before the lease it granted could have ended (%v after it, with the clock drift allowed)",
 				id, b.ID, b.Epoch, time.Duration(now-heard), time.Duration(l.leaseSpan))
+		}
+	}
+	return l.checkReplaced(id, now)
+}
+
+// checkReplaced judges the registrations this controller showed unfenced and now
+// replaced by a newer one of the same broker (a restarted broker re-registering): the
+// step fenced them, and must have waited for their leases as a fencing does.
+func (l *leaseInvariants) checkReplaced(id int32, now int64) (string, error) {
+	var gone []fenceKey
+	// order-independent: the keys found are sorted before anything depends on them.
+	for k := range l.unfenced {
+		if k.controller != id {
+			continue
+		}
+		i := slices.IndexFunc(l.controllers[id-1].brokers, func(b ControllerBroker) bool { return b.ID == k.broker })
+		if i >= 0 && l.controllers[id-1].brokers[i].Epoch != k.epoch {
+			gone = append(gone, k)
+		}
+	}
+	slices.SortFunc(gone, func(a, b fenceKey) int { return cmp.Or(cmp.Compare(a.broker, b.broker), cmp.Compare(a.epoch, b.epoch)) })
+	for _, k := range gone {
+		heard := l.unfenced[k]
+		delete(l.unfenced, k)
+		l.w.cov.Inc("check:reregister-after-lease")
+		if end := heard + l.leaseSpan; now <= end {
+			return "invariant:fence", fmt.Errorf("controller %d replaced broker %d's registration (epoch %d) by a new one %v after its last heartbeat, before the lease it granted could have ended (%v after it, with the clock drift allowed)",
+				id, k.broker, k.epoch, time.Duration(now-heard), time.Duration(l.leaseSpan))
 		}
 	}
 	return "", nil

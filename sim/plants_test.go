@@ -160,6 +160,8 @@ var plantCases = []struct {
 	{"segment-index-bytes-ignored", []string{"segments"}, 100, false},
 	{"cleaner-throttle-ignored", []string{"cleaner-throttle"}, 100, false},
 	{"segment-jitter-ignored", []string{"segments"}, 200, false},
+	{"reregister-ignores-lease", []string{"invariant:fence", "invariant:lease"}, 50, false},
+	{"reset-durable-at-once", []string{"invariant:partitions", "invariant:durable", "log-history", "linearizability"}, 400, false},
 	{"alter-lost-never-resent", []string{"liveness"}, 600, false},
 	{"offsets-expire-with-members", []string{"offsets", "linearizability"}, 200, false},
 	{"offsets-expire-early", []string{"offsets", "linearizability"}, 200, false},

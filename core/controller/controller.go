@@ -321,6 +321,16 @@ func (c *Controller) leaseSpanMax() int64 {
 	return int64(math.Ceil(float64(c.cfg.LeaseDuration) * (1 + d) / (1 - d)))
 }
 
+// leaseGoneAt is when, on the controller's clock, every lease broker id can hold has
+// ended: LeaseDuration after the last heartbeat this controller acknowledged or, when a
+// deposed controller acknowledged a later one, LeaseDuration plus that one's
+// QuorumFetchTimeout after this controller's activation (where lastHeard starts), both
+// stretched by the clock drift (see the package doc). LeaseSafe puts it before fenceAt.
+func (c *Controller) leaseGoneAt(id int32) int64 {
+	d := c.cfg.ClockDriftMax
+	return c.lastHeard[id] + int64(math.Ceil(float64(c.cfg.LeaseDuration+c.cfg.QuorumFetchTimeout)*(1+d)/(1-d)))
+}
+
 func (c *Controller) fenceAt(id int32) int64 {
 	if c.cfg.Plants.On(plant.FenceBeforeLease) {
 		// Planted bug: one tick before the lease of the last heartbeat can have ended.

@@ -21,9 +21,12 @@
 //
 // A broker registers (BrokerRegistration) and starts fenced; its broker epoch is the
 // offset of its RegisterBroker record. Re-registering the same incarnation returns the
-// existing epoch. A different incarnation under the same id is refused with
-// DUPLICATE_BROKER_REGISTRATION while the current registration is unfenced and its
-// session live; otherwise it replaces the registration (which by then is fenced).
+// existing epoch. A different incarnation under the same id (the broker restarted) is
+// refused with DUPLICATE_BROKER_REGISTRATION while the current registration is unfenced
+// and a lease it got may still run (leaseGoneAt: LeaseDuration plus QuorumFetchTimeout
+// after the last heartbeat, stretched by drift, which the lease inequality puts before
+// the session's end). After that the current registration is fenced at once, its
+// leaderships move, and the new one replaces it, without waiting for the session.
 //
 // Heartbeats (BrokerHeartbeat) keep the session alive. A fenced broker is unfenced once
 // it reports a metadata offset of at least its CatchUpOffset (its registration, latest

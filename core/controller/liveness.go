@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -132,9 +133,19 @@ func (c *Controller) registerOutcome(p Proposer, from int32, m *kmsg.BrokerRegis
 	case exists && old.Incarnation == m.IncarnationID:
 		c.lastHeard[m.BrokerID] = c.now
 		return ok(), old.Epoch
-	case exists && !old.Fenced:
-		// fenceExpired ran first, so an unfenced registration has a live session.
+	case exists && !old.Fenced && c.now < c.leaseGoneAt(m.BrokerID) && !c.cfg.Plants.On(plant.ReregisterIgnoresLease):
+		// fenceExpired ran first, so an unfenced registration has a live session, and
+		// the old incarnation may still hold a lease: it may still lead.
 		return fail(errDuplicateBrokerRegistration, ""), -1
+	case exists && !old.Fenced:
+		// A new incarnation (the broker restarted after a crash) while the old one's
+		// session is still open, but every lease the old one got has ended: fence it now
+		// rather than at the end of its session, so that its leaderships move.
+		if err := c.propose(p, []metadata.Record{metadata.FenceBroker{BrokerID: old.ID, BrokerEpoch: old.Epoch}}); err != nil {
+			return proposeOutcome(err), -1
+		}
+		c.reconcile = true
+		defer c.reconcileAll(p)
 	case !exists && len(c.pending.BrokerIDs()) >= BrokersMax:
 		return fail(errInvalidRegistration, fmt.Sprintf("more than %d brokers", BrokersMax)), -1
 	}

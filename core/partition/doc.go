@@ -118,7 +118,8 @@
 // ends; the follower reconciles exactly as above. A fetch offset below the leader's log
 // start gets OFFSET_OUT_OF_RANGE and the follower restarts its log at the leader's
 // start (disk.Reset), or at the start of the batch holding it when the leader's start
-// lies inside a batch. The follower checks every batch (CRC, dense offsets from its LEO,
+// lies inside a batch; its fetches report the new start as durable only once the Reset
+// is done (a crash before then brings the old log back). The follower checks every batch (CRC, dense offsets from its LEO,
 // epochs never above the leader's nor below its own newest), appends the valid prefix,
 // syncs, keeps its producer state in step, takes HW = min(leader's HW, own LEO) and the
 // log start min(leader's, own HW). It fetches again once the append is durable. A

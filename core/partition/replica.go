@@ -427,8 +427,8 @@ func (r *Replica) complete(now int64, p pendingOp, d disk.Done) {
 		if !r.cfg.FlushAsync {
 			r.setDurable(p.covers)
 		}
-	case disk.Skip:
-		r.setDurable(p.covers) // a skip is durable when done
+	case disk.Skip, disk.Reset:
+		r.setDurable(p.covers) // durable when done
 	case disk.CheckDamage:
 		r.damageChecked(now, p, d)
 	case disk.Read:
@@ -740,12 +740,20 @@ func (r *Replica) truncateLog(offset int64) {
 	}
 }
 
-// resetLog empties the log and restarts it at offset.
+// resetLog empties the log and restarts it at offset. The log is durably so only once
+// the Reset is done: until then a fetch must not report offset as durable, or a leader
+// could count this replica in its ISR on a log end a crash would take back (the old
+// log, below the leader's log start).
 func (r *Replica) resetLog(offset int64) {
-	r.emit(disk.Op{Kind: disk.Reset, Offset: offset}, pendingOp{})
+	r.emit(disk.Op{Kind: disk.Reset, Offset: offset}, pendingOp{covers: offset})
 	r.truncs++
 	r.clampCovers(offset)
-	r.startOffset, r.leo, r.durable, r.hw, r.syncedCover = offset, offset, offset, offset, offset
+	r.startOffset, r.leo, r.hw, r.syncedCover = offset, offset, offset, offset
+	if !r.on(plant.ResetDurableAtOnce) {
+		r.durable = min(r.durable, offset)
+	} else {
+		r.durable = offset
+	}
 	r.fences = nil
 	r.tail.reset()
 	r.producers.clear()

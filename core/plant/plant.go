@@ -138,6 +138,12 @@ const (
 	// ShutdownWaitsForQuorum: a broker in controlled shutdown waits for a controller to
 	// move its leaderships however long the quorum has had no leader.
 	ShutdownWaitsForQuorum
+	// ResetDurableAtOnce: a follower that restarts its log at the leader's log start
+	// reports the new start as durable before the Reset is done.
+	ResetDurableAtOnce
+	// ReregisterIgnoresLease: a broker's new incarnation replaces its old unfenced one
+	// at once, while a lease of the old one may still let it lead.
+	ReregisterIgnoresLease
 	numNames
 )
 
@@ -182,6 +188,8 @@ var names = [numNames]string{
 	SegmentJitterIgnored:            "segment-jitter-ignored",
 	BarrierWaitsOutLeaderChange:     "barrier-waits-out-leader-change",
 	ShutdownWaitsForQuorum:          "shutdown-waits-for-quorum",
+	ResetDurableAtOnce:              "reset-durable-at-once",
+	ReregisterIgnoresLease:          "reregister-ignores-lease",
 }
 
 func (n Name) String() string {
