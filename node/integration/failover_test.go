@@ -103,3 +103,28 @@ func TestLastBrokerStopsPromptly(t *testing.T) {
 		t.Logf("broker %d stopped %v after SIGTERM", i+1, time.Since(start).Round(time.Millisecond))
 	}
 }
+
+// A broker killed with SIGKILL and started again at once registers its new incarnation
+// as soon as the old one's leases have ended, before its session (2.25 s here) runs
+// out, and is back in the metadata.
+func TestRestartedBrokerRejoins(t *testing.T) {
+	c := newCluster(t, 3)
+	cl := c.client()
+	c.waitBrokers(cl, 3)
+	for round := range 3 {
+		i := round % len(c.procs)
+		c.kill(i)
+		start := time.Now()
+		c.start(i)
+		c.eventually(30*time.Second, fmt.Sprintf("broker %d back in the metadata", i+1), func() bool {
+			b, err := os.ReadFile(filepath.Join(c.procs[i].dir, "broker.log"))
+			if err != nil {
+				return false
+			}
+			log := string(b)
+			last := log[strings.LastIndex(log, "==== start"):]
+			return strings.Contains(last, "msg=broker-fenced") && strings.Contains(last, "fenced=false")
+		})
+		t.Logf("round %d: broker %d unfenced again %v after its restart began", round, i+1, time.Since(start).Round(time.Millisecond))
+	}
+}
