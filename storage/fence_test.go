@@ -494,3 +494,45 @@ func TestRecoverRedoesAFencingMergedWithTheFenceBefore(t *testing.T) {
 		t.Fatalf("read batches at %v", offsetsOf(t, got))
 	}
 }
+
+// TestRecoverKeepsTheFenceBeforeTheFirstSegment: the log begins with a fence (its first
+// segment was all damaged and went), the next segment's first batch decays, and a crash
+// interrupts the fencing after the merged fence was recorded and the segment after the
+// damage was made, before the damaged segment was cut. Recovery keeps the part of the
+// fence no segment holds, so the log start stays where it was and the offsets fenced
+// there still answer as fenced; it used to drop the whole fence and move the log start.
+func TestRecoverKeepsTheFenceBeforeTheFirstSegment(t *testing.T) {
+	d := newDiskLog(t, LogConfig{SegmentBytesMax: 600, IndexIntervalBytes: 100})
+	_, segs := d.fill(30, true)
+	if len(segs) < 3 {
+		t.Fatalf("segments %+v", segs)
+	}
+	k, next := segs[1].BaseOffset, segs[2].BaseOffset
+	for _, suffix := range []string{LogFileSuffix, IndexFileSuffix, TimeIndexFileSuffix} {
+		d.remove(seg(0, suffix))
+	}
+	// The segment after the damage: the batches of segment k from offset k+2 on.
+	data := d.read(seg(k, LogFileSuffix))
+	h, err := record.ParseHeader(data)
+	if err != nil || h.NextOffset() != k+2 {
+		t.Fatalf("first batch of segment %d: %+v %v", k, h, err)
+	}
+	d.write(seg(k+2, LogFileSuffix), data[h.Size():])
+	data[record.HeaderSize+2] ^= 1
+	d.write(seg(k, LogFileSuffix), data)
+	merged := encodeFences(100, []Fence{{From: 0, To: k + 2, Kind: FenceDamaged}})
+	d.write(FencesFileName, merged)
+	d.write(FencesCopyFileName, merged)
+
+	l := d.open()
+	defer l.Close()
+	if l.StartOffset() != 0 {
+		t.Fatalf("log start %d after recovery, want 0; fences %v", l.StartOffset(), l.Fences())
+	}
+	if fs := l.Fences(); len(fs) == 0 || fs[0].From != 0 || fs[0].To < k {
+		t.Fatalf("fences %v, want [0, %d) at least fenced", fs, k)
+	}
+	if _, err := l.Read(0, next, 1<<20); err == nil || errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read at 0: %v, want the fence", err)
+	}
+}
