@@ -265,21 +265,14 @@ func TestIdleGroupOffsetSurvivesCompaction(t *testing.T) {
 	createWithConfigs(t, c, cl, "t", nil)
 	ctx := context.Background()
 	commit := func(group string, offset int64) bool {
-		req := kmsg.NewPtrOffsetCommitRequest()
-		req.Group, req.Generation = group, -1
-		req.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: offset}}}}
-		resp, err := req.RequestWith(ctx, cl)
-		return err == nil && resp.Topics[0].Partitions[0].ErrorCode == 0
+		return commitOffsets(cl, group, "t", map[int32]int64{0: offset}) == nil
 	}
 	fetch := func(group string) int64 {
-		req := kmsg.NewPtrOffsetFetchRequest()
-		req.Group = group
-		req.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{0}}}
-		resp, err := req.RequestWith(ctx, cl)
-		if err != nil || len(resp.Topics) == 0 {
+		got, err := fetchCommitted(cl, group, "t")
+		if err != nil {
 			return -2
 		}
-		return resp.Topics[0].Partitions[0].Offset
+		return got[0]
 	}
 	c.eventually(30*time.Second, "the idle group's commit", func() bool { return commit("idle", 42) })
 
