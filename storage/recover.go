@@ -218,14 +218,13 @@ func (l *Log) fenceEnd(f Fence) int64 {
 			continue
 		case s.base > f.To, i > 0 && f.From <= l.segments[i-1].base:
 			return f.From
-		case s.base < f.To && slices.ContainsFunc(l.segments[i+1:], func(n *segment) bool { return n.base == f.To }) && i > 0:
+		case i > 0 && s.base < f.To && slices.ContainsFunc(l.segments[i+1:], func(n *segment) bool { return n.base == f.To }):
 			// A segment where the fence ends exists too: not a fencing cut short
-			// before its segment was made, and not one to guess at.
+			// before its segment was made, and not one to guess at. (Before the first
+			// segment it is: nothing else can hold [f.From, s.base), and dropping the
+			// fence would move the log start past the offsets it fenced.)
 			return f.From
 		}
-		// Before the first segment nothing else can hold [f.From, s.base): dropping
-		// the fence would move the log start past offsets it fenced (a fencing that
-		// merged with the fence before a damaged first segment, cut short by a crash).
 		return s.base
 	}
 	return f.From

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -80,7 +81,7 @@ func topicDeleteRecords(args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || *before < -1 {
+	if len(pos) != 1 || *before < -1 || *partition > math.MaxInt32 {
 		return usageError("topic delete-records: want one topic and an offset of -1 or more; usage: %s", synopsis)
 	}
 	topic := pos[0]

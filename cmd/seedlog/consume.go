@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -36,7 +37,7 @@ func consumeCommand(args []string) int {
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || (*partition >= 0 && *group != "") || (*offset >= 0 && *partition < 0) || *offset < -1 {
+	if len(pos) != 1 || (*partition >= 0 && *group != "") || (*offset >= 0 && *partition < 0) || *offset < -1 || *partition > math.MaxInt32 {
 		return usageError("consume: want one topic, and --partition (with --offset) only without --group; usage: %s", synopsis)
 	}
 	start := kgo.NewOffset().AtEnd()

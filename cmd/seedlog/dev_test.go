@@ -68,6 +68,7 @@ func TestClientCommandUsageErrorsExitTwo(t *testing.T) {
 		{"group", "reset-offsets", "g", "--topic", "t", "--to-datetime", "yesterday"},
 		{"group", "delete"}, {"topic", "add-partitions", "t"}, {"topic", "delete-records", "t", "--before", "-2"},
 		{"consume", "t", "--group", "g", "--partition", "0"}, {"consume", "t", "--offset", "3"},
+		{"consume", "t", "--partition", "4294967296"}, {"topic", "delete-records", "t", "--partition", "4294967296"},
 		{"produce", "t", "--header", "novalue"}, {"cluster"}, {"cluster", "bogus"},
 		{"bench", "--acks", "7"}, {"bench", "--duration", "1s", "--warmup", "2s"}, {"bench", "extra"},
 		{"dev", "--brokers", "0"}, {"dev", "--port", "65000", "--brokers", "3"}, {"dev", "extra"},
