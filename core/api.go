@@ -36,6 +36,10 @@ type Request struct {
 	// Listener names the listener the request arrived on; Metadata answers with each
 	// broker's listener of that name. Empty: the first one.
 	Listener string
+	// Entropy is fresh randomness the shell draws for a SaslAuthenticate request (a
+	// SCRAM server nonce); the node itself has only its seeded PRNG, which a stranger
+	// could predict. Zero for every other request.
+	Entropy [EntropyBytes]byte
 	// Msg is the decoded request, with Msg.GetVersion() == Version. It is nil when the
 	// key or version is not served (wire.ErrUnsupported): the node answers ApiVersions
 	// with its version-0 error response and closes the connection for anything else.

@@ -88,6 +88,15 @@ type Config struct {
 	// must agree with it; a typed field off its default that is not listed counts as
 	// set (see staticConfig).
 	StaticConfig metadata.StaticConfig
+	// SASLMechanisms is sasl.enabled.mechanisms: what listeners whose security protocol
+	// is SASL_PLAINTEXT or SASL_SSL accept (empty: SCRAM-SHA-512, SCRAM-SHA-256 and
+	// PLAIN). Credentials are the SCRAM credentials of the metadata; PLAIN checks its
+	// password against them.
+	SASLMechanisms []string
+	// ReauthMax is connections.max.reauth.ms: an authenticated SASL session lasts this
+	// long, and a connection that has not re-authenticated by then is closed at its next
+	// request (0: sessions never expire).
+	ReauthMax time.Duration
 	// Seed seeds the node's PRNG. It must differ per incarnation (each start), because
 	// the broker draws its incarnation id from it.
 	Seed uint64

@@ -81,11 +81,15 @@ func TestValidateNamesTheSetting(t *testing.T) {
 func TestConnLimitsFromConfig(t *testing.T) {
 	cfg := Config{InFlightPerConnMax: 2, ConnectionsMax: 2}
 	var c conns
-	a, b := c.open(&cfg, 1, 1), c.open(&cfg, 1, 2)
-	if a == nil || b == nil || c.open(&cfg, 1, 3) != nil {
+	open := func(id ConnID, corr int32) *slot {
+		_, s, _ := c.open(&cfg, id, corr)
+		return s
+	}
+	a, b := open(1, 1), open(1, 2)
+	if a == nil || b == nil || open(1, 3) != nil {
 		t.Fatal("want two requests in flight on connection 1, and no third")
 	}
-	if c.open(&cfg, 2, 1) == nil || c.open(&cfg, 3, 1) != nil {
+	if open(2, 1) == nil || open(3, 1) != nil {
 		t.Fatal("want a second connection, and no third")
 	}
 	out := c.fill(b, nil, nil)
@@ -96,7 +100,7 @@ func TestConnLimitsFromConfig(t *testing.T) {
 	if len(out) != 2 || out[0].Corr != 1 || out[0].Msg == nil || out[1].Corr != 2 || out[1].Msg != nil {
 		t.Fatalf("emitted %+v, want corr 1 answered, then corr 2 done silently", out)
 	}
-	if c.open(&cfg, 1, 3) == nil {
+	if open(1, 3) == nil {
 		t.Fatal("the slots did not come back")
 	}
 }

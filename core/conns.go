@@ -9,6 +9,9 @@ import (
 // every earlier one.
 type conn struct {
 	pending []*slot // oldest first
+	// saslRequired is fixed by the listener of the connection's first request.
+	saslRequired bool
+	auth         connAuth
 }
 
 // slot is one request's place in its connection's response order.
@@ -29,25 +32,25 @@ type conns struct {
 }
 
 // open reserves a slot for a new request, or returns nil when the connection must be
-// closed for exceeding the limits of cfg.
-func (c *conns) open(cfg *Config, id ConnID, corr int32) *slot {
+// closed for exceeding the limits of cfg. fresh says the connection is new.
+func (c *conns) open(cfg *Config, id ConnID, corr int32) (cn *conn, s *slot, fresh bool) {
 	if c.byID == nil {
 		c.byID = map[ConnID]*conn{}
 	}
-	cn := c.byID[id]
+	cn = c.byID[id]
 	if cn == nil {
 		if len(c.byID) >= cfg.ConnectionsMax {
-			return nil
+			return nil, nil, false
 		}
-		cn = &conn{}
+		cn, fresh = &conn{}, true
 		c.byID[id] = cn
 	}
 	if len(cn.pending) >= cfg.InFlightPerConnMax {
-		return nil
+		return nil, nil, false
 	}
-	s := &slot{conn: id, corr: corr}
+	s = &slot{conn: id, corr: corr}
 	cn.pending = append(cn.pending, s)
-	return s
+	return cn, s, fresh
 }
 
 // fill records a slot's response (nil for no response) and appends to out every

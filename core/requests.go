@@ -30,10 +30,13 @@ func (n *Node) ConnClosed(now int64, c ConnID) {
 func (n *Node) request(req Request) {
 	n.listener = req.Listener
 	defer func() { n.listener = "" }()
-	s := n.conns.open(&n.cfg, req.Conn, req.Corr)
+	cn, s, fresh := n.conns.open(&n.cfg, req.Conn, req.Corr)
 	if s == nil {
 		n.closeConn(req.Conn, "too many requests in flight")
 		return
+	}
+	if fresh {
+		cn.saslRequired = n.saslRequired(req.Listener)
 	}
 	reply := func(resp kmsg.Response) {
 		n.out.Responses = n.conns.fill(s, resp, n.out.Responses)
@@ -50,6 +53,9 @@ func (n *Node) request(req Request) {
 		n.closeConn(req.Conn, "a controller serves no client requests")
 		return
 	}
+	if !n.authGate(cn, req, reply) {
+		return
+	}
 	n.dispatch(req, reply)
 }
 
@@ -64,6 +70,8 @@ func (n *Node) dispatch(req Request, reply func(kmsg.Response)) {
 	case *kmsg.DescribeClusterRequest:
 		l := req.Listener
 		n.afterBarrier(m, reply, func() kmsg.Response { return kafka.DescribeCluster(n.viewFrom(l), m) })
+	case *kmsg.DescribeUserSCRAMCredentialsRequest:
+		n.afterBarrier(m, reply, func() kmsg.Response { return kafka.DescribeUserScramCredentials(n.view(), m) })
 	default:
 		if kafka.Forwarded(m.Key()) {
 			n.forward(m, reply)
@@ -97,6 +105,8 @@ func markStale(resp kmsg.Response) {
 		}
 	case *kmsg.DescribeClusterResponse:
 		r.ErrorCode = kerr.RequestTimedOut.Code
+	case *kmsg.DescribeUserSCRAMCredentialsResponse:
+		r.ErrorCode, r.Results = kerr.RequestTimedOut.Code, nil
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/controller"
 	"github.com/seedlog/seedlog/core/group"
+	"github.com/seedlog/seedlog/core/sasl"
 )
 
 // TimingMsMax is the largest timing the node accepts, in milliseconds: Kafka's int
@@ -182,6 +183,23 @@ func validateLimits(c Config) error {
 		return fmt.Errorf("log.cleaner.io.buffer.size=%d: want bytes in [1, %d]", c.CleanerStepBytes, math.MaxInt32)
 	case c.CleanerBytesPerSec < 0:
 		return fmt.Errorf("log.cleaner.io.max.bytes.per.second=%d: want a positive rate", c.CleanerBytesPerSec)
+	case c.ReauthMax < 0 || c.ReauthMax > TimingMsMax*time.Millisecond:
+		return fmt.Errorf("connections.max.reauth.ms=%s: want 0 (off) or milliseconds up to %d", msString(c.ReauthMax), TimingMsMax)
+	}
+	return validateMechanisms(c.SASLMechanisms)
+}
+
+// validateMechanisms accepts each SASL mechanism seedlog serves, once.
+func validateMechanisms(mechs []string) error {
+	for i, m := range mechs {
+		switch m {
+		case sasl.NamePlain, sasl.NameScramSHA256, sasl.NameScramSHA512:
+		default:
+			return fmt.Errorf("sasl.enabled.mechanisms: %q is not served; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", m)
+		}
+		if slices.Contains(mechs[:i], m) {
+			return fmt.Errorf("sasl.enabled.mechanisms: %s listed twice", m)
+		}
 	}
 	return nil
 }

@@ -114,6 +114,10 @@ type Config struct {
 	MemoryLimitBytes int64
 	// ConnectionsMax caps client connections; more are accepted and closed at once.
 	ConnectionsMax int
+	// SASLMechanisms and ReauthMax are sasl.enabled.mechanisms and
+	// connections.max.reauth.ms (see core.Config).
+	SASLMechanisms []string
+	ReauthMax      time.Duration
 	// PeerConnectionsMax caps incoming peer connections, handshakes included.
 	PeerConnectionsMax int
 	// IdleTimeout closes a client connection with nothing in flight that sent nothing
@@ -410,6 +414,25 @@ var settings = []Setting{
 	{"peer.connections.max", "256", "incoming peer connections at once, handshakes included; at the limit the oldest unfinished handshake is closed", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.PeerConnectionsMax)
 	}},
+	{"sasl.enabled.mechanisms", "SCRAM-SHA-512,SCRAM-SHA-256,PLAIN", "SASL mechanisms accepted on SASL_PLAINTEXT and SASL_SSL listeners, comma-separated; PLAIN checks the password against the user's SCRAM credentials (use it over TLS only)", func(c *Config, v string) error {
+		c.SASLMechanisms = nil
+		for m := range strings.SplitSeq(v, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				c.SASLMechanisms = append(c.SASLMechanisms, m)
+			}
+		}
+		if len(c.SASLMechanisms) == 0 {
+			return errors.New("want at least one mechanism")
+		}
+		return nil
+	}},
+	{"connections.max.reauth.ms", "0", "an authenticated SASL session lasts this long: a client must re-authenticate before, or its connection is closed at its next request (0: sessions never expire)", func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "0" {
+			c.ReauthMax = 0
+			return nil
+		}
+		return durationKey(func(c *Config) *time.Duration { return &c.ReauthMax })(c, v)
+	}},
 	{"connections.max.idle.ms", "600000", "a client connection with nothing in flight that sends nothing for this long is closed", durationKey(func(c *Config) *time.Duration { return &c.IdleTimeout })},
 	{"socket.request.read.timeout.ms", "30000", "a request must arrive whole within this long of its first byte, or its connection is closed", durationKey(func(c *Config) *time.Duration { return &c.FrameReadTimeout })},
 	{"max.inflight.requests.per.connection", strconv.Itoa(core.InFlightPerConnMaxDefault), "requests of one connection awaiting responses (an acks=0 produce until the broker processed it); the broker stops reading that connection beyond it", func(c *Config, v string) error {
@@ -700,6 +723,8 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		OffsetsRetentionCheck:        c.OffsetsRetentionCheck,
 		InFlightPerConnMax:           c.InFlightPerConnMax,
 		ConnectionsMax:               c.ConnectionsMax,
+		SASLMechanisms:               c.SASLMechanisms,
+		ReauthMax:                    c.ReauthMax,
 	}
 	if len(listeners) > 0 {
 		cc.Host, cc.Port = listeners[0].Host, listeners[0].Port

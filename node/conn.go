@@ -2,6 +2,7 @@ package node
 
 import (
 	"bufio"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -283,7 +284,11 @@ func decodeRequest(id core.ConnID, frame []byte) (core.Request, error) {
 	if err != nil && !errors.Is(err, wire.ErrUnsupported) {
 		return core.Request{}, err
 	}
-	return core.Request{Conn: id, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: msg}, nil
+	req := core.Request{Conn: id, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: msg}
+	if h.Key == 36 { // SaslAuthenticate: a SCRAM server nonce comes from here
+		rand.Read(req.Entropy[:])
+	}
+	return req, nil
 }
 
 // respond is called by the loop; it never blocks.

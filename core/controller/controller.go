@@ -125,7 +125,7 @@ func New(cfg Config) *Controller {
 // Supports reports whether Handle accepts requests with this API key.
 func Supports(key int16) bool {
 	switch key {
-	case 19, 20, 33, 37, 44, 56, 62, 63, 67:
+	case 19, 20, 33, 37, 44, 51, 56, 62, 63, 67:
 		return true
 	}
 	return false
@@ -232,6 +232,8 @@ func (c *Controller) dispatch(p Proposer, req Request) kmsg.Response {
 		return c.alterConfigs(p, m)
 	case *kmsg.AllocateProducerIDsRequest:
 		return c.allocateProducerIDs(p, req.From, m)
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		return c.alterScram(p, m)
 	}
 	panic(fmt.Sprintf("controller: no handler for %T", req.Msg))
 }

@@ -9,6 +9,7 @@ const (
 	errRequestTimedOut             int16 = 7
 	errInvalidTopicException       int16 = 17
 	errClusterAuthorizationFailed  int16 = 31
+	errUnsupportedSaslMechanism    int16 = 33
 	errTopicAlreadyExists          int16 = 36
 	errInvalidPartitions           int16 = 37
 	errInvalidReplicationFactor    int16 = 38
@@ -19,6 +20,9 @@ const (
 	errFencedLeaderEpoch           int16 = 74
 	errStaleBrokerEpoch            int16 = 77
 	errThrottlingQuotaExceeded     int16 = 89
+	errResourceNotFound            int16 = 91
+	errDuplicateResource           int16 = 92
+	errUnacceptableCredential      int16 = 93
 	errInvalidUpdateVersion        int16 = 95
 	errUnknownTopicID              int16 = 100
 	errDuplicateBrokerRegistration int16 = 101

@@ -47,6 +47,8 @@ func errorResponse(req kmsg.Request, out outcome) kmsg.Response {
 			r.Resources = append(r.Resources, rr)
 		}
 		return r
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		return alterScramError(m, out)
 	case *kmsg.AlterConfigsRequest:
 		r := kmsg.NewPtrAlterConfigsResponse()
 		r.Version = m.Version
@@ -90,6 +92,29 @@ func deleteTopicsError(m *kmsg.DeleteTopicsRequest, out outcome) kmsg.Response {
 	}
 	for _, t := range m.Topics {
 		add(t.Topic, t.TopicID)
+	}
+	return r
+}
+
+// alterScramError fails every user named in m, once each, in order of first appearance.
+func alterScramError(m *kmsg.AlterUserSCRAMCredentialsRequest, out outcome) kmsg.Response {
+	r := kmsg.NewPtrAlterUserSCRAMCredentialsResponse()
+	r.Version = m.Version
+	seen := map[string]bool{}
+	add := func(user string) {
+		if seen[user] {
+			return
+		}
+		seen[user] = true
+		rr := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+		rr.User, rr.ErrorCode, rr.ErrorMessage = user, out.code, out.message()
+		r.Results = append(r.Results, rr)
+	}
+	for _, d := range m.Deletions {
+		add(d.Name)
+	}
+	for _, u := range m.Upsertions {
+		add(u.Name)
 	}
 	return r
 }

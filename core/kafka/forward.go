@@ -5,11 +5,11 @@ import (
 )
 
 // Forwarded reports whether a request goes to the active controller: topic creation,
-// deletion, partition increases and config changes. The broker that received it forwards
+// deletion, partition increases, config and SCRAM credential changes. The broker that received it forwards
 // it and relays the controller's response (Kafka's KRaft forwarding, KIP-590).
 func Forwarded(key int16) bool {
 	switch key {
-	case 19, 20, 33, 37, 44:
+	case 19, 20, 33, 37, 44, 51:
 		return true
 	}
 	return false
@@ -54,6 +54,21 @@ func ForwardError(req kmsg.Request, code int16) kmsg.Response {
 			rr := kmsg.NewAlterConfigsResponseResource()
 			rr.ResourceType, rr.ResourceName, rr.ErrorCode = rs.ResourceType, rs.ResourceName, code
 			out.Resources = append(out.Resources, rr)
+		}
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		out := resp.(*kmsg.AlterUserSCRAMCredentialsResponse)
+		seen := map[string]bool{}
+		for _, u := range r.Deletions {
+			if !seen[u.Name] {
+				seen[u.Name] = true
+				out.Results = append(out.Results, kmsg.AlterUserSCRAMCredentialsResponseResult{User: u.Name, ErrorCode: code})
+			}
+		}
+		for _, u := range r.Upsertions {
+			if !seen[u.Name] {
+				seen[u.Name] = true
+				out.Results = append(out.Results, kmsg.AlterUserSCRAMCredentialsResponseResult{User: u.Name, ErrorCode: code})
+			}
 		}
 	case *kmsg.IncrementalAlterConfigsRequest:
 		out := resp.(*kmsg.IncrementalAlterConfigsResponse)

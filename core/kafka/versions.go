@@ -27,6 +27,7 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(14, 0, 5) // SyncGroup
 	set(15, 0, 5) // DescribeGroups
 	set(16, 0, 4) // ListGroups
+	set(17, 0, 1) // SaslHandshake
 	set(18, 0, 4) // ApiVersions
 	set(19, 0, 7) // CreateTopics
 	set(20, 0, 6) // DeleteTopics
@@ -35,10 +36,13 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(23, 0, 4) // OffsetForLeaderEpoch
 	set(32, 0, 4) // DescribeConfigs
 	set(33, 0, 2) // AlterConfigs
+	set(36, 0, 2) // SaslAuthenticate
 	set(37, 0, 3) // CreatePartitions
 	set(42, 0, 2) // DeleteGroups
 	set(44, 0, 1) // IncrementalAlterConfigs
 	set(47, 0, 0) // OffsetDelete
+	set(50, 0, 0) // DescribeUserScramCredentials
+	set(51, 0, 0) // AlterUserScramCredentials
 	set(60, 0, 2) // DescribeCluster
 	return t
 }()

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/seedlog/seedlog/core/sasl"
 )
 
 // ErrInvalid wraps every reason a record does not apply to an image.
@@ -17,6 +21,8 @@ const (
 	NameBytesMax     = 255 // listener names, hosts, racks, config keys
 	ReplicasMax      = 128
 	ConfigValueBytes = 32 << 10
+	// ScramCredentialsMax bounds the stored SCRAM credentials (users times mechanisms).
+	ScramCredentialsMax = 10_000
 )
 
 // Entry is a record with the log offset it was committed at.
@@ -65,6 +71,7 @@ type builder struct {
 	ownTopicConfigs     map[[16]byte]bool
 	ownBrokerConfigs    bool
 	ownBrokerConfigKeys map[string]bool
+	ownScram            bool
 }
 
 func newBuilder(im Image) *builder { return &builder{im: im} }
@@ -106,6 +113,13 @@ func (b *builder) apply(offset int64, rec Record) error {
 		b.setConfig(r)
 	case ProducerIDs:
 		b.im.nextProducerID = r.NextProducerID
+	case ScramCredential:
+		b.mutableScram()
+		b.im.scram[ScramKey{r.User, r.Mechanism}] = sasl.Credential{Salt: slices.Clone(r.Salt),
+			StoredKey: slices.Clone(r.StoredKey), ServerKey: slices.Clone(r.ServerKey), Iterations: r.Iterations}
+	case RemoveScram:
+		b.mutableScram()
+		delete(b.im.scram, ScramKey{r.User, r.Mechanism})
 	}
 	b.im.next = offset + 1
 	return nil
@@ -190,6 +204,13 @@ func setOrDelete(m map[string]string, r Config) {
 		delete(m, r.Key)
 	} else {
 		m[r.Key] = r.Value
+	}
+}
+
+func (b *builder) mutableScram() {
+	if !b.ownScram {
+		b.im.scram = cloneMap(b.im.scram)
+		b.ownScram = true
 	}
 }
 
@@ -279,6 +300,12 @@ func validate(im *Image, rec Record) error {
 		err = validateConfig(im, r)
 	case ProducerIDs:
 		err = validateProducerIDs(im, r)
+	case ScramCredential:
+		err = validateScram(im, r)
+	case RemoveScram:
+		if _, ok := im.scram[ScramKey{r.User, r.Mechanism}]; !ok {
+			err = fmt.Errorf("no %s credential for user %q", r.Mechanism, r.User)
+		}
 	case nil:
 		return fmt.Errorf("%w: nil record", ErrInvalid)
 	default:
@@ -504,6 +531,41 @@ func validateProducerIDs(im *Image, r ProducerIDs) error {
 	}
 	if r.NextProducerID <= im.nextProducerID {
 		return fmt.Errorf("next producer id %d not above %d", r.NextProducerID, im.nextProducerID)
+	}
+	return nil
+}
+
+func validateScram(im *Image, r ScramCredential) error {
+	if err := ValidScramUser(r.User); err != nil {
+		return err
+	}
+	m := r.Mechanism
+	switch {
+	case !m.Valid():
+		return fmt.Errorf("unknown SCRAM mechanism %d", m)
+	case r.Iterations < sasl.IterationsMin || r.Iterations > sasl.IterationsMax:
+		return fmt.Errorf("%d iterations, outside [%d, %d]", r.Iterations, sasl.IterationsMin, sasl.IterationsMax)
+	case len(r.Salt) == 0 || len(r.Salt) > sasl.SaltBytesMax:
+		return fmt.Errorf("salt of %d bytes", len(r.Salt))
+	case len(r.StoredKey) != m.KeyBytes() || len(r.ServerKey) != m.KeyBytes():
+		return fmt.Errorf("keys of %d and %d bytes, want %d", len(r.StoredKey), len(r.ServerKey), m.KeyBytes())
+	}
+	if _, ok := im.scram[ScramKey{r.User, m}]; !ok && len(im.scram) >= ScramCredentialsMax {
+		return fmt.Errorf("already %d SCRAM credentials", len(im.scram))
+	}
+	return nil
+}
+
+// ValidScramUser accepts user names of 1 to sasl.UserBytesMax bytes of valid UTF-8
+// without control characters.
+func ValidScramUser(user string) error {
+	if user == "" || len(user) > sasl.UserBytesMax || !utf8.ValidString(user) {
+		return fmt.Errorf("user name of %d bytes, or not UTF-8", len(user))
+	}
+	for _, r := range user {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("user name %q holds a control character", user)
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/seedlog/seedlog/core/enc"
+	"github.com/seedlog/seedlog/core/sasl"
 )
 
 // recordVersion is the first byte of every encoded record. A decoder that meets a newer
@@ -66,6 +67,16 @@ func Encode(rec Record) []byte {
 		w.I32(r.BrokerID)
 		w.I64(r.BrokerEpoch)
 		w.I64(r.NextProducerID)
+	case ScramCredential:
+		w.String(r.User)
+		w.U8(uint8(r.Mechanism))
+		w.Bytes(r.Salt)
+		w.Bytes(r.StoredKey)
+		w.Bytes(r.ServerKey)
+		w.I32(r.Iterations)
+	case RemoveScram:
+		w.String(r.User)
+		w.U8(uint8(r.Mechanism))
 	default:
 		panic(fmt.Sprintf("metadata: Encode of unknown record type %T", rec))
 	}
@@ -123,8 +134,23 @@ func decodeBody(r *enc.Reader, kind Kind) (Record, bool) {
 			Value: r.String(), Delete: r.Bool()}, true
 	case KindProducerIDs:
 		return ProducerIDs{BrokerID: r.I32(), BrokerEpoch: r.I64(), NextProducerID: r.I64()}, true
+	case KindScramCredential:
+		return ScramCredential{User: r.String(), Mechanism: sasl.Mechanism(r.U8()), Salt: ownBytes(r),
+			StoredKey: ownBytes(r), ServerKey: ownBytes(r), Iterations: r.I32()}, true
+	case KindRemoveScram:
+		return RemoveScram{User: r.String(), Mechanism: sasl.Mechanism(r.U8())}, true
 	}
 	return nil, false
+}
+
+// ownBytes reads a byte string into memory of its own (an image keeps it after the
+// input buffer is reused); empty reads as nil.
+func ownBytes(r *enc.Reader) []byte {
+	b := r.Bytes()
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
 }
 
 func putID(w *enc.Writer, id [16]byte) { w.B = append(w.B, id[:]...) }

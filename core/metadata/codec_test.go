@@ -4,7 +4,16 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/seedlog/seedlog/core/sasl"
 )
+
+// sampleScram is a valid credential record for user and m.
+func sampleScram(user string, m sasl.Mechanism) ScramCredential {
+	salt := []byte("salt of " + user)
+	c := sasl.Derive(m, sasl.SaltedPassword(m, "pw-"+user, salt, 4096), salt, 4096)
+	return ScramCredential{User: user, Mechanism: m, Salt: c.Salt, StoredKey: c.StoredKey, ServerKey: c.ServerKey, Iterations: c.Iterations}
+}
 
 func sampleRecords() []Record {
 	id := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
@@ -25,6 +34,8 @@ func sampleRecords() []Record {
 		Config{Resource: ConfigTopic, Name: "orders", Key: "retention.ms", Value: "1000"},
 		Config{Resource: ConfigBroker, Name: "", Key: "log.flush", Delete: true},
 		ProducerIDs{BrokerID: 2, BrokerEpoch: 8, NextProducerID: 5000},
+		sampleScram("alice", sasl.ScramSHA512),
+		RemoveScram{User: "bob", Mechanism: sasl.ScramSHA256},
 	}
 }
 

@@ -4,6 +4,9 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/seedlog/seedlog/core/sasl"
 )
 
 // topicShardCount splits the topics into this many maps so that a partition change
@@ -29,6 +32,15 @@ type Image struct {
 	// Inner maps are immutable once in an image; empty ones are removed.
 	brokerConfigs  map[string]map[string]string
 	nextProducerID int64
+	// scram holds the SCRAM credentials; shared between images and copied before a
+	// change. Credentials are immutable once in an image.
+	scram map[ScramKey]sasl.Credential
+}
+
+// ScramKey names one stored credential.
+type ScramKey struct {
+	User      string
+	Mechanism sasl.Mechanism
 }
 
 // topicState is immutable once in an image.
@@ -120,6 +132,31 @@ func (im Image) Brokers() []Broker {
 		out = append(out, im.brokers[id].clone())
 	}
 	return out
+}
+
+// ScramCredential returns user's credential for mechanism m.
+func (im Image) ScramCredential(user string, m sasl.Mechanism) (sasl.Credential, bool) {
+	c, ok := im.scram[ScramKey{user, m}]
+	return c, ok
+}
+
+// ScramKeys lists every stored credential's user and mechanism, sorted by user, then
+// mechanism.
+func (im Image) ScramKeys() []ScramKey {
+	out := make([]ScramKey, 0, len(im.scram))
+	// order-independent: sorted right after.
+	for k := range im.scram {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, compareScramKeys)
+	return out
+}
+
+func compareScramKeys(a, b ScramKey) int {
+	if c := strings.Compare(a.User, b.User); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Mechanism, b.Mechanism)
 }
 
 // BrokerIDs lists the registered broker ids, sorted.

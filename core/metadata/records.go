@@ -1,6 +1,10 @@
 package metadata
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/seedlog/seedlog/core/sasl"
+)
 
 // Kind tells the record types apart in their encoding. The values are part of the
 // on-disk format: never renumber them.
@@ -17,6 +21,8 @@ const (
 	KindRemoveTopic      Kind = 8
 	KindConfig           Kind = 9
 	KindProducerIDs      Kind = 10
+	KindScramCredential  Kind = 11
+	KindRemoveScram      Kind = 12
 )
 
 func (k Kind) String() string {
@@ -41,12 +47,16 @@ func (k Kind) String() string {
 		return "Config"
 	case KindProducerIDs:
 		return "ProducerIDs"
+	case KindScramCredential:
+		return "ScramCredential"
+	case KindRemoveScram:
+		return "RemoveScram"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// Record is one metadata record. The set of implementations is closed: the ten types
-// below.
+// Record is one metadata record. The set of implementations is closed: the twelve
+// types below.
 type Record interface {
 	Kind() Kind
 	isRecord()
@@ -155,6 +165,23 @@ type ProducerIDs struct {
 	NextProducerID int64
 }
 
+// ScramCredential sets a user's credential for one SCRAM mechanism, replacing any it
+// had. It holds what proves knowledge of the password, never the password.
+type ScramCredential struct {
+	User       string
+	Mechanism  sasl.Mechanism
+	Salt       []byte
+	StoredKey  []byte
+	ServerKey  []byte
+	Iterations int32
+}
+
+// RemoveScram deletes a user's credential for one SCRAM mechanism.
+type RemoveScram struct {
+	User      string
+	Mechanism sasl.Mechanism
+}
+
 func (RegisterBroker) Kind() Kind   { return KindRegisterBroker }
 func (FenceBroker) Kind() Kind      { return KindFenceBroker }
 func (UnfenceBroker) Kind() Kind    { return KindUnfenceBroker }
@@ -165,6 +192,8 @@ func (PartitionChange) Kind() Kind  { return KindPartitionChange }
 func (RemoveTopic) Kind() Kind      { return KindRemoveTopic }
 func (Config) Kind() Kind           { return KindConfig }
 func (ProducerIDs) Kind() Kind      { return KindProducerIDs }
+func (ScramCredential) Kind() Kind  { return KindScramCredential }
+func (RemoveScram) Kind() Kind      { return KindRemoveScram }
 
 func (RegisterBroker) isRecord()   {}
 func (FenceBroker) isRecord()      {}
@@ -176,3 +205,5 @@ func (PartitionChange) isRecord()  {}
 func (RemoveTopic) isRecord()      {}
 func (Config) isRecord()           {}
 func (ProducerIDs) isRecord()      {}
+func (ScramCredential) isRecord()  {}
+func (RemoveScram) isRecord()      {}

@@ -8,10 +8,12 @@ import (
 	"slices"
 
 	"github.com/seedlog/seedlog/core/enc"
+	"github.com/seedlog/seedlog/core/sasl"
 )
 
-// snapshotVersion is the first byte of an encoded snapshot.
-const snapshotVersion = 1
+// snapshotVersion is the first byte of an encoded snapshot. Version 2 added the SCRAM
+// credentials; version 1 snapshots, which end before them, still decode.
+const snapshotVersion = 2
 
 // EncodeSnapshot returns the canonical encoding of the image: equal images give equal
 // bytes. Layout (enc's integers, strings and lengths):
@@ -22,6 +24,8 @@ const snapshotVersion = 1
 //	topics, by id bytes: id [16], name, configs by key (key, value),
 //	    partitions in order (replicas, ISR, leader i32, leader epoch i32, partition epoch i32)
 //	broker config resources, by name: name, keys by key (key, value)
+//	SCRAM credentials, by user then mechanism: user, mechanism u8, salt, stored key,
+//	    server key, iterations i32
 func (im Image) EncodeSnapshot() []byte {
 	w := &enc.Writer{}
 	w.U8(snapshotVersion)
@@ -41,6 +45,17 @@ func (im Image) EncodeSnapshot() []byte {
 	for _, name := range names {
 		w.String(name)
 		putEntries(w, sortedEntries(im.brokerConfigs[name]))
+	}
+	keys := im.ScramKeys()
+	w.Len(len(keys))
+	for _, k := range keys {
+		c := im.scram[k]
+		w.String(k.User)
+		w.U8(uint8(k.Mechanism))
+		w.Bytes(c.Salt)
+		w.Bytes(c.StoredKey)
+		w.Bytes(c.ServerKey)
+		w.I32(c.Iterations)
 	}
 	return w.B
 }
@@ -85,10 +100,11 @@ func Equal(a, b Image) bool { return bytes.Equal(a.EncodeSnapshot(), b.EncodeSna
 // one built from records.
 func DecodeSnapshot(b []byte) (Image, error) {
 	r := &enc.Reader{B: b}
-	if v := r.U8(); r.Err() == nil && v != snapshotVersion {
+	v := r.U8()
+	if r.Err() == nil && v != 1 && v != snapshotVersion {
 		return Image{}, fmt.Errorf("%w: snapshot version %d", ErrDecode, v)
 	}
-	im, err := decodeSnapshotBody(r)
+	im, err := decodeSnapshotBody(r, v)
 	if err == nil {
 		err = r.Done()
 	}
@@ -105,9 +121,10 @@ const (
 	partitionBytesMin = 1 + 1 + 4 + 4 + 4
 	entryBytesMin     = 2
 	resourceBytesMin  = 2
+	scramBytesMin     = 1 + 1 + 1 + 1 + 1 + 4
 )
 
-func decodeSnapshotBody(r *enc.Reader) (Image, error) {
+func decodeSnapshotBody(r *enc.Reader, version uint8) (Image, error) {
 	offset := r.I64()
 	im := Image{next: offset + 1, nextProducerID: r.I64()}
 	if r.Err() == nil && (offset < -1 || im.nextProducerID < 0) {
@@ -122,10 +139,15 @@ func decodeSnapshotBody(r *enc.Reader) (Image, error) {
 	if err := decodeBrokerConfigs(r, &im); err != nil {
 		return Image{}, err
 	}
+	if version >= 2 {
+		if err := decodeScram(r, &im); err != nil {
+			return Image{}, err
+		}
+	}
 	if r.Err() != nil {
 		return Image{}, r.Err()
 	}
-	if offset == -1 && (len(im.brokers) > 0 || len(im.topicIDs) > 0 || len(im.brokerConfigs) > 0 || im.nextProducerID > 0) {
+	if offset == -1 && (len(im.brokers) > 0 || len(im.topicIDs) > 0 || len(im.brokerConfigs) > 0 || im.nextProducerID > 0 || len(im.scram) > 0) {
 		return Image{}, errors.New("content in an image with nothing applied")
 	}
 	return im, nil
@@ -264,6 +286,31 @@ func decodeBrokerConfigs(r *enc.Reader, im *Image) error {
 			im.brokerConfigs = map[string]map[string]string{}
 		}
 		im.brokerConfigs[name] = keys
+	}
+	return nil
+}
+
+func decodeScram(r *enc.Reader, im *Image) error {
+	n := r.Len(scramBytesMin)
+	var prev ScramKey
+	for i := 0; i < n && r.Err() == nil; i++ {
+		rec := ScramCredential{User: r.String(), Mechanism: sasl.Mechanism(r.U8()), Salt: ownBytes(r),
+			StoredKey: ownBytes(r), ServerKey: ownBytes(r), Iterations: r.I32()}
+		if r.Err() != nil {
+			break
+		}
+		k := ScramKey{rec.User, rec.Mechanism}
+		if i > 0 && compareScramKeys(k, prev) <= 0 {
+			return fmt.Errorf("SCRAM credential of %q out of order", rec.User)
+		}
+		prev = k
+		if err := validateScram(im, rec); err != nil {
+			return err
+		}
+		if im.scram == nil {
+			im.scram = make(map[ScramKey]sasl.Credential, n)
+		}
+		im.scram[k] = sasl.Credential{Salt: rec.Salt, StoredKey: rec.StoredKey, ServerKey: rec.ServerKey, Iterations: rec.Iterations}
 	}
 	return nil
 }

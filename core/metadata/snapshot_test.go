@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/seedlog/seedlog/core/sasl"
+
 	"pgregory.net/rapid"
 )
 
@@ -13,6 +15,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		Config{Resource: ConfigBroker, Name: "", Key: "log.flush", Value: "async"},
 		Config{Resource: ConfigBroker, Name: "2", Key: "log.retention.ms", Value: "5"},
 		FenceBroker{BrokerID: 2, BrokerEpoch: 1},
+		sampleScram("carol", sasl.ScramSHA256),
+		sampleScram("carol", sasl.ScramSHA512),
+		sampleScram("alice", sasl.ScramSHA512),
 	)
 	b := im.EncodeSnapshot()
 	got := mustDecodeSnapshot(t, b)
@@ -50,6 +55,60 @@ func TestDecodeSnapshotRejects(t *testing.T) {
 	}
 }
 
+// A snapshot written before credentials existed (version 1, which ends after the broker
+// configs) still decodes.
+func TestDecodeSnapshotVersionOne(t *testing.T) {
+	im := baseImage(t)
+	b := im.EncodeSnapshot()
+	if b[len(b)-1] != 0 {
+		t.Fatal("want an empty credentials section last")
+	}
+	v1 := append([]byte{1}, b[1:len(b)-1]...)
+	got := mustDecodeSnapshot(t, v1)
+	if !Equal(got, im) {
+		t.Fatal("a version 1 snapshot decodes differently")
+	}
+}
+
+// Credentials: set, replaced, removed; removal of an absent one and bad fields refused.
+func TestScramRecords(t *testing.T) {
+	im := mustApply(t, baseImage(t), sampleScram("dave", sasl.ScramSHA256))
+	first, ok := im.ScramCredential("dave", sasl.ScramSHA256)
+	if !ok {
+		t.Fatal("credential not stored")
+	}
+	again := sampleScram("dave", sasl.ScramSHA256)
+	again.Salt = []byte("another salt")
+	im = mustApply(t, im, again)
+	if c, _ := im.ScramCredential("dave", sasl.ScramSHA256); string(c.Salt) == string(first.Salt) {
+		t.Fatal("credential not replaced")
+	}
+	im = mustApply(t, im, RemoveScram{User: "dave", Mechanism: sasl.ScramSHA256})
+	if _, ok := im.ScramCredential("dave", sasl.ScramSHA256); ok || len(im.ScramKeys()) != 0 {
+		t.Fatal("credential not removed")
+	}
+	bad := map[string]Record{
+		"absent removal": RemoveScram{User: "dave", Mechanism: sasl.ScramSHA256},
+	}
+	for name, f := range map[string]func(*ScramCredential){
+		"empty user":     func(r *ScramCredential) { r.User = "" },
+		"control char":   func(r *ScramCredential) { r.User = "a\nb" },
+		"mechanism":      func(r *ScramCredential) { r.Mechanism = 3 },
+		"few iterations": func(r *ScramCredential) { r.Iterations = 4095 },
+		"no salt":        func(r *ScramCredential) { r.Salt = nil },
+		"short key":      func(r *ScramCredential) { r.StoredKey = r.StoredKey[:5] },
+	} {
+		r := sampleScram("erin", sasl.ScramSHA512)
+		f(&r)
+		bad[name] = r
+	}
+	for name, rec := range bad {
+		if err := Validate(im, rec); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
 // Hand-built snapshots that break an invariant Apply would never allow.
 func TestDecodeSnapshotChecksInvariants(t *testing.T) {
 	im := baseImage(t)
@@ -68,6 +127,9 @@ func TestDecodeSnapshotChecksInvariants(t *testing.T) {
 		"catch-up below epoch":   func(im *Image) { im.brokers[2].CatchUpOffset = 0 },
 		"negative producer id":   func(im *Image) { im.nextProducerID = -1 },
 		"bad broker resource":    func(im *Image) { im.brokerConfigs = map[string]map[string]string{"x": {"k": "v"}} },
+		"bad credential": func(im *Image) {
+			im.scram = map[ScramKey]sasl.Credential{{"u", sasl.ScramSHA256}: {Salt: []byte("s"), Iterations: 4096}}
+		},
 	}
 	for name, f := range mutate {
 		// Work on a decoded copy so the mutation cannot touch shared structures.
@@ -83,6 +145,7 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add(Image{}.EncodeSnapshot())
 	f.Add(baseImage(f).EncodeSnapshot())
 	f.Add(mustApply(f, baseImage(f), Config{Resource: ConfigBroker, Name: "", Key: "k", Value: "v"}).EncodeSnapshot())
+	f.Add(mustApply(f, baseImage(f), sampleScram("u", sasl.ScramSHA256), sampleScram("v", sasl.ScramSHA512)).EncodeSnapshot())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		im, err := DecodeSnapshot(b)
 		if err != nil {

@@ -144,6 +144,10 @@ const (
 	// ReregisterIgnoresLease: a broker's new incarnation replaces its old unfenced one
 	// at once, while a lease of the old one may still let it lead.
 	ReregisterIgnoresLease
+	// AuthStaleImage: a broker checks SASL credentials against its own metadata image
+	// without a read barrier, so a password changed or removed (and acknowledged) still
+	// authenticates on a broker that has not caught up.
+	AuthStaleImage
 	numNames
 )
 
@@ -190,6 +194,7 @@ var names = [numNames]string{
 	ShutdownWaitsForQuorum:          "shutdown-waits-for-quorum",
 	ResetDurableAtOnce:              "reset-durable-at-once",
 	ReregisterIgnoresLease:          "reregister-ignores-lease",
+	AuthStaleImage:                  "auth-stale-image",
 }
 
 func (n Name) String() string {
