@@ -24,8 +24,11 @@ const (
 )
 
 // EntropyBytes is how much fresh randomness a SaslAuthenticate request carries
-// (Request.Entropy): a SCRAM server nonce.
-const EntropyBytes = 18
+// (Request.Entropy): a SCRAM server nonce, then a key that only the node sees.
+const (
+	EntropyBytes = 2 * nonceBytes
+	nonceBytes   = 18
+)
 
 // connAuth is where a connection stands with SASL. A connection on a listener that
 // requires SASL serves nothing but ApiVersions, SaslHandshake and SaslAuthenticate until
@@ -175,7 +178,10 @@ func (n *Node) saslAuthenticate(cn *conn, req Request, m *kmsg.SASLAuthenticateR
 				return
 			}
 			cred, known := n.quorum.image.ScramCredential(user, mech)
-			resp.SASLAuthBytes = a.scram.ServerFirst(cred, known, req.Entropy[:])
+			if n.saltKey == nil {
+				n.saltKey = append([]byte(nil), req.Entropy[nonceBytes:]...)
+			}
+			resp.SASLAuthBytes = a.scram.ServerFirst(cred, known, req.Entropy[:nonceBytes], n.saltKey)
 			reply(resp)
 		})
 		return

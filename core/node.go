@@ -36,6 +36,9 @@ type Node struct {
 	pids     producerIDs
 	waits    []*wait
 	conns    conns
+	// saltKey derives the salts SCRAM hands users without a credential: the entropy of
+	// the first SaslAuthenticate request, kept for the life of the process.
+	saltKey []byte
 }
 
 // New creates a node. It does nothing until Start. A configuration Validate rejects is

@@ -151,6 +151,16 @@ func (c *checkers) afterRun() {
 		return
 	}
 	w.cov.Add("check:linearizable-keys", int64(res.Checked))
+	user, page, unknown := CheckCredentials(w.hist.Ops, timeout)
+	for _, u := range unknown {
+		c.unknown = append(c.unknown, "credentials "+u)
+		w.cov.Inc("check:linearizability-unknown")
+	}
+	if user != "" {
+		c.linearizability = page
+		w.fail("credentials", -1, "the credential and authentication history of user %q is not linearizable", user)
+		return
+	}
 	c.checkData(timeout)
 }
 

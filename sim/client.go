@@ -89,6 +89,8 @@ type Client struct {
 	desc   string
 	onStep func(st *Step) string
 	steps  []int
+	// listener names the node listener the client's connections reach ("": the first).
+	listener string
 }
 
 type clientRole uint8
@@ -104,6 +106,10 @@ const (
 	roleDataProbe
 	roleGrower
 	roleOffsetAdmin
+	// roleCredentials changes SCRAM credentials and authenticates; roleSASL is the
+	// connection pool it authenticates on (the nodes' SASL listener).
+	roleCredentials
+	roleSASL
 )
 
 // conn is a client's connection to one node.

@@ -349,6 +349,20 @@ func drawExtra(seed uint64, c *Config) {
 		c.Faults.TakeoverCrashPPM = 200_000 + rng.Int64N(500_000)
 	}
 	drawOffsetLifetimes(seed, &c.Data)
+	drawCredentials(seed, &c.Data)
+}
+
+// drawCredentials draws, from its own stream, whether a credentials client runs (a
+// third of the seeds with data) and how long SASL sessions last (half of those).
+func drawCredentials(seed uint64, d *DataConfig) {
+	rng := Stream(seed, streamSASL, 0)
+	if !d.On() || rng.IntN(3) != 0 {
+		return
+	}
+	d.CredentialInterval = time.Duration(100+rng.IntN(900)) * time.Millisecond
+	if rng.IntN(2) == 0 {
+		d.ReauthMax = time.Duration(300+rng.IntN(4700)) * time.Millisecond
+	}
 }
 
 // drawOffsetLifetimes draws, from its own stream, how long committed offsets live and

@@ -48,6 +48,11 @@ type DataConfig struct {
 	// OffsetAdminInterval is the mean think time of the offsets administrator
 	// (offsetadmin.go), 0 when the seed has none.
 	OffsetAdminInterval time.Duration
+	// CredentialInterval is the mean think time of the credentials client
+	// (credentials.go), 0 when the seed has none; the nodes then have a SASL listener.
+	// ReauthMax is their connections.max.reauth.ms (0: sessions never expire).
+	CredentialInterval time.Duration
+	ReauthMax          time.Duration
 }
 
 // On reports whether the run has a data workload.
@@ -275,6 +280,9 @@ func (d *DataConfig) String() string {
 	}
 	if d.OffsetAdminInterval > 0 {
 		fmt.Fprintf(&b, "  an offsets administrator commits to group %s, deletes and reads offsets every ~%v\n", adminGroup, d.OffsetAdminInterval)
+	}
+	if d.CredentialInterval > 0 {
+		fmt.Fprintf(&b, "  a credentials client sets and removes SCRAM credentials and authenticates every ~%v (sessions last %v; 0: forever)\n", d.CredentialInterval, d.ReauthMax)
 	}
 	return b.String()
 }

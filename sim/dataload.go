@@ -85,6 +85,9 @@ func (w *World) startData() {
 	if w.cfg.Data.OffsetAdminInterval > 0 {
 		d.admin = w.startOffsetAdmin()
 	}
+	if w.cfg.Data.CredentialInterval > 0 {
+		w.startCredentials()
+	}
 }
 
 // create creates a data topic, retrying until it exists.

@@ -79,6 +79,9 @@ var Gate = []GateItem{
 	{"workload", "produce:log-append-time", "produces to a LogAppendTime topic, answered with the leader's time"},
 	{"workload", "workload:internal-topic-refused", "a delete or partition increase of __consumer_offsets, refused"},
 	{"workload", "workload:offset-delete", "OffsetDelete answered by a group coordinator"},
+	{"workload", "workload:credentials", "SCRAM credentials set and removed (AlterUserScramCredentials)"},
+	{"workload", "credentials:auth-ok", "a SASL authentication that succeeded"},
+	{"workload", "credentials:auth-refused", "a SASL authentication refused for its credentials"},
 
 	// Critical paths.
 	{"path", "storage:segment-roll", "a partition log rolls a new segment"},

@@ -41,10 +41,18 @@ const (
 	// OpOffsetDelete is one OffsetDelete of a group's offsets of the partitions in
 	// Offsets; Codes holds what each was answered.
 	OpOffsetDelete
+	// OpSetCredential sets User's SCRAM credential of Mechanism to Password, and
+	// OpDeleteCredential removes it (AlterUserScramCredentials).
+	OpSetCredential
+	OpDeleteCredential
+	// OpAuthenticate is one SASL authentication as User with Password, by Mechanism
+	// (PLAIN or a SCRAM mechanism), on a new connection to Node.
+	OpAuthenticate
 )
 
 var opKindNames = [...]string{"?", "create", "delete", "create-partitions", "describe", "list-brokers",
-	"produce", "fetch", "list-offsets", "join", "commit", "offset-fetch", "delete-records", "offset-delete"}
+	"produce", "fetch", "list-offsets", "join", "commit", "offset-fetch", "delete-records", "offset-delete",
+	"set-credential", "delete-credential", "authenticate"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opKindNames) {
@@ -55,7 +63,7 @@ func (k OpKind) String() string {
 
 // IsRead reports whether the operation has no effect.
 func (k OpKind) IsRead() bool {
-	return k == OpDescribe || k == OpListBrokers || k == OpFetch || k == OpListOffsets || k == OpOffsetFetch
+	return k == OpDescribe || k == OpListBrokers || k == OpFetch || k == OpListOffsets || k == OpOffsetFetch || k == OpAuthenticate
 }
 
 // IsData reports whether the operation belongs to the data workload.
@@ -149,6 +157,9 @@ type Op struct {
 	// invocation: the commit's timestamp, from which its offset's retention may count,
 	// is no earlier.
 	Local int64
+
+	// Credential operations: the user, the mechanism's SASL name, the password.
+	User, Mechanism, Password string
 }
 
 // TopicPartition names one partition.
@@ -198,6 +209,10 @@ func (o *Op) input() string {
 		return fmt.Sprintf("offset-fetch %s", o.Group)
 	case OpDeleteRecords:
 		return fmt.Sprintf("delete-records %s/%d below %d", o.Topic, o.Partition, o.Offset)
+	case OpSetCredential, OpAuthenticate:
+		return fmt.Sprintf("%s %s %s password=%s", o.Kind, o.User, o.Mechanism, o.Password)
+	case OpDeleteCredential:
+		return fmt.Sprintf("%s %s %s", o.Kind, o.User, o.Mechanism)
 	case OpOffsetDelete:
 		tps := make([]string, len(o.Offsets))
 		for i, po := range o.Offsets {

@@ -78,6 +78,8 @@ const (
 	errInvalidRecord                int16 = 87
 	errUnstableOffsetCommit         int16 = 88
 	errTransactionalIDAuthorization int16 = 53
+	errSaslAuthenticationFailed     int16 = 58
+	errResourceNotFound             int16 = 91
 	errNonEmptyGroup                int16 = 68
 	errGroupIDNotFound              int16 = 69
 	errGroupSubscribedToTopic       int16 = 86

@@ -27,6 +27,8 @@ type link struct {
 	// rx holds the bytes of a request frame not yet whole. Simulated clients send one
 	// whole frame per stream message; only the byzantine client splits or cuts them.
 	rx []byte
+	// toClientAt is when the last frame the node sent on the connection arrives.
+	toClientAt int64
 }
 
 // sendPeer sends a message from node n as datagrams: peer traffic may be lost,
@@ -109,6 +111,9 @@ func (w *World) streamSend(l *link, from, to netsim.Addr, frame []byte) {
 	at, res := w.net.StreamSend(netsim.Time(w.now), l.id, from, len(frame))
 	switch res {
 	case netsim.StreamSent:
+		if to >= clientAddrBase {
+			l.toClientAt = int64(at)
+		}
 		e := w.schedule(int64(at), evStream)
 		e.stream = l.id
 		e.from = int32(from)
@@ -191,6 +196,19 @@ func (w *World) closeByNode(id netsim.StreamID) {
 		w.cov.Inc("attack:client-closed")
 	}
 	w.breakLink(id, false)
+}
+
+// hangUp closes a connection the node gave up on once the responses it sent before
+// arrived, as closing a TCP socket does: a client learns why it was refused (a failed
+// authentication) before the connection ends.
+func (w *World) hangUp(id netsim.StreamID) {
+	l := w.links[id]
+	if l == nil || l.toClientAt <= w.now {
+		w.closeByNode(id)
+		return
+	}
+	e := w.schedule(l.toClientAt, evNodeHangUp)
+	e.stream = id
 }
 
 // openLink opens a connection from client c to node; ok is false when refused.

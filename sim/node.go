@@ -37,8 +37,10 @@ type simNode struct {
 	exec     Executor
 	fs       *disksim.FS
 	crashRng *rand.Rand
-	clock    clock
-	cleaner  cleanerIO // what the cleaner throttle check knows of this incarnation
+	// saslRng is the node's entropy for SCRAM server nonces (core.Request.Entropy).
+	saslRng *rand.Rand
+	clock   clock
+	cleaner cleanerIO // what the cleaner throttle check knows of this incarnation
 	// inc is the incarnation: it grows at every crash, so that events scheduled for an
 	// earlier incarnation are recognized as stale and dropped.
 	inc uint32
@@ -247,7 +249,14 @@ func (n *simNode) request(now int64, in input) {
 		if w.checks.serve != nil && err == nil {
 			w.checks.serve.arrived(n, in.conn, h.Corr, req)
 		}
-		n.m.Request(now, core.Request{Conn: in.conn, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: req})
+		r := core.Request{Conn: in.conn, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: req}
+		if l := w.links[netsim.StreamID(in.conn)]; l != nil && l.client != nil {
+			r.Listener = l.client.listener
+		}
+		if h.Key == saslAuthenticateKey {
+			fillEntropy(n.saslRng, r.Entropy[:])
+		}
+		n.m.Request(now, r)
 	default:
 		w.cov.Inc("shell:bad-request")
 		w.closeByNode(netsim.StreamID(in.conn))
@@ -312,7 +321,7 @@ func (n *simNode) act() {
 	}
 	for _, c := range out.Close {
 		w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutClose, Node: id, Peer: w.linkClient(c), A: int64(c)}, nil)
-		w.closeByNode(netsim.StreamID(c))
+		w.hangUp(netsim.StreamID(c))
 	}
 	n.scheduleTick()
 }
@@ -526,7 +535,20 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		CleanerBytesPerSec:       c.CleanerBytesPerSec,
 		OffsetsRetention:         c.Data.OffsetsRetention,
 		OffsetsRetentionCheck:    c.Data.OffsetsRetentionCheck,
+		Listeners:                c.listeners(spec),
+		ReauthMax:                c.Data.ReauthMax,
 	}
+}
+
+// listeners are a node's client listeners: none drawn (the core's one PLAINTEXT
+// listener) unless a credentials client runs, which authenticates on a second one.
+func (c *Config) listeners(spec NodeSpec) []core.Listener {
+	if c.Data.CredentialInterval == 0 {
+		return nil
+	}
+	host := fmt.Sprintf("node-%d", spec.ID)
+	return []core.Listener{{Name: "PLAINTEXT", Host: host, Port: 9092},
+		{Name: saslListener, Host: host, Port: 9093, SecurityProtocol: 2}}
 }
 
 // crash stops the node as a power loss would: its process and every pending event of

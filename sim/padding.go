@@ -171,5 +171,7 @@ func (w *World) countWorkload(op *Op) {
 		w.cov.Inc("workload:grow")
 	case role == roleOffsetAdmin && op.Kind == OpOffsetDelete:
 		w.cov.Inc("workload:offset-delete")
+	case role == roleCredentials && op.Kind != OpAuthenticate:
+		w.cov.Inc("workload:credentials")
 	}
 }

@@ -72,6 +72,9 @@ import (
 //	                               6 (new; 36 of 300)
 //	segment-index-bytes-ignored    segments (a closed segment's index above its topic's
 //	                               segment.index.bytes), 35 (new; 15 of 300)
+//	auth-stale-image               credentials (a new password refused, or an old one
+//	                               accepted, by a broker whose image lags), 82 (new;
+//	                               7 of 300)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -167,6 +170,7 @@ var plantCases = []struct {
 	{"offsets-expire-early", []string{"offsets", "linearizability"}, 200, false},
 	{"offset-delete-not-durable", []string{"invariant:durable", "linearizability", "offsets"}, 200, false},
 	{"offset-delete-ignores-subscription", []string{"offsets", "linearizability"}, 200, false},
+	{"auth-stale-image", []string{"credentials"}, 200, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

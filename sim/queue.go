@@ -28,6 +28,7 @@ const (
 	evDiskStart                     // a node's free disk starts its next batch
 	evDrain                         // a node drains the outputs of the inputs it took (gen guards staleness)
 	evStopBy                        // a node's controlled shutdown times out
+	evNodeHangUp                    // a node closes a client connection once what it sent arrived
 )
 
 // event is one entry of the queue. Fields are used per kind; unused ones stay zero. Events

@@ -151,7 +151,7 @@ func (sc *Scenario) String() string {
 var stepVerbs = [...]string{"?", "crash", "crash-armed", "crash-on-write", "crash-at-election", "power-loss",
 	"pause", "network", "link-rates", "disk-eio", "disk-enospc", "read-corrupt", "corrupt", "clock-jump",
 	"shutdown", "leave-down", "crash-at-takeover", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave", "delete-records",
-	"offset-commit", "offset-delete", "offset-fetch"}
+	"offset-commit", "offset-delete", "offset-fetch", "set-credential", "delete-credential", "authenticate"}
 
 // addrName renders a network address: a node id, or cK for client K.
 func addrName(a netsim.Addr) string {
@@ -286,6 +286,12 @@ func formatStep(st *Step) string {
 		return c + fmt.Sprintf("offset-delete %s %s partition=%d", st.Group, st.Topic, st.Partition)
 	case StepOffsetFetch:
 		return c + "offset-fetch " + st.Group
+	case StepSetCredential:
+		return c + fmt.Sprintf("set-credential %s mechanism=%s password=%s", st.User, st.Mechanism, st.Password)
+	case StepDeleteCredential:
+		return c + fmt.Sprintf("delete-credential %s mechanism=%s", st.User, st.Mechanism)
+	case StepAuthenticate:
+		return c + fmt.Sprintf("authenticate %s mechanism=%s password=%s node=%d", st.User, st.Mechanism, st.Password, st.Node)
 	}
 	return fmt.Sprintf("step-%d", st.Kind)
 }
@@ -832,6 +838,17 @@ func parseClientStep(words []string) (Step, error) {
 		st.Partition = int32(n)
 	case "offset-fetch":
 		st.Kind, st.Group = StepOffsetFetch, first()
+	case "set-credential", "delete-credential", "authenticate":
+		st.Kind = map[string]StepKind{"set-credential": StepSetCredential, "delete-credential": StepDeleteCredential,
+			"authenticate": StepAuthenticate}[verb]
+		st.User = first()
+		st.Mechanism, _ = a.str("mechanism")
+		if st.Kind != StepDeleteCredential {
+			st.Password, _ = a.str("password")
+		}
+		if st.Kind == StepAuthenticate {
+			st.Node = int32(a.int64("node", true))
+		}
 	default:
 		return st, fmt.Errorf("unknown client operation %q", verb)
 	}

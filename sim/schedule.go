@@ -99,6 +99,13 @@ const (
 	// StepOffsetFetch is one OffsetFetch of the offsets administrator: every data
 	// partition's offset in Group.
 	StepOffsetFetch
+	// StepSetCredential sets User's credential of Mechanism (a SCRAM mechanism) to
+	// Password; StepDeleteCredential removes it; StepAuthenticate authenticates as User
+	// with Password by Mechanism (PLAIN or SCRAM) on a new connection to Node. The
+	// credentials client takes them.
+	StepSetCredential
+	StepDeleteCredential
+	StepAuthenticate
 	stepKindEnd
 )
 
@@ -147,6 +154,8 @@ type Step struct {
 	MinBytes  int32 // StepFetch
 	ListAt    int64 // StepListOffsets
 	Group     string
+	// Credential steps.
+	User, Mechanism, Password string
 }
 
 // crashThen is how a crash right after an election strikes.

@@ -299,6 +299,8 @@ func (c *Client) accepts(st *Step) bool {
 		return st.Kind == StepAddPartition
 	case roleOffsetAdmin:
 		return st.Kind == StepOffsetCommit || st.Kind == StepOffsetDelete || st.Kind == StepOffsetFetch
+	case roleCredentials:
+		return st.Kind == StepSetCredential || st.Kind == StepDeleteCredential || st.Kind == StepAuthenticate
 	case roleMember:
 		if st.Kind != StepJoin && st.Kind != StepLeave {
 			return false

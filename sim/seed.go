@@ -45,6 +45,7 @@ const (
 	streamClient     = "client"
 	streamDataConfig = "data"
 	streamAuth       = "auth"
+	streamSASL       = "sasl"
 	streamAttack     = "attack"
 	streamShell      = "shell"
 	streamDiskBatch  = "disk-batch"

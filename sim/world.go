@@ -213,6 +213,7 @@ func (w *World) buildNodes() {
 			addr:     netsim.Addr(spec.ID),
 			fs:       disksim.New(Stream(w.cfg.Seed, streamDisk, int64(spec.ID)), dc),
 			crashRng: Stream(w.cfg.Seed, streamCrash, int64(spec.ID)),
+			saslRng:  Stream(w.cfg.Seed, streamSASL, int64(spec.ID)),
 			diskRng:  Stream(w.cfg.Seed, streamDiskBatch, int64(spec.ID)),
 			inputRng: Stream(w.cfg.Seed, streamInputBatch, int64(spec.ID)),
 			clock:    clock{offset: spec.SkewNS, driftPPM: spec.DriftPPM},
@@ -392,6 +393,8 @@ func (w *World) dispatch(e *event) {
 		w.attack.act()
 	case evAttackClose:
 		w.attack.hangUp(e.stream)
+	case evNodeHangUp:
+		w.closeByNode(e.stream)
 	case evForged:
 		w.arriveForged(e)
 	case evScript:

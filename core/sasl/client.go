@@ -16,11 +16,9 @@ type ScramClient struct {
 	clientFirstBare string
 	nonce           string
 	serverSignature []byte
-	// Salted caches the last salted password by salt and iterations: a client that
-	// authenticates again with the same credential skips the expensive part.
-	salted      []byte
-	saltedFor   string
-	saltedIters int
+	// Salted, when set, replaces SaltedPassword (a caller that remembers them skips
+	// the costly part of the exchange).
+	Salted func(m Mechanism, password string, salt []byte, iterations int) []byte
 }
 
 // NewScramClient starts a client exchange.
@@ -54,15 +52,16 @@ func (c *ScramClient) Final(serverFirst []byte) ([]byte, error) {
 	if err != nil || ierr != nil || iters < IterationsMin || iters > IterationsMax {
 		return nil, malformed("bad salt or iteration count")
 	}
-	if c.salted == nil || c.saltedFor != string(salt) || c.saltedIters != iters {
-		c.salted = SaltedPassword(c.m, c.password, salt, iters)
-		c.saltedFor, c.saltedIters = string(salt), iters
+	saltedFn := c.Salted
+	if saltedFn == nil {
+		saltedFn = SaltedPassword
 	}
-	cred := Derive(c.m, c.salted, salt, int32(iters))
+	salted := saltedFn(c.m, c.password, salt, iters)
+	cred := Derive(c.m, salted, salt, int32(iters))
 	withoutProof := "c=biws,r=" + nonce
 	authMessage := c.clientFirstBare + "," + string(serverFirst) + "," + withoutProof
 	sig := mac(c.m, cred.StoredKey, authMessage)
-	proof := mac(c.m, c.salted, "Client Key")
+	proof := mac(c.m, salted, "Client Key")
 	for i := range proof {
 		proof[i] ^= sig[i]
 	}

@@ -38,7 +38,7 @@ func exchange(t *testing.T, m Mechanism, cred Credential, known bool, first func
 	if _, err := s.ClientFirst(first()); err != nil {
 		return nil, err
 	}
-	cf, err := final(s.ServerFirst(cred, known, []byte("0123456789abcdef")))
+	cf, err := final(s.ServerFirst(cred, known, []byte("0123456789abcdef"), []byte("key")))
 	if err != nil {
 		t.Fatalf("client refused the server's first message: %v", err)
 	}
@@ -65,7 +65,7 @@ func TestScramAgainstFranzGo(t *testing.T) {
 			if u, err := s.ClientFirst(first); err != nil || u != "al,i=ce" {
 				t.Fatalf("%v: client-first: %q %v", m, u, err)
 			}
-			_, cf, err := sess.Challenge(s.ServerFirst(cred, true, []byte("0123456789abcdef")))
+			_, cf, err := sess.Challenge(s.ServerFirst(cred, true, []byte("0123456789abcdef"), []byte("key")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func TestScramRefusesMalformed(t *testing.T) {
 	if _, err := s.ClientFirst([]byte("n,,n=a,r=b")); err != nil {
 		t.Fatal(err)
 	}
-	s.ServerFirst(Credential{}, false, []byte("0123456789abcdef"))
+	s.ServerFirst(Credential{}, false, []byte("0123456789abcdef"), []byte("key"))
 	if _, err := s.ClientFinal([]byte("c=biws,r=b,p=AAAA")); !errors.Is(err, ErrFailed) {
 		t.Fatalf("a nonce without the server's part was accepted: %v", err)
 	}
@@ -160,7 +160,7 @@ func FuzzScramServer(f *testing.F) {
 		if _, err := s.ClientFirst(first); err != nil {
 			return
 		}
-		s.ServerFirst(cred, true, []byte("0123456789abcdef"))
+		s.ServerFirst(cred, true, []byte("0123456789abcdef"), []byte("key"))
 		if _, err := s.ClientFinal(final); err == nil {
 			t.Fatalf("a fuzzed proof authenticated: %q %q", first, final)
 		}

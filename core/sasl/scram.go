@@ -247,17 +247,18 @@ func (s *ScramServer) ClientFirst(msg []byte) (string, error) {
 // ServerFirst answers the client's first message. cred is the user's credential, known
 // false when there is none: the exchange then goes on with an invented salt and fails
 // at the proof, as a wrong password does. serverNonce is fresh randomness from the
-// caller (at least 16 bytes).
-func (s *ScramServer) ServerFirst(cred Credential, known bool, serverNonce []byte) []byte {
+// caller (at least 16 bytes); saltKey is a secret the caller keeps for as long as it
+// can, from which invented salts are derived.
+func (s *ScramServer) ServerFirst(cred Credential, known bool, serverNonce, saltKey []byte) []byte {
 	if s.state != AwaitClientFinal || s.serverFirst != "" {
 		panic("sasl: ServerFirst out of order")
 	}
 	s.cred, s.known = cred, known
 	if !known {
-		// An unknown user gets an answer of the same shape and fails where a wrong
-		// password does. Its salt is new on every attempt, so a stranger who asks twice
-		// can still tell it from a real user (Kafka refuses unknown users at once).
-		s.cred = Credential{Salt: mac(s.m, serverNonce, "salt:"+s.user)[:16], Iterations: IterationsMin}
+		// An unknown user gets an answer of the same shape, with a salt that stays the
+		// same while saltKey does, and fails where a wrong password does (Kafka refuses
+		// unknown users at once, which tells a stranger which users exist).
+		s.cred = Credential{Salt: mac(s.m, saltKey, "salt:"+s.user)[:16], Iterations: IterationsMin}
 	}
 	s.nonce += base64.RawURLEncoding.EncodeToString(serverNonce)
 	s.serverFirst = "r=" + s.nonce + ",s=" + base64.StdEncoding.EncodeToString(s.cred.Salt) +
