@@ -31,6 +31,7 @@ var commands = []command{
 	{"consume", "print a topic's records, alone or as a group member", consumeCommand},
 	{"group", "list, describe and delete consumer groups, reset and delete their offsets", groupCommand},
 	{"cluster", "describe the cluster: its brokers and active controller", clusterCommand},
+	{"user", "create, delete and list users' SCRAM credentials", userCommand},
 	{"bench", "measure produce throughput and latency against a cluster", benchCommand},
 }
 
