@@ -36,6 +36,13 @@ type Request struct {
 	// Listener names the listener the request arrived on; Metadata answers with each
 	// broker's listener of that name. Empty: the first one.
 	Listener string
+	// Host is the client's address (without port), which ACLs may name.
+	Host string
+	// Principal is the identity the shell proved for the connection, such as the
+	// subject of a verified TLS client certificate ("User:CN=..."); empty: none. A SASL
+	// authentication on the connection overrides it; without either, the client is
+	// User:ANONYMOUS.
+	Principal string
 	// Entropy is fresh randomness the shell draws for a SaslAuthenticate request (a
 	// SCRAM server nonce); the node itself has only its seeded PRNG, which a stranger
 	// could predict. Zero for every other request.

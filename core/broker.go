@@ -27,6 +27,7 @@ type brokerState struct {
 	registerAt  int64 // when to try registering again after a refusal
 	heartbeat   bool  // a heartbeat is in flight
 	nextBeat    int64 // when the next heartbeat is due
+	reported    int64 // the metadata offset the last heartbeat reported
 	fenced      bool
 	leaseEnd    int64 // local time at which the lease lapses
 	shutdown    bool  // controlled shutdown requested
@@ -94,6 +95,7 @@ func (n *Node) sendHeartbeat() {
 	req.BrokerID = n.cfg.NodeID
 	req.BrokerEpoch = b.epoch
 	req.CurrentMetadataOffset = n.quorum.image.Offset()
+	b.reported = req.CurrentMetadataOffset
 	req.WantShutdown = b.shutdown
 	epoch := b.epoch
 	n.rpc.callControllerWithin(n, req, n.cfg.HeartbeatInterval, func(resp kmsg.Response, err error) {
@@ -108,6 +110,12 @@ func (n *Node) sendHeartbeat() {
 			// The controller lost or replaced the registration: register again.
 			b.epoch, b.fenced = -1, true
 			n.note("broker-reregister", kerr.ErrorForCode(r.ErrorCode).Error())
+			return
+		case kerr.OffsetNotAvailable.Code:
+			// The metadata lags an ACL change: no lease until it is applied, which is a
+			// matter of milliseconds; ask again soon rather than a whole interval later.
+			b.nextBeat = min(b.nextBeat, n.now+int64(n.cfg.HeartbeatInterval)/8)
+			n.note("broker-acls-behind", fmt.Sprintf("metadata offset %d lags an ACL change", req.CurrentMetadataOffset))
 			return
 		default:
 			return
@@ -125,6 +133,16 @@ func (n *Node) sendHeartbeat() {
 		b.shutdownOK = r.ShouldShutdown
 		n.leaseChanged()
 	})
+}
+
+// aclsApplied asks for a heartbeat at once when the image just took an ACL change the
+// controller has not heard this broker apply: the controller acknowledges the change
+// only once every broker holding a lease has applied it.
+func (n *Node) aclsApplied() {
+	b := &n.broker
+	if n.cfg.Broker && b.epoch >= 0 && n.quorum.image.AclChangedAt() > b.reported {
+		b.nextBeat = min(b.nextBeat, n.now)
+	}
 }
 
 func (n *Node) tickBroker(now int64) {

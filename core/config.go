@@ -97,6 +97,12 @@ type Config struct {
 	// long, and a connection that has not re-authenticated by then is closed at its next
 	// request (0: sessions never expire).
 	ReauthMax time.Duration
+	// Authorizer switches ACL authorization on (authorizer.class.name); SuperUsers
+	// (super.users) may do anything, and AllowEveryoneIfNoACL
+	// (allow.everyone.if.no.acl.found) lets anyone act on a resource no ACL covers.
+	Authorizer           bool
+	SuperUsers           []string
+	AllowEveryoneIfNoACL bool
 	// Seed seeds the node's PRNG. It must differ per incarnation (each start), because
 	// the broker draws its incarnation id from it.
 	Seed uint64

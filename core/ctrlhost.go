@@ -61,6 +61,7 @@ func (h *controllerHost) init(n *Node) {
 		DefaultReplicationFactor: n.cfg.Defaults.ReplicationFactor,
 		ProducerIDBlockSize:      1000,
 		MessageBytesMax:          n.cfg.MessageBytesMax,
+		Authorizer:               n.cfg.Authorizer,
 		Rand:                     rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64())),
 		Plants:                   n.cfg.Plants,
 	})

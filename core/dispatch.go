@@ -22,6 +22,11 @@ func (n *Node) dispatchData(req Request, reply func(kmsg.Response)) bool {
 	case *kmsg.InitProducerIDRequest:
 		kafka.InitProducerID(n, m, reply)
 	case *kmsg.DescribeConfigsRequest:
+		if n.cfg.Authorizer {
+			// Authorized on an image a read barrier made current.
+			n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeConfigs(v, m) })
+			return true
+		}
 		reply(kafka.DescribeConfigs(n.view(), m))
 	default:
 		return n.dispatchGroup(req, reply)

@@ -131,7 +131,7 @@ func (g *groupHost) find(n *Node, groupID string, reply func(int32, string, int3
 	}
 	leader, _, ok := im.LeaderOf(t.ID, group.PartitionFor(groupID, t.Partitions))
 	b, known := im.Broker(leader)
-	l, reachable := b.Endpoint(n.listener)
+	l, reachable := b.Endpoint(n.ctx.listener)
 	if !ok || leader < 0 || !known || b.Fenced || !reachable {
 		reply(-1, "", -1, kerr.CoordinatorNotAvailable.Code)
 		return

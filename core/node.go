@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
@@ -21,8 +22,8 @@ type Node struct {
 	queue  disk.Queue
 	out    Output
 	now    int64 // the time of the input being handled
-	// listener names the listener of the client request being handled.
-	listener string
+	// ctx is the client request being handled: its listener and who sent it.
+	ctx reqCtx
 
 	started bool
 	stopped bool
@@ -36,6 +37,8 @@ type Node struct {
 	pids     producerIDs
 	waits    []*wait
 	conns    conns
+	// aclConfig is how the authorizer decides what no binding decides.
+	aclConfig acl.Config
 	// saltKey derives the salts SCRAM hands users without a credential: the entropy of
 	// the first SaslAuthenticate request, kept for the life of the process.
 	saltKey []byte
@@ -49,9 +52,10 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	return &Node{
-		cfg:    cfg,
-		static: cfg.staticConfig(),
-		rng:    rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.NodeID))),
+		cfg:       cfg,
+		static:    cfg.staticConfig(),
+		rng:       rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.NodeID))),
+		aclConfig: acl.Config{SuperUsers: cfg.SuperUsers, AllowIfNoACL: cfg.AllowEveryoneIfNoACL},
 	}, nil
 }
 

@@ -193,6 +193,7 @@ func (n *Node) applyCommitted(entries []raft.Entry) bool {
 		q.sinceSnapshot++
 	}
 	q.image, q.applied = im, entries[len(entries)-1].Offset+1
+	n.aclsApplied()
 	return true
 }
 

@@ -28,8 +28,6 @@ func (n *Node) ConnClosed(now int64, c ConnID) {
 }
 
 func (n *Node) request(req Request) {
-	n.listener = req.Listener
-	defer func() { n.listener = "" }()
 	cn, s, fresh := n.conns.open(&n.cfg, req.Conn, req.Corr)
 	if s == nil {
 		n.closeConn(req.Conn, "too many requests in flight")
@@ -38,6 +36,8 @@ func (n *Node) request(req Request) {
 	if fresh {
 		cn.saslRequired = n.saslRequired(req.Listener)
 	}
+	n.ctx = reqCtx{listener: req.Listener, principal: principalOf(cn, req), host: req.Host}
+	defer func() { n.ctx = reqCtx{} }()
 	reply := func(resp kmsg.Response) {
 		n.out.Responses = n.conns.fill(s, resp, n.out.Responses)
 	}
@@ -65,16 +65,16 @@ func (n *Node) dispatch(req Request, reply func(kmsg.Response)) {
 	case *kmsg.ApiVersionsRequest:
 		reply(kafka.ApiVersions(m))
 	case *kmsg.MetadataRequest:
-		l := req.Listener
-		n.afterBarrier(m, reply, func() kmsg.Response { return kafka.Metadata(n.viewFrom(l), m) })
+		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.Metadata(v, m) })
 	case *kmsg.DescribeClusterRequest:
-		l := req.Listener
-		n.afterBarrier(m, reply, func() kmsg.Response { return kafka.DescribeCluster(n.viewFrom(l), m) })
+		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeCluster(v, m) })
 	case *kmsg.DescribeUserSCRAMCredentialsRequest:
-		n.afterBarrier(m, reply, func() kmsg.Response { return kafka.DescribeUserScramCredentials(n.view(), m) })
+		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeUserScramCredentials(v, m) })
+	case *kmsg.DescribeACLsRequest:
+		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeAcls(v, m) })
 	default:
 		if kafka.Forwarded(m.Key()) {
-			n.forward(m, reply)
+			n.forwardAuthorized(m, reply)
 			return
 		}
 		if !n.dispatchData(req, reply) {
@@ -83,12 +83,14 @@ func (n *Node) dispatch(req Request, reply func(kmsg.Response)) {
 	}
 }
 
-// afterBarrier answers with answer() once a read barrier passed. Without a controller to
-// confirm an index in time, a Metadata request still gets the broker's image, marked so
-// clients retry: every topic fails with REQUEST_TIMED_OUT, which they treat as retriable.
-func (n *Node) afterBarrier(req kmsg.Request, reply func(kmsg.Response), answer func() kmsg.Response) {
+// afterBarrier answers with answer() once a read barrier passed, authorizing on the
+// image the barrier made current. Without a controller to confirm an index in time, a
+// Metadata request still gets the broker's image, marked so clients retry: every topic
+// fails with REQUEST_TIMED_OUT, which they treat as retriable.
+func (n *Node) afterBarrier(req kmsg.Request, reply func(kmsg.Response), answer func(kafka.View) kmsg.Response) {
+	ctx := n.ctx
 	n.rpc.readBarrier(n, func(ok bool) {
-		resp := answer()
+		resp := answer(n.viewFor(ctx, ok))
 		if !ok {
 			markStale(resp)
 		}
@@ -107,6 +109,8 @@ func markStale(resp kmsg.Response) {
 		r.ErrorCode = kerr.RequestTimedOut.Code
 	case *kmsg.DescribeUserSCRAMCredentialsResponse:
 		r.ErrorCode, r.Results = kerr.RequestTimedOut.Code, nil
+	case *kmsg.DescribeACLsResponse:
+		r.ErrorCode, r.Resources = kerr.RequestTimedOut.Code, nil
 	}
 }
 
@@ -130,14 +134,20 @@ func (n *Node) closeConn(c ConnID, why string) {
 	n.note("conn-closed", why)
 }
 
-func (n *Node) view() kafka.View { return n.viewFrom(n.listener) }
+// view is the view of the request being handled; its authorization is fresh while the
+// broker holds a valid lease (see kafka.Access).
+func (n *Node) view() kafka.View { return n.viewFor(n.ctx, n.LeaseValid(n.now)) }
 
-// viewFrom is the view of a request that came on listener l.
-func (n *Node) viewFrom(l string) kafka.View {
-	v := kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID, Listener: l,
+// viewFor is the view of a request with context ctx; fresh says the image holds every
+// acknowledged ACL change.
+func (n *Node) viewFor(ctx reqCtx, fresh bool) kafka.View {
+	v := kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID, Listener: ctx.listener,
 		FetchBytesMax: n.cfg.FetchBytesMax, Static: n.static}
 	if n.cfg.Broker {
 		v.Fences = n.replicaFences
+	}
+	if n.cfg.Authorizer {
+		v.Access = &kafka.Access{Principal: ctx.principal, Host: ctx.host, Config: &n.aclConfig, Fresh: fresh}
 	}
 	return v
 }

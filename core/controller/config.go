@@ -39,6 +39,9 @@ type Config struct {
 	// max.message.bytes the controller accepts, for a topic or as the cluster default.
 	// 0 means MessageBytesMaxDefault.
 	MessageBytesMax int32
+	// Authorizer says the cluster authorizes with ACLs (authorizer.class.name): without
+	// it, CreateAcls and DeleteAcls answer SECURITY_DISABLED.
+	Authorizer bool
 	// Rand places replicas and draws topic ids.
 	Rand   *rand.Rand
 	Plants plant.Set

@@ -105,6 +105,10 @@ type Controller struct {
 	retryAt int64
 	waiting []waiter // in arrival order; offsets never decrease
 	ready   []Response
+	// aclWaiting holds committed ACL changes' responses until the brokers hold them
+	// (acls.go); reported is the metadata offset each broker last reported.
+	aclWaiting []aclWaiter
+	reported   map[int32]int64
 	// deadline is Deadline's last answer, still right while deadlineKnown: every input
 	// (observe) and Deactivate clear it.
 	deadline      int64
@@ -125,7 +129,7 @@ func New(cfg Config) *Controller {
 // Supports reports whether Handle accepts requests with this API key.
 func Supports(key int16) bool {
 	switch key {
-	case 19, 20, 33, 37, 44, 51, 56, 62, 63, 67:
+	case 19, 20, 30, 31, 33, 37, 44, 51, 56, 62, 63, 67:
 		return true
 	}
 	return false
@@ -151,6 +155,7 @@ func (c *Controller) Activate(now int64, committed metadata.Image) {
 	for _, id := range committed.BrokerIDs() {
 		c.lastHeard[id] = c.now
 	}
+	c.reported = map[int32]int64{}
 	c.shuttingDown = map[int32]bool{}
 	c.reconcile = true
 	c.retryAt = 0
@@ -163,7 +168,11 @@ func (c *Controller) Deactivate() {
 	for _, w := range c.waiting {
 		c.ready = append(c.ready, Response{ID: w.req.ID, Msg: errorResponse(w.req.Msg, fail(errNotController, ""))})
 	}
-	c.waiting = nil
+	for _, w := range c.aclWaiting {
+		// Committed, but perhaps not yet held everywhere: the client cannot count on it.
+		c.ready = append(c.ready, Response{ID: w.id, Msg: errorResponse(aclRequestOf(w.resp), fail(errNotController, ""))})
+	}
+	c.waiting, c.aclWaiting, c.reported = nil, nil, nil
 	c.active = false
 	c.pending = c.committed
 	c.lastHeard, c.shuttingDown, c.reconcile = nil, nil, false
@@ -234,6 +243,10 @@ func (c *Controller) dispatch(p Proposer, req Request) kmsg.Response {
 		return c.allocateProducerIDs(p, req.From, m)
 	case *kmsg.AlterUserSCRAMCredentialsRequest:
 		return c.alterScram(p, m)
+	case *kmsg.CreateACLsRequest:
+		return c.createAcls(p, m)
+	case *kmsg.DeleteACLsRequest:
+		return c.deleteAcls(p, m)
 	}
 	panic(fmt.Sprintf("controller: no handler for %T", req.Msg))
 }
@@ -248,6 +261,7 @@ func (c *Controller) Tick(now int64, p Proposer) {
 	if c.reconcile {
 		c.reconcileAll(p)
 	}
+	c.releaseAcls()
 }
 
 // Deadline is when Tick next has work: the earliest session expiry, or now while
@@ -270,7 +284,11 @@ func (c *Controller) nextDeadline() int64 {
 		at = c.now
 	}
 	at = min(at, c.pending.MinUnfenced(c.fenceAt, math.MaxInt64))
-	return max(at, c.retryAt)
+	at = max(at, c.retryAt)
+	if len(c.aclWaiting) > 0 {
+		at = min(at, c.aclDeadline())
+	}
+	return at
 }
 
 // Ready drains the responses that may be sent. The node calls it after every input.
@@ -362,9 +380,14 @@ func (c *Controller) release() {
 	n := 0
 	for n < len(c.waiting) && c.waiting[n].offset <= c.committed.Offset() {
 		w := c.waiting[n]
-		c.ready = append(c.ready, Response{ID: w.req.ID, Msg: w.resp})
+		if k := w.req.Msg.Key(); k == 30 || k == 31 {
+			c.aclWaiting = append(c.aclWaiting, aclWaiter{id: w.req.ID, resp: w.resp, offset: w.offset})
+		} else {
+			c.ready = append(c.ready, Response{ID: w.req.ID, Msg: w.resp})
+		}
 		n++
 	}
+	c.releaseAcls()
 	c.waiting = c.waiting[n:]
 	if len(c.waiting) == 0 {
 		c.waiting = nil

@@ -9,6 +9,7 @@ const (
 	errRequestTimedOut             int16 = 7
 	errInvalidTopicException       int16 = 17
 	errClusterAuthorizationFailed  int16 = 31
+	errSecurityDisabled            int16 = 54
 	errUnsupportedSaslMechanism    int16 = 33
 	errTopicAlreadyExists          int16 = 36
 	errInvalidPartitions           int16 = 37
@@ -19,6 +20,7 @@ const (
 	errInvalidRequest              int16 = 42
 	errFencedLeaderEpoch           int16 = 74
 	errStaleBrokerEpoch            int16 = 77
+	errOffsetNotAvailable          int16 = 78
 	errThrottlingQuotaExceeded     int16 = 89
 	errResourceNotFound            int16 = 91
 	errDuplicateResource           int16 = 92

@@ -199,6 +199,13 @@ func (c *Controller) heartbeat(p Proposer, from int32, m *kmsg.BrokerHeartbeatRe
 		return resp
 	}
 	b, _ = c.pending.Broker(b.ID)
+	c.reported[b.ID] = max(c.reported[b.ID], m.CurrentMetadataOffset)
+	if !b.Fenced && m.CurrentMetadataOffset < c.pending.AclChangedAt() {
+		// No lease for a broker that could still authorize with bindings an ACL change
+		// replaced (acls.go); its next heartbeat, once it applied the change, gets one.
+		resp.ErrorCode = errAclsBehind
+		return resp
+	}
 	resp.IsCaughtUp = m.CurrentMetadataOffset >= b.CatchUpOffset
 	resp.IsFenced = b.Fenced
 	resp.ShouldShutdown = c.shuttingDown[b.ID] && len(c.pending.PartitionsLedBy(b.ID)) == 0

@@ -49,6 +49,20 @@ func errorResponse(req kmsg.Request, out outcome) kmsg.Response {
 		return r
 	case *kmsg.AlterUserSCRAMCredentialsRequest:
 		return alterScramError(m, out)
+	case *kmsg.CreateACLsRequest:
+		r := kmsg.NewPtrCreateACLsResponse()
+		r.Version = m.Version
+		for range m.Creations {
+			r.Results = append(r.Results, kmsg.CreateACLsResponseResult{ErrorCode: out.code, ErrorMessage: out.message()})
+		}
+		return r
+	case *kmsg.DeleteACLsRequest:
+		r := kmsg.NewPtrDeleteACLsResponse()
+		r.Version = m.Version
+		for range m.Filters {
+			r.Results = append(r.Results, kmsg.DeleteACLsResponseResult{ErrorCode: out.code, ErrorMessage: out.message()})
+		}
+		return r
 	case *kmsg.AlterConfigsRequest:
 		r := kmsg.NewPtrAlterConfigsResponse()
 		r.Version = m.Version

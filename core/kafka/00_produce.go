@@ -18,6 +18,7 @@ package kafka
 import (
 	"time"
 
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/seedlog/seedlog/core/record"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -48,7 +49,12 @@ func Produce(b Broker, req *kmsg.ProduceRequest, reply func(kmsg.Response)) {
 		}
 	}
 	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	v := b.View()
 	for _, t := range req.Topics {
+		topicCode := global
+		if topicCode == 0 {
+			topicCode = v.CheckTopic(acl.OpWrite, t.Topic) // WRITE on the topic
+		}
 		rt := kmsg.NewProduceResponseTopic()
 		rt.Topic = t.Topic
 		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
@@ -58,7 +64,7 @@ func Produce(b Broker, req *kmsg.ProduceRequest, reply func(kmsg.Response)) {
 			out := &parts[i]
 			*out = kmsg.NewProduceResponseTopicPartition()
 			out.Partition, out.BaseOffset, out.LogAppendTime, out.LogStartOffset = p.Partition, -1, -1, -1
-			if code := produceCheck(b, req, t.Topic, p, global); code != 0 {
+			if code := produceCheck(b, req, t.Topic, p, topicCode); code != 0 {
 				out.ErrorCode = code
 				continue
 			}

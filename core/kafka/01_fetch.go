@@ -29,6 +29,7 @@ package kafka
 import (
 	"time"
 
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -122,6 +123,10 @@ func fetchParts(b Broker, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, glob
 			name, known = info.Name, ok
 		}
 		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, len(t.Partitions))
+		var denied int16
+		if known {
+			denied = v.CheckTopic(acl.OpRead, name) // READ on the topic
+		}
 		for i, p := range t.Partitions {
 			out := &rt.Partitions[i]
 			*out = kmsg.NewFetchResponseTopicPartition()
@@ -131,6 +136,8 @@ func fetchParts(b Broker, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, glob
 			switch {
 			case global != 0:
 				out.ErrorCode = global
+			case denied != 0:
+				out.ErrorCode = denied
 			case !known:
 				out.ErrorCode = codeUnknownTopicID
 			case rep == nil:

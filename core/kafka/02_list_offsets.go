@@ -20,6 +20,7 @@ package kafka
 // on a partition named twice is answered INVALID_REQUEST each time.
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -43,12 +44,16 @@ func ListOffsets(b Broker, req *kmsg.ListOffsetsRequest, reply func(kmsg.Respons
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
 		rt.Partitions = make([]kmsg.ListOffsetsResponseTopicPartition, len(t.Partitions))
+		denied := b.View().CheckTopic(acl.OpDescribe, t.Topic) // DESCRIBE on the topic
 		for i, p := range t.Partitions {
 			out := &rt.Partitions[i]
 			*out = kmsg.NewListOffsetsResponseTopicPartition()
 			out.Partition = p.Partition
 			rep := b.Replica(t.Topic, p.Partition)
 			switch {
+			case denied != 0:
+				out.ErrorCode = denied
+				continue
 			case dups[topicPartition{t.Topic, p.Partition}]:
 				out.ErrorCode = kerr.InvalidRequest.Code
 				continue

@@ -13,6 +13,7 @@ package kafka
 //   - Authorized operations are not computed (-2147483648, "not requested").
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -37,6 +38,8 @@ type View struct {
 	// sets below the topics' own and the cluster-wide settings (DescribeConfigs reports
 	// it as STATIC_BROKER_CONFIG).
 	Static metadata.StaticConfig
+	// Access authorizes the request; nil when the broker does not authorize.
+	Access *Access
 }
 
 // ReplicaFences are the fenced ranges of one replica on this broker: offsets whose
@@ -71,12 +74,26 @@ func Metadata(v View, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	all := req.Topics == nil || (req.GetVersion() == 0 && len(req.Topics) == 0)
 	if all {
 		for _, t := range v.Image.Topics() {
-			resp.Topics = append(resp.Topics, metadataTopic(v, t))
+			if v.Allowed(acl.OpDescribe, acl.ResourceTopic, t.Name) { // topics it may not describe stay hidden
+				resp.Topics = append(resp.Topics, metadataTopic(v, t))
+			}
 		}
 		return resp
 	}
 	for _, rt := range req.Topics {
 		t, ok := lookupTopic(v.Image, rt.Topic, rt.TopicID)
+		name := t.Name
+		if rt.Topic != nil {
+			name = *rt.Topic
+		}
+		if code := v.CheckTopic(acl.OpDescribe, name); (ok || rt.Topic != nil) && code != 0 {
+			// Whether it exists or not: the answer tells nothing of topics it may not see.
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic, mt.TopicID = rt.Topic, rt.TopicID
+			mt.ErrorCode, mt.AuthorizedOperations = code, authorizedOperationsNone
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
 		if !ok {
 			mt := kmsg.NewMetadataResponseTopic()
 			mt.Topic, mt.TopicID = rt.Topic, rt.TopicID

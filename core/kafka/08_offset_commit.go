@@ -18,6 +18,7 @@ package kafka
 // partition is left the coordinator is not asked at all.
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -39,12 +40,21 @@ func OffsetCommit(b Broker, req *kmsg.OffsetCommitRequest, reply func(kmsg.Respo
 		fillCommitResponse(resp, req, codes)
 		reply(resp)
 	}
+	if code := b.View().CheckGroup(acl.OpRead, req.Group); code != 0 { // READ on the group first
+		for i := range codes {
+			for j := range codes[i] {
+				codes[i][j] = code
+			}
+		}
+		respond()
+		return
+	}
 	known, slots := knownCommits(b.View(), req, codes)
 	if len(slots) == 0 {
 		respond()
 		return
 	}
-	c, code := groupCoordinator(b, req.Group, false)
+	c, code := groupCoordinator(b, acl.OpRead, req.Group, false)
 	if code != 0 {
 		for _, s := range slots {
 			codes[s.topic][s.partition] = code
@@ -76,9 +86,14 @@ func knownCommits(v View, req *kmsg.OffsetCommitRequest, codes [][]int16) (*kmsg
 	var slots []commitSlot
 	for i, t := range req.Topics {
 		info, ok := v.Image.Topic(t.Topic)
+		denied := v.CheckTopic(acl.OpRead, t.Topic) // READ on each topic
 		kt := t
 		kt.Partitions = nil
 		for j, p := range t.Partitions {
+			if denied != 0 {
+				codes[i][j] = denied
+				continue
+			}
 			if !ok || p.Partition < 0 || p.Partition >= info.Partitions {
 				codes[i][j] = kerr.UnknownTopicOrPartition.Code
 				continue

@@ -15,7 +15,9 @@ package kafka
 // v8, where the groups of one request are answered in request order.
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"slices"
 )
 
 // OffsetFetch answers the committed offsets of one group (v0-7) or of each group (v8+).
@@ -66,14 +68,49 @@ func offsetFetchGroups(b Broker, req *kmsg.OffsetFetchRequest, resp *kmsg.Offset
 
 // fetchGroupOffsets asks the group's coordinator, or answers with the routing error.
 func fetchGroupOffsets(b Broker, groupID string, topics []kmsg.OffsetFetchRequestGroupTopic, stable bool, reply func(kmsg.OffsetFetchResponseGroup)) {
-	c, code := groupCoordinator(b, groupID, false)
+	c, code := groupCoordinator(b, acl.OpDescribe, groupID, false)
 	if code != 0 {
 		g := kmsg.NewOffsetFetchResponseGroup()
 		g.Group, g.ErrorCode = groupID, code
 		reply(g)
 		return
 	}
-	c.OffsetFetch(b.Now(), groupID, topics, stable, reply)
+	v := b.View()
+	if v.Access == nil {
+		c.OffsetFetch(b.Now(), groupID, topics, stable, reply)
+		return
+	}
+	// DESCRIBE on each topic: a named topic it may not describe is answered
+	// TOPIC_AUTHORIZATION_FAILED; with every topic asked, such topics are left out.
+	var asked, denied []kmsg.OffsetFetchRequestGroupTopic
+	for _, t := range topics {
+		if v.CheckTopic(acl.OpDescribe, t.Topic) != 0 {
+			denied = append(denied, t)
+		} else {
+			asked = append(asked, t)
+		}
+	}
+	if topics != nil && asked == nil {
+		asked = []kmsg.OffsetFetchRequestGroupTopic{} // not "every topic"
+	}
+	c.OffsetFetch(b.Now(), groupID, asked, stable, func(g kmsg.OffsetFetchResponseGroup) {
+		if g.ErrorCode == 0 {
+			g.Topics = slices.DeleteFunc(g.Topics, func(t kmsg.OffsetFetchResponseGroupTopic) bool {
+				return v.CheckTopic(acl.OpDescribe, t.Topic) != 0
+			})
+			for _, t := range denied {
+				rt := kmsg.NewOffsetFetchResponseGroupTopic()
+				rt.Topic = t.Topic
+				for _, p := range t.Partitions {
+					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+					rp.Partition, rp.Offset, rp.ErrorCode = p, -1, v.CheckTopic(acl.OpDescribe, t.Topic)
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				g.Topics = append(g.Topics, rt)
+			}
+		}
+		reply(g)
+	})
 }
 
 // offsetTopics converts a group's answer to the pre-v8 shape; leader epochs are v5+.

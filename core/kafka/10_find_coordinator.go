@@ -16,6 +16,7 @@ package kafka
 
 import (
 	"fmt"
+	"github.com/seedlog/seedlog/core/acl"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -46,6 +47,10 @@ func FindCoordinator(b Broker, req *kmsg.FindCoordinatorRequest, reply func(kmsg
 		out.Key, out.NodeID, out.Port = key, -1, -1
 		if code, msg := findRefusal(req.CoordinatorType); code != 0 {
 			out.ErrorCode, out.ErrorMessage = code, &msg
+			continue
+		}
+		if code := b.View().CheckGroup(acl.OpDescribe, key); code != 0 { // DESCRIBE on the group
+			out.ErrorCode = code
 			continue
 		}
 		g.add()

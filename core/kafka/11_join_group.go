@@ -14,6 +14,7 @@ package kafka
 // of the coordinator), with generation -1.
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -24,7 +25,7 @@ func JoinGroup(b Broker, req *kmsg.JoinGroupRequest, clientID string, reply func
 		shapeJoinResponse(resp, req.GetVersion())
 		reply(resp)
 	}
-	c, code := groupCoordinator(b, req.Group, true)
+	c, code := groupCoordinator(b, acl.OpRead, req.Group, true)
 	if code != 0 {
 		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
 		resp.ErrorCode, resp.MemberID = code, req.MemberID

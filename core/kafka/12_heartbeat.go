@@ -7,12 +7,13 @@ package kafka
 // group answers NOT_COORDINATOR (or the coordinator's load/availability code).
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Heartbeat routes a heartbeat to the group's coordinator.
 func Heartbeat(b Broker, req *kmsg.HeartbeatRequest, reply func(kmsg.Response)) {
-	c, code := groupCoordinator(b, req.Group, true)
+	c, code := groupCoordinator(b, acl.OpRead, req.Group, true)
 	if code != 0 {
 		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
 		resp.ErrorCode = code

@@ -9,12 +9,13 @@ package kafka
 // code) for the whole request.
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // LeaveGroup routes a leave to the group's coordinator.
 func LeaveGroup(b Broker, req *kmsg.LeaveGroupRequest, reply func(kmsg.Response)) {
-	c, code := groupCoordinator(b, req.Group, true)
+	c, code := groupCoordinator(b, acl.OpRead, req.Group, true)
 	if code != 0 {
 		resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
 		resp.ErrorCode = code

@@ -8,12 +8,13 @@ package kafka
 // group answers NOT_COORDINATOR (or the coordinator's load/availability code).
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // SyncGroup routes a sync to the group's coordinator.
 func SyncGroup(b Broker, req *kmsg.SyncGroupRequest, reply func(kmsg.Response)) {
-	c, code := groupCoordinator(b, req.Group, true)
+	c, code := groupCoordinator(b, acl.OpRead, req.Group, true)
 	if code != 0 {
 		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
 		resp.ErrorCode = code

@@ -12,6 +12,7 @@ package kafka
 // get NOT_COORDINATOR for some groups and answers for others.
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -32,7 +33,7 @@ func DescribeGroups(b Broker, req *kmsg.DescribeGroupsRequest, reply func(kmsg.R
 }
 
 func describeGroup(b Broker, id string) kmsg.DescribeGroupsResponseGroup {
-	c, code := groupCoordinator(b, id, false)
+	c, code := groupCoordinator(b, acl.OpDescribe, id, false)
 	if code != 0 {
 		d := kmsg.NewDescribeGroupsResponseGroup()
 		d.Group, d.ErrorCode = id, code

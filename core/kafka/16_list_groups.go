@@ -10,6 +10,7 @@ package kafka
 
 import (
 	"cmp"
+	"github.com/seedlog/seedlog/core/acl"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -24,6 +25,14 @@ func ListGroups(b Broker, req *kmsg.ListGroupsRequest, reply func(kmsg.Response)
 	if req.GetVersion() >= 4 {
 		filter = req.StatesFilter
 	}
+	// DESCRIBE on the cluster lists every group; otherwise those it may describe.
+	v := b.View()
+	all := v.CheckCluster(acl.OpDescribe) == 0
+	if a := v.Access; a != nil && !a.Fresh {
+		resp.ErrorCode = retryCode(acl.ResourceGroup)
+		reply(resp)
+		return
+	}
 	for _, c := range b.Groups() {
 		code := c.Availability()
 		if code != 0 {
@@ -34,6 +43,9 @@ func ListGroups(b Broker, req *kmsg.ListGroupsRequest, reply func(kmsg.Response)
 			continue
 		}
 		for _, l := range c.ListGroups(b.Now(), filter) {
+			if !all && !v.Allowed(acl.OpDescribe, acl.ResourceGroup, l.Group) {
+				continue
+			}
 			l.GroupType = "" // v5+
 			if req.GetVersion() < 4 {
 				l.GroupState = ""

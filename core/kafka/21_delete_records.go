@@ -12,6 +12,7 @@ package kafka
 // OFFSET_OUT_OF_RANGE.
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -26,10 +27,15 @@ func DeleteRecords(b Broker, req *kmsg.DeleteRecordsRequest, reply func(kmsg.Res
 		rt := kmsg.NewDeleteRecordsResponseTopic()
 		rt.Topic = t.Topic
 		rt.Partitions = make([]kmsg.DeleteRecordsResponseTopicPartition, len(t.Partitions))
+		denied := b.View().CheckTopic(acl.OpDelete, t.Topic) // DELETE on the topic
 		for i, p := range t.Partitions {
 			out := &rt.Partitions[i]
 			*out = kmsg.NewDeleteRecordsResponseTopicPartition()
 			out.Partition, out.LowWatermark = p.Partition, -1
+			if denied != 0 {
+				out.ErrorCode = denied
+				continue
+			}
 			rep := b.Replica(t.Topic, p.Partition)
 			if rep == nil {
 				out.ErrorCode = partErr(b.View(), t.Topic, p.Partition)

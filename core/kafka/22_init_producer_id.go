@@ -14,6 +14,7 @@ package kafka
 // id at epoch 0, and naming only one of the two is INVALID_REQUEST.
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -32,6 +33,8 @@ func InitProducerID(b Broker, req *kmsg.InitProducerIDRequest, reply func(kmsg.R
 		fail(kerr.TransactionalIDAuthorizationFailed.Code)
 	case req.GetVersion() >= 3 && (req.ProducerID == -1) != (req.ProducerEpoch == -1):
 		fail(kerr.InvalidRequest.Code)
+	case !idempotentAllowed(b.View()):
+		fail(b.View().CheckCluster(acl.OpIdempotentWrite))
 	default:
 		b.ProducerID(func(id int64, code int16) {
 			if code != 0 {
@@ -42,4 +45,13 @@ func InitProducerID(b Broker, req *kmsg.InitProducerIDRequest, reply func(kmsg.R
 			reply(resp)
 		})
 	}
+}
+
+// idempotentAllowed reports whether an idempotent producer may start: IDEMPOTENT_WRITE on
+// the cluster, or WRITE on some topic (as Kafka accepts since 3.0).
+func idempotentAllowed(v View) bool {
+	if v.CheckCluster(acl.OpIdempotentWrite) == 0 {
+		return true
+	}
+	return v.Access != nil && v.Access.Fresh && v.MayWriteSomeTopic()
 }

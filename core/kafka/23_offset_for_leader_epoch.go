@@ -11,6 +11,7 @@ package kafka
 // epoch cache says how other epochs are answered).
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -23,10 +24,13 @@ func OffsetForLeaderEpoch(b Broker, req *kmsg.OffsetForLeaderEpochRequest, reply
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		rt.Topic = t.Topic
+		denied := b.View().CheckTopic(acl.OpDescribe, t.Topic) // DESCRIBE on the topic
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			rp.Partition = p.Partition
-			if rep := b.Replica(t.Topic, p.Partition); rep == nil {
+			if denied != 0 {
+				rp.ErrorCode = denied
+			} else if rep := b.Replica(t.Topic, p.Partition); rep == nil {
 				rp.ErrorCode = partErr(b.View(), t.Topic, p.Partition)
 			} else if r := rep.OffsetForLeaderEpoch(b.Now(), p.CurrentLeaderEpoch, p.LeaderEpoch); r.Err != 0 {
 				rp.ErrorCode = r.Err

@@ -39,6 +39,7 @@ package kafka
 import (
 	"cmp"
 	"fmt"
+	"github.com/seedlog/seedlog/core/acl"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +72,9 @@ type configEntry struct {
 func describeResource(v View, req *kmsg.DescribeConfigsRequest, r kmsg.DescribeConfigsRequestResource) kmsg.DescribeConfigsResponseResource {
 	out := kmsg.NewDescribeConfigsResponseResource()
 	out.ResourceType, out.ResourceName = r.ResourceType, r.ResourceName
+	if code := checkConfigResource(v, acl.OpDescribeConfigs, int8(r.ResourceType), r.ResourceName); code != 0 {
+		return resourceError(out, code, "")
+	}
 	var entries []configEntry
 	switch r.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:

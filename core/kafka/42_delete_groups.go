@@ -9,6 +9,7 @@ package kafka
 // tombstones are durable.
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -33,7 +34,7 @@ func DeleteGroups(b Broker, req *kmsg.DeleteGroupsRequest, reply func(kmsg.Respo
 			continue
 		}
 		first[id] = i
-		c, code := groupCoordinator(b, id, false)
+		c, code := groupCoordinator(b, acl.OpDelete, id, false)
 		if code != 0 {
 			out[i].ErrorCode = code
 			continue

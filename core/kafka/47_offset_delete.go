@@ -14,6 +14,7 @@ package kafka
 // NON_EMPTY_GROUP) is answered alone, without partitions.
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -27,7 +28,7 @@ func OffsetDelete(b Broker, req *kmsg.OffsetDeleteRequest, reply func(kmsg.Respo
 	for i, t := range req.Topics {
 		codes[i] = make([]int16, len(t.Partitions))
 	}
-	c, code := groupCoordinator(b, req.Group, true)
+	c, code := groupCoordinator(b, acl.OpDelete, req.Group, true)
 	if code != 0 {
 		resp.ErrorCode = code
 		reply(resp)
@@ -64,8 +65,13 @@ func knownDeletes(v View, req *kmsg.OffsetDeleteRequest, codes [][]int16) (*kmsg
 	var slots []commitSlot
 	for i, t := range req.Topics {
 		info, ok := v.Image.Topic(t.Topic)
+		denied := v.CheckTopic(acl.OpRead, t.Topic) // READ on each topic
 		kt := kmsg.OffsetDeleteRequestTopic{Topic: t.Topic}
 		for j, p := range t.Partitions {
+			if denied != 0 {
+				codes[i][j] = denied
+				continue
+			}
 			if !ok || p.Partition < 0 || p.Partition >= info.Partitions {
 				codes[i][j] = kerr.UnknownTopicOrPartition.Code
 				continue

@@ -7,6 +7,7 @@ package kafka
 // gets DUPLICATE_RESOURCE, one without credentials RESOURCE_NOT_FOUND, as in Kafka.
 
 import (
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -16,6 +17,10 @@ import (
 func DescribeUserScramCredentials(v View, req *kmsg.DescribeUserSCRAMCredentialsRequest) *kmsg.DescribeUserSCRAMCredentialsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeUserSCRAMCredentialsResponse)
 	resp.SetVersion(req.GetVersion())
+	if code := v.CheckCluster(acl.OpDescribe); code != 0 { // DESCRIBE on the cluster
+		resp.ErrorCode = code
+		return resp
+	}
 	keys := v.Image.ScramKeys()
 	infos := map[string][]kmsg.DescribeUserSCRAMCredentialsResponseResultCredentialInfo{}
 	var users []string

@@ -9,7 +9,7 @@ import (
 // it and relays the controller's response (Kafka's KRaft forwarding, KIP-590).
 func Forwarded(key int16) bool {
 	switch key {
-	case 19, 20, 33, 37, 44, 51:
+	case 19, 20, 30, 31, 33, 37, 44, 51:
 		return true
 	}
 	return false
@@ -54,6 +54,16 @@ func ForwardError(req kmsg.Request, code int16) kmsg.Response {
 			rr := kmsg.NewAlterConfigsResponseResource()
 			rr.ResourceType, rr.ResourceName, rr.ErrorCode = rs.ResourceType, rs.ResourceName, code
 			out.Resources = append(out.Resources, rr)
+		}
+	case *kmsg.CreateACLsRequest:
+		out := resp.(*kmsg.CreateACLsResponse)
+		for range r.Creations {
+			out.Results = append(out.Results, kmsg.CreateACLsResponseResult{ErrorCode: code})
+		}
+	case *kmsg.DeleteACLsRequest:
+		out := resp.(*kmsg.DeleteACLsResponse)
+		for range r.Filters {
+			out.Results = append(out.Results, kmsg.DeleteACLsResponseResult{ErrorCode: code})
 		}
 	case *kmsg.AlterUserSCRAMCredentialsRequest:
 		out := resp.(*kmsg.AlterUserSCRAMCredentialsResponse)

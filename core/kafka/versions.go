@@ -34,6 +34,9 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(21, 0, 2) // DeleteRecords
 	set(22, 0, 5) // InitProducerID
 	set(23, 0, 4) // OffsetForLeaderEpoch
+	set(29, 0, 3) // DescribeAcls
+	set(30, 0, 3) // CreateAcls
+	set(31, 0, 3) // DeleteAcls
 	set(32, 0, 4) // DescribeConfigs
 	set(33, 0, 2) // AlterConfigs
 	set(36, 0, 2) // SaslAuthenticate

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/sasl"
 )
 
@@ -23,6 +24,8 @@ const (
 	ConfigValueBytes = 32 << 10
 	// ScramCredentialsMax bounds the stored SCRAM credentials (users times mechanisms).
 	ScramCredentialsMax = 10_000
+	// AclsMax bounds the stored access control bindings.
+	AclsMax = 10_000
 )
 
 // Entry is a record with the log offset it was committed at.
@@ -72,6 +75,7 @@ type builder struct {
 	ownBrokerConfigs    bool
 	ownBrokerConfigKeys map[string]bool
 	ownScram            bool
+	ownAcls             bool
 }
 
 func newBuilder(im Image) *builder { return &builder{im: im} }
@@ -120,6 +124,12 @@ func (b *builder) apply(offset int64, rec Record) error {
 	case RemoveScram:
 		b.mutableScram()
 		delete(b.im.scram, ScramKey{r.User, r.Mechanism})
+	case Acl:
+		b.mutableAcls().add(r.Binding)
+		b.im.acls.changedAt = offset
+	case RemoveAcl:
+		b.mutableAcls().remove(r.Binding)
+		b.im.acls.changedAt = offset
 	}
 	b.im.next = offset + 1
 	return nil
@@ -205,6 +215,14 @@ func setOrDelete(m map[string]string, r Config) {
 	} else {
 		m[r.Key] = r.Value
 	}
+}
+
+func (b *builder) mutableAcls() *aclSet {
+	if !b.ownAcls {
+		b.im.acls = b.im.acls.clone()
+		b.ownAcls = true
+	}
+	return b.im.acls
 }
 
 func (b *builder) mutableScram() {
@@ -305,6 +323,12 @@ func validate(im *Image, rec Record) error {
 	case RemoveScram:
 		if _, ok := im.scram[ScramKey{r.User, r.Mechanism}]; !ok {
 			err = fmt.Errorf("no %s credential for user %q", r.Mechanism, r.User)
+		}
+	case Acl:
+		err = validateAcl(im, r.Binding)
+	case RemoveAcl:
+		if !im.HasAcl(r.Binding) {
+			err = fmt.Errorf("no binding %+v", r.Binding)
 		}
 	case nil:
 		return fmt.Errorf("%w: nil record", ErrInvalid)
@@ -552,6 +576,16 @@ func validateScram(im *Image, r ScramCredential) error {
 	}
 	if _, ok := im.scram[ScramKey{r.User, m}]; !ok && len(im.scram) >= ScramCredentialsMax {
 		return fmt.Errorf("already %d SCRAM credentials", len(im.scram))
+	}
+	return nil
+}
+
+func validateAcl(im *Image, b acl.Binding) error {
+	if why := b.Validate(); why != "" {
+		return errors.New(why)
+	}
+	if !im.HasAcl(b) && im.AclCount() >= AclsMax {
+		return fmt.Errorf("already %d bindings", im.AclCount())
 	}
 	return nil
 }

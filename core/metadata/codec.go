@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/enc"
 	"github.com/seedlog/seedlog/core/sasl"
 )
@@ -77,6 +78,10 @@ func Encode(rec Record) []byte {
 	case RemoveScram:
 		w.String(r.User)
 		w.U8(uint8(r.Mechanism))
+	case Acl:
+		putBinding(w, r.Binding)
+	case RemoveAcl:
+		putBinding(w, r.Binding)
 	default:
 		panic(fmt.Sprintf("metadata: Encode of unknown record type %T", rec))
 	}
@@ -139,8 +144,29 @@ func decodeBody(r *enc.Reader, kind Kind) (Record, bool) {
 			StoredKey: ownBytes(r), ServerKey: ownBytes(r), Iterations: r.I32()}, true
 	case KindRemoveScram:
 		return RemoveScram{User: r.String(), Mechanism: sasl.Mechanism(r.U8())}, true
+	case KindAcl:
+		return Acl{getBinding(r)}, true
+	case KindRemoveAcl:
+		return RemoveAcl{getBinding(r)}, true
 	}
 	return nil, false
+}
+
+func putBinding(w *enc.Writer, b acl.Binding) {
+	w.U8(uint8(b.Type))
+	w.String(b.Name)
+	w.U8(uint8(b.Pattern))
+	w.String(b.Principal)
+	w.String(b.Host)
+	w.U8(uint8(b.Operation))
+	w.U8(uint8(b.Permission))
+}
+
+func getBinding(r *enc.Reader) acl.Binding {
+	return acl.Binding{
+		Resource: acl.Resource{Type: acl.ResourceType(r.U8()), Name: r.String(), Pattern: acl.PatternType(r.U8())},
+		Entry:    acl.Entry{Principal: r.String(), Host: r.String(), Operation: acl.Operation(r.U8()), Permission: acl.Permission(r.U8())},
+	}
 }
 
 // ownBytes reads a byte string into memory of its own (an image keeps it after the

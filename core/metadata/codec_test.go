@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/sasl"
 )
 
@@ -36,6 +37,8 @@ func sampleRecords() []Record {
 		ProducerIDs{BrokerID: 2, BrokerEpoch: 8, NextProducerID: 5000},
 		sampleScram("alice", sasl.ScramSHA512),
 		RemoveScram{User: "bob", Mechanism: sasl.ScramSHA256},
+		Acl{sampleBinding("User:a", "orders", acl.PatternPrefixed)},
+		RemoveAcl{sampleBinding("User:*", "*", acl.PatternLiteral)},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/sasl"
 )
 
@@ -35,6 +36,147 @@ type Image struct {
 	// scram holds the SCRAM credentials; shared between images and copied before a
 	// change. Credentials are immutable once in an image.
 	scram map[ScramKey]sasl.Credential
+	// acls holds the access control bindings; nil when there are none. Immutable once
+	// in an image: a change copies it.
+	acls *aclSet
+}
+
+// aclSet is the bindings, and an index by resource pattern for authorization.
+type aclSet struct {
+	all        map[acl.Binding]struct{}
+	byResource map[acl.Resource][]acl.Binding
+	// prefixLens counts the prefixed patterns of each resource type by name length, so
+	// that a lookup tries only lengths that exist.
+	prefixLens map[acl.ResourceType]map[int]int
+	changedAt  int64
+}
+
+func (s *aclSet) clone() *aclSet {
+	c := &aclSet{all: map[acl.Binding]struct{}{}, byResource: map[acl.Resource][]acl.Binding{},
+		prefixLens: map[acl.ResourceType]map[int]int{}, changedAt: -1}
+	if s == nil {
+		return c
+	}
+	c.changedAt = s.changedAt
+	for b := range s.all {
+		c.all[b] = struct{}{}
+	}
+	for r, bs := range s.byResource {
+		c.byResource[r] = bs // replaced, never appended to in place, on a change
+	}
+	for t, m := range s.prefixLens {
+		c.prefixLens[t] = cloneMap(m)
+	}
+	return c
+}
+
+func (s *aclSet) add(b acl.Binding) {
+	if _, ok := s.all[b]; ok {
+		return
+	}
+	s.all[b] = struct{}{}
+	r := b.Resource
+	s.byResource[r] = append(slices.Clip(s.byResource[r]), b)
+	if r.Pattern == acl.PatternPrefixed {
+		if s.prefixLens[r.Type] == nil {
+			s.prefixLens[r.Type] = map[int]int{}
+		}
+		s.prefixLens[r.Type][len(r.Name)]++
+	}
+}
+
+func (s *aclSet) remove(b acl.Binding) {
+	if _, ok := s.all[b]; !ok {
+		return
+	}
+	delete(s.all, b)
+	r := b.Resource
+	rest := slices.DeleteFunc(slices.Clone(s.byResource[r]), func(x acl.Binding) bool { return x == b })
+	if len(rest) == 0 {
+		delete(s.byResource, r)
+	} else {
+		s.byResource[r] = rest
+	}
+	if r.Pattern == acl.PatternPrefixed {
+		if s.prefixLens[r.Type][len(r.Name)]--; s.prefixLens[r.Type][len(r.Name)] == 0 {
+			delete(s.prefixLens[r.Type], len(r.Name))
+		}
+	}
+}
+
+// AclChangedAt is the offset of the newest ACL record applied (-1: none), or, in an
+// image decoded from a snapshot that holds bindings, the snapshot's offset.
+func (im Image) AclChangedAt() int64 {
+	if im.acls == nil {
+		return -1
+	}
+	return im.acls.changedAt
+}
+
+// EachBroker calls fn with every registered broker's id and fencing, in no particular
+// order (for callers whose result does not depend on it).
+func (im Image) EachBroker(fn func(id int32, fenced bool)) {
+	// order-independent: documented as unordered.
+	for id, b := range im.brokers {
+		fn(id, b.Fenced)
+	}
+}
+
+// AclBindings calls each with every binding whose pattern may cover the resource of
+// type t named name (acl.Bindings).
+func (im Image) AclBindings(t acl.ResourceType, name string, each func(acl.Binding)) {
+	s := im.acls
+	if s == nil {
+		return
+	}
+	for _, b := range s.byResource[acl.Resource{Type: t, Name: name, Pattern: acl.PatternLiteral}] {
+		each(b)
+	}
+	if name != acl.Wildcard {
+		for _, b := range s.byResource[acl.Resource{Type: t, Name: acl.Wildcard, Pattern: acl.PatternLiteral}] {
+			each(b)
+		}
+	}
+	// order-independent: each prefix's bindings are looked up; Authorize's decision
+	// does not depend on the order it sees them in.
+	for n := range s.prefixLens[t] {
+		if n <= len(name) {
+			for _, b := range s.byResource[acl.Resource{Type: t, Name: name[:n], Pattern: acl.PatternPrefixed}] {
+				each(b)
+			}
+		}
+	}
+}
+
+// Acls returns every binding, in acl.Compare order.
+func (im Image) Acls() []acl.Binding {
+	if im.acls == nil {
+		return nil
+	}
+	out := make([]acl.Binding, 0, len(im.acls.all))
+	// order-independent: sorted right after.
+	for b := range im.acls.all {
+		out = append(out, b)
+	}
+	slices.SortFunc(out, acl.Compare)
+	return out
+}
+
+// HasAcl reports whether binding b is stored.
+func (im Image) HasAcl(b acl.Binding) bool {
+	if im.acls == nil {
+		return false
+	}
+	_, ok := im.acls.all[b]
+	return ok
+}
+
+// AclCount is the number of stored bindings.
+func (im Image) AclCount() int {
+	if im.acls == nil {
+		return 0
+	}
+	return len(im.acls.all)
 }
 
 // ScramKey names one stored credential.

@@ -3,6 +3,7 @@ package metadata
 import (
 	"fmt"
 
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/sasl"
 )
 
@@ -23,6 +24,8 @@ const (
 	KindProducerIDs      Kind = 10
 	KindScramCredential  Kind = 11
 	KindRemoveScram      Kind = 12
+	KindAcl              Kind = 13
+	KindRemoveAcl        Kind = 14
 )
 
 func (k Kind) String() string {
@@ -51,12 +54,16 @@ func (k Kind) String() string {
 		return "ScramCredential"
 	case KindRemoveScram:
 		return "RemoveScram"
+	case KindAcl:
+		return "Acl"
+	case KindRemoveAcl:
+		return "RemoveAcl"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// Record is one metadata record. The set of implementations is closed: the twelve
-// types below.
+// Record is one metadata record. The set of implementations is closed: the
+// fourteen types below.
 type Record interface {
 	Kind() Kind
 	isRecord()
@@ -182,6 +189,12 @@ type RemoveScram struct {
 	Mechanism sasl.Mechanism
 }
 
+// Acl stores an access control binding; storing one that exists changes nothing.
+type Acl struct{ Binding acl.Binding }
+
+// RemoveAcl deletes an access control binding.
+type RemoveAcl struct{ Binding acl.Binding }
+
 func (RegisterBroker) Kind() Kind   { return KindRegisterBroker }
 func (FenceBroker) Kind() Kind      { return KindFenceBroker }
 func (UnfenceBroker) Kind() Kind    { return KindUnfenceBroker }
@@ -194,6 +207,8 @@ func (Config) Kind() Kind           { return KindConfig }
 func (ProducerIDs) Kind() Kind      { return KindProducerIDs }
 func (ScramCredential) Kind() Kind  { return KindScramCredential }
 func (RemoveScram) Kind() Kind      { return KindRemoveScram }
+func (Acl) Kind() Kind              { return KindAcl }
+func (RemoveAcl) Kind() Kind        { return KindRemoveAcl }
 
 func (RegisterBroker) isRecord()   {}
 func (FenceBroker) isRecord()      {}
@@ -207,3 +222,5 @@ func (Config) isRecord()           {}
 func (ProducerIDs) isRecord()      {}
 func (ScramCredential) isRecord()  {}
 func (RemoveScram) isRecord()      {}
+func (Acl) isRecord()              {}
+func (RemoveAcl) isRecord()        {}

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/enc"
 	"github.com/seedlog/seedlog/core/sasl"
 )
 
 // snapshotVersion is the first byte of an encoded snapshot. Version 2 added the SCRAM
-// credentials; version 1 snapshots, which end before them, still decode.
+// credentials and the access control bindings; version 1 snapshots, which end before
+// them, still decode.
 const snapshotVersion = 2
 
 // EncodeSnapshot returns the canonical encoding of the image: equal images give equal
@@ -26,6 +28,8 @@ const snapshotVersion = 2
 //	broker config resources, by name: name, keys by key (key, value)
 //	SCRAM credentials, by user then mechanism: user, mechanism u8, salt, stored key,
 //	    server key, iterations i32
+//	access control bindings, in acl.Compare order: resource type u8, name, pattern u8,
+//	    principal, host, operation u8, permission u8
 func (im Image) EncodeSnapshot() []byte {
 	w := &enc.Writer{}
 	w.U8(snapshotVersion)
@@ -56,6 +60,11 @@ func (im Image) EncodeSnapshot() []byte {
 		w.Bytes(c.StoredKey)
 		w.Bytes(c.ServerKey)
 		w.I32(c.Iterations)
+	}
+	acls := im.Acls()
+	w.Len(len(acls))
+	for _, b := range acls {
+		putBinding(w, b)
 	}
 	return w.B
 }
@@ -122,6 +131,7 @@ const (
 	entryBytesMin     = 2
 	resourceBytesMin  = 2
 	scramBytesMin     = 1 + 1 + 1 + 1 + 1 + 4
+	bindingBytesMin   = 1 + 1 + 1 + 1 + 1 + 1 + 1
 )
 
 func decodeSnapshotBody(r *enc.Reader, version uint8) (Image, error) {
@@ -143,11 +153,14 @@ func decodeSnapshotBody(r *enc.Reader, version uint8) (Image, error) {
 		if err := decodeScram(r, &im); err != nil {
 			return Image{}, err
 		}
+		if err := decodeAcls(r, &im); err != nil {
+			return Image{}, err
+		}
 	}
 	if r.Err() != nil {
 		return Image{}, r.Err()
 	}
-	if offset == -1 && (len(im.brokers) > 0 || len(im.topicIDs) > 0 || len(im.brokerConfigs) > 0 || im.nextProducerID > 0 || len(im.scram) > 0) {
+	if offset == -1 && (len(im.brokers) > 0 || len(im.topicIDs) > 0 || len(im.brokerConfigs) > 0 || im.nextProducerID > 0 || len(im.scram) > 0 || im.AclCount() > 0) {
 		return Image{}, errors.New("content in an image with nothing applied")
 	}
 	return im, nil
@@ -311,6 +324,31 @@ func decodeScram(r *enc.Reader, im *Image) error {
 			im.scram = make(map[ScramKey]sasl.Credential, n)
 		}
 		im.scram[k] = sasl.Credential{Salt: rec.Salt, StoredKey: rec.StoredKey, ServerKey: rec.ServerKey, Iterations: rec.Iterations}
+	}
+	return nil
+}
+
+func decodeAcls(r *enc.Reader, im *Image) error {
+	n := r.Len(bindingBytesMin)
+	var prev acl.Binding
+	for i := 0; i < n && r.Err() == nil; i++ {
+		b := getBinding(r)
+		if r.Err() != nil {
+			break
+		}
+		if i > 0 && acl.Compare(b, prev) <= 0 {
+			return fmt.Errorf("binding %+v out of order", b)
+		}
+		prev = b
+		if err := validateAcl(im, b); err != nil {
+			return err
+		}
+		if im.acls == nil {
+			im.acls = (*aclSet)(nil).clone()
+			// The change is somewhere at or before the snapshot: assume the latest.
+			im.acls.changedAt = im.Offset()
+		}
+		im.acls.add(b)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/sasl"
 
 	"pgregory.net/rapid"
@@ -18,6 +19,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		sampleScram("carol", sasl.ScramSHA256),
 		sampleScram("carol", sasl.ScramSHA512),
 		sampleScram("alice", sasl.ScramSHA512),
+		Acl{sampleBinding("User:a", "orders", acl.PatternLiteral)},
+		Acl{sampleBinding("User:b", "ord", acl.PatternPrefixed)},
+		Acl{sampleBinding("User:a", "*", acl.PatternLiteral)},
 	)
 	b := im.EncodeSnapshot()
 	got := mustDecodeSnapshot(t, b)
@@ -60,10 +64,10 @@ func TestDecodeSnapshotRejects(t *testing.T) {
 func TestDecodeSnapshotVersionOne(t *testing.T) {
 	im := baseImage(t)
 	b := im.EncodeSnapshot()
-	if b[len(b)-1] != 0 {
-		t.Fatal("want an empty credentials section last")
+	if b[len(b)-1] != 0 || b[len(b)-2] != 0 {
+		t.Fatal("want empty credentials and bindings sections last")
 	}
-	v1 := append([]byte{1}, b[1:len(b)-1]...)
+	v1 := append([]byte{1}, b[1:len(b)-2]...)
 	got := mustDecodeSnapshot(t, v1)
 	if !Equal(got, im) {
 		t.Fatal("a version 1 snapshot decodes differently")
@@ -109,6 +113,42 @@ func TestScramRecords(t *testing.T) {
 	}
 }
 
+func sampleBinding(principal, name string, p acl.PatternType) acl.Binding {
+	return acl.Binding{Resource: acl.Resource{Type: acl.ResourceTopic, Name: name, Pattern: p},
+		Entry: acl.Entry{Principal: principal, Host: "*", Operation: acl.OpRead, Permission: acl.PermissionAllow}}
+}
+
+// Bindings are stored once, indexed for authorization (literal, wildcard and every
+// prefix of a name), and removed.
+func TestAclRecords(t *testing.T) {
+	lit, pre, wild := sampleBinding("User:a", "orders", acl.PatternLiteral), sampleBinding("User:a", "or", acl.PatternPrefixed),
+		sampleBinding("User:b", "*", acl.PatternLiteral)
+	other := sampleBinding("User:a", "logs", acl.PatternLiteral)
+	im := mustApply(t, baseImage(t), Acl{lit}, Acl{lit}, Acl{pre}, Acl{wild}, Acl{other})
+	if im.AclCount() != 4 {
+		t.Fatalf("%d bindings, want 4", im.AclCount())
+	}
+	var seen []acl.Binding
+	im.AclBindings(acl.ResourceTopic, "orders", func(b acl.Binding) { seen = append(seen, b) })
+	if len(seen) != 3 || slices.Contains(seen, other) {
+		t.Fatalf("bindings covering orders: %v", seen)
+	}
+	im = mustApply(t, im, RemoveAcl{pre})
+	seen = nil
+	im.AclBindings(acl.ResourceTopic, "orders", func(b acl.Binding) { seen = append(seen, b) })
+	if len(seen) != 2 || im.HasAcl(pre) {
+		t.Fatalf("after removal: %v", seen)
+	}
+	if err := Validate(im, RemoveAcl{pre}); err == nil {
+		t.Fatal("removal of an absent binding accepted")
+	}
+	bad := lit
+	bad.Pattern = acl.PatternMatch
+	if err := Validate(im, Acl{bad}); err == nil {
+		t.Fatal("a MATCH pattern stored")
+	}
+}
+
 // Hand-built snapshots that break an invariant Apply would never allow.
 func TestDecodeSnapshotChecksInvariants(t *testing.T) {
 	im := baseImage(t)
@@ -145,7 +185,8 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add(Image{}.EncodeSnapshot())
 	f.Add(baseImage(f).EncodeSnapshot())
 	f.Add(mustApply(f, baseImage(f), Config{Resource: ConfigBroker, Name: "", Key: "k", Value: "v"}).EncodeSnapshot())
-	f.Add(mustApply(f, baseImage(f), sampleScram("u", sasl.ScramSHA256), sampleScram("v", sasl.ScramSHA512)).EncodeSnapshot())
+	f.Add(mustApply(f, baseImage(f), sampleScram("u", sasl.ScramSHA256), sampleScram("v", sasl.ScramSHA512),
+		Acl{sampleBinding("User:a", "t", acl.PatternPrefixed)}).EncodeSnapshot())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		im, err := DecodeSnapshot(b)
 		if err != nil {
