@@ -64,6 +64,7 @@ func (s *aclSet) clone() *aclSet {
 	for r, bs := range s.byResource {
 		c.byResource[r] = bs // replaced, never appended to in place, on a change
 	}
+	// order-independent: fills another map.
 	for t, m := range s.prefixLens {
 		c.prefixLens[t] = cloneMap(m)
 	}
@@ -137,8 +138,8 @@ func (im Image) AclBindings(t acl.ResourceType, name string, each func(acl.Bindi
 			each(b)
 		}
 	}
-	// order-independent: each prefix's bindings are looked up; Authorize's decision
-	// does not depend on the order it sees them in.
+	// Authorize's decision does not depend on the order it sees bindings in.
+	// order-independent: only lookups, whose results each takes in any order.
 	for n := range s.prefixLens[t] {
 		if n <= len(name) {
 			for _, b := range s.byResource[acl.Resource{Type: t, Name: name[:n], Pattern: acl.PatternPrefixed}] {
