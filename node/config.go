@@ -118,6 +118,11 @@ type Config struct {
 	// connections.max.reauth.ms (see core.Config).
 	SASLMechanisms []string
 	ReauthMax      time.Duration
+	// Authorizer, SuperUsers and AllowEveryoneIfNoACL are authorizer.class.name,
+	// super.users and allow.everyone.if.no.acl.found (see core.Config).
+	Authorizer           bool
+	SuperUsers           []string
+	AllowEveryoneIfNoACL bool
 	// PeerConnectionsMax caps incoming peer connections, handshakes included.
 	PeerConnectionsMax int
 	// IdleTimeout closes a client connection with nothing in flight that sent nothing
@@ -433,6 +438,33 @@ var settings = []Setting{
 		}
 		return durationKey(func(c *Config) *time.Duration { return &c.ReauthMax })(c, v)
 	}},
+	{"authorizer.class.name", "", "empty: no authorization; " + standardAuthorizer + " (or seedlog): every request is checked against the cluster's ACLs", func(c *Config, v string) error {
+		switch strings.TrimSpace(v) {
+		case "":
+			c.Authorizer = false
+		case standardAuthorizer, "kafka.security.authorizer.AclAuthorizer", "seedlog":
+			c.Authorizer = true
+		default:
+			return fmt.Errorf("want empty or %s, got %q", standardAuthorizer, v)
+		}
+		return nil
+	}},
+	{"super.users", "", "principals allowed everything, semicolon-separated (User:admin;User:ANONYMOUS)", func(c *Config, v string) error {
+		c.SuperUsers = nil
+		for p := range strings.SplitSeq(v, ";") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			if typ, name, ok := strings.Cut(p, ":"); !ok || typ == "" || name == "" {
+				return fmt.Errorf("%q: want TYPE:NAME, such as User:admin", p)
+			}
+			c.SuperUsers = append(c.SuperUsers, p)
+		}
+		return nil
+	}},
+	{"allow.everyone.if.no.acl.found", "false", "with an authorizer, let every principal act on a resource no ACL covers", func(c *Config, v string) error {
+		return parseBool(v, &c.AllowEveryoneIfNoACL)
+	}},
 	{"connections.max.idle.ms", "600000", "a client connection with nothing in flight that sends nothing for this long is closed", durationKey(func(c *Config) *time.Duration { return &c.IdleTimeout })},
 	{"socket.request.read.timeout.ms", "30000", "a request must arrive whole within this long of its first byte, or its connection is closed", durationKey(func(c *Config) *time.Duration { return &c.FrameReadTimeout })},
 	{"max.inflight.requests.per.connection", strconv.Itoa(core.InFlightPerConnMaxDefault), "requests of one connection awaiting responses (an acks=0 produce until the broker processed it); the broker stops reading that connection beyond it", func(c *Config, v string) error {
@@ -725,6 +757,9 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		ConnectionsMax:               c.ConnectionsMax,
 		SASLMechanisms:               c.SASLMechanisms,
 		ReauthMax:                    c.ReauthMax,
+		Authorizer:                   c.Authorizer,
+		SuperUsers:                   c.SuperUsers,
+		AllowEveryoneIfNoACL:         c.AllowEveryoneIfNoACL,
 	}
 	if len(listeners) > 0 {
 		cc.Host, cc.Port = listeners[0].Host, listeners[0].Port
@@ -825,6 +860,10 @@ func parsePositive32(v string, dst *int32) error {
 	}
 	return nil
 }
+
+// standardAuthorizer is Kafka's authorizer class, accepted so that Kafka configurations
+// carry over: seedlog's own authorizer implements its model.
+const standardAuthorizer = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 func parseBool(v string, dst *bool) error {
 	b, err := strconv.ParseBool(strings.TrimSpace(v))

@@ -79,6 +79,8 @@ type clientConn struct {
 	nc       net.Conn
 	n        *Node
 	listener string
+	// host is the client's address without its port, which ACLs may name.
+	host string
 
 	// slots holds one token per request awaiting its response; the reader takes one
 	// before it reads the next request and blocks while InFlightPerConnMax are taken.
@@ -114,6 +116,7 @@ func newClientConn(n *Node, nc net.Conn, listener string) *clientConn {
 		nc:       nc,
 		n:        n,
 		listener: listener,
+		host:     remoteHost(nc),
 		slots:    make(chan struct{}, max),
 		out:      make(chan outItem, max+1),
 		closed:   make(chan struct{}),
@@ -135,6 +138,7 @@ func (c *clientConn) readLoop(br *bufio.Reader) error {
 		c.nc.SetReadDeadline(time.Now().Add(cfg.FrameReadTimeout))
 		fb := c.n.budget.frame(c.shutdown)
 		req, size, err := readRequest(br, c.id, c.listener, cfg.FrameBytesMax, fb, c.closed)
+		req.Host = c.host
 		fb.complete()
 		c.n.metrics.bytesIn.Add(int64(size))
 		if err != nil {
@@ -413,4 +417,13 @@ func (n *Node) closeSockets() {
 
 func isClosed(err error) bool {
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
+}
+
+// remoteHost is the IP address a connection comes from ("" when it has none).
+func remoteHost(nc net.Conn) string {
+	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
+	if err != nil {
+		return ""
+	}
+	return host
 }
