@@ -147,7 +147,7 @@ func (n *Node) viewFor(ctx reqCtx, fresh bool) kafka.View {
 		v.Fences = n.replicaFences
 	}
 	if n.cfg.Authorizer {
-		v.Access = &kafka.Access{Principal: ctx.principal, Host: ctx.host, Config: &n.aclConfig, Fresh: fresh}
+		v.Access = &kafka.Access{Principal: ctx.principal, Host: ctx.host, Config: &n.aclConfig, Fresh: fresh, Plants: n.cfg.Plants}
 	}
 	return v
 }

@@ -161,6 +161,16 @@ func (c *checkers) afterRun() {
 		w.fail("credentials", -1, "the credential and authentication history of user %q is not linearizable", user)
 		return
 	}
+	user, page, unknown = CheckAcls(w.hist.Ops, timeout)
+	for _, u := range unknown {
+		c.unknown = append(c.unknown, "acls "+u)
+		w.cov.Inc("check:linearizability-unknown")
+	}
+	if user != "" {
+		c.linearizability = page
+		w.fail("acls", -1, "user %q was allowed or refused what the ACLs in force during the request do not explain", user)
+		return
+	}
 	c.checkData(timeout)
 }
 

@@ -363,6 +363,7 @@ func drawCredentials(seed uint64, d *DataConfig) {
 	if rng.IntN(2) == 0 {
 		d.ReauthMax = time.Duration(300+rng.IntN(4700)) * time.Millisecond
 	}
+	d.Authorizer = rng.IntN(2) == 0
 }
 
 // drawOffsetLifetimes draws, from its own stream, how long committed offsets live and

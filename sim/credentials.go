@@ -50,6 +50,9 @@ type credentials struct {
 	// salted caches salted passwords (PBKDF2 is the costly part of SCRAM), by
 	// mechanism, password, salt and iterations.
 	salted map[string][]byte
+	// authed is the user the open SASL connection to each node (by node id - 1)
+	// authenticated as, "" for none; accesses reuse it.
+	authed []string
 }
 
 func (w *World) startCredentials() *credentials {
@@ -59,7 +62,7 @@ func (w *World) startCredentials() *credentials {
 	s := w.addClient(roleSASL)
 	s.listener = saslListener
 	s.desc = "the credentials client's connections to the SASL listeners"
-	cr := &credentials{c: c, sasl: s, passwords: map[string][]string{}, salted: map[string][]byte{}}
+	cr := &credentials{c: c, sasl: s, passwords: map[string][]string{}, salted: map[string][]byte{}, authed: make([]string, len(w.nodes))}
 	c.act = cr.tick
 	c.onStep = cr.step
 	c.scheduleNext()
@@ -78,7 +81,7 @@ func (cr *credentials) tick() {
 	}
 	st := cr.draw()
 	if s := w.script; s != nil {
-		planned := s.turn(c, StepSetCredential, StepDeleteCredential, StepAuthenticate)
+		planned := s.turn(c, StepSetCredential, StepDeleteCredential, StepAuthenticate, StepAclChange, StepAccess)
 		if planned == nil {
 			c.scheduleNext()
 			return
@@ -94,6 +97,9 @@ func (cr *credentials) draw() Step {
 	c := cr.c
 	rng := c.rng
 	user := credentialUsers[rng.IntN(len(credentialUsers))]
+	if c.w.cfg.Data.Authorizer && rng.IntN(2) == 0 {
+		return cr.drawAcl(user)
+	}
 	scram := []string{sasl.NameScramSHA256, sasl.NameScramSHA512}[rng.IntN(2)]
 	switch x := rng.IntN(10); {
 	case x < 2:
@@ -138,7 +144,8 @@ func (cr *credentials) step(st *Step) string {
 func (cr *credentials) run(st *Step, turn bool) {
 	c := cr.c
 	w := c.w
-	w.recordStep(Step{Kind: st.Kind, Client: c.id, User: st.User, Mechanism: st.Mechanism, Password: st.Password, Node: st.Node})
+	w.recordStep(Step{Kind: st.Kind, Client: c.id, User: st.User, Mechanism: st.Mechanism, Password: st.Password, Node: st.Node,
+		Acl: st.Acl, Delete: st.Delete, Access: st.Access})
 	done := func() {
 		cr.busy = false
 		if turn {
@@ -150,6 +157,21 @@ func (cr *credentials) run(st *Step, turn bool) {
 	}
 	op := &Op{Kind: OpSetCredential, User: st.User, Mechanism: st.Mechanism, Password: st.Password, Producer: -1}
 	switch st.Kind {
+	case StepAclChange:
+		cr.changeAcl(&Op{Kind: OpAclChange, User: st.User, Acl: st.Acl, Delete: st.Delete, Producer: -1}, func(changed bool) {
+			if changed && turn && w.script == nil {
+				// An access right after the answer, on a connection that authenticated
+				// before: where a broker still deciding on the old bindings shows.
+				next := cr.drawAccess(st.User)
+				cr.run(&next, true)
+				return
+			}
+			done()
+		})
+		return
+	case StepAccess:
+		cr.access(&Op{Kind: OpAccess, User: st.User, Access: st.Access, Password: st.Password, Producer: -1}, st.Node, done)
+		return
 	case StepDeleteCredential:
 		op.Kind = OpDeleteCredential
 	case StepAuthenticate:
@@ -229,54 +251,66 @@ func (cr *credentials) saltedPassword(m sasl.Mechanism, password string, salt []
 
 // authenticate runs one SASL exchange on a new connection to node and closes it after.
 func (cr *credentials) authenticate(op *Op, node int32, done func()) {
+	w := cr.c.w
+	w.invoke(cr.c, op)
+	op.Node = node
+	cr.exchange(node, op.User, op.Mechanism, op.Password, func(outcome Outcome, code int16) {
+		switch {
+		case outcome == OK:
+			w.cov.Inc("credentials:auth-ok")
+		case code == errSaslAuthenticationFailed:
+			w.cov.Inc("credentials:auth-refused")
+		case code > 0:
+			// REQUEST_TIMED_OUT: the node could not confirm its credentials in time.
+			w.cov.Inc("credentials:auth-" + errorName(code))
+		}
+		cr.hangUp(node)
+		op.Code = code
+		w.complete(op, outcome)
+		done()
+	})
+}
+
+// hangUp closes the SASL connection to node, if one is open.
+func (cr *credentials) hangUp(node int32) {
+	cr.authed[node-1] = ""
+	if cc := cr.sasl.conns[node-1]; cc != nil && !cc.dead {
+		cc.broken()
+		cr.c.w.breakLink(cc.link.id, false)
+	}
+}
+
+// exchange authenticates on a new connection to node and calls done with how it went:
+// OK, Failed (code -1: never sent; SASL_AUTHENTICATION_FAILED: refused), or
+// Indeterminate. The connection stays open for the caller.
+func (cr *credentials) exchange(node int32, user, mechanism, password string, done func(Outcome, int16)) {
 	c := cr.c
 	w := c.w
 	s := cr.sasl
-	w.invoke(c, op)
-	op.Node = node
-	if cc := s.conns[node-1]; cc != nil && !cc.dead {
-		cc.broken()
-		w.breakLink(cc.link.id, false)
-	}
-	end := func(outcome Outcome, code int16) {
-		op.Code = code
-		if cc := s.conns[node-1]; cc != nil && !cc.dead {
-			cc.broken()
-			w.breakLink(cc.link.id, false)
-		}
-		w.complete(op, outcome)
-		done()
-	}
-	// answered ends the operation on a transport error or an error code; it reports
+	cr.hangUp(node)
+	// answered ends the exchange on a transport error or an error code; it reports
 	// whether the exchange may go on.
 	answered := func(err error, code int16) bool {
 		switch {
 		case errors.Is(err, errNotSent):
-			end(Failed, -1)
+			done(Failed, -1)
 		case err != nil:
-			end(Indeterminate, 0)
+			done(Indeterminate, 0)
 		case code == errSaslAuthenticationFailed:
-			w.cov.Inc("credentials:auth-refused")
-			end(Failed, code)
+			done(Failed, code)
 		case code != errNone:
-			// REQUEST_TIMED_OUT: the node could not confirm its credentials in time.
-			w.cov.Inc("credentials:auth-" + errorName(code))
-			end(Indeterminate, code)
+			done(Indeterminate, code)
 		default:
 			return true
 		}
 		return false
 	}
-	ok := func() {
-		w.cov.Inc("credentials:auth-ok")
-		end(OK, errNone)
-	}
 	hs := kmsg.NewPtrSASLHandshakeRequest()
-	hs.Mechanism = op.Mechanism
+	hs.Mechanism = mechanism
 	timeout := w.requestTimeout()
 	s.send(node, hs, timeout, func(resp kmsg.Response, err error) {
 		if err == nil && resp.(*kmsg.SASLHandshakeResponse).ErrorCode != errNone {
-			w.fail("client", node, "client %d: SaslHandshake %s answered %s", c.id, op.Mechanism, errorName(resp.(*kmsg.SASLHandshakeResponse).ErrorCode))
+			w.fail("client", node, "client %d: SaslHandshake %s answered %s", c.id, mechanism, errorName(resp.(*kmsg.SASLHandshakeResponse).ErrorCode))
 			return
 		}
 		if !answered(err, errNone) {
@@ -295,12 +329,12 @@ func (cr *credentials) authenticate(op *Op, node int32, done func()) {
 				}
 			})
 		}
-		if op.Mechanism == sasl.NamePlain {
-			step(sasl.PlainMessage(op.User, op.Password), func(*kmsg.SASLAuthenticateResponse) { ok() })
+		if mechanism == sasl.NamePlain {
+			step(sasl.PlainMessage(user, password), func(*kmsg.SASLAuthenticateResponse) { done(OK, errNone) })
 			return
 		}
-		mech, _ := sasl.MechanismNamed(op.Mechanism)
-		sc := sasl.NewScramClient(mech, op.User, op.Password)
+		mech, _ := sasl.MechanismNamed(mechanism)
+		sc := sasl.NewScramClient(mech, user, password)
 		sc.Salted = cr.saltedPassword
 		nonce := make([]byte, 12)
 		fillEntropy(c.rng, nonce)
@@ -312,10 +346,10 @@ func (cr *credentials) authenticate(op *Op, node int32, done func()) {
 			}
 			step(final, func(r *kmsg.SASLAuthenticateResponse) {
 				if err := sc.Verify(r.SASLAuthBytes); err != nil {
-					w.fail("client", node, "client %d: authenticated by a node that does not hold %s's credential: %v", c.id, op.User, err)
+					w.fail("client", node, "client %d: authenticated by a node that does not hold %s's credential: %v", c.id, user, err)
 					return
 				}
-				ok()
+				done(OK, errNone)
 			})
 		})
 	})

@@ -53,6 +53,10 @@ type DataConfig struct {
 	// ReauthMax is their connections.max.reauth.ms (0: sessions never expire).
 	CredentialInterval time.Duration
 	ReauthMax          time.Duration
+	// Authorizer switches the nodes' ACL authorization on (super user: the anonymous
+	// principal of every other client); the credentials client then changes ACLs of its
+	// users and tries accesses they decide.
+	Authorizer bool
 }
 
 // On reports whether the run has a data workload.
@@ -283,6 +287,9 @@ func (d *DataConfig) String() string {
 	}
 	if d.CredentialInterval > 0 {
 		fmt.Fprintf(&b, "  a credentials client sets and removes SCRAM credentials and authenticates every ~%v (sessions last %v; 0: forever)\n", d.CredentialInterval, d.ReauthMax)
+	}
+	if d.Authorizer {
+		b.WriteString("  the nodes authorize with ACLs; the credentials client changes its users' ACLs and tries accesses\n")
 	}
 	return b.String()
 }

@@ -82,6 +82,9 @@ var Gate = []GateItem{
 	{"workload", "workload:credentials", "SCRAM credentials set and removed (AlterUserScramCredentials)"},
 	{"workload", "credentials:auth-ok", "a SASL authentication that succeeded"},
 	{"workload", "credentials:auth-refused", "a SASL authentication refused for its credentials"},
+	{"workload", "acl:changed", "an ACL created or removed"},
+	{"workload", "acl:allowed", "an access its ACLs allowed"},
+	{"workload", "acl:denied", "an access its ACLs refused"},
 
 	// Critical paths.
 	{"path", "storage:segment-roll", "a partition log rolls a new segment"},

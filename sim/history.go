@@ -48,11 +48,16 @@ const (
 	// OpAuthenticate is one SASL authentication as User with Password, by Mechanism
 	// (PLAIN or a SCRAM mechanism), on a new connection to Node.
 	OpAuthenticate
+	// OpAclChange creates (or, with Delete, removes) binding Acl of aclUniverse for User;
+	// OpAccess is one request of User (Access names which, on Node) that its ACLs
+	// decide: OK when allowed, Failed with an authorization code when refused.
+	OpAclChange
+	OpAccess
 )
 
 var opKindNames = [...]string{"?", "create", "delete", "create-partitions", "describe", "list-brokers",
 	"produce", "fetch", "list-offsets", "join", "commit", "offset-fetch", "delete-records", "offset-delete",
-	"set-credential", "delete-credential", "authenticate"}
+	"set-credential", "delete-credential", "authenticate", "acl-change", "access"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opKindNames) {
@@ -63,7 +68,7 @@ func (k OpKind) String() string {
 
 // IsRead reports whether the operation has no effect.
 func (k OpKind) IsRead() bool {
-	return k == OpDescribe || k == OpListBrokers || k == OpFetch || k == OpListOffsets || k == OpOffsetFetch || k == OpAuthenticate
+	return k == OpDescribe || k == OpListBrokers || k == OpFetch || k == OpListOffsets || k == OpOffsetFetch || k == OpAuthenticate || k == OpAccess
 }
 
 // IsData reports whether the operation belongs to the data workload.
@@ -160,6 +165,11 @@ type Op struct {
 
 	// Credential operations: the user, the mechanism's SASL name, the password.
 	User, Mechanism, Password string
+	// ACL operations: the binding (an index of aclUniverse), whether it is removed, and
+	// the access tried.
+	Acl    int
+	Delete bool
+	Access string
 }
 
 // TopicPartition names one partition.
@@ -213,6 +223,14 @@ func (o *Op) input() string {
 		return fmt.Sprintf("%s %s %s password=%s", o.Kind, o.User, o.Mechanism, o.Password)
 	case OpDeleteCredential:
 		return fmt.Sprintf("%s %s %s", o.Kind, o.User, o.Mechanism)
+	case OpAclChange:
+		verb := "create"
+		if o.Delete {
+			verb = "delete"
+		}
+		return fmt.Sprintf("acl-%s %s %s", verb, o.User, aclUniverse[o.Acl].text)
+	case OpAccess:
+		return fmt.Sprintf("access %s %s", o.User, o.Access)
 	case OpOffsetDelete:
 		tps := make([]string, len(o.Offsets))
 		for i, po := range o.Offsets {

@@ -79,6 +79,8 @@ const (
 	errUnstableOffsetCommit         int16 = 88
 	errTransactionalIDAuthorization int16 = 53
 	errSaslAuthenticationFailed     int16 = 58
+	errTopicAuthorizationFailed     int16 = 29
+	errGroupAuthorizationFailed     int16 = 30
 	errResourceNotFound             int16 = 91
 	errNonEmptyGroup                int16 = 68
 	errGroupIDNotFound              int16 = 69

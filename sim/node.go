@@ -537,6 +537,8 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		OffsetsRetentionCheck:    c.Data.OffsetsRetentionCheck,
 		Listeners:                c.listeners(spec),
 		ReauthMax:                c.Data.ReauthMax,
+		Authorizer:               c.Data.Authorizer,
+		SuperUsers:               superUsers(c.Data.Authorizer),
 	}
 }
 

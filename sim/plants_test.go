@@ -75,6 +75,8 @@ import (
 //	auth-stale-image               credentials (a new password refused, or an old one
 //	                               accepted, by a broker whose image lags), 82 (new;
 //	                               7 of 300)
+//	acl-check-skipped              acls (a ListOffsets allowed that no binding in force
+//	                               allows), 8 (new; 22 of 300)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -171,6 +173,7 @@ var plantCases = []struct {
 	{"offset-delete-not-durable", []string{"invariant:durable", "linearizability", "offsets"}, 200, false},
 	{"offset-delete-ignores-subscription", []string{"offsets", "linearizability"}, 200, false},
 	{"auth-stale-image", []string{"credentials"}, 200, false},
+	{"acl-check-skipped", []string{"acls"}, 300, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

@@ -151,7 +151,7 @@ func (sc *Scenario) String() string {
 var stepVerbs = [...]string{"?", "crash", "crash-armed", "crash-on-write", "crash-at-election", "power-loss",
 	"pause", "network", "link-rates", "disk-eio", "disk-enospc", "read-corrupt", "corrupt", "clock-jump",
 	"shutdown", "leave-down", "crash-at-takeover", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave", "delete-records",
-	"offset-commit", "offset-delete", "offset-fetch", "set-credential", "delete-credential", "authenticate"}
+	"offset-commit", "offset-delete", "offset-fetch", "set-credential", "delete-credential", "authenticate", "acl-change", "access"}
 
 // addrName renders a network address: a node id, or cK for client K.
 func addrName(a netsim.Addr) string {
@@ -292,6 +292,10 @@ func formatStep(st *Step) string {
 		return c + fmt.Sprintf("delete-credential %s mechanism=%s", st.User, st.Mechanism)
 	case StepAuthenticate:
 		return c + fmt.Sprintf("authenticate %s mechanism=%s password=%s node=%d", st.User, st.Mechanism, st.Password, st.Node)
+	case StepAclChange:
+		return c + fmt.Sprintf("acl-change %s acl=%d delete=%v", st.User, st.Acl, st.Delete)
+	case StepAccess:
+		return c + fmt.Sprintf("access %s %s password=%s node=%d", st.User, st.Access, st.Password, st.Node)
 	}
 	return fmt.Sprintf("step-%d", st.Kind)
 }
@@ -838,6 +842,22 @@ func parseClientStep(words []string) (Step, error) {
 		st.Partition = int32(n)
 	case "offset-fetch":
 		st.Kind, st.Group = StepOffsetFetch, first()
+	case "acl-change":
+		st.Kind, st.User = StepAclChange, first()
+		st.Acl = int(a.int64("acl", true))
+		if st.Acl < 0 || st.Acl >= len(aclUniverse) {
+			a.setErr(fmt.Errorf("acl=%d: want 0 to %d", st.Acl, len(aclUniverse)-1))
+		}
+		d, _ := a.str("delete")
+		st.Delete = d == "true"
+	case "access":
+		st.Kind, st.User = StepAccess, first()
+		bare = 2
+		if len(a.bare) == 2 {
+			st.Access = a.bare[1]
+		}
+		st.Password, _ = a.str("password")
+		st.Node = int32(a.int64("node", true))
 	case "set-credential", "delete-credential", "authenticate":
 		st.Kind = map[string]StepKind{"set-credential": StepSetCredential, "delete-credential": StepDeleteCredential,
 			"authenticate": StepAuthenticate}[verb]

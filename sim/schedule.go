@@ -106,6 +106,10 @@ const (
 	StepSetCredential
 	StepDeleteCredential
 	StepAuthenticate
+	// StepAclChange creates (Delete: removes) binding Acl of aclUniverse for User;
+	// StepAccess authenticates as User with Password on Node and tries Access.
+	StepAclChange
+	StepAccess
 	stepKindEnd
 )
 
@@ -156,6 +160,10 @@ type Step struct {
 	Group     string
 	// Credential steps.
 	User, Mechanism, Password string
+	// ACL steps.
+	Acl    int
+	Delete bool
+	Access string
 }
 
 // crashThen is how a crash right after an election strikes.

@@ -300,7 +300,8 @@ func (c *Client) accepts(st *Step) bool {
 	case roleOffsetAdmin:
 		return st.Kind == StepOffsetCommit || st.Kind == StepOffsetDelete || st.Kind == StepOffsetFetch
 	case roleCredentials:
-		return st.Kind == StepSetCredential || st.Kind == StepDeleteCredential || st.Kind == StepAuthenticate
+		return st.Kind == StepSetCredential || st.Kind == StepDeleteCredential || st.Kind == StepAuthenticate ||
+			st.Kind == StepAclChange || st.Kind == StepAccess
 	case roleMember:
 		if st.Kind != StepJoin && st.Kind != StepLeave {
 			return false

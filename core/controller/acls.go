@@ -5,6 +5,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -95,6 +96,9 @@ func (c *Controller) deleteAcls(p Proposer, m *kmsg.DeleteACLsRequest) kmsg.Resp
 
 // aclsHeld reports whether no broker can authorize below offset any more.
 func (c *Controller) aclsHeld(offset int64) bool {
+	if c.cfg.Plants.On(plant.AclAckEarly) {
+		return true
+	}
 	held := true
 	c.pending.EachBroker(func(id int32, fenced bool) {
 		if !fenced && c.reported[id] < offset && c.now < c.leaseGoneAt(id) {

@@ -200,7 +200,7 @@ func (c *Controller) heartbeat(p Proposer, from int32, m *kmsg.BrokerHeartbeatRe
 	}
 	b, _ = c.pending.Broker(b.ID)
 	c.reported[b.ID] = max(c.reported[b.ID], m.CurrentMetadataOffset)
-	if !b.Fenced && m.CurrentMetadataOffset < c.pending.AclChangedAt() {
+	if !b.Fenced && m.CurrentMetadataOffset < c.pending.AclChangedAt() && !c.cfg.Plants.On(plant.AclAckEarly) {
 		// No lease for a broker that could still authorize with bindings an ACL change
 		// replaced (acls.go); its next heartbeat, once it applied the change, gets one.
 		resp.ErrorCode = errAclsBehind

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"github.com/seedlog/seedlog/core/acl"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -16,6 +17,8 @@ type Access struct {
 	// read barrier just passed. A decision on a stale image could let a principal that
 	// lost access in, so without it every check answers a retriable code instead.
 	Fresh bool
+	// Plants are the node's planted bugs (simulator self-tests only).
+	Plants plant.Set
 }
 
 // allowed decides op on a resource against im's bindings.

@@ -148,6 +148,12 @@ const (
 	// without a read barrier, so a password changed or removed (and acknowledged) still
 	// authenticates on a broker that has not caught up.
 	AuthStaleImage
+	// AclCheckSkipped: ListOffsets answers without checking DESCRIBE on the topic.
+	AclCheckSkipped
+	// AclAckEarly: the controller acknowledges an ACL change once it committed, without
+	// waiting for the brokers, and grants leases to brokers that lag it, so a broker may
+	// still authorize with a binding an acknowledged change removed.
+	AclAckEarly
 	numNames
 )
 
@@ -195,6 +201,8 @@ var names = [numNames]string{
 	ResetDurableAtOnce:              "reset-durable-at-once",
 	ReregisterIgnoresLease:          "reregister-ignores-lease",
 	AuthStaleImage:                  "auth-stale-image",
+	AclCheckSkipped:                 "acl-check-skipped",
+	AclAckEarly:                     "acl-ack-early",
 }
 
 func (n Name) String() string {
