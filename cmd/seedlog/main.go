@@ -32,6 +32,7 @@ var commands = []command{
 	{"group", "list, describe and delete consumer groups, reset and delete their offsets", groupCommand},
 	{"cluster", "describe the cluster: its brokers and active controller", clusterCommand},
 	{"user", "create, delete and list users' SCRAM credentials", userCommand},
+	{"acl", "create, delete and list ACLs (brokers with authorizer.class.name set)", aclCommand},
 	{"bench", "measure produce throughput and latency against a cluster", benchCommand},
 }
 
