@@ -112,7 +112,8 @@ type Config struct {
 }
 
 // Listener is an advertised endpoint. SecurityProtocol uses Kafka's codes (0
-// PLAINTEXT, 1 SSL).
+// PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL): the node demands SASL on listeners of
+// the last two.
 type Listener struct {
 	Name             string
 	Host             string

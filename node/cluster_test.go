@@ -136,7 +136,11 @@ func (tc *testCluster) start(i int) {
 		tc.t.Fatalf("node %d: %v", i+1, err)
 	}
 	// A restarted node keeps its ports, so that clients and peers find it again.
-	must(tc.t, tc.cfgs[i].Set("listeners", "PLAINTEXT://"+n.ClientAddr()+",PEER://"+n.PeerAddr()))
+	var bound []string
+	for _, b := range n.listeners {
+		bound = append(bound, b.cfg.Name+"://"+b.ln.Addr().String())
+	}
+	must(tc.t, tc.cfgs[i].Set("listeners", strings.Join(bound, ",")))
 	errc := make(chan error, 1)
 	tc.mu.Lock()
 	tc.nodes[i], tc.errs[i] = n, errc

@@ -54,7 +54,15 @@ type Config struct {
 	// peer listeners; PeerTLS the certificates for SSL peer listeners.
 	PeerSecretFile string
 	PeerTLS        TLSFiles
-	DataDir        string
+	// ClientTLS holds the certificate chain and key that the client listeners using
+	// TLS (SSL, SASL_SSL) present, and the CAs that sign client certificates
+	// (tls.cert.file, tls.key.file, tls.client.ca.file). ClientAuth says whether those
+	// listeners ask clients for a certificate (ssl.client.auth); a handshake must end
+	// within TLSHandshakeTimeout (tls.handshake.timeout.ms).
+	ClientTLS           TLSFiles
+	ClientAuth          ClientAuth
+	TLSHandshakeTimeout time.Duration
+	DataDir             string
 	// MetricsListener serves /metrics (empty: off); a host-less address binds
 	// 127.0.0.1. MetricsPprof adds Go's profiles under /debug/pprof/.
 	MetricsListener string
@@ -141,10 +149,21 @@ type Config struct {
 }
 
 // TLSFiles are PEM files: a certificate chain, its private key, and the CAs that sign
-// the cluster's node certificates.
+// the certificates of the other end (for peers, the cluster's node certificates; for
+// clients, their client certificates).
 type TLSFiles struct {
 	CertFile, KeyFile, CAFile string
 }
+
+// ClientAuth is Kafka's ssl.client.auth: whether TLS client listeners ask clients for a
+// certificate signed by tls.client.ca.file.
+type ClientAuth string
+
+const (
+	ClientAuthNone      ClientAuth = "none"      // no client certificate asked for
+	ClientAuthRequested ClientAuth = "requested" // verified when given; clients without one are served
+	ClientAuthRequired  ClientAuth = "required"  // clients without a valid certificate are refused
+)
 
 // Voter is a node id and the address of its peer listener.
 type Voter struct {
@@ -193,7 +212,7 @@ var settings = []Setting{
 		c.Advertised, err = parseListeners(v)
 		return err
 	}},
-	{"listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SSL:SSL,PEER:PLAINTEXT,CONTROLLER:PLAINTEXT,BROKER:PLAINTEXT", "NAME:PROTOCOL for every listener name; PLAINTEXT peer listeners authenticate peers with peer.secret.file, SSL ones with mutual TLS (peer.tls.*); client listeners take PLAINTEXT", func(c *Config, v string) error {
+	{"listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,PEER:PLAINTEXT,CONTROLLER:PLAINTEXT,BROKER:PLAINTEXT", "NAME:PROTOCOL for every listener name; PLAINTEXT peer listeners authenticate peers with peer.secret.file, SSL ones with mutual TLS (peer.tls.*); client listeners take PLAINTEXT, SSL (TLS with tls.cert.file), SASL_PLAINTEXT or SASL_SSL (clients authenticate with SASL, over TLS for SASL_SSL)", func(c *Config, v string) error {
 		var err error
 		c.ProtocolMap, err = parseProtocolMap(v)
 		return err
@@ -235,6 +254,27 @@ var settings = []Setting{
 		c.PeerTLS.CAFile = v
 		return nil
 	}},
+	{"tls.cert.file", "", "PEM certificate chain that the client listeners mapped to SSL or SASL_SSL present; its SANs must hold the names and addresses clients reach the broker by", func(c *Config, v string) error {
+		c.ClientTLS.CertFile = strings.TrimSpace(v)
+		return nil
+	}},
+	{"tls.key.file", "", "PEM private key of tls.cert.file; both files are checked for changes at most once a second, and new handshakes take a new pair once both files hold it", func(c *Config, v string) error {
+		c.ClientTLS.KeyFile = strings.TrimSpace(v)
+		return nil
+	}},
+	{"tls.client.ca.file", "", "PEM bundle of the CAs that sign client certificates; needed when ssl.client.auth is requested or required", func(c *Config, v string) error {
+		c.ClientTLS.CAFile = strings.TrimSpace(v)
+		return nil
+	}},
+	{"ssl.client.auth", string(ClientAuthNone), "client certificates on TLS client listeners: none (not asked for), requested (verified when given) or required (clients without one signed by tls.client.ca.file are refused)", func(c *Config, v string) error {
+		switch a := ClientAuth(strings.TrimSpace(v)); a {
+		case ClientAuthNone, ClientAuthRequested, ClientAuthRequired:
+			c.ClientAuth = a
+			return nil
+		}
+		return fmt.Errorf("want none, requested or required, got %q", v)
+	}},
+	{"tls.handshake.timeout.ms", "10000", "a client's TLS handshake must end within this long of its connection, or the connection is closed", durationKey(func(c *Config) *time.Duration { return &c.TLSHandshakeTimeout })},
 	{"log.dirs", "./seedlog-data", "the data directory (one directory; logs, metadata and quorum state)", func(c *Config, v string) error {
 		if strings.Contains(v, ",") {
 			return fmt.Errorf("one data directory only, got %q", v)
@@ -667,6 +707,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.resolveListeners(); err != nil {
+		return err
+	}
+	if err := c.checkClientTLS(); err != nil {
 		return err
 	}
 	return c.checkPeerAuth()

@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -50,6 +51,14 @@ func (n *Node) serveClient(l *boundListener, nc net.Conn) {
 		return
 	}
 	defer n.connCount.Add(-1)
+	if l.cfg.usesTLS() {
+		tc, err := n.clientHandshake(nc)
+		if err != nil {
+			n.noteHandshakeFailure(l, nc, err)
+			return
+		}
+		nc = tc
+	}
 	c := newClientConn(n, nc, l.cfg.Name)
 	if !n.send(input{kind: inConnOpen, conn: c}) {
 		return
@@ -70,6 +79,37 @@ func (n *Node) serveClient(l *boundListener, nc net.Conn) {
 		n.log.Debug("client connection closed", "remote", nc.RemoteAddr().String(), "err", err)
 	}
 	n.send(input{kind: inConnClosed, conn: c})
+}
+
+// clientHandshake runs the TLS handshake of a connection accepted on a TLS client
+// listener. It must end within tls.handshake.timeout.ms: a stranger opening sockets and
+// sending nothing holds a connection slot no longer than that.
+func (n *Node) clientHandshake(nc net.Conn) (*tls.Conn, error) {
+	tc := tls.Server(nc, n.clientTLS.config)
+	nc.SetDeadline(time.Now().Add(n.cfg.TLSHandshakeTimeout))
+	if err := tc.Handshake(); err != nil {
+		return nil, err
+	}
+	// The reader and the writer set their own deadlines from here on.
+	nc.SetDeadline(time.Time{})
+	return tc, nil
+}
+
+// noteHandshakeFailure counts and logs (rate-limited) a failed client TLS handshake.
+// A connection closed between two TLS records without an alert (a port probe, a load
+// balancer's health check, a client that gave up) is not counted as one, nor is a
+// handshake cut by the node's stop.
+func (n *Node) noteHandshakeFailure(l *boundListener, nc net.Conn, err error) {
+	if isClosed(err) {
+		n.log.Debug("a client closed its connection during the TLS handshake", "listener", l.cfg.Name, "remote", nc.RemoteAddr().String())
+		return
+	}
+	n.metrics.tlsHandshakeFailed.Add(1)
+	reason, msg := "tls-handshake", "a client's TLS handshake failed; closing its connection"
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		reason, msg = "tls-handshake-timeout", "a client's TLS handshake did not end within tls.handshake.timeout.ms; closing its connection"
+	}
+	n.refusals.note(reason, msg, "listener", l.cfg.Name, "remote", nc.RemoteAddr().String(), "err", err)
 }
 
 // clientConn is one Kafka client connection: a reader goroutine that decodes requests

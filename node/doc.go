@@ -70,7 +70,12 @@
 //	listener.security.protocol.map  NAME:PROTOCOL; a PLAINTEXT peer listener
 //	                                authenticates with peer.secret.file, an SSL one
 //	                                with mutual TLS (peer.tls.cert.file, .key.file,
-//	                                .ca.file); client listeners are PLAINTEXT
+//	                                .ca.file); client listeners are PLAINTEXT, SSL,
+//	                                SASL_PLAINTEXT or SASL_SSL
+//	tls.cert.file, tls.key.file     certificate chain and key of the TLS client
+//	                                listeners (SSL, SASL_SSL), reread when they change
+//	ssl.client.auth                 none, requested or required: client certificates,
+//	                                signed by tls.client.ca.file
 //	advertised.listeners            NAME://host:port given out where it differs from
 //	                                the bound address
 //	controller.quorum.voters        id@host:port of each voter's controller listener
@@ -129,6 +134,20 @@
 // announced, else at the inter-broker listener of its broker registration.
 // `seedlog peer-auth secret|certs` makes the credentials; `seedlog dev` makes its own.
 //
+// # Clients over TLS
+//
+// A client listener mapped to SSL or SASL_SSL terminates TLS here (clienttls.go), at
+// TLS 1.2 or later, before the connection's reader and writer start; the core sees the
+// same requests as on a plaintext listener. Each listener is registered with Kafka's
+// code of its protocol (0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL), which
+// Metadata hands to clients and by which the core knows where to demand SASL; until
+// the core answers SASL handshakes, SASL listeners are refused. A handshake counts
+// against max.connections and must end within tls.handshake.timeout.ms; failures are
+// counted and logged like other refusals. The certificate (tls.cert.file,
+// tls.key.file) is reread when a handshake finds its files changed, looking at most
+// once a second: new handshakes take a rotated certificate without a restart, and
+// files that do not load leave the previous one in place, logged once.
+//
 // # Metrics
 //
 // metrics.listener serves the Prometheus text format at /metrics: request counts and
@@ -140,7 +159,8 @@
 // led here. Gauges of the core's state are read on the loop at scrape time. Connection
 // limits have their counters (idle closes, read timeouts, failed accepts, evicted
 // stalled requests, request bytes held, peer connections, peer authentication
-// failures), and the Go runtime and process collectors add heap, goroutines and open
+// failures, failed client TLS handshakes, certificate reloads and failed reloads), and
+// the Go runtime and process collectors add heap, goroutines and open
 // descriptors. With metrics.pprof.enable the same listener serves Go's profiles at
 // /debug/pprof/.
 package node

@@ -16,7 +16,8 @@ import (
 type Listener struct {
 	Name string
 	Addr string // host:port
-	// Protocol is the listener's security protocol: PLAINTEXT or SSL.
+	// Protocol is the listener's security protocol: PLAINTEXT or SSL, and for client
+	// listeners also SASL_PLAINTEXT or SASL_SSL.
 	Protocol string
 	// Peer is true for the controller and inter-broker listeners, which speak only the
 	// peer protocol; every other listener serves Kafka clients only.
@@ -24,9 +25,29 @@ type Listener struct {
 }
 
 const (
-	protocolPlaintext = "PLAINTEXT"
-	protocolSSL       = "SSL"
+	protocolPlaintext     = "PLAINTEXT"
+	protocolSSL           = "SSL"
+	protocolSASLPlaintext = "SASL_PLAINTEXT"
+	protocolSASLSSL       = "SASL_SSL"
 )
+
+// securityProtocolCodes are Kafka's codes of the security protocols, which a broker
+// registers with each listener and Metadata hands to clients. The core demands SASL
+// on the listeners registered with codes 2 and 3.
+var securityProtocolCodes = map[string]int16{
+	protocolPlaintext:     0,
+	protocolSSL:           1,
+	protocolSASLPlaintext: 2,
+	protocolSASLSSL:       3,
+}
+
+// usesTLS reports whether the node terminates TLS on connections to l.
+func (l Listener) usesTLS() bool { return l.Protocol == protocolSSL || l.Protocol == protocolSASLSSL }
+
+// usesSASL reports whether clients of l must authenticate with SASL.
+func (l Listener) usesSASL() bool {
+	return l.Protocol == protocolSASLPlaintext || l.Protocol == protocolSASLSSL
+}
 
 // listenersMax bounds the listeners of one node (the metadata image allows as many per
 // broker registration).
@@ -83,12 +104,8 @@ func parseProtocolMap(v string) (map[string]string, error) {
 		if !ok || !validListenerName(name) {
 			return nil, fmt.Errorf("want NAME:PROTOCOL, got %q", item)
 		}
-		switch proto {
-		case protocolPlaintext, protocolSSL:
-		case "SASL_PLAINTEXT", "SASL_SSL":
-			return nil, fmt.Errorf("%s: SASL is not supported yet (use PLAINTEXT or SSL)", item)
-		default:
-			return nil, fmt.Errorf("%s: unknown security protocol %q (want PLAINTEXT or SSL)", item, proto)
+		if _, ok := securityProtocolCodes[proto]; !ok {
+			return nil, fmt.Errorf("%s: unknown security protocol %q (want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)", item, proto)
 		}
 		out[name] = proto
 	}
@@ -112,9 +129,9 @@ func (c *Config) resolveListeners() error {
 		}
 		l.Protocol, l.Peer = proto, slices.Contains(peerNames, l.Name)
 		switch {
+		case l.Peer && proto != protocolPlaintext && proto != protocolSSL:
+			return fmt.Errorf("listener %s: peers authenticate with peer.secret.file (PLAINTEXT) or mutual TLS (SSL), not %s; map it to one of those", l.Name, proto)
 		case l.Peer:
-		case proto == protocolSSL:
-			return fmt.Errorf("listener %s: TLS for client listeners is not supported yet; map it to PLAINTEXT", l.Name)
 		default:
 			clients++
 		}
@@ -213,10 +230,7 @@ func registered(c *Config, bound []*boundListener) []core.Listener {
 	var clients, peers []core.Listener
 	for _, b := range bound {
 		host, port := c.advertise(b.cfg, b.ln.Addr())
-		l := core.Listener{Name: b.cfg.Name, Host: host, Port: port}
-		if b.cfg.Protocol == protocolSSL {
-			l.SecurityProtocol = 1 // Kafka's code for SSL
-		}
+		l := core.Listener{Name: b.cfg.Name, Host: host, Port: port, SecurityProtocol: securityProtocolCodes[b.cfg.Protocol]}
 		switch {
 		case !b.cfg.Peer:
 			clients = append(clients, l)

@@ -39,6 +39,8 @@ type metrics struct {
 	connsIdleClosed, framesTimedOut, acceptErrors counter
 	peerBytesIn, peerBytesOut, peerDropped        counter
 	peerAuthFailed, peerRefused                   counter
+	tlsHandshakeFailed                            counter
+	tlsCertReloads, tlsCertReloadFailed           counter
 	fsync                                         prometheus.Histogram
 	fsyncBatchOps                                 counter
 	cleanerBytes, cleanerSteps                    counter
@@ -75,6 +77,9 @@ func newMetrics() *metrics {
 	m.peerDropped = c("seedlog_peer_messages_dropped_total", "peer messages dropped (peer unreachable or queue full)")
 	m.peerAuthFailed = c("seedlog_peer_auth_failures_total", "peer handshakes and frames that failed authentication")
 	m.peerRefused = c("seedlog_peer_connections_refused_total", "peer connections refused at peer.connections.max")
+	m.tlsHandshakeFailed = c("seedlog_tls_handshake_failures_total", "client TLS handshakes that failed or did not end within tls.handshake.timeout.ms")
+	m.tlsCertReloads = c("seedlog_tls_certificate_reloads_total", "times the client TLS certificate was reloaded after its files changed")
+	m.tlsCertReloadFailed = c("seedlog_tls_certificate_reload_failures_total", "changed client TLS certificate files that did not load (the previous certificate stays)")
 	m.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "seedlog_fsync_duration_seconds",
 		Help: "duration of the fsyncs of one group commit", Buckets: bucketBounds})
 	m.reg.MustRegister(m.fsync)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,9 @@ type Node struct {
 	disk     *diskWorker
 	peers    *peerNet
 	peerAuth peerAuth
-	metrics  *metrics
+	// clientTLS serves the client listeners that use TLS; nil when none does.
+	clientTLS *clientTLS
+	metrics   *metrics
 	// peerAdvertised is where other nodes reach this one, announced in handshakes.
 	peerAdvertised string
 	lock           *dataLock
@@ -70,9 +73,9 @@ type Node struct {
 	ran      atomic.Bool
 }
 
-// New prepares a node: it validates cfg, loads the peer credentials, checks the
-// descriptor limit, locks and recovers the data directory and binds every listener, so
-// that configuration, credential and port problems surface before Run.
+// New prepares a node: it validates cfg, loads the peer and client TLS credentials,
+// checks the descriptor limit, locks and recovers the data directory and binds every
+// listener, so that configuration, credential and port problems surface before Run.
 func New(cfg Config, logger *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -109,6 +112,11 @@ func (n *Node) open() error {
 	var err error
 	if n.peerAuth, err = loadPeerAuth(&cfg); err != nil {
 		return err
+	}
+	if _, ok := cfg.clientTLSListener(); ok {
+		if n.clientTLS, err = newClientTLS(&cfg, n.log, n.metrics); err != nil {
+			return err
+		}
 	}
 	if err := checkFileLimit(&cfg); err != nil {
 		return err
@@ -255,11 +263,11 @@ func (n *Node) Run(ctx context.Context) error {
 	if !n.ran.CompareAndSwap(false, true) {
 		return errors.New("node: Run called twice")
 	}
-	var ls []any
+	var ls []string
 	for _, l := range n.listeners {
-		ls = append(ls, l.cfg.Name, l.ln.Addr().String())
+		ls = append(ls, fmt.Sprintf("%s://%s (%s)", l.cfg.Name, l.ln.Addr(), l.cfg.Protocol))
 	}
-	n.log.Info("starting", "listeners", fmt.Sprint(ls...), "peer_auth", n.peerAuthMode(), "data", n.cfg.DataDir,
+	n.log.Info("starting", "listeners", strings.Join(ls, ", "), "peer_auth", n.peerAuthMode(), "data", n.cfg.DataDir,
 		"broker", n.cfg.Broker, "controller", n.cfg.Controller)
 	n.startGoroutines()
 	err := n.loop(ctx)

@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -43,13 +42,9 @@ func loadPeerTLS(f TLSFiles, self int32) (*peerTLS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer.tls.cert.file/peer.tls.key.file: %w", err)
 	}
-	caPEM, err := os.ReadFile(f.CAFile)
+	pool, err := loadCAPool("peer.tls.ca.file", f.CAFile)
 	if err != nil {
-		return nil, fmt.Errorf("peer.tls.ca.file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("peer.tls.ca.file %s holds no PEM certificate", f.CAFile)
+		return nil, err
 	}
 	leaf, err := x509.ParseCertificate(cert.Certificate[0])
 	if err != nil {
@@ -153,7 +148,8 @@ func tlsPeerID(tc *tls.Conn) (int32, error) {
 	return id, nil
 }
 
-// PeerCA is a certificate authority for a cluster's node certificates.
+// PeerCA is a certificate authority for a cluster's node certificates, and for the
+// certificates of client listeners and clients (HostCert).
 type PeerCA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
@@ -192,23 +188,33 @@ func NewPeerCA(name string, valid time.Duration) (*PeerCA, error) {
 // NodeCert issues node id's certificate and key (PEM), for the given host names and
 // addresses (informational: peers check the id, not the host).
 func (ca *PeerCA) NodeCert(id int32, hosts []string, valid time.Duration) (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
 	u, err := url.Parse(NodeURI(id))
 	if err != nil {
 		return nil, nil, err
 	}
+	tmpl := leafTemplate(fmt.Sprintf("seedlog node %d", id), hosts, valid)
+	tmpl.URIs = []*url.URL{u}
+	return ca.issue(tmpl)
+}
+
+// HostCert issues a certificate and key (PEM) named name for the given host names and
+// addresses, which TLS clients check: a client listener's server certificate, or a
+// client's certificate (the name is then the client's).
+func (ca *PeerCA) HostCert(name string, hosts []string, valid time.Duration) (certPEM, keyPEM []byte, err error) {
+	return ca.issue(leafTemplate(name, hosts, valid))
+}
+
+// leafTemplate is a certificate for both ends of a TLS connection, valid from an hour
+// ago (clocks differ) for valid, naming hosts as IP or DNS SANs.
+func leafTemplate(name string, hosts []string, valid time.Duration) *x509.Certificate {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: fmt.Sprintf("seedlog node %d", id)},
+		Subject:      pkix.Name{CommonName: name},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(valid),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		URIs:         []*url.URL{u},
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -216,6 +222,15 @@ func (ca *PeerCA) NodeCert(id int32, hosts []string, valid time.Duration) (certP
 		} else if h != "" {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
+	}
+	return tmpl
+}
+
+// issue signs tmpl with a fresh key and returns the certificate and key as PEM.
+func (ca *PeerCA) issue(tmpl *x509.Certificate) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {

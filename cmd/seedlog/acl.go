@@ -131,7 +131,7 @@ func aclRun(sub string, args []string) int {
 	fs := flag.NewFlagSet("acl "+sub, flag.ContinueOnError)
 	s.o.register(fs)
 	f.register(fs)
-	pos, code, ok := parseClientFlags(fs, args, "seedlog acl "+sub)
+	pos, code, ok := s.o.parse(fs, args, "seedlog acl "+sub)
 	if !ok {
 		return code
 	}

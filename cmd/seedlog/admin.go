@@ -44,7 +44,7 @@ func topicAddPartitions(args []string) int {
 	s.o.register(fs)
 	total := fs.Int("partitions", 0, "the topic's new partition count (more than it has)")
 	const synopsis = "seedlog topic add-partitions NAME --partitions N"
-	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	pos, code, ok := s.o.parse(fs, args, synopsis)
 	if !ok {
 		return code
 	}
@@ -77,7 +77,7 @@ func topicDeleteRecords(args []string) int {
 	before := fs.Int64("before", -1, "delete the records below this offset (-1: every record, up to the high watermark)")
 	partition := fs.Int("partition", -1, "only this partition (default: every partition)")
 	const synopsis = "seedlog topic delete-records NAME [--before OFFSET] [--partition P]"
-	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	pos, code, ok := s.o.parse(fs, args, synopsis)
 	if !ok {
 		return code
 	}
@@ -164,7 +164,7 @@ func groupDelete(args []string) int {
 	fs := flag.NewFlagSet("group delete", flag.ContinueOnError)
 	s.o.register(fs)
 	const synopsis = "seedlog group delete GROUP [GROUP ...]"
-	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	pos, code, ok := s.o.parse(fs, args, synopsis)
 	if !ok {
 		return code
 	}
@@ -226,7 +226,7 @@ func clusterDescribe(args []string) int {
 	var s adminSession
 	fs := flag.NewFlagSet("cluster describe", flag.ContinueOnError)
 	s.o.register(fs)
-	pos, code, ok := parseClientFlags(fs, args, "seedlog cluster describe")
+	pos, code, ok := s.o.parse(fs, args, "seedlog cluster describe")
 	if !ok {
 		return code
 	}

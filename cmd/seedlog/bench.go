@@ -50,7 +50,7 @@ func benchCommand(args []string) int {
 	fs.DurationVar(&o.linger, "linger", 0, "producer linger (batching delay)")
 	fs.StringVar(&o.compression, "compression", "snappy", "batch compression: none, gzip, snappy, lz4 or zstd")
 	const synopsis = "seedlog bench [-b host:port] [--topic T] [--partitions N] [--replication-factor R] [--record-size B] [--acks all|1|0] [--rate N | --rate-mb X] [--duration D] [--consume]"
-	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	pos, code, ok := o.client.parse(fs, args, synopsis)
 	if !ok {
 		return code
 	}

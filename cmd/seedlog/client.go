@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,8 +17,9 @@ import (
 
 // clientOptions are the flags every client command shares.
 type clientOptions struct {
-	brokers string
-	timeout time.Duration
+	brokers  string
+	timeout  time.Duration
+	security securityOptions
 }
 
 func (o *clientOptions) register(fs *flag.FlagSet) {
@@ -25,6 +27,7 @@ func (o *clientOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.brokers, "b", "", usage)
 	fs.StringVar(&o.brokers, "brokers", "", usage)
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on a request after this long")
+	o.security.register(fs)
 }
 
 // errNoCluster says how to point a client command at a cluster.
@@ -58,12 +61,17 @@ func (o *clientOptions) client(extra ...kgo.Opt) (*kgo.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	security, err := o.security.opts()
+	if err != nil {
+		return nil, err
+	}
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("seedlog-cli"),
 		kgo.RetryTimeout(o.timeout),
 		kgo.RecordDeliveryTimeout(o.timeout),
-	}, extra...)
+	}, security...)
+	opts = append(opts, extra...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
@@ -89,6 +97,15 @@ func unreachable(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) || strings.Contains(err.Error(), "unable to dial")
 }
 
+// tlsFailed reports whether err is a TLS handshake that failed: the broker's
+// certificate not trusted or not for the name dialled, or the broker refusing this
+// client's certificate (or its lack of one).
+func tlsFailed(err error) bool {
+	var verify *tls.CertificateVerificationError
+	// The broker's alerts come as a net.OpError around an unexported type.
+	return errors.As(err, &verify) || strings.Contains(err.Error(), "remote error: tls:")
+}
+
 // retrying calls fn again while it fails with an error Kafka calls retriable (a
 // coordinator still loading, a leader moving) and ctx has time left.
 func retrying(ctx context.Context, fn func() error) error {
@@ -110,6 +127,9 @@ func requestError(what string, err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Sprintf("%s: no answer in time; is the cluster up (seedlog dev, or -b host:port)?", what)
 	}
+	if tlsFailed(err) {
+		return fmt.Sprintf("%s: %v; check --tls-ca, --tls-server-name and --tls-cert/--tls-key", what, err)
+	}
 	if unreachable(err) {
 		return fmt.Sprintf("%s: %v; is the cluster up (seedlog dev, or -b host:port)?", what, err)
 	}
@@ -128,12 +148,16 @@ func codeError(code int16, msg *string) error {
 	return err
 }
 
-// parseClientFlags parses a client command's flags. It returns the positional arguments
-// and, when it returns early, the exit code.
-func parseClientFlags(fs *flag.FlagSet, args []string, synopsis string) ([]string, int, bool) {
+// parse parses a client command's flags, registered with o.register, and checks the
+// security flags together. It returns the positional arguments and, when it returns
+// early, the exit code.
+func (o *clientOptions) parse(fs *flag.FlagSet, args []string, synopsis string) ([]string, int, bool) {
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil, flagHelp(fs, synopsis), false
+	}
+	if err == nil {
+		err = o.security.resolve()
 	}
 	if err != nil {
 		return nil, usageError("%v; usage: %s", err, synopsis), false

@@ -33,7 +33,7 @@ func consumeCommand(args []string) int {
 	partition := fs.Int("partition", -1, "read only this partition (not with --group)")
 	offset := fs.Int64("offset", -1, "with --partition: start at this offset (default: its end, or its start with --from-beginning)")
 	const synopsis = "seedlog consume TOPIC [--from-beginning] [--group G | --partition P [--offset O]] [--max-messages N] [--idle-exit D] [--print-key] [--print-offset] [--print-timestamp] [--print-headers]"
-	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	pos, code, ok := o.parse(fs, args, synopsis)
 	if !ok {
 		return code
 	}

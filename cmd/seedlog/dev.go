@@ -41,6 +41,7 @@ type devOptions struct {
 	metrics bool
 	verbose bool
 	peerTLS bool
+	tls     bool // SSL client listeners
 	sets    repeatFlag
 }
 
@@ -53,10 +54,11 @@ func devCommand(args []string) int {
 	fs.BoolVar(&o.metrics, "metrics", false, "serve Prometheus metrics of broker i on port+20000+i-1")
 	fs.BoolVar(&o.verbose, "v", false, "log at info level (default: warnings only)")
 	fs.BoolVar(&o.peerTLS, "peer-tls", false, "authenticate peers with mutual TLS from a throwaway CA (default: a generated cluster secret)")
+	fs.BoolVar(&o.tls, "tls", false, "make the client listeners SSL, with certificates from a throwaway CA in the data directory (prints the client settings)")
 	fs.Var(&o.sets, "set", "a broker setting for every broker, key=value (repeatable), e.g. --set num.partitions=3")
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		return flagHelp(fs, "seedlog dev [--brokers N] [--data DIR] [--port P] [--peer-tls] [--set key=value ...]")
+		return flagHelp(fs, "seedlog dev [--brokers N] [--data DIR] [--port P] [--tls] [--peer-tls] [--set key=value ...]")
 	}
 	if err != nil {
 		return usageError("%v; see seedlog dev -h", err)
@@ -84,9 +86,13 @@ func runDev(o devOptions) int {
 		return problem("dev: %v", err)
 	}
 	defer cleanup()
-	cfgs, err := devConfigs(o, dataDir)
+	cfgs, clientTLS, err := devConfigs(o, dataDir)
 	if err != nil {
 		return usageError("dev: %v", err)
+	}
+	probeOpts, err := devProbeOpts(clientTLS)
+	if err != nil {
+		return problem("dev: %v", err)
 	}
 	nodes := make([]*node.Node, len(cfgs))
 	for i, cfg := range cfgs {
@@ -126,7 +132,7 @@ func runDev(o devOptions) int {
 	// The bootstrap line is the promise that the cluster takes work: it is printed (and
 	// recorded for the client commands) once every broker is registered and unfenced
 	// and a controller is active, so that the first command may ask for every broker.
-	if err := waitDevReady(ctx, addrs, devReadyTimeout); err != nil && ctx.Err() == nil {
+	if err := waitDevReady(ctx, addrs, devReadyTimeout, probeOpts...); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "seedlog dev: %v; it may still come up (run with -v to see why not)\n", err)
 	}
 	if ctx.Err() == nil {
@@ -134,6 +140,11 @@ func runDev(o devOptions) int {
 		defer removeBootstrap()
 		fmt.Printf("seedlog dev: %d brokers, data in %s\n", len(nodes), dataDir)
 		fmt.Printf("bootstrap: %s\n", bootstrap)
+		clientFlags := ""
+		if clientTLS != nil {
+			clientTLS.printClientSettings(os.Stdout)
+			clientFlags = " " + clientTLS.seedlogFlags()
+		}
 		if o.metrics {
 			var ms []string
 			for _, n := range nodes {
@@ -141,7 +152,8 @@ func runDev(o devOptions) int {
 			}
 			fmt.Printf("metrics: %s\n", strings.Join(ms, " "))
 		}
-		fmt.Printf("try: seedlog topic create demo --partitions 3; seedlog produce demo; seedlog consume demo --from-beginning (any Kafka client: -b %s); Ctrl-C stops\n", addrs[0])
+		fmt.Printf("try: seedlog topic create demo --partitions 3%s; seedlog produce demo%s; seedlog consume demo --from-beginning%s (any Kafka client: -b %s); Ctrl-C stops\n",
+			clientFlags, clientFlags, clientFlags, addrs[0])
 	}
 	wg.Wait()
 	close(failed)
@@ -156,16 +168,25 @@ func runDev(o devOptions) int {
 // devReadyTimeout bounds how long the dev cluster waits for its brokers to register.
 const devReadyTimeout = 60 * time.Second
 
+// devProbeOpts are the client options of the dev command's own probes: TLS with the
+// cluster's CA when its client listeners take TLS.
+func devProbeOpts(clientTLS *devClientTLS) ([]kgo.Opt, error) {
+	if clientTLS == nil {
+		return nil, nil
+	}
+	return clientTLS.clientOpts()
+}
+
 // waitDevReady waits until the cluster's metadata lists every broker of addrs and an
-// active controller.
-func waitDevReady(ctx context.Context, addrs []string, timeout time.Duration) error {
+// active controller. opts reach the client listeners (TLS).
+func waitDevReady(ctx context.Context, addrs []string, timeout time.Duration, opts ...kgo.Opt) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	brokers := 0
 	for {
 		// A client of its own each time: kgo answers a metadata request from its cache
 		// while that is fresh, which would hide brokers registered since.
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ClientID("seedlog-dev"))
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.ClientID("seedlog-dev")}, opts...)...)
 		if err != nil {
 			return err
 		}
@@ -235,17 +256,26 @@ func superviseDevBroker(ctx context.Context, n *node.Node, cfg node.Config, logg
 	}
 }
 
-// devConfigs builds the configuration of every dev broker. Peers authenticate with a
-// cluster secret, or with certificates from a throwaway CA (--peer-tls), made in the
-// data directory on first use and kept with it.
-func devConfigs(o devOptions, dataDir string) ([]node.Config, error) {
+// devConfigs builds the configuration of every dev broker, and with --tls the client
+// TLS material it made. Peers authenticate with a cluster secret, or with certificates
+// from a throwaway CA (--peer-tls), made in the data directory on first use and kept
+// with it.
+func devConfigs(o devOptions, dataDir string) ([]node.Config, *devClientTLS, error) {
 	ports, err := devPorts(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	creds, err := devPeerCredentials(o, dataDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	client, clientTLS, err := devClientListener(o, dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	peerProtocol := "PLAINTEXT"
+	if o.peerTLS {
+		peerProtocol = "SSL"
 	}
 	voters := min(o.brokers, devVotersMax)
 	var voterList, peerList []string
@@ -265,7 +295,8 @@ func devConfigs(o devOptions, dataDir string) ([]node.Config, error) {
 			"process.roles":                  "broker",
 			"controller.quorum.voters":       strings.Join(voterList, ","),
 			"peers":                          strings.Join(peerList, ","),
-			"listeners":                      fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,PEER://127.0.0.1:%d", ports[i].client, ports[i].peer),
+			"listeners":                      fmt.Sprintf("%s://127.0.0.1:%d,PEER://127.0.0.1:%d", client.name, ports[i].client, ports[i].peer),
+			"listener.security.protocol.map": fmt.Sprintf("%s:%s,PEER:%s", client.name, client.protocol, peerProtocol),
 			"log.dirs":                       filepath.Join(dataDir, fmt.Sprintf("node-%d", i+1)),
 			"cluster.id":                     devClusterID,
 			"default.replication.factor":     strconv.Itoa(min(o.brokers, 3)),
@@ -274,6 +305,9 @@ func devConfigs(o devOptions, dataDir string) ([]node.Config, error) {
 			"controlled.shutdown.timeout.ms": "5000",
 		}
 		maps.Copy(set, creds(int32(i+1)))
+		if clientTLS != nil {
+			maps.Copy(set, clientTLS.settings(int32(i+1)))
+		}
 		if i < voters {
 			set["process.roles"] = "broker,controller"
 		}
@@ -282,21 +316,37 @@ func devConfigs(o devOptions, dataDir string) ([]node.Config, error) {
 		}
 		for _, k := range slices.Sorted(maps.Keys(set)) {
 			if err := cfg.Set(k, set[k]); err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
+				return nil, nil, fmt.Errorf("%s: %w", k, err)
 			}
 		}
 		for _, kv := range o.sets {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
-				return nil, fmt.Errorf("--set %q: want key=value", kv)
+				return nil, nil, fmt.Errorf("--set %q: want key=value", kv)
 			}
 			if err := cfg.Set(k, v); err != nil {
-				return nil, fmt.Errorf("--set %s", err)
+				return nil, nil, fmt.Errorf("--set %s", err)
 			}
 		}
 		cfgs = append(cfgs, cfg)
 	}
-	return cfgs, nil
+	return cfgs, clientTLS, nil
+}
+
+// devListener is the name and security protocol of the dev brokers' client listener.
+type devListener struct{ name, protocol string }
+
+// devClientListener is the client listener of the dev brokers: PLAINTEXT, or with --tls
+// SSL and the certificates it takes.
+func devClientListener(o devOptions, dataDir string) (devListener, *devClientTLS, error) {
+	if !o.tls {
+		return devListener{"PLAINTEXT", "PLAINTEXT"}, nil, nil
+	}
+	d, err := ensureDevClientTLS(dataDir, o.brokers)
+	if err != nil {
+		return devListener{}, nil, fmt.Errorf("client TLS certificates: %w", err)
+	}
+	return devListener{"SSL", "SSL"}, &d, nil
 }
 
 // devPeerCredentials makes (or finds, in a kept data directory) the dev cluster's peer
@@ -319,10 +369,9 @@ func devPeerCredentials(o devOptions, dataDir string) (func(id int32) map[string
 	}
 	return func(id int32) map[string]string {
 		return map[string]string{
-			"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PEER:SSL",
-			"peer.tls.ca.file":               filepath.Join(dir, "ca.pem"),
-			"peer.tls.cert.file":             filepath.Join(dir, fmt.Sprintf("node-%d.pem", id)),
-			"peer.tls.key.file":              filepath.Join(dir, fmt.Sprintf("node-%d.key", id)),
+			"peer.tls.ca.file":   filepath.Join(dir, "ca.pem"),
+			"peer.tls.cert.file": filepath.Join(dir, fmt.Sprintf("node-%d.pem", id)),
+			"peer.tls.key.file":  filepath.Join(dir, fmt.Sprintf("node-%d.key", id)),
 		}
 	}, nil
 }

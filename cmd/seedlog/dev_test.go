@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -10,12 +13,12 @@ import (
 // the rest are brokers reached through `peers`, ports follow --port, every
 // configuration validates.
 func TestDevConfigsLayout(t *testing.T) {
-	cfgs, err := devConfigs(devOptions{brokers: 5, port: 30000, sets: repeatFlag{"num.partitions=4"}}, t.TempDir())
+	cfgs, clientTLS, err := devConfigs(devOptions{brokers: 5, port: 30000, sets: repeatFlag{"num.partitions=4"}}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfgs) != 5 {
-		t.Fatalf("%d configurations", len(cfgs))
+	if len(cfgs) != 5 || clientTLS != nil {
+		t.Fatalf("%d configurations, client TLS %v", len(cfgs), clientTLS)
 	}
 	for i, c := range cfgs {
 		if err := c.Validate(); err != nil {
@@ -38,7 +41,7 @@ func TestDevConfigsLayout(t *testing.T) {
 			t.Errorf("broker %d: data dir %s", i+1, c.DataDir)
 		}
 	}
-	tlsCfgs, err := devConfigs(devOptions{brokers: 3, port: 30000, peerTLS: true}, t.TempDir())
+	tlsCfgs, _, err := devConfigs(devOptions{brokers: 3, port: 30000, peerTLS: true}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +50,11 @@ func TestDevConfigsLayout(t *testing.T) {
 			t.Errorf("--peer-tls broker %d: %v, protocol %s", i+1, err, c.PeerProtocol())
 		}
 	}
-	one, err := devConfigs(devOptions{brokers: 1, port: 30000}, t.TempDir())
+	one, _, err := devConfigs(devOptions{brokers: 1, port: 30000}, t.TempDir())
 	if err != nil || one[0].Defaults.ReplicationFactor != 1 || one[0].Defaults.MinInsyncReplicas != 1 {
 		t.Errorf("one broker: %v %+v", err, one)
 	}
-	if _, err := devConfigs(devOptions{brokers: 3, port: 30000, sets: repeatFlag{"nosuch.key=1"}}, t.TempDir()); err == nil {
+	if _, _, err := devConfigs(devOptions{brokers: 3, port: 30000, sets: repeatFlag{"nosuch.key=1"}}, t.TempDir()); err == nil {
 		t.Error("an unknown --set key was accepted")
 	}
 }
@@ -78,4 +81,59 @@ func TestClientCommandUsageErrorsExitTwo(t *testing.T) {
 			t.Errorf("seedlog %s: exit %d, want %d", strings.Join(args, " "), code, exitUsage)
 		}
 	}
+}
+
+// TestDevConfigsWithClientTLS: with --tls the dev brokers' client listeners are SSL,
+// each with a certificate of the dev CA valid for 127.0.0.1 and localhost; a kept data
+// directory keeps its CA, and one that lacks a broker's certificate gets a new set.
+func TestDevConfigsWithClientTLS(t *testing.T) {
+	dir := t.TempDir()
+	cfgs, clientTLS, err := devConfigs(devOptions{brokers: 2, port: 30000, tls: true, peerTLS: true}, dir)
+	if err != nil || clientTLS == nil {
+		t.Fatalf("%v, client TLS %v", err, clientTLS)
+	}
+	roots := x509.NewCertPool()
+	caPEM, err := os.ReadFile(clientTLS.caFile())
+	if err != nil || !roots.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("dev CA %s: %v", clientTLS.caFile(), err)
+	}
+	for i, c := range cfgs {
+		if err := c.Validate(); err != nil {
+			t.Fatalf("broker %d: %v", i+1, err)
+		}
+		want := fmt.Sprintf("[{SSL 127.0.0.1:%d SSL false} {PEER 127.0.0.1:%d SSL true}]", 30000+i, 40000+i)
+		if fmt.Sprint(c.Listeners) != want {
+			t.Errorf("broker %d: listeners %v, want %s", i+1, c.Listeners, want)
+		}
+		kp, err := tls.LoadX509KeyPair(c.ClientTLS.CertFile, c.ClientTLS.KeyFile)
+		if err != nil {
+			t.Fatalf("broker %d: %v", i+1, err)
+		}
+		leaf, err := x509.ParseCertificate(kp.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, host := range []string{"127.0.0.1", "localhost"} {
+			if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: host}); err != nil {
+				t.Errorf("broker %d's certificate for %s: %v", i+1, host, err)
+			}
+		}
+	}
+	if _, again, err := devConfigs(devOptions{brokers: 2, port: 30000, tls: true}, dir); err != nil || !sameFile(t, again.caFile(), caPEM) {
+		t.Errorf("a kept data directory changed its CA (%v)", err)
+	}
+	if _, more, err := devConfigs(devOptions{brokers: 3, port: 30000, tls: true}, dir); err != nil || sameFile(t, more.caFile(), caPEM) {
+		t.Errorf("a third broker did not get a new set of certificates (%v)", err)
+	} else if _, err := os.Stat(more.certFile(3)); err != nil {
+		t.Errorf("broker 3's certificate: %v", err)
+	}
+}
+
+func sameFile(t *testing.T, path string, content []byte) bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) == string(content)
 }

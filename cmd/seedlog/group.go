@@ -52,7 +52,7 @@ func groupList(args []string) int {
 	fs := flag.NewFlagSet("group list", flag.ContinueOnError)
 	var o clientOptions
 	o.register(fs)
-	pos, code, ok := parseClientFlags(fs, args, "seedlog group list")
+	pos, code, ok := o.parse(fs, args, "seedlog group list")
 	if !ok {
 		return code
 	}
@@ -92,7 +92,7 @@ func groupDescribe(args []string) int {
 	fs := flag.NewFlagSet("group describe", flag.ContinueOnError)
 	var o clientOptions
 	o.register(fs)
-	pos, code, ok := parseClientFlags(fs, args, "seedlog group describe GROUP [GROUP ...]")
+	pos, code, ok := o.parse(fs, args, "seedlog group describe GROUP [GROUP ...]")
 	if !ok {
 		return code
 	}
@@ -330,7 +330,7 @@ func groupResetOffsets(args []string) int {
 	shift := fs.Int64("shift-by", 0, "move each committed offset by this many records, back when negative (clamped to the log)")
 	execute := fs.Bool("execute", false, "commit the new offsets (without it: only show them)")
 	const synopsis = "seedlog group reset-offsets GROUP (--topic T ... | --all-topics) (--to-earliest | --to-latest | --to-offset N | --to-datetime T | --shift-by N) [--execute]"
-	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	pos, code, ok := o.parse(fs, args, synopsis)
 	if !ok {
 		return code
 	}
@@ -556,7 +556,7 @@ func groupDeleteOffsets(args []string) int {
 	topic := fs.String("topic", "", "the topic whose committed offsets to delete")
 	partition := fs.Int("partition", -1, "only this partition (default: every partition of the topic)")
 	const synopsis = "seedlog group delete-offsets GROUP --topic T [--partition P]"
-	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	pos, code, ok := o.parse(fs, args, synopsis)
 	if !ok {
 		return code
 	}

@@ -70,10 +70,18 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w, "\nclient commands (topic, produce, consume, group, cluster, bench) take")
+	fmt.Fprintln(w, "  -b host:port[,host:port]   bootstrap brokers (default: the running seedlog dev cluster)")
+	fmt.Fprintln(w, "  --tls                      connect with TLS (listeners mapped to SSL or SASL_SSL)")
+	fmt.Fprintln(w, "  --tls-ca FILE              PEM CAs to trust for the brokers (default: the system's)")
+	fmt.Fprintln(w, "  --tls-cert FILE            a client certificate, with its key in --tls-key FILE (ssl.client.auth)")
+	fmt.Fprintln(w, "  --tls-server-name NAME     the name the brokers' certificates must carry (default: the host dialled)")
+	fmt.Fprintln(w, "  --sasl-mechanism PLAIN|SCRAM-SHA-256|SCRAM-SHA-512 --sasl-user USER --sasl-password PASS")
+	fmt.Fprintln(w, "                             authenticate with SASL; the password may come from $"+saslPasswordEnv+" instead")
 	fmt.Fprintln(w, "\nclient commands give up after --timeout (30s unless set); every command exits")
 	fmt.Fprintln(w, "  0  done")
 	fmt.Fprintln(w, "  1  refused or failed: the cluster's error in words (or a failing seed, a failed check)")
-	fmt.Fprintln(w, "  2  a usage error")
+	fmt.Fprintln(w, "  2  a usage error (a bad combination of flags among them, such as --tls-cert without --tls-key)")
 	fmt.Fprintln(w, "  3  could not run: no cluster reachable or no answer within --timeout, a file it could not read")
 }
 

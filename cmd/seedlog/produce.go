@@ -30,7 +30,7 @@ func produceCommand(args []string) int {
 	var headerFlags repeatFlag
 	fs.Var(&headerFlags, "header", "a header key=value on every record (repeatable)")
 	const synopsis = "seedlog produce TOPIC [--key-separator SEP] [--header k=v ...] [--acks all|1|0] [--partition P]  (records: stdin lines)"
-	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	pos, code, ok := o.parse(fs, args, synopsis)
 	if !ok {
 		return code
 	}

@@ -62,7 +62,7 @@ func topicCreate(args []string) int {
 	fs.Var(&configs, "config", "a topic config key=value (repeatable), e.g. --config retention.ms=3600000")
 	var named repeatFlag
 	fs.Var(&named, "topic", "topic name, as kafka-topics.sh spells it (repeatable)")
-	pos, code, ok := parseClientFlags(fs, args, "seedlog topic create NAME [--partitions N] [--replication-factor R] [--config k=v ...]")
+	pos, code, ok := o.parse(fs, args, "seedlog topic create NAME [--partitions N] [--replication-factor R] [--config k=v ...]")
 	pos = append(pos, named...)
 	if !ok {
 		return code
@@ -143,7 +143,7 @@ func topicAlterConfig(args []string) int {
 	fs.Var(&sets, "set", "a topic config key=value to set (repeatable)")
 	fs.Var(&deletes, "delete", "a topic config key to remove, back to the cluster's value (repeatable)")
 	const synopsis = "seedlog topic alter-config NAME (--set k=v | --delete k) ..."
-	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	pos, code, ok := s.o.parse(fs, args, synopsis)
 	if !ok {
 		return code
 	}
@@ -194,7 +194,7 @@ func topicList(args []string) int {
 	var o clientOptions
 	o.register(fs)
 	internal := fs.Bool("internal", false, "list internal topics (__consumer_offsets) too")
-	pos, code, ok := parseClientFlags(fs, args, "seedlog topic list [--internal]")
+	pos, code, ok := o.parse(fs, args, "seedlog topic list [--internal]")
 	if !ok {
 		return code
 	}
@@ -225,7 +225,7 @@ func topicDescribe(args []string) int {
 	var named repeatFlag
 	fs.Var(&named, "topic", "topic name, as kafka-topics.sh spells it (repeatable)")
 	configs := fs.Bool("configs", false, "list each topic's configs in force and where each comes from, instead of its partitions")
-	pos, code, ok := parseClientFlags(fs, args, "seedlog topic describe [NAME ...] [--configs]")
+	pos, code, ok := o.parse(fs, args, "seedlog topic describe [NAME ...] [--configs]")
 	if !ok {
 		return code
 	}
@@ -442,6 +442,6 @@ func parseTopicNames(o *clientOptions, name string, args []string, synopsis stri
 	o.register(fs)
 	var named repeatFlag
 	fs.Var(&named, "topic", "topic name, as kafka-topics.sh spells it (repeatable)")
-	pos, code, ok := parseClientFlags(fs, args, synopsis)
+	pos, code, ok := o.parse(fs, args, synopsis)
 	return append(pos, named...), code, ok
 }

@@ -75,7 +75,7 @@ func userCreate(args []string) int {
 	s.o.register(fs)
 	mech := fs.String("mechanism", "SCRAM-SHA-512", "SCRAM-SHA-512, SCRAM-SHA-256 or both")
 	iterations := fs.Int("iterations", 8192, "PBKDF2 iterations (4096 to 16384)")
-	pos, code, ok := parseClientFlags(fs, args, "seedlog user create NAME [--mechanism M] [--iterations N]")
+	pos, code, ok := s.o.parse(fs, args, "seedlog user create NAME [--mechanism M] [--iterations N]")
 	if !ok {
 		return code
 	}
@@ -101,7 +101,7 @@ func userDelete(args []string) int {
 	fs := flag.NewFlagSet("user delete", flag.ContinueOnError)
 	s.o.register(fs)
 	mech := fs.String("mechanism", "both", "SCRAM-SHA-512, SCRAM-SHA-256 or both (every credential the user has)")
-	pos, code, ok := parseClientFlags(fs, args, "seedlog user delete NAME [--mechanism M]")
+	pos, code, ok := s.o.parse(fs, args, "seedlog user delete NAME [--mechanism M]")
 	if !ok {
 		return code
 	}
@@ -167,7 +167,7 @@ func userList(args []string) int {
 	var s adminSession
 	fs := flag.NewFlagSet("user list", flag.ContinueOnError)
 	s.o.register(fs)
-	pos, code, ok := parseClientFlags(fs, args, "seedlog user list [NAME ...]")
+	pos, code, ok := s.o.parse(fs, args, "seedlog user list [NAME ...]")
 	if !ok {
 		return code
 	}

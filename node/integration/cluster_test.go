@@ -99,10 +99,12 @@ var (
 )
 
 // clusterOpts adjust a cluster: settings on top of the fast ones ({id} in a value
-// becomes the node id), and a command prefix for every broker.
+// becomes the node id), a command prefix for every broker, and the name of the client
+// listener (default PLAINTEXT; its protocol comes from listener.security.protocol.map).
 type clusterOpts struct {
-	settings map[string]string
-	wrap     []string
+	settings       map[string]string
+	wrap           []string
+	clientListener string
 }
 
 // newCluster starts n brokers, each a voter, with the fast settings.
@@ -129,6 +131,10 @@ func newClusterWith(t *testing.T, n int, o clusterOpts) *cluster {
 		voters = append(voters, fmt.Sprintf("%d@%s", p.id, p.peerAddr))
 		c.procs = append(c.procs, p)
 	}
+	clientListener := o.clientListener
+	if clientListener == "" {
+		clientListener = "PLAINTEXT"
+	}
 	for _, p := range c.procs {
 		if err := os.MkdirAll(p.dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -137,7 +143,7 @@ func newClusterWith(t *testing.T, n int, o clusterOpts) *cluster {
 			"node.id":                  fmt.Sprint(p.id),
 			"process.roles":            "broker,controller",
 			"controller.quorum.voters": strings.Join(voters, ","),
-			"listeners":                "PLAINTEXT://" + p.clientAddr + ",PEER://" + p.peerAddr,
+			"listeners":                clientListener + "://" + p.clientAddr + ",PEER://" + p.peerAddr,
 			"peer.secret.file":         secret,
 			"metrics.listener":         p.metricsAddr,
 			"log.dirs":                 filepath.Join(p.dir, "data"),

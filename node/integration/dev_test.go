@@ -22,9 +22,14 @@ type devCluster struct {
 	t         *testing.T
 	dir       string // XDG_RUNTIME_DIR of the cluster and of the client commands
 	bootstrap string
-	cmd       *exec.Cmd
-	exited    chan struct{}
-	exitErr   error
+	// banner is what the cluster printed up to its "try:" line.
+	banner []string
+	// tlsCA is the CA of the client listeners that `seedlog dev --tls` printed; the
+	// tests' franz-go clients trust it.
+	tlsCA   string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	exitErr error
 }
 
 // startDev starts `seedlog dev` with free ports and waits for its bootstrap line, by
@@ -62,18 +67,25 @@ func startDev(t *testing.T, brokers int, extra ...string) *devCluster {
 	}()
 	t.Cleanup(d.stop)
 	timeout := time.After(30 * time.Second)
-	for d.bootstrap == "" {
+	for len(d.banner) == 0 || !strings.HasPrefix(d.banner[len(d.banner)-1], "try: ") {
 		select {
 		case l, ok := <-lines:
 			if !ok {
 				t.Fatalf("seedlog dev exited before printing its bootstrap address:\n%s", tail(filepath.Join(d.dir, "dev.log"), 20))
 			}
+			d.banner = append(d.banner, l)
 			if b, found := strings.CutPrefix(l, "bootstrap: "); found {
 				d.bootstrap = b
 			}
+			if ca, found := strings.CutPrefix(l, "  seedlog:  --tls --tls-ca "); found {
+				d.tlsCA = ca
+			}
 		case <-timeout:
-			t.Fatal("seedlog dev printed no bootstrap address in 30s")
+			t.Fatalf("seedlog dev printed no bootstrap address and hint in 30s; it printed:\n%s", strings.Join(d.banner, "\n"))
 		}
+	}
+	if d.bootstrap == "" {
+		t.Fatalf("seedlog dev printed no bootstrap address:\n%s", strings.Join(d.banner, "\n"))
 	}
 	go func() {
 		for range lines {
@@ -96,7 +108,11 @@ func (d *devCluster) seeds() []string { return strings.Split(d.bootstrap, ",") }
 
 func (d *devCluster) client(opts ...kgo.Opt) *kgo.Client {
 	d.t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(d.seeds()...), kgo.FetchMaxWait(500 * time.Millisecond)}, opts...)...)
+	base := []kgo.Opt{kgo.SeedBrokers(d.seeds()...), kgo.FetchMaxWait(500 * time.Millisecond)}
+	if d.tlsCA != "" {
+		base = append(base, kgo.DialTLSConfig(trusting(d.t, d.tlsCA)))
+	}
+	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		d.t.Fatal(err)
 	}
