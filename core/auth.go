@@ -1,6 +1,8 @@
 package core
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -144,11 +146,16 @@ func (n *Node) saslAuthenticate(cn *conn, req Request, m *kmsg.SASLAuthenticateR
 		fail(errIllegalSaslState, "SaslAuthenticate without a handshake, or before the last step was answered")
 		return
 	}
-	authFailed := "authentication failed: invalid credentials with SASL mechanism " + a.mech
+	// refuse answers every failed authentication alike; the reason goes to the node's
+	// notes (its log), not to the client.
+	refuse := func(user string, err error) {
+		n.note("sasl-refused", fmt.Sprintf("user %q with %s: %v", user, a.mech, err))
+		fail(errSaslAuthenticationFailed, "authentication failed: invalid credentials with SASL mechanism "+a.mech)
+	}
 	if a.mech == sasl.NamePlain {
 		user, password, err := sasl.ParsePlain(m.SASLAuthBytes)
 		if err != nil {
-			fail(errSaslAuthenticationFailed, authFailed)
+			refuse(user, err)
 			return
 		}
 		n.withCurrentImage(a, func(ok bool) {
@@ -157,7 +164,7 @@ func (n *Node) saslAuthenticate(cn *conn, req Request, m *kmsg.SASLAuthenticateR
 				return
 			}
 			if !n.plainMatches(user, password) {
-				fail(errSaslAuthenticationFailed, authFailed)
+				refuse(user, errors.New("no credential of the user matches the password"))
 				return
 			}
 			n.authenticated(cn, user, resp, reply, fail)
@@ -169,7 +176,7 @@ func (n *Node) saslAuthenticate(cn *conn, req Request, m *kmsg.SASLAuthenticateR
 		a.scram = sasl.NewScramServer(mech)
 		user, err := a.scram.ClientFirst(m.SASLAuthBytes)
 		if err != nil {
-			fail(errSaslAuthenticationFailed, authFailed)
+			refuse(user, err)
 			return
 		}
 		n.withCurrentImage(a, func(ok bool) {
@@ -188,7 +195,7 @@ func (n *Node) saslAuthenticate(cn *conn, req Request, m *kmsg.SASLAuthenticateR
 	}
 	final, err := a.scram.ClientFinal(m.SASLAuthBytes)
 	if err != nil {
-		fail(errSaslAuthenticationFailed, authFailed)
+		refuse(a.scram.User(), err)
 		return
 	}
 	resp.SASLAuthBytes = final

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -123,7 +124,7 @@ func TestScramRefusesMalformed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.ServerFirst(Credential{}, false, []byte("0123456789abcdef"), []byte("key"))
-	if _, err := s.ClientFinal([]byte("c=biws,r=b,p=AAAA")); !errors.Is(err, ErrFailed) {
+	if _, err := s.ClientFinal([]byte("c=biws,r=bb,p=AAAA")); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "nonce differs") {
 		t.Fatalf("a nonce without the server's part was accepted: %v", err)
 	}
 	if _, err := s.ClientFinal([]byte("c=biws")); !errors.Is(err, ErrFailed) {
@@ -145,6 +146,42 @@ func TestPlain(t *testing.T) {
 	}
 	if _, _, err := ParsePlain([]byte("a\x00a\x00pw")); err != nil {
 		t.Errorf("an authzid equal to the user refused: %v", err)
+	}
+}
+
+// librdkafka before 2.6.1 sends its own nonce once more in front of the server's; the
+// exchange still completes, and nothing else is accepted in the nonce's place.
+func TestScramLibrdkafkaNonce(t *testing.T) {
+	m := ScramSHA512
+	salt := []byte("salt")
+	cred := Derive(m, SaltedPassword(m, "pw", salt, 4096), salt, 4096)
+	for _, tc := range []struct {
+		twice func(cnonce, full string) string
+		ok    bool
+	}{
+		{func(c, f string) string { return c + f }, true},
+		{func(c, f string) string { return c + c + f }, false},
+		{func(c, f string) string { return f + c }, false},
+	} {
+		s := NewScramServer(m)
+		cnonce := "clientnonce"
+		if _, err := s.ClientFirst([]byte("n,,n=u,r=" + cnonce)); err != nil {
+			t.Fatal(err)
+		}
+		first := s.ServerFirst(cred, true, []byte("0123456789abcdef"), []byte("key"))
+		full := strings.TrimPrefix(strings.Split(string(first), ",")[0], "r=")
+		withoutProof := "c=biws,r=" + tc.twice(cnonce, full)
+		auth := "n=u,r=" + cnonce + "," + string(first) + "," + withoutProof
+		salted := SaltedPassword(m, "pw", salt, 4096)
+		proof := mac(m, salted, "Client Key")
+		sig := mac(m, cred.StoredKey, auth)
+		for i := range proof {
+			proof[i] ^= sig[i]
+		}
+		_, err := s.ClientFinal([]byte(withoutProof + ",p=" + base64.StdEncoding.EncodeToString(proof)))
+		if (err == nil) != tc.ok {
+			t.Errorf("nonce %q: %v, want ok %v", tc.twice(cnonce, full), err, tc.ok)
+		}
 	}
 }
 

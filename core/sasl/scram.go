@@ -171,6 +171,7 @@ type ScramServer struct {
 	clientFirstBare string
 	serverFirst     string
 	nonce           string // the client's nonce followed by the server's
+	serverNonce     string // the server's part
 	cred            Credential
 	known           bool
 }
@@ -260,7 +261,8 @@ func (s *ScramServer) ServerFirst(cred Credential, known bool, serverNonce, salt
 		// unknown users at once, which tells a stranger which users exist).
 		s.cred = Credential{Salt: mac(s.m, saltKey, "salt:"+s.user)[:16], Iterations: IterationsMin}
 	}
-	s.nonce += base64.RawURLEncoding.EncodeToString(serverNonce)
+	s.serverNonce = base64.RawURLEncoding.EncodeToString(serverNonce)
+	s.nonce += s.serverNonce
 	s.serverFirst = "r=" + s.nonce + ",s=" + base64.StdEncoding.EncodeToString(s.cred.Salt) +
 		",i=" + strconv.Itoa(int(s.cred.Iterations))
 	return []byte(s.serverFirst)
@@ -295,7 +297,10 @@ func (s *ScramServer) ClientFinal(msg []byte) ([]byte, error) {
 	if err != nil || !validBinding(string(cb), s.user) {
 		return nil, malformed("channel binding differs from the gs2 header")
 	}
-	if attrs[1].v != s.nonce {
+	// The nonce must echo the server's first message. librdkafka before 2.6.1 puts its
+	// own nonce in front once more; that form is accepted too (Kafka 3 accepted it): it
+	// still carries the server's nonce whole, and the proof covers the message as sent.
+	if n := attrs[1].v; n != s.nonce && n != s.nonce[:len(s.nonce)-len(s.serverNonce)]+s.nonce {
 		return nil, malformed("nonce differs")
 	}
 	proof, err := base64.StdEncoding.DecodeString(attrs[2].v)
@@ -304,7 +309,7 @@ func (s *ScramServer) ClientFinal(msg []byte) ([]byte, error) {
 	}
 	authMessage := s.clientFirstBare + "," + s.serverFirst + "," + withoutProof
 	if !s.known || len(s.cred.StoredKey) != s.m.KeyBytes() {
-		return nil, ErrFailed
+		return nil, errors.Join(ErrFailed, errors.New("unknown user"))
 	}
 	sig := mac(s.m, s.cred.StoredKey, authMessage)
 	clientKey := make([]byte, len(proof))
@@ -314,7 +319,7 @@ func (s *ScramServer) ClientFinal(msg []byte) ([]byte, error) {
 	h := s.m.hash()()
 	h.Write(clientKey)
 	if subtle.ConstantTimeCompare(h.Sum(nil), s.cred.StoredKey) != 1 {
-		return nil, ErrFailed
+		return nil, errors.Join(ErrFailed, errors.New("the proof does not match the stored key"))
 	}
 	return []byte("v=" + base64.StdEncoding.EncodeToString(mac(s.m, s.cred.ServerKey, authMessage))), nil
 }

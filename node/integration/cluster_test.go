@@ -51,6 +51,8 @@ type proc struct {
 	peerAddr   string
 	// metricsAddr serves the broker's /metrics.
 	metricsAddr string
+	// adminAddr is a PLAINTEXT client listener (clusterOpts.adminListener), "" without.
+	adminAddr string
 	cmd         *exec.Cmd
 	exited      chan struct{}
 	exitErr     error
@@ -105,6 +107,8 @@ type clusterOpts struct {
 	settings       map[string]string
 	wrap           []string
 	clientListener string
+	// adminListener adds a PLAINTEXT client listener named ADMIN to every broker.
+	adminListener bool
 }
 
 // newCluster starts n brokers, each a voter, with the fast settings.
@@ -139,11 +143,16 @@ func newClusterWith(t *testing.T, n int, o clusterOpts) *cluster {
 		if err := os.MkdirAll(p.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
+		listeners := clientListener + "://" + p.clientAddr + ",PEER://" + p.peerAddr
+		if o.adminListener {
+			p.adminAddr = freeAddr(t)
+			listeners += ",ADMIN://" + p.adminAddr
+		}
 		props := map[string]string{
 			"node.id":                  fmt.Sprint(p.id),
 			"process.roles":            "broker,controller",
 			"controller.quorum.voters": strings.Join(voters, ","),
-			"listeners":                clientListener + "://" + p.clientAddr + ",PEER://" + p.peerAddr,
+			"listeners":                listeners,
 			"peer.secret.file":         secret,
 			"metrics.listener":         p.metricsAddr,
 			"log.dirs":                 filepath.Join(p.dir, "data"),
