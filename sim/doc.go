@@ -255,6 +255,16 @@
 // segments (segments), and every cleaning step a node starts against
 // log.cleaner.io.max.bytes.per.second (cleaner-throttle).
 //
+// Credentials and ACLs (credentials.go, acls.go): in a third of the seeds with data
+// the nodes get a SASL listener, and a credentials client sets and removes SCRAM
+// credentials, authenticates with the latest password, an older one or a wrong one, by
+// SCRAM or PLAIN, on any broker; in half of those the nodes authorize with ACLs and the
+// client also creates and removes bindings for its users and tries accesses they decide
+// (ListOffsets, Fetch, Metadata, FindCoordinator). Both histories must be linearizable
+// per user (credentials, acls): every authentication and every access got the answer
+// the credentials or bindings in force at some moment of it give, so a password or a
+// permission removed, once acknowledged, works nowhere.
+//
 // Ground truth (truth.go, leasecheck.go): some checkers read what the nodes cannot lie
 // about. The durable images of the simulated disks (what every crash keeps, read
 // through disksim and checksummed here) must back every acks=all produce answered with
