@@ -88,7 +88,7 @@ func (cr *credentials) drawAcl(user string) Step {
 	c := cr.c
 	rng := c.rng
 	if rng.IntN(3) == 0 {
-		return Step{Kind: StepAclChange, Client: c.id, User: user, Acl: rng.IntN(len(aclUniverse)), Delete: rng.IntN(2) == 0}
+		return Step{Kind: StepAclChange, Client: c.id, User: user, Acl: rng.IntN(len(aclUniverse)), Delete: rng.IntN(2) == 0, Node: c.adminTarget()}
 	}
 	known := cr.passwords[user+" "+sasl.NameScramSHA512]
 	if len(known) == 0 {
@@ -121,7 +121,7 @@ func (cr *credentials) drawAccess(user string) Step {
 
 // changeAcl creates or removes a binding, as the super user on the first listener;
 // done learns whether the change was acknowledged.
-func (cr *credentials) changeAcl(op *Op, done func(changed bool)) {
+func (cr *credentials) changeAcl(op *Op, node int32, done func(changed bool)) {
 	c := cr.c
 	w := c.w
 	b := aclUniverse[op.Acl].binding(op.User)
@@ -141,7 +141,6 @@ func (cr *credentials) changeAcl(op *Op, done func(changed bool)) {
 		req = r
 	}
 	w.invoke(c, op)
-	node := c.adminTarget()
 	op.Node = node
 	// Versions 0 of the ACL APIs have no pattern type (literal only).
 	c.sendLimited(node, req, 1, 3, w.requestTimeout(), func(resp kmsg.Response, err error) {
@@ -206,6 +205,7 @@ func (cr *credentials) access(op *Op, node int32, done func()) {
 				w.cov.Inc("acl:allowed")
 				end(OK, code)
 			default:
+				w.cov.Inc("acl:undecided-" + errorName(code))
 				if code == errNotLeaderOrFollower || code == errUnknownTopicOrPartition {
 					c.refreshTopics(nil)
 				}

@@ -158,7 +158,7 @@ func (cr *credentials) run(st *Step, turn bool) {
 	op := &Op{Kind: OpSetCredential, User: st.User, Mechanism: st.Mechanism, Password: st.Password, Producer: -1}
 	switch st.Kind {
 	case StepAclChange:
-		cr.changeAcl(&Op{Kind: OpAclChange, User: st.User, Acl: st.Acl, Delete: st.Delete, Producer: -1}, func(changed bool) {
+		cr.changeAcl(&Op{Kind: OpAclChange, User: st.User, Acl: st.Acl, Delete: st.Delete, Producer: -1}, st.Node, func(changed bool) {
 			if changed && turn && w.script == nil {
 				// An access right after the answer, on a connection that authenticated
 				// before: where a broker still deciding on the old bindings shows.

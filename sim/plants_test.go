@@ -77,6 +77,10 @@ import (
 //	                               7 of 300)
 //	acl-check-skipped              acls (a ListOffsets allowed that no binding in force
 //	                               allows), 8 (new; 22 of 300)
+//
+// acl-ack-early is caught by a scenario (TestAclAckEarlyScenario), not by sweeps: none
+// of seeds 1-1000 had an ACL removal meet a leader that lagged it and still held its
+// lease, with the client still reaching that leader.
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -287,4 +291,14 @@ func firstFailure(plant string) (sim.Options, sim.Result) {
 		}
 	}
 	return opts, r
+}
+
+// A controller that acknowledges an ACL removal at commit, without waiting for the
+// brokers (acl-ack-early), lets a principal in at a leader cut off from it: the acls
+// checker fails the scenario that TestAclRevokeOnLaggingBroker passes.
+func TestAclAckEarlyScenario(t *testing.T) {
+	r := runScenarioFile(t, "testdata/acl-revoke-on-lagging-broker.scenario", []string{"acl-ack-early"})
+	if r.Failure == nil || r.Failure.Checker != "acls" {
+		t.Fatalf("with acl-ack-early the scenario gave %v, want an acls failure", r.Failure)
+	}
 }

@@ -293,7 +293,7 @@ func formatStep(st *Step) string {
 	case StepAuthenticate:
 		return c + fmt.Sprintf("authenticate %s mechanism=%s password=%s node=%d", st.User, st.Mechanism, st.Password, st.Node)
 	case StepAclChange:
-		return c + fmt.Sprintf("acl-change %s acl=%d delete=%v", st.User, st.Acl, st.Delete)
+		return c + fmt.Sprintf("acl-change %s acl=%d delete=%v node=%d", st.User, st.Acl, st.Delete, st.Node)
 	case StepAccess:
 		return c + fmt.Sprintf("access %s %s password=%s node=%d", st.User, st.Access, st.Password, st.Node)
 	}
@@ -850,6 +850,7 @@ func parseClientStep(words []string) (Step, error) {
 		}
 		d, _ := a.str("delete")
 		st.Delete = d == "true"
+		st.Node = int32(a.int64("node", true))
 	case "access":
 		st.Kind, st.User = StepAccess, first()
 		bare = 2

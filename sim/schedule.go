@@ -106,7 +106,8 @@ const (
 	StepSetCredential
 	StepDeleteCredential
 	StepAuthenticate
-	// StepAclChange creates (Delete: removes) binding Acl of aclUniverse for User;
+	// StepAclChange creates (Delete: removes) binding Acl of aclUniverse for User,
+	// through Node;
 	// StepAccess authenticates as User with Password on Node and tries Access.
 	StepAclChange
 	StepAccess
