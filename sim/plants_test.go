@@ -81,6 +81,7 @@ import (
 // acl-ack-early is caught by a scenario (TestAclAckEarlyScenario), not by sweeps: none
 // of seeds 1-1000 had an ACL removal meet a leader that lagged it and still held its
 // lease, with the client still reaching that leader.
+//
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
