@@ -77,11 +77,6 @@ import (
 //	                               7 of 300)
 //	acl-check-skipped              acls (a ListOffsets allowed that no binding in force
 //	                               allows), 8 (new; 22 of 300)
-//
-// acl-ack-early is caught by a scenario (TestAclAckEarlyScenario), not by sweeps: none
-// of seeds 1-1000 had an ACL removal meet a leader that lagged it and still held its
-// lease, with the client still reaching that leader.
-//
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -131,6 +126,10 @@ import (
 // a record of the new epoch, except in windows narrower than a network round trip. The
 // quorum's own simulator (core/raft, with message loss up to 15% and faults every few
 // election timeouts) catches it within its first seeds; see core/raft/plants_test.go.
+//
+// acl-ack-early is caught by a scenario (TestAclAckEarlyScenario), not by sweeps: none
+// of seeds 1-1000 had an ACL removal meet a leader that lagged it and still held its
+// lease, with the client still reaching that leader.
 var plantCases = []struct {
 	plant    string
 	checkers []string
