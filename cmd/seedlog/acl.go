@@ -41,8 +41,8 @@ func aclCommand(args []string) int {
 // aclFlags are the flags the subcommands share.
 type aclFlags struct {
 	allow, deny, principal, host, ops string
-	topic, group, txn             string
-	cluster, prefixed             bool
+	topic, group, txn                 string
+	cluster, prefixed                 bool
 }
 
 func (f *aclFlags) register(fs *flag.FlagSet) {

@@ -53,10 +53,10 @@ type proc struct {
 	metricsAddr string
 	// adminAddr is a PLAINTEXT client listener (clusterOpts.adminListener), "" without.
 	adminAddr string
-	cmd         *exec.Cmd
-	exited      chan struct{}
-	exitErr     error
-	starts      int
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	exitErr   error
+	starts    int
 }
 
 // cluster is a set of broker processes, each a voter and a broker.
