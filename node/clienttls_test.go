@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"log/slog"
 	"net"
 	"os"
@@ -318,5 +319,18 @@ func replaceCert(t *testing.T, to, from TLSFiles) {
 		b, err := os.ReadFile(pair[0])
 		must(t, err)
 		must(t, os.WriteFile(pair[1], b, 0o600))
+	}
+}
+
+// A verified client certificate names the connection's principal as Kafka's default
+// principal builder does; a connection without one has none (the core makes it
+// User:ANONYMOUS, or the user it authenticates as with SASL).
+func TestCertPrincipal(t *testing.T) {
+	cert := &x509.Certificate{Subject: pkix.Name{CommonName: "alice", Organization: []string{"Example"}}}
+	if got := certPrincipal(tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}}); got != "User:CN=alice,O=Example" {
+		t.Errorf("principal %q", got)
+	}
+	if got := certPrincipal(tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}); got != "" {
+		t.Errorf("an unverified certificate named principal %q", got)
 	}
 }

@@ -51,6 +51,7 @@ func (n *Node) serveClient(l *boundListener, nc net.Conn) {
 		return
 	}
 	defer n.connCount.Add(-1)
+	principal := ""
 	if l.cfg.usesTLS() {
 		tc, err := n.clientHandshake(nc)
 		if err != nil {
@@ -58,8 +59,10 @@ func (n *Node) serveClient(l *boundListener, nc net.Conn) {
 			return
 		}
 		nc = tc
+		principal = certPrincipal(tc.ConnectionState())
 	}
 	c := newClientConn(n, nc, l.cfg.Name)
+	c.principal = principal
 	if !n.send(input{kind: inConnOpen, conn: c}) {
 		return
 	}
@@ -119,8 +122,10 @@ type clientConn struct {
 	nc       net.Conn
 	n        *Node
 	listener string
-	// host is the client's address without its port, which ACLs may name.
-	host string
+	// host is the client's address without its port, which ACLs may name; principal is
+	// the identity its verified TLS client certificate proves ("" without one).
+	host      string
+	principal string
 
 	// slots holds one token per request awaiting its response; the reader takes one
 	// before it reads the next request and blocks while InFlightPerConnMax are taken.
@@ -178,7 +183,7 @@ func (c *clientConn) readLoop(br *bufio.Reader) error {
 		c.nc.SetReadDeadline(time.Now().Add(cfg.FrameReadTimeout))
 		fb := c.n.budget.frame(c.shutdown)
 		req, size, err := readRequest(br, c.id, c.listener, cfg.FrameBytesMax, fb, c.closed)
-		req.Host = c.host
+		req.Host, req.Principal = c.host, c.principal
 		fb.complete()
 		c.n.metrics.bytesIn.Add(int64(size))
 		if err != nil {
@@ -466,4 +471,14 @@ func remoteHost(nc net.Conn) string {
 		return ""
 	}
 	return host
+}
+
+// certPrincipal is the principal a verified client certificate proves, as Kafka's
+// default principal builder names it: User: and the certificate's subject
+// (CN=alice,O=...). "" when the client presented no certificate the broker verified.
+func certPrincipal(st tls.ConnectionState) string {
+	if len(st.VerifiedChains) == 0 || len(st.VerifiedChains[0]) == 0 {
+		return ""
+	}
+	return "User:" + st.VerifiedChains[0][0].Subject.String()
 }

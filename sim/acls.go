@@ -87,10 +87,16 @@ func superUsers(authorize bool) []string {
 func (cr *credentials) drawAcl(user string) Step {
 	c := cr.c
 	rng := c.rng
-	if rng.IntN(3) == 0 {
-		return Step{Kind: StepAclChange, Client: c.id, User: user, Acl: rng.IntN(len(aclUniverse)), Delete: rng.IntN(2) == 0, Node: c.adminTarget()}
-	}
 	known := cr.passwords[user+" "+sasl.NameScramSHA512]
+	if rng.IntN(3) == 0 {
+		st := Step{Kind: StepAclChange, Client: c.id, User: user, Acl: rng.IntN(len(aclUniverse)), Delete: rng.IntN(2) == 0, Node: c.adminTarget()}
+		if len(known) > 0 {
+			// Then an access of the user right after the answer.
+			a := cr.drawAccess(user)
+			st.Access, st.AccessNode, st.Password = a.Access, a.Node, a.Password
+		}
+		return st
+	}
 	if len(known) == 0 {
 		// Accesses authenticate with SCRAM-SHA-512: give the user a password first.
 		cr.next++

@@ -145,7 +145,7 @@ func (cr *credentials) run(st *Step, turn bool) {
 	c := cr.c
 	w := c.w
 	w.recordStep(Step{Kind: st.Kind, Client: c.id, User: st.User, Mechanism: st.Mechanism, Password: st.Password, Node: st.Node,
-		Acl: st.Acl, Delete: st.Delete, Access: st.Access})
+		Acl: st.Acl, Delete: st.Delete, Access: st.Access, AccessNode: st.AccessNode})
 	done := func() {
 		cr.busy = false
 		if turn {
@@ -159,14 +159,14 @@ func (cr *credentials) run(st *Step, turn bool) {
 	switch st.Kind {
 	case StepAclChange:
 		cr.changeAcl(&Op{Kind: OpAclChange, User: st.User, Acl: st.Acl, Delete: st.Delete, Producer: -1}, st.Node, func(changed bool) {
-			if changed && turn && w.script == nil {
-				// An access right after the answer, on a connection that authenticated
-				// before: where a broker still deciding on the old bindings shows.
-				next := cr.drawAccess(st.User)
-				cr.run(&next, true)
+			if !changed || st.Access == "" {
+				done()
 				return
 			}
-			done()
+			// An access of the same user right after the answer, on a connection
+			// that authenticated before: where a broker still deciding on the old
+			// bindings shows.
+			cr.access(&Op{Kind: OpAccess, User: st.User, Access: st.Access, Password: st.Password, Producer: -1}, st.AccessNode, done)
 		})
 		return
 	case StepAccess:

@@ -293,7 +293,11 @@ func formatStep(st *Step) string {
 	case StepAuthenticate:
 		return c + fmt.Sprintf("authenticate %s mechanism=%s password=%s node=%d", st.User, st.Mechanism, st.Password, st.Node)
 	case StepAclChange:
-		return c + fmt.Sprintf("acl-change %s acl=%d delete=%v node=%d", st.User, st.Acl, st.Delete, st.Node)
+		then := ""
+		if st.Access != "" {
+			then = fmt.Sprintf(" then=%s password=%s then-node=%d", st.Access, st.Password, st.AccessNode)
+		}
+		return c + fmt.Sprintf("acl-change %s acl=%d delete=%v node=%d%s", st.User, st.Acl, st.Delete, st.Node, then)
 	case StepAccess:
 		return c + fmt.Sprintf("access %s %s password=%s node=%d", st.User, st.Access, st.Password, st.Node)
 	}
@@ -851,6 +855,11 @@ func parseClientStep(words []string) (Step, error) {
 		d, _ := a.str("delete")
 		st.Delete = d == "true"
 		st.Node = int32(a.int64("node", true))
+		if then, ok := a.str("then"); ok {
+			st.Access = then
+			st.Password, _ = a.str("password")
+			st.AccessNode = int32(a.int64("then-node", true))
+		}
 	case "access":
 		st.Kind, st.User = StepAccess, first()
 		bare = 2

@@ -107,7 +107,8 @@ const (
 	StepDeleteCredential
 	StepAuthenticate
 	// StepAclChange creates (Delete: removes) binding Acl of aclUniverse for User,
-	// through Node;
+	// through Node, then (when Access is set) tries Access as User with Password on
+	// AccessNode once the change is acknowledged;
 	// StepAccess authenticates as User with Password on Node and tries Access.
 	StepAclChange
 	StepAccess
@@ -162,9 +163,10 @@ type Step struct {
 	// Credential steps.
 	User, Mechanism, Password string
 	// ACL steps.
-	Acl    int
-	Delete bool
-	Access string
+	Acl        int
+	Delete     bool
+	Access     string
+	AccessNode int32
 }
 
 // crashThen is how a crash right after an election strikes.

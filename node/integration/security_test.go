@@ -114,6 +114,23 @@ func TestSASLAndACLs(t *testing.T) {
 		if r, err := adm.DeleteTopics(ctx, "secure"); err != nil || !errors.Is(r["secure"].Err, kerr.TopicAuthorizationFailed) {
 			t.Errorf("alice deleting the topic: %v %v", r["secure"].Err, err)
 		}
+		reader := as("alice", "alice-pw", kgo.ConsumeTopics("secure"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		for read := false; !read; {
+			fs := reader.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatal("alice's consumer neither read nor was refused")
+			}
+			for _, e := range fs.Errors() {
+				if !errors.Is(e.Err, kerr.TopicAuthorizationFailed) {
+					t.Fatalf("alice reading: %v", e.Err)
+				}
+				read = true
+			}
+			if fs.NumRecords() > 0 {
+				t.Fatalf("alice read %d records without an ACL", fs.NumRecords())
+			}
+		}
+		reader.Close()
 		// Resetting a group's offsets is an OffsetCommit outside the group's generation.
 		commit := kmsg.NewPtrOffsetCommitRequest()
 		commit.Group, commit.Generation = "alice-app", -1
@@ -158,6 +175,13 @@ func TestSASLAndACLs(t *testing.T) {
 		err := plain.ProduceSync(ctx, &kgo.Record{Topic: "secure", Value: []byte("x")}).FirstErr()
 		if !errors.Is(err, kerr.TopicAuthorizationFailed) {
 			t.Errorf("alice producing with READ only: %v", err)
+		}
+	})
+
+	t.Run("the super user deletes the topic", func(t *testing.T) {
+		c.createTopic(su, "scratch", 1, 1)
+		if r, err := kadm.NewClient(su).DeleteTopics(ctx, "scratch"); err != nil || r["scratch"].Err != nil {
+			t.Fatalf("admin deleting a topic: %v %v", r["scratch"].Err, err)
 		}
 	})
 
