@@ -73,10 +73,10 @@ import (
 //	segment-index-bytes-ignored    segments (a closed segment's index above its topic's
 //	                               segment.index.bytes), 35 (new; 15 of 300)
 //	auth-stale-image               credentials (a new password refused, or an old one
-//	                               accepted, by a broker whose image lags), 82 (new;
-//	                               7 of 300)
+//	                               accepted, by a broker whose image lags), 28 (new;
+//	                               3 of 300)
 //	acl-check-skipped              acls (a ListOffsets allowed that no binding in force
-//	                               allows), 8 (new; 22 of 300)
+//	                               allows), 8 (new; 27 of 300)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
