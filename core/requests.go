@@ -72,6 +72,8 @@ func (n *Node) dispatch(req Request, reply func(kmsg.Response)) {
 		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeUserScramCredentials(v, m) })
 	case *kmsg.DescribeACLsRequest:
 		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeAcls(v, m) })
+	case *kmsg.DescribeClientQuotasRequest:
+		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeClientQuotas(v, m) })
 	default:
 		if kafka.Forwarded(m.Key()) {
 			n.forwardAuthorized(m, reply)
@@ -111,6 +113,8 @@ func markStale(resp kmsg.Response) {
 		r.ErrorCode, r.Results = kerr.RequestTimedOut.Code, nil
 	case *kmsg.DescribeACLsResponse:
 		r.ErrorCode, r.Resources = kerr.RequestTimedOut.Code, nil
+	case *kmsg.DescribeClientQuotasResponse:
+		r.ErrorCode, r.Entries = kerr.RequestTimedOut.Code, nil
 	}
 }
 
