@@ -171,6 +171,7 @@ func (n *Node) quotaCheck(k quotaKind, principal, clientID string, bytes int) in
 	if s == nil {
 		s = &rateSensor{}
 		qs.sensors[key] = s
+		n.note("quota-sensor", k.key()+" "+key.entity.String())
 	}
 	num, win := n.cfg.QuotaWindowNum, int64(n.cfg.QuotaWindowSize)
 	s.record(num, win, n.now, float64(bytes))
@@ -202,11 +203,12 @@ func (n *Node) mute(c ConnID, ms int32) {
 	if cn == nil || ms <= 0 {
 		return
 	}
-	n.note("quota-throttled", fmt.Sprintf("connection %d muted %d ms", c, ms))
+	until := n.now + int64(ms)*1e6
+	n.note("quota-throttled", fmt.Sprintf("connection %d muted %d ms until %d", c, ms, until))
 	if n.cfg.Plants.On(plant.QuotaMuteIgnored) {
 		return
 	}
-	cn.mutedUntil = max(cn.mutedUntil, n.now+int64(ms)*1e6)
+	cn.mutedUntil = max(cn.mutedUntil, until)
 	n.quotas.track(c)
 }
 
@@ -214,6 +216,14 @@ func (qs *quotaState) track(c ConnID) {
 	if i, found := slices.BinarySearch(qs.muted, c); !found {
 		qs.muted = slices.Insert(qs.muted, i, c)
 	}
+}
+
+// Holds reports whether a request arriving on connection c at now would wait for the
+// end of a client quota's mute rather than be handled at once. The simulator's checkers
+// of what a node decides at a request's arrival skip such requests.
+func (n *Node) Holds(c ConnID, now int64) bool {
+	cn := n.conns.byID[c]
+	return cn != nil && (cn.mutedUntil > now || len(cn.held) > 0)
 }
 
 // quotaDeadline is when the earliest muted connection that holds requests may go on.
