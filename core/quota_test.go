@@ -179,3 +179,38 @@ func TestQuotaMutesConnection(t *testing.T) {
 		t.Fatal("handled too early")
 	}
 }
+
+// A fetch asks for at most the consumer quota over the window, and one over the quota is
+// answered without its records, which are not counted (Kafka's unrecord).
+func TestQuotaFetch(t *testing.T) {
+	l := newLone(t, Config{})
+	l.setQuota("reader", metadata.QuotaConsumerByteRate, 1000)
+	m := kmsg.NewPtrFetchRequest()
+	m.Version, m.MaxBytes = 12, 1<<20
+	var got kmsg.Response
+	reply := l.n.quotaReply(Request{Conn: 5, ClientID: "reader", Msg: m}, func(r kmsg.Response) { got = r })
+	if m.MaxBytes != 10_000 {
+		t.Fatalf("fetch max bytes %d, want the quota over 10 windows", m.MaxBytes)
+	}
+	resp := func(bytes int) *kmsg.FetchResponse {
+		r := kmsg.NewPtrFetchResponse()
+		r.Topics = []kmsg.FetchResponseTopic{{Topic: "t", Partitions: []kmsg.FetchResponseTopicPartition{{RecordBatches: make([]byte, bytes)}}}}
+		return r
+	}
+	reply(resp(20_000))
+	r := got.(*kmsg.FetchResponse)
+	if r.ThrottleMillis < 9_900 || len(r.Topics[0].Partitions[0].RecordBatches) != 0 {
+		t.Fatalf("throttle %d ms, %d record bytes", r.ThrottleMillis, len(r.Topics[0].Partitions[0].RecordBatches))
+	}
+	reply(resp(5_000))
+	if r := got.(*kmsg.FetchResponse); r.ThrottleMillis != 0 || len(r.Topics[0].Partitions[0].RecordBatches) != 5_000 {
+		t.Fatalf("after a throttled fetch that was not counted: throttle %d ms", r.ThrottleMillis)
+	}
+	// Another client id has no quota: its reply is not wrapped.
+	m2 := kmsg.NewPtrFetchRequest()
+	m2.Version, m2.MaxBytes = 12, 1<<20
+	l.n.quotaReply(Request{Conn: 6, ClientID: "other", Msg: m2}, func(kmsg.Response) {})
+	if m2.MaxBytes != 1<<20 {
+		t.Fatal("a fetch without a quota was limited")
+	}
+}
