@@ -242,8 +242,10 @@ func (n *Node) quotaDeadline() int64 {
 func (n *Node) tickQuotas(now int64) {
 	qs := &n.quotas
 	if len(qs.muted) > 0 {
-		keep := qs.muted[:0]
-		for _, c := range slices.Clone(qs.muted) {
+		// handle may mute connections again (track), so the list is rebuilt.
+		ids := qs.muted
+		qs.muted = nil
+		for _, c := range ids {
 			cn := n.conns.byID[c]
 			for cn != nil && cn.mutedUntil <= now && len(cn.held) > 0 {
 				h := cn.held[0]
@@ -254,14 +256,6 @@ func (n *Node) tickQuotas(now int64) {
 				cn = n.conns.byID[c]
 			}
 			if cn != nil && (cn.mutedUntil > now || len(cn.held) > 0) {
-				keep = append(keep, c)
-			}
-		}
-		// handle may have muted connections again: track merges them back in order.
-		again := qs.muted
-		qs.muted = keep
-		for _, c := range again {
-			if cn := n.conns.byID[c]; cn != nil && (cn.mutedUntil > now || len(cn.held) > 0) {
 				qs.track(c)
 			}
 		}
