@@ -103,6 +103,11 @@ type Config struct {
 	Authorizer           bool
 	SuperUsers           []string
 	AllowEveryoneIfNoACL bool
+	// QuotaWindowNum is quota.window.num and QuotaWindowSize quota.window.size.seconds:
+	// client quotas measure rates over this many samples of this length (0: Kafka's 11
+	// and 1 s).
+	QuotaWindowNum  int
+	QuotaWindowSize time.Duration
 	// Seed seeds the node's PRNG. It must differ per incarnation (each start), because
 	// the broker draws its incarnation id from it.
 	Seed uint64
@@ -180,6 +185,14 @@ const (
 	ConnectionsMaxDefault     = 4096 // max.connections
 )
 
+// Kafka's defaults of the client quota windows (quota.window.num,
+// quota.window.size.seconds).
+const (
+	QuotaWindowNumDefault  = 11
+	QuotaWindowSizeDefault = time.Second
+	QuotaWindowNumMax      = 1000
+)
+
 // DefaultDefaults are Kafka's defaults, except min.insync.replicas which seedlog raises
 // to 2 where the replication factor allows (see the topic config table).
 var DefaultDefaults = Defaults{Partitions: 1, ReplicationFactor: 1, MinInsyncReplicas: 1}
@@ -227,6 +240,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ClusterID == "" {
 		c.ClusterID = "seedlog"
+	}
+	if c.QuotaWindowNum == 0 {
+		c.QuotaWindowNum = QuotaWindowNumDefault
+	}
+	if c.QuotaWindowSize == 0 {
+		c.QuotaWindowSize = QuotaWindowSizeDefault
 	}
 	if c.Defaults.Partitions == 0 {
 		c.Defaults.Partitions = DefaultDefaults.Partitions

@@ -12,6 +12,16 @@ type conn struct {
 	// saslRequired is fixed by the listener of the connection's first request.
 	saslRequired bool
 	auth         connAuth
+	// mutedUntil is when a client quota's throttle of the connection ends (node time,
+	// ns); requests arriving before it wait in held, in order, each with its slot.
+	mutedUntil int64
+	held       []heldRequest
+}
+
+// heldRequest is a request of a muted connection, waiting for the mute to end.
+type heldRequest struct {
+	req Request
+	s   *slot
 }
 
 // slot is one request's place in its connection's response order.

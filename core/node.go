@@ -37,6 +37,7 @@ type Node struct {
 	pids     producerIDs
 	waits    []*wait
 	conns    conns
+	quotas   quotaState
 	// aclConfig is how the authorizer decides what no binding decides.
 	aclConfig acl.Config
 	// saltKey derives the salts SCRAM hands users without a credential: the entropy of
@@ -158,6 +159,7 @@ func (n *Node) Tick(now int64) {
 	n.rpc.tick(n)
 	n.tickBroker(now)
 	n.groups.tick(now)
+	n.tickQuotas(now)
 	n.after(now)
 }
 
@@ -169,7 +171,7 @@ func (n *Node) Deadline() int64 {
 		return NoDeadline
 	}
 	d := n.quorum.raft.Deadline()
-	d = min(d, n.ctrl.deadline(), n.rpc.deadline(n), n.brokerDeadline(), n.groups.deadline(), n.waitsDeadline())
+	d = min(d, n.ctrl.deadline(), n.rpc.deadline(n), n.brokerDeadline(), n.groups.deadline(), n.waitsDeadline(), n.quotaDeadline())
 	return d
 }
 

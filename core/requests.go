@@ -36,6 +36,18 @@ func (n *Node) request(req Request) {
 	if fresh {
 		cn.saslRequired = n.saslRequired(req.Listener)
 	}
+	if cn.mutedUntil > n.now || len(cn.held) > 0 {
+		// A client quota muted the connection (KIP-219): the request waits, in order,
+		// until tickQuotas hands it on.
+		cn.held = append(cn.held, heldRequest{req: req, s: s})
+		n.quotas.track(req.Conn)
+		return
+	}
+	n.handle(cn, s, req)
+}
+
+// handle serves a request whose slot in its connection's response order is s.
+func (n *Node) handle(cn *conn, s *slot, req Request) {
 	n.ctx = reqCtx{listener: req.Listener, principal: principalOf(cn, req), host: req.Host}
 	defer func() { n.ctx = reqCtx{} }()
 	reply := func(resp kmsg.Response) {
@@ -72,12 +84,14 @@ func (n *Node) dispatch(req Request, reply func(kmsg.Response)) {
 		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeUserScramCredentials(v, m) })
 	case *kmsg.DescribeACLsRequest:
 		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeAcls(v, m) })
+	case *kmsg.DescribeClientQuotasRequest:
+		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeClientQuotas(v, m) })
 	default:
 		if kafka.Forwarded(m.Key()) {
 			n.forwardAuthorized(m, reply)
 			return
 		}
-		if !n.dispatchData(req, reply) {
+		if !n.dispatchData(req, n.quotaReply(req, reply)) {
 			n.closeConn(req.Conn, "no handler for "+kmsg.NameForKey(m.Key()))
 		}
 	}
@@ -111,6 +125,8 @@ func markStale(resp kmsg.Response) {
 		r.ErrorCode, r.Results = kerr.RequestTimedOut.Code, nil
 	case *kmsg.DescribeACLsResponse:
 		r.ErrorCode, r.Resources = kerr.RequestTimedOut.Code, nil
+	case *kmsg.DescribeClientQuotasResponse:
+		r.ErrorCode, r.Entries = kerr.RequestTimedOut.Code, nil
 	}
 }
 

@@ -185,6 +185,10 @@ func validateLimits(c Config) error {
 		return fmt.Errorf("log.cleaner.io.max.bytes.per.second=%d: want a positive rate", c.CleanerBytesPerSec)
 	case c.ReauthMax < 0 || c.ReauthMax > TimingMsMax*time.Millisecond:
 		return fmt.Errorf("connections.max.reauth.ms=%s: want 0 (off) or milliseconds up to %d", msString(c.ReauthMax), TimingMsMax)
+	case c.QuotaWindowNum < 1 || c.QuotaWindowNum > QuotaWindowNumMax:
+		return fmt.Errorf("quota.window.num=%d: want samples in [1, %d]", c.QuotaWindowNum, QuotaWindowNumMax)
+	case c.QuotaWindowSize < time.Millisecond || c.QuotaWindowSize > time.Hour:
+		return fmt.Errorf("quota.window.size.seconds=%v: want a window in [1ms, 1h]", c.QuotaWindowSize)
 	}
 	return validateMechanisms(c.SASLMechanisms)
 }

@@ -131,6 +131,10 @@ type Config struct {
 	Authorizer           bool
 	SuperUsers           []string
 	AllowEveryoneIfNoACL bool
+	// QuotaWindowNum and QuotaWindowSize are quota.window.num and
+	// quota.window.size.seconds (see core.Config).
+	QuotaWindowNum  int
+	QuotaWindowSize time.Duration
 	// PeerConnectionsMax caps incoming peer connections, handshakes included.
 	PeerConnectionsMax int
 	// IdleTimeout closes a client connection with nothing in flight that sent nothing
@@ -505,6 +509,23 @@ var settings = []Setting{
 	{"allow.everyone.if.no.acl.found", "false", "with an authorizer, let every principal act on a resource no ACL covers", func(c *Config, v string) error {
 		return parseBool(v, &c.AllowEveryoneIfNoACL)
 	}},
+	{"quota.window.num", "11", "client quotas (seedlog quota alter) measure each rate over this many samples", func(c *Config, v string) error {
+		if err := parsePositiveInt(v, &c.QuotaWindowNum); err != nil {
+			return err
+		}
+		if c.QuotaWindowNum > core.QuotaWindowNumMax {
+			return fmt.Errorf("at most %d, got %q", core.QuotaWindowNumMax, v)
+		}
+		return nil
+	}},
+	{"quota.window.size.seconds", "1", "the length of one client quota sample", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > 3600 {
+			return fmt.Errorf("want seconds in [1, 3600], got %q", v)
+		}
+		c.QuotaWindowSize = time.Duration(n) * time.Second
+		return nil
+	}},
 	{"connections.max.idle.ms", "600000", "a client connection with nothing in flight that sends nothing for this long is closed", durationKey(func(c *Config) *time.Duration { return &c.IdleTimeout })},
 	{"socket.request.read.timeout.ms", "30000", "a request must arrive whole within this long of its first byte, or its connection is closed", durationKey(func(c *Config) *time.Duration { return &c.FrameReadTimeout })},
 	{"max.inflight.requests.per.connection", strconv.Itoa(core.InFlightPerConnMaxDefault), "requests of one connection awaiting responses (an acks=0 produce until the broker processed it); the broker stops reading that connection beyond it", func(c *Config, v string) error {
@@ -803,6 +824,8 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		Authorizer:                   c.Authorizer,
 		SuperUsers:                   c.SuperUsers,
 		AllowEveryoneIfNoACL:         c.AllowEveryoneIfNoACL,
+		QuotaWindowNum:               c.QuotaWindowNum,
+		QuotaWindowSize:              c.QuotaWindowSize,
 	}
 	if len(listeners) > 0 {
 		cc.Host, cc.Port = listeners[0].Host, listeners[0].Port

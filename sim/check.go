@@ -16,7 +16,9 @@ type checkers struct {
 	quorum     *quorumInvariants
 	data       *dataInvariants
 	serve      *serveWatch
-	lease      *leaseInvariants
+	// quota follows client quotas' mutes and rates (quotacheck.go); nil without one.
+	quota *quotaCheck
+	lease *leaseInvariants
 	// offsets follows the coordinators' expiries and group removals (offsetlife.go).
 	offsets *offsetLife
 	// truth reads the disks' durable images (truth.go).
@@ -38,6 +40,9 @@ func newCheckers(w *World) *checkers {
 		c.data = newDataInvariants(w, c.truth)
 		c.serve = newServeWatch(w)
 		c.offsets = newOffsetLife(w)
+		if w.cfg.Data.QuotaRate > 0 {
+			c.quota = newQuotaCheck(w)
+		}
 	}
 	if w.opts.Inspect != nil {
 		c.lease = newLeaseInvariants(w)

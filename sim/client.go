@@ -110,6 +110,8 @@ const (
 	// connection pool it authenticates on (the nodes' SASL listener).
 	roleCredentials
 	roleSASL
+	// roleQuota sets and removes the client quota of the run.
+	roleQuota
 )
 
 // conn is a client's connection to one node.
@@ -148,7 +150,7 @@ func newClient(w *World, id int32, role clientRole) *Client {
 		id:         id,
 		addr:       netsim.Addr(clientAddrBase + id),
 		rng:        Stream(w.cfg.Seed, streamClient, int64(id)),
-		fmt:        kmsg.NewRequestFormatter(kmsg.FormatterClientID(fmt.Sprintf("sim-client-%d", id))),
+		fmt:        kmsg.NewRequestFormatter(kmsg.FormatterClientID(fmt.Sprintf("sim-client-%d", id))), // clientID()
 		conns:      make([]*conn, len(w.nodes)),
 		brokers:    w.cfg.Brokers(),
 		bootstrap:  w.cfg.Brokers(),

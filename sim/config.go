@@ -350,6 +350,7 @@ func drawExtra(seed uint64, c *Config) {
 	}
 	drawOffsetLifetimes(seed, &c.Data)
 	drawCredentials(seed, &c.Data)
+	drawQuotas(seed, &c.Data)
 }
 
 // drawCredentials draws, from its own stream, whether a credentials client runs (a

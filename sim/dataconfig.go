@@ -57,6 +57,11 @@ type DataConfig struct {
 	// principal of every other client); the credentials client then changes ACLs of its
 	// users and tries accesses they decide.
 	Authorizer bool
+	// QuotaRate is the producer_byte_rate (bytes per second, per broker) the quota client
+	// gives the producers' client ids, or with QuotaDefault the default client-id, at
+	// the start of the run (0: no quota; quotas.go).
+	QuotaRate    float64
+	QuotaDefault bool
 }
 
 // On reports whether the run has a data workload.
@@ -290,6 +295,13 @@ func (d *DataConfig) String() string {
 	}
 	if d.Authorizer {
 		b.WriteString("  the nodes authorize with ACLs; the credentials client changes its users' ACLs and tries accesses\n")
+	}
+	if d.QuotaRate > 0 {
+		who := "the producers' client ids"
+		if d.QuotaDefault {
+			who = "the default client-id"
+		}
+		fmt.Fprintf(&b, "  %s get a producer_byte_rate of %.0f B/s until the liveness phase\n", who, d.QuotaRate)
 	}
 	return b.String()
 }

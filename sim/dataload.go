@@ -18,6 +18,7 @@ import (
 type dataWorkload struct {
 	w         *World
 	setup     *Client
+	quota     *quotaSetter // nil without a quota
 	producers []*producer
 	readers   []*reader
 	groups    []*groupRun
@@ -87,6 +88,9 @@ func (w *World) startData() {
 	}
 	if w.cfg.Data.CredentialInterval > 0 {
 		w.startCredentials()
+	}
+	if w.cfg.Data.QuotaRate > 0 {
+		d.quota = w.startQuotas(d.producers)
 	}
 }
 
@@ -190,6 +194,9 @@ func (d *dataWorkload) livenessStarted() {
 	d.liveStart = d.w.now
 	for _, r := range d.readers {
 		r.c.stopped = true
+	}
+	if d.quota != nil {
+		d.quota.livenessStarted()
 	}
 }
 

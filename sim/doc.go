@@ -254,6 +254,10 @@
 // topic's own segment limits (segments.go) are checked on every replica's closed
 // segments (segments), and every cleaning step a node starts against
 // log.cleaner.io.max.bytes.per.second (cleaner-throttle).
+// A quarter of the seeds with producers give the producers' client ids, or the default
+// client-id, a producer_byte_rate (quotas.go); the quota checker (quotacheck.go: quota)
+// holds every node to the mutes its throttled answers announced and each client id to
+// what the windowed rate allows.
 //
 // Credentials and ACLs (credentials.go, acls.go): in a third of the seeds with data
 // the nodes get a SASL listener, and a credentials client sets and removes SCRAM

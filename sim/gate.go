@@ -85,6 +85,8 @@ var Gate = []GateItem{
 	{"workload", "acl:changed", "an ACL created or removed"},
 	{"workload", "acl:allowed", "an access its ACLs allowed"},
 	{"workload", "acl:denied", "an access its ACLs refused"},
+	{"workload", "quota:throttled", "a response over a client quota, its connection muted"},
+	{"workload", "quota:held-then-served", "a request held by a quota's mute, served once it ended"},
 
 	// Critical paths.
 	{"path", "storage:segment-roll", "a partition log rolls a new segment"},

@@ -246,8 +246,11 @@ func (n *simNode) request(now int64, in input) {
 		// An unsupported key or version reaches the node without a body: it answers
 		// ApiVersions with its version-0 error response and closes the connection for
 		// anything else, as the real node does.
-		if w.checks.serve != nil && err == nil {
+		if w.checks.serve != nil && err == nil && !holds(n.m, in.conn, now) {
 			w.checks.serve.arrived(n, in.conn, h.Corr, req)
+		}
+		if w.checks.quota != nil && err == nil {
+			w.checks.quota.arrived(n.quotaNode(), in.conn, h.Corr, h.ClientID, req)
 		}
 		r := core.Request{Conn: in.conn, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: req}
 		if l := w.links[netsim.StreamID(in.conn)]; l != nil && l.client != nil {
@@ -275,6 +278,9 @@ func (n *simNode) act() {
 		n.notes.Inc(note.Kind)
 		if note.Group != nil && w.checks.offsets != nil {
 			w.checks.offsets.event(n, note.Group)
+		}
+		if w.checks.quota != nil {
+			w.checks.quota.note(n.quotaNode(), note.Kind, note.Text)
 		}
 		switch note.Kind {
 		case "quorum-elected":
@@ -306,6 +312,9 @@ func (n *simNode) act() {
 		w.sendPeer(n, m)
 	}
 	for _, r := range out.Responses {
+		if q := w.checks.quota; q != nil {
+			q.answered(n.quotaNode(), r)
+		}
 		if d := w.checks.data; d != nil {
 			switch r.Msg.(type) {
 			case *kmsg.JoinGroupResponse, *kmsg.SyncGroupResponse, *kmsg.OffsetCommitResponse:

@@ -77,6 +77,9 @@ import (
 //	                               3 of 300)
 //	acl-check-skipped              acls (a ListOffsets allowed that no binding in force
 //	                               allows), 8 (new; 27 of 300)
+//	quota-mute-ignored             quota (a request that arrived on a throttled
+//	                               connection answered before its mute ended), 14
+//	                               (new; 24 of 300)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -178,6 +181,7 @@ var plantCases = []struct {
 	{"offset-delete-ignores-subscription", []string{"offsets", "linearizability"}, 200, false},
 	{"auth-stale-image", []string{"credentials"}, 200, false},
 	{"acl-check-skipped", []string{"acls"}, 300, false},
+	{"quota-mute-ignored", []string{"quota"}, 300, false},
 }
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its

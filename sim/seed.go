@@ -33,6 +33,7 @@ import (
 //	shell    how the node shells batch their work (index 0: ShellConfig)
 //	disk-batch   node i's disk batch boundaries (index = node id)
 //	input-batch  node i's input batches (index = node id)
+//	quota    whether a seed runs with a client quota, and its rate (index 0)
 const (
 	streamConfig     = "config"
 	streamNet        = "net"
@@ -50,6 +51,7 @@ const (
 	streamShell      = "shell"
 	streamDiskBatch  = "disk-batch"
 	streamInputBatch = "input-batch"
+	streamQuota      = "quota"
 )
 
 // streamSeeds returns the two PCG seed words of a stream.

@@ -26,7 +26,8 @@ import (
 // partition's high watermark on the answering node.
 //
 // It also counts idempotent produces answered without an append: the duplicates of
-// batches a retry sent again.
+// batches a retry sent again. A request that a client quota's mute holds is not watched:
+// the node decides on it when the mute ends, not at its arrival (quotacheck.go).
 type serveWatch struct {
 	w       *World
 	pending map[serveKey]*serveMark

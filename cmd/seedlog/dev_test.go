@@ -76,6 +76,10 @@ func TestClientCommandUsageErrorsExitTwo(t *testing.T) {
 		{"bench", "--acks", "7"}, {"bench", "--duration", "1s", "--warmup", "2s"}, {"bench", "extra"},
 		{"dev", "--brokers", "0"}, {"dev", "--port", "65000", "--brokers", "3"}, {"dev", "extra"},
 		{"broker", "--node.id", "x"}, {"broker", "extra"}, {"broker", "--log-level", "loud"},
+		{"quota"}, {"quota", "bogus"}, {"quota", "alter", "--producer-byte-rate", "5"},
+		{"quota", "alter", "--user", "a"}, {"quota", "alter", "--user", "a", "--producer-byte-rate", "x"},
+		{"quota", "alter", "--user", "a", "--default-user", "--remove", "producer_byte_rate"},
+		{"quota", "describe", "extra"},
 	} {
 		if code := dispatch(args); code != exitUsage {
 			t.Errorf("seedlog %s: exit %d, want %d", strings.Join(args, " "), code, exitUsage)

@@ -33,6 +33,7 @@ var commands = []command{
 	{"cluster", "describe the cluster: its brokers and active controller", clusterCommand},
 	{"user", "create, delete and list users' SCRAM credentials", userCommand},
 	{"acl", "create, delete and list ACLs (brokers with authorizer.class.name set)", aclCommand},
+	{"quota", "alter and describe client quotas (producer and consumer byte rates)", quotaCommand},
 	{"bench", "measure produce throughput and latency against a cluster", benchCommand},
 }
 

@@ -129,7 +129,7 @@ func New(cfg Config) *Controller {
 // Supports reports whether Handle accepts requests with this API key.
 func Supports(key int16) bool {
 	switch key {
-	case 19, 20, 30, 31, 33, 37, 44, 51, 56, 62, 63, 67:
+	case 19, 20, 30, 31, 33, 37, 44, 49, 51, 56, 62, 63, 67:
 		return true
 	}
 	return false
@@ -247,6 +247,8 @@ func (c *Controller) dispatch(p Proposer, req Request) kmsg.Response {
 		return c.createAcls(p, m)
 	case *kmsg.DeleteACLsRequest:
 		return c.deleteAcls(p, m)
+	case *kmsg.AlterClientQuotasRequest:
+		return c.alterClientQuotas(p, m)
 	}
 	panic(fmt.Sprintf("controller: no handler for %T", req.Msg))
 }

@@ -49,6 +49,8 @@ func errorResponse(req kmsg.Request, out outcome) kmsg.Response {
 		return r
 	case *kmsg.AlterUserSCRAMCredentialsRequest:
 		return alterScramError(m, out)
+	case *kmsg.AlterClientQuotasRequest:
+		return alterClientQuotasError(m, out)
 	case *kmsg.CreateACLsRequest:
 		r := kmsg.NewPtrCreateACLsResponse()
 		r.Version = m.Version

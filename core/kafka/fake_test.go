@@ -403,6 +403,8 @@ func sameValue(a, b reflect.Value, path string) (string, bool) {
 		return path, a.Int() == b.Int()
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return path, a.Uint() == b.Uint()
+	case reflect.Float32, reflect.Float64:
+		return path, a.Float() == b.Float()
 	}
 	panic(fmt.Sprintf("sameValue: kind %s at %s", a.Kind(), path))
 }

@@ -5,11 +5,11 @@ import (
 )
 
 // Forwarded reports whether a request goes to the active controller: topic creation,
-// deletion, partition increases, config and SCRAM credential changes. The broker that received it forwards
+// deletion, partition increases, config, SCRAM credential, ACL and client quota changes. The broker that received it forwards
 // it and relays the controller's response (Kafka's KRaft forwarding, KIP-590).
 func Forwarded(key int16) bool {
 	switch key {
-	case 19, 20, 30, 31, 33, 37, 44, 51:
+	case 19, 20, 30, 31, 33, 37, 44, 49, 51:
 		return true
 	}
 	return false
@@ -64,6 +64,16 @@ func ForwardError(req kmsg.Request, code int16) kmsg.Response {
 		out := resp.(*kmsg.DeleteACLsResponse)
 		for range r.Filters {
 			out.Results = append(out.Results, kmsg.DeleteACLsResponseResult{ErrorCode: code})
+		}
+	case *kmsg.AlterClientQuotasRequest:
+		out := resp.(*kmsg.AlterClientQuotasResponse)
+		for _, en := range r.Entries {
+			rr := kmsg.NewAlterClientQuotasResponseEntry()
+			for _, p := range en.Entity {
+				rr.Entity = append(rr.Entity, kmsg.AlterClientQuotasResponseEntryEntity{Type: p.Type, Name: p.Name})
+			}
+			rr.ErrorCode = code
+			out.Entries = append(out.Entries, rr)
 		}
 	case *kmsg.AlterUserSCRAMCredentialsRequest:
 		out := resp.(*kmsg.AlterUserSCRAMCredentialsResponse)

@@ -11,8 +11,8 @@ import (
 // broker, the rest go to the controller, and the two answers are merged. Kafka checks:
 // CreateTopics CREATE on the cluster or the topic; DeleteTopics DELETE, CreatePartitions
 // ALTER on the topic; AlterConfigs and IncrementalAlterConfigs ALTER_CONFIGS on the
-// topic or the cluster; AlterUserScramCredentials, CreateAcls and DeleteAcls ALTER on
-// the cluster. Internal topics are the brokers' own: no client creates one.
+// topic or the cluster; AlterClientQuotas ALTER_CONFIGS on the cluster;
+// AlterUserScramCredentials, CreateAcls and DeleteAcls ALTER on the cluster. Internal topics are the brokers' own: no client creates one.
 
 // CodeRequestTimedOut is REQUEST_TIMED_OUT.
 var CodeRequestTimedOut = kerr.RequestTimedOut.Code
@@ -82,6 +82,11 @@ func SplitForward(v View, req kmsg.Request) (kmsg.Request, kmsg.Response) {
 		return splitItems(m, &m.Resources, func(r kmsg.IncrementalAlterConfigsRequestResource) int16 {
 			return checkConfigResource(v, acl.OpAlterConfigs, int8(r.ResourceType), r.ResourceName)
 		})
+	case *kmsg.AlterClientQuotasRequest:
+		if code := v.CheckCluster(acl.OpAlterConfigs); code != 0 {
+			return nil, ForwardError(req, code)
+		}
+		return req, nil
 	}
 	// AlterUserScramCredentials, CreateAcls, DeleteAcls: the cluster, all or nothing.
 	if code := v.CheckCluster(acl.OpAlter); code != 0 {

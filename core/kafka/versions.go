@@ -44,6 +44,8 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(42, 0, 2) // DeleteGroups
 	set(44, 0, 1) // IncrementalAlterConfigs
 	set(47, 0, 0) // OffsetDelete
+	set(48, 0, 1) // DescribeClientQuotas
+	set(49, 0, 1) // AlterClientQuotas
 	set(50, 0, 0) // DescribeUserScramCredentials
 	set(51, 0, 0) // AlterUserScramCredentials
 	set(60, 0, 2) // DescribeCluster

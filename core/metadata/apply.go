@@ -76,6 +76,7 @@ type builder struct {
 	ownBrokerConfigKeys map[string]bool
 	ownScram            bool
 	ownAcls             bool
+	ownQuotas           bool
 }
 
 func newBuilder(im Image) *builder { return &builder{im: im} }
@@ -130,6 +131,8 @@ func (b *builder) apply(offset int64, rec Record) error {
 	case RemoveAcl:
 		b.mutableAcls().remove(r.Binding)
 		b.im.acls.changedAt = offset
+	case ClientQuota:
+		b.setQuota(r)
 	}
 	b.im.next = offset + 1
 	return nil
@@ -330,6 +333,8 @@ func validate(im *Image, rec Record) error {
 		if !im.HasAcl(r.Binding) {
 			err = fmt.Errorf("no binding %+v", r.Binding)
 		}
+	case ClientQuota:
+		err = validateClientQuota(im, r)
 	case nil:
 		return fmt.Errorf("%w: nil record", ErrInvalid)
 	default:

@@ -80,6 +80,8 @@ func Encode(rec Record) []byte {
 		w.U8(uint8(r.Mechanism))
 	case Acl:
 		putBinding(w, r.Binding)
+	case ClientQuota:
+		putClientQuota(w, r)
 	case RemoveAcl:
 		putBinding(w, r.Binding)
 	default:
@@ -148,6 +150,8 @@ func decodeBody(r *enc.Reader, kind Kind) (Record, bool) {
 		return Acl{getBinding(r)}, true
 	case KindRemoveAcl:
 		return RemoveAcl{getBinding(r)}, true
+	case KindClientQuota:
+		return getClientQuota(r), true
 	}
 	return nil, false
 }

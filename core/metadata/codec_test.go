@@ -39,6 +39,8 @@ func sampleRecords() []Record {
 		RemoveScram{User: "bob", Mechanism: sasl.ScramSHA256},
 		Acl{sampleBinding("User:a", "orders", acl.PatternPrefixed)},
 		RemoveAcl{sampleBinding("User:*", "*", acl.PatternLiteral)},
+		ClientQuota{Entity: QuotaEntity{HasUser: true, User: "alice", HasClientID: true}, Key: QuotaProducerByteRate, Value: 1 << 20},
+		ClientQuota{Entity: QuotaEntity{HasClientID: true, ClientID: "app"}, Key: QuotaConsumerByteRate, Remove: true},
 	}
 }
 

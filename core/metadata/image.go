@@ -39,6 +39,9 @@ type Image struct {
 	// acls holds the access control bindings; nil when there are none. Immutable once
 	// in an image: a change copies it.
 	acls *aclSet
+	// quotas holds the client quotas by entity; shared between images and copied
+	// before a change. Inner maps are immutable once in an image; empty ones are removed.
+	quotas map[QuotaEntity]map[string]float64
 }
 
 // aclSet is the bindings, and an index by resource pattern for authorization.

@@ -26,6 +26,7 @@ const (
 	KindRemoveScram      Kind = 12
 	KindAcl              Kind = 13
 	KindRemoveAcl        Kind = 14
+	KindClientQuota      Kind = 15
 )
 
 func (k Kind) String() string {
@@ -58,12 +59,14 @@ func (k Kind) String() string {
 		return "Acl"
 	case KindRemoveAcl:
 		return "RemoveAcl"
+	case KindClientQuota:
+		return "ClientQuota"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
 // Record is one metadata record. The set of implementations is closed: the
-// fourteen types below.
+// fourteen types below and ClientQuota (quotas.go).
 type Record interface {
 	Kind() Kind
 	isRecord()

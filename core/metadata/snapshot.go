@@ -13,8 +13,8 @@ import (
 )
 
 // snapshotVersion is the first byte of an encoded snapshot. Version 2 added the SCRAM
-// credentials and the access control bindings; version 1 snapshots, which end before
-// them, still decode.
+// credentials, the access control bindings and the client quotas; version 1 snapshots,
+// which end before them, still decode.
 const snapshotVersion = 2
 
 // EncodeSnapshot returns the canonical encoding of the image: equal images give equal
@@ -30,6 +30,8 @@ const snapshotVersion = 2
 //	    server key, iterations i32
 //	access control bindings, in acl.Compare order: resource type u8, name, pattern u8,
 //	    principal, host, operation u8, permission u8
+//	client quotas, by entity (CompareQuotaEntities): flags u8 (1 user, 2 client id),
+//	    user, client id, keys by key (key, value as float64 bits u64)
 func (im Image) EncodeSnapshot() []byte {
 	w := &enc.Writer{}
 	w.U8(snapshotVersion)
@@ -66,6 +68,7 @@ func (im Image) EncodeSnapshot() []byte {
 	for _, b := range acls {
 		putBinding(w, b)
 	}
+	putQuotas(w, im)
 	return w.B
 }
 
@@ -156,11 +159,14 @@ func decodeSnapshotBody(r *enc.Reader, version uint8) (Image, error) {
 		if err := decodeAcls(r, &im); err != nil {
 			return Image{}, err
 		}
+		if err := decodeQuotas(r, &im); err != nil {
+			return Image{}, err
+		}
 	}
 	if r.Err() != nil {
 		return Image{}, r.Err()
 	}
-	if offset == -1 && (len(im.brokers) > 0 || len(im.topicIDs) > 0 || len(im.brokerConfigs) > 0 || im.nextProducerID > 0 || len(im.scram) > 0 || im.AclCount() > 0) {
+	if offset == -1 && (len(im.brokers) > 0 || len(im.topicIDs) > 0 || len(im.brokerConfigs) > 0 || im.nextProducerID > 0 || len(im.scram) > 0 || im.AclCount() > 0 || len(im.quotas) > 0) {
 		return Image{}, errors.New("content in an image with nothing applied")
 	}
 	return im, nil

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 
@@ -22,6 +23,10 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		Acl{sampleBinding("User:a", "orders", acl.PatternLiteral)},
 		Acl{sampleBinding("User:b", "ord", acl.PatternPrefixed)},
 		Acl{sampleBinding("User:a", "*", acl.PatternLiteral)},
+		ClientQuota{Entity: QuotaEntity{HasUser: true, User: "alice"}, Key: QuotaProducerByteRate, Value: 1024},
+		ClientQuota{Entity: QuotaEntity{HasUser: true, User: "alice"}, Key: QuotaRequestPercentage, Value: 12.5},
+		ClientQuota{Entity: QuotaEntity{HasClientID: true}, Key: QuotaConsumerByteRate, Value: 2048},
+		ClientQuota{Entity: QuotaEntity{HasUser: true, HasClientID: true, ClientID: "c"}, Key: QuotaProducerByteRate, Value: 1},
 	)
 	b := im.EncodeSnapshot()
 	got := mustDecodeSnapshot(t, b)
@@ -64,10 +69,10 @@ func TestDecodeSnapshotRejects(t *testing.T) {
 func TestDecodeSnapshotVersionOne(t *testing.T) {
 	im := baseImage(t)
 	b := im.EncodeSnapshot()
-	if b[len(b)-1] != 0 || b[len(b)-2] != 0 {
-		t.Fatal("want empty credentials and bindings sections last")
+	if b[len(b)-1] != 0 || b[len(b)-2] != 0 || b[len(b)-3] != 0 {
+		t.Fatal("want empty credentials, bindings and quotas sections last")
 	}
-	v1 := append([]byte{1}, b[1:len(b)-2]...)
+	v1 := append([]byte{1}, b[1:len(b)-3]...)
 	got := mustDecodeSnapshot(t, v1)
 	if !Equal(got, im) {
 		t.Fatal("a version 1 snapshot decodes differently")
@@ -167,6 +172,12 @@ func TestDecodeSnapshotChecksInvariants(t *testing.T) {
 		"catch-up below epoch":   func(im *Image) { im.brokers[2].CatchUpOffset = 0 },
 		"negative producer id":   func(im *Image) { im.nextProducerID = -1 },
 		"bad broker resource":    func(im *Image) { im.brokerConfigs = map[string]map[string]string{"x": {"k": "v"}} },
+		"bad quota": func(im *Image) {
+			im.quotas = map[QuotaEntity]map[string]float64{{HasUser: true, User: "u"}: {QuotaProducerByteRate: 0.5}}
+		},
+		"quota without entity": func(im *Image) {
+			im.quotas = map[QuotaEntity]map[string]float64{{}: {QuotaProducerByteRate: 5}}
+		},
 		"bad credential": func(im *Image) {
 			im.scram = map[ScramKey]sasl.Credential{{"u", sasl.ScramSHA256}: {Salt: []byte("s"), Iterations: 4096}}
 		},
@@ -340,4 +351,40 @@ func TestImageProperties(t *testing.T) {
 			t.Fatal("restored-then-applied image differs")
 		}
 	})
+}
+
+// Quotas: set, replaced, removed key by key; an entity without keys disappears; bad
+// entities, keys, values and removals refused.
+func TestClientQuotaRecords(t *testing.T) {
+	alice := QuotaEntity{HasUser: true, User: "alice"}
+	im := mustApply(t, baseImage(t),
+		ClientQuota{Entity: alice, Key: QuotaProducerByteRate, Value: 100},
+		ClientQuota{Entity: alice, Key: QuotaProducerByteRate, Value: 200},
+		ClientQuota{Entity: alice, Key: QuotaConsumerByteRate, Value: 300})
+	if v, ok := im.ClientQuota(alice, QuotaProducerByteRate); !ok || v != 200 {
+		t.Fatalf("producer rate %v %v", v, ok)
+	}
+	if got := im.ClientQuotas(alice); len(got) != 2 || got[0].Key != QuotaConsumerByteRate {
+		t.Fatalf("quotas %v", got)
+	}
+	im = mustApply(t, im, ClientQuota{Entity: alice, Key: QuotaProducerByteRate, Remove: true},
+		ClientQuota{Entity: alice, Key: QuotaConsumerByteRate, Remove: true})
+	if im.QuotaEntityCount() != 0 {
+		t.Fatal("an entity without quotas kept")
+	}
+	bad := map[string]ClientQuota{
+		"no entity":       {Key: QuotaProducerByteRate, Value: 1},
+		"absent name":     {Entity: QuotaEntity{HasClientID: true, User: "x"}, Key: QuotaProducerByteRate, Value: 1},
+		"unknown key":     {Entity: alice, Key: "io_thread_percentage", Value: 1},
+		"zero rate":       {Entity: alice, Key: QuotaProducerByteRate, Value: 0},
+		"fractional rate": {Entity: alice, Key: QuotaProducerByteRate, Value: 1.5},
+		"infinite":        {Entity: alice, Key: QuotaRequestPercentage, Value: math.Inf(1)},
+		"control char":    {Entity: QuotaEntity{HasUser: true, User: "a\x00"}, Key: QuotaProducerByteRate, Value: 1},
+		"absent removal":  {Entity: alice, Key: QuotaProducerByteRate, Remove: true},
+	}
+	for name, rec := range bad {
+		if err := Validate(im, rec); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }

@@ -154,6 +154,9 @@ const (
 	// waiting for the brokers, and grants leases to brokers that lag it, so a broker may
 	// still authorize with a binding an acknowledged change removed.
 	AclAckEarly
+	// QuotaMuteIgnored: a broker answers a client over its quota with the throttle time
+	// but does not mute the connection, so its next requests are served at once.
+	QuotaMuteIgnored
 	numNames
 )
 
@@ -203,6 +206,7 @@ var names = [numNames]string{
 	AuthStaleImage:                  "auth-stale-image",
 	AclCheckSkipped:                 "acl-check-skipped",
 	AclAckEarly:                     "acl-ack-early",
+	QuotaMuteIgnored:                "quota-mute-ignored",
 }
 
 func (n Name) String() string {

@@ -292,6 +292,19 @@ func TestAdminCommands(t *testing.T) {
 	if r := d.seedlog("", "group", "delete", "g2"); r.code != 1 || !strings.Contains(r.stderr, "GROUP_ID_NOT_FOUND") {
 		t.Errorf("deleting it again: exit %d, %q", r.code, r.stderr)
 	}
+	d.must("", "quota", "alter", "--user", "alice", "--producer-byte-rate", "1048576", "--request-percentage", "50")
+	d.must("", "quota", "alter", "--default-client-id", "--consumer-byte-rate", "2048")
+	d.must("", "quota", "alter", "--user", "alice", "--remove", "request_percentage")
+	if out := strings.Join(strings.Fields(d.must("", "quota", "describe")), " "); !strings.Contains(out, "{client-id=<default>} consumer_byte_rate 2048") ||
+		!strings.Contains(out, "{user=alice} producer_byte_rate 1048576") || strings.Contains(out, "request_percentage") {
+		t.Errorf("quota describe said %q", out)
+	}
+	if out := d.must("", "quota", "describe", "--user", "alice", "--strict"); strings.Contains(out, "client-id") {
+		t.Errorf("quota describe --user alice --strict said %q", out)
+	}
+	if r := d.seedlog("", "quota", "alter", "--user", "alice", "--remove", "io_thread_percentage"); r.code != 1 || !strings.Contains(r.stderr, "INVALID_REQUEST") {
+		t.Errorf("removing an unknown quota key: exit %d, %q", r.code, r.stderr)
+	}
 	if out := d.must("", "cluster", "describe"); !strings.Contains(out, "Brokers: 3") || strings.Contains(out, "Controller: -1") || strings.Count(out, "127.0.0.1:") != 3 {
 		t.Errorf("cluster describe said %q", out)
 	}

@@ -194,4 +194,24 @@ func TestSASLAndACLs(t *testing.T) {
 			t.Fatalf("kcat as alice read %d records, want 20", n)
 		}
 	})
+
+	t.Run("removing the ACL and the user", func(t *testing.T) {
+		adminFlags := []string{"-b", c.procs[1].clientAddr, "--tls", "--tls-ca", pki.caFile(),
+			"--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", "admin", "--sasl-password", "admin-pw", "--timeout", "20s"}
+		if out := mustSeedlog(t, "", append([]string{"acl", "delete", "--allow", "User:alice", "--topic", "sec", "--prefixed"}, adminFlags...)...); !strings.Contains(out, "deleted 1 ACL") {
+			t.Fatalf("acl delete: %s", out)
+		}
+		offsets, err := kadm.NewClient(as("alice", "alice-pw")).ListEndOffsets(ctx, "secure")
+		if err == nil {
+			err = offsets.Error()
+		}
+		if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+			t.Errorf("alice listing offsets after her ACL was deleted: %v", err)
+		}
+		mustSeedlog(t, "", append([]string{"user", "delete", "alice"}, admin...)...)
+		_, err = kmsg.NewPtrMetadataRequest().RequestWith(ctx, as("alice", "alice-pw"))
+		if !errors.Is(err, kerr.SaslAuthenticationFailed) {
+			t.Errorf("alice logging in after her user was deleted: %v", err)
+		}
+	})
 }
