@@ -158,11 +158,7 @@ func (n *Node) saslAuthenticate(cn *conn, req Request, m *kmsg.SASLAuthenticateR
 			refuse(user, err)
 			return
 		}
-		n.withCurrentImage(a, func(ok bool) {
-			if !ok {
-				fail(errRequestTimedOut, "could not confirm credentials with the controller in time; retry")
-				return
-			}
+		n.withCurrentImage(a, fail, func() {
 			if !n.plainMatches(user, password) {
 				refuse(user, errors.New("no credential of the user matches the password"))
 				return
@@ -179,11 +175,7 @@ func (n *Node) saslAuthenticate(cn *conn, req Request, m *kmsg.SASLAuthenticateR
 			refuse(user, err)
 			return
 		}
-		n.withCurrentImage(a, func(ok bool) {
-			if !ok {
-				fail(errRequestTimedOut, "could not confirm credentials with the controller in time; retry")
-				return
-			}
+		n.withCurrentImage(a, fail, func() {
 			cred, known := n.quorum.image.ScramCredential(user, mech)
 			if n.saltKey == nil {
 				n.saltKey = append([]byte(nil), req.Entropy[nonceBytes:]...)
@@ -204,16 +196,21 @@ func (n *Node) saslAuthenticate(cn *conn, req Request, m *kmsg.SASLAuthenticateR
 
 // withCurrentImage runs check once the broker's image holds every credential change
 // committed before now (a read barrier), so that a password changed or removed, and
-// acknowledged, never authenticates again on a broker that lags.
-func (n *Node) withCurrentImage(a *connAuth, check func(ok bool)) {
+// acknowledged, never authenticates again on a broker that lags; when the barrier
+// cannot pass in time, the exchange fails with a code clients retry.
+func (n *Node) withCurrentImage(a *connAuth, fail func(int16, string), check func()) {
 	if n.cfg.Plants.On(plant.AuthStaleImage) {
-		check(true)
+		check()
 		return
 	}
 	a.busy = true
 	n.rpc.readBarrier(n, func(ok bool) {
 		a.busy = false
-		check(ok)
+		if !ok {
+			fail(errRequestTimedOut, "could not confirm credentials with the controller in time; retry")
+			return
+		}
+		check()
 	})
 }
 

@@ -408,20 +408,5 @@ func CheckAcls(ops []*Op, timeout time.Duration) (illegal, visualization string,
 			Metadata: fmt.Sprintf("op %d via node %d", op.ID, op.Node),
 		})
 	}
-	for _, user := range sortedKeys(byUser) {
-		verdict, info := porcupine.CheckOperationsVerbose(aclModel, byUser[user], timeout)
-		switch verdict {
-		case porcupine.Unknown:
-			unknown = append(unknown, user)
-		case porcupine.Illegal:
-			if illegal == "" {
-				illegal = user
-				var buf bytes.Buffer
-				if err := porcupine.Visualize(aclModel, info, &buf); err == nil {
-					visualization = buf.String()
-				}
-			}
-		}
-	}
-	return illegal, visualization, unknown
+	return checkByUser(aclModel, byUser, timeout)
 }

@@ -140,8 +140,15 @@ func CheckCredentials(ops []*Op, timeout time.Duration) (illegal, visualization 
 			Metadata: fmt.Sprintf("op %d via node %d", op.ID, op.Node),
 		})
 	}
+	return checkByUser(credentialsModel, byUser, timeout)
+}
+
+// checkByUser checks each user's history against model, in user order: the first user
+// whose history is not linearizable ("" when none is), Porcupine's page for it, and the
+// users whose check ran out of time.
+func checkByUser(model porcupine.Model, byUser map[string][]porcupine.Operation, timeout time.Duration) (illegal, visualization string, unknown []string) {
 	for _, user := range sortedKeys(byUser) {
-		verdict, info := porcupine.CheckOperationsVerbose(credentialsModel, byUser[user], timeout)
+		verdict, info := porcupine.CheckOperationsVerbose(model, byUser[user], timeout)
 		switch verdict {
 		case porcupine.Unknown:
 			unknown = append(unknown, user)
@@ -149,7 +156,7 @@ func CheckCredentials(ops []*Op, timeout time.Duration) (illegal, visualization 
 			if illegal == "" {
 				illegal = user
 				var buf bytes.Buffer
-				if err := porcupine.Visualize(credentialsModel, info, &buf); err == nil {
+				if err := porcupine.Visualize(model, info, &buf); err == nil {
 					visualization = buf.String()
 				}
 			}

@@ -148,10 +148,17 @@ type result struct {
 // without -b), feeding stdin.
 func (d *devCluster) seedlog(stdin string, args ...string) result {
 	d.t.Helper()
+	return runSeedlogIn(d.t, d.dir, stdin, args...)
+}
+
+// runSeedlogIn runs the binary with runtime directory dir (where it finds a running dev
+// cluster), feeding stdin.
+func runSeedlogIn(t *testing.T, dir, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, seedlogBin, args...)
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+d.dir)
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+dir)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -160,7 +167,7 @@ func (d *devCluster) seedlog(stdin string, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		d.t.Fatalf("seedlog %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("seedlog %s: %v", strings.Join(args, " "), err)
 	}
 	return result{code, out.String(), errb.String()}
 }

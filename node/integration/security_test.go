@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,24 +15,10 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
-// runSeedlog runs the binary with stdin and returns how it ended.
+// runSeedlog runs the binary with stdin, outside any dev cluster.
 func runSeedlog(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, seedlogBin, args...)
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+t.TempDir())
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("seedlog %s: %v", strings.Join(args, " "), err)
-	}
-	return result{code, out.String(), errb.String()}
+	return runSeedlogIn(t, t.TempDir(), stdin, args...)
 }
 
 func mustSeedlog(t *testing.T, stdin string, args ...string) string {
