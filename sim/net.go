@@ -27,8 +27,10 @@ type link struct {
 	// rx holds the bytes of a request frame not yet whole. Simulated clients send one
 	// whole frame per stream message; only the byzantine client splits or cuts them.
 	rx []byte
-	// toClientAt is when the last frame the node sent on the connection arrives.
+	// toClientAt is when the last frame the node sent on the connection arrives;
+	// hungUp says the node gave up on the connection and reads nothing more from it.
 	toClientAt int64
+	hungUp     bool
 }
 
 // sendPeer sends a message from node n as datagrams: peer traffic may be lost,
@@ -207,6 +209,7 @@ func (w *World) hangUp(id netsim.StreamID) {
 		w.closeByNode(id)
 		return
 	}
+	l.hungUp = true
 	e := w.schedule(l.toClientAt, evNodeHangUp)
 	e.stream = id
 }

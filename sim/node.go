@@ -232,6 +232,9 @@ func (n *simNode) apply(in input) {
 // sends one frame per stream message.
 func (n *simNode) request(now int64, in input) {
 	w, id := n.w, n.spec.ID
+	if l := w.links[netsim.StreamID(in.conn)]; l != nil && l.hungUp {
+		return // as the real node's reader, which stops once it closes a connection
+	}
 	frame := in.data
 	h, req, err := wire.ParseRequest(frame[4:], w.served)
 	w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InRequest, Node: id, Peer: in.client, A: int64(h.Corr), B: int64(h.Key)<<16 | int64(h.Version), Hash: xxhash.Sum64(frame)},

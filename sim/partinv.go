@@ -414,11 +414,13 @@ func (d *dataInvariants) checkPair(a int32, r *ReplicaView, b int32, o *ReplicaV
 	if d.async {
 		return nil
 	}
-	// An ISR member holds everything below its leader's HW.
-	if r.Leader && slices.Contains(r.ISR, b) && !o.Loading && o.Durable < r.HW {
+	// An ISR member holds everything below its leader's HW. A leader the member already
+	// knows was superseded (a later leader epoch reached it) is a deposed one that has
+	// not heard yet, say after a pause: its ISR speaks for nobody.
+	if r.Leader && slices.Contains(r.ISR, b) && !o.Loading && o.Durable < r.HW && r.LeaderEpoch >= o.LeaderEpoch {
 		return fmt.Errorf("ISR member %d durably holds up to %d, below the leader's high watermark %d (leader epoch %d, ISR %v)", b, o.Durable, r.HW, r.LeaderEpoch, r.ISR)
 	}
-	if o.Leader && slices.Contains(o.ISR, a) && !r.Loading && r.Durable < o.HW {
+	if o.Leader && slices.Contains(o.ISR, a) && !r.Loading && r.Durable < o.HW && o.LeaderEpoch >= r.LeaderEpoch {
 		return fmt.Errorf("it is in the ISR %v of leader %d (epoch %d, HW %d) but durably holds only up to %d", o.ISR, b, o.LeaderEpoch, o.HW, r.Durable)
 	}
 	if r.Loading || o.Loading {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/seedlog/seedlog/core"
 	"github.com/seedlog/seedlog/core/metadata"
@@ -31,7 +32,7 @@ type quotaCheck struct {
 	rate     float64
 	seq      int64 // arrivals so far
 	arrivals map[quotaReqKey]quotaArrival
-	mutes    map[quotaConnKey]quotaMute
+	mutes    map[quotaConnKey][]quotaMute
 	// produced holds each measured sensor's produce requests within the last window.
 	produced map[quotaSensorKey][]quotaProduced
 	// inFlight is the produce bytes of each connection that arrived and are not
@@ -87,7 +88,7 @@ func (n *simNode) quotaNode() quotaNode { return quotaNode{n.spec.ID, n.inc, n.l
 
 func newQuotaCheck(w *World) *quotaCheck {
 	return &quotaCheck{fail: w.fail, count: w.cov.Inc, rate: w.cfg.Data.QuotaRate, arrivals: map[quotaReqKey]quotaArrival{},
-		mutes: map[quotaConnKey]quotaMute{}, produced: map[quotaSensorKey][]quotaProduced{}, inFlight: map[quotaConnKey]int{}}
+		mutes: map[quotaConnKey][]quotaMute{}, produced: map[quotaSensorKey][]quotaProduced{}, inFlight: map[quotaConnKey]int{}}
 }
 
 // arrived notes a request delivered to node n.
@@ -119,13 +120,11 @@ func (q *quotaCheck) note(n quotaNode, kind, text string) {
 			q.fail("quota", n.id, "unreadable quota-throttled note %q: %v", text, err)
 			return
 		}
+		// Each throttle binds the requests that arrive after it, until its own end: a
+		// later, longer one does not hold back what arrived before it.
 		k := quotaConnKey{n.id, n.inc, conn}
-		m, ok := q.mutes[k]
-		if !ok || m.until <= n.now {
-			m = quotaMute{seq: q.seq}
-		}
-		m.until = max(m.until, until)
-		q.mutes[k] = m
+		live := slices.DeleteFunc(q.mutes[k], func(m quotaMute) bool { return m.until <= n.now })
+		q.mutes[k] = append(live, quotaMute{seq: q.seq, until: until})
 		q.count("quota:throttled")
 	case "quota-sensor":
 		q.produced[quotaSensorKey{n.id, n.inc, text}] = []quotaProduced{}
@@ -148,13 +147,17 @@ func (q *quotaCheck) answered(n quotaNode, r core.Response) {
 			delete(q.inFlight, ck)
 		}
 	}
-	if m, muted := q.mutes[ck]; muted && a.seq > m.seq && now < m.until {
-		q.fail("quota", n.id, "connection %d: a request (corr %d) that arrived after its throttled response was answered at %d, %.3f ms before its mute ended at %d",
-			r.Conn, r.Corr, now, float64(m.until-now)/1e6, m.until)
-		return
-	}
-	if m, muted := q.mutes[ck]; muted && now >= m.until && a.seq > m.seq {
+	for _, m := range q.mutes[ck] {
+		if a.seq <= m.seq {
+			continue
+		}
+		if now < m.until {
+			q.fail("quota", n.id, "connection %d: a request (corr %d) that arrived after its throttled response was answered at %d, %.3f ms before its mute ended at %d",
+				r.Conn, r.Corr, now, float64(m.until-now)/1e6, m.until)
+			return
+		}
 		q.count("quota:held-then-served")
+		break
 	}
 	if a.bytes < 0 {
 		return

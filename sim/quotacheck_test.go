@@ -23,7 +23,7 @@ func TestQuotaCheck(t *testing.T) {
 	ms := int64(time.Millisecond)
 	newCheck := func() (*quotaCheck, *[]string) {
 		var failures []string
-		q := &quotaCheck{rate: 1000, arrivals: map[quotaReqKey]quotaArrival{}, mutes: map[quotaConnKey]quotaMute{},
+		q := &quotaCheck{rate: 1000, arrivals: map[quotaReqKey]quotaArrival{}, mutes: map[quotaConnKey][]quotaMute{},
 			produced: map[quotaSensorKey][]quotaProduced{}, inFlight: map[quotaConnKey]int{},
 			fail: func(checker string, node int32, format string, args ...any) {
 				failures = append(failures, checker+": "+fmt.Sprintf(format, args...))
