@@ -221,3 +221,25 @@ func TestAlterScramRefusals(t *testing.T) {
 		t.Fatal("the accepted credential was not stored")
 	}
 }
+
+// Requests the shell had read from a connection the node gave up on are dropped until
+// the shell reports it closed: they do not open a new connection without its state.
+func TestRequestsAfterHangUpAreDropped(t *testing.T) {
+	l := newLone(t, Config{Listeners: []Listener{{Name: "SASL", Host: "h", Port: 1, SecurityProtocol: protocolSASLPlaintext}}})
+	if l.metadata(1) != nil || !l.closed[1] {
+		t.Fatal("Metadata before authentication was not refused")
+	}
+	delete(l.closed, 1)
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, sasl.NameScramSHA512
+	if r := l.ask(1, "SASL", hs); r != nil || l.closed[1] {
+		t.Fatalf("a request read after the hang-up was served: %v (closed again: %v)", r, l.closed[1])
+	}
+	if len(l.n.conns.hungUp) != 1 {
+		t.Fatalf("%d connections remembered as hung up, want 1", len(l.n.conns.hungUp))
+	}
+	l.n.ConnClosed(l.now, 1)
+	if len(l.n.conns.hungUp) != 0 {
+		t.Fatal("the shell's close left the connection remembered")
+	}
+}

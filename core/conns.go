@@ -39,6 +39,11 @@ type slot struct {
 // grow the node's memory.
 type conns struct {
 	byID map[ConnID]*conn
+	// hungUp holds the connections the node gave up on until the shell reports them
+	// closed: requests the shell had already read from one are dropped, not taken for a
+	// new connection's (which would start with none of its state: no authentication,
+	// no quota mute). At most one entry per connection the shell still has open.
+	hungUp map[ConnID]bool
 }
 
 // open reserves a slot for a new request, or returns nil when the connection must be
@@ -88,8 +93,21 @@ func (c *conns) fill(s *slot, resp kmsg.Response, out []Response) []Response {
 	return out
 }
 
-// close forgets a connection. Slots still pending are filled later into the void.
-func (c *conns) close(id ConnID) { delete(c.byID, id) }
+// close forgets a connection the shell closed. Slots still pending are filled later
+// into the void.
+func (c *conns) close(id ConnID) {
+	delete(c.byID, id)
+	delete(c.hungUp, id)
+}
+
+// hangUp forgets a connection the node gives up on; the shell closes it and says so.
+func (c *conns) hangUp(id ConnID) {
+	delete(c.byID, id)
+	if c.hungUp == nil {
+		c.hungUp = map[ConnID]bool{}
+	}
+	c.hungUp[id] = true
+}
 
 // count is the number of tracked connections.
 func (c *conns) count() int { return len(c.byID) }

@@ -28,6 +28,9 @@ func (n *Node) ConnClosed(now int64, c ConnID) {
 }
 
 func (n *Node) request(req Request) {
+	if n.conns.hungUp[req.Conn] {
+		return // read before the shell closed the connection the node gave up on
+	}
 	cn, s, fresh := n.conns.open(&n.cfg, req.Conn, req.Corr)
 	if s == nil {
 		n.closeConn(req.Conn, "too many requests in flight")
@@ -145,7 +148,7 @@ func (n *Node) forward(req kmsg.Request, reply func(kmsg.Response)) {
 }
 
 func (n *Node) closeConn(c ConnID, why string) {
-	n.conns.close(c)
+	n.conns.hangUp(c)
 	n.out.Close = append(n.out.Close, c)
 	n.note("conn-closed", why)
 }
