@@ -105,9 +105,9 @@ import (
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
 // twenty (the last needs a group and an offsets topic with more than one replica).
 // recovery-skips-crc fails only 1 of them (seed 93 then; since the draws of compacted and
-// LogAppendTime topics, seed 1080; since the security workloads, seed 973): recovery keeps a bad batch only when its header
-// still parses and its bytes are not the damage at rest that the partition checks
-// exempt, which torn tails seldom give. snapshot-during-install needs a node's own
+// LogAppendTime topics, seed 1080; since the security workloads, seed 973): recovery
+// keeps a bad batch only when its header still parses and its bytes are not the damage
+// at rest that the partition checks exempt, which torn tails seldom give. snapshot-during-install needs a node's own
 // snapshot to fall due in the few milliseconds a snapshot from the leader takes to
 // install: one seed in 500.
 //
