@@ -8,6 +8,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/sasl"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -15,14 +16,6 @@ import (
 const (
 	protocolSASLPlaintext int16 = 2
 	protocolSASLSSL       int16 = 3
-)
-
-// Error codes of the SASL exchange.
-const (
-	errUnsupportedSaslMechanism int16 = 33
-	errIllegalSaslState         int16 = 34
-	errSaslAuthenticationFailed int16 = 58
-	errRequestTimedOut          int16 = 7
 )
 
 // EntropyBytes is how much fresh randomness a SaslAuthenticate request carries
@@ -113,16 +106,16 @@ func (n *Node) saslHandshake(cn *conn, id ConnID, m *kmsg.SASLHandshakeRequest, 
 	}
 	switch {
 	case !cn.saslRequired:
-		refuse(errIllegalSaslState, "SaslHandshake on a listener without SASL")
+		refuse(kerr.IllegalSaslState.Code, "SaslHandshake on a listener without SASL")
 	case a.exchanging || a.busy:
-		refuse(errIllegalSaslState, "SaslHandshake in the middle of an exchange")
+		refuse(kerr.IllegalSaslState.Code, "SaslHandshake in the middle of an exchange")
 	case a.user != "" && !a.reauth:
-		refuse(errIllegalSaslState, "re-authentication after SaslAuthenticate v0")
+		refuse(kerr.IllegalSaslState.Code, "re-authentication after SaslAuthenticate v0")
 	case !slices.Contains(mechs, m.Mechanism):
 		resp.SupportedMechanisms = mechs
-		refuse(errUnsupportedSaslMechanism, "SASL mechanism not enabled")
+		refuse(kerr.UnsupportedSaslMechanism.Code, "SASL mechanism not enabled")
 	case a.user != "" && m.Mechanism != a.mech:
-		refuse(errIllegalSaslState, "re-authentication with another mechanism")
+		refuse(kerr.IllegalSaslState.Code, "re-authentication with another mechanism")
 	default:
 		resp.SupportedMechanisms = mechs
 		a.mech, a.exchanging, a.scram = m.Mechanism, true, nil
@@ -143,14 +136,14 @@ func (n *Node) saslAuthenticate(cn *conn, req Request, m *kmsg.SASLAuthenticateR
 		n.closeConn(req.Conn, why)
 	}
 	if !a.exchanging || a.busy {
-		fail(errIllegalSaslState, "SaslAuthenticate without a handshake, or before the last step was answered")
+		fail(kerr.IllegalSaslState.Code, "SaslAuthenticate without a handshake, or before the last step was answered")
 		return
 	}
 	// refuse answers every failed authentication alike; the reason goes to the node's
 	// notes (its log), not to the client.
 	refuse := func(user string, err error) {
 		n.note("sasl-refused", fmt.Sprintf("user %q with %s: %v", user, a.mech, err))
-		fail(errSaslAuthenticationFailed, "authentication failed: invalid credentials with SASL mechanism "+a.mech)
+		fail(kerr.SaslAuthenticationFailed.Code, "authentication failed: invalid credentials with SASL mechanism "+a.mech)
 	}
 	if a.mech == sasl.NamePlain {
 		user, password, err := sasl.ParsePlain(m.SASLAuthBytes)
@@ -207,7 +200,7 @@ func (n *Node) withCurrentImage(a *connAuth, fail func(int16, string), check fun
 	n.rpc.readBarrier(n, func(ok bool) {
 		a.busy = false
 		if !ok {
-			fail(errRequestTimedOut, "could not confirm credentials with the controller in time; retry")
+			fail(kerr.RequestTimedOut.Code, "could not confirm credentials with the controller in time; retry")
 			return
 		}
 		check()
@@ -229,7 +222,7 @@ func (n *Node) plainMatches(user, password string) bool {
 func (n *Node) authenticated(cn *conn, user string, resp *kmsg.SASLAuthenticateResponse, reply func(kmsg.Response), fail func(int16, string)) {
 	a := &cn.auth
 	if a.user != "" && a.user != user {
-		fail(errSaslAuthenticationFailed, "re-authentication as another user")
+		fail(kerr.SaslAuthenticationFailed.Code, "re-authentication as another user")
 		return
 	}
 	a.user, a.exchanging, a.scram = user, false, nil

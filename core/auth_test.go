@@ -6,6 +6,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/sasl"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -142,10 +143,10 @@ func TestSASLListener(t *testing.T) {
 	if l.metadata(2) == nil {
 		t.Fatal("Metadata after authentication not answered")
 	}
-	if code, _ := l.scram(3, sasl.ScramSHA512, "alice", "nope", 1); code != errSaslAuthenticationFailed || !l.closed[3] {
+	if code, _ := l.scram(3, sasl.ScramSHA512, "alice", "nope", 1); code != kerr.SaslAuthenticationFailed.Code || !l.closed[3] {
 		t.Fatalf("wrong password: code %d, closed %v", code, l.closed[3])
 	}
-	if code, _ := l.scram(4, sasl.ScramSHA512, "mallory", "pw", 1); code != errSaslAuthenticationFailed {
+	if code, _ := l.scram(4, sasl.ScramSHA512, "mallory", "pw", 1); code != kerr.SaslAuthenticationFailed.Code {
 		t.Fatalf("unknown user: code %d", code)
 	}
 	hs := kmsg.NewPtrSASLHandshakeRequest()
@@ -181,14 +182,14 @@ func TestSASLListener(t *testing.T) {
 	if r, _ := l.ask(2, "SASL", del).(*kmsg.AlterUserSCRAMCredentialsResponse); r == nil || r.Results[0].ErrorCode != 0 {
 		t.Fatalf("deletion: %+v", r)
 	}
-	if code, _ := l.scram(6, sasl.ScramSHA512, "alice", "pw", 1); code != errSaslAuthenticationFailed {
+	if code, _ := l.scram(6, sasl.ScramSHA512, "alice", "pw", 1); code != kerr.SaslAuthenticationFailed.Code {
 		t.Fatalf("a removed credential authenticated: code %d", code)
 	}
 	// A listener without SASL serves at once and refuses a handshake.
 	if l.ask(7, "PLAIN", kmsg.NewPtrMetadataRequest()) == nil {
 		t.Fatal("the PLAINTEXT listener did not answer")
 	}
-	if r, _ := l.ask(8, "PLAIN", hs).(*kmsg.SASLHandshakeResponse); r == nil || r.ErrorCode != errIllegalSaslState {
+	if r, _ := l.ask(8, "PLAIN", hs).(*kmsg.SASLHandshakeResponse); r == nil || r.ErrorCode != kerr.IllegalSaslState.Code {
 		t.Fatalf("handshake on a PLAINTEXT listener: %+v", r)
 	}
 }
