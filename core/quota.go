@@ -22,6 +22,10 @@ import (
 // window. Only producer_byte_rate and consumer_byte_rate are enforced; a cluster without
 // quotas does one check per request.
 
+// quotaSensorsMax bounds the measured rates a node keeps (one per quota kind, entity
+// and the request's user and client id).
+const quotaSensorsMax = 10_000
+
 // quotaKind tells the two enforced quotas apart.
 type quotaKind uint8
 
@@ -168,6 +172,12 @@ func (n *Node) quotaCheck(k quotaKind, principal, clientID string, bytes int) in
 		qs.sensors = map[sensorKey]*rateSensor{}
 	}
 	s := qs.sensors[key]
+	if s == nil && len(qs.sensors) >= quotaSensorsMax {
+		// Client ids are the client's to choose: past the bound, new ones share the
+		// sensor of the entity that matched, names left out, until idle sensors go.
+		key.entity.User, key.entity.ClientID = "", ""
+		s = qs.sensors[key]
+	}
 	if s == nil {
 		s = &rateSensor{}
 		qs.sensors[key] = s

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"fmt"
+	"github.com/seedlog/seedlog/core/acl"
 	"math"
 	"testing"
 	"time"
@@ -212,5 +214,32 @@ func TestQuotaFetch(t *testing.T) {
 	l.n.quotaReply(Request{Conn: 6, ClientID: "other", Msg: m2}, func(kmsg.Response) {})
 	if m2.MaxBytes != 1<<20 {
 		t.Fatal("a fetch without a quota was limited")
+	}
+}
+
+// Under a default client-id quota every client id has a sensor of its own, and client
+// ids are the client's to make up: past quotaSensorsMax, new ones share one sensor (and
+// its throttle) instead of growing the node's memory.
+func TestQuotaSensorsAreBounded(t *testing.T) {
+	l := newLone(t, Config{})
+	req := kmsg.NewPtrAlterClientQuotasRequest()
+	en := kmsg.NewAlterClientQuotasRequestEntry()
+	en.Entity = []kmsg.AlterClientQuotasRequestEntryEntity{{Type: "client-id"}} // the default
+	en.Ops = []kmsg.AlterClientQuotasRequestEntryOp{{Key: metadata.QuotaProducerByteRate, Value: 1000}}
+	req.Entries = append(req.Entries, en)
+	if r, _ := l.ask(99, "PLAINTEXT", req).(*kmsg.AlterClientQuotasResponse); r == nil || r.Entries[0].ErrorCode != 0 {
+		t.Fatalf("AlterClientQuotas: %+v", r)
+	}
+	for i := range quotaSensorsMax + 500 {
+		if th := l.n.quotaCheck(quotaProduce, acl.Anonymous, fmt.Sprintf("made-up-%d", i), 100); th != 0 && i < quotaSensorsMax {
+			t.Fatalf("client id %d, alone on its sensor, throttled %d ms", i, th)
+		}
+	}
+	if n := len(l.n.quotas.sensors); n != quotaSensorsMax+1 {
+		t.Fatalf("%d sensors, want %d and one shared", n, quotaSensorsMax)
+	}
+	// The 500 beyond the bound share one sensor: 50 KB on it is far over 1000 B/s.
+	if th := l.n.quotaCheck(quotaProduce, acl.Anonymous, "one-more", 100); th == 0 {
+		t.Fatal("the shared sensor does not throttle")
 	}
 }
