@@ -224,7 +224,7 @@ func (cr *credentials) access(op *Op, node int32, done func()) {
 		try()
 		return
 	}
-	cr.exchange(node, op.User, sasl.NameScramSHA512, op.Password, func(outcome Outcome, code int16) {
+	cr.exchange(node, op.User, sasl.NameScramSHA512, op.Password, false, func(outcome Outcome, code int16) {
 		if outcome != OK {
 			cr.hangUp(node)
 			end(Failed, -1) // not authenticated: the access was never tried

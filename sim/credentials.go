@@ -249,13 +249,23 @@ func (cr *credentials) saltedPassword(m sasl.Mechanism, password string, salt []
 	return s
 }
 
-// authenticate runs one SASL exchange on a new connection to node and closes it after.
+// authenticate runs one SASL exchange on a new connection to node and closes it after;
+// when a connection to node is open and authenticated as the user with SCRAM-SHA-512,
+// it re-authenticates on it instead (KIP-368), and keeps it when that succeeds.
 func (cr *credentials) authenticate(op *Op, node int32, done func()) {
 	w := cr.c.w
 	w.invoke(cr.c, op)
 	op.Node = node
-	cr.exchange(node, op.User, op.Mechanism, op.Password, func(outcome Outcome, code int16) {
+	cc := cr.sasl.conns[node-1]
+	reauth := op.Mechanism == sasl.NameScramSHA512 && cc != nil && !cc.dead && cr.authed[node-1] == op.User
+	cr.exchange(node, op.User, op.Mechanism, op.Password, reauth, func(outcome Outcome, code int16) {
 		switch {
+		case outcome == OK && reauth:
+			w.cov.Inc("credentials:reauth-ok")
+			op.Code = code
+			w.complete(op, outcome)
+			done()
+			return
 		case outcome == OK:
 			w.cov.Inc("credentials:auth-ok")
 		case code == errSaslAuthenticationFailed:
@@ -280,14 +290,17 @@ func (cr *credentials) hangUp(node int32) {
 	}
 }
 
-// exchange authenticates on a new connection to node and calls done with how it went:
-// OK, Failed (code -1: never sent; SASL_AUTHENTICATION_FAILED: refused), or
-// Indeterminate. The connection stays open for the caller.
-func (cr *credentials) exchange(node int32, user, mechanism, password string, done func(Outcome, int16)) {
+// exchange authenticates on a new connection to node (reauth: again, on the open one)
+// and calls done with how it went: OK, Failed (code -1: never sent, or a session that
+// may not re-authenticate; SASL_AUTHENTICATION_FAILED: refused), or Indeterminate. The
+// connection stays open for the caller.
+func (cr *credentials) exchange(node int32, user, mechanism, password string, reauth bool, done func(Outcome, int16)) {
 	c := cr.c
 	w := c.w
 	s := cr.sasl
-	cr.hangUp(node)
+	if !reauth {
+		cr.hangUp(node)
+	}
 	// answered ends the exchange on a transport error or an error code; it reports
 	// whether the exchange may go on.
 	answered := func(err error, code int16) bool {
@@ -309,6 +322,14 @@ func (cr *credentials) exchange(node int32, user, mechanism, password string, do
 	hs.Mechanism = mechanism
 	timeout := w.requestTimeout()
 	s.send(node, hs, timeout, func(resp kmsg.Response, err error) {
+		if err == nil && reauth && resp.(*kmsg.SASLHandshakeResponse).ErrorCode == errIllegalSaslState {
+			// A session that authenticated with SaslAuthenticate v0 may not re-authenticate:
+			// the node closes the connection.
+			w.cov.Inc("credentials:reauth-refused-v0")
+			cr.hangUp(node)
+			done(Failed, -1)
+			return
+		}
 		if err == nil && resp.(*kmsg.SASLHandshakeResponse).ErrorCode != errNone {
 			w.fail("client", node, "client %d: SaslHandshake %s answered %s", c.id, mechanism, errorName(resp.(*kmsg.SASLHandshakeResponse).ErrorCode))
 			return

@@ -262,7 +262,8 @@
 // Credentials and ACLs (credentials.go, acls.go): in a third of the seeds with data
 // the nodes get a SASL listener, and a credentials client sets and removes SCRAM
 // credentials, authenticates with the latest password, an older one or a wrong one, by
-// SCRAM or PLAIN, on any broker; in half of those the nodes authorize with ACLs and the
+// SCRAM or PLAIN, on any broker (again on a connection it authenticated before, KIP-368's
+// re-authentication, where it has one); in half of those the nodes authorize with ACLs and the
 // client also creates and removes bindings for its users and tries accesses they decide
 // (ListOffsets, Fetch, Metadata, FindCoordinator). Both histories must be linearizable
 // per user (credentials, acls): every authentication and every access got the answer

@@ -79,6 +79,7 @@ const (
 	errUnstableOffsetCommit         int16 = 88
 	errTransactionalIDAuthorization int16 = 53
 	errSaslAuthenticationFailed     int16 = 58
+	errIllegalSaslState             int16 = 34
 	errTopicAuthorizationFailed     int16 = 29
 	errGroupAuthorizationFailed     int16 = 30
 	errResourceNotFound             int16 = 91
