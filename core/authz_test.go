@@ -125,3 +125,30 @@ func TestACLs(t *testing.T) {
 		t.Fatalf("a client creating the offsets topic: %d", code)
 	}
 }
+
+// An idempotent producer may start with IDEMPOTENT_WRITE on the cluster or, as Kafka
+// allows since 3.0, an allow of WRITE on some topic; with neither it is refused.
+func TestInitProducerIDNeedsWriteSomewhere(t *testing.T) {
+	l := newLone(t, Config{Authorizer: true, SuperUsers: []string{acl.Anonymous}, Listeners: []Listener{
+		{Name: "SASL", Host: "h", Port: 1, SecurityProtocol: protocolSASLPlaintext},
+		{Name: "PLAIN", Host: "h", Port: 2}}})
+	l.setPassword("alice", "pw", sasl.ScramSHA512)
+	if code, _ := l.scram(1, sasl.ScramSHA512, "alice", "pw", 1); code != 0 {
+		t.Fatal("alice cannot authenticate")
+	}
+	initPID := func() int16 {
+		r, _ := l.ask(1, "SASL", kmsg.NewPtrInitProducerIDRequest()).(*kmsg.InitProducerIDResponse)
+		if r == nil {
+			t.Fatal("InitProducerId not answered")
+		}
+		return r.ErrorCode
+	}
+	if code := initPID(); code != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("without ACLs: %d", code)
+	}
+	l.aclChange(999, acl.Binding{Resource: acl.Resource{Type: acl.ResourceTopic, Name: "out-", Pattern: acl.PatternPrefixed},
+		Entry: acl.Entry{Principal: "User:alice", Host: "*", Operation: acl.OpWrite, Permission: acl.PermissionAllow}}, false)
+	if code := initPID(); code != 0 {
+		t.Fatalf("with WRITE on out-*: %d", code)
+	}
+}

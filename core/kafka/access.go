@@ -77,14 +77,11 @@ func (v View) MayWriteSomeTopic() bool {
 			return true
 		}
 	}
-	for _, b := range v.Image.Acls() {
-		if b.Type == acl.ResourceTopic && b.Permission == acl.PermissionAllow &&
+	return v.Image.AnyAcl(func(b acl.Binding) bool {
+		return b.Type == acl.ResourceTopic && b.Permission == acl.PermissionAllow &&
 			(b.Operation == acl.OpWrite || b.Operation == acl.OpAll) &&
-			(b.Principal == a.Principal || b.Principal == "User:*") && (b.Host == acl.Wildcard || b.Host == a.Host) {
-			return true
-		}
-	}
-	return false
+			(b.Principal == a.Principal || b.Principal == "User:*") && (b.Host == acl.Wildcard || b.Host == a.Host)
+	})
 }
 
 func deniedCode(t acl.ResourceType) int16 {

@@ -166,6 +166,21 @@ func (im Image) Acls() []acl.Binding {
 	return out
 }
 
+// AnyAcl reports whether some stored binding satisfies ok, without copying or sorting
+// them.
+func (im Image) AnyAcl(ok func(acl.Binding) bool) bool {
+	if im.acls == nil {
+		return false
+	}
+	// order-independent: whether any binding satisfies ok.
+	for b := range im.acls.all {
+		if ok(b) {
+			return true
+		}
+	}
+	return false
+}
+
 // HasAcl reports whether binding b is stored.
 func (im Image) HasAcl(b acl.Binding) bool {
 	if im.acls == nil {
