@@ -152,6 +152,11 @@ func (n *Node) saslAuthenticate(cn *conn, req Request, m *kmsg.SASLAuthenticateR
 			return
 		}
 		n.withCurrentImage(a, fail, func() {
+			if !n.plainBudget.take(n.now) {
+				n.note("sasl-refused", fmt.Sprintf("user %q with PLAIN: more than %d password checks a second", user, plainChecksPerSecond))
+				fail(kerr.ThrottlingQuotaExceeded.Code, "too many PLAIN authentications at once; retry")
+				return
+			}
 			if !n.plainMatches(user, password) {
 				refuse(user, errors.New("no credential of the user matches the password"))
 				return
@@ -205,6 +210,31 @@ func (n *Node) withCurrentImage(a *connAuth, fail func(int16, string), check fun
 		}
 		check()
 	})
+}
+
+// plainChecksPerSecond bounds the PLAIN password checks a node makes: each is a PBKDF2
+// of up to 16384 iterations on the node's one loop, so a stranger who knows a user name
+// could otherwise stall every other request with logins.
+const plainChecksPerSecond = 50
+
+// tokenBucket allows n events a second, in bursts of at most n, on the node's clock.
+type tokenBucket struct {
+	tokens float64
+	at     int64
+}
+
+// take spends a token at now, if there is one.
+func (b *tokenBucket) take(now int64) bool {
+	if b.at == 0 {
+		b.tokens, b.at = plainChecksPerSecond, now
+	}
+	b.tokens = min(plainChecksPerSecond, b.tokens+float64(now-b.at)/1e9*plainChecksPerSecond)
+	b.at = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // plainMatches reports whether password is user's under any of its SCRAM credentials.

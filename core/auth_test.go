@@ -244,3 +244,49 @@ func TestRequestsAfterHangUpAreDropped(t *testing.T) {
 		t.Fatal("the shell's close left the connection remembered")
 	}
 }
+
+// PLAIN password checks are paced: past plainChecksPerSecond in a burst, a login is
+// answered with a code clients retry instead of a PBKDF2 on the node's loop.
+func TestPlainChecksArePaced(t *testing.T) {
+	l := newLone(t, Config{Listeners: []Listener{{Name: "SASL", Host: "h", Port: 1, SecurityProtocol: protocolSASLPlaintext},
+		{Name: "PLAIN", Host: "h", Port: 2}}})
+	l.setPassword("alice", "pw", sasl.ScramSHA256)
+	codes := map[int16]int{}
+	for i := range plainChecksPerSecond + 5 {
+		conn := ConnID(100 + i)
+		hs := kmsg.NewPtrSASLHandshakeRequest()
+		hs.Version, hs.Mechanism = 1, sasl.NamePlain
+		l.n.Request(l.now, Request{Conn: conn, Corr: 1, Key: 17, Version: 1, Listener: "SASL", Msg: hs})
+		auth := kmsg.NewPtrSASLAuthenticateRequest()
+		auth.SASLAuthBytes = sasl.PlainMessage("alice", "wrong")
+		l.n.Request(l.now, Request{Conn: conn, Corr: 2, Key: 36, Listener: "SASL", Msg: auth})
+	}
+	l.run(100 * time.Millisecond)
+	for i := range plainChecksPerSecond + 5 {
+		for _, r := range l.resps[ConnID(100+i)] {
+			if a, ok := r.(*kmsg.SASLAuthenticateResponse); ok {
+				codes[a.ErrorCode]++
+			}
+		}
+	}
+	if codes[kerr.SaslAuthenticationFailed.Code] < plainChecksPerSecond-5 || codes[kerr.ThrottlingQuotaExceeded.Code] < 1 {
+		t.Fatalf("answers by code: %v", codes)
+	}
+	l.run(2 * time.Second) // the budget comes back
+	if code := l.plainLogin(200, "alice", "pw"); code != 0 {
+		t.Fatalf("a PLAIN login after the burst: %d", code)
+	}
+}
+
+func (l *lone) plainLogin(conn ConnID, user, pw string) int16 {
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, sasl.NamePlain
+	l.ask(conn, "SASL", hs)
+	auth := kmsg.NewPtrSASLAuthenticateRequest()
+	auth.SASLAuthBytes = sasl.PlainMessage(user, pw)
+	r, _ := l.ask(conn, "SASL", auth).(*kmsg.SASLAuthenticateResponse)
+	if r == nil {
+		l.t.Fatal("SaslAuthenticate not answered")
+	}
+	return r.ErrorCode
+}

@@ -40,6 +40,8 @@ type Node struct {
 	quotas   quotaState
 	// aclConfig is how the authorizer decides what no binding decides.
 	aclConfig acl.Config
+	// plainBudget paces PLAIN password checks (plainChecksPerSecond).
+	plainBudget tokenBucket
 	// saltKey derives the salts SCRAM hands users without a credential: the entropy of
 	// the first SaslAuthenticate request, kept for the life of the process.
 	saltKey []byte
