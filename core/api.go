@@ -47,6 +47,11 @@ type Request struct {
 	// SCRAM server nonce); the node itself has only its seeded PRNG, which a stranger
 	// could predict. Zero for every other request.
 	Entropy [EntropyBytes]byte
+	// ThreadNanos is the time the shell spent on this connection's requests that it has
+	// not reported yet: decoding this one, handling and encoding earlier ones. It counts
+	// against request_percentage quotas; the node measures it, the simulator draws it
+	// from a cost model.
+	ThreadNanos int64
 	// Msg is the decoded request, with Msg.GetVersion() == Version. It is nil when the
 	// key or version is not served (wire.ErrUnsupported): the node answers ApiVersions
 	// with its version-0 error response and closes the connection for anything else.

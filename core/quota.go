@@ -19,26 +19,36 @@ import (
 // arrive on it meanwhile wait inside the node (within the in-flight bound) and are
 // handled once the mute ended. A throttled Fetch is answered without its records, which
 // are not counted, as in Kafka; a fetch asks for at most the quota's bytes over the
-// window. Only producer_byte_rate and consumer_byte_rate are enforced; a cluster without
-// quotas does one check per request.
+// window.
+//
+// request_percentage bounds the time the node spends on a quota entity's requests, in
+// percent of one thread: the shell measures it (Request.ThreadNanos) and every answered
+// request records it, as Kafka's request quota does. Its throttle is at most one window
+// (Kafka bounds it so), and when it exceeds a byte-rate throttle it is the one the
+// response carries; a Fetch throttled by it goes without its records too. A cluster
+// without quotas does one check per request.
 
 // quotaSensorsMax bounds the measured rates a node keeps (one per quota kind, entity
 // and the request's user and client id).
 const quotaSensorsMax = 10_000
 
-// quotaKind tells the two enforced quotas apart.
+// quotaKind tells the enforced quotas apart.
 type quotaKind uint8
 
 const (
 	quotaProduce quotaKind = iota
 	quotaFetch
+	quotaRequest
 )
 
 func (k quotaKind) key() string {
-	if k == quotaProduce {
+	switch k {
+	case quotaProduce:
 		return metadata.QuotaProducerByteRate
+	case quotaFetch:
+		return metadata.QuotaConsumerByteRate
 	}
-	return metadata.QuotaConsumerByteRate
+	return metadata.QuotaRequestPercentage
 }
 
 // sensorKey names one measured rate: the quota kind and the tags Kafka's default quota
@@ -160,12 +170,38 @@ func resolveQuota(im metadata.Image, k quotaKind, u, c string) (float64, sensorK
 	return 0, sensorKey{}, false
 }
 
-// quotaCheck records bytes against the quota of kind k of the request being handled
-// (its principal and client id) and returns the throttle time; zero without a quota.
-func (n *Node) quotaCheck(k quotaKind, principal, clientID string, bytes int) int32 {
+// quotaCheck records amount (bytes, or percent-seconds of thread time) against the quota
+// of kind k of the request being handled (its principal and client id) and returns the
+// throttle time; zero without a quota.
+func (n *Node) quotaCheck(k quotaKind, principal, clientID string, amount float64) int32 {
+	s, q := n.quotaSensor(k, principal, clientID)
+	if s == nil {
+		return 0
+	}
+	num, win := n.cfg.QuotaWindowNum, int64(n.cfg.QuotaWindowSize)
+	s.record(num, win, n.now, amount)
+	rate, span := s.measure(num, win, n.now)
+	t := throttleMillis(rate, q, span)
+	if k == quotaRequest {
+		t = min(t, int32(n.cfg.QuotaWindowSize.Milliseconds()))
+	}
+	return t
+}
+
+// quotaUnrecord takes back bytes a throttled Fetch counted against its consumer quota:
+// the response goes without its records (Kafka's unrecordQuotaSensor).
+func (n *Node) quotaUnrecord(principal, clientID string, bytes int) {
+	if s, _ := n.quotaSensor(quotaFetch, principal, clientID); s != nil && bytes > 0 {
+		s.record(n.cfg.QuotaWindowNum, int64(n.cfg.QuotaWindowSize), n.now, -float64(bytes))
+	}
+}
+
+// quotaSensor is the measured rate a request of principal and clientID counts against
+// for quota kind k, and the quota; nil without a quota.
+func (n *Node) quotaSensor(k quotaKind, principal, clientID string) (*rateSensor, float64) {
 	q, key, ok := resolveQuota(n.quorum.image, k, quotaUser(principal), clientID)
 	if !ok {
-		return 0
+		return nil, 0
 	}
 	qs := &n.quotas
 	if qs.sensors == nil {
@@ -183,16 +219,7 @@ func (n *Node) quotaCheck(k quotaKind, principal, clientID string, bytes int) in
 		qs.sensors[key] = s
 		n.note("quota-sensor", k.key()+" "+key.entity.String())
 	}
-	num, win := n.cfg.QuotaWindowNum, int64(n.cfg.QuotaWindowSize)
-	s.record(num, win, n.now, float64(bytes))
-	rate, span := s.measure(num, win, n.now)
-	t := throttleMillis(rate, q, span)
-	if t > 0 && k == quotaFetch {
-		// The response goes without its records, which are not counted (Kafka's
-		// unrecordQuotaSensor).
-		s.record(num, win, n.now, -float64(bytes))
-	}
-	return t
+	return s, q
 }
 
 // fetchQuotaBytes is the most a fetch of the request being handled may read under its
@@ -207,14 +234,14 @@ func (n *Node) fetchQuotaBytes(principal, clientID string) int64 {
 	return int64(min(q*secs, math.MaxInt32))
 }
 
-// mute keeps connection c's requests waiting until now + ms.
-func (n *Node) mute(c ConnID, ms int32) {
+// mute keeps connection c's requests waiting until now + ms, for a quota of kind k.
+func (n *Node) mute(c ConnID, ms int32, k quotaKind) {
 	cn := n.conns.byID[c]
 	if cn == nil || ms <= 0 {
 		return
 	}
 	until := n.now + int64(ms)*1e6
-	n.note("quota-throttled", fmt.Sprintf("connection %d muted %d ms until %d", c, ms, until))
+	n.note("quota-throttled", fmt.Sprintf("connection %d muted %d ms until %d by %s", c, ms, until, k.key()))
 	if n.cfg.Plants.On(plant.QuotaMuteIgnored) {
 		return
 	}
@@ -324,12 +351,12 @@ func (n *Node) quotaReply(req Request, reply func(kmsg.Response)) func(kmsg.Resp
 	case *kmsg.ProduceRequest:
 		bytes := produceBytes(m)
 		return func(resp kmsg.Response) {
-			t := n.quotaCheck(quotaProduce, principal, clientID, bytes)
+			t := n.quotaCheck(quotaProduce, principal, clientID, float64(bytes))
 			if r, ok := resp.(*kmsg.ProduceResponse); ok && t > 0 {
 				r.ThrottleMillis = t
 			}
 			reply(resp)
-			n.mute(conn, t)
+			n.mute(conn, t, quotaProduce)
 		}
 	case *kmsg.FetchRequest:
 		if most := n.fetchQuotaBytes(principal, clientID); most >= 0 && m.Version >= 3 {
@@ -341,14 +368,52 @@ func (n *Node) quotaReply(req Request, reply func(kmsg.Response)) func(kmsg.Resp
 				reply(resp)
 				return
 			}
-			t := n.quotaCheck(quotaFetch, principal, clientID, fetchBytes(r))
+			bytes := fetchBytes(r)
+			t := n.quotaCheck(quotaFetch, principal, clientID, float64(bytes))
 			if t > 0 {
+				n.quotaUnrecord(principal, clientID, bytes)
 				r.ThrottleMillis = t
 				dropRecords(r)
 			}
 			reply(resp)
-			n.mute(conn, t)
+			n.mute(conn, t, quotaFetch)
 		}
 	}
 	return reply
+}
+
+// requestQuotaReply wraps the reply of the request being handled so that the thread time
+// the shell measured for it counts against its request_percentage quota, if any; the
+// byte-rate quotas (quotaReply) wrap inside it, so a response reaches it with their
+// throttle already set. An acks=0 produce, answered with nothing, is not counted (as in
+// Kafka).
+func (n *Node) requestQuotaReply(req Request, reply func(kmsg.Response)) func(kmsg.Response) {
+	if n.quorum.image.QuotaEntityCount() == 0 {
+		return reply
+	}
+	principal, clientID, conn := n.ctx.principal, req.ClientID, req.Conn
+	percent := float64(max(req.ThreadNanos, 0)) * 100 / 1e9 // percent of a thread for a second
+	return func(resp kmsg.Response) {
+		if resp == nil {
+			reply(resp)
+			return
+		}
+		t := n.quotaCheck(quotaRequest, principal, clientID, percent)
+		if n.cfg.Plants.On(plant.RequestQuotaIgnored) {
+			t = 0
+		}
+		if t > 0 {
+			if r, ok := resp.(kmsg.ThrottleResponse); ok {
+				if had, _ := r.Throttle(); had < t {
+					resp.(kmsg.SetThrottleResponse).SetThrottle(t)
+				}
+			}
+			if r, ok := resp.(*kmsg.FetchResponse); ok {
+				n.quotaUnrecord(principal, clientID, fetchBytes(r))
+				dropRecords(r)
+			}
+		}
+		reply(resp)
+		n.mute(conn, t, quotaRequest)
+	}
 }

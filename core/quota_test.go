@@ -243,3 +243,64 @@ func TestQuotaSensorsAreBounded(t *testing.T) {
 		t.Fatal("the shared sensor does not throttle")
 	}
 }
+
+// request_percentage counts the thread time the shell reports with each request, in
+// percent of one thread: a client over it gets Kafka's throttle, bounded by one window,
+// on any response that has the field, and its connection is muted like a byte quota's.
+func TestRequestQuota(t *testing.T) {
+	l := newLone(t, Config{})
+	if code := l.createTopic(98, "PLAINTEXT", "q"); code != 0 {
+		t.Fatalf("CreateTopics: %d", code)
+	}
+	l.setQuota("busy", metadata.QuotaRequestPercentage, 1) // 10 ms of thread time a second
+	meta := func(conn ConnID, clientID string, threadNanos int64) {
+		l.corr++
+		m := kmsg.NewPtrMetadataRequest()
+		m.Version = 12
+		l.n.Request(l.now, Request{Conn: conn, Corr: l.corr, Key: 3, Version: 12, ClientID: clientID, Listener: "PLAINTEXT",
+			ThreadNanos: threadNanos, Msg: m})
+	}
+	// 50 ms of thread time on a fresh sensor: 0.5 % over 10 windows, under the quota.
+	meta(1, "busy", int64(50*time.Millisecond))
+	l.run(10 * time.Millisecond)
+	if r := l.resps[1][0].(*kmsg.MetadataResponse); r.ThrottleMillis != 0 {
+		t.Fatalf("under the quota: throttle %d ms", r.ThrottleMillis)
+	}
+	// 150 ms more: 2 % against 1 %, Kafka's throttle would be 10 s; it is bounded to one
+	// window (1 s).
+	meta(1, "busy", int64(150*time.Millisecond))
+	l.run(10 * time.Millisecond)
+	if r := l.resps[1][1].(*kmsg.MetadataResponse); r.ThrottleMillis != 1000 {
+		t.Fatalf("over the quota: throttle %d ms, want 1000 (one window)", r.ThrottleMillis)
+	}
+	meta(1, "busy", 0)
+	meta(2, "idle", int64(time.Second)) // no quota for this client id
+	l.run(500 * time.Millisecond)
+	if len(l.resps[1]) != 2 || len(l.resps[2]) != 1 {
+		t.Fatalf("muted connection answered %d, other %d; want 2 and 1", len(l.resps[1]), len(l.resps[2]))
+	}
+	l.run(time.Second)
+	if len(l.resps[1]) != 3 {
+		t.Fatal("the held request was not handled after the mute")
+	}
+
+	// A fetch it throttles goes without its records, which its consumer quota then does
+	// not count, and the larger of the two throttles is the one sent.
+	l.setQuota("busy", metadata.QuotaConsumerByteRate, 1000)
+	m := kmsg.NewPtrFetchRequest()
+	m.Version, m.MaxBytes = 12, 1<<20
+	var got kmsg.Response
+	l.n.ctx = reqCtx{principal: acl.Anonymous}
+	req := Request{Conn: 5, ClientID: "busy", Msg: m, ThreadNanos: int64(time.Second)}
+	reply := l.n.requestQuotaReply(req, func(r kmsg.Response) { got = r })
+	reply = l.n.quotaReply(req, reply)
+	r := kmsg.NewPtrFetchResponse()
+	r.Topics = []kmsg.FetchResponseTopic{{Topic: "q", Partitions: []kmsg.FetchResponseTopicPartition{{RecordBatches: make([]byte, 500)}}}}
+	reply(r)
+	if f := got.(*kmsg.FetchResponse); f.ThrottleMillis != 1000 || len(f.Topics[0].Partitions[0].RecordBatches) != 0 {
+		t.Fatalf("fetch over the request quota: throttle %d ms, %d record bytes", f.ThrottleMillis, len(f.Topics[0].Partitions[0].RecordBatches))
+	}
+	if s, _ := l.n.quotaSensor(quotaFetch, acl.Anonymous, "busy"); s == nil || s.samples[s.current].value != 0 {
+		t.Fatal("the dropped records still count against the consumer quota")
+	}
+}

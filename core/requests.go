@@ -71,7 +71,7 @@ func (n *Node) handle(cn *conn, s *slot, req Request) {
 	if !n.authGate(cn, req, reply) {
 		return
 	}
-	n.dispatch(req, reply)
+	n.dispatch(req, n.requestQuotaReply(req, reply))
 }
 
 // dispatch routes a decoded request to its handler.

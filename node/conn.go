@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seedlog/seedlog/core"
@@ -137,6 +138,11 @@ type clientConn struct {
 	mu       sync.Mutex
 	inflight []pendingReq // requests that will be answered, oldest first
 
+	// spentNanos is the thread time the loop and the writer spent on this connection's
+	// requests that no request has reported yet; the next one carries it to the core
+	// (core.Request.ThreadNanos), for request_percentage quotas.
+	spentNanos atomic.Int64
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -184,6 +190,7 @@ func (c *clientConn) readLoop(br *bufio.Reader) error {
 		fb := c.n.budget.frame(c.shutdown)
 		req, size, err := readRequest(br, c.id, c.listener, cfg.FrameBytesMax, fb, c.closed)
 		req.Host, req.Principal = c.host, c.principal
+		req.ThreadNanos += c.spentNanos.Swap(0)
 		fb.complete()
 		c.n.metrics.bytesIn.Add(int64(size))
 		if err != nil {
@@ -197,7 +204,7 @@ func (c *clientConn) readLoop(br *bufio.Reader) error {
 			return err
 		}
 		c.admitted(req)
-		if !c.n.send(input{kind: inRequest, req: req, budget: fb}) {
+		if !c.n.send(input{kind: inRequest, conn: c, req: req, budget: fb}) {
 			fb.release()
 			return nil
 		}
@@ -279,8 +286,10 @@ func readRequest(br *bufio.Reader, id core.ConnID, listener string, frameMax int
 	if err != nil {
 		return req, 4 + len(frame), fmt.Errorf("truncated frame: %w", err)
 	}
+	start := time.Now()
 	req, err = decodeRequest(id, frame)
 	req.Listener = listener
+	req.ThreadNanos = int64(time.Since(start))
 	return req, 4 + n, err
 }
 
@@ -380,7 +389,9 @@ func (c *clientConn) writeLoop() {
 			if bw == nil {
 				bw = bufio.NewWriterSize(c.nc, connWriteBufferBytes)
 			}
+			start := time.Now()
 			buf = wire.AppendResponse(buf[:0], it.resp.Corr, it.resp.Msg)
+			c.spentNanos.Add(int64(time.Since(start)))
 			if _, err := bw.Write(buf); err != nil {
 				c.shutdown()
 				return

@@ -102,7 +102,9 @@ func (n *Node) apply(in input) {
 	case inConnOpen:
 		n.conns[in.conn.id] = in.conn
 	case inRequest:
+		start := time.Now()
 		n.core.Request(now, in.req)
+		in.conn.spentNanos.Add(int64(time.Since(start)))
 		in.budget.release()
 	case inConnClosed:
 		delete(n.conns, in.conn.id)

@@ -40,7 +40,7 @@ func newCheckers(w *World) *checkers {
 		c.data = newDataInvariants(w, c.truth)
 		c.serve = newServeWatch(w)
 		c.offsets = newOffsetLife(w)
-		if w.cfg.Data.QuotaRate > 0 {
+		if w.cfg.Data.QuotaRate > 0 || w.cfg.Data.QuotaRequestPercent > 0 {
 			c.quota = newQuotaCheck(w)
 		}
 	}

@@ -82,8 +82,8 @@ var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "n
 	// peer authentication and the byzantine client
 	"auth:session", "auth:refused:reset", "auth:refused:tag", "auth:refused:no-session", "auth:refused:handshake",
 	"attack:client-closed", "attack:client-answered", "attack:aimed-fetch",
-	// client security: SASL re-authentication (KIP-368), quota mutes
-	"credentials:reauth-ok", "credentials:reauth-refused-v0", "quota:held-then-served",
+	// client security: SASL re-authentication (KIP-368), quota mutes, request quotas
+	"credentials:reauth-ok", "credentials:reauth-refused-v0", "quota:held-then-served", "quota:throttled:request_percentage",
 	// the shell: controlled shutdowns, input batches, group commits cut short
 	"shutdown:ready", "shutdown:timed-out", "shell:inputs-batched", "shell:disk-batch-grouped", "shell:disk-batch-cut"}
 

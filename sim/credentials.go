@@ -24,8 +24,11 @@ import (
 // saslListener is the nodes' SASL_PLAINTEXT listener in runs with a credentials client.
 const saslListener = "SASL"
 
-// saslAuthenticateKey is SaslAuthenticate's API key.
-const saslAuthenticateKey = 36
+// SaslHandshake's and SaslAuthenticate's API keys.
+const (
+	saslHandshakeKey    = 17
+	saslAuthenticateKey = 36
+)
 
 // credentialUsers are the users the client works with.
 var credentialUsers = []string{"ann", "bob", "cy"}

@@ -59,9 +59,11 @@ type DataConfig struct {
 	Authorizer bool
 	// QuotaRate is the producer_byte_rate (bytes per second, per broker) the quota client
 	// gives the producers' client ids, or with QuotaDefault the default client-id, at
-	// the start of the run (0: no quota; quotas.go).
-	QuotaRate    float64
-	QuotaDefault bool
+	// the start of the run (0: no quota; quotas.go). QuotaRequestPercent, when not
+	// zero, is a request_percentage they get too.
+	QuotaRate           float64
+	QuotaDefault        bool
+	QuotaRequestPercent float64
 }
 
 // On reports whether the run has a data workload.
@@ -301,7 +303,11 @@ func (d *DataConfig) String() string {
 		if d.QuotaDefault {
 			who = "the default client-id"
 		}
-		fmt.Fprintf(&b, "  %s get a producer_byte_rate of %.0f B/s until the liveness phase\n", who, d.QuotaRate)
+		fmt.Fprintf(&b, "  %s get a producer_byte_rate of %.0f B/s", who, d.QuotaRate)
+		if d.QuotaRequestPercent > 0 {
+			fmt.Fprintf(&b, " and a request_percentage of %g", d.QuotaRequestPercent)
+		}
+		b.WriteString(" until the liveness phase\n")
 	}
 	return b.String()
 }

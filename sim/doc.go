@@ -255,9 +255,10 @@
 // segments (segments), and every cleaning step a node starts against
 // log.cleaner.io.max.bytes.per.second (cleaner-throttle).
 // A quarter of the seeds with producers give the producers' client ids, or the default
-// client-id, a producer_byte_rate (quotas.go); the quota checker (quotacheck.go: quota)
-// holds every node to the mutes its throttled answers announced and each client id to
-// what the windowed rate allows.
+// client-id, a producer_byte_rate, and half of those a request_percentage too, against
+// a seeded cost model of each request's thread time (quotas.go); the quota checker
+// (quotacheck.go: quota) holds every node to the mutes its throttled answers announced
+// and each client id to what the windowed rates allow.
 //
 // Credentials and ACLs (credentials.go, acls.go): in a third of the seeds with data
 // the nodes get a SASL listener, and a credentials client sets and removes SCRAM

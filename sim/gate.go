@@ -85,7 +85,8 @@ var Gate = []GateItem{
 	{"workload", "acl:changed", "an ACL created or removed"},
 	{"workload", "acl:allowed", "an access its ACLs allowed"},
 	{"workload", "acl:denied", "an access its ACLs refused"},
-	{"workload", "quota:throttled", "a response over a client quota, its connection muted"},
+	{"workload", "quota:throttled:producer_byte_rate", "a produce over its client's producer_byte_rate, its connection muted"},
+	{"workload", "quota:throttled:request_percentage", "a response over its client's request_percentage, its connection muted"},
 	{"workload", "quota:held-then-served", "a request held by a quota's mute, served once it ended"},
 
 	// Critical paths.

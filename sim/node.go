@@ -253,9 +253,10 @@ func (n *simNode) request(now int64, in input) {
 			w.checks.serve.arrived(n, in.conn, h.Corr, req)
 		}
 		if w.checks.quota != nil && err == nil {
-			w.checks.quota.arrived(n.quotaNode(), in.conn, h.Corr, h.ClientID, req)
+			w.checks.quota.arrived(n.quotaNode(), in.conn, h.Corr, h.ClientID, req, requestThreadNanos(frame))
 		}
-		r := core.Request{Conn: in.conn, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: req}
+		r := core.Request{Conn: in.conn, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: req,
+			ThreadNanos: requestThreadNanos(frame)}
 		if l := w.links[netsim.StreamID(in.conn)]; l != nil && l.client != nil {
 			r.Listener = l.client.listener
 		}

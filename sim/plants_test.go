@@ -80,6 +80,9 @@ import (
 //	quota-mute-ignored             quota (a request that arrived on a throttled
 //	                               connection answered before its mute ended), 14
 //	                               (new; 24 of 300)
+//	request-quota-ignored          quota (a client id used more thread time of a node
+//	                               within 11 s than its request_percentage and its
+//	                               requests in flight allow), 72 (new; 19 of 300)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -182,6 +185,7 @@ var plantCases = []struct {
 	{"auth-stale-image", []string{"credentials"}, 200, false},
 	{"acl-check-skipped", []string{"acls"}, 300, false},
 	{"quota-mute-ignored", []string{"quota"}, 300, false},
+	{"request-quota-ignored", []string{"quota"}, 300, false},
 }
 
 // withoutSecurity leaves out the credentials client, ACLs and quotas.
@@ -190,7 +194,7 @@ var plantCases = []struct {
 // with the security workloads in the draws its first catch went from seed 357 (which
 // they change) to beyond seed 3200, so it is held to the draws it was proven on.
 func withoutSecurity(c *sim.Config) {
-	c.Data.CredentialInterval, c.Data.Authorizer, c.Data.QuotaRate = 0, false, 0
+	c.Data.CredentialInterval, c.Data.Authorizer, c.Data.QuotaRate, c.Data.QuotaRequestPercent = 0, false, 0, 0
 }
 
 // plantAdjust changes every seed's draws for some plants (sim.Options.Adjust).

@@ -4,18 +4,22 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Client quotas in the fault mix (DataConfig.QuotaRate): at the start of a run a quota
 // client gives the producers' client ids, or the default client-id, a
-// producer_byte_rate, and removes it when the liveness phase starts. The producers do
-// not back off by themselves, so only the brokers' mutes hold them to the rate;
-// quotacheck.go checks that a muted connection is not served and that what a client id
-// produced stays within what the windowed rate allows.
+// producer_byte_rate (and in half of those runs a request_percentage), and removes them
+// when the liveness phase starts. The producers do not back off by themselves, so only
+// the brokers' mutes hold them to the quotas; quotacheck.go checks that a muted
+// connection is not served and that what a client id used stays within what the
+// windowed rates allow.
 
 // drawQuotas draws, from its own stream, whether a seed runs with a quota (a quarter of
-// the seeds with producers), its rate and whether it is the default client-id's.
+// the seeds with producers), its rate, whether it is the default client-id's, and
+// whether a request_percentage comes with it.
 func drawQuotas(seed uint64, d *DataConfig) {
 	rng := Stream(seed, streamQuota, 0)
 	if !d.On() || len(d.Producers) == 0 || rng.IntN(4) != 0 {
@@ -23,6 +27,21 @@ func drawQuotas(seed uint64, d *DataConfig) {
 	}
 	d.QuotaRate = float64(int64(2048) << rng.IntN(5)) // 2 to 32 KiB/s
 	d.QuotaDefault = rng.IntN(2) == 0
+	if rng.IntN(2) == 0 {
+		d.QuotaRequestPercent = requestPercents[rng.IntN(len(requestPercents))]
+	}
+}
+
+// requestPercents are the request_percentage quotas a run may set: with the simulated
+// thread time of a request (requestThreadNanos), low enough that the producers go over
+// them.
+var requestPercents = []float64{0.05, 0.1, 0.2}
+
+// requestThreadNanos is the simulated thread time of a request frame: a fixed cost and
+// one per byte, with a spread drawn from the frame's content. The core counts it against
+// request_percentage quotas as the node counts what it measures.
+func requestThreadNanos(frame []byte) int64 {
+	return 400_000 + 1000*int64(len(frame)) + int64(xxhash.Sum64(frame)%400_000)
 }
 
 // quotaSetter is the client that sets and removes the quota.
@@ -49,7 +68,10 @@ func (w *World) startQuotas(producers []*producer) *quotaSetter {
 	for _, name := range names {
 		en := kmsg.NewAlterClientQuotasRequestEntry()
 		en.Entity = []kmsg.AlterClientQuotasRequestEntryEntity{{Type: "client-id", Name: name}}
-		en.Ops = []kmsg.AlterClientQuotasRequestEntryOp{{Key: "producer_byte_rate", Value: w.cfg.Data.QuotaRate}}
+		en.Ops = []kmsg.AlterClientQuotasRequestEntryOp{{Key: metadata.QuotaProducerByteRate, Value: w.cfg.Data.QuotaRate}}
+		if p := w.cfg.Data.QuotaRequestPercent; p > 0 {
+			en.Ops = append(en.Ops, kmsg.AlterClientQuotasRequestEntryOp{Key: metadata.QuotaRequestPercentage, Value: p})
+		}
 		q.entries = append(q.entries, en)
 	}
 	q.alter(false)
@@ -74,7 +96,11 @@ func (q *quotaSetter) alter(remove bool) {
 	req := kmsg.NewPtrAlterClientQuotasRequest()
 	for _, en := range q.entries {
 		if remove {
-			en.Ops = []kmsg.AlterClientQuotasRequestEntryOp{{Key: "producer_byte_rate", Remove: true}}
+			ops := make([]kmsg.AlterClientQuotasRequestEntryOp, len(en.Ops))
+			for i, op := range en.Ops {
+				ops[i] = kmsg.AlterClientQuotasRequestEntryOp{Key: op.Key, Remove: true}
+			}
+			en.Ops = ops
 		}
 		req.Entries = append(req.Entries, en)
 	}
@@ -101,6 +127,9 @@ func (q *quotaSetter) alter(remove bool) {
 // clientID is the client id the client's requests carry.
 func (c *Client) clientID() string { return fmt.Sprintf("sim-client-%d", c.id) }
 
-// quotaWindow is the span quotacheck.go measures produced bytes over: the nodes'
-// quota.window.num windows of quota.window.size (Kafka's defaults).
-const quotaWindow = 11 * time.Second
+// quotaWindow is the span quotacheck.go measures what clients used over: the nodes'
+// quota.window.num windows of quotaWindowSize (Kafka's defaults).
+const (
+	quotaWindow     = 11 * time.Second
+	quotaWindowSize = time.Second
+)

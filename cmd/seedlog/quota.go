@@ -19,7 +19,8 @@ const quotaSynopsis = `seedlog quota alter ENTITY [--producer-byte-rate N] [--co
        seedlog quota describe [ENTITY] [--strict]
   ENTITY is --user NAME or --default-user, and/or --client-id ID or --default-client-id;
   describe without one lists every quota. Brokers enforce producer_byte_rate and
-  consumer_byte_rate (bytes per second, per broker); request_percentage is stored only.
+  consumer_byte_rate (bytes per second, per broker) and request_percentage (percent of one
+  thread's time on a broker, 200 = two threads).
   every subcommand takes -b/--brokers host:port (default: the running dev cluster)`
 
 func quotaCommand(args []string) int {

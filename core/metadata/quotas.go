@@ -12,9 +12,8 @@ import (
 	"github.com/seedlog/seedlog/core/enc"
 )
 
-// Client quota keys (Kafka's QuotaConfigs). seedlog stores all three and enforces the two
-// byte rates; request_percentage is kept so that tools which set it round-trip, but no
-// request is throttled for the time it takes.
+// Client quota keys (Kafka's QuotaConfigs): two byte rates, and the share of a thread's
+// time (in percent, so 200 is two threads) a client's requests may take.
 const (
 	QuotaProducerByteRate  = "producer_byte_rate"
 	QuotaConsumerByteRate  = "consumer_byte_rate"

@@ -157,6 +157,9 @@ const (
 	// QuotaMuteIgnored: a broker answers a client over its quota with the throttle time
 	// but does not mute the connection, so its next requests are served at once.
 	QuotaMuteIgnored
+	// RequestQuotaIgnored: a broker measures the thread time of a client's requests
+	// against its request_percentage quota but never throttles it.
+	RequestQuotaIgnored
 	numNames
 )
 
@@ -207,6 +210,7 @@ var names = [numNames]string{
 	AclCheckSkipped:                 "acl-check-skipped",
 	AclAckEarly:                     "acl-ack-early",
 	QuotaMuteIgnored:                "quota-mute-ignored",
+	RequestQuotaIgnored:             "request-quota-ignored",
 }
 
 func (n Name) String() string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 type throttleSeen struct{ n, most atomic.Int64 }
@@ -96,5 +97,58 @@ func TestProducerByteRateQuota(t *testing.T) {
 	}
 	if hook.n.Load() == 0 {
 		t.Error("no response carried a throttle time")
+	}
+}
+
+// A client over its request_percentage is throttled on any request, not only produce
+// and fetch: the broker measures the time it spends on the client's requests, answers
+// with a throttle time (at most one quota window) and mutes the connection. A client id
+// without the quota, sending the same requests at the same time, is the baseline.
+func TestRequestPercentageQuota(t *testing.T) {
+	c := newClusterWith(t, 1, clusterOpts{settings: map[string]string{"min.insync.replicas": "1", "quota.window.num": "3"}})
+	admin := c.client()
+	c.waitBrokers(admin, 1)
+	adm := kadm.NewClient(admin)
+	name := "busy"
+	entity := kadm.ClientQuotaEntity{{Type: "client-id", Name: &name}}
+	// 0.01 % of a thread: 100 µs of broker time a second, a few Metadata requests.
+	c.eventually(60*time.Second, "set the quota", func() bool {
+		res, err := adm.AlterClientQuotas(context.Background(), []kadm.AlterClientQuotaEntry{{Entity: entity,
+			Ops: []kadm.AlterClientQuotaOp{{Key: "request_percentage", Value: 0.01}}}})
+		return err == nil && len(res) == 1 && res[0].Err == nil
+	})
+	const run = 3 * time.Second
+	ask := func(clientID string, hook *throttleSeen, done *atomic.Int64, wg *sync.WaitGroup) {
+		defer wg.Done()
+		cl := c.client(kgo.ClientID(clientID), kgo.WithHooks(hook))
+		ctx, cancel := context.WithTimeout(context.Background(), run)
+		defer cancel()
+		for ctx.Err() == nil {
+			req := kmsg.NewPtrMetadataRequest()
+			if _, err := req.RequestWith(ctx, cl); err == nil {
+				done.Add(1)
+			}
+		}
+	}
+	var busy, free atomic.Int64
+	busyHook, freeHook := &throttleSeen{}, &throttleSeen{}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go ask(name, busyHook, &busy, &wg)
+	go ask("free", freeHook, &free, &wg)
+	wg.Wait()
+	t.Logf("in %v: %d Metadata answers under request_percentage 0.01 (%d throttled, up to %v), %d without a quota (%d throttled)",
+		run, busy.Load(), busyHook.n.Load(), time.Duration(busyHook.most.Load()), free.Load(), freeHook.n.Load())
+	if busyHook.n.Load() == 0 {
+		t.Fatal("no response to the client over its request quota carried a throttle time")
+	}
+	if most := time.Duration(busyHook.most.Load()); most > time.Second {
+		t.Errorf("a throttle of %v, more than one quota window (1 s)", most)
+	}
+	if freeHook.n.Load() != 0 {
+		t.Errorf("the client without a quota was throttled %d times", freeHook.n.Load())
+	}
+	if free.Load() < 100 || busy.Load()*10 > free.Load() {
+		t.Errorf("%d answers under the quota against %d without: the quota did not slow the client", busy.Load(), free.Load())
 	}
 }
