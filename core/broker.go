@@ -112,10 +112,11 @@ func (n *Node) sendHeartbeat() {
 			n.note("broker-reregister", kerr.ErrorForCode(r.ErrorCode).Error())
 			return
 		case kerr.OffsetNotAvailable.Code:
-			// The metadata lags an ACL change: no lease until it is applied, which is a
-			// matter of milliseconds; ask again soon rather than a whole interval later.
+			// The metadata lags an ACL change or a leadership taken from this broker: no
+			// lease until it is applied, which is a matter of milliseconds; ask again
+			// soon rather than a whole interval later.
 			b.nextBeat = min(b.nextBeat, n.now+int64(n.cfg.HeartbeatInterval)/8)
-			n.note("broker-acls-behind", fmt.Sprintf("metadata offset %d lags an ACL change", req.CurrentMetadataOffset))
+			n.note("broker-metadata-behind", fmt.Sprintf("metadata offset %d lags an ACL change or a leadership taken", req.CurrentMetadataOffset))
 			return
 		default:
 			return

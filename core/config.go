@@ -108,6 +108,14 @@ type Config struct {
 	// and 1 s).
 	QuotaWindowNum  int
 	QuotaWindowSize time.Duration
+	// AutoLeaderRebalance, LeaderImbalancePercent and LeaderImbalanceCheckInterval are
+	// auto.leader.rebalance.enable, leader.imbalance.per.broker.percentage and
+	// leader.imbalance.check.interval.seconds (0: 300 s): the active controller moves
+	// leaderships back to preferred replicas (core/controller/elect.go). The node's
+	// settings default to Kafka's true, 10 and 300 s.
+	AutoLeaderRebalance          bool
+	LeaderImbalancePercent       int
+	LeaderImbalanceCheckInterval time.Duration
 	// Seed seeds the node's PRNG. It must differ per incarnation (each start), because
 	// the broker draws its incarnation id from it.
 	Seed uint64
@@ -246,6 +254,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QuotaWindowSize == 0 {
 		c.QuotaWindowSize = QuotaWindowSizeDefault
+	}
+	if c.LeaderImbalanceCheckInterval == 0 {
+		c.LeaderImbalanceCheckInterval = 300 * time.Second
 	}
 	if c.Defaults.Partitions == 0 {
 		c.Defaults.Partitions = DefaultDefaults.Partitions

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"math/rand/v2"
 
 	"github.com/seedlog/seedlog/core/controller"
@@ -51,19 +52,22 @@ type callOrigin struct {
 func (h *controllerHost) init(n *Node) {
 	t := n.cfg.Timing
 	h.c = controller.New(controller.Config{
-		NodeID:                   n.cfg.NodeID,
-		HeartbeatInterval:        t.HeartbeatInterval,
-		SessionTimeout:           t.SessionTimeout,
-		LeaseDuration:            t.LeaseDuration,
-		ClockDriftMax:            t.ClockDriftMax,
-		QuorumFetchTimeout:       t.QuorumFetchTimeout,
-		DefaultPartitions:        n.cfg.Defaults.Partitions,
-		DefaultReplicationFactor: n.cfg.Defaults.ReplicationFactor,
-		ProducerIDBlockSize:      1000,
-		MessageBytesMax:          n.cfg.MessageBytesMax,
-		Authorizer:               n.cfg.Authorizer,
-		Rand:                     rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64())),
-		Plants:                   n.cfg.Plants,
+		NodeID:                       n.cfg.NodeID,
+		HeartbeatInterval:            t.HeartbeatInterval,
+		SessionTimeout:               t.SessionTimeout,
+		LeaseDuration:                t.LeaseDuration,
+		ClockDriftMax:                t.ClockDriftMax,
+		QuorumFetchTimeout:           t.QuorumFetchTimeout,
+		DefaultPartitions:            n.cfg.Defaults.Partitions,
+		DefaultReplicationFactor:     n.cfg.Defaults.ReplicationFactor,
+		ProducerIDBlockSize:          1000,
+		MessageBytesMax:              n.cfg.MessageBytesMax,
+		Authorizer:                   n.cfg.Authorizer,
+		AutoLeaderRebalance:          n.cfg.AutoLeaderRebalance,
+		LeaderImbalancePercent:       n.cfg.LeaderImbalancePercent,
+		LeaderImbalanceCheckInterval: n.cfg.LeaderImbalanceCheckInterval,
+		Rand:                         rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64())),
+		Plants:                       n.cfg.Plants,
 	})
 	h.leaderEpoch = -1
 	h.calls = map[uint64]callOrigin{}
@@ -122,6 +126,9 @@ func (h *controllerHost) committed(n *Node, im metadata.Image) {
 func (h *controllerHost) tick(n *Node) {
 	if h.active {
 		h.c.Tick(n.now, proposer{n})
+		if moved := h.c.TakeRebalanced(); moved > 0 {
+			n.note("leaders-rebalanced", fmt.Sprintf("%d leaderships moved back to preferred replicas", moved))
+		}
 	}
 }
 

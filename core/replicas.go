@@ -306,6 +306,13 @@ func (n *Node) drainReplica(now int64, hr *hosted) {
 	if a := rd.AlterISR; a != nil {
 		n.alterPartition(hr, *a)
 	}
+	if hr.topic == OffsetsTopic && n.groups.coords[hr.part] == nil {
+		if lead, _ := hr.r.Leading(); lead {
+			// A leader that waited for the one it replaced to stop now serves
+			// (partition.leaderState.awaiting): its coordinator starts here.
+			n.syncCoordinators(now)
+		}
+	}
 }
 
 // alterPartition sends a leader's ISR change to the controller and reports the outcome.

@@ -135,6 +135,12 @@ type Config struct {
 	// quota.window.size.seconds (see core.Config).
 	QuotaWindowNum  int
 	QuotaWindowSize time.Duration
+	// AutoLeaderRebalance, LeaderImbalancePercent and LeaderImbalanceCheckInterval are
+	// auto.leader.rebalance.enable, leader.imbalance.per.broker.percentage and
+	// leader.imbalance.check.interval.seconds (see core.Config).
+	AutoLeaderRebalance          bool
+	LeaderImbalancePercent       int
+	LeaderImbalanceCheckInterval time.Duration
 	// PeerConnectionsMax caps incoming peer connections, handshakes included.
 	PeerConnectionsMax int
 	// IdleTimeout closes a client connection with nothing in flight that sent nothing
@@ -509,6 +515,28 @@ var settings = []Setting{
 	{"allow.everyone.if.no.acl.found", "false", "with an authorizer, let every principal act on a resource no ACL covers", func(c *Config, v string) error {
 		return parseBool(v, &c.AllowEveryoneIfNoACL)
 	}},
+	{"auto.leader.rebalance.enable", "true", "move leaderships back to each partition's preferred (first) replica when a broker leads too few of its own", func(c *Config, v string) error {
+		return parseBool(v, &c.AutoLeaderRebalance)
+	}},
+	{"leader.imbalance.per.broker.percentage", "10", "the share, in percent, of a broker's preferred partitions led elsewhere that starts a rebalance", func(c *Config, v string) error {
+		pct, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || pct < 0 || pct > 100 {
+			return fmt.Errorf("want a whole number from 0 to 100, got %q", v)
+		}
+		c.LeaderImbalancePercent = pct
+		return nil
+	}},
+	{"leader.imbalance.check.interval.seconds", "300", "how often the active controller checks leader balance", func(c *Config, v string) error {
+		var secs int
+		if err := parsePositiveInt(v, &secs); err != nil {
+			return err
+		}
+		if secs > 365*24*3600 {
+			return fmt.Errorf("at most a year (%d), got %q", 365*24*3600, v)
+		}
+		c.LeaderImbalanceCheckInterval = time.Duration(secs) * time.Second
+		return nil
+	}},
 	{"quota.window.num", "11", "client quotas (seedlog quota alter) measure each rate over this many samples", func(c *Config, v string) error {
 		if err := parsePositiveInt(v, &c.QuotaWindowNum); err != nil {
 			return err
@@ -826,6 +854,9 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		AllowEveryoneIfNoACL:         c.AllowEveryoneIfNoACL,
 		QuotaWindowNum:               c.QuotaWindowNum,
 		QuotaWindowSize:              c.QuotaWindowSize,
+		AutoLeaderRebalance:          c.AutoLeaderRebalance,
+		LeaderImbalancePercent:       c.LeaderImbalancePercent,
+		LeaderImbalanceCheckInterval: c.LeaderImbalanceCheckInterval,
 	}
 	if len(listeners) > 0 {
 		cc.Host, cc.Port = listeners[0].Host, listeners[0].Port

@@ -112,6 +112,8 @@ const (
 	roleSASL
 	// roleQuota sets and removes the client quota of the run.
 	roleQuota
+	// roleElector asks for preferred leader elections (leaders.go).
+	roleElector
 )
 
 // conn is a client's connection to one node.

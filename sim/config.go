@@ -170,6 +170,8 @@ type Config struct {
 	// CleanerDedupeBytes is log.cleaner.dedupe.buffer.size (0: the node's default): a
 	// small map makes cleaning passes map part of the dirty segments, or refuse.
 	CleanerDedupeBytes int64
+	// LeaderBalance is the nodes' automatic leader rebalancing (leaders.go).
+	LeaderBalance LeaderBalance
 	// CleanerStepBytes is log.cleaner.io.buffer.size (0: a pass in one step) and
 	// CleanerBytesPerSec log.cleaner.io.max.bytes.per.second (0: no limit).
 	CleanerStepBytes   int32
@@ -351,6 +353,7 @@ func drawExtra(seed uint64, c *Config) {
 	drawOffsetLifetimes(seed, &c.Data)
 	drawCredentials(seed, &c.Data)
 	drawQuotas(seed, &c.Data)
+	drawLeaderBalance(seed, c)
 }
 
 // drawCredentials draws, from its own stream, whether a credentials client runs (a
@@ -682,6 +685,7 @@ func (c Config) String() string {
 	}
 	b.WriteString("\n")
 	b.WriteString(c.Data.String())
+	b.WriteString(c.LeaderBalance.String())
 	b.WriteString(c.Shell.String())
 	b.WriteString(c.wideString())
 	fmt.Fprintf(&b, "phases: safety %v, liveness bound %v\n", c.SafetyDuration, c.LivenessBound)

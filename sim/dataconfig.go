@@ -64,6 +64,9 @@ type DataConfig struct {
 	QuotaRate           float64
 	QuotaDefault        bool
 	QuotaRequestPercent float64
+	// ElectInterval is the mean time between two preferred leader elections an elector
+	// client asks for (0: no elector; leaders.go).
+	ElectInterval time.Duration
 }
 
 // On reports whether the run has a data workload.
@@ -282,6 +285,9 @@ func (d *DataConfig) String() string {
 			fmt.Fprintf(&b, ", session %v, heartbeat every %v", g.sessionTimeout(), g.heartbeatInterval())
 		}
 		b.WriteString("\n")
+	}
+	if d.ElectInterval > 0 {
+		fmt.Fprintf(&b, "  an elector asks for preferred leaders every ~%v\n", d.ElectInterval)
 	}
 	if d.GrowInterval > 0 {
 		fmt.Fprintf(&b, "  partitions grow every ~%v up to %d\n", d.GrowInterval, d.PartitionsMax)

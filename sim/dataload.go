@@ -23,6 +23,7 @@ type dataWorkload struct {
 	readers   []*reader
 	groups    []*groupRun
 	grower    *Client
+	elector   *Client // nil without one (leaders.go)
 	admin     *offsetAdmin
 	probe     *Client
 	final     *Client
@@ -91,6 +92,9 @@ func (w *World) startData() {
 	}
 	if w.cfg.Data.QuotaRate > 0 {
 		d.quota = w.startQuotas(d.producers)
+	}
+	if w.cfg.Data.ElectInterval > 0 {
+		d.startElector()
 	}
 }
 

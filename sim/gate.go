@@ -88,6 +88,9 @@ var Gate = []GateItem{
 	{"workload", "quota:throttled:producer_byte_rate", "a produce over its client's producer_byte_rate, its connection muted"},
 	{"workload", "quota:throttled:request_percentage", "a response over its client's request_percentage, its connection muted"},
 	{"workload", "quota:held-then-served", "a request held by a quota's mute, served once it ended"},
+	{"workload", "leaders:preferred-elected", "a preferred leader elected by ElectLeaders"},
+	{"path", "note:leaders-rebalanced", "the leader rebalance moved leaderships back to preferred replicas"},
+	{"path", "note:replica-leader-handoff-done", "a leader that replaced a live one served once that one followed"},
 
 	// Critical paths.
 	{"path", "storage:segment-roll", "a partition log rolls a new segment"},

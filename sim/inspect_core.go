@@ -93,7 +93,7 @@ func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
 	}
 	for _, r := range d.Replicas() {
 		out = append(out, ReplicaView{Topic: r.Topic, TopicID: r.TopicID, Partition: r.Partition,
-			Leader: r.Role == partition.RoleLeader && !r.Resigning, Follower: r.Role == partition.RoleFollower, LeaderEpoch: r.LeaderEpoch,
+			Leader: r.Role == partition.RoleLeader && !r.Resigning && !r.Handoff, Follower: r.Role == partition.RoleFollower, LeaderEpoch: r.LeaderEpoch,
 			HW: r.HighWatermark, LEO: r.LogEndOffset, Durable: r.DurableOffset, Start: r.LogStartOffset,
 			ISR: r.ISR, Epochs: r.Epochs, ReadReady: r.ReadReady, Loading: r.Loading, Closed: r.Closed,
 			Resigning: r.Resigning, Fences: r.Fences, Repairs: r.Repairs})
@@ -128,7 +128,7 @@ func growView(views []ReplicaView) []ReplicaView {
 // one is built for every replica after every step. Its slices alias the replica's.
 func setBrief(v *ReplicaView, topic string, topicID [16]byte, part int32, b *partition.Brief) {
 	*v = ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
-		Leader: b.Role == partition.RoleLeader && !b.Resigning, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
+		Leader: b.Role == partition.RoleLeader && !b.Resigning && !b.Handoff, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
 		HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
 		ISR: b.ISR, Epochs: b.Epochs, ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
 		Resigning: b.Resigning, Fences: b.Fences, Repairs: b.Repairs, MinISR: b.MinISR}

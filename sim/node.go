@@ -552,6 +552,10 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		ReauthMax:                c.Data.ReauthMax,
 		Authorizer:               c.Data.Authorizer,
 		SuperUsers:               superUsers(c.Data.Authorizer),
+
+		AutoLeaderRebalance:          c.LeaderBalance.On,
+		LeaderImbalancePercent:       c.LeaderBalance.Percent,
+		LeaderImbalanceCheckInterval: c.LeaderBalance.Interval,
 	}
 }
 

@@ -83,6 +83,11 @@ import (
 //	request-quota-ignored          quota (a client id used more thread time of a node
 //	                               within 11 s than its request_percentage and its
 //	                               requests in flight allow), 72 (new; 19 of 300)
+//	preferred-outside-isr          invariant:partitions (a high watermark went back
+//	                               after a lagging preferred replica was made
+//	                               leader), 7 (new; 2 of 300)
+//	handoff-skipped                invariant:partitions (two leaders with valid leases
+//	                               after a preferred election), 7 (new)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -186,6 +191,8 @@ var plantCases = []struct {
 	{"acl-check-skipped", []string{"acls"}, 300, false},
 	{"quota-mute-ignored", []string{"quota"}, 300, false},
 	{"request-quota-ignored", []string{"quota"}, 300, false},
+	{"preferred-outside-isr", []string{"invariant:partitions", "invariant:durable", "log-history", "linearizability"}, 300, false},
+	{"handoff-skipped", []string{"invariant:partitions", "linearizability", "log-history"}, 100, false},
 }
 
 // withoutSecurity leaves out the credentials client, ACLs and quotas.

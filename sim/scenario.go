@@ -276,6 +276,8 @@ func formatStep(st *Step) string {
 		return c + fmt.Sprintf("delete-records %s offset=%d", tp, st.Offset)
 	case StepAddPartition:
 		return c + "add-partition " + st.Topic
+	case StepElectLeaders:
+		return c + "elect-leaders " + st.Topic
 	case StepJoin:
 		return c + "join " + st.Group
 	case StepLeave:
@@ -819,6 +821,8 @@ func parseClientStep(words []string) (Step, error) {
 		st.Offset = n
 	case "add-partition":
 		st.Kind, st.Topic = StepAddPartition, first()
+	case "elect-leaders":
+		st.Kind, st.Topic = StepElectLeaders, first()
 	case "join":
 		st.Kind, st.Group = StepJoin, first()
 	case "leave":

@@ -112,6 +112,9 @@ const (
 	// StepAccess authenticates as User with Password on Node and tries Access.
 	StepAclChange
 	StepAccess
+	// StepElectLeaders is one ElectLeaders of the elector: the preferred leaders of
+	// Topic's partitions, or of every partition when Topic is "*".
+	StepElectLeaders
 	stepKindEnd
 )
 

@@ -297,6 +297,8 @@ func (c *Client) accepts(st *Step) bool {
 		return st.Kind == StepFetch || st.Kind == StepListOffsets || st.Kind == StepDeleteRecords
 	case roleGrower:
 		return st.Kind == StepAddPartition
+	case roleElector:
+		return st.Kind == StepElectLeaders
 	case roleOffsetAdmin:
 		return st.Kind == StepOffsetCommit || st.Kind == StepOffsetDelete || st.Kind == StepOffsetFetch
 	case roleCredentials:

@@ -34,6 +34,7 @@ import (
 //	disk-batch   node i's disk batch boundaries (index = node id)
 //	input-batch  node i's input batches (index = node id)
 //	quota    whether a seed runs with a client quota, and its rate (index 0)
+//	leaders  the nodes' leader rebalancing and the elector (index 0)
 const (
 	streamConfig     = "config"
 	streamNet        = "net"
@@ -52,6 +53,7 @@ const (
 	streamDiskBatch  = "disk-batch"
 	streamInputBatch = "input-batch"
 	streamQuota      = "quota"
+	streamLeaders    = "leaders"
 )
 
 // streamSeeds returns the two PCG seed words of a stream.

@@ -206,20 +206,23 @@ func groupDeleteHint(err error) string {
 }
 
 const clusterSynopsis = `seedlog cluster describe
+       ` + electSynopsis + `
   takes -b/--brokers host:port (default: the running dev cluster)`
 
 func clusterCommand(args []string) int {
 	if len(args) == 0 {
-		return usageError("cluster: want a subcommand (describe); see seedlog cluster -h")
+		return usageError("cluster: want a subcommand (describe, elect-leaders); see seedlog cluster -h")
 	}
 	switch args[0] {
 	case "describe":
 		return clusterDescribe(args[1:])
+	case "elect-leaders":
+		return clusterElectLeaders(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println("usage: " + clusterSynopsis)
 		return exitOK
 	}
-	return usageError("cluster: unknown subcommand %q (want describe)", args[0])
+	return usageError("cluster: unknown subcommand %q (want describe, elect-leaders)", args[0])
 }
 
 func clusterDescribe(args []string) int {

@@ -80,6 +80,7 @@ func TestClientCommandUsageErrorsExitTwo(t *testing.T) {
 		{"quota", "alter", "--user", "a"}, {"quota", "alter", "--user", "a", "--producer-byte-rate", "x"},
 		{"quota", "alter", "--user", "a", "--default-user", "--remove", "producer_byte_rate"},
 		{"quota", "describe", "extra"},
+		{"cluster", "elect-leaders", "--partition", "0"}, {"cluster", "elect-leaders", "extra"},
 	} {
 		if code := dispatch(args); code != exitUsage {
 			t.Errorf("seedlog %s: exit %d, want %d", strings.Join(args, " "), code, exitUsage)

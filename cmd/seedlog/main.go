@@ -30,7 +30,7 @@ var commands = []command{
 	{"produce", "write stdin lines as records to a topic", produceCommand},
 	{"consume", "print a topic's records, alone or as a group member", consumeCommand},
 	{"group", "list, describe and delete consumer groups, reset and delete their offsets", groupCommand},
-	{"cluster", "describe the cluster: its brokers and active controller", clusterCommand},
+	{"cluster", "describe the cluster (its brokers and active controller) and elect preferred leaders", clusterCommand},
 	{"user", "create, delete and list users' SCRAM credentials", userCommand},
 	{"acl", "create, delete and list ACLs (brokers with authorizer.class.name set)", aclCommand},
 	{"quota", "alter and describe client quotas (producer and consumer byte rates)", quotaCommand},

@@ -16,9 +16,10 @@ import (
 // that authorizes only under a valid lease never decides on bindings an acknowledged
 // change replaced: a principal that lost access is refused from then on.
 
-// errAclsBehind answers a heartbeat whose metadata offset lags the newest ACL change:
-// no lease until the broker has applied it.
-const errAclsBehind = errOffsetNotAvailable
+// errMetadataBehind answers a heartbeat whose metadata offset lags the newest ACL
+// change, or a record that took a leadership from the broker: no lease until the broker
+// has applied it.
+const errMetadataBehind = errOffsetNotAvailable
 
 // aclWaiter is a committed ACL change's response, held until the brokers hold it.
 type aclWaiter struct {

@@ -178,6 +178,15 @@ func (c *Controller) checkNewISR(ps metadata.PartitionState, isr []int32, epochs
 			}
 		}
 	}
+	for _, id := range ps.ISR {
+		if !slices.Contains(isr, id) && id != ps.Leader && c.mayStillLead(id) {
+			// A preferred election took this partition from it (elect.go): until it
+			// applied that or its lease ended, it may still serve as leader, and only
+			// its place in the ISR holds the new leader's high watermark back.
+			b, _ := c.pending.Broker(id)
+			return fail(errIneligibleReplica, fmt.Sprintf("broker %d may still lead until it applies offset %d or its lease ends", id, b.CatchUpOffset))
+		}
+	}
 	return ok()
 }
 

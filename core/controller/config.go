@@ -42,6 +42,13 @@ type Config struct {
 	// Authorizer says the cluster authorizes with ACLs (authorizer.class.name): without
 	// it, CreateAcls and DeleteAcls answer SECURITY_DISABLED.
 	Authorizer bool
+	// AutoLeaderRebalance (auto.leader.rebalance.enable) checks every
+	// LeaderImbalanceCheckInterval whether a broker leads too few of the partitions it
+	// is the preferred leader of: more than LeaderImbalancePercent of them
+	// (leader.imbalance.per.broker.percentage) led elsewhere, and those move back.
+	AutoLeaderRebalance          bool
+	LeaderImbalancePercent       int
+	LeaderImbalanceCheckInterval time.Duration
 	// Rand places replicas and draws topic ids.
 	Rand   *rand.Rand
 	Plants plant.Set
@@ -61,17 +68,20 @@ func (c Config) messageBytesMax() int32 {
 // to spare: (5s + 3s) * 1.01 = 8.08s < 9s * 0.99 = 8.91s.
 func DefaultConfig(nodeID int32, rng *rand.Rand) Config {
 	return Config{
-		NodeID:                   nodeID,
-		HeartbeatInterval:        2 * time.Second,
-		SessionTimeout:           9 * time.Second,
-		LeaseDuration:            5 * time.Second,
-		ClockDriftMax:            0.01,
-		QuorumFetchTimeout:       3 * time.Second,
-		DefaultPartitions:        1,
-		DefaultReplicationFactor: 1,
-		ProducerIDBlockSize:      1000,
-		MessageBytesMax:          MessageBytesMaxDefault,
-		Rand:                     rng,
+		NodeID:                       nodeID,
+		HeartbeatInterval:            2 * time.Second,
+		SessionTimeout:               9 * time.Second,
+		LeaseDuration:                5 * time.Second,
+		ClockDriftMax:                0.01,
+		QuorumFetchTimeout:           3 * time.Second,
+		DefaultPartitions:            1,
+		DefaultReplicationFactor:     1,
+		ProducerIDBlockSize:          1000,
+		MessageBytesMax:              MessageBytesMaxDefault,
+		AutoLeaderRebalance:          true,
+		LeaderImbalancePercent:       10,
+		LeaderImbalanceCheckInterval: 300 * time.Second,
+		Rand:                         rng,
 	}
 }
 
@@ -98,6 +108,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("controller: message bytes max %d", c.MessageBytesMax)
 	case c.ProducerIDBlockSize < 1 || c.ProducerIDBlockSize > math.MaxInt32:
 		return fmt.Errorf("controller: producer id block size %d outside 1..%d", c.ProducerIDBlockSize, math.MaxInt32)
+	case c.LeaderImbalancePercent < 0 || c.LeaderImbalancePercent > 100:
+		return fmt.Errorf("controller: leader imbalance percentage %d outside 0..100", c.LeaderImbalancePercent)
+	case c.AutoLeaderRebalance && c.LeaderImbalanceCheckInterval <= 0:
+		return fmt.Errorf("controller: leader imbalance check interval %v must be positive", c.LeaderImbalanceCheckInterval)
 	case c.Rand == nil:
 		return errors.New("controller: nil Rand")
 	}

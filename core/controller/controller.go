@@ -103,8 +103,12 @@ type Controller struct {
 	reconcile bool
 	// retryAt holds fencing and leadership moves back after a refused proposal.
 	retryAt int64
-	waiting []waiter // in arrival order; offsets never decrease
-	ready   []Response
+	// rebalanceAt is when auto.leader.rebalance.enable next checks leader balance;
+	// rebalanced counts the leaderships it moved, until TakeRebalanced.
+	rebalanceAt int64
+	rebalanced  int
+	waiting     []waiter // in arrival order; offsets never decrease
+	ready       []Response
 	// aclWaiting holds committed ACL changes' responses until the brokers hold them
 	// (acls.go); reported is the metadata offset each broker last reported.
 	aclWaiting []aclWaiter
@@ -129,7 +133,7 @@ func New(cfg Config) *Controller {
 // Supports reports whether Handle accepts requests with this API key.
 func Supports(key int16) bool {
 	switch key {
-	case 19, 20, 30, 31, 33, 37, 44, 49, 51, 56, 62, 63, 67:
+	case 19, 20, 30, 31, 33, 37, 43, 44, 49, 51, 56, 62, 63, 67:
 		return true
 	}
 	return false
@@ -159,6 +163,7 @@ func (c *Controller) Activate(now int64, committed metadata.Image) {
 	c.shuttingDown = map[int32]bool{}
 	c.reconcile = true
 	c.retryAt = 0
+	c.rebalanceAt = c.now + int64(c.cfg.LeaderImbalanceCheckInterval)
 }
 
 // Deactivate is called when the node lost quorum leadership: every waiting request
@@ -249,6 +254,8 @@ func (c *Controller) dispatch(p Proposer, req Request) kmsg.Response {
 		return c.deleteAcls(p, m)
 	case *kmsg.AlterClientQuotasRequest:
 		return c.alterClientQuotas(p, m)
+	case *kmsg.ElectLeadersRequest:
+		return c.electLeaders(p, m)
 	}
 	panic(fmt.Sprintf("controller: no handler for %T", req.Msg))
 }
@@ -262,6 +269,10 @@ func (c *Controller) Tick(now int64, p Proposer) {
 	c.fenceExpired(p)
 	if c.reconcile {
 		c.reconcileAll(p)
+	}
+	if c.cfg.AutoLeaderRebalance && c.now >= c.rebalanceAt {
+		c.rebalanceAt = c.now + int64(c.cfg.LeaderImbalanceCheckInterval)
+		c.rebalanceLeaders(p)
 	}
 	c.releaseAcls()
 }
@@ -289,6 +300,9 @@ func (c *Controller) nextDeadline() int64 {
 	at = max(at, c.retryAt)
 	if len(c.aclWaiting) > 0 {
 		at = min(at, c.aclDeadline())
+	}
+	if c.cfg.AutoLeaderRebalance {
+		at = min(at, c.rebalanceAt)
 	}
 	return at
 }

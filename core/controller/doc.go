@@ -53,6 +53,11 @@
 //     elects outside the ISR. A leaderless partition thus elects a broker of its ISR
 //     when that broker is unfenced.
 //
+// A preferred election (ElectLeaders, or the leader rebalance of
+// auto.leader.rebalance.enable) moves a leadership to the partition's first replica
+// while the old leader is alive; elect.go explains how the old and new leaders are kept
+// from serving at once.
+//
 // Work that does not fit in one proposal (RecordsPerProposalMax) continues on Tick, as
 // does work after Activate, which finishes whatever a previous controller left undone.
 //

@@ -203,7 +203,13 @@ func (c *Controller) heartbeat(p Proposer, from int32, m *kmsg.BrokerHeartbeatRe
 	if !b.Fenced && m.CurrentMetadataOffset < c.pending.AclChangedAt() && !c.cfg.Plants.On(plant.AclAckEarly) {
 		// No lease for a broker that could still authorize with bindings an ACL change
 		// replaced (acls.go); its next heartbeat, once it applied the change, gets one.
-		resp.ErrorCode = errAclsBehind
+		resp.ErrorCode = errMetadataBehind
+		return resp
+	}
+	if !b.Fenced && !c.shuttingDown[b.ID] && m.CurrentMetadataOffset < b.CatchUpOffset {
+		// A preferred election took a leadership from this live broker (elect.go): no
+		// lease until it has applied that, and so stopped leading there.
+		resp.ErrorCode = errMetadataBehind
 		return resp
 	}
 	resp.IsCaughtUp = m.CurrentMetadataOffset >= b.CatchUpOffset

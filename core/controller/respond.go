@@ -20,6 +20,20 @@ func errorResponse(req kmsg.Request, out outcome) kmsg.Response {
 		return r
 	case *kmsg.AlterPartitionRequest:
 		return alterPartitionError(m, out)
+	case *kmsg.ElectLeadersRequest:
+		r := kmsg.NewPtrElectLeadersResponse()
+		r.Version, r.ErrorCode = m.Version, out.code
+		for _, t := range m.Topics {
+			rt := kmsg.NewElectLeadersResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewElectLeadersResponseTopicPartition()
+				rp.Partition, rp.ErrorCode, rp.ErrorMessage = p, out.code, out.message()
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			r.Topics = append(r.Topics, rt)
+		}
+		return r
 	case *kmsg.AllocateProducerIDsRequest:
 		r := kmsg.NewPtrAllocateProducerIDsResponse()
 		r.Version, r.ErrorCode = m.Version, out.code

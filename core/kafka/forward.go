@@ -5,11 +5,12 @@ import (
 )
 
 // Forwarded reports whether a request goes to the active controller: topic creation,
-// deletion, partition increases, config, SCRAM credential, ACL and client quota changes. The broker that received it forwards
+// deletion, partition increases, config, SCRAM credential, ACL and client quota changes,
+// and leader elections. The broker that received it forwards
 // it and relays the controller's response (Kafka's KRaft forwarding, KIP-590).
 func Forwarded(key int16) bool {
 	switch key {
-	case 19, 20, 30, 31, 33, 37, 44, 49, 51:
+	case 19, 20, 30, 31, 33, 37, 43, 44, 49, 51:
 		return true
 	}
 	return false
@@ -64,6 +65,19 @@ func ForwardError(req kmsg.Request, code int16) kmsg.Response {
 		out := resp.(*kmsg.DeleteACLsResponse)
 		for range r.Filters {
 			out.Results = append(out.Results, kmsg.DeleteACLsResponseResult{ErrorCode: code})
+		}
+	case *kmsg.ElectLeadersRequest:
+		out := resp.(*kmsg.ElectLeadersResponse)
+		out.ErrorCode = code
+		for _, t := range r.Topics {
+			rt := kmsg.NewElectLeadersResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewElectLeadersResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p, code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			out.Topics = append(out.Topics, rt)
 		}
 	case *kmsg.AlterClientQuotasRequest:
 		out := resp.(*kmsg.AlterClientQuotasResponse)

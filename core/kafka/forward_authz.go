@@ -12,7 +12,8 @@ import (
 // CreateTopics CREATE on the cluster or the topic; DeleteTopics DELETE, CreatePartitions
 // ALTER on the topic; AlterConfigs and IncrementalAlterConfigs ALTER_CONFIGS on the
 // topic or the cluster; AlterClientQuotas ALTER_CONFIGS on the cluster;
-// AlterUserScramCredentials, CreateAcls and DeleteAcls ALTER on the cluster. Internal topics are the brokers' own: no client creates one.
+// AlterUserScramCredentials, CreateAcls, DeleteAcls and ElectLeaders ALTER on the
+// cluster. Internal topics are the brokers' own: no client creates one.
 
 // CodeRequestTimedOut is REQUEST_TIMED_OUT.
 var CodeRequestTimedOut = kerr.RequestTimedOut.Code
@@ -88,7 +89,8 @@ func SplitForward(v View, req kmsg.Request) (kmsg.Request, kmsg.Response) {
 		}
 		return req, nil
 	}
-	// AlterUserScramCredentials, CreateAcls, DeleteAcls: the cluster, all or nothing.
+	// AlterUserScramCredentials, CreateAcls, DeleteAcls, ElectLeaders: the cluster, all
+	// or nothing.
 	if code := v.CheckCluster(acl.OpAlter); code != 0 {
 		return nil, ForwardError(req, code)
 	}

@@ -42,6 +42,7 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(36, 0, 2) // SaslAuthenticate
 	set(37, 0, 3) // CreatePartitions
 	set(42, 0, 2) // DeleteGroups
+	set(43, 0, 2) // ElectLeaders (forwarded; core/controller/elect.go)
 	set(44, 0, 1) // IncrementalAlterConfigs
 	set(47, 0, 0) // OffsetDelete
 	set(48, 0, 1) // DescribeClientQuotas

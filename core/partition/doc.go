@@ -82,6 +82,12 @@
 // metadata refresh (KIP-207 uses the code for a leader whose HW has not caught up), so no
 // client ever sees an HW below one an earlier leader showed it.
 //
+// A leader that replaced a live one (a preferred election keeps the old leader in the
+// ISR; every other move takes it out) serves no client until the old leader fetched from
+// it in the new epoch, which it does only once it applied the change and follows, or
+// left the ISR: two leaders never serve at once. When a replica did not see the change
+// that made it leader, it waits so for every other ISR member.
+//
 // Client requests are fenced by leader epoch (KIP-320): a current leader epoch below the
 // replica's is FENCED_LEADER_EPOCH, above it UNKNOWN_LEADER_EPOCH, -1 is not checked.
 // Produce carries no epoch.

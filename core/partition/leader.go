@@ -34,7 +34,16 @@ type leaderState struct {
 	// serves nothing and asks the controller to take it out of the ISR (which elects
 	// another member) until metadata moves the leadership.
 	resigning bool
+	// awaiting lists the ISR members that may still lead in an earlier epoch: a
+	// preferred election took the leadership from a live leader, which stops only when
+	// it applies that. Until each has fetched in this epoch (which it does only once it
+	// follows) or left the ISR, this leader serves no client, so two leaders never serve
+	// at once. Sorted.
+	awaiting []int32
 }
+
+// serving reports whether the leader serves clients (leases aside).
+func (l *leaderState) serving() bool { return !l.resigning && len(l.awaiting) == 0 }
 
 // followerInfo is the leader's view of one follower, learned from its fetches.
 type followerInfo struct {
@@ -116,7 +125,10 @@ func (r *Replica) becomeLeader(now int64) {
 	}
 	r.epochs, _, _ = r.epochs.assign(r.epoch, r.leo)
 	r.persistEpochs()
-	r.lead = &leaderState{electionLEO: r.leo, readReady: r.hw >= r.leo}
+	r.lead = &leaderState{electionLEO: r.leo, readReady: r.hw >= r.leo, awaiting: r.mayStillLead()}
+	if len(r.lead.awaiting) > 0 {
+		r.note("leader-handoff", "epoch %d: serving once %v follow", r.epoch, r.lead.awaiting)
+	}
 	r.syncFollowers(now)
 	r.note("leader", "epoch %d at log end %d, high watermark %d", r.epoch, r.leo, r.hw)
 	r.isrChanged(now)
@@ -154,6 +166,11 @@ func (r *Replica) leaderMetadata(now int64) {
 		r.note("isr", "%v at partition epoch %d from metadata", r.st.ISR, r.st.PartitionEpoch)
 	}
 	r.syncFollowers(now)
+	for _, id := range slices.Clone(l.awaiting) {
+		if !slices.Contains(r.st.ISR, id) {
+			r.handedOff(id) // out of the ISR: the controller let it go (core/controller/elect.go)
+		}
+	}
 	r.isrChanged(now)
 	r.maybeAlterISR(now)
 	r.damageMoved(now)
@@ -286,9 +303,46 @@ func (r *Replica) answeredBySequence(now int64, h record.Header, acks int16, tim
 	return true
 }
 
+// mayStillLead lists, for a replica becoming leader, the other ISR members that may
+// still lead in an earlier epoch: the leader this one replaced when it stayed in the ISR
+// (only a preferred election keeps it there: a fenced, shut-down or resigning leader
+// leaves in the same change), or every other member when the replica did not see the
+// change that made it leader (metadata skipped an epoch, or it has no earlier state and
+// the partition had leaders before: epoch 0 is its first).
+func (r *Replica) mayStillLead() []int32 {
+	var out []int32
+	for _, id := range r.st.ISR {
+		if id == r.self() {
+			continue
+		}
+		if (!r.prevKnown && r.epoch > 0) || (r.prevKnown && r.prevEpoch != r.epoch-1) || id == r.prevLeader {
+			out = append(out, id)
+		}
+	}
+	if r.on(plant.HandoffSkipped) {
+		return nil
+	}
+	slices.Sort(out)
+	return out
+}
+
+// handedOff drops member id from the leaders this one waits for: it fetched in this
+// epoch, or left the ISR.
+func (r *Replica) handedOff(id int32) {
+	l := r.lead
+	i, found := slices.BinarySearch(l.awaiting, id)
+	if !found {
+		return
+	}
+	l.awaiting = slices.Delete(l.awaiting, i, i+1)
+	if len(l.awaiting) == 0 {
+		r.note("leader-handoff-done", "epoch %d: serving", r.epoch)
+	}
+}
+
 func (r *Replica) produceAdmission(now int64, acks int16) int16 {
 	switch {
-	case r.role != RoleLeader || r.loading != nil || r.lead.resigning || !r.leaseValid(now):
+	case r.role != RoleLeader || r.loading != nil || !r.lead.serving() || !r.leaseValid(now):
 		return CodeNotLeaderOrFollower
 	case acks != 0 && acks != 1 && acks != -1:
 		return CodeInvalidRequiredAcks
@@ -591,6 +645,9 @@ func (r *Replica) onFetch(now int64, from int32, m *Fetch) {
 		return
 	}
 	f := r.lead.follower(from)
+	if f != nil {
+		r.handedOff(from) // it follows this epoch: it stopped leading
+	}
 	switch {
 	case f == nil:
 		ans.Err = CodeNotLeaderOrFollower

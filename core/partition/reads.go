@@ -28,7 +28,7 @@ func (r *Replica) clientGate(now int64, currentLeaderEpoch int32) int16 {
 		return CodeFencedLeaderEpoch
 	case currentLeaderEpoch > r.epoch:
 		return CodeUnknownLeaderEpoch
-	case r.role != RoleLeader || r.lead.resigning || !r.leaseValid(now):
+	case r.role != RoleLeader || !r.lead.serving() || !r.leaseValid(now):
 		return CodeNotLeaderOrFollower
 	}
 	return CodeNone
@@ -328,7 +328,7 @@ func (r *Replica) stepClean(now int64) {
 
 // maybeRetain applies retention on the leader, never at or above the high watermark.
 func (r *Replica) maybeRetain(now int64) {
-	if r.lead == nil || r.lead.resigning || r.loading != nil || r.retaining || r.hw <= r.startOffset {
+	if r.lead == nil || !r.lead.serving() || r.loading != nil || r.retaining || r.hw <= r.startOffset {
 		return
 	}
 	if r.st.KeepAll && !r.on(plant.RetentionIgnoresPolicy) {

@@ -24,9 +24,16 @@ type Replica struct {
 	log      disk.LogID
 	snapName string
 
-	st    State // the newest metadata applied
-	role  Role
-	epoch int32 // the leader epoch the replica acts in
+	st State // the newest metadata applied
+	// stKnown says st came from metadata; prevLeader and prevEpoch are the leader and
+	// leader epoch st had before its latest leader change (prevKnown: st was known
+	// then), so that a new leader knows whom it replaced (mayStillLead).
+	stKnown    bool
+	prevLeader int32
+	prevEpoch  int32
+	prevKnown  bool
+	role       Role
+	epoch      int32 // the leader epoch the replica acts in
 	// gen counts role changes, so that work begun in one role (a read for a fetch) is
 	// recognised as stale when it completes in another.
 	gen uint64
@@ -316,7 +323,10 @@ func (r *Replica) Update(now int64, s State) {
 	if s.LeaderEpoch < r.st.LeaderEpoch || (s.LeaderEpoch == r.st.LeaderEpoch && s.PartitionEpoch < r.st.PartitionEpoch) {
 		return
 	}
-	r.st = s.clone()
+	if s.LeaderEpoch != r.st.LeaderEpoch {
+		r.prevLeader, r.prevEpoch, r.prevKnown = r.st.Leader, r.st.LeaderEpoch, r.stKnown
+	}
+	r.st, r.stKnown = s.clone(), true
 	if r.st.Segments != r.segments {
 		// The log is opened with the node's limits: a topic's own go to it at once.
 		r.segments = r.st.Segments
@@ -648,6 +658,7 @@ func (r *Replica) Status() Status {
 	}
 	if l := r.lead; l != nil {
 		s.Resigning = l.resigning
+		s.Handoff = len(l.awaiting) > 0
 		s.MaximalISR = slices.Clone(l.maximal)
 		if l.alter != nil {
 			s.PendingISR = slices.Clone(l.alter.req.ISR)
@@ -672,6 +683,7 @@ func (r *Replica) Brief() Brief {
 	if r.lead != nil {
 		b.ReadReady = r.lead.readReady
 		b.Resigning = r.lead.resigning
+		b.Handoff = len(r.lead.awaiting) > 0
 	}
 	return b
 }
@@ -812,5 +824,5 @@ func (r *Replica) HighWatermark() int64 { return r.hw }
 // Leading reports whether the replica currently leads, and in which leader epoch. The
 // node polls it to run a group coordinator exactly where the offsets partition is led.
 func (r *Replica) Leading() (bool, int32) {
-	return r.role == RoleLeader && !r.lead.resigning, r.epoch
+	return r.role == RoleLeader && r.lead.serving(), r.epoch
 }

@@ -183,6 +183,9 @@ type Status struct {
 	// Resigning: the replica leads in metadata but gave the leadership up (its log is
 	// damaged and another in-sync replica exists) and serves nothing.
 	Resigning bool
+	// Handoff: the replica leads in metadata but serves nothing yet, waiting for a
+	// leader it replaced to show it stopped.
+	Handoff bool
 	// Repairs counts the truncations that cut damaged data to fetch it back (the high
 	// watermark may go back then).
 	Repairs int
@@ -204,6 +207,7 @@ type Brief struct {
 	ReadReady      bool
 	Closed         bool
 	Resigning      bool
+	Handoff        bool
 	Fences         []disk.Fence
 	Repairs        int
 	// MinISR is the min.insync.replicas the replica applies.

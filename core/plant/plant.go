@@ -160,6 +160,12 @@ const (
 	// RequestQuotaIgnored: a broker measures the thread time of a client's requests
 	// against its request_percentage quota but never throttles it.
 	RequestQuotaIgnored
+	// PreferredOutsideISR: a preferred election moves a leadership to the preferred
+	// replica even when it is not in the ISR, adding it there.
+	PreferredOutsideISR
+	// HandoffSkipped: a leader that replaced a live one serves at once, without waiting
+	// for it to show it stopped leading.
+	HandoffSkipped
 	numNames
 )
 
@@ -211,6 +217,8 @@ var names = [numNames]string{
 	AclAckEarly:                     "acl-ack-early",
 	QuotaMuteIgnored:                "quota-mute-ignored",
 	RequestQuotaIgnored:             "request-quota-ignored",
+	PreferredOutsideISR:             "preferred-outside-isr",
+	HandoffSkipped:                  "handoff-skipped",
 }
 
 func (n Name) String() string {
