@@ -160,6 +160,9 @@ const (
 	// RequestQuotaIgnored: a broker measures the thread time of a client's requests
 	// against its request_percentage quota but never throttles it.
 	RequestQuotaIgnored
+	// MaxTimestampFirstSegment: a ListOffsets lookup of the largest timestamp (-3)
+	// searches only the log's first segment.
+	MaxTimestampFirstSegment
 	numNames
 )
 
@@ -211,6 +214,7 @@ var names = [numNames]string{
 	AclAckEarly:                     "acl-ack-early",
 	QuotaMuteIgnored:                "quota-mute-ignored",
 	RequestQuotaIgnored:             "request-quota-ignored",
+	MaxTimestampFirstSegment:        "max-timestamp-first-segment",
 }
 
 func (n Name) String() string {
