@@ -83,6 +83,9 @@ import (
 //	request-quota-ignored          quota (a client id used more thread time of a node
 //	                               within 11 s than its request_percentage and its
 //	                               requests in flight allow), 72 (new; 19 of 300)
+//	max-timestamp-first-segment    max-timestamp (a ListOffsets -3 answered a record
+//	                               below one committed before it with a larger
+//	                               timestamp), 1 (new; 57 of 300)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -186,6 +189,7 @@ var plantCases = []struct {
 	{"acl-check-skipped", []string{"acls"}, 300, false},
 	{"quota-mute-ignored", []string{"quota"}, 300, false},
 	{"request-quota-ignored", []string{"quota"}, 300, false},
+	{"max-timestamp-first-segment", []string{"max-timestamp"}, 100, false},
 }
 
 // withoutSecurity leaves out the credentials client, ACLs and quotas.
