@@ -31,6 +31,9 @@ type Config struct {
 	Rack      string
 	// ClusterID names the cluster in Metadata responses and registrations.
 	ClusterID string
+	// LogDir names the node's data directory, where its partition logs live, as
+	// DescribeLogDirs reports it (log.dirs); the core never opens it.
+	LogDir string
 	// MetadataSnapshotRecords is how many committed metadata records pass between two
 	// snapshots of the image (0: a default of 1000).
 	MetadataSnapshotRecords int

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/seedlog/seedlog/core/controller"
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/raft"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -150,12 +151,23 @@ func (h *controllerHost) drain(n *Node) {
 			continue
 		}
 		delete(h.calls, r.ID)
-		if o.local != nil {
-			o.local(r.Msg)
-			continue
-		}
-		n.send(o.from, encodeAnswer(answerMsg{id: o.remoteID, key: r.Msg.Key(), version: r.Msg.GetVersion(), body: r.Msg.AppendTo(nil)}))
+		h.respond(n, o, r.Msg)
 	}
+}
+
+// respond sends a controller response where its call came from.
+func (h *controllerHost) respond(n *Node, o callOrigin, resp kmsg.Response) {
+	if o.local != nil {
+		o.local(resp)
+		return
+	}
+	n.send(o.from, encodeAnswer(answerMsg{id: o.remoteID, key: resp.Key(), version: resp.GetVersion(), body: resp.AppendTo(nil)}))
+}
+
+// controllerServes reports whether the active controller's node answers calls with key:
+// what the controller handles, and DescribeQuorum, which the node answers from raft.
+func controllerServes(key int16) bool {
+	return controller.Supports(key) || key == 55
 }
 
 // serveCall handles a Kafka request another node sent to the active controller;
@@ -177,6 +189,13 @@ func (h *controllerHost) handleLocal(n *Node, req kmsg.Request, reply func(kmsg.
 }
 
 func (h *controllerHost) handle(n *Node, req kmsg.Request, o callOrigin, from int32) {
+	if m, ok := req.(*kmsg.DescribeQuorumRequest); ok {
+		// Answered at once from raft, which the controller does not hold: only the
+		// quorum's leader knows how far the others got.
+		d, leading := n.quorum.raft.Describe()
+		h.respond(n, o, kafka.DescribeQuorum(m, d, leading))
+		return
+	}
 	h.nextID++
 	h.calls[h.nextID] = o
 	h.c.Handle(n.now, proposer{n}, controller.Request{ID: h.nextID, From: from, Msg: req})

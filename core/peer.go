@@ -3,7 +3,6 @@ package core
 import (
 	"fmt"
 
-	"github.com/seedlog/seedlog/core/controller"
 	"github.com/seedlog/seedlog/core/enc"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/seedlog/seedlog/core/raft"
@@ -232,7 +231,7 @@ func decodeAnswer(r *enc.Reader) (answerMsg, error) {
 // checkControllerKey checks a call's key and version before its body is decoded: only
 // what the controller serves, at a version the key has.
 func checkControllerKey(key, version int16, req kmsg.Request) error {
-	if req == nil || !controller.Supports(key) || version < 0 || version > req.MaxVersion() {
+	if req == nil || !controllerServes(key) || version < 0 || version > req.MaxVersion() {
 		return fmt.Errorf("controller call with key %d (%s) version %d", key, kmsg.NameForKey(key), version)
 	}
 	return nil

@@ -89,6 +89,12 @@ func (n *Node) dispatch(req Request, reply func(kmsg.Response)) {
 		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeAcls(v, m) })
 	case *kmsg.DescribeClientQuotasRequest:
 		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeClientQuotas(v, m) })
+	case *kmsg.DescribeTopicPartitionsRequest:
+		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeTopicPartitions(v, m) })
+	case *kmsg.DescribeLogDirsRequest:
+		n.describeLogDirs(m, reply)
+	case *kmsg.DescribeQuorumRequest:
+		n.describeQuorum(m, reply)
 	default:
 		if kafka.Forwarded(m.Key()) {
 			n.forwardAuthorized(m, reply)
@@ -130,6 +136,11 @@ func markStale(resp kmsg.Response) {
 		r.ErrorCode, r.Resources = kerr.RequestTimedOut.Code, nil
 	case *kmsg.DescribeClientQuotasResponse:
 		r.ErrorCode, r.Entries = kerr.RequestTimedOut.Code, nil
+	case *kmsg.DescribeTopicPartitionsResponse:
+		for i := range r.Topics {
+			r.Topics[i].ErrorCode, r.Topics[i].Partitions = kerr.RequestTimedOut.Code, nil
+		}
+		r.NextCursor = nil
 	}
 }
 

@@ -319,11 +319,16 @@ func (e *Executor) do(op disk.Op) disk.Done {
 			err = fmt.Errorf("%w: %s", ErrUnknownLog, op.Log)
 			break
 		}
-		if op.Kind == disk.Clean {
+		switch op.Kind {
+		case disk.Clean:
 			err = clean(l, op, &d)
-			break
+		case disk.FindTime, disk.FindMaxTime:
+			err = findTime(l, op, &d)
+		case disk.Size:
+			d.Bytes = l.SizeBytes()
+		default:
+			d.Data, d.Offset, d.Fences, err = e.onLog(l, op)
 		}
-		d.Data, d.Offset, d.Fences, err = e.onLog(l, op)
 	}
 	if err != nil {
 		d.Err = fmt.Errorf("%s: %w", op, err)
@@ -360,12 +365,6 @@ func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fenc
 	case disk.Read:
 		b, err := l.Read(op.Offset, op.MaxOffset, int(op.MaxBytes))
 		return b, l.StartOffset(), nil, err
-	case disk.FindTime:
-		off, found, err := l.OffsetForTimestamp(op.Offset)
-		if err != nil || !found || off >= op.MaxOffset {
-			return nil, -1, nil, err
-		}
-		return nil, off, nil, nil
 	case disk.Retain:
 		cut := retentionCutoff(l.Segments(), l.StartOffset(), op.MaxOffset, op.Retention)
 		if cut > l.StartOffset() && e.cfg.Log.Plants.On(plant.RetentionDeletesActive) {
@@ -391,6 +390,23 @@ func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fenc
 		return nil, 0, nil, l.SkipTo(op.MaxOffset, storage.FenceLost)
 	}
 	return nil, 0, nil, fmt.Errorf("unknown op kind %v", op.Kind)
+}
+
+// findTime carries out a FindTime or FindMaxTime op.
+func findTime(l *storage.Log, op disk.Op, d *disk.Done) error {
+	var at storage.TimestampAt
+	var found bool
+	var err error
+	if op.Kind == disk.FindMaxTime {
+		at, found, err = l.LookupMaxTimestamp(op.MaxOffset)
+	} else {
+		at, found, err = l.LookupTimestamp(op.Offset, op.MaxOffset)
+	}
+	d.Offset, d.Timestamp = -1, -1
+	if found && err == nil {
+		d.Offset, d.Timestamp = at.Offset, at.Timestamp
+	}
+	return err
 }
 
 // clean carries out a Clean op.

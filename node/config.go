@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -831,6 +832,7 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		Listeners:                    listeners,
 		Rack:                         c.Rack,
 		ClusterID:                    c.ClusterID,
+		LogDir:                       absDir(c.DataDir),
 		MetadataSnapshotRecords:      c.MetadataSnapshotRecords,
 		Seed:                         seed,
 		Timing:                       c.Timing,
@@ -862,6 +864,14 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		cc.Host, cc.Port = listeners[0].Host, listeners[0].Port
 	}
 	return cc
+}
+
+// absDir is dir made absolute, as Kafka reports log dirs; dir itself when that fails.
+func absDir(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
 }
 
 // StorageConfig is the configuration of the logs.

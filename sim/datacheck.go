@@ -58,6 +58,7 @@ func (w *World) logHistory() *LogHistory {
 			case op.Outcome != OK:
 			case op.ListAt == -2:
 				h.Earliest = append(h.Earliest, LogEarliest{Client: op.Client, Partition: part, Call: op.Call, Return: op.Return, Offset: op.Offset})
+			case op.ListAt == -3: // maxstamps.go checks it
 			default:
 				h.Fetches = append(h.Fetches, LogFetch{Client: op.Client, Partition: part, Call: op.Call, Return: op.Return, HW: op.Offset})
 			}
@@ -128,6 +129,9 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 			return false
 		}
 		w.fail("log-history", -1, "%d problems; first: %s\n%s", len(vs), vs[0], FormatLogViolations(vs))
+		return false
+	}
+	if w.checkMaxTimestamps(); w.failure != nil {
 		return false
 	}
 	res := CheckPartitionsFrom(w.hist.Ops, c.linearizableReads(), w.data.finalStart, w.compactedHWs(), timeout)

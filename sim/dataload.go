@@ -49,11 +49,15 @@ type dataWorkload struct {
 	// appendTimes holds the LogAppendTime each acknowledged batch of a LogAppendTime
 	// topic was answered with, by the batch's first value (timestamps.go).
 	appendTimes map[string]int64
+	// stamps holds the timestamp the records of each CreateTime batch carry, by value
+	// (maxstamps.go).
+	stamps map[string]int64
 }
 
 func (w *World) startData() {
 	d := &dataWorkload{w: w, created: map[string]bool{}, finalReads: map[TopicPartition][]LogRecord{}, finalHW: map[TopicPartition]int64{},
-		finalStart: map[TopicPartition]int64{}, unread: map[TopicPartition]bool{}, appendTimes: map[string]int64{}}
+		finalStart: map[TopicPartition]int64{}, unread: map[TopicPartition]bool{}, appendTimes: map[string]int64{},
+		stamps: map[string]int64{}}
 	w.data = d
 	d.setup = w.addClient(roleSetup)
 	d.setup.direct = true

@@ -108,6 +108,7 @@ var Gate = []GateItem{
 	{"path", "check:topic-segment-ms", "a topic's own segment.ms and segment.jitter.ms checked on a log it rolled"},
 	{"path", "check:topic-segment-index-bytes", "a topic's own segment.index.bytes checked on a log it rolled"},
 	{"path", "check:compacted-away", "an acknowledged record the cleaner removed, superseded or an expired tombstone"},
+	{"path", "check:max-timestamp", "a ListOffsets of the largest timestamp (-3) checked against the final read and the producers' stamps"},
 	{"path", "group:offset-reset", "a group member resets to the log start after records were deleted"},
 	{"path", "partition:leader-failover", "a partition leader fails over"},
 	{"path", "partition:isr-shrink-to-min", "an ISR shrinks to min.insync.replicas"},

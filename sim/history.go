@@ -137,8 +137,11 @@ type Op struct {
 	// Offset: a produce's acknowledged base offset (-1 when the answer did not say, as
 	// DUPLICATE_SEQUENCE_NUMBER does); a fetch's fetch offset; a lookup's answer.
 	Offset int64
-	// ListAt is a lookup's timestamp: -2 for the earliest offset, -1 for the latest.
+	// ListAt is a lookup's timestamp: -2 for the earliest offset, -1 for the latest, -3
+	// for the record with the largest timestamp (KIP-734), whose timestamp the answer
+	// gives in Stamp.
 	ListAt int64
+	Stamp  int64
 	// LeaderEpoch is the leader epoch a read carried (-1: none).
 	LeaderEpoch int32
 	// HW and Records are what a fetch answered: the high watermark and the records at or
@@ -207,8 +210,11 @@ func (o *Op) input() string {
 		return fmt.Sprintf("fetch %s/%d at %d epoch %d", o.Topic, o.Partition, o.Offset, o.LeaderEpoch)
 	case OpListOffsets:
 		which := "latest"
-		if o.ListAt == -2 {
+		switch o.ListAt {
+		case -2:
 			which = "earliest"
+		case -3:
+			which = "max-timestamp"
 		}
 		return fmt.Sprintf("list-offsets %s/%d %s", o.Topic, o.Partition, which)
 	case OpJoin:
@@ -268,6 +274,9 @@ func (o *Op) output() string {
 	case OpFetch:
 		return fmt.Sprintf("hw %d, %d records %v", o.HW, len(o.Records), o.Records)
 	case OpListOffsets:
+		if o.ListAt == -3 {
+			return fmt.Sprintf("offset %d timestamp %d", o.Offset, o.Stamp)
+		}
 		return fmt.Sprintf("offset %d", o.Offset)
 	case OpJoin:
 		return fmt.Sprintf("member %s generation %d assigned %v", o.Member, o.Generation, o.Assigned)
@@ -378,6 +387,9 @@ func (o *Op) digest() uint64 {
 	}
 	put(o.Offset)
 	put(o.HW)
+	if o.ListAt == -3 {
+		put(o.Stamp)
+	}
 	put(int64(o.Generation))
 	for _, r := range o.Records {
 		put(r.Offset)

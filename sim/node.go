@@ -532,6 +532,7 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		Broker:    spec.Broker,
 		Host:      fmt.Sprintf("node-%d", spec.ID),
 		ClusterID: "seedlog-sim",
+		LogDir:    fmt.Sprintf("/data/node-%d", spec.ID),
 		Port:      9092,
 		Seed:      coreSeed(c.Seed, spec.ID, inc),
 		Timing:    c.Timing,

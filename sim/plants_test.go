@@ -88,6 +88,9 @@ import (
 //	                               leader), 7 (new; 2 of 300)
 //	handoff-skipped                invariant:partitions (two leaders with valid leases
 //	                               after a preferred election), 7 (new)
+//	max-timestamp-first-segment    max-timestamp (a ListOffsets -3 answered a record
+//	                               below one committed before it with a larger
+//	                               timestamp), 1 (new; 57 of 300)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -193,6 +196,7 @@ var plantCases = []struct {
 	{"request-quota-ignored", []string{"quota"}, 300, false},
 	{"preferred-outside-isr", []string{"invariant:partitions", "invariant:durable", "log-history", "linearizability"}, 300, false},
 	{"handoff-skipped", []string{"invariant:partitions", "linearizability", "log-history"}, 100, false},
+	{"max-timestamp-first-segment", []string{"max-timestamp"}, 100, false},
 }
 
 // withoutSecurity leaves out the credentials client, ACLs and quotas.

@@ -306,6 +306,7 @@ func (p *producer) attempt(pp *prodPart, b *prodBatch, leader int32) {
 			return
 		}
 		b.bytes = batch
+		w.noteStamps(pp.tp.Topic, b.op.Values, spec.FirstTimestamp)
 	}
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = p.spec.Acks

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -62,8 +63,11 @@ func (r *reader) tick() {
 		}
 	default:
 		st.Kind, st.ListAt, st.MinBytes = StepListOffsets, -1, 0
-		if x == 9 {
+		switch {
+		case x == 9:
 			st.ListAt = -2
+		case x == 8 && c.rng.IntN(2) == 0:
+			st.ListAt = -3 // the record with the largest timestamp (maxstamps.go)
 		}
 	}
 	if s := w.script; s != nil {
@@ -245,7 +249,8 @@ func (c *Client) fetchAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err 
 	w.complete(op, OK)
 }
 
-// listOnce performs one ListOffsets operation (at -2: earliest, -1: latest).
+// listOnce performs one ListOffsets operation (at -2: earliest, -1: latest, -3: the
+// largest timestamp, which needs v7).
 func (c *Client) listOnce(tp TopicPartition, at int64, done func(*Op)) {
 	w := c.w
 	leader, epoch, ok := c.leaderOf(tp)
@@ -273,10 +278,15 @@ func (c *Client) listOnce(tp TopicPartition, at int64, done func(*Op)) {
 	p.MaxNumOffsets = 1
 	t.Partitions = append(t.Partitions, p)
 	req.Topics = append(req.Topics, t)
-	c.send(leader, req, w.requestTimeout(), func(resp kmsg.Response, err error) {
+	answer := func(resp kmsg.Response, err error) {
 		c.listAnswer(op, tp, resp, err)
 		done(op)
-	})
+	}
+	if at == -3 {
+		c.sendLimited(leader, req, 7, math.MaxInt16, w.requestTimeout(), answer)
+		return
+	}
+	c.send(leader, req, w.requestTimeout(), answer)
 }
 
 func (c *Client) listAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err error) {
@@ -302,7 +312,10 @@ func (c *Client) listAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err e
 		w.complete(op, Failed)
 		return
 	}
-	op.Offset = part.Offset
+	op.Offset, op.Stamp = part.Offset, part.Timestamp
 	w.cov.Inc("list-offsets:ok")
+	if op.ListAt == -3 {
+		w.cov.Inc("list-offsets:max-timestamp")
+	}
 	w.complete(op, OK)
 }

@@ -268,8 +268,11 @@ func formatStep(st *Step) string {
 		return c + fmt.Sprintf("fetch %s min-bytes=%d", tp, st.MinBytes)
 	case StepListOffsets:
 		at := "latest"
-		if st.ListAt == -2 {
+		switch st.ListAt {
+		case -2:
 			at = "earliest"
+		case -3:
+			at = "max-timestamp"
 		}
 		return c + fmt.Sprintf("list-offsets %s %s", tp, at)
 	case StepDeleteRecords:
@@ -806,8 +809,10 @@ func parseClientStep(words []string) (Step, error) {
 			case "latest":
 			case "earliest":
 				st.ListAt = -2
+			case "max-timestamp":
+				st.ListAt = -3
 			default:
-				return st, fmt.Errorf("list-offsets: %q: want earliest or latest", a.bare[1])
+				return st, fmt.Errorf("list-offsets: %q: want earliest, latest or max-timestamp", a.bare[1])
 			}
 		}
 	case "delete-records":

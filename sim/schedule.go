@@ -77,7 +77,8 @@ const (
 	StepProduce
 	// StepFetch is one fetch of a reader at its position in Topic/Partition, MinBytes.
 	StepFetch
-	// StepListOffsets is one ListOffsets of a reader, ListAt -2 (earliest) or -1 (latest).
+	// StepListOffsets is one ListOffsets of a reader, ListAt -2 (earliest), -1 (latest) or
+	// -3 (the largest timestamp).
 	StepListOffsets
 	// StepAddPartition is one round of the grower: it refreshes Topic and, when it has
 	// fewer partitions than the limit, adds one.

@@ -172,6 +172,7 @@ at 5s client 6 produce d0/1 records=3
 at 5s client 7 fetch d0/0 min-bytes=100
 at 5s client 7 list-offsets d0/2 earliest
 at 5s client 7 list-offsets d0/2 latest
+at 5s client 7 list-offsets d0/2 max-timestamp
 at 5s client 7 delete-records d0/2 offset=12
 at 5s client 8 delete-records d0/1 offset=-1
 at 5s client 9 add-partition d1
@@ -187,7 +188,7 @@ at 30s leave-down 2 3
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.Seed != 9 || len(sc.Plants) != 2 || !sc.FlushAsync || !sc.Byzantine || sc.Duration != 150*time.Second || len(sc.Schedule.Steps) != 40 {
+	if sc.Seed != 9 || len(sc.Plants) != 2 || !sc.FlushAsync || !sc.Byzantine || sc.Duration != 150*time.Second || len(sc.Schedule.Steps) != 41 {
 		t.Fatalf("parsed %+v", sc)
 	}
 	var lines []string
@@ -207,8 +208,8 @@ at 30s leave-down 2 3
 		t.Fatalf("second round trip: %v", err)
 	}
 	faults, ops := sc.Schedule.Counts()
-	if faults != 22 || ops != 18 {
-		t.Fatalf("%d faults and %d operations, want 22 and 18", faults, ops)
+	if faults != 22 || ops != 19 {
+		t.Fatalf("%d faults and %d operations, want 22 and 19", faults, ops)
 	}
 
 	for bad, want := range map[string]string{
@@ -223,7 +224,7 @@ at 30s leave-down 2 3
 		"seed 1\nat 1s client x produce d0/0 records=1":   "not a client id",
 		"seed 1\nat 1s client 3 produce d0 records=1":     "TOPIC/PARTITION",
 		"seed 1\nat 1s client 3 produce d0/0":             "records= is required",
-		"seed 1\nat 1s client 3 list-offsets d0/0 middle": "earliest or latest",
+		"seed 1\nat 1s client 3 list-offsets d0/0 middle": "earliest, latest or max-timestamp",
 		"seed 1\nmode fast":                               "unknown mode",
 		"seed 1\nduration soon":                           "not a positive duration",
 		"seed 1\nat 1s client 3 delete-records d0/0":      "want an offset",

@@ -214,3 +214,24 @@ const relOffsetMax = math.MaxUint32
 
 // segmentPosMax bounds a batch's byte position inside a segment, for the same reason.
 const segmentPosMax = math.MaxUint32
+
+// maxUpTo returns the running maximum the index knows up to and including the batch at
+// relative offset rel, an offset index entry: the timestamp of the last entry at or
+// before it (entries are added at offset index entries whenever the maximum grew), or
+// noTimestamp.
+func (x *timeIndex) maxUpTo(rel int64) int64 {
+	lo, hi := 0, x.len()
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if _, r := x.entry(mid); int64(r) <= rel {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return noTimestamp
+	}
+	ts, _ := x.entry(lo - 1)
+	return ts
+}

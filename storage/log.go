@@ -186,6 +186,15 @@ func (l *Log) Segments() []SegmentInfo {
 	return infos
 }
 
+// SizeBytes is the size of the log's segments.
+func (l *Log) SizeBytes() int64 {
+	var n int64
+	for _, s := range l.segments {
+		n += s.sizeBytes
+	}
+	return n
+}
+
 func (l *Log) active() *segment { return l.segments[len(l.segments)-1] }
 
 // segmentFloor returns the index of the last segment whose base is <= offset, or -1.

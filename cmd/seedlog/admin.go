@@ -1,20 +1,28 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Admin commands built on franz-go's kadm: topic add-partitions, delete-records and
-// describe --configs, group delete, cluster describe (topic alter-config is in topic.go).
+// describe --configs, group delete, cluster describe and log-dirs (topic alter-config is
+// in topic.go).
 
 // adminSession is an admin command's client options and, once open, its clients.
 type adminSession struct {
@@ -206,23 +214,30 @@ func groupDeleteHint(err error) string {
 }
 
 const clusterSynopsis = `seedlog cluster describe
+       seedlog cluster log-dirs [--topic T]...
        ` + electSynopsis + `
-  takes -b/--brokers host:port (default: the running dev cluster)`
+  describe lists the brokers, the active controller and the controller quorum (its
+  leader, epoch and each voter's lag behind the leader's log); log-dirs lists, per
+  broker, its data directory and the size and offset lag of every partition replica it
+  holds (--topic: only those topics). Every subcommand takes -b/--brokers host:port
+  (default: the running dev cluster)`
 
 func clusterCommand(args []string) int {
 	if len(args) == 0 {
-		return usageError("cluster: want a subcommand (describe, elect-leaders); see seedlog cluster -h")
+		return usageError("cluster: want a subcommand (describe, log-dirs, elect-leaders); see seedlog cluster -h")
 	}
 	switch args[0] {
 	case "describe":
 		return clusterDescribe(args[1:])
+	case "log-dirs":
+		return clusterLogDirs(args[1:])
 	case "elect-leaders":
 		return clusterElectLeaders(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println("usage: " + clusterSynopsis)
 		return exitOK
 	}
-	return usageError("cluster: unknown subcommand %q (want describe, elect-leaders)", args[0])
+	return usageError("cluster: unknown subcommand %q (want describe, log-dirs or elect-leaders)", args[0])
 }
 
 func clusterDescribe(args []string) int {
@@ -253,7 +268,165 @@ func clusterDescribe(args []string) int {
 		fmt.Fprintf(w, "%d\t%s:%d\t%s\n", b.NodeID, b.Host, b.Port, orDash(deref(b.Rack)))
 	}
 	w.Flush()
+	q, err := describeQuorum(ctx, s.cl)
+	if err != nil {
+		if unreachable(err) || errors.Is(err, context.DeadlineExceeded) {
+			return problem("%s", requestError("describe the quorum", err))
+		}
+		return refused("describe the quorum: %v", err)
+	}
+	printQuorum(q)
 	return exitOK
+}
+
+// describeQuorum asks for the controller quorum's state, retrying while no controller
+// answers yet.
+func describeQuorum(ctx context.Context, cl *kgo.Client) (*kmsg.DescribeQuorumResponseTopicPartition, error) {
+	var part *kmsg.DescribeQuorumResponseTopicPartition
+	err := retrying(ctx, func() error {
+		req := kmsg.NewPtrDescribeQuorumRequest()
+		t := kmsg.NewDescribeQuorumRequestTopic()
+		t.Topic = "__cluster_metadata"
+		t.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{{Partition: 0}}
+		req.Topics = []kmsg.DescribeQuorumRequestTopic{t}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		if err := codeError(resp.ErrorCode, resp.ErrorMessage); err != nil {
+			return err
+		}
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			return fmt.Errorf("the answer describes %d topics, want the quorum's", len(resp.Topics))
+		}
+		p := &resp.Topics[0].Partitions[0]
+		if err := codeError(p.ErrorCode, p.ErrorMessage); err != nil {
+			return err
+		}
+		part = p
+		return nil
+	})
+	return part, err
+}
+
+// printQuorum prints the quorum's leader and its members, each voter's lag measured
+// from the leader's log end.
+func printQuorum(p *kmsg.DescribeQuorumResponseTopicPartition) {
+	leaderEnd := int64(-1)
+	for _, v := range p.CurrentVoters {
+		if v.ReplicaID == p.LeaderID {
+			leaderEnd = v.LogEndOffset
+		}
+	}
+	fmt.Printf("\nQuorum leader: %d\tEpoch: %d\tHigh watermark: %d\tVoters: %d\tObservers: %d\n",
+		p.LeaderID, p.LeaderEpoch, p.HighWatermark, len(p.CurrentVoters), len(p.Observers))
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tROLE\tLOG END\tLAG\tLAST FETCH\tLAST CAUGHT UP")
+	row := func(r kmsg.DescribeQuorumResponseTopicPartitionReplicaState, role string) {
+		if r.ReplicaID == p.LeaderID {
+			role = "leader"
+		}
+		lag := "-"
+		if r.LogEndOffset >= 0 && leaderEnd >= 0 {
+			lag = strconv.FormatInt(max(leaderEnd-r.LogEndOffset, 0), 10)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ReplicaID, role, offsetOrDash(r.LogEndOffset), lag,
+			msOrDash(r.LastFetchTimestamp), msOrDash(r.LastCaughtUpTimestamp))
+	}
+	for _, v := range p.CurrentVoters {
+		row(v, "voter")
+	}
+	for _, o := range p.Observers {
+		row(o, "observer")
+	}
+	w.Flush()
+}
+
+func offsetOrDash(o int64) string {
+	if o < 0 {
+		return "-"
+	}
+	return strconv.FormatInt(o, 10)
+}
+
+// msOrDash renders a Kafka timestamp in ms as a time of day, "-" when unknown.
+func msOrDash(ms int64) string {
+	if ms < 0 {
+		return "-"
+	}
+	return time.UnixMilli(ms).UTC().Format("15:04:05.000Z")
+}
+
+func clusterLogDirs(args []string) int {
+	var s adminSession
+	fs := flag.NewFlagSet("cluster log-dirs", flag.ContinueOnError)
+	s.o.register(fs)
+	var topics repeatFlag
+	fs.Var(&topics, "topic", "only the replicas of this topic (repeatable)")
+	pos, code, ok := s.o.parse(fs, args, "seedlog cluster log-dirs")
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageError("cluster log-dirs: unexpected argument %q", pos[0])
+	}
+	if code := s.open(); code != exitOK {
+		return code
+	}
+	defer s.close()
+	ctx, cancel := s.o.ctx()
+	defer cancel()
+	var set kadm.TopicsSet
+	if len(topics) > 0 {
+		md, err := s.adm.Metadata(ctx, topics...)
+		if err != nil {
+			return problem("%s", requestError("look the topics up", err))
+		}
+		set = kadm.TopicsSet{}
+		for _, t := range topics {
+			d, ok := md.Topics[t]
+			if !ok || d.Err != nil {
+				return refused("topic %s: %v", t, orUnknown(d.Err))
+			}
+			for p := range d.Partitions {
+				set.Add(t, p)
+			}
+		}
+	}
+	dirs, err := s.adm.DescribeAllLogDirs(ctx, set)
+	exit := exitOK
+	if err != nil {
+		if len(dirs) == 0 {
+			return problem("%s", requestError("describe log dirs", err))
+		}
+		fmt.Fprintf(os.Stderr, "seedlog: some brokers did not answer: %v\n", err)
+		exit = exitFailed
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "BROKER\tDIR\tTOPIC\tPARTITION\tSIZE\tOFFSET LAG")
+	for _, broker := range slices.Sorted(maps.Keys(dirs)) {
+		for _, dir := range slices.Sorted(maps.Keys(dirs[broker])) {
+			d := dirs[broker][dir]
+			if d.Err != nil {
+				fmt.Fprintf(w, "%d\t%s\t%v\t\t\t\n", broker, dir, d.Err)
+				exit = exitFailed
+				continue
+			}
+			for _, p := range d.Topics.Sorted() {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%d\t%d\n", broker, dir, p.Topic, p.Partition, p.Size, p.OffsetLag)
+			}
+		}
+	}
+	w.Flush()
+	return exit
+}
+
+// orUnknown is err, or UNKNOWN_TOPIC_OR_PARTITION when a lookup found nothing.
+func orUnknown(err error) error {
+	if err == nil {
+		return kerr.UnknownTopicOrPartition
+	}
+	return err
 }
 
 // messageSuffix renders a broker's error message after its code, if it sent one.

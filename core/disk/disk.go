@@ -87,8 +87,9 @@ const (
 	DeleteLog
 	// LeaderEpochs durably replaces Log's leader-epoch checkpoint with Epochs.
 	LeaderEpochs
-	// FindTime looks up the first offset of Log whose batch max timestamp is at least
-	// Offset (a timestamp in ms), below MaxOffset. Done.Offset is that offset, or -1.
+	// FindTime looks up the first record of Log at or above its start and below
+	// MaxOffset whose timestamp is at least Offset (a timestamp in ms). Done.Offset and
+	// Done.Timestamp are that record's, or -1.
 	FindTime
 	// Retain applies retention to Log: it deletes the oldest segments whose newest
 	// record is older than Retention.Ms before Retention.NowMs, and then the oldest while
@@ -118,11 +119,17 @@ const (
 	// SetSegments makes Log roll its segments by Segments (a topic's segment.bytes and
 	// segment.ms); zero fields take the node's settings back. Nothing is written.
 	SetSegments
+	// FindMaxTime looks up the first record of Log at or above its start and below
+	// MaxOffset that carries the largest timestamp among them (KIP-734). Done.Offset and
+	// Done.Timestamp are that record's, or -1 when no record there carries a timestamp.
+	FindMaxTime
+	// Size measures Log: Done.Bytes is the size of its segments. Nothing is written.
+	Size
 )
 
 var kindNames = [...]string{"?", "append", "sync", "truncate", "reset", "delete-below", "read",
 	"write-file", "remove-file", "create-log", "delete-log", "leader-epochs", "find-time", "retain",
-	"check-damage", "skip", "clean", "set-segments"}
+	"check-damage", "skip", "clean", "set-segments", "find-max-time", "size"}
 
 // FenceKind says why a fenced range of a log has no readable batches.
 type FenceKind uint8
@@ -274,9 +281,11 @@ type Done struct {
 	// Fences holds, for a Read or FindTime that met a fenced offset, that fence (Err is
 	// set), and for CheckDamage the fences it added.
 	Fences []Fence
-	// More and Bytes: for Clean, what the op's doc says.
+	// More and Bytes: for Clean and Size, what the op's doc says.
 	More  bool
 	Bytes int64
+	// Timestamp is, for FindTime and FindMaxTime, the found record's timestamp or -1.
+	Timestamp int64
 }
 
 // Queue numbers and collects the Ops of one node. Every component of a node emits into

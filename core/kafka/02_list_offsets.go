@@ -6,18 +6,23 @@ package kafka
 //   - Only a partition's leader answers, and only up to its high watermark, whatever the
 //     request's replica id: seedlog replicas do not use this API, and a debugging replica
 //     id (-2) gets no reads from followers.
-//   - A lookup by timestamp answers the offset the partition's time index finds; the
-//     response's Timestamp is always -1 (Kafka returns the found record's timestamp).
-//   - -3 (the largest timestamp, KIP-734) is answered UNSUPPORTED_VERSION; -4 (the
-//     earliest local offset, KIP-405) is the log start, as seedlog has no tiered storage.
+//   - -3 (the largest timestamp, KIP-734, v7+) answers the first record carrying the
+//     largest timestamp among the records below the high watermark; Kafka searches the
+//     whole local log and answers nothing when that record lies above the high
+//     watermark. Below v7 it is UNSUPPORTED_VERSION, as clients send it from v7 only.
+//     -4 (the earliest local offset, KIP-405) is the log start, as seedlog has no tiered
+//     storage.
+//   - Records whose timestamp is negative (no timestamp) never answer -3: a partition
+//     holding only such records answers offset and timestamp -1.
 //   - read_committed reads like read_uncommitted: without transactions the last stable
 //     offset is the high watermark.
 //   - v0 answers at most one offset in OldStyleOffsets, the one v1 would give, where Kafka
 //     listed up to MaxNumOffsets segment base offsets.
 //
-// As in Kafka, a new leader whose high watermark has not caught up answers
-// OFFSET_NOT_AVAILABLE from v5 on and LEADER_NOT_AVAILABLE before (KIP-207), and from v1
-// on a partition named twice is answered INVALID_REQUEST each time.
+// As in Kafka, lookups by timestamp and -3 answer the found record's offset and
+// timestamp (-1 and -2 answer timestamp -1), a new leader whose high watermark has not
+// caught up answers OFFSET_NOT_AVAILABLE from v5 on and LEADER_NOT_AVAILABLE before
+// (KIP-207), and from v1 on a partition named twice is answered INVALID_REQUEST each time.
 
 import (
 	"github.com/seedlog/seedlog/core/acl"
@@ -61,6 +66,9 @@ func ListOffsets(b Broker, req *kmsg.ListOffsetsRequest, reply func(kmsg.Respons
 				continue
 			case dups[topicPartition{t.Topic, p.Partition}]:
 				out.ErrorCode = kerr.InvalidRequest.Code
+				continue
+			case p.Timestamp == partition.ListMaxTimestamp && version < 7:
+				out.ErrorCode = kerr.UnsupportedVersion.Code
 				continue
 			case rep == nil:
 				out.ErrorCode = partErr(b.View(), t.Topic, p.Partition)

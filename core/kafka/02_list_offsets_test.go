@@ -192,3 +192,27 @@ func TestListOffsetsAnswersOnceAllReplicasAnswered(t *testing.T) {
 	resp := rs.one().(*kmsg.ListOffsetsResponse)
 	checkList(t, resp, []string{"orders"}, [][]listWant{{{0, 0, 3, 1}, {1, 0, 7, 2}}})
 }
+
+// -3 reaches the replica from v7 on, and its answer carries the record's timestamp;
+// before v7 it is UNSUPPORTED_VERSION without asking the replica.
+func TestListOffsetsMaxTimestamp(t *testing.T) {
+	for _, version := range []int16{6, 7, 8} {
+		b := newFakeBroker(t)
+		r := b.host("orders", 0)
+		r.list[-3] = partition.ListOffsetsResult{Offset: 4, Timestamp: 777, LeaderEpoch: 2}
+		rs := &replies{t: t}
+		ListOffsets(b, viaWire(t, listRequest(version, listTopic("orders", listPart(0, -3, -1)))), rs.reply)
+		resp := rs.one().(*kmsg.ListOffsetsResponse)
+		checkWire(t, resp)
+		p := resp.Topics[0].Partitions[0]
+		if version < 7 {
+			if p.ErrorCode != kerr.UnsupportedVersion.Code || len(r.calls) != 0 {
+				t.Errorf("v%d: code %d, replica calls %q; want UNSUPPORTED_VERSION and none", version, p.ErrorCode, r.calls)
+			}
+			continue
+		}
+		if p.ErrorCode != 0 || p.Offset != 4 || p.Timestamp != 777 || p.LeaderEpoch != 2 {
+			t.Errorf("v%d: %+v, want offset 4 at 777 in epoch 2", version, p)
+		}
+	}
+}

@@ -39,6 +39,7 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(31, 0, 3) // DeleteAcls
 	set(32, 0, 4) // DescribeConfigs
 	set(33, 0, 2) // AlterConfigs
+	set(35, 0, 4) // DescribeLogDirs
 	set(36, 0, 2) // SaslAuthenticate
 	set(37, 0, 3) // CreatePartitions
 	set(42, 0, 2) // DeleteGroups
@@ -49,7 +50,9 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(49, 0, 1) // AlterClientQuotas
 	set(50, 0, 0) // DescribeUserScramCredentials
 	set(51, 0, 0) // AlterUserScramCredentials
+	set(55, 0, 1) // DescribeQuorum
 	set(60, 0, 2) // DescribeCluster
+	set(75, 0, 0) // DescribeTopicPartitions
 	return t
 }()
 

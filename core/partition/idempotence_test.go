@@ -321,14 +321,18 @@ func TestListOffsetsByTime(t *testing.T) {
 	c := newCluster(t, 1, 1, nil)
 	c.produce(1, batchOf("a"), -1)
 	c.produce(1, batchOf("b"), -1)
-	if got := c.listOffsets(1, 500); got.Err != CodeNone || got.Offset != 0 || got.LeaderEpoch != 1 {
+	if got := c.listOffsets(1, 500); got.Err != CodeNone || got.Offset != 0 || got.Timestamp != 1000 || got.LeaderEpoch != 1 {
 		t.Fatalf("%+v", got)
 	}
-	if got := c.listOffsets(1, 5000); got.Err != CodeNone || got.Offset != -1 {
+	if got := c.listOffsets(1, 5000); got.Err != CodeNone || got.Offset != -1 || got.Timestamp != -1 {
 		t.Fatalf("after every batch: %+v", got)
 	}
-	if got := c.listOffsets(1, ListMaxTimestamp); got.Err != CodeUnsupportedVersion {
+	// Both records carry 1000: the first of them answers.
+	if got := c.listOffsets(1, ListMaxTimestamp); got.Err != CodeNone || got.Offset != 0 || got.Timestamp != 1000 || got.LeaderEpoch != 1 {
 		t.Fatalf("max timestamp: %+v", got)
+	}
+	if got := c.listOffsets(1, ListLatest); got.Err != CodeNone || got.Offset != 2 || got.Timestamp != -1 {
+		t.Fatalf("latest: %+v", got)
 	}
 }
 

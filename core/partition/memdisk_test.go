@@ -102,14 +102,25 @@ func (d *memDisk) exec(op disk.Op) disk.Done {
 	case disk.Read:
 		done.Data, done.Offset, done.Corrupt, done.Fences, done.Err = l.read(op)
 	case disk.FindTime:
-		done.Offset = -1
+		done.Offset, done.Timestamp = -1, -1
 		for _, b := range l.batches {
 			if b.base >= op.MaxOffset {
 				break
 			}
 			if b.maxTS >= op.Offset {
-				done.Offset = max(b.base, l.start)
+				done.Offset, done.Timestamp = max(b.base, l.start), b.maxTS
 				break
+			}
+		}
+	case disk.FindMaxTime:
+		// At batch granularity: the first batch carrying the largest max timestamp.
+		done.Offset, done.Timestamp = -1, -1
+		for _, b := range l.batches {
+			if b.base >= op.MaxOffset {
+				break
+			}
+			if b.maxTS > done.Timestamp {
+				done.Offset, done.Timestamp = max(b.base, l.start), b.maxTS
 			}
 		}
 	case disk.Retain:

@@ -182,10 +182,12 @@ func (r *Replica) expireConsumers(now int64) {
 }
 
 // ListOffsets answers a ListOffsets lookup: ListEarliest (and ListEarliestLocal) with the
-// log start, ListLatest with the high watermark, a timestamp with the first batch whose
-// max timestamp is at least it (below the high watermark; -1 when none). Timestamps in
-// answers are -1: the disk lookup reports offsets only. The isolation level does not
-// matter while transactions are unsupported.
+// log start, ListLatest with the high watermark (both with timestamp -1, as Kafka), a
+// timestamp with the first record whose timestamp is at least it, ListMaxTimestamp with
+// the first record carrying the largest timestamp (KIP-734), each looked up on disk among
+// the records below the high watermark, with the record's timestamp (offset and
+// timestamp -1 when none). The isolation level does not matter while transactions are
+// unsupported.
 func (r *Replica) ListOffsets(now int64, ts int64, currentLeaderEpoch int32, isolation int8, reply func(ListOffsetsResult)) {
 	r.deadlineKnown = false
 	fail := ListOffsetsResult{Offset: -1, Timestamp: -1, LeaderEpoch: -1}
@@ -204,7 +206,7 @@ func (r *Replica) ListOffsets(now int64, ts int64, currentLeaderEpoch int32, iso
 	switch {
 	case ts == ListEarliest || ts == ListEarliestLocal:
 		r.answerList(reply, ListOffsetsResult{Offset: r.startOffset, Timestamp: -1, LeaderEpoch: r.epochs.epochAt(r.startOffset)})
-	case ts < 0 && ts != ListLatest:
+	case ts < 0 && ts != ListLatest && ts != ListMaxTimestamp:
 		fail.Err = CodeUnsupportedVersion
 		r.answerList(reply, fail)
 	case !r.readReady():
@@ -217,7 +219,11 @@ func (r *Replica) ListOffsets(now int64, ts int64, currentLeaderEpoch int32, iso
 		r.answerList(reply, fail)
 	default:
 		r.clientOps++
-		r.emit(disk.Op{Kind: disk.FindTime, Offset: ts, MaxOffset: r.hw}, pendingOp{purpose: opFindTime, list: reply, truncs: r.truncs})
+		op := disk.Op{Kind: disk.FindTime, Offset: ts, MaxOffset: r.hw}
+		if ts == ListMaxTimestamp {
+			op = disk.Op{Kind: disk.FindMaxTime, MaxOffset: r.hw}
+		}
+		r.emit(op, pendingOp{purpose: opFindTime, list: reply, truncs: r.truncs})
 	}
 }
 
@@ -236,7 +242,7 @@ func (r *Replica) findTimeDone(p pendingOp, d disk.Done) {
 		}
 		res.Err = CodeKafkaStorageError
 	case d.Offset >= 0:
-		res.Offset, res.LeaderEpoch = d.Offset, r.epochs.epochAt(d.Offset)
+		res.Offset, res.Timestamp, res.LeaderEpoch = d.Offset, d.Timestamp, r.epochs.epochAt(d.Offset)
 	}
 	r.answerList(p.list, res)
 }

@@ -408,7 +408,7 @@ func (r *Replica) Done(now int64, d disk.Done) {
 		r.checkDamage(d.Offset)
 		return
 	}
-	if d.Err != nil && p.kind != disk.Read && p.kind != disk.FindTime {
+	if d.Err != nil && p.kind != disk.Read && p.kind != disk.FindTime && p.kind != disk.FindMaxTime {
 		r.fail(fmt.Errorf("partition %s: %s failed: %w", r.log, p.kind, d.Err))
 		return
 	}
@@ -443,7 +443,7 @@ func (r *Replica) complete(now int64, p pendingOp, d disk.Done) {
 		r.damageChecked(now, p, d)
 	case disk.Read:
 		r.readDone(now, p, d)
-	case disk.FindTime:
+	case disk.FindTime, disk.FindMaxTime:
 		r.findTimeDone(p, d)
 	case disk.DeleteBelow:
 		if p.purpose == opDeleteRecords {

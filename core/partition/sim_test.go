@@ -331,7 +331,7 @@ func (w *world) opLatency(op disk.Op) int64 {
 		return w.dur(10*time.Microsecond, 200*time.Microsecond)
 	case disk.Sync:
 		return w.dur(200*time.Microsecond, 3*time.Millisecond)
-	case disk.Read, disk.FindTime:
+	case disk.Read, disk.FindTime, disk.FindMaxTime:
 		return w.dur(20*time.Microsecond, 300*time.Microsecond)
 	}
 	return w.dur(100*time.Microsecond, 1*time.Millisecond)

@@ -52,7 +52,7 @@ type FetchResult struct {
 const (
 	ListLatest   int64 = -1
 	ListEarliest int64 = -2
-	// ListMaxTimestamp (KIP-734) is not supported: answered with UNSUPPORTED_VERSION.
+	// ListMaxTimestamp (KIP-734) asks for the record with the largest timestamp.
 	ListMaxTimestamp int64 = -3
 	// ListEarliestLocal (KIP-405) is the log start: seedlog keeps no tiered storage.
 	ListEarliestLocal int64 = -4

@@ -166,6 +166,9 @@ const (
 	// HandoffSkipped: a leader that replaced a live one serves at once, without waiting
 	// for it to show it stopped leading.
 	HandoffSkipped
+	// MaxTimestampFirstSegment: a ListOffsets lookup of the largest timestamp (-3)
+	// searches only the log's first segment.
+	MaxTimestampFirstSegment
 	numNames
 )
 
@@ -219,6 +222,7 @@ var names = [numNames]string{
 	RequestQuotaIgnored:             "request-quota-ignored",
 	PreferredOutsideISR:             "preferred-outside-isr",
 	HandoffSkipped:                  "handoff-skipped",
+	MaxTimestampFirstSegment:        "max-timestamp-first-segment",
 }
 
 func (n Name) String() string {

@@ -18,6 +18,8 @@ type leaderState struct {
 	// watermark reaches it, everything earlier epochs committed is committed here too.
 	epochStart int64
 	reads      readState
+	// observers are the non-voters that fetched in this epoch, by id, for Describe.
+	observers []observerSeen
 }
 
 type peerProgress struct {
@@ -35,6 +37,7 @@ type peerProgress struct {
 	sent      int64
 	lastFetch int64 // for check-quorum; the election time until the first fetch
 	fetched   bool  // fetched in this epoch, so it knows the leader
+	seen      fetchSeen
 }
 
 type heldFetch struct {
@@ -51,7 +54,7 @@ func (r *Raft) becomeLeader(now int64) {
 		beginAt: now + int64(r.cfg.ElectionTimeout)/2,
 	}
 	for i := range r.lead.peers {
-		r.lead.peers[i] = peerProgress{durable: -1, sent: -1, lastFetch: now}
+		r.lead.peers[i] = peerProgress{durable: -1, sent: -1, lastFetch: now, seen: newFetchSeen()}
 	}
 	r.note("elected", "%d leads epoch %d from offset %d", r.cfg.ID, r.epoch, r.log.end())
 	value := leaderChangeValue(r.cfg.ID, r.epoch, r.cfg.Voters)
@@ -180,6 +183,7 @@ func (r *Raft) onFetch(now int64, from int32, m *Fetch) {
 	}
 	div, snap := r.checkFetchPosition(m.FetchOffset, m.LastFetchedEpoch)
 	if div == nil && !snap {
+		r.seenFetch(now, vi, from, m.FetchOffset)
 		credited := vi < 0 || r.creditFetch(vi, m.FetchOffset)
 		// A fetch not fully credited is answered at once: the answer is what lets the
 		// next fetch count, and the high watermark should not wait a long poll for it.
@@ -322,4 +326,107 @@ func (r *Raft) onFetchSnapshot(now int64, from int32, m *FetchSnapshot) {
 		}
 	}
 	r.send(from, resp)
+}
+
+// observersSeenMax bounds the observers a leader remembers for Describe: observers are
+// the cluster's brokers, and one beyond the bound is simply not described.
+const observersSeenMax = 1024
+
+// fetchSeen is what a leader saw of one replica's fetches in its epoch, for Describe.
+type fetchSeen struct {
+	// offset is the fetch offset of the last fetch that matched this log (the replica
+	// holds this log below it), capped at the log end; -1 before one.
+	offset int64
+	at     int64 // when the last matching fetch came; noTime before one
+	// caughtUpAt is the last time the replica was known to hold this whole log: a fetch
+	// at the log end, or a fetch reaching the log end as of the one before it (that one
+	// then proved it caught up). noTime when never.
+	caughtUpAt int64
+	endThen    int64 // this log's end when the last matching fetch came
+}
+
+func newFetchSeen() fetchSeen { return fetchSeen{offset: -1, at: noTime, caughtUpAt: noTime} }
+
+// fetched records a fetch at offset that matched this log, whose end is end.
+func (f *fetchSeen) fetched(now, offset, end int64) {
+	offset = min(offset, end)
+	switch {
+	case offset >= end:
+		f.caughtUpAt = now
+	case f.at != noTime && offset >= f.endThen:
+		f.caughtUpAt = max(f.caughtUpAt, f.at)
+	}
+	f.offset, f.at, f.endThen = offset, now, end
+}
+
+// observerSeen is an observer's fetchSeen.
+type observerSeen struct {
+	id int32
+	fetchSeen
+}
+
+// seenFetch records, for Describe, a fetch from replica `from` whose position matched.
+func (r *Raft) seenFetch(now int64, vi int, from int32, offset int64) {
+	end := r.log.end()
+	if vi >= 0 {
+		r.lead.peers[vi].seen.fetched(now, offset, end)
+		return
+	}
+	obs := r.lead.observers
+	i, found := slices.BinarySearchFunc(obs, from, func(o observerSeen, id int32) int { return cmp.Compare(o.id, id) })
+	if !found {
+		if len(obs) >= observersSeenMax {
+			return
+		}
+		obs = slices.Insert(obs, i, observerSeen{id: from, fetchSeen: newFetchSeen()})
+		r.lead.observers = obs
+	}
+	obs[i].fetched(now, offset, end)
+}
+
+// ReplicaProgress is one member's progress as the quorum leader saw it. Times are on the
+// leader's clock; NoTime when unknown.
+type ReplicaProgress struct {
+	ID           int32
+	LogEndOffset int64 // -1 when unknown
+	LastFetch    int64
+	LastCaughtUp int64
+}
+
+// NoTime marks a time a ReplicaProgress does not know.
+const NoTime = noTime
+
+// Description is the quorum as its leader sees it.
+type Description struct {
+	Leader      int32
+	LeaderEpoch int32
+	HW          int64
+	// Voters are every voter, in id order, the leader among them; Observers the
+	// non-voters that fetched in this epoch, in id order.
+	Voters, Observers []ReplicaProgress
+}
+
+// Describe describes the quorum when this member leads it (ok false otherwise): only
+// the leader knows how far the others got. The leader describes itself with its own
+// log end and the time of its last input.
+func (r *Raft) Describe() (d Description, ok bool) {
+	if r.role != Leader || r.lead == nil {
+		return d, false
+	}
+	d = Description{Leader: r.cfg.ID, LeaderEpoch: r.epoch, HW: r.hwDurable}
+	for i, id := range r.cfg.Voters {
+		if i == r.voterIdx {
+			d.Voters = append(d.Voters, ReplicaProgress{ID: id, LogEndOffset: r.log.end(), LastFetch: r.lastNow, LastCaughtUp: r.lastNow})
+			continue
+		}
+		d.Voters = append(d.Voters, r.lead.peers[i].seen.progress(id))
+	}
+	for _, o := range r.lead.observers {
+		d.Observers = append(d.Observers, o.progress(o.id))
+	}
+	return d, true
+}
+
+func (f *fetchSeen) progress(id int32) ReplicaProgress {
+	return ReplicaProgress{ID: id, LogEndOffset: f.offset, LastFetch: f.at, LastCaughtUp: f.caughtUpAt}
 }

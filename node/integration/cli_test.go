@@ -305,7 +305,15 @@ func TestAdminCommands(t *testing.T) {
 	if r := d.seedlog("", "quota", "alter", "--user", "alice", "--remove", "io_thread_percentage"); r.code != 1 || !strings.Contains(r.stderr, "INVALID_REQUEST") {
 		t.Errorf("removing an unknown quota key: exit %d, %q", r.code, r.stderr)
 	}
-	if out := d.must("", "cluster", "describe"); !strings.Contains(out, "Brokers: 3") || strings.Contains(out, "Controller: -1") || strings.Count(out, "127.0.0.1:") != 3 {
+	if out := d.must("", "cluster", "describe"); !strings.Contains(out, "Brokers: 3") || strings.Contains(out, "Controller: -1") || strings.Count(out, "127.0.0.1:") != 3 ||
+		!strings.Contains(out, "Quorum leader: ") || strings.Count(out, " voter ")+strings.Count(out, " leader ") != 3 {
 		t.Errorf("cluster describe said %q", out)
+	}
+	// adm has 4 partitions of 3 replicas: one line each, on every broker.
+	if out := d.must("", "cluster", "log-dirs", "--topic", "adm"); strings.Count(out, " adm ") != 12 {
+		t.Errorf("cluster log-dirs --topic adm said %q", out)
+	}
+	if r := d.seedlog("", "cluster", "log-dirs", "--topic", "nope"); r.code != 1 || !strings.Contains(r.stderr, "UNKNOWN_TOPIC_OR_PARTITION") {
+		t.Errorf("log-dirs of an unknown topic: exit %d, %q", r.code, r.stderr)
 	}
 }
