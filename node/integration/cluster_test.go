@@ -95,6 +95,41 @@ func freeAddr(t *testing.T) string {
 
 const freePortLow, freePortHigh = 20000, 32000
 
+// freeDevPort returns a base port for `seedlog dev --port P` with n brokers: P..P+n-1
+// for clients and the same shifted by the peer and metrics offsets (10000, 20000), all
+// free, below the ephemeral range, and handed out once per test binary, for the reason
+// freeAddr gives (--port 0 takes ephemeral ports, which a client may take first).
+func freeDevPort(t *testing.T, n int) int {
+	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+next:
+	for range 1000 {
+		base := 5000 + rand.IntN(7000-n)
+		for _, off := range []int{0, 10000, 20000} {
+			for i := range n {
+				port := base + off + i
+				if portsGiven[port] {
+					continue next
+				}
+				ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+				if err != nil {
+					continue next
+				}
+				ln.Close()
+			}
+		}
+		for _, off := range []int{0, 10000, 20000} {
+			for i := range n {
+				portsGiven[base+off+i] = true
+			}
+		}
+		return base
+	}
+	t.Fatal("no free block of ports for seedlog dev")
+	return 0
+}
+
 var (
 	portsMu    sync.Mutex
 	portsGiven = map[int]bool{}

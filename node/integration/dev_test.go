@@ -38,7 +38,7 @@ type devCluster struct {
 func startDev(t *testing.T, brokers int, extra ...string) *devCluster {
 	t.Helper()
 	d := &devCluster{t: t, dir: t.TempDir(), exited: make(chan struct{})}
-	args := append([]string{"dev", "--port", "0", "--brokers", fmt.Sprint(brokers), "--data", filepath.Join(d.dir, "data")}, extra...)
+	args := append([]string{"dev", "--port", fmt.Sprint(freeDevPort(t, brokers)), "--brokers", fmt.Sprint(brokers), "--data", filepath.Join(d.dir, "data")}, extra...)
 	d.cmd = exec.Command(seedlogBin, args...)
 	d.cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+d.dir)
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
