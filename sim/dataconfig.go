@@ -67,6 +67,9 @@ type DataConfig struct {
 	// ElectInterval is the mean time between two preferred leader elections an elector
 	// client asks for (0: no elector; leaders.go).
 	ElectInterval time.Duration
+	// NoMaxTimestampReads keeps readers from asking for the largest timestamp
+	// (maxstamps.go), as they did not before it existed; only plant tests set it.
+	NoMaxTimestampReads bool
 }
 
 // On reports whether the run has a data workload.

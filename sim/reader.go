@@ -66,7 +66,7 @@ func (r *reader) tick() {
 		switch {
 		case x == 9:
 			st.ListAt = -2
-		case x == 8 && c.rng.IntN(2) == 0:
+		case x == 8 && !w.cfg.Data.NoMaxTimestampReads && c.rng.IntN(2) == 0:
 			st.ListAt = -3 // the record with the largest timestamp (maxstamps.go)
 		}
 	}

@@ -99,8 +99,9 @@
 // disk.Read Ops emitted in order after the appends they cover, answered when their Done
 // arrives. ListOffsets answers -2 (and -4) with the log start, -1 with the HW, a
 // timestamp with disk.FindTime below the HW, -3 (the largest timestamp) with
-// disk.FindMaxTime below the HW; both answer the found record's offset and timestamp. DeleteRecords advances the log start (to at most the HW; -1 means
-// the HW) with disk.DeleteBelow and answers once it is done. Retention runs on the leader
+// disk.FindMaxTime below the HW; both answer the found record's offset and timestamp.
+// DeleteRecords advances the log start (to at most the HW; -1 means the HW) with
+// disk.DeleteBelow and answers once it is done. Retention runs on the leader
 // every RetentionCheckInterval with disk.Retain bounded by the HW. Followers follow the
 // leader's log start as they fetch, so after a failover records below an acknowledged
 // DeleteRecords can stay readable until the new leader's own log start passes them
