@@ -39,6 +39,10 @@ import (
 // member (planChange would have elected it) and a replica outside the ISR may lack
 // acknowledged records.
 
+// partitionsListedMax bounds the partitions one ElectLeaders may name: each gets an
+// item of the answer.
+const partitionsListedMax = 100_000
+
 // Error codes of ElectLeaders.
 const (
 	errPreferredLeaderNotAvailable int16 = 80
@@ -64,11 +68,23 @@ func (c *Controller) electLeaders(p Proposer, m *kmsg.ElectLeadersRequest) kmsg.
 	var changes []metadata.Record
 	add := func(topic string, partition int32, out outcome, pc *metadata.PartitionChange) {
 		it := item{topic: topic, partition: partition, out: out, change: -1}
-		if pc != nil {
+		switch {
+		case pc != nil && len(changes) == RequestRecordsMax:
+			it.out = fail(errThrottlingQuotaExceeded, "request proposes too many records; retry the rest")
+		case pc != nil:
 			it.change = len(changes)
 			changes = append(changes, *pc)
 		}
 		items = append(items, it)
+	}
+	listed := 0
+	for _, t := range m.Topics {
+		listed += len(t.Partitions)
+	}
+	if listed > partitionsListedMax {
+		// Every listed partition gets an answer: bound the work before doing it.
+		resp.ErrorCode = errInvalidRequest
+		return resp
 	}
 	if m.Topics == nil {
 		// Every partition; as in Kafka, those that need no election are left out.
@@ -98,10 +114,6 @@ func (c *Controller) electLeaders(p Proposer, m *kmsg.ElectLeadersRequest) kmsg.
 				seen[tp] = true
 			}
 		}
-	}
-	if len(changes) > RequestRecordsMax {
-		resp.ErrorCode = errInvalidRequest
-		return resp
 	}
 	// Propose in chunks; a chunk the quorum refuses fails its partitions.
 	failedFrom, failure := len(changes), ok()

@@ -170,3 +170,14 @@ func TestAutoLeaderRebalance(t *testing.T) {
 		}
 	}
 }
+
+// A request naming more partitions than partitionsListedMax is refused before any work.
+func TestElectLeadersBounded(t *testing.T) {
+	h := newHarness(t)
+	h.cluster(1)
+	m := electReq(0, "t")
+	m.Topics[0].Partitions = make([]int32, partitionsListedMax+1)
+	if r := h.call(-1, m).(*kmsg.ElectLeadersResponse); r.ErrorCode != errInvalidRequest || len(r.Topics) != 0 {
+		t.Fatalf("oversized request: code %d, %d topics", r.ErrorCode, len(r.Topics))
+	}
+}
