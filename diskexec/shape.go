@@ -31,3 +31,11 @@ func (e *Executor) Segments(id disk.LogID) []storage.SegmentInfo {
 	}
 	return nil
 }
+
+// Fences lists the fenced ranges of log id; nil when the executor holds no such log.
+func (e *Executor) Fences(id disk.LogID) []disk.Fence {
+	if l := e.logs[id]; l != nil {
+		return l.Fences()
+	}
+	return nil
+}

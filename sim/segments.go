@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/seedlog/seedlog/core"
@@ -77,6 +78,7 @@ func (c *checkers) checkTopicSegments(n *simNode, tp TopicPartition) bool {
 	}
 	id := disk.PartitionLog(tp.Topic, tp.Partition)
 	segs := x.Segments(id)
+	fences := x.Fences(id)
 	for i, s := range segs[:max(len(segs)-1, 0)] {
 		if t.SegmentIndexBytes > 0 && int64(s.IndexBytes) > t.SegmentIndexBytes {
 			w.fail("segments", n.spec.ID, "node %d's segment %d of %s (%d of %d) has an index of %d bytes, above the topic's segment.index.bytes %d",
@@ -84,9 +86,13 @@ func (c *checkers) checkTopicSegments(n *simNode, tp TopicPartition) bool {
 			return false
 		}
 		// A batch a fault damaged may carry any timestamp in its header, which recovery
-		// takes without its checksum (the reads that follow fence it).
+		// takes without its checksum (the reads that follow fence it). A segment that
+		// begins where a fence ends holds batches moved out of the segment the fenced
+		// range was cut from: the roll rule counted their age from that segment's first
+		// batch, not from theirs.
 		damaged := w.faults.partDamage.overlaps(n.spec.ID, id, offRange{s.BaseOffset, s.NextOffset})
-		if ageMs > 0 && s.RollTimestamp >= 0 && s.MaxTimestamp-s.RollTimestamp > ageMs && !damaged {
+		split := slices.ContainsFunc(fences, func(f disk.Fence) bool { return f.To == s.BaseOffset })
+		if ageMs > 0 && s.RollTimestamp >= 0 && s.MaxTimestamp-s.RollTimestamp > ageMs && !damaged && !split {
 			w.fail("segments", n.spec.ID, "node %d's segment %d of %s (%d of %d) spans %d ms of timestamps from its first batch, above the %d ms it rolls at (segment.ms %d, segment.jitter.ms %d)",
 				n.spec.ID, s.BaseOffset, tp, i+1, len(segs), s.MaxTimestamp-s.RollTimestamp, ageMs, t.SegmentMs, t.SegmentJitterMs)
 			return false
