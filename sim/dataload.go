@@ -158,13 +158,7 @@ func (d *dataWorkload) addPartition(topic string) {
 	c := d.grower
 	w := d.w
 	w.recordStep(Step{Kind: StepAddPartition, Client: c.id, Topic: topic})
-	c.busy = true
-	free := func() {
-		c.busy = false
-		if s := w.script; s != nil {
-			s.freed(c)
-		}
-	}
+	free := c.occupy()
 	c.refreshTopics(func() {
 		n := c.partitions(topic)
 		if n == 0 || n >= w.cfg.Data.PartitionsMax {

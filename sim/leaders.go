@@ -102,13 +102,7 @@ func (d *dataWorkload) electStep(st *Step) string {
 func (d *dataWorkload) electLeaders(topic string) {
 	c, w := d.elector, d.w
 	w.recordStep(Step{Kind: StepElectLeaders, Client: c.id, Topic: topic})
-	c.busy = true
-	free := func() {
-		c.busy = false
-		if s := w.script; s != nil {
-			s.freed(c)
-		}
-	}
+	free := c.occupy()
 	c.refreshTopics(func() {
 		req := kmsg.NewPtrElectLeadersRequest()
 		req.TimeoutMillis = int32(w.requestTimeout() / time.Millisecond)

@@ -252,11 +252,12 @@ func (n *simNode) request(now int64, in input) {
 		if w.checks.serve != nil && err == nil && !holds(n.m, in.conn, now) {
 			w.checks.serve.arrived(n, in.conn, h.Corr, req)
 		}
+		cost := requestThreadNanos(frame)
 		if w.checks.quota != nil && err == nil {
-			w.checks.quota.arrived(n.quotaNode(), in.conn, h.Corr, h.ClientID, req, requestThreadNanos(frame))
+			w.checks.quota.arrived(n.quotaNode(), in.conn, h.Corr, h.ClientID, req, cost)
 		}
 		r := core.Request{Conn: in.conn, Corr: h.Corr, Key: h.Key, Version: h.Version, ClientID: h.ClientID, Msg: req,
-			ThreadNanos: requestThreadNanos(frame)}
+			ThreadNanos: cost}
 		if l := w.links[netsim.StreamID(in.conn)]; l != nil && l.client != nil {
 			r.Listener = l.client.listener
 		}

@@ -68,19 +68,28 @@ func (c *Client) nextOp() {
 	c.startAdmin(op, true)
 }
 
+// occupy marks the client busy with one step and returns what frees it, telling a
+// schedule being replayed that the client can take its next step.
+func (c *Client) occupy() (free func()) {
+	c.busy = true
+	return func() {
+		c.busy = false
+		if s := c.w.script; s != nil {
+			s.freed(c)
+		}
+	}
+}
+
 // startAdmin runs a metadata operation; turn says a generator's turn started it, and
 // plans the next turn when it completes.
 func (c *Client) startAdmin(op *Op, turn bool) {
 	c.w.recordStep(Step{Kind: StepAdmin, Client: c.id, OpKind: op.Kind, Topic: op.Topic, Count: op.Count, RF: op.RF})
-	c.busy = true
+	free := c.occupy()
 	c.run(op, func() {
-		c.busy = false
 		if turn {
 			c.scheduleNext()
 		}
-		if s := c.w.script; s != nil {
-			s.freed(c)
-		}
+		free()
 	})
 }
 

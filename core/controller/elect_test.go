@@ -17,6 +17,20 @@ func electReq(typ int8, topic string, partitions ...int32) *kmsg.ElectLeadersReq
 	return m
 }
 
+// loseAndRejoin lets broker id's session run out, so that its leaderships move, and
+// has it heartbeat again, unfenced.
+func (h *harness) loseAndRejoin(id int32) {
+	h.t.Helper()
+	h.silence(id, h.cfg.SessionTimeout+time.Second)
+	if led := h.committed.PartitionsLedBy(id); len(led) != 0 {
+		h.t.Fatalf("broker %d still leads %v after its session ended", id, led)
+	}
+	b, _ := h.committed.Broker(id)
+	if r := h.call(id, heartbeatReq(id, b.Epoch, h.committed.Offset())).(*kmsg.BrokerHeartbeatResponse); r.ErrorCode != 0 || r.IsFenced {
+		h.t.Fatalf("broker %d not unfenced: %+v", id, r)
+	}
+}
+
 // electCodes maps each answered partition of topic to its error code.
 func electCodes(r *kmsg.ElectLeadersResponse) map[int32]int16 {
 	out := map[int32]int16{}
@@ -35,14 +49,7 @@ func TestElectLeaders(t *testing.T) {
 	h.cluster(3)
 	tid := h.manualTopic("t", [][]int32{{1, 2}, {2, 1}, {3, 1}, {1, 3}})
 	// Broker 1 stops and comes back: partitions 0 and 3 move off it.
-	h.silence(1, h.cfg.SessionTimeout+time.Second)
-	if led := h.committed.PartitionsLedBy(1); len(led) != 0 {
-		t.Fatalf("broker 1 still leads %v after its session ended", led)
-	}
-	b1, _ := h.committed.Broker(1)
-	if r := h.call(1, heartbeatReq(1, b1.Epoch, h.committed.Offset())).(*kmsg.BrokerHeartbeatResponse); r.IsFenced {
-		t.Fatalf("broker 1 not unfenced: %+v", r)
-	}
+	h.loseAndRejoin(1)
 	// Broker 1 is back in partition 0's ISR, not in partition 3's.
 	h.alterISR(2, tid, 0, []int32{1, 2})
 
@@ -81,9 +88,7 @@ func TestDeposedLeaderHeldUntilApplied(t *testing.T) {
 	h := newHarness(t)
 	h.cluster(2)
 	tid := h.manualTopic("t", [][]int32{{1, 2}})
-	h.silence(1, h.cfg.SessionTimeout+time.Second)
-	b1, _ := h.committed.Broker(1)
-	h.call(1, heartbeatReq(1, b1.Epoch, h.committed.Offset()))
+	h.loseAndRejoin(1)
 	h.alterISR(2, tid, 0, []int32{1, 2})
 	// Broker 2 leads, broker 1 is preferred and in sync: move it back.
 	before := h.committed.Offset()
@@ -120,13 +125,11 @@ func TestDeposedLeaderDroppedAfterLease(t *testing.T) {
 	h := newHarness(t)
 	h.cluster(2)
 	tid := h.manualTopic("t", [][]int32{{1, 2}})
-	h.silence(1, h.cfg.SessionTimeout+time.Second)
-	b1, _ := h.committed.Broker(1)
-	h.call(1, heartbeatReq(1, b1.Epoch, h.committed.Offset()))
+	h.loseAndRejoin(1)
 	h.alterISR(2, tid, 0, []int32{1, 2})
 	h.call(-1, electReq(0, "t", 0))
 	h.advance(time.Duration(h.c.leaseGoneAt(2)-h.now) + time.Millisecond)
-	h.call(1, heartbeatReq(1, b1.Epoch, h.committed.Offset()))
+	h.heartbeat(1)
 	if r := h.alterISR(1, tid, 0, []int32{1}); r.Topics[0].Partitions[0].ErrorCode != 0 {
 		t.Fatalf("dropping a deposed leader whose lease ended: %+v", r.Topics[0].Partitions[0])
 	}
@@ -146,9 +149,7 @@ func TestAutoLeaderRebalance(t *testing.T) {
 		h := newHarnessConfig(t, cfg)
 		h.cluster(3)
 		tid := h.manualTopic("t", [][]int32{{1, 2}, {1, 3}, {1, 2}, {2, 1}, {3, 1}})
-		h.silence(1, h.cfg.SessionTimeout+time.Second)
-		b1, _ := h.committed.Broker(1)
-		h.call(1, heartbeatReq(1, b1.Epoch, h.committed.Offset()))
+		h.loseAndRejoin(1)
 		// Broker 1 prefers partitions 0-2 and leads none, 3 of 3 (100 %); it rejoins
 		// two ISRs.
 		h.alterISR(2, tid, 0, []int32{1, 2})
