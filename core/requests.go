@@ -91,6 +91,8 @@ func (n *Node) dispatch(req Request, reply func(kmsg.Response)) {
 		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeClientQuotas(v, m) })
 	case *kmsg.DescribeTopicPartitionsRequest:
 		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.DescribeTopicPartitions(v, m) })
+	case *kmsg.ListPartitionReassignmentsRequest:
+		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.ListPartitionReassignments(v, m) })
 	case *kmsg.DescribeLogDirsRequest:
 		n.describeLogDirs(m, reply)
 	case *kmsg.DescribeQuorumRequest:
@@ -136,6 +138,8 @@ func markStale(resp kmsg.Response) {
 		r.ErrorCode, r.Resources = kerr.RequestTimedOut.Code, nil
 	case *kmsg.DescribeClientQuotasResponse:
 		r.ErrorCode, r.Entries = kerr.RequestTimedOut.Code, nil
+	case *kmsg.ListPartitionReassignmentsResponse:
+		r.ErrorCode, r.Topics = kerr.RequestTimedOut.Code, nil
 	case *kmsg.DescribeTopicPartitionsResponse:
 		for i := range r.Topics {
 			r.Topics[i].ErrorCode, r.Topics[i].Partitions = kerr.RequestTimedOut.Code, nil

@@ -114,6 +114,8 @@ const (
 	roleQuota
 	// roleElector asks for preferred leader elections (leaders.go).
 	roleElector
+	// roleMover reassigns partitions (moves.go).
+	roleMover
 )
 
 // conn is a client's connection to one node.

@@ -354,6 +354,7 @@ func drawExtra(seed uint64, c *Config) {
 	drawCredentials(seed, &c.Data)
 	drawQuotas(seed, &c.Data)
 	drawLeaderBalance(seed, c)
+	drawMoves(seed, c)
 }
 
 // drawCredentials draws, from its own stream, whether a credentials client runs (a

@@ -67,6 +67,9 @@ type DataConfig struct {
 	// ElectInterval is the mean time between two preferred leader elections an elector
 	// client asks for (0: no elector; leaders.go).
 	ElectInterval time.Duration
+	// MoveInterval is the mean time between two requests of a mover client, which
+	// reassigns data partitions (0: no mover; moves.go).
+	MoveInterval time.Duration
 	// NoMaxTimestampReads keeps readers from asking for the largest timestamp
 	// (maxstamps.go), as they did not before it existed; only plant tests set it.
 	NoMaxTimestampReads bool
@@ -291,6 +294,9 @@ func (d *DataConfig) String() string {
 	}
 	if d.ElectInterval > 0 {
 		fmt.Fprintf(&b, "  an elector asks for preferred leaders every ~%v\n", d.ElectInterval)
+	}
+	if d.MoveInterval > 0 {
+		fmt.Fprintf(&b, "  a mover reassigns partitions every ~%v\n", d.MoveInterval)
 	}
 	if d.GrowInterval > 0 {
 		fmt.Fprintf(&b, "  partitions grow every ~%v up to %d\n", d.GrowInterval, d.PartitionsMax)

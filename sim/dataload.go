@@ -24,6 +24,7 @@ type dataWorkload struct {
 	groups    []*groupRun
 	grower    *Client
 	elector   *Client // nil without one (leaders.go)
+	mover     *Client // nil without one (moves.go)
 	admin     *offsetAdmin
 	probe     *Client
 	final     *Client
@@ -99,6 +100,9 @@ func (w *World) startData() {
 	}
 	if w.cfg.Data.ElectInterval > 0 {
 		d.startElector()
+	}
+	if w.cfg.Data.MoveInterval > 0 {
+		d.startMover()
 	}
 }
 
@@ -226,11 +230,13 @@ func (d *dataWorkload) converge(done func()) {
 	d.probeTopics(func() {
 		w.cov.Inc("liveness:data-converged")
 		d.waitProducers(func() {
-			// A request a producer gave up on may still reach its leader and be appended:
-			// wait until every such request timed out there too, so that nothing commits
-			// after the final reads.
-			d.probe.later(w.requestTimeout()+w.cfg.Timing.ReplicaFetchMaxWait, func() {
-				d.finalReadAll(func() { d.drainGroups(done) })
+			d.waitMoves(func() {
+				// A request a producer gave up on may still reach its leader and be appended:
+				// wait until every such request timed out there too, so that nothing commits
+				// after the final reads.
+				d.probe.later(w.requestTimeout()+w.cfg.Timing.ReplicaFetchMaxWait, func() {
+					d.finalReadAll(func() { d.drainGroups(done) })
+				})
 			})
 		})
 	})

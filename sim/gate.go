@@ -91,6 +91,10 @@ var Gate = []GateItem{
 	{"workload", "leaders:preferred-elected", "a preferred leader elected by ElectLeaders"},
 	{"path", "note:leaders-rebalanced", "the leader rebalance moved leaderships back to preferred replicas"},
 	{"path", "note:replica-leader-handoff-done", "a leader that replaced a live one served once that one followed"},
+	{"workload", "moves:started", "a partition reassignment started (AlterPartitionReassignments)"},
+	{"workload", "moves:cancelled", "a partition reassignment cancelled"},
+	{"workload", "moves:listed", "a reassignment under way listed (ListPartitionReassignments)"},
+	{"path", "check:moves", "a partition lost replicas, and those left held every committed record"},
 
 	// Critical paths.
 	{"path", "storage:segment-roll", "a partition log rolls a new segment"},

@@ -165,6 +165,8 @@ type TopicView struct {
 	Replicas        [][]int32
 	LeaderEpochs    []int32
 	PartitionEpochs []int32
+	// Moving marks the partitions a reassignment moves.
+	Moving []bool
 }
 
 // View is the read-only view of the world invariants get. Invariants may call only the

@@ -208,6 +208,7 @@ func coreMetadata(m Machine) (MetadataView, bool) {
 			tv.Replicas = append(tv.Replicas, slices.Clone(p.Replicas))
 			tv.LeaderEpochs = append(tv.LeaderEpochs, p.LeaderEpoch)
 			tv.PartitionEpochs = append(tv.PartitionEpochs, p.PartitionEpoch)
+			tv.Moving = append(tv.Moving, p.Moving())
 		}
 		v.Topics = append(v.Topics, tv)
 	}

@@ -73,6 +73,16 @@ type dataInvariants struct {
 	// copies is checkDurable's scratch list, and logs names each partition's log.
 	copies []durableCopy
 	logs   map[TopicPartition]disk.LogID
+	// For the moves checker (checkMoves): the highest high watermark any leader of
+	// each partition reached, and the latest replica set seen in any node's image.
+	topHW       map[partKey]int64
+	replicaSets map[partKey]replicaSet
+}
+
+// replicaSet is a partition's replicas at a partition epoch.
+type replicaSet struct {
+	epoch    int32
+	replicas []int32
 }
 
 type partKey struct {
@@ -128,6 +138,9 @@ func newDataInvariants(w *World, truth *durableTruth) *dataInvariants {
 		brokers:   w.cfg.Brokers(),
 		hwChecked: map[hwKey]hwMark{},
 		logs:      map[TopicPartition]disk.LogID{},
+
+		topHW:       map[partKey]int64{},
+		replicaSets: map[partKey]replicaSet{},
 	}
 	return d
 }
@@ -230,6 +243,14 @@ func (d *dataInvariants) check(n *simNode) error {
 	}
 	reps := ins.Replicas(n.m, d.spare[id-1])
 	d.count(prev, reps)
+	for i := range reps {
+		// A replica new on the node (a reassignment may remove one and add it back
+		// later, its log started afresh) has no high watermark to keep to yet.
+		if pk := (partKey{reps[i].TopicID, reps[i].Partition}); prev != nil && findReplica(prev, pk) == nil {
+			delete(d.hws, hwKey{pk, id, n.inc})
+			delete(d.hwChecked, hwKey{pk, id, n.inc})
+		}
+	}
 	d.replicas[id-1], d.spare[id-1] = reps, prev
 	for i := range reps {
 		r := &reps[i]
@@ -311,7 +332,56 @@ func (d *dataInvariants) checkImage(n *simNode) error {
 		return nil
 	}
 	d.images[n.spec.ID-1] = off
-	return ins.ImageCheck(n.m)
+	if err := ins.ImageCheck(n.m); err != nil {
+		return err
+	}
+	return d.checkMoves(n)
+}
+
+// checkMoves checks, for each data partition whose replicas the node's image shows at
+// a newer partition epoch than any image before, that the replicas it lost leave
+// enough copies behind: the ones that remain hold everything below the highest high
+// watermark the partition reached, on min.insync.replicas of their synced disks (all
+// of them, when fewer remain).
+func (d *dataInvariants) checkMoves(n *simNode) error {
+	ins := d.w.opts.Inspect
+	if d.async || ins.Metadata == nil || d.w.cfg.Data.MoveInterval == 0 {
+		return nil
+	}
+	md, ok := ins.Metadata(n.m)
+	if !ok {
+		return nil
+	}
+	for _, t := range md.Topics {
+		dt, data := d.w.cfg.Data.topic(t.Name)
+		if !data {
+			continue
+		}
+		for p := range t.Replicas {
+			pk := partKey{t.ID, int32(p)}
+			last, seen := d.replicaSets[pk]
+			if seen && t.PartitionEpochs[p] <= last.epoch {
+				continue
+			}
+			d.replicaSets[pk] = replicaSet{t.PartitionEpochs[p], t.Replicas[p]}
+			if !seen || !slices.ContainsFunc(last.replicas, func(id int32) bool { return !slices.Contains(t.Replicas[p], id) }) {
+				continue
+			}
+			top := d.topHW[pk]
+			if top <= 0 {
+				continue
+			}
+			tp := TopicPartition{t.Name, int32(p)}
+			need := max(1, min(int(dt.MinISR), len(t.Replicas[p])))
+			d.w.cov.Inc("check:moves")
+			if holding := d.countCopies(tp, t.Replicas[p], top); holding < need {
+				held, short := describeCopies(d.copies)
+				return durableViolation{fmt.Errorf("%s lost replicas %v -> %v at partition epoch %d (image of node %d), but only %d of those left hold the offsets below the high watermark %d on their synced disks, below %d: holding %v, short %v",
+					tp, last.replicas, t.Replicas[p], t.PartitionEpochs[p], n.spec.ID, holding, top, need, held, short)}
+			}
+		}
+	}
+	return nil
 }
 
 func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
@@ -336,6 +406,7 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 		if last, ok := d.lastLeader[pk]; !ok || r.LeaderEpoch > last[0] {
 			d.lastLeader[pk] = [2]int32{r.LeaderEpoch, id}
 		}
+		d.topHW[pk] = max(d.topHW[pk], r.HW)
 	}
 	if d.async && r.Leader && !r.Loading {
 		d.noteCommitted(id, r)

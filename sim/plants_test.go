@@ -91,6 +91,8 @@ import (
 //	max-timestamp-first-segment    max-timestamp (a ListOffsets -3 answered a record
 //	                               below one committed before it with a larger
 //	                               timestamp), 1 (new; 57 of 300)
+//	reassign-before-isr            invariant:durable (a partition lost replicas while
+//	                               one it kept lacked committed records), 116 (new)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -197,6 +199,7 @@ var plantCases = []struct {
 	{"preferred-outside-isr", []string{"invariant:partitions", "invariant:durable", "log-history", "linearizability"}, 300, false},
 	{"handoff-skipped", []string{"invariant:partitions", "linearizability", "log-history"}, 100, false},
 	{"max-timestamp-first-segment", []string{"max-timestamp"}, 100, false},
+	{"reassign-before-isr", []string{"invariant:durable", "invariant:partitions", "log-history", "linearizability"}, 300, false},
 }
 
 // withoutSecurity leaves out the credentials client, ACLs and quotas.
@@ -209,12 +212,12 @@ func withoutSecurity(c *sim.Config) {
 	withoutLaterDraws(c)
 }
 
-// withoutLaterDraws leaves out the leader rebalancing, the elector and the readers'
-// largest-timestamp lookups. snapshot-during-install and reset-durable-at-once each bite
+// withoutLaterDraws leaves out the leader rebalancing, the elector, the mover and the
+// readers' largest-timestamp lookups. snapshot-during-install and reset-durable-at-once each bite
 // in one seed of several hundred, and those draws moved both first catches past their
 // bounds; without them they are caught at seeds 160 and 357.
 func withoutLaterDraws(c *sim.Config) {
-	c.LeaderBalance, c.Data.ElectInterval, c.Data.NoMaxTimestampReads = sim.LeaderBalance{}, 0, true
+	c.LeaderBalance, c.Data.ElectInterval, c.Data.NoMaxTimestampReads, c.Data.MoveInterval = sim.LeaderBalance{}, 0, true, 0
 }
 
 // plantAdjust changes every seed's draws for some plants (sim.Options.Adjust).

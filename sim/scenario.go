@@ -240,11 +240,7 @@ func formatStep(st *Step) string {
 	case StepShutdown:
 		return fmt.Sprintf("shutdown %d timeout=%v down=%v", st.Node, st.For, st.Down)
 	case StepLeaveDown:
-		ids := make([]string, len(st.Nodes))
-		for i, id := range st.Nodes {
-			ids[i] = strconv.Itoa(int(id))
-		}
-		return "leave-down " + strings.Join(ids, " ")
+		return "leave-down " + strings.ReplaceAll(joinIDs(st.Nodes), ",", " ")
 	}
 	c := fmt.Sprintf("client %d ", st.Client)
 	tp := fmt.Sprintf("%s/%d", st.Topic, st.Partition)
@@ -281,6 +277,11 @@ func formatStep(st *Step) string {
 		return c + "add-partition " + st.Topic
 	case StepElectLeaders:
 		return c + "elect-leaders " + st.Topic
+	case StepReassign:
+		if st.Replicas == nil {
+			return c + "reassign " + tp + " cancel"
+		}
+		return c + "reassign " + tp + " replicas=" + joinIDs(st.Replicas)
 	case StepJoin:
 		return c + "join " + st.Group
 	case StepLeave:
@@ -828,6 +829,16 @@ func parseClientStep(words []string) (Step, error) {
 		st.Kind, st.Topic = StepAddPartition, first()
 	case "elect-leaders":
 		st.Kind, st.Topic = StepElectLeaders, first()
+	case "reassign":
+		st.Kind = StepReassign
+		tp()
+		if v, ok := a.str("replicas"); ok {
+			st.Replicas = parseIDs(v, a)
+		} else if len(a.bare) == 2 && a.bare[1] == "cancel" {
+			bare = 2
+		} else {
+			a.setErr(fmt.Errorf("reassign: want replicas=ID,ID,... or cancel"))
+		}
 	case "join":
 		st.Kind, st.Group = StepJoin, first()
 	case "leave":
@@ -892,4 +903,27 @@ func parseClientStep(words []string) (Step, error) {
 		return st, fmt.Errorf("unknown client operation %q", verb)
 	}
 	return st, a.done(bare)
+}
+
+// joinIDs formats broker ids as a comma-separated list.
+func joinIDs(ids []int32) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strconv.Itoa(int(id))
+	}
+	return strings.Join(out, ",")
+}
+
+// parseIDs parses a comma-separated list of broker ids.
+func parseIDs(v string, a *stepArgs) []int32 {
+	var out []int32
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.ParseInt(f, 10, 32)
+		if err != nil || n < 0 {
+			a.setErr(fmt.Errorf("replicas=%q: want broker ids separated by commas", v))
+			return nil
+		}
+		out = append(out, int32(n))
+	}
+	return out
 }

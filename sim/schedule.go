@@ -116,6 +116,9 @@ const (
 	// StepElectLeaders is one ElectLeaders of the elector: the preferred leaders of
 	// Topic's partitions, or of every partition when Topic is "*".
 	StepElectLeaders
+	// StepReassign is one AlterPartitionReassignments of the mover: Topic's Partition
+	// to Replicas, or, when Replicas is nil, its move cancelled.
+	StepReassign
 	stepKindEnd
 )
 
@@ -153,6 +156,9 @@ type Step struct {
 	// of flipping bits.
 	Lose  bool
 	Nodes []int32 // StepLeaveDown
+
+	// Replicas is StepReassign's target.
+	Replicas []int32
 
 	// Client operations.
 	OpKind    OpKind // StepAdmin

@@ -299,6 +299,8 @@ func (c *Client) accepts(st *Step) bool {
 		return st.Kind == StepAddPartition
 	case roleElector:
 		return st.Kind == StepElectLeaders
+	case roleMover:
+		return st.Kind == StepReassign
 	case roleOffsetAdmin:
 		return st.Kind == StepOffsetCommit || st.Kind == StepOffsetDelete || st.Kind == StepOffsetFetch
 	case roleCredentials:

@@ -54,6 +54,7 @@ const (
 	streamInputBatch = "input-batch"
 	streamQuota      = "quota"
 	streamLeaders    = "leaders"
+	streamMoves      = "moves"
 )
 
 // streamSeeds returns the two PCG seed words of a stream.

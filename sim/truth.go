@@ -243,11 +243,25 @@ func (d *dataInvariants) checkDurable(r *ReplicaView, o int64, what func() strin
 		return nil
 	}
 	tp := TopicPartition{r.Topic, r.Partition}
-	log := d.partitionLog(tp)
 	need := max(int(r.MinISR), 1)
+	holding := d.countCopies(tp, d.brokers, o)
+	d.w.cov.Inc("check:durable")
+	if holding >= need {
+		return nil
+	}
+	held, short := describeCopies(d.copies)
+	return durableViolation{fmt.Errorf("%s at offset %d (leader epoch %d, ISR %v) but only %d replicas' synced disks hold it, below min.insync.replicas %d: holding %v, short %v",
+		what(), o, r.LeaderEpoch, r.ISR, holding, need, held, short)}
+}
+
+// countCopies counts the brokers among ids whose synced disks hold tp's offsets below
+// o, or lack them only where a fault damaged them or the partition declared them
+// lost; d.copies describes each.
+func (d *dataInvariants) countCopies(tp TopicPartition, ids []int32, o int64) int {
+	log := d.partitionLog(tp)
 	d.copies = d.copies[:0]
 	holding := 0
-	for _, id := range d.brokers {
+	for _, id := range ids {
 		n := d.w.node(id)
 		c := durableCopy{id: id}
 		var ok bool
@@ -271,13 +285,7 @@ func (d *dataInvariants) checkDurable(r *ReplicaView, o int64, what func() strin
 		}
 		d.copies = append(d.copies, c)
 	}
-	d.w.cov.Inc("check:durable")
-	if holding >= need {
-		return nil
-	}
-	held, short := describeCopies(d.copies)
-	return durableViolation{fmt.Errorf("%s at offset %d (leader epoch %d, ISR %v) but only %d replicas' synced disks hold it, below min.insync.replicas %d: holding %v, short %v",
-		what(), o, r.LeaderEpoch, r.ISR, holding, need, held, short)}
+	return holding
 }
 
 // durableCopy is how the synced disk of one broker stands for checkDurable: whether it

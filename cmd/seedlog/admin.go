@@ -216,6 +216,8 @@ func groupDeleteHint(err error) string {
 const clusterSynopsis = `seedlog cluster describe
        seedlog cluster log-dirs [--topic T]...
        ` + electSynopsis + `
+       ` + reassignSynopsis + `
+       ` + decommissionSynopsis + `
   describe lists the brokers, the active controller and the controller quorum (its
   leader, epoch and each voter's lag behind the leader's log); log-dirs lists, per
   broker, its data directory and the size and offset lag of every partition replica it
@@ -224,7 +226,7 @@ const clusterSynopsis = `seedlog cluster describe
 
 func clusterCommand(args []string) int {
 	if len(args) == 0 {
-		return usageError("cluster: want a subcommand (describe, log-dirs, elect-leaders); see seedlog cluster -h")
+		return usageError("cluster: want a subcommand (describe, log-dirs, elect-leaders, reassign, decommission); see seedlog cluster -h")
 	}
 	switch args[0] {
 	case "describe":
@@ -233,11 +235,15 @@ func clusterCommand(args []string) int {
 		return clusterLogDirs(args[1:])
 	case "elect-leaders":
 		return clusterElectLeaders(args[1:])
+	case "reassign":
+		return clusterReassign(args[1:])
+	case "decommission":
+		return clusterDecommission(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println("usage: " + clusterSynopsis)
 		return exitOK
 	}
-	return usageError("cluster: unknown subcommand %q (want describe, log-dirs or elect-leaders)", args[0])
+	return usageError("cluster: unknown subcommand %q (want describe, log-dirs, elect-leaders, reassign or decommission)", args[0])
 }
 
 func clusterDescribe(args []string) int {

@@ -81,6 +81,9 @@ func TestClientCommandUsageErrorsExitTwo(t *testing.T) {
 		{"quota", "alter", "--user", "a", "--default-user", "--remove", "producer_byte_rate"},
 		{"quota", "describe", "extra"},
 		{"cluster", "elect-leaders", "--partition", "0"}, {"cluster", "elect-leaders", "extra"},
+		{"cluster", "reassign"}, {"cluster", "reassign", "--replicas", "1,2"}, {"cluster", "reassign", "--topic", "t"},
+		{"cluster", "reassign", "--topic", "t", "--replicas", "1,x"}, {"cluster", "reassign", "--list", "--cancel", "--topic", "t"},
+		{"cluster", "decommission"}, {"cluster", "decommission", "--broker", "1", "extra"},
 	} {
 		if code := dispatch(args); code != exitUsage {
 			t.Errorf("seedlog %s: exit %d, want %d", strings.Join(args, " "), code, exitUsage)

@@ -107,8 +107,12 @@ type Controller struct {
 	// rebalanced counts the leaderships it moved, until TakeRebalanced.
 	rebalanceAt int64
 	rebalanced  int
-	waiting     []waiter // in arrival order; offsets never decrease
-	ready       []Response
+	// moving lists the partitions a reassignment moves (reassign.go), and moveAt is
+	// when advanceMoves next looks at them.
+	moving  []metadata.TopicPartition
+	moveAt  int64
+	waiting []waiter // in arrival order; offsets never decrease
+	ready   []Response
 	// aclWaiting holds committed ACL changes' responses until the brokers hold them
 	// (acls.go); reported is the metadata offset each broker last reported.
 	aclWaiting []aclWaiter
@@ -133,7 +137,7 @@ func New(cfg Config) *Controller {
 // Supports reports whether Handle accepts requests with this API key.
 func Supports(key int16) bool {
 	switch key {
-	case 19, 20, 30, 31, 33, 37, 43, 44, 49, 51, 56, 62, 63, 67:
+	case 19, 20, 30, 31, 33, 37, 43, 44, 45, 49, 51, 56, 62, 63, 64, 67:
 		return true
 	}
 	return false
@@ -164,6 +168,7 @@ func (c *Controller) Activate(now int64, committed metadata.Image) {
 	c.reconcile = true
 	c.retryAt = 0
 	c.rebalanceAt = c.now + int64(c.cfg.LeaderImbalanceCheckInterval)
+	c.findMoving()
 }
 
 // Deactivate is called when the node lost quorum leadership: every waiting request
@@ -181,6 +186,7 @@ func (c *Controller) Deactivate() {
 	c.active = false
 	c.pending = c.committed
 	c.lastHeard, c.shuttingDown, c.reconcile = nil, nil, false
+	c.moving = nil
 }
 
 // Committed tells the controller the committed image advanced to im.
@@ -199,6 +205,9 @@ func (c *Controller) Committed(now int64, im metadata.Image) {
 		if _, ok := c.lastHeard[id]; !ok {
 			c.lastHeard[id] = c.now
 		}
+	}
+	if len(c.moving) > 0 {
+		c.moveAt = c.now // an ISR change may let a move take its next step
 	}
 	c.release()
 }
@@ -256,6 +265,10 @@ func (c *Controller) dispatch(p Proposer, req Request) kmsg.Response {
 		return c.alterClientQuotas(p, m)
 	case *kmsg.ElectLeadersRequest:
 		return c.electLeaders(p, m)
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return c.alterReassignments(p, m)
+	case *kmsg.UnregisterBrokerRequest:
+		return c.unregisterBroker(p, m)
 	}
 	panic(fmt.Sprintf("controller: no handler for %T", req.Msg))
 }
@@ -273,6 +286,9 @@ func (c *Controller) Tick(now int64, p Proposer) {
 	if c.cfg.AutoLeaderRebalance && c.now >= c.rebalanceAt {
 		c.rebalanceAt = c.now + int64(c.cfg.LeaderImbalanceCheckInterval)
 		c.rebalanceLeaders(p)
+	}
+	if len(c.moving) > 0 && c.now >= c.moveAt {
+		c.advanceMoves(p)
 	}
 	c.releaseAcls()
 }
@@ -303,6 +319,9 @@ func (c *Controller) nextDeadline() int64 {
 	}
 	if c.cfg.AutoLeaderRebalance {
 		at = min(at, c.rebalanceAt)
+	}
+	if len(c.moving) > 0 {
+		at = min(at, c.moveAt)
 	}
 	return at
 }

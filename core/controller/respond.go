@@ -20,6 +20,24 @@ func errorResponse(req kmsg.Request, out outcome) kmsg.Response {
 		return r
 	case *kmsg.AlterPartitionRequest:
 		return alterPartitionError(m, out)
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		r := kmsg.NewPtrAlterPartitionAssignmentsResponse()
+		r.Version, r.ErrorCode, r.ErrorMessage = m.Version, out.code, out.message()
+		for _, t := range m.Topics {
+			rt := kmsg.NewAlterPartitionAssignmentsResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+				rp.Partition, rp.ErrorCode, rp.ErrorMessage = p.Partition, out.code, out.message()
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			r.Topics = append(r.Topics, rt)
+		}
+		return r
+	case *kmsg.UnregisterBrokerRequest:
+		r := kmsg.NewPtrUnregisterBrokerResponse()
+		r.Version, r.ErrorCode, r.ErrorMessage = m.Version, out.code, out.message()
+		return r
 	case *kmsg.ElectLeadersRequest:
 		r := kmsg.NewPtrElectLeadersResponse()
 		r.Version, r.ErrorCode = m.Version, out.code

@@ -6,11 +6,11 @@ import (
 
 // Forwarded reports whether a request goes to the active controller: topic creation,
 // deletion, partition increases, config, SCRAM credential, ACL and client quota changes,
-// and leader elections. The broker that received it forwards
+// leader elections, reassignments and unregistering brokers. The broker that received it forwards
 // it and relays the controller's response (Kafka's KRaft forwarding, KIP-590).
 func Forwarded(key int16) bool {
 	switch key {
-	case 19, 20, 30, 31, 33, 37, 43, 44, 49, 51:
+	case 19, 20, 30, 31, 33, 37, 43, 44, 45, 49, 51, 64:
 		return true
 	}
 	return false
@@ -79,6 +79,21 @@ func ForwardError(req kmsg.Request, code int16) kmsg.Response {
 			}
 			out.Topics = append(out.Topics, rt)
 		}
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		out := resp.(*kmsg.AlterPartitionAssignmentsResponse)
+		out.ErrorCode = code
+		for _, t := range r.Topics {
+			rt := kmsg.NewAlterPartitionAssignmentsResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			out.Topics = append(out.Topics, rt)
+		}
+	case *kmsg.UnregisterBrokerRequest:
+		resp.(*kmsg.UnregisterBrokerResponse).ErrorCode = code
 	case *kmsg.AlterClientQuotasRequest:
 		out := resp.(*kmsg.AlterClientQuotasResponse)
 		for _, en := range r.Entries {

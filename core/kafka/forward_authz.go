@@ -12,8 +12,8 @@ import (
 // CreateTopics CREATE on the cluster or the topic; DeleteTopics DELETE, CreatePartitions
 // ALTER on the topic; AlterConfigs and IncrementalAlterConfigs ALTER_CONFIGS on the
 // topic or the cluster; AlterClientQuotas ALTER_CONFIGS on the cluster;
-// AlterUserScramCredentials, CreateAcls, DeleteAcls and ElectLeaders ALTER on the
-// cluster. Internal topics are the brokers' own: no client creates one.
+// AlterUserScramCredentials, CreateAcls, DeleteAcls, ElectLeaders,
+// AlterPartitionReassignments and UnregisterBroker ALTER on the cluster. Internal topics are the brokers' own: no client creates one.
 
 // CodeRequestTimedOut is REQUEST_TIMED_OUT.
 var CodeRequestTimedOut = kerr.RequestTimedOut.Code
@@ -89,8 +89,8 @@ func SplitForward(v View, req kmsg.Request) (kmsg.Request, kmsg.Response) {
 		}
 		return req, nil
 	}
-	// AlterUserScramCredentials, CreateAcls, DeleteAcls, ElectLeaders: the cluster, all
-	// or nothing.
+	// AlterUserScramCredentials, CreateAcls, DeleteAcls, ElectLeaders,
+	// AlterPartitionReassignments, UnregisterBroker: the cluster, all or nothing.
 	if code := v.CheckCluster(acl.OpAlter); code != 0 {
 		return nil, ForwardError(req, code)
 	}

@@ -45,6 +45,8 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(42, 0, 2) // DeleteGroups
 	set(43, 0, 2) // ElectLeaders (forwarded; core/controller/elect.go)
 	set(44, 0, 1) // IncrementalAlterConfigs
+	set(45, 0, 1) // AlterPartitionReassignments (forwarded; core/controller/reassign.go)
+	set(46, 0, 0) // ListPartitionReassignments
 	set(47, 0, 0) // OffsetDelete
 	set(48, 0, 1) // DescribeClientQuotas
 	set(49, 0, 1) // AlterClientQuotas
@@ -52,6 +54,7 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(51, 0, 0) // AlterUserScramCredentials
 	set(55, 0, 1) // DescribeQuorum
 	set(60, 0, 2) // DescribeCluster
+	set(64, 0, 0) // UnregisterBroker (forwarded; core/controller/reassign.go)
 	set(75, 0, 0) // DescribeTopicPartitions
 	return t
 }()

@@ -111,7 +111,11 @@ func (b *builder) apply(offset int64, rec Record) error {
 			Replicas: slices.Clone(r.Replicas), ISR: slices.Clone(r.ISR), Leader: r.Leader,
 			LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch})
 	case PartitionChange:
-		b.changePartition(offset, r)
+		b.changePartition(offset, r.TopicID, r.Partition, r.ISR, r.Leader, nil)
+	case Reassign:
+		b.changePartition(offset, r.TopicID, r.Partition, r.ISR, r.Leader, func(ps *PartitionState) {
+			ps.Replicas, ps.Adding, ps.Removing = slices.Clone(r.Replicas), slices.Clone(r.Adding), slices.Clone(r.Removing)
+		})
 	case RemoveTopic:
 		b.removeTopic(r.TopicID)
 	case Config:
@@ -138,23 +142,29 @@ func (b *builder) apply(offset int64, rec Record) error {
 	return nil
 }
 
-func (b *builder) changePartition(offset int64, r PartitionChange) {
-	t := b.mutableTopic(r.TopicID)
-	ps := t.partitions[r.Partition]
-	if r.ISR != nil {
-		ps.ISR = slices.Clone(r.ISR)
+// changePartition applies a PartitionChange or a Reassign: replicas (when non-nil) sets
+// the replica lists first.
+func (b *builder) changePartition(offset int64, topicID [16]byte, partition int32, isr []int32, leader int32,
+	replicas func(*PartitionState)) {
+	t := b.mutableTopic(topicID)
+	ps := t.partitions[partition]
+	if replicas != nil {
+		replicas(&ps)
 	}
-	if r.Leader != LeaderUnchanged && r.Leader != ps.Leader {
+	if isr != nil {
+		ps.ISR = slices.Clone(isr)
+	}
+	if leader != LeaderUnchanged && leader != ps.Leader {
 		if old, ok := b.im.brokers[ps.Leader]; ok {
 			br := *old
 			br.CatchUpOffset = offset
 			b.setBroker(&br)
 		}
-		ps.Leader = r.Leader
+		ps.Leader = leader
 		ps.LeaderEpoch++
 	}
 	ps.PartitionEpoch++
-	t.partitions[r.Partition] = ps
+	t.partitions[partition] = ps
 }
 
 func (b *builder) addTopic(r Topic) {
@@ -313,6 +323,8 @@ func validate(im *Image, rec Record) error {
 		err = validatePartition(im, r)
 	case PartitionChange:
 		err = validatePartitionChange(im, r)
+	case Reassign:
+		err = validateReassign(im, r)
 	case RemoveTopic:
 		if im.topic(r.TopicID) == nil {
 			err = fmt.Errorf("unknown topic id %x", r.TopicID)
@@ -487,31 +499,74 @@ func validatePartitionChange(im *Image, r PartitionChange) error {
 	if !ok {
 		return fmt.Errorf("unknown partition %x-%d", r.TopicID, r.Partition)
 	}
+	return validateChange(im, ps, ps.Replicas, r.ISR, r.Leader, false)
+}
+
+func validateReassign(im *Image, r Reassign) error {
+	ps, ok := im.partition(r.TopicID, r.Partition)
+	if !ok {
+		return fmt.Errorf("unknown partition %x-%d", r.TopicID, r.Partition)
+	}
+	if len(r.Replicas) == 0 || len(r.Replicas) > ReplicasMax {
+		return fmt.Errorf("%d replicas, want 1..%d", len(r.Replicas), ReplicasMax)
+	}
+	for i, id := range r.Replicas {
+		if slices.Contains(r.Replicas[:i], id) {
+			return fmt.Errorf("replica %d listed twice", id)
+		}
+		if _, ok := im.brokers[id]; !ok && !slices.Contains(ps.Replicas, id) {
+			return fmt.Errorf("new replica %d not a registered broker", id)
+		}
+	}
+	for i, id := range r.Adding {
+		if !slices.Contains(r.Replicas, id) || slices.Contains(r.Removing, id) || slices.Contains(r.Adding[:i], id) {
+			return fmt.Errorf("adding %v: not distinct target replicas of %v", r.Adding, r.Replicas)
+		}
+	}
+	for i, id := range r.Removing {
+		if !slices.Contains(r.Replicas, id) || slices.Contains(r.Removing[:i], id) {
+			return fmt.Errorf("removing %v: not distinct replicas of %v", r.Removing, r.Replicas)
+		}
+	}
+	if len(r.Removing) >= len(r.Replicas) {
+		return fmt.Errorf("removing %v leaves no target replica", r.Removing)
+	}
+	moves := !slices.Equal(r.Replicas, ps.Replicas) || !slices.Equal(r.Adding, ps.Adding) || !slices.Equal(r.Removing, ps.Removing)
+	isr := r.ISR
+	if isr == nil {
+		isr = ps.ISR
+	}
+	return validateChange(im, ps, r.Replicas, isr, r.Leader, moves)
+}
+
+// validateChange checks a partition's next ISR (nil keeps it) and leader against its
+// next replicas: the Partition rules, a registered new leader, epochs left, and a change.
+func validateChange(im *Image, ps *PartitionState, replicas, nextISR []int32, nextLeader int32, moves bool) error {
 	isr := ps.ISR
-	if r.ISR != nil {
-		if err := validISR(r.ISR, ps.Replicas); err != nil {
+	if nextISR != nil {
+		if err := validISR(nextISR, replicas); err != nil {
 			return err
 		}
-		isr = r.ISR
+		isr = nextISR
 	}
 	leader := ps.Leader
 	switch {
-	case r.Leader == LeaderUnchanged:
-	case r.Leader == NoLeader:
+	case nextLeader == LeaderUnchanged:
+	case nextLeader == NoLeader:
 		leader = NoLeader
-	case r.Leader < 0:
-		return fmt.Errorf("leader %d", r.Leader)
+	case nextLeader < 0:
+		return fmt.Errorf("leader %d", nextLeader)
 	default:
-		if _, ok := im.brokers[r.Leader]; !ok {
-			return fmt.Errorf("leader %d not a registered broker", r.Leader)
+		if _, ok := im.brokers[nextLeader]; !ok {
+			return fmt.Errorf("leader %d not a registered broker", nextLeader)
 		}
-		leader = r.Leader
+		leader = nextLeader
 	}
 	if leader != NoLeader && !slices.Contains(isr, leader) {
 		return fmt.Errorf("leader %d not in ISR %v", leader, isr)
 	}
 	leaderChanges := leader != ps.Leader
-	if !leaderChanges && slices.Equal(isr, ps.ISR) {
+	if !moves && !leaderChanges && slices.Equal(isr, ps.ISR) {
 		return errors.New("changes nothing")
 	}
 	if ps.PartitionEpoch == math.MaxInt32 || (leaderChanges && ps.LeaderEpoch == math.MaxInt32) {

@@ -56,6 +56,17 @@ func Encode(rec Record) []byte {
 			w.I32s(r.ISR)
 		}
 		w.I32(r.Leader)
+	case Reassign:
+		putID(w, r.TopicID)
+		w.I32(r.Partition)
+		w.I32s(r.Replicas)
+		w.I32s(r.Adding)
+		w.I32s(r.Removing)
+		w.Bool(r.ISR != nil)
+		if r.ISR != nil {
+			w.I32s(r.ISR)
+		}
+		w.I32(r.Leader)
 	case RemoveTopic:
 		putID(w, r.TopicID)
 	case Config:
@@ -134,6 +145,13 @@ func decodeBody(r *enc.Reader, kind Kind) (Record, bool) {
 		}
 		pc.Leader = r.I32()
 		return pc, true
+	case KindReassign:
+		ra := Reassign{TopicID: getID(r), Partition: r.I32(), Replicas: r.I32s(), Adding: r.I32s(), Removing: r.I32s()}
+		if r.Bool() {
+			ra.ISR = getPresentI32s(r)
+		}
+		ra.Leader = r.I32()
+		return ra, true
 	case KindRemoveTopic:
 		return RemoveTopic{TopicID: getID(r)}, true
 	case KindConfig:

@@ -31,6 +31,8 @@ func sampleRecords() []Record {
 		PartitionChange{TopicID: id, Partition: 1, ISR: []int32{1, 2}, Leader: LeaderUnchanged},
 		PartitionChange{TopicID: id, Partition: 1, Leader: NoLeader},
 		PartitionChange{TopicID: id, Partition: 1, ISR: []int32{}, Leader: 5},
+		Reassign{TopicID: id, Partition: 2, Replicas: []int32{4, 1, 2}, Adding: []int32{4}, Removing: []int32{2}, Leader: LeaderUnchanged},
+		Reassign{TopicID: id, Partition: 2, Replicas: []int32{4, 1}, ISR: []int32{1, 4}, Leader: 4},
 		RemoveTopic{TopicID: id},
 		Config{Resource: ConfigTopic, Name: "orders", Key: "retention.ms", Value: "1000"},
 		Config{Resource: ConfigBroker, Name: "", Key: "log.flush", Delete: true},

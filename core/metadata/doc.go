@@ -31,6 +31,11 @@
 //     changes, to or from NoLeader included. Unlike Kafka, an ISR shrink alone never
 //     bumps the leader epoch: the leader epoch names one broker's term as leader, and the
 //     partition epoch already fences a leader's stale ISR update.
+//   - Reassign replaces a partition's replicas (1..ReplicasMax distinct ids, every one
+//     not already a replica registered) with its adding and removing lists: adding
+//     and removing are distinct replicas, disjoint, and leave at least one target
+//     replica. ISR and leader as in PartitionChange, checked against the new replicas;
+//     it must change something, and moves the epochs as PartitionChange does.
 //   - RemoveTopic deletes an existing topic with its partitions and configs.
 //   - Config sets or deletes one key of an existing topic, or of a broker resource (""
 //     for the cluster default, else a broker id in decimal). Deleting an unset key is

@@ -249,6 +249,24 @@ type PartitionState struct {
 	Leader         int32 // NoLeader when there is none
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	// Adding and Removing are a reassignment's replicas joining and leaving (Reassign);
+	// both are empty when the partition is not moving.
+	Adding   []int32
+	Removing []int32
+}
+
+// Moving reports whether a reassignment of the partition is under way.
+func (ps PartitionState) Moving() bool { return len(ps.Adding)+len(ps.Removing) > 0 }
+
+// Target is where a moving partition goes: its replicas less those being removed.
+func (ps PartitionState) Target() []int32 {
+	out := make([]int32, 0, len(ps.Replicas))
+	for _, id := range ps.Replicas {
+		if !slices.Contains(ps.Removing, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // TopicInfo summarizes a topic.
@@ -560,6 +578,8 @@ func (ps *PartitionState) clone() PartitionState {
 	c := *ps
 	c.Replicas = slices.Clone(ps.Replicas)
 	c.ISR = slices.Clone(ps.ISR)
+	c.Adding = slices.Clone(ps.Adding)
+	c.Removing = slices.Clone(ps.Removing)
 	return c
 }
 

@@ -40,6 +40,31 @@ func TestPartitionChangeEpochs(t *testing.T) {
 	}
 }
 
+// A reassignment's records set the replica lists and move the epochs like a
+// PartitionChange; a moving partition survives a snapshot round trip.
+func TestReassignRecords(t *testing.T) {
+	im := baseImage(t)
+	p1 := func(im Image) PartitionState { ps, _ := im.Partition(topicT, 1); return ps }
+	start := p1(im)
+	im = mustApply(t, im, Reassign{TopicID: topicT, Partition: 1, Replicas: []int32{1, 3, 2}, Adding: []int32{1}, Removing: []int32{2}, Leader: LeaderUnchanged})
+	got := p1(im)
+	if !got.Moving() || !slices.Equal(got.Target(), []int32{1, 3}) || got.PartitionEpoch != start.PartitionEpoch+1 || got.LeaderEpoch != start.LeaderEpoch {
+		t.Fatalf("started: %+v", got)
+	}
+	if !Equal(im, mustDecodeSnapshot(t, im.EncodeSnapshot())) {
+		t.Fatal("snapshot round trip of a moving partition")
+	}
+	im = mustApply(t, im, PartitionChange{TopicID: topicT, Partition: 1, ISR: []int32{2, 1}, Leader: 1})
+	im = mustApply(t, im, Reassign{TopicID: topicT, Partition: 1, Replicas: []int32{1, 3}, ISR: []int32{1}, Leader: LeaderUnchanged})
+	got = p1(im)
+	if got.Moving() || !slices.Equal(got.Replicas, []int32{1, 3}) || got.Leader != 1 || got.LeaderEpoch != start.LeaderEpoch+1 {
+		t.Fatalf("finished: %+v", got)
+	}
+	if on2 := im.PartitionsReplicatedOn(2); len(on2) != 1 || on2[0].Partition != 0 {
+		t.Fatalf("broker 2 holds %v, want partition 0 only", on2)
+	}
+}
+
 func TestCatchUpOffset(t *testing.T) {
 	im := baseImage(t)
 	b1, _ := im.Broker(1)

@@ -27,6 +27,7 @@ const (
 	KindAcl              Kind = 13
 	KindRemoveAcl        Kind = 14
 	KindClientQuota      Kind = 15
+	KindReassign         Kind = 16
 )
 
 func (k Kind) String() string {
@@ -61,12 +62,14 @@ func (k Kind) String() string {
 		return "RemoveAcl"
 	case KindClientQuota:
 		return "ClientQuota"
+	case KindReassign:
+		return "Reassign"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
 // Record is one metadata record. The set of implementations is closed: the
-// fourteen types below and ClientQuota (quotas.go).
+// fifteen types below and ClientQuota (quotas.go).
 type Record interface {
 	Kind() Kind
 	isRecord()
@@ -144,6 +147,21 @@ type PartitionChange struct {
 	Leader    int32
 }
 
+// Reassign replaces a partition's replica set while it moves (KIP-455). Replicas is the
+// whole set: the target replicas first, in the target's order, then those being removed.
+// Adding lists the target replicas not yet in sync when the move began, Removing the
+// replicas outside the target; both empty means no move is under way. ISR and Leader
+// are as in PartitionChange, and the epochs move as for PartitionChange.
+type Reassign struct {
+	TopicID   [16]byte
+	Partition int32
+	Replicas  []int32
+	Adding    []int32
+	Removing  []int32
+	ISR       []int32
+	Leader    int32
+}
+
 // RemoveTopic deletes a topic, its partitions and its configs.
 type RemoveTopic struct {
 	TopicID [16]byte
@@ -212,6 +230,7 @@ func (ScramCredential) Kind() Kind  { return KindScramCredential }
 func (RemoveScram) Kind() Kind      { return KindRemoveScram }
 func (Acl) Kind() Kind              { return KindAcl }
 func (RemoveAcl) Kind() Kind        { return KindRemoveAcl }
+func (Reassign) Kind() Kind         { return KindReassign }
 
 func (RegisterBroker) isRecord()   {}
 func (FenceBroker) isRecord()      {}
@@ -227,3 +246,4 @@ func (ScramCredential) isRecord()  {}
 func (RemoveScram) isRecord()      {}
 func (Acl) isRecord()              {}
 func (RemoveAcl) isRecord()        {}
+func (Reassign) isRecord()         {}

@@ -13,9 +13,10 @@ import (
 )
 
 // snapshotVersion is the first byte of an encoded snapshot. Version 2 added the SCRAM
-// credentials, the access control bindings and the client quotas; version 1 snapshots,
-// which end before them, still decode.
-const snapshotVersion = 2
+// credentials, the access control bindings and the client quotas; version 3 each
+// partition's adding and removing replicas. Older snapshots, which lack them, still
+// decode.
+const snapshotVersion = 3
 
 // EncodeSnapshot returns the canonical encoding of the image: equal images give equal
 // bytes. Layout (enc's integers, strings and lengths):
@@ -24,7 +25,8 @@ const snapshotVersion = 2
 //	brokers, by id: id i32, epoch i64, incarnation [16], listeners (name, host, port i32),
 //	    rack, fenced bool, catch-up offset i64
 //	topics, by id bytes: id [16], name, configs by key (key, value),
-//	    partitions in order (replicas, ISR, leader i32, leader epoch i32, partition epoch i32)
+//	    partitions in order (replicas, ISR, leader i32, leader epoch i32, partition epoch i32,
+//	    adding, removing)
 //	broker config resources, by name: name, keys by key (key, value)
 //	SCRAM credentials, by user then mechanism: user, mechanism u8, salt, stored key,
 //	    server key, iterations i32
@@ -32,9 +34,13 @@ const snapshotVersion = 2
 //	    principal, host, operation u8, permission u8
 //	client quotas, by entity (CompareQuotaEntities): flags u8 (1 user, 2 client id),
 //	    user, client id, keys by key (key, value as float64 bits u64)
-func (im Image) EncodeSnapshot() []byte {
+func (im Image) EncodeSnapshot() []byte { return im.encodeSnapshot(snapshotVersion) }
+
+// encodeSnapshot writes the layout of an older version too, for the tests that prove
+// such snapshots still decode.
+func (im Image) encodeSnapshot(version uint8) []byte {
 	w := &enc.Writer{}
-	w.U8(snapshotVersion)
+	w.U8(version)
 	w.I64(im.Offset())
 	w.I64(im.nextProducerID)
 	w.Len(len(im.brokers))
@@ -44,13 +50,16 @@ func (im Image) EncodeSnapshot() []byte {
 	ids := im.topicIDsSorted()
 	w.Len(len(ids))
 	for _, id := range ids {
-		putTopic(w, im.topic(id))
+		putTopic(w, im.topic(id), version)
 	}
 	names := im.BrokerConfigNames()
 	w.Len(len(names))
 	for _, name := range names {
 		w.String(name)
 		putEntries(w, sortedEntries(im.brokerConfigs[name]))
+	}
+	if version < 2 {
+		return w.B
 	}
 	keys := im.ScramKeys()
 	w.Len(len(keys))
@@ -82,7 +91,7 @@ func putBroker(w *enc.Writer, b *Broker) {
 	w.I64(b.CatchUpOffset)
 }
 
-func putTopic(w *enc.Writer, t *topicState) {
+func putTopic(w *enc.Writer, t *topicState, version uint8) {
 	putID(w, t.id)
 	w.String(t.name)
 	putEntries(w, sortedEntries(t.configs))
@@ -93,6 +102,10 @@ func putTopic(w *enc.Writer, t *topicState) {
 		w.I32(ps.Leader)
 		w.I32(ps.LeaderEpoch)
 		w.I32(ps.PartitionEpoch)
+		if version >= 3 {
+			w.I32s(ps.Adding)
+			w.I32s(ps.Removing)
+		}
 	}
 }
 
@@ -113,7 +126,7 @@ func Equal(a, b Image) bool { return bytes.Equal(a.EncodeSnapshot(), b.EncodeSna
 func DecodeSnapshot(b []byte) (Image, error) {
 	r := &enc.Reader{B: b}
 	v := r.U8()
-	if r.Err() == nil && v != 1 && v != snapshotVersion {
+	if r.Err() == nil && (v < 1 || v > snapshotVersion) {
 		return Image{}, fmt.Errorf("%w: snapshot version %d", ErrDecode, v)
 	}
 	im, err := decodeSnapshotBody(r, v)
@@ -146,7 +159,7 @@ func decodeSnapshotBody(r *enc.Reader, version uint8) (Image, error) {
 	if err := decodeBrokers(r, &im); err != nil {
 		return Image{}, err
 	}
-	if err := decodeTopics(r, &im); err != nil {
+	if err := decodeTopics(r, &im, version); err != nil {
 		return Image{}, err
 	}
 	if err := decodeBrokerConfigs(r, &im); err != nil {
@@ -207,7 +220,7 @@ func checkBroker(b *Broker, offset int64) error {
 	return nil
 }
 
-func decodeTopics(r *enc.Reader, im *Image) error {
+func decodeTopics(r *enc.Reader, im *Image, version uint8) error {
 	n := r.Len(topicBytesMin)
 	var prev [16]byte
 	for i := 0; i < n && r.Err() == nil; i++ {
@@ -226,7 +239,7 @@ func decodeTopics(r *enc.Reader, im *Image) error {
 		if _, dup := im.topicIDs[t.name]; dup {
 			return fmt.Errorf("topic %q twice", t.name)
 		}
-		if err := decodePartitions(r, im, t); err != nil {
+		if err := decodePartitions(r, im, t, version); err != nil {
 			return err
 		}
 		if im.shards == nil {
@@ -244,7 +257,7 @@ func decodeTopics(r *enc.Reader, im *Image) error {
 	return nil
 }
 
-func decodePartitions(r *enc.Reader, im *Image, t *topicState) error {
+func decodePartitions(r *enc.Reader, im *Image, t *topicState, version uint8) error {
 	n := r.Len(partitionBytesMin)
 	if n > 0 {
 		t.partitions = make([]PartitionState, 0, n)
@@ -252,6 +265,9 @@ func decodePartitions(r *enc.Reader, im *Image, t *topicState) error {
 	for i := 0; i < n && r.Err() == nil; i++ {
 		ps := PartitionState{TopicID: t.id, Partition: int32(i), Replicas: r.I32s(), ISR: r.I32s(),
 			Leader: r.I32(), LeaderEpoch: r.I32(), PartitionEpoch: r.I32()}
+		if version >= 3 {
+			ps.Adding, ps.Removing = r.I32s(), r.I32s()
+		}
 		if r.Err() != nil {
 			break
 		}
@@ -276,6 +292,19 @@ func checkPartition(im *Image, ps *PartitionState) error {
 	}
 	if err := validISR(ps.ISR, ps.Replicas); err != nil {
 		return err
+	}
+	for i, id := range ps.Adding {
+		if !slices.Contains(ps.Replicas, id) || slices.Contains(ps.Removing, id) || slices.Contains(ps.Adding[:i], id) {
+			return fmt.Errorf("adding %v of replicas %v", ps.Adding, ps.Replicas)
+		}
+	}
+	for i, id := range ps.Removing {
+		if !slices.Contains(ps.Replicas, id) || slices.Contains(ps.Removing[:i], id) {
+			return fmt.Errorf("removing %v of replicas %v", ps.Removing, ps.Replicas)
+		}
+	}
+	if len(ps.Removing) >= len(ps.Replicas) {
+		return fmt.Errorf("removing all replicas %v", ps.Replicas)
 	}
 	if ps.Leader != NoLeader {
 		if _, ok := im.brokers[ps.Leader]; !ok || !slices.Contains(ps.ISR, ps.Leader) {

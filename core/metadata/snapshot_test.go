@@ -64,18 +64,19 @@ func TestDecodeSnapshotRejects(t *testing.T) {
 	}
 }
 
-// A snapshot written before credentials existed (version 1, which ends after the broker
-// configs) still decodes.
-func TestDecodeSnapshotVersionOne(t *testing.T) {
+// Snapshots written before credentials existed (version 1, which ends after the broker
+// configs) and before reassignments (version 2) still decode.
+func TestDecodeOlderSnapshots(t *testing.T) {
 	im := baseImage(t)
-	b := im.EncodeSnapshot()
-	if b[len(b)-1] != 0 || b[len(b)-2] != 0 || b[len(b)-3] != 0 {
-		t.Fatal("want empty credentials, bindings and quotas sections last")
-	}
-	v1 := append([]byte{1}, b[1:len(b)-3]...)
-	got := mustDecodeSnapshot(t, v1)
-	if !Equal(got, im) {
-		t.Fatal("a version 1 snapshot decodes differently")
+	for _, v := range []uint8{1, 2} {
+		b := im.encodeSnapshot(v)
+		if b[0] != v || len(b) >= len(im.EncodeSnapshot()) {
+			t.Fatalf("version %d: %d bytes, want fewer than the current version's", v, len(b))
+		}
+		got := mustDecodeSnapshot(t, b)
+		if !Equal(got, im) {
+			t.Fatalf("a version %d snapshot decodes differently", v)
+		}
 	}
 }
 

@@ -102,6 +102,16 @@ func TestValidate(t *testing.T) {
 		{"change ISR outside replicas", PartitionChange{TopicID: topicT, Partition: 1, ISR: []int32{2, 1}, Leader: LeaderUnchanged}, "not a replica"},
 		{"change bad leader value", PartitionChange{TopicID: topicT, Partition: 0, Leader: -7}, "leader -7"},
 
+		{"reassign start", Reassign{TopicID: topicT, Partition: 1, Replicas: []int32{1, 3, 2}, Adding: []int32{1}, Removing: []int32{2}, Leader: LeaderUnchanged}, ""},
+		{"reassign finish", Reassign{TopicID: topicT, Partition: 0, Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: LeaderUnchanged}, ""},
+		{"reassign unregistered", Reassign{TopicID: topicT, Partition: 1, Replicas: []int32{8, 2, 3}, Adding: []int32{8}, Leader: LeaderUnchanged}, "registered"},
+		{"reassign twice", Reassign{TopicID: topicT, Partition: 1, Replicas: []int32{2, 2}, Leader: LeaderUnchanged}, "twice"},
+		{"reassign adding outside", Reassign{TopicID: topicT, Partition: 1, Replicas: []int32{2, 3}, Adding: []int32{1}, Leader: LeaderUnchanged}, "adding"},
+		{"reassign adding removed", Reassign{TopicID: topicT, Partition: 1, Replicas: []int32{1, 2, 3}, Adding: []int32{1}, Removing: []int32{1}, Leader: LeaderUnchanged}, "adding"},
+		{"reassign removing all", Reassign{TopicID: topicT, Partition: 1, Replicas: []int32{2, 3}, Removing: []int32{2, 3}, Leader: LeaderUnchanged}, "no target"},
+		{"reassign drops ISR member", Reassign{TopicID: topicT, Partition: 1, Replicas: []int32{1, 3}, Leader: LeaderUnchanged}, "not a replica"},
+		{"reassign nothing", Reassign{TopicID: topicT, Partition: 1, Replicas: []int32{2, 3}, Leader: LeaderUnchanged}, "nothing"},
+
 		{"remove topic", RemoveTopic{TopicID: topicT}, ""},
 		{"remove unknown topic", RemoveTopic{TopicID: topicU}, "unknown"},
 

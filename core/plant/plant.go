@@ -169,6 +169,9 @@ const (
 	// MaxTimestampFirstSegment: a ListOffsets lookup of the largest timestamp (-3)
 	// searches only the log's first segment.
 	MaxTimestampFirstSegment
+	// ReassignBeforeISR: a reassignment removes the old replicas without waiting for
+	// the new ones to join the ISR.
+	ReassignBeforeISR
 	numNames
 )
 
@@ -223,6 +226,7 @@ var names = [numNames]string{
 	PreferredOutsideISR:             "preferred-outside-isr",
 	HandoffSkipped:                  "handoff-skipped",
 	MaxTimestampFirstSegment:        "max-timestamp-first-segment",
+	ReassignBeforeISR:               "reassign-before-isr",
 }
 
 func (n Name) String() string {

@@ -144,6 +144,8 @@ type clusterOpts struct {
 	clientListener string
 	// adminListener adds a PLAINTEXT client listener named ADMIN to every broker.
 	adminListener bool
+	// extraBrokers adds brokers that are not voters after the n nodes, not started.
+	extraBrokers int
 }
 
 // newCluster starts n brokers, each a voter, with the fast settings.
@@ -165,9 +167,11 @@ func newClusterWith(t *testing.T, n int, o clusterOpts) *cluster {
 		t.Fatal(err)
 	}
 	var voters []string
-	for i := range n {
+	for i := range n + o.extraBrokers {
 		p := &proc{id: i + 1, dir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i+1)), clientAddr: freeAddr(t), peerAddr: freeAddr(t), metricsAddr: freeAddr(t)}
-		voters = append(voters, fmt.Sprintf("%d@%s", p.id, p.peerAddr))
+		if i < n {
+			voters = append(voters, fmt.Sprintf("%d@%s", p.id, p.peerAddr))
+		}
 		c.procs = append(c.procs, p)
 	}
 	clientListener := o.clientListener
@@ -185,7 +189,7 @@ func newClusterWith(t *testing.T, n int, o clusterOpts) *cluster {
 		}
 		props := map[string]string{
 			"node.id":                  fmt.Sprint(p.id),
-			"process.roles":            "broker,controller",
+			"process.roles":            roles(p.id <= n),
 			"controller.quorum.voters": strings.Join(voters, ","),
 			"listeners":                listeners,
 			"peer.secret.file":         secret,
@@ -212,6 +216,14 @@ func newClusterWith(t *testing.T, n int, o clusterOpts) *cluster {
 		c.start(i)
 	}
 	return c
+}
+
+// roles is a test node's process.roles: voters are brokers too.
+func roles(voter bool) string {
+	if voter {
+		return "broker,controller"
+	}
+	return "broker"
 }
 
 // start starts broker i (from 0), appending its output to its log file.
