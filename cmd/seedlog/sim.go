@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/sim"
 	"github.com/seedlog/seedlog/sweep"
@@ -327,12 +328,18 @@ func simSweep(seeds int, start uint64, jobs int, out string, shard sweep.Shard, 
 		fmt.Printf(", safety phase %v", base.Duration)
 	}
 	fmt.Println()
+	var bar *progressbar.ProgressBar
 	if isTerminal(os.Stderr) {
-		cfg.Progress = progressBar
+		bar = progressbar.NewOptions(cfg.Seeds, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("seeds"),
+			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+		cfg.Progress = func(done, total, failed int) {
+			bar.Describe(fmt.Sprintf("seeds, %d failed", failed))
+			_ = bar.Set(done)
+		}
 	}
 	s := sweep.Run(cfg)
-	if cfg.Progress != nil {
-		fmt.Fprint(os.Stderr, "\r\033[K")
+	if bar != nil {
+		_ = bar.Finish() // clears the line
 	}
 	if first, ok := s.FirstFailure(); ok && first.Failure.Checker == "setup" {
 		return problem("sim: %v", first.Failure.Message)
@@ -399,11 +406,4 @@ func simMergeCommand(args []string) int {
 		return exitFailed
 	}
 	return exitOK
-}
-
-// progressBar draws one line on stderr.
-func progressBar(done, total, failed int) {
-	const width = 40
-	filled := done * width / max(total, 1)
-	fmt.Fprintf(os.Stderr, "\r[%s%s] %d/%d seeds, %d failed", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, failed)
 }

@@ -518,18 +518,8 @@ func validateReassign(im *Image, r Reassign) error {
 			return fmt.Errorf("new replica %d not a registered broker", id)
 		}
 	}
-	for i, id := range r.Adding {
-		if !slices.Contains(r.Replicas, id) || slices.Contains(r.Removing, id) || slices.Contains(r.Adding[:i], id) {
-			return fmt.Errorf("adding %v: not distinct target replicas of %v", r.Adding, r.Replicas)
-		}
-	}
-	for i, id := range r.Removing {
-		if !slices.Contains(r.Replicas, id) || slices.Contains(r.Removing[:i], id) {
-			return fmt.Errorf("removing %v: not distinct replicas of %v", r.Removing, r.Replicas)
-		}
-	}
-	if len(r.Removing) >= len(r.Replicas) {
-		return fmt.Errorf("removing %v leaves no target replica", r.Removing)
+	if err := validMoveLists(r.Replicas, r.Adding, r.Removing); err != nil {
+		return err
 	}
 	moves := !slices.Equal(r.Replicas, ps.Replicas) || !slices.Equal(r.Adding, ps.Adding) || !slices.Equal(r.Removing, ps.Removing)
 	isr := r.ISR
@@ -537,6 +527,25 @@ func validateReassign(im *Image, r Reassign) error {
 		isr = ps.ISR
 	}
 	return validateChange(im, ps, r.Replicas, isr, r.Leader, moves)
+}
+
+// validMoveLists checks a reassignment's adding and removing lists against replicas:
+// distinct replicas each, disjoint, and at least one target replica left.
+func validMoveLists(replicas, adding, removing []int32) error {
+	for i, id := range adding {
+		if !slices.Contains(replicas, id) || slices.Contains(removing, id) || slices.Contains(adding[:i], id) {
+			return fmt.Errorf("adding %v: not distinct target replicas of %v", adding, replicas)
+		}
+	}
+	for i, id := range removing {
+		if !slices.Contains(replicas, id) || slices.Contains(removing[:i], id) {
+			return fmt.Errorf("removing %v: not distinct replicas of %v", removing, replicas)
+		}
+	}
+	if len(removing) >= len(replicas) {
+		return fmt.Errorf("removing %v leaves no target replica", removing)
+	}
+	return nil
 }
 
 // validateChange checks a partition's next ISR (nil keeps it) and leader against its

@@ -293,18 +293,8 @@ func checkPartition(im *Image, ps *PartitionState) error {
 	if err := validISR(ps.ISR, ps.Replicas); err != nil {
 		return err
 	}
-	for i, id := range ps.Adding {
-		if !slices.Contains(ps.Replicas, id) || slices.Contains(ps.Removing, id) || slices.Contains(ps.Adding[:i], id) {
-			return fmt.Errorf("adding %v of replicas %v", ps.Adding, ps.Replicas)
-		}
-	}
-	for i, id := range ps.Removing {
-		if !slices.Contains(ps.Replicas, id) || slices.Contains(ps.Removing[:i], id) {
-			return fmt.Errorf("removing %v of replicas %v", ps.Removing, ps.Replicas)
-		}
-	}
-	if len(ps.Removing) >= len(ps.Replicas) {
-		return fmt.Errorf("removing all replicas %v", ps.Replicas)
+	if err := validMoveLists(ps.Replicas, ps.Adding, ps.Removing); err != nil {
+		return err
 	}
 	if ps.Leader != NoLeader {
 		if _, ok := im.brokers[ps.Leader]; !ok || !slices.Contains(ps.ISR, ps.Leader) {

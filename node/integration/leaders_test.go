@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Preferred leaders come back after a restart, under franz-go load: a broker killed with
@@ -40,28 +37,7 @@ func TestPreferredLeadersReturn(t *testing.T) {
 	c.eventually(30*time.Second, "every partition led by its preferred replica", func() bool { n, _ := onPreferred(); return n == parts })
 
 	// Load: an idempotent acks=all producer for the whole test.
-	prod := c.client(kgo.DefaultProduceTopic(topic), kgo.RecordRetries(1<<20), kgo.ProducerLinger(2*time.Millisecond),
-		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-	ctx, stop := context.WithCancel(context.Background())
-	var acked sync.Map // value -> partition
-	var ackedN, failed atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ctx.Err() == nil; i++ {
-			v := fmt.Sprintf("v%d", i)
-			prod.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(r *kgo.Record, err error) {
-				if err != nil {
-					failed.Add(1)
-					return
-				}
-				acked.Store(v, r.Partition)
-				ackedN.Add(1)
-			})
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	load := c.startLoad(topic)
 
 	victim := preferred[0] // broker ids are 1-based, procs 0-based
 	c.kill(int(victim - 1))
@@ -93,32 +69,9 @@ func TestPreferredLeadersReturn(t *testing.T) {
 		t.Errorf("ElectLeaders of every partition once balanced: %v, %v", res, err)
 	}
 
-	time.Sleep(500 * time.Millisecond)
-	stop()
-	wg.Wait()
-	prod.Flush(context.Background())
-	perPartition := map[int32]int{}
-	acked.Range(func(_, p any) bool { perPartition[p.(int32)]++; return true })
+	perPartition := load.finish(t, c.seeds(), topic, parts)
 	t.Logf("acknowledged per partition: %v", perPartition)
 	if len(perPartition) < parts {
 		t.Fatalf("values were acknowledged on %d of %d partitions", len(perPartition), parts)
-	}
-	// Every acknowledged value is in the log of its partition.
-	have := map[string]bool{}
-	for p := range int32(parts) {
-		for _, rec := range readPartition(t, c.seeds(), topic, p) {
-			have[string(rec.Value)] = true
-		}
-	}
-	lost := 0
-	acked.Range(func(k, _ any) bool {
-		if !have[k.(string)] {
-			lost++
-		}
-		return true
-	})
-	t.Logf("%d values acknowledged, %d failed, %d lost", ackedN.Load(), failed.Load(), lost)
-	if lost > 0 || ackedN.Load() == 0 {
-		t.Fatalf("%d of %d acknowledged values missing from the log", lost, ackedN.Load())
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,28 +24,7 @@ func TestGrowMoveDecommission(t *testing.T) {
 	c.createTopic(cl, topic, parts, 3)
 	seeds := strings.Join(c.seeds(), ",")
 
-	prod := c.client(kgo.DefaultProduceTopic(topic), kgo.RecordRetries(1<<20), kgo.ProducerLinger(2*time.Millisecond),
-		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-	ctx, stop := context.WithCancel(context.Background())
-	var acked sync.Map // value -> partition
-	var ackedN, failed atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ctx.Err() == nil; i++ {
-			v := fmt.Sprintf("v%d", i)
-			prod.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(r *kgo.Record, err error) {
-				if err != nil {
-					failed.Add(1)
-					return
-				}
-				acked.Store(v, r.Partition)
-				ackedN.Add(1)
-			})
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	load := c.startLoad(topic)
 	time.Sleep(time.Second)
 
 	// Grow: broker 4 starts and registers.
@@ -105,27 +82,7 @@ func TestGrowMoveDecommission(t *testing.T) {
 		t.Errorf("brokers after the decommission: %v, %v", brokers.NodeIDs(), err)
 	}
 
-	time.Sleep(500 * time.Millisecond)
-	stop()
-	wg.Wait()
-	prod.Flush(context.Background())
-	have := map[string]bool{}
-	for p := range int32(parts) {
-		for _, rec := range readPartition(t, c.seeds()[1:], topic, p) {
-			have[string(rec.Value)] = true
-		}
-	}
-	lost := 0
-	acked.Range(func(k, _ any) bool {
-		if !have[k.(string)] {
-			lost++
-		}
-		return true
-	})
-	t.Logf("%d values acknowledged, %d failed, %d lost", ackedN.Load(), failed.Load(), lost)
-	if lost > 0 || ackedN.Load() == 0 {
-		t.Fatalf("%d of %d acknowledged values missing from the log", lost, ackedN.Load())
-	}
+	load.finish(t, c.seeds()[1:], topic, parts)
 }
 
 func joinInts(ids []int32) string {
