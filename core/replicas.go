@@ -12,6 +12,7 @@ import (
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/pace"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
@@ -41,8 +42,10 @@ type replicaHost struct {
 	// brief is where EachReplica builds each replica's brief: a variable of its own
 	// would be allocated at every call, as the callback receives its address.
 	brief partition.Brief
-	// cleaner paces the compaction steps of every replica of the node.
-	cleaner compact.Throttle
+	// cleaner paces the compaction steps of every replica of the node; moves what its
+	// leaders send the replicas reassignments add.
+	cleaner pace.Throttle
+	moves   pace.Throttle
 }
 
 type topicPart struct {
@@ -82,6 +85,7 @@ func (n *Node) withReplica(hr *hosted, fn func()) {
 func (n *Node) syncReplicas(now int64) {
 	h := &n.replicas
 	im := n.quorum.image
+	h.moves.BytesPerSec = n.moveThrottleRate(im)
 	want := map[disk.LogID]metadata.TopicPartition{}
 	for _, tp := range im.PartitionsReplicatedOn(n.cfg.NodeID) {
 		want[disk.PartitionLog(tp.Topic, tp.Partition)] = tp
@@ -143,6 +147,7 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 		CleanerBackoff:           n.cfg.CleanerBackoff,
 		CleanerStepBytes:         n.cfg.CleanerStepBytes,
 		CleanerThrottle:          &n.replicas.cleaner,
+		MoveThrottle:             &n.replicas.moves,
 	}, st, h.files, now)
 	n.queue.SetOwner(prev)
 	if !found {
@@ -181,7 +186,7 @@ func (n *Node) removeReplica(now int64, id disk.LogID) {
 func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) partition.State {
 	ps, _ := im.Partition(tp.TopicID, tp.Partition)
 	st := partition.State{
-		Replicas: ps.Replicas, ISR: ps.ISR, Leader: ps.Leader,
+		Replicas: ps.Replicas, ISR: ps.ISR, Adding: ps.Adding, Leader: ps.Leader,
 		LeaderEpoch: ps.LeaderEpoch, PartitionEpoch: ps.PartitionEpoch,
 		MinISR:          int32(n.topicInt(im, tp.Topic, "min.insync.replicas")),
 		RetentionMs:     n.topicInt(im, tp.Topic, "retention.ms"),
@@ -211,6 +216,17 @@ func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) parti
 		}
 	}
 	return st
+}
+
+// moveThrottleRate is leader.replication.throttled.rate as this broker resolves it (the
+// cluster-wide dynamic value, else its static one), 0 for no limit.
+func (n *Node) moveThrottleRate(im metadata.Image) int64 {
+	chain, _ := im.BrokerConfigChain(metadata.ReplicationThrottleConfig, n.static)
+	v, err := strconv.ParseInt(strings.TrimSpace(chain[0].Value), 10, 64)
+	if err != nil || v == math.MaxInt64 {
+		return 0
+	}
+	return v
 }
 
 // topicOverride resolves an integer topic config set anywhere but the table default, 0

@@ -350,6 +350,8 @@ var settings = []Setting{
 	topicDefault("log.retention.bytes", "size per partition beyond which a topic's old segments are deleted, for topics that do not set retention.bytes; -1 for no limit"),
 	topicDefault("log.cleanup.policy", "cleanup.policy of topics that do not set one: delete, compact (the log cleaner keeps the latest record of each key), or both"),
 	topicDefault("log.cleaner.min.cleanable.ratio", "min.cleanable.dirty.ratio of topics that do not set one: the dirty share of a compacted log that starts a cleaning pass"),
+	topicDefault(metadata.ReplicationThrottleConfig, "bytes per second a leader sends, over all its partitions, to the replicas reassignments add "+
+		"(until they are in sync); the cluster-wide dynamic value (seedlog cluster reassign --throttle) takes precedence"),
 	topicDefault("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms of topics that do not set one: records younger stay uncompacted"),
 	topicDefault("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms of topics that do not set one: records older are compacted whatever the dirty ratio"),
 	topicDefault("log.cleaner.delete.retention.ms", "delete.retention.ms of topics that do not set one: how long a tombstone stays after the cleaner first passed it"),
@@ -565,8 +567,9 @@ var settings = []Setting{
 	}},
 }
 
-// topicDefault is the setting of a broker-level topic-config key that only sets the
-// default of its topic config: nothing but the core's static config holds it.
+// topicDefault is the setting of a broker-level key of the config table that only sets
+// the default of its topic config, or (leader.replication.throttled.rate) is a
+// broker-only key: nothing but the core's static config holds it.
 func topicDefault(key, doc string) Setting {
 	d, ok := metadata.BrokerConfigDef(key)
 	if !ok {

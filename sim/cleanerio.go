@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"math/bits"
 	"time"
 )
@@ -41,6 +42,16 @@ func (n *simNode) cleanerStepDone(bytes int64, more bool) {
 	}
 }
 
+// rateAllows is how many bytes rate (per second) allows in elapsed ns.
+func rateAllows(rate, elapsed int64) uint64 {
+	hi, lo := bits.Mul64(uint64(rate), uint64(elapsed))
+	if hi >= 1e9 {
+		return math.MaxUint64 // beyond any byte count
+	}
+	allowed, _ := bits.Div64(hi, lo, 1e9)
+	return allowed
+}
+
 // checkCleanerRate checks a Clean op the node emits at now, its clock.
 func (n *simNode) checkCleanerRate(now int64) {
 	rate := n.w.cfg.CleanerBytesPerSec
@@ -51,12 +62,7 @@ func (n *simNode) checkCleanerRate(now int64) {
 		return
 	}
 	elapsed := now - n.cleaner.first
-	hi, lo := bits.Mul64(uint64(rate), uint64(elapsed))
-	if hi >= 1e9 {
-		return // beyond any byte count
-	}
-	allowed, _ := bits.Div64(hi, lo, 1e9)
-	if uint64(n.cleaner.doneSum) > allowed+1 {
+	if uint64(n.cleaner.doneSum) > rateAllows(rate, elapsed)+1 {
 		n.w.fail("cleaner-throttle", n.spec.ID, "node %d starts a cleaning step %v after its first with %d bytes of steps done: above log.cleaner.io.max.bytes.per.second=%d",
 			n.spec.ID, time.Duration(elapsed), n.cleaner.doneSum, rate)
 		return

@@ -70,6 +70,9 @@ type DataConfig struct {
 	// MoveInterval is the mean time between two requests of a mover client, which
 	// reassigns data partitions (0: no mover; moves.go).
 	MoveInterval time.Duration
+	// MoveThrottle is the nodes' leader.replication.throttled.rate (bytes per second; 0:
+	// none).
+	MoveThrottle int64
 	// NoMaxTimestampReads keeps readers from asking for the largest timestamp
 	// (maxstamps.go), as they did not before it existed; only plant tests set it.
 	NoMaxTimestampReads bool
@@ -297,6 +300,9 @@ func (d *DataConfig) String() string {
 	}
 	if d.MoveInterval > 0 {
 		fmt.Fprintf(&b, "  a mover reassigns partitions every ~%v\n", d.MoveInterval)
+	}
+	if d.MoveThrottle > 0 {
+		fmt.Fprintf(&b, "  leaders send replicas being added at most %d B/s\n", d.MoveThrottle)
 	}
 	if d.GrowInterval > 0 {
 		fmt.Fprintf(&b, "  partitions grow every ~%v up to %d\n", d.GrowInterval, d.PartitionsMax)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -22,7 +23,12 @@ import (
 //     min.insync.replicas of them (or all, when fewer remain); so old replicas never
 //     leave before the new ones hold every committed record;
 //   - liveness: once faults stop, every move finishes or is cancelled within the
-//     liveness bound, unless it involves a broker the phase leaves down.
+//     liveness bound, unless it involves a broker the phase leaves down;
+//   - move-throttle: in half of those seeds the nodes run leader.replication.throttled.rate
+//     at 16 to 256 KiB/s. Whenever a node emits a read that serves a replica being added
+//     (a Paced read), the bytes of the Paced reads whose completions it took since its
+//     first are at most the rate times the time since that first one, on its own clock
+//     (as the cleaner-throttle check does for the cleaner).
 
 // drawMoves draws the mover's interval from its own stream.
 func drawMoves(seed uint64, c *Config) {
@@ -32,6 +38,50 @@ func drawMoves(seed uint64, c *Config) {
 	}
 	if rng.IntN(3) == 0 {
 		c.Data.MoveInterval = time.Duration(2+rng.IntN(8)) * time.Second
+		if rng.IntN(2) == 0 {
+			c.Data.MoveThrottle = int64(16<<10) << rng.IntN(5)
+		}
+	}
+}
+
+// moveIO is what the move-throttle check knows of a node's incarnation.
+type moveIO struct {
+	first   int64                  // its clock at its first Paced read; -1 before
+	doneSum int64                  // bytes of the Paced reads it was told of
+	paced   map[disk.OpID]struct{} // Paced reads not yet done
+}
+
+func (n *simNode) resetMoveIO() { n.moveIO = moveIO{first: -1} }
+
+// pacedRead notes a Paced read the node emits at now, its clock, and checks the rate.
+func (n *simNode) pacedRead(now int64, id disk.OpID) {
+	m := &n.moveIO
+	if m.paced == nil {
+		m.paced = map[disk.OpID]struct{}{}
+	}
+	m.paced[id] = struct{}{}
+	if m.first < 0 {
+		m.first = now
+	}
+	rate := n.w.cfg.Data.MoveThrottle
+	if rate <= 0 {
+		return
+	}
+	if allowed := rateAllows(rate, now-m.first); uint64(m.doneSum) > allowed+1 {
+		n.w.fail("move-throttle", n.spec.ID, "node %d reads for a replica being added %v after its first such read with %d bytes of them done: above leader.replication.throttled.rate=%d",
+			n.spec.ID, time.Duration(now-m.first), m.doneSum, rate)
+		return
+	}
+	if m.doneSum > 0 {
+		n.w.cov.Inc("check:move-throttle")
+	}
+}
+
+// readDone counts a read completion handed to the node when it was Paced.
+func (n *simNode) readDone(d *disk.Done) {
+	if _, ok := n.moveIO.paced[d.ID]; ok {
+		delete(n.moveIO.paced, d.ID)
+		n.moveIO.doneSum += int64(len(d.Data))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/seedlog/seedlog/core"
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/kafka/wire"
+	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/diskexec"
 	"github.com/seedlog/seedlog/disksim"
 	"github.com/seedlog/seedlog/netsim"
@@ -41,6 +43,7 @@ type simNode struct {
 	saslRng *rand.Rand
 	clock   clock
 	cleaner cleanerIO // what the cleaner throttle check knows of this incarnation
+	moveIO  moveIO    // what the move throttle check knows of it
 	// inc is the incarnation: it grows at every crash, so that events scheduled for an
 	// earlier incarnation are recognized as stale and dropped.
 	inc uint32
@@ -220,8 +223,11 @@ func (n *simNode) apply(in input) {
 					}
 					return fmt.Sprintf("done #%d %s %s", d.ID, d.Kind, d.Log)
 				})
-			if d.Kind == disk.Clean {
+			switch d.Kind {
+			case disk.Clean:
 				n.cleanerStepDone(d.Bytes, d.More)
+			case disk.Read:
+				n.readDone(d)
 			}
 			n.m.Done(now, *d)
 		}
@@ -353,8 +359,11 @@ func (n *simNode) doOp(op disk.Op) {
 	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutOp, Node: n.spec.ID, Peer: -1, A: int64(op.ID), B: int64(op.Kind), Hash: h, Topic: topic, Part: part},
 		func() string { return op.String() })
 	n.diskQ.Add(op)
-	if op.Kind == disk.Clean {
+	switch {
+	case op.Kind == disk.Clean:
 		n.checkCleanerRate(n.localNow())
+	case op.Kind == disk.Read && op.Paced:
+		n.pacedRead(n.localNow(), op.ID)
 	}
 	if op.Kind == disk.WriteFile {
 		if n.writeAt != w.now {
@@ -484,6 +493,7 @@ func (n *simNode) start() {
 	}
 	n.m, n.exec, n.up = m, exec, true
 	n.resetCleanerIO()
+	n.resetMoveIO()
 	n.starts++
 	if n.starts > 1 {
 		w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultRestart, Node: n.spec.ID, Peer: -1, A: int64(n.inc)}, func() string {
@@ -558,7 +568,17 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		AutoLeaderRebalance:          c.LeaderBalance.On,
 		LeaderImbalancePercent:       c.LeaderBalance.Percent,
 		LeaderImbalanceCheckInterval: c.LeaderBalance.Interval,
+		StaticConfig:                 c.staticConfig(),
 	}
+}
+
+// staticConfig is the broker-level config the nodes get from their (simulated)
+// properties file.
+func (c *Config) staticConfig() metadata.StaticConfig {
+	if c.Data.MoveThrottle <= 0 {
+		return nil
+	}
+	return metadata.StaticConfig{{Key: metadata.ReplicationThrottleConfig, Value: strconv.FormatInt(c.Data.MoveThrottle, 10)}}
 }
 
 // listeners are a node's client listeners: none drawn (the core's one PLAINTEXT

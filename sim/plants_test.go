@@ -200,6 +200,7 @@ var plantCases = []struct {
 	{"handoff-skipped", []string{"invariant:partitions", "linearizability", "log-history"}, 100, false},
 	{"max-timestamp-first-segment", []string{"max-timestamp"}, 100, false},
 	{"reassign-before-isr", []string{"invariant:durable", "invariant:partitions", "log-history", "linearizability"}, 300, false},
+	{"replication-throttle-ignored", []string{"move-throttle"}, 300, false},
 }
 
 // withoutSecurity leaves out the credentials client, ACLs and quotas.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -21,16 +22,17 @@ import (
 // seedlog cluster reassign and decommission: partition moves (AlterPartitionReassignments
 // and ListPartitionReassignments through kadm) and UnregisterBroker.
 
-const reassignSynopsis = `seedlog cluster reassign --topic NAME [--partition P] (--replicas ID,ID,... | --cancel) [--no-wait]
+const reassignSynopsis = `seedlog cluster reassign --topic NAME [--partition P] (--replicas ID,ID,... | --cancel) [--no-wait | --throttle B]
        seedlog cluster reassign --list [--topic NAME]
   moves the partitions of --topic (or one of them) to the brokers --replicas lists, the
   first of which becomes the preferred leader; the new replicas copy the log and join
   the ISR before the old ones leave. Waits, with a progress bar, until every move is
-  done or --timeout passes (--no-wait: returns once the moves started). --cancel puts
-  moving partitions back on their replicas from before; --list shows the moves under
-  way.`
+  done or --timeout passes (--no-wait: returns once the moves started). --throttle sets
+  the cluster's leader.replication.throttled.rate to B bytes per second while it waits,
+  and removes it once every move is done. --cancel puts moving partitions back on their
+  replicas from before; --list shows the moves under way.`
 
-const decommissionSynopsis = `seedlog cluster decommission --broker ID [--no-wait]
+const decommissionSynopsis = `seedlog cluster decommission --broker ID [--no-wait | --throttle B]
   moves every replica off broker ID (each to the broker holding the fewest replicas),
   waits until the moves are done, then unregisters the broker if it is stopped; if it
   still runs, stop it and run the command again to unregister it.`
@@ -45,6 +47,7 @@ func clusterReassign(args []string) int {
 	cancelMoves := fs.Bool("cancel", false, "cancel the moves of the partitions instead")
 	list := fs.Bool("list", false, "list the moves under way")
 	noWait := fs.Bool("no-wait", false, "return once the moves started")
+	throttle := fs.Int64("throttle", 0, "leader.replication.throttled.rate (bytes per second) while the moves run")
 	pos, code, ok := s.o.parse(fs, args, reassignSynopsis)
 	if !ok {
 		return code
@@ -73,6 +76,8 @@ func clusterReassign(args []string) int {
 		return usageError("cluster reassign: --partition needs --topic")
 	case *part < -1 || *part > 1<<31-1:
 		return usageError("cluster reassign: --partition %d is not a partition", *part)
+	case *throttle < 0 || (*throttle > 0 && (*noWait || replicas == nil)):
+		return usageError("cluster reassign: --throttle wants a positive rate, --replicas, and waiting (no --no-wait)")
 	}
 	if code := s.open(); code != exitOK {
 		return code
@@ -93,10 +98,50 @@ func clusterReassign(args []string) int {
 			req.Assign(tp.Topic, p, replicas) // nil replicas cancel
 		}
 	}
-	if code := s.alterAssignments(ctx, req); code != exitOK || *noWait || *cancelMoves {
+	return s.moveAndWait(ctx, req, set, *noWait || *cancelMoves, *throttle)
+}
+
+// moveAndWait starts the moves of req and, unless noWait, waits until the partitions
+// of set settle, under a replication throttle of the given rate when it is positive.
+func (s *adminSession) moveAndWait(ctx context.Context, req kadm.AlterPartitionAssignmentsReq, set kadm.TopicsSet, noWait bool, throttle int64) int {
+	if throttle > 0 {
+		if code := s.setThrottle(ctx, strconv.FormatInt(throttle, 10)); code != exitOK {
+			return code
+		}
+	}
+	if code := s.alterAssignments(ctx, req); code != exitOK || noWait {
 		return code
 	}
-	return s.waitMoves(ctx, set)
+	code := s.waitMoves(ctx, set)
+	if throttle > 0 && code == exitOK {
+		return s.setThrottle(ctx, "")
+	}
+	if throttle > 0 {
+		fmt.Fprintf(os.Stderr, "seedlog: %s=%d stays set while the moves go on\n", metadata.ReplicationThrottleConfig, throttle)
+	}
+	return code
+}
+
+// setThrottle sets the cluster-wide leader.replication.throttled.rate, or removes it
+// when rate is empty.
+func (s *adminSession) setThrottle(ctx context.Context, rate string) int {
+	c := kadm.AlterConfig{Op: kadm.DeleteConfig, Name: metadata.ReplicationThrottleConfig}
+	if rate != "" {
+		c.Op, c.Value = kadm.SetConfig, &rate
+	}
+	res, err := s.adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{c})
+	if err == nil && len(res) > 0 && res[0].Err != nil {
+		err = fmt.Errorf("%w: %s", res[0].Err, res[0].ErrMessage)
+	}
+	if err != nil {
+		return problem("%s", requestError("set "+metadata.ReplicationThrottleConfig, err))
+	}
+	if rate == "" {
+		fmt.Printf("%s removed\n", metadata.ReplicationThrottleConfig)
+	} else {
+		fmt.Printf("%s=%s until the moves are done\n", metadata.ReplicationThrottleConfig, rate)
+	}
+	return exitOK
 }
 
 // parseBrokerIDs parses a comma-separated list of broker ids.
@@ -230,6 +275,7 @@ func clusterDecommission(args []string) int {
 	s.o.register(fs)
 	broker := fs.Int("broker", -1, "the broker to decommission")
 	noWait := fs.Bool("no-wait", false, "return once the moves started")
+	throttle := fs.Int64("throttle", 0, "leader.replication.throttled.rate (bytes per second) while the moves run")
 	pos, code, ok := s.o.parse(fs, args, decommissionSynopsis)
 	if !ok {
 		return code
@@ -239,6 +285,8 @@ func clusterDecommission(args []string) int {
 		return usageError("cluster decommission: unexpected argument %q; usage: %s", pos[0], decommissionSynopsis)
 	case *broker < 0 || *broker > 1<<31-1:
 		return usageError("cluster decommission: want --broker ID")
+	case *throttle < 0 || (*throttle > 0 && *noWait):
+		return usageError("cluster decommission: --throttle wants a positive rate and waiting (no --no-wait)")
 	}
 	id := int32(*broker)
 	if code := s.open(); code != exitOK {
@@ -256,13 +304,7 @@ func clusterDecommission(args []string) int {
 		return refused("%s", why)
 	}
 	if len(set) > 0 {
-		if code := s.alterAssignments(ctx, req); code != exitOK {
-			return code
-		}
-		if *noWait {
-			return exitOK
-		}
-		if code := s.waitMoves(ctx, set); code != exitOK {
+		if code := s.moveAndWait(ctx, req, set, *noWait, *throttle); code != exitOK || *noWait {
 			return code
 		}
 	}

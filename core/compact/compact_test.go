@@ -5,8 +5,6 @@ import (
 	"math"
 	"slices"
 	"testing"
-
-	"pgregory.net/rapid"
 )
 
 func seg(base, next, size, ts int64) Segment {
@@ -187,33 +185,5 @@ func TestKeep(t *testing.T) {
 		if got := Keep(tc.r, tc.latest, tc.mapped, passes, p); got != tc.want {
 			t.Errorf("%s: Keep = %v, want %v", tc.name, got, tc.want)
 		}
-	}
-}
-
-// Whatever the order and size of the steps, the bytes of the steps done before any
-// moment the throttle lets a step start never exceed the rate times the time since the
-// first step started.
-func TestThrottleBoundsTheAverageRate(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		th := Throttle{BytesPerSec: rapid.Int64Range(1, 1<<30).Draw(t, "rate")}
-		now, first, spent := int64(0), int64(-1), int64(0)
-		for range rapid.IntRange(1, 50).Draw(t, "steps") {
-			now = max(now+rapid.Int64Range(0, 2e9).Draw(t, "idle"), th.Ready())
-			if first < 0 {
-				first = now
-			}
-			if limit := float64(th.BytesPerSec) * float64(now-first) / 1e9; float64(spent) > limit+1 {
-				t.Fatalf("a step starts at %d ns with %d bytes done since %d: above %d B/s", now, spent, first, th.BytesPerSec)
-			}
-			b := rapid.Int64Range(0, 1<<24).Draw(t, "bytes")
-			now += rapid.Int64Range(0, 1e9).Draw(t, "took")
-			th.Spent(now, b)
-			spent += b
-		}
-	})
-	var off *Throttle
-	off.Spent(5, 1<<20)
-	if off.Ready() != 0 || (&Throttle{}).Ready() != 0 {
-		t.Fatal("a nil or zero throttle held a step")
 	}
 }

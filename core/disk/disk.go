@@ -228,6 +228,9 @@ type Op struct {
 	Compaction compact.Policy
 	// Segments are the limits of a SetSegments op.
 	Segments SegmentLimits
+	// Paced marks a Read that serves a replica a reassignment adds: what it reads counts
+	// against the node's move throttle (leader.replication.throttled.rate).
+	Paced bool
 }
 
 // SegmentLimits say when a log rolls a new segment: past Bytes (segment.bytes), once its

@@ -160,7 +160,7 @@ func topicConfigEntries(v View, topic string) []configEntry {
 // its built-in default), sorted by name: the layer broker resource "" sets.
 func clusterConfigEntries(v View) []configEntry {
 	var entries []configEntry
-	for _, d := range metadata.TopicConfigDefs() {
+	for _, d := range metadata.BrokerConfigDefs() {
 		chain, _ := v.Image.BrokerConfigChain(d.BrokerName, nil)
 		entries = append(entries, chainEntry(d.BrokerName, d, chain, false))
 	}
@@ -171,7 +171,7 @@ func clusterConfigEntries(v View) []configEntry {
 // with the status entry of its fenced ranges when it hosts replicas; sorted by name.
 func ownConfigEntries(v View) []configEntry {
 	var entries []configEntry
-	for _, d := range metadata.TopicConfigDefs() {
+	for _, d := range metadata.BrokerConfigDefs() {
 		chain, _ := v.Image.BrokerConfigChain(d.BrokerName, v.Static)
 		entries = append(entries, chainEntry(d.BrokerName, d, chain, true))
 	}

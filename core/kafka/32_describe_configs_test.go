@@ -158,7 +158,7 @@ func TestDescribeConfigsFilterAndErrors(t *testing.T) {
 }
 
 func TestDescribeConfigsBroker(t *testing.T) {
-	defs := metadata.TopicConfigDefs()
+	defs := metadata.BrokerConfigDefs()
 	for _, v := range versions(t, 32) {
 		b := configCluster(t)
 		resp := describeConfigs(t, b, v, true, false,

@@ -100,26 +100,47 @@ var topicConfigDefs = []ConfigDef{
 // TopicConfigDefs returns a copy of the topic config table, sorted by Name.
 func TopicConfigDefs() []ConfigDef { return slices.Clone(topicConfigDefs) }
 
+// ReplicationThrottleConfig is the broker config that paces a leader's service of the
+// replicas a reassignment adds.
+const ReplicationThrottleConfig = "leader.replication.throttled.rate"
+
+// brokerOnlyConfigDefs are the broker-level keys that set no topic default; Name and
+// BrokerName are the same.
+var brokerOnlyConfigDefs = []ConfigDef{
+	{Name: ReplicationThrottleConfig, BrokerName: ReplicationThrottleConfig, Type: ConfigLong, Default: "9223372036854775807", min: 1,
+		Doc: "bytes per second a leader sends, over all its partitions, to the replicas a reassignment is adding and that " +
+			"are not yet in sync, so that a move does not starve producers (Kafka applies it to the replicas listed in " +
+			"leader.replication.throttled.replicas; seedlog to every replica being added)"},
+}
+
+// BrokerConfigDefs returns every broker-level key: those that set topic defaults, then
+// the broker-only ones.
+func BrokerConfigDefs() []ConfigDef {
+	return append(slices.Clone(topicConfigDefs), brokerOnlyConfigDefs...)
+}
+
 // refusedTopicConfigs are Kafka topic configs seedlog refuses (INVALID_CONFIG) rather
 // than accept and ignore, each with why.
 var refusedTopicConfigs = map[string]string{
 	"file.delete.delay.ms": "seedlog removes a segment's files as soon as they leave the log: every read goes " +
 		"through the broker's disk executor, so no reader can still hold a deleted segment open",
-	"flush.messages":                          "use flush.mode: sync (the default) fsyncs before every acknowledgement",
-	"flush.ms":                                "use flush.mode: sync (the default) fsyncs before every acknowledgement",
-	"index.interval.bytes":                    "the index interval is the broker's log.index.interval.bytes",
-	"preallocate":                             "segments are not preallocated",
-	"message.format.version":                  "seedlog writes record batches of format v2 only",
-	"message.downconversion.enable":           "seedlog serves record batches of format v2 only, never down-converted",
-	"message.timestamp.difference.max.ms":     "use message.timestamp.before.max.ms and message.timestamp.after.max.ms (KIP-937)",
-	"leader.replication.throttled.replicas":   "replication throttles are not supported",
-	"follower.replication.throttled.replicas": "replication throttles are not supported",
-	"remote.storage.enable":                   "tiered storage is not supported",
-	"local.retention.ms":                      "tiered storage is not supported",
-	"local.retention.bytes":                   "tiered storage is not supported",
-	"compression.gzip.level":                  "compression levels are not supported: batches recompressed by compression.type use each codec's default",
-	"compression.lz4.level":                   "compression levels are not supported: batches recompressed by compression.type use each codec's default",
-	"compression.zstd.level":                  "compression levels are not supported: batches recompressed by compression.type use each codec's default",
+	"flush.messages":                      "use flush.mode: sync (the default) fsyncs before every acknowledgement",
+	"flush.ms":                            "use flush.mode: sync (the default) fsyncs before every acknowledgement",
+	"index.interval.bytes":                "the index interval is the broker's log.index.interval.bytes",
+	"preallocate":                         "segments are not preallocated",
+	"message.format.version":              "seedlog writes record batches of format v2 only",
+	"message.downconversion.enable":       "seedlog serves record batches of format v2 only, never down-converted",
+	"message.timestamp.difference.max.ms": "use message.timestamp.before.max.ms and message.timestamp.after.max.ms (KIP-937)",
+	"leader.replication.throttled.replicas": "the broker config leader.replication.throttled.rate applies to every replica " +
+		"a reassignment adds, without a list of replicas",
+	"follower.replication.throttled.replicas": "only the leader side is throttled: the broker config " +
+		"leader.replication.throttled.rate applies to every replica a reassignment adds",
+	"remote.storage.enable":  "tiered storage is not supported",
+	"local.retention.ms":     "tiered storage is not supported",
+	"local.retention.bytes":  "tiered storage is not supported",
+	"compression.gzip.level": "compression levels are not supported: batches recompressed by compression.type use each codec's default",
+	"compression.lz4.level":  "compression levels are not supported: batches recompressed by compression.type use each codec's default",
+	"compression.zstd.level": "compression levels are not supported: batches recompressed by compression.type use each codec's default",
 }
 
 // UnknownTopicConfig is the error text for a config key seedlog does not know: for a
@@ -141,9 +162,9 @@ func TopicConfigDef(name string) (ConfigDef, bool) {
 	return ConfigDef{}, false
 }
 
-// BrokerConfigDef looks up a broker-level key (one that sets a topic default).
+// BrokerConfigDef looks up a broker-level key.
 func BrokerConfigDef(brokerName string) (ConfigDef, bool) {
-	for _, d := range topicConfigDefs {
+	for _, d := range BrokerConfigDefs() {
 		if d.BrokerName == brokerName {
 			return d, true
 		}

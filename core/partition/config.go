@@ -8,6 +8,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/compact"
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/pace"
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
 )
@@ -65,7 +66,10 @@ type Config struct {
 	CleanerStepBytes int32
 	// CleanerThrottle paces the cleaning steps of all the node's logs
 	// (log.cleaner.io.max.bytes.per.second); nil: no limit.
-	CleanerThrottle *compact.Throttle
+	CleanerThrottle *pace.Throttle
+	// MoveThrottle paces what the node's leaders send the replicas reassignments add
+	// (leader.replication.throttled.rate); nil: no limit.
+	MoveThrottle *pace.Throttle
 	// SnapshotInterval is how often the producer state is snapshotted.
 	SnapshotInterval time.Duration
 	// AsyncSyncInterval is how often a log is synced in FlushAsync mode, where nothing
@@ -179,6 +183,9 @@ const MessageBytesMaxDefault = 1048588
 type State struct {
 	Replicas []int32
 	ISR      []int32
+	// Adding lists the replicas a reassignment adds: the leader paces what it sends them
+	// with Config.MoveThrottle.
+	Adding []int32
 	// Leader is the leading broker, -1 when the partition has none.
 	Leader         int32
 	LeaderEpoch    int32
@@ -219,6 +226,7 @@ func (s State) clone() State {
 	s.Replicas = slices.Clone(s.Replicas)
 	s.ISR = slices.Clone(s.ISR)
 	slices.Sort(s.ISR)
+	s.Adding = slices.Clone(s.Adding)
 	return s
 }
 

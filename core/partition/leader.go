@@ -265,7 +265,7 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 	r.hdrBuf = append(r.hdrBuf[:0], h)
 	r.appendLog(batch, r.hdrBuf)
 	r.acknowledge(now, res, h.LastOffset(), acks, timeout, reply)
-	r.leoMoved()
+	r.leoMoved(now)
 }
 
 // messageBytesMax is the topic's max.message.bytes under this broker's ceiling.
@@ -382,15 +382,22 @@ func (r *Replica) acknowledge(now int64, res ProduceResult, last int64, acks int
 	}
 }
 
-// leoMoved serves the follower fetches held at the old log end.
-func (r *Replica) leoMoved() {
+// leoMoved serves the follower fetches held at the old log end, but for those the move
+// throttle holds.
+func (r *Replica) leoMoved(now int64) {
 	for _, f := range r.lead.followers {
-		if f.held != nil && f.held.FetchOffset < r.leo {
+		if f.held != nil && f.held.FetchOffset < r.leo && !r.moveHeld(now, f.id) {
 			m := f.held
 			f.held = nil
-			r.serveFollower(f.id, m)
+			r.serveFollower(now, f.id, m)
 		}
 	}
+}
+
+// moveHeld reports whether a fetch of follower id must wait for the node's move
+// throttle: id is a replica a reassignment adds, and the throttle is not ready.
+func (r *Replica) moveHeld(now int64, id int32) bool {
+	return now < r.cfg.MoveThrottle.Ready() && slices.Contains(r.st.Adding, id) && !r.on(plant.ReplicationThrottleIgnored)
 }
 
 // ---- high watermark and ISR ----
@@ -671,12 +678,18 @@ func (r *Replica) onFetch(now int64, from int32, m *Fetch) {
 	// A fetch claiming more than is credited is answered at once: the answer is what
 	// lets the next fetch count, and a new leader's high watermark (and its readiness to
 	// serve reads) should not wait a long poll for it.
-	if m.FetchOffset < r.leo || m.MaxWaitMs <= 0 || !credited {
-		r.serveFollower(from, m)
+	wait := min(int64(max(m.MaxWaitMs, 0))*int64(time.Millisecond), int64(r.cfg.FollowerFetchMaxWait))
+	if r.moveHeld(now, from) {
+		// A replica being added catches up no faster than the throttle allows; held no
+		// longer than its wait, it is then answered without records and asks again.
+		f.held, f.heldUntil = m, min(r.cfg.MoveThrottle.Ready(), now+wait)
 		return
 	}
-	f.held = m
-	f.heldUntil = now + min(int64(m.MaxWaitMs)*int64(time.Millisecond), int64(r.cfg.FollowerFetchMaxWait))
+	if m.FetchOffset < r.leo || wait <= 0 || !credited {
+		r.serveFollower(now, from, m)
+		return
+	}
+	f.held, f.heldUntil = m, now+wait
 }
 
 // recordFetch takes a follower's progress from its fetch, as far as this leader's answers
@@ -703,10 +716,12 @@ func (r *Replica) sent(to int32, offset int64) {
 	}
 }
 
-// serveFollower reads the batches after the fetch offset and answers when the read is done.
-func (r *Replica) serveFollower(to int32, m *Fetch) {
+// serveFollower reads the batches after the fetch offset and answers when the read is
+// done; at once without records when there are none, or when the move throttle holds
+// them back.
+func (r *Replica) serveFollower(now int64, to int32, m *Fetch) {
 	ans := r.fetchAnswer(m)
-	if m.FetchOffset >= r.leo {
+	if m.FetchOffset >= r.leo || r.moveHeld(now, to) {
 		r.sent(to, m.FetchOffset)
 		r.send(to, ans)
 		return
@@ -715,13 +730,16 @@ func (r *Replica) serveFollower(to int32, m *Fetch) {
 	if m.MaxBytes > 0 {
 		maxBytes = min(maxBytes, m.MaxBytes)
 	}
-	r.emit(disk.Op{Kind: disk.Read, Offset: m.FetchOffset, MaxOffset: r.leo, MaxBytes: maxBytes},
+	r.emit(disk.Op{Kind: disk.Read, Offset: m.FetchOffset, MaxOffset: r.leo, MaxBytes: maxBytes, Paced: slices.Contains(r.st.Adding, to)},
 		pendingOp{purpose: opFollowerRead, follower: ans, to: to, truncs: r.truncs})
 }
 
-func (r *Replica) followerReadDone(p pendingOp, d disk.Done) {
+func (r *Replica) followerReadDone(now int64, p pendingOp, d disk.Done) {
 	if p.gen != r.gen || r.lead == nil {
 		return // leadership ended: the follower asks again
+	}
+	if p.paced {
+		r.cfg.MoveThrottle.Spent(now, int64(len(d.Data)))
 	}
 	ans := p.follower
 	ans.HighWatermark, ans.LogStartOffset, ans.LogEndOffset = r.hw, r.startOffset, r.leo
@@ -779,7 +797,7 @@ func (r *Replica) leaderTick(now int64) {
 		if f.held != nil && now >= f.heldUntil {
 			m := f.held
 			f.held = nil
-			r.serveFollower(f.id, m)
+			r.serveFollower(now, f.id, m)
 		}
 	}
 	r.expireConsumers(now)

@@ -133,6 +133,8 @@ type pendingOp struct {
 	offset   int64
 	// truncs is Replica.truncs when a Read, FindTime or CheckDamage was emitted.
 	truncs uint64
+	// paced is the Paced flag of a follower's Read.
+	paced bool
 }
 
 // call is a reply to deliver once the replica's state is consistent again.
@@ -242,7 +244,7 @@ func (r *Replica) popOp() pendingOp {
 func (r *Replica) emit(op disk.Op, p pendingOp) disk.OpID {
 	op.Log = r.log
 	p.id = r.cfg.Queue.Emit(op)
-	p.kind = op.Kind
+	p.kind, p.paced = op.Kind, op.Paced
 	p.gen = r.gen
 	r.ops = append(r.ops, p)
 	return p.id
@@ -483,7 +485,7 @@ func (r *Replica) readDone(now int64, p pendingOp, d disk.Done) {
 	case opConsumerRead:
 		r.consumerReadDone(now, p, d)
 	case opFollowerRead:
-		r.followerReadDone(p, d)
+		r.followerReadDone(now, p, d)
 	case opLoadRead:
 		r.loadReadDone(now, p, d)
 	}

@@ -172,6 +172,9 @@ const (
 	// ReassignBeforeISR: a reassignment removes the old replicas without waiting for
 	// the new ones to join the ISR.
 	ReassignBeforeISR
+	// ReplicationThrottleIgnored: a leader serves the replicas a reassignment adds at
+	// full speed, whatever leader.replication.throttled.rate says.
+	ReplicationThrottleIgnored
 	numNames
 )
 
@@ -227,6 +230,7 @@ var names = [numNames]string{
 	HandoffSkipped:                  "handoff-skipped",
 	MaxTimestampFirstSegment:        "max-timestamp-first-segment",
 	ReassignBeforeISR:               "reassign-before-isr",
+	ReplicationThrottleIgnored:      "replication-throttle-ignored",
 }
 
 func (n Name) String() string {

@@ -19,6 +19,7 @@ type producerLoad struct {
 	wg            sync.WaitGroup
 	acked         sync.Map // value -> partition
 	ackedN, fails atomic.Int64
+	firstFail     atomic.Value // the first error, for the log
 }
 
 func (c *cluster) startLoad(topic string) *producerLoad {
@@ -34,6 +35,7 @@ func (c *cluster) startLoad(topic string) *producerLoad {
 			l.prod.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(r *kgo.Record, err error) {
 				if err != nil {
 					l.fails.Add(1)
+					l.firstFail.CompareAndSwap(nil, err.Error())
 					return
 				}
 				l.acked.Store(v, r.Partition)
@@ -69,7 +71,7 @@ func (l *producerLoad) finish(t *testing.T, seeds []string, topic string, parts 
 		}
 		return true
 	})
-	t.Logf("%d values acknowledged, %d failed, %d lost", l.ackedN.Load(), l.fails.Load(), lost)
+	t.Logf("%d values acknowledged, %d failed (first: %v), %d lost", l.ackedN.Load(), l.fails.Load(), l.firstFail.Load(), lost)
 	if lost > 0 || l.ackedN.Load() == 0 {
 		t.Fatalf("%d of %d acknowledged values missing from the log", lost, l.ackedN.Load())
 	}

@@ -32,16 +32,22 @@ func TestGrowMoveDecommission(t *testing.T) {
 	c.waitBrokers(cl, 4)
 	grown := time.Now()
 	// Move a third of the partitions: each of partitions 0 and 3 swaps its last
-	// replica for broker 4.
+	// replica for broker 4, the first under a replication throttle.
 	for _, p := range c.partitions(cl, topic) {
 		if p.Partition%3 != 0 {
 			continue
 		}
 		target := slices.Clone(p.Replicas)
 		target[len(target)-1] = 4
-		r := runSeedlog(t, "", "cluster", "reassign", "-b", seeds, "--topic", topic, "--partition", fmt.Sprint(p.Partition),
-			"--replicas", joinInts(target), "--timeout", "60s")
-		if r.code != 0 || !strings.Contains(r.stdout, "every move done") {
+		args := []string{"cluster", "reassign", "-b", seeds, "--topic", topic, "--partition", fmt.Sprint(p.Partition),
+			"--replicas", joinInts(target), "--timeout", "60s"}
+		if p.Partition == 0 {
+			args = append(args, "--throttle", "50000")
+		}
+		started := time.Now()
+		r := runSeedlog(t, "", args...)
+		t.Logf("partition %d moved to %v in %v (%s)", p.Partition, target, time.Since(started).Round(time.Millisecond), strings.Join(args[len(args)-2:], " "))
+		if r.code != 0 || !strings.Contains(r.stdout, "every move done") || (p.Partition == 0 && !strings.Contains(r.stdout, "throttled.rate removed")) {
 			t.Fatalf("cluster reassign of partition %d to %v: exit %d\n%s%s", p.Partition, target, r.code, r.stdout, r.stderr)
 		}
 	}

@@ -1,13 +1,14 @@
-package compact
+// Package pace paces a node's background byte traffic.
+package pace
 
 import "math/bits"
 
-// Throttle paces the cleaning steps of a node's logs so that what they read and write
-// averages at most BytesPerSec (log.cleaner.io.max.bytes.per.second), as Kafka's cleaner
-// throttle does: after a step of b bytes done at now, no step of any log starts before
-// b/BytesPerSec past now, or past the time the step before it released, if later. All
-// the logs of a node share one Throttle. The zero Throttle (and a nil one) lets every
-// step start at once.
+// Throttle paces steps of work, shared by many logs, so that their bytes average at most
+// BytesPerSec: after a step of b bytes done at now, no step starts before b/BytesPerSec
+// past now, or past the time the step before it released, if later. The log cleaner
+// (log.cleaner.io.max.bytes.per.second) and the leader's service of replicas a
+// reassignment adds (leader.replication.throttled.rate) each have one per node. The zero
+// Throttle (and a nil one) lets every step start at once.
 type Throttle struct {
 	BytesPerSec int64
 	ready       int64 // ns: when the next step may start
