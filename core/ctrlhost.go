@@ -67,6 +67,7 @@ func (h *controllerHost) init(n *Node) {
 		AutoLeaderRebalance:          n.cfg.AutoLeaderRebalance,
 		LeaderImbalancePercent:       n.cfg.LeaderImbalancePercent,
 		LeaderImbalanceCheckInterval: n.cfg.LeaderImbalanceCheckInterval,
+		Static:                       n.static,
 		Rand:                         rand.New(rand.NewPCG(n.rng.Uint64(), n.rng.Uint64())),
 		Plants:                       n.cfg.Plants,
 	})

@@ -135,7 +135,7 @@ func (c *checkers) livenessStarted(l *liveness) {
 // afterRun runs the history checkers.
 func (c *checkers) afterRun() {
 	w := c.w
-	if msg := checkListBrokers(w.hist.Ops, w.cfg.Brokers()); msg != "" {
+	if msg := checkListBrokers(w.hist.Ops, w.cfg.Brokers(), w.unregisterFrom); msg != "" {
 		w.fail("list-brokers", -1, "%s", msg)
 		return
 	}

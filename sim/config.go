@@ -21,6 +21,9 @@ type NodeSpec struct {
 	// DriftPPM is the clock's rate error in parts per million; SkewNS its offset.
 	DriftPPM int64
 	SkewNS   int64
+	// JoinAt, when not zero, is when the node first starts: a broker added to the
+	// running cluster (moves.go).
+	JoinAt time.Duration
 }
 
 // FaultConfig says which faults a run injects and how often.
@@ -614,6 +617,11 @@ func (c Config) String() string {
 		shape = "separate controllers and brokers"
 	}
 	fmt.Fprintf(&b, "cluster: %d nodes, %s, voters %v, brokers %v\n", len(c.Nodes), shape, c.Voters(), c.Brokers())
+	for _, n := range c.Nodes {
+		if n.JoinAt > 0 {
+			fmt.Fprintf(&b, "node %d joins the cluster at %v\n", n.ID, n.JoinAt)
+		}
+	}
 	t := &c.Timing
 	fmt.Fprintf(&b, "timing: %d%% of defaults: election %v, quorum fetch timeout %v, heartbeat %v, session %v, lease %v, request %v, drift max %g%%\n",
 		c.TimingScale, t.ElectionTimeout, t.QuorumFetchTimeout, t.HeartbeatInterval, t.SessionTimeout, t.LeaseDuration, t.RequestTimeout, t.ClockDriftMax*100)

@@ -24,8 +24,9 @@ type topicMeta struct {
 
 // partMeta is what a client knows of one partition.
 type partMeta struct {
-	leader int32 // -1 when unknown
-	epoch  int32 // -1 when unknown (Metadata before v7)
+	leader   int32 // -1 when unknown
+	epoch    int32 // -1 when unknown (Metadata before v7)
+	replicas []int32
 }
 
 // dataBackoff is the pause of a data client after an error, before it tries again.
@@ -115,7 +116,7 @@ func (c *Client) learnTopics(r *kmsg.MetadataResponse) {
 			if c.w.node(leader) == nil {
 				leader = -1
 			}
-			tm.parts[p.Partition] = partMeta{leader: leader, epoch: epoch}
+			tm.parts[p.Partition] = partMeta{leader: leader, epoch: epoch, replicas: p.Replicas}
 		}
 		if old := c.topics[*t.Topic]; old != nil && len(old.parts) > len(tm.parts) {
 			// Partitions are never removed: an answer with fewer comes from a broker whose

@@ -94,6 +94,8 @@ var Gate = []GateItem{
 	{"workload", "moves:started", "a partition reassignment started (AlterPartitionReassignments)"},
 	{"workload", "moves:cancelled", "a partition reassignment cancelled"},
 	{"workload", "moves:listed", "a reassignment under way listed (ListPartitionReassignments)"},
+	{"workload", "moves:drained", "a partition moved off a broker that a drain empties"},
+	{"workload", "moves:to-joined-broker", "a partition moved onto a broker that joined the running cluster"},
 	{"path", "check:moves", "a partition lost replicas, and those left held every committed record"},
 
 	// Critical paths.

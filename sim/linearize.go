@@ -171,10 +171,12 @@ func porcupineOp(op *Op) porcupine.Operation {
 
 // checkListBrokers checks broker lists. Every listed id must be a broker of the cluster.
 // Lists of every registered broker (fenced ones included) must only grow: such a list
-// must contain every broker of every such list that completed before it began. Lists of
-// live brokers (Metadata) legitimately lose a broker while it is fenced, so only their
-// ids are checked. It returns "" when all is well.
-func checkListBrokers(ops []*Op, brokers []int32) string {
+// must contain every broker of every such list that completed before it began, unless
+// an UnregisterBroker of it was sent before the list completed (unregisterFrom: when
+// the first was sent, by broker). Lists of live brokers (Metadata) legitimately lose a
+// broker while it is fenced, so only their ids are checked. It returns "" when all is
+// well.
+func checkListBrokers(ops []*Op, brokers []int32, unregisterFrom map[int32]int64) string {
 	var lists []*Op
 	for _, op := range ops {
 		if op.Kind != OpListBrokers || op.Outcome != OK {
@@ -205,6 +207,9 @@ func checkListBrokers(ops []*Op, brokers []int32) string {
 			j++
 		}
 		for _, b := range sortedKeys(seen) {
+			if at, sent := unregisterFrom[b]; sent && at < op.Return {
+				continue
+			}
 			if !slices.Contains(op.Brokers, b) {
 				return fmt.Sprintf("broker %d, listed by op %d (completed %v), is missing from op %d (began %v): %v",
 					b, seen[b].ID, time.Duration(seen[b].Return), op.ID, time.Duration(op.Call), op.Brokers)

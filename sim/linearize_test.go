@@ -119,26 +119,26 @@ func TestCheckListBrokers(t *testing.T) {
 	}
 	cluster := []int32{1, 2, 3}
 	good := []*Op{list(1, 0, 10, 1), list(2, 5, 15, 2), list(3, 20, 30, 1, 2, 3), list(4, 31, 40, 1, 2, 3)}
-	if msg := checkListBrokers(good, cluster); msg != "" {
+	if msg := checkListBrokers(good, cluster, nil); msg != "" {
 		t.Fatal(msg)
 	}
 	bad := []*Op{list(1, 0, 10, 1, 2), list(2, 11, 15, 2)}
-	if msg := checkListBrokers(bad, cluster); !strings.Contains(msg, "broker 1") {
+	if msg := checkListBrokers(bad, cluster, nil); !strings.Contains(msg, "broker 1") {
 		t.Fatalf("missing broker not reported: %q", msg)
 	}
 	// Concurrent lists may differ.
 	concurrent := []*Op{list(1, 0, 10, 1, 2), list(2, 5, 15, 2)}
-	if msg := checkListBrokers(concurrent, cluster); msg != "" {
+	if msg := checkListBrokers(concurrent, cluster, nil); msg != "" {
 		t.Fatal(msg)
 	}
 	// Live-broker lists lose fenced brokers: only their ids are checked.
 	live := []*Op{list(1, 0, 10, 1, 2), list(2, 11, 15, 2)}
 	live[1].AllBrokers = false
-	if msg := checkListBrokers(live, cluster); msg != "" {
+	if msg := checkListBrokers(live, cluster, nil); msg != "" {
 		t.Fatal(msg)
 	}
 	stranger := []*Op{list(1, 0, 10, 1, 7)}
-	if msg := checkListBrokers(stranger, cluster); !strings.Contains(msg, "not a broker") {
+	if msg := checkListBrokers(stranger, cluster, nil); !strings.Contains(msg, "not a broker") {
 		t.Fatalf("unknown broker not reported: %q", msg)
 	}
 }

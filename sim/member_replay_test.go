@@ -21,9 +21,11 @@ func TestLeaderReplansInOneGeneration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Shrunk before the draws of leader balance: without them, as it was shrunk.
+	// Shrunk before the draws of leader balance and moves: without them, as it was
+	// shrunk.
 	r := sim.Run(sc.Options(sim.Options{Adjust: func(c *sim.Config) {
 		c.LeaderBalance, c.Data.ElectInterval = sim.LeaderBalance{}, 0
+		c.WithoutMoves()
 	}}))
 	if r.Failure != nil {
 		t.Fatalf("%s: %s", r.Failure.Checker, r.Failure.Message)

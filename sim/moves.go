@@ -10,12 +10,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Reassignments in the fault mix: in a third of the seeds with data and two brokers or
+// Reassignments in the fault mix: in half of the seeds with data and two brokers or
 // more, a mover client moves data partitions to random sets of brokers now and then
-// (AlterPartitionReassignments), cancels a move in one request of five (and a quarter
-// of the moves it started, shortly after), and lists the moves under way
-// (ListPartitionReassignments). Two checkers judge them, besides all
-// the others:
+// (AlterPartitionReassignments), cancels a move in one request of five (and half of
+// the moves it started, shortly after), lists the moves under way
+// (ListPartitionReassignments), and now and then drains a broker: it moves every data
+// partition off it at once, as seedlog cluster decommission does, and then asks to
+// unregister it (UnregisterBroker: refused while the broker runs or holds replicas,
+// done when it is down and fenced; it registers again when it restarts). In half of
+// those seeds with a broker outside the quorum, that broker joins late: it starts
+// only seconds into the run, after the data topics exist, and gets partitions only by
+// moves. Checkers judge them, besides all the others:
 //
 //   - moves: whenever a node's metadata image shows a partition that lost replicas,
 //     the replicas it has left hold, on their synced disks, everything below the
@@ -36,11 +41,23 @@ func drawMoves(seed uint64, c *Config) {
 	if !c.Data.On() || len(c.Brokers()) < 2 {
 		return
 	}
-	if rng.IntN(3) == 0 {
+	if rng.IntN(2) == 0 {
 		c.Data.MoveInterval = time.Duration(2+rng.IntN(8)) * time.Second
 		if rng.IntN(2) == 0 {
 			c.Data.MoveThrottle = int64(16<<10) << rng.IntN(5)
 		}
+		if last := &c.Nodes[len(c.Nodes)-1]; last.Broker && !last.Voter && rng.IntN(2) == 0 {
+			last.JoinAt = time.Second + time.Duration(rng.Int64N(int64(min(c.SafetyDuration/2, 20*time.Second))))
+		}
+	}
+}
+
+// WithoutMoves leaves the mover, the late-joining broker and the move throttle out of a
+// seed's draws, for tests that replay what was found before they existed.
+func (c *Config) WithoutMoves() {
+	c.Data.MoveInterval, c.Data.MoveThrottle = 0, 0
+	for i := range c.Nodes {
+		c.Nodes[i].JoinAt = 0
 	}
 }
 
@@ -107,8 +124,25 @@ func (d *dataWorkload) move() {
 	if c.busy {
 		return
 	}
-	if c.rng.IntN(4) == 0 {
+	switch c.rng.IntN(8) {
+	case 0, 1:
 		d.listMoves()
+		return
+	case 2, 3:
+		// Half of the drains are of a broker that is down, as an operator
+		// decommissions a dead machine; its unregistering then succeeds once it is fenced.
+		brokers := w.cfg.Brokers()
+		if down := slices.DeleteFunc(slices.Clone(brokers), func(id int32) bool { return w.node(id).up }); len(down) > 0 && c.rng.IntN(2) == 0 {
+			brokers = down
+		}
+		st := Step{Kind: StepDrain, Client: c.id, Node: brokers[c.rng.IntN(len(brokers))]}
+		if s := w.script; s != nil {
+			if st := s.turn(c, StepDrain); st != nil {
+				d.drain(*st)
+			}
+			return
+		}
+		d.drain(st)
 		return
 	}
 	topics := w.dataTopicNames()
@@ -150,16 +184,119 @@ func (d *dataWorkload) drawTarget(topic string) []int32 {
 	return out
 }
 
-// moveStep starts a scheduled reassignment.
+// moveStep starts a scheduled reassignment or drain.
 func (d *dataWorkload) moveStep(st *Step) string {
-	if _, ok := d.w.cfg.Data.topic(st.Topic); !ok {
+	if _, ok := d.w.cfg.Data.topic(st.Topic); !ok && st.Kind == StepReassign {
 		return fmt.Sprintf("no data topic %s", st.Topic)
 	}
 	if d.mover.busy {
 		return stepBusy
 	}
+	if st.Kind == StepDrain {
+		d.drain(*st)
+		return ""
+	}
 	d.reassign(*st)
 	return ""
+}
+
+// drain moves every data partition the mover knows on broker st.Node to the broker
+// holding the fewest replicas among those the partition lacks, in one request, then
+// asks to unregister the broker.
+func (d *dataWorkload) drain(st Step) {
+	c, w := d.mover, d.w
+	w.recordStep(st)
+	load := map[int32]int{}
+	for _, topic := range w.dataTopicNames() {
+		if tm := c.topics[topic]; tm != nil {
+			for _, p := range tm.parts {
+				for _, id := range p.replicas {
+					load[id]++
+				}
+			}
+		}
+	}
+	req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	req.TimeoutMillis = int32(w.requestTimeout() / time.Millisecond)
+	req.AllowReplicationFactorChange = true
+	for _, topic := range w.dataTopicNames() {
+		tm := c.topics[topic]
+		if tm == nil {
+			continue
+		}
+		rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+		rt.Topic = topic
+		for p, pm := range tm.parts {
+			at := slices.Index(pm.replicas, st.Node)
+			if at < 0 {
+				continue
+			}
+			best := int32(-1)
+			for _, id := range w.cfg.Brokers() {
+				if id != st.Node && !slices.Contains(pm.replicas, id) && (best < 0 || load[id] < load[best]) {
+					best = id
+				}
+			}
+			if best < 0 {
+				w.cov.Inc("moves:drain-no-room")
+				continue
+			}
+			load[best]++
+			rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+			rp.Partition, rp.Replicas = int32(p), slices.Clone(pm.replicas)
+			rp.Replicas[at] = best
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		if len(rt.Partitions) > 0 {
+			req.Topics = append(req.Topics, rt)
+		}
+	}
+	free := c.occupy()
+	then := func() {
+		free()
+		c.later(2*time.Second, func() { d.unregister(st.Node) })
+	}
+	if len(req.Topics) == 0 {
+		then()
+		return
+	}
+	c.send(c.adminTarget(), req, w.requestTimeout(), func(resp kmsg.Response, err error) {
+		if r, _ := resp.(*kmsg.AlterPartitionAssignmentsResponse); err == nil && r != nil && r.ErrorCode == 0 {
+			for _, t := range r.Topics {
+				for _, p := range t.Partitions {
+					if p.ErrorCode == 0 {
+						w.cov.Inc("moves:drained")
+					}
+				}
+			}
+		}
+		then()
+	})
+}
+
+// unregister asks to unregister a broker a drain emptied (or meant to).
+func (d *dataWorkload) unregister(id int32) {
+	c, w := d.mover, d.w
+	if w.phase != phaseSafety || w.failure != nil || c.busy {
+		return
+	}
+	free := c.occupy()
+	if _, sent := w.unregisterFrom[id]; !sent {
+		w.unregisterFrom[id] = w.now
+	}
+	req := kmsg.NewPtrUnregisterBrokerRequest()
+	req.BrokerID = id
+	c.send(c.adminTarget(), req, w.requestTimeout(), func(resp kmsg.Response, err error) {
+		free()
+		r, _ := resp.(*kmsg.UnregisterBrokerResponse)
+		switch {
+		case err != nil || r == nil:
+		case r.ErrorCode == 0:
+			w.cov.Inc("moves:unregistered")
+		default:
+			w.cov.Inc("moves:unregister-refused:" + strings.ToLower(errorName(r.ErrorCode)))
+		}
+	})
 }
 
 // reassign sends one AlterPartitionReassignments.
@@ -195,6 +332,9 @@ func (d *dataWorkload) reassign(st Step) {
 					w.cov.Inc("moves:cancelled")
 				default:
 					w.cov.Inc("moves:started")
+					if slices.ContainsFunc(st.Replicas, func(id int32) bool { return w.node(id).spec.JoinAt > 0 }) {
+						w.cov.Inc("moves:to-joined-broker")
+					}
 					d.followMove(st)
 				}
 			}
@@ -202,18 +342,19 @@ func (d *dataWorkload) reassign(st Step) {
 	})
 }
 
-// followMove lists the moves, or cancels st's, shortly after st started a move (most
-// moves finish within a second, long before the mover's next turn).
+// followMove lists the moves (a quarter of the time), or cancels st's (half of the
+// time), shortly after st started a move: most moves finish within a second, long
+// before the mover's next turn.
 func (d *dataWorkload) followMove(st Step) {
 	c, w := d.mover, d.w
 	if w.script != nil {
 		return
 	}
 	roll := c.rng.IntN(4)
-	if roll >= 2 {
+	if roll == 3 {
 		return
 	}
-	c.later(time.Duration(c.rng.IntN(300))*time.Millisecond, func() {
+	c.later(time.Duration(c.rng.IntN(150))*time.Millisecond, func() {
 		if w.phase != phaseSafety || w.failure != nil || c.busy {
 			return
 		}

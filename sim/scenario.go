@@ -277,6 +277,8 @@ func formatStep(st *Step) string {
 		return c + "add-partition " + st.Topic
 	case StepElectLeaders:
 		return c + "elect-leaders " + st.Topic
+	case StepDrain:
+		return c + fmt.Sprintf("drain %d", st.Node)
 	case StepReassign:
 		if st.Replicas == nil {
 			return c + "reassign " + tp + " cancel"
@@ -829,6 +831,13 @@ func parseClientStep(words []string) (Step, error) {
 		st.Kind, st.Topic = StepAddPartition, first()
 	case "elect-leaders":
 		st.Kind, st.Topic = StepElectLeaders, first()
+	case "drain":
+		st.Kind = StepDrain
+		n, perr := parseNode(first())
+		if perr != nil {
+			a.setErr(perr)
+		}
+		st.Node = n
 	case "reassign":
 		st.Kind = StepReassign
 		tp()

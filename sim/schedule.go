@@ -119,6 +119,10 @@ const (
 	// StepReassign is one AlterPartitionReassignments of the mover: Topic's Partition
 	// to Replicas, or, when Replicas is nil, its move cancelled.
 	StepReassign
+	// StepDrain is the mover draining broker Node: one AlterPartitionReassignments that
+	// moves every data partition off it (as seedlog cluster decommission does), then
+	// an UnregisterBroker of it once no partition is left there.
+	StepDrain
 	stepKindEnd
 )
 

@@ -300,7 +300,7 @@ func (c *Client) accepts(st *Step) bool {
 	case roleElector:
 		return st.Kind == StepElectLeaders
 	case roleMover:
-		return st.Kind == StepReassign
+		return st.Kind == StepReassign || st.Kind == StepDrain
 	case roleOffsetAdmin:
 		return st.Kind == StepOffsetCommit || st.Kind == StepOffsetDelete || st.Kind == StepOffsetFetch
 	case roleCredentials:

@@ -48,11 +48,14 @@ type World struct {
 	rec     *traces.Recorder
 	cov     Coverage
 	hist    History
-	phase   phase
-	failure *Failure
-	faults  *faultSchedule
-	live    *liveness
-	checks  *checkers
+	// unregisterFrom is when the first UnregisterBroker of each broker was sent
+	// (moves.go): lists of registered brokers may lose it from then on.
+	unregisterFrom map[int32]int64
+	phase          phase
+	failure        *Failure
+	faults         *faultSchedule
+	live           *liveness
+	checks         *checkers
 	// rngs for the workload and the clock setup.
 	workRng *rand.Rand
 	// arrivals is scratch space for netsim.Send.
@@ -145,6 +148,8 @@ func newWorld(opts Options) (*World, error) {
 		cov:     Coverage{},
 		workRng: Stream(opts.Seed, streamWorkload, 0),
 		log:     opts.Log,
+
+		unregisterFrom: map[int32]int64{},
 	}
 	if w.log == nil {
 		w.log = io.Discard
@@ -312,8 +317,13 @@ func (w *World) startAll() {
 	})
 	startRng := Stream(w.cfg.Seed, streamClock, 1)
 	for _, n := range w.nodes {
-		// Nodes boot within the first 100ms, not in lockstep.
-		e := w.schedule(startRng.Int64N(int64(100*time.Millisecond)), evRestart)
+		// Nodes boot within the first 100ms, not in lockstep, but for one that joins
+		// later.
+		at := startRng.Int64N(int64(100 * time.Millisecond))
+		if n.spec.JoinAt > 0 {
+			at = int64(n.spec.JoinAt)
+		}
+		e := w.schedule(at, evRestart)
 		e.node = n.spec.ID
 		e.inc = n.inc
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/plant"
 )
 
@@ -49,6 +50,10 @@ type Config struct {
 	AutoLeaderRebalance          bool
 	LeaderImbalancePercent       int
 	LeaderImbalanceCheckInterval time.Duration
+	// Static is the node's static layer of topic configs (its broker.properties): the
+	// controller resolves min.insync.replicas with it when a change would remove in-sync
+	// replicas.
+	Static metadata.StaticConfig
 	// Rand places replicas and draws topic ids.
 	Rand   *rand.Rand
 	Plants plant.Set

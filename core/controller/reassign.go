@@ -3,6 +3,8 @@ package controller
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/seedlog/seedlog/core/metadata"
@@ -27,8 +29,10 @@ import (
 // naming a partition already moving replaces the target (from the whole current set,
 // as Kafka does, except that a replica the earlier target was adding stays in Adding).
 // Null replicas cancel: the replicas go back to those the move did not add, with the
-// ISR cut to them, unless a replica being added leads, in which case the cancellation is
-// refused until leadership returns (an election would be a handoff of its own).
+// ISR cut to them. The cancellation is refused when a replica being added leads, until
+// leadership returns (an election would be a handoff of its own), and when the ISR left
+// would be smaller than min.insync.replicas (or the replicas left): an acknowledged
+// record may then have fewer copies than it was acknowledged on.
 
 // moveRecheck is how often a moving partition whose next step waits on time (a lease
 // running out) is looked at again when nothing commits.
@@ -166,11 +170,20 @@ func (c *Controller) cancelMove(ps metadata.PartitionState) (metadata.Record, ou
 		}
 	}
 	ra.ISR = inSet(ps.ISR, ra.Replicas)
-	if len(ra.ISR) == 0 {
-		// The leader is original (checked above), so only a leaderless partition gets here.
-		return nil, fail(errInvalidReplicaAssignment, "no original replica is in sync: let the move finish")
+	if need := min(c.minISR(ps.TopicID), len(ra.Replicas)); len(ra.ISR) < need {
+		// Acknowledged records may be on the added replicas alone beyond these.
+		return nil, fail(errInvalidReplicaAssignment, fmt.Sprintf("cancelling would leave %d in-sync replicas %v, below min.insync.replicas %d: let the move finish",
+			len(ra.ISR), ra.ISR, need))
 	}
 	return ra, ok()
+}
+
+// minISR is a topic's min.insync.replicas as this node resolves it (at least 1).
+func (c *Controller) minISR(topicID [16]byte) int {
+	info, _ := c.pending.TopicByID(topicID)
+	v, _, _ := c.pending.ResolveTopicConfig(info.Name, "min.insync.replicas", c.cfg.Static)
+	n, _ := strconv.Atoi(strings.TrimSpace(v))
+	return max(n, 1)
 }
 
 // inSet returns the members of ids that are in set, in ids' order.

@@ -2,8 +2,11 @@ package controller
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/seedlog/seedlog/core/metadata"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -159,5 +162,25 @@ func TestEveryKeyHasErrorResponse(t *testing.T) {
 		if r := errorResponse(req, fail(errNotController, "")); r.Key() != k {
 			t.Errorf("key %d answered with key %d", k, r.Key())
 		}
+	}
+}
+
+// A cancellation that would leave fewer in-sync replicas than min.insync.replicas is
+// refused: an acknowledged record may be on the added replica and one original alone.
+func TestCancelKeepsMinISR(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Static = metadata.StaticConfig{{Key: "min.insync.replicas", Value: "2"}}
+	h := newHarnessConfig(t, cfg)
+	h.cluster(3)
+	tid := h.manualTopic("t", [][]int32{{1, 2}})
+	h.reassign("t", 0, []int32{1, 3})
+	h.alterISR(1, tid, 0, []int32{1, 2, 3})
+	h.alterISR(1, tid, 0, []int32{1, 3}) // broker 2 falls behind
+	if code, msg := h.reassign("t", 0, nil); code != errInvalidReplicaAssignment || !strings.Contains(msg, "min.insync.replicas 2") {
+		t.Fatalf("cancel leaving one in-sync replica: %d %s", code, msg)
+	}
+	h.alterISR(1, tid, 0, []int32{1, 2, 3})
+	if code, msg := h.reassign("t", 0, nil); code != 0 {
+		t.Fatalf("cancel with both originals in sync: %d %s", code, msg)
 	}
 }
