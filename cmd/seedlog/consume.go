@@ -30,12 +30,25 @@ func consumeCommand(args []string) int {
 	fs.BoolVar(&p.offset, "print-offset", false, "print partition:offset<TAB> before each record")
 	fs.BoolVar(&p.timestamp, "print-timestamp", false, "print the record's timestamp (RFC 3339, ms)<TAB> before each record")
 	fs.BoolVar(&p.headers, "print-headers", false, "print the record's headers as k=v,k=v<TAB> before its key and value")
+	format := fs.String("format", "", `print each record by this layout instead (franz-go's record formatter, as kcat's -f): %t topic, %p partition, %o offset, %k key, %v value, %d{go[2006-01-02T15:04:05Z07:00]} timestamp, %h{%k=%v} headers, 	 
+ escapes; e.g. '%p:%o %k=%v
+'`)
 	partition := fs.Int("partition", -1, "read only this partition (not with --group)")
 	offset := fs.Int64("offset", -1, "with --partition: start at this offset (default: its end, or its start with --from-beginning)")
-	const synopsis = "seedlog consume TOPIC [--from-beginning] [--group G | --partition P [--offset O]] [--max-messages N] [--idle-exit D] [--print-key] [--print-offset] [--print-timestamp] [--print-headers]"
+	const synopsis = "seedlog consume TOPIC [--from-beginning] [--group G | --partition P [--offset O]] [--max-messages N] [--idle-exit D] [--print-key] [--print-offset] [--print-timestamp] [--print-headers | --format LAYOUT]"
 	pos, code, ok := o.parse(fs, args, synopsis)
 	if !ok {
 		return code
+	}
+	if *format != "" {
+		if p != (printing{}) {
+			return usageError("consume: --format replaces the --print-* flags; give one or the other")
+		}
+		f, err := kgo.NewRecordFormatter(*format)
+		if err != nil {
+			return usageError("consume: --format: %v", err)
+		}
+		p.layout = f
 	}
 	if len(pos) != 1 || (*partition >= 0 && *group != "") || (*offset >= 0 && *partition < 0) || *offset < -1 || *partition > math.MaxInt32 {
 		return usageError("consume: want one topic, and --partition (with --offset) only without --group; usage: %s", synopsis)
@@ -92,12 +105,14 @@ type consumer struct {
 	idle  time.Duration
 	print printing
 	seen  int
+	buf   []byte // the formatted record, with --format
 }
 
 // printing says what is printed of each record, in this order, tab separated, before
-// its value.
+// its value; or, with layout, how the whole record is printed.
 type printing struct {
 	offset, timestamp, headers, key bool
+	layout                          *kgo.RecordFormatter
 }
 
 // run polls until ctx ends, the record limit is reached or the idle time passes.
@@ -130,6 +145,11 @@ func (c *consumer) run(ctx context.Context) error {
 
 func (c *consumer) write(r *kgo.Record) {
 	c.seen++
+	if c.print.layout != nil {
+		c.buf = c.print.layout.AppendRecord(c.buf[:0], r)
+		c.out.Write(c.buf)
+		return
+	}
 	if c.print.offset {
 		fmt.Fprintf(c.out, "%d:%d\t", r.Partition, r.Offset)
 	}

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -389,10 +390,19 @@ func groupResetOffsets(args []string) int {
 		}
 		return int(a.partition - b.partition)
 	})
-	targets, notes, err := resetTargets(ctx, cl, tps, m, committed)
-	if err != nil {
-		return problem("%s", requestError("group reset-offsets", err))
+	targets, notes := map[topicPartition]int64{}, map[topicPartition]string{}
+	bar := partitionsBar(len(tps), "partitions looked up")
+	for from := 0; from < len(tps); from += resetChunk {
+		chunk := tps[from:min(from+resetChunk, len(tps))]
+		t, n, err := resetTargets(ctx, cl, chunk, m, committed)
+		if err != nil {
+			return problem("%s", requestError("group reset-offsets", err))
+		}
+		maps.Copy(targets, t)
+		maps.Copy(notes, n)
+		_ = bar.Add(len(chunk))
 	}
+	_ = bar.Finish()
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "TOPIC\tPARTITION\tNEW-OFFSET\tNOTE")
 	var moved []topicPartition
@@ -413,7 +423,27 @@ func groupResetOffsets(args []string) int {
 	if len(moved) == 0 {
 		return refused("group reset-offsets: no partition to move")
 	}
-	return commitOffsets(ctx, cl, group, moved, targets)
+	bar = partitionsBar(len(moved), "offsets committed")
+	for from := 0; from < len(moved); from += resetChunk {
+		chunk := moved[from:min(from+resetChunk, len(moved))]
+		if code := commitOffsets(ctx, cl, group, chunk, targets); code != exitOK {
+			return code
+		}
+		_ = bar.Add(len(chunk))
+	}
+	_ = bar.Finish()
+	fmt.Printf("committed new offsets for group %s\n", group)
+	return exitOK
+}
+
+// resetChunk is how many partitions reset-offsets looks up, or commits, per request.
+const resetChunk = 1000
+
+// partitionsBar is a progress bar over n partitions, on stderr when it is a terminal
+// and the work takes more than one request.
+func partitionsBar(n int, what string) *progressbar.ProgressBar {
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionSetVisibility(isTerminal(os.Stderr) && n > resetChunk))
 }
 
 // resetMode is where reset-offsets moves each partition: exactly one is chosen.
@@ -542,9 +572,6 @@ func commitOffsets(ctx context.Context, cl *kgo.Client, group string, tps []topi
 				exit = exitFailed
 			}
 		}
-	}
-	if exit == exitOK {
-		fmt.Printf("committed new offsets for group %s\n", group)
 	}
 	return exit
 }

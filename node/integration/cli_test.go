@@ -261,6 +261,10 @@ func TestAdminCommands(t *testing.T) {
 			t.Errorf("record %d: timestamp %q: %v", i, f[1], err)
 		}
 	}
+	formatted := d.must("", "consume", "adm", "--partition", "0", "--offset", "2", "--max-messages", "2", "--format", `%t/%p@%o %k=%v %h{%k:%v;}\n`)
+	if want := "adm/0@2 k2=v2 src:cli;n:1;\nadm/0@3 k3=v3 src:cli;n:1;\n"; formatted != want {
+		t.Errorf("consume --format printed %q, want %q", formatted, want)
+	}
 	if r := d.seedlog("", "consume", "adm", "--partition", "9"); r.code != 1 || !strings.Contains(r.stderr, "no partition 9") {
 		t.Errorf("consume of a partition the topic lacks: exit %d, %q", r.code, r.stderr)
 	}
