@@ -3,10 +3,12 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/seedlog/seedlog/traces"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // checkers runs the invariants after every step and the history checkers after a run.
@@ -353,6 +355,37 @@ func (q *quorumInvariants) check(v View, n *simNode, stepped bool) error {
 	}
 	q.noteDurable(n, st, qn)
 	return q.checkElectable()
+}
+
+// checkDescribed checks a DescribeQuorum answer: its leader led its epoch, its voters
+// are voters, and no voter ever exposed a high watermark as high as it reports. It
+// returns "" when all is well.
+func (q *quorumInvariants) checkDescribed(p kmsg.DescribeQuorumResponseTopicPartition, voters []int32) string {
+	if led, ok := q.leaders[p.LeaderEpoch]; !ok || led != p.LeaderID {
+		return fmt.Sprintf("DescribeQuorum named node %d the leader of epoch %d, which %s", p.LeaderID, p.LeaderEpoch, describeLed(led, ok))
+	}
+	var ids []int32
+	for _, v := range p.CurrentVoters {
+		ids = append(ids, v.ReplicaID)
+	}
+	if !slices.Equal(ids, voters) {
+		return fmt.Sprintf("DescribeQuorum listed voters %v, the quorum's are %v", ids, voters)
+	}
+	top := int64(-1)
+	for _, id := range q.voters {
+		top = max(top, q.node(id).maxHW)
+	}
+	if p.HighWatermark > top {
+		return fmt.Sprintf("DescribeQuorum reported the high watermark %d (leader %d, epoch %d), above any a voter exposed (%d)", p.HighWatermark, p.LeaderID, p.LeaderEpoch, top)
+	}
+	return ""
+}
+
+func describeLed(led int32, ok bool) string {
+	if !ok {
+		return "no node led"
+	}
+	return fmt.Sprintf("node %d led", led)
 }
 
 // noteDurable records the epoch of the node's last durable entry.

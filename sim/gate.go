@@ -97,6 +97,7 @@ var Gate = []GateItem{
 	{"workload", "moves:drained", "a partition moved off a broker that a drain empties"},
 	{"workload", "moves:to-joined-broker", "a partition moved onto a broker that joined the running cluster"},
 	{"path", "check:moves", "a partition lost replicas, and those left held every committed record"},
+	{"path", "check:describe-quorum", "a DescribeQuorum answer checked against the quorum's members"},
 
 	// Critical paths.
 	{"path", "storage:segment-roll", "a partition log rolls a new segment"},

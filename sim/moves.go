@@ -29,6 +29,10 @@ import (
 //     leave before the new ones hold every committed record;
 //   - liveness: once faults stop, every move finishes or is cancelled within the
 //     liveness bound, unless it involves a broker the phase leaves down;
+//   - describe-quorum: the mover also asks DescribeQuorum now and then (and right
+//     after some moves start, while their records commit); the leader an answer names
+//     led the epoch it names, its voters are the quorum's, and its high watermark is
+//     no higher than any voter exposed;
 //   - move-throttle: in half of those seeds the nodes run leader.replication.throttled.rate
 //     at 16 to 256 KiB/s. Whenever a node emits a read that serves a replica being added
 //     (a Paced read), the bytes of the Paced reads whose completions it took since its
@@ -124,11 +128,14 @@ func (d *dataWorkload) move() {
 	if c.busy {
 		return
 	}
-	switch c.rng.IntN(8) {
-	case 0, 1:
+	switch c.rng.IntN(10) {
+	case 0:
 		d.listMoves()
 		return
-	case 2, 3:
+	case 3, 4:
+		d.describeQuorum()
+		return
+	case 1, 2:
 		// Half of the drains are of a broker that is down, as an operator
 		// decommissions a dead machine; its unregistering then succeeds once it is fenced.
 		brokers := w.cfg.Brokers()
@@ -342,24 +349,25 @@ func (d *dataWorkload) reassign(st Step) {
 	})
 }
 
-// followMove lists the moves (a quarter of the time), or cancels st's (half of the
-// time), shortly after st started a move: most moves finish within a second, long
-// before the mover's next turn.
+// followMove lists the moves (a quarter of the time), describes the quorum (a
+// quarter), or cancels st's (half of the time), shortly after st started a move: most
+// moves finish within a second, long before the mover's next turn.
 func (d *dataWorkload) followMove(st Step) {
 	c, w := d.mover, d.w
 	if w.script != nil {
 		return
 	}
 	roll := c.rng.IntN(4)
-	if roll == 3 {
-		return
-	}
 	c.later(time.Duration(c.rng.IntN(150))*time.Millisecond, func() {
 		if w.phase != phaseSafety || w.failure != nil || c.busy {
 			return
 		}
-		if roll == 0 {
+		switch roll {
+		case 0:
 			d.listMoves()
+			return
+		case 3:
+			d.describeQuorum() // while the move's records commit
 			return
 		}
 		d.reassign(Step{Kind: StepReassign, Client: c.id, Topic: st.Topic, Partition: st.Partition})
@@ -431,4 +439,35 @@ func (d *dataWorkload) anyMoving(md MetadataView) bool {
 		}
 	}
 	return false
+}
+
+// describeQuorum sends one DescribeQuorum and checks the answer against what the
+// quorum's members did (describe-quorum): the leader it names led the epoch it names,
+// the voters are the cluster's, and the high watermark is one some voter exposed.
+func (d *dataWorkload) describeQuorum() {
+	c, w := d.mover, d.w
+	free := c.occupy()
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	req.Version = 1
+	rt := kmsg.NewDescribeQuorumRequestTopic()
+	rt.Topic = "__cluster_metadata"
+	rt.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{{Partition: 0}}
+	req.Topics = append(req.Topics, rt)
+	c.send(c.adminTarget(), req, w.requestTimeout(), func(resp kmsg.Response, err error) {
+		free()
+		r, _ := resp.(*kmsg.DescribeQuorumResponse)
+		if err != nil || r == nil || r.ErrorCode != 0 || len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
+			return
+		}
+		p := r.Topics[0].Partitions[0]
+		if p.ErrorCode != 0 {
+			w.cov.Inc("describe-quorum:" + strings.ToLower(errorName(p.ErrorCode)))
+			return
+		}
+		if msg := w.checks.quorum.checkDescribed(p, w.cfg.Voters()); msg != "" {
+			w.fail("describe-quorum", -1, "%s", msg)
+			return
+		}
+		w.cov.Inc("check:describe-quorum")
+	})
 }

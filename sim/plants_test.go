@@ -96,6 +96,8 @@ import (
 //	replication-throttle-ignored   move-throttle (a leader read for a replica being
 //	                               added beyond leader.replication.throttled.rate), 41
 //	                               (new)
+//	describe-quorum-end-as-hw      describe-quorum (a DescribeQuorum answer's high
+//	                               watermark above any a voter exposed), 48 (new)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -204,6 +206,7 @@ var plantCases = []struct {
 	{"max-timestamp-first-segment", []string{"max-timestamp"}, 100, false},
 	{"reassign-before-isr", []string{"invariant:durable", "invariant:partitions", "log-history", "linearizability"}, 300, false},
 	{"replication-throttle-ignored", []string{"move-throttle"}, 300, false},
+	{"describe-quorum-end-as-hw", []string{"describe-quorum"}, 300, false},
 }
 
 // withoutSecurity leaves out the credentials client, ACLs and quotas.

@@ -175,6 +175,9 @@ const (
 	// ReplicationThrottleIgnored: a leader serves the replicas a reassignment adds at
 	// full speed, whatever leader.replication.throttled.rate says.
 	ReplicationThrottleIgnored
+	// DescribeQuorumEndAsHW: DescribeQuorum reports the leader's log end as the quorum's
+	// high watermark, uncommitted entries included.
+	DescribeQuorumEndAsHW
 	numNames
 )
 
@@ -231,6 +234,7 @@ var names = [numNames]string{
 	MaxTimestampFirstSegment:        "max-timestamp-first-segment",
 	ReassignBeforeISR:               "reassign-before-isr",
 	ReplicationThrottleIgnored:      "replication-throttle-ignored",
+	DescribeQuorumEndAsHW:           "describe-quorum-end-as-hw",
 }
 
 func (n Name) String() string {

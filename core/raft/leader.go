@@ -414,6 +414,9 @@ func (r *Raft) Describe() (d Description, ok bool) {
 		return d, false
 	}
 	d = Description{Leader: r.cfg.ID, LeaderEpoch: r.epoch, HW: r.hwDurable}
+	if r.cfg.Plants.On(plant.DescribeQuorumEndAsHW) {
+		d.HW = r.log.end()
+	}
 	for i, id := range r.cfg.Voters {
 		if i == r.voterIdx {
 			d.Voters = append(d.Voters, ReplicaProgress{ID: id, LogEndOffset: r.log.end(), LastFetch: r.lastNow, LastCaughtUp: r.lastNow})
