@@ -123,3 +123,33 @@ func TestReassignRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A broker stopped with SIGTERM (controlled shutdown) leaves the ISRs of its partitions
+// and rejoins every one of them once it is back.
+func TestControlledShutdownRejoinsISR(t *testing.T) {
+	c := newCluster(t, 3)
+	cl := c.client()
+	c.waitBrokers(cl, 3)
+	const topic, parts = "cs", 4
+	c.createTopic(cl, topic, parts, 3)
+	c.stop(2)
+	c.eventually(30*time.Second, "broker 3 out of every ISR", func() bool {
+		for _, p := range c.partitions(cl, topic) {
+			if slices.Contains(p.ISR, 3) || p.Leader == 3 {
+				return false
+			}
+		}
+		return true
+	})
+	back := time.Now()
+	c.start(2)
+	c.eventually(60*time.Second, "broker 3 back in every ISR", func() bool {
+		for _, p := range c.partitions(cl, topic) {
+			if !slices.Contains(p.ISR, 3) {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("broker 3 back in the ISRs of all %d partitions %v after its restart", parts, time.Since(back).Round(time.Millisecond))
+}
