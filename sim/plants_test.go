@@ -93,6 +93,10 @@ import (
 //	                               timestamp), 1 (new; 57 of 300)
 //	reassign-before-isr            invariant:durable (a partition lost replicas while
 //	                               one it kept lacked committed records), 116 (new)
+//	session-offset-past-unsent     sessions (a session reader's fetch answered records
+//	                               from above its fetch offset, skipping records of the
+//	                               final read that a byte budget had dropped), 65 (new;
+//	                               2 of 150)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -200,6 +204,7 @@ var plantCases = []struct {
 	{"handoff-skipped", []string{"invariant:partitions", "linearizability", "log-history"}, 100, false},
 	{"max-timestamp-first-segment", []string{"max-timestamp"}, 100, false},
 	{"reassign-before-isr", []string{"invariant:durable", "invariant:partitions", "log-history", "linearizability"}, 300, false},
+	{"session-offset-past-unsent", []string{"sessions"}, 300, false},
 }
 
 // withoutSecurity leaves out the credentials client, ACLs and quotas.

@@ -172,6 +172,10 @@ const (
 	// ReassignBeforeISR: a reassignment removes the old replicas without waiting for
 	// the new ones to join the ISR.
 	ReassignBeforeISR
+	// SessionOffsetPastUnsent: a fetch session moves a partition's fetch offset past the
+	// records it read for it, whether or not the response carried them (a byte budget or
+	// a throttle dropped them), as if the client had consumed them.
+	SessionOffsetPastUnsent
 	numNames
 )
 
@@ -227,6 +231,7 @@ var names = [numNames]string{
 	HandoffSkipped:                  "handoff-skipped",
 	MaxTimestampFirstSegment:        "max-timestamp-first-segment",
 	ReassignBeforeISR:               "reassign-before-isr",
+	SessionOffsetPastUnsent:         "session-offset-past-unsent",
 }
 
 func (n Name) String() string {
