@@ -232,10 +232,12 @@ func (c *FetchSessions) evictFor(now int64, size int) bool {
 
 // update applies an incremental fetch's partitions and forgotten partitions to s, in
 // Kafka's order: added or updated first, then forgotten. It reports false when s is
-// then past a bound; the caller closes it.
+// then past a bound, or would hold a name longer than any topic's; the caller closes it.
 func (c *FetchSessions) update(s *fetchSession, upserts []*sessionPart, forget []sessionKey) bool {
 	before := len(s.parts)
+	long := false
 	for _, p := range upserts {
+		long = long || len(p.key.name) > topicNameMax
 		if old := s.index[p.key]; old != nil {
 			old.fetchOffset, old.leaderEpoch, old.maxBytes = p.fetchOffset, p.leaderEpoch, p.maxBytes
 			continue
@@ -254,7 +256,7 @@ func (c *FetchSessions) update(s *fetchSession, upserts []*sessionPart, forget [
 		s.parts = deleteKeys(s.parts, drop)
 	}
 	c.resize(s, before)
-	return len(s.parts) <= FetchSessionPartitionsMax && c.parts <= FetchSessionCachePartitionsMax
+	return !long && len(s.parts) <= FetchSessionPartitionsMax && c.parts <= FetchSessionCachePartitionsMax
 }
 
 func deleteKeys(parts []*sessionPart, drop map[sessionKey]bool) []*sessionPart {

@@ -3,6 +3,7 @@ package kafka
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -349,5 +350,36 @@ func TestFetchSessionThrottledRecordsComeBack(t *testing.T) {
 		if f.FetchOffset != 0 {
 			t.Fatalf("partition 0 read at %d, past what the client got", f.FetchOffset)
 		}
+	}
+}
+
+// A session of names holds no name longer than any topic may have (249 bytes): a full
+// fetch naming one creates no session, and an incremental fetch adding one closes its
+// session and is answered in full without one.
+func TestFetchSessionRefusesLongNames(t *testing.T) {
+	b, _ := sessionBroker(t, 10)
+	long := strings.Repeat("x", topicNameMax+1)
+	fetch := func(id, epoch int32, topic string) *kmsg.FetchResponse {
+		req := kmsg.NewPtrFetchRequest()
+		req.SetVersion(12)
+		req.ReplicaID, req.MaxBytes, req.SessionID, req.SessionEpoch = -1, 1<<20, id, epoch
+		ft := kmsg.NewFetchRequestTopic()
+		ft.Topic = topic
+		ft.Partitions = []kmsg.FetchRequestTopicPartition{kmsg.NewFetchRequestTopicPartition()}
+		req.Topics = append(req.Topics, ft)
+		r := &replies{t: t}
+		Fetch(b, viaWire(t, req), r.reply)
+		return r.one().(*kmsg.FetchResponse)
+	}
+	if resp := fetch(0, 0, long); resp.SessionID != 0 || resp.ErrorCode != 0 {
+		t.Fatalf("a full fetch of a long name: session %d, code %d", resp.SessionID, resp.ErrorCode)
+	}
+	id := fetch(0, 0, "orders").SessionID
+	resp := fetch(id, 1, long)
+	if resp.SessionID != 0 || len(resp.Topics) != 2 || resp.Topics[1].Partitions[0].ErrorCode != codeUnknownTopicOrPartition {
+		t.Fatalf("an incremental fetch adding a long name: session %d, topics %+v", resp.SessionID, resp.Topics)
+	}
+	if s := b.sessions.Stats(); s.Sessions != 0 || s.Partitions != 0 {
+		t.Fatalf("stats %+v", s)
 	}
 }
