@@ -162,3 +162,14 @@ func (n *Node) FindCoordinator(groupID string, reply func(node int32, host strin
 
 // Groups lists this broker's coordinators.
 func (n *Node) Groups() []*group.Coordinator { return n.groups.all() }
+
+// FetchSessions is the node's fetch session cache; nil on a node that serves no clients.
+func (n *Node) FetchSessions() *kafka.FetchSessions {
+	if !n.cfg.Broker {
+		return nil
+	}
+	return n.fetchSessions
+}
+
+// FetchSessionStats describes the node's fetch sessions.
+func (n *Node) FetchSessionStats() kafka.FetchSessionStats { return n.fetchSessions.Stats() }

@@ -50,6 +50,10 @@ type Config struct {
 	// FetchBytesMax is fetch.max.bytes (0: Kafka's 57671680): the most record bytes one
 	// client Fetch response reads, whatever the request asks.
 	FetchBytesMax int32
+	// FetchSessionSlots is max.incremental.fetch.session.cache.slots: the most fetch
+	// sessions (KIP-227) the broker keeps (0: Kafka's 1000; negative: none, every fetch
+	// is answered without a session). At most kafka.FetchSessionSlotsMax.
+	FetchSessionSlots int
 	// ReplicaFetchResponseBytesMax is replica.fetch.response.max.bytes (0: Kafka's
 	// 10485760): the most record bytes a leader's answer to one follower fetch carries.
 	ReplicaFetchResponseBytesMax int32
@@ -239,6 +243,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FetchBytesMax <= 0 {
 		c.FetchBytesMax = kafka.FetchBytesMaxDefault
+	}
+	if c.FetchSessionSlots == 0 {
+		c.FetchSessionSlots = kafka.FetchSessionSlotsDefault
 	}
 	if c.ReplicaFetchResponseBytesMax <= 0 {
 		c.ReplicaFetchResponseBytesMax = ReplicaFetchResponseBytesMaxDefault

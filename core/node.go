@@ -6,6 +6,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/seedlog/seedlog/core/raft"
@@ -38,6 +39,8 @@ type Node struct {
 	waits    []*wait
 	conns    conns
 	quotas   quotaState
+	// fetchSessions are the consumers' fetch sessions (KIP-227); a restart loses them.
+	fetchSessions *kafka.FetchSessions
 	// aclConfig is how the authorizer decides what no binding decides.
 	aclConfig acl.Config
 	// plainBudget paces PLAIN password checks (plainChecksPerSecond).
@@ -54,12 +57,15 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Node{
+	n := &Node{
 		cfg:       cfg,
 		static:    cfg.staticConfig(),
 		rng:       rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.NodeID))),
 		aclConfig: acl.Config{SuperUsers: cfg.SuperUsers, AllowIfNoACL: cfg.AllowEveryoneIfNoACL},
-	}, nil
+	}
+	// Session ids come from the node's seeded source, drawn only when a session is made.
+	n.fetchSessions = kafka.NewFetchSessions(cfg.FetchSessionSlots, n.rng)
+	return n, nil
 }
 
 // ID is the node id.

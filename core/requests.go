@@ -176,7 +176,7 @@ func (n *Node) view() kafka.View { return n.viewFor(n.ctx, n.LeaseValid(n.now)) 
 // acknowledged ACL change.
 func (n *Node) viewFor(ctx reqCtx, fresh bool) kafka.View {
 	v := kafka.View{Image: n.quorum.image, ClusterID: n.cfg.ClusterID, NodeID: n.cfg.NodeID, Listener: ctx.listener,
-		FetchBytesMax: n.cfg.FetchBytesMax, Static: n.static}
+		FetchBytesMax: n.cfg.FetchBytesMax, Static: n.static, Principal: ctx.principal, Plants: n.cfg.Plants}
 	if n.cfg.Broker {
 		v.Fences = n.replicaFences
 	}

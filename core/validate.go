@@ -9,6 +9,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/controller"
 	"github.com/seedlog/seedlog/core/group"
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/sasl"
 )
 
@@ -168,6 +169,8 @@ func validateStatic(c Config) error {
 
 func validateLimits(c Config) error {
 	switch {
+	case c.FetchSessionSlots > kafka.FetchSessionSlotsMax:
+		return fmt.Errorf("max.incremental.fetch.session.cache.slots=%d: want at most %d", c.FetchSessionSlots, kafka.FetchSessionSlotsMax)
 	case c.InFlightPerConnMax < 1:
 		return fmt.Errorf("max.inflight.requests.per.connection=%d: want at least 1", c.InFlightPerConnMax)
 	case c.ConnectionsMax < 1:

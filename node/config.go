@@ -18,6 +18,7 @@ import (
 
 	"github.com/seedlog/seedlog/core"
 	"github.com/seedlog/seedlog/core/group"
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/storage"
@@ -115,6 +116,9 @@ type Config struct {
 	// response and of one answer to a follower.
 	FetchBytesMax        int
 	ReplicaFetchBytesMax int
+	// FetchSessionSlots is max.incremental.fetch.session.cache.slots: the fetch
+	// sessions (KIP-227) the broker keeps at most; 0 keeps none.
+	FetchSessionSlots int
 	// QueuedRequestBytesMax caps the bytes of client requests read and not yet taken by
 	// the loop, across all connections (queued.max.request.bytes).
 	QueuedRequestBytesMax int64
@@ -446,6 +450,14 @@ var settings = []Setting{
 	}},
 	{"fetch.max.bytes", "57671680", "records in one client fetch response at most, whatever the client asks for (one batch always fits)", func(c *Config, v string) error {
 		return parsePositiveInt32(v, &c.FetchBytesMax)
+	}},
+	{"max.incremental.fetch.session.cache.slots", "1000", "fetch sessions (KIP-227) kept at most, each of at most 1000 partitions; 0: none, consumers send full fetches", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 || n > kafka.FetchSessionSlotsMax {
+			return fmt.Errorf("want an integer in [0, %d], got %q", kafka.FetchSessionSlotsMax, v)
+		}
+		c.FetchSessionSlots = n
+		return nil
 	}},
 	{"replica.fetch.response.max.bytes", "10485760", "records in one answer to a follower at most (one batch always fits)", func(c *Config, v string) error {
 		return parsePositiveInt32(v, &c.ReplicaFetchBytesMax)
@@ -843,6 +855,7 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		StaticConfig:                 c.staticConfig(),
 		MessageBytesMax:              int32(c.MessageBytesMax),
 		FetchBytesMax:                int32(c.FetchBytesMax),
+		FetchSessionSlots:            fetchSessionSlots(c.FetchSessionSlots),
 		ReplicaFetchResponseBytesMax: int32(c.ReplicaFetchBytesMax),
 		RetentionCheckInterval:       c.RetentionCheckInterval,
 		CleanerBackoff:               c.CleanerBackoff,
@@ -991,6 +1004,15 @@ func parsePositiveInt(v string, dst *int) error {
 	}
 	*dst = n
 	return nil
+}
+
+// fetchSessionSlots is the core's form of max.incremental.fetch.session.cache.slots,
+// whose 0 means none (the core's 0 means its default).
+func fetchSessionSlots(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // parsePositiveInt32 parses a positive int that the core holds as an int32.

@@ -96,6 +96,8 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"controller.quorum.fetch.timeout.ms=400", "must exceed controller.quorum.fetch.max.wait.ms=500"},
 		{"broker.session.timeout.ms=99999999999", "broker.session.timeout.ms"},
 		{"fetch.max.bytes=4294967296", "fetch.max.bytes"},
+		{"max.incremental.fetch.session.cache.slots=-1", "max.incremental.fetch.session.cache.slots"},
+		{"max.incremental.fetch.session.cache.slots=100001", "max.incremental.fetch.session.cache.slots"},
 		{"socket.request.max.bytes=2000000000", "at most"},
 		{"min.insync.replicas=2", "above default.replication.factor"},
 		{"listeners=127.0.0.1:9092", "NAME://host:port"},

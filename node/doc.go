@@ -89,7 +89,9 @@
 // Bounds on what clients and peers can make a broker hold: socket.request.max.bytes
 // (one request), message.max.bytes (one batch, compressed or not: the ceiling of every
 // topic's max.message.bytes), fetch.max.bytes and replica.fetch.response.max.bytes
-// (one fetch response), queued.max.request.bytes (request bytes across connections),
+// (one fetch response), max.incremental.fetch.session.cache.slots (fetch sessions; each
+// holds at most 1000 partitions, all together at most 100,000), queued.max.request.bytes
+// (request bytes across connections),
 // max.connections and peer.connections.max, connections.max.idle.ms,
 // socket.request.read.timeout.ms, and memory.limit.bytes (the heap's soft limit, set by
 // `seedlog broker`). At start a broker checks that its descriptor limit covers

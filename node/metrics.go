@@ -121,6 +121,7 @@ type coreGauges struct {
 	partitions     []partitionGauge
 	underReplicate int
 	groups         int
+	fetchSessions  kafka.FetchSessionStats
 }
 
 type partitionGauge struct {
@@ -159,6 +160,7 @@ func (n *Node) gauges() coreGauges {
 			g.partitions = append(g.partitions, pg)
 		}
 		g.groups = len(n.core.GroupStatus())
+		g.fetchSessions = n.core.FetchSessionStats()
 	}, 2*time.Second)
 	return g
 }
@@ -213,6 +215,16 @@ func (c coreCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge("seedlog_lease_valid", "1 while the broker holds a lease to lead partitions", b2f(g.leaseValid))
 	gauge("seedlog_under_replicated_partitions", "partitions led here whose ISR is smaller than their replica set", float64(g.underReplicate))
 	gauge("seedlog_group_coordinators", "consumer group coordinators on this broker", float64(g.groups))
+	fs := g.fetchSessions
+	gauge("seedlog_fetch_sessions", "consumer fetch sessions (KIP-227) in the cache, against max.incremental.fetch.session.cache.slots", float64(fs.Sessions))
+	gauge("seedlog_fetch_session_partitions", "partitions held by the fetch sessions in the cache", float64(fs.Partitions))
+	count := func(name, help string, v int64) {
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, nil, nil), prometheus.CounterValue, float64(v))
+	}
+	count("seedlog_fetch_sessions_created_total", "fetch sessions created by full fetches", fs.Created)
+	count("seedlog_fetch_session_incremental_total", "incremental fetches answered within a fetch session", fs.Incremental)
+	count("seedlog_fetch_sessions_evicted_total", "fetch sessions evicted to make room for a new one", fs.Evicted)
+	count("seedlog_fetch_sessions_no_room_total", "full fetches answered without a session for want of room", fs.NoRoom)
 	led := 0
 	for _, p := range g.partitions {
 		if p.leader {

@@ -178,7 +178,9 @@ func (c *checkers) afterRun() {
 		w.fail("acls", -1, "user %q was allowed or refused what the ACLs in force during the request do not explain", user)
 		return
 	}
-	c.checkData(timeout)
+	if c.checkData(timeout) {
+		c.checkSessionGaps()
+	}
 }
 
 // quorumInvariants checks the controller quorum after every step:

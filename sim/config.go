@@ -358,6 +358,24 @@ func drawExtra(seed uint64, c *Config) {
 	drawQuotas(seed, &c.Data)
 	drawLeaderBalance(seed, c)
 	drawMoves(seed, c)
+	drawSessions(seed, &c.Data)
+}
+
+// drawSessions draws, from its own stream, whether a seed's readers fetch with fetch
+// sessions (half the seeds with readers: one reader or all of them), how many partitions
+// each reads at once, whether they name topics rather than ids (a quarter), and the
+// brokers' session slots (a quarter: so few that sessions are refused for want of room).
+func drawSessions(seed uint64, d *DataConfig) {
+	rng := Stream(seed, streamSessions, 0)
+	if d.Readers == 0 || rng.IntN(2) != 0 {
+		return
+	}
+	d.SessionReaders = []int{1, d.Readers}[rng.IntN(2)]
+	d.SessionPartitions = 2 + rng.IntN(4)
+	d.SessionNames = rng.IntN(4) == 0
+	if rng.IntN(4) == 0 {
+		d.FetchSessionSlots = 1 + rng.IntN(2)
+	}
 }
 
 // drawCredentials draws, from its own stream, whether a credentials client runs (a

@@ -19,6 +19,15 @@ type DataConfig struct {
 	// Readers are plain consumers: fetches and ListOffsets on any partition.
 	Readers int
 	Groups  []GroupSpec
+	// SessionReaders of the readers (the first ones) fetch with incremental fetch sessions
+	// (sessions.go), reading at most SessionPartitions partitions at once; SessionNames
+	// makes their fetches name topics (Fetch v12) rather than topic ids.
+	SessionReaders    int
+	SessionPartitions int
+	SessionNames      bool
+	// FetchSessionSlots is the brokers' max.incremental.fetch.session.cache.slots (0:
+	// Kafka's 1000).
+	FetchSessionSlots int
 	// OpInterval is the mean think time of a data client between two operations.
 	OpInterval time.Duration
 	// GrowInterval is the mean time between two CreatePartitions on a data topic (0:
@@ -277,6 +286,16 @@ func (d *DataConfig) String() string {
 		b.WriteString(";")
 	}
 	fmt.Fprintf(&b, " readers: %d", d.Readers)
+	if d.SessionReaders > 0 {
+		fmt.Fprintf(&b, " (%d with fetch sessions of at most %d partitions", d.SessionReaders, d.SessionPartitions)
+		if d.SessionNames {
+			b.WriteString(", by topic name")
+		}
+		if d.FetchSessionSlots > 0 {
+			fmt.Fprintf(&b, "; %d session slots per broker", d.FetchSessionSlots)
+		}
+		b.WriteString(")")
+	}
 	if d.DeletePPM > 0 {
 		fmt.Fprintf(&b, ", DeleteRecords in %s of their operations", ppm(d.DeletePPM))
 	}

@@ -75,8 +75,8 @@ func (w *World) startData() {
 	for _, spec := range w.cfg.Data.Producers {
 		d.producers = append(d.producers, w.startProducer(spec))
 	}
-	for range w.cfg.Data.Readers {
-		d.readers = append(d.readers, w.startReader())
+	for i := range w.cfg.Data.Readers {
+		d.readers = append(d.readers, w.startReader(i < w.cfg.Data.SessionReaders))
 	}
 	for _, g := range w.cfg.Data.Groups {
 		d.groups = append(d.groups, w.startGroup(g))

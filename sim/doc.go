@@ -163,7 +163,9 @@
 // core/record, each batch one operation with record values unique in the run; see
 // producer.go for retries, leader discovery and producer resets. Readers fetch from the
 // leader with the leader epoch they know (KIP-320) and look up the earliest and latest
-// offsets. Two thirds of the seeds with a group set offsets.topic.replication.factor to
+// offsets. In half the seeds with readers, one or all of them fetch as franz-go does,
+// through incremental fetch sessions (sessions.go), judged by the sessions checker. Two
+// thirds of the seeds with a group set offsets.topic.replication.factor to
 // min(brokers, 3) (the offsets topic then waits for that many live brokers; otherwise it
 // takes as many as are live when the first group looks for its coordinator, often one).
 // Consumer groups (member.go) join with the KIP-394 member id round trip, sync

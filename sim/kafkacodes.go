@@ -86,6 +86,9 @@ const (
 	errNonEmptyGroup                int16 = 68
 	errGroupIDNotFound              int16 = 69
 	errGroupSubscribedToTopic       int16 = 86
+	errFetchSessionIDNotFound       int16 = 70
+	errInvalidFetchSessionEpoch     int16 = 71
+	errFetchSessionTopicID          int16 = 106
 )
 
 var errorNames = map[int16]string{

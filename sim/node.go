@@ -559,6 +559,7 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		CleanerStepBytes:         c.CleanerStepBytes,
 		CleanerBytesPerSec:       c.CleanerBytesPerSec,
 		OffsetsRetention:         c.Data.OffsetsRetention,
+		FetchSessionSlots:        c.Data.FetchSessionSlots,
 		OffsetsRetentionCheck:    c.Data.OffsetsRetentionCheck,
 		Listeners:                c.listeners(spec),
 		ReauthMax:                c.Data.ReauthMax,

@@ -98,6 +98,10 @@ import (
 //	                               (new)
 //	describe-quorum-end-as-hw      describe-quorum (a DescribeQuorum answer's high
 //	                               watermark above any a voter exposed), 48 (new)
+//	session-offset-past-unsent     sessions (a session reader's fetch answered records
+//	                               from above its fetch offset, skipping records of the
+//	                               final read that a byte budget had dropped), 65 (new;
+//	                               2 of 150)
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
@@ -207,6 +211,7 @@ var plantCases = []struct {
 	{"reassign-before-isr", []string{"invariant:durable", "invariant:partitions", "log-history", "linearizability"}, 300, false},
 	{"replication-throttle-ignored", []string{"move-throttle"}, 300, false},
 	{"describe-quorum-end-as-hw", []string{"describe-quorum"}, 300, false},
+	{"session-offset-past-unsent", []string{"sessions"}, 300, false},
 }
 
 // withoutSecurity leaves out the credentials client, ACLs and quotas.
@@ -220,12 +225,14 @@ func withoutSecurity(c *sim.Config) {
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the
-// late-joining broker and the move throttle) and the readers' largest-timestamp lookups. snapshot-during-install and reset-durable-at-once each bite
+// late-joining broker and the move throttle), the readers' largest-timestamp lookups
+// and their fetch sessions. snapshot-during-install and reset-durable-at-once each bite
 // in one seed of several hundred, and those draws moved both first catches past their
 // bounds; without them they are caught at seeds 160 and 357.
 func withoutLaterDraws(c *sim.Config) {
 	c.LeaderBalance, c.Data.ElectInterval, c.Data.NoMaxTimestampReads = sim.LeaderBalance{}, 0, true
 	c.WithoutMoves()
+	c.Data.SessionReaders = 0
 }
 
 // plantAdjust changes every seed's draws for some plants (sim.Options.Adjust).

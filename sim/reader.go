@@ -20,13 +20,22 @@ type reader struct {
 	pos map[TopicPartition]int64
 	// busy is set while a read is out.
 	busy bool
+	// sessions, for a session reader (sessions.go), holds its fetch session with each
+	// broker, and wanted the partitions it reads, most recent first; nil otherwise.
+	sessions map[int32]*readerSession
+	wanted   []TopicPartition
 }
 
-func (w *World) startReader() *reader {
+// startReader starts a reader; withSessions makes it a session reader.
+func (w *World) startReader(withSessions bool) *reader {
 	c := w.addClient(roleConsumer)
 	c.interval = w.cfg.Data.OpInterval
 	r := &reader{c: c, pos: map[TopicPartition]int64{}}
 	c.desc = "a reader"
+	if withSessions {
+		r.sessions = map[int32]*readerSession{}
+		c.desc = "a reader with fetch sessions"
+	}
 	c.act = r.tick
 	c.onStep = r.step
 	c.scheduleNext()
@@ -99,22 +108,16 @@ func (r *reader) read(st *Step, turn bool) {
 	}
 	switch st.Kind {
 	case StepFetch:
+		if r.sessions != nil {
+			r.sessionFetch(tp, st.MinBytes, done)
+			return
+		}
 		c.fetchOnce(tp, r.pos[tp], st.MinBytes, func(op *Op) {
-			if op.Outcome == OK {
-				if n := len(op.Records); n > 0 {
-					r.pos[tp] = op.Records[n-1].Offset + 1
-				}
-				r.pos[tp] = max(r.pos[tp], op.Next)
-			} else if op.Code == errOffsetOutOfRange {
-				r.pos[tp] = 0
-				if c.w.cfg.Data.mayDelete(tp.Topic) {
-					// Records were deleted: look the log start up, as a consumer resetting
-					// to the earliest offset does.
-					r.toStart(tp, done)
-					return
-				}
-			} else if op.Code == errCorruptMessage {
-				r.pos[tp]++ // a fenced offset: read on after it
+			if r.advance(tp, op) {
+				// Records were deleted: look the log start up, as a consumer resetting
+				// to the earliest offset does.
+				r.toStart(tp, done)
+				return
 			}
 			done()
 		})
@@ -130,6 +133,25 @@ func (r *reader) read(st *Step, turn bool) {
 		}
 		done()
 	})
+}
+
+// advance moves the reader's position in tp past what a fetch operation read; it
+// reports whether the position must be looked up at the log start (records were
+// deleted below it).
+func (r *reader) advance(tp TopicPartition, op *Op) bool {
+	switch {
+	case op.Outcome == OK:
+		if n := len(op.Records); n > 0 {
+			r.pos[tp] = op.Records[n-1].Offset + 1
+		}
+		r.pos[tp] = max(r.pos[tp], op.Next)
+	case op.Code == errOffsetOutOfRange:
+		r.pos[tp] = 0
+		return r.c.w.cfg.Data.mayDelete(tp.Topic)
+	case op.Code == errCorruptMessage:
+		r.pos[tp]++ // a fenced offset: read on after it
+	}
+	return false
 }
 
 // step starts a scheduled read.
@@ -208,19 +230,26 @@ func (c *Client) fetchAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err 
 	if r.ErrorCode == errNone && len(r.Topics) == 1 && len(r.Topics[0].Partitions) == 1 {
 		part = &r.Topics[0].Partitions[0]
 	}
-	if part != nil && part.LogStartOffset > 0 && !w.cfg.Data.mayDelete(tp.Topic) {
-		w.fail("log-start", op.Node, "node %d answered a fetch of %s/%d with log start %d, but nothing may delete its records (%s)",
-			op.Node, tp.Topic, tp.Partition, part.LogStartOffset, w.cfg.Data.keepsAllBecause(tp.Topic))
-		return
-	}
-	switch {
-	case part == nil:
+	if part == nil {
 		op.Code = r.ErrorCode
 		if op.Code == errNone {
 			op.Code = errInvalidRequest
 		}
 		w.complete(op, Failed)
 		return
+	}
+	c.fetchPart(op, tp, part)
+}
+
+// fetchPart completes a fetch operation of tp with the partition's answer.
+func (c *Client) fetchPart(op *Op, tp TopicPartition, part *kmsg.FetchResponseTopicPartition) {
+	w := c.w
+	if part.LogStartOffset > 0 && !w.cfg.Data.mayDelete(tp.Topic) {
+		w.fail("log-start", op.Node, "node %d answered a fetch of %s/%d with log start %d, but nothing may delete its records (%s)",
+			op.Node, tp.Topic, tp.Partition, part.LogStartOffset, w.cfg.Data.keepsAllBecause(tp.Topic))
+		return
+	}
+	switch {
 	case part.ErrorCode != errNone:
 		op.Code = part.ErrorCode
 		if slices.Contains(staleLeaderCodes, part.ErrorCode) || part.ErrorCode == errOffsetNotAvailable {

@@ -35,6 +35,8 @@ import (
 //	input-batch  node i's input batches (index = node id)
 //	quota    whether a seed runs with a client quota, and its rate (index 0)
 //	leaders  the nodes' leader rebalancing and the elector (index 0)
+//	sessions which readers fetch with fetch sessions, and the brokers' session slots
+//	         (index 0)
 const (
 	streamConfig     = "config"
 	streamNet        = "net"
@@ -55,6 +57,7 @@ const (
 	streamQuota      = "quota"
 	streamLeaders    = "leaders"
 	streamMoves      = "moves"
+	streamSessions   = "sessions"
 )
 
 // streamSeeds returns the two PCG seed words of a stream.

@@ -53,9 +53,12 @@ type World struct {
 	unregisterFrom map[int32]int64
 	phase          phase
 	failure        *Failure
-	faults         *faultSchedule
-	live           *liveness
-	checks         *checkers
+	// sessionGaps are the session answers whose records began above the reader's fetch
+	// offset, for the sessions checker (sessions.go).
+	sessionGaps []sessionGap
+	faults      *faultSchedule
+	live        *liveness
+	checks      *checkers
 	// rngs for the workload and the clock setup.
 	workRng *rand.Rand
 	// arrivals is scratch space for netsim.Send.

@@ -2,15 +2,33 @@ package kafka
 
 // Fetch, key 1, versions 0-16.
 //
+// Fetch sessions (KIP-227) as in Apache Kafka (fetch_sessions.go): a full fetch with
+// SessionEpoch 0 creates a session when the cache has room and answers its id;
+// incremental fetches (the id, the previous epoch + 1) add and update partitions, remove
+// ForgottenTopics, and are answered only the partitions with something new; epoch -1
+// closes the named session and fetches in full without one. A session names partitions
+// by topic id when created at v13+ and by name below; using it at a version of the
+// other kind is FETCH_SESSION_TOPIC_ID_ERROR. Every partition of a session is read,
+// authorized and counted against quotas on every fetch, as in a full fetch.
+//
 // Deviations from Apache Kafka:
 //   - Versions 0-3 expect the pre-v2 message format: every partition is answered
 //     UNSUPPORTED_FOR_MESSAGE_FORMAT.
-//   - No fetch sessions (KIP-227): the response's session id is always 0, which tells the
-//     client to keep sending full fetch requests; a request naming a session is answered
-//     FETCH_SESSION_ID_NOT_FOUND.
+//   - Fetch sessions are bounded per session (FetchSessionPartitionsMax partitions) and
+//     across the cache (FetchSessionCachePartitionsMax) as well as in count; an
+//     incremental fetch that would pass a bound closes its session and is answered as a
+//     sessionless fetch (SessionID 0) of every partition it would have held. A session
+//     belongs to its creator's principal; another principal naming it gets
+//     FETCH_SESSION_ID_NOT_FOUND and cannot close it. A partition is also answered when
+//     only its last stable offset changed.
+//   - A fetch throttled by a quota keeps its partitions (without their records) and its
+//     session: the response still tells the client the high watermarks the session
+//     records as told, and a partition whose records were dropped is read again at the
+//     client's unchanged offset, so it is answered again (Kafka answers a throttled
+//     fetch with no partitions and, for a full fetch, no session).
 //   - Replicas do not fetch with this API (they use seedlog's peer protocol): a request
-//     with a replica id is answered NOT_LEADER_OR_FOLLOWER. Consumers cannot fetch from
-//     followers (KIP-392); PreferredReadReplica is always -1.
+//     with a replica id is answered NOT_LEADER_OR_FOLLOWER, without a session.
+//     Consumers cannot fetch from followers (KIP-392); PreferredReadReplica is always -1.
 //   - MinBytes is counted on whole batches read, and a request waiting for MinBytes is
 //     re-read each time a high watermark of its partitions moves.
 //   - read_committed reads up to the high watermark: without transactions the last stable
@@ -31,6 +49,8 @@ import (
 
 	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/partition"
+	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/core/record"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -40,8 +60,44 @@ type fetchPart struct {
 	p      int32
 	rep    Replica
 	req    partition.FetchRequest
-	hwSeen int64 // the high watermark at the last read
+	hwSeen int64  // the high watermark at the last read
+	read   []byte // the records read, before any budget dropped them
+	want   int    // the index of its fetchWant
 	out    *kmsg.FetchResponseTopicPartition
+}
+
+// fetchWant is one partition a fetch answers: from the request, or from its session.
+type fetchWant struct {
+	name      string // the topic's name; "" for a topic id no topic has
+	wireTopic string // the name the response carries ("" where topics go by id)
+	id        [16]byte
+	known     bool // the topic id names a topic (names are looked up when read)
+	p         int32
+	// The client's parameters.
+	fetchOffset int64
+	leaderEpoch int32
+	maxBytes    int32
+	sp          *sessionPart // in a session fetch, the partition it holds
+}
+
+// fetchMode is how a fetch uses sessions.
+type fetchMode uint8
+
+const (
+	fetchSessionless fetchMode = iota // answered whole, SessionID 0
+	fetchFull                         // answered whole, creating a session if there is room
+	fetchIncremental                  // answered within a session: what changed only
+)
+
+// fetchCtx is a fetch's session context (Kafka's FetchContext).
+type fetchCtx struct {
+	cache     *FetchSessions
+	mode      fetchMode
+	sess      *fetchSession // incremental
+	epoch     int32         // incremental: the session's epoch once this fetch began
+	principal string
+	topicIDs  bool
+	wants     []fetchWant
 }
 
 // Fetch reads every requested partition and answers once at least MinBytes were read,
@@ -53,16 +109,6 @@ func Fetch(b Broker, req *kmsg.FetchRequest, reply func(kmsg.Response)) {
 	if req.GetVersion() >= 15 {
 		replicaID = req.ReplicaState.ID
 	}
-	switch {
-	case req.SessionID != 0:
-		resp.ErrorCode = codeFetchSessionIDNotFound
-		reply(resp)
-		return
-	case req.SessionEpoch > 0:
-		resp.ErrorCode = codeInvalidFetchSessionEpoch
-		reply(resp)
-		return
-	}
 	var global int16
 	switch {
 	case req.GetVersion() < 4:
@@ -70,8 +116,16 @@ func Fetch(b Broker, req *kmsg.FetchRequest, reply func(kmsg.Response)) {
 	case replicaID >= 0:
 		global = codeNotLeaderOrFollower
 	}
-	parts := fetchParts(b, req, resp, global)
-	budget := fetchBudget(b.View(), req)
+	v := b.View()
+	fc, code := newFetchCtx(b, v, req, global != 0)
+	if code != 0 {
+		resp.ErrorCode = code
+		reply(resp)
+		return
+	}
+	outs := make([]kmsg.FetchResponseTopicPartition, len(fc.wants))
+	parts := fetchParts(b, v, fc.wants, outs, req.IsolationLevel, global)
+	budget := fetchBudget(v, req)
 	deadline := b.Now() + int64(time.Duration(req.MaxWaitMillis)*time.Millisecond)
 	var read func()
 	read = func() {
@@ -83,6 +137,7 @@ func Fetch(b Broker, req *kmsg.FetchRequest, reply func(kmsg.Response)) {
 			}
 			if failed || total >= int(max(req.MinBytes, 1)) || b.Now() >= deadline {
 				trimToMaxBytes(parts, budget)
+				fc.answer(b, v, resp, outs, parts)
 				emptyRecordsNotNull(resp)
 				reply(resp)
 				return
@@ -91,6 +146,217 @@ func Fetch(b Broker, req *kmsg.FetchRequest, reply func(kmsg.Response)) {
 		})
 	}
 	read()
+}
+
+// newFetchCtx finds what a fetch answers and how it uses sessions (Kafka's
+// FetchManager.newContext), or the error that answers it whole. noSessions keeps a
+// fetch every partition of which fails from any session.
+func newFetchCtx(b Broker, v View, req *kmsg.FetchRequest, noSessions bool) (*fetchCtx, int16) {
+	fc := &fetchCtx{cache: b.FetchSessions(), principal: v.Principal, topicIDs: req.GetVersion() >= 13}
+	if req.GetVersion() < 7 || noSessions || fc.cache == nil {
+		// Before v7 the session fields are not on the wire: every fetch is full.
+		fc.wants = requestWants(v, req)
+		return fc, 0
+	}
+	id, epoch := req.SessionID, req.SessionEpoch
+	if epoch == 0 || epoch == -1 {
+		// A full fetch closes the session it names, if the principal's.
+		if s := fc.cache.lookup(id, fc.principal); id != 0 && s != nil {
+			fc.cache.remove(s)
+		}
+		fc.wants = requestWants(v, req)
+		if epoch == 0 {
+			fc.mode = fetchFull
+		}
+		return fc, 0
+	}
+	s := fc.cache.lookup(id, fc.principal)
+	switch {
+	case s == nil:
+		return nil, codeFetchSessionIDNotFound
+	case s.epoch != epoch:
+		return nil, codeInvalidFetchSessionEpoch // the session stays as it was
+	case s.topicIDs != fc.topicIDs:
+		return nil, codeFetchSessionTopicIDError
+	}
+	upserts, forget := sessionChanges(req, fc.topicIDs)
+	if !fc.cache.update(s, upserts, forget) {
+		// Past a bound: the session closes, and this fetch is answered without one for
+		// every partition it would have held.
+		fc.wants = sessionWants(v, s, false)
+		fc.cache.remove(s)
+		return fc, 0
+	}
+	if len(s.parts) == 0 {
+		// Every partition forgotten: the session closes (as in Kafka).
+		fc.cache.remove(s)
+		fc.wants = requestWants(v, req)
+		return fc, 0
+	}
+	fc.cache.touch(s, b.Now())
+	s.epoch = nextEpoch(s.epoch)
+	fc.mode, fc.sess, fc.epoch = fetchIncremental, s, s.epoch
+	fc.cache.stats.Incremental++
+	fc.wants = sessionWants(v, s, true)
+	return fc, 0
+}
+
+// requestWants lists the partitions of a full fetch, in request order.
+func requestWants(v View, req *kmsg.FetchRequest) []fetchWant {
+	n := 0
+	for _, t := range req.Topics {
+		n += len(t.Partitions)
+	}
+	wants := make([]fetchWant, 0, n)
+	for _, t := range req.Topics {
+		name, known := t.Topic, true
+		if req.GetVersion() >= 13 {
+			info, ok := v.Image.TopicByID(t.TopicID)
+			name, known = info.Name, ok
+		}
+		for _, p := range t.Partitions {
+			wants = append(wants, fetchWant{name: name, wireTopic: t.Topic, id: t.TopicID, known: known, p: p.Partition,
+				fetchOffset: p.FetchOffset, leaderEpoch: p.CurrentLeaderEpoch, maxBytes: p.PartitionMaxBytes})
+		}
+	}
+	return wants
+}
+
+// sessionWants lists the partitions of session s, in its order; bind ties each to its
+// session partition.
+func sessionWants(v View, s *fetchSession, bind bool) []fetchWant {
+	wants := make([]fetchWant, len(s.parts))
+	for i, sp := range s.parts {
+		w := fetchWant{name: sp.key.name, wireTopic: sp.key.name, id: sp.key.id, known: true, p: sp.key.part,
+			fetchOffset: sp.fetchOffset, leaderEpoch: sp.leaderEpoch, maxBytes: sp.maxBytes}
+		if s.topicIDs {
+			info, ok := v.Image.TopicByID(sp.key.id)
+			w.name, w.known = info.Name, ok
+		}
+		if bind {
+			w.sp = sp
+		}
+		wants[i] = w
+	}
+	return wants
+}
+
+// sessionChanges reads an incremental fetch's partitions to add or update and its
+// partitions to forget.
+func sessionChanges(req *kmsg.FetchRequest, topicIDs bool) ([]*sessionPart, []sessionKey) {
+	var upserts []*sessionPart
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			upserts = append(upserts, &sessionPart{key: keyOf(topicIDs, t.TopicID, t.Topic, p.Partition),
+				fetchOffset: p.FetchOffset, leaderEpoch: p.CurrentLeaderEpoch, maxBytes: p.PartitionMaxBytes,
+				hw: -1, lso: -1, logStart: -1})
+		}
+	}
+	var forget []sessionKey
+	for _, t := range req.ForgottenTopics {
+		for _, p := range t.Partitions {
+			forget = append(forget, keyOf(topicIDs, t.TopicID, t.Topic, p))
+		}
+	}
+	return upserts, forget
+}
+
+// keyOf is a partition's key in a session of topic ids or of names.
+func keyOf(topicIDs bool, id [16]byte, name string, p int32) sessionKey {
+	if topicIDs {
+		return sessionKey{id: id, part: p}
+	}
+	return sessionKey{name: name, part: p}
+}
+
+// answer fills resp with the partitions read (outs, in wants' order) as the fetch's
+// session context says: all of them, creating a session for a full fetch with
+// SessionEpoch 0, or within a session only those with something new.
+func (fc *fetchCtx) answer(b Broker, v View, resp *kmsg.FetchResponse, outs []kmsg.FetchResponseTopicPartition, parts []*fetchPart) {
+	switch fc.mode {
+	case fetchSessionless:
+		resp.Topics = groupTopics(fc.wants, outs, nil)
+	case fetchFull:
+		if s := fc.cache.create(b.Now(), fc.principal, fc.topicIDs, fc.newSessionParts(outs)); s != nil {
+			resp.SessionID = s.id
+		}
+		resp.Topics = groupTopics(fc.wants, outs, nil)
+	case fetchIncremental:
+		s := fc.sess
+		resp.SessionID = s.id
+		if s.epoch != fc.epoch {
+			// Another fetch of the session began meanwhile (Kafka's "possible duplicate
+			// request"): this one's answer would not be what the session records.
+			resp.ErrorCode = codeInvalidFetchSessionEpoch
+			return
+		}
+		if v.Plants.On(plant.SessionOffsetPastUnsent) {
+			for _, fp := range parts {
+				sp := fc.wants[fp.want].sp
+				sp.fetchOffset = max(sp.fetchOffset, batchesEnd(fp.read))
+			}
+		}
+		keep := make([]bool, len(outs))
+		hadRecords := map[*sessionPart]bool{}
+		for i := range outs {
+			o, sp := &outs[i], fc.wants[i].sp
+			keep[i] = sp.answered(o.ErrorCode, o.HighWatermark, o.LastStableOffset, o.LogStartOffset, len(o.RecordBatches), o.PreferredReadReplica)
+			if len(o.RecordBatches) > 0 {
+				hadRecords[sp] = true
+			}
+		}
+		s.rotate(hadRecords)
+		resp.Topics = groupTopics(fc.wants, outs, keep)
+	}
+}
+
+// newSessionParts builds the partitions of a session created by a full fetch, each
+// told what outs answered: a partition named twice is kept once (the last parameters
+// win, as Kafka's request map does). It returns nil when a name session would hold a
+// name no topic can have.
+func (fc *fetchCtx) newSessionParts(outs []kmsg.FetchResponseTopicPartition) []*sessionPart {
+	if fc.cache.slots == 0 || len(fc.wants) > FetchSessionPartitionsMax {
+		return nil
+	}
+	parts := make([]*sessionPart, 0, len(fc.wants))
+	index := make(map[sessionKey]*sessionPart, len(fc.wants))
+	for i, w := range fc.wants {
+		if !fc.topicIDs && len(w.name) > topicNameMax {
+			return nil
+		}
+		o := &outs[i]
+		sp := &sessionPart{key: keyOf(fc.topicIDs, w.id, w.name, w.p), fetchOffset: w.fetchOffset,
+			leaderEpoch: w.leaderEpoch, maxBytes: w.maxBytes, hw: -1, lso: -1, logStart: -1}
+		sp.answered(o.ErrorCode, o.HighWatermark, o.LastStableOffset, o.LogStartOffset, 0, -1)
+		if old := index[sp.key]; old != nil {
+			*old = *sp
+			continue
+		}
+		index[sp.key] = sp
+		parts = append(parts, sp)
+	}
+	return parts
+}
+
+// groupTopics builds a response's topics from the partitions answered, in order, those
+// with keep false left out (keep nil: every one): consecutive partitions of one topic
+// share its entry, as Kafka writes them.
+func groupTopics(wants []fetchWant, outs []kmsg.FetchResponseTopicPartition, keep []bool) []kmsg.FetchResponseTopic {
+	var topics []kmsg.FetchResponseTopic
+	for i := range outs {
+		if keep != nil && !keep[i] {
+			continue
+		}
+		w := &wants[i]
+		if n := len(topics); n == 0 || topics[n-1].Topic != w.wireTopic || topics[n-1].TopicID != w.id {
+			rt := kmsg.NewFetchResponseTopic()
+			rt.Topic, rt.TopicID = w.wireTopic, w.id
+			topics = append(topics, rt)
+		}
+		t := &topics[len(topics)-1]
+		t.Partitions = append(t.Partitions, outs[i])
+	}
+	return topics
 }
 
 // FetchBytesMaxDefault is Kafka's fetch.max.bytes default.
@@ -109,48 +375,43 @@ func fetchBudget(v View, req *kmsg.FetchRequest) int {
 	return budget
 }
 
-// fetchParts builds the response skeleton and the partitions to read, answering the
-// ones that cannot be read at once.
-func fetchParts(b Broker, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, global int16) []*fetchPart {
-	v := b.View()
+// fetchParts fills outs, one per want, answering the partitions that cannot be read at
+// once, and returns the ones to read. READ on a topic is checked once per fetch.
+func fetchParts(b Broker, v View, wants []fetchWant, outs []kmsg.FetchResponseTopicPartition, isolation int8, global int16) []*fetchPart {
 	var parts []*fetchPart
-	for _, t := range req.Topics {
-		rt := kmsg.NewFetchResponseTopic()
-		rt.Topic, rt.TopicID = t.Topic, t.TopicID
-		name, known := t.Topic, true
-		if req.GetVersion() >= 13 {
-			info, ok := v.Image.TopicByID(t.TopicID)
-			name, known = info.Name, ok
+	denied := map[string]int16{}
+	for i := range wants {
+		w := &wants[i]
+		out := &outs[i]
+		*out = kmsg.NewFetchResponseTopicPartition()
+		out.Partition, out.HighWatermark, out.LastStableOffset, out.LogStartOffset = w.p, -1, -1, -1
+		out.PreferredReadReplica = -1
+		if global != 0 {
+			out.ErrorCode = global
+			continue
 		}
-		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, len(t.Partitions))
-		var denied int16
-		if known {
-			denied = v.CheckTopic(acl.OpRead, name) // READ on the topic
+		if !w.known {
+			out.ErrorCode = codeUnknownTopicID
+			continue
 		}
-		for i, p := range t.Partitions {
-			out := &rt.Partitions[i]
-			*out = kmsg.NewFetchResponseTopicPartition()
-			out.Partition, out.HighWatermark, out.LastStableOffset, out.LogStartOffset = p.Partition, -1, -1, -1
-			out.PreferredReadReplica = -1
-			rep := b.Replica(name, p.Partition)
-			switch {
-			case global != 0:
-				out.ErrorCode = global
-			case denied != 0:
-				out.ErrorCode = denied
-			case !known:
-				out.ErrorCode = codeUnknownTopicID
-			case rep == nil:
-				out.ErrorCode = partErr(v, name, p.Partition)
-			default:
-				parts = append(parts, &fetchPart{topic: name, p: p.Partition, rep: rep, out: out,
-					req: partition.FetchRequest{
-						CurrentLeaderEpoch: p.CurrentLeaderEpoch, FetchOffset: p.FetchOffset,
-						MaxBytes: p.PartitionMaxBytes, Isolation: req.IsolationLevel,
-					}})
-			}
+		code, checked := denied[w.name]
+		if !checked {
+			code = v.CheckTopic(acl.OpRead, w.name) // READ on the topic
+			denied[w.name] = code
 		}
-		resp.Topics = append(resp.Topics, rt)
+		rep := b.Replica(w.name, w.p)
+		switch {
+		case code != 0:
+			out.ErrorCode = code
+		case rep == nil:
+			out.ErrorCode = partErr(v, w.name, w.p)
+		default:
+			parts = append(parts, &fetchPart{topic: w.name, p: w.p, rep: rep, out: out, want: i,
+				req: partition.FetchRequest{
+					CurrentLeaderEpoch: w.leaderEpoch, FetchOffset: w.fetchOffset,
+					MaxBytes: w.maxBytes, Isolation: isolation,
+				}})
+		}
 	}
 	return parts
 }
@@ -172,6 +433,7 @@ func readAll(b Broker, parts []*fetchPart, budget int, done func()) {
 				o := fp.out
 				o.ErrorCode, o.HighWatermark, o.LastStableOffset, o.LogStartOffset = r.Err, r.HighWatermark, r.LastStableOffset, r.LogStartOffset
 				o.RecordBatches = r.Records
+				fp.read = r.Records
 				left -= len(r.Records)
 				waiting = false
 				if !inLoop {
@@ -186,6 +448,16 @@ func readAll(b Broker, parts []*fetchPart, budget int, done func()) {
 		done()
 	}
 	next()
+}
+
+// batchesEnd is the offset after the last whole batch of b; 0 without one.
+func batchesEnd(b []byte) int64 {
+	var end int64
+	_, _ = record.Split(b, func(h record.Header, _ []byte) error {
+		end = h.NextOffset()
+		return nil
+	})
+	return end
 }
 
 // partRead is one partition's read: at most min(its PartitionMaxBytes, left), and offsets

@@ -16,6 +16,7 @@ import (
 	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -40,6 +41,11 @@ type View struct {
 	Static metadata.StaticConfig
 	// Access authorizes the request; nil when the broker does not authorize.
 	Access *Access
+	// Principal is the request's authenticated principal (User:ANONYMOUS without
+	// authentication): fetch sessions belong to it.
+	Principal string
+	// Plants are the node's planted bugs (simulator self-tests only).
+	Plants plant.Set
 }
 
 // ReplicaFences are the fenced ranges of one replica on this broker: offsets whose

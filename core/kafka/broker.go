@@ -40,6 +40,8 @@ type Broker interface {
 	FindCoordinator(groupID string, reply func(node int32, host string, port int32, code int16))
 	// Groups lists the coordinators this broker runs, for ListGroups.
 	Groups() []*group.Coordinator
+	// FetchSessions is the broker's fetch session cache; nil: every fetch is sessionless.
+	FetchSessions() *FetchSessions
 }
 
 // partErr answers for a partition this broker has no replica of: unknown when the topic

@@ -13,4 +13,5 @@ var (
 	codeTransactionalIDAuthorization = kerr.TransactionalIDAuthorizationFailed.Code
 	codeFetchSessionIDNotFound       = kerr.FetchSessionIDNotFound.Code
 	codeInvalidFetchSessionEpoch     = kerr.InvalidFetchSessionEpoch.Code
+	codeFetchSessionTopicIDError     = kerr.FetchSessionTopicIDError.Code
 )

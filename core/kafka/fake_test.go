@@ -67,6 +67,9 @@ type fakeReplica struct {
 	// batches up to MaxBytes, the first always; fetches records what fetches asked.
 	batches []int
 	fetches []partition.FetchRequest
+	// hw and err, when set, are what fetches answer (otherwise 42 and no error).
+	hw  int64
+	err int16
 }
 
 func (r *fakeReplica) answer(f func()) {
@@ -92,7 +95,10 @@ func (r *fakeReplica) Produce(int64, []byte, int16, time.Duration, func(partitio
 func (r *fakeReplica) Fetch(now int64, req partition.FetchRequest, reply func(partition.FetchResult)) {
 	r.calls = append(r.calls, fmt.Sprintf("fetch max=%d offsets-only=%v", req.MaxBytes, req.OffsetsOnly))
 	r.fetches = append(r.fetches, req)
-	res := partition.FetchResult{HighWatermark: 42, LastStableOffset: 42}
+	res := partition.FetchResult{HighWatermark: 42, LastStableOffset: 42, Err: r.err}
+	if r.hw != 0 {
+		res.HighWatermark, res.LastStableOffset = r.hw, r.hw
+	}
 	for _, n := range r.batches {
 		if req.OffsetsOnly || (len(res.Records) > 0 && len(res.Records)+n > int(req.MaxBytes)) {
 			break
@@ -197,6 +203,8 @@ type fakeBroker struct {
 	findHeld  []func()
 
 	fetchBytesMax int32 // fetch.max.bytes in the view
+	sessions      *FetchSessions
+	principal     string // the principal of the requests handled
 }
 
 func newFakeBroker(t testing.TB, configs ...metadata.Config) *fakeBroker {
@@ -244,7 +252,7 @@ func (b *fakeBroker) tick(d time.Duration) {
 
 func (b *fakeBroker) Now() int64 { return b.now }
 func (b *fakeBroker) View() View {
-	return View{Image: b.image, ClusterID: "test", NodeID: 1, FetchBytesMax: b.fetchBytesMax}
+	return View{Image: b.image, ClusterID: "test", NodeID: 1, FetchBytesMax: b.fetchBytesMax, Principal: b.principal}
 }
 
 func (b *fakeBroker) Replica(topic string, p int32) Replica {
@@ -297,6 +305,8 @@ func (b *fakeBroker) FindCoordinator(groupID string, reply func(int32, string, i
 	}
 	f()
 }
+
+func (b *fakeBroker) FetchSessions() *FetchSessions { return b.sessions }
 
 func (b *fakeBroker) Groups() []*group.Coordinator {
 	var out []*group.Coordinator

@@ -178,6 +178,10 @@ const (
 	// DescribeQuorumEndAsHW: DescribeQuorum reports the leader's log end as the quorum's
 	// high watermark, uncommitted entries included.
 	DescribeQuorumEndAsHW
+	// SessionOffsetPastUnsent: a fetch session moves a partition's fetch offset past the
+	// records it read for it, whether or not the response carried them (a byte budget or
+	// a throttle dropped them), as if the client had consumed them.
+	SessionOffsetPastUnsent
 	numNames
 )
 
@@ -235,6 +239,7 @@ var names = [numNames]string{
 	ReassignBeforeISR:               "reassign-before-isr",
 	ReplicationThrottleIgnored:      "replication-throttle-ignored",
 	DescribeQuorumEndAsHW:           "describe-quorum-end-as-hw",
+	SessionOffsetPastUnsent:         "session-offset-past-unsent",
 }
 
 func (n Name) String() string {
