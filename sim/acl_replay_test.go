@@ -49,5 +49,10 @@ func runScenarioFile(t *testing.T, path string, plants []string) sim.Result {
 		t.Fatal(err)
 	}
 	sc.Plants = append(sc.Plants, plants...)
-	return sim.Run(sc.Options(sim.Options{}))
+	// Replayed with the draws of when it was written: the quota client and the later
+	// workloads change the scenario's seed, and with them acl-ack-early went uncaught.
+	return sim.Run(sc.Options(sim.Options{Adjust: func(c *sim.Config) {
+		c.Data.QuotaRate, c.Data.QuotaRequestPercent = 0, 0
+		c.WithoutLaterDraws()
+	}}))
 }

@@ -56,6 +56,15 @@ func drawMoves(seed uint64, c *Config) {
 	}
 }
 
+// WithoutLaterDraws leaves out the workloads drawn after the oldest replayed scenarios
+// and plant bounds were set: leader rebalancing, the elector, the mover (WithoutMoves),
+// the readers' largest-timestamp lookups and their fetch sessions.
+func (c *Config) WithoutLaterDraws() {
+	c.LeaderBalance, c.Data.ElectInterval, c.Data.NoMaxTimestampReads = LeaderBalance{}, 0, true
+	c.WithoutMoves()
+	c.Data.SessionReaders = 0
+}
+
 // WithoutMoves leaves the mover, the late-joining broker and the move throttle out of a
 // seed's draws, for tests that replay what was found before they existed.
 func (c *Config) WithoutMoves() {

@@ -229,11 +229,7 @@ func withoutSecurity(c *sim.Config) {
 // and their fetch sessions. snapshot-during-install and reset-durable-at-once each bite
 // in one seed of several hundred, and those draws moved both first catches past their
 // bounds; without them they are caught at seeds 160 and 357.
-func withoutLaterDraws(c *sim.Config) {
-	c.LeaderBalance, c.Data.ElectInterval, c.Data.NoMaxTimestampReads = sim.LeaderBalance{}, 0, true
-	c.WithoutMoves()
-	c.Data.SessionReaders = 0
-}
+func withoutLaterDraws(c *sim.Config) { c.WithoutLaterDraws() }
 
 // plantAdjust changes every seed's draws for some plants (sim.Options.Adjust).
 var plantAdjust = map[string]func(*sim.Config){"reset-durable-at-once": withoutSecurity, "snapshot-during-install": withoutLaterDraws}
@@ -359,7 +355,7 @@ func firstFailure(plant string) (sim.Options, sim.Result) {
 // A controller that acknowledges an ACL removal at commit, without waiting for the
 // brokers (acl-ack-early), lets a principal in at a leader cut off from it: the acls
 // checker fails the scenario that TestAclRevokeOnLaggingBroker passes.
-func TestAclAckEarlyScenario(t *testing.T) {
+func TestPlantAclAckEarlyScenario(t *testing.T) {
 	r := runScenarioFile(t, "testdata/acl-revoke-on-lagging-broker.scenario", []string{"acl-ack-early"})
 	if r.Failure == nil || r.Failure.Checker != "acls" {
 		t.Fatalf("with acl-ack-early the scenario gave %v, want an acls failure", r.Failure)
