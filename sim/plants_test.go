@@ -152,7 +152,7 @@ import (
 // quorum's own simulator (core/raft, with message loss up to 15% and faults every few
 // election timeouts) catches it within its first seeds; see core/raft/plants_test.go.
 //
-// acl-ack-early is caught by a scenario (TestAclAckEarlyScenario), not by sweeps: none
+// acl-ack-early is caught by a scenario (TestPlantAclAckEarlyScenario), not by sweeps: none
 // of seeds 1-1000 had an ACL removal meet a leader that lagged it and still held its
 // lease, with the client still reaching that leader.
 var plantCases = []struct {
