@@ -363,23 +363,20 @@ func (d *dataWorkload) reassign(st Step) {
 // moves finish within a second, long before the mover's next turn.
 func (d *dataWorkload) followMove(st Step) {
 	c, w := d.mover, d.w
-	if w.script != nil {
-		return
-	}
 	roll := c.rng.IntN(4)
 	c.later(time.Duration(c.rng.IntN(150))*time.Millisecond, func() {
 		if w.phase != phaseSafety || w.failure != nil || c.busy {
 			return
 		}
-		switch roll {
-		case 0:
+		switch {
+		case roll == 0:
 			d.listMoves()
-			return
-		case 3:
+		case roll == 3:
 			d.describeQuorum() // while the move's records commit
-			return
+		case w.script == nil:
+			d.reassign(Step{Kind: StepReassign, Client: c.id, Topic: st.Topic, Partition: st.Partition})
 		}
-		d.reassign(Step{Kind: StepReassign, Client: c.id, Topic: st.Topic, Partition: st.Partition})
+		// A replayed schedule starts the cancellation it recorded on its own.
 	})
 }
 
