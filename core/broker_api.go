@@ -52,6 +52,10 @@ func (o ownedReplica) DeleteRecords(now int64, offset int64, reply func(partitio
 
 func (o ownedReplica) HighWatermark() int64 { return o.hr.r.HighWatermark() }
 
+func (o ownedReplica) Producers(now int64) ([]partition.ProducerInfo, int16) {
+	return o.hr.r.Producers(now)
+}
+
 // waitsMax bounds the parked requests (long-polling fetches) of a node; past it a new
 // one is answered at once rather than parked.
 const waitsMax = 4096

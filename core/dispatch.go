@@ -19,6 +19,8 @@ func (n *Node) dispatchData(req Request, reply func(kmsg.Response)) bool {
 		kafka.OffsetForLeaderEpoch(n, m, reply)
 	case *kmsg.DeleteRecordsRequest:
 		kafka.DeleteRecords(n, m, reply)
+	case *kmsg.DescribeProducersRequest:
+		reply(kafka.DescribeProducers(n, m))
 	case *kmsg.InitProducerIDRequest:
 		kafka.InitProducerID(n, m, reply)
 	case *kmsg.DescribeConfigsRequest:

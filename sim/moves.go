@@ -141,8 +141,11 @@ func (d *dataWorkload) move() {
 	case 0:
 		d.listMoves()
 		return
-	case 3, 4:
+	case 3:
 		d.describeQuorum()
+		return
+	case 4:
+		d.describeProducers()
 		return
 	case 1, 2:
 		// Half of the drains are of a broker that is down, as an operator

@@ -97,7 +97,9 @@ import (
 //	                               added beyond leader.replication.throttled.rate), 41
 //	                               (new)
 //	describe-quorum-end-as-hw      describe-quorum (a DescribeQuorum answer's high
-//	                               watermark above any a voter exposed), 48 (new)
+//	                               watermark above any a voter exposed), 83 (new)
+//	describe-producers-first-seq   describe-producers (a producer's last sequence below
+//	                               one acknowledged before the request), 33 (new)
 //	session-offset-past-unsent     sessions (a session reader's fetch answered records
 //	                               from above its fetch offset, skipping records of the
 //	                               final read that a byte budget had dropped), 65 (new;
@@ -211,6 +213,7 @@ var plantCases = []struct {
 	{"reassign-before-isr", []string{"invariant:durable", "invariant:partitions", "log-history", "linearizability"}, 300, false},
 	{"replication-throttle-ignored", []string{"move-throttle"}, 300, false},
 	{"describe-quorum-end-as-hw", []string{"describe-quorum"}, 300, false},
+	{"describe-producers-first-seq", []string{"describe-producers"}, 300, false},
 	{"session-offset-past-unsent", []string{"sessions"}, 300, false},
 }
 

@@ -290,6 +290,7 @@ func (p *producer) attempt(pp *prodPart, b *prodBatch, leader int32) {
 		b.numbered = true
 		b.op.Producer, b.op.Epoch, b.op.Sequence = p.pid, p.epoch, pp.seq
 		pp.seq += int32(len(b.op.Values))
+		w.producerSeqs.numbered(prodKey{pp.tp, p.pid, p.epoch}, b.op.Sequence, len(b.op.Values))
 		b.bytes = nil
 	}
 	if b.bytes == nil {
@@ -470,6 +471,9 @@ func (p *producer) resolve(pp *prodPart, b *prodBatch, outcome Outcome, offset i
 		}
 	}
 	b.op.Offset = offset
+	if outcome == OK && p.spec.Idempotent && p.spec.Acks == -1 {
+		p.c.w.producerSeqs.acked(prodKey{pp.tp, b.op.Producer, b.op.Epoch}, b.op.Sequence, len(b.op.Values))
+	}
 	p.c.w.complete(b.op, outcome)
 }
 

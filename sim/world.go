@@ -53,6 +53,9 @@ type World struct {
 	unregisterFrom map[int32]int64
 	phase          phase
 	failure        *Failure
+	// producerSeqs is what the producers numbered and had acknowledged, for the
+	// describe-producers check (producers.go).
+	producerSeqs producerSeqs
 	// sessionGaps are the session answers whose records began above the reader's fetch
 	// offset, for the sessions checker (sessions.go).
 	sessionGaps []sessionGap

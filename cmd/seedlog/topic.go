@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -24,11 +25,13 @@ const topicSynopsis = `seedlog topic create NAME [--partitions N] [--replication
        seedlog topic alter-config NAME (--set k=v | --delete k) ...
        seedlog topic add-partitions NAME --partitions N
        seedlog topic delete-records NAME [--before OFFSET] [--partition P]
-  every subcommand takes -b/--brokers host:port (default: the running dev cluster)`
+       seedlog topic producers NAME [--partition P]
+  producers lists the idempotent producers each partition's leader remembers
+  (DescribeProducers); every subcommand takes -b/--brokers host:port (default: the running dev cluster)`
 
 func topicCommand(args []string) int {
 	if len(args) == 0 {
-		return usageError("topic: want a subcommand (create, list, describe, delete, alter-config, add-partitions, delete-records); see seedlog topic -h")
+		return usageError("topic: want a subcommand (create, list, describe, delete, alter-config, add-partitions, delete-records, producers); see seedlog topic -h")
 	}
 	switch args[0] {
 	case "create":
@@ -45,11 +48,63 @@ func topicCommand(args []string) int {
 		return topicAddPartitions(args[1:])
 	case "delete-records":
 		return topicDeleteRecords(args[1:])
+	case "producers":
+		return topicProducers(args[1:])
 	case "-h", "--help", "help":
 		fmt.Println("usage: " + topicSynopsis)
 		return exitOK
 	}
-	return usageError("topic: unknown subcommand %q (want create, list, describe, delete, alter-config, add-partitions, delete-records)", args[0])
+	return usageError("topic: unknown subcommand %q (want create, list, describe, delete, alter-config, add-partitions, delete-records, producers)", args[0])
+}
+
+func topicProducers(args []string) int {
+	var s adminSession
+	fs := flag.NewFlagSet("topic producers", flag.ContinueOnError)
+	s.o.register(fs)
+	part := fs.Int("partition", -1, "only this partition")
+	const synopsis = "seedlog topic producers NAME [--partition P]"
+	pos, code, ok := s.o.parse(fs, args, synopsis)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 || *part < -1 || *part > math.MaxInt32 {
+		return usageError("topic producers: want one topic and at most one partition; usage: %s", synopsis)
+	}
+	if code := s.open(); code != exitOK {
+		return code
+	}
+	defer s.close()
+	ctx, cancel := s.o.ctx()
+	defer cancel()
+	set, code := s.partitionSet(ctx, pos[0], *part)
+	if code != exitOK {
+		return code
+	}
+	res, err := s.adm.DescribeProducers(ctx, set)
+	if err != nil {
+		return problem("%s", requestError("describe producers", err))
+	}
+	exit := exitOK
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "PARTITION\tPRODUCER-ID\tEPOCH\tLAST-SEQUENCE\tLAST-TIMESTAMP")
+	for _, t := range res.Sorted() {
+		for _, p := range t.Partitions.Sorted() {
+			if p.Err != nil {
+				fmt.Fprintf(os.Stderr, "seedlog: %s-%d: %v\n", t.Topic, p.Partition, p.Err)
+				exit = exitFailed
+				continue
+			}
+			for _, pr := range p.ActiveProducers.Sorted() {
+				when := "-"
+				if pr.LastTimestamp >= 0 {
+					when = time.UnixMilli(pr.LastTimestamp).UTC().Format(time.RFC3339Nano)
+				}
+				fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%s\n", p.Partition, pr.ProducerID, pr.ProducerEpoch, pr.LastSequence, when)
+			}
+		}
+	}
+	w.Flush()
+	return exit
 }
 
 func topicCreate(args []string) int {

@@ -16,6 +16,8 @@ type Replica interface {
 	OffsetForLeaderEpoch(now int64, currentLeaderEpoch, epoch int32) partition.EpochEndResult
 	DeleteRecords(now int64, offset int64, reply func(partition.DeleteResult))
 	HighWatermark() int64
+	// Producers lists the idempotent producers a leader remembers (DescribeProducers).
+	Producers(now int64) ([]partition.ProducerInfo, int16)
 }
 
 // Broker is what the handlers see of the node that runs them.

@@ -70,6 +70,9 @@ type fakeReplica struct {
 	// hw and err, when set, are what fetches answer (otherwise 42 and no error).
 	hw  int64
 	err int16
+	// producers and producersErr are what Producers answers.
+	producers    []partition.ProducerInfo
+	producersErr int16
 }
 
 func (r *fakeReplica) answer(f func()) {
@@ -108,6 +111,10 @@ func (r *fakeReplica) Fetch(now int64, req partition.FetchRequest, reply func(pa
 	r.answer(func() { reply(res) })
 }
 func (r *fakeReplica) HighWatermark() int64 { return 0 }
+
+func (r *fakeReplica) Producers(now int64) ([]partition.ProducerInfo, int16) {
+	return r.producers, r.producersErr
+}
 
 func (r *fakeReplica) ListOffsets(now int64, ts int64, epoch int32, isolation int8, reply func(partition.ListOffsetsResult)) {
 	r.calls = append(r.calls, fmt.Sprintf("list ts=%d epoch=%d isolation=%d", ts, epoch, isolation))

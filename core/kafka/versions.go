@@ -54,6 +54,7 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(51, 0, 0) // AlterUserScramCredentials
 	set(55, 0, 1) // DescribeQuorum
 	set(60, 0, 2) // DescribeCluster
+	set(61, 0, 0) // DescribeProducers
 	set(64, 0, 0) // UnregisterBroker (forwarded; core/controller/reassign.go)
 	set(75, 0, 0) // DescribeTopicPartitions
 	return t

@@ -403,3 +403,20 @@ func TestEpochCheckpointAboveTheLogStartIsRebuilt(t *testing.T) {
 		t.Fatalf("epoch checkpoint after a restart: %v, want %v", l.epochs, want)
 	}
 }
+
+// The leader lists the producers it remembers with the last sequence and timestamp of
+// their last batch; a follower refuses.
+func TestProducersListed(t *testing.T) {
+	c := newCluster(t, 2, 1, nil)
+	c.produce(1, idemBatch(7, 0, 0, "a", "b"), -1).one(t)
+	c.produce(1, idemBatch(7, 0, 2, "c", "d", "e"), -1).one(t)
+	c.produce(1, idemBatch(3, 2, 0, "x"), -1).one(t)
+	got, code := c.r(1).Producers(c.now)
+	want := []ProducerInfo{{ID: 3, Epoch: 2, LastSequence: 0, LastTimestamp: 1000}, {ID: 7, Epoch: 0, LastSequence: 4, LastTimestamp: 1000}}
+	if code != CodeNone || !slices.Equal(got, want) {
+		t.Fatalf("leader: %+v, code %d; want %+v", got, code, want)
+	}
+	if _, code := c.r(2).Producers(c.now); code != CodeNotLeaderOrFollower {
+		t.Fatalf("follower: code %d", code)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/seedlog/seedlog/core/enc"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
 )
 
@@ -19,10 +20,13 @@ import (
 const producerBatchesKept = 6
 
 // producerBatch is what is remembered of one batch of an idempotent producer.
+// maxTimestamp is the batch's largest timestamp (ms), -1 when not known (a state
+// restored from a version 1 snapshot).
 type producerBatch struct {
 	epoch             int16
 	firstSeq, lastSeq int32
 	base, last        int64
+	maxTimestamp      int64
 }
 
 // producerEntry is the state of one producer id: its epoch and its latest batches,
@@ -164,7 +168,7 @@ func (p *producerState) apply(h record.Header, base int64) {
 		e.n = 0
 	}
 	e.push(producerBatch{epoch: h.ProducerEpoch, firstSeq: h.BaseSequence, lastSeq: lastSeqOf(h),
-		base: base, last: base + int64(h.LastOffsetDelta)})
+		base: base, last: base + int64(h.LastOffsetDelta), maxTimestamp: h.MaxTimestamp})
 }
 
 // evictFor makes room for n new producers by forgetting those whose newest batch is the
@@ -216,10 +220,11 @@ func (p *producerState) sortedIDs() []int64 {
 	return ids
 }
 
-// Producer-state snapshot file layout (enc encoding): version (1), the offset it
-// describes the log up to, the producers sorted by id, each with its epoch and batches,
-// then a CRC-32C of everything before it.
-const snapshotVersion = 1
+// Producer-state snapshot file layout (enc encoding): version (2), the offset it
+// describes the log up to, the producers sorted by id, each with its epoch and batches
+// (epoch, sequences, offsets, largest timestamp), then a CRC-32C of everything before
+// it. Version 1, without the timestamps, still decodes.
+const snapshotVersion = 2
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -249,6 +254,7 @@ func (p *producerState) encodeSnapshot(offset int64) []byte {
 			w.I32(b.lastSeq)
 			w.I64(b.base)
 			w.I64(b.last)
+			w.I64(b.maxTimestamp)
 		}
 	}
 	w.I32(int32(crc32.Checksum(w.B, crcTable)))
@@ -273,7 +279,8 @@ func decodeSnapshot(b []byte, maxProducers int) (producerState, int64, error) {
 		return p, 0, fmt.Errorf("%w: checksum", errSnapshot)
 	}
 	r = enc.Reader{B: body}
-	if v := r.U8(); v != snapshotVersion {
+	v := r.U8()
+	if v != 1 && v != snapshotVersion {
 		return p, 0, fmt.Errorf("%w: version %d", errSnapshot, v)
 	}
 	offset := r.I64()
@@ -284,7 +291,10 @@ func decodeSnapshot(b []byte, maxProducers int) (producerState, int64, error) {
 			return p, 0, fmt.Errorf("%w: %d batches", errSnapshot, e.n)
 		}
 		for i := range e.n {
-			e.batches[i] = producerBatch{epoch: r.I16(), firstSeq: r.I32(), lastSeq: r.I32(), base: r.I64(), last: r.I64()}
+			e.batches[i] = producerBatch{epoch: r.I16(), firstSeq: r.I32(), lastSeq: r.I32(), base: r.I64(), last: r.I64(), maxTimestamp: -1}
+			if v >= 2 {
+				e.batches[i].maxTimestamp = r.I64()
+			}
 			if b := e.batches[i]; b.base > b.last || b.last >= offset {
 				return p, 0, fmt.Errorf("%w: batch [%d, %d] at offset %d", errSnapshot, b.base, b.last, offset)
 			}
@@ -299,4 +309,37 @@ func decodeSnapshot(b []byte, maxProducers int) (producerState, int64, error) {
 	}
 	p.evictFor(0)
 	return p, offset, nil
+}
+
+// ProducerInfo is one idempotent producer as a leader remembers it (DescribeProducers).
+type ProducerInfo struct {
+	ID            int64
+	Epoch         int16
+	LastSequence  int32
+	LastTimestamp int64 // ms; -1 when not known
+}
+
+// Producers lists the idempotent producers the replica remembers, by id, when it leads
+// and serves clients; otherwise the error a client gets.
+func (r *Replica) Producers(now int64) ([]ProducerInfo, int16) {
+	if r.dead() {
+		return nil, CodeNotLeaderOrFollower
+	}
+	if code := r.clientGate(now, -1); code != CodeNone {
+		return nil, code
+	}
+	out := make([]ProducerInfo, 0, len(r.producers.m))
+	for _, id := range r.producers.sortedIDs() {
+		e := r.producers.m[id]
+		if e.n == 0 {
+			continue
+		}
+		b := e.newest()
+		last := b.lastSeq
+		if r.on(plant.DescribeProducersFirstSeq) {
+			last = b.firstSeq
+		}
+		out = append(out, ProducerInfo{ID: id, Epoch: e.epoch, LastSequence: last, LastTimestamp: b.maxTimestamp})
+	}
+	return out, CodeNone
 }

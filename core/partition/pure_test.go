@@ -2,6 +2,7 @@ package partition
 
 import (
 	"bytes"
+	"hash/crc32"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -123,7 +124,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	for range 200 {
 		pid := int64(rng.IntN(8))
 		n := int32(1 + rng.IntN(4))
-		h := record.Header{ProducerID: pid, ProducerEpoch: 0, BaseSequence: seqs[pid], LastOffsetDelta: n - 1, BaseOffset: off}
+		h := record.Header{ProducerID: pid, ProducerEpoch: 0, BaseSequence: seqs[pid], LastOffsetDelta: n - 1, BaseOffset: off, MaxTimestamp: 1000 + off}
 		p.apply(h, off)
 		seqs[pid] += n
 		off += int64(n)
@@ -153,6 +154,35 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		if _, _, err := decodeSnapshot(bad, 100); err == nil {
 			t.Fatalf("flipped byte %d accepted", i)
 		}
+	}
+}
+
+// A snapshot written before producers' timestamps were kept (version 1) still decodes,
+// with the timestamps unknown.
+func TestSnapshotVersionOne(t *testing.T) {
+	p := newProducerState(10)
+	p.apply(record.Header{ProducerID: 7, ProducerEpoch: 2, BaseSequence: 0, LastOffsetDelta: 2, MaxTimestamp: 99}, 0)
+	var w enc.Writer
+	w.U8(1)
+	w.I64(3)
+	w.Len(1)
+	w.I64(7)
+	w.I16(2)
+	w.U8(1)
+	w.I16(2)
+	w.I32(0)
+	w.I32(2)
+	w.I64(0)
+	w.I64(2)
+	w.I32(int32(crc32.Checksum(w.B, crcTable)))
+	q, at, err := decodeSnapshot(w.B, 10)
+	if err != nil || at != 3 {
+		t.Fatalf("version 1: %v at %d", err, at)
+	}
+	want := *p.m[7]
+	want.batches[0].maxTimestamp = -1
+	if !reflect.DeepEqual(*q.m[7], want) {
+		t.Fatalf("version 1 decoded as %+v, want %+v", *q.m[7], want)
 	}
 }
 

@@ -182,6 +182,9 @@ const (
 	// records it read for it, whether or not the response carried them (a byte budget or
 	// a throttle dropped them), as if the client had consumed them.
 	SessionOffsetPastUnsent
+	// DescribeProducersFirstSeq: DescribeProducers reports the first sequence of a
+	// producer's last batch as its last sequence.
+	DescribeProducersFirstSeq
 	numNames
 )
 
@@ -240,6 +243,7 @@ var names = [numNames]string{
 	ReplicationThrottleIgnored:      "replication-throttle-ignored",
 	DescribeQuorumEndAsHW:           "describe-quorum-end-as-hw",
 	SessionOffsetPastUnsent:         "session-offset-past-unsent",
+	DescribeProducersFirstSeq:       "describe-producers-first-seq",
 }
 
 func (n Name) String() string {

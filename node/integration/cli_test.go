@@ -261,6 +261,11 @@ func TestAdminCommands(t *testing.T) {
 			t.Errorf("record %d: timestamp %q: %v", i, f[1], err)
 		}
 	}
+	d.must("", "topic", "create", "idem", "--partitions", "1")
+	d.must("p0\np1\n", "produce", "idem")
+	if out := d.must("", "topic", "producers", "idem"); !strings.Contains(out, "PRODUCER-ID") || len(strings.Split(strings.TrimSpace(out), "\n")) != 2 {
+		t.Errorf("topic producers after one idempotent produce printed %q", out)
+	}
 	formatted := d.must("", "consume", "adm", "--partition", "0", "--offset", "2", "--max-messages", "2", "--format", `%t/%p@%o %k=%v %h{%k:%v;}\n`)
 	if want := "adm/0@2 k2=v2 src:cli;n:1;\nadm/0@3 k3=v3 src:cli;n:1;\n"; formatted != want {
 		t.Errorf("consume --format printed %q, want %q", formatted, want)
