@@ -47,6 +47,13 @@ func (c *cluster) startLoad(topic string) *producerLoad {
 	return l
 }
 
+// perPartition counts the values acknowledged on each partition so far.
+func (l *producerLoad) perPartition() map[int32]int {
+	out := map[int32]int{}
+	l.acked.Range(func(_, p any) bool { out[p.(int32)]++; return true })
+	return out
+}
+
 // finish stops the load and checks that every acknowledged value is in the log of its
 // partition, reading the partitions through seeds; it returns how many values each
 // partition acknowledged.
@@ -56,8 +63,7 @@ func (l *producerLoad) finish(t *testing.T, seeds []string, topic string, parts 
 	l.stop()
 	l.wg.Wait()
 	l.prod.Flush(context.Background())
-	perPartition := map[int32]int{}
-	l.acked.Range(func(_, p any) bool { perPartition[p.(int32)]++; return true })
+	perPartition := l.perPartition()
 	have := map[string]bool{}
 	for p := range int32(parts) {
 		for _, rec := range readPartition(t, seeds, topic, p) {
