@@ -59,6 +59,8 @@ type hosted struct {
 	topic   string
 	topicID [16]byte
 	part    int32
+	// keptNoted: the replica was noted as kept while the broker caught up.
+	keptNoted bool
 }
 
 func (n *Node) startReplicas(now int64, rec disk.Recovered) {
@@ -90,8 +92,22 @@ func (n *Node) syncReplicas(now int64) {
 	for _, tp := range im.PartitionsReplicatedOn(n.cfg.NodeID) {
 		want[disk.PartitionLog(tp.Topic, tp.Partition)] = tp
 	}
+	caughtUp := n.broker.epoch >= 0 && !n.broker.fenced
 	for _, hr := range slices.Clone(h.sorted) {
-		if tp, ok := want[hr.id]; !ok || tp.TopicID != hr.topicID {
+		tp, ok := want[hr.id]
+		switch {
+		case ok && tp.TopicID == hr.topicID:
+		case !ok && !caughtUp:
+			// A broker replaying or catching up on its metadata passes through images
+			// older than its logs: one may have moved this replica away before a later
+			// record moved it back, and the log holds what it copied since. It is
+			// deleted only once the broker is caught up and the image still does not
+			// want it.
+			if !hr.keptNoted {
+				hr.keptNoted = true
+				n.note("replica-kept-while-catching-up", string(hr.id))
+			}
+		default:
 			n.removeReplica(now, hr.id)
 		}
 	}

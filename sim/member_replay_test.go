@@ -35,3 +35,19 @@ func TestLeaderReplansInOneGeneration(t *testing.T) {
 		t.Fatal("the scenario no longer has a leader planning twice in one generation")
 	}
 }
+
+// Seed 2739 restarts a broker whose metadata log lost most of its records: replaying
+// them, the broker meets a reassignment that moved a replica away before a later one
+// moved it back, and used to delete that replica's log, though the ISR counted on it;
+// elected leader, it then answered a committed offset OFFSET_OUT_OF_RANGE. It keeps
+// the log now, until it is caught up.
+func TestCatchUpKeepsMovedLog(t *testing.T) {
+	requireNode(t)
+	r := sim.Run(sim.Options{Seed: 2739})
+	if r.Failure != nil {
+		t.Fatalf("%s: %s", r.Failure.Checker, r.Failure.Message)
+	}
+	if r.Coverage["note:replica-kept-while-catching-up"] == 0 {
+		t.Fatal("the seed no longer has a broker keep a replica while catching up: find another")
+	}
+}
