@@ -107,6 +107,7 @@ func (n *Node) syncReplicas(now int64) {
 				hr.keptNoted = true
 				n.note("replica-kept-while-catching-up", string(hr.id))
 			}
+			n.withReplica(hr, func() { hr.r.Park(now) })
 		default:
 			n.removeReplica(now, hr.id)
 		}

@@ -340,6 +340,23 @@ func (r *Replica) Update(now int64, s State) {
 	r.applyState(now)
 }
 
+// Park makes the replica inactive without closing it or touching its log: a broker
+// catching up on its metadata keeps a replica an old image moved away until it knows
+// whether a later image moves it back (core/replicas.go), and meanwhile the replica must
+// neither lead nor follow on what it last knew. The next Update brings it back.
+func (r *Replica) Park(now int64) {
+	r.deadlineKnown = false
+	if r.dead() {
+		return
+	}
+	defer r.flush()
+	r.st.Replicas, r.st.ISR, r.st.Leader = nil, nil, -1
+	if r.loading != nil {
+		return // applied when loading ends
+	}
+	r.applyState(now)
+}
+
 func (r *Replica) roleFor(s State) Role {
 	switch {
 	case s.Leader == r.self():
