@@ -77,11 +77,7 @@ func (c *Controller) electLeaders(p Proposer, m *kmsg.ElectLeadersRequest) kmsg.
 		}
 		items = append(items, it)
 	}
-	listed := 0
-	for _, t := range m.Topics {
-		listed += len(t.Partitions)
-	}
-	if listed > partitionsListedMax {
+	if listedPartitions(m.Topics, func(t kmsg.ElectLeadersRequestTopic) int { return len(t.Partitions) }) > partitionsListedMax {
 		// Every listed partition gets an answer: bound the work before doing it.
 		resp.ErrorCode = errInvalidRequest
 		return resp
@@ -115,15 +111,7 @@ func (c *Controller) electLeaders(p Proposer, m *kmsg.ElectLeadersRequest) kmsg.
 			}
 		}
 	}
-	// Propose in chunks; a chunk the quorum refuses fails its partitions.
-	failedFrom, failure := len(changes), ok()
-	for from := 0; from < len(changes); from += c.proposalMax {
-		to := min(from+c.proposalMax, len(changes))
-		if out := proposeOutcome(c.propose(p, changes[from:to])); out.failed() {
-			failedFrom, failure = from, out
-			break
-		}
-	}
+	failedFrom, failure := c.proposeChunks(p, changes)
 	for _, it := range items {
 		if it.change >= failedFrom {
 			it.out = failure
@@ -139,6 +127,29 @@ func (c *Controller) electLeaders(p Proposer, m *kmsg.ElectLeadersRequest) kmsg.
 		rt.Partitions = append(rt.Partitions, rp)
 	}
 	return resp
+}
+
+// listedPartitions counts the partitions a request's topics list.
+func listedPartitions[T any](topics []T, count func(T) int) int {
+	n := 0
+	for _, t := range topics {
+		n += count(t)
+	}
+	return n
+}
+
+// proposeChunks proposes recs in proposals of at most proposalMax records. A proposal
+// the quorum refuses stops there: it returns the index of its first record and why
+// (len(recs) and success when all were proposed); the caller fails those records'
+// items.
+func (c *Controller) proposeChunks(p Proposer, recs []metadata.Record) (int, outcome) {
+	for from := 0; from < len(recs); from += c.proposalMax {
+		to := min(from+c.proposalMax, len(recs))
+		if out := proposeOutcome(c.propose(p, recs[from:to])); out.failed() {
+			return from, out
+		}
+	}
+	return len(recs), ok()
 }
 
 // election decides one partition's election: the change to propose, or why there is

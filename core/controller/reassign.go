@@ -46,16 +46,15 @@ const (
 func (c *Controller) alterReassignments(p Proposer, m *kmsg.AlterPartitionAssignmentsRequest) kmsg.Response {
 	resp := kmsg.NewPtrAlterPartitionAssignmentsResponse()
 	resp.Version = m.Version
-	listed := 0
-	for _, t := range m.Topics {
-		listed += len(t.Partitions)
-	}
-	if listed > partitionsListedMax {
+	if listedPartitions(m.Topics, func(t kmsg.AlterPartitionAssignmentsRequestTopic) int { return len(t.Partitions) }) > partitionsListedMax {
 		resp.ErrorCode = errInvalidRequest
 		return resp
 	}
 	allowRFChange := m.Version < 1 || m.AllowReplicationFactorChange
+	// proposed is a record's place in the answer: topic and partition indexes.
+	type proposed struct{ topic, part int }
 	var recs []metadata.Record
+	var places []proposed
 	seen := map[metadata.TopicPartition]bool{}
 	for _, t := range m.Topics {
 		rt := kmsg.NewAlterPartitionAssignmentsResponseTopic()
@@ -80,9 +79,8 @@ func (c *Controller) alterReassignments(p Proposer, m *kmsg.AlterPartitionAssign
 			}
 			seen[tp] = true
 			if rec != nil {
-				if out = c.proposeMove(p, rec); !out.failed() {
-					recs = append(recs, rec)
-				}
+				places = append(places, proposed{len(resp.Topics), len(rt.Partitions)})
+				recs = append(recs, rec)
 			}
 			rp := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
 			rp.Partition, rp.ErrorCode, rp.ErrorMessage = part.Partition, out.code, out.message()
@@ -90,17 +88,16 @@ func (c *Controller) alterReassignments(p Proposer, m *kmsg.AlterPartitionAssign
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	return resp
-}
-
-// proposeMove proposes one partition's record on its own: partitions of one request
-// succeed or fail one by one, as Kafka answers them.
-func (c *Controller) proposeMove(p Proposer, rec metadata.Record) outcome {
-	out := proposeOutcome(c.propose(p, []metadata.Record{rec}))
-	if !out.failed() {
-		c.noteMoving(rec)
+	failedFrom, failure := c.proposeChunks(p, recs)
+	for i, at := range places {
+		if i >= failedFrom {
+			rp := &resp.Topics[at.topic].Partitions[at.part]
+			rp.ErrorCode, rp.ErrorMessage = failure.code, failure.message()
+			continue
+		}
+		c.noteMoving(recs[i])
 	}
-	return out
+	return resp
 }
 
 // startMove plans the record that starts (or retargets) a move to target; nil with
@@ -197,7 +194,8 @@ func inSet(ids, set []int32) []int32 {
 	return out
 }
 
-// noteMoving remembers a partition a record set moving, so advanceMoves looks at it.
+// noteMoving remembers a partition a proposed record set moving, so advanceMoves looks
+// at it.
 // c.moving holds topic ids and partitions, no names.
 func (c *Controller) noteMoving(rec metadata.Record) {
 	ra, isMove := rec.(metadata.Reassign)
