@@ -25,9 +25,11 @@ type dataWorkload struct {
 	grower    *Client
 	elector   *Client // nil without one (leaders.go)
 	mover     *Client // nil without one (moves.go)
-	admin     *offsetAdmin
-	probe     *Client
-	final     *Client
+	// movesPending: the liveness phase waits for moves to end (waitMoves).
+	movesPending bool
+	admin        *offsetAdmin
+	probe        *Client
+	final        *Client
 	// created marks the data topics whose creation is confirmed.
 	created map[string]bool
 	// finalReads holds the final read of each partition, in offset order, and
@@ -224,6 +226,10 @@ func (d *dataWorkload) converge(done func()) {
 	d.probe = w.addClient(roleDataProbe)
 	d.probe.later(w.cfg.LivenessBound-time.Duration(w.now-d.liveStart), func() {
 		if w.phase == phaseLiveness && w.failure == nil {
+			if d.movesPending {
+				w.fail("liveness", -1, "reassignments neither finished nor were cancelled within %v after faults stopped", w.cfg.LivenessBound)
+				return
+			}
 			w.fail("liveness", -1, "data partitions did not all take a produce and serve a fetch within %v after faults stopped", w.cfg.LivenessBound)
 		}
 	})

@@ -421,7 +421,8 @@ func (d *dataWorkload) waitMoves(done func()) {
 	if ok {
 		md, ok = v.Metadata(seer)
 	}
-	if ok && !d.anyMoving(md) {
+	d.movesPending = !ok || d.anyMoving(md)
+	if !d.movesPending {
 		w.cov.Inc("liveness:moves-finished")
 		done()
 		return

@@ -98,6 +98,8 @@ import (
 //	                               (new)
 //	describe-quorum-end-as-hw      describe-quorum (a DescribeQuorum answer's high
 //	                               watermark above any a voter exposed), 83 (new)
+//	move-stalls                    liveness (reassignments neither finished nor were
+//	                               cancelled within the bound), 2 (new)
 //	describe-producers-first-seq   describe-producers (a producer's last sequence below
 //	                               one acknowledged before the request), 33 (new)
 //	session-offset-past-unsent     sessions (a session reader's fetch answered records
@@ -214,6 +216,7 @@ var plantCases = []struct {
 	{"replication-throttle-ignored", []string{"move-throttle"}, 300, false},
 	{"describe-quorum-end-as-hw", []string{"describe-quorum"}, 300, false},
 	{"describe-producers-first-seq", []string{"describe-producers"}, 300, false},
+	{"move-stalls", []string{"liveness"}, 300, false},
 	{"session-offset-past-unsent", []string{"sessions"}, 300, false},
 }
 

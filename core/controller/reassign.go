@@ -250,6 +250,9 @@ func (c *Controller) advanceMoves(p Proposer) {
 // nextMoveStep is the record that takes a moving partition one step on, nil while it
 // must wait (see the comment at the top of the file).
 func (c *Controller) nextMoveStep(ps metadata.PartitionState) metadata.Record {
+	if c.cfg.Plants.On(plant.MoveStalls) {
+		return nil
+	}
 	target := ps.Target()
 	if !c.cfg.Plants.On(plant.ReassignBeforeISR) {
 		for _, id := range target {

@@ -185,6 +185,9 @@ const (
 	// DescribeProducersFirstSeq: DescribeProducers reports the first sequence of a
 	// producer's last batch as its last sequence.
 	DescribeProducersFirstSeq
+	// MoveStalls: the controller never takes a moving partition past its first step, so
+	// a reassignment neither finishes nor ends.
+	MoveStalls
 	numNames
 )
 
@@ -244,6 +247,7 @@ var names = [numNames]string{
 	DescribeQuorumEndAsHW:           "describe-quorum-end-as-hw",
 	SessionOffsetPastUnsent:         "session-offset-past-unsent",
 	DescribeProducersFirstSeq:       "describe-producers-first-seq",
+	MoveStalls:                      "move-stalls",
 }
 
 func (n Name) String() string {
