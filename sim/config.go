@@ -144,7 +144,8 @@ type Config struct {
 	Nodes  []NodeSpec // sorted by ID
 	// Separate is true when controllers and brokers are distinct nodes.
 	Separate bool
-	// TimingScale is the factor applied to seedlog's default timeouts, in percent.
+	// TimingScale is the factor applied to Kafka's timeouts (core.KafkaTiming), in
+	// percent; 0 when the seed runs seedlog's defaults (core.DefaultTiming).
 	TimingScale int
 	Timing      core.Timing
 	Link        netsim.LinkConfig
@@ -292,7 +293,12 @@ func Draw(seed uint64, plants plant.Set) Config {
 	c := Config{Seed: seed, Plants: plants}
 	c.Nodes, c.Separate = drawCluster(rng)
 	c.TimingScale = []int{25, 50, 100}[rng.IntN(3)]
-	c.Timing = scaleTiming(core.DefaultTiming, c.TimingScale)
+	c.Timing = scaleTiming(core.KafkaTiming, c.TimingScale)
+	if Stream(seed, streamTiming, 0).IntN(4) == 0 {
+		// A seed in four runs seedlog's own defaults, exactly as a node does; the others
+		// scale Kafka's, from a quarter of them (close to seedlog's) to all of them.
+		c.TimingScale, c.Timing = 0, core.DefaultTiming
+	}
 	drawClocks(rng, c.Nodes, c.Timing.ClockDriftMax)
 	c.Link = netsim.DefaultLink()
 	c.Faults = drawFaults(rng, c.Timing)
@@ -554,8 +560,14 @@ func drawClocks(rng *rand.Rand, nodes []NodeSpec, driftMax float64) {
 	}
 }
 
-// ScaleTiming returns seedlog's default timeouts scaled to percent.
-func ScaleTiming(percent int) core.Timing { return scaleTiming(core.DefaultTiming, percent) }
+// ScaleTiming returns Kafka's timeouts (core.KafkaTiming) scaled to percent; 0 is
+// seedlog's defaults (core.DefaultTiming).
+func ScaleTiming(percent int) core.Timing {
+	if percent == 0 {
+		return core.DefaultTiming
+	}
+	return scaleTiming(core.KafkaTiming, percent)
+}
 
 func scaleTiming(t core.Timing, percent int) core.Timing {
 	s := func(d time.Duration) time.Duration { return d * time.Duration(percent) / 100 }
@@ -641,8 +653,12 @@ func (c Config) String() string {
 		}
 	}
 	t := &c.Timing
-	fmt.Fprintf(&b, "timing: %d%% of defaults: election %v, quorum fetch timeout %v, heartbeat %v, session %v, lease %v, request %v, drift max %g%%\n",
-		c.TimingScale, t.ElectionTimeout, t.QuorumFetchTimeout, t.HeartbeatInterval, t.SessionTimeout, t.LeaseDuration, t.RequestTimeout, t.ClockDriftMax*100)
+	scale := "seedlog's defaults"
+	if c.TimingScale > 0 {
+		scale = fmt.Sprintf("%d%% of Kafka's", c.TimingScale)
+	}
+	fmt.Fprintf(&b, "timing: %s: election %v, quorum fetch timeout %v, heartbeat %v, session %v, lease %v, request %v, drift max %g%%\n",
+		scale, t.ElectionTimeout, t.QuorumFetchTimeout, t.HeartbeatInterval, t.SessionTimeout, t.LeaseDuration, t.RequestTimeout, t.ClockDriftMax*100)
 	b.WriteString("clocks:")
 	for _, n := range c.Nodes {
 		fmt.Fprintf(&b, " n%d drift %+dppm skew %v;", n.ID, n.DriftPPM, time.Duration(n.SkewNS).Round(time.Millisecond))

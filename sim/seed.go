@@ -37,6 +37,8 @@ import (
 //	leaders  the nodes' leader rebalancing and the elector (index 0)
 //	sessions which readers fetch with fetch sessions, and the brokers' session slots
 //	         (index 0)
+//	timing   whether a seed runs seedlog's default timeouts rather than scaled
+//	         Kafka ones (index 0)
 const (
 	streamConfig     = "config"
 	streamNet        = "net"
@@ -58,6 +60,7 @@ const (
 	streamLeaders    = "leaders"
 	streamMoves      = "moves"
 	streamSessions   = "sessions"
+	streamTiming     = "timing"
 )
 
 // streamSeeds returns the two PCG seed words of a stream.

@@ -86,13 +86,29 @@ func (r *Replica) backoff(now int64) {
 	r.fol.retryAt = now + int64(r.cfg.FollowerBackoff)
 }
 
+// newLeaderBackoff is how long a follower waits before asking again a leader that did
+// not know the follower's epoch yet (UNKNOWN_LEADER_EPOCH). That leader has not applied
+// the metadata that made it leader, a matter of milliseconds; waiting FollowerBackoff
+// (Kafka's 1 s) instead would hold every acks=all write of a new leader that long after
+// each failover.
+const newLeaderBackoff = 50 * time.Millisecond
+
+// backoffAfter waits after an error answer before asking again.
+func (r *Replica) backoffAfter(now int64, code int16) {
+	if code == CodeUnknownLeaderEpoch {
+		r.fol.retryAt = now + int64(min(newLeaderBackoff, r.cfg.FollowerBackoff))
+		return
+	}
+	r.backoff(now)
+}
+
 func (r *Replica) onEpochAnswer(now int64, from int32, m *EpochAnswer) {
 	if !r.answered(from, m.RequestID, KindEpochQuery) {
 		return
 	}
 	switch {
 	case m.Err != CodeNone:
-		r.backoff(now)
+		r.backoffAfter(now, m.Err)
 	case m.RequestedEpoch != r.epochs.latest():
 		// Our log changed since we asked: ask again.
 	case m.LeaderEpoch < 0 || m.EndOffset < 0:
@@ -165,7 +181,7 @@ func (r *Replica) onFetchAnswer(now int64, from int32, m *FetchAnswer) {
 	case m.Err == CodeOffsetOutOfRange:
 		r.outOfRange(now, m)
 	case m.Err != CodeNone:
-		r.backoff(now)
+		r.backoffAfter(now, m.Err)
 	case m.LeaderEpoch != r.epoch:
 		r.backoff(now)
 	case m.Diverging:

@@ -208,3 +208,26 @@ func TestResetWhenLeaderStartPassedEpoch(t *testing.T) {
 	}
 	c.mustEqualLogs(1, 2)
 }
+
+// A follower that learned of a new leader before that leader did asks it again within
+// newLeaderBackoff of its UNKNOWN_LEADER_EPOCH answer, not after FollowerBackoff: the
+// new leader's first acks=all write waits for that follower.
+func TestFollowerAsksALaggingNewLeaderSoon(t *testing.T) {
+	c := newCluster(t, 2, 2, func(cfg *Config) { cfg.FollowerBackoff = time.Second })
+	c.st.Leader, c.st.LeaderEpoch, c.st.PartitionEpoch = 2, c.st.LeaderEpoch+1, c.st.PartitionEpoch+1
+	// Node 1 learns that it follows 2 in the new epoch; node 2 has not heard yet.
+	c.r(1).Update(c.now, c.st)
+	c.collect(c.node(1))
+	c.settle()
+	if got := c.r(1).Deadline() - c.now; got <= 0 || got > int64(newLeaderBackoff) {
+		t.Fatalf("follower asks again in %v, want within %v", time.Duration(got), newLeaderBackoff)
+	}
+	c.r(2).Update(c.now, c.st)
+	c.collect(c.node(2))
+	c.settle()
+	c.advance(newLeaderBackoff)
+	p := c.produce(2, batchOf("x"), -1)
+	if res := p.one(t); res.Err != CodeNone {
+		t.Fatalf("acks=all write of the new leader: %v", res.Err)
+	}
+}

@@ -19,23 +19,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// fastSettings scale seedlog's timeouts to a quarter (the simulator's fastest setting),
-// so that a failover takes a few seconds.
+// fastSettings are the tests' settings on top of the broker's defaults, whose timeouts
+// (core.DefaultTiming) the tests run as shipped. Requests forwarded to a controller give
+// up after 1.5 s rather than 30 s, so that a test that fails says so sooner.
 var fastSettings = map[string]string{
-	"controller.quorum.election.timeout.ms": "250",
-	"controller.quorum.fetch.max.wait.ms":   "125",
-	"controller.quorum.fetch.timeout.ms":    "500",
-	"broker.heartbeat.interval.ms":          "500",
-	"broker.session.timeout.ms":             "2250",
-	"broker.lease.ms":                       "1000",
 	// Above the 5s a follower waits before resending a fetch that got no answer (one
 	// sent before the leader created its replica is dropped), so the ISR of a new topic
 	// does not shrink while its followers start.
-	"replica.lag.time.max.ms":   "8000",
-	"replica.fetch.wait.max.ms": "125",
-	// Below the session timeout: a broker's heartbeat sent to a controller that just died
-	// is abandoned only after request.timeout.ms, so with a longer timeout a controller
-	// failover fences every broker before they find the new controller.
+	"replica.lag.time.max.ms":        "8000",
+	"replica.fetch.wait.max.ms":      "125",
 	"request.timeout.ms":             "1500",
 	"controlled.shutdown.timeout.ms": "5000",
 	"offsets.topic.num.partitions":   "6",
@@ -61,7 +53,7 @@ type proc struct {
 
 // cluster is a set of broker processes, each a voter and a broker.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	procs []*proc
 	// wrap prefixes the broker command (prlimit, to start a broker with few descriptors).
@@ -73,7 +65,7 @@ type cluster struct {
 // outgoing connection nor another test's listener on port 0 can take the port between
 // this check and the broker's bind. A port is handed out once per test binary: the
 // check alone would give two brokers of one cluster, not yet started, the same port.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	portsMu.Lock()
 	defer portsMu.Unlock()
@@ -149,9 +141,9 @@ type clusterOpts struct {
 }
 
 // newCluster starts n brokers, each a voter, with the fast settings.
-func newCluster(t *testing.T, n int) *cluster { return newClusterWith(t, n, clusterOpts{}) }
+func newCluster(t testing.TB, n int) *cluster { return newClusterWith(t, n, clusterOpts{}) }
 
-func newClusterWith(t *testing.T, n int, o clusterOpts) *cluster {
+func newClusterWith(t testing.TB, n int, o clusterOpts) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir(), wrap: o.wrap}
 	if os.Getenv("SEEDLOG_TEST_KEEP") != "" {
@@ -389,6 +381,19 @@ func (c *cluster) partitions(cl *kgo.Client, topic string) []kmsg.MetadataRespon
 		return nil
 	}
 	return resp.Topics[0].Partitions
+}
+
+// waitListening waits until addr accepts connections: a command-line client, unlike
+// franz-go, does not retry a refused dial.
+func (c *cluster) waitListening(addr string) {
+	c.t.Helper()
+	c.eventually(30*time.Second, addr+" listening", func() bool {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
 }
 
 func (c *cluster) eventually(limit time.Duration, what string, ok func() bool) {

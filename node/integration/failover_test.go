@@ -105,7 +105,7 @@ func TestLastBrokerStopsPromptly(t *testing.T) {
 }
 
 // A broker killed with SIGKILL and started again at once registers its new incarnation
-// as soon as the old one's leases have ended, before its session (2.25 s here) runs
+// as soon as the old one's leases have ended, before its session (1.5 s by default) runs
 // out, and is back in the metadata.
 func TestRestartedBrokerRejoins(t *testing.T) {
 	c := newCluster(t, 3)

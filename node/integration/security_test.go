@@ -45,6 +45,7 @@ func TestSASLAndACLs(t *testing.T) {
 	c := newClusterWith(t, 3, clusterOpts{clientListener: "SSL", settings: settings, adminListener: true})
 	trust := trusting(t, pki.caFile())
 	admin := []string{"-b", c.procs[0].adminAddr, "--timeout", "20s"}
+	c.waitListening(c.procs[0].adminAddr)
 	// The anonymous super user on the PLAINTEXT listener creates the first users.
 	mustSeedlog(t, "admin-pw\n", append([]string{"user", "create", "admin"}, admin...)...)
 	mustSeedlog(t, "alice-pw\n", append([]string{"user", "create", "alice", "--mechanism", "both"}, admin...)...)

@@ -10,8 +10,9 @@
 // makes nodes 1..max(voters, brokers), the first `voters` of them voting and the first
 // `brokers` of them brokers; with `separate`, nodes 1..voters are controllers only and the
 // brokers follow. Clocks have no drift or skew, there are no random faults and no
-// workload: the script does everything. timing scales seedlog's default timeouts (percent);
-// snapshot makes the nodes snapshot their metadata image every that many records.
+// workload: the script does everything. timing scales Kafka's timeouts (percent of
+// core.KafkaTiming); snapshot makes the nodes snapshot their metadata image every that
+// many records.
 //
 // Wherever a node is expected, "leader" names the current quorum leader and "old-leader"
 // the node that "leader" named last (crash leader ... expect leader != old-leader);
@@ -301,7 +302,7 @@ func (r *runner) cluster(args []string) error {
 	}
 	timing, err := intArg(kv, "timing", 100)
 	if err != nil || timing == 0 {
-		return fmt.Errorf("timing=%q: want a percentage of the default timeouts", kv["timing"])
+		return fmt.Errorf("timing=%q: want a percentage of Kafka's timeouts", kv["timing"])
 	}
 	snapshot, err := intArg(kv, "snapshot", 0)
 	if err != nil {
