@@ -296,6 +296,37 @@
 // into the fingerprint always, kept only when asked (Options.KeepTrace), so replaying a
 // seed costs nothing extra and a failing seed can be re-run with its trace kept.
 //
+// # Failover times
+//
+// Every run measures how long data partitions stay unavailable after a fault takes
+// their leader out of service (failover.go, Result.Failovers). A failover starts with a
+// fault of the safety phase on a broker: a crash (a crash fault, an armed crash, a
+// power loss, a fatal stop), a pause, or an isolation (a network fault that cuts the
+// node alone off from every other node; clients still reach it). Controlled shutdowns
+// (SIGTERM) are measured the same way from the signal but reported apart, as a planned
+// outage; splits, bridges and one-way cuts are not attributed to a node and not
+// measured. Each data partition the node led at that instant counts, when its leader
+// could take acks=all writes then: the replica leads, in the newest leader epoch the
+// checkers saw, under a valid lease, with an ISR of at least min.insync.replicas whose
+// members all run. The failover time runs from the fault to the first acks=all produce
+// to the partition answered with success by any broker, the node itself back included
+// (an answer of the node that may have left it before the fault, one still on its way,
+// does not count). Only acks=all counts: its success says the partition as a whole
+// took the write, while a leader cut off from its followers may still answer acks=1
+// (writes it will lose), and acks=0 gets no answer at all. A failover is measured only
+// when a producer saw the outage: an acks=all produce to the partition was waiting at
+// the fault, or one invoked after it failed as a produce to an unavailable partition
+// does (indeterminate, never sent, or a leader or replicas error) before the first
+// success. Otherwise, or when no success came before the run ended, it is Unmeasured:
+// a partition nobody wrote to is not fast, and the time to a first write after a pause
+// of the producers would measure the pause. A fault on a partition still in a measured
+// outage (no success since; a new leader crashing right after it took over, say) is
+// part of that outage and not counted again. seedlog sim run prints a seed's failovers;
+// a sweep keeps them per seed in its result file and prints the distribution over all
+// seeds (count, p50, p90, p99 and max with its seed) of the faults, of each kind, and
+// of controlled shutdowns. Measuring reads the nodes through the inspection hooks and
+// the history after the run: it draws nothing and records no event.
+//
 // # Schedules, scenarios and shrinking
 //
 // Every run records its schedule (schedule.go, Result.Schedule): each fault the fault

@@ -502,6 +502,11 @@ func (f *faultSchedule) applyNet(st Step) {
 		return
 	}
 	w.cov.Inc("fault:partition")
+	if fault.Kind == netsim.FaultIsolate && fault.A < clientAddrBase {
+		// Only a node cut off alone is taken out of service: on a side of a split it may
+		// still reach a majority.
+		w.noteOutage(w.node(int32(fault.A)), FailoverIsolate)
+	}
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultPartition, Node: -1, Peer: -1, Hash: xxhash.Sum64String(fault.String())},
 		func() string { return fault.String() })
 	w.brokenByFault(w.net.Apply(netsim.Time(w.now), fault))

@@ -601,6 +601,7 @@ func (n *simNode) crash(reason string) {
 	if !n.up {
 		return
 	}
+	w.noteOutage(n, FailoverCrash)
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultCrash, Node: n.spec.ID, Peer: -1, A: int64(n.inc)}, func() string {
 		return fmt.Sprintf("node %d crashes (%s)", n.spec.ID, reason)
 	})
@@ -645,6 +646,7 @@ func (n *simNode) pause(until int64) {
 			return // a fatal output crashed it
 		}
 	}
+	w.noteOutage(n, FailoverPause)
 	n.paused = true
 	n.pauseGen++
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultPause, Node: n.spec.ID, Peer: -1, A: until}, func() string {

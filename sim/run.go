@@ -41,6 +41,9 @@ type Result struct {
 	StepsDone []traces.Step
 	// Clients says what each client is (index: client id - 1), for scenario files.
 	Clients []string
+	// Failovers are the data partitions whose leader a fault took out of service, in
+	// the order of the faults, each timed to its first acks=all success (failover.go).
+	Failovers []Failover
 }
 
 // Passed reports whether the run found no violation.
@@ -71,6 +74,7 @@ func (w *World) result() Result {
 		History:         w.hist,
 		Linearizability: w.checks.linearizability,
 		Schedule:        Schedule{Steps: w.sched.all()},
+		Failovers:       measureFailovers(w.outages, w.hist.Ops),
 	}
 	for _, c := range w.clients {
 		r.Clients = append(r.Clients, c.desc)

@@ -40,6 +40,7 @@ func (n *simNode) beginShutdown(timeout, down time.Duration) {
 			return
 		}
 	}
+	w.noteOutage(n, FailoverShutdown) // before Shutdown gives the lease up
 	n.shutdown = &shutdownState{deadline: w.now + int64(timeout), down: down}
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultShutdown, Node: n.spec.ID, Peer: -1, A: n.shutdown.deadline},
 		func() string {

@@ -94,6 +94,8 @@ type World struct {
 
 	// padding is the run's record padding (padding.go), made at first use.
 	padding []byte
+	// outages are the faults that took a leader out of service (failover.go).
+	outages []outage
 }
 
 // Failure is what made a run fail.

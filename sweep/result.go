@@ -75,6 +75,20 @@ type ResultSeed struct {
 	VirtualNS   int64  `json:"virtual_ns"`
 	WallNS      int64  `json:"wall_ns"`
 	Ops         int    `json:"ops"`
+	// Failovers are the seed's failover times, as sim.Result.Failovers has them.
+	Failovers []ResultFailover `json:"failovers,omitempty"`
+}
+
+// ResultFailover is one sim.Failover: NS is its time, -1 when unmeasured, and By the
+// broker that answered the success that ended it.
+type ResultFailover struct {
+	Kind      string `json:"kind"`
+	Node      int32  `json:"node"`
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	AtNS      int64  `json:"at_ns"`
+	NS        int64  `json:"ns"`
+	By        int32  `json:"by"`
 }
 
 // ResultFailure is one failing seed. Trace is the trace file's name, in the directory
@@ -149,8 +163,13 @@ func (s *Summary) Result() ResultFile {
 		r.Coverage = sim.Coverage{}
 	}
 	for _, x := range s.Seeds {
-		r.Seeds = append(r.Seeds, ResultSeed{Seed: x.Seed, Fingerprint: fmt.Sprintf("%016x", x.Fingerprint),
-			Events: x.Events, VirtualNS: int64(x.Virtual), WallNS: int64(x.Wall), Ops: x.Ops})
+		rs := ResultSeed{Seed: x.Seed, Fingerprint: fmt.Sprintf("%016x", x.Fingerprint),
+			Events: x.Events, VirtualNS: int64(x.Virtual), WallNS: int64(x.Wall), Ops: x.Ops}
+		for _, f := range x.Failovers {
+			rs.Failovers = append(rs.Failovers, ResultFailover{Kind: f.Kind, Node: f.Node, Topic: f.Topic, Partition: f.Partition,
+				AtNS: int64(f.At), NS: int64(f.Time), By: f.By})
+		}
+		r.Seeds = append(r.Seeds, rs)
 		if f := x.Failure; f != nil {
 			trace := ""
 			if x.TracePath != "" {
@@ -325,6 +344,10 @@ func (r *ResultFile) summarySeeds(dir string) ([]Seed, error) {
 		}
 		s := Seed{Seed: x.Seed, Fingerprint: fp, Events: x.Events, Virtual: time.Duration(x.VirtualNS),
 			Wall: time.Duration(x.WallNS), Ops: x.Ops, Allowed: allowed[x.Seed], Unknown: unknown[x.Seed]}
+		for _, f := range x.Failovers {
+			s.Failovers = append(s.Failovers, sim.Failover{Kind: f.Kind, Node: f.Node, TopicPartition: sim.TopicPartition{Topic: f.Topic, Partition: f.Partition},
+				At: time.Duration(f.AtNS), Time: time.Duration(f.NS), By: f.By})
+		}
 		if f, ok := failures[x.Seed]; ok {
 			s.Failure = &sim.Failure{Checker: f.Checker, Message: f.Message, At: f.AtNS, Node: f.Node}
 			s.TraceError, s.Config = f.TraceError, f.Config

@@ -65,6 +65,8 @@ type Seed struct {
 	// acknowledged records).
 	Allowed []string
 	Config  string
+	// Failovers are the seed's failover times (sim.Result.Failovers).
+	Failovers []sim.Failover
 	// TracePath is where the failing seed's trace was written.
 	TracePath string
 	// TraceError says why a trace could not be written or did not reproduce.
@@ -212,6 +214,7 @@ func runSeed(cfg Config, seed uint64) (*Seed, sim.Coverage) {
 		Unknown:     r.Unknown,
 		Allowed:     r.Allowed,
 		Config:      r.Config.String(),
+		Failovers:   r.Failovers,
 	}, r.Coverage
 }
 
@@ -256,8 +259,9 @@ func writeTrace(cfg Config, s *Seed) {
 // TraceName is the file name of a seed's trace.
 func TraceName(seed uint64) string { return fmt.Sprintf("seed-%d.trace", seed) }
 
-// Write prints the summary: failing seeds, totals, checks that ran out of time, and the
-// coverage, naming every fault kind and protocol event no seed exercised.
+// Write prints the summary: failing seeds, totals, checks that ran out of time, the
+// distribution of failover times, and the coverage, naming every fault kind and
+// protocol event no seed exercised.
 func (s *Summary) Write(w io.Writer) {
 	failed := s.Failed()
 	var events int64
@@ -304,6 +308,7 @@ func (s *Summary) Write(w io.Writer) {
 		fmt.Fprintf(w, "%d seeds lost records to partition corruption, %d of them acknowledged acks=all records: allowed by the damage (every in-sync copy of them was damaged; the partition fenced them and kept its offsets); e.g. seed %d: %s\n",
 			len(allowed), acked, allowed[0].Seed, allowed[0].Allowed[0])
 	}
+	s.writeFailovers(w)
 	fmt.Fprintln(w, "coverage:")
 	for _, line := range strings.Split(s.Coverage.String(), "\n") {
 		fmt.Fprintf(w, "  %s\n", line)

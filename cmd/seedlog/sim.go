@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -198,6 +199,7 @@ func simRunCommand(args []string) int {
 	for _, u := range r.Unknown {
 		fmt.Printf("unknown (check timed out): %s\n", u)
 	}
+	printFailovers(r.Failovers)
 	if cov := r.Coverage.String(); cov != "" {
 		fmt.Printf("coverage:\n  %s\n", strings.ReplaceAll(cov, "\n", "\n  "))
 	}
@@ -222,6 +224,29 @@ func simRunCommand(args []string) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// printFailovers prints the seed's failover times (sim/doc.go): how many, the median
+// and the longest, then one partition a line.
+func printFailovers(fs []sim.Failover) {
+	if len(fs) == 0 {
+		return
+	}
+	var times []time.Duration
+	for _, f := range fs {
+		if f.Measured() {
+			times = append(times, f.Time)
+		}
+	}
+	line := fmt.Sprintf("failovers (a fault to the first acks=all produce answered, per data partition its broker led): %d, %d measured", len(fs), len(times))
+	if len(times) > 0 {
+		slices.Sort(times)
+		line += fmt.Sprintf(", median %v, max %v", times[(len(times)-1)/2].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond))
+	}
+	fmt.Println(line)
+	for _, f := range fs {
+		fmt.Printf("  %s\n", f)
+	}
 }
 
 // scenarioTraceName is the trace file name of a failing scenario replay:
