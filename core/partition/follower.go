@@ -95,7 +95,7 @@ const newLeaderBackoff = 50 * time.Millisecond
 
 // backoffAfter waits after an error answer before asking again.
 func (r *Replica) backoffAfter(now int64, code int16) {
-	if code == CodeUnknownLeaderEpoch {
+	if code == CodeUnknownLeaderEpoch && !r.on(plant.NewLeaderFullBackoff) {
 		r.fol.retryAt = now + int64(min(newLeaderBackoff, r.cfg.FollowerBackoff))
 		return
 	}

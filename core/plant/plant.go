@@ -188,6 +188,10 @@ const (
 	// MoveStalls: the controller never takes a moving partition past its first step, so
 	// a reassignment neither finishes nor ends.
 	MoveStalls
+	// NewLeaderFullBackoff: a follower whose new leader did not know its epoch yet
+	// waits the whole follower backoff before asking again, holding the new leader's
+	// acks=all writes that long after a failover.
+	NewLeaderFullBackoff
 	numNames
 )
 
@@ -248,6 +252,7 @@ var names = [numNames]string{
 	SessionOffsetPastUnsent:         "session-offset-past-unsent",
 	DescribeProducersFirstSeq:       "describe-producers-first-seq",
 	MoveStalls:                      "move-stalls",
+	NewLeaderFullBackoff:            "new-leader-full-backoff",
 }
 
 func (n Name) String() string {

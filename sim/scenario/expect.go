@@ -94,8 +94,20 @@ func (r *runner) expect(args []string) error {
 			return fmt.Errorf("expectation failed: the last operation gave %q", r.last)
 		}
 		return nil
+	case "took":
+		if len(args) != 3 {
+			return fmt.Errorf("want: expect took <= DURATION")
+		}
+		want, err := parseDuration(args[2])
+		if err != nil {
+			return err
+		}
+		if err := compare("took", int64(r.took), args[1], int64(want)); err != nil {
+			return fmt.Errorf("expectation failed: the last produce or fetch took %v", r.took)
+		}
+		return nil
 	}
-	return fmt.Errorf("cannot expect %q (leader, epoch, hw, vote, log-start, log-end, follows, role, note, fenced, unfenced, metadata, leader-of, leader-in-isr, isr, durable, last)", args[0])
+	return fmt.Errorf("cannot expect %q (leader, epoch, hw, vote, log-start, log-end, follows, role, note, fenced, unfenced, metadata, leader-of, leader-in-isr, isr, durable, last, took)", args[0])
 }
 
 // expectLeader checks "leader", "leader == N", "leader != N", "leader == none".

@@ -16,6 +16,7 @@ func TestPlantsFailTheirStories(t *testing.T) {
 	for _, c := range []struct{ plant, story, line string }{
 		{"barrier-waits-out-leader-change", "barrier-outlives-controller", "expect last == exists"},
 		{"shutdown-waits-for-quorum", "last-broker-stops", "expect role 3 == down"},
+		{"new-leader-full-backoff", "failover-within-two-seconds", "expect took <= 2s"},
 	} {
 		script, err := os.ReadFile("testdata/" + c.story + ".txt")
 		if err != nil {

@@ -5,14 +5,14 @@
 // the transcript as they are, so a script reads as a story. Every command is echoed with
 // "> " and followed by what it printed. The first command builds the cluster:
 //
-//	cluster voters=3 brokers=3 [separate] [seed=7] [timing=100] [snapshot=10]
+//	cluster voters=3 brokers=3 [separate] [seed=7] [timing=100|default] [snapshot=10]
 //
 // makes nodes 1..max(voters, brokers), the first `voters` of them voting and the first
 // `brokers` of them brokers; with `separate`, nodes 1..voters are controllers only and the
 // brokers follow. Clocks have no drift or skew, there are no random faults and no
 // workload: the script does everything. timing scales Kafka's timeouts (percent of
-// core.KafkaTiming); snapshot makes the nodes snapshot their metadata image every that
-// many records.
+// core.KafkaTiming), or is seedlog's defaults with timing=default; snapshot makes the
+// nodes snapshot their metadata image every that many records.
 //
 // Wherever a node is expected, "leader" names the current quorum leader and "old-leader"
 // the node that "leader" named last (crash leader ... expect leader != old-leader);
@@ -77,6 +77,8 @@
 //	expect durable t/0 isr >= 2 every ISR member (or one node) holds offsets below 2 of
 //	                            the partition on its disk, synced
 //	expect last == ok           the last operation's result, as printed after "->"
+//	expect took <= 2s           how long the last produce or fetch took, its retries
+//	                            included (==, !=, <, <=, >, >=)
 //	expect note 3 quorum-snapshot-installed   node 3 emitted a note of that kind (over all
 //	                            its incarnations; "... >= 2" compares the count)
 //	notes 3                     the kinds of notes node 3 emitted, with counts
@@ -194,6 +196,8 @@ type runner struct {
 	w    *sim.World
 	out  *strings.Builder
 	last string // the last operation's result
+	// took is how long the last produce or fetch took, its retries included.
+	took time.Duration
 	// oldLeader is the node the word "leader" last stood for; crashed the node the last
 	// crash or shutdown named.
 	oldLeader, crashed int32
@@ -300,9 +304,12 @@ func (r *runner) cluster(args []string) error {
 	if err != nil {
 		return err
 	}
-	timing, err := intArg(kv, "timing", 100)
-	if err != nil || timing == 0 {
-		return fmt.Errorf("timing=%q: want a percentage of Kafka's timeouts", kv["timing"])
+	timing := 0 // seedlog's defaults
+	if kv["timing"] != "default" {
+		timing, err = intArg(kv, "timing", 100)
+		if err != nil || timing == 0 {
+			return fmt.Errorf("timing=%q: want a percentage of Kafka's timeouts, or default", kv["timing"])
+		}
 	}
 	snapshot, err := intArg(kv, "snapshot", 0)
 	if err != nil {
@@ -647,6 +654,8 @@ func (r *runner) data(name string, args []string) error {
 	}
 	var op *sim.Op
 	var f *sim.Failure
+	start := r.w.Now()
+	defer func() { r.took = r.w.Now() - start }()
 	if name == "produce" {
 		op, f = r.w.Produce(tp, bare[1], timeout)
 	} else {
