@@ -128,7 +128,8 @@
 //
 // # Runs
 //
-// Each seed first draws its configuration (Draw: cluster shape and roles, timing scale,
+// Each seed first draws its configuration (Draw: cluster shape and roles, timeouts
+// (seedlog's defaults in a seed of four, Kafka's at 25%, 50% or 100% in the others),
 // clocks, fault kinds and rates, the metadata workload; then, from its own stream, the
 // data workload of DataConfig) and prints it. A fifth of the clusters whose voters are
 // brokers too run an even quorum (2 or 4 voters). The safety phase runs the workloads under
