@@ -46,6 +46,16 @@ type replicaHost struct {
 	// leaders send the replicas reassignments add.
 	cleaner pace.Throttle
 	moves   pace.Throttle
+
+	// The work on the replicas (replicawork.go). drains holds the replicas touched since
+	// they were last drained; ticks, during tickReplicas, those still to tick; stale
+	// those touched since their deadline was last read; timers every replica by the
+	// deadline it last gave; restless those that need every tick.
+	drains   replicaQueue
+	ticks    replicaQueue
+	stale    []*hosted
+	timers   timerHeap
+	restless []*hosted
 }
 
 type topicPart struct {
@@ -61,6 +71,19 @@ type hosted struct {
 	part    int32
 	// keptNoted: the replica was noted as kept while the broker caught up.
 	keptNoted bool
+
+	// The host's bookkeeping (replicawork.go). gone: the replica was removed.
+	gone bool
+	// queued says, by queue kind, that the replica is in replicaHost.drains or ticks.
+	queued [queueKinds]bool
+	// stale: the replica is in replicaHost.stale.
+	stale bool
+	// deadline is the replica's Deadline when last read, its key in replicaHost.timers,
+	// where it is at index timerAt; restlessAt is its index in replicaHost.restless.
+	// Both are -1 outside.
+	deadline   int64
+	timerAt    int
+	restlessAt int
 }
 
 func (n *Node) startReplicas(now int64, rec disk.Recovered) {
@@ -69,6 +92,7 @@ func (n *Node) startReplicas(now int64, rec disk.Recovered) {
 	h.byPart = map[topicPart]*hosted{}
 	h.recovered = map[disk.LogID]disk.LogState{}
 	h.files = rec.Files
+	h.drains.kind, h.ticks.kind = drainQueue, tickQueue
 	for _, l := range rec.Logs {
 		if l.ID != disk.MetadataLog {
 			h.recovered[l.ID] = l
@@ -77,7 +101,10 @@ func (n *Node) startReplicas(now int64, rec disk.Recovered) {
 }
 
 // withReplica runs fn, a call into hr's replica, with hr owning the disk ops it emits.
+// Every call that may change a replica, New aside (addReplica), goes through it: it
+// touches the replica, whose output is then drained and whose deadline read again.
 func (n *Node) withReplica(hr *hosted, fn func()) {
+	n.replicas.touch(hr)
 	prev := n.queue.SetOwner(hr)
 	fn()
 	n.queue.SetOwner(prev)
@@ -174,7 +201,8 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 	h.byLog[id] = hr
 	h.byPart[topicPart{hr.topic, hr.part}] = hr
 	h.sorted = append(h.sorted, hr)
-	slices.SortFunc(h.sorted, func(a, b *hosted) int { return strings.Compare(string(a.id), string(b.id)) })
+	slices.SortFunc(h.sorted, compareHosted)
+	h.track(hr)
 	n.note("replica-added", string(id))
 	return hr
 }
@@ -191,6 +219,7 @@ func (n *Node) removeReplica(now int64, id disk.LogID) {
 	hr := h.byLog[id]
 	n.withReplica(hr, func() { hr.r.Close() })
 	n.drainReplica(now, hr)
+	h.forget(hr)
 	delete(h.byLog, id)
 	delete(h.byPart, topicPart{hr.topic, hr.part})
 	h.sorted = slices.DeleteFunc(h.sorted, func(x *hosted) bool { return x.id == id })
@@ -296,29 +325,6 @@ func (n *Node) topicInt(im metadata.Image, topic, key string) int64 {
 
 func (n *Node) topicFlushAsync(im metadata.Image, topic string) bool {
 	return n.topicString(im, topic, "flush.mode") == "async"
-}
-
-func (n *Node) tickReplicas(now int64) {
-	for _, hr := range n.replicas.sorted {
-		n.withReplica(hr, func() { hr.r.Tick(now) })
-	}
-}
-
-func (n *Node) replicasDeadline() int64 {
-	d := NoDeadline
-	for _, hr := range n.replicas.sorted {
-		d = min(d, hr.r.Deadline())
-	}
-	return d
-}
-
-func (n *Node) drainReplicas(now int64) {
-	for _, hr := range n.replicas.sorted {
-		n.drainReplica(now, hr)
-		if n.stopped {
-			return
-		}
-	}
 }
 
 func (n *Node) drainReplica(now int64, hr *hosted) {

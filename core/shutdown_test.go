@@ -9,7 +9,7 @@ import (
 
 // run drives a lone node for d of its clock: disk ops complete at once, ticks come at
 // its deadlines, check runs after every step.
-func run(t *testing.T, n *Node, now *int64, d time.Duration, check func()) {
+func run(t testing.TB, n *Node, now *int64, d time.Duration, check func()) {
 	t.Helper()
 	end := *now + int64(d)
 	for *now < end {

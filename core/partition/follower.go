@@ -311,6 +311,19 @@ func (r *Replica) followerTick(now int64) {
 	r.pump(now)
 }
 
+// followerTicksEarly reports whether followerTick may act before followerDeadline: with
+// nothing outstanding and no backoff, pump sends at once; a request outstanding while
+// the follower waits for an append (or has no leader) times out at a time the deadline
+// does not name.
+func (r *Replica) followerTicksEarly() bool {
+	f := r.fol
+	waiting := f.leader < 0 || f.waitOp != 0 || r.loading != nil
+	if f.inflight != 0 {
+		return waiting
+	}
+	return !waiting && f.retryAt <= 0
+}
+
 func (r *Replica) followerDeadline() int64 {
 	f := r.fol
 	switch {

@@ -815,6 +815,36 @@ func (r *Replica) leaderTick(now int64) {
 	r.maybeAlterISR(now)
 }
 
+// leaderTicksEarly reports whether leaderTick may change the ISR before leaderDeadline,
+// which names when an ISR member falls out of sync but not alterRetryAt, after which
+// maybeAlterISR makes a change it was held back from: a resignation, the leader itself
+// missing from the ISR, a member without a follower entry or with damage, a follower in
+// sync to be added.
+func (r *Replica) leaderTicksEarly(now int64) bool {
+	l := r.lead
+	self := r.self()
+	switch {
+	case l.alter != nil:
+		return false // maybeAlterISR waits for its outcome, whose timers leaderDeadline names
+	case l.resigning:
+		return slices.Contains(r.st.ISR, self) && slices.ContainsFunc(r.st.ISR, func(id int32) bool { return id != self })
+	case !slices.Contains(r.st.ISR, self):
+		return true
+	}
+	for _, id := range r.st.ISR {
+		if f := l.follower(id); id != self && (f == nil || f.damaged) {
+			return true
+		}
+	}
+	for _, f := range l.followers {
+		// Not in sync now, by time, means never again without a fetch.
+		if !slices.Contains(r.st.ISR, f.id) && r.inSync(f, now) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *Replica) leaderDeadline() int64 {
 	l := r.lead
 	d := NoDeadline

@@ -633,13 +633,33 @@ func (r *Replica) Tick(now int64) {
 	}
 }
 
-// Deadline is the earliest time at which Tick has something to do.
+// Deadline is the earliest time at which Tick has something to do, unless the replica
+// needs every tick (NeedsEveryTick).
 func (r *Replica) Deadline() int64 {
 	if !r.deadlineKnown {
 		r.deadline = r.nextDeadline()
 		r.deadlineKnown = true
 	}
 	return r.deadline
+}
+
+// NeedsEveryTick reports whether a Tick before Deadline, at now or later with no other
+// input in between, may change the replica: a node that ticks only the replicas whose
+// deadline came must tick these at every tick as well. They are the replicas whose
+// deadline reads the node's cleaner throttle, which other logs push back (a Tick reads
+// it again), and those whose Tick does work their deadline does not name
+// (leaderTicksEarly, followerTicksEarly). Ticking them keeps the replica as it was when
+// the node ticked every replica at every tick.
+func (r *Replica) NeedsEveryTick(now int64) bool {
+	switch {
+	case r.dead():
+		return false
+	case r.cleanMore && !r.cleaning:
+		return true // the next step waits for the shared throttle (or, planted, ignores it)
+	case r.lead != nil && r.leaderTicksEarly(now):
+		return true
+	}
+	return r.fol != nil && r.followerTicksEarly()
 }
 
 // nextDeadline computes Deadline's answer from the replica's state.

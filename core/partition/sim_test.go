@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -311,6 +312,7 @@ func (w *world) pump(n *snode) {
 		w.failf("node %d fatal: %v", n.id, rd.Fatal)
 	}
 	w.checkNode(n)
+	w.checkEarlyTick(n)
 	if d := w.deadline(n); d != NoDeadline && (n.tickAt <= w.now || d < n.tickAt) {
 		d = max(d, w.now+1)
 		n.tickAt = d
@@ -976,6 +978,22 @@ func (c *sconsumer) fetched(req FetchRequest, res FetchResult, floor int64) {
 // ---- checkers ----
 
 // checkNode runs after every input to a node.
+// checkEarlyTick ticks a replica before its deadline, unless it needs every tick, and
+// fails if that changed anything: a node ticks only the replicas whose deadline came and
+// those that need every tick (NeedsEveryTick).
+func (w *world) checkEarlyTick(n *snode) {
+	deadline := n.r.Deadline()
+	if w.now >= deadline || n.r.NeedsEveryTick(w.now) {
+		return
+	}
+	before := n.r.Status()
+	n.r.Tick(w.now)
+	if ops := n.q.Drain(); len(ops) > 0 || n.r.HasReady() || n.r.Deadline() != deadline || !reflect.DeepEqual(n.r.Status(), before) {
+		w.failf("node %d: a tick at %d, before its deadline %d, changed it: %d ops, ready %v, deadline %d, status %+v, was %+v",
+			n.id, w.now, deadline, len(ops), n.r.HasReady(), n.r.Deadline(), n.r.Status(), before)
+	}
+}
+
 func (w *world) checkNode(n *snode) {
 	s := n.r.Status()
 	if !(s.LogStartOffset <= s.HighWatermark && s.HighWatermark <= s.LogEndOffset && s.DurableOffset <= s.LogEndOffset) {
