@@ -266,7 +266,7 @@ func TestDescriptorExhaustionRecovers(t *testing.T) {
 }
 
 // cpuTime is the CPU a process used so far (user and system), from /proc.
-func cpuTime(t *testing.T, pid int) time.Duration {
+func cpuTime(t testing.TB, pid int) time.Duration {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {

@@ -1,0 +1,149 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// BenchmarkManyPartitions measures a cluster of 3 brokers holding N partitions with 3
+// replicas each (every broker a replica of all of them): how long creating them takes
+// until each has a leader and a full ISR, the brokers' resident memory and CPU while
+// idle, and how long after a kill -9 of all three and a restart every partition has a
+// leader again and took an acks=all record. N is 1,000 and 10,000, in the same run:
+//
+//	go test ./node/integration -run '^$' -bench ManyPartitions -benchtime 1x -timeout 60m
+func BenchmarkManyPartitions(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for range b.N {
+				benchPartitions(b, n)
+			}
+		})
+	}
+}
+
+// partitionsPerTopic splits the partitions over topics of this size, one CreateTopics
+// each: a controller proposes at most so many records per request.
+const partitionsPerTopic = 500
+
+func benchPartitions(b *testing.B, n int) {
+	// The brokers' defaults, not the tests' shorter follower long-poll: followers' idle
+	// fetches are most of an idle broker's work.
+	c := newClusterWith(b, 3, clusterOpts{settings: map[string]string{"request.timeout.ms": "30000", "replica.fetch.wait.max.ms": "500"}})
+	admin := c.client(kgo.RequestTimeoutOverhead(60 * time.Second))
+	c.waitBrokers(admin, 3)
+	topics := (n + partitionsPerTopic - 1) / partitionsPerTopic
+	start := time.Now()
+	for i := range topics {
+		c.createTopicAsync(admin, fmt.Sprintf("p%05d", i), min(partitionsPerTopic, n-i*partitionsPerTopic), 3)
+	}
+	c.eventually(10*time.Minute, fmt.Sprintf("%d partitions led with full ISRs", n), func() bool { return ledPartitions(admin, 3) >= n })
+	created := time.Since(start)
+	time.Sleep(10 * time.Second) // let the ISRs and the offsets topic settle
+	const idle = 20 * time.Second
+	var cpu0 []time.Duration
+	for _, p := range c.procs {
+		cpu0 = append(cpu0, cpuTime(b, p.cmd.Process.Pid))
+	}
+	time.Sleep(idle)
+	cpuMax, rssMax := 0.0, 0.0
+	for i, p := range c.procs {
+		cpu := float64(cpuTime(b, p.cmd.Process.Pid)-cpu0[i]) / float64(idle) * 100
+		rss := rssMiB(b, p.cmd.Process.Pid)
+		b.Logf("broker %d: idle CPU %.1f%% of a core, RSS %.0f MiB", p.id, cpu, rss)
+		cpuMax, rssMax = max(cpuMax, cpu), max(rssMax, rss)
+	}
+	for i := range c.procs {
+		c.kill(i)
+	}
+	start = time.Now()
+	for i := range c.procs {
+		c.start(i)
+	}
+	produceToEach(b, c, n)
+	restarted := time.Since(start)
+	b.Logf("%d partitions: created in %v, led again %v after a restart of every broker", n, created.Round(time.Millisecond), restarted.Round(time.Millisecond))
+	b.ReportMetric(created.Seconds(), "create-s")
+	b.ReportMetric(restarted.Seconds(), "restart-s")
+	b.ReportMetric(cpuMax, "idle-cpu-%")
+	b.ReportMetric(rssMax, "rss-MiB")
+}
+
+// createTopicAsync asks for a topic once the cluster answers, without waiting for its
+// partitions to get leaders.
+func (c *cluster) createTopicAsync(cl *kgo.Client, name string, partitions, rf int) {
+	c.t.Helper()
+	c.eventually(5*time.Minute, "create topic "+name, func() bool {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, int32(partitions), int16(rf)
+		req.Topics = append(req.Topics, rt)
+		req.TimeoutMillis = 60000
+		resp, err := req.RequestWith(context.Background(), cl)
+		return err == nil && len(resp.Topics) == 1 && (resp.Topics[0].ErrorCode == 0 || resp.Topics[0].ErrorCode == 36)
+	})
+}
+
+// produceToEach writes one acks=all record to each of the n partitions of the bench's
+// topics and waits until every one is acknowledged.
+func produceToEach(b *testing.B, c *cluster, n int) {
+	pr := c.client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.MetadataMinAge(250*time.Millisecond), kgo.RecordDeliveryTimeout(10*time.Minute))
+	for i := range n {
+		r := &kgo.Record{Topic: fmt.Sprintf("p%05d", i/partitionsPerTopic), Partition: int32(i % partitionsPerTopic), Value: []byte("v")}
+		pr.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+			if err != nil {
+				b.Errorf("produce to %s/%d: %v", r.Topic, r.Partition, err)
+			}
+		})
+	}
+	if err := pr.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// ledPartitions counts the partitions of the bench's topics that have a leader and at
+// least isr replicas in their ISR, in one broker's metadata (0 on error).
+func ledPartitions(cl *kgo.Client, isr int) int {
+	resp, err := kmsg.NewPtrMetadataRequest().RequestWith(context.Background(), cl)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, t := range resp.Topics {
+		if t.Topic == nil || !strings.HasPrefix(*t.Topic, "p") || t.ErrorCode != 0 {
+			continue
+		}
+		for _, p := range t.Partitions {
+			if p.ErrorCode == 0 && p.Leader >= 0 && len(p.ISR) >= isr {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// rssMiB is a process's resident memory.
+func rssMiB(t testing.TB, pid int) float64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	t.Fatalf("no VmRSS for pid %d", pid)
+	return 0
+}
