@@ -231,3 +231,45 @@ func TestFollowerAsksALaggingNewLeaderSoon(t *testing.T) {
 		t.Fatalf("acks=all write of the new leader: %v", res.Err)
 	}
 }
+
+// resetDurableReported runs a follower whose empty log ends below its leader's log
+// start (10): the follower restarts its log there, and its disk holds the Reset back.
+// It returns the largest durable offset the follower reported while the Reset was not
+// done.
+func resetDurableReported(t *testing.T, tweak func(*Config)) int64 {
+	c := &tcluster{t: t, now: int64(time.Hour), nodes: map[int32]*tnode{}, base: testConfig(), autoAlter: true, sent: map[MsgKind]int{}}
+	if tweak != nil {
+		tweak(&c.base)
+	}
+	reported := int64(-1)
+	c.tamper = func(m Message) {
+		if f, ok := m.(*Fetch); ok && f.ReplicaID == 2 {
+			reported = max(reported, f.DurableOffset)
+		}
+	}
+	c.ids = []int32{1, 2}
+	c.st = State{Leader: 1, LeaderEpoch: 2, PartitionEpoch: 1, MinISR: 1, Replicas: c.ids, ISR: c.ids}
+	c.start(1, diskWith(10, 1, 1))
+	c.nodes[2] = &tnode{holdDisk: true}
+	c.start(2, newMemDisk())
+	c.runOps(c.node(2), -1) // its log loads
+	c.update()
+	c.advance(100 * time.Millisecond)
+	if got := c.r(2).Status().LogEndOffset; got < 10 {
+		t.Fatalf("follower log end %d, below the leader's log start 10", got)
+	}
+	if len(c.node(2).queued) == 0 {
+		t.Fatal("the follower's Reset is not held back")
+	}
+	return reported
+}
+
+// A follower that restarts its log at its leader's log start reports the new start as
+// durable only once the Reset is done: a crash before then takes the reset back, and a
+// leader that counted it would advance its high watermark on a claim the disk does
+// not back.
+func TestResetIsDurableOnlyWhenDone(t *testing.T) {
+	if got := resetDurableReported(t, nil); got >= 10 {
+		t.Fatalf("the follower reported offset %d durable before its Reset was done", got)
+	}
+}

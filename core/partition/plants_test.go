@@ -46,3 +46,15 @@ func TestPlantServeAfterLease(t *testing.T) {
 		t.Fatalf("planted: fetch after the lease: %d", got)
 	}
 }
+
+// reset-durable-at-once: the follower reports the log start it restarts at as durable
+// before its Reset is done.
+func TestPlantResetDurableAtOnce(t *testing.T) {
+	set, err := plant.Parse("reset-durable-at-once")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resetDurableReported(t, func(cfg *Config) { cfg.Plants = set }); got < 10 {
+		t.Fatalf("planted: the follower reported at most offset %d durable before its Reset was done", got)
+	}
+}
