@@ -42,9 +42,9 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		want   string
 	}{
 		{func(c *Config) { c.LeaseDuration = 8 * time.Second }, "broker.lease.ms=8000 is unsafe"},
-		{func(c *Config) { c.LeaseDuration = time.Second }, "broker.lease.ms=1000 must exceed broker.heartbeat.interval.ms=2000"},
+		{func(c *Config) { c.LeaseDuration = 200 * time.Millisecond }, "broker.lease.ms=200 must exceed broker.heartbeat.interval.ms=250"},
 		{func(c *Config) { c.QuorumFetchTimeout = 100 * time.Millisecond }, "controller.quorum.fetch.timeout.ms=100 must exceed"},
-		{func(c *Config) { c.SessionTimeout = time.Second }, "broker.session.timeout.ms=1000 must exceed broker.heartbeat.interval.ms"},
+		{func(c *Config) { c.SessionTimeout = 200 * time.Millisecond }, "broker.session.timeout.ms=200 must exceed broker.heartbeat.interval.ms"},
 		{func(c *Config) { c.ReplicaLagMax = 100 * time.Millisecond }, "replica.lag.time.max.ms=100 must exceed replica.fetch.wait.max.ms=500"},
 		{func(c *Config) { c.RequestTimeout = time.Microsecond }, "request.timeout.ms=0.001"},
 		{func(c *Config) { c.ElectionTimeout = 1 << 62 }, "controller.quorum.election.timeout.ms"},
