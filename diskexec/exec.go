@@ -45,9 +45,11 @@ type SpanFiles interface {
 	Hold(f storage.File) (disk.FileID, error)
 }
 
-// spanBufferBytesMax bounds the read buffer an executor keeps between span reads (a
-// larger read allocates and drops its own).
-const spanBufferBytesMax = 1 << 20
+// spanBufferBytesMax bounds the read buffer an executor keeps between span reads: a
+// consumer's read of a partition is usually at most max.partition.fetch.bytes (1 MiB),
+// and a buffer kept spares each such read an allocation as large (BenchmarkFetchSend in
+// package node); a larger read allocates and drops its own.
+const spanBufferBytesMax = 16 << 20
 
 // ErrUnknownLog is returned for an Op on a log that does not exist.
 var ErrUnknownLog = errors.New("diskexec: unknown log")
