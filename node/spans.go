@@ -35,6 +35,14 @@ import (
 //     response that waits longer in its connection's queue finds its file gone, and its
 //     connection is closed the same way. Deleted segments keep their disk space until
 //     then, as Kafka keeps them for file.delete.delay.ms.
+//
+// Checksums are checked as before: the read that makes the spans reads their batches
+// (into a buffer the disk worker keeps) and validates each, CRC included, so damage is
+// still found, fenced and never served. sendfile then sends from the page cache that
+// read just filled. Only a page evicted and read back from a disk that now returns other
+// bytes, in the milliseconds between the read and the send, would leave unchecked
+// (Kafka checks nothing on fetch; clients that check CRCs, as Java's does by default,
+// would refuse it).
 
 // spanFileIdle is how long spanFiles keeps a descriptor no span used.
 const spanFileIdle = time.Minute

@@ -141,11 +141,12 @@ type Span struct {
 // ReadSpans reads exactly what Read reads, with the same ReadAt calls and the same
 // checks, and says where the batches lie: one span per segment read, in order, the
 // bytes of each in its Data. A reader that can send from a file (sendfile) sends the
-// span's stretch of File instead of Data, which is the same bytes as long as the file
-// is not cut below the span's end: the log never cuts a file below the high watermark
-// it was read under, except after a loss its owner allowed (see TruncateTo), and its
-// other changes (retention, compaction, damage copies) replace files rather than
-// rewrite them. buf, when not nil, is a buffer to read into, left there grown as the
+// span's stretch of File instead of Data, which is the same bytes as long as it keeps
+// the file open and no cut reaches into the span. A log changes a segment file in place
+// only by cutting it: below the high watermark a read is made under, only after a loss
+// its owner allowed (see TruncateTo) or to fence damage found since (CheckDamage).
+// Retention, compaction and damage copies remove or replace files, which leaves an open
+// file as it was. buf, when not nil, is a buffer to read into, left there grown as the
 // read needed: every Data then aliases it, until the next read into it. next is the
 // offset after the last batch returned.
 func (l *Log) ReadSpans(offset, maxOffset int64, maxBytes int, buf *[]byte) (spans []Span, next int64, err error) {

@@ -7,15 +7,26 @@ import (
 	"github.com/seedlog/seedlog/core/record"
 )
 
-// checkSpans checks that ReadSpans at offset returns what Read returns, that every
-// file span's stretch of its file holds exactly its bytes, and that only a rewritten
-// first batch goes without a file.
+// checkSpans checks that ReadSpans at offset returns what Read returns (spansMatch).
 func checkSpans(t *testing.T, l *Log, offset, maxOffset int64, maxBytes int, buf *[]byte) {
 	t.Helper()
 	want, err := l.Read(offset, maxOffset, maxBytes)
 	if err != nil {
 		t.Fatalf("Read(%d, %d, %d): %v", offset, maxOffset, maxBytes, err)
 	}
+	spansMatchInto(t, l, offset, maxOffset, maxBytes, want, buf)
+}
+
+// spansMatch checks that ReadSpans returns want, what Read returned: the same bytes,
+// every file span's stretch of its file holding exactly its bytes, only a rewritten
+// first batch without a file, and the offset after the last batch.
+func spansMatch(t *testing.T, l *Log, offset, maxOffset int64, maxBytes int, want []byte) {
+	t.Helper()
+	spansMatchInto(t, l, offset, maxOffset, maxBytes, want, nil)
+}
+
+func spansMatchInto(t *testing.T, l *Log, offset, maxOffset int64, maxBytes int, want []byte, buf *[]byte) {
+	t.Helper()
 	spans, next, err := l.ReadSpans(offset, maxOffset, maxBytes, buf)
 	if err != nil {
 		t.Fatalf("ReadSpans(%d, %d, %d): %v", offset, maxOffset, maxBytes, err)
