@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -320,26 +321,6 @@ func produceBytes(m *kmsg.ProduceRequest) int {
 	return total
 }
 
-// fetchBytes is the size of a Fetch response's records.
-func fetchBytes(r *kmsg.FetchResponse) int {
-	total := 0
-	for _, t := range r.Topics {
-		for _, p := range t.Partitions {
-			total += len(p.RecordBatches)
-		}
-	}
-	return total
-}
-
-// dropRecords empties a throttled Fetch response's records.
-func dropRecords(r *kmsg.FetchResponse) {
-	for i := range r.Topics {
-		for j := range r.Topics[i].Partitions {
-			r.Topics[i].Partitions[j].RecordBatches = []byte{}
-		}
-	}
-}
-
 // quotaReply wraps the reply of a Produce or Fetch of the request being handled when a
 // quota may apply; otherwise it returns reply unchanged.
 func (n *Node) quotaReply(req Request, reply func(kmsg.Response)) func(kmsg.Response) {
@@ -363,17 +344,17 @@ func (n *Node) quotaReply(req Request, reply func(kmsg.Response)) func(kmsg.Resp
 			m.MaxBytes = int32(min(int64(m.MaxBytes), max(most, 1)))
 		}
 		return func(resp kmsg.Response) {
-			r, ok := resp.(*kmsg.FetchResponse)
+			r, ok := resp.(*kafka.FetchAnswer)
 			if !ok {
 				reply(resp)
 				return
 			}
-			bytes := fetchBytes(r)
+			bytes := int(r.RecordBytes())
 			t := n.quotaCheck(quotaFetch, principal, clientID, float64(bytes))
 			if t > 0 {
 				n.quotaUnrecord(principal, clientID, bytes)
 				r.ThrottleMillis = t
-				dropRecords(r)
+				r.DropRecords()
 			}
 			reply(resp)
 			n.mute(conn, t, quotaFetch)
@@ -408,9 +389,9 @@ func (n *Node) requestQuotaReply(req Request, reply func(kmsg.Response)) func(km
 					resp.(kmsg.SetThrottleResponse).SetThrottle(t)
 				}
 			}
-			if r, ok := resp.(*kmsg.FetchResponse); ok {
-				n.quotaUnrecord(principal, clientID, fetchBytes(r))
-				dropRecords(r)
+			if r, ok := resp.(*kafka.FetchAnswer); ok {
+				n.quotaUnrecord(principal, clientID, int(r.RecordBytes()))
+				r.DropRecords()
 			}
 		}
 		reply(resp)

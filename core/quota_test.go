@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/record"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -194,18 +196,13 @@ func TestQuotaFetch(t *testing.T) {
 	if m.MaxBytes != 10_000 {
 		t.Fatalf("fetch max bytes %d, want the quota over 10 windows", m.MaxBytes)
 	}
-	resp := func(bytes int) *kmsg.FetchResponse {
-		r := kmsg.NewPtrFetchResponse()
-		r.Topics = []kmsg.FetchResponseTopic{{Topic: "t", Partitions: []kmsg.FetchResponseTopicPartition{{RecordBatches: make([]byte, bytes)}}}}
-		return r
+	reply(fetchAnswer("t", 20_000))
+	r := got.(*kafka.FetchAnswer)
+	if r.ThrottleMillis < 9_900 || r.RecordBytes() != 0 {
+		t.Fatalf("throttle %d ms, %d record bytes", r.ThrottleMillis, r.RecordBytes())
 	}
-	reply(resp(20_000))
-	r := got.(*kmsg.FetchResponse)
-	if r.ThrottleMillis < 9_900 || len(r.Topics[0].Partitions[0].RecordBatches) != 0 {
-		t.Fatalf("throttle %d ms, %d record bytes", r.ThrottleMillis, len(r.Topics[0].Partitions[0].RecordBatches))
-	}
-	reply(resp(5_000))
-	if r := got.(*kmsg.FetchResponse); r.ThrottleMillis != 0 || len(r.Topics[0].Partitions[0].RecordBatches) != 5_000 {
+	reply(fetchAnswer("t", 5_000))
+	if r := got.(*kafka.FetchAnswer); r.ThrottleMillis != 0 || r.RecordBytes() != 5_000 {
 		t.Fatalf("after a throttled fetch that was not counted: throttle %d ms", r.ThrottleMillis)
 	}
 	// Another client id has no quota: its reply is not wrapped.
@@ -294,13 +291,19 @@ func TestRequestQuota(t *testing.T) {
 	req := Request{Conn: 5, ClientID: "busy", Msg: m, ThreadNanos: int64(time.Second)}
 	reply := l.n.requestQuotaReply(req, func(r kmsg.Response) { got = r })
 	reply = l.n.quotaReply(req, reply)
-	r := kmsg.NewPtrFetchResponse()
-	r.Topics = []kmsg.FetchResponseTopic{{Topic: "q", Partitions: []kmsg.FetchResponseTopicPartition{{RecordBatches: make([]byte, 500)}}}}
-	reply(r)
-	if f := got.(*kmsg.FetchResponse); f.ThrottleMillis != 1000 || len(f.Topics[0].Partitions[0].RecordBatches) != 0 {
-		t.Fatalf("fetch over the request quota: throttle %d ms, %d record bytes", f.ThrottleMillis, len(f.Topics[0].Partitions[0].RecordBatches))
+	reply(fetchAnswer("q", 500))
+	if f := got.(*kafka.FetchAnswer); f.ThrottleMillis != 1000 || f.RecordBytes() != 0 {
+		t.Fatalf("fetch over the request quota: throttle %d ms, %d record bytes", f.ThrottleMillis, f.RecordBytes())
 	}
 	if s, _ := l.n.quotaSensor(quotaFetch, acl.Anonymous, "busy"); s == nil || s.samples[s.current].value != 0 {
 		t.Fatal("the dropped records still count against the consumer quota")
 	}
+}
+
+// fetchAnswer is a Fetch answer of one partition of topic with bytes of records, in a
+// file span (a quota counts spans, not what they point into).
+func fetchAnswer(topic string, bytes int) *kafka.FetchAnswer {
+	r := kmsg.NewPtrFetchResponse()
+	r.Topics = []kmsg.FetchResponseTopic{{Topic: topic, Partitions: []kmsg.FetchResponseTopicPartition{{RecordBatches: []byte{}}}}}
+	return &kafka.FetchAnswer{FetchResponse: r, Records: [][]disk.Span{{{File: 1, Len: int64(bytes)}}}}
 }

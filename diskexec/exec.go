@@ -27,7 +27,29 @@ import (
 // Config tunes the logs an Executor opens.
 type Config struct {
 	Log storage.LogConfig
+	// Files, when set, keeps segment files readable for file spans: a Read with
+	// Op.Spans then answers spans that point into files (the real node sends them with
+	// sendfile). Without it (the simulator), every span carries the bytes the read
+	// validated, which is what a file span stands for.
+	Files SpanFiles
 }
+
+// SpanFiles keeps the segment files of file spans readable until the spans were sent,
+// and knows when a file lost bytes since: the shell must then not send a span past
+// what is left (storage.Log.ReadSpans says why that does not happen in a log that
+// loses nothing).
+type SpanFiles interface {
+	// Hold returns the FileID under which the shell will find f, holding what it holds
+	// now: it is called on the executor's goroutine, in op order, before any later op
+	// touches f.
+	Hold(f storage.File) (disk.FileID, error)
+}
+
+// spanBufferBytesMax bounds the read buffer an executor keeps between span reads: a
+// consumer's read of a partition is usually at most max.partition.fetch.bytes (1 MiB),
+// and a buffer kept spares each such read an allocation as large (BenchmarkFetchSend in
+// package node); a larger read allocates and drops its own.
+const spanBufferBytesMax = 16 << 20
 
 // ErrUnknownLog is returned for an Op on a log that does not exist.
 var ErrUnknownLog = errors.New("diskexec: unknown log")
@@ -40,6 +62,9 @@ type Executor struct {
 	fsys storage.FS
 	cfg  Config
 	logs map[disk.LogID]*storage.Log
+	// spanBuf is where span reads read and validate their bytes when the bytes go
+	// nowhere else (cfg.Files).
+	spanBuf []byte
 }
 
 // Open recovers every log under the root of fsys, syncs what recovery kept (so all it
@@ -326,6 +351,12 @@ func (e *Executor) do(op disk.Op) disk.Done {
 			err = findTime(l, op, &d)
 		case disk.Size:
 			d.Bytes = l.SizeBytes()
+		case disk.Read:
+			if op.Spans {
+				err = e.readSpans(l, op, &d)
+			} else {
+				d.Data, d.Offset, d.Fences, err = e.onLog(l, op)
+			}
 		default:
 			d.Data, d.Offset, d.Fences, err = e.onLog(l, op)
 		}
@@ -390,6 +421,39 @@ func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fenc
 		return nil, 0, nil, l.SkipTo(op.MaxOffset, storage.FenceLost)
 	}
 	return nil, 0, nil, fmt.Errorf("unknown op kind %v", op.Kind)
+}
+
+// readSpans carries out a Read with Op.Spans. With cfg.Files the bytes are read (and
+// validated) into a buffer the executor keeps, and the spans point into the files; a
+// file the shell could not hold goes as bytes.
+func (e *Executor) readSpans(l *storage.Log, op disk.Op, d *disk.Done) error {
+	var buf *[]byte
+	if e.cfg.Files != nil {
+		buf = &e.spanBuf
+	}
+	spans, next, err := l.ReadSpans(op.Offset, op.MaxOffset, int(op.MaxBytes), buf)
+	d.Offset, d.Next = l.StartOffset(), next
+	if cap(e.spanBuf) > spanBufferBytesMax {
+		e.spanBuf = nil
+	}
+	if err != nil {
+		return err
+	}
+	d.Spans = make([]disk.Span, len(spans))
+	for i, sp := range spans {
+		ds := disk.Span{Base: sp.Base, Pos: sp.Pos, Len: int64(len(sp.Data)), Data: sp.Data}
+		if buf != nil {
+			ds.Data = nil
+			if sp.File != nil {
+				ds.File, err = e.cfg.Files.Hold(sp.File)
+			}
+			if sp.File == nil || err != nil {
+				ds.File, ds.Data = 0, slices.Clone(sp.Data) // the buffer is the next read's
+			}
+		}
+		d.Spans[i] = ds
+	}
+	return nil
 }
 
 // findTime carries out a FindTime or FindMaxTime op.

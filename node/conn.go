@@ -367,8 +367,9 @@ func (c *clientConn) push(it outItem) {
 }
 
 func (c *clientConn) writeLoop() {
-	var bw *bufio.Writer // allocated with the first response
+	var fw *frameWriter // allocated with the first response
 	var buf []byte
+	var cuts []kafka.Cut
 	for {
 		var it outItem
 		select {
@@ -377,8 +378,8 @@ func (c *clientConn) writeLoop() {
 			return
 		}
 		if it.close {
-			if bw != nil {
-				bw.Flush()
+			if fw != nil {
+				fw.flush()
 			}
 			c.shutdown()
 			return
@@ -386,21 +387,27 @@ func (c *clientConn) writeLoop() {
 		// A nil Msg is a request without a response (an acks=0 produce): nothing to
 		// write, but it is done and frees its slot.
 		if it.resp.Msg != nil {
-			if bw == nil {
-				bw = bufio.NewWriterSize(c.nc, connWriteBufferBytes)
+			if fw == nil {
+				fw = newFrameWriter(c.nc, c.n.spans)
 			}
 			start := time.Now()
-			buf = wire.AppendResponse(buf[:0], it.resp.Corr, it.resp.Msg)
+			buf, cuts = kafka.AppendFrame(buf[:0], it.resp.Corr, it.resp.Msg)
 			c.spentNanos.Add(int64(time.Since(start)))
-			if _, err := bw.Write(buf); err != nil {
+			n, err := fw.write(buf, cuts)
+			c.countSpans(fw)
+			c.n.metrics.bytesOut.Add(n)
+			if err != nil {
+				if errors.Is(err, errSpanLost) {
+					c.n.metrics.spansLost.Add(1)
+					c.n.log.Debug("closing a client connection mid-response: a fetched span changed before it was sent", "conn", c.id)
+				}
 				c.shutdown()
 				return
 			}
-			c.n.metrics.bytesOut.Add(int64(len(buf)))
 		}
 		c.answered(it.resp.Corr)
-		if bw != nil && len(c.out) == 0 {
-			if err := bw.Flush(); err != nil {
+		if fw != nil && len(c.out) == 0 {
+			if err := fw.flush(); err != nil {
 				c.shutdown()
 				return
 			}
@@ -409,6 +416,13 @@ func (c *clientConn) writeLoop() {
 			buf = nil // do not pin one large fetch response's buffer for the connection's life
 		}
 	}
+}
+
+// countSpans moves what fw counted of span bytes to the metrics.
+func (c *clientConn) countSpans(fw *frameWriter) {
+	c.n.metrics.spanBytesSent.Add(fw.sent)
+	c.n.metrics.spanBytesCopied.Add(fw.copied)
+	fw.sent, fw.copied = 0, 0
 }
 
 // answered releases the slot of the request with correlation id corr and records its

@@ -27,7 +27,9 @@
 //     the responses in request order, as the core emits them; an acks=0 produce has
 //     none, but holds its slot until the core emits its completion (a nil response), so
 //     the reader never has more in flight than the core counts against the same bound.
-//     The write buffer is allocated with the first response.
+//     The write buffer is allocated with the first response. A Fetch response's records
+//     are spans of segment files, which the writer sends with sendfile between the
+//     frame's own bytes (frames.go; spans.go says how a file stays what the read saw).
 //   - The disk worker executes ops in emission order with diskexec. Ops arriving while a
 //     batch runs form the next batch, whose syncs are one fsync per log (group commit).
 //     Completions return to the loop in order; those before a batch's first sync return

@@ -44,6 +44,7 @@ type metrics struct {
 	fsync                                         prometheus.Histogram
 	fsyncBatchOps                                 counter
 	cleanerBytes, cleanerSteps                    counter
+	spanBytesSent, spanBytesCopied, spansLost     counter
 }
 
 func newMetrics() *metrics {
@@ -66,6 +67,9 @@ func newMetrics() *metrics {
 	}
 	m.bytesIn = c("seedlog_client_bytes_in_total", "bytes read from clients")
 	m.bytesOut = c("seedlog_client_bytes_out_total", "bytes written to clients")
+	m.spanBytesSent = c("seedlog_fetch_bytes_sendfile_total", "fetched record bytes sent from segment files with sendfile, never copied through the process")
+	m.spanBytesCopied = c("seedlog_fetch_bytes_copied_total", "fetched record bytes written through the process's memory (TLS connections, batches rewritten on read)")
+	m.spansLost = c("seedlog_fetch_spans_lost_total", "responses cut short because a segment file was cut or closed between the read and the send (the client reconnects)")
 	m.badFrames = c("seedlog_bad_frames_total", "client frames that closed their connection (oversized, truncated, malformed)")
 	m.connsOpened = c("seedlog_connections_opened_total", "client connections accepted")
 	m.connsRefused = c("seedlog_connections_refused_total", "client connections closed on accept (max.connections)")

@@ -23,12 +23,14 @@ import (
 // Node is a running seedlog node: the core state machine, driven by one goroutine, with
 // TCP, disk, clock and metrics around it.
 type Node struct {
-	cfg      Config
-	log      *slog.Logger
-	clock    clock
-	core     *core.Node
-	rec      disk.Recovered // handed to the core at Start, then dropped
-	disk     *diskWorker
+	cfg   Config
+	log   *slog.Logger
+	clock clock
+	core  *core.Node
+	rec   disk.Recovered // handed to the core at Start, then dropped
+	disk  *diskWorker
+	// spans holds the segment files of fetched spans until client writers sent them.
+	spans    *spanFiles
 	peers    *peerNet
 	peerAuth peerAuth
 	// clientTLS serves the client listeners that use TLS; nil when none does.
@@ -127,7 +129,9 @@ func (n *Node) open() error {
 	if err := n.bind(); err != nil {
 		return err
 	}
-	exec, rec, err := diskexec.Open(storage.NewOSFS(cfg.DataDir), diskexec.Config{Log: cfg.StorageConfig()})
+	n.spans = newSpanFiles(time.Now)
+	fsys := spanFS{FS: storage.NewOSFS(cfg.DataDir), files: n.spans}
+	exec, rec, err := diskexec.Open(fsys, diskexec.Config{Log: cfg.StorageConfig(), Files: n.spans})
 	if err != nil {
 		return fmt.Errorf("recovering %s: %w", cfg.DataDir, err)
 	}
@@ -252,6 +256,9 @@ func (n *Node) discard() {
 	if n.disk != nil {
 		n.disk.exec.Close()
 	}
+	if n.spans != nil {
+		n.spans.close()
+	}
 	n.unlock()
 }
 
@@ -276,6 +283,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.closeNetwork()
 	n.wg.Wait()
 	n.disk.close()
+	n.spans.close() // no writer is left to send a span
 	// Only now may another process take the data directory: the last batch is done.
 	n.unlock()
 	if err != nil {

@@ -29,7 +29,8 @@
 // group commits by the same code as the real node's disk worker (disk.go, diskexec's
 // Queue and Batch), with batch boundaries drawn per seed and completions timed by
 // disksim's latencies; messages become netsim datagrams, sealed on authenticated peer
-// connections (below); responses are framed (wire.AppendResponse) and sent on the
+// connections (below); responses are framed (kafka.AppendFrame, a Fetch response's
+// spans written from the bytes the simulated disk read for them) and sent on the
 // client's stream (a nil response, an acks=0 produce's completion, sends nothing); Close
 // breaks the stream, and the node is told the connection ended, as the real node's
 // reader tells it; notes go to the trace and the coverage counters; a Fatal output

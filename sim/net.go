@@ -6,6 +6,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/netsim"
 	"github.com/seedlog/seedlog/peerauth"
@@ -93,7 +94,9 @@ func (w *World) sendResponse(n *simNode, r core.Response) {
 	if w.checks.serve != nil {
 		w.checks.serve.answered(n, r)
 	}
-	frame := w.frameOf(func(b []byte) []byte { return wire.AppendResponse(b, r.Corr, r.Msg) })
+	// The simulator's executor keeps the bytes of every span (the bytes the read
+	// validated, as a real node's page cache holds them), so the frame is written whole.
+	frame := w.frameOf(func(b []byte) []byte { return kafka.Materialize(kafka.AppendFrame(b, r.Corr, r.Msg)) })
 	id := netsim.StreamID(r.Conn)
 	l := w.links[id]
 	var client int32 = -1

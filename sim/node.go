@@ -212,10 +212,7 @@ func (n *simNode) apply(in input) {
 		for i := range in.dones {
 			d := &in.dones[i]
 			topic, part := logPartition(d.Log)
-			var h uint64
-			if len(d.Data) > 0 {
-				h = xxhash.Sum64(d.Data)
-			}
+			h := doneHash(d)
 			w.record(traces.Event{Kind: traces.KindInput, Sub: traces.InDone, Node: id, Peer: -1, A: int64(d.ID), B: int64(d.Kind), Hash: h, Topic: topic, Part: part},
 				func() string {
 					if d.Err != nil {
@@ -727,4 +724,21 @@ func recoveredDigest(r *disk.Recovered) uint64 {
 	}
 	_, _ = d.Write(r.Metadata)
 	return d.Sum64()
+}
+
+// doneHash is what the trace records of a completion's bytes: the hash of the batches a
+// read returned, as bytes or as spans (whose bytes the simulator's executor keeps), 0
+// without any.
+func doneHash(d *disk.Done) uint64 {
+	if len(d.Spans) == 0 {
+		if len(d.Data) == 0 {
+			return 0
+		}
+		return xxhash.Sum64(d.Data)
+	}
+	h := xxhash.New()
+	for _, sp := range d.Spans {
+		h.Write(sp.Data)
+	}
+	return h.Sum64()
 }

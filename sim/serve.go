@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/seedlog/seedlog/core"
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/record"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -406,6 +407,9 @@ func okPartitions(out []TopicPartition, resp kmsg.Response, reps []ReplicaView) 
 			}
 		}
 		return fmt.Sprintf("topic-id-%x", id)
+	}
+	if a, ok := resp.(*kafka.FetchAnswer); ok {
+		resp = a.FetchResponse
 	}
 	switch r := resp.(type) {
 	case *kmsg.ProduceResponse:

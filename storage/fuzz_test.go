@@ -26,8 +26,9 @@ const fuzzIndexIntervalBytes = 64
 // FuzzRecover writes arbitrary bytes as segment and index files, opens the log and
 // checks what recovery makes of them: it never panics and never fails on an FS that does
 // not fail; every batch a read returns passes record.Check, offsets are dense, the end
-// offset matches the segments, and every batch served is one that was on disk. A second
-// open finds nothing left to repair.
+// offset matches the segments, and every batch served is one that was on disk; the same
+// read as spans holds the same bytes, where its spans say. A second open finds nothing
+// left to repair.
 func FuzzRecover(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seg0, seg1 []byte, base1 uint16, index0, timeIndex0 []byte, rp uint16, flags uint16) {
 		m := newMemFS()
@@ -130,6 +131,7 @@ func checkRecoveredLog(t *testing.T, l *Log, onDisk [][]byte, trusting bool) []b
 		if err != nil || len(b) == 0 {
 			t.Fatalf("read at %d of [%d, %d): %d bytes, %v", offset, start, end, len(b), err)
 		}
+		spansMatch(t, l, offset, end, 1<<12, b)
 		first := true
 		if _, err := record.Split(b, func(h record.Header, batch []byte) error {
 			if first && (h.BaseOffset > offset || h.NextOffset() <= offset) {

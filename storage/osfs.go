@@ -164,6 +164,10 @@ func (f osFile) Truncate(size int64) error                { return f.f.Truncate(
 func (f osFile) Sync() error                              { return f.f.Sync() }
 func (f osFile) Close() error                             { return f.f.Close() }
 
+// OSFile returns the *os.File beneath: a shell that sends file bytes to sockets itself
+// (sendfile) needs the descriptor.
+func (f osFile) OSFile() *os.File { return f.f }
+
 func (f osFile) Size() (int64, error) {
 	st, err := f.f.Stat()
 	if err != nil {

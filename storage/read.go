@@ -123,38 +123,116 @@ func (l *Log) boundary(offset int64) (segIndex int, pos int64, ok bool) {
 // index's view of maxOffset) in one ReadAt per segment. Callers read below the high
 // watermark, which never moves back past a truncation, so the bytes stay valid.
 func (l *Log) Read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
-	b, err := l.read(offset, maxOffset, maxBytes)
+	r, err := l.readTwice(offset, maxOffset, maxBytes, nil)
+	return r.out, err
+}
+
+// A Span is a stretch of a segment file that holds whole batches a read returned.
+type Span struct {
+	// File is the segment's file as the log holds it open; nil for bytes that are not
+	// what the file holds (a first batch cut to start at the offset read, see Read).
+	File File
+	Base int64 // the segment's base offset, which names its file
+	Pos  int64 // where the stretch starts in the file
+	// Data holds the stretch's bytes as the read validated them.
+	Data []byte
+}
+
+// ReadSpans reads exactly what Read reads, with the same ReadAt calls and the same
+// checks, and says where the batches lie: one span per segment read, in order, the
+// bytes of each in its Data. A reader that can send from a file (sendfile) sends the
+// span's stretch of File instead of Data, which is the same bytes as long as it keeps
+// the file open and no cut reaches into the span. A log changes a segment file in place
+// only by cutting it: below the high watermark a read is made under, only after a loss
+// its owner allowed (see TruncateTo) or to fence damage found since (CheckDamage).
+// Retention, compaction and damage copies remove or replace files, which leaves an open
+// file as it was. buf, when not nil, is a buffer to read into, left there grown as the
+// read needed: every Data then aliases it, until the next read into it. next is the
+// offset after the last batch returned.
+func (l *Log) ReadSpans(offset, maxOffset int64, maxBytes int, buf *[]byte) (spans []Span, next int64, err error) {
+	var into []byte
+	if buf != nil {
+		into = (*buf)[:0]
+	}
+	r, err := l.readTwice(offset, maxOffset, maxBytes, into)
+	if buf != nil && cap(r.out) > cap(*buf) {
+		*buf = r.out[:0]
+	}
+	if err != nil || len(r.out) == 0 {
+		return nil, r.next, err
+	}
+	spans = make([]Span, 0, len(r.parts)+1)
+	for i, p := range r.parts {
+		sp := Span{File: p.s.logFile, Base: p.s.base, Pos: p.pos, Data: r.out[p.from:p.to]}
+		if i == 0 && r.trimmed {
+			// The first batch was rewritten in memory: it goes as bytes, the rest of the
+			// segment's stretch as file.
+			head := sp
+			head.File, head.Data = nil, sp.Data[:record.HeaderSize]
+			spans = append(spans, head)
+			sp.Pos += record.HeaderSize
+			sp.Data = sp.Data[record.HeaderSize:]
+			if len(sp.Data) == 0 {
+				continue
+			}
+		}
+		spans = append(spans, sp)
+	}
+	return spans, r.next, nil
+}
+
+// readResult is what a read returned: the batches (out), the stretch of each segment
+// they came from (parts, in order, covering out), whether the first batch was
+// rewritten (trimEmptyRun), and the offset after the last batch.
+type readResult struct {
+	out     []byte
+	parts   []readPart
+	trimmed bool
+	next    int64
+}
+
+// readPart is the stretch of segment s, from byte pos, that out[from:to] was read from.
+type readPart struct {
+	s        *segment
+	pos      int64
+	from, to int
+}
+
+// readTwice reads into buf (nil: a new slice), and once more when the read failed
+// validation.
+func (l *Log) readTwice(offset, maxOffset int64, maxBytes int, buf []byte) (readResult, error) {
+	r, err := l.read(offset, maxOffset, maxBytes, buf)
 	if errors.Is(err, ErrCorrupt) {
 		// Reads change nothing, so one more costs only time, and it tells a transient
 		// read fault from damage at rest.
-		b, err = l.read(offset, maxOffset, maxBytes)
+		r, err = l.read(offset, maxOffset, maxBytes, buf)
 	}
-	return b, err
+	return r, err
 }
 
-func (l *Log) read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
+func (l *Log) read(offset, maxOffset int64, maxBytes int, out []byte) (readResult, error) {
+	r := readResult{next: offset}
 	if err := l.usable(); err != nil {
-		return nil, err
+		return r, err
 	}
 	if offset < l.startOffset || offset > l.EndOffset() {
-		return nil, fmt.Errorf("%w: read at %d, log spans [%d, %d]", ErrOffsetOutOfRange, offset, l.startOffset, l.EndOffset())
+		return r, fmt.Errorf("%w: read at %d, log spans [%d, %d]", ErrOffsetOutOfRange, offset, l.startOffset, l.EndOffset())
 	}
 	if offset == l.EndOffset() {
-		return nil, nil
+		return r, nil
 	}
 	if f, ok := l.fenceContaining(offset); ok {
-		return nil, &FencedError{Fence: f}
+		return r, &FencedError{Fence: f}
 	}
 	segIndex, pos, first, err := l.locate(offset)
 	if err != nil {
-		return nil, err
+		return r, err
 	}
 	if first.BaseOffset >= maxOffset {
-		return nil, nil
+		return r, nil
 	}
 	budget := int64(max(maxBytes, first.Size()))
 	expected := first.BaseOffset
-	var out []byte
 	for ; segIndex < len(l.segments); segIndex, pos = segIndex+1, 0 {
 		s := l.segments[segIndex]
 		limit := s.sizeBytes
@@ -168,16 +246,20 @@ func (l *Log) read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
 		start := len(out)
 		out = slices.Grow(out, int(n))[:start+int(n)]
 		if err := readFull(s.logFile, out[start:], pos); err != nil {
-			return nil, fmt.Errorf("storage: read segment %d: %w", s.base, err)
+			return r, fmt.Errorf("storage: read segment %d: %w", s.base, err)
 		}
 		consumed, stop, err := checkReadBatches(s, pos, out[start:], &expected, maxOffset)
+		if consumed > 0 {
+			r.parts = append(r.parts, readPart{s: s, pos: pos, from: start, to: start + consumed})
+		}
 		if err != nil {
 			if start+consumed == 0 {
-				return nil, err
+				return readResult{next: offset}, err
 			}
 			// Return the batches before the bad one; a read starting at it fails and
 			// names its offset.
-			return trimEmptyRun(out[:start+consumed], offset), nil
+			out = out[:start+consumed]
+			break
 		}
 		out = out[:start+consumed]
 		if stop || pos+int64(consumed) < s.sizeBytes {
@@ -187,18 +269,21 @@ func (l *Log) read(offset, maxOffset int64, maxBytes int) ([]byte, error) {
 			break // a fence follows: the next read starting there gets the error
 		}
 	}
-	return trimEmptyRun(out, offset), nil
+	r.out, r.trimmed = trimEmptyRun(out, offset)
+	r.next = expected
+	return r, nil
 }
 
 // trimEmptyRun makes a first batch that compaction emptied (record.AppendEmpty), and
 // that holds offset past its start, begin at offset: one such batch covers the offsets
 // of many batches that went, and a follower whose log ends among them must get a batch
-// that starts at its end.
-func trimEmptyRun(out []byte, offset int64) []byte {
+// that starts at its end. trimmed reports that it did.
+func trimEmptyRun(out []byte, offset int64) (_ []byte, trimmed bool) {
 	if h, err := record.ParseHeader(out); err == nil && h.IsEmptyRun() && h.BaseOffset < offset && len(out) >= h.Size() {
 		record.TrimEmpty(out, offset)
+		return out, true
 	}
-	return out
+	return out, false
 }
 
 // checkReadBatches validates the batches in buf, read from s at filePos, and returns how

@@ -74,7 +74,8 @@ const (
 	// segments below it, durably.
 	DeleteBelow
 	// Read returns the whole batches of Log from the one holding Offset up to (not
-	// including) MaxOffset, at most MaxBytes except that the first batch is always whole.
+	// including) MaxOffset, at most MaxBytes except that the first batch is always whole:
+	// as bytes (Done.Data), or with Op.Spans as spans (Done.Spans).
 	Read
 	// WriteFile atomically and durably replaces the small file Name with Data. Name is
 	// relative to the node's data directory.
@@ -231,6 +232,37 @@ type Op struct {
 	// Paced marks a Read that serves a replica a reassignment adds: what it reads counts
 	// against the node's move throttle (leader.replication.throttled.rate).
 	Paced bool
+	// Spans asks a Read for its batches as spans (Done.Spans) rather than bytes: a shell
+	// that can send from files (sendfile) then never copies them through memory on their
+	// way to a client.
+	Spans bool
+}
+
+// FileID names a segment file a shell keeps readable for the spans that point into it.
+// The shell hands it out; 0 names none.
+type FileID uint64
+
+// A Span is a stretch of whole batches a Read with Op.Spans returned: bytes held in
+// memory (Data), or Len bytes at Pos of the segment file File. Both are exactly the
+// bytes the read validated: a shell that hands out file spans keeps the file readable
+// (deleted or replaced files stay open) and refuses to send a span whose bytes were cut
+// from it since (see diskexec.SpanFiles). The core treats spans as opaque and counts
+// their Len.
+type Span struct {
+	Data []byte
+	File FileID
+	Base int64 // the segment's base offset, which names its file (for people)
+	Pos  int64
+	Len  int64 // len(Data) when Data is set
+}
+
+// SpansLen is the number of bytes spans hold.
+func SpansLen(spans []Span) int64 {
+	var n int64
+	for _, sp := range spans {
+		n += sp.Len
+	}
+	return n
 }
 
 // SegmentLimits say when a log rolls a new segment: past Bytes (segment.bytes), once its
@@ -272,8 +304,12 @@ type Done struct {
 	// WriteFile or CreateLog leaves the node's durable state unknown: the core stops and
 	// must be recovered (the fsyncgate rule). A failed Read is reported to the reader.
 	Err error
-	// Data holds the batches of a Read.
-	Data []byte
+	// Data holds the batches of a Read; Spans, with Op.Spans, the same batches as spans,
+	// in order, and Next the offset after the last of them (the Read's Offset when there
+	// are none).
+	Data  []byte
+	Spans []Span
+	Next  int64
 	// Offset reports, for Read and Retain, the log start offset after the op (a reader
 	// below it learns why it got nothing), for FindTime the offset found or -1, and for
 	// Clean what the op's doc says.

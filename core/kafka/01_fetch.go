@@ -43,11 +43,17 @@ package kafka
 // As in Apache Kafka, a partition without records gets an empty record set, never a null
 // one: librdkafka 2.0 fails to parse a null one ("invalid MessageSetSize -1"), so a kcat
 // consumer at the end of a partition would never see its end.
+//
+// Records are read as spans (disk.Span) and answered in a FetchAnswer: the shell writes
+// them from the log's files (sendfile) between the response's other bytes
+// (AppendFrame), so record bytes never pass through the broker's memory on their way
+// out; every byte count here (MinBytes, budgets, sessions, quotas) counts the spans.
 
 import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/acl"
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
@@ -60,10 +66,13 @@ type fetchPart struct {
 	p      int32
 	rep    Replica
 	req    partition.FetchRequest
-	hwSeen int64  // the high watermark at the last read
-	read   []byte // the records read, before any budget dropped them
-	want   int    // the index of its fetchWant
-	out    *kmsg.FetchResponseTopicPartition
+	hwSeen int64 // the high watermark at the last read
+	// recs are the records read, nil once a budget dropped them; next is the offset
+	// after the last batch read (0 without), kept when they are dropped.
+	recs []disk.Span
+	next int64
+	want int // the index of its fetchWant
+	out  *kmsg.FetchResponseTopicPartition
 }
 
 // fetchWant is one partition a fetch answers: from the request, or from its session.
@@ -120,7 +129,7 @@ func Fetch(b Broker, req *kmsg.FetchRequest, reply func(kmsg.Response)) {
 	fc, code := newFetchCtx(b, v, req, global != 0)
 	if code != 0 {
 		resp.ErrorCode = code
-		reply(resp)
+		reply(&FetchAnswer{FetchResponse: resp})
 		return
 	}
 	outs := make([]kmsg.FetchResponseTopicPartition, len(fc.wants))
@@ -130,16 +139,21 @@ func Fetch(b Broker, req *kmsg.FetchRequest, reply func(kmsg.Response)) {
 	var read func()
 	read = func() {
 		readAll(b, parts, budget, func() {
-			total, failed := 0, false
+			total, failed := int64(0), false
 			for _, fp := range parts {
-				total += len(fp.out.RecordBatches)
+				total += disk.SpansLen(fp.recs)
 				failed = failed || fp.out.ErrorCode != 0
 			}
-			if failed || total >= int(max(req.MinBytes, 1)) || b.Now() >= deadline {
+			if failed || total >= int64(max(req.MinBytes, 1)) || b.Now() >= deadline {
 				trimToMaxBytes(parts, budget)
-				fc.answer(b, v, resp, outs, parts)
+				recs := make([][]disk.Span, len(outs))
+				for _, fp := range parts {
+					recs[fp.want] = fp.recs
+				}
+				ans := &FetchAnswer{FetchResponse: resp}
+				fc.answer(b, v, ans, outs, recs, parts)
 				emptyRecordsNotNull(resp)
-				reply(resp)
+				reply(ans)
 				return
 			}
 			b.Wait(deadline, func() bool { return anyNewRecords(parts) }, read)
@@ -269,18 +283,20 @@ func keyOf(topicIDs bool, id [16]byte, name string, p int32) sessionKey {
 	return sessionKey{name: name, part: p}
 }
 
-// answer fills resp with the partitions read (outs, in wants' order) as the fetch's
-// session context says: all of them, creating a session for a full fetch with
-// SessionEpoch 0, or within a session only those with something new.
-func (fc *fetchCtx) answer(b Broker, v View, resp *kmsg.FetchResponse, outs []kmsg.FetchResponseTopicPartition, parts []*fetchPart) {
+// answer fills ans with the partitions read (outs, their records in recs, both in
+// wants' order) as the fetch's session context says: all of them, creating a session
+// for a full fetch with SessionEpoch 0, or within a session only those with something
+// new.
+func (fc *fetchCtx) answer(b Broker, v View, ans *FetchAnswer, outs []kmsg.FetchResponseTopicPartition, recs [][]disk.Span, parts []*fetchPart) {
+	resp := ans.FetchResponse
 	switch fc.mode {
 	case fetchSessionless:
-		resp.Topics = groupTopics(fc.wants, outs, nil)
+		resp.Topics, ans.Records = groupTopics(fc.wants, outs, recs, nil)
 	case fetchFull:
 		if s := fc.cache.create(b.Now(), fc.principal, fc.topicIDs, fc.newSessionParts(outs)); s != nil {
 			resp.SessionID = s.id
 		}
-		resp.Topics = groupTopics(fc.wants, outs, nil)
+		resp.Topics, ans.Records = groupTopics(fc.wants, outs, recs, nil)
 	case fetchIncremental:
 		s := fc.sess
 		resp.SessionID = s.id
@@ -293,20 +309,21 @@ func (fc *fetchCtx) answer(b Broker, v View, resp *kmsg.FetchResponse, outs []km
 		if v.Plants.On(plant.SessionOffsetPastUnsent) {
 			for _, fp := range parts {
 				sp := fc.wants[fp.want].sp
-				sp.fetchOffset = max(sp.fetchOffset, batchesEnd(fp.read))
+				sp.fetchOffset = max(sp.fetchOffset, fp.next)
 			}
 		}
 		keep := make([]bool, len(outs))
 		hadRecords := map[*sessionPart]bool{}
 		for i := range outs {
 			o, sp := &outs[i], fc.wants[i].sp
-			keep[i] = sp.answered(o.ErrorCode, o.HighWatermark, o.LastStableOffset, o.LogStartOffset, len(o.RecordBatches), o.PreferredReadReplica)
-			if len(o.RecordBatches) > 0 {
+			n := disk.SpansLen(recs[i])
+			keep[i] = sp.answered(o.ErrorCode, o.HighWatermark, o.LastStableOffset, o.LogStartOffset, int(n), o.PreferredReadReplica)
+			if n > 0 {
 				hadRecords[sp] = true
 			}
 		}
 		s.rotate(hadRecords)
-		resp.Topics = groupTopics(fc.wants, outs, keep)
+		resp.Topics, ans.Records = groupTopics(fc.wants, outs, recs, keep)
 	}
 }
 
@@ -340,9 +357,12 @@ func (fc *fetchCtx) newSessionParts(outs []kmsg.FetchResponseTopicPartition) []*
 
 // groupTopics builds a response's topics from the partitions answered, in order, those
 // with keep false left out (keep nil: every one): consecutive partitions of one topic
-// share its entry, as Kafka writes them.
-func groupTopics(wants []fetchWant, outs []kmsg.FetchResponseTopicPartition, keep []bool) []kmsg.FetchResponseTopic {
+// share its entry, as Kafka writes them. It returns the records of the partitions kept,
+// in the response's order (a FetchAnswer's Records; nil when none has any).
+func groupTopics(wants []fetchWant, outs []kmsg.FetchResponseTopicPartition, recs [][]disk.Span, keep []bool) ([]kmsg.FetchResponseTopic, [][]disk.Span) {
 	var topics []kmsg.FetchResponseTopic
+	var kept [][]disk.Span
+	some := false
 	for i := range outs {
 		if keep != nil && !keep[i] {
 			continue
@@ -355,8 +375,13 @@ func groupTopics(wants []fetchWant, outs []kmsg.FetchResponseTopicPartition, kee
 		}
 		t := &topics[len(topics)-1]
 		t.Partitions = append(t.Partitions, outs[i])
+		kept = append(kept, recs[i])
+		some = some || len(recs[i]) > 0
 	}
-	return topics
+	if !some {
+		kept = nil
+	}
+	return topics, kept
 }
 
 // FetchBytesMaxDefault is Kafka's fetch.max.bytes default.
@@ -432,9 +457,8 @@ func readAll(b Broker, parts []*fetchPart, budget int, done func()) {
 			fp.rep.Fetch(b.Now(), partRead(fp.req, left), func(r partition.FetchResult) {
 				o := fp.out
 				o.ErrorCode, o.HighWatermark, o.LastStableOffset, o.LogStartOffset = r.Err, r.HighWatermark, r.LastStableOffset, r.LogStartOffset
-				o.RecordBatches = r.Records
-				fp.read = r.Records
-				left -= len(r.Records)
+				fp.recs, fp.next = partRecords(r)
+				left -= int(disk.SpansLen(fp.recs))
 				waiting = false
 				if !inLoop {
 					next()
@@ -448,6 +472,19 @@ func readAll(b Broker, parts []*fetchPart, budget int, done func()) {
 		done()
 	}
 	next()
+}
+
+// partRecords is a partition's records as a fetch answers them, spans (a replica that
+// answers bytes gives one span of them), and the offset after the last batch (0
+// without one).
+func partRecords(r partition.FetchResult) ([]disk.Span, int64) {
+	switch {
+	case len(r.Spans) > 0:
+		return r.Spans, r.Next
+	case len(r.Records) > 0:
+		return []disk.Span{{Data: r.Records, Len: int64(len(r.Records))}}, batchesEnd(r.Records)
+	}
+	return nil, 0
 }
 
 // batchesEnd is the offset after the last whole batch of b; 0 without one.
@@ -465,6 +502,7 @@ func batchesEnd(b []byte) int64 {
 func partRead(req partition.FetchRequest, left int) partition.FetchRequest {
 	req.MaxBytes = int32(min(max(int(req.MaxBytes), 0), max(left, 0)))
 	req.OffsetsOnly = left <= 0
+	req.Spans = true
 	return req
 }
 
@@ -495,12 +533,12 @@ func anyNewRecords(parts []*fetchPart) bool {
 func trimToMaxBytes(parts []*fetchPart, budget int) {
 	total := 0
 	for _, fp := range parts {
-		n := len(fp.out.RecordBatches)
+		n := int(disk.SpansLen(fp.recs))
 		if n == 0 {
 			continue
 		}
 		if total > 0 && total+n > budget {
-			fp.out.RecordBatches = nil
+			fp.recs = nil
 			continue
 		}
 		total += n

@@ -24,7 +24,7 @@ func fetchOrders(t *testing.T, b *fakeBroker, maxBytes, partitionMaxBytes int32)
 	req.Topics = append(req.Topics, ft)
 	r := &replies{t: t}
 	Fetch(b, viaWire(t, req), r.reply)
-	resp := r.one().(*kmsg.FetchResponse)
+	resp := fetched(t, r.one())
 	checkWire(t, resp)
 	return resp
 }
@@ -122,7 +122,7 @@ func TestFetchReadsPartitionsInTurn(t *testing.T) {
 		t.Fatalf("partition 1 read before partition 0 answered: %v", reps[1].calls)
 	}
 	reps[0].release(0)
-	if got := recordBytes(r.one().(*kmsg.FetchResponse)); !slices.Equal(got, []int{400, 400, 0}) {
+	if got := recordBytes(fetched(t, r.one())); !slices.Equal(got, []int{400, 400, 0}) {
 		t.Fatalf("record bytes %v", got)
 	}
 	if got := reps[2].calls; !slices.Equal(got, []string{"fetch max=200 offsets-only=false"}) {

@@ -1,13 +1,16 @@
 package kafka
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/seedlog/seedlog/core/group"
+	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -332,6 +335,42 @@ type replies struct {
 }
 
 func (r *replies) reply(resp kmsg.Response) { r.got = append(r.got, resp) }
+
+// fetched returns a Fetch handler's answer as a plain response, every partition's
+// records in its RecordBatches, after checking that the answer encodes (AppendTo, and
+// AppendFrame with its spans written) exactly as that plain response does.
+func fetched(t testing.TB, resp kmsg.Response) *kmsg.FetchResponse {
+	t.Helper()
+	a, ok := resp.(*FetchAnswer)
+	if !ok {
+		t.Fatalf("a Fetch answered %T", resp)
+	}
+	plain := *a.FetchResponse
+	plain.Topics = slices.Clone(plain.Topics)
+	k := 0
+	for i := range plain.Topics {
+		parts := slices.Clone(plain.Topics[i].Partitions)
+		for j := range parts {
+			if k < len(a.Records) && len(a.Records[k]) > 0 {
+				var b []byte
+				for _, sp := range a.Records[k] {
+					b = append(b, sp.Data...)
+				}
+				parts[j].RecordBatches = b
+			}
+			k++
+		}
+		plain.Topics[i].Partitions = parts
+	}
+	if got, want := a.AppendTo(nil), plain.AppendTo(nil); !bytes.Equal(got, want) {
+		t.Fatalf("Fetch v%d answer encodes to %d bytes, the plain response to %d", a.GetVersion(), len(got), len(want))
+	}
+	frame, cuts := AppendFrame(nil, 7, a)
+	if got, want := Materialize(frame, cuts), wire.AppendResponse(nil, 7, &plain); !bytes.Equal(got, want) {
+		t.Fatalf("Fetch v%d answer frames to %d bytes, the plain response to %d", a.GetVersion(), len(got), len(want))
+	}
+	return &plain
+}
 
 // one returns the only response, failing when there is none or more than one.
 func (r *replies) one() kmsg.Response {

@@ -57,7 +57,7 @@ func (f sfetch) do(t *testing.T, b *fakeBroker) *kmsg.FetchResponse {
 	}
 	r := &replies{t: t}
 	Fetch(b, viaWire(t, req), r.reply)
-	resp := r.one().(*kmsg.FetchResponse)
+	resp := fetched(t, r.one())
 	checkWire(t, resp)
 	return resp
 }
@@ -332,12 +332,9 @@ func TestFetchSessionThrottledRecordsComeBack(t *testing.T) {
 	req.ReplicaID, req.MaxBytes, req.SessionID, req.SessionEpoch = -1, 1<<20, id, 1
 	var throttled *kmsg.FetchResponse
 	Fetch(b, req, func(r kmsg.Response) {
-		throttled = r.(*kmsg.FetchResponse)
-		for i := range throttled.Topics {
-			for j := range throttled.Topics[i].Partitions {
-				throttled.Topics[i].Partitions[j].RecordBatches = []byte{}
-			}
-		}
+		a := r.(*FetchAnswer)
+		a.DropRecords()
+		throttled = fetched(t, a)
 	})
 	if got := answered(t, throttled); !slices.Equal(got, []int32{0}) {
 		t.Fatalf("throttled fetch answered %v", got)
@@ -369,7 +366,7 @@ func TestFetchSessionRefusesLongNames(t *testing.T) {
 		req.Topics = append(req.Topics, ft)
 		r := &replies{t: t}
 		Fetch(b, viaWire(t, req), r.reply)
-		return r.one().(*kmsg.FetchResponse)
+		return fetched(t, r.one())
 	}
 	if resp := fetch(0, 0, long); resp.SessionID != 0 || resp.ErrorCode != 0 {
 		t.Fatalf("a full fetch of a long name: session %d, code %d", resp.SessionID, resp.ErrorCode)

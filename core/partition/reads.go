@@ -112,7 +112,7 @@ func (r *Replica) serveConsumer(c *consumerFetch) {
 		return
 	}
 	r.consumerWait++
-	r.emit(disk.Op{Kind: disk.Read, Offset: c.req.FetchOffset, MaxOffset: limit, MaxBytes: max(c.req.MaxBytes, 0)},
+	r.emit(disk.Op{Kind: disk.Read, Offset: c.req.FetchOffset, MaxOffset: limit, MaxBytes: max(c.req.MaxBytes, 0), Spans: c.req.Spans},
 		pendingOp{purpose: opConsumerRead, consumer: c, truncs: r.truncs})
 }
 
@@ -129,7 +129,7 @@ func (r *Replica) consumerReadDone(now int64, p pendingOp, d disk.Done) {
 	res := r.fetchResult()
 	switch {
 	case d.Err == nil:
-		res.Records = d.Data
+		res.Records, res.Spans, res.Next = d.Data, d.Spans, d.Next
 	case d.Offset > c.req.FetchOffset:
 		res.Err, res.LogStartOffset = CodeOffsetOutOfRange, d.Offset
 	case len(d.Fences) > 0:

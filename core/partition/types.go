@@ -35,6 +35,9 @@ type FetchRequest struct {
 	MaxWait  time.Duration
 	// Isolation is 0 for read_uncommitted, 1 for read_committed.
 	Isolation int8
+	// Spans asks for the records as spans (FetchResult.Spans), which the shell writes
+	// to the client from the log's files, rather than as bytes.
+	Spans bool
 }
 
 // FetchResult answers one consumer fetch.
@@ -44,8 +47,11 @@ type FetchResult struct {
 	LastStableOffset int64
 	LogStartOffset   int64
 	// Records are whole batches read from the log; the first may start below the fetch
-	// offset (clients skip what they did not ask for).
+	// offset (clients skip what they did not ask for). With FetchRequest.Spans they come
+	// as Spans instead, and Next is the offset after the last of them.
 	Records []byte
+	Spans   []disk.Span
+	Next    int64
 }
 
 // ListOffsets special timestamps (Kafka's).

@@ -1,0 +1,235 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/diskexec"
+	"github.com/seedlog/seedlog/storage"
+)
+
+// Zero-copy fetch. The disk worker reads a consumer fetch's batches as spans (stretches
+// of segment files, disk.Span), checking every batch as any read does, and the client
+// writer sends each span from its file with sendfile(2) (sendSpan): record bytes never
+// pass through the node's memory on their way to a consumer. spanFiles is what keeps
+// that safe between the read and the send:
+//
+//   - A file span names its file by a FileID, for which spanFiles holds a descriptor of
+//     its own (a dup of the log's), taken on the disk worker while the read runs, before
+//     any later op may delete, replace or cut the file. A segment that retention deletes
+//     or compaction replaces meanwhile stays readable through it, unchanged.
+//   - In place, a log only ever cuts a segment file (a truncation, damage fencing):
+//     spanFS tells spanFiles before every cut, and the writer refuses a span a cut
+//     reaches into, checking after the send too. It then closes the connection before
+//     the frame is complete, so the client never takes bytes the read did not validate;
+//     it reconnects and fetches again. (The core never truncates below the high
+//     watermark it reads under, except after a loss its configuration allowed.)
+//   - A descriptor is closed once no span into it was held or sent for spanFileIdle. A
+//     response that waits longer in its connection's queue finds its file gone, and its
+//     connection is closed the same way. Deleted segments keep their disk space until
+//     then, as Kafka keeps them for file.delete.delay.ms.
+//
+// Checksums are checked as before: the read that makes the spans reads their batches
+// (into a buffer the disk worker keeps) and validates each, CRC included, so damage is
+// still found, fenced and never served. sendfile then sends from the page cache that
+// read just filled. Only a page evicted and read back from a disk that now returns other
+// bytes, in the milliseconds between the read and the send, would leave unchecked
+// (Kafka checks nothing on fetch; clients that check CRCs, as Java's does by default,
+// would refuse it).
+
+// spanFileIdle is how long spanFiles keeps a descriptor no span used.
+const spanFileIdle = time.Minute
+
+// errSpanLost means a span's bytes can no longer be sent as the read validated them.
+var errSpanLost = errors.New("a fetched span's file was cut or closed before it was sent")
+
+// spanFiles holds the files of file spans (diskexec.SpanFiles). Hold runs on the disk
+// worker, open and release on client writers.
+type spanFiles struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	last    disk.FileID
+	byID    map[disk.FileID]*heldFile
+	sweptAt time.Time
+}
+
+var _ diskexec.SpanFiles = (*spanFiles)(nil)
+
+// heldFile is a segment file spans point into.
+type heldFile struct {
+	f   *os.File  // the descriptor spanFiles holds
+	src *spanFile // the log's file it was taken from
+	id  disk.FileID
+	// intact is how many leading bytes of the file are still those it held when spans
+	// were taken from it: a cut lowers it, nothing raises it.
+	intact atomic.Int64
+	// Guarded by spanFiles.mu.
+	used    time.Time
+	sending int
+}
+
+func newSpanFiles(now func() time.Time) *spanFiles {
+	return &spanFiles{now: now, byID: map[disk.FileID]*heldFile{}}
+}
+
+// Hold implements diskexec.SpanFiles for the files of spanFS.
+func (s *spanFiles) Hold(f storage.File) (disk.FileID, error) {
+	sf, ok := f.(*spanFile)
+	if !ok {
+		return 0, fmt.Errorf("node: %T is not a file of the span file system", f)
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweep(now)
+	if h := sf.held; h != nil {
+		h.used = now
+		return h.id, nil
+	}
+	osf, ok := sf.File.(interface{ OSFile() *os.File })
+	if !ok {
+		return 0, fmt.Errorf("node: %T has no descriptor", sf.File)
+	}
+	dup, err := dupFile(osf.OSFile())
+	if err != nil {
+		return 0, err
+	}
+	s.last++
+	h := &heldFile{f: dup, src: sf, id: s.last, used: now}
+	h.intact.Store(math.MaxInt64)
+	sf.held = h
+	s.byID[h.id] = h
+	return h.id, nil
+}
+
+// dupFile returns a descriptor of its own for f's file, closed on exec like every
+// descriptor Go opens.
+func dupFile(f *os.File) (*os.File, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var fd int
+	var dupErr error
+	if err := rc.Control(func(src uintptr) {
+		syscall.ForkLock.RLock()
+		defer syscall.ForkLock.RUnlock()
+		if fd, dupErr = syscall.Dup(int(src)); dupErr == nil {
+			syscall.CloseOnExec(fd)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if dupErr != nil {
+		return nil, fmt.Errorf("node: dup %s: %w", f.Name(), dupErr)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// open returns the file of span id for a writer to send from, until release; nil when
+// it is no longer held.
+func (s *spanFiles) open(id disk.FileID) *heldFile {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.byID[id]
+	if h != nil {
+		h.sending++
+		h.used = now
+	}
+	return h
+}
+
+func (s *spanFiles) release(h *heldFile) {
+	now := s.now()
+	s.mu.Lock()
+	h.sending--
+	h.used = now
+	s.mu.Unlock()
+}
+
+// cut records that f is about to be truncated to size bytes.
+func (s *spanFiles) cut(f *spanFile, size int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h := f.held; h != nil && size < h.intact.Load() {
+		h.intact.Store(size)
+	}
+}
+
+// sweep closes the files no span used for spanFileIdle, at most a few times per idle
+// period.
+func (s *spanFiles) sweep(now time.Time) {
+	if now.Sub(s.sweptAt) < spanFileIdle/4 {
+		return
+	}
+	s.sweptAt = now
+	for id, h := range s.byID { // order-independent: each idle file is closed
+		if h.sending == 0 && now.Sub(h.used) >= spanFileIdle {
+			s.drop(id, h)
+		}
+	}
+}
+
+func (s *spanFiles) drop(id disk.FileID, h *heldFile) {
+	delete(s.byID, id)
+	if h.src.held == h {
+		h.src.held = nil
+	}
+	h.f.Close()
+}
+
+// close closes every file held; no writer may send after it.
+func (s *spanFiles) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, h := range s.byID { // order-independent: every file is closed
+		s.drop(id, h)
+	}
+}
+
+// held reports how many files are held, for tests.
+func (s *spanFiles) held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byID)
+}
+
+// spanFS is the node's storage.FS: the OS's, with files that tell spanFiles before they
+// are cut.
+type spanFS struct {
+	storage.FS
+	files *spanFiles
+}
+
+// spanFile is a file of spanFS.
+type spanFile struct {
+	storage.File
+	files *spanFiles
+	held  *heldFile // guarded by files.mu
+}
+
+func (s spanFS) Create(name string) (storage.File, error) { return s.wrap(s.FS.Create(name)) }
+func (s spanFS) Open(name string) (storage.File, error)   { return s.wrap(s.FS.Open(name)) }
+
+func (s spanFS) wrap(f storage.File, err error) (storage.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &spanFile{File: f, files: s.files}, nil
+}
+
+// Truncate tells spanFiles first: a writer that reads intact after sending then knows
+// whether the cut may have reached the bytes it sent.
+func (f *spanFile) Truncate(size int64) error {
+	f.files.cut(f, size)
+	return f.File.Truncate(size)
+}

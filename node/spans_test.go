@@ -1,0 +1,259 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/kafka"
+	"github.com/seedlog/seedlog/core/kafka/wire"
+	"github.com/seedlog/seedlog/storage"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	must(t, err)
+	s := <-accepted
+	if s == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return s.(*net.TCPConn), c.(*net.TCPConn)
+}
+
+// spanWorld is a spanFiles over a directory and a clock the test moves.
+type spanWorld struct {
+	t     *testing.T
+	dir   string
+	now   time.Time
+	files *spanFiles
+	fsys  spanFS
+}
+
+func newSpanWorld(t *testing.T) *spanWorld {
+	w := &spanWorld{t: t, dir: t.TempDir(), now: time.Unix(1000, 0)}
+	w.files = newSpanFiles(func() time.Time { return w.now })
+	w.fsys = spanFS{FS: storage.NewOSFS(w.dir), files: w.files}
+	t.Cleanup(w.files.close)
+	return w
+}
+
+// segment creates a file holding b, as a log's segment, and holds it for spans.
+func (w *spanWorld) segment(name string, b []byte) (storage.File, disk.FileID) {
+	w.t.Helper()
+	f, err := w.fsys.Create(name)
+	must(w.t, err)
+	_, err = f.WriteAt(b, 0)
+	must(w.t, err)
+	id, err := w.files.Hold(f)
+	must(w.t, err)
+	return f, id
+}
+
+// send writes frame with its cuts on a fresh connection and returns what arrived.
+func (w *spanWorld) send(frame []byte, cuts []kafka.Cut, viaTCP bool) (got []byte, fw *frameWriter, err error) {
+	w.t.Helper()
+	s, c := tcpPair(w.t)
+	var out net.Conn = s
+	if !viaTCP {
+		out = struct{ net.Conn }{s} // not a *net.TCPConn: spans are copied
+	}
+	fw = newFrameWriter(out, w.files)
+	done := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(c)
+		done <- b
+	}()
+	_, err = fw.write(frame, cuts)
+	if err == nil {
+		err = fw.flush()
+	}
+	s.Close()
+	return <-done, fw, err
+}
+
+var spanBytes = bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+
+// A frame of own bytes and file spans arrives as the spans' bytes between the frame's,
+// sent with sendfile (no span byte through the process, but a frame's very last byte),
+// or copied when the connection is not a plain TCP socket.
+func TestFrameWriterSendsSpansFromFiles(t *testing.T) {
+	w := newSpanWorld(t)
+	_, id := w.segment("a.log", spanBytes)
+	frame := []byte("headmiddletail")
+	cuts := []kafka.Cut{
+		{At: 4, Span: disk.Span{File: id, Pos: 100, Len: 30000}},
+		{At: 4, Span: disk.Span{Data: []byte("inline"), Len: 6}},
+		{At: 10, Span: disk.Span{File: id, Pos: 5, Len: 7}},
+	}
+	want := slices.Concat([]byte("head"), spanBytes[100:30100], []byte("inline"), []byte("middle"), spanBytes[5:12], []byte("tail"))
+	for _, viaTCP := range []bool{true, false} {
+		got, fw, err := w.send(frame, cuts, viaTCP)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("tcp %v: %d bytes (%v), want %d", viaTCP, len(got), err, len(want))
+		}
+		wantSent, wantCopied := int64(30007), int64(6)
+		if !viaTCP || !canSendfile {
+			wantSent, wantCopied = 0, 30013
+		}
+		if fw.sent != wantSent || fw.copied != wantCopied {
+			t.Fatalf("tcp %v: %d bytes sent, %d copied; want %d and %d", viaTCP, fw.sent, fw.copied, wantSent, wantCopied)
+		}
+	}
+	// A span that ends the frame: its last byte is read before the last check.
+	got, fw, err := w.send(frame[:4], cuts[:1], true)
+	if err != nil || !bytes.Equal(got, want[:30004]) || canSendfile && fw.copied != 1 {
+		t.Fatalf("span at the end: %d bytes (%v), %d copied", len(got), err, fw.copied)
+	}
+}
+
+// A segment deleted (retention) or replaced (compaction) after its read still sends
+// the bytes the read saw: spanFiles holds a descriptor of its own.
+func TestFrameWriterSpansOutliveDeletionAndReplacement(t *testing.T) {
+	w := newSpanWorld(t)
+	f, id := w.segment("old.log", spanBytes)
+	must(t, f.Close())
+	must(t, os.Remove(filepath.Join(w.dir, "old.log")))
+	g, id2 := w.segment("kept.log", spanBytes)
+	must(t, os.WriteFile(filepath.Join(w.dir, "new.log"), bytes.Repeat([]byte("x"), len(spanBytes)), 0o644))
+	must(t, os.Rename(filepath.Join(w.dir, "new.log"), filepath.Join(w.dir, "kept.log")))
+	must(t, g.Close())
+	cuts := []kafka.Cut{{At: 1, Span: disk.Span{File: id, Pos: 0, Len: 1000}}, {At: 1, Span: disk.Span{File: id2, Pos: 10, Len: 1000}}}
+	got, _, err := w.send([]byte("<>"), cuts, true)
+	if want := slices.Concat([]byte("<"), spanBytes[:1000], spanBytes[10:1010], []byte(">")); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%d bytes (%v), want %d", len(got), err, len(want))
+	}
+}
+
+// A span a cut reached into since its read is not sent: the writer fails with
+// errSpanLost before the frame is whole, whether the cut came before the send or was
+// under way when it ended; a cut past the span changes nothing.
+func TestFrameWriterRefusesSpansACutReached(t *testing.T) {
+	w := newSpanWorld(t)
+	f, id := w.segment("a.log", spanBytes)
+	frame := []byte("0123")
+	span := disk.Span{File: id, Pos: 1000, Len: 2000}
+	must(t, f.Truncate(5000)) // past the span
+	got, _, err := w.send(frame, []kafka.Cut{{At: 2, Span: span}}, true)
+	if err != nil || len(got) != 2004 {
+		t.Fatalf("after a cut past the span: %d bytes, %v", len(got), err)
+	}
+	must(t, f.Truncate(2999)) // one byte into it
+	_, err = f.WriteAt(bytes.Repeat([]byte("y"), 3000), 2999)
+	must(t, err) // appended again, other bytes: the file is as long as before
+	for _, at := range []int{2, 4} {
+		got, _, err := w.send(frame, []kafka.Cut{{At: at, Span: span}}, true)
+		if !errors.Is(err, errSpanLost) || len(got) >= len(frame)+int(span.Len) {
+			t.Fatalf("span at %d after a cut into it: %d bytes arrived, %v", at, len(got), err)
+		}
+	}
+}
+
+// A file no span used for spanFileIdle is closed; a span into it is then lost, and a
+// new read holds the file again.
+func TestSpanFilesCloseIdleFiles(t *testing.T) {
+	w := newSpanWorld(t)
+	f, id := w.segment("a.log", spanBytes)
+	w.now = w.now.Add(spanFileIdle)
+	_, other := w.segment("b.log", spanBytes) // a Hold sweeps
+	if w.files.held() != 1 {
+		t.Fatalf("%d files held, want the idle one closed", w.files.held())
+	}
+	if _, _, err := w.send([]byte("."), []kafka.Cut{{At: 0, Span: disk.Span{File: id, Len: 10}}}, true); !errors.Is(err, errSpanLost) {
+		t.Fatalf("a span into a closed file: %v", err)
+	}
+	again, err := w.files.Hold(f)
+	if err != nil || again == id || again == other {
+		t.Fatalf("held again as %d (%v); first %d, other %d", again, err, id, other)
+	}
+}
+
+// TestFetchSentWithSendfile: a node answers consumer fetches, at every kind of Fetch
+// version, with frames that are kmsg's encoding of the response and whose records are
+// exactly the bytes of the partition's segment files, sent with sendfile.
+func TestFetchSentWithSendfile(t *testing.T) {
+	tc := startCluster(t, 1, 1, func(_ int, c *Config) {
+		must(t, c.Set("metrics.listener", "127.0.0.1:0"))
+		must(t, c.Set("log.segment.bytes", "16384"))
+	})
+	cl := tc.client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	tc.createTopic(cl, "z", 1, 1)
+	for round := range 8 {
+		var recs []*kgo.Record
+		for i := range 10 {
+			recs = append(recs, &kgo.Record{Topic: "z", Value: bytes.Repeat([]byte{byte('a' + round)}, 1000+i)})
+		}
+		must(t, cl.ProduceSync(context.Background(), recs...).FirstErr())
+	}
+	// The records below the high watermark are every segment file's bytes, in order.
+	dir := filepath.Join(tc.cfgs[0].DataDir, "z-0")
+	names, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	must(t, err)
+	slices.Sort(names)
+	var want []byte
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		must(t, err)
+		want = append(want, b...)
+	}
+	if len(names) < 3 {
+		t.Fatalf("%d segments, want several", len(names))
+	}
+
+	r := dialRaw(t, tc.nodes[0].ClientAddr())
+	mreq := kmsg.NewPtrMetadataRequest()
+	mreq.SetVersion(12)
+	mreq.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("z")}}
+	topicID := r.roundTrip(mreq).(*kmsg.MetadataResponse).Topics[0].TopicID
+	for _, v := range []int16{4, 7, 11, 12, 13, 16} {
+		req := kmsg.NewPtrFetchRequest()
+		req.SetVersion(v)
+		req.ReplicaID, req.MaxBytes, req.SessionEpoch = -1, 1<<20, -1
+		ft := kmsg.NewFetchRequestTopic()
+		ft.Topic, ft.TopicID = "z", topicID
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.CurrentLeaderEpoch, fp.PartitionMaxBytes = -1, 1<<20
+		ft.Partitions = append(ft.Partitions, fp)
+		req.Topics = append(req.Topics, ft)
+		r.write(r.encode(req))
+		raw := r.readFrame()
+		resp := kmsg.NewPtrFetchResponse()
+		resp.SetVersion(v)
+		corr, err := wire.ParseResponse(raw, resp)
+		must(t, err)
+		p := resp.Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || !bytes.Equal(p.RecordBatches, want) {
+			t.Fatalf("v%d: code %d, %d record bytes, the segments hold %d", v, p.ErrorCode, len(p.RecordBatches), len(want))
+		}
+		if again := wire.AppendResponse(nil, corr, resp); !bytes.Equal(again[4:], raw) {
+			t.Fatalf("v%d: the frame is not kmsg's encoding of the response", v)
+		}
+	}
+	// Every record byte went with sendfile, but the last byte of the three frames
+	// (v4, v7, v11) that end with their records: it is read before the last check.
+	s := scrape(t, tc.nodes[0].MetricsAddr())
+	sent, copied := s["seedlog_fetch_bytes_sendfile_total"], s["seedlog_fetch_bytes_copied_total"]
+	if canSendfile && (sent != float64(6*len(want)-3) || copied != 3) {
+		t.Fatalf("%v record bytes sent with sendfile and %v copied, for 6 fetches of %d", sent, copied, len(want))
+	}
+}
