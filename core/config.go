@@ -47,6 +47,11 @@ type Config struct {
 	// partitions enforce at most it whatever the metadata says, since a batch's records
 	// are decompressed up to that size on the node's loop.
 	MessageBytesMax int32
+	// BrokerPartitionsMax is max.broker.partitions (0: BrokerPartitionsMaxDefault): the
+	// most partition replicas one broker may hold, cluster-wide. The active controller
+	// refuses with POLICY_VIOLATION what would go past its own setting, so every node
+	// should set the same (core/controller/brokercap.go).
+	BrokerPartitionsMax int
 	// FetchBytesMax is fetch.max.bytes (0: Kafka's 57671680): the most record bytes one
 	// client Fetch response reads, whatever the request asks.
 	FetchBytesMax int32
@@ -213,6 +218,12 @@ const (
 	ReplicaFetchResponseBytesMaxDefault = 10 << 20                          // replica.fetch.response.max.bytes
 )
 
+// Default and largest max.broker.partitions (Config.BrokerPartitionsMax).
+const (
+	BrokerPartitionsMaxDefault = controller.BrokerPartitionsMaxDefault
+	BrokerPartitionsMaxLimit   = controller.BrokerPartitionsMaxLimit
+)
+
 // Defaults of the connection limits of Config. Real clients pipeline a handful of
 // requests per connection (franz-go and librdkafka default to 5 produce requests, plus
 // metadata and fetches); a client past the in-flight bound is misbehaving.
@@ -261,6 +272,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MessageBytesMax <= 0 {
 		c.MessageBytesMax = MessageBytesMaxDefault
+	}
+	if c.BrokerPartitionsMax == 0 {
+		c.BrokerPartitionsMax = BrokerPartitionsMaxDefault
 	}
 	if c.FetchBytesMax <= 0 {
 		c.FetchBytesMax = kafka.FetchBytesMaxDefault

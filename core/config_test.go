@@ -54,6 +54,8 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		{func(c *Config) { c.Defaults.ReplicationFactor = 40000 }, "default.replication.factor=40000"},
 		{func(c *Config) { c.InFlightPerConnMax = -1 }, "max.inflight.requests.per.connection=-1"},
 		{func(c *Config) { c.ConnectionsMax = -1 }, "max.connections=-1"},
+		{func(c *Config) { c.BrokerPartitionsMax = -1 }, "max.broker.partitions=-1"},
+		{func(c *Config) { c.BrokerPartitionsMax = BrokerPartitionsMaxLimit + 1 }, "max.broker.partitions=1000001"},
 		{func(c *Config) { c.Voters = []int32{2, 1} }, "controller.quorum.voters [2 1]"},
 		{func(c *Config) { c.Voters = nil }, "controller.quorum.voters is empty"},
 		{func(c *Config) { c.Broker, c.NodeID = false, 2 }, "process.roles"},

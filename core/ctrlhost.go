@@ -63,6 +63,7 @@ func (h *controllerHost) init(n *Node) {
 		DefaultReplicationFactor:     n.cfg.Defaults.ReplicationFactor,
 		ProducerIDBlockSize:          1000,
 		MessageBytesMax:              n.cfg.MessageBytesMax,
+		BrokerPartitionsMax:          n.cfg.BrokerPartitionsMax,
 		Authorizer:                   n.cfg.Authorizer,
 		AutoLeaderRebalance:          n.cfg.AutoLeaderRebalance,
 		LeaderImbalancePercent:       n.cfg.LeaderImbalancePercent,

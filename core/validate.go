@@ -175,6 +175,8 @@ func validateLimits(c Config) error {
 		return fmt.Errorf("max.inflight.requests.per.connection=%d: want at least 1", c.InFlightPerConnMax)
 	case c.ConnectionsMax < 1:
 		return fmt.Errorf("max.connections=%d: want at least 1", c.ConnectionsMax)
+	case c.BrokerPartitionsMax < 1 || c.BrokerPartitionsMax > BrokerPartitionsMaxLimit:
+		return fmt.Errorf("max.broker.partitions=%d: want replicas in [1, %d]", c.BrokerPartitionsMax, BrokerPartitionsMaxLimit)
 	case c.MetadataSnapshotRecords < 0:
 		return fmt.Errorf("metadata.snapshot.records=%d: want at least 1", c.MetadataSnapshotRecords)
 	case c.OffsetsRetention < 0 || c.OffsetsRetention > group.OffsetsRetentionMax:

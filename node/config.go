@@ -148,6 +148,10 @@ type Config struct {
 	LeaderImbalanceCheckInterval time.Duration
 	// PeerConnectionsMax caps incoming peer connections, handshakes included.
 	PeerConnectionsMax int
+	// BrokerPartitionsMax is max.broker.partitions: the most partition replicas any
+	// broker may hold (see core.Config). A broker's open-file limit must hold that many
+	// replicas' files (fdlimit.go).
+	BrokerPartitionsMax int
 	// IdleTimeout closes a client connection with nothing in flight that sent nothing
 	// for this long (connections.max.idle.ms).
 	IdleTimeout time.Duration
@@ -483,6 +487,9 @@ var settings = []Setting{
 	}},
 	{"peer.connections.max", "256", "incoming peer connections at once, handshakes included; at the limit the oldest unfinished handshake is closed", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.PeerConnectionsMax)
+	}},
+	{"max.broker.partitions", strconv.Itoa(core.BrokerPartitionsMaxDefault), "partition replicas any one broker may hold, cluster-wide (set the same on every node: the active controller enforces its own); creating topics or partitions and reassignments beyond it are refused with POLICY_VIOLATION. A broker needs about 3 open files per replica: its open-file limit must hold them", func(c *Config, v string) error {
+		return parsePositiveInt(v, &c.BrokerPartitionsMax)
 	}},
 	{"sasl.enabled.mechanisms", "SCRAM-SHA-512,SCRAM-SHA-256,PLAIN", "SASL mechanisms accepted on SASL_PLAINTEXT and SASL_SSL listeners, comma-separated; PLAIN checks the password against the user's SCRAM credentials (use it over TLS only)", func(c *Config, v string) error {
 		c.SASLMechanisms = nil
@@ -865,6 +872,7 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		OffsetsRetentionCheck:        c.OffsetsRetentionCheck,
 		InFlightPerConnMax:           c.InFlightPerConnMax,
 		ConnectionsMax:               c.ConnectionsMax,
+		BrokerPartitionsMax:          c.BrokerPartitionsMax,
 		SASLMechanisms:               c.SASLMechanisms,
 		ReauthMax:                    c.ReauthMax,
 		Authorizer:                   c.Authorizer,

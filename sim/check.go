@@ -76,6 +76,8 @@ func (c *checkers) afterStep(n *simNode) {
 				checker = "invariant:groups"
 			case errors.As(err, new(durableViolation)):
 				checker = "invariant:durable"
+			case errors.As(err, new(capViolation)):
+				checker = "invariant:broker-partitions"
 			}
 			w.fail(checker, n.spec.ID, "%v", err)
 			return

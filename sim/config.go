@@ -365,6 +365,7 @@ func drawExtra(seed uint64, c *Config) {
 	drawLeaderBalance(seed, c)
 	drawMoves(seed, c)
 	drawSessions(seed, &c.Data)
+	drawBrokerCap(seed, c)
 }
 
 // drawSessions draws, from its own stream, whether a seed's readers fetch with fetch

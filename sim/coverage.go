@@ -76,6 +76,8 @@ var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "n
 	// damaged partition data: fenced, handed over, fetched back, declared lost, copied
 	"note:replica-damaged", "note:replica-resign", "note:replica-repair", "note:replica-lost", "note:replica-gap",
 	"check:declared-lost",
+	// the per-broker replica bound refusing new partitions and moves
+	"broker-cap:refused:create-partitions", "broker-cap:refused:reassign",
 	// groups
 	"group:rebalance", "group:coordinator-failover", "group:leader-rejoin-new-partitions", "group:leave",
 	"group:member-id-required", "group:commit-retry", "offsets:group-removing", "note:group-offsets-expiry-unknown",

@@ -28,6 +28,9 @@ type DataConfig struct {
 	// FetchSessionSlots is the brokers' max.incremental.fetch.session.cache.slots (0:
 	// Kafka's 1000).
 	FetchSessionSlots int
+	// BrokerPartitionsMax is the nodes' max.broker.partitions (0: the node's default),
+	// drawn small in some seeds (brokercap.go).
+	BrokerPartitionsMax int
 	// OpInterval is the mean think time of a data client between two operations.
 	OpInterval time.Duration
 	// GrowInterval is the mean time between two CreatePartitions on a data topic (0:
@@ -326,6 +329,7 @@ func (d *DataConfig) String() string {
 	if d.GrowInterval > 0 {
 		fmt.Fprintf(&b, "  partitions grow every ~%v up to %d\n", d.GrowInterval, d.PartitionsMax)
 	}
+	b.WriteString(d.capString())
 	if d.OffsetsRetention > 0 {
 		fmt.Fprintf(&b, "  committed offsets expire %v after their group emptied (or their commit), checked every %v\n", d.OffsetsRetention, d.OffsetsRetentionCheck)
 	}

@@ -292,6 +292,11 @@
 // apply) fails the run (fatal); one after a failed disk op is an I/O fault the node
 // restarts from.
 //
+// Replica bound (brokercap.go): a quarter of the seeds with data run a small
+// max.broker.partitions, so that the workload's creates, new partitions and moves meet
+// it and take POLICY_VIOLATION as a legal refusal; no node's metadata image may put more
+// replicas on a broker than the bound (invariant:broker-partitions).
+//
 // # Traces
 //
 // Every input, output, fault and client operation is an event of the run's trace: hashed

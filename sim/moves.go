@@ -63,6 +63,7 @@ func (c *Config) WithoutLaterDraws() {
 	c.LeaderBalance, c.Data.ElectInterval, c.Data.NoMaxTimestampReads = LeaderBalance{}, 0, true
 	c.WithoutMoves()
 	c.Data.SessionReaders = 0
+	c.Data.BrokerPartitionsMax = 0
 }
 
 // WithoutMoves leaves the mover, the late-joining broker and the move throttle out of a
@@ -286,6 +287,7 @@ func (d *dataWorkload) drain(st Step) {
 					if p.ErrorCode == 0 {
 						w.cov.Inc("moves:drained")
 					}
+					w.noteCapRefusal("reassign", p.ErrorCode)
 				}
 			}
 		}
@@ -347,6 +349,7 @@ func (d *dataWorkload) reassign(st Step) {
 				switch {
 				case p.ErrorCode != 0:
 					w.cov.Inc("moves:partition:" + strings.ToLower(errorName(p.ErrorCode)))
+					w.noteCapRefusal("reassign", p.ErrorCode)
 				case st.Replicas == nil:
 					w.cov.Inc("moves:cancelled")
 				default:

@@ -557,6 +557,7 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		CleanerBytesPerSec:       c.CleanerBytesPerSec,
 		OffsetsRetention:         c.Data.OffsetsRetention,
 		FetchSessionSlots:        c.Data.FetchSessionSlots,
+		BrokerPartitionsMax:      c.Data.BrokerPartitionsMax,
 		OffsetsRetentionCheck:    c.Data.OffsetsRetentionCheck,
 		Listeners:                c.listeners(spec),
 		ReauthMax:                c.Data.ReauthMax,

@@ -335,6 +335,9 @@ func (d *dataInvariants) checkImage(n *simNode) error {
 	if err := ins.ImageCheck(n.m); err != nil {
 		return err
 	}
+	if err := d.checkBrokerCap(n); err != nil {
+		return err
+	}
 	return d.checkMoves(n)
 }
 

@@ -109,6 +109,9 @@ import (
 //	alter-lost-never-resent        liveness (a data partition whose ISR change was
 //	                               lost refuses acks=all with NOT_ENOUGH_REPLICAS to
 //	                               the end), 43 (new)
+//	broker-partitions-cap-ignored  invariant:broker-partitions (a committed image puts
+//	                               more replicas on a broker than
+//	                               max.broker.partitions), 12 (new)
 //
 // alter-lost-never-resent is the one plant only a liveness check can catch: it breaks
 // nothing, it only stops an ISR from changing again. It bites only when an
@@ -224,6 +227,7 @@ var plantCases = []struct {
 	{"describe-producers-first-seq", []string{"describe-producers"}, 300, false},
 	{"move-stalls", []string{"liveness"}, 300, false},
 	{"session-offset-past-unsent", []string{"sessions"}, 300, false},
+	{"broker-partitions-cap-ignored", []string{"invariant:broker-partitions"}, 300, false},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the

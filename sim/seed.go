@@ -39,6 +39,8 @@ import (
 //	         (index 0)
 //	timing   whether a seed runs seedlog's default timeouts rather than scaled
 //	         Kafka ones (index 0)
+//	partcap  whether a seed runs a small max.broker.partitions, and its value
+//	         (index 0)
 const (
 	streamConfig     = "config"
 	streamNet        = "net"
@@ -61,6 +63,7 @@ const (
 	streamMoves      = "moves"
 	streamSessions   = "sessions"
 	streamTiming     = "timing"
+	streamBrokerCap  = "partcap"
 )
 
 // streamSeeds returns the two PCG seed words of a stream.

@@ -192,7 +192,7 @@ func (c *Client) run(op *Op, done func()) {
 var definite = map[OpKind][]int16{
 	OpCreate:           {errTopicAlreadyExists, errInvalidPartitions, errInvalidReplicationFactor, errInvalidTopic, errInvalidReplicaAssignment, errPolicyViolation},
 	OpDelete:           {errUnknownTopicOrPartition, errUnknownTopicID},
-	OpCreatePartitions: {errUnknownTopicOrPartition, errInvalidPartitions, errInvalidReplicaAssignment},
+	OpCreatePartitions: {errUnknownTopicOrPartition, errInvalidPartitions, errInvalidReplicaAssignment, errPolicyViolation},
 }
 
 // mutate sends an admin request and classifies the answer.
@@ -216,6 +216,9 @@ func (c *Client) mutate(op *Op, req kmsg.Request, code func(kmsg.Response) int16
 			default:
 				op.Code = code(resp)
 				c.checkInternalTopicAnswer(op)
+				if op.Kind == OpCreate || op.Kind == OpCreatePartitions {
+					w.noteCapRefusal(op.Kind.String(), op.Code)
+				}
 				switch {
 				case op.Code == errNone:
 					finish(OK)
@@ -416,6 +419,10 @@ func startLiveness(w *World) *liveness {
 		}
 	})
 	w.checks.livenessStarted(l)
+	if w.cfg.Data.BrokerPartitionsMax > 0 {
+		l.clearWorkloadTopics(0, l.tryProbe)
+		return l
+	}
 	l.tryProbe()
 	return l
 }

@@ -40,6 +40,12 @@ type Config struct {
 	// max.message.bytes the controller accepts, for a topic or as the cluster default.
 	// 0 means MessageBytesMaxDefault.
 	MessageBytesMax int32
+	// BrokerPartitionsMax is max.broker.partitions (KIP-578): the most partition
+	// replicas one broker may hold, replicas being added by a reassignment included.
+	// CreateTopics, CreatePartitions and AlterPartitionReassignments that would go past
+	// it are refused with POLICY_VIOLATION. Each replica keeps files open on its broker,
+	// which fails when it runs out of descriptors. 0 means BrokerPartitionsMaxDefault.
+	BrokerPartitionsMax int
 	// Authorizer says the cluster authorizes with ACLs (authorizer.class.name): without
 	// it, CreateAcls and DeleteAcls answer SECURITY_DISABLED.
 	Authorizer bool
@@ -62,6 +68,21 @@ type Config struct {
 // MessageBytesMaxDefault is Kafka's message.max.bytes default.
 const MessageBytesMaxDefault = 1048588
 
+// BrokerPartitionsMaxDefault is max.broker.partitions' default, and
+// BrokerPartitionsMaxLimit the largest value accepted: a broker's replicas each keep
+// files open, and a million replicas already need millions of descriptors.
+const (
+	BrokerPartitionsMaxDefault = 4000
+	BrokerPartitionsMaxLimit   = 1_000_000
+)
+
+func (c Config) brokerPartitionsMax() int {
+	if c.BrokerPartitionsMax <= 0 {
+		return BrokerPartitionsMaxDefault
+	}
+	return c.BrokerPartitionsMax
+}
+
 func (c Config) messageBytesMax() int32 {
 	if c.MessageBytesMax <= 0 {
 		return MessageBytesMaxDefault
@@ -83,6 +104,7 @@ func DefaultConfig(nodeID int32, rng *rand.Rand) Config {
 		DefaultReplicationFactor:     1,
 		ProducerIDBlockSize:          1000,
 		MessageBytesMax:              MessageBytesMaxDefault,
+		BrokerPartitionsMax:          BrokerPartitionsMaxDefault,
 		AutoLeaderRebalance:          true,
 		LeaderImbalancePercent:       10,
 		LeaderImbalanceCheckInterval: 300 * time.Second,
@@ -111,6 +133,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("controller: default partitions %d, replication factor %d", c.DefaultPartitions, c.DefaultReplicationFactor)
 	case c.MessageBytesMax < 0:
 		return fmt.Errorf("controller: message bytes max %d", c.MessageBytesMax)
+	case c.BrokerPartitionsMax < 0 || c.BrokerPartitionsMax > BrokerPartitionsMaxLimit:
+		return fmt.Errorf("controller: broker partitions max %d outside 0..%d", c.BrokerPartitionsMax, BrokerPartitionsMaxLimit)
 	case c.ProducerIDBlockSize < 1 || c.ProducerIDBlockSize > math.MaxInt32:
 		return fmt.Errorf("controller: producer id block size %d outside 1..%d", c.ProducerIDBlockSize, math.MaxInt32)
 	case c.LeaderImbalancePercent < 0 || c.LeaderImbalancePercent > 100:

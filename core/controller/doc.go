@@ -148,5 +148,8 @@
 //
 // Waiting requests (WaitingMax), records per proposal (RecordsPerProposalMax), records
 // per admin request (RequestRecordsMax) and registered brokers (BrokersMax) are
-// bounded; the volatile maps are keyed by registered brokers only.
+// bounded; the volatile maps are keyed by registered brokers only. The replicas one
+// broker holds are bounded by max.broker.partitions (Config.BrokerPartitionsMax):
+// CreateTopics, CreatePartitions and AlterPartitionReassignments that would go past it
+// get POLICY_VIOLATION (brokercap.go).
 package controller

@@ -18,6 +18,7 @@ const (
 	errInvalidConfig               int16 = 40
 	errNotController               int16 = 41
 	errInvalidRequest              int16 = 42
+	errPolicyViolation             int16 = 44
 	errFencedLeaderEpoch           int16 = 74
 	errStaleBrokerEpoch            int16 = 77
 	errOffsetNotAvailable          int16 = 78

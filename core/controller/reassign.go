@@ -56,6 +56,7 @@ func (c *Controller) alterReassignments(p Proposer, m *kmsg.AlterPartitionAssign
 	var recs []metadata.Record
 	var places []proposed
 	seen := map[metadata.TopicPartition]bool{}
+	load := &brokerLoad{c: c}
 	for _, t := range m.Topics {
 		rt := kmsg.NewAlterPartitionAssignmentsResponseTopic()
 		rt.Topic = t.Topic
@@ -76,6 +77,9 @@ func (c *Controller) alterReassignments(p Proposer, m *kmsg.AlterPartitionAssign
 				rec, out = c.cancelMove(ps)
 			default:
 				rec, out = c.startMove(ps, part.Replicas, allowRFChange)
+				if rec != nil {
+					rec, out = load.admitMove(ps, rec)
+				}
 			}
 			seen[tp] = true
 			if rec != nil {

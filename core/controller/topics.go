@@ -39,6 +39,7 @@ func (c *Controller) createTopics(p Proposer, m *kmsg.CreateTopicsRequest) kmsg.
 		listed[t.Topic]++
 	}
 	b := &budget{RequestRecordsMax}
+	load := &brokerLoad{c: c}
 	for _, t := range m.Topics {
 		rt := kmsg.NewCreateTopicsResponseTopic()
 		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = t.Topic, -1, -1
@@ -47,10 +48,16 @@ func (c *Controller) createTopics(p Proposer, m *kmsg.CreateTopicsRequest) kmsg.
 		if listed[t.Topic] == 1 {
 			plan, out = c.planTopic(t, m.ValidateOnly)
 		}
+		if !out.failed() {
+			out = load.fits(plan.replicas)
+		}
 		if !out.failed() && !m.ValidateOnly {
 			out = c.spend(p, b, plan.records)
 		}
 		if !out.failed() {
+			// A validate-only request is judged as the request would be: its later
+			// topics count the replicas of the earlier ones.
+			load.add(plan.replicas)
 			rt.TopicID = plan.id
 			rt.NumPartitions = int32(len(plan.replicas))
 			rt.ReplicationFactor = int16(len(plan.replicas[0]))
@@ -271,16 +278,24 @@ func (c *Controller) createPartitions(p Proposer, m *kmsg.CreatePartitionsReques
 		listed[t.Topic]++
 	}
 	b := &budget{RequestRecordsMax}
+	load := &brokerLoad{c: c}
 	for _, t := range m.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
 		out := fail(errInvalidRequest, "topic listed more than once")
 		var recs []metadata.Record
+		var replicas [][]int32
 		if listed[t.Topic] == 1 {
-			recs, out = c.planPartitions(t)
+			recs, replicas, out = c.planPartitions(t)
+		}
+		if !out.failed() {
+			out = load.fits(replicas)
 		}
 		if !out.failed() && !m.ValidateOnly {
 			out = c.spend(p, b, recs)
+		}
+		if !out.failed() {
+			load.add(replicas)
 		}
 		rt.ErrorCode, rt.ErrorMessage = out.code, out.message()
 		resp.Topics = append(resp.Topics, rt)
@@ -288,20 +303,22 @@ func (c *Controller) createPartitions(p Proposer, m *kmsg.CreatePartitionsReques
 	return resp
 }
 
-func (c *Controller) planPartitions(t kmsg.CreatePartitionsRequestTopic) ([]metadata.Record, outcome) {
+// planPartitions validates adding partitions to a topic and builds their records; it
+// also returns their replicas.
+func (c *Controller) planPartitions(t kmsg.CreatePartitionsRequestTopic) ([]metadata.Record, [][]int32, outcome) {
 	info, found := c.pending.Topic(t.Topic)
 	if !found {
-		return nil, fail(errUnknownTopicOrPartition, "")
+		return nil, nil, fail(errUnknownTopicOrPartition, "")
 	}
 	if metadata.InternalTopic(t.Topic) && !c.cfg.Plants.On(plant.InternalTopicChangeable) {
-		return nil, refuseInternal(t.Topic, "keeps its partition count: each group's offsets live on the partition its name maps to")
+		return nil, nil, refuseInternal(t.Topic, "keeps its partition count: each group's offsets live on the partition its name maps to")
 	}
 	if t.Count <= info.Partitions {
-		return nil, fail(errInvalidPartitions, fmt.Sprintf("topic has %d partitions; the count can only grow", info.Partitions))
+		return nil, nil, fail(errInvalidPartitions, fmt.Sprintf("topic has %d partitions; the count can only grow", info.Partitions))
 	}
 	add := int(t.Count - info.Partitions)
 	if add > c.proposalMax {
-		return nil, fail(errInvalidPartitions, fmt.Sprintf("more than %d new partitions at once", c.proposalMax))
+		return nil, nil, fail(errInvalidPartitions, fmt.Sprintf("more than %d new partitions at once", c.proposalMax))
 	}
 	rf := c.cfg.DefaultReplicationFactor
 	if p0, ok := c.pending.Partition(info.ID, 0); ok {
@@ -310,19 +327,19 @@ func (c *Controller) planPartitions(t kmsg.CreatePartitionsRequestTopic) ([]meta
 	var replicas [][]int32
 	if len(t.Assignment) > 0 {
 		if len(t.Assignment) != add {
-			return nil, fail(errInvalidReplicaAssignment, fmt.Sprintf("%d assignments for %d new partitions", len(t.Assignment), add))
+			return nil, nil, fail(errInvalidReplicaAssignment, fmt.Sprintf("%d assignments for %d new partitions", len(t.Assignment), add))
 		}
 		for _, a := range t.Assignment {
 			if out := c.checkManualReplicas(a.Replicas, int(rf)); out.failed() {
-				return nil, out
+				return nil, nil, out
 			}
 			replicas = append(replicas, slices.Clone(a.Replicas))
 		}
 	} else {
 		var out outcome
 		if replicas, out = c.placeReplicas(add, rf); out.failed() {
-			return nil, out
+			return nil, nil, out
 		}
 	}
-	return c.partitionRecords(info.ID, info.Partitions, replicas), ok()
+	return c.partitionRecords(info.ID, info.Partitions, replicas), replicas, ok()
 }

@@ -454,6 +454,22 @@ func (im Image) PartitionsReplicatedOn(id int32) []TopicPartition {
 	return im.partitionsWhere(func(ps *PartitionState) bool { return slices.Contains(ps.Replicas, id) })
 }
 
+// ReplicaCounts returns how many partition replicas each broker holds, replicas a
+// reassignment is adding included (they are in Replicas), in one pass over the
+// partitions. Brokers that hold none are absent.
+func (im Image) ReplicaCounts() map[int32]int {
+	counts := map[int32]int{}
+	for _, id := range im.topicIDs { // order-independent: only counts
+
+		for _, ps := range im.topic(id).partitions {
+			for _, b := range ps.Replicas {
+				counts[b]++
+			}
+		}
+	}
+	return counts
+}
+
 // TopicConfig returns the keys set on a topic, sorted by key.
 func (im Image) TopicConfig(name string) []ConfigEntry {
 	id, ok := im.topicIDs[name]

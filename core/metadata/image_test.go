@@ -51,6 +51,7 @@ func TestReassignRecords(t *testing.T) {
 	if !got.Moving() || !slices.Equal(got.Target(), []int32{1, 3}) || got.PartitionEpoch != start.PartitionEpoch+1 || got.LeaderEpoch != start.LeaderEpoch {
 		t.Fatalf("started: %+v", got)
 	}
+	checkReplicaCounts(t, im) // broker 1, being added, counts
 	if !Equal(im, mustDecodeSnapshot(t, im.EncodeSnapshot())) {
 		t.Fatal("snapshot round trip of a moving partition")
 	}
@@ -62,6 +63,18 @@ func TestReassignRecords(t *testing.T) {
 	}
 	if on2 := im.PartitionsReplicatedOn(2); len(on2) != 1 || on2[0].Partition != 0 {
 		t.Fatalf("broker 2 holds %v, want partition 0 only", on2)
+	}
+}
+
+// checkReplicaCounts compares ReplicaCounts with PartitionsReplicatedOn, broker by
+// broker.
+func checkReplicaCounts(t *testing.T, im Image) {
+	t.Helper()
+	counts := im.ReplicaCounts()
+	for _, id := range []int32{1, 2, 3, 4} {
+		if want := len(im.PartitionsReplicatedOn(id)); counts[id] != want {
+			t.Fatalf("broker %d: ReplicaCounts says %d, PartitionsReplicatedOn %d", id, counts[id], want)
+		}
 	}
 }
 

@@ -192,6 +192,9 @@ const (
 	// waits the whole follower backoff before asking again, holding the new leader's
 	// acks=all writes that long after a failover.
 	NewLeaderFullBackoff
+	// BrokerPartitionsCapIgnored: the controller accepts creations, new partitions and
+	// reassignments that leave a broker with more replicas than max.broker.partitions.
+	BrokerPartitionsCapIgnored
 	numNames
 )
 
@@ -253,6 +256,7 @@ var names = [numNames]string{
 	DescribeProducersFirstSeq:       "describe-producers-first-seq",
 	MoveStalls:                      "move-stalls",
 	NewLeaderFullBackoff:            "new-leader-full-backoff",
+	BrokerPartitionsCapIgnored:      "broker-partitions-cap-ignored",
 }
 
 func (n Name) String() string {
