@@ -351,15 +351,7 @@ func (c *cluster) waitBrokers(cl *kgo.Client, want int) {
 // createTopic creates a topic and waits until every partition has a leader and a full ISR.
 func (c *cluster) createTopic(cl *kgo.Client, name string, partitions, rf int) {
 	c.t.Helper()
-	c.eventually(60*time.Second, "create topic "+name, func() bool {
-		req := kmsg.NewPtrCreateTopicsRequest()
-		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, int32(partitions), int16(rf)
-		req.Topics = append(req.Topics, rt)
-		req.TimeoutMillis = 10000
-		resp, err := req.RequestWith(context.Background(), cl)
-		return err == nil && len(resp.Topics) == 1 && (resp.Topics[0].ErrorCode == 0 || resp.Topics[0].ErrorCode == 36)
-	})
+	c.createTopicAsync(cl, name, partitions, rf)
 	c.eventually(60*time.Second, "leaders and full ISRs of "+name, func() bool {
 		ps := c.partitions(cl, name)
 		ok := len(ps) == partitions
@@ -367,6 +359,21 @@ func (c *cluster) createTopic(cl *kgo.Client, name string, partitions, rf int) {
 			ok = ok && p.ErrorCode == 0 && p.Leader >= 0 && len(p.ISR) == rf
 		}
 		return ok
+	})
+}
+
+// createTopicAsync asks for a topic until the cluster answers, without waiting for its
+// partitions to get leaders.
+func (c *cluster) createTopicAsync(cl *kgo.Client, name string, partitions, rf int) {
+	c.t.Helper()
+	c.eventually(2*time.Minute, "create topic "+name, func() bool {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, int32(partitions), int16(rf)
+		req.Topics = append(req.Topics, rt)
+		req.TimeoutMillis = 10000
+		resp, err := req.RequestWith(context.Background(), cl)
+		return err == nil && len(resp.Topics) == 1 && (resp.Topics[0].ErrorCode == 0 || resp.Topics[0].ErrorCode == 36)
 	})
 }
 

@@ -17,11 +17,26 @@ import (
 // replicas each (every broker a replica of all of them): how long creating them takes
 // until each has a leader and a full ISR, the brokers' resident memory and CPU while
 // idle, and how long after a kill -9 of all three and a restart every partition has a
-// leader again and took an acks=all record. N is 1,000 and 10,000, in the same run:
+// leader again and took an acks=all record. N is 1,000 and 4,000 (the default
+// max.broker.partitions), in the same run:
 //
 //	go test ./node/integration -run '^$' -bench ManyPartitions -benchtime 1x -timeout 60m
+//
+// SEEDLOG_BENCH_PARTITIONS=1000,10000 picks other sizes; past 4,000 the brokers get
+// max.broker.partitions=N, which needs an open-file limit of about 3N + 4,608.
 func BenchmarkManyPartitions(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
+	sizes := []int{1000, 4000}
+	if s := os.Getenv("SEEDLOG_BENCH_PARTITIONS"); s != "" {
+		sizes = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 1 {
+				b.Fatalf("SEEDLOG_BENCH_PARTITIONS=%q: want sizes like 1000,10000", s)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			for range b.N {
 				benchPartitions(b, n)
@@ -37,7 +52,11 @@ const partitionsPerTopic = 500
 func benchPartitions(b *testing.B, n int) {
 	// The brokers' defaults, not the tests' shorter follower long-poll: followers' idle
 	// fetches are most of an idle broker's work.
-	c := newClusterWith(b, 3, clusterOpts{settings: map[string]string{"request.timeout.ms": "30000", "replica.fetch.wait.max.ms": "500"}})
+	settings := map[string]string{"request.timeout.ms": "30000", "replica.fetch.wait.max.ms": "500"}
+	if n > 4000 {
+		settings["max.broker.partitions"] = strconv.Itoa(n)
+	}
+	c := newClusterWith(b, 3, clusterOpts{settings: settings})
 	admin := c.client(kgo.RequestTimeoutOverhead(60 * time.Second))
 	c.waitBrokers(admin, 3)
 	topics := (n + partitionsPerTopic - 1) / partitionsPerTopic
@@ -75,21 +94,6 @@ func benchPartitions(b *testing.B, n int) {
 	b.ReportMetric(restarted.Seconds(), "restart-s")
 	b.ReportMetric(cpuMax, "idle-cpu-%")
 	b.ReportMetric(rssMax, "rss-MiB")
-}
-
-// createTopicAsync asks for a topic once the cluster answers, without waiting for its
-// partitions to get leaders.
-func (c *cluster) createTopicAsync(cl *kgo.Client, name string, partitions, rf int) {
-	c.t.Helper()
-	c.eventually(5*time.Minute, "create topic "+name, func() bool {
-		req := kmsg.NewPtrCreateTopicsRequest()
-		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, int32(partitions), int16(rf)
-		req.Topics = append(req.Topics, rt)
-		req.TimeoutMillis = 60000
-		resp, err := req.RequestWith(context.Background(), cl)
-		return err == nil && len(resp.Topics) == 1 && (resp.Topics[0].ErrorCode == 0 || resp.Topics[0].ErrorCode == 36)
-	})
 }
 
 // produceToEach writes one acks=all record to each of the n partitions of the bench's
