@@ -488,7 +488,7 @@ var settings = []Setting{
 	{"peer.connections.max", "256", "incoming peer connections at once, handshakes included; at the limit the oldest unfinished handshake is closed", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.PeerConnectionsMax)
 	}},
-	{"max.broker.partitions", strconv.Itoa(core.BrokerPartitionsMaxDefault), "partition replicas any one broker may hold, cluster-wide (set the same on every node: the active controller enforces its own); creating topics or partitions and reassignments beyond it are refused with POLICY_VIOLATION. A broker needs about 3 open files per replica: its open-file limit must hold them", func(c *Config, v string) error {
+	{"max.broker.partitions", strconv.Itoa(core.BrokerPartitionsMaxDefault), "partition replicas any one broker may hold, cluster-wide (set the same on every node: the active controller enforces its own); creating topics or partitions and reassignments beyond it are refused with POLICY_VIOLATION. A broker needs about 3 open files per replica, and warns at start when its open-file limit cannot hold them", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.BrokerPartitionsMax)
 	}},
 	{"sasl.enabled.mechanisms", "SCRAM-SHA-512,SCRAM-SHA-256,PLAIN", "SASL mechanisms accepted on SASL_PLAINTEXT and SASL_SSL listeners, comma-separated; PLAIN checks the password against the user's SCRAM credentials (use it over TLS only)", func(c *Config, v string) error {

@@ -10,35 +10,41 @@ import (
 const fdReserve = 256
 
 // filesPerReplica is the descriptors one partition replica keeps open: its active
-// segment, that segment's offset index and its time index. A broker that cannot open a
-// replica's log stops (disk errors are fatal), so the limit must hold
-// max.broker.partitions of them.
+// segment, that segment's offset index and its time index.
 const filesPerReplica = 3
 
 // checkFileLimit refuses to start when the process may not open enough descriptors for
-// the connections and replicas its configuration allows. (Go raises the soft limit to
-// the hard limit at start-up, so the soft limit is what the process really has.)
-// Connections past the limit would fail accept(2) with EMFILE, which the accept loops
-// survive; a replica's log that cannot be opened stops the broker. Either is better
-// refused at start with the numbers to change.
-func checkFileLimit(cfg *Config) error {
+// the connections its configuration allows, and warns when what is left cannot hold
+// max.broker.partitions replicas. (Go raises the soft limit to the hard limit at
+// start-up, so the soft limit is what the process really has.) Connections past the
+// limit would fail accept(2) with EMFILE, which the accept loops survive; that is
+// refused at start with the numbers to change. A replica whose log cannot be opened
+// stops the broker, but a broker holds as many replicas as it is given, not as many as
+// the controller allows: refusing to start on a machine with a modest limit for
+// partitions it may never get would trade a likely nuisance for an unlikely failure, so
+// the shortfall is a warning, logged at start with the numbers to change.
+func checkFileLimit(cfg *Config) (warning string, err error) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return nil // no limit to check against
+		return "", nil // no limit to check against
 	}
-	return fileLimitError(cfg, lim.Cur)
+	return fileLimitCheck(cfg, lim.Cur)
 }
 
-// fileLimitError says why limit open files are too few for cfg, nil when they suffice.
-func fileLimitError(cfg *Config, limit uint64) error {
+// fileLimitCheck says why limit open files are too few for cfg's connections (err), or
+// for its replicas (warning); both are empty when they suffice.
+func fileLimitCheck(cfg *Config, limit uint64) (warning string, err error) {
 	conns := uint64(cfg.ConnectionsMax) + uint64(cfg.PeerConnectionsMax) + fdReserve
-	var replicaFiles uint64
-	if cfg.Broker {
-		replicaFiles = uint64(cfg.BrokerPartitionsMax) * filesPerReplica
+	if limit < conns {
+		return "", fmt.Errorf("the open-file limit is %d, below the %d that max.connections=%d and peer.connections.max=%d need with %d files for the data directory: raise it (ulimit -n, or LimitNOFILE= in a systemd unit) or lower max.connections",
+			limit, conns, cfg.ConnectionsMax, cfg.PeerConnectionsMax, fdReserve)
 	}
-	if need := conns + replicaFiles; limit < need {
-		return fmt.Errorf("the open-file limit is %d, below the %d that max.connections=%d, peer.connections.max=%d and max.broker.partitions=%d (%d files per replica) need with %d files for the data directory: raise it (ulimit -n, or LimitNOFILE= in a systemd unit) or lower max.connections or max.broker.partitions",
-			limit, need, cfg.ConnectionsMax, cfg.PeerConnectionsMax, cfg.BrokerPartitionsMax, filesPerReplica, fdReserve)
+	if !cfg.Broker {
+		return "", nil // a controller-only node holds no replicas
 	}
-	return nil
+	if need := conns + uint64(cfg.BrokerPartitionsMax)*filesPerReplica; limit < need {
+		return fmt.Sprintf("the open-file limit %d holds the logs of %d partition replicas (%d files each) besides max.connections=%d and peer.connections.max=%d, fewer than max.broker.partitions=%d: a broker given more stops when it cannot open a log; raise the limit to %d (ulimit -n, or LimitNOFILE= in a systemd unit) or lower max.broker.partitions",
+			limit, (limit-conns)/filesPerReplica, filesPerReplica, cfg.ConnectionsMax, cfg.PeerConnectionsMax, cfg.BrokerPartitionsMax, need), nil
+	}
+	return "", nil
 }

@@ -5,42 +5,45 @@ import (
 	"testing"
 )
 
-// The open-file limit must hold the connections, the reserve and max.broker.partitions
-// replicas of three files each; the refusal names both settings and what to do.
+// The open-file limit must hold the connections and the reserve, or the node refuses to
+// start; when what is left cannot hold max.broker.partitions replicas of three files
+// each, it warns. Both messages name the settings and what to do.
 func TestFileLimitCountsReplicas(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Broker = true
+	conns := uint64(cfg.ConnectionsMax+cfg.PeerConnectionsMax) + fdReserve
 	// The defaults fit the 20,000 files machines and CI commonly allow:
 	// 4096 + 256 + 256 + 3*4000 = 16,608.
-	need := uint64(cfg.ConnectionsMax+cfg.PeerConnectionsMax+fdReserve) + filesPerReplica*uint64(cfg.BrokerPartitionsMax)
+	need := conns + filesPerReplica*uint64(cfg.BrokerPartitionsMax)
 	if need != 16608 {
 		t.Fatalf("the defaults need %d files, want 16608", need)
 	}
-	if err := fileLimitError(&cfg, 20000); err != nil {
-		t.Fatalf("20,000 files: %v", err)
+	for _, limit := range []uint64{20000, need} {
+		if w, err := fileLimitCheck(&cfg, limit); w != "" || err != nil {
+			t.Fatalf("%d files: warning %q, error %v", limit, w, err)
+		}
 	}
-	if err := fileLimitError(&cfg, need); err != nil {
-		t.Fatalf("exactly enough: %v", err)
+	w, err := fileLimitCheck(&cfg, need-1)
+	if err != nil || w == "" {
+		t.Fatalf("one file short of the replicas: warning %q, error %v", w, err)
 	}
-	err := fileLimitError(&cfg, need-1)
+	for _, want := range []string{"max.broker.partitions=4000", "holds the logs of 3999 partition replicas", "raise the limit to 16608", "ulimit -n", "LimitNOFILE"} {
+		if !strings.Contains(w, want) || strings.Contains(w, "\n") {
+			t.Errorf("warning %q: want one line mentioning %q", w, want)
+		}
+	}
+	_, err = fileLimitCheck(&cfg, conns-1)
 	if err == nil {
-		t.Fatal("one file short accepted")
+		t.Fatal("one file short of the connections accepted")
 	}
-	for _, want := range []string{"max.broker.partitions=4000", "max.connections=4096", "ulimit -n", "LimitNOFILE", "lower max.connections or max.broker.partitions"} {
+	for _, want := range []string{"max.connections=4096", "ulimit -n", "lower max.connections"} {
 		if msg := err.Error(); !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
 			t.Errorf("error %q: want one line mentioning %q", msg, want)
 		}
 	}
 	// A node that is no broker holds no replicas.
 	cfg.Broker = false
-	if err := fileLimitError(&cfg, need-filesPerReplica*uint64(cfg.BrokerPartitionsMax)); err != nil {
-		t.Fatalf("controller only: %v", err)
-	}
-	cfg.Broker = true
-	if err := cfg.Set("max.broker.partitions", "1000"); err != nil {
-		t.Fatal(err)
-	}
-	if err := fileLimitError(&cfg, 10000); err != nil {
-		t.Fatalf("1000 replicas in 10,000 files: %v", err)
+	if w, err := fileLimitCheck(&cfg, conns); w != "" || err != nil {
+		t.Fatalf("controller only: warning %q, error %v", w, err)
 	}
 }

@@ -120,8 +120,10 @@ func (n *Node) open() error {
 			return err
 		}
 	}
-	if err := checkFileLimit(&cfg); err != nil {
+	if warning, err := checkFileLimit(&cfg); err != nil {
 		return err
+	} else if warning != "" {
+		n.log.Warn("open-file limit", "detail", warning)
 	}
 	if n.lock, err = openDataDir(cfg); err != nil {
 		return err
