@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // The per-broker replica bound (max.broker.partitions, core/controller/brokercap.go). A
@@ -17,8 +18,9 @@ import (
 //   - broker-partitions: whenever a node's metadata image changes, no broker holds more
 //     replicas in it than the bound (replicas being added included);
 //   - so that the workload's topics cannot keep the probe out, the liveness phase
-//     first deletes them (an operator making room), and the data topics' and offsets
-//     topic's creations, retried until they succeed, then fit.
+//     first deletes them (an operator making room), and again every second until the
+//     final reads (a create sent before faults stopped may succeed later); the data
+//     topics' and offsets topic's creations, retried until they succeed, then fit.
 
 // drawBrokerCap draws the bound from its own stream, after everything that shapes the
 // data topics.
@@ -85,9 +87,9 @@ func (w *World) noteCapRefusal(what string, code int16) {
 	}
 }
 
-// clearWorkloadTopics deletes the metadata workload's topics one by one, each until the
-// controller answers definitely, then calls done.
-func (l *liveness) clearWorkloadTopics(i int, done func()) {
+// clearWorkloadTopics deletes the metadata workload's topics one by one through client
+// c, each until the controller answers definitely, then calls done.
+func (l *liveness) clearWorkloadTopics(c *Client, i int, done func()) {
 	w := l.w
 	if w.failure != nil {
 		return
@@ -98,13 +100,26 @@ func (l *liveness) clearWorkloadTopics(i int, done func()) {
 		return
 	}
 	op := &Op{Kind: OpDelete, Topic: topics[i]}
-	l.probe.run(op, func() {
+	c.run(op, func() {
 		if op.Outcome == OK || (op.Outcome == Failed && op.Code > 0) {
 			w.cov.Inc("broker-cap:liveness-cleared")
-			l.clearWorkloadTopics(i+1, done)
+			l.clearWorkloadTopics(c, i+1, done)
 			return
 		}
-		l.probe.later(opBackoff*4, func() { l.clearWorkloadTopics(i, done) })
+		c.later(opBackoff*4, func() { l.clearWorkloadTopics(c, i, done) })
+	})
+}
+
+// sweepWorkloadTopics deletes the workload's topics again through client c every second
+// until the final reads begin: a create the workload sent before faults stopped may
+// still succeed after the first clearing and take the room the probe and data topics
+// need (seeds 942 and 964 did).
+func (l *liveness) sweepWorkloadTopics(c *Client) {
+	c.later(time.Second, func() {
+		if l.w.failure != nil || l.w.phase == phaseFinalReads {
+			return
+		}
+		l.clearWorkloadTopics(c, 0, func() { l.sweepWorkloadTopics(c) })
 	})
 }
 

@@ -420,7 +420,11 @@ func startLiveness(w *World) *liveness {
 	})
 	w.checks.livenessStarted(l)
 	if w.cfg.Data.BrokerPartitionsMax > 0 {
-		l.clearWorkloadTopics(0, l.tryProbe)
+		sweeper := w.addClient(roleProbe)
+		l.clearWorkloadTopics(l.probe, 0, func() {
+			l.sweepWorkloadTopics(sweeper)
+			l.tryProbe()
+		})
 		return l
 	}
 	l.tryProbe()
