@@ -160,28 +160,9 @@ type Timing struct {
 	RequestTimeout      time.Duration // forwarded requests and read barriers give up after this
 }
 
-// DefaultTiming is seedlog's: Kafka's timeouts (KafkaTiming) for replication and
-// requests, and the failover timeouts at about a sixth of Kafka's, so that produce
-// resumes within about 2 s of a partition leader's crash (docs/durability.md, "Failover
-// timing"). The lease inequality holds with room to spare:
-// (750 ms + 500 ms) * 1.01 = 1262.5 ms < 1500 ms * 0.99 = 1485 ms.
-var DefaultTiming = Timing{
-	ElectionTimeout:     250 * time.Millisecond,
-	QuorumFetchMaxWait:  125 * time.Millisecond,
-	QuorumFetchTimeout:  500 * time.Millisecond,
-	HeartbeatInterval:   250 * time.Millisecond,
-	SessionTimeout:      1500 * time.Millisecond,
-	LeaseDuration:       750 * time.Millisecond,
-	ClockDriftMax:       0.01,
-	ReplicaLagMax:       30000 * time.Millisecond,
-	ReplicaFetchMaxWait: 500 * time.Millisecond,
-	RequestTimeout:      30000 * time.Millisecond,
-}
-
-// KafkaTiming follows Apache Kafka's defaults where Kafka has one, and keeps the lease,
-// which Kafka lacks, in the same proportion to the session as DefaultTiming's. It suits
-// networks and disks slow enough that DefaultTiming's heartbeats would lapse; the
-// simulator scales it.
+// KafkaTiming follows Apache Kafka's defaults where Kafka has one; the lease, which Kafka
+// lacks, is 4 s, inside the lease inequality with the 9 s session. It suits networks and
+// disks slow enough that DefaultTiming's heartbeats would lapse; the simulator scales it.
 var KafkaTiming = Timing{
 	ElectionTimeout:     1000 * time.Millisecond,
 	QuorumFetchMaxWait:  500 * time.Millisecond,
@@ -194,6 +175,21 @@ var KafkaTiming = Timing{
 	ReplicaFetchMaxWait: 500 * time.Millisecond,
 	RequestTimeout:      30000 * time.Millisecond,
 }
+
+// DefaultTiming is seedlog's: KafkaTiming for replication, requests and clocks, and the
+// failover timeouts far shorter, so that produce resumes within about 2 s of a partition
+// leader's crash (docs/durability.md, "Failover timing"). The lease inequality holds
+// with room to spare: (750 ms + 500 ms) * 1.01 = 1262.5 ms < 1500 ms * 0.99 = 1485 ms.
+var DefaultTiming = func() Timing {
+	t := KafkaTiming
+	t.ElectionTimeout = 250 * time.Millisecond
+	t.QuorumFetchMaxWait = 125 * time.Millisecond
+	t.QuorumFetchTimeout = 500 * time.Millisecond
+	t.HeartbeatInterval = 250 * time.Millisecond
+	t.SessionTimeout = 1500 * time.Millisecond
+	t.LeaseDuration = 750 * time.Millisecond
+	return t
+}()
 
 // Defaults are cluster-wide topic defaults.
 type Defaults struct {

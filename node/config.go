@@ -149,8 +149,8 @@ type Config struct {
 	// PeerConnectionsMax caps incoming peer connections, handshakes included.
 	PeerConnectionsMax int
 	// BrokerPartitionsMax is max.broker.partitions: the most partition replicas any
-	// broker may hold (see core.Config). A broker's open-file limit must hold that many
-	// replicas' files (fdlimit.go).
+	// broker may hold (see core.Config). A broker warns at start when its open-file
+	// limit cannot hold that many replicas' files (fdlimit.go).
 	BrokerPartitionsMax int
 	// IdleTimeout closes a client connection with nothing in flight that sent nothing
 	// for this long (connections.max.idle.ms).

@@ -12,7 +12,7 @@ import (
 // index), and a broker that runs out of file descriptors while creating a log stops:
 // disk errors are fatal. One CreateTopics could thus stop every broker at once.
 // max.broker.partitions (Config.BrokerPartitionsMax, KIP-578) bounds the replicas any
-// broker may hold, and the node refuses to start when its open-file limit cannot hold
+// broker may hold, and the node warns at start when its open-file limit cannot hold
 // that many (node/fdlimit.go).
 //
 // The bound is checked against the pending image, replicas a reassignment is adding
