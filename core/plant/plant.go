@@ -195,6 +195,10 @@ const (
 	// BrokerPartitionsCapIgnored: the controller accepts creations, new partitions and
 	// reassignments that leave a broker with more replicas than max.broker.partitions.
 	BrokerPartitionsCapIgnored
+	// TxnMarkerBeforeDurable: the transaction coordinator answers EndTxn and starts
+	// sending markers before the transaction's Prepare* record is durable, so a
+	// coordinator that fails over may forget an end whose markers are already written.
+	TxnMarkerBeforeDurable
 	numNames
 )
 
@@ -257,6 +261,7 @@ var names = [numNames]string{
 	MoveStalls:                      "move-stalls",
 	NewLeaderFullBackoff:            "new-leader-full-backoff",
 	BrokerPartitionsCapIgnored:      "broker-partitions-cap-ignored",
+	TxnMarkerBeforeDurable:          "txn-marker-before-durable",
 }
 
 func (n Name) String() string {
