@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -75,7 +76,11 @@ func encodeValue(r txnRecord) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(r.timeoutMs))
 	b = append(b, byte(r.state))
 	topics := topicRuns(r.parts)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(topics)))
+	if r.state == stateEmpty && len(topics) == 0 {
+		b = binary.BigEndian.AppendUint32(b, math.MaxUint32) // Kafka writes Empty's partitions as null
+	} else {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(topics)))
+	}
 	for _, run := range topics {
 		b = appendString(b, run[0].Topic)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(run)))
@@ -164,9 +169,10 @@ func (r *reader) str(max int, what string) string {
 
 // count reads an array count, bounded by max and by the bytes left for elements of at
 // least unit bytes each, so that no damaged count makes the decoder allocate much.
+// A count of -1 (null) is returned as it is.
 func (r *reader) count(max, unit int, what string) int {
 	n := int(r.i32())
-	if r.err == nil && (n < 0 || n > max || n > len(r.b)/unit) {
+	if r.err == nil && (n < -1 || n > max || n > len(r.b)/unit) {
 		r.err = fmt.Errorf("%w: %d %s", errRecord, n, what)
 		return 0
 	}
@@ -206,13 +212,16 @@ func decodeValue(value []byte) (txnRecord, error) {
 		return txnRecord{}, fmt.Errorf("%w: state %d", errRecord, rec.state)
 	}
 	// The smallest topic entry is a one-byte name and an empty partition array.
-	topics := r.count(PartitionsMax, 7, "topics")
-	for range topics {
+	topics := r.count(PartitionsMax, 7, "topics") // -1: null, which Kafka writes for Empty
+	for range max(topics, 0) {
 		topic := r.str(TopicBytesMax, "topic")
 		if r.err == nil && topic == "" {
 			r.err = fmt.Errorf("%w: empty topic name", errRecord)
 		}
 		n := r.count(PartitionsMax-len(rec.parts), 4, "partitions")
+		if r.err == nil && n < 0 {
+			r.err = fmt.Errorf("%w: null partitions", errRecord)
+		}
 		if r.err != nil {
 			break
 		}
@@ -230,7 +239,9 @@ func decodeValue(value []byte) (txnRecord, error) {
 	if err := r.done(); err != nil {
 		return txnRecord{}, err
 	}
-	rec.parts = sortParts(rec.parts)
+	if rec.parts = sortParts(rec.parts); len(rec.parts) == 0 {
+		rec.parts = nil
+	}
 	return rec, nil
 }
 
