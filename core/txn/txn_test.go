@@ -348,3 +348,28 @@ func TestDescribeAndList(t *testing.T) {
 		t.Fatal("Describe shares the coordinator's partitions")
 	}
 }
+
+// TestRetryScheduledOutsideInput: markers answered outside any input carry no time; the
+// retry's backoff starts at the next input, which Deadline asks for at once.
+func TestRetryScheduledOutsideInput(t *testing.T) {
+	h := newHarness(t)
+	pid, epoch := h.begin("tx", tps("t", 0)...)
+	h.markers.auto = false
+	h.end("tx", pid, epoch, true)
+	p := h.markers.pending[0]
+	h.markers.pending = nil
+	h.now += int64(time.Second)
+	p.done([]int16{codeNotCoordinator}) // outside any input
+	if d := h.deadline(); d != int64(time.Hour) {
+		t.Fatalf("Deadline %d, want the last input's time %d", d, int64(time.Hour))
+	}
+	h.c.Tick(h.now)
+	if d := h.deadline(); d != h.now+int64(DefaultMarkerRetry) {
+		t.Fatalf("Deadline %d, want %d", d, h.now+int64(DefaultMarkerRetry))
+	}
+	h.markers.auto = true
+	h.run(DefaultMarkerRetry)
+	if st := h.status("tx"); st.State != "CompleteCommit" || len(h.markers.sent) != 2 {
+		t.Fatalf("state %s after %d rounds", st.State, len(h.markers.sent))
+	}
+}
