@@ -41,6 +41,9 @@ func TestReloadMidPrepareCommit(t *testing.T) {
 	if i := slices.Index(kinds, "txn-coordinator-loaded"); i < 0 || kinds[len(kinds)-1] != "txn-complete-commit" {
 		t.Fatalf("events %v", kinds)
 	}
+	if e := h.events[len(h.events)-1]; e.Partition != testPartition || e.CoordinatorEpoch != testEpoch+1 || e.TxnID != "tx" {
+		t.Fatalf("completion event %+v", e)
+	}
 }
 
 // TestReloadKeepsLastRecord: the last record of each id wins, a tombstone deletes it,
