@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/group"
+	"github.com/seedlog/seedlog/core/txn"
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
@@ -317,6 +318,20 @@ func (b *fakeBroker) FindCoordinator(groupID string, reply func(int32, string, i
 }
 
 func (b *fakeBroker) FetchSessions() *FetchSessions { return b.sessions }
+
+func (b *fakeBroker) TxnCoordinator(string) (*txn.Coordinator, int16) {
+	return nil, kerr.NotCoordinator.Code
+}
+
+func (b *fakeBroker) FindTxnCoordinator(txnID string, reply func(int32, string, int32, int16)) {
+	b.FindCoordinator(txnID, reply)
+}
+
+func (b *fakeBroker) TxnCoordinators() []*txn.Coordinator { return nil }
+
+func (b *fakeBroker) OffsetsPartition(groupID string) txn.TopicPartition {
+	return txn.TopicPartition{Topic: "__consumer_offsets", Partition: group.PartitionFor(groupID, offsetsPartitions)}
+}
 
 func (b *fakeBroker) Groups() []*group.Coordinator {
 	var out []*group.Coordinator

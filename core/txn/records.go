@@ -38,6 +38,10 @@ const (
 var stateNames = [stateCount]string{"Empty", "Ongoing", "PrepareCommit", "PrepareAbort",
 	"CompleteCommit", "CompleteAbort", "Dead", "PrepareEpochFence"}
 
+// KnownState reports whether name is one of the states' names (ListTransactions lists
+// the filters it does not know).
+func KnownState(name string) bool { return slices.Contains(stateNames[:], name) }
+
 func (s state) String() string {
 	if s >= 0 && s < stateCount {
 		return stateNames[s]
