@@ -227,6 +227,19 @@ func (l *offsetsLog) replica() *hosted {
 
 // Append writes the records as one batch with acks=all.
 func (l *offsetsLog) Append(now int64, recs []group.KV, done func(int64, error)) {
+	l.write(now, record.Spec{PartitionLeaderEpoch: -1, FirstTimestamp: now / 1e6}.NoProducer(), recs, done)
+}
+
+// AppendTxn writes the records as one batch of producer pid's transaction (base
+// sequence -1: the coordinator writes it, not the producer) with acks=all.
+func (l *offsetsLog) AppendTxn(now int64, pid int64, epoch int16, recs []group.KV, done func(int64, error)) {
+	spec := record.Spec{PartitionLeaderEpoch: -1, FirstTimestamp: now / 1e6,
+		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: -1, Transactional: true}
+	l.write(now, spec, recs, done)
+}
+
+// write builds one batch of recs by spec and appends it through the leader replica.
+func (l *offsetsLog) write(now int64, spec record.Spec, recs []group.KV, done func(int64, error)) {
 	r := l.replica()
 	if r == nil {
 		done(-1, group.ErrNotLeader)
@@ -236,7 +249,7 @@ func (l *offsetsLog) Append(now int64, recs []group.KV, done func(int64, error))
 	for i, kv := range recs {
 		krs[i] = kmsg.Record{Key: kv.Key, Value: kv.Value}
 	}
-	batch, err := record.Build(record.Spec{PartitionLeaderEpoch: -1, FirstTimestamp: now / 1e6}.NoProducer(), krs)
+	batch, err := record.Build(spec, krs)
 	if err != nil {
 		done(-1, fmt.Errorf("%w: %v", group.ErrTooLarge, err))
 		return
@@ -246,7 +259,7 @@ func (l *offsetsLog) Append(now int64, recs []group.KV, done func(int64, error))
 		acks = 1 // planted bug: answered once durable here, before the ISR has it
 	}
 	l.n.withReplica(r, func() {
-		r.r.Produce(now, batch, acks, offsetsAppendTimeout, func(res partition.ProduceResult) {
+		produceInternal(r, now, batch, acks, func(res partition.ProduceResult) {
 			switch res.Err {
 			case 0:
 				done(res.BaseOffset, nil)
@@ -254,11 +267,18 @@ func (l *offsetsLog) Append(now int64, recs []group.KV, done func(int64, error))
 				done(-1, group.ErrNotLeader)
 			case kerr.MessageTooLarge.Code, kerr.RecordListTooLarge.Code:
 				done(-1, group.ErrTooLarge)
+			case kerr.InvalidProducerEpoch.Code, kerr.ProducerFenced.Code:
+				done(-1, group.ErrInvalidProducerEpoch)
 			default:
 				done(-1, kerr.ErrorForCode(res.Err))
 			}
 		})
 	})
+}
+
+// produceInternal appends a batch a coordinator wrote to the partition r leads.
+func produceInternal(r *hosted, now int64, batch []byte, acks int16, reply func(partition.ProduceResult)) {
+	r.r.Produce(now, batch, acks, offsetsAppendTimeout, reply)
 }
 
 // Load reads the partition from its start to its high watermark.

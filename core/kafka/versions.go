@@ -34,6 +34,7 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(21, 0, 2) // DeleteRecords
 	set(22, 0, 5) // InitProducerID
 	set(23, 0, 4) // OffsetForLeaderEpoch
+	set(28, 0, 3) // TxnOffsetCommit
 	set(29, 0, 3) // DescribeAcls
 	set(30, 0, 3) // CreateAcls
 	set(31, 0, 3) // DeleteAcls

@@ -195,6 +195,10 @@ const (
 	// BrokerPartitionsCapIgnored: the controller accepts creations, new partitions and
 	// reassignments that leave a broker with more replicas than max.broker.partitions.
 	BrokerPartitionsCapIgnored
+	// TxnOffsetsVisibleBeforeCommit: the group coordinator makes the offsets of a
+	// TxnOffsetCommit committed offsets as soon as they are durable, before the
+	// transaction's marker (and whether it commits or aborts).
+	TxnOffsetsVisibleBeforeCommit
 	numNames
 )
 
@@ -257,6 +261,7 @@ var names = [numNames]string{
 	MoveStalls:                      "move-stalls",
 	NewLeaderFullBackoff:            "new-leader-full-backoff",
 	BrokerPartitionsCapIgnored:      "broker-partitions-cap-ignored",
+	TxnOffsetsVisibleBeforeCommit:   "txn-offsets-visible-before-commit",
 }
 
 func (n Name) String() string {
