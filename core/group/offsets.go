@@ -180,6 +180,7 @@ func (c *Coordinator) commitOffsets(g *group, commits []commit, codes [][]int16,
 		}
 		forget()
 		respond()
+		c.dropIfVacant(g) // a tombstone answered first deleted what it wrote
 	}, func() {
 		settle(codeNotCoordinator)
 		respond()

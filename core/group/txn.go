@@ -153,6 +153,7 @@ func (c *Coordinator) commitTxnOffsets(g *group, pid int64, epoch int16, commits
 		forget()
 		c.txnSettled(g, t)
 		respond()
+		c.dropIfVacant(g) // the marker came first and aborted, or a tombstone followed
 	}, func() {
 		settle(codeNotCoordinator)
 		respond()
