@@ -94,7 +94,8 @@ type Config struct {
 	OffsetsRetentionCheck time.Duration
 
 	// Events, when set, hears of expiries and group removals as they are decided and as
-	// they end (the node makes notes of them for people and the simulator's checkers).
+	// they end, and of the markers that ended transactions' offsets (the node makes
+	// notes of them for people and the simulator's checkers).
 	Events func(Event)
 
 	Rand   *rand.Rand // member ids; must be set

@@ -253,8 +253,11 @@ type Event struct {
 	// check writes it again.
 	Remove, Retry bool
 	// AtMs is the coordinator's clock at the decision, in milliseconds (ExpiryStarted,
-	// GroupRemoving).
+	// GroupRemoving, TxnOffsetsCommitted, TxnOffsetsAborted).
 	AtMs int64
+	// ProducerID is the producer whose transaction a marker ended (TxnOffsetsCommitted,
+	// TxnOffsetsAborted), whose Offsets are those the transaction held in the group.
+	ProducerID int64
 }
 
 // EventKind is what an Event says.
@@ -273,10 +276,16 @@ const (
 	// log. Once it is durable the group is gone, and a group of that name starts again
 	// from generation 0.
 	GroupRemoving
+	// TxnOffsetsCommitted: a commit marker made a transaction's offsets committed (where
+	// no later commit of their partition was).
+	TxnOffsetsCommitted
+	// TxnOffsetsAborted: an abort marker dropped a transaction's offsets.
+	TxnOffsetsAborted
 )
 
 var eventNames = [...]string{ExpiryStarted: "group-offsets-expiring", ExpiryDone: "group-offsets-expired",
-	ExpiryUnknown: "group-offsets-expiry-unknown", GroupRemoving: "group-removing"}
+	ExpiryUnknown: "group-offsets-expiry-unknown", GroupRemoving: "group-removing",
+	TxnOffsetsCommitted: "group-txn-offsets-committed", TxnOffsetsAborted: "group-txn-offsets-aborted"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && eventNames[k] != "" {
@@ -304,6 +313,11 @@ func (e Event) String() string {
 		fmt.Fprintf(&b, " expiry %d", e.ID)
 	case GroupRemoving:
 		fmt.Fprintf(&b, " at %d ms", e.AtMs)
+	case TxnOffsetsCommitted, TxnOffsetsAborted:
+		fmt.Fprintf(&b, " producer %d:", e.ProducerID)
+		for _, p := range e.Offsets {
+			fmt.Fprintf(&b, " %s/%d", p.Topic, p.Partition)
+		}
 	}
 	return b.String()
 }

@@ -190,7 +190,8 @@ func (c *Coordinator) txnDurable(g *group, t *txnOffsets, commits []commit, base
 // is durable in this coordinator's partition: with commit, the offsets the transaction
 // committed to each group become the groups' committed offsets, except where a commit
 // whose record lies later in the log already is (Kafka's rule, which a replay of the
-// log follows too); without, they are dropped. A call for a producer with nothing open
+// log follows too); without, they are dropped. Config.Events hears of each group's
+// (TxnOffsetsCommitted, TxnOffsetsAborted). A call for a producer with nothing open
 // here does nothing, so a marker written twice is harmless. While loading, the load
 // meets the marker in the log and applies it there.
 func (c *Coordinator) CompleteTxn(now int64, pid int64, commit bool) {
@@ -204,12 +205,16 @@ func (c *Coordinator) CompleteTxn(now int64, pid int64, commit bool) {
 		t := g.txns[pid]
 		c.dropTxn(g, pid)
 		t.ended, t.committed = true, commit
+		parts := slices.SortedFunc(maps.Keys(t.offsets), compareTP)
+		kind := TxnOffsetsAborted
 		if commit {
-			for _, p := range slices.SortedFunc(maps.Keys(t.offsets), compareTP) {
+			kind = TxnOffsetsCommitted
+			for _, p := range parts {
 				g.storeOffset(p, t.offsets[p], t.offsets[p].logOffset)
 			}
 		}
 		t.offsets = nil
+		c.event(Event{Kind: kind, Group: g.id, ProducerID: pid, Offsets: exportTPs(parts), AtMs: millis(c.now)})
 		c.dropIfVacant(g)
 	}
 }

@@ -503,3 +503,35 @@ func TestLoadFailsOnUndecodableMarker(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 }
+
+func TestTxnEvents(t *testing.T) {
+	var events []Event
+	cfg := testConfig()
+	cfg.Events = func(e Event) { events = append(events, e) }
+	h := newHarnessConfig(t, cfg)
+	h.txnOK("a", 7, map[int32]int64{1: 1, 0: 1})
+	h.txnOK("b", 7, map[int32]int64{2: 1})
+	h.txnOK("a", 8, map[int32]int64{0: 2})
+	h.endTxn(7, true)
+	h.endTxn(8, false)
+	h.endTxn(8, false) // nothing open: no event
+	var got []string
+	for _, e := range events {
+		got = append(got, e.String())
+		if e.Partition != cfg.Partition || e.AtMs != h.now/1e6 {
+			t.Errorf("event %+v: wrong partition or time", e)
+		}
+	}
+	want := []string{
+		`group "a" (offsets partition 7) producer 7: t/0 t/1`,
+		`group "b" (offsets partition 7) producer 7: t/2`,
+		`group "a" (offsets partition 7) producer 8: t/0`,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+	if len(events) == 3 && (events[0].Kind != TxnOffsetsCommitted || events[2].Kind != TxnOffsetsAborted ||
+		events[2].Kind.String() != "group-txn-offsets-aborted") {
+		t.Errorf("event kinds %v %v %v", events[0].Kind, events[1].Kind, events[2].Kind)
+	}
+}
