@@ -1,9 +1,22 @@
 package core
 
-// internalLog is a coordinator's offsets partition (group.Log), through the local
-// replica, which must be the partition's leader.
+import (
+	"errors"
+	"fmt"
+
+	"github.com/seedlog/seedlog/core/group"
+	"github.com/seedlog/seedlog/core/partition"
+	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/core/record"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// internalLog is a coordinator's partition of an internal topic (group.Log, txn.Log),
+// through the local replica, which must be the partition's leader.
 type internalLog struct {
 	n      *Node
+	topic  string
 	part   int32
 	closed bool
 }
@@ -12,11 +25,25 @@ func (l *internalLog) replica() *hosted {
 	if l.closed {
 		return nil
 	}
-	return l.n.replica(OffsetsTopic, l.part)
+	return l.n.replica(l.topic, l.part)
 }
 
 // Append writes the records as one batch with acks=all.
 func (l *internalLog) Append(now int64, recs []group.KV, done func(int64, error)) {
+	l.write(now, record.Spec{PartitionLeaderEpoch: -1, FirstTimestamp: now / 1e6}.NoProducer(), recs, done)
+}
+
+// AppendTxn writes the records as one batch of producer pid's transaction (base
+// sequence -1: the coordinator writes it, not the producer) with acks=all.
+func (l *internalLog) AppendTxn(now int64, pid int64, epoch int16, recs []group.KV, done func(int64, error)) {
+	spec := record.Spec{PartitionLeaderEpoch: -1, FirstTimestamp: now / 1e6,
+		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: -1, Transactional: true}
+	l.write(now, spec, recs, done)
+}
+
+// write builds one batch of recs by spec and appends it through the leader replica,
+// without the sequence checks of a client's produce: the coordinator wrote it.
+func (l *internalLog) write(now int64, spec record.Spec, recs []group.KV, done func(int64, error)) {
 	r := l.replica()
 	if r == nil {
 		done(-1, group.ErrNotLeader)
@@ -26,7 +53,7 @@ func (l *internalLog) Append(now int64, recs []group.KV, done func(int64, error)
 	for i, kv := range recs {
 		krs[i] = kmsg.Record{Key: kv.Key, Value: kv.Value}
 	}
-	batch, err := record.Build(record.Spec{PartitionLeaderEpoch: -1, FirstTimestamp: now / 1e6}.NoProducer(), krs)
+	batch, err := record.Build(spec, krs)
 	if err != nil {
 		done(-1, fmt.Errorf("%w: %v", group.ErrTooLarge, err))
 		return
@@ -35,8 +62,12 @@ func (l *internalLog) Append(now int64, recs []group.KV, done func(int64, error)
 	if l.n.cfg.Plants.On(plant.GroupRecordsAcksOne) {
 		acks = 1 // planted bug: answered once durable here, before the ISR has it
 	}
+	produce := r.r.Produce
+	if spec.ProducerID >= 0 {
+		produce = r.r.ProduceInternal
+	}
 	l.n.withReplica(r, func() {
-		r.r.Produce(now, batch, acks, offsetsAppendTimeout, func(res partition.ProduceResult) {
+		produce(now, batch, acks, offsetsAppendTimeout, func(res partition.ProduceResult) {
 			switch res.Err {
 			case 0:
 				done(res.BaseOffset, nil)
@@ -44,6 +75,8 @@ func (l *internalLog) Append(now int64, recs []group.KV, done func(int64, error)
 				done(-1, group.ErrNotLeader)
 			case kerr.MessageTooLarge.Code, kerr.RecordListTooLarge.Code:
 				done(-1, group.ErrTooLarge)
+			case kerr.InvalidProducerEpoch.Code, kerr.ProducerFenced.Code:
+				done(-1, group.ErrInvalidProducerEpoch)
 			default:
 				done(-1, kerr.ErrorForCode(res.Err))
 			}
@@ -99,7 +132,7 @@ func (l *internalLog) loadFrom(off int64, batch func([]byte), done func(error)) 
 					return nil
 				})
 				if next <= off {
-					done(errors.New("offsets log: a read made no progress"))
+					done(fmt.Errorf("%s log: a read made no progress", l.topic))
 					return
 				}
 				batch(res.Records)

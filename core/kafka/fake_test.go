@@ -163,6 +163,10 @@ func (l *groupLog) Append(now int64, recs []group.KV, done func(int64, error)) {
 	f()
 }
 
+func (l *groupLog) AppendTxn(now int64, pid int64, epoch int16, recs []group.KV, done func(int64, error)) {
+	l.Append(now, recs, done)
+}
+
 func (l *groupLog) Load(now int64, batch func([]byte), done func(error)) {
 	switch {
 	case l.loading:
@@ -215,7 +219,8 @@ type fakeBroker struct {
 
 	fetchBytesMax int32 // fetch.max.bytes in the view
 	sessions      *FetchSessions
-	principal     string // the principal of the requests handled
+	principal     string  // the principal of the requests handled
+	access        *Access // access control of the requests handled; nil: none
 }
 
 func newFakeBroker(t testing.TB, configs ...metadata.Config) *fakeBroker {
@@ -263,7 +268,7 @@ func (b *fakeBroker) tick(d time.Duration) {
 
 func (b *fakeBroker) Now() int64 { return b.now }
 func (b *fakeBroker) View() View {
-	return View{Image: b.image, ClusterID: "test", NodeID: 1, FetchBytesMax: b.fetchBytesMax, Principal: b.principal}
+	return View{Image: b.image, ClusterID: "test", NodeID: 1, FetchBytesMax: b.fetchBytesMax, Principal: b.principal, Access: b.access}
 }
 
 func (b *fakeBroker) Replica(topic string, p int32) Replica {

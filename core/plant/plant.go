@@ -199,6 +199,10 @@ const (
 	// sending markers before the transaction's Prepare* record is durable, so a
 	// coordinator that fails over may forget an end whose markers are already written.
 	TxnMarkerBeforeDurable
+	// TxnOffsetsVisibleBeforeCommit: the group coordinator makes the offsets of a
+	// TxnOffsetCommit committed offsets as soon as they are durable, before the
+	// transaction's marker (and whether it commits or aborts).
+	TxnOffsetsVisibleBeforeCommit
 	numNames
 )
 
@@ -262,6 +266,7 @@ var names = [numNames]string{
 	NewLeaderFullBackoff:            "new-leader-full-backoff",
 	BrokerPartitionsCapIgnored:      "broker-partitions-cap-ignored",
 	TxnMarkerBeforeDurable:          "txn-marker-before-durable",
+	TxnOffsetsVisibleBeforeCommit:   "txn-offsets-visible-before-commit",
 }
 
 func (n Name) String() string {

@@ -1,7 +1,7 @@
 package txn
 
 import (
-	"errors"
+	"github.com/seedlog/seedlog/core/group"
 	"time"
 
 	"github.com/seedlog/seedlog/core/plant"
@@ -21,17 +21,19 @@ type Log interface {
 	Load(now int64, batch func(b []byte), done func(err error))
 }
 
-// KV is one record for the log. A nil Value is a tombstone.
-type KV struct{ Key, Value []byte }
+// KV is one record for the log. A nil Value is a tombstone. It is the group
+// coordinator's type, so that one log type serves both kinds of coordinator.
+type KV = group.KV
 
 // Errors a Log may wrap to say why an append failed. Any other error reads as "the
 // partition cannot take writes right now" (COORDINATOR_NOT_AVAILABLE, which clients retry).
+// They are the group coordinator's, so that one log type serves both coordinators.
 var (
 	// ErrNotLeader: this broker no longer leads the partition (NOT_COORDINATOR).
-	ErrNotLeader = errors.New("txn: not the leader of the transaction state partition")
+	ErrNotLeader = group.ErrNotLeader
 	// ErrTooLarge: the record does not fit in a batch (UNKNOWN_SERVER_ERROR, as Kafka
 	// answers: the client cannot fix it by retrying).
-	ErrTooLarge = errors.New("txn: record too large for the transaction state partition")
+	ErrTooLarge = group.ErrTooLarge
 )
 
 // Kafka's defaults, and seedlog's bounds.
