@@ -37,9 +37,9 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	p := newProducerState(10)
 	p.apply(idemHeader(1, 0, 0, 3), 0)
 	p.apply(idemHeader(2, 1, 5, 1), 3)
-	f.Add(p.encodeSnapshot(4))
+	f.Add(p.encodeSnapshot(4, 0))
 	empty := newProducerState(10)
-	f.Add(empty.encodeSnapshot(0))
+	f.Add(empty.encodeSnapshot(0, 0))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		q, off, err := decodeSnapshot(b, 10)
 		if err != nil {

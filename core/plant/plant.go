@@ -195,6 +195,13 @@ const (
 	// BrokerPartitionsCapIgnored: the controller accepts creations, new partitions and
 	// reassignments that leave a broker with more replicas than max.broker.partitions.
 	BrokerPartitionsCapIgnored
+	// LsoIgnoresOpenTxn: a partition reports and serves its high watermark as the last
+	// stable offset, so read_committed consumers read the records of transactions still
+	// open (which may yet abort).
+	LsoIgnoresOpenTxn
+	// TxnFencedEpochAccepted: a partition leader appends a transactional batch whose
+	// producer epoch is below the producer's current one (a fenced zombie's write).
+	TxnFencedEpochAccepted
 	numNames
 )
 
@@ -257,6 +264,8 @@ var names = [numNames]string{
 	MoveStalls:                      "move-stalls",
 	NewLeaderFullBackoff:            "new-leader-full-backoff",
 	BrokerPartitionsCapIgnored:      "broker-partitions-cap-ignored",
+	LsoIgnoresOpenTxn:               "lso-ignores-open-txn",
+	TxnFencedEpochAccepted:          "txn-fenced-epoch-accepted",
 }
 
 func (n Name) String() string {
