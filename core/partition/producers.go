@@ -113,6 +113,9 @@ type producerState struct {
 	// aborted lists the aborted transactions of the log, by marker offset, from the
 	// first whose marker is at or above the log start.
 	aborted []txnRange
+	// abortedSpan is at least the largest marker - first of the aborted list: a lookup
+	// stops where no transaction can reach back into the range asked for.
+	abortedSpan int64
 }
 
 // txnRange is one transaction of a producer: its first offset and its marker's offset
@@ -312,6 +315,7 @@ func (p *producerState) endTxn(e *producerEntry, offset int64, m endMarker) {
 	p.unstable = append(p.unstable, t)
 	if !m.commit {
 		p.aborted = append(p.aborted, t)
+		p.abortedSpan = max(p.abortedSpan, t.marker-t.first)
 	}
 }
 
@@ -374,6 +378,9 @@ func (p *producerState) abortedIn(from, to int64) []AbortedTxn {
 	i, _ := slices.BinarySearchFunc(p.aborted, from, func(t txnRange, off int64) int { return cmp.Compare(t.marker, off) })
 	var out []AbortedTxn
 	for _, t := range p.aborted[i:] {
+		if t.marker-p.abortedSpan > to {
+			break // this one and every later one start after to
+		}
 		if t.first <= to {
 			out = append(out, AbortedTxn{ProducerID: t.pid, FirstOffset: t.first})
 		}
@@ -446,7 +453,7 @@ func (p *producerState) truncate(offset int64) {
 
 func (p *producerState) clear() {
 	clear(p.m)
-	p.open, p.unstable, p.aborted = nil, nil, nil
+	p.open, p.unstable, p.aborted, p.abortedSpan = nil, nil, nil, 0
 }
 
 func (p *producerState) sortedIDs() []int64 {
@@ -593,6 +600,7 @@ func decodeSnapshot(b []byte, maxProducers int) (producerState, int64, error) {
 				return p, 0, fmt.Errorf("%w: aborted transaction %+v at offset %d", errSnapshot, t, offset)
 			}
 			p.aborted = append(p.aborted, t)
+			p.abortedSpan = max(p.abortedSpan, t.marker-t.first)
 		}
 	}
 	if err := r.Done(); err != nil {
