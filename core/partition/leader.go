@@ -365,7 +365,8 @@ func (r *Replica) ProduceInternal(now int64, batch []byte, acks int16, timeout t
 	case err != nil:
 		fail(record.ProduceErrorCode(err))
 		return
-	case h.Size() != len(batch) || h.IsControl() || h.RecordCount <= 0 || int64(h.RecordCount) != int64(h.LastOffsetDelta)+1:
+	case h.Size() != len(batch) || h.IsControl() || (h.IsTransactional() && h.ProducerID < 0) ||
+		h.RecordCount <= 0 || int64(h.RecordCount) != int64(h.LastOffsetDelta)+1:
 		fail(CodeInvalidRecord)
 		return
 	case h.Size() > r.messageBytesMax():

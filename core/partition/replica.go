@@ -717,7 +717,8 @@ func (r *Replica) Brief() Brief {
 	b := Brief{
 		Role: r.role, LeaderEpoch: r.epoch,
 		LogStartOffset: r.startOffset, LogEndOffset: r.leo, DurableOffset: r.durable, HighWatermark: r.hw,
-		Epochs: r.epochs, ISR: r.st.ISR, Loading: r.loading != nil, Closed: r.closed,
+		LastStableOffset: r.lastStable(),
+		Epochs:           r.epochs, ISR: r.st.ISR, Loading: r.loading != nil, Closed: r.closed,
 		Fences: r.fences, Repairs: r.repairs, MinISR: int32(r.st.minISR()),
 	}
 	if r.lead != nil {

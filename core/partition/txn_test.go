@@ -499,3 +499,35 @@ func encodeV2(_ testing.TB) []byte {
 	w.I32(int32(crc32.Checksum(w.B, crcTable)))
 	return w.B
 }
+
+// Aborted transactions whose marker falls below the log start leave the list, on the
+// leader, on followers and across a restart.
+func TestTxnAbortedTrimmedBelowLogStart(t *testing.T) {
+	c := newCluster(t, 2, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
+	c.produce(1, txnBatch(5, 0, 0, "x"), -1).one(t)                                  // 0
+	c.marker(1, Marker{ProducerID: 5, ProducerEpoch: 0, CoordinatorEpoch: 1}).one(t) // 1: abort
+	c.produce(1, txnBatch(6, 0, 0, "y"), -1).one(t)                                  // 2
+	c.marker(1, Marker{ProducerID: 6, ProducerEpoch: 0, CoordinatorEpoch: 1}).one(t) // 3: abort
+	c.produce(1, batchOf("z"), -1).one(t)                                            // 4
+	var got []DeleteResult
+	c.r(1).DeleteRecords(c.now, 2, func(r DeleteResult) { got = append(got, r) })
+	c.collect(c.node(1))
+	c.settle()
+	if len(got) != 1 || got[0].Err != CodeNone {
+		t.Fatalf("DeleteRecords: %+v", got)
+	}
+	c.advance(50 * time.Millisecond)
+	want := []txnRange{{pid: 6, first: 2, marker: 3}}
+	for _, id := range []int32{1, 2} {
+		if a := c.r(id).producers.aborted; !slices.Equal(a, want) {
+			t.Errorf("replica %d: aborted %v, want %v", id, a, want)
+		}
+	}
+	if r := c.committed(1, 2); !slices.Equal(r.Aborted, []AbortedTxn{{ProducerID: 6, FirstOffset: 2}}) {
+		t.Fatalf("read_committed from the log start: %v", r.Aborted)
+	}
+	c.start(1, c.node(1).d)
+	if a := c.r(1).producers.aborted; !slices.Equal(a, want) {
+		t.Fatalf("after a restart: aborted %v, want %v", a, want)
+	}
+}

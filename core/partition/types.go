@@ -213,15 +213,17 @@ type Brief struct {
 	LogEndOffset   int64
 	DurableOffset  int64
 	HighWatermark  int64
-	Epochs         []disk.EpochEntry
-	ISR            []int32
-	Loading        bool
-	ReadReady      bool
-	Closed         bool
-	Resigning      bool
-	Handoff        bool
-	Fences         []disk.Fence
-	Repairs        int
+	// LastStableOffset is as in Status.
+	LastStableOffset int64
+	Epochs           []disk.EpochEntry
+	ISR              []int32
+	Loading          bool
+	ReadReady        bool
+	Closed           bool
+	Resigning        bool
+	Handoff          bool
+	Fences           []disk.Fence
+	Repairs          int
 	// MinISR is the min.insync.replicas the replica applies.
 	MinISR int32
 }
