@@ -1,19 +1,10 @@
 package core
 
 import (
-	"errors"
-	"fmt"
 	"math/rand/v2"
-	"slices"
 	"time"
 
-	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/group"
-	"github.com/seedlog/seedlog/core/partition"
-	"github.com/seedlog/seedlog/core/plant"
-	"github.com/seedlog/seedlog/core/record"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // OffsetsTopic is the internal topic holding group metadata and committed offsets.

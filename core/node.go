@@ -6,6 +6,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"

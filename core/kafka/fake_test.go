@@ -74,6 +74,10 @@ type fakeReplica struct {
 	// hw and err, when set, are what fetches answer (otherwise 42 and no error).
 	hw  int64
 	err int16
+	// lso, when set, is the last stable offset fetches answer; aborted is what they
+	// answer a read_committed fetch.
+	lso     int64
+	aborted []partition.AbortedTxn
 	// producers and producersErr are what Producers answers.
 	producers    []partition.ProducerInfo
 	producersErr int16
@@ -105,6 +109,12 @@ func (r *fakeReplica) Fetch(now int64, req partition.FetchRequest, reply func(pa
 	res := partition.FetchResult{HighWatermark: 42, LastStableOffset: 42, Err: r.err}
 	if r.hw != 0 {
 		res.HighWatermark, res.LastStableOffset = r.hw, r.hw
+	}
+	if r.lso != 0 {
+		res.LastStableOffset = r.lso
+	}
+	if req.Isolation == 1 {
+		res.Aborted = r.aborted
 	}
 	for _, n := range r.batches {
 		if req.OffsetsOnly || (len(res.Records) > 0 && len(res.Records)+n > int(req.MaxBytes)) {

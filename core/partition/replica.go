@@ -690,7 +690,8 @@ func (r *Replica) Status() Status {
 	s := Status{
 		Role: r.role, Leader: r.st.Leader, LeaderEpoch: r.epoch, PartitionEpoch: r.st.PartitionEpoch,
 		LogStartOffset: r.startOffset, LogEndOffset: r.leo, DurableOffset: r.durable, HighWatermark: r.hw,
-		Epochs: slices.Clone([]disk.EpochEntry(r.epochs)), ISR: slices.Clone(r.st.ISR),
+		LastStableOffset: r.lastStable(),
+		Epochs:           slices.Clone([]disk.EpochEntry(r.epochs)), ISR: slices.Clone(r.st.ISR),
 		Loading: r.loading != nil, Producers: len(r.producers.m), Closed: r.closed,
 		Pending: r.pendingClients(), Fetches: r.consumerWait,
 		Fences: slices.Clone(r.fences), Repairs: r.repairs, CleanedTo: r.cleanedTo,
@@ -716,7 +717,8 @@ func (r *Replica) Brief() Brief {
 	b := Brief{
 		Role: r.role, LeaderEpoch: r.epoch,
 		LogStartOffset: r.startOffset, LogEndOffset: r.leo, DurableOffset: r.durable, HighWatermark: r.hw,
-		Epochs: r.epochs, ISR: r.st.ISR, Loading: r.loading != nil, Closed: r.closed,
+		LastStableOffset: r.lastStable(),
+		Epochs:           r.epochs, ISR: r.st.ISR, Loading: r.loading != nil, Closed: r.closed,
 		Fences: r.fences, Repairs: r.repairs, MinISR: int32(r.st.minISR()),
 	}
 	if r.lead != nil {
@@ -849,6 +851,7 @@ func (r *Replica) startMoved(offset int64) {
 	}
 	r.startOffset = offset
 	r.hw = max(r.hw, offset)
+	r.producers.trimAborted(offset)
 	r.clipFences()
 	var changed bool
 	if r.epochs, changed = r.epochs.truncateFromStart(offset); changed {

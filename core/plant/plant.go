@@ -203,6 +203,13 @@ const (
 	// TxnOffsetCommit committed offsets as soon as they are durable, before the
 	// transaction's marker (and whether it commits or aborts).
 	TxnOffsetsVisibleBeforeCommit
+	// LsoIgnoresOpenTxn: a partition reports and serves its high watermark as the last
+	// stable offset, so read_committed consumers read the records of transactions still
+	// open (which may yet abort).
+	LsoIgnoresOpenTxn
+	// TxnFencedEpochAccepted: a partition leader appends a transactional batch whose
+	// producer epoch is below the producer's current one (a fenced zombie's write).
+	TxnFencedEpochAccepted
 	numNames
 )
 
@@ -267,6 +274,8 @@ var names = [numNames]string{
 	BrokerPartitionsCapIgnored:      "broker-partitions-cap-ignored",
 	TxnMarkerBeforeDurable:          "txn-marker-before-durable",
 	TxnOffsetsVisibleBeforeCommit:   "txn-offsets-visible-before-commit",
+	LsoIgnoresOpenTxn:               "lso-ignores-open-txn",
+	TxnFencedEpochAccepted:          "txn-fenced-epoch-accepted",
 }
 
 func (n Name) String() string {
