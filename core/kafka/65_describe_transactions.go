@@ -1,6 +1,6 @@
 package kafka
 
-// DescribeTransactions, key 65, version 0.
+// DescribeTransactions, key 65, versions 0-0.
 //
 // As in Kafka, each transactional id needs DESCRIBE on it and is answered by its
 // coordinator: NOT_COORDINATOR elsewhere, TRANSACTIONAL_ID_NOT_FOUND for an id the
