@@ -95,7 +95,6 @@ func transformLoop(ctx context.Context, c *cluster, processed *atomic.Int64) err
 		kgo.RetryTimeout(60*time.Second),
 		kgo.FetchMaxWait(300*time.Millisecond),
 		kgo.MetadataMinAge(250*time.Millisecond),
-		kgo.MaxPollRecords(20),
 	)
 	if err != nil {
 		return err
