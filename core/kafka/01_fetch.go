@@ -41,6 +41,10 @@ package kafka
 //     later partition's first batch may be read beyond the budget and is then dropped, so
 //     a response never materializes more than the budget plus one batch.
 //
+// As in Apache Kafka, a read_committed fetch (IsolationLevel 1) gets the records below
+// each partition's last stable offset and, in AbortedTransactions, the aborted
+// transactions overlapping them (an empty list when none; null for read_uncommitted).
+//
 // As in Apache Kafka, a partition without records gets an empty record set, never a null
 // one: librdkafka 2.0 fails to parse a null one ("invalid MessageSetSize -1"), so a kcat
 // consumer at the end of a partition would never see its end.

@@ -18,7 +18,8 @@ package kafka
 //     listed up to MaxNumOffsets segment base offsets.
 //
 // As in Kafka, read_committed (isolation level 1) answers -1 with the last stable offset
-// and looks timestamps up below it; lookups by timestamp and -3 answer the found record's offset and
+// and looks timestamps up below it (where the bullets above say high watermark, it reads
+// last stable offset); lookups by timestamp and -3 answer the found record's offset and
 // timestamp (-1 and -2 answer timestamp -1), a new leader whose high watermark has not
 // caught up answers OFFSET_NOT_AVAILABLE from v5 on and LEADER_NOT_AVAILABLE before
 // (KIP-207), and from v1 on a partition named twice is answered INVALID_REQUEST each time.

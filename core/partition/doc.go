@@ -193,15 +193,16 @@
 // epoch; a marker (a control batch of one record, commit or abort, with the
 // coordinator's epoch) ends it. Per producer the replica keeps the first offset of its
 // open transaction, the coordinator epoch of its last marker, and its last ended
-// transaction; per log, the aborted transactions (producer, first offset, marker
-// offset) whose marker is at or above the log start. Like the rest of the producer
-// state this changes as batches are appended, on leaders, on followers and while a
-// restart replays the log: a transactional data batch opens a transaction when none is
-// open, a marker closes it (an abort is listed), and a marker for a producer with
-// nothing open is appended all the same and changes only its epochs, so markers sent
-// again are harmless. Truncation undoes what it cuts: a transaction whose first batch
-// is cut never was, one whose marker is cut is open again (only the producer's last
-// ended transaction can be reopened so: a coordinator starts a producer's next
+// transaction; per log, the aborted transactions (producer, first offset, marker offset)
+// whose marker is at or above the log start (those the log start passes are forgotten
+// once no consumer read begun before it moved is under way). Like the rest of the
+// producer state this changes as batches are appended, on leaders, on followers and
+// while a restart replays the log: a transactional data batch opens a transaction when
+// none is open, a marker closes it (an abort is listed), and a marker for a producer
+// with nothing open is appended all the same and changes only its epochs, so markers
+// sent again are harmless. Truncation undoes what it cuts: a transaction whose first
+// batch is cut never was, one whose marker is cut is open again (only the producer's
+// last ended transaction can be reopened so: a coordinator starts a producer's next
 // transaction only once the markers of the previous one are committed, so cutting an
 // older marker means losing committed data, which only async mode or a broken disk
 // allow), and aborts whose marker is cut leave the list.
@@ -209,24 +210,25 @@
 // The last stable offset (LSO) is the smaller of the HW and the first offset of the
 // oldest transaction that is open or whose marker the HW does not cover yet: until it
 // does, a failover could cut the marker and reopen the transaction, which might then
-// abort. It never goes below the log start. Status reports it, every fetch answer
-// carries it, read_committed fetches (Isolation 1) read below it only and count only
-// what lies below it as readable for their long poll, and they are told the aborted
-// transactions whose range (first offset to marker) overlaps the records returned,
-// whether read as bytes or spans. Producers with an open transaction are the last the
-// ProducersMax bound forgets (forgetting one would move the LSO past records an abort
-// may yet disown).
+// abort. It never goes below the log start (as in Kafka; so where the log start goes
+// back across a failover, see DeleteRecords above, a last stable offset raised to it may
+// too). Status reports it, every fetch answer carries it, read_committed fetches
+// (Isolation 1) read below it only and count only what lies below it as readable for
+// their long poll, and they are told the aborted transactions whose range (first offset
+// to marker) overlaps the records returned, whether read as bytes or spans. Producers
+// with an open transaction are the last the ProducersMax bound forgets (forgetting one
+// would move the LSO past records an abort may yet disown).
 //
-// Clients write transactional batches with Produce under the usual idempotence rules
-// (a fenced epoch is INVALID_PRODUCER_EPOCH) and may not write control batches. A
+// Clients write transactional batches with Produce under the usual idempotence rules (a
+// fenced epoch is INVALID_PRODUCER_EPOCH) and may not write control batches. A
 // transaction coordinator writes markers with WriteMarker, which the leader builds and
-// appends like an acks=all produce (through the same checks, purgatory and answers);
-// it refuses a marker whose producer epoch is below the producer's
-// (INVALID_PRODUCER_EPOCH) or whose coordinator epoch is below the one of the
-// producer's last marker (TRANSACTION_COORDINATOR_FENCED). A coordinator writing its own
-// transactional records (a group coordinator's transactional offset commits: base
-// sequence -1) uses ProduceInternal: no sequence checks, a fenced epoch refused, the
-// transaction tracked like any other.
+// appends like an acks=all produce (through the same checks, purgatory and answers); it
+// refuses a marker whose producer epoch is below the producer's (INVALID_PRODUCER_EPOCH)
+// or whose coordinator epoch is below the one of the producer's last marker
+// (TRANSACTION_COORDINATOR_FENCED). A coordinator writing its own transactional records
+// (a group coordinator's transactional offset commits: base sequence -1) uses
+// ProduceInternal: no sequence checks, a fenced epoch refused, the transaction tracked
+// like any other.
 //
 // # Damaged replicas
 //

@@ -139,6 +139,7 @@ func (r *Replica) consumerReadDone(now int64, p pendingOp, d disk.Done) {
 		return // already failed
 	}
 	r.consumerWait--
+	defer r.maybeTrimAborted()
 	if p.gen != r.gen || r.lead == nil {
 		r.answerFetch(c.reply, errFetch(CodeNotLeaderOrFollower))
 		return

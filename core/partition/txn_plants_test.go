@@ -35,3 +35,26 @@ func TestPlantTxnFencedEpochAccepted(t *testing.T) {
 	}
 	t.Logf("caught: %v", err)
 }
+
+// The randomized cluster with transactions catches lso-ignores-open-txn too:
+// read_committed consumers deliver records of transactions that abort. (Its producers
+// seldom get fenced, and a fenced one seldom has a batch left in flight, so
+// txn-fenced-epoch-accepted is left to TestPlantTxnFencedEpochAccepted.)
+func TestPlantsCaughtWithTransactions(t *testing.T) {
+	for _, name := range []string{"lso-ignores-open-txn"} {
+		t.Run(name, func(t *testing.T) {
+			set, err := plant.Parse(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for seed := range uint64(300) {
+				w := runWorld(seed, set, withTxns, false)
+				if len(w.failures) > 0 {
+					t.Logf("caught at seed %d (%s): %s", seed, w.cfg, w.failures[0])
+					return
+				}
+			}
+			t.Fatalf("plant %s not caught in 300 seeds", name)
+		})
+	}
+}

@@ -531,3 +531,29 @@ func TestTxnAbortedTrimmedBelowLogStart(t *testing.T) {
 		t.Fatalf("after a restart: aborted %v, want %v", a, want)
 	}
 }
+
+// A read begun before DeleteRecords moved the log start past an abort marker returns
+// records from below the new start: it is still told of that abort.
+func TestTxnAbortedListedForReadBeforeDelete(t *testing.T) {
+	c := newCluster(t, 1, 1, nil)
+	c.produce(1, txnBatch(5, 0, 0, "x"), -1).one(t)                                  // 0
+	c.marker(1, Marker{ProducerID: 5, ProducerEpoch: 0, CoordinatorEpoch: 1}).one(t) // 1: abort
+	c.produce(1, batchOf("y"), -1).one(t)                                            // 2
+	c.node(1).holdDisk = true
+	f := c.fetch(1, FetchRequest{CurrentLeaderEpoch: -1, MaxBytes: 1 << 20, Isolation: 1})
+	var del []DeleteResult
+	c.r(1).DeleteRecords(c.now, 2, func(r DeleteResult) { del = append(del, r) })
+	c.collect(c.node(1))
+	c.node(1).holdDisk = false
+	c.settle()
+	got := f.one(t)
+	if len(del) != 1 || del[0].Err != CodeNone {
+		t.Fatalf("DeleteRecords: %+v", del)
+	}
+	if d := joined(dataValues(t, got.Records)); d != "0:x 2:y" || !slices.Equal(got.Aborted, []AbortedTxn{{ProducerID: 5, FirstOffset: 0}}) {
+		t.Fatalf("read begun before the deletion: %s, aborted %v", d, got.Aborted)
+	}
+	if a := c.r(1).producers.aborted; len(a) != 0 {
+		t.Fatalf("aborted transactions below the log start kept after the read: %v", a)
+	}
+}
