@@ -196,8 +196,9 @@ func TestKcatTransactions(t *testing.T) {
 		in.WriteString(line + "\n")
 		committed = append(committed, line)
 	}
-	kcat(t, bin, in.String(), "-b", d.bootstrap, "-P", "-t", topic, "-X", "transactional.id=kcat-txn-producer")
-
+	// franz-go's transaction goes first: the first transactional id creates
+	// __transaction_state (50 partitions), and kcat gives init_transactions only 5 s,
+	// where franz-go retries.
 	cl := d.client(kgo.TransactionalID("franz-abort"), kgo.DefaultProduceTopic(topic))
 	if err := cl.BeginTransaction(); err != nil {
 		t.Fatal(err)
@@ -213,6 +214,7 @@ func TestKcatTransactions(t *testing.T) {
 	if err := cl.EndTransaction(context.Background(), kgo.TryAbort); err != nil {
 		t.Fatal(err)
 	}
+	kcat(t, bin, in.String(), "-b", d.bootstrap, "-P", "-t", topic, "-X", "transactional.id=kcat-txn-producer")
 
 	read := func(isolation string) []string {
 		got := lines(kcat(t, bin, "", "-b", d.bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q",
