@@ -25,7 +25,7 @@ func DescribeTransactions(b Broker, req *kmsg.DescribeTransactionsRequest) kmsg.
 			found := c.Describe([]string{id})
 			if len(found) == 0 {
 				code = kerr.TransactionalIDNotFound.Code
-			} else {
+			} else if code = found[0].ErrorCode; code == 0 {
 				fillTxnState(&st, found[0])
 			}
 		}

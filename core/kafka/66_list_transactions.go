@@ -2,7 +2,9 @@ package kafka
 
 // ListTransactions, key 66, versions 0-1.
 //
-// As in Kafka, a broker lists the transactional ids its coordinators hold that the
+// As in Kafka, a broker with a coordinator still loading its partition answers
+// COORDINATOR_LOAD_IN_PROGRESS (the list would miss that partition's ids); otherwise it
+// lists the transactional ids its coordinators hold that the
 // caller may DESCRIBE, filtered by state, producer id and (v1) by having run longer
 // than DurationFilterMillis; an unknown state filter is listed in UnknownStateFilters.
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/txn"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -29,7 +32,10 @@ func ListTransactions(b Broker, req *kmsg.ListTransactionsRequest) kmsg.Response
 	v := b.View()
 	now := b.Now() / 1e6
 	for _, c := range b.TxnCoordinators() {
-		if c.Availability() != 0 {
+		if code := c.Availability(); code == kerr.CoordinatorLoadInProgress.Code {
+			resp.ErrorCode, resp.TransactionStates = code, nil
+			return resp
+		} else if code != 0 {
 			continue
 		}
 		for _, s := range c.List() {

@@ -41,6 +41,7 @@ const (
 	DefaultMaxTimeout         = 15 * time.Minute       // transaction.max.timeout.ms
 	DefaultAbortCheckInterval = 10 * time.Second       // transaction.abort.timed.out.transaction.cleanup.interval.ms
 	DefaultMarkerRetry        = 100 * time.Millisecond // backoff before markers are sent again
+	DefaultQueueWait          = time.Second            // the longest a request waits for its busy id
 	DefaultTxnsMax            = 100000                 // transactional ids per coordinator
 	// PartitionsMax bounds the partitions of one transaction, in requests and in the
 	// records decoded from the log.
@@ -62,6 +63,7 @@ type Config struct {
 	MaxTimeout         time.Duration // the longest transaction timeout a producer may ask for
 	AbortCheckInterval time.Duration // how often open transactions are checked for their timeout
 	MarkerRetry        time.Duration // backoff before a marker round is sent again
+	QueueWait          time.Duration // the longest a request waits for its id to be free
 
 	TxnsMax       int // transactional ids kept; InitProducerID for more gets COORDINATOR_NOT_AVAILABLE
 	PartitionsMax int // partitions of one transaction (at most PartitionsMax)
@@ -95,6 +97,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MarkerRetry <= 0 {
 		cfg.MarkerRetry = DefaultMarkerRetry
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = DefaultQueueWait
 	}
 	if cfg.TxnsMax <= 0 {
 		cfg.TxnsMax = DefaultTxnsMax

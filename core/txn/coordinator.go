@@ -61,6 +61,11 @@ type Coordinator struct {
 
 	nextAbortCheck int64 // when Tick next looks for transactions past their timeout
 
+	// queuedTxns are the ids with requests waiting (queue.go), in the order their queues
+	// started; runningQueued guards runQueued against itself.
+	queuedTxns    []*txn
+	runningQueued bool
+
 	// outbox holds replies until the state they come from is settled: they go out, in
 	// order, when the outermost input or callback returns, so a reply that calls back into
 	// the coordinator finds it consistent.
@@ -111,6 +116,9 @@ func (c *Coordinator) leave() {
 }
 
 func (c *Coordinator) flushIfOutermost() {
+	if c.depth == 0 && c.nest == 0 && len(c.queuedTxns) > 0 {
+		c.runQueued()
+	}
 	if c.depth == 0 && c.nest == 0 {
 		for len(c.outbox) > 0 {
 			f := c.outbox[0]
@@ -193,6 +201,7 @@ func (c *Coordinator) Close() {
 	c.deadlineKnown = false
 	c.phase = phaseClosed
 	c.load = nil
+	c.closeQueued()
 	for _, id := range slices.Sorted(maps.Keys(c.waits)) {
 		onClose := c.waits[id]
 		delete(c.waits, id)
@@ -221,6 +230,7 @@ func (c *Coordinator) Tick(now int64) {
 		c.nextAbortCheck = now + int64(c.cfg.AbortCheckInterval)
 		c.abortTimedOut(now)
 	}
+	c.expireQueued(now)
 }
 
 // Deadline is when Tick should run next: the earliest marker retry, the next timeout
@@ -252,7 +262,7 @@ func (c *Coordinator) nextDeadline() int64 {
 	if ongoing {
 		d = min(d, c.nextAbortCheck)
 	}
-	return d
+	return min(d, c.queueDeadline())
 }
 
 func millis(ns int64) int64 { return ns / int64(time.Millisecond) }

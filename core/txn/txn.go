@@ -31,6 +31,8 @@ type txn struct {
 	// Not kept in the log: after failover such a retry is fenced.
 	prevPid   int64
 	prevEpoch int16
+	// queue holds the requests waiting for the id to be free (queue.go).
+	queue []queued
 }
 
 // busy is what t waits for outside a marker round.
@@ -229,7 +231,7 @@ func (c *Coordinator) producer(txnID string, pid int64, epoch int16) (*txn, int1
 	case epoch != t.rec.epoch:
 		return nil, codeProducerFenced
 	case t.busy != idle:
-		return nil, codeConcurrentTransactions
+		return t, codeConcurrentTransactions // t: the request may wait for it
 	}
 	return t, codeNone
 }
@@ -263,6 +265,13 @@ func (c *Coordinator) AddOffsets(now int64, txnID string, pid int64, epoch int16
 
 func (c *Coordinator) addPartitions(txnID string, pid int64, epoch int16, parts []TopicPartition, answer func(int16)) {
 	t, code := c.producer(txnID, pid, epoch)
+	if code == codeConcurrentTransactions || code == codeNone && t.rec.state.preparing() {
+		retry := func() { c.addPartitions(txnID, pid, epoch, parts, answer) }
+		if c.enqueue(t, retry, answer) {
+			return
+		}
+		code = codeConcurrentTransactions
+	}
 	if code != codeNone {
 		answer(code)
 		return
@@ -274,9 +283,6 @@ func (c *Coordinator) addPartitions(txnID string, pid int64, epoch int16, parts 
 		}
 	}
 	switch s := t.rec.state; {
-	case s.preparing():
-		answer(codeConcurrentTransactions)
-		return
 	case s != stateOngoing && s != stateEmpty && !s.complete():
 		answer(codeInvalidTxnState)
 		return

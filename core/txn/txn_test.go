@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -44,14 +45,17 @@ func TestAddPartitionsDurableBeforeAnswer(t *testing.T) {
 	if ac.answered() || h.status("tx").State != "Empty" {
 		t.Fatal("AddPartitions acted on before durable")
 	}
-	wantCode(t, "AddPartitions while a write is out", h.addCode(h.add("tx", pid, epoch, tps("u", 0)...)), codeConcurrentTransactions)
+	// A second AddPartitions waits for the first one's write, then writes its own.
+	queued := h.add("tx", pid, epoch, tps("u", 0)...)
 	wantCode(t, "EndTxn while a write is out", h.end("tx", pid, epoch, true).get(), codeConcurrentTransactions)
 	wantCode(t, "init while a write is out", h.init("tx", testTimeoutMs, -1, -1).get().code, codeConcurrentTransactions)
-	h.now += int64(time.Second)
+	h.now += int64(time.Second) / 2
 	h.log.completeAll()
 	wantCode(t, "AddPartitions", h.addCode(ac), codeNone)
+	// completeAll completes the waiting request's own write too.
+	wantCode(t, "AddPartitions that waited", h.addCode(queued), codeNone)
 	st := h.status("tx")
-	if st.State != "Ongoing" || st.StartMs != millis(int64(time.Hour)) || !slices.Equal(st.Partitions, tps("t", 0, 1)) {
+	if st.State != "Ongoing" || st.StartMs != millis(int64(time.Hour)) || !slices.Equal(st.Partitions, slices.Concat(tps("t", 0, 1), tps("u", 0))) {
 		t.Fatalf("status %+v", st)
 	}
 	// Partitions already in need no write; new ones keep the start time.
@@ -63,7 +67,7 @@ func TestAddPartitionsDurableBeforeAnswer(t *testing.T) {
 	h.log.auto = true
 	wantCode(t, "offsets", h.offsets("tx", pid, epoch, TopicPartition{"__consumer_offsets", 4}).get(), codeNone)
 	st = h.status("tx")
-	if st.StartMs != millis(int64(time.Hour)) || !slices.Equal(st.Partitions, append(tps("__consumer_offsets", 4), tps("t", 0, 1)...)) {
+	if st.StartMs != millis(int64(time.Hour)) || !slices.Equal(st.Partitions, slices.Concat(tps("__consumer_offsets", 4), tps("t", 0, 1), tps("u", 0))) {
 		t.Fatalf("status after AddOffsets %+v", st)
 	}
 	if got := h.eventKinds(); !slices.Equal(got, []string{"txn-coordinator-loaded", "txn-begin"}) {
@@ -91,17 +95,15 @@ func TestCommit(t *testing.T) {
 	}
 	wantCode(t, "commit again while the markers are out", h.end("tx", pid, epoch, true).get(), codeConcurrentTransactions)
 	wantCode(t, "abort while the commit's markers are out", h.end("tx", pid, epoch, false).get(), codeInvalidTxnState)
-	wantCode(t, "AddPartitions while the markers are out", h.addCode(h.add("tx", pid, epoch, tps("t", 2)...)), codeConcurrentTransactions)
+	// The next transaction's first AddPartitions waits for this one's end.
+	next := h.add("tx", pid, epoch, tps("t", 2)...)
 	h.markers.answerAll()
 	if st := h.status("tx"); st.State != "PrepareCommit" {
 		t.Fatalf("state %s before the completion is durable", st.State)
 	}
+	h.log.auto = true // the completion, then the waiting AddPartitions' write
 	h.log.completeAll()
-	st := h.status("tx")
-	if st.State != "CompleteCommit" || len(st.Partitions) != 0 || st.ProducerEpoch != epoch {
-		t.Fatalf("status %+v", st)
-	}
-	wantEvents := []string{"txn-coordinator-loaded", "txn-begin", "txn-prepare-commit", "txn-complete-commit"}
+	wantEvents := []string{"txn-coordinator-loaded", "txn-begin", "txn-prepare-commit", "txn-complete-commit", "txn-begin"}
 	if got := h.eventKinds(); !slices.Equal(got, wantEvents) {
 		t.Fatalf("events %v, want %v", got, wantEvents)
 	}
@@ -109,9 +111,8 @@ func TestCommit(t *testing.T) {
 		t.Fatalf("completion event %+v", e)
 	}
 	// The next transaction starts from CompleteCommit with the same producer.
-	h.log.auto, h.markers.auto = true, true
-	wantCode(t, "next transaction", h.addCode(h.add("tx", pid, epoch, tps("t", 5)...)), codeNone)
-	if st := h.status("tx"); st.State != "Ongoing" || !slices.Equal(st.Partitions, tps("t", 5)) {
+	wantCode(t, "next transaction", h.addCode(next), codeNone)
+	if st := h.status("tx"); st.State != "Ongoing" || !slices.Equal(st.Partitions, tps("t", 2)) {
 		t.Fatalf("next transaction %+v", st)
 	}
 }
@@ -372,4 +373,29 @@ func TestRetryScheduledOutsideInput(t *testing.T) {
 	if st := h.status("tx"); st.State != "CompleteCommit" || len(h.markers.sent) != 2 {
 		t.Fatalf("state %s after %d rounds", st.State, len(h.markers.sent))
 	}
+}
+
+// TestWaitingRequestsExpireAndClose: a request waits for its busy id at most QueueWait,
+// at most queueMax of them wait, and Close answers those still waiting.
+func TestWaitingRequestsExpireAndClose(t *testing.T) {
+	h := newHarness(t)
+	pid, epoch := h.initOK("tx")
+	h.log.auto = false
+	h.add("tx", pid, epoch, tps("t", 0)...)
+	var waiting []*call[[]int16]
+	for range queueMax {
+		waiting = append(waiting, h.add("tx", pid, epoch, tps("t", 1)...))
+	}
+	wantCode(t, "beyond the queue", h.addCode(h.add("tx", pid, epoch, tps("t", 2)...)), codeConcurrentTransactions)
+	if d := h.c.Deadline(); d != h.now+int64(DefaultQueueWait) {
+		t.Fatalf("deadline %d, want the queue's %d", d, h.now+int64(DefaultQueueWait))
+	}
+	h.now += int64(DefaultQueueWait)
+	h.c.Tick(h.now)
+	for i, w := range waiting {
+		wantCode(t, fmt.Sprintf("waiting request %d after QueueWait", i), h.addCode(w), codeConcurrentTransactions)
+	}
+	w := h.add("tx", pid, epoch, tps("t", 1)...)
+	h.c.Close()
+	wantCode(t, "waiting request at Close", h.addCode(w), codeNotCoordinator)
 }
