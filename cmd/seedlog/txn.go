@@ -128,6 +128,10 @@ func listTxns(o *clientOptions, req *kmsg.ListTransactionsRequest) int {
 		if err := codeError(resp.ErrorCode, nil); err != nil {
 			return problem("list transactions on broker %d: %v", shard.Meta.NodeID, err)
 		}
+		if req.DurationFilterMillis >= 0 && resp.Version < 1 {
+			// Version 0 has no duration filter: the broker would list every transaction.
+			return refused("txn list: broker %d answers ListTransactions v0 only, which cannot filter by --duration-ms; list without it", shard.Meta.NodeID)
+		}
 		if len(resp.UnknownStateFilters) > 0 {
 			return refused("txn list: broker %d does not know the states %s", shard.Meta.NodeID, strings.Join(resp.UnknownStateFilters, ", "))
 		}
