@@ -108,7 +108,11 @@ func produceLines(o *clientOptions, cl *kgo.Client, topic, acks, keySep string, 
 		// Nothing goes to the cluster yet: the producer id is fetched, and the
 		// transaction's timeout starts, with the first record.
 		if err := cl.BeginTransaction(); err != nil {
-			return problem("produce: transaction %s: %v", txn.id, err)
+			what := fmt.Sprintf("produce to %s: transaction %s could not begin", topic, txn.id)
+			if clusterAnswered(err) {
+				return refused("%s: %v", what, err)
+			}
+			return problem("%s", requestError(what, err))
 		}
 	}
 	for sc.Scan() {

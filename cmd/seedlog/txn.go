@@ -122,7 +122,7 @@ func listTxns(o *clientOptions, req *kmsg.ListTransactionsRequest) int {
 	var txns []kmsg.ListTransactionsResponseTransactionState
 	for _, shard := range cl.RequestSharded(ctx, req) {
 		if shard.Err != nil {
-			return problem("%s", requestError(fmt.Sprintf("list transactions on broker %d", shard.Meta.NodeID), shard.Err))
+			return problem("%s", requestError(fmt.Sprintf("list transactions on broker %d", shard.Meta.NodeID), notServed(shard.Err)))
 		}
 		resp := shard.Resp.(*kmsg.ListTransactionsResponse)
 		if err := codeError(resp.ErrorCode, nil); err != nil {
@@ -179,11 +179,11 @@ func txnDescribe(args []string) int {
 		case errors.Is(err, kerr.TransactionalIDNotFound):
 			failures = append(failures, fmt.Sprintf("transactional id %s is not known to its coordinator; seedlog txn list shows the ids", id))
 			exit = max(exit, exitFailed)
-		case err != nil && d.TxnID != "":
+		case err != nil && (d.TxnID != "" || clusterAnswered(err)):
 			failures = append(failures, fmt.Sprintf("transactional id %s: %v", id, err))
 			exit = max(exit, exitFailed)
 		case err != nil:
-			failures = append(failures, requestError("describe transactional id "+id, err))
+			failures = append(failures, requestError("describe transactional id "+id, notServed(err)))
 			exit = exitProblem
 		default:
 			found = append(found, d)
@@ -254,4 +254,20 @@ func describedTxnRow(d kadm.DescribedTransaction) string {
 		partitions = strings.Join(parts, ",")
 	}
 	return fmt.Sprintf("%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s", d.TxnID, orDash(d.State), d.Coordinator, d.ProducerID, d.ProducerEpoch, d.TimeoutMillis, start, partitions)
+}
+
+// clusterAnswered reports whether err is a Kafka error code a broker answered with (a
+// refusal, exit 1), rather than no answer (exit 3).
+func clusterAnswered(err error) bool {
+	var ke *kerr.Error
+	return errors.As(err, &ke)
+}
+
+// notServed says in words that a broker does not serve a request at all (franz-go's
+// "broker is too old": its ApiVersions lacks the request or the versions needed).
+func notServed(err error) error {
+	if strings.Contains(err.Error(), "broker is too old") {
+		return fmt.Errorf("the brokers do not serve this request (their ApiVersions lack it); transactions need brokers that support them")
+	}
+	return err
 }
