@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/group"
-	"github.com/seedlog/seedlog/core/txn"
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
+	"github.com/seedlog/seedlog/core/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
