@@ -1,9 +1,9 @@
 package txn
 
 import (
-	"github.com/seedlog/seedlog/core/group"
 	"time"
 
+	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/plant"
 )
 
