@@ -16,6 +16,22 @@ type queued struct {
 	deadline int64
 	retry    func()           // runs the request again once the id is free
 	answer   func(code int16) // answers it without running it
+	// add, for AddPartitions and AddOffsets, lets later requests of the same producer
+	// join this one: they wait for one write instead of one each.
+	add *queuedAdd
+}
+
+type queuedAdd struct {
+	pid     int64
+	epoch   int16
+	parts   []TopicPartition
+	answers []func(int16)
+}
+
+func (a *queuedAdd) answer(code int16) {
+	for _, f := range a.answers {
+		f(code)
+	}
 }
 
 // free reports whether t can take a request now: no write, no producer id awaited,
@@ -32,6 +48,25 @@ func (c *Coordinator) enqueue(t *txn, retry func(), answer func(int16)) bool {
 	}
 	t.queue = append(t.queue, queued{deadline: c.now + int64(c.cfg.QueueWait), retry: retry, answer: answer})
 	c.deadlineKnown = false
+	return true
+}
+
+// enqueueAdd makes an AddPartitions or AddOffsets wait for t, joining the request
+// waiting last when it comes from the same producer.
+func (c *Coordinator) enqueueAdd(t *txn, pid int64, epoch int16, parts []TopicPartition, answer func(int16)) bool {
+	if n := len(t.queue); n > 0 {
+		if a := t.queue[n-1].add; a != nil && a.pid == pid && a.epoch == epoch && len(a.parts)+len(parts) <= c.cfg.PartitionsMax {
+			a.parts = append(a.parts, parts...)
+			a.answers = append(a.answers, answer)
+			return true
+		}
+	}
+	a := &queuedAdd{pid: pid, epoch: epoch, parts: slices.Clone(parts), answers: []func(int16){answer}}
+	retry := func() { c.addPartitions(t.id, a.pid, a.epoch, a.parts, a.answer) }
+	if !c.enqueue(t, retry, a.answer) {
+		return false
+	}
+	t.queue[len(t.queue)-1].add = a
 	return true
 }
 

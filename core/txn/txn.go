@@ -266,8 +266,7 @@ func (c *Coordinator) AddOffsets(now int64, txnID string, pid int64, epoch int16
 func (c *Coordinator) addPartitions(txnID string, pid int64, epoch int16, parts []TopicPartition, answer func(int16)) {
 	t, code := c.producer(txnID, pid, epoch)
 	if code == codeConcurrentTransactions || code == codeNone && t.rec.state.preparing() {
-		retry := func() { c.addPartitions(txnID, pid, epoch, parts, answer) }
-		if c.enqueue(t, retry, answer) {
+		if c.enqueueAdd(t, pid, epoch, parts, answer) {
 			return
 		}
 		code = codeConcurrentTransactions

@@ -375,27 +375,39 @@ func TestRetryScheduledOutsideInput(t *testing.T) {
 	}
 }
 
-// TestWaitingRequestsExpireAndClose: a request waits for its busy id at most QueueWait,
-// at most queueMax of them wait, and Close answers those still waiting.
+// TestWaitingRequestsExpireAndClose: requests of one producer that wait for its busy id
+// join into one write, wait at most QueueWait, and Close answers those still waiting.
 func TestWaitingRequestsExpireAndClose(t *testing.T) {
 	h := newHarness(t)
 	pid, epoch := h.initOK("tx")
 	h.log.auto = false
-	h.add("tx", pid, epoch, tps("t", 0)...)
+	first := h.add("tx", pid, epoch, tps("t", 0)...)
 	var waiting []*call[[]int16]
-	for range queueMax {
-		waiting = append(waiting, h.add("tx", pid, epoch, tps("t", 1)...))
+	for p := range int32(queueMax + 1) {
+		waiting = append(waiting, h.add("tx", pid, epoch, tps("u", p)...))
 	}
-	wantCode(t, "beyond the queue", h.addCode(h.add("tx", pid, epoch, tps("t", 2)...)), codeConcurrentTransactions)
+	appends := h.log.appends
+	h.log.completeAll()
+	wantCode(t, "first", h.addCode(first), codeNone)
+	for i, w := range waiting {
+		wantCode(t, fmt.Sprintf("waiting request %d", i), h.addCode(w), codeNone)
+	}
+	if n := h.log.appends - appends; n != 1 {
+		t.Fatalf("the waiting requests took %d writes, want 1", n)
+	}
+	if st := h.status("tx"); len(st.Partitions) != queueMax+2 {
+		t.Fatalf("partitions %v", st.Partitions)
+	}
+
+	h.add("tx", pid, epoch, tps("v", 0)...)
+	late := h.add("tx", pid, epoch, tps("v", 1)...)
 	if d := h.c.Deadline(); d != h.now+int64(DefaultQueueWait) {
 		t.Fatalf("deadline %d, want the queue's %d", d, h.now+int64(DefaultQueueWait))
 	}
 	h.now += int64(DefaultQueueWait)
 	h.c.Tick(h.now)
-	for i, w := range waiting {
-		wantCode(t, fmt.Sprintf("waiting request %d after QueueWait", i), h.addCode(w), codeConcurrentTransactions)
-	}
-	w := h.add("tx", pid, epoch, tps("t", 1)...)
+	wantCode(t, "a request after QueueWait", h.addCode(late), codeConcurrentTransactions)
+	w := h.add("tx", pid, epoch, tps("v", 2)...)
 	h.c.Close()
-	wantCode(t, "waiting request at Close", h.addCode(w), codeNotCoordinator)
+	wantCode(t, "a waiting request at Close", h.addCode(w), codeNotCoordinator)
 }
