@@ -52,6 +52,11 @@ type producerEntry struct {
 	since int64
 	// last is the largest offset the producer wrote (batch or marker), as far as known.
 	last int64
+	// epochAt is the offset of the batch or marker that brought epoch, -1 when that lies
+	// before what the replica knows: a truncation that removes it leaves the epoch
+	// unknown (-1) unless a batch of the producer is left below it, so the log the
+	// replica fetches back (with the older epoch) is applied again.
+	epochAt int64
 }
 
 // endedTxn is a transaction closed by a marker; marker is -1 when there is none.
@@ -81,8 +86,13 @@ func (e *producerEntry) cut(offset int64) bool {
 	for e.n > 0 && e.newest().last >= offset {
 		e.n--
 	}
-	if e.n > 0 {
-		e.epoch = e.newest().epoch
+	if e.epochAt >= offset {
+		e.epoch, e.epochAt = -1, -1
+		for _, b := range e.batches[:e.n] {
+			if b.epoch > e.epoch {
+				e.epoch, e.epochAt = b.epoch, b.base
+			}
+		}
 	}
 	if e.txnFirst >= offset {
 		e.txnFirst = -1
@@ -267,12 +277,12 @@ func (p *producerState) record(h record.Header, base int64, m endMarker) {
 	if e == nil {
 		p.evictFor(1)
 		e = &producerEntry{id: h.ProducerID, epoch: h.ProducerEpoch, txnFirst: -1, coordEpoch: -1,
-			ended: endedTxn{first: -1, marker: -1}, since: base, last: -1}
+			ended: endedTxn{first: -1, marker: -1}, since: base, last: -1, epochAt: base}
 		p.m[h.ProducerID] = e
 	}
 	switch {
 	case h.ProducerEpoch > e.epoch:
-		e.epoch, e.n = h.ProducerEpoch, 0
+		e.epoch, e.n, e.epochAt = h.ProducerEpoch, 0, base
 	case h.ProducerEpoch < e.epoch:
 		return
 	}
@@ -508,6 +518,7 @@ func (p *producerState) encodeSnapshot(offset, start int64) []byte {
 		}
 		w.I64(e.since)
 		w.I64(e.last)
+		w.I64(e.epochAt)
 		w.I64(e.txnFirst)
 		w.I32(e.coordEpoch)
 		w.I64(e.ended.first)
@@ -533,7 +544,7 @@ var errSnapshot = errors.New("partition: bad producer-state snapshot")
 // transaction.
 const (
 	snapshotProducerBytesMin   = 8 + 2 + 1
-	snapshotProducerV3BytesMin = snapshotProducerBytesMin + 8 + 8 + 8 + 4 + 8 + 8 + 1
+	snapshotProducerV3BytesMin = snapshotProducerBytesMin + 8 + 8 + 8 + 8 + 4 + 8 + 8 + 1
 	snapshotAbortedBytes       = 3 * 8
 )
 
@@ -562,7 +573,7 @@ func decodeSnapshot(b []byte, maxProducers int) (producerState, int64, error) {
 	n := r.Len(minBytes)
 	for range n {
 		e := &producerEntry{id: r.I64(), epoch: r.I16(), n: int(r.U8()), txnFirst: -1, coordEpoch: -1,
-			ended: endedTxn{first: -1, marker: -1}, since: -1, last: -1}
+			ended: endedTxn{first: -1, marker: -1}, since: -1, last: -1, epochAt: -1}
 		if e.n > producerBatchesKept || (e.n == 0 && v < 3) {
 			return p, 0, fmt.Errorf("%w: %d batches", errSnapshot, e.n)
 		}
@@ -579,7 +590,7 @@ func decodeSnapshot(b []byte, maxProducers int) (producerState, int64, error) {
 			e.last = e.newest().last
 		}
 		if v >= 3 {
-			e.since, e.last, e.txnFirst, e.coordEpoch = r.I64(), r.I64(), r.I64(), r.I32()
+			e.since, e.last, e.epochAt, e.txnFirst, e.coordEpoch = r.I64(), r.I64(), r.I64(), r.I64(), r.I32()
 			e.ended = endedTxn{first: r.I64(), marker: r.I64(), commit: r.Bool()}
 			if !e.txnConsistent(offset) {
 				return p, 0, fmt.Errorf("%w: producer %d: transaction state at offset %d", errSnapshot, e.id, offset)
@@ -616,7 +627,8 @@ func decodeSnapshot(b []byte, maxProducers int) (producerState, int64, error) {
 // open one.
 func (e *producerEntry) txnConsistent(offset int64) bool {
 	switch {
-	case e.since < -1 || e.since >= offset || e.last < -1 || e.last >= offset || e.coordEpoch < -1:
+	case e.since < -1 || e.since >= offset || e.last < -1 || e.last >= offset || e.coordEpoch < -1 ||
+		e.epochAt < -1 || e.epochAt >= offset:
 		return false
 	case e.n > 0 && e.newest().last > e.last:
 		return false

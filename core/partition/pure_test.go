@@ -182,6 +182,7 @@ func TestSnapshotVersionOne(t *testing.T) {
 	want := *p.m[7]
 	want.batches[0].maxTimestamp = -1
 	want.since = -1 // a snapshot before version 3 does not say when the producer appeared
+	want.epochAt = -1 // nor when its epoch began
 	if !reflect.DeepEqual(*q.m[7], want) {
 		t.Fatalf("version 1 decoded as %+v, want %+v", *q.m[7], want)
 	}
@@ -299,5 +300,27 @@ func TestTailIndexMatchesAList(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A truncation that removes the marker that raised a producer's epoch, with no batch of
+// the producer left to vouch for an epoch, leaves the epoch unknown: the log fetched back
+// from the leader, written at the older epoch, is applied again (its transactions reopen
+// and its aborts are listed), not dropped as a fenced producer's.
+func TestTruncatedEpochBumpForgetsTheEpoch(t *testing.T) {
+	p := newProducerState(10)
+	data := func(epoch int16, seq int32) record.Header {
+		return record.Header{ProducerID: 1, ProducerEpoch: epoch, BaseSequence: seq, Attributes: record.AttrTransactional}
+	}
+	marker := record.Header{ProducerID: 1, ProducerEpoch: 1, BaseSequence: -1, Attributes: record.AttrTransactional | record.AttrControl}
+	p.record(data(0, 0), 5, endMarker{})
+	p.record(marker, 10, endMarker{valid: true, coordEpoch: 0}) // a fencing abort: epoch 1
+	if e := p.m[1]; e.epoch != 1 || e.n != 0 {
+		t.Fatalf("after the fencing marker: epoch %d, %d batches", e.epoch, e.n)
+	}
+	p.truncate(8)
+	p.record(data(0, 1), 8, endMarker{})
+	if e := p.m[1]; e == nil || e.last != 8 || e.txnFirst != 5 {
+		t.Fatalf("the batch fetched back at epoch 0 was not applied: %+v", e)
 	}
 }
