@@ -366,6 +366,7 @@ func drawExtra(seed uint64, c *Config) {
 	drawMoves(seed, c)
 	drawSessions(seed, &c.Data)
 	drawBrokerCap(seed, c)
+	drawTxns(seed, &c.Data)
 }
 
 // drawSessions draws, from its own stream, whether a seed's readers fetch with fetch

@@ -291,6 +291,10 @@ func (n *simNode) act() {
 			w.checks.quota.note(n.quotaNode(), note.Kind, note.Text)
 		}
 		switch note.Kind {
+		case "txn-timed-out":
+			w.cov.Inc("txn:timeout")
+		case "txn-fenced":
+			w.cov.Inc("txn:fenced")
 		case "quorum-elected":
 			w.faults.afterElection(n)
 		case "replica-leader":
