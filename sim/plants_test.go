@@ -228,6 +228,12 @@ var plantCases = []struct {
 	{"move-stalls", []string{"liveness"}, 300, false},
 	{"session-offset-past-unsent", []string{"sessions"}, 300, false},
 	{"broker-partitions-cap-ignored", []string{"invariant:broker-partitions"}, 300, false},
+	// Transactions: caught by the transactions checker (txncheck.go) in the third of the
+	// seeds that run transactional producers.
+	{"lso-ignores-open-txn", []string{"transactions"}, 300, false},
+	{"txn-marker-before-durable", []string{"transactions", "invariant:durable", "log-history", "linearizability"}, 300, false},
+	{"txn-fenced-epoch-accepted", []string{"transactions", "log-history"}, 300, false},
+	{"txn-offsets-visible-before-commit", []string{"transactions"}, 300, false},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the
