@@ -125,7 +125,7 @@ type txnChecker struct {
 	at      map[TopicPartition]map[int64]*txnRecordRef
 	byValue map[TopicPartition]map[string]*txnRecordRef
 	out     []TxnViolation
-	n   map[string]int
+	n       map[string]int
 }
 
 // txnViolationsMax bounds what the checker reports, txnKindMax what of one kind.
