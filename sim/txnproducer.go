@@ -118,8 +118,8 @@ type txnState struct {
 	flying int
 	failed bool
 	// crashAfter is the number of batches sent after which the instance crashes (-1:
-	// never); sent counts them.
-	crashAfter, sent int
+	// never; total+1: once its EndTxn is sent); sent counts them, of total.
+	crashAfter, sent, total int
 	idle             bool
 	offsets          bool
 	commit           bool
@@ -132,7 +132,9 @@ type txnBatch struct {
 	tp       TopicPartition
 	deadline int64
 	bytes    []byte
+	// maybe: an attempt may have been appended; inflight: an attempt is unanswered.
 	maybe    bool
+	inflight bool
 	done     bool
 }
 
@@ -348,8 +350,9 @@ func (in *txnInstance) begin() {
 		total += k
 	}
 	t.commit = c.rng.Int64N(1_000_000) < r.spec.CommitPPM
+	t.total = total
 	if c.rng.Int64N(1_000_000) < r.spec.CrashPPM {
-		t.crashAfter = c.rng.IntN(total + 1)
+		t.crashAfter = c.rng.IntN(total + 2)
 	}
 	t.idle = c.rng.Int64N(1_000_000) < r.spec.IdlePPM
 	t.offsets = c.rng.Int64N(1_000_000) < r.spec.OffsetsPPM && w.cfg.Data.OffsetsRetention == 0
@@ -471,7 +474,7 @@ func (in *txnInstance) produceNext(t *txnState, tp TopicPartition) {
 	t.flying++
 	t.sent++
 	in.attempt(t, b)
-	if t.crashAfter > 0 && t.sent >= t.crashAfter {
+	if t.crashAfter > 0 && t.crashAfter <= t.total && t.sent >= t.crashAfter {
 		in.crash()
 	}
 }
@@ -527,7 +530,9 @@ func (in *txnInstance) attempt(t *txnState, b *txnBatch) {
 	}
 	// Produce v12 and later belong to the second version of the transaction protocol
 	// (KIP-890), which this client does not speak.
+	b.inflight = true
 	c.sendLimited(leader, req, lo, 11, w.requestTimeout(), func(resp kmsg.Response, err error) {
+		b.inflight = false
 		if b.done {
 			return
 		}
@@ -577,7 +582,7 @@ func isNotSent(err error) bool { return errors.Is(err, errNotSent) }
 // giveUp is the outcome of a batch given up: indeterminate once an attempt may have
 // been written.
 func (in *txnInstance) giveUp(b *txnBatch) Outcome {
-	if b.maybe {
+	if b.maybe || b.inflight {
 		return Indeterminate
 	}
 	if b.op.Code == 0 {
@@ -713,6 +718,11 @@ func (in *txnInstance) endTxn(t *txnState, commit bool, deadline int64, op *Op) 
 				in.backoff(func() { in.endTxn(t, commit, deadline, op) })
 			}
 		})
+		if op.Attempts == 1 && t.crashAfter == t.total+1 {
+			// The instance dies with its EndTxn on the way: the transaction's outcome is
+			// the coordinator's, and the next instance fences whatever is left open.
+			in.crash()
+		}
 	})
 }
 
@@ -780,6 +790,7 @@ func (in *txnInstance) zombieWrite() {
 	values := []string{fmt.Sprintf("t%d-%d", c.id, w.data.txnValues)}
 	seq := in.seqs[tp]
 	in.seqs[tp] = seq + 1
+	w.producerSeqs.numbered(prodKey{tp, in.pid, in.epoch}, seq, 1)
 	op := &Op{Kind: OpProduce, Topic: tp.Topic, Partition: tp.Partition, Values: values, Acks: -1,
 		Producer: in.pid, Epoch: in.epoch, Sequence: seq, Offset: -1, LeaderEpoch: -1, HW: -1, LSO: -1, TxnID: in.r.spec.ID, Txn: t.num}
 	w.invoke(c, op)
