@@ -24,8 +24,8 @@ import (
 //   - duplicate: a record of a transaction twice in the final logs;
 //   - phantom-commit: a committed transaction that no EndTxn(commit) was ever sent
 //     for, or whose EndTxn(abort) was acknowledged;
-//   - fenced-write: a transactional produce acknowledged with an epoch that an
-//     InitProducerID of its transactional id had replaced before the produce began;
+//   - fenced-write: a transactional record in a final log after a marker or a record of
+//     its producer id with a newer epoch (the partition took a fenced epoch);
 //   - aborted-read: a read_committed fetch that returned (did not drop) a record of a
 //     transaction that aborted;
 //   - dirty-read: a read_committed fetch that returned a record of a transaction that
@@ -153,7 +153,6 @@ func CheckTxns(h *TxnHistory) []TxnViolation {
 	c.groundTruth()
 	c.outcomes()
 	c.acknowledged()
-	c.fencedWrites()
 	c.reads()
 	c.sameID()
 	c.cycles()
@@ -202,14 +201,18 @@ func (c *txnChecker) groundTruth() {
 		c.at[tp], c.byValue[tp] = at, byValue
 		waiting := map[int64][]*txnRecordRef{} // pid -> records with no marker yet
 		seen := map[string]int64{}
+		epochs := map[int64]int16{} // pid -> the newest epoch the partition took from it
 		for _, r := range c.h.Final[tp] {
 			if r.Fenced {
 				continue
 			}
 			if r.Control {
-				commit, pid, _, ok := parseMarker(r.Value)
+				commit, pid, epoch, ok := parseMarker(r.Value)
 				if !ok {
 					continue
+				}
+				if e, known := epochs[pid]; !known || epoch > e {
+					epochs[pid] = epoch
 				}
 				out := txnAborted
 				if commit {
@@ -233,6 +236,12 @@ func (c *txnChecker) groundTruth() {
 				continue
 			}
 			seen[r.Value] = r.Offset
+			if e, known := epochs[op.Producer]; known && op.Epoch < e {
+				c.report("fenced-write", "%s: %q at offset %d, of transaction %d (%s) with producer %d epoch %d, lies after the partition took epoch %d of that producer",
+					tp, r.Value, r.Offset, op.Txn, op.TxnID, op.Producer, op.Epoch, e)
+			} else {
+				epochs[op.Producer] = op.Epoch
+			}
 			t := c.txns[op.Txn]
 			ref := &txnRecordRef{txn: t, op: op, value: r.Value, offset: r.Offset}
 			at[r.Offset], byValue[r.Value] = ref, ref
@@ -342,37 +351,6 @@ func (c *txnChecker) acknowledged() {
 
 // find returns the final log's record of value v on tp (nil when absent).
 func (c *txnChecker) find(tp TopicPartition, v string) *txnRecordRef { return c.byValue[tp][v] }
-
-// fencedWrites checks that no transactional produce was acknowledged with an epoch an
-// InitProducerID of its id had replaced before the produce began.
-func (c *txnChecker) fencedWrites() {
-	type init struct {
-		ret   int64
-		pid   int64
-		epoch int16
-	}
-	inits := map[string][]init{}
-	for _, op := range c.h.Ops {
-		if op.Kind == OpInitProducerID && op.Outcome == OK {
-			inits[op.TxnID] = append(inits[op.TxnID], init{op.Return, op.Producer, op.Epoch})
-		}
-	}
-	for _, num := range c.order {
-		t := c.txns[num]
-		for _, op := range t.produces {
-			if op.Outcome != OK {
-				continue
-			}
-			for _, in := range inits[op.TxnID] {
-				if in.pid == op.Producer && in.epoch > op.Epoch && in.ret < op.Call {
-					c.report("fenced-write", "%s: a produce of transaction %d (%s) with producer %d epoch %d, sent at %v, was acknowledged though InitProducerID had given epoch %d at %v",
-						op.key(), t.num, t.id, op.Producer, op.Epoch, time.Duration(op.Call), in.epoch, time.Duration(in.ret))
-					break
-				}
-			}
-		}
-	}
-}
 
 // reads checks the read_committed fetches.
 func (c *txnChecker) reads() {

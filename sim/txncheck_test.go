@@ -111,9 +111,10 @@ func TestCheckTxnsAnomalies(t *testing.T) {
 			f.final[txP0] = append(f.final[txP0], data(5, "a4"), marker(6, commitMarker(5, 1)))
 		}},
 		{"fenced epoch accepted", "fenced-write", func(f *txnFixture) {
-			f.ops = append(f.ops, &Op{ID: 8, Client: 3, Kind: OpInitProducerID, TxnID: "tx0", Producer: 5, Epoch: 1, Call: 81, Return: 82, Outcome: OK},
-				txnProduce(9, 2, txP1, 5, 0, 85, 86, 2, "b2"))
-			f.final[txP1] = append(f.final[txP1], data(2, "b2"), marker(3, abortMarker(5, 1)))
+			// Transaction 3 of a new instance (epoch 1) aborted on d0/1, then a batch of
+			// epoch 0 came in after it.
+			f.ops = append(f.ops, txnProduce(8, 3, txP1, 5, 1, 81, 82, 2, "b2"), txnProduce(9, 2, txP1, 5, 0, 85, 86, 4, "b3"))
+			f.final[txP1] = append(f.final[txP1], data(2, "b2"), marker(3, abortMarker(5, 1)), data(4, "b3"), marker(5, abortMarker(5, 1)))
 		}},
 		{"same id overlapping", "overlap", func(f *txnFixture) {
 			f.final[txP0] = []LogRecord{data(0, "a1"), data(1, "a3"), data(2, "a2"), marker(3, commitMarker(5, 0)), marker(4, abortMarker(5, 0))}

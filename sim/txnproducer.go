@@ -27,9 +27,10 @@ import (
 //   - now and then an instance crashes mid-transaction: it abandons the transaction and
 //     a new instance (a new client) with the same transactional id takes over, whose
 //     InitProducerID must fence the old epoch and abort what it left open. Half of the
-//     crashed instances stay around as zombies: once the new instance has its epoch, the
-//     zombie sends one more batch with the old epoch to a partition of its transaction,
-//     which the partition must refuse;
+//     instances that crash before sending EndTxn stay around as zombies: once the new
+//     instance has its epoch, the zombie sends one more batch with the old epoch to a
+//     partition of its transaction, which the fencing markers reached: the partition
+//     must refuse it;
 //   - now and then, with a short transaction timeout, an instance idles past it before
 //     ending: the coordinator aborts the transaction and bumps the epoch, and the late
 //     EndTxn is refused as fenced.
@@ -747,7 +748,11 @@ func (in *txnInstance) crash() {
 	w := c.w
 	w.cov.Inc("txn:crash")
 	w.clientNote(c, fmt.Sprintf("transactional producer %s instance crashes in transaction %d", in.r.spec.ID, in.cur.num))
-	zombie := in.cur.added && c.rng.IntN(2) == 0
+	// Only a transaction left open is fenced by the next instance with markers of a new
+	// epoch; one whose EndTxn went out may have ended with markers of its own epoch,
+	// and a later batch of that epoch would open a transaction nobody ends (the
+	// hanging transaction of KIP-890, which the protocol before it allows).
+	zombie := in.cur.added && !in.cur.ending && c.rng.IntN(2) == 0
 	in.last = in.cur
 	in.abandon()
 	if zombie {
