@@ -365,8 +365,8 @@ func drawExtra(seed uint64, c *Config) {
 	drawLeaderBalance(seed, c)
 	drawMoves(seed, c)
 	drawSessions(seed, &c.Data)
+	drawTxns(seed, &c.Data, len(c.Brokers()))
 	drawBrokerCap(seed, c)
-	drawTxns(seed, &c.Data)
 }
 
 // drawSessions draws, from its own stream, whether a seed's readers fetch with fetch

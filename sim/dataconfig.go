@@ -92,6 +92,10 @@ type DataConfig struct {
 	TxnInterval          time.Duration
 	ReadCommittedReaders uint64
 	ReadCommittedGroups  bool
+	// TxnStatePartitions and TxnStateRF are transaction.state.log.num.partitions and
+	// transaction.state.log.replication.factor (0: the node's defaults).
+	TxnStatePartitions int32
+	TxnStateRF         int32
 	// NoMaxTimestampReads keeps readers from asking for the largest timestamp
 	// (maxstamps.go), as they did not before it existed; only plant tests set it.
 	NoMaxTimestampReads bool

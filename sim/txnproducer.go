@@ -70,8 +70,8 @@ type TxnProducerSpec struct {
 // txnGroup is the group whose offsets the transactions of id commit.
 func txnGroup(id string) string { return "txg-" + id }
 
-// txnStatePartitions is the node's transaction.state.log.num.partitions.
-const txnStatePartitions = 50
+// txnStatePartitionsDefault is the node's default transaction.state.log.num.partitions.
+const txnStatePartitionsDefault = 50
 
 // coreTxnTopic is the transaction coordinators' internal topic.
 const coreTxnTopic = "__transaction_state"
@@ -986,7 +986,7 @@ func (in *txnInstance) fetchOffsets(t *txnState, then func()) {
 func (d *DataConfig) txnCoordinatorPartitions() []int32 {
 	var out []int32
 	for _, p := range d.TxnProducers {
-		out = append(out, group.PartitionFor(p.ID, txnStatePartitions))
+		out = append(out, group.PartitionFor(p.ID, d.txnStatePartitions()))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -1003,7 +1003,7 @@ const txnWorkload = false
 // third of the seeds with data and a topic that is not compacted) and what they do,
 // and which readers and group members then fetch with read_committed (at least one
 // reader when there are readers).
-func drawTxns(seed uint64, d *DataConfig) {
+func drawTxns(seed uint64, d *DataConfig, brokers int) {
 	rng := Stream(seed, streamTxn, 0)
 	if !txnWorkload || !d.On() || rng.IntN(3) != 0 || !slices.ContainsFunc(d.Topics, func(t DataTopic) bool { return !t.Compact }) {
 		return
@@ -1039,11 +1039,30 @@ func drawTxns(seed uint64, d *DataConfig) {
 		d.ReadCommittedReaders = 1 << rng.IntN(d.Readers)
 	}
 	d.ReadCommittedGroups = len(d.Groups) > 0 && rng.IntN(2) == 0
+	// transaction.state.log.num.partitions: a few, or Kafka's 50 in a quarter of the
+	// seeds; transaction.state.log.replication.factor: as many brokers as there are, up
+	// to 3, in two thirds (the coordinators can then move), otherwise as many as are
+	// live when the first transactional id looks for its coordinator.
+	if rng.IntN(4) != 0 {
+		d.TxnStatePartitions = int32(1 + rng.IntN(4))
+	}
+	if rng.IntN(3) != 0 {
+		d.TxnStateRF = int32(min(brokers, 3))
+	}
+}
+
+// txnStatePartitions is the run's transaction.state.log.num.partitions.
+func (d *DataConfig) txnStatePartitions() int32 {
+	if d.TxnStatePartitions > 0 {
+		return d.TxnStatePartitions
+	}
+	return txnStatePartitionsDefault
 }
 
 // WithoutTxns leaves the transactional workload out of a seed's draws.
 func (d *DataConfig) WithoutTxns() {
 	d.TxnProducers, d.TxnInterval, d.ReadCommittedReaders, d.ReadCommittedGroups = nil, 0, 0, false
+	d.TxnStatePartitions, d.TxnStateRF = 0, 0
 }
 
 // txnString renders the transactional workload for the configuration block.
@@ -1057,7 +1076,11 @@ func (d *DataConfig) txnString() string {
 		fmt.Fprintf(&b, " %s(timeout=%v commit=%s crash=%s idle=%s offsets=%s partitions<=%d batches<=%d records<=%d %s);",
 			p.ID, p.Timeout, ppm(p.CommitPPM), ppm(p.CrashPPM), ppm(p.IdlePPM), ppm(p.OffsetsPPM), p.PartitionsMax, p.BatchesMax, p.RecordsMax, p.Codec)
 	}
-	fmt.Fprintf(&b, " a transaction every ~%v; read_committed readers %b", d.TxnInterval, d.ReadCommittedReaders)
+	fmt.Fprintf(&b, " a transaction every ~%v; transaction state partitions %d", d.TxnInterval, d.txnStatePartitions())
+	if d.TxnStateRF > 0 {
+		fmt.Fprintf(&b, " rf=%d", d.TxnStateRF)
+	}
+	fmt.Fprintf(&b, "; read_committed readers %b", d.ReadCommittedReaders)
 	if d.ReadCommittedGroups {
 		b.WriteString(", and the group members")
 	}
