@@ -121,10 +121,10 @@ type txnState struct {
 	// crashAfter is the number of batches sent after which the instance crashes (-1:
 	// never; total+1: once its EndTxn is sent); sent counts them, of total.
 	crashAfter, sent, total int
-	idle             bool
-	offsets          bool
-	commit           bool
-	ending           bool
+	idle                    bool
+	offsets                 bool
+	commit                  bool
+	ending                  bool
 }
 
 // txnBatch is one transactional batch and its operation.
