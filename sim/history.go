@@ -168,6 +168,8 @@ type Op struct {
 	Isolation int8
 	Hidden    []int64
 	LSO       int64
+	// Aborted is what a read_committed answer listed: (producer id, first offset) pairs.
+	Aborted [][2]int64
 
 	// Transactions: the transactional id, the transaction's number in the run (unique,
 	// from 1; 0 when none) of a produce, an EndTxn or a transactional offset commit,
@@ -317,7 +319,7 @@ func (o *Op) output() string {
 		return fmt.Sprintf("ok at %d", o.Offset)
 	case OpFetch:
 		if o.Isolation == 1 {
-			return fmt.Sprintf("hw %d lso %d, %d records %v, aborted %v", o.HW, o.LSO, len(o.Records), o.Records, o.Hidden)
+			return fmt.Sprintf("hw %d lso %d, %d records %v, aborted transactions %v, dropped %v", o.HW, o.LSO, len(o.Records), o.Records, o.Aborted, o.Hidden)
 		}
 		return fmt.Sprintf("hw %d, %d records %v", o.HW, len(o.Records), o.Records)
 	case OpInitProducerID:

@@ -270,6 +270,9 @@ func (c *Client) fetchPart(op *Op, tp TopicPartition, part *kmsg.FetchResponseTo
 	if op.Isolation == 1 {
 		op.LSO = part.LastStableOffset
 		op.Hidden = abortedOffsets(recs, batches, part.AbortedTransactions)
+		for _, a := range part.AbortedTransactions {
+			op.Aborted = append(op.Aborted, [2]int64{a.ProducerID, a.FirstOffset})
+		}
 		w.cov.Inc("read-committed-fetch")
 		if len(op.Hidden) > 0 {
 			w.cov.Inc("read-committed:aborted-dropped")
