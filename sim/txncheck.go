@@ -49,7 +49,8 @@ import (
 //     an aborted transaction, or lacking one of a committed transaction.
 //
 // Partitions the final reads could not reach are not judged; records below a final
-// read's start on partitions that may delete are not looked for.
+// read's start on partitions that may delete are not looked for, nor records and
+// markers in ranges a partition declared lost (every in-sync copy damaged).
 
 // TxnHistory is what the transactions checker reads.
 type TxnHistory struct {
@@ -261,6 +262,10 @@ func (c *txnChecker) groundTruth() {
 		for _, pid := range sortedKeys(waiting) {
 			for _, ref := range waiting[pid] {
 				p := ref.txn.parts[tp]
+				if p.marker < 0 && c.damagedAfter(tp, ref.offset) {
+					// Its marker may have been in a range the partition declared lost.
+					continue
+				}
 				if p.marker < 0 {
 					p.outcome = txnOpen
 					c.report("unresolved", "%s: %q of transaction %d (%s, producer %d) at offset %d has no marker after it in the final log",
@@ -337,6 +342,8 @@ func (c *txnChecker) acknowledged() {
 				switch {
 				case ref == nil && c.h.MayDelete[tp] && c.h.Start[tp] > 0 && (op.Offset < 0 || op.Offset+int64(i) < c.h.Start[tp]):
 					// Deleted below the log start.
+				case ref == nil && c.damagedAt(tp, op.Offset, i):
+					// Lost with every in-sync copy (the log checker reports it as allowed).
 				case ref == nil:
 					c.report("lost-write", "transaction %d (%s): %q, acknowledged on %s at offset %d, is not in the final log though its commit was acknowledged",
 						t.num, t.id, v, tp, op.Offset)
@@ -347,6 +354,30 @@ func (c *txnChecker) acknowledged() {
 			}
 		}
 	}
+}
+
+// damagedAfter reports whether the final read of tp met an offset the partition
+// declared lost (Fenced) above offset.
+func (c *txnChecker) damagedAfter(tp TopicPartition, offset int64) bool {
+	recs := c.h.Final[tp]
+	for i := len(recs) - 1; i >= 0 && recs[i].Offset > offset; i-- {
+		if recs[i].Fenced {
+			return true
+		}
+	}
+	return false
+}
+
+// damagedAt reports whether the i-th record of a produce acknowledged at base (-1:
+// unknown) sits at an offset the final read of tp found declared lost (any such offset
+// when base is unknown).
+func (c *txnChecker) damagedAt(tp TopicPartition, base int64, i int) bool {
+	for _, r := range c.h.Final[tp] {
+		if r.Fenced && (base < 0 || r.Offset == base+int64(i)) {
+			return true
+		}
+	}
+	return false
 }
 
 // find returns the final log's record of value v on tp (nil when absent).

@@ -72,6 +72,13 @@ func TestCheckTxnsClean(t *testing.T) {
 	if vs := newTxnFixture().check(); len(vs) != 0 {
 		t.Fatalf("a clean history: %v", vs)
 	}
+	// A record lost with its marker to damage every in-sync copy had: allowed.
+	f := newTxnFixture()
+	f.final[txP1] = []LogRecord{{Offset: 0, Fenced: true}, {Offset: 1, Fenced: true}}
+	f.committed[txP1] = nil
+	if vs := f.check(); len(vs) != 0 {
+		t.Fatalf("records and marker declared lost: %v", vs)
+	}
 }
 
 // Each anomaly, planted in the clean history, is reported with its kind.
@@ -89,6 +96,10 @@ func TestCheckTxnsAnomalies(t *testing.T) {
 			f.read.Records, f.read.Hidden = slices.Clone(f.final[txP0]), nil
 		}},
 		{"lost write", "lost-write", func(f *txnFixture) { f.final[txP1] = nil }},
+		{"lost write beside a range declared lost", "lost-write", func(f *txnFixture) {
+			f.final[txP1] = []LogRecord{{Offset: 0, Fenced: true}}
+			f.ops[2].Offset = 1 // acknowledged at 1, not in the lost range
+		}},
 		{"commit acknowledged, aborted in the log", "lost-write", func(f *txnFixture) {
 			f.final[txP0][2] = marker(2, abortMarker(5, 1))
 			f.final[txP1][1] = marker(1, abortMarker(5, 1))
