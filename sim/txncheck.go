@@ -94,6 +94,9 @@ type txnPart struct {
 	offsets     []int64 // of all its records, in order
 	marker      int64   // its marker's offset, -1 when none
 	outcome     txnOutcome
+	// damaged: a range declared lost follows some of its records before any marker:
+	// its outcome there is unknown, and it is not judged there.
+	damaged bool
 }
 
 // txnInfo is one transaction of the history.
@@ -205,6 +208,14 @@ func (c *txnChecker) groundTruth() {
 		epochs := map[int64]int16{} // pid -> the newest epoch the partition took from it
 		for _, r := range c.h.Final[tp] {
 			if r.Fenced {
+				// The range was declared lost: the marker of any transaction still
+				// waiting for one may have been in it.
+				for _, refs := range waiting { // order-independent: marks
+					for _, ref := range refs {
+						ref.txn.parts[tp].damaged = true
+					}
+				}
+				clear(waiting)
 				continue
 			}
 			if r.Control {
@@ -253,6 +264,9 @@ func (c *txnChecker) groundTruth() {
 			}
 			p.last = r.Offset
 			p.offsets = append(p.offsets, r.Offset)
+			if p.damaged {
+				continue
+			}
 			if p.marker >= 0 && p.marker < r.Offset {
 				c.report("late-write", "%s: %q of transaction %d (%s) at offset %d lies after the transaction's %s marker at offset %d",
 					tp, r.Value, t.num, t.id, r.Offset, p.outcome, p.marker)
@@ -262,10 +276,6 @@ func (c *txnChecker) groundTruth() {
 		for _, pid := range sortedKeys(waiting) {
 			for _, ref := range waiting[pid] {
 				p := ref.txn.parts[tp]
-				if p.marker < 0 && c.damagedAfter(tp, ref.offset) {
-					// Its marker may have been in a range the partition declared lost.
-					continue
-				}
 				if p.marker < 0 {
 					p.outcome = txnOpen
 					c.report("unresolved", "%s: %q of transaction %d (%s, producer %d) at offset %d has no marker after it in the final log",
@@ -347,6 +357,7 @@ func (c *txnChecker) acknowledged() {
 				case ref == nil:
 					c.report("lost-write", "transaction %d (%s): %q, acknowledged on %s at offset %d, is not in the final log though its commit was acknowledged",
 						t.num, t.id, v, tp, op.Offset)
+				case t.parts[tp].damaged:
 				case t.parts[tp].outcome != txnCommitted:
 					c.report("lost-write", "transaction %d (%s): %q at %s offset %d is %s in the final log though its commit was acknowledged",
 						t.num, t.id, v, tp, ref.offset, t.parts[tp].outcome)
@@ -354,18 +365,6 @@ func (c *txnChecker) acknowledged() {
 			}
 		}
 	}
-}
-
-// damagedAfter reports whether the final read of tp met an offset the partition
-// declared lost (Fenced) above offset.
-func (c *txnChecker) damagedAfter(tp TopicPartition, offset int64) bool {
-	recs := c.h.Final[tp]
-	for i := len(recs) - 1; i >= 0 && recs[i].Offset > offset; i-- {
-		if recs[i].Fenced {
-			return true
-		}
-	}
-	return false
 }
 
 // damagedAt reports whether the i-th record of a produce acknowledged at base (-1:
@@ -414,6 +413,9 @@ func (c *txnChecker) reads() {
 				nums = append(nums, t.num)
 			}
 			p := t.parts[tp]
+			if p != nil && p.damaged {
+				continue
+			}
 			if hidden[r.Offset] {
 				s.dropped++
 				if p != nil && p.outcome == txnCommitted {
@@ -475,7 +477,7 @@ func (c *txnChecker) sameID() {
 				if pp == nil {
 					continue
 				}
-				if pp.marker >= 0 && t.parts[tp].first < pp.marker {
+				if pp.marker >= 0 && !pp.damaged && t.parts[tp].first < pp.marker {
 					c.report("overlap", "%s: transaction %d of %s begins at offset %d, below the marker (%d) of its predecessor %d",
 						tp, t.num, t.id, t.parts[tp].first, pp.marker, prev.num)
 				}
@@ -619,7 +621,7 @@ func (c *txnChecker) finalCommitted() {
 		visible := map[int64]bool{}
 		for _, r := range c.h.Committed[tp] {
 			visible[r.Offset] = true
-			if ref := c.at[tp][r.Offset]; ref != nil && ref.txn.parts[tp].outcome != txnCommitted {
+			if ref := c.at[tp][r.Offset]; ref != nil && !ref.txn.parts[tp].damaged && ref.txn.parts[tp].outcome != txnCommitted {
 				c.report("final-visible", "%s: the final read_committed read shows %q at offset %d of transaction %d (%s), %s there",
 					tp, r.Value, r.Offset, ref.txn.num, ref.txn.id, ref.txn.parts[tp].outcome)
 			}
@@ -627,7 +629,7 @@ func (c *txnChecker) finalCommitted() {
 		start := c.h.Start[tp]
 		for _, off := range sortedKeys(c.at[tp]) {
 			ref := c.at[tp][off]
-			if off >= start && ref.txn.parts[tp].outcome == txnCommitted && !visible[off] {
+			if off >= start && !ref.txn.parts[tp].damaged && ref.txn.parts[tp].outcome == txnCommitted && !visible[off] {
 				c.report("final-visible", "%s: the final read_committed read lacks offset %d of transaction %d (%s), which committed there",
 					tp, off, ref.txn.num, ref.txn.id)
 			}

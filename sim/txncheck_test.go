@@ -79,6 +79,13 @@ func TestCheckTxnsClean(t *testing.T) {
 	if vs := f.check(); len(vs) != 0 {
 		t.Fatalf("records and marker declared lost: %v", vs)
 	}
+	// Only the commit marker lost, and a later transaction's abort marker after it.
+	f = newTxnFixture()
+	f.final[txP1] = []LogRecord{data(0, "b1"), {Offset: 1, Fenced: true}, marker(2, abortMarker(5, 0))}
+	f.committed[txP1] = []LogRecord{data(0, "b1")}
+	if vs := f.check(); len(vs) != 0 {
+		t.Fatalf("a commit marker declared lost: %v", vs)
+	}
 }
 
 // Each anomaly, planted in the clean history, is reported with its kind.
