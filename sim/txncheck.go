@@ -429,6 +429,8 @@ func (c *txnChecker) reads() {
 			case c.h.Unread[tp]:
 			case p == nil && c.h.MayDelete[tp] && r.Offset < c.h.Start[tp]:
 				// Deleted before the final read: its outcome there is unknown.
+			case p == nil && c.damagedAt(tp, r.Offset, 0):
+				// Lost to damage since.
 			case p == nil:
 				c.report("dirty-read", "%s: a read_committed fetch by client %d at %v (from %d) returned %q at offset %d of transaction %d (%s), which the final log lacks",
 					tp, op.Client, time.Duration(op.Call), op.Offset, r.Value, r.Offset, t.num, t.id)
