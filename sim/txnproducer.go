@@ -1000,7 +1000,8 @@ const streamTxn = "txn"
 const txnWorkload = false
 
 // drawTxns draws, from its own stream, whether a seed runs transactional producers (a
-// third of the seeds with data and a topic that is not compacted) and what they do,
+// third of the seeds with data and a topic that is not compacted, that leave no broker
+// down once faults stop; nor do they run with log.flush=async) and what they do,
 // and which readers and group members then fetch with read_committed (at least one
 // reader when there are readers).
 func drawTxns(seed uint64, d *DataConfig, brokers int) {
