@@ -271,7 +271,11 @@ func (in *txnInstance) init() {
 				return
 			}
 			if code != errNone {
-				w.cov.Inc("txn:init-" + strings.ToLower(errorName(max(code, 0))))
+				name := "no-answer"
+				if code >= 0 {
+					name = strings.ToLower(errorName(code))
+				}
+				w.cov.Inc("txn:init-" + name)
 				in.coordinatorLost(code)
 				in.backoff(in.init)
 				return
