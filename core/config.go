@@ -82,6 +82,9 @@ type Config struct {
 	// minutes).
 	OffsetsRetention      time.Duration
 	OffsetsRetentionCheck time.Duration
+	// TxnMaxTimeout is transaction.max.timeout.ms: the longest transaction timeout a
+	// producer may ask for (0: Kafka's 15 minutes).
+	TxnMaxTimeout time.Duration
 	// InFlightPerConnMax is max.inflight.requests.per.connection (0:
 	// InFlightPerConnMaxDefault): the requests of one connection that may await their
 	// responses. A request beyond it closes the connection; the real node's reader stops
@@ -206,6 +209,11 @@ type Defaults struct {
 	// COORDINATOR_NOT_AVAILABLE until then, as Kafka does). 0 creates it at once with as
 	// many replicas as live brokers, up to 3.
 	OffsetsTopicReplicationFactor int32
+	// TxnTopicPartitions is transaction.state.log.num.partitions (Kafka's default: 50)
+	// and TxnTopicReplicationFactor transaction.state.log.replication.factor, which
+	// works as OffsetsTopicReplicationFactor does.
+	TxnTopicPartitions        int32
+	TxnTopicReplicationFactor int32
 }
 
 // Kafka's defaults for the byte limits of Config.
@@ -307,6 +315,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Defaults.OffsetsTopicPartitions == 0 {
 		c.Defaults.OffsetsTopicPartitions = 50
+	}
+	if c.Defaults.TxnTopicPartitions == 0 {
+		c.Defaults.TxnTopicPartitions = 50
+	}
+	if c.TxnMaxTimeout == 0 {
+		c.TxnMaxTimeout = 15 * time.Minute
 	}
 	if c.Defaults.MinInsyncReplicas == 0 {
 		c.Defaults.MinInsyncReplicas = DefaultDefaults.MinInsyncReplicas

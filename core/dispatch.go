@@ -23,6 +23,20 @@ func (n *Node) dispatchData(req Request, reply func(kmsg.Response)) bool {
 		reply(kafka.DescribeProducers(n, m))
 	case *kmsg.InitProducerIDRequest:
 		kafka.InitProducerID(n, m, reply)
+	case *kmsg.AddPartitionsToTxnRequest:
+		kafka.AddPartitionsToTxn(n, m, reply)
+	case *kmsg.AddOffsetsToTxnRequest:
+		kafka.AddOffsetsToTxn(n, m, reply)
+	case *kmsg.EndTxnRequest:
+		kafka.EndTxn(n, m, reply)
+	case *kmsg.TxnOffsetCommitRequest:
+		kafka.TxnOffsetCommit(n, m, reply)
+	case *kmsg.WriteTxnMarkersRequest:
+		reply(kafka.WriteTxnMarkers(m))
+	case *kmsg.DescribeTransactionsRequest:
+		reply(kafka.DescribeTransactions(n, m))
+	case *kmsg.ListTransactionsRequest:
+		reply(kafka.ListTransactions(n, m))
 	case *kmsg.DescribeConfigsRequest:
 		if n.cfg.Authorizer {
 			// Authorized on an image a read barrier made current.

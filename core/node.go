@@ -6,10 +6,12 @@ import (
 
 	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/seedlog/seedlog/core/raft"
+	"github.com/seedlog/seedlog/core/txn"
 )
 
 // Node is one seedlog node. It is not safe for concurrent use: one goroutine (the real
@@ -34,7 +36,8 @@ type Node struct {
 	rpc      rpcClient
 	broker   brokerState
 	replicas replicaHost
-	groups   groupHost
+	groups   coordinatorHost[*group.Coordinator]
+	txns     coordinatorHost[*txn.Coordinator]
 	pids     producerIDs
 	waits    []*wait
 	conns    conns
@@ -62,6 +65,8 @@ func New(cfg Config) (*Node, error) {
 		static:    cfg.staticConfig(),
 		rng:       rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.NodeID))),
 		aclConfig: acl.Config{SuperUsers: cfg.SuperUsers, AllowIfNoACL: cfg.AllowEveryoneIfNoACL},
+		groups:    newGroupHost(),
+		txns:      newTxnHost(),
 	}
 	// Session ids come from the node's seeded source, drawn only when a session is made.
 	n.fetchSessions = kafka.NewFetchSessions(cfg.FetchSessionSlots, n.rng)
@@ -117,7 +122,11 @@ func (n *Node) PeerMessage(now int64, from int32, pm PeerMessage) {
 	case raft.Message:
 		n.stepQuorum(func() { n.quorum.raft.Step(now, from, m) })
 	case callMsg:
-		n.ctrl.serveCall(n, from, m)
+		if m.key == writeTxnMarkersKey {
+			n.serveMarkerCall(from, m)
+		} else {
+			n.ctrl.serveCall(n, from, m)
+		}
 	case answerMsg:
 		n.rpc.answer(n, m)
 	case barrierMsg:
@@ -167,6 +176,7 @@ func (n *Node) Tick(now int64) {
 	n.rpc.tick(n)
 	n.tickBroker(now)
 	n.groups.tick(now)
+	n.txns.tick(now)
 	n.tickQuotas(now)
 	n.after(now)
 }
@@ -179,7 +189,7 @@ func (n *Node) Deadline() int64 {
 		return NoDeadline
 	}
 	d := n.quorum.raft.Deadline()
-	d = min(d, n.ctrl.deadline(), n.rpc.deadline(n), n.brokerDeadline(), n.groups.deadline(), n.waitsDeadline(), n.quotaDeadline())
+	d = min(d, n.ctrl.deadline(), n.rpc.deadline(n), n.brokerDeadline(), n.groups.deadline(), n.txns.deadline(), n.waitsDeadline(), n.quotaDeadline())
 	return d
 }
 

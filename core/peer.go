@@ -14,7 +14,8 @@ import (
 //	kind 1  quorum    a core/raft message (raft.EncodeMessage)
 //	kind 2  call      {incarnation u64, id u64, key i16, version i16, body bytes}: a Kafka request to the
 //	                  active controller (registration, heartbeat, AlterPartition,
-//	                  AllocateProducerIDs, or a client's admin request forwarded)
+//	                  AllocateProducerIDs, or a client's admin request forwarded), or
+//	                  WriteTxnMarkers from a transaction coordinator to a partition leader
 //	kind 3  answer    {id u64, code i16, key i16, version i16, body bytes}: the response
 //	                  to a call, with the call's key and version so that it decodes
 //	                  without the call; code is NOT_CONTROLLER when the receiver is not
@@ -193,7 +194,7 @@ func decodeCall(r *enc.Reader) (callMsg, error) {
 		return m, err
 	}
 	req := kmsg.RequestForKey(m.key)
-	if err := checkControllerKey(m.key, m.version, req); err != nil {
+	if err := checkCallKey(m.key, m.version, req); err != nil {
 		return m, err
 	}
 	req.SetVersion(m.version)
@@ -216,7 +217,7 @@ func decodeAnswer(r *enc.Reader) (answerMsg, error) {
 		return m, nil
 	}
 	req := kmsg.RequestForKey(m.key)
-	if err := checkControllerKey(m.key, m.version, req); err != nil {
+	if err := checkCallKey(m.key, m.version, req); err != nil {
 		return m, err
 	}
 	resp := req.ResponseKind()
@@ -228,10 +229,10 @@ func decodeAnswer(r *enc.Reader) (answerMsg, error) {
 	return m, nil
 }
 
-// checkControllerKey checks a call's key and version before its body is decoded: only
-// what the controller serves, at a version the key has.
-func checkControllerKey(key, version int16, req kmsg.Request) error {
-	if req == nil || !controllerServes(key) || version < 0 || version > req.MaxVersion() {
+// checkCallKey checks a call's key and version before its body is decoded: only what
+// the controller serves, or WriteTxnMarkers, at a version the key has.
+func checkCallKey(key, version int16, req kmsg.Request) error {
+	if req == nil || !(controllerServes(key) || key == writeTxnMarkersKey) || version < 0 || version > req.MaxVersion() {
 		return fmt.Errorf("controller call with key %d (%s) version %d", key, kmsg.NameForKey(key), version)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/seedlog/seedlog/core/raft"
+	"github.com/seedlog/seedlog/core/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -210,4 +211,39 @@ func FuzzDecodePeer(f *testing.F) {
 			t.Fatalf("%x re-encodes as %x (%v)", b, again, err)
 		}
 	})
+}
+
+// WriteTxnMarkers travels as a call between brokers, and its answer decodes.
+func TestDecodePeerCarriesTxnMarkers(t *testing.T) {
+	req := markersRequest(txn.MarkerRequest{ProducerID: 7, ProducerEpoch: 2, Commit: true, CoordinatorEpoch: 4,
+		Partitions: []txn.TopicPartition{{Topic: "a", Partition: 0}, {Topic: "a", Partition: 3}, {Topic: "b", Partition: 1}}}, []int{0, 1, 2})
+	m, err := DecodePeer(EncodePeerCall(9, 1, req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := m.m.(callMsg).req.(*kmsg.WriteTxnMarkersRequest)
+	if !ok || len(got.Markers) != 1 || got.Markers[0].ProducerID != 7 || !got.Markers[0].Committed ||
+		len(got.Markers[0].Topics) != 2 || len(got.Markers[0].Topics[0].Partitions) != 2 {
+		t.Fatalf("decoded call %+v", m.m)
+	}
+	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+	resp.SetVersion(req.GetVersion())
+	mk := kmsg.NewWriteTxnMarkersResponseMarker()
+	mk.ProducerID = 7
+	rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+	rt.Topic = "b"
+	rt.Partitions = []kmsg.WriteTxnMarkersResponseMarkerTopicPartition{{Partition: 1, ErrorCode: kerr.NotLeaderForPartition.Code}}
+	mk.Topics = append(mk.Topics, rt)
+	resp.Markers = append(resp.Markers, mk)
+	m, err = DecodePeer(EncodePeerAnswer(1, resp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := m.m.(answerMsg).resp.(*kmsg.WriteTxnMarkersResponse)
+	if code := markerCode(r, nil, txn.TopicPartition{Topic: "b", Partition: 1}); code != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("b/1 answered %d", code)
+	}
+	if code := markerCode(r, nil, txn.TopicPartition{Topic: "a", Partition: 0}); code != kerr.RequestTimedOut.Code {
+		t.Fatalf("a partition the answer leaves out got %d, want REQUEST_TIMED_OUT", code)
+	}
 }

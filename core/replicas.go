@@ -345,12 +345,10 @@ func (n *Node) drainReplica(now int64, hr *hosted) {
 	if a := rd.AlterISR; a != nil {
 		n.alterPartition(hr, *a)
 	}
-	if hr.topic == OffsetsTopic && n.groups.coords[hr.part] == nil {
-		if lead, _ := hr.r.Leading(); lead {
-			// A leader that waited for the one it replaced to stop now serves
-			// (partition.leaderState.awaiting): its coordinator starts here.
-			n.syncCoordinators(now)
-		}
+	if n.groups.waiting(hr) || n.txns.waiting(hr) {
+		// A leader that waited for the one it replaced to stop now serves
+		// (partition.leaderState.awaiting): its coordinator starts here.
+		n.syncCoordinators(now)
 	}
 }
 

@@ -55,7 +55,10 @@ type call struct {
 	// sentEpoch the quorum epoch that node led when it was sent.
 	sentTo    int32
 	sentEpoch int32
-	reply     func(kmsg.Response, error)
+	// to is the broker a call to a broker goes to (WriteTxnMarkers); -1 for a call to
+	// the active controller.
+	to    int32
+	reply func(kmsg.Response, error)
 }
 
 // callController sends req to the active controller and calls reply once, with the
@@ -73,9 +76,26 @@ func (c *rpcClient) callControllerWithin(n *Node, req kmsg.Request, timeout time
 		return
 	}
 	c.nextID++
-	cl := &call{id: c.nextID, req: req, deadline: n.now + int64(timeout), retryAt: n.now, reply: reply}
+	cl := &call{id: c.nextID, req: req, deadline: n.now + int64(timeout), retryAt: n.now, to: -1, reply: reply}
 	c.pending = slices.Insert(c.pending, c.deadlineIndex(cl.deadline), cl)
 	c.send(n, cl)
+}
+
+// callBroker sends req to broker to (this node itself included) and calls reply once,
+// with the response or an error, within timeout. It is not retried: the caller decides.
+func (c *rpcClient) callBroker(n *Node, to int32, req *kmsg.WriteTxnMarkersRequest, timeout time.Duration, reply func(kmsg.Response, error)) {
+	if len(c.pending) >= callsMax {
+		reply(nil, errCallsFull)
+		return
+	}
+	c.nextID++
+	cl := &call{id: c.nextID, req: req, deadline: n.now + int64(timeout), to: to, sentTo: to, reply: reply}
+	c.pending = slices.Insert(c.pending, c.deadlineIndex(cl.deadline), cl)
+	if to == n.cfg.NodeID {
+		n.writeMarkers(req, func(resp *kmsg.WriteTxnMarkersResponse) { c.finish(cl, resp, nil) })
+		return
+	}
+	n.send(to, encodeCall(callMsg{incarnation: c.incarnation, id: cl.id, key: req.Key(), version: req.GetVersion(), body: req.AppendTo(nil)}))
 }
 
 // deadlineIndex is where a call due at deadline goes to keep pending in deadline order.
@@ -160,7 +180,7 @@ func (c *rpcClient) orphaned(n *Node) {
 	c.reaskOrphaned(n, epoch)
 	var lost []*call
 	c.pending = slices.DeleteFunc(c.pending, func(cl *call) bool {
-		gone := cl.retryAt == 0 && cl.sentTo != n.cfg.NodeID && cl.sentEpoch < epoch
+		gone := cl.to < 0 && cl.retryAt == 0 && cl.sentTo != n.cfg.NodeID && cl.sentEpoch < epoch
 		if gone {
 			lost = append(lost, cl)
 		}

@@ -144,6 +144,10 @@ func validateDefaults(c Config) error {
 		return fmt.Errorf("min.insync.replicas=%d: want at least 1", d.MinInsyncReplicas)
 	case d.MinInsyncReplicas > d.ReplicationFactor:
 		return fmt.Errorf("min.insync.replicas=%d above default.replication.factor=%d", d.MinInsyncReplicas, d.ReplicationFactor)
+	case d.TxnTopicPartitions < 1:
+		return fmt.Errorf("transaction.state.log.num.partitions=%d: want at least 1", d.TxnTopicPartitions)
+	case d.TxnTopicReplicationFactor < 0 || d.TxnTopicReplicationFactor > math.MaxInt16:
+		return fmt.Errorf("transaction.state.log.replication.factor=%d: want 0 (up to 3 live brokers) to %d", d.TxnTopicReplicationFactor, math.MaxInt16)
 	case d.OffsetsTopicPartitions < 1:
 		return fmt.Errorf("offsets.topic.num.partitions=%d: want at least 1", d.OffsetsTopicPartitions)
 	case d.OffsetsTopicReplicationFactor < 0 || d.OffsetsTopicReplicationFactor > math.MaxInt16:

@@ -105,6 +105,8 @@ type Config struct {
 	// OffsetsRetentionCheck is offsets.retention.check.interval.ms.
 	OffsetsRetention      time.Duration
 	OffsetsRetentionCheck time.Duration
+	// TxnMaxTimeout is transaction.max.timeout.ms.
+	TxnMaxTimeout time.Duration
 
 	// FrameBytesMax caps one client request (socket.request.max.bytes); a larger frame
 	// closes the connection.
@@ -395,6 +397,13 @@ var settings = []Setting{
 		c.OffsetsRetention = time.Duration(n) * time.Minute
 		return nil
 	}},
+	{"transaction.state.log.num.partitions", "50", "partitions of __transaction_state", func(c *Config, v string) error {
+		return parsePositive32(v, &c.Defaults.TxnTopicPartitions)
+	}},
+	{"transaction.state.log.replication.factor", "0", "replicas of __transaction_state, created once that many brokers are live; 0: as many as are live, up to 3", func(c *Config, v string) error {
+		return parseInt32(v, &c.Defaults.TxnTopicReplicationFactor)
+	}},
+	{"transaction.max.timeout.ms", "900000", "the longest transaction timeout a producer may ask for", durationKey(func(c *Config) *time.Duration { return &c.TxnMaxTimeout })},
 	{"offsets.retention.check.interval.ms", "600000", "how often group coordinators delete the committed offsets offsets.retention.minutes no longer keeps", durationKey(func(c *Config) *time.Duration { return &c.OffsetsRetentionCheck })},
 	{"log.segment.bytes", strconv.Itoa(storage.DefaultSegmentBytesMax), "a log segment rolls at this size", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -870,6 +879,7 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		CleanerBytesPerSec:           c.CleanerBytesPerSec,
 		OffsetsRetention:             c.OffsetsRetention,
 		OffsetsRetentionCheck:        c.OffsetsRetentionCheck,
+		TxnMaxTimeout:                c.TxnMaxTimeout,
 		InFlightPerConnMax:           c.InFlightPerConnMax,
 		ConnectionsMax:               c.ConnectionsMax,
 		BrokerPartitionsMax:          c.BrokerPartitionsMax,

@@ -21,17 +21,19 @@ var (
 		"truncate": true, "reset": true, "snapshot-installed": true, "added": true,
 		"removed": true, "coordinator-started": true, "coordinator-stopped": true,
 		"retention": true, "broker-register-refused": true,
+		"txn-coordinator-loaded": true, "txn-timed-out": true, "txn-fenced": true,
 	}
 	notesWarn = map[string]bool{
 		"fatal": true, "peer-garbage": true, "bad-batch": true, "truncate-below-hw": true,
 		"conflicting-leader": true, "epoch-cache-repaired": true,
 		"stray": true, "resign": true, "resume": true, "repair": true, "gap": true, "read-retried": true,
+		"txn-marker-refused": true,
 	}
 	// notesError are the notes an operator must act on: data that failed its checksums
 	// on this disk (fenced, to be fetched back from another replica), and ranges that
 	// no in-sync replica held intact (lost).
 	notesError   = map[string]bool{"damaged": true, "lost": true}
-	notePrefixes = []string{"replica-", "quorum-", "group-"}
+	notePrefixes = []string{"replica-", "quorum-", "group-", "transaction-"}
 )
 
 func noteLevel(kind string) slog.Level {

@@ -373,7 +373,9 @@ func (c *cleaner) corrupt(s *segment, pos, offset int64, err error) error {
 // that stay (the segment is not rewritten), so the records they shadow may still go.
 func (c *cleaner) mapSegment(s *segment, at *batchCursor) (full, done bool, err error) {
 	done, err = c.walk(s, at, func(h record.Header, batch []byte) error {
-		if h.IsControl() || h.RecordCount == 0 {
+		if h.IsControl() || h.IsTransactional() || h.RecordCount == 0 {
+			// A transaction's records may yet be aborted: they must not shadow a value
+			// that read_committed readers still need (see filter).
 			return nil
 		}
 		it, err := c.coder.NewIter(batch, recordsBytesMax)
@@ -640,7 +642,10 @@ func (w *runWriter) finish(end int64) error {
 // epoch, not one more at every pass.
 func (c *cleaner) filter(h record.Header, batch, dst []byte) ([]byte, error) {
 	switch {
-	case h.IsControl():
+	case h.IsControl() || h.IsTransactional():
+		// Markers, and the records of transactions, stay whole: the cleaner does not
+		// know which transactions aborted, so it neither drops their records nor lets
+		// them hide older values; retention removes them with their segments.
 		return append(dst, batch...), nil
 	case h.RecordCount == 0 && h.ProducerID >= 0 && c.producers[h.ProducerID] == h.BaseOffset:
 		return append(dst, batch...), nil

@@ -35,7 +35,8 @@ func consumeCommand(args []string) int {
 '`)
 	partition := fs.Int("partition", -1, "read only this partition (not with --group)")
 	offset := fs.Int64("offset", -1, "with --partition: start at this offset (default: its end, or its start with --from-beginning)")
-	const synopsis = "seedlog consume TOPIC [--from-beginning] [--group G | --partition P [--offset O]] [--max-messages N] [--idle-exit D] [--print-key] [--print-offset] [--print-timestamp] [--print-headers | --format LAYOUT]"
+	isolation := fs.String("isolation", "read_uncommitted", "read_committed: only committed transactions' records, up to the last stable offset; read_uncommitted: every record")
+	const synopsis = "seedlog consume TOPIC [--from-beginning] [--group G | --partition P [--offset O]] [--isolation read_committed|read_uncommitted] [--max-messages N] [--idle-exit D] [--print-key] [--print-offset] [--print-timestamp] [--print-headers | --format LAYOUT]"
 	pos, code, ok := o.parse(fs, args, synopsis)
 	if !ok {
 		return code
@@ -53,11 +54,15 @@ func consumeCommand(args []string) int {
 	if len(pos) != 1 || (*partition >= 0 && *group != "") || (*offset >= 0 && *partition < 0) || *offset < -1 || *partition > math.MaxInt32 {
 		return usageError("consume: want one topic, and --partition (with --offset) only without --group; usage: %s", synopsis)
 	}
+	level, err := isolationLevel(*isolation)
+	if err != nil {
+		return usageError("consume: %v", err)
+	}
 	start := kgo.NewOffset().AtEnd()
 	if *fromBeginning {
 		start = kgo.NewOffset().AtStart()
 	}
-	opts := []kgo.Opt{kgo.ConsumeResetOffset(start)}
+	opts := []kgo.Opt{kgo.ConsumeResetOffset(start), kgo.FetchIsolationLevel(level)}
 	switch {
 	case *partition >= 0:
 		at := start
@@ -96,6 +101,18 @@ func consumeCommand(args []string) int {
 		}
 	}
 	return exitOK
+}
+
+// isolationLevel maps --isolation to kgo's isolation levels (Kafka's isolation.level
+// values).
+func isolationLevel(s string) (kgo.IsolationLevel, error) {
+	switch s {
+	case "read_uncommitted":
+		return kgo.ReadUncommitted(), nil
+	case "read_committed":
+		return kgo.ReadCommitted(), nil
+	}
+	return kgo.IsolationLevel{}, fmt.Errorf("--isolation %q: want read_committed or read_uncommitted", s)
 }
 
 type consumer struct {

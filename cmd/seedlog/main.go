@@ -30,6 +30,7 @@ var commands = []command{
 	{"produce", "write stdin lines as records to a topic", produceCommand},
 	{"consume", "print a topic's records, alone or as a group member", consumeCommand},
 	{"group", "list, describe and delete consumer groups, reset and delete their offsets", groupCommand},
+	{"txn", "list and describe transactions (write them with produce --transactional-id)", txnCommand},
 	{"cluster", "describe the cluster (its brokers and active controller) and elect preferred leaders", clusterCommand},
 	{"user", "create, delete and list users' SCRAM credentials", userCommand},
 	{"acl", "create, delete and list ACLs (brokers with authorizer.class.name set)", aclCommand},
@@ -71,7 +72,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nclient commands (topic, produce, consume, group, cluster, bench) take")
+	fmt.Fprintln(w, "\nclient commands (topic, produce, consume, group, txn, cluster, bench) take")
 	fmt.Fprintln(w, "  -b host:port[,host:port]   bootstrap brokers (default: the running seedlog dev cluster)")
 	fmt.Fprintln(w, "  --tls                      connect with TLS (listeners mapped to SSL or SASL_SSL)")
 	fmt.Fprintln(w, "  --tls-ca FILE              PEM CAs to trust for the brokers (default: the system's)")

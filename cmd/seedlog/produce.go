@@ -29,7 +29,10 @@ func produceCommand(args []string) int {
 	partition := fs.Int("partition", -1, "write every record to this partition (default: by key, else spread)")
 	var headerFlags repeatFlag
 	fs.Var(&headerFlags, "header", "a header key=value on every record (repeatable)")
-	const synopsis = "seedlog produce TOPIC [--key-separator SEP] [--header k=v ...] [--acks all|1|0] [--partition P]  (records: stdin lines)"
+	var txn produceTxn
+	fs.StringVar(&txn.id, "transactional-id", "", "write every line in one transaction of this transactional id, committed once all are acknowledged (acks=all)")
+	fs.BoolVar(&txn.abort, "abort", false, "with --transactional-id: abort the transaction instead of committing it (read_committed consumers never see its records)")
+	const synopsis = "seedlog produce TOPIC [--key-separator SEP] [--header k=v ...] [--acks all|1|0] [--partition P] [--transactional-id ID [--abort]]  (records: stdin lines)"
 	pos, code, ok := o.parse(fs, args, synopsis)
 	if !ok {
 		return code
@@ -49,6 +52,15 @@ func produceCommand(args []string) int {
 	if err != nil {
 		return usageError("produce: %v", err)
 	}
+	if txn.abort && txn.id == "" {
+		return usageError("produce: --abort ends a transaction: give --transactional-id too")
+	}
+	if txn.id != "" {
+		if *acks != "all" && *acks != "-1" {
+			return usageError("produce: --transactional-id needs --acks all (transactions are idempotent writes)")
+		}
+		opts = append(opts, kgo.TransactionalID(txn.id))
+	}
 	if *partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
@@ -58,7 +70,13 @@ func produceCommand(args []string) int {
 		return problem("%v", err)
 	}
 	defer cl.Close()
-	return produceLines(&o, cl, pos[0], *acks, *keySep, headers, int32(*partition))
+	return produceLines(&o, cl, pos[0], *acks, *keySep, headers, int32(*partition), txn)
+}
+
+// produceTxn is produce's transaction: none when id is "".
+type produceTxn struct {
+	id    string
+	abort bool
 }
 
 // producerOpts maps --acks to kgo options. Idempotence needs acks=all.
@@ -75,8 +93,9 @@ func producerOpts(acks string) ([]kgo.Opt, error) {
 }
 
 // produceLines writes stdin's lines. Every record is acknowledged or failed within the
-// --timeout (kgo's delivery timeout); a failure is explained in one line.
-func produceLines(o *clientOptions, cl *kgo.Client, topic, acks, keySep string, headers []kgo.RecordHeader, partition int32) int {
+// --timeout (kgo's delivery timeout); a failure is explained in one line. With a
+// transactional id the lines are one transaction, ended once every record is answered.
+func produceLines(o *clientOptions, cl *kgo.Client, topic, acks, keySep string, headers []kgo.RecordHeader, partition int32, txn produceTxn) int {
 	var (
 		sent, failed atomic.Int64
 		firstErr     error
@@ -85,6 +104,17 @@ func produceLines(o *clientOptions, cl *kgo.Client, topic, acks, keySep string, 
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 64<<10), produceLineBytesMax)
 	ctx := context.Background()
+	if txn.id != "" {
+		// Nothing goes to the cluster yet: the producer id is fetched, and the
+		// transaction's timeout starts, with the first record.
+		if err := cl.BeginTransaction(); err != nil {
+			what := fmt.Sprintf("produce to %s: transaction %s could not begin", topic, txn.id)
+			if clusterAnswered(err) {
+				return refused("%s: %v", what, err)
+			}
+			return problem("%s", requestError(what, err))
+		}
+	}
 	for sc.Scan() {
 		line := sc.Text()
 		r := &kgo.Record{Value: []byte(line), Partition: max(partition, 0), Headers: headers}
@@ -106,7 +136,13 @@ func produceLines(o *clientOptions, cl *kgo.Client, topic, acks, keySep string, 
 		return problem("produce: %v", err)
 	}
 	if err := sc.Err(); err != nil {
+		if txn.id != "" {
+			endTxn(o, cl, kgo.TryAbort) // best effort: the coordinator aborts it at its timeout anyway
+		}
 		return problem("produce: reading stdin: %v", err)
+	}
+	if txn.id != "" {
+		return endProducedTxn(o, cl, topic, acks, txn, sent.Load(), failed.Load(), firstErr)
 	}
 	if failed.Load() > 0 {
 		what := fmt.Sprintf("produce to %s: %d records acknowledged, %d failed", topic, sent.Load(), failed.Load())
@@ -165,4 +201,44 @@ func explainNoAcks(o *clientOptions, cl *kgo.Client, topic, acks string, err err
 		}
 	}
 	return ""
+}
+
+// endProducedTxn ends produce's transaction once every record is answered: committed (or
+// aborted with --abort) when all were acknowledged, aborted when any failed, since
+// committing would make a partial write visible.
+func endProducedTxn(o *clientOptions, cl *kgo.Client, topic, acks string, txn produceTxn, sent, failed int64, firstErr error) int {
+	what := fmt.Sprintf("produce to %s: transaction %s", topic, txn.id)
+	if failed > 0 {
+		ended := "aborted"
+		if err := endTxn(o, cl, kgo.TryAbort); err != nil {
+			ended = fmt.Sprintf("and aborting it failed too (%v); the coordinator aborts it at its timeout", err)
+		}
+		what = fmt.Sprintf("%s: %d records acknowledged, %d failed, %s", what, sent, failed, ended)
+		if unreachable(firstErr) && sent == 0 {
+			return problem("%s", requestError(what, firstErr))
+		}
+		if why := explainNoAcks(o, cl, topic, acks, firstErr); why != "" {
+			return refused("%s: %s", what, why)
+		}
+		return refused("%s (first error: %v)", what, firstErr)
+	}
+	end, verb := kgo.TryCommit, "committed"
+	if txn.abort {
+		end, verb = kgo.TryAbort, "aborted"
+	}
+	if err := endTxn(o, cl, end); err != nil {
+		if unreachable(err) {
+			return problem("%s", requestError(fmt.Sprintf("%s: %d records acknowledged, ending the transaction", what, sent), err))
+		}
+		return refused("%s: %d records acknowledged, but the transaction could not be %s: %v", what, sent, verb, err)
+	}
+	fmt.Fprintf(os.Stderr, "produced %d records in transaction %s, %s\n", sent, txn.id, verb)
+	return exitOK
+}
+
+// endTxn commits or aborts the client's transaction within --timeout.
+func endTxn(o *clientOptions, cl *kgo.Client, end kgo.TransactionEndTry) error {
+	ctx, cancel := o.ctx()
+	defer cancel()
+	return cl.EndTransaction(ctx, end)
 }

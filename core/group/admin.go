@@ -75,8 +75,8 @@ func (c *Coordinator) ListGroups(now int64, statesFilter []string) []kmsg.ListGr
 
 // DeleteGroup deletes an Empty group: tombstones for its metadata and every committed
 // offset (and every offset being committed) are written, and reply gets NONE once they
-// are durable. A group with members answers NON_EMPTY_GROUP, an unknown one
-// GROUP_ID_NOT_FOUND.
+// are durable. A group with members, or with offsets of a transaction not yet ended,
+// answers NON_EMPTY_GROUP, an unknown one GROUP_ID_NOT_FOUND.
 func (c *Coordinator) DeleteGroup(now int64, groupID string, reply func(code int16)) {
 	c.enter(now)
 	defer c.leave()
@@ -90,7 +90,8 @@ func (c *Coordinator) DeleteGroup(now int64, groupID string, reply func(code int
 	case g == nil || g.state == stateDead:
 		reply(codeGroupIDNotFound)
 		return
-	case g.state != stateEmpty:
+	case g.state != stateEmpty, len(g.txns) > 0:
+		// Members, or offsets of a transaction its marker has not ended yet.
 		reply(codeNonEmptyGroup)
 		return
 	}

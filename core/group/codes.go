@@ -29,6 +29,7 @@ var (
 	codeFencedInstanceID                = kerr.FencedInstanceID.Code
 	codeUnstableOffsetCommit            = kerr.UnstableOffsetCommit.Code
 	codeGroupSubscribedToTopic          = kerr.GroupSubscribedToTopic.Code
+	codeInvalidProducerEpoch            = kerr.InvalidProducerEpoch.Code
 )
 
 // appendCode is the code a client sees when the log refused or lost an append of group
@@ -44,8 +45,11 @@ func appendCode(err error) int16 {
 // commitCode is appendCode for offset commits, where a batch too large for the log is
 // the client's to fix.
 func commitCode(err error) int16 {
-	if errors.Is(err, ErrTooLarge) {
+	switch {
+	case errors.Is(err, ErrTooLarge):
 		return codeInvalidCommitOffsetSize
+	case errors.Is(err, ErrInvalidProducerEpoch):
+		return codeInvalidProducerEpoch
 	}
 	return appendCode(err)
 }

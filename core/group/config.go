@@ -16,6 +16,12 @@ type Log interface {
 	// Append returns. Wrap ErrNotLeader or ErrTooLarge in the error when they apply: they
 	// decide which Kafka error code the client sees.
 	Append(now int64, recs []KV, done func(baseOffset int64, err error))
+	// AppendTxn is Append for the offsets a transaction commits: one batch of the
+	// producer's, marked transactional, with base sequence -1 (the coordinator writes
+	// it, not the producer, so no sequence applies). The partition opens a transaction
+	// for pid with it, which the producer's marker ends. Wrap ErrInvalidProducerEpoch
+	// when the partition knows a newer epoch of pid.
+	AppendTxn(now int64, pid int64, epoch int16, recs []KV, done func(baseOffset int64, err error))
 	// Load reads every batch below the high watermark from the log start, calling batch
 	// for each chunk of whole batches in order (record batches, possibly compressed), then
 	// done(nil) or done(err). The coordinator does not keep b after batch returns.
@@ -33,6 +39,9 @@ var (
 	// ErrTooLarge: the records do not fit in a batch (INVALID_COMMIT_OFFSET_SIZE for
 	// commits).
 	ErrTooLarge = errors.New("group: records too large for the offsets partition")
+	// ErrInvalidProducerEpoch: a transactional append carried an epoch older than the
+	// producer's latest on the partition (INVALID_PRODUCER_EPOCH: the producer is fenced).
+	ErrInvalidProducerEpoch = errors.New("group: producer epoch older than the partition's")
 )
 
 // Kafka's defaults for the group settings.
@@ -85,7 +94,8 @@ type Config struct {
 	OffsetsRetentionCheck time.Duration
 
 	// Events, when set, hears of expiries and group removals as they are decided and as
-	// they end (the node makes notes of them for people and the simulator's checkers).
+	// they end, and of the markers that ended transactions' offsets (the node makes
+	// notes of them for people and the simulator's checkers).
 	Events func(Event)
 
 	Rand   *rand.Rand // member ids; must be set

@@ -33,6 +33,9 @@ type Coordinator struct {
 	load    *loader // while loading
 
 	groups map[string]*group
+	// producers indexes the groups holding offsets of an open transaction (or an
+	// append of them) by producer id: a marker finds its groups without a walk of all.
+	producers map[int64]map[string]bool
 
 	// now is the latest time an input carried. depth counts the inputs on the stack, so
 	// work done in a Log callback that arrives outside any input knows it has no time.
@@ -73,12 +76,13 @@ type appendOp struct {
 func NewCoordinator(now int64, cfg Config, log Log) *Coordinator {
 	assert(cfg.Rand != nil, "Config.Rand is nil")
 	c := &Coordinator{
-		cfg:     cfg.withDefaults(),
-		log:     log,
-		groups:  map[string]*group{},
-		appends: map[uint64]*appendOp{},
-		now:     now,
-		load:    newLoader(),
+		cfg:       cfg.withDefaults(),
+		log:       log,
+		groups:    map[string]*group{},
+		producers: map[int64]map[string]bool{},
+		appends:   map[uint64]*appendOp{},
+		now:       now,
+		load:      newLoader(),
 	}
 	c.enter(now)
 	defer c.leave()
@@ -167,10 +171,20 @@ func (c *Coordinator) LoadErr() error { return c.loadErr }
 // closed first; then onClose runs instead (at Close). All state the completion depends
 // on must be in place before the call: the log may answer before append returns.
 func (c *Coordinator) append(recs []KV, done func(baseOffset int64, err error), onClose func()) {
+	c.submit(func(cb func(int64, error)) { c.log.Append(c.now, recs, cb) }, done, onClose)
+}
+
+// appendTxn is append for the offsets of producer pid's transaction.
+func (c *Coordinator) appendTxn(pid int64, epoch int16, recs []KV, done func(baseOffset int64, err error), onClose func()) {
+	c.submit(func(cb func(int64, error)) { c.log.AppendTxn(c.now, pid, epoch, recs, cb) }, done, onClose)
+}
+
+// submit hands one append to the log through write, with append's contract.
+func (c *Coordinator) submit(write func(cb func(int64, error)), done func(baseOffset int64, err error), onClose func()) {
 	c.nextOpID++
 	id := c.nextOpID
 	c.appends[id] = &appendOp{done: done, onClose: onClose}
-	c.log.Append(c.now, recs, func(baseOffset int64, err error) {
+	write(func(baseOffset int64, err error) {
 		op := c.appends[id]
 		if op == nil {
 			return // closed, or a second answer from a faulty log

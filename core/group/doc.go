@@ -1,7 +1,7 @@
 // Package group is seedlog's consumer group coordinator for Kafka's classic group
 // protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and the committed offsets of
-// groups (OffsetCommit, OffsetFetch, OffsetDelete, and their expiry), plus
-// DescribeGroups, ListGroups and DeleteGroups.
+// groups (OffsetCommit, TxnOffsetCommit, OffsetFetch, OffsetDelete, and their expiry),
+// plus DescribeGroups, ListGroups and DeleteGroups.
 //
 // A broker runs one Coordinator for each partition of the internal topic
 // __consumer_offsets it leads. A group lives in partition PartitionFor(groupID, n),
@@ -71,8 +71,9 @@
 // partitions themselves, and administrators). A stale generation gets ILLEGAL_GENERATION,
 // an unknown member UNKNOWN_MEMBER_ID. Commits are written to the log and acknowledged,
 // and shown to OffsetFetch, only once durable on the ISR. OffsetFetch with RequireStable
-// answers UNSTABLE_OFFSET_COMMIT for a partition with a commit on its way. Topics are
-// not checked here: the node answers unknown topics itself.
+// answers UNSTABLE_OFFSET_COMMIT for a partition with a commit on its way (or offsets of
+// an open transaction, below). Topics are not checked here: the node answers unknown
+// topics itself.
 //
 // Offsets expire as in Kafka since KIP-211 (Config.OffsetsRetention, checked every
 // Config.OffsetsRetentionCheck, both on the coordinator's clock): never while the group
@@ -94,6 +95,28 @@
 // DeleteGroups deletes only an Empty group (else NON_EMPTY_GROUP): tombstones for its
 // group record and every offset, answered once durable.
 //
+// # Transactional offsets
+//
+// TxnOffsetCommit (KIP-98, with KIP-447's member checks) commits offsets as part of a
+// producer's transaction. The committer is checked as for OffsetCommit, with two
+// differences Kafka makes too: a commit without member and generation (every request
+// before v3) is accepted whatever the group holds, and a group waiting for its
+// assignment does not refuse it. The offsets are written as one batch of the producer's
+// (its producer id and epoch, base sequence -1, the transactional bit) through
+// Log.AppendTxn and answered once durable; the partition refuses an epoch older than
+// the producer's (INVALID_PRODUCER_EPOCH). They then wait, per producer id, for the
+// marker that ends the transaction: OffsetFetch does not show them (with RequireStable
+// their partitions answer UNSTABLE_OFFSET_COMMIT), expiry leaves their partitions alone,
+// and the group is neither removed by expiry nor deleted by DeleteGroups
+// (NON_EMPTY_GROUP) until the marker. A later commit of the same producer for a
+// partition replaces its earlier one. The node calls CompleteTxn once the producer's
+// marker is durable in the partition. A commit marker makes the offsets the group's
+// committed offsets, except for a partition whose committed offset comes from a record
+// later in the log than the transaction's (a plain commit made after it wins, as in
+// Kafka); an abort marker drops them; a marker for a producer with nothing open changes
+// nothing. OffsetDelete deletes the offsets an open transaction committed to the
+// partitions it names, as Kafka does: its tombstone follows their record in the log.
+//
 // # Records and durability
 //
 // Group state and offsets are records of the coordinator's __consumer_offsets partition,
@@ -104,7 +127,8 @@
 //   - Group record: written when the leader's assignment arrives (answers wait for it),
 //     when a static member's new id replaces the old one in a Stable group (its join waits
 //     for it), and when a join phase leaves the group Empty (nothing waits for it).
-//   - Offset record: one per committed partition; the commit waits for it.
+//   - Offset record: one per committed partition; the commit waits for it. Those of a
+//     TxnOffsetCommit are one transactional batch of the producer's.
 //   - Tombstones: on DeleteGroups and OffsetDelete, which wait for them, and on expiry.
 //     Tombstones of offsets of an Empty group that stays carry its group record in the
 //     same batch, so a coordinator that loads them also loads the group without members,
@@ -119,7 +143,12 @@
 // A new coordinator (leadership of the partition moved, or the broker restarted) replays
 // the partition from its start through Log.Load, answering COORDINATOR_LOAD_IN_PROGRESS
 // until it is done: the last group record of each group and the last commit of each
-// partition win, tombstones delete. A group with members comes back Stable in its
+// partition win, tombstones delete (a tombstone also deletes what open transactions
+// committed to its partition before it). Offset records of transactional batches wait
+// per producer id for the producer's control batch: a commit marker applies them where
+// no later record's offset is committed, an abort marker drops them, and those of
+// transactions still open come back open, to be ended by CompleteTxn. Control batches
+// of other types are skipped; one whose key does not decode fails the load. A group with members comes back Stable in its
 // recorded generation, with its members' recorded assignments and fresh sessions that
 // start when the coordinator starts serving; its next rebalance continues from that
 // generation. A batch that fails its checks, or a record of the kinds above that does not
@@ -163,6 +192,6 @@
 //     SyncGroup while the first waits) is answered REBALANCE_IN_PROGRESS rather than never.
 //   - Record values of version 4 (flexible, written by Kafka 3.5+) are not read; seedlog
 //     writes version 3 and never loads a log Kafka wrote.
-//   - Transactional offset commits (TxnOffsetCommit) are not supported; transactional
-//     and control batches in the partition are skipped on load.
+//   - DeleteGroups refuses a group holding offsets of a transaction not yet ended
+//     (NON_EMPTY_GROUP); Kafka deletes them with the group.
 package group

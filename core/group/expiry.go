@@ -21,7 +21,8 @@ const (
 // members loses each one OffsetsRetention after it became Empty, or after the offset's
 // commit when that came later (so that offsets reset in a long-idle group live their
 // retention); a group that never had members loses each one OffsetsRetention after its
-// commit. An offset with a commit or a tombstone on its way to the log waits for it.
+// commit. An offset with a commit or a tombstone on its way to the log waits for it, and
+// one with offsets of an open transaction for its partition waits for the marker.
 func (g *group) expired(nowMs, retentionMs int64, plants plant.Set) []tp {
 	switch {
 	case g.state == stateEmpty:
@@ -32,7 +33,7 @@ func (g *group) expired(nowMs, retentionMs int64, plants plant.Set) []tp {
 	}
 	var out []tp
 	for _, p := range slices.SortedFunc(maps.Keys(g.offsets), compareTP) {
-		if g.commitsPending[p] > 0 || g.removing[p] > 0 {
+		if g.commitsPending[p] > 0 || g.removing[p] > 0 || g.txnPendingAt(p) {
 			continue
 		}
 		if nowMs-g.expiryBase(g.offsets[p], plants) >= retentionMs {
@@ -58,8 +59,8 @@ func (g *group) expiryBase(o offset, plants plant.Set) int64 {
 // leftWith reports whether g holds nothing but the offsets of parts, so that removing
 // them leaves an Empty group with nothing to keep: Kafka removes such a group.
 func (g *group) leftWith(parts []tp) bool {
-	if g.state != stateEmpty || len(g.pending) > 0 || len(g.removing) > 0 {
-		return false
+	if g.state != stateEmpty || len(g.pending) > 0 || len(g.removing) > 0 || len(g.txns) > 0 {
+		return false // an open transaction's offsets keep the group until their marker
 	}
 	for p := range g.offsets { // order-independent: whether every key is in parts
 		if _, found := slices.BinarySearchFunc(parts, p, compareTP); !found {
@@ -180,6 +181,7 @@ func (c *Coordinator) applyTombstones(g *group, parts []tp, remove bool, base in
 	for i, p := range parts {
 		g.dropOffset(p, base+int64(i))
 	}
+	c.pruneTxns(g)
 	if remove {
 		delete(c.groups, g.id)
 		return
@@ -196,9 +198,11 @@ func (g *group) unmarkRemoving(parts []tp) {
 }
 
 // dropOffset applies a durable tombstone of p at logOffset: the offset goes unless a
-// later record replaced it. A commit of p still in flight has its record before the
-// tombstone, and must not bring the offset back when it completes.
+// later record replaced it, and so do the offsets of p open transactions committed
+// before it. A commit of p still in flight has its record before the tombstone, and
+// must not bring the offset back when it completes.
 func (g *group) dropOffset(p tp, logOffset int64) {
+	g.dropTxnOffsets(p, logOffset)
 	if cur, ok := g.offsets[p]; ok && cur.logOffset > logOffset {
 		return
 	}
@@ -249,8 +253,11 @@ type Event struct {
 	// check writes it again.
 	Remove, Retry bool
 	// AtMs is the coordinator's clock at the decision, in milliseconds (ExpiryStarted,
-	// GroupRemoving).
+	// GroupRemoving, TxnOffsetsCommitted, TxnOffsetsAborted).
 	AtMs int64
+	// ProducerID is the producer whose transaction a marker ended (TxnOffsetsCommitted,
+	// TxnOffsetsAborted), whose Offsets are those the transaction held in the group.
+	ProducerID int64
 }
 
 // EventKind is what an Event says.
@@ -269,10 +276,16 @@ const (
 	// log. Once it is durable the group is gone, and a group of that name starts again
 	// from generation 0.
 	GroupRemoving
+	// TxnOffsetsCommitted: a commit marker made a transaction's offsets committed (where
+	// no later commit of their partition was).
+	TxnOffsetsCommitted
+	// TxnOffsetsAborted: an abort marker dropped a transaction's offsets.
+	TxnOffsetsAborted
 )
 
 var eventNames = [...]string{ExpiryStarted: "group-offsets-expiring", ExpiryDone: "group-offsets-expired",
-	ExpiryUnknown: "group-offsets-expiry-unknown", GroupRemoving: "group-removing"}
+	ExpiryUnknown: "group-offsets-expiry-unknown", GroupRemoving: "group-removing",
+	TxnOffsetsCommitted: "group-txn-offsets-committed", TxnOffsetsAborted: "group-txn-offsets-aborted"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && eventNames[k] != "" {
@@ -300,6 +313,11 @@ func (e Event) String() string {
 		fmt.Fprintf(&b, " expiry %d", e.ID)
 	case GroupRemoving:
 		fmt.Fprintf(&b, " at %d ms", e.AtMs)
+	case TxnOffsetsCommitted, TxnOffsetsAborted:
+		fmt.Fprintf(&b, " producer %d:", e.ProducerID)
+		for _, p := range e.Offsets {
+			fmt.Fprintf(&b, " %s/%d", p.Topic, p.Partition)
+		}
 	}
 	return b.String()
 }

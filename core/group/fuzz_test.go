@@ -1,6 +1,7 @@
 package group
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,6 +24,9 @@ func FuzzLoadChunk(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
+		f.Add(b)
+	}
+	for _, b := range seedTxnBatches(f) {
 		f.Add(b)
 	}
 	f.Add([]byte{})
@@ -57,6 +61,30 @@ func FuzzLoadRecord(f *testing.F) {
 		}
 		loadAndServe(t, batches)
 	})
+}
+
+// seedTxnBatches are a transaction's offsets, both markers and a control batch with a
+// key too short, as chunks of whole batches.
+func seedTxnBatches(f *testing.F) [][]byte {
+	txn, err := record.Build(record.Spec{ProducerID: 7, ProducerEpoch: 1, BaseSequence: -1, Transactional: true},
+		[]kmsg.Record{{Key: offsetKey("g", tp{"t", 0}), Value: offsetValue(offset{offset: 5, leaderEpoch: 2, metadata: "m"})}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	out := [][]byte{txn}
+	for _, commit := range []bool{true, false} {
+		m, err := record.BuildEndTxn(record.Spec{BaseOffset: 1, ProducerID: 7, ProducerEpoch: 1, BaseSequence: -1}, commit, 3)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, m, append(append([]byte(nil), txn...), m...))
+	}
+	short, err := record.Build(record.Spec{BaseOffset: 1, ProducerID: 7, ProducerEpoch: 1, BaseSequence: -1, Transactional: true,
+		Control: true}, []kmsg.Record{{Key: []byte{0, 0, 1}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return append(out, append(append([]byte(nil), txn...), short...))
 }
 
 // seedRecords are valid records of every kind and version this coordinator reads.
@@ -145,7 +173,86 @@ func serveGroup(h *harness, g GroupStatus) {
 	if len(g.Members) > 0 {
 		h.leave(g.ID, g.Members[0].ID)
 	}
+	h.c.TxnOffsetCommit(h.now, txnReq(g.ID, "", -1, 9, map[int32]int64{0: 1}), func([][]int16) {})
+	h.fetch(g.ID, 0, true)
+	for _, o := range g.TxnOffsets {
+		h.c.CompleteTxn(h.now, o.ProducerID, o.Offset%2 == 0)
+	}
 	h.c.DeleteGroup(h.now, g.ID, func(int16) {})
+	h.c.CompleteTxn(h.now, 9, true)
+}
+
+// FuzzTxnReplay drives plain and transactional commits, markers, OffsetDeletes, failed
+// appends and appends answered out of order from the fuzzer's bytes, then checks that a coordinator
+// replaying the log rebuilds the groups the running one holds.
+func FuzzTxnReplay(f *testing.F) {
+	f.Add([]byte{1, 7, 2, 0})
+	f.Add([]byte{0, 1, 13, 2, 3, 4, 25, 9, 15})
+	f.Add([]byte{5, 1, 7, 4, 6, 12, 18, 2})
+	f.Add([]byte{5, 0, 1, 4, 13, 6, 2, 6, 5, 3})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) > 200 {
+			return
+		}
+		h := newHarness(t)
+		groups := []string{"a", "b"}
+		next := int64(100)
+		settle := func() { // a marker lands after every append handed to the log before it
+			for len(h.log.pending) > 0 {
+				h.log.complete(0)
+			}
+		}
+		for _, b := range ops {
+			arg := int(b / 7)
+			g, p, pid := groups[arg%2], int32(arg%3), int64(arg%3+1)
+			next++
+			switch b % 7 {
+			case 0:
+				h.c.OffsetCommit(h.now, commitReq(g, "", -1, map[int32]int64{p: next}), func(*kmsg.OffsetCommitResponse) {})
+			case 1:
+				h.c.TxnOffsetCommit(h.now, txnReq(g, "", -1, pid, map[int32]int64{p: next}), func([][]int16) {})
+			case 2, 3:
+				settle()
+				h.endTxn(pid, b%7 == 2)
+			case 4:
+				h.offsetDelete(g, "t", p)
+			case 5:
+				h.log.auto = !h.log.auto
+				if h.log.auto {
+					settle()
+				}
+			case 6:
+				if n := len(h.log.pending); arg%2 == 1 && n > 0 {
+					// A transactional commit refused, never in the log. (A refused removal
+					// leaves its group Dead until the expiry check writes it again: not a
+					// state a replay rebuilds.)
+					if i := arg % n; h.log.pending[i].pid >= 0 {
+						h.log.fail(i, errTimeout)
+					}
+					break
+				}
+				// The log takes appends in the order they were handed to it, and may
+				// answer them in another.
+				ps := h.log.pending
+				h.log.pending = nil
+				bases := make([]int64, len(ps))
+				for i, p := range ps {
+					bases[i] = h.log.writeTxn(p.pid, p.epoch, p.recs)
+				}
+				for k := range ps {
+					i := (k + arg) % len(ps)
+					ps[i].done(bases[i], nil)
+				}
+			}
+		}
+		h.log.auto = true
+		settle()
+		before := h.c.Status()
+		h.failover(h.cfg)
+		if after := h.c.Status(); !reflect.DeepEqual(before.Groups, after.Groups) {
+			t.Fatalf("replay differs:\nbefore %+v\nafter  %+v", before.Groups, after.Groups)
+		}
+	})
 }
 
 // FuzzOffsetDeleteSubscription gives a live member arbitrary protocol metadata, which

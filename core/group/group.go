@@ -152,7 +152,11 @@ type group struct {
 	persistID uint64
 
 	offsets        map[tp]offset
-	commitsPending map[tp]int // commits handed to the log, not yet done
+	commitsPending map[tp]int // commits handed to the log, not yet done (transactional too)
+	// txns holds, by producer id, the offsets of transactions not yet ended by their
+	// marker. A producer's entry lives from its first TxnOffsetCommit until its marker
+	// and its last append are done; Coordinator.producers indexes it.
+	txns map[int64]*txnOffsets
 
 	// emptySinceMs is when the group last became Empty, in milliseconds on the
 	// coordinator's clock (Kafka's current state timestamp); -1 when unknown. The offsets
@@ -190,6 +194,7 @@ func newGroup(id string) *group {
 		pending:        map[string]int64{},
 		offsets:        map[tp]offset{},
 		commitsPending: map[tp]int{},
+		txns:           map[int64]*txnOffsets{},
 		emptySinceMs:   -1,
 		removing:       map[tp]int{},
 		tombstones:     map[tp]int64{},
@@ -200,7 +205,8 @@ func newGroup(id string) *group {
 // holds no members, offsets or work in flight.
 func (g *group) vacant() bool {
 	return g.state == stateEmpty && g.generation == 0 && len(g.members) == 0 &&
-		len(g.pending) == 0 && len(g.offsets) == 0 && len(g.commitsPending) == 0 && len(g.removing) == 0
+		len(g.pending) == 0 && len(g.offsets) == 0 && len(g.commitsPending) == 0 && len(g.removing) == 0 &&
+		len(g.txns) == 0
 }
 
 // memberIDs lists the member ids sorted, the order replies go out in.

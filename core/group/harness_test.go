@@ -36,13 +36,24 @@ type fakeLog struct {
 type pendingAppend struct {
 	recs []KV
 	done func(int64, error)
+	// pid and epoch are the producer of a transactional append; pid is -1 for others.
+	pid   int64
+	epoch int16
 }
 
 func newFakeLog(t testing.TB) *fakeLog { return &fakeLog{t: t, auto: true, chunk: 1} }
 
 func (l *fakeLog) Append(now int64, recs []KV, done func(int64, error)) {
 	l.appends++
-	l.pending = append(l.pending, &pendingAppend{recs: recs, done: done})
+	l.pending = append(l.pending, &pendingAppend{recs: recs, done: done, pid: -1, epoch: -1})
+	if l.auto {
+		l.completeAll()
+	}
+}
+
+func (l *fakeLog) AppendTxn(now int64, pid int64, epoch int16, recs []KV, done func(int64, error)) {
+	l.appends++
+	l.pending = append(l.pending, &pendingAppend{recs: recs, done: done, pid: pid, epoch: epoch})
 	if l.auto {
 		l.completeAll()
 	}
@@ -51,12 +62,23 @@ func (l *fakeLog) Append(now int64, recs []KV, done func(int64, error)) {
 // write makes recs durable and returns their base offset.
 func (l *fakeLog) write(recs []KV) int64 {
 	l.t.Helper()
+	return l.writeTxn(-1, -1, recs)
+}
+
+// writeTxn makes recs durable as one batch of producer pid's transaction (pid >= 0) or
+// as a plain batch (pid -1), and returns their base offset.
+func (l *fakeLog) writeTxn(pid int64, epoch int16, recs []KV) int64 {
+	l.t.Helper()
 	krecs := make([]kmsg.Record, len(recs))
 	for i, r := range recs {
 		krecs[i] = kmsg.Record{Key: r.Key, Value: r.Value}
 	}
 	base := l.next
-	b, err := record.Build(record.Spec{BaseOffset: base, Codec: l.codec}.NoProducer(), krecs)
+	spec := record.Spec{BaseOffset: base, Codec: l.codec}.NoProducer()
+	if pid >= 0 {
+		spec.ProducerID, spec.ProducerEpoch, spec.Transactional = pid, epoch, true
+	}
+	b, err := record.Build(spec, krecs)
 	if err != nil {
 		l.t.Fatalf("building a batch: %v", err)
 	}
@@ -69,7 +91,21 @@ func (l *fakeLog) write(recs []KV) int64 {
 func (l *fakeLog) complete(i int) {
 	l.t.Helper()
 	p := l.take(i)
-	p.done(l.write(p.recs), nil)
+	p.done(l.writeTxn(p.pid, p.epoch, p.recs), nil)
+}
+
+// marker makes durable the control batch that ends producer pid's transaction, and
+// returns its offset.
+func (l *fakeLog) marker(pid int64, epoch int16, commit bool) int64 {
+	l.t.Helper()
+	at := l.next
+	b, err := record.BuildEndTxn(record.Spec{BaseOffset: at, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: -1}, commit, 0)
+	if err != nil {
+		l.t.Fatalf("building a marker: %v", err)
+	}
+	l.batches = append(l.batches, b)
+	l.next++
+	return at
 }
 
 // fail reports the i-th pending append as failed, without writing it.
@@ -140,6 +176,9 @@ func (l *fakeLog) records() []KV {
 	l.t.Helper()
 	var out []KV
 	for _, b := range l.batches {
+		if h, err := record.ParseHeader(b); err == nil && h.IsControl() {
+			continue
+		}
 		recs, err := record.DecodeRecords(b, 1<<20)
 		if err != nil {
 			l.t.Fatalf("decoding our own batch: %v", err)

@@ -41,7 +41,7 @@ func (c *Coordinator) OffsetDelete(now int64, req *kmsg.OffsetDeleteRequest, rep
 				continue
 			}
 			q := tp{t.Topic, p.Partition}
-			if _, ok := g.offsets[q]; ok || g.commitsPending[q] > 0 {
+			if _, ok := g.offsets[q]; ok || g.commitsPending[q] > 0 || g.txnPendingAt(q) {
 				parts = append(parts, q)
 			}
 		}

@@ -20,7 +20,11 @@ func (c *Coordinator) OffsetCommit(now int64, req *kmsg.OffsetCommitRequest, rep
 	}
 	reply = deferred(c, reply)
 	respond := func() { reply(commitResponse(req, codes)) }
-	g, code := c.commitGroup(req)
+	var instanceID *string
+	if req.Version >= 7 {
+		instanceID = req.InstanceID
+	}
+	g, code := c.commitGroup(committer{group: req.Group, generation: req.Generation, memberID: req.MemberID, instanceID: instanceID})
 	if code != codeNone {
 		fillCodes(codes, code)
 		respond()
@@ -66,51 +70,58 @@ type commit struct {
 	o   offset
 }
 
+// committer is who an offset commit says it comes from.
+type committer struct {
+	group      string
+	generation int32
+	memberID   string
+	instanceID *string
+	txn        bool // a TxnOffsetCommit
+}
+
 // commitGroup finds the group a commit is for, creating one for a commit that does not
 // use group management (generation -1), and checks the committer.
-func (c *Coordinator) commitGroup(req *kmsg.OffsetCommitRequest) (*group, int16) {
+func (c *Coordinator) commitGroup(cm committer) (*group, int16) {
 	if code := c.Availability(); code != codeNone {
 		return nil, code
 	}
-	g := c.groups[req.Group]
+	g := c.groups[cm.group]
 	if g == nil {
 		switch {
-		case req.Generation >= 0:
+		case cm.generation >= 0:
 			return nil, codeIllegalGeneration // a member of a generation this group never had
 		case len(c.groups) >= c.cfg.GroupsMax:
 			return nil, codeCoordinatorNotAvailable
 		}
-		g = newGroup(req.Group)
-		c.groups[req.Group] = g
+		g = newGroup(cm.group)
+		c.groups[cm.group] = g
 	}
-	return g, c.checkCommitter(g, req)
+	return g, c.checkCommitter(g, cm)
 }
 
 // checkCommitter is Kafka's rule: a commit naming a member or a generation must come
 // from a current member of the current generation, outside the wait for an assignment;
 // an anonymous commit (generation -1, no member) is allowed only while the group has no
-// members.
-func (c *Coordinator) checkCommitter(g *group, req *kmsg.OffsetCommitRequest) int16 {
+// members. Transactional commits differ in two ways, as in Kafka: an anonymous one is
+// allowed whatever the group holds (producers before KIP-447 send no member), and the
+// wait for an assignment does not refuse them.
+func (c *Coordinator) checkCommitter(g *group, cm committer) int16 {
 	if g.state == stateDead {
 		return codeCoordinatorNotAvailable
 	}
-	var instanceID *string
-	if req.Version >= 7 {
-		instanceID = req.InstanceID
-	}
-	if req.Generation < 0 && req.MemberID == "" && instanceID == nil {
-		if g.state != stateEmpty {
+	if cm.generation < 0 && cm.memberID == "" && cm.instanceID == nil {
+		if g.state != stateEmpty && !cm.txn {
 			return codeUnknownMemberID
 		}
 		return codeNone
 	}
-	if code := g.validateMember(req.MemberID, instanceID); code != codeNone {
+	if code := g.validateMember(cm.memberID, cm.instanceID); code != codeNone {
 		return code
 	}
-	if req.Generation != g.generation && !c.staleCommitAllowed(g, req.Generation) {
+	if cm.generation != g.generation && !c.staleCommitAllowed(g, cm.generation) {
 		return codeIllegalGeneration
 	}
-	if g.state == stateCompletingRebalance {
+	if g.state == stateCompletingRebalance && !cm.txn {
 		return codeRebalanceInProgress
 	}
 	return codeNone
@@ -169,6 +180,7 @@ func (c *Coordinator) commitOffsets(g *group, commits []commit, codes [][]int16,
 		}
 		forget()
 		respond()
+		c.dropIfVacant(g) // a tombstone answered first deleted what it wrote
 	}, func() {
 		settle(codeNotCoordinator)
 		respond()
@@ -223,7 +235,8 @@ func deref(s *string) string {
 // OffsetFetch answers the committed offsets of group for the given partitions, or for
 // every partition with a committed offset when topics is nil. A partition without one
 // reads offset -1. With requireStable (v7+), a partition with a commit on its way to the
-// log answers UNSTABLE_OFFSET_COMMIT, which clients retry. OffsetFetch v8+ asks for
+// log, or with offsets of a transaction not yet ended, answers UNSTABLE_OFFSET_COMMIT,
+// which clients retry; without it, such a partition reads its committed offset. OffsetFetch v8+ asks for
 // several groups at once; the node calls this once per group. reply runs at once.
 func (c *Coordinator) OffsetFetch(now int64, group string, topics []kmsg.OffsetFetchRequestGroupTopic, requireStable bool, reply func(kmsg.OffsetFetchResponseGroup)) {
 	c.enter(now)
@@ -258,7 +271,7 @@ func fetchPartition(g *group, p tp, requireStable bool) kmsg.OffsetFetchResponse
 	if g == nil {
 		return rp
 	}
-	if requireStable && g.commitsPending[p] > 0 {
+	if requireStable && (g.commitsPending[p] > 0 || g.txnPendingAt(p)) {
 		rp.ErrorCode = codeUnstableOffsetCommit
 		return rp
 	}

@@ -18,6 +18,7 @@ var plantScenarios = map[string]func(t *testing.T, cfg Config) string{
 	"offsets-expire-early":               offsetsExpireEarlyScenario,
 	"offset-delete-not-durable":          offsetDeleteNotDurableScenario,
 	"offset-delete-ignores-subscription": offsetDeleteIgnoresSubscriptionScenario,
+	"txn-offsets-visible-before-commit":  txnOffsetsVisibleBeforeCommitScenario,
 }
 
 func TestPlantScenariosCleanWithoutPlants(t *testing.T) {
@@ -161,6 +162,23 @@ func offsetDeleteIgnoresSubscriptionScenario(t *testing.T, cfg Config) string {
 	code := deleteCodes(h.offsetDelete("g", "t", 0).get())[0]
 	if got := h.fetch("g", 0, false).Offset; code == codeNone || got != 5 {
 		return fmt.Sprintf("OffsetDelete of a subscribed topic of a live group answered %d, offset now %d", code, got)
+	}
+	return ""
+}
+
+// txnOffsetsVisibleBeforeCommitScenario: a transaction commits an offset and is then
+// aborted. Promise 8: a transaction's offset commit becomes visible with the
+// transaction's commit, never before it, and never when it aborts.
+func txnOffsetsVisibleBeforeCommitScenario(t *testing.T, cfg Config) string {
+	h := newHarnessConfig(t, cfg)
+	h.commit(commitReq("g", "", -1, map[int32]int64{0: 5}))
+	h.txnOK("g", 7, map[int32]int64{0: 9})
+	if got := h.fetch("g", 0, false).Offset; got != 5 {
+		return fmt.Sprintf("fetch reads %d before the transaction that committed it ended (committed: 5)", got)
+	}
+	h.endTxn(7, false)
+	if got := h.fetch("g", 0, false).Offset; got != 5 {
+		return fmt.Sprintf("fetch reads %d, committed by an aborted transaction (committed: 5)", got)
 	}
 	return ""
 }

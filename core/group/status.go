@@ -25,6 +25,15 @@ type GroupStatus struct {
 	Leader       string
 	Members      []MemberStatus // sorted by id
 	Offsets      []OffsetStatus // durable commits, sorted by topic and partition
+	// TxnOffsets are the durable offsets of transactions not yet ended by their marker,
+	// sorted by producer id, topic and partition: not committed offsets yet.
+	TxnOffsets []TxnOffsetStatus
+}
+
+// TxnOffsetStatus is one offset an open transaction committed.
+type TxnOffsetStatus struct {
+	ProducerID int64
+	OffsetStatus
 }
 
 // MemberStatus is one member. Assignment is what the member was handed for the group's
@@ -51,7 +60,7 @@ func (c *Coordinator) Status() Status {
 	return c.status(true)
 }
 
-// MemberStatus is Status without the groups' committed offsets, for checkers that look
+// MemberStatus is Status without the groups' committed offsets (and transactions'), for checkers that look
 // only at members and their assignments after many inputs.
 func (c *Coordinator) MemberStatus() Status {
 	return c.status(false)
@@ -66,6 +75,7 @@ func (c *Coordinator) status(offsets bool) Status {
 		gs := c.groups[id].status()
 		if offsets {
 			gs.Offsets = c.groups[id].offsetStatus()
+			gs.TxnOffsets = c.groups[id].txnOffsetStatus()
 		}
 		s.Groups = append(s.Groups, gs)
 	}
@@ -104,4 +114,27 @@ func (g *group) offsetStatus() []OffsetStatus {
 			Offset: o.offset, LeaderEpoch: o.leaderEpoch, Metadata: o.metadata})
 	}
 	return out
+}
+
+// txnOffsetStatus describes the offsets of the group's open transactions.
+func (g *group) txnOffsetStatus() []TxnOffsetStatus {
+	var out []TxnOffsetStatus
+	for _, pid := range slices.Sorted(maps.Keys(g.txns)) {
+		t := g.txns[pid]
+		for _, p := range slices.SortedFunc(maps.Keys(t.offsets), compareTP) {
+			o := t.offsets[p]
+			out = append(out, TxnOffsetStatus{ProducerID: pid, OffsetStatus: OffsetStatus{Topic: p.topic,
+				Partition: p.partition, Offset: o.offset, LeaderEpoch: o.leaderEpoch, Metadata: o.metadata}})
+		}
+	}
+	return out
+}
+
+// TxnOffsetsPending counts the offsets of open transactions in every group.
+func (s Status) TxnOffsetsPending() int {
+	n := 0
+	for _, g := range s.Groups {
+		n += len(g.TxnOffsets)
+	}
+	return n
 }

@@ -6,8 +6,6 @@ package kafka
 //   - Versions 0-2 carry the pre-v2 message format, which seedlog does not store: every
 //     partition is answered UNSUPPORTED_FOR_MESSAGE_FORMAT. (They are advertised only so
 //     that librdkafka 2.0.x enables compression.)
-//   - Transactions are not supported: a request with a transactional id is answered
-//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every partition.
 //   - acks=1 and acks=all wait for fsync (log.flush=sync, the default): acks=1 for the
 //     leader's, acks=all for the ISR's. Kafka acknowledges from the page cache.
 //   - The answer to a retried duplicate of an idempotent batch on a LogAppendTime topic
@@ -33,8 +31,9 @@ func Produce(b Broker, req *kmsg.ProduceRequest, reply func(kmsg.Response)) {
 	switch {
 	case req.GetVersion() < 3:
 		global = codeUnsupportedForMessageFormat
-	case req.TransactionID != nil:
-		global = codeTransactionalIDAuthorization
+	case req.TransactionID != nil && *req.TransactionID != "":
+		// WRITE on the transactional id, as Kafka asks of transactional producers.
+		global = b.View().Check(acl.OpWrite, acl.ResourceTransactionalID, *req.TransactionID)
 	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
 		global = codeInvalidRequiredAcks
 	}

@@ -31,14 +31,19 @@ package kafka
 //     Consumers cannot fetch from followers (KIP-392); PreferredReadReplica is always -1.
 //   - MinBytes is counted on whole batches read, and a request waiting for MinBytes is
 //     re-read each time a high watermark of its partitions moves.
-//   - read_committed reads up to the high watermark: without transactions the last stable
-//     offset equals it.
+//   - A read_committed fetch waiting for MinBytes is re-read when a high watermark moves,
+//     as any other; records below the last stable offset only count (Kafka wakes it on
+//     the last stable offset alone).
 //   - The response's byte budget is min(MaxBytes, the broker's fetch.max.bytes), at every
 //     version. Partitions are read one after another, each at most min(PartitionMaxBytes,
 //     what the budget has left); once it is spent the rest answer with their offsets only.
 //     As in Kafka the first partition with records returns at least one whole batch; a
 //     later partition's first batch may be read beyond the budget and is then dropped, so
 //     a response never materializes more than the budget plus one batch.
+//
+// As in Apache Kafka, a read_committed fetch (IsolationLevel 1) gets the records below
+// each partition's last stable offset and, in AbortedTransactions, the aborted
+// transactions overlapping them (an empty list when none; null for read_uncommitted).
 //
 // As in Apache Kafka, a partition without records gets an empty record set, never a null
 // one: librdkafka 2.0 fails to parse a null one ("invalid MessageSetSize -1"), so a kcat
@@ -457,6 +462,7 @@ func readAll(b Broker, parts []*fetchPart, budget int, done func()) {
 			fp.rep.Fetch(b.Now(), partRead(fp.req, left), func(r partition.FetchResult) {
 				o := fp.out
 				o.ErrorCode, o.HighWatermark, o.LastStableOffset, o.LogStartOffset = r.Err, r.HighWatermark, r.LastStableOffset, r.LogStartOffset
+				o.AbortedTransactions = abortedTxns(fp.req.Isolation, r.Aborted)
 				fp.recs, fp.next = partRecords(r)
 				left -= int(disk.SpansLen(fp.recs))
 				waiting = false
@@ -472,6 +478,21 @@ func readAll(b Broker, parts []*fetchPart, budget int, done func()) {
 		done()
 	}
 	next()
+}
+
+// abortedTxns is the AbortedTransactions field (v4+) of a partition: for read_committed
+// the aborted transactions overlapping the records returned (an empty list, not null,
+// when there are none, as Kafka writes it), null for read_uncommitted.
+func abortedTxns(isolation int8, aborted []partition.AbortedTxn) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	if isolation != 1 {
+		return nil
+	}
+	out := make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, len(aborted))
+	for i, a := range aborted {
+		out[i] = kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		out[i].ProducerID, out[i].FirstOffset = a.ProducerID, a.FirstOffset
+	}
+	return out
 }
 
 // partRecords is a partition's records as a fetch answers them, spans (a replica that

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -145,5 +146,52 @@ func TestFetchEmptyRecordsAreNotNull(t *testing.T) {
 	}
 	if got := recordBytes(resp); !slices.Equal(got, []int{400, 0, 0}) {
 		t.Fatalf("record bytes %v", got)
+	}
+}
+
+// A read_committed fetch (v4+) carries the last stable offset and the aborted
+// transactions its replica lists, an empty list when there are none; a
+// read_uncommitted one carries none (null).
+func TestFetchAbortedTransactions(t *testing.T) {
+	for _, isolation := range []int8{0, 1} {
+		b := newFakeBroker(t)
+		reps := hostOrders(b, 100)
+		reps[0].hw, reps[0].lso = 50, 30
+		reps[0].aborted = []partition.AbortedTxn{{ProducerID: 7, FirstOffset: 3}, {ProducerID: 9, FirstOffset: 12}}
+		req := kmsg.NewPtrFetchRequest()
+		req.SetVersion(12)
+		req.ReplicaID, req.MaxBytes, req.MinBytes, req.SessionEpoch, req.IsolationLevel = -1, 1000, 1, -1, isolation
+		ft := kmsg.NewFetchRequestTopic()
+		ft.Topic = "orders"
+		for p := range int32(2) {
+			fp := kmsg.NewFetchRequestTopicPartition()
+			fp.Partition, fp.CurrentLeaderEpoch, fp.PartitionMaxBytes = p, -1, 1000
+			ft.Partitions = append(ft.Partitions, fp)
+		}
+		req.Topics = append(req.Topics, ft)
+		r := &replies{t: t}
+		Fetch(b, viaWire(t, req), r.reply)
+		resp := fetched(t, r.one())
+		checkWire(t, resp)
+		ps := resp.Topics[0].Partitions
+		if reps[0].fetches[0].Isolation != isolation {
+			t.Fatalf("isolation %d read as %d", isolation, reps[0].fetches[0].Isolation)
+		}
+		if ps[0].LastStableOffset != 30 || ps[0].HighWatermark != 50 {
+			t.Fatalf("isolation %d: high watermark %d, last stable offset %d", isolation, ps[0].HighWatermark, ps[0].LastStableOffset)
+		}
+		if isolation == 0 {
+			if ps[0].AbortedTransactions != nil || ps[1].AbortedTransactions != nil {
+				t.Fatalf("read_uncommitted got aborted transactions %+v", ps[0].AbortedTransactions)
+			}
+			continue
+		}
+		got := ps[0].AbortedTransactions
+		if len(got) != 2 || got[0].ProducerID != 7 || got[0].FirstOffset != 3 || got[1].ProducerID != 9 || got[1].FirstOffset != 12 {
+			t.Fatalf("aborted transactions %+v", got)
+		}
+		if ps[1].AbortedTransactions == nil || len(ps[1].AbortedTransactions) != 0 {
+			t.Fatalf("partition without aborted transactions: %+v", ps[1].AbortedTransactions)
+		}
 	}
 }

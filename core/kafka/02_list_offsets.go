@@ -14,12 +14,12 @@ package kafka
 //     storage.
 //   - Records whose timestamp is negative (no timestamp) never answer -3: a partition
 //     holding only such records answers offset and timestamp -1.
-//   - read_committed reads like read_uncommitted: without transactions the last stable
-//     offset is the high watermark.
 //   - v0 answers at most one offset in OldStyleOffsets, the one v1 would give, where Kafka
 //     listed up to MaxNumOffsets segment base offsets.
 //
-// As in Kafka, lookups by timestamp and -3 answer the found record's offset and
+// As in Kafka, read_committed (isolation level 1) answers -1 with the last stable offset
+// and looks timestamps up below it (where the bullets above say high watermark, it reads
+// last stable offset); lookups by timestamp and -3 answer the found record's offset and
 // timestamp (-1 and -2 answer timestamp -1), a new leader whose high watermark has not
 // caught up answers OFFSET_NOT_AVAILABLE from v5 on and LEADER_NOT_AVAILABLE before
 // (KIP-207), and from v1 on a partition named twice is answered INVALID_REQUEST each time.

@@ -3,15 +3,15 @@ package kafka
 // FindCoordinator, key 10, versions 0-5.
 //
 // Deviations from Apache Kafka:
-//   - Transactions are not supported: a transaction coordinator key (type 1) is answered
-//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the code Produce and InitProducerID give
-//     transactional producers, so they fail at once instead of retrying forever.
 //   - The coordinator is found from the broker's metadata image, without a read barrier:
 //     a client sent to a broker that just lost the group's partition gets NOT_COORDINATOR
 //     there and asks again.
 //
 // As in Kafka, the first request for a group creates the group offsets topic
-// (__consumer_offsets) and is answered COORDINATOR_NOT_AVAILABLE meanwhile; v4+ batches
+// (__consumer_offsets), and the first for a transactional id (key type 1) the
+// transaction state topic (__transaction_state); each is answered
+// COORDINATOR_NOT_AVAILABLE meanwhile. A group key needs DESCRIBE on the group, a
+// transactional one DESCRIBE on the id; v4+ batches
 // keys and answers each in request order; an unknown key type is INVALID_REQUEST.
 
 import (
@@ -49,12 +49,16 @@ func FindCoordinator(b Broker, req *kmsg.FindCoordinatorRequest, reply func(kmsg
 			out.ErrorCode, out.ErrorMessage = code, &msg
 			continue
 		}
-		if code := b.View().CheckGroup(acl.OpDescribe, key); code != 0 { // DESCRIBE on the group
+		find, rt := b.FindCoordinator, acl.ResourceGroup
+		if req.CoordinatorType == coordinatorTransaction {
+			find, rt = b.FindTxnCoordinator, acl.ResourceTransactionalID
+		}
+		if code := b.View().Check(acl.OpDescribe, rt, key); code != 0 {
 			out.ErrorCode = code
 			continue
 		}
 		g.add()
-		b.FindCoordinator(key, func(node int32, host string, port int32, code int16) {
+		find(key, func(node int32, host string, port int32, code int16) {
 			out.ErrorCode = code
 			if code == 0 {
 				out.NodeID, out.Host, out.Port = node, host, port
@@ -68,10 +72,8 @@ func FindCoordinator(b Broker, req *kmsg.FindCoordinatorRequest, reply func(kmsg
 // findRefusal is the error every key of a request gets for its key type, if any.
 func findRefusal(keyType int8) (int16, string) {
 	switch keyType {
-	case coordinatorGroup:
+	case coordinatorGroup, coordinatorTransaction:
 		return 0, ""
-	case coordinatorTransaction:
-		return kerr.TransactionalIDAuthorizationFailed.Code, "seedlog does not support transactions"
 	}
 	return kerr.InvalidRequest.Code, fmt.Sprintf("unknown coordinator key type %d", keyType)
 }

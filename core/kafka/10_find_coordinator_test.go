@@ -54,8 +54,7 @@ func TestFindCoordinatorSingleKeyEveryVersion(t *testing.T) {
 			found{"g", -1, "", -1, kerr.CoordinatorNotAvailable.Code, false}},
 		{"error hides the address", 0, findAnswer{3, "b3", 9093, kerr.NotCoordinator.Code}, true,
 			found{"g", -1, "", -1, kerr.NotCoordinator.Code, false}},
-		{"transaction", 1, findAnswer{2, "b2", 9092, 0}, false,
-			found{"g", -1, "", -1, kerr.TransactionalIDAuthorizationFailed.Code, true}},
+		{"transaction", 1, findAnswer{2, "b2", 9092, 0}, true, found{"g", 2, "b2", 9092, 0, false}},
 		{"unknown key type", 7, findAnswer{2, "b2", 9092, 0}, false,
 			found{"g", -1, "", -1, kerr.InvalidRequest.Code, true}},
 	}

@@ -26,8 +26,9 @@ func TestInitProducerID(t *testing.T) {
 		{name: "idempotent", answer: pidAnswer{id: 7000}, calls: 1, want: want{0, 7000, 0}},
 		{name: "no block", answer: pidAnswer{id: -1, code: kerr.CoordinatorNotAvailable.Code}, calls: 1,
 			want: want{kerr.CoordinatorNotAvailable.Code, -1, -1}},
-		{name: "transactional", txn: str("tx-1"), want: want{kerr.TransactionalIDAuthorizationFailed.Code, -1, -1}},
-		{name: "empty transactional id", txn: str(""), want: want{kerr.TransactionalIDAuthorizationFailed.Code, -1, -1}},
+		// The fake broker runs no transaction coordinator.
+		{name: "transactional", txn: str("tx-1"), want: want{kerr.NotCoordinator.Code, -1, -1}},
+		{name: "empty transactional id", txn: str(""), answer: pidAnswer{id: 7002}, calls: 1, want: want{0, 7002, 0}},
 		{name: "epoch bump gets a fresh id", minVersion: 3, id: 55, epoch: 3, answer: pidAnswer{id: 7001}, calls: 1,
 			want: want{0, 7001, 0}},
 		{name: "id without epoch", minVersion: 3, id: 55, epoch: -1, want: want{kerr.InvalidRequest.Code, -1, -1}},

@@ -2,14 +2,13 @@ package kafka
 
 // DescribeProducers, key 61, versions 0-0.
 //
-// Each partition's leader lists the idempotent producers it remembers: their id,
-// epoch, last sequence and the largest timestamp of their last batch (-1 when a state
-// restored from an older snapshot does not know it). A leader remembers a producer's
-// last batches only (partition.producerBatchesKept), and at most a bounded number of
-// producers, dropping those idle longest, as Kafka expires producer ids.
-//
-// Deviations from Apache Kafka: without transactions, CoordinatorEpoch and
-// CurrentTxnStartOffset are always -1.
+// Each partition's leader lists the producers it remembers: their id, epoch, last
+// sequence and the largest timestamp of their last batch (-1 when a state restored from
+// an older snapshot does not know it, or no batch with a sequence is remembered), the
+// coordinator epoch of their last transaction marker and the first offset of their open
+// transaction (-1 when none). A leader remembers a producer's last batches only
+// (partition.producerBatchesKept), and at most a bounded number of producers, dropping
+// those idle longest, as Kafka expires producer ids.
 //
 // As in Kafka: READ on the topic is required (else TOPIC_AUTHORIZATION_FAILED on its
 // partitions), and a broker that does not lead a partition answers
@@ -43,7 +42,7 @@ func DescribeProducers(b Broker, req *kmsg.DescribeProducersRequest) *kmsg.Descr
 				for _, pi := range producers {
 					ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 					ap.ProducerID, ap.ProducerEpoch, ap.LastSequence, ap.LastTimestamp = pi.ID, int32(pi.Epoch), pi.LastSequence, pi.LastTimestamp
-					ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, -1
+					ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = pi.CoordinatorEpoch, pi.CurrentTxnStartOffset
 					rp.ActiveProducers = append(rp.ActiveProducers, ap)
 				}
 			}

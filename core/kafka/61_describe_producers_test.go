@@ -13,7 +13,8 @@ import (
 func TestDescribeProducers(t *testing.T) {
 	b := newFakeBroker(t)
 	r0, r1 := b.host("orders", 0), b.host("orders", 1)
-	r0.producers = []partition.ProducerInfo{{ID: 4, Epoch: 1, LastSequence: 9, LastTimestamp: 1700}, {ID: 6, Epoch: 0, LastSequence: 2, LastTimestamp: -1}}
+	r0.producers = []partition.ProducerInfo{{ID: 4, Epoch: 1, LastSequence: 9, LastTimestamp: 1700, CoordinatorEpoch: 3, CurrentTxnStartOffset: 120},
+		{ID: 6, Epoch: 0, LastSequence: 2, LastTimestamp: -1, CoordinatorEpoch: -1, CurrentTxnStartOffset: -1}}
 	r1.producersErr = partition.CodeNotLeaderOrFollower
 	req := kmsg.NewPtrDescribeProducersRequest()
 	rt := kmsg.NewDescribeProducersRequestTopic()
@@ -30,7 +31,8 @@ func TestDescribeProducers(t *testing.T) {
 	}
 	got := ps[0].ActiveProducers
 	if len(got) != 2 || got[0].ProducerID != 4 || got[0].ProducerEpoch != 1 || got[0].LastSequence != 9 || got[0].LastTimestamp != 1700 ||
-		got[0].CoordinatorEpoch != -1 || got[0].CurrentTxnStartOffset != -1 || got[1].LastTimestamp != -1 {
+		got[0].CoordinatorEpoch != 3 || got[0].CurrentTxnStartOffset != 120 || got[1].LastTimestamp != -1 ||
+		got[1].CoordinatorEpoch != -1 || got[1].CurrentTxnStartOffset != -1 {
 		t.Fatalf("producers %+v", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/partition"
+	"github.com/seedlog/seedlog/core/txn"
 )
 
 // Replica is a partition replica as handlers use it: the methods of partition.Replica
@@ -44,6 +45,13 @@ type Broker interface {
 	Groups() []*group.Coordinator
 	// FetchSessions is the broker's fetch session cache; nil: every fetch is sessionless.
 	FetchSessions() *FetchSessions
+	// TxnCoordinator, FindTxnCoordinator and TxnCoordinators do for transactional ids
+	// what Coordinator, FindCoordinator and Groups do for groups.
+	TxnCoordinator(txnID string) (*txn.Coordinator, int16)
+	FindTxnCoordinator(txnID string, reply func(node int32, host string, port int32, code int16))
+	TxnCoordinators() []*txn.Coordinator
+	// OffsetsPartition is the __consumer_offsets partition holding a group's offsets.
+	OffsetsPartition(groupID string) txn.TopicPartition
 }
 
 // partErr answers for a partition this broker has no replica of: unknown when the topic

@@ -13,6 +13,7 @@ import (
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/partition"
+	"github.com/seedlog/seedlog/core/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -73,6 +74,10 @@ type fakeReplica struct {
 	// hw and err, when set, are what fetches answer (otherwise 42 and no error).
 	hw  int64
 	err int16
+	// lso, when set, is the last stable offset fetches answer; aborted is what they
+	// answer a read_committed fetch.
+	lso     int64
+	aborted []partition.AbortedTxn
 	// producers and producersErr are what Producers answers.
 	producers    []partition.ProducerInfo
 	producersErr int16
@@ -104,6 +109,12 @@ func (r *fakeReplica) Fetch(now int64, req partition.FetchRequest, reply func(pa
 	res := partition.FetchResult{HighWatermark: 42, LastStableOffset: 42, Err: r.err}
 	if r.hw != 0 {
 		res.HighWatermark, res.LastStableOffset = r.hw, r.hw
+	}
+	if r.lso != 0 {
+		res.LastStableOffset = r.lso
+	}
+	if req.Isolation == 1 {
+		res.Aborted = r.aborted
 	}
 	for _, n := range r.batches {
 		if req.OffsetsOnly || (len(res.Records) > 0 && len(res.Records)+n > int(req.MaxBytes)) {
@@ -162,6 +173,10 @@ func (l *groupLog) Append(now int64, recs []group.KV, done func(int64, error)) {
 	f()
 }
 
+func (l *groupLog) AppendTxn(now int64, pid int64, epoch int16, recs []group.KV, done func(int64, error)) {
+	l.Append(now, recs, done)
+}
+
 func (l *groupLog) Load(now int64, batch func([]byte), done func(error)) {
 	switch {
 	case l.loading:
@@ -214,7 +229,8 @@ type fakeBroker struct {
 
 	fetchBytesMax int32 // fetch.max.bytes in the view
 	sessions      *FetchSessions
-	principal     string // the principal of the requests handled
+	principal     string  // the principal of the requests handled
+	access        *Access // access control of the requests handled; nil: none
 }
 
 func newFakeBroker(t testing.TB, configs ...metadata.Config) *fakeBroker {
@@ -262,7 +278,7 @@ func (b *fakeBroker) tick(d time.Duration) {
 
 func (b *fakeBroker) Now() int64 { return b.now }
 func (b *fakeBroker) View() View {
-	return View{Image: b.image, ClusterID: "test", NodeID: 1, FetchBytesMax: b.fetchBytesMax, Principal: b.principal}
+	return View{Image: b.image, ClusterID: "test", NodeID: 1, FetchBytesMax: b.fetchBytesMax, Principal: b.principal, Access: b.access}
 }
 
 func (b *fakeBroker) Replica(topic string, p int32) Replica {
@@ -317,6 +333,20 @@ func (b *fakeBroker) FindCoordinator(groupID string, reply func(int32, string, i
 }
 
 func (b *fakeBroker) FetchSessions() *FetchSessions { return b.sessions }
+
+func (b *fakeBroker) TxnCoordinator(string) (*txn.Coordinator, int16) {
+	return nil, kerr.NotCoordinator.Code
+}
+
+func (b *fakeBroker) FindTxnCoordinator(txnID string, reply func(int32, string, int32, int16)) {
+	b.FindCoordinator(txnID, reply)
+}
+
+func (b *fakeBroker) TxnCoordinators() []*txn.Coordinator { return nil }
+
+func (b *fakeBroker) OffsetsPartition(groupID string) txn.TopicPartition {
+	return txn.TopicPartition{Topic: "__consumer_offsets", Partition: group.PartitionFor(groupID, offsetsPartitions)}
+}
 
 func (b *fakeBroker) Groups() []*group.Coordinator {
 	var out []*group.Coordinator

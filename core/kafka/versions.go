@@ -34,6 +34,11 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(21, 0, 2) // DeleteRecords
 	set(22, 0, 5) // InitProducerID
 	set(23, 0, 4) // OffsetForLeaderEpoch
+	set(24, 0, 3) // AddPartitionsToTxn
+	set(25, 0, 3) // AddOffsetsToTxn
+	set(26, 0, 3) // EndTxn
+	set(27, 0, 1) // WriteTxnMarkers (brokers send it on the peer listener)
+	set(28, 0, 3) // TxnOffsetCommit
 	set(29, 0, 3) // DescribeAcls
 	set(30, 0, 3) // CreateAcls
 	set(31, 0, 3) // DeleteAcls
@@ -56,6 +61,8 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(60, 0, 2) // DescribeCluster
 	set(61, 0, 0) // DescribeProducers
 	set(64, 0, 0) // UnregisterBroker (forwarded; core/controller/reassign.go)
+	set(65, 0, 0) // DescribeTransactions
+	set(66, 0, 1) // ListTransactions
 	set(75, 0, 0) // DescribeTopicPartitions
 	return t
 }()

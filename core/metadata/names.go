@@ -37,5 +37,7 @@ func CollisionKey(name string) string { return strings.ReplaceAll(name, ".", "_"
 
 // InternalTopic reports whether the brokers made the topic for themselves: clients may
 // read it, but neither delete it nor change its partition count, which would lose or
-// move every group's committed offsets.
-func InternalTopic(name string) bool { return name == "__consumer_offsets" }
+// move every group's committed offsets or every transaction's state.
+func InternalTopic(name string) bool {
+	return name == "__consumer_offsets" || name == "__transaction_state"
+}

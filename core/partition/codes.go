@@ -21,10 +21,12 @@ const (
 	CodeOutOfOrderSequenceNumber     int16 = 45
 	CodeDuplicateSequenceNumber      int16 = 46
 	CodeInvalidProducerEpoch         int16 = 47
+	CodeTransactionCoordinatorFenced int16 = 52
 	CodeKafkaStorageError            int16 = 56
 	CodeFencedLeaderEpoch            int16 = 74
 	CodeUnknownLeaderEpoch           int16 = 75
 	CodeOffsetNotAvailable           int16 = 78
+	CodeInvalidRecord                int16 = 87
 	CodeInvalidUpdateVersion         int16 = 95
 	CodeIneligibleReplica            int16 = 107
 )

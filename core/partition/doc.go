@@ -92,14 +92,15 @@
 // replica's is FENCED_LEADER_EPOCH, above it UNKNOWN_LEADER_EPOCH, -1 is not checked.
 // Produce carries no epoch.
 //
-// Consumer fetches read below the HW only (the last stable offset is the HW:
-// transactions are not supported) and are held while fewer than MinBytes are readable,
+// Consumer fetches read below the HW only (read_committed ones below the last stable
+// offset, see Transactions) and are held while fewer than MinBytes are readable,
 // up to MaxWait; readable bytes are estimated from an in-memory index of the latest
 // TailBatchesMax batches, and a range reaching below it counts as enough. Reads are
 // disk.Read Ops emitted in order after the appends they cover, answered when their Done
 // arrives. ListOffsets answers -2 (and -4) with the log start, -1 with the HW, a
 // timestamp with disk.FindTime below the HW, -3 (the largest timestamp) with
 // disk.FindMaxTime below the HW; both answer the found record's offset and timestamp.
+// With isolation level 1 (read_committed) the last stable offset stands in for the HW.
 // DeleteRecords advances the log start (to at most the HW; -1 means the HW) with
 // disk.DeleteBelow and answers once it is done. Retention runs on the leader
 // every RetentionCheckInterval with disk.Retain bounded by the HW. Followers follow the
@@ -179,10 +180,55 @@
 // forgotten.
 //
 // Every SnapshotInterval the state as of min(HW, durable offset) is written atomically
-// to SnapshotFile(log) (a CRC-protected encoding; batches above the snapshot offset are
-// left out). A new replica reads the snapshot from the files it is given and replays the
+// to SnapshotFile(log) (a CRC-protected encoding, version 3: per producer its batches
+// and its transactions, then the aborted transactions from the log start; whatever lies
+// above the snapshot offset is left out, as a truncation there would; versions 1 and 2,
+// without the transactions, still decode). A new replica reads the snapshot from the files it is given and replays the
 // batch headers of the log after it with disk.Read Ops ("loading"); replaying also
 // completes the leader-epoch cache. While loading it serves nothing.
+//
+// # Transactions
+//
+// A transaction's data batches carry the transactional bit and their producer's id and
+// epoch; a marker (a control batch of one record, commit or abort, with the
+// coordinator's epoch) ends it. Per producer the replica keeps the first offset of its
+// open transaction, the coordinator epoch of its last marker, and its last ended
+// transaction; per log, the aborted transactions (producer, first offset, marker offset)
+// whose marker is at or above the log start (those the log start passes are forgotten
+// once no consumer read begun before it moved is under way). Like the rest of the
+// producer state this changes as batches are appended, on leaders, on followers and
+// while a restart replays the log: a transactional data batch opens a transaction when
+// none is open, a marker closes it (an abort is listed), and a marker for a producer
+// with nothing open is appended all the same and changes only its epochs, so markers
+// sent again are harmless. Truncation undoes what it cuts: a transaction whose first
+// batch is cut never was, one whose marker is cut is open again (only the producer's
+// last ended transaction can be reopened so: a coordinator starts a producer's next
+// transaction only once the markers of the previous one are committed, so cutting an
+// older marker means losing committed data, which only async mode or a broken disk
+// allow), and aborts whose marker is cut leave the list.
+//
+// The last stable offset (LSO) is the smaller of the HW and the first offset of the
+// oldest transaction that is open or whose marker the HW does not cover yet: until it
+// does, a failover could cut the marker and reopen the transaction, which might then
+// abort. It never goes below the log start (as in Kafka; so where the log start goes
+// back across a failover, see DeleteRecords above, a last stable offset raised to it may
+// too). Status reports it, every fetch answer carries it, read_committed fetches
+// (Isolation 1) read below it only and count only what lies below it as readable for
+// their long poll, and they are told the aborted transactions whose range (first offset
+// to marker) overlaps the records returned, whether read as bytes or spans. Producers
+// with an open transaction are the last the ProducersMax bound forgets (forgetting one
+// would move the LSO past records an abort may yet disown).
+//
+// Clients write transactional batches with Produce under the usual idempotence rules (a
+// fenced epoch is INVALID_PRODUCER_EPOCH) and may not write control batches. A
+// transaction coordinator writes markers with WriteMarker, which the leader builds and
+// appends like an acks=all produce (through the same checks, purgatory and answers); it
+// refuses a marker whose producer epoch is below the producer's (INVALID_PRODUCER_EPOCH)
+// or whose coordinator epoch is below the one of the producer's last marker
+// (TRANSACTION_COORDINATOR_FENCED). A coordinator writing its own transactional records
+// (a group coordinator's transactional offset commits: base sequence -1) uses
+// ProduceInternal: no sequence checks, a fenced epoch refused, the transaction tracked
+// like any other.
 //
 // # Damaged replicas
 //
@@ -246,7 +292,7 @@
 //     outstanding are then ignored.
 //   - A failed CheckDamage or Skip is a failed write (Ready.Fatal): both change the log.
 //
-// Limits: PendingMax bounds waiting produces, offset lookups and deletions (beyond it:
+// Limits: PendingMax bounds waiting produces and markers, offset lookups and deletions (beyond it:
 // REQUEST_TIMED_OUT, nothing appended); FetchesMax bounds held or reading consumer
 // fetches (beyond it a fetch is answered at once with no records); one held fetch per
 // follower; ProducersMax; max.message.bytes per batch; FollowerResponseBytesMax per

@@ -248,8 +248,10 @@ func (r *Replica) appendFetched(now int64, m *FetchAnswer) {
 			r.persistEpochs()
 		}
 		if len(hs) > 0 {
+			pos := 0
 			for i := range hs {
-				r.producers.apply(hs[i], hs[i].BaseOffset)
+				r.producers.applyBatch(hs[i], hs[i].BaseOffset, data[pos:pos+hs[i].Size()])
+				pos += hs[i].Size()
 			}
 			f.waitOp = r.appendLog(data, hs)
 		}
@@ -259,6 +261,7 @@ func (r *Replica) appendFetched(now int64, m *FetchAnswer) {
 		r.backoff(now)
 	}
 	r.hw = max(r.hw, min(m.HighWatermark, r.leo))
+	r.producers.stableBelow(r.hw) // forgets the transactions that became stable
 	if start := min(m.LogStartOffset, r.hw); start > r.startOffset {
 		r.deleteBelow(start, pendingOp{})
 	}

@@ -3,7 +3,10 @@ package partition
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/seedlog/seedlog/core/record"
 )
 
 // FuzzDecodeMessage: decoding never panics, and what decodes survives an encode and a
@@ -32,14 +35,25 @@ func FuzzDecodeMessage(f *testing.F) {
 }
 
 // FuzzDecodeSnapshot: a producer-state snapshot read from disk never panics the decoder,
-// and what decodes is consistent.
+// and what decodes is consistent: everything lies below the snapshot offset, the open
+// transactions are those of the producers, the aborted ones are sorted by marker, and a
+// snapshot of the decoded state at the same offset decodes to the same state.
 func FuzzDecodeSnapshot(f *testing.F) {
 	p := newProducerState(10)
 	p.apply(idemHeader(1, 0, 0, 3), 0)
 	p.apply(idemHeader(2, 1, 5, 1), 3)
-	f.Add(p.encodeSnapshot(4))
+	f.Add(p.encodeSnapshot(4, 0))
+	txn := record.Header{ProducerID: 3, BaseSequence: 0, Attributes: record.AttrTransactional}
+	ctl := record.Header{ProducerID: 3, BaseSequence: -1, Attributes: record.AttrTransactional | record.AttrControl}
+	p.apply(txn, 4)
+	p.record(ctl, 5, endMarker{valid: true, coordEpoch: 2})
+	txn.BaseSequence = 1
+	p.apply(txn, 6)
+	f.Add(p.encodeSnapshot(7, 0))
+	f.Add(p.encodeSnapshot(6, 5))
 	empty := newProducerState(10)
-	f.Add(empty.encodeSnapshot(0))
+	f.Add(empty.encodeSnapshot(0, 0))
+	f.Add(encodeV2(&testing.T{}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		q, off, err := decodeSnapshot(b, 10)
 		if err != nil {
@@ -48,10 +62,26 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		if len(q.m) > 10 {
 			t.Fatalf("%d producers beyond the bound", len(q.m))
 		}
+		open := 0
 		for _, e := range q.m {
-			if e.n == 0 || e.newest().last >= off {
-				t.Fatalf("producer %d inconsistent with offset %d", e.id, off)
+			if (e.n > 0 && e.newest().last >= off) || e.last >= off || e.txnFirst >= off || e.ended.marker >= off {
+				t.Fatalf("producer %+v inconsistent with offset %d", e, off)
 			}
+			if e.txnFirst >= 0 {
+				open++
+			}
+		}
+		if len(q.open) != open || !slices.IsSortedFunc(q.open, cmpOpen) {
+			t.Fatalf("open transactions %v for %d producers with one", q.open, open)
+		}
+		for i, a := range q.aborted {
+			if a.marker >= off || a.first > a.marker || (i > 0 && q.aborted[i-1].marker >= a.marker) {
+				t.Fatalf("aborted transactions %v at offset %d", q.aborted, off)
+			}
+		}
+		again, off2, err := decodeSnapshot(q.encodeSnapshot(off, 0), 10)
+		if err != nil || off2 != off || !reflect.DeepEqual(again.m, q.m) || !slices.Equal(again.aborted, q.aborted) {
+			t.Fatalf("re-encoded snapshot differs: %v", err)
 		}
 	})
 }

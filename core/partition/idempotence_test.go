@@ -412,7 +412,8 @@ func TestProducersListed(t *testing.T) {
 	c.produce(1, idemBatch(7, 0, 2, "c", "d", "e"), -1).one(t)
 	c.produce(1, idemBatch(3, 2, 0, "x"), -1).one(t)
 	got, code := c.r(1).Producers(c.now)
-	want := []ProducerInfo{{ID: 3, Epoch: 2, LastSequence: 0, LastTimestamp: 1000}, {ID: 7, Epoch: 0, LastSequence: 4, LastTimestamp: 1000}}
+	want := []ProducerInfo{{ID: 3, Epoch: 2, LastSequence: 0, LastTimestamp: 1000, CoordinatorEpoch: -1, CurrentTxnStartOffset: -1},
+		{ID: 7, Epoch: 0, LastSequence: 4, LastTimestamp: 1000, CoordinatorEpoch: -1, CurrentTxnStartOffset: -1}}
 	if code != CodeNone || !slices.Equal(got, want) {
 		t.Fatalf("leader: %+v, code %d; want %+v", got, code, want)
 	}

@@ -249,6 +249,13 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 	if h.ProducerID >= 0 && r.answeredBySequence(now, h, acks, timeout, reply) {
 		return
 	}
+	r.appendBatch(now, batch, h, acks, timeout, reply)
+}
+
+// appendBatch appends one batch that passed a leader's checks at the log end, stamping
+// its offset, leader epoch and (for a LogAppendTime topic) time, applies it to the
+// producer state and answers it under its acks rule.
+func (r *Replica) appendBatch(now int64, batch []byte, h record.Header, acks int16, timeout time.Duration, reply func(ProduceResult)) {
 	base := r.leo
 	record.SetBaseOffset(batch, base)
 	record.SetPartitionLeaderEpoch(batch, r.epoch)
@@ -261,11 +268,120 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 			record.SetLogAppendTime(batch, res.AppendTimeMs)
 		}
 	}
-	r.producers.apply(h, base)
+	r.producers.applyBatch(h, base, batch)
 	r.hdrBuf = append(r.hdrBuf[:0], h)
 	r.appendLog(batch, r.hdrBuf)
 	r.acknowledge(now, res, h.LastOffset(), acks, timeout, reply)
 	r.leoMoved(now)
+}
+
+// Marker is a transaction marker a transaction coordinator asks a leader to write: the
+// end (commit or abort) of the producer's transaction on this partition.
+type Marker struct {
+	ProducerID       int64
+	ProducerEpoch    int16
+	Commit           bool
+	CoordinatorEpoch int32
+}
+
+// WriteMarker appends the control batch that ends producer m.ProducerID's transaction
+// (record.BuildEndTxn) and answers like an acks=all Produce: once the high watermark
+// passes it. It is refused with INVALID_PRODUCER_EPOCH when m's producer epoch is below
+// the producer's, and TRANSACTION_COORDINATOR_FENCED when m's coordinator epoch is below
+// that of the producer's last marker; otherwise as Produce (NOT_LEADER_OR_FOLLOWER,
+// NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT...). A marker for a producer with no open
+// transaction is appended all the same and changes nothing but its epochs, so a
+// coordinator may send a marker again.
+func (r *Replica) WriteMarker(now int64, m Marker, timeout time.Duration, reply func(ProduceResult)) {
+	r.deadlineKnown = false
+	if r.dead() {
+		if reply != nil {
+			reply(ProduceResult{Err: CodeNotLeaderOrFollower, BaseOffset: -1, LogStartOffset: -1})
+		}
+		return
+	}
+	defer r.flush()
+	fail := func(code int16) {
+		r.answerProduce(reply, ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1})
+	}
+	if code := r.produceAdmission(now, -1); code != CodeNone {
+		fail(code)
+		return
+	}
+	if m.ProducerID < 0 {
+		fail(CodeInvalidRequest)
+		return
+	}
+	if e := r.producers.m[m.ProducerID]; e != nil {
+		switch {
+		case m.ProducerEpoch < e.epoch:
+			fail(CodeInvalidProducerEpoch)
+			return
+		case m.CoordinatorEpoch < e.coordEpoch:
+			fail(CodeTransactionCoordinatorFenced)
+			return
+		}
+	}
+	if r.pendingClients() >= r.cfg.PendingMax {
+		fail(CodeRequestTimedOut)
+		return
+	}
+	batch, err := record.BuildEndTxn(record.Spec{FirstTimestamp: r.wallMs(now), PartitionLeaderEpoch: r.epoch,
+		ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch, BaseSequence: -1}, m.Commit, m.CoordinatorEpoch)
+	if err != nil {
+		panic(fmt.Sprintf("partition %s: a marker does not build: %v", r.log, err))
+	}
+	h, err := record.ParseHeader(batch)
+	if err != nil {
+		panic(fmt.Sprintf("partition %s: a marker does not parse: %v", r.log, err))
+	}
+	r.appendBatch(now, batch, h, -1, timeout, reply)
+}
+
+// ProduceInternal appends a batch a coordinator of this broker wrote for its own
+// records (a group coordinator's transactional offset commits: a producer id and epoch,
+// base sequence -1, the transactional bit), taking ownership of it, and answers under
+// acks like Produce. No sequence is checked; a producer epoch below the producer's is
+// INVALID_PRODUCER_EPOCH. A transactional batch opens the producer's transaction here
+// like any other, so the marker that ends it is needed to make it stable.
+func (r *Replica) ProduceInternal(now int64, batch []byte, acks int16, timeout time.Duration, reply func(ProduceResult)) {
+	r.deadlineKnown = false
+	if r.dead() {
+		if reply != nil {
+			reply(ProduceResult{Err: CodeNotLeaderOrFollower, BaseOffset: -1, LogStartOffset: -1})
+		}
+		return
+	}
+	defer r.flush()
+	fail := func(code int16) {
+		r.answerProduce(reply, ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1})
+	}
+	if code := r.produceAdmission(now, acks); code != CodeNone {
+		fail(code)
+		return
+	}
+	h, err := record.Check(batch)
+	switch {
+	case err != nil:
+		fail(record.ProduceErrorCode(err))
+		return
+	case h.Size() != len(batch) || h.IsControl() || (h.IsTransactional() && h.ProducerID < 0) ||
+		h.RecordCount <= 0 || int64(h.RecordCount) != int64(h.LastOffsetDelta)+1:
+		fail(CodeInvalidRecord)
+		return
+	case h.Size() > r.messageBytesMax():
+		fail(CodeMessageTooLarge)
+		return
+	}
+	if e := r.producers.m[h.ProducerID]; h.ProducerID >= 0 && e != nil && h.ProducerEpoch < e.epoch {
+		fail(CodeInvalidProducerEpoch)
+		return
+	}
+	if acks != 0 && r.pendingClients() >= r.cfg.PendingMax {
+		fail(CodeRequestTimedOut)
+		return
+	}
+	r.appendBatch(now, batch, h, acks, timeout, reply)
 }
 
 // messageBytesMax is the topic's max.message.bytes under this broker's ceiling.
@@ -281,6 +397,9 @@ func (r *Replica) answeredBySequence(now int64, h record.Header, acks int16, tim
 	code := CodeNone
 	switch verdict {
 	case seqOldEpoch:
+		if h.IsTransactional() && r.on(plant.TxnFencedEpochAccepted) {
+			return false
+		}
 		code = CodeInvalidProducerEpoch
 	case seqOutOfOrder:
 		code = CodeOutOfOrderSequenceNumber
@@ -442,6 +561,7 @@ func (r *Replica) advanceHW(now int64) {
 		return
 	}
 	r.hw = hw
+	r.producers.stableBelow(hw) // forgets the transactions that became stable
 	i := 0
 	for i < len(l.purgatory) && l.purgatory[i].last < hw {
 		r.answerProduce(l.purgatory[i].reply, l.purgatory[i].res)

@@ -33,6 +33,7 @@ func (r *Replica) startLoading(now int64, snap []byte) {
 			// was written): rebuild it, and the producers, from the start.
 		default:
 			r.producers = p
+			r.producers.trimAborted(r.startOffset)
 			from = max(off, r.startOffset)
 			r.snapOffset = off
 		}
@@ -82,11 +83,12 @@ func (r *Replica) loadReadDone(now int64, p pendingOp, d disk.Done) {
 			r.fail(fmt.Errorf("partition %s: replay at %d: %w", r.log, l.next, err))
 			return
 		}
+		batch := d.Data[pos : pos+h.Size()]
 		pos += h.Size()
 		if h.NextOffset() <= l.next {
 			continue
 		}
-		r.replay(h)
+		r.replay(h, batch)
 		l.next = h.NextOffset()
 		progressed = true
 	}
@@ -101,8 +103,8 @@ func (r *Replica) loadReadDone(now int64, p pendingOp, d disk.Done) {
 	r.emitLoadRead()
 }
 
-func (r *Replica) replay(h record.Header) {
-	r.producers.apply(h, h.BaseOffset)
+func (r *Replica) replay(h record.Header, batch []byte) {
+	r.producers.applyBatch(h, h.BaseOffset, batch)
 	r.tail.add(h.BaseOffset, h.NextOffset(), h.Size())
 	e := h.PartitionLeaderEpoch
 	at := max(h.BaseOffset, r.startOffset) // the log may start inside its first batch
@@ -145,5 +147,5 @@ func (r *Replica) maybeSnapshot() {
 
 func (r *Replica) writeSnapshot(off int64) {
 	r.snapOffset = off
-	r.emit(disk.Op{Kind: disk.WriteFile, Name: r.snapName, Data: r.producers.encodeSnapshot(off)}, pendingOp{})
+	r.emit(disk.Op{Kind: disk.WriteFile, Name: r.snapName, Data: r.producers.encodeSnapshot(off, r.startOffset)}, pendingOp{})
 }

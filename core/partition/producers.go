@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -29,13 +30,34 @@ type producerBatch struct {
 	maxTimestamp      int64
 }
 
-// producerEntry is the state of one producer id: its epoch and its latest batches,
-// oldest first.
+// producerEntry is the state of one producer id: its epoch, its latest batches, oldest
+// first, and where it stands in transactions.
 type producerEntry struct {
 	id      int64
 	epoch   int16
 	batches [producerBatchesKept]producerBatch
 	n       int
+	// txnFirst is the offset of the first batch of the producer's open transaction, -1
+	// when none is open.
+	txnFirst int64
+	// coordEpoch is the coordinator epoch of the producer's newest marker, -1 before any:
+	// a marker from an older coordinator is refused.
+	coordEpoch int32
+	// ended is the producer's last transaction that a marker closed. Truncation that
+	// removes that marker (and not the transaction's first batch) opens it again.
+	ended endedTxn
+	// since is the offset of the first batch or marker that made the replica know the
+	// producer (-1 when restored from a snapshot, which describes the log before it); a
+	// truncation at or below it forgets the producer.
+	since int64
+	// last is the largest offset the producer wrote (batch or marker), as far as known.
+	last int64
+}
+
+// endedTxn is a transaction closed by a marker; marker is -1 when there is none.
+type endedTxn struct {
+	first, marker int64
+	commit        bool
 }
 
 func (e *producerEntry) newest() *producerBatch { return &e.batches[e.n-1] }
@@ -49,24 +71,94 @@ func (e *producerEntry) push(b producerBatch) {
 	e.n++
 }
 
-// dropFrom forgets the batches ending at or above offset and reports whether any batch
-// is left; the epoch falls back to that of the newest one left.
-func (e *producerEntry) dropFrom(offset int64) bool {
+// cut forgets what the producer wrote at or above offset and reports whether anything
+// is left to remember. The epoch falls back to that of the newest batch left; a
+// transaction whose marker is cut is open again, one whose first batch is cut never was.
+func (e *producerEntry) cut(offset int64) bool {
+	if e.last < offset {
+		return true
+	}
 	for e.n > 0 && e.newest().last >= offset {
 		e.n--
 	}
-	if e.n == 0 {
-		return false
+	if e.n > 0 {
+		e.epoch = e.newest().epoch
 	}
-	e.epoch = e.newest().epoch
-	return true
+	if e.txnFirst >= offset {
+		e.txnFirst = -1
+	}
+	if e.ended.marker >= offset {
+		if e.ended.first < offset {
+			e.txnFirst = e.ended.first
+		}
+		e.ended = endedTxn{first: -1, marker: -1}
+	}
+	e.last = offset - 1
+	return e.n > 0 || e.txnFirst >= 0 || e.ended.marker >= 0 || e.since < offset
 }
 
-// producerState tracks idempotent producers. It changes when batches are appended, on the
-// leader and on followers alike, so a new leader has it at once.
+// producerState tracks idempotent and transactional producers. It changes when batches
+// are appended, on the leader and on followers alike (and as a restart replays the log),
+// so a new leader has it at once.
 type producerState struct {
 	m   map[int64]*producerEntry
 	max int
+	// open lists the open transactions by first offset (then producer id): the oldest
+	// bounds the last stable offset.
+	open []txnRange
+	// unstable lists, by marker offset, the transactions closed by a marker the high
+	// watermark may not cover yet: until it does, a truncation could remove the marker
+	// and open the transaction again, so they bound the last stable offset too.
+	unstable []txnRange
+	// aborted lists the aborted transactions of the log, by marker offset, from the
+	// first whose marker is at or above the log start.
+	aborted []txnRange
+	// abortedSpan is at least the largest marker - first of the aborted list: a lookup
+	// stops where no transaction can reach back into the range asked for.
+	abortedSpan int64
+}
+
+// txnRange is one transaction of a producer: its first offset and its marker's offset
+// (-1 while open).
+type txnRange struct {
+	pid           int64
+	first, marker int64
+}
+
+// AbortedTxn is an aborted transaction a read_committed fetch reports: the producer and
+// the offset of its first batch in the partition (its data up to the producer's abort
+// marker is to be dropped).
+type AbortedTxn struct {
+	ProducerID, FirstOffset int64
+}
+
+// endMarker is what a control batch says: valid only for a commit or abort marker.
+type endMarker struct {
+	valid, commit bool
+	coordEpoch    int32
+}
+
+// controlBatchBytesMax bounds the decompressed records of a control batch read for its
+// marker: one record of a few bytes.
+const controlBatchBytesMax = 1 << 16
+
+// markerOf reads the commit or abort marker of a control batch; anything else (another
+// control type, a record that does not decode) is not a marker.
+func markerOf(batch []byte) endMarker {
+	it, err := record.NewIter(batch, controlBatchBytesMax)
+	if err != nil || !it.Next() {
+		return endMarker{}
+	}
+	rec := it.Record()
+	k, err := record.ParseControlKey(rec.Key)
+	if err != nil || (k.Type != record.ControlAbort && k.Type != record.ControlCommit) {
+		return endMarker{}
+	}
+	v, err := record.ParseEndTxnMarker(rec.Value)
+	if err != nil {
+		return endMarker{}
+	}
+	return endMarker{valid: true, commit: k.Type == record.ControlCommit, coordEpoch: v.CoordinatorEpoch}
 }
 
 func newProducerState(maxProducers int) producerState {
@@ -126,7 +218,15 @@ func (p *producerState) check(h record.Header) (seqVerdict, producerBatch) {
 			return seqDuplicate, b
 		}
 	}
-	if e.n == 0 || inSequence(e.newest().lastSeq, h.BaseSequence) {
+	if e.n == 0 {
+		// Known by its epoch only (a marker, or batches a truncation removed): like a
+		// producer not known, it starts at 0.
+		if h.BaseSequence != 0 {
+			return seqOutOfOrder, producerBatch{}
+		}
+		return seqAppend, producerBatch{}
+	}
+	if inSequence(e.newest().lastSeq, h.BaseSequence) {
 		return seqAppend, producerBatch{}
 	}
 	// A leader appends a producer's batches of one epoch in sequence order only, so a
@@ -140,16 +240,34 @@ func (p *producerState) check(h record.Header) (seqVerdict, producerBatch) {
 	return seqOutOfOrder, producerBatch{}
 }
 
-// apply records a batch appended at base (on a leader after check, on a follower as it
-// comes). Non-idempotent batches and control batches leave no sequence behind.
-func (p *producerState) apply(h record.Header, base int64) {
+// apply records a data batch appended at base; applyBatch any batch.
+func (p *producerState) apply(h record.Header, base int64) { p.record(h, base, endMarker{}) }
+
+// applyBatch records the batch appended at base (on a leader after its checks, on a
+// follower as it comes, on a restart as the log is replayed): the same state follows
+// from the same log wherever it is applied.
+func (p *producerState) applyBatch(h record.Header, base int64, batch []byte) {
+	var m endMarker
+	if h.IsControl() && h.ProducerID >= 0 {
+		m = markerOf(batch)
+	}
+	p.record(h, base, m)
+}
+
+// record applies one batch. Non-idempotent batches leave nothing; a control batch
+// leaves no sequence, and as a marker it closes the producer's open transaction (an
+// abort is listed) and sets its coordinator epoch; a transactional data batch opens a
+// transaction when none is open; a batch written by a coordinator (no sequence) leaves
+// no sequence either.
+func (p *producerState) record(h record.Header, base int64, m endMarker) {
 	if h.ProducerID < 0 {
 		return
 	}
 	e := p.m[h.ProducerID]
 	if e == nil {
 		p.evictFor(1)
-		e = &producerEntry{id: h.ProducerID, epoch: h.ProducerEpoch}
+		e = &producerEntry{id: h.ProducerID, epoch: h.ProducerEpoch, txnFirst: -1, coordEpoch: -1,
+			ended: endedTxn{first: -1, marker: -1}, since: base, last: -1}
 		p.m[h.ProducerID] = e
 	}
 	switch {
@@ -158,7 +276,19 @@ func (p *producerState) apply(h record.Header, base int64) {
 	case h.ProducerEpoch < e.epoch:
 		return
 	}
+	last := base + int64(h.LastOffsetDelta)
+	e.last = max(e.last, last)
 	if h.IsControl() {
+		if m.valid {
+			p.endTxn(e, base, m)
+		}
+		return
+	}
+	if h.IsTransactional() && e.txnFirst < 0 {
+		e.txnFirst = base
+		p.open = insertTxn(p.open, txnRange{pid: e.id, first: base, marker: -1})
+	}
+	if h.BaseSequence < 0 {
 		return
 	}
 	if e.n > 0 && !inSequence(e.newest().lastSeq, h.BaseSequence) {
@@ -168,11 +298,116 @@ func (p *producerState) apply(h record.Header, base int64) {
 		e.n = 0
 	}
 	e.push(producerBatch{epoch: h.ProducerEpoch, firstSeq: h.BaseSequence, lastSeq: lastSeqOf(h),
-		base: base, last: base + int64(h.LastOffsetDelta), maxTimestamp: h.MaxTimestamp})
+		base: base, last: last, maxTimestamp: h.MaxTimestamp})
 }
 
-// evictFor makes room for n new producers by forgetting those whose newest batch is the
-// oldest: a producer that wrote nothing for that long is not retrying anything.
+// endTxn applies a marker at offset: a marker for a producer with nothing open changes
+// nothing but the coordinator epoch (a marker sent again is harmless).
+func (p *producerState) endTxn(e *producerEntry, offset int64, m endMarker) {
+	e.coordEpoch = m.coordEpoch
+	if e.txnFirst < 0 {
+		return
+	}
+	t := txnRange{pid: e.id, first: e.txnFirst, marker: offset}
+	p.open = removeTxn(p.open, e.id, e.txnFirst)
+	e.txnFirst = -1
+	e.ended = endedTxn{first: t.first, marker: offset, commit: m.commit}
+	p.unstable = append(p.unstable, t)
+	if !m.commit {
+		p.aborted = append(p.aborted, t)
+		p.abortedSpan = max(p.abortedSpan, t.marker-t.first)
+	}
+}
+
+// insertTxn adds t to open, kept sorted by first offset, then producer id.
+func insertTxn(open []txnRange, t txnRange) []txnRange {
+	i, _ := slices.BinarySearchFunc(open, t, cmpOpen)
+	return slices.Insert(open, i, t)
+}
+
+func removeTxn(open []txnRange, pid, first int64) []txnRange {
+	if i, found := slices.BinarySearchFunc(open, txnRange{pid: pid, first: first}, cmpOpen); found {
+		return slices.Delete(open, i, i+1)
+	}
+	return open
+}
+
+func cmpOpen(a, b txnRange) int {
+	if a.first != b.first {
+		return cmp.Compare(a.first, b.first)
+	}
+	return cmp.Compare(a.pid, b.pid)
+}
+
+// rebuildOpen lists the open transactions again from the producers.
+func (p *producerState) rebuildOpen() {
+	p.open = p.open[:0]
+	for _, id := range p.sortedIDs() {
+		if e := p.m[id]; e.txnFirst >= 0 {
+			p.open = append(p.open, txnRange{pid: id, first: e.txnFirst, marker: -1})
+		}
+	}
+	slices.SortFunc(p.open, cmpOpen)
+}
+
+// stableBelow is the last stable offset for high watermark hw: the smaller of hw and the
+// first offset of the oldest transaction that is open, or closed by a marker hw does not
+// cover yet. Closed transactions hw covers are forgotten here.
+func (p *producerState) stableBelow(hw int64) int64 {
+	i := 0
+	for i < len(p.unstable) && p.unstable[i].marker < hw {
+		i++
+	}
+	if i > 0 {
+		n := copy(p.unstable, p.unstable[i:])
+		p.unstable = p.unstable[:n]
+	}
+	lso := hw
+	if len(p.open) > 0 {
+		lso = min(lso, p.open[0].first)
+	}
+	for _, t := range p.unstable {
+		lso = min(lso, t.first)
+	}
+	return lso
+}
+
+// abortedIn lists the aborted transactions whose range, from first offset to marker,
+// overlaps [from, to].
+func (p *producerState) abortedIn(from, to int64) []AbortedTxn {
+	i, _ := slices.BinarySearchFunc(p.aborted, from, func(t txnRange, off int64) int { return cmp.Compare(t.marker, off) })
+	var out []AbortedTxn
+	for _, t := range p.aborted[i:] {
+		if t.marker-p.abortedSpan > to {
+			break // this one and every later one start after to
+		}
+		if t.first <= to {
+			out = append(out, AbortedTxn{ProducerID: t.pid, FirstOffset: t.first})
+		}
+	}
+	return out
+}
+
+// trimAborted forgets the aborted transactions whose marker is below the log start.
+func (p *producerState) trimAborted(start int64) {
+	i, _ := slices.BinarySearchFunc(p.aborted, start, func(t txnRange, off int64) int { return cmp.Compare(t.marker, off) })
+	if i > 0 {
+		n := copy(p.aborted, p.aborted[i:])
+		p.aborted = p.aborted[:n]
+	}
+}
+
+// cutRanges drops the transactions whose marker is at or above offset from ts, sorted
+// by marker.
+func cutRanges(ts []txnRange, offset int64) []txnRange {
+	i, _ := slices.BinarySearchFunc(ts, offset, func(t txnRange, off int64) int { return cmp.Compare(t.marker, off) })
+	return ts[:i]
+}
+
+// evictFor makes room for n new producers by forgetting those whose newest write is the
+// oldest: a producer that wrote nothing for that long is not retrying anything. Producers
+// with an open transaction go last: forgetting one would move the last stable offset
+// past records a later abort marker disowns.
 func (p *producerState) evictFor(n int) {
 	for len(p.m)+n > p.max && len(p.m) > 0 {
 		var victim *producerEntry
@@ -182,34 +417,44 @@ func (p *producerState) evictFor(n int) {
 				victim = e
 			}
 		}
-		delete(p.m, victim.id)
+		p.forget(victim)
 	}
 }
 
+func (p *producerState) forget(e *producerEntry) {
+	if e.txnFirst >= 0 {
+		p.open = removeTxn(p.open, e.id, e.txnFirst)
+	}
+	delete(p.m, e.id)
+}
+
 func olderProducer(a, b *producerEntry) bool {
-	la, lb := int64(-1), int64(-1)
-	if a.n > 0 {
-		la = a.newest().last
+	if oa, ob := a.txnFirst >= 0, b.txnFirst >= 0; oa != ob {
+		return ob
 	}
-	if b.n > 0 {
-		lb = b.newest().last
-	}
-	if la != lb {
-		return la < lb
+	if a.last != b.last {
+		return a.last < b.last
 	}
 	return a.id < b.id
 }
 
-// truncate forgets every batch at or above offset (the log was truncated there).
+// truncate forgets everything written at or above offset (the log was truncated there).
 func (p *producerState) truncate(offset int64) {
+	// order-independent: each producer is cut on its own.
 	for id, e := range p.m {
-		if !e.dropFrom(offset) {
+		if !e.cut(offset) {
 			delete(p.m, id)
 		}
 	}
+	p.unstable = cutRanges(p.unstable, offset)
+	p.aborted = cutRanges(p.aborted, offset)
+	p.rebuildOpen()
 }
 
-func (p *producerState) clear() { clear(p.m) }
+func (p *producerState) clear() {
+	clear(p.m)
+	p.open, p.unstable, p.aborted, p.abortedSpan = nil, nil, nil, 0
+}
 
 func (p *producerState) sortedIDs() []int64 {
 	ids := make([]int64, 0, len(p.m))
@@ -220,25 +465,30 @@ func (p *producerState) sortedIDs() []int64 {
 	return ids
 }
 
-// Producer-state snapshot file layout (enc encoding): version (2), the offset it
-// describes the log up to, the producers sorted by id, each with its epoch and batches
-// (epoch, sequences, offsets, largest timestamp), then a CRC-32C of everything before
-// it. Version 1, without the timestamps, still decodes.
-const snapshotVersion = 2
+// Producer-state snapshot file layout (enc encoding): version (3), the offset it
+// describes the log up to, the producers sorted by id, each with its epoch, its batches
+// (epoch, sequences, offsets, largest timestamp) and its place in transactions (the
+// offsets it was first and last seen at, its open transaction's first offset, its
+// coordinator epoch, its last ended transaction), then the aborted transactions whose
+// marker lies between the log start and the snapshot offset (producer, first offset,
+// marker offset), then a CRC-32C of everything before it. Version 1 (without the
+// timestamps and what follows them) and version 2 (without the transactions) still
+// decode.
+const snapshotVersion = 3
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// encodeSnapshot encodes the state the log had below offset: batches at or above it are
-// left out, so the snapshot is exact for every producer that wrote fewer than
-// producerBatchesKept batches since offset.
-func (p *producerState) encodeSnapshot(offset int64) []byte {
+// encodeSnapshot encodes the state the log had below offset, as it starts at start:
+// what was written at or above offset is left out, so the snapshot is exact for every
+// producer that wrote fewer than producerBatchesKept batches since offset.
+func (p *producerState) encodeSnapshot(offset, start int64) []byte {
 	var w enc.Writer
 	w.U8(snapshotVersion)
 	w.I64(offset)
 	var entries []producerEntry
 	for _, id := range p.sortedIDs() {
 		e := *p.m[id]
-		if e.dropFrom(offset) {
+		if e.cut(offset) {
 			entries = append(entries, e)
 		}
 	}
@@ -256,6 +506,22 @@ func (p *producerState) encodeSnapshot(offset int64) []byte {
 			w.I64(b.last)
 			w.I64(b.maxTimestamp)
 		}
+		w.I64(e.since)
+		w.I64(e.last)
+		w.I64(e.txnFirst)
+		w.I32(e.coordEpoch)
+		w.I64(e.ended.first)
+		w.I64(e.ended.marker)
+		w.Bool(e.ended.commit)
+	}
+	aborted := cutRanges(p.aborted, offset)
+	i, _ := slices.BinarySearchFunc(aborted, start, func(t txnRange, off int64) int { return cmp.Compare(t.marker, off) })
+	aborted = aborted[i:]
+	w.Len(len(aborted))
+	for _, t := range aborted {
+		w.I64(t.pid)
+		w.I64(t.first)
+		w.I64(t.marker)
 	}
 	w.I32(int32(crc32.Checksum(w.B, crcTable)))
 	return w.B
@@ -263,8 +529,13 @@ func (p *producerState) encodeSnapshot(offset int64) []byte {
 
 var errSnapshot = errors.New("partition: bad producer-state snapshot")
 
-// snapshotProducerBytesMin is the smallest encoding of one producer.
-const snapshotProducerBytesMin = 8 + 2 + 1
+// The smallest encodings of one producer (versions 1-2, version 3) and of one aborted
+// transaction.
+const (
+	snapshotProducerBytesMin   = 8 + 2 + 1
+	snapshotProducerV3BytesMin = snapshotProducerBytesMin + 8 + 8 + 8 + 4 + 8 + 8 + 1
+	snapshotAbortedBytes       = 3 * 8
+)
 
 // decodeSnapshot reads a snapshot written by encodeSnapshot, checking its CRC and its
 // fields, and returns the offset it describes.
@@ -280,14 +551,19 @@ func decodeSnapshot(b []byte, maxProducers int) (producerState, int64, error) {
 	}
 	r = enc.Reader{B: body}
 	v := r.U8()
-	if v != 1 && v != snapshotVersion {
+	if v < 1 || v > snapshotVersion {
 		return p, 0, fmt.Errorf("%w: version %d", errSnapshot, v)
 	}
 	offset := r.I64()
-	n := r.Len(snapshotProducerBytesMin)
+	minBytes := snapshotProducerBytesMin
+	if v >= 3 {
+		minBytes = snapshotProducerV3BytesMin
+	}
+	n := r.Len(minBytes)
 	for range n {
-		e := &producerEntry{id: r.I64(), epoch: r.I16(), n: int(r.U8())}
-		if e.n > producerBatchesKept || e.n == 0 {
+		e := &producerEntry{id: r.I64(), epoch: r.I16(), n: int(r.U8()), txnFirst: -1, coordEpoch: -1,
+			ended: endedTxn{first: -1, marker: -1}, since: -1, last: -1}
+		if e.n > producerBatchesKept || (e.n == 0 && v < 3) {
 			return p, 0, fmt.Errorf("%w: %d batches", errSnapshot, e.n)
 		}
 		for i := range e.n {
@@ -299,28 +575,77 @@ func decodeSnapshot(b []byte, maxProducers int) (producerState, int64, error) {
 				return p, 0, fmt.Errorf("%w: batch [%d, %d] at offset %d", errSnapshot, b.base, b.last, offset)
 			}
 		}
+		if e.n > 0 {
+			e.last = e.newest().last
+		}
+		if v >= 3 {
+			e.since, e.last, e.txnFirst, e.coordEpoch = r.I64(), r.I64(), r.I64(), r.I32()
+			e.ended = endedTxn{first: r.I64(), marker: r.I64(), commit: r.Bool()}
+			if !e.txnConsistent(offset) {
+				return p, 0, fmt.Errorf("%w: producer %d: transaction state at offset %d", errSnapshot, e.id, offset)
+			}
+		}
 		if r.Err() != nil || p.m[e.id] != nil || e.id < 0 {
 			return p, 0, fmt.Errorf("%w: producer %d", errSnapshot, e.id)
 		}
 		p.m[e.id] = e
 	}
+	if v >= 3 {
+		n := r.Len(snapshotAbortedBytes)
+		p.aborted = make([]txnRange, 0, n)
+		for range n {
+			t := txnRange{pid: r.I64(), first: r.I64(), marker: r.I64()}
+			if t.pid < 0 || t.first < 0 || t.first > t.marker || t.marker >= offset ||
+				(len(p.aborted) > 0 && p.aborted[len(p.aborted)-1].marker >= t.marker) {
+				return p, 0, fmt.Errorf("%w: aborted transaction %+v at offset %d", errSnapshot, t, offset)
+			}
+			p.aborted = append(p.aborted, t)
+			p.abortedSpan = max(p.abortedSpan, t.marker-t.first)
+		}
+	}
 	if err := r.Done(); err != nil {
 		return p, 0, fmt.Errorf("%w: %v", errSnapshot, err)
 	}
+	p.rebuildOpen()
 	p.evictFor(0)
 	return p, offset, nil
 }
 
-// ProducerInfo is one idempotent producer as a leader remembers it (DescribeProducers).
+// txnConsistent checks the fields of a producer read from a snapshot at offset against
+// each other: everything it wrote lies below offset, its ended transaction precedes its
+// open one.
+func (e *producerEntry) txnConsistent(offset int64) bool {
+	switch {
+	case e.since < -1 || e.since >= offset || e.last < -1 || e.last >= offset || e.coordEpoch < -1:
+		return false
+	case e.n > 0 && e.newest().last > e.last:
+		return false
+	case e.txnFirst < -1 || e.txnFirst > e.last:
+		return false
+	case e.ended.marker == -1:
+		return e.ended.first == -1 && !e.ended.commit
+	case e.ended.first < 0 || e.ended.first > e.ended.marker || e.ended.marker > e.last:
+		return false
+	}
+	return e.txnFirst < 0 || e.txnFirst > e.ended.marker
+}
+
+// ProducerInfo is one producer as a leader remembers it (DescribeProducers).
 type ProducerInfo struct {
 	ID            int64
 	Epoch         int16
-	LastSequence  int32
+	LastSequence  int32 // -1 when no batch with a sequence is remembered
 	LastTimestamp int64 // ms; -1 when not known
+	// CoordinatorEpoch is the coordinator epoch of the producer's newest marker, -1
+	// before any.
+	CoordinatorEpoch int32
+	// CurrentTxnStartOffset is the first offset of the producer's open transaction, -1
+	// when none is open.
+	CurrentTxnStartOffset int64
 }
 
-// Producers lists the idempotent producers the replica remembers, by id, when it leads
-// and serves clients; otherwise the error a client gets.
+// Producers lists the producers the replica remembers, by id, when it leads and serves
+// clients; otherwise the error a client gets.
 func (r *Replica) Producers(now int64) ([]ProducerInfo, int16) {
 	if r.dead() {
 		return nil, CodeNotLeaderOrFollower
@@ -331,15 +656,16 @@ func (r *Replica) Producers(now int64) ([]ProducerInfo, int16) {
 	out := make([]ProducerInfo, 0, len(r.producers.m))
 	for _, id := range r.producers.sortedIDs() {
 		e := r.producers.m[id]
-		if e.n == 0 {
-			continue
+		pi := ProducerInfo{ID: id, Epoch: e.epoch, LastSequence: -1, LastTimestamp: -1,
+			CoordinatorEpoch: e.coordEpoch, CurrentTxnStartOffset: e.txnFirst}
+		if e.n > 0 {
+			b := e.newest()
+			pi.LastSequence, pi.LastTimestamp = b.lastSeq, b.maxTimestamp
+			if r.on(plant.DescribeProducersFirstSeq) {
+				pi.LastSequence = b.firstSeq
+			}
 		}
-		b := e.newest()
-		last := b.lastSeq
-		if r.on(plant.DescribeProducersFirstSeq) {
-			last = b.firstSeq
-		}
-		out = append(out, ProducerInfo{ID: id, Epoch: e.epoch, LastSequence: last, LastTimestamp: b.maxTimestamp})
+		out = append(out, pi)
 	}
 	return out, CodeNone
 }

@@ -41,16 +41,31 @@ func (r *Replica) readReady() bool {
 	return r.lead.readReady || r.on(plant.EarlyReadNewLeader)
 }
 
-// readLimit is the end of what consumers may read: the high watermark.
-func (r *Replica) readLimit() int64 {
+// readLimit is the end of what consumers may read: the high watermark, or for
+// read_committed (isolation 1) the last stable offset.
+func (r *Replica) readLimit(isolation int8) int64 {
+	if isolation == 1 {
+		return r.lastStable()
+	}
 	if r.on(plant.FetchAboveHW) {
 		return r.leo
 	}
 	return r.hw
 }
 
+// lastStable is the last stable offset: the high watermark, or the first offset of the
+// oldest transaction still open (or closed by a marker the high watermark does not cover
+// yet) when that is smaller, never below the log start. Records below it are committed
+// and belong to no transaction whose outcome is unknown.
+func (r *Replica) lastStable() int64 {
+	if r.on(plant.LsoIgnoresOpenTxn) {
+		return r.hw
+	}
+	return max(r.producers.stableBelow(r.hw), r.startOffset)
+}
+
 func (r *Replica) fetchResult() FetchResult {
-	return FetchResult{HighWatermark: r.hw, LastStableOffset: r.hw, LogStartOffset: r.startOffset}
+	return FetchResult{HighWatermark: r.hw, LastStableOffset: r.lastStable(), LogStartOffset: r.startOffset}
 }
 
 // Fetch serves one partition of a consumer's fetch. Only the leader serves consumers
@@ -60,7 +75,9 @@ func (r *Replica) fetchResult() FetchResult {
 // same code for a leader whose high watermark has not caught up). The fetch is held
 // until MinBytes are readable or MaxWait passes; readable bytes are estimated from the
 // sizes of recent batches, and a range older than those remembered counts as enough.
-// Transactions are not supported, so the last stable offset is the high watermark.
+// A read_committed fetch (Isolation 1) reads below the last stable offset only, counts
+// only what lies below it as readable, and is told the aborted transactions that overlap
+// the records it gets.
 func (r *Replica) Fetch(now int64, req FetchRequest, reply func(FetchResult)) {
 	r.deadlineKnown = false
 	if r.dead() {
@@ -100,13 +117,13 @@ func (r *Replica) Fetch(now int64, req FetchRequest, reply func(FetchResult)) {
 }
 
 func (r *Replica) fetchSatisfied(c *consumerFetch) bool {
-	return r.tail.bytesBetween(c.req.FetchOffset, r.readLimit()) >= int64(c.req.MinBytes)
+	return r.tail.bytesBetween(c.req.FetchOffset, r.readLimit(c.req.Isolation)) >= int64(c.req.MinBytes)
 }
 
 // serveConsumer answers a fetch now: empty when nothing is readable or no records are
 // wanted, else after a read.
 func (r *Replica) serveConsumer(c *consumerFetch) {
-	limit := r.readLimit()
+	limit := r.readLimit(c.req.Isolation)
 	if c.req.FetchOffset >= limit || c.req.OffsetsOnly {
 		r.answerFetch(c.reply, r.fetchResult())
 		return
@@ -122,6 +139,7 @@ func (r *Replica) consumerReadDone(now int64, p pendingOp, d disk.Done) {
 		return // already failed
 	}
 	r.consumerWait--
+	defer r.maybeTrimAborted()
 	if p.gen != r.gen || r.lead == nil {
 		r.answerFetch(c.reply, errFetch(CodeNotLeaderOrFollower))
 		return
@@ -130,6 +148,9 @@ func (r *Replica) consumerReadDone(now int64, p pendingOp, d disk.Done) {
 	switch {
 	case d.Err == nil:
 		res.Records, res.Spans, res.Next = d.Data, d.Spans, d.Next
+		if c.req.Isolation == 1 {
+			res.Aborted = r.abortedRead(c.req.FetchOffset, d)
+		}
 	case d.Offset > c.req.FetchOffset:
 		res.Err, res.LogStartOffset = CodeOffsetOutOfRange, d.Offset
 	case len(d.Fences) > 0:
@@ -148,6 +169,19 @@ func (r *Replica) consumerReadDone(now int64, p pendingOp, d disk.Done) {
 		res.Err = CodeKafkaStorageError
 	}
 	r.answerFetch(c.reply, res)
+}
+
+// abortedRead lists the aborted transactions overlapping what a read from offset
+// returned.
+func (r *Replica) abortedRead(from int64, d disk.Done) []AbortedTxn {
+	end := batchesEnd(d.Data)
+	if len(d.Spans) > 0 {
+		end = d.Next
+	}
+	if end <= from {
+		return nil
+	}
+	return r.producers.abortedIn(from, end-1)
 }
 
 // hwMoved serves the held consumer fetches that now have enough to read.
@@ -186,8 +220,8 @@ func (r *Replica) expireConsumers(now int64) {
 // timestamp with the first record whose timestamp is at least it, ListMaxTimestamp with
 // the first record carrying the largest timestamp (KIP-734), each looked up on disk among
 // the records below the high watermark, with the record's timestamp (offset and
-// timestamp -1 when none). The isolation level does not matter while transactions are
-// unsupported.
+// timestamp -1 when none). With isolation 1 (read_committed) the last stable offset
+// takes the high watermark's place in all of them.
 func (r *Replica) ListOffsets(now int64, ts int64, currentLeaderEpoch int32, isolation int8, reply func(ListOffsetsResult)) {
 	r.deadlineKnown = false
 	fail := ListOffsetsResult{Offset: -1, Timestamp: -1, LeaderEpoch: -1}
@@ -213,18 +247,28 @@ func (r *Replica) ListOffsets(now int64, ts int64, currentLeaderEpoch int32, iso
 		fail.Err = CodeOffsetNotAvailable
 		r.answerList(reply, fail)
 	case ts == ListLatest:
-		r.answerList(reply, ListOffsetsResult{Offset: r.hw, Timestamp: -1, LeaderEpoch: r.epochs.latest()})
+		r.answerList(reply, ListOffsetsResult{Offset: r.listLimit(isolation), Timestamp: -1, LeaderEpoch: r.epochs.latest()})
 	case r.pendingClients() >= r.cfg.PendingMax:
 		fail.Err = CodeRequestTimedOut
 		r.answerList(reply, fail)
 	default:
 		r.clientOps++
-		op := disk.Op{Kind: disk.FindTime, Offset: ts, MaxOffset: r.hw}
+		limit := r.listLimit(isolation)
+		op := disk.Op{Kind: disk.FindTime, Offset: ts, MaxOffset: limit}
 		if ts == ListMaxTimestamp {
-			op = disk.Op{Kind: disk.FindMaxTime, MaxOffset: r.hw}
+			op = disk.Op{Kind: disk.FindMaxTime, MaxOffset: limit}
 		}
 		r.emit(op, pendingOp{purpose: opFindTime, list: reply, truncs: r.truncs})
 	}
+}
+
+// listLimit is the end of what a ListOffsets lookup sees: the high watermark, or the
+// last stable offset for read_committed.
+func (r *Replica) listLimit(isolation int8) int64 {
+	if isolation == 1 {
+		return r.lastStable()
+	}
+	return r.hw
 }
 
 func (r *Replica) findTimeDone(p pendingOp, d disk.Done) {

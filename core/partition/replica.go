@@ -94,7 +94,10 @@ type Replica struct {
 	segments      disk.SegmentLimits // the limits the log was last told
 	coder         record.Coder       // recompresses batches (compression.type)
 	cleanedTo     int64              // the log is compacted below this offset (as far as known)
-	nextAsyncSync int64
+	// abortedTrimDue: the log start moved and the aborted transactions below it are
+	// still listed for a consumer read under way (maybeTrimAborted).
+	abortedTrimDue bool
+	nextAsyncSync  int64
 
 	out    Ready
 	calls  []call
@@ -690,7 +693,8 @@ func (r *Replica) Status() Status {
 	s := Status{
 		Role: r.role, Leader: r.st.Leader, LeaderEpoch: r.epoch, PartitionEpoch: r.st.PartitionEpoch,
 		LogStartOffset: r.startOffset, LogEndOffset: r.leo, DurableOffset: r.durable, HighWatermark: r.hw,
-		Epochs: slices.Clone([]disk.EpochEntry(r.epochs)), ISR: slices.Clone(r.st.ISR),
+		LastStableOffset: r.lastStable(),
+		Epochs:           slices.Clone([]disk.EpochEntry(r.epochs)), ISR: slices.Clone(r.st.ISR),
 		Loading: r.loading != nil, Producers: len(r.producers.m), Closed: r.closed,
 		Pending: r.pendingClients(), Fetches: r.consumerWait,
 		Fences: slices.Clone(r.fences), Repairs: r.repairs, CleanedTo: r.cleanedTo,
@@ -716,7 +720,8 @@ func (r *Replica) Brief() Brief {
 	b := Brief{
 		Role: r.role, LeaderEpoch: r.epoch,
 		LogStartOffset: r.startOffset, LogEndOffset: r.leo, DurableOffset: r.durable, HighWatermark: r.hw,
-		Epochs: r.epochs, ISR: r.st.ISR, Loading: r.loading != nil, Closed: r.closed,
+		LastStableOffset: r.lastStable(),
+		Epochs:           r.epochs, ISR: r.st.ISR, Loading: r.loading != nil, Closed: r.closed,
 		Fences: r.fences, Repairs: r.repairs, MinISR: int32(r.st.minISR()),
 	}
 	if r.lead != nil {
@@ -849,11 +854,29 @@ func (r *Replica) startMoved(offset int64) {
 	}
 	r.startOffset = offset
 	r.hw = max(r.hw, offset)
+	r.abortedTrimDue = true
+	r.maybeTrimAborted()
 	r.clipFences()
 	var changed bool
 	if r.epochs, changed = r.epochs.truncateFromStart(offset); changed {
 		r.persistEpochs()
 	}
+}
+
+// maybeTrimAborted forgets the aborted transactions whose marker is below the log start
+// once no consumer read is under way: a read emitted before the log start moved returns
+// records from below it, and the transactions aborted among them must still be listed.
+func (r *Replica) maybeTrimAborted() {
+	if !r.abortedTrimDue {
+		return
+	}
+	for _, p := range r.pending() {
+		if p.purpose == opConsumerRead {
+			return
+		}
+	}
+	r.abortedTrimDue = false
+	r.producers.trimAborted(r.startOffset)
 }
 
 // HighWatermark is the replica's high watermark; cheaper than Status for callers that

@@ -37,6 +37,9 @@ type simConfig struct {
 	deletes    bool          // DeleteRecords now and then
 	powerLoss  bool          // every broker loses power at once, once
 	plants     plant.Set
+	// txnProducers and rcConsumers are transactional producers and read_committed
+	// consumers (txn_sim_test.go); none unless a test asks.
+	txnProducers, rcConsumers int
 }
 
 func drawConfig(rng *rand.Rand) simConfig {
@@ -120,6 +123,7 @@ type world struct {
 	stats        simStats
 	trace        []string // kept only when tracing
 	tracing      bool
+	txn          *txnWorld // nil without transactional clients
 }
 
 func (w *world) tracef(format string, args ...any) {
@@ -207,6 +211,9 @@ func runWorld(seed uint64, plants plant.Set, tweak func(*simConfig), tracing boo
 	}
 	for i := range cfg.consumers {
 		w.addConsumer(i)
+	}
+	if cfg.txnProducers+cfg.rcConsumers > 0 {
+		w.addTxnClients()
 	}
 	w.scheduleFaults()
 	w.at(w.start+int64(cfg.safety), w.beginHeal)
@@ -1110,7 +1117,7 @@ func (w *world) converged() bool {
 			return false
 		}
 	}
-	return true
+	return w.txnsIdle()
 }
 
 func (w *world) describe() string {
@@ -1154,6 +1161,9 @@ func (w *world) finalChecks() {
 			}
 			v := string(it.Record().Value)
 			final[it.Offset()] = v
+			if it.Header().IsControl() {
+				continue // transaction markers repeat their few bytes
+			}
 			if prev, ok := seen[v]; ok {
 				if pid := it.Header().ProducerID; pid >= 0 {
 					w.failf("idempotent record %q written twice, at %d and %d", v, prev, it.Offset())
@@ -1193,6 +1203,7 @@ func (w *world) finalChecks() {
 			break
 		}
 	}
+	w.finalTxnChecks()
 	for _, n := range w.nodes {
 		other := n.d.logs[disk.PartitionLog("t", 0)]
 		if off, ok := diverge(lg, other, 0, lg.end()); !ok || other.end() != lg.end() {

@@ -52,6 +52,9 @@ type FetchResult struct {
 	Records []byte
 	Spans   []disk.Span
 	Next    int64
+	// Aborted lists, for a read_committed fetch, the aborted transactions whose range
+	// (first offset to abort marker) overlaps the records returned, by marker offset.
+	Aborted []AbortedTxn
 }
 
 // ListOffsets special timestamps (Kafka's).
@@ -164,8 +167,11 @@ type Status struct {
 	LogEndOffset   int64
 	DurableOffset  int64
 	HighWatermark  int64
-	Epochs         []disk.EpochEntry
-	ISR            []int32
+	// LastStableOffset is what read_committed consumers read below: the high watermark,
+	// or the first offset of the oldest transaction not yet stable when that is smaller.
+	LastStableOffset int64
+	Epochs           []disk.EpochEntry
+	ISR              []int32
 	// MaximalISR is the set the high watermark is computed over: the ISR plus the
 	// members of a pending change.
 	MaximalISR []int32
@@ -207,15 +213,17 @@ type Brief struct {
 	LogEndOffset   int64
 	DurableOffset  int64
 	HighWatermark  int64
-	Epochs         []disk.EpochEntry
-	ISR            []int32
-	Loading        bool
-	ReadReady      bool
-	Closed         bool
-	Resigning      bool
-	Handoff        bool
-	Fences         []disk.Fence
-	Repairs        int
+	// LastStableOffset is as in Status.
+	LastStableOffset int64
+	Epochs           []disk.EpochEntry
+	ISR              []int32
+	Loading          bool
+	ReadReady        bool
+	Closed           bool
+	Resigning        bool
+	Handoff          bool
+	Fences           []disk.Fence
+	Repairs          int
 	// MinISR is the min.insync.replicas the replica applies.
 	MinISR int32
 }

@@ -195,6 +195,21 @@ const (
 	// BrokerPartitionsCapIgnored: the controller accepts creations, new partitions and
 	// reassignments that leave a broker with more replicas than max.broker.partitions.
 	BrokerPartitionsCapIgnored
+	// TxnMarkerBeforeDurable: the transaction coordinator answers EndTxn and starts
+	// sending markers before the transaction's Prepare* record is durable, so a
+	// coordinator that fails over may forget an end whose markers are already written.
+	TxnMarkerBeforeDurable
+	// TxnOffsetsVisibleBeforeCommit: the group coordinator makes the offsets of a
+	// TxnOffsetCommit committed offsets as soon as they are durable, before the
+	// transaction's marker (and whether it commits or aborts).
+	TxnOffsetsVisibleBeforeCommit
+	// LsoIgnoresOpenTxn: a partition reports and serves its high watermark as the last
+	// stable offset, so read_committed consumers read the records of transactions still
+	// open (which may yet abort).
+	LsoIgnoresOpenTxn
+	// TxnFencedEpochAccepted: a partition leader appends a transactional batch whose
+	// producer epoch is below the producer's current one (a fenced zombie's write).
+	TxnFencedEpochAccepted
 	numNames
 )
 
@@ -257,6 +272,10 @@ var names = [numNames]string{
 	MoveStalls:                      "move-stalls",
 	NewLeaderFullBackoff:            "new-leader-full-backoff",
 	BrokerPartitionsCapIgnored:      "broker-partitions-cap-ignored",
+	TxnMarkerBeforeDurable:          "txn-marker-before-durable",
+	TxnOffsetsVisibleBeforeCommit:   "txn-offsets-visible-before-commit",
+	LsoIgnoresOpenTxn:               "lso-ignores-open-txn",
+	TxnFencedEpochAccepted:          "txn-fenced-epoch-accepted",
 }
 
 func (n Name) String() string {

@@ -1,0 +1,138 @@
+package kafka
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/seedlog/seedlog/core/acl"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const testPID, testEpoch = 4000, 2
+
+func txnCommitRequest(version int16, groupID string, topics map[string][]int32, order []string, offset int64) *kmsg.TxnOffsetCommitRequest {
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.SetVersion(version)
+	req.TransactionalID, req.Group = "txn-1", groupID
+	req.ProducerID, req.ProducerEpoch = testPID, testEpoch
+	req.Generation, req.MemberID = -1, ""
+	for _, name := range order {
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = name
+		for _, p := range topics[name] {
+			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p, offset+int64(p), 4, str("m")
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	return req
+}
+
+// txnCommit sends req and returns its codes, checking the response mirrors it.
+func txnCommit(t *testing.T, b *fakeBroker, req *kmsg.TxnOffsetCommitRequest) [][]int16 {
+	t.Helper()
+	rs := &replies{t: t}
+	TxnOffsetCommit(b, viaWire(t, req), rs.reply)
+	resp := rs.one().(*kmsg.TxnOffsetCommitResponse)
+	checkWire(t, resp)
+	if len(resp.Topics) != len(req.Topics) {
+		t.Fatalf("%d topics answered, want %d", len(resp.Topics), len(req.Topics))
+	}
+	var codes [][]int16
+	for i, rt := range resp.Topics {
+		if rt.Topic != req.Topics[i].Topic || len(rt.Partitions) != len(req.Topics[i].Partitions) {
+			t.Fatalf("topic %d answered as %s with %d partitions", i, rt.Topic, len(rt.Partitions))
+		}
+		var cs []int16
+		for j, p := range rt.Partitions {
+			if p.Partition != req.Topics[i].Partitions[j].Partition {
+				t.Fatalf("partition %d of %s answered as %d", j, rt.Topic, p.Partition)
+			}
+			cs = append(cs, p.ErrorCode)
+		}
+		codes = append(codes, cs)
+	}
+	return codes
+}
+
+func stableFetch(t *testing.T, b *fakeBroker, groupID string, topics []fetchTopic) []string {
+	t.Helper()
+	rs := &replies{t: t}
+	OffsetFetch(b, viaWire(t, fetchRequest(7, groupID, topics, true)), rs.reply)
+	resp := rs.one().(*kmsg.OffsetFetchResponse)
+	checkWire(t, resp)
+	return renderFetched(resp.Topics)
+}
+
+func TestTxnOffsetCommitEveryVersion(t *testing.T) {
+	unknown := kerr.UnknownTopicOrPartition.Code
+	for v := int16(0); v <= 3; v++ {
+		b := newFakeBroker(t)
+		g := groupOn(1, "txn")
+		c := b.coordinate(g, nil)
+		req := txnCommitRequest(v, g, map[string][]int32{"orders": {0, 9}, "nope": {0}}, []string{"orders", "nope"}, 100)
+		codes := txnCommit(t, b, req)
+		if want := [][]int16{{0, unknown}, {unknown}}; fmt.Sprint(codes) != fmt.Sprint(want) {
+			t.Errorf("v%d: codes %v, want %v", v, codes, want)
+		}
+		orders0 := []fetchTopic{{"orders", []int32{0}}}
+		if got := fetchOffsets(t, b, 7, g, orders0); !slices.Equal(got, []string{"orders/0=-1@-1:!0"}) {
+			t.Errorf("v%d: before the marker: %q, want no offset", v, got)
+		}
+		unstable := fmt.Sprintf("orders/0=-1@-1:!%d", kerr.UnstableOffsetCommit.Code)
+		if got := stableFetch(t, b, g, orders0); !slices.Equal(got, []string{unstable}) {
+			t.Errorf("v%d: stable fetch before the marker: %q, want %q", v, got, unstable)
+		}
+		c.CompleteTxn(b.now, testPID, true)
+		epoch := int32(4)
+		if v < 2 {
+			epoch = -1 // the leader epoch is v2+
+		}
+		want := fmt.Sprintf("orders/0=100@%d:m!0", epoch)
+		if got := stableFetch(t, b, g, orders0); !slices.Equal(got, []string{want}) {
+			t.Errorf("v%d: after the commit marker: %q, want %q", v, got, want)
+		}
+	}
+}
+
+func TestTxnOffsetCommitFromAMember(t *testing.T) {
+	b := newFakeBroker(t)
+	g := groupOn(0, "txn-members")
+	m := stableMember(t, b, g, nil)
+	for _, c := range []struct {
+		version    int16
+		generation int32
+		member     string
+		want       int16
+	}{
+		{3, m.generation, m.id, 0},
+		{3, m.generation - 1, m.id, kerr.IllegalGeneration.Code},
+		{3, m.generation, "stranger", kerr.UnknownMemberID.Code},
+		{3, -1, "", 0},                       // anonymous: allowed in a group with members, unlike OffsetCommit
+		{2, m.generation - 1, "stranger", 0}, // before v3 neither is sent
+	} {
+		req := txnCommitRequest(c.version, g, map[string][]int32{"orders": {0}}, []string{"orders"}, 5)
+		req.Generation, req.MemberID = c.generation, c.member
+		if code := txnCommit(t, b, req)[0][0]; code != c.want {
+			t.Errorf("v%d generation %d member %q: code %d, want %d", c.version, c.generation, c.member, code, c.want)
+		}
+	}
+}
+
+func TestTxnOffsetCommitAccess(t *testing.T) {
+	b := newFakeBroker(t)
+	g := groupOn(3, "txn-acl")
+	b.coordinate(g, nil)
+	b.access = &Access{Principal: "User:bob", Host: "h", Config: &acl.Config{}, Fresh: true}
+	codes := txnCommit(t, b, txnCommitRequest(3, g, map[string][]int32{"orders": {0, 1}}, []string{"orders"}, 1))
+	denied := kerr.TransactionalIDAuthorizationFailed.Code
+	if want := [][]int16{{denied, denied}}; fmt.Sprint(codes) != fmt.Sprint(want) {
+		t.Errorf("codes %v, want %v", codes, want)
+	}
+	if st := b.coords[3].Status(); len(st.Groups) != 0 {
+		t.Errorf("a refused commit created groups: %+v", st.Groups)
+	}
+}
