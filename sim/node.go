@@ -538,6 +538,10 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		defaults.OffsetsTopicPartitions = c.Data.OffsetsPartitions
 	}
 	defaults.OffsetsTopicReplicationFactor = c.Data.OffsetsRF
+	if c.Data.TxnStatePartitions > 0 {
+		defaults.TxnTopicPartitions = c.Data.TxnStatePartitions
+	}
+	defaults.TxnTopicReplicationFactor = c.Data.TxnStateRF
 	return core.Config{
 		NodeID:    spec.ID,
 		Voters:    c.Voters(),

@@ -999,9 +999,6 @@ func (d *DataConfig) txnCoordinatorPartitions() []int32 {
 // streamTxn is the stream of the transactional workload's draws.
 const streamTxn = "txn"
 
-// txnWorkload switches the transactional workload's draw on; it stays off until the
-// nodes serve the transaction APIs.
-const txnWorkload = false
 
 // drawTxns draws, from its own stream, whether a seed runs transactional producers (a
 // third of the seeds with data and a topic that is not compacted, that leave no broker
@@ -1010,7 +1007,7 @@ const txnWorkload = false
 // reader when there are readers).
 func drawTxns(seed uint64, d *DataConfig, brokers int) {
 	rng := Stream(seed, streamTxn, 0)
-	if !txnWorkload || !d.On() || rng.IntN(3) != 0 || !slices.ContainsFunc(d.Topics, func(t DataTopic) bool { return !t.Compact }) {
+	if !d.On() || rng.IntN(3) != 0 || !slices.ContainsFunc(d.Topics, func(t DataTopic) bool { return !t.Compact }) {
 		return
 	}
 	codecs := []record.Codec{record.CodecNone, record.CodecNone, record.CodecGzip, record.CodecSnappy, record.CodecLZ4, record.CodecZstd}
