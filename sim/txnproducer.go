@@ -999,7 +999,6 @@ func (d *DataConfig) txnCoordinatorPartitions() []int32 {
 // streamTxn is the stream of the transactional workload's draws.
 const streamTxn = "txn"
 
-
 // drawTxns draws, from its own stream, whether a seed runs transactional producers (a
 // third of the seeds with data and a topic that is not compacted, that leave no broker
 // down once faults stop; nor do they run with log.flush=async) and what they do,
