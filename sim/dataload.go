@@ -64,12 +64,16 @@ type dataWorkload struct {
 	// read, in seeds with transactions; finalCommitted holds the data records it saw.
 	finalRC        *Client
 	finalCommitted map[TopicPartition][]LogRecord
+	// finalCommittedFrom is where that read went on after retention deleted what it
+	// had not read yet (absent: the final read's start).
+	finalCommittedFrom map[TopicPartition]int64
 }
 
 func (w *World) startData() {
 	d := &dataWorkload{w: w, created: map[string]bool{}, finalReads: map[TopicPartition][]LogRecord{}, finalHW: map[TopicPartition]int64{},
 		finalStart: map[TopicPartition]int64{}, unread: map[TopicPartition]bool{}, appendTimes: map[string]int64{},
-		stamps: map[string]int64{}, finalCommitted: map[TopicPartition][]LogRecord{}}
+		stamps: map[string]int64{}, finalCommitted: map[TopicPartition][]LogRecord{},
+		finalCommittedFrom: map[TopicPartition]int64{}}
 	w.data = d
 	d.setup = w.addClient(roleSetup)
 	d.setup.direct = true
@@ -510,8 +514,16 @@ func (d *dataWorkload) finalReadCommitted(tp TopicPartition, pos int64, done fun
 			d.finalReadCommitted(tp, pos+1, done)
 			return
 		case op.Code == errOffsetOutOfRange && w.cfg.Data.mayDelete(tp.Topic):
-			// Retention moved the log start meanwhile: what was below is gone.
-			c.later(dataBackoff, func() { d.finalReadCommitted(tp, pos+1, done) })
+			// Retention moved the log start meanwhile: what was below is gone. Read on
+			// from the new start; the checker looks at what was read from there.
+			c.listOnce(tp, -2, func(l *Op) {
+				next := pos
+				if l.Outcome == OK && l.Offset > pos {
+					next = l.Offset
+					d.finalCommittedFrom[tp] = next
+				}
+				c.later(dataBackoff, func() { d.finalReadCommitted(tp, next, done) })
+			})
 			return
 		default:
 			c.later(dataBackoff, func() { c.refreshTopics(func() { d.finalReadCommitted(tp, pos, done) }) })

@@ -61,9 +61,12 @@ type TxnHistory struct {
 	// records may be deleted; Unread the partitions no final read reached.
 	Final     map[TopicPartition][]LogRecord
 	Committed map[TopicPartition][]LogRecord
-	Start     map[TopicPartition]int64
-	MayDelete map[TopicPartition]bool
-	Unread    map[TopicPartition]bool
+	// CommittedFrom is where the final read_committed read of a partition went on after
+	// retention deleted what it had not read yet (absent: Start).
+	CommittedFrom map[TopicPartition]int64
+	Start         map[TopicPartition]int64
+	MayDelete     map[TopicPartition]bool
+	Unread        map[TopicPartition]bool
 }
 
 // TxnViolation is one problem the transactions checker found.
@@ -628,7 +631,7 @@ func (c *txnChecker) finalCommitted() {
 					tp, r.Value, r.Offset, ref.txn.num, ref.txn.id, ref.txn.parts[tp].outcome)
 			}
 		}
-		start := c.h.Start[tp]
+		start := max(c.h.Start[tp], c.h.CommittedFrom[tp])
 		for _, off := range sortedKeys(c.at[tp]) {
 			ref := c.at[tp][off]
 			if off >= start && !ref.txn.parts[tp].damaged && ref.txn.parts[tp].outcome == txnCommitted && !visible[off] {
