@@ -51,8 +51,9 @@
 // strike at a moment too short for random timing to hit: while the node's next disk op
 // is in flight (within the batch step that runs it), once its next batch's writes
 // completed and before their fsyncs do, just after it answers a write (an OffsetCommit
-// or SyncGroup on a group coordinator, the leader of an offsets partition), or just
-// after it wins a quorum election. In a quarter of the seeds with crashes and data
+// or SyncGroup on a group coordinator, the leader of an offsets partition; in seeds with
+// transactions, half of them an EndTxn on a transaction coordinator), or just after it
+// wins a quorum election. In a quarter of the seeds with crashes and data
 // (FaultConfig.TakeoverCrashPPM), a broker that just took over the leadership of a data
 // partition may crash right after: back-to-back failovers. Coverage:
 // fault:crash-before-fsync, fault:crash-after-answer, fault:crash-after-takeover.

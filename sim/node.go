@@ -338,6 +338,9 @@ func (n *simNode) act() {
 	if n.armed == armAnswer && slices.ContainsFunc(out.Responses, func(r core.Response) bool { return r.Msg != nil && r.Msg.Key() == n.armedKey }) {
 		n.armed = armNone
 		w.cov.Inc("fault:crash-after-answer")
+		if n.armedKey == endTxnKey {
+			w.cov.Inc("txn:crash-after-end-txn")
+		}
 		n.strike(int64(armedWindow), thenUnknown)
 	}
 	for _, c := range out.Close {
