@@ -296,6 +296,9 @@ func (c *checkers) checkTxns() bool {
 	}
 	vs := CheckTxns(h)
 	w.cov.Add("check:txns", int64(d.txnNum))
+	if msg := d.checkPrepared(); msg != "" {
+		vs = append(vs, TxnViolation{Kind: "coordinator-lost-end", Message: strings.TrimPrefix(msg, "coordinator-lost-end: ")})
+	}
 	if len(vs) > 0 {
 		var b strings.Builder
 		for _, v := range vs {

@@ -60,6 +60,10 @@ type dataWorkload struct {
 	txns      []*txnRun
 	txnNum    int
 	txnValues int
+	// txnBegun are the transactions the producers began, in order; txnPrepared the
+	// ends coordinators decided (txncoord.go).
+	txnBegun    []txnBegin
+	txnPrepared []txnPrepare
 	// finalRC reads every partition once more with read_committed after its final
 	// read, in seeds with transactions; finalCommitted holds the data records it saw.
 	finalRC        *Client

@@ -291,6 +291,8 @@ func (n *simNode) act() {
 			w.checks.quota.note(n.quotaNode(), note.Kind, note.Text)
 		}
 		switch note.Kind {
+		case "txn-prepare-commit", "txn-prepare-abort":
+			w.noteTxnPrepare(note.Text)
 		case "txn-timed-out":
 			w.cov.Inc("txn:timeout")
 		case "txn-fenced":

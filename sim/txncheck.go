@@ -46,7 +46,9 @@ import (
 //   - offsets: a transactional offset commit visible to OffsetFetch while its
 //     transaction is open, or ever when its transaction aborted;
 //   - final-visible: the final read_committed read of a partition showing a record of
-//     an aborted transaction, or lacking one of a committed transaction.
+//     an aborted transaction, or lacking one of a committed transaction;
+//   - coordinator-lost-end: a coordinator's Prepare over partitions the producer's
+//     current transaction never added (txncoord.go).
 //
 // Partitions the final reads could not reach are not judged; records below a final
 // read's start on partitions that may delete are not looked for, nor records and

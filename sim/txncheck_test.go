@@ -234,3 +234,28 @@ func TestAbortedOffsets(t *testing.T) {
 		t.Fatalf("nothing listed aborted, yet dropped %v", got)
 	}
 }
+
+// A coordinator's Prepare that lists a partition the producer's current transaction
+// never added says an earlier end was lost; one within it passes.
+func TestCheckPrepared(t *testing.T) {
+	w := &World{}
+	w.data = &dataWorkload{w: w}
+	w.cov = Coverage{}
+	d := w.data
+	d.txnBegun = []txnBegin{{num: 1, id: "tx0", at: 10, parts: []TopicPartition{txP0, txP1}}, {num: 2, id: "tx0", at: 50, parts: []TopicPartition{txP0}}}
+	w.now = 40
+	w.noteTxnPrepare(`txn-prepare-commit: "tx0" producer 5 epoch 0 at 1767225600640 ms d0/0 d0/1`)
+	w.now = 60
+	w.noteTxnPrepare(`txn-prepare-abort: "tx0" producer 5 epoch 0 at 1767225600700 ms d0/0 __consumer_offsets/3`)
+	if len(d.txnPrepared) != 2 || !d.txnPrepared[0].commit || d.txnPrepared[1].commit || len(d.txnPrepared[1].parts) != 2 {
+		t.Fatalf("parsed %+v", d.txnPrepared)
+	}
+	if msg := d.checkPrepared(); msg != "" {
+		t.Fatalf("ends within their transactions: %s", msg)
+	}
+	w.now = 70
+	w.noteTxnPrepare(`txn-prepare-commit: "tx0" producer 5 epoch 0 at 1767225600800 ms d0/0 d0/1`)
+	if msg := d.checkPrepared(); !strings.HasPrefix(msg, "coordinator-lost-end") {
+		t.Fatalf("transaction 2 never added d0/1: got %q", msg)
+	}
+}

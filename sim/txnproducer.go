@@ -364,6 +364,7 @@ func (in *txnInstance) begin() {
 	w.data.txnNum++
 	t.num = w.data.txnNum
 	in.cur = t
+	w.data.txnBegun = append(w.data.txnBegun, txnBegin{num: t.num, id: r.spec.ID, at: w.now, parts: t.parts})
 	w.clientNote(c, fmt.Sprintf("transaction %d of %s begins: partitions %v, pid %d epoch %d", t.num, r.spec.ID, t.parts, in.pid, in.epoch))
 	if t.crashAfter == 0 {
 		in.crash()
