@@ -90,7 +90,8 @@ var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "n
 	"shutdown:ready", "shutdown:timed-out", "shell:inputs-batched", "shell:disk-batch-grouped", "shell:disk-batch-cut",
 	// transactions
 	"note:txn-coordinator-loaded", "txn:zombie-refused", "txn:abort-by-epoch-bump", "txn:offsets-committed",
-	"txn:offsets-unstable", "check:read-committed-dropped", "check:txn-committed-multi-partition"}
+	"txn:offsets-unstable", "check:read-committed-dropped", "check:txn-committed-multi-partition",
+	"txn:zombie-write", "txn:idle", "txn:crash-after-end-txn", "check:txn-prepare"}
 
 // Missing lists the names among want whose counter is 0 in c.
 func (c Coverage) Missing(want []string) []string {
