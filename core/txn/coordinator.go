@@ -215,6 +215,9 @@ func (c *Coordinator) Close() {
 // Tick runs what is due at now: marker rounds waiting to be sent again (or their
 // completion to be written again), and the check for transactions past their timeout.
 func (c *Coordinator) Tick(now int64) {
+	if c.deadlineKnown && now < c.deadline && !c.timersPending {
+		return // nothing is due: the node ticks every component at every deadline
+	}
 	now = c.enter(now)
 	defer c.leave()
 	if c.phase != phaseServing {
