@@ -10,7 +10,8 @@ import (
 // The per-broker replica bound (max.broker.partitions, core/controller/brokercap.go). A
 // quarter of the seeds with data run it small: room for every replica the data topics,
 // the offsets topic and the liveness probe could ever put on one broker (a partition
-// has at most one replica per broker, moves included), plus zero to three. The
+// has at most one replica per broker, moves included), and the transaction state
+// topic in seeds with transactions, plus zero to three. The
 // metadata workload's topics then compete for what the data topics leave, so creates,
 // new partitions and the mover's reassignments meet the bound now and then and must
 // take POLICY_VIOLATION as a legal refusal. Checkers judge them:
@@ -43,6 +44,9 @@ func (d *DataConfig) replicasPerBrokerMax() int {
 		n += int(d.OffsetsPartitions)
 	} else {
 		n += 50 // the node's offsets.topic.num.partitions
+	}
+	if len(d.TxnProducers) > 0 {
+		n += int(d.txnStatePartitions())
 	}
 	return n
 }

@@ -91,6 +91,8 @@ type Client struct {
 	steps  []int
 	// listener names the node listener the client's connections reach ("": the first).
 	listener string
+	// isolation is the isolation level of the client's fetches (1: read_committed).
+	isolation int8
 }
 
 type clientRole uint8

@@ -32,7 +32,9 @@ func (w *World) checkCompression(tp TopicPartition, batches []byte) {
 	}
 	_, _ = record.Split(batches, func(h record.Header, _ []byte) error {
 		switch {
-		case w.failure != nil || h.RecordCount == 0:
+		case w.failure != nil || h.RecordCount == 0 || h.IsControl():
+			// Transaction markers are written by the coordinator's round, never
+			// compressed, as in Kafka.
 		case h.Codec() != want:
 			w.fail("compression", -1, "%s: the batch at offset %d is compressed with %s, but the topic's compression.type is %s",
 				tp, h.BaseOffset, h.Codec(), t.CompressionType)

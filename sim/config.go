@@ -365,6 +365,9 @@ func drawExtra(seed uint64, c *Config) {
 	drawLeaderBalance(seed, c)
 	drawMoves(seed, c)
 	drawSessions(seed, &c.Data)
+	if c.Faults.LivenessDown == 0 {
+		drawTxns(seed, &c.Data, len(c.Brokers()))
+	}
 	drawBrokerCap(seed, c)
 }
 

@@ -87,7 +87,11 @@ var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "n
 	// client security: SASL re-authentication (KIP-368), quota mutes, request quotas
 	"credentials:reauth-ok", "credentials:reauth-refused-v0", "quota:held-then-served", "quota:throttled:request_percentage",
 	// the shell: controlled shutdowns, input batches, group commits cut short
-	"shutdown:ready", "shutdown:timed-out", "shell:inputs-batched", "shell:disk-batch-grouped", "shell:disk-batch-cut"}
+	"shutdown:ready", "shutdown:timed-out", "shell:inputs-batched", "shell:disk-batch-grouped", "shell:disk-batch-cut",
+	// transactions
+	"note:txn-coordinator-loaded", "txn:zombie-refused", "txn:abort-by-epoch-bump", "txn:offsets-committed",
+	"txn:offsets-unstable", "check:read-committed-dropped", "check:txn-committed-multi-partition",
+	"txn:zombie-write", "txn:idle", "txn:crash-after-end-txn", "check:txn-prepare"}
 
 // Missing lists the names among want whose counter is 0 in c.
 func (c Coverage) Missing(want []string) []string {

@@ -134,6 +134,9 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 	if w.checkMaxTimestamps(); w.failure != nil {
 		return false
 	}
+	if !c.checkTxns() {
+		return false
+	}
 	res := CheckPartitionsFrom(w.hist.Ops, c.linearizableReads(), w.data.finalStart, w.compactedHWs(), timeout)
 	w.cov.Add("check:linearizable-partitions", int64(res.Checked-len(res.Unknown)))
 	w.cov.Add("check:linearizable-compacted-uncovered", int64(len(res.Uncovered)))
@@ -275,4 +278,36 @@ func (d *dataWorkload) groupCoverage() string {
 		}
 	}
 	return b.String()
+}
+
+// checkTxns runs the transactions checker (txncheck.go) on seeds with transactional
+// producers; it reports whether the run may go on to other checks.
+func (c *checkers) checkTxns() bool {
+	w := c.w
+	d := w.data
+	if len(d.txns) == 0 {
+		return true
+	}
+	h := &TxnHistory{Ops: w.hist.Ops, Final: map[TopicPartition][]LogRecord{}, Committed: d.finalCommitted,
+		CommittedFrom: d.finalCommittedFrom, Start: d.finalStart, MayDelete: map[TopicPartition]bool{}, Unread: d.unread}
+	for _, tp := range d.finalPartitions() {
+		h.Final[tp] = d.finalReads[tp]
+		h.MayDelete[tp] = w.cfg.Data.mayDelete(tp.Topic)
+	}
+	vs := CheckTxns(h)
+	w.cov.Add("check:txns", int64(d.txnNum))
+	if msg := d.checkPrepared(); msg != "" {
+		vs = append(vs, TxnViolation{Kind: "coordinator-lost-end", Message: strings.TrimPrefix(msg, "coordinator-lost-end: ")})
+	}
+	if len(vs) > 0 {
+		var b strings.Builder
+		for _, v := range vs {
+			b.WriteString(v.String())
+			b.WriteByte('\n')
+		}
+		w.fail("transactions", -1, "%d problems; first: %s\n%s", len(vs), vs[0], b.String())
+		return false
+	}
+	w.txnCoverage(h)
+	return true
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/seedlog/seedlog/core/record"
@@ -184,34 +186,138 @@ var errCorruptBatch = errors.New("corrupt batch")
 // decodeRecords returns the records of the batches b at or after offset from, in order,
 // and the offset after the last batch. A short batch at the end is left out (Kafka's
 // fetch may end in a partial batch); a batch failing its CRC or its record checks is an
-// error: a broker must never serve one (promise 6).
+// error: a broker must never serve one (promise 6). A transaction marker (a control
+// batch) comes back as one record flagged Control, whose value names it (markerValue),
+// so that offsets stay dense and every read agrees with the final read about it.
 func (w *World) decodeRecords(b []byte, from int64) ([]LogRecord, int64, error) {
+	recs, _, next, err := w.decodeBatches(b, from, false)
+	return recs, next, err
+}
+
+// fetchedBatch is what a read_committed reader needs of one batch it was served: its
+// offsets, its producer, its kind, and where its records sit in the decoded list.
+type fetchedBatch struct {
+	last     int64
+	producer int64
+	txn      bool
+	control  bool
+	abort    bool // a control batch holding an abort marker
+	from, to int  // its records in the decoded list
+}
+
+// decodeBatches is decodeRecords that also describes each batch when batches is set.
+func (w *World) decodeBatches(b []byte, from int64, batches bool) ([]LogRecord, []fetchedBatch, int64, error) {
 	var out []LogRecord
+	var described []fetchedBatch
 	next := from
 	_, err := record.Split(b, func(h record.Header, batch []byte) error {
-		if h.IsControl() {
-			next = max(next, h.NextOffset())
-			return nil
-		}
 		it, err := w.coder.NewIter(batch, record.BatchSizeMaxDef*4)
 		if err != nil {
 			return err
 		}
+		fb := fetchedBatch{last: h.LastOffset(), producer: h.ProducerID, txn: h.IsTransactional(), control: h.IsControl(), from: len(out)}
 		for it.Next() {
-			if off := it.Offset(); off >= from {
-				out = append(out, LogRecord{Offset: off, Value: recordName(it.Record())})
+			off := it.Offset()
+			if off < from {
+				continue
 			}
+			if !h.IsControl() {
+				out = append(out, LogRecord{Offset: off, Value: recordName(it.Record())})
+				continue
+			}
+			r := it.Record()
+			key, kerr := record.ParseControlKey(r.Key)
+			if kerr != nil {
+				return kerr
+			}
+			fb.abort = fb.abort || key.Type == record.ControlAbort
+			out = append(out, LogRecord{Offset: off, Value: markerValue(key.Type, h.ProducerID, h.ProducerEpoch), Control: true})
 		}
 		if err := it.Err(); err != nil {
 			return err
+		}
+		fb.to = len(out)
+		if batches {
+			described = append(described, fb)
 		}
 		next = max(next, h.NextOffset())
 		return nil
 	})
 	if err != nil && !errors.Is(err, record.ErrShort) {
-		return nil, next, fmt.Errorf("%w: %v", errCorruptBatch, err)
+		return nil, nil, next, fmt.Errorf("%w: %v", errCorruptBatch, err)
 	}
-	return out, next, nil
+	return out, described, next, nil
+}
+
+// markerPrefix begins the value of every marker record; no producer's value does.
+const markerPrefix = "marker:"
+
+// markerValue names a transaction marker of a producer id and epoch:
+// "marker:commit:<pid>:<epoch>" or "marker:abort:<pid>:<epoch>".
+func markerValue(t record.ControlType, pid int64, epoch int16) string {
+	return markerPrefix + t.String() + ":" + strconv.FormatInt(pid, 10) + ":" + strconv.Itoa(int(epoch))
+}
+
+// parseMarker reads a marker's value back: commit or not, the producer id and epoch.
+func parseMarker(v string) (commit bool, pid int64, epoch int16, ok bool) {
+	rest, found := strings.CutPrefix(v, markerPrefix)
+	if !found {
+		return false, 0, 0, false
+	}
+	kind, rest, _ := strings.Cut(rest, ":")
+	ps, es, _ := strings.Cut(rest, ":")
+	p, err1 := strconv.ParseInt(ps, 10, 64)
+	e, err2 := strconv.ParseInt(es, 10, 16)
+	if err1 != nil || err2 != nil || (kind != "commit" && kind != "abort") {
+		return false, 0, 0, false
+	}
+	return kind == "commit", p, int16(e), true
+}
+
+// isMarker reports whether a value read names a marker.
+func isMarker(v string) bool { return strings.HasPrefix(v, markerPrefix) }
+
+// abortedOffsets returns the offsets of the data records a read_committed consumer
+// drops from batches it was served, given the aborted transactions the answer listed,
+// as Kafka's consumers do: walking the batches in order, a producer joins the aborted
+// set once the first offset of one of its aborted transactions is at or below the
+// batch's last offset, leaves it at its abort marker, and its transactional data
+// batches are dropped while it is in the set.
+func abortedOffsets(recs []LogRecord, batches []fetchedBatch, aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction) []int64 {
+	pending := slices.Clone(aborted)
+	slices.SortStableFunc(pending, func(a, b kmsg.FetchResponseTopicPartitionAbortedTransaction) int {
+		return cmpInt64(a.FirstOffset, b.FirstOffset)
+	})
+	inSet := map[int64]bool{}
+	var out []int64
+	for _, b := range batches {
+		if b.producer < 0 || !b.txn {
+			continue
+		}
+		for len(pending) > 0 && pending[0].FirstOffset <= b.last {
+			inSet[pending[0].ProducerID] = true
+			pending = pending[1:]
+		}
+		switch {
+		case b.control && b.abort:
+			delete(inSet, b.producer)
+		case !b.control && inSet[b.producer]:
+			for _, r := range recs[b.from:b.to] {
+				out = append(out, r.Offset)
+			}
+		}
+	}
+	return out
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // valuesOf returns the record values as byte slices for a batch.

@@ -85,6 +85,17 @@ type DataConfig struct {
 	// MoveThrottle is the nodes' leader.replication.throttled.rate (bytes per second; 0:
 	// none).
 	MoveThrottle int64
+	// TxnProducers are the transactional producers (txnproducer.go), TxnInterval their
+	// mean think time between two transactions. ReadCommittedReaders has bit i set when
+	// reader i fetches with read_committed, ReadCommittedGroups when the group members do.
+	TxnProducers         []TxnProducerSpec
+	TxnInterval          time.Duration
+	ReadCommittedReaders uint64
+	ReadCommittedGroups  bool
+	// TxnStatePartitions and TxnStateRF are transaction.state.log.num.partitions and
+	// transaction.state.log.replication.factor (0: the node's defaults).
+	TxnStatePartitions int32
+	TxnStateRF         int32
 	// NoMaxTimestampReads keeps readers from asking for the largest timestamp
 	// (maxstamps.go), as they did not before it existed; only plant tests set it.
 	NoMaxTimestampReads bool
@@ -330,6 +341,7 @@ func (d *DataConfig) String() string {
 		fmt.Fprintf(&b, "  partitions grow every ~%v up to %d\n", d.GrowInterval, d.PartitionsMax)
 	}
 	b.WriteString(d.capString())
+	b.WriteString(d.txnString())
 	if d.OffsetsRetention > 0 {
 		fmt.Fprintf(&b, "  committed offsets expire %v after their group emptied (or their commit), checked every %v\n", d.OffsetsRetention, d.OffsetsRetentionCheck)
 	}

@@ -55,12 +55,29 @@ type dataWorkload struct {
 	// stamps holds the timestamp the records of each CreateTime batch carry, by value
 	// (maxstamps.go).
 	stamps map[string]int64
+	// txns are the transactional producers (txnproducer.go); txnNum numbers their
+	// transactions and txnValues their records, across the run.
+	txns      []*txnRun
+	txnNum    int
+	txnValues int
+	// txnBegun are the transactions the producers began, in order; txnPrepared the
+	// ends coordinators decided (txncoord.go).
+	txnBegun    []txnBegin
+	txnPrepared []txnPrepare
+	// finalRC reads every partition once more with read_committed after its final
+	// read, in seeds with transactions; finalCommitted holds the data records it saw.
+	finalRC        *Client
+	finalCommitted map[TopicPartition][]LogRecord
+	// finalCommittedFrom is where that read went on after retention deleted what it
+	// had not read yet (absent: the final read's start).
+	finalCommittedFrom map[TopicPartition]int64
 }
 
 func (w *World) startData() {
 	d := &dataWorkload{w: w, created: map[string]bool{}, finalReads: map[TopicPartition][]LogRecord{}, finalHW: map[TopicPartition]int64{},
 		finalStart: map[TopicPartition]int64{}, unread: map[TopicPartition]bool{}, appendTimes: map[string]int64{},
-		stamps: map[string]int64{}}
+		stamps: map[string]int64{}, finalCommitted: map[TopicPartition][]LogRecord{},
+		finalCommittedFrom: map[TopicPartition]int64{}}
 	w.data = d
 	d.setup = w.addClient(roleSetup)
 	d.setup.direct = true
@@ -78,7 +95,12 @@ func (w *World) startData() {
 		d.producers = append(d.producers, w.startProducer(spec))
 	}
 	for i := range w.cfg.Data.Readers {
-		d.readers = append(d.readers, w.startReader(i < w.cfg.Data.SessionReaders))
+		r := w.startReader(i < w.cfg.Data.SessionReaders)
+		if w.cfg.Data.ReadCommittedReaders&(1<<i) != 0 {
+			r.c.isolation = 1
+			r.c.desc += " (read_committed)"
+		}
+		d.readers = append(d.readers, r)
 	}
 	for _, g := range w.cfg.Data.Groups {
 		d.groups = append(d.groups, w.startGroup(g))
@@ -105,6 +127,15 @@ func (w *World) startData() {
 	}
 	if w.cfg.Data.MoveInterval > 0 {
 		d.startMover()
+	}
+	if w.cfg.Data.FlushAsync || w.leavesDown() {
+		// A marker lost to a power loss, or a coordinator or partition left down for
+		// good, leaves a transaction open for ever: read_committed readers stall at it,
+		// which those modes allow and the checkers do not model.
+		return
+	}
+	for _, spec := range w.cfg.Data.TxnProducers {
+		d.txns = append(d.txns, w.startTxnProducer(spec))
 	}
 }
 
@@ -212,6 +243,11 @@ func (d *dataWorkload) livenessStarted() {
 func (d *dataWorkload) producersIdle() bool {
 	for _, p := range d.producers {
 		if !p.idle() {
+			return false
+		}
+	}
+	for _, r := range d.txns {
+		if !r.idle() {
 			return false
 		}
 	}
@@ -440,7 +476,89 @@ func (d *dataWorkload) finalReadEach(tps []TopicPartition, i int, done func()) {
 		done()
 		return
 	}
-	d.finalRead(tps[i], 0, -1, func() { d.finalReadEach(tps, i+1, done) })
+	tp := tps[i]
+	d.finalRead(tp, 0, -1, func() {
+		if len(d.txns) == 0 || d.unread[tp] {
+			d.finalReadEach(tps, i+1, done)
+			return
+		}
+		d.finalReadCommitted(tp, d.finalStart[tp], func() { d.finalReadEach(tps, i+1, done) })
+	})
+}
+
+// finalReadCommitted reads tp again with read_committed, from pos to the final read's
+// high watermark, keeping what such a consumer sees (finalCommitted): every
+// transaction ended by now (each transactional id's last InitProducerID succeeded), so
+// the last stable offset must reach the high watermark, and the transactions checker
+// holds what shows to each transaction's outcome in the logs.
+func (d *dataWorkload) finalReadCommitted(tp TopicPartition, pos int64, done func()) {
+	w := d.w
+	if w.failure != nil {
+		return
+	}
+	if d.finalRC == nil {
+		d.finalRC = w.addClient(roleReader)
+		d.finalRC.isolation = 1
+		d.finalRC.desc = "the final read_committed reader"
+	}
+	c := d.finalRC
+	target := d.finalHW[tp]
+	if pos >= target {
+		w.cov.Inc("final-read:read-committed")
+		done()
+		return
+	}
+	c.fetchOnce(tp, pos, 1, func(op *Op) {
+		if w.failure != nil {
+			return
+		}
+		switch {
+		case op.Outcome == OK:
+		case op.Code == errCorruptMessage:
+			d.finalReadCommitted(tp, pos+1, done)
+			return
+		case op.Code == errOffsetOutOfRange && w.cfg.Data.mayDelete(tp.Topic):
+			// Retention moved the log start meanwhile: what was below is gone. Read on
+			// from the new start; the checker looks at what was read from there.
+			c.listOnce(tp, -2, func(l *Op) {
+				next := pos
+				if l.Outcome == OK && l.Offset > pos {
+					next = l.Offset
+					d.finalCommittedFrom[tp] = next
+				}
+				c.later(dataBackoff, func() { d.finalReadCommitted(tp, next, done) })
+			})
+			return
+		default:
+			c.later(dataBackoff, func() { c.refreshTopics(func() { d.finalReadCommitted(tp, pos, done) }) })
+			return
+		}
+		op.Final = true
+		hidden := map[int64]bool{}
+		for _, o := range op.Hidden {
+			hidden[o] = true
+		}
+		next := pos
+		for _, r := range op.Records {
+			if r.Offset >= target {
+				break
+			}
+			if !r.Control && !hidden[r.Offset] {
+				d.finalCommitted[tp] = append(d.finalCommitted[tp], r)
+			}
+			next = r.Offset + 1
+		}
+		if op.Next > next {
+			next = min(op.Next, target)
+		}
+		if next == pos {
+			// Nothing below the last stable offset yet: an open transaction holds it.
+			w.cov.Inc("final-read:read-committed-waits")
+			c.later(dataBackoff, func() { d.finalReadCommitted(tp, pos, done) })
+			return
+		}
+		d.finalReadCommitted(tp, next, done)
+	})
 }
 
 // leaveUnread gives up the final read of a partition that cannot be read to its end.

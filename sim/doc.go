@@ -51,8 +51,9 @@
 // strike at a moment too short for random timing to hit: while the node's next disk op
 // is in flight (within the batch step that runs it), once its next batch's writes
 // completed and before their fsyncs do, just after it answers a write (an OffsetCommit
-// or SyncGroup on a group coordinator, the leader of an offsets partition), or just
-// after it wins a quorum election. In a quarter of the seeds with crashes and data
+// or SyncGroup on a group coordinator, the leader of an offsets partition; in seeds with
+// transactions, half of them an EndTxn on a transaction coordinator), or just after it
+// wins a quorum election. In a quarter of the seeds with crashes and data
 // (FaultConfig.TakeoverCrashPPM), a broker that just took over the leadership of a data
 // partition may crash right after: back-to-back failovers. Coverage:
 // fault:crash-before-fsync, fault:crash-after-answer, fault:crash-after-takeover.
@@ -189,6 +190,35 @@
 // Result.Allowed (and the sweep summary says the mode allows it) instead of failing. So
 // does a partition whose later leader's log ended below a high watermark reached before
 // (committed records lost): its history cannot be linearizable and is not checked.
+//
+// # Transactions
+//
+// A third of the seeds with data (txnproducer.go, drawn from the "txn" stream) run one
+// or two transactional producers: each finds its transactional id's coordinator
+// (FindCoordinator, key type 1), takes a producer id and epoch (InitProducerID), and
+// runs transactions of 1 to 4 partitions of the topics that are not compacted
+// (AddPartitionsToTxn v3, transactional batches with sequences, sometimes offsets of its
+// own group through AddOffsetsToTxn and TxnOffsetCommit, read back while the
+// transaction is open), ended by EndTxn, commit or abort. Now and then an instance
+// crashes mid-transaction and a new one with the same id fences it (half of the
+// crashed ones then send one more batch with the old epoch, which must be refused),
+// and producers with a short transaction timeout idle past it for the coordinator to
+// abort. A transaction with a batch whose outcome is unknown aborts by a new
+// InitProducerID rather than EndTxn, so that a late batch cannot open a transaction
+// after the abort marker. In those seeds some readers and the group members fetch with
+// read_committed, dropping aborted batches as Kafka's consumers do (Op.Hidden). Once
+// faults stop each id runs a last InitProducerID, which returns only when every
+// transaction of it has its markers; each partition is then read once more with
+// read_committed. Fetches return markers as control records (LogRecord.Control) so that
+// offsets stay dense; the partition model commits them at an unknown moment. The
+// transactions checker (txncheck.go: transactions) takes the final logs as ground
+// truth (a record's outcome is the next marker of its producer id) and reports aborted
+// and dirty reads, fractured reads, lost writes of acknowledged commits, mixed
+// outcomes, records after their transaction's marker, writes with a fenced epoch,
+// cycles among committed transactions, transactional offsets visible too early, and a
+// final read_committed read that shows an aborted record or lacks a committed one.
+// Coverage: txn:commit, txn:abort, txn:timeout, txn:fenced, txn:coordinator-move,
+// read-committed-fetch.
 //
 // # Clients and histories
 //

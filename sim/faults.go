@@ -357,6 +357,14 @@ func (f *faultSchedule) crash() bool {
 				// these.
 				st.Node = c.spec.ID
 			}
+			if len(f.w.cfg.Data.TxnProducers) > 0 && f.rng.IntN(2) == 0 {
+				// In seeds with transactions, half of these wait for an EndTxn answer of
+				// a transaction coordinator: an end acknowledged before it is durable is
+				// lost with the node. (Drawn only there, so that other seeds' draws stay.)
+				if c := f.txnCoordinator(); c != nil {
+					st.Key, st.Node = endTxnKey, c.spec.ID
+				}
+			}
 		case armDiskOp:
 			if i%2 == 1 {
 				st.Moment = armUnsynced
@@ -385,6 +393,31 @@ func (f *faultSchedule) coordinator() *simNode {
 	}
 	return nil
 }
+
+// txnCoordinator returns the up, unpaused node with the lowest id that leads the
+// transaction state partition of one of the run's transactional ids.
+func (f *faultSchedule) txnCoordinator() *simNode {
+	d := f.w.checks.data
+	if d == nil {
+		return nil
+	}
+	parts := f.w.cfg.Data.txnCoordinatorPartitions()
+	for i, reps := range d.replicas {
+		n := f.w.nodes[i]
+		if !n.up || n.paused || n.armed != armNone {
+			continue
+		}
+		if slices.ContainsFunc(reps, func(r ReplicaView) bool {
+			return r.Topic == coreTxnTopic && r.Leader && !r.Closed && slices.Contains(parts, r.Partition)
+		}) {
+			return n
+		}
+	}
+	return nil
+}
+
+// endTxnKey is EndTxn's API key.
+const endTxnKey = 26
 
 // powerLoss crashes every node at once, as a power loss in one data center would, and
 // restarts them together: whatever no disk synced is gone everywhere.

@@ -149,6 +149,14 @@ var Gate = []GateItem{
 	// About one seed in ten (30 of seeds 1-300); refused new partitions come in 23 and
 	// refused reassignments in 2 of them, too few to require.
 	{"path", "broker-cap:refused:create", "the controller refuses a topic that would take a broker past max.broker.partitions"},
+
+	// Transactions (txnproducer.go, txncheck.go).
+	{"workload", "txn:commit", "a transaction committed (EndTxn commit acknowledged)"},
+	{"workload", "txn:abort", "a transaction aborted (EndTxn abort acknowledged)"},
+	{"workload", "read-committed-fetch", "a read_committed fetch answered"},
+	{"path", "txn:timeout", "a coordinator aborts a transaction past its timeout"},
+	{"path", "txn:fenced", "an InitProducerID fences an open transaction of an older epoch and aborts it"},
+	{"path", "txn:coordinator-move", "the coordinator of a transactional id moves to another broker"},
 }
 
 // GateMissing returns the gate's items whose counter is 0 in c.

@@ -53,11 +53,22 @@ const (
 	// decide: OK when allowed, Failed with an authorization code when refused.
 	OpAclChange
 	OpAccess
+	// OpInitProducerID is a transactional producer's InitProducerID for TxnID: OK with
+	// the Producer id and Epoch it was given.
+	OpInitProducerID
+	// OpEndTxn is an EndTxn of transaction Txn (Commit or abort) with Producer/Epoch.
+	OpEndTxn
+	// OpTxnOffsetCommit commits Offsets of Group within transaction Txn
+	// (AddOffsetsToTxn, then TxnOffsetCommit); OpTxnOffsetFetch reads them back
+	// (OffsetFetch) while Txn is open, or after it ended when Txn is 0.
+	OpTxnOffsetCommit
+	OpTxnOffsetFetch
 )
 
 var opKindNames = [...]string{"?", "create", "delete", "create-partitions", "describe", "list-brokers",
 	"produce", "fetch", "list-offsets", "join", "commit", "offset-fetch", "delete-records", "offset-delete",
-	"set-credential", "delete-credential", "authenticate", "acl-change", "access"}
+	"set-credential", "delete-credential", "authenticate", "acl-change", "access",
+	"init-producer-id", "end-txn", "txn-offset-commit", "txn-offset-fetch"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opKindNames) {
@@ -68,7 +79,8 @@ func (k OpKind) String() string {
 
 // IsRead reports whether the operation has no effect.
 func (k OpKind) IsRead() bool {
-	return k == OpDescribe || k == OpListBrokers || k == OpFetch || k == OpListOffsets || k == OpOffsetFetch || k == OpAuthenticate || k == OpAccess
+	return k == OpDescribe || k == OpListBrokers || k == OpFetch || k == OpListOffsets || k == OpOffsetFetch || k == OpAuthenticate || k == OpAccess ||
+		k == OpTxnOffsetFetch
 }
 
 // IsData reports whether the operation belongs to the data workload.
@@ -150,6 +162,21 @@ type Op struct {
 	HW      int64
 	Records []LogRecord
 	Next    int64
+	// Isolation is a fetch's isolation level (1: read_committed). Hidden are the
+	// offsets of the data records a read_committed fetch dropped as aborted (Records
+	// keeps everything the answer held), and LSO the last stable offset it answered.
+	Isolation int8
+	Hidden    []int64
+	LSO       int64
+	// Aborted is what a read_committed answer listed: (producer id, first offset) pairs.
+	Aborted [][2]int64
+
+	// Transactions: the transactional id, the transaction's number in the run (unique,
+	// from 1; 0 when none) of a produce, an EndTxn or a transactional offset commit,
+	// and whether an EndTxn commits.
+	TxnID  string
+	Txn    int
+	Commit bool
 
 	// Group operations: the group, the member and its generation, what a join ended with,
 	// what a commit wrote or an offset fetch read.
@@ -205,9 +232,28 @@ func (o *Op) input() string {
 		if o.Producer >= 0 {
 			idem = fmt.Sprintf(" pid=%d/%d seq=%d", o.Producer, o.Epoch, o.Sequence)
 		}
+		if o.Txn > 0 {
+			idem += fmt.Sprintf(" txn %d", o.Txn)
+		}
 		return fmt.Sprintf("produce %s/%d acks=%d%s %v", o.Topic, o.Partition, o.Acks, idem, o.Values)
 	case OpFetch:
-		return fmt.Sprintf("fetch %s/%d at %d epoch %d", o.Topic, o.Partition, o.Offset, o.LeaderEpoch)
+		iso := ""
+		if o.Isolation == 1 {
+			iso = " read_committed"
+		}
+		return fmt.Sprintf("fetch %s/%d at %d epoch %d%s", o.Topic, o.Partition, o.Offset, o.LeaderEpoch, iso)
+	case OpInitProducerID:
+		return fmt.Sprintf("init-producer-id %s", o.TxnID)
+	case OpEndTxn:
+		verb := "abort"
+		if o.Commit {
+			verb = "commit"
+		}
+		return fmt.Sprintf("end-txn %s txn %d %s pid=%d/%d", o.TxnID, o.Txn, verb, o.Producer, o.Epoch)
+	case OpTxnOffsetCommit:
+		return fmt.Sprintf("txn-offset-commit %s txn %d %s %v", o.TxnID, o.Txn, o.Group, o.Offsets)
+	case OpTxnOffsetFetch:
+		return fmt.Sprintf("txn-offset-fetch %s txn %d %s", o.TxnID, o.Txn, o.Group)
 	case OpListOffsets:
 		which := "latest"
 		switch o.ListAt {
@@ -272,7 +318,14 @@ func (o *Op) output() string {
 	case OpProduce:
 		return fmt.Sprintf("ok at %d", o.Offset)
 	case OpFetch:
+		if o.Isolation == 1 {
+			return fmt.Sprintf("hw %d lso %d, %d records %v, aborted transactions %v, dropped %v", o.HW, o.LSO, len(o.Records), o.Records, o.Aborted, o.Hidden)
+		}
 		return fmt.Sprintf("hw %d, %d records %v", o.HW, len(o.Records), o.Records)
+	case OpInitProducerID:
+		return fmt.Sprintf("pid %d epoch %d", o.Producer, o.Epoch)
+	case OpTxnOffsetFetch:
+		return fmt.Sprintf("%v", o.Offsets)
 	case OpListOffsets:
 		if o.ListAt == -3 {
 			return fmt.Sprintf("offset %d timestamp %d", o.Offset, o.Stamp)
@@ -394,6 +447,13 @@ func (o *Op) digest() uint64 {
 	for _, r := range o.Records {
 		put(r.Offset)
 		_, _ = d.WriteString(r.Value)
+	}
+	for _, h := range o.Hidden {
+		put(h)
+	}
+	if o.Kind == OpInitProducerID {
+		put(o.Producer)
+		put(int64(o.Epoch))
 	}
 	for _, tp := range o.Assigned {
 		_, _ = d.WriteString(tp.Topic)

@@ -89,6 +89,14 @@ const (
 	errFetchSessionIDNotFound       int16 = 70
 	errInvalidFetchSessionEpoch     int16 = 71
 	errFetchSessionTopicID          int16 = 106
+	// Transactions.
+	errInvalidTxnState              int16 = 48
+	errInvalidProducerIDMapping     int16 = 49
+	errInvalidTransactionTimeout    int16 = 50
+	errConcurrentTransactions       int16 = 51
+	errTransactionCoordinatorFenced int16 = 52
+	errOperationNotAttempted        int16 = 55
+	errProducerFenced               int16 = 90
 )
 
 var errorNames = map[int16]string{

@@ -47,10 +47,13 @@ import (
 
 // LogRecord is a record read at an offset. Fenced marks an offset of a final read that
 // answered CORRUPT_MESSAGE: no record, the partition fenced it (Value is empty).
+// Control marks a transaction marker, whose Value names it (markerValue): it holds an
+// offset like any record, and is no producer's write.
 type LogRecord struct {
-	Offset int64
-	Value  string
-	Fenced bool
+	Offset  int64
+	Value   string
+	Fenced  bool
+	Control bool
 }
 
 func (r LogRecord) String() string {
@@ -228,6 +231,11 @@ func (c *logChecker) see(partition string, r LogRecord, source *LogFetch) {
 	}
 	if v, ok := at[r.Offset]; ok && v != r.Value {
 		c.report("inconsistent", partition, "offset %d read as %q and as %q (%s)", r.Offset, v, r.Value, readName(source))
+		return
+	}
+	if r.Control {
+		// Markers of one producer id and epoch share a value: only the offset counts.
+		at[r.Offset] = r.Value
 		return
 	}
 	if o, ok := where[r.Value]; ok && o != r.Offset {
@@ -557,6 +565,9 @@ func (c *logChecker) phantoms() {
 	for _, part := range sortedKeys(c.at) {
 		for _, off := range sortedKeys(c.at[part]) {
 			v := c.at[part][off]
+			if isMarker(v) {
+				continue // the coordinator's, checked by the transactions checker
+			}
 			if p := refused[part][v]; p != nil {
 				c.report("phantom", part, "value %q read at offset %d belongs to a produce that failed definitively (client %d at %v)", v, off, p.Client, time.Duration(p.Call))
 			} else if !written[part][v] {

@@ -131,6 +131,9 @@ func (w *World) startGroup(spec GroupSpec) *groupRun {
 	g := &groupRun{w: w, spec: spec, views: map[int32]map[string][]TopicPartition{}, processed: map[TopicPartition][]span{}}
 	for i := range spec.Members {
 		c := w.addClient(roleMember)
+		if w.cfg.Data.ReadCommittedGroups {
+			c.isolation = 1
+		}
 		m := &member{g: g, c: c, coord: -1, gen: -1, countsGen: -1}
 		if spec.Static {
 			m.instance = fmt.Sprintf("%s-i%d", spec.Name, i)

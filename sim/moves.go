@@ -58,12 +58,13 @@ func drawMoves(seed uint64, c *Config) {
 
 // WithoutLaterDraws leaves out the workloads drawn after the oldest replayed scenarios
 // and plant bounds were set: leader rebalancing, the elector, the mover (WithoutMoves),
-// the readers' largest-timestamp lookups and their fetch sessions.
+// the readers' largest-timestamp lookups and their fetch sessions, and transactions.
 func (c *Config) WithoutLaterDraws() {
 	c.LeaderBalance, c.Data.ElectInterval, c.Data.NoMaxTimestampReads = LeaderBalance{}, 0, true
 	c.WithoutMoves()
 	c.Data.SessionReaders = 0
 	c.Data.BrokerPartitionsMax = 0
+	c.Data.WithoutTxns()
 }
 
 // WithoutMoves leaves the mover, the late-joining broker and the move throttle out of a

@@ -291,6 +291,12 @@ func (n *simNode) act() {
 			w.checks.quota.note(n.quotaNode(), note.Kind, note.Text)
 		}
 		switch note.Kind {
+		case "txn-prepare-commit", "txn-prepare-abort":
+			w.noteTxnPrepare(note.Text)
+		case "txn-timed-out":
+			w.cov.Inc("txn:timeout")
+		case "txn-fenced":
+			w.cov.Inc("txn:fenced")
 		case "quorum-elected":
 			w.faults.afterElection(n)
 		case "replica-leader":
@@ -334,6 +340,9 @@ func (n *simNode) act() {
 	if n.armed == armAnswer && slices.ContainsFunc(out.Responses, func(r core.Response) bool { return r.Msg != nil && r.Msg.Key() == n.armedKey }) {
 		n.armed = armNone
 		w.cov.Inc("fault:crash-after-answer")
+		if n.armedKey == endTxnKey {
+			w.cov.Inc("txn:crash-after-end-txn")
+		}
 		n.strike(int64(armedWindow), thenUnknown)
 	}
 	for _, c := range out.Close {
@@ -534,6 +543,10 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		defaults.OffsetsTopicPartitions = c.Data.OffsetsPartitions
 	}
 	defaults.OffsetsTopicReplicationFactor = c.Data.OffsetsRF
+	if c.Data.TxnStatePartitions > 0 {
+		defaults.TxnTopicPartitions = c.Data.TxnStatePartitions
+	}
+	defaults.TxnTopicReplicationFactor = c.Data.TxnStateRF
 	return core.Config{
 		NodeID:    spec.ID,
 		Voters:    c.Voters(),

@@ -402,6 +402,12 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 		if last, ok := d.lastLeader[pk]; ok && r.LeaderEpoch > last[0] && last[1] != id {
 			if r.Topic == coreOffsetsTopic {
 				d.w.cov.Inc("group:coordinator-failover")
+			} else if r.Topic == coreTxnTopic {
+				if slices.Contains(d.w.cfg.Data.txnCoordinatorPartitions(), r.Partition) {
+					// The coordinator of a transactional id of the run moved: the new one
+					// loads its state in a new coordinator epoch.
+					d.w.cov.Inc("txn:coordinator-move")
+				}
 			} else if _, data := d.w.cfg.Data.topic(r.Topic); data {
 				d.w.cov.Inc("partition:leader-failover")
 			}

@@ -38,6 +38,10 @@ import (
 // not caught up), and batches commit in offset order within their windows. Reads that
 // failed say nothing and are left out.
 
+// markerClient is the Porcupine client of transaction markers, apart from every
+// simulated client.
+const markerClient = 1 << 20
+
 // partInput and partOutput are what Porcupine sees of an operation.
 type partInput struct {
 	produce bool
@@ -52,6 +56,9 @@ func (in partInput) text() string {
 	op := in.src
 	switch op.Kind {
 	case OpProduce:
+		if op.Client < 0 {
+			return "transaction marker " + op.Values[0]
+		}
 		return fmt.Sprintf("produce acks=%d by client %d", op.Acks, op.Client)
 	case OpFetch:
 		return fmt.Sprintf("fetch at %d by client %d via node %d", op.Offset, op.Client, op.Node)
@@ -147,12 +154,25 @@ func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start,
 	for tp, recs := range final {
 		m := make(map[string]int64, len(recs))
 		for _, r := range recs {
-			m[r.Value] = r.Offset
+			if !r.Control {
+				m[r.Value] = r.Offset
+			}
 		}
 		where[tp] = m
 	}
 	placeCompacted(ops, where, compacted)
 	byPart := map[TopicPartition][]porcupine.Operation{}
+	for tp, recs := range final { // order-independent: each partition's list is its own
+		for _, r := range recs {
+			if r.Control {
+				// A transaction marker the coordinator's round wrote: it commits at its
+				// offset at some moment nobody saw, like a produce whose outcome is unknown.
+				byPart[tp] = append(byPart[tp], porcupine.Operation{ClientId: markerClient, Call: 0, Return: Never,
+					Input: partInput{produce: true, base: r.Offset, count: 1, src: &Op{Kind: OpProduce, Client: -1, Values: []string{r.Value}}}, Output: partOutput{},
+					Metadata: r.Value})
+			}
+		}
+	}
 	for _, op := range ops {
 		tp := op.key()
 		w, ok := where[tp]

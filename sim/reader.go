@@ -180,11 +180,13 @@ func (c *Client) fetchOnce(tp TopicPartition, offset int64, minBytes int32, done
 		})
 		return
 	}
-	op := &Op{Kind: OpFetch, Topic: tp.Topic, Partition: tp.Partition, Offset: offset, LeaderEpoch: epoch, HW: -1, Producer: -1}
+	op := &Op{Kind: OpFetch, Topic: tp.Topic, Partition: tp.Partition, Offset: offset, LeaderEpoch: epoch, HW: -1, Producer: -1,
+		Isolation: c.isolation, LSO: -1}
 	w.invoke(c, op)
 	op.Node = leader
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = -1
+	req.IsolationLevel = c.isolation
 	req.MaxWaitMillis = int32(w.cfg.Data.FetchWaitMax / time.Millisecond)
 	req.MinBytes = minBytes
 	req.MaxBytes = int32(1 + c.rng.IntN(w.fetchBytesMax()))
@@ -260,10 +262,21 @@ func (c *Client) fetchPart(op *Op, tp TopicPartition, part *kmsg.FetchResponseTo
 	}
 	w.checkTimestamps(tp, part.RecordBatches)
 	w.checkCompression(tp, part.RecordBatches)
-	recs, next, derr := w.decodeRecords(part.RecordBatches, op.Offset)
+	recs, batches, next, derr := w.decodeBatches(part.RecordBatches, op.Offset, op.Isolation == 1)
 	if derr != nil {
 		w.fail("client", op.Node, "client %d: node %d served %s/%d at %d: %v", c.id, op.Node, tp.Topic, tp.Partition, op.Offset, derr)
 		return
+	}
+	if op.Isolation == 1 {
+		op.LSO = part.LastStableOffset
+		op.Hidden = abortedOffsets(recs, batches, part.AbortedTransactions)
+		for _, a := range part.AbortedTransactions {
+			op.Aborted = append(op.Aborted, [2]int64{a.ProducerID, a.FirstOffset})
+		}
+		w.cov.Inc("read-committed-fetch")
+		if len(op.Hidden) > 0 {
+			w.cov.Inc("read-committed:aborted-dropped")
+		}
 	}
 	op.HW = part.HighWatermark
 	op.Records = recs

@@ -575,11 +575,12 @@ func parseStep(words []string) (Step, error) {
 			case strings.HasPrefix(arm, "answer:"):
 				st.Moment = armAnswer
 				name := strings.TrimPrefix(arm, "answer:")
-				i := slices.IndexFunc(armedWriteKeys, func(k int16) bool { return kmsg.NameForKey(k) == name })
+				keys := append(slices.Clone(armedWriteKeys), endTxnKey)
+				i := slices.IndexFunc(keys, func(k int16) bool { return kmsg.NameForKey(k) == name })
 				if i < 0 {
-					return st, fmt.Errorf("arm=answer:%s: want one of Produce, OffsetCommit, CreateTopics, CreatePartitions, SyncGroup", name)
+					return st, fmt.Errorf("arm=answer:%s: want one of Produce, OffsetCommit, CreateTopics, CreatePartitions, SyncGroup, EndTxn", name)
 				}
-				st.Key = armedWriteKeys[i]
+				st.Key = keys[i]
 			default:
 				return st, fmt.Errorf("arm=%q: want disk-op, before-fsync, answer:API or election", arm)
 			}

@@ -41,6 +41,8 @@ import (
 //	         Kafka ones (index 0)
 //	partcap  whether a seed runs a small max.broker.partitions, and its value
 //	         (index 0)
+//	txn      whether a seed runs transactional producers, what they do, and which
+//	         readers and members read committed (index 0)
 const (
 	streamConfig     = "config"
 	streamNet        = "net"

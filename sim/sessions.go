@@ -122,7 +122,8 @@ func (r *reader) sessionFetch(tp TopicPartition, minBytes int32, done func()) {
 	for i := range asks {
 		a := &asks[i]
 		_, epoch, _ := c.leaderOf(a.tp)
-		a.op = &Op{Kind: OpFetch, Topic: a.tp.Topic, Partition: a.tp.Partition, Offset: r.pos[a.tp], LeaderEpoch: epoch, HW: -1, Producer: -1}
+		a.op = &Op{Kind: OpFetch, Topic: a.tp.Topic, Partition: a.tp.Partition, Offset: r.pos[a.tp], LeaderEpoch: epoch, HW: -1, Producer: -1,
+			Isolation: r.c.isolation, LSO: -1}
 		w.invoke(c, a.op)
 		a.op.Node = leader
 	}
@@ -168,6 +169,7 @@ func (r *reader) sessionRequest(s *readerSession, asks []sessionAsk, names bool)
 	c := r.c
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = -1
+	req.IsolationLevel = c.isolation
 	req.MaxBytes = int32(1 + c.rng.IntN(c.w.fetchBytesMax()))
 	req.SessionID, req.SessionEpoch = s.id, s.epoch
 	topicOf := map[string]int{}
