@@ -181,7 +181,7 @@ func TestSnapshotVersionOne(t *testing.T) {
 	}
 	want := *p.m[7]
 	want.batches[0].maxTimestamp = -1
-	want.since = -1 // a snapshot before version 3 does not say when the producer appeared
+	want.since = -1   // a snapshot before version 3 does not say when the producer appeared
 	want.epochAt = -1 // nor when its epoch began
 	if !reflect.DeepEqual(*q.m[7], want) {
 		t.Fatalf("version 1 decoded as %+v, want %+v", *q.m[7], want)
