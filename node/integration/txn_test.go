@@ -53,14 +53,14 @@ func TestTransactionsExactlyOnce(t *testing.T) {
 	coord := txnCoordinatorOf(t, admin, "eos-txn")
 	t.Logf("killing broker %d, the transaction coordinator, after %d records", coord, processed.Load())
 	c.kill(int(coord) - 1)
-	time.Sleep(2 * time.Second)
+	time.Sleep(time.Second)
 	c.start(int(coord) - 1)
 
 	waitProcessed(inputs / 2)
 	leader := c.partitions(admin, "eos-out")[0].Leader
 	t.Logf("killing broker %d, leader of eos-out/0, after %d records", leader, processed.Load())
 	c.kill(int(leader) - 1)
-	time.Sleep(2 * time.Second)
+	time.Sleep(time.Second)
 	c.start(int(leader) - 1)
 
 	out := readCommitted(t, c, "eos-out", inputs)
@@ -150,7 +150,7 @@ func txnCoordinatorOf(t *testing.T, cl *kgo.Client, txnID string) int32 {
 }
 
 // readCommitted reads a topic from the start with read_committed until it holds want
-// distinct values and nothing more arrives for a few seconds, and counts each value.
+// distinct values and nothing more arrives for 2 seconds, and counts each value.
 func readCommitted(t *testing.T, c *cluster, topic string, want int) map[string]int {
 	t.Helper()
 	cl := c.client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -170,7 +170,7 @@ func readCommitted(t *testing.T, c *cluster, topic string, want int) map[string]
 		if n > 0 {
 			quietSince = time.Now()
 		}
-		if len(seen) >= want && time.Since(quietSince) > 3*time.Second {
+		if len(seen) >= want && time.Since(quietSince) > 2*time.Second {
 			return seen
 		}
 	}
