@@ -456,6 +456,18 @@ func (p *producerState) truncate(offset int64) {
 			delete(p.m, id)
 		}
 	}
+	// cut reopens each producer's last ended transaction only. A repair truncation
+	// (damaged data fetched back) may cut far below it, through older transactions of
+	// the producer: the one whose marker is cut and whose first batch is not is open
+	// again, or the marker fetched back would find nothing to end and its abort would
+	// not be listed. Aborts are all listed; commits are known while unstable.
+	for _, list := range [][]txnRange{p.aborted, p.unstable} {
+		for _, t := range list {
+			if e := p.m[t.pid]; e != nil && t.first < offset && offset <= t.marker && e.txnFirst < 0 {
+				e.txnFirst = t.first
+			}
+		}
+	}
 	p.unstable = cutRanges(p.unstable, offset)
 	p.aborted = cutRanges(p.aborted, offset)
 	p.rebuildOpen()

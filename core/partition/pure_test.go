@@ -324,3 +324,26 @@ func TestTruncatedEpochBumpForgetsTheEpoch(t *testing.T) {
 		t.Fatalf("the batch fetched back at epoch 0 was not applied: %+v", e)
 	}
 }
+
+// A repair truncation through an aborted transaction older than the producer's last
+// one opens it again, so that its marker, fetched back, lists the abort once more.
+func TestTruncationReopensAnOlderAbortedTransaction(t *testing.T) {
+	p := newProducerState(10)
+	data := func(seq int32) record.Header {
+		return record.Header{ProducerID: 1, BaseSequence: seq, Attributes: record.AttrTransactional}
+	}
+	marker := record.Header{ProducerID: 1, BaseSequence: -1, Attributes: record.AttrTransactional | record.AttrControl}
+	abort := endMarker{valid: true}
+	p.record(data(0), 8, endMarker{})
+	p.record(marker, 30, abort) // aborts [8, 30]
+	p.record(data(1), 34, endMarker{})
+	p.record(marker, 37, abort) // aborts [34, 37]
+	p.truncate(19)
+	if e := p.m[1]; e == nil || e.txnFirst != 8 {
+		t.Fatalf("the transaction at 8, whose marker was cut, is not open again: %+v", e)
+	}
+	p.record(marker, 30, abort) // fetched back
+	if len(p.aborted) != 1 || p.aborted[0].first != 8 || p.aborted[0].marker != 30 {
+		t.Fatalf("aborted list after the marker came back: %+v", p.aborted)
+	}
+}
