@@ -105,6 +105,13 @@ func (q *quotaSetter) alter(remove bool) {
 		req.Entries = append(req.Entries, en)
 	}
 	c.send(c.adminTarget(), req, w.requestTimeout(), func(resp kmsg.Response, err error) {
+		if !remove && q.removed {
+			// The removal went out while this quota was on its way, and the controller
+			// may apply this one last: remove it again, now that it has landed (or
+			// will not).
+			q.alter(true)
+			return
+		}
 		done := err == nil
 		if done {
 			for _, e := range resp.(*kmsg.AlterClientQuotasResponse).Entries {
