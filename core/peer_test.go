@@ -38,6 +38,12 @@ func peerSamples() map[string][]byte {
 	ct := kmsg.NewCreateTopicsRequestTopic()
 	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "orders", 3, 2
 	create.Topics = append(create.Topics, ct)
+	markers := markersRequest(txn.MarkerRequest{ProducerID: 7, ProducerEpoch: 1, Commit: true, CoordinatorEpoch: 3,
+		Partitions: []txn.TopicPartition{{Topic: "orders", Partition: 0}, {Topic: "orders", Partition: 2}}}, []int{0, 1})
+	markersAnswer := markers.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+	markersAnswer.SetVersion(markers.GetVersion())
+	markersAnswer.Markers = []kmsg.WriteTxnMarkersResponseMarker{{ProducerID: 7, Topics: []kmsg.WriteTxnMarkersResponseMarkerTopic{
+		{Topic: "orders", Partitions: []kmsg.WriteTxnMarkersResponseMarkerTopicPartition{{Partition: 0}, {Partition: 2, ErrorCode: 6}}}}}}
 	return map[string][]byte{
 		"vote":                   EncodePeerQuorum(&raft.VoteRequest{Epoch: 3, CandidateID: 2, LastEpoch: 2, EndOffset: 41, PreVote: true}),
 		"vote-response":          EncodePeerQuorum(&raft.VoteResponse{Epoch: 3, Leader: -1, VoteEpoch: 4, PreVote: true, Granted: true}),
@@ -64,6 +70,8 @@ func peerSamples() map[string][]byte {
 		"call-heartbeat":        EncodePeerCall(0xabc, 1, heartbeatRequest()),
 		"call-alter-partition":  EncodePeerCall(0xabc, 2, alter),
 		"call-create-topics":    EncodePeerCall(0xabc, 3, create),
+		"call-txn-markers":      EncodePeerCall(0xabc, 4, markers),
+		"answer-txn-markers":    EncodePeerAnswer(4, markersAnswer),
 		"answer":                EncodePeerAnswer(1, heartbeatResponse()),
 		"answer-not-controller": EncodePeerAnswerCode(2, kerr.NotController.Code, alter.Key(), 2),
 		"barrier":               EncodePeerBarrier(8),
