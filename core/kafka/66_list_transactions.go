@@ -9,8 +9,6 @@ package kafka
 // than DurationFilterMillis; an unknown state filter is listed in UnknownStateFilters.
 
 import (
-	"slices"
-
 	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,13 +19,19 @@ import (
 func ListTransactions(b Broker, req *kmsg.ListTransactionsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ListTransactionsResponse)
 	resp.SetVersion(req.GetVersion())
-	var states []string
-	for _, s := range req.StateFilters {
-		if txn.KnownState(s) {
-			states = append(states, s)
+	// Filters go into sets: a request may carry many, and every listed id is checked
+	// against them.
+	states := map[string]bool{}
+	for _, st := range req.StateFilters {
+		if txn.KnownState(st) {
+			states[st] = true
 		} else {
-			resp.UnknownStateFilters = append(resp.UnknownStateFilters, s)
+			resp.UnknownStateFilters = append(resp.UnknownStateFilters, st)
 		}
+	}
+	pids := make(map[int64]bool, len(req.ProducerIDFilters))
+	for _, id := range req.ProducerIDFilters {
+		pids[id] = true
 	}
 	v := b.View()
 	now := b.Now() / 1e6
@@ -40,8 +44,8 @@ func ListTransactions(b Broker, req *kmsg.ListTransactionsRequest) kmsg.Response
 		}
 		for _, s := range c.List() {
 			switch {
-			case len(req.StateFilters) > 0 && !slices.Contains(states, s.State),
-				len(req.ProducerIDFilters) > 0 && !slices.Contains(req.ProducerIDFilters, s.ProducerID),
+			case len(req.StateFilters) > 0 && !states[s.State],
+				len(pids) > 0 && !pids[s.ProducerID],
 				req.DurationFilterMillis >= 0 && req.GetVersion() >= 1 && (s.StartMs < 0 || now-s.StartMs < req.DurationFilterMillis),
 				v.Check(acl.OpDescribe, acl.ResourceTransactionalID, s.TxnID) != 0:
 				continue

@@ -209,21 +209,11 @@ func (r *Replica) endLeadership(code int16) {
 // batch older than those remembered gets DUPLICATE_SEQUENCE_NUMBER, which clients take
 // as success.
 func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Duration, reply func(ProduceResult)) {
-	r.deadlineKnown = false
-	if r.dead() {
-		if reply != nil {
-			reply(ProduceResult{Err: CodeNotLeaderOrFollower, BaseOffset: -1, LogStartOffset: -1})
-		}
+	if !r.admitProduce(now, acks, reply) {
 		return
 	}
 	defer r.flush()
-	fail := func(code int16) {
-		r.answerProduce(reply, ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1})
-	}
-	if code := r.produceAdmission(now, acks); code != CodeNone {
-		fail(code)
-		return
-	}
+	fail := func(code int16) { r.answerProduce(reply, failedProduce(code)) }
 	rules := r.st.produceRules(r.wallMs(now))
 	if r.on(plant.TimestampBoundsIgnored) {
 		rules.Timestamps = false
@@ -293,21 +283,11 @@ type Marker struct {
 // transaction is appended all the same and changes nothing but its epochs, so a
 // coordinator may send a marker again.
 func (r *Replica) WriteMarker(now int64, m Marker, timeout time.Duration, reply func(ProduceResult)) {
-	r.deadlineKnown = false
-	if r.dead() {
-		if reply != nil {
-			reply(ProduceResult{Err: CodeNotLeaderOrFollower, BaseOffset: -1, LogStartOffset: -1})
-		}
+	if !r.admitProduce(now, -1, reply) {
 		return
 	}
 	defer r.flush()
-	fail := func(code int16) {
-		r.answerProduce(reply, ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1})
-	}
-	if code := r.produceAdmission(now, -1); code != CodeNone {
-		fail(code)
-		return
-	}
+	fail := func(code int16) { r.answerProduce(reply, failedProduce(code)) }
 	if m.ProducerID < 0 {
 		fail(CodeInvalidRequest)
 		return
@@ -345,21 +325,11 @@ func (r *Replica) WriteMarker(now int64, m Marker, timeout time.Duration, reply 
 // INVALID_PRODUCER_EPOCH. A transactional batch opens the producer's transaction here
 // like any other, so the marker that ends it is needed to make it stable.
 func (r *Replica) ProduceInternal(now int64, batch []byte, acks int16, timeout time.Duration, reply func(ProduceResult)) {
-	r.deadlineKnown = false
-	if r.dead() {
-		if reply != nil {
-			reply(ProduceResult{Err: CodeNotLeaderOrFollower, BaseOffset: -1, LogStartOffset: -1})
-		}
+	if !r.admitProduce(now, acks, reply) {
 		return
 	}
 	defer r.flush()
-	fail := func(code int16) {
-		r.answerProduce(reply, ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1})
-	}
-	if code := r.produceAdmission(now, acks); code != CodeNone {
-		fail(code)
-		return
-	}
+	fail := func(code int16) { r.answerProduce(reply, failedProduce(code)) }
 	h, err := record.Check(batch)
 	switch {
 	case err != nil:
@@ -457,6 +427,30 @@ func (r *Replica) handedOff(id int32) {
 	if len(l.awaiting) == 0 {
 		r.note("leader-handoff-done", "epoch %d: serving", r.epoch)
 	}
+}
+
+// admitProduce starts a call that appends (Produce, WriteMarker, ProduceInternal): it
+// answers reply and reports false when the replica is closed or may not take the append
+// now (produceAdmission), true when the caller goes on.
+func (r *Replica) admitProduce(now int64, acks int16, reply func(ProduceResult)) bool {
+	r.deadlineKnown = false
+	if r.dead() {
+		if reply != nil {
+			reply(failedProduce(CodeNotLeaderOrFollower))
+		}
+		return false
+	}
+	if code := r.produceAdmission(now, acks); code != CodeNone {
+		r.answerProduce(reply, failedProduce(code))
+		r.flush()
+		return false
+	}
+	return true
+}
+
+// failedProduce is the answer to an append refused with code.
+func failedProduce(code int16) ProduceResult {
+	return ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1}
 }
 
 func (r *Replica) produceAdmission(now int64, acks int16) int16 {
