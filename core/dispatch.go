@@ -2,6 +2,7 @@ package core
 
 import (
 	"github.com/seedlog/seedlog/core/kafka"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -32,6 +33,11 @@ func (n *Node) dispatchData(req Request, reply func(kmsg.Response)) bool {
 	case *kmsg.TxnOffsetCommitRequest:
 		kafka.TxnOffsetCommit(n, m, reply)
 	case *kmsg.WriteTxnMarkersRequest:
+		if n.cfg.Plants.On(plant.ClientMarkersAccepted) {
+			// Planted bug: a client's markers decide other producers' transactions.
+			n.writeMarkers(m, func(r *kmsg.WriteTxnMarkersResponse) { reply(r) })
+			return true
+		}
 		reply(kafka.WriteTxnMarkers(m))
 	case *kmsg.DescribeTransactionsRequest:
 		reply(kafka.DescribeTransactions(n, m))

@@ -79,6 +79,9 @@ type attacker struct {
 	stranger *peerauth.Sealer
 	conns    int
 	nextID   uint64
+	// markersTurn alternates the client-listener controller calls of a seed with
+	// transactions between a controller's request and WriteTxnMarkers.
+	markersTurn bool
 }
 
 // capture is a sealed frame the attacker saw on its way from one node to another.

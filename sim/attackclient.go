@@ -56,6 +56,14 @@ func (a *attacker) attackClient() {
 		return
 	}
 	kind := attackClientKinds[a.rng.IntN(len(attackClientKinds))]
+	if kind == "controller-call" && len(w.cfg.Data.TxnProducers) > 0 {
+		// In seeds with transactions every other call a coordinator would make goes in
+		// as WriteTxnMarkers. The turn takes no draw: other seeds' attacks stay as they were.
+		a.markersTurn = !a.markersTurn
+		if a.markersTurn {
+			kind = "txn-markers"
+		}
+	}
 	frame := a.clientFrame(target, kind)
 	expect, req := a.expectation(frame)
 	ac := &attackConn{kind: kind, expect: expect, req: req}
@@ -100,8 +108,21 @@ func (a *attacker) receive(l *link, frame []byte) {
 }
 
 // refused reports whether a response refuses its request: for a fetch, a top-level
-// error or an error and no records for every partition.
+// error or an error and no records for every partition; for WriteTxnMarkers, an error
+// for every partition.
 func refused(resp kmsg.Response) bool {
+	if m, ok := resp.(*kmsg.WriteTxnMarkersResponse); ok {
+		for _, mk := range m.Markers {
+			for _, t := range mk.Topics {
+				for _, p := range t.Partitions {
+					if p.ErrorCode == 0 {
+						return false
+					}
+				}
+			}
+		}
+		return true
+	}
 	r, ok := resp.(*kmsg.FetchResponse)
 	if !ok {
 		return false
@@ -130,6 +151,9 @@ func (a *attacker) expectation(frame []byte) (answerRule, kmsg.Request) {
 	case err == nil:
 		if f, ok := req.(*kmsg.FetchRequest); ok && (f.ReplicaID >= 0 || (f.GetVersion() >= 15 && f.ReplicaState.ID >= 0)) {
 			return answerError, req
+		}
+		if _, ok := req.(*kmsg.WriteTxnMarkersRequest); ok {
+			return answerError, req // only brokers write markers, over the peer listener
 		}
 		return answerAny, req
 	case errors.Is(err, wire.ErrUnsupported) && h.Key == apiVersionsKey:
@@ -184,6 +208,8 @@ func (a *attacker) clientFrame(target *simNode, kind string) []byte {
 		return a.frameOf(a.controllerRequest(target))
 	case "replica-fetch":
 		return a.frameOf(a.followerFetchRequest())
+	case "txn-markers":
+		return a.frameOf(a.markersRequest(target))
 	}
 	panic("sim: unknown client attack " + kind)
 }
@@ -381,5 +407,38 @@ func (a *attacker) controllerRequest(target *simNode) kmsg.Request {
 	req.BrokerID, req.ClusterID = id, simClusterID
 	fillRandom(a.rng, req.IncarnationID[:])
 	req.Listeners = []kmsg.BrokerRegistrationRequestListener{{Name: "PLAINTEXT", Host: "attacker", Port: 9092}}
+	return req
+}
+
+// markersRequest is a WriteTxnMarkers a transaction coordinator might send target: an
+// abort, with a high producer epoch and coordinator epoch, for a producer id the run may
+// be using, on the partitions target leads (any partition when it leads none). Written,
+// it would end other producers' transactions and fence them.
+func (a *attacker) markersRequest(target *simNode) *kmsg.WriteTxnMarkersRequest {
+	md, _ := a.w.View().Metadata(target.spec.ID)
+	mk := kmsg.NewWriteTxnMarkersRequestMarker()
+	mk.ProducerID, mk.ProducerEpoch, mk.CoordinatorEpoch = a.rng.Int64N(4), math.MaxInt16-1, math.MaxInt32
+	var fallback *kmsg.WriteTxnMarkersRequestMarkerTopic
+	for _, t := range md.Topics {
+		mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+		mt.Topic = t.Name
+		for p, l := range t.Leaders {
+			if l == target.spec.ID {
+				mt.Partitions = append(mt.Partitions, int32(p))
+			}
+		}
+		if len(mt.Partitions) > 0 {
+			mk.Topics = append(mk.Topics, mt)
+		} else if fallback == nil && len(t.Leaders) > 0 {
+			mt.Partitions = []int32{0}
+			fallback = &mt
+		}
+	}
+	if len(mk.Topics) == 0 && fallback != nil {
+		mk.Topics = append(mk.Topics, *fallback)
+	}
+	req := kmsg.NewPtrWriteTxnMarkersRequest()
+	req.SetVersion(1)
+	req.Markers = append(req.Markers, mk)
 	return req
 }

@@ -246,6 +246,9 @@ var plantCases = []struct {
 	{"txn-marker-before-durable", []string{"transactions"}, 300, false},
 	{"txn-fenced-epoch-accepted", []string{"transactions", "log-history"}, 300, false},
 	{"txn-offsets-visible-before-commit", []string{"transactions"}, 300, false},
+	// A client's WriteTxnMarkers written: the byzantine client's "txn-markers" frames
+	// must be refused on every partition (attackclient.go).
+	{"client-markers-accepted", []string{"attack", "transactions", "log-history"}, 50, true},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the

@@ -210,6 +210,9 @@ const (
 	// TxnFencedEpochAccepted: a partition leader appends a transactional batch whose
 	// producer epoch is below the producer's current one (a fenced zombie's write).
 	TxnFencedEpochAccepted
+	// ClientMarkersAccepted: a broker writes the transaction markers a client sends in a
+	// WriteTxnMarkers on its client listener, as if a transaction coordinator had.
+	ClientMarkersAccepted
 	numNames
 )
 
@@ -274,6 +277,7 @@ var names = [numNames]string{
 	BrokerPartitionsCapIgnored:      "broker-partitions-cap-ignored",
 	TxnMarkerBeforeDurable:          "txn-marker-before-durable",
 	TxnOffsetsVisibleBeforeCommit:   "txn-offsets-visible-before-commit",
+	ClientMarkersAccepted:           "client-markers-accepted",
 	LsoIgnoresOpenTxn:               "lso-ignores-open-txn",
 	TxnFencedEpochAccepted:          "txn-fenced-epoch-accepted",
 }
