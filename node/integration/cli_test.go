@@ -227,6 +227,7 @@ func TestCommandsEndAndSayWhy(t *testing.T) {
 // reset-offsets across all of a group's topics by shift and by time; group delete;
 // cluster describe.
 func TestAdminCommands(t *testing.T) {
+	t.Parallel()
 	d := startDev(t, 3)
 	d.must("", "topic", "create", "adm", "--partitions", "2", "--replication-factor", "3", "--config", "retention.ms=3600000")
 	out := d.must("", "topic", "describe", "adm", "--configs")

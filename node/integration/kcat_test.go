@@ -62,6 +62,7 @@ var codecs = []struct {
 // with kcat, checks that the batches are stored compressed, and consumes as a kcat
 // consumer group whose offsets are committed at the end.
 func TestKcat(t *testing.T) {
+	t.Parallel()
 	bin := kcatPath(t)
 	d := startDev(t, 3)
 	admin := d.client()

@@ -16,8 +16,10 @@ import (
 // consumer group keeps the offsets of the topic it consumes (GROUP_SUBSCRIBED_TO_TOPIC);
 // and with the smallest retention Kafka allows (one minute) the offsets of a group whose
 // last member left expire a minute later, while those of a group whose member stays,
-// committing nothing more, are kept.
+// committing nothing more, are kept. It waits for most of its run, so it runs beside
+// the other parallel tests (TestKcat, TestAdminCommands) once the others are done.
 func TestCommittedOffsetsLifecycle(t *testing.T) {
+	t.Parallel()
 	const topic = "lifecycle"
 	c := newClusterWith(t, 1, clusterOpts{settings: map[string]string{
 		"default.replication.factor":          "1",
