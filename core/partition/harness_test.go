@@ -447,7 +447,7 @@ var _ = enc.ErrBad
 // coordinator vouches for every transaction: a batch that needs verification is
 // verified at once.
 func produceVouched(r *Replica, now int64, batch []byte, acks int16, timeout time.Duration, reply func(ProduceResult)) {
-	g, need, code := r.StartTxnVerification(batch)
+	g, need, code := r.StartTxnVerification(now, batch, acks)
 	switch {
 	case code != CodeNone:
 		reply(failedProduce(code))

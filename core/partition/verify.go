@@ -43,10 +43,10 @@ type verifyEntry struct {
 // a transactional data batch of a producer with no open transaction here, at the
 // producer's epoch or a newer one. need reports it; code is non-zero when the leader
 // refuses to start one (REQUEST_TIMED_OUT beyond VerifyingMax). Anything Produce would
-// refuse anyway (not the leader, a bad batch, a fenced epoch) needs none: Produce
-// answers it.
-func (r *Replica) StartTxnVerification(batch []byte) (g TxnGuard, need bool, code int16) {
-	if r.on(plant.TxnVerificationSkipped) || r.lead == nil || r.role != RoleLeader || r.dead() {
+// refuse anyway (not the leader or not serving now, a bad batch, a fenced epoch) needs
+// none: Produce answers it at once.
+func (r *Replica) StartTxnVerification(now int64, batch []byte, acks int16) (g TxnGuard, need bool, code int16) {
+	if r.on(plant.TxnVerificationSkipped) || r.lead == nil || r.dead() || r.produceAdmission(now, acks) != CodeNone {
 		return TxnGuard{}, false, CodeNone
 	}
 	h, err := record.ParseHeader(batch)
