@@ -38,10 +38,13 @@ type Node struct {
 	replicas replicaHost
 	groups   coordinatorHost[*group.Coordinator]
 	txns     coordinatorHost[*txn.Coordinator]
-	pids     producerIDs
-	waits    []*wait
-	conns    conns
-	quotas   quotaState
+	// verifyCalls counts the transaction verifications out to other brokers
+	// (verify.go), at most verifyCallsMax.
+	verifyCalls int
+	pids        producerIDs
+	waits       []*wait
+	conns       conns
+	quotas      quotaState
 	// fetchSessions are the consumers' fetch sessions (KIP-227); a restart loses them.
 	fetchSessions *kafka.FetchSessions
 	// aclConfig is how the authorizer decides what no binding decides.
@@ -122,9 +125,12 @@ func (n *Node) PeerMessage(now int64, from int32, pm PeerMessage) {
 	case raft.Message:
 		n.stepQuorum(func() { n.quorum.raft.Step(now, from, m) })
 	case callMsg:
-		if m.key == writeTxnMarkersKey {
+		switch m.key {
+		case writeTxnMarkersKey:
 			n.serveMarkerCall(from, m)
-		} else {
+		case addPartitionsToTxnKey:
+			n.serveVerifyCall(from, m)
+		default:
 			n.ctrl.serveCall(n, from, m)
 		}
 	case answerMsg:

@@ -15,7 +15,9 @@ import (
 //	kind 2  call      {incarnation u64, id u64, key i16, version i16, body bytes}: a Kafka request to the
 //	                  active controller (registration, heartbeat, AlterPartition,
 //	                  AllocateProducerIDs, or a client's admin request forwarded), or
-//	                  WriteTxnMarkers from a transaction coordinator to a partition leader
+//	                  WriteTxnMarkers from a transaction coordinator to a partition leader,
+//	                  or a verify-only AddPartitionsToTxn (v4+) from a partition leader to
+//	                  a transaction coordinator (KIP-890)
 //	kind 3  answer    {id u64, code i16, key i16, version i16, body bytes}: the response
 //	                  to a call, with the call's key and version so that it decodes
 //	                  without the call; code is NOT_CONTROLLER when the receiver is not
@@ -230,9 +232,11 @@ func decodeAnswer(r *enc.Reader) (answerMsg, error) {
 }
 
 // checkCallKey checks a call's key and version before its body is decoded: only what
-// the controller serves, or WriteTxnMarkers, at a version the key has.
+// the controller serves, WriteTxnMarkers, or a verification (AddPartitionsToTxn v4+,
+// the versions brokers send each other), at a version the key has.
 func checkCallKey(key, version int16, req kmsg.Request) error {
-	if req == nil || !(controllerServes(key) || key == writeTxnMarkersKey) || version < 0 || version > req.MaxVersion() {
+	brokerCall := key == writeTxnMarkersKey || key == addPartitionsToTxnKey && version >= verifyCallVersion
+	if req == nil || !(controllerServes(key) || brokerCall) || version < 0 || version > req.MaxVersion() {
 		return fmt.Errorf("controller call with key %d (%s) version %d", key, kmsg.NameForKey(key), version)
 	}
 	return nil

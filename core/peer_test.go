@@ -44,7 +44,15 @@ func peerSamples() map[string][]byte {
 	markersAnswer.SetVersion(markers.GetVersion())
 	markersAnswer.Markers = []kmsg.WriteTxnMarkersResponseMarker{{ProducerID: 7, Topics: []kmsg.WriteTxnMarkersResponseMarkerTopic{
 		{Topic: "orders", Partitions: []kmsg.WriteTxnMarkersResponseMarkerTopicPartition{{Partition: 0}, {Partition: 2, ErrorCode: 6}}}}}}
+	verify := verifyRequest("tx", 7, 1, txn.TopicPartition{Topic: "orders", Partition: 2})
+	verifyAnswer := verify.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	verifyAnswer.SetVersion(verify.GetVersion())
+	verifyAnswer.Transactions = []kmsg.AddPartitionsToTxnResponseTransaction{{TransactionalID: "tx",
+		Topics: []kmsg.AddPartitionsToTxnResponseTransactionTopic{{Topic: "orders",
+			Partitions: []kmsg.AddPartitionsToTxnResponseTransactionTopicPartition{{Partition: 2, ErrorCode: kerr.TransactionAbortable.Code}}}}}}
 	return map[string][]byte{
+		"call-txn-verify":        EncodePeerCall(0xabc, 5, verify),
+		"answer-txn-verify":      EncodePeerAnswer(5, verifyAnswer),
 		"vote":                   EncodePeerQuorum(&raft.VoteRequest{Epoch: 3, CandidateID: 2, LastEpoch: 2, EndOffset: 41, PreVote: true}),
 		"vote-response":          EncodePeerQuorum(&raft.VoteResponse{Epoch: 3, Leader: -1, VoteEpoch: 4, PreVote: true, Granted: true}),
 		"begin-quorum-epoch":     EncodePeerQuorum(&raft.BeginQuorumEpoch{Epoch: 5, LeaderID: 3}),
@@ -254,4 +262,52 @@ func TestDecodePeerCarriesTxnMarkers(t *testing.T) {
 	if code := markerCode(r, nil, txn.TopicPartition{Topic: "a", Partition: 0}); code != kerr.RequestTimedOut.Code {
 		t.Fatalf("a partition the answer leaves out got %d, want REQUEST_TIMED_OUT", code)
 	}
+}
+
+// A verification travels as a call between brokers at v4+; a client-style v3
+// AddPartitionsToTxn is no call a peer may make. The answer's code reaches the produce
+// as Kafka's ReplicaManager maps it.
+func TestDecodePeerCarriesVerification(t *testing.T) {
+	req := verifyRequest("tx", 7, 1, txn.TopicPartition{Topic: "orders", Partition: 2})
+	m, err := DecodePeer(EncodePeerCall(9, 1, req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := m.m.(callMsg).req.(*kmsg.AddPartitionsToTxnRequest)
+	if !ok || len(got.Transactions) != 1 || !got.Transactions[0].VerifyOnly || got.Transactions[0].ProducerID != 7 {
+		t.Fatalf("decoded call %+v", m.m)
+	}
+	old := kmsg.NewPtrAddPartitionsToTxnRequest()
+	old.SetVersion(3)
+	old.TransactionalID = "tx"
+	if _, err := DecodePeer(EncodePeerCall(9, 2, old)); err == nil {
+		t.Fatal("a v3 AddPartitionsToTxn decoded as a peer call")
+	}
+	tp := txn.TopicPartition{Topic: "orders", Partition: 2}
+	for _, c := range []struct {
+		answer *kmsg.AddPartitionsToTxnResponse
+		err    error
+		want   int16
+	}{
+		{verifyResponse("tx", tp, 0), nil, 0},
+		{verifyResponse("tx", tp, kerr.TransactionAbortable.Code), nil, kerr.InvalidTxnState.Code},
+		{verifyResponse("tx", tp, kerr.ProducerFenced.Code), nil, kerr.InvalidProducerEpoch.Code},
+		{verifyResponse("tx", tp, kerr.ConcurrentTransactions.Code), nil, kerr.NotEnoughReplicas.Code},
+		{verifyResponse("other", tp, 0), nil, kerr.NotEnoughReplicas.Code}, // the partition left out
+		{nil, errCallTimeout, kerr.NotEnoughReplicas.Code},
+		{&kmsg.AddPartitionsToTxnResponse{ErrorCode: kerr.ClusterAuthorizationFailed.Code}, nil, kerr.InvalidTxnState.Code},
+	} {
+		if got := produceVerifyCode(verifyAnswerCode(c.answer, c.err, "tx", tp)); got != c.want {
+			t.Errorf("answer %+v, %v: produce code %d, want %d", c.answer, c.err, got, c.want)
+		}
+	}
+}
+
+func verifyResponse(txnID string, tp txn.TopicPartition, code int16) *kmsg.AddPartitionsToTxnResponse {
+	r := kmsg.NewPtrAddPartitionsToTxnResponse()
+	r.SetVersion(verifyCallVersion)
+	r.Transactions = []kmsg.AddPartitionsToTxnResponseTransaction{{TransactionalID: txnID,
+		Topics: []kmsg.AddPartitionsToTxnResponseTransactionTopic{{Topic: tp.Topic,
+			Partitions: []kmsg.AddPartitionsToTxnResponseTransactionTopicPartition{{Partition: tp.Partition, ErrorCode: code}}}}}}
+	return r
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -55,7 +56,7 @@ type call struct {
 	// sentEpoch the quorum epoch that node led when it was sent.
 	sentTo    int32
 	sentEpoch int32
-	// to is the broker a call to a broker goes to (WriteTxnMarkers); -1 for a call to
+	// to is the broker a call to a broker goes to (WriteTxnMarkers, a verification); -1 for a call to
 	// the active controller.
 	to    int32
 	reply func(kmsg.Response, error)
@@ -83,7 +84,7 @@ func (c *rpcClient) callControllerWithin(n *Node, req kmsg.Request, timeout time
 
 // callBroker sends req to broker to (this node itself included) and calls reply once,
 // with the response or an error, within timeout. It is not retried: the caller decides.
-func (c *rpcClient) callBroker(n *Node, to int32, req *kmsg.WriteTxnMarkersRequest, timeout time.Duration, reply func(kmsg.Response, error)) {
+func (c *rpcClient) callBroker(n *Node, to int32, req kmsg.Request, timeout time.Duration, reply func(kmsg.Response, error)) {
 	if len(c.pending) >= callsMax {
 		reply(nil, errCallsFull)
 		return
@@ -92,7 +93,14 @@ func (c *rpcClient) callBroker(n *Node, to int32, req *kmsg.WriteTxnMarkersReque
 	cl := &call{id: c.nextID, req: req, deadline: n.now + int64(timeout), to: to, sentTo: to, reply: reply}
 	c.pending = slices.Insert(c.pending, c.deadlineIndex(cl.deadline), cl)
 	if to == n.cfg.NodeID {
-		n.writeMarkers(req, func(resp *kmsg.WriteTxnMarkersResponse) { c.finish(cl, resp, nil) })
+		switch req := req.(type) {
+		case *kmsg.WriteTxnMarkersRequest:
+			n.writeMarkers(req, func(resp *kmsg.WriteTxnMarkersResponse) { c.finish(cl, resp, nil) })
+		case *kmsg.AddPartitionsToTxnRequest:
+			c.finish(cl, kafka.VerifyTxns(n, req), nil)
+		default:
+			panic(fmt.Sprintf("core: a broker call of %s", kmsg.NameForKey(req.Key())))
+		}
 		return
 	}
 	n.send(to, encodeCall(callMsg{incarnation: c.incarnation, id: cl.id, key: req.Key(), version: req.GetVersion(), body: req.AppendTo(nil)}))

@@ -97,6 +97,7 @@ const (
 	errTransactionCoordinatorFenced int16 = 52
 	errOperationNotAttempted        int16 = 55
 	errProducerFenced               int16 = 90
+	errTransactionAbortable         int16 = 120
 )
 
 var errorNames = map[int16]string{

@@ -141,6 +141,11 @@ import (
 //	                               armed for an EndTxn answer, the next transaction's
 //	                               Prepare listed the previous one's partitions), 254
 //	                               (new; the only catch in 300 seeds)
+//	txn-verification-skipped       transactions (phantom-commit: a sloppy abort's late
+//	                               batch opened a transaction a later commit marker of
+//	                               the same epoch committed), 162 (new; liveness, the
+//	                               LSO held by the hanging transaction, fails seeds 34,
+//	                               61, 97 and 148 first)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -246,6 +251,9 @@ var plantCases = []struct {
 	{"txn-marker-before-durable", []string{"transactions"}, 300, false},
 	{"txn-fenced-epoch-accepted", []string{"transactions", "log-history"}, 300, false},
 	{"txn-offsets-visible-before-commit", []string{"transactions"}, 300, false},
+	// A partition that appends without asking the coordinator (KIP-890): a sloppy
+	// abort's late batch opens a transaction nobody ends (txnproducer.go).
+	{"txn-verification-skipped", []string{"transactions"}, 300, false},
 	// A client's WriteTxnMarkers written: the byzantine client's "txn-markers" frames
 	// must be refused on every partition (attackclient.go).
 	{"client-markers-accepted", []string{"attack", "transactions", "log-history"}, 50, true},

@@ -9,6 +9,8 @@ import (
 
 	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/record"
+	"github.com/seedlog/seedlog/netsim"
+	"github.com/seedlog/seedlog/traces"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -33,7 +35,15 @@ import (
 //     must refuse it;
 //   - now and then, with a short transaction timeout, an instance idles past it before
 //     ending: the coordinator aborts the transaction and bumps the epoch, and the late
-//     EndTxn is refused as fenced.
+//     EndTxn is refused as fenced;
+//   - now and then (SloppyPPM) an instance aborts a transaction without waiting for its
+//     first batch, still in flight on a link held for a while, and keeps its epoch: the
+//     batch reaches its partition after the abort marker, where it would open a
+//     transaction nobody ends (KIP-890's hanging transaction) unless the leader asks the
+//     coordinator first and refuses it. As the protocol before KIP-890 part 2 bumps no
+//     epoch per transaction, the instance then never writes again to the partitions
+//     that had a batch in flight (until it takes a new epoch), or a late batch could
+//     join a later transaction of its own.
 //
 // Retries follow franz-go: CONCURRENT_TRANSACTIONS and COORDINATOR_LOAD_IN_PROGRESS are
 // retried after a pause, NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE and requests that
@@ -61,6 +71,8 @@ type TxnProducerSpec struct {
 	// past Timeout before ending (only with a short Timeout); OffsetsPPM the chance a
 	// transaction commits offsets of the producer's group.
 	CommitPPM, CrashPPM, IdlePPM, OffsetsPPM int64
+	// SloppyPPM is the chance a transaction is aborted sloppily (see above).
+	SloppyPPM int64
 	// PartitionsMax bounds the partitions of a transaction (at most 4), BatchesMax the
 	// batches it sends to each, RecordsMax the records of a batch.
 	PartitionsMax, BatchesMax, RecordsMax int
@@ -100,7 +112,10 @@ type txnInstance struct {
 	pid   int64
 	epoch int16
 	seqs  map[TopicPartition]int32
-	cur   *txnState
+	// tainted are the partitions a sloppy abort left a batch in flight to: the instance
+	// writes to them no more until its next InitProducerID.
+	tainted map[TopicPartition]bool
+	cur     *txnState
 	// last is the transaction it was in when it crashed (zombies).
 	last *txnState
 }
@@ -122,6 +137,7 @@ type txnState struct {
 	// never; total+1: once its EndTxn is sent); sent counts them, of total.
 	crashAfter, sent, total int
 	idle                    bool
+	sloppy                  bool
 	offsets                 bool
 	commit                  bool
 	ending                  bool
@@ -152,7 +168,7 @@ func (r *txnRun) newInstance() {
 	r.instances++
 	c := w.addClient(roleProducer)
 	c.desc = fmt.Sprintf("transactional producer %s (instance %d)", r.spec.ID, r.instances)
-	in := &txnInstance{r: r, c: c, coord: -1, pid: -1, epoch: -1, seqs: map[TopicPartition]int32{}}
+	in := &txnInstance{r: r, c: c, coord: -1, pid: -1, epoch: -1, seqs: map[TopicPartition]int32{}, tainted: map[TopicPartition]bool{}}
 	r.inst = in
 	c.later(0, func() { in.init() })
 }
@@ -282,6 +298,7 @@ func (in *txnInstance) init() {
 			}
 			in.pid, in.epoch = ir.ProducerID, ir.ProducerEpoch
 			clear(in.seqs)
+			clear(in.tainted)
 			w.cov.Inc("txn:init")
 			if r.instances > 1 && len(r.zombies) > 0 {
 				for _, z := range r.zombies {
@@ -342,6 +359,14 @@ func (in *txnInstance) begin() {
 		c.refreshTopics(func() { in.backoff(in.begin) })
 		return
 	}
+	if len(in.tainted) > 0 {
+		known = slices.DeleteFunc(known, func(tp TopicPartition) bool { return in.tainted[tp] })
+		if len(known) == 0 {
+			in.cur = nil
+			in.init() // a new epoch frees the tainted partitions
+			return
+		}
+	}
 	n := 1 + c.rng.IntN(min(r.spec.PartitionsMax, len(known)))
 	t := &txnState{left: map[TopicPartition]int{}, crashAfter: -1}
 	for _, i := range c.rng.Perm(len(known))[:n] {
@@ -361,6 +386,9 @@ func (in *txnInstance) begin() {
 	}
 	t.idle = c.rng.Int64N(1_000_000) < r.spec.IdlePPM
 	t.offsets = c.rng.Int64N(1_000_000) < r.spec.OffsetsPPM && w.cfg.Data.OffsetsRetention == 0
+	if r.spec.SloppyPPM > 0 {
+		t.sloppy = c.rng.Int64N(1_000_000) < r.spec.SloppyPPM && w.phase == phaseSafety
+	}
 	w.data.txnNum++
 	t.num = w.data.txnNum
 	in.cur = t
@@ -479,7 +507,15 @@ func (in *txnInstance) produceNext(t *txnState, tp TopicPartition) {
 	t.batches = append(t.batches, b)
 	t.flying++
 	t.sent++
+	sloppy := t.sloppy && t.sent == 1
+	if sloppy {
+		in.holdLink(b.tp)
+	}
 	in.attempt(t, b)
+	if sloppy && in.alive() && in.cur == t {
+		in.sloppyAbort(t)
+		return
+	}
 	if t.crashAfter > 0 && t.crashAfter <= t.total && t.sent >= t.crashAfter {
 		in.crash()
 	}
@@ -539,6 +575,11 @@ func (in *txnInstance) attempt(t *txnState, b *txnBatch) {
 	b.inflight = true
 	c.sendLimited(leader, req, lo, 11, w.requestTimeout(), func(resp kmsg.Response, err error) {
 		b.inflight = false
+		if err == nil {
+			if code, _, _ := produceResult(resp, b.tp); code == errInvalidTxnState || code == errTransactionAbortable {
+				w.cov.Inc("txn:verify-rejected")
+			}
+		}
 		if b.done {
 			return
 		}
@@ -569,6 +610,10 @@ func (in *txnInstance) attempt(t *txnState, b *txnBatch) {
 			b.op.Code = code
 			w.cov.Inc("txn:produce-" + strings.ToLower(errorName(code)))
 			in.fatal(errorName(code))
+		case code == errTransactionAbortable:
+			// The coordinator did not vouch for the transaction (KIP-890): abort it.
+			b.op.Code = code
+			in.resolve(t, b, in.giveUp(b), -1)
 		case code == errOutOfOrderSequenceNumber || code == errUnknownProducerID:
 			b.op.Code = code
 			w.cov.Inc("txn:produce-" + strings.ToLower(errorName(code)))
@@ -580,6 +625,46 @@ func (in *txnInstance) attempt(t *txnState, b *txnBatch) {
 			in.backoff(func() { in.attempt(t, b) })
 		}
 	})
+}
+
+// holdLink stalls the instance's link to tp's leader for a while, so that the batch
+// about to go there arrives after the abort a sloppy transaction sends at once to its
+// coordinator, when the coordinator is elsewhere.
+func (in *txnInstance) holdLink(tp TopicPartition) {
+	c := in.c
+	w := c.w
+	leader, _, ok := c.leaderOf(tp)
+	if !ok || leader == in.coord {
+		return
+	}
+	hold := time.Duration(200+c.rng.IntN(800)) * time.Millisecond
+	until := w.now + int64(hold)
+	w.cov.Inc("txn:sloppy-hold")
+	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultClog, Node: int32(c.addr), Peer: leader, A: until},
+		func() string { return netsim.Clog(c.addr, netsim.Addr(leader), netsim.Time(until)).String() })
+	w.brokenByFault(w.net.Apply(netsim.Time(w.now), netsim.Clog(c.addr, netsim.Addr(leader), netsim.Time(until))))
+}
+
+// sloppyAbort aborts t at once, keeping the epoch, with batches still in flight: they
+// are given up (indeterminate), and their partitions are tainted.
+func (in *txnInstance) sloppyAbort(t *txnState) {
+	c := in.c
+	w := c.w
+	w.cov.Inc("txn:sloppy-abort")
+	w.clientNote(c, fmt.Sprintf("transaction %d of %s aborts without waiting for its batches in flight", t.num, in.r.spec.ID))
+	for _, b := range t.batches {
+		if !b.done {
+			in.tainted[b.tp] = true
+			b.done = true
+			t.flying--
+			w.complete(b.op, in.giveUp(b))
+		}
+	}
+	for tp := range t.left {
+		t.left[tp] = 0
+	}
+	t.failed, t.ending = true, true
+	in.endTxn(t, false, w.now+int64(w.cfg.Data.DeliveryTimeout), nil)
 }
 
 // isNotSent reports whether a call ended without its request leaving the client.
@@ -1029,6 +1114,9 @@ func drawTxns(seed uint64, d *DataConfig, brokers int) {
 			p.Timeout = time.Duration(500+rng.IntN(1500)) * time.Millisecond
 			p.IdlePPM = []int64{50_000, 200_000}[rng.IntN(2)]
 		}
+		if rng.IntN(2) == 0 {
+			p.SloppyPPM = []int64{50_000, 200_000}[rng.IntN(2)]
+		}
 		d.TxnProducers = append(d.TxnProducers, p)
 	}
 	d.TxnInterval = time.Duration(50+rng.IntN(450)) * time.Millisecond
@@ -1075,8 +1163,8 @@ func (d *DataConfig) txnString() string {
 	var b strings.Builder
 	b.WriteString("  transactional producers:")
 	for _, p := range d.TxnProducers {
-		fmt.Fprintf(&b, " %s(timeout=%v commit=%s crash=%s idle=%s offsets=%s partitions<=%d batches<=%d records<=%d %s);",
-			p.ID, p.Timeout, ppm(p.CommitPPM), ppm(p.CrashPPM), ppm(p.IdlePPM), ppm(p.OffsetsPPM), p.PartitionsMax, p.BatchesMax, p.RecordsMax, p.Codec)
+		fmt.Fprintf(&b, " %s(timeout=%v commit=%s crash=%s idle=%s offsets=%s sloppy=%s partitions<=%d batches<=%d records<=%d %s);",
+			p.ID, p.Timeout, ppm(p.CommitPPM), ppm(p.CrashPPM), ppm(p.IdlePPM), ppm(p.OffsetsPPM), ppm(p.SloppyPPM), p.PartitionsMax, p.BatchesMax, p.RecordsMax, p.Codec)
 	}
 	fmt.Fprintf(&b, " a transaction every ~%v; transaction state partitions %d", d.TxnInterval, d.txnStatePartitions())
 	if d.TxnStateRF > 0 {

@@ -10,6 +10,14 @@ package kafka
 //     leader's, acks=all for the ISR's. Kafka acknowledges from the page cache.
 //   - The answer to a retried duplicate of an idempotent batch on a LogAppendTime topic
 //     carries LogAppendTime -1: the producer state does not keep the time it was stamped.
+//   - A transactional batch that would open its producer's transaction on the partition
+//     is appended only once the producer's transaction coordinator said the transaction
+//     is Ongoing with the partition (KIP-890 part 1, core/verify.go). A refusal is
+//     answered TRANSACTION_ABORTABLE at v11 and INVALID_TXN_STATE below, as Kafka 3.8+
+//     answers a coordinator's refusal; Kafka answers INVALID_TXN_STATE at every version
+//     when the marker lands between the verification and the append, seedlog the same
+//     as a refusal. A coordinator that cannot answer now is NOT_ENOUGH_REPLICAS (Kafka's
+//     choice: clients retry it without a metadata refresh).
 //   - v10+ leader hints (CurrentLeader, NodeEndpoints) are not filled in; clients refresh
 //     metadata on NOT_LEADER_OR_FOLLOWER instead.
 
@@ -48,6 +56,10 @@ func Produce(b Broker, req *kmsg.ProduceRequest, reply func(kmsg.Response)) {
 		}
 	}
 	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	txnID := ""
+	if req.TransactionID != nil {
+		txnID = *req.TransactionID
+	}
 	v := b.View()
 	for _, t := range req.Topics {
 		topicCode := global
@@ -68,8 +80,11 @@ func Produce(b Broker, req *kmsg.ProduceRequest, reply func(kmsg.Response)) {
 				continue
 			}
 			pending++
-			b.Replica(t.Topic, p.Partition).Produce(b.Now(), p.Records, req.Acks, timeout, func(r partition.ProduceResult) {
+			b.Replica(t.Topic, p.Partition).Produce(b.Now(), txnID, p.Records, req.Acks, timeout, func(r partition.ProduceResult) {
 				out.ErrorCode, out.BaseOffset, out.LogStartOffset = r.Err, r.BaseOffset, r.LogStartOffset
+				if r.Err == codeInvalidTxnState && req.GetVersion() >= 11 {
+					out.ErrorCode = codeTransactionAbortable
+				}
 				if r.AppendTimeMs > 0 {
 					out.LogAppendTime = r.AppendTimeMs
 				}

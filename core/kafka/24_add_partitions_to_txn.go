@@ -1,10 +1,16 @@
 package kafka
 
-// AddPartitionsToTxn, key 24, versions 0-3.
+// AddPartitionsToTxn, key 24, versions 0-5.
+//
+// Versions 4-5 (KIP-890) batch several transactions and are for brokers: a partition
+// leader asks whether a transactional write belongs to an ongoing transaction
+// (VerifyOnly). As in Kafka, a client listener answers them CLUSTER_AUTHORIZATION_FAILED
+// unless the principal has CLUSTER_ACTION on the cluster; seedlog brokers send them over
+// the peer listener (core/verify.go), where VerifyTxns answers them.
 //
 // Deviations from Apache Kafka:
-//   - Version 4 (KIP-890: brokers batching several transactions and asking whether a
-//     partition is already part of one) is not served; producers use versions 0-3.
+//   - A v4+ transaction without VerifyOnly is answered INVALID_REQUEST for each of its
+//     partitions: Kafka adds them, but only brokers send v4+, and they only verify.
 //
 // As in Kafka, the producer needs WRITE on its transactional id and on every topic; a
 // partition refused leaves the others answered OPERATION_NOT_ATTEMPTED and none is
@@ -21,6 +27,15 @@ import (
 func AddPartitionsToTxn(b Broker, req *kmsg.AddPartitionsToTxnRequest, reply func(kmsg.Response)) {
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
 	resp.SetVersion(req.GetVersion())
+	if req.GetVersion() >= 4 {
+		if code := b.View().CheckCluster(acl.OpClusterAction); code != 0 {
+			resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+			reply(resp)
+			return
+		}
+		reply(VerifyTxns(b, req))
+		return
+	}
 	var parts []txn.TopicPartition
 	var codes []int16 // the code of each partition when the request is refused
 	refused := false
@@ -74,4 +89,52 @@ func AddPartitionsToTxn(b Broker, req *kmsg.AddPartitionsToTxnRequest, reply fun
 	default:
 		c.AddPartitions(b.Now(), req.TransactionalID, req.ProducerID, req.ProducerEpoch, parts, answer)
 	}
+}
+
+// VerifyTxns answers a v4+ request whose sender may ask (a broker over the peer
+// listener, or a principal with CLUSTER_ACTION): for each transaction, whether the
+// coordinator this broker runs for it holds it Ongoing with each partition (see
+// txn.Coordinator.Verify). Nothing changes.
+func VerifyTxns(b Broker, req *kmsg.AddPartitionsToTxnRequest) *kmsg.AddPartitionsToTxnResponse {
+	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	resp.SetVersion(req.GetVersion())
+	for _, tr := range req.Transactions {
+		var parts []txn.TopicPartition
+		for _, t := range tr.Topics {
+			for _, p := range t.Partitions {
+				parts = append(parts, txn.TopicPartition{Topic: t.Topic, Partition: p})
+			}
+		}
+		codes := make([]int16, len(parts))
+		c, code := b.TxnCoordinator(tr.TransactionalID)
+		switch {
+		case tr.TransactionalID == "":
+			code = kerr.InvalidRequest.Code
+		case !tr.VerifyOnly:
+			code = kerr.InvalidRequest.Code
+		}
+		if code == 0 {
+			codes = c.Verify(tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, parts)
+		} else {
+			for i := range codes {
+				codes[i] = code
+			}
+		}
+		rt := kmsg.NewAddPartitionsToTxnResponseTransaction()
+		rt.TransactionalID = tr.TransactionalID
+		i := 0
+		for _, t := range tr.Topics {
+			rtt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+			rtt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
+				rp.Partition, rp.ErrorCode = p, codes[i]
+				rtt.Partitions = append(rtt.Partitions, rp)
+				i++
+			}
+			rt.Topics = append(rt.Topics, rtt)
+		}
+		resp.Transactions = append(resp.Transactions, rt)
+	}
+	return resp
 }

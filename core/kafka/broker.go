@@ -11,7 +11,9 @@ import (
 // Replica is a partition replica as handlers use it: the methods of partition.Replica
 // that serve clients. The node's implementation routes the disk work each call emits.
 type Replica interface {
-	Produce(now int64, batch []byte, acks int16, timeout time.Duration, reply func(partition.ProduceResult))
+	// Produce appends batch; txnID is the request's transactional id ("" when none), for
+	// the coordinator's word on a batch that opens a transaction (KIP-890).
+	Produce(now int64, txnID string, batch []byte, acks int16, timeout time.Duration, reply func(partition.ProduceResult))
 	Fetch(now int64, req partition.FetchRequest, reply func(partition.FetchResult))
 	ListOffsets(now int64, ts int64, currentLeaderEpoch int32, isolation int8, reply func(partition.ListOffsetsResult))
 	OffsetForLeaderEpoch(now int64, currentLeaderEpoch, epoch int32) partition.EpochEndResult

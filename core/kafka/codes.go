@@ -13,4 +13,6 @@ var (
 	codeFetchSessionIDNotFound      = kerr.FetchSessionIDNotFound.Code
 	codeInvalidFetchSessionEpoch    = kerr.InvalidFetchSessionEpoch.Code
 	codeFetchSessionTopicIDError    = kerr.FetchSessionTopicIDError.Code
+	codeInvalidTxnState             = kerr.InvalidTxnState.Code
+	codeTransactionAbortable        = kerr.TransactionAbortable.Code
 )

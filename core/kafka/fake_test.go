@@ -100,7 +100,7 @@ func (r *fakeReplica) release(order ...int) {
 	}
 }
 
-func (r *fakeReplica) Produce(int64, []byte, int16, time.Duration, func(partition.ProduceResult)) {
+func (r *fakeReplica) Produce(int64, string, []byte, int16, time.Duration, func(partition.ProduceResult)) {
 	panic("not used")
 }
 func (r *fakeReplica) Fetch(now int64, req partition.FetchRequest, reply func(partition.FetchResult)) {

@@ -34,7 +34,7 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(21, 0, 2) // DeleteRecords
 	set(22, 0, 5) // InitProducerID
 	set(23, 0, 4) // OffsetForLeaderEpoch
-	set(24, 0, 3) // AddPartitionsToTxn
+	set(24, 0, 5) // AddPartitionsToTxn (v4+: brokers, or CLUSTER_ACTION)
 	set(25, 0, 3) // AddOffsetsToTxn
 	set(26, 0, 3) // EndTxn
 	set(27, 0, 1) // WriteTxnMarkers (brokers send it on the peer listener)

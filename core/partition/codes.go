@@ -21,6 +21,7 @@ const (
 	CodeOutOfOrderSequenceNumber     int16 = 45
 	CodeDuplicateSequenceNumber      int16 = 46
 	CodeInvalidProducerEpoch         int16 = 47
+	CodeInvalidTxnState              int16 = 48
 	CodeTransactionCoordinatorFenced int16 = 52
 	CodeKafkaStorageError            int16 = 56
 	CodeFencedLeaderEpoch            int16 = 74

@@ -79,6 +79,9 @@ type Config struct {
 	// PendingMax bounds the client requests a replica holds at once: produces waiting
 	// for acknowledgement, offset lookups, record deletions.
 	PendingMax int
+	// VerifyingMax bounds the transaction verifications a leader has under way
+	// (verify.go); beyond it a transactional produce is answered REQUEST_TIMED_OUT.
+	VerifyingMax int
 	// FetchesMax bounds consumer fetches held for long polling or waiting for a read.
 	FetchesMax int
 	// ProducersMax bounds the idempotent producers tracked; beyond it the producer whose
@@ -117,6 +120,7 @@ var DefaultConfig = Config{
 	SnapshotInterval:         1 * time.Minute,
 	AsyncSyncInterval:        1 * time.Second,
 	PendingMax:               10000,
+	VerifyingMax:             VerifyingMaxDefault,
 	FetchesMax:               1000,
 	ProducersMax:             10000,
 	TailBatchesMax:           4096,
@@ -151,6 +155,7 @@ func (c Config) withDefaults() Config {
 		def int
 	}{
 		{&c.PendingMax, d.PendingMax},
+		{&c.VerifyingMax, d.VerifyingMax},
 		{&c.FetchesMax, d.FetchesMax},
 		{&c.ProducersMax, d.ProducersMax},
 		{&c.TailBatchesMax, d.TailBatchesMax},

@@ -342,7 +342,7 @@ func (p *produceRec) pending() bool { return len(p.got) == 0 }
 func (c *tcluster) produce(id int32, batch []byte, acks int16) *produceRec {
 	p := &produceRec{}
 	n := c.nodes[id]
-	n.r.Produce(c.now, batch, acks, time.Second, p.reply)
+	produceVouched(n.r, c.now, batch, acks, time.Second, p.reply)
 	c.collect(n)
 	c.settle()
 	return p
@@ -442,3 +442,18 @@ func (c *tcluster) logValues(id int32) []string {
 func joined(v []string) string { return strings.Join(v, " ") }
 
 var _ = enc.ErrBad
+
+// produceVouched produces batch as the broker does when the producer's transaction
+// coordinator vouches for every transaction: a batch that needs verification is
+// verified at once.
+func produceVouched(r *Replica, now int64, batch []byte, acks int16, timeout time.Duration, reply func(ProduceResult)) {
+	g, need, code := r.StartTxnVerification(now, batch, acks)
+	switch {
+	case code != CodeNone:
+		reply(failedProduce(code))
+	case need:
+		r.ProduceVerified(now, batch, g, acks, timeout, reply)
+	default:
+		r.Produce(now, batch, acks, timeout, reply)
+	}
+}

@@ -40,6 +40,11 @@ type leaderState struct {
 	// follows) or left the ISR, this leader serves no client, so two leaders never serve
 	// at once. Sorted.
 	awaiting []int32
+	// verifying holds the guards of the transaction verifications under way, by
+	// producer id (verify.go); outstanding names those verifications, at most
+	// Config.VerifyingMax.
+	verifying   map[int64]*verifyEntry
+	outstanding map[uint64]struct{}
 }
 
 // serving reports whether the leader serves clients (leases aside).
@@ -209,6 +214,12 @@ func (r *Replica) endLeadership(code int16) {
 // batch older than those remembered gets DUPLICATE_SEQUENCE_NUMBER, which clients take
 // as success.
 func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Duration, reply func(ProduceResult)) {
+	r.produce(now, batch, false, acks, timeout, reply)
+}
+
+// produce is Produce; verified says the transaction coordinator vouched for the batch's
+// transaction and nothing ended it here since (ProduceVerified).
+func (r *Replica) produce(now int64, batch []byte, verified bool, acks int16, timeout time.Duration, reply func(ProduceResult)) {
 	if !r.admitProduce(now, acks, reply) {
 		return
 	}
@@ -239,6 +250,10 @@ func (r *Replica) Produce(now int64, batch []byte, acks int16, timeout time.Dura
 	if h.ProducerID >= 0 && r.answeredBySequence(now, h, acks, timeout, reply) {
 		return
 	}
+	if r.unverifiedTxn(h, verified) {
+		fail(CodeInvalidTxnState)
+		return
+	}
 	r.appendBatch(now, batch, h, acks, timeout, reply)
 }
 
@@ -259,6 +274,7 @@ func (r *Replica) appendBatch(now int64, batch []byte, h record.Header, acks int
 		}
 	}
 	r.producers.applyBatch(h, base, batch)
+	r.clearGuard(h)
 	r.hdrBuf = append(r.hdrBuf[:0], h)
 	r.appendLog(batch, r.hdrBuf)
 	r.acknowledge(now, res, h.LastOffset(), acks, timeout, reply)

@@ -37,6 +37,9 @@ type Replica struct {
 	// gen counts role changes, so that work begun in one role (a read for a fetch) is
 	// recognised as stale when it completes in another.
 	gen uint64
+	// verifyNext numbers the transaction verification guards (verify.go); never reset,
+	// so that a guard is never mistaken for a later one.
+	verifyNext uint64
 	// epochFloor is the largest epoch the recovered leader-epoch checkpoint named: this
 	// incarnation may have lost part of what it wrote in that epoch, so it must never
 	// lead it again.

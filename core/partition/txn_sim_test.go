@@ -187,7 +187,7 @@ func (p *txnProducer) sendData(b *pbatch) {
 	w := p.w
 	data := slices.Clone(b.data)
 	p.call(func(n *snode, reply func(ProduceResult)) {
-		n.r.Produce(w.now, data, -1, 200*time.Millisecond, reply)
+		produceVouched(n.r, w.now, data, -1, 200*time.Millisecond, reply)
 	}, func(res ProduceResult, timedOut bool) {
 		switch {
 		case timedOut:

@@ -213,6 +213,11 @@ const (
 	// ClientMarkersAccepted: a broker writes the transaction markers a client sends in a
 	// WriteTxnMarkers on its client listener, as if a transaction coordinator had.
 	ClientMarkersAccepted
+	// TxnVerificationSkipped: a partition leader appends the first transactional batch
+	// of a producer without asking the transaction coordinator whether its transaction
+	// is ongoing (KIP-890), so a batch that arrives after its transaction's abort
+	// marker opens a transaction nobody will end.
+	TxnVerificationSkipped
 	numNames
 )
 
@@ -280,6 +285,7 @@ var names = [numNames]string{
 	ClientMarkersAccepted:           "client-markers-accepted",
 	LsoIgnoresOpenTxn:               "lso-ignores-open-txn",
 	TxnFencedEpochAccepted:          "txn-fenced-epoch-accepted",
+	TxnVerificationSkipped:          "txn-verification-skipped",
 }
 
 func (n Name) String() string {

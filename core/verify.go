@@ -1,0 +1,176 @@
+package core
+
+import (
+	"time"
+
+	"github.com/seedlog/seedlog/core/kafka"
+	"github.com/seedlog/seedlog/core/partition"
+	"github.com/seedlog/seedlog/core/txn"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Transaction verification (KIP-890 part 1): before a transactional batch opens its
+// producer's transaction on a partition, the leader's broker asks the producer's
+// transaction coordinator whether that transaction is Ongoing with the partition. The
+// partition holds the guard (partition/verify.go); the broker makes the call: straight
+// to the coordinator when this broker runs it, otherwise as a verify-only
+// AddPartitionsToTxn v4 over the peer channel.
+
+// addPartitionsToTxnKey is the Kafka key of AddPartitionsToTxn, which brokers call
+// each other with (v4+, VerifyOnly).
+const addPartitionsToTxnKey = 24
+
+// verifyCallVersion is the AddPartitionsToTxn version of a verification call: the
+// first with batched transactions and VerifyOnly.
+const verifyCallVersion = 4
+
+// verifyTimeout bounds one verification call; past it the produce is answered with a
+// code clients retry.
+const verifyTimeout = 5 * time.Second
+
+// verifyCallsMax bounds the verification calls a broker has out; beyond it a produce
+// that needs one is answered REQUEST_TIMED_OUT.
+const verifyCallsMax = 1024
+
+// produce appends a batch to a replica this broker hosts, first asking the transaction
+// coordinator of txnID when the partition wants its word on the batch.
+func (n *Node) produce(hr *hosted, now int64, txnID string, batch []byte, acks int16, timeout time.Duration, reply func(partition.ProduceResult)) {
+	g, need, code := hr.r.StartTxnVerification(now, batch, acks)
+	switch {
+	case code != 0:
+		reply(failedProduce(code))
+		return
+	case !need:
+		hr.r.Produce(now, batch, acks, timeout, reply)
+		return
+	}
+	tp := txn.TopicPartition{Topic: hr.topic, Partition: hr.part}
+	n.verifyTxn(txnID, g.ProducerID, g.Epoch, tp, func(code int16) {
+		if hr.gone {
+			reply(failedProduce(kerr.NotLeaderForPartition.Code))
+			return
+		}
+		n.withReplica(hr, func() {
+			if code != 0 {
+				hr.r.DropTxnVerification(g)
+				reply(failedProduce(code))
+				return
+			}
+			hr.r.ProduceVerified(n.now, batch, g, acks, timeout, reply)
+		})
+	})
+}
+
+func failedProduce(code int16) partition.ProduceResult {
+	return partition.ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1}
+}
+
+// verifyTxn asks the coordinator of txnID whether the producer's transaction is Ongoing
+// with tp, and calls done once with the code a produce gets (0: append).
+func (n *Node) verifyTxn(txnID string, pid int64, epoch int16, tp txn.TopicPartition, done func(int16)) {
+	if txnID == "" {
+		done(kerr.InvalidTxnState.Code) // a transactional batch without its id: nobody to ask
+		return
+	}
+	im := n.quorum.image
+	t, ok := im.Topic(TxnTopic)
+	if !ok {
+		done(produceVerifyCode(kerr.CoordinatorNotAvailable.Code))
+		return
+	}
+	leader, _, ok := im.LeaderOf(t.ID, txn.PartitionFor(txnID, t.Partitions))
+	switch {
+	case !ok || leader < 0:
+		done(produceVerifyCode(kerr.CoordinatorNotAvailable.Code))
+		return
+	case leader == n.cfg.NodeID:
+		c, code := n.TxnCoordinator(txnID)
+		if code == 0 {
+			code = c.Verify(txnID, pid, epoch, []txn.TopicPartition{tp})[0]
+		}
+		done(produceVerifyCode(code))
+		return
+	case n.verifyCalls >= verifyCallsMax:
+		done(kerr.RequestTimedOut.Code)
+		return
+	}
+	n.verifyCalls++
+	req := verifyRequest(txnID, pid, epoch, tp)
+	n.rpc.callBroker(n, leader, req, verifyTimeout, func(resp kmsg.Response, err error) {
+		n.verifyCalls--
+		r, _ := resp.(*kmsg.AddPartitionsToTxnResponse)
+		done(produceVerifyCode(verifyAnswerCode(r, err, txnID, tp)))
+	})
+}
+
+// verifyRequest is the verify-only AddPartitionsToTxn of one partition.
+func verifyRequest(txnID string, pid int64, epoch int16, tp txn.TopicPartition) *kmsg.AddPartitionsToTxnRequest {
+	req := kmsg.NewPtrAddPartitionsToTxnRequest()
+	req.SetVersion(verifyCallVersion)
+	tr := kmsg.NewAddPartitionsToTxnRequestTransaction()
+	tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, tr.VerifyOnly = txnID, pid, epoch, true
+	tt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+	tt.Topic, tt.Partitions = tp.Topic, []int32{tp.Partition}
+	tr.Topics = append(tr.Topics, tt)
+	req.Transactions = append(req.Transactions, tr)
+	return req
+}
+
+// verifyAnswerCode is tp's code in a verification answer; an answer that leaves it out,
+// or none, is a network failure.
+func verifyAnswerCode(r *kmsg.AddPartitionsToTxnResponse, err error, txnID string, tp txn.TopicPartition) int16 {
+	if err != nil || r == nil {
+		return kerr.NetworkException.Code
+	}
+	if r.ErrorCode != 0 {
+		return r.ErrorCode
+	}
+	for _, tr := range r.Transactions {
+		if tr.TransactionalID != txnID {
+			continue
+		}
+		for _, t := range tr.Topics {
+			if t.Topic != tp.Topic {
+				continue
+			}
+			for _, p := range t.Partitions {
+				if p.Partition == tp.Partition {
+					return p.ErrorCode
+				}
+			}
+		}
+	}
+	return kerr.NetworkException.Code
+}
+
+// produceVerifyCode is what a produce gets for a verification's code, as Kafka's
+// ReplicaManager answers: a refusal is INVALID_TXN_STATE (the Produce handler makes it
+// TRANSACTION_ABORTABLE for v11), a fenced producer INVALID_PRODUCER_EPOCH, and a
+// coordinator that cannot answer now NOT_ENOUGH_REPLICAS, which every client retries
+// without a metadata refresh.
+func produceVerifyCode(code int16) int16 {
+	switch code {
+	case 0:
+		return 0
+	case kerr.ProducerFenced.Code:
+		return kerr.InvalidProducerEpoch.Code
+	case kerr.TransactionAbortable.Code, kerr.InvalidTxnState.Code, kerr.ClusterAuthorizationFailed.Code:
+		return kerr.InvalidTxnState.Code
+	case kerr.ConcurrentTransactions.Code, kerr.NetworkException.Code, kerr.CoordinatorLoadInProgress.Code,
+		kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code, kerr.RequestTimedOut.Code:
+		return kerr.NotEnoughReplicas.Code
+	}
+	return code
+}
+
+// serveVerifyCall answers another broker's verification. Only the peer channel, where
+// every sender proved it is a broker of the cluster, carries these calls.
+func (n *Node) serveVerifyCall(from int32, m callMsg) {
+	req, ok := m.req.(*kmsg.AddPartitionsToTxnRequest)
+	if !ok || !n.cfg.Broker {
+		return
+	}
+	resp := kafka.VerifyTxns(n, req)
+	n.send(from, encodeAnswer(answerMsg{id: m.id, key: resp.Key(), version: resp.GetVersion(), body: resp.AppendTo(nil)}))
+}
