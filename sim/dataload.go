@@ -71,6 +71,10 @@ type dataWorkload struct {
 	// finalCommittedFrom is where that read went on after retention deleted what it
 	// had not read yet (absent: the final read's start).
 	finalCommittedFrom map[TopicPartition]int64
+	// finalRCWait is the read_committed fetch the final read last waited at (nil
+	// while it makes progress): a wait that outlasts the liveness bound is a hanging
+	// transaction holding the last stable offset.
+	finalRCWait *Op
 }
 
 func (w *World) startData() {
@@ -439,6 +443,11 @@ func (d *dataWorkload) finalReadAll(done func()) {
 			if d.groupGap() {
 				checker = "groups"
 			}
+			if op := d.finalRCWait; op != nil {
+				w.fail("transactions", -1, "hanging transaction: past the liveness bound (%v) the final read_committed read of %s/%d still waits at offset %d: last stable offset %d, high watermark %d",
+					w.cfg.LivenessBound, op.Topic, op.Partition, op.Offset, op.LSO, op.HW)
+				return
+			}
 			w.fail(checker, -1, "final reads of the data partitions and consumer groups did not complete within %v\n%s", w.cfg.LivenessBound, d.groupCoverage())
 		}
 	})
@@ -551,9 +560,11 @@ func (d *dataWorkload) finalReadCommitted(tp TopicPartition, pos int64, done fun
 		if op.Next > next {
 			next = min(op.Next, target)
 		}
+		d.finalRCWait = nil
 		if next == pos {
 			// Nothing below the last stable offset yet: an open transaction holds it.
 			w.cov.Inc("final-read:read-committed-waits")
+			d.finalRCWait = op
 			c.later(dataBackoff, func() { d.finalReadCommitted(tp, pos, done) })
 			return
 		}

@@ -141,11 +141,9 @@ import (
 //	                               armed for an EndTxn answer, the next transaction's
 //	                               Prepare listed the previous one's partitions), 254
 //	                               (new; the only catch in 300 seeds)
-//	txn-verification-skipped       transactions (phantom-commit: a sloppy abort's late
-//	                               batch opened a transaction a later commit marker of
-//	                               the same epoch committed), 162 (new; liveness, the
-//	                               LSO held by the hanging transaction, fails seeds 34,
-//	                               61, 97 and 148 first)
+//	txn-verification-skipped       transactions (hanging transaction: the final
+//	                               read_committed read still waits at an LSO below the
+//	                               high watermark past the liveness bound), 34 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in

@@ -48,7 +48,10 @@ import (
 //   - final-visible: the final read_committed read of a partition showing a record of
 //     an aborted transaction, or lacking one of a committed transaction;
 //   - coordinator-lost-end: a coordinator's Prepare over partitions the producer's
-//     current transaction never added (txncoord.go).
+//     current transaction never added (txncoord.go);
+//   - hanging transaction: the final read_committed read of a partition still waiting at
+//     a last stable offset below the high watermark past the liveness bound, when every
+//     transaction has ended (dataload.go: reported as the liveness bound passes).
 //
 // Partitions the final reads could not reach are not judged; records below a final
 // read's start on partitions that may delete are not looked for, nor records and
