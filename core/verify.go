@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/seedlog/seedlog/core/kafka"
@@ -53,6 +54,9 @@ func (n *Node) produce(hr *hosted, now int64, txnID string, batch []byte, acks i
 		}
 		n.withReplica(hr, func() {
 			if code != 0 {
+				if code != kerr.NotEnoughReplicas.Code {
+					n.note("txn-verify-refused", fmt.Sprintf("%s/%d: producer %d epoch %d of %q: %s", hr.topic, hr.part, g.ProducerID, g.Epoch, txnID, kerr.ErrorForCode(code)))
+				}
 				hr.r.DropTxnVerification(g)
 				reply(failedProduce(code))
 				return

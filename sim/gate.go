@@ -158,7 +158,7 @@ var Gate = []GateItem{
 	{"path", "txn:fenced", "an InitProducerID fences an open transaction of an older epoch and aborts it"},
 	{"path", "txn:coordinator-move", "the coordinator of a transactional id moves to another broker"},
 	{"path", "txn:sloppy-abort", "a producer aborts with a batch in flight and keeps its epoch (KIP-890's hanging transaction)"},
-	{"path", "txn:verify-rejected", "a partition refuses a transactional batch the coordinator did not vouch for (KIP-890)"},
+	{"path", "note:txn-verify-refused", "a partition refuses a transactional batch the coordinator did not vouch for (KIP-890)"},
 }
 
 // GateMissing returns the gate's items whose counter is 0 in c.
