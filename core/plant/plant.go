@@ -213,6 +213,9 @@ const (
 	// ClientMarkersAccepted: a broker writes the transaction markers a client sends in a
 	// WriteTxnMarkers on its client listener, as if a transaction coordinator had.
 	ClientMarkersAccepted
+	// TxnIDExpiresOngoing: the transaction coordinator expires idle transactional ids
+	// whatever their state, an open or ending transaction's included.
+	TxnIDExpiresOngoing
 	numNames
 )
 
@@ -280,6 +283,7 @@ var names = [numNames]string{
 	ClientMarkersAccepted:           "client-markers-accepted",
 	LsoIgnoresOpenTxn:               "lso-ignores-open-txn",
 	TxnFencedEpochAccepted:          "txn-fenced-epoch-accepted",
+	TxnIDExpiresOngoing:             "txn-id-expires-ongoing",
 }
 
 func (n Name) String() string {
