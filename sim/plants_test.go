@@ -137,6 +137,8 @@ import (
 //	txn-offsets-visible-before-commit
 //	                               transactions (offsets: OffsetFetch showed the open
 //	                               transaction's own offset), 21 (new)
+//	txn-id-expires-ongoing         transactions (id-expired-active: an id expired while
+//	                               its last note said Ongoing), 6 (new)
 //	txn-marker-before-durable      transactions (coordinator-lost-end: after a crash
 //	                               armed for an EndTxn answer, the next transaction's
 //	                               Prepare listed the previous one's partitions), 254
@@ -246,6 +248,7 @@ var plantCases = []struct {
 	{"txn-marker-before-durable", []string{"transactions"}, 300, false},
 	{"txn-fenced-epoch-accepted", []string{"transactions", "log-history"}, 300, false},
 	{"txn-offsets-visible-before-commit", []string{"transactions"}, 300, false},
+	{"txn-id-expires-ongoing", []string{"transactions"}, 300, false},
 	// A client's WriteTxnMarkers written: the byzantine client's "txn-markers" frames
 	// must be refused on every partition (attackclient.go).
 	{"client-markers-accepted", []string{"attack", "transactions", "log-history"}, 50, true},
