@@ -10,6 +10,7 @@ import (
 	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/metadata"
 	"github.com/seedlog/seedlog/core/plant"
+	"github.com/seedlog/seedlog/core/txn"
 )
 
 // Config is a node's configuration. The real node reads it from a file and flags; the
@@ -83,8 +84,11 @@ type Config struct {
 	OffsetsRetention      time.Duration
 	OffsetsRetentionCheck time.Duration
 	// TxnMaxTimeout is transaction.max.timeout.ms: the longest transaction timeout a
-	// producer may ask for (0: Kafka's 15 minutes).
-	TxnMaxTimeout time.Duration
+	// producer may ask for (0: Kafka's 15 minutes). TxnIDExpiration is
+	// transactional.id.expiration.ms: how long a transactional id with no transaction
+	// open or ending is kept after its last change (0: Kafka's 7 days).
+	TxnMaxTimeout   time.Duration
+	TxnIDExpiration time.Duration
 	// InFlightPerConnMax is max.inflight.requests.per.connection (0:
 	// InFlightPerConnMaxDefault): the requests of one connection that may await their
 	// responses. A request beyond it closes the connection; the real node's reader stops
@@ -321,6 +325,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TxnMaxTimeout == 0 {
 		c.TxnMaxTimeout = 15 * time.Minute
+	}
+	if c.TxnIDExpiration == 0 {
+		c.TxnIDExpiration = txn.DefaultIDExpiration
 	}
 	if c.Defaults.MinInsyncReplicas == 0 {
 		c.Defaults.MinInsyncReplicas = DefaultDefaults.MinInsyncReplicas

@@ -61,6 +61,10 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		{func(c *Config) { c.Broker, c.NodeID = false, 2 }, "process.roles"},
 		{func(c *Config) { c.NodeID = -1 }, "node.id=-1"},
 		{func(c *Config) { c.OffsetsRetention = -time.Minute }, "offsets.retention.minutes"},
+		{func(c *Config) { c.TxnIDExpiration = -time.Millisecond }, "transactional.id.expiration.ms"},
+		{func(c *Config) { c.TxnIDExpiration = time.Microsecond }, "transactional.id.expiration.ms"},
+		{func(c *Config) { c.TxnIDExpiration = (TimingMsMax + 1) * time.Millisecond }, "transactional.id.expiration.ms"},
+		{func(c *Config) { c.TxnMaxTimeout = 1 << 62 }, "transaction.max.timeout.ms"},
 		{func(c *Config) { c.OffsetsRetention = 1 << 62 }, "offsets.retention.minutes"},
 		{func(c *Config) { c.OffsetsRetentionCheck = 1 << 62 }, "offsets.retention.check.interval.ms"},
 	} {

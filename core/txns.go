@@ -33,6 +33,7 @@ func newTxnHost() coordinatorHost[*txn.Coordinator] {
 		start: func(n *Node, now int64, part, epoch int32, log *internalLog) *txn.Coordinator {
 			cfg := txn.DefaultConfig(part, epoch)
 			cfg.MaxTimeout = n.cfg.TxnMaxTimeout
+			cfg.IDExpiration = n.cfg.TxnIDExpiration
 			cfg.NewProducerID = n.ProducerID
 			cfg.SendMarkers = n.sendMarkers
 			cfg.Plants = n.cfg.Plants

@@ -188,6 +188,11 @@ func validateLimits(c Config) error {
 	case c.OffsetsRetentionCheck < 0 || c.OffsetsRetentionCheck > TimingMsMax*time.Millisecond:
 		// The next check is the clock plus the interval: an unbounded one could overflow.
 		return fmt.Errorf("offsets.retention.check.interval.ms=%s: want milliseconds in [1, %d]", msString(c.OffsetsRetentionCheck), TimingMsMax)
+	case c.TxnMaxTimeout < time.Millisecond || c.TxnMaxTimeout > TimingMsMax*time.Millisecond:
+		return fmt.Errorf("transaction.max.timeout.ms=%s: want milliseconds in [1, %d]", msString(c.TxnMaxTimeout), TimingMsMax)
+	case c.TxnIDExpiration < time.Millisecond || c.TxnIDExpiration > TimingMsMax*time.Millisecond:
+		// Kafka's int setting; a record's last update plus it must not overflow.
+		return fmt.Errorf("transactional.id.expiration.ms=%s: want milliseconds in [1, %d]", msString(c.TxnIDExpiration), TimingMsMax)
 	case c.CleanerStepBytes < 0:
 		return fmt.Errorf("log.cleaner.io.buffer.size=%d: want bytes in [1, %d]", c.CleanerStepBytes, math.MaxInt32)
 	case c.CleanerBytesPerSec < 0:

@@ -105,8 +105,10 @@ type Config struct {
 	// OffsetsRetentionCheck is offsets.retention.check.interval.ms.
 	OffsetsRetention      time.Duration
 	OffsetsRetentionCheck time.Duration
-	// TxnMaxTimeout is transaction.max.timeout.ms.
-	TxnMaxTimeout time.Duration
+	// TxnMaxTimeout is transaction.max.timeout.ms; TxnIDExpiration
+	// transactional.id.expiration.ms.
+	TxnMaxTimeout   time.Duration
+	TxnIDExpiration time.Duration
 
 	// FrameBytesMax caps one client request (socket.request.max.bytes); a larger frame
 	// closes the connection.
@@ -404,6 +406,7 @@ var settings = []Setting{
 		return parseInt32(v, &c.Defaults.TxnTopicReplicationFactor)
 	}},
 	{"transaction.max.timeout.ms", "900000", "the longest transaction timeout a producer may ask for", durationKey(func(c *Config) *time.Duration { return &c.TxnMaxTimeout })},
+	{"transactional.id.expiration.ms", "604800000", "a transactional id with no transaction open is removed this long after its last change", durationKey(func(c *Config) *time.Duration { return &c.TxnIDExpiration })},
 	{"offsets.retention.check.interval.ms", "600000", "how often group coordinators delete the committed offsets offsets.retention.minutes no longer keeps", durationKey(func(c *Config) *time.Duration { return &c.OffsetsRetentionCheck })},
 	{"log.segment.bytes", strconv.Itoa(storage.DefaultSegmentBytesMax), "a log segment rolls at this size", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -880,6 +883,7 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		OffsetsRetention:             c.OffsetsRetention,
 		OffsetsRetentionCheck:        c.OffsetsRetentionCheck,
 		TxnMaxTimeout:                c.TxnMaxTimeout,
+		TxnIDExpiration:              c.TxnIDExpiration,
 		InFlightPerConnMax:           c.InFlightPerConnMax,
 		ConnectionsMax:               c.ConnectionsMax,
 		BrokerPartitionsMax:          c.BrokerPartitionsMax,

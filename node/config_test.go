@@ -41,6 +41,22 @@ func TestOffsetsRetentionReachesTheCore(t *testing.T) {
 	}
 }
 
+// transactional.id.expiration.ms reaches the transaction coordinators' configuration.
+func TestTxnIDExpirationReachesTheCore(t *testing.T) {
+	c := DefaultConfig()
+	if cc := c.CoreConfig(0, nil); cc.TxnIDExpiration != 7*24*time.Hour {
+		t.Errorf("default %v", cc.TxnIDExpiration)
+	}
+	must(t, c.Set("transactional.id.expiration.ms", "1500"))
+	must(t, c.Validate())
+	if cc := c.CoreConfig(0, nil); cc.TxnIDExpiration != 1500*time.Millisecond {
+		t.Errorf("set: %v", cc.TxnIDExpiration)
+	}
+	if err := c.Set("transactional.id.expiration.ms", "0"); err == nil {
+		t.Error("an expiration of 0 ms accepted")
+	}
+}
+
 func TestPropertiesOverDefaultsAndFlagsOverProperties(t *testing.T) {
 	p, err := ParseProperties(strings.NewReader(`
 # a comment

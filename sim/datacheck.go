@@ -299,6 +299,9 @@ func (c *checkers) checkTxns() bool {
 	if msg := d.checkPrepared(); msg != "" {
 		vs = append(vs, TxnViolation{Kind: "coordinator-lost-end", Message: strings.TrimPrefix(msg, "coordinator-lost-end: ")})
 	}
+	if v, ok := d.checkExpired(w.hist.Ops); ok {
+		vs = append(vs, v)
+	}
 	if len(vs) > 0 {
 		var b strings.Builder
 		for _, v := range vs {

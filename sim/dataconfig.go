@@ -96,6 +96,9 @@ type DataConfig struct {
 	// transaction.state.log.replication.factor (0: the node's defaults).
 	TxnStatePartitions int32
 	TxnStateRF         int32
+	// TxnIDExpiration is transactional.id.expiration.ms (0: the node's 7 days); some
+	// seeds draw it short enough that idle ids expire within the run.
+	TxnIDExpiration time.Duration
 	// NoMaxTimestampReads keeps readers from asking for the largest timestamp
 	// (maxstamps.go), as they did not before it existed; only plant tests set it.
 	NoMaxTimestampReads bool

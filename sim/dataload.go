@@ -64,6 +64,10 @@ type dataWorkload struct {
 	// ends coordinators decided (txncoord.go).
 	txnBegun    []txnBegin
 	txnPrepared []txnPrepare
+	// txnIDs follows each transactional id's state through the coordinators' notes;
+	// txnExpired are the expiries they told of (txncoord.go).
+	txnIDs     map[string]*txnIDState
+	txnExpired []txnExpiry
 	// finalRC reads every partition once more with read_committed after its final
 	// read, in seeds with transactions; finalCommitted holds the data records it saw.
 	finalRC        *Client

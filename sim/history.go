@@ -366,7 +366,7 @@ func (w *World) invoke(c *Client, op *Op) {
 	op.Client = c.id
 	op.Call = w.now
 	op.Node = -1
-	if op.Kind == OpCommit {
+	if op.Kind == OpCommit || op.Kind == OpInitProducerID || op.Kind == OpEndTxn {
 		op.Local = w.earliestBrokerClock()
 	}
 	w.hist.Ops = append(w.hist.Ops, op)

@@ -293,6 +293,9 @@ func (n *simNode) act() {
 		switch note.Kind {
 		case "txn-prepare-commit", "txn-prepare-abort":
 			w.noteTxnPrepare(note.Text)
+			w.noteTxnState(n, note.Kind, note.Text)
+		case "txn-begin", "txn-complete-commit", "txn-complete-abort", "txn-id-expired", "txn-coordinator-loaded":
+			w.noteTxnState(n, note.Kind, note.Text)
 		case "txn-timed-out":
 			w.cov.Inc("txn:timeout")
 		case "txn-fenced":
@@ -569,6 +572,7 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		CleanerStepBytes:         c.CleanerStepBytes,
 		CleanerBytesPerSec:       c.CleanerBytesPerSec,
 		OffsetsRetention:         c.Data.OffsetsRetention,
+		TxnIDExpiration:          c.Data.TxnIDExpiration,
 		FetchSessionSlots:        c.Data.FetchSessionSlots,
 		BrokerPartitionsMax:      c.Data.BrokerPartitionsMax,
 		OffsetsRetentionCheck:    c.Data.OffsetsRetentionCheck,

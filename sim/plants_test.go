@@ -137,6 +137,8 @@ import (
 //	txn-offsets-visible-before-commit
 //	                               transactions (offsets: OffsetFetch showed the open
 //	                               transaction's own offset), 21 (new)
+//	txn-id-expires-ongoing         transactions (id-expired-active: an id expired while
+//	                               its last note said Ongoing), 6 (new)
 //	txn-marker-before-durable      transactions (coordinator-lost-end: after a crash
 //	                               armed for an EndTxn answer, the next transaction's
 //	                               Prepare listed the previous one's partitions), 254
@@ -252,6 +254,7 @@ var plantCases = []struct {
 	// A partition that appends without asking the coordinator (KIP-890): a sloppy
 	// abort's late batch opens a transaction nobody ends (txnproducer.go).
 	{"txn-verification-skipped", []string{"transactions"}, 300, false},
+	{"txn-id-expires-ongoing", []string{"transactions"}, 300, false},
 	// A client's WriteTxnMarkers written: the byzantine client's "txn-markers" frames
 	// must be refused on every partition (attackclient.go).
 	{"client-markers-accepted", []string{"attack", "transactions", "log-history"}, 50, true},

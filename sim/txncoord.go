@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seedlog/seedlog/core/group"
 )
 
 // The ends transaction coordinators decide, as their notes tell them: each Prepare
@@ -94,4 +96,138 @@ func (d *dataWorkload) checkPrepared() string {
 		d.w.cov.Inc("check:txn-prepare")
 	}
 	return ""
+}
+
+// Transactional id expiry: a coordinator removes an id only when no transaction of it
+// is open or ending, and only once the id was idle for transactional.id.expiration.ms
+// (checker "transactions", kinds id-expired-active and id-expired-early). The state of
+// each id is followed through the coordinators' notes: txn-begin opens a transaction,
+// txn-prepare-* ends it, txn-complete-* completes it. A coordinator that loaded the
+// id's partition since its last note may know of a change no note told (a record
+// durable although its append failed), so the state check skips that case.
+
+// txnIDState is what the notes say of one transactional id.
+type txnIDState struct {
+	state string // "ongoing", "preparing", "complete"; "" before any note
+	// loaded: a coordinator loaded the id's partition since the last note.
+	loaded bool
+}
+
+// txnExpiry is one txn-id-expired note.
+type txnExpiry struct {
+	at     int64 // virtual time
+	node   int32
+	local  int64 // the node's clock then
+	id     string
+	state  string
+	loaded bool
+	// updateMs and atMs are the record's last update and the expiry, on the
+	// coordinator's clock, as the note says.
+	updateMs, atMs int64
+}
+
+// noteTxnState follows a coordinator's note about a transactional id.
+func (w *World) noteTxnState(n *simNode, kind, text string) {
+	d := w.data
+	if d == nil {
+		return
+	}
+	if d.txnIDs == nil {
+		d.txnIDs = map[string]*txnIDState{}
+	}
+	f := strings.Fields(text)
+	if kind == "txn-coordinator-loaded" {
+		// `txn-coordinator-loaded: transaction state partition 3 (epoch 2), 1 ids at ... ms`
+		if len(f) < 5 {
+			return
+		}
+		p, err := strconv.ParseInt(f[4], 10, 32)
+		if err != nil {
+			return
+		}
+		for id, s := range d.txnIDs { // order-independent: each id's own flag
+			if group.PartitionFor(id, w.cfg.Data.txnStatePartitions()) == int32(p) {
+				s.loaded = true
+			}
+		}
+		return
+	}
+	if len(f) < 2 {
+		return
+	}
+	id, err := strconv.Unquote(f[1])
+	if err != nil {
+		return
+	}
+	s := d.txnIDs[id]
+	if s == nil {
+		s = &txnIDState{}
+		d.txnIDs[id] = s
+	}
+	switch kind {
+	case "txn-begin":
+		*s = txnIDState{state: "ongoing"}
+	case "txn-prepare-commit", "txn-prepare-abort":
+		*s = txnIDState{state: "preparing"}
+	case "txn-complete-commit", "txn-complete-abort":
+		*s = txnIDState{state: "complete"}
+	case "txn-id-expired":
+		// `txn-id-expired: "tx0" producer 5 epoch 1 at 1767225601000 ms state CompleteCommit last update 1767225600000 ms`
+		e := txnExpiry{at: w.now, node: n.spec.ID, local: n.localNow(), id: id, state: s.state, loaded: s.loaded, updateMs: -1, atMs: -1}
+		if i := slices.Index(f, "at"); i >= 0 && i+1 < len(f) {
+			e.atMs, _ = strconv.ParseInt(f[i+1], 10, 64)
+		}
+		if i := slices.Index(f, "update"); i >= 0 && i+1 < len(f) {
+			e.updateMs, _ = strconv.ParseInt(f[i+1], 10, 64)
+		}
+		d.txnExpired = append(d.txnExpired, e)
+		delete(d.txnIDs, id)
+		w.cov.Inc("txn:id-expired")
+		// Judged at once: a transaction whose id is gone never ends, and the final reads
+		// would wait for it until the liveness checker gives up.
+		if v, bad := expiredActive(e); bad {
+			w.fail("transactions", n.spec.ID, "%s", v)
+		}
+	}
+}
+
+// checkExpired checks each expiry against the notes before it and against the
+// producer's requests in the history: its last InitProducerID or EndTxn that succeeded
+// before the expiry wrote a record at or after its call, so the expiring coordinator's
+// clock must be past the earliest broker clock at that call plus the expiration (less
+// the millisecond the records round to).
+func (d *dataWorkload) checkExpired(ops []*Op) (TxnViolation, bool) {
+	exp := d.w.cfg.Data.TxnIDExpiration
+	for _, e := range d.txnExpired {
+		if v, bad := expiredActive(e); bad {
+			return v, true
+		}
+		if exp <= 0 {
+			continue
+		}
+		if e.atMs-e.updateMs < exp.Milliseconds() {
+			return TxnViolation{Kind: "id-expired-early", Message: fmt.Sprintf(
+				"at %v node %d expired %q at %d ms, last updated at %d ms: idle less than %v on its own clock", time.Duration(e.at), e.node, e.id, e.atMs, e.updateMs, exp)}, true
+		}
+		for _, op := range ops {
+			if op.TxnID != e.id || op.Outcome != OK || op.Return >= e.at || (op.Kind != OpInitProducerID && op.Kind != OpEndTxn) {
+				continue
+			}
+			if e.local < op.Local+int64(exp)-int64(time.Millisecond) {
+				return TxnViolation{Kind: "id-expired-early", Message: fmt.Sprintf(
+					"at %v node %d (clock %d) expired %q, idle less than %v since op %d (%v at %v, earliest broker clock %d) succeeded", time.Duration(e.at), e.node, e.local, e.id, exp, op.ID, op.Kind, time.Duration(op.Call), op.Local)}, true
+			}
+		}
+	}
+	return TxnViolation{}, false
+}
+
+// expiredActive: e removed an id whose transaction was open or ending, as far as the
+// notes before it tell.
+func expiredActive(e txnExpiry) (TxnViolation, bool) {
+	if (e.state == "ongoing" || e.state == "preparing") && !e.loaded {
+		return TxnViolation{Kind: "id-expired-active", Message: fmt.Sprintf(
+			"at %v node %d expired transactional id %q while its transaction was %s (its last note)", time.Duration(e.at), e.node, e.id, e.state)}, true
+	}
+	return TxnViolation{}, false
 }

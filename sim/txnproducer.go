@@ -1139,6 +1139,11 @@ func drawTxns(seed uint64, d *DataConfig, brokers int) {
 	if rng.IntN(3) != 0 {
 		d.TxnStateRF = int32(min(brokers, 3))
 	}
+	// transactional.id.expiration.ms: in half the seeds short enough that an id idle
+	// between two transactions expires, and its producer starts over.
+	if rng.IntN(2) == 0 {
+		d.TxnIDExpiration = time.Duration(300+rng.IntN(1700)) * time.Millisecond
+	}
 }
 
 // txnStatePartitions is the run's transaction.state.log.num.partitions.
@@ -1152,7 +1157,7 @@ func (d *DataConfig) txnStatePartitions() int32 {
 // WithoutTxns leaves the transactional workload out of a seed's draws.
 func (d *DataConfig) WithoutTxns() {
 	d.TxnProducers, d.TxnInterval, d.ReadCommittedReaders, d.ReadCommittedGroups = nil, 0, 0, false
-	d.TxnStatePartitions, d.TxnStateRF = 0, 0
+	d.TxnStatePartitions, d.TxnStateRF, d.TxnIDExpiration = 0, 0, 0
 }
 
 // txnString renders the transactional workload for the configuration block.
@@ -1169,6 +1174,9 @@ func (d *DataConfig) txnString() string {
 	fmt.Fprintf(&b, " a transaction every ~%v; transaction state partitions %d", d.TxnInterval, d.txnStatePartitions())
 	if d.TxnStateRF > 0 {
 		fmt.Fprintf(&b, " rf=%d", d.TxnStateRF)
+	}
+	if d.TxnIDExpiration > 0 {
+		fmt.Fprintf(&b, "; ids expire %v after their last change", d.TxnIDExpiration)
 	}
 	fmt.Fprintf(&b, "; read_committed readers %b", d.ReadCommittedReaders)
 	if d.ReadCommittedGroups {

@@ -36,7 +36,7 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(23, 0, 4) // OffsetForLeaderEpoch
 	set(24, 0, 5) // AddPartitionsToTxn (v4+: brokers, or CLUSTER_ACTION)
 	set(25, 0, 3) // AddOffsetsToTxn
-	set(26, 0, 3) // EndTxn
+	set(26, 0, 4) // EndTxn
 	set(27, 0, 1) // WriteTxnMarkers (brokers send it on the peer listener)
 	set(28, 0, 3) // TxnOffsetCommit
 	set(29, 0, 3) // DescribeAcls

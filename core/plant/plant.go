@@ -218,6 +218,9 @@ const (
 	// is ongoing (KIP-890), so a batch that arrives after its transaction's abort
 	// marker opens a transaction nobody will end.
 	TxnVerificationSkipped
+	// TxnIDExpiresOngoing: the transaction coordinator expires idle transactional ids
+	// whatever their state, an open or ending transaction's included.
+	TxnIDExpiresOngoing
 	numNames
 )
 
@@ -286,6 +289,7 @@ var names = [numNames]string{
 	LsoIgnoresOpenTxn:               "lso-ignores-open-txn",
 	TxnFencedEpochAccepted:          "txn-fenced-epoch-accepted",
 	TxnVerificationSkipped:          "txn-verification-skipped",
+	TxnIDExpiresOngoing:             "txn-id-expires-ongoing",
 }
 
 func (n Name) String() string {

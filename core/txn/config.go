@@ -43,6 +43,7 @@ const (
 	DefaultMarkerRetry        = 100 * time.Millisecond // backoff before markers are sent again
 	DefaultQueueWait          = time.Second            // the longest a request waits for its busy id
 	DefaultTxnsMax            = 100000                 // transactional ids per coordinator
+	DefaultIDExpiration       = 7 * 24 * time.Hour     // transactional.id.expiration.ms
 	// PartitionsMax bounds the partitions of one transaction, in requests and in the
 	// records decoded from the log.
 	PartitionsMax = 100000
@@ -64,6 +65,9 @@ type Config struct {
 	AbortCheckInterval time.Duration // how often open transactions are checked for their timeout
 	MarkerRetry        time.Duration // backoff before a marker round is sent again
 	QueueWait          time.Duration // the longest a request waits for its id to be free
+	// IDExpiration is how long an id with no transaction open or ending is kept after
+	// its last change (expiry.go).
+	IDExpiration time.Duration
 
 	TxnsMax       int // transactional ids kept; InitProducerID for more gets COORDINATOR_NOT_AVAILABLE
 	PartitionsMax int // partitions of one transaction (at most PartitionsMax)
@@ -100,6 +104,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = DefaultQueueWait
+	}
+	if cfg.IDExpiration < time.Millisecond {
+		cfg.IDExpiration = DefaultIDExpiration
 	}
 	if cfg.TxnsMax <= 0 {
 		cfg.TxnsMax = DefaultTxnsMax

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/seedlog/seedlog/core/group"
@@ -38,6 +39,14 @@ type Coordinator struct {
 	load    *loader // while loading
 
 	txns map[string]*txn
+	// ongoing are the ids whose record is Ongoing (the timeout check looks at them only).
+	ongoing map[string]*txn
+	// retries holds the marker rounds waiting out MarkerRetry, expiries the ids that may
+	// expire (expiry.go), each by when it is due; pendingRounds the rounds a callback
+	// outside any input made wait, whose wait starts at the next input.
+	retries       timerQueue
+	expiries      timerQueue
+	pendingRounds []*txn
 
 	// now is the latest time an input carried. depth counts the inputs on the stack and
 	// nest the callbacks (Log, NewProducerID, SendMarkers): work done in a callback that
@@ -78,12 +87,15 @@ func NewCoordinator(now int64, cfg Config, log Log) *Coordinator {
 	assert(cfg.NewProducerID != nil, "Config.NewProducerID is nil")
 	assert(cfg.SendMarkers != nil, "Config.SendMarkers is nil")
 	c := &Coordinator{
-		cfg:   cfg.withDefaults(),
-		log:   log,
-		txns:  map[string]*txn{},
-		waits: map[uint64]func(){},
-		now:   now,
-		load:  newLoader(),
+		cfg:      cfg.withDefaults(),
+		log:      log,
+		txns:     map[string]*txn{},
+		ongoing:  map[string]*txn{},
+		retries:  timerQueue{kind: timerRetry},
+		expiries: timerQueue{kind: timerExpire},
+		waits:    map[uint64]func(){},
+		now:      now,
+		load:     newLoader(),
 	}
 	c.enter(now)
 	defer c.leave()
@@ -164,11 +176,25 @@ func (c *Coordinator) timeNow() int64 {
 
 func (c *Coordinator) startPendingTimers() {
 	c.timersPending = false
-	for _, t := range c.txns { // order-independent: each transaction's own timer
-		if t.round != nil && t.round.retryFrom == timerPending {
-			t.round.retryFrom = c.now
+	for _, t := range c.pendingRounds { // order-independent: each starts now
+		if r := t.round; r != nil && r.waiting && r.retryFrom == timerPending && c.txns[t.id] == t {
+			r.retryFrom = c.now
+			c.retries.set(t, r.retryFrom+int64(c.cfg.MarkerRetry))
 		}
 	}
+	c.pendingRounds = nil
+}
+
+// setRec makes next t's durable record and files t where its state belongs.
+func (c *Coordinator) setRec(t *txn, next txnRecord) {
+	t.rec, t.durable = next, true
+	if c.txns[t.id] == t && next.state == stateOngoing {
+		c.ongoing[t.id] = t
+	} else if c.ongoing[t.id] == t {
+		delete(c.ongoing, t.id)
+	}
+	t.expireRetryAt = 0
+	c.scheduleExpiry(t)
 }
 
 // Availability is the error code every request gets right now: 0 while serving,
@@ -213,7 +239,8 @@ func (c *Coordinator) Close() {
 }
 
 // Tick runs what is due at now: marker rounds waiting to be sent again (or their
-// completion to be written again), and the check for transactions past their timeout.
+// completion to be written again), the check for transactions past their timeout, and
+// the expiry of idle transactional ids (at most expirePerTick of them).
 func (c *Coordinator) Tick(now int64) {
 	if c.deadlineKnown && now < c.deadline && !c.timersPending {
 		return // nothing is due: the node ticks every component at every deadline
@@ -223,9 +250,10 @@ func (c *Coordinator) Tick(now int64) {
 	if c.phase != phaseServing {
 		return
 	}
-	for _, id := range slices.Sorted(maps.Keys(c.txns)) {
-		t := c.txns[id]
-		if r := t.round; r != nil && r.waiting && now >= r.retryFrom+int64(c.cfg.MarkerRetry) {
+	due := c.retries.popDue(now, math.MaxInt)
+	slices.SortFunc(due, func(a, b *txn) int { return strings.Compare(a.id, b.id) })
+	for _, t := range due {
+		if r := t.round; r != nil && r.waiting && c.txns[t.id] == t {
 			c.retryRound(t)
 		}
 	}
@@ -233,12 +261,13 @@ func (c *Coordinator) Tick(now int64) {
 		c.nextAbortCheck = now + int64(c.cfg.AbortCheckInterval)
 		c.abortTimedOut(now)
 	}
+	c.expireIdle(now)
 	c.expireQueued(now)
 }
 
-// Deadline is when Tick should run next: the earliest marker retry, the next timeout
-// check while some transaction is Ongoing, now when a timer waits to start,
-// math.MaxInt64 when nothing is scheduled.
+// Deadline is when Tick should run next: the earliest marker retry or expiry, the next
+// timeout check while some transaction is Ongoing, now when a timer waits to start,
+// math.MaxInt64 when nothing is scheduled. It costs no walk over the ids.
 func (c *Coordinator) Deadline() int64 {
 	if !c.deadlineKnown {
 		c.deadline = c.nextDeadline()
@@ -255,14 +284,13 @@ func (c *Coordinator) nextDeadline() int64 {
 		return c.now
 	}
 	d := int64(math.MaxInt64)
-	ongoing := false
-	for _, t := range c.txns { // order-independent: a minimum and an or
-		if r := t.round; r != nil && r.waiting {
-			d = min(d, r.retryFrom+int64(c.cfg.MarkerRetry))
-		}
-		ongoing = ongoing || t.rec.state == stateOngoing
+	if at, ok := c.retries.next(); ok {
+		d = min(d, at)
 	}
-	if ongoing {
+	if at, ok := c.expiries.next(); ok {
+		d = min(d, at)
+	}
+	if len(c.ongoing) > 0 {
 		d = min(d, c.nextAbortCheck)
 	}
 	return min(d, c.queueDeadline())

@@ -42,7 +42,8 @@ func scriptTranscript(t *testing.T) string {
 		rec("markers", m)
 		send(now, m, done)
 	}
-	h.failover(testEpoch) // with the recording config
+	h.cfg.IDExpiration = 20 * time.Second // some ids expire within the script
+	h.failover(testEpoch)                 // with the recording config
 	ids := make([]string, 12)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("tx-%02d", (i*7)%12)

@@ -86,6 +86,20 @@
 // on writing it. InitProducerID refuses timeouts above Config.MaxTimeout
 // (INVALID_TRANSACTION_TIMEOUT).
 //
+// # Expiry
+//
+// An id in Empty, CompleteCommit or CompleteAbort whose record was last updated
+// Config.IDExpiration ago (transactional.id.expiration.ms, 7 days) is removed: its
+// tombstone is written, and once durable the id is forgotten (Event TxnIDExpired); the
+// next InitProducerID starts it over with a fresh producer id. An id with a transaction
+// open or ending never expires. One Tick expires at most expirePerTick ids.
+//
+// # Timers
+//
+// Marker retries and expiries are kept in queues ordered by when they are due
+// (timers.go), and the Ongoing ids in a set of their own, so Tick and Deadline cost the
+// ids that are due, not every id the coordinator holds.
+//
 // # Recovery
 //
 // A new coordinator (leadership of the partition moved, or the broker restarted) replays
@@ -110,8 +124,8 @@
 // # Limits and differences from Kafka
 //
 //   - At most Config.TxnsMax transactional ids per coordinator: InitProducerID for a new
-//     one beyond gets COORDINATOR_NOT_AVAILABLE. Kafka's expiry of idle ids
-//     (transactional.id.expiration.ms) is not done: ids are kept until deleted.
+//     one beyond gets COORDINATOR_NOT_AVAILABLE.
+//   - Idle ids expire as soon as they are due, not at Kafka's hourly check.
 //   - InitProducerID that fences an Ongoing transaction answers CONCURRENT_TRANSACTIONS at
 //     once (Kafka waits for the abort's record first); the producer retries either way.
 //   - The producer id and epoch a KIP-360 retry may name are kept in memory only (as in

@@ -25,6 +25,9 @@ type Event struct {
 	Txns int
 	// AtMs is the coordinator's clock, in milliseconds.
 	AtMs int64
+	// State and UpdateMs are the record's state and last update (TxnIDExpired).
+	State    string
+	UpdateMs int64
 }
 
 // EventKind is what an Event says.
@@ -52,13 +55,15 @@ const (
 	// MarkerRefused: a partition refused a marker for good (INVALID_PRODUCER_EPOCH or
 	// TRANSACTION_COORDINATOR_FENCED); it counts as done.
 	MarkerRefused
+	// TxnIDExpired: an idle id's tombstone is durable and the id is forgotten.
+	TxnIDExpired
 	eventKinds
 )
 
 var eventNames = [eventKinds]string{TxnBegin: "txn-begin", TxnPrepareCommit: "txn-prepare-commit",
 	TxnPrepareAbort: "txn-prepare-abort", TxnCompleteCommit: "txn-complete-commit",
 	TxnCompleteAbort: "txn-complete-abort", TxnTimedOut: "txn-timed-out", TxnFenced: "txn-fenced",
-	CoordinatorLoaded: "txn-coordinator-loaded", MarkerRefused: "txn-marker-refused"}
+	CoordinatorLoaded: "txn-coordinator-loaded", MarkerRefused: "txn-marker-refused", TxnIDExpired: "txn-id-expired"}
 
 func (k EventKind) String() string {
 	if k < eventKinds && eventNames[k] != "" {
@@ -80,6 +85,9 @@ func (e Event) String() string {
 	}
 	if e.Code != 0 {
 		fmt.Fprintf(&b, " code %d", e.Code)
+	}
+	if e.Kind == TxnIDExpired {
+		fmt.Fprintf(&b, " state %s last update %d ms", e.State, e.UpdateMs)
 	}
 	return b.String()
 }

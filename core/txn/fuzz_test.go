@@ -58,6 +58,8 @@ func FuzzLoadRecord(f *testing.F) {
 		f.Add(encodeKey("tx"), encodeValue(rec), false)
 	}
 	f.Add(encodeKey("tx"), []byte(nil), true)
+	f.Add(encodeKey("a"), []byte(nil), true) // a tombstone of an id the history holds
+	f.Add(encodeKey("d"), []byte(nil), true)
 	f.Fuzz(func(t *testing.T, key, value []byte, tombstone bool) {
 		if tombstone {
 			value = nil
@@ -95,12 +97,15 @@ func FuzzLoadChunk(f *testing.F) {
 }
 
 // loadAndServe loads l into a new coordinator and, if it serves, drives every
-// transaction it rebuilt through the requests producers send.
+// transaction it rebuilt through the requests producers send, for long enough that
+// idle ids expire (whatever last update their records hold).
 func loadAndServe(t *testing.T, l *fakeLog) {
 	h := &harness{t: t, log: l, now: int64(time.Hour), allowViolations: true}
 	h.markers = &fakeMarkers{h: h, auto: true}
 	h.pids = &fakePIDs{next: 1000}
-	h.cfg = h.wire(testConfig())
+	cfg := testConfig()
+	cfg.IDExpiration = 10 * time.Minute
+	h.cfg = h.wire(cfg)
 	h.c = NewCoordinator(h.now, h.cfg, l)
 	switch h.c.Phase() {
 	case "failed":
@@ -122,6 +127,9 @@ func loadAndServe(t *testing.T, l *fakeLog) {
 	for _, st := range h.c.List() {
 		if st.State == "PrepareCommit" || st.State == "PrepareAbort" {
 			t.Fatalf("%q still %s an hour after loading", st.TxnID, st.State)
+		}
+		if st.State != "Ongoing" && st.LastUpdateMs <= millis(h.now)-cfg.IDExpiration.Milliseconds() {
+			t.Fatalf("%q still %s, last updated %d ms, at %d ms", st.TxnID, st.State, st.LastUpdateMs, millis(h.now))
 		}
 	}
 }

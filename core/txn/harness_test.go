@@ -3,6 +3,7 @@ package txn
 import (
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -311,14 +312,40 @@ func (h *harness) failover(epoch int32) {
 }
 
 // deadline is the coordinator's Deadline, which must equal the one computed from
-// scratch: a cached answer left stale by some input would delay or skip a Tick.
+// scratch by walking every transaction: a cached answer or a timer queue left stale by
+// some input would delay or skip a Tick.
 func (h *harness) deadline() int64 {
 	h.t.Helper()
 	d := h.c.Deadline()
-	if want := h.c.nextDeadline(); d != want {
+	if want := deadlineFromScratch(h.c); d != want {
 		h.t.Fatalf("Deadline %d, computed from the transactions %d", d, want)
 	}
 	return d
+}
+
+// deadlineFromScratch is Deadline as a walk over every id.
+func deadlineFromScratch(c *Coordinator) int64 {
+	if c.phase != phaseServing {
+		return math.MaxInt64
+	}
+	if c.timersPending {
+		return c.now
+	}
+	d := int64(math.MaxInt64)
+	ongoing := false
+	for _, t := range c.txns {
+		if r := t.round; r != nil && r.waiting {
+			d = min(d, r.retryFrom+int64(c.cfg.MarkerRetry))
+		}
+		ongoing = ongoing || t.rec.state == stateOngoing
+		if t.durable && !t.expiring && c.mayExpire(t) {
+			d = min(d, c.expiresAt(t))
+		}
+	}
+	if ongoing {
+		d = min(d, c.nextAbortCheck)
+	}
+	return min(d, c.queueDeadline())
 }
 
 // run advances the clock to now+d, running every timer on the way at its deadline.

@@ -97,8 +97,8 @@ func (c *Coordinator) loadDone(err error) {
 	for _, id := range ids {
 		if rec := l.txns[id]; rec != nil {
 			t := newTxn(id)
-			t.rec, t.durable = *rec, true
 			c.txns[id] = t
+			c.setRec(t, *rec)
 		}
 	}
 	c.phase = phaseServing

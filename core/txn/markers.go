@@ -8,6 +8,7 @@ import (
 // startRound begins sending the markers of t's durable Prepare* record.
 func (c *Coordinator) startRound(t *txn) {
 	assert(t.rec.state.preparing(), "markers for %q in state %s", t.id, t.rec.state)
+	c.retries.remove(t)
 	t.round = &round{pending: slices.Clone(t.rec.parts)}
 	c.sendMarkers(t)
 }
@@ -19,7 +20,7 @@ func (c *Coordinator) sendMarkers(t *txn) {
 		c.complete(t)
 		return
 	}
-	r.waiting = false
+	c.stopRetry(t)
 	req := MarkerRequest{
 		ProducerID:       t.rec.pid,
 		ProducerEpoch:    t.rec.epoch,
@@ -61,18 +62,33 @@ func (c *Coordinator) markersAnswered(t *txn, r *round, req MarkerRequest, codes
 		c.complete(t)
 		return
 	}
-	c.waitRetry(r)
+	c.waitRetry(t)
 }
 
-func (c *Coordinator) waitRetry(r *round) {
+// waitRetry makes t's round wait out MarkerRetry. A callback outside any input has no
+// time: the wait starts at the next input (startPendingTimers).
+func (c *Coordinator) waitRetry(t *txn) {
+	r := t.round
 	r.waiting = true
 	r.retryFrom = c.timeNow()
+	if r.retryFrom == timerPending {
+		c.retries.remove(t)
+		c.pendingRounds = append(c.pendingRounds, t)
+		return
+	}
+	c.retries.set(t, r.retryFrom+int64(c.cfg.MarkerRetry))
+}
+
+// stopRetry: t's round is under way again (markers out, or its completion written).
+func (c *Coordinator) stopRetry(t *txn) {
+	t.round.waiting = false
+	c.retries.remove(t)
 }
 
 // retryRound runs a round that waited out its backoff.
 func (c *Coordinator) retryRound(t *txn) {
 	if t.busy != idle {
-		c.waitRetry(t.round) // the planted early end may still have its Prepare* write out
+		c.waitRetry(t) // the planted early end may still have its Prepare* write out
 		return
 	}
 	c.sendMarkers(t)
@@ -82,9 +98,9 @@ func (c *Coordinator) retryRound(t *txn) {
 // tried again after MarkerRetry; the transaction stays in Prepare* meanwhile.
 func (c *Coordinator) complete(t *txn) {
 	r := t.round
-	r.waiting = false
+	c.stopRetry(t)
 	if t.busy != idle {
-		c.waitRetry(r) // the planted early end's Prepare* write is still out
+		c.waitRetry(t) // the planted early end's Prepare* write is still out
 		return
 	}
 	next := t.rec
@@ -97,10 +113,13 @@ func (c *Coordinator) complete(t *txn) {
 	prev := t.rec
 	c.write(t, next, func(err error) {
 		if err != nil {
-			c.waitRetry(r)
+			if t.round == r {
+				c.waitRetry(t)
+			}
 			return
 		}
 		t.round = nil
+		c.retries.remove(t)
 		kind := TxnCompleteAbort
 		if next.state == stateCompleteCommit {
 			kind = TxnCompleteCommit
@@ -115,8 +134,8 @@ func (c *Coordinator) complete(t *txn) {
 // is looked at again at the next check.
 func (c *Coordinator) abortTimedOut(now int64) {
 	nowMs := millis(now)
-	for _, id := range slices.Sorted(maps.Keys(c.txns)) {
-		t := c.txns[id]
+	for _, id := range slices.Sorted(maps.Keys(c.ongoing)) {
+		t := c.ongoing[id]
 		if t.rec.state == stateOngoing && t.busy == idle && t.rec.startMs+int64(t.rec.timeoutMs) < nowMs {
 			c.prepareEnd(t, false, TxnTimedOut, nil)
 		}

@@ -33,6 +33,14 @@ type txn struct {
 	prevEpoch int16
 	// queue holds the requests waiting for the id to be free (queue.go).
 	queue []queued
+	// timerAt and timerIdx are t's place in the coordinator's timer queues (timers.go):
+	// when each timer is due, and its index there plus one (0: not scheduled).
+	timerAt  [timerKinds]int64
+	timerIdx [timerKinds]int
+	// expiring: t's tombstone is being written (expiry.go); expireRetryAt delays the
+	// next attempt after one failed.
+	expiring      bool
+	expireRetryAt int64
 }
 
 // busy is what t waits for outside a marker round.
@@ -208,7 +216,7 @@ func (c *Coordinator) write(t *txn, next txnRecord, done func(err error), onClos
 		finish(func() {
 			t.busy = idle
 			if err == nil {
-				t.rec, t.durable = next, true
+				c.setRec(t, next)
 			}
 			done(err)
 		})
@@ -370,7 +378,7 @@ func (c *Coordinator) prepareEnd(t *txn, commit bool, cause EventKind, answer fu
 		finish := c.begin(nil)
 		kv := KV{Key: encodeKey(t.id), Value: encodeValue(next)}
 		c.log.Append(c.now, []KV{kv}, func(int64, error) { finish(func() {}) })
-		t.rec, t.durable = next, true
+		c.setRec(t, next)
 		c.prepared(t, cause)
 		answer(codeNone)
 		return
