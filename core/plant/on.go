@@ -7,11 +7,12 @@ import "strings"
 // Enabled reports whether this binary can switch plants on.
 const Enabled = true
 
-// Set is the plants switched on for one run.
-type Set struct{ bits uint64 }
+// Set is the plants switched on for one run: one bit per Name, in as many words as
+// the names need.
+type Set struct{ bits [(numNames + 63) / 64]uint64 }
 
 // On reports whether plant n is switched on.
-func (s Set) On(n Name) bool { return s.bits&(1<<n) != 0 }
+func (s Set) On(n Name) bool { return n < numNames && s.bits[n/64]&(1<<(n%64)) != 0 }
 
 // Parse builds a Set from plant names.
 func Parse(names ...string) (Set, error) {
@@ -21,7 +22,7 @@ func Parse(names ...string) (Set, error) {
 		if err != nil {
 			return Set{}, err
 		}
-		s.bits |= 1 << n
+		s.bits[n/64] |= 1 << (n % 64)
 	}
 	return s, nil
 }
