@@ -213,6 +213,10 @@ const (
 	// ClientMarkersAccepted: a broker writes the transaction markers a client sends in a
 	// WriteTxnMarkers on its client listener, as if a transaction coordinator had.
 	ClientMarkersAccepted
+	// LsoOneBehind: while an open transaction holds the last stable offset below the
+	// high watermark, a partition answers (and serves up to) one offset less: committed
+	// data is held back, which no read shows as dirty.
+	LsoOneBehind
 	numNames
 )
 
@@ -280,6 +284,7 @@ var names = [numNames]string{
 	ClientMarkersAccepted:           "client-markers-accepted",
 	LsoIgnoresOpenTxn:               "lso-ignores-open-txn",
 	TxnFencedEpochAccepted:          "txn-fenced-epoch-accepted",
+	LsoOneBehind:                    "lso-one-behind",
 }
 
 func (n Name) String() string {
