@@ -59,6 +59,7 @@ func (w *World) logHistory() *LogHistory {
 			case op.ListAt == -2:
 				h.Earliest = append(h.Earliest, LogEarliest{Client: op.Client, Partition: part, Call: op.Call, Return: op.Return, Offset: op.Offset})
 			case op.ListAt == -3: // maxstamps.go checks it
+			case op.Isolation == 1: // the last stable offset: the partition model checks it
 			default:
 				h.Fetches = append(h.Fetches, LogFetch{Client: op.Client, Partition: part, Call: op.Call, Return: op.Return, HW: op.Offset})
 			}
@@ -141,8 +142,13 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 	w.cov.Add("check:linearizable-partitions", int64(res.Checked-len(res.Unknown)))
 	w.cov.Add("check:linearizable-compacted-uncovered", int64(len(res.Uncovered)))
 	w.cov.Add("check:linearizable-compacted", int64(res.CompactedChecked))
+	w.cov.Add("check:linearizable-committed-reads", int64(res.CommittedReads))
 	for _, key := range res.Unknown {
 		c.noteUnknown("partition " + key)
+	}
+	if res.Aborted != "" {
+		w.fail("linearizability", -1, "partition %s: %s", res.Illegal, res.Aborted)
+		return false
 	}
 	if res.Illegal != "" {
 		c.linearizability = res.Visualization

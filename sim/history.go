@@ -168,6 +168,9 @@ type Op struct {
 	Isolation int8
 	Hidden    []int64
 	LSO       int64
+	// LogStart is the log start a read_committed fetch answered (the last stable offset
+	// is never below it).
+	LogStart int64
 	// Aborted is what a read_committed answer listed: (producer id, first offset) pairs.
 	Aborted [][2]int64
 
@@ -261,6 +264,9 @@ func (o *Op) input() string {
 			which = "earliest"
 		case -3:
 			which = "max-timestamp"
+		}
+		if o.Isolation == 1 {
+			which += " read_committed"
 		}
 		return fmt.Sprintf("list-offsets %s/%d %s", o.Topic, o.Partition, which)
 	case OpJoin:

@@ -25,7 +25,9 @@ import (
 //     commits at some time after its invocation (it completes "never"). A produce absent
 //     from the final read never committed and is left out, as is one that failed;
 //   - a fetch that answered high watermark h, or a lookup of the latest offset that
-//     answered h, reads the state: it is legal only in state n = h.
+//     answered h, reads the state: it is legal only in state n = h;
+//   - a read_committed fetch must also answer the last stable offset of state n, and a
+//     read_committed lookup of the latest offset answers only that (lsomodel.go).
 //
 // Where records were deleted (deletion.go), the final read starts at the log start S
 // and the batches below it are unknown: the state starts as "some length up to S"
@@ -48,7 +50,9 @@ type partInput struct {
 	base    int64 // produce: where the batch is in the final read
 	count   int64 // produce: its records
 	op      int   // the history operation, for descriptions
-	src     *Op   // the same, described only when Porcupine draws a failed check
+	// committed: a read_committed read, whose last stable offset is checked.
+	committed bool
+	src       *Op // the same, described only when Porcupine draws a failed check
 }
 
 // text describes the operation for Porcupine's visualization.
@@ -61,16 +65,23 @@ func (in partInput) text() string {
 		}
 		return fmt.Sprintf("produce acks=%d by client %d", op.Acks, op.Client)
 	case OpFetch:
+		if op.Isolation == 1 {
+			return fmt.Sprintf("read_committed fetch at %d by client %d via node %d", op.Offset, op.Client, op.Node)
+		}
 		return fmt.Sprintf("fetch at %d by client %d via node %d", op.Offset, op.Client, op.Node)
+	}
+	if op.Isolation == 1 {
+		return fmt.Sprintf("read_committed list latest by client %d via node %d", op.Client, op.Node)
 	}
 	return fmt.Sprintf("list latest by client %d via node %d", op.Client, op.Node)
 }
 
 type partOutput struct {
-	hw int64 // read: the high watermark answered
+	hw  int64 // read: the high watermark answered (-1: none, a read_committed lookup)
+	lso int64 // read_committed read: the last stable offset answered
+	// logStart is the log start a read_committed fetch answered (-1: none).
+	logStart int64
 }
-
-var partitionModel = partitionModelFrom(0)
 
 // partState is the model's state: the committed length n or, while floor is set, some
 // length up to n (records below the final read's start were deleted).
@@ -80,8 +91,8 @@ type partState struct {
 }
 
 // partitionModelFrom is the partition model of a partition whose final read starts
-// at start.
-func partitionModelFrom(start int64) porcupine.Model {
+// at start, with its last stable offsets (nil: no transactions).
+func partitionModelFrom(start int64, stable *lsoTable) porcupine.Model {
 	return porcupine.Model{
 		Init: func() any { return partState{n: start, floor: start > 0} },
 		Step: func(state, input, output any) (bool, any) {
@@ -98,11 +109,18 @@ func partitionModelFrom(start int64) porcupine.Model {
 				}
 				return true, partState{n: st.n + in.count}
 			}
-			hw := output.(partOutput).hw
+			out := output.(partOutput)
 			if st.floor {
-				return hw <= st.n, st
+				// The committed length is not known, but a read's high watermark was it.
+				if out.hw < 0 {
+					return out.lso <= st.n, st
+				}
+				return out.hw <= st.n && (!in.committed || stable.allows(out.hw, out.lso, out.logStart)), st
 			}
-			return st.n == hw, st
+			if out.hw >= 0 && st.n != out.hw {
+				return false, st
+			}
+			return !in.committed || stable.allows(st.n, out.lso, out.logStart), st
 		},
 		Equal: func(a, b any) bool { return a.(partState) == b.(partState) },
 		DescribeOperation: func(input, output any) string {
@@ -110,12 +128,22 @@ func partitionModelFrom(start int64) porcupine.Model {
 			if in.produce {
 				return fmt.Sprintf("op %d %s: commits [%d, %d)", in.op, in.text(), in.base, in.base+in.count)
 			}
-			return fmt.Sprintf("op %d %s: hw %d", in.op, in.text(), output.(partOutput).hw)
+			out := output.(partOutput)
+			switch {
+			case in.committed && out.hw < 0:
+				return fmt.Sprintf("op %d %s: lso %d", in.op, in.text(), out.lso)
+			case in.committed:
+				return fmt.Sprintf("op %d %s: hw %d lso %d", in.op, in.text(), out.hw, out.lso)
+			}
+			return fmt.Sprintf("op %d %s: hw %d", in.op, in.text(), out.hw)
 		},
 		DescribeState: func(state any) string {
 			st := state.(partState)
 			if st.floor {
 				return fmt.Sprintf("committed at most %d (deleted below)", st.n)
+			}
+			if stable != nil {
+				return fmt.Sprintf("committed %d, last stable %s", st.n, stable.describe(st.n))
 			}
 			return fmt.Sprintf("committed %d", st.n)
 		},
@@ -135,6 +163,12 @@ type PartitionCheck struct {
 	Illegal          string
 	IllegalOps       int
 	Visualization    string
+	// CommittedReads counts the read_committed reads checked.
+	CommittedReads int
+	// Aborted, when set, says how a read_committed fetch of partition Illegal listed
+	// aborted transactions the final read disagrees with (no visualization: the list
+	// depends on no state).
+	Aborted string
 }
 
 // CheckPartitions checks the produce, fetch and ListOffsets operations of a history for
@@ -161,8 +195,18 @@ func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start,
 		where[tp] = m
 	}
 	placeCompacted(ops, where, compacted)
+	txnPID := map[string]int64{}
+	for _, op := range ops {
+		if op.Kind == OpProduce && op.Txn > 0 {
+			for _, v := range op.Values {
+				txnPID[v] = op.Producer
+			}
+		}
+	}
 	byPart := map[TopicPartition][]porcupine.Operation{}
-	for tp, recs := range final { // order-independent: each partition's list is its own
+	committedReads := map[TopicPartition][]*Op{}
+	fetches := map[TopicPartition][]*Op{} // of partitions whose final read starts above 0
+	for tp, recs := range final {         // order-independent: each partition's list is its own
 		for _, r := range recs {
 			if r.Control {
 				// A transaction marker the coordinator's round wrote: it commits at its
@@ -181,6 +225,12 @@ func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start,
 		}
 		if po, ok := partitionOp(op, w); ok {
 			byPart[tp] = append(byPart[tp], po)
+			if po.Input.(partInput).committed {
+				committedReads[tp] = append(committedReads[tp], op)
+			}
+			if op.Kind == OpFetch && start[tp] > 0 {
+				fetches[tp] = append(fetches[tp], op)
+			}
 		}
 	}
 	var res PartitionCheck
@@ -198,10 +248,25 @@ func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start,
 			}
 			res.CompactedChecked++
 		}
-		model := partitionModel
-		if s := start[tp]; s > 0 {
-			model = partitionModelFrom(s)
+		var stable *lsoTable
+		if reads := committedReads[tp]; len(reads) > 0 {
+			res.CommittedReads += len(reads)
+			log := partitionLog(fetches[tp], final[tp], start[tp])
+			end := start[tp]
+			if len(log) > 0 {
+				end = max(end, log[len(log)-1].Offset+1)
+			}
+			var spans []txnSpan
+			spans, stable = lsoOf(log, txnPID, start[tp], end)
+			if msg := abortedIn(reads, spans, knownIn(log)); msg != "" {
+				res.Checked++
+				if res.Illegal == "" {
+					res.Illegal, res.IllegalOps, res.Aborted = tp.String(), len(history), msg
+				}
+				continue
+			}
 		}
+		model := partitionModelFrom(start[tp], stable)
 		verdict, info := porcupine.CheckOperationsVerbose(model, history, timeout)
 		res.Checked++
 		switch verdict {
@@ -291,17 +356,43 @@ func partitionOp(op *Op, final map[string]int64) (porcupine.Operation, bool) {
 		if op.Outcome != OK {
 			return po, false
 		}
-		po.Input = partInput{op: op.ID, src: op}
-		po.Output = partOutput{hw: op.HW}
+		po.Input = partInput{op: op.ID, src: op, committed: op.Isolation == 1}
+		po.Output = partOutput{hw: op.HW, lso: op.LSO, logStart: op.LogStart}
 	case OpListOffsets:
 		if op.Outcome != OK || op.ListAt != -1 {
 			return po, false
 		}
 		po.Input = partInput{op: op.ID, src: op}
 		po.Output = partOutput{hw: op.Offset}
+		if op.Isolation == 1 {
+			po.Input = partInput{op: op.ID, src: op, committed: true}
+			po.Output = partOutput{hw: -1, lso: op.Offset, logStart: -1}
+		}
 	default:
 		return po, false
 	}
 	po.Metadata = "op " + strconv.Itoa(op.ID)
 	return po, true
+}
+
+// abortedIn checks the aborted transactions each read_committed fetch of reads listed
+// (lsomodel.go); it returns the first problem, "" when none.
+func abortedIn(reads []*Op, spans []txnSpan, known func(int64) bool) string {
+	for _, op := range reads {
+		if op.Kind != OpFetch {
+			continue
+		}
+		if msg := abortedProblem(op, spans, known); msg != "" {
+			return fmt.Sprintf("op %d (client %d via node %d): %s", op.ID, op.Client, op.Node, msg)
+		}
+	}
+	return ""
+}
+
+// knownIn returns whether an offset is in a log sorted by offset.
+func knownIn(log []LogRecord) func(int64) bool {
+	return func(off int64) bool {
+		_, found := slices.BinarySearchFunc(log, off, func(r LogRecord, o int64) int { return cmp.Compare(r.Offset, o) })
+		return found
+	}
 }

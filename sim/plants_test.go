@@ -258,6 +258,9 @@ var plantCases = []struct {
 	// A client's WriteTxnMarkers written: the byzantine client's "txn-markers" frames
 	// must be refused on every partition (attackclient.go).
 	{"client-markers-accepted", []string{"attack", "transactions", "log-history"}, 50, true},
+	// A last stable offset that lags: only the partition model's committed reads
+	// (lsomodel.go) see it, as holding committed data back is no dirty read.
+	{"lso-one-behind", []string{"linearizability"}, 300, false},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the

@@ -181,7 +181,7 @@ func (c *Client) fetchOnce(tp TopicPartition, offset int64, minBytes int32, done
 		return
 	}
 	op := &Op{Kind: OpFetch, Topic: tp.Topic, Partition: tp.Partition, Offset: offset, LeaderEpoch: epoch, HW: -1, Producer: -1,
-		Isolation: c.isolation, LSO: -1}
+		Isolation: c.isolation, LSO: -1, LogStart: -1}
 	w.invoke(c, op)
 	op.Node = leader
 	req := kmsg.NewPtrFetchRequest()
@@ -268,7 +268,7 @@ func (c *Client) fetchPart(op *Op, tp TopicPartition, part *kmsg.FetchResponseTo
 		return
 	}
 	if op.Isolation == 1 {
-		op.LSO = part.LastStableOffset
+		op.LSO, op.LogStart = part.LastStableOffset, part.LogStartOffset
 		op.Hidden = abortedOffsets(recs, batches, part.AbortedTransactions)
 		for _, a := range part.AbortedTransactions {
 			op.Aborted = append(op.Aborted, [2]int64{a.ProducerID, a.FirstOffset})
@@ -306,11 +306,16 @@ func (c *Client) listOnce(tp TopicPartition, at int64, done func(*Op)) {
 		})
 		return
 	}
-	op := &Op{Kind: OpListOffsets, Topic: tp.Topic, Partition: tp.Partition, ListAt: at, LeaderEpoch: epoch, Offset: -1, HW: -1, Producer: -1}
+	op := &Op{Kind: OpListOffsets, Topic: tp.Topic, Partition: tp.Partition, ListAt: at, LeaderEpoch: epoch, Offset: -1, HW: -1, Producer: -1, LogStart: -1}
+	if at == -1 {
+		// A read_committed consumer's latest offset is the last stable offset.
+		op.Isolation = c.isolation
+	}
 	w.invoke(c, op)
 	op.Node = leader
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1
+	req.IsolationLevel = op.Isolation
 	t := kmsg.NewListOffsetsRequestTopic()
 	t.Topic = tp.Topic
 	p := kmsg.NewListOffsetsRequestTopicPartition()
@@ -326,6 +331,11 @@ func (c *Client) listOnce(tp TopicPartition, at int64, done func(*Op)) {
 	}
 	if at == -3 {
 		c.sendLimited(leader, req, 7, math.MaxInt16, w.requestTimeout(), answer)
+		return
+	}
+	if op.Isolation == 1 {
+		// IsolationLevel is in the request from v2 on.
+		c.sendLimited(leader, req, 2, math.MaxInt16, w.requestTimeout(), answer)
 		return
 	}
 	c.send(leader, req, w.requestTimeout(), answer)
@@ -358,6 +368,9 @@ func (c *Client) listAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err e
 	w.cov.Inc("list-offsets:ok")
 	if op.ListAt == -3 {
 		w.cov.Inc("list-offsets:max-timestamp")
+	}
+	if op.Isolation == 1 {
+		w.cov.Inc("list-offsets:read-committed")
 	}
 	w.complete(op, OK)
 }

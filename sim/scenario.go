@@ -151,7 +151,7 @@ func (sc *Scenario) String() string {
 var stepVerbs = [...]string{"?", "crash", "crash-armed", "crash-on-write", "crash-at-election", "power-loss",
 	"pause", "network", "link-rates", "disk-eio", "disk-enospc", "read-corrupt", "corrupt", "clock-jump",
 	"shutdown", "leave-down", "crash-at-takeover", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave", "delete-records",
-	"offset-commit", "offset-delete", "offset-fetch", "set-credential", "delete-credential", "authenticate", "acl-change", "access"}
+	"offset-commit", "offset-delete", "offset-fetch", "set-credential", "delete-credential", "authenticate", "acl-change", "access", "elect-leaders", "reassign", "drain", "txn-start"}
 
 // addrName renders a network address: a node id, or cK for client K.
 func addrName(a netsim.Addr) string {
@@ -286,6 +286,8 @@ func formatStep(st *Step) string {
 		return c + "reassign " + tp + " replicas=" + joinIDs(st.Replicas)
 	case StepJoin:
 		return c + "join " + st.Group
+	case StepTxnStart:
+		return c + "txn-start"
 	case StepLeave:
 		return c + "leave " + st.Group
 	case StepOffsetCommit:
@@ -851,6 +853,9 @@ func parseClientStep(words []string) (Step, error) {
 		}
 	case "join":
 		st.Kind, st.Group = StepJoin, first()
+	case "txn-start":
+		st.Kind = StepTxnStart
+		bare = 0
 	case "leave":
 		st.Kind, st.Group = StepLeave, first()
 	case "offset-commit":

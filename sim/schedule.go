@@ -123,6 +123,10 @@ const (
 	// moves every data partition off it (as seedlog cluster decommission does), then
 	// an UnregisterBroker of it once no partition is left there.
 	StepDrain
+	// StepTxnStart starts a transactional producer (txnproducer.go): the transactional
+	// id's first instance, whose client the step names, takes a producer id and from then
+	// on runs transactions on its own (its crashes and later instances included).
+	StepTxnStart
 	stepKindEnd
 )
 

@@ -17,7 +17,8 @@ import (
 // scenario file.
 func TestScheduleReplayRepeatsTheRun(t *testing.T) {
 	requireNode(t)
-	for _, opts := range []sim.Options{{Seed: 1}, {Seed: 4}, {Seed: 13, Byzantine: true}} {
+	// Seed 6 runs a transactional producer whose instances crash.
+	for _, opts := range []sim.Options{{Seed: 1}, {Seed: 4}, {Seed: 6}, {Seed: 13, Byzantine: true}} {
 		a := sim.Run(opts)
 		if a.Failure != nil {
 			t.Fatalf("seed %d fails: %v", opts.Seed, a.Failure)
@@ -177,6 +178,7 @@ at 5s client 7 delete-records d0/2 offset=12
 at 5s client 8 delete-records d0/1 offset=-1
 at 5s client 9 add-partition d1
 at 5s client 10 join g0
+at 5s client 12 txn-start
 at 6s client 10 leave g0
 at 6s client 11 offset-commit s0 d0/1 offset=7
 at 6s client 11 offset-delete g0 d0 partition=-1
@@ -188,7 +190,7 @@ at 30s leave-down 2 3
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.Seed != 9 || len(sc.Plants) != 2 || !sc.FlushAsync || !sc.Byzantine || sc.Duration != 150*time.Second || len(sc.Schedule.Steps) != 41 {
+	if sc.Seed != 9 || len(sc.Plants) != 2 || !sc.FlushAsync || !sc.Byzantine || sc.Duration != 150*time.Second || len(sc.Schedule.Steps) != 42 {
 		t.Fatalf("parsed %+v", sc)
 	}
 	var lines []string
@@ -208,8 +210,8 @@ at 30s leave-down 2 3
 		t.Fatalf("second round trip: %v", err)
 	}
 	faults, ops := sc.Schedule.Counts()
-	if faults != 22 || ops != 19 {
-		t.Fatalf("%d faults and %d operations, want 22 and 19", faults, ops)
+	if faults != 22 || ops != 20 {
+		t.Fatalf("%d faults and %d operations, want 22 and 20", faults, ops)
 	}
 
 	for bad, want := range map[string]string{
@@ -249,5 +251,34 @@ func TestRecordedScheduleRoundTrips(t *testing.T) {
 		if sc.Seed != seed || !reflect.DeepEqual(sc.Schedule.Steps, r.Schedule.Steps) {
 			t.Fatalf("seed %d: the schedule changed on its way through the file", seed)
 		}
+	}
+}
+
+// A transactional producer is a schedule step: replaying a seed with transactions
+// without it runs none of its transactions.
+func TestScheduleTxnProducerStep(t *testing.T) {
+	requireNode(t)
+	a := sim.Run(sim.Options{Seed: 6})
+	if a.Failure != nil {
+		t.Fatal(a.Failure)
+	}
+	var without sim.Schedule
+	starts := 0
+	for _, st := range a.Schedule.Steps {
+		if st.Kind == sim.StepTxnStart {
+			starts++
+			continue
+		}
+		without.Steps = append(without.Steps, st)
+	}
+	if starts != 1 || a.Coverage["txn:init"] == 0 {
+		t.Fatalf("seed 6 recorded %d transactional producer starts (%d InitProducerIDs)", starts, a.Coverage["txn:init"])
+	}
+	b := sim.Run(sim.Options{Seed: 6, Schedule: &without})
+	if b.Failure != nil {
+		t.Fatal(b.Failure)
+	}
+	if n := b.Coverage["txn:init"] + b.Coverage["check:txns"]; n != 0 {
+		t.Fatalf("without its start step the producer still ran (%d)", n)
 	}
 }

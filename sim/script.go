@@ -292,6 +292,9 @@ func (c *Client) accepts(st *Step) bool {
 	case roleWorkload:
 		return st.Kind == StepAdmin
 	case roleProducer:
+		if c.w.data != nil && slices.ContainsFunc(c.w.data.txns, func(r *txnRun) bool { return r.home == c }) {
+			return st.Kind == StepTxnStart
+		}
 		return st.Kind == StepProduce
 	case roleConsumer:
 		return st.Kind == StepFetch || st.Kind == StepListOffsets || st.Kind == StepDeleteRecords

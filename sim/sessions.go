@@ -123,7 +123,7 @@ func (r *reader) sessionFetch(tp TopicPartition, minBytes int32, done func()) {
 		a := &asks[i]
 		_, epoch, _ := c.leaderOf(a.tp)
 		a.op = &Op{Kind: OpFetch, Topic: a.tp.Topic, Partition: a.tp.Partition, Offset: r.pos[a.tp], LeaderEpoch: epoch, HW: -1, Producer: -1,
-			Isolation: r.c.isolation, LSO: -1}
+			Isolation: r.c.isolation, LSO: -1, LogStart: -1}
 		w.invoke(c, a.op)
 		a.op.Node = leader
 	}
@@ -277,6 +277,9 @@ func (r *reader) sessionAnswer(s *readerSession, node int32, req *kmsg.FetchRequ
 				return
 			}
 			a.op.HW, a.op.Next = v.hw, a.op.Offset
+			if a.op.Isolation == 1 {
+				a.op.LSO, a.op.LogStart = v.lso, v.logS // unchanged since told
+			}
 			w.cov.Inc("fetch-session:left-out")
 			w.complete(a.op, OK)
 			continue

@@ -100,6 +100,10 @@ type txnRun struct {
 	closed    bool
 	// zombies wait for the next instance's epoch to send their last batch.
 	zombies []*txnInstance
+	// home is the first instance's client, which schedules name (StepTxnStart);
+	// started is set once that instance started.
+	home    *Client
+	started bool
 }
 
 // txnInstance is one producer instance (one client) of a transactional id.
@@ -159,7 +163,34 @@ type txnBatch struct {
 func (w *World) startTxnProducer(spec TxnProducerSpec) *txnRun {
 	r := &txnRun{w: w, spec: spec}
 	r.newInstance()
+	r.home = r.inst.c
+	r.home.onStep = r.step
 	return r
+}
+
+// turn is the first instance's drawn start, which a schedule may take or leave; an id
+// a schedule never starts counts as closed.
+func (r *txnRun) turn(in *txnInstance) {
+	if s := r.w.script; s != nil && s.turn(in.c, StepTxnStart) == nil {
+		r.closed = !r.started
+		return
+	}
+	r.start(in)
+}
+
+// step starts a scheduled transactional producer.
+func (r *txnRun) step(st *Step) string {
+	if r.started {
+		return "the transactional producer started already"
+	}
+	r.start(r.inst)
+	return ""
+}
+
+func (r *txnRun) start(in *txnInstance) {
+	r.started, r.closed = true, false
+	r.w.recordStep(Step{Kind: StepTxnStart, Client: in.c.id})
+	in.init()
 }
 
 // newInstance starts a fresh instance of the id, with a client of its own.
@@ -170,6 +201,10 @@ func (r *txnRun) newInstance() {
 	c.desc = fmt.Sprintf("transactional producer %s (instance %d)", r.spec.ID, r.instances)
 	in := &txnInstance{r: r, c: c, coord: -1, pid: -1, epoch: -1, seqs: map[TopicPartition]int32{}, tainted: map[TopicPartition]bool{}}
 	r.inst = in
+	if r.instances == 1 {
+		c.later(0, func() { r.turn(in) })
+		return
+	}
 	c.later(0, func() { in.init() })
 }
 

@@ -550,7 +550,8 @@ func anyNewRecords(parts []*fetchPart) bool {
 }
 
 // trimToMaxBytes drops the records of partitions past the response's byte budget,
-// keeping the first partition that has records whole, as Kafka does.
+// keeping the first partition that has records whole, as Kafka does. A partition whose
+// records are dropped lists no aborted transactions: none overlaps what it returns.
 func trimToMaxBytes(parts []*fetchPart, budget int) {
 	total := 0
 	for _, fp := range parts {
@@ -560,6 +561,9 @@ func trimToMaxBytes(parts []*fetchPart, budget int) {
 		}
 		if total > 0 && total+n > budget {
 			fp.recs = nil
+			if fp.out.AbortedTransactions != nil {
+				fp.out.AbortedTransactions = fp.out.AbortedTransactions[:0]
+			}
 			continue
 		}
 		total += n

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -193,5 +194,48 @@ func TestFetchAbortedTransactions(t *testing.T) {
 		if ps[1].AbortedTransactions == nil || len(ps[1].AbortedTransactions) != 0 {
 			t.Fatalf("partition without aborted transactions: %+v", ps[1].AbortedTransactions)
 		}
+	}
+}
+
+// A partition whose records the response's budget drops lists no aborted transactions
+// (an empty list for read_committed): none overlaps what it returns.
+func TestTrimToMaxBytesDropsAbortedList(t *testing.T) {
+	aborted := func() []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+		a := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		a.ProducerID, a.FirstOffset = 7, 3
+		return []kmsg.FetchResponseTopicPartitionAbortedTransaction{a}
+	}
+	first := &fetchPart{recs: []disk.Span{{Len: 80}}, out: &kmsg.FetchResponseTopicPartition{AbortedTransactions: aborted()}}
+	second := &fetchPart{recs: []disk.Span{{Len: 80}}, out: &kmsg.FetchResponseTopicPartition{AbortedTransactions: aborted()}}
+	uncommitted := &fetchPart{recs: []disk.Span{{Len: 80}}, out: &kmsg.FetchResponseTopicPartition{}}
+	trimToMaxBytes([]*fetchPart{first, second, uncommitted}, 100)
+	if first.recs == nil || len(first.out.AbortedTransactions) != 1 {
+		t.Fatalf("the first partition lost its records or aborted transactions: %+v", first.out.AbortedTransactions)
+	}
+	if second.recs != nil || second.out.AbortedTransactions == nil || len(second.out.AbortedTransactions) != 0 {
+		t.Fatalf("a dropped partition lists %+v (records %v)", second.out.AbortedTransactions, second.recs)
+	}
+	if uncommitted.recs != nil || uncommitted.out.AbortedTransactions != nil {
+		t.Fatalf("a read_uncommitted partition got a list %+v", uncommitted.out.AbortedTransactions)
+	}
+}
+
+// A throttled fetch answers without records, so without aborted transactions.
+func TestDropRecordsDropsAbortedList(t *testing.T) {
+	resp := kmsg.NewPtrFetchResponse()
+	topic := kmsg.NewFetchResponseTopic()
+	p := kmsg.NewFetchResponseTopicPartition()
+	p.RecordBatches = []byte{1, 2, 3}
+	p.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{kmsg.NewFetchResponseTopicPartitionAbortedTransaction()}
+	topic.Partitions = append(topic.Partitions, p, kmsg.NewFetchResponseTopicPartition())
+	resp.Topics = append(resp.Topics, topic)
+	a := &FetchAnswer{FetchResponse: resp}
+	a.DropRecords()
+	ps := a.Topics[0].Partitions
+	if len(ps[0].RecordBatches) != 0 || ps[0].AbortedTransactions == nil || len(ps[0].AbortedTransactions) != 0 {
+		t.Fatalf("read_committed partition: records %v, aborted %+v", ps[0].RecordBatches, ps[0].AbortedTransactions)
+	}
+	if ps[1].AbortedTransactions != nil {
+		t.Fatalf("read_uncommitted partition got a list %+v", ps[1].AbortedTransactions)
 	}
 }

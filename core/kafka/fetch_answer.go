@@ -28,12 +28,17 @@ func (a *FetchAnswer) RecordBytes() int64 {
 	return n
 }
 
-// DropRecords answers every partition without its records (a throttled fetch).
+// DropRecords answers every partition without its records (a throttled fetch), and so
+// without aborted transactions (an empty list for read_committed).
 func (a *FetchAnswer) DropRecords() {
 	a.Records = nil
 	for i := range a.Topics {
 		for j := range a.Topics[i].Partitions {
-			a.Topics[i].Partitions[j].RecordBatches = []byte{}
+			p := &a.Topics[i].Partitions[j]
+			p.RecordBatches = []byte{}
+			if p.AbortedTransactions != nil {
+				p.AbortedTransactions = p.AbortedTransactions[:0]
+			}
 		}
 	}
 }

@@ -61,7 +61,11 @@ func (r *Replica) lastStable() int64 {
 	if r.on(plant.LsoIgnoresOpenTxn) {
 		return r.hw
 	}
-	return max(r.producers.stableBelow(r.hw), r.startOffset)
+	lso := r.producers.stableBelow(r.hw)
+	if lso < r.hw && r.on(plant.LsoOneBehind) {
+		lso--
+	}
+	return max(lso, r.startOffset)
 }
 
 func (r *Replica) fetchResult() FetchResult {

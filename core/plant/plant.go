@@ -221,6 +221,10 @@ const (
 	// TxnIDExpiresOngoing: the transaction coordinator expires idle transactional ids
 	// whatever their state, an open or ending transaction's included.
 	TxnIDExpiresOngoing
+	// LsoOneBehind: while an open transaction holds the last stable offset below the
+	// high watermark, a partition answers (and serves up to) one offset less: committed
+	// data is held back, which no read shows as dirty.
+	LsoOneBehind
 	numNames
 )
 
@@ -290,6 +294,7 @@ var names = [numNames]string{
 	TxnFencedEpochAccepted:          "txn-fenced-epoch-accepted",
 	TxnVerificationSkipped:          "txn-verification-skipped",
 	TxnIDExpiresOngoing:             "txn-id-expires-ongoing",
+	LsoOneBehind:                    "lso-one-behind",
 }
 
 func (n Name) String() string {

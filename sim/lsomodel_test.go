@@ -1,0 +1,163 @@
+package sim
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// A partition log for the LSO tests: producer 7's transaction [1, 3) aborted by the
+// marker at 4, producer 8's [2, 6) committed at 6, a plain record at 0 and 5.
+//
+//	0 p   1 t7  2 t8  3 t7  4 abort7  5 p  6 commit8
+func lsoLog() ([]LogRecord, map[string]int64) {
+	log := []LogRecord{{Offset: 0, Value: "p0"}, {Offset: 1, Value: "a1"}, {Offset: 2, Value: "b1"}, {Offset: 3, Value: "a2"},
+		{Offset: 4, Value: "marker:abort:7:0", Control: true}, {Offset: 5, Value: "p1"}, {Offset: 6, Value: "marker:commit:8:0", Control: true}}
+	return log, map[string]int64{"a1": 7, "a2": 7, "b1": 8}
+}
+
+func TestLSOTable(t *testing.T) {
+	log, pids := lsoLog()
+	spans, tab := lsoOf(log, pids, 0, 7)
+	if len(spans) != 2 || spans[0] != (txnSpan{pid: 7, first: 1, marker: 4, abort: true}) || spans[1] != (txnSpan{pid: 8, first: 2, marker: 6}) {
+		t.Fatalf("spans %+v", spans)
+	}
+	// n:            0  1  2  3  4  5  6  7
+	want := []int64{0, 1, 1, 1, 1, 2, 2, 7}
+	for n, v := range want {
+		if tab.hi[n] != v || tab.status[n] != lsoExact {
+			t.Errorf("LSO(%d) = %d (%d), want %d", n, tab.hi[n], tab.status[n], v)
+		}
+		if !tab.allows(int64(n), v, 0) || tab.allows(int64(n), v-1, 0) || (v < int64(n) && tab.allows(int64(n), v+1, 0)) {
+			t.Errorf("allows at %d is not exact", n)
+		}
+	}
+	// The log start raises it: max(LSO(n), log start).
+	if !tab.allows(5, 3, 3) || tab.allows(5, 2, 3) {
+		t.Error("the log start is not taken into account")
+	}
+	// A lookup tells no log start: anything from LSO(n) up to the final read's start (0).
+	if !tab.allows(5, 2, -1) || tab.allows(5, 3, -1) {
+		t.Error("a lookup's LSO")
+	}
+}
+
+func TestLSOTableGaps(t *testing.T) {
+	log, pids := lsoLog()
+	// Offsets 0-2 were deleted and never read: producer 7's and 8's first records and
+	// everything below them are unknown.
+	spans, tab := lsoOf(log[3:], pids, 3, 7)
+	if len(spans) != 1 || !spans[0].cut || spans[0].first != 3 || spans[0].pid != 7 {
+		t.Fatalf("spans %+v", spans)
+	}
+	if tab.status[0] != lsoExact || !tab.allows(0, 0, 0) {
+		t.Error("LSO(0) is 0 whatever was deleted")
+	}
+	// Producer 8's marker at 6 follows the gap with no record of it: its records may
+	// have been in the gap, so LSO(n) is unknown up to 6.
+	for n := 1; n <= 6; n++ {
+		if tab.status[n] != lsoUnknown || !tab.allows(int64(n), 0, 0) {
+			t.Errorf("LSO(%d) is %d, not unknown", n, tab.status[n])
+		}
+	}
+	if tab.status[7] != lsoExact || !tab.allows(7, 7, 3) || tab.allows(7, 6, 3) {
+		t.Error("LSO(7)")
+	}
+	// A read saw offsets 1-2 before the deletion: only offset 0 is a gap.
+	read := &Op{Kind: OpFetch, Records: log[1:3]}
+	full := partitionLog([]*Op{read}, log[3:], 3)
+	if len(full) != 6 || full[0].Offset != 1 {
+		t.Fatalf("log %v", full)
+	}
+	spans, tab = lsoOf(full, pids, 3, 7)
+	if len(spans) != 2 || spans[0].cut != true || spans[1].cut != true {
+		t.Fatalf("spans %+v", spans) // a gap (offset 0) lies before both
+	}
+	if tab.status[5] != lsoAtMost || tab.hi[5] != 2 || !tab.allows(5, 0, 0) || tab.allows(5, 3, 0) {
+		t.Errorf("LSO(5): %d %d", tab.hi[5], tab.status[5])
+	}
+	if tab.status[4] != lsoAtMost || tab.hi[4] != 1 || tab.status[3] != lsoAtMost || tab.status[2] != lsoUnknown {
+		t.Errorf("LSO(2..4): %v %v", tab.hi[2:5], tab.status[2:5])
+	}
+}
+
+func TestAbortedList(t *testing.T) {
+	log, pids := lsoLog()
+	spans, _ := lsoOf(log, pids, 0, 7)
+	known := knownIn(log)
+	fetch := func(from, next int64, aborted ...[2]int64) *Op {
+		return &Op{Kind: OpFetch, Isolation: 1, Offset: from, Next: next, Aborted: aborted}
+	}
+	for _, op := range []*Op{fetch(0, 7, [2]int64{7, 1}), fetch(4, 6, [2]int64{7, 1}), fetch(5, 7), fetch(3, 3), fetch(0, 1)} {
+		if msg := abortedProblem(op, spans, known); msg != "" {
+			t.Errorf("from %d to %d: %s", op.Offset, op.Next, msg)
+		}
+	}
+	for _, op := range []*Op{fetch(0, 7), fetch(5, 7, [2]int64{7, 1}), fetch(0, 7, [2]int64{8, 2}), fetch(1, 2, [2]int64{7, 2})} {
+		if msg := abortedProblem(op, spans, known); msg == "" {
+			t.Errorf("from %d to %d listing %v: not caught", op.Offset, op.Next, op.Aborted)
+		}
+	}
+}
+
+// The model on hand-built histories: read_committed fetches and lookups must answer
+// the LSO of the committed length they read.
+func committedHistory() ([]*Op, map[TopicPartition][]LogRecord) {
+	log, _ := lsoLog()
+	txn := func(id int, v string, pid int64, call, ret int64, off int64) *Op {
+		return &Op{ID: id, Client: 1, Kind: OpProduce, Topic: "d", Values: []string{v}, Acks: -1, Call: call, Return: ret, Outcome: OK, Offset: off, Txn: int(pid), Producer: pid}
+	}
+	plain := func(id int, v string, call, ret int64, off int64) *Op {
+		return &Op{ID: id, Client: 2, Kind: OpProduce, Topic: "d", Values: []string{v}, Acks: -1, Call: call, Return: ret, Outcome: OK, Offset: off}
+	}
+	read := func(id int, call int64, hw, lso int64) *Op {
+		return &Op{ID: id, Client: 5, Kind: OpFetch, Topic: "d", Call: call, Return: call + 1, Outcome: OK, HW: hw, Isolation: 1, LSO: lso, LogStart: 0, Offset: hw, Next: hw}
+	}
+	ops := []*Op{
+		plain(1, "p0", 0, 10, 0),
+		txn(2, "a1", 7, 11, 20, 1),
+		read(3, 21, 2, 1),
+		txn(4, "b1", 8, 22, 30, 2),
+		txn(5, "a2", 7, 31, 40, 3),
+		read(6, 41, 4, 1),
+		// the abort marker at 4 commits between 41 and 50
+		plain(7, "p1", 50, 60, 5),
+		read(8, 61, 6, 2),
+		{ID: 9, Client: 6, Kind: OpListOffsets, Topic: "d", ListAt: -1, Isolation: 1, Call: 62, Return: 63, Outcome: OK, Offset: 2, LogStart: -1},
+		read(10, 100, 7, 7),
+	}
+	return ops, map[TopicPartition][]LogRecord{{"d", 0}: log}
+}
+
+func TestPartitionModelCommittedReads(t *testing.T) {
+	ops, final := committedHistory()
+	if res := CheckPartitions(ops, final, time.Second); res.Illegal != "" || res.CommittedReads != 5 {
+		t.Fatalf("%+v", res)
+	}
+	cases := map[string]func(ops []*Op){
+		"lso one behind":        func(ops []*Op) { ops[7].LSO = 1 },
+		"lso one ahead":         func(ops []*Op) { ops[5].LSO = 2 },
+		"lso as the hw":         func(ops []*Op) { ops[2].LSO = 2 },
+		"lso after the commit":  func(ops []*Op) { ops[9].LSO = 6 },
+		"lookup of a stale lso": func(ops []*Op) { ops[8].Offset = 1 },
+		"lso under log start":   func(ops []*Op) { ops[7].LogStart = 3 },
+		"aborted list missing": func(ops []*Op) {
+			ops[9].Offset, ops[9].Next = 0, 7
+		},
+	}
+	for name, mutate := range cases {
+		ops, final := committedHistory()
+		mutate(ops)
+		res := CheckPartitions(ops, final, time.Second)
+		if res.Illegal == "" {
+			t.Errorf("%s: not caught", name)
+			continue
+		}
+		if name == "aborted list missing" && !strings.Contains(res.Aborted, "lacks [producer 7 from 1]") {
+			t.Errorf("%s: %q", name, res.Aborted)
+		}
+		if name == "lso one behind" && !strings.Contains(res.Visualization, "hw 6 lso 1") {
+			t.Errorf("%s: the visualization does not show the LSO answered", name)
+		}
+	}
+}
