@@ -13,9 +13,13 @@ import (
 //	LSO(n) = the least first offset of a transaction with first < n whose marker is at
 //	         or above n (or that has none), else n,
 //
-// and the partition answers max(LSO(n), its log start) (core/partition reads.go). So a
+// and the partition answers max(LSO(n), its log start) (core/partition reads.go). A
+// replica may also have forgotten, or never seen, an open transaction whose records all
+// lie below its log start (a replica added by a reassignment copies from the log start;
+// Kafka drops such transactions when the log start passes them): nothing of it is left
+// to hold back, so it may answer up to LSO'(n), the LSO without those transactions. So a
 // read_committed fetch that answered high watermark h, log start s and last stable
-// offset l is legal only in state n = h with l = max(LSO(n), s), and a read_committed
+// offset l is legal only in state n = h with max(LSO(n), s) <= l <= max(LSO'(n), s), and a read_committed
 // lookup of the latest offset (which tells no log start, at most the final read's
 // start) only in a state n whose LSO(n) explains l. The aborted transactions a
 // read_committed fetch lists depend on no state: they must be exactly the aborted
@@ -34,6 +38,7 @@ import (
 type txnSpan struct {
 	pid    int64
 	first  int64
+	last   int64 // its last record seen
 	marker int64 // -1: none
 	abort  bool
 	// cut: its first records may lie in a gap before first; holed: its marker may lie
@@ -56,6 +61,7 @@ type lsoTable struct {
 	start  int64
 	hi     []int64
 	status []lsoStatus
+	spans  []txnSpan
 }
 
 // partitionLog is what is known of a partition's log: the final read, which starts at
@@ -141,11 +147,12 @@ func lsoOf(log []LogRecord, txnPID map[string]int64, start, end int64) ([]txnSpa
 		if _, open := openAt[pid]; !open {
 			g := since(pid)
 			openAt[pid] = len(spans)
-			spans = append(spans, txnSpan{pid: pid, first: r.Offset, marker: -1, cut: g >= 0})
+			spans = append(spans, txnSpan{pid: pid, first: r.Offset, last: r.Offset, marker: -1, cut: g >= 0})
 			if g >= 0 {
 				unknown = append(unknown, [2]int64{g + 1, r.Offset})
 			}
 		}
+		spans[openAt[pid]].last = r.Offset
 		lastSeen[pid] = r.Offset
 	}
 	t := &lsoTable{start: start, hi: make([]int64, end+1), status: make([]lsoStatus, end+1)}
@@ -171,6 +178,7 @@ func lsoOf(log []LogRecord, txnPID map[string]int64, start, end int64) ([]txnSpa
 		}
 	}
 	slices.SortStableFunc(spans, func(a, b txnSpan) int { return cmp.Compare(a.first, b.first) })
+	t.spans = spans
 	return spans, t
 }
 
@@ -191,13 +199,25 @@ func (t *lsoTable) allows(n, lso, logStart int64) bool {
 	case t.status[n] == lsoUnknown:
 		return true
 	case logStart >= 0 && t.status[n] == lsoAtMost:
-		return lso <= max(v, logStart)
+		return lso <= max(t.forgetting(n, logStart), logStart)
 	case logStart >= 0:
-		return lso == max(v, logStart)
+		return max(v, logStart) <= lso && lso <= max(t.forgetting(n, logStart), logStart)
 	case t.status[n] == lsoAtMost:
-		return lso <= max(v, t.start)
+		return lso <= max(t.forgetting(n, t.start), t.start)
 	}
-	return v <= lso && lso <= max(v, t.start)
+	return v <= lso && lso <= max(t.forgetting(n, t.start), t.start)
+}
+
+// forgetting is LSO'(n): the LSO at committed length n without the open transactions
+// whose records all lie below logStart.
+func (t *lsoTable) forgetting(n, logStart int64) int64 {
+	v := n
+	for _, s := range t.spans {
+		if s.first < n && (s.marker < 0 || s.marker >= n) && s.last >= logStart {
+			v = min(v, s.first)
+		}
+	}
+	return v
 }
 
 // describe is LSO(n) for Porcupine's visualization.

@@ -19,7 +19,7 @@ func lsoLog() ([]LogRecord, map[string]int64) {
 func TestLSOTable(t *testing.T) {
 	log, pids := lsoLog()
 	spans, tab := lsoOf(log, pids, 0, 7)
-	if len(spans) != 2 || spans[0] != (txnSpan{pid: 7, first: 1, marker: 4, abort: true}) || spans[1] != (txnSpan{pid: 8, first: 2, marker: 6}) {
+	if len(spans) != 2 || spans[0] != (txnSpan{pid: 7, first: 1, last: 3, marker: 4, abort: true}) || spans[1] != (txnSpan{pid: 8, first: 2, last: 2, marker: 6}) {
 		t.Fatalf("spans %+v", spans)
 	}
 	// n:            0  1  2  3  4  5  6  7
@@ -35,6 +35,14 @@ func TestLSOTable(t *testing.T) {
 	// The log start raises it: max(LSO(n), log start).
 	if !tab.allows(5, 3, 3) || tab.allows(5, 2, 3) {
 		t.Error("the log start is not taken into account")
+	}
+	// A replica whose log start passed every record of producer 8's open transaction
+	// (its last at 2) may have forgotten it: at 5 it may answer up to 5.
+	if !tab.allows(5, 3, 3) || !tab.allows(5, 5, 3) || tab.allows(5, 2, 3) {
+		t.Error("a transaction wholly below the log start still bounds the LSO")
+	}
+	if tab.allows(5, 5, 2) {
+		t.Error("a transaction with a record at the log start may be forgotten")
 	}
 	// A lookup tells no log start: anything from LSO(n) up to the final read's start (0).
 	if !tab.allows(5, 2, -1) || tab.allows(5, 3, -1) {
