@@ -133,7 +133,8 @@ import (
 //	                               returned a record whose commit marker lay at or above
 //	                               the high watermark it answered), 2 (new)
 //	txn-fenced-epoch-accepted      transactions (fenced-write: a zombie's batch of the old
-//	                               epoch after the fencing abort marker), 19 (new)
+//	                               epoch after the fencing abort marker), 68 (19; the
+//	                               plant now also takes the batch past verification)
 //	txn-offsets-visible-before-commit
 //	                               transactions (offsets: OffsetFetch showed the open
 //	                               transaction's own offset), 21 (new)

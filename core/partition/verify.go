@@ -132,6 +132,9 @@ func (r *Replica) unverifiedTxn(h record.Header, verified bool) bool {
 		return false
 	}
 	e := r.producers.m[h.ProducerID]
+	if e != nil && h.ProducerEpoch < e.epoch && r.on(plant.TxnFencedEpochAccepted) {
+		return false // the planted bug takes a fenced epoch's batch past both checks
+	}
 	return e == nil || e.txnFirst < 0 || e.epoch != h.ProducerEpoch
 }
 

@@ -208,7 +208,8 @@ const (
 	// open (which may yet abort).
 	LsoIgnoresOpenTxn
 	// TxnFencedEpochAccepted: a partition leader appends a transactional batch whose
-	// producer epoch is below the producer's current one (a fenced zombie's write).
+	// producer epoch is below the producer's current one (a fenced zombie's write),
+	// past both the sequence rules and transaction verification.
 	TxnFencedEpochAccepted
 	// ClientMarkersAccepted: a broker writes the transaction markers a client sends in a
 	// WriteTxnMarkers on its client listener, as if a transaction coordinator had.
