@@ -689,8 +689,13 @@ func drawCTP(seed uint64, c *Config) {
 		Timeout:  time.Duration(10+rng.IntN(51)) * time.Second,
 		Codec:    []record.Codec{record.CodecNone, record.CodecGzip, record.CodecLZ4, record.CodecZstd}[rng.IntN(4)],
 	}
-	if d.TxnStateRF == 0 && rng.IntN(2) == 0 {
-		d.TxnStateRF = int32(min(brokers, 3))
+	if len(d.TxnProducers) == 0 {
+		// The transaction state topic as drawTxns draws it, short of Kafka's 50
+		// partitions, whose replication would dominate the seed's cost.
+		d.TxnStatePartitions = int32(1 + rng.IntN(4))
+		if rng.IntN(3) != 0 {
+			d.TxnStateRF = int32(min(brokers, 3))
+		}
 	}
 }
 
