@@ -58,9 +58,10 @@ type ctpRun struct {
 	spec    CTPSpec
 	g       *groupRun
 	workers []*ctpWorker
-	// stopped: drained, no transaction begins any more.
-	stopped bool
-	drainer *Client
+	// stopped: drained, no transaction begins any more; finished: every slot closed
+	// and the final offsets read.
+	stopped, finished bool
+	drainer           *Client
 	// ends are the input partitions' high watermarks when the group drained, offsets
 	// the group's committed offsets after the last InitProducerID of every slot.
 	ends    map[TopicPartition]int64
@@ -730,9 +731,14 @@ func (run *ctpRun) drain(done func()) {
 	run.drainer.desc = "the consume-transform-produce drain watcher"
 	bound := w.cfg.LivenessBound
 	run.drainer.later(bound, func() {
-		if !run.stopped && w.failure == nil {
+		switch {
+		case w.failure != nil || run.finished:
+		case !run.stopped:
 			w.fail("exactly-once", -1, "ctp-undrained: group %s's committed offsets %v did not reach the input's ends %v within %v after the producers went idle",
 				ctpGroup, run.offsets, run.ends, bound)
+		default:
+			w.fail("exactly-once", -1, "ctp-undrained: the workers of group %s drained, but their transactional ids did not all close within %v",
+				ctpGroup, bound)
 		}
 	})
 	run.watch(func() {
@@ -740,7 +746,7 @@ func (run *ctpRun) drain(done func()) {
 		w.cov.Inc("ctp:drained")
 		run.closed(func() {
 			run.committed(run.known(), func(offsets map[TopicPartition]int64) {
-				run.offsets = offsets
+				run.offsets, run.finished = offsets, true
 				done()
 			})
 		})
