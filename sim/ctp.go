@@ -741,7 +741,14 @@ func (run *ctpRun) drain(done func()) {
 				ctpGroup, bound)
 		}
 	})
-	run.watch(func() {
+	wait := run.watch
+	if run.partial() {
+		// A schedule left a worker out (a shrunk one): its partitions may never drain.
+		// The checker still holds the output to the committed offsets.
+		w.cov.Inc("ctp:partial")
+		wait = func(done func()) { done() }
+	}
+	wait(func() {
 		run.stopped = true
 		w.cov.Inc("ctp:drained")
 		run.closed(func() {
@@ -751,6 +758,12 @@ func (run *ctpRun) drain(done func()) {
 			})
 		})
 	})
+}
+
+// partial reports whether a schedule left a worker's join or its transactional id's
+// start out.
+func (run *ctpRun) partial() bool {
+	return run.w.script != nil && slices.ContainsFunc(run.workers, func(x *ctpWorker) bool { return !x.m.begun || !x.r.started })
 }
 
 // known lists the input partitions the drain watcher knows.

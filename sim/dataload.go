@@ -158,6 +158,15 @@ func (w *World) startData() {
 // every partition with read_committed too, and the transactions checker runs.
 func (d *dataWorkload) transactional() bool { return len(d.txns) > 0 || d.ctp != nil }
 
+// txnHome reports whether c is the first instance's client of a transactional id,
+// which takes its StepTxnStart.
+func (d *dataWorkload) txnHome(c *Client) bool {
+	if slices.ContainsFunc(d.txns, func(r *txnRun) bool { return r.home == c }) {
+		return true
+	}
+	return d.ctp != nil && slices.ContainsFunc(d.ctp.workers, func(x *ctpWorker) bool { return x.r.home == c })
+}
+
 // drainCTP lets the consume-transform-produce workers drain (ctp.go), then calls done.
 func (d *dataWorkload) drainCTP(done func()) {
 	if d.ctp == nil {
