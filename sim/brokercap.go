@@ -45,7 +45,7 @@ func (d *DataConfig) replicasPerBrokerMax() int {
 	} else {
 		n += 50 // the node's offsets.topic.num.partitions
 	}
-	if len(d.TxnProducers) > 0 {
+	if len(d.TxnProducers) > 0 || d.CTP.Workers > 0 {
 		n += int(d.txnStatePartitions())
 	}
 	return n

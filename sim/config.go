@@ -368,6 +368,11 @@ func drawExtra(seed uint64, c *Config) {
 	if c.Faults.LivenessDown == 0 {
 		drawTxns(seed, &c.Data, len(c.Brokers()))
 	}
+	drawCTP(seed, c)
+	if c.Data.CTP.Workers > 0 {
+		// The workers drain after the producers went idle, within a bound of their own.
+		c.LivenessBound += DataLivenessExtra(c.Timing)
+	}
 	drawBrokerCap(seed, c)
 }
 

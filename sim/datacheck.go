@@ -138,6 +138,9 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 	if !c.checkTxns() {
 		return false
 	}
+	if !c.checkCTP() {
+		return false
+	}
 	res := CheckPartitionsFrom(w.hist.Ops, c.linearizableReads(), w.data.finalStart, w.compactedHWs(), timeout)
 	w.cov.Add("check:linearizable-partitions", int64(res.Checked-len(res.Unknown)))
 	w.cov.Add("check:linearizable-compacted-uncovered", int64(len(res.Uncovered)))
@@ -291,7 +294,7 @@ func (d *dataWorkload) groupCoverage() string {
 func (c *checkers) checkTxns() bool {
 	w := c.w
 	d := w.data
-	if len(d.txns) == 0 {
+	if !d.transactional() {
 		return true
 	}
 	h := &TxnHistory{Ops: w.hist.Ops, Final: map[TopicPartition][]LogRecord{}, Committed: d.finalCommitted,

@@ -99,6 +99,8 @@ type DataConfig struct {
 	// TxnIDExpiration is transactional.id.expiration.ms (0: the node's 7 days); some
 	// seeds draw it short enough that idle ids expire within the run.
 	TxnIDExpiration time.Duration
+	// CTP is the consume-transform-produce workload (ctp.go).
+	CTP CTPSpec
 	// NoMaxTimestampReads keeps readers from asking for the largest timestamp
 	// (maxstamps.go), as they did not before it existed; only plant tests set it.
 	NoMaxTimestampReads bool
@@ -345,6 +347,7 @@ func (d *DataConfig) String() string {
 	}
 	b.WriteString(d.capString())
 	b.WriteString(d.txnString())
+	b.WriteString(d.ctpString())
 	if d.OffsetsRetention > 0 {
 		fmt.Fprintf(&b, "  committed offsets expire %v after their group emptied (or their commit), checked every %v\n", d.OffsetsRetention, d.OffsetsRetentionCheck)
 	}

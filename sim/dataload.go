@@ -60,6 +60,10 @@ type dataWorkload struct {
 	txns      []*txnRun
 	txnNum    int
 	txnValues int
+	// ctp is the consume-transform-produce workers (ctp.go), nil without them;
+	// ctpDraining is set while they drain, which has a bound of its own.
+	ctp         *ctpRun
+	ctpDraining bool
 	// txnBegun are the transactions the producers began, in order; txnPrepared the
 	// ends coordinators decided (txncoord.go).
 	txnBegun    []txnBegin
@@ -145,6 +149,35 @@ func (w *World) startData() {
 	for _, spec := range w.cfg.Data.TxnProducers {
 		d.txns = append(d.txns, w.startTxnProducer(spec))
 	}
+	if w.cfg.Data.CTP.Workers > 0 {
+		d.ctp = w.startCTP(w.cfg.Data.CTP)
+	}
+}
+
+// transactional reports whether the run has transactions: the final reads then read
+// every partition with read_committed too, and the transactions checker runs.
+func (d *dataWorkload) transactional() bool { return len(d.txns) > 0 || d.ctp != nil }
+
+// txnHome reports whether c is the first instance's client of a transactional id,
+// which takes its StepTxnStart.
+func (d *dataWorkload) txnHome(c *Client) bool {
+	if slices.ContainsFunc(d.txns, func(r *txnRun) bool { return r.home == c }) {
+		return true
+	}
+	return d.ctp != nil && slices.ContainsFunc(d.ctp.workers, func(x *ctpWorker) bool { return x.r.home == c })
+}
+
+// drainCTP lets the consume-transform-produce workers drain (ctp.go), then calls done.
+func (d *dataWorkload) drainCTP(done func()) {
+	if d.ctp == nil {
+		done()
+		return
+	}
+	d.ctpDraining = true
+	d.ctp.drain(func() {
+		d.ctpDraining = false
+		done()
+	})
 }
 
 // create creates a data topic, retrying until it exists.
@@ -269,7 +302,7 @@ func (d *dataWorkload) converge(done func()) {
 	w := d.w
 	d.probe = w.addClient(roleDataProbe)
 	d.probe.later(w.cfg.LivenessBound-time.Duration(w.now-d.liveStart), func() {
-		if w.phase == phaseLiveness && w.failure == nil {
+		if w.phase == phaseLiveness && w.failure == nil && !d.ctpDraining {
 			if d.movesPending {
 				w.fail("liveness", -1, "reassignments neither finished nor were cancelled within %v after faults stopped", w.cfg.LivenessBound)
 				return
@@ -280,12 +313,14 @@ func (d *dataWorkload) converge(done func()) {
 	d.probeTopics(func() {
 		w.cov.Inc("liveness:data-converged")
 		d.waitProducers(func() {
-			d.waitMoves(func() {
-				// A request a producer gave up on may still reach its leader and be appended:
-				// wait until every such request timed out there too, so that nothing commits
-				// after the final reads.
-				d.probe.later(w.requestTimeout()+w.cfg.Timing.ReplicaFetchMaxWait, func() {
-					d.finalReadAll(func() { d.drainGroups(done) })
+			d.drainCTP(func() {
+				d.waitMoves(func() {
+					// A request a producer gave up on may still reach its leader and be appended:
+					// wait until every such request timed out there too, so that nothing commits
+					// after the final reads.
+					d.probe.later(w.requestTimeout()+w.cfg.Timing.ReplicaFetchMaxWait, func() {
+						d.finalReadAll(func() { d.drainGroups(done) })
+					})
 				})
 			})
 		})
@@ -491,7 +526,7 @@ func (d *dataWorkload) finalReadEach(tps []TopicPartition, i int, done func()) {
 	}
 	tp := tps[i]
 	d.finalRead(tp, 0, -1, func() {
-		if len(d.txns) == 0 || d.unread[tp] {
+		if !d.transactional() || d.unread[tp] {
 			d.finalReadEach(tps, i+1, done)
 			return
 		}

@@ -220,6 +220,20 @@
 // Coverage: txn:commit, txn:abort, txn:timeout, txn:fenced, txn:coordinator-move,
 // read-committed-fetch.
 //
+// A third of the seeds with data where nothing deletes records, offsets never expire
+// and no broker is left down (ctp.go, the "ctp" stream) run consume-transform-produce
+// workers: the members of group ctp read topic ci with read_committed and, per polled
+// batch, write one record per input record to topic co and commit their offsets in the
+// same transaction (TxnOffsetCommit with their generation, KIP-447), aborting now and
+// then and rewinding to the committed offsets after any failure; they rebalance, leave,
+// crash mid-transaction (the slot's next instance fences the open transaction) and
+// meet the fault mix like every client. Once the producers are idle the workers must
+// drain (the group's committed offsets reach every input partition's end within a
+// bound); the exactly-once checker (ctpcheck.go: exactly-once) then holds the final
+// read_committed reads to every input record below the committed offsets appearing in
+// the output exactly once, from a committed transaction, and to nothing else.
+// Coverage: ctp:commit, ctp:abort, ctp:rebalance, ctp:drained.
+//
 // # Clients and histories
 //
 // Clients speak the Kafka protocol with kmsg over netsim streams: an ApiVersions handshake

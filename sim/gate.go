@@ -159,6 +159,12 @@ var Gate = []GateItem{
 	{"path", "txn:coordinator-move", "the coordinator of a transactional id moves to another broker"},
 	{"path", "txn:sloppy-abort", "a producer aborts with a batch in flight and keeps its epoch (KIP-890's hanging transaction)"},
 	{"path", "note:txn-verify-refused", "a partition refuses a transactional batch the coordinator did not vouch for (KIP-890)"},
+
+	// Consume-transform-produce workers (ctp.go, ctpcheck.go).
+	{"workload", "ctp:commit", "a consume-transform-produce transaction committed with its offsets"},
+	{"workload", "ctp:abort", "a consume-transform-produce transaction aborted, its worker rewound"},
+	{"path", "ctp:rebalance", "the consume-transform-produce group moved to a new generation"},
+	{"path", "ctp:drained", "the workers' committed offsets reached the input's end after healing"},
 }
 
 // GateMissing returns the gate's items whose counter is 0 in c.

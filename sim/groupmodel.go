@@ -99,6 +99,16 @@ func CheckOffsets(ops []*Op, expiries []*OffsetExpiry, timeout time.Duration) Of
 					Input:  offsetInput{write: true, maybe: op.Outcome != OK, offset: po.Offset, op: op.ID, what: "commit"},
 					Output: offsetOutput{}, Metadata: fmt.Sprintf("op %d generation %d member %s", op.ID, op.Generation, op.Member)})
 			}
+		case op.Kind == OpTxnOffsetCommit && (op.Outcome == OK || op.Outcome == Indeterminate):
+			// A transaction's offsets take effect with its commit marker, which may come
+			// after EndTxn answered, or never (an abort): a write that may happen at any
+			// time after the call.
+			for _, po := range op.Offsets {
+				k := offsetKey{op.Group, po.TopicPartition}
+				byKey[k] = append(byKey[k], porcupine.Operation{ClientId: int(op.Client - 1), Call: op.Call, Return: Never,
+					Input:  offsetInput{write: true, maybe: true, offset: po.Offset, op: op.ID, what: "txn-commit"},
+					Output: offsetOutput{}, Metadata: fmt.Sprintf("op %d transaction %d generation %d member %s", op.ID, op.Txn, op.Generation, op.Member)})
+			}
 		case op.Kind == OpOffsetDelete && (op.Outcome == OK || op.Outcome == Indeterminate):
 			ret := op.Return
 			if op.Outcome != OK {

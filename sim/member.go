@@ -125,6 +125,9 @@ type member struct {
 	joinOp   *Op
 	// begun is set once the member started (its first join).
 	begun bool
+	// ctp makes the member a consume-transform-produce worker (ctp.go), which polls
+	// and commits in transactions.
+	ctp *ctpWorker
 }
 
 func (w *World) startGroup(spec GroupSpec) *groupRun {
@@ -675,6 +678,10 @@ func (m *member) poll(round uint64) {
 		m.leave(round)
 		return
 	}
+	if m.ctp != nil {
+		m.ctp.poll(round)
+		return
+	}
 	tp := m.assigned[m.next%len(m.assigned)]
 	m.next++
 	from := m.pos[tp]
@@ -931,6 +938,9 @@ func (g *groupRun) synced(m *member, op *Op) {
 	w := g.w
 	if n := len(g.syncs); n > 0 && op.Generation > g.syncs[n-1].generation {
 		w.cov.Inc("group:rebalance")
+		if g.spec.Name == ctpGroup {
+			w.cov.Inc("ctp:rebalance")
+		}
 	}
 	g.syncs = append(g.syncs, syncMark{at: w.now, generation: op.Generation, op: op.ID})
 	if w.cfg.Data.FlushAsync {

@@ -65,6 +65,7 @@ func (c *Config) WithoutLaterDraws() {
 	c.Data.SessionReaders = 0
 	c.Data.BrokerPartitionsMax = 0
 	c.Data.WithoutTxns()
+	c.Data.WithoutCTP()
 }
 
 // WithoutMoves leaves the mover, the late-joining broker and the move throttle out of a

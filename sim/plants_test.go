@@ -147,6 +147,8 @@ import (
 //	txn-verification-skipped       transactions (hanging transaction: the final
 //	                               read_committed read still waits at an LSO below the
 //	                               high watermark past the liveness bound), 34 (new)
+//	txn-offsets-kept-on-abort      exactly-once (ctp-lost: an input record below the
+//	                               committed offset with no output), 8 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -262,6 +264,10 @@ var plantCases = []struct {
 	// A last stable offset that lags: only the partition model's committed reads
 	// (lsomodel.go) see it, as holding committed data back is no dirty read.
 	{"lso-one-behind", []string{"linearizability"}, 300, false},
+	// Consume-transform-produce: an aborted transaction's offsets kept skip its input
+	// (ctp-lost) in the seeds with workers (ctp.go); the transactions checker sees it
+	// only where a transactional producer reads its own group's offsets back.
+	{"txn-offsets-kept-on-abort", []string{"exactly-once", "transactions"}, 300, false},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the

@@ -17,8 +17,9 @@ import (
 // scenario file.
 func TestScheduleReplayRepeatsTheRun(t *testing.T) {
 	requireNode(t)
-	// Seed 6 runs a transactional producer whose instances crash.
-	for _, opts := range []sim.Options{{Seed: 1}, {Seed: 4}, {Seed: 6}, {Seed: 13, Byzantine: true}} {
+	// Seed 6 runs a transactional producer whose instances crash; seed 90
+	// consume-transform-produce workers that crash and rebalance.
+	for _, opts := range []sim.Options{{Seed: 1}, {Seed: 4}, {Seed: 6}, {Seed: 13, Byzantine: true}, {Seed: 90}} {
 		a := sim.Run(opts)
 		if a.Failure != nil {
 			t.Fatalf("seed %d fails: %v", opts.Seed, a.Failure)

@@ -292,7 +292,7 @@ func (c *Client) accepts(st *Step) bool {
 	case roleWorkload:
 		return st.Kind == StepAdmin
 	case roleProducer:
-		if c.w.data != nil && slices.ContainsFunc(c.w.data.txns, func(r *txnRun) bool { return r.home == c }) {
+		if c.w.data != nil && c.w.data.txnHome(c) {
 			return st.Kind == StepTxnStart
 		}
 		return st.Kind == StepProduce
@@ -313,7 +313,11 @@ func (c *Client) accepts(st *Step) bool {
 		if st.Kind != StepJoin && st.Kind != StepLeave {
 			return false
 		}
-		for _, g := range c.w.data.groups {
+		groups := c.w.data.groups
+		if c.w.data.ctp != nil {
+			groups = append(slices.Clip(groups), c.w.data.ctp.g)
+		}
+		for _, g := range groups {
 			for _, m := range g.members {
 				if m.c == c {
 					return g.spec.Name == st.Group

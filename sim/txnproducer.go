@@ -104,6 +104,9 @@ type txnRun struct {
 	// started is set once that instance started.
 	home    *Client
 	started bool
+	// onEpoch is what an instance does once it has its epoch (nil: the transactions
+	// TxnProducerSpec draws; ctp.go sets it).
+	onEpoch func(in *txnInstance)
 }
 
 // txnInstance is one producer instance (one client) of a transactional id.
@@ -344,6 +347,10 @@ func (in *txnInstance) init() {
 			if r.closing {
 				r.closed = true
 				w.clientNote(c, fmt.Sprintf("transactional id %s closed: pid %d epoch %d", r.spec.ID, in.pid, in.epoch))
+				return
+			}
+			if r.onEpoch != nil {
+				r.onEpoch(in)
 				return
 			}
 			in.next()

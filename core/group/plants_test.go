@@ -19,6 +19,7 @@ var plantScenarios = map[string]func(t *testing.T, cfg Config) string{
 	"offset-delete-not-durable":          offsetDeleteNotDurableScenario,
 	"offset-delete-ignores-subscription": offsetDeleteIgnoresSubscriptionScenario,
 	"txn-offsets-visible-before-commit":  txnOffsetsVisibleBeforeCommitScenario,
+	"txn-offsets-kept-on-abort":          txnOffsetsKeptOnAbortScenario,
 }
 
 func TestPlantScenariosCleanWithoutPlants(t *testing.T) {
@@ -169,6 +170,19 @@ func offsetDeleteIgnoresSubscriptionScenario(t *testing.T, cfg Config) string {
 // txnOffsetsVisibleBeforeCommitScenario: a transaction commits an offset and is then
 // aborted. Promise 8: a transaction's offset commit becomes visible with the
 // transaction's commit, never before it, and never when it aborts.
+// txnOffsetsKeptOnAbortScenario: a transaction commits an offset, then aborts. Its
+// offset must never become the group's.
+func txnOffsetsKeptOnAbortScenario(t *testing.T, cfg Config) string {
+	h := newHarnessConfig(t, cfg)
+	h.commit(commitReq("g", "", -1, map[int32]int64{0: 5}))
+	h.txnOK("g", 7, map[int32]int64{0: 9})
+	h.endTxn(7, false)
+	if got := h.fetch("g", 0, false).Offset; got != 5 {
+		return fmt.Sprintf("fetch reads %d, committed by an aborted transaction (committed: 5)", got)
+	}
+	return ""
+}
+
 func txnOffsetsVisibleBeforeCommitScenario(t *testing.T, cfg Config) string {
 	h := newHarnessConfig(t, cfg)
 	h.commit(commitReq("g", "", -1, map[int32]int64{0: 5}))

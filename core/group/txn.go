@@ -209,6 +209,9 @@ func (c *Coordinator) CompleteTxn(now int64, pid int64, commit bool) {
 		kind := TxnOffsetsAborted
 		if commit {
 			kind = TxnOffsetsCommitted
+		}
+		// Planted bug: an abort keeps the transaction's offsets too.
+		if commit || c.cfg.Plants.On(plant.TxnOffsetsKeptOnAbort) {
 			for _, p := range parts {
 				g.storeOffset(p, t.offsets[p], t.offsets[p].logOffset)
 			}

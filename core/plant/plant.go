@@ -226,6 +226,10 @@ const (
 	// high watermark, a partition answers (and serves up to) one offset less: committed
 	// data is held back, which no read shows as dirty.
 	LsoOneBehind
+	// TxnOffsetsKeptOnAbort: the group coordinator makes the offsets of a transaction
+	// that aborted committed offsets, as if it had committed (its consumer's input is
+	// skipped).
+	TxnOffsetsKeptOnAbort
 	numNames
 )
 
@@ -296,6 +300,7 @@ var names = [numNames]string{
 	TxnVerificationSkipped:          "txn-verification-skipped",
 	TxnIDExpiresOngoing:             "txn-id-expires-ongoing",
 	LsoOneBehind:                    "lso-one-behind",
+	TxnOffsetsKeptOnAbort:           "txn-offsets-kept-on-abort",
 }
 
 func (n Name) String() string {
