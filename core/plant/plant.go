@@ -230,6 +230,10 @@ const (
 	// that aborted committed offsets, as if it had committed (its consumer's input is
 	// skipped).
 	TxnOffsetsKeptOnAbort
+	// TxnEpochNotBumped: a version-2 EndTxn (KIP-890 part 2) keeps the producer's epoch,
+	// as a version-1 end does, so a late batch of the ended transaction can join the next
+	// one.
+	TxnEpochNotBumped
 	numNames
 )
 
@@ -301,6 +305,7 @@ var names = [numNames]string{
 	TxnIDExpiresOngoing:             "txn-id-expires-ongoing",
 	LsoOneBehind:                    "lso-one-behind",
 	TxnOffsetsKeptOnAbort:           "txn-offsets-kept-on-abort",
+	TxnEpochNotBumped:               "txn-epoch-not-bumped",
 }
 
 func (n Name) String() string {

@@ -131,4 +131,7 @@ type MarkerRequest struct {
 	Commit           bool
 	CoordinatorEpoch int32
 	Partitions       []TopicPartition
+	// TransactionVersion is the client's transaction version (WriteTxnMarkers v2): 2
+	// when the epoch was bumped by this end.
+	TransactionVersion int8
 }

@@ -39,6 +39,17 @@
 // a lost answer); one of the other outcome, or in Empty, gets INVALID_TXN_STATE; one
 // while the same outcome's markers are out gets CONCURRENT_TRANSACTIONS.
 //
+// # Transaction version 2
+//
+// A client of transaction version 2 (KIP-890 part 2: EndTxn v5, and the implicit adds
+// of AddPartitionsImplicit that its Produce v12 and TxnOffsetCommit v5 cause) gets its
+// epoch bumped by every end: the Prepare* record holds the new epoch (a new producer id
+// once the epoch is used up, kept as nextPid until the Complete* record makes it the
+// producer's), its markers carry it, and EndTxnVersion answers it. Retries with the
+// epoch before the bump are answered as the first request was (endTxnV2 has the rules),
+// and an abort with nothing open bumps the epoch too. The record keeps the version (tv)
+// and is written in Kafka's value version 1.
+//
 // # Durability
 //
 // Every change is written to the log first and takes effect only once durable on the ISR:

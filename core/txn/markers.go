@@ -28,6 +28,9 @@ func (c *Coordinator) sendMarkers(t *txn) {
 		CoordinatorEpoch: c.cfg.CoordinatorEpoch,
 		Partitions:       slices.Clone(r.pending),
 	}
+	if t.rec.tv >= 2 {
+		req.TransactionVersion = 2
+	}
 	finish := c.begin(nil)
 	c.cfg.SendMarkers(c.now, req, func(codes []int16) {
 		finish(func() { c.markersAnswered(t, r, req, codes) })
@@ -106,6 +109,10 @@ func (c *Coordinator) complete(t *txn) {
 	next := t.rec
 	next.parts = nil
 	next.updateMs = millis(c.now)
+	if next.tv >= 2 && next.nextPid >= 0 {
+		// The end overflowed the epoch: the producer goes on with the new id.
+		next.prevPid, next.pid, next.epoch, next.nextPid = next.pid, next.nextPid, 0, -1
+	}
 	next.state = stateCompleteAbort
 	if t.rec.state == statePrepareCommit {
 		next.state = stateCompleteCommit
@@ -137,7 +144,7 @@ func (c *Coordinator) abortTimedOut(now int64) {
 	for _, id := range slices.Sorted(maps.Keys(c.ongoing)) {
 		t := c.ongoing[id]
 		if t.rec.state == stateOngoing && t.busy == idle && t.rec.startMs+int64(t.rec.timeoutMs) < nowMs {
-			c.prepareEnd(t, false, TxnTimedOut, nil)
+			c.prepareEnd(t, false, TxnTimedOut, t.rec.tv, nil)
 		}
 	}
 }

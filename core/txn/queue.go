@@ -24,6 +24,7 @@ type queued struct {
 type queuedAdd struct {
 	pid     int64
 	epoch   int16
+	tv      int16 // 2: implicit adds of a version-2 producer
 	parts   []TopicPartition
 	answers []func(int16)
 }
@@ -53,16 +54,16 @@ func (c *Coordinator) enqueue(t *txn, retry func(), answer func(int16)) bool {
 
 // enqueueAdd makes an AddPartitions or AddOffsets wait for t, joining the request
 // waiting last when it comes from the same producer.
-func (c *Coordinator) enqueueAdd(t *txn, pid int64, epoch int16, parts []TopicPartition, answer func(int16)) bool {
+func (c *Coordinator) enqueueAdd(t *txn, pid int64, epoch int16, parts []TopicPartition, tv int16, answer func(int16)) bool {
 	if n := len(t.queue); n > 0 {
-		if a := t.queue[n-1].add; a != nil && a.pid == pid && a.epoch == epoch && len(a.parts)+len(parts) <= c.cfg.PartitionsMax {
+		if a := t.queue[n-1].add; a != nil && a.pid == pid && a.epoch == epoch && a.tv == tv && len(a.parts)+len(parts) <= c.cfg.PartitionsMax {
 			a.parts = append(a.parts, parts...)
 			a.answers = append(a.answers, answer)
 			return true
 		}
 	}
-	a := &queuedAdd{pid: pid, epoch: epoch, parts: slices.Clone(parts), answers: []func(int16){answer}}
-	retry := func() { c.addPartitions(t.id, a.pid, a.epoch, a.parts, a.answer) }
+	a := &queuedAdd{pid: pid, epoch: epoch, tv: tv, parts: slices.Clone(parts), answers: []func(int16){answer}}
+	retry := func() { c.addPartitions(t.id, a.pid, a.epoch, a.parts, a.tv, a.answer) }
 	if !c.enqueue(t, retry, a.answer) {
 		return false
 	}

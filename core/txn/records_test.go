@@ -9,12 +9,26 @@ import (
 )
 
 func sampleRecords() []txnRecord {
-	return []txnRecord{
+	recs := []txnRecord{
 		{pid: 1000, epoch: 0, timeoutMs: 60000, state: stateEmpty, updateMs: 5, startMs: -1},
 		{pid: 7, epoch: 3, timeoutMs: 1, state: stateOngoing, parts: append(tps("a", 0, 2), tps("b", 1)...), updateMs: 9, startMs: 8},
 		{pid: 7, epoch: 4, timeoutMs: 1, state: statePrepareAbort, parts: tps("__consumer_offsets", 49), updateMs: 10, startMs: 8},
 		{pid: -1, epoch: 32767, timeoutMs: 900000, state: stateCompleteCommit, updateMs: 1 << 40, startMs: 1 << 40},
+		// Version-2 transactions: value version 1 with its tagged fields.
+		{pid: 7, epoch: 5, timeoutMs: 1, state: stateOngoing, parts: tps("a", 0, 2), updateMs: 9, startMs: 8, tv: 2},
+		{pid: 7, epoch: 32767, timeoutMs: 1, state: statePrepareCommit, parts: tps("a", 0), updateMs: 9, startMs: 8, tv: 2, nextPid: 8},
+		{pid: 8, epoch: 0, timeoutMs: 1, state: stateCompleteCommit, updateMs: 9, startMs: 8, tv: 2, prevPid: 7},
+		{pid: 9, epoch: 1, timeoutMs: 1, state: stateEmpty, updateMs: 9, startMs: -1, tv: 2},
 	}
+	for i := range recs {
+		if recs[i].tv < 2 || recs[i].prevPid == 0 {
+			recs[i].prevPid = -1
+		}
+		if recs[i].tv < 2 || recs[i].nextPid == 0 {
+			recs[i].nextPid = -1
+		}
+	}
+	return recs
 }
 
 func TestRecordRoundTrip(t *testing.T) {
@@ -31,7 +45,8 @@ func TestRecordRoundTrip(t *testing.T) {
 }
 
 // TestRecordsAreKafkas: the records read and write as Kafka's TransactionLogKey and
-// TransactionLogValue version 0 (kmsg's TxnMetadataKey and TxnMetadataValue).
+// TransactionLogValue version 0, or 1 for a version-2 transaction (kmsg's
+// TxnMetadataKey and TxnMetadataValue).
 func TestRecordsAreKafkas(t *testing.T) {
 	k := kmsg.TxnMetadataKey{Version: 0, TransactionalID: "tx-1"}
 	if got, want := encodeKey("tx-1"), k.AppendTo(nil); !slices.Equal(got, want) {
@@ -40,6 +55,10 @@ func TestRecordsAreKafkas(t *testing.T) {
 	for _, rec := range sampleRecords() {
 		v := kmsg.NewTxnMetadataValue()
 		v.Version = 0
+		if rec.tv >= 2 {
+			v.Version = 1
+			v.PreviousProducerID, v.NextProducerID, v.ClientTransactionVersion = rec.prevPid, rec.nextPid, rec.tv
+		}
 		v.ProducerID, v.ProducerEpoch, v.TimeoutMillis = rec.pid, rec.epoch, rec.timeoutMs
 		v.State = kmsg.TransactionState(rec.state)
 		if rec.state != stateEmpty {
@@ -56,6 +75,11 @@ func TestRecordsAreKafkas(t *testing.T) {
 		if got, want := encodeValue(rec), v.AppendTo(nil); !slices.Equal(got, want) {
 			t.Fatalf("value of %+v:\n%x\nKafka's:\n%x", rec, got, want)
 		}
+		// And what Kafka writes reads back, an unknown tag (4.1's NextProducerEpoch) skipped.
+		v.NextProducerEpoch = 3
+		if got, err := decodeValue(v.AppendTo(nil)); err != nil || !reflect.DeepEqual(got, rec) {
+			t.Fatalf("Kafka's value of %+v read as %+v, %v", rec, got, err)
+		}
 	}
 }
 
@@ -63,13 +87,17 @@ func TestDecodeBounds(t *testing.T) {
 	valid := encodeValue(sampleRecords()[1])
 	bad := map[string][]byte{
 		"empty":         nil,
-		"version 1":     append([]byte{0, 1}, valid[2:]...),
+		"version 2":     append([]byte{0, 2}, valid[2:]...),
 		"state 8":       func() []byte { b := slices.Clone(valid); b[16] = 8; return b }(),
 		"huge topics":   func() []byte { b := slices.Clone(valid); copy(b[17:], []byte{0x7f, 0xff, 0xff, 0xff}); return b }(),
 		"negative":      func() []byte { b := slices.Clone(valid); copy(b[17:], []byte{0xff, 0xff, 0xff, 0xfe}); return b }(),
 		"trailing byte": append(slices.Clone(valid), 0),
 		"truncated":     valid[:len(valid)-1],
 	}
+	flex := encodeValue(sampleRecords()[4])
+	bad["tag of the wrong size"] = append(slices.Clone(flex[:len(flex)-5]), 2, 3, 0, 0, 2)
+	bad["tags out of order"] = append(slices.Clone(flex[:len(flex)-5]), 2, 2, 2, 0, 2, 1, 0)
+	bad["huge compact topics"] = func() []byte { b := slices.Clone(flex); b[17] = 0x7f; return b }()
 	for name, b := range bad {
 		if _, err := decodeValue(b); err == nil {
 			t.Errorf("%s: decoded", name)

@@ -119,7 +119,7 @@ func (c *Coordinator) InitProducerID(now int64, txnID string, timeoutMs int32, p
 		// The producer starting over means the open transaction is dead: abort it with a
 		// bumped epoch, so its partitions refuse the old producer from the markers on.
 		fail(codeConcurrentTransactions)
-		c.prepareEnd(t, false, TxnFenced, nil)
+		c.prepareEnd(t, false, TxnFenced, t.rec.tv, nil)
 	case s == stateEmpty || s.complete():
 		switch {
 		case !kip360 || epoch == t.rec.epoch && pid == t.rec.pid:
@@ -140,7 +140,8 @@ func (c *Coordinator) InitProducerID(now int64, txnID string, timeoutMs int32, p
 // initNewPID gives a new transactional id a producer id at epoch 0.
 func (c *Coordinator) initNewPID(t *txn, timeoutMs int32, answer func(int64, int16, int16)) {
 	c.withNewPID(t, answer, func(id int64) {
-		next := txnRecord{pid: id, epoch: 0, timeoutMs: timeoutMs, state: stateEmpty, updateMs: millis(c.now), startMs: -1}
+		next := txnRecord{pid: id, epoch: 0, timeoutMs: timeoutMs, state: stateEmpty, updateMs: millis(c.now), startMs: -1,
+			prevPid: -1, nextPid: -1}
 		c.writeInit(t, next, false, answer)
 	})
 }
@@ -149,7 +150,7 @@ func (c *Coordinator) initNewPID(t *txn, timeoutMs int32, answer func(int64, int
 // producer id when the epoch is used up.
 func (c *Coordinator) initBump(t *txn, timeoutMs int32, kip360 bool, answer func(int64, int16, int16)) {
 	next := txnRecord{pid: t.rec.pid, epoch: t.rec.epoch + 1, timeoutMs: timeoutMs, state: stateEmpty,
-		updateMs: millis(c.now), startMs: -1}
+		updateMs: millis(c.now), startMs: -1, prevPid: -1, nextPid: -1}
 	if t.rec.epoch < epochInitMax {
 		c.writeInit(t, next, kip360, answer)
 		return
@@ -234,6 +235,10 @@ func (c *Coordinator) producer(txnID string, pid int64, epoch int16) (*txn, int1
 	}
 	t := c.txns[txnID]
 	switch {
+	case t != nil && t.durable && t.rec.nextPid >= 0 && pid == t.rec.nextPid && epoch == 0:
+		// The producer id a version-2 end moved to: it is the producer's once the end
+		// completes; meanwhile its requests wait.
+		return t, codeConcurrentTransactions
 	case t == nil || !t.durable || pid != t.rec.pid:
 		return nil, codeInvalidProducerIDMapping
 	case epoch != t.rec.epoch:
@@ -258,7 +263,32 @@ func (c *Coordinator) AddPartitions(now int64, txnID string, pid int64, epoch in
 		}
 		c.later(func() { reply(codes) })
 	}
-	c.addPartitions(txnID, pid, epoch, parts, answer)
+	c.addPartitions(txnID, pid, epoch, parts, 0, answer)
+}
+
+// AddPartitionImplicit adds one partition to the transaction of a version-2 producer
+// (KIP-890 part 2) for the partition's leader, whose Produce v12 (or TxnOffsetCommit
+// v5) would open the producer's transaction there: AddPartitions without the client's
+// own request, which marks the transaction as a version-2 one.
+func (c *Coordinator) AddPartitionImplicit(now int64, txnID string, pid int64, epoch int16, part TopicPartition,
+	reply func(code int16)) {
+	c.AddPartitionsImplicit(now, txnID, pid, epoch, []TopicPartition{part}, func(codes []int16) { reply(codes[0]) })
+}
+
+// AddPartitionsImplicit is AddPartitionImplicit for several partitions (a broker's
+// AddPartitionsToTxn v5 without VerifyOnly), answered with one code per partition.
+func (c *Coordinator) AddPartitionsImplicit(now int64, txnID string, pid int64, epoch int16, parts []TopicPartition,
+	reply func(codes []int16)) {
+	c.enter(now)
+	defer c.leave()
+	answer := func(code int16) {
+		codes := make([]int16, len(parts))
+		for i := range codes {
+			codes[i] = code
+		}
+		c.later(func() { reply(codes) })
+	}
+	c.addPartitions(txnID, pid, epoch, parts, 2, answer)
 }
 
 // AddOffsets adds the __consumer_offsets partition of the producer's consumer group to
@@ -268,13 +298,15 @@ func (c *Coordinator) AddOffsets(now int64, txnID string, pid int64, epoch int16
 	c.enter(now)
 	defer c.leave()
 	answer := func(code int16) { c.later(func() { reply(code) }) }
-	c.addPartitions(txnID, pid, epoch, []TopicPartition{offsetsPartition}, answer)
+	c.addPartitions(txnID, pid, epoch, []TopicPartition{offsetsPartition}, 0, answer)
 }
 
-func (c *Coordinator) addPartitions(txnID string, pid int64, epoch int16, parts []TopicPartition, answer func(int16)) {
+// addPartitions: tv is 2 for an implicit add (the transaction becomes a version-2 one),
+// 0 for a client's request.
+func (c *Coordinator) addPartitions(txnID string, pid int64, epoch int16, parts []TopicPartition, tv int16, answer func(int16)) {
 	t, code := c.producer(txnID, pid, epoch)
 	if code == codeConcurrentTransactions || code == codeNone && t.rec.state.preparing() {
-		if c.enqueueAdd(t, pid, epoch, parts, answer) {
+		if c.enqueueAdd(t, pid, epoch, parts, tv, answer) {
 			return
 		}
 		code = codeConcurrentTransactions
@@ -298,7 +330,7 @@ func (c *Coordinator) addPartitions(txnID string, pid int64, epoch int16, parts 
 		return
 	}
 	union := sortParts(append(slices.Clone(t.rec.parts), parts...))
-	if s := t.rec.state; s == stateOngoing && len(union) == len(t.rec.parts) {
+	if s := t.rec.state; s == stateOngoing && len(union) == len(t.rec.parts) && (tv < 2 || t.rec.tv >= 2) {
 		answer(codeNone) // every partition is in already
 		return
 	}
@@ -312,6 +344,10 @@ func (c *Coordinator) addPartitions(txnID string, pid int64, epoch int16, parts 
 	begins := t.rec.state != stateOngoing
 	if begins {
 		next.state, next.startMs = stateOngoing, millis(c.now)
+		next.tv, next.prevPid, next.nextPid = tv, -1, -1
+	}
+	if tv >= 2 {
+		next.tv = tv
 	}
 	c.write(t, next, func(err error) {
 		if err != nil {
@@ -330,9 +366,23 @@ func (c *Coordinator) addPartitions(txnID string, pid int64, epoch int16, parts 
 // completed with the same outcome it answers success, so a retry after a lost answer
 // succeeds.
 func (c *Coordinator) EndTxn(now int64, txnID string, pid int64, epoch int16, commit bool, reply func(code int16)) {
+	c.EndTxnVersion(now, txnID, pid, epoch, commit, 1, func(_ int64, _ int16, code int16) { reply(code) })
+}
+
+// EndTxnVersion is EndTxn for a client of transaction version tv (EndTxn v5 is 2). A
+// version-2 end bumps the producer's epoch with its Prepare* record (a new producer id at
+// epoch 0 once the epoch is used up), writes the markers with the new epoch, and answers
+// the producer id and epoch to use from then on; see endTxnV2. The reply of a
+// version-1 end carries -1, -1.
+func (c *Coordinator) EndTxnVersion(now int64, txnID string, pid int64, epoch int16, commit bool, tv int16,
+	reply func(pid int64, epoch int16, code int16)) {
 	c.enter(now)
 	defer c.leave()
-	answer := func(code int16) { c.later(func() { reply(code) }) }
+	if tv >= 2 {
+		c.endTxnV2(txnID, pid, epoch, commit, func(p int64, e int16, code int16) { c.later(func() { reply(p, e, code) }) })
+		return
+	}
+	answer := func(code int16) { c.later(func() { reply(-1, -1, code) }) }
 	t, code := c.producer(txnID, pid, epoch)
 	if code != codeNone {
 		answer(code)
@@ -344,7 +394,7 @@ func (c *Coordinator) EndTxn(now int64, txnID string, pid int64, epoch int16, co
 	}
 	switch t.rec.state {
 	case stateOngoing:
-		c.prepareEnd(t, commit, 0, answer)
+		c.prepareEnd(t, commit, 0, 0, answer)
 	case done:
 		answer(codeNone)
 	case prepare:
@@ -357,8 +407,16 @@ func (c *Coordinator) EndTxn(now int64, txnID string, pid int64, epoch int16, co
 // prepareEnd writes t's end (commit or abort) and starts its markers once durable.
 // cause is TxnTimedOut or TxnFenced for an abort the coordinator decided, which bumps
 // the epoch so that the producer is fenced on every partition the markers reach; it is 0
-// for a producer's EndTxn, answered through answer (nil when nobody waits).
-func (c *Coordinator) prepareEnd(t *txn, commit bool, cause EventKind, answer func(int16)) {
+// for a producer's EndTxn, answered through answer (nil when nobody waits). tv is the
+// transaction version the record keeps; a producer's version-2 end bumps the epoch too
+// (endTxnV2 calls it with the overflow handled).
+func (c *Coordinator) prepareEnd(t *txn, commit bool, cause EventKind, tv int16, answer func(int16)) {
+	c.prepareEndNext(t, commit, cause, tv, -1, answer)
+}
+
+// prepareEndNext is prepareEnd; nextPid is the producer id a version-2 end whose epoch
+// overflowed moves to (-1: none).
+func (c *Coordinator) prepareEndNext(t *txn, commit bool, cause EventKind, tv int16, nextPid int64, answer func(int16)) {
 	next := t.rec
 	next.parts = slices.Clone(t.rec.parts)
 	next.updateMs = millis(c.now)
@@ -366,7 +424,12 @@ func (c *Coordinator) prepareEnd(t *txn, commit bool, cause EventKind, answer fu
 	if commit {
 		next.state = statePrepareCommit
 	}
-	if cause != 0 && next.epoch < math.MaxInt16 {
+	next.tv, next.nextPid = tv, nextPid
+	bump := cause != 0 || tv >= 2
+	if cause == 0 && tv >= 2 && c.cfg.Plants.On(plant.TxnEpochNotBumped) {
+		bump = false // planted bug: the version-2 end keeps the epoch, as a version-1 end does
+	}
+	if bump && next.epoch < math.MaxInt16 {
 		next.epoch++
 	}
 	if answer == nil {
@@ -404,4 +467,101 @@ func (c *Coordinator) prepared(t *txn, cause EventKind) {
 		c.txnEvent(TxnPrepareAbort, t)
 	}
 	c.startRound(t)
+}
+
+// endTxnV2 is EndTxn for a version-2 client (KIP-890 part 2, Kafka 4.0's rules). Every
+// end bumps the epoch: the Prepare* record holds the new one, the markers carry it (so
+// the partitions refuse the old epoch from then on), and the answer names it. When the
+// epoch is used up (epochInitMax), the end takes a new producer id at epoch 0, which
+// the Complete* record makes the producer's; the markers still carry the old id at
+// math.MaxInt16. A retry with the epoch before the bump (or the old id at the last
+// epoch, after an overflow) is answered as the original was: CONCURRENT_TRANSACTIONS
+// while the markers are out, success with the current producer id and epoch once
+// complete, INVALID_TXN_STATE for the other outcome. An abort with the current epoch in
+// Empty or Complete* (the producer may have produced with no partition added) is an
+// empty end: it bumps the epoch like any other.
+func (c *Coordinator) endTxnV2(txnID string, pid int64, epoch int16, commit bool, answer func(int64, int16, int16)) {
+	fail := func(code int16) { answer(-1, -1, code) }
+	if code := c.Availability(); code != codeNone {
+		fail(code)
+		return
+	}
+	if !validTxnID(txnID) {
+		fail(codeInvalidRequest)
+		return
+	}
+	t := c.txns[txnID]
+	if t == nil || !t.durable {
+		fail(codeInvalidProducerIDMapping)
+		return
+	}
+	r := t.rec
+	bumped := r.tv >= 2 // the id's last end was a version-2 one: its epoch moved on
+	retryBump := bumped && pid == r.pid && epoch >= 0 && r.epoch == epoch+1
+	retryOverflow := bumped && pid == r.prevPid && pid != r.pid && epoch == epochInitMax && r.epoch == 0
+	prepare, done := statePrepareAbort, stateCompleteAbort
+	if commit {
+		prepare, done = statePrepareCommit, stateCompleteCommit
+	}
+	switch {
+	case pid != r.pid && !retryOverflow:
+		if r.nextPid >= 0 && pid == r.nextPid && epoch == 0 {
+			fail(codeConcurrentTransactions) // the overflowed end is still being completed
+			return
+		}
+		fail(codeInvalidProducerIDMapping)
+		return
+	case t.busy != idle:
+		fail(codeConcurrentTransactions)
+		return
+	}
+	current := pid == r.pid && epoch == r.epoch
+	switch s := r.state; {
+	case s == stateOngoing && current:
+		c.endV2(t, commit, answer)
+	case s.preparing() && retryBump:
+		if s == prepare {
+			fail(codeConcurrentTransactions)
+		} else {
+			fail(codeInvalidTxnState)
+		}
+	case s.preparing() && current:
+		fail(codeConcurrentTransactions) // the next end, before the last one completed
+	case s.complete() && (retryBump || retryOverflow):
+		if s == done {
+			answer(r.pid, r.epoch, codeNone)
+		} else {
+			fail(codeInvalidTxnState)
+		}
+	case (s == stateEmpty || s.complete()) && current:
+		if commit {
+			fail(codeInvalidTxnState)
+			return
+		}
+		c.endV2(t, false, answer)
+	default:
+		fail(codeProducerFenced)
+	}
+}
+
+// endV2 writes a version-2 end with its epoch bump, taking a new producer id first when
+// the epoch is used up, and answers the producer id and epoch to use next.
+func (c *Coordinator) endV2(t *txn, commit bool, answer func(int64, int16, int16)) {
+	prepare := func(nextPid int64) {
+		c.prepareEndNext(t, commit, 0, 2, nextPid, func(code int16) {
+			switch {
+			case code != codeNone:
+				answer(-1, -1, code)
+			case t.rec.nextPid >= 0:
+				answer(t.rec.nextPid, 0, codeNone)
+			default:
+				answer(t.rec.pid, t.rec.epoch, codeNone)
+			}
+		})
+	}
+	if t.rec.epoch < epochInitMax || c.cfg.Plants.On(plant.TxnEpochNotBumped) {
+		prepare(-1)
+		return
+	}
+	c.withNewPID(t, answer, prepare)
 }
