@@ -29,8 +29,8 @@ type ownedReplica struct {
 	hr *hosted
 }
 
-func (o ownedReplica) Produce(now int64, txnID string, batch []byte, acks int16, timeout time.Duration, reply func(partition.ProduceResult)) {
-	o.n.withReplica(o.hr, func() { o.n.produce(o.hr, now, txnID, batch, acks, timeout, reply) })
+func (o ownedReplica) Produce(now int64, txnID string, implicitAdd bool, batch []byte, acks int16, timeout time.Duration, reply func(partition.ProduceResult)) {
+	o.n.withReplica(o.hr, func() { o.n.produce(o.hr, now, txnID, implicitAdd, batch, acks, timeout, reply) })
 }
 
 func (o ownedReplica) Fetch(now int64, req partition.FetchRequest, reply func(partition.FetchResult)) {

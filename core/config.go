@@ -13,6 +13,9 @@ import (
 	"github.com/seedlog/seedlog/core/txn"
 )
 
+// DefaultTxnVersion is transaction.version's default (see Config.TxnVersion).
+const DefaultTxnVersion = 2
+
 // Config is a node's configuration. The real node reads it from a file and flags; the
 // simulator draws it per seed.
 type Config struct {
@@ -89,6 +92,10 @@ type Config struct {
 	// open or ending is kept after its last change (0: Kafka's 7 days).
 	TxnMaxTimeout   time.Duration
 	TxnIDExpiration time.Duration
+	// TxnVersion is transaction.version: 2 advertises the feature of KIP-890 part 2
+	// (an epoch bump at every transaction, Produce v12, EndTxn v5, TxnOffsetCommit v5)
+	// to clients; 1 keeps the first transaction protocol. 0: DefaultTxnVersion.
+	TxnVersion int16
 	// InFlightPerConnMax is max.inflight.requests.per.connection (0:
 	// InFlightPerConnMaxDefault): the requests of one connection that may await their
 	// responses. A request beyond it closes the connection; the real node's reader stops
@@ -328,6 +335,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TxnIDExpiration == 0 {
 		c.TxnIDExpiration = txn.DefaultIDExpiration
+	}
+	if c.TxnVersion == 0 {
+		c.TxnVersion = DefaultTxnVersion
 	}
 	if c.Defaults.MinInsyncReplicas == 0 {
 		c.Defaults.MinInsyncReplicas = DefaultDefaults.MinInsyncReplicas

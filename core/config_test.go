@@ -65,6 +65,8 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		{func(c *Config) { c.TxnIDExpiration = time.Microsecond }, "transactional.id.expiration.ms"},
 		{func(c *Config) { c.TxnIDExpiration = (TimingMsMax + 1) * time.Millisecond }, "transactional.id.expiration.ms"},
 		{func(c *Config) { c.TxnMaxTimeout = 1 << 62 }, "transaction.max.timeout.ms"},
+		{func(c *Config) { c.TxnVersion = 3 }, "transaction.version=3"},
+		{func(c *Config) { c.TxnVersion = -1 }, "transaction.version=-1"},
 		{func(c *Config) { c.OffsetsRetention = 1 << 62 }, "offsets.retention.minutes"},
 		{func(c *Config) { c.OffsetsRetentionCheck = 1 << 62 }, "offsets.retention.check.interval.ms"},
 	} {

@@ -277,6 +277,27 @@ func TestDecodePeerCarriesVerification(t *testing.T) {
 	if !ok || len(got.Transactions) != 1 || !got.Transactions[0].VerifyOnly || got.Transactions[0].ProducerID != 7 {
 		t.Fatalf("decoded call %+v", m.m)
 	}
+	// An implicit add (transaction version 2) is the same call at v5, VerifyOnly false.
+	add := verifyRequest("tx", 7, 1, txn.TopicPartition{Topic: "orders", Partition: 2})
+	add.SetVersion(addCallVersion)
+	add.Transactions[0].VerifyOnly = false
+	m, err = DecodePeer(EncodePeerCall(9, 1, add))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := m.m.(callMsg).req.(*kmsg.AddPartitionsToTxnRequest); !ok || got.GetVersion() != 5 || got.Transactions[0].VerifyOnly {
+		t.Fatalf("decoded add %+v", m.m)
+	}
+	// Markers of a version-2 end travel as WriteTxnMarkers v2 with the version.
+	mr := markersRequest(txn.MarkerRequest{ProducerID: 7, ProducerEpoch: 2, TransactionVersion: 2,
+		Partitions: []txn.TopicPartition{{Topic: "orders", Partition: 2}}}, []int{0})
+	m, err = DecodePeer(EncodePeerCall(9, 1, mr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := m.m.(callMsg).req.(*kmsg.WriteTxnMarkersRequest); !ok || got.GetVersion() != 2 || got.Markers[0].TransactionVersion != 2 {
+		t.Fatalf("decoded markers %+v", m.m)
+	}
 	old := kmsg.NewPtrAddPartitionsToTxnRequest()
 	old.SetVersion(3)
 	old.TransactionalID = "tx"

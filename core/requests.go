@@ -78,7 +78,7 @@ func (n *Node) handle(cn *conn, s *slot, req Request) {
 func (n *Node) dispatch(req Request, reply func(kmsg.Response)) {
 	switch m := req.Msg.(type) {
 	case *kmsg.ApiVersionsRequest:
-		reply(kafka.ApiVersions(m))
+		reply(kafka.ApiVersions(m, n.cfg.TxnVersion))
 	case *kmsg.MetadataRequest:
 		n.afterBarrier(m, reply, func(v kafka.View) kmsg.Response { return kafka.Metadata(v, m) })
 	case *kmsg.DescribeClusterRequest:

@@ -97,7 +97,7 @@ func (c *rpcClient) callBroker(n *Node, to int32, req kmsg.Request, timeout time
 		case *kmsg.WriteTxnMarkersRequest:
 			n.writeMarkers(req, func(resp *kmsg.WriteTxnMarkersResponse) { c.finish(cl, resp, nil) })
 		case *kmsg.AddPartitionsToTxnRequest:
-			c.finish(cl, kafka.VerifyTxns(n, req), nil)
+			kafka.VerifyTxns(n, req, func(resp *kmsg.AddPartitionsToTxnResponse) { c.finish(cl, resp, nil) })
 		default:
 			panic(fmt.Sprintf("core: a broker call of %s", kmsg.NameForKey(req.Key())))
 		}

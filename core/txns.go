@@ -131,8 +131,12 @@ func (n *Node) sendMarkers(now int64, m txn.MarkerRequest, done func([]int16)) {
 func markersRequest(m txn.MarkerRequest, idx []int) *kmsg.WriteTxnMarkersRequest {
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	req.SetVersion(1)
+	if m.TransactionVersion >= 2 {
+		req.SetVersion(2) // v2 carries the transaction version
+	}
 	mk := kmsg.NewWriteTxnMarkersRequestMarker()
 	mk.ProducerID, mk.ProducerEpoch, mk.Committed, mk.CoordinatorEpoch = m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch
+	mk.TransactionVersion = m.TransactionVersion
 	for _, i := range idx {
 		tp := m.Partitions[i]
 		if k := len(mk.Topics); k == 0 || mk.Topics[k-1].Topic != tp.Topic {
@@ -213,7 +217,7 @@ func (n *Node) writeMarkers(req *kmsg.WriteTxnMarkersRequest, reply func(*kmsg.W
 				}
 				pending++
 				marker := partition.Marker{ProducerID: mk.ProducerID, ProducerEpoch: mk.ProducerEpoch,
-					Commit: mk.Committed, CoordinatorEpoch: mk.CoordinatorEpoch}
+					Commit: mk.Committed, CoordinatorEpoch: mk.CoordinatorEpoch, TransactionVersion: mk.TransactionVersion}
 				topic := t.Topic
 				n.withReplica(hr, func() {
 					hr.r.WriteMarker(n.now, marker, markerTimeout, func(res partition.ProduceResult) {

@@ -190,6 +190,8 @@ func validateLimits(c Config) error {
 		return fmt.Errorf("offsets.retention.check.interval.ms=%s: want milliseconds in [1, %d]", msString(c.OffsetsRetentionCheck), TimingMsMax)
 	case c.TxnMaxTimeout < time.Millisecond || c.TxnMaxTimeout > TimingMsMax*time.Millisecond:
 		return fmt.Errorf("transaction.max.timeout.ms=%s: want milliseconds in [1, %d]", msString(c.TxnMaxTimeout), TimingMsMax)
+	case c.TxnVersion != 1 && c.TxnVersion != 2:
+		return fmt.Errorf("transaction.version=%d: want 1 or 2", c.TxnVersion)
 	case c.TxnIDExpiration < time.Millisecond || c.TxnIDExpiration > TimingMsMax*time.Millisecond:
 		// Kafka's int setting; a record's last update plus it must not overflow.
 		return fmt.Errorf("transactional.id.expiration.ms=%s: want milliseconds in [1, %d]", msString(c.TxnIDExpiration), TimingMsMax)

@@ -16,15 +16,22 @@ import (
 // transaction coordinator whether that transaction is Ongoing with the partition. The
 // partition holds the guard (partition/verify.go); the broker makes the call: straight
 // to the coordinator when this broker runs it, otherwise as a verify-only
-// AddPartitionsToTxn v4 over the peer channel.
+// AddPartitionsToTxn v4 over the peer channel. For a transaction-version-2 producer
+// (Produce v12, KIP-890 part 2) the same call adds the partition to the transaction
+// instead (AddPartitionsToTxn v5 without VerifyOnly; txn.Coordinator.AddPartitionsImplicit
+// when local), under the same guard: the client sends no AddPartitionsToTxn of its own.
 
 // addPartitionsToTxnKey is the Kafka key of AddPartitionsToTxn, which brokers call
 // each other with (v4+, VerifyOnly).
 const addPartitionsToTxnKey = 24
 
 // verifyCallVersion is the AddPartitionsToTxn version of a verification call: the
-// first with batched transactions and VerifyOnly.
-const verifyCallVersion = 4
+// first with batched transactions and VerifyOnly; addCallVersion that of an implicit
+// add, which Kafka 4.0's brokers send.
+const (
+	verifyCallVersion = 4
+	addCallVersion    = 5
+)
 
 // verifyTimeout bounds one verification call; past it the produce is answered with a
 // code clients retry.
@@ -36,7 +43,7 @@ const verifyCallsMax = 1024
 
 // produce appends a batch to a replica this broker hosts, first asking the transaction
 // coordinator of txnID when the partition wants its word on the batch.
-func (n *Node) produce(hr *hosted, now int64, txnID string, batch []byte, acks int16, timeout time.Duration, reply func(partition.ProduceResult)) {
+func (n *Node) produce(hr *hosted, now int64, txnID string, implicitAdd bool, batch []byte, acks int16, timeout time.Duration, reply func(partition.ProduceResult)) {
 	g, need, code := hr.r.StartTxnVerification(now, batch, acks)
 	switch {
 	case code != 0:
@@ -47,7 +54,10 @@ func (n *Node) produce(hr *hosted, now int64, txnID string, batch []byte, acks i
 		return
 	}
 	tp := txn.TopicPartition{Topic: hr.topic, Partition: hr.part}
-	n.verifyTxn(txnID, g.ProducerID, g.Epoch, tp, func(code int16) {
+	n.askTxn(txnID, g.ProducerID, g.Epoch, tp, implicitAdd, func(code int16) {
+		if code != kerr.RequestTimedOut.Code { // this broker's bound on its calls: kept as it is
+			code = produceVerifyCode(code)
+		}
 		if hr.gone {
 			reply(failedProduce(kerr.NotLeaderForPartition.Code))
 			return
@@ -70,9 +80,21 @@ func failedProduce(code int16) partition.ProduceResult {
 	return partition.ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1}
 }
 
-// verifyTxn asks the coordinator of txnID whether the producer's transaction is Ongoing
-// with tp, and calls done once with the code a produce gets (0: append).
-func (n *Node) verifyTxn(txnID string, pid int64, epoch int16, tp txn.TopicPartition, done func(int16)) {
+// AddToTxn adds tp to the transaction of a transaction-version-2 producer
+// (kafka.Broker; TxnOffsetCommit v5 uses it for the group's offsets partition). done
+// gets the coordinator's code, or NETWORK_EXCEPTION, COORDINATOR_NOT_AVAILABLE or
+// REQUEST_TIMED_OUT when it could not be asked.
+func (n *Node) AddToTxn(txnID string, pid int64, epoch int16, tp txn.TopicPartition, done func(code int16)) {
+	n.askTxn(txnID, pid, epoch, tp, true, done)
+}
+
+// TxnVersion is the broker's transaction.version (kafka.Broker).
+func (n *Node) TxnVersion() int16 { return n.cfg.TxnVersion }
+
+// askTxn asks the coordinator of txnID whether the producer's transaction is Ongoing
+// with tp (add: to add tp to it), and calls done once with the coordinator's code (0:
+// append), or one of its own when it could not ask.
+func (n *Node) askTxn(txnID string, pid int64, epoch int16, tp txn.TopicPartition, add bool, done func(int16)) {
 	if txnID == "" {
 		done(kerr.InvalidTxnState.Code) // a transactional batch without its id: nobody to ask
 		return
@@ -80,20 +102,25 @@ func (n *Node) verifyTxn(txnID string, pid int64, epoch int16, tp txn.TopicParti
 	im := n.quorum.image
 	t, ok := im.Topic(TxnTopic)
 	if !ok {
-		done(produceVerifyCode(kerr.CoordinatorNotAvailable.Code))
+		done(kerr.CoordinatorNotAvailable.Code)
 		return
 	}
 	leader, _, ok := im.LeaderOf(t.ID, txn.PartitionFor(txnID, t.Partitions))
 	switch {
 	case !ok || leader < 0:
-		done(produceVerifyCode(kerr.CoordinatorNotAvailable.Code))
+		done(kerr.CoordinatorNotAvailable.Code)
 		return
 	case leader == n.cfg.NodeID:
 		c, code := n.TxnCoordinator(txnID)
-		if code == 0 {
+		switch {
+		case code != 0:
+		case add:
+			c.AddPartitionImplicit(n.now, txnID, pid, epoch, tp, done)
+			return
+		default:
 			code = c.Verify(txnID, pid, epoch, []txn.TopicPartition{tp})[0]
 		}
-		done(produceVerifyCode(code))
+		done(code)
 		return
 	case n.verifyCalls >= verifyCallsMax:
 		done(kerr.RequestTimedOut.Code)
@@ -101,14 +128,18 @@ func (n *Node) verifyTxn(txnID string, pid int64, epoch int16, tp txn.TopicParti
 	}
 	n.verifyCalls++
 	req := verifyRequest(txnID, pid, epoch, tp)
+	if add {
+		req.SetVersion(addCallVersion)
+		req.Transactions[0].VerifyOnly = false
+	}
 	n.rpc.callBroker(n, leader, req, verifyTimeout, func(resp kmsg.Response, err error) {
 		n.verifyCalls--
 		r, _ := resp.(*kmsg.AddPartitionsToTxnResponse)
-		done(produceVerifyCode(verifyAnswerCode(r, err, txnID, tp)))
+		done(verifyAnswerCode(r, err, txnID, tp))
 	})
 }
 
-// verifyRequest is the verify-only AddPartitionsToTxn of one partition.
+// verifyRequest is the verify-only AddPartitionsToTxn v4 of one partition.
 func verifyRequest(txnID string, pid int64, epoch int16, tp txn.TopicPartition) *kmsg.AddPartitionsToTxnRequest {
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.SetVersion(verifyCallVersion)
@@ -175,6 +206,7 @@ func (n *Node) serveVerifyCall(from int32, m callMsg) {
 	if !ok || !n.cfg.Broker {
 		return
 	}
-	resp := kafka.VerifyTxns(n, req)
-	n.send(from, encodeAnswer(answerMsg{id: m.id, key: resp.Key(), version: resp.GetVersion(), body: resp.AppendTo(nil)}))
+	kafka.VerifyTxns(n, req, func(resp *kmsg.AddPartitionsToTxnResponse) {
+		n.send(from, encodeAnswer(answerMsg{id: m.id, key: resp.Key(), version: resp.GetVersion(), body: resp.AppendTo(nil)}))
+	})
 }

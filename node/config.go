@@ -109,6 +109,8 @@ type Config struct {
 	// transactional.id.expiration.ms.
 	TxnMaxTimeout   time.Duration
 	TxnIDExpiration time.Duration
+	// TxnVersion is transaction.version (1 or 2; core.Config.TxnVersion).
+	TxnVersion int16
 
 	// FrameBytesMax caps one client request (socket.request.max.bytes); a larger frame
 	// closes the connection.
@@ -406,6 +408,17 @@ var settings = []Setting{
 		return parseInt32(v, &c.Defaults.TxnTopicReplicationFactor)
 	}},
 	{"transaction.max.timeout.ms", "900000", "the longest transaction timeout a producer may ask for", durationKey(func(c *Config) *time.Duration { return &c.TxnMaxTimeout })},
+	{"transaction.version", strconv.Itoa(core.DefaultTxnVersion), "2: transactions bump the producer epoch at every end (KIP-890 part 2, advertised to clients as the feature transaction.version); 1: the first transaction protocol", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 16)
+		if err != nil {
+			return err
+		}
+		if n != 1 && n != 2 {
+			return fmt.Errorf("want 1 or 2")
+		}
+		c.TxnVersion = int16(n)
+		return nil
+	}},
 	{"transactional.id.expiration.ms", "604800000", "a transactional id with no transaction open is removed this long after its last change", durationKey(func(c *Config) *time.Duration { return &c.TxnIDExpiration })},
 	{"offsets.retention.check.interval.ms", "600000", "how often group coordinators delete the committed offsets offsets.retention.minutes no longer keeps", durationKey(func(c *Config) *time.Duration { return &c.OffsetsRetentionCheck })},
 	{"log.segment.bytes", strconv.Itoa(storage.DefaultSegmentBytesMax), "a log segment rolls at this size", func(c *Config, v string) error {
@@ -884,6 +897,7 @@ func (c *Config) CoreConfig(seed uint64, listeners []core.Listener) core.Config 
 		OffsetsRetentionCheck:        c.OffsetsRetentionCheck,
 		TxnMaxTimeout:                c.TxnMaxTimeout,
 		TxnIDExpiration:              c.TxnIDExpiration,
+		TxnVersion:                   c.TxnVersion,
 		InFlightPerConnMax:           c.InFlightPerConnMax,
 		ConnectionsMax:               c.ConnectionsMax,
 		BrokerPartitionsMax:          c.BrokerPartitionsMax,

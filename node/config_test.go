@@ -57,6 +57,28 @@ func TestTxnIDExpirationReachesTheCore(t *testing.T) {
 	}
 }
 
+// transaction.version reaches the core, defaults to core.DefaultTxnVersion, and takes 1
+// or 2 only.
+func TestTxnVersionReachesTheCore(t *testing.T) {
+	c := DefaultConfig()
+	if cc := c.CoreConfig(0, nil); cc.TxnVersion != core.DefaultTxnVersion {
+		t.Errorf("default %d", cc.TxnVersion)
+	}
+	must(t, c.Set("transaction.version", "1"))
+	must(t, c.Validate())
+	if cc := c.CoreConfig(0, nil); cc.TxnVersion != 1 {
+		t.Errorf("set: %d", cc.TxnVersion)
+	}
+	for _, bad := range []string{"3", "0", "x"} {
+		c := DefaultConfig()
+		if err := c.Set("transaction.version", bad); err == nil {
+			if err := c.Validate(); err == nil {
+				t.Errorf("transaction.version=%s accepted", bad)
+			}
+		}
+	}
+}
+
 func TestPropertiesOverDefaultsAndFlagsOverProperties(t *testing.T) {
 	p, err := ParseProperties(strings.NewReader(`
 # a comment

@@ -1,6 +1,6 @@
 package kafka
 
-// Produce, key 0, versions 0-11.
+// Produce, key 0, versions 0-12.
 //
 // Deviations from Apache Kafka:
 //   - Versions 0-2 carry the pre-v2 message format, which seedlog does not store: every
@@ -18,6 +18,12 @@ package kafka
 //     when the marker lands between the verification and the append, seedlog the same
 //     as a refusal. A coordinator that cannot answer now is NOT_ENOUGH_REPLICAS (Kafka's
 //     choice: clients retry it without a metadata refresh).
+//   - v12 (KIP-890 part 2) is served on a broker at transaction.version 2: a
+//     transactional batch that would open its producer's transaction on the partition
+//     makes the leader ask the coordinator to add the partition (AddPartitionsToTxn v5
+//     for brokers) instead of verifying, as Kafka 4.0's ReplicaManager does; the client
+//     sent no AddPartitionsToTxn. The same guard as verification holds the append. On a
+//     version-1 broker, v12 is served as v11.
 //   - v10+ leader hints (CurrentLeader, NodeEndpoints) are not filled in; clients refresh
 //     metadata on NOT_LEADER_OR_FOLLOWER instead.
 
@@ -60,6 +66,7 @@ func Produce(b Broker, req *kmsg.ProduceRequest, reply func(kmsg.Response)) {
 	if req.TransactionID != nil {
 		txnID = *req.TransactionID
 	}
+	implicitAdd := txnID != "" && TxnV2Request(0, req.GetVersion(), b.TxnVersion())
 	v := b.View()
 	for _, t := range req.Topics {
 		topicCode := global
@@ -80,7 +87,7 @@ func Produce(b Broker, req *kmsg.ProduceRequest, reply func(kmsg.Response)) {
 				continue
 			}
 			pending++
-			b.Replica(t.Topic, p.Partition).Produce(b.Now(), txnID, p.Records, req.Acks, timeout, func(r partition.ProduceResult) {
+			b.Replica(t.Topic, p.Partition).Produce(b.Now(), txnID, implicitAdd, p.Records, req.Acks, timeout, func(r partition.ProduceResult) {
 				out.ErrorCode, out.BaseOffset, out.LogStartOffset = r.Err, r.BaseOffset, r.LogStartOffset
 				if r.Err == codeInvalidTxnState && req.GetVersion() >= 11 {
 					out.ErrorCode = codeTransactionAbortable

@@ -4,13 +4,16 @@ package kafka
 //
 // Versions 4-5 (KIP-890) batch several transactions and are for brokers: a partition
 // leader asks whether a transactional write belongs to an ongoing transaction
-// (VerifyOnly). As in Kafka, a client listener answers them CLUSTER_AUTHORIZATION_FAILED
-// unless the principal has CLUSTER_ACTION on the cluster; seedlog brokers send them over
-// the peer listener (core/verify.go), where VerifyTxns answers them.
+// (VerifyOnly), or, for a transaction-version-2 producer (Produce v12, TxnOffsetCommit
+// v5), has the coordinator add the partition (VerifyOnly false), which makes the
+// transaction a version-2 one. As in Kafka, a client listener answers them
+// CLUSTER_AUTHORIZATION_FAILED unless the principal has CLUSTER_ACTION on the cluster;
+// seedlog brokers send them over the peer listener (core/verify.go), where VerifyTxns
+// answers them.
 //
-// Deviations from Apache Kafka:
-//   - A v4+ transaction without VerifyOnly is answered INVALID_REQUEST for each of its
-//     partitions: Kafka adds them, but only brokers send v4+, and they only verify.
+// Deviation from Apache Kafka: a transaction without VerifyOnly at v4, or on a broker
+// at transaction.version 1, is answered INVALID_REQUEST for each of its partitions
+// (Kafka adds them): only a version-2 producer's broker asks for an implicit add.
 //
 // As in Kafka, the producer needs WRITE on its transactional id and on every topic; a
 // partition refused leaves the others answered OPERATION_NOT_ATTEMPTED and none is
@@ -33,7 +36,7 @@ func AddPartitionsToTxn(b Broker, req *kmsg.AddPartitionsToTxnRequest, reply fun
 			reply(resp)
 			return
 		}
-		reply(VerifyTxns(b, req))
+		VerifyTxns(b, req, func(resp *kmsg.AddPartitionsToTxnResponse) { reply(resp) })
 		return
 	}
 	var parts []txn.TopicPartition
@@ -93,48 +96,71 @@ func AddPartitionsToTxn(b Broker, req *kmsg.AddPartitionsToTxnRequest, reply fun
 
 // VerifyTxns answers a v4+ request whose sender may ask (a broker over the peer
 // listener, or a principal with CLUSTER_ACTION): for each transaction, whether the
-// coordinator this broker runs for it holds it Ongoing with each partition (see
-// txn.Coordinator.Verify). Nothing changes.
-func VerifyTxns(b Broker, req *kmsg.AddPartitionsToTxnRequest) *kmsg.AddPartitionsToTxnResponse {
+// coordinator this broker runs for it holds it Ongoing with each partition (VerifyOnly,
+// txn.Coordinator.Verify: nothing changes), or the outcome of adding the partitions
+// (txn.Coordinator.AddPartitionsImplicit). reply runs once every transaction has its
+// answer.
+func VerifyTxns(b Broker, req *kmsg.AddPartitionsToTxnRequest, reply func(*kmsg.AddPartitionsToTxnResponse)) {
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
 	resp.SetVersion(req.GetVersion())
-	for _, tr := range req.Transactions {
+	resp.Transactions = make([]kmsg.AddPartitionsToTxnResponseTransaction, len(req.Transactions))
+	pending := 1 // released below, so that answers made at once cannot finish early
+	finish := func() {
+		if pending--; pending == 0 {
+			reply(resp)
+		}
+	}
+	for ti, tr := range req.Transactions {
 		var parts []txn.TopicPartition
 		for _, t := range tr.Topics {
 			for _, p := range t.Partitions {
 				parts = append(parts, txn.TopicPartition{Topic: t.Topic, Partition: p})
 			}
 		}
-		codes := make([]int16, len(parts))
-		c, code := b.TxnCoordinator(tr.TransactionalID)
-		switch {
-		case tr.TransactionalID == "":
-			code = kerr.InvalidRequest.Code
-		case !tr.VerifyOnly:
-			code = kerr.InvalidRequest.Code
+		fill := func(codes []int16) {
+			rt := kmsg.NewAddPartitionsToTxnResponseTransaction()
+			rt.TransactionalID = tr.TransactionalID
+			i := 0
+			for _, t := range tr.Topics {
+				rtt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+				rtt.Topic = t.Topic
+				for _, p := range t.Partitions {
+					rp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
+					rp.Partition, rp.ErrorCode = p, codes[i]
+					rtt.Partitions = append(rtt.Partitions, rp)
+					i++
+				}
+				rt.Topics = append(rt.Topics, rtt)
+			}
+			resp.Transactions[ti] = rt
 		}
-		if code == 0 {
-			codes = c.Verify(tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, parts)
-		} else {
+		every := func(code int16) []int16 {
+			codes := make([]int16, len(parts))
 			for i := range codes {
 				codes[i] = code
 			}
+			return codes
 		}
-		rt := kmsg.NewAddPartitionsToTxnResponseTransaction()
-		rt.TransactionalID = tr.TransactionalID
-		i := 0
-		for _, t := range tr.Topics {
-			rtt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
-			rtt.Topic = t.Topic
-			for _, p := range t.Partitions {
-				rp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
-				rp.Partition, rp.ErrorCode = p, codes[i]
-				rtt.Partitions = append(rtt.Partitions, rp)
-				i++
-			}
-			rt.Topics = append(rt.Topics, rtt)
+		c, code := b.TxnCoordinator(tr.TransactionalID)
+		switch {
+		case tr.TransactionalID == "":
+			fill(every(kerr.InvalidRequest.Code))
+		case code != 0:
+			fill(every(code))
+		case tr.VerifyOnly:
+			fill(c.Verify(tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, parts))
+		case req.GetVersion() < 5 || b.TxnVersion() < 2:
+			// Implicit adds are for transaction-version-2 producers, whose brokers send v5.
+			fill(every(kerr.InvalidRequest.Code))
+		case len(parts) == 0:
+			fill(nil)
+		default:
+			pending++
+			c.AddPartitionsImplicit(b.Now(), tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, parts, func(codes []int16) {
+				fill(codes)
+				finish()
+			})
 		}
-		resp.Transactions = append(resp.Transactions, rt)
 	}
-	return resp
+	finish()
 }

@@ -1,6 +1,9 @@
 package kafka
 
-// WriteTxnMarkers, key 27, versions 0-1.
+// WriteTxnMarkers, key 27, versions 0-2.
+//
+// Version 2 carries each marker's transaction version; coordinators send it for the
+// markers of a transaction-version-2 end (whose epoch they bumped), version 1 otherwise.
 //
 // Deviations from Apache Kafka:
 //   - Transaction coordinators send this request to partition leaders over the peer

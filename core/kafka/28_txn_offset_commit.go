@@ -1,6 +1,6 @@
 package kafka
 
-// TxnOffsetCommit, key 28, versions 0-3.
+// TxnOffsetCommit, key 28, versions 0-5.
 //
 // The offsets are written to the group's offsets partition as one batch of the
 // producer's transaction and become the group's committed offsets only when the
@@ -13,8 +13,23 @@ package kafka
 // Before v3 the request names no member and no generation: the coordinator then checks
 // no membership.
 //
-// Deviation from Apache Kafka: the answer waits until the batch is durable on the ISR
-// of the offsets partition, like an acks=all produce.
+// Version 5 (KIP-890 part 2), on a broker at transaction.version 2, comes from a
+// producer that sent no AddOffsetsToTxn: before the group coordinator sees the request,
+// the broker has the transaction coordinator add the group's offsets partition to the
+// transaction (as Kafka 4.0's group coordinator does through its AddPartitionsToTxn
+// manager), and answers every partition with the refusal if it is refused. Version 4
+// is version 3 on the wire (the client takes TRANSACTION_ABORTABLE); on a version-1
+// broker neither is advertised and version 5 is served as version 4.
+//
+// Deviations from Apache Kafka:
+//   - The answer waits until the batch is durable on the ISR of the offsets partition,
+//     like an acks=all produce.
+//   - Kafka verifies the offsets partition with the coordinator at every version
+//     (KIP-890 part 1); seedlog adds it at version 5 only and does not verify before.
+//     The answer to a failed add is the coordinator's refusal (PRODUCER_FENCED,
+//     INVALID_PRODUCER_ID_MAPPING, CONCURRENT_TRANSACTIONS), TRANSACTION_ABORTABLE for a
+//     transaction that cannot take it, COORDINATOR_NOT_AVAILABLE when the transaction
+//     coordinator could not be asked now (clients retry it).
 
 import (
 	"github.com/seedlog/seedlog/core/acl"
@@ -63,20 +78,51 @@ func TxnOffsetCommit(b Broker, req *kmsg.TxnOffsetCommitRequest, reply func(kmsg
 		respond()
 		return
 	}
-	c.TxnOffsetCommit(b.Now(), known, func(got [][]int16) {
-		i := 0
-		for _, t := range got {
-			for _, code := range t {
-				s := slots[i]
-				codes[s.topic][s.partition] = code
-				i++
+	commit := func() {
+		c.TxnOffsetCommit(b.Now(), known, func(got [][]int16) {
+			i := 0
+			for _, t := range got {
+				for _, code := range t {
+					s := slots[i]
+					codes[s.topic][s.partition] = code
+					i++
+				}
 			}
+			if i != len(slots) {
+				panic("kafka: the coordinator answered a different number of partitions than it was asked")
+			}
+			respond()
+		})
+	}
+	if !TxnV2Request(28, req.GetVersion(), b.TxnVersion()) {
+		commit()
+		return
+	}
+	b.AddToTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, b.OffsetsPartition(req.Group), func(code int16) {
+		if code == 0 {
+			commit()
+			return
 		}
-		if i != len(slots) {
-			panic("kafka: the coordinator answered a different number of partitions than it was asked")
+		code = txnCommitAddCode(code)
+		for _, s := range slots {
+			codes[s.topic][s.partition] = code
 		}
 		respond()
 	})
+}
+
+// txnCommitAddCode is what a TxnOffsetCommit v5 gets when adding the offsets partition
+// to the transaction failed: the coordinator's refusals as its answers would be, and
+// COORDINATOR_NOT_AVAILABLE for a coordinator that could not answer now.
+func txnCommitAddCode(code int16) int16 {
+	switch code {
+	case kerr.ProducerFenced.Code, kerr.InvalidProducerIDMapping.Code, kerr.InvalidRequest.Code,
+		kerr.ConcurrentTransactions.Code:
+		return code
+	case kerr.TransactionAbortable.Code, kerr.InvalidTxnState.Code:
+		return kerr.TransactionAbortable.Code
+	}
+	return kerr.CoordinatorNotAvailable.Code
 }
 
 // knownTxnCommits returns the coordinator's request with only the partitions that exist

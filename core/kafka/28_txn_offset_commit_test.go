@@ -69,7 +69,7 @@ func stableFetch(t *testing.T, b *fakeBroker, groupID string, topics []fetchTopi
 
 func TestTxnOffsetCommitEveryVersion(t *testing.T) {
 	unknown := kerr.UnknownTopicOrPartition.Code
-	for v := int16(0); v <= 3; v++ {
+	for v := int16(0); v <= 5; v++ {
 		b := newFakeBroker(t)
 		g := groupOn(1, "txn")
 		c := b.coordinate(g, nil)
@@ -77,6 +77,10 @@ func TestTxnOffsetCommitEveryVersion(t *testing.T) {
 		codes := txnCommit(t, b, req)
 		if want := [][]int16{{0, unknown}, {unknown}}; fmt.Sprint(codes) != fmt.Sprint(want) {
 			t.Errorf("v%d: codes %v, want %v", v, codes, want)
+		}
+		// v5 (transaction version 2) adds the group's offsets partition first.
+		if added := len(b.added) == 1 && b.added[0] == b.OffsetsPartition(g); added != (v == 5) || len(b.added) > 1 {
+			t.Errorf("v%d: implicit adds %v", v, b.added)
 		}
 		orders0 := []fetchTopic{{"orders", []int32{0}}}
 		if got := fetchOffsets(t, b, 7, g, orders0); !slices.Equal(got, []string{"orders/0=-1@-1:!0"}) {
@@ -134,5 +138,65 @@ func TestTxnOffsetCommitAccess(t *testing.T) {
 	}
 	if st := b.coords[3].Status(); len(st.Groups) != 0 {
 		t.Errorf("a refused commit created groups: %+v", st.Groups)
+	}
+}
+
+// TestTxnOffsetCommitV5AddRefused: a v5 whose implicit add is refused answers every
+// partition with the refusal and writes nothing; on a version-1 broker v5 adds nothing.
+func TestTxnOffsetCommitV5AddRefused(t *testing.T) {
+	for _, c := range []struct{ code, want int16 }{
+		{kerr.ProducerFenced.Code, kerr.ProducerFenced.Code},
+		{kerr.InvalidTxnState.Code, kerr.TransactionAbortable.Code},
+		{kerr.NetworkException.Code, kerr.CoordinatorNotAvailable.Code},
+	} {
+		b := newFakeBroker(t)
+		b.addCode = c.code
+		g := groupOn(2, "txn-v5")
+		b.coordinate(g, nil)
+		codes := txnCommit(t, b, txnCommitRequest(5, g, map[string][]int32{"orders": {0, 1}}, []string{"orders"}, 1))
+		if want := [][]int16{{c.want, c.want}}; fmt.Sprint(codes) != fmt.Sprint(want) {
+			t.Errorf("add answered %d: codes %v, want %v", c.code, codes, want)
+		}
+		if st := b.coords[2].Status(); len(st.Groups) != 0 {
+			t.Errorf("a refused commit created groups: %+v", st.Groups)
+		}
+	}
+	b := newFakeBroker(t)
+	b.txnVersion, b.addCode = 1, kerr.ProducerFenced.Code
+	g := groupOn(2, "txn-v5")
+	b.coordinate(g, nil)
+	if codes := txnCommit(t, b, txnCommitRequest(5, g, map[string][]int32{"orders": {0}}, []string{"orders"}, 1)); codes[0][0] != 0 || len(b.added) != 0 {
+		t.Errorf("v5 on a version-1 broker: codes %v, adds %v", codes, b.added)
+	}
+}
+
+// TestApiVersionsTxnVersion: transaction.version 2 advertises the feature (supported
+// 0-2, finalized 2, with an epoch franz-go requires) and Produce v12, EndTxn v5 and
+// TxnOffsetCommit v5; 1 advertises neither.
+func TestApiVersionsTxnVersion(t *testing.T) {
+	for _, tv := range []int16{1, 2} {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.SetVersion(3)
+		resp := ApiVersions(req, tv)
+		checkWire(t, resp)
+		maxOf := map[int16]int16{}
+		for _, k := range resp.ApiKeys {
+			maxOf[k.ApiKey] = k.MaxVersion
+		}
+		want := map[int16]int16{0: 12, 26: 5, 28: 5}
+		if tv < 2 {
+			want = map[int16]int16{0: 11, 26: 4, 28: 3}
+		}
+		for _, k := range []int16{0, 26, 28} {
+			if maxOf[k] != want[k] {
+				t.Errorf("tv %d: key %d advertised up to v%d, want v%d", tv, k, maxOf[k], want[k])
+			}
+		}
+		hasFeature := len(resp.FinalizedFeatures) == 1 && resp.FinalizedFeatures[0].Name == "transaction.version" &&
+			resp.FinalizedFeatures[0].MaxVersionLevel == 2 && resp.FinalizedFeaturesEpoch >= 0 &&
+			len(resp.SupportedFeatures) == 1 && resp.SupportedFeatures[0].MaxVersion == 2
+		if hasFeature != (tv == 2) || tv < 2 && (len(resp.SupportedFeatures) != 0 || len(resp.FinalizedFeatures) != 0) {
+			t.Errorf("tv %d: features %+v %+v epoch %d", tv, resp.SupportedFeatures, resp.FinalizedFeatures, resp.FinalizedFeaturesEpoch)
+		}
 	}
 }

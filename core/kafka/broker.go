@@ -12,8 +12,10 @@ import (
 // that serve clients. The node's implementation routes the disk work each call emits.
 type Replica interface {
 	// Produce appends batch; txnID is the request's transactional id ("" when none), for
-	// the coordinator's word on a batch that opens a transaction (KIP-890).
-	Produce(now int64, txnID string, batch []byte, acks int16, timeout time.Duration, reply func(partition.ProduceResult))
+	// the coordinator's word on a batch that opens a transaction (KIP-890): a
+	// verification, or, when implicitAdd (Produce v12 of a transaction-version-2
+	// producer), the coordinator adding the partition to the transaction.
+	Produce(now int64, txnID string, implicitAdd bool, batch []byte, acks int16, timeout time.Duration, reply func(partition.ProduceResult))
 	Fetch(now int64, req partition.FetchRequest, reply func(partition.FetchResult))
 	ListOffsets(now int64, ts int64, currentLeaderEpoch int32, isolation int8, reply func(partition.ListOffsetsResult))
 	OffsetForLeaderEpoch(now int64, currentLeaderEpoch, epoch int32) partition.EpochEndResult
@@ -54,6 +56,13 @@ type Broker interface {
 	TxnCoordinators() []*txn.Coordinator
 	// OffsetsPartition is the __consumer_offsets partition holding a group's offsets.
 	OffsetsPartition(groupID string) txn.TopicPartition
+	// TxnVersion is the broker's transaction.version (1 or 2).
+	TxnVersion() int16
+	// AddToTxn asks the transaction coordinator of txnID to add tp to the producer's
+	// transaction (an implicit add, KIP-890 part 2): directly when this broker runs it,
+	// otherwise as AddPartitionsToTxn v5 over the peer listener. done gets the code the
+	// coordinator answered, or one of its own when it could not ask.
+	AddToTxn(txnID string, pid int64, epoch int16, tp txn.TopicPartition, done func(code int16))
 }
 
 // partErr answers for a partition this broker has no replica of: unknown when the topic

@@ -100,8 +100,9 @@ func (r *fakeReplica) release(order ...int) {
 	}
 }
 
-func (r *fakeReplica) Produce(int64, string, []byte, int16, time.Duration, func(partition.ProduceResult)) {
-	panic("not used")
+func (r *fakeReplica) Produce(_ int64, txnID string, implicitAdd bool, _ []byte, _ int16, _ time.Duration, reply func(partition.ProduceResult)) {
+	r.calls = append(r.calls, fmt.Sprintf("produce txn=%q implicit-add=%v", txnID, implicitAdd))
+	reply(partition.ProduceResult{Err: r.err})
 }
 func (r *fakeReplica) Fetch(now int64, req partition.FetchRequest, reply func(partition.FetchResult)) {
 	r.calls = append(r.calls, fmt.Sprintf("fetch max=%d offsets-only=%v", req.MaxBytes, req.OffsetsOnly))
@@ -227,6 +228,10 @@ type fakeBroker struct {
 	findHold  bool
 	findHeld  []func()
 
+	txnVersion int16                // transaction.version; 0: 2
+	added      []txn.TopicPartition // AddToTxn's partitions, in order
+	addCode    int16                // AddToTxn's answer
+
 	fetchBytesMax int32 // fetch.max.bytes in the view
 	sessions      *FetchSessions
 	principal     string  // the principal of the requests handled
@@ -343,6 +348,19 @@ func (b *fakeBroker) FindTxnCoordinator(txnID string, reply func(int32, string, 
 }
 
 func (b *fakeBroker) TxnCoordinators() []*txn.Coordinator { return nil }
+
+func (b *fakeBroker) TxnVersion() int16 {
+	if b.txnVersion == 0 {
+		return 2
+	}
+	return b.txnVersion
+}
+
+// AddToTxn answers with addCode and records the partition.
+func (b *fakeBroker) AddToTxn(txnID string, pid int64, epoch int16, tp txn.TopicPartition, done func(int16)) {
+	b.added = append(b.added, tp)
+	done(b.addCode)
+}
 
 func (b *fakeBroker) OffsetsPartition(groupID string) txn.TopicPartition {
 	return txn.TopicPartition{Topic: "__consumer_offsets", Partition: group.PartitionFor(groupID, offsetsPartitions)}

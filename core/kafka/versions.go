@@ -14,7 +14,7 @@ type span struct{ min, max int16 }
 // the pre-v2 message format are answered with an error code, never misread.
 var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set := func(key, min, max int16) { t[key] = &span{min, max} }
-	set(0, 0, 11) // Produce
+	set(0, 0, 12) // Produce (v12: transaction.version 2 only)
 	set(1, 0, 16) // Fetch
 	set(2, 0, 8)  // ListOffsets
 	set(3, 0, 12) // Metadata
@@ -36,9 +36,9 @@ var served = func() (t [kmsg.MaxKey + 1]*span) {
 	set(23, 0, 4) // OffsetForLeaderEpoch
 	set(24, 0, 5) // AddPartitionsToTxn (v4+: brokers, or CLUSTER_ACTION)
 	set(25, 0, 3) // AddOffsetsToTxn
-	set(26, 0, 4) // EndTxn
-	set(27, 0, 1) // WriteTxnMarkers (brokers send it on the peer listener)
-	set(28, 0, 3) // TxnOffsetCommit
+	set(26, 0, 5) // EndTxn (v5: transaction.version 2 only)
+	set(27, 0, 2) // WriteTxnMarkers (brokers send it on the peer listener)
+	set(28, 0, 5) // TxnOffsetCommit (v5: transaction.version 2 only)
 	set(29, 0, 3) // DescribeAcls
 	set(30, 0, 3) // CreateAcls
 	set(31, 0, 3) // DeleteAcls

@@ -274,7 +274,7 @@ func (r *Replica) appendBatch(now int64, batch []byte, h record.Header, acks int
 		}
 	}
 	r.producers.applyBatch(h, base, batch)
-	r.clearGuard(h)
+	r.clearGuard(h, r.markerTV2)
 	r.hdrBuf = append(r.hdrBuf[:0], h)
 	r.appendLog(batch, r.hdrBuf)
 	r.acknowledge(now, res, h.LastOffset(), acks, timeout, reply)
@@ -288,6 +288,10 @@ type Marker struct {
 	ProducerEpoch    int16
 	Commit           bool
 	CoordinatorEpoch int32
+	// TransactionVersion is the ended transaction's (WriteTxnMarkers v2): 2 means the
+	// coordinator bumped the epoch for the marker, which then ends the transaction of
+	// the epoch before it.
+	TransactionVersion int8
 }
 
 // WriteMarker appends the control batch that ends producer m.ProducerID's transaction
@@ -331,7 +335,9 @@ func (r *Replica) WriteMarker(now int64, m Marker, timeout time.Duration, reply 
 	if err != nil {
 		panic(fmt.Sprintf("partition %s: a marker does not parse: %v", r.log, err))
 	}
+	r.markerTV2 = m.TransactionVersion >= 2
 	r.appendBatch(now, batch, h, -1, timeout, reply)
+	r.markerTV2 = false
 }
 
 // ProduceInternal appends a batch a coordinator of this broker wrote for its own

@@ -37,6 +37,9 @@ type Replica struct {
 	// gen counts role changes, so that work begun in one role (a read for a fetch) is
 	// recognised as stale when it completes in another.
 	gen uint64
+	// markerTV2 is set while WriteMarker appends a transaction-version-2 marker
+	// (clearGuard).
+	markerTV2 bool
 	// verifyNext numbers the transaction verification guards (verify.go); never reset,
 	// so that a guard is never mistaken for a later one.
 	verifyNext uint64

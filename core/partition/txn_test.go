@@ -557,3 +557,37 @@ func TestTxnAbortedListedForReadBeforeDelete(t *testing.T) {
 		t.Fatalf("aborted transactions below the log start kept after the read: %v", a)
 	}
 }
+
+// TestTxnMarkerBumpsEpoch: a transaction-version-2 end (KIP-890 part 2) writes its
+// marker with the producer's next epoch: the marker closes the transaction opened at the
+// epoch before, the new epoch becomes the producer's, a late batch of the old epoch is
+// refused (it would otherwise open a transaction nobody ends, or join the next one),
+// and the next transaction starts at the new epoch with sequence 0.
+func TestTxnMarkerBumpsEpoch(t *testing.T) {
+	c := newCluster(t, 3, 1, nil)
+	c.produce(1, txnBatch(5, 2, 0, "a"), -1).one(t)
+	c.produce(1, txnBatch(5, 2, 1, "b"), -1).one(t)
+	if got := c.marker(1, Marker{ProducerID: 5, ProducerEpoch: 3, CoordinatorEpoch: 4}).one(t); got.Err != CodeNone {
+		t.Fatalf("abort marker with the bumped epoch: %+v", got)
+	}
+	st := c.r(1).Status()
+	if st.LastStableOffset != st.HighWatermark || len(c.r(1).producers.aborted) != 1 {
+		t.Fatalf("after the marker: last stable offset %d, high watermark %d, aborted %v", st.LastStableOffset, st.HighWatermark, c.r(1).producers.aborted)
+	}
+	if e := c.r(1).producers.m[5]; e == nil || e.epoch != 3 || e.txnFirst >= 0 {
+		t.Fatalf("producer state after the marker: %+v", e)
+	}
+	leo := st.LogEndOffset
+	if got := c.produce(1, txnBatch(5, 2, 2, "late"), -1).one(t).Err; got != CodeInvalidProducerEpoch {
+		t.Fatalf("late batch of the ended epoch: %d", got)
+	}
+	if got := c.r(1).Status().LogEndOffset; got != leo {
+		t.Fatalf("the late batch was appended: log end %d, was %d", got, leo)
+	}
+	if got := c.produce(1, txnBatch(5, 3, 0, "next"), -1).one(t).Err; got != CodeNone {
+		t.Fatalf("the next transaction's batch: %d", got)
+	}
+	if e := c.r(1).producers.m[5]; e.txnFirst != leo {
+		t.Fatalf("the next transaction opened at %d, want %d", e.txnFirst, leo)
+	}
+}

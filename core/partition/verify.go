@@ -115,12 +115,20 @@ func (r *Replica) releaseGuard(g TxnGuard) bool {
 
 // clearGuard drops the guard of the producer of a batch just appended when the batch
 // ends or moves the producer's transaction state: a transactional batch (it opened the
-// transaction, or continued it), a marker, or another epoch.
-func (r *Replica) clearGuard(h record.Header) {
+// transaction, or continued it), a marker, or another epoch. A marker of a
+// transaction-version-2 end (markerTV2) carries the epoch the coordinator bumped to: it
+// ends the transaction of the epoch before, and leaves the guard of a verification at
+// its own epoch, which is the producer's next transaction, asked for while the last
+// one's markers were on their way (KIP-890 part 2).
+func (r *Replica) clearGuard(h record.Header, markerTV2 bool) {
 	if r.lead == nil || h.ProducerID < 0 || len(r.lead.verifying) == 0 {
 		return
 	}
-	if v := r.lead.verifying[h.ProducerID]; v != nil && (h.IsTransactional() || h.IsControl() || h.ProducerEpoch != v.epoch) {
+	v := r.lead.verifying[h.ProducerID]
+	if v == nil || h.IsControl() && markerTV2 && v.epoch >= h.ProducerEpoch {
+		return
+	}
+	if h.IsTransactional() || h.IsControl() || h.ProducerEpoch != v.epoch {
 		delete(r.lead.verifying, h.ProducerID)
 	}
 }

@@ -84,6 +84,36 @@ func TestTxnVerificationGuardClearedByMarker(t *testing.T) {
 	}
 }
 
+// TestTxnVerificationGuardKeptByBumpedMarker: at transaction version 2 the marker of
+// the last transaction carries the epoch the coordinator bumped to, which is the epoch
+// of the producer's next transaction: an implicit add of the next transaction started
+// before that marker landed holds, while a version-1 marker of the same epoch, or a
+// version-2 marker above the guard's epoch, clears the guard.
+func TestTxnVerificationGuardKeptByBumpedMarker(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		markerEpoch int16
+		tv          int8
+		keep        bool
+	}{{"v2 marker of the epoch before", 1, 2, true}, {"v1 marker", 1, 0, false}, {"v2 marker of the guard's end", 2, 2, false}} {
+		cl := newCluster(t, 3, 1, nil)
+		r := cl.r(1)
+		cl.produce(1, txnBatch(5, 0, 0, "first"), -1).one(t)
+		g, need, _ := r.StartTxnVerification(cl.now, txnBatch(5, 1, 0, "next"), -1)
+		if !need {
+			t.Fatalf("%s: no verification asked", c.name)
+		}
+		cl.marker(1, Marker{ProducerID: 5, ProducerEpoch: c.markerEpoch, Commit: true, TransactionVersion: c.tv}).one(t)
+		res := cl.produceWith(1, txnBatch(5, 1, 0, "next"), g).one(t)
+		if kept := res.Err == CodeNone; kept != c.keep {
+			t.Fatalf("%s: batch verified before the marker: %+v", c.name, res)
+		}
+		if st := r.Status(); c.keep != (st.LastStableOffset < st.HighWatermark) {
+			t.Fatalf("%s: status %+v", c.name, st)
+		}
+	}
+}
+
 // A guard also goes with a batch of another epoch of its producer, and with the
 // leadership it was started in.
 func TestTxnVerificationGuardClearedByEpochAndLeadership(t *testing.T) {
