@@ -113,7 +113,8 @@ func (w *World) startCTP(spec CTPSpec) *ctpRun {
 		m.c.desc += " (consume-transform-produce)"
 		x := &ctpWorker{run: run, m: m}
 		m.ctp = x
-		x.r = w.startTxnProducer(TxnProducerSpec{ID: fmt.Sprintf("%s-%d", ctpGroup, i), Timeout: spec.Timeout, Codec: spec.Codec})
+		x.r = w.startTxnProducer(TxnProducerSpec{ID: fmt.Sprintf("%s-%d", ctpGroup, i), Timeout: spec.Timeout, Codec: spec.Codec,
+			Version1: true})
 		x.r.onEpoch = x.ready
 		run.workers = append(run.workers, x)
 	}

@@ -101,6 +101,9 @@ type DataConfig struct {
 	TxnIDExpiration time.Duration
 	// CTP is the consume-transform-produce workload (ctp.go).
 	CTP CTPSpec
+	// TxnVersion is the brokers' transaction.version and the version the transactional
+	// producers speak (0: the node's default, in seeds without transactions).
+	TxnVersion int16
 	// NoMaxTimestampReads keeps readers from asking for the largest timestamp
 	// (maxstamps.go), as they did not before it existed; only plant tests set it.
 	NoMaxTimestampReads bool

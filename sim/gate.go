@@ -165,6 +165,8 @@ var Gate = []GateItem{
 	{"workload", "ctp:abort", "a consume-transform-produce transaction aborted, its worker rewound"},
 	{"path", "ctp:rebalance", "the consume-transform-produce group moved to a new generation"},
 	{"path", "ctp:drained", "the workers' committed offsets reached the input's end after healing"},
+	{"path", "txn:tv2-epoch-bump", "an EndTxn v5 answers the bumped epoch (KIP-890 part 2)"},
+	{"path", "txn:implicit-add", "a Produce v12 opens a transaction on a partition the producer never added (KIP-890 part 2)"},
 }
 
 // GateMissing returns the gate's items whose counter is 0 in c.

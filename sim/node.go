@@ -573,6 +573,7 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		CleanerBytesPerSec:       c.CleanerBytesPerSec,
 		OffsetsRetention:         c.Data.OffsetsRetention,
 		TxnIDExpiration:          c.Data.TxnIDExpiration,
+		TxnVersion:               c.Data.TxnVersion,
 		FetchSessionSlots:        c.Data.FetchSessionSlots,
 		BrokerPartitionsMax:      c.Data.BrokerPartitionsMax,
 		OffsetsRetentionCheck:    c.Data.OffsetsRetentionCheck,

@@ -133,8 +133,9 @@ import (
 //	                               returned a record whose commit marker lay at or above
 //	                               the high watermark it answered), 2 (new)
 //	txn-fenced-epoch-accepted      transactions (fenced-write: a zombie's batch of the old
-//	                               epoch after the fencing abort marker), 68 (19; the
-//	                               plant now also takes the batch past verification)
+//	                               epoch after the fencing abort marker), 42 (68 before
+//	                               the draw of the transaction version; 19 before the
+//	                               plant also took the batch past verification)
 //	txn-offsets-visible-before-commit
 //	                               transactions (offsets: OffsetFetch showed the open
 //	                               transaction's own offset), 21 (new)
@@ -142,13 +143,17 @@ import (
 //	                               its last note said Ongoing), 6 (new)
 //	txn-marker-before-durable      transactions (coordinator-lost-end: after a crash
 //	                               armed for an EndTxn answer, the next transaction's
-//	                               Prepare listed the previous one's partitions), 254
-//	                               (new; the only catch in 300 seeds)
+//	                               Prepare listed the previous one's partitions), 279
+//	                               (254; the only catch in 300 seeds; run at
+//	                               transaction version 1, see transactionVersion1)
 //	txn-verification-skipped       transactions (hanging transaction: the final
 //	                               read_committed read still waits at an LSO below the
 //	                               high watermark past the liveness bound), 34 (new)
 //	txn-offsets-kept-on-abort      exactly-once (ctp-lost: an input record below the
 //	                               committed offset with no output), 8 (new)
+//	txn-epoch-not-bumped           transactions (mixed: a sloppy abort's late batch, of
+//	                               the epoch a version-2 end kept, joined the producer's
+//	                               next transaction), 34 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -268,6 +273,9 @@ var plantCases = []struct {
 	// (ctp-lost) in the seeds with workers (ctp.go); the transactions checker sees it
 	// only where a transactional producer reads its own group's offsets back.
 	{"txn-offsets-kept-on-abort", []string{"exactly-once", "transactions"}, 300, false},
+	// A version-2 EndTxn that keeps the epoch: with no tainted partitions at version 2,
+	// a sloppy abort's late batch lands in the producer's next transaction.
+	{"txn-epoch-not-bumped", []string{"transactions"}, 300, false},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the
@@ -277,8 +285,20 @@ var plantCases = []struct {
 // caught at seed 160.
 func withoutLaterDraws(c *sim.Config) { c.WithoutLaterDraws() }
 
+// transactionVersion1 runs the transactional producers at transaction version 1. The
+// catch of txn-marker-before-durable needs it: the next transaction of a producer whose
+// acknowledged end a failover lost joins the transaction left open (coordinator-lost-end)
+// only when the end kept the epoch; at version 2 the producer comes back with the
+// epoch the end answered and is fenced, and only a lost commit shows (lost-write).
+func transactionVersion1(c *sim.Config) {
+	if c.Data.TxnVersion != 0 {
+		c.Data.TxnVersion = 1
+	}
+}
+
 // plantAdjust changes every seed's draws for some plants (sim.Options.Adjust).
-var plantAdjust = map[string]func(*sim.Config){"snapshot-during-install": withoutLaterDraws}
+var plantAdjust = map[string]func(*sim.Config){"snapshot-during-install": withoutLaterDraws,
+	"txn-marker-before-durable": transactionVersion1}
 
 // TestPlantsAreCaught runs each plant over seeds from 1 and asserts that one of its
 // checkers catches it within its bound. The sweep stops at the lowest seed caught by an

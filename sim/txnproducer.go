@@ -43,7 +43,15 @@ import (
 //     coordinator first and refuses it. As the protocol before KIP-890 part 2 bumps no
 //     epoch per transaction, the instance then never writes again to the partitions
 //     that had a batch in flight (until it takes a new epoch), or a late batch could
-//     join a later transaction of its own.
+//     join a later transaction of its own; at transaction version 2 the abort bumped the
+//     epoch, which fences the late batch, and the instance goes on writing anywhere.
+//
+// A seed draws the transaction version (DataConfig.TxnVersion, the brokers'
+// transaction.version). At version 2 (KIP-890 part 2, as franz-go speaks it when the
+// cluster advertises the feature) an instance sends no AddPartitionsToTxn nor
+// AddOffsetsToTxn: Produce v12 and TxnOffsetCommit v5 have the leaders add the
+// partitions; EndTxn v5 answers the producer id and epoch the instance goes on with
+// (the epoch bumped at every end), whose sequences start again at 0.
 //
 // Retries follow franz-go: CONCURRENT_TRANSACTIONS and COORDINATOR_LOAD_IN_PROGRESS are
 // retried after a pause, NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE and requests that
@@ -77,6 +85,10 @@ type TxnProducerSpec struct {
 	// batches it sends to each, RecordsMax the records of a batch.
 	PartitionsMax, BatchesMax, RecordsMax int
 	Codec                                 record.Codec
+	// Version1 keeps the first transaction protocol whatever the seed's transaction
+	// version (the consume-transform-produce workers, which add their partitions and
+	// end with EndTxn v4 themselves).
+	Version1 bool
 }
 
 // txnGroup is the group whose offsets the transactions of id commit.
@@ -118,7 +130,9 @@ type txnInstance struct {
 	coord int32
 	pid   int64
 	epoch int16
-	seqs  map[TopicPartition]int32
+	// v2: the instance speaks transaction version 2 (see above).
+	v2   bool
+	seqs map[TopicPartition]int32
 	// tainted are the partitions a sloppy abort left a batch in flight to: the instance
 	// writes to them no more until its next InitProducerID.
 	tainted map[TopicPartition]bool
@@ -202,7 +216,8 @@ func (r *txnRun) newInstance() {
 	r.instances++
 	c := w.addClient(roleProducer)
 	c.desc = fmt.Sprintf("transactional producer %s (instance %d)", r.spec.ID, r.instances)
-	in := &txnInstance{r: r, c: c, coord: -1, pid: -1, epoch: -1, seqs: map[TopicPartition]int32{}, tainted: map[TopicPartition]bool{}}
+	in := &txnInstance{r: r, c: c, coord: -1, pid: -1, epoch: -1, seqs: map[TopicPartition]int32{}, tainted: map[TopicPartition]bool{},
+		v2: w.cfg.Data.TxnVersion >= 2 && !r.spec.Version1}
 	r.inst = in
 	if r.instances == 1 {
 		c.later(0, func() { r.turn(in) })
@@ -440,6 +455,16 @@ func (in *txnInstance) begin() {
 		in.crash()
 		return
 	}
+	if in.v2 {
+		// Produce v12 adds each partition on the way (and TxnOffsetCommit v5 the group's).
+		t.added = true
+		if t.offsets {
+			in.commitOffsets(t, nil)
+			return
+		}
+		in.produceAll(t)
+		return
+	}
 	in.addPartitions(t)
 }
 
@@ -608,18 +633,20 @@ func (in *txnInstance) attempt(t *txnState, b *txnBatch) {
 	if b.op.Attempts > 1 {
 		w.cov.Inc("txn:produce-retry")
 	}
-	lo := int16(3)
-	if r.spec.Codec == record.CodecZstd {
-		lo = 7
-	}
-	// Produce v12 and later belong to the second version of the transaction protocol
-	// (KIP-890), which this client does not speak.
+	lo, hi := in.produceVersions()
 	b.inflight = true
-	c.sendLimited(leader, req, lo, 11, w.requestTimeout(), func(resp kmsg.Response, err error) {
+	c.sendLimited(leader, req, lo, hi, w.requestTimeout(), func(resp kmsg.Response, err error) {
 		b.inflight = false
 		if err == nil {
-			if code, _, _ := produceResult(resp, b.tp); code == errInvalidTxnState || code == errTransactionAbortable {
+			code, _, _ := produceResult(resp, b.tp)
+			if code == errInvalidTxnState || code == errTransactionAbortable {
 				w.cov.Inc("txn:verify-rejected")
+			}
+			if b.done && in.v2 && (code == errInvalidProducerEpoch || code == errProducerFenced) {
+				w.cov.Inc("txn:late-write-fenced") // a batch its transaction gave up met the bumped epoch
+			}
+			if !b.done && in.v2 && code == errNone && b.op.Sequence == 0 {
+				w.cov.Inc("txn:implicit-add")
 			}
 		}
 		if b.done {
@@ -669,6 +696,18 @@ func (in *txnInstance) attempt(t *txnState, b *txnBatch) {
 	})
 }
 
+// produceVersions is the range of Produce versions a transactional batch goes at:
+// v12 only at transaction version 2, below it otherwise (v7+ for zstd).
+func (in *txnInstance) produceVersions() (lo, hi int16) {
+	if in.v2 {
+		return 12, 12
+	}
+	if in.r.spec.Codec == record.CodecZstd {
+		return 7, 11
+	}
+	return 3, 11
+}
+
 // holdLink stalls the instance's link to tp's leader for a while, so that the batch
 // about to go there arrives after the abort a sloppy transaction sends at once to its
 // coordinator, when the coordinator is elsewhere.
@@ -696,7 +735,9 @@ func (in *txnInstance) sloppyAbort(t *txnState) {
 	w.clientNote(c, fmt.Sprintf("transaction %d of %s aborts without waiting for its batches in flight", t.num, in.r.spec.ID))
 	for _, b := range t.batches {
 		if !b.done {
-			in.tainted[b.tp] = true
+			if !in.v2 {
+				in.tainted[b.tp] = true // version 2: the abort's epoch bump fences the batch
+			}
 			b.done = true
 			t.flying--
 			w.complete(b.op, in.giveUp(b))
@@ -808,15 +849,23 @@ func (in *txnInstance) endTxn(t *txnState, commit bool, deadline int64, op *Op) 
 	}
 	in.withCoordinator(func() {
 		req := kmsg.NewPtrEndTxnRequest()
-		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = r.spec.ID, in.pid, in.epoch, commit
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = r.spec.ID, op.Producer, op.Epoch, commit
 		op.Node = in.coord
 		op.Attempts++
-		// EndTxn v5 bumps the epoch at every end (KIP-890): not this client's protocol.
-		c.sendLimited(in.coord, req, 0, 4, w.requestTimeout(), func(resp kmsg.Response, err error) {
+		// EndTxn v5 bumps the epoch at every end (KIP-890 part 2): version 2 only.
+		lo, hi := int16(0), int16(4)
+		if in.v2 {
+			lo, hi = 5, 5
+		}
+		c.sendLimited(in.coord, req, lo, hi, w.requestTimeout(), func(resp kmsg.Response, err error) {
 			code := int16(-1)
 			if err == nil {
-				code = resp.(*kmsg.EndTxnResponse).ErrorCode
+				er := resp.(*kmsg.EndTxnResponse)
+				code = er.ErrorCode
 				op.Sent = true
+				if code == errNone && in.v2 && in.alive() {
+					in.adopt(er.ProducerID, er.ProducerEpoch)
+				}
 			} else if !isNotSent(err) {
 				op.Sent = true
 			}
@@ -857,6 +906,26 @@ func (in *txnInstance) endTxn(t *txnState, commit bool, deadline int64, op *Op) 
 			in.crash()
 		}
 	})
+}
+
+// adopt takes the producer id and epoch an EndTxn v5 answered: a new epoch starts its
+// sequences again at 0.
+func (in *txnInstance) adopt(pid int64, epoch int16) {
+	w := in.c.w
+	if pid < 0 || epoch < 0 {
+		w.fail("client", -1, "client %d: EndTxn v5 of %s answered producer %d epoch %d", in.c.id, in.r.spec.ID, pid, epoch)
+		return
+	}
+	if pid == in.pid && epoch == in.epoch {
+		return
+	}
+	if pid == in.pid && epoch == in.epoch+1 {
+		w.cov.Inc("txn:tv2-epoch-bump")
+	} else if pid != in.pid {
+		w.cov.Inc("txn:tv2-new-producer-id")
+	}
+	in.pid, in.epoch = pid, epoch
+	clear(in.seqs)
 }
 
 // fatal ends the instance after a fatal answer: a new instance takes over.
@@ -951,7 +1020,11 @@ func (in *txnInstance) zombieWrite() {
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	op.Attempts, op.Node = 1, leader
-	c.sendLimited(leader, req, 3, 11, w.requestTimeout(), func(resp kmsg.Response, err error) {
+	lo, hi := int16(3), int16(11)
+	if in.v2 {
+		lo, hi = 12, 12
+	}
+	c.sendLimited(leader, req, lo, hi, w.requestTimeout(), func(resp kmsg.Response, err error) {
 		switch {
 		case err == nil:
 			op.Sent = true
@@ -1033,8 +1106,13 @@ func (in *txnInstance) commitOffsets(t *txnState, op *Op) {
 		req.Topics = append(req.Topics, rt)
 		op.Node = node
 		op.Attempts++
-		// v6 names topics by id only.
-		c.sendLimited(node, req, 0, 5, w.requestTimeout(), func(resp kmsg.Response, err error) {
+		// v5 has the broker add the group's partition (version 2 only: without
+		// AddOffsetsToTxn); v6 names topics by id only.
+		lo, hi := int16(0), int16(4)
+		if in.v2 {
+			lo, hi = 5, 5
+		}
+		c.sendLimited(node, req, lo, hi, w.requestTimeout(), func(resp kmsg.Response, err error) {
 			if !in.alive() || in.cur != t {
 				if op.Outcome == Pending {
 					w.complete(op, Indeterminate)
@@ -1058,7 +1136,7 @@ func (in *txnInstance) commitOffsets(t *txnState, op *Op) {
 				op.Code = code
 				w.complete(op, Indeterminate)
 				in.fatal(errorName(code))
-			case code == errCoordinatorLoadInProgress || code == errConcurrentTransactions || code == -1 ||
+			case code == errCoordinatorLoadInProgress || code == errConcurrentTransactions || code == -1 || code == errNotEnoughReplicas ||
 				code == errNotCoordinator || code == errCoordinatorNotAvailable || code == errRequestTimedOut:
 				in.backoff(func() { in.commitOffsets(t, op) })
 			default:
@@ -1186,6 +1264,8 @@ func drawTxns(seed uint64, d *DataConfig, brokers int) {
 	if rng.IntN(2) == 0 {
 		d.TxnIDExpiration = time.Duration(300+rng.IntN(1700)) * time.Millisecond
 	}
+	// transaction.version: the producers speak what the brokers advertise.
+	d.TxnVersion = int16(1 + rng.IntN(2))
 }
 
 // txnStatePartitions is the run's transaction.state.log.num.partitions.
@@ -1199,7 +1279,7 @@ func (d *DataConfig) txnStatePartitions() int32 {
 // WithoutTxns leaves the transactional workload out of a seed's draws.
 func (d *DataConfig) WithoutTxns() {
 	d.TxnProducers, d.TxnInterval, d.ReadCommittedReaders, d.ReadCommittedGroups = nil, 0, 0, false
-	d.TxnStatePartitions, d.TxnStateRF, d.TxnIDExpiration = 0, 0, 0
+	d.TxnStatePartitions, d.TxnStateRF, d.TxnIDExpiration, d.TxnVersion = 0, 0, 0, 0
 }
 
 // txnString renders the transactional workload for the configuration block.
@@ -1220,6 +1300,7 @@ func (d *DataConfig) txnString() string {
 	if d.TxnIDExpiration > 0 {
 		fmt.Fprintf(&b, "; ids expire %v after their last change", d.TxnIDExpiration)
 	}
+	fmt.Fprintf(&b, "; transaction version %d", d.TxnVersion)
 	fmt.Fprintf(&b, "; read_committed readers %b", d.ReadCommittedReaders)
 	if d.ReadCommittedGroups {
 		b.WriteString(", and the group members")
