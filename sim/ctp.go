@@ -691,6 +691,11 @@ func drawCTP(seed uint64, c *Config) {
 		Timeout:  time.Duration(10+rng.IntN(51)) * time.Second,
 		Codec:    []record.Codec{record.CodecNone, record.CodecGzip, record.CodecLZ4, record.CodecZstd}[rng.IntN(4)],
 	}
+	// A short transactional.id.expiration.ms (drawTxns) expires an id idle that long: a
+	// worker must begin its first transaction within it after each new epoch, or every
+	// epoch expires before its first AddPartitionsToTxn, the instance ends on
+	// INVALID_PRODUCER_ID_MAPPING, and the group never drains.
+	d.TxnIDExpiration = ctpIDExpiration(d)
 	if len(d.TxnProducers) == 0 {
 		// The transaction state topic as drawTxns draws it, short of Kafka's 50
 		// partitions, whose replication would dominate the seed's cost.
@@ -699,6 +704,23 @@ func drawCTP(seed uint64, c *Config) {
 			d.TxnStateRF = int32(min(brokers, 3))
 		}
 	}
+}
+
+// ctpIDExpiration is the transactional id expiration of a seed with workers: the drawn
+// one (0: the node's 7 days), raised above what a worker may idle between taking an
+// epoch and its first transaction: the rewind, a poll of each input partition (every
+// one but the last empty, waiting its fetch's max wait), the processing, and a margin
+// for round trips.
+func ctpIDExpiration(d *DataConfig) time.Duration {
+	if d.TxnIDExpiration == 0 {
+		return 0
+	}
+	parts := d.PartitionsMax
+	if t, ok := d.topic(ctpInput); ok {
+		parts = max(parts, t.Partitions)
+	}
+	idle := time.Duration(parts)*(d.FetchWaitMax+dataBackoff) + processingMax + time.Second
+	return max(d.TxnIDExpiration, idle)
 }
 
 // streamCTP is the stream of the consume-transform-produce workload's draws.

@@ -227,7 +227,9 @@
 // same transaction (TxnOffsetCommit with their generation, KIP-447), aborting now and
 // then and rewinding to the committed offsets after any failure; they rebalance, leave,
 // crash mid-transaction (the slot's next instance fences the open transaction) and
-// meet the fault mix like every client. Once the producers are idle the workers must
+// meet the fault mix like every client (a short transactional.id.expiration.ms is
+// raised above a worker's poll of every input partition, or no epoch would outlive the
+// poll before its first transaction). Once the producers are idle the workers must
 // drain (the group's committed offsets reach every input partition's end within a
 // bound); the exactly-once checker (ctpcheck.go: exactly-once) then holds the final
 // read_committed reads to every input record below the committed offsets appearing in

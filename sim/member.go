@@ -774,14 +774,17 @@ func (m *member) poll(round uint64) {
 }
 
 // processingTime is how long the member takes to process a poll: mostly quick, now and
-// then long enough for a rebalance to happen meanwhile.
+// then long enough for a rebalance to happen meanwhile (below processingMax).
 func (m *member) processingTime() time.Duration {
 	rng := m.c.rng
 	if rng.IntN(10) < 7 {
 		return time.Duration(rng.Int64N(int64(50 * time.Millisecond)))
 	}
-	return time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))
+	return time.Duration(rng.Int64N(int64(processingMax)))
 }
+
+// processingMax bounds a member's processingTime.
+const processingMax = 1500 * time.Millisecond
 
 // commitNoEffect are commit answers that say nothing was written.
 var commitNoEffect = []int16{errIllegalGeneration, errUnknownMemberID, errRebalanceInProgress, errFencedInstanceID,
