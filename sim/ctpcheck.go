@@ -196,6 +196,12 @@ func (c *checkers) checkCTP() bool {
 				h.Fenced[tp][r.Offset] = true
 			}
 		}
+		for _, off := range sortedKeys(d.finalCommittedFenced[tp]) {
+			if h.Fenced[tp] == nil {
+				h.Fenced[tp] = map[int64]bool{}
+			}
+			h.Fenced[tp][off] = true
+		}
 		if tp.Topic == ctpInput {
 			inputs += len(d.finalCommitted[tp])
 		}

@@ -298,7 +298,7 @@ func (c *checkers) checkTxns() bool {
 		return true
 	}
 	h := &TxnHistory{Ops: w.hist.Ops, Final: map[TopicPartition][]LogRecord{}, Committed: d.finalCommitted,
-		CommittedFrom: d.finalCommittedFrom, Start: d.finalStart, MayDelete: map[TopicPartition]bool{}, Unread: d.unread}
+		CommittedFrom: d.finalCommittedFrom, CommittedFenced: d.finalCommittedFenced, Start: d.finalStart, MayDelete: map[TopicPartition]bool{}, Unread: d.unread}
 	for _, tp := range d.finalPartitions() {
 		h.Final[tp] = d.finalReads[tp]
 		h.MayDelete[tp] = w.cfg.Data.mayDelete(tp.Topic)

@@ -79,6 +79,10 @@ type dataWorkload struct {
 	// finalCommittedFrom is where that read went on after retention deleted what it
 	// had not read yet (absent: the final read's start).
 	finalCommittedFrom map[TopicPartition]int64
+	// finalCommittedFenced holds the offsets that read found declared lost: a leader
+	// serves its damaged range as lost while the intact copy the final read saw is out
+	// of the ISR, until that copy rejoins and it repairs.
+	finalCommittedFenced map[TopicPartition]map[int64]bool
 	// finalRCWait is the read_committed fetch the final read last waited at (nil
 	// while it makes progress): a wait that outlasts the liveness bound is a hanging
 	// transaction holding the last stable offset.
@@ -89,7 +93,7 @@ func (w *World) startData() {
 	d := &dataWorkload{w: w, created: map[string]bool{}, finalReads: map[TopicPartition][]LogRecord{}, finalHW: map[TopicPartition]int64{},
 		finalStart: map[TopicPartition]int64{}, unread: map[TopicPartition]bool{}, appendTimes: map[string]int64{},
 		stamps: map[string]int64{}, finalCommitted: map[TopicPartition][]LogRecord{},
-		finalCommittedFrom: map[TopicPartition]int64{}}
+		finalCommittedFrom: map[TopicPartition]int64{}, finalCommittedFenced: map[TopicPartition]map[int64]bool{}}
 	w.data = d
 	d.setup = w.addClient(roleSetup)
 	d.setup.direct = true
@@ -563,6 +567,11 @@ func (d *dataWorkload) finalReadCommitted(tp TopicPartition, pos int64, done fun
 		switch {
 		case op.Outcome == OK:
 		case op.Code == errCorruptMessage:
+			w.cov.Inc("final-read:read-committed-fenced-offset")
+			if d.finalCommittedFenced[tp] == nil {
+				d.finalCommittedFenced[tp] = map[int64]bool{}
+			}
+			d.finalCommittedFenced[tp][pos] = true
 			d.finalReadCommitted(tp, pos+1, done)
 			return
 		case op.Code == errOffsetOutOfRange && w.cfg.Data.mayDelete(tp.Topic):

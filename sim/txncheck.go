@@ -55,7 +55,8 @@ import (
 //
 // Partitions the final reads could not reach are not judged; records below a final
 // read's start on partitions that may delete are not looked for, nor records and
-// markers in ranges a partition declared lost (every in-sync copy damaged).
+// markers in ranges a partition declared lost (every in-sync copy damaged), nor, by the
+// final read_committed read, records at offsets it found declared lost.
 
 // TxnHistory is what the transactions checker reads.
 type TxnHistory struct {
@@ -69,9 +70,13 @@ type TxnHistory struct {
 	// CommittedFrom is where the final read_committed read of a partition went on after
 	// retention deleted what it had not read yet (absent: Start).
 	CommittedFrom map[TopicPartition]int64
-	Start         map[TopicPartition]int64
-	MayDelete     map[TopicPartition]bool
-	Unread        map[TopicPartition]bool
+	// CommittedFenced holds the offsets the final read_committed read found declared
+	// lost (it may meet damage the earlier final read did not: a copy out of the ISR
+	// held the data then).
+	CommittedFenced map[TopicPartition]map[int64]bool
+	Start           map[TopicPartition]int64
+	MayDelete       map[TopicPartition]bool
+	Unread          map[TopicPartition]bool
 }
 
 // TxnViolation is one problem the transactions checker found.
@@ -639,7 +644,7 @@ func (c *txnChecker) finalCommitted() {
 		start := max(c.h.Start[tp], c.h.CommittedFrom[tp])
 		for _, off := range sortedKeys(c.at[tp]) {
 			ref := c.at[tp][off]
-			if off >= start && !ref.txn.parts[tp].damaged && ref.txn.parts[tp].outcome == txnCommitted && !visible[off] {
+			if off >= start && !ref.txn.parts[tp].damaged && ref.txn.parts[tp].outcome == txnCommitted && !visible[off] && !c.h.CommittedFenced[tp][off] {
 				c.report("final-visible", "%s: the final read_committed read lacks offset %d of transaction %d (%s), which committed there",
 					tp, off, ref.txn.num, ref.txn.id)
 			}
