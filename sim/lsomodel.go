@@ -23,7 +23,10 @@ import (
 // lookup of the latest offset (which tells no log start, at most the final read's
 // start) only in a state n whose LSO(n) explains l. The aborted transactions a
 // read_committed fetch lists depend on no state: they must be exactly the aborted
-// transactions whose span, first record to marker, overlaps the range the fetch returned.
+// transactions whose span, first record to marker, overlaps the range the fetch returned,
+// except that a replica may leave out one it forgot or never saw: one whose records all
+// lie below the log start it answered (and so below the range; Kafka lists it from its
+// marker, which is as harmless).
 //
 // The log is the final read and, below its start (records deleted since), what any read
 // saw. Offsets nobody read are gaps, and the spans near them are known in part: a
@@ -252,6 +255,9 @@ func abortedProblem(op *Op, spans []txnSpan, known func(int64) bool) string {
 		i := slices.IndexFunc(got, func(a [2]int64) bool {
 			return a[0] == s.pid && (a[1] == s.first || (s.cut && a[1] <= s.first))
 		})
+		if i < 0 && s.last < op.LogStart && s.last < op.Offset {
+			continue // wholly below the replica's log start: it may not know it
+		}
 		if i < 0 {
 			missing = append(missing, fmt.Sprintf("producer %d from %d", s.pid, s.first))
 			continue
