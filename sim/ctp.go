@@ -478,14 +478,7 @@ func (t *ctpTxn) commitOffsets(op *Op) {
 				t.lost()
 				return
 			}
-			code := int16(-1)
-			if err == nil {
-				code = errInvalidRequest
-				tr := resp.(*kmsg.TxnOffsetCommitResponse)
-				if len(tr.Topics) == 1 && len(tr.Topics[0].Partitions) == 1 {
-					code = tr.Topics[0].Partitions[0].ErrorCode
-				}
-			}
+			code := txnOffsetCommitCode(resp, err)
 			switch {
 			case code == errNone:
 				w.complete(op, OK)

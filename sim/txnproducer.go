@@ -1119,14 +1119,7 @@ func (in *txnInstance) commitOffsets(t *txnState, op *Op) {
 				}
 				return
 			}
-			code := int16(-1)
-			if err == nil {
-				code = errInvalidRequest
-				tr := resp.(*kmsg.TxnOffsetCommitResponse)
-				if len(tr.Topics) == 1 && len(tr.Topics[0].Partitions) == 1 {
-					code = tr.Topics[0].Partitions[0].ErrorCode
-				}
-			}
+			code := txnOffsetCommitCode(resp, err)
 			switch {
 			case code == errNone:
 				w.complete(op, OK)
@@ -1307,4 +1300,17 @@ func (d *DataConfig) txnString() string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// txnOffsetCommitCode is the code of a TxnOffsetCommit of one partition: -1 when no
+// answer came, INVALID_REQUEST for an answer of another shape.
+func txnOffsetCommitCode(resp kmsg.Response, err error) int16 {
+	if err != nil {
+		return -1
+	}
+	tr := resp.(*kmsg.TxnOffsetCommitResponse)
+	if len(tr.Topics) != 1 || len(tr.Topics[0].Partitions) != 1 {
+		return errInvalidRequest
+	}
+	return tr.Topics[0].Partitions[0].ErrorCode
 }

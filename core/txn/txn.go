@@ -254,16 +254,7 @@ func (c *Coordinator) producer(txnID string, pid int64, epoch int16) (*txn, int1
 // new record is durable, or at once when it holds them already.
 func (c *Coordinator) AddPartitions(now int64, txnID string, pid int64, epoch int16, parts []TopicPartition,
 	reply func(codes []int16)) {
-	c.enter(now)
-	defer c.leave()
-	answer := func(code int16) {
-		codes := make([]int16, len(parts))
-		for i := range codes {
-			codes[i] = code
-		}
-		c.later(func() { reply(codes) })
-	}
-	c.addPartitions(txnID, pid, epoch, parts, 0, answer)
+	c.addPartitionsAnswering(now, txnID, pid, epoch, parts, 0, reply)
 }
 
 // AddPartitionImplicit adds one partition to the transaction of a version-2 producer
@@ -279,6 +270,13 @@ func (c *Coordinator) AddPartitionImplicit(now int64, txnID string, pid int64, e
 // AddPartitionsToTxn v5 without VerifyOnly), answered with one code per partition.
 func (c *Coordinator) AddPartitionsImplicit(now int64, txnID string, pid int64, epoch int16, parts []TopicPartition,
 	reply func(codes []int16)) {
+	c.addPartitionsAnswering(now, txnID, pid, epoch, parts, 2, reply)
+}
+
+// addPartitionsAnswering runs addPartitions as an input and answers one code per
+// partition, all the same.
+func (c *Coordinator) addPartitionsAnswering(now int64, txnID string, pid int64, epoch int16, parts []TopicPartition,
+	tv int16, reply func(codes []int16)) {
 	c.enter(now)
 	defer c.leave()
 	answer := func(code int16) {
@@ -288,7 +286,7 @@ func (c *Coordinator) AddPartitionsImplicit(now int64, txnID string, pid int64, 
 		}
 		c.later(func() { reply(codes) })
 	}
-	c.addPartitions(txnID, pid, epoch, parts, 2, answer)
+	c.addPartitions(txnID, pid, epoch, parts, tv, answer)
 }
 
 // AddOffsets adds the __consumer_offsets partition of the producer's consumer group to
