@@ -602,11 +602,7 @@ func (x *ctpWorker) end(t *ctpTxn, commit bool, op *Op) {
 				t.done()
 			case slices.Contains(fatalTxnCodes, code):
 				op.Code = code
-				if op.Attempts > 1 {
-					w.complete(op, Indeterminate)
-				} else {
-					w.complete(op, Failed)
-				}
+				w.complete(op, endRefusedOutcome(op))
 				t.fatal(code)
 			default:
 				in.coordinatorLost(code)

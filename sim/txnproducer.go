@@ -887,11 +887,7 @@ func (in *txnInstance) endTxn(t *txnState, commit bool, deadline int64, op *Op) 
 				in.next()
 			case slices.Contains(fatalTxnCodes, code):
 				op.Code = code
-				if op.Attempts > 1 {
-					w.complete(op, Indeterminate)
-				} else {
-					w.complete(op, Failed)
-				}
+				w.complete(op, endRefusedOutcome(op))
 				w.cov.Inc("txn:end-" + strings.ToLower(errorName(code)))
 				in.fatal(errorName(code))
 			default:
@@ -1313,4 +1309,13 @@ func txnOffsetCommitCode(resp kmsg.Response, err error) int16 {
 		return errInvalidRequest
 	}
 	return tr.Topics[0].Partitions[0].ErrorCode
+}
+
+// endRefusedOutcome is the outcome of an EndTxn refused for good: failed when it was
+// its first attempt, unknown after a retry (an earlier attempt may have ended it).
+func endRefusedOutcome(op *Op) Outcome {
+	if op.Attempts > 1 {
+		return Indeterminate
+	}
+	return Failed
 }
