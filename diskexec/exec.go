@@ -186,6 +186,9 @@ func (e *Executor) recoverLog(id disk.LogID) (disk.LogState, error) {
 		Fences:      diskFences(l.Fences()),
 		FencedNow:   diskFences(l.Recovery().Fenced),
 	}
+	if rep := l.Recovery(); rep.AbortedCutOffset >= 0 {
+		st.AbortedCut, st.AbortedCutOffset, st.AbortedCutReason = true, rep.AbortedCutOffset, rep.AbortedCutReason
+	}
 	for _, ep := range epochs {
 		st.Epochs = append(st.Epochs, disk.EpochEntry{Epoch: ep.Epoch, StartOffset: ep.StartOffset})
 	}
@@ -222,7 +225,8 @@ func storageFile(name string) bool {
 		strings.HasSuffix(name, storage.TmpSuffix),
 		strings.HasSuffix(name, storage.LogFileSuffix),
 		strings.HasSuffix(name, storage.IndexFileSuffix),
-		strings.HasSuffix(name, storage.TimeIndexFileSuffix):
+		strings.HasSuffix(name, storage.TimeIndexFileSuffix),
+		strings.HasSuffix(name, storage.TxnIndexFileSuffix):
 		return true
 	}
 	return false
@@ -357,6 +361,17 @@ func (e *Executor) do(op disk.Op) disk.Done {
 			} else {
 				d.Data, d.Offset, d.Fences, err = e.onLog(l, op)
 			}
+			if err == nil && op.ListAborted {
+				d.Aborted, err = l.Aborted(op.Offset, readEnd(op, d))
+			}
+		case disk.SetAborted:
+			err = l.SetAborted(op.Offset, op.Aborted)
+		case disk.Truncate:
+			// The aborts whose marker the cut takes and whose first records it leaves:
+			// the owner opens them again.
+			if d.Aborted, err = l.Aborted(op.Offset, op.Offset); err == nil {
+				d.Data, d.Offset, d.Fences, err = e.onLog(l, op)
+			}
 		default:
 			d.Data, d.Offset, d.Fences, err = e.onLog(l, op)
 		}
@@ -386,7 +401,7 @@ func (e *Executor) onLog(l *storage.Log, op disk.Op) ([]byte, int64, []disk.Fenc
 		if op.Offset != l.EndOffset() {
 			return nil, 0, nil, fmt.Errorf("append at %d but the log ends at %d", op.Offset, l.EndOffset())
 		}
-		return nil, 0, nil, l.Append(op.Data)
+		return nil, 0, nil, l.AppendAborting(op.Data, op.Aborted)
 	case disk.Truncate:
 		return nil, 0, nil, l.TruncateTo(op.Offset)
 	case disk.Reset:
@@ -560,3 +575,19 @@ func (e *Executor) sortedLogs() []disk.LogID {
 
 // Logs lists the open logs, sorted.
 func (e *Executor) Logs() []disk.LogID { return e.sortedLogs() }
+
+// readEnd is the offset after the batches a Read returned (its Offset when none).
+func readEnd(op disk.Op, d disk.Done) int64 {
+	if op.Spans {
+		return max(d.Next, op.Offset)
+	}
+	end := op.Offset
+	for b := d.Data; len(b) > 0; {
+		h, err := record.ParseHeader(b)
+		if err != nil || h.Size() > len(b) {
+			break
+		}
+		end, b = h.NextOffset(), b[h.Size():]
+	}
+	return end
+}

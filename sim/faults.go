@@ -176,6 +176,9 @@ func (f *faultSchedule) applicable(st *Step) string {
 		if isPartitionSegment(st.File) {
 			return f.partitionTargetProblem(n, st)
 		}
+		if isPartitionTxnIndex(st.File) {
+			return f.txnIndexTargetProblem(n, st)
+		}
 		if !f.mayCorrupt(n) {
 			return fmt.Sprintf("corrupting node %d goes over the fault budget", st.Node)
 		}
@@ -259,6 +262,10 @@ func (f *faultSchedule) apply(st Step, plan *Step) {
 	case StepCorrupt:
 		if isPartitionSegment(st.File) {
 			f.applyPartitionCorrupt(st, n)
+			break
+		}
+		if isPartitionTxnIndex(st.File) {
+			f.applyTxnIndexCorrupt(st, n)
 			break
 		}
 		f.applyCorrupt(st, n)

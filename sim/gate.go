@@ -159,6 +159,8 @@ var Gate = []GateItem{
 	{"path", "txn:coordinator-move", "the coordinator of a transactional id moves to another broker"},
 	{"path", "txn:sloppy-abort", "a producer aborts with a batch in flight and keeps its epoch (KIP-890's hanging transaction)"},
 	{"path", "note:txn-verify-refused", "a partition refuses a transactional batch the coordinator did not vouch for (KIP-890)"},
+	{"path", "storage:aborted-listed-across-segments", "a read_committed read is told of an abort whose marker a later segment's index holds"},
+	{"fault", "fault:txnindex-corrupt", "a fault damages the aborted-transactions index of a closed segment at rest"},
 
 	// Consume-transform-produce workers (ctp.go, ctpcheck.go).
 	{"workload", "ctp:commit", "a consume-transform-produce transaction committed with its offsets"},

@@ -26,6 +26,11 @@ import (
 // that holds it in a closed segment, and with replication factor 1 there is one copy
 // only: the seeds where no intact copy exists and the partition must fence the range.
 //
+// The aborted-transactions index of a closed segment below the recovery point (its
+// .txnindex file, synced with the data) is damaged too, one time in two when a segment
+// has one: a restarted replica must list the aborts it lost again, or a read_committed
+// consumer reads aborted records.
+//
 // Ground truth. Every damaged batch is recorded per node and log (partDamage); the
 // checkers compare what replicas fence with it and what clients lose with what the
 // partition declared lost.
@@ -149,6 +154,20 @@ func (f *faultSchedule) partitionCorrupt() bool {
 	if len(all) == 0 {
 		f.w.cov.Inc("fault:partition-corrupt-no-closed-segment")
 		return false
+	}
+	var indexes []target
+	for _, t := range all {
+		name := strings.TrimSuffix(t.file, storage.LogFileSuffix) + storage.TxnIndexFileSuffix
+		if info, err := t.n.fs.Stat(name); err == nil && info.Size > 0 {
+			indexes = append(indexes, target{t.n, name})
+		}
+	}
+	if len(indexes) > 0 && f.rng.IntN(2) == 0 {
+		t := indexes[f.rng.IntN(len(indexes))]
+		info, _ := t.n.fs.Stat(t.file)
+		at := f.rng.Int64N(info.Size)
+		f.apply(Step{Kind: StepCorrupt, Node: t.n.spec.ID, File: t.file, Offset: at, Bytes: 1 + f.rng.IntN(int(min(4, info.Size-at)))}, nil)
+		return true
 	}
 	pool := all
 	if len(led) > 0 && f.rng.IntN(3) != 0 {
@@ -323,5 +342,43 @@ func (f *faultSchedule) applyPartitionCorrupt(st Step, n *simNode) {
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultCorrupt, Node: n.spec.ID, Peer: -1, A: st.Offset, B: int64(st.Bytes), Hash: xxhash.Sum64String(st.File)},
 		func() string {
 			return fmt.Sprintf("node %d: %s at rest in %s at %d (%d bytes): batches %v damaged", n.spec.ID, what, st.File, st.Offset, st.Bytes, hit)
+		})
+}
+
+// isPartitionTxnIndex reports whether a file is the aborted-transactions index of a
+// segment of a partition log.
+func isPartitionTxnIndex(p string) bool {
+	_, name := path.Split(p)
+	_, suffix, ok := storage.ParseSegmentFileName(name)
+	return ok && suffix == storage.TxnIndexFileSuffix && strings.Count(p, "/") == 1
+}
+
+// txnIndexTargetProblem says why st may not damage the aborted-transactions index it
+// names: it must belong to a closed segment below its recovery point (synced).
+func (f *faultSchedule) txnIndexTargetProblem(n *simNode, st *Step) string {
+	if !n.spec.Broker {
+		return fmt.Sprintf("node %d is no broker", n.spec.ID)
+	}
+	seg := strings.TrimSuffix(st.File, storage.TxnIndexFileSuffix) + storage.LogFileSuffix
+	if !slices.Contains(closedSegments(n, path.Dir(st.File)), seg) {
+		return fmt.Sprintf("%s is not the index of a closed segment below its recovery point on node %d", st.File, n.spec.ID)
+	}
+	if info, err := n.fs.Stat(st.File); err != nil || st.Offset >= info.Size {
+		return fmt.Sprintf("node %d has no byte %d in %s", n.spec.ID, st.Offset, st.File)
+	}
+	return ""
+}
+
+// applyTxnIndexCorrupt flips bits of an aborted-transactions index at rest.
+func (f *faultSchedule) applyTxnIndexCorrupt(st Step, n *simNode) {
+	w := f.w
+	if err := n.fs.CorruptAtRest(st.File, st.Offset, st.Bytes); err != nil {
+		panic(err)
+	}
+	w.recordStep(st)
+	w.cov.Inc("fault:txnindex-corrupt")
+	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultCorrupt, Node: n.spec.ID, Peer: -1, A: st.Offset, B: int64(st.Bytes), Hash: xxhash.Sum64String(st.File)},
+		func() string {
+			return fmt.Sprintf("node %d: bits flipped at rest in %s at %d (%d bytes)", n.spec.ID, st.File, st.Offset, st.Bytes)
 		})
 }

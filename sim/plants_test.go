@@ -276,6 +276,11 @@ var plantCases = []struct {
 	// A version-2 EndTxn that keeps the epoch: with no tainted partitions at version 2,
 	// a sloppy abort's late batch lands in the producer's next transaction.
 	{"txn-epoch-not-bumped", []string{"transactions"}, 300, false},
+	// The aborted-transactions index on disk: a lookup confined to one segment misses
+	// the aborts whose marker the next segment holds (an aborted read), and a replica
+	// restarted on an index a fault damaged must list its aborts again (partcorrupt.go).
+	{"aborted-lookup-one-segment", []string{"transactions"}, 300, false},
+	{"aborted-index-damage-ignored", []string{"transactions"}, 300, false},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the

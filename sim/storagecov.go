@@ -12,7 +12,8 @@ import (
 // DeleteRecords deleting whole segments, a truncation removing whole segments (a
 // Truncate, or a Reset of a log of several segments), a cleaning pass merging segments. Each counts as storage:NAME, and
 // by the log's kind as storage:NAME:data, storage:NAME:offsets or
-// storage:NAME:metadata.
+// storage:NAME:metadata. A read_committed read told of an abort whose marker a later
+// segment holds counts as storage:aborted-listed-across-segments.
 
 // logConfig is the configuration of every node's logs.
 func (c *Config) logConfig() storage.LogConfig {
@@ -75,7 +76,22 @@ func (c *countingExecutor) DoAll(ops []disk.Op) []disk.Done {
 			c.count(t.id, t.kinds, t.before, after)
 		}
 	}
+	for i, op := range ops {
+		if op.ListAborted && len(dones[i].Aborted) > 0 {
+			c.countAborted(op, dones[i].Aborted)
+		}
+	}
 	return dones
+}
+
+// countAborted counts a read_committed read told of an abort whose marker lies in a
+// later segment than the read's offset: the lookup went past the segment it began in.
+func (c *countingExecutor) countAborted(op disk.Op, listed []disk.AbortedTxn) {
+	segs := c.x.Segments(op.Log)
+	i := slices.IndexFunc(segs, func(s storage.SegmentInfo) bool { return s.BaseOffset <= op.Offset && op.Offset < s.NextOffset })
+	if i >= 0 && listed[len(listed)-1].MarkerOffset >= segs[i].NextOffset {
+		c.cov.Inc("storage:aborted-listed-across-segments")
+	}
 }
 
 // count counts what ops of the kinds in the kinds bit set did to log id's segments.

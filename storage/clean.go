@@ -22,6 +22,7 @@ const (
 	// full, whose rename to <base>.log is under way.
 	cleaningSuffix = ".cleaning"
 	swapSuffix     = ".swap"
+	txnSwapSuffix  = ".txnswap"
 )
 
 // DefaultDedupeBytes is Kafka's log.cleaner.dedupe.buffer.size default.
@@ -454,6 +455,16 @@ func (c *cleanPass) finishRun() error {
 		return l.fail(fmt.Errorf("clean: close %s: %w", name, err))
 	}
 	ns.logFile = nil
+	for _, s := range l.segments[i:j] {
+		ns.aborted.entries = append(ns.aborted.entries, s.aborted.entries...)
+	}
+	ns.aborted.flushed = len(ns.aborted.entries)
+	if len(ns.aborted.entries) > 0 {
+		// Beside the swap, before the commit: nothing can rebuild these entries.
+		if err := writeAbortedFile(l.fsys, path.Join(l.dir, cleanName(base, end, txnSwapSuffix)), ns.aborted.entries); err != nil {
+			return l.fail(fmt.Errorf("clean: %w", err))
+		}
+	}
 	swap := path.Join(l.dir, cleanName(base, end, swapSuffix))
 	if err := l.fsys.Rename(name, swap); err != nil {
 		return l.fail(fmt.Errorf("clean: rename %s: %w", name, err))
@@ -494,17 +505,36 @@ func (l *Log) segmentBases(i, j int) []int64 {
 }
 
 // finishSwap completes a committed swap of the segments [base, end), whose old bases
-// are given: removes their files, durably, then renames the swap file to <base>.log
-// (durable with the next directory sync). The index files of <base> are removed too:
-// they described the old segment. Recovery calls it again after a crash; it is idempotent.
+// are given: removes their files, durably; renames the run's aborted-transactions index
+// <base>-<end>.txnswap, if it has one, to <base>.txnindex, durably; then renames the
+// swap file to <base>.log (durable with the next directory sync). The index files of
+// <base> are removed too (they described the old segment), except its .txnindex, which
+// the run's replaces: until then it holds entries the run's file holds too. So a
+// .txnswap is renamed before its .swap is, and one left without a .swap belongs to a
+// run never committed. Recovery calls it again after a crash; it is idempotent.
 func finishSwap(fsys FS, dir string, base, end int64, oldBases []int64) error {
 	for _, b := range oldBases {
+		if b == base {
+			if err := removeFiles(fsys, dir, b, IndexFileSuffix, TimeIndexFileSuffix, LogFileSuffix); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := removeSegmentFiles(fsys, dir, b); err != nil {
 			return err
 		}
 	}
 	if err := fsys.SyncDir(dir); err != nil {
 		return fmt.Errorf("sync directory: %w", err)
+	}
+	txnSwap := path.Join(dir, cleanName(base, end, txnSwapSuffix))
+	switch err := fsys.Rename(txnSwap, path.Join(dir, SegmentFileName(base, TxnIndexFileSuffix))); {
+	case err == nil:
+		if err := fsys.SyncDir(dir); err != nil {
+			return fmt.Errorf("sync directory: %w", err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("rename %s: %w", txnSwap, err)
 	}
 	swap := path.Join(dir, cleanName(base, end, swapSuffix))
 	if err := fsys.Rename(swap, path.Join(dir, SegmentFileName(base, LogFileSuffix))); err != nil {
@@ -746,6 +776,14 @@ func (l *Log) finishSwaps() error {
 		}
 		l.recovery.CleanSwapsFinished++
 		l.dirUnsynced = true
+	}
+	// An index written beside a run whose swap was never committed (see finishSwap).
+	for _, name := range names {
+		if base, end, ok := parseCleanName(name, txnSwapSuffix); ok && !slices.Contains(names, cleanName(base, end, swapSuffix)) {
+			if err := l.removeStray(path.Join(l.dir, name)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -3,11 +3,14 @@ package storage_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/disksim"
 	"github.com/seedlog/seedlog/storage"
 )
@@ -101,17 +104,30 @@ func (f budgetFile) Truncate(size int64) error {
 	return f.File.Truncate(size)
 }
 
-// keyedLog writes rounds of keyed overwrites into a log on a fresh simulated disk, synced
-// and closed, and returns the disk and what was written.
-func keyedLog(t *testing.T, cfg storage.LogConfig, seed uint64) (*disksim.FS, []storage.Keyed) {
+// keyedLog writes rounds of keyed overwrites into a log on a fresh simulated disk, with
+// an aborted-transactions index entry at each segment's first offset, synced and closed,
+// and returns the disk, what was written and the entries.
+func keyedLog(t *testing.T, cfg storage.LogConfig, seed uint64) (*disksim.FS, []storage.Keyed, []disk.AbortedTxn) {
 	t.Helper()
 	fsys := disksim.New(rand.New(rand.NewPCG(seed, seed)), disksim.Config{})
 	l := openLog(t, fsys, cfg)
 	written := storage.WriteKeys(t, l, 8, 12, 3)
-	if err := errors.Join(l.Sync(), l.Close()); err != nil {
+	var entries []disk.AbortedTxn
+	for _, s := range l.Segments() {
+		entries = append(entries, disk.AbortedTxn{ProducerID: 1, FirstOffset: s.BaseOffset, MarkerOffset: s.BaseOffset, StableOffset: s.BaseOffset + 1})
+	}
+	if err := errors.Join(l.SetAborted(0, entries), l.Sync(), l.Close()); err != nil {
 		t.Fatal(err)
 	}
-	return fsys, written
+	return fsys, written, entries
+}
+
+// checkAbortedKept fails unless l's aborted-transactions index holds exactly entries.
+func checkAbortedKept(t *testing.T, what string, l *storage.Log, entries []disk.AbortedTxn) {
+	t.Helper()
+	if got, err := l.Aborted(0, math.MaxInt64); err != nil || !slices.Equal(got, entries) {
+		t.Fatalf("%s: aborted %v, %v; want %v", what, got, err, entries)
+	}
 }
 
 // TestCleanCrashAtEveryStep stops a pass after each of its disk changes in turn,
@@ -119,7 +135,7 @@ func keyedLog(t *testing.T, cfg storage.LogConfig, seed uint64) (*disksim.FS, []
 // every key's latest record at its offset, every record read one written there.
 func TestCleanCrashAtEveryStep(t *testing.T) {
 	cfg := storage.LogConfig{SegmentBytesMax: 1024, IndexIntervalBytes: 128}
-	base, written := keyedLog(t, cfg, 1)
+	base, written, entries := keyedLog(t, cfg, 1)
 	finished, swapsFinished := false, 0
 	for budget := 0; !finished; budget++ {
 		for seed := range uint64(3) {
@@ -142,6 +158,7 @@ func TestCleanCrashAtEveryStep(t *testing.T) {
 				t.Fatalf("budget %d seed %d: log ends at %d", budget, seed, l2.EndOffset())
 			}
 			storage.CheckCompacted(t, storage.ReadKeyed(t, l2), written, false)
+			checkAbortedKept(t, fmt.Sprintf("budget %d seed %d", budget, seed), l2, entries)
 			// The next pass completes what the crash cut short.
 			if _, err := l2.Clean(l2.EndOffset(), storage.TestPolicy); err != nil {
 				t.Fatalf("budget %d seed %d: clean after recovery: %v", budget, seed, err)
@@ -162,7 +179,7 @@ func TestCleanCrashAtEveryStep(t *testing.T) {
 // and what was swapped in before stays whole.
 func TestCleanCrashBetweenSteps(t *testing.T) {
 	cfg := storage.LogConfig{SegmentBytesMax: 1024, IndexIntervalBytes: 128}
-	base, written := keyedLog(t, cfg, 3)
+	base, written, entries := keyedLog(t, cfg, 3)
 	const stepBytes = 300
 	for steps := 1; ; steps++ {
 		fsys := base.Clone()
@@ -190,6 +207,7 @@ func TestCleanCrashBetweenSteps(t *testing.T) {
 			}
 		}
 		storage.CheckCompacted(t, storage.ReadKeyed(t, l2), written, false)
+		checkAbortedKept(t, fmt.Sprintf("%d steps", steps), l2, entries)
 		if _, err := l2.Clean(l2.EndOffset(), storage.TestPolicy); err != nil {
 			t.Fatalf("%d steps: clean after recovery: %v", steps, err)
 		}

@@ -180,6 +180,9 @@ func (l *Log) fenceDamage(i int, p, fileBytes, a, q, b int64) (Fence, bool, erro
 		}
 		l.segments = append(l.segments, ns)
 	}
+	if err := l.moveAbortedOut(i, b, p == 0); err != nil {
+		return Fence{}, false, err
+	}
 	if err := l.cutDamagedSegment(i, p); err != nil {
 		return Fence{}, false, err
 	}
@@ -291,6 +294,7 @@ func (l *Log) checkSegments(i int) ([]Fence, error) {
 		fileBytes := s.sizeBytes
 		scan := newSegmentState(s.base)
 		scan.logFile, scan.indexFile, scan.timeIndexFile = s.logFile, s.indexFile, s.timeIndexFile
+		scan.aborted = s.aborted
 		_, reason, err := l.scanSegment(scan, fileBytes, nil)
 		if err != nil {
 			return found, err

@@ -10,6 +10,7 @@
 //	00000000000000000000.log         segment: record batches from offset 0
 //	00000000000000000000.index       its sparse offset index
 //	00000000000000000000.timeindex   its time index
+//	00000000000000000000.txnindex    its aborted-transactions index (only with aborts)
 //	00000000000000001234.log         next segment, base offset 1234, ...
 //	log-offsets-checkpoint           log start offset and recovery point
 //	leader-epoch-checkpoint          leader epoch cache (written by its owner)
@@ -17,6 +18,7 @@
 //	cleaner-passes                   compaction's history (only once a pass ran)
 //	<base>-<end>.cleaning            a cleaned segment being written; removed by OpenLog
 //	<base>-<end>.swap                a cleaned segment written in full; OpenLog swaps it in
+//	<base>-<end>.txnswap             the aborted-transactions index of a cleaned segment
 //	*.tmp                            scratch of WriteFileAtomic; removed by OpenLog
 //
 // Segment files are named by their base offset in 20 decimal digits, as in Kafka. The
@@ -76,6 +78,31 @@
 // when a segment rolls (and at Close) and synced by the next Sync. The active segment's
 // index files are never synced: recovery always rebuilds them.
 //
+// # .txnindex
+//
+// The aborted transactions whose abort marker the segment holds, one entry per
+// transaction in marker order, 36 bytes, big-endian:
+//
+//	offset  size  field
+//	0       8     producer id
+//	8       8     first offset of the transaction
+//	16      8     offset of its abort marker (in the segment, or in a fenced range after it)
+//	24      8     stable offset: the first offset of the oldest transaction of another
+//	              producer still open once the marker was written, or the marker + 1
+//	32      4     CRC-32C of the 32 bytes before
+//
+// The log's owner computes the entries and hands them over with the batches
+// (AppendAborting); Aborted(from, to) lists those overlapping [from, to) by walking the
+// indexes from the segment holding from and stopping at the first entry whose stable
+// offset reaches to (every later transaction began at or after it). Unlike the other
+// indexes it cannot be rebuilt from its segment (a transaction's first offset may lie
+// in an earlier one), so the file is written and synced by every Sync that follows new
+// entries, created at the first, and rewritten whole (WriteFileAtomic) when entries
+// move between segments. Recovery keeps each file's entries up to the first that is
+// torn, fails its CRC or does not fit its segment, and reports from which offset entries
+// may be missing (RecoveryReport.AbortedCutOffset): the owner lists the aborts from
+// there again with SetAborted.
+//
 // # log-offsets-checkpoint
 //
 // One text file holds the log start offset and the recovery point, so one atomic write
@@ -128,7 +155,8 @@
 // the last good one can be trusted. On top of it:
 //
 //   - Append writes into the page cache (or disksim's unsynced state) and syncs nothing.
-//   - Sync syncs the log file of every segment written since the last sync, the index
+//   - Sync syncs the aborted-transactions index of every segment given entries since,
+//     and the log file of every segment written since the last sync, the index
 //     files of those that are no longer active, and the directory if segments were
 //     created or removed. Then the recovery point becomes the end offset.
 //   - The recovery point is checkpointed when it moves to a later segment or backwards,
@@ -214,6 +242,12 @@
 //  3. the damaged segment is truncated at p, or removed when p is 0 (a fenced range may
 //     then precede the first segment: the log start lies in it).
 //
+// Before step 3 the damaged segment's aborted-transactions entries whose marker lies at
+// or after b move to the segment based at b, and, when the segment goes, the others to
+// the segment before it (the transactions aborted in the fenced part may have records
+// before it), both files durable first: a crash in between leaves an entry twice, and
+// recovery files it once.
+//
 // A crash after step 1 leaves the record and the damaged segment uncut: recovery meets
 // the same damage at a where a fence starts, drops that fence and any segment based at
 // its end (an incomplete copy), and fences again (RecoveryReport.InterruptedFencesRedone).
@@ -247,15 +281,19 @@
 // A run is swapped in so that a crash leaves either all its old segments or the new one:
 //
 //  1. the new segment is written as <base>-<end>.cleaning (both offsets in 20 digits:
-//     the run covers [base, end)) and synced;
+//     the run covers [base, end)) and synced, and the entries of the old segments'
+//     aborted-transactions indexes, if any, as <base>-<end>.txnswap, synced;
 //  2. it is renamed to <base>-<end>.swap and the directory synced: the commit point;
-//  3. the files of the old segments (<base>'s included) are removed, the directory
-//     synced;
-//  4. the swap file is renamed to <base>.log, its indexes written and synced, the
-//     directory synced.
+//  3. the files of the old segments (<base>'s included, but for its .txnindex) are
+//     removed, the directory synced;
+//  4. the .txnswap is renamed to <base>.txnindex and the directory synced; the swap
+//     file is renamed to <base>.log, its indexes written and synced, the directory
+//     synced.
 //
-// OpenLog removes *.cleaning files and finishes every swap it finds by redoing 3 and 4
-// (its index files are left for recovery to rebuild). Renames are atomic (see FS).
+// OpenLog removes *.cleaning files and the .txnswap files without a .swap (a run never
+// committed: a committed one's is renamed before its .swap), and finishes every swap it
+// finds by redoing 3 and 4 (its offset and time indexes are left for recovery to
+// rebuild). Renames are atomic (see FS).
 //
 // A pass may run in steps (CleanStep), each reading and writing about a budget of
 // bytes, so that a node's other disk work waits at most one step behind the cleaner

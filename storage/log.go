@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/compact"
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
 )
@@ -257,7 +258,12 @@ func (l *Log) SetSegmentLimits(bytes int64, age time.Duration, indexBytes int) e
 // would overflow the active segment (SegmentBytesMax, SegmentAgeMax, relative offsets)
 // the log rolls a new segment. Nothing is synced: the bytes are durable after the next
 // Sync. An I/O error fails the log (ErrLogFailed).
-func (l *Log) Append(batches []byte) error {
+func (l *Log) Append(batches []byte) error { return l.AppendAborting(batches, nil) }
+
+// AppendAborting is Append for batches holding abort markers: aborted lists their
+// transactions, by marker offset, for the aborted-transactions index of the segments
+// the markers land in (durable with them, at the next Sync).
+func (l *Log) AppendAborting(batches []byte, aborted []disk.AbortedTxn) error {
 	if err := l.writable(); err != nil {
 		return err
 	}
@@ -265,9 +271,13 @@ func (l *Log) Append(batches []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := checkAborted(aborted, l.EndOffset(), headers[len(headers)-1].NextOffset(), l.lastAbortedMarker()); err != nil {
+		return err
+	}
 	if err := l.writeBatches(batches, headers); err != nil {
 		return l.fail(fmt.Errorf("append: %w", err))
 	}
+	l.addAborted(aborted)
 	return nil
 }
 
@@ -408,6 +418,11 @@ func (l *Log) syncAll() error {
 	activeIndex := len(l.segments) - 1
 	for i := first; i < len(l.segments); i++ {
 		if err := l.syncSegment(l.segments[i], i == activeIndex); err != nil {
+			return err
+		}
+	}
+	for _, s := range l.segments {
+		if err := l.syncAbortedFile(s); err != nil {
 			return err
 		}
 	}

@@ -61,6 +61,14 @@ type RecoveryReport struct {
 	// SegmentsBelowStartDeleted counts segments wholly below the log start offset that an
 	// interrupted DeleteBelow had left behind.
 	SegmentsBelowStartDeleted int
+	// AbortedCutOffset is, when a .txnindex file held an entry that was torn, failed its
+	// CRC or did not fit, the offset from which the aborted-transactions index may lack
+	// entries (-1 otherwise), and AbortedCutReason says what was wrong. Entries for
+	// markers the log had not synced may be torn by a crash; below that, it is damage,
+	// and the log's owner must list those transactions again (SetAborted).
+	AbortedCutOffset int64
+	AbortedCutReason string
+
 	// ResetToStart reports that nothing survived at or above the log start offset, so
 	// the log restarted empty there.
 	ResetToStart bool
@@ -87,7 +95,7 @@ func OpenLog(fsys FS, dir string, cfg LogConfig) (*Log, error) {
 	if err := ensureDir(fsys, dir); err != nil {
 		return nil, fmt.Errorf("storage: open log %s: %w", dir, err)
 	}
-	l := &Log{fsys: fsys, dir: dir, cfg: cfg, opened: cfg, recovery: RecoveryReport{CutOffset: -1}}
+	l := &Log{fsys: fsys, dir: dir, cfg: cfg, opened: cfg, recovery: RecoveryReport{CutOffset: -1, AbortedCutOffset: -1}}
 	if err := l.recover(); err != nil {
 		for _, s := range l.segments {
 			_ = s.closeFiles()
@@ -153,6 +161,9 @@ func (l *Log) recover() error {
 	if err := l.openSegments(bases, max(start, 0)); err != nil {
 		return err
 	}
+	if err := l.readAborted(); err != nil {
+		return err
+	}
 	l.fencesMatchSegments()
 	l.startOffset = max(start, l.firstOffset())
 	if rp < 0 {
@@ -176,6 +187,7 @@ func (l *Log) recover() error {
 	if err := l.cutPasses(); err != nil {
 		return err
 	}
+	l.refileAborted()
 	return l.finishRecovery()
 }
 
@@ -512,6 +524,9 @@ func (l *Log) fenceScanned(i int, fileBytes int64, reason string) (bool, error) 
 	if f, ok := l.fenceContaining(a); ok && f.From == a && i+1 < len(l.segments) && l.segments[i+1].base == f.To {
 		l.fences = slices.DeleteFunc(l.fences, func(g Fence) bool { return g == f })
 		ns := l.segments[i+1]
+		// Its index entries go back with its batches; the fencing below moves them again.
+		s.aborted.entries = append(s.aborted.entries, ns.aborted.entries...)
+		s.aborted.dirty, s.aborted.rewrite = true, true
 		if err := ns.closeFiles(); err != nil {
 			return false, fmt.Errorf("close segment %d: %w", ns.base, err)
 		}

@@ -15,6 +15,9 @@ const (
 	LogFileSuffix       = ".log"
 	IndexFileSuffix     = ".index"
 	TimeIndexFileSuffix = ".timeindex"
+	// TxnIndexFileSuffix names a segment's aborted-transactions index, present only
+	// when the segment holds abort markers.
+	TxnIndexFileSuffix = ".txnindex"
 )
 
 const segmentNameDigits = 20
@@ -42,7 +45,7 @@ func parseSegmentFileName(name string) (base int64, suffix string, ok bool) {
 	}
 	digits, suffix := name[:segmentNameDigits], name[segmentNameDigits:]
 	switch suffix {
-	case LogFileSuffix, IndexFileSuffix, TimeIndexFileSuffix:
+	case LogFileSuffix, IndexFileSuffix, TimeIndexFileSuffix, TxnIndexFileSuffix:
 	default:
 		return 0, "", false
 	}
@@ -75,6 +78,7 @@ type segment struct {
 
 	index     offsetIndex
 	timeIndex timeIndex
+	aborted   abortedIndex
 
 	logFile File
 	// indexFile and timeIndexFile are open while the segment is active or has index
@@ -98,6 +102,7 @@ func (s *segment) empty() bool { return s.sizeBytes == 0 }
 func (s *segment) forget() {
 	fresh := newSegmentState(s.base)
 	fresh.logFile, fresh.indexFile, fresh.timeIndexFile = s.logFile, s.indexFile, s.timeIndexFile
+	fresh.aborted = s.aborted
 	*s = *fresh
 }
 
@@ -193,7 +198,7 @@ func (s *segment) closeIndexFiles() error {
 
 // closeFiles closes every open file of the segment.
 func (s *segment) closeFiles() error {
-	err := s.closeIndexFiles()
+	err := errors.Join(s.closeIndexFiles(), s.closeAbortedFile())
 	if s.logFile != nil {
 		err = errors.Join(err, s.logFile.Close())
 		s.logFile = nil
@@ -237,10 +242,16 @@ func openOrCreate(fsys FS, name string) (f File, created bool, err error) {
 	return f, true, nil
 }
 
-// removeSegmentFiles removes the three files of the segment based at base, ignoring
+// removeSegmentFiles removes the files of the segment based at base, ignoring
 // files that do not exist.
 func removeSegmentFiles(fsys FS, dir string, base int64) error {
-	for _, suffix := range []string{IndexFileSuffix, TimeIndexFileSuffix, LogFileSuffix} {
+	return removeFiles(fsys, dir, base, TxnIndexFileSuffix, IndexFileSuffix, TimeIndexFileSuffix, LogFileSuffix)
+}
+
+// removeFiles removes the files of the segment based at base with the suffixes given,
+// ignoring files that do not exist.
+func removeFiles(fsys FS, dir string, base int64, suffixes ...string) error {
+	for _, suffix := range suffixes {
 		name := path.Join(dir, SegmentFileName(base, suffix))
 		if err := fsys.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", name, err)

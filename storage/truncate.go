@@ -32,6 +32,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		return fmt.Errorf("%w: truncate to %d, log spans [%d, %d]", ErrOffsetOutOfRange, offset, l.startOffset, l.EndOffset())
 	}
 	l.dropPass()
+	l.cutAborted(offset)
 	before := slices.Clone(l.fences)
 	var err error
 	if f, ok := l.fenceContaining(offset); ok {
@@ -239,6 +240,7 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 // (one of them may have to give its name to the new segment); the new start is made
 // durable next; the segments below it go last, as in DeleteBelow.
 func (l *Log) resetTo(offset int64) error {
+	l.cutAborted(offset)
 	for len(l.segments) > 1 && l.active().base > offset {
 		if err := l.removeLastSegment(); err != nil {
 			return err

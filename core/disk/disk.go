@@ -126,11 +126,16 @@ const (
 	FindMaxTime
 	// Size measures Log: Done.Bytes is the size of its segments. Nothing is written.
 	Size
+	// SetAborted makes Log's aborted-transactions index hold exactly Op.Aborted among
+	// its entries whose marker is at or above Offset, durably: the owner rebuilt them
+	// by replaying the log after its producer-state snapshot, which covers the entries
+	// below (durable with the data they describe).
+	SetAborted
 )
 
 var kindNames = [...]string{"?", "append", "sync", "truncate", "reset", "delete-below", "read",
 	"write-file", "remove-file", "create-log", "delete-log", "leader-epochs", "find-time", "retain",
-	"check-damage", "skip", "clean", "set-segments", "find-max-time", "size"}
+	"check-damage", "skip", "clean", "set-segments", "find-max-time", "size", "set-aborted"}
 
 // FenceKind says why a fenced range of a log has no readable batches.
 type FenceKind uint8
@@ -236,6 +241,26 @@ type Op struct {
 	// that can send from files (sendfile) then never copies them through memory on their
 	// way to a client.
 	Spans bool
+	// Aborted lists, for an Append, the aborted transactions whose abort markers it
+	// writes, for the log's aborted-transactions index; for SetAborted, the entries.
+	Aborted []AbortedTxn
+	// ListAborted asks a Read for the aborted transactions whose range, from first
+	// offset to marker, overlaps what it returns (Done.Aborted): a read_committed
+	// consumer drops their records.
+	ListAborted bool
+}
+
+// AbortedTxn is one entry of a log's aborted-transactions index: the transaction of
+// ProducerID that began at FirstOffset and whose abort marker is at MarkerOffset.
+// StableOffset is where the log was stable once the marker was written: the first
+// offset of the oldest transaction of another producer still open then, or
+// MarkerOffset+1 when none was. A lookup of the transactions overlapping offsets below
+// it needs no later entry: each later one began after it.
+type AbortedTxn struct {
+	ProducerID   int64
+	FirstOffset  int64
+	MarkerOffset int64
+	StableOffset int64
 }
 
 // FileID names a segment file a shell keeps readable for the spans that point into it.
@@ -325,6 +350,8 @@ type Done struct {
 	Bytes int64
 	// Timestamp is, for FindTime and FindMaxTime, the found record's timestamp or -1.
 	Timestamp int64
+	// Aborted answers a Read's ListAborted, in marker order.
+	Aborted []AbortedTxn
 }
 
 // Queue numbers and collects the Ops of one node. Every component of a node emits into
@@ -442,4 +469,10 @@ type LogState struct {
 	// recovery added (damage it found in synced data).
 	Fences    []Fence
 	FencedNow []Fence
+	// AbortedCut reports that the log's aborted-transactions index lost entries from
+	// AbortedCutOffset on (a torn or damaged entry), AbortedCutReason why: its owner
+	// lists the aborts from there again (SetAborted).
+	AbortedCut       bool
+	AbortedCutOffset int64
+	AbortedCutReason string
 }

@@ -180,10 +180,10 @@
 // forgotten.
 //
 // Every SnapshotInterval the state as of min(HW, durable offset) is written atomically
-// to SnapshotFile(log) (a CRC-protected encoding, version 3: per producer its batches
-// and its transactions, then the aborted transactions from the log start; whatever lies
-// above the snapshot offset is left out, as a truncation there would; versions 1 and 2,
-// without the transactions, still decode). A new replica reads the snapshot from the files it is given and replays the
+// to SnapshotFile(log) (a CRC-protected encoding, version 4: per producer its batches
+// and its transactions; whatever lies above the snapshot offset is left out, as a
+// truncation there would; versions 1 and 2, without the transactions, and 3, with a list
+// of aborted transactions handed to the disk's index once, still decode). A new replica reads the snapshot from the files it is given and replays the
 // batch headers of the log after it with disk.Read Ops ("loading"); replaying also
 // completes the leader-epoch cache. While loading it serves nothing.
 //
@@ -193,19 +193,24 @@
 // epoch; a marker (a control batch of one record, commit or abort, with the
 // coordinator's epoch) ends it. Per producer the replica keeps the first offset of its
 // open transaction, the coordinator epoch of its last marker, and its last ended
-// transaction; per log, the aborted transactions (producer, first offset, marker offset)
-// whose marker is at or above the log start (those the log start passes are forgotten
-// once no consumer read begun before it moved is under way). Like the rest of the
-// producer state this changes as batches are appended, on leaders, on followers and
-// while a restart replays the log: a transactional data batch opens a transaction when
-// none is open, a marker closes it (an abort is listed), and a marker for a producer
-// with nothing open is appended all the same and changes only its epochs, so markers
-// sent again are harmless. Truncation undoes what it cuts: a transaction whose first
-// batch is cut never was, one whose marker is cut is open again (only the producer's
-// last ended transaction can be reopened so: a coordinator starts a producer's next
-// transaction only once the markers of the previous one are committed, so cutting an
-// older marker means losing committed data, which only async mode or a broken disk
-// allow), and aborts whose marker is cut leave the list.
+// transaction. The aborted transactions are the disk's: each Append carries the entries
+// of the abort markers it writes (disk.AbortedTxn: producer, first offset, marker, and
+// where the log was stable once the marker was written) for the aborted-transactions
+// index of the segment the marker lands in, and a read_committed Read asks for those
+// overlapping what it returns (Op.ListAborted). Like the rest of the producer state this
+// changes as batches are appended, on leaders, on followers and while a restart replays
+// the log: a transactional data batch opens a transaction when none is open, a marker
+// closes it (an abort goes to the index), and a marker for a producer with nothing open
+// is appended all the same and changes only its epochs, so markers sent again are
+// harmless. Truncation undoes what it cuts: a transaction whose first batch is cut never
+// was, one whose marker is cut is open again. The producer's last ended transaction is
+// reopened at once; an older one (a repair truncation cutting below it, which only
+// damage, async mode or a broken disk allow) when the Truncate's Done lists it among the
+// index entries the cut took (a follower fetches nothing until then). After a restart
+// the replay from the snapshot lists the aborts after it again (disk.SetAborted): the
+// index entries below the snapshot offset were synced with their data; when recovery
+// found the index damaged below it, the replay first reads the log from its start to
+// list every abort again.
 //
 // The last stable offset (LSO) is the smaller of the HW and the first offset of the
 // oldest transaction that is open or whose marker the HW does not cover yet: until it

@@ -1,9 +1,12 @@
 package partition
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
 )
 
@@ -16,9 +19,17 @@ type loader struct {
 	epochsChanged bool
 	// waitCheck: a replay read failed validation; read again once CheckDamage is done.
 	waitCheck bool
+	// from is where the replay of the producer state starts (the snapshot offset, or the
+	// log start); the aborted-transactions index is listed again from there. Below it,
+	// when the index lost entries the snapshot covers, collect replays the batches from
+	// the log start on a state of its own, only to list their aborts again.
+	from    int64
+	collect *producerState
 }
 
-func (r *Replica) startLoading(now int64, snap []byte) {
+// startLoading replays the log after the producer-state snapshot snap. st says whether
+// recovery found the log's aborted-transactions index damaged.
+func (r *Replica) startLoading(now int64, snap []byte, st disk.LogState) {
 	from := r.startOffset
 	if snap != nil {
 		p, off, err := decodeSnapshot(snap, r.cfg.ProducersMax)
@@ -33,17 +44,40 @@ func (r *Replica) startLoading(now int64, snap []byte) {
 			// was written): rebuild it, and the producers, from the start.
 		default:
 			r.producers = p
-			r.producers.trimAborted(r.startOffset)
 			from = max(off, r.startOffset)
 			r.snapOffset = off
 		}
 	}
-	if from >= r.leo {
+	l := &loader{next: from, end: r.leo, from: from}
+	if st.AbortedCut && st.AbortedCutOffset < from && !r.on(plant.AbortedIndexDamageIgnored) {
+		r.note("aborted-index-damaged", "the aborted-transactions index may lack entries from offset %d (%s): listing the aborts again from the log start %d",
+			st.AbortedCutOffset, st.AbortedCutReason, r.startOffset)
+		collect := newProducerState(r.cfg.ProducersMax)
+		l.next, l.collect = r.startOffset, &collect
+	}
+	if l.next >= r.leo {
+		r.setAborted(from, nil)
 		return
 	}
-	r.loading = &loader{next: from, end: r.leo}
-	r.note("loading", "replaying [%d, %d) for producer state", from, r.leo)
+	r.loading = l
+	r.note("loading", "replaying [%d, %d) for producer state", l.next, r.leo)
 	r.emitLoadRead()
+}
+
+// setAborted hands the disk the aborted transactions a replay from offset from listed
+// (those below it are durable in its index), with those a version-3 snapshot held.
+func (r *Replica) setAborted(from int64, collected []disk.AbortedTxn) {
+	entries := append(collected, r.producers.takeAborted()...)
+	slices.SortStableFunc(entries, func(a, b disk.AbortedTxn) int { return cmp.Compare(a.MarkerOffset, b.MarkerOffset) })
+	entries = slices.CompactFunc(entries, func(a, b disk.AbortedTxn) bool { return a.MarkerOffset == b.MarkerOffset })
+	entries = slices.DeleteFunc(entries, func(a disk.AbortedTxn) bool { return a.MarkerOffset < r.startOffset })
+	if len(entries) > 0 {
+		from = min(from, entries[0].MarkerOffset)
+	}
+	if from >= r.leo && len(entries) == 0 {
+		return
+	}
+	r.emit(disk.Op{Kind: disk.SetAborted, Offset: from, Aborted: entries}, pendingOp{})
 }
 
 func (r *Replica) emitLoadRead() {
@@ -88,6 +122,12 @@ func (r *Replica) loadReadDone(now int64, p pendingOp, d disk.Done) {
 		if h.NextOffset() <= l.next {
 			continue
 		}
+		if l.collect != nil && h.BaseOffset < l.from {
+			l.collect.applyBatch(h, h.BaseOffset, batch)
+			l.next = h.NextOffset()
+			progressed = true
+			continue
+		}
 		r.replay(h, batch)
 		l.next = h.NextOffset()
 		progressed = true
@@ -129,6 +169,12 @@ func (r *Replica) finishLoading(now int64) {
 	if r.loading.epochsChanged {
 		r.persistEpochs()
 	}
+	var collected []disk.AbortedTxn
+	from := r.loading.from
+	if c := r.loading.collect; c != nil {
+		collected, from = c.takeAborted(), r.startOffset
+	}
+	r.setAborted(from, collected)
 	r.loading = nil
 	r.note("loaded", "%d producers", len(r.producers.m))
 	r.applyState(now)
@@ -147,5 +193,5 @@ func (r *Replica) maybeSnapshot() {
 
 func (r *Replica) writeSnapshot(off int64) {
 	r.snapOffset = off
-	r.emit(disk.Op{Kind: disk.WriteFile, Name: r.snapName, Data: r.producers.encodeSnapshot(off, r.startOffset)}, pendingOp{})
+	r.emit(disk.Op{Kind: disk.WriteFile, Name: r.snapName, Data: r.producers.encodeSnapshot(off)}, pendingOp{})
 }

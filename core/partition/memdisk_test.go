@@ -19,6 +19,9 @@ type memDisk struct {
 	// scanAtRecovery makes recovery find damaged batches (as a scan of their segment
 	// would) and fence them; otherwise only a read meets them.
 	scanAtRecovery bool
+	// abortedLostFrom, when at least 0, makes the next recovery find the aborted-
+	// transactions index damaged from that offset: the entries from there are gone.
+	abortedLostFrom int64
 }
 
 type memLog struct {
@@ -38,10 +41,13 @@ type memBatch struct {
 	// of that kind, with no data.
 	damaged bool
 	fenced  disk.FenceKind
+	// aborted is the aborted-transactions index entry of the abort marker this batch
+	// is, if any: it lives and goes with the batch.
+	aborted *disk.AbortedTxn
 }
 
 func newMemDisk() *memDisk {
-	return &memDisk{logs: map[disk.LogID]*memLog{}, files: map[string][]byte{}}
+	return &memDisk{logs: map[disk.LogID]*memLog{}, files: map[string][]byte{}, abortedLostFrom: -1}
 }
 
 func (l *memLog) end() int64 {
@@ -73,6 +79,7 @@ func (d *memDisk) exec(op disk.Op) disk.Done {
 			done.Err = fmt.Errorf("%w: truncate to %d below start %d", errMem, op.Offset, l.start)
 			break
 		}
+		done.Aborted = l.abortedIn(op.Offset, op.Offset)
 		n := len(l.batches)
 		for n > 0 && l.batches[n-1].next > op.Offset {
 			n--
@@ -101,6 +108,22 @@ func (d *memDisk) exec(op disk.Op) disk.Done {
 		l.deleteBelow(op.Offset)
 	case disk.Read:
 		done.Data, done.Offset, done.Corrupt, done.Fences, done.Err = l.read(op)
+		if op.ListAborted && done.Err == nil {
+			done.Aborted = l.abortedIn(op.Offset, max(batchesEnd(done.Data), op.Offset))
+		}
+	case disk.SetAborted:
+		for i := range l.batches {
+			if l.batches[i].base >= op.Offset {
+				l.batches[i].aborted = nil
+			}
+		}
+		for _, a := range op.Aborted {
+			if i := l.batchAt(a.MarkerOffset); i < 0 || a.MarkerOffset < op.Offset {
+				done.Err = fmt.Errorf("%w: set aborted %+v from %d: no marker there", errMem, a, op.Offset)
+			} else {
+				l.batches[i].aborted = &a
+			}
+		}
 	case disk.FindTime:
 		done.Offset, done.Timestamp = -1, -1
 		for _, b := range l.batches {
@@ -147,6 +170,28 @@ func (d *memDisk) exec(op disk.Op) disk.Done {
 	return done
 }
 
+// abortedIn lists the index entries whose range overlaps [from, to) (with to == from,
+// those a cut at from splits).
+func (l *memLog) abortedIn(from, to int64) []disk.AbortedTxn {
+	var out []disk.AbortedTxn
+	for _, b := range l.batches {
+		if a := b.aborted; a != nil && a.MarkerOffset >= from && a.FirstOffset < to {
+			out = append(out, *a)
+		}
+	}
+	return out
+}
+
+// batchAt is the index of the batch holding offset, or -1.
+func (l *memLog) batchAt(offset int64) int {
+	for i, b := range l.batches {
+		if b.base <= offset && offset < b.next {
+			return i
+		}
+	}
+	return -1
+}
+
 func (l *memLog) append(op disk.Op) error {
 	if op.Offset != l.end() {
 		return fmt.Errorf("%w: append at %d, log ends at %d", errMem, op.Offset, l.end())
@@ -166,6 +211,13 @@ func (l *memLog) append(op disk.Op) error {
 		return err
 	}
 	l.batches = append(l.batches, add...)
+	for _, a := range op.Aborted {
+		i := l.batchAt(a.MarkerOffset)
+		if i < len(l.batches)-len(add) {
+			return fmt.Errorf("%w: aborted %+v outside the append", errMem, a)
+		}
+		l.batches[i].aborted = &a
+	}
 	return nil
 }
 
@@ -295,6 +347,16 @@ func (d *memDisk) recovered(id disk.LogID) (disk.LogState, map[string][]byte) {
 	if d.scanAtRecovery {
 		now = l.fenceDamaged()
 	}
-	return disk.LogState{ID: id, StartOffset: l.start, EndOffset: l.end(), Epochs: slices.Clone(l.epochs),
-		Fences: l.fences(), FencedNow: now}, d.files
+	st := disk.LogState{ID: id, StartOffset: l.start, EndOffset: l.end(), Epochs: slices.Clone(l.epochs),
+		Fences: l.fences(), FencedNow: now}
+	if d.abortedLostFrom >= 0 {
+		for i := range l.batches {
+			if a := l.batches[i].aborted; a != nil && a.MarkerOffset >= d.abortedLostFrom {
+				l.batches[i].aborted = nil
+			}
+		}
+		st.AbortedCut, st.AbortedCutOffset, st.AbortedCutReason = true, d.abortedLostFrom, "a test lost them"
+		d.abortedLostFrom = -1
+	}
+	return st, d.files
 }

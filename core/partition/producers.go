@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/enc"
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
@@ -120,12 +121,10 @@ type producerState struct {
 	// watermark may not cover yet: until it does, a truncation could remove the marker
 	// and open the transaction again, so they bound the last stable offset too.
 	unstable []txnRange
-	// aborted lists the aborted transactions of the log, by marker offset, from the
-	// first whose marker is at or above the log start.
-	aborted []txnRange
-	// abortedSpan is at least the largest marker - first of the aborted list: a lookup
-	// stops where no transaction can reach back into the range asked for.
-	abortedSpan int64
+	// aborted lists the transactions aborted by the batches applied since the last
+	// takeAborted: the log's aborted-transactions index lives on disk (see
+	// disk.AbortedTxn), and each Append carries the entries of the markers it writes.
+	aborted []disk.AbortedTxn
 }
 
 // txnRange is one transaction of a producer: its first offset and its marker's offset
@@ -324,9 +323,32 @@ func (p *producerState) endTxn(e *producerEntry, offset int64, m endMarker) {
 	e.ended = endedTxn{first: t.first, marker: offset, commit: m.commit}
 	p.unstable = append(p.unstable, t)
 	if !m.commit {
-		p.aborted = append(p.aborted, t)
-		p.abortedSpan = max(p.abortedSpan, t.marker-t.first)
+		stable := offset + 1
+		if len(p.open) > 0 {
+			stable = p.open[0].first
+		}
+		p.aborted = append(p.aborted, disk.AbortedTxn{ProducerID: t.pid, FirstOffset: t.first, MarkerOffset: offset, StableOffset: stable})
 	}
+}
+
+// takeAborted returns the transactions aborted since the last call and forgets them.
+func (p *producerState) takeAborted() []disk.AbortedTxn {
+	a := p.aborted
+	p.aborted = nil
+	return a
+}
+
+// reopen opens again the aborted transactions a truncation cut the marker of but not
+// the first batch (the disk lists them: Truncate's Done), so that the marker fetched
+// back ends them and lists them again. The producer's last ended transaction was
+// reopened by the truncation itself.
+func (p *producerState) reopen(cut []disk.AbortedTxn) {
+	for _, t := range cut {
+		if e := p.m[t.ProducerID]; e != nil && e.txnFirst < 0 {
+			e.txnFirst = t.FirstOffset
+		}
+	}
+	p.rebuildOpen()
 }
 
 // insertTxn adds t to open, kept sorted by first offset, then producer id.
@@ -382,31 +404,6 @@ func (p *producerState) stableBelow(hw int64) int64 {
 	return lso
 }
 
-// abortedIn lists the aborted transactions whose range, from first offset to marker,
-// overlaps [from, to].
-func (p *producerState) abortedIn(from, to int64) []AbortedTxn {
-	i, _ := slices.BinarySearchFunc(p.aborted, from, func(t txnRange, off int64) int { return cmp.Compare(t.marker, off) })
-	var out []AbortedTxn
-	for _, t := range p.aborted[i:] {
-		if t.marker-p.abortedSpan > to {
-			break // this one and every later one start after to
-		}
-		if t.first <= to {
-			out = append(out, AbortedTxn{ProducerID: t.pid, FirstOffset: t.first})
-		}
-	}
-	return out
-}
-
-// trimAborted forgets the aborted transactions whose marker is below the log start.
-func (p *producerState) trimAborted(start int64) {
-	i, _ := slices.BinarySearchFunc(p.aborted, start, func(t txnRange, off int64) int { return cmp.Compare(t.marker, off) })
-	if i > 0 {
-		n := copy(p.aborted, p.aborted[i:])
-		p.aborted = p.aborted[:n]
-	}
-}
-
 // cutRanges drops the transactions whose marker is at or above offset from ts, sorted
 // by marker.
 func cutRanges(ts []txnRange, offset int64) []txnRange {
@@ -460,22 +457,20 @@ func (p *producerState) truncate(offset int64) {
 	// (damaged data fetched back) may cut far below it, through older transactions of
 	// the producer: the one whose marker is cut and whose first batch is not is open
 	// again, or the marker fetched back would find nothing to end and its abort would
-	// not be listed. Aborts are all listed; commits are known while unstable.
-	for _, list := range [][]txnRange{p.aborted, p.unstable} {
-		for _, t := range list {
-			if e := p.m[t.pid]; e != nil && t.first < offset && offset <= t.marker && e.txnFirst < 0 {
-				e.txnFirst = t.first
-			}
+	// not be listed. Commits are known here while unstable; aborts are in the disk's
+	// index, and the Truncate's Done lists them (reopen).
+	for _, t := range p.unstable {
+		if e := p.m[t.pid]; e != nil && t.first < offset && offset <= t.marker && e.txnFirst < 0 {
+			e.txnFirst = t.first
 		}
 	}
 	p.unstable = cutRanges(p.unstable, offset)
-	p.aborted = cutRanges(p.aborted, offset)
 	p.rebuildOpen()
 }
 
 func (p *producerState) clear() {
 	clear(p.m)
-	p.open, p.unstable, p.aborted, p.abortedSpan = nil, nil, nil, 0
+	p.open, p.unstable, p.aborted = nil, nil, nil
 }
 
 func (p *producerState) sortedIDs() []int64 {
@@ -487,23 +482,22 @@ func (p *producerState) sortedIDs() []int64 {
 	return ids
 }
 
-// Producer-state snapshot file layout (enc encoding): version (3), the offset it
+// Producer-state snapshot file layout (enc encoding): version (4), the offset it
 // describes the log up to, the producers sorted by id, each with its epoch, its batches
 // (epoch, sequences, offsets, largest timestamp) and its place in transactions (the
 // offsets it was first and last seen at, its open transaction's first offset, its
-// coordinator epoch, its last ended transaction), then the aborted transactions whose
-// marker lies between the log start and the snapshot offset (producer, first offset,
-// marker offset), then a CRC-32C of everything before it. Version 1 (without the
-// timestamps and what follows them) and version 2 (without the transactions) still
-// decode.
-const snapshotVersion = 3
+// coordinator epoch, its last ended transaction), then a CRC-32C of everything before
+// it. Version 1 (without the timestamps and what follows them), version 2 (without the
+// transactions) and version 3 (with, after the producers, the aborted transactions
+// whose marker lies between the log start and the snapshot offset: producer, first
+// offset, marker offset) still decode.
+const snapshotVersion = 4
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// encodeSnapshot encodes the state the log had below offset, as it starts at start:
-// what was written at or above offset is left out, so the snapshot is exact for every
+// encodeSnapshot encodes the state the log had below offset: what was written at or above offset is left out, so the snapshot is exact for every
 // producer that wrote fewer than producerBatchesKept batches since offset.
-func (p *producerState) encodeSnapshot(offset, start int64) []byte {
+func (p *producerState) encodeSnapshot(offset int64) []byte {
 	var w enc.Writer
 	w.U8(snapshotVersion)
 	w.I64(offset)
@@ -536,15 +530,6 @@ func (p *producerState) encodeSnapshot(offset, start int64) []byte {
 		w.I64(e.ended.first)
 		w.I64(e.ended.marker)
 		w.Bool(e.ended.commit)
-	}
-	aborted := cutRanges(p.aborted, offset)
-	i, _ := slices.BinarySearchFunc(aborted, start, func(t txnRange, off int64) int { return cmp.Compare(t.marker, off) })
-	aborted = aborted[i:]
-	w.Len(len(aborted))
-	for _, t := range aborted {
-		w.I64(t.pid)
-		w.I64(t.first)
-		w.I64(t.marker)
 	}
 	w.I32(int32(crc32.Checksum(w.B, crcTable)))
 	return w.B
@@ -613,17 +598,19 @@ func decodeSnapshot(b []byte, maxProducers int) (producerState, int64, error) {
 		}
 		p.m[e.id] = e
 	}
-	if v >= 3 {
+	if v == 3 {
+		// Version 3 listed the aborted transactions, which the disk's index holds
+		// since: they are handed to it once (startLoading). Their stable offsets were
+		// not kept; 0 never ends a lookup early.
 		n := r.Len(snapshotAbortedBytes)
-		p.aborted = make([]txnRange, 0, n)
+		p.aborted = make([]disk.AbortedTxn, 0, n)
 		for range n {
-			t := txnRange{pid: r.I64(), first: r.I64(), marker: r.I64()}
-			if t.pid < 0 || t.first < 0 || t.first > t.marker || t.marker >= offset ||
-				(len(p.aborted) > 0 && p.aborted[len(p.aborted)-1].marker >= t.marker) {
+			t := disk.AbortedTxn{ProducerID: r.I64(), FirstOffset: r.I64(), MarkerOffset: r.I64()}
+			if t.ProducerID < 0 || t.FirstOffset < 0 || t.FirstOffset > t.MarkerOffset || t.MarkerOffset >= offset ||
+				(len(p.aborted) > 0 && p.aborted[len(p.aborted)-1].MarkerOffset >= t.MarkerOffset) {
 				return p, 0, fmt.Errorf("%w: aborted transaction %+v at offset %d", errSnapshot, t, offset)
 			}
 			p.aborted = append(p.aborted, t)
-			p.abortedSpan = max(p.abortedSpan, t.marker-t.first)
 		}
 	}
 	if err := r.Done(); err != nil {

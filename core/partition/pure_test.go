@@ -129,7 +129,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		seqs[pid] += n
 		off += int64(n)
 	}
-	b := p.encodeSnapshot(off, 0)
+	b := p.encodeSnapshot(off)
 	q, at, err := decodeSnapshot(b, 100)
 	if err != nil || at != off {
 		t.Fatalf("decode: %v at %d", err, at)
@@ -138,7 +138,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatal("state differs after a round trip")
 	}
 	// Below an offset, later batches are left out.
-	b = p.encodeSnapshot(off-10, 0)
+	b = p.encodeSnapshot(off - 10)
 	q, _, err = decodeSnapshot(b, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +326,8 @@ func TestTruncatedEpochBumpForgetsTheEpoch(t *testing.T) {
 }
 
 // A repair truncation through an aborted transaction older than the producer's last
-// one opens it again, so that its marker, fetched back, lists the abort once more.
+// one opens it again (the Truncate's Done lists it), so that its marker, fetched back,
+// lists the abort once more.
 func TestTruncationReopensAnOlderAbortedTransaction(t *testing.T) {
 	p := newProducerState(10)
 	data := func(seq int32) record.Header {
@@ -338,12 +339,19 @@ func TestTruncationReopensAnOlderAbortedTransaction(t *testing.T) {
 	p.record(marker, 30, abort) // aborts [8, 30]
 	p.record(data(1), 34, endMarker{})
 	p.record(marker, 37, abort) // aborts [34, 37]
+	p.stableBelow(40)           // the high watermark covers both markers: no longer unstable
+	first := p.takeAborted()    // into the disk's index with their appends
 	p.truncate(19)
-	if e := p.m[1]; e == nil || e.txnFirst != 8 {
-		t.Fatalf("the transaction at 8, whose marker was cut, is not open again: %+v", e)
+	if e := p.m[1]; e == nil || e.txnFirst != -1 {
+		t.Fatalf("the truncation alone opened %+v", e)
+	}
+	p.reopen(first[:1])
+	if e := p.m[1]; e == nil || e.txnFirst != 8 || !slices.Equal(p.open, []txnRange{{pid: 1, first: 8, marker: -1}}) {
+		t.Fatalf("the transaction at 8, whose marker was cut, is not open again: %+v, open %v", e, p.open)
 	}
 	p.record(marker, 30, abort) // fetched back
-	if len(p.aborted) != 1 || p.aborted[0].first != 8 || p.aborted[0].marker != 30 {
-		t.Fatalf("aborted list after the marker came back: %+v", p.aborted)
+	want := []disk.AbortedTxn{{ProducerID: 1, FirstOffset: 8, MarkerOffset: 30, StableOffset: 31}}
+	if got := p.takeAborted(); !slices.Equal(got, want) {
+		t.Fatalf("aborts after the marker came back: %+v, want %+v", got, want)
 	}
 }

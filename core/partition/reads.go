@@ -133,7 +133,8 @@ func (r *Replica) serveConsumer(c *consumerFetch) {
 		return
 	}
 	r.consumerWait++
-	r.emit(disk.Op{Kind: disk.Read, Offset: c.req.FetchOffset, MaxOffset: limit, MaxBytes: max(c.req.MaxBytes, 0), Spans: c.req.Spans},
+	r.emit(disk.Op{Kind: disk.Read, Offset: c.req.FetchOffset, MaxOffset: limit, MaxBytes: max(c.req.MaxBytes, 0), Spans: c.req.Spans,
+		ListAborted: c.req.Isolation == 1},
 		pendingOp{purpose: opConsumerRead, consumer: c, truncs: r.truncs})
 }
 
@@ -143,7 +144,6 @@ func (r *Replica) consumerReadDone(now int64, p pendingOp, d disk.Done) {
 		return // already failed
 	}
 	r.consumerWait--
-	defer r.maybeTrimAborted()
 	if p.gen != r.gen || r.lead == nil {
 		r.answerFetch(c.reply, errFetch(CodeNotLeaderOrFollower))
 		return
@@ -153,7 +153,7 @@ func (r *Replica) consumerReadDone(now int64, p pendingOp, d disk.Done) {
 	case d.Err == nil:
 		res.Records, res.Spans, res.Next = d.Data, d.Spans, d.Next
 		if c.req.Isolation == 1 {
-			res.Aborted = r.abortedRead(c.req.FetchOffset, d)
+			res.Aborted = abortedRead(d.Aborted)
 		}
 	case d.Offset > c.req.FetchOffset:
 		res.Err, res.LogStartOffset = CodeOffsetOutOfRange, d.Offset
@@ -175,17 +175,17 @@ func (r *Replica) consumerReadDone(now int64, p pendingOp, d disk.Done) {
 	r.answerFetch(c.reply, res)
 }
 
-// abortedRead lists the aborted transactions overlapping what a read from offset
-// returned.
-func (r *Replica) abortedRead(from int64, d disk.Done) []AbortedTxn {
-	end := batchesEnd(d.Data)
-	if len(d.Spans) > 0 {
-		end = d.Next
-	}
-	if end <= from {
+// abortedRead is the aborted transactions a read listed (those overlapping what it
+// returned), as a consumer is told them.
+func abortedRead(listed []disk.AbortedTxn) []AbortedTxn {
+	if len(listed) == 0 {
 		return nil
 	}
-	return r.producers.abortedIn(from, end-1)
+	out := make([]AbortedTxn, len(listed))
+	for i, t := range listed {
+		out[i] = AbortedTxn{ProducerID: t.ProducerID, FirstOffset: t.FirstOffset}
+	}
+	return out
 }
 
 // hwMoved serves the held consumer fetches that now have enough to read.

@@ -100,10 +100,7 @@ type Replica struct {
 	segments      disk.SegmentLimits // the limits the log was last told
 	coder         record.Coder       // recompresses batches (compression.type)
 	cleanedTo     int64              // the log is compacted below this offset (as far as known)
-	// abortedTrimDue: the log start moved and the aborted transactions below it are
-	// still listed for a consumer read under way (maybeTrimAborted).
-	abortedTrimDue bool
-	nextAsyncSync  int64
+	nextAsyncSync int64
 
 	out    Ready
 	calls  []call
@@ -207,7 +204,7 @@ func New(cfg Config, st disk.LogState, files map[string][]byte, now int64) *Repl
 	r.nextRetention = now + int64(cfg.RetentionCheckInterval)
 	r.nextClean = now + int64(cfg.CleanerBackoff)
 	r.nextAsyncSync = now + int64(cfg.AsyncSyncInterval)
-	r.startLoading(now, files[r.snapName])
+	r.startLoading(now, files[r.snapName], st)
 	return r
 }
 
@@ -467,6 +464,13 @@ func (r *Replica) complete(now int64, p pendingOp, d disk.Done) {
 		}
 	case disk.Skip, disk.Reset:
 		r.setDurable(p.covers) // durable when done
+	case disk.Truncate:
+		if len(d.Aborted) > 0 && d.Err == nil {
+			r.producers.reopen(d.Aborted)
+			if r.snapOffset >= 0 && r.snapOffset == r.leo {
+				r.writeSnapshot(r.leo) // the one written at the cut misses them
+			}
+		}
 	case disk.CheckDamage:
 		r.damageChecked(now, p, d)
 	case disk.Read:
@@ -760,7 +764,7 @@ func (r *Replica) appendLog(data []byte, hs []record.Header) disk.OpID {
 		r.tail.add(h.BaseOffset, h.NextOffset(), h.Size())
 	}
 	next := hs[len(hs)-1].NextOffset()
-	id := r.emit(disk.Op{Kind: disk.Append, Offset: r.leo, Data: data}, pendingOp{covers: next})
+	id := r.emit(disk.Op{Kind: disk.Append, Offset: r.leo, Data: data, Aborted: r.producers.takeAborted()}, pendingOp{covers: next})
 	r.leo = next
 	if r.cfg.FlushAsync {
 		r.lastSyncOp = id
@@ -783,7 +787,12 @@ func (r *Replica) truncateLog(offset int64) {
 	if offset >= r.leo {
 		return
 	}
-	r.emit(disk.Op{Kind: disk.Truncate, Offset: offset}, pendingOp{})
+	id := r.emit(disk.Op{Kind: disk.Truncate, Offset: offset}, pendingOp{})
+	if r.fol != nil {
+		// The Done lists the aborted transactions the cut reopens: nothing is fetched
+		// back before they are open again.
+		r.fol.waitOp = id
+	}
 	r.truncs++
 	r.clampCovers(offset)
 	r.leo = offset
@@ -860,29 +869,11 @@ func (r *Replica) startMoved(offset int64) {
 	}
 	r.startOffset = offset
 	r.hw = max(r.hw, offset)
-	r.abortedTrimDue = true
-	r.maybeTrimAborted()
 	r.clipFences()
 	var changed bool
 	if r.epochs, changed = r.epochs.truncateFromStart(offset); changed {
 		r.persistEpochs()
 	}
-}
-
-// maybeTrimAborted forgets the aborted transactions whose marker is below the log start
-// once no consumer read is under way: a read emitted before the log start moved returns
-// records from below it, and the transactions aborted among them must still be listed.
-func (r *Replica) maybeTrimAborted() {
-	if !r.abortedTrimDue {
-		return
-	}
-	for _, p := range r.pending() {
-		if p.purpose == opConsumerRead {
-			return
-		}
-	}
-	r.abortedTrimDue = false
-	r.producers.trimAborted(r.startOffset)
 }
 
 // HighWatermark is the replica's high watermark; cheaper than Status for callers that

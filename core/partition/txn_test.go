@@ -3,6 +3,7 @@ package partition
 import (
 	"fmt"
 	"hash/crc32"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -202,8 +203,10 @@ func TestTxnAbortListed(t *testing.T) {
 		if st.HighWatermark != lead.HighWatermark || st.LastStableOffset != lead.LastStableOffset {
 			t.Errorf("follower %d: high watermark %d, last stable offset %d; leader %d and %d", id, st.HighWatermark, st.LastStableOffset, lead.HighWatermark, lead.LastStableOffset)
 		}
-		if !slices.Equal(c.r(id).producers.aborted, c.r(1).producers.aborted) || !slices.Equal(c.r(id).producers.open, c.r(1).producers.open) {
-			t.Errorf("follower %d: aborted %v open %v; leader %v %v", id, c.r(id).producers.aborted, c.r(id).producers.open, c.r(1).producers.aborted, c.r(1).producers.open)
+		log := disk.PartitionLog(c.r(1).cfg.Topic, c.r(1).cfg.Partition)
+		got, want := c.nodes[id].d.logs[log].abortedIn(0, math.MaxInt64), c.nodes[1].d.logs[log].abortedIn(0, math.MaxInt64)
+		if !slices.Equal(got, want) || len(got) == 0 || !slices.Equal(c.r(id).producers.open, c.r(1).producers.open) {
+			t.Errorf("follower %d: aborted %v open %v; leader %v %v", id, got, c.r(id).producers.open, want, c.r(1).producers.open)
 		}
 	}
 	c.elect(2)
@@ -392,37 +395,20 @@ func TestTxnTruncatedMarkerReopens(t *testing.T) {
 			t.Errorf("replica %d: last stable offset %d, want 1", id, st.LastStableOffset)
 		}
 	}
-	// An abort marker is cut from the aborted list the same way.
+	// An abort marker is cut the same way (the disk cuts its index entry).
 	q := newProducerState(10)
 	q.apply(record.Header{ProducerID: 9, BaseSequence: 0, Attributes: record.AttrTransactional}, 10)
 	q.record(record.Header{ProducerID: 9, BaseSequence: -1, Attributes: record.AttrTransactional | record.AttrControl}, 11, endMarker{valid: true})
-	if len(q.aborted) != 1 || q.stableBelow(20) != 20 {
-		t.Fatalf("abort: %v, last stable offset %d", q.aborted, q.stableBelow(20))
+	if a := q.takeAborted(); len(a) != 1 || q.stableBelow(20) != 20 {
+		t.Fatalf("abort: %v, last stable offset %d", a, q.stableBelow(20))
 	}
 	q.truncate(11)
-	if len(q.aborted) != 0 || q.stableBelow(20) != 10 {
-		t.Fatalf("abort cut: %v, last stable offset %d", q.aborted, q.stableBelow(20))
+	if q.stableBelow(20) != 10 {
+		t.Fatalf("abort cut: last stable offset %d", q.stableBelow(20))
 	}
 	q.truncate(10)
 	if len(q.m) != 0 || q.stableBelow(20) != 20 {
 		t.Fatalf("transaction cut whole: %d producers, last stable offset %d", len(q.m), q.stableBelow(20))
-	}
-}
-
-// Span reads are told of aborted transactions up to their last offset, like byte reads.
-func TestTxnAbortedForSpans(t *testing.T) {
-	r := &Replica{producers: newProducerState(10)}
-	r.producers.aborted = []txnRange{{pid: 1, first: 0, marker: 3}, {pid: 2, first: 10, marker: 12}, {pid: 3, first: 20, marker: 30}}
-	r.producers.abortedSpan = 10
-	got := r.abortedRead(4, disk.Done{Spans: []disk.Span{{Len: 100}}, Next: 11})
-	if want := []AbortedTxn{{ProducerID: 2, FirstOffset: 10}}; !slices.Equal(got, want) {
-		t.Fatalf("spans [4, 11): %v, want %v", got, want)
-	}
-	if got := r.abortedRead(4, disk.Done{Spans: []disk.Span{{Len: 100}}, Next: 10}); len(got) != 0 {
-		t.Fatalf("spans [4, 10): %v", got)
-	}
-	if got := r.abortedRead(3, disk.Done{Spans: []disk.Span{{Len: 100}}, Next: 25}); len(got) != 3 {
-		t.Fatalf("spans [3, 25): %v", got)
 	}
 }
 
@@ -437,7 +423,8 @@ func TestTxnProducersEvictedLast(t *testing.T) {
 	}
 }
 
-// Snapshot version 3 keeps the transactions, below its offset and above the log start.
+// A snapshot keeps the transactions below its offset; the aborts go to the disk's
+// index with the appends, and a version 3 snapshot's list of them is handed on once.
 func TestSnapshotTxnRoundTrip(t *testing.T) {
 	p := newProducerState(10)
 	data := func(pid int64, seq int32, off int64) {
@@ -454,26 +441,47 @@ func TestSnapshotTxnRoundTrip(t *testing.T) {
 	data(3, 0, 5)
 	end(3, 6, false)
 	data(3, 1, 7)
-	q, off, err := decodeSnapshot(p.encodeSnapshot(8, 0), 10)
+	// Producer 2's transaction, open since 2, bounds the stable offset of the abort at 6.
+	want := []disk.AbortedTxn{{ProducerID: 1, FirstOffset: 0, MarkerOffset: 1, StableOffset: 2}, {ProducerID: 3, FirstOffset: 5, MarkerOffset: 6, StableOffset: 2}}
+	if got := p.takeAborted(); !slices.Equal(got, want) || len(p.aborted) != 0 {
+		t.Fatalf("aborted %v, want %v", got, want)
+	}
+	q, off, err := decodeSnapshot(p.encodeSnapshot(8), 10)
 	if err != nil || off != 8 {
 		t.Fatalf("decode: %v at %d", err, off)
 	}
-	if !slices.Equal(q.aborted, p.aborted) || !slices.Equal(q.open, p.open) {
-		t.Fatalf("aborted %v open %v; want %v %v", q.aborted, q.open, p.aborted, p.open)
+	if len(q.aborted) != 0 || !slices.Equal(q.open, p.open) {
+		t.Fatalf("aborted %v open %v; want none and %v", q.aborted, q.open, p.open)
 	}
 	for id, e := range p.m {
 		if *q.m[id] != *e {
 			t.Fatalf("producer %d: %+v, want %+v", id, *q.m[id], *e)
 		}
 	}
-	// At offset 6 the abort of producer 3 is left out and its transaction is open; from
-	// log start 2 the abort at 1 is gone.
-	q, _, err = decodeSnapshot(p.encodeSnapshot(6, 2), 10)
+	// At offset 6 the abort of producer 3 is left out and its transaction is open.
+	q, _, err = decodeSnapshot(p.encodeSnapshot(6), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(q.aborted) != 0 || !slices.Equal(q.open, []txnRange{{pid: 2, first: 2, marker: -1}, {pid: 3, first: 5, marker: -1}}) {
-		t.Fatalf("at 6 from 2: aborted %v, open %v", q.aborted, q.open)
+	if !slices.Equal(q.open, []txnRange{{pid: 2, first: 2, marker: -1}, {pid: 3, first: 5, marker: -1}}) {
+		t.Fatalf("at 6: open %v", q.open)
+	}
+	// Version 3 listed the aborts after the producers: they decode with stable offset 0.
+	v4 := p.encodeSnapshot(8)
+	var w enc.Writer
+	w.B = append(w.B, 3)
+	w.B = append(w.B, v4[1:len(v4)-4]...)
+	w.Len(2)
+	for _, a := range want {
+		w.I64(a.ProducerID)
+		w.I64(a.FirstOffset)
+		w.I64(a.MarkerOffset)
+	}
+	w.I32(int32(crc32.Checksum(w.B, crcTable)))
+	q, _, err = decodeSnapshot(w.B, 10)
+	legacy := []disk.AbortedTxn{{ProducerID: 1, FirstOffset: 0, MarkerOffset: 1}, {ProducerID: 3, FirstOffset: 5, MarkerOffset: 6}}
+	if err != nil || !slices.Equal(q.aborted, legacy) {
+		t.Fatalf("version 3: %v, aborted %v, want %v", err, q.aborted, legacy)
 	}
 	// Version 2 still decodes, without transactions.
 	if _, _, err := decodeSnapshot(encodeV2(t), 10); err != nil {
@@ -500,8 +508,8 @@ func encodeV2(_ testing.TB) []byte {
 	return w.B
 }
 
-// Aborted transactions whose marker falls below the log start leave the list, on the
-// leader, on followers and across a restart.
+// Aborted transactions whose marker falls below the log start leave the disk's index
+// with their batches, on the leader, on followers and across a restart.
 func TestTxnAbortedTrimmedBelowLogStart(t *testing.T) {
 	c := newCluster(t, 2, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
 	c.produce(1, txnBatch(5, 0, 0, "x"), -1).one(t)                                  // 0
@@ -517,9 +525,10 @@ func TestTxnAbortedTrimmedBelowLogStart(t *testing.T) {
 		t.Fatalf("DeleteRecords: %+v", got)
 	}
 	c.advance(50 * time.Millisecond)
-	want := []txnRange{{pid: 6, first: 2, marker: 3}}
+	want := []disk.AbortedTxn{{ProducerID: 6, FirstOffset: 2, MarkerOffset: 3, StableOffset: 4}}
+	log := disk.PartitionLog(c.r(1).cfg.Topic, c.r(1).cfg.Partition)
 	for _, id := range []int32{1, 2} {
-		if a := c.r(id).producers.aborted; !slices.Equal(a, want) {
+		if a := c.node(id).d.logs[log].abortedIn(0, math.MaxInt64); !slices.Equal(a, want) {
 			t.Errorf("replica %d: aborted %v, want %v", id, a, want)
 		}
 	}
@@ -527,7 +536,8 @@ func TestTxnAbortedTrimmedBelowLogStart(t *testing.T) {
 		t.Fatalf("read_committed from the log start: %v", r.Aborted)
 	}
 	c.start(1, c.node(1).d)
-	if a := c.r(1).producers.aborted; !slices.Equal(a, want) {
+	c.settle()
+	if a := c.node(1).d.logs[log].abortedIn(0, math.MaxInt64); !slices.Equal(a, want) {
 		t.Fatalf("after a restart: aborted %v, want %v", a, want)
 	}
 }
@@ -553,9 +563,6 @@ func TestTxnAbortedListedForReadBeforeDelete(t *testing.T) {
 	if d := joined(dataValues(t, got.Records)); d != "0:x 2:y" || !slices.Equal(got.Aborted, []AbortedTxn{{ProducerID: 5, FirstOffset: 0}}) {
 		t.Fatalf("read begun before the deletion: %s, aborted %v", d, got.Aborted)
 	}
-	if a := c.r(1).producers.aborted; len(a) != 0 {
-		t.Fatalf("aborted transactions below the log start kept after the read: %v", a)
-	}
 }
 
 // TestTxnMarkerBumpsEpoch: a transaction-version-2 end (KIP-890 part 2) writes its
@@ -571,8 +578,9 @@ func TestTxnMarkerBumpsEpoch(t *testing.T) {
 		t.Fatalf("abort marker with the bumped epoch: %+v", got)
 	}
 	st := c.r(1).Status()
-	if st.LastStableOffset != st.HighWatermark || len(c.r(1).producers.aborted) != 1 {
-		t.Fatalf("after the marker: last stable offset %d, high watermark %d, aborted %v", st.LastStableOffset, st.HighWatermark, c.r(1).producers.aborted)
+	log := disk.PartitionLog(c.r(1).cfg.Topic, c.r(1).cfg.Partition)
+	if a := c.node(1).d.logs[log].abortedIn(0, math.MaxInt64); st.LastStableOffset != st.HighWatermark || len(a) != 1 {
+		t.Fatalf("after the marker: last stable offset %d, high watermark %d, aborted %v", st.LastStableOffset, st.HighWatermark, a)
 	}
 	if e := c.r(1).producers.m[5]; e == nil || e.epoch != 3 || e.txnFirst >= 0 {
 		t.Fatalf("producer state after the marker: %+v", e)
@@ -589,5 +597,39 @@ func TestTxnMarkerBumpsEpoch(t *testing.T) {
 	}
 	if e := c.r(1).producers.m[5]; e.txnFirst != leo {
 		t.Fatalf("the next transaction opened at %d, want %d", e.txnFirst, leo)
+	}
+}
+
+// A replica restarted on an aborted-transactions index recovery found damaged below its
+// producer snapshot lists the aborts of the whole log again, from its batches.
+func TestTxnAbortedIndexRebuiltAfterDamage(t *testing.T) {
+	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
+	c.produce(1, txnBatch(5, 0, 0, "a"), -1).one(t)                                  // 0
+	c.produce(1, txnBatch(6, 0, 0, "b"), -1).one(t)                                  // 1
+	c.marker(1, Marker{ProducerID: 5, ProducerEpoch: 0, CoordinatorEpoch: 1}).one(t) // 2: abort
+	c.produce(1, batchOf("c"), -1).one(t)                                            // 3
+	c.marker(1, Marker{ProducerID: 6, ProducerEpoch: 0, CoordinatorEpoch: 1}).one(t) // 4: abort
+	c.produce(1, batchOf("d"), -1).one(t)                                            // 5
+	c.advance(50 * time.Millisecond)                                                 // a snapshot at 6
+	log := disk.PartitionLog(c.r(1).cfg.Topic, c.r(1).cfg.Partition)
+	want := c.node(1).d.logs[log].abortedIn(0, math.MaxInt64)
+	if len(want) != 2 || c.r(1).snapOffset != 6 {
+		t.Fatalf("aborted %v, snapshot at %d", want, c.r(1).snapOffset)
+	}
+	d := c.node(1).d
+	d.abortedLostFrom = 1
+	c.start(1, d)
+	if got := d.logs[log].abortedIn(0, math.MaxInt64); !slices.Equal(got, want) {
+		t.Fatalf("after the restart the index holds %v, want %v", got, want)
+	}
+	// Without the damage report the replay from the snapshot lists nothing below it.
+	d.abortedLostFrom = 1
+	st, files := d.recovered(log)
+	st.AbortedCut = false
+	c.nodes[1].r = New(c.nodes[1].cfg, st, files, c.now)
+	c.collect(c.nodes[1])
+	c.settle()
+	if got := d.logs[log].abortedIn(0, math.MaxInt64); len(got) != 0 {
+		t.Fatalf("a replay from the snapshot at 6 listed %v", got)
 	}
 }

@@ -234,6 +234,13 @@ const (
 	// as a version-1 end does, so a late batch of the ended transaction can join the next
 	// one.
 	TxnEpochNotBumped
+	// AbortedLookupOneSegment: a log lists the aborted transactions of a read from the
+	// aborted-transactions index of the segment holding the read's offset only, missing
+	// those whose abort marker a later segment holds.
+	AbortedLookupOneSegment
+	// AbortedIndexDamageIgnored: a partition that restarts on an aborted-transactions
+	// index recovery found damaged does not list the aborts below its snapshot again.
+	AbortedIndexDamageIgnored
 	numNames
 )
 
@@ -306,6 +313,8 @@ var names = [numNames]string{
 	LsoOneBehind:                    "lso-one-behind",
 	TxnOffsetsKeptOnAbort:           "txn-offsets-kept-on-abort",
 	TxnEpochNotBumped:               "txn-epoch-not-bumped",
+	AbortedLookupOneSegment:         "aborted-lookup-one-segment",
+	AbortedIndexDamageIgnored:       "aborted-index-damage-ignored",
 }
 
 func (n Name) String() string {
