@@ -81,10 +81,12 @@ import (
 //	client K txn-crash after=N [zombie]     its first transaction that begins at or after the
 //	                                        step crashes once N batches went out (0: before
 //	                                        adding partitions; end: with its EndTxn out; a
-//	                                        worker: after its Nth step); zombie: the crashed
+//	                                        worker: after partitions added 1, batch written
+//	                                        2, offsets committed 3); zombie: the crashed
 //	                                        instance writes once more with its old epoch
 //	client K txn-idle                       ... idles past its timeout before it ends
-//	client K txn-sloppy hold=D              ... aborts at once, its first batch held D
+//	client K txn-sloppy hold=D              ... aborts as its first batch goes out, holding
+//	                                        that batch D on its way
 //
 // A step that cannot apply when its time comes (a crash of a node that is down, a
 // corruption over the budget) is skipped and the run's trace says so.
