@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -22,10 +23,11 @@ import (
 // (TxnOffsetCommit with the member's generation and member id), then ends it: commit,
 // or now and then abort. Any failure aborts, and the worker rewinds to the group's
 // committed offsets (OffsetFetch, requiring stable offsets). A worker crashes now and
-// then mid-transaction: its producer instance is abandoned (half of the time left as a
-// zombie that writes once more with its old epoch), its membership lapses without a
-// LeaveGroup, and its successor in the slot fences the open transaction with a new
-// InitProducerID and joins again.
+// then mid-transaction (a txn-crash step of its transactional id, drawn as a
+// transactional producer's are): its producer instance is abandoned (half of the time
+// left as a zombie that writes once more with its old epoch), its membership lapses
+// without a LeaveGroup, and its successor in the slot fences the open transaction with
+// a new InitProducerID and joins again.
 //
 // Once faults stop and the other producers are idle, the workers drain: the group's
 // committed offsets must reach the end of every input partition within the data
@@ -95,12 +97,17 @@ type ctpTxn struct {
 	values   []string
 	abort    bool
 	// crashAt is the step after which the worker crashes (0: never; 1: partitions
-	// added, 2: batch written, 3: offsets committed).
+	// added, 2: batch written, ctpCrashLast: offsets committed); zombie says whether
+	// its instance then writes once more.
 	crashAt  int
+	zombie   bool
 	state    *txnState
 	batch    *txnBatch
 	deadline int64
 }
+
+// ctpCrashLast is the last step a worker crashes after.
+const ctpCrashLast = 3
 
 // startCTP starts the workers: a consumer group whose members each own a
 // transactional id.
@@ -220,8 +227,13 @@ func (t *ctpTxn) begin(recs []LogRecord) {
 		t.values = append(t.values, fmt.Sprintf("x%d/%s:%s", t.num, ctpName(src, r.Offset), r.Value))
 	}
 	t.abort = c.rng.Int64N(1_000_000) < x.run.spec.AbortPPM
-	if w.phase == phaseSafety && c.rng.Int64N(1_000_000) < x.run.spec.CrashPPM {
-		t.crashAt = 1 + c.rng.IntN(3)
+	f := x.r.fate(x.run.spec.CrashPPM, func(rng *rand.Rand) int { return 1 + rng.IntN(3) })
+	if f.crash {
+		t.crashAt = ctpCrashLast
+		if f.after != txnCrashAtEnd {
+			t.crashAt = min(max(f.after, 1), ctpCrashLast)
+		}
+		t.zombie = f.zombie
 	}
 	var parts []TopicPartition
 	if len(t.values) > 0 {
@@ -622,7 +634,7 @@ func (x *ctpWorker) end(t *ctpTxn, commit bool, op *Op) {
 }
 
 // crash kills the worker mid-transaction: its producer instance is abandoned (a zombie
-// half of the time, when its transaction added a partition), its membership lapses
+// when its fate says so and its transaction added a partition), its membership lapses
 // without a LeaveGroup, and a new instance and a new join take over the slot.
 func (x *ctpWorker) crash(t *ctpTxn) {
 	in := t.in
@@ -635,7 +647,7 @@ func (x *ctpWorker) crash(t *ctpTxn) {
 		t.batch.done = true
 		w.complete(t.batch.op, in.giveUp(t.batch))
 	}
-	zombie := t.state != nil && c.rng.IntN(2) == 0
+	zombie := t.state != nil && t.zombie
 	in.last = t.state
 	in.abandon()
 	if zombie {

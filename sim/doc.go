@@ -203,7 +203,8 @@
 // crashes mid-transaction and a new one with the same id fences it (half of the
 // crashed ones then send one more batch with the old epoch, which must be refused),
 // and producers with a short transaction timeout idle past it for the coordinator to
-// abort. A transaction with a batch whose outcome is unknown aborts by a new
+// abort. Those fates are drawn per id from the "txn-fates" stream as each transaction
+// begins, and are steps of the schedule (txn-crash, txn-idle, txn-sloppy). A transaction with a batch whose outcome is unknown aborts by a new
 // InitProducerID rather than EndTxn, so that a late batch cannot open a transaction
 // after the abort marker. In those seeds some readers and the group members fetch with
 // read_committed, dropping aborted batches as Kafka's consumers do (Op.Hidden). Once
@@ -387,15 +388,19 @@
 // a partition's shape and how long it lasts, a disk fault's rates, an armed crash with
 // the moment it waited for and how it struck), and each operation a client's generator
 // started, with its arguments (a metadata operation, a producer's batch, a reader's
-// fetch or lookup, the grower's round, a group member's start or departure), each at
-// its virtual time. Recording draws nothing and records no event: a seed's run and
+// fetch or lookup, the grower's round, a group member's start or departure, a
+// transactional id's start and what befalls its transactions: a crash, with or without
+// a zombie, an idle past the timeout, a sloppy abort), each at its virtual time. Recording draws nothing and records no event: a seed's run and
 // fingerprint are the same as without it. A trace's header carries the schedule as a
 // scenario file.
 //
 // A run driven by a schedule (Options.Schedule, script.go) draws its configuration
 // from the seed but takes faults and client operations from the schedule only. The
 // generators still run and draw as always, and act only at the very times of their
-// steps, with the steps' arguments; steps no generator meets come due by themselves.
+// steps, with the steps' arguments; steps no generator meets come due by themselves. A
+// transaction's fate is not drawn at all: the id's first transaction that begins at or
+// after a txn-crash, txn-idle or txn-sloppy step takes it, so a shrink keeps only the
+// crashes, zombies, idles and sloppy aborts a failure needs.
 // Replaying a run's whole schedule therefore repeats the run: same events, same
 // fingerprint. A step that cannot apply (a crash of a node that is down, a corruption
 // over the fault budget) is skipped and the trace says so (traces.Step). The byzantine

@@ -193,6 +193,12 @@ func (f *faultSchedule) applicable(st *Step) string {
 		if f.jumpBudget(n) <= 0 {
 			return fmt.Sprintf("node %d's clock has no drift budget left to jump", st.Node)
 		}
+	case StepNet:
+		for _, a := range netAddrs(&st.Net) {
+			if a >= clientAddrBase && int(a-clientAddrBase) > len(w.clients) {
+				return fmt.Sprintf("no client %s (yet)", addrName(a))
+			}
+		}
 	}
 	return ""
 }

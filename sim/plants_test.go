@@ -432,3 +432,77 @@ func TestPlantAclAckEarlyScenario(t *testing.T) {
 		t.Fatalf("with acl-ack-early the scenario gave %v, want an acls failure", r.Failure)
 	}
 }
+
+// txnShrinkSeedsMax bounds the search for txn-fenced-epoch-accepted's first failing
+// seed in TestPlantShrinksToItsTxnCrash.
+const txnShrinkSeedsMax = 100
+
+// txn-fenced-epoch-accepted bites only when a crashed instance lingers as a zombie and
+// writes with its old epoch: its first failing seed shrinks to a schedule that keeps
+// one transactional crash, with its zombie, and drops the seed's other crashes, idles
+// and sloppy aborts, each of which is a step of its own.
+func TestPlantShrinksToItsTxnCrash(t *testing.T) {
+	requireNode(t)
+	const plant = "txn-fenced-epoch-accepted"
+	s := sweep.Run(sweep.Config{Base: sim.Options{Plants: []string{plant}}, Seeds: txnShrinkSeedsMax, Start: 1, Jobs: runtime.NumCPU(),
+		StopWhen: func(r sweep.Seed) bool { return r.Failure != nil && r.Failure.Checker == "transactions" }})
+	failed := slices.IndexFunc(s.Failed(), func(f sweep.Seed) bool { return f.Failure.Checker == "transactions" })
+	if failed < 0 {
+		t.Fatalf("%s fails none of the first %d seeds in transactions", plant, txnShrinkSeedsMax)
+	}
+	opts := sim.Options{Seed: s.Failed()[failed].Seed, Plants: []string{plant}}
+	r := sim.Run(opts)
+	fates := func(sched sim.Schedule) (crashes, zombies, others int) {
+		for _, st := range sched.Steps {
+			switch st.Kind {
+			case sim.StepTxnCrash:
+				crashes++
+				if st.Zombie {
+					zombies++
+				}
+			case sim.StepTxnIdle, sim.StepTxnSloppy:
+				others++
+			}
+		}
+		return crashes, zombies, others
+	}
+	crashes, zombies, others := fates(r.Schedule)
+	if r.Failure == nil || zombies == 0 || crashes < 2 {
+		t.Fatalf("seed %d: %v, with %d transactional crashes (%d zombies)", opts.Seed, r.Failure, crashes, zombies)
+	}
+	res, err := sweep.Shrink(sweep.ShrinkConfig{Base: opts, Schedule: r.Schedule, Checker: r.Failure.Checker, Jobs: runtime.NumCPU(), MaxReplays: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, z2, o2 := fates(res.Schedule)
+	t.Logf("seed %d: %d -> %d steps, crashes %d -> %d (zombies %d -> %d), idles and sloppy aborts %d -> %d, %d replays, %v",
+		opts.Seed, len(r.Schedule.Steps), len(res.Schedule.Steps), crashes, c2, zombies, z2, others, o2, res.Replays, res.Wall)
+	if res.Stopped != "" {
+		t.Fatalf("the shrink stopped at %s", res.Stopped)
+	}
+	if c2 != 1 || z2 != 1 || o2 != 0 {
+		t.Fatalf("the shrunk schedule keeps %d crashes (%d zombies) and %d idles and sloppy aborts, want the one crash with its zombie", c2, z2, o2)
+	}
+	shrunk := r.Scenario()
+	shrunk.Schedule = res.Schedule
+	file, err := sim.ParseScenario(shrunk.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("shrunk:\n%s", file.String())
+	if again := sim.Run(file.Options(sim.Options{})); again.Failure == nil || again.Failure.Checker != r.Failure.Checker {
+		t.Fatalf("the shrunk scenario's replay: %v, want a failure of %s", again.Failure, r.Failure.Checker)
+	}
+	// Without its crash the shrunk schedule passes: the crash is what the plant needs.
+	var noCrash sim.Schedule
+	for _, st := range res.Schedule.Steps {
+		if st.Kind != sim.StepTxnCrash {
+			noCrash.Steps = append(noCrash.Steps, st)
+		}
+	}
+	replay := opts
+	replay.Schedule = &noCrash
+	if f := sim.Run(replay).Failure; f != nil && f.Checker == r.Failure.Checker {
+		t.Fatalf("the shrunk schedule without its crash still fails: %v", f)
+	}
+}

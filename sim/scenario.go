@@ -77,6 +77,16 @@ import (
 //	client K offset-commit G T/P offset=O   the offsets administrator commits O for T/P in G
 //	client K offset-delete G T partition=P  ... deletes G's offsets of T/P (-1: all of T)
 //	client K offset-fetch G                 ... reads G's offsets of every data partition
+//	client K txn-start                      a transactional id starts (K: its first client)
+//	client K txn-crash after=N [zombie]     its first transaction that begins at or after the
+//	                                        step crashes once N batches went out (0: before
+//	                                        adding partitions; end: with its EndTxn out; a
+//	                                        worker: after partitions added 1, batch written
+//	                                        2, offsets committed 3); zombie: the crashed
+//	                                        instance writes once more with its old epoch
+//	client K txn-idle                       ... idles past its timeout before it ends
+//	client K txn-sloppy hold=D              ... aborts as its first batch goes out, holding
+//	                                        that batch D on its way
 //
 // A step that cannot apply when its time comes (a crash of a node that is down, a
 // corruption over the budget) is skipped and the run's trace says so.
@@ -151,7 +161,8 @@ func (sc *Scenario) String() string {
 var stepVerbs = [...]string{"?", "crash", "crash-armed", "crash-on-write", "crash-at-election", "power-loss",
 	"pause", "network", "link-rates", "disk-eio", "disk-enospc", "read-corrupt", "corrupt", "clock-jump",
 	"shutdown", "leave-down", "crash-at-takeover", "admin", "produce", "fetch", "list-offsets", "add-partition", "join", "leave", "delete-records",
-	"offset-commit", "offset-delete", "offset-fetch", "set-credential", "delete-credential", "authenticate", "acl-change", "access", "elect-leaders", "reassign", "drain", "txn-start"}
+	"offset-commit", "offset-delete", "offset-fetch", "set-credential", "delete-credential", "authenticate", "acl-change", "access", "elect-leaders", "reassign", "drain", "txn-start",
+	"txn-crash", "txn-idle", "txn-sloppy"}
 
 // addrName renders a network address: a node id, or cK for client K.
 func addrName(a netsim.Addr) string {
@@ -288,6 +299,19 @@ func formatStep(st *Step) string {
 		return c + "join " + st.Group
 	case StepTxnStart:
 		return c + "txn-start"
+	case StepTxnCrash:
+		after := strconv.Itoa(st.After)
+		if st.After == txnCrashAtEnd {
+			after = "end"
+		}
+		if st.Zombie {
+			return c + "txn-crash after=" + after + " zombie"
+		}
+		return c + "txn-crash after=" + after
+	case StepTxnIdle:
+		return c + "txn-idle"
+	case StepTxnSloppy:
+		return c + fmt.Sprintf("txn-sloppy hold=%v", st.For)
 	case StepLeave:
 		return c + "leave " + st.Group
 	case StepOffsetCommit:
@@ -855,6 +879,30 @@ func parseClientStep(words []string) (Step, error) {
 		st.Kind, st.Group = StepJoin, first()
 	case "txn-start":
 		st.Kind = StepTxnStart
+		bare = 0
+	case "txn-crash":
+		st.Kind = StepTxnCrash
+		v, ok := a.str("after")
+		if !ok {
+			a.setErr(fmt.Errorf("after= is required"))
+		} else if v == "end" {
+			st.After = txnCrashAtEnd
+		} else if n, perr := strconv.Atoi(v); perr == nil && n >= 0 {
+			st.After = n
+		} else {
+			a.setErr(fmt.Errorf("after=%q: want a count of batches, or end", v))
+		}
+		bare = len(a.bare)
+		if bare > 1 || bare == 1 && a.bare[0] != "zombie" {
+			a.setErr(fmt.Errorf("txn-crash: want after=N and at most the word zombie"))
+		}
+		st.Zombie = bare == 1
+	case "txn-idle":
+		st.Kind = StepTxnIdle
+		bare = 0
+	case "txn-sloppy":
+		st.Kind = StepTxnSloppy
+		st.For = a.duration("hold", true)
 		bare = 0
 	case "leave":
 		st.Kind, st.Group = StepLeave, first()

@@ -125,8 +125,20 @@ const (
 	StepDrain
 	// StepTxnStart starts a transactional producer (txnproducer.go): the transactional
 	// id's first instance, whose client the step names, takes a producer id and from then
-	// on runs transactions on its own (its crashes and later instances included).
+	// on runs transactions on its own (its later instances included).
 	StepTxnStart
+	// StepTxnCrash, StepTxnIdle and StepTxnSloppy are what befalls the transactional
+	// id's first transaction that begins at or after At (the id's client, as with
+	// StepTxnStart, names it; one step of each kind per transaction): its instance
+	// crashes at point After, and stays as a zombie when Zombie says so; it idles past
+	// its timeout before ending; it aborts sloppily, its first batch held For on its way
+	// (txnproducer.go). After counts a transactional producer's batches sent (0: before
+	// it adds its partitions; txnCrashAtEnd: once its EndTxn went out), or a
+	// consume-transform-produce worker's steps (1: partitions added, 2: batch written,
+	// 3: offsets committed). A step no transaction takes does nothing.
+	StepTxnCrash
+	StepTxnIdle
+	StepTxnSloppy
 	stepKindEnd
 )
 
@@ -185,7 +197,15 @@ type Step struct {
 	Delete     bool
 	Access     string
 	AccessNode int32
+	// StepTxnCrash: where the transaction crashes, and whether its instance lingers as
+	// a zombie.
+	After  int
+	Zombie bool
 }
+
+// txnCrashAtEnd is a StepTxnCrash's After for a crash once the transaction's EndTxn went
+// out.
+const txnCrashAtEnd = -1
 
 // crashThen is how a crash right after an election strikes.
 type crashThen uint8

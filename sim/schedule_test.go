@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,9 +18,10 @@ import (
 // scenario file.
 func TestScheduleReplayRepeatsTheRun(t *testing.T) {
 	requireNode(t)
-	// Seed 6 runs a transactional producer whose instances crash; seed 90
-	// consume-transform-produce workers that crash and rebalance.
-	for _, opts := range []sim.Options{{Seed: 1}, {Seed: 4}, {Seed: 6}, {Seed: 13, Byzantine: true}, {Seed: 90}} {
+	// Seed 6 runs a transactional producer; seed 41 transactional producers whose
+	// instances crash, some as zombies; seed 19 ones that also idle and abort sloppily;
+	// seed 90 consume-transform-produce workers that crash and rebalance.
+	for _, opts := range []sim.Options{{Seed: 1}, {Seed: 4}, {Seed: 6}, {Seed: 13, Byzantine: true}, {Seed: 19}, {Seed: 41}, {Seed: 90}} {
 		a := sim.Run(opts)
 		if a.Failure != nil {
 			t.Fatalf("seed %d fails: %v", opts.Seed, a.Failure)
@@ -180,6 +182,11 @@ at 5s client 8 delete-records d0/1 offset=-1
 at 5s client 9 add-partition d1
 at 5s client 10 join g0
 at 5s client 12 txn-start
+at 5s client 12 txn-crash after=2 zombie
+at 5s client 12 txn-crash after=0
+at 5s client 13 txn-crash after=end
+at 5s client 12 txn-idle
+at 5s client 12 txn-sloppy hold=350ms
 at 6s client 10 leave g0
 at 6s client 11 offset-commit s0 d0/1 offset=7
 at 6s client 11 offset-delete g0 d0 partition=-1
@@ -191,7 +198,7 @@ at 30s leave-down 2 3
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.Seed != 9 || len(sc.Plants) != 2 || !sc.FlushAsync || !sc.Byzantine || sc.Duration != 150*time.Second || len(sc.Schedule.Steps) != 42 {
+	if sc.Seed != 9 || len(sc.Plants) != 2 || !sc.FlushAsync || !sc.Byzantine || sc.Duration != 150*time.Second || len(sc.Schedule.Steps) != 47 {
 		t.Fatalf("parsed %+v", sc)
 	}
 	var lines []string
@@ -211,8 +218,8 @@ at 30s leave-down 2 3
 		t.Fatalf("second round trip: %v", err)
 	}
 	faults, ops := sc.Schedule.Counts()
-	if faults != 22 || ops != 20 {
-		t.Fatalf("%d faults and %d operations, want 22 and 20", faults, ops)
+	if faults != 22 || ops != 25 {
+		t.Fatalf("%d faults and %d operations, want 22 and 25", faults, ops)
 	}
 
 	for bad, want := range map[string]string{
@@ -234,6 +241,10 @@ at 30s leave-down 2 3
 		"seed 1\nat 1s client 3 offset-delete g0 d0":      "want a partition",
 		"seed 1\nat 1s client 3 offset-commit s0 d0/0":    "offset= is required",
 		"seed 1\nbanana":                                  "unknown line",
+		"seed 1\nat 1s client 3 txn-crash":                "after= is required",
+		"seed 1\nat 1s client 3 txn-crash after=soon":     "a count of batches, or end",
+		"seed 1\nat 1s client 3 txn-crash after=1 ghost":  "at most the word zombie",
+		"seed 1\nat 1s client 3 txn-sloppy":               "hold= is required",
 	} {
 		if _, err := sim.ParseScenario(bad); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want %q", bad, err, want)
@@ -281,5 +292,66 @@ func TestScheduleTxnProducerStep(t *testing.T) {
 	}
 	if n := b.Coverage["txn:init"] + b.Coverage["check:txns"]; n != 0 {
 		t.Fatalf("without its start step the producer still ran (%d)", n)
+	}
+}
+
+// What befalls a transaction (a crash, a zombie's late write, an idle past the
+// timeout, a sloppy abort) is a schedule step of its own: a schedule without them runs
+// the transactions without any, and one with a single crash dropped is still a
+// deterministic run in which every crash took a step.
+func TestScheduleTxnFateSteps(t *testing.T) {
+	requireNode(t)
+	fates := []sim.StepKind{sim.StepTxnCrash, sim.StepTxnIdle, sim.StepTxnSloppy}
+	befell := func(r sim.Result) int64 {
+		return r.Coverage["txn:crash"] + r.Coverage["ctp:crash"] + r.Coverage["txn:idle"] + r.Coverage["txn:sloppy-abort"] + r.Coverage["txn:zombie-write"]
+	}
+	// Seed 41: crashes, two of them leaving zombies; seed 19: crashes, idles and a
+	// sloppy abort; seed 42: consume-transform-produce workers crashing.
+	for _, seed := range []uint64{41, 19, 42} {
+		full := sim.Run(sim.Options{Seed: seed})
+		if full.Failure != nil {
+			t.Fatalf("seed %d: %v", seed, full.Failure)
+		}
+		var without, oneLess sim.Schedule
+		crashes, dropped := 0, -1
+		for i, st := range full.Schedule.Steps {
+			if st.Kind == sim.StepTxnCrash {
+				crashes++
+				if dropped < 0 {
+					dropped = i
+					continue
+				}
+			}
+			oneLess.Steps = append(oneLess.Steps, st)
+			if !slices.Contains(fates, st.Kind) {
+				without.Steps = append(without.Steps, st)
+			}
+		}
+		if crashes < 2 || befell(full) == 0 {
+			t.Fatalf("seed %d recorded %d crash steps (%d fates befell)", seed, crashes, befell(full))
+		}
+
+		r := sim.Run(sim.Options{Seed: seed, Schedule: &without})
+		if r.Failure != nil {
+			t.Fatalf("seed %d without its transactions' fates: %v", seed, r.Failure)
+		}
+		if n := befell(r); n != 0 || r.Coverage["txn:commit"]+r.Coverage["ctp:commit"] == 0 {
+			t.Fatalf("seed %d without its transactions' fates: %d befell anyway, %d commits", seed, n, r.Coverage["txn:commit"]+r.Coverage["ctp:commit"])
+		}
+
+		opts := sim.Options{Seed: seed, Schedule: &oneLess}
+		a, b := sim.Run(opts), sim.Run(opts)
+		if a.Failure != nil {
+			t.Fatalf("seed %d without the crash at %v: %v", seed, full.Schedule.Steps[dropped].At, a.Failure)
+		}
+		if a.Fingerprint != b.Fingerprint || a.Events != b.Events {
+			t.Fatalf("seed %d without one crash: %016x (%d events), then %016x (%d events)", seed, a.Fingerprint, a.Events, b.Fingerprint, b.Events)
+		}
+		if a.Fingerprint == full.Fingerprint {
+			t.Fatalf("seed %d: dropping the crash at %v changed nothing", seed, full.Schedule.Steps[dropped].At)
+		}
+		if got := a.Coverage["txn:crash"] + a.Coverage["ctp:crash"]; got > int64(crashes-1) {
+			t.Fatalf("seed %d: %d crashes from %d crash steps", seed, got, crashes-1)
+		}
 	}
 }

@@ -26,8 +26,8 @@ import (
 // Faults follow one another as the fault schedule's own events do: each applies at its
 // time and then plans the next. Crashes bound to a moment (on=write, on=election) wait
 // for that moment at or after their time. A step that cannot apply (its node is down, a
-// corruption over the budget) is skipped; a client step waits while its client is busy
-// with the previous one.
+// corruption over the budget, a network fault on a client that does not exist yet) is
+// skipped; a client step waits while its client is busy with the previous one.
 type script struct {
 	w     *World
 	steps []Step
@@ -42,6 +42,7 @@ type script struct {
 	// wait for a write or an election.
 	ops        map[int32][]int
 	leaves     map[int32][]int
+	txnTurns   map[int32][]int
 	onWrite    map[int32][]int
 	onElection map[int32][]int
 	onTakeover map[int32][]int
@@ -53,7 +54,7 @@ type script struct {
 }
 
 func newScript(w *World, s *Schedule) *script {
-	sc := &script{w: w, steps: slices.Clone(s.Steps), ops: map[int32][]int{}, leaves: map[int32][]int{},
+	sc := &script{w: w, steps: slices.Clone(s.Steps), ops: map[int32][]int{}, leaves: map[int32][]int{}, txnTurns: map[int32][]int{},
 		onWrite: map[int32][]int{}, onElection: map[int32][]int{}, onTakeover: map[int32][]int{}, await: map[int32]int{}}
 	sched := Schedule{Steps: sc.steps}
 	sched.Sort()
@@ -76,6 +77,9 @@ func newScript(w *World, s *Schedule) *script {
 			sc.leaveDown = append(sc.leaveDown, i)
 		case StepLeave:
 			sc.leaves[st.Client] = append(sc.leaves[st.Client], i)
+			sc.status[i].Client = st.Client
+		case StepTxnCrash, StepTxnIdle, StepTxnSloppy:
+			sc.txnTurns[st.Client] = append(sc.txnTurns[st.Client], i)
 			sc.status[i].Client = st.Client
 		default:
 			if st.Kind.IsFault() {
@@ -126,9 +130,26 @@ func (s *script) validate() error {
 	return nil
 }
 
-// validAddrs checks that a network fault names nodes and clients of the run.
+// validAddrs checks that a network fault names nodes of the run. A client it names may
+// not exist yet (a transactional id's later instance): the step is skipped if it still
+// does not when its time comes (faultSchedule.applicable).
 func (s *script) validAddrs(st *Step) error {
-	f := &st.Net
+	for _, a := range netAddrs(&st.Net) {
+		if a >= clientAddrBase {
+			continue
+		}
+		if s.w.node(int32(a)) == nil {
+			return fmt.Errorf("no node %d", a)
+		}
+	}
+	if f := &st.Net; (f.Kind == netsim.FaultCutOneWay || f.Kind == netsim.FaultClog) && f.From >= clientAddrBase && f.To >= clientAddrBase {
+		return fmt.Errorf("a link between two clients")
+	}
+	return nil
+}
+
+// netAddrs lists the addresses a network fault names.
+func netAddrs(f *netsim.Fault) []netsim.Addr {
 	addrs := append(append([]netsim.Addr{}, f.Side...), f.Other...)
 	switch f.Kind {
 	case netsim.FaultIsolate:
@@ -138,19 +159,7 @@ func (s *script) validAddrs(st *Step) error {
 	case netsim.FaultCutOneWay, netsim.FaultClog:
 		addrs = append(addrs, f.From, f.To)
 	}
-	for _, a := range addrs {
-		if a >= clientAddrBase {
-			if int(a-clientAddrBase) > len(s.w.clients) {
-				return fmt.Errorf("no client %s", addrName(a))
-			}
-		} else if s.w.node(int32(a)) == nil {
-			return fmt.Errorf("no node %d", a)
-		}
-	}
-	if (f.Kind == netsim.FaultCutOneWay || f.Kind == netsim.FaultClog) && f.From >= clientAddrBase && f.To >= clientAddrBase {
-		return fmt.Errorf("a link between two clients")
-	}
-	return nil
+	return addrs
 }
 
 // start plans the client steps: each comes due by itself at its time.
@@ -282,6 +291,20 @@ func (s *script) leave(c *Client) bool {
 	return false
 }
 
+// txnTurn takes the first step of kind for the transactional id whose first client is
+// c that is due (at or before now), for the transaction beginning now; nil when none is.
+func (s *script) txnTurn(c *Client, kind StepKind) *Step {
+	for _, i := range s.txnTurns[c.id] {
+		st := &s.steps[i]
+		if !s.used[i] && st.Kind == kind && int64(st.At) <= s.w.now {
+			s.take(i)
+			s.applied(i)
+			return st
+		}
+	}
+	return nil
+}
+
 // accepts reports whether client c can take step st: the step is of c's kind (and, for
 // a group member, of its group).
 func (c *Client) accepts(st *Step) bool {
@@ -293,7 +316,7 @@ func (c *Client) accepts(st *Step) bool {
 		return st.Kind == StepAdmin
 	case roleProducer:
 		if c.w.data != nil && c.w.data.txnHome(c) {
-			return st.Kind == StepTxnStart
+			return st.Kind == StepTxnStart || st.Kind == StepTxnCrash || st.Kind == StepTxnIdle || st.Kind == StepTxnSloppy
 		}
 		return st.Kind == StepProduce
 	case roleConsumer:

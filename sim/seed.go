@@ -43,6 +43,8 @@ import (
 //	         (index 0)
 //	txn      whether a seed runs transactional producers, what they do, and which
 //	         readers and members read committed (index 0)
+//	txn-fates    what befalls a transactional id's transactions: crashes, zombies,
+//	         idles past the timeout, sloppy aborts (index = the id's first client)
 const (
 	streamConfig     = "config"
 	streamNet        = "net"

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -45,6 +46,13 @@ import (
 //     that had a batch in flight (until it takes a new epoch), or a late batch could
 //     join a later transaction of its own; at transaction version 2 the abort bumped the
 //     epoch, which fences the late batch, and the instance goes on writing anywhere.
+//
+// What befalls a transaction (a crash and where, a zombie, an idle, a sloppy abort) is
+// its fate (txnFate), decided as it begins: in a seed's run drawn from the id's own
+// stream, not the instance's, and recorded as schedule steps (txn-crash, txn-idle,
+// txn-sloppy, naming the id's first client); in a scripted run taken from those steps
+// alone, so that a shrink keeps or drops each by itself. The consume-transform-produce
+// workers' crashes are fates too (ctp.go).
 //
 // A seed draws the transaction version (DataConfig.TxnVersion, the brokers'
 // transaction.version). At version 2 (KIP-890 part 2, as franz-go speaks it when the
@@ -112,10 +120,12 @@ type txnRun struct {
 	closed    bool
 	// zombies wait for the next instance's epoch to send their last batch.
 	zombies []*txnInstance
-	// home is the first instance's client, which schedules name (StepTxnStart);
-	// started is set once that instance started.
+	// home is the first instance's client, which schedules name (StepTxnStart and
+	// the transactions' fates); started is set once that instance started.
 	home    *Client
 	started bool
+	// fates draws what befalls each transaction (txnFate) in a seed's run.
+	fates *rand.Rand
 	// onEpoch is what an instance does once it has its epoch (nil: the transactions
 	// TxnProducerSpec draws; ctp.go sets it).
 	onEpoch func(in *txnInstance)
@@ -159,9 +169,13 @@ type txnState struct {
 	crashAfter, sent, total int
 	idle                    bool
 	sloppy                  bool
-	offsets                 bool
-	commit                  bool
-	ending                  bool
+	// zombie: a crash leaves the instance to write once more; hold is how long a
+	// sloppy abort's first batch is held on its way.
+	zombie  bool
+	hold    time.Duration
+	offsets bool
+	commit  bool
+	ending  bool
 }
 
 // txnBatch is one transactional batch and its operation.
@@ -182,7 +196,58 @@ func (w *World) startTxnProducer(spec TxnProducerSpec) *txnRun {
 	r.newInstance()
 	r.home = r.inst.c
 	r.home.onStep = r.step
+	r.fates = Stream(w.cfg.Seed, streamTxnFates, int64(r.home.id))
 	return r
+}
+
+// txnFate is what befalls one transaction of an id: its instance crashes at point
+// after (see StepTxnCrash), lingering as a zombie or not; it idles past its timeout
+// before ending; it aborts sloppily with its first batch held for hold.
+type txnFate struct {
+	crash, zombie, idle, sloppy bool
+	after                       int
+	hold                        time.Duration
+}
+
+// fate decides what befalls the id's transaction beginning now. A seed's run draws it
+// from the id's own stream, not the instance's, with crashPPM and the spec's rates
+// (crashAt draws the crash's point), and records each part as a step; a scripted run
+// takes it from the steps alone, so that a shrink can drop each crash, idle or sloppy
+// abort by itself. Nothing befalls a transaction once faults stopped.
+func (r *txnRun) fate(crashPPM int64, crashAt func(*rand.Rand) int) txnFate {
+	w := r.w
+	var f txnFate
+	if w.phase != phaseSafety {
+		return f
+	}
+	if s := w.script; s != nil {
+		if st := s.txnTurn(r.home, StepTxnCrash); st != nil {
+			f.crash, f.after, f.zombie = true, st.After, st.Zombie
+		}
+		f.idle = s.txnTurn(r.home, StepTxnIdle) != nil
+		if st := s.txnTurn(r.home, StepTxnSloppy); st != nil {
+			f.sloppy, f.hold = true, st.For
+		}
+	} else {
+		rng := r.fates
+		if rng.Int64N(1_000_000) < crashPPM {
+			f.crash, f.after, f.zombie = true, crashAt(rng), rng.IntN(2) == 0
+		}
+		f.idle = rng.Int64N(1_000_000) < r.spec.IdlePPM
+		if rng.Int64N(1_000_000) < r.spec.SloppyPPM {
+			f.sloppy, f.hold = true, time.Duration(200+rng.IntN(800))*time.Millisecond
+		}
+	}
+	if f.crash {
+		w.recordStep(Step{Kind: StepTxnCrash, Client: r.home.id, After: f.after, Zombie: f.zombie})
+	}
+	if f.idle {
+		w.recordStep(Step{Kind: StepTxnIdle, Client: r.home.id})
+	}
+	if f.sloppy {
+		w.recordStep(Step{Kind: StepTxnSloppy, Client: r.home.id, For: f.hold})
+	}
+	return f
 }
 
 // turn is the first instance's drawn start, which a schedule may take or leave; an id
@@ -438,14 +503,21 @@ func (in *txnInstance) begin() {
 	}
 	t.commit = c.rng.Int64N(1_000_000) < r.spec.CommitPPM
 	t.total = total
-	if c.rng.Int64N(1_000_000) < r.spec.CrashPPM {
-		t.crashAfter = c.rng.IntN(total + 2)
-	}
-	t.idle = c.rng.Int64N(1_000_000) < r.spec.IdlePPM
 	t.offsets = c.rng.Int64N(1_000_000) < r.spec.OffsetsPPM && w.cfg.Data.OffsetsRetention == 0
-	if r.spec.SloppyPPM > 0 {
-		t.sloppy = c.rng.Int64N(1_000_000) < r.spec.SloppyPPM && w.phase == phaseSafety
+	f := r.fate(r.spec.CrashPPM, func(rng *rand.Rand) int {
+		if n := rng.IntN(total + 2); n <= total {
+			return n
+		}
+		return txnCrashAtEnd
+	})
+	if f.crash {
+		// A point past the batches of this transaction (a schedule's) is its end.
+		t.crashAfter = total + 1
+		if f.after != txnCrashAtEnd && f.after <= total {
+			t.crashAfter = f.after
+		}
 	}
+	t.idle, t.sloppy, t.zombie, t.hold = f.idle, f.sloppy, f.zombie, f.hold
 	w.data.txnNum++
 	t.num = w.data.txnNum
 	in.cur = t
@@ -576,7 +648,7 @@ func (in *txnInstance) produceNext(t *txnState, tp TopicPartition) {
 	t.sent++
 	sloppy := t.sloppy && t.sent == 1
 	if sloppy {
-		in.holdLink(b.tp)
+		in.holdLink(b.tp, t.hold)
 	}
 	in.attempt(t, b)
 	if sloppy && in.alive() && in.cur == t {
@@ -708,17 +780,16 @@ func (in *txnInstance) produceVersions() (lo, hi int16) {
 	return 3, 11
 }
 
-// holdLink stalls the instance's link to tp's leader for a while, so that the batch
-// about to go there arrives after the abort a sloppy transaction sends at once to its
+// holdLink stalls the instance's link to tp's leader for hold, so that the batch about
+// to go there arrives after the abort a sloppy transaction sends at once to its
 // coordinator, when the coordinator is elsewhere.
-func (in *txnInstance) holdLink(tp TopicPartition) {
+func (in *txnInstance) holdLink(tp TopicPartition, hold time.Duration) {
 	c := in.c
 	w := c.w
 	leader, _, ok := c.leaderOf(tp)
-	if !ok || leader == in.coord {
+	if !ok || leader == in.coord || hold <= 0 {
 		return
 	}
-	hold := time.Duration(200+c.rng.IntN(800)) * time.Millisecond
 	until := w.now + int64(hold)
 	w.cov.Inc("txn:sloppy-hold")
 	w.record(traces.Event{Kind: traces.KindFault, Sub: traces.FaultClog, Node: int32(c.addr), Peer: leader, A: until},
@@ -936,7 +1007,8 @@ func (in *txnInstance) fatal(why string) {
 	in.r.newInstance()
 }
 
-// crash abandons the instance mid-transaction; half of the time it stays as a zombie.
+// crash abandons the instance mid-transaction; when its fate says so it stays as a
+// zombie.
 func (in *txnInstance) crash() {
 	if !in.alive() {
 		return
@@ -949,7 +1021,7 @@ func (in *txnInstance) crash() {
 	// epoch; one whose EndTxn went out may have ended with markers of its own epoch,
 	// and a later batch of that epoch would open a transaction nobody ends (the
 	// hanging transaction of KIP-890, which the protocol before it allows).
-	zombie := in.cur.added && !in.cur.ending && c.rng.IntN(2) == 0
+	zombie := in.cur.added && !in.cur.ending && in.cur.zombie
 	in.last = in.cur
 	in.abandon()
 	if zombie {
@@ -1191,8 +1263,12 @@ func (d *DataConfig) txnCoordinatorPartitions() []int32 {
 	return slices.Compact(out)
 }
 
-// streamTxn is the stream of the transactional workload's draws.
-const streamTxn = "txn"
+// streamTxn is the stream of the transactional workload's draws; streamTxnFates, per
+// transactional id (index: its first client), draws what befalls its transactions.
+const (
+	streamTxn      = "txn"
+	streamTxnFates = "txn-fates"
+)
 
 // drawTxns draws, from its own stream, whether a seed runs transactional producers (a
 // third of the seeds with data and a topic that is not compacted, that leave no broker
