@@ -234,6 +234,12 @@ const (
 	// as a version-1 end does, so a late batch of the ended transaction can join the next
 	// one.
 	TxnEpochNotBumped
+	// TxnOffsetVerificationSkipped: a broker writes the offsets of a TxnOffsetCommit
+	// below version 5 without asking the transaction coordinator whether the
+	// producer's transaction is ongoing with the group's offsets partition (KIP-890), so
+	// a commit that arrives after its transaction's abort marker opens a transaction on
+	// __consumer_offsets nobody will end.
+	TxnOffsetVerificationSkipped
 	numNames
 )
 
@@ -306,6 +312,7 @@ var names = [numNames]string{
 	LsoOneBehind:                    "lso-one-behind",
 	TxnOffsetsKeptOnAbort:           "txn-offsets-kept-on-abort",
 	TxnEpochNotBumped:               "txn-epoch-not-bumped",
+	TxnOffsetVerificationSkipped:    "txn-offset-verification-skipped",
 }
 
 func (n Name) String() string {
