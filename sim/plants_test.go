@@ -276,6 +276,11 @@ var plantCases = []struct {
 	// A version-2 EndTxn that keeps the epoch: with no tainted partitions at version 2,
 	// a sloppy abort's late batch lands in the producer's next transaction.
 	{"txn-epoch-not-bumped", []string{"transactions"}, 300, false},
+	// A TxnOffsetCommit below v5 written without asking the coordinator (KIP-890): a
+	// consume-transform-produce worker's late commit of an aborted transaction opens a
+	// transaction on __consumer_offsets nobody ends (ctplate.go), which the worker's
+	// next transaction with the same epoch commits with its own offsets.
+	{"txn-offset-verification-skipped", []string{"exactly-once", "transactions", "groups"}, 300, false},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the
