@@ -21,6 +21,8 @@ import (
 // (Produce v12, KIP-890 part 2) the same call adds the partition to the transaction
 // instead (AddPartitionsToTxn v5 without VerifyOnly; txn.Coordinator.AddPartitionsImplicit
 // when local), under the same guard: the client sends no AddPartitionsToTxn of its own.
+// A TxnOffsetCommit asks the same for the group's offsets partition (VerifyTxnCommit),
+// and the group coordinator writes the offsets under the guard.
 
 // addPartitionsToTxnKey is the Kafka key of AddPartitionsToTxn, which brokers call
 // each other with (v4+, VerifyOnly).

@@ -154,6 +154,11 @@ import (
 //	txn-epoch-not-bumped           transactions (mixed: a sloppy abort's late batch, of
 //	                               the epoch a version-2 end kept, joined the producer's
 //	                               next transaction), 34 (new)
+//	txn-offset-verification-skipped
+//	                               exactly-once (ctp-lost: a worker's late offset
+//	                               commit of an aborted transaction, written unverified,
+//	                               was committed by the worker's next transaction), 33
+//	                               (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
