@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/seedlog/seedlog/core/group"
 	"github.com/seedlog/seedlog/core/partition"
@@ -29,20 +30,22 @@ func (l *internalLog) replica() *hosted {
 
 // Append writes the records as one batch with acks=all.
 func (l *internalLog) Append(now int64, recs []group.KV, done func(int64, error)) {
-	l.write(now, record.Spec{PartitionLeaderEpoch: -1, FirstTimestamp: now / 1e6}.NoProducer(), recs, done)
+	l.write(now, record.Spec{PartitionLeaderEpoch: -1, FirstTimestamp: now / 1e6}.NoProducer(), nil, recs, done)
 }
 
 // AppendTxn writes the records as one batch of producer pid's transaction (base
-// sequence -1: the coordinator writes it, not the producer) with acks=all.
-func (l *internalLog) AppendTxn(now int64, pid int64, epoch int16, recs []group.KV, done func(int64, error)) {
+// sequence -1: the coordinator writes it, not the producer) with acks=all, under the
+// verification guard (a *commitGuard of VerifyTxnCommit, or nil).
+func (l *internalLog) AppendTxn(now int64, pid int64, epoch int16, guard any, recs []group.KV, done func(int64, error)) {
 	spec := record.Spec{PartitionLeaderEpoch: -1, FirstTimestamp: now / 1e6,
 		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: -1, Transactional: true}
-	l.write(now, spec, recs, done)
+	cg, _ := guard.(*commitGuard)
+	l.write(now, spec, cg, recs, done)
 }
 
 // write builds one batch of recs by spec and appends it through the leader replica,
 // without the sequence checks of a client's produce: the coordinator wrote it.
-func (l *internalLog) write(now int64, spec record.Spec, recs []group.KV, done func(int64, error)) {
+func (l *internalLog) write(now int64, spec record.Spec, cg *commitGuard, recs []group.KV, done func(int64, error)) {
 	r := l.replica()
 	if r == nil {
 		done(-1, group.ErrNotLeader)
@@ -62,7 +65,12 @@ func (l *internalLog) write(now int64, spec record.Spec, recs []group.KV, done f
 		acks = 1 // planted bug: answered once durable here, before the ISR has it
 	}
 	produce := r.r.Produce
-	if spec.ProducerID >= 0 {
+	switch {
+	case cg != nil && cg.hr == r:
+		produce = func(now int64, batch []byte, acks int16, timeout time.Duration, reply func(partition.ProduceResult)) {
+			r.r.ProduceInternalVerified(now, batch, cg.g, acks, timeout, reply)
+		}
+	case spec.ProducerID >= 0:
 		produce = r.r.ProduceInternal
 	}
 	l.n.withReplica(r, func() {
@@ -76,6 +84,8 @@ func (l *internalLog) write(now int64, spec record.Spec, recs []group.KV, done f
 				done(-1, group.ErrTooLarge)
 			case kerr.InvalidProducerEpoch.Code, kerr.ProducerFenced.Code:
 				done(-1, group.ErrInvalidProducerEpoch)
+			case kerr.InvalidTxnState.Code:
+				done(-1, group.ErrInvalidTxnState)
 			default:
 				done(-1, kerr.ErrorForCode(res.Err))
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/partition"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -20,6 +21,8 @@ import (
 // (Produce v12, KIP-890 part 2) the same call adds the partition to the transaction
 // instead (AddPartitionsToTxn v5 without VerifyOnly; txn.Coordinator.AddPartitionsImplicit
 // when local), under the same guard: the client sends no AddPartitionsToTxn of its own.
+// A TxnOffsetCommit asks the same for the group's offsets partition (VerifyTxnCommit),
+// and the group coordinator writes the offsets under the guard.
 
 // addPartitionsToTxnKey is the Kafka key of AddPartitionsToTxn, which brokers call
 // each other with (v4+, VerifyOnly).
@@ -80,12 +83,68 @@ func failedProduce(code int16) partition.ProduceResult {
 	return partition.ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1}
 }
 
-// AddToTxn adds tp to the transaction of a transaction-version-2 producer
-// (kafka.Broker; TxnOffsetCommit v5 uses it for the group's offsets partition). done
-// gets the coordinator's code, or NETWORK_EXCEPTION, COORDINATOR_NOT_AVAILABLE or
-// REQUEST_TIMED_OUT when it could not be asked.
-func (n *Node) AddToTxn(txnID string, pid int64, epoch int16, tp txn.TopicPartition, done func(code int16)) {
-	n.askTxn(txnID, pid, epoch, tp, true, done)
+// VerifyTxnCommit is a TxnOffsetCommit's verification (kafka.Broker): before the group
+// coordinator writes the offsets as a batch of the producer's transaction on the
+// group's offsets partition, which this broker leads, the transaction coordinator of
+// txnID is asked, as for a produce, whether the transaction is Ongoing with that
+// partition (add: to add it, TxnOffsetCommit v5), under the partition's guard. done
+// gets the coordinator's code (0: write), one of the partition's (NOT_LEADER_OR_FOLLOWER,
+// REQUEST_TIMED_OUT beyond its bound, INVALID_PRODUCER_EPOCH) or of askTxn's, and on 0
+// the guard for the write (group.TxnCommit.Guard; nil when the producer's transaction is
+// open there already and needs no word). A guard handed out and not written with goes
+// to DropTxnGuard.
+func (n *Node) VerifyTxnCommit(txnID string, pid int64, epoch int16, groupID string, add bool, done func(code int16, guard any)) {
+	tp := n.OffsetsPartition(groupID)
+	hr := n.replica(tp.Topic, tp.Partition)
+	if hr == nil {
+		done(kerr.NotLeaderForPartition.Code, nil)
+		return
+	}
+	if !add && n.cfg.Plants.On(plant.TxnOffsetVerificationSkipped) {
+		done(0, nil) // planted bug: the offsets are written without the coordinator's word
+		return
+	}
+	g, need, code := hr.r.StartInternalTxnVerification(n.now, pid, epoch)
+	switch {
+	case code != 0:
+		done(code, nil)
+		return
+	case !need:
+		done(0, nil)
+		return
+	}
+	n.askTxn(txnID, pid, epoch, tp, add, func(code int16) {
+		if hr.gone {
+			done(kerr.NotLeaderForPartition.Code, nil)
+			return
+		}
+		if code != 0 {
+			n.withReplica(hr, func() { hr.r.DropTxnVerification(g) })
+			if code == kerr.TransactionAbortable.Code || code == kerr.InvalidTxnState.Code || code == kerr.ProducerFenced.Code {
+				n.note("txn-verify-refused", fmt.Sprintf("%s/%d: offsets of group %q, producer %d epoch %d of %q: %s", tp.Topic, tp.Partition, groupID, pid, epoch, txnID, kerr.ErrorForCode(code)))
+			}
+			done(code, nil)
+			return
+		}
+		done(0, &commitGuard{hr: hr, g: g})
+	})
+}
+
+// commitGuard is the guard of a TxnOffsetCommit's verification, with the replica that
+// holds it.
+type commitGuard struct {
+	hr *hosted
+	g  partition.TxnGuard
+}
+
+// DropTxnGuard ends a guard VerifyTxnCommit handed out (kafka.Broker); one the group
+// coordinator wrote with already, or none, is no matter.
+func (n *Node) DropTxnGuard(guard any) {
+	cg, ok := guard.(*commitGuard)
+	if !ok || cg.hr.gone {
+		return
+	}
+	n.withReplica(cg.hr, func() { cg.hr.r.DropTxnVerification(cg.g) })
 }
 
 // TxnVersion is the broker's transaction.version (kafka.Broker).

@@ -92,7 +92,7 @@ var Interesting = []string{"note:quorum-elected", "note:quorum-stepped-down", "n
 	"note:txn-coordinator-loaded", "txn:zombie-refused", "txn:abort-by-epoch-bump", "txn:offsets-committed",
 	"txn:offsets-unstable", "check:read-committed-dropped", "check:txn-committed-multi-partition",
 	"txn:zombie-write", "txn:idle", "txn:crash-after-end-txn", "check:txn-prepare", "txn:sloppy-hold", "txn:verify-rejected",
-	"txn:id-expired", "txn:late-write-fenced"}
+	"txn:id-expired", "txn:late-write-fenced", "ctp:late-offsets-refused"}
 
 // Missing lists the names among want whose counter is 0 in c.
 func (c Coverage) Missing(want []string) []string {

@@ -80,6 +80,9 @@ type ctpWorker struct {
 	in     *txnInstance
 	cur    *ctpTxn
 	rewind bool
+	// lateIn is the instance whose late offset commit is unanswered (ctplate.go): no
+	// transaction begins with it meanwhile.
+	lateIn *txnInstance
 }
 
 // ctpTxn is one transaction of a worker.
@@ -150,7 +153,7 @@ func (x *ctpWorker) poll(round uint64) {
 			}
 		})
 	}
-	if x.in == nil || !x.in.alive() || x.cur != nil {
+	if x.in == nil || !x.in.alive() || x.cur != nil || x.lateIn == x.in {
 		again()
 		return
 	}
@@ -434,6 +437,7 @@ func (t *ctpTxn) addOffsets() {
 				code = resp.(*kmsg.AddOffsetsToTxnResponse).ErrorCode
 			}
 			switch {
+			case code == errNone && t.sloppyOffsets():
 			case code == errNone:
 				t.commitOffsets(nil)
 			case slices.Contains(fatalTxnCodes, code):

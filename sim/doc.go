@@ -234,8 +234,11 @@
 // drain (the group's committed offsets reach every input partition's end within a
 // bound); the exactly-once checker (ctpcheck.go: exactly-once) then holds the final
 // read_committed reads to every input record below the committed offsets appearing in
-// the output exactly once, from a committed transaction, and to nothing else.
-// Coverage: ctp:commit, ctp:abort, ctp:rebalance, ctp:drained.
+// the output exactly once, from a committed transaction, and to nothing else. Half of
+// the transactions drawn to abort in the safety phase abort before their
+// TxnOffsetCommit (v3-4) goes out late (ctplate.go), which the brokers must refuse
+// (KIP-890 part 1) or leave a transaction open on __consumer_offsets.
+// Coverage: ctp:commit, ctp:abort, ctp:rebalance, ctp:drained, ctp:late-offsets-refused.
 //
 // # Clients and histories
 //

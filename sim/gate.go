@@ -169,6 +169,8 @@ var Gate = []GateItem{
 	{"path", "ctp:drained", "the workers' committed offsets reached the input's end after healing"},
 	{"path", "txn:tv2-epoch-bump", "an EndTxn v5 answers the bumped epoch (KIP-890 part 2)"},
 	{"path", "txn:implicit-add", "a Produce v12 opens a transaction on a partition the producer never added (KIP-890 part 2)"},
+	// 12 of seeds 1-200 (of the 27 with workers).
+	{"path", "ctp:late-offsets-refused", "a TxnOffsetCommit sent after its transaction aborted is refused (KIP-890 part 1)"},
 }
 
 // GateMissing returns the gate's items whose counter is 0 in c.

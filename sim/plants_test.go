@@ -154,6 +154,11 @@ import (
 //	txn-epoch-not-bumped           transactions (mixed: a sloppy abort's late batch, of
 //	                               the epoch a version-2 end kept, joined the producer's
 //	                               next transaction), 34 (new)
+//	txn-offset-verification-skipped
+//	                               exactly-once (ctp-lost: a worker's late offset
+//	                               commit of an aborted transaction, written unverified,
+//	                               was committed by the worker's next transaction), 33
+//	                               (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -281,6 +286,11 @@ var plantCases = []struct {
 	// restarted on an index a fault damaged must list its aborts again (partcorrupt.go).
 	{"aborted-lookup-one-segment", []string{"transactions"}, 300, false},
 	{"aborted-index-damage-ignored", []string{"transactions"}, 300, false},
+	// A TxnOffsetCommit below v5 written without asking the coordinator (KIP-890): a
+	// consume-transform-produce worker's late commit of an aborted transaction opens a
+	// transaction on __consumer_offsets nobody ends (ctplate.go), which the worker's
+	// next transaction with the same epoch commits with its own offsets.
+	{"txn-offset-verification-skipped", []string{"exactly-once", "transactions", "groups"}, 300, false},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the

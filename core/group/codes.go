@@ -30,6 +30,7 @@ var (
 	codeUnstableOffsetCommit            = kerr.UnstableOffsetCommit.Code
 	codeGroupSubscribedToTopic          = kerr.GroupSubscribedToTopic.Code
 	codeInvalidProducerEpoch            = kerr.InvalidProducerEpoch.Code
+	codeInvalidTxnState                 = kerr.InvalidTxnState.Code
 )
 
 // appendCode is the code a client sees when the log refused or lost an append of group
@@ -50,6 +51,8 @@ func commitCode(err error) int16 {
 		return codeInvalidCommitOffsetSize
 	case errors.Is(err, ErrInvalidProducerEpoch):
 		return codeInvalidProducerEpoch
+	case errors.Is(err, ErrInvalidTxnState):
+		return codeInvalidTxnState
 	}
 	return appendCode(err)
 }

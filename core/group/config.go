@@ -20,8 +20,9 @@ type Log interface {
 	// producer's, marked transactional, with base sequence -1 (the coordinator writes
 	// it, not the producer, so no sequence applies). The partition opens a transaction
 	// for pid with it, which the producer's marker ends. Wrap ErrInvalidProducerEpoch
-	// when the partition knows a newer epoch of pid.
-	AppendTxn(now int64, pid int64, epoch int16, recs []KV, done func(baseOffset int64, err error))
+	// when the partition knows a newer epoch of pid. guard is TxnCommit.Guard, the
+	// broker's verification of the transaction (KIP-890), handed back untouched.
+	AppendTxn(now int64, pid int64, epoch int16, guard any, recs []KV, done func(baseOffset int64, err error))
 	// Load reads every batch below the high watermark from the log start, calling batch
 	// for each chunk of whole batches in order (record batches, possibly compressed), then
 	// done(nil) or done(err). The coordinator does not keep b after batch returns.
@@ -42,6 +43,10 @@ var (
 	// ErrInvalidProducerEpoch: a transactional append carried an epoch older than the
 	// producer's latest on the partition (INVALID_PRODUCER_EPOCH: the producer is fenced).
 	ErrInvalidProducerEpoch = errors.New("group: producer epoch older than the partition's")
+	// ErrInvalidTxnState: a transactional append would open the producer's transaction
+	// on the partition without a verification that still holds (INVALID_TXN_STATE: its
+	// transaction ended meanwhile).
+	ErrInvalidTxnState = errors.New("group: the producer's transaction is not ongoing with the offsets partition")
 )
 
 // Kafka's defaults for the group settings.

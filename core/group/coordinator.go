@@ -175,8 +175,8 @@ func (c *Coordinator) append(recs []KV, done func(baseOffset int64, err error), 
 }
 
 // appendTxn is append for the offsets of producer pid's transaction.
-func (c *Coordinator) appendTxn(pid int64, epoch int16, recs []KV, done func(baseOffset int64, err error), onClose func()) {
-	c.submit(func(cb func(int64, error)) { c.log.AppendTxn(c.now, pid, epoch, recs, cb) }, done, onClose)
+func (c *Coordinator) appendTxn(pid int64, epoch int16, guard any, recs []KV, done func(baseOffset int64, err error), onClose func()) {
+	c.submit(func(cb func(int64, error)) { c.log.AppendTxn(c.now, pid, epoch, guard, recs, cb) }, done, onClose)
 }
 
 // submit hands one append to the log through write, with append's contract.

@@ -104,7 +104,11 @@
 // assignment does not refuse it. The offsets are written as one batch of the producer's
 // (its producer id and epoch, base sequence -1, the transactional bit) through
 // Log.AppendTxn and answered once durable; the partition refuses an epoch older than
-// the producer's (INVALID_PRODUCER_EPOCH). They then wait, per producer id, for the
+// the producer's (INVALID_PRODUCER_EPOCH), and a batch that would open the producer's
+// transaction there without the transaction coordinator's word (INVALID_TXN_STATE):
+// before the coordinator sees the request the broker asks for it (KIP-890; the kafka
+// handler and core/verify.go), and hands the guard it got through TxnCommit.Guard to
+// Log.AppendTxn. They then wait, per producer id, for the
 // marker that ends the transaction: OffsetFetch does not show them (with RequireStable
 // their partitions answer UNSTABLE_OFFSET_COMMIT), expiry leaves their partitions alone,
 // and the group is neither removed by expiry nor deleted by DeleteGroups

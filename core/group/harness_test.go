@@ -51,7 +51,7 @@ func (l *fakeLog) Append(now int64, recs []KV, done func(int64, error)) {
 	}
 }
 
-func (l *fakeLog) AppendTxn(now int64, pid int64, epoch int16, recs []KV, done func(int64, error)) {
+func (l *fakeLog) AppendTxn(now int64, pid int64, epoch int16, _ any, recs []KV, done func(int64, error)) {
 	l.appends++
 	l.pending = append(l.pending, &pendingAppend{recs: recs, done: done, pid: pid, epoch: epoch})
 	if l.auto {

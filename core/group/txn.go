@@ -22,6 +22,9 @@ type TxnCommit struct {
 	MemberID   string
 	InstanceID *string
 	Topics     []TxnCommitTopic
+	// Guard is the broker's verification of the producer's transaction with the
+	// group's offsets partition (KIP-890), opaque here: Log.AppendTxn gets it back.
+	Guard any
 }
 
 // TxnCommitTopic is one topic of a TxnCommit.
@@ -106,14 +109,14 @@ func (c *Coordinator) TxnOffsetCommit(now int64, req TxnCommit, reply func(codes
 		respond()
 		c.dropIfVacant(g)
 	default:
-		c.commitTxnOffsets(g, req.ProducerID, req.ProducerEpoch, commits, codes, respond)
+		c.commitTxnOffsets(g, req.ProducerID, req.ProducerEpoch, req.Guard, commits, codes, respond)
 	}
 }
 
 // commitTxnOffsets writes the commits of producer pid and answers once they are
 // durable. Meanwhile their partitions answer UNSTABLE_OFFSET_COMMIT to stable fetches,
 // as plain commits on their way do.
-func (c *Coordinator) commitTxnOffsets(g *group, pid int64, epoch int16, commits []commit, codes [][]int16, respond func()) {
+func (c *Coordinator) commitTxnOffsets(g *group, pid int64, epoch int16, guard any, commits []commit, codes [][]int16, respond func()) {
 	t := c.txnOf(g, pid)
 	recs := make([]KV, len(commits))
 	for i, cm := range commits {
@@ -137,7 +140,7 @@ func (c *Coordinator) commitTxnOffsets(g *group, pid int64, epoch int16, commits
 			g.forgetTombstones([]tp{cm.tp})
 		}
 	}
-	c.appendTxn(pid, epoch, recs, func(base int64, err error) {
+	c.appendTxn(pid, epoch, guard, recs, func(base int64, err error) {
 		if err != nil {
 			settle(commitCode(err))
 			forget()

@@ -4,16 +4,20 @@ package kafka
 //
 // Versions 4-5 (KIP-890) batch several transactions and are for brokers: a partition
 // leader asks whether a transactional write belongs to an ongoing transaction
-// (VerifyOnly), or, for a transaction-version-2 producer (Produce v12, TxnOffsetCommit
-// v5), has the coordinator add the partition (VerifyOnly false), which makes the
-// transaction a version-2 one. As in Kafka, a client listener answers them
-// CLUSTER_AUTHORIZATION_FAILED unless the principal has CLUSTER_ACTION on the cluster;
-// seedlog brokers send them over the peer listener (core/verify.go), where VerifyTxns
-// answers them.
+// (VerifyOnly), or has the coordinator add the partitions (VerifyOnly false): at v4 as
+// a v3 request would (the batched broker-to-broker form of it), at v5, for a
+// transaction-version-2 producer (Produce v12, TxnOffsetCommit v5), as an implicit add,
+// which makes the transaction a version-2 one. Each transaction of the batch is
+// answered on its own, after the checks of v3 but for the ACLs (the sender is a
+// broker): a partition that does not exist is UNKNOWN_TOPIC_OR_PARTITION and leaves the
+// transaction's others OPERATION_NOT_ATTEMPTED. As in Kafka, a client listener answers
+// them CLUSTER_AUTHORIZATION_FAILED unless the principal has CLUSTER_ACTION on the
+// cluster; seedlog brokers send them over the peer listener (core/verify.go), where
+// VerifyTxns answers them.
 //
-// Deviation from Apache Kafka: a transaction without VerifyOnly at v4, or on a broker
-// at transaction.version 1, is answered INVALID_REQUEST for each of its partitions
-// (Kafka adds them): only a version-2 producer's broker asks for an implicit add.
+// Deviation from Apache Kafka: a v5 transaction without VerifyOnly on a broker at
+// transaction.version 1 is answered INVALID_REQUEST for each of its partitions: only a
+// version-2 producer's broker asks for an implicit add.
 //
 // As in Kafka, the producer needs WRITE on its transactional id and on every topic; a
 // partition refused leaves the others answered OPERATION_NOT_ATTEMPTED and none is
@@ -98,8 +102,8 @@ func AddPartitionsToTxn(b Broker, req *kmsg.AddPartitionsToTxnRequest, reply fun
 // listener, or a principal with CLUSTER_ACTION): for each transaction, whether the
 // coordinator this broker runs for it holds it Ongoing with each partition (VerifyOnly,
 // txn.Coordinator.Verify: nothing changes), or the outcome of adding the partitions
-// (txn.Coordinator.AddPartitionsImplicit). reply runs once every transaction has its
-// answer.
+// (txn.Coordinator.AddPartitions at v4, AddPartitionsImplicit at v5). reply runs once
+// every transaction has its answer.
 func VerifyTxns(b Broker, req *kmsg.AddPartitionsToTxnRequest, reply func(*kmsg.AddPartitionsToTxnResponse)) {
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
 	resp.SetVersion(req.GetVersion())
@@ -142,18 +146,27 @@ func VerifyTxns(b Broker, req *kmsg.AddPartitionsToTxnRequest, reply func(*kmsg.
 			return codes
 		}
 		c, code := b.TxnCoordinator(tr.TransactionalID)
+		missing := missingParts(b.View(), parts)
 		switch {
 		case tr.TransactionalID == "":
 			fill(every(kerr.InvalidRequest.Code))
 		case code != 0:
 			fill(every(code))
+		case missing != nil:
+			fill(missing)
 		case tr.VerifyOnly:
 			fill(c.Verify(tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, parts))
-		case req.GetVersion() < 5 || b.TxnVersion() < 2:
-			// Implicit adds are for transaction-version-2 producers, whose brokers send v5.
+		case req.GetVersion() >= 5 && b.TxnVersion() < 2:
+			// Implicit adds are for transaction-version-2 producers.
 			fill(every(kerr.InvalidRequest.Code))
 		case len(parts) == 0:
 			fill(nil)
+		case req.GetVersion() == 4:
+			pending++
+			c.AddPartitions(b.Now(), tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, parts, func(codes []int16) {
+				fill(codes)
+				finish()
+			})
 		default:
 			pending++
 			c.AddPartitionsImplicit(b.Now(), tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, parts, func(codes []int16) {
@@ -163,4 +176,24 @@ func VerifyTxns(b Broker, req *kmsg.AddPartitionsToTxnRequest, reply func(*kmsg.
 		}
 	}
 	finish()
+}
+
+// missingParts is nil when every partition exists, otherwise the codes of a transaction
+// refused for it: UNKNOWN_TOPIC_OR_PARTITION for those that do not,
+// OPERATION_NOT_ATTEMPTED for the others.
+func missingParts(v View, parts []txn.TopicPartition) []int16 {
+	var codes []int16
+	for i, p := range parts {
+		if t, ok := v.Image.Topic(p.Topic); ok && p.Partition >= 0 && p.Partition < t.Partitions {
+			continue
+		}
+		if codes == nil {
+			codes = make([]int16, len(parts))
+			for j := range codes {
+				codes[j] = kerr.OperationNotAttempted.Code
+			}
+		}
+		codes[i] = kerr.UnknownTopicOrPartition.Code
+	}
+	return codes
 }

@@ -13,23 +13,33 @@ package kafka
 // Before v3 the request names no member and no generation: the coordinator then checks
 // no membership.
 //
-// Version 5 (KIP-890 part 2), on a broker at transaction.version 2, comes from a
-// producer that sent no AddOffsetsToTxn: before the group coordinator sees the request,
-// the broker has the transaction coordinator add the group's offsets partition to the
-// transaction (as Kafka 4.0's group coordinator does through its AddPartitionsToTxn
-// manager), and answers every partition with the refusal if it is refused. Version 4
-// is version 3 on the wire (the client takes TRANSACTION_ABORTABLE); on a version-1
-// broker neither is advertised and version 5 is served as version 4.
+// Before the group coordinator sees the request, the broker asks the producer's
+// transaction coordinator for its word on the group's offsets partition, as a partition
+// leader does for a transactional produce (KIP-890, core/verify.go), under the same
+// guard: below version 5 (KIP-890 part 1, Kafka 3.7+), whether the transaction is
+// Ongoing with the partition (the client's AddOffsetsToTxn added it), so that a late
+// commit of a transaction that already ended cannot open a transaction on
+// __consumer_offsets that nobody ends (it would hold the partition's last stable offset
+// and the group's offsets unstable for good). Version 5 (KIP-890 part 2), on a broker
+// at transaction.version 2, comes from a producer that sent no AddOffsetsToTxn: the
+// broker has the transaction coordinator add the partition (as Kafka 4.0's group
+// coordinator does through its AddPartitionsToTxn manager). A producer whose
+// transaction is open on the partition already needs no call. A refusal answers every
+// partition, as in Kafka: a partition the transaction does not hold is
+// INVALID_TXN_STATE below version 4 and TRANSACTION_ABORTABLE from it; a fenced
+// producer INVALID_PRODUCER_EPOCH (PRODUCER_FENCED at version 5);
+// INVALID_PRODUCER_ID_MAPPING and CONCURRENT_TRANSACTIONS as the coordinator says.
+// Version 4 is version 3 on the wire (the client takes TRANSACTION_ABORTABLE); on a
+// version-1 broker neither is advertised and version 5 is served as version 4.
 //
 // Deviations from Apache Kafka:
 //   - The answer waits until the batch is durable on the ISR of the offsets partition,
 //     like an acks=all produce.
-//   - Kafka verifies the offsets partition with the coordinator at every version
-//     (KIP-890 part 1); seedlog adds it at version 5 only and does not verify before.
-//     The answer to a failed add is the coordinator's refusal (PRODUCER_FENCED,
-//     INVALID_PRODUCER_ID_MAPPING, CONCURRENT_TRANSACTIONS), TRANSACTION_ABORTABLE for a
-//     transaction that cannot take it, COORDINATOR_NOT_AVAILABLE when the transaction
-//     coordinator could not be asked now (clients retry it).
+//   - A transaction coordinator that could not answer now is
+//     COORDINATOR_LOAD_IN_PROGRESS (COORDINATOR_NOT_AVAILABLE before version 2, and at
+//     version 5, where clients look the coordinator up again), which clients retry;
+//     Kafka gives its own NETWORK_EXCEPTION that way and passes the transaction
+//     coordinator's NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE through.
 
 import (
 	"github.com/seedlog/seedlog/core/acl"
@@ -78,32 +88,36 @@ func TxnOffsetCommit(b Broker, req *kmsg.TxnOffsetCommitRequest, reply func(kmsg
 		respond()
 		return
 	}
-	commit := func() {
-		c.TxnOffsetCommit(b.Now(), known, func(got [][]int16) {
-			i := 0
-			for _, t := range got {
-				for _, code := range t {
-					s := slots[i]
-					codes[s.topic][s.partition] = code
-					i++
-				}
+	answer := func(got [][]int16) {
+		i := 0
+		for _, t := range got {
+			for _, code := range t {
+				s := slots[i]
+				codes[s.topic][s.partition] = code
+				i++
 			}
-			if i != len(slots) {
-				panic("kafka: the coordinator answered a different number of partitions than it was asked")
-			}
-			respond()
-		})
+		}
+		if i != len(slots) {
+			panic("kafka: the coordinator answered a different number of partitions than it was asked")
+		}
+		respond()
 	}
-	if !TxnV2Request(28, req.GetVersion(), b.TxnVersion()) {
-		commit()
+	commit := func() { c.TxnOffsetCommit(b.Now(), known, answer) }
+	if req.ProducerID < 0 || req.ProducerEpoch < 0 {
+		commit() // not a transactional producer: the coordinator refuses it
 		return
 	}
-	b.AddToTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, b.OffsetsPartition(req.Group), func(code int16) {
+	add := TxnV2Request(28, req.GetVersion(), b.TxnVersion())
+	b.VerifyTxnCommit(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, add, func(code int16, guard any) {
 		if code == 0 {
-			commit()
+			known.Guard = guard
+			c.TxnOffsetCommit(b.Now(), known, func(got [][]int16) {
+				b.DropTxnGuard(guard) // when the coordinator refused the commit before writing
+				answer(got)
+			})
 			return
 		}
-		code = txnCommitAddCode(code)
+		code = txnCommitVerifyCode(code, req.GetVersion(), add)
 		for _, s := range slots {
 			codes[s.topic][s.partition] = code
 		}
@@ -111,18 +125,32 @@ func TxnOffsetCommit(b Broker, req *kmsg.TxnOffsetCommitRequest, reply func(kmsg
 	})
 }
 
-// txnCommitAddCode is what a TxnOffsetCommit v5 gets when adding the offsets partition
-// to the transaction failed: the coordinator's refusals as its answers would be, and
-// COORDINATOR_NOT_AVAILABLE for a coordinator that could not answer now.
-func txnCommitAddCode(code int16) int16 {
+// txnCommitVerifyCode is what a TxnOffsetCommit gets when the transaction coordinator
+// did not vouch for the offsets partition (add: v5, adding it failed): the
+// coordinator's refusals as Kafka's group coordinator answers them, and a code clients
+// retry for a coordinator that could not answer now.
+func txnCommitVerifyCode(code int16, version int16, add bool) int16 {
 	switch code {
-	case kerr.ProducerFenced.Code, kerr.InvalidProducerIDMapping.Code, kerr.InvalidRequest.Code,
-		kerr.ConcurrentTransactions.Code:
+	case kerr.InvalidProducerIDMapping.Code, kerr.InvalidRequest.Code, kerr.ConcurrentTransactions.Code,
+		kerr.InvalidProducerEpoch.Code:
 		return code
-	case kerr.TransactionAbortable.Code, kerr.InvalidTxnState.Code:
-		return kerr.TransactionAbortable.Code
+	case kerr.ProducerFenced.Code:
+		if add {
+			return code
+		}
+		return kerr.InvalidProducerEpoch.Code
+	case kerr.TransactionAbortable.Code, kerr.InvalidTxnState.Code, kerr.ClusterAuthorizationFailed.Code:
+		if version >= 4 {
+			return kerr.TransactionAbortable.Code
+		}
+		return kerr.InvalidTxnState.Code
+	case kerr.NotLeaderForPartition.Code:
+		return kerr.NotCoordinator.Code // the offsets partition moved: so did the group
 	}
-	return kerr.CoordinatorNotAvailable.Code
+	if add || version < 2 {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	return kerr.CoordinatorLoadInProgress.Code
 }
 
 // knownTxnCommits returns the coordinator's request with only the partitions that exist

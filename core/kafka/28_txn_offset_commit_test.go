@@ -78,9 +78,16 @@ func TestTxnOffsetCommitEveryVersion(t *testing.T) {
 		if want := [][]int16{{0, unknown}, {unknown}}; fmt.Sprint(codes) != fmt.Sprint(want) {
 			t.Errorf("v%d: codes %v, want %v", v, codes, want)
 		}
-		// v5 (transaction version 2) adds the group's offsets partition first.
+		// v5 (transaction version 2) adds the group's offsets partition first; below,
+		// the broker verifies that the transaction holds it (KIP-890 part 1).
 		if added := len(b.added) == 1 && b.added[0] == b.OffsetsPartition(g); added != (v == 5) || len(b.added) > 1 {
 			t.Errorf("v%d: implicit adds %v", v, b.added)
+		}
+		if verified := len(b.verified) == 1 && b.verified[0] == b.OffsetsPartition(g); verified != (v < 5) || len(b.verified) > 1 {
+			t.Errorf("v%d: verifications %v", v, b.verified)
+		}
+		if b.guards != 1 || len(b.dropped) != 1 || b.dropped[0] != 1 {
+			t.Errorf("v%d: guards handed out %d, dropped %v", v, b.guards, b.dropped)
 		}
 		orders0 := []fetchTopic{{"orders", []int32{0}}}
 		if got := fetchOffsets(t, b, 7, g, orders0); !slices.Equal(got, []string{"orders/0=-1@-1:!0"}) {
@@ -197,6 +204,42 @@ func TestApiVersionsTxnVersion(t *testing.T) {
 			len(resp.SupportedFeatures) == 1 && resp.SupportedFeatures[0].MaxVersion == 2
 		if hasFeature != (tv == 2) || tv < 2 && (len(resp.SupportedFeatures) != 0 || len(resp.FinalizedFeatures) != 0) {
 			t.Errorf("tv %d: features %+v %+v epoch %d", tv, resp.SupportedFeatures, resp.FinalizedFeatures, resp.FinalizedFeaturesEpoch)
+		}
+	}
+}
+
+// TestTxnOffsetCommitVerifyRefused: below v5 a commit the transaction coordinator does
+// not vouch for (KIP-890 part 1: a late commit of an ended transaction) answers every
+// partition, as Kafka's group coordinator does per version, and writes nothing.
+func TestTxnOffsetCommitVerifyRefused(t *testing.T) {
+	abortable, invalid := kerr.TransactionAbortable.Code, kerr.InvalidTxnState.Code
+	for _, c := range []struct {
+		version, code, want int16
+	}{
+		{3, abortable, invalid},
+		{0, invalid, invalid},
+		{4, abortable, abortable},
+		{3, kerr.ProducerFenced.Code, kerr.InvalidProducerEpoch.Code},
+		{3, kerr.InvalidProducerIDMapping.Code, kerr.InvalidProducerIDMapping.Code},
+		{3, kerr.ConcurrentTransactions.Code, kerr.ConcurrentTransactions.Code},
+		{3, kerr.NetworkException.Code, kerr.CoordinatorLoadInProgress.Code},
+		{1, kerr.NetworkException.Code, kerr.CoordinatorNotAvailable.Code},
+		{2, kerr.RequestTimedOut.Code, kerr.CoordinatorLoadInProgress.Code},
+		{3, kerr.NotLeaderForPartition.Code, kerr.NotCoordinator.Code},
+	} {
+		b := newFakeBroker(t)
+		b.verifyCode = c.code
+		g := groupOn(2, "txn-late")
+		b.coordinate(g, nil)
+		codes := txnCommit(t, b, txnCommitRequest(c.version, g, map[string][]int32{"orders": {0, 1}}, []string{"orders"}, 1))
+		if want := [][]int16{{c.want, c.want}}; fmt.Sprint(codes) != fmt.Sprint(want) {
+			t.Errorf("v%d verification answered %s: codes %v, want %v", c.version, kerr.ErrorForCode(c.code), codes, want)
+		}
+		if st := b.coords[2].Status(); len(st.Groups) != 0 {
+			t.Errorf("v%d: a refused commit created groups: %+v", c.version, st.Groups)
+		}
+		if got := stableFetch(t, b, g, []fetchTopic{{"orders", []int32{0}}}); !slices.Equal(got, []string{"orders/0=-1@-1:!0"}) {
+			t.Errorf("v%d: a refused commit left %q", c.version, got)
 		}
 	}
 }

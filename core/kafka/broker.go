@@ -58,11 +58,18 @@ type Broker interface {
 	OffsetsPartition(groupID string) txn.TopicPartition
 	// TxnVersion is the broker's transaction.version (1 or 2).
 	TxnVersion() int16
-	// AddToTxn asks the transaction coordinator of txnID to add tp to the producer's
-	// transaction (an implicit add, KIP-890 part 2): directly when this broker runs it,
-	// otherwise as AddPartitionsToTxn v5 over the peer listener. done gets the code the
-	// coordinator answered, or one of its own when it could not ask.
-	AddToTxn(txnID string, pid int64, epoch int16, tp txn.TopicPartition, done func(code int16))
+	// VerifyTxnCommit asks, before a TxnOffsetCommit's offsets are written, the
+	// transaction coordinator of txnID whether the producer's transaction is Ongoing with
+	// the group's offsets partition (KIP-890 part 1), or, when add, to add that partition
+	// (an implicit add, KIP-890 part 2): directly when this broker runs it, otherwise as
+	// AddPartitionsToTxn v4 (VerifyOnly) or v5 over the peer listener; a transaction open
+	// on the partition already needs no call. done gets the coordinator's code, or one of
+	// the broker's own when it could not ask, and with 0 the guard to write the offsets
+	// under (group.TxnCommit.Guard), which DropTxnGuard ends if they are not written.
+	VerifyTxnCommit(txnID string, pid int64, epoch int16, groupID string, add bool, done func(code int16, guard any))
+	// DropTxnGuard ends a guard of VerifyTxnCommit; a guard written with, or nil, is no
+	// matter.
+	DropTxnGuard(guard any)
 }
 
 // partErr answers for a partition this broker has no replica of: unknown when the topic

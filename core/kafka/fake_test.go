@@ -174,7 +174,7 @@ func (l *groupLog) Append(now int64, recs []group.KV, done func(int64, error)) {
 	f()
 }
 
-func (l *groupLog) AppendTxn(now int64, pid int64, epoch int16, recs []group.KV, done func(int64, error)) {
+func (l *groupLog) AppendTxn(now int64, pid int64, epoch int16, _ any, recs []group.KV, done func(int64, error)) {
 	l.Append(now, recs, done)
 }
 
@@ -229,8 +229,12 @@ type fakeBroker struct {
 	findHeld  []func()
 
 	txnVersion int16                // transaction.version; 0: 2
-	added      []txn.TopicPartition // AddToTxn's partitions, in order
-	addCode    int16                // AddToTxn's answer
+	added      []txn.TopicPartition // VerifyTxnCommit's partitions to add, in order
+	addCode    int16                // VerifyTxnCommit's answer to an add
+	verified   []txn.TopicPartition // VerifyTxnCommit's partitions to verify, in order
+	verifyCode int16                // VerifyTxnCommit's answer to a verification
+	guards     int                  // the guards VerifyTxnCommit handed out (1, 2...)
+	dropped    []int                // the guards DropTxnGuard ended
 
 	fetchBytesMax int32 // fetch.max.bytes in the view
 	sessions      *FetchSessions
@@ -356,10 +360,29 @@ func (b *fakeBroker) TxnVersion() int16 {
 	return b.txnVersion
 }
 
-// AddToTxn answers with addCode and records the partition.
-func (b *fakeBroker) AddToTxn(txnID string, pid int64, epoch int16, tp txn.TopicPartition, done func(int16)) {
-	b.added = append(b.added, tp)
-	done(b.addCode)
+// VerifyTxnCommit answers with addCode (verifyCode without add) and records the
+// partition it was asked for (added or verified).
+func (b *fakeBroker) VerifyTxnCommit(txnID string, pid int64, epoch int16, groupID string, add bool, done func(int16, any)) {
+	tp := b.OffsetsPartition(groupID)
+	code := b.verifyCode
+	if add {
+		b.added, code = append(b.added, tp), b.addCode
+	} else {
+		b.verified = append(b.verified, tp)
+	}
+	if code != 0 {
+		done(code, nil)
+		return
+	}
+	b.guards++
+	done(0, b.guards)
+}
+
+// DropTxnGuard records the guards ended.
+func (b *fakeBroker) DropTxnGuard(guard any) {
+	if guard != nil {
+		b.dropped = append(b.dropped, guard.(int))
+	}
 }
 
 func (b *fakeBroker) OffsetsPartition(groupID string) txn.TopicPartition {

@@ -233,7 +233,9 @@
 // (TRANSACTION_COORDINATOR_FENCED). A coordinator writing its own transactional records
 // (a group coordinator's transactional offset commits: base sequence -1) uses
 // ProduceInternal: no sequence checks, a fenced epoch refused, the transaction tracked
-// like any other.
+// like any other; as for a client's batch, one that would open the producer's
+// transaction needs a verification (StartInternalTxnVerification, then
+// ProduceInternalVerified; see verify.go).
 //
 // # Damaged replicas
 //

@@ -345,8 +345,15 @@ func (r *Replica) WriteMarker(now int64, m Marker, timeout time.Duration, reply 
 // base sequence -1, the transactional bit), taking ownership of it, and answers under
 // acks like Produce. No sequence is checked; a producer epoch below the producer's is
 // INVALID_PRODUCER_EPOCH. A transactional batch opens the producer's transaction here
-// like any other, so the marker that ends it is needed to make it stable.
+// like any other, so the marker that ends it is needed to make it stable; as for
+// Produce, only with a verification that still holds (ProduceInternalVerified):
+// without one it is INVALID_TXN_STATE unless it continues the producer's open
+// transaction.
 func (r *Replica) ProduceInternal(now int64, batch []byte, acks int16, timeout time.Duration, reply func(ProduceResult)) {
+	r.produceInternal(now, batch, false, acks, timeout, reply)
+}
+
+func (r *Replica) produceInternal(now int64, batch []byte, verified bool, acks int16, timeout time.Duration, reply func(ProduceResult)) {
 	if !r.admitProduce(now, acks, reply) {
 		return
 	}
@@ -371,6 +378,10 @@ func (r *Replica) ProduceInternal(now int64, batch []byte, acks int16, timeout t
 	}
 	if acks != 0 && r.pendingClients() >= r.cfg.PendingMax {
 		fail(CodeRequestTimedOut)
+		return
+	}
+	if !r.on(plant.TxnOffsetVerificationSkipped) && r.unverifiedTxn(h, verified) {
+		fail(CodeInvalidTxnState)
 		return
 	}
 	r.appendBatch(now, batch, h, acks, timeout, reply)

@@ -52,6 +52,16 @@ func (c *tcluster) produceInternal(id int32, batch []byte, acks int16) *produceR
 	return p
 }
 
+// produceInternalWith is produceInternal under a verification guard.
+func (c *tcluster) produceInternalWith(id int32, batch []byte, g TxnGuard) *produceRec {
+	p := &produceRec{}
+	n := c.nodes[id]
+	n.r.ProduceInternalVerified(c.now, batch, g, -1, time.Second, p.reply)
+	c.collect(n)
+	c.settle()
+	return p
+}
+
 // committed is a read_committed fetch of node id from offset.
 func (c *tcluster) committed(id int32, from int64) FetchResult {
 	return c.fetch(id, FetchRequest{CurrentLeaderEpoch: -1, FetchOffset: from, MaxBytes: 1 << 20, Isolation: 1}).one(c.t)
@@ -285,12 +295,22 @@ func TestTxnFencedEpochRefused(t *testing.T) {
 }
 
 // A coordinator's own transactional records (no sequence) open a transaction like any
-// other; an older epoch is refused.
+// other, once verified; an older epoch is refused.
 func TestTxnProduceInternal(t *testing.T) {
 	c := newCluster(t, 3, 1, nil)
 	c.produce(1, batchOf("a"), -1).one(t)
-	if got := c.produceInternal(1, coordBatch(8, 1, "offset-1", "offset-2"), -1).one(t); got.Err != CodeNone || got.BaseOffset != 1 {
+	if got := c.produceInternal(1, coordBatch(8, 1, "offset-0"), -1).one(t); got.Err != CodeInvalidTxnState {
+		t.Fatalf("unverified internal batch: %+v", got)
+	}
+	g, need, code := c.r(1).StartInternalTxnVerification(c.now, 8, 1)
+	if !need || code != CodeNone {
+		t.Fatalf("first internal batch: need %v code %d", need, code)
+	}
+	if got := c.produceInternalWith(1, coordBatch(8, 1, "offset-1", "offset-2"), g).one(t); got.Err != CodeNone || got.BaseOffset != 1 {
 		t.Fatalf("internal batch: %+v", got)
+	}
+	if _, need, _ := c.r(1).StartInternalTxnVerification(c.now, 8, 1); need {
+		t.Fatal("a batch of the open transaction asks for a verification")
 	}
 	if got := c.produceInternal(1, coordBatch(8, 1, "offset-3"), -1).one(t); got.Err != CodeNone || got.BaseOffset != 3 {
 		t.Fatalf("second internal batch (no sequence checked): %+v", got)
@@ -631,5 +651,42 @@ func TestTxnAbortedIndexRebuiltAfterDamage(t *testing.T) {
 	c.settle()
 	if got := d.logs[log].abortedIn(0, math.MaxInt64); len(got) != 0 {
 		t.Fatalf("a replay from the snapshot at 6 listed %v", got)
+	}
+}
+
+// The race verification closes for a TxnOffsetCommit (KIP-890): the coordinator vouched
+// for the transaction, then its abort marker landed on the offsets partition before
+// the coordinator's batch. The batch must not open a transaction nobody ends; nor may
+// a batch that came with no verification once the transaction it continued ended.
+func TestTxnProduceInternalLateAfterAbort(t *testing.T) {
+	c := newCluster(t, 3, 1, nil)
+	r := c.r(1)
+	g, need, _ := r.StartInternalTxnVerification(c.now, 8, 1)
+	if !need {
+		t.Fatal("no verification asked")
+	}
+	c.marker(1, Marker{ProducerID: 8, ProducerEpoch: 1, Commit: false}).one(t)
+	if got := c.produceInternalWith(1, coordBatch(8, 1, "late"), g).one(t); got.Err != CodeInvalidTxnState {
+		t.Fatalf("batch verified before its abort marker, appended after it: %+v", got)
+	}
+	if st := r.Status(); st.LastStableOffset != st.HighWatermark || r.VerifyingCount() != 0 {
+		t.Fatalf("the late batch opened a transaction, or left its guard: %+v, verifying %d", st, r.VerifyingCount())
+	}
+	// Open, then end, then a batch of the ended transaction with no verification.
+	g, _, _ = r.StartInternalTxnVerification(c.now, 8, 1)
+	c.produceInternalWith(1, coordBatch(8, 1, "on time"), g).one(t)
+	c.marker(1, Marker{ProducerID: 8, ProducerEpoch: 1, Commit: false}).one(t)
+	if got := c.produceInternal(1, coordBatch(8, 1, "late"), -1).one(t); got.Err != CodeInvalidTxnState {
+		t.Fatalf("unverified batch after the abort marker: %+v", got)
+	}
+	if st := r.Status(); st.LastStableOffset != st.HighWatermark {
+		t.Fatalf("the late batch opened a transaction: %+v", st)
+	}
+	// A guard dropped (the coordinator refused) is gone; a second drop is no matter.
+	g, _, _ = r.StartInternalTxnVerification(c.now, 9, 0)
+	r.DropTxnVerification(g)
+	r.DropTxnVerification(g)
+	if r.VerifyingCount() != 0 {
+		t.Fatalf("verifying %d after the drop", r.VerifyingCount())
 	}
 }

@@ -46,31 +46,49 @@ type verifyEntry struct {
 // refuse anyway (not the leader or not serving now, a bad batch, a fenced epoch) needs
 // none: Produce answers it at once.
 func (r *Replica) StartTxnVerification(now int64, batch []byte, acks int16) (g TxnGuard, need bool, code int16) {
-	if r.on(plant.TxnVerificationSkipped) || r.lead == nil || r.dead() || r.produceAdmission(now, acks) != CodeNone {
+	if r.on(plant.TxnVerificationSkipped) {
 		return TxnGuard{}, false, CodeNone
 	}
 	h, err := record.ParseHeader(batch)
 	if err != nil || !h.IsTransactional() || h.IsControl() || h.ProducerID < 0 {
 		return TxnGuard{}, false, CodeNone
 	}
-	if e := r.producers.m[h.ProducerID]; e != nil && (h.ProducerEpoch < e.epoch || e.txnFirst >= 0 && h.ProducerEpoch == e.epoch) {
+	return r.startVerification(now, h.ProducerID, h.ProducerEpoch, acks)
+}
+
+// StartInternalTxnVerification is StartTxnVerification for the transactional records a
+// coordinator of this broker writes for producer pid at epoch (a group coordinator's
+// TxnOffsetCommit, KIP-890): hand the guard to ProduceInternalVerified or
+// DropTxnVerification.
+func (r *Replica) StartInternalTxnVerification(now int64, pid int64, epoch int16) (g TxnGuard, need bool, code int16) {
+	if pid < 0 {
+		return TxnGuard{}, false, CodeNone
+	}
+	return r.startVerification(now, pid, epoch, -1)
+}
+
+func (r *Replica) startVerification(now int64, pid int64, epoch int16, acks int16) (g TxnGuard, need bool, code int16) {
+	if r.lead == nil || r.dead() || r.produceAdmission(now, acks) != CodeNone {
+		return TxnGuard{}, false, CodeNone
+	}
+	if e := r.producers.m[pid]; e != nil && (epoch < e.epoch || e.txnFirst >= 0 && epoch == e.epoch) {
 		return TxnGuard{}, false, CodeNone
 	}
 	l := r.lead
 	if len(l.outstanding) >= r.cfg.VerifyingMax {
 		return TxnGuard{}, false, CodeRequestTimedOut
 	}
-	v := l.verifying[h.ProducerID]
+	v := l.verifying[pid]
 	switch {
-	case v != nil && h.ProducerEpoch < v.epoch:
+	case v != nil && epoch < v.epoch:
 		return TxnGuard{}, false, CodeInvalidProducerEpoch
-	case v == nil || h.ProducerEpoch > v.epoch:
+	case v == nil || epoch > v.epoch:
 		r.verifyNext++
-		v = &verifyEntry{epoch: h.ProducerEpoch, token: r.verifyNext}
+		v = &verifyEntry{epoch: epoch, token: r.verifyNext}
 		if l.verifying == nil {
 			l.verifying = map[int64]*verifyEntry{}
 		}
-		l.verifying[h.ProducerID] = v
+		l.verifying[pid] = v
 	}
 	v.pending++
 	r.verifyNext++
@@ -78,7 +96,7 @@ func (r *Replica) StartTxnVerification(now int64, batch []byte, acks int16) (g T
 		l.outstanding = map[uint64]struct{}{}
 	}
 	l.outstanding[r.verifyNext] = struct{}{}
-	return TxnGuard{ProducerID: h.ProducerID, Epoch: h.ProducerEpoch, token: v.token, id: r.verifyNext, lead: l}, true, CodeNone
+	return TxnGuard{ProducerID: pid, Epoch: epoch, token: v.token, id: r.verifyNext, lead: l}, true, CodeNone
 }
 
 // DropTxnVerification ends a verification that will not be produced (the coordinator
@@ -91,6 +109,13 @@ func (r *Replica) DropTxnVerification(g TxnGuard) { r.releaseGuard(g) }
 func (r *Replica) ProduceVerified(now int64, batch []byte, g TxnGuard, acks int16, timeout time.Duration, reply func(ProduceResult)) {
 	valid := r.releaseGuard(g)
 	r.produce(now, batch, valid, acks, timeout, reply)
+}
+
+// ProduceInternalVerified is ProduceInternal for a coordinator's batch whose
+// verification g succeeded (StartInternalTxnVerification).
+func (r *Replica) ProduceInternalVerified(now int64, batch []byte, g TxnGuard, acks int16, timeout time.Duration, reply func(ProduceResult)) {
+	valid := r.releaseGuard(g)
+	r.produceInternal(now, batch, valid, acks, timeout, reply)
 }
 
 // releaseGuard ends one verification of g and reports whether g still holds.

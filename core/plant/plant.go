@@ -241,6 +241,12 @@ const (
 	// AbortedIndexDamageIgnored: a partition that restarts on an aborted-transactions
 	// index recovery found damaged does not list the aborts below its snapshot again.
 	AbortedIndexDamageIgnored
+	// TxnOffsetVerificationSkipped: a broker writes the offsets of a TxnOffsetCommit
+	// below version 5 without asking the transaction coordinator whether the
+	// producer's transaction is ongoing with the group's offsets partition (KIP-890), so
+	// a commit that arrives after its transaction's abort marker opens a transaction on
+	// __consumer_offsets nobody will end.
+	TxnOffsetVerificationSkipped
 	numNames
 )
 
@@ -315,6 +321,7 @@ var names = [numNames]string{
 	TxnEpochNotBumped:               "txn-epoch-not-bumped",
 	AbortedLookupOneSegment:         "aborted-lookup-one-segment",
 	AbortedIndexDamageIgnored:       "aborted-index-damage-ignored",
+	TxnOffsetVerificationSkipped:    "txn-offset-verification-skipped",
 }
 
 func (n Name) String() string {

@@ -50,6 +50,16 @@
 // and an abort with nothing open bumps the epoch too. The record keeps the version (tv)
 // and is written in Kafka's value version 1.
 //
+// # Verification
+//
+// Verify answers a partition leader's question before a transactional write opens the
+// producer's transaction on a partition (KIP-890 part 1): a Produce batch, or the
+// offsets of a TxnOffsetCommit below v5 on the group's __consumer_offsets partition. It
+// changes nothing; a transaction that ended (or never held the partition) is
+// TRANSACTION_ABORTABLE, so that a write arriving after its transaction's abort marker
+// cannot open a transaction nobody ends. Brokers ask it with AddPartitionsToTxn v4
+// (VerifyOnly); a v4 transaction without VerifyOnly is AddPartitions, batched.
+//
 // # Durability
 //
 // Every change is written to the log first and takes effect only once durable on the ISR:

@@ -64,3 +64,17 @@ func TestVerifyNotServing(t *testing.T) {
 		t.Fatal("a closed coordinator is available")
 	}
 }
+
+// TestVerifyOffsetsPartition: a TxnOffsetCommit below v5 is verified on the group's
+// offsets partition, which AddOffsets added: in while Ongoing, and no longer once the
+// transaction aborted, so that a late commit of it is refused.
+func TestVerifyOffsetsPartition(t *testing.T) {
+	h := newHarness(t)
+	offsets := TopicPartition{Topic: "__consumer_offsets", Partition: 7}
+	pid, epoch := h.initOK("tx")
+	h.wantVerify("before AddOffsets", "tx", pid, epoch, []TopicPartition{offsets}, codeTransactionAbortable)
+	wantCode(t, "add offsets", h.offsets("tx", pid, epoch, offsets).get(), codeNone)
+	h.wantVerify("Ongoing", "tx", pid, epoch, []TopicPartition{offsets}, codeNone)
+	wantCode(t, "abort", h.end("tx", pid, epoch, false).get(), codeNone)
+	h.wantVerify("late commit after the abort", "tx", pid, epoch, []TopicPartition{offsets}, codeTransactionAbortable)
+}

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // TestTransactionsExactlyOnce runs a franz-go consume-transform-produce loop
@@ -238,4 +240,116 @@ func first(s []string) string {
 		return ""
 	}
 	return s[0]
+}
+
+// TestTxnOffsetCommitLateRefused: a TxnOffsetCommit below v5 that reaches its group's
+// coordinator after its transaction aborted is refused INVALID_TXN_STATE (KIP-890 part
+// 1), through the peer listener's verification when the transaction coordinator is
+// another broker, and leaves the group's offsets stable; one within the transaction is
+// written.
+func TestTxnOffsetCommitLateRefused(t *testing.T) {
+	c := newCluster(t, 3)
+	admin := c.client()
+	c.waitBrokers(admin, 3)
+	c.createTopic(admin, "late-in", 1, 3)
+	vs := kversion.Stable()
+	// The first transaction protocol: TxnOffsetCommit v3 after AddOffsetsToTxn (verified),
+	// and EndTxn v4, which keeps the epoch (v5 would fence the late commit by its bump).
+	vs.SetMaxKeyVersion(28, 3)
+	vs.SetMaxKeyVersion(26, 4)
+	cl := c.client(kgo.MaxVersions(vs))
+	ctx := context.Background()
+	const txnID = "late-txn"
+	var pid int64
+	var epoch int16
+	c.eventually(time.Minute, "a producer id", func() bool {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr(txnID), 60000
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			return false
+		}
+		pid, epoch = resp.ProducerID, resp.ProducerEpoch
+		return true
+	})
+	commit := func(group string) int16 {
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = txnID, group, pid, epoch
+		req.Generation, req.MemberID = -1, ""
+		req.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: "late-in",
+			Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: 5, LeaderEpoch: -1}}}}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatalf("TxnOffsetCommit: %v", err)
+		}
+		if v := resp.GetVersion(); v != 3 {
+			t.Fatalf("TxnOffsetCommit went as v%d", v)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	txnCoord := txnCoordinatorOf(t, admin, txnID)
+	local, remote := 0, 0
+	for i := 0; i < 12 && (local == 0 || remote == 0 || i < 3); i++ {
+		group := fmt.Sprintf("late-group-%d", i)
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.CoordinatorKey, fc.CoordinatorKeys = group, []string{group}
+		c.eventually(time.Minute, group+"'s coordinator", func() bool {
+			r, err := fc.RequestWith(ctx, admin)
+			if err != nil || len(r.Coordinators) != 1 || r.Coordinators[0].ErrorCode != 0 {
+				return false
+			}
+			if r.Coordinators[0].NodeID == txnCoord {
+				local++
+			} else {
+				remote++
+			}
+			return true
+		})
+		ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+		ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = txnID, pid, epoch, group
+		c.eventually(30*time.Second, group+": AddOffsetsToTxn", func() bool {
+			resp, err := ao.RequestWith(ctx, cl)
+			if err == nil && resp.ErrorCode != 0 && !kerr.IsRetriable(kerr.ErrorForCode(resp.ErrorCode)) {
+				t.Fatalf("AddOffsetsToTxn: %v", kerr.ErrorForCode(resp.ErrorCode))
+			}
+			return err == nil && resp.ErrorCode == 0
+		})
+		c.eventually(30*time.Second, group+": the commit within the transaction", func() bool {
+			code := commit(group)
+			if code != 0 && !kerr.IsRetriable(kerr.ErrorForCode(code)) {
+				t.Fatalf("%s: commit within the transaction: %v", group, kerr.ErrorForCode(code))
+			}
+			return code == 0
+		})
+		end := kmsg.NewPtrEndTxnRequest()
+		end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = txnID, pid, epoch, false
+		if resp, err := end.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("EndTxn: %v %+v", err, resp)
+		}
+		// Late: after the abort marker (a commit before it joins the transaction it ends).
+		c.eventually(30*time.Second, group+": the abort complete", func() bool {
+			req := kmsg.NewPtrDescribeTransactionsRequest()
+			req.TransactionalIDs = []string{txnID}
+			resp, err := req.RequestWith(ctx, admin)
+			return err == nil && len(resp.TransactionStates) == 1 && resp.TransactionStates[0].State == "CompleteAbort"
+		})
+		var code int16
+		c.eventually(30*time.Second, group+": the late commit answered for good", func() bool {
+			code = commit(group)
+			return code != kerr.ConcurrentTransactions.Code && code != kerr.CoordinatorLoadInProgress.Code
+		})
+		if code != kerr.InvalidTxnState.Code {
+			t.Fatalf("%s: late commit answered %v, want INVALID_TXN_STATE", group, kerr.ErrorForCode(code))
+		}
+		fetch := kmsg.NewPtrOffsetFetchRequest()
+		fetch.Group, fetch.RequireStable = group, true
+		fetch.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "late-in", Partitions: []int32{0}}}
+		resp, err := fetch.RequestWith(ctx, admin)
+		if err != nil || resp.ErrorCode != 0 || len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("%s: stable offset fetch after the refused commit: %v %+v", group, err, resp)
+		}
+	}
+	if remote == 0 {
+		t.Errorf("no group's coordinator was another broker than the transaction coordinator (%d local)", local)
+	}
 }
