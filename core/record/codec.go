@@ -33,9 +33,10 @@ type Coder struct {
 	lz4R  *lz4.Reader
 	zstdE *zstd.Encoder
 	zstdD *zstd.Decoder
-	// capped wraps the decompressor in use; window is the buffer through which
-	// ValidateProduce reads decompressed records (see scanner).
+	// capped wraps the decompressor in use, xerial reads xerial snappy; window is the
+	// buffer through which ValidateProduce reads decompressed records (see scanner).
 	capped cappedReader
+	xerial xerialReader
 	window []byte
 }
 
@@ -427,7 +428,7 @@ func snappyDecodedLen(block []byte) (int, error) {
 // decodeXerial checks the whole framing and the total decoded size first, then allocates
 // once and decodes each chunk in place.
 func decodeXerial(src []byte, sizeMax int) ([]byte, error) {
-	chunks, total, err := xerialChunks(src, sizeMax)
+	chunks, total, err := xerialChunks(nil, src, sizeMax)
 	if err != nil {
 		return nil, err
 	}
@@ -443,9 +444,9 @@ func decodeXerial(src []byte, sizeMax int) ([]byte, error) {
 	return out, nil
 }
 
-// xerialChunks splits an xerial stream into its snappy blocks and sums their decoded
-// lengths, failing as soon as the sum passes sizeMax.
-func xerialChunks(src []byte, sizeMax int) (chunks [][]byte, total int, err error) {
+// xerialChunks splits an xerial stream into its snappy blocks, appending them to chunks,
+// and sums their decoded lengths, failing as soon as the sum passes sizeMax.
+func xerialChunks(chunks [][]byte, src []byte, sizeMax int) (_ [][]byte, total int, err error) {
 	if len(src) < xerialHeaderSize {
 		return nil, 0, corruptCodec(CodecSnappy, fmt.Errorf("xerial header of %d bytes", len(src)))
 	}

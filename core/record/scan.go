@@ -239,11 +239,12 @@ func (c *Coder) scanner(codec Codec, data []byte, sizeMax int) (scanner, error) 
 			}
 			return scanner{win: out, end: len(out)}, nil
 		}
-		chunks, _, err := xerialChunks(data, sizeMax)
+		chunks, _, err := xerialChunks(c.xerial.chunks[:0], data, sizeMax)
 		if err != nil {
 			return scanner{}, err
 		}
-		r = &xerialReader{chunks: chunks}
+		c.xerial.reset(chunks)
+		r = &c.xerial
 	} else {
 		capped, _, err := c.decompressor(codec, data, sizeMax)
 		if err != nil {
@@ -261,31 +262,48 @@ func (c *Coder) scanner(codec Codec, data []byte, sizeMax int) (scanner, error) 
 func (c *Coder) endScan() {
 	c.src.Reset(nil)
 	c.capped = cappedReader{}
+	// Chunks alias the caller's batch, in slots a failed split may have filled too.
+	clear(c.xerial.chunks[:cap(c.xerial.chunks)])
+	c.xerial.reset(c.xerial.chunks[:0])
 }
+
+// xerialBufKeepBytes is the largest decoded chunk buffer a Coder keeps between batches:
+// snappy-java writes chunks of 32 KiB.
+const xerialBufKeepBytes = 64 << 10
 
 // xerialReader decodes an xerial snappy stream one chunk at a time. Its chunks passed
 // xerialChunks, so their total is within the cap.
 type xerialReader struct {
 	chunks  [][]byte
+	next    int    // the chunk to decode next
 	buf     []byte // the chunk being read, decoded
 	out     []byte // what is left of it to read
 	decoded int
 }
 
+// reset readies x to read chunks, keeping its buffer if small.
+func (x *xerialReader) reset(chunks [][]byte) {
+	buf := x.buf
+	if cap(buf) > xerialBufKeepBytes {
+		buf = nil
+	}
+	*x = xerialReader{chunks: chunks, buf: buf}
+}
+
 func (x *xerialReader) Read(p []byte) (int, error) {
 	for len(x.out) == 0 {
-		if len(x.chunks) == 0 {
+		if x.next == len(x.chunks) {
 			return 0, io.EOF
 		}
-		chunk := x.chunks[0]
-		x.chunks = x.chunks[1:]
+		chunk := x.chunks[x.next]
+		x.next++
 		n, _ := snappy.DecodedLen(chunk) // validated by xerialChunks
 		if cap(x.buf) < n {
 			x.buf = make([]byte, n)
 		}
 		out, err := snappy.DecodeStrict(x.buf[:n], chunk)
 		if err != nil {
-			x.chunks = nil
+			x.next = len(x.chunks)
 			return 0, corruptCodec(CodecSnappy, fmt.Errorf("xerial chunk at decoded byte %d: %w", x.decoded, err))
 		}
 		x.out = out
