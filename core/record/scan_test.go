@@ -190,7 +190,8 @@ func TestStreamingErrorPrecedence(t *testing.T) {
 }
 
 // TestStreamingHoldsAWindow: validating a compressed batch of 4 MiB of records with a
-// reused Coder allocates next to nothing, where decompressing first allocates it all.
+// reused Coder allocates a small fraction of that (next to nothing), where decompressing
+// first allocates it all.
 func TestStreamingHoldsAWindow(t *testing.T) {
 	values := make([][]byte, 64)
 	for i := range values {
@@ -227,7 +228,9 @@ func TestStreamingHoldsAWindow(t *testing.T) {
 		}
 		runtime.ReadMemStats(&after)
 		perRun := (after.TotalAlloc - before.TotalAlloc) / runs
-		if perRun > 16<<10 {
+		// Next to nothing in a plain build; under -race the codecs' sync.Pools drop
+		// buffers at random, which costs up to about 80 KiB.
+		if perRun > uint64(len(body))/32 {
 			t.Errorf("%s: %d bytes allocated per validation of %d bytes of records", name, perRun, len(body))
 		}
 		t.Logf("%s: %d bytes allocated per validation of %d bytes of records", name, perRun, len(body))
