@@ -33,6 +33,11 @@ type Coder struct {
 	lz4R  *lz4.Reader
 	zstdE *zstd.Encoder
 	zstdD *zstd.Decoder
+	// capped wraps the decompressor in use, xerial reads xerial snappy; window is the
+	// buffer through which ValidateProduce reads decompressed records (see scanner).
+	capped cappedReader
+	xerial xerialReader
+	window []byte
 }
 
 // Compress compresses src with codec using a fresh Coder. See Coder.Compress.
@@ -88,14 +93,14 @@ func (c *Coder) Decompress(codec Codec, src []byte, sizeMax int) ([]byte, error)
 		return nil, corruptCodec(codec, errors.New("no compressed data"))
 	}
 	switch codec {
-	case CodecGzip:
-		return c.decompressGzip(src, sizeMax)
 	case CodecSnappy:
 		return decompressSnappy(src, sizeMax)
-	case CodecLZ4:
-		return c.decompressLZ4(src, sizeMax)
-	case CodecZstd:
-		return c.decompressZstd(src, sizeMax)
+	case CodecGzip, CodecLZ4, CodecZstd:
+		r, sizeHint, err := c.decompressor(codec, src, sizeMax)
+		if err != nil {
+			return nil, err
+		}
+		return readCapped(r, sizeHint)
 	}
 	return nil, fmt.Errorf("%w: %s", ErrCodec, codec)
 }
@@ -162,7 +167,8 @@ func (c *Coder) compressGzip(src []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func (c *Coder) decompressGzip(src []byte, sizeMax int) ([]byte, error) {
+// gzipStream opens src's gzip members for reading.
+func (c *Coder) gzipStream(src []byte) (io.Reader, error) {
 	c.src.Reset(src)
 	var err error
 	if c.gzipR == nil {
@@ -174,7 +180,7 @@ func (c *Coder) decompressGzip(src []byte, sizeMax int) ([]byte, error) {
 		c.gzipR = nil // a reader whose header failed is not worth resetting
 		return nil, corruptCodec(CodecGzip, err)
 	}
-	return readCapped(CodecGzip, c.gzipR, sizeMax, gzipSizeHint(src))
+	return c.gzipR, nil
 }
 
 // lz4BlockSize is the block size Kafka's own clients use; larger blocks only cost memory
@@ -207,7 +213,8 @@ func (c *Coder) compressLZ4(src []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func (c *Coder) decompressLZ4(src []byte, sizeMax int) ([]byte, error) {
+// lz4Stream opens src's LZ4 frames for reading.
+func (c *Coder) lz4Stream(src []byte) (io.Reader, error) {
 	c.src.Reset(src)
 	if c.lz4R == nil {
 		c.lz4R = lz4.NewReader(&c.src)
@@ -218,7 +225,7 @@ func (c *Coder) decompressLZ4(src []byte, sizeMax int) ([]byte, error) {
 	} else {
 		c.lz4R.Reset(&c.src)
 	}
-	return readCapped(CodecLZ4, c.lz4R, sizeMax, decompressedSizeHint(len(src)))
+	return c.lz4R, nil
 }
 
 // zstdWindowBytes keeps the window we write small: a batch is rarely larger, and every
@@ -249,18 +256,19 @@ func (c *Coder) compressZstd(src []byte) ([]byte, error) {
 	return c.zstdE.EncodeAll(src, make([]byte, 0, compressedSizeHint(len(src)))), nil
 }
 
-// decompressZstd streams rather than calling DecodeAll: DecodeAll checks windows against
-// its output cap, which refuses small frames under small caps, and without a declared
-// content size it only stops at the cap after decoding up to it. The stream decoder with
-// a concurrency of 1 runs synchronously, as fast as DecodeAll once its state is reused,
-// and lets readCapped stop one byte past the cap.
-func (c *Coder) decompressZstd(src []byte, sizeMax int) ([]byte, error) {
+// zstdStream opens src's zstd frames for reading, returning a hint of their decoded size.
+// It streams rather than calling DecodeAll: DecodeAll checks windows against its output
+// cap, which refuses small frames under small caps, and without a declared content size
+// it only stops at the cap after decoding up to it. The stream decoder with a concurrency
+// of 1 runs synchronously, as fast as DecodeAll once its state is reused, and lets the
+// capped reader stop one byte past the cap.
+func (c *Coder) zstdStream(src []byte, sizeMax int) (io.Reader, int, error) {
 	// A first frame that declares too large a size is refused from its header alone.
 	sizeHint := decompressedSizeHint(len(src))
 	var frame zstd.Header
 	if frame.Decode(src) == nil && frame.HasFCS {
 		if frame.FrameContentSize > uint64(sizeMax) {
-			return nil, tooLarge(CodecZstd, sizeMax)
+			return nil, 0, tooLarge(CodecZstd, sizeMax)
 		}
 		sizeHint = int(frame.FrameContentSize) + 1
 	}
@@ -268,38 +276,103 @@ func (c *Coder) decompressZstd(src []byte, sizeMax int) ([]byte, error) {
 	if c.zstdD == nil {
 		dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
-			return nil, fmt.Errorf("record: zstd reader: %w", err)
+			return nil, 0, fmt.Errorf("record: zstd reader: %w", err)
 		}
 		c.zstdD = dec
 	}
 	// In a stream the memory cap bounds the window.
-	windowMax := uint64(max(sizeMax, zstdWindowMin))
+	windowMax := uint64(zstdWindowMax(sizeMax))
 	err := c.zstdD.ResetWithOptions(&c.src, zstd.WithDecoderMaxWindow(windowMax), zstd.WithDecoderMaxMemory(windowMax))
 	if err != nil {
 		c.zstdD = nil
-		return nil, fmt.Errorf("record: zstd reader: %w", err)
+		return nil, 0, fmt.Errorf("record: zstd reader: %w", err)
 	}
-	out, err := readCapped(CodecZstd, c.zstdD, sizeMax, sizeHint)
-	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
-		return nil, fmt.Errorf("%w: zstd window larger than %d bytes", ErrTooLarge, windowMax)
-	}
-	return out, err
+	return c.zstdD, sizeHint, nil
 }
 
-// readCapped reads r to its end, refusing to hold more than sizeMax bytes. sizeHint sizes
-// the first allocation.
-func readCapped(codec Codec, r io.Reader, sizeMax, sizeHint int) ([]byte, error) {
-	// One byte past the cap is enough to know the cap is exceeded.
-	holdMax := sizeMax
+func zstdWindowMax(sizeMax int) int { return max(sizeMax, zstdWindowMin) }
+
+// decompressor opens src, compressed with a gzip, LZ4 or zstd codec, for reading through
+// a capped reader, with a hint of its decoded size. src must not be empty.
+func (c *Coder) decompressor(codec Codec, src []byte, sizeMax int) (*cappedReader, int, error) {
+	var r io.Reader
+	var err error
+	sizeHint := decompressedSizeHint(len(src))
+	switch codec {
+	case CodecGzip:
+		r, err = c.gzipStream(src)
+		sizeHint = gzipSizeHint(src)
+	case CodecLZ4:
+		r, err = c.lz4Stream(src)
+	case CodecZstd:
+		r, sizeHint, err = c.zstdStream(src, sizeMax)
+	default:
+		panic(fmt.Sprintf("record: no stream decompressor for %s", codec))
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	c.capped = cappedReader{codec: codec, r: r, sizeMax: sizeMax}
+	return &c.capped, sizeHint, nil
+}
+
+// cappedReader reads what a decompressor produces and fails once it has produced more
+// than sizeMax bytes: it asks for one byte past the cap at most, and past the cap it
+// reports ErrTooLarge whatever the codec says with those bytes, so the outcome does not
+// depend on how large the caller's reads are. Other codec errors wrap ErrCorrupt.
+type cappedReader struct {
+	codec   Codec
+	r       io.Reader
+	sizeMax int
+	n       int // bytes produced so far
+	idle    int // reads in a row that produced nothing
+	err     error
+}
+
+func (s *cappedReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if room := s.sizeMax - s.n; len(p) > room {
+		p = p[:room+1]
+	}
+	n, err := s.r.Read(p)
+	s.n += n
+	switch {
+	case s.n > s.sizeMax:
+		s.err = tooLarge(s.codec, s.sizeMax)
+	case err == io.EOF:
+		s.err = io.EOF
+	case err != nil:
+		s.err = s.codecError(err)
+	case n > 0:
+		s.idle = 0
+	default:
+		// A reader that makes no progress must not spin forever.
+		if s.idle++; s.idle > 100 {
+			s.err = corruptCodec(s.codec, io.ErrNoProgress)
+		}
+	}
+	return n, s.err
+}
+
+func (s *cappedReader) codecError(err error) error {
+	if s.codec == CodecZstd && (errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded)) {
+		return fmt.Errorf("%w: zstd window larger than %d bytes", ErrTooLarge, zstdWindowMax(s.sizeMax))
+	}
+	return corruptCodec(s.codec, err)
+}
+
+// readCapped reads r to its end. sizeHint sizes the first allocation.
+func readCapped(r *cappedReader, sizeHint int) ([]byte, error) {
+	// One byte past the cap is all r produces before it fails.
+	holdMax := r.sizeMax
 	if holdMax < math.MaxInt {
 		holdMax++
 	}
 	buf := make([]byte, 0, min(max(sizeHint, 512), holdMax))
-	for idle := 0; ; {
+	for {
 		if len(buf) == cap(buf) {
-			if len(buf) > sizeMax {
-				return nil, tooLarge(codec, sizeMax)
-			}
 			grown := make([]byte, len(buf), min(2*cap(buf), holdMax))
 			copy(grown, buf)
 			buf = grown
@@ -307,23 +380,12 @@ func readCapped(codec Codec, r io.Reader, sizeMax, sizeHint int) ([]byte, error)
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			break
+			return buf, nil
 		}
 		if err != nil {
-			return nil, corruptCodec(codec, err)
-		}
-		// A reader that makes no progress must not spin forever.
-		if idle = idle + 1; n > 0 {
-			idle = 0
-		}
-		if idle > 100 {
-			return nil, corruptCodec(codec, io.ErrNoProgress)
+			return nil, err
 		}
 	}
-	if len(buf) > sizeMax {
-		return nil, tooLarge(codec, sizeMax)
-	}
-	return buf, nil
 }
 
 // xerialMagic opens the framing that snappy-java's SnappyOutputStream writes, which the
@@ -366,7 +428,7 @@ func snappyDecodedLen(block []byte) (int, error) {
 // decodeXerial checks the whole framing and the total decoded size first, then allocates
 // once and decodes each chunk in place.
 func decodeXerial(src []byte, sizeMax int) ([]byte, error) {
-	chunks, total, err := xerialChunks(src, sizeMax)
+	chunks, total, err := xerialChunks(nil, src, sizeMax)
 	if err != nil {
 		return nil, err
 	}
@@ -382,9 +444,9 @@ func decodeXerial(src []byte, sizeMax int) ([]byte, error) {
 	return out, nil
 }
 
-// xerialChunks splits an xerial stream into its snappy blocks and sums their decoded
-// lengths, failing as soon as the sum passes sizeMax.
-func xerialChunks(src []byte, sizeMax int) (chunks [][]byte, total int, err error) {
+// xerialChunks splits an xerial stream into its snappy blocks, appending them to chunks,
+// and sums their decoded lengths, failing as soon as the sum passes sizeMax.
+func xerialChunks(chunks [][]byte, src []byte, sizeMax int) (_ [][]byte, total int, err error) {
 	if len(src) < xerialHeaderSize {
 		return nil, 0, corruptCodec(CodecSnappy, fmt.Errorf("xerial header of %d bytes", len(src)))
 	}

@@ -43,7 +43,12 @@ func FuzzCheck(f *testing.F) {
 
 func exerciseBatch(t *testing.T, b []byte) {
 	_, _ = Split(b, func(Header, []byte) error { return nil })
-	_, _ = ValidateProduce(b, fuzzSizeMax)
+	// Validation streams the records; it must decide as decompressing them all first does.
+	hs, errS := ValidateProduce(b, fuzzSizeMax)
+	hw, errW := validateWhole(nil, b, fuzzSizeMax, ProduceRules{})
+	if err := sameOutcome(hs, errS, hw, errW); err != nil {
+		t.Fatal(err)
+	}
 	h, err := Check(b)
 	if err != nil {
 		if !isSentinel(err) {

@@ -77,6 +77,12 @@ func (c *Coder) ValidateProduceWith(b []byte, sizeMax int, rules ProduceRules) (
 	return validateProduce(c, b, sizeMax, rules)
 }
 
+// validateProduce reads the records through a scanner: a compressed batch streams through
+// its decompressor and a small window, never held whole (a raw snappy block excepted,
+// which has no framing to stream by). The outcome is the one decompressing everything
+// first and then iterating would give: a codec error or the cap wins over a bad record
+// even when it comes later in the stream, so after a bad record the stream is read on
+// to its end.
 func validateProduce(c *Coder, b []byte, sizeMax int, rules ProduceRules) (Header, error) {
 	h, err := checkProduceBatch(b, sizeMax)
 	if err != nil {
@@ -85,27 +91,27 @@ func validateProduce(c *Coder, b []byte, sizeMax int, rules ProduceRules) (Heade
 	if err := checkProduceHeader(h); err != nil {
 		return Header{}, err
 	}
+	if h.Codec() != CodecNone {
+		if c == nil {
+			c = new(Coder)
+		}
+		defer c.endScan()
+	}
+	s, err := c.scanner(h.Codec(), b[HeaderSize:h.Size():h.Size()], sizeMax)
+	if err != nil {
+		return Header{}, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+	}
 	// Offset deltas are checked to rise strictly within [0, LastOffsetDelta], and there
 	// are LastOffsetDelta+1 of them: they can only be 0, 1, 2, ...
-	it, err := newIter(c, b, sizeMax)
-	if err != nil {
-		return Header{}, err
+	recErr := scanProduce(&s, h, rules)
+	if recErr != nil {
+		s.drain()
 	}
-	n := 0
-	for it.Next() {
-		if rules.Keys && it.Record().Key == nil {
-			return Header{}, fmt.Errorf("%w: record %d has no key, which a compacted topic needs", ErrInvalidRecord, n)
-		}
-		if ts := it.Timestamp(); rules.Timestamps && (ts < rules.TimestampMin || ts > rules.TimestampMax) {
-			return Header{}, fmt.Errorf("%w: record %d has timestamp %d, outside [%d, %d]", ErrInvalidTimestamp, n, ts, rules.TimestampMin, rules.TimestampMax)
-		}
-		n++
+	if s.err != nil {
+		return Header{}, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, s.err)
 	}
-	if err := it.Err(); err != nil {
-		return Header{}, err
-	}
-	if n != int(h.RecordCount) {
-		panic(fmt.Sprintf("record: iteration passed with %d records for a count of %d", n, h.RecordCount))
+	if recErr != nil {
+		return Header{}, recErr
 	}
 	return h, nil
 }
