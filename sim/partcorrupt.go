@@ -5,6 +5,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/seedlog/seedlog/core/disk"
@@ -28,8 +29,9 @@ import (
 //
 // The aborted-transactions index of a closed segment below the recovery point (its
 // .txnindex file, synced with the data) is damaged too, one time in two when a segment
-// has one: a restarted replica must list the aborts it lost again, or a read_committed
-// consumer reads aborted records.
+// has one, on a node that is down when one is, else on one that then crashes: only a
+// restart reads the index back. The restarted replica must list the aborts it lost
+// again, or a read_committed consumer reads aborted records.
 //
 // Ground truth. Every damaged batch is recorded per node and log (partDamage); the
 // checkers compare what replicas fence with it and what clients lose with what the
@@ -155,18 +157,28 @@ func (f *faultSchedule) partitionCorrupt() bool {
 		f.w.cov.Inc("fault:partition-corrupt-no-closed-segment")
 		return false
 	}
-	var indexes []target
+	var indexes, down []target
 	for _, t := range all {
 		name := strings.TrimSuffix(t.file, storage.LogFileSuffix) + storage.TxnIndexFileSuffix
 		if info, err := t.n.fs.Stat(name); err == nil && info.Size > 0 {
 			indexes = append(indexes, target{t.n, name})
+			if !t.n.up {
+				down = append(down, target{t.n, name})
+			}
 		}
+	}
+	if len(down) > 0 {
+		indexes = down // its restart meets the damage
 	}
 	if len(indexes) > 0 && f.rng.IntN(2) == 0 {
 		t := indexes[f.rng.IntN(len(indexes))]
 		info, _ := t.n.fs.Stat(t.file)
 		at := f.rng.Int64N(info.Size)
 		f.apply(Step{Kind: StepCorrupt, Node: t.n.spec.ID, File: t.file, Offset: at, Bytes: 1 + f.rng.IntN(int(min(4, info.Size-at)))}, nil)
+		if t.n.up && t.n.armed == armNone {
+			// Only a restart reads the index back: the node crashes to meet the damage.
+			f.apply(Step{Kind: StepCrash, Node: t.n.spec.ID, Down: f.duration(max(f.cfg.DowntimeMax, time.Second))}, nil)
+		}
 		return true
 	}
 	pool := all

@@ -666,7 +666,7 @@ func (c *checkers) checkReplicasAgree() bool {
 			if !ok || r.Closed || r.Loading || r.HW <= r.Start {
 				continue
 			}
-			if !c.compareReplica(n, r, tp, want) || !c.checkTopicSegments(n, tp) {
+			if !c.compareReplica(n, r, tp, want) || !c.checkTopicSegments(n, tp) || !c.checkAbortedIndex(n, r, tp) {
 				return false
 			}
 			w.cov.Inc("check:replica-compared")

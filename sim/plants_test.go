@@ -284,8 +284,8 @@ var plantCases = []struct {
 	// The aborted-transactions index on disk: a lookup confined to one segment misses
 	// the aborts whose marker the next segment holds (an aborted read), and a replica
 	// restarted on an index a fault damaged must list its aborts again (partcorrupt.go).
-	{"aborted-lookup-one-segment", []string{"transactions"}, 300, false},
-	{"aborted-index-damage-ignored", []string{"transactions"}, 300, false},
+	{"aborted-lookup-one-segment", []string{"transactions", "replicas"}, 300, false},
+	{"aborted-index-damage-ignored", []string{"transactions", "replicas"}, 300, false},
 	// A TxnOffsetCommit below v5 written without asking the coordinator (KIP-890): a
 	// consume-transform-produce worker's late commit of an aborted transaction opens a
 	// transaction on __consumer_offsets nobody ends (ctplate.go), which the worker's
