@@ -475,15 +475,7 @@ func (t *ctpTxn) commitOffsets(op *Op) {
 			t.lost()
 			return
 		}
-		req := kmsg.NewPtrTxnOffsetCommitRequest()
-		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = in.r.spec.ID, ctpGroup, in.pid, in.epoch
-		req.Generation, req.MemberID, req.InstanceID = t.gen, t.memberID, m.instancePtr()
-		rt := kmsg.NewTxnOffsetCommitRequestTopic()
-		rt.Topic = t.src.Topic
-		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-		rp.Partition, rp.Offset, rp.LeaderEpoch = t.src.Partition, t.end, -1
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
+		req := t.offsetCommit(in, m)
 		op.Node = node
 		op.Attempts++
 		c.sendLimited(node, req, 3, 5, w.requestTimeout(), func(resp kmsg.Response, err error) {
@@ -924,4 +916,18 @@ func (run *ctpRun) closed(done func()) {
 		return
 	}
 	done()
+}
+
+// offsetCommit is the TxnOffsetCommit of t's input offset for instance in of member m.
+func (t *ctpTxn) offsetCommit(in *txnInstance, m *member) *kmsg.TxnOffsetCommitRequest {
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = in.r.spec.ID, ctpGroup, in.pid, in.epoch
+	req.Generation, req.MemberID, req.InstanceID = t.gen, t.memberID, m.instancePtr()
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = t.src.Topic
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset, rp.LeaderEpoch = t.src.Partition, t.end, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
 }

@@ -46,15 +46,7 @@ func (t *ctpTxn) sloppyOffsets() bool {
 			x.lateIn = nil
 		}
 	}
-	req := kmsg.NewPtrTxnOffsetCommitRequest()
-	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = in.r.spec.ID, ctpGroup, in.pid, in.epoch
-	req.Generation, req.MemberID, req.InstanceID = t.gen, t.memberID, x.m.instancePtr()
-	rt := kmsg.NewTxnOffsetCommitRequestTopic()
-	rt.Topic = t.src.Topic
-	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-	rp.Partition, rp.Offset, rp.LeaderEpoch = t.src.Partition, t.end, -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := t.offsetCommit(in, x.m)
 	delay := time.Duration(200+c.rng.IntN(800)) * time.Millisecond
 	x.end(t, false, nil)
 	c.later(delay, func() {

@@ -421,16 +421,8 @@ func (l *Log) syncAll() error {
 			return err
 		}
 	}
-	for _, s := range l.segments {
-		if err := l.syncAbortedFile(s); err != nil {
-			return err
-		}
-	}
-	if l.dirUnsynced {
-		if err := l.fsys.SyncDir(l.dir); err != nil {
-			return fmt.Errorf("sync directory: %w", err)
-		}
-		l.dirUnsynced = false
+	if err := l.syncAborted(); err != nil {
+		return err
 	}
 	l.recoveryPoint = l.EndOffset()
 	return l.maybePersistRecoveryPoint()

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -162,23 +163,13 @@ func (l *Log) cutAborted(offset int64) {
 	for _, s := range l.segments {
 		x := &s.aborted
 		i, _ := slices.BinarySearchFunc(x.entries, offset, func(e disk.AbortedTxn, off int64) int {
-			return cmpInt64(e.MarkerOffset, off)
+			return cmp.Compare(e.MarkerOffset, off)
 		})
 		if i < len(x.entries) {
 			x.entries = x.entries[:i]
 			x.dirty = true
 		}
 	}
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // syncAborted writes and syncs the index files of every segment whose entries changed.
@@ -188,12 +179,18 @@ func (l *Log) syncAborted() error {
 			return err
 		}
 	}
-	if l.dirUnsynced {
-		if err := l.fsys.SyncDir(l.dir); err != nil {
-			return fmt.Errorf("sync directory: %w", err)
-		}
-		l.dirUnsynced = false
+	return l.syncDirIfChanged()
+}
+
+// syncDirIfChanged syncs the log's directory if entries changed in it since its last sync.
+func (l *Log) syncDirIfChanged() error {
+	if !l.dirUnsynced {
+		return nil
 	}
+	if err := l.fsys.SyncDir(l.dir); err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	l.dirUnsynced = false
 	return nil
 }
 
@@ -314,7 +311,7 @@ func (l *Log) refileAborted() {
 	for _, s := range l.segments {
 		all = append(all, s.aborted.entries...)
 	}
-	slices.SortStableFunc(all, func(a, b disk.AbortedTxn) int { return cmpInt64(a.MarkerOffset, b.MarkerOffset) })
+	slices.SortStableFunc(all, func(a, b disk.AbortedTxn) int { return cmp.Compare(a.MarkerOffset, b.MarkerOffset) })
 	all = slices.CompactFunc(all, func(a, b disk.AbortedTxn) bool { return a.MarkerOffset == b.MarkerOffset })
 	end := l.EndOffset()
 	for i, s := range l.segments {
@@ -370,11 +367,8 @@ func (l *Log) moveAbortedOut(i int, b int64, gone bool) error {
 			return err
 		}
 	}
-	if l.dirUnsynced {
-		if err := l.fsys.SyncDir(l.dir); err != nil {
-			return fmt.Errorf("sync directory: %w", err)
-		}
-		l.dirUnsynced = false
+	if err := l.syncDirIfChanged(); err != nil {
+		return err
 	}
 	if !gone && len(later) > 0 {
 		s.aborted.entries = stay

@@ -42,6 +42,25 @@ func (m *txnModel) batch(t *testing.T, l *Log, draw uint64) {
 	m.entries = append(m.entries, add...)
 }
 
+// abortingLog opens a log of segmentBytes segments on a fresh memFS and appends batches
+// with random transactions (txnModel) drawn from seed until enough(m) holds.
+func abortingLog(t *testing.T, segmentBytes int64, seed uint64, enough func(m *txnModel, n int) bool) (*memFS, LogConfig, *Log, *txnModel) {
+	t.Helper()
+	fsys := newMemFS()
+	cfg := LogConfig{SegmentBytesMax: segmentBytes}
+	l := mustOpen(t, fsys, "t-0", cfg)
+	m := &txnModel{open: map[int64]int64{}}
+	rng := newRand(seed)
+	for n := 0; !enough(m, n); n++ {
+		m.batch(t, l, rng.Uint64())
+	}
+	return fsys, cfg, l, m
+}
+
+func batches(count int) func(*txnModel, int) bool {
+	return func(_ *txnModel, n int) bool { return n >= count }
+}
+
 // overlapping is what Aborted(from, to) must answer: every entry of the model whose
 // range overlaps [from, to), whose marker the log still holds.
 func (m *txnModel) overlapping(from, to, end int64) []disk.AbortedTxn {
@@ -70,14 +89,8 @@ func checkAbortedLookups(t *testing.T, what string, l *Log, m *txnModel) {
 // a restart, a truncation and a deletion of old segments; each segment with aborts has
 // its own file, and only those.
 func TestAbortedIndexLookups(t *testing.T) {
-	fsys := newMemFS()
-	cfg := LogConfig{SegmentBytesMax: 600}
-	l := mustOpen(t, fsys, "t-0", cfg)
-	m := &txnModel{open: map[int64]int64{}}
-	rng := newRand(7)
-	for range 120 {
-		m.batch(t, l, rng.Uint64())
-	}
+	fsys, cfg, l, m := abortingLog(t, 600, 7, batches(120))
+	rng := newRand(8)
 	if len(m.entries) < 10 || len(l.segments) < 5 {
 		t.Fatalf("%d entries over %d segments: too few to test", len(m.entries), len(l.segments))
 	}
@@ -141,14 +154,8 @@ func TestAbortedIndexLookups(t *testing.T) {
 // Entries appended and synced survive every crash; entries never outlive their markers;
 // a torn or missing tail is reported only above what was synced.
 func TestAbortedIndexCrash(t *testing.T) {
-	fsys := newMemFS()
-	cfg := LogConfig{SegmentBytesMax: 600}
-	l := mustOpen(t, fsys, "t-0", cfg)
-	m := &txnModel{open: map[int64]int64{}}
-	rng := newRand(11)
-	for range 60 {
-		m.batch(t, l, rng.Uint64())
-	}
+	fsys, cfg, l, m := abortingLog(t, 600, 11, batches(60))
+	rng := newRand(12)
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -181,14 +188,7 @@ func TestAbortedIndexCrash(t *testing.T) {
 
 // A damaged entry cuts the file there and says from where entries may be missing.
 func TestAbortedIndexDamageReported(t *testing.T) {
-	fsys := newMemFS()
-	cfg := LogConfig{SegmentBytesMax: 1 << 20}
-	l := mustOpen(t, fsys, "t-0", cfg)
-	m := &txnModel{open: map[int64]int64{}}
-	rng := newRand(3)
-	for len(m.entries) < 4 {
-		m.batch(t, l, rng.Uint64())
-	}
+	fsys, cfg, l, m := abortingLog(t, 1<<20, 3, func(m *txnModel, _ int) bool { return len(m.entries) >= 4 })
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -297,14 +297,7 @@ func FuzzDecodeAbortedIndex(f *testing.F) {
 // the batches to the new segment, and those of a segment that goes join the one before.
 func TestAbortedIndexSurvivesFencing(t *testing.T) {
 	for _, first := range []bool{false, true} {
-		fsys := newMemFS()
-		cfg := LogConfig{SegmentBytesMax: 600}
-		l := mustOpen(t, fsys, "t-0", cfg)
-		m := &txnModel{open: map[int64]int64{}}
-		rng := newRand(5)
-		for range 80 {
-			m.batch(t, l, rng.Uint64())
-		}
+		fsys, cfg, l, m := abortingLog(t, 600, 5, batches(80))
 		if err := l.Sync(); err != nil {
 			t.Fatal(err)
 		}
