@@ -27,10 +27,12 @@ type truthTxn struct {
 	firstKnown         bool
 }
 
-// abortTruth follows the transactions of a log's batches in order.
+// abortTruth follows the transactions of a log's batches in order, from start.
 type abortTruth struct {
+	start   int64
 	epochs  map[int64]int16
-	open    map[int64]int64 // producer -> first offset (-1: began below the start)
+	open    map[int64]int64 // producer -> first offset (-1: may have begun below start)
+	ended   map[int64]bool  // producers with a marker read: their next begins where seen
 	aborted []truthTxn
 }
 
@@ -46,11 +48,19 @@ func (a *abortTruth) batch(h record.Header, b []byte) {
 	if !h.IsControl() {
 		if !open {
 			a.open[h.ProducerID] = h.BaseOffset
+			if a.start > 0 && !a.ended[h.ProducerID] {
+				// Its first batch may lie below the start.
+				a.open[h.ProducerID] = -1
+			}
 		}
 		return
 	}
 	commit, ok := markerKind(b)
-	if !ok || !open {
+	if !ok {
+		return
+	}
+	a.ended[h.ProducerID] = true
+	if !open {
 		return
 	}
 	delete(a.open, h.ProducerID)
@@ -80,7 +90,7 @@ func (c *checkers) checkAbortedIndex(n *simNode, r ReplicaView, tp TopicPartitio
 	if x := executorOf(n.exec); x == nil || len(x.Fences(id)) > 0 || w.faults.partDamage.overlaps(n.spec.ID, id, offRange{r.Start, r.HW}) {
 		return true
 	}
-	truth := &abortTruth{epochs: map[int64]int16{}, open: map[int64]int64{}}
+	truth := &abortTruth{start: r.Start, epochs: map[int64]int16{}, open: map[int64]int64{}, ended: map[int64]bool{}}
 	type read struct {
 		from, to int64
 		listed   []disk.AbortedTxn
@@ -93,10 +103,6 @@ func (c *checkers) checkAbortedIndex(n *simNode, r ReplicaView, tp TopicPartitio
 		}
 		next := at
 		if _, err := record.Split(d.Data, func(h record.Header, b []byte) error {
-			if next == r.Start && h.BaseOffset < r.Start && h.IsTransactional() && !h.IsControl() {
-				// The log starts inside this batch: its transaction began below the start.
-				truth.open[h.ProducerID] = -1
-			}
 			truth.batch(h, b)
 			next = h.NextOffset()
 			return nil

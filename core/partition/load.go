@@ -71,12 +71,12 @@ func (r *Replica) setAborted(from int64, collected []disk.AbortedTxn) {
 	slices.SortStableFunc(entries, func(a, b disk.AbortedTxn) int { return cmp.Compare(a.MarkerOffset, b.MarkerOffset) })
 	entries = slices.CompactFunc(entries, func(a, b disk.AbortedTxn) bool { return a.MarkerOffset == b.MarkerOffset })
 	entries = slices.DeleteFunc(entries, func(a disk.AbortedTxn) bool { return a.MarkerOffset < r.startOffset })
-	if len(entries) > 0 {
-		from = min(from, entries[0].MarkerOffset)
-	}
-	if from >= r.leo && len(entries) == 0 {
+	if len(entries) == 0 {
+		// Recovery kept no entry for a marker the log no longer holds, and the replay
+		// met none: the index is whole.
 		return
 	}
+	from = min(from, entries[0].MarkerOffset)
 	r.emit(disk.Op{Kind: disk.SetAborted, Offset: from, Aborted: entries}, pendingOp{})
 }
 

@@ -331,6 +331,17 @@ func (p *producerState) endTxn(e *producerEntry, offset int64, m endMarker) {
 	}
 }
 
+// transactional reports whether a producer the replica knows wrote transactions here.
+func (p *producerState) transactional() bool {
+	// order-independent: any one producer answers.
+	for _, e := range p.m {
+		if e.txnFirst >= 0 || e.coordEpoch >= 0 || e.ended.marker >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // takeAborted returns the transactions aborted since the last call and forgets them.
 func (p *producerState) takeAborted() []disk.AbortedTxn {
 	a := p.aborted

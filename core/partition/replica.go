@@ -788,7 +788,7 @@ func (r *Replica) truncateLog(offset int64) {
 		return
 	}
 	id := r.emit(disk.Op{Kind: disk.Truncate, Offset: offset}, pendingOp{})
-	if r.fol != nil {
+	if r.fol != nil && r.producers.transactional() {
 		// The Done lists the aborted transactions the cut reopens: nothing is fetched
 		// back before they are open again.
 		r.fol.waitOp = id
