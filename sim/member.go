@@ -586,7 +586,14 @@ func (m *member) resume(round uint64) {
 		g.Topics[len(g.Topics)-1].Partitions = append(g.Topics[len(g.Topics)-1].Partitions, tp.Partition)
 	}
 	req.Groups = []kmsg.OffsetFetchRequestGroup{g}
-	c.send(m.coord, req, w.requestTimeout(), func(resp kmsg.Response, err error) {
+	lo := int16(0)
+	if m.ctp != nil {
+		// A consume-transform-produce worker must not start from offsets a transaction
+		// of the group still holds (KIP-447): require_stable needs v7, as Kafka's
+		// consumer refuses to go without it at read_committed.
+		lo = 7
+	}
+	c.sendLimited(m.coord, req, lo, req.MaxVersion(), w.requestTimeout(), func(resp kmsg.Response, err error) {
 		offsets, code := offsetFetchResult(resp, err, m.assigned)
 		if code != errNone {
 			op.Code = code
