@@ -356,3 +356,66 @@ func TestScheduleTxnFateSteps(t *testing.T) {
 		}
 	}
 }
+
+// A drain step with nothing to move (its broker joins late and holds no partition yet)
+// finishes at once: when it waited for the mover's previous step, it runs once, asks
+// once to unregister the broker, and the step queued behind it still runs. It used to
+// free the mover, which started the same drain again, until the stack overflowed.
+func TestScheduledDrainWithNothingToMove(t *testing.T) {
+	requireNode(t)
+	const seed = 71
+	probe := sim.Run(sim.Options{Seed: seed, NoFaults: true, Adjust: func(c *sim.Config) { c.SafetyDuration = time.Second }})
+	mover := 0
+	for i, d := range probe.Clients {
+		if strings.HasPrefix(d, "the mover") {
+			mover = i + 1
+		}
+	}
+	late, others := int32(0), []string{}
+	for _, n := range probe.Config.Nodes {
+		switch {
+		case n.Broker && n.JoinAt > 5*time.Second:
+			late = n.ID
+		case n.Broker:
+			others = append(others, strconv.Itoa(int(n.ID)))
+		}
+	}
+	if mover == 0 || late == 0 || len(others) < 2 {
+		t.Fatalf("seed %d no longer has a mover (%d) and a broker joining late (%d): %v", seed, mover, late, probe.Clients)
+	}
+	tp := probe.Config.Data.Topics[0].Name + "/0"
+	c := "at 3s client " + strconv.Itoa(mover) + " "
+	text := "seed " + strconv.Itoa(seed) + "\n" +
+		c + "reassign " + tp + " replicas=" + strings.Join(others[:2], ",") + "\n" +
+		c + "drain " + strconv.Itoa(int(late)) + "\n" +
+		c + "reassign " + tp + " cancel\n"
+	sc, err := sim.ParseScenario(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sim.Run(sc.Options(sim.Options{}))
+	if r.Failure != nil {
+		t.Fatalf("%v", r.Failure)
+	}
+	for i, st := range r.StepsDone {
+		if st.Skipped != "" {
+			t.Errorf("step %d (%s) skipped: %s", i, st.Line, st.Skipped)
+		}
+	}
+	drains := 0
+	for _, st := range r.Schedule.Steps {
+		if st.Kind == sim.StepDrain {
+			drains++
+		}
+	}
+	unregisters := 0
+	for k, v := range r.Coverage {
+		if strings.HasPrefix(k, "moves:unregister") {
+			unregisters += int(v)
+		}
+	}
+	if drains != 1 || unregisters != 1 {
+		t.Fatalf("the drain ran %d times and unregistered %d times, want once each:\n%s", drains, unregisters, text)
+	}
+	t.Logf("%s%s", text, r.Summary())
+}

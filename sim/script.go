@@ -219,13 +219,17 @@ func (s *script) tryStart(c *Client, i int) bool {
 const stepBusy = "busy"
 
 // freed starts the steps that waited for client c, in order, as far as it can; clients
-// call it when they finish a step.
+// call it when they finish a step. A step leaves the queue before it starts: one that
+// finishes at once (a drain with nothing to move) frees c again, and the freed it calls
+// must go on with the next step, not start this one again.
 func (s *script) freed(c *Client) {
 	for len(c.steps) > 0 {
-		if !s.tryStart(c, c.steps[0]) {
+		i := c.steps[0]
+		c.steps = c.steps[1:]
+		if !s.tryStart(c, i) {
+			c.steps = slices.Insert(c.steps, 0, i)
 			return
 		}
-		c.steps = c.steps[1:]
 	}
 }
 

@@ -1094,7 +1094,9 @@ func diverge(a, b *memLog, from, limit int64) (int64, bool) {
 }
 
 // converged: faults over, a leader serving with every replica in the ISR, every replica
-// at the leader's log end and high watermark, and producers done.
+// at the leader's log end and high watermark with no write to its disk outstanding, and
+// producers done. The final checks compare each disk with its replica: an op still on
+// its way (the LeaderEpochs after a DeleteBelow) would look like a disagreement.
 func (w *world) converged() bool {
 	st := w.ctrl.st
 	if st.Leader < 0 || len(st.ISR) != len(w.nodes) {
@@ -1105,7 +1107,7 @@ func (w *world) converged() bool {
 		return false
 	}
 	for _, n := range w.nodes {
-		if !n.alive || n.r.leo != l.r.leo || n.r.hw != l.r.hw || n.r.durable != n.r.leo {
+		if !n.alive || n.r.leo != l.r.leo || n.r.hw != l.r.hw || n.r.durable != n.r.leo || writing(n.r) {
 			return false
 		}
 		if lg := n.d.logs[disk.PartitionLog("t", 0)]; lg == nil || lg.end() != l.r.leo {
@@ -1118,6 +1120,18 @@ func (w *world) converged() bool {
 		}
 	}
 	return w.txnsIdle()
+}
+
+// writing reports whether r has an op outstanding that changes its disk.
+func writing(r *Replica) bool {
+	for _, p := range r.pending() {
+		switch p.kind {
+		case disk.Read, disk.FindTime, disk.FindMaxTime:
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 func (w *world) describe() string {
