@@ -58,24 +58,102 @@ func (d partDamage) overlaps(node int32, log disk.LogID, r offRange) bool {
 	return slices.ContainsFunc(d[node][log], func(x offRange) bool { return x.from < r.to && r.from < x.to })
 }
 
-// batchSpan is one batch of a segment file.
+// batchSpan is one batch of a segment file, or a damaged stretch of it (damaged): bytes
+// where no valid batch starts, holding the offsets [base, next) whose batches' layout the
+// damage hides.
 type batchSpan struct {
 	pos, size  int64
 	base, next int64
+	damaged    bool
 }
 
-// segmentBatches walks the batches of a segment file's bytes until one does not parse.
-func segmentBatches(data []byte) []batchSpan {
+// segmentBatches walks the bytes of a segment file that holds the offsets [base, end) as
+// storage's recovery does: batches that validate and continue the offsets, and where one
+// does not, a damaged stretch up to where valid batches resume. A walk that stopped at
+// the first bad batch would lose sight of every batch after it, and damage to them would
+// go unrecorded.
+func segmentBatches(data []byte, base, end int64) []batchSpan {
 	var out []batchSpan
+	expected := base
 	for pos := int64(0); pos < int64(len(data)); {
-		h, err := record.ParseHeader(data[pos:])
-		if err != nil || h.LastOffsetDelta < 0 || pos+int64(h.Size()) > int64(len(data)) {
+		if h, ok := validBatchAt(data, pos); ok && h.BaseOffset == expected {
+			out = append(out, batchSpan{pos: pos, size: int64(h.Size()), base: h.BaseOffset, next: h.NextOffset()})
+			pos += int64(h.Size())
+			expected = h.NextOffset()
+			continue
+		}
+		stretch := batchSpan{pos: pos, size: int64(len(data)) - pos, base: expected, next: max(end, expected), damaged: true}
+		q, h, ok := resumeAt(data, pos+1, expected, end)
+		if ok {
+			stretch.size, stretch.next = q-pos, h.BaseOffset
+		}
+		out = append(out, stretch)
+		if !ok {
 			break
 		}
-		out = append(out, batchSpan{pos: pos, size: int64(h.Size()), base: h.BaseOffset, next: h.NextOffset()})
-		pos += int64(h.Size())
+		pos, expected = q, h.BaseOffset
 	}
 	return out
+}
+
+// validBatchAt parses and validates the batch at pos of data.
+func validBatchAt(data []byte, pos int64) (record.Header, bool) {
+	h, err := record.Check(data[pos:])
+	return h, err == nil && h.LastOffsetDelta >= 0
+}
+
+// resumeAt finds where valid batches resume at or after from, as storage's resync does:
+// a batch that validates, has a base offset in (after, end), and ends the data or is
+// followed by a valid batch that continues its offsets.
+func resumeAt(data []byte, from, after, end int64) (int64, record.Header, bool) {
+	for q := from; q+record.HeaderSize <= int64(len(data)); q++ {
+		h, ok := validBatchAt(data, q)
+		if !ok || h.BaseOffset <= after || h.BaseOffset >= end {
+			continue
+		}
+		next := q + int64(h.Size())
+		if next == int64(len(data)) {
+			return q, h, true
+		}
+		if nh, ok := validBatchAt(data, next); ok && nh.BaseOffset == h.NextOffset() {
+			return q, h, true
+		}
+	}
+	return -1, record.Header{}, false
+}
+
+// segmentOffsets returns the offsets [base, end) of a closed segment file on n's disk:
+// its base names it, and the next segment's base ends it.
+func segmentOffsets(n *simNode, file string) (base, end int64, ok bool) {
+	dir, name := path.Split(file)
+	base, _, ok = storage.ParseSegmentFileName(name)
+	if !ok {
+		return 0, 0, false
+	}
+	names, err := n.fs.List(path.Clean(dir))
+	if err != nil {
+		return 0, 0, false
+	}
+	end, found := int64(0), false
+	for _, other := range names {
+		if b, suffix, ok := storage.ParseSegmentFileName(other); ok && suffix == storage.LogFileSuffix && b > base && (!found || b < end) {
+			end, found = b, true
+		}
+	}
+	return base, end, found
+}
+
+// readSegment reads a closed segment file of n's disk and walks its batches.
+func readSegment(n *simNode, file string) ([]byte, []batchSpan, error) {
+	base, end, ok := segmentOffsets(n, file)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s is not a closed segment on node %d", file, n.spec.ID)
+	}
+	data, err := storage.ReadFile(n.fs, file)
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, segmentBatches(data, base, end), nil
 }
 
 // closedSegments lists the segment files of log directory dir on n's disk that may be
@@ -187,11 +265,10 @@ func (f *faultSchedule) partitionCorrupt() bool {
 	}
 	t := pool[f.rng.IntN(len(pool))]
 	n, file := t.n, t.file
-	data, err := storage.ReadFile(n.fs, file)
+	data, batches, err := readSegment(n, file)
 	if err != nil {
 		return false
 	}
-	batches := segmentBatches(data)
 	if len(batches) == 0 {
 		return false
 	}
@@ -201,7 +278,7 @@ func (f *faultSchedule) partitionCorrupt() bool {
 	if lose {
 		sector := (b.pos + f.rng.Int64N(b.size)) / 512 * 512
 		tear := Step{Kind: StepCorrupt, Node: n.spec.ID, File: file, Offset: sector, Bytes: 512, Lose: true}
-		if _, ok := damagedBatches(data, tear); ok {
+		if _, ok := damagedBatches(data, batches, tear); ok {
 			st = tear
 		}
 	}
@@ -257,26 +334,28 @@ func (f *faultSchedule) damageEveryCopy(done int32, dir string, base int64) {
 			continue
 		}
 		for _, file := range closedSegments(n, dir) {
-			data, err := storage.ReadFile(n.fs, file)
+			_, batches, err := readSegment(n, file)
 			if err != nil {
 				continue
 			}
-			i := slices.IndexFunc(segmentBatches(data), func(b batchSpan) bool { return b.base == base })
+			i := slices.IndexFunc(batches, func(b batchSpan) bool { return b.base == base })
 			if i < 0 {
 				continue
 			}
-			f.apply(f.flipStep(n, file, segmentBatches(data)[i]), nil)
+			f.apply(f.flipStep(n, file, batches[i]), nil)
 			break
 		}
 	}
 }
 
-// damagedBatches returns the batches of a segment's bytes that the step changes, and
-// whether each of them changes where a check sees it (not only in its leader epoch).
-func damagedBatches(data []byte, st Step) ([]batchSpan, bool) {
+// damagedBatches returns the batches of a segment's bytes (walked into spans) that the
+// step changes, and whether each of them changes where a check sees it (not only in its
+// leader epoch). A damaged stretch the step changes counts whole: which of its batches
+// the bytes belong to is unknown, and every one of them is damaged already.
+func damagedBatches(data []byte, spans []batchSpan, st Step) ([]batchSpan, bool) {
 	end := min(st.Offset+int64(st.Bytes), int64(len(data)))
 	var out []batchSpan
-	for _, b := range segmentBatches(data) {
+	for _, b := range spans {
 		if b.pos+b.size <= st.Offset || b.pos >= end {
 			continue
 		}
@@ -286,7 +365,7 @@ func damagedBatches(data []byte, st Step) ([]batchSpan, bool) {
 				continue // a byte that reads zero already does not change
 			}
 			seen = true
-			if rel := p - b.pos; rel < 12 || rel >= 16 {
+			if rel := p - b.pos; b.damaged || rel < 12 || rel >= 16 {
 				epochOnly = false
 			}
 		}
@@ -312,11 +391,11 @@ func (f *faultSchedule) partitionTargetProblem(n *simNode, st *Step) string {
 	if !slices.Contains(closedSegments(n, dir), st.File) {
 		return fmt.Sprintf("%s is not a closed segment below its recovery point on node %d", st.File, n.spec.ID)
 	}
-	data, err := storage.ReadFile(n.fs, st.File)
+	data, spans, err := readSegment(n, st.File)
 	if err != nil || st.Offset >= int64(len(data)) {
 		return fmt.Sprintf("node %d has no byte %d in %s", n.spec.ID, st.Offset, st.File)
 	}
-	if _, ok := damagedBatches(data, *st); !ok {
+	if _, ok := damagedBatches(data, spans, *st); !ok {
 		return fmt.Sprintf("the damage to %s at %d would change no byte a check covers", st.File, st.Offset)
 	}
 	return ""
@@ -326,11 +405,11 @@ func (f *faultSchedule) partitionTargetProblem(n *simNode, st *Step) string {
 // which batches it damaged.
 func (f *faultSchedule) applyPartitionCorrupt(st Step, n *simNode) {
 	w := f.w
-	data, err := storage.ReadFile(n.fs, st.File)
+	data, spans, err := readSegment(n, st.File)
 	if err != nil {
 		panic(err)
 	}
-	hit, _ := damagedBatches(data, st)
+	hit, _ := damagedBatches(data, spans, st)
 	if st.Lose {
 		err = n.fs.LoseAtRest(st.File, st.Offset, st.Bytes)
 	} else {

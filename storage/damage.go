@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/seedlog/seedlog/core/disk"
 	"math"
+	"slices"
 
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/record"
 )
 
@@ -251,9 +252,13 @@ func (l *Log) cutDamagedSegment(i int, p int64) error {
 // CheckDamage verifies the segment holding offset after a read of it failed validation
 // (ErrCorrupt, twice). When the damage is confirmed (two reads of the bytes agree), the
 // damaged stretch is fenced as recovery would fence it, the batches after it stay
-// readable, and the new fences are returned; the log end does not move. When the segment
-// reads back intact the failure was transient and nothing changes. Offsets outside the
-// log or inside a fence change nothing either. An I/O error fails the log.
+// readable, and the new fences are returned; the log end does not move. The check
+// starts at the segment's start, which may lie below the log start: the part of a fence
+// below it is dropped, as recovery drops it, so damage wholly below the log start
+// returns no fence (the batches after it move all the same, and the read that failed
+// passes). When the segment reads back intact the failure was transient and nothing
+// changes. Offsets outside the log or inside a fence change nothing either. An I/O
+// error fails the log.
 func (l *Log) CheckDamage(offset int64) ([]Fence, error) {
 	if err := l.writable(); err != nil {
 		return nil, err
@@ -273,7 +278,12 @@ func (l *Log) CheckDamage(offset int64) ([]Fence, error) {
 	if err != nil {
 		return nil, l.fail(fmt.Errorf("check damage at %d: %w", offset, err))
 	}
-	return found, nil
+	before := slices.Clone(l.fences)
+	l.fences = disk.ClipFences(l.fences, l.startOffset, l.EndOffset())
+	if err := l.saveFences(before); err != nil {
+		return nil, l.fail(fmt.Errorf("check damage at %d: %w", offset, err))
+	}
+	return disk.ClipFences(found, l.startOffset, l.EndOffset()), nil
 }
 
 // checkSegments validates segment i from its start, rebuilding its indexes, and fences

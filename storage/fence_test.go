@@ -536,3 +536,81 @@ func TestRecoverKeepsTheFenceBeforeTheFirstSegment(t *testing.T) {
 		t.Fatalf("read at 0: %v, want the fence", err)
 	}
 }
+
+// lostSectorLog is a log whose first segment lost its first sector at rest, a
+// stretch that ends inside a batch, after DeleteRecords moved the log start to
+// startAt: its index has no entry in the lost stretch, so a read there walks from the
+// segment's start through the lost bytes. It returns the log, its batches and the index of the
+// first batch wholly after the lost bytes.
+func lostSectorLog(t *testing.T, startAt int64) (*memFS, *Log, [][]byte, int) {
+	t.Helper()
+	m := newMemFS()
+	l := mustOpen(t, m, "p", LogConfig{SegmentBytesMax: 1400, IndexIntervalBytes: 4096})
+	batches := appendN(t, l, 20, 1, 100) // offsets 0..19, one record a batch
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.DeleteBelow(startAt); err != nil {
+		t.Fatal(err)
+	}
+	const lost = 512
+	intact := lost/len(batches[0]) + 1
+	if segs := l.Segments(); len(segs) < 2 || segs[0].NextOffset <= int64(intact) {
+		t.Fatalf("segments %+v: the lost sector must end inside the first one", segs)
+	}
+	ino := m.live["p/"+seg(0, LogFileSuffix)]
+	for i := range lost {
+		ino.data[i], ino.synced[i] = 0, 0
+	}
+	return m, l, batches, intact
+}
+
+// A batch the lost sector spared, but that no read can reach by walking the segment
+// from its start, is found again (resync) and stays readable; only the batches whose
+// bytes were lost are fenced, and no fence reaches below the log start.
+func TestCheckDamageResyncsPastALostSector(t *testing.T) {
+	const startAt = 4
+	m, l, batches, intact := lostSectorLog(t, startAt)
+	end := l.EndOffset()
+	if _, err := l.Read(startAt, end, 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read through the lost sector: %v", err)
+	}
+	found, err := l.CheckDamage(startAt)
+	want := Fence{From: startAt, To: int64(intact), Kind: FenceDamaged}
+	if err != nil || !slices.Equal(found, []Fence{want}) || !slices.Equal(l.Fences(), []Fence{want}) || l.EndOffset() != end {
+		t.Fatalf("found %v, %v, fences %v, end %d; want %v", found, err, l.Fences(), l.EndOffset(), want)
+	}
+	got, met := readFenced(t, l)
+	if !bytes.Equal(got, slices.Concat(batches[intact:]...)) || !slices.Equal(met, []Fence{want}) {
+		t.Fatalf("read batches at %v, fences %v", offsetsOf(t, got), met)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, m, "p", LogConfig{SegmentBytesMax: 1400, IndexIntervalBytes: 4096})
+	defer l.Close()
+	if got, met := readFenced(t, l); !bytes.Equal(got, slices.Concat(batches[intact:]...)) || !slices.Equal(met, []Fence{want}) {
+		t.Fatalf("after restart: read batches at %v, fences %v", offsetsOf(t, got), met)
+	}
+}
+
+// Damage wholly below the log start fences nothing: the batches after it move to a
+// segment of their own and the read that failed passes.
+func TestCheckDamageBelowTheStartFencesNothing(t *testing.T) {
+	_, l, batches, intact := lostSectorLog(t, 0)
+	defer l.Close()
+	startAt := int64(intact + 1)
+	if err := l.DeleteBelow(startAt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Read(startAt, l.EndOffset(), 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read through the lost sector: %v", err)
+	}
+	if found, err := l.CheckDamage(startAt); err != nil || len(found) != 0 || len(l.Fences()) != 0 {
+		t.Fatalf("found %v, %v, fences %v", found, err, l.Fences())
+	}
+	got, met := readFenced(t, l)
+	if !bytes.Equal(got, slices.Concat(batches[startAt:]...)) || len(met) != 0 {
+		t.Fatalf("read batches at %v, fences %v", offsetsOf(t, got), met)
+	}
+}
