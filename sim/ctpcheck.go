@@ -26,7 +26,10 @@ import (
 //   - ctp-aborted: a committed output record of a transaction whose EndTxn(abort) was
 //     acknowledged, or that no EndTxn(commit) was sent for;
 //   - ctp-undrained (reported by the drain, ctp.go): the committed offsets did not reach
-//     the input's end within the bound.
+//     the input's end within the bound. Not where a partition of the workers declared
+//     a range lost: the producer state of the lost batches may be gone with them, and
+//     a worker whose sequences the partition no longer knows is stuck (the drain stops
+//     waiting at once).
 //
 // Partitions the final reads could not reach are not judged; nor are input offsets in
 // ranges a partition declared lost, and no input record is held lost while an output

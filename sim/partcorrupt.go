@@ -29,8 +29,8 @@ import (
 //
 // The aborted-transactions index of a closed segment below the recovery point (its
 // .txnindex file, synced with the data) is damaged too, one time in two when a segment
-// has one, on a node that is down when one is, else on one that then crashes: only a
-// restart reads the index back. The restarted replica must list the aborts it lost
+// has one, on a node that is down when one is, else on one that then crashes (in seeds
+// that crash nodes): only a restart reads the index back. The restarted replica must list the aborts it lost
 // again, or a read_committed consumer reads aborted records.
 //
 // Ground truth. Every damaged batch is recorded per node and log (partDamage); the
@@ -253,8 +253,9 @@ func (f *faultSchedule) partitionCorrupt() bool {
 		info, _ := t.n.fs.Stat(t.file)
 		at := f.rng.Int64N(info.Size)
 		f.apply(Step{Kind: StepCorrupt, Node: t.n.spec.ID, File: t.file, Offset: at, Bytes: 1 + f.rng.IntN(int(min(4, info.Size-at)))}, nil)
-		if t.n.up && t.n.armed == armNone {
-			// Only a restart reads the index back: the node crashes to meet the damage.
+		if t.n.up && t.n.armed == armNone && f.cfg.Crash {
+			// Only a restart reads the index back: where the seed crashes nodes, the node
+			// crashes to meet the damage.
 			f.apply(Step{Kind: StepCrash, Node: t.n.spec.ID, Down: f.duration(max(f.cfg.DowntimeMax, time.Second))}, nil)
 		}
 		return true

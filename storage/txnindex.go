@@ -30,6 +30,10 @@ type abortedIndex struct {
 	// dirty is set while the file differs from the entries or is not synced; rewrite
 	// when it must be written anew rather than cut or extended.
 	dirty, rewrite bool
+	// damaged: recovery found the file torn or damaged. It is left as it is, the
+	// evidence for the next recovery, until the owner lists the aborts again
+	// (SetAborted): a crash before that must report the damage again.
+	damaged bool
 }
 
 func encodeAbortedEntry(b []byte, e disk.AbortedTxn) []byte {
@@ -142,13 +146,20 @@ func (l *Log) Aborted(from, to int64) ([]disk.AbortedTxn, error) {
 }
 
 // SetAborted makes the index hold exactly entries among those whose marker is at or
-// above from (every marker in [from, end offset), rising), durably.
+// above from (every marker in [from, end offset), rising), durably. It also rewrites
+// the files recovery found damaged, with the entries kept of them: the owner calls it
+// after listing the aborts the damage may have lost.
 func (l *Log) SetAborted(from int64, entries []disk.AbortedTxn) error {
 	if err := l.writable(); err != nil {
 		return err
 	}
 	if err := checkAborted(entries, from, l.EndOffset(), from-1); err != nil {
 		return err
+	}
+	for _, s := range l.segments {
+		if s.aborted.damaged {
+			s.aborted.damaged, s.aborted.dirty, s.aborted.rewrite = false, true, true
+		}
 	}
 	l.cutAborted(from)
 	l.addAborted(entries)
@@ -199,7 +210,7 @@ func (l *Log) syncDirIfChanged() error {
 // removed when none is left.
 func (l *Log) syncAbortedFile(s *segment) error {
 	x := &s.aborted
-	if !x.dirty {
+	if !x.dirty || x.damaged {
 		return nil
 	}
 	name := s.fileName(l.dir, TxnIndexFileSuffix)
@@ -290,7 +301,7 @@ func (l *Log) readAborted() error {
 		if problem == "" {
 			continue
 		}
-		s.aborted.dirty, s.aborted.rewrite = true, true
+		s.aborted.damaged = true
 		cut := s.base
 		if len(entries) > 0 {
 			cut = entries[len(entries)-1].MarkerOffset + 1

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path"
@@ -212,6 +213,15 @@ func TestAbortedIndexDamageReported(t *testing.T) {
 	if got, _ := l.Aborted(0, math.MaxInt64); !slices.Equal(got, m.entries[:2]) {
 		t.Fatalf("kept %v, want %v", got, m.entries[:2])
 	}
+	// Until the owner lists the aborts again, a restart finds the same damage: the
+	// file stays as it was, whatever the log does meanwhile.
+	if err := errors.Join(l.Sync(), l.Close()); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, fsys, "t-0", cfg)
+	if again := l.Recovery(); again.AbortedCutOffset != r.AbortedCutOffset {
+		t.Fatalf("second restart: cut at %d, want %d again", again.AbortedCutOffset, r.AbortedCutOffset)
+	}
 	// The owner lists the rest again.
 	if err := l.SetAborted(r.AbortedCutOffset, m.entries[2:]); err != nil {
 		t.Fatal(err)
@@ -221,6 +231,11 @@ func TestAbortedIndexDamageReported(t *testing.T) {
 	}
 	if err := l.SetAborted(0, []disk.AbortedTxn{{MarkerOffset: l.EndOffset()}}); err == nil {
 		t.Fatal("SetAborted took a marker past the log end")
+	}
+	l.Close()
+	l = mustOpen(t, fsys, "t-0", cfg)
+	if r := l.Recovery(); r.AbortedCutOffset != -1 {
+		t.Fatalf("after the repair a restart still finds damage: %+v", r)
 	}
 }
 

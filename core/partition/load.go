@@ -25,6 +25,9 @@ type loader struct {
 	// the log start on a state of its own, only to list their aborts again.
 	from    int64
 	collect *producerState
+	// repair: recovery found the index damaged; the disk rewrites it only once told
+	// the aborts, even none.
+	repair bool
 }
 
 // startLoading replays the log after the producer-state snapshot snap. st says whether
@@ -48,7 +51,7 @@ func (r *Replica) startLoading(now int64, snap []byte, st disk.LogState) {
 			r.snapOffset = off
 		}
 	}
-	l := &loader{next: from, end: r.leo, from: from}
+	l := &loader{next: from, end: r.leo, from: from, repair: st.AbortedCut}
 	if st.AbortedCut && st.AbortedCutOffset < from && !r.on(plant.AbortedIndexDamageIgnored) {
 		r.note("aborted-index-damaged", "the aborted-transactions index may lack entries from offset %d (%s): listing the aborts again from the log start %d",
 			st.AbortedCutOffset, st.AbortedCutReason, r.startOffset)
@@ -56,7 +59,7 @@ func (r *Replica) startLoading(now int64, snap []byte, st disk.LogState) {
 		l.next, l.collect = r.startOffset, &collect
 	}
 	if l.next >= r.leo {
-		r.setAborted(from, nil)
+		r.setAborted(from, nil, l.repair)
 		return
 	}
 	r.loading = l
@@ -65,18 +68,22 @@ func (r *Replica) startLoading(now int64, snap []byte, st disk.LogState) {
 }
 
 // setAborted hands the disk the aborted transactions a replay from offset from listed
-// (those below it are durable in its index), with those a version-3 snapshot held.
-func (r *Replica) setAborted(from int64, collected []disk.AbortedTxn) {
+// (those below it are durable in its index), with those a version-3 snapshot held;
+// with repair, even none.
+func (r *Replica) setAborted(from int64, collected []disk.AbortedTxn, repair bool) {
 	entries := append(collected, r.producers.takeAborted()...)
 	slices.SortStableFunc(entries, func(a, b disk.AbortedTxn) int { return cmp.Compare(a.MarkerOffset, b.MarkerOffset) })
 	entries = slices.CompactFunc(entries, func(a, b disk.AbortedTxn) bool { return a.MarkerOffset == b.MarkerOffset })
 	entries = slices.DeleteFunc(entries, func(a disk.AbortedTxn) bool { return a.MarkerOffset < r.startOffset })
-	if len(entries) == 0 {
+	if len(entries) == 0 && !repair {
 		// Recovery kept no entry for a marker the log no longer holds, and the replay
 		// met none: the index is whole.
 		return
 	}
-	from = min(from, entries[0].MarkerOffset)
+	if len(entries) > 0 {
+		from = min(from, entries[0].MarkerOffset)
+	}
+	from = min(from, r.leo)
 	r.emit(disk.Op{Kind: disk.SetAborted, Offset: from, Aborted: entries}, pendingOp{})
 }
 
@@ -174,7 +181,7 @@ func (r *Replica) finishLoading(now int64) {
 	if c := r.loading.collect; c != nil {
 		collected, from = c.takeAborted(), r.startOffset
 	}
-	r.setAborted(from, collected)
+	r.setAborted(from, collected, r.loading.repair)
 	r.loading = nil
 	r.note("loaded", "%d producers", len(r.producers.m))
 	r.applyState(now)
