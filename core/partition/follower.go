@@ -51,6 +51,9 @@ func (r *Replica) pump(now int64) {
 		// The leader no longer counts this replica: cut the damage away and fetch it back.
 		f.outOfISR = false
 		r.repair(from)
+		if f.waitOp != 0 {
+			return // the truncation's Done comes first (see truncateLog)
+		}
 	}
 	f.retryAt = 0
 	r.reqSeq++
