@@ -609,6 +609,15 @@ func (d *dataWorkload) finalReadCommitted(tp TopicPartition, pos int64, done fun
 			next = min(op.Next, target)
 		}
 		d.finalRCWait = nil
+		if next == pos && d.lostBetween(tp, pos, target) {
+			// The partition declared offsets above the last stable offset lost (no intact
+			// copy was left): the marker of the transaction holding it may be among them,
+			// and nothing will ever end it. The partition is not judged.
+			w.cov.Inc("final-read:read-committed-lost-marker")
+			d.leaveUnread(tp)
+			done()
+			return
+		}
 		if next == pos {
 			// Nothing below the last stable offset yet: an open transaction holds it.
 			w.cov.Inc("final-read:read-committed-waits")
@@ -618,6 +627,12 @@ func (d *dataWorkload) finalReadCommitted(tp TopicPartition, pos int64, done fun
 		}
 		d.finalReadCommitted(tp, next, done)
 	})
+}
+
+// lostBetween reports whether tp declared a range lost that overlaps [from, to).
+func (d *dataWorkload) lostBetween(tp TopicPartition, from, to int64) bool {
+	c := d.w.checks.data
+	return c != nil && slices.ContainsFunc(c.declared[tp], func(r offRange) bool { return r.from < to && from < r.to })
 }
 
 // leaveUnread gives up the final read of a partition that cannot be read to its end.

@@ -51,7 +51,9 @@ import (
 //     current transaction never added (txncoord.go);
 //   - hanging transaction: the final read_committed read of a partition still waiting at
 //     a last stable offset below the high watermark past the liveness bound, when every
-//     transaction has ended (dataload.go: reported as the liveness bound passes).
+//     transaction has ended (dataload.go: reported as the liveness bound passes). A
+//     partition that declared offsets above that last stable offset lost (no intact
+//     copy left) may have lost the marker itself: it is left unread instead.
 //
 // Partitions the final reads could not reach are not judged; records below a final
 // read's start on partitions that may delete are not looked for, nor records and
