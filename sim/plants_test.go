@@ -138,27 +138,37 @@ import (
 //	                               plant also took the batch past verification)
 //	txn-offsets-visible-before-commit
 //	                               transactions (offsets: OffsetFetch showed the open
-//	                               transaction's own offset), 21 (new)
+//	                               transaction's own offset), 72 (21 before the
+//	                               transaction fates became schedule steps)
 //	txn-id-expires-ongoing         transactions (id-expired-active: an id expired while
 //	                               its last note said Ongoing), 6 (new)
 //	txn-marker-before-durable      transactions (coordinator-lost-end: after a crash
 //	                               armed for an EndTxn answer, the next transaction's
-//	                               Prepare listed the previous one's partitions), 279
-//	                               (254; the only catch in 300 seeds; run at
-//	                               transaction version 1, see transactionVersion1)
+//	                               Prepare listed the previous one's partitions), 254
+//	                               (279 before the aborted-transactions index; the
+//	                               only catch in 300 seeds; run at transaction
+//	                               version 1, see transactionVersion1)
 //	txn-verification-skipped       transactions (hanging transaction: the final
 //	                               read_committed read still waits at an LSO below the
-//	                               high watermark past the liveness bound), 34 (new)
+//	                               high watermark past the liveness bound), 2 (34
+//	                               before TxnOffsetCommit's verification)
 //	txn-offsets-kept-on-abort      exactly-once (ctp-lost: an input record below the
-//	                               committed offset with no output), 8 (new)
+//	                               committed offset with no output), 10 (8 before)
 //	txn-epoch-not-bumped           transactions (mixed: a sloppy abort's late batch, of
 //	                               the epoch a version-2 end kept, joined the producer's
 //	                               next transaction), 34 (new)
 //	txn-offset-verification-skipped
 //	                               exactly-once (ctp-lost: a worker's late offset
 //	                               commit of an aborted transaction, written unverified,
-//	                               was committed by the worker's next transaction), 33
+//	                               was committed by the worker's next transaction), 8
+//	                               (new; 33 before the workers read offsets at v7+)
+//	aborted-lookup-one-segment     transactions (aborted-read: an abort whose marker
+//	                               the next segment's index holds was not listed), 8
 //	                               (new)
+//	aborted-index-damage-ignored   transactions (aborted-read: after a restart on a
+//	                               damaged .txnindex the replica did not list the lost
+//	                               aborts), 19 (new; damage to an index crashes its
+//	                               node in seeds that crash nodes, partcorrupt.go)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
