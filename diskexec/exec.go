@@ -581,13 +581,8 @@ func readEnd(op disk.Op, d disk.Done) int64 {
 	if op.Spans {
 		return max(d.Next, op.Offset)
 	}
-	end := op.Offset
-	for b := d.Data; len(b) > 0; {
-		h, err := record.ParseHeader(b)
-		if err != nil || h.Size() > len(b) {
-			break
-		}
-		end, b = h.NextOffset(), b[h.Size():]
+	if end, ok := record.BatchesEnd(d.Data); ok {
+		return end
 	}
-	return end
+	return op.Offset
 }

@@ -503,19 +503,10 @@ func partRecords(r partition.FetchResult) ([]disk.Span, int64) {
 	case len(r.Spans) > 0:
 		return r.Spans, r.Next
 	case len(r.Records) > 0:
-		return []disk.Span{{Data: r.Records, Len: int64(len(r.Records))}}, batchesEnd(r.Records)
+		end, _ := record.BatchesEnd(r.Records)
+		return []disk.Span{{Data: r.Records, Len: int64(len(r.Records))}}, end
 	}
 	return nil, 0
-}
-
-// batchesEnd is the offset after the last whole batch of b; 0 without one.
-func batchesEnd(b []byte) int64 {
-	var end int64
-	_, _ = record.Split(b, func(h record.Header, _ []byte) error {
-		end = h.NextOffset()
-		return nil
-	})
-	return end
 }
 
 // partRead is one partition's read: at most min(its PartitionMaxBytes, left), and offsets

@@ -894,7 +894,8 @@ func (r *Replica) followerReadDone(now int64, p pendingOp, d disk.Done) {
 	switch {
 	case d.Err == nil:
 		ans.Records = d.Data
-		r.sent(p.to, max(ans.FetchOffset, batchesEnd(d.Data)))
+		end, _ := record.BatchesEnd(d.Data)
+		r.sent(p.to, max(ans.FetchOffset, end))
 	case d.Offset > ans.FetchOffset:
 		ans.Err, ans.LogStartOffset = CodeOffsetOutOfRange, d.Offset
 	case len(d.Fences) > 0 && d.Fences[0].Contains(ans.FetchOffset):
@@ -911,19 +912,6 @@ func (r *Replica) followerReadDone(now int64, p pendingOp, d disk.Done) {
 		ans.Err = CodeKafkaStorageError
 	}
 	r.send(p.to, ans)
-}
-
-// batchesEnd is the offset after the last whole batch of b, -1 when b holds none.
-func batchesEnd(b []byte) int64 {
-	end := int64(-1)
-	for len(b) > 0 {
-		h, err := record.ParseHeader(b)
-		if err != nil || h.Size() > len(b) {
-			break
-		}
-		end, b = h.NextOffset(), b[h.Size():]
-	}
-	return end
 }
 
 // ---- timers ----

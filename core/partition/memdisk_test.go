@@ -109,7 +109,8 @@ func (d *memDisk) exec(op disk.Op) disk.Done {
 	case disk.Read:
 		done.Data, done.Offset, done.Corrupt, done.Fences, done.Err = l.read(op)
 		if op.ListAborted && done.Err == nil {
-			done.Aborted = l.abortedIn(op.Offset, max(batchesEnd(done.Data), op.Offset))
+			end, _ := record.BatchesEnd(done.Data)
+			done.Aborted = l.abortedIn(op.Offset, max(end, op.Offset))
 		}
 	case disk.SetAborted:
 		for i := range l.batches {

@@ -301,3 +301,17 @@ func Split(b []byte, fn func(h Header, batch []byte) error) (int, error) {
 	}
 	return pos, nil
 }
+
+// BatchesEnd returns the offset after the last whole batch of b, read from the batch
+// headers alone (b was validated where it was read), and false when b holds none.
+func BatchesEnd(b []byte) (int64, bool) {
+	end, found := int64(0), false
+	for len(b) > 0 {
+		h, err := ParseHeader(b)
+		if err != nil || h.Size() > len(b) {
+			break
+		}
+		end, found, b = h.NextOffset(), true, b[h.Size():]
+	}
+	return end, found
+}

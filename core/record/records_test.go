@@ -475,3 +475,32 @@ func TestControlRecords(t *testing.T) {
 		t.Error("ControlType.String")
 	}
 }
+
+// BatchesEnd reads the end of whole batches only: a cut last batch, or bytes that are
+// no batch, end it where the whole ones do.
+func TestBatchesEnd(t *testing.T) {
+	a, err := Build(Spec{BaseOffset: 10}.NoProducer(), []kmsg.Record{{Value: []byte("x")}, {Value: []byte("y")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Build(Spec{BaseOffset: 12}.NoProducer(), []kmsg.Record{{Value: []byte("z")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := append(append([]byte{}, a...), b...)
+	for _, tc := range []struct {
+		data []byte
+		end  int64
+		ok   bool
+	}{
+		{nil, 0, false},
+		{a, 12, true},
+		{both, 13, true},
+		{both[:len(both)-1], 12, true},
+		{a[:HeaderSize-1], 0, false},
+	} {
+		if end, ok := BatchesEnd(tc.data); end != tc.end || ok != tc.ok {
+			t.Errorf("%d bytes: end %d %v, want %d %v", len(tc.data), end, ok, tc.end, tc.ok)
+		}
+	}
+}
