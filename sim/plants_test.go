@@ -169,6 +169,9 @@ import (
 //	                               damaged .txnindex the replica did not list the lost
 //	                               aborts), 19 (new; damage to an index crashes its
 //	                               node in seeds that crash nodes, partcorrupt.go)
+//	follower-aborted-index-skipped replicas (a follower's disk does not list an abort its
+//	                               batches show), 14 (new; transactions sees it first at
+//	                               seed 8, after a failover to such a follower)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -296,6 +299,9 @@ var plantCases = []struct {
 	// restarted on an index a fault damaged must list its aborts again (partcorrupt.go).
 	{"aborted-lookup-one-segment", []string{"transactions", "replicas"}, 300, false},
 	{"aborted-index-damage-ignored", []string{"transactions", "replicas"}, 300, false},
+	// The replicas checker's read-back of every replica's index (abortedcheck.go): a
+	// follower's missing entries show on its own disk, whether or not it ever leads.
+	{"follower-aborted-index-skipped", []string{"replicas"}, 300, false},
 	// A TxnOffsetCommit below v5 written without asking the coordinator (KIP-890): a
 	// consume-transform-produce worker's late commit of an aborted transaction opens a
 	// transaction on __consumer_offsets nobody ends (ctplate.go), which the worker's

@@ -764,7 +764,11 @@ func (r *Replica) appendLog(data []byte, hs []record.Header) disk.OpID {
 		r.tail.add(h.BaseOffset, h.NextOffset(), h.Size())
 	}
 	next := hs[len(hs)-1].NextOffset()
-	id := r.emit(disk.Op{Kind: disk.Append, Offset: r.leo, Data: data, Aborted: r.producers.takeAborted()}, pendingOp{covers: next})
+	aborted := r.producers.takeAborted()
+	if r.fol != nil && r.on(plant.FollowerAbortedIndexSkipped) {
+		aborted = nil
+	}
+	id := r.emit(disk.Op{Kind: disk.Append, Offset: r.leo, Data: data, Aborted: aborted}, pendingOp{covers: next})
 	r.leo = next
 	if r.cfg.FlushAsync {
 		r.lastSyncOp = id

@@ -247,6 +247,9 @@ const (
 	// a commit that arrives after its transaction's abort marker opens a transaction on
 	// __consumer_offsets nobody will end.
 	TxnOffsetVerificationSkipped
+	// FollowerAbortedIndexSkipped: a follower appends the batches it fetched without
+	// their aborted-transactions index entries; only a later leadership shows it.
+	FollowerAbortedIndexSkipped
 	numNames
 )
 
@@ -322,6 +325,7 @@ var names = [numNames]string{
 	AbortedLookupOneSegment:         "aborted-lookup-one-segment",
 	AbortedIndexDamageIgnored:       "aborted-index-damage-ignored",
 	TxnOffsetVerificationSkipped:    "txn-offset-verification-skipped",
+	FollowerAbortedIndexSkipped:     "follower-aborted-index-skipped",
 }
 
 func (n Name) String() string {
