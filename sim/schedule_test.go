@@ -108,14 +108,7 @@ func TestScriptedStepsApplyOrSkip(t *testing.T) {
 		"at 3.5s crash 1 down=1s        # node 1 is down: skipped\n" +
 		"at 4s client " + strconv.Itoa(int(producer)) + " produce " + topic + "/0 records=2\n" +
 		"at 4.5s pause 2 for=100ms\n"
-	sc, err := sim.ParseScenario(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := sim.Run(sc.Options(sim.Options{}))
-	if r.Failure != nil {
-		t.Fatalf("%v", r.Failure)
-	}
+	r := runScenarioText(t, text)
 	t.Log(r.Summary())
 	want := []string{"", "node 1 is down", "", ""}
 	for i, st := range r.StepsDone {
@@ -389,14 +382,7 @@ func TestScheduledDrainWithNothingToMove(t *testing.T) {
 		c + "reassign " + tp + " replicas=" + strings.Join(others[:2], ",") + "\n" +
 		c + "drain " + strconv.Itoa(int(late)) + "\n" +
 		c + "reassign " + tp + " cancel\n"
-	sc, err := sim.ParseScenario(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := sim.Run(sc.Options(sim.Options{}))
-	if r.Failure != nil {
-		t.Fatalf("%v", r.Failure)
-	}
+	r := runScenarioText(t, text)
 	for i, st := range r.StepsDone {
 		if st.Skipped != "" {
 			t.Errorf("step %d (%s) skipped: %s", i, st.Line, st.Skipped)
@@ -418,4 +404,19 @@ func TestScheduledDrainWithNothingToMove(t *testing.T) {
 		t.Fatalf("the drain ran %d times and unregistered %d times, want once each:\n%s", drains, unregisters, text)
 	}
 	t.Logf("%s%s", text, r.Summary())
+}
+
+// runScenarioText runs a scenario file's text and fails the test if it does not parse
+// or its run fails.
+func runScenarioText(t *testing.T, text string) sim.Result {
+	t.Helper()
+	sc, err := sim.ParseScenario(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sim.Run(sc.Options(sim.Options{}))
+	if r.Failure != nil {
+		t.Fatalf("%v", r.Failure)
+	}
+	return r
 }
