@@ -29,7 +29,8 @@ import (
 // max.broker.partitions=N. A broker keeps log.open.files.max (2,048) segment files open
 // besides those written since their last fsync: it warns below an open-file limit of
 // N + 6,656, and an idle one holds far fewer (the bench logs how many).
-// SEEDLOG_BENCH_PPROF=DIR saves broker 1's CPU profile of the idle window there.
+// SEEDLOG_BENCH_PPROF=DIR saves broker 1's CPU profile of the idle window there;
+// SEEDLOG_BENCH_SETTINGS=key=value,... sets more broker settings (timings to compare).
 func BenchmarkManyPartitions(b *testing.B) {
 	sizes := []int{1000, 4000}
 	if s := os.Getenv("SEEDLOG_BENCH_PARTITIONS"); s != "" {
@@ -61,6 +62,15 @@ func benchPartitions(b *testing.B, n int) {
 	settings := map[string]string{"request.timeout.ms": "30000", "replica.fetch.wait.max.ms": "500"}
 	if n > 4000 {
 		settings["max.broker.partitions"] = strconv.Itoa(n)
+	}
+	if s := os.Getenv("SEEDLOG_BENCH_SETTINGS"); s != "" {
+		for _, kv := range strings.Split(s, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				b.Fatalf("SEEDLOG_BENCH_SETTINGS=%q: want key=value,...", s)
+			}
+			settings[k] = v
+		}
 	}
 	profileDir := os.Getenv("SEEDLOG_BENCH_PPROF")
 	if profileDir != "" {
