@@ -21,6 +21,7 @@ import (
 	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/core/metadata"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/storage"
 )
 
@@ -85,6 +86,9 @@ type Config struct {
 	SegmentBytes            int64
 	IndexIntervalBytes      int
 	MetadataSnapshotRecords int
+	// OpenFilesMax is log.open.files.max: the segment files the logs keep open at once
+	// (storage.FileCache), besides those written since their last fsync.
+	OpenFilesMax int
 	// SegmentAge is log.roll.ms: a segment whose records span longer rolls.
 	SegmentAge time.Duration
 	// CleanerBackoff is log.cleaner.backoff.ms and CleanerDedupeBytes
@@ -421,6 +425,15 @@ var settings = []Setting{
 	}},
 	{"transactional.id.expiration.ms", "604800000", "a transactional id with no transaction open is removed this long after its last change", durationKey(func(c *Config) *time.Duration { return &c.TxnIDExpiration })},
 	{"offsets.retention.check.interval.ms", "600000", "how often group coordinators delete the committed offsets offsets.retention.minutes no longer keeps", durationKey(func(c *Config) *time.Duration { return &c.OffsetsRetentionCheck })},
+	{"log.open.files.max", strconv.Itoa(OpenFilesMaxDefault), "segment files the logs keep open at once; past it the least recently used are closed and opened again when read (a file written since its last fsync stays open until it); seedlog's own setting", func(c *Config, v string) error {
+		if err := parsePositiveInt(v, &c.OpenFilesMax); err != nil {
+			return err
+		}
+		if c.OpenFilesMax < storage.FileCacheBoundMin {
+			return fmt.Errorf("want at least %d, got %q", storage.FileCacheBoundMin, v)
+		}
+		return nil
+	}},
 	{"log.segment.bytes", strconv.Itoa(storage.DefaultSegmentBytesMax), "a log segment rolls at this size", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1<<14 || n > 1<<31-1 {
@@ -513,7 +526,7 @@ var settings = []Setting{
 	{"peer.connections.max", "256", "incoming peer connections at once, handshakes included; at the limit the oldest unfinished handshake is closed", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.PeerConnectionsMax)
 	}},
-	{"max.broker.partitions", strconv.Itoa(core.BrokerPartitionsMaxDefault), "partition replicas any one broker may hold, cluster-wide (set the same on every node: the active controller enforces its own); creating topics or partitions and reassignments beyond it are refused with POLICY_VIOLATION. A broker needs about 3 open files per replica, and warns at start when its open-file limit cannot hold them", func(c *Config, v string) error {
+	{"max.broker.partitions", strconv.Itoa(core.BrokerPartitionsMaxDefault), "partition replicas any one broker may hold, cluster-wide (set the same on every node: the active controller enforces its own); creating topics or partitions and reassignments beyond it are refused with POLICY_VIOLATION. A broker needs an open file per replica written between two fsyncs besides log.open.files.max, and warns at start when its open-file limit cannot hold them", func(c *Config, v string) error {
 		return parsePositiveInt(v, &c.BrokerPartitionsMax)
 	}},
 	{"sasl.enabled.mechanisms", "SCRAM-SHA-512,SCRAM-SHA-256,PLAIN", "SASL mechanisms accepted on SASL_PLAINTEXT and SASL_SSL listeners, comma-separated; PLAIN checks the password against the user's SCRAM credentials (use it over TLS only)", func(c *Config, v string) error {
@@ -926,7 +939,8 @@ func absDir(dir string) string {
 	return dir
 }
 
-// StorageConfig is the configuration of the logs.
+// StorageConfig is the configuration of the logs, with a file cache of its own: the
+// logs of one executor share it.
 func (c *Config) StorageConfig() storage.LogConfig {
 	return storage.LogConfig{
 		SegmentBytesMax:    c.SegmentBytes,
@@ -937,8 +951,13 @@ func (c *Config) StorageConfig() storage.LogConfig {
 		// would stop the node, so the storage bound follows the frame bound and
 		// max.message.bytes does the policing.
 		BatchBytesMax: c.FrameBytesMax,
+		Files:         storage.NewFileCache(c.OpenFilesMax, plant.Set{}),
 	}
 }
+
+// OpenFilesMaxDefault is log.open.files.max's default: an idle broker's thousands of
+// replicas hold this many descriptors, not one per segment.
+const OpenFilesMaxDefault = 2048
 
 func parseRoles(c *Config, v string) error {
 	c.Broker, c.Controller = false, false

@@ -9,9 +9,10 @@ import (
 // logs: listeners, the metadata log, checkpoints, and outgoing peer links.
 const fdReserve = 256
 
-// filesPerReplica is the descriptors one partition replica keeps open: its active
-// segment, that segment's offset index and its time index.
-const filesPerReplica = 3
+// filesPerReplica is the descriptors a partition replica may hold besides the file
+// cache's log.open.files.max: its active segment, pinned open from a write until the
+// fsync after it (index files are open only from a roll to that fsync).
+const filesPerReplica = 1
 
 // checkFileLimit refuses to start when the process may not open enough descriptors for
 // the connections its configuration allows, and warns when what is left cannot hold
@@ -42,9 +43,10 @@ func fileLimitCheck(cfg *Config, limit uint64) (warning string, err error) {
 	if !cfg.Broker {
 		return "", nil // a controller-only node holds no replicas
 	}
+	conns += uint64(cfg.OpenFilesMax)
 	if need := conns + uint64(cfg.BrokerPartitionsMax)*filesPerReplica; limit < need {
-		return fmt.Sprintf("the open-file limit %d holds the logs of %d partition replicas (%d files each) besides max.connections=%d and peer.connections.max=%d, fewer than max.broker.partitions=%d: a broker given more stops when it cannot open a log; raise the limit to %d (ulimit -n, or LimitNOFILE= in a systemd unit) or lower max.broker.partitions",
-			limit, (limit-conns)/filesPerReplica, filesPerReplica, cfg.ConnectionsMax, cfg.PeerConnectionsMax, cfg.BrokerPartitionsMax, need), nil
+		return fmt.Sprintf("the open-file limit %d holds the logs of %d partition replicas (%d file each) besides max.connections=%d, peer.connections.max=%d and log.open.files.max=%d, fewer than max.broker.partitions=%d: a broker given more stops when it cannot open a log; raise the limit to %d (ulimit -n, or LimitNOFILE= in a systemd unit) or lower max.broker.partitions",
+			limit, (limit-min(limit, conns))/filesPerReplica, filesPerReplica, cfg.ConnectionsMax, cfg.PeerConnectionsMax, cfg.OpenFilesMax, cfg.BrokerPartitionsMax, need), nil
 	}
 	return "", nil
 }

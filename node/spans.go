@@ -24,7 +24,9 @@ import (
 //   - A file span names its file by a FileID, for which spanFiles holds a descriptor of
 //     its own (a dup of the log's), taken on the disk worker while the read runs, before
 //     any later op may delete, replace or cut the file. A segment that retention deletes
-//     or compaction replaces meanwhile stays readable through it, unchanged.
+//     or compaction replaces meanwhile stays readable through it, unchanged. Held files
+//     are known by inode, not by the log's File: the log's file cache
+//     (storage.FileCache) may close a segment file and open it again as another File.
 //   - In place, a log only ever cuts a segment file (a truncation, damage fencing):
 //     spanFS tells spanFiles before every cut, and the writer refuses a span a cut
 //     reaches into, checking after the send too. It then closes the connection before
@@ -55,18 +57,37 @@ var errSpanLost = errors.New("a fetched span's file was cut or closed before it 
 type spanFiles struct {
 	now func() time.Time
 
-	mu      sync.Mutex
-	last    disk.FileID
-	byID    map[disk.FileID]*heldFile
+	mu   sync.Mutex
+	last disk.FileID
+	byID map[disk.FileID]*heldFile
+	// byInode is the hold a new read of each file shares; a file cut since its hold
+	// was taken has none until the next read.
+	byInode map[fileKey]*heldFile
 	sweptAt time.Time
+}
+
+// fileKey names a file by its inode. A held file keeps its inode alive, so no other file
+// takes its key while it is held.
+type fileKey struct{ dev, ino uint64 }
+
+func keyOf(f *os.File) (fileKey, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return fileKey{}, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileKey{}, fmt.Errorf("node: no inode for %s", f.Name())
+	}
+	return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
 }
 
 var _ diskexec.SpanFiles = (*spanFiles)(nil)
 
 // heldFile is a segment file spans point into.
 type heldFile struct {
-	f   *os.File  // the descriptor spanFiles holds
-	src *spanFile // the log's file it was taken from
+	f   *os.File // the descriptor spanFiles holds
+	key fileKey
 	id  disk.FileID
 	// intact is how many leading bytes of the file are still those it held when spans
 	// were taken from it: a cut lowers it, nothing raises it.
@@ -77,7 +98,7 @@ type heldFile struct {
 }
 
 func newSpanFiles(now func() time.Time) *spanFiles {
-	return &spanFiles{now: now, byID: map[disk.FileID]*heldFile{}}
+	return &spanFiles{now: now, byID: map[disk.FileID]*heldFile{}, byInode: map[fileKey]*heldFile{}}
 }
 
 // Hold implements diskexec.SpanFiles for the files of spanFS.
@@ -90,22 +111,22 @@ func (s *spanFiles) Hold(f storage.File) (disk.FileID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweep(now)
-	if h := sf.held; h != nil {
+	key, err := sf.key()
+	if err != nil {
+		return 0, err
+	}
+	if h := s.byInode[key]; h != nil {
 		h.used = now
 		return h.id, nil
 	}
-	osf, ok := sf.File.(interface{ OSFile() *os.File })
-	if !ok {
-		return 0, fmt.Errorf("node: %T has no descriptor", sf.File)
-	}
-	dup, err := dupFile(osf.OSFile())
+	dup, err := dupFile(sf.osFile)
 	if err != nil {
 		return 0, err
 	}
 	s.last++
-	h := &heldFile{f: dup, src: sf, id: s.last, used: now}
+	h := &heldFile{f: dup, key: key, id: s.last, used: now}
 	h.intact.Store(math.MaxInt64)
-	sf.held = h
+	s.byInode[key] = h
 	s.byID[h.id] = h
 	return h.id, nil
 }
@@ -156,13 +177,26 @@ func (s *spanFiles) release(h *heldFile) {
 	s.mu.Unlock()
 }
 
-// cut records that f is about to be truncated to size bytes.
+// cut records that f is about to be truncated to size bytes. The spans held lose what
+// the cut reaches; a later read holds the file afresh, with its new bytes. When f's
+// inode is unknown, every held file counts as cut: a send refused costs a reconnect.
 func (s *spanFiles) cut(f *spanFile, size int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if h := f.held; h != nil && size < h.intact.Load() {
-		h.intact.Store(size)
+	key, err := f.key()
+	if err != nil {
+		for _, h := range s.byID { // order-independent: each is cut alike
+			h.intact.Store(0)
+		}
+		clear(s.byInode)
+		return
 	}
+	for _, h := range s.byID { // order-independent: each file's own bound
+		if h.key == key && size < h.intact.Load() {
+			h.intact.Store(size)
+		}
+	}
+	delete(s.byInode, key)
 }
 
 // sweep closes the files no span used for spanFileIdle, at most a few times per idle
@@ -181,8 +215,8 @@ func (s *spanFiles) sweep(now time.Time) {
 
 func (s *spanFiles) drop(id disk.FileID, h *heldFile) {
 	delete(s.byID, id)
-	if h.src.held == h {
-		h.src.held = nil
+	if s.byInode[h.key] == h {
+		delete(s.byInode, h.key)
 	}
 	h.f.Close()
 }
@@ -213,18 +247,50 @@ type spanFS struct {
 // spanFile is a file of spanFS.
 type spanFile struct {
 	storage.File
-	files *spanFiles
-	held  *heldFile // guarded by files.mu
+	files  *spanFiles
+	osFile *os.File // nil when the FS beneath has no descriptors
+	// inode, known once keyed is set; guarded by files.mu.
+	inode fileKey
+	keyed bool
 }
 
-func (s spanFS) Create(name string) (storage.File, error) { return s.wrap(s.FS.Create(name)) }
-func (s spanFS) Open(name string) (storage.File, error)   { return s.wrap(s.FS.Open(name)) }
+// key returns the inode of the file; files.mu is held.
+func (f *spanFile) key() (fileKey, error) {
+	if f.keyed {
+		return f.inode, nil
+	}
+	if f.osFile == nil {
+		return fileKey{}, fmt.Errorf("node: %T has no descriptor", f.File)
+	}
+	k, err := keyOf(f.osFile)
+	if err != nil {
+		return fileKey{}, err
+	}
+	f.inode, f.keyed = k, true
+	return k, nil
+}
+
+func (s spanFS) Open(name string) (storage.File, error) { return s.wrap(s.FS.Open(name)) }
+
+// Create cuts an existing file of that name to nothing (O_TRUNC): held spans into it are
+// told.
+func (s spanFS) Create(name string) (storage.File, error) {
+	f, err := s.wrap(s.FS.Create(name))
+	if err == nil {
+		s.files.cut(f.(*spanFile), 0)
+	}
+	return f, err
+}
 
 func (s spanFS) wrap(f storage.File, err error) (storage.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &spanFile{File: f, files: s.files}, nil
+	sf := &spanFile{File: f, files: s.files}
+	if osf, ok := f.(interface{ OSFile() *os.File }); ok {
+		sf.osFile = osf.OSFile()
+	}
+	return sf, nil
 }
 
 // Truncate tells spanFiles first: a writer that reads intact after sending then knows

@@ -257,3 +257,37 @@ func TestFetchSentWithSendfile(t *testing.T) {
 		t.Fatalf("%v record bytes sent with sendfile and %v copied, for 6 fetches of %d", sent, copied, len(want))
 	}
 }
+
+// A log's file cache may close a segment file and open it again: a cut through the new
+// File reaches the spans held through the old one, and a read through the new File
+// shares their hold.
+func TestSpanFilesFollowAReopenedFile(t *testing.T) {
+	w := newSpanWorld(t)
+	f, id := w.segment("a.log", spanBytes)
+	must(t, f.Close())
+	again, err := w.fsys.Open("a.log")
+	must(t, err)
+	defer again.Close()
+	if same, err := w.files.Hold(again); err != nil || same != id {
+		t.Fatalf("the reopened file is held as %d (%v), want %d", same, err, id)
+	}
+	span := disk.Span{File: id, Pos: 1000, Len: 2000}
+	must(t, again.Truncate(2999))
+	_, err = again.WriteAt(bytes.Repeat([]byte("y"), 3000), 2999)
+	must(t, err)
+	if got, _, err := w.send([]byte("0123"), []kafka.Cut{{At: 2, Span: span}}, true); !errors.Is(err, errSpanLost) || len(got) >= 2004 {
+		t.Fatalf("a span into a file cut through its reopened File: %d bytes arrived, %v", len(got), err)
+	}
+	// Created again under its name, the file is cut to nothing (O_TRUNC): a new read
+	// holds it afresh, and the old spans stay refused.
+	_, other := w.segment("a.log", spanBytes)
+	if other == id {
+		t.Fatalf("the file created again shares the old hold %d", id)
+	}
+	if _, _, err := w.send([]byte("."), []kafka.Cut{{At: 0, Span: disk.Span{File: id, Len: 10}}}, true); !errors.Is(err, errSpanLost) {
+		t.Fatalf("a span into the file before it was created again: %v", err)
+	}
+	if got, _, err := w.send([]byte("."), []kafka.Cut{{At: 0, Span: disk.Span{File: other, Len: 10}}}, true); err != nil || len(got) != 11 {
+		t.Fatalf("a span into the file created again: %d bytes, %v", len(got), err)
+	}
+}

@@ -174,6 +174,9 @@ type Config struct {
 	// CleanerDedupeBytes is log.cleaner.dedupe.buffer.size (0: the node's default): a
 	// small map makes cleaning passes map part of the dirty segments, or refuse.
 	CleanerDedupeBytes int64
+	// OpenFilesMax is log.open.files.max (0: no file cache, every segment file stays
+	// open; openfiles.go).
+	OpenFilesMax int
 	// LeaderBalance is the nodes' automatic leader rebalancing (leaders.go).
 	LeaderBalance LeaderBalance
 	// CleanerStepBytes is log.cleaner.io.buffer.size (0: a pass in one step) and
@@ -735,6 +738,7 @@ func (c Config) String() string {
 	if c.SegmentAge > 0 {
 		fmt.Fprintf(&b, ", rolled after %v", c.SegmentAge)
 	}
+	b.WriteString(c.openFilesString())
 	b.WriteString("\n")
 	b.WriteString(c.Data.String())
 	b.WriteString(c.LeaderBalance.String())

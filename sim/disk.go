@@ -128,6 +128,7 @@ func (n *simNode) stepDone(step uint64) {
 	if len(dones) != len(want) {
 		panic(fmt.Sprintf("sim: %d completions for %d ops", len(dones), len(want)))
 	}
+	n.checkOpenFiles()
 	for i, d := range dones {
 		if d.ID != want[i].ID {
 			panic(fmt.Sprintf("sim: executor answered op #%d with done #%d", want[i].ID, d.ID))

@@ -113,6 +113,7 @@ var Gate = []GateItem{
 	{"path", "note:replica-cleaner-map-too-small", "a cleaning pass refused: its offset map cannot hold one segment's keys"},
 	{"path", "note:replica-cleaned", "a replica's log cleaner compacts a log (a data topic's or __consumer_offsets')"},
 	{"path", "storage:clean-merged-segments", "a cleaning pass merges segments it rewrote"},
+	{"path", "storage:file-reopened", "a segment file the file cache closed is opened again (log.open.files.max)"},
 	{"path", "check:reregister-after-lease", "a restarted broker's new registration replaces an unfenced one, checked against the old one's lease"},
 	{"path", "cleaner:step-continued", "a cleaning pass stops at its step budget and goes on in a later step"},
 	{"path", "check:cleaner-throttle", "a cleaning step checked against log.cleaner.io.max.bytes.per.second"},

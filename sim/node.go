@@ -17,6 +17,7 @@ import (
 	"github.com/seedlog/seedlog/diskexec"
 	"github.com/seedlog/seedlog/disksim"
 	"github.com/seedlog/seedlog/netsim"
+	"github.com/seedlog/seedlog/storage"
 	"github.com/seedlog/seedlog/traces"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -32,13 +33,18 @@ const readLatencyBytesMax = 1 << 20
 
 // simNode is the shell around one node: its machine, its disk, its clock.
 type simNode struct {
-	w        *World
-	spec     NodeSpec
-	addr     netsim.Addr
-	m        Machine
-	exec     Executor
-	fs       *disksim.FS
-	crashRng *rand.Rand
+	w    *World
+	spec NodeSpec
+	addr netsim.Addr
+	m    Machine
+	exec Executor
+	fs   *disksim.FS
+	// files is the incarnation's file cache (nil without one), segmentFiles the count of
+	// segment files open on fs, and fileOpens the cache's reopens counted so far.
+	files        *storage.FileCache
+	segmentFiles *segmentFiles
+	fileOpens    int64
+	crashRng     *rand.Rand
 	// saslRng is the node's entropy for SCRAM server nonces (core.Request.Entropy).
 	saslRng *rand.Rand
 	clock   clock
@@ -473,7 +479,8 @@ func (n *simNode) scheduleTick() {
 // start boots a new incarnation from what the disk holds.
 func (n *simNode) start() {
 	w := n.w
-	exec, rec, err := w.opts.OpenDisk(n.fs, w.cfg.logConfig())
+	logCfg := w.cfg.logConfig()
+	exec, rec, err := w.opts.OpenDisk(n.openFilesFS(logCfg), logCfg)
 	if err != nil {
 		if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSPC) {
 			// The disk is failing on purpose: the machine cannot boot now and tries

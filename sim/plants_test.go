@@ -172,6 +172,8 @@ import (
 //	follower-aborted-index-skipped replicas (a follower's disk does not list an abort its
 //	                               batches show), 14 (new; transactions sees it first at
 //	                               seed 8, after a failover to such a follower)
+//	file-cache-evict-leaks         open-files (a node's disk holds more segment files
+//	                               open than its file cache counts), 1 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -307,6 +309,9 @@ var plantCases = []struct {
 	// transaction on __consumer_offsets nobody ends (ctplate.go), which the worker's
 	// next transaction with the same epoch commits with its own offsets.
 	{"txn-offset-verification-skipped", []string{"exactly-once", "transactions", "groups"}, 300, false},
+	// The file cache of the seeds that draw one (openfiles.go): the open-files checker
+	// counts the segment files open on the node's disk against it.
+	{"file-cache-evict-leaks", []string{"open-files"}, 300, false},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the

@@ -17,8 +17,12 @@ import (
 
 // logConfig is the configuration of every node's logs.
 func (c *Config) logConfig() storage.LogConfig {
-	return storage.LogConfig{SegmentBytesMax: c.SegmentBytes, IndexIntervalBytes: c.IndexIntervalBytes, SegmentAgeMax: c.SegmentAge,
+	cfg := storage.LogConfig{SegmentBytesMax: c.SegmentBytes, IndexIntervalBytes: c.IndexIntervalBytes, SegmentAgeMax: c.SegmentAge,
 		DedupeBytes: c.CleanerDedupeBytes, Plants: c.Plants}
+	if c.OpenFilesMax > 0 {
+		cfg.Files = storage.NewFileCache(c.OpenFilesMax, c.Plants)
+	}
+	return cfg
 }
 
 // countSegments wraps open so that the diskexec executors it opens count, into cov,

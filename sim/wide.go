@@ -69,6 +69,7 @@ func drawWide(seed uint64, c *Config) {
 	wc := &c.Wide
 	drawFaultSwarm(rng, c)
 	drawSegments(seed, c)
+	drawOpenFiles(seed, c)
 	if rng.IntN(100) < lowMessageMaxPercent {
 		wc.MessageBytesMax = int32(16<<10 + rng.IntN(240<<10))
 	}

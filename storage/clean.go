@@ -481,7 +481,7 @@ func (c *cleanPass) finishRun() error {
 		return l.fail(fmt.Errorf("clean: %w", err))
 	}
 	var err error
-	if ns.logFile, err = l.fsys.Open(ns.fileName(l.dir, LogFileSuffix)); err != nil {
+	if ns.logFile, err = l.openSegmentFile(ns.fileName(l.dir, LogFileSuffix)); err != nil {
 		return l.fail(fmt.Errorf("clean: open segment %d: %w", base, err))
 	}
 	if _, err := ns.openIndexFiles(l.fsys, l.dir); err != nil {

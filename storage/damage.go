@@ -378,9 +378,9 @@ func (l *Log) settleScanned(s *segment, active bool) error {
 		if err := s.syncIndexes(); err != nil {
 			return err
 		}
-		if err := s.closeIndexFiles(); err != nil {
-			return fmt.Errorf("close indexes of segment %d: %w", s.base, err)
-		}
+	}
+	if err := s.closeIndexFiles(); err != nil {
+		return fmt.Errorf("close indexes of segment %d: %w", s.base, err)
 	}
 	if created {
 		if err := l.fsys.SyncDir(l.dir); err != nil {

@@ -76,7 +76,9 @@
 //
 // Indexes live in memory while a log is open and the files are their copies, written
 // when a segment rolls (and at Close) and synced by the next Sync. The active segment's
-// index files are never synced: recovery always rebuilds them.
+// index files are never synced: recovery always rebuilds them. Index files are open only
+// from such a write to the segment's next Sync; the segments' .log files stay open through
+// a FileCache, which a log may share with others to bound their descriptors.
 //
 // # .txnindex
 //

@@ -285,7 +285,7 @@ func (l *Log) skipTo(end, offset int64, kind FenceKind) error {
 		}
 	} else {
 		old.seal()
-		if err := old.flushIndexes(); err != nil {
+		if err := l.writeIndexes(old); err != nil {
 			return err
 		}
 		old.unsynced = true

@@ -67,6 +67,9 @@ type LogConfig struct {
 	NoFences bool
 	// Plants are the planted bugs switched on (the simulator's; never in the node).
 	Plants plant.Set
+	// Files, when set, is the cache of open segment files this log shares with others,
+	// which bounds the descriptors they hold; without it every segment file stays open.
+	Files *FileCache
 }
 
 func (c LogConfig) withDefaults() (LogConfig, error) {
@@ -126,6 +129,10 @@ type Log struct {
 	fsys FS
 	dir  string
 	cfg  LogConfig
+	// files keeps the segments' log files open within its bound. Index files are open
+	// only from their writing to their sync (or to the next Sync, for the active
+	// segment's, which recovery rebuilds and nobody syncs).
+	files *FileCache
 	// opened is the configuration the log was opened with: SetSegmentLimits' zeros
 	// take its limits back.
 	opened LogConfig
@@ -363,7 +370,7 @@ func (l *Log) shouldRoll(s *segment, h *record.Header) bool {
 func (l *Log) roll() (*segment, error) {
 	old := l.active()
 	old.seal()
-	if err := old.flushIndexes(); err != nil {
+	if err := l.writeIndexes(old); err != nil {
 		return nil, err
 	}
 	old.unsynced = true
@@ -381,7 +388,7 @@ func (l *Log) createSegment(base int64) (*segment, error) {
 	l.dirUnsynced = true
 	s.unsynced = true
 	var err error
-	if s.logFile, err = l.fsys.Create(s.fileName(l.dir, LogFileSuffix)); err != nil {
+	if s.logFile, err = l.createSegmentFile(s.fileName(l.dir, LogFileSuffix)); err != nil {
 		return nil, fmt.Errorf("create segment %d: %w", base, err)
 	}
 	if s.indexFile, err = l.fsys.Create(s.fileName(l.dir, IndexFileSuffix)); err != nil {
@@ -433,15 +440,17 @@ func (l *Log) syncSegment(s *segment, active bool) error {
 		return fmt.Errorf("sync segment %d: %w", s.base, err)
 	}
 	if !active {
-		if err := s.flushIndexes(); err != nil {
+		if err := l.writeIndexes(s); err != nil {
 			return err
 		}
 		if err := s.syncIndexes(); err != nil {
 			return err
 		}
-		if err := s.closeIndexFiles(); err != nil {
-			return fmt.Errorf("close indexes of segment %d: %w", s.base, err)
-		}
+	}
+	// The active segment's index files were written, if at all, by a roll or a
+	// recovery; they need no sync.
+	if err := s.closeIndexFiles(); err != nil {
+		return fmt.Errorf("close indexes of segment %d: %w", s.base, err)
 	}
 	s.unsynced = false
 	return nil
@@ -496,7 +505,7 @@ func (l *Log) Close() error {
 	var err error
 	if l.failure == nil {
 		// Unsynced, like the data they index: they only spare the next recovery a rewrite.
-		err = l.active().flushIndexes()
+		err = l.writeIndexes(l.active())
 		current := offsetsCheckpoint{logStartOffset: l.startOffset, recoveryPoint: l.recoveryPoint}
 		if current != l.persisted {
 			err = errors.Join(err, l.persistCheckpoint())

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/disksim"
 	"github.com/seedlog/seedlog/storage"
 	"pgregory.net/rapid"
@@ -95,12 +96,15 @@ func (m *logModel) reset(offset int64) {
 
 // logHarness holds the log under test, its FS and the model.
 type logHarness struct {
-	fsys  storage.FS
-	dir   string
-	cfg   storage.LogConfig
-	log   *storage.Log
-	m     logModel
-	clock int64 // timestamps wander around it
+	fsys storage.FS
+	dir  string
+	cfg  storage.LogConfig
+	// fileCacheBound, when not zero, bounds each opening's open segment files, so that
+	// the log reopens closed files as it goes.
+	fileCacheBound int
+	log            *storage.Log
+	m              logModel
+	clock          int64 // timestamps wander around it
 	// crash returns the post-crash image of fsys; nil when the FS cannot crash.
 	crash func(t *rapid.T, fsys storage.FS) storage.FS
 	// failNextSync makes the next file or directory sync of fsys fail; nil when the FS
@@ -117,12 +121,23 @@ func newHarness(t *rapid.T, fsys storage.FS, crash func(*rapid.T, storage.FS) st
 		IndexIntervalBytes: rapid.IntRange(1, 700).Draw(t, "indexIntervalBytes"),
 		SegmentAgeMax:      time.Duration(rapid.SampledFrom([]int{0, 300, 3000}).Draw(t, "segmentAgeMaxMs")) * time.Millisecond,
 	}
-	l, err := storage.OpenLog(fsys, h.dir, h.cfg)
+	h.fileCacheBound = rapid.SampledFrom([]int{0, storage.FileCacheBoundMin}).Draw(t, "fileCacheBound")
+	l, err := storage.OpenLog(fsys, h.dir, h.openConfig())
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	h.log = l
 	return h
+}
+
+// openConfig is the configuration of one opening of the log: with a cache of its own,
+// since a crash leaves the files of the last opening behind.
+func (h *logHarness) openConfig() storage.LogConfig {
+	cfg := h.cfg
+	if h.fileCacheBound > 0 {
+		cfg.Files = storage.NewFileCache(h.fileCacheBound, plant.Set{})
+	}
+	return cfg
 }
 
 func (h *logHarness) actions() map[string]func(*rapid.T) {
@@ -282,7 +297,7 @@ func (h *logHarness) reopen(t *rapid.T) {
 	if err := h.log.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	l, err := storage.OpenLog(h.fsys, h.dir, h.cfg)
+	l, err := storage.OpenLog(h.fsys, h.dir, h.openConfig())
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -321,7 +336,7 @@ func (h *logHarness) failedSync(t *rapid.T) {
 func (h *logHarness) crashAndRecover(t *rapid.T) {
 	h.fsys = h.crash(t, h.fsys)
 	h.log = nil // its files belong to the pre-crash FS
-	l, err := storage.OpenLog(h.fsys, h.dir, h.cfg)
+	l, err := storage.OpenLog(h.fsys, h.dir, h.openConfig())
 	if err != nil {
 		t.Fatalf("open after crash: %v", err)
 	}

@@ -163,7 +163,7 @@ func (l *Log) ReadSpans(offset, maxOffset int64, maxBytes int, buf *[]byte) (spa
 	}
 	spans = make([]Span, 0, len(r.parts)+1)
 	for i, p := range r.parts {
-		sp := Span{File: p.s.logFile, Base: p.s.base, Pos: p.pos, Data: r.out[p.from:p.to]}
+		sp := Span{File: openFile(p.s.logFile), Base: p.s.base, Pos: p.pos, Data: r.out[p.from:p.to]}
 		if i == 0 && r.trimmed {
 			// The first batch was rewritten in memory: it goes as bytes, the rest of the
 			// segment's stretch as file.

@@ -95,7 +95,10 @@ func OpenLog(fsys FS, dir string, cfg LogConfig) (*Log, error) {
 	if err := ensureDir(fsys, dir); err != nil {
 		return nil, fmt.Errorf("storage: open log %s: %w", dir, err)
 	}
-	l := &Log{fsys: fsys, dir: dir, cfg: cfg, opened: cfg, recovery: RecoveryReport{CutOffset: -1, AbortedCutOffset: -1}}
+	l := &Log{fsys: fsys, dir: dir, cfg: cfg, opened: cfg, files: cfg.Files, recovery: RecoveryReport{CutOffset: -1, AbortedCutOffset: -1}}
+	if l.files == nil {
+		l.files = unboundedFiles()
+	}
 	if err := l.recover(); err != nil {
 		for _, s := range l.segments {
 			_ = s.closeFiles()
@@ -357,7 +360,7 @@ func (l *Log) openSegments(bases []int64, emptyBase int64) error {
 		s := newSegmentState(base)
 		l.segments = append(l.segments, s)
 		var err error
-		if s.logFile, err = l.fsys.Open(s.fileName(l.dir, LogFileSuffix)); err != nil {
+		if s.logFile, err = l.openSegmentFile(s.fileName(l.dir, LogFileSuffix)); err != nil {
 			return fmt.Errorf("open segment %d: %w", base, err)
 		}
 		if s.sizeBytes, err = s.logFile.Size(); err != nil {

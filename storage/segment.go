@@ -80,9 +80,11 @@ type segment struct {
 	timeIndex timeIndex
 	aborted   abortedIndex
 
+	// logFile is a file of the log's FileCache (a .cleaning run's file while compaction
+	// writes it).
 	logFile File
-	// indexFile and timeIndexFile are open while the segment is active or has index
-	// bytes that still need a sync; nil otherwise.
+	// indexFile and timeIndexFile are open from a write of index bytes until the next
+	// sync of the segment; nil otherwise.
 	indexFile     File
 	timeIndexFile File
 
@@ -208,12 +210,16 @@ func (s *segment) closeFiles() error {
 
 // openIndexFiles opens (creating if missing) the index files of a segment so that they
 // can be written. It reports whether it created a file, which then needs a directory sync
-// to be durable. The caller has made sure the file contents match flushedBytes.
+// to be durable. The caller has made sure the contents of a file that exists match
+// flushedBytes; a file created here holds nothing yet.
 func (s *segment) openIndexFiles(fsys FS, dir string) (created bool, err error) {
 	if s.indexFile == nil {
 		var c bool
 		if s.indexFile, c, err = openOrCreate(fsys, s.fileName(dir, IndexFileSuffix)); err != nil {
 			return created, err
+		}
+		if c {
+			s.index.flushedBytes = 0
 		}
 		created = created || c
 	}
@@ -221,6 +227,9 @@ func (s *segment) openIndexFiles(fsys FS, dir string) (created bool, err error) 
 		var c bool
 		if s.timeIndexFile, c, err = openOrCreate(fsys, s.fileName(dir, TimeIndexFileSuffix)); err != nil {
 			return created, err
+		}
+		if c {
+			s.timeIndex.flushedBytes = 0
 		}
 		created = created || c
 	}
@@ -258,4 +267,16 @@ func removeFiles(fsys FS, dir string, base int64, suffixes ...string) error {
 		}
 	}
 	return nil
+}
+
+// writeIndexes writes out what the index files of s lack, opening them first if they
+// are closed (creating a missing one, whose entry the next directory sync makes
+// durable). It does not sync.
+func (l *Log) writeIndexes(s *segment) error {
+	created, err := s.openIndexFiles(l.fsys, l.dir)
+	if err != nil {
+		return err
+	}
+	l.dirUnsynced = l.dirUnsynced || created
+	return s.flushIndexes()
 }

@@ -250,6 +250,9 @@ const (
 	// FollowerAbortedIndexSkipped: a follower appends the batches it fetched without
 	// their aborted-transactions index entries; only a later leadership shows it.
 	FollowerAbortedIndexSkipped
+	// FileCacheEvictLeaks: the cache of open segment files (storage.FileCache) forgets
+	// a file it evicts without closing it, so descriptors pile up past its bound.
+	FileCacheEvictLeaks
 	numNames
 )
 
@@ -326,6 +329,7 @@ var names = [numNames]string{
 	AbortedIndexDamageIgnored:       "aborted-index-damage-ignored",
 	TxnOffsetVerificationSkipped:    "txn-offset-verification-skipped",
 	FollowerAbortedIndexSkipped:     "follower-aborted-index-skipped",
+	FileCacheEvictLeaks:             "file-cache-evict-leaks",
 }
 
 func (n Name) String() string {

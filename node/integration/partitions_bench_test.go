@@ -3,7 +3,10 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +26,11 @@ import (
 //	go test ./node/integration -run '^$' -bench ManyPartitions -benchtime 1x -timeout 60m
 //
 // SEEDLOG_BENCH_PARTITIONS=1000,10000 picks other sizes; past 4,000 the brokers get
-// max.broker.partitions=N, which needs an open-file limit of about 3N + 4,608.
+// max.broker.partitions=N. A broker keeps log.open.files.max (2,048) segment files open
+// besides those written since their last fsync: it warns below an open-file limit of
+// N + 6,656, and an idle one holds far fewer (the bench logs how many).
+// SEEDLOG_BENCH_PPROF=DIR saves broker 1's CPU profile of the idle window there;
+// SEEDLOG_BENCH_SETTINGS=key=value,... sets more broker settings (timings to compare).
 func BenchmarkManyPartitions(b *testing.B) {
 	sizes := []int{1000, 4000}
 	if s := os.Getenv("SEEDLOG_BENCH_PARTITIONS"); s != "" {
@@ -56,28 +63,47 @@ func benchPartitions(b *testing.B, n int) {
 	if n > 4000 {
 		settings["max.broker.partitions"] = strconv.Itoa(n)
 	}
+	if s := os.Getenv("SEEDLOG_BENCH_SETTINGS"); s != "" {
+		for _, kv := range strings.Split(s, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				b.Fatalf("SEEDLOG_BENCH_SETTINGS=%q: want key=value,...", s)
+			}
+			settings[k] = v
+		}
+	}
+	profileDir := os.Getenv("SEEDLOG_BENCH_PPROF")
+	if profileDir != "" {
+		settings["metrics.pprof.enable"] = "true"
+	}
 	c := newClusterWith(b, 3, clusterOpts{settings: settings})
 	admin := c.client(kgo.RequestTimeoutOverhead(60 * time.Second))
 	c.waitBrokers(admin, 3)
 	topics := (n + partitionsPerTopic - 1) / partitionsPerTopic
+	epoch0 := quorumEpoch(c)
 	start := time.Now()
 	for i := range topics {
 		c.createTopicAsync(admin, fmt.Sprintf("p%05d", i), min(partitionsPerTopic, n-i*partitionsPerTopic), 3)
 	}
 	c.eventually(10*time.Minute, fmt.Sprintf("%d partitions led with full ISRs", n), func() bool { return ledPartitions(admin, 3) >= n })
 	created := time.Since(start)
+	epochCreated := quorumEpoch(c)
 	time.Sleep(10 * time.Second) // let the ISRs and the offsets topic settle
 	const idle = 20 * time.Second
 	var cpu0 []time.Duration
 	for _, p := range c.procs {
 		cpu0 = append(cpu0, cpuTime(b, p.cmd.Process.Pid))
 	}
-	time.Sleep(idle)
+	if profileDir != "" {
+		profileIdle(b, c.procs[0].metricsAddr, idle, filepath.Join(profileDir, fmt.Sprintf("idle-%d.pprof", n)))
+	} else {
+		time.Sleep(idle)
+	}
 	cpuMax, rssMax := 0.0, 0.0
 	for i, p := range c.procs {
 		cpu := float64(cpuTime(b, p.cmd.Process.Pid)-cpu0[i]) / float64(idle) * 100
 		rss := rssMiB(b, p.cmd.Process.Pid)
-		b.Logf("broker %d: idle CPU %.1f%% of a core, RSS %.0f MiB", p.id, cpu, rss)
+		b.Logf("broker %d: idle CPU %.1f%% of a core, RSS %.0f MiB, %d open files", p.id, cpu, rss, openFiles(p.cmd.Process.Pid))
 		cpuMax, rssMax = max(cpuMax, cpu), max(rssMax, rss)
 	}
 	for i := range c.procs {
@@ -89,7 +115,8 @@ func benchPartitions(b *testing.B, n int) {
 	}
 	produceToEach(b, c, n)
 	restarted := time.Since(start)
-	b.Logf("%d partitions: created in %v, led again %v after a restart of every broker", n, created.Round(time.Millisecond), restarted.Round(time.Millisecond))
+	b.Logf("%d partitions: created in %v, led again %v after a restart of every broker; metadata quorum epoch %d before the creation, %d after it, %d after the restart",
+		n, created.Round(time.Millisecond), restarted.Round(time.Millisecond), epoch0, epochCreated, quorumEpoch(c))
 	b.ReportMetric(created.Seconds(), "create-s")
 	b.ReportMetric(restarted.Seconds(), "restart-s")
 	b.ReportMetric(cpuMax, "idle-cpu-%")
@@ -133,6 +160,46 @@ func ledPartitions(cl *kgo.Client, isr int) int {
 		}
 	}
 	return n
+}
+
+// quorumEpoch is the highest metadata quorum epoch the brokers' metrics show: each
+// election raises it.
+func quorumEpoch(c *cluster) int {
+	epoch := -1
+	for _, p := range c.procs {
+		if m := scrape(p.metricsAddr); m != nil {
+			epoch = max(epoch, int(m["seedlog_quorum_epoch"]))
+		}
+	}
+	return epoch
+}
+
+// profileIdle saves a broker's CPU profile over the next d to path.
+func profileIdle(b *testing.B, metricsAddr string, d time.Duration, path string) {
+	cl := http.Client{Timeout: d + 30*time.Second}
+	resp, err := cl.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", metricsAddr, int(d.Seconds())))
+	if err != nil {
+		b.Fatalf("profile: %v", err)
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		b.Fatalf("profile: %v", err)
+	}
+	b.Logf("idle CPU profile of broker 1: %s", path)
+}
+
+// openFiles counts a process's descriptors (-1 when /proc cannot say).
+func openFiles(pid int) int {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return -1
+	}
+	return len(fds)
 }
 
 // rssMiB is a process's resident memory.
