@@ -449,6 +449,25 @@ func (n *Node) EachReplica(fn func(topic string, topicID [16]byte, partition int
 	*b = partition.Brief{} // let go of the last replica's state
 }
 
+// ReplicaRef is one replica for checkers that read only what changed: two refs are
+// equal while they name the same replica object, and Changes tells whether it took an
+// input since an earlier read.
+type ReplicaRef struct{ r *partition.Replica }
+
+// Changes counts the replica's inputs: while it stays the same, so does Brief.
+func (x ReplicaRef) Changes() uint64 { return x.r.Changes() }
+
+// Brief is the replica's brief state (see EachReplica: its slices alias the replica's).
+func (x ReplicaRef) Brief() partition.Brief { return x.r.Brief() }
+
+// EachReplicaRef calls fn with every replica on this broker, sorted by log, as
+// EachReplica does, without reading the replicas' state.
+func (n *Node) EachReplicaRef(fn func(topic string, topicID [16]byte, partition int32, x ReplicaRef)) {
+	for _, hr := range n.replicas.sorted {
+		fn(hr.topic, hr.topicID, hr.part, ReplicaRef{hr.r})
+	}
+}
+
 // ReplicaStatus is one replica's status.
 type ReplicaStatus struct {
 	Topic     string

@@ -260,6 +260,55 @@ func TestGroupRegressionSeeds(t *testing.T) {
 	}
 }
 
+// The per-step partition checker reads again only the replicas whose stamp moved
+// (Inspect.ReplicaStamps). Reading every replica all the same (VerifyStamps), none
+// changed under a stamp that stayed, and the runs are those without stamps: the same
+// fingerprints, failures and coverage.
+func TestReplicaStampsMissNoChange(t *testing.T) {
+	requireNode(t)
+	verify, plain := *sim.DefaultInspect, *sim.DefaultInspect
+	verify.VerifyStamps = true
+	plain.ReplicaStamps = nil
+	seeds := uint64(12)
+	if testing.Short() {
+		seeds = 4
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
+		for _, async := range []bool{false, true} {
+			a := sim.Run(sim.Options{Seed: seed, FlushAsync: async, Byzantine: seed%3 == 0, Inspect: &verify})
+			b := sim.Run(sim.Options{Seed: seed, FlushAsync: async, Byzantine: seed%3 == 0, Inspect: &plain})
+			if a.Fingerprint != b.Fingerprint || (a.Failure == nil) != (b.Failure == nil) {
+				t.Fatalf("seed %d async %v: stamps verified %016x %v, no stamps %016x %v", seed, async, a.Fingerprint, a.Failure, b.Fingerprint, b.Failure)
+			}
+			if a.Failure != nil && a.Failure.Error() != b.Failure.Error() {
+				t.Fatalf("seed %d async %v: stamps verified %v, no stamps %v", seed, async, a.Failure, b.Failure)
+			}
+			if !maps.Equal(a.Coverage, b.Coverage) {
+				t.Fatalf("seed %d async %v: coverage with stamps verified %v, no stamps %v", seed, async, a.Coverage, b.Coverage)
+			}
+		}
+	}
+}
+
+// VerifyStamps catches a stamp that does not move when its replica changes.
+func TestVerifyStampsCatchesAStuckStamp(t *testing.T) {
+	requireNode(t)
+	stuck := *sim.DefaultInspect
+	stuck.VerifyStamps = true
+	stamps := stuck.ReplicaStamps
+	stuck.ReplicaStamps = func(m sim.Machine, dst []sim.ReplicaStamp) ([]sim.ReplicaStamp, bool) {
+		out, ok := stamps(m, dst)
+		for i := range out {
+			out[i].Changes = 0
+		}
+		return out, ok
+	}
+	r := sim.Run(sim.Options{Seed: 1, Inspect: &stuck})
+	if r.Failure == nil || !strings.Contains(r.Failure.Error(), "under the same stamp") {
+		t.Fatalf("a stuck stamp went unnoticed: %v", r.Failure)
+	}
+}
+
 // The per-step partition checker compares replicas in place when the machine offers
 // Inspect.ReplicaViews: with faults, it must count and find exactly what comparing the
 // whole lists finds.

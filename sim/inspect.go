@@ -58,6 +58,17 @@ type Inspect struct {
 	// modified. The checker that runs after every step uses it to copy only the
 	// replicas that changed.
 	ReplicaViews func(m Machine, dst []ReplicaView) []ReplicaView
+	// ReplicaStamps, when set with ReplicaViews and StampView, appends to dst[:0] a
+	// stamp of each replica, in the order of ReplicaViews, without reading its state;
+	// false when the machine has none. While a replica's stamp stays the same, so does
+	// its view: the checker that runs after every step reads (StampView) only the
+	// replicas whose stamp moved.
+	ReplicaStamps func(m Machine, dst []ReplicaStamp) ([]ReplicaStamp, bool)
+	// StampView makes v the view of the replica s names, as ReplicaViews would.
+	StampView func(s *ReplicaStamp, v *ReplicaView)
+	// VerifyStamps makes that checker read every replica all the same and fail the run
+	// when one whose stamp stayed differs from its view (tests of ReplicaStamps).
+	VerifyStamps bool
 	// LeaseValid reports whether the node's controller lease lets it lead at local time
 	// now.
 	LeaseValid func(m Machine, now int64) bool
@@ -116,7 +127,27 @@ type ReplicaView struct {
 	Repairs int
 	// MinISR is the min.insync.replicas the replica applies.
 	MinISR int32
+	// stamp is the replica's stamp when the view was read (zero when not known).
+	stamp stamp
 }
+
+// ReplicaStamp names a replica and a count of its inputs (Inspect.ReplicaStamps).
+type ReplicaStamp struct {
+	Topic     string
+	TopicID   [16]byte
+	Partition int32
+	// Ref is the replica object: comparable, and never equal to another replica's.
+	Ref any
+	// Changes counts the replica's inputs, or anything else that moves when its view may.
+	Changes uint64
+}
+
+type stamp struct {
+	ref     any
+	changes uint64
+}
+
+func (s *ReplicaStamp) stamp() stamp { return stamp{s.Ref, s.Changes} }
 
 // CoordinatorView is one group coordinator.
 type CoordinatorView struct {

@@ -32,7 +32,7 @@ type dataInspectable interface {
 
 func init() {
 	DefaultInspect = &Inspect{Quorum: coreQuorum, Entries: coreQuorumEntries, Metadata: coreMetadata,
-		Replicas: coreReplicas, ReplicaViews: coreReplicaViews, LeaseValid: coreLeaseValid, Groups: coreGroups, ImageOffset: coreImageOffset, ImageCheck: coreImageCheck,
+		Replicas: coreReplicas, ReplicaViews: coreReplicaViews, ReplicaStamps: coreReplicaStamps, StampView: coreStampView, LeaseValid: coreLeaseValid, Groups: coreGroups, ImageOffset: coreImageOffset, ImageCheck: coreImageCheck,
 		FencedBrokers: coreFencedBrokers, Controller: coreController}
 }
 
@@ -78,12 +78,14 @@ func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
 	out := dst[:0]
 	// The concrete type lets the callback stay on the stack.
 	if n, ok := m.(*core.Node); ok {
-		n.EachReplica(func(topic string, topicID [16]byte, part int32, b *partition.Brief) {
+		n.EachReplicaRef(func(topic string, topicID [16]byte, part int32, x core.ReplicaRef) {
 			out = growView(out)
 			v := &out[len(out)-1]
 			isr, epochs, fences := v.ISR[:0], v.Epochs[:0], v.Fences[:0]
-			setBrief(v, topic, topicID, part, b)
+			b := x.Brief()
+			setBrief(v, topic, topicID, part, &b)
 			v.ISR, v.Epochs, v.Fences = append(isr, b.ISR...), append(epochs, b.Epochs...), append(fences, b.Fences...)
+			v.stamp = stamp{x, x.Changes()}
 		})
 		return out
 	}
@@ -113,6 +115,25 @@ func coreReplicaViews(m Machine, dst []ReplicaView) []ReplicaView {
 		setBrief(&out[len(out)-1], topic, topicID, part, b)
 	})
 	return out
+}
+
+// coreReplicaStamps stamps a node's replicas with their count of inputs.
+func coreReplicaStamps(m Machine, dst []ReplicaStamp) ([]ReplicaStamp, bool) {
+	out := dst[:0]
+	n, ok := m.(*core.Node)
+	if !ok {
+		return out, false
+	}
+	n.EachReplicaRef(func(topic string, topicID [16]byte, part int32, x core.ReplicaRef) {
+		out = append(out, ReplicaStamp{Topic: topic, TopicID: topicID, Partition: part, Ref: x, Changes: x.Changes()})
+	})
+	return out, true
+}
+
+func coreStampView(s *ReplicaStamp, v *ReplicaView) {
+	b := s.Ref.(core.ReplicaRef).Brief()
+	setBrief(v, s.Topic, s.TopicID, s.Partition, &b)
+	v.stamp = s.stamp()
 }
 
 // growView extends views by one element, the next of its array when there is one (its

@@ -62,8 +62,10 @@ type dataInvariants struct {
 	// was the only member of its ISR: offsets the partition declared lost because no
 	// in-sync copy of them was intact. Reads may fail there, and only there.
 	declared map[TopicPartition][]offRange
-	// aliases is checkInPlace's scratch list.
+	// aliases, stamps and alias are checkInPlace's scratch space.
 	aliases []ReplicaView
+	stamps  []ReplicaStamp
+	alias   ReplicaView
 	// truth reads the disks' durable images (truth.go); hwChecked is the high
 	// watermark each leader replica (per incarnation) was last checked at against them,
 	// and brokers lists the nodes whose disks checkDurable reads.
@@ -286,31 +288,84 @@ func (d *dataInvariants) maybeCheckGroups(n *simNode) error {
 // whose lease became valid again) is copied into its view and checked, as check would.
 // It reports false when the replicas differ from views in number or identity, having
 // brought a prefix of views up to date; the caller then compares the whole lists, and
-// those views compare equal.
+// those views compare equal. With Inspect.ReplicaStamps it reads only the replicas
+// whose stamp moved (checkStamped).
 func (d *dataInvariants) checkInPlace(n *simNode, views []ReplicaView, renewed bool) (bool, error) {
-	d.aliases = d.w.opts.Inspect.ReplicaViews(n.m, d.aliases[:0])
+	ins := d.w.opts.Inspect
+	if ins.ReplicaStamps != nil && ins.StampView != nil {
+		if stamps, ok := ins.ReplicaStamps(n.m, d.stamps[:0]); ok {
+			d.stamps = stamps
+			return d.checkStamped(n, views, renewed)
+		}
+	}
+	d.aliases = ins.ReplicaViews(n.m, d.aliases[:0])
 	for i := range d.aliases {
 		r := &d.aliases[i]
 		if i >= len(views) || views[i].Partition != r.Partition || views[i].TopicID != r.TopicID {
 			return false, nil
 		}
-		view := &views[i]
-		if sameView(view, r) {
-			if !(renewed && r.Leader && !r.Closed) {
-				continue
-			}
-		} else {
-			d.countPair(view, r)
-			setView(view, r)
-		}
-		if view.Closed {
-			continue
-		}
-		if err := d.checkReplica(n, view); err != nil {
-			return false, fmt.Errorf("%s/%d on node %d: %w", view.Topic, view.Partition, n.spec.ID, err)
+		if err := d.checkView(n, &views[i], r, renewed); err != nil {
+			return false, err
 		}
 	}
 	return len(d.aliases) == len(views), nil
+}
+
+// checkStamped is checkInPlace reading only the replicas whose stamp moved since their
+// view was read: the others' views are as they are (Inspect.ReplicaStamps).
+func (d *dataInvariants) checkStamped(n *simNode, views []ReplicaView, renewed bool) (bool, error) {
+	ins := d.w.opts.Inspect
+	for i := range d.stamps {
+		s := &d.stamps[i]
+		if i >= len(views) || views[i].Partition != s.Partition || views[i].TopicID != s.TopicID {
+			return false, nil
+		}
+		view, st := &views[i], s.stamp()
+		if view.stamp == st && !ins.VerifyStamps {
+			// The view is the replica: checkView would find them the same.
+			if renewed && view.Leader && !view.Closed {
+				if err := d.checkReplica(n, view); err != nil {
+					return false, fmt.Errorf("%s/%d on node %d: %w", view.Topic, view.Partition, n.spec.ID, err)
+				}
+			}
+			continue
+		}
+		ins.StampView(s, &d.alias)
+		if view.stamp == st && !sameView(view, &d.alias) {
+			return false, fmt.Errorf("%s/%d on node %d: changed under the same stamp %d: now %s, was %s", s.Topic, s.Partition, n.spec.ID, s.Changes, brief(&d.alias), brief(view))
+		}
+		if err := d.checkView(n, view, &d.alias, renewed); err != nil {
+			return false, err
+		}
+		view.stamp = st
+	}
+	d.alias = ReplicaView{} // let go of the replica's slices
+	return len(d.stamps) == len(views), nil
+}
+
+func brief(v *ReplicaView) string {
+	return fmt.Sprintf("leader %v epoch %d hw %d leo %d durable %d start %d isr %v epochs %v fences %v",
+		v.Leader, v.LeaderEpoch, v.HW, v.LEO, v.Durable, v.Start, v.ISR, v.Epochs, v.Fences)
+}
+
+// checkView brings view, a replica's view as of its node's last step, up to r, the
+// replica now, and checks it if it changed (or if it leads and its lease was renewed).
+func (d *dataInvariants) checkView(n *simNode, view, r *ReplicaView, renewed bool) error {
+	if sameView(view, r) {
+		if !(renewed && r.Leader && !r.Closed) {
+			return nil
+		}
+	} else {
+		d.countPair(view, r)
+		setView(view, r)
+	}
+	if view.Closed {
+		return nil
+	}
+	if err := d.checkReplica(n, view); err != nil {
+		return fmt.Errorf("%s/%d on node %d: %w", view.Topic, view.Partition, n.spec.ID, err)
+	}
+	return nil
 }
 
 // setView makes dst a copy of src, reusing dst's slices. Every slice is copied: src's

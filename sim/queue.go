@@ -53,12 +53,20 @@ type event struct {
 // push, so events due at the same time run in the order they were scheduled, and the
 // order never depends on anything but the run's own history.
 type queue struct {
-	heap []*event
+	heap []queued
 	free []*event
 	seq  uint64
 }
 
-func less(a, b *event) bool {
+// queued is a heap entry: the event's key sits beside its pointer, so that ordering the
+// heap reads no event.
+type queued struct {
+	at  int64
+	seq uint64
+	e   *event
+}
+
+func less(a, b *queued) bool {
 	if a.at != b.at {
 		return a.at < b.at
 	}
@@ -85,11 +93,11 @@ func (q *queue) release(e *event) {
 func (q *queue) push(e *event) {
 	q.seq++
 	e.seq = q.seq
-	q.heap = append(q.heap, e)
+	q.heap = append(q.heap, queued{e.at, e.seq, e})
 	i := len(q.heap) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !less(q.heap[i], q.heap[p]) {
+		if !less(&q.heap[i], &q.heap[p]) {
 			break
 		}
 		q.heap[i], q.heap[p] = q.heap[p], q.heap[i]
@@ -110,10 +118,10 @@ func (q *queue) peekAt() (int64, bool) {
 // pop removes and returns the next event.
 func (q *queue) pop() *event {
 	h := q.heap
-	top := h[0]
+	top := h[0].e
 	last := len(h) - 1
 	h[0] = h[last]
-	h[last] = nil
+	h[last] = queued{}
 	h = h[:last]
 	i := 0
 	for {
@@ -122,10 +130,10 @@ func (q *queue) pop() *event {
 			break
 		}
 		m := l
-		if r := l + 1; r < len(h) && less(h[r], h[l]) {
+		if r := l + 1; r < len(h) && less(&h[r], &h[l]) {
 			m = r
 		}
-		if !less(h[m], h[i]) {
+		if !less(&h[m], &h[i]) {
 			break
 		}
 		h[i], h[m] = h[m], h[i]

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/seedlog/seedlog/core/raft"
 	"github.com/seedlog/seedlog/disksim"
@@ -15,6 +16,7 @@ import (
 type snapshotFileTruth struct {
 	inode, gen uint64 // of the file last read; gen 0: none read
 	end        int64  // its snapshot's end offset, -1 when it does not decode
+	buf        []byte // the last file read, its array kept for the next read
 }
 
 // snapshotDamaged marks a durable snapshot file that does not decode: damage at rest,
@@ -34,7 +36,8 @@ func (s *snapshotFileTruth) check(fs *disksim.FS, start int64) error {
 		return nil
 	}
 	if st.Inode != s.inode || st.Gen != s.gen || s.gen == 0 {
-		b := make([]byte, st.Size)
+		b := slices.Grow(s.buf[:0], int(st.Size))[:st.Size]
+		s.buf = b
 		b = b[:fs.ReadDurable(raft.SnapshotFile, b, 0)]
 		s.inode, s.gen, s.end = st.Inode, st.Gen, snapshotDamaged
 		if snap, err := raft.DecodeSnapshotFile(b); err == nil {

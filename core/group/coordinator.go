@@ -32,7 +32,8 @@ type Coordinator struct {
 	loadErr error
 	load    *loader // while loading
 
-	groups map[string]*group
+	groups  map[string]*group
+	tickIDs []string // Tick's list of group ids, kept for the next Tick
 	// producers indexes the groups holding offsets of an open transaction (or an
 	// append of them) by producer id: a marker finds its groups without a walk of all.
 	producers map[int64]map[string]bool
@@ -261,7 +262,16 @@ func (c *Coordinator) Tick(now int64) {
 	if c.phase != phaseServing {
 		return
 	}
-	for _, gid := range slices.Sorted(maps.Keys(c.groups)) {
+	// A node ticks every coordinator at every tick: the ids go in a list kept for the
+	// next Tick (a Tick nested in a callback of this one makes its own).
+	ids := c.tickIDs[:0]
+	c.tickIDs = nil
+	// order-independent: sorted below.
+	for gid := range c.groups {
+		ids = append(ids, gid)
+	}
+	slices.Sort(ids)
+	for _, gid := range ids {
 		g := c.groups[gid]
 		c.expirePending(now, g)
 		c.expireSessions(now, g)
@@ -269,6 +279,8 @@ func (c *Coordinator) Tick(now int64) {
 		c.expireSync(now, g)
 		c.dropIfVacant(g)
 	}
+	clear(ids)
+	c.tickIDs = ids[:0]
 	if now >= c.nextExpiryCheck {
 		c.nextExpiryCheck = now + int64(c.cfg.OffsetsRetentionCheck)
 		c.expireOffsets(now)

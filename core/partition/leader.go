@@ -466,7 +466,7 @@ func (r *Replica) handedOff(id int32) {
 // answers reply and reports false when the replica is closed or may not take the append
 // now (produceAdmission), true when the caller goes on.
 func (r *Replica) admitProduce(now int64, acks int16, reply func(ProduceResult)) bool {
-	r.deadlineKnown = false
+	r.input()
 	if r.dead() {
 		if reply != nil {
 			reply(failedProduce(CodeNotLeaderOrFollower))
@@ -717,7 +717,7 @@ func (r *Replica) inSync(f *followerInfo, now int64) bool {
 // newer partition epoch arrives; an outright refusal (INELIGIBLE_REPLICA,
 // INVALID_REQUEST) drops the change.
 func (r *Replica) AlterPartitionResult(now int64, res AlterResult) {
-	r.deadlineKnown = false
+	r.input()
 	if r.dead() || r.lead == nil || r.lead.alter == nil || r.lead.alter.req.RequestID != res.RequestID || !r.lead.alter.waiting {
 		return
 	}

@@ -669,6 +669,7 @@ type ProducerInfo struct {
 // Producers lists the producers the replica remembers, by id, when it leads and serves
 // clients; otherwise the error a client gets.
 func (r *Replica) Producers(now int64) ([]ProducerInfo, int16) {
+	r.changes++
 	if r.dead() {
 		return nil, CodeNotLeaderOrFollower
 	}

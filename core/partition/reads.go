@@ -83,7 +83,7 @@ func (r *Replica) fetchResult() FetchResult {
 // only what lies below it as readable, and is told the aborted transactions that overlap
 // the records it gets.
 func (r *Replica) Fetch(now int64, req FetchRequest, reply func(FetchResult)) {
-	r.deadlineKnown = false
+	r.input()
 	if r.dead() {
 		if reply != nil {
 			reply(errFetch(CodeNotLeaderOrFollower))
@@ -227,7 +227,7 @@ func (r *Replica) expireConsumers(now int64) {
 // timestamp -1 when none). With isolation 1 (read_committed) the last stable offset
 // takes the high watermark's place in all of them.
 func (r *Replica) ListOffsets(now int64, ts int64, currentLeaderEpoch int32, isolation int8, reply func(ListOffsetsResult)) {
-	r.deadlineKnown = false
+	r.input()
 	fail := ListOffsetsResult{Offset: -1, Timestamp: -1, LeaderEpoch: -1}
 	if r.dead() {
 		if reply != nil {
@@ -298,7 +298,7 @@ func (r *Replica) findTimeDone(p pendingOp, d disk.Done) {
 // OffsetForLeaderEpoch answers a client's OffsetForLeaderEpoch (KIP-320 validation):
 // the largest epoch <= epoch this log knows and where it ends.
 func (r *Replica) OffsetForLeaderEpoch(now int64, currentLeaderEpoch, epoch int32) EpochEndResult {
-	r.deadlineKnown = false
+	r.input()
 	if r.dead() {
 		return EpochEndResult{Err: CodeNotLeaderOrFollower, LeaderEpoch: -1, EndOffset: -1}
 	}
@@ -313,7 +313,7 @@ func (r *Replica) OffsetForLeaderEpoch(now int64, currentLeaderEpoch, epoch int3
 // must not exceed the high watermark, and answers once the deletion is durable.
 // Followers follow the new start from the leader's fetch answers.
 func (r *Replica) DeleteRecords(now int64, offset int64, reply func(DeleteResult)) {
-	r.deadlineKnown = false
+	r.input()
 	if r.dead() {
 		if reply != nil {
 			reply(DeleteResult{Err: CodeNotLeaderOrFollower, LowWatermark: -1})

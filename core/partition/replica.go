@@ -70,9 +70,11 @@ type Replica struct {
 	repairs   int          // truncations that cut damaged data to fetch it back
 
 	// deadline is Deadline's last answer, still right while deadlineKnown. Every
-	// exported method that can change the replica's state clears deadlineKnown first.
+	// exported method that can change the replica's state calls input first, which
+	// clears deadlineKnown and counts the call in changes (Changes).
 	deadline      int64
 	deadlineKnown bool
+	changes       uint64
 
 	ops          []pendingOp // ops[opsHead:] are emitted and not yet done, in emission order
 	opsHead      int
@@ -323,7 +325,7 @@ func (r *Replica) answerDelete(reply func(DeleteResult), res DeleteResult) {
 // controller never asks for that, because a restarted broker registers anew and loses its
 // leaderships with an epoch bump; the replica stays inactive if it is asked anyway.
 func (r *Replica) Update(now int64, s State) {
-	r.deadlineKnown = false
+	r.input()
 	if r.dead() {
 		return
 	}
@@ -351,7 +353,7 @@ func (r *Replica) Update(now int64, s State) {
 // whether a later image moves it back (core/replicas.go), and meanwhile the replica must
 // neither lead nor follow on what it last knew. The next Update brings it back.
 func (r *Replica) Park(now int64) {
-	r.deadlineKnown = false
+	r.input()
 	if r.dead() {
 		return
 	}
@@ -410,7 +412,7 @@ func (r *Replica) stepDown(now int64) {
 // Done delivers the completion of an Op the replica emitted. Dones must come in the order
 // the Ops were emitted (the disk package's contract); anything else is a broken invariant.
 func (r *Replica) Done(now int64, d disk.Done) {
-	r.deadlineKnown = false
+	r.input()
 	if r.closed {
 		return
 	}
@@ -533,7 +535,7 @@ func (r *Replica) fail(err error) {
 // state (the partition moved away or was deleted). Later inputs are ignored, Dones of
 // Ops still outstanding included.
 func (r *Replica) Close() {
-	r.deadlineKnown = false
+	r.input()
 	if r.closed {
 		return
 	}
@@ -582,6 +584,7 @@ func (r *Replica) HasReady() bool {
 
 // Ready returns what the replica asks of the node since the last call.
 func (r *Replica) Ready() Ready {
+	r.changes++
 	out := r.out
 	r.out = Ready{}
 	return out
@@ -589,7 +592,7 @@ func (r *Replica) Ready() Ready {
 
 // Step delivers a message from the replica on node from.
 func (r *Replica) Step(now int64, from int32, m Message) {
-	r.deadlineKnown = false
+	r.input()
 	if r.dead() || m == nil || m.PartitionKey() != r.key {
 		return
 	}
@@ -612,7 +615,7 @@ func (r *Replica) Step(now int64, from int32, m Message) {
 
 // Tick lets time pass: timeouts, ISR checks, retention, snapshots, periodic syncs.
 func (r *Replica) Tick(now int64) {
-	r.deadlineKnown = false
+	r.input()
 	if r.dead() {
 		return
 	}
@@ -724,6 +727,17 @@ func (r *Replica) Status() Status {
 	}
 	return s
 }
+
+// input starts a call that may change the replica: Deadline's answer is read again, and
+// Changes counts the call.
+func (r *Replica) input() {
+	r.deadlineKnown = false
+	r.changes++
+}
+
+// Changes counts the calls that may have changed the replica: while it stays the same,
+// so do Brief and Status (the checkers read again only the replicas whose count moved).
+func (r *Replica) Changes() uint64 { return r.changes }
 
 // Brief returns the replica's state as Status does, without copying (see Brief).
 func (r *Replica) Brief() Brief {

@@ -46,6 +46,7 @@ type verifyEntry struct {
 // refuse anyway (not the leader or not serving now, a bad batch, a fenced epoch) needs
 // none: Produce answers it at once.
 func (r *Replica) StartTxnVerification(now int64, batch []byte, acks int16) (g TxnGuard, need bool, code int16) {
+	r.changes++
 	if r.on(plant.TxnVerificationSkipped) {
 		return TxnGuard{}, false, CodeNone
 	}
@@ -61,6 +62,7 @@ func (r *Replica) StartTxnVerification(now int64, batch []byte, acks int16) (g T
 // TxnOffsetCommit, KIP-890): hand the guard to ProduceInternalVerified or
 // DropTxnVerification.
 func (r *Replica) StartInternalTxnVerification(now int64, pid int64, epoch int16) (g TxnGuard, need bool, code int16) {
+	r.changes++
 	if pid < 0 {
 		return TxnGuard{}, false, CodeNone
 	}
@@ -101,12 +103,16 @@ func (r *Replica) startVerification(now int64, pid int64, epoch int16, acks int1
 
 // DropTxnVerification ends a verification that will not be produced (the coordinator
 // did not vouch for it, or did not answer).
-func (r *Replica) DropTxnVerification(g TxnGuard) { r.releaseGuard(g) }
+func (r *Replica) DropTxnVerification(g TxnGuard) {
+	r.changes++
+	r.releaseGuard(g)
+}
 
 // ProduceVerified is Produce for a batch whose verification g succeeded: it may open
 // the producer's transaction if g still holds (nothing ended or moved the producer's
 // transaction state since g started).
 func (r *Replica) ProduceVerified(now int64, batch []byte, g TxnGuard, acks int16, timeout time.Duration, reply func(ProduceResult)) {
+	r.changes++
 	valid := r.releaseGuard(g)
 	r.produce(now, batch, valid, acks, timeout, reply)
 }
@@ -114,6 +120,7 @@ func (r *Replica) ProduceVerified(now int64, batch []byte, g TxnGuard, acks int1
 // ProduceInternalVerified is ProduceInternal for a coordinator's batch whose
 // verification g succeeded (StartInternalTxnVerification).
 func (r *Replica) ProduceInternalVerified(now int64, batch []byte, g TxnGuard, acks int16, timeout time.Duration, reply func(ProduceResult)) {
+	r.changes++
 	valid := r.releaseGuard(g)
 	r.produceInternal(now, batch, valid, acks, timeout, reply)
 }
