@@ -27,8 +27,11 @@ type benchOptions struct {
 	rate        float64 // records per second; 0: as fast as the cluster takes them
 	rateMB      float64
 	duration    time.Duration
+	bytes       int64 // of record values to produce, instead of a duration (0: by duration)
 	warmup      time.Duration
 	consume     bool
+	catchUp     bool
+	fetchBytes  int // the catch-up consumer's fetch size
 	linger      time.Duration
 	compression string
 }
@@ -46,10 +49,15 @@ func benchCommand(args []string) int {
 	fs.Float64Var(&o.rateMB, "rate-mb", 0, "MB/s of record values (overrides --rate)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to produce")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "latencies of records sent in this first stretch are not counted")
+	fs.Int64Var(&o.bytes, "bytes", 0, "produce this many bytes of record values (whole records) and stop, instead of running for --duration")
 	fs.BoolVar(&o.consume, "consume", false, "also consume the topic meanwhile and report end-to-end latency")
+	fs.BoolVar(&o.catchUp, "catch-up", false, "produce nothing: read --topic from its start to its end (as it is when the run starts) with large fetches and report MB/s")
+	// 16 MiB: larger fetches were slower on a dev cluster (a broker keeps a read buffer
+	// of at most 16 MiB between reads; each larger read allocates its own).
+	fs.IntVar(&o.fetchBytes, "fetch-max-bytes", 16<<20, "with --catch-up: the consumer's fetch size, per response and per partition (the broker caps it at its fetch.max.bytes)")
 	fs.DurationVar(&o.linger, "linger", 0, "producer linger (batching delay)")
 	fs.StringVar(&o.compression, "compression", "snappy", "batch compression: none, gzip, snappy, lz4 or zstd")
-	const synopsis = "seedlog bench [-b host:port] [--topic T] [--partitions N] [--replication-factor R] [--record-size B] [--acks all|1|0] [--rate N | --rate-mb X] [--duration D] [--consume]"
+	const synopsis = "seedlog bench [-b host:port] [--topic T] [--partitions N] [--replication-factor R] [--record-size B] [--acks all|1|0] [--rate N | --rate-mb X] [--duration D | --bytes N] [--consume]\n       seedlog bench --catch-up --topic T [-b host:port]"
 	pos, code, ok := o.client.parse(fs, args, synopsis)
 	if !ok {
 		return code
@@ -63,8 +71,17 @@ func benchCommand(args []string) int {
 	if _, err := compressionOpt(o.compression); err != nil {
 		return usageError("bench: %v", err)
 	}
-	if o.recordBytes < 1 || o.partitions < 1 || o.rf < 1 || o.duration <= 0 || o.rate < 0 || o.rateMB < 0 || o.warmup < 0 || o.warmup >= o.duration {
-		return usageError("bench: --record-size, --partitions and --replication-factor must be positive, --duration above --warmup, rates not negative")
+	if o.catchUp {
+		if o.topic == "" || o.consume || o.bytes != 0 || o.fetchBytes < 1 || o.fetchBytes > 1<<30 {
+			return usageError("bench: --catch-up reads an existing --topic with --fetch-max-bytes in [1, 1 GiB], and neither produces (--bytes) nor consumes alongside (--consume)")
+		}
+		return runCatchUp(o)
+	}
+	if o.recordBytes < 1 || o.partitions < 1 || o.rf < 1 || o.duration <= 0 || o.rate < 0 || o.rateMB < 0 || o.warmup < 0 || o.bytes < 0 {
+		return usageError("bench: --record-size, --partitions, --replication-factor and --duration must be positive, rates and --bytes not negative")
+	}
+	if o.bytes == 0 && o.warmup >= o.duration {
+		return usageError("bench: --duration must be above --warmup")
 	}
 	if o.rateMB > 0 {
 		o.rate = o.rateMB * 1e6 / float64(o.recordBytes)
@@ -229,7 +246,10 @@ func benchProduce(ctx context.Context, o *benchOptions) (*benchResult, error) {
 	start := time.Now()
 	warmEnd := start.Add(o.warmup)
 	end := start.Add(o.duration)
-	for i := int64(0); ; i++ {
+	if o.bytes > 0 {
+		end = time.Unix(1<<40, 0) // --bytes alone ends the run
+	}
+	for i := int64(0); o.bytes == 0 || res.sent*int64(o.recordBytes) < o.bytes; i++ {
 		intended := time.Now()
 		if interval > 0 {
 			intended = start.Add(time.Duration(i) * interval)
