@@ -70,21 +70,23 @@ field() {
 }
 
 # run NAME ADDR ARGS... : one bench run (then its topic is deleted), its output shown and
-# "NAME MB/s p50 p99 e2e-p50 e2e-p99" recorded in $results.
+# "NAME MB/s p50 p99 e2e-p50 e2e-p99 send-lag-p99 handoff-p99" recorded in $results.
 run() {
   local name=$1 addr=$2; shift 2
   echo "== $name"
   local out
   out=$("$work/seedlog" bench -b "$addr" --acks all --partitions 1 --duration "$duration" "$@")
   echo "$out"
-  local topic mbs p50 p99 e50 e99
+  local topic mbs p50 p99 e50 e99 lag99 hand99
   topic=$(field "$out" 's/^topic \([^:]*\): .*/\1/p')
   mbs=$(field "$out" 's/^throughput: .* records\/s, \([0-9.]*\) MB\/s$/\1/p')
-  p50=$(field "$out" 's/^latency from .* p50 \([^ ]*\) .*/\1/p')
-  p99=$(field "$out" 's/^latency from .* p99 \([^ ]*\) .*/\1/p')
+  p50=$(field "$out" 's/^latency from the .* p50 \([^ ]*\) .*/\1/p')
+  p99=$(field "$out" 's/^latency from the .* p99 \([^ ]*\) .*/\1/p')
   e50=$(field "$out" 's/^consumer: .* p50 \([^ ]*\) .*/\1/p')
   e99=$(field "$out" 's/^consumer: .* p99 \([^ ]*\) .*/\1/p')
-  echo "$name $mbs $p50 $p99 $e50 $e99" >>"$results"
+  lag99=$(field "$out" 's/^send lag .* p99 \([^ ]*\) .*/\1/p')
+  hand99=$(field "$out" 's/^latency from that hand-off: .* p99 \([^ ]*\) .*/\1/p')
+  echo "$name $mbs $p50 $p99 $e50 $e99 $lag99 $hand99" >>"$results"
   "$work/seedlog" topic delete -b "$addr" "$topic" >/dev/null || echo "(topic $topic not deleted)"
 }
 
@@ -116,7 +118,7 @@ out=$("$work/seedlog" bench -b "$seedlog_addr" --record-size 1024 --acks all --p
 echo "$out"
 topic=$(field "$out" 's/^topic \([^:]*\): .*/\1/p')
 segments=("$work"/dev/node-*/"$topic"-0/*.log)
-log_bytes=$(stat -c %s "${segments[@]}" | awk '{s += $1} END {print s}')
+log_bytes=$(stat -c %s "${segments[@]}" | awk '{s += $1} END {printf "%.0f", s}')
 echo "segment files: ${#segments[@]}, $log_bytes bytes"
 # timed_cat : seconds that cat of the segment files to /dev/null takes.
 timed_cat() {
@@ -163,7 +165,8 @@ for size in 1024 100; do
       "$size" "$codec" "$k" "$s1" "$(ratio "$s1" "$k")" "$s3" "$(ratio "$s3" "$s1")"
   done
 done
-grep -- '-20MBps' "$results" | awk '{printf "%-16s %6s MB/s  produce p50 %-9s p99 %-9s  end-to-end p50 %-9s p99 %s\n", $1, $2, $3, $4, $5, $6}'
+grep -- '-20MBps' "$results" | awk '{printf "%-16s %6s MB/s  produce p50 %-9s p99 %-9s  end-to-end p50 %-9s p99 %-9s  send lag p99 %-9s  from hand-off p99 %s\n", $1, $2, $3, $4, $5, $6, $7, $8}'
+echo "(send lag: how late the bench itself handed records to its client, a busy machine's share of the latency)"
 
 # ms DURATION : a Go duration (1.2ms, 850µs, 1.1s) in milliseconds.
 ms() {
@@ -198,6 +201,10 @@ for codec in none snappy; do
 done
 line "produce p99 at 20 MB/s, RF1 (ms)" "$(ms "$(col rf1-20MBps 4)")" "<=" 2
 line "produce p99 at 20 MB/s, RF3 (ms)" "$(ms "$(col rf3-20MBps 4)")" "<=" 4
+for sys in rf1 rf3; do
+  line "  $sys: the bench's send lag p99 (ms)" "$(ms "$(col $sys-20MBps 7)")"
+  line "  $sys: p99 from the hand-off (ms)" "$(ms "$(col $sys-20MBps 8)")"
+done
 line "catch-up / cat (wire bytes vs segment bytes)" "$(ratio "$catchup_wire" "$cat_mbs")" ">=" 0.8
 line "catch-up (GB/s on the wire)" "$(awk -v m="$catchup_wire" 'BEGIN {printf "%.2f", m / 1000}')" ">=" 1
 line "catch-up (GB/s of keys and values)" "$(awk -v m="$catchup_recs" 'BEGIN {printf "%.2f", m / 1000}')"
