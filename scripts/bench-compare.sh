@@ -15,7 +15,7 @@
 #
 # Usage: scripts/bench-compare.sh [rounds] [duration] [catch-up MiB]
 #   defaults: 3 rounds of 8s runs, 2048 MiB (CATCHUP_MB in the environment also sets it);
-#   the default run takes about 8 minutes.
+#   the default run takes 7 to 8 minutes.
 set -euo pipefail
 rounds=${1:-3}
 duration=${2:-8s}
