@@ -27,8 +27,11 @@ type benchOptions struct {
 	rate        float64 // records per second; 0: as fast as the cluster takes them
 	rateMB      float64
 	duration    time.Duration
+	bytes       int64 // of record values to produce, instead of a duration (0: by duration)
 	warmup      time.Duration
 	consume     bool
+	catchUp     bool
+	fetchBytes  int // the catch-up consumer's fetch size
 	linger      time.Duration
 	compression string
 }
@@ -46,10 +49,15 @@ func benchCommand(args []string) int {
 	fs.Float64Var(&o.rateMB, "rate-mb", 0, "MB/s of record values (overrides --rate)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to produce")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "latencies of records sent in this first stretch are not counted")
+	fs.Int64Var(&o.bytes, "bytes", 0, "produce this many bytes of record values (whole records) and stop, instead of running for --duration")
 	fs.BoolVar(&o.consume, "consume", false, "also consume the topic meanwhile and report end-to-end latency")
+	fs.BoolVar(&o.catchUp, "catch-up", false, "produce nothing: read --topic from its start to its end (as it is when the run starts) with large fetches and report MB/s")
+	// 16 MiB: larger fetches were slower on a dev cluster (a broker keeps a read buffer
+	// of at most 16 MiB between reads; each larger read allocates its own).
+	fs.IntVar(&o.fetchBytes, "fetch-max-bytes", 16<<20, "with --catch-up: the consumer's fetch size, per response and per partition (the broker caps it at its fetch.max.bytes)")
 	fs.DurationVar(&o.linger, "linger", 0, "producer linger (batching delay)")
 	fs.StringVar(&o.compression, "compression", "snappy", "batch compression: none, gzip, snappy, lz4 or zstd")
-	const synopsis = "seedlog bench [-b host:port] [--topic T] [--partitions N] [--replication-factor R] [--record-size B] [--acks all|1|0] [--rate N | --rate-mb X] [--duration D] [--consume]"
+	const synopsis = "seedlog bench [-b host:port] [--topic T] [--partitions N] [--replication-factor R] [--record-size B] [--acks all|1|0] [--rate N | --rate-mb X] [--duration D | --bytes N] [--consume]\n       seedlog bench --catch-up --topic T [-b host:port]"
 	pos, code, ok := o.client.parse(fs, args, synopsis)
 	if !ok {
 		return code
@@ -63,8 +71,17 @@ func benchCommand(args []string) int {
 	if _, err := compressionOpt(o.compression); err != nil {
 		return usageError("bench: %v", err)
 	}
-	if o.recordBytes < 1 || o.partitions < 1 || o.rf < 1 || o.duration <= 0 || o.rate < 0 || o.rateMB < 0 || o.warmup < 0 || o.warmup >= o.duration {
-		return usageError("bench: --record-size, --partitions and --replication-factor must be positive, --duration above --warmup, rates not negative")
+	if o.catchUp {
+		if o.topic == "" || o.consume || o.bytes != 0 || o.fetchBytes < 1 || o.fetchBytes > 1<<30 {
+			return usageError("bench: --catch-up reads an existing --topic with --fetch-max-bytes in [1, 1 GiB], and neither produces (--bytes) nor consumes alongside (--consume)")
+		}
+		return runCatchUp(o)
+	}
+	if o.recordBytes < 1 || o.partitions < 1 || o.rf < 1 || o.duration <= 0 || o.rate < 0 || o.rateMB < 0 || o.warmup < 0 || o.bytes < 0 {
+		return usageError("bench: --record-size, --partitions, --replication-factor and --duration must be positive, rates and --bytes not negative")
+	}
+	if o.bytes == 0 && o.warmup >= o.duration {
+		return usageError("bench: --duration must be above --warmup")
 	}
 	if o.rateMB > 0 {
 		o.rate = o.rateMB * 1e6 / float64(o.recordBytes)
@@ -191,6 +208,10 @@ type benchResult struct {
 	firstErr            error
 	elapsed             time.Duration
 	latencies           []time.Duration // of acknowledged records sent after the warmup
+	// sendLags (with a rate) are how late the bench itself handed each record counted to
+	// the client: latency the broker cannot have caused (a busy machine, the bench's GC);
+	// fromHandoff are the latencies of the same records from that hand-off.
+	sendLags, fromHandoff []time.Duration
 }
 
 // benchProduce sends records on a schedule and measures each one's latency from the time
@@ -229,7 +250,10 @@ func benchProduce(ctx context.Context, o *benchOptions) (*benchResult, error) {
 	start := time.Now()
 	warmEnd := start.Add(o.warmup)
 	end := start.Add(o.duration)
-	for i := int64(0); ; i++ {
+	if o.bytes > 0 {
+		end = time.Unix(1<<40, 0) // --bytes alone ends the run
+	}
+	for i := int64(0); o.bytes == 0 || res.sent*int64(o.recordBytes) < o.bytes; i++ {
 		intended := time.Now()
 		if interval > 0 {
 			intended = start.Add(time.Duration(i) * interval)
@@ -241,8 +265,18 @@ func benchProduce(ctx context.Context, o *benchOptions) (*benchResult, error) {
 			break
 		}
 		counted := !intended.Before(warmEnd)
-		cl.Produce(context.Background(), &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
-			lat := time.Since(intended)
+		handoff := intended
+		if interval > 0 {
+			handoff = time.Now()
+			if counted {
+				res.sendLags = append(res.sendLags, handoff.Sub(intended))
+			}
+		}
+		// The record's timestamp is its intended send time: kgo would read the clock once
+		// more, and reading it costs a 100-byte record's send a third of its CPU here.
+		cl.Produce(context.Background(), &kgo.Record{Value: value, Timestamp: intended}, func(_ *kgo.Record, err error) {
+			now := time.Now()
+			lat := now.Sub(intended)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -255,6 +289,9 @@ func benchProduce(ctx context.Context, o *benchOptions) (*benchResult, error) {
 			res.acked++
 			if counted {
 				res.latencies = append(res.latencies, lat)
+				if interval > 0 {
+					res.fromHandoff = append(res.fromHandoff, now.Sub(handoff))
+				}
 			}
 		})
 		res.sent++
@@ -279,6 +316,11 @@ func (r *benchResult) report(o *benchOptions) {
 		from = fmt.Sprintf("the intended send time at %.0f records/s", o.rate)
 	}
 	fmt.Printf("latency from %s, after a %v warmup: %s\n", from, o.warmup, percentiles(r.latencies))
+	if o.rate > 0 {
+		// A busy machine delays the bench's own sends; these two split the latency there.
+		fmt.Printf("send lag (intended send time to the bench handing the record to its client): %s\n", percentiles(r.sendLags))
+		fmt.Printf("latency from that hand-off: %s\n", percentiles(r.fromHandoff))
+	}
 }
 
 // percentiles formats p50, p99, p99.9 and max of ds (sorting it).
@@ -371,7 +413,7 @@ func (c *benchConsumer) finish(want int64, o *benchOptions) {
 	}
 	c.stop()
 	<-c.done
-	fmt.Printf("consumer: %d records read; end-to-end latency (record timestamp to poll): %s\n", c.n, percentiles(c.lats))
+	fmt.Printf("consumer: %d records read; end-to-end latency (record timestamp, the intended send time in ms, to poll): %s\n", c.n, percentiles(c.lats))
 }
 
 // compressionOpt maps --compression to kgo's producer option.
