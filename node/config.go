@@ -89,6 +89,9 @@ type Config struct {
 	// OpenFilesMax is log.open.files.max: the segment files the logs keep open at once
 	// (storage.FileCache), besides those written since their last fsync.
 	OpenFilesMax int
+	// SpanFilesMax is fetch.span.files.max: the segment files zero-copy fetch holds
+	// open between reads and sends (spanFiles), besides the file cache's.
+	SpanFilesMax int
 	// SegmentAge is log.roll.ms: a segment whose records span longer rolls.
 	SegmentAge time.Duration
 	// CleanerBackoff is log.cleaner.backoff.ms and CleanerDedupeBytes
@@ -432,6 +435,14 @@ var settings = []Setting{
 		if c.OpenFilesMax < storage.FileCacheBoundMin {
 			return fmt.Errorf("want at least %d, got %q", storage.FileCacheBoundMin, v)
 		}
+		return nil
+	}},
+	{"fetch.span.files.max", strconv.Itoa(SpanFilesMaxDefault), "segment files consumer fetches hold open between their read and their send with sendfile, besides log.open.files.max; past it the least recently used idle one is closed, and when none is idle records are copied instead; seedlog's own setting", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > spanFilesMaxMax {
+			return fmt.Errorf("want an integer in [1, %d], got %q", spanFilesMaxMax, v)
+		}
+		c.SpanFilesMax = n
 		return nil
 	}},
 	{"log.segment.bytes", strconv.Itoa(storage.DefaultSegmentBytesMax), "a log segment rolls at this size", func(c *Config, v string) error {
@@ -958,6 +969,14 @@ func (c *Config) StorageConfig() storage.LogConfig {
 // OpenFilesMaxDefault is log.open.files.max's default: an idle broker's thousands of
 // replicas hold this many descriptors, not one per segment.
 const OpenFilesMaxDefault = 2048
+
+// SpanFilesMaxDefault is fetch.span.files.max's default: consumers reading a thousand
+// partitions at once keep sendfile, and the defaults still fit 20,000 descriptors
+// (fdlimit_test.go). spanFilesMaxMax keeps a typo from asking for millions.
+const (
+	SpanFilesMaxDefault = 1024
+	spanFilesMaxMax     = 1 << 20
+)
 
 func parseRoles(c *Config, v string) error {
 	c.Broker, c.Controller = false, false

@@ -136,6 +136,8 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"fetch.max.bytes=4294967296", "fetch.max.bytes"},
 		{"max.incremental.fetch.session.cache.slots=-1", "max.incremental.fetch.session.cache.slots"},
 		{"max.incremental.fetch.session.cache.slots=100001", "max.incremental.fetch.session.cache.slots"},
+		{"fetch.span.files.max=0", "fetch.span.files.max"},
+		{"fetch.span.files.max=1048577", "fetch.span.files.max"},
 		{"socket.request.max.bytes=2000000000", "at most"},
 		{"min.insync.replicas=2", "above default.replication.factor"},
 		{"listeners=127.0.0.1:9092", "NAME://host:port"},

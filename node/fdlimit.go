@@ -15,9 +15,10 @@ const fdReserve = 256
 const filesPerReplica = 1
 
 // checkFileLimit refuses to start when the process may not open enough descriptors for
-// the connections its configuration allows, and warns when what is left cannot hold
-// max.broker.partitions replicas. (Go raises the soft limit to the hard limit at
-// start-up, so the soft limit is what the process really has.) Connections past the
+// the connections its configuration allows, and warns when what is left after the file
+// cache and the span files (fetch.span.files.max) cannot hold max.broker.partitions
+// replicas. (Go raises the soft limit to the hard limit at start-up, so the soft limit
+// is what the process really has.) Connections past the
 // limit would fail accept(2) with EMFILE, which the accept loops survive; that is
 // refused at start with the numbers to change. A replica whose log cannot be opened
 // stops the broker, but a broker holds as many replicas as it is given, not as many as
@@ -43,10 +44,10 @@ func fileLimitCheck(cfg *Config, limit uint64) (warning string, err error) {
 	if !cfg.Broker {
 		return "", nil // a controller-only node holds no replicas
 	}
-	conns += uint64(cfg.OpenFilesMax)
+	conns += uint64(cfg.OpenFilesMax) + uint64(cfg.SpanFilesMax)
 	if need := conns + uint64(cfg.BrokerPartitionsMax)*filesPerReplica; limit < need {
-		return fmt.Sprintf("the open-file limit %d holds the logs of %d partition replicas (%d file each) besides max.connections=%d, peer.connections.max=%d and log.open.files.max=%d, fewer than max.broker.partitions=%d: a broker given more stops when it cannot open a log; raise the limit to %d (ulimit -n, or LimitNOFILE= in a systemd unit) or lower max.broker.partitions",
-			limit, (limit-min(limit, conns))/filesPerReplica, filesPerReplica, cfg.ConnectionsMax, cfg.PeerConnectionsMax, cfg.OpenFilesMax, cfg.BrokerPartitionsMax, need), nil
+		return fmt.Sprintf("the open-file limit %d holds the logs of %d partition replicas (%d file each) besides max.connections=%d, peer.connections.max=%d, log.open.files.max=%d and fetch.span.files.max=%d, fewer than max.broker.partitions=%d: a broker given more stops when it cannot open a log; raise the limit to %d (ulimit -n, or LimitNOFILE= in a systemd unit) or lower max.broker.partitions",
+			limit, (limit-min(limit, conns))/filesPerReplica, filesPerReplica, cfg.ConnectionsMax, cfg.PeerConnectionsMax, cfg.OpenFilesMax, cfg.SpanFilesMax, cfg.BrokerPartitionsMax, need), nil
 	}
 	return "", nil
 }

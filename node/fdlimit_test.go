@@ -6,17 +6,17 @@ import (
 )
 
 // The open-file limit must hold the connections and the reserve, or the node refuses to
-// start; when what is left after the file cache cannot hold max.broker.partitions
-// replicas of a file each, it warns. Both messages name the settings and what to do.
+// start; when what is left after the file cache and the span files cannot hold
+// max.broker.partitions replicas of a file each, it warns. Both messages name the settings and what to do.
 func TestFileLimitCountsReplicas(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Broker = true
 	conns := uint64(cfg.ConnectionsMax+cfg.PeerConnectionsMax) + fdReserve
 	// The defaults fit the 20,000 files machines and CI commonly allow:
-	// 4096 + 256 + 256 + 2048 + 4000 = 10,656.
-	need := conns + uint64(cfg.OpenFilesMax) + filesPerReplica*uint64(cfg.BrokerPartitionsMax)
-	if need != 10656 {
-		t.Fatalf("the defaults need %d files, want 10656", need)
+	// 4096 + 256 + 256 + 2048 + 1024 + 4000 = 11,680.
+	need := conns + uint64(cfg.OpenFilesMax) + uint64(cfg.SpanFilesMax) + filesPerReplica*uint64(cfg.BrokerPartitionsMax)
+	if need != 11680 {
+		t.Fatalf("the defaults need %d files, want 11680", need)
 	}
 	for _, limit := range []uint64{20000, need} {
 		if w, err := fileLimitCheck(&cfg, limit); w != "" || err != nil {
@@ -27,7 +27,7 @@ func TestFileLimitCountsReplicas(t *testing.T) {
 	if err != nil || w == "" {
 		t.Fatalf("one file short of the replicas: warning %q, error %v", w, err)
 	}
-	for _, want := range []string{"max.broker.partitions=4000", "log.open.files.max=2048", "holds the logs of 3999 partition replicas", "raise the limit to 10656", "ulimit -n", "LimitNOFILE"} {
+	for _, want := range []string{"max.broker.partitions=4000", "log.open.files.max=2048", "fetch.span.files.max=1024", "holds the logs of 3999 partition replicas", "raise the limit to 11680", "ulimit -n", "LimitNOFILE"} {
 		if !strings.Contains(w, want) || strings.Contains(w, "\n") {
 			t.Errorf("warning %q: want one line mentioning %q", w, want)
 		}

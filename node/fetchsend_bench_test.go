@@ -43,7 +43,7 @@ type fetchSendBench struct {
 const fetchSendBytes = 1 << 20
 
 func newFetchSendBench(b *testing.B) *fetchSendBench {
-	files := newSpanFiles(time.Now)
+	files := newSpanFiles(time.Now, SpanFilesMaxDefault)
 	fsys := spanFS{FS: storage.NewOSFS(b.TempDir()), files: files}
 	exec, _, err := diskexec.Open(fsys, diskexec.Config{Log: storage.LogConfig{SegmentBytesMax: 1 << 20}, Files: files})
 	must(b, err)

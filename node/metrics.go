@@ -206,6 +206,13 @@ func (c coreCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("seedlog_stalled_requests_evicted_total",
 		"connections closed to free request memory held by a stalled request", nil, nil), prometheus.CounterValue, float64(evicted))
 	gauge("seedlog_peer_connections", "incoming peer connections, handshakes included", float64(n.peerSlots.open()))
+	if n.spans != nil {
+		gauge("seedlog_fetch_span_files", "segment files held open for fetched spans until they are sent, against fetch.span.files.max", float64(n.spans.held()))
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("seedlog_fetch_span_files_refused_total",
+			"fetched partitions whose records were copied rather than sent with sendfile: fetch.span.files.max files were held, none idle", nil, nil), prometheus.CounterValue, float64(n.spans.refused.Load()))
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("seedlog_fetch_span_files_evicted_total",
+			"idle span files closed to make room under fetch.span.files.max", nil, nil), prometheus.CounterValue, float64(n.spans.evicted.Load()))
+	}
 	g := n.gauges()
 	gauge("seedlog_up", "1 when the node's loop answered this scrape", b2f(g.ok))
 	if !g.ok {

@@ -131,7 +131,7 @@ func (n *Node) open() error {
 	if err := n.bind(); err != nil {
 		return err
 	}
-	n.spans = newSpanFiles(time.Now)
+	n.spans = newSpanFiles(time.Now, cfg.SpanFilesMax)
 	fsys := spanFS{FS: storage.NewOSFS(cfg.DataDir), files: n.spans}
 	exec, rec, err := diskexec.Open(fsys, diskexec.Config{Log: cfg.StorageConfig(), Files: n.spans})
 	if err != nil {

@@ -37,6 +37,14 @@ import (
 //     response that waits longer in its connection's queue finds its file gone, and its
 //     connection is closed the same way. Deleted segments keep their disk space until
 //     then, as Kafka keeps them for file.delete.delay.ms.
+//   - At most fetch.span.files.max files are held (counted in the open-file budget,
+//     fdlimit.go). A read that would hold one more first closes the least recently used
+//     idle one: no writer sending from it and no span of it handed out and not yet
+//     sent. Spans the core drops unsent (a response trimmed to fetch.max.bytes, a
+//     connection closed) are not told back, so a file whose spans were all unused for
+//     spanFileIdle counts as idle too, as the sweep closes it. When every held file is
+//     busy, the hold is refused and the read's bytes go as a copy (diskexec.readSpans):
+//     the fetch is served, only not with sendfile.
 //
 // Checksums are checked as before: the read that makes the spans reads their batches
 // (into a buffer the disk worker keeps) and validates each, CRC included, so damage is
@@ -49,6 +57,9 @@ import (
 // spanFileIdle is how long spanFiles keeps a descriptor no span used.
 const spanFileIdle = time.Minute
 
+// errSpanFilesFull refuses a hold when fetch.span.files.max files are held, all busy.
+var errSpanFilesFull = errors.New("node: every held span file is in use")
+
 // errSpanLost means a span's bytes can no longer be sent as the read validated them.
 var errSpanLost = errors.New("a fetched span's file was cut or closed before it was sent")
 
@@ -56,6 +67,10 @@ var errSpanLost = errors.New("a fetched span's file was cut or closed before it 
 // worker, open and release on client writers.
 type spanFiles struct {
 	now func() time.Time
+	max int // files held at most (fetch.span.files.max)
+	// refused counts holds refused for want of room (their bytes went as a copy), and
+	// evicted the idle files closed to make room.
+	refused, evicted atomic.Int64
 
 	mu   sync.Mutex
 	last disk.FileID
@@ -95,10 +110,14 @@ type heldFile struct {
 	// Guarded by spanFiles.mu.
 	used    time.Time
 	sending int
+	// pending counts spans into the file that Hold handed out and no writer opened
+	// yet: a file with pending spans is not closed to make room.
+	pending int
 }
 
-func newSpanFiles(now func() time.Time) *spanFiles {
-	return &spanFiles{now: now, byID: map[disk.FileID]*heldFile{}, byInode: map[fileKey]*heldFile{}}
+// newSpanFiles returns a spanFiles that holds at most filesMax files.
+func newSpanFiles(now func() time.Time, filesMax int) *spanFiles {
+	return &spanFiles{now: now, max: filesMax, byID: map[disk.FileID]*heldFile{}, byInode: map[fileKey]*heldFile{}}
 }
 
 // Hold implements diskexec.SpanFiles for the files of spanFS.
@@ -117,14 +136,19 @@ func (s *spanFiles) Hold(f storage.File) (disk.FileID, error) {
 	}
 	if h := s.byInode[key]; h != nil {
 		h.used = now
+		h.pending++
 		return h.id, nil
+	}
+	if len(s.byID) >= s.max && !s.evictOne(now) {
+		s.refused.Add(1)
+		return 0, errSpanFilesFull
 	}
 	dup, err := dupFile(sf.osFile)
 	if err != nil {
 		return 0, err
 	}
 	s.last++
-	h := &heldFile{f: dup, key: key, id: s.last, used: now}
+	h := &heldFile{f: dup, key: key, id: s.last, used: now, pending: 1}
 	h.intact.Store(math.MaxInt64)
 	s.byInode[key] = h
 	s.byID[h.id] = h
@@ -164,6 +188,7 @@ func (s *spanFiles) open(id disk.FileID) *heldFile {
 	h := s.byID[id]
 	if h != nil {
 		h.sending++
+		h.pending = max(h.pending-1, 0) // never below: a send not counted is harmless
 		h.used = now
 	}
 	return h
@@ -207,10 +232,32 @@ func (s *spanFiles) sweep(now time.Time) {
 	}
 	s.sweptAt = now
 	for id, h := range s.byID { // order-independent: each idle file is closed
-		if h.sending == 0 && now.Sub(h.used) >= spanFileIdle {
+		if h.sending == 0 && now.Sub(h.used) >= spanFileIdle { // pending or not
 			s.drop(id, h)
 		}
 	}
+}
+
+// idle says whether h may be closed: no writer sends from it, and no span of it
+// handed out was used within spanFileIdle.
+func (h *heldFile) idle(now time.Time) bool {
+	return h.sending == 0 && (h.pending == 0 || now.Sub(h.used) >= spanFileIdle)
+}
+
+// evictOne closes the least recently used idle file, if any; s.mu is held.
+func (s *spanFiles) evictOne(now time.Time) bool {
+	var lru *heldFile
+	for _, h := range s.byID { // order-independent: the oldest, ties to the lowest id
+		if h.idle(now) && (lru == nil || h.used.Before(lru.used) || h.used.Equal(lru.used) && h.id < lru.id) {
+			lru = h
+		}
+	}
+	if lru == nil {
+		return false
+	}
+	s.drop(lru.id, lru)
+	s.evicted.Add(1)
+	return true
 }
 
 func (s *spanFiles) drop(id disk.FileID, h *heldFile) {
@@ -230,7 +277,7 @@ func (s *spanFiles) close() {
 	}
 }
 
-// held reports how many files are held, for tests.
+// held reports how many files are held.
 func (s *spanFiles) held() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

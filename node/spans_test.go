@@ -15,6 +15,8 @@ import (
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/kafka"
 	"github.com/seedlog/seedlog/core/kafka/wire"
+	"github.com/seedlog/seedlog/core/record"
+	"github.com/seedlog/seedlog/diskexec"
 	"github.com/seedlog/seedlog/storage"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -52,7 +54,7 @@ type spanWorld struct {
 
 func newSpanWorld(t *testing.T) *spanWorld {
 	w := &spanWorld{t: t, dir: t.TempDir(), now: time.Unix(1000, 0)}
-	w.files = newSpanFiles(func() time.Time { return w.now })
+	w.files = newSpanFiles(func() time.Time { return w.now }, SpanFilesMaxDefault)
 	w.fsys = spanFS{FS: storage.NewOSFS(w.dir), files: w.files}
 	t.Cleanup(w.files.close)
 	return w
@@ -256,6 +258,10 @@ func TestFetchSentWithSendfile(t *testing.T) {
 	if canSendfile && (sent != float64(6*len(want)-3) || copied != 3) {
 		t.Fatalf("%v record bytes sent with sendfile and %v copied, for 6 fetches of %d", sent, copied, len(want))
 	}
+	// The segment files stay held for the next fetch, well within fetch.span.files.max.
+	if held, refused := s["seedlog_fetch_span_files"], s["seedlog_fetch_span_files_refused_total"]; held != float64(len(names)) || refused != 0 {
+		t.Fatalf("%v span files held and %v holds refused, want the %d segments and none", held, refused, len(names))
+	}
 }
 
 // A log's file cache may close a segment file and open it again: a cut through the new
@@ -289,5 +295,157 @@ func TestSpanFilesFollowAReopenedFile(t *testing.T) {
 	}
 	if got, _, err := w.send([]byte("."), []kafka.Cut{{At: 0, Span: disk.Span{File: other, Len: 10}}}, true); err != nil || len(got) != 11 {
 		t.Fatalf("a span into the file created again: %d bytes, %v", len(got), err)
+	}
+}
+
+// spanExec is an executor whose reads hold span files in a spanFiles of bound files,
+// over logs of one batch each.
+type spanExec struct {
+	exec  *diskexec.Executor
+	files *spanFiles
+	logs  []disk.LogID
+	op    disk.OpID
+}
+
+func newSpanExec(t *testing.T, bound, logs int) *spanExec {
+	files := newSpanFiles(time.Now, bound)
+	fsys := spanFS{FS: storage.NewOSFS(t.TempDir()), files: files}
+	exec, _, err := diskexec.Open(fsys, diskexec.Config{Log: storage.LogConfig{SegmentBytesMax: 1 << 20}, Files: files})
+	must(t, err)
+	t.Cleanup(func() { exec.Close(); files.close() })
+	e := &spanExec{exec: exec, files: files}
+	for i := range logs {
+		id := disk.PartitionLog("spans", int32(i))
+		e.logs = append(e.logs, id)
+		e.do(t, disk.Op{Kind: disk.CreateLog, Log: id})
+		batch, err := record.BuildValues(record.Spec{FirstTimestamp: 1}.NoProducer(), bytes.Repeat([]byte{byte('a' + i)}, 3000+i))
+		must(t, err)
+		e.do(t, disk.Op{Kind: disk.Append, Log: id, Data: batch})
+	}
+	return e
+}
+
+func (e *spanExec) do(t *testing.T, op disk.Op) disk.Done {
+	t.Helper()
+	e.op++
+	op.ID = e.op
+	d := e.exec.Do(op)
+	if d.Err != nil {
+		t.Fatalf("%v: %v", op.Kind, d.Err)
+	}
+	return d
+}
+
+// read reads log i whole, as spans or as bytes.
+func (e *spanExec) read(t *testing.T, i int, spans bool) disk.Done {
+	return e.do(t, disk.Op{Kind: disk.Read, Log: e.logs[i], MaxOffset: 1, MaxBytes: 1 << 20, Spans: spans})
+}
+
+// Past fetch.span.files.max, a read whose files cannot be held (every held file has a
+// span handed out and not sent) goes as a copy of the same bytes; the spans already
+// handed out keep their files and send. Once sent, their files are idle, and reads of
+// more files than the bound are all spans again, the least recently used file closed
+// for each.
+func TestSpanFilesBoundCopiesWhenBusyAndEvictsIdle(t *testing.T) {
+	const bound, logs = 4, 10
+	e := newSpanExec(t, bound, logs)
+	var want [][]byte
+	for i := range logs {
+		want = append(want, e.read(t, i, false).Data)
+	}
+	var cuts []kafka.Cut
+	for i := range logs {
+		d := e.read(t, i, true)
+		if len(d.Spans) != 1 {
+			t.Fatalf("log %d: %d spans", i, len(d.Spans))
+		}
+		sp := d.Spans[0]
+		if inFile := sp.File != 0; inFile != (i < bound) || !inFile && !bytes.Equal(sp.Data, want[i]) {
+			t.Fatalf("log %d: span in file %d with %d bytes; want a file span only below the bound of %d, else the read's bytes", i, sp.File, len(sp.Data), bound)
+		}
+		if n := e.files.held(); n > bound {
+			t.Fatalf("%d files held, bound %d", n, bound)
+		}
+		cuts = append(cuts, kafka.Cut{At: i, Span: sp})
+	}
+	if r := e.files.refused.Load(); r != logs-bound {
+		t.Fatalf("%d holds refused, want %d", r, logs-bound)
+	}
+	frame := []byte("0123456789")
+	w := &spanWorld{t: t, files: e.files}
+	got, _, err := w.send(frame, cuts, true)
+	var wantFrame []byte
+	for i := range logs {
+		wantFrame = append(append(wantFrame, want[i]...), frame[i]) // a cut at i comes before frame[i]
+	}
+	if err != nil || !bytes.Equal(got, wantFrame) {
+		t.Fatalf("the spans and copies sent %d bytes (%v), want %d", len(got), err, len(wantFrame))
+	}
+	// Every span sent: a read and its send, log after log, holds each file in turn.
+	for i := range logs {
+		sp := e.read(t, i, true).Spans[0]
+		if sp.File == 0 {
+			t.Fatalf("log %d read as bytes with every held file idle", i)
+		}
+		if n := e.files.held(); n > bound {
+			t.Fatalf("%d files held, bound %d", n, bound)
+		}
+		got, _, err := w.send(frame[:1], []kafka.Cut{{At: 1, Span: sp}}, i%2 == 0)
+		if want := append(frame[:1:1], want[i]...); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("log %d: %d bytes (%v), want %d", i, len(got), err, len(want))
+		}
+	}
+	// The first bound logs' files were still held from the first reads.
+	if ev := e.files.evicted.Load(); ev != logs-bound {
+		t.Fatalf("%d idle files closed for room, want %d", ev, logs-bound)
+	}
+}
+
+// A file a writer sends from, or with a span handed out and not yet sent, is never
+// closed for room; a span unsent for spanFileIdle (the core dropped it) no longer keeps
+// its file.
+func TestSpanFilesBoundKeepsBusyFiles(t *testing.T) {
+	w := newSpanWorld(t)
+	w.files.max = 2
+	start := w.now
+	file := func(name string) storage.File { // a segment not yet held
+		f, err := w.fsys.Create(name)
+		must(t, err)
+		_, err = f.WriteAt(spanBytes, 0)
+		must(t, err)
+		return f
+	}
+	lost := func(id disk.FileID) bool {
+		_, _, err := w.send([]byte("."), []kafka.Cut{{At: 0, Span: disk.Span{File: id, Len: 10}}}, true)
+		return errors.Is(err, errSpanLost)
+	}
+	_, sending := w.segment("a.log", spanBytes)
+	h := w.files.open(sending) // a writer sends from it; its span is no longer pending
+	_, pending := w.segment("b.log", spanBytes)
+	c := file("c.log")
+	w.now = w.now.Add(time.Second)
+	if id, err := w.files.Hold(c); !errors.Is(err, errSpanFilesFull) || id != 0 || w.files.held() != 2 {
+		t.Fatalf("a hold past the bound with every file busy: %d, %v, %d held", id, err, w.files.held())
+	}
+	w.files.release(h)
+	w.now = w.now.Add(time.Second)
+	third, err := w.files.Hold(c)
+	if err != nil || w.files.held() != 2 || !lost(sending) {
+		t.Fatalf("a hold past the bound once a file is idle: %d (%v), %d held; want the idle file closed", third, err, w.files.held())
+	}
+	// b.log's span is still unsent: within spanFileIdle of its hold its file stays;
+	// past it, it makes room (the sweep kept from running: eviction alone decides).
+	d := file("d.log")
+	w.now = start.Add(spanFileIdle - 1)
+	w.files.sweptAt = w.now
+	if _, err := w.files.Hold(d); !errors.Is(err, errSpanFilesFull) {
+		t.Fatalf("a hold past the bound within spanFileIdle of a pending span: %v", err)
+	}
+	w.now = w.now.Add(1)
+	if _, err := w.files.Hold(d); err != nil || !lost(pending) || lost(third) {
+		t.Fatalf("a hold past the bound, a span pending for spanFileIdle: %v; want that file closed, not the younger", err)
+	}
+	if r, ev := w.files.refused.Load(), w.files.evicted.Load(); r != 2 || ev != 2 {
+		t.Fatalf("%d holds refused and %d files closed for room, want 2 and 2", r, ev)
 	}
 }
