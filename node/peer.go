@@ -46,6 +46,10 @@ const (
 	peerFrameSlackBytes = 1 << 20
 	// peerReadBufferBytes sizes the reader of a peer connection.
 	peerReadBufferBytes = 64 << 10
+	// peerFrameWholeBytes: a peer frame up to this size (a replica fetch answer of the
+	// default replica.fetch.max.bytes, 1 MiB, and its batch slack) is read into one
+	// buffer of its size; only an authenticated peer gets there, one frame at a time.
+	peerFrameWholeBytes = 2 << 20
 )
 
 // Dial and backoff timings of peer links.
@@ -566,7 +570,7 @@ func (n *Node) readPeerFrames(p acceptedPeer) error {
 			return fmt.Errorf("peer frame of %d bytes (at most %d)", s, frameMax)
 		}
 		p.nc.SetReadDeadline(time.Now().Add(n.cfg.FrameReadTimeout))
-		frame, err := readBody(p.br, int(s), nil, nil)
+		frame, err := readBody(p.br, int(s), peerFrameWholeBytes, nil, nil)
 		if err != nil {
 			return err
 		}
