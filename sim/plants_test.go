@@ -172,6 +172,9 @@ import (
 //	follower-aborted-index-skipped replicas (a follower's disk does not list an abort its
 //	                               batches show), 14 (new; transactions sees it first at
 //	                               seed 8, after a failover to such a follower)
+//	follower-reports-unsynced-durable
+//	                               invariant:durable (a HW only the leader's synced
+//	                               disk holds), 1 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -307,6 +310,10 @@ var plantCases = []struct {
 	// transaction on __consumer_offsets nobody ends (ctplate.go), which the worker's
 	// next transaction with the same epoch commits with its own offsets.
 	{"txn-offset-verification-skipped", []string{"exactly-once", "transactions", "groups"}, 300, false},
+	// A follower fetches again once its append is written, before the sync: the fetch
+	// that claims the append durable lets the high watermark pass records that only the
+	// leader's synced disk holds (invariant:durable, with min.insync.replicas above 1).
+	{"follower-reports-unsynced-durable", []string{"invariant:durable", "log-history", "linearizability", "invariant:partitions"}, 300, false},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the

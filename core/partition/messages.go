@@ -22,6 +22,7 @@ const (
 	KindFetchAnswer MsgKind = 2 // leader -> follower
 	KindEpochQuery  MsgKind = 3 // follower -> leader: OffsetForLeaderEpoch
 	KindEpochAnswer MsgKind = 4 // leader -> follower
+	KindSynced      MsgKind = 5 // follower -> leader, unanswered
 )
 
 func (k MsgKind) String() string {
@@ -34,12 +35,14 @@ func (k MsgKind) String() string {
 		return "epoch-query"
 	case KindEpochAnswer:
 		return "epoch-answer"
+	case KindSynced:
+		return "synced"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// Message is a peer message. The concrete types are *Fetch, *FetchAnswer, *EpochQuery
-// and *EpochAnswer.
+// Message is a peer message. The concrete types are *Fetch, *FetchAnswer, *EpochQuery,
+// *EpochAnswer and *Synced.
 type Message interface {
 	Kind() MsgKind
 	PartitionKey() Key
@@ -122,15 +125,30 @@ type EpochAnswer struct {
 	LogStartOffset int64
 }
 
+// Synced tells the leader that a sync completed on the follower after its fetch
+// RequestID was sent: the follower sends its next fetch once an append is written, and
+// the sync that makes it durable completes while that fetch waits at the leader. The
+// leader counts DurableOffset only if RequestID is the follower's last fetch it took,
+// and no further than that fetch's offset.
+type Synced struct {
+	Key                Key
+	RequestID          uint64
+	ReplicaID          int32
+	CurrentLeaderEpoch int32
+	DurableOffset      int64
+}
+
 func (*Fetch) Kind() MsgKind       { return KindFetch }
 func (*FetchAnswer) Kind() MsgKind { return KindFetchAnswer }
 func (*EpochQuery) Kind() MsgKind  { return KindEpochQuery }
 func (*EpochAnswer) Kind() MsgKind { return KindEpochAnswer }
+func (*Synced) Kind() MsgKind      { return KindSynced }
 
 func (m *Fetch) PartitionKey() Key       { return m.Key }
 func (m *FetchAnswer) PartitionKey() Key { return m.Key }
 func (m *EpochQuery) PartitionKey() Key  { return m.Key }
 func (m *EpochAnswer) PartitionKey() Key { return m.Key }
+func (m *Synced) PartitionKey() Key      { return m.Key }
 
 func (k Key) appendTo(w *enc.Writer) {
 	w.B = append(w.B, k.TopicID[:]...)
@@ -214,6 +232,14 @@ func (m *EpochAnswer) appendTo(w *enc.Writer) {
 	w.I64(m.LogStartOffset)
 }
 
+func (m *Synced) appendTo(w *enc.Writer) {
+	m.Key.appendTo(w)
+	w.U64(m.RequestID)
+	w.I32(m.ReplicaID)
+	w.I32(m.CurrentLeaderEpoch)
+	w.I64(m.DurableOffset)
+}
+
 // EncodeMessage appends m, a kind byte followed by its fields, to w.
 func EncodeMessage(w *enc.Writer, m Message) {
 	w.U8(uint8(m.Kind()))
@@ -248,6 +274,9 @@ func DecodeMessage(r *enc.Reader) (Message, error) {
 	case KindEpochAnswer:
 		m = &EpochAnswer{Key: readKey(r), RequestID: r.U64(), Err: r.I16(), RequestedEpoch: r.I32(),
 			LeaderEpoch: r.I32(), EndOffset: r.I64(), LogStartOffset: r.I64()}
+	case KindSynced:
+		m = &Synced{Key: readKey(r), RequestID: r.U64(), ReplicaID: r.I32(), CurrentLeaderEpoch: r.I32(),
+			DurableOffset: r.I64()}
 	default:
 		if r.Err() == nil {
 			r.Fail(fmt.Errorf("%w: partition message kind %d", enc.ErrBad, uint8(k)))

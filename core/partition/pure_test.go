@@ -202,6 +202,7 @@ func sampleMessages() []Message {
 			InISR: true, GapEnd: 7, GapEpochs: []disk.EpochEntry{{Epoch: 3, StartOffset: 6}}},
 		&EpochQuery{Key: k, RequestID: 3, ReplicaID: 2, CurrentLeaderEpoch: 3, LeaderEpoch: 2},
 		&EpochAnswer{Key: k, RequestID: 3, Err: CodeFencedLeaderEpoch, RequestedEpoch: 2, LeaderEpoch: -1, EndOffset: -1},
+		&Synced{Key: k, RequestID: 5, ReplicaID: 2, CurrentLeaderEpoch: 3, DurableOffset: 9},
 	}
 }
 

@@ -250,6 +250,9 @@ const (
 	// FollowerAbortedIndexSkipped: a follower appends the batches it fetched without
 	// their aborted-transactions index entries; only a later leadership shows it.
 	FollowerAbortedIndexSkipped
+	// FollowerReportsUnsyncedDurable: a follower reports its log end as durable in the
+	// fetch it sends once an append is written, before the sync that covers it is done.
+	FollowerReportsUnsyncedDurable
 	numNames
 )
 
@@ -326,6 +329,7 @@ var names = [numNames]string{
 	AbortedIndexDamageIgnored:       "aborted-index-damage-ignored",
 	TxnOffsetVerificationSkipped:    "txn-offset-verification-skipped",
 	FollowerAbortedIndexSkipped:     "follower-aborted-index-skipped",
+	FollowerReportsUnsyncedDurable:  "follower-reports-unsynced-durable",
 }
 
 func (n Name) String() string {
