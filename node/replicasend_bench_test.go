@@ -31,7 +31,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // BenchmarkReplicaFetchSend serves a follower's fetch of 1 MiB and appends it on the
 // follower, through the node's pieces on both sides of a loopback TCP connection: the
 // leader's disk read (plain bytes: a replica fetch takes no spans), the peer message
-// encoded by core.EncodePeerReplica, written as peerLink.serve frames it; the frame read
+// encoded by core.EncodePeerReplicaHead (its head; the records are written from the
+// read's buffer), written as peerLink.serve frames it; the frame read
 // by readBody as readPeerFrames reads it, decoded, each batch checked (record.Check, as
 // checkFetched does) and appended to the follower's log. It reports, per record byte
 // replicated, the bytes each copy point passes: read-B/B (pread), encode-B/B (into the
@@ -130,13 +131,14 @@ func BenchmarkReplicaFetchSend(b *testing.B) {
 		}
 		read += int64(len(d.Data))
 		ans := &partition.FetchAnswer{FetchOffset: next, HighWatermark: f.end, LogEndOffset: f.end, Records: d.Data, InISR: true}
-		msg := core.EncodePeerReplica(ans)
-		encoded += int64(len(d.Data))
+		head, records := core.EncodePeerReplicaHead(ans)
+		encoded += int64(len(d.Data) - len(records)) // record bytes copied into the head
 		// As peerLink.serve writes a frame (without a sealer).
 		var hdr [4]byte
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(msg)))
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(head)+len(records)))
 		bw.Write(hdr[:])
-		bw.Write(msg)
+		bw.Write(head)
+		bw.Write(records)
 		must(b, bw.Flush())
 		a := <-done
 		if a.err != nil {

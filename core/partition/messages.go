@@ -179,7 +179,15 @@ func (m *Fetch) appendTo(w *enc.Writer) {
 	w.I64(m.DamagedFrom)
 }
 
+// appendTo writes the records last, so that a sender may send them from where they are
+// (EncodeHead).
 func (m *FetchAnswer) appendTo(w *enc.Writer) {
+	m.appendHead(w)
+	w.B = append(w.B, m.Records...)
+}
+
+// appendHead writes every field and the records' length, not the records.
+func (m *FetchAnswer) appendHead(w *enc.Writer) {
 	m.Key.appendTo(w)
 	w.U64(m.RequestID)
 	w.I64(m.FetchOffset)
@@ -191,7 +199,6 @@ func (m *FetchAnswer) appendTo(w *enc.Writer) {
 	w.Bool(m.Diverging)
 	w.I32(m.DivergingEpoch)
 	w.I64(m.DivergingEndOffset)
-	w.Bytes(m.Records)
 	w.Bool(m.InISR)
 	w.I64(m.GapEnd)
 	w.Len(len(m.GapEpochs))
@@ -199,6 +206,7 @@ func (m *FetchAnswer) appendTo(w *enc.Writer) {
 		w.I32(e.Epoch)
 		w.I64(e.StartOffset)
 	}
+	w.Len(len(m.Records))
 }
 
 // readEpochs reads a list of epoch entries; its length is bounded by the input.
@@ -246,6 +254,20 @@ func EncodeMessage(w *enc.Writer, m Message) {
 	m.appendTo(w)
 }
 
+// EncodeHead appends m to w as EncodeMessage does, except for a FetchAnswer's records,
+// which it returns instead: m's encoding is what it appended followed by them. A sender
+// sends the records from where they are, without copying them into the message.
+func EncodeHead(w *enc.Writer, m Message) (records []byte) {
+	a, ok := m.(*FetchAnswer)
+	if !ok {
+		EncodeMessage(w, m)
+		return nil
+	}
+	w.U8(uint8(KindFetchAnswer))
+	a.appendHead(w)
+	return a.Records
+}
+
 // Encode returns m encoded on its own.
 func Encode(m Message) []byte {
 	var w enc.Writer
@@ -266,8 +288,8 @@ func DecodeMessage(r *enc.Reader) (Message, error) {
 	case KindFetchAnswer:
 		m = &FetchAnswer{Key: readKey(r), RequestID: r.U64(), FetchOffset: r.I64(), Err: r.I16(),
 			LeaderEpoch: r.I32(), HighWatermark: r.I64(), LogStartOffset: r.I64(), LogEndOffset: r.I64(),
-			Diverging: r.Bool(), DivergingEpoch: r.I32(), DivergingEndOffset: r.I64(), Records: r.Bytes(),
-			InISR: r.Bool(), GapEnd: r.I64(), GapEpochs: readEpochs(r)}
+			Diverging: r.Bool(), DivergingEpoch: r.I32(), DivergingEndOffset: r.I64(),
+			InISR: r.Bool(), GapEnd: r.I64(), GapEpochs: readEpochs(r), Records: r.Bytes()}
 	case KindEpochQuery:
 		m = &EpochQuery{Key: readKey(r), RequestID: r.U64(), ReplicaID: r.I32(),
 			CurrentLeaderEpoch: r.I32(), LeaderEpoch: r.I32()}
