@@ -88,13 +88,15 @@ func (r *Replica) pump(now int64) {
 }
 
 // reportSynced tells the leader of a durable offset beyond what it last heard, at once
-// rather than in the next fetch: the last fetch may wait at the leader for new records,
-// while the leader's high watermark, and the acks=all produces behind it, wait for this.
-// The leader checks it against the last fetch it took, so it names that fetch; a log
-// with unrepaired damage leaves it to the fetch, which says so.
+// rather than in the next fetch, while the last fetch is unanswered: it may wait at the
+// leader for new records, while the leader's high watermark, and the acks=all produces
+// behind it, wait for this. Once the fetch is answered, the next one, sent as soon as
+// its records are written, carries the offset. The leader checks it against the last
+// fetch it took, so it names that fetch; a log with unrepaired damage leaves it to the
+// fetch, which says so.
 func (r *Replica) reportSynced() {
 	f := r.fol
-	if f.leader < 0 || f.fetchID == 0 || r.durable <= f.reported {
+	if f.leader < 0 || f.fetchID == 0 || f.inflight != f.fetchID || f.kind != KindFetch || r.durable <= f.reported {
 		return
 	}
 	if _, damaged := r.unrepaired(); damaged {
