@@ -862,13 +862,14 @@ func (r *Replica) recordFetch(now int64, f *followerInfo, m *Fetch) bool {
 // onSynced takes a follower's report that its syncs now cover m.DurableOffset. Only a
 // report about the last fetch taken counts: since that fetch the follower's log has
 // grown or been cut (which lowers its durable offset too), never changed below it, so
-// its durable offset up to that fetch's offset is a prefix of this log.
+// its durable offset up to that fetch's offset is a prefix of this log. A follower
+// whose fetch said its log is damaged reports in its next fetch.
 func (r *Replica) onSynced(now int64, from int32, m *Synced) {
 	if r.peerGate(m.CurrentLeaderEpoch) != CodeNone {
 		return
 	}
 	f := r.lead.follower(from)
-	if f == nil || f.fetchID != m.RequestID || f.fetchOffset < 0 {
+	if f == nil || f.fetchID != m.RequestID || f.fetchOffset < 0 || f.damaged {
 		return
 	}
 	if d := min(m.DurableOffset, f.fetchOffset); d > f.durable {
