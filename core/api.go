@@ -68,12 +68,17 @@ type Response struct {
 	Msg  kmsg.Response
 }
 
-// Message is an encoded message to a peer node. Payload is the message's own, never
-// shared with another message: the shell may append to it (a frame's authentication
-// tag) and use its spare capacity.
+// Message is an encoded message to a peer node: Payload followed by Records. Payload is
+// the message's own, never shared with another message: the shell may append to it (a
+// frame's authentication tag, after Records) and use its spare capacity. Records, when
+// not empty, are a replica fetch answer's batches as its disk Read returned them (a new
+// slice per Read without Spans), sent without a copy into Payload: read-only, and never
+// written or reused by the core, so the shell may write them to a socket later, from
+// another goroutine.
 type Message struct {
 	To      int32
 	Payload []byte
+	Records []byte
 }
 
 // Note is something worth a trace line, a log line or a coverage count: an election, a

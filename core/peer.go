@@ -86,14 +86,18 @@ func encodeQuorum(m raft.Message) []byte {
 	return w.B
 }
 
+// encodeReplica encodes m whole: its head followed by its records.
 func encodeReplica(m partition.Message) []byte {
-	size := peerMessageBytes
-	if a, ok := m.(*partition.FetchAnswer); ok {
-		size += len(a.Records)
-	}
-	w := enc.Writer{B: append(make([]byte, 0, size), peerReplica)}
-	partition.EncodeMessage(&w, m)
-	return w.B
+	head, records := encodeReplicaHead(m)
+	return append(head, records...)
+}
+
+// encodeReplicaHead encodes m but for a fetch answer's records (partition.EncodeHead),
+// which it returns: the message is head followed by them.
+func encodeReplicaHead(m partition.Message) (head, records []byte) {
+	w := enc.Writer{B: append(make([]byte, 0, peerMessageBytes), peerReplica)}
+	records = partition.EncodeHead(&w, m)
+	return w.B, records
 }
 
 func encodeCall(m callMsg) []byte {

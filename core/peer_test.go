@@ -75,6 +75,7 @@ func peerSamples() map[string][]byte {
 		"replica-epoch-query": EncodePeerReplica(&partition.EpochQuery{Key: key, RequestID: 5, ReplicaID: 2, CurrentLeaderEpoch: 3, LeaderEpoch: 2}),
 		"replica-epoch-answer": EncodePeerReplica(&partition.EpochAnswer{Key: key, RequestID: 5, RequestedEpoch: 2,
 			LeaderEpoch: 2, EndOffset: 6, LogStartOffset: 1}),
+		"replica-synced":        EncodePeerReplica(&partition.Synced{Key: key, RequestID: 4, ReplicaID: 2, CurrentLeaderEpoch: 3, DurableOffset: 10}),
 		"call-heartbeat":        EncodePeerCall(0xabc, 1, heartbeatRequest()),
 		"call-alter-partition":  EncodePeerCall(0xabc, 2, alter),
 		"call-create-topics":    EncodePeerCall(0xabc, 3, create),

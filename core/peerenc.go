@@ -17,6 +17,12 @@ func EncodePeerQuorum(m raft.Message) []byte { return encodeQuorum(m) }
 // EncodePeerReplica frames a message between replicas of a partition.
 func EncodePeerReplica(m partition.Message) []byte { return encodeReplica(m) }
 
+// EncodePeerReplicaHead frames a message between replicas as the node sends it: the
+// frame is head followed by records, a fetch answer's batches, which are not copied.
+func EncodePeerReplicaHead(m partition.Message) (head, records []byte) {
+	return encodeReplicaHead(m)
+}
+
 // EncodePeerCall frames a Kafka request to the active controller. incarnation and id name
 // the call (a receiver drops a second call with the same sender, incarnation and id).
 func EncodePeerCall(incarnation, id uint64, req kmsg.Request) []byte {

@@ -340,7 +340,8 @@ func (n *Node) drainReplica(now int64, hr *hosted) {
 		return
 	}
 	for _, env := range rd.Messages {
-		n.send(env.To, encodeReplica(env.Msg))
+		head, records := encodeReplicaHead(env.Msg)
+		n.out.Messages = append(n.out.Messages, Message{To: env.To, Payload: head, Records: records})
 	}
 	if a := rd.AlterISR; a != nil {
 		n.alterPartition(hr, *a)

@@ -282,7 +282,7 @@ func readRequest(br *bufio.Reader, id core.ConnID, listener string, frameMax int
 	if err != nil {
 		return req, 4, err
 	}
-	frame, err := readBody(br, n, fb, closed)
+	frame, err := readBody(br, n, 0, fb, closed)
 	if err != nil {
 		return req, 4 + len(frame), fmt.Errorf("truncated frame: %w", err)
 	}
@@ -295,9 +295,11 @@ func readRequest(br *bufio.Reader, id core.ConnID, listener string, frameMax int
 
 // readBody reads a frame body of size bytes into a buffer that starts small and doubles
 // as bytes arrive (at most twice what arrived), so that a size prefix alone allocates
-// nothing large. fb, when not nil, is charged for every byte of buffer before it is
-// allocated. On error it returns what it read.
-func readBody(br *bufio.Reader, size int, fb *frameBudget, closed <-chan struct{}) ([]byte, error) {
+// nothing large. A frame of at most whole bytes instead gets its whole buffer once its
+// first byte is there: no buffer grown and copied on the way. fb, when not nil, is
+// charged for every byte of buffer before it is allocated. On error it returns what it
+// read.
+func readBody(br *bufio.Reader, size, whole int, fb *frameBudget, closed <-chan struct{}) ([]byte, error) {
 	// A fresh buffer per frame: the decoded request (a produce's records) aliases it and
 	// lives on in the core.
 	var buf []byte
@@ -308,6 +310,9 @@ func readBody(br *bufio.Reader, size int, fb *frameBudget, closed <-chan struct{
 				return buf, unexpectedEOF(err)
 			}
 			want := min(size, max(2*cap(buf), frameChunkMin, br.Buffered()))
+			if size <= whole {
+				want = size
+			}
 			if fb != nil {
 				if err := fb.grow(int64(want-cap(buf)), int64(size-len(buf)), closed); err != nil {
 					return buf, err

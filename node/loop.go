@@ -146,7 +146,7 @@ func (n *Node) act() error {
 		n.peers.refreshBook()
 	}
 	for _, m := range out.Messages {
-		n.peers.send(m.To, m.Payload)
+		n.peers.send(m.To, peerMsg{head: m.Payload, records: m.Records})
 	}
 	for _, r := range out.Responses {
 		if c := n.conns[r.Conn]; c != nil {

@@ -46,6 +46,10 @@ const (
 	peerFrameSlackBytes = 1 << 20
 	// peerReadBufferBytes sizes the reader of a peer connection.
 	peerReadBufferBytes = 64 << 10
+	// peerFrameWholeBytes: a peer frame up to this size (a replica fetch answer of the
+	// default replica.fetch.max.bytes, 1 MiB, and its batch slack) is read into one
+	// buffer of its size; only an authenticated peer gets there, one frame at a time.
+	peerFrameWholeBytes = 2 << 20
 )
 
 // Dial and backoff timings of peer links.
@@ -133,9 +137,18 @@ func newPeerNet(n *Node) *peerNet {
 	return p
 }
 
+// peerMsg is a message queued to a peer: head followed by records (core.Message's
+// Payload and Records). records are a disk read's bytes, which nothing writes to after
+// the read (core.Message), so the link sends them from there.
+type peerMsg struct {
+	head, records []byte
+}
+
+func (m peerMsg) size() int { return len(m.head) + len(m.records) }
+
 // send queues a message to node to, or drops it when the peer is unreachable or its
 // queue is full: the protocols above treat peer messages as lossy.
-func (p *peerNet) send(to int32, payload []byte) {
+func (p *peerNet) send(to int32, payload peerMsg) {
 	p.mu.Lock()
 	l := p.links[to]
 	if l == nil && !p.closed {
@@ -225,7 +238,7 @@ func (p *peerNet) close() {
 type peerLink struct {
 	p     *peerNet
 	to    int32
-	queue chan []byte
+	queue chan peerMsg
 	stop  chan struct{}
 	// reachable is false from a failed dial until the next successful one; messages
 	// are dropped meanwhile instead of queueing for a peer that is down.
@@ -233,7 +246,7 @@ type peerLink struct {
 }
 
 func newPeerLink(p *peerNet, to int32) *peerLink {
-	l := &peerLink{p: p, to: to, queue: make(chan []byte, p.n.cfg.PeerQueueMax), stop: make(chan struct{})}
+	l := &peerLink{p: p, to: to, queue: make(chan peerMsg, p.n.cfg.PeerQueueMax), stop: make(chan struct{})}
 	l.reachable.Store(true)
 	return l
 }
@@ -383,7 +396,7 @@ func (l *peerLink) serve(nc net.Conn, sealer *peerauth.Sealer) error {
 	var hdr [4]byte
 	var tag []byte
 	for {
-		var msg []byte
+		var msg peerMsg
 		select {
 		case msg = <-l.queue:
 		case err := <-dead:
@@ -394,15 +407,16 @@ func (l *peerLink) serve(nc net.Conn, sealer *peerauth.Sealer) error {
 		nc.SetWriteDeadline(time.Now().Add(peerWriteTimeout))
 		tag = tag[:0]
 		if sealer != nil {
-			tag = sealer.Tag(tag, msg)
+			tag = sealer.TagPair(tag, msg.head, msg.records)
 		}
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(msg)+len(tag)))
+		binary.BigEndian.PutUint32(hdr[:], uint32(msg.size()+len(tag)))
 		bw.Write(hdr[:])
-		bw.Write(msg)
+		bw.Write(msg.head)
+		bw.Write(msg.records)
 		if _, err := bw.Write(tag); err != nil {
 			return err
 		}
-		l.p.n.metrics.peerBytesOut.Add(int64(len(msg) + len(tag) + 4))
+		l.p.n.metrics.peerBytesOut.Add(int64(msg.size() + len(tag) + 4))
 		if len(l.queue) == 0 {
 			if err := bw.Flush(); err != nil {
 				return err
@@ -566,7 +580,7 @@ func (n *Node) readPeerFrames(p acceptedPeer) error {
 			return fmt.Errorf("peer frame of %d bytes (at most %d)", s, frameMax)
 		}
 		p.nc.SetReadDeadline(time.Now().Add(n.cfg.FrameReadTimeout))
-		frame, err := readBody(p.br, int(s), nil, nil)
+		frame, err := readBody(p.br, int(s), peerFrameWholeBytes, nil, nil)
 		if err != nil {
 			return err
 		}

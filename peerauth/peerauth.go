@@ -284,6 +284,15 @@ func (s *Sealer) Seal(dst, payload []byte) []byte {
 // Tag appends the tag of payload to dst, for a writer that sends payload itself.
 func (s *Sealer) Tag(dst, payload []byte) []byte { return append(dst, s.tag(payload)...) }
 
+// TagPair appends the tag of the payload head followed by tail to dst, for a writer that
+// sends the two itself, one after the other.
+func (s *Sealer) TagPair(dst, head, tail []byte) []byte {
+	s.h.Reset()
+	s.h.Write(head)
+	s.h.Write(tail)
+	return append(dst, s.h.Sum(s.sum[:0])[:TagBytes]...)
+}
+
 // Open checks a sealed frame and returns its payload, which aliases frame.
 func (o *Opener) Open(frame []byte) ([]byte, error) {
 	if len(frame) < TagBytes {

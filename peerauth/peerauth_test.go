@@ -249,3 +249,26 @@ func BenchmarkSealOpen(b *testing.B) {
 		}
 	}
 }
+
+// A tag over a head and a tail sent one after the other opens as the tag of the frame
+// they make, and not as that of another split of different bytes.
+func TestTagPairTagsTheJoinedPayload(t *testing.T) {
+	dk, ak, err := handshake(t, secret(t, 7), secret(t, 7), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, o := NewSealer(dk), NewOpener(ak, plant.Set{})
+	head, tail := []byte("head of a fetch answer"), bytes.Repeat([]byte{9}, 1000)
+	frame := append(append(append([]byte(nil), head...), tail...), s.TagPair(nil, head, tail)...)
+	payload, err := o.Open(frame)
+	if err != nil || !bytes.Equal(payload, append(append([]byte(nil), head...), tail...)) {
+		t.Fatalf("open: %v", err)
+	}
+	if !bytes.Equal(s.TagPair(nil, head, tail), s.Tag(nil, payload)) {
+		t.Fatal("the pair's tag differs from the joined payload's")
+	}
+	frame[len(head)] ^= 1
+	if _, err := o.Open(frame); err == nil {
+		t.Fatal("a changed tail opened")
+	}
+}

@@ -39,24 +39,28 @@ type link struct {
 // auth.go); when m.To is down no connection opens and the message is lost, after the
 // network drew its fate as for any datagram (so that a down receiver shifts no draws).
 func (w *World) sendPeer(n *simNode, m core.Message) {
-	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutMessage, Node: n.spec.ID, Peer: m.To, A: int64(len(m.Payload)), Hash: xxhash.Sum64(m.Payload)},
-		func() string { return fmt.Sprintf("to n%d, %d bytes", m.To, len(m.Payload)) })
+	payload := m.Payload
+	if len(m.Records) > 0 {
+		payload = append(payload, m.Records...) // the message goes whole, as the node frames it
+	}
+	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutMessage, Node: n.spec.ID, Peer: m.To, A: int64(len(payload)), Hash: xxhash.Sum64(payload)},
+		func() string { return fmt.Sprintf("to n%d, %d bytes", m.To, len(payload)) })
 	to := w.node(m.To)
 	if to == nil {
 		w.fail("shell", n.spec.ID, "node %d sent a message to unknown node %d", n.spec.ID, m.To)
 		return
 	}
 	s := w.auth.dial(n, to)
-	w.arrivals = w.net.Send(w.arrivals[:0], netsim.Time(w.now), n.addr, to.addr, len(m.Payload)+peerauth.TagBytes)
+	w.arrivals = w.net.Send(w.arrivals[:0], netsim.Time(w.now), n.addr, to.addr, len(payload)+peerauth.TagBytes)
 	if s == nil {
 		w.cov.Inc("auth:dial-refused")
 		return
 	}
 	// The payload is the message's own (core.Message): the tag goes after it, in its
 	// spare capacity when it has some.
-	frame := s.sealer.Tag(m.Payload, m.Payload)
+	frame := s.sealer.Tag(payload, payload)
 	if w.attack != nil {
-		w.attack.observe(n.spec.ID, m.To, m.Payload, frame, s.serial)
+		w.attack.observe(n.spec.ID, m.To, payload, frame, s.serial)
 	}
 	for _, at := range w.arrivals {
 		e := w.schedule(int64(at), evPeer)

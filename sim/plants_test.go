@@ -174,6 +174,9 @@ import (
 //	                               seed 8, after a failover to such a follower)
 //	file-cache-evict-leaks         open-files (a node's disk holds more segment files
 //	                               open than its file cache counts), 1 (new)
+//	follower-reports-unsynced-durable
+//	                               invariant:durable (a HW only the leader's synced
+//	                               disk holds), 1 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -312,6 +315,10 @@ var plantCases = []struct {
 	// The file cache of the seeds that draw one (openfiles.go): the open-files checker
 	// counts the segment files open on the node's disk against it.
 	{"file-cache-evict-leaks", []string{"open-files"}, 300, false},
+	// A follower fetches again once its append is written, before the sync: the fetch
+	// that claims the append durable lets the high watermark pass records that only the
+	// leader's synced disk holds (invariant:durable, with min.insync.replicas above 1).
+	{"follower-reports-unsynced-durable", []string{"invariant:durable", "log-history", "linearizability", "invariant:partitions"}, 300, false},
 }
 
 // withoutLaterDraws leaves out the leader rebalancing, the elector, the mover (with the

@@ -817,3 +817,33 @@ func TestSegmentFileNames(t *testing.T) {
 		}
 	}
 }
+
+// A read across segments reads into one buffer sized up front: nothing is grown (and
+// copied) segment by segment, and the buffer is about what the read returns, never more
+// than its byte budget. A read bounded by maxOffset sizes it by the offset index.
+func TestReadSizesItsBufferOnce(t *testing.T) {
+	m := newMemFS()
+	l := mustOpen(t, m, "p", LogConfig{SegmentBytesMax: 4 << 10})
+	appendN(t, l, 400, 5, 1)
+	if len(l.segments) < 10 {
+		t.Fatalf("%d segments", len(l.segments))
+	}
+	for _, c := range []struct {
+		offset, maxOffset int64
+		maxBytes          int
+	}{
+		{0, l.EndOffset(), 16 << 10},
+		{7, l.EndOffset(), 64 << 10},
+		{0, l.EndOffset(), 1 << 20},
+		{20, 600, 1 << 20},
+	} {
+		b, err := l.Read(c.offset, c.maxOffset, c.maxBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := len(splitBatches(t, b)[0])
+		if cap(b) > c.maxBytes || cap(b)-len(b) > batch+4<<10 {
+			t.Fatalf("read at %d (to %d, %d bytes): %d bytes in a buffer of %d", c.offset, c.maxOffset, c.maxBytes, len(b), cap(b))
+		}
+	}
+}

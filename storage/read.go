@@ -232,6 +232,11 @@ func (l *Log) read(offset, maxOffset int64, maxBytes int, out []byte) (readResul
 		return r, nil
 	}
 	budget := int64(max(maxBytes, first.Size()))
+	if out == nil {
+		// One buffer the size of what the read may take: growing it segment by segment
+		// would allocate and copy the first segment's bytes again.
+		out = make([]byte, 0, l.readSize(segIndex, pos, maxOffset, budget))
+	}
 	expected := first.BaseOffset
 	for ; segIndex < len(l.segments); segIndex, pos = segIndex+1, 0 {
 		s := l.segments[segIndex]
@@ -272,6 +277,21 @@ func (l *Log) read(offset, maxOffset int64, maxBytes int, out []byte) (readResul
 	r.out, r.trimmed = trimEmptyRun(out, offset)
 	r.next = expected
 	return r, nil
+}
+
+// readSize is how many bytes a read from segment segIndex at pos reads at most: the
+// bytes up to maxOffset, as the offset index sees it, and no more than budget.
+func (l *Log) readSize(segIndex int, pos, maxOffset, budget int64) int64 {
+	var n int64
+	for ; segIndex < len(l.segments) && n < budget; segIndex, pos = segIndex+1, 0 {
+		s := l.segments[segIndex]
+		if maxOffset < s.next {
+			n += max(s.index.ceilPos(maxOffset-s.base, s.sizeBytes)-pos, 0)
+			break
+		}
+		n += s.sizeBytes - pos
+	}
+	return min(n, budget)
 }
 
 // trimEmptyRun makes a first batch that compaction emptied (record.AppendEmpty), and

@@ -331,7 +331,8 @@ type Done struct {
 	Err error
 	// Data holds the batches of a Read; Spans, with Op.Spans, the same batches as spans,
 	// in order, and Next the offset after the last of them (the Read's Offset when there
-	// are none).
+	// are none). Without Op.Spans, nothing writes to Data after the Done: the node may
+	// send it from another goroutine later (core.Message.Records).
 	Data  []byte
 	Spans []Span
 	Next  int64

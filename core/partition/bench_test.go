@@ -84,7 +84,8 @@ func within(p, region []byte) bool {
 // Per batch byte produced it reports the bytes passing each point where a node copies them
 // (see copyCount): produce-B/B, read-B/B, wire-B/B, append-B/B, their sum copied-B/B,
 // and incore-B/B, what the state machines copied themselves (0: followers append the
-// fetched bytes where they arrived, after the CRC and header checks). Sub-benchmarks
+// fetched bytes where they arrived, after the CRC and header checks), and peer-msgs/op,
+// the messages between the replicas per batch. Sub-benchmarks
 // vary the producer's codec, which the leader validates record by record.
 func BenchmarkReplicate(b *testing.B) {
 	for _, codec := range []record.Codec{record.CodecNone, record.CodecLZ4, record.CodecZstd} {
@@ -146,6 +147,7 @@ func benchReplicate(b *testing.B, codec record.Codec) {
 		return moved
 	}
 	var w enc.Writer
+	var msgs int64 // peer messages sent
 	var pending []Envelope
 	var from []int32
 	drain := func() {
@@ -159,6 +161,7 @@ func benchReplicate(b *testing.B, codec record.Codec) {
 					from = append(from, n.id)
 				}
 			}
+			msgs += int64(len(pending))
 			for i, e := range pending {
 				w.B = w.B[:0]
 				EncodeMessage(&w, e.Msg)
@@ -182,7 +185,7 @@ func benchReplicate(b *testing.B, codec record.Codec) {
 		n.r.Update(now, st)
 	}
 	drain()
-	count = copyCount{}
+	count, msgs = copyCount{}, 0
 	acked := 0
 	reply := func(res ProduceResult) {
 		if res.Err != CodeNone {
@@ -212,6 +215,7 @@ func benchReplicate(b *testing.B, codec record.Codec) {
 	b.ReportMetric(per(count.appended), "append-B/B")
 	b.ReportMetric(per(count.produced+count.read+count.wire+count.appended), "copied-B/B")
 	b.ReportMetric(per(count.inCore), "incore-B/B")
+	b.ReportMetric(float64(msgs)/float64(b.N), "peer-msgs/op")
 	if count.appended != 3*count.produced {
 		b.Fatalf("%d bytes appended for %d produced on three replicas", count.appended, count.produced)
 	}

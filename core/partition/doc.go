@@ -20,8 +20,10 @@
 // # Durability modes
 //
 // In the default mode a replica's durable offset is what a completed disk.Sync covers:
-// the leader counts itself through it, followers report it in every fetch, and a
-// follower fetches again only once what it appended is synced. An acknowledged acks=all
+// the leader counts itself through it, followers report it in every fetch and, when a
+// sync completes after their last fetch was sent, in a Synced message at once. A
+// follower fetches again once what it appended is written, so the fetch overlaps the
+// sync; only what completed syncs cover is ever reported durable. An acknowledged acks=all
 // record is therefore on the disks of every member of the ISR, at least
 // min.insync.replicas of them, and survives any crash pattern that leaves one of those
 // disks intact, all brokers losing power at once included.
@@ -130,7 +132,11 @@
 // is done (a crash before then brings the old log back). The follower checks every batch (CRC, dense offsets from its LEO,
 // epochs never above the leader's nor below its own newest), appends the valid prefix,
 // syncs, keeps its producer state in step, takes HW = min(leader's HW, own LEO) and the
-// log start min(leader's, own HW). It fetches again once the append is durable. A
+// log start min(leader's, own HW). It fetches again once the append is written, before
+// the sync that makes it durable completes; that completion goes to the leader in a
+// Synced naming the last fetch, which the leader counts only if that fetch is the last
+// it took from the follower, and no further than its offset (the follower's log below
+// it is the leader's, and a cut since lowered the durable offset too). A
 // follower truncates below its HW only after a loss the configuration allowed (async
 // mode) or a disk lost synced data; that is noted ("truncate-below-hw") and done, since
 // keeping a suffix the leader disowns would leave replicas disagreeing forever.
@@ -142,7 +148,7 @@
 //
 // # Peer messages
 //
-// Fetch, FetchAnswer, EpochQuery and EpochAnswer travel between replicas of one partition,
+// Fetch, FetchAnswer, EpochQuery, EpochAnswer and Synced travel between replicas of one partition,
 // encoded with EncodeMessage (a kind byte and big-endian fields, package enc) and decoded
 // with DecodeMessage, which never panics and bounds every length by its input. Each
 // carries the partition's Key for routing; the replica names peers by node id only.

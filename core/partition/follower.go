@@ -17,8 +17,15 @@ type followerState struct {
 	inflight  uint64 // the request awaiting an answer, 0 if none
 	kind      MsgKind
 	timeoutAt int64
-	retryAt   int64     // after an error answer, ask again no earlier than this
-	waitOp    disk.OpID // fetch again only once this Op is done (what was appended is durable)
+	retryAt   int64 // after an error answer, ask again no earlier than this
+	// waitOp: fetch again only once this Op is done. After an append that is the Append,
+	// not its Sync: the next fetch overlaps the sync, and reportSynced tells the leader
+	// when the sync is done.
+	waitOp disk.OpID
+	// fetchID is the last Fetch sent (0: none yet), reported the durable offset the
+	// leader last heard in a Fetch or Synced.
+	fetchID  uint64
+	reported int64
 	// outOfISR: the leader's last answer said it does not count this replica in the ISR.
 	outOfISR bool
 }
@@ -69,10 +76,35 @@ func (r *Replica) pump(now int64) {
 	f.kind = KindFetch
 	f.timeoutAt = now + int64(r.cfg.FollowerFetchMaxWait) + int64(r.cfg.PeerRequestTimeout)
 	damagedFrom, damaged := r.unrepaired()
+	durable := r.durable
+	if r.on(plant.FollowerReportsUnsyncedDurable) {
+		durable = r.leo
+	}
+	f.fetchID, f.reported = r.reqSeq, durable
 	r.send(f.leader, &Fetch{Key: r.key, RequestID: r.reqSeq, ReplicaID: r.self(), CurrentLeaderEpoch: r.epoch,
-		FetchOffset: r.leo, DurableOffset: r.durable, LastFetchedEpoch: r.epochs.latest(),
+		FetchOffset: r.leo, DurableOffset: durable, LastFetchedEpoch: r.epochs.latest(),
 		LogStartOffset: r.startOffset, MaxBytes: r.cfg.FollowerFetchBytesMax,
 		MaxWaitMs: int32(r.cfg.FollowerFetchMaxWait / time.Millisecond), Damaged: damaged, DamagedFrom: damagedFrom})
+}
+
+// reportSynced tells the leader of a durable offset beyond what it last heard, at once
+// rather than in the next fetch, while the last fetch is unanswered: it may wait at the
+// leader for new records, while the leader's high watermark, and the acks=all produces
+// behind it, wait for this. Once the fetch is answered, the next one, sent as soon as
+// its records are written, carries the offset. The leader checks it against the last
+// fetch it took, so it names that fetch; a log with unrepaired damage leaves it to the
+// fetch, which says so.
+func (r *Replica) reportSynced() {
+	f := r.fol
+	if f.leader < 0 || f.fetchID == 0 || f.inflight != f.fetchID || f.kind != KindFetch || r.durable <= f.reported {
+		return
+	}
+	if _, damaged := r.unrepaired(); damaged {
+		return
+	}
+	f.reported = r.durable
+	r.send(f.leader, &Synced{Key: r.key, RequestID: f.fetchID, ReplicaID: r.self(), CurrentLeaderEpoch: r.epoch,
+		DurableOffset: r.durable})
 }
 
 // answered accepts an answer to the outstanding request of the given kind.
@@ -256,7 +288,7 @@ func (r *Replica) appendFetched(now int64, m *FetchAnswer) {
 				r.producers.applyBatch(hs[i], hs[i].BaseOffset, data[pos:pos+hs[i].Size()])
 				pos += hs[i].Size()
 			}
-			f.waitOp = r.appendLog(data, hs)
+			f.waitOp, _ = r.appendLog(data, hs)
 		}
 	}
 	if err != nil && len(hs) == 0 {

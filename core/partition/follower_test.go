@@ -273,3 +273,65 @@ func TestResetIsDurableOnlyWhenDone(t *testing.T) {
 		t.Fatalf("the follower reported offset %d durable before its Reset was done", got)
 	}
 }
+
+// syncOverlap produces one acks=all batch to leader 1 of a two-replica ISR (min ISR 2)
+// whose follower 2 runs its disk Ops one at a time, and reports what happened when only
+// the follower's Append was done: whether the follower had fetched again, the largest
+// durable offset its fetches claimed, and whether the produce was answered. It then runs
+// the follower's Sync and checks the produce is answered without another fetch.
+func syncOverlap(t *testing.T, tweak func(*Config)) (fetchedAgain bool, claimed int64, answered bool) {
+	c := &tcluster{t: t, now: int64(time.Hour), nodes: map[int32]*tnode{}, base: testConfig(), autoAlter: true, sent: map[MsgKind]int{}}
+	if tweak != nil {
+		tweak(&c.base)
+	}
+	claimed = -1
+	c.tamper = func(m Message) {
+		if f, ok := m.(*Fetch); ok && f.ReplicaID == 2 {
+			claimed = max(claimed, f.DurableOffset)
+		}
+	}
+	c.ids = []int32{1, 2}
+	c.st = State{Leader: 1, LeaderEpoch: 1, PartitionEpoch: 1, MinISR: 2, Replicas: c.ids, ISR: c.ids}
+	c.start(1, newMemDisk())
+	c.nodes[2] = &tnode{holdDisk: true}
+	c.start(2, newMemDisk())
+	c.runOps(c.node(2), -1) // its log loads
+	c.update()
+	c.runOps(c.node(2), -1)
+	c.settle()
+	p := c.produce(1, batchOf("a"), -1)
+	f := c.node(2)
+	for len(f.queued) > 0 && f.queued[0].Kind == disk.LeaderEpochs {
+		c.runOps(f, 1)
+	}
+	if len(f.queued) < 2 || f.queued[0].Kind != disk.Append || f.queued[1].Kind != disk.Sync {
+		t.Fatalf("the follower's append is not held back: %v", f.queued)
+	}
+	fetches := c.sent[KindFetch]
+	c.runOps(f, 1)
+	c.settle()
+	fetchedAgain, answered = c.sent[KindFetch] > fetches, !p.pending()
+	fetches = c.sent[KindFetch]
+	c.runOps(f, -1)
+	c.settle()
+	if p.one(t).Err != CodeNone {
+		t.Fatalf("produce: %+v", p.got)
+	}
+	if !answered && c.sent[KindFetch] != fetches {
+		t.Fatalf("the produce waited for another fetch after the follower's sync (%d synced reports)", c.sent[KindSynced])
+	}
+	return fetchedAgain, claimed, answered
+}
+
+// A follower fetches again as soon as its append is written, so the fetch overlaps the
+// sync; it claims durable only what completed syncs cover, and tells the leader when
+// the sync is done, which answers the acks=all produce without waiting for a fetch.
+func TestFetchOverlapsFollowerSync(t *testing.T) {
+	fetchedAgain, claimed, answered := syncOverlap(t, nil)
+	if !fetchedAgain {
+		t.Fatal("the follower did not fetch again before its sync was done")
+	}
+	if claimed > 0 || answered {
+		t.Fatalf("before the follower's sync: it claimed offset %d durable; produce answered %v", claimed, answered)
+	}
+}

@@ -66,7 +66,10 @@ type followerInfo struct {
 	// are safe either way, but inSync compares the durable offset with the high
 	// watermark, and a claim of the high watermark nothing backs must not make a
 	// follower join the ISR.
-	sentEnd      int64
+	sentEnd int64
+	// fetchID is the RequestID of the last fetch credited: a Synced naming it raises
+	// durable up to fetchOffset.
+	fetchID      uint64
 	lastFetch    int64
 	lastFetchLEO int64 // the leader's log end at the follower's previous fetch
 	// lastCaughtUp is the last time the follower was known to hold the leader's whole
@@ -850,10 +853,30 @@ func (r *Replica) recordFetch(now int64, f *followerInfo, m *Fetch) bool {
 		f.lastCaughtUp = max(f.lastCaughtUp, f.lastFetch)
 	}
 	f.lastFetchLEO, f.lastFetch = r.leo, now
-	f.fetchOffset = offset
+	f.fetchOffset, f.fetchID = offset, m.RequestID
 	f.durable = min(m.DurableOffset, offset)
 	f.damaged = m.Damaged
 	return offset == m.FetchOffset
+}
+
+// onSynced takes a follower's report that its syncs now cover m.DurableOffset. Only a
+// report about the last fetch taken counts: since that fetch the follower's log has
+// grown or been cut (which lowers its durable offset too), never changed below it, so
+// its durable offset up to that fetch's offset is a prefix of this log. A follower
+// whose fetch said its log is damaged reports in its next fetch.
+func (r *Replica) onSynced(now int64, from int32, m *Synced) {
+	if r.peerGate(m.CurrentLeaderEpoch) != CodeNone {
+		return
+	}
+	f := r.lead.follower(from)
+	if f == nil || f.fetchID != m.RequestID || f.fetchOffset < 0 || f.damaged {
+		return
+	}
+	if d := min(m.DurableOffset, f.fetchOffset); d > f.durable {
+		f.durable = d
+		r.advanceHW(now)
+		r.maybeAlterISR(now)
+	}
 }
 
 // sent records that an answer to follower `to` covered the log up to offset.

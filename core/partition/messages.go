@@ -22,6 +22,7 @@ const (
 	KindFetchAnswer MsgKind = 2 // leader -> follower
 	KindEpochQuery  MsgKind = 3 // follower -> leader: OffsetForLeaderEpoch
 	KindEpochAnswer MsgKind = 4 // leader -> follower
+	KindSynced      MsgKind = 5 // follower -> leader, unanswered
 )
 
 func (k MsgKind) String() string {
@@ -34,12 +35,14 @@ func (k MsgKind) String() string {
 		return "epoch-query"
 	case KindEpochAnswer:
 		return "epoch-answer"
+	case KindSynced:
+		return "synced"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// Message is a peer message. The concrete types are *Fetch, *FetchAnswer, *EpochQuery
-// and *EpochAnswer.
+// Message is a peer message. The concrete types are *Fetch, *FetchAnswer, *EpochQuery,
+// *EpochAnswer and *Synced.
 type Message interface {
 	Kind() MsgKind
 	PartitionKey() Key
@@ -122,15 +125,30 @@ type EpochAnswer struct {
 	LogStartOffset int64
 }
 
+// Synced tells the leader that a sync completed on the follower after its fetch
+// RequestID was sent: the follower sends its next fetch once an append is written, and
+// the sync that makes it durable completes while that fetch waits at the leader. The
+// leader counts DurableOffset only if RequestID is the follower's last fetch it took,
+// and no further than that fetch's offset.
+type Synced struct {
+	Key                Key
+	RequestID          uint64
+	ReplicaID          int32
+	CurrentLeaderEpoch int32
+	DurableOffset      int64
+}
+
 func (*Fetch) Kind() MsgKind       { return KindFetch }
 func (*FetchAnswer) Kind() MsgKind { return KindFetchAnswer }
 func (*EpochQuery) Kind() MsgKind  { return KindEpochQuery }
 func (*EpochAnswer) Kind() MsgKind { return KindEpochAnswer }
+func (*Synced) Kind() MsgKind      { return KindSynced }
 
 func (m *Fetch) PartitionKey() Key       { return m.Key }
 func (m *FetchAnswer) PartitionKey() Key { return m.Key }
 func (m *EpochQuery) PartitionKey() Key  { return m.Key }
 func (m *EpochAnswer) PartitionKey() Key { return m.Key }
+func (m *Synced) PartitionKey() Key      { return m.Key }
 
 func (k Key) appendTo(w *enc.Writer) {
 	w.B = append(w.B, k.TopicID[:]...)
@@ -161,7 +179,15 @@ func (m *Fetch) appendTo(w *enc.Writer) {
 	w.I64(m.DamagedFrom)
 }
 
+// appendTo writes the records last, so that a sender may send them from where they are
+// (EncodeHead).
 func (m *FetchAnswer) appendTo(w *enc.Writer) {
+	m.appendHead(w)
+	w.B = append(w.B, m.Records...)
+}
+
+// appendHead writes every field and the records' length, not the records.
+func (m *FetchAnswer) appendHead(w *enc.Writer) {
 	m.Key.appendTo(w)
 	w.U64(m.RequestID)
 	w.I64(m.FetchOffset)
@@ -173,7 +199,6 @@ func (m *FetchAnswer) appendTo(w *enc.Writer) {
 	w.Bool(m.Diverging)
 	w.I32(m.DivergingEpoch)
 	w.I64(m.DivergingEndOffset)
-	w.Bytes(m.Records)
 	w.Bool(m.InISR)
 	w.I64(m.GapEnd)
 	w.Len(len(m.GapEpochs))
@@ -181,6 +206,7 @@ func (m *FetchAnswer) appendTo(w *enc.Writer) {
 		w.I32(e.Epoch)
 		w.I64(e.StartOffset)
 	}
+	w.Len(len(m.Records))
 }
 
 // readEpochs reads a list of epoch entries; its length is bounded by the input.
@@ -214,10 +240,32 @@ func (m *EpochAnswer) appendTo(w *enc.Writer) {
 	w.I64(m.LogStartOffset)
 }
 
+func (m *Synced) appendTo(w *enc.Writer) {
+	m.Key.appendTo(w)
+	w.U64(m.RequestID)
+	w.I32(m.ReplicaID)
+	w.I32(m.CurrentLeaderEpoch)
+	w.I64(m.DurableOffset)
+}
+
 // EncodeMessage appends m, a kind byte followed by its fields, to w.
 func EncodeMessage(w *enc.Writer, m Message) {
 	w.U8(uint8(m.Kind()))
 	m.appendTo(w)
+}
+
+// EncodeHead appends m to w as EncodeMessage does, except for a FetchAnswer's records,
+// which it returns instead: m's encoding is what it appended followed by them. A sender
+// sends the records from where they are, without copying them into the message.
+func EncodeHead(w *enc.Writer, m Message) (records []byte) {
+	a, ok := m.(*FetchAnswer)
+	if !ok {
+		EncodeMessage(w, m)
+		return nil
+	}
+	w.U8(uint8(KindFetchAnswer))
+	a.appendHead(w)
+	return a.Records
 }
 
 // Encode returns m encoded on its own.
@@ -240,14 +288,17 @@ func DecodeMessage(r *enc.Reader) (Message, error) {
 	case KindFetchAnswer:
 		m = &FetchAnswer{Key: readKey(r), RequestID: r.U64(), FetchOffset: r.I64(), Err: r.I16(),
 			LeaderEpoch: r.I32(), HighWatermark: r.I64(), LogStartOffset: r.I64(), LogEndOffset: r.I64(),
-			Diverging: r.Bool(), DivergingEpoch: r.I32(), DivergingEndOffset: r.I64(), Records: r.Bytes(),
-			InISR: r.Bool(), GapEnd: r.I64(), GapEpochs: readEpochs(r)}
+			Diverging: r.Bool(), DivergingEpoch: r.I32(), DivergingEndOffset: r.I64(),
+			InISR: r.Bool(), GapEnd: r.I64(), GapEpochs: readEpochs(r), Records: r.Bytes()}
 	case KindEpochQuery:
 		m = &EpochQuery{Key: readKey(r), RequestID: r.U64(), ReplicaID: r.I32(),
 			CurrentLeaderEpoch: r.I32(), LeaderEpoch: r.I32()}
 	case KindEpochAnswer:
 		m = &EpochAnswer{Key: readKey(r), RequestID: r.U64(), Err: r.I16(), RequestedEpoch: r.I32(),
 			LeaderEpoch: r.I32(), EndOffset: r.I64(), LogStartOffset: r.I64()}
+	case KindSynced:
+		m = &Synced{Key: readKey(r), RequestID: r.U64(), ReplicaID: r.I32(), CurrentLeaderEpoch: r.I32(),
+			DurableOffset: r.I64()}
 	default:
 		if r.Err() == nil {
 			r.Fail(fmt.Errorf("%w: partition message kind %d", enc.ErrBad, uint8(k)))

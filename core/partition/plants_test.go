@@ -58,3 +58,15 @@ func TestPlantResetDurableAtOnce(t *testing.T) {
 		t.Fatalf("planted: the follower reported at most offset %d durable before its Reset was done", got)
 	}
 }
+
+// follower-reports-unsynced-durable: the follower's fetch after an append claims the
+// appended records durable before their sync is done.
+func TestPlantFollowerReportsUnsyncedDurable(t *testing.T) {
+	set, err := plant.Parse("follower-reports-unsynced-durable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, claimed, answered := syncOverlap(t, func(cfg *Config) { cfg.Plants = set }); claimed < 1 || !answered {
+		t.Fatalf("planted: the follower claimed offset %d durable before its sync; produce answered %v", claimed, answered)
+	}
+}

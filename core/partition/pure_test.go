@@ -202,6 +202,7 @@ func sampleMessages() []Message {
 			InISR: true, GapEnd: 7, GapEpochs: []disk.EpochEntry{{Epoch: 3, StartOffset: 6}}},
 		&EpochQuery{Key: k, RequestID: 3, ReplicaID: 2, CurrentLeaderEpoch: 3, LeaderEpoch: 2},
 		&EpochAnswer{Key: k, RequestID: 3, Err: CodeFencedLeaderEpoch, RequestedEpoch: 2, LeaderEpoch: -1, EndOffset: -1},
+		&Synced{Key: k, RequestID: 5, ReplicaID: 2, CurrentLeaderEpoch: 3, DurableOffset: 9},
 	}
 }
 
@@ -353,5 +354,27 @@ func TestTruncationReopensAnOlderAbortedTransaction(t *testing.T) {
 	want := []disk.AbortedTxn{{ProducerID: 1, FirstOffset: 8, MarkerOffset: 30, StableOffset: 31}}
 	if got := p.takeAborted(); !slices.Equal(got, want) {
 		t.Fatalf("aborts after the marker came back: %+v, want %+v", got, want)
+	}
+}
+
+// EncodeHead writes every message as EncodeMessage does, but a fetch answer's records,
+// which it hands back as they are (not copied) to be sent after the head.
+func TestEncodeHeadLeavesRecordsOut(t *testing.T) {
+	for _, m := range sampleMessages() {
+		var w enc.Writer
+		records := EncodeHead(&w, m)
+		if got := append(w.B, records...); !bytes.Equal(got, Encode(m)) {
+			t.Fatalf("%s: head and records differ from the encoding", m.Kind())
+		}
+		a, ok := m.(*FetchAnswer)
+		if !ok || len(a.Records) == 0 {
+			if len(records) != 0 {
+				t.Fatalf("%s: %d record bytes handed back", m.Kind(), len(records))
+			}
+			continue
+		}
+		if len(records) != len(a.Records) || &records[0] != &a.Records[0] {
+			t.Fatal("a fetch answer's records were copied")
+		}
 	}
 }

@@ -452,6 +452,9 @@ func (r *Replica) Done(now int64, d disk.Done) {
 		f.waitOp = 0
 		r.pump(now)
 	}
+	if r.fol != nil {
+		r.reportSynced()
+	}
 }
 
 func (r *Replica) complete(now int64, p pendingOp, d disk.Done) {
@@ -610,6 +613,10 @@ func (r *Replica) Step(now int64, from int32, m Message) {
 		r.onFetchAnswer(now, from, m)
 	case *EpochAnswer:
 		r.onEpochAnswer(now, from, m)
+	case *Synced:
+		if m.ReplicaID == from {
+			r.onSynced(now, from, m)
+		}
 	}
 }
 
@@ -767,9 +774,9 @@ func (r *Replica) pendingClients() int {
 // ---- log mutations shared by every role ----
 
 // appendLog emits data, whole batches starting at the log end described by hs, as one
-// Append, followed by a Sync unless in FlushAsync mode. It returns the Op whose Done
-// makes the batches durable.
-func (r *Replica) appendLog(data []byte, hs []record.Header) disk.OpID {
+// Append, followed by a Sync unless in FlushAsync mode. It returns the Append and the Op
+// whose Done makes the batches durable (the same in FlushAsync mode).
+func (r *Replica) appendLog(data []byte, hs []record.Header) (appended, durable disk.OpID) {
 	if len(hs) == 0 || hs[0].BaseOffset != r.leo {
 		panic(fmt.Sprintf("partition %s: append at %d with the log ending at %d", r.log, hs[0].BaseOffset, r.leo))
 	}
@@ -786,9 +793,9 @@ func (r *Replica) appendLog(data []byte, hs []record.Header) disk.OpID {
 	r.leo = next
 	if r.cfg.FlushAsync {
 		r.lastSyncOp = id
-		return id
+		return id, id
 	}
-	return r.emitSync()
+	return id, r.emitSync()
 }
 
 func (r *Replica) emitSync() disk.OpID {

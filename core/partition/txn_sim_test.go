@@ -299,8 +299,11 @@ func (c *rcConsumer) fetched(res FetchResult) {
 			c.id, res.LastStableOffset, res.HighWatermark, res.LogStartOffset, c.lsoMax)
 	}
 	// A last stable offset raised to the log start is not counted: the log start can go
-	// back across a failover (followers follow DeleteRecords lazily), and it with it.
-	if res.LastStableOffset > res.LogStartOffset || res.LastStableOffset == res.HighWatermark {
+	// back across a failover (followers follow DeleteRecords lazily), and it with it. One
+	// equal to the high watermark may be raised too: a transaction open below a log start
+	// of 138 gives 138 with the high watermark at 138, and 112 at a new leader whose log
+	// still starts at 112.
+	if res.LastStableOffset > res.LogStartOffset {
 		c.lsoMax = max(c.lsoMax, res.LastStableOffset)
 	}
 	w.tracef("rc%d fetched from %d: hw %d lso %d start %d aborted %v, %d bytes", c.id, c.pos, res.HighWatermark, res.LastStableOffset, res.LogStartOffset, res.Aborted, len(res.Records))

@@ -253,6 +253,9 @@ const (
 	// FileCacheEvictLeaks: the cache of open segment files (storage.FileCache) forgets
 	// a file it evicts without closing it, so descriptors pile up past its bound.
 	FileCacheEvictLeaks
+	// FollowerReportsUnsyncedDurable: a follower reports its log end as durable in the
+	// fetch it sends once an append is written, before the sync that covers it is done.
+	FollowerReportsUnsyncedDurable
 	numNames
 )
 
@@ -330,6 +333,7 @@ var names = [numNames]string{
 	TxnOffsetVerificationSkipped:    "txn-offset-verification-skipped",
 	FollowerAbortedIndexSkipped:     "follower-aborted-index-skipped",
 	FileCacheEvictLeaks:             "file-cache-evict-leaks",
+	FollowerReportsUnsyncedDurable:  "follower-reports-unsynced-durable",
 }
 
 func (n Name) String() string {
