@@ -53,6 +53,28 @@ func TestOpenCreatesEmptyLog(t *testing.T) {
 	}
 }
 
+// TestNewLogRecoversWithoutCheckpointWrite: a new log that never left its first segment
+// recovers from a crash, twice, without writing a checkpoint, and keeps what it synced.
+func TestNewLogRecoversWithoutCheckpointWrite(t *testing.T) {
+	m := newMemFS()
+	l := mustOpen(t, m, "p", LogConfig{})
+	appendN(t, l, 2, 2, 100)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	end := l.EndOffset()
+	for i := range 2 {
+		m = m.crash(newRand(uint64(i)))
+		l = mustOpen(t, m, "p", LogConfig{})
+		if l.StartOffset() != 0 || l.EndOffset() != end || l.Recovery().DirCreated {
+			t.Fatalf("crash %d: log spans [%d, %d), want [0, %d): %+v", i, l.StartOffset(), l.EndOffset(), end, l.Recovery())
+		}
+		if _, err := readOffsetsCheckpoint(m, "p"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("crash %d: checkpoint written (%v)", i, err)
+		}
+	}
+}
+
 func TestOpenRejectsBadConfig(t *testing.T) {
 	for _, cfg := range []LogConfig{
 		{SegmentBytesMax: -1},

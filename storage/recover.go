@@ -82,6 +82,9 @@ type RecoveryReport struct {
 	UnknownFiles []string
 }
 
+// checkpointMissing is RecoveryReport.CheckpointProblem when there was no checkpoint.
+const checkpointMissing = "missing"
+
 // CutTail reports whether recovery removed a tail of the log.
 func (r RecoveryReport) CutTail() bool { return r.CutOffset >= 0 }
 
@@ -326,7 +329,7 @@ func (l *Log) loadCheckpoint() (start, rp int64, err error) {
 		l.persisted = c
 		return c.logStartOffset, c.recoveryPoint, nil
 	case errors.Is(err, fs.ErrNotExist):
-		l.recovery.CheckpointProblem = "missing"
+		l.recovery.CheckpointProblem = checkpointMissing
 	case errors.Is(err, ErrBadCheckpoint):
 		l.recovery.CheckpointProblem = err.Error()
 	default:
@@ -755,10 +758,19 @@ func (l *Log) finishRecovery() error {
 	if err := l.syncAll(); err != nil {
 		return err
 	}
-	if current := (offsetsCheckpoint{logStartOffset: l.startOffset, recoveryPoint: l.recoveryPoint}); current != l.persisted {
+	if current := (offsetsCheckpoint{logStartOffset: l.startOffset, recoveryPoint: l.recoveryPoint}); current != l.persisted && !l.missingCheckpointSame() {
 		return l.persistCheckpoint()
 	}
 	return nil
+}
+
+// missingCheckpointSame reports that the checkpoint is missing (not garbled) and that
+// writing one would change nothing the next recovery does: it would take the log start
+// from the first segment, now durable, and scan from there all the same. A new log
+// that never left its first segment then costs its first recovery no checkpoint write.
+func (l *Log) missingCheckpointSame() bool {
+	return l.recovery.CheckpointProblem == checkpointMissing && l.startOffset == l.segments[0].base &&
+		l.recoverySegment(l.recoveryPoint) == 0
 }
 
 // finishCreation ends the opening of a log whose directory was made just now and holds
