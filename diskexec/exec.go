@@ -529,10 +529,16 @@ func (e *Executor) createLog(id disk.LogID, start int64) error {
 		if err := l.TruncateFullyAndStartAt(start); err != nil {
 			return err
 		}
+		if err := l.Sync(); err != nil {
+			return err
+		}
 	}
-	if err := l.Sync(); err != nil {
-		return err
+	if l.Recovery().DirCreated {
+		// OpenLog synced the new directory's entry; its empty files wait for the first
+		// Sync. Thousands of logs are created at once, so each sync here counts.
+		return nil
 	}
+	// A directory that existed may not be durable yet (made by a WriteFile into it).
 	return e.fsys.SyncDir(".")
 }
 

@@ -178,6 +178,11 @@
 //     cut or removed, and a copy of batches moved by a fencing is durable before the
 //     segment they came from is cut (see Damage).
 //   - OpenLog ends with everything it kept durable: recovery point = end offset.
+//   - OpenLog of a directory that did not exist syncs the parent (the new directory's
+//     entry) and the new directory (its first segment's entry) and nothing else: the
+//     empty segment's data waits for the first Sync, and no checkpoint is written, since
+//     an empty directory opens as the same log. The segment's entry is synced because,
+//     without a checkpoint, the log start comes from the first segment that survived.
 //
 // # Recovery
 //

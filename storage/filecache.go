@@ -212,6 +212,18 @@ func (cf *cachedFile) Sync() error {
 	return nil
 }
 
+// unpin lets the cache close a file that was created and never written: it holds no
+// writes whose writeback error a closed descriptor could hide.
+func (cf *cachedFile) unpin() {
+	if !cf.dirty || cf.closed {
+		return
+	}
+	cf.dirty = false
+	cf.c.pinned--
+	cf.c.pushFront(cf)
+	cf.c.evict(cf)
+}
+
 func (cf *cachedFile) Size() (int64, error) {
 	f, err := cf.file("stat")
 	if err != nil {

@@ -41,15 +41,37 @@ func TestOpenCreatesEmptyLog(t *testing.T) {
 	if segs := l.Segments(); len(segs) != 1 || segs[0] != (SegmentInfo{MaxTimestamp: -1, RollTimestamp: -1}) {
 		t.Fatalf("segments %+v", segs)
 	}
+	// No checkpoint: an empty directory opens as the same log.
 	want := []string{
 		"00000000000000000000.index", "00000000000000000000.log", "00000000000000000000.timeindex",
-		OffsetsCheckpointName,
 	}
 	if got := listDir(t, o, "data/topic-0"); !slices.Equal(got, want) {
 		t.Fatalf("files %v, want %v", got, want)
 	}
-	if r := l.Recovery(); r.CheckpointProblem != "missing" || r.CutTail() || r.SegmentsScanned != 1 {
+	if r := l.Recovery(); !r.DirCreated || r.CheckpointProblem != "missing" || r.CutTail() || r.SegmentsScanned != 1 {
 		t.Fatalf("report %+v", r)
+	}
+}
+
+// TestNewLogRecoversWithoutCheckpointWrite: a new log that never left its first segment
+// recovers from a crash, twice, without writing a checkpoint, and keeps what it synced.
+func TestNewLogRecoversWithoutCheckpointWrite(t *testing.T) {
+	m := newMemFS()
+	l := mustOpen(t, m, "p", LogConfig{})
+	appendN(t, l, 2, 2, 100)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	end := l.EndOffset()
+	for i := range 2 {
+		m = m.crash(newRand(uint64(i)))
+		l = mustOpen(t, m, "p", LogConfig{})
+		if l.StartOffset() != 0 || l.EndOffset() != end || l.Recovery().DirCreated {
+			t.Fatalf("crash %d: log spans [%d, %d), want [0, %d): %+v", i, l.StartOffset(), l.EndOffset(), end, l.Recovery())
+		}
+		if _, err := readOffsetsCheckpoint(m, "p"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("crash %d: checkpoint written (%v)", i, err)
+		}
 	}
 }
 
@@ -697,9 +719,10 @@ func TestRecoveryPointCheckpointing(t *testing.T) {
 	if l.RecoveryPoint() != 2 {
 		t.Fatalf("recovery point %d, want 2", l.RecoveryPoint())
 	}
-	// Progress inside the first segment is not worth a checkpoint write.
-	if c := checkpointed(); c.recoveryPoint != 0 {
-		t.Fatalf("checkpoint %+v after a sync inside the first segment", c)
+	// Progress inside the first segment is not worth a checkpoint write, and a new log
+	// has none yet: recovery scans it from its first segment.
+	if _, err := readOffsetsCheckpoint(m, "p"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("checkpoint after a sync inside the first segment: %v", err)
 	}
 	for len(l.Segments()) < 3 {
 		appendN(t, l, 1, 2, 100)

@@ -17,6 +17,9 @@ import (
 
 // RecoveryReport says what OpenLog found on disk and what it repaired.
 type RecoveryReport struct {
+	// DirCreated reports that the directory did not exist: OpenLog made it, durably, and
+	// the new empty log's segment data becomes durable with its first Sync.
+	DirCreated bool
 	// CheckpointProblem is empty when the offsets checkpoint was read; otherwise it says
 	// why not (missing or garbled) and recovery scanned the whole log.
 	CheckpointProblem string
@@ -79,6 +82,9 @@ type RecoveryReport struct {
 	UnknownFiles []string
 }
 
+// checkpointMissing is RecoveryReport.CheckpointProblem when there was no checkpoint.
+const checkpointMissing = "missing"
+
 // CutTail reports whether recovery removed a tail of the log.
 func (r RecoveryReport) CutTail() bool { return r.CutOffset >= 0 }
 
@@ -92,10 +98,11 @@ func OpenLog(fsys FS, dir string, cfg LogConfig) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ensureDir(fsys, dir); err != nil {
+	created, err := ensureDir(fsys, dir)
+	if err != nil {
 		return nil, fmt.Errorf("storage: open log %s: %w", dir, err)
 	}
-	l := &Log{fsys: fsys, dir: dir, cfg: cfg, opened: cfg, files: cfg.Files, recovery: RecoveryReport{CutOffset: -1, AbortedCutOffset: -1}}
+	l := &Log{fsys: fsys, dir: dir, cfg: cfg, opened: cfg, files: cfg.Files, recovery: RecoveryReport{DirCreated: created, CutOffset: -1, AbortedCutOffset: -1}}
 	if l.files == nil {
 		l.files = unboundedFiles()
 	}
@@ -108,17 +115,18 @@ func OpenLog(fsys FS, dir string, cfg LogConfig) (*Log, error) {
 	return l, nil
 }
 
-// ensureDir creates dir if it is missing and makes the new entries durable.
-func ensureDir(fsys FS, dir string) error {
+// ensureDir creates dir if it is missing and makes the new entries durable. It reports
+// whether it created dir.
+func ensureDir(fsys FS, dir string) (bool, error) {
 	st, err := fsys.Stat(dir)
 	if err == nil {
 		if !st.IsDir {
-			return fmt.Errorf("%s is not a directory", dir)
+			return false, fmt.Errorf("%s is not a directory", dir)
 		}
-		return nil
+		return false, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return false, err
 	}
 	var created []string
 	for d := dir; ; d = path.Dir(d) {
@@ -131,15 +139,15 @@ func ensureDir(fsys FS, dir string) error {
 		}
 	}
 	if err := fsys.MkdirAll(dir); err != nil {
-		return err
+		return false, err
 	}
 	// Parents first is not needed: each SyncDir makes one new entry durable.
 	for _, d := range created {
 		if err := fsys.SyncDir(path.Dir(d)); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return true, nil
 }
 
 func (l *Log) recover() error {
@@ -321,7 +329,7 @@ func (l *Log) loadCheckpoint() (start, rp int64, err error) {
 		l.persisted = c
 		return c.logStartOffset, c.recoveryPoint, nil
 	case errors.Is(err, fs.ErrNotExist):
-		l.recovery.CheckpointProblem = "missing"
+		l.recovery.CheckpointProblem = checkpointMissing
 	case errors.Is(err, ErrBadCheckpoint):
 		l.recovery.CheckpointProblem = err.Error()
 	default:
@@ -718,6 +726,9 @@ func (l *Log) settleStart() error {
 // finishRecovery writes the rebuilt indexes of the scanned segments, syncs them and the
 // directory, and checkpoints the recovery point at the end offset.
 func (l *Log) finishRecovery() error {
+	if l.recovery.DirCreated {
+		return l.finishCreation()
+	}
 	last := len(l.segments) - 1
 	for i, s := range l.segments {
 		if !s.unsynced {
@@ -747,10 +758,40 @@ func (l *Log) finishRecovery() error {
 	if err := l.syncAll(); err != nil {
 		return err
 	}
-	if current := (offsetsCheckpoint{logStartOffset: l.startOffset, recoveryPoint: l.recoveryPoint}); current != l.persisted {
+	if current := (offsetsCheckpoint{logStartOffset: l.startOffset, recoveryPoint: l.recoveryPoint}); current != l.persisted && !l.missingCheckpointSame() {
 		return l.persistCheckpoint()
 	}
 	return nil
+}
+
+// missingCheckpointSame reports that the checkpoint is missing (not garbled) and that
+// writing one would change nothing the next recovery does: it would take the log start
+// from the first segment, now durable, and scan from there all the same. A new log
+// that never left its first segment then costs its first recovery no checkpoint write.
+func (l *Log) missingCheckpointSame() bool {
+	return l.recovery.CheckpointProblem == checkpointMissing && l.startOffset == l.segments[0].base &&
+		l.recoverySegment(l.recoveryPoint) == 0
+}
+
+// finishCreation ends the opening of a log whose directory was made just now and holds
+// only the new empty segment. The segment's data needs no sync before something is
+// appended (the first Sync does it) and the empty log needs no checkpoint: an empty
+// directory opens as the same log. The directory entry of the segment does need a sync:
+// without a checkpoint recovery takes the log start from the first segment, so a crash
+// that kept a later segment but lost this one would move the start.
+func (l *Log) finishCreation() error {
+	if err := l.fsys.SyncDir(l.dir); err != nil {
+		return err
+	}
+	l.dirUnsynced = false
+	l.recoveryPoint = l.EndOffset()
+	s := l.active()
+	// The file holds no writes, so the cache may close it; the index files close now,
+	// so that an idle new log holds no descriptor the cache does not bound.
+	if cf, ok := s.logFile.(*cachedFile); ok {
+		cf.unpin()
+	}
+	return s.closeIndexFiles()
 }
 
 // reconcileIndexFiles compares the index files of s with the rebuilt indexes, cuts the
