@@ -186,17 +186,26 @@ const (
 )
 
 // allowDamageLosses takes out of vs the acknowledged records lost where the partition
-// declared a range lost (every in-sync copy was damaged), reports them as allowed, and
-// returns the rest.
+// declared a range lost (every in-sync copy was damaged), and the records written again
+// after such a range held them, reports them as allowed, and returns the rest.
 func (c *checkers) allowDamageLosses(vs []LogViolation) []LogViolation {
 	w := c.w
-	var rest, lost []LogViolation
+	var rest, lost, dups []LogViolation
 	for _, v := range vs {
-		if v.Kind == "damage-lost" {
+		switch v.Kind {
+		case "damage-lost":
 			lost = append(lost, v)
-			continue
+		case "damage-duplicate":
+			dups = append(dups, v)
+		default:
+			rest = append(rest, v)
 		}
-		rest = append(rest, v)
+	}
+	if len(dups) > 0 {
+		c.allowed = append(c.allowed, fmt.Sprintf("%s: %d records were written again after a range declared lost held them; first: %s", AllowedDamage, len(dups), dups[0]))
+		w.cov.Inc("check:damage-duplicate")
+		w.record(traces.Event{Kind: traces.KindCheck, Sub: traces.CheckPassed, Node: -1, Peer: -1},
+			func() string { return "allowed by the damage: " + FormatLogViolations(dups) })
 	}
 	if len(lost) > 0 {
 		c.allowed = append(c.allowed, fmt.Sprintf("%s lost %d acknowledged records with every in-sync copy damaged; first: %s", AllowedDamage, len(lost), lost[0]))

@@ -273,8 +273,9 @@
 // duplicated, torn, reordered or phantom records, gaps, reads disagreeing, high
 // watermarks going back, reads missing acknowledged writes, offsets answering
 // CORRUPT_MESSAGE outside the ranges declared lost; acknowledged records in those
-// ranges are reported as allowed by the damage, and those partitions' histories are not
-// checked for linearizability); Porcupine checks each data
+// ranges, and records read there then written again above them by a retry, are reported
+// as allowed by the damage, and those partitions' histories are not checked for
+// linearizability); Porcupine checks each data
 // partition with the partition model (partmodel.go: the state is the committed length;
 // a produce present in the final read at base b commits there, in state b; a fetch or
 // ListOffsets latest that answered high watermark h reads state h) and each (group,

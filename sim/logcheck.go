@@ -40,6 +40,9 @@ import (
 //   - damage-lost (allowed): an acknowledged acks=all record at an offset the partition
 //     declared lost. It was on every in-sync replica, and every one of them was
 //     damaged: the run reports it as allowed by the damage, not as a failure.
+//   - damage-duplicate (allowed): a duplicate whose first copy sits in a range the
+//     partition declared lost, the second above it: a retry of a batch never
+//     acknowledged at the lost offset (an acknowledged one is still checked by lost).
 //
 // Where records may be deleted (retention, DeleteRecords), the final read begins at
 // the partition's log start (Start): records below it are gone, and only their reads
@@ -239,7 +242,15 @@ func (c *logChecker) see(partition string, r LogRecord, source *LogFetch) {
 		return
 	}
 	if o, ok := where[r.Value]; ok && o != r.Offset {
-		c.report("duplicate", partition, "value %q at offsets %d and %d (%s)", r.Value, min(o, r.Offset), max(o, r.Offset), readName(source))
+		first, second := min(o, r.Offset), max(o, r.Offset)
+		if c.h.declared(partition, first) && !c.h.declared(partition, second) {
+			// The first copy was lost with every in-sync copy of it; a producer still
+			// retrying that batch (never acknowledged there) wrote it again after the log
+			// end, and the idempotence state, rebuilt from the log, could not know it.
+			c.report("damage-duplicate", partition, "value %q at offsets %d and %d (%s): the first sits in a range declared lost", r.Value, first, second, readName(source))
+			return
+		}
+		c.report("duplicate", partition, "value %q at offsets %d and %d (%s)", r.Value, first, second, readName(source))
 		return
 	}
 	at[r.Offset], where[r.Value] = r.Value, r.Offset

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -102,5 +103,33 @@ func TestCheckLogUnreadPartition(t *testing.T) {
 	h.Fetches = append(h.Fetches, LogFetch{Client: 4, Partition: "t/0", Call: 47, Return: 48, Records: []LogRecord{{Offset: 1, Value: "x"}}, HW: 3})
 	if vs := CheckLog(h); len(vs) == 0 || vs[0].Kind != "inconsistent" {
 		t.Fatalf("reads of an unread partition disagreeing were not reported: %v", vs)
+	}
+}
+
+// A record read at an offset later declared lost (every in-sync copy damaged) and written
+// again above it by a producer still retrying is allowed by the damage; the same
+// duplicate outside a declared range, or an acknowledgement at the lost offset, is not.
+func TestCheckLogDuplicateOfDeclaredLostRecord(t *testing.T) {
+	damaged := func() *LogHistory {
+		h := goodLogHistory()
+		// c was read at 2, then 2 was lost on every in-sync replica; the retry of c's
+		// batch, never acknowledged there, was written again at 4.
+		h.Produces[2].Offset, h.Produces[2].Return = 4, 60
+		h.Final["t/0"] = []LogRecord{{Offset: 0, Value: "a"}, {Offset: 1, Value: "b"}, {Offset: 2, Fenced: true}, {Offset: 3, Value: "d"}, {Offset: 4, Value: "c"}}
+		h.Declared = map[string][][2]int64{"t/0": {{2, 3}}}
+		return h
+	}
+	if vs := CheckLog(damaged()); len(vs) != 1 || vs[0].Kind != "damage-duplicate" {
+		t.Fatalf("a retry written again after its first copy was declared lost: got %v, want one damage-duplicate", vs)
+	}
+	h := damaged()
+	h.Declared = nil
+	if vs := CheckLog(h); !slices.ContainsFunc(vs, func(v LogViolation) bool { return v.Kind == "duplicate" }) {
+		t.Fatalf("a duplicate outside any declared range was not reported: %v", vs)
+	}
+	h = damaged()
+	h.Produces[2].Offset = 2 // acknowledged at the lost offset: no retry may write it again
+	if vs := CheckLog(h); !slices.ContainsFunc(vs, func(v LogViolation) bool { return v.Kind == "lost" }) {
+		t.Fatalf("a record acknowledged at a lost offset and found again above it was not reported: %v", vs)
 	}
 }
