@@ -251,21 +251,26 @@ func (p *producer) pump(pp *prodPart) {
 	}
 }
 
-// expire gives up on the oldest batches past their delivery timeout.
+// expire gives up on the batches past their delivery timeout.
 func (p *producer) expire(pp *prodPart) {
 	w := p.c.w
-	for len(pp.pending) > 0 && w.now >= pp.pending[0].deadline && (pp.retry || pp.sent == 0 || !p.spec.Idempotent) {
-		b := pp.pending[0]
-		if !p.spec.Idempotent && b.outstanding > 0 {
-			return // its answer will resolve it
+	if !p.spec.Idempotent {
+		// A batch that never left goes back behind younger ones (answerPlain), so the
+		// oldest is not always first: every batch not in flight is checked, or one could
+		// be sent after its delivery timeout.
+		for _, b := range slices.Clone(pp.pending) {
+			if w.now >= b.deadline && b.outstanding == 0 {
+				w.cov.Inc("producer:delivery-timeout")
+				p.resolve(pp, b, p.giveUpOutcome(b), -1)
+			}
 		}
+		return
+	}
+	if len(pp.pending) > 0 && w.now >= pp.pending[0].deadline && (pp.retry || pp.sent == 0) {
 		w.cov.Inc("producer:delivery-timeout")
-		p.resolve(pp, b, p.giveUpOutcome(b), -1)
-		if p.spec.Idempotent {
-			// Its sequence may or may not be in the log: nothing after it can follow.
-			p.reset("delivery timeout")
-			return
-		}
+		p.resolve(pp, pp.pending[0], p.giveUpOutcome(pp.pending[0]), -1)
+		// Its sequence may or may not be in the log: nothing after it can follow.
+		p.reset("delivery timeout")
 	}
 }
 
