@@ -196,8 +196,9 @@ func TestPartialFramesStayWithinTheRequestBudget(t *testing.T) {
 }
 
 // TestDescriptorExhaustionRecovers starts a broker with 1,024 descriptors, enough for
-// its max.connections by the start-up check but not once 150 partitions hold their
-// segment files, and opens connections until accept fails with EMFILE. While the
+// its max.connections by the start-up check but not once 400 partitions hold their
+// segment files (about one each, in the file cache), and opens connections until
+// accept fails with EMFILE. While the
 // attacker holds them the broker keeps serving the client it has; once the attacker
 // leaves, new clients connect again.
 func TestDescriptorExhaustionRecovers(t *testing.T) {
@@ -216,9 +217,10 @@ func TestDescriptorExhaustionRecovers(t *testing.T) {
 	p := c.procs[0]
 	admin := c.client()
 	c.waitBrokers(admin, 1)
-	c.createTopic(admin, "many", 150, 1)
-	pr := startProducer(t, c, "many", 150)
+	c.createTopic(admin, "many", 400, 1)
+	pr := startProducer(t, c, "many", 400)
 	pr.waitAcked(t, 30*time.Second, 1000, 0)
+	held := openFiles(p.cmd.Process.Pid)
 
 	var attack []net.Conn
 	defer func() {
@@ -233,6 +235,7 @@ func TestDescriptorExhaustionRecovers(t *testing.T) {
 		}
 		attack = append(attack, a)
 	}
+	t.Logf("descriptors open: %d before the attack, %d after it", held, openFiles(p.cmd.Process.Pid))
 	c.eventually(30*time.Second, "accept to fail for want of descriptors", func() bool {
 		if m := scrape(p.metricsAddr); m != nil {
 			return m["seedlog_accept_errors_total"] > 0
