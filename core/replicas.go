@@ -397,7 +397,13 @@ func (n *Node) stepReplicaMessage(from int32, m partition.Message) {
 	key := m.PartitionKey()
 	hr := n.replicaByKey(key.TopicID, key.Partition)
 	if hr == nil {
-		return // not (or no longer) a replica here: the sender retries and learns
+		// Not (or not yet) a replica here. A follower asking is told so, and asks again
+		// shortly: it may have learned of the partition before this node did.
+		if ans := partition.UnhostedAnswer(m); ans != nil && !n.cfg.Plants.On(plant.UnhostedFetchDropped) {
+			head, records := encodeReplicaHead(ans)
+			n.out.Messages = append(n.out.Messages, Message{To: from, Payload: head, Records: records})
+		}
+		return
 	}
 	n.withReplica(hr, func() { hr.r.Step(n.now, from, m) })
 }

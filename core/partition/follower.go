@@ -122,15 +122,15 @@ func (r *Replica) backoff(now int64) {
 }
 
 // newLeaderBackoff is how long a follower waits before asking again a leader that did
-// not know the follower's epoch yet (UNKNOWN_LEADER_EPOCH). That leader has not applied
-// the metadata that made it leader, a matter of milliseconds; waiting FollowerBackoff
-// (Kafka's 1 s) instead would hold every acks=all write of a new leader that long after
-// each failover.
+// not know the follower's epoch yet (UNKNOWN_LEADER_EPOCH), or the partition at all
+// (UNKNOWN_TOPIC_OR_PARTITION, UnhostedAnswer). That leader has not applied the metadata
+// that made it leader, a matter of milliseconds; waiting FollowerBackoff (Kafka's 1 s)
+// instead would hold every acks=all write of a new leader or a new partition that long.
 const newLeaderBackoff = 50 * time.Millisecond
 
 // backoffAfter waits after an error answer before asking again.
 func (r *Replica) backoffAfter(now int64, code int16) {
-	if code == CodeUnknownLeaderEpoch && !r.on(plant.NewLeaderFullBackoff) {
+	if (code == CodeUnknownLeaderEpoch || code == CodeUnknownTopicOrPartition) && !r.on(plant.NewLeaderFullBackoff) {
 		r.fol.retryAt = now + int64(min(newLeaderBackoff, r.cfg.FollowerBackoff))
 		return
 	}

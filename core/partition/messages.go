@@ -138,6 +138,23 @@ type Synced struct {
 	DurableOffset      int64
 }
 
+// UnhostedAnswer is what a node that holds no replica of m's partition answers to a
+// follower's request: UNKNOWN_TOPIC_OR_PARTITION. A follower whose node applied the
+// partition's creation (or its leadership) before the leader's node did would otherwise
+// hear nothing and ask again only after its request timeout; told so, it asks again in
+// moments. It is nil for messages that want no answer.
+func UnhostedAnswer(m Message) Message {
+	switch m := m.(type) {
+	case *Fetch:
+		return &FetchAnswer{Key: m.Key, RequestID: m.RequestID, FetchOffset: m.FetchOffset, Err: CodeUnknownTopicOrPartition,
+			LeaderEpoch: -1, HighWatermark: -1, LogStartOffset: -1, LogEndOffset: -1}
+	case *EpochQuery:
+		return &EpochAnswer{Key: m.Key, RequestID: m.RequestID, Err: CodeUnknownTopicOrPartition, RequestedEpoch: m.LeaderEpoch,
+			LeaderEpoch: -1, EndOffset: -1, LogStartOffset: -1}
+	}
+	return nil
+}
+
 func (*Fetch) Kind() MsgKind       { return KindFetch }
 func (*FetchAnswer) Kind() MsgKind { return KindFetchAnswer }
 func (*EpochQuery) Kind() MsgKind  { return KindEpochQuery }

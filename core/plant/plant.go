@@ -256,6 +256,10 @@ const (
 	// FollowerReportsUnsyncedDurable: a follower reports its log end as durable in the
 	// fetch it sends once an append is written, before the sync that covers it is done.
 	FollowerReportsUnsyncedDurable
+	// UnhostedFetchDropped: a node that holds no replica of a partition drops a
+	// follower's fetch for it unanswered, so a follower that learned of the partition
+	// first waits a whole request timeout (5.5 s) before asking again.
+	UnhostedFetchDropped
 	numNames
 )
 
@@ -334,6 +338,7 @@ var names = [numNames]string{
 	FollowerAbortedIndexSkipped:     "follower-aborted-index-skipped",
 	FileCacheEvictLeaks:             "file-cache-evict-leaks",
 	FollowerReportsUnsyncedDurable:  "follower-reports-unsynced-durable",
+	UnhostedFetchDropped:            "unhosted-fetch-dropped",
 }
 
 func (n Name) String() string {

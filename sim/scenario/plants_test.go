@@ -17,6 +17,7 @@ func TestPlantsFailTheirStories(t *testing.T) {
 		{"barrier-waits-out-leader-change", "barrier-outlives-controller", "expect last == exists"},
 		{"shutdown-waits-for-quorum", "last-broker-stops", "expect role 3 == down"},
 		{"new-leader-full-backoff", "failover-within-two-seconds", "expect took <= 2s"},
+		{"unhosted-fetch-dropped", "first-write-after-create", "expect took <= 1s"},
 	} {
 		script, err := os.ReadFile("testdata/" + c.story + ".txt")
 		if err != nil {
