@@ -120,8 +120,12 @@ func (d *devCluster) client(opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-// stop interrupts the cluster like Ctrl-C and expects a clean exit.
+// stop interrupts the cluster like Ctrl-C and expects a clean exit. After a failed test
+// it shows the end of the brokers' log first.
 func (d *devCluster) stop() {
+	if d.t.Failed() {
+		d.t.Logf("---- seedlog dev log (tail) ----\n%s", tail(filepath.Join(d.dir, "dev.log"), 200))
+	}
 	d.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-d.exited:
