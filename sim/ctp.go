@@ -411,6 +411,13 @@ func (t *ctpTxn) awaitBatch() {
 		t.in.c.w.cov.Inc("ctp:abort-by-epoch-bump")
 		t.bump()
 	default:
+		if code := t.batch.op.Code; code == errOutOfOrderSequenceNumber || code == errUnknownProducerID {
+			// The partition and the instance disagree on the epoch's sequences: only a
+			// new epoch starts them over (KIP-360), or every retry is refused the same.
+			t.in.c.w.cov.Inc("ctp:abort-by-epoch-bump")
+			t.bump()
+			return
+		}
 		t.fail("the output batch failed")
 	}
 }

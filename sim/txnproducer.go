@@ -849,10 +849,23 @@ func (in *txnInstance) resolve(t *txnState, b *txnBatch, outcome Outcome, offset
 	} else {
 		t.failed = true
 	}
+	if outcome == Failed && b.op.Code != errOutOfOrderSequenceNumber && b.op.Code != errUnknownProducerID {
+		in.unnumber(b.tp, b.op)
+	}
 	w.complete(b.op, outcome)
 	t.flying--
 	if in.alive() && in.cur == t {
 		in.produceNext(t, b.tp)
+	}
+}
+
+// unnumber gives back the sequences of a batch no broker appended (Failed: giveUp
+// says so only when no attempt may have been), as a client numbers a batch only when it
+// sends it. Kept, they would leave a gap that every later batch of the epoch to the
+// partition is refused for as out of order. Only the newest batch's can go back.
+func (in *txnInstance) unnumber(tp TopicPartition, op *Op) {
+	if op.Producer == in.pid && op.Epoch == in.epoch && in.seqs[tp] == op.Sequence+int32(len(op.Values)) {
+		in.seqs[tp] = op.Sequence
 	}
 }
 
