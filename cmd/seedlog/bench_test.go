@@ -15,15 +15,21 @@ import (
 func startPlainBroker(t *testing.T) string {
 	t.Helper()
 	peer := freeLoopback(t)
-	cfg := node.DefaultConfig()
-	for k, v := range map[string]string{
+	return startBroker(t, map[string]string{
 		"controller.quorum.voters":       "1@" + peer,
 		"listeners":                      "PLAINTEXT://127.0.0.1:0,PEER://" + peer,
 		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PEER:PLAINTEXT",
 		"log.dirs":                       filepath.Join(t.TempDir(), "data"),
 		"default.replication.factor":     "1",
 		"min.insync.replicas":            "1",
-	} {
+	}).ClientAddr()
+}
+
+// startBroker runs a node with the defaults and settings until the test ends.
+func startBroker(t *testing.T, settings map[string]string) *node.Node {
+	t.Helper()
+	cfg := node.DefaultConfig()
+	for k, v := range settings {
 		if err := cfg.Set(k, v); err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +46,7 @@ func startPlainBroker(t *testing.T) string {
 		cancel()
 		<-done
 	})
-	return n.ClientAddr()
+	return n
 }
 
 // TestBenchBytesThenCatchUp: `bench --bytes` writes exactly the whole records its byte

@@ -102,8 +102,7 @@ func startTLSBroker(t *testing.T) tlsBroker {
 	serverCert, serverKey := issue("broker", []string{"127.0.0.1", "localhost"})
 	b.certFile, b.keyFile = issue("client", nil)
 	peer := freeLoopback(t)
-	cfg := node.DefaultConfig()
-	for k, v := range map[string]string{
+	b.addr = startBroker(t, map[string]string{
 		"controller.quorum.voters":       "1@" + peer,
 		"listeners":                      "SSL://127.0.0.1:0,PEER://" + peer,
 		"listener.security.protocol.map": "SSL:SSL,PEER:PLAINTEXT",
@@ -112,24 +111,7 @@ func startTLSBroker(t *testing.T) tlsBroker {
 		"tls.client.ca.file":             b.caFile,
 		"ssl.client.auth":                "required",
 		"log.dirs":                       filepath.Join(dir, "data"),
-	} {
-		if err := cfg.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n, err := node.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() {
-		n.Stop()
-		cancel()
-		<-done
-	})
-	b.addr = n.ClientAddr()
+	}).ClientAddr()
 	return b
 }
 
