@@ -142,9 +142,11 @@
 // keeping a suffix the leader disowns would leave replicas disagreeing forever.
 //
 // Requests that get no answer are sent again after FollowerFetchMaxWait plus
-// PeerRequestTimeout; error answers are retried after FollowerBackoff. Answers are matched
-// to the outstanding request id and its echoed fields, so duplicates and stale answers
-// are dropped.
+// PeerRequestTimeout; error answers are retried after FollowerBackoff, but for those of a
+// leader whose metadata is behind (UNKNOWN_LEADER_EPOCH, and UNKNOWN_TOPIC_OR_PARTITION
+// from a node that does not hold the partition yet: UnhostedAnswer), retried after 50 ms.
+// Answers are matched to the outstanding request id and its echoed fields, so duplicates
+// and stale answers are dropped.
 //
 // # Peer messages
 //
