@@ -56,6 +56,10 @@ type Config struct {
 	// refuses with POLICY_VIOLATION what would go past its own setting, so every node
 	// should set the same (core/controller/brokercap.go).
 	BrokerPartitionsMax int
+	// ReplicaCreatesMax bounds the partition logs the broker creates at once (0:
+	// ReplicaCreatesMaxDefault); more replicas new in the metadata wait their turn
+	// (core/replicas.go, addReplicaPaced).
+	ReplicaCreatesMax int
 	// FetchBytesMax is fetch.max.bytes (0: Kafka's 57671680): the most record bytes one
 	// client Fetch response reads, whatever the request asks.
 	FetchBytesMax int32
@@ -233,6 +237,11 @@ const (
 	ReplicaFetchResponseBytesMaxDefault = 10 << 20                          // replica.fetch.response.max.bytes
 )
 
+// ReplicaCreatesMaxDefault is Config.ReplicaCreatesMax's default. A creation costs about
+// four syncs, so 32 of them hold the metadata log's next sync for tens of milliseconds
+// at most, well inside the quorum's fetch timeout.
+const ReplicaCreatesMaxDefault = 32
+
 // Default and largest max.broker.partitions (Config.BrokerPartitionsMax).
 const (
 	BrokerPartitionsMaxDefault = controller.BrokerPartitionsMaxDefault
@@ -290,6 +299,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BrokerPartitionsMax == 0 {
 		c.BrokerPartitionsMax = BrokerPartitionsMaxDefault
+	}
+	if c.ReplicaCreatesMax <= 0 {
+		c.ReplicaCreatesMax = ReplicaCreatesMaxDefault
 	}
 	if c.FetchBytesMax <= 0 {
 		c.FetchBytesMax = kafka.FetchBytesMaxDefault

@@ -13,7 +13,7 @@ import (
 // idleBroker returns a lone broker (its own controller) hosting the given number of
 // partitions, every replica loaded and leading, and the node's time.
 func idleBroker(tb testing.TB, partitions int) (*Node, int64) {
-	n, err := New(Config{NodeID: 1, Voters: []int32{1}, Broker: true, Seed: 1})
+	n, err := New(Config{NodeID: 1, Voters: []int32{1}, Broker: true, Seed: 1, BrokerPartitionsMax: partitions + 1})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -84,6 +84,50 @@ func benchIdle(b *testing.B, input func(n *Node, now int64, corr int32)) {
 					n.Done(now, disk.Done{ID: op.ID, Kind: op.Kind, Log: op.Log})
 				}
 				n.Deadline()
+			}
+		})
+	}
+}
+
+// BenchmarkMetadataChange measures a metadata change no hosted replica takes part in (a
+// config set on a topic of one partition, created beforehand) on a broker of 1,000 and
+// 10,000 idle replicas, from the request to the change applied: its cost should not grow
+// with the number of replicas.
+func BenchmarkMetadataChange(b *testing.B) {
+	for _, partitions := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("replicas=%d", partitions), func(b *testing.B) {
+			n, now := idleBroker(b, partitions)
+			create := kmsg.NewPtrCreateTopicsRequest()
+			t := kmsg.NewCreateTopicsRequestTopic()
+			t.Topic, t.NumPartitions, t.ReplicationFactor = "other", 1, 1
+			create.Topics = append(create.Topics, t)
+			create.TimeoutMillis = 60_000
+			n.Request(now, Request{Conn: 1, Corr: 1, Key: create.Key(), Version: create.GetVersion(), Msg: create})
+			run(b, n, &now, time.Second, func() {})
+			b.ResetTimer()
+			for i := range b.N {
+				req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+				r := kmsg.NewIncrementalAlterConfigsRequestResource()
+				r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, "other"
+				c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+				c.Name, c.Value = "retention.ms", kmsg.StringPtr(fmt.Sprint(1_000_000+i))
+				r.Configs = append(r.Configs, c)
+				req.Resources = append(req.Resources, r)
+				offset := n.quorum.image.Offset()
+				n.Request(now, Request{Conn: 1, Corr: int32(i + 2), Key: req.Key(), Version: req.GetVersion(), Msg: req})
+				for n.quorum.image.Offset() == offset {
+					out := n.Drain()
+					if out.Fatal != nil {
+						b.Fatal(out.Fatal)
+					}
+					if len(out.Ops) == 0 {
+						now += int64(time.Millisecond)
+						n.Tick(now)
+					}
+					for _, op := range out.Ops {
+						n.Done(now, disk.Done{ID: op.ID, Kind: op.Kind, Log: op.Log})
+					}
+				}
 			}
 		})
 	}

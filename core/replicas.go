@@ -39,6 +39,20 @@ type replicaHost struct {
 	// strayChecked is set once the broker, caught up and unfenced, removed the recovered
 	// logs of topics that no longer exist.
 	strayChecked bool
+	// synced is the image the replicas were last brought in line with, and
+	// syncedCaughtUp whether the broker was caught up on its metadata then
+	// (syncReplicas); syncedOnce is false before the first sync.
+	synced         metadata.Image
+	syncedOnce     bool
+	syncedCaughtUp bool
+	// creating counts the replicas whose log creation is under way; waiting holds, in
+	// the order found, the replicas that wait for one to end (addReplicaPaced), and
+	// waitingSet the same ids.
+	creating   int
+	waiting    []disk.LogID
+	waitingSet map[disk.LogID]bool
+	// checked is what CheckReplicas last looked at.
+	checked replicaCheckStamp
 	// brief is where EachReplica builds each replica's brief: a variable of its own
 	// would be allocated at every call, as the callback receives its address.
 	brief partition.Brief
@@ -71,6 +85,8 @@ type hosted struct {
 	part    int32
 	// keptNoted: the replica was noted as kept while the broker caught up.
 	keptNoted bool
+	// given is the state the replica was last updated with.
+	given partition.State
 
 	// The host's bookkeeping (replicawork.go). gone: the replica was removed.
 	gone bool
@@ -110,18 +126,45 @@ func (n *Node) withReplica(hr *hosted, fn func()) {
 	n.queue.SetOwner(prev)
 }
 
-// syncReplicas creates, updates and removes replicas to match the image.
+// syncReplicas creates, updates and removes replicas to match the image. It visits only
+// the partitions the image changed since the last sync (metadata.PartitionChanges), so
+// that a metadata change costs work in what it changed rather than in the replicas
+// hosted; it visits every one at the first sync, when the cluster-wide configs every
+// topic inherits changed, and when the broker's catching up began or ended (replicas
+// kept meanwhile are decided then).
 func (n *Node) syncReplicas(now int64) {
 	h := &n.replicas
 	im := n.quorum.image
 	h.moves.BytesPerSec = n.moveThrottleRate(im)
-	want := map[disk.LogID]metadata.TopicPartition{}
-	for _, tp := range im.PartitionsReplicatedOn(n.cfg.NodeID) {
-		want[disk.PartitionLog(tp.Topic, tp.Partition)] = tp
-	}
 	caughtUp := n.broker.epoch >= 0 && !n.broker.fenced
-	for _, hr := range slices.Clone(h.sorted) {
-		tp, ok := want[hr.id]
+	changed, clusterConfigs := im.PartitionChanges(h.synced)
+	var ids []disk.LogID
+	if !h.syncedOnce || clusterConfigs || caughtUp != h.syncedCaughtUp {
+		ids = make([]disk.LogID, 0, len(h.sorted))
+		for _, hr := range h.sorted {
+			ids = append(ids, hr.id)
+		}
+		for _, tp := range im.PartitionsReplicatedOn(n.cfg.NodeID) {
+			ids = append(ids, disk.PartitionLog(tp.Topic, tp.Partition))
+		}
+	} else {
+		ids = make([]disk.LogID, 0, len(changed))
+		for _, tp := range changed {
+			if n.cfg.Plants.On(plant.ReplicaSyncMissesISR) && onlyISRChanged(h.synced, im, tp) {
+				continue
+			}
+			ids = append(ids, disk.PartitionLog(tp.Topic, tp.Partition))
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	h.synced, h.syncedOnce, h.syncedCaughtUp = im, true, caughtUp
+	for _, id := range ids {
+		hr := h.byLog[id]
+		if hr == nil {
+			continue
+		}
+		tp, ok := n.wantedReplica(im, id)
 		switch {
 		case ok && tp.TopicID == hr.topicID:
 		case !ok && !caughtUp:
@@ -139,14 +182,18 @@ func (n *Node) syncReplicas(now int64) {
 			n.removeReplica(now, hr.id)
 		}
 	}
-	for _, id := range sortedLogIDs(want) {
-		tp := want[id]
+	for _, id := range ids {
+		tp, ok := n.wantedReplica(im, id)
+		if !ok {
+			continue
+		}
 		hr := h.byLog[id]
 		if hr == nil {
-			hr = n.addReplica(now, id, tp)
+			if hr = n.addReplicaPaced(now, id, tp); hr == nil {
+				continue
+			}
 		}
-		st := n.replicaState(im, tp)
-		n.withReplica(hr, func() { hr.r.Update(now, st) })
+		n.updateReplica(now, im, hr, tp)
 	}
 	if !h.strayChecked && n.broker.epoch >= 0 && !n.broker.fenced {
 		h.strayChecked = true
@@ -158,12 +205,91 @@ func (n *Node) syncReplicas(now int64) {
 	}
 }
 
+// wantedReplica reports whether the image places a replica of log id's partition on
+// this broker, and which topic the partition belongs to.
+func (n *Node) wantedReplica(im metadata.Image, id disk.LogID) (metadata.TopicPartition, bool) {
+	topic, p, ok := disk.ParsePartitionLog(id)
+	if !ok {
+		return metadata.TopicPartition{}, false
+	}
+	t, ok := im.Topic(topic)
+	if !ok {
+		return metadata.TopicPartition{}, false
+	}
+	if !im.ReplicaOn(t.ID, p, n.cfg.NodeID) {
+		return metadata.TopicPartition{}, false
+	}
+	return metadata.TopicPartition{Topic: topic, TopicID: t.ID, Partition: p}, true
+}
+
+// onlyISRChanged reports whether the partition differs between the images in its ISR
+// alone (plant.ReplicaSyncMissesISR).
+func onlyISRChanged(prev, im metadata.Image, tp metadata.TopicPartition) bool {
+	was, ok1 := prev.Partition(tp.TopicID, tp.Partition)
+	now, ok2 := im.Partition(tp.TopicID, tp.Partition)
+	if !ok1 || !ok2 || slices.Equal(was.ISR, now.ISR) {
+		return false
+	}
+	was.ISR, was.PartitionEpoch = now.ISR, now.PartitionEpoch
+	return fmt.Sprint(was) == fmt.Sprint(now)
+}
+
+// updateReplica gives hr's replica its partition's state in im.
+func (n *Node) updateReplica(now int64, im metadata.Image, hr *hosted, tp metadata.TopicPartition) {
+	st := n.replicaState(im, tp)
+	hr.given = st
+	n.withReplica(hr, func() { hr.r.Update(now, st) })
+}
+
+// addReplicaPaced adds the replica of log id unless that means creating its log while
+// Config.ReplicaCreatesMax creations are under way: it then waits, in the order found,
+// for a creation to end (createWaiting), and addReplicaPaced returns nil. Creating a
+// log costs several syncs, and the node's disk work runs in order, so creating
+// thousands at once would hold the metadata log's syncs, and the quorum with them, for
+// seconds.
+func (n *Node) addReplicaPaced(now int64, id disk.LogID, tp metadata.TopicPartition) *hosted {
+	h := &n.replicas
+	_, found := h.recovered[id]
+	if (!found || !n.recoveredFor(id, tp)) && h.creating >= n.cfg.ReplicaCreatesMax && !n.cfg.Plants.On(plant.ReplicaCreatesUnpaced) {
+		if !h.waitingSet[id] {
+			if h.waitingSet == nil {
+				h.waitingSet = map[disk.LogID]bool{}
+			}
+			h.waitingSet[id] = true
+			h.waiting = append(h.waiting, id)
+		}
+		return nil
+	}
+	return n.addReplica(now, id, tp)
+}
+
+// createWaiting adds the replicas waiting for a creation slot, oldest first, while slots
+// are free, skipping those the image no longer places here.
+func (n *Node) createWaiting(now int64) {
+	h := &n.replicas
+	for len(h.waiting) > 0 && h.creating < n.cfg.ReplicaCreatesMax {
+		id := h.waiting[0]
+		h.waiting[0] = ""
+		h.waiting = h.waiting[1:]
+		delete(h.waitingSet, id)
+		if h.byLog[id] != nil {
+			continue
+		}
+		if tp, ok := n.wantedReplica(h.synced, id); ok {
+			n.updateReplica(now, h.synced, n.addReplica(now, id, tp), tp)
+		}
+	}
+	if len(h.waiting) == 0 {
+		h.waiting = nil
+	}
+}
+
 func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) *hosted {
 	h := &n.replicas
 	st, found := h.recovered[id]
 	if found {
 		delete(h.recovered, id)
-		if b, ok := h.files[string(id)+"/"+topicIDFile]; !ok || [16]byte(pad16(b)) != tp.TopicID {
+		if !n.recoveredFor(id, tp) {
 			// The log belongs to an older topic of the same name: start afresh.
 			n.emitNodeOp(disk.Op{Kind: disk.DeleteLog, Log: id}, "deleting the log of a replaced topic")
 			st, found = disk.LogState{}, false
@@ -195,16 +321,36 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 	}, st, h.files, now)
 	n.queue.SetOwner(prev)
 	if !found {
+		// The topic id is written after the log is created: its completion ends the
+		// creation (addReplicaPaced).
+		h.creating++
 		id16 := tp.TopicID
-		n.emitNodeOp(disk.Op{Kind: disk.WriteFile, Name: string(id) + "/" + topicIDFile, Data: id16[:]}, "writing the topic id of "+string(id))
+		what := "writing the topic id of " + string(id)
+		prev := n.queue.SetOwner(func(d disk.Done) {
+			if d.Err != nil {
+				n.stop(fmt.Sprintf("%s: %v", what, d.Err))
+				return
+			}
+			h.creating--
+			n.createWaiting(n.now)
+		})
+		n.queue.Emit(disk.Op{Kind: disk.WriteFile, Name: string(id) + "/" + topicIDFile, Data: id16[:]})
+		n.queue.SetOwner(prev)
 	}
 	h.byLog[id] = hr
 	h.byPart[topicPart{hr.topic, hr.part}] = hr
-	h.sorted = append(h.sorted, hr)
-	slices.SortFunc(h.sorted, compareHosted)
+	at, _ := slices.BinarySearchFunc(h.sorted, hr, compareHosted)
+	h.sorted = slices.Insert(h.sorted, at, hr)
 	h.track(hr)
 	n.note("replica-added", string(id))
 	return hr
+}
+
+// recoveredFor reports whether the log id found at start belongs to tp's topic, not to
+// an older topic of the same name.
+func (n *Node) recoveredFor(id disk.LogID, tp metadata.TopicPartition) bool {
+	b, ok := n.replicas.files[string(id)+"/"+topicIDFile]
+	return ok && [16]byte(pad16(b)) == tp.TopicID
 }
 
 func pad16(b []byte) []byte {

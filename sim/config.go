@@ -177,6 +177,9 @@ type Config struct {
 	// OpenFilesMax is log.open.files.max (0: no file cache, every segment file stays
 	// open; openfiles.go).
 	OpenFilesMax int
+	// ReplicaCreatesMax bounds the partition logs a broker creates at once (0: the
+	// node's default; replicasync.go).
+	ReplicaCreatesMax int
 	// LeaderBalance is the nodes' automatic leader rebalancing (leaders.go).
 	LeaderBalance LeaderBalance
 	// CleanerStepBytes is log.cleaner.io.buffer.size (0: a pass in one step) and
@@ -739,6 +742,7 @@ func (c Config) String() string {
 		fmt.Fprintf(&b, ", rolled after %v", c.SegmentAge)
 	}
 	b.WriteString(c.openFilesString())
+	b.WriteString(c.replicaCreatesString())
 	b.WriteString("\n")
 	b.WriteString(c.Data.String())
 	b.WriteString(c.LeaderBalance.String())

@@ -67,7 +67,9 @@ type simNode struct {
 	// The disk (disk.go): ops wait in diskQ in emission order; batch is the group
 	// commit running (nil when the disk is free), diskWaking says a batch start is
 	// scheduled. crashOp is an op whose batch an armed crash waits for (0: none).
-	diskQ      diskexec.Queue
+	diskQ diskexec.Queue
+	// creates counts the partition log creations queued and not done (replicasync.go).
+	creates    int
 	batch      *diskexec.Batch
 	diskWaking bool
 	crashOp    disk.OpID
@@ -232,6 +234,7 @@ func (n *simNode) apply(in input) {
 			case disk.Read:
 				n.readDone(d)
 			}
+			n.createDone(*d)
 			n.m.Done(now, *d)
 		}
 	}
@@ -331,6 +334,7 @@ func (n *simNode) act() {
 	for _, op := range out.Ops {
 		n.doOp(op)
 	}
+	n.cleanerDrained()
 	for _, m := range out.Messages {
 		w.sendPeer(n, m)
 	}
@@ -358,6 +362,7 @@ func (n *simNode) act() {
 		w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutClose, Node: id, Peer: w.linkClient(c), A: int64(c)}, nil)
 		w.hangUp(netsim.StreamID(c))
 	}
+	n.checkReplicas()
 	n.scheduleTick()
 }
 
@@ -374,6 +379,7 @@ func (n *simNode) doOp(op disk.Op) {
 	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutOp, Node: n.spec.ID, Peer: -1, A: int64(op.ID), B: int64(op.Kind), Hash: h, Topic: topic, Part: part},
 		func() string { return op.String() })
 	n.diskQ.Add(op)
+	n.createIssued(op)
 	switch {
 	case op.Kind == disk.Clean:
 		n.checkCleanerRate(n.localNow())
@@ -583,6 +589,7 @@ func (c *Config) coreConfig(spec NodeSpec, inc uint32) core.Config {
 		TxnVersion:               c.Data.TxnVersion,
 		FetchSessionSlots:        c.Data.FetchSessionSlots,
 		BrokerPartitionsMax:      c.Data.BrokerPartitionsMax,
+		ReplicaCreatesMax:        c.ReplicaCreatesMax,
 		OffsetsRetentionCheck:    c.Data.OffsetsRetentionCheck,
 		Listeners:                c.listeners(spec),
 		ReauthMax:                c.Data.ReauthMax,
@@ -644,6 +651,7 @@ func (n *simNode) down() {
 	n.shutdown = nil
 	n.undrained = 0
 	n.diskQ, n.batch, n.diskWaking, n.crashOp = diskexec.Queue{Plants: w.cfg.Plants}, nil, false, 0
+	n.creates = 0
 	n.paused, n.pauseBuf, n.tickPending = false, nil, false
 	n.tickGen++
 	n.tickAt = -1

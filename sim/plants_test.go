@@ -181,6 +181,11 @@ import (
 //	follower-reports-unsynced-durable
 //	                               invariant:durable (a HW only the leader's synced
 //	                               disk holds), 1 (new)
+//	replica-sync-misses-isr        replicas-follow-metadata (a replica last given an
+//	                               ISR the image has replaced), 1 (new; 48 of seeds
+//	                               1-100)
+//	replica-creates-unpaced        replica-creates (more partition logs created at
+//	                               once than the bound), 1 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -327,6 +332,11 @@ var plantCases = []struct {
 	// that claims the append durable lets the high watermark pass records that only the
 	// leader's synced disk holds (invariant:durable, with min.insync.replicas above 1).
 	{"follower-reports-unsynced-durable", []string{"invariant:durable", "log-history", "linearizability", "invariant:partitions"}, 300, false},
+	// Replicas in line with the metadata (replicasync.go): the node's own full
+	// comparison after every step, and the partition log creations on its disk queue
+	// counted against the bound half the seeds draw small.
+	{"replica-sync-misses-isr", []string{"replicas-follow-metadata"}, 100, false},
+	{"replica-creates-unpaced", []string{"replica-creates"}, 100, false},
 }
 
 // transactionVersion1 runs the transactional producers at transaction version 1. The

@@ -70,6 +70,7 @@ func drawWide(seed uint64, c *Config) {
 	drawFaultSwarm(rng, c)
 	drawSegments(seed, c)
 	drawOpenFiles(seed, c)
+	drawReplicaCreates(seed, c)
 	if rng.IntN(100) < lowMessageMaxPercent {
 		wc.MessageBytesMax = int32(16<<10 + rng.IntN(240<<10))
 	}

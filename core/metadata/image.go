@@ -419,6 +419,12 @@ func (im Image) Partition(topicID [16]byte, p int32) (PartitionState, bool) {
 	return ps.clone(), true
 }
 
+// ReplicaOn reports whether the partition exists and has a replica on broker id.
+func (im Image) ReplicaOn(topicID [16]byte, p int32, id int32) bool {
+	ps, ok := im.partition(topicID, p)
+	return ok && slices.Contains(ps.Replicas, id)
+}
+
 // Partitions returns copies of every partition of a topic, in partition order.
 func (im Image) Partitions(topicID [16]byte) []PartitionState {
 	t := im.topic(topicID)

@@ -260,6 +260,13 @@ const (
 	// follower's fetch for it unanswered, so a follower that learned of the partition
 	// first waits a whole request timeout (5.5 s) before asking again.
 	UnhostedFetchDropped
+	// ReplicaSyncMissesISR: a broker bringing its replicas in line with a metadata
+	// change skips the partitions whose ISR alone changed, so a leader goes on counting
+	// (or not counting) followers by an ISR the controller has replaced.
+	ReplicaSyncMissesISR
+	// ReplicaCreatesUnpaced: a broker creates the logs of every replica new in the
+	// metadata at once, whatever Config.ReplicaCreatesMax says.
+	ReplicaCreatesUnpaced
 	numNames
 )
 
@@ -339,6 +346,8 @@ var names = [numNames]string{
 	FileCacheEvictLeaks:             "file-cache-evict-leaks",
 	FollowerReportsUnsyncedDurable:  "follower-reports-unsynced-durable",
 	UnhostedFetchDropped:            "unhosted-fetch-dropped",
+	ReplicaSyncMissesISR:            "replica-sync-misses-isr",
+	ReplicaCreatesUnpaced:           "replica-creates-unpaced",
 }
 
 func (n Name) String() string {
