@@ -220,6 +220,13 @@ func TestDescriptorExhaustionRecovers(t *testing.T) {
 	c.createTopic(admin, "many", 400, 1)
 	pr := startProducer(t, c, "many", 400)
 	pr.waitAcked(t, 30*time.Second, 1000, 0)
+	// The broker creates the logs a few at a time after the metadata names them: every
+	// partition holds its files once each took a write.
+	c.eventually(30*time.Second, "a write acknowledged on every partition", func() bool {
+		pr.acks.mu.Lock()
+		defer pr.acks.mu.Unlock()
+		return len(pr.acks.acked) == 400
+	})
 	held := openFiles(p.cmd.Process.Pid)
 
 	var attack []net.Conn
