@@ -34,6 +34,7 @@ func (n *Node) CheckReplicas() error {
 	if im.Offset() != n.quorum.image.Offset() {
 		return fmt.Errorf("replicas last synced with the image at offset %d, the node holds %d", im.Offset(), n.quorum.image.Offset())
 	}
+	settings := settingsCache{n: n, im: im}
 	for _, tp := range im.PartitionsReplicatedOn(n.cfg.NodeID) {
 		id := disk.PartitionLog(tp.Topic, tp.Partition)
 		hr := h.byLog[id]
@@ -44,7 +45,7 @@ func (n *Node) CheckReplicas() error {
 		case hr.topicID != tp.TopicID:
 			return fmt.Errorf("replica %s: hosted for topic id %x, the image's topic is %x", id, hr.topicID, tp.TopicID)
 		default:
-			if want := n.replicaState(im, tp); fmt.Sprint(want) != fmt.Sprint(hr.given) {
+			if want := settings.state(tp); !want.Equal(hr.given) {
 				return fmt.Errorf("replica %s: last given %+v, the image at offset %d says %+v", id, hr.given, im.Offset(), want)
 			}
 		}

@@ -182,6 +182,7 @@ func (n *Node) syncReplicas(now int64) {
 			n.removeReplica(now, hr.id)
 		}
 	}
+	settings := settingsCache{n: n, im: im}
 	for _, id := range ids {
 		tp, ok := n.wantedReplica(im, id)
 		if !ok {
@@ -193,7 +194,7 @@ func (n *Node) syncReplicas(now int64) {
 				continue
 			}
 		}
-		n.updateReplica(now, im, hr, tp)
+		n.updateReplica(now, hr, settings.state(tp))
 	}
 	if !h.strayChecked && n.broker.epoch >= 0 && !n.broker.fenced {
 		h.strayChecked = true
@@ -234,9 +235,8 @@ func onlyISRChanged(prev, im metadata.Image, tp metadata.TopicPartition) bool {
 	return fmt.Sprint(was) == fmt.Sprint(now)
 }
 
-// updateReplica gives hr's replica its partition's state in im.
-func (n *Node) updateReplica(now int64, im metadata.Image, hr *hosted, tp metadata.TopicPartition) {
-	st := n.replicaState(im, tp)
+// updateReplica gives hr's replica st, its partition's state.
+func (n *Node) updateReplica(now int64, hr *hosted, st partition.State) {
 	hr.given = st
 	n.withReplica(hr, func() { hr.r.Update(now, st) })
 }
@@ -267,6 +267,7 @@ func (n *Node) addReplicaPaced(now int64, id disk.LogID, tp metadata.TopicPartit
 // are free, skipping those the image no longer places here.
 func (n *Node) createWaiting(now int64) {
 	h := &n.replicas
+	settings := settingsCache{n: n, im: h.synced}
 	for len(h.waiting) > 0 && h.creating < n.cfg.ReplicaCreatesMax {
 		id := h.waiting[0]
 		h.waiting[0] = ""
@@ -276,7 +277,7 @@ func (n *Node) createWaiting(now int64) {
 			continue
 		}
 		if tp, ok := n.wantedReplica(h.synced, id); ok {
-			n.updateReplica(now, h.synced, n.addReplica(now, id, tp), tp)
+			n.updateReplica(now, n.addReplica(now, id, tp), settings.state(tp))
 		}
 	}
 	if len(h.waiting) == 0 {
@@ -376,36 +377,76 @@ func (n *Node) removeReplica(now int64, id disk.LogID) {
 // replicaState is the partition's committed state plus the topic configs a replica
 // enforces.
 func (n *Node) replicaState(im metadata.Image, tp metadata.TopicPartition) partition.State {
-	ps, _ := im.Partition(tp.TopicID, tp.Partition)
+	return n.topicSettings(im, tp.Topic).stateOf(im, tp, n.cfg.Plants)
+}
+
+// topicSettings is what a replica's state takes from its topic's configs: the same for
+// every partition of the topic but the segment age, which the jitter spreads.
+type topicSettings struct {
+	st                  partition.State
+	segmentMs, jitterMs int64
+}
+
+// settingsCache resolves each topic's configs once for the replicas of one pass.
+type settingsCache struct {
+	n      *Node
+	im     metadata.Image
+	topics map[string]topicSettings
+}
+
+func (c *settingsCache) state(tp metadata.TopicPartition) partition.State {
+	ts, ok := c.topics[tp.Topic]
+	if !ok {
+		if c.topics == nil {
+			c.topics = map[string]topicSettings{}
+		}
+		ts = c.n.topicSettings(c.im, tp.Topic)
+		c.topics[tp.Topic] = ts
+	}
+	return ts.stateOf(c.im, tp, c.n.cfg.Plants)
+}
+
+func (n *Node) topicSettings(im metadata.Image, topic string) topicSettings {
 	st := partition.State{
-		Replicas: ps.Replicas, ISR: ps.ISR, Adding: ps.Adding, Leader: ps.Leader,
-		LeaderEpoch: ps.LeaderEpoch, PartitionEpoch: ps.PartitionEpoch,
-		MinISR:          int32(n.topicInt(im, tp.Topic, "min.insync.replicas")),
-		RetentionMs:     n.topicInt(im, tp.Topic, "retention.ms"),
-		RetentionBytes:  n.topicInt(im, tp.Topic, "retention.bytes"),
-		MessageBytesMax: int32(n.topicInt(im, tp.Topic, "max.message.bytes")),
-		KeepAll:         !n.topicHasPolicy(im, tp.Topic, "delete"),
-		Compact:         n.topicHasPolicy(im, tp.Topic, "compact"),
-		LogAppendTime:   n.topicString(im, tp.Topic, "message.timestamp.type") == "LogAppendTime",
+		MinISR:          int32(n.topicInt(im, topic, "min.insync.replicas")),
+		RetentionMs:     n.topicInt(im, topic, "retention.ms"),
+		RetentionBytes:  n.topicInt(im, topic, "retention.bytes"),
+		MessageBytesMax: int32(n.topicInt(im, topic, "max.message.bytes")),
+		KeepAll:         !n.topicHasPolicy(im, topic, "delete"),
+		Compact:         n.topicHasPolicy(im, topic, "compact"),
+		LogAppendTime:   n.topicString(im, topic, "message.timestamp.type") == "LogAppendTime",
 	}
-	st.TimestampBeforeMaxMs = n.topicInt(im, tp.Topic, "message.timestamp.before.max.ms")
-	st.TimestampAfterMaxMs = n.topicInt(im, tp.Topic, "message.timestamp.after.max.ms")
-	st.Codec, st.Recompress = record.ParseCodec(n.topicString(im, tp.Topic, "compression.type"))
-	st.Segments = disk.SegmentLimits{Bytes: n.topicOverride(im, tp.Topic, "segment.bytes"), AgeMs: n.topicOverride(im, tp.Topic, "segment.ms"),
-		IndexBytes: int32(min(n.topicOverride(im, tp.Topic, "segment.index.bytes"), math.MaxInt32))}
-	if jitter := n.topicInt(im, tp.Topic, "segment.jitter.ms"); jitter > 0 && !n.cfg.Plants.On(plant.SegmentJitterIgnored) {
-		st.Segments.AgeMs = SegmentAgeMs(tp.Topic, tp.Partition, n.topicInt(im, tp.Topic, "segment.ms"), jitter)
-	}
-	if n.cfg.Plants.On(plant.TopicSegmentsIgnored) {
-		st.Segments = disk.SegmentLimits{}
-	}
+	st.TimestampBeforeMaxMs = n.topicInt(im, topic, "message.timestamp.before.max.ms")
+	st.TimestampAfterMaxMs = n.topicInt(im, topic, "message.timestamp.after.max.ms")
+	st.Codec, st.Recompress = record.ParseCodec(n.topicString(im, topic, "compression.type"))
+	st.Segments = disk.SegmentLimits{Bytes: n.topicOverride(im, topic, "segment.bytes"), AgeMs: n.topicOverride(im, topic, "segment.ms"),
+		IndexBytes: int32(min(n.topicOverride(im, topic, "segment.index.bytes"), math.MaxInt32))}
 	if st.Compact {
 		st.Compaction = compact.Policy{
-			DirtyRatioMin:     n.topicFloat(im, tp.Topic, "min.cleanable.dirty.ratio"),
-			LagMinMs:          n.topicInt(im, tp.Topic, "min.compaction.lag.ms"),
-			LagMaxMs:          n.topicInt(im, tp.Topic, "max.compaction.lag.ms"),
-			DeleteRetentionMs: n.topicInt(im, tp.Topic, "delete.retention.ms"),
+			DirtyRatioMin:     n.topicFloat(im, topic, "min.cleanable.dirty.ratio"),
+			LagMinMs:          n.topicInt(im, topic, "min.compaction.lag.ms"),
+			LagMaxMs:          n.topicInt(im, topic, "max.compaction.lag.ms"),
+			DeleteRetentionMs: n.topicInt(im, topic, "delete.retention.ms"),
 		}
+	}
+	ts := topicSettings{st: st}
+	if jitter := n.topicInt(im, topic, "segment.jitter.ms"); jitter > 0 {
+		ts.segmentMs, ts.jitterMs = n.topicInt(im, topic, "segment.ms"), jitter
+	}
+	return ts
+}
+
+// stateOf is the state of partition tp of the topic.
+func (ts topicSettings) stateOf(im metadata.Image, tp metadata.TopicPartition, plants plant.Set) partition.State {
+	st := ts.st
+	ps, _ := im.Partition(tp.TopicID, tp.Partition)
+	st.Replicas, st.ISR, st.Adding, st.Leader = ps.Replicas, ps.ISR, ps.Adding, ps.Leader
+	st.LeaderEpoch, st.PartitionEpoch = ps.LeaderEpoch, ps.PartitionEpoch
+	if ts.jitterMs > 0 && !plants.On(plant.SegmentJitterIgnored) {
+		st.Segments.AgeMs = SegmentAgeMs(tp.Topic, tp.Partition, ts.segmentMs, ts.jitterMs)
+	}
+	if plants.On(plant.TopicSegmentsIgnored) {
+		st.Segments = disk.SegmentLimits{}
 	}
 	return st
 }

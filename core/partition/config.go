@@ -227,6 +227,17 @@ type State struct {
 	Segments disk.SegmentLimits
 }
 
+// Equal reports whether s and o say the same, field by field.
+func (s State) Equal(o State) bool {
+	return slices.Equal(s.Replicas, o.Replicas) && slices.Equal(s.ISR, o.ISR) && slices.Equal(s.Adding, o.Adding) &&
+		s.Leader == o.Leader && s.LeaderEpoch == o.LeaderEpoch && s.PartitionEpoch == o.PartitionEpoch &&
+		s.MinISR == o.MinISR && s.RetentionMs == o.RetentionMs && s.RetentionBytes == o.RetentionBytes &&
+		s.LogAppendTime == o.LogAppendTime && s.KeepAll == o.KeepAll && s.Compact == o.Compact &&
+		s.Compaction == o.Compaction && s.MessageBytesMax == o.MessageBytesMax &&
+		s.TimestampBeforeMaxMs == o.TimestampBeforeMaxMs && s.TimestampAfterMaxMs == o.TimestampAfterMaxMs &&
+		s.Recompress == o.Recompress && s.Codec == o.Codec && s.Segments == o.Segments
+}
+
 func (s State) clone() State {
 	s.Replicas = slices.Clone(s.Replicas)
 	s.ISR = slices.Clone(s.ISR)
