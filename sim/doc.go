@@ -308,7 +308,11 @@
 // steps of a few hundred bytes, throttled to a few KiB/s) run under the same faults; a
 // topic's own segment limits (segments.go) are checked on every replica's closed
 // segments (segments), and every cleaning step a node starts against
-// log.cleaner.io.max.bytes.per.second (cleaner-throttle).
+// log.cleaner.io.max.bytes.per.second (cleaner-throttle). Half the seeds give the
+// segment logs a small file cache (openfiles.go: open-files), and half let a broker
+// create only 1 to 3 partition logs at once (replicasync.go: replica-creates); after
+// every step a broker's replicas must match what a full pass over its metadata would
+// make of them (replicas-follow-metadata).
 // A quarter of the seeds with producers give the producers' client ids, or the default
 // client-id, a producer_byte_rate, and half of those a request_percentage too, against
 // a seeded cost model of each request's thread time (quotas.go); the quota checker
