@@ -56,9 +56,9 @@ type Config struct {
 	// refuses with POLICY_VIOLATION what would go past its own setting, so every node
 	// should set the same (core/controller/brokercap.go).
 	BrokerPartitionsMax int
-	// ReplicaCreatesMax bounds the partition logs the broker creates at once, and those
-	// it deletes at once (0: ReplicaCreatesMaxDefault); more wait their turn
-	// (core/replicas.go, addReplicaPaced and deleteLogPaced).
+	// ReplicaCreatesMax bounds the partition logs the broker creates at once (0:
+	// ReplicaCreatesMaxDefault); more replicas new in the metadata wait their turn
+	// (core/replicas.go, addReplicaPaced).
 	ReplicaCreatesMax int
 	// FetchBytesMax is fetch.max.bytes (0: Kafka's 57671680): the most record bytes one
 	// client Fetch response reads, whatever the request asks.

@@ -51,12 +51,6 @@ type replicaHost struct {
 	creating   int
 	waiting    []disk.LogID
 	waitingSet map[disk.LogID]bool
-	// deleting counts the log deletions under way; deletesWaiting holds, in the order
-	// removed, the logs that wait for one to end (deleteLogPaced), and
-	// deletesWaitingSet those still waiting.
-	deleting          int
-	deletesWaiting    []disk.LogID
-	deletesWaitingSet map[disk.LogID]bool
 	// checked is what CheckReplicas last looked at.
 	checked replicaCheckStamp
 	// brief is where EachReplica builds each replica's brief: a variable of its own
@@ -207,7 +201,7 @@ func (n *Node) syncReplicas(now int64) {
 		for _, id := range sortedLogIDs(h.recovered) {
 			n.note("replica-stray", fmt.Sprintf("removing log %s of a topic that no longer exists", id))
 			delete(h.recovered, id)
-			n.deleteLogPaced(id)
+			n.emitNodeOp(disk.Op{Kind: disk.DeleteLog, Log: id}, "deleting stray log "+string(id))
 		}
 	}
 }
@@ -302,13 +296,6 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 			st, found = disk.LogState{}, false
 		}
 	}
-	if h.deletesWaitingSet[id] {
-		// The log of a removed replica of the same name waits for its deletion: it goes
-		// now, ahead of the creation.
-		delete(h.deletesWaitingSet, id)
-		n.deleteLog(id)
-		n.note("replica-log-deleted-ahead", string(id))
-	}
 	im := n.quorum.image
 	t := n.cfg.Timing
 	hr := &hosted{id: id, topic: tp.Topic, topicID: tp.TopicID, part: tp.Partition}
@@ -360,51 +347,6 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 	return hr
 }
 
-// deleteLogPaced deletes log id unless Config.ReplicaCreatesMax deletions are under way
-// (the same bound as creations, for the same reason): it then waits, in the order
-// removed, for one to end, or for a replica of the same log id to be added.
-func (n *Node) deleteLogPaced(id disk.LogID) {
-	h := &n.replicas
-	if h.deleting < n.cfg.ReplicaCreatesMax || n.cfg.Plants.On(plant.ReplicaDeletesUnpaced) {
-		n.deleteLog(id)
-		return
-	}
-	if !h.deletesWaitingSet[id] {
-		if h.deletesWaitingSet == nil {
-			h.deletesWaitingSet = map[disk.LogID]bool{}
-		}
-		h.deletesWaitingSet[id] = true
-		h.deletesWaiting = append(h.deletesWaiting, id)
-	}
-}
-
-// deleteLog emits the deletion of log id; its completion lets the next waiting one go.
-func (n *Node) deleteLog(id disk.LogID) {
-	h := &n.replicas
-	h.deleting++
-	prev := n.queue.SetOwner(func(d disk.Done) {
-		if d.Err != nil {
-			n.stop(fmt.Sprintf("deleting log %s: %v", id, d.Err))
-			return
-		}
-		h.deleting--
-		for len(h.deletesWaiting) > 0 && h.deleting < n.cfg.ReplicaCreatesMax {
-			next := h.deletesWaiting[0]
-			h.deletesWaiting[0] = ""
-			h.deletesWaiting = h.deletesWaiting[1:]
-			if h.deletesWaitingSet[next] { // else a replica of the same id sent it ahead
-				delete(h.deletesWaitingSet, next)
-				n.deleteLog(next)
-			}
-		}
-		if len(h.deletesWaiting) == 0 {
-			h.deletesWaiting = nil
-		}
-	})
-	n.queue.Emit(disk.Op{Kind: disk.DeleteLog, Log: id})
-	n.queue.SetOwner(prev)
-}
-
 // recoveredFor reports whether the log id found at start belongs to tp's topic, not to
 // an older topic of the same name.
 func (n *Node) recoveredFor(id disk.LogID, tp metadata.TopicPartition) bool {
@@ -428,7 +370,7 @@ func (n *Node) removeReplica(now int64, id disk.LogID) {
 	delete(h.byLog, id)
 	delete(h.byPart, topicPart{hr.topic, hr.part})
 	h.sorted = slices.DeleteFunc(h.sorted, func(x *hosted) bool { return x.id == id })
-	n.deleteLogPaced(id)
+	n.emitNodeOp(disk.Op{Kind: disk.DeleteLog, Log: id}, "deleting log "+string(id))
 	n.note("replica-removed", string(id))
 }
 

@@ -68,12 +68,11 @@ type simNode struct {
 	// commit running (nil when the disk is free), diskWaking says a batch start is
 	// scheduled. crashOp is an op whose batch an armed crash waits for (0: none).
 	diskQ diskexec.Queue
-	// creates and deletes count the partition log creations and deletions queued and
-	// not done (replicasync.go).
-	creates, deletes int
-	batch            *diskexec.Batch
-	diskWaking       bool
-	crashOp          disk.OpID
+	// creates counts the partition log creations queued and not done (replicasync.go).
+	creates    int
+	batch      *diskexec.Batch
+	diskWaking bool
+	crashOp    disk.OpID
 	// diskRng draws the disk's batch boundaries, inputRng the input batches.
 	diskRng, inputRng *rand.Rand
 	// undrained counts the inputs applied since the last Drain, up to inputCap;
@@ -652,7 +651,7 @@ func (n *simNode) down() {
 	n.shutdown = nil
 	n.undrained = 0
 	n.diskQ, n.batch, n.diskWaking, n.crashOp = diskexec.Queue{Plants: w.cfg.Plants}, nil, false, 0
-	n.creates, n.deletes = 0, 0
+	n.creates = 0
 	n.paused, n.pauseBuf, n.tickPending = false, nil, false
 	n.tickGen++
 	n.tickAt = -1

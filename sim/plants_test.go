@@ -188,8 +188,6 @@ import (
 //	                               1-100)
 //	replica-creates-unpaced        replica-creates (more partition logs created at
 //	                               once than the bound), 1 (new)
-//	replica-deletes-unpaced        replica-creates (more partition logs deleted at
-//	                               once than twice the bound), 1 (new)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -341,7 +339,6 @@ var plantCases = []struct {
 	// counted against the bound half the seeds draw small.
 	{"replica-sync-misses-isr", []string{"replicas-follow-metadata"}, 100, false},
 	{"replica-creates-unpaced", []string{"replica-creates"}, 100, false},
-	{"replica-deletes-unpaced", []string{"replica-creates"}, 100, false},
 }
 
 // transactionVersion1 runs the transactional producers at transaction version 1. The

@@ -11,10 +11,9 @@ import (
 // logs of new replicas a few at a time (core/replicas.go). After every step of a
 // broker the replicas-follow-metadata checker compares its replicas with what a visit
 // of every partition would give (core.Node.CheckReplicas); and the replica-creates
-// checker counts the partition logs whose creation, or deletion, is on the node's disk
-// queue, which must stay within the bound the node was given. In half the seeds that
-// bound is drawn from 1 to 3, so that creating or deleting a topic's replicas waits for
-// slots.
+// checker counts the partition logs whose creation is on the node's disk queue, which
+// must stay within the bound the node was given. In half the seeds that bound is drawn
+// from 1 to 3, so that creating a topic's replicas waits for slots.
 
 // replicaCreatesPercent is the share of seeds, in percent, with a small creation bound.
 const replicaCreatesPercent = 50
@@ -41,42 +40,24 @@ func (n *simNode) checkReplicas() {
 	}
 }
 
-// createIssued counts a partition log creation or deletion queued on the node's disk,
-// and createDone one completed. A deletion may go ahead of its turn when a replica of
-// the same log is added (its creation holds a slot of its own), so deletions are held
-// to twice the bound.
+// createIssued counts a partition log creation queued on the node's disk, and
+// createDone one completed.
 func (n *simNode) createIssued(op disk.Op) {
-	if op.Log == disk.MetadataLog {
+	if op.Kind != disk.CreateLog || op.Log == disk.MetadataLog {
 		return
 	}
-	bound := n.w.cfg.ReplicaCreatesMax
-	switch op.Kind {
-	case disk.CreateLog:
-		n.creates++
-		if bound > 0 && n.creates > bound {
-			n.w.fail("replica-creates", n.spec.ID, "node %d has %d partition logs being created at once, above its bound of %d", n.spec.ID, n.creates, bound)
-		}
-		if n.creates > 1 {
-			n.w.cov.Inc("replicas:creates-overlap")
-		}
-	case disk.DeleteLog:
-		n.deletes++
-		if bound > 0 && n.deletes > 2*bound {
-			n.w.fail("replica-creates", n.spec.ID, "node %d has %d partition logs being deleted at once, above twice its bound of %d", n.spec.ID, n.deletes, bound)
-		}
-		if n.deletes > 1 {
-			n.w.cov.Inc("replicas:deletes-overlap")
-		}
+	n.creates++
+	if bound := n.w.cfg.ReplicaCreatesMax; bound > 0 && n.creates > bound {
+		n.w.fail("replica-creates", n.spec.ID, "node %d has %d partition logs being created at once, above its bound of %d", n.spec.ID, n.creates, bound)
+	}
+	if n.creates > 1 {
+		n.w.cov.Inc("replicas:creates-overlap")
 	}
 }
 
 func (n *simNode) createDone(d disk.Done) {
-	switch {
-	case d.Log == disk.MetadataLog:
-	case d.Kind == disk.CreateLog:
+	if d.Kind == disk.CreateLog && d.Log != disk.MetadataLog {
 		n.creates--
-	case d.Kind == disk.DeleteLog:
-		n.deletes--
 	}
 }
 

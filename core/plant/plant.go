@@ -267,9 +267,6 @@ const (
 	// ReplicaCreatesUnpaced: a broker creates the logs of every replica new in the
 	// metadata at once, whatever Config.ReplicaCreatesMax says.
 	ReplicaCreatesUnpaced
-	// ReplicaDeletesUnpaced: a broker deletes the logs of every replica removed from it
-	// at once, whatever Config.ReplicaCreatesMax says.
-	ReplicaDeletesUnpaced
 	numNames
 )
 
@@ -351,7 +348,6 @@ var names = [numNames]string{
 	UnhostedFetchDropped:            "unhosted-fetch-dropped",
 	ReplicaSyncMissesISR:            "replica-sync-misses-isr",
 	ReplicaCreatesUnpaced:           "replica-creates-unpaced",
-	ReplicaDeletesUnpaced:           "replica-deletes-unpaced",
 }
 
 func (n Name) String() string {
