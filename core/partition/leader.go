@@ -429,18 +429,20 @@ func (r *Replica) answeredBySequence(now int64, h record.Header, acks int16, tim
 }
 
 // mayStillLead lists, for a replica becoming leader, the other ISR members that may
-// still lead in an earlier epoch: the leader this one replaced when it stayed in the ISR
-// (only a preferred election keeps it there: a fenced, shut-down or resigning leader
-// leaves in the same change), or every other member when the replica did not see the
-// change that made it leader (metadata skipped an epoch, or it has no earlier state and
-// the partition had leaders before: epoch 0 is its first).
+// still lead in an earlier epoch: the leaders of the epochs it saw one after another
+// before this one, when they stayed in the ISR (only a preferred election keeps a
+// leader there: a fenced, shut-down or resigning leader leaves in the same change) —
+// not only the one it replaced, which may never have served while it waited for its
+// own predecessor — or every other member when the replica did not see the change that
+// made it leader (metadata skipped an epoch, or it has no earlier state and the
+// partition had leaders before: epoch 0 is its first).
 func (r *Replica) mayStillLead() []int32 {
 	var out []int32
 	for _, id := range r.st.ISR {
 		if id == r.self() {
 			continue
 		}
-		if (!r.prevKnown && r.epoch > 0) || (r.prevKnown && r.prevEpoch != r.epoch-1) || id == r.prevLeader {
+		if (!r.prevKnown && r.epoch > 0) || (r.prevKnown && r.prevEpoch != r.epoch-1) || r.earlierCut || slices.Contains(r.earlier, id) {
 			out = append(out, id)
 		}
 	}
@@ -450,6 +452,10 @@ func (r *Replica) mayStillLead() []int32 {
 	slices.Sort(out)
 	return out
 }
+
+// earlierMax bounds Replica.earlier; past it a new leader waits for every other ISR
+// member, as when it missed an epoch.
+const earlierMax = 8
 
 // handedOff drops member id from the leaders this one waits for: it fetched in this
 // epoch, or left the ISR.

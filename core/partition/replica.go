@@ -32,6 +32,12 @@ type Replica struct {
 	prevLeader int32
 	prevEpoch  int32
 	prevKnown  bool
+	// earlier holds the leaders of the epochs seen one after another, without a gap, up
+	// to prevEpoch, newest last: a leader of one of them that never served may have been
+	// waiting for the one before, which may still lead. It keeps the last earlierMax;
+	// earlierCut says older ones were dropped.
+	earlier    []int32
+	earlierCut bool
 	role       Role
 	epoch      int32 // the leader epoch the replica acts in
 	// gen counts role changes, so that work begun in one role (a read for a fetch) is
@@ -334,6 +340,15 @@ func (r *Replica) Update(now int64, s State) {
 		return
 	}
 	if s.LeaderEpoch != r.st.LeaderEpoch {
+		if !r.stKnown || s.LeaderEpoch != r.st.LeaderEpoch+1 {
+			r.earlier, r.earlierCut = r.earlier[:0], false
+		}
+		if r.stKnown && r.st.Leader >= 0 {
+			if len(r.earlier) == earlierMax {
+				r.earlier, r.earlierCut = append(r.earlier[:0], r.earlier[1:]...), true
+			}
+			r.earlier = append(r.earlier, r.st.Leader)
+		}
 		r.prevLeader, r.prevEpoch, r.prevKnown = r.st.Leader, r.st.LeaderEpoch, r.stKnown
 	}
 	r.st, r.stKnown = s.clone(), true
