@@ -335,3 +335,35 @@ func TestFetchOverlapsFollowerSync(t *testing.T) {
 		t.Fatalf("before the follower's sync: it claimed offset %d durable; produce answered %v", claimed, answered)
 	}
 }
+
+// Leadership moves twice while the first leader is cut off: from 2 to 1 by a preferred
+// election (2 stays in the ISR; 1 waits for it to follow and never serves), then from 1
+// to 3 as 1 shuts down (1 leaves the ISR). Replica 3 saw both moves, one epoch after
+// the other: it must wait for 2, which may still lead epoch 2 under a valid lease, not
+// only for 1, the leader it replaced.
+func TestNewLeaderWaitsForTheLeaderItsPredecessorAwaited(t *testing.T) {
+	c := newCluster(t, 3, 1, nil)
+	c.elect(2)
+	c.node(2).dropOut = true // cut off: it hears nothing more, and says nothing
+	move := func(leader int32, isr []int32) {
+		c.st.Leader, c.st.ISR = leader, isr
+		c.st.LeaderEpoch++
+		c.st.PartitionEpoch++
+		for _, id := range []int32{1, 3} {
+			c.r(id).Update(c.now, c.st)
+			c.collect(c.node(id))
+		}
+		c.settle()
+	}
+	move(1, []int32{1, 2, 3})
+	if got := c.r(1).lead.awaiting; !slices.Equal(got, []int32{2}) {
+		t.Fatalf("the leader of epoch %d waits for %v, want [2]", c.st.LeaderEpoch, got)
+	}
+	move(3, []int32{2, 3})
+	if got := c.r(3).lead.awaiting; !slices.Equal(got, []int32{2}) {
+		t.Fatalf("the leader of epoch %d waits for %v, want [2]", c.st.LeaderEpoch, got)
+	}
+	if p := c.produce(3, batchOf("x"), 1); p.pending() || p.one(t).Err == 0 {
+		t.Fatal("the new leader took a write while the leader of epoch 2 may still serve")
+	}
+}
