@@ -87,8 +87,11 @@
 // A leader that replaced a live one (a preferred election keeps the old leader in the
 // ISR; every other move takes it out) serves no client until the old leader fetched from
 // it in the new epoch, which it does only once it applied the change and follows, or
-// left the ISR: two leaders never serve at once. When a replica did not see the change
-// that made it leader, it waits so for every other ISR member.
+// left the ISR: two leaders never serve at once. The leader it replaced may itself never
+// have served, still waiting for its own predecessor, so a new leader waits so for the
+// leaders of all the epochs it saw one after another that are still in the ISR. When a
+// replica did not see the change that made it leader, it waits so for every other ISR
+// member.
 //
 // Client requests are fenced by leader epoch (KIP-320): a current leader epoch below the
 // replica's is FENCED_LEADER_EPOCH, above it UNKNOWN_LEADER_EPOCH, -1 is not checked.
