@@ -67,12 +67,12 @@ type simNode struct {
 	// The disk (disk.go): ops wait in diskQ in emission order; batch is the group
 	// commit running (nil when the disk is free), diskWaking says a batch start is
 	// scheduled. crashOp is an op whose batch an armed crash waits for (0: none).
-	diskQ diskexec.Queue
-	// creates counts the partition log creations queued and not done (replicasync.go).
-	creates    int
+	diskQ      diskexec.Queue
 	batch      *diskexec.Batch
 	diskWaking bool
 	crashOp    disk.OpID
+	// creates counts the partition log creations queued and not done (replicasync.go).
+	creates int
 	// diskRng draws the disk's batch boundaries, inputRng the input batches.
 	diskRng, inputRng *rand.Rand
 	// undrained counts the inputs applied since the last Drain, up to inputCap;
