@@ -342,7 +342,19 @@ func TestFetchOverlapsFollowerSync(t *testing.T) {
 // the other: it must wait for 2, which may still lead epoch 2 under a valid lease, not
 // only for 1, the leader it replaced.
 func TestNewLeaderWaitsForTheLeaderItsPredecessorAwaited(t *testing.T) {
-	c := newCluster(t, 3, 1, nil)
+	first, second, served := chainedHandoff(t, nil)
+	if !slices.Equal(first, []int32{2}) || !slices.Equal(second, []int32{2}) {
+		t.Fatalf("the leaders of epochs 3 and 4 wait for %v and %v, want [2] and [2]", first, second)
+	}
+	if served {
+		t.Fatal("the new leader took a write while the leader of epoch 2 may still serve")
+	}
+}
+
+// chainedHandoff runs those two moves and returns whom the leaders of epochs 3 and 4
+// wait for, and whether the second took an acks=1 write.
+func chainedHandoff(t *testing.T, tweak func(*Config)) (first, second []int32, served bool) {
+	c := newCluster(t, 3, 1, tweak)
 	c.elect(2)
 	c.node(2).dropOut = true // cut off: it hears nothing more, and says nothing
 	move := func(leader int32, isr []int32) {
@@ -356,14 +368,9 @@ func TestNewLeaderWaitsForTheLeaderItsPredecessorAwaited(t *testing.T) {
 		c.settle()
 	}
 	move(1, []int32{1, 2, 3})
-	if got := c.r(1).lead.awaiting; !slices.Equal(got, []int32{2}) {
-		t.Fatalf("the leader of epoch %d waits for %v, want [2]", c.st.LeaderEpoch, got)
-	}
+	first = slices.Clone(c.r(1).lead.awaiting)
 	move(3, []int32{2, 3})
-	if got := c.r(3).lead.awaiting; !slices.Equal(got, []int32{2}) {
-		t.Fatalf("the leader of epoch %d waits for %v, want [2]", c.st.LeaderEpoch, got)
-	}
-	if p := c.produce(3, batchOf("x"), 1); p.pending() || p.one(t).Err == 0 {
-		t.Fatal("the new leader took a write while the leader of epoch 2 may still serve")
-	}
+	second = slices.Clone(c.r(3).lead.awaiting)
+	p := c.produce(3, batchOf("x"), 1)
+	return first, second, !p.pending() && p.one(t).Err == 0
 }

@@ -442,7 +442,11 @@ func (r *Replica) mayStillLead() []int32 {
 		if id == r.self() {
 			continue
 		}
-		if (!r.prevKnown && r.epoch > 0) || (r.prevKnown && r.prevEpoch != r.epoch-1) || r.earlierCut || slices.Contains(r.earlier, id) {
+		earlier := r.earlierCut || slices.Contains(r.earlier, id)
+		if r.on(plant.HandoffReplacedOnly) {
+			earlier = id == r.prevLeader
+		}
+		if (!r.prevKnown && r.epoch > 0) || (r.prevKnown && r.prevEpoch != r.epoch-1) || earlier {
 			out = append(out, id)
 		}
 	}

@@ -70,3 +70,16 @@ func TestPlantFollowerReportsUnsyncedDurable(t *testing.T) {
 		t.Fatalf("planted: the follower claimed offset %d durable before its sync; produce answered %v", claimed, answered)
 	}
 }
+
+// handoff-replaced-only: after two leadership moves, the second leader waits only for
+// the first (gone from the ISR), not for the leader the first was waiting for, and
+// serves while that one may still lead.
+func TestPlantHandoffReplacedOnly(t *testing.T) {
+	set, err := plant.Parse("handoff-replaced-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, second, served := chainedHandoff(t, func(cfg *Config) { cfg.Plants = set }); len(second) != 0 || !served {
+		t.Fatalf("planted: the leader of epoch 4 waits for %v and served %v; want nobody and a write taken", second, served)
+	}
+}

@@ -267,6 +267,9 @@ const (
 	// ReplicaCreatesUnpaced: a broker creates the logs of every replica new in the
 	// metadata at once, whatever Config.ReplicaCreatesMax says.
 	ReplicaCreatesUnpaced
+	// HandoffReplacedOnly: a new leader waits only for the leader it replaced, not for
+	// an earlier one that leader was still waiting for.
+	HandoffReplacedOnly
 	numNames
 )
 
@@ -348,6 +351,7 @@ var names = [numNames]string{
 	UnhostedFetchDropped:            "unhosted-fetch-dropped",
 	ReplicaSyncMissesISR:            "replica-sync-misses-isr",
 	ReplicaCreatesUnpaced:           "replica-creates-unpaced",
+	HandoffReplacedOnly:             "handoff-replaced-only",
 }
 
 func (n Name) String() string {
