@@ -224,8 +224,14 @@ func (l *Log) segmentEnd(i int) int64 {
 }
 
 // continues reports whether a segment based at base may follow one ending at end: at
-// once, or across a fence from end to base.
+// once, across a fence from end to base, or across offsets below the log start (and a
+// fence from the start to base).
 func (l *Log) continues(end, base int64) bool {
+	if end < l.startOffset {
+		// Offsets below the log start are gone: a gap there needs no fence (a fencing
+		// that began below the start records only its part from the start on).
+		end = min(l.startOffset, base)
+	}
 	if end == base {
 		return true
 	}

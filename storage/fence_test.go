@@ -614,3 +614,60 @@ func TestCheckDamageBelowTheStartFencesNothing(t *testing.T) {
 		t.Fatalf("read batches at %v, fences %v", offsetsOf(t, got), met)
 	}
 }
+
+// TestRecoverRedoesInterruptedRunTimeFence: damage found at run time in batches synced
+// since the log opened (above the checkpointed recovery point) is fenced, and a crash
+// undoes the cut of the damaged segment. Recovery redoes the fencing its record
+// describes instead of taking the damage for a torn tail: the synced batches after it
+// stay.
+func TestRecoverRedoesInterruptedRunTimeFence(t *testing.T) {
+	d := newDiskLog(t, LogConfig{})
+	l := d.open()
+	batches := appendN(t, l, 4, 2, 1000)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	name := seg(0, LogFileSuffix)
+	data := d.read(name)
+	data[len(batches[0])+10] ^= 1
+	d.write(name, data)
+	if found, err := l.CheckDamage(2); err != nil || len(found) != 1 {
+		t.Fatalf("check: %v, %v", found, err)
+	}
+	d.write(name, data) // a crash: the cut is undone, the copy at offset 4 and the record stay
+	l2 := d.open()
+	defer l2.Close()
+	if r := l2.Recovery(); r.InterruptedFencesRedone != 1 || len(r.Fenced) != 1 || r.BytesCut != 0 {
+		t.Fatalf("report %+v", r)
+	}
+	got, met := readFenced(t, l2)
+	if !bytes.Equal(got, slices.Concat(batches[0], batches[2], batches[3])) || len(met) != 1 || l2.EndOffset() != 8 {
+		t.Fatalf("read batches at %v, fences %v, end %d", offsetsOf(t, got), met, l2.EndOffset())
+	}
+}
+
+// TestRecoverAfterFencingAcrossTheStart: damage that begins below the log start and
+// ends above it is fenced from the start only, and the damaged segment keeps its
+// batches below the damage. After a crash, recovery takes the stretch below the start
+// and the fence together as the log's continuation, and cuts nothing.
+func TestRecoverAfterFencingAcrossTheStart(t *testing.T) {
+	m, l, batches, damaged := damagedMultiSegmentLog(t)
+	end := l.EndOffset()
+	if err := l.DeleteBelow(damaged + 1); err != nil {
+		t.Fatal(err)
+	}
+	found, err := l.CheckDamage(damaged + 1)
+	want := Fence{From: damaged + 1, To: damaged + 2, Kind: FenceDamaged}
+	if err != nil || !slices.Equal(found, []Fence{want}) {
+		t.Fatalf("found %v, %v", found, err)
+	}
+	l2 := mustOpen(t, m.crash(rand.New(rand.NewPCG(1, 2))), "p", LogConfig{SegmentBytesMax: 600, IndexIntervalBytes: 100})
+	defer l2.Close()
+	if r := l2.Recovery(); r.BytesCut != 0 || l2.EndOffset() != end || l2.StartOffset() != damaged+1 {
+		t.Fatalf("end %d (want %d), start %d, report %+v", l2.EndOffset(), end, l2.StartOffset(), r)
+	}
+	got, met := readFenced(t, l2)
+	if !bytes.Equal(got, slices.Concat(batches[3:]...)) || !slices.Equal(met, []Fence{want}) {
+		t.Fatalf("read batches at %v, fences %v", offsetsOf(t, got), met)
+	}
+}

@@ -523,16 +523,21 @@ func (l *Log) damagedDurable(offset int64) bool {
 // the bytes on disk could hold (one offset per byte left). Otherwise it reports false
 // and the caller cuts, as for a torn tail.
 //
-// A fence starting exactly there whose segment is the next one is the trace of a fencing
-// a crash interrupted (the damaged segment was not cut yet, so that segment may be an
-// incomplete copy): it is dropped and redone.
+// A fence starting exactly there is the trace of a fencing a crash interrupted (the
+// damaged segment was not cut yet). Its record is durable before anything moves, and
+// only damage to synced data is fenced, so the damage is durable even above the
+// checkpointed recovery point (found at run time in batches synced since). When its
+// segment is the next one, that segment may be an incomplete copy: it is dropped and
+// the fencing redone.
 func (l *Log) fenceScanned(i int, fileBytes int64, reason string) (bool, error) {
 	s := l.segments[i]
 	a := s.next
-	if l.cfg.NoFences || !l.damagedDurable(a) {
+	recorded, isRecorded := l.fenceContaining(a)
+	isRecorded = isRecorded && recorded.From == a
+	if l.cfg.NoFences || !(l.damagedDurable(a) || isRecorded) {
 		return false, nil
 	}
-	if f, ok := l.fenceContaining(a); ok && f.From == a && i+1 < len(l.segments) && l.segments[i+1].base == f.To {
+	if f := recorded; isRecorded && i+1 < len(l.segments) && l.segments[i+1].base == f.To {
 		l.fences = slices.DeleteFunc(l.fences, func(g Fence) bool { return g == f })
 		ns := l.segments[i+1]
 		// Its index entries go back with its batches; the fencing below moves them again.
@@ -561,6 +566,8 @@ func (l *Log) fenceScanned(i int, fileBytes int64, reason string) (bool, error) 
 	case q >= 0:
 	case !last:
 		b = limit
+	case isRecorded:
+		b = recorded.To
 	case l.persisted.recoveryPoint-a <= fileBytes-p:
 		b = l.persisted.recoveryPoint
 	default:
