@@ -33,7 +33,10 @@ import (
 //
 // Partitions the final reads could not reach are not judged; nor are input offsets in
 // ranges a partition declared lost, and no input record is held lost while an output
-// partition lost a range.
+// partition lost a range. An output record of a transaction that did not commit is not
+// held against the workers when its partition lost a range after it: the range may
+// have held the transaction's abort marker (every copy damaged), and without it no
+// reader can tell the records aborted.
 
 // CTPHistory is what the exactly-once checker reads.
 type CTPHistory struct {
@@ -120,10 +123,17 @@ func CheckCTP(h *CTPHistory) []TxnViolation {
 		if tp.Topic != h.Output {
 			continue
 		}
+		lastLost := int64(-1)
+		for off := range h.Fenced[tp] { // order-independent: the largest
+			lastLost = max(lastLost, off)
+		}
 		for _, r := range h.Committed[tp] {
 			ref, ok := parseCTPValue(r.Value)
 			if !ok || ref.in.Topic != h.Input {
 				continue // another producer's record
+			}
+			if (abortAcked[ref.txn] || !commitSent[ref.txn]) && lastLost > r.Offset {
+				continue // its marker may be what was lost
 			}
 			at := fmt.Sprintf("%s@%d", tp, r.Offset)
 			if named[ref.in] == nil {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -109,6 +110,16 @@ func TestCTPCheckerUnjudged(t *testing.T) {
 	f.h.Fenced[ctpIn0] = map[int64]bool{0: true}
 	if vs := CheckCTP(f.h); len(vs) != 0 {
 		t.Fatalf("an input offset declared lost: %v", vs)
+	}
+	f = newCTPFixture()
+	f.h.Committed[ctpOut0] = append(f.h.Committed[ctpOut0], data(7, "x2/ci/1/1:c"))
+	f.h.Fenced[ctpOut0] = map[int64]bool{8: true}
+	if vs := CheckCTP(f.h); len(vs) != 0 {
+		t.Fatalf("an aborted transaction's output before a lost range (its marker's): %v", vs)
+	}
+	f.h.Fenced[ctpOut0] = map[int64]bool{6: true}
+	if got := f.kinds(); !slices.Contains(got, "ctp-aborted") {
+		t.Fatalf("an aborted transaction's output after the only lost range: got %v, want ctp-aborted", got)
 	}
 	f = newCTPFixture()
 	delete(f.h.Committed, ctpIn1)

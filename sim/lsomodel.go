@@ -250,12 +250,17 @@ func abortedProblem(op *Op, spans []txnSpan, known func(int64) bool) string {
 		}
 	}
 	got := slices.Clone(op.Aborted)
+	logStart := op.LogStart
+	if logStart < 0 {
+		// Not answered (Fetch before v5): it is at most where the fetch began.
+		logStart = op.Offset
+	}
 	var missing []string
 	for _, s := range want {
 		i := slices.IndexFunc(got, func(a [2]int64) bool {
 			return a[0] == s.pid && (a[1] == s.first || (s.cut && a[1] <= s.first))
 		})
-		if i < 0 && s.last < op.LogStart && s.last < op.Offset {
+		if i < 0 && s.last < logStart && s.last < op.Offset {
 			continue // wholly below the replica's log start: it may not know it
 		}
 		if i < 0 {
@@ -269,8 +274,10 @@ func abortedProblem(op *Op, spans []txnSpan, known func(int64) bool) string {
 		if !known(a[1]) {
 			continue // in a gap: the log is not known there
 		}
-		if slices.ContainsFunc(spans, func(s txnSpan) bool { return s.pid == a[0] && s.holed && s.first <= a[1] && a[1] <= s.marker }) {
-			continue // a transaction may have ended in the gap and another begun
+		if slices.ContainsFunc(spans, func(s txnSpan) bool {
+			return s.pid == a[0] && s.holed && s.first <= a[1] && (s.marker < 0 || a[1] <= s.marker)
+		}) {
+			continue // a transaction may have ended in the gap (and another begun)
 		}
 		extra = append(extra, fmt.Sprintf("producer %d from %d", a[0], a[1]))
 	}

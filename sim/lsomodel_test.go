@@ -114,6 +114,27 @@ func TestAbortedList(t *testing.T) {
 			t.Errorf("from %d to %d, log start %d: %s", op.Offset, op.Next, op.LogStart, msg)
 		}
 	}
+	// A transaction whose marker nobody read, with a gap after its records (a range
+	// declared lost, then records deleted since): its abort may lie in the gap, so a
+	// fetch may list it; with no gap after it, it is open, and listing it is wrong.
+	open := []LogRecord{{Offset: 0, Value: "p0"}, {Offset: 1, Value: "a1"}, {Offset: 5, Value: "p1"}}
+	openSpans, _ := lsoOf(open, pids, 0, 6)
+	if msg := abortedProblem(fetch(1, 2, [2]int64{7, 1}), openSpans, knownIn(open)); msg != "" {
+		t.Errorf("an abort whose marker may lie in the gap: %s", msg)
+	}
+	open = []LogRecord{{Offset: 0, Value: "p0"}, {Offset: 1, Value: "a1"}, {Offset: 2, Value: "p1"}}
+	openSpans, _ = lsoOf(open, pids, 0, 3)
+	if msg := abortedProblem(fetch(1, 2, [2]int64{7, 1}), openSpans, knownIn(open)); msg == "" {
+		t.Error("a transaction open at the end of a gapless log listed aborted: not caught")
+	}
+	// A fetch whose answer tells no log start (before Fetch v5) may have come from such
+	// a replica whenever the records lie below where it began.
+	if msg := abortedProblem(at(fetch(4, 6), -1), spans, known); msg != "" {
+		t.Errorf("from 4 to 6, log start not answered: %s", msg)
+	}
+	if msg := abortedProblem(at(fetch(3, 6), -1), spans, known); msg == "" {
+		t.Error("from 3 to 6, log start not answered, listing nothing: not caught")
+	}
 	// Not when a record of it lies at or above the log start.
 	for _, op := range []*Op{at(fetch(3, 6), 3), at(fetch(4, 6), 3)} {
 		if msg := abortedProblem(op, spans, known); msg == "" {

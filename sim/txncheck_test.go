@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seedlog/seedlog/core/record"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -271,5 +272,34 @@ func TestCheckPrepared(t *testing.T) {
 	w.noteTxnPrepare(`txn-prepare-commit: "tx0" producer 5 epoch 0 at 1767225600800 ms d0/0 d0/1`)
 	if msg := d.checkPrepared(); !strings.HasPrefix(msg, "coordinator-lost-end") {
 		t.Fatalf("transaction 2 never added d0/1: got %q", msg)
+	}
+}
+
+// An EndTxn that a prepare note answered updated its id, so an expiry less than the
+// expiration after its call is early; one that no note answered repeated an end already
+// complete and wrote nothing, so it says nothing of when the id may expire.
+func TestExpiryAfterEndTxn(t *testing.T) {
+	const exp = time.Second
+	check := func(prepared bool) bool {
+		w := &World{cov: Coverage{}}
+		w.cfg.Data.TxnIDExpiration = exp
+		w.data = &dataWorkload{w: w}
+		d := w.data
+		end := &Op{ID: 1, Kind: OpEndTxn, TxnID: "tx0", Outcome: OK, Call: 100, Return: 200, Local: 100}
+		if prepared {
+			w.now = 150
+			w.noteTxnPrepare(`txn-prepare-abort: "tx0" producer 5 epoch 0 at 1767225600700 ms d0/0`)
+		}
+		// The coordinator's record says it was last updated long before: only the
+		// EndTxn's write, if it made one, makes the expiry early.
+		d.txnExpired = []txnExpiry{{at: 300, node: 1, local: 300, id: "tx0", updateMs: 0, atMs: 5000}}
+		_, bad := d.checkExpired([]*Op{end})
+		return bad
+	}
+	if !check(true) {
+		t.Fatal("an expiry 200ns after an EndTxn that wrote the id's record passed")
+	}
+	if check(false) {
+		t.Fatal("an EndTxn that wrote nothing made a later expiry early")
 	}
 }

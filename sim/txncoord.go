@@ -195,7 +195,10 @@ func (w *World) noteTxnState(n *simNode, kind, text string) {
 // producer's requests in the history: its last InitProducerID or EndTxn that succeeded
 // before the expiry wrote a record at or after its call, so the expiring coordinator's
 // clock must be past the earliest broker clock at that call plus the expiration (less
-// the millisecond the records round to).
+// the millisecond the records round to). An EndTxn that no prepare note of its id
+// answered wrote nothing: it repeated the end of a transaction that had completed
+// (its abort after the coordinator timed it out, say), and the id's last update stays
+// where that end put it.
 func (d *dataWorkload) checkExpired(ops []*Op) (TxnViolation, bool) {
 	exp := d.w.cfg.Data.TxnIDExpiration
 	for _, e := range d.txnExpired {
@@ -211,6 +214,9 @@ func (d *dataWorkload) checkExpired(ops []*Op) (TxnViolation, bool) {
 		}
 		for _, op := range ops {
 			if op.TxnID != e.id || op.Outcome != OK || op.Return >= e.at || (op.Kind != OpInitProducerID && op.Kind != OpEndTxn) {
+				continue
+			}
+			if op.Kind == OpEndTxn && !slices.ContainsFunc(d.txnPrepared, func(p txnPrepare) bool { return p.id == e.id && p.at >= op.Call && p.at <= op.Return }) {
 				continue
 			}
 			if e.local < op.Local+int64(exp)-int64(time.Millisecond) {
