@@ -27,6 +27,15 @@ import (
 // as separate DoAll calls changes nothing on disk; it lets the early completions leave
 // before the fsyncs, and the fsyncs be timed on their own.
 
+// LaneOf is the lane a shell runs op in: op.Lane() (see package disk), whose order
+// within the lane it keeps. plants are the simulator's planted bugs (none in the node).
+func LaneOf(op disk.Op, plants plant.Set) disk.Lane {
+	if plants.On(plant.QuorumStateDataLane) && op.Kind == disk.WriteFile && op.Lane() == disk.QuorumLane {
+		return disk.DataLane // Planted bug: the quorum's state files leave its lane.
+	}
+	return op.Lane()
+}
+
 // Runner carries out disk ops: Executor, or a stand-in in tests.
 type Runner interface {
 	// DoAll executes ops in order, group-committing their Syncs (see Executor.DoAll),

@@ -154,13 +154,30 @@ func cutMetadataLog(l *storage.Log, end int64, rec *disk.Recovered) error {
 
 // logConfig is the configuration of log id: the metadata log never fences damage, since
 // the quorum recovers lost entries itself (core/raft) and needs its log to end where its
-// last valid entry does.
+// last valid entry does. It keeps its own few segment files open rather than share the
+// partitions' file cache: it runs in the quorum's lane, which a node may run on a
+// goroutine of its own (SplitQuorum).
 func (e *Executor) logConfig(id disk.LogID) storage.LogConfig {
 	cfg := e.cfg.Log
 	if id == disk.MetadataLog {
-		cfg.NoFences = true
+		cfg.NoFences, cfg.Files = true, nil
 	}
 	return cfg
+}
+
+// SplitQuorum moves the quorum's lane (disk.QuorumLane: the metadata log and the files
+// at the root of the data directory) to an executor of its own and returns it. The two
+// share no log, file or buffer, so that the real node runs each lane on a goroutine of
+// its own: the quorum's syncs never wait behind the partitions' work. Call it before
+// either runs an op; from then on each executor takes only its own lane's ops.
+func (e *Executor) SplitQuorum() *Executor {
+	q := &Executor{fsys: e.fsys, cfg: e.cfg, logs: map[disk.LogID]*storage.Log{}}
+	q.cfg.Files = nil // the quorum's lane reads no spans
+	if l := e.logs[disk.MetadataLog]; l != nil {
+		q.logs[disk.MetadataLog] = l
+		delete(e.logs, disk.MetadataLog)
+	}
+	return q
 }
 
 func (e *Executor) recoverLog(id disk.LogID) (disk.LogState, error) {

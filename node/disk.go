@@ -5,59 +5,85 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/diskexec"
 )
 
-// diskWorker runs the core's disk work on one goroutine, in emission order, and returns
-// the completions in that order. Ops that arrive while a batch runs wait in the queue and
-// form the next batch, whose syncs are one fsync per log: group commit. The batches, and
-// which completions leave before the fsyncs, are diskexec's (Queue, Batch), which the
-// simulator runs too; this worker only takes the whole queue whenever it is free, moves
-// the completions to the loop and times the fsyncs.
+// diskWorker runs the core's disk work: each lane (disk.Lane) on a goroutine of its own,
+// in emission order, returning the completions in that order. The quorum's lane has its
+// own executor (diskexec.SplitQuorum), so its syncs never wait behind the partitions'
+// creations, appends and recovery work. Within a lane, ops that arrive while a batch runs
+// wait in the queue and form the next batch, whose syncs are one fsync per log: group
+// commit. The batches, and which completions leave before the fsyncs, are diskexec's
+// (Queue, Batch), which the simulator runs too; a lane only takes its whole queue
+// whenever it is free, moves the completions to the loop and times the fsyncs.
 type diskWorker struct {
-	exec    *diskexec.Executor
+	lanes   [disk.Lanes]*diskLane
 	dones   chan<- []disk.Done
 	quit    <-chan struct{}
 	metrics *metrics
+}
+
+// diskLane is one lane's queue and executor.
+type diskLane struct {
+	exec *diskexec.Executor
 
 	mu      sync.Mutex
 	pending diskexec.Queue
 	wake    chan struct{} // capacity 1: "pending is not empty"
-	stopped chan struct{} // closed when run returns
 }
 
 func newDiskWorker(exec *diskexec.Executor, dones chan<- []disk.Done, quit <-chan struct{}, m *metrics) *diskWorker {
-	return &diskWorker{exec: exec, dones: dones, quit: quit, metrics: m,
-		wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	w := &diskWorker{dones: dones, quit: quit, metrics: m}
+	w.lanes[disk.QuorumLane] = &diskLane{exec: exec.SplitQuorum(), wake: make(chan struct{}, 1)}
+	w.lanes[disk.DataLane] = &diskLane{exec: exec, wake: make(chan struct{}, 1)}
+	return w
 }
 
-// submit queues ops behind everything submitted before. It never blocks.
+// submit queues each op behind everything submitted before to its lane. It never blocks.
 func (w *diskWorker) submit(ops []disk.Op) {
-	w.mu.Lock()
-	w.pending.Add(ops...)
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	var touched [disk.Lanes]bool
+	for _, l := range w.lanes {
+		l.mu.Lock()
+	}
+	for _, op := range ops {
+		lane := diskexec.LaneOf(op, plant.Set{})
+		w.lanes[lane].pending.Add(op)
+		touched[lane] = true
+	}
+	for i, l := range w.lanes {
+		l.mu.Unlock()
+		if touched[i] {
+			select {
+			case l.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
-// take makes everything queued the next batch.
-func (w *diskWorker) take() *diskexec.Batch {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.pending.Take(0)
+// start runs every lane on a goroutine of its own, through goFunc.
+func (w *diskWorker) start(goFunc func(func())) {
+	for _, l := range w.lanes {
+		goFunc(func() { w.run(l) })
+	}
 }
 
-func (w *diskWorker) run() {
-	defer close(w.stopped)
+// take makes everything queued in l the next batch.
+func (l *diskLane) take() *diskexec.Batch {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pending.Take(0)
+}
+
+func (w *diskWorker) run(l *diskLane) {
 	for {
 		select {
-		case <-w.wake:
+		case <-l.wake:
 		case <-w.quit:
 			return
 		}
-		if b := w.take(); len(b.Ops()) > 0 && !w.runBatch(b) {
+		if b := l.take(); len(b.Ops()) > 0 && !w.runBatch(l.exec, b) {
 			return
 		}
 	}
@@ -65,11 +91,11 @@ func (w *diskWorker) run() {
 
 // runBatch executes one batch: the early completions go back at once, the rest after
 // the fsyncs.
-func (w *diskWorker) runBatch(b *diskexec.Batch) bool {
-	if early := b.RunEarly(w.exec); len(early) > 0 && !w.deliver(early) {
+func (w *diskWorker) runBatch(exec *diskexec.Executor, b *diskexec.Batch) bool {
+	if early := b.RunEarly(exec); len(early) > 0 && !w.deliver(early) {
 		return false
 	}
-	late := b.RunLate(w.exec, func(fsync func()) {
+	late := b.RunLate(exec, func(fsync func()) {
 		start := time.Now()
 		fsync()
 		w.metrics.fsync.Observe(time.Since(start).Seconds())
@@ -102,8 +128,9 @@ func (w *diskWorker) deliver(d []disk.Done) bool {
 	}
 }
 
-// close waits for the worker to stop and closes the logs.
+// close closes the logs of every lane, once no lane runs any more.
 func (w *diskWorker) close() {
-	<-w.stopped
-	w.exec.Close()
+	for _, l := range w.lanes {
+		l.exec.Close()
+	}
 }

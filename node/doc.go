@@ -30,12 +30,16 @@
 //     The write buffer is allocated with the first response. A Fetch response's records
 //     are spans of segment files, which the writer sends with sendfile between the
 //     frame's own bytes (frames.go; spans.go says how a file stays what the read saw).
-//   - The disk worker executes ops in emission order with diskexec. Ops arriving while a
-//     batch runs form the next batch, whose syncs are one fsync per log (group commit).
-//     Completions return to the loop in order; those before a batch's first sync return
-//     before the fsync, so reads do not wait for other writers' syncs. The batches and
-//     which completions leave before the fsync are diskexec's (Queue, Batch), which the
-//     simulator runs too; the worker only takes the whole queue when it is free.
+//   - The disk worker executes ops with diskexec in two lanes (disk.Lane), each on a
+//     goroutine and an executor of its own and in emission order: the controller
+//     quorum's (its metadata log and state files), and the partitions'. The quorum's
+//     syncs thus never wait behind thousands of log creations or a restart's recovery
+//     work. In a lane, ops arriving while a batch runs form the next batch, whose syncs
+//     are one fsync per log (group commit). Completions return to the loop in lane
+//     order; those before a batch's first sync return before the fsync, so reads do not
+//     wait for other writers' syncs. The lanes, the batches and which completions leave
+//     before the fsync are diskexec's (LaneOf, Queue, Batch), which the simulator runs
+//     too; a lane only takes its whole queue when it is free.
 //   - Peer links: one outgoing connection per peer, redialled with exponential backoff
 //     and jitter; messages are dropped while the peer is unreachable or its queue
 //     (peer.queue.max) is full, which the protocols tolerate. Incoming peer

@@ -256,7 +256,7 @@ func (n *Node) Close() {
 func (n *Node) discard() {
 	n.closeNetwork()
 	if n.disk != nil {
-		n.disk.exec.Close()
+		n.disk.close()
 	}
 	if n.spans != nil {
 		n.spans.close()
@@ -297,7 +297,7 @@ func (n *Node) Run(ctx context.Context) error {
 }
 
 func (n *Node) startGoroutines() {
-	n.goFunc(n.disk.run)
+	n.disk.start(n.goFunc)
 	for _, l := range n.listeners {
 		serve := n.serveClient
 		if l.cfg.Peer {

@@ -6,12 +6,16 @@ import (
 	"time"
 
 	"github.com/seedlog/seedlog/core/disk"
+	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/diskexec"
 	"github.com/seedlog/seedlog/disksim"
 )
 
-// The node's disk runs the real node's group commit (diskexec.Queue and Batch): ops wait
-// in emission order; when the disk is free, a prefix of them becomes a batch, which runs
+// The node's disk runs the real node's lanes and group commit (disk.Lane, diskexec.Queue
+// and Batch): the quorum's lane and the data lane each run on their own, as the real
+// node runs each on a goroutine (both on one executor here: they touch no common log or
+// file, so that changes nothing). In each lane, ops wait in emission order; when the lane
+// is free, a prefix of them becomes a batch, which runs
 // in two steps whose completions leave when diskexec says: the ops before its first Sync
 // (released at once), then the rest with one fsync per log (released after the
 // fsyncs). Only the timing is the simulator's: a free disk starts its next batch a
@@ -23,22 +27,44 @@ import (
 // crash loses what the device had not done yet, so an output released before its op
 // completed (a vote before its state is synced) can be caught.
 
-// wakeDisk schedules the next batch's start when the disk is free and ops wait.
-func (n *simNode) wakeDisk() {
-	if n.batch != nil || n.diskWaking || n.diskQ.Len() == 0 {
-		return
-	}
-	n.diskWaking = true
-	e := n.w.schedule(n.w.now+int64(n.w.cfg.Shell.drawDiskWake(n.diskRng)), evDiskStart)
-	e.node = n.spec.ID
-	e.inc = n.inc
+// diskLane is one lane of a node's disk: its ops in emission order (q), the group
+// commit running (nil when the lane is free), and whether a batch start is scheduled.
+type diskLane struct {
+	q      diskexec.Queue
+	batch  *diskexec.Batch
+	waking bool
 }
 
-// startBatch takes the next batch and schedules the completions of its steps.
-func (n *simNode) startBatch() {
+// newDiskLanes returns the empty lanes of a node incarnation.
+func newDiskLanes(plants plant.Set) (lanes [disk.Lanes]diskLane) {
+	for i := range lanes {
+		lanes[i].q.Plants = plants
+	}
+	return lanes
+}
+
+// wakeDisk schedules the next batch's start in every lane that is free and has ops
+// waiting.
+func (n *simNode) wakeDisk() {
+	for lane := range n.lanes {
+		l := &n.lanes[lane]
+		if l.batch != nil || l.waking || l.q.Len() == 0 {
+			continue
+		}
+		l.waking = true
+		e := n.w.schedule(n.w.now+int64(n.w.cfg.Shell.drawDiskWake(n.diskRng)), evDiskStart)
+		e.node = n.spec.ID
+		e.inc = n.inc
+		e.token = uint64(lane)
+	}
+}
+
+// startBatch takes the next batch of a lane and schedules the completions of its steps.
+func (n *simNode) startBatch(lane disk.Lane) {
 	w := n.w
-	n.diskWaking = false
-	queued := n.diskQ.Len()
+	l := &n.lanes[lane]
+	l.waking = false
+	queued := l.q.Len()
 	if queued == 0 {
 		return
 	}
@@ -46,8 +72,11 @@ func (n *simNode) startBatch() {
 	if take > 0 && take < queued {
 		w.cov.Inc("shell:disk-batch-cut")
 	}
-	b := n.diskQ.Take(take)
-	n.batch = b
+	if n.lanes[1-lane].batch != nil {
+		w.cov.Inc("shell:disk-lanes-overlap")
+	}
+	b := l.q.Take(take)
+	l.batch = b
 	var early, late time.Duration
 	for _, op := range b.Early() {
 		if op.Kind != disk.Sync { // a Sync's time is its fsync's, in the late step
@@ -84,10 +113,10 @@ func (n *simNode) startBatch() {
 		n.strikeBetween(earlyAt-w.now+1, lateAt-w.now, thenUnknown)
 	}
 	if len(b.Early()) > 0 {
-		n.scheduleStep(earlyAt, stepEarly)
+		n.scheduleStep(earlyAt, lane, stepEarly)
 	}
 	if b.HasLate() {
-		n.scheduleStep(lateAt, stepLate)
+		n.scheduleStep(lateAt, lane, stepLate)
 	}
 }
 
@@ -101,23 +130,27 @@ func earlyWrite(b *diskexec.Batch) bool {
 	return false
 }
 
-// A batch's steps, as the token of their completion events.
+// A batch's steps, in the token of their completion events (after the lane, in its low
+// byte).
 const (
 	stepEarly = 1
 	stepLate  = 2
 )
 
-func (n *simNode) scheduleStep(at int64, step uint64) {
+func (n *simNode) scheduleStep(at int64, lane disk.Lane, step uint64) {
 	e := n.w.schedule(at, evDiskDone)
 	e.node = n.spec.ID
 	e.inc = n.inc
-	e.token = step
+	e.token = step<<8 | uint64(lane)
 }
 
-// stepDone carries out a step of the running batch and delivers its completions (held
-// while paused: the disk works on while the process is stopped).
-func (n *simNode) stepDone(step uint64) {
-	b := n.batch
+// stepDone carries out a step of the running batch of a lane, as an evDiskDone's token
+// names them, and delivers its completions (held while paused: the disk works on while
+// the process is stopped).
+func (n *simNode) stepDone(token uint64) {
+	lane, step := disk.Lane(token&0xff), token>>8
+	l := &n.lanes[lane]
+	b := l.batch
 	var want []disk.Op
 	var dones []disk.Done
 	if step == stepEarly {
@@ -135,7 +168,7 @@ func (n *simNode) stepDone(step uint64) {
 		}
 	}
 	if step == stepLate || !b.HasLate() {
-		n.batch = nil
+		l.batch = nil
 	}
 	if step == stepLate && n.armed == armSynced && n.w.phase == phaseSafety &&
 		slices.ContainsFunc(want, func(op disk.Op) bool { return op.Kind == disk.Sync }) {

@@ -25,10 +25,11 @@
 // round of inputs, up to core.InputBatchMax of them, those that arrive within a short
 // window of the round's first (ShellConfig, drawn per seed: from one input per Drain to
 // the whole bound, and from the same virtual time to 200µs); the completions a disk batch
-// step releases are one input. It acts on the output: disk ops are queued and run in
+// step releases are one input. It acts on the output: disk ops are queued in the two
+// lanes of the real node (the quorum's and the partitions', each on its own) and run in
 // group commits by the same code as the real node's disk worker (disk.go, diskexec's
-// Queue and Batch), with batch boundaries drawn per seed and completions timed by
-// disksim's latencies; messages become netsim datagrams, sealed on authenticated peer
+// LaneOf, Queue and Batch), with batch boundaries drawn per seed and completions timed
+// by disksim's latencies; messages become netsim datagrams, sealed on authenticated peer
 // connections (below); responses are framed (kafka.AppendFrame, a Fetch response's
 // spans written from the bytes the simulated disk read for them) and sent on the
 // client's stream (a nil response, an acks=0 produce's completion, sends nothing); Close

@@ -64,13 +64,10 @@ type simNode struct {
 	tickGen uint64
 	tickAt  int64
 	starts  int
-	// The disk (disk.go): ops wait in diskQ in emission order; batch is the group
-	// commit running (nil when the disk is free), diskWaking says a batch start is
-	// scheduled. crashOp is an op whose batch an armed crash waits for (0: none).
-	diskQ      diskexec.Queue
-	batch      *diskexec.Batch
-	diskWaking bool
-	crashOp    disk.OpID
+	// The disk (disk.go): each lane's ops and running batch. crashOp is an op whose
+	// batch an armed crash waits for (0: none).
+	lanes   [disk.Lanes]diskLane
+	crashOp disk.OpID
 	// creates counts the partition log creations queued and not done (replicasync.go).
 	creates int
 	// diskRng draws the disk's batch boundaries, inputRng the input batches.
@@ -378,7 +375,7 @@ func (n *simNode) doOp(op disk.Op) {
 	}
 	w.record(traces.Event{Kind: traces.KindOutput, Sub: traces.OutOp, Node: n.spec.ID, Peer: -1, A: int64(op.ID), B: int64(op.Kind), Hash: h, Topic: topic, Part: part},
 		func() string { return op.String() })
-	n.diskQ.Add(op)
+	n.lanes[diskexec.LaneOf(op, w.cfg.Plants)].q.Add(op)
 	n.createIssued(op)
 	switch {
 	case op.Kind == disk.Clean:
@@ -650,7 +647,7 @@ func (n *simNode) down() {
 	n.armed = armNone
 	n.shutdown = nil
 	n.undrained = 0
-	n.diskQ, n.batch, n.diskWaking, n.crashOp = diskexec.Queue{Plants: w.cfg.Plants}, nil, false, 0
+	n.lanes, n.crashOp = newDiskLanes(w.cfg.Plants), 0
 	n.creates = 0
 	n.paused, n.pauseBuf, n.tickPending = false, nil, false
 	n.tickGen++

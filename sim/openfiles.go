@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/storage"
 )
 
@@ -13,7 +14,8 @@ import (
 // After every disk step of a node the open-files checker counts the segment (.log)
 // files open on its disk, through a wrapper of the FS its executor runs on: they must be
 // the files the cache counts as open, and no more than its bound besides the files
-// written since their last sync (and the one last used).
+// written since their last sync (and the one last used). The metadata log keeps its own
+// files open outside the cache (it runs in the quorum's lane), so they are not counted.
 
 // openFilesPercent is the share of seeds, in percent, with a file cache.
 const openFilesPercent = 50
@@ -40,7 +42,7 @@ type countedSegmentFile struct {
 }
 
 func (s *segmentFiles) count(name string, f storage.File, err error) (storage.File, error) {
-	if err != nil || !strings.HasSuffix(name, storage.LogFileSuffix) {
+	if err != nil || !strings.HasSuffix(name, storage.LogFileSuffix) || strings.HasPrefix(name, string(disk.MetadataLog)+"/") {
 		return f, err
 	}
 	s.open++

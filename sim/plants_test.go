@@ -188,6 +188,8 @@ import (
 //	                               1-100)
 //	replica-creates-unpaced        replica-creates (more partition logs created at
 //	                               once than the bound), 1 (new)
+//	quorum-state-data-lane         panic (raft's assertion that its ops complete in
+//	                               the order it emitted them), 1 (new; 5 of seeds 1-6)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -339,6 +341,9 @@ var plantCases = []struct {
 	// counted against the bound half the seeds draw small.
 	{"replica-sync-misses-isr", []string{"replicas-follow-metadata"}, 100, false},
 	{"replica-creates-unpaced", []string{"replica-creates"}, 100, false},
+	// The disk's two lanes (disk.go): a quorum state write run in the data lane
+	// completes out of order with the quorum's syncs, which raft asserts against.
+	{"quorum-state-data-lane", []string{"panic"}, 50, false},
 }
 
 // transactionVersion1 runs the transactional producers at transaction version 1. The

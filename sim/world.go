@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/kafka/wire"
 	"github.com/seedlog/seedlog/core/plant"
 	"github.com/seedlog/seedlog/core/record"
-	"github.com/seedlog/seedlog/diskexec"
 	"github.com/seedlog/seedlog/disksim"
 	"github.com/seedlog/seedlog/netsim"
 	"github.com/seedlog/seedlog/traces"
@@ -234,7 +234,7 @@ func (w *World) buildNodes() {
 			notes:    Coverage{},
 			armRec:   -1,
 			writeAt:  -1,
-			diskQ:    diskexec.Queue{Plants: w.cfg.Plants},
+			lanes:    newDiskLanes(w.cfg.Plants),
 		}
 		w.nodes = append(w.nodes, n)
 	}
@@ -373,7 +373,7 @@ func (w *World) dispatch(e *event) {
 		}
 	case evDiskStart:
 		if n := w.node(e.node); n.current(e.inc) {
-			n.startBatch()
+			n.startBatch(disk.Lane(e.token))
 		}
 	case evStopBy:
 		if n := w.node(e.node); n.current(e.inc) {

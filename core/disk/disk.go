@@ -3,10 +3,19 @@
 // shared by the real node and the simulator) carries them out on storage, and each Op's
 // result returns to the core as a Done input.
 //
-// Ordering contract: a shell executes the Ops of one node in the order they were emitted
-// and delivers their Dones in that same order. An Op therefore sees the effects of every
-// earlier Op, and a Done for Op n means every Op before n is also done. The core relies on
-// this to release outputs that wait for durability (see Gate).
+// Ordering contract: a node's Ops fall into two lanes (Op.Lane): the controller quorum's
+// (its metadata log and the files at the root of the data directory) and everyone
+// else's (the partitions' logs and the files inside their directories). A shell executes
+// the Ops of one lane in the order they were emitted and delivers their Dones in that
+// same order; the lanes are independent of each other. An Op therefore sees the effects
+// of every earlier Op of its lane, and a Done for Op n means every Op of its lane before n
+// is also done. The core relies on this to release outputs that wait for durability (see
+// Gate), and so every component emits all its Ops into one lane.
+//
+// The quorum has a lane of its own because its syncs must not wait: a vote, an append
+// of the leader or a follower's fetch waits for the quorum's own few bytes to be synced,
+// and behind thousands of partition creations or a restart's recovery work they would
+// wait seconds, long enough for the quorum to lose its leader.
 package disk
 
 import (
@@ -49,6 +58,34 @@ func ParsePartitionLog(id LogID) (topic string, partition int32, ok bool) {
 		return "", 0, false
 	}
 	return s[:i], int32(p), true
+}
+
+// Lane is one of a node's two independent orders of disk work (see the package doc).
+type Lane uint8
+
+const (
+	// DataLane holds the partitions' logs and the files inside their directories.
+	DataLane Lane = iota
+	// QuorumLane holds the controller quorum's metadata log and the files at the root
+	// of the data directory (the quorum state, the metadata snapshot).
+	QuorumLane
+	// Lanes is the number of lanes.
+	Lanes = 2
+)
+
+func (l Lane) String() string {
+	if l == QuorumLane {
+		return "quorum"
+	}
+	return "data"
+}
+
+// Lane is the lane o runs in.
+func (o Op) Lane() Lane {
+	if o.Log == MetadataLog || (o.Log == "" && !strings.Contains(o.Name, "/")) {
+		return QuorumLane
+	}
+	return DataLane
 }
 
 // OpID identifies an Op. IDs increase by one per Op emitted by a node incarnation.
@@ -356,9 +393,9 @@ type Done struct {
 }
 
 // Queue numbers and collects the Ops of one node. Every component of a node emits into
-// the same Queue, so OpIDs are globally ordered and Dones come back in that order. The
-// node tags each Op with the component that emitted it (SetOwner) and routes each Done
-// back to that owner (TakeOwner).
+// the same Queue, so OpIDs are globally ordered and the Dones of each lane come back in
+// that order. The node tags each Op with the component that emitted it (SetOwner) and
+// routes each Done back to that owner (TakeOwner).
 type Queue struct {
 	last OpID
 	// ops holds the Ops emitted since the last Drain, at the start of the room that is
@@ -368,11 +405,16 @@ type Queue struct {
 	// written again; it lives, and so do the Ops' Data, while the array does.
 	ops   []Op
 	owner any
-	// owners holds the tags of the ops emitted, in ID order, from the first not yet
-	// taken (at index taken). Taking moves taken on rather than the slice, so that the
-	// room of the tags taken is used again (see Emit).
-	owners []owned
-	taken  int
+	// owners holds, for each lane, the tags of the ops emitted into it, in ID order,
+	// from the first not yet taken (at index taken).
+	owners [Lanes]ownerList
+}
+
+// ownerList holds the tags of one lane's ops. Taking moves taken on rather than the
+// slice, so that the room of the tags taken is used again (see add).
+type ownerList struct {
+	tags  []owned
+	taken int
 }
 
 // opsArrayLen is how many Ops an array that Drains share has room for, at least.
@@ -391,15 +433,19 @@ func (q *Queue) Emit(op Op) OpID {
 		q.ops = append(make([]Op, 0, max(opsArrayLen, 2*len(q.ops))), q.ops...)
 	}
 	q.ops = append(q.ops, op)
-	if len(q.owners) == cap(q.owners) && q.taken > 0 && q.taken >= len(q.owners)/2 {
+	q.owners[op.Lane()].add(owned{op.ID, q.owner})
+	return op.ID
+}
+
+func (l *ownerList) add(o owned) {
+	if len(l.tags) == cap(l.tags) && l.taken > 0 && l.taken >= len(l.tags)/2 {
 		// Moving the tags not taken to the front is cheaper than a new array when they
 		// are at most half of it, and moves each tag once on average.
-		rest := copy(q.owners, q.owners[q.taken:])
-		clear(q.owners[rest:])
-		q.owners, q.taken = q.owners[:rest], 0
+		rest := copy(l.tags, l.tags[l.taken:])
+		clear(l.tags[rest:])
+		l.tags, l.taken = l.tags[:rest], 0
 	}
-	q.owners = append(q.owners, owned{op.ID, q.owner})
-	return op.ID
+	l.tags = append(l.tags, o)
 }
 
 // SetOwner makes owner the tag of the Ops emitted from now on and returns the previous
@@ -409,26 +455,34 @@ func (q *Queue) SetOwner(owner any) (prev any) {
 	return prev
 }
 
-// TakeOwner returns the tag of Op id and forgets it and every earlier Op. Dones arrive in
-// Op order, so the entries before id are for Ops whose Dones were lost with a discarded
-// owner; it returns nil for an unknown id.
+// TakeOwner returns the tag of Op id and forgets it and every earlier Op of its lane.
+// Dones arrive in Op order within a lane, so the entries before id are for Ops whose
+// Dones were lost with a discarded owner; it returns nil for an unknown id.
 func (q *Queue) TakeOwner(id OpID) any {
-	i := q.taken
-	for i < len(q.owners) && q.owners[i].id < id {
-		i++
+	for lane := range q.owners {
+		if owner, ok := q.owners[lane].take(id); ok {
+			return owner
+		}
 	}
-	var owner any
-	if i < len(q.owners) && q.owners[i].id == id {
-		owner = q.owners[i].owner
-		i++
+	return nil
+}
+
+// take returns the tag of op id if the list holds it, and forgets it and every earlier
+// entry.
+func (l *ownerList) take(id OpID) (any, bool) {
+	rest := l.tags[l.taken:]
+	i, found := slices.BinarySearchFunc(rest, id, func(o owned, id OpID) int { return cmp.Compare(o.id, id) })
+	if !found {
+		return nil, false
 	}
-	clear(q.owners[q.taken:i])
-	q.taken = i
-	if i == len(q.owners) {
+	owner := rest[i].owner
+	clear(rest[:i+1])
+	l.taken += i + 1
+	if l.taken == len(l.tags) {
 		// Every op emitted is taken: the next ones reuse the room these held.
-		q.owners, q.taken = q.owners[:0], 0
+		l.tags, l.taken = l.tags[:0], 0
 	}
-	return owner
+	return owner, true
 }
 
 // Last is the ID of the most recently emitted Op (0 before the first).

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -82,6 +83,61 @@ func TestTakeOwnerFollowsEmission(t *testing.T) {
 				t.Fatalf("round %d: op %d, or one before it, taken twice", round, id)
 			}
 			next = id + 1
+		}
+	}
+}
+
+// The Dones of each lane come back in Op order, but the lanes interleave as they
+// will: TakeOwner still gives each Op's tag once, whichever lane runs ahead.
+func TestTakeOwnerPerLane(t *testing.T) {
+	var q Queue
+	tags := map[OpID]int{}
+	var pending [Lanes][]OpID
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 300 {
+		for i := range rng.IntN(6) {
+			op := Op{Kind: Sync, Log: PartitionLog("t", 0)}
+			if rng.IntN(3) == 0 {
+				op.Log = MetadataLog
+			}
+			q.SetOwner(round*10 + i)
+			id := q.Emit(op)
+			tags[id] = round*10 + i
+			pending[op.Lane()] = append(pending[op.Lane()], id)
+		}
+		q.Drain()
+		for range rng.IntN(5) {
+			lane := rng.IntN(Lanes)
+			if len(pending[lane]) == 0 {
+				continue
+			}
+			id := pending[lane][0]
+			pending[lane] = pending[lane][1:]
+			if got := q.TakeOwner(id); got != tags[id] {
+				t.Fatalf("round %d: op %d of lane %d has owner %v, want %d", round, id, lane, got, tags[id])
+			}
+			if q.TakeOwner(id) != nil {
+				t.Fatalf("round %d: op %d taken twice", round, id)
+			}
+		}
+	}
+}
+
+func TestOpLanes(t *testing.T) {
+	for _, c := range []struct {
+		op   Op
+		want Lane
+	}{
+		{Op{Kind: Append, Log: MetadataLog}, QuorumLane},
+		{Op{Kind: CreateLog, Log: MetadataLog}, QuorumLane},
+		{Op{Kind: WriteFile, Name: "quorum-state"}, QuorumLane},
+		{Op{Kind: RemoveFile, Name: "metadata.snapshot"}, QuorumLane},
+		{Op{Kind: Append, Log: PartitionLog("t", 3)}, DataLane},
+		{Op{Kind: WriteFile, Name: "t-3/topic-id"}, DataLane},
+		{Op{Kind: DeleteLog, Log: PartitionLog("__consumer_offsets", 0)}, DataLane},
+	} {
+		if got := c.op.Lane(); got != c.want {
+			t.Errorf("%v: lane %v, want %v", c.op, got, c.want)
 		}
 	}
 }

@@ -2,8 +2,9 @@ package disk
 
 // Gate holds values that may be released only once a given Op has completed: a vote
 // that waits for the quorum state to be synced, an acknowledgement that waits for a sync.
-// Because Dones arrive in Op order, the completion of Op n releases everything held for
-// any Op up to n. Holding a value behind a Gate is the only way the core emits
+// A Gate's Ops are those of one component, and so of one lane (see the package doc):
+// their Dones arrive in Op order, and the completion of Op n releases everything held
+// for any Op up to n. Holding a value behind a Gate is the only way the core emits
 // durability-dependent outputs, so the wrong order cannot be written down.
 type Gate[T any] struct {
 	held []gated[T] // ordered by after, ascending

@@ -270,6 +270,9 @@ const (
 	// HandoffReplacedOnly: a new leader waits only for the leader it replaced, not for
 	// an earlier one that leader was still waiting for.
 	HandoffReplacedOnly
+	// QuorumStateDataLane: the disk lanes run the quorum state's file writes in the
+	// data lane, behind the partitions' work and unordered with the quorum's other ops.
+	QuorumStateDataLane
 	numNames
 )
 
@@ -352,6 +355,7 @@ var names = [numNames]string{
 	ReplicaSyncMissesISR:            "replica-sync-misses-isr",
 	ReplicaCreatesUnpaced:           "replica-creates-unpaced",
 	HandoffReplacedOnly:             "handoff-replaced-only",
+	QuorumStateDataLane:             "quorum-state-data-lane",
 }
 
 func (n Name) String() string {
