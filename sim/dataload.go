@@ -609,10 +609,12 @@ func (d *dataWorkload) finalReadCommitted(tp TopicPartition, pos int64, done fun
 			next = min(op.Next, target)
 		}
 		d.finalRCWait = nil
-		if next == pos && d.lostBetween(tp, pos, target) {
-			// The partition declared offsets above the last stable offset lost (no intact
-			// copy was left): the marker of the transaction holding it may be among them,
-			// and nothing will ever end it. The partition is not judged.
+		if next == pos && d.lostBetween(tp, 0, target) {
+			// The partition declared offsets lost (no intact copy was left): the marker of
+			// the transaction holding the last stable offset may be among them, above its
+			// first offset (which may lie below the log start, the last stable offset
+			// then being the log start), and nothing will ever end it. The partition is
+			// not judged.
 			w.cov.Inc("final-read:read-committed-lost-marker")
 			d.leaveUnread(tp)
 			done()

@@ -136,6 +136,7 @@ var Gate = []GateItem{
 	{"path", "note:quorum-truncated", "a quorum follower truncates a divergent suffix"},
 	{"path", "note:quorum-snapshot-installed", "a quorum follower installs a snapshot"},
 	{"path", "note:broker-fenced", "the controller fences a broker"},
+	{"path", "shell:disk-lanes-overlap", "a disk lane starts a batch while the other lane runs one"},
 	{"path", "recovery:cut-tail", "recovery cuts a torn log tail"},
 	{"path", "recovery:after-fsync-loss", "a node recovers after a failed fsync"},
 	{"path", "group:rebalance", "a consumer group rebalances"},

@@ -32,8 +32,10 @@ import (
 // saw. Offsets nobody read are gaps, and the spans near them are known in part: a
 // transaction with a gap since its producer id's previous record or marker is cut (its
 // first offset may lie in the gap: LSO(n) is then only bounded from above), a marker
-// may lie in a gap inside a span, and transactions may begin and end within a gap; at
-// the committed lengths those make uncertain, only l <= n is checked. Compacted topics
+// may lie in a gap inside a span, and transactions may begin and end within a gap, or
+// begin in one and end in a later one with nothing of them read between (between the
+// first gap and the last, LSO(n) is only bounded from above); at the committed lengths
+// those make uncertain, only l <= n is checked. Compacted topics
 // carry no transactions (txnproducer.go), and partitions whose final read met a range
 // declared lost are not checked at all (datacheck.go).
 
@@ -171,6 +173,17 @@ func lsoOf(log []LogRecord, txnPID map[string]int64, start, end int64) ([]txnSpa
 		for n := s.first + 1; n <= hi; n++ {
 			t.hi[n] = min(t.hi[n], s.first)
 			if s.cut && t.status[n] == lsoExact {
+				t.status[n] = lsoAtMost
+			}
+		}
+	}
+	if len(gaps) > 0 {
+		// A transaction may lie wholly in gaps: its records in one, its marker in a later
+		// one, nothing of it among the records read between. At a committed length with
+		// a gap below it and one at or above it, such a transaction may be open: LSO(n)
+		// is then only bounded from above.
+		for n := gaps[0][0] + 1; n < min(gaps[len(gaps)-1][1], end+1); n++ {
+			if t.status[n] == lsoExact {
 				t.status[n] = lsoAtMost
 			}
 		}

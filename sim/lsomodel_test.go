@@ -89,6 +89,22 @@ func TestLSOTableGaps(t *testing.T) {
 	}
 }
 
+// A transaction may begin in one gap and end in a later one with none of its records
+// read between: between the first gap and the last, the table bounds LSO(n) from above
+// only; past the last gap it is exact again.
+func TestLSOBetweenGaps(t *testing.T) {
+	log := []LogRecord{{Offset: 0, Value: "p0"}, {Offset: 3, Value: "p1"}, {Offset: 4, Value: "p2"}, {Offset: 7, Value: "p3"}, {Offset: 8, Value: "p4"}}
+	_, tab := lsoOf(log, map[string]int64{}, 0, 9)
+	for n := int64(4); n <= 5; n++ {
+		if tab.status[n] == lsoExact || !tab.allows(n, 2, 0) || tab.allows(n, n+1, 0) {
+			t.Errorf("LSO(%d) between the gaps: status %d", n, tab.status[n])
+		}
+	}
+	if tab.status[9] != lsoExact || tab.allows(9, 8, 0) || !tab.allows(9, 9, 0) {
+		t.Errorf("LSO(9) past the last gap: status %d", tab.status[9])
+	}
+}
+
 func TestAbortedList(t *testing.T) {
 	log, pids := lsoLog()
 	spans, _ := lsoOf(log, pids, 0, 7)
