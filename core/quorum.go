@@ -29,6 +29,8 @@ type quorum struct {
 	// sinceSnapshot counts records applied since the last snapshot was taken.
 	sinceSnapshot int
 	snapshotting  bool // a snapshot write is in flight
+	// applyBuf is applyCommitted's room for the decoded entries, kept between calls.
+	applyBuf []metadata.Entry
 	// reads are read-index requests awaiting raft's answer, by id.
 	reads    map[uint64]func(index int64, ok bool)
 	nextRead uint64
@@ -172,26 +174,33 @@ func (n *Node) drainQuorum(now int64) {
 	n.ctrl.follow(n)
 }
 
-// applyCommitted applies committed entries to the image. An entry that does not decode or
-// apply is a broken invariant: the controller validated it before proposing it.
+// applyCommitted applies committed entries to the image, as one batch: a topic the
+// entries change is copied once, not once per entry (a broker coming back changes
+// thousands of partitions of a topic in a row). An entry that does not decode or apply is
+// a broken invariant: the controller validated it before proposing it.
 func (n *Node) applyCommitted(entries []raft.Entry) bool {
 	q := &n.quorum
-	im := q.image
+	recs := q.applyBuf[:0]
 	for _, e := range entries {
 		q.lastEpoch = e.Epoch
 		if e.Control {
 			continue
 		}
 		rec, err := metadata.Decode(e.Data)
-		if err == nil {
-			im, err = im.Apply(e.Offset, rec)
-		}
 		if err != nil {
 			n.stopBroken(fmt.Sprintf("committed metadata record at %d: %v", e.Offset, err))
 			return false
 		}
-		q.sinceSnapshot++
+		recs = append(recs, metadata.Entry{Offset: e.Offset, Record: rec})
 	}
+	im, err := q.image.ApplyBatch(recs)
+	clear(recs)
+	q.applyBuf = recs[:0]
+	if err != nil {
+		n.stopBroken(fmt.Sprintf("committed metadata records at %d-%d: %v", entries[0].Offset, entries[len(entries)-1].Offset, err))
+		return false
+	}
+	q.sinceSnapshot += len(recs)
 	q.image, q.applied = im, entries[len(entries)-1].Offset+1
 	n.aclsApplied()
 	return true

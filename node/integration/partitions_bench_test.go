@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +31,8 @@ import (
 // max.broker.partitions=N. A broker keeps log.open.files.max (2,048) segment files open
 // besides those written since their last fsync: it warns below an open-file limit of
 // N + 6,656, and an idle one holds far fewer (the bench logs how many).
-// SEEDLOG_BENCH_PPROF=DIR saves broker 1's CPU profile of the idle window there;
+// SEEDLOG_BENCH_PPROF=DIR saves broker 1's CPU profiles of the idle window and of the
+// first 20 s after the restart there;
 // SEEDLOG_BENCH_SETTINGS=key=value,... sets more broker settings (timings to compare).
 func BenchmarkManyPartitions(b *testing.B) {
 	sizes := []int{1000, 4000}
@@ -118,8 +120,26 @@ func benchPartitions(b *testing.B, n int) {
 	for i := range c.procs {
 		c.start(i)
 	}
+	var profiled sync.WaitGroup
+	if profileDir != "" {
+		// The restart's first seconds, once broker 1 answers on its metrics listener.
+		profiled.Add(1)
+		go func() {
+			defer profiled.Done()
+			path := filepath.Join(profileDir, fmt.Sprintf("restart-%d.pprof", n))
+			for time.Since(start) < time.Minute {
+				if err := saveProfile(c.procs[0].metricsAddr, 20*time.Second, path); err == nil {
+					b.Logf("restart CPU profile of broker 1: %s", path)
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			b.Logf("no restart profile: broker 1's metrics listener did not answer")
+		}()
+	}
 	produceToEach(b, c, n)
 	restarted := time.Since(start)
+	profiled.Wait()
 	b.Logf("%d partitions: led with full ISRs in the metadata after %v, created (an acks=all write taken) in %v, led again %v after a restart of every broker; metadata quorum epoch %d before the creation, %d after it, %d after the restart",
 		n, led.Round(time.Millisecond), created.Round(time.Millisecond), restarted.Round(time.Millisecond), epoch0, epochCreated, quorumEpoch(c))
 	b.ReportMetric(created.Seconds(), "create-s")
@@ -181,21 +201,30 @@ func quorumEpoch(c *cluster) int {
 
 // profileIdle saves a broker's CPU profile over the next d to path.
 func profileIdle(b *testing.B, metricsAddr string, d time.Duration, path string) {
-	cl := http.Client{Timeout: d + 30*time.Second}
-	resp, err := cl.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", metricsAddr, int(d.Seconds())))
-	if err != nil {
-		b.Fatalf("profile: %v", err)
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(f, resp.Body); err != nil {
+	if err := saveProfile(metricsAddr, d, path); err != nil {
 		b.Fatalf("profile: %v", err)
 	}
 	b.Logf("idle CPU profile of broker 1: %s", path)
+}
+
+// saveProfile saves a broker's CPU profile over the next d to path.
+func saveProfile(metricsAddr string, d time.Duration, path string) error {
+	cl := http.Client{Timeout: d + 30*time.Second}
+	resp, err := cl.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", metricsAddr, int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 // openFiles counts a process's descriptors (-1 when /proc cannot say).
