@@ -22,7 +22,7 @@ func (f *FS) CrashWith(rng *rand.Rand, cc CrashConfig) *FS {
 	if err := cc.validate(); err != nil {
 		panic(err)
 	}
-	nf := &FS{src: f.src, rng: f.rng, cfg: f.cfg, stats: f.stats, nextChange: f.nextChange}
+	nf := &FS{src: f.src, rng: f.rng, cfg: f.cfg, stats: f.stats, nextChange: f.nextChange, nextGen: f.nextGen}
 	nf.reset()
 	c := &crasher{
 		old: f, new: nf, rng: rng, cfg: cc,

@@ -2,6 +2,7 @@ package disksim
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -90,4 +91,29 @@ func TestListDurableFollowsNameChanges(t *testing.T) {
 	must(t, f.Remove("a"))
 	must(t, f.SyncDir("."))
 	list("b")
+}
+
+// A directory removed and made again under the same name never shows a generation its
+// predecessor showed: a reader that keeps a listing by generation (the simulator's
+// durable truth) sees the new directory's entries, not the old one's.
+func TestDirGenNeverRepeatsAcrossRemakes(t *testing.T) {
+	f := newFS(t, 1, DefaultConfig())
+	seen := map[uint64]bool{}
+	for round := range 3 {
+		must(t, f.MkdirAll("d"))
+		must(t, f.SyncDir("."))
+		// The same changes each time, under another file name.
+		name := fmt.Sprintf("d/%d", round)
+		must(t, create(t, f, name).Close())
+		must(t, f.SyncDir("d"))
+		gen, ok := f.DirGen("d")
+		if !ok || seen[gen] {
+			t.Fatalf("round %d: generation %d (ok %v) seen before", round, gen, ok)
+		}
+		seen[gen] = true
+		must(t, f.Remove(name))
+		must(t, f.SyncDir("d"))
+		must(t, f.Remove("d"))
+		must(t, f.SyncDir("."))
+	}
 }

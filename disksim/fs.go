@@ -46,7 +46,9 @@ type dirData struct {
 	// pending maps each name whose cur and dur entries differ to the last change that
 	// touched it.
 	pending map[string]changeID
-	// gen counts the changes to cur and dur, for readers that keep a listing.
+	// gen changes with every change to cur and dur, for readers that keep a listing.
+	// It is drawn from FS.nextGen, so that a directory removed and made again never
+	// shows a generation its predecessor had.
 	gen uint64
 	// durNames is the names of dur, sorted, or nil until first listed. Syncs keep it in
 	// step with dur, which gains and loses a name or two at a time.
@@ -90,6 +92,7 @@ type FS struct {
 	inodes     map[inodeID]*inode
 	nextInode  inodeID
 	nextChange changeID
+	nextGen    uint64 // the last directory generation handed out (dirData.gen)
 	// usedBytes is the sum of the current sizes of counted files, checked against
 	// Faults.CapacityBytes.
 	usedBytes int64
@@ -232,7 +235,8 @@ func underlying(err error) error {
 // current entries, as part of change ch.
 func (f *FS) setEntry(dir *inode, name string, target *inode, ch changeID) {
 	d := dir.dir
-	d.gen++
+	f.nextGen++
+	d.gen = f.nextGen
 	var old *inode
 	if id, ok := d.cur[name]; ok {
 		old = f.inodes[id]
@@ -484,7 +488,8 @@ func (f *FS) SyncDir(dir string) error {
 
 func (f *FS) syncDir(n *inode) {
 	d := n.dir
-	d.gen++
+	f.nextGen++
+	d.gen = f.nextGen
 	var dropped []*inode
 	for _, name := range sortedNames(d.pending) {
 		id, inDur := d.dur[name]

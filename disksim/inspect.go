@@ -19,7 +19,7 @@ func (f *FS) Clone() *FS {
 	c := &FS{
 		src: &src, rng: rand.New(&src), cfg: f.cfg, stats: f.stats,
 		inodes:    make(map[inodeID]*inode, len(f.inodes)),
-		nextInode: f.nextInode, nextChange: f.nextChange,
+		nextInode: f.nextInode, nextChange: f.nextChange, nextGen: f.nextGen,
 	}
 	for id, n := range f.inodes {
 		cn := &inode{id: id, curLinks: n.curLinks, durLinks: n.durLinks}

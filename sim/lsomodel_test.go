@@ -151,6 +151,15 @@ func TestAbortedList(t *testing.T) {
 	if msg := abortedProblem(at(fetch(3, 6), -1), spans, known); msg == "" {
 		t.Error("from 3 to 6, log start not answered, listing nothing: not caught")
 	}
+	// A replica that rebuilt its index after its log start passed producer 7's first
+	// records may list it from a later offset, at or below where the fetch began; not
+	// from beyond it.
+	if msg := abortedProblem(at(fetch(4, 6, [2]int64{7, 3}), 3), spans, known); msg != "" {
+		t.Errorf("from 4 to 6, producer 7 listed from 3: %s", msg)
+	}
+	if msg := abortedProblem(at(fetch(4, 6, [2]int64{7, 5}), 3), spans, known); msg == "" {
+		t.Error("from 4 to 6, producer 7 listed from 5: not caught")
+	}
 	// Not when a record of it lies at or above the log start.
 	for _, op := range []*Op{at(fetch(3, 6), 3), at(fetch(4, 6), 3)} {
 		if msg := abortedProblem(op, spans, known); msg == "" {
