@@ -51,6 +51,11 @@ type compactedLog struct {
 	// but sit at no known offset: once expired, such a tombstone may have superseded a
 	// record and gone itself, leaving no trace.
 	unplaced map[string][]int64
+	// unplacedLive lists the same for the other records, and lost the ranges the
+	// partition declared lost: such a record, the latest of its key, may have
+	// superseded an older one and then been lost itself in one of them.
+	unplacedLive map[string][]int64
+	lost         [][2]int64
 }
 
 type knownRecord struct {
@@ -72,7 +77,8 @@ func (c *logChecker) compacted(part string) *compactedLog {
 	if cl := c.compactedLogs[part]; cl != nil {
 		return cl
 	}
-	cl := &compactedLog{spec: spec, byKey: map[string][]keyedWrite{}, called: map[string]int64{}, unplaced: map[string][]int64{}}
+	cl := &compactedLog{spec: spec, byKey: map[string][]keyedWrite{}, called: map[string]int64{}, unplaced: map[string][]int64{},
+		unplacedLive: map[string][]int64{}, lost: c.h.Declared[part]}
 	for i := range c.h.Produces {
 		p := &c.h.Produces[i]
 		if p.Partition == part {
@@ -107,9 +113,14 @@ func (c *logChecker) compacted(part string) *compactedLog {
 	}
 	for i := range c.h.Produces {
 		p := &c.h.Produces[i]
-		if p.Partition == part && p.Outcome != Failed && compactTombstone(p.Value) && !placed[p.Value] {
-			k := compactKey(p.Value, spec.Keys)
+		if p.Partition != part || p.Outcome == Failed || placed[p.Value] {
+			continue
+		}
+		k := compactKey(p.Value, spec.Keys)
+		if compactTombstone(p.Value) {
 			cl.unplaced[k] = append(cl.unplaced[k], p.Call)
+		} else {
+			cl.unplacedLive[k] = append(cl.unplacedLive[k], p.Call)
 		}
 	}
 	for _, ws := range cl.byKey { // order-independent: each list on its own
@@ -147,6 +158,10 @@ func (cl *compactedLog) mayLack(v string, offset, t int64) (bool, string) {
 		if t >= called+int64(cl.spec.TombstoneStaysAtLeast) {
 			return true, ""
 		}
+	}
+	if slices.ContainsFunc(cl.lost, func(r [2]int64) bool { return r[1] > offset+1 }) &&
+		slices.ContainsFunc(cl.unplacedLive[compactKey(v, cl.spec.Keys)], func(called int64) bool { return called < t }) {
+		return true, "" // superseded by a record lost since
 	}
 	if !compactTombstone(v) {
 		return false, "no later record of its key was written before, and no tombstone of it that could have gone unseen"

@@ -133,3 +133,33 @@ func TestCheckLogDuplicateOfDeclaredLostRecord(t *testing.T) {
 		t.Fatalf("a record acknowledged at a lost offset and found again above it was not reported: %v", vs)
 	}
 }
+
+// On a compacted partition, a record whose key a later write superseded may be gone
+// when that write was lost with a declared-lost range afterwards: nothing of the key is
+// left to read. Without the lost range, the later write would still be there.
+func TestCheckLogCompactedRecordSupersededByALostOne(t *testing.T) {
+	// c5-33 and c6-35 share a key (of 12); c5-6 and c5-141 have another.
+	history := func() *LogHistory {
+		return &LogHistory{
+			Produces: []LogProduce{
+				{Client: 5, Partition: "t/0", Value: "c5-6", Call: 10, Return: 20, Outcome: OK, Offset: 0},
+				{Client: 5, Partition: "t/0", Value: "c5-33", Call: 30, Return: 40, Outcome: OK, Offset: 1},
+				{Client: 6, Partition: "t/0", Value: "c6-35", Call: 50, Return: Never, Outcome: Indeterminate},
+				{Client: 5, Partition: "t/0", Value: "c5-141", Call: 70, Return: 80, Outcome: OK, Offset: 3},
+			},
+			Final:     map[string][]LogRecord{"t/0": {{Offset: 0, Value: "c5-6"}, {Offset: 2, Fenced: true}, {Offset: 3, Value: "c5-141"}}},
+			FinalAt:   1000,
+			Compacted: map[string]CompactedPartition{"t/0": {Keys: 12}},
+			Declared:  map[string][][2]int64{"t/0": {{2, 3}}},
+		}
+	}
+	if vs := CheckLog(history()); len(vs) != 0 {
+		t.Fatalf("a record superseded by one lost since was reported:\n%s", FormatLogViolations(vs))
+	}
+	h := history()
+	h.Declared = nil
+	h.Final["t/0"] = []LogRecord{{Offset: 0, Value: "c5-6"}, {Offset: 3, Value: "c5-141"}}
+	if vs := CheckLog(h); !slices.ContainsFunc(vs, func(v LogViolation) bool { return v.Kind == "lost" }) {
+		t.Fatalf("a record whose key nothing left superseded was not reported lost: %v", vs)
+	}
+}
