@@ -12,10 +12,10 @@ import (
 )
 
 // The node's disk runs the real node's lanes and group commit (disk.Lane, diskexec.Queue
-// and Batch): the quorum's lane and the data lane each run on their own, as the real
-// node runs each on a goroutine (both on one executor here: they touch no common log or
-// file, so that changes nothing). In each lane, ops wait in emission order; when the lane
-// is free, a prefix of them becomes a batch, which runs
+// and Batch): the quorum's lane and the data lane each run on their own, on executors
+// split as the real node splits them (diskexec.Executor.SplitQuorum), which runs each
+// on a goroutine. In each lane, ops wait in emission order; when the lane is free, a
+// prefix of them becomes a batch, which runs
 // in two steps whose completions leave when diskexec says: the ops before its first Sync
 // (released at once), then the rest with one fsync per log (released after the
 // fsyncs). Only the timing is the simulator's: a free disk starts its next batch a
@@ -153,10 +153,14 @@ func (n *simNode) stepDone(token uint64) {
 	b := l.batch
 	var want []disk.Op
 	var dones []disk.Done
+	exec := n.exec
+	if lane == disk.QuorumLane {
+		exec = n.quorumExec
+	}
 	if step == stepEarly {
-		want, dones = b.Early(), b.RunEarly(n.exec)
+		want, dones = b.Early(), b.RunEarly(exec)
 	} else {
-		want, dones = b.Late(), b.RunLate(n.exec, nil)
+		want, dones = b.Late(), b.RunLate(exec, nil)
 	}
 	if len(dones) != len(want) {
 		panic(fmt.Sprintf("sim: %d completions for %d ops", len(dones), len(want)))

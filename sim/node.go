@@ -37,8 +37,10 @@ type simNode struct {
 	spec NodeSpec
 	addr netsim.Addr
 	m    Machine
-	exec Executor
-	fs   *disksim.FS
+	// exec runs the data lane's ops, quorumExec the quorum lane's: the executor the disk
+	// was opened with, split as the real node splits it (splitQuorum).
+	exec, quorumExec Executor
+	fs               *disksim.FS
 	// files is the incarnation's file cache (nil without one), segmentFiles the count of
 	// segment files open on fs, and fileOpens the cache's reopens counted so far.
 	files        *storage.FileCache
@@ -510,7 +512,7 @@ func (n *simNode) start() {
 		w.fail(checker, n.spec.ID, "node %d: %v", n.spec.ID, err)
 		return
 	}
-	n.m, n.exec, n.up = m, exec, true
+	n.m, n.exec, n.quorumExec, n.up = m, exec, splitQuorum(exec), true
 	n.resetCleanerIO()
 	n.resetMoveIO()
 	n.starts++
@@ -643,7 +645,7 @@ func (n *simNode) down() {
 	w := n.w
 	n.inc++
 	n.up = false
-	n.m, n.exec = nil, nil
+	n.m, n.exec, n.quorumExec = nil, nil, nil
 	n.armed = armNone
 	n.shutdown = nil
 	n.undrained = 0

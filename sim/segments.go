@@ -115,6 +115,18 @@ func (c *checkers) checkTopicSegments(n *simNode, tp TopicPartition) bool {
 	return true
 }
 
+// splitQuorum gives the quorum's lane an executor of its own, split off x as the real
+// node splits its executor; an executor that is not diskexec's runs both lanes.
+func splitQuorum(x Executor) Executor {
+	switch e := x.(type) {
+	case *diskexec.Executor:
+		return e.SplitQuorum()
+	case *countingExecutor:
+		return &countingExecutor{x: e.x.SplitQuorum(), cov: e.cov}
+	}
+	return x
+}
+
 // executorOf returns the diskexec executor behind x, nil when there is none.
 func executorOf(x Executor) *diskexec.Executor {
 	switch e := x.(type) {

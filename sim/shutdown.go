@@ -102,6 +102,7 @@ func (n *simNode) stopClean(ready bool) {
 	})
 	if n.exec != nil {
 		_ = n.exec.Close() // what the real node does once its loop returned
+		_ = n.quorumExec.Close()
 	}
 	n.down()
 	if st.down >= 0 {

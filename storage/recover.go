@@ -537,8 +537,8 @@ func (l *Log) fenceScanned(i int, fileBytes int64, reason string) (bool, error) 
 	if l.cfg.NoFences || !(l.damagedDurable(a) || isRecorded) {
 		return false, nil
 	}
-	if f := recorded; isRecorded && i+1 < len(l.segments) && l.segments[i+1].base == f.To {
-		l.fences = slices.DeleteFunc(l.fences, func(g Fence) bool { return g == f })
+	if isRecorded && i+1 < len(l.segments) && l.segments[i+1].base == recorded.To {
+		l.fences = slices.DeleteFunc(l.fences, func(g Fence) bool { return g == recorded })
 		ns := l.segments[i+1]
 		// Its index entries go back with its batches; the fencing below moves them again.
 		s.aborted.entries = append(s.aborted.entries, ns.aborted.entries...)

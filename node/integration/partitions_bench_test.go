@@ -121,6 +121,7 @@ func benchPartitions(b *testing.B, n int) {
 		c.start(i)
 	}
 	var profiled sync.WaitGroup
+	defer profiled.Wait() // before the bench ends, however it ends: the profiler logs
 	if profileDir != "" {
 		// The restart's first seconds, once broker 1 answers on its metrics listener.
 		profiled.Add(1)
@@ -139,7 +140,6 @@ func benchPartitions(b *testing.B, n int) {
 	}
 	produceToEach(b, c, n)
 	restarted := time.Since(start)
-	profiled.Wait()
 	b.Logf("%d partitions: led with full ISRs in the metadata after %v, created (an acks=all write taken) in %v, led again %v after a restart of every broker; metadata quorum epoch %d before the creation, %d after it, %d after the restart",
 		n, led.Round(time.Millisecond), created.Round(time.Millisecond), restarted.Round(time.Millisecond), epoch0, epochCreated, quorumEpoch(c))
 	b.ReportMetric(created.Seconds(), "create-s")
