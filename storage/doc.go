@@ -16,6 +16,9 @@
 //	leader-epoch-checkpoint          leader epoch cache (written by its owner)
 //	fenced-ranges, fenced-ranges.1   the fenced ranges, twice (only once there were any)
 //	cleaner-passes                   compaction's history (only once a pass ran)
+//	txnindex-incomplete              the aborted-transactions index may lack entries from
+//	                                 an offset on (only from a recovery that found a
+//	                                 .txnindex damaged until the owner listed them again)
 //	<base>-<end>.cleaning            a cleaned segment being written; removed by OpenLog
 //	<base>-<end>.swap                a cleaned segment written in full; OpenLog swaps it in
 //	<base>-<end>.txnswap             the aborted-transactions index of a cleaned segment
@@ -103,7 +106,12 @@
 // move between segments. Recovery keeps each file's entries up to the first that is
 // torn, fails its CRC or does not fit its segment, and reports from which offset entries
 // may be missing (RecoveryReport.AbortedCutOffset): the owner lists the aborts from
-// there again with SetAborted.
+// there again with SetAborted. That offset is first made durable in the file
+// txnindex-incomplete ("seedlog-txnindex-incomplete 1\nfrom <decimal>\n" and a crc32c
+// line, as the offsets checkpoint), because a fencing or a compaction before the
+// owner's SetAborted may rewrite what was kept of a damaged file as a valid one; every
+// recovery reports the damage again until SetAborted removes the file. A garbled one
+// reports entries missing from offset 0.
 //
 // # log-offsets-checkpoint
 //

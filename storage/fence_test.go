@@ -671,3 +671,105 @@ func TestRecoverAfterFencingAcrossTheStart(t *testing.T) {
 		t.Fatalf("read batches at %v, fences %v", offsetsOf(t, got), met)
 	}
 }
+
+// TestRecoverFinishesAFencingThatMergedThreeFences: a segment lies between two fences
+// and its only batch decays; fencing it merges the three fences, and a crash after the
+// merged fence was recorded leaves the damaged segment inside it, the segment after it
+// in place. Recovery keeps the fence whole and removes the segment; it used to drop the
+// fence and cut the log where it began, every acknowledged batch after it included.
+func TestRecoverFinishesAFencingThatMergedThreeFences(t *testing.T) {
+	d := newDiskLog(t, LogConfig{SegmentBytesMax: 600, IndexIntervalBytes: 100})
+	batches, segs := d.fill(30, true)
+	if len(segs) < 3 {
+		t.Fatalf("segments %+v", segs)
+	}
+	k := segs[1].BaseOffset
+	first, second := seg(0, LogFileSuffix), seg(k, LogFileSuffix)
+	data := d.read(first)
+	data[len(data)-1] ^= 1 // the last batch of the first segment, offsets k-2 and k-1
+	d.write(first, data)
+	data = d.read(second)
+	h, err := record.ParseHeader(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[h.Size()+record.HeaderSize+2] ^= 1 // the second batch of segment k, offsets k+2 and k+3
+	d.write(second, data)
+	l := d.open()
+	for _, off := range []int64{k - 2, k + 2} {
+		if found, err := l.CheckDamage(off); err != nil || len(found) != 1 {
+			t.Fatalf("check at %d: %v, %v", off, found, err)
+		}
+	}
+	end := l.EndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Segment k now holds only [k, k+2), and that batch decays too.
+	data = d.read(second)
+	if len(data) != h.Size() {
+		t.Fatalf("segment %d holds %d bytes, want its first batch's %d", k, len(data), h.Size())
+	}
+	data[record.HeaderSize+2] ^= 1
+	d.write(second, data)
+	merged := Fence{From: k - 2, To: k + 4, Kind: FenceDamaged}
+	rec := encodeFences(100, []Fence{merged})
+	d.write(FencesFileName, rec)
+	d.write(FencesCopyFileName, rec)
+
+	l = d.open()
+	defer l.Close()
+	r := l.Recovery()
+	if r.CutTail() || l.EndOffset() != end || !slices.Equal(l.Fences(), []Fence{merged}) || r.SegmentsInFencesRemoved != 1 {
+		t.Fatalf("end %d (want %d), fences %v, report %+v", l.EndOffset(), end, l.Fences(), r)
+	}
+	got, _ := readFenced(t, l)
+	var intact [][]byte
+	for i, b := range batches {
+		if o := int64(2 * i); !merged.Contains(o) {
+			intact = append(intact, b)
+		}
+	}
+	if !bytes.Equal(got, slices.Concat(intact...)) {
+		t.Fatalf("read batches at %v", offsetsOf(t, got))
+	}
+}
+
+// TestRecoverAfterATruncationIntoAFenceCutShort: a truncation into a fence makes its new
+// segment inside the fence before the segments after the fence go; a crash in between
+// leaves the log as it was.
+func TestRecoverAfterATruncationIntoAFenceCutShort(t *testing.T) {
+	d := newDiskLog(t, LogConfig{SegmentBytesMax: 600, IndexIntervalBytes: 100})
+	batches, segs := d.fill(30, true)
+	k := segs[1].BaseOffset
+	data := d.read(seg(k, LogFileSuffix))
+	h, err := record.ParseHeader(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[h.Size()+record.HeaderSize+2] ^= 1
+	d.write(seg(k, LogFileSuffix), data)
+	l := d.open()
+	found, err := l.CheckDamage(k + 2)
+	if err != nil || len(found) != 1 {
+		t.Fatalf("check: %v, %v", found, err)
+	}
+	end := l.EndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d.write(seg(k+3, LogFileSuffix), nil) // TruncateTo(k+3)'s new segment, and then a crash
+
+	l = d.open()
+	defer l.Close()
+	if r := l.Recovery(); r.CutTail() || l.EndOffset() != end || !slices.Equal(l.Fences(), found) || r.SegmentsInFencesRemoved != 1 {
+		t.Fatalf("end %d (want %d), fences %v, report %+v", l.EndOffset(), end, l.Fences(), r)
+	}
+	got, _ := readFenced(t, l)
+	if want := slices.Concat(slices.Concat(batches[:k/2+1]...), slices.Concat(batches[k/2+2:]...)); !bytes.Equal(got, want) {
+		t.Fatalf("read batches at %v", offsetsOf(t, got))
+	}
+	if err := l.TruncateTo(k + 3); err != nil || l.EndOffset() != k+3 {
+		t.Fatalf("truncate again: end %d, %v", l.EndOffset(), err)
+	}
+}

@@ -160,6 +160,10 @@ type Log struct {
 	// pass is the compaction pass under way between CleanSteps, nil when none is.
 	pass *cleanPass
 
+	// abortedIncompleteFrom is the offset the durable TxnIndexIncompleteName file
+	// holds, -1 when there is none.
+	abortedIncompleteFrom int64
+
 	failure  error // set by the first failed mutation; sticky
 	closed   bool
 	recovery RecoveryReport

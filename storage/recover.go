@@ -71,6 +71,9 @@ type RecoveryReport struct {
 	// and the log's owner must list those transactions again (SetAborted).
 	AbortedCutOffset int64
 	AbortedCutReason string
+	// SegmentsInFencesRemoved counts the segments found inside a fence and removed:
+	// what a fencing or a truncation interrupted by a crash left behind.
+	SegmentsInFencesRemoved int
 
 	// ResetToStart reports that nothing survived at or above the log start offset, so
 	// the log restarted empty there.
@@ -102,7 +105,7 @@ func OpenLog(fsys FS, dir string, cfg LogConfig) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open log %s: %w", dir, err)
 	}
-	l := &Log{fsys: fsys, dir: dir, cfg: cfg, opened: cfg, files: cfg.Files, recovery: RecoveryReport{DirCreated: created, CutOffset: -1, AbortedCutOffset: -1}}
+	l := &Log{fsys: fsys, dir: dir, cfg: cfg, opened: cfg, files: cfg.Files, recovery: RecoveryReport{DirCreated: created, CutOffset: -1, AbortedCutOffset: -1}, abortedIncompleteFrom: -1}
 	if l.files == nil {
 		l.files = unboundedFiles()
 	}
@@ -154,7 +157,7 @@ func (l *Log) recover() error {
 	if err := l.finishSwaps(); err != nil {
 		return err
 	}
-	bases, err := l.listSegments()
+	bases, marked, err := l.listSegments()
 	if err != nil {
 		return err
 	}
@@ -175,7 +178,13 @@ func (l *Log) recover() error {
 	if err := l.readAborted(); err != nil {
 		return err
 	}
+	if err := l.markAbortedIncomplete(marked); err != nil {
+		return err
+	}
 	l.fencesMatchSegments()
+	if err := l.dropSegmentsInFences(); err != nil {
+		return err
+	}
 	l.startOffset = max(start, l.firstOffset())
 	if rp < 0 {
 		rp = l.startOffset
@@ -221,7 +230,8 @@ func (l *Log) loadFences() error {
 // but holds the start of one keeps its part before that segment: damage in a
 // segment's first batch merges its fence with the fence that ends there, and a crash
 // before the segment after the damage was made leaves the merged fence; the damage is
-// fenced again when the scan meets it.
+// fenced again when the scan meets it. A fence that ends where a segment starts and
+// holds the start of others stays whole (dropSegmentsInFences removes those).
 func (l *Log) fencesMatchSegments() {
 	out := l.fences[:0]
 	for _, f := range l.fences {
@@ -242,24 +252,58 @@ func (l *Log) fenceEnd(f Fence) int64 {
 		case s.base > f.To, i > 0 && f.From <= l.segments[i-1].base:
 			return f.From
 		case i > 0 && s.base < f.To && slices.ContainsFunc(l.segments[i+1:], func(n *segment) bool { return n.base == f.To }):
-			// A segment where the fence ends exists too: not a fencing cut short
-			// before its segment was made, and not one to guess at. (Before the first
-			// segment it is: nothing else can hold [f.From, s.base), and dropping the
-			// fence would move the log start past the offsets it fenced.)
-			return f.From
+			// A segment where the fence ends exists too: the fence was recorded with
+			// the segments after it in place, and the segments inside it are what a
+			// crash kept of the damaged segment a fencing was about to remove (its
+			// first batch damaged, the fences before and after it merged with its
+			// own), or of the segment a truncation into the fence made before it cut
+			// the fence. Dropping the fence instead would cut the log where it
+			// begins. (Before the first segment a fence keeps its part before that
+			// segment: dropping it would move the log start past what it fenced.)
+			return f.To
 		}
 		return s.base
 	}
 	return f.From
 }
 
+// dropSegmentsInFences removes the segments that begin inside a fence (fenceEnd keeps
+// a fence whole only when a segment begins where it ends): reads never reach them.
+// Their aborted-transactions entries join the segment before, where refileAborted
+// files them.
+func (l *Log) dropSegmentsInFences() error {
+	for _, f := range l.fences {
+		for i := 1; i < len(l.segments); {
+			s := l.segments[i]
+			if s.base <= f.From || s.base >= f.To {
+				i++
+				continue
+			}
+			prev := &l.segments[i-1].aborted
+			prev.entries = append(prev.entries, s.aborted.entries...)
+			if err := s.closeFiles(); err != nil {
+				return fmt.Errorf("close segment %d: %w", s.base, err)
+			}
+			if err := removeSegmentFiles(l.fsys, l.dir, s.base); err != nil {
+				return err
+			}
+			l.segments = slices.Delete(l.segments, i, i+1)
+			l.recovery.SegmentsInFencesRemoved++
+			l.dirUnsynced = true
+		}
+	}
+	return nil
+}
+
 // listSegments returns the base offsets of the segments in the directory, sorted, after
-// removing scratch files and index files that lost their segment.
-func (l *Log) listSegments() ([]int64, error) {
+// removing scratch files and index files that lost their segment, and whether the
+// aborted-transactions index is marked incomplete (TxnIndexIncompleteName).
+func (l *Log) listSegments() ([]int64, bool, error) {
 	names, err := l.fsys.List(l.dir)
 	if err != nil {
-		return nil, fmt.Errorf("list: %w", err)
+		return nil, false, fmt.Errorf("list: %w", err)
 	}
+	marked := false
 	logs := map[int64]bool{}
 	var indexFiles []string
 	for _, name := range names {
@@ -268,12 +312,12 @@ func (l *Log) listSegments() ([]int64, error) {
 		switch {
 		case strings.HasSuffix(name, TmpSuffix):
 			if err := l.removeStray(full); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		case ok && suffix == LogFileSuffix:
 			st, err := l.fsys.Stat(full)
 			if err != nil {
-				return nil, fmt.Errorf("stat %s: %w", full, err)
+				return nil, false, fmt.Errorf("stat %s: %w", full, err)
 			}
 			if st.IsDir {
 				l.recovery.UnknownFiles = append(l.recovery.UnknownFiles, name)
@@ -282,6 +326,8 @@ func (l *Log) listSegments() ([]int64, error) {
 			logs[base] = true
 		case ok:
 			indexFiles = append(indexFiles, name)
+		case name == TxnIndexIncompleteName:
+			marked = true
 		case name == OffsetsCheckpointName || name == LeaderEpochCheckpointName ||
 			name == FencesFileName || name == FencesCopyFileName || name == CleanerPassesName:
 		default:
@@ -291,7 +337,7 @@ func (l *Log) listSegments() ([]int64, error) {
 	for _, name := range indexFiles {
 		if base, _, _ := parseSegmentFileName(name); !logs[base] {
 			if err := l.removeStray(path.Join(l.dir, name)); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 	}
@@ -300,7 +346,7 @@ func (l *Log) listSegments() ([]int64, error) {
 		bases = append(bases, base)
 	}
 	slices.Sort(bases)
-	return bases, nil
+	return bases, marked, nil
 }
 
 func (l *Log) removeStray(name string) error {

@@ -69,8 +69,9 @@ func (l *Log) TruncateTo(offset int64) error {
 
 // truncateInFence truncates the log to offset, which lies in fence f: to the end of the
 // segment before f when offset is f's start, else to an empty segment at offset with f
-// cut there. Segments go newest first; a crash part-way leaves the log ending at f's
-// start at worst, which only a follower truncates into, and it fetches the rest again.
+// cut there. Segments go newest first; a crash part-way leaves the log as it was (the
+// new segment inside the whole fence goes at recovery) or ending at offset, and only a
+// follower truncates into a fence, which truncates again as it would after any crash.
 func (l *Log) truncateInFence(f Fence, offset int64) error {
 	if offset == f.From {
 		i := l.segmentFloor(f.From - 1)

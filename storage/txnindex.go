@@ -8,7 +8,9 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"math"
+	"path"
 	"slices"
+	"strings"
 
 	"github.com/seedlog/seedlog/core/disk"
 	"github.com/seedlog/seedlog/core/plant"
@@ -145,6 +147,68 @@ func (l *Log) Aborted(from, to int64) ([]disk.AbortedTxn, error) {
 	return out, nil
 }
 
+// TxnIndexIncompleteName names the file that says, durably, that the log's
+// aborted-transactions index may lack entries with a marker at or above an offset.
+// Recovery writes it when it finds a .txnindex file torn or damaged, before anything
+// moves an entry: a fencing or a compaction may then rewrite what was kept of the
+// damaged file as a whole, valid file, and a crash before the owner lists the aborts
+// again (SetAborted) would forget the damage. SetAborted removes it.
+const TxnIndexIncompleteName = "txnindex-incomplete"
+
+const txnIndexIncompleteMagic = "seedlog-txnindex-incomplete 1"
+
+func encodeTxnIndexIncomplete(from int64) []byte {
+	return withCRCLine(fmt.Sprintf("%s\nfrom %d\n", txnIndexIncompleteMagic, from))
+}
+
+func decodeTxnIndexIncomplete(data []byte) (int64, error) {
+	body, err := checkCRCLine(data, TxnIndexIncompleteName)
+	if err != nil {
+		return 0, err
+	}
+	lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+	if len(lines) != 2 || lines[0] != txnIndexIncompleteMagic {
+		return 0, fmt.Errorf("%w: %s: unexpected layout", ErrBadCheckpoint, TxnIndexIncompleteName)
+	}
+	from, err := parseNamedOffset(lines[1], "from")
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, TxnIndexIncompleteName, err)
+	}
+	return from, nil
+}
+
+// markAbortedIncomplete folds the durable mark of an earlier recovery into what
+// readAborted found, and makes what it found durable in the mark: the damage is then
+// reported again after any crash until SetAborted has repaired it. A garbled mark
+// says nothing of where the damage began: the whole index is taken as suspect.
+func (l *Log) markAbortedIncomplete(listed bool) error {
+	r := &l.recovery
+	if listed {
+		data, err := ReadFile(l.fsys, path.Join(l.dir, TxnIndexIncompleteName))
+		if err != nil {
+			return err
+		}
+		from, reason := int64(0), ""
+		if from, err = decodeTxnIndexIncomplete(data); err != nil {
+			from, reason = 0, err.Error()
+		} else {
+			reason = fmt.Sprintf("an earlier recovery found the index damaged from %d", from)
+		}
+		l.abortedIncompleteFrom = from
+		if r.AbortedCutOffset < 0 || from < r.AbortedCutOffset {
+			r.AbortedCutOffset, r.AbortedCutReason = from, reason
+		}
+	}
+	if r.AbortedCutOffset < 0 || (l.abortedIncompleteFrom >= 0 && l.abortedIncompleteFrom <= r.AbortedCutOffset) {
+		return nil
+	}
+	if err := WriteFileAtomic(l.fsys, path.Join(l.dir, TxnIndexIncompleteName), encodeTxnIndexIncomplete(r.AbortedCutOffset)); err != nil {
+		return err
+	}
+	l.abortedIncompleteFrom = r.AbortedCutOffset
+	return nil
+}
+
 // SetAborted makes the index hold exactly entries among those whose marker is at or
 // above from (every marker in [from, end offset), rising), durably. It also rewrites
 // the files recovery found damaged, with the entries kept of them: the owner calls it
@@ -165,6 +229,18 @@ func (l *Log) SetAborted(from int64, entries []disk.AbortedTxn) error {
 	l.addAborted(entries)
 	if err := l.syncAborted(); err != nil {
 		return l.fail(fmt.Errorf("set aborted transactions from %d: %w", from, err))
+	}
+	// The mark goes once the entries it may lack are listed again: those from it on,
+	// or all the log still holds.
+	if l.abortedIncompleteFrom >= 0 && from <= max(l.abortedIncompleteFrom, l.startOffset) {
+		if err := l.fsys.Remove(path.Join(l.dir, TxnIndexIncompleteName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return l.fail(fmt.Errorf("set aborted transactions from %d: remove %s: %w", from, TxnIndexIncompleteName, err))
+		}
+		l.abortedIncompleteFrom = -1
+		l.dirUnsynced = true
+		if err := l.syncDirIfChanged(); err != nil {
+			return l.fail(fmt.Errorf("set aborted transactions from %d: %w", from, err))
+		}
 	}
 	return nil
 }

@@ -344,3 +344,90 @@ func TestAbortedIndexSurvivesFencing(t *testing.T) {
 		l.Close()
 	}
 }
+
+// Damage to an index is remembered through a fencing that rewrites what was kept of the
+// damaged file as a valid one: until the owner lists the aborts again, every restart
+// reports entries missing from where the damage began, and after it none does.
+func TestAbortedIndexDamageOutlivesFencing(t *testing.T) {
+	for _, first := range []bool{false, true} {
+		fsys, cfg, l, m := abortingLog(t, 600, 5, batches(80))
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		i := 1
+		for len(l.segments[i].aborted.entries) < 2 {
+			i++
+		}
+		s := l.segments[i]
+		kept := s.aborted.entries[0]
+		l.Close()
+		txn, err := fsys.Open(path.Join("t-0", SegmentFileName(s.base, TxnIndexFileSuffix)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := txn.WriteAt([]byte{0xff}, abortedEntryBytes+3); err != nil {
+			t.Fatal(err)
+		}
+		txn.Sync()
+		txn.Close()
+		l = mustOpen(t, fsys, "t-0", cfg)
+		cut := l.Recovery().AbortedCutOffset
+		if cut != kept.MarkerOffset+1 {
+			t.Fatalf("cut at %d, want %d", cut, kept.MarkerOffset+1)
+		}
+		// The segment's first batch (it goes, entries and all, to the segment before) or
+		// the batch after the kept entry's marker (the entries after it move on) is
+		// damaged, and fenced at run time.
+		off := s.base
+		if !first {
+			off = kept.MarkerOffset + 1
+		}
+		_, pos, _, err := l.locate(off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ino := fsys.live["t-0/"+SegmentFileName(s.base, LogFileSuffix)]
+		ino.data[pos+30] ^= 4
+		ino.synced[pos+30] ^= 4
+		if _, err := l.CheckDamage(off); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		l = mustOpen(t, fsys, "t-0", cfg)
+		if again := l.Recovery().AbortedCutOffset; again < 0 || again > cut {
+			t.Fatalf("fenced at %d (first %v): after a restart the index is cut at %d, want at or below %d", off, first, again, cut)
+		}
+		var rest []disk.AbortedTxn
+		for _, e := range m.entries {
+			if e.MarkerOffset >= cut && e.MarkerOffset < l.EndOffset() {
+				rest = append(rest, e)
+			}
+		}
+		if err := l.SetAborted(cut, rest); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		l = mustOpen(t, fsys, "t-0", cfg)
+		if r := l.Recovery(); r.AbortedCutOffset != -1 {
+			t.Fatalf("after the repair a restart still finds damage: %+v", r)
+		}
+		l.Close()
+	}
+}
+
+// FuzzDecodeTxnIndexIncomplete: the mark read from disk never panics its decoder and
+// decodes only what encode writes.
+func FuzzDecodeTxnIndexIncomplete(f *testing.F) {
+	f.Add(encodeTxnIndexIncomplete(0))
+	f.Add(encodeTxnIndexIncomplete(1 << 40))
+	f.Add([]byte("seedlog-txnindex-incomplete 1\nfrom -1\ncrc32c 00000000\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		from, err := decodeTxnIndexIncomplete(b)
+		if err != nil {
+			return
+		}
+		if from < 0 || string(encodeTxnIndexIncomplete(from)) != string(b) {
+			t.Fatalf("decoded %d from %q", from, b)
+		}
+	})
+}
