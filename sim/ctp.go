@@ -529,8 +529,19 @@ func (t *ctpTxn) commitOffsets(op *Op) {
 	})
 }
 
-// endTxn commits, or aborts when drawn.
-func (t *ctpTxn) endTxn() { t.x.end(t, !t.abort, nil) }
+// endTxn commits, or aborts when drawn or when the member rejoined since the batch
+// was fetched: as franz-go's GroupTransactSession aborts once a rebalance revoked its
+// partitions. Even a rejoin that hands back the same generation rewinds the member to
+// the committed offsets (member.resume), read before this transaction's commit: the
+// commit would leave the member polling its batch again.
+func (t *ctpTxn) endTxn() {
+	commit := !t.abort
+	if commit && !t.x.m.active(t.round) {
+		commit = false
+		t.in.c.w.cov.Inc("ctp:rejoined-abort")
+	}
+	t.x.end(t, commit, nil)
+}
 
 // fail aborts the transaction after a failure.
 func (t *ctpTxn) fail(why string) {
