@@ -70,8 +70,15 @@ type Config struct {
 	// MoveThrottle paces what the node's leaders send the replicas reassignments add
 	// (leader.replication.throttled.rate); nil: no limit.
 	MoveThrottle *pace.Throttle
-	// SnapshotInterval is how often the producer state is snapshotted.
+	// SnapshotInterval is how often the producer state is snapshotted, and
+	// SnapshotBytesMin how many bytes of log must have been appended since the last
+	// snapshot for it to be written then: a restart replays at most that much more per
+	// partition, and a partition that took a few records writes no file a minute for
+	// them (at 10,000 partitions that was most of an idle broker's work; Kafka
+	// snapshots at segment rolls only). Snapshots before records are deleted are
+	// written whatever the size.
 	SnapshotInterval time.Duration
+	SnapshotBytesMin int
 	// AsyncSyncInterval is how often a log is synced in FlushAsync mode, where nothing
 	// waits for the syncs (log.flush.interval.ms).
 	AsyncSyncInterval time.Duration
@@ -118,6 +125,7 @@ var DefaultConfig = Config{
 	RetentionCheckInterval:   5 * time.Minute,
 	CleanerBackoff:           15 * time.Second,
 	SnapshotInterval:         1 * time.Minute,
+	SnapshotBytesMin:         64 << 10,
 	AsyncSyncInterval:        1 * time.Second,
 	PendingMax:               10000,
 	VerifyingMax:             VerifyingMaxDefault,
@@ -159,6 +167,7 @@ func (c Config) withDefaults() Config {
 		{&c.FetchesMax, d.FetchesMax},
 		{&c.ProducersMax, d.ProducersMax},
 		{&c.TailBatchesMax, d.TailBatchesMax},
+		{&c.SnapshotBytesMin, d.SnapshotBytesMin},
 	}
 	for _, x := range ints {
 		if *x.v <= 0 {

@@ -190,7 +190,8 @@
 // producers.) Beyond ProducersMax the producer whose newest batch is oldest is
 // forgotten.
 //
-// Every SnapshotInterval the state as of min(HW, durable offset) is written atomically
+// Every SnapshotInterval, once SnapshotBytesMin of log were appended since the last
+// snapshot, the state as of min(HW, durable offset) is written atomically
 // to SnapshotFile(log) (a CRC-protected encoding, version 4: per producer its batches
 // and its transactions; whatever lies above the snapshot offset is left out, as a
 // truncation there would; versions 1 and 2, without the transactions, and 3, with a list

@@ -134,7 +134,7 @@ func TestIdempotentWindowAndWrap(t *testing.T) {
 
 // After a restart the producer state comes back from the snapshot plus the log after it.
 func TestProducerStateRebuiltFromSnapshotAndLog(t *testing.T) {
-	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
+	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval, cfg.SnapshotBytesMin = 10*time.Millisecond, 1 })
 	c.produce(1, idemBatch(1, 0, 0, "a"), -1)
 	c.produce(1, idemBatch(2, 0, 0, "b"), -1)
 	c.advance(20 * time.Millisecond) // snapshot at offset 2
@@ -173,7 +173,7 @@ func TestProducerStateRebuiltFromSnapshotAndLog(t *testing.T) {
 
 // A lost or corrupt snapshot means replaying the whole log.
 func TestCorruptSnapshotReplaysEverything(t *testing.T) {
-	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
+	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval, cfg.SnapshotBytesMin = 10*time.Millisecond, 1 })
 	c.produce(1, idemBatch(1, 0, 0, "a"), -1)
 	c.advance(20 * time.Millisecond)
 	c.produce(1, idemBatch(1, 0, 1, "b"), -1)
@@ -383,7 +383,7 @@ func TestProducerStateSurvivesDeletionAndRestart(t *testing.T) {
 // new start never became durable) is rebuilt from the log's batches, snapshot or not:
 // a replica must know the epoch of every offset it holds.
 func TestEpochCheckpointAboveTheLogStartIsRebuilt(t *testing.T) {
-	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
+	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval, cfg.SnapshotBytesMin = 10*time.Millisecond, 1 })
 	for _, v := range []string{"a", "b", "c", "d"} {
 		c.produce(1, idemBatch(1, 0, int32(v[0]-'a'), v), -1)
 	}

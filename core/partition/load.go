@@ -151,6 +151,7 @@ func (r *Replica) loadReadDone(now int64, p pendingOp, d disk.Done) {
 }
 
 func (r *Replica) replay(h record.Header, batch []byte) {
+	r.appendedSinceSnap += len(batch)
 	r.producers.applyBatch(h, h.BaseOffset, batch)
 	r.tail.add(h.BaseOffset, h.NextOffset(), h.Size())
 	e := h.PartitionLeaderEpoch
@@ -199,6 +200,6 @@ func (r *Replica) maybeSnapshot() {
 }
 
 func (r *Replica) writeSnapshot(off int64) {
-	r.snapOffset = off
+	r.snapOffset, r.appendedSinceSnap = off, 0
 	r.emit(disk.Op{Kind: disk.WriteFile, Name: r.snapName, Data: r.producers.encodeSnapshot(off)}, pendingOp{})
 }

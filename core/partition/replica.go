@@ -98,17 +98,20 @@ type Replica struct {
 	reqSeq   uint64 // peer request ids
 	alterSeq uint64 // AlterPartition request ids
 
-	nextSnapshot  int64
-	snapOffset    int64 // offset of the newest snapshot written
-	nextRetention int64
-	retaining     bool
-	nextClean     int64
-	cleaning      bool               // a Clean op is in flight
-	cleanMore     bool               // a pass is under way: its next step waits for the cleaner throttle
-	segments      disk.SegmentLimits // the limits the log was last told
-	coder         record.Coder       // recompresses batches (compression.type)
-	cleanedTo     int64              // the log is compacted below this offset (as far as known)
-	nextAsyncSync int64
+	nextSnapshot int64
+	snapOffset   int64 // offset of the newest snapshot written
+	// appendedSinceSnap counts the bytes appended (or replayed at loading) since the
+	// newest snapshot: the periodic one waits for SnapshotBytesMin of them.
+	appendedSinceSnap int
+	nextRetention     int64
+	retaining         bool
+	nextClean         int64
+	cleaning          bool               // a Clean op is in flight
+	cleanMore         bool               // a pass is under way: its next step waits for the cleaner throttle
+	segments          disk.SegmentLimits // the limits the log was last told
+	coder             record.Coder       // recompresses batches (compression.type)
+	cleanedTo         int64              // the log is compacted below this offset (as far as known)
+	nextAsyncSync     int64
 
 	out    Ready
 	calls  []call
@@ -201,7 +204,9 @@ func New(cfg Config, st disk.LogState, files map[string][]byte, now int64) *Repl
 		}
 		r.epochFloor = maxEpoch(st.Epochs)
 		r.epochs = sanitizeEpochs(st.Epochs, st.StartOffset, st.EndOffset)
-		if !slices.Equal(r.epochs, st.Epochs) {
+		// Entries of epochs that never wrote, at the log end, stay in the checkpoint
+		// (see becomeFollower); anything else sanitizing changed is written.
+		if kept, _ := epochCache(slices.Clone(st.Epochs)).truncateFromEnd(st.EndOffset); !slices.Equal(r.epochs, kept) {
 			r.persistEpochs()
 		}
 	}
@@ -644,7 +649,9 @@ func (r *Replica) Tick(now int64) {
 	defer r.flush()
 	if now >= r.nextSnapshot {
 		r.nextSnapshot = now + int64(r.cfg.SnapshotInterval)
-		r.maybeSnapshot()
+		if r.appendedSinceSnap >= r.cfg.SnapshotBytesMin {
+			r.maybeSnapshot()
+		}
 	}
 	if now >= r.nextRetention {
 		r.nextRetention = now + int64(r.cfg.RetentionCheckInterval)
@@ -804,6 +811,7 @@ func (r *Replica) appendLog(data []byte, hs []record.Header) (appended, durable 
 	if r.fol != nil && r.on(plant.FollowerAbortedIndexSkipped) {
 		aborted = nil
 	}
+	r.appendedSinceSnap += len(data)
 	id := r.emit(disk.Op{Kind: disk.Append, Offset: r.leo, Data: data, Aborted: aborted}, pendingOp{covers: next})
 	r.leo = next
 	if r.cfg.FlushAsync {

@@ -253,6 +253,7 @@ func (w *world) boot(n *snode) {
 	c := testConfig()
 	c.NodeID, c.Queue, c.Plants, c.FlushAsync = n.id, n.q, w.cfg.plants, w.cfg.async
 	c.SnapshotInterval = 40 * time.Millisecond
+	c.SnapshotBytesMin = 512 // a few batches: some ticks skip their snapshot, most write one
 	c.TailBatchesMax = 64
 	c.ProducersMax = 64
 	c.FollowerFetchBytesMax = 4096
@@ -1224,8 +1225,12 @@ func (w *world) finalChecks() {
 			w.failf("node %d's final log differs from the leader's at %d", n.id, off)
 		}
 		want := epochsOf(other)
+		// Epochs that never wrote, at the log end, may linger in memory (a leader's) or
+		// in the checkpoint (one handed on: becomeFollower does not write for them).
 		mem, _ := epochCache(slices.Clone(n.r.epochs)).truncateFromEnd(other.end())
-		if !slices.Equal(want, mem) || !slices.Equal(n.r.epochs, epochCache(other.epochs)) {
+		ckpt, _ := epochCache(slices.Clone(other.epochs)).truncateFromEnd(other.end())
+		written := !slices.ContainsFunc(n.r.epochs, func(e disk.EpochEntry) bool { return !slices.Contains(other.epochs, e) })
+		if !slices.Equal(want, mem) || !slices.Equal(mem, ckpt) || !written {
 			w.failf("node %d: epochs of the log %v, in memory %v, checkpoint %v", n.id, want, n.r.epochs, other.epochs)
 		}
 	}

@@ -347,7 +347,7 @@ func TestTxnProduceInternal(t *testing.T) {
 // An open and an aborted transaction survive a restart, from the snapshot and from the
 // log after it.
 func TestTxnStateSurvivesRestart(t *testing.T) {
-	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
+	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval, cfg.SnapshotBytesMin = 10*time.Millisecond, 1 })
 	c.produce(1, txnBatch(5, 0, 0, "x"), -1).one(t)                                  // 0
 	c.marker(1, Marker{ProducerID: 5, ProducerEpoch: 0, CoordinatorEpoch: 2}).one(t) // 1: abort
 	c.produce(1, txnBatch(6, 0, 0, "y"), -1).one(t)                                  // 2: open
@@ -531,7 +531,7 @@ func encodeV2(_ testing.TB) []byte {
 // Aborted transactions whose marker falls below the log start leave the disk's index
 // with their batches, on the leader, on followers and across a restart.
 func TestTxnAbortedTrimmedBelowLogStart(t *testing.T) {
-	c := newCluster(t, 2, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
+	c := newCluster(t, 2, 1, func(cfg *Config) { cfg.SnapshotInterval, cfg.SnapshotBytesMin = 10*time.Millisecond, 1 })
 	c.produce(1, txnBatch(5, 0, 0, "x"), -1).one(t)                                  // 0
 	c.marker(1, Marker{ProducerID: 5, ProducerEpoch: 0, CoordinatorEpoch: 1}).one(t) // 1: abort
 	c.produce(1, txnBatch(6, 0, 0, "y"), -1).one(t)                                  // 2
@@ -623,7 +623,7 @@ func TestTxnMarkerBumpsEpoch(t *testing.T) {
 // A replica restarted on an aborted-transactions index recovery found damaged below its
 // producer snapshot lists the aborts of the whole log again, from its batches.
 func TestTxnAbortedIndexRebuiltAfterDamage(t *testing.T) {
-	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval = 10 * time.Millisecond })
+	c := newCluster(t, 1, 1, func(cfg *Config) { cfg.SnapshotInterval, cfg.SnapshotBytesMin = 10*time.Millisecond, 1 })
 	c.produce(1, txnBatch(5, 0, 0, "a"), -1).one(t)                                  // 0
 	c.produce(1, txnBatch(6, 0, 0, "b"), -1).one(t)                                  // 1
 	c.marker(1, Marker{ProducerID: 5, ProducerEpoch: 0, CoordinatorEpoch: 1}).one(t) // 2: abort
