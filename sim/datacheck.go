@@ -141,7 +141,11 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 	if !c.checkCTP() {
 		return false
 	}
-	res := CheckPartitionsFrom(w.hist.Ops, c.linearizableReads(), w.data.finalStart, w.compactedHWs(), timeout)
+	var lost map[TopicPartition][]offRange
+	if c.data != nil {
+		lost = c.data.declared
+	}
+	res := CheckPartitionsFrom(w.hist.Ops, c.linearizableReads(), w.data.finalStart, w.compactedHWs(), lost, timeout)
 	w.cov.Add("check:linearizable-partitions", int64(res.Checked-len(res.Unknown)))
 	w.cov.Add("check:linearizable-compacted-uncovered", int64(len(res.Uncovered)))
 	w.cov.Add("check:linearizable-compacted", int64(res.CompactedChecked))

@@ -251,8 +251,9 @@ func (t *lsoTable) describe(n int64) string {
 
 // abortedProblem checks the aborted transactions a read_committed fetch listed against
 // the spans of its partition's log; "" when they agree. known reports whether an
-// offset of the log was read.
-func abortedProblem(op *Op, spans []txnSpan, known func(int64) bool) string {
+// offset of the log was read, lost (nil: none) whether it lies in a range the partition
+// declared lost.
+func abortedProblem(op *Op, spans []txnSpan, known, lost func(int64) bool) string {
 	var want []txnSpan
 	if op.Next > op.Offset {
 		from, to := op.Offset, op.Next-1
@@ -278,6 +279,11 @@ func abortedProblem(op *Op, spans []txnSpan, known func(int64) bool) string {
 		})
 		if i < 0 && s.last < logStart && s.last < op.Offset {
 			continue // wholly below the replica's log start: it may not know it
+		}
+		if i < 0 && lost != nil && lost(s.marker) {
+			// Its marker lies in a range every copy lost: a replica that copied the gap
+			// never saw the abort, and no answer is right any more.
+			continue
 		}
 		if i < 0 {
 			missing = append(missing, fmt.Sprintf("producer %d from %d", s.pid, s.first))

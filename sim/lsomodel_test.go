@@ -113,12 +113,12 @@ func TestAbortedList(t *testing.T) {
 		return &Op{Kind: OpFetch, Isolation: 1, Offset: from, Next: next, Aborted: aborted}
 	}
 	for _, op := range []*Op{fetch(0, 7, [2]int64{7, 1}), fetch(4, 6, [2]int64{7, 1}), fetch(5, 7), fetch(3, 3), fetch(0, 1)} {
-		if msg := abortedProblem(op, spans, known); msg != "" {
+		if msg := abortedProblem(op, spans, known, nil); msg != "" {
 			t.Errorf("from %d to %d: %s", op.Offset, op.Next, msg)
 		}
 	}
 	for _, op := range []*Op{fetch(0, 7), fetch(5, 7, [2]int64{7, 1}), fetch(0, 7, [2]int64{8, 2}), fetch(1, 2, [2]int64{7, 2})} {
-		if msg := abortedProblem(op, spans, known); msg == "" {
+		if msg := abortedProblem(op, spans, known, nil); msg == "" {
 			t.Errorf("from %d to %d listing %v: not caught", op.Offset, op.Next, op.Aborted)
 		}
 	}
@@ -126,7 +126,7 @@ func TestAbortedList(t *testing.T) {
 	// the transaction its marker at 4 closed: it may list it or leave it out.
 	at := func(op *Op, logStart int64) *Op { op.LogStart = logStart; return op }
 	for _, op := range []*Op{at(fetch(4, 6), 4), at(fetch(4, 6, [2]int64{7, 1}), 4), at(fetch(5, 7), 5)} {
-		if msg := abortedProblem(op, spans, known); msg != "" {
+		if msg := abortedProblem(op, spans, known, nil); msg != "" {
 			t.Errorf("from %d to %d, log start %d: %s", op.Offset, op.Next, op.LogStart, msg)
 		}
 	}
@@ -135,36 +135,46 @@ func TestAbortedList(t *testing.T) {
 	// fetch may list it; with no gap after it, it is open, and listing it is wrong.
 	open := []LogRecord{{Offset: 0, Value: "p0"}, {Offset: 1, Value: "a1"}, {Offset: 5, Value: "p1"}}
 	openSpans, _ := lsoOf(open, pids, 0, 6)
-	if msg := abortedProblem(fetch(1, 2, [2]int64{7, 1}), openSpans, knownIn(open)); msg != "" {
+	if msg := abortedProblem(fetch(1, 2, [2]int64{7, 1}), openSpans, knownIn(open), nil); msg != "" {
 		t.Errorf("an abort whose marker may lie in the gap: %s", msg)
 	}
 	open = []LogRecord{{Offset: 0, Value: "p0"}, {Offset: 1, Value: "a1"}, {Offset: 2, Value: "p1"}}
 	openSpans, _ = lsoOf(open, pids, 0, 3)
-	if msg := abortedProblem(fetch(1, 2, [2]int64{7, 1}), openSpans, knownIn(open)); msg == "" {
+	if msg := abortedProblem(fetch(1, 2, [2]int64{7, 1}), openSpans, knownIn(open), nil); msg == "" {
 		t.Error("a transaction open at the end of a gapless log listed aborted: not caught")
 	}
 	// A fetch whose answer tells no log start (before Fetch v5) may have come from such
 	// a replica whenever the records lie below where it began.
-	if msg := abortedProblem(at(fetch(4, 6), -1), spans, known); msg != "" {
+	if msg := abortedProblem(at(fetch(4, 6), -1), spans, known, nil); msg != "" {
 		t.Errorf("from 4 to 6, log start not answered: %s", msg)
 	}
-	if msg := abortedProblem(at(fetch(3, 6), -1), spans, known); msg == "" {
+	if msg := abortedProblem(at(fetch(3, 6), -1), spans, known, nil); msg == "" {
 		t.Error("from 3 to 6, log start not answered, listing nothing: not caught")
 	}
 	// A replica that rebuilt its index after its log start passed producer 7's first
 	// records may list it from a later offset, at or below where the fetch began; not
 	// from beyond it.
-	if msg := abortedProblem(at(fetch(4, 6, [2]int64{7, 3}), 3), spans, known); msg != "" {
+	if msg := abortedProblem(at(fetch(4, 6, [2]int64{7, 3}), 3), spans, known, nil); msg != "" {
 		t.Errorf("from 4 to 6, producer 7 listed from 3: %s", msg)
 	}
-	if msg := abortedProblem(at(fetch(4, 6, [2]int64{7, 5}), 3), spans, known); msg == "" {
+	if msg := abortedProblem(at(fetch(4, 6, [2]int64{7, 5}), 3), spans, known, nil); msg == "" {
 		t.Error("from 4 to 6, producer 7 listed from 5: not caught")
 	}
 	// Not when a record of it lies at or above the log start.
 	for _, op := range []*Op{at(fetch(3, 6), 3), at(fetch(4, 6), 3)} {
-		if msg := abortedProblem(op, spans, known); msg == "" {
+		if msg := abortedProblem(op, spans, known, nil); msg == "" {
 			t.Errorf("from %d to %d, log start %d, listing nothing: not caught", op.Offset, op.Next, op.LogStart)
 		}
+	}
+	// A replica that copied a range declared lost over producer 7's marker (at 4) never
+	// saw the abort: leaving it out is no longer held against the read; a range that
+	// misses the marker excuses nothing.
+	lostAt := func(from, to int64) func(int64) bool { return func(o int64) bool { return from <= o && o < to } }
+	if msg := abortedProblem(fetch(0, 7), spans, known, lostAt(4, 5)); msg != "" {
+		t.Errorf("the marker in a lost range: %s", msg)
+	}
+	if msg := abortedProblem(fetch(0, 7), spans, known, lostAt(5, 6)); msg == "" {
+		t.Error("a lost range after the marker excused its abort")
 	}
 }
 

@@ -175,15 +175,15 @@ type PartitionCheck struct {
 // linearizability, partition by partition, given the final read of each partition
 // (values to offsets). Partitions without a final read are not checked.
 func CheckPartitions(ops []*Op, final map[TopicPartition][]LogRecord, timeout time.Duration) PartitionCheck {
-	return CheckPartitionsFrom(ops, final, nil, nil, timeout)
+	return CheckPartitionsFrom(ops, final, nil, nil, nil, timeout)
 }
 
 // CheckPartitionsFrom is CheckPartitions for final reads that start at start (absent:
 // 0), where records below were deleted, and for compacted partitions, given with their
 // final high watermarks: their final reads lack what the cleaner removed, so every read
 // and acknowledgement places batches, and a partition some of whose offsets no batch
-// placed is left out (Uncovered).
-func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start, compacted map[TopicPartition]int64, timeout time.Duration) PartitionCheck {
+// placed is left out (Uncovered). lost are the ranges each partition declared lost.
+func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start, compacted map[TopicPartition]int64, lost map[TopicPartition][]offRange, timeout time.Duration) PartitionCheck {
 	where := map[TopicPartition]map[string]int64{}
 	for tp, recs := range final {
 		m := make(map[string]int64, len(recs))
@@ -258,7 +258,13 @@ func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start,
 			}
 			var spans []txnSpan
 			spans, stable = lsoOf(log, txnPID, start[tp], end)
-			if msg := abortedIn(reads, spans, knownIn(log)); msg != "" {
+			var lostAt func(int64) bool
+			if ranges := lost[tp]; len(ranges) > 0 {
+				lostAt = func(off int64) bool {
+					return slices.ContainsFunc(ranges, func(r offRange) bool { return r.contains(off) })
+				}
+			}
+			if msg := abortedIn(reads, spans, knownIn(log), lostAt); msg != "" {
 				res.Checked++
 				if res.Illegal == "" {
 					res.Illegal, res.IllegalOps, res.Aborted = tp.String(), len(history), msg
@@ -377,12 +383,12 @@ func partitionOp(op *Op, final map[string]int64) (porcupine.Operation, bool) {
 
 // abortedIn checks the aborted transactions each read_committed fetch of reads listed
 // (lsomodel.go); it returns the first problem, "" when none.
-func abortedIn(reads []*Op, spans []txnSpan, known func(int64) bool) string {
+func abortedIn(reads []*Op, spans []txnSpan, known, lost func(int64) bool) string {
 	for _, op := range reads {
 		if op.Kind != OpFetch {
 			continue
 		}
-		if msg := abortedProblem(op, spans, known); msg != "" {
+		if msg := abortedProblem(op, spans, known, lost); msg != "" {
 			return fmt.Sprintf("op %d (client %d via node %d): %s", op.ID, op.Client, op.Node, msg)
 		}
 	}

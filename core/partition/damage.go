@@ -212,6 +212,7 @@ func (r *Replica) skipGap(now int64, m *FetchAnswer) {
 	if changed {
 		r.persistEpochs()
 	}
+	r.writeEpochsBeforeMove()
 	r.note("gap", "the leader declared [%d, %d) lost: fencing it here too", r.leo, m.GapEnd)
 	from := r.leo
 	f.waitOp = r.emit(disk.Op{Kind: disk.Skip, Offset: from, MaxOffset: m.GapEnd}, pendingOp{covers: m.GapEnd})

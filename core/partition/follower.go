@@ -35,12 +35,14 @@ func (r *Replica) becomeFollower(now int64) {
 	f := &followerState{leader: r.st.Leader, needQuery: true}
 	r.fol = f
 	// An epoch that never wrote (this replica led it and appended nothing) must not be
-	// taken for the epoch of the last batch. The checkpoint keeps it until the next
-	// write: an entry at the log end is what a crash right after becoming leader leaves
-	// as well, a restart drops it (sanitizeEpochs), and while it is there it keeps the
-	// epoch below the floor a restart must not lead (epochFloor). One write less per
-	// leadership handed on from an idle partition.
-	r.epochs, _ = r.epochs.truncateFromEnd(r.leo)
+	// taken for the epoch of the last batch. The checkpoint keeps it until the log end
+	// moves (epochsUnwritten): an entry at the log end is what a crash right after
+	// becoming leader leaves as well, a restart drops it (sanitizeEpochs), and while it
+	// is there it keeps the epoch below the floor a restart must not lead (epochFloor).
+	// One write less per leadership handed on from an idle partition.
+	var dropped bool
+	r.epochs, dropped = r.epochs.truncateFromEnd(r.leo)
+	r.epochsUnwritten = r.epochsUnwritten || dropped
 	if r.on(plant.TruncateToOwnHW) {
 		r.followerTruncate(r.hw)
 		f.needQuery = false

@@ -374,3 +374,22 @@ func chainedHandoff(t *testing.T, tweak func(*Config)) (first, second []int32, s
 	p := c.produce(3, batchOf("x"), 1)
 	return first, second, !p.pending() && p.one(t).Err == 0
 }
+
+// A checkpoint that ends with an epoch that never wrote (a restart after a leadership
+// handed on without a write) keeps it only while the log end stays where it starts:
+// before the follower appends there, batches of an older epoch included, it writes the
+// checkpoint, or the entry would claim those batches for its epoch.
+func TestUnwrittenEpochIsDroppedBeforeTheLogMoves(t *testing.T) {
+	d := diskWith(0, 1) // epoch 1 at [0, 2)
+	l := d.logs[disk.PartitionLog("t", 0)]
+	l.epochs = append(l.epochs, disk.EpochEntry{Epoch: 3, StartOffset: 2}) // led epoch 3, wrote nothing
+	disks := map[int32]*memDisk{1: diskWith(0, 1, 1), 2: d}
+	c := newClusterWith(t, 2, disks, State{Leader: 1, LeaderEpoch: 4, PartitionEpoch: 1, MinISR: 1}, nil)
+	c.settle()
+	if st := c.r(2).Status(); st.LogEndOffset != 4 {
+		t.Fatalf("follower %+v", st)
+	}
+	if want := []disk.EpochEntry{{Epoch: 1, StartOffset: 0}}; !slices.Equal(l.epochs, want) {
+		t.Fatalf("follower's checkpoint %v over batches of epoch 1 up to 4, want %v", l.epochs, want)
+	}
+}

@@ -165,10 +165,15 @@ func (r *Replica) replay(h record.Header, batch []byte) {
 		// The checkpoint disagrees with the log: the log wins.
 		r.note("epoch-cache-repaired", "batch at %d has epoch %d, checkpoint says %d", at, e, r.epochs.epochAt(at))
 		c := r.epochs
-		for n := len(c); n > 0 && (c[n-1].Epoch >= e || c[n-1].StartOffset > at); n = len(c) {
+		for n := len(c); n > 0 && (c[n-1].Epoch > e || c[n-1].StartOffset > at); n = len(c) {
 			c = c[:n-1]
 		}
-		r.epochs = append(c, disk.EpochEntry{Epoch: e, StartOffset: at})
+		if n := len(c); n == 0 || c[n-1].Epoch != e {
+			// An entry of the batch's own epoch starting below it is kept: the entries
+			// after it were what disagreed.
+			c = append(c, disk.EpochEntry{Epoch: e, StartOffset: at})
+		}
+		r.epochs = c
 	}
 	r.loading.epochsChanged = true
 }

@@ -49,6 +49,11 @@ type Replica struct {
 	// verifyNext numbers the transaction verification guards (verify.go); never reset,
 	// so that a guard is never mistaken for a later one.
 	verifyNext uint64
+	// epochsUnwritten: the leader-epoch checkpoint still ends with epochs that never
+	// wrote, dropped from r.epochs without a write (becomeFollower, a restart). That is
+	// safe only while the log end stays where they start: the log's next move writes
+	// the checkpoint first (writeEpochsBeforeMove).
+	epochsUnwritten bool
 	// epochFloor is the largest epoch the recovered leader-epoch checkpoint named: this
 	// incarnation may have lost part of what it wrote in that epoch, so it must never
 	// lead it again.
@@ -208,6 +213,8 @@ func New(cfg Config, st disk.LogState, files map[string][]byte, now int64) *Repl
 		// (see becomeFollower); anything else sanitizing changed is written.
 		if kept, _ := epochCache(slices.Clone(st.Epochs)).truncateFromEnd(st.EndOffset); !slices.Equal(r.epochs, kept) {
 			r.persistEpochs()
+		} else {
+			r.epochsUnwritten = len(kept) != len(st.Epochs)
 		}
 	}
 	// Recovery syncs what it keeps, so the whole log is durable; the high watermark is not
@@ -270,7 +277,17 @@ func (r *Replica) emit(op disk.Op, p pendingOp) disk.OpID {
 }
 
 func (r *Replica) persistEpochs() {
+	r.epochsUnwritten = false
 	r.emit(disk.Op{Kind: disk.LeaderEpochs, Epochs: slices.Clone(r.epochs)}, pendingOp{})
+}
+
+// writeEpochsBeforeMove writes the checkpoint before the log end moves on from where
+// epochs that never wrote start (epochsUnwritten): past it, such an entry would claim
+// the batches after it for its epoch.
+func (r *Replica) writeEpochsBeforeMove() {
+	if r.epochsUnwritten {
+		r.persistEpochs()
+	}
 }
 
 // flush delivers the replies collected during an input. Replies are collected rather than
@@ -812,6 +829,7 @@ func (r *Replica) appendLog(data []byte, hs []record.Header) (appended, durable 
 		aborted = nil
 	}
 	r.appendedSinceSnap += len(data)
+	r.writeEpochsBeforeMove()
 	id := r.emit(disk.Op{Kind: disk.Append, Offset: r.leo, Data: data, Aborted: aborted}, pendingOp{covers: next})
 	r.leo = next
 	if r.cfg.FlushAsync {
@@ -864,6 +882,7 @@ func (r *Replica) truncateLog(offset int64) {
 // could count this replica in its ISR on a log end a crash would take back (the old
 // log, below the leader's log start).
 func (r *Replica) resetLog(offset int64) {
+	r.writeEpochsBeforeMove()
 	r.emit(disk.Op{Kind: disk.Reset, Offset: offset}, pendingOp{covers: offset})
 	r.truncs++
 	r.clampCovers(offset)
