@@ -665,7 +665,9 @@ func (in *txnInstance) attempt(t *txnState, b *txnBatch) {
 	r := in.r
 	c := in.c
 	w := c.w
-	if !in.alive() {
+	if !in.alive() || b.done {
+		// A batch given up (a sloppy abort, say) while it waited for its leader or a
+		// backoff is not sent after all: its operation already failed.
 		return
 	}
 	if w.now >= b.deadline {
