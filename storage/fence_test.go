@@ -466,9 +466,7 @@ func TestRecoverRedoesAFencingMergedWithTheFenceBefore(t *testing.T) {
 	data[record.HeaderSize+2] ^= 1
 	d.write(second, data)
 	merged := Fence{From: k - 2, To: k + 2, Kind: FenceDamaged}
-	record := encodeFences(100, []Fence{merged})
-	d.write(FencesFileName, record)
-	d.write(FencesCopyFileName, record)
+	d.writeFences(merged)
 
 	l = d.open()
 	defer l.Close()
@@ -483,14 +481,7 @@ func TestRecoverRedoesAFencingMergedWithTheFenceBefore(t *testing.T) {
 	if _, err := l.CheckDamage(k); err != nil || !slices.Equal(l.Fences(), []Fence{merged}) {
 		t.Fatalf("fences %v, %v", l.Fences(), err)
 	}
-	got, _ := readFenced(t, l)
-	var intact [][]byte
-	for i, b := range batches {
-		if o := int64(2 * i); !merged.Contains(o) {
-			intact = append(intact, b)
-		}
-	}
-	if !bytes.Equal(got, slices.Concat(intact...)) {
+	if got, _ := readFenced(t, l); !bytes.Equal(got, outside(batches, merged)) {
 		t.Fatalf("read batches at %v", offsetsOf(t, got))
 	}
 }
@@ -713,9 +704,7 @@ func TestRecoverFinishesAFencingThatMergedThreeFences(t *testing.T) {
 	data[record.HeaderSize+2] ^= 1
 	d.write(second, data)
 	merged := Fence{From: k - 2, To: k + 4, Kind: FenceDamaged}
-	rec := encodeFences(100, []Fence{merged})
-	d.write(FencesFileName, rec)
-	d.write(FencesCopyFileName, rec)
+	d.writeFences(merged)
 
 	l = d.open()
 	defer l.Close()
@@ -723,14 +712,7 @@ func TestRecoverFinishesAFencingThatMergedThreeFences(t *testing.T) {
 	if r.CutTail() || l.EndOffset() != end || !slices.Equal(l.Fences(), []Fence{merged}) || r.SegmentsInFencesRemoved != 1 {
 		t.Fatalf("end %d (want %d), fences %v, report %+v", l.EndOffset(), end, l.Fences(), r)
 	}
-	got, _ := readFenced(t, l)
-	var intact [][]byte
-	for i, b := range batches {
-		if o := int64(2 * i); !merged.Contains(o) {
-			intact = append(intact, b)
-		}
-	}
-	if !bytes.Equal(got, slices.Concat(intact...)) {
+	if got, _ := readFenced(t, l); !bytes.Equal(got, outside(batches, merged)) {
 		t.Fatalf("read batches at %v", offsetsOf(t, got))
 	}
 }
@@ -772,4 +754,24 @@ func TestRecoverAfterATruncationIntoAFenceCutShort(t *testing.T) {
 	if err := l.TruncateTo(k + 3); err != nil || l.EndOffset() != k+3 {
 		t.Fatalf("truncate again: end %d, %v", l.EndOffset(), err)
 	}
+}
+
+// outside is the bytes of the batches of two records each from offset 0 that fence f
+// does not hold.
+func outside(batches [][]byte, f Fence) []byte {
+	var out []byte
+	for i, b := range batches {
+		if !f.Contains(int64(2 * i)) {
+			out = append(out, b...)
+		}
+	}
+	return out
+}
+
+// writeFences writes both copies of a fenced-ranges record holding fences, as a
+// fencing records them before it moves anything.
+func (d *diskLog) writeFences(fences ...Fence) {
+	rec := encodeFences(100, fences)
+	d.write(FencesFileName, rec)
+	d.write(FencesCopyFileName, rec)
 }

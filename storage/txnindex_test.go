@@ -308,35 +308,47 @@ func FuzzDecodeAbortedIndex(f *testing.F) {
 	})
 }
 
+// abortingLogWithEntries is a synced abortingLog and a segment of it, neither the first
+// nor the last, with at least two aborted-transactions entries.
+func abortingLogWithEntries(t *testing.T) (*memFS, LogConfig, *Log, *txnModel, *segment) {
+	t.Helper()
+	fsys, cfg, l, m := abortingLog(t, 600, 5, batches(80))
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	i := 1
+	for len(l.segments[i].aborted.entries) < 2 {
+		i++
+	}
+	return fsys, cfg, l, m, l.segments[i]
+}
+
+// fenceAt damages the batch at off in segment s at rest and fences it at run time.
+func fenceAt(t *testing.T, fsys *memFS, l *Log, s *segment, off int64) {
+	t.Helper()
+	_, pos, _, err := l.locate(off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino := fsys.live["t-0/"+SegmentFileName(s.base, LogFileSuffix)]
+	ino.data[pos+30] ^= 4
+	ino.synced[pos+30] ^= 4
+	if _, err := l.CheckDamage(off); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Fencing damage keeps every entry: those whose marker lies after the damage move with
 // the batches to the new segment, and those of a segment that goes join the one before.
 func TestAbortedIndexSurvivesFencing(t *testing.T) {
 	for _, first := range []bool{false, true} {
-		fsys, cfg, l, m := abortingLog(t, 600, 5, batches(80))
-		if err := l.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		// A segment with entries, not the first nor the last: its first batch, or one
-		// in its middle, damaged at rest.
-		i := 1
-		for len(l.segments[i].aborted.entries) < 2 {
-			i++
-		}
-		s := l.segments[i]
+		fsys, cfg, l, m, s := abortingLogWithEntries(t)
+		// Its first batch, or one in its middle, damaged at rest.
 		off := s.base
 		if !first {
 			off = s.aborted.entries[0].MarkerOffset + 1
 		}
-		_, pos, _, err := l.locate(off)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ino := fsys.live["t-0/"+SegmentFileName(s.base, LogFileSuffix)]
-		ino.data[pos+30] ^= 4
-		ino.synced[pos+30] ^= 4
-		if _, err := l.CheckDamage(off); err != nil {
-			t.Fatal(err)
-		}
+		fenceAt(t, fsys, l, s, off)
 		checkAbortedLookups(t, fmt.Sprintf("fenced at %d (first %v)", off, first), l, m)
 		l.Close()
 		l = mustOpen(t, fsys, "t-0", cfg)
@@ -350,15 +362,7 @@ func TestAbortedIndexSurvivesFencing(t *testing.T) {
 // reports entries missing from where the damage began, and after it none does.
 func TestAbortedIndexDamageOutlivesFencing(t *testing.T) {
 	for _, first := range []bool{false, true} {
-		fsys, cfg, l, m := abortingLog(t, 600, 5, batches(80))
-		if err := l.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		i := 1
-		for len(l.segments[i].aborted.entries) < 2 {
-			i++
-		}
-		s := l.segments[i]
+		fsys, cfg, l, m, s := abortingLogWithEntries(t)
 		kept := s.aborted.entries[0]
 		l.Close()
 		txn, err := fsys.Open(path.Join("t-0", SegmentFileName(s.base, TxnIndexFileSuffix)))
@@ -382,16 +386,7 @@ func TestAbortedIndexDamageOutlivesFencing(t *testing.T) {
 		if !first {
 			off = kept.MarkerOffset + 1
 		}
-		_, pos, _, err := l.locate(off)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ino := fsys.live["t-0/"+SegmentFileName(s.base, LogFileSuffix)]
-		ino.data[pos+30] ^= 4
-		ino.synced[pos+30] ^= 4
-		if _, err := l.CheckDamage(off); err != nil {
-			t.Fatal(err)
-		}
+		fenceAt(t, fsys, l, s, off)
 		l.Close()
 		l = mustOpen(t, fsys, "t-0", cfg)
 		if again := l.Recovery().AbortedCutOffset; again < 0 || again > cut {
