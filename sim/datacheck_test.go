@@ -297,6 +297,22 @@ func testDataInvariants(t *testing.T) {
 	if err := stepCheck(d, nodes[1]); err == nil || !strings.Contains(err.Error(), "durably holds only up to 3") {
 		t.Fatalf("ISR member behind the HW: %v", err)
 	}
+	// Unless it knows a later partition state without it in the ISR: it was removed
+	// (and added back, empty) while the leader did not hear of it.
+	d, nodes, ms = dataFixture(false)
+	ms[0].reps = []ReplicaView{replica(true, 1, 5, 6, 6, 1, 2)}
+	gone := replica(false, 1, 0, 0, 0, 1)
+	gone.PartitionEpoch = 1
+	ms[1].reps = []ReplicaView{gone}
+	_ = stepCheck(d, nodes[0])
+	if err := stepCheck(d, nodes[1]); err != nil {
+		t.Fatalf("a member a later partition state took out of the ISR, against the leader's stale ISR: %v", err)
+	}
+	gone.PartitionEpoch, gone.ISR = 0, []int32{1}
+	ms[1].reps = []ReplicaView{gone}
+	if err := stepCheck(d, nodes[1]); err == nil || !strings.Contains(err.Error(), "durably holds only up to 0") {
+		t.Fatalf("a member out of the ISR at the same partition epoch as the leader: %v", err)
+	}
 
 	d, nodes, ms = dataFixture(false)
 	ms[0].reps = []ReplicaView{replica(true, 2, 5, 6, 6, 1)}

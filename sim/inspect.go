@@ -111,8 +111,9 @@ type ReplicaView struct {
 	// HW, LEO, Durable and Start are the high watermark, log end, durable offset (all
 	// below it is synced, or in async mode written) and log start.
 	HW, LEO, Durable, Start int64
-	// ISR is the committed ISR the replica knows.
-	ISR []int32
+	// ISR is the committed ISR the replica knows, of partition epoch PartitionEpoch.
+	ISR            []int32
+	PartitionEpoch int32
 	// Epochs is the leader-epoch cache: epoch and first offset, ascending.
 	Epochs    []disk.EpochEntry
 	ReadReady bool

@@ -97,7 +97,7 @@ func coreReplicas(m Machine, dst []ReplicaView) []ReplicaView {
 		out = append(out, ReplicaView{Topic: r.Topic, TopicID: r.TopicID, Partition: r.Partition,
 			Leader: r.Role == partition.RoleLeader && !r.Resigning && !r.Handoff, Follower: r.Role == partition.RoleFollower, LeaderEpoch: r.LeaderEpoch,
 			HW: r.HighWatermark, LEO: r.LogEndOffset, Durable: r.DurableOffset, Start: r.LogStartOffset,
-			ISR: r.ISR, Epochs: r.Epochs, ReadReady: r.ReadReady, Loading: r.Loading, Closed: r.Closed,
+			ISR: r.ISR, PartitionEpoch: r.PartitionEpoch, Epochs: r.Epochs, ReadReady: r.ReadReady, Loading: r.Loading, Closed: r.Closed,
 			Resigning: r.Resigning, Fences: r.Fences, Repairs: r.Repairs})
 	}
 	return out
@@ -151,7 +151,7 @@ func setBrief(v *ReplicaView, topic string, topicID [16]byte, part int32, b *par
 	*v = ReplicaView{Topic: topic, TopicID: topicID, Partition: part,
 		Leader: b.Role == partition.RoleLeader && !b.Resigning && !b.Handoff, Follower: b.Role == partition.RoleFollower, LeaderEpoch: b.LeaderEpoch,
 		HW: b.HighWatermark, LEO: b.LogEndOffset, Durable: b.DurableOffset, Start: b.LogStartOffset,
-		ISR: b.ISR, Epochs: b.Epochs, ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
+		ISR: b.ISR, PartitionEpoch: b.PartitionEpoch, Epochs: b.Epochs, ReadReady: b.ReadReady, Loading: b.Loading, Closed: b.Closed,
 		Resigning: b.Resigning, Fences: b.Fences, Repairs: b.Repairs, MinISR: b.MinISR}
 }
 

@@ -551,11 +551,14 @@ func (d *dataInvariants) checkPair(a int32, r *ReplicaView, b int32, o *ReplicaV
 	}
 	// An ISR member holds everything below its leader's HW. A leader the member already
 	// knows was superseded (a later leader epoch reached it) is a deposed one that has
-	// not heard yet, say after a pause: its ISR speaks for nobody.
-	if r.Leader && slices.Contains(r.ISR, b) && !o.Loading && o.Durable < r.HW && r.LeaderEpoch >= o.LeaderEpoch {
+	// not heard yet, say after a pause: its ISR speaks for nobody. Nor does it for a
+	// member that knows a later partition state without it in the ISR (removed, say,
+	// then added back with an empty log, while the leader was cut off from the
+	// metadata): the leader counts that member's next fetches, not what it held.
+	if r.Leader && slices.Contains(r.ISR, b) && !o.Loading && o.Durable < r.HW && r.LeaderEpoch >= o.LeaderEpoch && !leftISR(o, b, r) {
 		return fmt.Errorf("ISR member %d durably holds up to %d, below the leader's high watermark %d (leader epoch %d, ISR %v)", b, o.Durable, r.HW, r.LeaderEpoch, r.ISR)
 	}
-	if o.Leader && slices.Contains(o.ISR, a) && !r.Loading && r.Durable < o.HW && o.LeaderEpoch >= r.LeaderEpoch {
+	if o.Leader && slices.Contains(o.ISR, a) && !r.Loading && r.Durable < o.HW && o.LeaderEpoch >= r.LeaderEpoch && !leftISR(r, a, o) {
 		return fmt.Errorf("it is in the ISR %v of leader %d (epoch %d, HW %d) but durably holds only up to %d", o.ISR, b, o.LeaderEpoch, o.HW, r.Durable)
 	}
 	if r.Loading || o.Loading {
@@ -624,7 +627,13 @@ func sameView(a, b *ReplicaView) bool {
 		a.LeaderEpoch == b.LeaderEpoch && a.HW == b.HW && a.LEO == b.LEO && a.Durable == b.Durable && a.Start == b.Start &&
 		a.ReadReady == b.ReadReady && a.Loading == b.Loading && a.Closed == b.Closed &&
 		a.Resigning == b.Resigning && a.Repairs == b.Repairs && slices.Equal(a.Fences, b.Fences) &&
-		slices.Equal(a.ISR, b.ISR) && slices.Equal(a.Epochs, b.Epochs)
+		a.PartitionEpoch == b.PartitionEpoch && slices.Equal(a.ISR, b.ISR) && slices.Equal(a.Epochs, b.Epochs)
+}
+
+// leftISR reports whether member, replica id, knows a later committed partition state
+// than leader does, in which id is not in the ISR.
+func leftISR(member *ReplicaView, id int32, leader *ReplicaView) bool {
+	return member.PartitionEpoch > leader.PartitionEpoch && !slices.Contains(member.ISR, id)
 }
 
 // epochsBelow returns the epoch cache entries that start below hw.

@@ -791,7 +791,7 @@ func (r *Replica) Brief() Brief {
 		Role: r.role, LeaderEpoch: r.epoch,
 		LogStartOffset: r.startOffset, LogEndOffset: r.leo, DurableOffset: r.durable, HighWatermark: r.hw,
 		LastStableOffset: r.lastStable(),
-		Epochs:           r.epochs, ISR: r.st.ISR, Loading: r.loading != nil, Closed: r.closed,
+		Epochs:           r.epochs, ISR: r.st.ISR, PartitionEpoch: r.st.PartitionEpoch, Loading: r.loading != nil, Closed: r.closed,
 		Fences: r.fences, Repairs: r.repairs, MinISR: int32(r.st.minISR()),
 	}
 	if r.lead != nil {

@@ -217,13 +217,15 @@ type Brief struct {
 	LastStableOffset int64
 	Epochs           []disk.EpochEntry
 	ISR              []int32
-	Loading          bool
-	ReadReady        bool
-	Closed           bool
-	Resigning        bool
-	Handoff          bool
-	Fences           []disk.Fence
-	Repairs          int
+	// PartitionEpoch is the epoch of the committed partition state ISR comes from.
+	PartitionEpoch int32
+	Loading        bool
+	ReadReady      bool
+	Closed         bool
+	Resigning      bool
+	Handoff        bool
+	Fences         []disk.Fence
+	Repairs        int
 	// MinISR is the min.insync.replicas the replica applies.
 	MinISR int32
 }
