@@ -427,3 +427,27 @@ func TestSetViewCopiesEverySlice(t *testing.T) {
 		t.Fatalf("the copy writes into its source: %+v", src)
 	}
 }
+
+// An acks=all answer is judged when its leader's high watermark passed its offsets
+// (checkAdvance), not again when it leaves: answers wait behind earlier ones of their
+// connection, and a follower may have cut its log to repair damage meanwhile.
+func TestAnswerJudgedWhenItsHighWatermarkPassed(t *testing.T) {
+	d, nodes, ms := dataFixture(false)
+	lead := replica(true, 1, 5, 6, 6, 1, 2)
+	ms[0].reps = []ReplicaView{lead}
+	if err := stepCheck(d, nodes[0]); err != nil {
+		t.Fatal(err)
+	}
+	rv := &ms[0].reps[0]
+	if !d.checkedThrough(nodes[0], rv, 5) {
+		t.Fatal("an answer up to the checked high watermark is judged again")
+	}
+	if d.checkedThrough(nodes[0], rv, 6) {
+		t.Fatal("an answer past the checked high watermark is not judged")
+	}
+	later := lead
+	later.LeaderEpoch = 2
+	if d.checkedThrough(nodes[0], &later, 5) {
+		t.Fatal("a high watermark checked in an earlier leader epoch excuses an answer")
+	}
+}

@@ -181,6 +181,17 @@ func (d *dataInvariants) countPair(o, r *ReplicaView) {
 	}
 }
 
+// checkedThrough reports whether node n's replica rv, leading, had its high watermark
+// checked against the disks at or past end in its leader epoch (checkAdvance): the
+// broker decided an acks=all answer up to end then. The answer may leave later, behind
+// earlier answers of its connection, when a follower that found damage has cut its log
+// to fetch it back and holds fewer copies: what the broker promised held when it
+// decided.
+func (d *dataInvariants) checkedThrough(n *simNode, rv *ReplicaView, end int64) bool {
+	m, ok := d.hwChecked[hwKey{partKey{rv.TopicID, rv.Partition}, n.spec.ID, n.inc}]
+	return ok && rv.Leader && m.epoch == rv.LeaderEpoch && m.hw >= end
+}
+
 // checkAdvance checks a leader's high watermark against the disks' durable images
 // when it moved past where it was last checked in the leader epoch (a leader's first
 // high watermark was its predecessor's, checked when that one advanced it).

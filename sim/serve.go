@@ -306,10 +306,11 @@ func (s *serveWatch) checkCommitted(n *simNode, m *serveMark, resp kmsg.Response
 					continue
 				}
 				rv := findReplicaByName(reps, tp)
-				if rv == nil {
+				end := p.BaseOffset + m.acksAll[i].records
+				if rv == nil || d.checkedThrough(n, rv, end) {
 					continue
 				}
-				if err := d.checkDurable(rv, p.BaseOffset+m.acksAll[i].records, func() string { return "an acks=all produce to " + tp.String() + " was acknowledged" }); err != nil {
+				if err := d.checkDurable(rv, end, func() string { return "an acks=all produce to " + tp.String() + " was acknowledged" }); err != nil {
 					return err
 				}
 			}
