@@ -184,15 +184,13 @@ func decodeTxnIndexIncomplete(data []byte) (int64, error) {
 func (l *Log) markAbortedIncomplete(listed bool) error {
 	r := &l.recovery
 	if listed {
-		data, err := ReadFile(l.fsys, path.Join(l.dir, TxnIndexIncompleteName))
-		if err != nil {
-			return err
-		}
-		from, reason := int64(0), ""
-		if from, err = decodeTxnIndexIncomplete(data); err != nil {
+		from, err := l.readTxnIndexIncomplete()
+		reason := fmt.Sprintf("an earlier recovery found the index damaged from %d", from)
+		switch {
+		case errors.Is(err, ErrBadCheckpoint):
 			from, reason = 0, err.Error()
-		} else {
-			reason = fmt.Sprintf("an earlier recovery found the index damaged from %d", from)
+		case err != nil:
+			return err
 		}
 		l.abortedIncompleteFrom = from
 		if r.AbortedCutOffset < 0 || from < r.AbortedCutOffset {
@@ -207,6 +205,28 @@ func (l *Log) markAbortedIncomplete(listed bool) error {
 	}
 	l.abortedIncompleteFrom = r.AbortedCutOffset
 	return nil
+}
+
+// txnIndexIncompleteBytesMax bounds what is read of the mark: what encode writes is
+// under 100 bytes, and a larger file is taken as garbled without reading it.
+const txnIndexIncompleteBytesMax = 4096
+
+// readTxnIndexIncomplete reads the mark's offset, or an error wrapping ErrBadCheckpoint
+// when the file is too large to be one or does not decode.
+func (l *Log) readTxnIndexIncomplete() (int64, error) {
+	name := path.Join(l.dir, TxnIndexIncompleteName)
+	st, err := l.fsys.Stat(name)
+	if err != nil {
+		return 0, err
+	}
+	if st.Size > txnIndexIncompleteBytesMax {
+		return 0, fmt.Errorf("%w: %s: %d bytes", ErrBadCheckpoint, TxnIndexIncompleteName, st.Size)
+	}
+	data, err := ReadFile(l.fsys, name)
+	if err != nil {
+		return 0, err
+	}
+	return decodeTxnIndexIncomplete(data)
 }
 
 // SetAborted makes the index hold exactly entries among those whose marker is at or

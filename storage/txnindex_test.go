@@ -6,6 +6,7 @@ import (
 	"math"
 	"path"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/seedlog/seedlog/core/disk"
@@ -425,4 +426,31 @@ func FuzzDecodeTxnIndexIncomplete(f *testing.F) {
 			t.Fatalf("decoded %d from %q", from, b)
 		}
 	})
+}
+
+// A mark that does not decode, or is too large to be one, says nothing of where the
+// damage began: the whole index is reported suspect, and SetAborted clears it.
+func TestTxnIndexIncompleteGarbled(t *testing.T) {
+	for _, data := range [][]byte{[]byte("seedlog-txnindex-incomplete 1\nfrom 7\ncrc32c 00000000\n"), make([]byte, txnIndexIncompleteBytesMax+1)} {
+		fsys, cfg, l, m := abortingLog(t, 600, 5, batches(40))
+		if err := errors.Join(l.Sync(), l.Close()); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteFileAtomic(fsys, path.Join("t-0", TxnIndexIncompleteName), data); err != nil {
+			t.Fatal(err)
+		}
+		l = mustOpen(t, fsys, "t-0", cfg)
+		if r := l.Recovery(); r.AbortedCutOffset != 0 || !strings.Contains(r.AbortedCutReason, TxnIndexIncompleteName) {
+			t.Fatalf("%d bytes of mark: cut at %d (%q), want 0", len(data), r.AbortedCutOffset, r.AbortedCutReason)
+		}
+		if err := l.SetAborted(0, m.entries); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		l = mustOpen(t, fsys, "t-0", cfg)
+		if r := l.Recovery(); r.AbortedCutOffset != -1 {
+			t.Fatalf("after the repair a restart still reports damage: %+v", r)
+		}
+		l.Close()
+	}
 }
