@@ -50,11 +50,6 @@ func (r *Replica) clipFences() { r.fences = disk.ClipFences(r.fences, r.startOff
 // addFence records a fence the log gained, merged as the storage log merges it.
 func (r *Replica) addFence(f disk.Fence) {
 	r.fences = disk.AddFence(r.fences, f)
-	if r.fol != nil && f.Kind == disk.FenceDamaged {
-		// A leader's answer from before it learnt of the damage says nothing of whether
-		// it still counts this replica in the ISR: repair waits for one that does.
-		r.fol.outOfISR = false
-	}
 }
 
 // checkDamage asks the disk to verify the part of the log holding offset, after a read

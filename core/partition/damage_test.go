@@ -68,6 +68,49 @@ func TestDamagedFollowerLeavesISRAndRepairs(t *testing.T) {
 	}
 }
 
+// A follower that finds damage while out of the ISR cuts it away only on its leader's
+// answer to a fetch that reported the damage. An answer to an earlier fetch saying "not
+// in the ISR" says nothing of what the leader does next: it may still add the follower
+// on the strength of that earlier fetch, and the ISR would then hold a log cut below the
+// high watermark.
+func TestRepairWaitsForAnAnswerToTheDamage(t *testing.T) {
+	// Node 2 is not let into the ISR yet.
+	c := &tcluster{t: t, now: int64(time.Hour), nodes: map[int32]*tnode{}, base: testConfig(), autoAlter: true,
+		alterErr: CodeIneligibleReplica, sent: map[MsgKind]int{}}
+	c.init(2, nil, State{Leader: 1, LeaderEpoch: 1, PartitionEpoch: 1, ISR: []int32{1}, MinISR: 1})
+	c.produceN(1, 4, "v")
+	want := c.logValues(1)
+	c.advance(5 * time.Millisecond) // node 2 caught up; its next fetch waits at the leader
+	if got := c.logValues(2); !slices.Equal(got, want) || !slices.Equal(c.st.ISR, []int32{1}) {
+		t.Fatalf("node 2 holds %v (want %v), ISR %v", got, want, c.st.ISR)
+	}
+	damageReported, repairedBefore := false, false
+	c.tamper = func(m Message) {
+		if f, ok := m.(*Fetch); ok && f.Damaged && !damageReported {
+			damageReported, repairedBefore = true, c.hasNote(2, "repair")
+		}
+	}
+	c.node(2).d.damage(damageLog, 2)
+	c.r(2).checkDamage(2) // as after a read of offset 2 failed its checksum
+	c.collect(c.node(2))
+	c.settle()
+	if got := damagedFences(c.r(2).Status().Fences); len(got) == 0 {
+		t.Fatal("no damage fenced")
+	}
+	c.advance(100 * time.Millisecond)
+	switch {
+	case !c.hasNote(2, "repair"):
+		t.Fatalf("no repair: %v", c.node(2).notes)
+	case !damageReported || repairedBefore:
+		t.Fatal("node 2 cut its log before its leader heard of the damage")
+	}
+	c.alterErr = CodeNone
+	c.advance(300 * time.Millisecond)
+	if got := c.logValues(2); !slices.Equal(got, want) || !slices.Equal(c.st.ISR, []int32{1, 2}) {
+		t.Fatalf("after repair node 2 holds %v (want %v), ISR %v", got, want, c.st.ISR)
+	}
+}
+
 // The leader never counts a damaged follower in sync, whatever its offsets, and a
 // damaged replica elected while another in-sync replica exists refuses to serve and
 // resigns at once: it is never the leader of record that serves.

@@ -261,10 +261,12 @@
 //
 //   - A follower with damage says so in every Fetch (Damaged, DamagedFrom). Its leader
 //     counts it out of sync at once (it proposes the ISR without it) and never in sync
-//     while the flag is set, whatever its offsets. Once an answer says the leader no
-//     longer counts it in the ISR (FetchAnswer.InISR false), the follower truncates to
-//     the start of the damage (below its high watermark: noted "repair") and fetches the
-//     range again; it rejoins when caught up like any follower.
+//     while the flag is set, whatever its offsets. Once the answer to a fetch that
+//     said so also says the leader no longer counts it in the ISR (FetchAnswer.InISR
+//     false), the follower truncates to the start of the damage (below its high
+//     watermark: noted "repair") and fetches the range again; it rejoins when caught up
+//     like any follower. An answer to a fetch sent before the damage was found does not
+//     count: the leader may still add the follower on the strength of that fetch.
 //   - A leader with damage while its committed ISR has other members resigns: it stops
 //     serving at once (produces, reads and followers get NOT_LEADER_OR_FOLLOWER, like a
 //     broker in controlled shutdown), then sends an AlterPartition whose ISR is the

@@ -26,8 +26,14 @@ type followerState struct {
 	// leader last heard in a Fetch or Synced.
 	fetchID  uint64
 	reported int64
-	// outOfISR: the leader's last answer said it does not count this replica in the ISR.
-	outOfISR bool
+	// outOfISR: the leader's last answer to a fetch that reported this log's damage said
+	// it does not count this replica in the ISR. An answer to a fetch sent before the
+	// damage was known says nothing: its leader may be adding this replica to the ISR
+	// on the strength of that fetch, and a repair would then cut an ISR member's log
+	// below the high watermark. fetchDamaged is whether the outstanding fetch reported
+	// damage.
+	outOfISR     bool
+	fetchDamaged bool
 }
 
 func (r *Replica) becomeFollower(now int64) {
@@ -83,7 +89,7 @@ func (r *Replica) pump(now int64) {
 	if r.on(plant.FollowerReportsUnsyncedDurable) {
 		durable = r.leo
 	}
-	f.fetchID, f.reported = r.reqSeq, durable
+	f.fetchID, f.reported, f.fetchDamaged = r.reqSeq, durable, damaged
 	r.send(f.leader, &Fetch{Key: r.key, RequestID: r.reqSeq, ReplicaID: r.self(), CurrentLeaderEpoch: r.epoch,
 		FetchOffset: r.leo, DurableOffset: durable, LastFetchedEpoch: r.epochs.latest(),
 		LogStartOffset: r.startOffset, MaxBytes: r.cfg.FollowerFetchBytesMax,
@@ -231,10 +237,10 @@ func (r *Replica) onFetchAnswer(now int64, from int32, m *FetchAnswer) {
 		r.note("fetch-rejected", "gap to %d beyond the leader's log end %d", m.GapEnd, m.LogEndOffset)
 		r.backoff(now)
 	case m.GapEnd > r.leo && len(m.Records) == 0:
-		r.fol.outOfISR = !m.InISR
+		r.fol.outOfISR = r.fol.fetchDamaged && !m.InISR
 		r.skipGap(now, m)
 	default:
-		r.fol.outOfISR = !m.InISR
+		r.fol.outOfISR = r.fol.fetchDamaged && !m.InISR
 		r.appendFetched(now, m)
 	}
 	r.pump(now)

@@ -43,7 +43,9 @@ type tcluster struct {
 	base  Config
 	// autoAlter makes a fake controller commit every valid AlterPartition at once.
 	autoAlter bool
-	sent      map[MsgKind]int // messages delivered, by kind
+	// alterErr, when set, makes that controller refuse every AlterPartition with it.
+	alterErr int16
+	sent     map[MsgKind]int // messages delivered, by kind
 	// tamper, when set, may change every message after it is decoded, before delivery.
 	tamper func(m Message)
 }
@@ -259,6 +261,8 @@ func (c *tcluster) commitAlters(n *tnode) {
 	for _, a := range alters {
 		res := AlterResult{RequestID: a.RequestID, LeaderEpoch: c.st.LeaderEpoch, PartitionEpoch: c.st.PartitionEpoch}
 		switch {
+		case c.alterErr != CodeNone:
+			res.Err = c.alterErr
 		case a.LeaderEpoch != c.st.LeaderEpoch:
 			res.Err = CodeFencedLeaderEpoch
 		case a.PartitionEpoch != c.st.PartitionEpoch:
