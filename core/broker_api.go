@@ -46,8 +46,8 @@ func (o ownedReplica) OffsetForLeaderEpoch(now int64, leaderEpoch, epoch int32) 
 	return res
 }
 
-func (o ownedReplica) DeleteRecords(now int64, offset int64, reply func(partition.DeleteResult)) {
-	o.n.withReplica(o.hr, func() { o.hr.r.DeleteRecords(now, offset, reply) })
+func (o ownedReplica) DeleteRecords(now int64, offset int64, timeout time.Duration, reply func(partition.DeleteResult)) {
+	o.n.withReplica(o.hr, func() { o.hr.r.DeleteRecords(now, offset, timeout, reply) })
 }
 
 func (o ownedReplica) HighWatermark() int64 { return o.hr.r.HighWatermark() }

@@ -69,7 +69,9 @@ func (r *reader) toStart(tp TopicPartition, done func()) {
 }
 
 // deleteRecordsNoEffect are DeleteRecords answers that say nothing was deleted.
-var deleteRecordsNoEffect = []int16{errOffsetOutOfRange, errNotLeaderOrFollower, errUnknownTopicOrPartition,
+// NOT_LEADER_OR_FOLLOWER is not one: a leader that moved its log start and lost its
+// leadership before the ISR followed answers it.
+var deleteRecordsNoEffect = []int16{errOffsetOutOfRange, errUnknownTopicOrPartition,
 	errLeaderNotAvailable, errPolicyViolation, errUnknownTopicID}
 
 // deleteOnce performs one DeleteRecords of tp below offset (-1: the high watermark)
@@ -127,6 +129,7 @@ func (c *Client) deleteAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err
 	switch {
 	case part.ErrorCode == errNone:
 		op.HW = part.LowWatermark
+		w.checks.data.deleteAcknowledged(tp, part.LowWatermark)
 		w.cov.Inc("workload:delete-records")
 		w.complete(op, OK)
 	case part.ErrorCode == errPolicyViolation:
@@ -138,6 +141,9 @@ func (c *Client) deleteAnswer(op *Op, tp TopicPartition, resp kmsg.Response, err
 		}
 		w.complete(op, Failed)
 	default:
+		if slices.Contains(staleLeaderCodes, part.ErrorCode) {
+			c.forgetLeader(tp)
+		}
 		w.complete(op, Indeterminate)
 	}
 }

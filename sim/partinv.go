@@ -62,6 +62,9 @@ type dataInvariants struct {
 	// was the only member of its ISR: offsets the partition declared lost because no
 	// in-sync copy of them was intact. Reads may fail there, and only there.
 	declared map[TopicPartition][]offRange
+	// deleted holds, per data partition, the highest low watermark a DeleteRecords
+	// answer acknowledged: no leader starts its log below it afterwards.
+	deleted map[TopicPartition]int64
 	// aliases, stamps and alias are checkInPlace's scratch space.
 	aliases []ReplicaView
 	stamps  []ReplicaStamp
@@ -135,6 +138,7 @@ func newDataInvariants(w *World, truth *durableTruth) *dataInvariants {
 		committedMax: map[TopicPartition]int64{},
 		regressed:    map[TopicPartition]string{},
 		declared:     map[TopicPartition][]offRange{},
+		deleted:      map[TopicPartition]int64{},
 
 		truth:     truth,
 		brokers:   w.cfg.Brokers(),
@@ -482,6 +486,9 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 			d.lastLeader[pk] = [2]int32{r.LeaderEpoch, id}
 		}
 		d.topHW[pk] = max(d.topHW[pk], r.HW)
+		if low := d.deleted[TopicPartition{r.Topic, r.Partition}]; r.Start < low && !r.Loading {
+			return fmt.Errorf("leads epoch %d from log start %d, below %d, where an acknowledged DeleteRecords moved it", r.LeaderEpoch, r.Start, low)
+		}
 	}
 	if d.async && r.Leader && !r.Loading {
 		d.noteCommitted(id, r)
@@ -518,6 +525,11 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 		}
 	}
 	return nil
+}
+
+// deleteAcknowledged records a DeleteRecords answer's low watermark.
+func (d *dataInvariants) deleteAcknowledged(tp TopicPartition, low int64) {
+	d.deleted[tp] = max(d.deleted[tp], low)
 }
 
 // noteCommitted watches a leader of a data partition with log.flush=async: a leader

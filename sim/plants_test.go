@@ -191,6 +191,9 @@ import (
 //	                               once than the bound), 1 (new)
 //	quorum-state-data-lane         panic (raft's assertion that its ops complete in
 //	                               the order it emitted them), 1 (new; 5 of seeds 1-6)
+//	delete-records-leader-only     invariant:partitions (a leader starts its log below
+//	                               the low watermark a DeleteRecords acknowledged), 85
+//	                               (new; 5 of 500)
 //
 // In 500-seed sweeps (seedlog sim sweep --seeds 500 --plant NAME) sync-before-fsync,
 // fence-before-lease and group-records-acks-one each fail far more than one seed in
@@ -345,6 +348,10 @@ var plantCases = []struct {
 	// The disk's two lanes (disk.go): a quorum state write run in the data lane
 	// completes out of order with the quorum's syncs, which raft asserts against.
 	{"quorum-state-data-lane", []string{"panic"}, 50, false},
+	// DeleteRecords answered once the leader's own new log start is durable: a failover
+	// to an ISR member that had not followed starts below the acknowledged low
+	// watermark (partinv.go compares every leader's log start with it).
+	{"delete-records-leader-only", []string{"invariant:partitions", "linearizability", "log-history", "deleted"}, 200, false},
 }
 
 // transactionVersion1 runs the transactional producers at transaction version 1. The

@@ -2,16 +2,15 @@ package kafka
 
 // DeleteRecords, key 21, versions 0-2.
 //
-// Deviations from Apache Kafka:
-//   - A partition is answered once its new log start is durable on the leader; Kafka
-//     waits until every replica's log start has moved (or the request's timeout passes).
-//     The timeout is therefore not used. After a failover, records below an acknowledged
-//     deletion can stay readable until the new leader's own log start passes them.
-//
-// As in Kafka, offset -1 means the high watermark, and an offset above it is
-// OFFSET_OUT_OF_RANGE.
+// A partition is answered once its new log start is durable on the leader and on every
+// other ISR member (Kafka waits for every live replica's log start to move, not
+// necessarily to disk), or REQUEST_TIMED_OUT once the request's timeout passes: no
+// replica that may lead next shows what an acknowledged deletion removed. As in Kafka,
+// offset -1 means the high watermark, and an offset above it is OFFSET_OUT_OF_RANGE.
 
 import (
+	"time"
+
 	"github.com/seedlog/seedlog/core/acl"
 	"github.com/seedlog/seedlog/core/partition"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -23,6 +22,7 @@ func DeleteRecords(b Broker, req *kmsg.DeleteRecordsRequest, reply func(kmsg.Res
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
 	resp.SetVersion(req.GetVersion())
 	g := newGather(func() { reply(resp) })
+	timeout := time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond
 	for _, t := range req.Topics {
 		rt := kmsg.NewDeleteRecordsResponseTopic()
 		rt.Topic = t.Topic
@@ -42,7 +42,7 @@ func DeleteRecords(b Broker, req *kmsg.DeleteRecordsRequest, reply func(kmsg.Res
 				continue
 			}
 			g.add()
-			rep.DeleteRecords(b.Now(), p.Offset, func(r partition.DeleteResult) {
+			rep.DeleteRecords(b.Now(), p.Offset, timeout, func(r partition.DeleteResult) {
 				out.ErrorCode, out.LowWatermark = r.Err, r.LowWatermark
 				if r.Err != 0 {
 					out.LowWatermark = -1

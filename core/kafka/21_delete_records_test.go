@@ -59,7 +59,7 @@ func TestDeleteRecordsEveryVersion(t *testing.T) {
 		if !slices.Equal(got, wants) {
 			t.Errorf("v%d: got %+v, want %+v", v, got, wants)
 		}
-		if !slices.Equal(r0.calls, []string{"delete offset=-1"}) || !slices.Equal(r1.calls, []string{"delete offset=99"}) {
+		if !slices.Equal(r0.calls, []string{"delete offset=-1 timeout=1s"}) || !slices.Equal(r1.calls, []string{"delete offset=99 timeout=1s"}) {
 			t.Errorf("v%d: replicas asked %q and %q", v, r0.calls, r1.calls)
 		}
 	}

@@ -19,7 +19,7 @@ type Replica interface {
 	Fetch(now int64, req partition.FetchRequest, reply func(partition.FetchResult))
 	ListOffsets(now int64, ts int64, currentLeaderEpoch int32, isolation int8, reply func(partition.ListOffsetsResult))
 	OffsetForLeaderEpoch(now int64, currentLeaderEpoch, epoch int32) partition.EpochEndResult
-	DeleteRecords(now int64, offset int64, reply func(partition.DeleteResult))
+	DeleteRecords(now int64, offset int64, timeout time.Duration, reply func(partition.DeleteResult))
 	HighWatermark() int64
 	// Producers lists the idempotent producers a leader remembers (DescribeProducers).
 	Producers(now int64) ([]partition.ProducerInfo, int16)

@@ -145,8 +145,8 @@ func (r *fakeReplica) OffsetForLeaderEpoch(now int64, current, epoch int32) part
 	return r.epoch
 }
 
-func (r *fakeReplica) DeleteRecords(now int64, offset int64, reply func(partition.DeleteResult)) {
-	r.calls = append(r.calls, fmt.Sprintf("delete offset=%d", offset))
+func (r *fakeReplica) DeleteRecords(now int64, offset int64, timeout time.Duration, reply func(partition.DeleteResult)) {
+	r.calls = append(r.calls, fmt.Sprintf("delete offset=%d timeout=%v", offset, timeout))
 	res := r.del
 	r.answer(func() { reply(res) })
 }

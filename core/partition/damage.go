@@ -170,7 +170,7 @@ func (r *Replica) repair(from int64) {
 	r.repairs++
 	r.note("repair", "truncating to %d, the start of the damaged data, to fetch it back from leader %d", from, r.fol.leader)
 	if from < r.startOffset {
-		r.resetLog(from)
+		r.resetLog(from, nil)
 		return
 	}
 	r.truncateLog(from)
@@ -217,6 +217,8 @@ func (r *Replica) skipGap(now int64, m *FetchAnswer) {
 	r.tail.reset()
 	r.hw = max(r.hw, min(m.HighWatermark, r.leo))
 	if start := min(m.LogStartOffset, r.hw); start > r.startOffset {
-		r.deleteBelow(start, pendingOp{})
+		// The next fetch reports the new start once it is durable (a DeleteRecords
+		// at the leader waits for it).
+		f.waitOp = r.deleteBelow(start)
 	}
 }

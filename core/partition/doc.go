@@ -107,12 +107,15 @@
 // disk.FindMaxTime below the HW; both answer the found record's offset and timestamp.
 // With isolation level 1 (read_committed) the last stable offset stands in for the HW.
 // DeleteRecords advances the log start (to at most the HW; -1 means the HW) with
-// disk.DeleteBelow and answers once it is done. Retention runs on the leader
-// every RetentionCheckInterval with disk.Retain bounded by the HW. Followers follow the
-// leader's log start as they fetch, so after a failover records below an acknowledged
-// DeleteRecords can stay readable until the new leader's own log start passes them
-// (Kafka narrows that window by answering DeleteRecords only once every replica's log
-// start has moved; seedlog does not wait).
+// disk.DeleteBelow. Retention runs on the leader every RetentionCheckInterval with
+// disk.Retain bounded by the HW. Followers follow the leader's log start as they fetch
+// and report the start their disk holds durably in the next fetch, which they send once
+// their DeleteBelow is done. DeleteRecords is answered once the leader's disk and every
+// other member of the maximal ISR hold the new start durably (or REQUEST_TIMED_OUT at
+// its timeout), and a follower joins the ISR only holding the leader's durable start:
+// whichever replica leads next starts there or above, so no failover shows records an
+// acknowledged DeleteRecords removed (Kafka waits for every live replica's log start,
+// kept in memory).
 //
 // # Followers
 //
@@ -228,8 +231,8 @@
 // oldest transaction that is open or whose marker the HW does not cover yet: until it
 // does, a failover could cut the marker and reopen the transaction, which might then
 // abort. It never goes below the log start (as in Kafka; so where the log start goes
-// back across a failover, see DeleteRecords above, a last stable offset raised to it may
-// too). Status reports it, every fetch answer carries it, read_committed fetches
+// back across a failover, as a start retention moved on the leader alone can, a last
+// stable offset raised to it may too). Status reports it, every fetch answer carries it, read_committed fetches
 // (Isolation 1) read below it only and count only what lies below it as readable for
 // their long poll, and they are told the aborted transactions whose range (first offset
 // to marker) overlaps the records returned, whether read as bytes or spans. Producers

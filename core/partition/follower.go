@@ -92,7 +92,7 @@ func (r *Replica) pump(now int64) {
 	f.fetchID, f.reported, f.fetchDamaged = r.reqSeq, durable, damaged
 	r.send(f.leader, &Fetch{Key: r.key, RequestID: r.reqSeq, ReplicaID: r.self(), CurrentLeaderEpoch: r.epoch,
 		FetchOffset: r.leo, DurableOffset: durable, LastFetchedEpoch: r.epochs.latest(),
-		LogStartOffset: r.startOffset, MaxBytes: r.cfg.FollowerFetchBytesMax,
+		LogStartOffset: r.startSynced, MaxBytes: r.cfg.FollowerFetchBytesMax,
 		MaxWaitMs: int32(r.cfg.FollowerFetchMaxWait / time.Millisecond), Damaged: damaged, DamagedFrom: damagedFrom})
 }
 
@@ -159,7 +159,7 @@ func (r *Replica) onEpochAnswer(now int64, from int32, m *EpochAnswer) {
 		// The leader cannot say; its divergence check on fetch still protects the log.
 		r.fol.needQuery = false
 	default:
-		r.reconcile(m.LeaderEpoch, m.EndOffset, m.LogStartOffset)
+		r.reconcile(m.LeaderEpoch, m.EndOffset, m.LogStartOffset, m.OpenBelow)
 	}
 	r.pump(now)
 }
@@ -172,12 +172,13 @@ func (r *Replica) onEpochAnswer(now int64, from int32, m *EpochAnswer) {
 // An end at or below the leader's log start means the leader no longer has what the
 // epoch wrote and cannot vouch for anything here from its start on; that offset may
 // even lie inside a batch (DeleteRecords cuts anywhere). The log starts over at the
-// leader's log start.
-func (r *Replica) reconcile(leaderEpoch int32, endOffset, leaderStart int64) {
+// leader's log start, with the transactions the leader says are open there (openBelow):
+// none of their batches is left to fetch.
+func (r *Replica) reconcile(leaderEpoch int32, endOffset, leaderStart int64, openBelow []OpenTxn) {
 	if endOffset <= leaderStart && endOffset < r.leo {
 		if r.leo != leaderStart || r.startOffset != leaderStart {
 			r.note("reset", "the leader's epoch %d ends at %d, at or below its log start %d", leaderEpoch, endOffset, leaderStart)
-			r.resetLog(leaderStart)
+			r.resetLog(leaderStart, openBelow)
 		}
 		r.fol.needQuery = false
 		return
@@ -201,6 +202,10 @@ func (r *Replica) reconcile(leaderEpoch int32, endOffset, leaderStart int64) {
 // disk that lost synced data can cause: noted, and done anyway, since keeping a log the
 // leader disowns would leave the replicas disagreeing forever.
 func (r *Replica) followerTruncate(offset int64) {
+	// Below the log start there is nothing to cut: the records there were committed
+	// (the start follows the high watermark), and a fetch from the start finds where
+	// the leader's log stands.
+	offset = max(offset, r.startOffset)
 	if offset >= r.leo {
 		return
 	}
@@ -208,10 +213,6 @@ func (r *Replica) followerTruncate(offset int64) {
 		r.note("truncate-below-hw", "truncating to %d below the high watermark %d", offset, r.hw)
 	}
 	r.note("truncate", "log end %d -> %d", r.leo, offset)
-	if offset < r.startOffset {
-		r.resetLog(offset)
-		return
-	}
 	r.truncateLog(offset)
 }
 
@@ -230,7 +231,7 @@ func (r *Replica) onFetchAnswer(now int64, from int32, m *FetchAnswer) {
 		r.backoff(now)
 	case m.Diverging:
 		r.note("diverging", "leader has epoch %d ending at %d", m.DivergingEpoch, m.DivergingEndOffset)
-		r.reconcile(m.DivergingEpoch, m.DivergingEndOffset, m.LogStartOffset)
+		r.reconcile(m.DivergingEpoch, m.DivergingEndOffset, m.LogStartOffset, m.OpenBelow)
 	case m.GapEnd > m.LogEndOffset:
 		// A gap is a range of the leader's log: one past its end is a bad answer, and
 		// skipping it would move this log's end to wherever the answer said.
@@ -251,7 +252,7 @@ func (r *Replica) outOfRange(now int64, m *FetchAnswer) {
 	switch {
 	case r.leo < m.LogStartOffset:
 		r.note("reset", "log end %d is below the leader's log start %d", r.leo, m.LogStartOffset)
-		r.resetLog(m.LogStartOffset)
+		r.resetLog(m.LogStartOffset, m.OpenBelow)
 	case r.leo > m.LogEndOffset && m.LogEndOffset >= m.LogStartOffset:
 		r.followerTruncate(m.LogEndOffset)
 	default:
@@ -274,8 +275,9 @@ func (r *Replica) appendFetched(now int64, m *FetchAnswer) {
 	if len(hs) > 0 {
 		if hs[0].BaseOffset < r.leo {
 			// The log was reset into the middle of a batch (the leader's log start lies
-			// inside it): restart the log where that batch starts.
-			r.resetLog(hs[0].BaseOffset)
+			// inside it): restart the log where that batch starts, with the open
+			// transactions the reset learnt.
+			r.resetLog(hs[0].BaseOffset, r.producers.openAt(r.startOffset))
 		}
 		changed, ok := false, true
 		for i := range hs {
@@ -307,7 +309,9 @@ func (r *Replica) appendFetched(now int64, m *FetchAnswer) {
 	r.hw = max(r.hw, min(m.HighWatermark, r.leo))
 	r.producers.stableBelow(r.hw) // forgets the transactions that became stable
 	if start := min(m.LogStartOffset, r.hw); start > r.startOffset {
-		r.deleteBelow(start, pendingOp{})
+		// The next fetch reports the new start once it is durable (a DeleteRecords
+		// at the leader waits for it).
+		f.waitOp = r.deleteBelow(start)
 	}
 }
 

@@ -174,9 +174,9 @@ func TestFollowerLearnsHWAndStart(t *testing.T) {
 		c.produce(1, batchOf(v), -1)
 	}
 	var res []DeleteResult
-	c.r(1).DeleteRecords(c.now, 2, func(r DeleteResult) { res = append(res, r) })
+	c.r(1).DeleteRecords(c.now, 2, time.Second, func(r DeleteResult) { res = append(res, r) })
 	c.collect(c.node(1))
-	c.settle()
+	c.advance(50 * time.Millisecond) // the answer waits for the followers' new start
 	if len(res) != 1 || res[0].Err != CodeNone || res[0].LowWatermark != 2 {
 		t.Fatalf("delete: %+v", res)
 	}

@@ -243,7 +243,7 @@ func TestDeleteRecords(t *testing.T) {
 	}
 	del := func(off int64) DeleteResult {
 		var got []DeleteResult
-		c.r(1).DeleteRecords(c.now, off, func(r DeleteResult) { got = append(got, r) })
+		c.r(1).DeleteRecords(c.now, off, time.Second, func(r DeleteResult) { got = append(got, r) })
 		c.collect(c.node(1))
 		c.settle()
 		if len(got) != 1 {
@@ -268,6 +268,47 @@ func TestDeleteRecords(t *testing.T) {
 	}
 }
 
+// DeleteRecords is answered once every ISR member holds the new log start durably: a
+// member cut off holds the answer back until the timeout, and once it left the ISR it
+// rejoins only holding the start, so whichever replica leads next starts there.
+func TestDeleteRecordsWaitsForTheISR(t *testing.T) {
+	c := newCluster(t, 3, 1, nil)
+	c.produceN(1, 4, "v")
+	c.node(3).dropOut = true
+	var got []DeleteResult
+	del := func(timeout time.Duration) {
+		got = nil
+		c.r(1).DeleteRecords(c.now, 4, timeout, func(r DeleteResult) { got = append(got, r) })
+		c.collect(c.node(1))
+	}
+	del(30 * time.Millisecond)
+	c.advance(20 * time.Millisecond)
+	if len(got) != 0 {
+		t.Fatalf("answered while node 3, in the ISR, starts at %d: %+v", c.r(3).Status().LogStartOffset, got)
+	}
+	c.advance(20 * time.Millisecond)
+	if len(got) != 1 || got[0].Err != CodeRequestTimedOut {
+		t.Fatalf("at the timeout: %+v", got)
+	}
+	if start := c.node(2).d.logs[damageLog].start; start != 4 {
+		t.Fatalf("node 2 holds the log start %d, want 4", start)
+	}
+	c.advance(200 * time.Millisecond) // node 3 falls out of the ISR
+	if slices.Contains(c.st.ISR, 3) {
+		t.Fatalf("ISR %v", c.st.ISR)
+	}
+	del(time.Second)
+	c.advance(time.Millisecond)
+	if len(got) != 1 || got[0].Err != CodeNone || got[0].LowWatermark != 4 {
+		t.Fatalf("with node 3 out of the ISR: %+v", got)
+	}
+	c.node(3).dropOut = false
+	c.advance(200 * time.Millisecond)
+	if !slices.Equal(c.st.ISR, []int32{1, 2, 3}) || c.node(3).d.logs[damageLog].start != 4 {
+		t.Fatalf("node 3 rejoined: ISR %v, its disk starts at %d", c.st.ISR, c.node(3).d.logs[damageLog].start)
+	}
+}
+
 // A log whose cleanup.policy is compact alone keeps every record: retention passes it
 // by and DeleteRecords is refused with POLICY_VIOLATION, as in Kafka.
 func TestCompactOnlyLogKeepsEverything(t *testing.T) {
@@ -283,7 +324,7 @@ func TestCompactOnlyLogKeepsEverything(t *testing.T) {
 	}
 	c.advance(time.Second)
 	var got []DeleteResult
-	c.r(1).DeleteRecords(c.now, 2, func(r DeleteResult) { got = append(got, r) })
+	c.r(1).DeleteRecords(c.now, 2, time.Second, func(r DeleteResult) { got = append(got, r) })
 	c.collect(c.node(1))
 	c.settle()
 	if len(got) != 1 || got[0].Err != CodePolicyViolation {
@@ -356,7 +397,7 @@ func TestProducerStateSurvivesDeletionAndRestart(t *testing.T) {
 			c.produce(1, batchOf("b"), -1)
 			c.produce(1, batchOf("c"), -1)
 			if how == "delete-records" {
-				c.r(1).DeleteRecords(c.now, -1, func(DeleteResult) {})
+				c.r(1).DeleteRecords(c.now, -1, time.Second, func(DeleteResult) {})
 				c.collect(c.node(1))
 				c.settle()
 			} else {

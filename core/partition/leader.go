@@ -22,6 +22,9 @@ type leaderState struct {
 	// purgatory holds acks=all produces until the high watermark passes them, sorted by
 	// last offset.
 	purgatory []produceWaiter
+	// deletes holds DeleteRecords answers until every ISR member holds the new log start
+	// durably.
+	deletes   []deleteWaiter
 	consumers []*consumerFetch // held consumer fetches
 	alter     *alterState
 	// alterRetryAt delays the next ISR change after the controller refused one.
@@ -81,6 +84,9 @@ type followerInfo struct {
 	// damaged: the follower's last fetch said its log holds damaged data. It leaves the
 	// ISR at once and cannot join until it fetched the data back.
 	damaged bool
+	// start is the durable log start the follower's last fetch reported, credited no
+	// further than its fetch offset; -1 until a fetch of this leadership is credited.
+	start int64
 }
 
 type alterState struct {
@@ -90,6 +96,14 @@ type alterState struct {
 	// resendAt is when to send the same change again after a retriable failure; 0 means
 	// wait for metadata to settle the outcome.
 	resendAt int64
+}
+
+// deleteWaiter is a DeleteRecords waiting for the log start to reach offset on every
+// ISR member (followerInfo.start) and on this replica's disk.
+type deleteWaiter struct {
+	offset   int64
+	reply    func(DeleteResult)
+	deadline int64
 }
 
 type produceWaiter struct {
@@ -154,7 +168,7 @@ func (r *Replica) syncFollowers(now int64) {
 		}
 		f := l.follower(id)
 		if f == nil {
-			f = &followerInfo{id: id, fetchOffset: -1, durable: -1, sentEnd: -1, lastFetchLEO: -1, lastCaughtUp: now}
+			f = &followerInfo{id: id, fetchOffset: -1, durable: -1, sentEnd: -1, lastFetchLEO: -1, lastCaughtUp: now, start: -1}
 		}
 		out = append(out, f)
 	}
@@ -191,6 +205,10 @@ func (r *Replica) endLeadership(code int16) {
 		r.answerProduce(w.reply, ProduceResult{Err: code, BaseOffset: -1, LogStartOffset: -1})
 	}
 	l.purgatory = nil
+	for _, w := range l.deletes {
+		r.answerDelete(w.reply, DeleteResult{Err: code, LowWatermark: -1})
+	}
+	l.deletes = nil
 	for _, c := range l.consumers {
 		r.consumerWait--
 		r.answerFetch(c.reply, errFetch(code))
@@ -541,6 +559,51 @@ func (r *Replica) acknowledge(now int64, res ProduceResult, last int64, acks int
 	}
 }
 
+// answerDeletes answers the DeleteRecords whose new log start this replica's disk and
+// every other member of the maximal ISR hold durably: whichever of them leads next
+// starts there or above.
+func (r *Replica) answerDeletes() {
+	l := r.lead
+	if len(l.deletes) == 0 {
+		return
+	}
+	reached := r.startSynced
+	for _, id := range l.maximal {
+		if id == r.self() {
+			continue
+		}
+		if f := l.follower(id); f == nil {
+			reached = -1
+		} else {
+			reached = min(reached, f.start)
+		}
+	}
+	if r.on(plant.DeleteRecordsLeaderOnly) {
+		reached = r.startSynced
+	}
+	l.deletes = slices.DeleteFunc(l.deletes, func(w deleteWaiter) bool {
+		if w.offset > reached {
+			return false
+		}
+		// The low watermark answered is the lowest start any of them holds, as in
+		// Kafka: no replica that may lead shows an offset below it.
+		r.answerDelete(w.reply, DeleteResult{LowWatermark: min(reached, r.startOffset)})
+		return true
+	})
+}
+
+// startMovedForFollowers answers at once the follower fetches held while their
+// follower's log starts below offset: a DeleteRecords waits for them to follow.
+func (r *Replica) startMovedForFollowers(now int64, offset int64) {
+	for _, f := range r.lead.followers {
+		if f.held != nil && f.start < offset && !r.moveHeld(now, f.id) {
+			m := f.held
+			f.held = nil
+			r.serveFollower(now, f.id, m)
+		}
+	}
+}
+
 // leoMoved serves the follower fetches held at the old log end, but for those the move
 // throttle holds.
 func (r *Replica) leoMoved(now int64) {
@@ -570,6 +633,7 @@ func (r *Replica) isrChanged(now int64) {
 	}
 	slices.Sort(set)
 	l.maximal = slices.Compact(set)
+	r.answerDeletes()
 	if len(l.maximal) < r.st.minISR() && len(l.purgatory) > 0 {
 		for _, w := range l.purgatory {
 			r.answerProduce(w.reply, ProduceResult{Err: CodeNotEnoughReplicasAfterAppend, BaseOffset: -1, LogStartOffset: -1})
@@ -715,11 +779,12 @@ func (r *Replica) outOfSync(id int32, now int64) bool {
 }
 
 // inSync reports whether a follower may join the ISR: it holds, durably, everything up to
-// the high watermark and everything of earlier epochs, and it is not out of sync by
-// time (a silent follower's old offsets do not make it rejoin).
+// the high watermark and everything of earlier epochs, and the log start this replica
+// holds durably (a DeleteRecords answered before it joined stays done if it leads), and
+// it is not out of sync by time (a silent follower's old offsets do not make it rejoin).
 func (r *Replica) inSync(f *followerInfo, now int64) bool {
 	return f.fetchOffset >= 0 && f.durable >= r.hw && f.durable >= r.lead.electionLEO && !f.damaged &&
-		now-f.lastCaughtUp <= int64(r.cfg.ReplicaLagMax)
+		(f.start >= r.startSynced || r.on(plant.DeleteRecordsLeaderOnly)) && now-f.lastCaughtUp <= int64(r.cfg.ReplicaLagMax)
 }
 
 // AlterPartitionResult reports the outcome of the AlterRequest with res.RequestID. A
@@ -792,6 +857,9 @@ func (r *Replica) onEpochQuery(from int32, m *EpochQuery) {
 		LeaderEpoch: -1, EndOffset: -1, LogStartOffset: r.startOffset}
 	if ans.Err = r.peerGate(m.CurrentLeaderEpoch); ans.Err == CodeNone {
 		ans.LeaderEpoch, ans.EndOffset = r.epochs.endOffsetFor(m.LeaderEpoch, r.leo)
+		if ans.EndOffset <= r.startOffset {
+			ans.OpenBelow = r.producers.openAt(r.startOffset)
+		}
 	}
 	r.send(from, ans)
 }
@@ -819,10 +887,13 @@ func (r *Replica) onFetch(now int64, from int32, m *Fetch) {
 	case f == nil:
 		ans.Err = CodeNotLeaderOrFollower
 	case m.FetchOffset < r.startOffset:
-		ans.Err = CodeOffsetOutOfRange
+		ans.Err, ans.OpenBelow = CodeOffsetOutOfRange, r.producers.openAt(r.startOffset)
 	default:
 		if ep, end := r.epochs.endOffsetFor(m.LastFetchedEpoch, r.leo); m.LastFetchedEpoch >= 0 && (ep != m.LastFetchedEpoch || end < m.FetchOffset) {
 			ans.Diverging, ans.DivergingEpoch, ans.DivergingEndOffset = true, ep, end
+			if end <= r.startOffset {
+				ans.OpenBelow = r.producers.openAt(r.startOffset)
+			}
 		} else if m.FetchOffset > r.leo {
 			ans.Err = CodeOffsetOutOfRange
 		}
@@ -834,6 +905,7 @@ func (r *Replica) onFetch(now int64, from int32, m *Fetch) {
 	credited := r.recordFetch(now, f, m)
 	r.advanceHW(now)
 	r.maybeAlterISR(now)
+	r.answerDeletes()
 	f.held = nil
 	// A fetch claiming more than is credited is answered at once: the answer is what
 	// lets the next fetch count, and a new leader's high watermark (and its readiness to
@@ -866,6 +938,7 @@ func (r *Replica) recordFetch(now int64, f *followerInfo, m *Fetch) bool {
 	f.fetchOffset, f.fetchID = offset, m.RequestID
 	f.durable = min(m.DurableOffset, offset)
 	f.damaged = m.Damaged
+	f.start = min(m.LogStartOffset, offset)
 	return offset == m.FetchOffset
 }
 
@@ -930,7 +1003,7 @@ func (r *Replica) followerReadDone(now int64, p pendingOp, d disk.Done) {
 		end, _ := record.BatchesEnd(d.Data)
 		r.sent(p.to, max(ans.FetchOffset, end))
 	case d.Offset > ans.FetchOffset:
-		ans.Err, ans.LogStartOffset = CodeOffsetOutOfRange, d.Offset
+		ans.Err, ans.LogStartOffset, ans.OpenBelow = CodeOffsetOutOfRange, d.Offset, r.producers.openAt(d.Offset)
 	case len(d.Fences) > 0 && d.Fences[0].Contains(ans.FetchOffset):
 		// A leader that serves holds no damage another in-sync replica could repair
 		// (it would have resigned): the range is lost, and the follower copies the gap.
@@ -961,6 +1034,13 @@ func (r *Replica) leaderTick(now int64) {
 	}
 	clear(l.purgatory[len(kept):])
 	l.purgatory = kept
+	l.deletes = slices.DeleteFunc(l.deletes, func(w deleteWaiter) bool {
+		if now < w.deadline {
+			return false
+		}
+		r.answerDelete(w.reply, DeleteResult{Err: CodeRequestTimedOut, LowWatermark: -1})
+		return true
+	})
 	for _, f := range l.followers {
 		if f.held != nil && now >= f.heldUntil {
 			m := f.held
@@ -1017,6 +1097,9 @@ func (r *Replica) leaderDeadline() int64 {
 	l := r.lead
 	d := NoDeadline
 	for _, w := range l.purgatory {
+		d = min(d, w.deadline)
+	}
+	for _, w := range l.deletes {
 		d = min(d, w.deadline)
 	}
 	for _, f := range l.followers {

@@ -102,6 +102,17 @@ type FetchAnswer struct {
 	// GapEnd. GapEpochs are the leader's epoch cache entries starting in the gap.
 	GapEnd    int64
 	GapEpochs []disk.EpochEntry
+	// OpenBelow comes with OFFSET_OUT_OF_RANGE for a fetch below the leader's log
+	// start: the transactions open at that start that began below it. A follower that
+	// starts its log over there has none of their batches left to learn them from.
+	OpenBelow []OpenTxn
+}
+
+// OpenTxn is a producer's transaction begun at FirstOffset and open.
+type OpenTxn struct {
+	ProducerID    int64
+	ProducerEpoch int16
+	FirstOffset   int64
 }
 
 // EpochQuery asks the leader where an epoch ends in its log (OffsetForLeaderEpoch).
@@ -123,6 +134,8 @@ type EpochAnswer struct {
 	LeaderEpoch    int32
 	EndOffset      int64
 	LogStartOffset int64
+	// OpenBelow is as in FetchAnswer, sent when EndOffset is at or below LogStartOffset.
+	OpenBelow []OpenTxn
 }
 
 // Synced tells the leader that a sync completed on the follower after its fetch
@@ -223,6 +236,7 @@ func (m *FetchAnswer) appendHead(w *enc.Writer) {
 		w.I32(e.Epoch)
 		w.I64(e.StartOffset)
 	}
+	appendOpenTxns(w, m.OpenBelow)
 	w.Len(len(m.Records))
 }
 
@@ -235,6 +249,28 @@ func readEpochs(r *enc.Reader) []disk.EpochEntry {
 	out := make([]disk.EpochEntry, n)
 	for i := range out {
 		out[i] = disk.EpochEntry{Epoch: r.I32(), StartOffset: r.I64()}
+	}
+	return out
+}
+
+func appendOpenTxns(w *enc.Writer, ts []OpenTxn) {
+	w.Len(len(ts))
+	for _, t := range ts {
+		w.I64(t.ProducerID)
+		w.I16(t.ProducerEpoch)
+		w.I64(t.FirstOffset)
+	}
+}
+
+// readOpenTxns reads a list of open transactions; its length is bounded by the input.
+func readOpenTxns(r *enc.Reader) []OpenTxn {
+	n := r.Len(18)
+	if n == 0 {
+		return nil
+	}
+	out := make([]OpenTxn, n)
+	for i := range out {
+		out[i] = OpenTxn{ProducerID: r.I64(), ProducerEpoch: r.I16(), FirstOffset: r.I64()}
 	}
 	return out
 }
@@ -255,6 +291,7 @@ func (m *EpochAnswer) appendTo(w *enc.Writer) {
 	w.I32(m.LeaderEpoch)
 	w.I64(m.EndOffset)
 	w.I64(m.LogStartOffset)
+	appendOpenTxns(w, m.OpenBelow)
 }
 
 func (m *Synced) appendTo(w *enc.Writer) {
@@ -306,13 +343,13 @@ func DecodeMessage(r *enc.Reader) (Message, error) {
 		m = &FetchAnswer{Key: readKey(r), RequestID: r.U64(), FetchOffset: r.I64(), Err: r.I16(),
 			LeaderEpoch: r.I32(), HighWatermark: r.I64(), LogStartOffset: r.I64(), LogEndOffset: r.I64(),
 			Diverging: r.Bool(), DivergingEpoch: r.I32(), DivergingEndOffset: r.I64(),
-			InISR: r.Bool(), GapEnd: r.I64(), GapEpochs: readEpochs(r), Records: r.Bytes()}
+			InISR: r.Bool(), GapEnd: r.I64(), GapEpochs: readEpochs(r), OpenBelow: readOpenTxns(r), Records: r.Bytes()}
 	case KindEpochQuery:
 		m = &EpochQuery{Key: readKey(r), RequestID: r.U64(), ReplicaID: r.I32(),
 			CurrentLeaderEpoch: r.I32(), LeaderEpoch: r.I32()}
 	case KindEpochAnswer:
 		m = &EpochAnswer{Key: readKey(r), RequestID: r.U64(), Err: r.I16(), RequestedEpoch: r.I32(),
-			LeaderEpoch: r.I32(), EndOffset: r.I64(), LogStartOffset: r.I64()}
+			LeaderEpoch: r.I32(), EndOffset: r.I64(), LogStartOffset: r.I64(), OpenBelow: readOpenTxns(r)}
 	case KindSynced:
 		m = &Synced{Key: readKey(r), RequestID: r.U64(), ReplicaID: r.I32(), CurrentLeaderEpoch: r.I32(),
 			DurableOffset: r.I64()}

@@ -12,7 +12,7 @@ import (
 // this package within 200 seeds. serve-after-lease needs clocks that disagree and is
 // covered by TestLeaseGatesServing's planted variant instead.
 func TestPlantsCaught(t *testing.T) {
-	for _, name := range []string{"ack-before-isr-sync", "fetch-above-hw", "truncate-to-own-hw", "idempotent-dup", "early-read-new-leader"} {
+	for _, name := range []string{"ack-before-isr-sync", "fetch-above-hw", "truncate-to-own-hw", "idempotent-dup", "early-read-new-leader", "delete-records-leader-only"} {
 		t.Run(name, func(t *testing.T) {
 			set, err := plant.Parse(name)
 			if err != nil {

@@ -484,6 +484,51 @@ func (p *producerState) clear() {
 	p.open, p.unstable, p.aborted = nil, nil, nil
 }
 
+// openAt lists the transactions that began below start and are open at it: open, or
+// closed by a marker the high watermark does not cover yet (which lies at or above
+// start, as the log start never passes the high watermark). Sorted by first offset,
+// then producer id.
+func (p *producerState) openAt(start int64) []OpenTxn {
+	var out []OpenTxn
+	add := func(t txnRange) {
+		if e := p.m[t.pid]; e != nil && t.first < start {
+			out = append(out, OpenTxn{ProducerID: t.pid, ProducerEpoch: e.epoch, FirstOffset: t.first})
+		}
+	}
+	for _, t := range p.open {
+		add(t)
+	}
+	for _, t := range p.unstable {
+		add(t)
+	}
+	slices.SortFunc(out, func(a, b OpenTxn) int {
+		return cmpOpen(txnRange{pid: a.ProducerID, first: a.FirstOffset}, txnRange{pid: b.ProducerID, first: b.FirstOffset})
+	})
+	return out
+}
+
+// adoptOpen makes the transactions of ts, begun below start, open here: the log starts
+// over at start and none of their batches is left to fetch, only their markers. A
+// producer listed twice, or not below start, is taken once or not at all.
+func (p *producerState) adoptOpen(ts []OpenTxn, start int64) {
+	for _, t := range ts {
+		if t.ProducerID < 0 || t.FirstOffset < 0 || t.FirstOffset >= start {
+			continue
+		}
+		e := p.m[t.ProducerID]
+		if e == nil {
+			p.evictFor(1)
+			e = &producerEntry{id: t.ProducerID, epoch: t.ProducerEpoch, txnFirst: -1, coordEpoch: -1,
+				ended: endedTxn{first: -1, marker: -1}, since: -1, last: start - 1, epochAt: -1}
+			p.m[t.ProducerID] = e
+		}
+		if e.txnFirst < 0 {
+			e.txnFirst = t.FirstOffset
+		}
+	}
+	p.rebuildOpen()
+}
+
 func (p *producerState) sortedIDs() []int64 {
 	ids := make([]int64, 0, len(p.m))
 	for id := range p.m {

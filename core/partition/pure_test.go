@@ -196,12 +196,16 @@ func sampleMessages() []Message {
 		&FetchAnswer{Key: k, RequestID: 1, FetchOffset: 4, Err: 0, LeaderEpoch: 3, HighWatermark: 4,
 			LogStartOffset: 0, LogEndOffset: 9, Records: batchOf("a", "b")},
 		&FetchAnswer{Key: k, RequestID: 2, FetchOffset: 4, Diverging: true, DivergingEpoch: 2, DivergingEndOffset: 3},
+		&FetchAnswer{Key: k, RequestID: 3, FetchOffset: 2, Err: CodeOffsetOutOfRange, LogStartOffset: 9,
+			OpenBelow: []OpenTxn{{ProducerID: 7, ProducerEpoch: 1, FirstOffset: 3}, {ProducerID: 4, ProducerEpoch: 0, FirstOffset: 8}}},
 		&Fetch{Key: k, RequestID: 5, ReplicaID: 2, CurrentLeaderEpoch: 3, FetchOffset: 9, DurableOffset: 9,
 			LastFetchedEpoch: 2, MaxBytes: 1 << 20, Damaged: true, DamagedFrom: 4},
 		&FetchAnswer{Key: k, RequestID: 5, FetchOffset: 4, LeaderEpoch: 3, HighWatermark: 9, LogEndOffset: 12,
 			InISR: true, GapEnd: 7, GapEpochs: []disk.EpochEntry{{Epoch: 3, StartOffset: 6}}},
 		&EpochQuery{Key: k, RequestID: 3, ReplicaID: 2, CurrentLeaderEpoch: 3, LeaderEpoch: 2},
 		&EpochAnswer{Key: k, RequestID: 3, Err: CodeFencedLeaderEpoch, RequestedEpoch: 2, LeaderEpoch: -1, EndOffset: -1},
+		&EpochAnswer{Key: k, RequestID: 4, RequestedEpoch: 2, LeaderEpoch: 1, EndOffset: 5, LogStartOffset: 6,
+			OpenBelow: []OpenTxn{{ProducerID: 3, ProducerEpoch: 2, FirstOffset: 1}}},
 		&Synced{Key: k, RequestID: 5, ReplicaID: 2, CurrentLeaderEpoch: 3, DurableOffset: 9},
 	}
 }

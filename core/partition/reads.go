@@ -310,9 +310,11 @@ func (r *Replica) OffsetForLeaderEpoch(now int64, currentLeaderEpoch, epoch int3
 }
 
 // DeleteRecords advances the log start offset to offset (-1: the high watermark), which
-// must not exceed the high watermark, and answers once the deletion is durable.
-// Followers follow the new start from the leader's fetch answers.
-func (r *Replica) DeleteRecords(now int64, offset int64, reply func(DeleteResult)) {
+// must not exceed the high watermark. Followers follow the new start from the leader's
+// fetch answers; the answer waits, at most timeout, until every ISR member holds the
+// new start durably, as Kafka's waits for every replica's: a later leader never shows
+// what an acknowledged deletion removed.
+func (r *Replica) DeleteRecords(now int64, offset int64, timeout time.Duration, reply func(DeleteResult)) {
 	r.input()
 	if r.dead() {
 		if reply != nil {
@@ -333,13 +335,17 @@ func (r *Replica) DeleteRecords(now int64, offset int64, reply func(DeleteResult
 		r.answerDelete(reply, DeleteResult{Err: CodePolicyViolation, LowWatermark: -1})
 	case offset < 0 || offset > r.hw:
 		r.answerDelete(reply, DeleteResult{Err: CodeOffsetOutOfRange, LowWatermark: -1})
-	case offset <= r.startOffset:
-		r.answerDelete(reply, DeleteResult{LowWatermark: r.startOffset})
 	case r.pendingClients() >= r.cfg.PendingMax:
 		r.answerDelete(reply, DeleteResult{Err: CodeRequestTimedOut, LowWatermark: -1})
 	default:
-		r.clientOps++
-		r.deleteBelow(offset, pendingOp{purpose: opDeleteRecords, del: reply, offset: offset})
+		// A start already past offset may still be on its way to the followers (the
+		// retry of a deletion that timed out): that too waits.
+		if offset > r.startOffset {
+			r.deleteBelow(offset)
+		}
+		r.lead.deletes = append(r.lead.deletes, deleteWaiter{offset: offset, reply: reply, deadline: now + int64(timeout)})
+		r.answerDeletes()
+		r.startMovedForFollowers(now, offset)
 	}
 }
 

@@ -62,6 +62,11 @@ type Replica struct {
 	// The log. Invariants: startOffset <= hw <= leo, durable <= leo (hw may exceed
 	// durable on a follower, whose high watermark comes from the leader).
 	startOffset int64
+	// startSynced is the log start the disk holds durably (startOffset runs ahead of it
+	// while a DeleteBelow, Retain or Reset is under way). A follower reports it in its
+	// fetches; a leader answers DeleteRecords once it and every other ISR member hold
+	// the new start (deleteWaiter).
+	startSynced int64
 	leo         int64 // includes appends emitted and not yet done: later Ops see them
 	durable     int64
 	hw          int64
@@ -93,7 +98,7 @@ type Replica struct {
 	syncedCover  int64     // the log end covered by the newest Sync emitted (async mode)
 	ackGate      disk.Gate[*produceWaiter]
 	gateBuf      []*produceWaiter
-	clientOps    int // FindTime and DeleteBelow ops a client waits for
+	clientOps    int // FindTime ops a client waits for
 	consumerWait int // consumer fetches held or reading
 
 	loading *loader
@@ -132,7 +137,6 @@ const (
 	opFollowerRead
 	opLoadRead
 	opFindTime
-	opDeleteRecords
 	opRetain
 	opClean
 	opCheckDamage
@@ -151,8 +155,9 @@ type pendingOp struct {
 	follower *FetchAnswer
 	to       int32
 	list     func(ListOffsetsResult)
-	del      func(DeleteResult)
-	offset   int64
+	// offset is the offset a FindTime asked about, a DeleteBelow's new log start, a
+	// Reset's, or the offset a CheckDamage checks.
+	offset int64
 	// truncs is Replica.truncs when a Read, FindTime or CheckDamage was emitted.
 	truncs uint64
 	// paced is the Paced flag of a follower's Read.
@@ -220,6 +225,7 @@ func New(cfg Config, st disk.LogState, files map[string][]byte, now int64) *Repl
 	// Recovery syncs what it keeps, so the whole log is durable; the high watermark is not
 	// persisted, and the log start is the only safe value until a leader says more.
 	r.durable, r.hw, r.syncedCover = r.leo, r.startOffset, r.leo
+	r.startSynced = r.startOffset
 	r.nextSnapshot = now + int64(cfg.SnapshotInterval)
 	r.nextRetention = now + int64(cfg.RetentionCheckInterval)
 	r.nextClean = now + int64(cfg.CleanerBackoff)
@@ -504,8 +510,11 @@ func (r *Replica) complete(now int64, p pendingOp, d disk.Done) {
 		if !r.cfg.FlushAsync {
 			r.setDurable(p.covers)
 		}
-	case disk.Skip, disk.Reset:
+	case disk.Skip:
 		r.setDurable(p.covers) // durable when done
+	case disk.Reset:
+		r.setDurable(p.covers)
+		r.startSynced = p.offset // a reset into a batch moves the start down to the batch
 	case disk.Truncate:
 		if len(d.Aborted) > 0 && d.Err == nil {
 			r.producers.reopen(d.Aborted)
@@ -520,9 +529,9 @@ func (r *Replica) complete(now int64, p pendingOp, d disk.Done) {
 	case disk.FindTime, disk.FindMaxTime:
 		r.findTimeDone(p, d)
 	case disk.DeleteBelow:
-		if p.purpose == opDeleteRecords {
-			r.clientOps--
-			r.answerDelete(p.del, DeleteResult{LowWatermark: p.offset})
+		r.startSynced = max(r.startSynced, p.offset)
+		if r.lead != nil {
+			r.answerDeletes()
 		}
 	case disk.Clean:
 		r.cleaning = false
@@ -543,6 +552,7 @@ func (r *Replica) complete(now int64, p pendingOp, d disk.Done) {
 			r.startMoved(d.Offset)
 			r.note("retention", "log start advanced to %d", d.Offset)
 		}
+		r.startSynced = max(r.startSynced, d.Offset)
 	}
 }
 
@@ -608,10 +618,8 @@ func (r *Replica) dropAll(code int16) {
 			r.answerFetch(p.consumer.reply, errFetch(code))
 		case p.list != nil:
 			r.answerList(p.list, ListOffsetsResult{Err: code, Offset: -1, Timestamp: -1, LeaderEpoch: -1})
-		case p.del != nil:
-			r.answerDelete(p.del, DeleteResult{Err: code, LowWatermark: -1})
 		}
-		p.consumer, p.list, p.del = nil, nil, nil
+		p.consumer, p.list = nil, nil
 	}
 }
 
@@ -805,7 +813,7 @@ func (r *Replica) Brief() Brief {
 func (r *Replica) pendingClients() int {
 	n := r.ackGate.Len() + r.clientOps
 	if r.lead != nil {
-		n += len(r.lead.purgatory)
+		n += len(r.lead.purgatory) + len(r.lead.deletes)
 	}
 	return n
 }
@@ -880,10 +888,11 @@ func (r *Replica) truncateLog(offset int64) {
 // resetLog empties the log and restarts it at offset. The log is durably so only once
 // the Reset is done: until then a fetch must not report offset as durable, or a leader
 // could count this replica in its ISR on a log end a crash would take back (the old
-// log, below the leader's log start).
-func (r *Replica) resetLog(offset int64) {
+// log, below the leader's log start). The producer state starts over with open: the
+// transactions open at offset that began below it, as the leader listed them.
+func (r *Replica) resetLog(offset int64, open []OpenTxn) {
 	r.writeEpochsBeforeMove()
-	r.emit(disk.Op{Kind: disk.Reset, Offset: offset}, pendingOp{covers: offset})
+	r.emit(disk.Op{Kind: disk.Reset, Offset: offset}, pendingOp{covers: offset, offset: offset})
 	r.truncs++
 	r.clampCovers(offset)
 	r.startOffset, r.leo, r.hw, r.syncedCover = offset, offset, offset, offset
@@ -895,11 +904,14 @@ func (r *Replica) resetLog(offset int64) {
 	r.fences = nil
 	r.tail.reset()
 	r.producers.clear()
+	r.producers.adoptOpen(open, offset)
 	if len(r.epochs) > 0 {
 		r.epochs = nil
 		r.persistEpochs()
 	}
-	if r.snapOffset >= 0 {
+	if r.snapOffset >= 0 || len(r.producers.open) > 0 {
+		// The old snapshot describes batches that are gone; and a restart learns
+		// the transactions taken as open only from a snapshot.
 		r.writeSnapshot(offset)
 	}
 }
@@ -916,10 +928,11 @@ func (r *Replica) clampCovers(offset int64) {
 }
 
 // deleteBelow advances the log start to offset (<= the high watermark).
-func (r *Replica) deleteBelow(offset int64, p pendingOp) {
+func (r *Replica) deleteBelow(offset int64) disk.OpID {
 	r.maybeSnapshot() // before the batches it describes go: see startMoved
-	r.emit(disk.Op{Kind: disk.DeleteBelow, Offset: offset}, p)
+	id := r.emit(disk.Op{Kind: disk.DeleteBelow, Offset: offset}, pendingOp{offset: offset})
 	r.startMoved(offset)
+	return id
 }
 
 // startMoved records a new log start offset. Producer state outlives the batches it

@@ -112,8 +112,8 @@ type world struct {
 	steps    int
 
 	ackFloor int64 // max end offset of an acks=all batch acknowledged so far
-	// deletedBelow is the highest low watermark DeleteRecords acknowledged: records
-	// below it are gone for clients, even where a replica's log start lags behind.
+	// deletedBelow is the highest low watermark DeleteRecords acknowledged: no leader
+	// starts its log below it after the answer.
 	deletedBelow int64
 	acked        []ackRecord      // acks=all acknowledgements
 	observed     map[int64]string // offset -> value, as consumers saw it
@@ -439,7 +439,7 @@ func (w *world) scheduleFaults() {
 				n := w.node(l)
 				if hw := n.r.hw; hw > 0 {
 					off := hw - w.rng.Int64N(min(hw, 20)+1)
-					n.r.DeleteRecords(w.now, off, func(res DeleteResult) {
+					n.r.DeleteRecords(w.now, off, time.Second, func(res DeleteResult) {
 						w.tracef("n%d delete records below %d: %+v", l, off, res)
 						if res.Err == CodeNone && res.LowWatermark < off {
 							w.failf("DeleteRecords(%d) answered low watermark %d", off, res.LowWatermark)
@@ -1016,6 +1016,9 @@ func (w *world) checkNode(n *snode) {
 			w.failf("node %d: leader high watermark fell from %d to %d in epoch %d", n.id, prev, s.HighWatermark, s.LeaderEpoch)
 		}
 		w.leaderHW[k] = max(w.leaderHW[k], s.HighWatermark)
+		if s.LogStartOffset < w.deletedBelow {
+			w.failf("leader %d starts its log at %d, below %d, where an acknowledged DeleteRecords moved it", n.id, s.LogStartOffset, w.deletedBelow)
+		}
 	}
 }
 

@@ -538,13 +538,12 @@ func TestTxnAbortedTrimmedBelowLogStart(t *testing.T) {
 	c.marker(1, Marker{ProducerID: 6, ProducerEpoch: 0, CoordinatorEpoch: 1}).one(t) // 3: abort
 	c.produce(1, batchOf("z"), -1).one(t)                                            // 4
 	var got []DeleteResult
-	c.r(1).DeleteRecords(c.now, 2, func(r DeleteResult) { got = append(got, r) })
+	c.r(1).DeleteRecords(c.now, 2, time.Second, func(r DeleteResult) { got = append(got, r) })
 	c.collect(c.node(1))
-	c.settle()
+	c.advance(50 * time.Millisecond)
 	if len(got) != 1 || got[0].Err != CodeNone {
 		t.Fatalf("DeleteRecords: %+v", got)
 	}
-	c.advance(50 * time.Millisecond)
 	want := []disk.AbortedTxn{{ProducerID: 6, FirstOffset: 2, MarkerOffset: 3, StableOffset: 4}}
 	log := disk.PartitionLog(c.r(1).cfg.Topic, c.r(1).cfg.Partition)
 	for _, id := range []int32{1, 2} {
@@ -572,7 +571,7 @@ func TestTxnAbortedListedForReadBeforeDelete(t *testing.T) {
 	c.node(1).holdDisk = true
 	f := c.fetch(1, FetchRequest{CurrentLeaderEpoch: -1, MaxBytes: 1 << 20, Isolation: 1})
 	var del []DeleteResult
-	c.r(1).DeleteRecords(c.now, 2, func(r DeleteResult) { del = append(del, r) })
+	c.r(1).DeleteRecords(c.now, 2, time.Second, func(r DeleteResult) { del = append(del, r) })
 	c.collect(c.node(1))
 	c.node(1).holdDisk = false
 	c.settle()
@@ -688,5 +687,48 @@ func TestTxnProduceInternalLateAfterAbort(t *testing.T) {
 	r.DropTxnVerification(g)
 	if r.VerifyingCount() != 0 {
 		t.Fatalf("verifying %d after the drop", r.VerifyingCount())
+	}
+}
+
+// A follower that starts its log over at its leader's log start learns from the leader
+// the transactions open there that began below it: with none of their batches left to
+// fetch, it would otherwise show, as leader, a last stable offset past records the
+// other replicas hold back.
+func TestResetFollowerLearnsTransactionsOpenAtTheStart(t *testing.T) {
+	c := newCluster(t, 2, 1, nil)
+	c.produce(1, txnBatch(5, 0, 0, "x"), -1).one(t) // 0: opens a transaction
+	c.produce(1, batchOf("y"), -1).one(t)           // 1
+	var del []DeleteResult
+	c.r(1).DeleteRecords(c.now, 2, time.Second, func(r DeleteResult) { del = append(del, r) })
+	c.collect(c.node(1))
+	c.advance(50 * time.Millisecond)
+	if len(del) != 1 || del[0].Err != CodeNone {
+		t.Fatalf("DeleteRecords: %+v", del)
+	}
+	// Node 2 leads an epoch alone and writes a record node 1 never sees.
+	c.node(1).dropOut = true
+	c.st.ISR = []int32{2}
+	c.elect(2)
+	if p := c.produce(2, batchOf("z"), 1).one(t); p.Err != CodeNone || p.BaseOffset != 2 {
+		t.Fatalf("produce on node 2: %+v", p)
+	}
+	c.node(1).dropOut = false
+	c.st.ISR = []int32{1, 2}
+	c.elect(1)
+	c.advance(50 * time.Millisecond)
+	if !c.hasNote(2, "reset") {
+		t.Fatalf("node 2 did not start its log over: %v", c.node(2).notes)
+	}
+	for _, id := range []int32{1, 2} {
+		if st := c.r(id).Status(); st.LogStartOffset != 2 || st.LogEndOffset != 2 || st.LastStableOffset != 2 {
+			t.Fatalf("node %d: start %d, end %d, last stable offset %d; want 2, 2, 2", id, st.LogStartOffset, st.LogEndOffset, st.LastStableOffset)
+		}
+	}
+	c.start(2, c.node(2).d) // a restart reads them back from the producer snapshot
+	c.elect(2)
+	c.advance(50 * time.Millisecond)
+	c.produce(2, batchOf("w"), 1).one(t)
+	if st := c.r(2).Status(); st.HighWatermark != 3 || st.LastStableOffset != 2 {
+		t.Fatalf("node 2 leads with the high watermark %d and the last stable offset %d, want 3 and 2 (the transaction open since 0)", st.HighWatermark, st.LastStableOffset)
 	}
 }

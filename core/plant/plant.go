@@ -273,6 +273,10 @@ const (
 	// QuorumStateDataLane: the disk lanes run the quorum state's file writes in the
 	// data lane, behind the partitions' work and unordered with the quorum's other ops.
 	QuorumStateDataLane
+	// DeleteRecordsLeaderOnly: a partition leader answers DeleteRecords once its own
+	// new log start is durable, without waiting for the other ISR members': a failover
+	// then shows records an acknowledged deletion removed.
+	DeleteRecordsLeaderOnly
 	numNames
 )
 
@@ -356,6 +360,7 @@ var names = [numNames]string{
 	ReplicaCreatesUnpaced:           "replica-creates-unpaced",
 	HandoffReplacedOnly:             "handoff-replaced-only",
 	QuorumStateDataLane:             "quorum-state-data-lane",
+	DeleteRecordsLeaderOnly:         "delete-records-leader-only",
 }
 
 func (n Name) String() string {
