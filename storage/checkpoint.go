@@ -111,12 +111,19 @@ func writeOffsetsCheckpoint(fsys FS, dir string, c offsetsCheckpoint) error {
 // readOffsetsCheckpoint returns the checkpoint, or an error wrapping fs.ErrNotExist when
 // there is none, or one wrapping ErrBadCheckpoint when it is garbled.
 func readOffsetsCheckpoint(fsys FS, dir string) (offsetsCheckpoint, error) {
-	data, err := ReadFile(fsys, path.Join(dir, OffsetsCheckpointName))
+	data, err := ReadFileAtMost(fsys, path.Join(dir, OffsetsCheckpointName), smallFileBytesMax)
+	if errors.Is(err, ErrFileTooLarge) {
+		return offsetsCheckpoint{}, fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, OffsetsCheckpointName, err)
+	}
 	if err != nil {
 		return offsetsCheckpoint{}, err
 	}
 	return decodeOffsetsCheckpoint(data)
 }
+
+// smallFileBytesMax bounds what is read of the files that hold a few numbers (the
+// offsets checkpoint, the txnindex-incomplete mark): what is written is far smaller.
+const smallFileBytesMax = 4096
 
 // EpochEntry says that leader epoch Epoch wrote the records from StartOffset up to the
 // StartOffset of the next entry.
@@ -152,18 +159,13 @@ func WriteLeaderEpochs(fsys FS, dir string, entries []EpochEntry) error {
 // ErrBadCheckpoint.
 func ReadLeaderEpochs(fsys FS, dir string) ([]EpochEntry, error) {
 	name := path.Join(dir, LeaderEpochCheckpointName)
-	st, err := fsys.Stat(name)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := ReadFileAtMost(fsys, name, leaderEpochCheckpointBytesMax)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: stat %s: %w", name, err)
-	}
-	if st.Size > leaderEpochCheckpointBytesMax {
-		return nil, fmt.Errorf("%w: %s: %d bytes", ErrBadCheckpoint, name, st.Size)
-	}
-	data, err := ReadFile(fsys, name)
-	if err != nil {
+	case errors.Is(err, ErrFileTooLarge):
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, name, err)
+	case err != nil:
 		return nil, err
 	}
 	entries, err := decodeLeaderEpochs(data)

@@ -800,11 +800,15 @@ func writePasses(fsys FS, dir string, ps compact.Passes) error {
 
 const passesMagic = "seedlog-cleaner-passes 1"
 
+// passesBytesMax bounds what is read of the cleaning history: compact.PassesMax lines of
+// a few numbers each.
+const passesBytesMax = 64 << 10
+
 // readPasses reads the cleaning history; a missing or garbled file is an empty history
 // (tombstones then wait a full delete.retention.ms from the next pass: never less).
 func readPasses(fsys FS, dir string) (compact.Passes, error) {
-	data, err := ReadFile(fsys, path.Join(dir, CleanerPassesName))
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := ReadFileAtMost(fsys, path.Join(dir, CleanerPassesName), passesBytesMax)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrFileTooLarge) {
 		return nil, nil
 	}
 	if err != nil {

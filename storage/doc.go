@@ -199,7 +199,10 @@
 //  1. lists the directory; removes *.tmp files and index files whose .log is missing;
 //     records entries that are not seedlog's and leaves them alone;
 //  2. reads log-offsets-checkpoint; when it is missing or garbled, the log start offset
-//     falls back to the first segment's base offset and every segment is scanned;
+//     falls back to the first segment's base offset and every segment is scanned (the
+//     small files, this checkpoint, the leader-epoch checkpoint, the fenced ranges, the
+//     cleaning history and the txnindex-incomplete mark, are read only when no larger
+//     than any the log writes: ReadFileAtMost; a larger one counts as garbled);
 //  3. removes segments that end at or below the log start offset (an interrupted
 //     DeleteBelow);
 //  4. trusts the segments before the one holding the last durable offset (recovery point

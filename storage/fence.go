@@ -120,6 +120,10 @@ func decodeFences(data []byte) (gen uint64, fences []Fence, err error) {
 	return g, fences, nil
 }
 
+// fencesBytesMax bounds what is read of a copy of the fenced-ranges record: far more
+// than the ranges a disk's damage could fence (a larger copy is garbled).
+const fencesBytesMax = 16 << 20
+
 // readFences returns the newer valid copy of the fenced-ranges record: the generation and
 // the ranges, or (0, nil) when neither copy exists. It reports whether a copy was missing
 // or garbled while the other was read (the next write repairs it).
@@ -127,9 +131,13 @@ func readFences(fsys FS, dir string) (gen uint64, fences []Fence, problem string
 	found := false
 	var problems []string
 	for _, name := range []string{FencesFileName, FencesCopyFileName} {
-		data, err := ReadFile(fsys, path.Join(dir, name))
+		data, err := ReadFileAtMost(fsys, path.Join(dir, name), fencesBytesMax)
 		if errors.Is(err, fs.ErrNotExist) {
 			problems = append(problems, name+" missing")
+			continue
+		}
+		if errors.Is(err, ErrFileTooLarge) {
+			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
 			continue
 		}
 		if err != nil {

@@ -206,15 +206,18 @@ func TestFencesSurviveADamagedCopy(t *testing.T) {
 		good := d.read(copyName)
 		bad := slices.Clone(good)
 		bad[len(bad)/2] ^= 1
-		d.write(copyName, bad)
-		l := d.open()
-		if !slices.Equal(l.Fences(), []Fence{{From: 2, To: 4, Kind: FenceDamaged}}) || l.Recovery().FencesProblem == "" {
-			t.Fatalf("with %s damaged: fences %v report %+v", copyName, l.Fences(), l.Recovery())
+		oversized := append(slices.Clone(good), make([]byte, fencesBytesMax)...)
+		for _, damaged := range [][]byte{bad, oversized} {
+			d.write(copyName, damaged)
+			l := d.open()
+			if !slices.Equal(l.Fences(), []Fence{{From: 2, To: 4, Kind: FenceDamaged}}) || l.Recovery().FencesProblem == "" {
+				t.Fatalf("with %s damaged (%d bytes): fences %v report %+v", copyName, len(damaged), l.Fences(), l.Recovery())
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			d.write(copyName, good)
 		}
-		if err := l.Close(); err != nil {
-			t.Fatal(err)
-		}
-		d.write(copyName, good)
 	}
 }
 

@@ -50,11 +50,21 @@ func writeAndSync(fsys FS, name string, data []byte) error {
 
 // ReadFile returns the whole contents of name.
 func ReadFile(fsys FS, name string) ([]byte, error) {
+	return ReadFileAtMost(fsys, name, -1)
+}
+
+// ErrFileTooLarge reports a file larger than its reader allows: none written by the
+// storage could be, so it is garbled, and nothing is allocated for it.
+var ErrFileTooLarge = errors.New("storage: file too large")
+
+// ReadFileAtMost is ReadFile for a file that holds at most max bytes (max < 0: no
+// bound); a larger one is an error wrapping ErrFileTooLarge.
+func ReadFileAtMost(fsys FS, name string, max int64) ([]byte, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("storage: read %s: %w", name, err)
 	}
-	data, err := readAll(f)
+	data, err := readAll(f, max)
 	closeErr := f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("storage: read %s: %w", name, err)
@@ -65,10 +75,13 @@ func ReadFile(fsys FS, name string) ([]byte, error) {
 	return data, nil
 }
 
-func readAll(f File) ([]byte, error) {
+func readAll(f File, max int64) ([]byte, error) {
 	size, err := f.Size()
 	if err != nil {
 		return nil, err
+	}
+	if max >= 0 && size > max {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrFileTooLarge, size, max)
 	}
 	data := make([]byte, size)
 	if err := readFull(f, data, 0); err != nil {

@@ -445,11 +445,14 @@ func (l *Log) loadTrustedSegment(s *segment, nextBase int64) error {
 	if s.empty() || relEnd <= 0 || relEnd-1 > relOffsetMax || s.sizeBytes > segmentPosMax {
 		return fmt.Errorf("segment %d: %d bytes, next segment at %d", s.base, s.sizeBytes, nextBase)
 	}
-	indexBuf, err := ReadFile(l.fsys, s.fileName(l.dir, IndexFileSuffix))
+	// An index holds at most one entry per batch: a larger file is garbled, and the
+	// segment is scanned rather than that size allocated.
+	batchesMax := s.sizeBytes/record.HeaderSize + 1
+	indexBuf, err := ReadFileAtMost(l.fsys, s.fileName(l.dir, IndexFileSuffix), batchesMax*offsetIndexEntryBytes)
 	if err != nil {
 		return err
 	}
-	timeBuf, err := ReadFile(l.fsys, s.fileName(l.dir, TimeIndexFileSuffix))
+	timeBuf, err := ReadFileAtMost(l.fsys, s.fileName(l.dir, TimeIndexFileSuffix), batchesMax*timeIndexEntryBytes)
 	if err != nil {
 		return err
 	}
@@ -863,7 +866,7 @@ func reconcileIndexFiles(s *segment) (bool, error) {
 }
 
 func reconcileIndexFile(f File, want []byte, flushedBytes *int) (bool, error) {
-	have, err := readAll(f)
+	have, err := readAll(f, -1)
 	if err != nil {
 		return false, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -244,6 +245,10 @@ func TestRecoverWithoutUsableCheckpoint(t *testing.T) {
 			data[len(data)/2] ^= 1
 			d.write(OffsetsCheckpointName, data)
 		},
+		// Not read at all: a file this large cannot be one the log wrote.
+		"oversized": func(d *diskLog) {
+			d.write(OffsetsCheckpointName, append(d.read(OffsetsCheckpointName), make([]byte, smallFileBytesMax)...))
+		},
 	} {
 		d := newDiskLog(t, LogConfig{SegmentBytesMax: 300})
 		batches, _ := d.fill(8, true)
@@ -349,6 +354,10 @@ func TestRecoverRebuildsBadIndexes(t *testing.T) {
 			d.write(seg(base, TimeIndexFileSuffix), bytes.Repeat([]byte{0xff}, 24))
 		},
 		"missing time index": func(d *diskLog, base int64) { d.remove(seg(base, TimeIndexFileSuffix)) },
+		// More entries than the segment has batches: refused before it is read.
+		"oversized index": func(d *diskLog, base int64) {
+			d.write(seg(base, IndexFileSuffix), append(d.read(seg(base, IndexFileSuffix)), make([]byte, 1<<20)...))
+		},
 	}
 	for name, damage := range damages {
 		d := newDiskLog(t, LogConfig{SegmentBytesMax: 500, IndexIntervalBytes: 100})
@@ -500,5 +509,24 @@ func TestRecoverRereadsBeforeCutting(t *testing.T) {
 	}
 	if got := readAllOf(t, l); !bytes.Equal(got, slices.Concat(batches...)) {
 		t.Fatal("batches differ")
+	}
+}
+
+// A checkpoint far larger than any the log writes is refused before it is read: nothing
+// is allocated for a garbled size.
+func TestOversizedCheckpointIsNotRead(t *testing.T) {
+	m := newMemFS()
+	if err := m.MkdirAll("p"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(m, path.Join("p", OffsetsCheckpointName), make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := readOffsetsCheckpoint(m, "p")
+	if !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), ErrFileTooLarge.Error()) {
+		t.Fatalf("read an oversized checkpoint: %v", err)
+	}
+	if _, err := ReadFileAtMost(m, path.Join("p", OffsetsCheckpointName), 1<<20); err != nil {
+		t.Fatalf("a file of exactly the bound: %v", err)
 	}
 }

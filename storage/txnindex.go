@@ -207,22 +207,13 @@ func (l *Log) markAbortedIncomplete(listed bool) error {
 	return nil
 }
 
-// txnIndexIncompleteBytesMax bounds what is read of the mark: what encode writes is
-// under 100 bytes, and a larger file is taken as garbled without reading it.
-const txnIndexIncompleteBytesMax = 4096
-
 // readTxnIndexIncomplete reads the mark's offset, or an error wrapping ErrBadCheckpoint
 // when the file is too large to be one or does not decode.
 func (l *Log) readTxnIndexIncomplete() (int64, error) {
-	name := path.Join(l.dir, TxnIndexIncompleteName)
-	st, err := l.fsys.Stat(name)
-	if err != nil {
-		return 0, err
+	data, err := ReadFileAtMost(l.fsys, path.Join(l.dir, TxnIndexIncompleteName), smallFileBytesMax)
+	if errors.Is(err, ErrFileTooLarge) {
+		return 0, fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, TxnIndexIncompleteName, err)
 	}
-	if st.Size > txnIndexIncompleteBytesMax {
-		return 0, fmt.Errorf("%w: %s: %d bytes", ErrBadCheckpoint, TxnIndexIncompleteName, st.Size)
-	}
-	data, err := ReadFile(l.fsys, name)
 	if err != nil {
 		return 0, err
 	}

@@ -431,7 +431,7 @@ func FuzzDecodeTxnIndexIncomplete(f *testing.F) {
 // A mark that does not decode, or is too large to be one, says nothing of where the
 // damage began: the whole index is reported suspect, and SetAborted clears it.
 func TestTxnIndexIncompleteGarbled(t *testing.T) {
-	for _, data := range [][]byte{[]byte("seedlog-txnindex-incomplete 1\nfrom 7\ncrc32c 00000000\n"), make([]byte, txnIndexIncompleteBytesMax+1)} {
+	for _, data := range [][]byte{[]byte("seedlog-txnindex-incomplete 1\nfrom 7\ncrc32c 00000000\n"), make([]byte, smallFileBytesMax+1)} {
 		fsys, cfg, l, m := abortingLog(t, 600, 5, batches(40))
 		if err := errors.Join(l.Sync(), l.Close()); err != nil {
 			t.Fatal(err)
