@@ -686,7 +686,9 @@ func (c *logChecker) retained() {
 	check := func(part string, start, at int64, what string) bool {
 		least := int64(c.h.RetainedAtLeast[part])
 		for _, w := range writes[part] {
-			if w.offset < start && at-w.call < least {
+			// A range the partition declared lost (every in-sync copy damaged) holds
+			// nothing to read: retention may take it whatever its records' age.
+			if w.offset < start && at-w.call < least && !c.h.declared(part, w.offset) {
 				c.report("retained", part, "%s at %v answered log start %d, above %q at offset %d written at %v: younger than retention.ms allows (%v)",
 					what, time.Duration(at), start, w.value, w.offset, time.Duration(w.call), time.Duration(least))
 				return false

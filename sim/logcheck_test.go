@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // goodLogHistory is a clean history of two producers and one consumer on one partition.
@@ -161,5 +162,35 @@ func TestCheckLogCompactedRecordSupersededByALostOne(t *testing.T) {
 	h.Final["t/0"] = []LogRecord{{Offset: 0, Value: "c5-6"}, {Offset: 3, Value: "c5-141"}}
 	if vs := CheckLog(h); !slices.ContainsFunc(vs, func(v LogViolation) bool { return v.Kind == "lost" }) {
 		t.Fatalf("a record whose key nothing left superseded was not reported lost: %v", vs)
+	}
+}
+
+// Retention may remove a range the partition declared lost (every in-sync copy damaged)
+// whatever its records' age, as a log start past it shows; a record that young outside
+// such a range is reported.
+func TestCheckLogRetentionPastALostRange(t *testing.T) {
+	history := func() *LogHistory {
+		return &LogHistory{
+			Produces: []LogProduce{
+				{Client: 1, Partition: "t/0", Value: "old", Call: 10, Return: 20, Outcome: OK, Offset: 0},
+				{Client: 1, Partition: "t/0", Value: "young", Call: 900, Return: 910, Outcome: OK, Offset: 1},
+				{Client: 1, Partition: "t/0", Value: "kept", Call: 920, Return: 930, Outcome: OK, Offset: 2},
+			},
+			Earliest:        []LogEarliest{{Client: 2, Partition: "t/0", Call: 1000, Return: 1001, Offset: 2}},
+			Final:           map[string][]LogRecord{"t/0": {{Offset: 2, Value: "kept"}}},
+			Start:           map[string]int64{"t/0": 2},
+			MayDelete:       map[string]bool{"t/0": true},
+			FinalAt:         2000,
+			RetainedAtLeast: map[string]time.Duration{"t/0": 500},
+			Declared:        map[string][][2]int64{"t/0": {{1, 2}}},
+		}
+	}
+	if vs := CheckLog(history()); len(vs) != 0 {
+		t.Fatalf("retention past a range declared lost was reported:\n%s", FormatLogViolations(vs))
+	}
+	h := history()
+	h.Declared = nil
+	if vs := CheckLog(h); !slices.ContainsFunc(vs, func(v LogViolation) bool { return v.Kind == "retained" }) {
+		t.Fatalf("a young record below the log start outside any lost range was not reported: %v", vs)
 	}
 }
