@@ -56,6 +56,12 @@ type compactedLog struct {
 	// superseded an older one and then been lost itself in one of them.
 	unplacedLive map[string][]int64
 	lost         [][2]int64
+	// weak lists, per key, the records at no known offset whose acks=1 write was
+	// acknowledged at an offset: a leader's failover may have cut such a write, so the
+	// offset is not known to hold it, but if it stayed it superseded what its key had
+	// below it (the cleaner only cleans committed records), and may itself have been
+	// superseded since, unread.
+	weak map[string][]keyedWrite
 }
 
 type knownRecord struct {
@@ -78,7 +84,7 @@ func (c *logChecker) compacted(part string) *compactedLog {
 		return cl
 	}
 	cl := &compactedLog{spec: spec, byKey: map[string][]keyedWrite{}, called: map[string]int64{}, unplaced: map[string][]int64{},
-		unplacedLive: map[string][]int64{}, lost: c.h.Declared[part]}
+		unplacedLive: map[string][]int64{}, lost: c.h.Declared[part], weak: map[string][]keyedWrite{}}
 	for i := range c.h.Produces {
 		p := &c.h.Produces[i]
 		if p.Partition == part {
@@ -122,6 +128,9 @@ func (c *logChecker) compacted(part string) *compactedLog {
 		} else {
 			cl.unplacedLive[k] = append(cl.unplacedLive[k], p.Call)
 		}
+		if p.Outcome == OK && p.Weak && p.Offset >= 0 {
+			cl.weak[k] = append(cl.weak[k], keyedWrite{offset: p.Offset, calledMin: p.Call})
+		}
 	}
 	for _, ws := range cl.byKey { // order-independent: each list on its own
 		for i := len(ws) - 2; i >= 0; i-- {
@@ -158,6 +167,9 @@ func (cl *compactedLog) mayLack(v string, offset, t int64) (bool, string) {
 		if t >= called+int64(cl.spec.TombstoneStaysAtLeast) {
 			return true, ""
 		}
+	}
+	if slices.ContainsFunc(cl.weak[compactKey(v, cl.spec.Keys)], func(w keyedWrite) bool { return w.offset > offset && w.calledMin < t }) {
+		return true, "" // superseded by an acks=1 write that stayed, unread
 	}
 	if slices.ContainsFunc(cl.lost, func(r [2]int64) bool { return r[1] > offset+1 }) &&
 		slices.ContainsFunc(cl.unplacedLive[compactKey(v, cl.spec.Keys)], func(called int64) bool { return called < t }) {
