@@ -843,7 +843,9 @@ func (run *ctpRun) watch(done func()) {
 				run.committed(tps, func(offsets map[TopicPartition]int64) {
 					run.ends, run.offsets = ends, offsets
 					for _, tp := range tps {
-						if offsets[tp] < ends[tp] {
+						// A partition nothing was ever written to (one added late) has
+						// no committed offset (-1) and needs none.
+						if max(offsets[tp], 0) < ends[tp] {
 							again()
 							return
 						}
