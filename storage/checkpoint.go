@@ -138,9 +138,15 @@ const leaderEpochCheckpointVersion = 0
 // real one holds a few entries per leader change, far below this.
 const leaderEpochCheckpointBytesMax = 16 << 20
 
+// leaderEpochReads is how many times a checkpoint whose checksum fails is read before it
+// is taken as garbled: a fault on the read path passes, damage at rest does not.
+const leaderEpochReads = 3
+
 // WriteLeaderEpochs durably replaces the leader-epoch checkpoint of the log in dir with
-// entries, in Kafka's text format. It refuses entries that ReadLeaderEpochs would reject,
-// so a bad cache fails where it is written rather than at the next start-up.
+// entries, in Kafka's text format followed by a checksum line: an epoch read one digit
+// high would keep the replica from ever leading the epochs below it. It refuses entries
+// that ReadLeaderEpochs would reject, so a bad cache fails where it is written rather
+// than at the next start-up.
 func WriteLeaderEpochs(fsys FS, dir string, entries []EpochEntry) error {
 	if err := validateEpochs(entries); err != nil {
 		return err
@@ -150,25 +156,44 @@ func WriteLeaderEpochs(fsys FS, dir string, entries []EpochEntry) error {
 	for _, e := range entries {
 		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
 	}
-	return WriteFileAtomic(fsys, path.Join(dir, LeaderEpochCheckpointName), []byte(b.String()))
+	return WriteFileAtomic(fsys, path.Join(dir, LeaderEpochCheckpointName), withCRCLine(b.String()))
 }
 
 // ReadLeaderEpochs returns the entries of the leader-epoch checkpoint of the log in dir.
-// A log that never had one (a new log) yields no entries and no error. A file that does
-// not parse, or whose epochs or start offsets go backwards, yields an error wrapping
-// ErrBadCheckpoint.
+// A log that never had one (a new log) yields no entries and no error. A file whose
+// checksum fails (read again up to leaderEpochReads times), that does not parse, or
+// whose epochs or start offsets go backwards, yields an error wrapping ErrBadCheckpoint.
+// A file without the checksum line, as written before it was added, is read as it is.
 func ReadLeaderEpochs(fsys FS, dir string) ([]EpochEntry, error) {
 	name := path.Join(dir, LeaderEpochCheckpointName)
-	data, err := ReadFileAtMost(fsys, name, leaderEpochCheckpointBytesMax)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, nil
-	case errors.Is(err, ErrFileTooLarge):
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, name, err)
-	case err != nil:
-		return nil, err
+	var body string
+	read := false
+	for range leaderEpochReads {
+		data, err := ReadFileAtMost(fsys, name, leaderEpochCheckpointBytesMax)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, nil
+		case errors.Is(err, ErrFileTooLarge):
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, name, err)
+		case err != nil:
+			return nil, err
+		}
+		if !bytes.Contains(data, []byte("crc32c ")) {
+			body, err = string(data), nil
+		} else {
+			body, err = checkCRCLine(data, name)
+		}
+		if read = err == nil; read {
+			break
+		}
+		if !errors.Is(err, ErrBadCheckpoint) {
+			return nil, err
+		}
 	}
-	entries, err := decodeLeaderEpochs(data)
+	if !read {
+		return nil, fmt.Errorf("%w: %s: its checksum failed %d reads", ErrBadCheckpoint, name, leaderEpochReads)
+	}
+	entries, err := decodeLeaderEpochs([]byte(body))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, name, err)
 	}

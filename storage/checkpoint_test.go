@@ -61,7 +61,7 @@ func TestLeaderEpochsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, _ := ReadFile(m, path.Join("p0", LeaderEpochCheckpointName))
-	if want := "0\n4\n0 0\n3 150\n4 150\n9 1000\n"; string(raw) != want {
+	if want := "0\n4\n0 0\n3 150\n4 150\n9 1000\ncrc32c 9db14038\n"; string(raw) != want {
 		t.Fatalf("file %q, want %q", raw, want)
 	}
 	if got, err = ReadLeaderEpochs(m, "p0"); err != nil || !slices.Equal(got, entries) {
@@ -119,4 +119,90 @@ func TestWriteLeaderEpochsRejectsInvalidEntries(t *testing.T) {
 	if names, _ := m.List("."); len(names) != 0 {
 		t.Fatalf("rejected writes left files: %v", names)
 	}
+}
+
+// flipReads is an FS whose first reads of any file come back with one bit flipped, as a
+// fault on the read path gives them; the file itself is intact.
+type flipReads struct {
+	FS
+	left int
+}
+
+func (f *flipReads) Open(name string) (File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return flipFile{file, f}, nil
+}
+
+type flipFile struct {
+	File
+	fs *flipReads
+}
+
+func (f flipFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(p, off)
+	if f.fs.left > 0 && n > 6 {
+		f.fs.left--
+		p[6] ^= 1 // the first digit of the first epoch: "21" reads "31"
+	}
+	return n, err
+}
+
+// An epoch read one digit high would keep the replica from leading every epoch up to it:
+// the checksum refuses the read, a read fault is outlasted by reading again, damage at
+// rest is a bad checkpoint, and a file from before the checksum line still reads.
+func TestLeaderEpochsChecksum(t *testing.T) {
+	m := newMemFS()
+	if err := m.MkdirAll("p"); err != nil {
+		t.Fatal(err)
+	}
+	entries := []EpochEntry{{21, 0}, {24, 10}}
+	if err := WriteLeaderEpochs(m, "p", entries); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadLeaderEpochs(&flipReads{FS: m, left: leaderEpochReads - 1}, "p"); err != nil || !slices.Equal(got, entries) {
+		t.Fatalf("after %d bad reads: %v, %v", leaderEpochReads-1, got, err)
+	}
+	if got, err := ReadLeaderEpochs(&flipReads{FS: m, left: leaderEpochReads}, "p"); !errors.Is(err, ErrBadCheckpoint) {
+		t.Fatalf("every read bad: %v, %v; want ErrBadCheckpoint", got, err)
+	}
+	legacy := []byte("0\n2\n21 0\n24 10\n")
+	if err := WriteFileAtomic(m, path.Join("p", LeaderEpochCheckpointName), legacy); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadLeaderEpochs(m, "p"); err != nil || !slices.Equal(got, entries) {
+		t.Fatalf("a checkpoint without the checksum line: %v, %v", got, err)
+	}
+}
+
+// FuzzReadLeaderEpochs: a checkpoint read from disk never panics its reader, and what it
+// accepts is valid and written back the same way.
+func FuzzReadLeaderEpochs(f *testing.F) {
+	f.Add([]byte("0\n2\n21 0\n24 10\ncrc32c 00000000\n"))
+	f.Add([]byte("0\n2\n21 0\n24 10\n"))
+	f.Add([]byte("0\n0\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m := newMemFS()
+		if err := m.MkdirAll("p"); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteFileAtomic(m, path.Join("p", LeaderEpochCheckpointName), b); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadLeaderEpochs(m, "p")
+		if err != nil {
+			return
+		}
+		if err := validateEpochs(got); err != nil {
+			t.Fatalf("accepted %q as %v: %v", b, got, err)
+		}
+		if err := WriteLeaderEpochs(m, "p", got); err != nil {
+			t.Fatal(err)
+		}
+		if again, err := ReadLeaderEpochs(m, "p"); err != nil || !slices.Equal(again, got) {
+			t.Fatalf("%v written back reads %v, %v", got, again, err)
+		}
+	})
 }

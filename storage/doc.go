@@ -129,14 +129,20 @@
 //
 // # leader-epoch-checkpoint
 //
-// Kafka's format, written with WriteLeaderEpochs and read with ReadLeaderEpochs:
+// Kafka's format and a checksum line, written with WriteLeaderEpochs and read with
+// ReadLeaderEpochs:
 //
 //	0                          version
 //	<n>                        number of entries
 //	<epoch> <start offset>     n lines, each "\n"-terminated
+//	crc32c <8 hex digits>      CRC-32C of everything before this line
 //
 // Epochs strictly increase and start offsets never decrease; both are non-negative.
-// Anything else is rejected with ErrBadCheckpoint. A missing file means no entries.
+// Anything else is rejected with ErrBadCheckpoint, and so is a file whose checksum
+// fails three reads (a fault on the read path passes; an epoch read one digit high
+// would keep the replica from leading every epoch below it). A file without the
+// checksum line, as written before it, is read as it is. A missing file means no
+// entries.
 //
 // # fenced-ranges
 //
