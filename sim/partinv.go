@@ -486,7 +486,7 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 			d.lastLeader[pk] = [2]int32{r.LeaderEpoch, id}
 		}
 		d.topHW[pk] = max(d.topHW[pk], r.HW)
-		if low := d.deleted[TopicPartition{r.Topic, r.Partition}]; r.Start < low && !r.Loading {
+		if low := d.deleted[TopicPartition{r.Topic, r.Partition}]; r.Start < low && d.serves(n, r) {
 			return fmt.Errorf("leads epoch %d from log start %d, below %d, where an acknowledged DeleteRecords moved it", r.LeaderEpoch, r.Start, low)
 		}
 	}
@@ -525,6 +525,13 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 		}
 	}
 	return nil
+}
+
+// serves reports whether leader r on node n may answer clients: loaded, ready to read,
+// with a valid lease (a leader deposed while cut off keeps its view until it learns).
+func (d *dataInvariants) serves(n *simNode, r *ReplicaView) bool {
+	ins := d.w.opts.Inspect
+	return !r.Loading && r.ReadReady && (ins.LeaseValid == nil || ins.LeaseValid(n.m, n.localNow()))
 }
 
 // deleteAcknowledged records a DeleteRecords answer's low watermark.
