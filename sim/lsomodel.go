@@ -160,6 +160,14 @@ func lsoOf(log []LogRecord, txnPID map[string]int64, start, end int64) ([]txnSpa
 		spans[openAt[pid]].last = r.Offset
 		lastSeen[pid] = r.Offset
 	}
+	for _, i := range openAt { // order-independent: appends ranges whose order is unused
+		if s := spans[i]; s.holed {
+			// No marker was seen, but one may lie in a gap after its records (read by
+			// nobody before retention or DeleteRecords took it): from there on it may
+			// be closed or open.
+			unknown = append(unknown, [2]int64{max(gapSince(s.last), s.last) + 1, end})
+		}
+	}
 	t := &lsoTable{start: start, hi: make([]int64, end+1), status: make([]lsoStatus, end+1)}
 	for i := range t.hi {
 		t.hi[i] = int64(i)

@@ -105,6 +105,22 @@ func TestLSOBetweenGaps(t *testing.T) {
 	}
 }
 
+// A transaction read open whose marker nobody read may have been closed by a marker in
+// the gap after it (retention took both unread): past the gap its LSO is unknown. With
+// no gap after it, it holds the LSO at its first record.
+func TestLSOMarkerInAGap(t *testing.T) {
+	pids := map[string]int64{"a1": 7, "a2": 7}
+	log := []LogRecord{{Offset: 0, Value: "p0"}, {Offset: 1, Value: "a1"}, {Offset: 2, Value: "a2"}, {Offset: 9, Value: "p1"}}
+	_, tab := lsoOf(log, pids, 9, 10)
+	if !tab.allows(10, 10, 0) { // read before retention moved the log start
+		t.Errorf("LSO(10) past a gap that may hold the marker: status %d, bound %d", tab.status[10], tab.hi[10])
+	}
+	_, tab = lsoOf(log[:3], pids, 0, 3)
+	if tab.allows(3, 3, 0) || !tab.allows(3, 1, 0) {
+		t.Errorf("LSO(3) of a transaction open with nothing unread: status %d, bound %d", tab.status[3], tab.hi[3])
+	}
+}
+
 func TestAbortedList(t *testing.T) {
 	log, pids := lsoLog()
 	spans, _ := lsoOf(log, pids, 0, 7)
