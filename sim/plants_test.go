@@ -64,14 +64,16 @@ import (
 //	                               delete.retention.ms), 70 (8 when new; 23 of 300)
 //	topic-segments-ignored         segments (a closed segment of several batches above
 //	                               its topic's segment.bytes), 28 (new; 16 of 300)
-//	offsets-load-skips-cleaned     linearizability (committed offsets of a group went
-//	                               back after its coordinator moved), 85 (new; 5 of 300)
+//	offsets-load-skips-cleaned     invariant:groups (a partition owned twice), 58
+//	                               (new: 85, by linearizability: committed offsets of a
+//	                               group went back after its coordinator moved; 5 of 300)
 //	compression-type-ignored       compression (a batch fetched from a topic with a
 //	                               compression.type in another codec), 1 (new; 100 of 300)
 //	retention-deletes-active       log-history (retained: a log start answered above a
 //	                               record younger than retention.ms), 3 (new; 24 of 300)
 //	compaction-lag-ignored         log-history (compacted-early: a read lacks a record
-//	                               younger than min.compaction.lag.ms), 43 (new; 4 of 300)
+//	                               younger than min.compaction.lag.ms), 80 (new: 43; 4
+//	                               of 300)
 //	timestamp-bounds-ignored       timestamps (a batch stamped an hour early appended),
 //	                               6 (new; 36 of 300)
 //	segment-index-bytes-ignored    segments (a closed segment's index above its topic's
