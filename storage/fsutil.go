@@ -57,14 +57,14 @@ func ReadFile(fsys FS, name string) ([]byte, error) {
 // storage could be, so it is garbled, and nothing is allocated for it.
 var ErrFileTooLarge = errors.New("storage: file too large")
 
-// ReadFileAtMost is ReadFile for a file that holds at most max bytes (max < 0: no
+// ReadFileAtMost is ReadFile for a file that holds at most limit bytes (limit < 0: no
 // bound); a larger one is an error wrapping ErrFileTooLarge.
-func ReadFileAtMost(fsys FS, name string, max int64) ([]byte, error) {
+func ReadFileAtMost(fsys FS, name string, limit int64) ([]byte, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("storage: read %s: %w", name, err)
 	}
-	data, err := readAll(f, max)
+	data, err := readAll(f, limit)
 	closeErr := f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("storage: read %s: %w", name, err)
@@ -75,13 +75,13 @@ func ReadFileAtMost(fsys FS, name string, max int64) ([]byte, error) {
 	return data, nil
 }
 
-func readAll(f File, max int64) ([]byte, error) {
+func readAll(f File, limit int64) ([]byte, error) {
 	size, err := f.Size()
 	if err != nil {
 		return nil, err
 	}
-	if max >= 0 && size > max {
-		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrFileTooLarge, size, max)
+	if limit >= 0 && size > limit {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrFileTooLarge, size, limit)
 	}
 	data := make([]byte, size)
 	if err := readFull(f, data, 0); err != nil {
