@@ -173,11 +173,9 @@ func TestFollowerLearnsHWAndStart(t *testing.T) {
 	for _, v := range []string{"a", "b", "c"} {
 		c.produce(1, batchOf(v), -1)
 	}
-	var res []DeleteResult
-	c.r(1).DeleteRecords(c.now, 2, time.Second, func(r DeleteResult) { res = append(res, r) })
-	c.collect(c.node(1))
+	del := c.deleteRecords(1, 2, time.Second)
 	c.advance(50 * time.Millisecond) // the answer waits for the followers' new start
-	if len(res) != 1 || res[0].Err != CodeNone || res[0].LowWatermark != 2 {
+	if res := del.one(t); res.Err != CodeNone || res.LowWatermark != 2 {
 		t.Fatalf("delete: %+v", res)
 	}
 	c.produce(1, batchOf("d"), -1)

@@ -352,6 +352,32 @@ func (c *tcluster) produce(id int32, batch []byte, acks int16) *produceRec {
 	return p
 }
 
+// deleteRec collects the answers a DeleteRecords gets.
+type deleteRec struct {
+	got []DeleteResult
+}
+
+func (d *deleteRec) reply(res DeleteResult) { d.got = append(d.got, res) }
+
+func (d *deleteRec) one(t *testing.T) DeleteResult {
+	t.Helper()
+	if len(d.got) != 1 {
+		t.Fatalf("DeleteRecords answered %d times: %+v", len(d.got), d.got)
+	}
+	return d.got[0]
+}
+
+// deleteRecords asks leader id to delete below offset, with timeout, and settles; the
+// answer may wait for the followers' next fetches (advance).
+func (c *tcluster) deleteRecords(id int32, offset int64, timeout time.Duration) *deleteRec {
+	d := &deleteRec{}
+	n := c.nodes[id]
+	n.r.DeleteRecords(c.now, offset, timeout, d.reply)
+	c.collect(n)
+	c.settle()
+	return d
+}
+
 type fetchRec struct {
 	got []FetchResult
 }

@@ -241,16 +241,7 @@ func TestDeleteRecords(t *testing.T) {
 	for _, v := range []string{"a", "b", "c"} {
 		c.produce(1, batchOf(v), -1)
 	}
-	del := func(off int64) DeleteResult {
-		var got []DeleteResult
-		c.r(1).DeleteRecords(c.now, off, time.Second, func(r DeleteResult) { got = append(got, r) })
-		c.collect(c.node(1))
-		c.settle()
-		if len(got) != 1 {
-			t.Fatalf("DeleteRecords(%d) answered %d times", off, len(got))
-		}
-		return got[0]
-	}
+	del := func(off int64) DeleteResult { return c.deleteRecords(1, off, time.Second).one(t) }
 	if got := del(4); got.Err != CodeOffsetOutOfRange {
 		t.Fatalf("past the hw: %+v", got)
 	}
@@ -275,19 +266,13 @@ func TestDeleteRecordsWaitsForTheISR(t *testing.T) {
 	c := newCluster(t, 3, 1, nil)
 	c.produceN(1, 4, "v")
 	c.node(3).dropOut = true
-	var got []DeleteResult
-	del := func(timeout time.Duration) {
-		got = nil
-		c.r(1).DeleteRecords(c.now, 4, timeout, func(r DeleteResult) { got = append(got, r) })
-		c.collect(c.node(1))
-	}
-	del(30 * time.Millisecond)
+	del := c.deleteRecords(1, 4, 30*time.Millisecond)
 	c.advance(20 * time.Millisecond)
-	if len(got) != 0 {
-		t.Fatalf("answered while node 3, in the ISR, starts at %d: %+v", c.r(3).Status().LogStartOffset, got)
+	if len(del.got) != 0 {
+		t.Fatalf("answered while node 3, in the ISR, starts at %d: %+v", c.r(3).Status().LogStartOffset, del.got)
 	}
 	c.advance(20 * time.Millisecond)
-	if len(got) != 1 || got[0].Err != CodeRequestTimedOut {
+	if got := del.one(t); got.Err != CodeRequestTimedOut {
 		t.Fatalf("at the timeout: %+v", got)
 	}
 	if start := c.node(2).d.logs[damageLog].start; start != 4 {
@@ -297,9 +282,9 @@ func TestDeleteRecordsWaitsForTheISR(t *testing.T) {
 	if slices.Contains(c.st.ISR, 3) {
 		t.Fatalf("ISR %v", c.st.ISR)
 	}
-	del(time.Second)
+	del = c.deleteRecords(1, 4, time.Second)
 	c.advance(time.Millisecond)
-	if len(got) != 1 || got[0].Err != CodeNone || got[0].LowWatermark != 4 {
+	if got := del.one(t); got.Err != CodeNone || got.LowWatermark != 4 {
 		t.Fatalf("with node 3 out of the ISR: %+v", got)
 	}
 	c.node(3).dropOut = false
@@ -323,11 +308,7 @@ func TestCompactOnlyLogKeepsEverything(t *testing.T) {
 		c.produce(1, batchOf(v), -1)
 	}
 	c.advance(time.Second)
-	var got []DeleteResult
-	c.r(1).DeleteRecords(c.now, 2, time.Second, func(r DeleteResult) { got = append(got, r) })
-	c.collect(c.node(1))
-	c.settle()
-	if len(got) != 1 || got[0].Err != CodePolicyViolation {
+	if got := c.deleteRecords(1, 2, time.Second).one(t); got.Err != CodePolicyViolation {
 		t.Fatalf("DeleteRecords on a compacted log: %+v", got)
 	}
 	if st := c.r(1).Status(); st.LogStartOffset != 0 || st.HighWatermark != 3 {

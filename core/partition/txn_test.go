@@ -537,11 +537,9 @@ func TestTxnAbortedTrimmedBelowLogStart(t *testing.T) {
 	c.produce(1, txnBatch(6, 0, 0, "y"), -1).one(t)                                  // 2
 	c.marker(1, Marker{ProducerID: 6, ProducerEpoch: 0, CoordinatorEpoch: 1}).one(t) // 3: abort
 	c.produce(1, batchOf("z"), -1).one(t)                                            // 4
-	var got []DeleteResult
-	c.r(1).DeleteRecords(c.now, 2, time.Second, func(r DeleteResult) { got = append(got, r) })
-	c.collect(c.node(1))
+	del := c.deleteRecords(1, 2, time.Second)
 	c.advance(50 * time.Millisecond)
-	if len(got) != 1 || got[0].Err != CodeNone {
+	if got := del.one(t); got.Err != CodeNone {
 		t.Fatalf("DeleteRecords: %+v", got)
 	}
 	want := []disk.AbortedTxn{{ProducerID: 6, FirstOffset: 2, MarkerOffset: 3, StableOffset: 4}}
@@ -570,14 +568,12 @@ func TestTxnAbortedListedForReadBeforeDelete(t *testing.T) {
 	c.produce(1, batchOf("y"), -1).one(t)                                            // 2
 	c.node(1).holdDisk = true
 	f := c.fetch(1, FetchRequest{CurrentLeaderEpoch: -1, MaxBytes: 1 << 20, Isolation: 1})
-	var del []DeleteResult
-	c.r(1).DeleteRecords(c.now, 2, time.Second, func(r DeleteResult) { del = append(del, r) })
-	c.collect(c.node(1))
+	del := c.deleteRecords(1, 2, time.Second)
 	c.node(1).holdDisk = false
 	c.settle()
 	got := f.one(t)
-	if len(del) != 1 || del[0].Err != CodeNone {
-		t.Fatalf("DeleteRecords: %+v", del)
+	if d := del.one(t); d.Err != CodeNone {
+		t.Fatalf("DeleteRecords: %+v", d)
 	}
 	if d := joined(dataValues(t, got.Records)); d != "0:x 2:y" || !slices.Equal(got.Aborted, []AbortedTxn{{ProducerID: 5, FirstOffset: 0}}) {
 		t.Fatalf("read begun before the deletion: %s, aborted %v", d, got.Aborted)
@@ -698,12 +694,10 @@ func TestResetFollowerLearnsTransactionsOpenAtTheStart(t *testing.T) {
 	c := newCluster(t, 2, 1, nil)
 	c.produce(1, txnBatch(5, 0, 0, "x"), -1).one(t) // 0: opens a transaction
 	c.produce(1, batchOf("y"), -1).one(t)           // 1
-	var del []DeleteResult
-	c.r(1).DeleteRecords(c.now, 2, time.Second, func(r DeleteResult) { del = append(del, r) })
-	c.collect(c.node(1))
+	del := c.deleteRecords(1, 2, time.Second)
 	c.advance(50 * time.Millisecond)
-	if len(del) != 1 || del[0].Err != CodeNone {
-		t.Fatalf("DeleteRecords: %+v", del)
+	if d := del.one(t); d.Err != CodeNone {
+		t.Fatalf("DeleteRecords: %+v", d)
 	}
 	// Node 2 leads an epoch alone and writes a record node 1 never sees.
 	c.node(1).dropOut = true
