@@ -226,6 +226,12 @@ import (
 // quorum's own simulator (core/raft, with message loss up to 15% and faults every few
 // election timeouts) catches it within its first seeds; see core/raft/plants_test.go.
 //
+// reset-forgets-open-txns is caught by core/partition's randomized cluster with
+// transactions (TestPlantsCaughtWithTransactions, seed 93: a last stable offset went
+// back across a failover) and by TestResetFollowerLearnsTransactionsOpenAtTheStart
+// without the adoption; sweeps need a follower to start its log over past an open
+// transaction and then lead.
+//
 // reset-durable-at-once is caught by core/partition's TestPlantResetDurableAtOnce, which
 // holds a follower's Reset back on its disk and reads what it reports durable. Sweeps
 // need a crash inside the few milliseconds the Reset takes: once seedlog's default

@@ -904,7 +904,9 @@ func (r *Replica) resetLog(offset int64, open []OpenTxn) {
 	r.fences = nil
 	r.tail.reset()
 	r.producers.clear()
-	r.producers.adoptOpen(open, offset)
+	if !r.on(plant.ResetForgetsOpenTxns) {
+		r.producers.adoptOpen(open, offset)
+	}
 	if len(r.epochs) > 0 {
 		r.epochs = nil
 		r.persistEpochs()

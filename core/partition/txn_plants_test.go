@@ -37,11 +37,14 @@ func TestPlantTxnFencedEpochAccepted(t *testing.T) {
 }
 
 // The randomized cluster with transactions catches lso-ignores-open-txn too:
-// read_committed consumers deliver records of transactions that abort. (Its producers
-// seldom get fenced, and a fenced one seldom has a batch left in flight, so
-// txn-fenced-epoch-accepted is left to TestPlantTxnFencedEpochAccepted.)
+// read_committed consumers deliver records of transactions that abort; and
+// reset-forgets-open-txns, where a reset follower, leading later, shows a last stable
+// offset past one a consumer saw lower after it (the seeds delete records, so logs
+// start over past open transactions). (Its producers seldom get fenced, and a fenced
+// one seldom has a batch left in flight, so txn-fenced-epoch-accepted is left to
+// TestPlantTxnFencedEpochAccepted.)
 func TestPlantsCaughtWithTransactions(t *testing.T) {
-	for _, name := range []string{"lso-ignores-open-txn"} {
+	for _, name := range []string{"lso-ignores-open-txn", "reset-forgets-open-txns"} {
 		t.Run(name, func(t *testing.T) {
 			set, err := plant.Parse(name)
 			if err != nil {

@@ -277,6 +277,9 @@ const (
 	// new log start is durable, without waiting for the other ISR members': a failover
 	// then shows records an acknowledged deletion removed.
 	DeleteRecordsLeaderOnly
+	// ResetForgetsOpenTxns: a follower that starts its log over at its leader's log start
+	// drops the transactions the leader said are open there.
+	ResetForgetsOpenTxns
 	numNames
 )
 
@@ -361,6 +364,7 @@ var names = [numNames]string{
 	HandoffReplacedOnly:             "handoff-replaced-only",
 	QuorumStateDataLane:             "quorum-state-data-lane",
 	DeleteRecordsLeaderOnly:         "delete-records-leader-only",
+	ResetForgetsOpenTxns:            "reset-forgets-open-txns",
 }
 
 func (n Name) String() string {
