@@ -114,9 +114,12 @@ func (l *Log) lastAbortedMarker() int64 {
 // markers.
 func (l *Log) addAborted(entries []disk.AbortedTxn) {
 	for _, e := range entries {
-		s := l.segments[l.segmentFloor(e.MarkerOffset)]
-		s.aborted.entries = append(s.aborted.entries, e)
-		s.aborted.dirty = true
+		x := &l.segments[l.segmentFloor(e.MarkerOffset)].aborted
+		// After a cut (SetAborted), an entry may take the place of one the file holds:
+		// the file is written anew, as appending after the cut would keep the old one.
+		x.rewrite = x.rewrite || len(x.entries) < x.flushed
+		x.entries = append(x.entries, e)
+		x.dirty = true
 	}
 }
 
@@ -221,15 +224,21 @@ func (l *Log) readTxnIndexIncomplete() (int64, error) {
 }
 
 // SetAborted makes the index hold exactly entries among those whose marker is at or
-// above from (every marker in [from, end offset), rising), durably. It also rewrites
-// the files recovery found damaged, with the entries kept of them: the owner calls it
-// after listing the aborts the damage may have lost.
+// above from (every marker in [from, end offset), rising), durably, but for the entries
+// it holds of transactions with a batch or marker in a fenced range: a replay of the
+// log cannot list them again, as it reads nothing there, so they stay unless entries
+// has one with the same marker. It also rewrites the files recovery found damaged, with
+// the entries kept of them: the owner calls it after listing the aborts the damage may
+// have lost.
 func (l *Log) SetAborted(from int64, entries []disk.AbortedTxn) error {
 	if err := l.writable(); err != nil {
 		return err
 	}
 	if err := checkAborted(entries, from, l.EndOffset(), from-1); err != nil {
 		return err
+	}
+	if unseen := l.abortedInFences(from); len(unseen) > 0 {
+		entries = mergeAborted(unseen, entries)
 	}
 	for _, s := range l.segments {
 		if s.aborted.damaged {
@@ -254,6 +263,30 @@ func (l *Log) SetAborted(from int64, entries []disk.AbortedTxn) error {
 		}
 	}
 	return nil
+}
+
+// abortedInFences lists the entries with a marker at or above from whose transaction
+// reaches into a fenced range: from its first offset to its marker, it overlaps one.
+func (l *Log) abortedInFences(from int64) []disk.AbortedTxn {
+	var out []disk.AbortedTxn
+	for _, s := range l.segments {
+		for _, e := range s.aborted.entries {
+			if e.MarkerOffset >= from && slices.ContainsFunc(l.fences, func(f Fence) bool {
+				return f.From <= e.MarkerOffset && e.FirstOffset < f.To
+			}) {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// mergeAborted joins two lists of entries sorted by marker; for a marker in both, the
+// one of kept.
+func mergeAborted(kept, listed []disk.AbortedTxn) []disk.AbortedTxn {
+	out := slices.Concat(kept, listed)
+	slices.SortStableFunc(out, func(a, b disk.AbortedTxn) int { return cmp.Compare(a.MarkerOffset, b.MarkerOffset) })
+	return slices.CompactFunc(out, func(a, b disk.AbortedTxn) bool { return a.MarkerOffset == b.MarkerOffset })
 }
 
 // cutAborted drops the entries whose marker is at or above offset.

@@ -454,3 +454,51 @@ func TestTxnIndexIncompleteGarbled(t *testing.T) {
 		l.Close()
 	}
 }
+
+// SetAborted that replaces entries the file holds (a replay listing the aborts again
+// finds fewer than the index had, and different ones) leaves exactly its entries on
+// disk: a restart reads back what it set, not the file's old first entries.
+func TestSetAbortedReplacesSyncedEntries(t *testing.T) {
+	fsys, cfg, l, _, s := abortingLogWithEntries(t)
+	old := slices.Clone(s.aborted.entries)
+	// The second entry alone, with the first one's place in the file.
+	keep := old[1:2]
+	if err := l.SetAborted(s.base, keep); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := l.Aborted(0, math.MaxInt64)
+	if slices.Contains(want, old[0]) || !slices.Contains(want, old[1]) {
+		t.Fatalf("after SetAborted(%d, %v): %v", s.base, keep, want)
+	}
+	l.Close()
+	l = mustOpen(t, fsys, "t-0", cfg)
+	defer l.Close()
+	if got, _ := l.Aborted(0, math.MaxInt64); !slices.Equal(got, want) {
+		t.Fatalf("after a restart %v, want %v (what SetAborted left before it)", got, want)
+	}
+}
+
+// A replay of the log reads nothing in a fenced range, so it cannot list the aborts
+// whose marker (or first batch) lies there: SetAborted keeps those entries of the
+// index, the rest as the owner lists them, and a restart reads the same.
+func TestSetAbortedKeepsEntriesOfFencedTransactions(t *testing.T) {
+	fsys, cfg, l, m, s := abortingLogWithEntries(t)
+	hidden := s.aborted.entries[0]
+	// The batch holding the marker is damaged at rest and fenced.
+	fenceAt(t, fsys, l, s, hidden.MarkerOffset)
+	// The replay lists every other abort from the log start.
+	var listed []disk.AbortedTxn
+	for _, e := range m.entries {
+		if e.MarkerOffset != hidden.MarkerOffset {
+			listed = append(listed, e)
+		}
+	}
+	if err := l.SetAborted(0, listed); err != nil {
+		t.Fatal(err)
+	}
+	checkAbortedLookups(t, "after SetAborted", l, m)
+	l.Close()
+	l = mustOpen(t, fsys, "t-0", cfg)
+	defer l.Close()
+	checkAbortedLookups(t, "after a restart", l, m)
+}

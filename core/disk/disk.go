@@ -166,7 +166,9 @@ const (
 	// SetAborted makes Log's aborted-transactions index hold exactly Op.Aborted among
 	// its entries whose marker is at or above Offset, durably: the owner rebuilt them
 	// by replaying the log after its producer-state snapshot, which covers the entries
-	// below (durable with the data they describe).
+	// below (durable with the data they describe). Entries of transactions reaching
+	// into a fenced range stay (a replay reads nothing there to list them from) unless
+	// Op.Aborted has one with the same marker.
 	SetAborted
 )
 
