@@ -30,6 +30,7 @@ func newGroupHost() coordinatorHost[*group.Coordinator] {
 			cfg.Plants = n.cfg.Plants
 			cfg.OffsetsRetention, cfg.OffsetsRetentionCheck = n.cfg.OffsetsRetention, n.cfg.OffsetsRetentionCheck
 			cfg.Events = n.groupEvent
+			cfg.Current = n.LeaseValid
 			return group.NewCoordinator(now, cfg, log)
 		},
 		topicConfig: func(n *Node, live int) (int32, int16, map[string]string, bool) {

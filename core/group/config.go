@@ -97,6 +97,11 @@ type Config struct {
 	// (offsets.retention.check.interval.ms).
 	OffsetsRetention      time.Duration
 	OffsetsRetentionCheck time.Duration
+	// Current, when set, reports whether this coordinator may still be the partition's
+	// only one (its broker's lease holds). An expiry check runs only then: a coordinator
+	// cut off from the cluster, or just resumed from a pause, may not have seen the
+	// commits its successor took, and would decide from them.
+	Current func(now int64) bool
 
 	// Events, when set, hears of expiries and group removals as they are decided and as
 	// they end, and of the markers that ended transactions' offsets (the node makes

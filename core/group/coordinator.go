@@ -283,7 +283,9 @@ func (c *Coordinator) Tick(now int64) {
 	c.tickIDs = ids[:0]
 	if now >= c.nextExpiryCheck {
 		c.nextExpiryCheck = now + int64(c.cfg.OffsetsRetentionCheck)
-		c.expireOffsets(now)
+		if c.cfg.Current == nil || c.cfg.Current(now) {
+			c.expireOffsets(now)
+		}
 	}
 }
 

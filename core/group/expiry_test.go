@@ -280,3 +280,25 @@ func (h *harness) offsetDelete(group, topic string, partitions ...int32) *call[*
 	h.c.OffsetDelete(h.now, req, dc.reply)
 	return dc
 }
+
+// A coordinator that may no longer be the only one (its broker's lease ended) decides no
+// expiry: it may not have seen the commits its successor took. It decides again at the
+// first check once it is current.
+func TestNoExpiryWhileNotCurrent(t *testing.T) {
+	var events []Event
+	current := true
+	cfg := expiryConfig(&events)
+	cfg.Current = func(int64) bool { return current }
+	h := newHarnessConfig(t, cfg)
+	h.commit(commitReq("s", "", -1, map[int32]int64{0: 1}))
+	current = false
+	h.run(testRetention + 3*testCheck)
+	if got := h.fetch("s", 0, false).Offset; got != 1 || len(events) != 0 {
+		t.Fatalf("not current: offset %d, events %v; want the offset kept and no expiry", got, events)
+	}
+	current = true
+	h.runUntil(func() bool { return h.fetch("s", 0, false).Offset == -1 })
+	if len(events) == 0 || events[0].Kind != ExpiryStarted {
+		t.Fatalf("events %v, want an expiry once current", events)
+	}
+}
