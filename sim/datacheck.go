@@ -145,7 +145,11 @@ func (c *checkers) checkData(timeout time.Duration) bool {
 	if c.data != nil {
 		lost = c.data.declared
 	}
-	res := CheckPartitionsFrom(w.hist.Ops, c.linearizableReads(), w.data.finalStart, w.compactedHWs(), lost, timeout)
+	moving := map[TopicPartition]bool{}
+	for _, tp := range w.data.finalPartitions() {
+		moving[tp] = w.cfg.Data.mayDelete(tp.Topic)
+	}
+	res := CheckPartitionsFrom(w.hist.Ops, c.linearizableReads(), w.data.finalStart, w.compactedHWs(), lost, moving, timeout)
 	w.cov.Add("check:linearizable-partitions", int64(res.Checked-len(res.Unknown)))
 	w.cov.Add("check:linearizable-compacted-uncovered", int64(len(res.Uncovered)))
 	w.cov.Add("check:linearizable-compacted", int64(res.CompactedChecked))

@@ -92,11 +92,11 @@ func TestPartitionModelFromALogStart(t *testing.T) {
 	tp := TopicPartition{"d", 0}
 	final[tp] = final[tp][1:] // a (offset 0) deleted: the batch [0, 2) is cut at 1
 	start := map[TopicPartition]int64{tp: 1}
-	if res := CheckPartitionsFrom(ops, final, start, nil, nil, time.Second); res.Illegal != "" {
+	if res := CheckPartitionsFrom(ops, final, start, nil, nil, nil, time.Second); res.Illegal != "" {
 		t.Fatalf("history with a deleted prefix: %+v", res)
 	}
 	ops[5].HW = 1 // a read below what was committed before it began
-	if res := CheckPartitionsFrom(ops, final, start, nil, nil, time.Second); res.Illegal == "" {
+	if res := CheckPartitionsFrom(ops, final, start, nil, nil, nil, time.Second); res.Illegal == "" {
 		t.Fatal("a high watermark going back below the start passed")
 	}
 }

@@ -255,3 +255,29 @@ func TestPartitionModelCommittedReads(t *testing.T) {
 		}
 	}
 }
+
+// A read_committed read that does not answer the log start (ListOffsets, Fetch before
+// version 5) may show the last stable offset raised to a log start retention moved on
+// a leader alone, which a failover can take back: allowed only where the log start
+// moves, and never above the high watermark.
+func TestPartitionModelUnansweredLogStart(t *testing.T) {
+	tp := TopicPartition{"d", 0}
+	check := func(moving bool, mutate func(ops []*Op)) PartitionCheck {
+		ops, final := committedHistory()
+		mutate(ops)
+		return CheckPartitionsFrom(ops, final, nil, nil, nil, map[TopicPartition]bool{tp: moving}, time.Second)
+	}
+	raised := func(ops []*Op) { ops[8].Offset = 6 } // at committed length 6, log start 6
+	raisedFetch := func(ops []*Op) { ops[7].LSO, ops[7].LogStart = 6, -1 }
+	for name, mutate := range map[string]func([]*Op){"lookup": raised, "fetch v4": raisedFetch} {
+		if res := check(false, mutate); res.Illegal == "" {
+			t.Errorf("%s: a raised last stable offset passed where the log start does not move", name)
+		}
+		if res := check(true, mutate); res.Illegal != "" {
+			t.Errorf("%s: a last stable offset raised to a possible log start failed: %+v", name, res)
+		}
+	}
+	if res := check(true, func(ops []*Op) { ops[8].Offset = 8 }); res.Illegal == "" {
+		t.Error("a lookup's last stable offset above the high watermark passed")
+	}
+}

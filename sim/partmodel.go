@@ -79,9 +79,18 @@ func (in partInput) text() string {
 type partOutput struct {
 	hw  int64 // read: the high watermark answered (-1: none, a read_committed lookup)
 	lso int64 // read_committed read: the last stable offset answered
-	// logStart is the log start a read_committed fetch answered (-1: none).
+	// logStart is the log start a read_committed fetch answered (-1: none), or
+	// startUnknown.
 	logStart int64
 }
+
+// startUnknown is the log start of a read_committed read that does not answer it
+// (ListOffsets, Fetch before version 5) on a partition whose log start moves
+// (retention, DeleteRecords): the last stable offset is raised to the log start, and
+// where a log start moved by retention on a leader alone goes back across a failover,
+// the last stable offset can too (core/partition's doc). The check then takes the last
+// stable offset answered as a possible log start.
+const startUnknown = -2
 
 // partState is the model's state: the committed length n or, while floor is set, some
 // length up to n (records below the final read's start were deleted).
@@ -110,6 +119,9 @@ func partitionModelFrom(start int64, stable *lsoTable) porcupine.Model {
 				return true, partState{n: st.n + in.count}
 			}
 			out := output.(partOutput)
+			if out.logStart == startUnknown {
+				out.logStart = out.lso
+			}
 			if st.floor {
 				// The committed length is not known, but a read's high watermark was it.
 				if out.hw < 0 {
@@ -175,15 +187,16 @@ type PartitionCheck struct {
 // linearizability, partition by partition, given the final read of each partition
 // (values to offsets). Partitions without a final read are not checked.
 func CheckPartitions(ops []*Op, final map[TopicPartition][]LogRecord, timeout time.Duration) PartitionCheck {
-	return CheckPartitionsFrom(ops, final, nil, nil, nil, timeout)
+	return CheckPartitionsFrom(ops, final, nil, nil, nil, nil, timeout)
 }
 
 // CheckPartitionsFrom is CheckPartitions for final reads that start at start (absent:
 // 0), where records below were deleted, and for compacted partitions, given with their
 // final high watermarks: their final reads lack what the cleaner removed, so every read
 // and acknowledgement places batches, and a partition some of whose offsets no batch
-// placed is left out (Uncovered). lost are the ranges each partition declared lost.
-func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start, compacted map[TopicPartition]int64, lost map[TopicPartition][]offRange, timeout time.Duration) PartitionCheck {
+// placed is left out (Uncovered). lost are the ranges each partition declared lost;
+// moving says which partitions' log start retention or DeleteRecords may move.
+func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start, compacted map[TopicPartition]int64, lost map[TopicPartition][]offRange, moving map[TopicPartition]bool, timeout time.Duration) PartitionCheck {
 	where := map[TopicPartition]map[string]int64{}
 	for tp, recs := range final {
 		m := make(map[string]int64, len(recs))
@@ -223,7 +236,7 @@ func CheckPartitionsFrom(ops []*Op, final map[TopicPartition][]LogRecord, start,
 		if !ok {
 			continue
 		}
-		if po, ok := partitionOp(op, w); ok {
+		if po, ok := partitionOp(op, w, moving[tp]); ok {
 			byPart[tp] = append(byPart[tp], po)
 			if po.Input.(partInput).committed {
 				committedReads[tp] = append(committedReads[tp], op)
@@ -333,8 +346,9 @@ func covered(history []porcupine.Operation, from, hw int64) bool {
 	return at >= hw
 }
 
-// partitionOp converts an operation for the partition model; false leaves it out.
-func partitionOp(op *Op, final map[string]int64) (porcupine.Operation, bool) {
+// partitionOp converts an operation for the partition model (moving: the partition's
+// log start may move); false leaves it out.
+func partitionOp(op *Op, final map[string]int64, moving bool) (porcupine.Operation, bool) {
 	po := porcupine.Operation{ClientId: int(op.Client - 1), Call: op.Call, Return: op.Return}
 	switch op.Kind {
 	case OpProduce:
@@ -363,7 +377,11 @@ func partitionOp(op *Op, final map[string]int64) (porcupine.Operation, bool) {
 			return po, false
 		}
 		po.Input = partInput{op: op.ID, src: op, committed: op.Isolation == 1}
-		po.Output = partOutput{hw: op.HW, lso: op.LSO, logStart: op.LogStart}
+		out := partOutput{hw: op.HW, lso: op.LSO, logStart: op.LogStart}
+		if moving && op.Isolation == 1 && op.LogStart < 0 {
+			out.logStart = startUnknown // a Fetch before version 5 does not answer it
+		}
+		po.Output = out
 	case OpListOffsets:
 		if op.Outcome != OK || op.ListAt != -1 {
 			return po, false
@@ -373,6 +391,9 @@ func partitionOp(op *Op, final map[string]int64) (porcupine.Operation, bool) {
 		if op.Isolation == 1 {
 			po.Input = partInput{op: op.ID, src: op, committed: true}
 			po.Output = partOutput{hw: -1, lso: op.Offset, logStart: -1}
+			if moving {
+				po.Output = partOutput{hw: -1, lso: op.Offset, logStart: startUnknown}
+			}
 		}
 	default:
 		return po, false
