@@ -287,6 +287,7 @@ func testDataInvariants(t *testing.T) {
 	d, nodes, ms := dataFixture(false)
 	ms[0].reps = []ReplicaView{replica(true, 1, 5, 6, 6, 1, 2)}
 	ms[1].reps = []ReplicaView{replica(false, 1, 4, 6, 6, 1, 2)}
+	ms[0].lease = true
 	for _, n := range nodes[:2] {
 		if err := stepCheck(d, n); err != nil {
 			t.Fatalf("healthy replicas flagged: %v", err)
@@ -297,10 +298,17 @@ func testDataInvariants(t *testing.T) {
 	if err := stepCheck(d, nodes[1]); err == nil || !strings.Contains(err.Error(), "durably holds only up to 3") {
 		t.Fatalf("ISR member behind the HW: %v", err)
 	}
-	// Unless it knows a later partition state without it in the ISR: it was removed
-	// (and added back, empty) while the leader did not hear of it.
+	// Unless the leader's lease ended: its ISR speaks for nobody until it hears from
+	// the controller again.
+	ms[0].lease = false
+	if err := stepCheck(d, nodes[1]); err != nil {
+		t.Fatalf("an ISR member behind a leader whose lease ended: %v", err)
+	}
+	// Or the member knows a later partition state without it in the ISR: it was
+	// removed (and added back, empty) while the leader did not hear of it.
 	d, nodes, ms = dataFixture(false)
 	ms[0].reps = []ReplicaView{replica(true, 1, 5, 6, 6, 1, 2)}
+	ms[0].lease = true
 	gone := replica(false, 1, 0, 0, 0, 1)
 	gone.PartitionEpoch = 1
 	ms[1].reps = []ReplicaView{gone}

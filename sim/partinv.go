@@ -527,6 +527,13 @@ func (d *dataInvariants) checkReplica(n *simNode, r *ReplicaView) error {
 	return nil
 }
 
+// leaseHolds reports whether node id holds a valid broker lease on its own clock.
+func (d *dataInvariants) leaseHolds(id int32) bool {
+	ins := d.w.opts.Inspect
+	n := d.w.nodes[id-1]
+	return ins.LeaseValid == nil || n.m != nil && ins.LeaseValid(n.m, n.localNow())
+}
+
 // serves reports whether leader r on node n may answer clients: loaded, ready to read,
 // with a valid lease (a leader deposed while cut off keeps its view until it learns).
 func (d *dataInvariants) serves(n *simNode, r *ReplicaView) bool {
@@ -584,11 +591,14 @@ func (d *dataInvariants) checkPair(a int32, r *ReplicaView, b int32, o *ReplicaV
 	// not heard yet, say after a pause: its ISR speaks for nobody. Nor does it for a
 	// member that knows a later partition state without it in the ISR (removed, say,
 	// then added back with an empty log, while the leader was cut off from the
-	// metadata): the leader counts that member's next fetches, not what it held.
-	if r.Leader && slices.Contains(r.ISR, b) && !o.Loading && o.Durable < r.HW && r.LeaderEpoch >= o.LeaderEpoch && !leftISR(o, b, r) {
+	// metadata): the leader counts that member's next fetches, not what it held. Nor
+	// does a leader whose lease ended (paused, say, while a reassignment removed the
+	// member, which a restart then brought back catching up with the metadata): it
+	// answers nobody until it hears from the controller again.
+	if r.Leader && slices.Contains(r.ISR, b) && !o.Loading && o.Durable < r.HW && r.LeaderEpoch >= o.LeaderEpoch && !leftISR(o, b, r) && d.leaseHolds(a) {
 		return fmt.Errorf("ISR member %d durably holds up to %d, below the leader's high watermark %d (leader epoch %d, ISR %v)", b, o.Durable, r.HW, r.LeaderEpoch, r.ISR)
 	}
-	if o.Leader && slices.Contains(o.ISR, a) && !r.Loading && r.Durable < o.HW && o.LeaderEpoch >= r.LeaderEpoch && !leftISR(r, a, o) {
+	if o.Leader && slices.Contains(o.ISR, a) && !r.Loading && r.Durable < o.HW && o.LeaderEpoch >= r.LeaderEpoch && !leftISR(r, a, o) && d.leaseHolds(b) {
 		return fmt.Errorf("it is in the ISR %v of leader %d (epoch %d, HW %d) but durably holds only up to %d", o.ISR, b, o.LeaderEpoch, o.HW, r.Durable)
 	}
 	if r.Loading || o.Loading {
