@@ -175,7 +175,11 @@ type Timing struct {
 	ClockDriftMax       float64       // bound on any clock's rate error, e.g. 0.01 for 1%
 	ReplicaLagMax       time.Duration // replica.lag.time.max.ms
 	ReplicaFetchMaxWait time.Duration // follower fetch long-poll
-	RequestTimeout      time.Duration // forwarded requests and read barriers give up after this
+	// ReplicaFetchIdleMaxWait is the longest long-poll an idle follower asks for: after
+	// each answer that brought nothing it asks for twice its last, from
+	// ReplicaFetchMaxWait up to this, but never more than an eighth of ReplicaLagMax.
+	ReplicaFetchIdleMaxWait time.Duration
+	RequestTimeout          time.Duration // forwarded requests and read barriers give up after this
 }
 
 // KafkaTiming follows Apache Kafka's defaults where Kafka has one; the lease, which Kafka
@@ -191,7 +195,11 @@ var KafkaTiming = Timing{
 	ClockDriftMax:       0.01,
 	ReplicaLagMax:       30000 * time.Millisecond,
 	ReplicaFetchMaxWait: 500 * time.Millisecond,
-	RequestTimeout:      30000 * time.Millisecond,
+	// Eight times the long-poll: an idle follower asks a few times a minute, and one
+	// that idled is at most one wait behind a write (the leader answers a held fetch
+	// at once when records come).
+	ReplicaFetchIdleMaxWait: 4000 * time.Millisecond,
+	RequestTimeout:          30000 * time.Millisecond,
 }
 
 // DefaultTiming is seedlog's: KafkaTiming for replication, requests and clocks, and the
@@ -285,6 +293,7 @@ func (c Config) withDefaults() Config {
 	fill(&t.LeaseDuration, d.LeaseDuration)
 	fill(&t.ReplicaLagMax, d.ReplicaLagMax)
 	fill(&t.ReplicaFetchMaxWait, d.ReplicaFetchMaxWait)
+	fill(&t.ReplicaFetchIdleMaxWait, d.ReplicaFetchIdleMaxWait)
 	fill(&t.RequestTimeout, d.RequestTimeout)
 	if t.ClockDriftMax == 0 {
 		t.ClockDriftMax = d.ClockDriftMax

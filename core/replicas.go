@@ -311,6 +311,7 @@ func (n *Node) addReplica(now int64, id disk.LogID, tp metadata.TopicPartition) 
 		FlushAsync:               n.topicFlushAsync(im, tp.Topic),
 		ReplicaLagMax:            t.ReplicaLagMax,
 		FollowerFetchMaxWait:     t.ReplicaFetchMaxWait,
+		FollowerIdleWaitMax:      t.ReplicaFetchIdleMaxWait,
 		LeaseValid:               n.LeaseValid,
 		MessageBytesMax:          n.cfg.MessageBytesMax,
 		FollowerResponseBytesMax: n.cfg.ReplicaFetchResponseBytesMax,

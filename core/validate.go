@@ -69,6 +69,7 @@ func timingSettings(t *Timing) []struct {
 		{"broker.lease.ms", t.LeaseDuration},
 		{"replica.lag.time.max.ms", t.ReplicaLagMax},
 		{"replica.fetch.wait.max.ms", t.ReplicaFetchMaxWait},
+		{"replica.fetch.idle.wait.max.ms", t.ReplicaFetchIdleMaxWait},
 		{"request.timeout.ms", t.RequestTimeout},
 	}
 }

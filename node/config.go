@@ -355,6 +355,7 @@ var settings = []Setting{
 	}},
 	{"replica.lag.time.max.ms", ms(core.DefaultTiming.ReplicaLagMax), "a follower not caught up for this long leaves the ISR", durationKey(func(c *Config) *time.Duration { return &c.Timing.ReplicaLagMax })},
 	{"replica.fetch.wait.max.ms", ms(core.DefaultTiming.ReplicaFetchMaxWait), "follower fetch long-poll", durationKey(func(c *Config) *time.Duration { return &c.Timing.ReplicaFetchMaxWait })},
+	{"replica.fetch.idle.wait.max.ms", ms(core.DefaultTiming.ReplicaFetchIdleMaxWait), "an idle follower doubles its long-poll after each answer that brought nothing, up to this (and at most replica.lag.time.max.ms/8)", durationKey(func(c *Config) *time.Duration { return &c.Timing.ReplicaFetchIdleMaxWait })},
 	{"request.timeout.ms", ms(core.DefaultTiming.RequestTimeout), "forwarded requests and read barriers give up after this", durationKey(func(c *Config) *time.Duration { return &c.Timing.RequestTimeout })},
 	{"controlled.shutdown.timeout.ms", "30000", "on SIGINT/SIGTERM, wait at most this long for leadership to move away before stopping", durationKey(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 

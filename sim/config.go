@@ -594,6 +594,7 @@ func scaleTiming(t core.Timing, percent int) core.Timing {
 	t.LeaseDuration = s(t.LeaseDuration)
 	t.ReplicaLagMax = s(t.ReplicaLagMax)
 	t.ReplicaFetchMaxWait = s(t.ReplicaFetchMaxWait)
+	t.ReplicaFetchIdleMaxWait = s(t.ReplicaFetchIdleMaxWait)
 	t.RequestTimeout = s(t.RequestTimeout)
 	return t
 }

@@ -21,11 +21,13 @@ func TestLeaderReplansInOneGeneration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Shrunk before the draws of leader balance and moves: without them, as it was
-	// shrunk.
+	// Shrunk before the draws of leader balance and moves, and before idle followers
+	// asked for longer long-polls (the offsets partition's followers must come back to
+	// its leader late): without them, as it was shrunk.
 	r := sim.Run(sc.Options(sim.Options{Adjust: func(c *sim.Config) {
 		c.LeaderBalance, c.Data.ElectInterval = sim.LeaderBalance{}, 0
 		c.WithoutMoves()
+		c.Timing.ReplicaFetchIdleMaxWait = c.Timing.ReplicaFetchMaxWait
 	}}))
 	if r.Failure != nil {
 		t.Fatalf("%s: %s", r.Failure.Checker, r.Failure.Message)

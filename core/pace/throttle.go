@@ -1,7 +1,10 @@
 // Package pace paces a node's background byte traffic.
 package pace
 
-import "math/bits"
+import (
+	"math"
+	"math/bits"
+)
 
 // Throttle paces steps of work, shared by many logs, so that their bytes average at most
 // BytesPerSec: after a step of b bytes done at now, no step starts before b/BytesPerSec
@@ -9,17 +12,45 @@ import "math/bits"
 // (log.cleaner.io.max.bytes.per.second) and the leader's service of replicas a
 // reassignment adds (leader.replication.throttled.rate) each have one per node. The zero
 // Throttle (and a nil one) lets every step start at once.
+//
+// Steps whose size is known only once they end (a read of up to some bytes) are marked
+// begun (Begin): no other step starts until each ends (End) or is given up (Abandon),
+// for steps started side by side would all be charged after the fact.
 type Throttle struct {
 	BytesPerSec int64
 	ready       int64 // ns: when the next step may start
+	running     int   // steps begun and not yet charged or given up
 }
 
-// Ready is when the next step may start (node time, ns).
+// Ready is when the next step may start (node time, ns): never while a begun step runs.
 func (t *Throttle) Ready() int64 {
 	if t == nil {
 		return 0
 	}
+	if t.running > 0 && t.BytesPerSec > 0 {
+		return math.MaxInt64
+	}
 	return t.ready
+}
+
+// Begin marks a step started; End or Abandon ends it.
+func (t *Throttle) Begin() {
+	if t != nil {
+		t.running++
+	}
+}
+
+// Abandon ends a begun step whose outcome will never be known, charging nothing.
+func (t *Throttle) Abandon() {
+	if t != nil && t.running > 0 {
+		t.running--
+	}
+}
+
+// End ends a begun step of bytes at now and charges it.
+func (t *Throttle) End(now, bytes int64) {
+	t.Abandon()
+	t.Spent(now, bytes)
 }
 
 // Spent charges a step of bytes that ended at now.

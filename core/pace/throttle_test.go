@@ -33,3 +33,33 @@ func TestThrottleBoundsTheAverageRate(t *testing.T) {
 		t.Fatal("a nil or zero throttle held a step")
 	}
 }
+
+// A begun step holds every other until it ends or is given up; then the rate applies
+// from its end.
+func TestThrottleBegunStepHoldsTheNext(t *testing.T) {
+	th := Throttle{BytesPerSec: 1000}
+	th.Begin()
+	if th.Ready() <= 1e18 {
+		t.Fatalf("ready at %d while a step runs", th.Ready())
+	}
+	th.End(5e9, 500) // 500 bytes at 1000 B/s: half a second
+	if th.Ready() != 5.5e9 {
+		t.Fatalf("ready at %d after the step, want 5.5e9", th.Ready())
+	}
+	th.Begin()
+	th.Abandon()
+	if th.Ready() != 5.5e9 {
+		t.Fatalf("ready at %d after an abandoned step, want 5.5e9", th.Ready())
+	}
+	th.Abandon() // none running: nothing happens
+	th.Begin()
+	th.End(6e9, 0)
+	if th.Ready() != 5.5e9 {
+		t.Fatalf("ready at %d after an empty step", th.Ready())
+	}
+	var off Throttle // no rate: nothing is held, begun or not
+	off.Begin()
+	if off.Ready() != 0 {
+		t.Fatal("a throttle without a rate held a step")
+	}
+}

@@ -36,6 +36,10 @@ type Config struct {
 	// FollowerFetchMaxWait is how long a leader holds a follower's fetch when the
 	// follower is at the log end (replica.fetch.wait.max.ms).
 	FollowerFetchMaxWait time.Duration
+	// FollowerIdleWaitMax bounds how long an idle follower asks to be held (see
+	// followerState.longPoll); an eighth of ReplicaLagMax bounds it too. Zero: eight
+	// times FollowerFetchMaxWait.
+	FollowerIdleWaitMax time.Duration
 	// FollowerFetchBytesMax is what a follower asks for in each fetch
 	// (replica.fetch.max.bytes); the first batch is always whole.
 	FollowerFetchBytesMax int32
@@ -68,7 +72,8 @@ type Config struct {
 	// (log.cleaner.io.max.bytes.per.second); nil: no limit.
 	CleanerThrottle *pace.Throttle
 	// MoveThrottle paces what the node's leaders send the replicas reassignments add
-	// (leader.replication.throttled.rate); nil: no limit.
+	// (leader.replication.throttled.rate), one read at a time across the node's
+	// partitions (pace.Throttle.Begin); nil: no limit.
 	MoveThrottle *pace.Throttle
 	// SnapshotInterval is how often the producer state is snapshotted, and
 	// SnapshotBytesMin how many bytes of log must have been appended since the last

@@ -147,8 +147,11 @@
 // mode) or a disk lost synced data; that is noted ("truncate-below-hw") and done, since
 // keeping a suffix the leader disowns would leave replicas disagreeing forever.
 //
-// Requests that get no answer are sent again after FollowerFetchMaxWait plus
-// PeerRequestTimeout; error answers are retried after FollowerBackoff, but for those of a
+// A follower at the log end asks to be held FollowerFetchMaxWait, doubled after each
+// answer that brings nothing new (no records, high watermark or log start) up to
+// FollowerIdleWaitMax and no more than an eighth of ReplicaLagMax; anything new, damage,
+// or a reassignment adding the follower sets it back. Requests that get no answer are sent
+// again after the wait they asked for plus PeerRequestTimeout; error answers are retried after FollowerBackoff, but for those of a
 // leader whose metadata is behind (UNKNOWN_LEADER_EPOCH, and UNKNOWN_TOPIC_OR_PARTITION
 // from a node that does not hold the partition yet: UnhostedAnswer), retried after 50 ms.
 // Answers are matched to the outstanding request id and its echoed fields, so duplicates

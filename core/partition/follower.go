@@ -2,6 +2,7 @@ package partition
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/seedlog/seedlog/core/disk"
@@ -34,11 +35,16 @@ type followerState struct {
 	// damage.
 	outOfISR     bool
 	fetchDamaged bool
+	// longPoll is how long the next fetch asks the leader to hold it: the configured
+	// wait, doubled after each answer that brought nothing new up to idleWaitMax. An
+	// idle partition's followers then ask several times less often, which is most of
+	// an idle broker's work; anything new sets it back.
+	longPoll time.Duration
 }
 
 func (r *Replica) becomeFollower(now int64) {
 	r.role = RoleFollower
-	f := &followerState{leader: r.st.Leader, needQuery: true}
+	f := &followerState{leader: r.st.Leader, needQuery: true, longPoll: r.cfg.FollowerFetchMaxWait}
 	r.fol = f
 	// An epoch that never wrote (this replica led it and appended nothing) must not be
 	// taken for the epoch of the last batch. The checkpoint keeps it until the log end
@@ -83,8 +89,11 @@ func (r *Replica) pump(now int64) {
 	}
 	f.needQuery = false
 	f.kind = KindFetch
-	f.timeoutAt = now + int64(r.cfg.FollowerFetchMaxWait) + int64(r.cfg.PeerRequestTimeout)
 	damagedFrom, damaged := r.unrepaired()
+	if damaged || slices.Contains(r.st.Adding, r.self()) {
+		f.longPoll = r.cfg.FollowerFetchMaxWait
+	}
+	f.timeoutAt = now + int64(f.longPoll) + int64(r.cfg.PeerRequestTimeout)
 	durable := r.durable
 	if r.on(plant.FollowerReportsUnsyncedDurable) {
 		durable = r.leo
@@ -93,7 +102,26 @@ func (r *Replica) pump(now int64) {
 	r.send(f.leader, &Fetch{Key: r.key, RequestID: r.reqSeq, ReplicaID: r.self(), CurrentLeaderEpoch: r.epoch,
 		FetchOffset: r.leo, DurableOffset: durable, LastFetchedEpoch: r.epochs.latest(),
 		LogStartOffset: r.startSynced, MaxBytes: r.cfg.FollowerFetchBytesMax,
-		MaxWaitMs: int32(r.cfg.FollowerFetchMaxWait / time.Millisecond), Damaged: damaged, DamagedFrom: damagedFrom})
+		MaxWaitMs: int32(f.longPoll / time.Millisecond), Damaged: damaged, DamagedFrom: damagedFrom})
+}
+
+// idleWaitMax is the longest a follower's fetch asks to be held: FollowerIdleWaitMax,
+// but no more than an eighth of the ISR lag bound, so that a follower held at the log
+// end still shows itself caught up many times within that bound, and never less than
+// the configured wait.
+func (c *Config) idleWaitMax() time.Duration {
+	most := c.FollowerIdleWaitMax
+	if most <= 0 {
+		most = 8 * c.FollowerFetchMaxWait
+	}
+	return max(c.FollowerFetchMaxWait, min(most, c.ReplicaLagMax/8))
+}
+
+// quietAnswer reports whether a fetch answer brings nothing the follower lacks: no
+// records, no gap, the high watermark and log start it holds, and a place in the ISR.
+func (r *Replica) quietAnswer(m *FetchAnswer) bool {
+	return len(m.Records) == 0 && m.GapEnd <= r.leo && m.HighWatermark <= r.hw &&
+		min(m.LogStartOffset, r.hw) <= r.startOffset && m.InISR
 }
 
 // reportSynced tells the leader of a durable offset beyond what it last heard, at once
@@ -219,6 +247,11 @@ func (r *Replica) followerTruncate(offset int64) {
 func (r *Replica) onFetchAnswer(now int64, from int32, m *FetchAnswer) {
 	if !r.answered(from, m.RequestID, KindFetch) {
 		return
+	}
+	if f := r.fol; m.Err == CodeNone && !m.Diverging && m.FetchOffset == r.leo && r.quietAnswer(m) {
+		f.longPoll = min(2*f.longPoll, r.cfg.idleWaitMax())
+	} else {
+		f.longPoll = r.cfg.FollowerFetchMaxWait
 	}
 	switch {
 	case m.FetchOffset != r.leo:

@@ -910,7 +910,12 @@ func (r *Replica) onFetch(now int64, from int32, m *Fetch) {
 	// A fetch claiming more than is credited is answered at once: the answer is what
 	// lets the next fetch count, and a new leader's high watermark (and its readiness to
 	// serve reads) should not wait a long poll for it.
-	wait := min(int64(max(m.MaxWaitMs, 0))*int64(time.Millisecond), int64(r.cfg.FollowerFetchMaxWait))
+	// An idle follower asks to be held longer (see followerState.longPoll); a replica
+	// being added is held no longer than the configured wait.
+	wait := min(int64(max(m.MaxWaitMs, 0))*int64(time.Millisecond), int64(r.cfg.idleWaitMax()))
+	if slices.Contains(r.st.Adding, from) {
+		wait = min(wait, int64(r.cfg.FollowerFetchMaxWait))
+	}
 	if r.moveHeld(now, from) {
 		// A replica being added catches up no faster than the throttle allows; held no
 		// longer than its wait, it is then answered without records and asks again.
@@ -983,16 +988,21 @@ func (r *Replica) serveFollower(now int64, to int32, m *Fetch) {
 	if m.MaxBytes > 0 {
 		maxBytes = min(maxBytes, m.MaxBytes)
 	}
-	r.emit(disk.Op{Kind: disk.Read, Offset: m.FetchOffset, MaxOffset: r.leo, MaxBytes: maxBytes, Paced: slices.Contains(r.st.Adding, to)},
+	paced := slices.Contains(r.st.Adding, to)
+	if paced {
+		// No other paced read starts until this one is done and charged.
+		r.cfg.MoveThrottle.Begin()
+	}
+	r.emit(disk.Op{Kind: disk.Read, Offset: m.FetchOffset, MaxOffset: r.leo, MaxBytes: maxBytes, Paced: paced},
 		pendingOp{purpose: opFollowerRead, follower: ans, to: to, truncs: r.truncs})
 }
 
 func (r *Replica) followerReadDone(now int64, p pendingOp, d disk.Done) {
+	if p.paced {
+		r.cfg.MoveThrottle.End(now, int64(len(d.Data)))
+	}
 	if p.gen != r.gen || r.lead == nil {
 		return // leadership ended: the follower asks again
-	}
-	if p.paced {
-		r.cfg.MoveThrottle.Spent(now, int64(len(d.Data)))
 	}
 	ans := p.follower
 	ans.HighWatermark, ans.LogStartOffset, ans.LogEndOffset = r.hw, r.startOffset, r.leo

@@ -468,6 +468,9 @@ func (r *Replica) Done(now int64, d disk.Done) {
 	}
 	p := r.popOp()
 	if r.fatal != nil {
+		if p.paced {
+			r.cfg.MoveThrottle.Abandon()
+		}
 		return
 	}
 	defer r.flush()
@@ -593,6 +596,11 @@ func (r *Replica) Close() {
 		r.dropAll(CodeNotLeaderOrFollower)
 	}
 	r.closed = true
+	for _, p := range r.pending() {
+		if p.paced {
+			r.cfg.MoveThrottle.Abandon() // its Done will not come here
+		}
+	}
 	r.ops, r.opsHead = nil, 0
 	r.flush()
 }
