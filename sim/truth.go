@@ -277,6 +277,11 @@ func (d *dataInvariants) countCopies(tp TopicPartition, ids []int32, o int64) in
 			// a fence and no batch.
 			d.w.cov.Inc("check:durable-declared-lost")
 			c.state = copyDeclared
+		case d.repairCut(id, tp, log, o):
+			// It cut its log back to damage below o to fetch the rest again: the fault
+			// took what it held above the damage with it until it has.
+			d.w.cov.Inc("check:durable-repair-cut")
+			c.state = copyDamaged
 		default:
 			c.state = copyShort
 		}
@@ -286,6 +291,17 @@ func (d *dataInvariants) countCopies(tp TopicPartition, ids []int32, o int64) in
 		d.copies = append(d.copies, c)
 	}
 	return holding
+}
+
+// repairCut reports whether broker id's replica of tp cut its log to repair damage a
+// fault did below o (in this incarnation).
+func (d *dataInvariants) repairCut(id int32, tp TopicPartition, log disk.LogID, o int64) bool {
+	if int(id) > len(d.replicas) {
+		return false
+	}
+	reps := d.replicas[id-1]
+	i := slices.IndexFunc(reps, func(r ReplicaView) bool { return r.Topic == tp.Topic && r.Partition == tp.Partition })
+	return i >= 0 && reps[i].Repairs > 0 && d.w.faults.partDamage.overlaps(id, log, offRange{0, o})
 }
 
 // durableCopy is how the synced disk of one broker stands for checkDurable: whether it
