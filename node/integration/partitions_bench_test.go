@@ -60,9 +60,11 @@ func BenchmarkManyPartitions(b *testing.B) {
 const partitionsPerTopic = 500
 
 func benchPartitions(b *testing.B, n int) {
-	// The brokers' defaults, not the tests' shorter follower long-poll: followers' idle
-	// fetches are most of an idle broker's work.
-	settings := map[string]string{"request.timeout.ms": "30000", "replica.fetch.wait.max.ms": "500"}
+	// The brokers' defaults, not the tests' shorter follower long-poll and ISR lag
+	// bound (which bounds an idle follower's long-poll too): followers' idle fetches are
+	// most of an idle broker's work.
+	settings := map[string]string{"request.timeout.ms": "30000", "replica.fetch.wait.max.ms": "500",
+		"replica.lag.time.max.ms": "30000"}
 	if n > 4000 {
 		settings["max.broker.partitions"] = strconv.Itoa(n)
 	}
@@ -98,8 +100,10 @@ func benchPartitions(b *testing.B, n int) {
 	time.Sleep(10 * time.Second) // let the ISRs and the offsets topic settle
 	const idle = 20 * time.Second
 	var cpu0 []time.Duration
+	var peerOut0 []float64
 	for _, p := range c.procs {
 		cpu0 = append(cpu0, cpuTime(b, p.cmd.Process.Pid))
+		peerOut0 = append(peerOut0, scrape(p.metricsAddr)["seedlog_peer_bytes_out_total"])
 	}
 	if profileDir != "" {
 		profileIdle(b, c.procs[0].metricsAddr, idle, filepath.Join(profileDir, fmt.Sprintf("idle-%d.pprof", n)))
@@ -110,7 +114,8 @@ func benchPartitions(b *testing.B, n int) {
 	for i, p := range c.procs {
 		cpu := float64(cpuTime(b, p.cmd.Process.Pid)-cpu0[i]) / float64(idle) * 100
 		rss := rssMiB(b, p.cmd.Process.Pid)
-		b.Logf("broker %d: idle CPU %.1f%% of a core, RSS %.0f MiB, %d open files", p.id, cpu, rss, openFiles(p.cmd.Process.Pid))
+		peerOut := (scrape(p.metricsAddr)["seedlog_peer_bytes_out_total"] - peerOut0[i]) / idle.Seconds()
+		b.Logf("broker %d: idle CPU %.1f%% of a core, %.1f KB/s to peers, RSS %.0f MiB, %d open files", p.id, cpu, peerOut/1000, rss, openFiles(p.cmd.Process.Pid))
 		cpuMax, rssMax = max(cpuMax, cpu), max(rssMax, rss)
 	}
 	for i := range c.procs {
