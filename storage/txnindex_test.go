@@ -275,11 +275,17 @@ func TestAbortedIndexSurvivesCompaction(t *testing.T) {
 	if !merged {
 		t.Fatal("no pass merged segments")
 	}
+	wantAbortedAfterRestart(t, fsys, cfg, l, entries)
+}
+
+// wantAbortedAfterRestart closes l, opens it again and checks its whole index is want.
+func wantAbortedAfterRestart(t *testing.T, fsys *memFS, cfg LogConfig, l *Log, want []disk.AbortedTxn) {
+	t.Helper()
 	l.Close()
 	l = mustOpen(t, fsys, "t-0", cfg)
 	defer l.Close()
-	if got, _ := l.Aborted(0, math.MaxInt64); !slices.Equal(got, entries) {
-		t.Fatalf("after a restart %v, want %v", got, entries)
+	if got, _ := l.Aborted(0, math.MaxInt64); !slices.Equal(got, want) {
+		t.Fatalf("after a restart %v, want %v", got, want)
 	}
 }
 
@@ -470,12 +476,7 @@ func TestSetAbortedReplacesSyncedEntries(t *testing.T) {
 	if slices.Contains(want, old[0]) || !slices.Contains(want, old[1]) {
 		t.Fatalf("after SetAborted(%d, %v): %v", s.base, keep, want)
 	}
-	l.Close()
-	l = mustOpen(t, fsys, "t-0", cfg)
-	defer l.Close()
-	if got, _ := l.Aborted(0, math.MaxInt64); !slices.Equal(got, want) {
-		t.Fatalf("after a restart %v, want %v (what SetAborted left before it)", got, want)
-	}
+	wantAbortedAfterRestart(t, fsys, cfg, l, want)
 }
 
 // A replay of the log reads nothing in a fenced range, so it cannot list the aborts
