@@ -391,3 +391,20 @@ func TestUnwrittenEpochIsDroppedBeforeTheLogMoves(t *testing.T) {
 		t.Fatalf("follower's checkpoint %v over batches of epoch 1 up to 4, want %v", l.epochs, want)
 	}
 }
+
+// A checkpoint naming an epoch at the offset where the log's first batch of a later
+// epoch starts (the write that replaced it failed, and the node restarted): that epoch
+// wrote nothing, and the replay drops it rather than keep an entry covering no offset,
+// which the other replicas' caches lack.
+func TestReplayDropsAnEpochThatWroteNothing(t *testing.T) {
+	d := diskWith(0, 1) // a batch of epoch 1 at [0, 2)
+	l := d.logs[disk.PartitionLog("t", 0)]
+	l.epochs = []disk.EpochEntry{{Epoch: 0, StartOffset: 0}} // led epoch 0, wrote nothing
+	disks := map[int32]*memDisk{1: diskWith(0, 1), 2: d}
+	c := newClusterWith(t, 2, disks, State{Leader: 1, LeaderEpoch: 2, PartitionEpoch: 1, MinISR: 1}, nil)
+	c.settle()
+	want := []disk.EpochEntry{{Epoch: 1, StartOffset: 0}}
+	if got := []disk.EpochEntry(c.r(2).epochs); !slices.Equal(got, want) || !slices.Equal(l.epochs, want) {
+		t.Fatalf("epochs %v, checkpoint %v; want %v", got, l.epochs, want)
+	}
+}

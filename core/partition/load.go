@@ -158,7 +158,9 @@ func (r *Replica) replay(h record.Header, batch []byte) {
 	at := max(h.BaseOffset, r.startOffset) // the log may start inside its first batch
 	switch {
 	case e > r.epochs.latest():
-		r.epochs = append(r.epochs, disk.EpochEntry{Epoch: e, StartOffset: at})
+		// An older epoch the checkpoint names at this very offset wrote nothing: it
+		// goes (assign cuts entries from at), as on a follower that fetched this batch.
+		r.epochs, _, _ = r.epochs.assign(e, at)
 	case e == r.epochs.epochAt(at):
 		return
 	default:
