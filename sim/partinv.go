@@ -537,8 +537,7 @@ func (d *dataInvariants) leaseHolds(id int32) bool {
 // serves reports whether leader r on node n may answer clients: loaded, ready to read,
 // with a valid lease (a leader deposed while cut off keeps its view until it learns).
 func (d *dataInvariants) serves(n *simNode, r *ReplicaView) bool {
-	ins := d.w.opts.Inspect
-	return !r.Loading && r.ReadReady && (ins.LeaseValid == nil || ins.LeaseValid(n.m, n.localNow()))
+	return !r.Loading && r.ReadReady && d.leaseHolds(n.spec.ID)
 }
 
 // deleteAcknowledged records a DeleteRecords answer's low watermark.

@@ -326,22 +326,28 @@ func (c *tcluster) hasNote(id int32, kind string) bool {
 	return false
 }
 
-// produceRec collects the answers a produce gets.
-type produceRec struct {
-	got []ProduceResult
+// answers collects the answers a request gets.
+type answers[T any] struct {
+	got []T
 }
 
-func (p *produceRec) reply(res ProduceResult) { p.got = append(p.got, res) }
+func (a *answers[T]) reply(res T) { a.got = append(a.got, res) }
 
-func (p *produceRec) one(t *testing.T) ProduceResult {
+func (a *answers[T]) one(t *testing.T) T {
 	t.Helper()
-	if len(p.got) != 1 {
-		t.Fatalf("produce answered %d times: %+v", len(p.got), p.got)
+	if len(a.got) != 1 {
+		t.Fatalf("answered %d times: %+v", len(a.got), a.got)
 	}
-	return p.got[0]
+	return a.got[0]
 }
 
-func (p *produceRec) pending() bool { return len(p.got) == 0 }
+func (a *answers[T]) pending() bool { return len(a.got) == 0 }
+
+// produceRec and deleteRec collect the answers a produce and a DeleteRecords get.
+type (
+	produceRec = answers[ProduceResult]
+	deleteRec  = answers[DeleteResult]
+)
 
 func (c *tcluster) produce(id int32, batch []byte, acks int16) *produceRec {
 	p := &produceRec{}
@@ -350,21 +356,6 @@ func (c *tcluster) produce(id int32, batch []byte, acks int16) *produceRec {
 	c.collect(n)
 	c.settle()
 	return p
-}
-
-// deleteRec collects the answers a DeleteRecords gets.
-type deleteRec struct {
-	got []DeleteResult
-}
-
-func (d *deleteRec) reply(res DeleteResult) { d.got = append(d.got, res) }
-
-func (d *deleteRec) one(t *testing.T) DeleteResult {
-	t.Helper()
-	if len(d.got) != 1 {
-		t.Fatalf("DeleteRecords answered %d times: %+v", len(d.got), d.got)
-	}
-	return d.got[0]
 }
 
 // deleteRecords asks leader id to delete below offset, with timeout, and settles; the
